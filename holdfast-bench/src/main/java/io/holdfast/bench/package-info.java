@@ -1,0 +1,2 @@
+/** Holdfast bench module. */
+package io.holdfast.bench;

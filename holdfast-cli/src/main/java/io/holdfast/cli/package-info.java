@@ -1,0 +1,2 @@
+/** Holdfast cli module. */
+package io.holdfast.cli;

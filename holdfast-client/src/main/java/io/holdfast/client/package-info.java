@@ -1,0 +1,2 @@
+/** Holdfast client module. */
+package io.holdfast.client;

@@ -1,0 +1,2 @@
+/** Holdfast common module. */
+package io.holdfast.common;

@@ -1,0 +1,2 @@
+/** Holdfast fuse module. */
+package io.holdfast.fuse;

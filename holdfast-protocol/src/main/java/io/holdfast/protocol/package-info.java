@@ -1,0 +1,2 @@
+/** Holdfast protocol module. */
+package io.holdfast.protocol;

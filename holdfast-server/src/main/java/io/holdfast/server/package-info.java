@@ -1,0 +1,2 @@
+/** Holdfast server module. */
+package io.holdfast.server;

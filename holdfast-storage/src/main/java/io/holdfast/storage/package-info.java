@@ -1,0 +1,2 @@
+/** Holdfast storage module. */
+package io.holdfast.storage;

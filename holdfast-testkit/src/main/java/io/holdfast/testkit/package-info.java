@@ -1,0 +1,2 @@
+/** Holdfast testkit module. */
+package io.holdfast.testkit;
