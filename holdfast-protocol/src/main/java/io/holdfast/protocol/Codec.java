@@ -1,0 +1,650 @@
+package io.holdfast.protocol;
+
+import io.holdfast.protocol.Request.Create;
+import io.holdfast.protocol.Request.DropOrphan;
+import io.holdfast.protocol.Request.GetAttr;
+import io.holdfast.protocol.Request.GetAttrByInode;
+import io.holdfast.protocol.Request.GetDigest;
+import io.holdfast.protocol.Request.GetXattr;
+import io.holdfast.protocol.Request.Link;
+import io.holdfast.protocol.Request.ListXattr;
+import io.holdfast.protocol.Request.Mkdir;
+import io.holdfast.protocol.Request.Read;
+import io.holdfast.protocol.Request.ReadDir;
+import io.holdfast.protocol.Request.ReadLink;
+import io.holdfast.protocol.Request.RemoveXattr;
+import io.holdfast.protocol.Request.Rename;
+import io.holdfast.protocol.Request.Rmdir;
+import io.holdfast.protocol.Request.SetAttr;
+import io.holdfast.protocol.Request.SetXattr;
+import io.holdfast.protocol.Request.StatFs;
+import io.holdfast.protocol.Request.Symlink;
+import io.holdfast.protocol.Request.Truncate;
+import io.holdfast.protocol.Request.Unlink;
+import io.holdfast.protocol.Request.Write;
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Binary encoding of {@link Request}s, {@link Response}s and {@link LogEntry}s.
+ *
+ * <p>Every message is one frame:
+ *
+ * <pre>
+ *  0      2         3        4                          n-4        n
+ *  +------+---------+--------+---------- body ----------+----------+
+ *  | "HF" | version |  kind  |  fields, big-endian      |  CRC32C  |
+ *  +------+---------+--------+--------------------------+----------+
+ * </pre>
+ *
+ * <p>{@code kind} names the record type. Integers are big-endian; strings and byte arrays
+ * are a 4-byte length followed by the bytes (strings in UTF-8). The CRC32C covers everything
+ * before it. The decoder checks the magic, the version (refusing any other with a message
+ * naming both versions), every length against {@link Limits} before allocating, the
+ * checksum, and that no bytes are left over. Decoding never throws anything but
+ * {@link ProtocolException}.
+ *
+ * <p>Thread safety: stateless; all methods may be called from any thread.
+ */
+public final class Codec {
+  /** The magic bytes "HF". */
+  public static final short MAGIC = 0x4846;
+  /** The protocol version this code speaks. */
+  public static final int VERSION = 1;
+
+  private static final int HEADER = 4;
+  private static final int TRAILER = 4;
+
+  // Kinds. Stable on the wire and in the Raft log: never renumber.
+  private static final int K_MKDIR = 1;
+  private static final int K_CREATE = 2;
+  private static final int K_WRITE = 3;
+  private static final int K_TRUNCATE = 4;
+  private static final int K_UNLINK = 5;
+  private static final int K_RMDIR = 6;
+  private static final int K_RENAME = 7;
+  private static final int K_SYMLINK = 8;
+  private static final int K_LINK = 9;
+  private static final int K_SETATTR = 10;
+  private static final int K_SETXATTR = 11;
+  private static final int K_REMOVEXATTR = 12;
+  private static final int K_DROPORPHAN = 13;
+  private static final int K_GETATTR = 32;
+  private static final int K_GETATTR_INODE = 33;
+  private static final int K_READDIR = 34;
+  private static final int K_READ = 35;
+  private static final int K_READLINK = 36;
+  private static final int K_GETXATTR = 37;
+  private static final int K_LISTXATTR = 38;
+  private static final int K_STATFS = 39;
+  private static final int K_DIGEST = 40;
+  private static final int K_LOG_ENTRY = 64;
+  private static final int K_OK = 96;
+  private static final int K_ERROR = 97;
+  private static final int K_ATTR = 98;
+  private static final int K_DIRPAGE = 99;
+  private static final int K_DATA = 100;
+  private static final int K_TEXT = 101;
+  private static final int K_NAMES = 102;
+  private static final int K_FSSTATS = 103;
+  private static final int K_DIGEST_REPLY = 104;
+
+  private static final int MAX_MESSAGE_CHARS = 4096;
+
+  private Codec() {}
+
+  // ------------------------------------------------------------------ encoding
+
+  /** Encodes a request into one frame. */
+  public static byte[] encode(Request request) {
+    Writer w = new Writer();
+    writeRequest(w, request);
+    return w.finish();
+  }
+
+  /** Encodes a log entry into one frame. */
+  public static byte[] encode(LogEntry entry) {
+    Writer w = new Writer();
+    w.kind(K_LOG_ENTRY);
+    w.i64(entry.timestampNanos());
+    writeRequest(w, entry.mutation());
+    return w.finish();
+  }
+
+  /** Encodes a response into one frame. */
+  public static byte[] encode(Response response) {
+    Writer w = new Writer();
+    switch (response) {
+      case Response.Ok ok -> w.kind(K_OK);
+      case Response.Error e -> {
+        w.kind(K_ERROR);
+        w.i32(e.errno().code());
+        String m = e.message() == null ? "" : e.message();
+        w.str(m.length() > MAX_MESSAGE_CHARS ? m.substring(0, MAX_MESSAGE_CHARS) : m);
+      }
+      case Response.AttrReply a -> {
+        w.kind(K_ATTR);
+        writeAttr(w, a.attr());
+      }
+      case Response.DirPage p -> {
+        w.kind(K_DIRPAGE);
+        w.i32(p.entries().size());
+        for (DirEntry e : p.entries()) {
+          w.str(e.name());
+          w.i64(e.inode());
+          w.u8(e.type().code());
+        }
+        w.u8(p.more() ? 1 : 0);
+      }
+      case Response.Data d -> {
+        w.kind(K_DATA);
+        w.bytes(d.bytes());
+        w.i32(d.crc32c());
+      }
+      case Response.Text t -> {
+        w.kind(K_TEXT);
+        w.str(t.text());
+      }
+      case Response.Names n -> {
+        w.kind(K_NAMES);
+        w.i32(n.names().size());
+        for (String s : n.names()) {
+          w.str(s);
+        }
+      }
+      case Response.FsStats s -> {
+        w.kind(K_FSSTATS);
+        w.i64(s.totalBytes());
+        w.i64(s.freeBytes());
+        w.i64(s.files());
+      }
+      case Response.Digest d -> {
+        w.kind(K_DIGEST_REPLY);
+        w.i64(d.appliedIndex());
+        w.bytes(d.sha256());
+      }
+    }
+    return w.finish();
+  }
+
+  private static void writeRequest(Writer w, Request request) {
+    switch (request) {
+      case Mkdir m -> {
+        w.kind(K_MKDIR);
+        w.caller(m.caller());
+        w.str(m.path());
+        w.i32(m.mode());
+      }
+      case Create c -> {
+        w.kind(K_CREATE);
+        w.caller(c.caller());
+        w.str(c.path());
+        w.i32(c.mode());
+        w.u8(c.exclusive() ? 1 : 0);
+      }
+      case Write x -> {
+        w.kind(K_WRITE);
+        w.caller(x.caller());
+        w.i64(x.inode());
+        w.i64(x.offset());
+        w.bytes(x.data());
+        w.i32(x.crc32c());
+      }
+      case Truncate t -> {
+        w.kind(K_TRUNCATE);
+        w.caller(t.caller());
+        w.i64(t.inode());
+        w.i64(t.size());
+      }
+      case Unlink u -> {
+        w.kind(K_UNLINK);
+        w.caller(u.caller());
+        w.str(u.path());
+        w.u8(u.keepOrphan() ? 1 : 0);
+      }
+      case Rmdir r -> {
+        w.kind(K_RMDIR);
+        w.caller(r.caller());
+        w.str(r.path());
+      }
+      case Rename r -> {
+        w.kind(K_RENAME);
+        w.caller(r.caller());
+        w.str(r.from());
+        w.str(r.to());
+        w.i32(r.flags());
+      }
+      case Symlink s -> {
+        w.kind(K_SYMLINK);
+        w.caller(s.caller());
+        w.str(s.path());
+        w.str(s.target());
+      }
+      case Link l -> {
+        w.kind(K_LINK);
+        w.caller(l.caller());
+        w.str(l.existing());
+        w.str(l.path());
+      }
+      case SetAttr s -> {
+        w.kind(K_SETATTR);
+        w.caller(s.caller());
+        w.str(s.path());
+        w.i32(s.mask());
+        w.i32(s.mode());
+        w.i32(s.uid());
+        w.i32(s.gid());
+        w.i64(s.atimeNanos());
+        w.i64(s.mtimeNanos());
+      }
+      case SetXattr s -> {
+        w.kind(K_SETXATTR);
+        w.caller(s.caller());
+        w.str(s.path());
+        w.str(s.name());
+        w.bytes(s.value());
+        w.i32(s.flags());
+      }
+      case RemoveXattr r -> {
+        w.kind(K_REMOVEXATTR);
+        w.caller(r.caller());
+        w.str(r.path());
+        w.str(r.name());
+      }
+      case DropOrphan d -> {
+        w.kind(K_DROPORPHAN);
+        w.caller(d.caller());
+        w.i64(d.inode());
+      }
+      case GetAttr g -> {
+        w.kind(K_GETATTR);
+        w.str(g.path());
+        w.u8(g.followSymlinks() ? 1 : 0);
+      }
+      case GetAttrByInode g -> {
+        w.kind(K_GETATTR_INODE);
+        w.i64(g.inode());
+      }
+      case ReadDir r -> {
+        w.kind(K_READDIR);
+        w.str(r.path());
+        w.str(r.after());
+        w.i32(r.maxEntries());
+      }
+      case Read r -> {
+        w.kind(K_READ);
+        w.i64(r.inode());
+        w.i64(r.offset());
+        w.i32(r.length());
+      }
+      case ReadLink r -> {
+        w.kind(K_READLINK);
+        w.str(r.path());
+      }
+      case GetXattr g -> {
+        w.kind(K_GETXATTR);
+        w.str(g.path());
+        w.str(g.name());
+      }
+      case ListXattr l -> {
+        w.kind(K_LISTXATTR);
+        w.str(l.path());
+      }
+      case StatFs s -> w.kind(K_STATFS);
+      case GetDigest d -> w.kind(K_DIGEST);
+    }
+  }
+
+  private static void writeAttr(Writer w, Attr a) {
+    w.i64(a.inode());
+    w.u8(a.type().code());
+    w.i32(a.mode());
+    w.i32(a.nlink());
+    w.i32(a.uid());
+    w.i32(a.gid());
+    w.i64(a.size());
+    w.i64(a.atimeNanos());
+    w.i64(a.mtimeNanos());
+    w.i64(a.ctimeNanos());
+  }
+
+  // ------------------------------------------------------------------ decoding
+
+  /**
+   * Decodes a request frame.
+   *
+   * @throws ProtocolException if the frame is malformed, over a limit, of another version, or
+   *     not a request
+   */
+  public static Request decodeRequest(byte[] frame) throws ProtocolException {
+    Reader r = Reader.open(frame);
+    Request req = readRequest(r, r.kind());
+    r.end();
+    return req;
+  }
+
+  /**
+   * Decodes a log entry frame.
+   *
+   * @throws ProtocolException if the frame is malformed, over a limit, of another version, or
+   *     not a log entry
+   */
+  public static LogEntry decodeLogEntry(byte[] frame) throws ProtocolException {
+    Reader r = Reader.open(frame);
+    int kind = r.kind();
+    if (kind != K_LOG_ENTRY) {
+      throw bad("expected a log entry, got kind " + kind);
+    }
+    long ts = r.i64();
+    Request req = readRequest(r, r.kind());
+    if (!(req instanceof Request.Mutation m)) {
+      throw bad("log entry holds a query");
+    }
+    r.end();
+    return new LogEntry(ts, m);
+  }
+
+  /**
+   * Decodes a response frame.
+   *
+   * @throws ProtocolException if the frame is malformed, over a limit, of another version, or
+   *     not a response
+   */
+  public static Response decodeResponse(byte[] frame) throws ProtocolException {
+    Reader r = Reader.open(frame);
+    int kind = r.kind();
+    Response resp =
+        switch (kind) {
+          case K_OK -> new Response.Ok();
+          case K_ERROR -> {
+            int code = r.i32();
+            Errno errno;
+            try {
+              errno = Errno.fromCode(code);
+            } catch (IllegalArgumentException e) {
+              throw bad("unknown errno " + code);
+            }
+            if (errno == Errno.OK) {
+              throw bad("error response carries OK");
+            }
+            yield new Response.Error(errno, r.str(MAX_MESSAGE_CHARS * 4));
+          }
+          case K_ATTR -> new Response.AttrReply(readAttr(r));
+          case K_DIRPAGE -> {
+            int n = r.count(Limits.MAX_DIR_PAGE_ENTRIES, "directory entries");
+            List<DirEntry> entries = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+              entries.add(new DirEntry(r.name(), r.i64(), r.type()));
+            }
+            yield new Response.DirPage(entries, r.bool());
+          }
+          case K_DATA -> new Response.Data(r.bytes(Limits.MAX_DATA_BYTES), r.i32());
+          case K_TEXT -> new Response.Text(r.str(Limits.PATH_MAX));
+          case K_NAMES -> {
+            int n = r.count(Limits.MAX_XATTR_NAMES, "names");
+            List<String> names = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+              names.add(r.str(Limits.MAX_XATTR_NAME_BYTES));
+            }
+            yield new Response.Names(names);
+          }
+          case K_FSSTATS -> new Response.FsStats(r.i64(), r.i64(), r.i64());
+          case K_DIGEST_REPLY -> new Response.Digest(r.i64(), r.bytes(64));
+          default -> throw bad("unknown response kind " + kind);
+        };
+    r.end();
+    return resp;
+  }
+
+  private static Request readRequest(Reader r, int kind) throws ProtocolException {
+    return switch (kind) {
+      case K_MKDIR -> new Mkdir(r.caller(), r.path(), r.i32());
+      case K_CREATE -> new Create(r.caller(), r.path(), r.i32(), r.bool());
+      case K_WRITE -> new Write(r.caller(), r.i64(), r.i64(), r.bytes(Limits.MAX_DATA_BYTES), r.i32());
+      case K_TRUNCATE -> new Truncate(r.caller(), r.i64(), r.i64());
+      case K_UNLINK -> new Unlink(r.caller(), r.path(), r.bool());
+      case K_RMDIR -> new Rmdir(r.caller(), r.path());
+      case K_RENAME -> new Rename(r.caller(), r.path(), r.path(), r.i32());
+      case K_SYMLINK -> new Symlink(r.caller(), r.path(), r.str(Limits.PATH_MAX));
+      case K_LINK -> new Link(r.caller(), r.path(), r.path());
+      case K_SETATTR ->
+          new SetAttr(r.caller(), r.path(), r.i32(), r.i32(), r.i32(), r.i32(), r.i64(), r.i64());
+      case K_SETXATTR ->
+          new SetXattr(
+              r.caller(),
+              r.path(),
+              r.str(Limits.MAX_XATTR_NAME_BYTES),
+              r.bytes(Limits.MAX_XATTR_VALUE_BYTES),
+              r.i32());
+      case K_REMOVEXATTR -> new RemoveXattr(r.caller(), r.path(), r.str(Limits.MAX_XATTR_NAME_BYTES));
+      case K_DROPORPHAN -> new DropOrphan(r.caller(), r.i64());
+      case K_GETATTR -> new GetAttr(r.path(), r.bool());
+      case K_GETATTR_INODE -> new GetAttrByInode(r.i64());
+      case K_READDIR -> new ReadDir(r.path(), r.str(Limits.NAME_MAX), r.i32());
+      case K_READ -> new Read(r.i64(), r.i64(), r.i32());
+      case K_READLINK -> new ReadLink(r.path());
+      case K_GETXATTR -> new GetXattr(r.path(), r.str(Limits.MAX_XATTR_NAME_BYTES));
+      case K_LISTXATTR -> new ListXattr(r.path());
+      case K_STATFS -> new StatFs();
+      case K_DIGEST -> new GetDigest();
+      default -> throw bad("unknown request kind " + kind);
+    };
+  }
+
+  private static Attr readAttr(Reader r) throws ProtocolException {
+    return new Attr(
+        r.i64(), r.type(), r.i32(), r.i32(), r.i32(), r.i32(), r.i64(), r.i64(), r.i64(), r.i64());
+  }
+
+  private static ProtocolException bad(String message) {
+    return new ProtocolException(Errno.EBADMSG, message);
+  }
+
+  // ------------------------------------------------------------------ primitives
+
+  private static final class Writer {
+    private final ByteArrayOutputStream out = new ByteArrayOutputStream(64);
+    private final ByteBuffer scratch = ByteBuffer.allocate(8);
+
+    Writer() {
+      i16(MAGIC);
+      u8(VERSION);
+    }
+
+    void kind(int kind) {
+      u8(kind);
+    }
+
+    void u8(int v) {
+      out.write(v);
+    }
+
+    void i16(int v) {
+      out.write(v >>> 8);
+      out.write(v);
+    }
+
+    void i32(int v) {
+      scratch.clear();
+      scratch.putInt(v);
+      out.write(scratch.array(), 0, 4);
+    }
+
+    void i64(long v) {
+      scratch.clear();
+      scratch.putLong(v);
+      out.write(scratch.array(), 0, 8);
+    }
+
+    void bytes(byte[] b) {
+      i32(b.length);
+      out.write(b, 0, b.length);
+    }
+
+    void str(String s) {
+      bytes(s.getBytes(StandardCharsets.UTF_8));
+    }
+
+    void caller(Caller c) {
+      i32(c.uid());
+      i32(c.gid());
+      int[] groups = c.groups();
+      i32(groups.length);
+      for (int g : groups) {
+        i32(g);
+      }
+    }
+
+    byte[] finish() {
+      byte[] body = out.toByteArray();
+      int crc = Checksums.crc32c(body);
+      byte[] frame = java.util.Arrays.copyOf(body, body.length + TRAILER);
+      ByteBuffer.wrap(frame, body.length, TRAILER).putInt(crc);
+      return frame;
+    }
+  }
+
+  private static final class Reader {
+    private final ByteBuffer buf;
+
+    private Reader(ByteBuffer buf) {
+      this.buf = buf;
+    }
+
+    static Reader open(byte[] frame) throws ProtocolException {
+      if (frame == null) {
+        throw bad("no frame");
+      }
+      if (frame.length > Limits.MAX_FRAME_BYTES) {
+        throw new ProtocolException(
+            Errno.EPROTO,
+            "frame of " + frame.length + " bytes exceeds the limit of " + Limits.MAX_FRAME_BYTES);
+      }
+      if (frame.length < HEADER + TRAILER) {
+        throw bad("frame of " + frame.length + " bytes is too short");
+      }
+      ByteBuffer b = ByteBuffer.wrap(frame);
+      short magic = b.getShort();
+      if (magic != MAGIC) {
+        throw new ProtocolException(
+            Errno.EPROTO, String.format("bad magic 0x%04x, expected 0x%04x", magic, MAGIC));
+      }
+      int version = b.get() & 0xff;
+      if (version != VERSION) {
+        throw new ProtocolException(
+            Errno.EPROTO,
+            "unsupported protocol version " + version + " (this side speaks version " + VERSION + ")");
+      }
+      int expected = b.getInt(frame.length - TRAILER);
+      int actual = Checksums.crc32c(frame, 0, frame.length - TRAILER);
+      if (expected != actual) {
+        throw bad(String.format("frame checksum mismatch: stored %08x, computed %08x", expected, actual));
+      }
+      b.limit(frame.length - TRAILER);
+      return new Reader(b);
+    }
+
+    private void need(int n) throws ProtocolException {
+      if (buf.remaining() < n) {
+        throw bad("truncated frame: need " + n + " bytes at offset " + buf.position() + ", have " + buf.remaining());
+      }
+    }
+
+    int kind() throws ProtocolException {
+      need(1);
+      return buf.get() & 0xff;
+    }
+
+    boolean bool() throws ProtocolException {
+      need(1);
+      int v = buf.get();
+      if (v != 0 && v != 1) {
+        throw bad("boolean field holds " + v);
+      }
+      return v == 1;
+    }
+
+    int i32() throws ProtocolException {
+      need(4);
+      return buf.getInt();
+    }
+
+    long i64() throws ProtocolException {
+      need(8);
+      return buf.getLong();
+    }
+
+    int count(int max, String what) throws ProtocolException {
+      int n = i32();
+      if (n < 0 || n > max) {
+        throw bad("count of " + what + " " + n + " outside 0.." + max);
+      }
+      return n;
+    }
+
+    byte[] bytes(int max) throws ProtocolException {
+      int n = i32();
+      if (n < 0 || n > max) {
+        throw new ProtocolException(Errno.EPROTO, "length " + n + " outside 0.." + max);
+      }
+      need(n);
+      byte[] b = new byte[n];
+      buf.get(b);
+      return b;
+    }
+
+    String str(int maxBytes) throws ProtocolException {
+      byte[] b = bytes(maxBytes);
+      try {
+        return StandardCharsets.UTF_8
+            .newDecoder()
+            .onMalformedInput(CodingErrorAction.REPORT)
+            .onUnmappableCharacter(CodingErrorAction.REPORT)
+            .decode(ByteBuffer.wrap(b))
+            .toString();
+      } catch (CharacterCodingException e) {
+        throw bad("string is not valid UTF-8");
+      }
+    }
+
+    String path() throws ProtocolException {
+      return str(Limits.PATH_MAX);
+    }
+
+    String name() throws ProtocolException {
+      return str(Limits.NAME_MAX);
+    }
+
+    FileType type() throws ProtocolException {
+      need(1);
+      int code = buf.get() & 0xff;
+      try {
+        return FileType.fromCode(code);
+      } catch (IllegalArgumentException e) {
+        throw bad("unknown file type " + code);
+      }
+    }
+
+    Caller caller() throws ProtocolException {
+      int uid = i32();
+      int gid = i32();
+      int n = count(Limits.MAX_GROUPS, "groups");
+      int[] groups = new int[n];
+      for (int i = 0; i < n; i++) {
+        groups[i] = i32();
+      }
+      return new Caller(uid, gid, groups);
+    }
+
+    void end() throws ProtocolException {
+      if (buf.hasRemaining()) {
+        throw bad(buf.remaining() + " unexpected bytes after the message");
+      }
+    }
+  }
+}

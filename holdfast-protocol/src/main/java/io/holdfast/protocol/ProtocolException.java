@@ -1,0 +1,15 @@
+package io.holdfast.protocol;
+
+/**
+ * A message could not be decoded: it is truncated, corrupt, over a size limit, or from an
+ * unsupported protocol version. A node answers such a message with an error and changes
+ * nothing.
+ */
+public final class ProtocolException extends HoldfastException {
+  private static final long serialVersionUID = 1L;
+
+  /** Creates an exception; {@code errno} is {@link Errno#EPROTO} or {@link Errno#EBADMSG}. */
+  public ProtocolException(Errno errno, String message) {
+    super(errno, message);
+  }
+}

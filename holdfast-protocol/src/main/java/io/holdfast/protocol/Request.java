@@ -1,0 +1,178 @@
+package io.holdfast.protocol;
+
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * A request to a volume. {@link Mutation}s become Raft log entries and are applied in the
+ * same order on every member of the volume's replica group; {@link Query}s are answered by
+ * one member from its applied state.
+ *
+ * <p>Paths are volume paths as checked by {@link PathNames#split}. Outcomes such as
+ * {@link Errno#EEXIST} are decided when the entry is applied, never when it is proposed.
+ */
+public sealed interface Request {
+
+  /** A request that changes the volume. Each carries the caller's credentials. */
+  sealed interface Mutation extends Request {
+    /** Credentials for POSIX permission checks. */
+    Caller caller();
+  }
+
+  /** A request that only reads. */
+  sealed interface Query extends Request {}
+
+  /** POSIX {@code mkdir(2)}. Reply: {@link Response.AttrReply}. */
+  record Mkdir(Caller caller, String path, int mode) implements Mutation {}
+
+  /**
+   * POSIX {@code open(2)} with {@code O_CREAT} ({@code O_EXCL} when {@code exclusive}). An
+   * existing file is returned as is when not exclusive. Reply: {@link Response.AttrReply}.
+   */
+  record Create(Caller caller, String path, int mode, boolean exclusive) implements Mutation {}
+
+  /**
+   * POSIX {@code pwrite(2)} to an inode. {@code crc32c} is the CRC32C of {@code data},
+   * computed by the client and checked by the node before the entry is logged and again when
+   * it is applied. Reply: {@link Response.AttrReply} with the new size.
+   */
+  record Write(Caller caller, long inode, long offset, byte[] data, int crc32c)
+      implements Mutation {
+    public Write {
+      Objects.requireNonNull(data);
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Write w
+          && w.caller.equals(caller)
+          && w.inode == inode
+          && w.offset == offset
+          && w.crc32c == crc32c
+          && Arrays.equals(w.data, data);
+    }
+
+    @Override
+    public int hashCode() {
+      return Objects.hash(caller, inode, offset, crc32c, Arrays.hashCode(data));
+    }
+
+    @Override
+    public String toString() {
+      return "Write[inode=" + inode + ", offset=" + offset + ", length=" + data.length + "]";
+    }
+  }
+
+  /** POSIX {@code ftruncate(2)} of an inode. Reply: {@link Response.AttrReply}. */
+  record Truncate(Caller caller, long inode, long size) implements Mutation {}
+
+  /**
+   * POSIX {@code unlink(2)}. When {@code keepOrphan} is set and this removes the last link,
+   * the inode and its data stay readable by inode number until {@link DropOrphan} (the
+   * client still has it open, like NFS's silly rename). Reply: {@link Response.AttrReply}
+   * of the unlinked inode after the change.
+   */
+  record Unlink(Caller caller, String path, boolean keepOrphan) implements Mutation {}
+
+  /** POSIX {@code rmdir(2)}. Reply: {@link Response.Ok}. */
+  record Rmdir(Caller caller, String path) implements Mutation {}
+
+  /**
+   * POSIX {@code rename(2)}; with {@link #NOREPLACE} fails with {@link Errno#EEXIST} if the
+   * target exists (Linux {@code renameat2} {@code RENAME_NOREPLACE}). Reply:
+   * {@link Response.Ok}.
+   */
+  record Rename(Caller caller, String from, String to, int flags) implements Mutation {
+    /** Fail instead of replacing an existing target. */
+    public static final int NOREPLACE = 1;
+  }
+
+  /** POSIX {@code symlink(2)}: creates {@code path} pointing to {@code target}. */
+  record Symlink(Caller caller, String path, String target) implements Mutation {}
+
+  /** POSIX {@code link(2)}: a new name for an existing file. Reply: {@link Response.AttrReply}. */
+  record Link(Caller caller, String existing, String path) implements Mutation {}
+
+  /**
+   * POSIX {@code chmod(2)}, {@code chown(2)} and {@code utimensat(2)} in one request; only the
+   * fields named in {@code mask} change. Reply: {@link Response.AttrReply}.
+   */
+  record SetAttr(
+      Caller caller,
+      String path,
+      int mask,
+      int mode,
+      int uid,
+      int gid,
+      long atimeNanos,
+      long mtimeNanos)
+      implements Mutation {
+    public static final int MODE = 1;
+    public static final int UID = 2;
+    public static final int GID = 4;
+    public static final int ATIME = 8;
+    public static final int MTIME = 16;
+    /** Set atime to the entry's timestamp (UTIME_NOW). */
+    public static final int ATIME_NOW = 32;
+    /** Set mtime to the entry's timestamp (UTIME_NOW). */
+    public static final int MTIME_NOW = 64;
+  }
+
+  /** Linux {@code setxattr(2)}; flags {@link #CREATE} or {@link #REPLACE}. */
+  record SetXattr(Caller caller, String path, String name, byte[] value, int flags)
+      implements Mutation {
+    public static final int CREATE = 1;
+    public static final int REPLACE = 2;
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof SetXattr s
+          && s.caller.equals(caller)
+          && s.path.equals(path)
+          && s.name.equals(name)
+          && s.flags == flags
+          && Arrays.equals(s.value, value);
+    }
+
+    @Override
+    public int hashCode() {
+      return Objects.hash(caller, path, name, flags, Arrays.hashCode(value));
+    }
+  }
+
+  /** Linux {@code removexattr(2)}. */
+  record RemoveXattr(Caller caller, String path, String name) implements Mutation {}
+
+  /** Frees an orphan inode kept by {@link Unlink#keepOrphan()}. Reply: {@link Response.Ok}. */
+  record DropOrphan(Caller caller, long inode) implements Mutation {}
+
+  /** POSIX {@code stat(2)} or {@code lstat(2)}. Reply: {@link Response.AttrReply}. */
+  record GetAttr(String path, boolean followSymlinks) implements Query {}
+
+  /** Attributes by inode number (an open file). Reply: {@link Response.AttrReply}. */
+  record GetAttrByInode(long inode) implements Query {}
+
+  /**
+   * One page of a directory listing, in name order, starting after {@code after} (empty for
+   * the first page). Reply: {@link Response.DirPage}.
+   */
+  record ReadDir(String path, String after, int maxEntries) implements Query {}
+
+  /** POSIX {@code pread(2)} from an inode. Reply: {@link Response.Data}. */
+  record Read(long inode, long offset, int length) implements Query {}
+
+  /** POSIX {@code readlink(2)}. Reply: {@link Response.Text}. */
+  record ReadLink(String path) implements Query {}
+
+  /** Linux {@code getxattr(2)}. Reply: {@link Response.Data}. */
+  record GetXattr(String path, String name) implements Query {}
+
+  /** Linux {@code listxattr(2)}. Reply: {@link Response.Names}. */
+  record ListXattr(String path) implements Query {}
+
+  /** POSIX {@code statvfs(3)}. Reply: {@link Response.FsStats}. */
+  record StatFs() implements Query {}
+
+  /** The member's state digest and applied index. Reply: {@link Response.Digest}. */
+  record GetDigest() implements Query {}
+}

@@ -1,0 +1,96 @@
+package io.holdfast.protocol;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+
+/** The answer to a {@link Request}. */
+public sealed interface Response {
+
+  /** Success without a payload. */
+  record Ok() implements Response {}
+
+  /** Failure with a POSIX error number and a message naming what failed. */
+  record Error(Errno errno, String message) implements Response {
+    public Error {
+      if (errno == Errno.OK) {
+        throw new IllegalArgumentException("an error cannot carry OK");
+      }
+    }
+
+    /** This error as an exception. */
+    public HoldfastException toException() {
+      return new HoldfastException(errno, message);
+    }
+  }
+
+  /** Attributes of the inode the request named or made. */
+  record AttrReply(Attr attr) implements Response {}
+
+  /** A page of directory entries; {@code more} when further pages follow. */
+  record DirPage(List<DirEntry> entries, boolean more) implements Response {
+    public DirPage {
+      entries = List.copyOf(entries);
+    }
+  }
+
+  /** Bytes with their CRC32C, checked by the receiver. */
+  record Data(byte[] bytes, int crc32c) implements Response {
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Data d && d.crc32c == crc32c && Arrays.equals(d.bytes, bytes);
+    }
+
+    @Override
+    public int hashCode() {
+      return Objects.hash(crc32c, Arrays.hashCode(bytes));
+    }
+
+    @Override
+    public String toString() {
+      return "Data[length=" + bytes.length + "]";
+    }
+  }
+
+  /** A string result, e.g. a symbolic link's target. */
+  record Text(String text) implements Response {}
+
+  /** A list of names, e.g. extended attribute names. */
+  record Names(List<String> names) implements Response {
+    public Names {
+      names = List.copyOf(names);
+    }
+  }
+
+  /**
+   * Space and inode counts of a brick, as {@code statvfs(3)}.
+   *
+   * @param totalBytes size of the filesystem holding the brick
+   * @param freeBytes bytes available
+   * @param files inodes in use
+   */
+  record FsStats(long totalBytes, long freeBytes, long files) implements Response {}
+
+  /**
+   * A member's state digest.
+   *
+   * @param appliedIndex the Raft log index of the last applied entry
+   * @param sha256 SHA-256 over the brick's logical state (32 bytes)
+   */
+  record Digest(long appliedIndex, byte[] sha256) implements Response {
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Digest d && d.appliedIndex == appliedIndex && Arrays.equals(d.sha256, sha256);
+    }
+
+    @Override
+    public int hashCode() {
+      return Objects.hash(appliedIndex, Arrays.hashCode(sha256));
+    }
+
+    /** The digest in lower-case hex. */
+    public String hex() {
+      return java.util.HexFormat.of().formatHex(sha256);
+    }
+  }
+}
