@@ -1,2 +1,2 @@
-/** Holdfast testkit module. */
+/** In-JVM mini cluster and fault-injection helpers for Holdfast tests. */
 package io.holdfast.testkit;

@@ -1,0 +1,178 @@
+package io.holdfast.client;
+
+import io.holdfast.protocol.Codec;
+import io.holdfast.protocol.Errno;
+import io.holdfast.protocol.HoldfastException;
+import io.holdfast.protocol.ProtocolException;
+import io.holdfast.protocol.Request;
+import io.holdfast.protocol.Response;
+import io.holdfast.protocol.VolumeService;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
+
+/**
+ * A {@link VolumeService} over a volume's Raft replica group.
+ *
+ * <ul>
+ *   <li>Mutations go to the leader through Ratis's ordered asynchronous API: requests from one
+ *       client are applied in the order they were sent, and a request resent after a timeout
+ *       or failover keeps its client id and call id, so the leader's retry cache applies it
+ *       at most once.
+ *   <li>Queries are linearizable (ReadIndex) and spread round-robin over the members; a member
+ *       that fails a read is skipped for {@link #SUSPECT_MILLIS}.
+ *   <li>Every request has a deadline (default 30 s). Past it the future fails with
+ *       {@link Errno#ETIMEDOUT}; for a mutation the outcome is then unknown (it may still be
+ *       applied, once).
+ * </ul>
+ *
+ * <p>Thread-safe.
+ */
+final class RaftVolumeService implements VolumeService {
+  static final long SUSPECT_MILLIS = 5_000;
+
+  private final RaftClient client;
+  private final List<RaftPeerId> members;
+  private final Duration deadline;
+  private final AtomicInteger next = new AtomicInteger();
+  private final ConcurrentHashMap<RaftPeerId, Long> suspectUntilNanos = new ConcurrentHashMap<>();
+  private final String name;
+
+  RaftVolumeService(String name, RaftClient client, List<RaftPeer> members, Duration deadline) {
+    this.name = name;
+    this.client = client;
+    this.members = members.stream().map(RaftPeer::getId).toList();
+    this.deadline = deadline;
+  }
+
+  @Override
+  public CompletableFuture<Response> submit(Request.Mutation mutation) {
+    Message m = Message.valueOf(ByteString.copyFrom(Codec.encode(mutation)));
+    return finish(client.async().send(m), "mutation " + mutation.getClass().getSimpleName());
+  }
+
+  @Override
+  public CompletableFuture<Response> query(Request.Query query) {
+    Message m = Message.valueOf(ByteString.copyFrom(Codec.encode(query)));
+    RaftPeerId target = pickMember();
+    CompletableFuture<RaftClientReply> sent = target == null
+        ? client.async().sendReadOnly(m)
+        : client.async().sendReadOnly(m, target).exceptionallyCompose(e -> {
+            suspectUntilNanos.put(target, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(SUSPECT_MILLIS));
+            return client.async().sendReadOnly(m);
+          });
+    return finish(sent, "query " + query.getClass().getSimpleName());
+  }
+
+  /**
+   * Reads one member's own state without a read index (for digests and diagnostics).
+   */
+  CompletableFuture<Response> queryMember(RaftPeerId member, Request.Query query) {
+    Message m = Message.valueOf(ByteString.copyFrom(Codec.encode(query)));
+    return finish(client.async().sendStaleRead(m, 0, member), "query " + query.getClass().getSimpleName() + " on " + member);
+  }
+
+  private RaftPeerId pickMember() {
+    long now = System.nanoTime();
+    for (int i = 0; i < members.size(); i++) {
+      RaftPeerId p = members.get(Math.floorMod(next.getAndIncrement(), members.size()));
+      Long until = suspectUntilNanos.get(p);
+      if (until == null || until - now < 0) {
+        return p;
+      }
+    }
+    return null;
+  }
+
+  private CompletableFuture<Response> finish(CompletableFuture<RaftClientReply> sent, String what) {
+    return sent
+        .orTimeout(deadline.toMillis(), TimeUnit.MILLISECONDS)
+        .handle((reply, error) -> {
+          if (error != null) {
+            throw new CompletionException(translate(error, what));
+          }
+          if (!reply.isSuccess()) {
+            Response refusal = refusal(reply.getException());
+            if (refusal != null) {
+              return refusal;
+            }
+            throw new CompletionException(translate(reply.getException(), what));
+          }
+          try {
+            return Codec.decodeResponse(reply.getMessage().getContent().toByteArray());
+          } catch (ProtocolException e) {
+            throw new CompletionException(e);
+          }
+        })
+        .exceptionallyCompose(e -> {
+          Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+          Response refusal = refusal(cause);
+          return refusal != null ? CompletableFuture.completedFuture(refusal) : CompletableFuture.failedFuture(cause);
+        });
+  }
+
+  /** A node's refusal before logging, carried as an exception message; null if not one. */
+  static Response refusal(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      String msg = c.getMessage();
+      int i = msg == null ? -1 : msg.indexOf(ClusterIds.REFUSAL_PREFIX);
+      if (i >= 0) {
+        String rest = msg.substring(i + ClusterIds.REFUSAL_PREFIX.length());
+        int colon = rest.indexOf(':');
+        try {
+          Errno errno = Errno.valueOf(colon < 0 ? rest : rest.substring(0, colon));
+          if (errno != Errno.OK) {
+            return new Response.Error(errno, colon < 0 ? "" : rest.substring(colon + 1));
+          }
+        } catch (IllegalArgumentException ignored) {
+          return new Response.Error(Errno.EIO, rest);
+        }
+      }
+      if (c.getCause() == c) {
+        break;
+      }
+    }
+    return null;
+  }
+
+  private HoldfastException translate(Throwable error, String what) {
+    Throwable e = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+    if (e instanceof HoldfastException h) {
+      return h;
+    }
+    if (e instanceof TimeoutException) {
+      return new HoldfastException(Errno.ETIMEDOUT,
+          what + " on volume " + name + " got no answer within " + deadline.toMillis() + " ms; outcome unknown", e);
+    }
+    if (e instanceof IOException) {
+      return new HoldfastException(Errno.EIO, what + " on volume " + name + " failed: " + e.getMessage(), e);
+    }
+    return new HoldfastException(Errno.EIO, what + " on volume " + name + " failed: " + e, e);
+  }
+
+  /** The members of the group. */
+  List<RaftPeerId> members() {
+    return members;
+  }
+
+  @Override
+  public void close() {
+    try {
+      client.close();
+    } catch (IOException e) {
+      // Closing a client only releases connections; nothing to report to callers.
+    }
+  }
+}

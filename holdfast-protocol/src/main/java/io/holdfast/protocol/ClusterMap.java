@@ -1,0 +1,222 @@
+package io.holdfast.protocol;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.UUID;
+
+/**
+ * The cluster map: the nodes of a cluster and the volumes with their replica groups. It is the
+ * state of the cluster group (a small Raft group on the first nodes); clients cache it.
+ *
+ * <p>Nodes are named by their address {@code host:port}, which is also their Raft peer id
+ * ({@code host_port}), so a client that knows one address can reach the cluster.
+ *
+ * <p>Encoded form: {@code "HM"}, version byte, then the fields (see {@link #encode()}), then a
+ * CRC32C; at most {@link #MAX_BYTES}. Immutable and thread-safe.
+ *
+ * @param epoch the cluster group's applied index when this map was read; higher is newer
+ * @param clusterId the cluster's identity, chosen when it was initialized
+ * @param nodes node addresses ({@code host:port}) in the order they were configured
+ * @param volumes volumes by name
+ */
+public record ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<String, Volume> volumes) {
+  /** Largest encoded map, in bytes (1 MiB). */
+  public static final int MAX_BYTES = 1 << 20;
+  /** Most nodes or volumes in a map. */
+  public static final int MAX_ENTRIES = 4096;
+
+  private static final short MAGIC = 0x484d;
+  private static final int VERSION = 1;
+
+  public ClusterMap {
+    nodes = List.copyOf(nodes);
+    volumes = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(volumes));
+  }
+
+  /**
+   * A volume and the replica group that serves it.
+   *
+   * @param name volume name: 1–64 characters of {@code [A-Za-z0-9._-]}
+   * @param groupId the Raft group id of its replica group
+   * @param replicas member node addresses
+   * @param createdNanos creation time, nanoseconds since the epoch
+   */
+  public record Volume(String name, UUID groupId, List<String> replicas, long createdNanos) {
+    public Volume {
+      replicas = List.copyOf(replicas);
+    }
+  }
+
+  /**
+   * Checks a volume name.
+   *
+   * @throws IllegalArgumentException if the name is empty, longer than 64 characters, or has a
+   *     character other than letters, digits, '.', '_' and '-'
+   */
+  public static void checkVolumeName(String name) {
+    if (name == null || !name.matches("[A-Za-z0-9._-]{1,64}") || name.equals(".") || name.equals("..")) {
+      throw new IllegalArgumentException(
+          "invalid volume name " + (name == null ? "null" : "\"" + name + "\"")
+              + ": use 1-64 letters, digits, '.', '_' or '-'");
+    }
+  }
+
+  /**
+   * Checks a node address {@code host:port}.
+   *
+   * @throws IllegalArgumentException if it is not of that form with a port in 1–65535
+   */
+  public static void checkAddress(String address) {
+    int i = address == null ? -1 : address.lastIndexOf(':');
+    if (i <= 0 || i == address.length() - 1) {
+      throw new IllegalArgumentException("invalid node address \"" + address + "\": expected host:port");
+    }
+    try {
+      int port = Integer.parseInt(address.substring(i + 1));
+      if (port < 1 || port > 65535) {
+        throw new IllegalArgumentException("port out of range in \"" + address + "\"");
+      }
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("invalid port in node address \"" + address + "\"");
+    }
+  }
+
+  /** The Raft peer id for a node address: {@code host:port} becomes {@code host_port}. */
+  public static String peerId(String address) {
+    return address.replace(':', '_');
+  }
+
+  /** Encodes the map. */
+  public byte[] encode() {
+    try {
+      ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+      DataOutputStream out = new DataOutputStream(bytes);
+      out.writeShort(MAGIC);
+      out.writeByte(VERSION);
+      out.writeLong(epoch);
+      out.writeLong(clusterId.getMostSignificantBits());
+      out.writeLong(clusterId.getLeastSignificantBits());
+      out.writeInt(nodes.size());
+      for (String n : nodes) {
+        writeString(out, n);
+      }
+      out.writeInt(volumes.size());
+      for (Volume v : volumes.values()) {
+        writeString(out, v.name());
+        out.writeLong(v.groupId().getMostSignificantBits());
+        out.writeLong(v.groupId().getLeastSignificantBits());
+        out.writeInt(v.replicas().size());
+        for (String r : v.replicas()) {
+          writeString(out, r);
+        }
+        out.writeLong(v.createdNanos());
+      }
+      out.flush();
+      byte[] body = bytes.toByteArray();
+      byte[] framed = Arrays.copyOf(body, body.length + 4);
+      ByteBuffer.wrap(framed, body.length, 4).putInt(Checksums.crc32c(body));
+      return framed;
+    } catch (IOException e) {
+      throw new IllegalStateException("in-memory stream failed", e);
+    }
+  }
+
+  /**
+   * Decodes a map.
+   *
+   * @throws ProtocolException if the bytes are not a map of this version, are corrupt, or are
+   *     over a limit
+   */
+  public static ClusterMap decode(byte[] framed) throws ProtocolException {
+    if (framed.length < 7 || framed.length > MAX_BYTES) {
+      throw new ProtocolException(Errno.EBADMSG, "cluster map of " + framed.length + " bytes");
+    }
+    int stored = ByteBuffer.wrap(framed, framed.length - 4, 4).getInt();
+    if (stored != Checksums.crc32c(framed, 0, framed.length - 4)) {
+      throw new ProtocolException(Errno.EBADMSG, "cluster map checksum mismatch");
+    }
+    try {
+      DataInputStream in = new DataInputStream(new ByteArrayInputStream(framed, 0, framed.length - 4));
+      if (in.readShort() != MAGIC) {
+        throw new ProtocolException(Errno.EPROTO, "not a cluster map (bad magic)");
+      }
+      int version = in.readUnsignedByte();
+      if (version != VERSION) {
+        throw new ProtocolException(
+            Errno.EPROTO, "unsupported cluster map version " + version + " (this side speaks " + VERSION + ")");
+      }
+      long epoch = in.readLong();
+      UUID id = new UUID(in.readLong(), in.readLong());
+      int n = count(in);
+      List<String> nodes = new ArrayList<>(n);
+      for (int i = 0; i < n; i++) {
+        nodes.add(readString(in));
+      }
+      int v = count(in);
+      Map<String, Volume> volumes = new LinkedHashMap<>();
+      for (int i = 0; i < v; i++) {
+        String name = readString(in);
+        UUID group = new UUID(in.readLong(), in.readLong());
+        int r = count(in);
+        List<String> replicas = new ArrayList<>(r);
+        for (int j = 0; j < r; j++) {
+          replicas.add(readString(in));
+        }
+        volumes.put(name, new Volume(name, group, replicas, in.readLong()));
+      }
+      if (in.available() != 0) {
+        throw new ProtocolException(Errno.EBADMSG, "trailing bytes after cluster map");
+      }
+      return new ClusterMap(epoch, id, nodes, volumes);
+    } catch (ProtocolException e) {
+      throw e;
+    } catch (IOException e) {
+      throw new ProtocolException(Errno.EBADMSG, "truncated cluster map");
+    }
+  }
+
+  /** This map with another epoch. */
+  public ClusterMap withEpoch(long newEpoch) {
+    return new ClusterMap(newEpoch, clusterId, nodes, volumes);
+  }
+
+  /** Finds a volume. */
+  public java.util.Optional<Volume> volume(String name) {
+    return java.util.Optional.ofNullable(volumes.get(Objects.requireNonNull(name)));
+  }
+
+  private static int count(DataInputStream in) throws IOException {
+    int n = in.readInt();
+    if (n < 0 || n > MAX_ENTRIES) {
+      throw new ProtocolException(Errno.EBADMSG, "count " + n + " outside 0.." + MAX_ENTRIES);
+    }
+    return n;
+  }
+
+  private static void writeString(DataOutputStream out, String s) throws IOException {
+    byte[] b = s.getBytes(StandardCharsets.UTF_8);
+    out.writeShort(b.length);
+    out.write(b);
+  }
+
+  private static String readString(DataInputStream in) throws IOException {
+    int len = in.readUnsignedShort();
+    if (len > 1024) {
+      throw new ProtocolException(Errno.EBADMSG, "string of " + len + " bytes in cluster map");
+    }
+    byte[] b = new byte[len];
+    in.readFully(b);
+    return new String(b, StandardCharsets.UTF_8);
+  }
+}

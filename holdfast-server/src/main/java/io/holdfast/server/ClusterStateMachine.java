@@ -1,0 +1,200 @@
+package io.holdfast.server;
+
+import io.holdfast.client.ClusterIds;
+import io.holdfast.protocol.ClusterCommand;
+import io.holdfast.protocol.ClusterMap;
+import io.holdfast.protocol.Codec;
+import io.holdfast.protocol.Errno;
+import io.holdfast.protocol.ProtocolException;
+import io.holdfast.protocol.Response;
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.StandardCopyOption;
+import java.time.InstantSource;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+import org.apache.ratis.io.MD5Hash;
+import org.apache.ratis.proto.RaftProtos.LogEntryProto;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientRequest;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.protocol.TermIndex;
+import org.apache.ratis.server.storage.FileInfo;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.statemachine.StateMachineStorage;
+import org.apache.ratis.statemachine.TransactionContext;
+import org.apache.ratis.statemachine.impl.BaseStateMachine;
+import org.apache.ratis.statemachine.impl.SimpleStateMachineStorage;
+import org.apache.ratis.statemachine.impl.SingleFileSnapshotInfo;
+import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
+import org.apache.ratis.util.MD5FileUtil;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The state machine of the cluster group: the {@link ClusterMap}. Small; kept in memory and
+ * written whole to each snapshot. The log entry of a {@code CreateVolume} carries the
+ * leader's timestamp (8 bytes) followed by the command, so applying is deterministic.
+ *
+ * <p>When a volume whose replicas include this node is created (or replayed after a restart),
+ * {@code onVolume} is told, and the node starts serving that volume's replica group.
+ */
+final class ClusterStateMachine extends BaseStateMachine {
+  private static final Logger LOG = LoggerFactory.getLogger(ClusterStateMachine.class);
+
+  private final SimpleStateMachineStorage storage = new SimpleStateMachineStorage();
+  private final UUID clusterId;
+  private final List<String> nodes;
+  private final InstantSource clock;
+  private final Consumer<ClusterMap.Volume> onVolume;
+  private volatile ClusterMap map;
+
+  ClusterStateMachine(UUID clusterId, List<String> nodes, InstantSource clock, Consumer<ClusterMap.Volume> onVolume) {
+    this.clusterId = clusterId;
+    this.nodes = List.copyOf(nodes);
+    this.clock = clock;
+    this.onVolume = onVolume;
+    this.map = new ClusterMap(0, clusterId, nodes, Map.of());
+  }
+
+  @Override
+  public void initialize(RaftServer server, RaftGroupId groupId, RaftStorage raftStorage) throws IOException {
+    super.initialize(server, groupId, raftStorage);
+    storage.init(raftStorage);
+    load(storage.loadLatestSnapshot());
+  }
+
+  @Override
+  public void reinitialize() throws IOException {
+    load(storage.loadLatestSnapshot());
+  }
+
+  private void load(SingleFileSnapshotInfo snapshot) throws IOException {
+    if (snapshot == null) {
+      return;
+    }
+    File file = snapshot.getFile().getPath().toFile();
+    MD5Hash md5 = snapshot.getFile().getFileDigest();
+    if (md5 != null) {
+      MD5FileUtil.verifySavedMD5(file, md5);
+    }
+    ClusterMap loaded = ClusterMap.decode(Files.readAllBytes(file.toPath()));
+    if (!loaded.clusterId().equals(clusterId)) {
+      throw new IOException("cluster group snapshot " + file + " belongs to cluster " + loaded.clusterId()
+          + ", but this node is configured for cluster " + clusterId + "; refusing to start");
+    }
+    map = loaded;
+    setLastAppliedTermIndex(snapshot.getTermIndex());
+    map.volumes().values().forEach(onVolume);
+  }
+
+  @Override
+  public StateMachineStorage getStateMachineStorage() {
+    return storage;
+  }
+
+  @Override
+  public long takeSnapshot() throws IOException {
+    TermIndex last = getLastAppliedTermIndex();
+    if (last == null || last.getIndex() <= 0) {
+      return -1;
+    }
+    File file = storage.getSnapshotFile(last.getTerm(), last.getIndex());
+    File tmp = new File(file.getPath() + ".tmp");
+    Files.write(tmp.toPath(), map.withEpoch(last.getIndex()).encode());
+    Files.move(tmp.toPath(), file.toPath(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    MD5Hash md5 = MD5FileUtil.computeAndSaveMd5ForFile(file);
+    storage.updateLatestSnapshot(new SingleFileSnapshotInfo(new FileInfo(file.toPath(), md5), last));
+    return last.getIndex();
+  }
+
+  @Override
+  public TransactionContext startTransaction(RaftClientRequest request) throws IOException {
+    byte[] cmd = request.getMessage().getContent().toByteArray();
+    TransactionContext.Builder b = TransactionContext.newBuilder().setStateMachine(this).setClientRequest(request);
+    try {
+      ClusterCommand.decode(cmd);
+    } catch (ProtocolException e) {
+      TransactionContext refused = b.build();
+      refused.setException(new IOException(VolumeStateMachine.REFUSAL_PREFIX + e.errno().name() + ":" + e.getMessage()));
+      return refused;
+    }
+    java.time.Instant now = clock.instant();
+    long nanos = now.getEpochSecond() * 1_000_000_000L + now.getNano();
+    ByteString data = ByteString.copyFrom(java.nio.ByteBuffer.allocate(8).putLong(0, nanos)).concat(ByteString.copyFrom(cmd));
+    return b.setLogData(data).build();
+  }
+
+  @Override
+  public CompletableFuture<Message> applyTransaction(TransactionContext trx) {
+    LogEntryProto proto = trx.getLogEntry();
+    ByteString data = proto.getStateMachineLogEntry().getLogData();
+    Response.Error error = null;
+    try {
+      long nanos = data.substring(0, 8).asReadOnlyByteBuffer().getLong();
+      ClusterCommand cmd = ClusterCommand.decode(data.substring(8).toByteArray());
+      if (cmd instanceof ClusterCommand.CreateVolume cv) {
+        error = createVolume(cv, nanos);
+      }
+    } catch (ProtocolException | IndexOutOfBoundsException e) {
+      error = new Response.Error(Errno.EBADMSG, "undecodable cluster log entry: " + e.getMessage());
+    }
+    updateLastAppliedTermIndex(proto.getTerm(), proto.getIndex());
+    byte[] reply = error != null ? Codec.encode(error) : map.withEpoch(proto.getIndex()).encode();
+    return CompletableFuture.completedFuture(Message.valueOf(ByteString.copyFrom(reply)));
+  }
+
+  private Response.Error createVolume(ClusterCommand.CreateVolume cv, long nanos) {
+    try {
+      ClusterMap.checkVolumeName(cv.name());
+    } catch (IllegalArgumentException e) {
+      return new Response.Error(Errno.EINVAL, e.getMessage());
+    }
+    if (map.volumes().containsKey(cv.name())) {
+      return new Response.Error(Errno.EEXIST, "volume " + cv.name() + " already exists");
+    }
+    if (cv.replicas().isEmpty() || cv.replicas().stream().distinct().count() != cv.replicas().size()) {
+      return new Response.Error(Errno.EINVAL, "replicas must be distinct and at least one: " + cv.replicas());
+    }
+    for (String r : cv.replicas()) {
+      if (!nodes.contains(r)) {
+        return new Response.Error(Errno.EINVAL, "unknown node " + r + "; nodes are " + nodes);
+      }
+    }
+    ClusterMap.Volume v = new ClusterMap.Volume(cv.name(), ClusterIds.volumeGroup(clusterId, cv.name()), cv.replicas(), nanos);
+    Map<String, ClusterMap.Volume> volumes = new LinkedHashMap<>(map.volumes());
+    volumes.put(v.name(), v);
+    map = new ClusterMap(map.epoch(), clusterId, nodes, volumes);
+    LOG.info("volume {} created on {}", v.name(), v.replicas());
+    onVolume.accept(v);
+    return null;
+  }
+
+  @Override
+  public CompletableFuture<Message> query(Message request) {
+    byte[] reply;
+    try {
+      ClusterCommand cmd = ClusterCommand.decode(request.getContent().toByteArray());
+      if (cmd instanceof ClusterCommand.GetMap) {
+        TermIndex last = getLastAppliedTermIndex();
+        reply = map.withEpoch(last == null ? 0 : last.getIndex()).encode();
+      } else {
+        reply = Codec.encode(new Response.Error(Errno.EINVAL, "not a query: " + cmd));
+      }
+    } catch (ProtocolException e) {
+      reply = Codec.encode(new Response.Error(e.errno(), e.getMessage()));
+    }
+    return CompletableFuture.completedFuture(Message.valueOf(ByteString.copyFrom(reply)));
+  }
+
+  /** The current map, for the node's own use. */
+  ClusterMap map() {
+    return map;
+  }
+}

@@ -1,0 +1,62 @@
+package io.holdfast.server;
+
+import io.holdfast.protocol.ClusterMap;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Objects;
+import java.util.UUID;
+
+/**
+ * How to run one Holdfast node.
+ *
+ * @param dataDir where the node keeps its Raft logs ({@code raft/}) and bricks ({@code bricks/})
+ * @param address this node's {@code host:port}; it listens there and is named by it
+ * @param peers the cluster's initial nodes ({@code host:port}), including this one; the first
+ *     three form the cluster group that holds the cluster map
+ * @param clusterId the cluster's identity, the same on every node
+ * @param snapshotThreshold applied entries between automatic snapshots (default 20,000)
+ */
+public record NodeConfig(
+    Path dataDir, String address, List<String> peers, UUID clusterId, long snapshotThreshold) {
+
+  /**
+   * Checks the configuration.
+   *
+   * @throws IllegalArgumentException if an address is malformed, the peers are empty or have
+   *     duplicates, this node is not among them, or the threshold is not positive
+   */
+  public NodeConfig {
+    Objects.requireNonNull(dataDir, "dataDir");
+    Objects.requireNonNull(clusterId, "clusterId");
+    ClusterMap.checkAddress(address);
+    peers = List.copyOf(peers);
+    if (peers.isEmpty()) {
+      throw new IllegalArgumentException("no peers given");
+    }
+    peers.forEach(ClusterMap::checkAddress);
+    if (peers.stream().distinct().count() != peers.size()) {
+      throw new IllegalArgumentException("duplicate peers in " + peers);
+    }
+    if (!peers.contains(address)) {
+      throw new IllegalArgumentException("this node's address " + address + " is not among the peers " + peers);
+    }
+    if (snapshotThreshold <= 0) {
+      throw new IllegalArgumentException("snapshotThreshold must be positive, got " + snapshotThreshold);
+    }
+  }
+
+  /** The nodes of the cluster group: the first three peers. */
+  public List<String> clusterGroupMembers() {
+    return peers.subList(0, Math.min(3, peers.size()));
+  }
+
+  /** The port this node listens on. */
+  public int port() {
+    return Integer.parseInt(address.substring(address.lastIndexOf(':') + 1));
+  }
+
+  /** The host this node listens on. */
+  public String host() {
+    return address.substring(0, address.lastIndexOf(':'));
+  }
+}

@@ -1,0 +1,53 @@
+package io.holdfast.server;
+
+import java.io.File;
+import java.util.List;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.grpc.GrpcConfigKeys;
+import org.apache.ratis.server.RaftServerConfigKeys;
+import org.apache.ratis.util.SizeInBytes;
+import org.apache.ratis.util.TimeDuration;
+
+/**
+ * Ratis settings for a Holdfast node, with the reasons (see shared DEPENDENCY-NOTES.md).
+ *
+ * <ul>
+ *   <li>Election timeouts 1–2 s: on two cores, GC pauses of the default 150–300 ms caused
+ *       spurious leader changes.
+ *   <li>Linearizable reads (ReadIndex), served by followers too, so reads can be balanced.
+ *   <li>Automatic snapshots every {@code snapshotThreshold} entries with log purging, so a
+ *       restarted member does not replay an unbounded log and a member far behind installs
+ *       a snapshot.
+ *   <li>gRPC message size 32 MiB ≥ appender buffer (16 MiB) + 1 MiB; entries carry at most
+ *       1 MiB of data.
+ * </ul>
+ */
+final class RaftSettings {
+  /** Default number of applied entries between snapshots. */
+  static final long DEFAULT_SNAPSHOT_THRESHOLD = 20_000;
+
+  private RaftSettings() {}
+
+  static RaftProperties server(File storageDir, String host, int port, long snapshotThreshold) {
+    RaftProperties p = new RaftProperties();
+    RaftServerConfigKeys.setStorageDir(p, List.of(storageDir));
+    GrpcConfigKeys.Server.setHost(p, host);
+    GrpcConfigKeys.Server.setPort(p, port);
+    RaftServerConfigKeys.Rpc.setTimeoutMin(p, TimeDuration.valueOf(1, java.util.concurrent.TimeUnit.SECONDS));
+    RaftServerConfigKeys.Rpc.setTimeoutMax(p, TimeDuration.valueOf(2, java.util.concurrent.TimeUnit.SECONDS));
+    RaftServerConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(10, java.util.concurrent.TimeUnit.SECONDS));
+    RaftServerConfigKeys.Read.setOption(p, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
+    RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, true);
+    RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(p, snapshotThreshold);
+    RaftServerConfigKeys.Snapshot.setRetentionFileNum(p, 2);
+    RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
+    RaftServerConfigKeys.Log.setPurgeGap(p, (int) Math.max(1, Math.min(snapshotThreshold, 1024)));
+    RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf("32MB"));
+    RaftServerConfigKeys.Log.Appender.setBufferByteLimit(p, SizeInBytes.valueOf("16MB"));
+    RaftServerConfigKeys.Log.Appender.setSnapshotChunkSizeMax(p, SizeInBytes.valueOf("4MB"));
+    RaftServerConfigKeys.Write.setByteLimit(p, SizeInBytes.valueOf("256MB"));
+    RaftServerConfigKeys.Log.setWriteBufferSize(p, SizeInBytes.valueOf("17MB"));
+    GrpcConfigKeys.setMessageSizeMax(p, SizeInBytes.valueOf("32MB"));
+    return p;
+  }
+}

@@ -1,0 +1,248 @@
+package io.holdfast.server;
+
+import io.holdfast.client.ClusterIds;
+import io.holdfast.protocol.Checksums;
+import io.holdfast.protocol.Codec;
+import io.holdfast.protocol.Errno;
+import io.holdfast.protocol.HoldfastException;
+import io.holdfast.protocol.Limits;
+import io.holdfast.protocol.LogEntry;
+import io.holdfast.protocol.ProtocolException;
+import io.holdfast.protocol.Request;
+import io.holdfast.protocol.Response;
+import io.holdfast.storage.Brick;
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.InstantSource;
+import java.util.concurrent.CompletableFuture;
+import org.apache.ratis.io.MD5Hash;
+import org.apache.ratis.proto.RaftProtos.LogEntryProto;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientRequest;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.protocol.TermIndex;
+import org.apache.ratis.server.storage.FileInfo;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.statemachine.StateMachineStorage;
+import org.apache.ratis.statemachine.TransactionContext;
+import org.apache.ratis.statemachine.impl.BaseStateMachine;
+import org.apache.ratis.statemachine.impl.SimpleStateMachineStorage;
+import org.apache.ratis.statemachine.impl.SingleFileSnapshotInfo;
+import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
+import org.apache.ratis.util.MD5FileUtil;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Raft state machine of one volume's replica group: it turns client requests into
+ * deterministic log entries and applies them to this member's {@link Brick}.
+ *
+ * <h2>Design</h2>
+ *
+ * <ul>
+ *   <li><b>Proposal</b> ({@link #startTransaction}, leader only): the request is decoded and
+ *       checked (codec limits, data CRC32C); a bad request is refused with an error and never
+ *       logged. The leader stamps it with its clock, once; the log entry is
+ *       {@link LogEntry}{@code (timestamp, mutation)}.
+ *   <li><b>Apply</b> ({@link #applyTransaction}, every member, in log order, on Ratis's single
+ *       state-machine updater thread): {@link Brick#apply} writes one RocksDB batch that
+ *       includes the applied index; outcomes such as EEXIST are decided there.
+ *   <li><b>Snapshot</b> ({@link #takeSnapshot}, same thread, so no apply runs meanwhile):
+ *       checkpoint the brick (fsync data files), then write a full logical snapshot file that
+ *       Ratis can send to a member too far behind. Ratis purges the log up to it.
+ *   <li><b>Restart</b>: the brick survives in RocksDB; Ratis replays entries after the latest
+ *       snapshot and the brick redoes only the data-file effects of entries it had already
+ *       applied (redo from checkpoint; data operations are idempotent).
+ *   <li><b>Snapshot installation</b> ({@link #reinitialize}): the brick's state is replaced by
+ *       the installed snapshot.
+ * </ul>
+ *
+ * <p>A brick failure during apply (disk error) is fatal for this member: it would otherwise
+ * diverge from the others. The future fails and the error is logged.
+ */
+final class VolumeStateMachine extends BaseStateMachine {
+  private static final Logger LOG = LoggerFactory.getLogger(VolumeStateMachine.class);
+  /** Prefix of refusals sent from {@link #startTransaction}; clients parse the errno after it. */
+  static final String REFUSAL_PREFIX = ClusterIds.REFUSAL_PREFIX;
+
+  private final SimpleStateMachineStorage storage = new SimpleStateMachineStorage();
+  private final Path brickDir;
+  private final InstantSource clock;
+  private volatile Brick brick;
+
+  VolumeStateMachine(Path brickDir, InstantSource clock) {
+    this.brickDir = brickDir;
+    this.clock = clock;
+  }
+
+  @Override
+  public void initialize(RaftServer server, RaftGroupId groupId, RaftStorage raftStorage)
+      throws IOException {
+    super.initialize(server, groupId, raftStorage);
+    storage.init(raftStorage);
+    brick = Brick.open(brickDir);
+    SingleFileSnapshotInfo snapshot = storage.loadLatestSnapshot();
+    if (snapshot != null) {
+      long snapIndex = snapshot.getIndex();
+      if (brick.checkpointIndex() < snapIndex) {
+        LOG.info("{}: brick checkpoint {} is older than snapshot {}; restoring the snapshot",
+            groupId, brick.checkpointIndex(), snapIndex);
+        restore(snapshot);
+      }
+      setLastAppliedTermIndex(snapshot.getTermIndex());
+    }
+    LOG.info("{}: brick {} at applied index {}, checkpoint {}", groupId, brickDir,
+        brick.appliedIndex(), brick.checkpointIndex());
+  }
+
+  @Override
+  public void reinitialize() throws IOException {
+    SingleFileSnapshotInfo snapshot = storage.loadLatestSnapshot();
+    if (snapshot == null) {
+      throw new IOException("reinitialize without a snapshot in " + storage);
+    }
+    LOG.info("{}: installing snapshot at index {}", getGroupId(), snapshot.getIndex());
+    restore(snapshot);
+    setLastAppliedTermIndex(snapshot.getTermIndex());
+  }
+
+  private void restore(SingleFileSnapshotInfo snapshot) throws IOException {
+    File file = snapshot.getFile().getPath().toFile();
+    MD5Hash md5 = snapshot.getFile().getFileDigest();
+    if (md5 != null) {
+      MD5FileUtil.verifySavedMD5(file, md5);
+    }
+    try (InputStream in = new BufferedInputStream(Files.newInputStream(file.toPath()), 1 << 20)) {
+      brick.restoreSnapshot(in);
+    }
+  }
+
+  @Override
+  public StateMachineStorage getStateMachineStorage() {
+    return storage;
+  }
+
+  @Override
+  public long takeSnapshot() throws IOException {
+    TermIndex last = getLastAppliedTermIndex();
+    if (last == null || last.getIndex() <= 0) {
+      return -1;
+    }
+    long started = System.nanoTime();
+    brick.checkpoint();
+    File file = storage.getSnapshotFile(last.getTerm(), last.getIndex());
+    Path tmp = file.toPath().resolveSibling(file.getName() + ".tmp");
+    try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {
+      brick.writeSnapshot(out);
+    }
+    try (var ch = java.nio.channels.FileChannel.open(tmp, java.nio.file.StandardOpenOption.WRITE)) {
+      ch.force(true);
+    }
+    Files.move(tmp, file.toPath(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    MD5Hash md5 = MD5FileUtil.computeAndSaveMd5ForFile(file);
+    storage.updateLatestSnapshot(new SingleFileSnapshotInfo(new FileInfo(file.toPath(), md5), last));
+    storage.cleanupOldSnapshots(() -> 2);
+    LOG.info("{}: snapshot at index {} ({} bytes) in {} ms", getGroupId(), last.getIndex(),
+        Files.size(file.toPath()), (System.nanoTime() - started) / 1_000_000);
+    return last.getIndex();
+  }
+
+  @Override
+  public TransactionContext startTransaction(RaftClientRequest request) throws IOException {
+    TransactionContext.Builder b =
+        TransactionContext.newBuilder().setStateMachine(this).setClientRequest(request);
+    try {
+      byte[] bytes = request.getMessage().getContent().toByteArray();
+      Request decoded = Codec.decodeRequest(bytes);
+      if (!(decoded instanceof Request.Mutation mutation)) {
+        throw new HoldfastException(Errno.EINVAL, "a query sent as a mutation");
+      }
+      check(mutation);
+      LogEntry entry = new LogEntry(nowNanos(), mutation);
+      return b.setLogData(ByteString.copyFrom(Codec.encode(entry))).setStateMachineContext(entry).build();
+    } catch (HoldfastException e) {
+      TransactionContext refused = b.build();
+      refused.setException(new IOException(REFUSAL_PREFIX + e.errno().name() + ":" + e.getMessage()));
+      return refused;
+    }
+  }
+
+  private static void check(Request.Mutation m) throws HoldfastException {
+    if (m instanceof Request.Write w) {
+      if (Checksums.crc32c(w.data()) != w.crc32c()) {
+        throw new HoldfastException(Errno.EBADMSG,
+            "data checksum mismatch in write to inode " + w.inode() + " at offset " + w.offset());
+      }
+      if (w.offset() < 0 || w.offset() > Limits.MAX_FILE_SIZE - w.data().length) {
+        throw new HoldfastException(Errno.EFBIG, "write beyond the largest file size");
+      }
+    }
+  }
+
+  private long nowNanos() {
+    java.time.Instant now = clock.instant();
+    return now.getEpochSecond() * 1_000_000_000L + now.getNano();
+  }
+
+  @Override
+  public CompletableFuture<Message> applyTransaction(TransactionContext trx) {
+    LogEntryProto proto = trx.getLogEntry();
+    long index = proto.getIndex();
+    try {
+      LogEntry entry = trx.getStateMachineContext() instanceof LogEntry e
+          ? e
+          : Codec.decodeLogEntry(proto.getStateMachineLogEntry().getLogData().toByteArray());
+      Response response = brick.apply(index, entry);
+      updateLastAppliedTermIndex(proto.getTerm(), index);
+      return CompletableFuture.completedFuture(message(response));
+    } catch (ProtocolException e) {
+      // Cannot happen for entries this code logged; an undecodable entry is applied as a no-op
+      // error on every member alike (all see the same bytes), keeping the members identical.
+      LOG.error("{}: undecodable log entry {}: {}", getGroupId(), index, e.getMessage());
+      updateLastAppliedTermIndex(proto.getTerm(), index);
+      return CompletableFuture.completedFuture(message(new Response.Error(e.errno(), e.getMessage())));
+    } catch (IOException | RuntimeException e) {
+      LOG.error("{}: FATAL: brick failed applying entry {}; this member stops applying", getGroupId(), index, e);
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  @Override
+  public CompletableFuture<Message> query(Message request) {
+    try {
+      Request decoded = Codec.decodeRequest(request.getContent().toByteArray());
+      if (!(decoded instanceof Request.Query q)) {
+        return CompletableFuture.completedFuture(message(new Response.Error(Errno.EINVAL, "a mutation sent as a query")));
+      }
+      return CompletableFuture.completedFuture(message(brick.query(q)));
+    } catch (ProtocolException e) {
+      return CompletableFuture.completedFuture(message(new Response.Error(e.errno(), e.getMessage())));
+    }
+  }
+
+  private static Message message(Response r) {
+    return Message.valueOf(ByteString.copyFrom(Codec.encode(r)));
+  }
+
+  /** The brick, for tests and the node's status. */
+  Brick brick() {
+    return brick;
+  }
+
+  @Override
+  public void close() throws IOException {
+    Brick b = brick;
+    if (b != null) {
+      b.close();
+    }
+    super.close();
+  }
+}

@@ -1,0 +1,266 @@
+package io.holdfast.testkit;
+
+import io.holdfast.client.HoldfastClient;
+import io.holdfast.protocol.ClusterMap;
+import io.holdfast.protocol.Errno;
+import io.holdfast.protocol.HoldfastException;
+import io.holdfast.protocol.Request;
+import io.holdfast.protocol.Response;
+import io.holdfast.protocol.VolumeService;
+import io.holdfast.server.HoldfastNode;
+import io.holdfast.server.NodeConfig;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+/**
+ * An in-JVM cluster of Holdfast nodes on loopback ports, for tests: start, stop and restart
+ * nodes, create volumes, and wait for members to converge.
+ *
+ * <p>{@link #stop} closes a node's Ratis server (its sockets go away at once, like a crashed
+ * process, but buffered log writes are flushed); {@link #restart} starts it again on the same
+ * data directory. Not thread-safe: drive it from the test thread.
+ */
+public final class MiniCluster implements AutoCloseable {
+  private final Path root;
+  private final UUID clusterId = UUID.randomUUID();
+  private final List<String> addresses;
+  private final HoldfastNode[] nodes;
+  private final long snapshotThreshold;
+  private HoldfastClient client;
+
+  private MiniCluster(Path root, int size, long snapshotThreshold) throws IOException {
+    if (size < 1 || size > 9) {
+      throw new IllegalArgumentException("cluster size must be 1..9, got " + size);
+    }
+    this.root = root;
+    this.snapshotThreshold = snapshotThreshold;
+    this.addresses = freeAddresses(size);
+    this.nodes = new HoldfastNode[size];
+  }
+
+  /**
+   * Starts {@code size} nodes under {@code root}.
+   *
+   * @param snapshotThreshold entries between automatic snapshots
+   */
+  public static MiniCluster start(Path root, int size, long snapshotThreshold) throws IOException {
+    MiniCluster c = new MiniCluster(root, size, snapshotThreshold);
+    try {
+      for (int i = 0; i < size; i++) {
+        c.restart(i);
+      }
+    } catch (IOException | RuntimeException e) {
+      c.close();
+      throw e;
+    }
+    return c;
+  }
+
+  private static List<String> freeAddresses(int n) throws IOException {
+    List<ServerSocket> sockets = new ArrayList<>();
+    try {
+      List<String> out = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        sockets.add(s);
+        out.add("127.0.0.1:" + s.getLocalPort());
+      }
+      return out;
+    } finally {
+      for (ServerSocket s : sockets) {
+        s.close();
+      }
+    }
+  }
+
+  /** Node addresses, in configuration order. */
+  public List<String> addresses() {
+    return addresses;
+  }
+
+  /** The data directory of node {@code i}. */
+  public Path dataDir(int i) {
+    return root.resolve("node" + i);
+  }
+
+  /** Node {@code i}, or null while stopped. */
+  public HoldfastNode node(int i) {
+    return nodes[i];
+  }
+
+  /** Stops node {@code i} (no-op if stopped). */
+  public void stop(int i) throws IOException {
+    if (nodes[i] != null) {
+      nodes[i].close();
+      nodes[i] = null;
+    }
+  }
+
+  /** Starts node {@code i} on its data directory (stopping it first if running). */
+  public void restart(int i) throws IOException {
+    stop(i);
+    Files.createDirectories(dataDir(i));
+    nodes[i] = HoldfastNode.start(new NodeConfig(dataDir(i), addresses.get(i), addresses, clusterId, snapshotThreshold));
+  }
+
+  /** A client connected through the first running node; shared, closed with the cluster. */
+  public HoldfastClient client() throws HoldfastException {
+    if (client == null) {
+      for (int i = 0; i < nodes.length; i++) {
+        if (nodes[i] != null) {
+          String a = addresses.get(i);
+          int colon = a.lastIndexOf(':');
+          HoldfastClient c = awaitValue(Duration.ofSeconds(30), () -> {
+            try {
+              return Optional.of(HoldfastClient.connect(a.substring(0, colon), Integer.parseInt(a.substring(colon + 1)),
+                  Map.of("holdfast.deadline", Duration.ofSeconds(60))));
+            } catch (HoldfastException e) {
+              return Optional.empty();
+            }
+          }, "client connects to " + a);
+          client = c;
+          break;
+        }
+      }
+    }
+    if (client == null) {
+      throw new HoldfastException(Errno.EIO, "no node is running");
+    }
+    return client;
+  }
+
+  /**
+   * Creates a volume on the given node indexes and waits until its replica group answers.
+   */
+  public VolumeService createVolume(String name, int... replicaIndexes) throws IOException {
+    List<String> replicas = Arrays.stream(replicaIndexes).mapToObj(addresses::get).toList();
+    HoldfastClient c = client();
+    await(Duration.ofSeconds(30), () -> {
+      try {
+        c.createVolume(name, replicas);
+        return true;
+      } catch (HoldfastException e) {
+        if (e.errno() == Errno.EEXIST) {
+          return true;
+        }
+        return false;
+      }
+    }, "volume " + name + " created");
+    VolumeService v = c.volume(name);
+    await(Duration.ofSeconds(60), () -> {
+      try {
+        return v.query(new Request.GetAttr("/", false)).get(10, TimeUnit.SECONDS) instanceof Response.AttrReply;
+      } catch (Exception e) {
+        return false;
+      }
+    }, "volume " + name + " answers");
+    return v;
+  }
+
+  /**
+   * Waits until every member of the volume's group reports the same digest at the same applied
+   * index, and returns that digest.
+   *
+   * @throws AssertionError if they do not converge within {@code timeout}
+   */
+  public Response.Digest awaitConvergence(String volume, Duration timeout) throws IOException {
+    HoldfastClient c = client();
+    Response.Digest[] last = new Response.Digest[1];
+    StringBuilder seen = new StringBuilder();
+    await(timeout, () -> {
+      try {
+        Map<String, Response> d = c.memberDigests(volume);
+        seen.setLength(0);
+        seen.append(d);
+        Response first = null;
+        for (Response r : d.values()) {
+          if (!(r instanceof Response.Digest)) {
+            return false;
+          }
+          if (first != null && !first.equals(r)) {
+            return false;
+          }
+          first = r;
+        }
+        last[0] = (Response.Digest) first;
+        return first != null;
+      } catch (HoldfastException e) {
+        return false;
+      }
+    }, "members of " + volume + " converge (last seen " + seen + ")");
+    return last[0];
+  }
+
+  /** The cluster map as the cluster group sees it now. */
+  public ClusterMap map() throws HoldfastException {
+    return client().refreshMap();
+  }
+
+  /**
+   * Polls {@code condition} until it holds. Polling is how a test waits for replicas to
+   * converge: there is no event to wait on across processes.
+   *
+   * @throws AssertionError naming {@code what} if it does not hold within {@code timeout}
+   */
+  public static void await(Duration timeout, BooleanSupplier condition, String what) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    long pauseMillis = 10;
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() - deadline > 0) {
+        throw new AssertionError("timed out after " + timeout + " waiting until " + what);
+      }
+      try {
+        Thread.sleep(pauseMillis);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new AssertionError("interrupted waiting until " + what);
+      }
+      pauseMillis = Math.min(200, pauseMillis * 2);
+    }
+  }
+
+  private static <T> T awaitValue(Duration timeout, java.util.function.Supplier<Optional<T>> s, String what) {
+    @SuppressWarnings("unchecked")
+    T[] box = (T[]) new Object[1];
+    await(timeout, () -> {
+      Optional<T> v = s.get();
+      v.ifPresent(x -> box[0] = x);
+      return v.isPresent();
+    }, what);
+    return box[0];
+  }
+
+  /** Stops every node and deletes nothing (the caller owns {@code root}). */
+  @Override
+  public void close() throws IOException {
+    if (client != null) {
+      client.close();
+    }
+    IOException first = null;
+    for (int i = 0; i < nodes.length; i++) {
+      try {
+        stop(i);
+      } catch (IOException e) {
+        if (first == null) {
+          first = e;
+        }
+      }
+    }
+    if (first != null) {
+      throw first;
+    }
+  }
+
+}
