@@ -224,6 +224,20 @@ public final class HoldfastClient implements AutoCloseable {
     return out;
   }
 
+  /**
+   * The address of the volume's leader as last seen by this client; empty if unknown or if
+   * there is no such volume.
+   */
+  public java.util.Optional<String> leaderOf(String volume) {
+    try {
+      RaftVolumeService s = raftVolume(volume);
+      return s.leader().flatMap(id -> map.volume(volume).orElseThrow().replicas().stream()
+          .filter(a -> ClusterMap.peerId(a).equals(id.toString())).findFirst());
+    } catch (HoldfastException e) {
+      return java.util.Optional.empty();
+    }
+  }
+
   private static Duration duration(Object v, Duration dflt) {
     if (v == null) {
       return dflt;

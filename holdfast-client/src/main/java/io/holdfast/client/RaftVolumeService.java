@@ -162,6 +162,11 @@ final class RaftVolumeService implements VolumeService {
     return new HoldfastException(Errno.EIO, what + " on volume " + name + " failed: " + e, e);
   }
 
+  /** The leader this client last talked to, if any. */
+  java.util.Optional<RaftPeerId> leader() {
+    return java.util.Optional.ofNullable(client.getLeaderId());
+  }
+
   /** The members of the group. */
   List<RaftPeerId> members() {
     return members;

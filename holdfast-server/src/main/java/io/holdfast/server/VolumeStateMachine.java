@@ -73,6 +73,14 @@ final class VolumeStateMachine extends BaseStateMachine {
   /** Prefix of refusals sent from {@link #startTransaction}; clients parse the errno after it. */
   static final String REFUSAL_PREFIX = ClusterIds.REFUSAL_PREFIX;
 
+  private static final org.apache.ratis.statemachine.SnapshotRetentionPolicy KEEP_TWO_SNAPSHOTS =
+      new org.apache.ratis.statemachine.SnapshotRetentionPolicy() {
+        @Override
+        public int getNumSnapshotsRetained() {
+          return 2;
+        }
+      };
+
   private final SimpleStateMachineStorage storage = new SimpleStateMachineStorage();
   private final Path brickDir;
   private final InstantSource clock;
@@ -149,7 +157,7 @@ final class VolumeStateMachine extends BaseStateMachine {
     Files.move(tmp, file.toPath(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     MD5Hash md5 = MD5FileUtil.computeAndSaveMd5ForFile(file);
     storage.updateLatestSnapshot(new SingleFileSnapshotInfo(new FileInfo(file.toPath(), md5), last));
-    storage.cleanupOldSnapshots(() -> 2);
+    storage.cleanupOldSnapshots(KEEP_TWO_SNAPSHOTS);
     LOG.info("{}: snapshot at index {} ({} bytes) in {} ms", getGroupId(), last.getIndex(),
         Files.size(file.toPath()), (System.nanoTime() - started) / 1_000_000);
     return last.getIndex();

@@ -1,0 +1,110 @@
+package io.holdfast.cli;
+
+import io.holdfast.client.HoldfastClient;
+import io.holdfast.protocol.ClusterMap;
+import io.holdfast.protocol.Response;
+import io.holdfast.server.NodeConfig;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code holdfast cluster init|status}. */
+@Command(name = "cluster", mixinStandardHelpOptions = true,
+    description = "Set up a node's data directory, or show the cluster's state.",
+    subcommands = {ClusterCommands.Init.class, ClusterCommands.Status.class})
+final class ClusterCommands {
+
+  @Command(name = "init", mixinStandardHelpOptions = true,
+      description = {
+        "Write holdfast.conf into a node's data directory.",
+        "Run it once per node with the same --peers; the first node's run prints the cluster id,",
+        "pass it to the others with --cluster-id. The first three peers hold the cluster map.",
+        "",
+        "Example (three machines):",
+        "  a$ holdfast cluster init --data /var/lib/holdfast --address a:7001 --peers a:7001,b:7001,c:7001",
+        "  b$ holdfast cluster init --data /var/lib/holdfast --address b:7001 --peers a:7001,b:7001,c:7001 --cluster-id ID",
+        "  c$ ... likewise, then 'holdfast server --data /var/lib/holdfast' on each."
+      })
+  static final class Init implements Callable<Integer> {
+    @Option(names = "--data", required = true, paramLabel = "DIR", description = "Data directory to initialize.")
+    Path data;
+
+    @Option(names = "--address", required = true, paramLabel = "HOST:PORT", description = "This node's address (it listens here).")
+    String address;
+
+    @Option(names = "--peers", required = true, paramLabel = "A,B,C", description = "All nodes of the cluster, this one included.")
+    String peers;
+
+    @Option(names = "--cluster-id", paramLabel = "UUID", description = "The cluster id printed by the first node's init (default: a new cluster).")
+    UUID clusterId;
+
+    @Option(names = "--snapshot-threshold", paramLabel = "ENTRIES", defaultValue = "20000",
+        description = "Applied log entries between automatic snapshots (default: ${DEFAULT-VALUE}).")
+    long snapshotThreshold;
+
+    @Override
+    public Integer call() throws Exception {
+      UUID id = clusterId != null ? clusterId : UUID.randomUUID();
+      NodeConfig c = new NodeConfig(data, address, NodeFiles.peers(peers), id, snapshotThreshold);
+      NodeFiles.write(c);
+      System.out.println("initialized " + data.resolve(NodeFiles.FILE) + " for node " + address + " of cluster " + id);
+      if (clusterId == null) {
+        System.out.println("on the other nodes run: holdfast cluster init --data DIR --address HOST:PORT --peers " + peers + " --cluster-id " + id);
+      }
+      System.out.println("then start each node with: holdfast server --data " + data);
+      return 0;
+    }
+  }
+
+  @Command(name = "status", mixinStandardHelpOptions = true,
+      description = "Show nodes, volumes, and each volume member's applied index and state digest.")
+  static final class Status implements Callable<Integer> {
+    @Mixin ClusterOption cluster;
+
+    @Override
+    public Integer call() throws Exception {
+      try (HoldfastClient client = cluster.connect()) {
+        ClusterMap map = client.refreshMap();
+        System.out.println("cluster " + map.clusterId() + " (map epoch " + map.epoch() + ")");
+        System.out.println("nodes:");
+        for (String n : map.nodes()) {
+          System.out.println("  " + n + (map.nodes().indexOf(n) < 3 ? "  (cluster group)" : ""));
+        }
+        System.out.println("volumes:");
+        if (map.volumes().isEmpty()) {
+          System.out.println("  (none; create one with 'holdfast volume create NAME')");
+        }
+        int unhealthy = 0;
+        for (ClusterMap.Volume v : map.volumes().values()) {
+          System.out.println("  " + v.name() + "  replicas " + v.replicas().size());
+          unhealthy += printMembers(client.memberDigests(v.name()));
+        }
+        return unhealthy == 0 ? 0 : 3;
+      }
+    }
+  }
+
+  /** Prints member lines; returns how many members did not answer. */
+  static int printMembers(Map<String, Response> digests) {
+    int bad = 0;
+    List<Response.Digest> ok = digests.values().stream().filter(Response.Digest.class::isInstance).map(Response.Digest.class::cast).toList();
+    boolean same = ok.size() == digests.size() && ok.stream().distinct().count() == 1;
+    for (Map.Entry<String, Response> e : digests.entrySet()) {
+      if (e.getValue() instanceof Response.Digest d) {
+        System.out.printf("    %-22s applied %-10d digest %s%n", e.getKey(), d.appliedIndex(), d.hex().substring(0, 16));
+      } else {
+        bad++;
+        System.out.printf("    %-22s DOWN (%s)%n", e.getKey(), e.getValue());
+      }
+    }
+    System.out.println("    members " + (same ? "identical" : "not (yet) identical"));
+    return bad;
+  }
+
+  private ClusterCommands() {}
+}

@@ -1,0 +1,506 @@
+package io.holdfast.cli;
+
+import io.holdfast.client.HoldfastClient;
+import io.holdfast.fuse.FuseMount;
+import io.holdfast.fuse.FuseOptions;
+import io.holdfast.protocol.Errno;
+import io.holdfast.protocol.HoldfastException;
+import io.holdfast.protocol.Response;
+import io.holdfast.server.NodeConfig;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileSystem;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipInputStream;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code holdfast demo}: three nodes as separate processes on this machine, a 3-replica
+ * volume mounted with FUSE, a real source tree copied in with {@code cp -a} while one node is
+ * killed with SIGKILL, the node restarted and caught up, and every byte checked.
+ */
+@Command(name = "demo", mixinStandardHelpOptions = true,
+    description = {
+      "Run Holdfast end to end on this machine and check every byte.",
+      "",
+      "Starts three nodes (separate JVMs, loopback ports from --base-port, data under --data),",
+      "creates a 3-replica volume, mounts it with FUSE (or uses the CLI copy if FUSE is missing),",
+      "copies a real source tree into it with cp -a, kills one node with SIGKILL halfway, restarts",
+      "it and waits for it to catch up, then verifies names, sizes, symlink targets and SHA-256 of",
+      "every file, and that all three members report the same state digest at the same applied",
+      "index. Exit status 0 only if every check holds.",
+      "",
+      "Source tree: --source DIR, else the Linux kernel source from Debian's linux-source package",
+      "(/usr/src/linux-source-*.tar.xz) if installed, else the JDK's lib/src.zip."
+    })
+final class DemoCommand implements Callable<Integer> {
+  private static final String VOLUME = "demo";
+  private static final String MARKER = ".holdfast-demo";
+
+  @Option(names = "--data", defaultValue = "holdfast-data", paramLabel = "DIR", description = "Where the demo keeps everything (default: ./${DEFAULT-VALUE}).")
+  Path data;
+
+  @Option(names = "--source", paramLabel = "DIR", description = "Copy this directory tree instead of the default source.")
+  Path source;
+
+  @Option(names = "--base-port", defaultValue = "7001", description = "First of three loopback ports (default: ${DEFAULT-VALUE}).")
+  int basePort;
+
+  @Option(names = "--keep", description = "Leave the cluster running and the volume mounted; prints how to use and stop it.")
+  boolean keep;
+
+  @Option(names = "--no-fuse", description = "Copy with the CLI (NIO) instead of through a FUSE mount.")
+  boolean noFuse;
+
+  private final List<Process> nodes = new ArrayList<>();
+  private final List<String> addresses = new ArrayList<>();
+
+  @Override
+  public Integer call() throws Exception {
+    data = data.toAbsolutePath().normalize();
+    prepareDataDir();
+    Path tree = source != null ? source.toAbsolutePath().normalize() : defaultSource();
+    if (!Files.isDirectory(tree)) {
+      throw new IllegalArgumentException("source " + tree + " is not a directory");
+    }
+    TreeStats stats = TreeStats.of(tree);
+    say("source: %s (%d files, %d directories, %d symlinks, %.1f MB)", tree, stats.files, stats.dirs, stats.links, stats.bytes / 1e6);
+
+    UUID clusterId = UUID.randomUUID();
+    for (int i = 0; i < 3; i++) {
+      addresses.add("127.0.0.1:" + (basePort + i));
+    }
+    for (int i = 0; i < 3; i++) {
+      NodeFiles.write(new NodeConfig(nodeDir(i), addresses.get(i), addresses, clusterId, 20_000));
+    }
+    boolean ok = false;
+    FuseMount mount = null;
+    FileSystem fs = null;
+    HoldfastClient client = null;
+    try {
+      for (int i = 0; i < 3; i++) {
+        nodes.add(startNode(i));
+      }
+      say("started 3 nodes: %s (logs in %s/n*/server.log)", String.join(", ", addresses), data);
+      client = connect();
+      client.createVolume(VOLUME, addresses);
+      HoldfastClient c = client;
+      awaitTrue(60, () -> c.memberDigests(VOLUME).values().stream().allMatch(Response.Digest.class::isInstance), "volume members answer");
+      say("created volume '%s' with 3 replicas", VOLUME);
+
+      fs = FileSystems.newFileSystem(URI.create("holdfast://" + addresses.get(0) + "/" + VOLUME), Map.of());
+      Path target;
+      boolean fuse = !noFuse && FuseMount.isAvailable();
+      if (fuse) {
+        Path mnt = Files.createDirectories(data.resolve("mnt"));
+        mount = FuseMount.mount(fs.getPath("/"), mnt, FuseOptions.defaults());
+        target = mnt;
+        say("mounted at %s (FUSE)", mnt);
+      } else {
+        target = fs.getPath("/");
+        say(noFuse ? "copying with the CLI (--no-fuse)" : "FUSE is not available (install fuse3); copying with the CLI instead");
+      }
+
+      long copyStart = System.nanoTime();
+      int killed = copyWithKill(tree, target, fuse, stats, client);
+      double copySeconds = (System.nanoTime() - copyStart) / 1e9;
+      say("copy finished in %.1f s (%.1f MB/s) with node %s down since halfway", copySeconds, stats.bytes / 1e6 / copySeconds, addresses.get(killed));
+
+      long restart = System.nanoTime();
+      nodes.set(killed, startNode(killed));
+      say("restarted node %s; waiting for it to catch up", addresses.get(killed));
+      Response.Digest digest = awaitConvergence(client, 600);
+      double catchUp = (System.nanoTime() - restart) / 1e9;
+      say("all 3 members identical at applied index %d (digest %s…) after %.1f s", digest.appliedIndex(), digest.hex().substring(0, 16), catchUp);
+
+      say("verifying every file through the %s …", fuse ? "mount" : "NIO file system");
+      Verification v = verify(tree, target);
+      say("verified %d files, %d directories, %d symlinks, %.1f MB: %s", v.files, v.dirs, v.links, v.bytes / 1e6,
+          v.problems.isEmpty() ? "all identical" : v.problems.size() + " PROBLEMS");
+      v.problems.stream().limit(20).forEach(p -> say("  mismatch: %s", p));
+      ok = v.problems.isEmpty();
+
+      System.out.println();
+      System.out.println("== holdfast demo summary ==");
+      System.out.printf("source            %s%n", tree);
+      System.out.printf("files             %d (+%d dirs, %d symlinks)%n", stats.files, stats.dirs, stats.links);
+      System.out.printf("bytes             %.1f MB%n", stats.bytes / 1e6);
+      System.out.printf("copy              %.1f s, %.1f MB/s, %.0f files/s (%s, 3 replicas)%n", copySeconds,
+          stats.bytes / 1e6 / copySeconds, stats.files / copySeconds, fuse ? "cp -a through FUSE" : "CLI copy");
+      System.out.printf("node killed       %s (SIGKILL, halfway through the copy)%n", addresses.get(killed));
+      System.out.printf("catch-up          %.1f s to identical state at applied index %d%n", catchUp, digest.appliedIndex());
+      System.out.printf("verification      %s%n", ok ? "PASS: every name, size, symlink and SHA-256 identical; 3 equal member digests" : "FAIL");
+      if (keep && ok) {
+        System.out.println();
+        System.out.println("The cluster keeps running" + (fuse ? " and the volume stays mounted at " + target : "") + ".");
+        System.out.println("  holdfast cluster status -c " + addresses.get(0));
+        System.out.println("  holdfast ls -l -c " + addresses.get(0) + " " + VOLUME + ":/");
+        System.out.println("Stop it with Ctrl-C (this process owns the mount and the nodes).");
+        Thread.currentThread().join();
+      }
+      return ok ? 0 : 1;
+    } finally {
+      if (mount != null) {
+        mount.close();
+      }
+      if (fs != null) {
+        fs.close();
+      }
+      if (client != null) {
+        client.close();
+      }
+      for (Process p : nodes) {
+        p.destroy();
+      }
+      for (Process p : nodes) {
+        if (!p.waitFor(20, TimeUnit.SECONDS)) {
+          p.destroyForcibly();
+        }
+      }
+    }
+  }
+
+  private void prepareDataDir() throws IOException {
+    if (Files.exists(data)) {
+      boolean empty;
+      try (Stream<Path> s = Files.list(data)) {
+        empty = s.findAny().isEmpty();
+      }
+      if (!empty && !Files.exists(data.resolve(MARKER))) {
+        throw new IllegalArgumentException(data + " exists and was not made by the demo; choose another --data");
+      }
+      for (int i = 0; i < 3; i++) {
+        deleteTree(nodeDir(i));
+      }
+      if (Files.exists(data.resolve("mnt"))) {
+        try (Stream<Path> s = Files.list(data.resolve("mnt"))) {
+          if (s.findAny().isPresent()) {
+            throw new IllegalArgumentException(data.resolve("mnt") + " is not empty (still mounted? run 'fusermount3 -u " + data.resolve("mnt") + "')");
+          }
+        }
+      }
+    }
+    Files.createDirectories(data);
+    Files.writeString(data.resolve(MARKER), "made by holdfast demo; safe to delete\n");
+  }
+
+  private Path nodeDir(int i) {
+    return data.resolve("n" + (i + 1));
+  }
+
+  private Path defaultSource() throws IOException, InterruptedException {
+    Path cache = data.resolve("source");
+    if (Files.isDirectory(cache) && Files.exists(data.resolve("source.done"))) {
+      return cache;
+    }
+    deleteTree(cache);
+    Files.createDirectories(cache);
+    Path kernel = null;
+    Path usrSrc = Path.of("/usr/src");
+    if (Files.isDirectory(usrSrc)) {
+      try (DirectoryStream<Path> ds = Files.newDirectoryStream(usrSrc, "linux-source-*.tar.*")) {
+        for (Path p : ds) {
+          kernel = p;
+        }
+      }
+    }
+    if (kernel != null) {
+      say("extracting %s (Debian linux-source) to %s …", kernel, cache);
+      run(List.of("tar", "-xf", kernel.toString(), "-C", cache.toString()));
+    } else {
+      Path srcZip = Path.of(System.getProperty("java.home"), "lib", "src.zip");
+      if (!Files.exists(srcZip)) {
+        throw new IllegalArgumentException("no source tree: install linux-source (apt-get install linux-source) or pass --source DIR");
+      }
+      say("linux-source is not installed (apt-get install linux-source for the kernel tree); using %s", srcZip);
+      unzip(srcZip, cache);
+    }
+    Files.writeString(data.resolve("source.done"), "ok\n");
+    return cache;
+  }
+
+  private static void unzip(Path zip, Path into) throws IOException {
+    long total = 0;
+    try (ZipInputStream in = new ZipInputStream(Files.newInputStream(zip))) {
+      for (ZipEntry e; (e = in.getNextEntry()) != null; ) {
+        Path out = into.resolve(e.getName()).normalize();
+        if (!out.startsWith(into)) {
+          throw new IOException("zip entry escapes the target: " + e.getName());
+        }
+        if (e.isDirectory()) {
+          Files.createDirectories(out);
+        } else {
+          Files.createDirectories(out.getParent());
+          total += Files.copy(in, out, StandardCopyOption.REPLACE_EXISTING);
+          if (total > (8L << 30)) {
+            throw new IOException("zip expands beyond 8 GiB; refusing");
+          }
+        }
+      }
+    }
+  }
+
+  private Process startNode(int i) throws IOException {
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    List<String> cmd = List.of(java, "-Xmx1g", "-XX:+UseG1GC", "--enable-native-access=ALL-UNNAMED",
+        "--sun-misc-unsafe-memory-access=allow", "-cp", System.getProperty("java.class.path"),
+        Main.class.getName(), "server", "--data", nodeDir(i).toString());
+    return new ProcessBuilder(cmd).redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(nodeDir(i).resolve("server.log").toFile())).start();
+  }
+
+  private HoldfastClient connect() throws HoldfastException, InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    HoldfastException last = null;
+    while (System.nanoTime() < deadline) {
+      for (int i = 0; i < nodes.size(); i++) {
+        if (!nodes.get(i).isAlive()) {
+          throw new HoldfastException(Errno.EIO, "node " + addresses.get(i) + " exited; see " + nodeDir(i).resolve("server.log"));
+        }
+      }
+      try {
+        return HoldfastClient.connect("127.0.0.1", basePort, Map.of());
+      } catch (HoldfastException e) {
+        last = e;
+        Thread.sleep(250); // the nodes are separate processes still starting; nothing to wait on but time
+      }
+    }
+    throw new HoldfastException(Errno.ETIMEDOUT, "cluster did not come up within 60 s: " + (last == null ? "" : last.getMessage()));
+  }
+
+  /** Copies the tree's top-level entries one by one; kills a node when half the bytes are in. */
+  private int copyWithKill(Path tree, Path target, boolean fuse, TreeStats stats, HoldfastClient client) throws Exception {
+    List<Path> entries;
+    try (Stream<Path> s = Files.list(tree)) {
+      entries = s.sorted().toList();
+    }
+    long done = 0;
+    int killed = -1;
+    long start = System.nanoTime();
+    for (int n = 0; n < entries.size(); n++) {
+      Path e = entries.get(n);
+      if (fuse) {
+        run(List.of("cp", "-a", e.toString(), target.toString() + "/"));
+      } else {
+        copyTree(e, target.resolve(e.getFileName().toString()));
+      }
+      done += TreeStats.of(e).bytes;
+      double secs = (System.nanoTime() - start) / 1e9;
+      System.out.printf("\r  copied %d/%d top-level entries, %.1f/%.1f MB, %.1f MB/s   ", n + 1, entries.size(), done / 1e6, stats.bytes / 1e6, done / 1e6 / Math.max(secs, 1e-3));
+      System.out.flush();
+      if (killed < 0 && (done * 2 >= stats.bytes || n == entries.size() / 2)) {
+        killed = victim(client);
+        nodes.get(killed).destroyForcibly().waitFor();
+        System.out.println();
+        say("killed node %s with SIGKILL (it was the volume's leader: %s); copy continues", addresses.get(killed), killed == leaderIndex(client));
+      }
+    }
+    System.out.println();
+    if (killed < 0) {
+      killed = victim(client);
+      nodes.get(killed).destroyForcibly().waitFor();
+    }
+    return killed;
+  }
+
+  private int victim(HoldfastClient client) {
+    int leader = leaderIndex(client);
+    return leader >= 0 ? leader : 1;
+  }
+
+  private int leaderIndex(HoldfastClient client) {
+    return client.leaderOf(VOLUME).map(addresses::indexOf).orElse(-1);
+  }
+
+  private static void copyTree(Path from, Path to) throws IOException {
+    try (Stream<Path> s = Files.walk(from)) {
+      for (Path p : (Iterable<Path>) s::iterator) {
+        Path dst = to;
+        for (Path part : from.relativize(p)) {
+          dst = dst.resolve(part.toString());
+        }
+        if (Files.isSymbolicLink(p)) {
+          Files.createSymbolicLink(dst, dst.getFileSystem().getPath(Files.readSymbolicLink(p).toString()));
+        } else if (Files.isDirectory(p)) {
+          Files.createDirectories(dst);
+        } else {
+          try (InputStream in = Files.newInputStream(p)) {
+            Files.copy(in, dst, StandardCopyOption.REPLACE_EXISTING);
+          }
+        }
+      }
+    }
+  }
+
+  private Response.Digest awaitConvergence(HoldfastClient client, int seconds) throws Exception {
+    Response.Digest[] out = new Response.Digest[1];
+    awaitTrue(seconds, () -> {
+      Map<String, Response> d = client.memberDigests(VOLUME);
+      if (d.values().stream().allMatch(Response.Digest.class::isInstance) && d.values().stream().distinct().count() == 1) {
+        out[0] = (Response.Digest) d.values().iterator().next();
+        return true;
+      }
+      return false;
+    }, "all members report the same digest");
+    return out[0];
+  }
+
+  interface Check {
+    boolean holds() throws Exception;
+  }
+
+  private static void awaitTrue(int seconds, Check check, String what) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+    while (!check.holds()) {
+      if (System.nanoTime() > deadline) {
+        throw new HoldfastException(Errno.ETIMEDOUT, "timed out after " + seconds + " s waiting until " + what);
+      }
+      Thread.sleep(200); // polling replicas in other processes
+    }
+  }
+
+  /** Compares two trees entry by entry: type, size, symlink target, SHA-256. */
+  static Verification verify(Path expected, Path actual) throws IOException {
+    Verification v = new Verification();
+    Map<String, Path> want = index(expected);
+    Map<String, Path> got = index(actual);
+    for (String name : want.keySet()) {
+      if (!got.containsKey(name)) {
+        v.problems.add("missing " + name);
+      }
+    }
+    for (String name : got.keySet()) {
+      if (!want.containsKey(name)) {
+        v.problems.add("unexpected " + name);
+      }
+    }
+    for (Map.Entry<String, Path> e : want.entrySet()) {
+      Path a = got.get(e.getKey());
+      if (a == null) {
+        continue;
+      }
+      Path w = e.getValue();
+      BasicFileAttributes wa = Files.readAttributes(w, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+      BasicFileAttributes aa = Files.readAttributes(a, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+      if (wa.isSymbolicLink()) {
+        v.links++;
+        if (!aa.isSymbolicLink() || !Files.readSymbolicLink(w).toString().equals(Files.readSymbolicLink(a).toString())) {
+          v.problems.add("symlink differs: " + e.getKey());
+        }
+      } else if (wa.isDirectory()) {
+        v.dirs++;
+        if (!aa.isDirectory()) {
+          v.problems.add("not a directory: " + e.getKey());
+        }
+      } else {
+        v.files++;
+        v.bytes += wa.size();
+        if (!aa.isRegularFile() || aa.size() != wa.size()) {
+          v.problems.add("size differs: " + e.getKey() + " " + wa.size() + " vs " + aa.size());
+        } else if (!sha256(w).equals(sha256(a))) {
+          v.problems.add("content differs: " + e.getKey());
+        }
+      }
+    }
+    return v;
+  }
+
+  private static Map<String, Path> index(Path root) throws IOException {
+    Map<String, Path> out = new TreeMap<>();
+    try (Stream<Path> s = Files.walk(root)) {
+      s.filter(p -> !p.equals(root)).forEach(p -> out.put(root.relativize(p).toString(), p));
+    }
+    return out;
+  }
+
+  private static String sha256(Path p) throws IOException {
+    try (InputStream in = Files.newInputStream(p)) {
+      MessageDigest md = MessageDigest.getInstance("SHA-256");
+      byte[] buf = new byte[1 << 16];
+      for (int n; (n = in.read(buf)) > 0; ) {
+        md.update(buf, 0, n);
+      }
+      return HexFormat.of().formatHex(md.digest());
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  static final class Verification {
+    long files;
+    long dirs;
+    long links;
+    long bytes;
+    final List<String> problems = new ArrayList<>();
+  }
+
+  static final class TreeStats {
+    long files;
+    long dirs;
+    long links;
+    long bytes;
+
+    static TreeStats of(Path root) throws IOException {
+      TreeStats t = new TreeStats();
+      try (Stream<Path> s = Files.walk(root)) {
+        for (Path p : (Iterable<Path>) s::iterator) {
+          BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+          if (a.isSymbolicLink()) {
+            t.links++;
+          } else if (a.isDirectory()) {
+            t.dirs++;
+          } else {
+            t.files++;
+            t.bytes += a.size();
+          }
+        }
+      }
+      return t;
+    }
+  }
+
+  private static void run(List<String> cmd) throws IOException, InterruptedException {
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    if (p.waitFor() != 0) {
+      throw new IOException(String.join(" ", cmd) + " failed: " + out.strip());
+    }
+  }
+
+  private static void deleteTree(Path p) throws IOException {
+    if (!Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
+      return;
+    }
+    try (Stream<Path> s = Files.walk(p)) {
+      for (Path x : s.sorted(Comparator.reverseOrder()).toList()) {
+        Files.delete(x);
+      }
+    }
+  }
+
+  private static void say(String fmt, Object... args) {
+    System.out.println("holdfast demo: " + String.format(fmt, args));
+    System.out.flush();
+  }
+}

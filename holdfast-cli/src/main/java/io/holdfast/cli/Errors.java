@@ -1,0 +1,34 @@
+package io.holdfast.cli;
+
+import io.holdfast.protocol.ErrnoFileSystemException;
+import io.holdfast.protocol.HoldfastException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
+
+/** Turns exceptions into one-line messages and exit codes for the CLI. */
+final class Errors {
+  private Errors() {}
+
+  static String describe(Throwable ex) {
+    return switch (ex) {
+      case NoSuchFileException e -> "no such file or directory: " + e.getFile();
+      case FileAlreadyExistsException e -> "already exists: " + e.getFile();
+      case DirectoryNotEmptyException e -> "directory not empty: " + e.getFile();
+      case NotDirectoryException e -> "not a directory: " + e.getFile();
+      case AccessDeniedException e -> "permission denied: " + e.getFile();
+      case ErrnoFileSystemException e -> e.getMessage();
+      case FileSystemException e -> e.getMessage();
+      case HoldfastException e -> e.getMessage();
+      case IllegalArgumentException e -> e.getMessage();
+      default -> ex.getClass().getSimpleName() + ": " + ex.getMessage();
+    };
+  }
+
+  static int exitCode(Throwable ex) {
+    return ex instanceof IllegalArgumentException ? 2 : 1;
+  }
+}

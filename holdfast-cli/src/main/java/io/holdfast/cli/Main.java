@@ -1,0 +1,76 @@
+package io.holdfast.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code holdfast} command. Each subcommand is a class in this package; see
+ * {@code holdfast --help}.
+ */
+@Command(
+    name = "holdfast",
+    mixinStandardHelpOptions = true,
+    versionProvider = Main.Version.class,
+    description = {
+      "Holdfast keeps files safe across machines: a replicated, transactional filesystem on Raft.",
+      "",
+      "Start here:  holdfast demo            (three nodes on this machine, end to end)",
+      "Cluster:     holdfast cluster init, holdfast server, holdfast cluster status",
+      "Volumes:     holdfast volume create|list|info",
+      "Files:       holdfast ls|stat|cat|put|get|cp|mkdir|rm|mv   (remote paths are VOLUME:/path)",
+      "Mount:       holdfast mount VOLUME MOUNTPOINT",
+      ""
+    },
+    subcommands = {
+      ServerCommand.class,
+      ClusterCommands.class,
+      VolumeCommands.class,
+      DemoCommand.class,
+      FileCommands.Ls.class,
+      FileCommands.Stat.class,
+      FileCommands.Cat.class,
+      FileCommands.Put.class,
+      FileCommands.Get.class,
+      FileCommands.Cp.class,
+      FileCommands.Mkdir.class,
+      FileCommands.Rm.class,
+      FileCommands.Mv.class,
+      MountCommand.class,
+      BenchCommand.class,
+      CommandLine.HelpCommand.class
+    })
+public final class Main implements Runnable {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  /** Entry point; exits with the command's status. */
+  public static void main(String[] args) {
+    System.exit(run(args));
+  }
+
+  /** Runs the command line without exiting (tests). */
+  public static int run(String... args) {
+    CommandLine cl = new CommandLine(new Main());
+    cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+      cmd.getErr().println(cmd.getColorScheme().errorText("holdfast: " + Errors.describe(ex)));
+      if (System.getenv("HOLDFAST_DEBUG") != null) {
+        ex.printStackTrace(cmd.getErr());
+      }
+      return Errors.exitCode(ex);
+    });
+    return cl.execute(args);
+  }
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(System.out);
+  }
+
+  /** Version from the jar manifest. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      String v = Main.class.getPackage().getImplementationVersion();
+      return new String[] {"holdfast " + (v == null ? "development build" : v) + ", Java " + Runtime.version()};
+    }
+  }
+}

@@ -1,0 +1,85 @@
+package io.holdfast.fuse;
+
+import java.time.Duration;
+import java.util.Objects;
+import java.util.regex.Pattern;
+
+/**
+ * Options for {@link FuseMount#mount}.
+ *
+ * @param allowOther pass {@code -o allow_other} so users other than the mounting one can use the
+ *     mount (needs {@code user_allow_other} in {@code /etc/fuse.conf} unless running as root)
+ * @param readOnly mount read-only ({@code -o ro}); the kernel then refuses every mutation with
+ *     {@code EROFS}
+ * @param debug pass {@code -d}: libfuse prints every request to standard error
+ * @param cacheTimeout how long the kernel may cache attributes, directory entries and negative
+ *     lookups ({@code attr_timeout}, {@code entry_timeout}, {@code negative_timeout}); zero
+ *     disables caching; at most one day; resolution is milliseconds; default 1 s
+ * @param fsName the name shown by {@code mount}/{@code df} as the source, {@code fsname=...};
+ *     must start with {@code holdfast-} and contain only {@code [A-Za-z0-9._:@/+-]}
+ * @param callerScope the credentials hook, see {@link CallerScope}; {@link CallerScope#NONE} by
+ *     default
+ */
+public record FuseOptions(
+    boolean allowOther,
+    boolean readOnly,
+    boolean debug,
+    Duration cacheTimeout,
+    String fsName,
+    CallerScope callerScope) {
+
+  private static final Pattern FS_NAME = Pattern.compile("holdfast-[A-Za-z0-9._:@/+-]{1,200}");
+  private static final Duration MAX_CACHE_TIMEOUT = Duration.ofDays(1);
+
+  /**
+   * Validates the options.
+   *
+   * @throws IllegalArgumentException if {@code cacheTimeout} is negative or longer than a day,
+   *     or {@code fsName} does not match {@code holdfast-[A-Za-z0-9._:@/+-]+} (commas would inject
+   *     mount options)
+   * @throws NullPointerException if an object argument is null
+   */
+  public FuseOptions {
+    Objects.requireNonNull(cacheTimeout, "cacheTimeout");
+    Objects.requireNonNull(fsName, "fsName");
+    Objects.requireNonNull(callerScope, "callerScope");
+    if (cacheTimeout.isNegative() || cacheTimeout.compareTo(MAX_CACHE_TIMEOUT) > 0) {
+      throw new IllegalArgumentException("cacheTimeout must be within [0, 1 day]: " + cacheTimeout);
+    }
+    if (!FS_NAME.matcher(fsName).matches()) {
+      throw new IllegalArgumentException(
+          "fsName must match holdfast-[A-Za-z0-9._:@/+-]+ : '" + fsName + "'");
+    }
+  }
+
+  /** The options without a credentials hook ({@link CallerScope#NONE}). */
+  public FuseOptions(
+      boolean allowOther, boolean readOnly, boolean debug, Duration cacheTimeout, String fsName) {
+    this(allowOther, readOnly, debug, cacheTimeout, fsName, CallerScope.NONE);
+  }
+
+  /** Read-write, not {@code allow_other}, no debug, 1 s caches, {@code fsname=holdfast-fs}. */
+  public static FuseOptions defaults() {
+    return new FuseOptions(false, false, false, Duration.ofSeconds(1), "holdfast-fs");
+  }
+
+  /** A copy with {@code fsName} replaced. */
+  public FuseOptions withFsName(String name) {
+    return new FuseOptions(allowOther, readOnly, debug, cacheTimeout, name, callerScope);
+  }
+
+  /** A copy with {@code readOnly} replaced. */
+  public FuseOptions withReadOnly(boolean ro) {
+    return new FuseOptions(allowOther, ro, debug, cacheTimeout, fsName, callerScope);
+  }
+
+  /** A copy with {@code cacheTimeout} replaced. */
+  public FuseOptions withCacheTimeout(Duration timeout) {
+    return new FuseOptions(allowOther, readOnly, debug, timeout, fsName, callerScope);
+  }
+
+  /** A copy with the credentials hook replaced. */
+  public FuseOptions withCallerScope(CallerScope scope) {
+    return new FuseOptions(allowOther, readOnly, debug, cacheTimeout, fsName, scope);
+  }
+}

@@ -1,0 +1,272 @@
+package io.holdfast.fuse;
+
+import io.holdfast.protocol.Caller;
+import io.holdfast.protocol.Limits;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.GroupLayout;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+import java.lang.reflect.Field;
+import java.lang.reflect.Method;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.function.BiFunction;
+import org.cryptomator.jfuse.api.Fuse;
+import org.cryptomator.jfuse.api.Stat;
+
+/**
+ * The few libfuse3 facilities jfuse 0.7.3 does not expose, reached through the FFM API.
+ *
+ * <ul>
+ *   <li>locating {@code libfuse3.so.3} (Debian ships no unversioned {@code libfuse3.so});
+ *   <li>{@code fuse_get_context()} / {@code fuse_getgroups()} for the caller's credentials;
+ *   <li>the {@code link} slot of {@code struct fuse_operations}, which jfuse never binds;
+ *   <li>{@code st_ino}, 64-bit {@code st_nlink}, {@code st_blocks}, {@code st_blksize} and
+ *       {@code st_rdev} of {@code struct stat}, for which jfuse's {@link Stat} has no setters.
+ * </ul>
+ *
+ * <p>Everything here is best effort: if jfuse's internals are not reachable (for example when it
+ * runs on the module path without {@code --add-opens}), the feature is reported as unavailable
+ * and the adapter degrades (no hard links, inode numbers assigned by libfuse). Layouts are those
+ * of Linux x86-64 glibc, the only platform jfuse-linux-amd64 supports.
+ *
+ * <p>Thread safety: all methods may be called concurrently after class initialisation.
+ */
+final class NativeFuse {
+  private static final System.Logger LOG = System.getLogger(NativeFuse.class.getName());
+
+  /** Where Debian/Ubuntu and Fedora put the versioned runtime library. */
+  static final List<String> LIBRARY_CANDIDATES = List.of(
+      "/usr/lib/x86_64-linux-gnu/libfuse3.so.3",
+      "/lib/x86_64-linux-gnu/libfuse3.so.3",
+      "/usr/lib64/libfuse3.so.3",
+      "/usr/lib/libfuse3.so.3",
+      "/usr/local/lib/libfuse3.so.3",
+      "/usr/local/lib/x86_64-linux-gnu/libfuse3.so.3");
+
+  // struct stat, x86-64 glibc
+  private static final long ST_INO = 8;
+  private static final long ST_NLINK = 16;
+  private static final long ST_RDEV = 40;
+  private static final long ST_BLKSIZE = 56;
+  private static final long ST_BLOCKS = 64;
+  private static final long STAT_SIZE = 144;
+  // struct fuse_context: fuse*, uid_t uid, gid_t gid, pid_t pid, void* private_data, mode_t umask
+  private static final long CTX_UID = 8;
+  private static final long CTX_GID = 12;
+  private static final long CTX_PID = 16;
+  private static final long CTX_SIZE = 40;
+  /** Offset of {@code link} in {@code struct fuse_operations} (9th pointer). */
+  private static final long LINK_OFFSET_FALLBACK = 8 * 8;
+
+  private static final MethodHandle FUSE_GET_CONTEXT;
+  private static final MethodHandle FUSE_GETGROUPS;
+  private static final MethodHandle LINK_UPCALL;
+
+  static {
+    MethodHandle ctx = null;
+    MethodHandle groups = null;
+    String lib = libraryPath();
+    if (lib != null) {
+      try {
+        SymbolLookup lookup = SymbolLookup.libraryLookup(Path.of(lib), Arena.global());
+        Linker linker = Linker.nativeLinker();
+        ctx = lookup.find("fuse_get_context")
+            .map(a -> linker.downcallHandle(a, FunctionDescriptor.of(ValueLayout.ADDRESS)))
+            .orElse(null);
+        groups = lookup.find("fuse_getgroups")
+            .map(a -> linker.downcallHandle(
+                a, FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS)))
+            .orElse(null);
+      } catch (RuntimeException | LinkageError e) {
+        LOG.log(System.Logger.Level.DEBUG, "libfuse3 context functions unavailable", e);
+      }
+    }
+    FUSE_GET_CONTEXT = ctx;
+    FUSE_GETGROUPS = groups;
+    try {
+      LINK_UPCALL = MethodHandles.lookup().findStatic(NativeFuse.class, "linkUpcall",
+          MethodType.methodType(int.class, BiFunction.class, MemorySegment.class, MemorySegment.class));
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
+  private static volatile Method statSegmentAccessor;
+  private static volatile boolean statSegmentBroken;
+
+  private NativeFuse() {}
+
+  /** The first existing libfuse3 runtime library, or null if none is installed. */
+  static String libraryPath() {
+    for (String c : LIBRARY_CANDIDATES) {
+      if (Files.isReadable(Path.of(c))) {
+        return c;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * The credentials of the process that issued the request being served on this thread, or null
+   * if libfuse cannot tell (not on a FUSE worker thread, or the symbols are missing).
+   *
+   * @param withGroups whether to read supplementary groups (costs a {@code /proc} read)
+   */
+  static Caller currentCaller(boolean withGroups) {
+    if (FUSE_GET_CONTEXT == null) {
+      return null;
+    }
+    try {
+      MemorySegment ctx = (MemorySegment) FUSE_GET_CONTEXT.invokeExact();
+      if (ctx.equals(MemorySegment.NULL)) {
+        return null;
+      }
+      ctx = ctx.reinterpret(CTX_SIZE);
+      int uid = ctx.get(ValueLayout.JAVA_INT, CTX_UID);
+      int gid = ctx.get(ValueLayout.JAVA_INT, CTX_GID);
+      int pid = ctx.get(ValueLayout.JAVA_INT, CTX_PID);
+      int[] groups = new int[0];
+      if (withGroups && FUSE_GETGROUPS != null && pid > 0) {
+        try (Arena arena = Arena.ofConfined()) {
+          MemorySegment list = arena.allocate(ValueLayout.JAVA_INT, Limits.MAX_GROUPS);
+          int n = (int) FUSE_GETGROUPS.invokeExact(Limits.MAX_GROUPS, list);
+          if (n > 0) {
+            groups = list.asSlice(0, 4L * Math.min(n, Limits.MAX_GROUPS)).toArray(ValueLayout.JAVA_INT);
+          }
+        }
+      }
+      return new Caller(uid, gid, groups);
+    } catch (Throwable t) {
+      LOG.log(System.Logger.Level.DEBUG, "fuse_get_context failed", t);
+      return null;
+    }
+  }
+
+  /**
+   * Installs {@code link(from, to)} into jfuse's {@code fuse_operations} struct before mounting.
+   * The callback receives (existing path, new link path) and returns 0 or a negative errno; it
+   * must not throw (it is wrapped anyway).
+   *
+   * @param arena owns the upcall stub; must stay open until the FUSE session is destroyed
+   * @return whether the slot was installed
+   */
+  static boolean bindLink(Fuse fuse, Arena arena, BiFunction<String, String, Integer> link) {
+    try {
+      Field f = Fuse.class.getDeclaredField("fuseOperationsStruct");
+      f.setAccessible(true);
+      MemorySegment ops = (MemorySegment) f.get(fuse);
+      long offset = linkOffset();
+      if (offset + 8 > ops.byteSize()) {
+        return false;
+      }
+      MethodHandle target = LINK_UPCALL.bindTo(link);
+      MemorySegment stub = Linker.nativeLinker().upcallStub(target,
+          FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS), arena);
+      ops.set(ValueLayout.ADDRESS, offset, stub);
+      return true;
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      LOG.log(System.Logger.Level.WARNING, "cannot bind FUSE link(); hard links will fail with ENOSYS", e);
+      return false;
+    }
+  }
+
+  private static long linkOffset() {
+    try {
+      Class<?> c = Class.forName("org.cryptomator.jfuse.linux.amd64.extr.fuse3.fuse_operations");
+      Method layout = c.getDeclaredMethod("layout");
+      layout.setAccessible(true);
+      GroupLayout g = (GroupLayout) layout.invoke(null);
+      return g.byteOffset(MemoryLayout.PathElement.groupElement("link"));
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      return LINK_OFFSET_FALLBACK;
+    }
+  }
+
+  private static int linkUpcall(BiFunction<String, String, Integer> fn, MemorySegment from, MemorySegment to) {
+    try {
+      return fn.apply(from.reinterpret(Long.MAX_VALUE).getString(0), to.reinterpret(Long.MAX_VALUE).getString(0));
+    } catch (Throwable t) {
+      return -Errnos.EIO;
+    }
+  }
+
+  /**
+   * Writes the fields jfuse's {@link Stat} cannot set. Silently does nothing if the underlying
+   * {@code struct stat} is not reachable.
+   */
+  static void setStatExtras(Stat stat, long ino, long nlink, long blocks512, long rdev) {
+    MemorySegment seg = statSegment(stat);
+    if (seg == null) {
+      return;
+    }
+    seg.set(ValueLayout.JAVA_LONG, ST_INO, ino);
+    seg.set(ValueLayout.JAVA_LONG, ST_NLINK, nlink);
+    seg.set(ValueLayout.JAVA_LONG, ST_RDEV, rdev);
+    seg.set(ValueLayout.JAVA_LONG, ST_BLKSIZE, 4096);
+    seg.set(ValueLayout.JAVA_LONG, ST_BLOCKS, blocks512);
+  }
+
+  /**
+   * Sets {@code fuse_config.use_ino = 1} from {@code init()}: libfuse3 no longer accepts
+   * {@code -o use_ino}, and jfuse's {@link org.cryptomator.jfuse.api.FuseConfig} is read-only.
+   *
+   * @return whether the flag was set
+   */
+  static boolean enableUseIno(org.cryptomator.jfuse.api.FuseConfig cfg) {
+    try {
+      Method m = cfg.getClass().getDeclaredMethod("segment");
+      m.setAccessible(true);
+      MemorySegment seg = (MemorySegment) m.invoke(cfg);
+      Class<?> c = Class.forName("org.cryptomator.jfuse.linux.amd64.extr.fuse3.fuse_config");
+      Method layout = c.getDeclaredMethod("layout");
+      layout.setAccessible(true);
+      GroupLayout g = (GroupLayout) layout.invoke(null);
+      long off = g.byteOffset(MemoryLayout.PathElement.groupElement("use_ino"));
+      seg.reinterpret(g.byteSize()).set(ValueLayout.JAVA_INT, off, 1);
+      return true;
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      LOG.log(System.Logger.Level.WARNING, "cannot set use_ino; inode numbers come from libfuse", e);
+      return false;
+    }
+  }
+
+  /** Whether {@link #setStatExtras} can write inode numbers (decides {@code -o use_ino}). */
+  static boolean statExtrasSupported() {
+    try {
+      Class<?> c = Class.forName("org.cryptomator.jfuse.linux.amd64.StatImpl");
+      c.getDeclaredMethod("segment").setAccessible(true);
+      return !statSegmentBroken;
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      return false;
+    }
+  }
+
+  private static MemorySegment statSegment(Stat stat) {
+    if (statSegmentBroken) {
+      return null;
+    }
+    try {
+      Method m = statSegmentAccessor;
+      if (m == null || m.getDeclaringClass() != stat.getClass()) {
+        m = stat.getClass().getDeclaredMethod("segment");
+        m.setAccessible(true);
+        statSegmentAccessor = m;
+      }
+      MemorySegment seg = (MemorySegment) m.invoke(stat);
+      return seg.byteSize() >= STAT_SIZE ? seg : seg.reinterpret(STAT_SIZE);
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      statSegmentBroken = true;
+      LOG.log(System.Logger.Level.WARNING, "cannot reach struct stat; inode numbers come from libfuse", e);
+      return null;
+    }
+  }
+}
