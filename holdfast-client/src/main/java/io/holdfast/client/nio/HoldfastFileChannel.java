@@ -1,0 +1,489 @@
+package io.holdfast.client.nio;
+
+import io.holdfast.protocol.Caller;
+import io.holdfast.protocol.Checksums;
+import io.holdfast.protocol.Errno;
+import io.holdfast.protocol.ErrnoFileSystemException;
+import io.holdfast.protocol.Request;
+import io.holdfast.protocol.Response;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.ClosedByInterruptException;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.NonReadableChannelException;
+import java.nio.channels.NonWritableChannelException;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.WritableByteChannel;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * A {@link FileChannel} on one inode of a Holdfast volume.
+ *
+ * <p>Reads go to the volume in requests of at most 1 MiB and every reply's CRC32C is checked;
+ * corrupt bytes are never returned. Writes are copied and sent asynchronously through the
+ * file system's bounded window (write-behind); {@link #force}, {@link #close}, {@link #size},
+ * reads and {@link #truncate} of this channel first wait for its outstanding writes and
+ * report the first failure among them (once). Data is durable once {@code force()} or
+ * {@code close()} returns. Position and size are kept client-side.
+ *
+ * <p>Locks are advisory and local to this JVM's file system instance. {@link #map} is not
+ * supported. Thread-safe: operations on position are serialized.
+ */
+final class HoldfastFileChannel extends FileChannel {
+  private static final int CHUNK = io.holdfast.protocol.Limits.MAX_DATA_BYTES;
+
+  private final HoldfastFileSystem fs;
+  private final String name;
+  private final long inode;
+  private final Caller caller;
+  private final boolean readable;
+  private final boolean writable;
+  private final boolean append;
+  private final Inflight inflight = new Inflight();
+  private final AtomicReference<IOException> failure = new AtomicReference<>();
+  private final List<Lock> locks = new ArrayList<>();
+  private long position;
+  private long size;
+
+  HoldfastFileChannel(HoldfastFileSystem fs, String name, long inode, long size, Caller caller,
+      boolean readable, boolean writable, boolean append) {
+    this.fs = fs;
+    this.name = name;
+    this.inode = inode;
+    this.size = size;
+    this.caller = caller;
+    this.readable = readable;
+    this.writable = writable;
+    this.append = append;
+    this.position = append ? size : 0;
+  }
+
+  long inode() {
+    return inode;
+  }
+
+  private void ensureOpen() throws ClosedChannelException {
+    if (!isOpen()) {
+      throw new ClosedChannelException();
+    }
+  }
+
+  private void ensureReadable() throws ClosedChannelException {
+    ensureOpen();
+    if (!readable) {
+      throw new NonReadableChannelException();
+    }
+  }
+
+  private void ensureWritable() throws ClosedChannelException {
+    ensureOpen();
+    if (!writable) {
+      throw new NonWritableChannelException();
+    }
+  }
+
+  private ClosedByInterruptException interrupted() {
+    Thread.currentThread().interrupt();
+    try {
+      close();
+    } catch (IOException e) {
+      // the interrupt is what the caller needs to hear about
+    }
+    return new ClosedByInterruptException();
+  }
+
+  /** Waits for this channel's outstanding writes and reports the first failure, once. */
+  private void drain() throws IOException {
+    try {
+      inflight.awaitZero();
+    } catch (InterruptedException e) {
+      throw interrupted();
+    }
+    IOException f = failure.getAndSet(null);
+    if (f != null) {
+      throw f;
+    }
+  }
+
+  private Response call(CompletableFutureSupplier s) throws IOException {
+    try {
+      return Errors.await(s.get());
+    } catch (InterruptedIOException e) {
+      throw interrupted();
+    }
+  }
+
+  @FunctionalInterface
+  private interface CompletableFutureSupplier {
+    java.util.concurrent.CompletableFuture<Response> get();
+  }
+
+  // ---- reading -------------------------------------------------------------------------
+
+  /** Reads into {@code dst} at {@code pos}; returns bytes read or -1 at end of file. */
+  private int readAt(ByteBuffer dst, long pos) throws IOException {
+    drain();
+    int total = 0;
+    while (dst.hasRemaining()) {
+      int want = Math.min(dst.remaining(), CHUNK);
+      long at = pos + total;
+      Response r = call(() -> fs.service().query(new Request.Read(inode, at, want)));
+      byte[] bytes = switch (r) {
+        case Response.Data d -> {
+          if (Checksums.crc32c(d.bytes()) != d.crc32c()) {
+            throw new ErrnoFileSystemException(name, null, Errno.EIO,
+                "checksum mismatch reading inode " + inode + " at offset " + at);
+          }
+          yield d.bytes();
+        }
+        case Response.Error e -> throw Errors.toException(e, name, null);
+        default -> throw Errors.unexpected(r, name);
+      };
+      if (bytes.length > want) {
+        throw new ErrnoFileSystemException(name, null, Errno.EPROTO,
+            "read returned " + bytes.length + " bytes, asked for " + want);
+      }
+      dst.put(bytes);
+      total += bytes.length;
+      if (bytes.length < want) {
+        break;
+      }
+    }
+    return total == 0 && want(dst) ? -1 : total;
+  }
+
+  private static boolean want(ByteBuffer dst) {
+    return dst.hasRemaining();
+  }
+
+  @Override
+  public synchronized int read(ByteBuffer dst) throws IOException {
+    ensureReadable();
+    int n = readAt(dst, position);
+    if (n > 0) {
+      position += n;
+    }
+    return n;
+  }
+
+  @Override
+  public synchronized long read(ByteBuffer[] dsts, int offset, int length) throws IOException {
+    Objects.checkFromIndexSize(offset, length, dsts.length);
+    ensureReadable();
+    long total = 0;
+    for (int i = offset; i < offset + length; i++) {
+      if (!dsts[i].hasRemaining()) {
+        continue;
+      }
+      int n = read(dsts[i]);
+      if (n < 0) {
+        return total == 0 ? -1 : total;
+      }
+      total += n;
+      if (dsts[i].hasRemaining()) {
+        break;
+      }
+    }
+    return total;
+  }
+
+  @Override
+  public synchronized int read(ByteBuffer dst, long pos) throws IOException {
+    if (pos < 0) {
+      throw new IllegalArgumentException("negative position");
+    }
+    ensureReadable();
+    return readAt(dst, pos);
+  }
+
+  // ---- writing -------------------------------------------------------------------------
+
+  private int writeAt(ByteBuffer src, long pos) throws IOException {
+    int total = 0;
+    int chunk = fs.maxChunkBytes();
+    while (src.hasRemaining()) {
+      byte[] data = new byte[Math.min(src.remaining(), chunk)];
+      src.get(data);
+      long at = pos + total;
+      Request.Write w = new Request.Write(caller, inode, at, data, Checksums.crc32c(data));
+      inflight.increment();
+      try {
+        fs.submitWrite(w, (r, t) -> completed(r, t, at));
+      } catch (ClosedByInterruptException e) {
+        inflight.decrement();
+        throw interrupted();
+      } catch (RuntimeException e) {
+        inflight.decrement();
+        throw e;
+      }
+      total += data.length;
+      size = Math.max(size, at + data.length);
+    }
+    return total;
+  }
+
+  private void completed(Response r, Throwable t, long at) {
+    try {
+      IOException e = null;
+      if (t != null) {
+        try {
+          e = Errors.unwrap(t);
+        } catch (RuntimeException | Error x) {
+          e = new IOException("write at " + at + " of " + name + " failed", x);
+        }
+      } else if (r instanceof Response.Error err) {
+        e = Errors.toException(err, name, null);
+      }
+      if (e != null) {
+        failure.compareAndSet(null, e);
+      }
+    } finally {
+      inflight.decrement();
+    }
+  }
+
+  @Override
+  public synchronized int write(ByteBuffer src) throws IOException {
+    ensureWritable();
+    if (append) {
+      position = size;
+    }
+    int n = writeAt(src, position);
+    position += n;
+    return n;
+  }
+
+  @Override
+  public synchronized long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
+    Objects.checkFromIndexSize(offset, length, srcs.length);
+    ensureWritable();
+    long total = 0;
+    for (int i = offset; i < offset + length; i++) {
+      total += write(srcs[i]);
+    }
+    return total;
+  }
+
+  @Override
+  public synchronized int write(ByteBuffer src, long pos) throws IOException {
+    if (pos < 0) {
+      throw new IllegalArgumentException("negative position");
+    }
+    ensureWritable();
+    return writeAt(src, pos);
+  }
+
+  // ---- position, size ------------------------------------------------------------------
+
+  @Override
+  public synchronized long position() throws IOException {
+    ensureOpen();
+    return position;
+  }
+
+  @Override
+  public synchronized FileChannel position(long newPosition) throws IOException {
+    if (newPosition < 0) {
+      throw new IllegalArgumentException("negative position");
+    }
+    ensureOpen();
+    position = newPosition;
+    return this;
+  }
+
+  @Override
+  public synchronized long size() throws IOException {
+    ensureOpen();
+    drain();
+    Response r = call(() -> fs.service().query(new Request.GetAttrByInode(inode)));
+    size = Errors.attr(r, name, null).size();
+    return size;
+  }
+
+  @Override
+  public synchronized FileChannel truncate(long newSize) throws IOException {
+    if (newSize < 0) {
+      throw new IllegalArgumentException("negative size");
+    }
+    ensureWritable();
+    long current = size();
+    if (newSize < current) {
+      fs.awaitWrites();
+      Response r = call(() -> fs.service().submit(new Request.Truncate(caller, inode, newSize)));
+      Errors.attr(r, name, null);
+      size = newSize;
+    }
+    if (position > newSize) {
+      position = newSize;
+    }
+    return this;
+  }
+
+  @Override
+  public void force(boolean metaData) throws IOException {
+    ensureOpen();
+    drain();
+  }
+
+  // ---- transfers -----------------------------------------------------------------------
+
+  @Override
+  public long transferTo(long pos, long count, WritableByteChannel target) throws IOException {
+    if (pos < 0 || count < 0) {
+      throw new IllegalArgumentException("negative position or count");
+    }
+    ensureReadable();
+    long done = 0;
+    ByteBuffer buf = ByteBuffer.allocate((int) Math.min(CHUNK, Math.max(1, count)));
+    while (done < count) {
+      buf.clear().limit((int) Math.min(buf.capacity(), count - done));
+      int n = read(buf, pos + done);
+      if (n <= 0) {
+        break;
+      }
+      buf.flip();
+      while (buf.hasRemaining()) {
+        target.write(buf);
+      }
+      done += n;
+    }
+    return done;
+  }
+
+  @Override
+  public long transferFrom(ReadableByteChannel src, long pos, long count) throws IOException {
+    if (pos < 0 || count < 0) {
+      throw new IllegalArgumentException("negative position or count");
+    }
+    ensureWritable();
+    long done = 0;
+    ByteBuffer buf = ByteBuffer.allocate((int) Math.min(CHUNK, Math.max(1, count)));
+    while (done < count) {
+      buf.clear().limit((int) Math.min(buf.capacity(), count - done));
+      int n = src.read(buf);
+      if (n <= 0) {
+        break;
+      }
+      buf.flip();
+      while (buf.hasRemaining()) {
+        write(buf, pos + done + buf.position());
+      }
+      done += n;
+    }
+    return done;
+  }
+
+  /**
+   * Not supported: a volume's data is not addressable memory.
+   *
+   * @throws UnsupportedOperationException always
+   */
+  @Override
+  public MappedByteBuffer map(MapMode mode, long pos, long sz) {
+    throw new UnsupportedOperationException("map is not supported by Holdfast");
+  }
+
+  // ---- locks ---------------------------------------------------------------------------
+
+  /** A lock local to this file system instance; overlapping requests fail at once. */
+  private final class Lock extends FileLock {
+    private boolean valid = true;
+
+    Lock(long pos, long sz, boolean shared) {
+      super(HoldfastFileChannel.this, pos, sz, shared);
+    }
+
+    @Override
+    public boolean isValid() {
+      synchronized (locks) {
+        return valid && HoldfastFileChannel.this.isOpen();
+      }
+    }
+
+    @Override
+    public void release() throws IOException {
+      ensureOpen();
+      synchronized (locks) {
+        valid = false;
+        locks.remove(this);
+      }
+      fs.unlocked(inode, this);
+    }
+
+    void invalidate() {
+      synchronized (locks) {
+        valid = false;
+      }
+    }
+  }
+
+  @Override
+  public FileLock lock(long pos, long sz, boolean shared) throws IOException {
+    FileLock l = tryLock(pos, sz, shared);
+    if (l == null) {
+      throw new OverlappingFileLockException();
+    }
+    return l;
+  }
+
+  @Override
+  public FileLock tryLock(long pos, long sz, boolean shared) throws IOException {
+    if (pos < 0 || sz < 0) {
+      throw new IllegalArgumentException("negative position or size");
+    }
+    if (shared) {
+      ensureReadable();
+    } else {
+      ensureWritable();
+    }
+    Lock l = new Lock(pos, sz, shared);
+    fs.locked(inode, l);
+    synchronized (locks) {
+      locks.add(l);
+    }
+    return l;
+  }
+
+  // ---- close ---------------------------------------------------------------------------
+
+  @Override
+  protected void implCloseChannel() throws IOException {
+    IOException first = null;
+    try {
+      inflight.awaitZero();
+      first = failure.getAndSet(null);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt(); // writes finish in the background
+    }
+    List<Lock> held;
+    synchronized (locks) {
+      held = List.copyOf(locks);
+      locks.clear();
+    }
+    for (Lock l : held) {
+      l.invalidate();
+      fs.unlocked(inode, l);
+    }
+    if (fs.closed(this, inode) && fs.isOpen()) {
+      try {
+        Errors.ok(Errors.await(fs.service().submit(new Request.DropOrphan(caller, inode))),
+            name, null);
+      } catch (IOException e) {
+        if (first == null) {
+          first = e;
+        }
+      }
+    }
+    if (first != null) {
+      throw first;
+    }
+  }
+}

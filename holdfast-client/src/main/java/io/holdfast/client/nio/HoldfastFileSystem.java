@@ -1,0 +1,542 @@
+package io.holdfast.client.nio;
+
+import io.holdfast.protocol.Caller;
+import io.holdfast.protocol.Limits;
+import io.holdfast.protocol.Request;
+import io.holdfast.protocol.Response;
+import io.holdfast.protocol.VolumeService;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.channels.ClosedByInterruptException;
+import java.nio.file.ClosedFileSystemException;
+import java.nio.file.FileStore;
+import java.nio.file.FileSystem;
+import java.nio.file.Path;
+import java.nio.file.PathMatcher;
+import java.nio.file.WatchService;
+import java.nio.file.attribute.UserPrincipalLookupService;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.regex.Pattern;
+
+/**
+ * One Holdfast volume seen as a {@link FileSystem}, created by
+ * {@link HoldfastFileSystemProvider} for a URI {@code holdfast://host:port/volume}.
+ *
+ * <p><b>Credentials.</b> Mutations carry a {@link Caller}: the one bound by
+ * {@link #withCaller} or {@link #bindCaller} on the current thread if any, else the file system's default (env key
+ * {@code holdfast.caller}, else this process's uid and gid). A channel uses the caller that
+ * was current when it was opened, as POSIX checks permissions at {@code open(2)}.
+ *
+ * <p><b>Write-behind.</b> Channel writes are sent asynchronously. Each file system has a
+ * bounded window of writes in flight ({@code holdfast.writeWindowBytes}, default 8 MiB, and
+ * {@code holdfast.writeWindowRequests}, default 64); a writer blocks while the window is full,
+ * so memory stays bounded. Data is durable once {@code force()} or {@code close()} of the
+ * channel returns; an asynchronous write failure is reported by the channel's next
+ * {@code force}, {@code close}, {@code size} or read. Renames, deletes, attribute changes and
+ * truncation first wait for all outstanding writes of this file system.
+ *
+ * <p>Thread-safe. Follows the {@link java.nio.file.spi.FileSystemProvider} and
+ * {@link FileSystem} contracts; {@link #newWatchService()} is not supported yet (the change
+ * feed is not built).
+ */
+public final class HoldfastFileSystem extends FileSystem {
+  /** Default of {@code holdfast.writeWindowBytes}: 8 MiB. */
+  public static final long DEFAULT_WRITE_WINDOW_BYTES = 8L << 20;
+  /** Default of {@code holdfast.writeWindowRequests}: 64. */
+  public static final int DEFAULT_WRITE_WINDOW_REQUESTS = 64;
+  /** Default of {@code holdfast.umask}: {@code 022}. */
+  public static final int DEFAULT_UMASK = 022;
+
+  private static final ThreadLocal<Caller> CALLER = new ThreadLocal<>();
+
+  private final HoldfastFileSystemProvider provider;
+  private final String key;
+  private final String authority;
+  private final String volume;
+  private final VolumeService service;
+  private final AutoCloseable owned;
+  private final Caller defaultCaller;
+  private final int umask;
+  private final Semaphore windowBytes;
+  private final Semaphore windowRequests;
+  private final int maxChunkBytes;
+  private final Inflight writes = new Inflight();
+  private final HoldfastPath root;
+  private final HoldfastFileStore store;
+  private final UnixPrincipals principals = new UnixPrincipals();
+  private final Set<HoldfastFileChannel> channels = ConcurrentHashMap.newKeySet();
+  private final java.util.concurrent.atomic.AtomicBoolean closing =
+      new java.util.concurrent.atomic.AtomicBoolean();
+  /** Guarded by itself: open channel count and orphan flag per inode. */
+  private final Map<Long, OpenInode> openInodes = new HashMap<>();
+  private volatile boolean open = true;
+
+  private static final class OpenInode {
+    int channels;
+    boolean orphaned;
+  }
+
+  HoldfastFileSystem(
+      HoldfastFileSystemProvider provider,
+      String key,
+      String authority,
+      String volume,
+      VolumeService service,
+      AutoCloseable owned,
+      Map<String, ?> env) {
+    this.provider = provider;
+    this.key = key;
+    this.authority = authority;
+    this.volume = volume;
+    this.service = Objects.requireNonNull(service, "service");
+    this.owned = owned;
+    Object c = env.get(HoldfastFileSystemProvider.ENV_CALLER);
+    if (c != null && !(c instanceof Caller)) {
+      throw new IllegalArgumentException("holdfast.caller must be a Caller: " + c);
+    }
+    this.defaultCaller = c != null ? (Caller) c : UnixPrincipals.processCaller();
+    this.umask = (int) longOption(env, HoldfastFileSystemProvider.ENV_UMASK, DEFAULT_UMASK, 0, 0777, 8);
+    long bytes = longOption(env, HoldfastFileSystemProvider.ENV_WRITE_WINDOW_BYTES,
+        DEFAULT_WRITE_WINDOW_BYTES, 1, Integer.MAX_VALUE, 10);
+    int requests = (int) longOption(env, HoldfastFileSystemProvider.ENV_WRITE_WINDOW_REQUESTS,
+        DEFAULT_WRITE_WINDOW_REQUESTS, 1, Integer.MAX_VALUE, 10);
+    this.windowBytes = new Semaphore((int) bytes, true);
+    this.windowRequests = new Semaphore(requests, true);
+    this.maxChunkBytes = (int) Math.min(Limits.MAX_DATA_BYTES, bytes);
+    this.root = HoldfastPath.root(this);
+    this.store = new HoldfastFileStore(this);
+  }
+
+  private static long longOption(Map<String, ?> env, String name, long dflt, long min, long max,
+      int radix) {
+    Object v = env.get(name);
+    if (v == null) {
+      return dflt;
+    }
+    long n;
+    if (v instanceof Number num) {
+      n = num.longValue();
+    } else {
+      try {
+        n = Long.parseLong(v.toString().trim(), radix);
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(name + " is not a number: " + v, e);
+      }
+    }
+    if (n < min || n > max) {
+      throw new IllegalArgumentException(name + " out of range [" + min + ", " + max + "]: " + v);
+    }
+    return n;
+  }
+
+  /**
+   * Runs {@code op} on this thread with {@code caller} as the credentials of every mutation
+   * it makes through any Holdfast file system, and of channels it opens. Bindings nest; the
+   * innermost wins.
+   *
+   * @param caller the credentials
+   * @param op the operations to run
+   * @return what {@code op} returns
+   * @throws X what {@code op} throws
+   */
+  public static <T, X extends Throwable> T withCaller(Caller caller, ScopedValue.CallableOp<T, X> op)
+      throws X {
+    try (CallerBinding b = bindCaller(caller)) {
+      return op.call();
+    }
+  }
+
+  /**
+   * Binds {@code caller} to this thread until the returned binding is closed (on this same
+   * thread); the previous binding, if any, is then restored. For adapters that bracket each
+   * operation, e.g. the FUSE mount's {@code CallerScope}:
+   * {@code caller -> HoldfastFileSystem.bindCaller(caller)::close}.
+   *
+   * @param caller the credentials for mutations and newly opened channels
+   * @return the binding to close when the operation ends
+   */
+  public static CallerBinding bindCaller(Caller caller) {
+    Objects.requireNonNull(caller, "caller");
+    Caller previous = CALLER.get();
+    CALLER.set(caller);
+    return new CallerBinding(previous, Thread.currentThread());
+  }
+
+  /** A caller bound to a thread by {@link #bindCaller}; closing it restores the previous one. */
+  public static final class CallerBinding implements AutoCloseable {
+    private final Caller previous;
+    private final Thread thread;
+    private boolean closed;
+
+    private CallerBinding(Caller previous, Thread thread) {
+      this.previous = previous;
+      this.thread = thread;
+    }
+
+    /**
+     * Restores the binding that was current before; idempotent.
+     *
+     * @throws IllegalStateException if called from another thread than the one bound
+     */
+    @Override
+    public void close() {
+      if (Thread.currentThread() != thread) {
+        throw new IllegalStateException("caller binding closed on another thread");
+      }
+      if (!closed) {
+        closed = true;
+        if (previous == null) {
+          CALLER.remove();
+        } else {
+          CALLER.set(previous);
+        }
+      }
+    }
+  }
+
+  /**
+   * The caller of mutations made now on this thread: the one bound by {@link #withCaller} or
+   * {@link #bindCaller}, else this file system's default.
+   */
+  public Caller currentCaller() {
+    Caller c = CALLER.get();
+    return c != null ? c : defaultCaller;
+  }
+
+  /** The volume's name. */
+  public String volume() {
+    return volume;
+  }
+
+  String authority() {
+    return authority;
+  }
+
+  String key() {
+    return key;
+  }
+
+  VolumeService service() {
+    return service;
+  }
+
+  int umask() {
+    return umask;
+  }
+
+  int maxChunkBytes() {
+    return maxChunkBytes;
+  }
+
+  HoldfastPath root() {
+    return root;
+  }
+
+  HoldfastFileStore store() {
+    return store;
+  }
+
+  UnixPrincipals principals() {
+    return principals;
+  }
+
+  void checkOpen() {
+    if (!open) {
+      throw new ClosedFileSystemException();
+    }
+  }
+
+  // ---- requests ------------------------------------------------------------------------
+
+  Response submit(Request.Mutation m) throws IOException {
+    checkOpen();
+    return Errors.await(service.submit(m));
+  }
+
+  Response query(Request.Query q) throws IOException {
+    checkOpen();
+    return Errors.await(service.query(q));
+  }
+
+  // ---- write-behind window ---------------------------------------------------------------
+
+  /**
+   * Sends a write asynchronously once the window has room; blocks while it is full.
+   *
+   * @param onDone called exactly once when the write completes, with its reply or failure
+   * @throws ClosedByInterruptException if interrupted while waiting for room
+   */
+  void submitWrite(Request.Write w, java.util.function.BiConsumer<Response, Throwable> onDone)
+      throws ClosedByInterruptException {
+    checkOpen();
+    int n = Math.max(1, w.data().length);
+    try {
+      windowRequests.acquire();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ClosedByInterruptException();
+    }
+    try {
+      windowBytes.acquire(n);
+    } catch (InterruptedException e) {
+      windowRequests.release();
+      Thread.currentThread().interrupt();
+      throw new ClosedByInterruptException();
+    }
+    writes.increment();
+    CompletableFuture<Response> f;
+    try {
+      f = service.submit(w);
+    } catch (RuntimeException e) {
+      f = CompletableFuture.failedFuture(e);
+    }
+    f.whenComplete((r, t) -> {
+      try {
+        onDone.accept(r, t);
+      } finally {
+        windowBytes.release(n);
+        windowRequests.release();
+        writes.decrement();
+      }
+    });
+  }
+
+  /** Waits until no write of this file system is outstanding. */
+  void awaitWrites() throws IOException {
+    try {
+      writes.awaitZero();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("interrupted waiting for outstanding writes");
+    }
+  }
+
+  /** Writes in flight in this file system (for tests and metrics). */
+  int writesInFlight() {
+    return writes.count();
+  }
+
+  // ---- open files ---------------------------------------------------------------------
+
+  void opened(HoldfastFileChannel ch, long inode) {
+    synchronized (openInodes) {
+      checkOpen();
+      openInodes.computeIfAbsent(inode, i -> new OpenInode()).channels++;
+      channels.add(ch);
+    }
+  }
+
+  /** Returns true if the inode was orphaned and its last channel closed: drop it. */
+  boolean closed(HoldfastFileChannel ch, long inode) {
+    synchronized (openInodes) {
+      channels.remove(ch);
+      OpenInode o = openInodes.get(inode);
+      if (o == null) {
+        return false;
+      }
+      if (--o.channels == 0) {
+        openInodes.remove(inode);
+        return o.orphaned;
+      }
+      return false;
+    }
+  }
+
+  boolean isOpenInode(long inode) {
+    synchronized (openInodes) {
+      return openInodes.containsKey(inode);
+    }
+  }
+
+  /** Records that an open inode lost its last link; returns false if it is no longer open. */
+  boolean markOrphaned(long inode) {
+    synchronized (openInodes) {
+      OpenInode o = openInodes.get(inode);
+      if (o == null) {
+        return false;
+      }
+      o.orphaned = true;
+      return true;
+    }
+  }
+
+  private final Map<Long, List<java.nio.channels.FileLock>> locks = new HashMap<>();
+
+  void locked(long inode, java.nio.channels.FileLock lock) {
+    synchronized (locks) {
+      List<java.nio.channels.FileLock> held = locks.computeIfAbsent(inode, i -> new java.util.ArrayList<>());
+      for (java.nio.channels.FileLock l : held) {
+        if (l.overlaps(lock.position(), lock.size())) {
+          throw new java.nio.channels.OverlappingFileLockException();
+        }
+      }
+      held.add(lock);
+    }
+  }
+
+  void unlocked(long inode, java.nio.channels.FileLock lock) {
+    synchronized (locks) {
+      List<java.nio.channels.FileLock> held = locks.get(inode);
+      if (held != null) {
+        held.remove(lock);
+        if (held.isEmpty()) {
+          locks.remove(inode);
+        }
+      }
+    }
+  }
+
+  // ---- FileSystem ----------------------------------------------------------------------
+
+  @Override
+  public HoldfastFileSystemProvider provider() {
+    return provider;
+  }
+
+  /**
+   * Closes this file system: closes its open channels (waiting for their outstanding writes),
+   * waits for all other outstanding writes, and closes the volume connection if this file
+   * system opened it. Idempotent.
+   *
+   * @throws IOException the first failure of a write or close, reported after everything is
+   *     closed
+   */
+  @Override
+  public void close() throws IOException {
+    IOException failure = null;
+    if (!closing.compareAndSet(false, true)) {
+      return;
+    }
+    for (HoldfastFileChannel ch : List.copyOf(channels)) {
+      try {
+        ch.close();
+      } catch (IOException e) {
+        if (failure == null) {
+          failure = e;
+        }
+      }
+    }
+    try {
+      awaitWrites();
+    } catch (IOException e) {
+      if (failure == null) {
+        failure = e;
+      }
+    }
+    synchronized (openInodes) {
+      open = false;
+    }
+    provider.removed(this);
+    if (owned != null) {
+      try {
+        service.close();
+      } catch (RuntimeException e) {
+        // fall through: the client's close releases everything anyway
+      }
+      try {
+        owned.close();
+      } catch (Exception e) {
+        if (failure == null) {
+          failure = e instanceof IOException io ? io : new IOException(e);
+        }
+      }
+    }
+    if (failure != null) {
+      throw failure;
+    }
+  }
+
+  @Override
+  public boolean isOpen() {
+    return open;
+  }
+
+  @Override
+  public boolean isReadOnly() {
+    return false;
+  }
+
+  @Override
+  public String getSeparator() {
+    return "/";
+  }
+
+  @Override
+  public Iterable<Path> getRootDirectories() {
+    checkOpen();
+    return List.of(root);
+  }
+
+  @Override
+  public Iterable<FileStore> getFileStores() {
+    checkOpen();
+    return List.of(store);
+  }
+
+  @Override
+  public Set<String> supportedFileAttributeViews() {
+    return Attributes.VIEWS;
+  }
+
+  @Override
+  public HoldfastPath getPath(String first, String... more) {
+    checkOpen();
+    StringBuilder sb = new StringBuilder(first);
+    for (String m : more) {
+      if (!m.isEmpty()) {
+        if (!sb.isEmpty()) {
+          sb.append('/');
+        }
+        sb.append(m);
+      }
+    }
+    return HoldfastPath.parse(this, sb.toString());
+  }
+
+  @Override
+  public PathMatcher getPathMatcher(String syntaxAndPattern) {
+    int colon = syntaxAndPattern.indexOf(':');
+    if (colon <= 0) {
+      throw new IllegalArgumentException("expected syntax:pattern, got " + syntaxAndPattern);
+    }
+    String syntax = syntaxAndPattern.substring(0, colon);
+    String pattern = syntaxAndPattern.substring(colon + 1);
+    String regex;
+    if (syntax.equalsIgnoreCase("glob")) {
+      regex = Globs.toRegex(pattern);
+    } else if (syntax.equalsIgnoreCase("regex")) {
+      regex = pattern;
+    } else {
+      throw new UnsupportedOperationException("Syntax '" + syntax + "' not recognized");
+    }
+    Pattern p = Pattern.compile(regex);
+    return path -> p.matcher(path.toString()).matches();
+  }
+
+  @Override
+  public UserPrincipalLookupService getUserPrincipalLookupService() {
+    return principals;
+  }
+
+  /**
+   * Not supported yet: the change feed that would drive it is not built.
+   *
+   * @throws UnsupportedOperationException always
+   */
+  @Override
+  public WatchService newWatchService() {
+    throw new UnsupportedOperationException("watch service not supported by Holdfast yet");
+  }
+
+  @Override
+  public String toString() {
+    return "holdfast://" + authority + "/" + volume;
+  }
+}
