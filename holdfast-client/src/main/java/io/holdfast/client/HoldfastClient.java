@@ -99,7 +99,7 @@ public final class HoldfastClient implements AutoCloseable {
         .setClientId(ClientId.randomId())
         .setRetryPolicy(noRetry
             ? RetryPolicies.retryUpToMaximumCountWithFixedSleep(3, TimeDuration.valueOf(200, TimeUnit.MILLISECONDS))
-            : RetryPolicies.retryForeverWithSleep(TimeDuration.valueOf(100, TimeUnit.MILLISECONDS)))
+            : RetryPolicies.retryForeverWithSleep(TimeDuration.valueOf(50, TimeUnit.MILLISECONDS)))
         .build();
   }
 
@@ -194,7 +194,7 @@ public final class HoldfastClient implements AutoCloseable {
           new HoldfastException(Errno.ENOENT, "no volume " + name + "; volumes are " + map.volumes().keySet()));
     }
     RaftGroup group = ClusterIds.group(RaftGroupId.valueOf(v.groupId()), v.replicas());
-    RaftVolumeService s = new RaftVolumeService(name, newClient(properties, group, false), new ArrayList<>(group.getPeers()), deadline);
+    RaftVolumeService s = new RaftVolumeService(name, newClient(properties, group, false), newClient(properties, group, false), new ArrayList<>(group.getPeers()), deadline);
     volumes.put(name, s);
     return s;
   }

@@ -44,15 +44,22 @@ final class RaftVolumeService implements VolumeService {
   static final long SUSPECT_MILLIS = 5_000;
 
   private final RaftClient client;
+  /**
+   * A second client for reads pinned to a member: sending to a chosen follower would move the
+   * write client's idea of the leader, and every following write would first bounce off that
+   * follower.
+   */
+  private final RaftClient readClient;
   private final List<RaftPeerId> members;
   private final Duration deadline;
   private final AtomicInteger next = new AtomicInteger();
   private final ConcurrentHashMap<RaftPeerId, Long> suspectUntilNanos = new ConcurrentHashMap<>();
   private final String name;
 
-  RaftVolumeService(String name, RaftClient client, List<RaftPeer> members, Duration deadline) {
+  RaftVolumeService(String name, RaftClient client, RaftClient readClient, List<RaftPeer> members, Duration deadline) {
     this.name = name;
     this.client = client;
+    this.readClient = readClient;
     this.members = members.stream().map(RaftPeer::getId).toList();
     this.deadline = deadline;
   }
@@ -69,7 +76,7 @@ final class RaftVolumeService implements VolumeService {
     RaftPeerId target = pickMember();
     CompletableFuture<RaftClientReply> sent = target == null
         ? client.async().sendReadOnly(m)
-        : client.async().sendReadOnly(m, target).exceptionallyCompose(e -> {
+        : readClient.async().sendReadOnlyUnordered(m, target).exceptionallyCompose(e -> {
             suspectUntilNanos.put(target, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(SUSPECT_MILLIS));
             return client.async().sendReadOnly(m);
           });
@@ -81,7 +88,7 @@ final class RaftVolumeService implements VolumeService {
    */
   CompletableFuture<Response> queryMember(RaftPeerId member, Request.Query query) {
     Message m = Message.valueOf(ByteString.copyFrom(Codec.encode(query)));
-    return finish(client.async().sendStaleRead(m, 0, member), "query " + query.getClass().getSimpleName() + " on " + member);
+    return finish(readClient.async().sendStaleRead(m, 0, member), "query " + query.getClass().getSimpleName() + " on " + member);
   }
 
   private RaftPeerId pickMember() {
@@ -174,8 +181,8 @@ final class RaftVolumeService implements VolumeService {
 
   @Override
   public void close() {
-    try {
-      client.close();
+    try (RaftClient c = client; RaftClient r = readClient) {
+      // closed by try-with-resources
     } catch (IOException e) {
       // Closing a client only releases connections; nothing to report to callers.
     }

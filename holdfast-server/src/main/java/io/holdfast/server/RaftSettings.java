@@ -18,8 +18,8 @@ import org.apache.ratis.util.TimeDuration;
  *   <li>Automatic snapshots every {@code snapshotThreshold} entries with log purging, so a
  *       restarted member does not replay an unbounded log and a member far behind installs
  *       a snapshot.
- *   <li>gRPC message size 32 MiB ≥ appender buffer (16 MiB) + 1 MiB; entries carry at most
- *       1 MiB of data.
+ *   <li>gRPC message size 32 MiB ≥ appender buffer (4 MiB) + 1 MiB; the log write buffer keeps
+ *       its default (8 MiB ≥ appender buffer + 8 bytes); entries carry at most 1 MiB of data.
  * </ul>
  */
 final class RaftSettings {
@@ -43,10 +43,9 @@ final class RaftSettings {
     RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
     RaftServerConfigKeys.Log.setPurgeGap(p, (int) Math.max(1, Math.min(snapshotThreshold, 1024)));
     RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf("32MB"));
-    RaftServerConfigKeys.Log.Appender.setBufferByteLimit(p, SizeInBytes.valueOf("16MB"));
+    RaftServerConfigKeys.Log.Appender.setBufferByteLimit(p, SizeInBytes.valueOf("4MB"));
     RaftServerConfigKeys.Log.Appender.setSnapshotChunkSizeMax(p, SizeInBytes.valueOf("4MB"));
     RaftServerConfigKeys.Write.setByteLimit(p, SizeInBytes.valueOf("256MB"));
-    RaftServerConfigKeys.Log.setWriteBufferSize(p, SizeInBytes.valueOf("17MB"));
     GrpcConfigKeys.setMessageSizeMax(p, SizeInBytes.valueOf("32MB"));
     return p;
   }
