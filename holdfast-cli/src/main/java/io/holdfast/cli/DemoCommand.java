@@ -94,6 +94,10 @@ final class DemoCommand implements Callable<Integer> {
     for (int i = 0; i < 3; i++) {
       NodeFiles.write(new NodeConfig(nodeDir(i), addresses.get(i), addresses, clusterId, 20_000));
     }
+    // Ctrl-C / SIGTERM (e.g. with --keep): stop the node processes we started; the FUSE mount
+    // goes away with this process (auto_unmount).
+    Thread reaper = new Thread(() -> nodes.forEach(Process::destroy), "holdfast-demo-reaper");
+    Runtime.getRuntime().addShutdownHook(reaper);
     boolean ok = false;
     FuseMount mount = null;
     FileSystem fs = null;
@@ -465,6 +469,9 @@ final class DemoCommand implements Callable<Integer> {
       TreeStats t = new TreeStats();
       try (Stream<Path> s = Files.walk(root)) {
         for (Path p : (Iterable<Path>) s::iterator) {
+          if (p.equals(root) && Files.isDirectory(root)) {
+            continue;
+          }
           BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
           if (a.isSymbolicLink()) {
             t.links++;

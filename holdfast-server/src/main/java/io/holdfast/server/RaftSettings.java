@@ -14,7 +14,9 @@ import org.apache.ratis.util.TimeDuration;
  * <ul>
  *   <li>Election timeouts 1–2 s: on two cores, GC pauses of the default 150–300 ms caused
  *       spurious leader changes.
- *   <li>Linearizable reads (ReadIndex), served by followers too, so reads can be balanced.
+ *   <li>Linearizable reads (ReadIndex), served by followers too, so reads can be balanced. The
+ *       leader lease lets the leader answer a read index without a heartbeat round (measured:
+ *       a pinned read went from ~34 ms to a few ms across processes).
  *   <li>Automatic snapshots every {@code snapshotThreshold} entries with log purging, so a
  *       restarted member does not replay an unbounded log and a member far behind installs
  *       a snapshot.
@@ -37,6 +39,7 @@ final class RaftSettings {
     RaftServerConfigKeys.Rpc.setTimeoutMax(p, TimeDuration.valueOf(2, java.util.concurrent.TimeUnit.SECONDS));
     RaftServerConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(10, java.util.concurrent.TimeUnit.SECONDS));
     RaftServerConfigKeys.Read.setOption(p, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
+    RaftServerConfigKeys.Read.setLeaderLeaseEnabled(p, true);
     RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, true);
     RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(p, snapshotThreshold);
     RaftServerConfigKeys.Snapshot.setRetentionFileNum(p, 2);

@@ -1,0 +1,146 @@
+package io.holdfast.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.holdfast.fuse.FuseMount;
+import io.holdfast.testkit.MiniCluster;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The file commands against a real three-node cluster in this JVM. */
+class RemoteFileCommandsIT {
+  static MiniCluster cluster;
+  static String address;
+
+  @TempDir static Path clusterDir;
+  @TempDir Path tmp;
+
+  @BeforeAll
+  static void startCluster() throws IOException {
+    cluster = MiniCluster.start(clusterDir, 3, 20000);
+    cluster.createVolume("v", 0, 1, 2);
+    cluster.createVolume("w", 0, 1, 2);
+    cluster.createVolume("m", 0, 1, 2); // for the mount test only
+    address = cluster.addresses().get(0);
+  }
+
+  @AfterAll
+  static void stopCluster() throws IOException {
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  private static Cli holdfast(String... args) {
+    String[] withCluster = new String[args.length + 1];
+    withCluster[0] = args[0];
+    withCluster[1] = "--cluster=" + address;
+    System.arraycopy(args, 1, withCluster, 2, args.length - 1);
+    return Cli.run(withCluster);
+  }
+
+  private static Cli ok(String... args) {
+    Cli r = holdfast(args);
+    assertThat(r.exit()).as("exit of %s, stderr %s", String.join(" ", args), r.err()).isZero();
+    return r;
+  }
+
+  @Test
+  void putLsCatGetMvRm() throws IOException {
+    Path src = tmp.resolve("src");
+    Trees.build(src, 7);
+
+    // put -r, then look at it remotely
+    ok("put", "-r", src.toString(), "v:/src");
+    assertThat(ok("ls", "v:/src").out().lines())
+        .containsExactly("big.bin", "dangling", "docs", "empty", "link-to-readme", "run.sh");
+    assertThat(ok("ls", "-a", "v:/src").out().lines()).contains(".hidden");
+    String long_ = ok("ls", "-l", "v:/src").out();
+    assertThat(long_).containsPattern("(?m)^lrwxrwxrwx .* link-to-readme -> docs/readme\\.txt$");
+    assertThat(long_).containsPattern("(?m)^-rwxr-x--- +1 +\\d+ +\\d+ +18 .* run\\.sh$");
+    assertThat(long_).containsPattern("(?m)^-rw-r--r-- +1 +\\d+ +\\d+ +3145745 .* big\\.bin$");
+    assertThat(ok("cat", "v:/src/docs/readme.txt", "v:/src/docs/nested/deeper/note.md").out())
+        .isEqualTo("hello holdfast\n# deep\n");
+    assertThat(ok("stat", "v:/src/run.sh").out()).contains("  File: v:/src/run.sh", "Access: (0750/-rwxr-x---)",
+        "Type: regular file");
+
+    // get -r brings back the same tree
+    ok("get", "-r", "v:/src", tmp.resolve("back").toString());
+    Trees.assertSame(src, tmp.resolve("back"));
+
+    // mv within a volume is one rename
+    Cli mv = ok("mv", "v:/src", "v:/moved");
+    assertThat(mv.err()).isEmpty();
+    assertThat(ok("ls", "v:/").out().lines()).contains("moved").doesNotContain("src");
+
+    // cp within a volume, into a directory made by mkdir -p
+    ok("mkdir", "-p", "v:/a/b");
+    ok("cp", "-r", "v:/moved/docs", "v:/a/b");
+    assertThat(ok("cat", "v:/a/b/docs/readme.txt").out()).isEqualTo("hello holdfast\n");
+
+    // mv between volumes copies, then deletes, and says so
+    Cli across = ok("mv", "v:/moved", "w:/");
+    assertThat(across.err()).contains("different file systems");
+    ok("get", "-r", "w:/moved", tmp.resolve("back2").toString());
+    Trees.assertSame(src, tmp.resolve("back2"));
+    assertThat(ok("ls", "v:/").out().lines()).doesNotContain("moved");
+
+    // local -> remote mv
+    Path local = Files.writeString(tmp.resolve("local.txt"), "from local\n");
+    ok("mv", local.toString(), "v:/a/local.txt");
+    assertThat(local).doesNotExist();
+    assertThat(ok("cat", "v:/a/local.txt").out()).isEqualTo("from local\n");
+
+    // errors name the remote path; other arguments still run
+    Cli missing = holdfast("cat", "v:/nothing", "v:/a/local.txt");
+    assertThat(missing.exit()).isEqualTo(1);
+    assertThat(missing.err()).isEqualTo("holdfast cat: no such file or directory: v:/nothing\n");
+    assertThat(missing.out()).isEqualTo("from local\n");
+    Cli noVolume = holdfast("ls", "nosuchvolume:/");
+    assertThat(noVolume.exit()).isEqualTo(1);
+    assertThat(noVolume.err()).startsWith("holdfast ls: ");
+
+    // rm -r
+    Cli rmDir = holdfast("rm", "v:/a");
+    assertThat(rmDir.exit()).isEqualTo(1);
+    assertThat(rmDir.err()).contains("v:/a: is a directory (use -r)");
+    ok("rm", "-r", "v:/a", "w:/moved");
+    assertThat(ok("ls", "v:/").out()).isEmpty();
+    assertThat(ok("ls", "w:/").out()).isEmpty();
+    assertThat(holdfast("rm", "-r", "v:/a").exit()).isEqualTo(1);
+    ok("rm", "-rf", "v:/a");
+  }
+
+  @Test
+  void mountServesTheVolumeUntilUnmounted() throws Exception {
+    assumeTrue(FuseMount.isAvailable(), "FUSE is not available here");
+    ok("mkdir", "-p", "m:/mnt-test");
+    Path file = Files.writeString(tmp.resolve("f.txt"), "through fuse\n");
+    ok("put", file.toString(), "m:/mnt-test/f.txt");
+    Path mnt = Files.createDirectory(tmp.resolve("mnt"));
+    CompletableFuture<Cli> mount = CompletableFuture.supplyAsync(() -> holdfast("mount", "m", mnt.toString()));
+    try {
+      Path seen = mnt.resolve("mnt-test/f.txt");
+      MiniCluster.await(Duration.ofSeconds(20), () -> mount.isDone() || Files.exists(seen), "mount shows f.txt");
+      assertThat(mount.isDone()).as("mount ended early: %s", mount.isDone() ? mount.join() : null).isFalse();
+      assertThat(seen).hasContent("through fuse");
+    } finally {
+      if (!mount.isDone()) {
+        new ProcessBuilder("fusermount3", "-u", mnt.toString()).inheritIO().start().waitFor(20, TimeUnit.SECONDS);
+      }
+    }
+    Cli r = mount.get(30, TimeUnit.SECONDS);
+    assertThat(r.exit()).isZero();
+    assertThat(r.out()).contains("mounted m at " + mnt);
+    ok("rm", "-r", "m:/mnt-test");
+  }
+}
