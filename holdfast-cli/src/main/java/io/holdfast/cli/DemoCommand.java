@@ -118,7 +118,7 @@ final class DemoCommand implements Callable<Integer> {
       boolean fuse = !noFuse && FuseMount.isAvailable();
       if (fuse) {
         Path mnt = Files.createDirectories(data.resolve("mnt"));
-        mount = FuseMount.mount(fs.getPath("/"), mnt, FuseOptions.defaults());
+        mount = FuseMount.mount(fs.getPath("/"), mnt, FuseOptions.defaults().withFsName("holdfast-demo").withCallerScope(MountCommand.HOLDFAST_CALLERS));
         target = mnt;
         say("mounted at %s (FUSE)", mnt);
       } else {
@@ -185,7 +185,12 @@ final class DemoCommand implements Callable<Integer> {
     }
   }
 
-  private void prepareDataDir() throws IOException {
+  private void prepareDataDir() throws IOException, InterruptedException {
+    Path mnt = data.resolve("mnt");
+    if (Files.readAllLines(Path.of("/proc/mounts")).stream().anyMatch(l -> l.contains(" " + mnt + " "))) {
+      say("unmounting a leftover mount at %s", mnt);
+      run(List.of("fusermount3", "-u", "-z", mnt.toString()));
+    }
     if (Files.exists(data)) {
       boolean empty;
       try (Stream<Path> s = Files.list(data)) {

@@ -29,6 +29,13 @@ import picocli.CommandLine.Parameters;
       "Example:  holdfast mount mail /srv/mail"
     })
 final class MountCommand implements Callable<Integer> {
+  /**
+   * Passes the uid, gid and groups of the process behind each FUSE request to the Holdfast file
+   * system, so files get the right owner and the brick checks the right permissions.
+   */
+  static final io.holdfast.fuse.CallerScope HOLDFAST_CALLERS =
+      caller -> io.holdfast.client.nio.HoldfastFileSystem.bindCaller(caller)::close;
+
   /** How often the foreground loop checks that the mount is still there: 1 s. */
   static final long CHECK_INTERVAL_MILLIS = 1000;
 
@@ -66,7 +73,7 @@ final class MountCommand implements Callable<Integer> {
     Path realMountPoint = mountPoint.toRealPath();
     ClientLogging.quietClient();
     FuseOptions options = new FuseOptions(allowOther, readOnly, debug, Duration.ofSeconds(1),
-        "holdfast-" + name);
+        "holdfast-" + name).withCallerScope(HOLDFAST_CALLERS);
     Locations locations = new Locations(cluster::address);
     FuseMount mount;
     try {

@@ -92,13 +92,17 @@ public final class HoldfastClient implements AutoCloseable {
     return new HoldfastClient(props, deadline, cluster, first);
   }
 
+  /**
+   * A Raft client. {@code noRetry}: give up after the first failure (for bootstrap and for reads
+   * pinned to one member, where the caller picks another target itself).
+   */
   private static RaftClient newClient(RaftProperties props, RaftGroup group, boolean noRetry) {
     return RaftClient.newBuilder()
         .setProperties(props)
         .setRaftGroup(group)
         .setClientId(ClientId.randomId())
         .setRetryPolicy(noRetry
-            ? RetryPolicies.retryUpToMaximumCountWithFixedSleep(3, TimeDuration.valueOf(200, TimeUnit.MILLISECONDS))
+            ? RetryPolicies.noRetry()
             : RetryPolicies.retryForeverWithSleep(TimeDuration.valueOf(50, TimeUnit.MILLISECONDS)))
         .build();
   }
@@ -194,7 +198,7 @@ public final class HoldfastClient implements AutoCloseable {
           new HoldfastException(Errno.ENOENT, "no volume " + name + "; volumes are " + map.volumes().keySet()));
     }
     RaftGroup group = ClusterIds.group(RaftGroupId.valueOf(v.groupId()), v.replicas());
-    RaftVolumeService s = new RaftVolumeService(name, newClient(properties, group, false), newClient(properties, group, false), new ArrayList<>(group.getPeers()), deadline);
+    RaftVolumeService s = new RaftVolumeService(name, newClient(properties, group, false), newClient(properties, group, true), new ArrayList<>(group.getPeers()), deadline);
     volumes.put(name, s);
     return s;
   }

@@ -32,7 +32,8 @@ import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
  *       or failover keeps its client id and call id, so the leader's retry cache applies it
  *       at most once.
  *   <li>Queries are linearizable (ReadIndex) and spread round-robin over the members; a member
- *       that fails a read is skipped for {@link #SUSPECT_MILLIS}.
+ *       that fails a read is skipped for {@link #SUSPECT_MILLIS} and the read goes to the
+ *       leader, retried until the deadline while there is none (e.g. during an election).
  *   <li>Every request has a deadline (default 30 s). Past it the future fails with
  *       {@link Errno#ETIMEDOUT}; for a mutation the outcome is then unknown (it may still be
  *       applied, once).
@@ -42,6 +43,7 @@ import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
  */
 final class RaftVolumeService implements VolumeService {
   static final long SUSPECT_MILLIS = 5_000;
+  static final long RETRY_MILLIS = 100;
 
   private final RaftClient client;
   /**
@@ -55,6 +57,7 @@ final class RaftVolumeService implements VolumeService {
   private final AtomicInteger next = new AtomicInteger();
   private final ConcurrentHashMap<RaftPeerId, Long> suspectUntilNanos = new ConcurrentHashMap<>();
   private final String name;
+  private final java.util.concurrent.ExecutorService diagnostics;
 
   RaftVolumeService(String name, RaftClient client, RaftClient readClient, List<RaftPeer> members, Duration deadline) {
     this.name = name;
@@ -62,6 +65,11 @@ final class RaftVolumeService implements VolumeService {
     this.readClient = readClient;
     this.members = members.stream().map(RaftPeer::getId).toList();
     this.deadline = deadline;
+    this.diagnostics = java.util.concurrent.Executors.newFixedThreadPool(2, r -> {
+      Thread t = new Thread(r, "holdfast-member-query-" + name);
+      t.setDaemon(true);
+      return t;
+    });
   }
 
   @Override
@@ -73,14 +81,35 @@ final class RaftVolumeService implements VolumeService {
   @Override
   public CompletableFuture<Response> query(Request.Query query) {
     Message m = Message.valueOf(ByteString.copyFrom(Codec.encode(query)));
-    RaftPeerId target = pickMember();
+    String what = "query " + query.getClass().getSimpleName();
+    long deadlineNanos = System.nanoTime() + deadline.toNanos();
+    return attemptQuery(m, what, deadlineNanos, 0)
+        .exceptionallyCompose(e -> CompletableFuture.failedFuture(translate(e, what)));
+  }
+
+  /**
+   * One try of a read: the first goes to a member chosen round-robin (through the read client,
+   * which does not retry, so a member that is down fails fast and is skipped for a while);
+   * later tries go to the leader. Failures that can pass (no leader yet, a member down) are
+   * retried every {@link #RETRY_MILLIS} until the deadline.
+   */
+  private CompletableFuture<Response> attemptQuery(Message m, String what, long deadlineNanos, int attempt) {
+    RaftPeerId target = attempt == 0 ? pickMember() : null;
     CompletableFuture<RaftClientReply> sent = target == null
         ? client.async().sendReadOnly(m)
-        : readClient.async().sendReadOnlyUnordered(m, target).exceptionallyCompose(e -> {
-            suspectUntilNanos.put(target, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(SUSPECT_MILLIS));
-            return client.async().sendReadOnly(m);
-          });
-    return finish(sent, "query " + query.getClass().getSimpleName());
+        : readClient.async().sendReadOnlyUnordered(m, target);
+    CompletableFuture<Response> answered = finish(sent, what);
+    return answered.exceptionallyCompose(e -> {
+      if (target != null) {
+        suspectUntilNanos.put(target, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(SUSPECT_MILLIS));
+      }
+      if (System.nanoTime() - deadlineNanos >= 0) {
+        return CompletableFuture.failedFuture(e);
+      }
+      long delay = target != null ? 0 : RETRY_MILLIS;
+      return CompletableFuture.supplyAsync(() -> null, CompletableFuture.delayedExecutor(delay, TimeUnit.MILLISECONDS))
+          .thenCompose(ignored -> attemptQuery(m, what, deadlineNanos, attempt + 1));
+    });
   }
 
   /**
@@ -88,7 +117,16 @@ final class RaftVolumeService implements VolumeService {
    */
   CompletableFuture<Response> queryMember(RaftPeerId member, Request.Query query) {
     Message m = Message.valueOf(ByteString.copyFrom(Codec.encode(query)));
-    return finish(readClient.async().sendStaleRead(m, 0, member), "query " + query.getClass().getSimpleName() + " on " + member);
+    // The blocking API: the ordered async one closes its per-server window for good after a
+    // failure when the client does not retry.
+    CompletableFuture<RaftClientReply> sent = CompletableFuture.supplyAsync(() -> {
+      try {
+        return readClient.io().sendStaleRead(m, 0, member);
+      } catch (IOException e) {
+        throw new CompletionException(e);
+      }
+    }, diagnostics);
+    return finish(sent, "query " + query.getClass().getSimpleName() + " on " + member);
   }
 
   private RaftPeerId pickMember() {
@@ -181,6 +219,7 @@ final class RaftVolumeService implements VolumeService {
 
   @Override
   public void close() {
+    diagnostics.shutdownNow();
     try (RaftClient c = client; RaftClient r = readClient) {
       // closed by try-with-resources
     } catch (IOException e) {

@@ -67,12 +67,24 @@ final class ClusterStateMachine extends BaseStateMachine {
   public void initialize(RaftServer server, RaftGroupId groupId, RaftStorage raftStorage) throws IOException {
     super.initialize(server, groupId, raftStorage);
     storage.init(raftStorage);
-    load(storage.loadLatestSnapshot());
+    getLifeCycle().startAndTransition(() -> load(storage.loadLatestSnapshot()), IOException.class);
+  }
+
+  @Override
+  public void pause() {
+    if (getLifeCycleState() == org.apache.ratis.util.LifeCycle.State.RUNNING) {
+      getLifeCycle().transition(org.apache.ratis.util.LifeCycle.State.PAUSING);
+      getLifeCycle().transition(org.apache.ratis.util.LifeCycle.State.PAUSED);
+    }
   }
 
   @Override
   public void reinitialize() throws IOException {
     load(storage.loadLatestSnapshot());
+    if (getLifeCycleState() == org.apache.ratis.util.LifeCycle.State.PAUSED) {
+      getLifeCycle().transition(org.apache.ratis.util.LifeCycle.State.STARTING);
+      getLifeCycle().transition(org.apache.ratis.util.LifeCycle.State.RUNNING);
+    }
   }
 
   private void load(SingleFileSnapshotInfo snapshot) throws IOException {

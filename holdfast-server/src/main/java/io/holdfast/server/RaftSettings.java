@@ -19,7 +19,8 @@ import org.apache.ratis.util.TimeDuration;
  *       a pinned read went from ~34 ms to a few ms across processes).
  *   <li>Automatic snapshots every {@code snapshotThreshold} entries with log purging, so a
  *       restarted member does not replay an unbounded log and a member far behind installs
- *       a snapshot.
+ *       a snapshot. Ratis purges whole closed segments only, so segments are 8 MiB (not the
+ *       default 32): otherwise a small volume would never purge.
  *   <li>gRPC message size 32 MiB ≥ appender buffer (4 MiB) + 1 MiB; the log write buffer keeps
  *       its default (8 MiB ≥ appender buffer + 8 bytes); entries carry at most 1 MiB of data.
  * </ul>
@@ -45,7 +46,7 @@ final class RaftSettings {
     RaftServerConfigKeys.Snapshot.setRetentionFileNum(p, 2);
     RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
     RaftServerConfigKeys.Log.setPurgeGap(p, (int) Math.max(1, Math.min(snapshotThreshold, 1024)));
-    RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf("32MB"));
+    RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf("8MB"));
     RaftServerConfigKeys.Log.Appender.setBufferByteLimit(p, SizeInBytes.valueOf("4MB"));
     RaftServerConfigKeys.Log.Appender.setSnapshotChunkSizeMax(p, SizeInBytes.valueOf("4MB"));
     RaftServerConfigKeys.Write.setByteLimit(p, SizeInBytes.valueOf("256MB"));

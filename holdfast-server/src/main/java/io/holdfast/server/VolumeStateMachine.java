@@ -96,21 +96,34 @@ final class VolumeStateMachine extends BaseStateMachine {
       throws IOException {
     super.initialize(server, groupId, raftStorage);
     storage.init(raftStorage);
-    brick = Brick.open(brickDir);
-    SingleFileSnapshotInfo snapshot = storage.loadLatestSnapshot();
-    if (snapshot != null) {
-      long snapIndex = snapshot.getIndex();
-      if (brick.checkpointIndex() < snapIndex) {
-        LOG.info("{}: brick checkpoint {} is older than snapshot {}; restoring the snapshot",
-            groupId, brick.checkpointIndex(), snapIndex);
-        restore(snapshot);
+    getLifeCycle().startAndTransition(() -> {
+      brick = Brick.open(brickDir);
+      SingleFileSnapshotInfo snapshot = storage.loadLatestSnapshot();
+      if (snapshot != null) {
+        long snapIndex = snapshot.getIndex();
+        long covered = Math.max(brick.checkpointIndex(), readCovered());
+        if (covered < snapIndex) {
+          LOG.info("{}: brick checkpoint covers index {}, older than snapshot {}; restoring the snapshot",
+              groupId, covered, snapIndex);
+          restore(snapshot);
+        }
+        setLastAppliedTermIndex(snapshot.getTermIndex());
       }
-      setLastAppliedTermIndex(snapshot.getTermIndex());
-    }
+    }, IOException.class);
     LOG.info("{}: brick {} at applied index {}, checkpoint {}", groupId, brickDir,
         brick.appliedIndex(), brick.checkpointIndex());
   }
 
+  /** Called by Ratis before it installs a snapshot from the leader (RUNNING → PAUSED). */
+  @Override
+  public void pause() {
+    if (getLifeCycleState() == org.apache.ratis.util.LifeCycle.State.RUNNING) {
+      getLifeCycle().transition(org.apache.ratis.util.LifeCycle.State.PAUSING);
+      getLifeCycle().transition(org.apache.ratis.util.LifeCycle.State.PAUSED);
+    }
+  }
+
+  /** Called by Ratis after a snapshot from the leader was installed: load it (PAUSED → RUNNING). */
   @Override
   public void reinitialize() throws IOException {
     SingleFileSnapshotInfo snapshot = storage.loadLatestSnapshot();
@@ -119,7 +132,37 @@ final class VolumeStateMachine extends BaseStateMachine {
     }
     LOG.info("{}: installing snapshot at index {}", getGroupId(), snapshot.getIndex());
     restore(snapshot);
+    writeCovered(snapshot.getIndex());
     setLastAppliedTermIndex(snapshot.getTermIndex());
+    if (getLifeCycleState() == org.apache.ratis.util.LifeCycle.State.PAUSED) {
+      getLifeCycle().transition(org.apache.ratis.util.LifeCycle.State.STARTING);
+      getLifeCycle().transition(org.apache.ratis.util.LifeCycle.State.RUNNING);
+    }
+  }
+
+  /**
+   * The Raft index up to which the brick's last checkpoint is complete. It can be above the
+   * brick's own checkpoint index because Raft also logs entries that never reach the state
+   * machine (configuration, leader no-ops); without this, a restart after a snapshot taken at
+   * such an entry would restore the whole snapshot for nothing.
+   */
+  private long readCovered() {
+    try {
+      return Long.parseLong(Files.readString(coveredFile()).trim());
+    } catch (IOException | NumberFormatException e) {
+      return -1;
+    }
+  }
+
+  private void writeCovered(long index) throws IOException {
+    Path file = coveredFile();
+    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+    Files.writeString(tmp, Long.toString(index));
+    Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  private Path coveredFile() {
+    return brickDir.resolveSibling(brickDir.getFileName() + ".checkpoint-covers");
   }
 
   private void restore(SingleFileSnapshotInfo snapshot) throws IOException {
@@ -146,6 +189,7 @@ final class VolumeStateMachine extends BaseStateMachine {
     }
     long started = System.nanoTime();
     brick.checkpoint();
+    writeCovered(last.getIndex());
     File file = storage.getSnapshotFile(last.getTerm(), last.getIndex());
     Path tmp = file.toPath().resolveSibling(file.getName() + ".tmp");
     try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {

@@ -179,7 +179,8 @@ public final class MiniCluster implements AutoCloseable {
     HoldfastClient c = client();
     Response.Digest[] last = new Response.Digest[1];
     StringBuilder seen = new StringBuilder();
-    await(timeout, () -> {
+    try {
+      await(timeout, () -> {
       try {
         Map<String, Response> d = c.memberDigests(volume);
         seen.setLength(0);
@@ -197,9 +198,14 @@ public final class MiniCluster implements AutoCloseable {
         last[0] = (Response.Digest) first;
         return first != null;
       } catch (HoldfastException e) {
+        seen.setLength(0);
+        seen.append(e);
         return false;
       }
-    }, "members of " + volume + " converge (last seen " + seen + ")");
+      }, "members of " + volume + " converge");
+    } catch (AssertionError e) {
+      throw new AssertionError(e.getMessage() + "; last seen: " + seen, e);
+    }
     return last[0];
   }
 
