@@ -57,6 +57,7 @@ import picocli.CommandLine.Option;
 final class DemoCommand implements Callable<Integer> {
   private static final String VOLUME = "demo";
   private static final String MARKER = ".holdfast-demo";
+  private static final int COPIERS = 4;
 
   @Option(names = "--data", defaultValue = "holdfast-data", paramLabel = "DIR", description = "Where the demo keeps everything (default: ./${DEFAULT-VALUE}).")
   Path data;
@@ -90,6 +91,12 @@ final class DemoCommand implements Callable<Integer> {
     UUID clusterId = UUID.randomUUID();
     for (int i = 0; i < 3; i++) {
       addresses.add("127.0.0.1:" + (basePort + i));
+      try (java.net.ServerSocket probe = new java.net.ServerSocket(basePort + i, 1, java.net.InetAddress.getLoopbackAddress())) {
+        probe.setReuseAddress(true);
+      } catch (IOException e) {
+        throw new IllegalArgumentException("port " + (basePort + i) + " is in use (another demo still running?); "
+            + "stop it or choose other ports with --base-port");
+      }
     }
     for (int i = 0; i < 3; i++) {
       NodeFiles.write(new NodeConfig(nodeDir(i), addresses.get(i), addresses, clusterId, 20_000));
@@ -298,48 +305,62 @@ final class DemoCommand implements Callable<Integer> {
     throw new HoldfastException(Errno.ETIMEDOUT, "cluster did not come up within 60 s: " + (last == null ? "" : last.getMessage()));
   }
 
-  /** Copies the tree's top-level entries one by one; kills a node when half the bytes are in. */
+  /**
+   * Copies the tree's top-level entries, {@link #COPIERS} at a time (a mail or file server has
+   * many clients at once, and Raft commits many entries in flight far faster than one by one);
+   * kills the volume's leader when half the bytes are in.
+   */
   private int copyWithKill(Path tree, Path target, boolean fuse, TreeStats stats, HoldfastClient client) throws Exception {
     List<Path> entries;
     try (Stream<Path> s = Files.list(tree)) {
       entries = s.sorted().toList();
     }
-    long done = 0;
-    int killed = -1;
-    long start = System.nanoTime();
-    for (int n = 0; n < entries.size(); n++) {
-      Path e = entries.get(n);
-      if (fuse) {
-        run(List.of("cp", "-a", e.toString(), target.toString() + "/"));
-      } else {
-        copyTree(e, target.resolve(e.getFileName().toString()));
+    java.util.concurrent.ExecutorService copiers = java.util.concurrent.Executors.newFixedThreadPool(COPIERS, r -> {
+      Thread t = new Thread(r, "holdfast-demo-copier");
+      t.setDaemon(true);
+      return t;
+    });
+    java.util.concurrent.CompletionService<Long> done = new java.util.concurrent.ExecutorCompletionService<>(copiers);
+    try {
+      for (Path e : entries) {
+        done.submit(() -> {
+          if (fuse) {
+            run(List.of("cp", "-a", e.toString(), target.toString() + "/"));
+          } else {
+            copyTree(e, target.resolve(e.getFileName().toString()));
+          }
+          return TreeStats.of(e).bytes;
+        });
       }
-      done += TreeStats.of(e).bytes;
-      double secs = (System.nanoTime() - start) / 1e9;
-      System.out.printf("\r  copied %d/%d top-level entries, %.1f/%.1f MB, %.1f MB/s   ", n + 1, entries.size(), done / 1e6, stats.bytes / 1e6, done / 1e6 / Math.max(secs, 1e-3));
-      System.out.flush();
-      if (killed < 0 && (done * 2 >= stats.bytes || n == entries.size() / 2)) {
-        killed = victim(client);
-        nodes.get(killed).destroyForcibly().waitFor();
-        System.out.println();
-        say("killed node %s with SIGKILL (it was the volume's leader: %s); copy continues", addresses.get(killed), killed == leaderIndex(client));
+      long bytes = 0;
+      int killed = -1;
+      long start = System.nanoTime();
+      for (int n = 0; n < entries.size(); n++) {
+        bytes += done.take().get();
+        double secs = (System.nanoTime() - start) / 1e9;
+        System.out.printf("\r  copied %d/%d top-level entries, %.1f/%.1f MB, %.1f MB/s   ", n + 1, entries.size(),
+            bytes / 1e6, stats.bytes / 1e6, bytes / 1e6 / Math.max(secs, 1e-3));
+        System.out.flush();
+        if (killed < 0 && n + 1 < entries.size() && (bytes * 2 >= stats.bytes || n + 1 >= entries.size() / 2)) {
+          killed = kill(client);
+        }
       }
+      System.out.println();
+      return killed >= 0 ? killed : kill(client);
+    } finally {
+      copiers.shutdownNow();
     }
+  }
+
+  /** Kills the volume's leader (or, if none is known, the second node) with SIGKILL. */
+  private int kill(HoldfastClient client) throws InterruptedException {
+    int leader = client.leaderOf(VOLUME).map(addresses::indexOf).orElse(-1);
+    int victim = leader >= 0 ? leader : 1;
+    nodes.get(victim).destroyForcibly().waitFor();
     System.out.println();
-    if (killed < 0) {
-      killed = victim(client);
-      nodes.get(killed).destroyForcibly().waitFor();
-    }
-    return killed;
-  }
-
-  private int victim(HoldfastClient client) {
-    int leader = leaderIndex(client);
-    return leader >= 0 ? leader : 1;
-  }
-
-  private int leaderIndex(HoldfastClient client) {
-    return client.leaderOf(VOLUME).map(addresses::indexOf).orElse(-1);
+    say("killed node %s with SIGKILL (%s); copy continues", addresses.get(victim),
+        leader >= 0 ? "the volume's leader" : "leader unknown, a member");
+    return victim;
   }
 
   private static void copyTree(Path from, Path to) throws IOException {

@@ -229,8 +229,9 @@ public final class HoldfastClient implements AutoCloseable {
   }
 
   /**
-   * The address of the volume's leader as last seen by this client; empty if unknown or if
-   * there is no such volume.
+   * The address of the volume's current leader, asked of the members; empty if no member
+   * answers as leader (e.g. during an election) or if there is no such volume. Blocks for up to
+   * one request timeout per member that does not answer.
    */
   public java.util.Optional<String> leaderOf(String volume) {
     try {

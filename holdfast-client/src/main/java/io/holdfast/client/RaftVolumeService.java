@@ -207,9 +207,23 @@ final class RaftVolumeService implements VolumeService {
     return new HoldfastException(Errno.EIO, what + " on volume " + name + " failed: " + e, e);
   }
 
-  /** The leader this client last talked to, if any. */
+  /**
+   * Asks the members which of them leads (group info admin call, one member at a time); empty
+   * if none answers as leader.
+   */
   java.util.Optional<RaftPeerId> leader() {
-    return java.util.Optional.ofNullable(client.getLeaderId());
+    for (RaftPeerId p : members) {
+      try {
+        var reply = readClient.getGroupManagementApi(p).info(client.getGroupId());
+        if (reply.isSuccess()
+            && reply.getRoleInfoProto().getRole() == org.apache.ratis.proto.RaftProtos.RaftPeerRole.LEADER) {
+          return java.util.Optional.of(p);
+        }
+      } catch (IOException e) {
+        // that member is down or unreachable; ask the next
+      }
+    }
+    return java.util.Optional.empty();
   }
 
   /** The members of the group. */
