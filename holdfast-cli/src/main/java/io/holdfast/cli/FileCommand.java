@@ -12,6 +12,7 @@ import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Mixin;
@@ -58,6 +59,30 @@ abstract class FileCommand implements Callable<Integer> {
       rethrowUsage(e);
       fail(e);
       return null;
+    }
+  }
+
+  /** What a command does with one resolved path argument. */
+  @FunctionalInterface
+  interface LocationAction {
+    void accept(String arg, Location l) throws IOException;
+  }
+
+  /**
+   * Resolves each of {@code args} in turn and applies {@code action} to it; an argument that
+   * does not resolve, or whose action fails, is reported and the next one goes on.
+   */
+  final void forEachLocation(List<String> args, LocationAction action) {
+    for (String arg : args) {
+      Location l = resolve(arg);
+      if (l == null) {
+        continue;
+      }
+      try {
+        action.accept(arg, l);
+      } catch (IOException | RuntimeException e) {
+        fail(e, l);
+      }
     }
   }
 

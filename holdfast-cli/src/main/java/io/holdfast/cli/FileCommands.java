@@ -24,6 +24,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.UnaryOperator;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -72,22 +73,14 @@ final class FileCommands {
     void run() {
       List<Entry> files = new ArrayList<>();
       List<Location> dirs = new ArrayList<>();
-      for (String arg : paths) {
-        Location l = resolve(arg);
-        if (l == null) {
-          continue;
+      forEachLocation(paths, (arg, l) -> {
+        FileInfo info = FileInfo.read(l.path(), !longFormat);
+        if (info.isDirectory()) {
+          dirs.add(l);
+        } else {
+          files.add(new Entry(arg, l.path()));
         }
-        try {
-          FileInfo info = FileInfo.read(l.path(), !longFormat);
-          if (info.isDirectory()) {
-            dirs.add(l);
-          } else {
-            files.add(new Entry(arg, l.path()));
-          }
-        } catch (IOException | RuntimeException e) {
-          fail(e, l);
-        }
-      }
+      });
       files.sort(Comparator.comparing(Entry::name));
       print(files, null);
       boolean headers = paths.size() > 1;
@@ -203,27 +196,19 @@ final class FileCommands {
 
     @Override
     void run() {
-      for (String arg : paths) {
-        Location l = resolve(arg);
-        if (l == null) {
-          continue;
-        }
-        try {
-          FileInfo i = FileInfo.read(l.path(), false);
-          String name = arg + (i.isSymbolicLink() ? " -> " + Files.readSymbolicLink(l.path()) : "");
-          PrintStream o = System.out;
-          o.println("  File: " + name);
-          o.printf(Locale.ROOT, "  Size: %-15d Type: %s%n", i.size(), i.typeName());
-          o.printf(Locale.ROOT, " Inode: %-15s Links: %s%n", n(i.inode()), n(i.nlink()));
-          o.printf(Locale.ROOT, "Access: (%04o/%s)  Uid: %s  Gid: %s%n", i.permissionBits(),
-              i.modeString(), n(i.uid()), n(i.gid()));
-          o.println("Access: " + time(i.atime()));
-          o.println("Modify: " + time(i.mtime()));
-          o.println("Change: " + time(i.ctime()));
-        } catch (IOException | RuntimeException e) {
-          fail(e, l);
-        }
-      }
+      forEachLocation(paths, (arg, l) -> {
+        FileInfo i = FileInfo.read(l.path(), false);
+        String name = arg + (i.isSymbolicLink() ? " -> " + Files.readSymbolicLink(l.path()) : "");
+        PrintStream o = System.out;
+        o.println("  File: " + name);
+        o.printf(Locale.ROOT, "  Size: %-15d Type: %s%n", i.size(), i.typeName());
+        o.printf(Locale.ROOT, " Inode: %-15s Links: %s%n", n(i.inode()), n(i.nlink()));
+        o.printf(Locale.ROOT, "Access: (%04o/%s)  Uid: %s  Gid: %s%n", i.permissionBits(),
+            i.modeString(), n(i.uid()), n(i.gid()));
+        o.println("Access: " + time(i.atime()));
+        o.println("Modify: " + time(i.mtime()));
+        o.println("Change: " + time(i.ctime()));
+      });
     }
 
     private static String n(long v) {
@@ -252,26 +237,18 @@ final class FileCommands {
     void run() {
       byte[] buf = new byte[TreeCopier.BUFFER_BYTES];
       ByteBuffer bb = ByteBuffer.wrap(buf);
-      for (String arg : paths) {
-        Location l = resolve(arg);
-        if (l == null) {
-          continue;
+      forEachLocation(paths, (arg, l) -> {
+        if (Files.isDirectory(l.path())) {
+          throw new FileSystemException(l.path().toString(), null, "is a directory");
         }
-        try {
-          if (Files.isDirectory(l.path())) {
-            throw new FileSystemException(l.path().toString(), null, "is a directory");
+        try (SeekableByteChannel in = Files.newByteChannel(l.path(), StandardOpenOption.READ)) {
+          int n;
+          while ((n = in.read(bb.clear())) >= 0) {
+            System.out.write(buf, 0, n);
           }
-          try (SeekableByteChannel in = Files.newByteChannel(l.path(), StandardOpenOption.READ)) {
-            int n;
-            while ((n = in.read(bb.clear())) >= 0) {
-              System.out.write(buf, 0, n);
-            }
-          }
-          System.out.flush();
-        } catch (IOException | RuntimeException e) {
-          fail(e, l);
         }
-      }
+        System.out.flush();
+      });
     }
   }
 
@@ -290,6 +267,22 @@ final class FileCommands {
 
     /** Checks which operands may be remote; throws {@link #usage} if not. */
     abstract void checkOperands(List<String> sources, String destination);
+
+    /**
+     * For put and get: every source must be remote if {@code remoteSources}, else local, and the
+     * destination the other; else a usage error with the message for the first operand amiss.
+     */
+    final void checkDirection(List<String> sources, String destination, boolean remoteSources,
+        UnaryOperator<String> badSource, UnaryOperator<String> badDestination) {
+      for (String s : sources) {
+        if (Locations.isRemote(s) != remoteSources) {
+          throw usage(badSource.apply(s));
+        }
+      }
+      if (Locations.isRemote(destination) == remoteSources) {
+        throw usage(badDestination.apply(destination));
+      }
+    }
 
     @Override
     final void run() {
@@ -388,14 +381,9 @@ final class FileCommands {
 
     @Override
     void checkOperands(List<String> sources, String destination) {
-      for (String s : sources) {
-        if (Locations.isRemote(s)) {
-          throw usage("put copies local files; '" + s + "' is remote (use get or cp)");
-        }
-      }
-      if (!Locations.isRemote(destination)) {
-        throw usage("put needs a remote destination VOLUME:/path, got '" + destination + "'");
-      }
+      checkDirection(sources, destination, false,
+          s -> "put copies local files; '" + s + "' is remote (use get or cp)",
+          d -> "put needs a remote destination VOLUME:/path, got '" + d + "'");
     }
   }
 
@@ -416,14 +404,9 @@ final class FileCommands {
 
     @Override
     void checkOperands(List<String> sources, String destination) {
-      for (String s : sources) {
-        if (!Locations.isRemote(s)) {
-          throw usage("get copies from a volume; '" + s + "' is local (use put or cp)");
-        }
-      }
-      if (Locations.isRemote(destination)) {
-        throw usage("get needs a local destination, got '" + destination + "' (use cp)");
-      }
+      checkDirection(sources, destination, true,
+          s -> "get copies from a volume; '" + s + "' is local (use put or cp)",
+          d -> "get needs a local destination, got '" + d + "' (use cp)");
     }
   }
 
@@ -445,21 +428,13 @@ final class FileCommands {
 
     @Override
     void run() {
-      for (String arg : paths) {
-        Location l = resolve(arg);
-        if (l == null) {
-          continue;
+      forEachLocation(paths, (arg, l) -> {
+        if (parents) {
+          Files.createDirectories(l.path());
+        } else {
+          Files.createDirectory(l.path());
         }
-        try {
-          if (parents) {
-            Files.createDirectories(l.path());
-          } else {
-            Files.createDirectory(l.path());
-          }
-        } catch (IOException | RuntimeException e) {
-          fail(e, l);
-        }
-      }
+      });
     }
   }
 
@@ -484,22 +459,16 @@ final class FileCommands {
 
     @Override
     void run() {
-      for (String arg : paths) {
-        Location l = resolve(arg);
-        if (l == null) {
-          continue;
-        }
+      forEachLocation(paths, (arg, l) -> {
         TreeCopier deleter = new TreeCopier(CopyProgress.NONE, e -> fail(e, l));
         try {
           deleter.delete(l.path(), recursive);
         } catch (NoSuchFileException e) {
           if (!force) {
-            fail(e, l);
+            throw e;
           }
-        } catch (IOException | RuntimeException e) {
-          fail(e, l);
         }
-      }
+      });
     }
   }
 

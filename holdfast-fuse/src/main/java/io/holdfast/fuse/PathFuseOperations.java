@@ -777,17 +777,30 @@ final class PathFuseOperations implements FuseOperations {
     return Files.getFileAttributeView(p, UserDefinedFileAttributeView.class, NOFOLLOW_LINKS);
   }
 
+  /** A {@code user.*} attribute of one file: its file's view and its name without the prefix. */
+  private record UserXattr(UserDefinedFileAttributeView view, String name) {}
+
+  /** The attribute {@code name} of {@code path}; null (ENOTSUP) if not user.* or no xattrs there. */
+  private UserXattr userXattr(String path, String name) {
+    if (!name.startsWith(XATTR_USER)) {
+      return null;
+    }
+    UserDefinedFileAttributeView v = xattrView(resolve(path));
+    if (v == null) {
+      return null;
+    }
+    return new UserXattr(v, name.substring(XATTR_USER.length()));
+  }
+
   @Override
   public int getxattr(String path, String name, ByteBuffer value) {
     return run("getxattr", path, false, () -> {
-      if (!name.startsWith(XATTR_USER)) {
+      UserXattr x = userXattr(path, name);
+      if (x == null) {
         return -Errnos.ENOTSUP;
       }
-      UserDefinedFileAttributeView v = xattrView(resolve(path));
-      if (v == null) {
-        return -Errnos.ENOTSUP;
-      }
-      String n = name.substring(XATTR_USER.length());
+      UserDefinedFileAttributeView v = x.view();
+      String n = x.name();
       if (!v.list().contains(n)) {
         return -Errnos.ENODATA;
       }
@@ -805,14 +818,12 @@ final class PathFuseOperations implements FuseOperations {
   @Override
   public int setxattr(String path, String name, ByteBuffer value, int flags) {
     return run("setxattr", path, true, () -> {
-      if (!name.startsWith(XATTR_USER)) {
+      UserXattr x = userXattr(path, name);
+      if (x == null) {
         return -Errnos.ENOTSUP;
       }
-      UserDefinedFileAttributeView v = xattrView(resolve(path));
-      if (v == null) {
-        return -Errnos.ENOTSUP;
-      }
-      String n = name.substring(XATTR_USER.length());
+      UserDefinedFileAttributeView v = x.view();
+      String n = x.name();
       if ((flags & (XATTR_CREATE | XATTR_REPLACE)) != 0) {
         boolean exists = v.list().contains(n);
         if ((flags & XATTR_CREATE) != 0 && exists) {
@@ -866,14 +877,12 @@ final class PathFuseOperations implements FuseOperations {
   @Override
   public int removexattr(String path, String name) {
     return run("removexattr", path, true, () -> {
-      if (!name.startsWith(XATTR_USER)) {
+      UserXattr x = userXattr(path, name);
+      if (x == null) {
         return -Errnos.ENOTSUP;
       }
-      UserDefinedFileAttributeView v = xattrView(resolve(path));
-      if (v == null) {
-        return -Errnos.ENOTSUP;
-      }
-      String n = name.substring(XATTR_USER.length());
+      UserDefinedFileAttributeView v = x.view();
+      String n = x.name();
       if (!v.list().contains(n)) {
         return -Errnos.ENODATA;
       }

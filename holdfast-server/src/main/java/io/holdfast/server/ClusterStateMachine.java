@@ -29,7 +29,6 @@ import org.apache.ratis.server.storage.FileInfo;
 import org.apache.ratis.server.storage.RaftStorage;
 import org.apache.ratis.statemachine.StateMachineStorage;
 import org.apache.ratis.statemachine.TransactionContext;
-import org.apache.ratis.statemachine.impl.BaseStateMachine;
 import org.apache.ratis.statemachine.impl.SimpleStateMachineStorage;
 import org.apache.ratis.statemachine.impl.SingleFileSnapshotInfo;
 import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
@@ -45,7 +44,7 @@ import org.slf4j.LoggerFactory;
  * <p>When a volume whose replicas include this node is created (or replayed after a restart),
  * {@code onVolume} is told, and the node starts serving that volume's replica group.
  */
-final class ClusterStateMachine extends BaseStateMachine {
+final class ClusterStateMachine extends LifecycleStateMachine {
   private static final Logger LOG = LoggerFactory.getLogger(ClusterStateMachine.class);
 
   private final SimpleStateMachineStorage storage = new SimpleStateMachineStorage();
@@ -70,21 +69,11 @@ final class ClusterStateMachine extends BaseStateMachine {
     getLifeCycle().startAndTransition(() -> load(storage.loadLatestSnapshot()), IOException.class);
   }
 
-  @Override
-  public void pause() {
-    if (getLifeCycleState() == org.apache.ratis.util.LifeCycle.State.RUNNING) {
-      getLifeCycle().transition(org.apache.ratis.util.LifeCycle.State.PAUSING);
-      getLifeCycle().transition(org.apache.ratis.util.LifeCycle.State.PAUSED);
-    }
-  }
 
   @Override
   public void reinitialize() throws IOException {
     load(storage.loadLatestSnapshot());
-    if (getLifeCycleState() == org.apache.ratis.util.LifeCycle.State.PAUSED) {
-      getLifeCycle().transition(org.apache.ratis.util.LifeCycle.State.STARTING);
-      getLifeCycle().transition(org.apache.ratis.util.LifeCycle.State.RUNNING);
-    }
+    resume();
   }
 
   private void load(SingleFileSnapshotInfo snapshot) throws IOException {

@@ -33,7 +33,6 @@ import org.apache.ratis.server.storage.FileInfo;
 import org.apache.ratis.server.storage.RaftStorage;
 import org.apache.ratis.statemachine.StateMachineStorage;
 import org.apache.ratis.statemachine.TransactionContext;
-import org.apache.ratis.statemachine.impl.BaseStateMachine;
 import org.apache.ratis.statemachine.impl.SimpleStateMachineStorage;
 import org.apache.ratis.statemachine.impl.SingleFileSnapshotInfo;
 import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
@@ -68,7 +67,7 @@ import org.slf4j.LoggerFactory;
  * <p>A brick failure during apply (disk error) is fatal for this member: it would otherwise
  * diverge from the others. The future fails and the error is logged.
  */
-final class VolumeStateMachine extends BaseStateMachine {
+final class VolumeStateMachine extends LifecycleStateMachine {
   private static final Logger LOG = LoggerFactory.getLogger(VolumeStateMachine.class);
   /** Prefix of refusals sent from {@link #startTransaction}; clients parse the errno after it. */
   static final String REFUSAL_PREFIX = ClusterIds.REFUSAL_PREFIX;
@@ -114,14 +113,6 @@ final class VolumeStateMachine extends BaseStateMachine {
         brick.appliedIndex(), brick.checkpointIndex());
   }
 
-  /** Called by Ratis before it installs a snapshot from the leader (RUNNING → PAUSED). */
-  @Override
-  public void pause() {
-    if (getLifeCycleState() == org.apache.ratis.util.LifeCycle.State.RUNNING) {
-      getLifeCycle().transition(org.apache.ratis.util.LifeCycle.State.PAUSING);
-      getLifeCycle().transition(org.apache.ratis.util.LifeCycle.State.PAUSED);
-    }
-  }
 
   /** Called by Ratis after a snapshot from the leader was installed: load it (PAUSED → RUNNING). */
   @Override
@@ -134,10 +125,7 @@ final class VolumeStateMachine extends BaseStateMachine {
     restore(snapshot);
     writeCovered(snapshot.getIndex());
     setLastAppliedTermIndex(snapshot.getTermIndex());
-    if (getLifeCycleState() == org.apache.ratis.util.LifeCycle.State.PAUSED) {
-      getLifeCycle().transition(org.apache.ratis.util.LifeCycle.State.STARTING);
-      getLifeCycle().transition(org.apache.ratis.util.LifeCycle.State.RUNNING);
-    }
+    resume();
   }
 
   /**

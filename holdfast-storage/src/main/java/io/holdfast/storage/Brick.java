@@ -262,15 +262,7 @@ public final class Brick implements AutoCloseable {
 
   private Response mkdir(Txn t, long ts, Request.Mkdir m) throws Fail, IOException {
     Caller c = m.caller();
-    List<String> parts = split(m.path());
-    if (parts.isEmpty()) {
-      throw new Fail(Errno.EEXIST, "/ exists");
-    }
-    Loc l = locate(t, c, parts, m.path());
-    if (l.dent != null) {
-      throw new Fail(Errno.EEXIST, m.path() + " exists");
-    }
-    requireWrite(c, l.parentNode, m.path());
+    Loc l = locateNew(t, c, m.path());
     Node parent = l.parentNode;
     if (parent.nlink >= MAX_LINKS) {
       throw new Fail(Errno.EMLINK, "too many subdirectories in parent of " + m.path());
@@ -322,15 +314,7 @@ public final class Brick implements AutoCloseable {
     if (tb.length > Limits.PATH_MAX) {
       throw new Fail(Errno.ENAMETOOLONG, "symbolic link target longer than " + Limits.PATH_MAX);
     }
-    List<String> parts = split(m.path());
-    if (parts.isEmpty()) {
-      throw new Fail(Errno.EEXIST, "/ exists");
-    }
-    Loc l = locate(t, c, parts, m.path());
-    if (l.dent != null) {
-      throw new Fail(Errno.EEXIST, m.path() + " exists");
-    }
-    requireWrite(c, l.parentNode, m.path());
+    Loc l = locateNew(t, c, m.path());
     Attr a = newEntry(t, ts, c, l, FileType.SYMLINK, 0777, tb.length);
     t.put(Keys.id(Keys.SYMLINK, a.inode()), tb);
     return new Response.AttrReply(a);
@@ -390,18 +374,10 @@ public final class Brick implements AutoCloseable {
 
   private Response unlink(Txn t, long ts, Request.Unlink m) throws Fail, IOException {
     Caller c = m.caller();
-    List<String> parts = split(m.path());
-    if (parts.isEmpty()) {
-      throw new Fail(Errno.EISDIR, "/ is a directory");
-    }
-    Loc l = locate(t, c, parts, m.path());
-    if (l.dent == null) {
-      throw new Fail(Errno.ENOENT, m.path() + " does not exist");
-    }
-    requireWrite(c, l.parentNode, m.path());
-    long id = l.dent.id;
-    Node n = mustNode(t, id);
-    requireSticky(c, l.parentNode, n, m.path());
+    Removal r = locateRemoval(t, c, m.path(), Errno.EISDIR, "/ is a directory");
+    Loc l = r.loc();
+    long id = r.id();
+    Node n = r.node();
     if (n.isDir()) {
       throw new Fail(Errno.EISDIR, m.path() + " is a directory");
     }
@@ -424,18 +400,10 @@ public final class Brick implements AutoCloseable {
 
   private Response rmdir(Txn t, long ts, Request.Rmdir m) throws Fail, IOException {
     Caller c = m.caller();
-    List<String> parts = split(m.path());
-    if (parts.isEmpty()) {
-      throw new Fail(Errno.EBUSY, "cannot remove /");
-    }
-    Loc l = locate(t, c, parts, m.path());
-    if (l.dent == null) {
-      throw new Fail(Errno.ENOENT, m.path() + " does not exist");
-    }
-    requireWrite(c, l.parentNode, m.path());
-    long id = l.dent.id;
-    Node n = mustNode(t, id);
-    requireSticky(c, l.parentNode, n, m.path());
+    Removal r = locateRemoval(t, c, m.path(), Errno.EBUSY, "cannot remove /");
+    Loc l = r.loc();
+    long id = r.id();
+    Node n = r.node();
     if (!n.isDir()) {
       throw new Fail(Errno.ENOTDIR, m.path() + " is not a directory");
     }
@@ -620,10 +588,7 @@ public final class Brick implements AutoCloseable {
       throw new Fail(Errno.EINVAL, "invalid setxattr flags " + flags);
     }
     long id = resolve(t, c, m.path());
-    Node n = mustNode(t, id);
-    if (!may(c, n, 2)) {
-      throw new Fail(Errno.EACCES, "no write permission on " + m.path());
-    }
+    Node n = writableNode(t, c, id, m.path());
     byte[] key = Keys.xattr(id, name);
     boolean exists = t.get(key) != null;
     if (exists && (flags & Request.SetXattr.CREATE) != 0) {
@@ -645,10 +610,7 @@ public final class Brick implements AutoCloseable {
     Caller c = m.caller();
     byte[] name = xattrName(m.name());
     long id = resolve(t, c, m.path());
-    Node n = mustNode(t, id);
-    if (!may(c, n, 2)) {
-      throw new Fail(Errno.EACCES, "no write permission on " + m.path());
-    }
+    Node n = writableNode(t, c, id, m.path());
     byte[] key = Keys.xattr(id, name);
     if (t.get(key) == null) {
       throw new Fail(Errno.ENODATA, "no xattr " + m.name() + " on " + m.path());
@@ -676,11 +638,7 @@ public final class Brick implements AutoCloseable {
       return new Response.AttrReply(n.toAttr(id));
     }
     writeContent(t, id, n, m.offset(), data);
-    clearSetId(m.caller(), n);
-    n.mtimeNanos = ts;
-    n.ctimeNanos = ts;
-    putNode(t, id, n);
-    return new Response.AttrReply(n.toAttr(id));
+    return contentChanged(t, ts, m.caller(), id, n);
   }
 
   private Response truncate(Txn t, long ts, Request.Truncate m) throws Fail, IOException {
@@ -693,11 +651,7 @@ public final class Brick implements AutoCloseable {
     long id = m.inode();
     Node n = fileNode(t, id);
     resize(t, id, n, m.size());
-    clearSetId(m.caller(), n);
-    n.mtimeNanos = ts;
-    n.ctimeNanos = ts;
-    putNode(t, id, n);
-    return new Response.AttrReply(n.toAttr(id));
+    return contentChanged(t, ts, m.caller(), id, n);
   }
 
   private Response dropOrphan(Txn t, Request.DropOrphan m) throws Fail, IOException {
@@ -718,6 +672,24 @@ public final class Brick implements AutoCloseable {
   private static void touch(Node dirNode, long ts) {
     dirNode.mtimeNanos = ts;
     dirNode.ctimeNanos = ts;
+  }
+
+  /** After a write or truncate of file {@code id}: set-id bits, times, stored node and reply. */
+  private static Response contentChanged(Txn t, long ts, Caller c, long id, Node n) {
+    clearSetId(c, n);
+    n.mtimeNanos = ts;
+    n.ctimeNanos = ts;
+    putNode(t, id, n);
+    return new Response.AttrReply(n.toAttr(id));
+  }
+
+  /** The node of inode {@code id}, which {@code c} must be allowed to write (EACCES). */
+  private static Node writableNode(Kv kv, Caller c, long id, String path) throws Fail, IOException {
+    Node n = mustNode(kv, id);
+    if (!may(c, n, 2)) {
+      throw new Fail(Errno.EACCES, "no write permission on " + path);
+    }
+    return n;
   }
 
   /** A regular file by inode: ENOENT if unknown, EISDIR for a directory, EINVAL for a symlink. */
@@ -1870,6 +1842,48 @@ public final class Brick implements AutoCloseable {
       }
       dirId = d.id;
     }
+  }
+
+  /**
+   * Where a new entry {@code path} goes: EEXIST if it (or /) exists; {@code c} must be allowed
+   * to write its parent.
+   */
+  private static Loc locateNew(Kv kv, Caller c, String path) throws Fail, IOException {
+    List<String> parts = split(path);
+    if (parts.isEmpty()) {
+      throw new Fail(Errno.EEXIST, "/ exists");
+    }
+    Loc l = locate(kv, c, parts, path);
+    if (l.dent != null) {
+      throw new Fail(Errno.EEXIST, path + " exists");
+    }
+    requireWrite(c, l.parentNode, path);
+    return l;
+  }
+
+  /** An existing entry to remove: where it is, its inode and node. */
+  private record Removal(Loc loc, long id, Node node) {}
+
+  /**
+   * The existing entry {@code path} names, which {@code c} may remove from its parent (write
+   * permission, sticky bit); {@code rootErrno} and {@code rootMessage} for {@code /}, ENOENT if
+   * it does not exist.
+   */
+  private static Removal locateRemoval(Kv kv, Caller c, String path, Errno rootErrno,
+      String rootMessage) throws Fail, IOException {
+    List<String> parts = split(path);
+    if (parts.isEmpty()) {
+      throw new Fail(rootErrno, rootMessage);
+    }
+    Loc l = locate(kv, c, parts, path);
+    if (l.dent == null) {
+      throw new Fail(Errno.ENOENT, path + " does not exist");
+    }
+    requireWrite(c, l.parentNode, path);
+    long id = l.dent.id;
+    Node n = mustNode(kv, id);
+    requireSticky(c, l.parentNode, n, path);
+    return new Removal(l, id, n);
   }
 
   /** The inode a path names (no symlink following); ENOENT if it does not exist. */

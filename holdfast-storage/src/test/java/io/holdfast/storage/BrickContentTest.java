@@ -14,30 +14,13 @@ import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Random;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import org.rocksdb.Options;
 import org.rocksdb.RocksDB;
 
-class BrickContentTest {
-  @TempDir Path tmp;
-  TestBrick b;
-
-  @BeforeEach
-  void open() throws Exception {
-    b = new TestBrick(tmp.resolve("brick"));
-  }
-
-  @AfterEach
-  void close() {
-    b.close();
-  }
-
+class BrickContentTest extends BrickTestBase {
   @Test
   void inlineRoundTripShortReadAndPastEof() {
     long f = b.create("/f").inode();

@@ -12,31 +12,10 @@ import io.holdfast.protocol.FileType;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Request.Rename;
 import io.holdfast.protocol.Response;
-import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
-class BrickNamespaceTest {
-  @TempDir Path tmp;
-  TestBrick b;
-
-  @BeforeEach
-  void open() throws Exception {
-    b = new TestBrick(tmp.resolve("brick"));
-  }
-
-  @AfterEach
-  void close() {
-    b.close();
-  }
-
-  private Errno ap(Request.Mutation m) {
-    return errno(b.apply(m));
-  }
-
+class BrickNamespaceTest extends BrickTestBase {
   @Test
   void rootExistsAsDirectory0755() {
     Attr r = b.stat("/");

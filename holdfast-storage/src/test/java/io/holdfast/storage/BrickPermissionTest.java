@@ -2,39 +2,17 @@ package io.holdfast.storage;
 
 import static io.holdfast.storage.TestBrick.ROOT;
 import static io.holdfast.storage.TestBrick.attr;
-import static io.holdfast.storage.TestBrick.errno;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.holdfast.protocol.Caller;
 import io.holdfast.protocol.Errno;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Request.SetAttr;
-import java.nio.file.Path;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
-class BrickPermissionTest {
+class BrickPermissionTest extends BrickTestBase {
   static final Caller ALICE = new Caller(1000, 1000, new int[] {50});
   static final Caller BOB = new Caller(1001, 1001, new int[0]);
-
-  @TempDir Path tmp;
-  TestBrick b;
-
-  @BeforeEach
-  void open() throws Exception {
-    b = new TestBrick(tmp.resolve("brick"));
-  }
-
-  @AfterEach
-  void close() {
-    b.close();
-  }
-
-  private Errno ap(Request.Mutation m) {
-    return errno(b.apply(m));
-  }
 
   private void chown(String path, int uid, int gid) {
     assertThat(ap(new SetAttr(ROOT, path, SetAttr.UID | SetAttr.GID, 0, uid, gid, 0, 0))).isEqualTo(Errno.OK);

@@ -90,6 +90,18 @@ final class HoldfastFileChannel extends FileChannel {
     }
   }
 
+  private static void checkPosition(long pos) {
+    if (pos < 0) {
+      throw new IllegalArgumentException("negative position");
+    }
+  }
+
+  private static void checkPositionAndCount(long pos, long count) {
+    if (pos < 0 || count < 0) {
+      throw new IllegalArgumentException("negative position or count");
+    }
+  }
+
   private ClosedByInterruptException interrupted() {
     Thread.currentThread().interrupt();
     try {
@@ -197,9 +209,7 @@ final class HoldfastFileChannel extends FileChannel {
 
   @Override
   public synchronized int read(ByteBuffer dst, long pos) throws IOException {
-    if (pos < 0) {
-      throw new IllegalArgumentException("negative position");
-    }
+    checkPosition(pos);
     ensureReadable();
     return readAt(dst, pos);
   }
@@ -274,9 +284,7 @@ final class HoldfastFileChannel extends FileChannel {
 
   @Override
   public synchronized int write(ByteBuffer src, long pos) throws IOException {
-    if (pos < 0) {
-      throw new IllegalArgumentException("negative position");
-    }
+    checkPosition(pos);
     ensureWritable();
     return writeAt(src, pos);
   }
@@ -291,9 +299,7 @@ final class HoldfastFileChannel extends FileChannel {
 
   @Override
   public synchronized FileChannel position(long newPosition) throws IOException {
-    if (newPosition < 0) {
-      throw new IllegalArgumentException("negative position");
-    }
+    checkPosition(newPosition);
     ensureOpen();
     position = newPosition;
     return this;
@@ -337,9 +343,7 @@ final class HoldfastFileChannel extends FileChannel {
 
   @Override
   public long transferTo(long pos, long count, WritableByteChannel target) throws IOException {
-    if (pos < 0 || count < 0) {
-      throw new IllegalArgumentException("negative position or count");
-    }
+    checkPositionAndCount(pos, count);
     ensureReadable();
     long done = 0;
     ByteBuffer buf = ByteBuffer.allocate((int) Math.min(CHUNK, Math.max(1, count)));
@@ -360,9 +364,7 @@ final class HoldfastFileChannel extends FileChannel {
 
   @Override
   public long transferFrom(ReadableByteChannel src, long pos, long count) throws IOException {
-    if (pos < 0 || count < 0) {
-      throw new IllegalArgumentException("negative position or count");
-    }
+    checkPositionAndCount(pos, count);
     ensureWritable();
     long done = 0;
     ByteBuffer buf = ByteBuffer.allocate((int) Math.min(CHUNK, Math.max(1, count)));
