@@ -27,8 +27,8 @@ import java.util.concurrent.atomic.AtomicReference;
 /**
  * A {@link FileChannel} on one inode of a Holdfast volume.
  *
- * <p>Reads go to the volume in requests of at most 1 MiB and every reply's CRC32C is checked;
- * corrupt bytes are never returned. Writes are copied and sent asynchronously through the
+ * <p>Reads go to the volume in requests of 1 MiB (read-ahead: the reply serves the reads that
+ * follow within it) and every reply's CRC32C is checked; corrupt bytes are never returned. Writes are copied and sent asynchronously through the
  * file system's bounded window (write-behind); {@link #force}, {@link #close}, {@link #size},
  * reads and {@link #truncate} of this channel first wait for its outstanding writes and
  * report the first failure among them (once). Data is durable once {@code force()} or
@@ -52,6 +52,15 @@ final class HoldfastFileChannel extends FileChannel {
   private final List<Lock> locks = new ArrayList<>();
   private long position;
   private long size;
+  /**
+   * Read-ahead window: the last {@link #CHUNK}-sized read reply, served to the reads that
+   * follow it (a FUSE mount reads in 128 KiB pieces; one 1 MiB request instead of eight).
+   * Dropped on every write or truncate through this channel. Data another client writes
+   * meanwhile is seen after the window moves on or the file is reopened (close-to-open, as
+   * NFS).
+   */
+  private byte[] window = new byte[0];
+  private long windowStart = -1;
 
   HoldfastFileChannel(HoldfastFileSystem fs, String name, long inode, long size, Caller caller,
       boolean readable, boolean writable, boolean append) {
@@ -145,31 +154,49 @@ final class HoldfastFileChannel extends FileChannel {
     drain();
     int total = 0;
     while (dst.hasRemaining()) {
-      int want = Math.min(dst.remaining(), CHUNK);
       long at = pos + total;
-      Response r = call(() -> fs.service().query(new Request.Read(inode, at, want)));
-      byte[] bytes = switch (r) {
-        case Response.Data d -> {
-          if (Checksums.crc32c(d.bytes()) != d.crc32c()) {
-            throw new ErrnoFileSystemException(name, null, Errno.EIO,
-                "checksum mismatch reading inode " + inode + " at offset " + at);
-          }
-          yield d.bytes();
-        }
-        case Response.Error e -> throw Errors.toException(e, name, null);
-        default -> throw Errors.unexpected(r, name);
-      };
-      if (bytes.length > want) {
-        throw new ErrnoFileSystemException(name, null, Errno.EPROTO,
-            "read returned " + bytes.length + " bytes, asked for " + want);
+      if (windowStart < 0 || at < windowStart || at >= windowStart + window.length) {
+        fill(at);
       }
-      dst.put(bytes);
-      total += bytes.length;
-      if (bytes.length < want) {
-        break;
+      int offset = (int) (at - windowStart);
+      int n = Math.min(dst.remaining(), window.length - offset);
+      if (n <= 0) {
+        break; // end of file
+      }
+      dst.put(window, offset, n);
+      total += n;
+      if (window.length < CHUNK && offset + n == window.length) {
+        break; // short window: end of file when it was read
       }
     }
     return total == 0 && want(dst) ? -1 : total;
+  }
+
+  /** Reads up to {@link #CHUNK} bytes at {@code at} into the read-ahead window. */
+  private void fill(long at) throws IOException {
+    Response r = call(() -> fs.service().query(new Request.Read(inode, at, CHUNK)));
+    byte[] bytes = switch (r) {
+      case Response.Data d -> {
+        if (Checksums.crc32c(d.bytes()) != d.crc32c()) {
+          throw new ErrnoFileSystemException(name, null, Errno.EIO,
+              "checksum mismatch reading inode " + inode + " at offset " + at);
+        }
+        yield d.bytes();
+      }
+      case Response.Error e -> throw Errors.toException(e, name, null);
+      default -> throw Errors.unexpected(r, name);
+    };
+    if (bytes.length > CHUNK) {
+      throw new ErrnoFileSystemException(name, null, Errno.EPROTO,
+          "read returned " + bytes.length + " bytes, asked for " + CHUNK);
+    }
+    window = bytes;
+    windowStart = at;
+  }
+
+  private void dropWindow() {
+    window = new byte[0];
+    windowStart = -1;
   }
 
   private static boolean want(ByteBuffer dst) {
@@ -217,6 +244,7 @@ final class HoldfastFileChannel extends FileChannel {
   // ---- writing -------------------------------------------------------------------------
 
   private int writeAt(ByteBuffer src, long pos) throws IOException {
+    dropWindow();
     int total = 0;
     int chunk = fs.maxChunkBytes();
     while (src.hasRemaining()) {
@@ -320,6 +348,7 @@ final class HoldfastFileChannel extends FileChannel {
       throw new IllegalArgumentException("negative size");
     }
     ensureWritable();
+    dropWindow();
     long current = size();
     if (newSize < current) {
       fs.awaitWrites();

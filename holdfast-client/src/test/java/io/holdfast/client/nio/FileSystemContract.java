@@ -145,6 +145,25 @@ public abstract class FileSystemContract {
   }
 
   @Test
+  public void readsInOneChannelSeeItsOwnWritesAndTruncates() throws IOException {
+    Path f = dir.resolve("rw");
+    byte[] content = random(300_000);
+    Files.write(f, content);
+    try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+      ByteBuffer small = ByteBuffer.allocate(4096);
+      assertThat(ch.read(small, 0)).isEqualTo(4096);
+      ch.write(ByteBuffer.wrap(new byte[] {1, 2, 3}), 10_000);
+      ByteBuffer again = ByteBuffer.allocate(3);
+      assertThat(ch.read(again, 10_000)).isEqualTo(3);
+      assertThat(again.array()).containsExactly(1, 2, 3);
+      ch.truncate(20_000);
+      ByteBuffer past = ByteBuffer.allocate(100);
+      assertThat(ch.read(past, 19_950)).isEqualTo(50);
+      assertThat(ch.read(ByteBuffer.allocate(10), 20_000)).isEqualTo(-1);
+    }
+  }
+
+  @Test
   public void appendAddsAtTheEnd() throws IOException {
     Path f = dir.resolve("a");
     Files.writeString(f, "hello");
