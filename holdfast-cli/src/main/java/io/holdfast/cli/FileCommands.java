@@ -476,8 +476,9 @@ final class FileCommands {
 
   @Command(name = "mv", mixinStandardHelpOptions = true, sortOptions = false,
       description = {
-        "Move or rename a file or tree. Within one volume (or one local file system) this is one",
-        "atomic rename that replaces an existing file; between volumes, or between local and",
+        "Move or rename a file or tree.",
+        "Within one volume (or one local file system) this is one atomic rename that replaces",
+        "an existing file; between volumes, or between local and",
         "remote, it copies (like cp -r, keeping modes, times and links) and then deletes the source.",
         "If DESTINATION is a directory, SOURCE is moved into it.",
         PATHS_HELP,

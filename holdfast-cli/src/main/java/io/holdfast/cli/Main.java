@@ -17,7 +17,7 @@ import picocli.CommandLine.Command;
       "Start here:  holdfast demo            (three nodes on this machine, end to end)",
       "Cluster:     holdfast cluster init, holdfast server, holdfast cluster status",
       "Volumes:     holdfast volume create|list|info",
-      "Files:       holdfast ls|stat|cat|put|get|cp|mkdir|rm|mv   (remote paths are VOLUME:/path)",
+      "Files:       holdfast ls|stat|cat|put|get|cp|mkdir|rm|mv  (VOLUME:/path)",
       "Mount:       holdfast mount VOLUME MOUNTPOINT",
       ""
     },

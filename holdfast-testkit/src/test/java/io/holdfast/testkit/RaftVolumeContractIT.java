@@ -27,11 +27,6 @@ class RaftVolumeContractIT extends FileSystemContract {
 
   @BeforeAll
   static void startCluster() throws IOException {
-    // Opt-in (-Dholdfast.raftContract=true): against a real cluster the contract takes > 10 min
-    // on two cores (requests to a stable leader time out at the client's 3 s Raft timeout and are
-    // resent, see the testkit report), far beyond the suite's 5 min budget.
-    org.junit.jupiter.api.Assumptions.assumeTrue(Boolean.getBoolean("holdfast.raftContract"),
-        "set -Dholdfast.raftContract=true to run the contract against a 3-node cluster");
     cluster = MiniCluster.start(clusterRoot, 3, 100_000);
     volume = cluster.createVolume("contract", 0, 1, 2);
   }
