@@ -141,6 +141,11 @@ class RemoteFileCommandsIT {
       assertThat(seen).hasContent("through fuse");
       Files.writeString(mnt.resolve("mnt-test/g.txt"), "written through fuse\n");
       assertThat(ok("cat", "m:/mnt-test/g.txt").out()).isEqualTo("written through fuse\n");
+      // modes given to mkdir(2) and open(2) arrive exactly (one replicated step each)
+      assertThat(new ProcessBuilder("mkdir", "-m", "750", mnt.resolve("mnt-test/d").toString()).start().waitFor()).isZero();
+      assertThat(new ProcessBuilder("sh", "-c", "umask 077; echo x > " + mnt.resolve("mnt-test/private")).start().waitFor()).isZero();
+      assertThat(ok("stat", "m:/mnt-test/d").out()).contains("0750");
+      assertThat(ok("stat", "m:/mnt-test/private").out()).contains("0600");
     } finally {
       if (mount.isAlive()) {
         new ProcessBuilder("fusermount3", "-u", mnt.toString()).inheritIO().start().waitFor(20, TimeUnit.SECONDS);

@@ -122,6 +122,14 @@ final class PathFuseOperations implements FuseOperations {
   private final boolean slashSeparated;
   private final boolean statExtras;
   private final boolean adoptOwnership;
+  /**
+   * Whether new nodes can be created with their final permission bits in one step: true for
+   * file systems other than the JVM's default one (Holdfast's applies the given mode exactly and
+   * does not check permissions on a channel it just created). The local disk needs two steps
+   * (create owner-writable, then chmod) because the JDK applies the daemon's umask. One step
+   * saves a replicated SetAttr per create and mkdir.
+   */
+  private final boolean exactInitialMode;
   private final int daemonUid;
   private final int daemonGid;
   private final ConcurrentHashMap<Long, Handle> handles = new ConcurrentHashMap<>();
@@ -149,6 +157,7 @@ final class PathFuseOperations implements FuseOperations {
     this.daemonUid = ids[0];
     this.daemonGid = ids[1];
     this.adoptOwnership = unixView && daemonUid == 0 && root.getFileSystem() == FileSystems.getDefault();
+    this.exactInitialMode = posixView && root.getFileSystem() != FileSystems.getDefault();
   }
 
   /** Number of open handles (for tests and diagnostics). */
@@ -503,9 +512,10 @@ final class PathFuseOperations implements FuseOperations {
   public int mkdir(String path, int mode) {
     return run("mkdir", path, true, () -> {
       Path p = resolve(path);
-      Files.createDirectory(p, createAttrs(mode & 0700));
+      boolean oneStep = exactInitialMode && (mode & 07000) == 0;
+      Files.createDirectory(p, createAttrs(oneStep ? mode & 0777 : mode & 0700));
       adopt(p);
-      if (unixView || posixView) {
+      if (!oneStep && (unixView || posixView)) {
         setMode(p, mode);
       }
       return 0;
@@ -635,13 +645,15 @@ final class PathFuseOperations implements FuseOperations {
       Set<OpenOption> opts = openOptions(flags);
       boolean writable = opts.contains(StandardOpenOption.WRITE);
       FileChannel ch;
+      boolean oneStep = exactInitialMode && (mode & 07000) == 0;
+      int initial = oneStep ? mode & 0777 : mode & 0700 | 0600;
       if (writable) {
         opts.add(exclusive ? StandardOpenOption.CREATE_NEW : StandardOpenOption.CREATE);
-        ch = FileChannel.open(p, opts, createAttrs(mode & 0700 | 0600));
+        ch = FileChannel.open(p, opts, createAttrs(initial));
       } else {
         // NIO ignores CREATE for read-only channels: create first, then open.
         try {
-          Files.createFile(p, createAttrs(mode & 0700 | 0600));
+          Files.createFile(p, createAttrs(initial));
         } catch (FileAlreadyExistsException e) {
           if (exclusive) {
             throw e;
@@ -651,7 +663,7 @@ final class PathFuseOperations implements FuseOperations {
       }
       try {
         adopt(p);
-        if (unixView || posixView) {
+        if (!oneStep && (unixView || posixView)) {
           setMode(p, mode);
         }
       } catch (IOException | RuntimeException e) {
