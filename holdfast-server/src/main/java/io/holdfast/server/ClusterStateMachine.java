@@ -9,8 +9,8 @@ import io.holdfast.protocol.ProtocolException;
 import io.holdfast.protocol.Response;
 import java.io.File;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.file.Files;
-import java.nio.file.StandardCopyOption;
 import java.time.InstantSource;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -18,21 +18,16 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
-import org.apache.ratis.io.MD5Hash;
 import org.apache.ratis.proto.RaftProtos.LogEntryProto;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientRequest;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.protocol.TermIndex;
-import org.apache.ratis.server.storage.FileInfo;
 import org.apache.ratis.server.storage.RaftStorage;
-import org.apache.ratis.statemachine.StateMachineStorage;
 import org.apache.ratis.statemachine.TransactionContext;
-import org.apache.ratis.statemachine.impl.SimpleStateMachineStorage;
 import org.apache.ratis.statemachine.impl.SingleFileSnapshotInfo;
 import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
-import org.apache.ratis.util.MD5FileUtil;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,7 +42,6 @@ import org.slf4j.LoggerFactory;
 final class ClusterStateMachine extends LifecycleStateMachine {
   private static final Logger LOG = LoggerFactory.getLogger(ClusterStateMachine.class);
 
-  private final SimpleStateMachineStorage storage = new SimpleStateMachineStorage();
   private final UUID clusterId;
   private final List<String> nodes;
   private final InstantSource clock;
@@ -69,7 +63,6 @@ final class ClusterStateMachine extends LifecycleStateMachine {
     getLifeCycle().startAndTransition(() -> load(storage.loadLatestSnapshot()), IOException.class);
   }
 
-
   @Override
   public void reinitialize() throws IOException {
     load(storage.loadLatestSnapshot());
@@ -80,11 +73,7 @@ final class ClusterStateMachine extends LifecycleStateMachine {
     if (snapshot == null) {
       return;
     }
-    File file = snapshot.getFile().getPath().toFile();
-    MD5Hash md5 = snapshot.getFile().getFileDigest();
-    if (md5 != null) {
-      MD5FileUtil.verifySavedMD5(file, md5);
-    }
+    File file = verifiedFile(snapshot);
     ClusterMap loaded = ClusterMap.decode(Files.readAllBytes(file.toPath()));
     if (!loaded.clusterId().equals(clusterId)) {
       throw new IOException("cluster group snapshot " + file + " belongs to cluster " + loaded.clusterId()
@@ -96,23 +85,8 @@ final class ClusterStateMachine extends LifecycleStateMachine {
   }
 
   @Override
-  public StateMachineStorage getStateMachineStorage() {
-    return storage;
-  }
-
-  @Override
-  public long takeSnapshot() throws IOException {
-    TermIndex last = getLastAppliedTermIndex();
-    if (last == null || last.getIndex() <= 0) {
-      return -1;
-    }
-    File file = storage.getSnapshotFile(last.getTerm(), last.getIndex());
-    File tmp = new File(file.getPath() + ".tmp");
-    Files.write(tmp.toPath(), map.withEpoch(last.getIndex()).encode());
-    Files.move(tmp.toPath(), file.toPath(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    MD5Hash md5 = MD5FileUtil.computeAndSaveMd5ForFile(file);
-    storage.updateLatestSnapshot(new SingleFileSnapshotInfo(new FileInfo(file.toPath(), md5), last));
-    return last.getIndex();
+  protected void writeSnapshot(OutputStream out, long index) throws IOException {
+    out.write(map.withEpoch(index).encode());
   }
 
   @Override

@@ -1,15 +1,53 @@
 package io.holdfast.server;
 
+import java.io.BufferedOutputStream;
+import java.io.File;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import org.apache.ratis.io.MD5Hash;
+import org.apache.ratis.server.protocol.TermIndex;
+import org.apache.ratis.server.storage.FileInfo;
+import org.apache.ratis.statemachine.SnapshotRetentionPolicy;
+import org.apache.ratis.statemachine.StateMachineStorage;
 import org.apache.ratis.statemachine.impl.BaseStateMachine;
+import org.apache.ratis.statemachine.impl.SimpleStateMachineStorage;
+import org.apache.ratis.statemachine.impl.SingleFileSnapshotInfo;
 import org.apache.ratis.util.LifeCycle;
+import org.apache.ratis.util.MD5FileUtil;
 
 /**
- * The lifecycle Ratis expects of a state machine that can install a snapshot from the leader:
- * RUNNING after {@code initialize}; {@link #pause()} (RUNNING → PAUSED) before the snapshot
- * files are replaced; {@link #resume()} (PAUSED → RUNNING) at the end of {@code reinitialize}.
- * Ratis refuses to reload a state machine that is not PAUSED and then shuts the member down.
+ * What Holdfast's state machines share with Ratis: the lifecycle and the snapshot files.
+ *
+ * <ul>
+ *   <li><b>Lifecycle</b>: RUNNING after {@code initialize}; {@link #pause()} (RUNNING → PAUSED)
+ *       before the snapshot files are replaced by one from the leader; {@link #resume()}
+ *       (PAUSED → RUNNING) at the end of {@code reinitialize}. Ratis refuses to reload a state
+ *       machine that is not PAUSED and then shuts the member down.
+ *   <li><b>Snapshots</b>: one file per snapshot in Ratis's {@link SimpleStateMachineStorage}
+ *       ({@code snapshot.<term>_<index>} with an MD5 beside it), written to a temporary file,
+ *       fsynced and renamed into place; the two newest are kept. {@link #takeSnapshot()} runs on
+ *       Ratis's state machine updater thread, so no entry is applied meanwhile.
+ * </ul>
  */
 abstract class LifecycleStateMachine extends BaseStateMachine {
+  private static final SnapshotRetentionPolicy KEEP_TWO_SNAPSHOTS = new SnapshotRetentionPolicy() {
+    @Override
+    public int getNumSnapshotsRetained() {
+      return 2;
+    }
+  };
+
+  protected final SimpleStateMachineStorage storage = new SimpleStateMachineStorage();
+
+  @Override
+  public final StateMachineStorage getStateMachineStorage() {
+    return storage;
+  }
 
   @Override
   public void pause() {
@@ -25,5 +63,53 @@ abstract class LifecycleStateMachine extends BaseStateMachine {
       getLifeCycle().transition(LifeCycle.State.STARTING);
       getLifeCycle().transition(LifeCycle.State.RUNNING);
     }
+  }
+
+  /**
+   * Writes a snapshot at the last applied index: {@link #beforeSnapshot}, then
+   * {@link #writeSnapshot} into the snapshot file.
+   *
+   * @return the snapshot's index, or -1 if nothing was applied yet
+   */
+  @Override
+  public final long takeSnapshot() throws IOException {
+    TermIndex last = getLastAppliedTermIndex();
+    if (last == null || last.getIndex() <= 0) {
+      return -1;
+    }
+    beforeSnapshot(last.getIndex());
+    File file = storage.getSnapshotFile(last.getTerm(), last.getIndex());
+    Path tmp = file.toPath().resolveSibling(file.getName() + ".tmp");
+    try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {
+      writeSnapshot(out, last.getIndex());
+    }
+    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+      ch.force(true);
+    }
+    Files.move(tmp, file.toPath(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    MD5Hash md5 = MD5FileUtil.computeAndSaveMd5ForFile(file);
+    storage.updateLatestSnapshot(new SingleFileSnapshotInfo(new FileInfo(file.toPath(), md5), last));
+    storage.cleanupOldSnapshots(KEEP_TWO_SNAPSHOTS);
+    return last.getIndex();
+  }
+
+  /** Makes the state durable up to {@code index} before its snapshot is written (default: nothing). */
+  protected void beforeSnapshot(long index) throws IOException {}
+
+  /** Writes the whole state, as of applied index {@code index}, to {@code out}. */
+  protected abstract void writeSnapshot(OutputStream out, long index) throws IOException;
+
+  /**
+   * The file of a snapshot, after checking it against its saved MD5.
+   *
+   * @throws IOException if the file does not match its MD5
+   */
+  protected static File verifiedFile(SingleFileSnapshotInfo snapshot) throws IOException {
+    File file = snapshot.getFile().getPath().toFile();
+    MD5Hash md5 = snapshot.getFile().getFileDigest();
+    if (md5 != null) {
+      MD5FileUtil.verifySavedMD5(file, md5);
+    }
+    return file;
   }
 }

@@ -12,7 +12,6 @@ import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.storage.Brick;
 import java.io.BufferedInputStream;
-import java.io.BufferedOutputStream;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
@@ -22,21 +21,15 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.InstantSource;
 import java.util.concurrent.CompletableFuture;
-import org.apache.ratis.io.MD5Hash;
 import org.apache.ratis.proto.RaftProtos.LogEntryProto;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientRequest;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.server.RaftServer;
-import org.apache.ratis.server.protocol.TermIndex;
-import org.apache.ratis.server.storage.FileInfo;
 import org.apache.ratis.server.storage.RaftStorage;
-import org.apache.ratis.statemachine.StateMachineStorage;
 import org.apache.ratis.statemachine.TransactionContext;
-import org.apache.ratis.statemachine.impl.SimpleStateMachineStorage;
 import org.apache.ratis.statemachine.impl.SingleFileSnapshotInfo;
 import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
-import org.apache.ratis.util.MD5FileUtil;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -72,15 +65,6 @@ final class VolumeStateMachine extends LifecycleStateMachine {
   /** Prefix of refusals sent from {@link #startTransaction}; clients parse the errno after it. */
   static final String REFUSAL_PREFIX = ClusterIds.REFUSAL_PREFIX;
 
-  private static final org.apache.ratis.statemachine.SnapshotRetentionPolicy KEEP_TWO_SNAPSHOTS =
-      new org.apache.ratis.statemachine.SnapshotRetentionPolicy() {
-        @Override
-        public int getNumSnapshotsRetained() {
-          return 2;
-        }
-      };
-
-  private final SimpleStateMachineStorage storage = new SimpleStateMachineStorage();
   private final Path brickDir;
   private final InstantSource clock;
   private volatile Brick brick;
@@ -112,7 +96,6 @@ final class VolumeStateMachine extends LifecycleStateMachine {
     LOG.info("{}: brick {} at applied index {}, checkpoint {}", groupId, brickDir,
         brick.appliedIndex(), brick.checkpointIndex());
   }
-
 
   /** Called by Ratis after a snapshot from the leader was installed: load it (PAUSED → RUNNING). */
   @Override
@@ -154,45 +137,23 @@ final class VolumeStateMachine extends LifecycleStateMachine {
   }
 
   private void restore(SingleFileSnapshotInfo snapshot) throws IOException {
-    File file = snapshot.getFile().getPath().toFile();
-    MD5Hash md5 = snapshot.getFile().getFileDigest();
-    if (md5 != null) {
-      MD5FileUtil.verifySavedMD5(file, md5);
-    }
+    File file = verifiedFile(snapshot);
     try (InputStream in = new BufferedInputStream(Files.newInputStream(file.toPath()), 1 << 20)) {
       brick.restoreSnapshot(in);
     }
   }
 
   @Override
-  public StateMachineStorage getStateMachineStorage() {
-    return storage;
+  protected void beforeSnapshot(long index) throws IOException {
+    brick.checkpoint();
+    writeCovered(index);
   }
 
   @Override
-  public long takeSnapshot() throws IOException {
-    TermIndex last = getLastAppliedTermIndex();
-    if (last == null || last.getIndex() <= 0) {
-      return -1;
-    }
+  protected void writeSnapshot(OutputStream out, long index) throws IOException {
     long started = System.nanoTime();
-    brick.checkpoint();
-    writeCovered(last.getIndex());
-    File file = storage.getSnapshotFile(last.getTerm(), last.getIndex());
-    Path tmp = file.toPath().resolveSibling(file.getName() + ".tmp");
-    try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {
-      brick.writeSnapshot(out);
-    }
-    try (var ch = java.nio.channels.FileChannel.open(tmp, java.nio.file.StandardOpenOption.WRITE)) {
-      ch.force(true);
-    }
-    Files.move(tmp, file.toPath(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    MD5Hash md5 = MD5FileUtil.computeAndSaveMd5ForFile(file);
-    storage.updateLatestSnapshot(new SingleFileSnapshotInfo(new FileInfo(file.toPath(), md5), last));
-    storage.cleanupOldSnapshots(KEEP_TWO_SNAPSHOTS);
-    LOG.info("{}: snapshot at index {} ({} bytes) in {} ms", getGroupId(), last.getIndex(),
-        Files.size(file.toPath()), (System.nanoTime() - started) / 1_000_000);
-    return last.getIndex();
+    brick.writeSnapshot(out);
+    LOG.info("{}: snapshot at index {} written in {} ms", getGroupId(), index, (System.nanoTime() - started) / 1_000_000);
   }
 
   @Override
