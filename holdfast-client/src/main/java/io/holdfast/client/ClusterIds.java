@@ -1,6 +1,8 @@
 package io.holdfast.client;
 
 import io.holdfast.protocol.ClusterMap;
+import io.holdfast.protocol.Errno;
+import io.holdfast.protocol.Response;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,6 +22,35 @@ public final class ClusterIds {
   public static final String REFUSAL_PREFIX = "HOLDFAST-ERRNO:";
 
   private ClusterIds() {}
+
+  /** The exception message a node refuses a request with; read back by {@link #parseRefusal}. */
+  public static String refusal(Errno errno, String message) {
+    return REFUSAL_PREFIX + errno.name() + ":" + message;
+  }
+
+  /** A node's refusal before logging, carried as an exception message; null if not one. */
+  static Response.Error parseRefusal(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      String msg = c.getMessage();
+      int i = msg == null ? -1 : msg.indexOf(REFUSAL_PREFIX);
+      if (i >= 0) {
+        String rest = msg.substring(i + REFUSAL_PREFIX.length());
+        int colon = rest.indexOf(':');
+        try {
+          Errno errno = Errno.valueOf(colon < 0 ? rest : rest.substring(0, colon));
+          if (errno != Errno.OK) {
+            return new Response.Error(errno, colon < 0 ? "" : rest.substring(colon + 1));
+          }
+        } catch (IllegalArgumentException ignored) {
+          return new Response.Error(Errno.EIO, rest);
+        }
+      }
+      if (c.getCause() == c) {
+        break;
+      }
+    }
+    return null;
+  }
 
   /**
    * The cluster group's id. It is the same in every cluster, so a client that knows one node's

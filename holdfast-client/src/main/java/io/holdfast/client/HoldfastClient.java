@@ -28,7 +28,6 @@ import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftGroup;
 import org.apache.ratis.protocol.RaftGroupId;
-import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.retry.RetryPolicies;
 import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
 import org.apache.ratis.util.SizeInBytes;
@@ -136,7 +135,7 @@ public final class HoldfastClient implements AutoCloseable {
       Thread.currentThread().interrupt();
       throw new HoldfastException(Errno.EIO, what + ": interrupted", e);
     } catch (ExecutionException e) {
-      Response refusal = RaftVolumeService.refusal(e.getCause());
+      Response refusal = ClusterIds.parseRefusal(e.getCause());
       if (refusal instanceof Response.Error err) {
         throw err.toException();
       }
@@ -213,16 +212,16 @@ public final class HoldfastClient implements AutoCloseable {
   public Map<String, Response> memberDigests(String volume) throws HoldfastException {
     RaftVolumeService s = raftVolume(volume);
     Map<String, Response> out = new LinkedHashMap<>();
-    for (RaftPeer p : ClusterIds.group(RaftGroupId.valueOf(map.volume(volume).orElseThrow().groupId()),
-        map.volume(volume).orElseThrow().replicas()).getPeers()) {
+    for (String address : map.volume(volume).orElseThrow().replicas()) {
       try {
-        out.put(p.getAddress(), s.queryMember(p.getId(), new Request.GetDigest()).get(deadline.toMillis(), TimeUnit.MILLISECONDS));
+        out.put(address, s.queryMember(ClusterIds.peer(address).getId(), new Request.GetDigest())
+            .get(deadline.toMillis(), TimeUnit.MILLISECONDS));
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new HoldfastException(Errno.EIO, "interrupted");
       } catch (ExecutionException | TimeoutException e) {
         Throwable c = e instanceof ExecutionException ? e.getCause() : e;
-        out.put(p.getAddress(), new Response.Error(Errno.EIO, String.valueOf(c.getMessage())));
+        out.put(address, new Response.Error(Errno.EIO, String.valueOf(c.getMessage())));
       }
     }
     return out;

@@ -149,7 +149,7 @@ final class RaftVolumeService implements VolumeService {
             throw new CompletionException(translate(error, what));
           }
           if (!reply.isSuccess()) {
-            Response refusal = refusal(reply.getException());
+            Response refusal = ClusterIds.parseRefusal(reply.getException());
             if (refusal != null) {
               return refusal;
             }
@@ -163,33 +163,9 @@ final class RaftVolumeService implements VolumeService {
         })
         .exceptionallyCompose(e -> {
           Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
-          Response refusal = refusal(cause);
+          Response refusal = ClusterIds.parseRefusal(cause);
           return refusal != null ? CompletableFuture.completedFuture(refusal) : CompletableFuture.failedFuture(cause);
         });
-  }
-
-  /** A node's refusal before logging, carried as an exception message; null if not one. */
-  static Response refusal(Throwable t) {
-    for (Throwable c = t; c != null; c = c.getCause()) {
-      String msg = c.getMessage();
-      int i = msg == null ? -1 : msg.indexOf(ClusterIds.REFUSAL_PREFIX);
-      if (i >= 0) {
-        String rest = msg.substring(i + ClusterIds.REFUSAL_PREFIX.length());
-        int colon = rest.indexOf(':');
-        try {
-          Errno errno = Errno.valueOf(colon < 0 ? rest : rest.substring(0, colon));
-          if (errno != Errno.OK) {
-            return new Response.Error(errno, colon < 0 ? "" : rest.substring(colon + 1));
-          }
-        } catch (IllegalArgumentException ignored) {
-          return new Response.Error(Errno.EIO, rest);
-        }
-      }
-      if (c.getCause() == c) {
-        break;
-      }
-    }
-    return null;
   }
 
   private HoldfastException translate(Throwable error, String what) {
@@ -224,11 +200,6 @@ final class RaftVolumeService implements VolumeService {
       }
     }
     return java.util.Optional.empty();
-  }
-
-  /** The members of the group. */
-  List<RaftPeerId> members() {
-    return members;
   }
 
   @Override

@@ -96,12 +96,9 @@ final class ClusterStateMachine extends LifecycleStateMachine {
     try {
       ClusterCommand.decode(cmd);
     } catch (ProtocolException e) {
-      TransactionContext refused = b.build();
-      refused.setException(new IOException(VolumeStateMachine.REFUSAL_PREFIX + e.errno().name() + ":" + e.getMessage()));
-      return refused;
+      return refused(b, e);
     }
-    java.time.Instant now = clock.instant();
-    long nanos = now.getEpochSecond() * 1_000_000_000L + now.getNano();
+    long nanos = epochNanos(clock);
     ByteString data = ByteString.copyFrom(java.nio.ByteBuffer.allocate(8).putLong(0, nanos)).concat(ByteString.copyFrom(cmd));
     return b.setLogData(data).build();
   }
@@ -166,10 +163,5 @@ final class ClusterStateMachine extends LifecycleStateMachine {
       reply = Codec.encode(new Response.Error(e.errno(), e.getMessage()));
     }
     return CompletableFuture.completedFuture(Message.valueOf(ByteString.copyFrom(reply)));
-  }
-
-  /** The current map, for the node's own use. */
-  ClusterMap map() {
-    return map;
   }
 }

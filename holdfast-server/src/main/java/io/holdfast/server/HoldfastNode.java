@@ -170,10 +170,6 @@ public final class HoldfastNode implements AutoCloseable {
     }
   }
 
-  /** The Ratis server, for tests and tools in this module. */
-  RaftServer raftServer() {
-    return server;
-  }
 
   /** Stops the node; pending requests fail with retryable errors. Idempotent. */
   @Override

@@ -1,5 +1,7 @@
 package io.holdfast.server;
 
+import io.holdfast.client.ClusterIds;
+import io.holdfast.protocol.HoldfastException;
 import java.io.BufferedOutputStream;
 import java.io.File;
 import java.io.IOException;
@@ -9,11 +11,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.time.InstantSource;
 import org.apache.ratis.io.MD5Hash;
 import org.apache.ratis.server.protocol.TermIndex;
 import org.apache.ratis.server.storage.FileInfo;
 import org.apache.ratis.statemachine.SnapshotRetentionPolicy;
 import org.apache.ratis.statemachine.StateMachineStorage;
+import org.apache.ratis.statemachine.TransactionContext;
 import org.apache.ratis.statemachine.impl.BaseStateMachine;
 import org.apache.ratis.statemachine.impl.SimpleStateMachineStorage;
 import org.apache.ratis.statemachine.impl.SingleFileSnapshotInfo;
@@ -98,6 +103,22 @@ abstract class LifecycleStateMachine extends BaseStateMachine {
 
   /** Writes the whole state, as of applied index {@code index}, to {@code out}. */
   protected abstract void writeSnapshot(OutputStream out, long index) throws IOException;
+
+  /**
+   * A transaction that is answered with {@code error} and never logged; the client reads the
+   * errno back ({@link ClusterIds#parseRefusal}).
+   */
+  protected static TransactionContext refused(TransactionContext.Builder b, HoldfastException error) {
+    TransactionContext refused = b.build();
+    refused.setException(new IOException(ClusterIds.refusal(error.errno(), error.getMessage())));
+    return refused;
+  }
+
+  /** The clock's time in nanoseconds since the epoch, as log entries carry it. */
+  protected static long epochNanos(InstantSource clock) {
+    Instant now = clock.instant();
+    return now.getEpochSecond() * 1_000_000_000L + now.getNano();
+  }
 
   /**
    * The file of a snapshot, after checking it against its saved MD5.

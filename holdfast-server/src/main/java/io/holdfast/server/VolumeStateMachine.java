@@ -1,6 +1,5 @@
 package io.holdfast.server;
 
-import io.holdfast.client.ClusterIds;
 import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.Codec;
 import io.holdfast.protocol.Errno;
@@ -62,8 +61,6 @@ import org.slf4j.LoggerFactory;
  */
 final class VolumeStateMachine extends LifecycleStateMachine {
   private static final Logger LOG = LoggerFactory.getLogger(VolumeStateMachine.class);
-  /** Prefix of refusals sent from {@link #startTransaction}; clients parse the errno after it. */
-  static final String REFUSAL_PREFIX = ClusterIds.REFUSAL_PREFIX;
 
   private final Path brickDir;
   private final InstantSource clock;
@@ -167,12 +164,10 @@ final class VolumeStateMachine extends LifecycleStateMachine {
         throw new HoldfastException(Errno.EINVAL, "a query sent as a mutation");
       }
       check(mutation);
-      LogEntry entry = new LogEntry(nowNanos(), mutation);
+      LogEntry entry = new LogEntry(epochNanos(clock), mutation);
       return b.setLogData(ByteString.copyFrom(Codec.encode(entry))).setStateMachineContext(entry).build();
     } catch (HoldfastException e) {
-      TransactionContext refused = b.build();
-      refused.setException(new IOException(REFUSAL_PREFIX + e.errno().name() + ":" + e.getMessage()));
-      return refused;
+      return refused(b, e);
     }
   }
 
@@ -186,11 +181,6 @@ final class VolumeStateMachine extends LifecycleStateMachine {
         throw new HoldfastException(Errno.EFBIG, "write beyond the largest file size");
       }
     }
-  }
-
-  private long nowNanos() {
-    java.time.Instant now = clock.instant();
-    return now.getEpochSecond() * 1_000_000_000L + now.getNano();
   }
 
   @Override
@@ -231,11 +221,6 @@ final class VolumeStateMachine extends LifecycleStateMachine {
 
   private static Message message(Response r) {
     return Message.valueOf(ByteString.copyFrom(Codec.encode(r)));
-  }
-
-  /** The brick, for tests and the node's status. */
-  Brick brick() {
-    return brick;
   }
 
   @Override
