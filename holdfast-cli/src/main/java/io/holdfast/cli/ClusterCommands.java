@@ -3,7 +3,10 @@ package io.holdfast.cli;
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.protocol.ClusterMap;
 import io.holdfast.protocol.Response;
+import io.holdfast.server.CertificateAuthority;
 import io.holdfast.server.NodeConfig;
+import io.holdfast.server.NodeSecurity;
+import java.time.Instant;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -21,9 +24,14 @@ final class ClusterCommands {
 
   @Command(name = "init", mixinStandardHelpOptions = true,
       description = {
-        "Write holdfast.conf into a node's data directory.",
+        "Write holdfast.conf into a node's data directory, and its TLS certificate into DIR/tls.",
         "Run it once per node with the same --peers; the first node's run prints the cluster id,",
         "pass it to the others with --cluster-id. The first three peers hold the cluster map.",
+        "",
+        "The first run also creates the cluster CA (--ca, default ~/.holdfast/ca; keep ca.key safe)",
+        "and an admin client certificate (--client-tls, default ~/.holdfast/tls). Later runs issue",
+        "the node's certificate from the CA if --ca holds it; on other machines, issue it where the",
+        "CA is ('holdfast cert node HOST:PORT --out DIR') and copy DIR to the node's DATA/tls.",
         "",
         "Example (three machines):",
         "  a$ holdfast cluster init --data /var/lib/holdfast --address a:7001 --peers a:7001,b:7001,c:7001",
@@ -47,12 +55,47 @@ final class ClusterCommands {
         description = "Applied log entries between automatic snapshots (default: ${DEFAULT-VALUE}).")
     long snapshotThreshold;
 
+    @Option(names = "--ca", paramLabel = "DIR", description = "The cluster CA directory (default: ~/.holdfast/ca).")
+    Path ca;
+
+    @Option(names = "--client-tls", paramLabel = "DIR",
+        description = "Where the first run writes the admin client certificate (default: $HOLDFAST_TLS, else ~/.holdfast/tls).")
+    Path clientTls;
+
+    @Option(names = "--insecure", description = "No certificates: the node must then run with --insecure (plaintext). Prints a warning.")
+    boolean insecure;
+
     @Override
     public Integer call() throws Exception {
       UUID id = clusterId != null ? clusterId : UUID.randomUUID();
       NodeConfig c = new NodeConfig(data, address, NodeFiles.peers(peers), id, snapshotThreshold);
+      Path caDir = ca != null ? ca : CertCommands.defaultCaDir();
+      if (!insecure && clusterId == null && java.nio.file.Files.exists(caDir.resolve(CertificateAuthority.KEY_FILE))) {
+        throw new IllegalArgumentException(caDir + " already holds a cluster CA; for a new cluster pass --ca NEWDIR,"
+            + " for a node of the cluster it belongs to pass that cluster's --cluster-id");
+      }
       NodeFiles.write(c);
       System.out.println("initialized " + data.resolve(NodeFiles.FILE) + " for node " + address + " of cluster " + id);
+      if (insecure) {
+        System.err.println(io.holdfast.client.security.TransportSecurity.INSECURE_WARNING);
+      } else if (clusterId == null) {
+        CertificateAuthority authority = CertificateAuthority.create(caDir, id.toString());
+        System.out.println("created the cluster CA in " + caDir + " (ca.key is mode 0600: keep it safe and off the nodes if you can)");
+        CertCommands.issueNode(authority, address, List.of(), NodeSecurity.tlsDirectory(data), Instant.now().plus(CertificateAuthority.VALIDITY));
+        Path admin = clientTls != null ? clientTls : io.holdfast.client.security.TransportSecurity.defaultClientDirectory();
+        if (java.nio.file.Files.exists(admin.resolve("client.crt"))) {
+          System.out.println("kept the existing client certificate in " + admin + "; issue an admin one for this cluster with"
+              + " 'holdfast cert client admin --admin --ca " + caDir + " --out DIR'");
+        } else {
+          CertCommands.issueClient(authority, "admin", true, admin, Instant.now().plus(CertificateAuthority.VALIDITY));
+        }
+      } else if (java.nio.file.Files.exists(caDir.resolve(CertificateAuthority.KEY_FILE))) {
+        CertCommands.issueNode(CertificateAuthority.load(caDir), address, List.of(), NodeSecurity.tlsDirectory(data),
+            Instant.now().plus(CertificateAuthority.VALIDITY));
+      } else {
+        System.out.println("no cluster CA in " + caDir + ": on the machine that has it run 'holdfast cert node " + address
+            + " --out DIR' and copy DIR to " + NodeSecurity.tlsDirectory(data));
+      }
       if (clusterId == null) {
         System.out.println("on the other nodes run: holdfast cluster init --data DIR --address HOST:PORT --peers " + peers + " --cluster-id " + id);
       }

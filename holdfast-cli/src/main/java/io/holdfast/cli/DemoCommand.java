@@ -6,7 +6,11 @@ import io.holdfast.fuse.FuseOptions;
 import io.holdfast.protocol.Errno;
 import io.holdfast.protocol.HoldfastException;
 import io.holdfast.protocol.Response;
+import io.holdfast.client.security.Role;
+import io.holdfast.client.security.TransportSecurity;
+import io.holdfast.server.CertificateAuthority;
 import io.holdfast.server.NodeConfig;
+import io.holdfast.server.NodeSecurity;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -101,6 +105,12 @@ final class DemoCommand implements Callable<Integer> {
     for (int i = 0; i < 3; i++) {
       NodeFiles.write(new NodeConfig(nodeDir(i), addresses.get(i), addresses, clusterId, 20_000));
     }
+    CertificateAuthority ca = CertificateAuthority.create(data.resolve("ca"), clusterId.toString());
+    for (int i = 0; i < 3; i++) {
+      ca.issue(addresses.get(i), Role.NODE, List.of("127.0.0.1")).writeTo(NodeSecurity.tlsDirectory(nodeDir(i)), ca.certificate(), "node");
+    }
+    ca.issue("admin", Role.ADMIN, List.of()).writeTo(clientTls(), ca.certificate(), "client");
+    say("created a cluster CA and certificates in %s: every connection is mutual TLS 1.3", data);
     // Ctrl-C / SIGTERM (e.g. with --keep): stop the node processes we started; the FUSE mount
     // goes away with this process (auto_unmount).
     Thread reaper = new Thread(() -> nodes.forEach(Process::destroy), "holdfast-demo-reaper");
@@ -120,7 +130,7 @@ final class DemoCommand implements Callable<Integer> {
       awaitTrue(60, () -> c.memberDigests(VOLUME).values().stream().allMatch(Response.Digest.class::isInstance), "volume members answer");
       say("created volume '%s' with 3 replicas", VOLUME);
 
-      fs = FileSystems.newFileSystem(URI.create("holdfast://" + addresses.get(0) + "/" + VOLUME), Map.of());
+      fs = FileSystems.newFileSystem(URI.create("holdfast://" + addresses.get(0) + "/" + VOLUME), clientEnv());
       Path target;
       boolean fuse = !noFuse && FuseMount.isAvailable();
       if (fuse) {
@@ -165,6 +175,7 @@ final class DemoCommand implements Callable<Integer> {
       if (keep && ok) {
         System.out.println();
         System.out.println("The cluster keeps running" + (fuse ? " and the volume stays mounted at " + target : "") + ".");
+        System.out.println("  export HOLDFAST_TLS=" + clientTls().toAbsolutePath() + "   (the demo's admin certificate)");
         System.out.println("  holdfast cluster status -c " + addresses.get(0));
         System.out.println("  holdfast ls -l -c " + addresses.get(0) + " " + VOLUME + ":/");
         System.out.println("Stop it with Ctrl-C (this process owns the mount and the nodes).");
@@ -209,6 +220,8 @@ final class DemoCommand implements Callable<Integer> {
       for (int i = 0; i < 3; i++) {
         deleteTree(nodeDir(i));
       }
+      deleteTree(data.resolve("ca"));
+      deleteTree(clientTls());
       if (Files.exists(data.resolve("mnt"))) {
         try (Stream<Path> s = Files.list(data.resolve("mnt"))) {
           if (s.findAny().isPresent()) {
@@ -277,6 +290,15 @@ final class DemoCommand implements Callable<Integer> {
     }
   }
 
+  /** The demo's admin client certificate directory. */
+  private Path clientTls() {
+    return data.resolve("client-tls");
+  }
+
+  private Map<String, Object> clientEnv() {
+    return Map.of(TransportSecurity.TLS_OPTION, clientTls());
+  }
+
   private Process startNode(int i) throws IOException {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     List<String> cmd = List.of(java, "-Xmx1g", "-XX:+UseG1GC", "--enable-native-access=ALL-UNNAMED",
@@ -296,7 +318,7 @@ final class DemoCommand implements Callable<Integer> {
         }
       }
       try {
-        return HoldfastClient.connect("127.0.0.1", basePort, Map.of());
+        return HoldfastClient.connect("127.0.0.1", basePort, clientEnv());
       } catch (HoldfastException e) {
         last = e;
         Thread.sleep(250); // the nodes are separate processes still starting; nothing to wait on but time

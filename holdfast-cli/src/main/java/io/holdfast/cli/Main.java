@@ -23,6 +23,8 @@ import picocli.CommandLine.Command;
     },
     subcommands = {
       ServerCommand.class,
+      CertCommands.class,
+      DoctorCommand.class,
       ClusterCommands.class,
       VolumeCommands.class,
       DemoCommand.class,

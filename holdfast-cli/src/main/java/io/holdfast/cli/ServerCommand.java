@@ -1,7 +1,9 @@
 package io.holdfast.cli;
 
+import io.holdfast.client.security.TransportSecurity;
 import io.holdfast.server.HoldfastNode;
 import io.holdfast.server.NodeConfig;
+import io.holdfast.server.NodeSecurity;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -12,18 +14,39 @@ import picocli.CommandLine.Option;
 @Command(name = "server", mixinStandardHelpOptions = true,
     description = {
       "Run a Holdfast node in the foreground until stopped with Ctrl-C or SIGTERM.",
-      "The data directory must have been set up with 'holdfast cluster init'.",
+      "The data directory must have been set up with 'holdfast cluster init', which also puts the",
+      "node's certificate in DIR/tls (ca.crt, node.crt, node.key). Every connection, to clients and",
+      "to other nodes, is mutual TLS 1.3; replace node.crt and node.key (atomically, by rename) to",
+      "rotate the certificate: new connections use the new one, no restart needed.",
       "",
       "Example:  holdfast server --data /var/lib/holdfast"
     })
 final class ServerCommand implements Callable<Integer> {
-  @Option(names = "--data", required = true, paramLabel = "DIR", description = "The node's data directory (holds holdfast.conf, raft/, bricks/).")
+  @Option(names = "--data", required = true, paramLabel = "DIR", description = "The node's data directory (holds holdfast.conf, tls/, raft/, bricks/).")
   Path data;
+
+  @Option(names = "--insecure", description = "Plaintext and unauthenticated (no TLS, no ACLs). Only on an isolated network; prints a warning.")
+  boolean insecure;
+
+  @Option(names = "--max-connections", paramLabel = "N", defaultValue = "" + NodeSecurity.DEFAULT_TOTAL,
+      description = "Most connections this node accepts in total (default: ${DEFAULT-VALUE}).")
+  int maxConnections;
+
+  @Option(names = "--max-connections-per-client", paramLabel = "N", defaultValue = "" + NodeSecurity.DEFAULT_PER_CLIENT,
+      description = "Most connections one client identity may hold (default: ${DEFAULT-VALUE}; nodes are exempt).")
+  int maxPerClient;
 
   @Override
   public Integer call() throws Exception {
     NodeConfig config = NodeFiles.read(data);
-    HoldfastNode node = HoldfastNode.start(config);
+    NodeSecurity security;
+    if (insecure) {
+      System.err.println(TransportSecurity.INSECURE_WARNING);
+      security = NodeSecurity.plaintext();
+    } else {
+      security = NodeSecurity.tls(data);
+    }
+    HoldfastNode node = HoldfastNode.start(config, security.withLimits(maxPerClient, maxConnections));
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
@@ -34,7 +57,8 @@ final class ServerCommand implements Callable<Integer> {
         stopped.countDown();
       }
     }, "holdfast-shutdown"));
-    System.out.println("holdfast node " + config.address() + " running (cluster " + config.clusterId() + ", data " + data.toAbsolutePath() + ")");
+    System.out.println("holdfast node " + config.address() + " running (cluster " + config.clusterId() + ", data " + data.toAbsolutePath()
+        + (insecure ? ", PLAINTEXT" : ", mutual TLS 1.3") + ")");
     System.out.flush();
     stopped.await();
     return 0;

@@ -1,6 +1,8 @@
 package io.holdfast.cli;
 
 import io.holdfast.client.HoldfastClient;
+import io.holdfast.protocol.Access;
+import io.holdfast.protocol.AclRule;
 import io.holdfast.protocol.ClusterMap;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -11,9 +13,9 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code holdfast volume create|list|info}. */
-@Command(name = "volume", mixinStandardHelpOptions = true, description = "Create and inspect volumes.",
-    subcommands = {VolumeCommands.Create.class, VolumeCommands.ListVolumes.class, VolumeCommands.Info.class})
+/** {@code holdfast volume create|list|info|acl}. */
+@Command(name = "volume", mixinStandardHelpOptions = true, description = "Create and inspect volumes, and set who may use them.",
+    subcommands = {VolumeCommands.Create.class, VolumeCommands.ListVolumes.class, VolumeCommands.Info.class, VolumeCommands.Acl.class})
 final class VolumeCommands {
   private VolumeCommands() {}
 
@@ -47,6 +49,7 @@ final class VolumeCommands {
         chosen = chosen.subList(0, replicas);
         client.createVolume(name, chosen);
         System.out.println("created volume " + name + " on " + String.join(", ", chosen));
+        System.out.println("only the admin can use it until you export it, e.g.: holdfast volume acl " + name + " add 'mail-*' 10.0.0.0/8 rw");
         return 0;
       }
     }
@@ -86,6 +89,74 @@ final class VolumeCommands {
         System.out.println("created  " + Instant.ofEpochSecond(0, v.createdNanos()));
         System.out.println("members:");
         return ClusterCommands.printMembers(client.memberDigests(name)) == 0 ? 0 : 3;
+      }
+    }
+  }
+
+  @Command(name = "acl", mixinStandardHelpOptions = true,
+      description = {
+        "Show or change a volume's export ACL: which clients (certificate name, '*' wildcards) from",
+        "which addresses (CIDR, or '*') get none, ro (read-only) or rw access. Rules are tried in order;",
+        "the first match decides; no match denies. The admin and nodes always have full access.",
+        "A read-only client gets EROFS on every write; a client with no access gets EACCES.",
+        "Changes reach existing sessions as soon as the nodes apply them (well under a second).",
+        "",
+        "Examples:",
+        "  holdfast volume acl mail add 'mail-*' 10.0.0.0/8 rw",
+        "  holdfast volume acl mail add backup '*' ro",
+        "  holdfast volume acl mail remove backup '*' ro",
+        "  holdfast volume acl mail list"
+      })
+  static final class Acl implements Callable<Integer> {
+    @Mixin ClusterOption cluster;
+
+    @Parameters(index = "0", paramLabel = "VOLUME")
+    String volume;
+
+    @Parameters(index = "1", paramLabel = "add|remove|list")
+    String action;
+
+    @Parameters(index = "2..*", arity = "0..3", paramLabel = "IDENTITY NETWORK ACCESS",
+        description = "For add and remove: the client name pattern, the CIDR range ('*' for any), and none|ro|rw.")
+    List<String> rule = new ArrayList<>();
+
+    @Override
+    public Integer call() throws Exception {
+      ClusterMap.checkVolumeName(volume);
+      AclRule parsed = null;
+      switch (action) {
+        case "add", "remove" -> {
+          if (rule.size() != 3) {
+            throw new IllegalArgumentException(action + " needs IDENTITY NETWORK ACCESS, e.g. 'mail-*' 10.0.0.0/8 rw");
+          }
+          parsed = new AclRule(rule.get(0), rule.get(1), Access.parse(rule.get(2)));
+        }
+        case "list" -> {
+          if (!rule.isEmpty()) {
+            throw new IllegalArgumentException("list takes no more arguments");
+          }
+        }
+        default -> throw new IllegalArgumentException("unknown action \"" + action + "\": use add, remove or list");
+      }
+      try (HoldfastClient client = cluster.connect()) {
+        ClusterMap map = switch (action) {
+          case "add" -> client.addAclRule(volume, parsed);
+          case "remove" -> client.removeAclRule(volume, parsed);
+          default -> client.refreshMap();
+        };
+        ClusterMap.Volume v = map.volume(volume).orElseThrow(() -> new IllegalArgumentException("no volume " + volume));
+        if (!action.equals("list")) {
+          System.out.println((action.equals("add") ? "added " : "removed ") + parsed);
+        }
+        System.out.printf("%-4s %-32s %-20s %s%n", "#", "IDENTITY", "NETWORK", "ACCESS");
+        int i = 1;
+        for (AclRule r : v.acl()) {
+          System.out.printf("%-4d %-32s %-20s %s%n", i++, r.identity(), r.network(), r.access().label());
+        }
+        if (v.acl().isEmpty()) {
+          System.out.println("(no rules: only the admin and nodes can use " + volume + ")");
+        }
+        return 0;
       }
     }
   }

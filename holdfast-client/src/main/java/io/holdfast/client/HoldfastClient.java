@@ -1,5 +1,7 @@
 package io.holdfast.client;
 
+import io.holdfast.client.security.TransportSecurity;
+import io.holdfast.protocol.AclRule;
 import io.holdfast.protocol.ClusterCommand;
 import io.holdfast.protocol.ClusterMap;
 import io.holdfast.protocol.Codec;
@@ -21,6 +23,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.ratis.client.RaftClient;
 import org.apache.ratis.client.RaftClientConfigKeys;
+import org.apache.ratis.conf.Parameters;
 import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.grpc.GrpcConfigKeys;
 import org.apache.ratis.protocol.ClientId;
@@ -40,8 +43,23 @@ import org.apache.ratis.util.TimeDuration;
  * the cluster group's members. {@link #volume} returns a {@link VolumeService} for one volume;
  * it is owned by this client and closed with it.
  *
- * <p>Options ({@code env}): {@code holdfast.deadline} — per-request deadline as a
- * {@link Duration} or milliseconds (default 30 s).
+ * <p>Options ({@code env}):
+ *
+ * <ul>
+ *   <li>{@code holdfast.deadline}: per-request deadline as a {@link Duration} or milliseconds
+ *       (default 30 s);
+ *   <li>{@code holdfast.tls}: directory with {@code ca.crt}, {@code client.crt} and
+ *       {@code client.key} (default {@code $HOLDFAST_TLS}, else {@code ~/.holdfast/tls}); see
+ *       {@link TransportSecurity#forClient};
+ *   <li>{@code holdfast.insecure}: {@code true} for plaintext without a certificate (the node
+ *       must run with {@code --insecure} too);
+ *   <li>{@code holdfast.require}: features (comma separated, or a List) the node must offer in
+ *       the handshake besides {@code checksum=crc32c}, e.g. {@code compression=zstd}.
+ * </ul>
+ *
+ * <p>On connecting, the client and the node exchange {@link ClusterCommand.Hello}s (protocol
+ * version ranges and features); either side refuses an incompatible peer with a message that
+ * names both sides' versions or the missing feature.
  *
  * <p>Thread-safe.
  */
@@ -49,17 +67,25 @@ public final class HoldfastClient implements AutoCloseable {
   /** Default per-request deadline. */
   public static final Duration DEFAULT_DEADLINE = Duration.ofSeconds(30);
 
+  /** Client option: extra features the node must offer (comma separated String, or a List). */
+  public static final String REQUIRE_OPTION = "holdfast.require";
+
   private final RaftProperties properties;
+  private final Parameters parameters;
   private final Duration deadline;
   private final RaftClient cluster;
+  private final ClusterCommand.Hello welcome;
   private final Map<String, RaftVolumeService> volumes = new LinkedHashMap<>();
   private volatile ClusterMap map;
   private boolean closed;
 
-  private HoldfastClient(RaftProperties properties, Duration deadline, RaftClient cluster, ClusterMap map) {
+  private HoldfastClient(RaftProperties properties, Parameters parameters, Duration deadline, RaftClient cluster,
+      ClusterCommand.Hello welcome, ClusterMap map) {
     this.properties = properties;
+    this.parameters = parameters;
     this.deadline = deadline;
     this.cluster = cluster;
+    this.welcome = welcome;
     this.map = map;
   }
 
@@ -68,11 +94,16 @@ public final class HoldfastClient implements AutoCloseable {
    *
    * @param env options (see the class comment); unknown keys are ignored
    * @throws HoldfastException {@link Errno#ETIMEDOUT} or {@link Errno#EIO} if the node does
-   *     not answer, {@link Errno#EPROTO} if it answers with something else than a cluster map
+   *     not answer (a refused TLS handshake shows as EIO with the reason),
+   *     {@link Errno#EACCES} if no client certificate is found, {@link Errno#EPROTO} if the
+   *     handshake finds the two sides incompatible or the node answers with something else
    * @throws IllegalArgumentException if an option has the wrong type
    */
   public static HoldfastClient connect(String host, int port, Map<String, ?> env) throws HoldfastException {
     Duration deadline = duration(env.get("holdfast.deadline"), DEFAULT_DEADLINE);
+    TransportSecurity security = TransportSecurity.forClient(env);
+    Parameters parameters = security.parameters();
+    ClusterCommand.Hello hello = hello(security, env.get(REQUIRE_OPTION));
     RaftProperties props = new RaftProperties();
     RaftClientConfigKeys.Rpc.setRequestTimeout(props, TimeDuration.valueOf(3, TimeUnit.SECONDS));
     RaftClientConfigKeys.Async.setOutstandingRequestsMax(props, 512);
@@ -80,24 +111,77 @@ public final class HoldfastClient implements AutoCloseable {
     String address = host + ":" + port;
     ClusterMap.checkAddress(address);
     ClusterMap first;
-    try (RaftClient boot = newClient(props, RaftGroup.valueOf(ClusterIds.CLUSTER_GROUP, ClusterIds.peer(address)), true)) {
-      RaftClientReply reply = await(boot.async().sendStaleRead(getMap(), 0, ClusterIds.peer(address).getId()), deadline, "cluster map from " + address);
+    ClusterCommand.Hello welcome;
+    try (RaftClient boot = newClient(props, parameters, RaftGroup.valueOf(ClusterIds.CLUSTER_GROUP, ClusterIds.peer(address)), true)) {
+      var node = ClusterIds.peer(address).getId();
+      welcome = handshake(hello, await(boot.async().sendStaleRead(message(hello), 0, node), deadline, "handshake with " + address), address);
+      RaftClientReply reply = await(boot.async().sendStaleRead(message(new ClusterCommand.GetMap()), 0, node), deadline, "cluster map from " + address);
       first = decodeMap(reply, address);
     } catch (IOException e) {
       throw e instanceof HoldfastException h ? h : new HoldfastException(Errno.EIO, "cannot reach " + address + ": " + e.getMessage(), e);
     }
     List<String> groupMembers = first.nodes().subList(0, Math.min(3, first.nodes().size()));
-    RaftClient cluster = newClient(props, ClusterIds.group(ClusterIds.CLUSTER_GROUP, groupMembers), false);
-    return new HoldfastClient(props, deadline, cluster, first);
+    RaftClient cluster = newClient(props, parameters, ClusterIds.group(ClusterIds.CLUSTER_GROUP, groupMembers), false);
+    return new HoldfastClient(props, parameters, deadline, cluster, welcome, first);
+  }
+
+  /** This client's hello: protocol {@link Codec#VERSION}, its features and requirements. */
+  private static ClusterCommand.Hello hello(TransportSecurity security, Object require) {
+    String identity = security.isPlaintext() ? "identity=none" : "identity=x509";
+    List<String> required = new ArrayList<>(List.of("checksum=crc32c"));
+    if (!security.isPlaintext()) {
+      required.add(identity);
+    }
+    switch (require) {
+      case null -> { }
+      case String s -> java.util.Arrays.stream(s.split(",")).map(String::trim).filter(f -> !f.isEmpty()).forEach(required::add);
+      case List<?> l -> l.forEach(f -> required.add(f.toString()));
+      default -> throw new IllegalArgumentException(REQUIRE_OPTION + " must be a String or List, got " + require.getClass().getName());
+    }
+    return new ClusterCommand.Hello(Codec.VERSION, Codec.VERSION,
+        List.of("checksum=crc32c", "compression=none", identity), required, "");
+  }
+
+  /** Checks the node's answer to our hello; returns the node's hello. */
+  private static ClusterCommand.Hello handshake(ClusterCommand.Hello mine, RaftClientReply reply, String address)
+      throws HoldfastException {
+    if (!reply.isSuccess()) {
+      throw new HoldfastException(Errno.EIO, "handshake with " + address + " failed: " + reply.getException());
+    }
+    byte[] bytes = reply.getMessage().getContent().toByteArray();
+    if (bytes.length >= 2 && bytes[0] == 'H' && bytes[1] == 'F') {
+      Response r = Codec.decodeResponse(bytes);
+      if (r instanceof Response.Error e) {
+        throw e.toException();
+      }
+      throw new ProtocolException(Errno.EPROTO, "unexpected handshake reply from " + address + ": " + r);
+    }
+    if (!(ClusterCommand.decode(bytes) instanceof ClusterCommand.Hello theirs)) {
+      throw new ProtocolException(Errno.EPROTO, "node " + address + " answered the handshake with something else");
+    }
+    String why = mine.incompatibility("client", theirs, "node " + address);
+    if (why != null) {
+      throw new ProtocolException(Errno.EPROTO, why);
+    }
+    return theirs;
+  }
+
+  /**
+   * The node's side of the handshake when this client connected: its protocol versions,
+   * features, and in {@link ClusterCommand.Hello#peer()} how it identified this client.
+   */
+  public ClusterCommand.Hello welcome() {
+    return welcome;
   }
 
   /**
    * A Raft client. {@code noRetry}: give up after the first failure (for bootstrap and for reads
    * pinned to one member, where the caller picks another target itself).
    */
-  private static RaftClient newClient(RaftProperties props, RaftGroup group, boolean noRetry) {
+  private static RaftClient newClient(RaftProperties props, Parameters parameters, RaftGroup group, boolean noRetry) {
     return RaftClient.newBuilder()
         .setProperties(props)
+        .setParameters(parameters)
         .setRaftGroup(group)
         .setClientId(ClientId.randomId())
         .setRetryPolicy(noRetry
@@ -106,8 +190,8 @@ public final class HoldfastClient implements AutoCloseable {
         .build();
   }
 
-  private static Message getMap() {
-    return Message.valueOf(ByteString.copyFrom(ClusterCommand.encode(new ClusterCommand.GetMap())));
+  private static Message message(ClusterCommand c) {
+    return Message.valueOf(ByteString.copyFrom(ClusterCommand.encode(c)));
   }
 
   private static ClusterMap decodeMap(RaftClientReply reply, String from) throws HoldfastException {
@@ -149,7 +233,7 @@ public final class HoldfastClient implements AutoCloseable {
    * @throws HoldfastException if the cluster group does not answer within the deadline
    */
   public ClusterMap refreshMap() throws HoldfastException {
-    ClusterMap m = decodeMap(await(cluster.async().sendReadOnly(getMap()), deadline, "cluster map"), "cluster group");
+    ClusterMap m = decodeMap(await(cluster.async().sendReadOnly(message(new ClusterCommand.GetMap())), deadline, "cluster map"), "cluster group");
     map = m;
     return m;
   }
@@ -168,8 +252,35 @@ public final class HoldfastClient implements AutoCloseable {
    */
   public ClusterMap createVolume(String name, List<String> replicas) throws HoldfastException {
     ClusterMap.checkVolumeName(name);
-    Message m = Message.valueOf(ByteString.copyFrom(ClusterCommand.encode(new ClusterCommand.CreateVolume(name, replicas))));
-    ClusterMap after = decodeMap(await(cluster.async().send(m), deadline, "create volume " + name), "cluster group");
+    return change(new ClusterCommand.CreateVolume(name, replicas), "create volume " + name);
+  }
+
+  /**
+   * Appends a rule to a volume's export ACL (admin only). It applies to existing sessions as
+   * soon as each node has applied it.
+   *
+   * @return the cluster map after the change
+   * @throws HoldfastException {@link Errno#EACCES} unless this client holds the admin
+   *     certificate, {@link Errno#ENOENT} for an unknown volume, {@link Errno#EEXIST} if the
+   *     rule is there already
+   */
+  public ClusterMap addAclRule(String volume, AclRule rule) throws HoldfastException {
+    return change(new ClusterCommand.AddAclRule(volume, rule), "add ACL rule to " + volume);
+  }
+
+  /**
+   * Removes a rule from a volume's export ACL (admin only).
+   *
+   * @return the cluster map after the change
+   * @throws HoldfastException {@link Errno#EACCES} unless this client holds the admin
+   *     certificate, {@link Errno#ENOENT} if the volume or rule does not exist
+   */
+  public ClusterMap removeAclRule(String volume, AclRule rule) throws HoldfastException {
+    return change(new ClusterCommand.RemoveAclRule(volume, rule), "remove ACL rule from " + volume);
+  }
+
+  private ClusterMap change(ClusterCommand command, String what) throws HoldfastException {
+    ClusterMap after = decodeMap(await(cluster.async().send(message(command)), deadline, what), "cluster group");
     map = after;
     return after;
   }
@@ -197,7 +308,7 @@ public final class HoldfastClient implements AutoCloseable {
           new HoldfastException(Errno.ENOENT, "no volume " + name + "; volumes are " + map.volumes().keySet()));
     }
     RaftGroup group = ClusterIds.group(RaftGroupId.valueOf(v.groupId()), v.replicas());
-    RaftVolumeService s = new RaftVolumeService(name, newClient(properties, group, false), newClient(properties, group, true), new ArrayList<>(group.getPeers()), deadline);
+    RaftVolumeService s = new RaftVolumeService(name, newClient(properties, parameters, group, false), newClient(properties, parameters, group, true), new ArrayList<>(group.getPeers()), deadline);
     volumes.put(name, s);
     return s;
   }

@@ -30,6 +30,65 @@ public sealed interface ClusterCommand {
     }
   }
 
+  /**
+   * Appends a rule to a volume's export ACL (a mutation; admin only). Reply: the map after the
+   * change, or an error frame (ENOENT for an unknown volume, EEXIST if the rule is there,
+   * ENOSPC past {@link ClusterMap#MAX_ACL_RULES}).
+   */
+  record AddAclRule(String volume, AclRule rule) implements ClusterCommand {}
+
+  /**
+   * Removes a rule from a volume's export ACL (a mutation; admin only). Reply: the map after
+   * the change, or an error frame (ENOENT if the volume or the rule does not exist).
+   */
+  record RemoveAclRule(String volume, AclRule rule) implements ClusterCommand {}
+
+  /**
+   * The capability and version handshake (a query), sent by a client when it connects; the
+   * node answers with its own {@code Hello}. Each side checks that the version ranges overlap
+   * and that the other offers every feature it requires, and fails with a message naming both
+   * sides otherwise.
+   *
+   * @param minVersion lowest protocol version spoken
+   * @param maxVersion highest protocol version spoken
+   * @param features offered features, {@code name=value} ({@code checksum=crc32c},
+   *     {@code compression=none}, {@code identity=x509}); at most {@link #MAX_FEATURES}
+   * @param required features the sender requires of the other side
+   * @param peer in a node's answer: how the node sees the client (identity, role, address);
+   *     empty in a client's hello
+   */
+  record Hello(int minVersion, int maxVersion, List<String> features, List<String> required, String peer)
+      implements ClusterCommand {
+    public Hello {
+      features = List.copyOf(features);
+      required = List.copyOf(required);
+      java.util.Objects.requireNonNull(peer, "peer");
+    }
+
+    /**
+     * Why this side cannot talk to {@code other}, or null if it can.
+     *
+     * @param self how to name this side in the message ("client", "node 10.0.0.1:7001")
+     * @param otherName how to name the other side
+     */
+    public String incompatibility(String self, Hello other, String otherName) {
+      if (other.maxVersion() < minVersion || other.minVersion() > maxVersion) {
+        return self + " speaks protocol versions " + minVersion + ".." + maxVersion + ", " + otherName
+            + " speaks " + other.minVersion() + ".." + other.maxVersion() + "; upgrade the older side";
+      }
+      for (String f : required) {
+        if (!other.features().contains(f)) {
+          return self + " requires feature " + f + ", which " + otherName + " does not offer (it offers "
+              + String.join(", ", other.features()) + ")";
+        }
+      }
+      return null;
+    }
+  }
+
+  /** Most features in a {@link Hello} list. */
+  int MAX_FEATURES = 32;
+
   /** Encodes a command. */
   static byte[] encode(ClusterCommand c) {
     try {
@@ -46,6 +105,22 @@ public sealed interface ClusterCommand {
           for (String r : v.replicas()) {
             out.writeUTF(r);
           }
+        }
+        case AddAclRule a -> {
+          out.writeByte(3);
+          writeRule(out, a.volume(), a.rule());
+        }
+        case RemoveAclRule r -> {
+          out.writeByte(4);
+          writeRule(out, r.volume(), r.rule());
+        }
+        case Hello h -> {
+          out.writeByte(5);
+          out.writeInt(h.minVersion());
+          out.writeInt(h.maxVersion());
+          writeList(out, h.features());
+          writeList(out, h.required());
+          out.writeUTF(h.peer());
         }
       }
       return bytes.toByteArray();
@@ -89,6 +164,15 @@ public sealed interface ClusterCommand {
               }
               yield new CreateVolume(name, replicas);
             }
+            case 3 -> {
+              String volume = in.readUTF();
+              yield new AddAclRule(volume, readRule(in));
+            }
+            case 4 -> {
+              String volume = in.readUTF();
+              yield new RemoveAclRule(volume, readRule(in));
+            }
+            case 5 -> new Hello(in.readInt(), in.readInt(), readList(in), readList(in), in.readUTF());
             default -> throw new ProtocolException(Errno.EBADMSG, "unknown cluster command " + kind);
           };
       if (in.available() != 0) {
@@ -100,6 +184,46 @@ public sealed interface ClusterCommand {
     } catch (IOException e) {
       throw new ProtocolException(Errno.EBADMSG, "truncated cluster command");
     }
+  }
+
+  private static void writeRule(DataOutputStream out, String volume, AclRule rule) throws IOException {
+    out.writeUTF(volume);
+    out.writeUTF(rule.identity());
+    out.writeUTF(rule.network());
+    out.writeByte(rule.access().ordinal());
+  }
+
+  private static AclRule readRule(DataInputStream in) throws IOException {
+    String identity = in.readUTF();
+    String network = in.readUTF();
+    int access = in.readUnsignedByte();
+    if (access >= Access.values().length) {
+      throw new ProtocolException(Errno.EBADMSG, "unknown access " + access);
+    }
+    try {
+      return new AclRule(identity, network, Access.values()[access]);
+    } catch (IllegalArgumentException e) {
+      throw new ProtocolException(Errno.EINVAL, e.getMessage());
+    }
+  }
+
+  private static void writeList(DataOutputStream out, List<String> list) throws IOException {
+    out.writeByte(list.size());
+    for (String s : list) {
+      out.writeUTF(s);
+    }
+  }
+
+  private static List<String> readList(DataInputStream in) throws IOException {
+    int n = in.readUnsignedByte();
+    if (n > MAX_FEATURES) {
+      throw new ProtocolException(Errno.EBADMSG, n + " features, more than " + MAX_FEATURES);
+    }
+    List<String> list = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      list.add(in.readUTF());
+    }
+    return list;
   }
 
 }

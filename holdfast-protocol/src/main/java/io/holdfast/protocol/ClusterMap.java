@@ -37,7 +37,9 @@ public record ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<Str
   public static final int MAX_ENTRIES = 4096;
 
   private static final short MAGIC = 0x484d;
-  private static final int VERSION = 1;
+  private static final int VERSION = 2;
+  /** Most export ACL rules per volume. */
+  public static final int MAX_ACL_RULES = 256;
 
   public ClusterMap {
     nodes = List.copyOf(nodes);
@@ -51,10 +53,38 @@ public record ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<Str
    * @param groupId the Raft group id of its replica group
    * @param replicas member node addresses
    * @param createdNanos creation time, nanoseconds since the epoch
+   * @param acl export ACL rules, evaluated in order (see {@link AclRule}); empty denies every
+   *     client that is not the cluster's admin or a node
    */
-  public record Volume(String name, UUID groupId, List<String> replicas, long createdNanos) {
+  public record Volume(String name, UUID groupId, List<String> replicas, long createdNanos, List<AclRule> acl) {
     public Volume {
       replicas = List.copyOf(replicas);
+      acl = List.copyOf(acl);
+    }
+
+    /** A volume without ACL rules. */
+    public Volume(String name, UUID groupId, List<String> replicas, long createdNanos) {
+      this(name, groupId, replicas, createdNanos, List.of());
+    }
+
+    /**
+     * What a client gets: the first matching rule's access, else {@link Access#NONE}.
+     *
+     * @param clientName the client certificate's common name
+     * @param address the client's IP address literal
+     */
+    public Access accessFor(String clientName, String address) {
+      for (AclRule r : acl) {
+        if (r.matches(clientName, address)) {
+          return r.access();
+        }
+      }
+      return Access.NONE;
+    }
+
+    /** This volume with other ACL rules. */
+    public Volume withAcl(List<AclRule> rules) {
+      return new Volume(name, groupId, replicas, createdNanos, rules);
     }
   }
 
@@ -121,6 +151,12 @@ public record ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<Str
           writeString(out, r);
         }
         out.writeLong(v.createdNanos());
+        out.writeInt(v.acl().size());
+        for (AclRule r : v.acl()) {
+          writeString(out, r.identity());
+          writeString(out, r.network());
+          out.writeByte(r.access().ordinal());
+        }
       }
       out.flush();
       byte[] body = bytes.toByteArray();
@@ -152,9 +188,9 @@ public record ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<Str
         throw new ProtocolException(Errno.EPROTO, "not a cluster map (bad magic)");
       }
       int version = in.readUnsignedByte();
-      if (version != VERSION) {
+      if (version < 1 || version > VERSION) {
         throw new ProtocolException(
-            Errno.EPROTO, "unsupported cluster map version " + version + " (this side speaks " + VERSION + ")");
+            Errno.EPROTO, "unsupported cluster map version " + version + " (this side speaks 1.." + VERSION + ")");
       }
       long epoch = in.readLong();
       UUID id = new UUID(in.readLong(), in.readLong());
@@ -173,7 +209,11 @@ public record ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<Str
         for (int j = 0; j < r; j++) {
           replicas.add(readString(in));
         }
-        volumes.put(name, new Volume(name, group, replicas, in.readLong()));
+        long created = in.readLong();
+        List<AclRule> acl = version >= 2 ? readAcl(in) : List.of();
+        if (volumes.put(name, new Volume(name, group, replicas, created, acl)) != null) {
+          throw new ProtocolException(Errno.EBADMSG, "volume " + name + " twice in cluster map");
+        }
       }
       if (in.available() != 0) {
         throw new ProtocolException(Errno.EBADMSG, "trailing bytes after cluster map");
@@ -191,9 +231,38 @@ public record ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<Str
     return new ClusterMap(newEpoch, clusterId, nodes, volumes);
   }
 
+  /** This map without export ACL rules (what a client that is not the admin is shown). */
+  public ClusterMap withoutAcls() {
+    Map<String, Volume> stripped = new LinkedHashMap<>();
+    volumes.forEach((name, v) -> stripped.put(name, v.withAcl(List.of())));
+    return new ClusterMap(epoch, clusterId, nodes, stripped);
+  }
+
   /** Finds a volume. */
   public java.util.Optional<Volume> volume(String name) {
     return java.util.Optional.ofNullable(volumes.get(Objects.requireNonNull(name)));
+  }
+
+  private static List<AclRule> readAcl(DataInputStream in) throws IOException {
+    int n = in.readInt();
+    if (n < 0 || n > MAX_ACL_RULES) {
+      throw new ProtocolException(Errno.EBADMSG, "ACL of " + n + " rules outside 0.." + MAX_ACL_RULES);
+    }
+    List<AclRule> rules = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      String identity = readString(in);
+      String network = readString(in);
+      int access = in.readUnsignedByte();
+      if (access >= Access.values().length) {
+        throw new ProtocolException(Errno.EBADMSG, "unknown access " + access + " in ACL rule");
+      }
+      try {
+        rules.add(new AclRule(identity, network, Access.values()[access]));
+      } catch (IllegalArgumentException e) {
+        throw new ProtocolException(Errno.EBADMSG, "invalid ACL rule in cluster map: " + e.getMessage());
+      }
+    }
+    return rules;
   }
 
   private static int count(DataInputStream in) throws IOException {

@@ -1,10 +1,12 @@
 package io.holdfast.server;
 
 import io.holdfast.client.ClusterIds;
+import io.holdfast.protocol.AclRule;
 import io.holdfast.protocol.ClusterCommand;
 import io.holdfast.protocol.ClusterMap;
 import io.holdfast.protocol.Codec;
 import io.holdfast.protocol.Errno;
+import io.holdfast.protocol.HoldfastException;
 import io.holdfast.protocol.ProtocolException;
 import io.holdfast.protocol.Response;
 import java.io.File;
@@ -12,6 +14,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.time.InstantSource;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -46,14 +49,24 @@ final class ClusterStateMachine extends LifecycleStateMachine {
   private final List<String> nodes;
   private final InstantSource clock;
   private final Consumer<ClusterMap.Volume> onVolume;
+  private final AccessControl access;
+  private final Handshake handshake;
   private volatile ClusterMap map;
 
-  ClusterStateMachine(UUID clusterId, List<String> nodes, InstantSource clock, Consumer<ClusterMap.Volume> onVolume) {
+  ClusterStateMachine(UUID clusterId, List<String> nodes, InstantSource clock, Consumer<ClusterMap.Volume> onVolume,
+      AccessControl access, Handshake handshake) {
     this.clusterId = clusterId;
     this.nodes = List.copyOf(nodes);
     this.clock = clock;
     this.onVolume = onVolume;
-    this.map = new ClusterMap(0, clusterId, nodes, Map.of());
+    this.access = access;
+    this.handshake = handshake;
+    setMap(new ClusterMap(0, clusterId, nodes, Map.of()));
+  }
+
+  private void setMap(ClusterMap m) {
+    map = m;
+    access.update(m);
   }
 
   @Override
@@ -79,7 +92,7 @@ final class ClusterStateMachine extends LifecycleStateMachine {
       throw new IOException("cluster group snapshot " + file + " belongs to cluster " + loaded.clusterId()
           + ", but this node is configured for cluster " + clusterId + "; refusing to start");
     }
-    map = loaded;
+    setMap(loaded);
     setLastAppliedTermIndex(snapshot.getTermIndex());
     map.volumes().values().forEach(onVolume);
   }
@@ -91,11 +104,17 @@ final class ClusterStateMachine extends LifecycleStateMachine {
 
   @Override
   public TransactionContext startTransaction(RaftClientRequest request) throws IOException {
-    byte[] cmd = request.getMessage().getContent().toByteArray();
     TransactionContext.Builder b = TransactionContext.newBuilder().setStateMachine(this).setClientRequest(request);
+    byte[] cmd;
     try {
-      ClusterCommand.decode(cmd);
-    } catch (ProtocolException e) {
+      Envelope.Opened opened = Envelope.open(request.getMessage().getContent());
+      AccessControl.checkAdmin(opened.peer());
+      cmd = opened.payload().toByteArray();
+      ClusterCommand decoded = ClusterCommand.decode(cmd);
+      if (decoded instanceof ClusterCommand.GetMap || decoded instanceof ClusterCommand.Hello) {
+        throw new HoldfastException(Errno.EINVAL, "a query sent as a mutation: " + decoded.getClass().getSimpleName());
+      }
+    } catch (HoldfastException e) {
       return refused(b, e);
     }
     long nanos = epochNanos(clock);
@@ -111,9 +130,13 @@ final class ClusterStateMachine extends LifecycleStateMachine {
     try {
       long nanos = data.substring(0, 8).asReadOnlyByteBuffer().getLong();
       ClusterCommand cmd = ClusterCommand.decode(data.substring(8).toByteArray());
-      if (cmd instanceof ClusterCommand.CreateVolume cv) {
-        error = createVolume(cv, nanos);
-      }
+      error = switch (cmd) {
+        case ClusterCommand.CreateVolume cv -> createVolume(cv, nanos);
+        case ClusterCommand.AddAclRule a -> changeAcl(a.volume(), a.rule(), true);
+        case ClusterCommand.RemoveAclRule r -> changeAcl(r.volume(), r.rule(), false);
+        case ClusterCommand.GetMap g -> null;
+        case ClusterCommand.Hello h -> null;
+      };
     } catch (ProtocolException | IndexOutOfBoundsException e) {
       error = new Response.Error(Errno.EBADMSG, "undecodable cluster log entry: " + e.getMessage());
     }
@@ -142,9 +165,36 @@ final class ClusterStateMachine extends LifecycleStateMachine {
     ClusterMap.Volume v = new ClusterMap.Volume(cv.name(), ClusterIds.volumeGroup(clusterId, cv.name()), cv.replicas(), nanos);
     Map<String, ClusterMap.Volume> volumes = new LinkedHashMap<>(map.volumes());
     volumes.put(v.name(), v);
-    map = new ClusterMap(map.epoch(), clusterId, nodes, volumes);
+    setMap(new ClusterMap(map.epoch(), clusterId, nodes, volumes));
     LOG.info("volume {} created on {}", v.name(), v.replicas());
     onVolume.accept(v);
+    return null;
+  }
+
+  private Response.Error changeAcl(String volume, AclRule rule, boolean add) {
+    ClusterMap.Volume v = map.volumes().get(volume);
+    if (v == null) {
+      return new Response.Error(Errno.ENOENT, "no volume " + volume);
+    }
+    List<AclRule> rules = new ArrayList<>(v.acl());
+    if (add && rules.contains(rule)) {
+      return new Response.Error(Errno.EEXIST, "volume " + volume + " already has ACL rule " + rule);
+    }
+    if (add && rules.size() >= ClusterMap.MAX_ACL_RULES) {
+      return new Response.Error(Errno.ENOSPC, "volume " + volume + " has " + rules.size() + " ACL rules, the most allowed");
+    }
+    if (!add && !rules.contains(rule)) {
+      return new Response.Error(Errno.ENOENT, "volume " + volume + " has no ACL rule " + rule);
+    }
+    if (add) {
+      rules.add(rule);
+    } else {
+      rules.remove(rule);
+    }
+    Map<String, ClusterMap.Volume> volumes = new LinkedHashMap<>(map.volumes());
+    volumes.put(volume, v.withAcl(rules));
+    setMap(new ClusterMap(map.epoch(), clusterId, nodes, volumes));
+    LOG.info("volume {}: ACL rule {} {}", volume, rule, add ? "added" : "removed");
     return null;
   }
 
@@ -152,13 +202,17 @@ final class ClusterStateMachine extends LifecycleStateMachine {
   public CompletableFuture<Message> query(Message request) {
     byte[] reply;
     try {
-      ClusterCommand cmd = ClusterCommand.decode(request.getContent().toByteArray());
-      if (cmd instanceof ClusterCommand.GetMap) {
-        TermIndex last = getLastAppliedTermIndex();
-        reply = map.withEpoch(last == null ? 0 : last.getIndex()).encode();
-      } else {
-        reply = Codec.encode(new Response.Error(Errno.EINVAL, "not a query: " + cmd));
-      }
+      Envelope.Opened opened = Envelope.open(request.getContent());
+      ClusterCommand cmd = ClusterCommand.decode(opened.payload().toByteArray());
+      reply = switch (cmd) {
+        case ClusterCommand.GetMap g -> {
+          TermIndex last = getLastAppliedTermIndex();
+          ClusterMap m = map.withEpoch(last == null ? 0 : last.getIndex());
+          yield (opened.peer().role().privileged() ? m : m.withoutAcls()).encode();
+        }
+        case ClusterCommand.Hello h -> handshake.answer(h, opened.peer());
+        default -> Codec.encode(new Response.Error(Errno.EINVAL, "not a query: " + cmd));
+      };
     } catch (ProtocolException e) {
       reply = Codec.encode(new Response.Error(e.errno(), e.getMessage()));
     }

@@ -9,7 +9,9 @@ import java.time.InstantSource;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicLong;
+import org.apache.ratis.conf.Parameters;
 import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.grpc.GrpcConfigKeys;
 import org.apache.ratis.protocol.ClientId;
 import org.apache.ratis.protocol.GroupManagementRequest;
 import org.apache.ratis.protocol.RaftClientReply;
@@ -35,14 +37,20 @@ public final class HoldfastNode implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(HoldfastNode.class);
 
   private final NodeConfig config;
+  private final NodeSecurity security;
+  private final Gatekeeper gatekeeper;
+  private final AccessControl access = new AccessControl();
   private final RaftServer server;
   private final ExecutorService groupAdder;
   private final AtomicLong callIds = new AtomicLong();
   private final java.util.concurrent.CompletableFuture<Void> running = new java.util.concurrent.CompletableFuture<>();
   private volatile boolean closed;
 
-  private HoldfastNode(NodeConfig config, InstantSource clock) throws IOException {
+  private HoldfastNode(NodeConfig config, NodeSecurity security, InstantSource clock) throws IOException {
     this.config = config;
+    this.security = security;
+    this.gatekeeper = new Gatekeeper(security);
+    Handshake handshake = new Handshake(config.address(), security);
     Path raftDir = config.dataDir().resolve("raft");
     Files.createDirectories(raftDir);
     Files.createDirectories(config.dataDir().resolve("bricks"));
@@ -55,14 +63,17 @@ public final class HoldfastNode implements AutoCloseable {
     RaftGroupId clusterGroup = ClusterIds.CLUSTER_GROUP;
     StateMachine.Registry registry = groupId -> {
       if (groupId.equals(clusterGroup)) {
-        return new ClusterStateMachine(config.clusterId(), config.peers(), clock, this::volumeKnown);
+        return new ClusterStateMachine(config.clusterId(), config.peers(), clock, this::volumeKnown, access, handshake);
       }
-      return new VolumeStateMachine(config.dataDir().resolve("bricks").resolve(groupId.getUuid().toString()), clock);
+      return new VolumeStateMachine(config.dataDir().resolve("bricks").resolve(groupId.getUuid().toString()), clock, access);
     };
+    Parameters parameters = security.transport().parameters();
+    GrpcConfigKeys.Server.setServicesCustomizer(parameters, gatekeeper);
     RaftServer.Builder b = RaftServer.newBuilder()
         .setServerId(RaftPeerId.valueOf(ClusterMap.peerId(config.address())))
         .setStateMachineRegistry(registry)
         .setProperties(props)
+        .setParameters(parameters)
         .setOption(RaftStorage.StartupOption.RECOVER);
     if (config.clusterGroupMembers().contains(config.address())) {
       b.setGroup(ClusterIds.group(clusterGroup, config.clusterGroupMembers()));
@@ -73,15 +84,17 @@ public final class HoldfastNode implements AutoCloseable {
   /**
    * Starts a node.
    *
+   * @param security TLS material and connection limits; plaintext only when the operator
+   *     asked for it ({@code --insecure})
    * @throws IOException if the data directory cannot be used or the port cannot be bound
    */
-  public static HoldfastNode start(NodeConfig config) throws IOException {
-    return start(config, InstantSource.system());
+  public static HoldfastNode start(NodeConfig config, NodeSecurity security) throws IOException {
+    return start(config, security, InstantSource.system());
   }
 
   /** Starts a node with the given clock (tests). */
-  public static HoldfastNode start(NodeConfig config, InstantSource clock) throws IOException {
-    HoldfastNode node = new HoldfastNode(config, clock);
+  public static HoldfastNode start(NodeConfig config, NodeSecurity security, InstantSource clock) throws IOException {
+    HoldfastNode node = new HoldfastNode(config, security, clock);
     try {
       node.server.start();
       node.running.complete(null);
@@ -89,7 +102,8 @@ public final class HoldfastNode implements AutoCloseable {
       node.close();
       throw e;
     }
-    LOG.info("node {} started, data in {}", config.address(), config.dataDir());
+    LOG.info("node {} started, data in {}, {}", config.address(), config.dataDir(),
+        security.transport().isPlaintext() ? "PLAINTEXT (--insecure)" : "mutual TLS 1.3");
     return node;
   }
 
@@ -131,6 +145,25 @@ public final class HoldfastNode implements AutoCloseable {
   /** This node's address. */
   public String address() {
     return config.address();
+  }
+
+  /** How this node protects its port. */
+  public NodeSecurity security() {
+    return security;
+  }
+
+  /**
+   * Connection counters of this node's port.
+   *
+   * @param open connections open now
+   * @param refusedConnections connections refused (limit, unusable certificate) since start
+   * @param refusedCalls calls refused (limits, certificates, roles) since start
+   */
+  public record ConnectionStats(int open, long refusedConnections, long refusedCalls) {}
+
+  /** Connection counters of this node's port. */
+  public ConnectionStats connectionStats() {
+    return new ConnectionStats(gatekeeper.connections(), gatekeeper.refusedConnections(), gatekeeper.refusedCalls());
   }
 
   /** The configuration the node runs with. */

@@ -64,11 +64,13 @@ final class VolumeStateMachine extends LifecycleStateMachine {
 
   private final Path brickDir;
   private final InstantSource clock;
+  private final AccessControl access;
   private volatile Brick brick;
 
-  VolumeStateMachine(Path brickDir, InstantSource clock) {
+  VolumeStateMachine(Path brickDir, InstantSource clock, AccessControl access) {
     this.brickDir = brickDir;
     this.clock = clock;
+    this.access = access;
   }
 
   @Override
@@ -158,8 +160,9 @@ final class VolumeStateMachine extends LifecycleStateMachine {
     TransactionContext.Builder b =
         TransactionContext.newBuilder().setStateMachine(this).setClientRequest(request);
     try {
-      byte[] bytes = request.getMessage().getContent().toByteArray();
-      Request decoded = Codec.decodeRequest(bytes);
+      Envelope.Opened opened = Envelope.open(request.getMessage().getContent());
+      access.check(opened.peer(), getGroupId().getUuid(), true);
+      Request decoded = Codec.decodeRequest(opened.payload().toByteArray());
       if (!(decoded instanceof Request.Mutation mutation)) {
         throw new HoldfastException(Errno.EINVAL, "a query sent as a mutation");
       }
@@ -209,12 +212,14 @@ final class VolumeStateMachine extends LifecycleStateMachine {
   @Override
   public CompletableFuture<Message> query(Message request) {
     try {
-      Request decoded = Codec.decodeRequest(request.getContent().toByteArray());
+      Envelope.Opened opened = Envelope.open(request.getContent());
+      access.check(opened.peer(), getGroupId().getUuid(), false);
+      Request decoded = Codec.decodeRequest(opened.payload().toByteArray());
       if (!(decoded instanceof Request.Query q)) {
         return CompletableFuture.completedFuture(message(new Response.Error(Errno.EINVAL, "a mutation sent as a query")));
       }
       return CompletableFuture.completedFuture(message(brick.query(q)));
-    } catch (ProtocolException e) {
+    } catch (HoldfastException e) {
       return CompletableFuture.completedFuture(message(new Response.Error(e.errno(), e.getMessage())));
     }
   }

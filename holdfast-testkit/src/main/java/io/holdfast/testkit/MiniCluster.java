@@ -7,7 +7,11 @@ import io.holdfast.protocol.HoldfastException;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
+import io.holdfast.client.security.Role;
+import io.holdfast.client.security.TransportSecurity;
+import io.holdfast.server.CertificateAuthority;
 import io.holdfast.server.HoldfastNode;
+import io.holdfast.server.NodeSecurity;
 import io.holdfast.server.NodeConfig;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -23,6 +27,7 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import java.util.function.UnaryOperator;
 
 /**
  * An in-JVM cluster of Holdfast nodes on loopback ports, for tests: start, stop and restart
@@ -31,6 +36,11 @@ import java.util.function.BooleanSupplier;
  * <p>{@link #stop} closes a node's Ratis server (its sockets go away at once, like a crashed
  * process, but buffered log writes are flushed); {@link #restart} starts it again on the same
  * data directory. Not thread-safe: drive it from the test thread.
+ *
+ * <p>Secure by default, like a real cluster: {@link #start} creates a cluster CA under
+ * {@code root/ca}, a node certificate per node ({@code root/nodeN/tls}) and an admin client
+ * certificate ({@code root/admin-tls}), which {@link #client()} uses. {@link #clientEnv} gives
+ * the options for other clients; {@link #issueClient} issues more identities.
  */
 public final class MiniCluster implements AutoCloseable {
   private final Path root;
@@ -38,9 +48,11 @@ public final class MiniCluster implements AutoCloseable {
   private final List<String> addresses;
   private final HoldfastNode[] nodes;
   private final long snapshotThreshold;
+  private final CertificateAuthority ca;
+  private UnaryOperator<NodeSecurity> securityTweak = UnaryOperator.identity();
   private HoldfastClient client;
 
-  private MiniCluster(Path root, int size, long snapshotThreshold) throws IOException {
+  private MiniCluster(Path root, int size, long snapshotThreshold, boolean tls) throws IOException {
     if (size < 1 || size > 9) {
       throw new IllegalArgumentException("cluster size must be 1..9, got " + size);
     }
@@ -48,15 +60,33 @@ public final class MiniCluster implements AutoCloseable {
     this.snapshotThreshold = snapshotThreshold;
     this.addresses = freeAddresses(size);
     this.nodes = new HoldfastNode[size];
+    if (tls) {
+      this.ca = CertificateAuthority.create(root.resolve("ca"), clusterId.toString());
+      for (int i = 0; i < size; i++) {
+        ca.issue(addresses.get(i), Role.NODE, List.of("127.0.0.1")).writeTo(NodeSecurity.tlsDirectory(dataDir(i)), ca.certificate(), "node");
+      }
+      issueClient("admin", Role.ADMIN);
+    } else {
+      this.ca = null;
+    }
   }
 
   /**
-   * Starts {@code size} nodes under {@code root}.
+   * Starts {@code size} nodes under {@code root} with mutual TLS.
    *
    * @param snapshotThreshold entries between automatic snapshots
    */
   public static MiniCluster start(Path root, int size, long snapshotThreshold) throws IOException {
-    MiniCluster c = new MiniCluster(root, size, snapshotThreshold);
+    return start(root, size, snapshotThreshold, true);
+  }
+
+  /**
+   * Starts {@code size} nodes under {@code root}, plaintext unless {@code tls}.
+   *
+   * @param snapshotThreshold entries between automatic snapshots
+   */
+  public static MiniCluster start(Path root, int size, long snapshotThreshold, boolean tls) throws IOException {
+    MiniCluster c = new MiniCluster(root, size, snapshotThreshold, tls);
     try {
       for (int i = 0; i < size; i++) {
         c.restart(i);
@@ -83,6 +113,44 @@ public final class MiniCluster implements AutoCloseable {
         s.close();
       }
     }
+  }
+
+  /** The cluster CA (null for a plaintext cluster). */
+  public CertificateAuthority ca() {
+    return ca;
+  }
+
+  /** Changes the security settings of nodes (re)started from now on, e.g. connection limits. */
+  public void tweakSecurity(UnaryOperator<NodeSecurity> tweak) {
+    this.securityTweak = tweak;
+  }
+
+  /**
+   * Issues a client certificate valid from now for a year into {@code root/tls-NAME}.
+   *
+   * @return the directory, for {@link #clientEnv(Path)}
+   */
+  public Path issueClient(String name, Role role) throws IOException {
+    Path dir = root.resolve("tls-" + name);
+    ca.issue(name, role, List.of()).writeTo(dir, ca.certificate(), "client");
+    return dir;
+  }
+
+  /** Client options for the admin identity (or plaintext for a plaintext cluster). */
+  public Map<String, Object> clientEnv() {
+    return ca == null ? clientEnv(null) : clientEnv(root.resolve("tls-admin"));
+  }
+
+  /** Client options for the identity in {@code tlsDir} (null: plaintext). */
+  public Map<String, Object> clientEnv(Path tlsDir) {
+    Map<String, Object> env = new java.util.HashMap<>();
+    env.put("holdfast.deadline", Duration.ofSeconds(60));
+    if (tlsDir == null) {
+      env.put(TransportSecurity.INSECURE_OPTION, true);
+    } else {
+      env.put(TransportSecurity.TLS_OPTION, tlsDir);
+    }
+    return env;
   }
 
   /** Node addresses, in configuration order. */
@@ -112,7 +180,9 @@ public final class MiniCluster implements AutoCloseable {
   public void restart(int i) throws IOException {
     stop(i);
     Files.createDirectories(dataDir(i));
-    nodes[i] = HoldfastNode.start(new NodeConfig(dataDir(i), addresses.get(i), addresses, clusterId, snapshotThreshold));
+    NodeSecurity security = ca == null ? NodeSecurity.plaintext() : NodeSecurity.tls(dataDir(i));
+    nodes[i] = HoldfastNode.start(new NodeConfig(dataDir(i), addresses.get(i), addresses, clusterId, snapshotThreshold),
+        securityTweak.apply(security));
   }
 
   /** A client connected through the first running node; shared, closed with the cluster. */
@@ -125,7 +195,7 @@ public final class MiniCluster implements AutoCloseable {
           HoldfastClient c = awaitValue(Duration.ofSeconds(30), () -> {
             try {
               return Optional.of(HoldfastClient.connect(a.substring(0, colon), Integer.parseInt(a.substring(colon + 1)),
-                  Map.of("holdfast.deadline", Duration.ofSeconds(60))));
+                  clientEnv()));
             } catch (HoldfastException e) {
               return Optional.empty();
             }

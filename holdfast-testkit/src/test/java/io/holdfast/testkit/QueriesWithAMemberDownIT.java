@@ -35,7 +35,7 @@ class QueriesWithAMemberDownIT {
       int via = (follower + 1) % 3;
       String a = c.addresses().get(via);
       try (HoldfastClient client = HoldfastClient.connect(a.substring(0, a.indexOf(':')),
-          Integer.parseInt(a.substring(a.indexOf(':') + 1)), Map.of("holdfast.deadline", Duration.ofSeconds(10)))) {
+          Integer.parseInt(a.substring(a.indexOf(':') + 1)), withDeadline(c.clientEnv(), Duration.ofSeconds(10)))) {
         VolumeService v = client.volume("vol");
         c.stop(follower);
         List<String> failures = new ArrayList<>();
@@ -54,5 +54,10 @@ class QueriesWithAMemberDownIT {
         assertThat(failures).as("reads that failed with a majority up (latencies ms " + latencies + ")").isEmpty();
       }
     }
+  }
+
+  private static java.util.Map<String, Object> withDeadline(java.util.Map<String, Object> env, Duration d) {
+    env.put("holdfast.deadline", d);
+    return env;
   }
 }
