@@ -26,7 +26,8 @@ public record AclRule(String identity, String network, Access access) {
    * Checks the rule.
    *
    * @throws IllegalArgumentException if the pattern is empty, too long or has control
-   *     characters, or the network is not CIDR
+   *     characters, or the network is not CIDR (a scoped address such as {@code fe80::1%eth0}
+   *     is not)
    */
   public AclRule {
     Objects.requireNonNull(access, "access");
@@ -76,6 +77,11 @@ public record AclRule(String identity, String network, Access access) {
     }
     if (network.equals("*")) {
       return null;
+    }
+    if (network.indexOf('%') >= 0) {
+      // A scope names an interface of one host, and whether it exists differs between hosts;
+      // a rule must be valid on every node that applies it.
+      throw new IllegalArgumentException("invalid network \"" + network + "\": scoped addresses (%) are not allowed");
     }
     int slash = network.indexOf('/');
     try {

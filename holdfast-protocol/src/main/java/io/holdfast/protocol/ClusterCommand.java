@@ -130,9 +130,10 @@ public sealed interface ClusterCommand {
   }
 
   /**
-   * Decodes a command.
+   * Decodes a command. Only the form {@link #encode} writes is accepted: strings in modified
+   * UTF-8 with NUL as two bytes and no overlong forms, so equal commands have equal bytes.
    *
-   * @throws ProtocolException if malformed, over a limit, or of another version
+   * @throws ProtocolException if malformed, not in that form, over a limit, or of another version
    */
   static ClusterCommand decode(byte[] b) throws ProtocolException {
     if (b.length > MAX_BYTES || b.length < 4) {
@@ -177,6 +178,15 @@ public sealed interface ClusterCommand {
           };
       if (in.available() != 0) {
         throw new ProtocolException(Errno.EBADMSG, "trailing bytes after cluster command");
+      }
+      byte[] canonical;
+      try {
+        canonical = encode(c);
+      } catch (IllegalStateException e) {
+        canonical = null; // a string whose modified UTF-8 form would exceed 65535 bytes
+      }
+      if (!java.util.Arrays.equals(canonical, b)) {
+        throw new ProtocolException(Errno.EBADMSG, "cluster command not in canonical form (modified UTF-8)");
       }
       return c;
     } catch (ProtocolException e) {

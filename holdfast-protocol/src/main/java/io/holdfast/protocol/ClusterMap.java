@@ -286,6 +286,11 @@ public record ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<Str
     }
     byte[] b = new byte[len];
     in.readFully(b);
-    return new String(b, StandardCharsets.UTF_8);
+    String s = new String(b, StandardCharsets.UTF_8);
+    // Malformed UTF-8 decodes to U+FFFD; only then is it worth checking that it was a real one.
+    if (s.indexOf('\uFFFD') >= 0 && !Arrays.equals(s.getBytes(StandardCharsets.UTF_8), b)) {
+      throw new ProtocolException(Errno.EBADMSG, "string in cluster map is not valid UTF-8");
+    }
+    return s;
   }
 }

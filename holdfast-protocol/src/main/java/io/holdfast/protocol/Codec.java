@@ -94,6 +94,7 @@ public final class Codec {
   private static final int K_FSSTATS = 103;
   private static final int K_DIGEST_REPLY = 104;
 
+  /** Longest error message, in UTF-16 units: the encoder cuts longer ones, the decoder refuses them. */
   private static final int MAX_MESSAGE_CHARS = 4096;
 
   private Codec() {}
@@ -125,7 +126,11 @@ public final class Codec {
         w.kind(K_ERROR);
         w.i32(e.errno().code());
         String m = e.message() == null ? "" : e.message();
-        w.str(m.length() > MAX_MESSAGE_CHARS ? m.substring(0, MAX_MESSAGE_CHARS) : m);
+        if (m.length() > MAX_MESSAGE_CHARS) {
+          // cut at the limit, or one unit earlier so as not to split a surrogate pair
+          m = m.substring(0, Character.isHighSurrogate(m.charAt(MAX_MESSAGE_CHARS - 1)) ? MAX_MESSAGE_CHARS - 1 : MAX_MESSAGE_CHARS);
+        }
+        w.str(m);
       }
       case Response.AttrReply a -> {
         w.kind(K_ATTR);
@@ -372,7 +377,11 @@ public final class Codec {
             if (errno == Errno.OK) {
               throw bad("error response carries OK");
             }
-            yield new Response.Error(errno, r.str(MAX_MESSAGE_CHARS * 4));
+            String message = r.str(MAX_MESSAGE_CHARS * 4);
+            if (message.length() > MAX_MESSAGE_CHARS) {
+              throw bad("error message of " + message.length() + " characters, more than the encoder writes");
+            }
+            yield new Response.Error(errno, message);
           }
           case K_ATTR -> new Response.AttrReply(readAttr(r));
           case K_DIRPAGE -> {

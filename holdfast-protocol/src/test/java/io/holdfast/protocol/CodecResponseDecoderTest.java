@@ -1,0 +1,139 @@
+package io.holdfast.protocol;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Example;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import net.jqwik.api.Reporter;
+import net.jqwik.api.statistics.Statistics;
+
+/** {@link Codec#decodeResponse} against the reference model of the response frames. */
+class CodecResponseDecoderTest extends DecoderProperties<Response> {
+  @Override
+  Response decode(byte[] bytes) throws ProtocolException {
+    return Codec.decodeResponse(bytes);
+  }
+
+  @Override
+  byte[] encode(Response value) {
+    return Codec.encode(value);
+  }
+
+  @Override
+  WireWriter.Encoding reference(Response value) {
+    return ReferenceCodec.encode(value);
+  }
+
+  /** An error's message arrives cut to the encoder's limit, and a missing one as empty. */
+  @Override
+  Response expected(Response value) {
+    return value instanceof Response.Error e
+        ? new Response.Error(e.errno(), ReferenceCodec.truncatedMessage(e.message()))
+        : value;
+  }
+
+  @Override
+  int maxBytes() {
+    return Limits.MAX_FRAME_BYTES;
+  }
+
+  @Override
+  byte[] header() {
+    return ReferenceCodec.HEADER;
+  }
+
+  @Override
+  boolean sealed() {
+    return true;
+  }
+
+  @Override
+  List<Integer> kinds() {
+    return ReferenceCodec.RESPONSE_KINDS;
+  }
+
+  @Override
+  Set<String> variants() {
+    return permittedRecords(Response.class);
+  }
+
+  @Override
+  List<Response> examples() {
+    return CodecValues.exampleResponses();
+  }
+
+  @Override
+  Arbitrary<Response> values() {
+    return CodecValues.responses(Gen.VALID);
+  }
+
+  @Override
+  Arbitrary<Response> stretchedValues() {
+    return CodecValues.responses(Gen.STRETCHED);
+  }
+
+  @Provide
+  Arbitrary<Request> requests() {
+    return CodecValues.requests(Gen.VALID);
+  }
+
+  @Provide
+  Arbitrary<String> anyMessage() {
+    return Gen.textOfBytes(0, ReferenceCodec.MAX_MESSAGE_BYTES);
+  }
+
+  @Property(tries = 300)
+  void requestFramesAreNotResponses(@ForAll("requests") Request request) {
+    Outcome<Response> o = decodeChecked(Codec.encode(request));
+    Statistics.label("outcome").collect(o.label());
+    assertThat(o.accepted()).as("accepted %s as a response", Show.show(request)).isFalse();
+  }
+
+  /**
+   * Error frames carrying any message the decoder's byte limit admits, not just the ones the
+   * encoder writes: each is refused or re-encodes to itself.
+   */
+  @Property(tries = 300)
+  void errorFramesWithAnyMessageAreRefusedOrCanonical(@ForAll Errno errno, @ForAll("anyMessage") String message) {
+    byte[] m = message.getBytes(StandardCharsets.UTF_8);
+    byte[] body = new WireWriter().u8(97).i32(errno.code()).count(m.length, 4, 0, "message").raw(m).finish(false).bytes();
+    Outcome<Response> o = decodeChecked(frame(body));
+    Statistics.label("outcome").collect(o.label());
+    Statistics.label("message").collect(message.length() <= ReferenceCodec.MAX_MESSAGE_CHARS ? "fits the encoder" : "longer than the encoder writes");
+  }
+
+  /**
+   * Refusing a frame allocates in proportion to the content actually read, not to any claim: a
+   * frame of 4096 directory entries with 255-byte names, refused only at its last byte.
+   */
+  @Example
+  void refusingAContentHeavyFrameAllocatesInProportionToItsContent(Reporter reporter) {
+    List<DirEntry> entries = new ArrayList<>();
+    for (int i = 0; i < Limits.MAX_DIR_PAGE_ENTRIES; i++) {
+      entries.add(new DirEntry((i + "-" + "n".repeat(Limits.NAME_MAX)).substring(0, Limits.NAME_MAX), i, FileType.FILE));
+    }
+    byte[] frame = Codec.encode(new Response.DirPage(entries, false));
+    byte[] input = WireWriter.seal(Arrays.copyOf(frame, frame.length - 3));
+    Outcome<Response> o = decodeChecked(input);
+    assertThat(o.accepted()).isFalse();
+    reporter.publishValue("content-heavy refusal", input.length + " bytes refused after allocating " + o.allocated());
+    assertThat(o.allocated()).isLessThan(8L * input.length + SLACK);
+  }
+
+  @Example
+  void longErrorMessagesAreCutWithoutSplittingASurrogatePair() throws ProtocolException {
+    String message = "x".repeat(4095) + "\ud83d\ude00" + "tail";
+    Response.Error decoded = (Response.Error) Codec.decodeResponse(Codec.encode(new Response.Error(Errno.EIO, message)));
+    Show.assertEqual(decoded.message(), "x".repeat(4095), "message cut before the pair");
+    assertThat(Codec.decodeResponse(Codec.encode(new Response.Error(Errno.EIO, null))))
+        .isEqualTo(new Response.Error(Errno.EIO, ""));
+  }
+}

@@ -1,0 +1,180 @@
+package io.holdfast.protocol;
+
+import io.holdfast.protocol.Request.Create;
+import io.holdfast.protocol.Request.DropOrphan;
+import io.holdfast.protocol.Request.GetAttr;
+import io.holdfast.protocol.Request.GetAttrByInode;
+import io.holdfast.protocol.Request.GetDigest;
+import io.holdfast.protocol.Request.GetXattr;
+import io.holdfast.protocol.Request.Link;
+import io.holdfast.protocol.Request.ListXattr;
+import io.holdfast.protocol.Request.Mkdir;
+import io.holdfast.protocol.Request.Read;
+import io.holdfast.protocol.Request.ReadDir;
+import io.holdfast.protocol.Request.ReadLink;
+import io.holdfast.protocol.Request.RemoveXattr;
+import io.holdfast.protocol.Request.Rename;
+import io.holdfast.protocol.Request.Rmdir;
+import io.holdfast.protocol.Request.SetAttr;
+import io.holdfast.protocol.Request.SetXattr;
+import io.holdfast.protocol.Request.StatFs;
+import io.holdfast.protocol.Request.Symlink;
+import io.holdfast.protocol.Request.Truncate;
+import io.holdfast.protocol.Request.Unlink;
+import io.holdfast.protocol.Request.Write;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+
+/**
+ * Reference model of the {@link Codec} wire format, written from its documentation: the
+ * header {@code "HF"} and version 1, the stable kind numbers, big-endian fields in record
+ * order, strings and byte arrays as a 4-byte length and the bytes, and a CRC32C trailer. Each
+ * length and count field carries the limit the decoder enforces.
+ */
+final class ReferenceCodec {
+  /** The header every frame starts with: magic {@code "HF"}, version 1. */
+  static final byte[] HEADER = {'H', 'F', 1};
+  /** Longest error message the encoder sends, in UTF-16 units. */
+  static final int MAX_MESSAGE_CHARS = 4096;
+  /** Longest error message the decoder reads, in bytes. */
+  static final int MAX_MESSAGE_BYTES = 4 * MAX_MESSAGE_CHARS;
+  /** Request kinds; the stable wire numbers. */
+  static final List<Integer> REQUEST_KINDS =
+      List.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 32, 33, 34, 35, 36, 37, 38, 39, 40);
+  /** The log entry kind. */
+  static final int LOG_ENTRY = 64;
+  /** Response kinds; the stable wire numbers. */
+  static final List<Integer> RESPONSE_KINDS = List.of(96, 97, 98, 99, 100, 101, 102, 103, 104);
+
+  private ReferenceCodec() {}
+
+  static WireWriter.Encoding encode(Request request) {
+    WireWriter w = new WireWriter().raw(HEADER);
+    request(w, request);
+    return w.finish(true);
+  }
+
+  static WireWriter.Encoding encode(LogEntry entry) {
+    WireWriter w = new WireWriter().raw(HEADER).u8(LOG_ENTRY).i64(entry.timestampNanos());
+    request(w, entry.mutation());
+    return w.finish(true);
+  }
+
+  static WireWriter.Encoding encode(Response response) {
+    WireWriter w = new WireWriter().raw(HEADER);
+    switch (response) {
+      case Response.Ok o -> w.u8(96);
+      case Response.Error e -> {
+        w.u8(97).i32(e.errno().code());
+        str(w, truncatedMessage(e.message()), MAX_MESSAGE_BYTES, "error message");
+      }
+      case Response.AttrReply a -> {
+        Attr t = a.attr();
+        w.u8(98).i64(t.inode()).u8(t.type().code()).i32(t.mode()).i32(t.nlink()).i32(t.uid()).i32(t.gid());
+        w.i64(t.size()).i64(t.atimeNanos()).i64(t.mtimeNanos()).i64(t.ctimeNanos());
+      }
+      case Response.DirPage p -> {
+        w.u8(99).count(p.entries().size(), 4, Limits.MAX_DIR_PAGE_ENTRIES, "directory entries");
+        for (DirEntry e : p.entries()) {
+          str(w, e.name(), Limits.NAME_MAX, "entry name");
+          w.i64(e.inode()).u8(e.type().code());
+        }
+        w.u8(p.more() ? 1 : 0);
+      }
+      case Response.Data d -> {
+        w.u8(100);
+        bytes(w, d.bytes(), Limits.MAX_DATA_BYTES, "data");
+        w.i32(d.crc32c());
+      }
+      case Response.Text t -> str(w.u8(101), t.text(), Limits.PATH_MAX, "text");
+      case Response.Names n -> {
+        w.u8(102).count(n.names().size(), 4, Limits.MAX_XATTR_NAMES, "names");
+        for (String s : n.names()) {
+          str(w, s, Limits.MAX_XATTR_NAME_BYTES, "name");
+        }
+      }
+      case Response.FsStats s -> w.u8(103).i64(s.totalBytes()).i64(s.freeBytes()).i64(s.files());
+      case Response.Digest d -> bytes(w.u8(104).i64(d.appliedIndex()), d.sha256(), 64, "digest");
+    }
+    return w.finish(true);
+  }
+
+  /**
+   * The message an error response carries after encoding: none becomes empty, and a message
+   * over {@link #MAX_MESSAGE_CHARS} is cut there, or one unit earlier so that no surrogate pair
+   * is split.
+   */
+  static String truncatedMessage(String m) {
+    if (m == null) {
+      return "";
+    }
+    if (m.length() <= MAX_MESSAGE_CHARS) {
+      return m;
+    }
+    int end = Character.isHighSurrogate(m.charAt(MAX_MESSAGE_CHARS - 1)) ? MAX_MESSAGE_CHARS - 1 : MAX_MESSAGE_CHARS;
+    return m.substring(0, end);
+  }
+
+  private static void request(WireWriter w, Request request) {
+    switch (request) {
+      case Mkdir m -> path(caller(w.u8(1), m.caller()), m.path()).i32(m.mode());
+      case Create c -> path(caller(w.u8(2), c.caller()), c.path()).i32(c.mode()).u8(c.exclusive() ? 1 : 0);
+      case Write x -> {
+        caller(w.u8(3), x.caller()).i64(x.inode()).i64(x.offset());
+        bytes(w, x.data(), Limits.MAX_DATA_BYTES, "data");
+        w.i32(x.crc32c());
+      }
+      case Truncate t -> caller(w.u8(4), t.caller()).i64(t.inode()).i64(t.size());
+      case Unlink u -> path(caller(w.u8(5), u.caller()), u.path()).u8(u.keepOrphan() ? 1 : 0);
+      case Rmdir r -> path(caller(w.u8(6), r.caller()), r.path());
+      case Rename r -> path(path(caller(w.u8(7), r.caller()), r.from()), r.to()).i32(r.flags());
+      case Symlink s -> str(path(caller(w.u8(8), s.caller()), s.path()), s.target(), Limits.PATH_MAX, "target");
+      case Link l -> path(path(caller(w.u8(9), l.caller()), l.existing()), l.path());
+      case SetAttr s -> {
+        path(caller(w.u8(10), s.caller()), s.path()).i32(s.mask()).i32(s.mode()).i32(s.uid()).i32(s.gid());
+        w.i64(s.atimeNanos()).i64(s.mtimeNanos());
+      }
+      case SetXattr s -> {
+        xattrName(path(caller(w.u8(11), s.caller()), s.path()), s.name());
+        bytes(w, s.value(), Limits.MAX_XATTR_VALUE_BYTES, "xattr value");
+        w.i32(s.flags());
+      }
+      case RemoveXattr r -> xattrName(path(caller(w.u8(12), r.caller()), r.path()), r.name());
+      case DropOrphan d -> caller(w.u8(13), d.caller()).i64(d.inode());
+      case GetAttr g -> path(w.u8(32), g.path()).u8(g.followSymlinks() ? 1 : 0);
+      case GetAttrByInode g -> w.u8(33).i64(g.inode());
+      case ReadDir r -> str(path(w.u8(34), r.path()), r.after(), Limits.NAME_MAX, "after").i32(r.maxEntries());
+      case Read r -> w.u8(35).i64(r.inode()).i64(r.offset()).i32(r.length());
+      case ReadLink r -> path(w.u8(36), r.path());
+      case GetXattr g -> xattrName(path(w.u8(37), g.path()), g.name());
+      case ListXattr l -> path(w.u8(38), l.path());
+      case StatFs s -> w.u8(39);
+      case GetDigest d -> w.u8(40);
+    }
+  }
+
+  private static WireWriter caller(WireWriter w, Caller c) {
+    int[] groups = c.groups();
+    w.i32(c.uid()).i32(c.gid()).count(groups.length, 4, Limits.MAX_GROUPS, "groups");
+    for (int g : groups) {
+      w.i32(g);
+    }
+    return w;
+  }
+
+  private static WireWriter path(WireWriter w, String path) {
+    return str(w, path, Limits.PATH_MAX, "path");
+  }
+
+  private static WireWriter xattrName(WireWriter w, String name) {
+    return str(w, name, Limits.MAX_XATTR_NAME_BYTES, "xattr name");
+  }
+
+  private static WireWriter str(WireWriter w, String s, int limit, String what) {
+    return bytes(w, s.getBytes(StandardCharsets.UTF_8), limit, what);
+  }
+
+  private static WireWriter bytes(WireWriter w, byte[] b, int limit, String what) {
+    return w.count(b.length, 4, limit, what).raw(b);
+  }
+}

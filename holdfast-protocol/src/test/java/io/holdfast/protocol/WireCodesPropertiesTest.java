@@ -1,0 +1,143 @@
+package io.holdfast.protocol;
+
+import static io.holdfast.protocol.Gen.w;
+import static io.holdfast.protocol.Gen.weighted;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.fail;
+
+import java.util.Arrays;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Combinators;
+import net.jqwik.api.Example;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import net.jqwik.api.statistics.Statistics;
+
+/**
+ * The small parsers: {@link Errno#fromCode}, {@link FileType#fromCode}, {@link
+ * ClusterMap#checkVolumeName} and {@link ClusterMap#checkAddress}, which throw only the {@link
+ * IllegalArgumentException} they document.
+ */
+class WireCodesPropertiesTest {
+  private static final Map<Integer, Errno> ERRNOS =
+      Arrays.stream(Errno.values()).collect(Collectors.toMap(Errno::code, Function.identity()));
+
+  @Provide
+  Arbitrary<Integer> codes() {
+    return weighted(w(4, Arbitraries.integers().between(-2, 130)), w(1, Arbitraries.integers()));
+  }
+
+  @Example
+  void codesAreDistinctAndRoundTrip() {
+    assertThat(ERRNOS).hasSize(Errno.values().length);
+    for (Errno e : Errno.values()) {
+      assertThat(Errno.fromCode(e.code())).isSameAs(e);
+    }
+    for (FileType t : FileType.values()) {
+      assertThat(FileType.fromCode(t.code())).isSameAs(t);
+    }
+  }
+
+  @Property(tries = 1000)
+  void errnoFromCodeKnowsExactlyTheDefinedCodes(@ForAll("codes") int code) {
+    Statistics.label("outcome").collect(ERRNOS.containsKey(code) ? "known" : "unknown");
+    if (ERRNOS.containsKey(code)) {
+      assertThat(Errno.fromCode(code)).isSameAs(ERRNOS.get(code));
+    } else {
+      assertThatThrownBy(() -> Errno.fromCode(code)).isExactlyInstanceOf(IllegalArgumentException.class);
+    }
+  }
+
+  @Property(tries = 500)
+  void fileTypeFromCodeKnowsExactlyOneTwoThree(@ForAll("codes") int code) {
+    Statistics.label("outcome").collect(code >= 1 && code <= 3 ? "known" : "unknown");
+    if (code >= 1 && code <= 3) {
+      assertThat(FileType.fromCode(code).code()).isEqualTo(code);
+    } else {
+      assertThatThrownBy(() -> FileType.fromCode(code)).isExactlyInstanceOf(IllegalArgumentException.class);
+    }
+  }
+
+  /** The documented rule: 1-64 of letters, digits, '.', '_', '-', and not "." or "..". */
+  static boolean validVolumeName(String s) {
+    if (s == null || s.isEmpty() || s.length() > 64 || s.equals(".") || s.equals("..")) {
+      return false;
+    }
+    return s.chars().allMatch(c -> (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+        || c == '.' || c == '_' || c == '-');
+  }
+
+  @Provide
+  Arbitrary<String> volumeNames() {
+    Arbitrary<String> alphabet =
+        Arbitraries.strings().withChars("abzAZ09._-").ofMinLength(0).ofMaxLength(66);
+    Arbitrary<String> mixed =
+        Arbitraries.strings().withChars("aZ9._-/ :é\0\n").ofMaxLength(70);
+    return weighted(w(4, alphabet), w(2, mixed), w(1, Arbitraries.of(".", "..", "...", "a")),
+        w(1, Arbitraries.strings().ofMaxLength(10)), w(1, Arbitraries.just((String) null)));
+  }
+
+  @Property(tries = 2000)
+  void checkVolumeNameAgreesWithItsJavadoc(@ForAll("volumeNames") String name) {
+    boolean valid = validVolumeName(name);
+    Statistics.label("outcome").collect(valid ? "valid" : "invalid");
+    try {
+      ClusterMap.checkVolumeName(name);
+    } catch (IllegalArgumentException e) {
+      assertThat(valid).as("refused %s", Show.show(name)).isFalse();
+      return;
+    }
+    assertThat(valid).as("accepted %s", Show.show(name)).isTrue();
+  }
+
+  @Provide
+  Arbitrary<String> addresses() {
+    Arbitrary<String> hosts = Arbitraries.strings().withChars("abc.-0123456789").ofMinLength(1).ofMaxLength(20);
+    Arbitrary<String> ports = weighted(
+        w(6, Arbitraries.integers().between(1, 65535).map(String::valueOf)),
+        w(2, Arbitraries.integers().map(String::valueOf)),
+        w(1, Arbitraries.of("", "0", "65536", "x", "80a", " 80", "99999999999")));
+    Arbitrary<String> wellFormed = Combinators.combine(hosts, ports).as((h, p) -> h + ":" + p);
+    Arbitrary<String> anything = Arbitraries.strings().withChars("a1:.[]-+ ").ofMaxLength(16);
+    return weighted(w(6, wellFormed), w(3, anything), w(1, Arbitraries.just((String) null)));
+  }
+
+  @Property(tries = 2000)
+  void checkAddressAcceptsHostColonPortAndThrowsNothingElse(@ForAll("addresses") String address) {
+    boolean accepted;
+    try {
+      ClusterMap.checkAddress(address);
+      accepted = true;
+    } catch (IllegalArgumentException e) {
+      accepted = false;
+    }
+    Statistics.label("outcome").collect(accepted ? "accepted" : "refused");
+    if (address == null) {
+      assertThat(accepted).isFalse();
+      return;
+    }
+    int i = address.lastIndexOf(':');
+    String port = i < 0 ? "" : address.substring(i + 1);
+    boolean canonical = i > 0 && port.matches("[1-9][0-9]{0,4}") && Integer.parseInt(port) <= 65535;
+    if (canonical) {
+      assertThat(accepted).as("refused %s", Show.show(address)).isTrue();
+    }
+    if (accepted) {
+      assertThat(i).as("host of accepted %s", Show.show(address)).isPositive();
+      long p;
+      try {
+        p = Long.parseLong(port);
+      } catch (NumberFormatException e) {
+        fail("accepted " + Show.show(address) + " with port " + Show.show(port));
+        return;
+      }
+      assertThat(p).as("port of accepted %s", Show.show(address)).isBetween(1L, 65535L);
+    }
+  }
+}
