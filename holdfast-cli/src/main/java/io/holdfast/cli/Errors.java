@@ -15,7 +15,8 @@ final class Errors {
 
   static String describe(Throwable ex) {
     return switch (ex) {
-      case NoSuchFileException e -> "no such file or directory: " + e.getFile();
+      case NoSuchFileException e -> "no such file or directory: "
+          + ("".equals(e.getFile()) ? "'' (empty path)" : e.getFile());
       case FileAlreadyExistsException e -> "already exists: " + e.getFile();
       case DirectoryNotEmptyException e -> "directory not empty: " + e.getFile();
       case NotDirectoryException e -> "not a directory: " + e.getFile();

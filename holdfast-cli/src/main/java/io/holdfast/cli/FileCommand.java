@@ -38,7 +38,7 @@ abstract class FileCommand implements Callable<Integer> {
   @Override
   public final Integer call() throws Exception {
     ClientLogging.quietClient();
-    try (Locations l = new Locations(cluster::address)) {
+    try (Locations l = new Locations(cluster::address, cluster.env())) {
       locations = l;
       run();
     } finally {
@@ -117,6 +117,15 @@ abstract class FileCommand implements Callable<Integer> {
     Console c = System.console();
     boolean terminal = c != null && c.isTerminal();
     return forced || terminal ? new CopyProgress(System.err, System::nanoTime) : CopyProgress.NONE;
+  }
+
+  /**
+   * Whether the last name of {@code p}, as written, is {@code .} or {@code ..}: POSIX refuses to
+   * remove or rename such a path, which would otherwise act on a directory above it.
+   */
+  static boolean endsInDotOrDotDot(Path p) {
+    Path n = p.getFileName();
+    return n != null && (n.toString().equals(".") || n.toString().equals(".."));
   }
 
   /** The file name of {@code p} for use as a new name in a target directory, or null for a root. */

@@ -443,6 +443,7 @@ final class FileCommands {
   @Command(name = "rm", mixinStandardHelpOptions = true, sortOptions = false,
       description = {
         "Remove files, symbolic links (never their targets) and, with -r, directories and their contents.",
+        "As POSIX rm, refuses a PATH whose last name is '.' or '..', and (with -r) a root.",
         PATHS_HELP,
         "",
         "Example:  holdfast rm -r mail:/tmp/old"
@@ -460,6 +461,10 @@ final class FileCommands {
     @Override
     void run() {
       forEachLocation(paths, (arg, l) -> {
+        if (endsInDotOrDotDot(l.path())) {
+          throw new FileSystemException(l.path().toString(), null,
+              "refusing to remove '.' or '..' directory");
+        }
         TreeCopier deleter = new TreeCopier(CopyProgress.NONE, e -> fail(e, l));
         try {
           deleter.delete(l.path(), recursive);
@@ -481,6 +486,7 @@ final class FileCommands {
         "an existing file; between volumes, or between local and",
         "remote, it copies (like cp -r, keeping modes, times and links) and then deletes the source.",
         "If DESTINATION is a directory, SOURCE is moved into it.",
+        "A SOURCE whose last name is '.' or '..' is refused, as rename(2) does.",
         PATHS_HELP,
         "",
         "Examples:  holdfast mv mail:/inbox/tmp/1 mail:/inbox/new/1",
@@ -501,6 +507,11 @@ final class FileCommands {
       Location src = resolve(source);
       Location dst = resolve(destination);
       if (src == null || dst == null) {
+        return;
+      }
+      if (endsInDotOrDotDot(src.path())) {
+        fail(new FileSystemException(src.path().toString(), null,
+            "refusing to move '.' or '..' directory"), src);
         return;
       }
       Path target = target(src, dst, Files.isDirectory(dst.path()));

@@ -1,10 +1,16 @@
 package io.holdfast.cli;
 
 import io.holdfast.protocol.ClusterMap;
+import io.holdfast.protocol.Errno;
+import io.holdfast.protocol.ErrnoFileSystemException;
+import io.holdfast.protocol.HoldfastException;
+import io.holdfast.protocol.PathNames;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.FileSystem;
 import java.nio.file.FileSystems;
+import java.nio.file.InvalidPathException;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -20,16 +26,30 @@ import java.util.function.Supplier;
  * {@code VOLUME} is a valid volume name and no {@code /} precedes the colon; anything else is a
  * local path. Write {@code ./a:b} for a local file whose name contains a colon.
  *
+ * <p>A volume path is always inside its volume: {@code ..} at the volume's root stays there
+ * (as {@code /..} is {@code /}), so {@code VOLUME:../x} is {@code VOLUME:/x}; no path of one
+ * volume can name another.
+ *
  * <p>The cluster address is asked for only when the first remote argument is opened, so local
  * paths work without a cluster. Not thread-safe: used by one command on one thread.
  */
 final class Locations implements AutoCloseable {
   private final Supplier<String> clusterAddress;
+  private final Map<String, ?> env;
   private final Map<String, FileSystem> volumes = new LinkedHashMap<>();
 
   /** {@code clusterAddress} is called at most once, when the first volume is opened. */
   Locations(Supplier<String> clusterAddress) {
+    this(clusterAddress, Map.of());
+  }
+
+  /**
+   * As {@link #Locations(Supplier)}, giving {@code env} to every {@code holdfast://} file
+   * system opened (tests: an in-process volume service).
+   */
+  Locations(Supplier<String> clusterAddress, Map<String, ?> env) {
     this.clusterAddress = clusterAddress;
+    this.env = env;
   }
 
   /** Whether {@code arg} names a path in a volume ({@code VOLUME:...}). */
@@ -57,19 +77,48 @@ final class Locations implements AutoCloseable {
   }
 
   /**
-   * Resolves {@code arg}, opening its volume's file system on first use.
+   * Resolves {@code arg}, opening its volume's file system on first use. A volume path is
+   * checked against the volume's limits here, before anything is sent, so a command given one
+   * changes nothing (not even the parents {@code mkdir -p} would make).
    *
+   * @throws NoSuchFileException for the empty argument, which names nothing (as in POSIX)
+   * @throws ErrnoFileSystemException {@link Errno#EINVAL} if {@code arg} contains NUL or is not
+   *     valid Unicode; {@link Errno#ENAMETOOLONG} if a volume path has a name longer than
+   *     {@link io.holdfast.protocol.Limits#NAME_MAX} bytes or is longer than
+   *     {@link io.holdfast.protocol.Limits#PATH_MAX} bytes (as written, before {@code ..} is
+   *     resolved)
    * @throws IllegalArgumentException if the cluster address is malformed
    * @throws IOException if the cluster cannot be reached or has no such volume
    */
   Location resolve(String arg) throws IOException {
-    String volume = volumeOf(arg);
-    if (volume == null) {
-      return new Location(arg, Path.of(arg), null);
+    if (arg.isEmpty()) {
+      throw new NoSuchFileException(arg);
     }
-    String rest = arg.substring(volume.length() + 1);
-    FileSystem fs = volume(volume);
-    return new Location(arg, fs.getPath(rest.startsWith("/") ? rest : "/" + rest), volume);
+    int nul = arg.indexOf('\0');
+    if (nul >= 0 || PathNames.unpairedSurrogate(arg) >= 0) {
+      throw invalid(arg, nul >= 0 ? "path contains a NUL character" : "path is not valid Unicode");
+    }
+    String volume = volumeOf(arg);
+    Path path;
+    try {
+      if (volume == null) {
+        return new Location(arg, Path.of(arg), null);
+      }
+      String rest = arg.substring(volume.length() + 1);
+      path = volume(volume).getPath(rest.startsWith("/") ? rest : "/" + rest);
+    } catch (InvalidPathException e) {
+      throw invalid(arg, e.getReason());
+    }
+    try {
+      PathNames.checkLengths(path.toString());
+    } catch (HoldfastException e) {
+      throw new ErrnoFileSystemException(arg, null, Errno.ENAMETOOLONG, "File name too long");
+    }
+    return new Location(arg, path, volume);
+  }
+
+  private static ErrnoFileSystemException invalid(String arg, String reason) {
+    return new ErrnoFileSystemException(arg.replace("\0", "\\0"), null, Errno.EINVAL, reason);
   }
 
   /** The open file system of {@code volume}, opening it on first use. */
@@ -77,7 +126,7 @@ final class Locations implements AutoCloseable {
     FileSystem fs = volumes.get(volume);
     if (fs == null) {
       String address = clusterAddress.get();
-      fs = FileSystems.newFileSystem(URI.create("holdfast://" + address + "/" + volume), Map.of());
+      fs = FileSystems.newFileSystem(URI.create("holdfast://" + address + "/" + volume), env);
       volumes.put(volume, fs);
     }
     return fs;

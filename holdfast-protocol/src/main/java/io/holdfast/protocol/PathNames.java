@@ -8,9 +8,10 @@ import java.util.List;
  * Validation and splitting of volume paths.
  *
  * <p>A volume path is absolute ({@code /} is the volume's root), uses {@code /} as separator,
- * has no empty, {@code .} or {@code ..} components, no NUL bytes, components of at most
- * {@link Limits#NAME_MAX} bytes and a total of at most {@link Limits#PATH_MAX} bytes (UTF-8).
- * Clients normalize paths before sending; nodes refuse anything else.
+ * has no empty, {@code .} or {@code ..} components, no NUL bytes, no unpaired surrogates (it
+ * must have a UTF-8 form), components of at most {@link Limits#NAME_MAX} bytes and a total of
+ * at most {@link Limits#PATH_MAX} bytes (UTF-8). Clients normalize paths before sending; nodes
+ * refuse anything else.
  */
 public final class PathNames {
   private PathNames() {}
@@ -19,8 +20,8 @@ public final class PathNames {
    * Checks a volume path and returns its components ({@code /} has none).
    *
    * @throws HoldfastException {@link Errno#ENAMETOOLONG} for a name or path over its limit,
-   *     {@link Errno#EINVAL} for a relative path, NUL byte, or empty, {@code .} or {@code ..}
-   *     component
+   *     {@link Errno#EINVAL} for a relative path, NUL byte, unpaired surrogate, or empty,
+   *     {@code .} or {@code ..} component
    */
   public static List<String> split(String path) throws HoldfastException {
     if (path == null || path.isEmpty() || path.charAt(0) != '/') {
@@ -55,8 +56,8 @@ public final class PathNames {
    * Checks one directory entry name.
    *
    * @throws HoldfastException {@link Errno#ENAMETOOLONG} if over {@link Limits#NAME_MAX}
-   *     bytes, {@link Errno#EINVAL} if empty, {@code .}, {@code ..}, or containing {@code /}
-   *     or NUL
+   *     bytes, {@link Errno#EINVAL} if empty, {@code .}, {@code ..}, or containing {@code /},
+   *     NUL or an unpaired surrogate
    */
   public static void checkName(String name) throws HoldfastException {
     if (name.isEmpty() || name.equals(".") || name.equals("..")) {
@@ -65,10 +66,58 @@ public final class PathNames {
     if (name.indexOf('/') >= 0 || name.indexOf('\0') >= 0) {
       throw new HoldfastException(Errno.EINVAL, "name contains '/' or NUL: " + quote(name));
     }
+    if (unpairedSurrogate(name) >= 0) {
+      throw new HoldfastException(Errno.EINVAL, "name is not valid Unicode (unpaired surrogate)");
+    }
     if (utf8Length(name) > Limits.NAME_MAX) {
       throw new HoldfastException(
           Errno.ENAMETOOLONG, "name longer than " + Limits.NAME_MAX + " bytes");
     }
+  }
+
+  /**
+   * Checks the length limits of a path as written, before {@code .} and {@code ..} are
+   * resolved, as the kernel does: each component at most {@link Limits#NAME_MAX} bytes, the
+   * whole at most {@link Limits#PATH_MAX} bytes (UTF-8).
+   * Nothing else is checked: the path may be relative and have empty, {@code .} and {@code ..}
+   * components.
+   *
+   * @throws HoldfastException {@link Errno#ENAMETOOLONG} for a name or path over its limit
+   */
+  public static void checkLengths(String path) throws HoldfastException {
+    if (utf8Length(path) > Limits.PATH_MAX) {
+      throw new HoldfastException(
+          Errno.ENAMETOOLONG, "path longer than " + Limits.PATH_MAX + " bytes");
+    }
+    int start = 0;
+    while (start <= path.length()) {
+      int end = path.indexOf('/', start);
+      if (end < 0) {
+        end = path.length();
+      }
+      if (utf8Length(path.substring(start, end)) > Limits.NAME_MAX) {
+        throw new HoldfastException(
+            Errno.ENAMETOOLONG, "name longer than " + Limits.NAME_MAX + " bytes");
+      }
+      start = end + 1;
+    }
+  }
+
+  /**
+   * The index of the first unpaired surrogate in {@code s}, or -1 if it has none (and so has a
+   * UTF-8 form).
+   */
+  public static int unpairedSurrogate(String s) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (Character.isHighSurrogate(c) && i + 1 < s.length()
+          && Character.isLowSurrogate(s.charAt(i + 1))) {
+        i++;
+      } else if (Character.isSurrogate(c)) {
+        return i;
+      }
+    }
+    return -1;
   }
 
   /** Joins components into a volume path; no components gives {@code /}. */

@@ -6,6 +6,7 @@ import io.holdfast.protocol.Caller;
 import io.holdfast.protocol.Errno;
 import io.holdfast.protocol.ErrnoFileSystemException;
 import io.holdfast.protocol.FileType;
+import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
@@ -14,6 +15,7 @@ import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.SeekableByteChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.AccessMode;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -305,6 +307,7 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider {
     if (!follow(options)) {
       return fs.getPath(attrTarget(abs, false));
     }
+    abs.volumePath(); // checks the limits before the first request
     Deque<String> todo = new ArrayDeque<>(abs.names());
     List<String> done = new ArrayList<>();
     int links = 0;
@@ -525,6 +528,8 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider {
    * Creates a symbolic link holding {@code target}'s string form.
    *
    * @throws FileAlreadyExistsException if {@code link} exists
+   * @throws ErrnoFileSystemException {@code ENAMETOOLONG} if the target is longer than
+   *     {@link Limits#PATH_MAX} bytes
    * @throws UnsupportedOperationException if file attributes are given
    */
   @Override
@@ -538,6 +543,10 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider {
     HoldfastFileSystem fs = p.getFileSystem();
     Caller caller = fs.currentCaller();
     String text = target.toString();
+    if (text.getBytes(StandardCharsets.UTF_8).length > Limits.PATH_MAX) {
+      throw new ErrnoFileSystemException(p.toString(), null, Errno.ENAMETOOLONG,
+          "File name too long");
+    }
     Errors.ok(onPath(p, vp -> fs.submit(new Request.Symlink(caller, vp, text))).response(),
         p.toString(), null);
   }

@@ -2,11 +2,12 @@ package io.holdfast.client.nio;
 
 import io.holdfast.protocol.Errno;
 import io.holdfast.protocol.ErrnoFileSystemException;
+import io.holdfast.protocol.HoldfastException;
 import io.holdfast.protocol.Limits;
+import io.holdfast.protocol.PathNames;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URISyntaxException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.InvalidPathException;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -39,11 +40,21 @@ final class HoldfastPath implements Path {
     this.names = names;
   }
 
-  /** Parses a path string. */
+  /**
+   * Parses a path string.
+   *
+   * @throws InvalidPathException if it contains NUL or an unpaired surrogate (a string with no
+   *     UTF-8 form), as the JDK's unix paths do
+   */
   static HoldfastPath parse(HoldfastFileSystem fs, String input) {
     int nul = input.indexOf('\0');
     if (nul >= 0) {
       throw new InvalidPathException(input, "Nul character not allowed", nul);
+    }
+    int malformed = PathNames.unpairedSurrogate(input);
+    if (malformed >= 0) {
+      throw new InvalidPathException(input,
+          "Malformed input or input contains unmappable characters", malformed);
     }
     boolean abs = input.startsWith("/");
     List<String> parts = new ArrayList<>();
@@ -82,9 +93,17 @@ final class HoldfastPath implements Path {
    * {@code /}) and normalized ({@code ..} at the root stays at the root).
    *
    * @throws ErrnoFileSystemException {@link Errno#ENAMETOOLONG} if a name is longer than
-   *     {@link Limits#NAME_MAX} bytes or the path longer than {@link Limits#PATH_MAX} bytes
+   *     {@link Limits#NAME_MAX} bytes or the path, as written and resolved against {@code /}
+   *     but before {@code .} and {@code ..} are removed (as the kernel counts), longer than
+   *     {@link Limits#PATH_MAX} bytes
    */
   String volumePath() throws ErrnoFileSystemException {
+    try {
+      PathNames.checkLengths(absolute ? toString() : "/" + toString());
+    } catch (HoldfastException e) {
+      throw new ErrnoFileSystemException(
+          toString(), null, Errno.ENAMETOOLONG, "File name too long");
+    }
     List<String> out = new ArrayList<>();
     for (String n : names()) {
       if (n.equals(".")) {
@@ -96,17 +115,9 @@ final class HoldfastPath implements Path {
         }
         continue;
       }
-      if (n.getBytes(StandardCharsets.UTF_8).length > Limits.NAME_MAX) {
-        throw new ErrnoFileSystemException(
-            toString(), null, Errno.ENAMETOOLONG, "File name too long");
-      }
       out.add(n);
     }
-    String p = "/" + String.join("/", out);
-    if (p.getBytes(StandardCharsets.UTF_8).length > Limits.PATH_MAX) {
-      throw new ErrnoFileSystemException(toString(), null, Errno.ENAMETOOLONG, "File name too long");
-    }
-    return p;
+    return "/" + String.join("/", out);
   }
 
   @Override
@@ -287,7 +298,8 @@ final class HoldfastPath implements Path {
       return new URI(
           HoldfastFileSystemProvider.SCHEME,
           fs.authority(),
-          "/" + fs.volume() + toAbsolutePath().toString(),
+          // normalized, so that no .. can climb from the volume's name to another volume
+          "/" + fs.volume() + toAbsolutePath().normalize().toString(),
           null,
           null);
     } catch (URISyntaxException e) {
