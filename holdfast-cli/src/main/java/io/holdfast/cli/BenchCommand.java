@@ -60,7 +60,7 @@ final class BenchCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Set<Workload> selected = parseWorkloads();
     ClientLogging.quietClient();
-    try (Locations locations = new Locations(cluster::address)) {
+    try (Locations locations = new Locations(cluster::address, cluster.env())) {
       Path target = locations.resolve(path).path();
       Path base = baseline;
       Path temp = null;

@@ -74,7 +74,7 @@ final class MountCommand implements Callable<Integer> {
     ClientLogging.quietClient();
     FuseOptions options = new FuseOptions(allowOther, readOnly, debug, Duration.ofSeconds(1),
         "holdfast-" + name).withCallerScope(HOLDFAST_CALLERS);
-    Locations locations = new Locations(cluster::address);
+    Locations locations = new Locations(cluster::address, cluster.env());
     FuseMount mount;
     try {
       Path root = locations.resolve(arg).path();

@@ -40,10 +40,11 @@ class RemoteFileCommandsIT {
   }
 
   private static Cli holdfast(String... args) {
-    String[] withCluster = new String[args.length + 1];
+    String[] withCluster = new String[args.length + 2];
     withCluster[0] = args[0];
     withCluster[1] = "--cluster=" + address;
-    System.arraycopy(args, 1, withCluster, 2, args.length - 1);
+    withCluster[2] = "--tls=" + clusterDir.resolve("tls-admin");
+    System.arraycopy(args, 1, withCluster, 3, args.length - 1);
     return Cli.run(withCluster);
   }
 
@@ -132,7 +133,7 @@ class RemoteFileCommandsIT {
             Path.of(System.getProperty("java.home"), "bin", "java").toString(),
             "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
             "-cp", System.getProperty("java.class.path"), Main.class.getName(),
-            "mount", "--cluster=" + address, "m", mnt.toString())
+            "mount", "--cluster=" + address, "--tls=" + clusterDir.resolve("tls-admin"), "m", mnt.toString())
         .redirectErrorStream(true).redirectOutput(log.toFile()).start();
     try {
       Path seen = mnt.resolve("mnt-test/f.txt");

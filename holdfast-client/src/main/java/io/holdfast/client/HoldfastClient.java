@@ -114,15 +114,41 @@ public final class HoldfastClient implements AutoCloseable {
     ClusterCommand.Hello welcome;
     try (RaftClient boot = newClient(props, parameters, RaftGroup.valueOf(ClusterIds.CLUSTER_GROUP, ClusterIds.peer(address)), true)) {
       var node = ClusterIds.peer(address).getId();
-      welcome = handshake(hello, await(boot.async().sendStaleRead(message(hello), 0, node), deadline, "handshake with " + address), address);
-      RaftClientReply reply = await(boot.async().sendStaleRead(message(new ClusterCommand.GetMap()), 0, node), deadline, "cluster map from " + address);
-      first = decodeMap(reply, address);
+      // blocking calls: a failed async call closes the Raft client's window and hides the cause
+      welcome = handshake(hello, boot.io().sendStaleRead(message(hello), 0, node), address);
+      first = decodeMap(boot.io().sendStaleRead(message(new ClusterCommand.GetMap()), 0, node), address);
     } catch (IOException e) {
-      throw e instanceof HoldfastException h ? h : new HoldfastException(Errno.EIO, "cannot reach " + address + ": " + e.getMessage(), e);
+      throw e instanceof HoldfastException h ? h : connectFailure(address, security, e);
     }
     List<String> groupMembers = first.nodes().subList(0, Math.min(3, first.nodes().size()));
     RaftClient cluster = newClient(props, parameters, ClusterIds.group(ClusterIds.CLUSTER_GROUP, groupMembers), false);
     return new HoldfastClient(props, parameters, deadline, cluster, welcome, first);
+  }
+
+  /** Why connecting failed, in words that point at the likely fix. */
+  private static HoldfastException connectFailure(String address, TransportSecurity security, IOException e) {
+    StringBuilder causes = new StringBuilder();
+    boolean tls = false;
+    for (Throwable t = e; t != null && causes.length() < 1000; t = t.getCause()) {
+      String m = String.valueOf(t.getMessage());
+      tls |= t instanceof javax.net.ssl.SSLException || m.contains("ssl") || m.contains("SSL") || m.contains("certificate");
+      if (t.getMessage() != null && causes.indexOf(m) < 0) {
+        causes.append(causes.isEmpty() ? "" : "; ").append(m);
+      }
+    }
+    String hint;
+    if (causes.indexOf("RESOURCE_EXHAUSTED") >= 0) {
+      hint = "the node refused the connection because of a connection limit";
+    } else if (security.isPlaintext()) {
+      hint = "this client speaks plaintext (--insecure); unless the node was started with --insecure it accepts only mutual TLS";
+    } else if (tls) {
+      hint = "the TLS handshake failed: the node accepts only certificates issued by its cluster CA and not expired"
+          + " (this client presents " + security.tls().certFile() + "; check it with 'holdfast doctor'), and this client"
+          + " trusts only nodes certified by " + security.tls().directory().resolve("ca.crt");
+    } else {
+      hint = "is the node running, and does it speak TLS (a node started with --insecure speaks plaintext)?";
+    }
+    return new HoldfastException(Errno.EIO, "cannot reach " + address + ": " + hint + " [" + causes + "]", e);
   }
 
   /** This client's hello: protocol {@link Codec#VERSION}, its features and requirements. */

@@ -125,7 +125,9 @@ final class Gatekeeper extends ServerTransportFilter implements ServerIntercepto
 
   @Override
   public void transportTerminated(Attributes attrs) {
-    String key = attrs.get(COUNTED_AS);
+    // null when the connection ended before it was ready (e.g. a refused TLS handshake); an
+    // exception here would keep gRPC from ever finishing its shutdown
+    String key = attrs == null ? null : attrs.get(COUNTED_AS);
     if (key == null) {
       return;
     }

@@ -8,6 +8,7 @@ import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
 import io.holdfast.client.security.Role;
+import io.holdfast.client.security.TlsFiles;
 import io.holdfast.client.security.TransportSecurity;
 import io.holdfast.server.CertificateAuthority;
 import io.holdfast.server.HoldfastNode;
@@ -134,6 +135,14 @@ public final class MiniCluster implements AutoCloseable {
     Path dir = root.resolve("tls-" + name);
     ca.issue(name, role, List.of()).writeTo(dir, ca.certificate(), "client");
     return dir;
+  }
+
+  /**
+   * The admin's transport security, for tests that build their own Raft clients (plaintext
+   * for a plaintext cluster).
+   */
+  public TransportSecurity adminSecurity() throws IOException {
+    return ca == null ? TransportSecurity.plaintext() : TransportSecurity.tls(TlsFiles.load(root.resolve("tls-admin"), "client"));
   }
 
   /** Client options for the admin identity (or plaintext for a plaintext cluster). */
@@ -307,7 +316,8 @@ public final class MiniCluster implements AutoCloseable {
     }
   }
 
-  private static <T> T awaitValue(Duration timeout, java.util.function.Supplier<Optional<T>> s, String what) {
+  /** Polls {@code s} until it yields a value; fails the test after {@code timeout}. */
+  public static <T> T awaitValue(Duration timeout, java.util.function.Supplier<Optional<T>> s, String what) {
     @SuppressWarnings("unchecked")
     T[] box = (T[]) new Object[1];
     await(timeout, () -> {

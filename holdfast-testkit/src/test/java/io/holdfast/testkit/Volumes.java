@@ -203,6 +203,7 @@ final class Volumes {
       GrpcConfigKeys.setMessageSizeMax(props, SizeInBytes.valueOf("32MB"));
       this.client = RaftClient.newBuilder()
           .setProperties(props)
+          .setParameters(c.adminSecurity().parameters())
           .setRaftGroup(ClusterIds.group(RaftGroupId.valueOf(v.groupId()), v.replicas()))
           .setClientId(ClientId.randomId())
           .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(5, TimeDuration.valueOf(200, TimeUnit.MILLISECONDS)))
