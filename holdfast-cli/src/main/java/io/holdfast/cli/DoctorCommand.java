@@ -30,8 +30,9 @@ import picocli.CommandLine.Option;
     description = {
       "Check certificates and keys on this machine: expiry (warns 30 days ahead), that each",
       "certificate was issued by the ca.crt beside it, and that private keys are not readable by",
-      "group or others (mode 0600). Looks in ~/.holdfast/ca, the client directory ($HOLDFAST_TLS or",
-      "~/.holdfast/tls), and DATA/tls of every --data given.",
+      "group or others (mode 0600). Looks in the directories given with --ca, --tls and --data",
+      "(DATA/tls); with none given, in ~/.holdfast/ca and the client directory ($HOLDFAST_TLS or",
+      "~/.holdfast/tls).",
       "",
       "Exit status: 0 all fine (warnings allowed), 3 a problem was found.",
       "",
@@ -47,7 +48,7 @@ final class DoctorCommand implements Callable<Integer> {
   @Option(names = "--tls", paramLabel = "DIR", description = "A client certificate directory to check (repeatable).")
   List<Path> tls = new ArrayList<>();
 
-  @Option(names = "--ca", paramLabel = "DIR", description = "The CA directory (default: ~/.holdfast/ca).")
+  @Option(names = "--ca", paramLabel = "DIR", description = "A CA directory to check (ca.crt, ca.key).")
   Path ca;
 
   private int problems;
@@ -56,14 +57,20 @@ final class DoctorCommand implements Callable<Integer> {
   @Override
   public Integer call() throws IOException {
     Set<Path> dirs = new LinkedHashSet<>();
-    dirs.add(ca != null ? ca : CertCommands.defaultCaDir());
-    dirs.add(TransportSecurity.defaultClientDirectory());
+    boolean explicit = ca != null || !tls.isEmpty() || !data.isEmpty();
+    if (ca != null) {
+      dirs.add(ca);
+    }
+    if (!explicit) {
+      dirs.add(CertCommands.defaultCaDir());
+      dirs.add(TransportSecurity.defaultClientDirectory());
+    }
     dirs.addAll(tls);
     data.forEach(d -> dirs.add(NodeSecurity.tlsDirectory(d)));
     int checked = 0;
     for (Path dir : dirs) {
       if (!Files.isDirectory(dir)) {
-        if (tls.contains(dir) || data.stream().anyMatch(d -> NodeSecurity.tlsDirectory(d).equals(dir))) {
+        if (explicit) {
           problem(dir + ": no such directory");
         }
         continue;

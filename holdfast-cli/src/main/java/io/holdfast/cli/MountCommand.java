@@ -50,7 +50,7 @@ final class MountCommand implements Callable<Integer> {
   @Option(names = "--allow-other", description = "Let other users use the mount (needs user_allow_other in /etc/fuse.conf unless root).")
   boolean allowOther;
 
-  @Option(names = "--read-only", description = "Mount read-only.")
+  @Option(names = "--read-only", description = "Mount read-only (automatic when the volume is exported read-only to this client).")
   boolean readOnly;
 
   @Option(names = "--debug", description = "Have libfuse print every request to stderr.")
@@ -72,12 +72,16 @@ final class MountCommand implements Callable<Integer> {
     }
     Path realMountPoint = mountPoint.toRealPath();
     ClientLogging.quietClient();
-    FuseOptions options = new FuseOptions(allowOther, readOnly, debug, Duration.ofSeconds(1),
-        "holdfast-" + name).withCallerScope(HOLDFAST_CALLERS);
     Locations locations = new Locations(cluster::address, cluster.env());
     FuseMount mount;
     try {
       Path root = locations.resolve(arg).path();
+      boolean exportedReadOnly = root.getFileSystem().isReadOnly();
+      if (exportedReadOnly && !readOnly) {
+        System.out.println("volume " + name + " is exported read-only to this client: mounting read-only");
+      }
+      FuseOptions options = new FuseOptions(allowOther, readOnly || exportedReadOnly, debug, Duration.ofSeconds(1),
+          "holdfast-" + name).withCallerScope(HOLDFAST_CALLERS);
       mount = FuseMount.mount(root, mountPoint, options);
     } catch (IOException | RuntimeException e) {
       locations.close();

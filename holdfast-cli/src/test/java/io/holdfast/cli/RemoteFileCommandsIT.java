@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -29,6 +30,7 @@ class RemoteFileCommandsIT {
     cluster.createVolume("v", 0, 1, 2);
     cluster.createVolume("w", 0, 1, 2);
     cluster.createVolume("m", 0, 1, 2); // for the mount test only
+    cluster.createVolume("r", 0, 1, 2); // for the read-only mount test only
     address = cluster.addresses().get(0);
   }
 
@@ -158,5 +160,58 @@ class RemoteFileCommandsIT {
     assertThat(mount.exitValue()).as(Files.readString(log)).isZero();
     assertThat(Files.readString(log)).contains("mounted m at " + mnt);
     ok("rm", "-r", "m:/mnt-test");
+  }
+
+  /** {@code holdfast volume acl r ARGS} as the admin. */
+  private static Cli acl(String... args) {
+    List<String> all = new java.util.ArrayList<>(List.of("volume", "acl", "r"));
+    all.addAll(List.of(args));
+    all.add("--cluster=" + address);
+    all.add("--tls=" + clusterDir.resolve("tls-admin"));
+    Cli r = Cli.run(all.toArray(String[]::new));
+    assertThat(r.exit()).as("exit of %s, stderr %s", all, r.err()).isZero();
+    return r;
+  }
+
+  @Test
+  void aReadOnlyClientMountsAndReadsAndGetsErofsOnWrites() throws Exception {
+    assumeTrue(FuseMount.isAvailable(), "FUSE is not available here");
+    ok("mkdir", "-p", "r:/ro-test");
+    ok("put", Files.writeString(tmp.resolve("r.txt"), "readable\n").toString(), "r:/ro-test/r.txt");
+    Path reader = cluster.issueClient("reader", io.holdfast.client.security.Role.CLIENT);
+    assertThat(acl("add", "read*", "127.0.0.0/8", "ro").out()).contains("read*").contains("ro");
+    String before = ok("ls", "-l", "r:/ro-test").out();
+    Path mnt = Files.createDirectory(tmp.resolve("ro-mnt"));
+    Path log = tmp.resolve("ro-mount.log");
+    Process mount = new ProcessBuilder(
+            Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+            "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
+            "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+            "mount", "--cluster=" + address, "--tls=" + reader, "r", mnt.toString())
+        .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    try {
+      Path seen = mnt.resolve("ro-test/r.txt");
+      MiniCluster.await(Duration.ofSeconds(60), () -> !mount.isAlive() || Files.exists(seen), "read-only mount shows r.txt");
+      assertThat(mount.isAlive()).as("mount ended early: %s", Files.readString(log)).isTrue();
+      assertThat(seen).hasContent("readable");
+      assertThat(Files.readString(log)).contains("exported read-only to this client: mounting read-only");
+      for (String write : List.of("echo x > ro-test/new", "echo x >> ro-test/r.txt", "mkdir ro-test/d", "rm ro-test/r.txt",
+          "mv ro-test/r.txt ro-test/s.txt", "chmod 600 ro-test/r.txt", "ln -s r.txt ro-test/l", "touch ro-test/r.txt")) {
+        Process p = new ProcessBuilder("sh", "-c", "cd " + mnt + " && " + write).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(p.waitFor()).as(write).isNotZero();
+        assertThat(out).as(write).contains("Read-only file system");
+      }
+    } finally {
+      if (mount.isAlive()) {
+        new ProcessBuilder("fusermount3", "-u", mnt.toString()).inheritIO().start().waitFor(20, TimeUnit.SECONDS);
+      }
+      if (!mount.waitFor(30, TimeUnit.SECONDS)) {
+        mount.destroyForcibly();
+      }
+      acl("remove", "read*", "127.0.0.0/8", "ro");
+    }
+    assertThat(ok("ls", "-l", "r:/ro-test").out()).isEqualTo(before);
+    ok("rm", "-r", "r:/ro-test");
   }
 }

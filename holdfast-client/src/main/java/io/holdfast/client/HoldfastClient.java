@@ -144,7 +144,8 @@ public final class HoldfastClient implements AutoCloseable {
     } else if (tls) {
       hint = "the TLS handshake failed: the node accepts only certificates issued by its cluster CA and not expired"
           + " (this client presents " + security.tls().certFile() + "; check it with 'holdfast doctor'), and this client"
-          + " trusts only nodes certified by " + security.tls().directory().resolve("ca.crt");
+          + " trusts only nodes certified by " + security.tls().directory().resolve("ca.crt")
+          + " (a node started with --insecure speaks plaintext and fails this way too)";
     } else {
       hint = "is the node running, and does it speak TLS (a node started with --insecure speaks plaintext)?";
     }
@@ -171,18 +172,7 @@ public final class HoldfastClient implements AutoCloseable {
   /** Checks the node's answer to our hello; returns the node's hello. */
   private static ClusterCommand.Hello handshake(ClusterCommand.Hello mine, RaftClientReply reply, String address)
       throws HoldfastException {
-    if (!reply.isSuccess()) {
-      throw new HoldfastException(Errno.EIO, "handshake with " + address + " failed: " + reply.getException());
-    }
-    byte[] bytes = reply.getMessage().getContent().toByteArray();
-    if (bytes.length >= 2 && bytes[0] == 'H' && bytes[1] == 'F') {
-      Response r = Codec.decodeResponse(bytes);
-      if (r instanceof Response.Error e) {
-        throw e.toException();
-      }
-      throw new ProtocolException(Errno.EPROTO, "unexpected handshake reply from " + address + ": " + r);
-    }
-    if (!(ClusterCommand.decode(bytes) instanceof ClusterCommand.Hello theirs)) {
+    if (!(ClusterCommand.decode(clusterReply(reply, "node " + address)) instanceof ClusterCommand.Hello theirs)) {
       throw new ProtocolException(Errno.EPROTO, "node " + address + " answered the handshake with something else");
     }
     String why = mine.incompatibility("client", theirs, "node " + address);
@@ -221,8 +211,16 @@ public final class HoldfastClient implements AutoCloseable {
   }
 
   private static ClusterMap decodeMap(RaftClientReply reply, String from) throws HoldfastException {
+    return ClusterMap.decode(clusterReply(reply, "cluster group at " + from));
+  }
+
+  /**
+   * The content of a cluster group's reply: a map or a hello. The group answers an error as a
+   * Holdfast error frame ("HF"), thrown here as its exception.
+   */
+  private static byte[] clusterReply(RaftClientReply reply, String from) throws HoldfastException {
     if (!reply.isSuccess()) {
-      throw new HoldfastException(Errno.EIO, "cluster group at " + from + " failed: " + reply.getException());
+      throw new HoldfastException(Errno.EIO, from + " failed: " + reply.getException());
     }
     byte[] bytes = reply.getMessage().getContent().toByteArray();
     if (bytes.length >= 2 && bytes[0] == 'H' && bytes[1] == 'F') {
@@ -232,7 +230,7 @@ public final class HoldfastClient implements AutoCloseable {
       }
       throw new ProtocolException(Errno.EPROTO, "unexpected reply from " + from + ": " + r);
     }
-    return ClusterMap.decode(bytes);
+    return bytes;
   }
 
   private static RaftClientReply await(CompletableFuture<RaftClientReply> f, Duration deadline, String what)

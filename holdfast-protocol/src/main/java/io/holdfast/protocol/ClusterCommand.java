@@ -136,8 +136,8 @@ public sealed interface ClusterCommand {
    * @throws ProtocolException if malformed, not in that form, over a limit, or of another version
    */
   static ClusterCommand decode(byte[] b) throws ProtocolException {
-    if (b.length > MAX_BYTES || b.length < 4) {
-      throw new ProtocolException(Errno.EBADMSG, "cluster command of " + b.length + " bytes");
+    if (b == null || b.length > MAX_BYTES || b.length < 4) {
+      throw new ProtocolException(Errno.EBADMSG, "cluster command of " + (b == null ? "no" : b.length) + " bytes");
     }
     try {
       DataInputStream in = new DataInputStream(new ByteArrayInputStream(b));
@@ -213,7 +213,7 @@ public sealed interface ClusterCommand {
     try {
       return new AclRule(identity, network, Access.values()[access]);
     } catch (IllegalArgumentException e) {
-      throw new ProtocolException(Errno.EINVAL, e.getMessage());
+      throw new ProtocolException(Errno.EBADMSG, "invalid ACL rule: " + e.getMessage());
     }
   }
 

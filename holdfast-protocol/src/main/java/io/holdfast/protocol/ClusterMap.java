@@ -175,8 +175,8 @@ public record ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<Str
    *     over a limit
    */
   public static ClusterMap decode(byte[] framed) throws ProtocolException {
-    if (framed.length < 7 || framed.length > MAX_BYTES) {
-      throw new ProtocolException(Errno.EBADMSG, "cluster map of " + framed.length + " bytes");
+    if (framed == null || framed.length < 7 || framed.length > MAX_BYTES) {
+      throw new ProtocolException(Errno.EBADMSG, "cluster map of " + (framed == null ? "no" : framed.length) + " bytes");
     }
     int stored = ByteBuffer.wrap(framed, framed.length - 4, 4).getInt();
     if (stored != Checksums.crc32c(framed, 0, framed.length - 4)) {

@@ -93,6 +93,8 @@ public final class Codec {
   private static final int K_NAMES = 102;
   private static final int K_FSSTATS = 103;
   private static final int K_DIGEST_REPLY = 104;
+  /** {@link Response.FsStats} of a read-only export: kind 103's fields, then flags (bit 0: read-only). */
+  private static final int K_FSSTATS_FLAGS = 105;
 
   /** Longest error message, in UTF-16 units: the encoder cuts longer ones, the decoder refuses them. */
   private static final int MAX_MESSAGE_CHARS = 4096;
@@ -163,10 +165,13 @@ public final class Codec {
         }
       }
       case Response.FsStats s -> {
-        w.kind(K_FSSTATS);
+        w.kind(s.readOnly() ? K_FSSTATS_FLAGS : K_FSSTATS);
         w.i64(s.totalBytes());
         w.i64(s.freeBytes());
         w.i64(s.files());
+        if (s.readOnly()) {
+          w.i32(1);
+        }
       }
       case Response.Digest d -> {
         w.kind(K_DIGEST_REPLY);
@@ -403,6 +408,13 @@ public final class Codec {
             yield new Response.Names(names);
           }
           case K_FSSTATS -> new Response.FsStats(r.i64(), r.i64(), r.i64());
+          case K_FSSTATS_FLAGS -> {
+            Response.FsStats s = new Response.FsStats(r.i64(), r.i64(), r.i64());
+            if (r.i32() != 1) {
+              throw bad("unknown file system flags");
+            }
+            yield s.asReadOnly();
+          }
           case K_DIGEST_REPLY -> new Response.Digest(r.i64(), r.bytes(64));
           default -> throw bad("unknown response kind " + kind);
         };

@@ -68,8 +68,20 @@ public sealed interface Response {
    * @param totalBytes size of the filesystem holding the brick
    * @param freeBytes bytes available
    * @param files inodes in use
+   * @param readOnly the volume is exported read-only to the client that asked (statvfs's
+   *     {@code ST_RDONLY}): its writes fail with {@link Errno#EROFS}
    */
-  record FsStats(long totalBytes, long freeBytes, long files) implements Response {}
+  record FsStats(long totalBytes, long freeBytes, long files, boolean readOnly) implements Response {
+    /** Statistics of a writable volume. */
+    public FsStats(long totalBytes, long freeBytes, long files) {
+      this(totalBytes, freeBytes, files, false);
+    }
+
+    /** These statistics marked read-only. */
+    public FsStats asReadOnly() {
+      return new FsStats(totalBytes, freeBytes, files, true);
+    }
+  }
 
   /**
    * A member's state digest.

@@ -136,7 +136,7 @@ final class CodecValues {
         Combinators.combine(g.bytes(Limits.MAX_DATA_BYTES), ints()).as(Response.Data::new),
         g.text(Limits.PATH_MAX).map(Response.Text::new),
         names.map(Response.Names::new),
-        Combinators.combine(longs(), longs(), longs()).as(Response.FsStats::new),
+        Combinators.combine(longs(), longs(), longs(), Arbitraries.of(false, true)).as(Response.FsStats::new),
         Combinators.combine(longs(), g.bytes(64)).as(Response.Digest::new)));
   }
 

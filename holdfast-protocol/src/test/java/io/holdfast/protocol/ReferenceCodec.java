@@ -44,7 +44,7 @@ final class ReferenceCodec {
   /** The log entry kind. */
   static final int LOG_ENTRY = 64;
   /** Response kinds; the stable wire numbers. */
-  static final List<Integer> RESPONSE_KINDS = List.of(96, 97, 98, 99, 100, 101, 102, 103, 104);
+  static final List<Integer> RESPONSE_KINDS = List.of(96, 97, 98, 99, 100, 101, 102, 103, 104, 105);
 
   private ReferenceCodec() {}
 
@@ -93,7 +93,12 @@ final class ReferenceCodec {
           str(w, s, Limits.MAX_XATTR_NAME_BYTES, "name");
         }
       }
-      case Response.FsStats s -> w.u8(103).i64(s.totalBytes()).i64(s.freeBytes()).i64(s.files());
+      case Response.FsStats s -> {
+        w.u8(s.readOnly() ? 105 : 103).i64(s.totalBytes()).i64(s.freeBytes()).i64(s.files());
+        if (s.readOnly()) {
+          w.i32(1);
+        }
+      }
       case Response.Digest d -> bytes(w.u8(104).i64(d.appliedIndex()), d.sha256(), 64, "digest");
     }
     return w.finish(true);

@@ -31,12 +31,14 @@ final class AccessControl {
   /**
    * Checks that {@code peer} may read (or write) the volume served by {@code groupId}.
    *
+   * @return the peer's access: {@link Access#READ_WRITE} or, for a read, possibly
+   *     {@link Access#READ_ONLY}
    * @throws HoldfastException {@link Errno#EACCES} if the ACL grants nothing,
    *     {@link Errno#EROFS} for a write under a read-only rule
    */
-  void check(Peer peer, UUID groupId, boolean write) throws HoldfastException {
+  Access check(Peer peer, UUID groupId, boolean write) throws HoldfastException {
     if (peer.role().privileged()) {
-      return;
+      return Access.READ_WRITE;
     }
     ClusterMap.Volume v = byGroup.get(groupId);
     if (v == null) {
@@ -50,6 +52,7 @@ final class AccessControl {
     if (write && a == Access.READ_ONLY) {
       throw new HoldfastException(Errno.EROFS, "volume " + v.name() + " is exported read-only to " + peer);
     }
+    return a;
   }
 
   /**

@@ -1,5 +1,6 @@
 package io.holdfast.server;
 
+import io.holdfast.protocol.Access;
 import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.Codec;
 import io.holdfast.protocol.Errno;
@@ -213,12 +214,16 @@ final class VolumeStateMachine extends LifecycleStateMachine {
   public CompletableFuture<Message> query(Message request) {
     try {
       Envelope.Opened opened = Envelope.open(request.getContent());
-      access.check(opened.peer(), getGroupId().getUuid(), false);
+      Access granted = access.check(opened.peer(), getGroupId().getUuid(), false);
       Request decoded = Codec.decodeRequest(opened.payload().toByteArray());
       if (!(decoded instanceof Request.Query q)) {
         return CompletableFuture.completedFuture(message(new Response.Error(Errno.EINVAL, "a mutation sent as a query")));
       }
-      return CompletableFuture.completedFuture(message(brick.query(q)));
+      Response r = brick.query(q);
+      if (r instanceof Response.FsStats s && granted == Access.READ_ONLY) {
+        r = s.asReadOnly(); // statvfs ST_RDONLY: lets a mount or an application know up front
+      }
+      return CompletableFuture.completedFuture(message(r));
     } catch (HoldfastException e) {
       return CompletableFuture.completedFuture(message(new Response.Error(e.errno(), e.getMessage())));
     }

@@ -190,6 +190,8 @@ class SecurityIT {
       Response.AttrReply attr = (Response.AttrReply) v.query(new Request.GetAttr("/existing/file", true)).join();
       assertThat(v.query(new Request.ReadDir("/existing", "", 100)).join()).isNotInstanceOf(Response.Error.class);
       long inode = attr.attr().inode();
+      assertThat(((Response.FsStats) v.query(new Request.StatFs()).join()).readOnly()).as("statvfs ST_RDONLY for the reader").isTrue();
+      assertThat(((Response.FsStats) admin.volume("vol").query(new Request.StatFs()).join()).readOnly()).isFalse();
       byte[] data = "x".getBytes(StandardCharsets.UTF_8);
       List<Request.Mutation> writes = List.of(
           new Request.Mkdir(Caller.ROOT, "/ro-dir", 0755),

@@ -38,9 +38,17 @@ final class HoldfastFileStore extends FileStore {
     return "holdfast";
   }
 
+  /**
+   * Whether the volume is exported read-only to this client (asks the volume; statvfs's
+   * {@code ST_RDONLY}). False if the volume cannot be asked: writes then report the error.
+   */
   @Override
   public boolean isReadOnly() {
-    return false;
+    try {
+      return stats().readOnly();
+    } catch (IOException e) {
+      return false;
+    }
   }
 
   @Override

@@ -458,9 +458,13 @@ public final class HoldfastFileSystem extends FileSystem {
     return open;
   }
 
+  /**
+   * Whether the volume is exported read-only to this client (its export ACL); asks the volume
+   * each time, so an ACL change is seen. Writes are refused by the nodes either way.
+   */
   @Override
   public boolean isReadOnly() {
-    return false;
+    return new HoldfastFileStore(this).isReadOnly();
   }
 
   @Override
