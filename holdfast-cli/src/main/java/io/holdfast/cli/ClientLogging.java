@@ -12,6 +12,16 @@ final class ClientLogging {
 
   static final String RATIS_LEVEL_PROPERTY = "org.slf4j.simpleLogger.log.org.apache.ratis";
 
+  /** gRPC's own java.util.logging lines (e.g. TcpMetrics at INFO); held so it is not collected. */
+  private static final java.util.logging.Logger GRPC = java.util.logging.Logger.getLogger("org.apache.ratis.thirdparty.io.grpc");
+
+  /** Keeps gRPC's INFO lines off every command's stderr, unless HOLDFAST_DEBUG is set. */
+  static void quietGrpc() {
+    if (System.getenv("HOLDFAST_DEBUG") == null) {
+      GRPC.setLevel(java.util.logging.Level.WARNING);
+    }
+  }
+
   static void quietClient() {
     if (System.getenv("HOLDFAST_DEBUG") == null && System.getProperty(RATIS_LEVEL_PROPERTY) == null) {
       System.setProperty(RATIS_LEVEL_PROPERTY, "off");

@@ -51,6 +51,7 @@ public final class Main implements Runnable {
 
   /** Runs the command line without exiting (tests). */
   public static int run(String... args) {
+    ClientLogging.quietGrpc();
     CommandLine cl = new CommandLine(new Main());
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
       cmd.getErr().println(cmd.getColorScheme().errorText("holdfast: " + Errors.describe(ex)));

@@ -193,7 +193,12 @@ final class ClusterStateMachine extends LifecycleStateMachine {
     }
     Map<String, ClusterMap.Volume> volumes = new LinkedHashMap<>(map.volumes());
     volumes.put(volume, v.withAcl(rules));
-    setMap(new ClusterMap(map.epoch(), clusterId, nodes, volumes));
+    ClusterMap changed = new ClusterMap(map.epoch(), clusterId, nodes, volumes);
+    if (changed.encode().length > ClusterMap.MAX_BYTES) {
+      // every member decides this alike (same map, same encoding), so they stay identical
+      return new Response.Error(Errno.ENOSPC, "the cluster map would exceed " + ClusterMap.MAX_BYTES + " bytes");
+    }
+    setMap(changed);
     LOG.info("volume {}: ACL rule {} {}", volume, rule, add ? "added" : "removed");
     return null;
   }

@@ -39,7 +39,9 @@ import org.slf4j.LoggerFactory;
  *       the only trust anchor, validity checked) has already refused unknown, missing and
  *       expired certificates;
  *   <li>counts connections per client identity and in total, and refuses every call on a
- *       connection past a limit with {@code RESOURCE_EXHAUSTED} and a message naming the limit;
+ *       client's connection past a limit with {@code RESOURCE_EXHAUSTED} and a message naming
+ *       the limit (nodes are counted but never refused, so replication survives); connections
+ *       that never finish the TLS handshake are closed by Netty after 10 s;
  *   <li>lets only nodes speak the Raft server protocol and only nodes and the admin use the
  *       admin protocol (clients may list groups and read group info);
  *   <li>wraps every client request's message in an {@link Envelope} with the caller, so the
@@ -102,7 +104,8 @@ final class Gatekeeper extends ServerTransportFilter implements ServerIntercepto
     String key = peer != null && peer.role() != Role.ANONYMOUS ? peer.role().unit() + ":" + peer.name() : "address:" + ip;
     int all = total.incrementAndGet();
     int mine = perClient.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
-    if (refusal == null && all > security.maxConnections()) {
+    // nodes are counted but never refused: replication must survive clients that use up the limits
+    if (refusal == null && peer.role() != Role.NODE && all > security.maxConnections()) {
       refusal = Status.RESOURCE_EXHAUSTED.withDescription("node has " + all + " connections, more than its limit of "
           + security.maxConnections() + "; try again later or raise --max-connections");
     } else if (refusal == null && peer.role() != Role.NODE && mine > security.maxConnectionsPerClient()) {

@@ -110,7 +110,10 @@ abstract class LifecycleStateMachine extends BaseStateMachine {
    */
   protected static TransactionContext refused(TransactionContext.Builder b, HoldfastException error) {
     TransactionContext refused = b.build();
-    refused.setException(new IOException(ClusterIds.refusal(error.errno(), error.getMessage())));
+    String message = error.getMessage();
+    String prefix = error.errno() + ": ";
+    refused.setException(new IOException(ClusterIds.refusal(error.errno(),
+        message.startsWith(prefix) ? message.substring(prefix.length()) : message)));
     return refused;
   }
 

@@ -14,7 +14,8 @@ import java.util.Objects;
  *     plaintext when started with {@code --insecure}
  * @param maxConnectionsPerClient most connections one client identity (certificate name, or
  *     address without TLS) may hold to this node; nodes are exempt (default 128)
- * @param maxConnections most connections the node accepts in total (default 1024)
+ * @param maxConnections most client connections the node accepts in total (default 1024);
+ *     connections from nodes count towards it but are never refused
  * @param requiredFeatures handshake features every client must offer (default
  *     {@code checksum=crc32c})
  */
