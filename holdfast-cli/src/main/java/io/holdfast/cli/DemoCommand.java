@@ -83,6 +83,7 @@ final class DemoCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    ClientLogging.quietClient(); // the Raft client's retries during the failover are expected; the demo reports progress itself
     data = data.toAbsolutePath().normalize();
     prepareDataDir();
     Path tree = source != null ? source.toAbsolutePath().normalize() : defaultSource();

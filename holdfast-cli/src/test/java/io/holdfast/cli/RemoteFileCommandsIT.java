@@ -122,6 +122,26 @@ class RemoteFileCommandsIT {
     ok("rm", "-rf", "v:/a");
   }
 
+  /** Starts {@code holdfast mount} as a separate process, as an operator runs it: the mount lives until unmounted. */
+  private static Process startMount(Path tls, String volume, Path mnt, Path log) throws IOException {
+    return new ProcessBuilder(
+            Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+            "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
+            "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+            "mount", "--cluster=" + address, "--tls=" + tls, volume, mnt.toString())
+        .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+  }
+
+  /** Unmounts {@code mnt} if the mount process still runs, and waits for the process to end. */
+  private static void unmount(Process mount, Path mnt) throws IOException, InterruptedException {
+    if (mount.isAlive()) {
+      new ProcessBuilder("fusermount3", "-u", mnt.toString()).inheritIO().start().waitFor(20, TimeUnit.SECONDS);
+    }
+    if (!mount.waitFor(30, TimeUnit.SECONDS)) {
+      mount.destroyForcibly();
+    }
+  }
+
   @Test
   void mountServesTheVolumeUntilUnmounted() throws Exception {
     assumeTrue(FuseMount.isAvailable(), "FUSE is not available here");
@@ -130,13 +150,7 @@ class RemoteFileCommandsIT {
     ok("put", file.toString(), "m:/mnt-test/f.txt");
     Path mnt = Files.createDirectory(tmp.resolve("mnt"));
     Path log = tmp.resolve("mount.log");
-    // A separate process, as an operator runs it: the mount lives until it is unmounted.
-    Process mount = new ProcessBuilder(
-            Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-            "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
-            "-cp", System.getProperty("java.class.path"), Main.class.getName(),
-            "mount", "--cluster=" + address, "--tls=" + clusterDir.resolve("tls-admin"), "m", mnt.toString())
-        .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    Process mount = startMount(clusterDir.resolve("tls-admin"), "m", mnt, log);
     try {
       Path seen = mnt.resolve("mnt-test/f.txt");
       MiniCluster.await(Duration.ofSeconds(60), () -> !mount.isAlive() || Files.exists(seen), "mount shows f.txt");
@@ -150,12 +164,7 @@ class RemoteFileCommandsIT {
       assertThat(ok("stat", "m:/mnt-test/d").out()).contains("0750");
       assertThat(ok("stat", "m:/mnt-test/private").out()).contains("0600");
     } finally {
-      if (mount.isAlive()) {
-        new ProcessBuilder("fusermount3", "-u", mnt.toString()).inheritIO().start().waitFor(20, TimeUnit.SECONDS);
-      }
-      if (!mount.waitFor(30, TimeUnit.SECONDS)) {
-        mount.destroyForcibly();
-      }
+      unmount(mount, mnt);
     }
     assertThat(mount.exitValue()).as(Files.readString(log)).isZero();
     assertThat(Files.readString(log)).contains("mounted m at " + mnt);
@@ -183,12 +192,7 @@ class RemoteFileCommandsIT {
     String before = ok("ls", "-l", "r:/ro-test").out();
     Path mnt = Files.createDirectory(tmp.resolve("ro-mnt"));
     Path log = tmp.resolve("ro-mount.log");
-    Process mount = new ProcessBuilder(
-            Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-            "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
-            "-cp", System.getProperty("java.class.path"), Main.class.getName(),
-            "mount", "--cluster=" + address, "--tls=" + reader, "r", mnt.toString())
-        .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    Process mount = startMount(reader, "r", mnt, log);
     try {
       Path seen = mnt.resolve("ro-test/r.txt");
       MiniCluster.await(Duration.ofSeconds(60), () -> !mount.isAlive() || Files.exists(seen), "read-only mount shows r.txt");
@@ -203,12 +207,7 @@ class RemoteFileCommandsIT {
         assertThat(out).as(write).contains("Read-only file system");
       }
     } finally {
-      if (mount.isAlive()) {
-        new ProcessBuilder("fusermount3", "-u", mnt.toString()).inheritIO().start().waitFor(20, TimeUnit.SECONDS);
-      }
-      if (!mount.waitFor(30, TimeUnit.SECONDS)) {
-        mount.destroyForcibly();
-      }
+      unmount(mount, mnt);
       acl("remove", "read*", "127.0.0.0/8", "ro");
     }
     assertThat(ok("ls", "-l", "r:/ro-test").out()).isEqualTo(before);

@@ -10,8 +10,8 @@ import java.util.List;
 /**
  * A node's side of the capability and version handshake ({@link ClusterCommand.Hello}): it
  * offers protocol version {@link Codec#VERSION} and its features, and refuses a client whose
- * versions do not overlap or that lacks a feature the node requires, with a message naming
- * both sides. Immutable; thread-safe.
+ * versions do not overlap, that lacks a feature the node requires, or that requires a feature
+ * the node lacks, with a message naming both sides. Immutable; thread-safe.
  */
 final class Handshake {
   private final String self;
@@ -29,6 +29,9 @@ final class Handshake {
   byte[] answer(ClusterCommand.Hello client, Peer peer) {
     ClusterCommand.Hello mine = new ClusterCommand.Hello(Codec.VERSION, Codec.VERSION, features, required, peer.toString());
     String why = mine.incompatibility(self, client, "client " + peer.name());
+    if (why == null) {
+      why = client.incompatibility("client " + peer.name(), mine, self); // its requirements, checked here too
+    }
     if (why != null) {
       return Codec.encode(new Response.Error(Errno.EPROTO, why));
     }
