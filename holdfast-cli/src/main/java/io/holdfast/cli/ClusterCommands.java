@@ -35,6 +35,7 @@ final class ClusterCommands {
         "",
         "Example (three machines):",
         "  a$ holdfast cluster init --data /var/lib/holdfast --address a:7001 --peers a:7001,b:7001,c:7001",
+        "  a$ holdfast cert node b:7001 --out b-tls     (copy b-tls to b:/var/lib/holdfast/tls; c likewise)",
         "  b$ holdfast cluster init --data /var/lib/holdfast --address b:7001 --peers a:7001,b:7001,c:7001 --cluster-id ID",
         "  c$ ... likewise, then 'holdfast server --data /var/lib/holdfast' on each."
       })

@@ -28,9 +28,9 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "doctor", mixinStandardHelpOptions = true,
     description = {
-      "Check certificates and keys on this machine: expiry (warns 30 days ahead), that each",
-      "certificate was issued by the ca.crt beside it, and that private keys are not readable by",
-      "group or others (mode 0600). Looks in the directories given with --ca, --tls and --data",
+      "Check this machine's certificates and private keys.",
+      "Reports expiry (warns 30 days ahead), whether each certificate was issued by the ca.crt",
+      "beside it, and private keys readable by group or others (they must be mode 0600). Looks in the directories given with --ca, --tls and --data",
       "(DATA/tls); with none given, in ~/.holdfast/ca and the client directory ($HOLDFAST_TLS or",
       "~/.holdfast/tls).",
       "",

@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
       "Volumes:     holdfast volume create|list|info",
       "Files:       holdfast ls|stat|cat|put|get|cp|mkdir|rm|mv  (VOLUME:/path)",
       "Mount:       holdfast mount VOLUME MOUNTPOINT",
+      "Security:    holdfast cert node|client, holdfast volume acl, holdfast doctor (TLS is on by default)",
       ""
     },
     subcommands = {
@@ -53,6 +54,7 @@ public final class Main implements Runnable {
   public static int run(String... args) {
     ClientLogging.quietGrpc();
     CommandLine cl = new CommandLine(new Main());
+    cl.setUsageHelpWidth(120); // the help texts are written in lines of up to ~110 characters
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
       cmd.getErr().println(cmd.getColorScheme().errorText("holdfast: " + Errors.describe(ex)));
       if (System.getenv("HOLDFAST_DEBUG") != null) {
