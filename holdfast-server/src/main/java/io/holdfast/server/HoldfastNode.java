@@ -65,7 +65,8 @@ public final class HoldfastNode implements AutoCloseable {
       if (groupId.equals(clusterGroup)) {
         return new ClusterStateMachine(config.clusterId(), config.peers(), clock, this::volumeKnown, access, handshake);
       }
-      return new VolumeStateMachine(config.dataDir().resolve("bricks").resolve(groupId.getUuid().toString()), clock, access);
+      return new VolumeStateMachine(config.dataDir().resolve("bricks").resolve(groupId.getUuid().toString()), clock, access,
+          config.clusterId(), config.address());
     };
     Parameters parameters = security.transport().parameters();
     GrpcConfigKeys.Server.setServicesCustomizer(parameters, gatekeeper);

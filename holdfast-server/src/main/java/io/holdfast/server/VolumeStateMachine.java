@@ -20,6 +20,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.InstantSource;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import org.apache.ratis.proto.RaftProtos.LogEntryProto;
 import org.apache.ratis.protocol.Message;
@@ -50,6 +51,8 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Snapshot</b> ({@link #takeSnapshot}, same thread, so no apply runs meanwhile):
  *       checkpoint the brick (fsync data files), then write a full logical snapshot file that
  *       Ratis can send to a member too far behind. Ratis purges the log up to it.
+ *   <li><b>Identity</b>: before the brick is opened, its {@link BrickIdentity} (cluster, group,
+ *       member, generation) must be this member's; a brick copied in from elsewhere is refused.
  *   <li><b>Restart</b>: the brick survives in RocksDB; Ratis replays entries after the latest
  *       snapshot and the brick redoes only the data-file effects of entries it had already
  *       applied (redo from checkpoint; data operations are idempotent).
@@ -66,12 +69,16 @@ final class VolumeStateMachine extends LifecycleStateMachine {
   private final Path brickDir;
   private final InstantSource clock;
   private final AccessControl access;
+  private final UUID clusterId;
+  private final String member;
   private volatile Brick brick;
 
-  VolumeStateMachine(Path brickDir, InstantSource clock, AccessControl access) {
+  VolumeStateMachine(Path brickDir, InstantSource clock, AccessControl access, UUID clusterId, String member) {
     this.brickDir = brickDir;
     this.clock = clock;
     this.access = access;
+    this.clusterId = clusterId;
+    this.member = member;
   }
 
   @Override
@@ -80,6 +87,7 @@ final class VolumeStateMachine extends LifecycleStateMachine {
     super.initialize(server, groupId, raftStorage);
     storage.init(raftStorage);
     getLifeCycle().startAndTransition(() -> {
+      BrickIdentity.claim(brickDir, new BrickIdentity(clusterId, groupId.getUuid(), member, 1));
       brick = Brick.open(brickDir);
       SingleFileSnapshotInfo snapshot = storage.loadLatestSnapshot();
       if (snapshot != null) {
@@ -132,8 +140,12 @@ final class VolumeStateMachine extends LifecycleStateMachine {
     Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
   }
 
+  /**
+   * Inside the brick directory, so it goes away with the brick: a brick that was removed (and
+   * is recreated empty) must restore the latest snapshot, not trust a marker that outlived it.
+   */
   private Path coveredFile() {
-    return brickDir.resolveSibling(brickDir.getFileName() + ".checkpoint-covers");
+    return brickDir.resolve("checkpoint-covers");
   }
 
   private void restore(SingleFileSnapshotInfo snapshot) throws IOException {
