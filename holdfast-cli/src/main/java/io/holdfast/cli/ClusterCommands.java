@@ -2,6 +2,7 @@ package io.holdfast.cli;
 
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.protocol.ClusterMap;
+import io.holdfast.protocol.HoldfastException;
 import io.holdfast.protocol.Response;
 import io.holdfast.server.CertificateAuthority;
 import io.holdfast.server.NodeConfig;
@@ -106,15 +107,38 @@ final class ClusterCommands {
   }
 
   @Command(name = "status", mixinStandardHelpOptions = true,
-      description = "Show nodes, volumes, and each volume member's applied index and state digest.")
+      description = {
+        "Show nodes, volumes, and each volume member's applied index and state digest.",
+        "Exit status: 0 when every member answers, 3 when one does not.",
+        "",
+        "Example:  holdfast cluster status --json | jq '.volumes[] | {name, identical}'"
+      })
   static final class Status implements Callable<Integer> {
     @Mixin ClusterOption cluster;
+
+    @Option(names = "--json", description = "Print one JSON object instead of the table (for scripts).")
+    boolean json;
+
+    /** A member as {@code --json} shows it: {@code up} with its applied index and digest, or the error. */
+    record Member(String address, boolean up, Long appliedIndex, String digest, String error) {}
+
+    /** A volume as {@code --json} shows it. */
+    record VolumeStatus(String name, String group, List<String> replicas, boolean identical, List<Member> members) {}
+
+    /** The whole {@code --json} document. */
+    record Report(String cluster, long epoch, String connectedAs, List<String> nodes, List<String> clusterGroup,
+        List<VolumeStatus> volumes, boolean healthy) {}
 
     @Override
     public Integer call() throws Exception {
       try (HoldfastClient client = cluster.connect()) {
         ClusterMap map = client.refreshMap();
-        System.out.println("cluster " + map.clusterId() + " (map epoch " + map.epoch() + ")");
+        if (json) {
+          Report r = report(client, map);
+          System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(r));
+          return r.healthy() ? 0 : 3;
+        }
+        System.out.println("cluster " + map.clusterId() + " (map epoch " + map.epoch() + "), connected as " + client.welcome().peer());
         System.out.println("nodes:");
         for (String n : map.nodes()) {
           System.out.println("  " + n + (map.nodes().indexOf(n) < 3 ? "  (cluster group)" : ""));
@@ -130,6 +154,25 @@ final class ClusterCommands {
         }
         return unhealthy == 0 ? 0 : 3;
       }
+    }
+
+    private static Report report(HoldfastClient client, ClusterMap map) throws HoldfastException {
+      List<VolumeStatus> volumes = new java.util.ArrayList<>();
+      boolean healthy = true;
+      for (ClusterMap.Volume v : map.volumes().values()) {
+        List<Member> members = new java.util.ArrayList<>();
+        for (Map.Entry<String, Response> e : client.memberDigests(v.name()).entrySet()) {
+          members.add(e.getValue() instanceof Response.Digest d
+              ? new Member(e.getKey(), true, d.appliedIndex(), d.hex(), null)
+              : new Member(e.getKey(), false, null, null, String.valueOf(e.getValue())));
+        }
+        boolean allUp = members.stream().allMatch(Member::up);
+        healthy &= allUp;
+        volumes.add(new VolumeStatus(v.name(), v.groupId().toString(), v.replicas(),
+            allUp && members.stream().map(m -> m.appliedIndex() + "/" + m.digest()).distinct().count() == 1, members));
+      }
+      return new Report(map.clusterId().toString(), map.epoch(), client.welcome().peer(), map.nodes(),
+          map.nodes().subList(0, Math.min(3, map.nodes().size())), volumes, healthy);
     }
   }
 

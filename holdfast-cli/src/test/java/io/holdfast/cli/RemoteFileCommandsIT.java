@@ -42,11 +42,10 @@ class RemoteFileCommandsIT {
   }
 
   private static Cli holdfast(String... args) {
-    String[] withCluster = new String[args.length + 2];
-    withCluster[0] = args[0];
-    withCluster[1] = "--cluster=" + address;
-    withCluster[2] = "--tls=" + clusterDir.resolve("tls-admin");
-    System.arraycopy(args, 1, withCluster, 3, args.length - 1);
+    // the options go last, so they reach the (sub)command however many words it has
+    String[] withCluster = java.util.Arrays.copyOf(args, args.length + 2);
+    withCluster[args.length] = "--cluster=" + address;
+    withCluster[args.length + 1] = "--tls=" + clusterDir.resolve("tls-admin");
     return Cli.run(withCluster);
   }
 
@@ -171,15 +170,24 @@ class RemoteFileCommandsIT {
     ok("rm", "-r", "m:/mnt-test");
   }
 
-  /** {@code holdfast volume acl r ARGS} as the admin. */
-  private static Cli acl(String... args) {
-    List<String> all = new java.util.ArrayList<>(List.of("volume", "acl", "r"));
-    all.addAll(List.of(args));
-    all.add("--cluster=" + address);
-    all.add("--tls=" + clusterDir.resolve("tls-admin"));
-    Cli r = Cli.run(all.toArray(String[]::new));
-    assertThat(r.exit()).as("exit of %s, stderr %s", all, r.err()).isZero();
-    return r;
+  @Test
+  void clusterStatusAsJsonForScripts() throws Exception {
+    Cli r = ok("cluster", "status", "--json");
+    com.fasterxml.jackson.databind.JsonNode doc = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out());
+    assertThat(doc.get("healthy").asBoolean()).isTrue();
+    assertThat(doc.get("connectedAs").asText()).contains("admin");
+    assertThat(doc.get("nodes")).hasSize(3);
+    List<String> names = new java.util.ArrayList<>();
+    for (com.fasterxml.jackson.databind.JsonNode v : doc.get("volumes")) {
+      names.add(v.get("name").asText());
+      assertThat(v.get("members")).hasSize(3);
+      for (com.fasterxml.jackson.databind.JsonNode m : v.get("members")) {
+        assertThat(m.get("up").asBoolean()).isTrue();
+        assertThat(m.get("digest").asText()).hasSize(64);
+      }
+    }
+    assertThat(names).contains("v", "w", "m", "r");
+    assertThat(ok("cluster", "status").out()).contains("connected as admin");
   }
 
   @Test
@@ -188,7 +196,7 @@ class RemoteFileCommandsIT {
     ok("mkdir", "-p", "r:/ro-test");
     ok("put", Files.writeString(tmp.resolve("r.txt"), "readable\n").toString(), "r:/ro-test/r.txt");
     Path reader = cluster.issueClient("reader", io.holdfast.client.security.Role.CLIENT);
-    assertThat(acl("add", "read*", "127.0.0.0/8", "ro").out()).contains("read*").contains("ro");
+    assertThat(ok("volume", "acl", "r", "add", "read*", "127.0.0.0/8", "ro").out()).contains("read*").contains("ro");
     String before = ok("ls", "-l", "r:/ro-test").out();
     Path mnt = Files.createDirectory(tmp.resolve("ro-mnt"));
     Path log = tmp.resolve("ro-mount.log");
@@ -208,7 +216,7 @@ class RemoteFileCommandsIT {
       }
     } finally {
       unmount(mount, mnt);
-      acl("remove", "read*", "127.0.0.0/8", "ro");
+      ok("volume", "acl", "r", "remove", "read*", "127.0.0.0/8", "ro");
     }
     assertThat(ok("ls", "-l", "r:/ro-test").out()).isEqualTo(before);
     ok("rm", "-r", "r:/ro-test");
