@@ -47,20 +47,29 @@ final class ServerCommand implements Callable<Integer> {
       security = NodeSecurity.tls(data);
     }
     HoldfastNode node = HoldfastNode.start(config, security.withLimits(maxPerClient, maxConnections));
-    CountDownLatch stopped = new CountDownLatch(1);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      try {
-        node.close();
-      } catch (Exception e) {
-        System.err.println("holdfast: error while stopping: " + e.getMessage());
-      } finally {
-        stopped.countDown();
-      }
-    }, "holdfast-shutdown"));
+    // SIGTERM and SIGINT ask for a clean stop: the node closes (pending requests fail with a
+    // retryable error, clients go to the other members) and the process exits 0, as service
+    // managers expect. The shutdown hook covers every other way the JVM ends.
+    CountDownLatch stopRequested = new CountDownLatch(1);
+    for (String signal : new String[] {"TERM", "INT"}) {
+      sun.misc.Signal.handle(new sun.misc.Signal(signal), s -> stopRequested.countDown());
+    }
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> stop(node), "holdfast-shutdown"));
     System.out.println("holdfast node " + config.address() + " running (cluster " + config.clusterId() + ", data " + data.toAbsolutePath()
         + (insecure ? ", PLAINTEXT" : ", mutual TLS 1.3") + ")");
     System.out.flush();
-    stopped.await();
-    return 0;
+    stopRequested.await();
+    System.out.println("holdfast node " + config.address() + " stopping (signal received)");
+    return stop(node) ? 0 : 1;
+  }
+
+  private static boolean stop(HoldfastNode node) {
+    try {
+      node.close();
+      return true;
+    } catch (Exception e) {
+      System.err.println("holdfast: error while stopping: " + e.getMessage());
+      return false;
+    }
   }
 }

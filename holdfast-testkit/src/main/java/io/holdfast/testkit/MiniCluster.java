@@ -162,6 +162,11 @@ public final class MiniCluster implements AutoCloseable {
     return env;
   }
 
+  /** Node {@code i}'s configuration, as it is started with (e.g. to run it as a process instead). */
+  public NodeConfig config(int i) {
+    return new NodeConfig(dataDir(i), addresses.get(i), addresses, clusterId, snapshotThreshold);
+  }
+
   /** Node addresses, in configuration order. */
   public List<String> addresses() {
     return addresses;
@@ -190,8 +195,7 @@ public final class MiniCluster implements AutoCloseable {
     stop(i);
     Files.createDirectories(dataDir(i));
     NodeSecurity security = ca == null ? NodeSecurity.plaintext() : NodeSecurity.tls(dataDir(i));
-    nodes[i] = HoldfastNode.start(new NodeConfig(dataDir(i), addresses.get(i), addresses, clusterId, snapshotThreshold),
-        securityTweak.apply(security));
+    nodes[i] = HoldfastNode.start(config(i), securityTweak.apply(security));
   }
 
   /** A client connected through the first running node; shared, closed with the cluster. */
