@@ -126,9 +126,7 @@ final class DemoCommand implements Callable<Integer> {
       }
       say("started 3 nodes: %s (logs in %s/n*/server.log)", String.join(", ", addresses), data);
       client = connect();
-      client.createVolume(VOLUME, addresses);
-      HoldfastClient c = client;
-      awaitTrue(60, () -> c.memberDigests(VOLUME).values().stream().allMatch(Response.Digest.class::isInstance), "volume members answer");
+      client.createVolume(VOLUME, addresses); // returns once every replica serves it
       say("created volume '%s' with 3 replicas", VOLUME);
 
       fs = FileSystems.newFileSystem(URI.create("holdfast://" + addresses.get(0) + "/" + VOLUME), clientEnv());

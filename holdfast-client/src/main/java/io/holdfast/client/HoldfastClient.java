@@ -268,15 +268,34 @@ public final class HoldfastClient implements AutoCloseable {
   }
 
   /**
-   * Creates a volume whose replica group is {@code replicas} (node addresses).
+   * Creates a volume whose replica group is {@code replicas} (node addresses), and waits (up to
+   * the deadline) until every replica serves it: nodes start a new volume's replica group when
+   * they apply the change, and a write sent to a node that has not yet would fail.
    *
    * @return the cluster map after the change
    * @throws HoldfastException {@link Errno#EEXIST} if it exists, {@link Errno#EINVAL} for a bad
-   *     name or unknown node, {@link Errno#ETIMEDOUT} if the cluster group does not answer
+   *     name or unknown node, {@link Errno#ETIMEDOUT} if the cluster group does not answer or
+   *     the replicas do not all serve the volume within the deadline
    */
   public ClusterMap createVolume(String name, List<String> replicas) throws HoldfastException {
     ClusterMap.checkVolumeName(name);
-    return change(new ClusterCommand.CreateVolume(name, replicas), "create volume " + name);
+    ClusterMap after = change(new ClusterCommand.CreateVolume(name, replicas), "create volume " + name);
+    long end = System.nanoTime() + deadline.toNanos();
+    long pauseMillis = 10;
+    while (!memberDigests(name).values().stream().allMatch(Response.Digest.class::isInstance)) {
+      if (System.nanoTime() > end) {
+        throw new HoldfastException(Errno.ETIMEDOUT, "volume " + name + " was created, but not all of " + replicas
+            + " serve it within " + deadline.toMillis() + " ms; see 'holdfast volume info " + name + "'");
+      }
+      try {
+        Thread.sleep(pauseMillis); // the nodes start the group on their own; nothing to be told
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new HoldfastException(Errno.EIO, "interrupted waiting for volume " + name);
+      }
+      pauseMillis = Math.min(200, pauseMillis * 2);
+    }
+    return after;
   }
 
   /**
