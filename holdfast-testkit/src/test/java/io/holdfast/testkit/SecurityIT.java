@@ -187,7 +187,9 @@ class SecurityIT {
     Response.Digest before = digest();
     try (HoldfastClient reader = connect(cluster.clientEnv(dir))) {
       VolumeService v = reader.volume("vol");
-      Response.AttrReply attr = (Response.AttrReply) v.query(new Request.GetAttr("/existing/file", true)).join();
+      // each node enforces the rule once it has applied it (milliseconds after it commits)
+      Response.AttrReply attr = MiniCluster.awaitValue(Duration.ofSeconds(1), () -> v.query(new Request.GetAttr("/existing/file", true)).join()
+          instanceof Response.AttrReply a ? java.util.Optional.of(a) : java.util.Optional.empty(), "the reader's grant is in force");
       assertThat(v.query(new Request.ReadDir("/existing", "", 100)).join()).isNotInstanceOf(Response.Error.class);
       long inode = attr.attr().inode();
       assertThat(((Response.FsStats) v.query(new Request.StatFs()).join()).readOnly()).as("statvfs ST_RDONLY for the reader").isTrue();
@@ -236,7 +238,8 @@ class SecurityIT {
     admin.addAclRule("vol", rw);
     try (HoldfastClient writer = connect(cluster.clientEnv(dir))) {
       VolumeService v = writer.volume("vol");
-      ok(v.submit(new Request.Mkdir(Caller.ROOT, "/w1", 0755)));
+      MiniCluster.await(Duration.ofSeconds(1), () -> v.submit(new Request.Mkdir(Caller.ROOT, "/w1", 0755)).join()
+          instanceof Response.AttrReply, "the writer's grant is in force");
       // downgrade: ro first, then drop rw, so the session never passes through "none"
       admin.addAclRule("vol", ro);
       admin.removeAclRule("vol", rw);
