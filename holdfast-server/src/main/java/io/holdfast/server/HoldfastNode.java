@@ -37,7 +37,6 @@ public final class HoldfastNode implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(HoldfastNode.class);
 
   private final NodeConfig config;
-  private final NodeSecurity security;
   private final Gatekeeper gatekeeper;
   private final AccessControl access = new AccessControl();
   private final RaftServer server;
@@ -48,7 +47,6 @@ public final class HoldfastNode implements AutoCloseable {
 
   private HoldfastNode(NodeConfig config, NodeSecurity security, InstantSource clock) throws IOException {
     this.config = config;
-    this.security = security;
     this.gatekeeper = new Gatekeeper(security);
     Handshake handshake = new Handshake(config.address(), security);
     Path raftDir = config.dataDir().resolve("raft");
@@ -146,11 +144,6 @@ public final class HoldfastNode implements AutoCloseable {
   /** This node's address. */
   public String address() {
     return config.address();
-  }
-
-  /** How this node protects its port. */
-  public NodeSecurity security() {
-    return security;
   }
 
   /**
