@@ -1,5 +1,8 @@
 package io.holdfast.bench;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -80,28 +83,29 @@ public record BenchReport(List<BenchResult> results) {
    * "targetTimeNanos":...}, ...]}}. A missing baseline and its ratio are {@code null}.
    */
   public String toJson() {
-    StringBuilder out = new StringBuilder("{\"results\":[");
-    for (int i = 0; i < results.size(); i++) {
-      BenchResult r = results.get(i);
-      if (i > 0) {
-        out.append(',');
-      }
-      out.append("{\"workload\":\"").append(r.workload().name()).append('"')
-          .append(",\"unit\":\"").append(r.unit().replace("\\", "\\\\").replace("\"", "\\\""))
-          .append('"')
-          .append(",\"target\":").append(jsonNumber(r.target()))
-          .append(",\"baseline\":").append(jsonNumber(r.baseline()))
-          .append(",\"ratio\":").append(jsonNumber(r.ratio()))
-          .append(",\"operations\":").append(r.operations())
-          .append(",\"bytes\":").append(r.bytes())
-          .append(",\"targetTimeNanos\":").append(r.targetTime().toNanos())
-          .append('}');
+    ObjectNode root = JSON.createObjectNode();
+    ArrayNode list = root.putArray("results");
+    for (BenchResult r : results) {
+      ObjectNode o = list.addObject()
+          .put("workload", r.workload().name())
+          .put("unit", r.unit());
+      putNumber(o, "target", r.target());
+      putNumber(o, "baseline", r.baseline());
+      putNumber(o, "ratio", r.ratio());
+      o.put("operations", r.operations()).put("bytes", r.bytes()).put("targetTimeNanos", r.targetTime().toNanos());
     }
-    return out.append("]}").toString();
+    return root.toString();
   }
 
-  private static String jsonNumber(double value) {
-    return Double.isFinite(value) ? Double.toString(value) : "null";
+  /** Thread-safe once configured; used only to create nodes. */
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private static void putNumber(ObjectNode o, String field, double value) {
+    if (Double.isFinite(value)) {
+      o.put(field, value);
+    } else {
+      o.putNull(field);
+    }
   }
 
   private static String formatRate(double rate) {
