@@ -98,9 +98,7 @@ final class CertCommands {
     hosts.add(address.substring(0, address.lastIndexOf(':')));
     hosts.addAll(extraHosts);
     Instant now = Instant.now();
-    CertificateAuthority.Issued issued = ca.issue(address, Role.NODE, hosts, now.minusSeconds(300), notAfter);
-    issued.writeTo(dir, ca.certificate(), "node");
-    report("node", address, issued, dir, "node");
+    writeAndReport(address, ca.issue(address, Role.NODE, hosts, now.minusSeconds(300), notAfter), dir);
   }
 
   @Command(name = "client", mixinStandardHelpOptions = true,
@@ -134,14 +132,13 @@ final class CertCommands {
 
   /** Issues a client certificate into {@code dir}. */
   static void issueClient(CertificateAuthority ca, String name, boolean admin, Path dir, Instant notAfter) throws IOException {
-    Role role = admin ? Role.ADMIN : Role.CLIENT;
-    CertificateAuthority.Issued issued = ca.issue(name, role, List.of(), Instant.now().minusSeconds(300), notAfter);
-    issued.writeTo(dir, ca.certificate(), "client");
-    report(role.unit(), name, issued, dir, "client");
+    writeAndReport(name, ca.issue(name, admin ? Role.ADMIN : Role.CLIENT, List.of(), Instant.now().minusSeconds(300), notAfter), dir);
   }
 
-  private static void report(String role, String name, CertificateAuthority.Issued issued, Path dir, String file) {
-    System.out.printf("issued %s certificate \"%s\" (serial %s, valid until %s)%n  %s%n  %s (mode 0600)%n  %s%n", role, name,
+  private static void writeAndReport(String name, CertificateAuthority.Issued issued, Path dir) throws IOException {
+    issued.writeTo(dir);
+    String file = issued.fileName();
+    System.out.printf("issued %s certificate \"%s\" (serial %s, valid until %s)%n  %s%n  %s (mode 0600)%n  %s%n", issued.role().unit(), name,
         issued.certificate().getSerialNumber().toString(16), issued.certificate().getNotAfter().toInstant(),
         dir.resolve(file + ".crt"), dir.resolve(file + ".key"), dir.resolve("ca.crt"));
   }

@@ -108,9 +108,9 @@ final class DemoCommand implements Callable<Integer> {
     }
     CertificateAuthority ca = CertificateAuthority.create(data.resolve("ca"), clusterId.toString());
     for (int i = 0; i < 3; i++) {
-      ca.issue(addresses.get(i), Role.NODE, List.of("127.0.0.1")).writeTo(NodeSecurity.tlsDirectory(nodeDir(i)), ca.certificate(), "node");
+      ca.issue(addresses.get(i), Role.NODE, List.of("127.0.0.1")).writeTo(NodeSecurity.tlsDirectory(nodeDir(i)));
     }
-    ca.issue("admin", Role.ADMIN, List.of()).writeTo(clientTls(), ca.certificate(), "client");
+    ca.issue("admin", Role.ADMIN, List.of()).writeTo(clientTls());
     say("created a cluster CA and certificates in %s: every connection is mutual TLS 1.3", data);
     // Ctrl-C / SIGTERM (e.g. with --keep): stop the node processes we started; the FUSE mount
     // goes away with this process (auto_unmount).

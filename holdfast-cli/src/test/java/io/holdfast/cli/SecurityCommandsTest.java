@@ -64,25 +64,32 @@ class SecurityCommandsTest {
     assertThat(bad.exit()).isNotZero();
     assertThat(bad.err()).contains("no cluster CA");
     assertThat(tmp.resolve("x")).doesNotExist();
+    // a CA directory whose key is another CA's is refused before anything is issued
+    CertificateAuthority.create(tmp.resolve("other-ca"), "other");
+    Files.copy(tmp.resolve("other-ca/ca.key"), tmp.resolve("ca/ca.key"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    Cli mismatch = Cli.run("cert", "client", "y", "--ca", tmp.resolve("ca").toString(), "--out", tmp.resolve("y").toString());
+    assertThat(mismatch.exit()).isNotZero();
+    assertThat(mismatch.err()).contains("does not belong to");
+    assertThat(tmp.resolve("y")).doesNotExist();
   }
 
   @Test
   void doctorReportsExpiryAndUnsafeKeyPermissions() throws Exception {
     CertificateAuthority ca = CertificateAuthority.create(tmp.resolve("ca"), "test");
-    ca.issue("fine", Role.CLIENT, List.of()).writeTo(tmp.resolve("fine"), ca.certificate(), "client");
+    ca.issue("fine", Role.CLIENT, List.of()).writeTo(tmp.resolve("fine"));
     Cli ok = Cli.run("doctor", "--tls", tmp.resolve("fine").toString());
     assertThat(ok.exit()).as(ok.out()).isZero();
     assertThat(ok.out()).contains("0 problem(s), 0 warning(s)");
 
     Instant now = Instant.now();
     ca.issue("soon", Role.CLIENT, List.of(), now.minus(Duration.ofDays(300)), now.plus(Duration.ofDays(10)))
-        .writeTo(tmp.resolve("soon"), ca.certificate(), "client");
+        .writeTo(tmp.resolve("soon"));
     Cli soon = Cli.run("doctor", "--tls", tmp.resolve("soon").toString());
     assertThat(soon.exit()).isZero();
     assertThat(soon.out()).contains("WARNING").contains("expires in");
 
     ca.issue("old", Role.CLIENT, List.of(), now.minus(Duration.ofDays(30)), now.minus(Duration.ofDays(1)))
-        .writeTo(tmp.resolve("old"), ca.certificate(), "client");
+        .writeTo(tmp.resolve("old"));
     Files.setPosixFilePermissions(tmp.resolve("old/client.key"), PosixFilePermissions.fromString("rw-r--r--"));
     Cli bad = Cli.run("doctor", "--tls", tmp.resolve("old").toString());
     assertThat(bad.exit()).isEqualTo(3);

@@ -17,6 +17,7 @@ import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.PrivateKey;
 import java.security.SecureRandom;
+import java.security.Signature;
 import java.security.cert.X509Certificate;
 import java.security.spec.ECGenParameterSpec;
 import java.time.Duration;
@@ -62,6 +63,7 @@ public final class CertificateAuthority {
   public static final Duration VALIDITY = Duration.ofDays(397);
 
   private static final SecureRandom RANDOM = new SecureRandom();
+  private static final String SIGNATURE = "SHA256withECDSA";
   private final X509Certificate certificate;
   private final PrivateKey key;
 
@@ -116,14 +118,23 @@ public final class CertificateAuthority {
     }
     X509Certificate cert = TlsFiles.readCertificates(certFile).getFirst();
     PrivateKey key = TlsFiles.readPrivateKey(keyFile);
-    CertificateAuthority ca = new CertificateAuthority(cert, key);
     try {
-      X509Certificate probe = ca.issue("probe", Role.CLIENT, List.of(), Instant.now(), Instant.now().plusSeconds(60)).certificate();
-      probe.verify(cert.getPublicKey());
+      // the key signs what the certificate's public key verifies, with the algorithm sign() uses
+      byte[] challenge = new byte[32];
+      RANDOM.nextBytes(challenge);
+      Signature signer = Signature.getInstance(SIGNATURE);
+      signer.initSign(key);
+      signer.update(challenge);
+      Signature verifier = Signature.getInstance(SIGNATURE);
+      verifier.initVerify(cert.getPublicKey());
+      verifier.update(challenge);
+      if (!verifier.verify(signer.sign())) {
+        throw new GeneralSecurityException("signature does not verify");
+      }
     } catch (GeneralSecurityException e) {
       throw new IOException(keyFile + " does not belong to " + certFile);
     }
-    return ca;
+    return new CertificateAuthority(cert, key);
   }
 
   /** The CA certificate. */
@@ -136,19 +147,27 @@ public final class CertificateAuthority {
    *
    * @param certificate the certificate
    * @param key its private key
+   * @param issuer the issuing CA's certificate
+   * @param role the role the certificate carries
    */
-  public record Issued(X509Certificate certificate, PrivateKey key) {
+  public record Issued(X509Certificate certificate, PrivateKey key, X509Certificate issuer, Role role) {
+    /** The base name of the certificate and key files: {@code node}, else {@code client}. */
+    public String fileName() {
+      return role == Role.NODE ? "node" : "client";
+    }
+
     /**
-     * Writes {@code ca.crt}, {@code NAME.crt} and {@code NAME.key} (mode 0600) into
-     * {@code dir}, each by an atomic rename, replacing existing files (rotation).
+     * Writes {@code ca.crt} (the issuer), {@code NAME.crt} and {@code NAME.key} (mode 0600)
+     * into {@code dir}, each by an atomic rename, replacing existing files (rotation).
+     * {@code NAME} is {@code node} for a node certificate, else {@code client}, the names
+     * {@link TlsFiles#load} reads.
      *
-     * @param ca the issuing CA's certificate, written as {@code ca.crt}
-     * @param name {@code node} or {@code client}
      * @throws IOException if a file cannot be written
      */
-    public void writeTo(Path dir, X509Certificate ca, String name) throws IOException {
+    public void writeTo(Path dir) throws IOException {
+      String name = fileName();
       Files.createDirectories(dir);
-      writePublic(dir.resolve(TlsFiles.CA_FILE), ca);
+      writePublic(dir.resolve(TlsFiles.CA_FILE), issuer);
       writePrivate(dir.resolve(name + ".key"), key);
       writePublic(dir.resolve(name + ".crt"), certificate);
     }
@@ -196,7 +215,7 @@ public final class CertificateAuthority {
         }
         b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(names.toArray(GeneralName[]::new)));
       }
-      return new Issued(sign(b, key), pair.getPrivate());
+      return new Issued(sign(b, key), pair.getPrivate(), certificate, role);
     } catch (GeneralSecurityException e) {
       throw new IOException("cannot issue a certificate for " + name + ": " + e.getMessage(), e);
     }
@@ -219,7 +238,7 @@ public final class CertificateAuthority {
 
   private static X509Certificate sign(X509v3CertificateBuilder b, PrivateKey signer) throws GeneralSecurityException {
     try {
-      return new JcaX509CertificateConverter().getCertificate(b.build(new JcaContentSignerBuilder("SHA256withECDSA").build(signer)));
+      return new JcaX509CertificateConverter().getCertificate(b.build(new JcaContentSignerBuilder(SIGNATURE).build(signer)));
     } catch (OperatorCreationException e) {
       throw new GeneralSecurityException("cannot sign: " + e.getMessage(), e);
     }

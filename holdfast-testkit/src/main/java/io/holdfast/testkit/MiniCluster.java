@@ -64,7 +64,7 @@ public final class MiniCluster implements AutoCloseable {
     if (tls) {
       this.ca = CertificateAuthority.create(root.resolve("ca"), clusterId.toString());
       for (int i = 0; i < size; i++) {
-        ca.issue(addresses.get(i), Role.NODE, List.of("127.0.0.1")).writeTo(NodeSecurity.tlsDirectory(dataDir(i)), ca.certificate(), "node");
+        ca.issue(addresses.get(i), Role.NODE, List.of("127.0.0.1")).writeTo(NodeSecurity.tlsDirectory(dataDir(i)));
       }
       issueClient("admin", Role.ADMIN);
     } else {
@@ -133,7 +133,7 @@ public final class MiniCluster implements AutoCloseable {
    */
   public Path issueClient(String name, Role role) throws IOException {
     Path dir = root.resolve("tls-" + name);
-    ca.issue(name, role, List.of()).writeTo(dir, ca.certificate(), "client");
+    ca.issue(name, role, List.of()).writeTo(dir);
     return dir;
   }
 

@@ -41,7 +41,7 @@ class PlaintextIT {
       Response.Digest before = cluster.awaitConvergence("vol", Duration.ofSeconds(30));
       CertificateAuthority ca = CertificateAuthority.create(root.resolve("ca"), "other");
       Path tls = root.resolve("tls");
-      ca.issue("admin", Role.ADMIN, List.of()).writeTo(tls, ca.certificate(), "client");
+      ca.issue("admin", Role.ADMIN, List.of()).writeTo(tls);
       Map<String, Object> env = cluster.clientEnv(tls);
       env.put("holdfast.deadline", Duration.ofSeconds(10));
       assertThatThrownBy(() -> HoldfastClient.connect("127.0.0.1", port, env))

@@ -99,7 +99,7 @@ class SecurityIT {
     Response.Digest before = digest();
     CertificateAuthority other = CertificateAuthority.create(root.resolve("other-ca"), "intruder");
     Path dir = root.resolve("intruder-tls");
-    other.issue("admin", Role.ADMIN, List.of()).writeTo(dir, other.certificate(), "client");
+    other.issue("admin", Role.ADMIN, List.of()).writeTo(dir);
     assertThatThrownBy(() -> connect(cluster.clientEnv(dir)))
         .isInstanceOf(HoldfastException.class)
         .satisfies(e -> System.out.println("unknown-CA client refused: " + e.getMessage()));
@@ -113,7 +113,7 @@ class SecurityIT {
     Response.Digest before = digest();
     Path dir = root.resolve("expired-tls");
     Instant past = Instant.now().minus(Duration.ofDays(30));
-    cluster.ca().issue("admin", Role.ADMIN, List.of(), past, past.plus(Duration.ofDays(1))).writeTo(dir, cluster.ca().certificate(), "client");
+    cluster.ca().issue("admin", Role.ADMIN, List.of(), past, past.plus(Duration.ofDays(1))).writeTo(dir);
     assertThatThrownBy(() -> connect(cluster.clientEnv(dir)))
         .isInstanceOf(HoldfastException.class)
         .satisfies(e -> System.out.println("expired client refused: " + e.getMessage()));
@@ -269,7 +269,7 @@ class SecurityIT {
       VolumeService v = session.volume("vol");
       ok(v.submit(new Request.Mkdir(Caller.ROOT, "/rotate-1", 0755)));
       CertificateAuthority.Issued fresh = cluster.ca().issue(cluster.addresses().getFirst(), Role.NODE, List.of("127.0.0.1"));
-      fresh.writeTo(nodeTls, cluster.ca().certificate(), "node");
+      fresh.writeTo(nodeTls);
       assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(nodeTls.resolve("node.key")))).isEqualTo("rw-------");
       // new connections get the new certificate once the node re-reads the files (at most a second)
       MiniCluster.await(Duration.ofSeconds(10), () -> {
