@@ -21,6 +21,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
 import org.apache.ratis.client.RaftClient;
 import org.apache.ratis.client.RaftClientConfigKeys;
 import org.apache.ratis.conf.Parameters;
@@ -76,6 +77,8 @@ public final class HoldfastClient implements AutoCloseable {
   private final RaftClient cluster;
   private final ClusterCommand.Hello welcome;
   private final Map<String, RaftVolumeService> volumes = new LinkedHashMap<>();
+  /** Services whose volume's members changed: callers may still hold them; closed with this client. */
+  private final List<RaftVolumeService> retired = new ArrayList<>();
   private volatile ClusterMap map;
   private boolean closed;
 
@@ -322,6 +325,265 @@ public final class HoldfastClient implements AutoCloseable {
     return change(new ClusterCommand.RemoveAclRule(volume, rule), "remove ACL rule from " + volume);
   }
 
+  /**
+   * Adds a running node to the cluster (admin only): it must have been initialized for this
+   * cluster ({@code holdfast cluster init} with this cluster's id and initial peers) and hold a
+   * node certificate of this cluster's CA. Volumes can then be placed on it.
+   *
+   * @return the cluster map after the change
+   * @throws HoldfastException {@link Errno#EEXIST} if it is a node already, {@link Errno#EINVAL}
+   *     for a malformed address, {@link Errno#EACCES} unless this client is the admin
+   */
+  public ClusterMap addNode(String address) throws HoldfastException {
+    ClusterMap.checkAddress(address);
+    return change(new ClusterCommand.AddNode(address), "add node " + address);
+  }
+
+  /**
+   * Removes a node from the cluster (admin only), after moving every replica it holds to
+   * another node ({@link #replaceReplica}, one volume at a time, to the node holding the
+   * fewest replicas that is not in the volume's group yet).
+   *
+   * @param progress told of each replacement's catch-up
+   * @return the cluster map after the change
+   * @throws HoldfastException {@link Errno#ENOENT} if it is not a node, {@link Errno#EBUSY} if it
+   *     holds the cluster group, {@link Errno#ENOSPC} if some volume has no other node to move
+   *     to, or whatever a replacement fails with
+   */
+  public ClusterMap removeNode(String address, Consumer<CatchUp> progress) throws HoldfastException {
+    ClusterMap m = refreshMap();
+    if (!m.nodes().contains(address)) {
+      throw new HoldfastException(Errno.ENOENT, "node " + address + " is not in the cluster; nodes are " + m.nodes());
+    }
+    for (ClusterMap.Volume v : m.volumes().values()) {
+      if (!v.servedBy(address)) {
+        continue;
+      }
+      String target;
+      if (!v.joining().isEmpty() && !v.joining().equals(address)) {
+        target = v.joining(); // finish the replacement under way (of this node or not) first
+        String old = v.replicas().stream().filter(r -> r.equals(address)).findFirst().orElse(null);
+        if (old == null) {
+          throw new HoldfastException(Errno.EBUSY, "volume " + v.name() + " has a replacement by " + target
+              + " under way; finish it with 'holdfast volume replace-replica' first");
+        }
+      } else {
+        ClusterMap now = refreshMap();
+        target = placement(now, v, address).orElseThrow(() -> new HoldfastException(Errno.ENOSPC,
+            "no node to move volume " + v.name() + "'s replica to: every other node (" + now.nodes()
+                + ") serves it already; add a node first ('holdfast cluster add-node')"));
+      }
+      replaceReplica(v.name(), address, target, progress);
+    }
+    return change(new ClusterCommand.RemoveNode(address), "remove node " + address);
+  }
+
+  /** The node outside {@code v}'s group, other than {@code leaving}, that serves the fewest replicas. */
+  private static java.util.Optional<String> placement(ClusterMap m, ClusterMap.Volume v, String leaving) {
+    Map<String, Long> load = new LinkedHashMap<>();
+    m.nodes().forEach(n -> load.put(n, 0L));
+    m.volumes().values().forEach(x -> x.replicas().forEach(r -> load.computeIfPresent(r, (k, c) -> c + 1)));
+    return load.entrySet().stream()
+        .filter(e -> !e.getKey().equals(leaving) && !v.servedBy(e.getKey()))
+        .min(Map.Entry.comparingByValue())
+        .map(Map.Entry::getKey);
+  }
+
+  /**
+   * How far a joining member has caught up.
+   *
+   * @param volume the volume
+   * @param member the joining member's address
+   * @param appliedIndex the member's applied index (-1 if it did not answer)
+   * @param targetIndex the leader's commit index (-1 if unknown)
+   * @param elapsed time since the replacement began
+   */
+  public record CatchUp(String volume, String member, long appliedIndex, long targetIndex, Duration elapsed) {
+    /** Fraction caught up, 0..1. */
+    public double fraction() {
+      return targetIndex <= 0 ? 0 : Math.max(0, Math.min(1, (double) appliedIndex / targetIndex));
+    }
+  }
+
+  /**
+   * Replaces a volume's replica on {@code oldNode} by a new one on {@code newNode} (admin only),
+   * while clients keep reading and writing:
+   *
+   * <ol>
+   *   <li>the cluster map names {@code newNode} as joining (membership generation + 1), and
+   *       {@code newNode} starts an empty member of the volume's group;
+   *   <li>the group's Raft configuration is changed to the new member set (Ratis: the new
+   *       member first catches up as a non-voting member, from a snapshot and then the log;
+   *       then the joint configuration, then the new one, are committed);
+   *   <li>the map swaps {@code newNode} for {@code oldNode}, and {@code oldNode} leaves the
+   *       group (its brick set aside under {@code removed/}).
+   * </ol>
+   *
+   * Running it again after an interruption finishes the same replacement. Blocks until done;
+   * fails if the new member makes no progress for the deadline (default 30 s).
+   *
+   * @param progress told about twice a second how far the new member has caught up
+   * @return the cluster map after the change
+   * @throws HoldfastException {@link Errno#ENOENT}/{@link Errno#EINVAL}/{@link Errno#EBUSY} as
+   *     {@link ClusterCommand.ReplaceReplica} says; {@link Errno#ETIMEDOUT} if the new member
+   *     makes no progress within the deadline (the replacement stays begun: run it again, or
+   *     replace the joining node by another)
+   */
+  public ClusterMap replaceReplica(String volume, String oldNode, String newNode, Consumer<CatchUp> progress)
+      throws HoldfastException {
+    long started = System.nanoTime();
+    String what = "replace " + oldNode + " by " + newNode + " in volume " + volume;
+    ClusterMap begun = change(new ClusterCommand.ReplaceReplica(volume, oldNode, newNode, false), what);
+    ClusterMap.Volume v = begun.volume(volume).orElseThrow();
+    if (!v.joining().equals(newNode)) {
+      return begun; // it had completed before
+    }
+    RaftGroupId id = RaftGroupId.valueOf(v.groupId());
+    awaitServing(newNode, id, what);
+    List<String> target = new ArrayList<>(v.replicas());
+    target.set(target.indexOf(oldNode), newNode);
+    List<String> all = new ArrayList<>(v.replicas());
+    all.add(newNode);
+    try (RaftClient admin = newClient(properties, parameters, ClusterIds.group(id, all), false);
+        RaftClient probe = newClient(properties, parameters, ClusterIds.group(id, all), true)) {
+      CompletableFuture<RaftClientReply> reconfigured = CompletableFuture.supplyAsync(() -> {
+        try {
+          return admin.admin().setConfiguration(target.stream().map(ClusterIds::peer).toList());
+        } catch (IOException e) {
+          throw new java.util.concurrent.CompletionException(e);
+        }
+      });
+      long lastApplied = -1;
+      long lastProgress = System.nanoTime();
+      while (true) {
+        try {
+          RaftClientReply r = reconfigured.get(500, TimeUnit.MILLISECONDS);
+          if (!r.isSuccess()) {
+            throw new HoldfastException(Errno.EIO, what + ": the group's configuration change failed: " + r.getException());
+          }
+          break;
+        } catch (TimeoutException e) {
+          // still catching up: report, and give up only if nothing moves for a whole deadline
+        } catch (ExecutionException e) {
+          throw new HoldfastException(Errno.EIO, what + ": the group's configuration change failed: " + e.getCause().getMessage(),
+              e.getCause());
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new HoldfastException(Errno.EIO, what + ": interrupted; run it again to finish");
+        }
+        long applied = appliedIndex(probe, newNode, id);
+        long commit = v.replicas().stream().mapToLong(r -> commitIndex(probe, r, id)).max().orElse(-1);
+        progress.accept(new CatchUp(volume, newNode, applied, commit, Duration.ofNanos(System.nanoTime() - started)));
+        if (applied > lastApplied) {
+          lastApplied = applied;
+          lastProgress = System.nanoTime();
+        } else if (System.nanoTime() - lastProgress > deadline.toNanos()) {
+          reconfigured.cancel(true);
+          throw new HoldfastException(Errno.ETIMEDOUT, what + ": the new member made no progress for "
+              + deadline.toSeconds() + " s (applied index " + applied + " of " + commit + "); is " + newNode
+              + " running? Run the same command again to go on, or replace " + newNode + " by another node");
+        }
+      }
+    } catch (IOException e) {
+      throw e instanceof HoldfastException h ? h : new HoldfastException(Errno.EIO, what + ": " + e.getMessage(), e);
+    }
+    ClusterMap done = change(new ClusterCommand.ReplaceReplica(volume, oldNode, newNode, true), what);
+    synchronized (this) {
+      RaftVolumeService stale = volumes.remove(volume); // its members changed; reopened on next use
+      if (stale != null) {
+        retired.add(stale);
+      }
+    }
+    return done;
+  }
+
+  /**
+   * What each member of a volume's group (replicas, and a joining node) says of itself, from
+   * Ratis's group information: role, commit index, applied index; a member that does not
+   * answer within the request timeout is shown with its error.
+   *
+   * @param address the member
+   * @param role LEADER, FOLLOWER, CANDIDATE, LISTENER, or "DOWN"
+   * @param commitIndex its commit index, -1 if it did not answer
+   * @param appliedIndex its applied index, -1 if it did not answer
+   * @param snapshotIndex index of its latest snapshot, -1 if none or unknown
+   * @param joining whether it is joining in a replacement under way
+   * @param error why it did not answer, or ""
+   */
+  public record MemberState(String address, String role, long commitIndex, long appliedIndex, long snapshotIndex,
+      boolean joining, String error) {}
+
+  /**
+   * Each member's state (see {@link MemberState}).
+   *
+   * @throws HoldfastException {@link Errno#ENOENT} if there is no such volume
+   */
+  public List<MemberState> memberStates(String volume) throws HoldfastException {
+    ClusterMap.Volume v = refreshMap().volume(volume)
+        .orElseThrow(() -> new HoldfastException(Errno.ENOENT, "no volume " + volume));
+    List<String> all = new ArrayList<>(v.replicas());
+    if (!v.joining().isEmpty()) {
+      all.add(v.joining());
+    }
+    RaftGroupId id = RaftGroupId.valueOf(v.groupId());
+    List<MemberState> out = new ArrayList<>();
+    try (RaftClient probe = newClient(properties, parameters, ClusterIds.group(id, all), true)) {
+      for (String a : all) {
+        try {
+          var info = probe.getGroupManagementApi(ClusterIds.peer(a).getId()).info(id);
+          var log = info.getLogInfoProto();
+          out.add(new MemberState(a, info.getRoleInfoProto().getRole().name(), log.getCommitted().getIndex(),
+              log.getApplied().getIndex(), log.hasLastSnapshot() ? log.getLastSnapshot().getIndex() : -1,
+              a.equals(v.joining()), ""));
+        } catch (IOException | RuntimeException e) {
+          out.add(new MemberState(a, "DOWN", -1, -1, -1, a.equals(v.joining()), String.valueOf(e.getMessage())));
+        }
+      }
+    } catch (IOException e) {
+      // closing the probe only
+    }
+    return out;
+  }
+
+  /** Waits until {@code member} serves group {@code id} (it starts the group when it learns the map). */
+  private void awaitServing(String member, RaftGroupId id, String what) throws HoldfastException {
+    long end = System.nanoTime() + deadline.toNanos();
+    try (RaftClient probe = newClient(properties, parameters, ClusterIds.group(id, List.of(member)), true)) {
+      long pauseMillis = 10;
+      while (groupInfo(probe, member, id).isEmpty()) {
+        if (System.nanoTime() > end) {
+          throw new HoldfastException(Errno.ETIMEDOUT, what + ": " + member + " did not start the volume's group within "
+              + deadline.toMillis() + " ms; is it running, and configured for this cluster?");
+        }
+        Thread.sleep(pauseMillis); // the node starts the group on its own; nothing to be told
+        pauseMillis = Math.min(200, pauseMillis * 2);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new HoldfastException(Errno.EIO, what + ": interrupted; run it again to finish");
+    } catch (IOException e) {
+      // closing the probe only
+    }
+  }
+
+  /** Ratis's group information from {@code member}, or empty if it does not answer or serve the group. */
+  private static java.util.Optional<org.apache.ratis.protocol.GroupInfoReply> groupInfo(RaftClient probe, String member,
+      RaftGroupId id) {
+    try {
+      return java.util.Optional.of(probe.getGroupManagementApi(ClusterIds.peer(member).getId()).info(id));
+    } catch (IOException | RuntimeException e) {
+      return java.util.Optional.empty();
+    }
+  }
+
+  private static long appliedIndex(RaftClient probe, String member, RaftGroupId id) {
+    return groupInfo(probe, member, id).map(i -> i.getLogInfoProto().getApplied().getIndex()).orElse(-1L);
+  }
+
+  private static long commitIndex(RaftClient probe, String member, RaftGroupId id) {
+    return groupInfo(probe, member, id).map(i -> i.getLogInfoProto().getCommitted().getIndex()).orElse(-1L);
+  }
+
   private ClusterMap change(ClusterCommand command, String what) throws HoldfastException {
     ClusterMap after = decodeMap(await(cluster.async().send(message(command)), deadline, what), "cluster group");
     map = after;
@@ -421,6 +683,8 @@ public final class HoldfastClient implements AutoCloseable {
     closed = true;
     volumes.values().forEach(RaftVolumeService::close);
     volumes.clear();
+    retired.forEach(RaftVolumeService::close);
+    retired.clear();
     try {
       cluster.close();
     } catch (IOException e) {

@@ -44,6 +44,34 @@ public sealed interface ClusterCommand {
   record RemoveAclRule(String volume, AclRule rule) implements ClusterCommand {}
 
   /**
+   * Adds a node to the cluster (a mutation; admin only). The node must be running and
+   * configured for this cluster; it then serves the volumes later placed on it. Reply: the map
+   * after the change, or an error frame (EEXIST if it is a node already, EINVAL for a bad
+   * address).
+   */
+  record AddNode(String address) implements ClusterCommand {}
+
+  /**
+   * Removes a node from the cluster (a mutation; admin only). Refused with EBUSY while a volume
+   * still has a replica on it (move them with {@link ReplaceReplica} first: {@code holdfast
+   * cluster remove-node} does) or while it holds the cluster group; ENOENT if it is not a node.
+   */
+  record RemoveNode(String address) implements ClusterCommand {}
+
+  /**
+   * One step of replacing a volume's replica {@code oldNode} by {@code newNode} (a mutation;
+   * admin only). {@code commit == false} begins: the map names {@code newNode} as joining and
+   * raises the membership generation, and {@code newNode} starts an empty member of the group.
+   * After the group's Raft configuration has been changed to include {@code newNode} instead of
+   * {@code oldNode}, {@code commit == true} makes the map say so, and {@code oldNode} leaves the
+   * group. Repeating a step that is done is answered with the map, so an interrupted
+   * replacement is finished by running it again. Errors: ENOENT (no such volume or node),
+   * EINVAL ({@code oldNode} not a replica, {@code newNode} already one, a commit with no such
+   * replacement begun), EBUSY (another replacement of the volume is under way).
+   */
+  record ReplaceReplica(String volume, String oldNode, String newNode, boolean commit) implements ClusterCommand {}
+
+  /**
    * The capability and version handshake (a query), sent by a client when it connects; the
    * node answers with its own {@code Hello}. Each side checks that the version ranges overlap
    * and that the other offers every feature it requires, and fails with a message naming both
@@ -122,6 +150,21 @@ public sealed interface ClusterCommand {
           writeList(out, h.required());
           out.writeUTF(h.peer());
         }
+        case AddNode a -> {
+          out.writeByte(6);
+          out.writeUTF(a.address());
+        }
+        case RemoveNode r -> {
+          out.writeByte(7);
+          out.writeUTF(r.address());
+        }
+        case ReplaceReplica r -> {
+          out.writeByte(8);
+          out.writeUTF(r.volume());
+          out.writeUTF(r.oldNode());
+          out.writeUTF(r.newNode());
+          out.writeBoolean(r.commit());
+        }
       }
       return bytes.toByteArray();
     } catch (IOException e) {
@@ -174,6 +217,9 @@ public sealed interface ClusterCommand {
               yield new RemoveAclRule(volume, readRule(in));
             }
             case 5 -> new Hello(in.readInt(), in.readInt(), readList(in), readList(in), in.readUTF());
+            case 6 -> new AddNode(in.readUTF());
+            case 7 -> new RemoveNode(in.readUTF());
+            case 8 -> new ReplaceReplica(in.readUTF(), in.readUTF(), in.readUTF(), in.readBoolean());
             default -> throw new ProtocolException(Errno.EBADMSG, "unknown cluster command " + kind);
           };
       if (in.available() != 0) {

@@ -23,11 +23,14 @@ import java.util.UUID;
  * ({@code host_port}), so a client that knows one address can reach the cluster.
  *
  * <p>Encoded form: {@code "HM"}, version byte, then the fields (see {@link #encode()}), then a
- * CRC32C; at most {@link #MAX_BYTES}. Immutable and thread-safe.
+ * CRC32C; at most {@link #MAX_BYTES}. Version 3 (written now) adds each volume's membership
+ * generation, its replicas' join generations and the joining node; versions 1 and 2 are still
+ * read (generation 1, nobody joining). Immutable and thread-safe.
  *
  * @param epoch the cluster group's applied index when this map was read; higher is newer
  * @param clusterId the cluster's identity, chosen when it was initialized
- * @param nodes node addresses ({@code host:port}) in the order they were configured
+ * @param nodes node addresses ({@code host:port}) in the order they were configured, then added
+ *     ({@code holdfast cluster add-node}); the first three hold the cluster group
  * @param volumes volumes by name
  */
 public record ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<String, Volume> volumes) {
@@ -37,7 +40,7 @@ public record ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<Str
   public static final int MAX_ENTRIES = 4096;
 
   private static final short MAGIC = 0x484d;
-  private static final int VERSION = 2;
+  private static final int VERSION = 3;
   /** Most export ACL rules per volume. */
   public static final int MAX_ACL_RULES = 256;
 
@@ -49,22 +52,61 @@ public record ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<Str
   /**
    * A volume and the replica group that serves it.
    *
+   * <p>Membership changes ({@code holdfast volume replace-replica}) go through two map changes:
+   * the first names the {@code joining} node and raises the {@code generation}; once the
+   * group's Raft configuration has the new member, the second swaps it for the replaced one in
+   * {@code replicas}. A node serves the group while it is a replica or joining, and leaves it
+   * (its brick set aside) once the map names it as neither.
+   *
    * @param name volume name: 1–64 characters of {@code [A-Za-z0-9._-]}
    * @param groupId the Raft group id of its replica group
    * @param replicas member node addresses
    * @param createdNanos creation time, nanoseconds since the epoch
    * @param acl export ACL rules, evaluated in order (see {@link AclRule}); empty denies every
    *     client that is not the cluster's admin or a node
+   * @param generation the group membership generation (DST's "age"): 1 at creation, one more
+   *     for each replacement begun
+   * @param since for each replica (same order), the generation at which it joined; a brick
+   *     made before that is not this member's current brick
+   * @param joining the node being added by a replacement in progress, or {@code ""}
    */
-  public record Volume(String name, UUID groupId, List<String> replicas, long createdNanos, List<AclRule> acl) {
+  public record Volume(String name, UUID groupId, List<String> replicas, long createdNanos, List<AclRule> acl,
+      long generation, List<Long> since, String joining) {
     public Volume {
       replicas = List.copyOf(replicas);
       acl = List.copyOf(acl);
+      since = List.copyOf(since);
+      Objects.requireNonNull(joining, "joining");
+      if (since.size() != replicas.size()) {
+        throw new IllegalArgumentException(since.size() + " join generations for " + replicas.size() + " replicas");
+      }
     }
 
-    /** A volume without ACL rules. */
+    /** A volume without ACL rules, of generation 1. */
     public Volume(String name, UUID groupId, List<String> replicas, long createdNanos) {
       this(name, groupId, replicas, createdNanos, List.of());
+    }
+
+    /** A volume of generation 1 (every replica there from the start) with no replacement under way. */
+    public Volume(String name, UUID groupId, List<String> replicas, long createdNanos, List<AclRule> acl) {
+      this(name, groupId, replicas, createdNanos, acl, 1, java.util.Collections.nCopies(replicas.size(), 1L), "");
+    }
+
+    /** Whether {@code node} serves this volume: a replica, or joining. */
+    public boolean servedBy(String node) {
+      return replicas.contains(node) || joining.equals(node);
+    }
+
+    /**
+     * The generation at which {@code node} joined: its entry in {@link #since}, the current
+     * generation if it is joining, or empty if it serves no replica.
+     */
+    public java.util.OptionalLong sinceOf(String node) {
+      int i = replicas.indexOf(node);
+      if (i >= 0) {
+        return java.util.OptionalLong.of(since.get(i));
+      }
+      return joining.equals(node) && !node.isEmpty() ? java.util.OptionalLong.of(generation) : java.util.OptionalLong.empty();
     }
 
     /**
@@ -84,7 +126,24 @@ public record ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<Str
 
     /** This volume with other ACL rules. */
     public Volume withAcl(List<AclRule> rules) {
-      return new Volume(name, groupId, replicas, createdNanos, rules);
+      return new Volume(name, groupId, replicas, createdNanos, rules, generation, since, joining);
+    }
+
+    /**
+     * This volume with a replacement begun: {@code newNode} joining, the generation one more.
+     */
+    public Volume beginReplace(String newNode) {
+      return new Volume(name, groupId, replicas, createdNanos, acl, generation + 1, since, newNode);
+    }
+
+    /** This volume with the joining node in place of {@code oldNode}, no replacement under way. */
+    public Volume commitReplace(String oldNode) {
+      List<String> r = new ArrayList<>(replicas);
+      List<Long> s = new ArrayList<>(since);
+      int i = r.indexOf(oldNode);
+      r.set(i, joining);
+      s.set(i, generation);
+      return new Volume(name, groupId, r, createdNanos, acl, generation, s, "");
     }
   }
 
@@ -157,6 +216,11 @@ public record ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<Str
           writeString(out, r.network());
           out.writeByte(r.access().ordinal());
         }
+        out.writeLong(v.generation());
+        for (long g : v.since()) {
+          out.writeLong(g);
+        }
+        writeString(out, v.joining());
       }
       out.flush();
       byte[] body = bytes.toByteArray();
@@ -211,7 +275,26 @@ public record ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<Str
         }
         long created = in.readLong();
         List<AclRule> acl = version >= 2 ? readAcl(in) : List.of();
-        if (volumes.put(name, new Volume(name, group, replicas, created, acl)) != null) {
+        Volume vol;
+        if (version >= 3) {
+          long generation = in.readLong();
+          if (generation < 1) {
+            throw new ProtocolException(Errno.EBADMSG, "volume " + name + " of membership generation " + generation);
+          }
+          List<Long> since = new ArrayList<>(r);
+          for (int j = 0; j < r; j++) {
+            long g = in.readLong();
+            if (g < 1 || g > generation) {
+              throw new ProtocolException(Errno.EBADMSG, "replica of volume " + name + " joined at generation " + g
+                  + ", outside 1.." + generation);
+            }
+            since.add(g);
+          }
+          vol = new Volume(name, group, replicas, created, acl, generation, since, readString(in));
+        } else {
+          vol = new Volume(name, group, replicas, created, acl);
+        }
+        if (volumes.put(name, vol) != null) {
           throw new ProtocolException(Errno.EBADMSG, "volume " + name + " twice in cluster map");
         }
       }
@@ -224,6 +307,18 @@ public record ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<Str
     } catch (IOException e) {
       throw new ProtocolException(Errno.EBADMSG, "truncated cluster map");
     }
+  }
+
+  /** This map with other nodes. */
+  public ClusterMap withNodes(List<String> newNodes) {
+    return new ClusterMap(epoch, clusterId, newNodes, volumes);
+  }
+
+  /** This map with {@code volume} added or replacing the one of its name. */
+  public ClusterMap withVolume(Volume volume) {
+    Map<String, Volume> vs = new LinkedHashMap<>(volumes);
+    vs.put(volume.name(), volume);
+    return new ClusterMap(epoch, clusterId, nodes, vs);
   }
 
   /** This map with another epoch. */

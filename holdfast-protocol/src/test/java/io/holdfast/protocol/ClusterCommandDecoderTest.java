@@ -46,7 +46,7 @@ class ClusterCommandDecoderTest extends DecoderProperties<ClusterCommand> {
 
   @Override
   List<Integer> kinds() {
-    return List.of(1, 2, 3, 4, 5);
+    return List.of(1, 2, 3, 4, 5, 6, 7, 8);
   }
 
   @Override
@@ -62,7 +62,11 @@ class ClusterCommandDecoderTest extends DecoderProperties<ClusterCommand> {
         new ClusterCommand.CreateVolume("vol-1", List.of("node-a:9860", "node-b:9860")),
         new ClusterCommand.AddAclRule("vol-1", rule),
         new ClusterCommand.RemoveAclRule("vol-1", rule),
-        new ClusterCommand.Hello(1, 2, List.of("checksum=crc32c", "identity=x509"), List.of("checksum=crc32c"), "client"));
+        new ClusterCommand.Hello(1, 2, List.of("checksum=crc32c", "identity=x509"), List.of("checksum=crc32c"), "client"),
+        new ClusterCommand.AddNode("node-d:9860"),
+        new ClusterCommand.RemoveNode("node-d:9860"),
+        new ClusterCommand.ReplaceReplica("vol-1", "node-c:9860", "node-d:9860", false),
+        new ClusterCommand.ReplaceReplica("vol-1", "node-c:9860", "node-d:9860", true));
   }
 
   @Override
@@ -100,9 +104,15 @@ class ClusterCommandDecoderTest extends DecoderProperties<ClusterCommand> {
             .as((n, seed) -> new ClusterCommand.CreateVolume(
                 "v".repeat(n - 1) + (char) ('a' + new Random(seed).nextInt(26)), List.of()));
     Arbitrary<ClusterCommand> getMap = Arbitraries.create(ClusterCommand.GetMap::new);
+    Arbitrary<ClusterCommand> addNode = name.map(ClusterCommand.AddNode::new);
+    Arbitrary<ClusterCommand> removeNode = name.map(ClusterCommand.RemoveNode::new);
+    Arbitrary<ClusterCommand> replace =
+        Combinators.combine(name, name, name, Arbitraries.of(true, false)).as(ClusterCommand.ReplaceReplica::new);
     return g == Gen.STRETCHED
-        ? weighted(w(1, getMap), w(4, create), w(2, addRule), w(2, removeRule), w(4, hello), w(2, huge))
-        : weighted(w(1, getMap), w(4, create), w(2, addRule), w(2, removeRule), w(4, hello));
+        ? weighted(w(1, getMap), w(4, create), w(2, addRule), w(2, removeRule), w(4, hello), w(1, addNode),
+            w(1, removeNode), w(2, replace), w(2, huge))
+        : weighted(w(1, getMap), w(4, create), w(2, addRule), w(2, removeRule), w(4, hello), w(1, addNode),
+            w(1, removeNode), w(2, replace));
   }
 
   /** A CreateVolume command whose name is {@code modifiedUtf8}, unchecked, without replicas. */

@@ -10,20 +10,23 @@ import java.util.List;
  * <p>{@link ClusterCommand}: {@code "HC"}, version 1, kind, then the fields: strings as a
  * 2-byte length and modified UTF-8 (as {@link java.io.DataOutput#writeUTF}), the replica count
  * as 2 bytes, feature list counts as 1 byte, an ACL rule as volume, identity, network and the
- * access ordinal; no checksum; at most {@link ClusterCommand#MAX_BYTES}.
+ * access ordinal, a boolean as one byte 0 or 1; no checksum; at most {@link
+ * ClusterCommand#MAX_BYTES}.
  *
  * <p>{@link ClusterMap}: {@code "HM"}, version, epoch, cluster id, counted node list, counted
  * volume list (name, group id, counted replicas, creation time, and from version 2 a counted
  * ACL of identity, network and access ordinal), strings as a 2-byte length and UTF-8 of at
  * most 1024 bytes, counts as 4 bytes up to {@link ClusterMap#MAX_ENTRIES} (ACLs up to {@link
- * ClusterMap#MAX_ACL_RULES}), then a CRC32C; at most {@link ClusterMap#MAX_BYTES}. Version 2 is
- * written; version 1 is still read.
+ * ClusterMap#MAX_ACL_RULES}), from version 3 the membership generation (8 bytes, at least 1),
+ * one join generation per replica (8 bytes each, 1..generation) and the joining node (a
+ * string), then a CRC32C; at most {@link ClusterMap#MAX_BYTES}. Version 3 is written; versions
+ * 1 and 2 are still read.
  */
 final class ReferenceClusterWire {
   /** Header of a cluster command. */
   static final byte[] COMMAND_HEADER = {'H', 'C', 1};
   /** Header of a cluster map as written now. */
-  static final byte[] MAP_HEADER = {'H', 'M', 2};
+  static final byte[] MAP_HEADER = {'H', 'M', 3};
   /** Most replicas a cluster command carries. */
   static final int MAX_COMMAND_REPLICAS = 64;
   /** Longest string in a cluster map, in bytes. */
@@ -50,6 +53,14 @@ final class ReferenceClusterWire {
         list(w, h.required(), "required features");
         modifiedUtf8(w, h.peer(), "peer");
       }
+      case ClusterCommand.AddNode a -> modifiedUtf8(w.u8(6), a.address(), "address");
+      case ClusterCommand.RemoveNode r -> modifiedUtf8(w.u8(7), r.address(), "address");
+      case ClusterCommand.ReplaceReplica r -> {
+        modifiedUtf8(w.u8(8), r.volume(), "volume");
+        modifiedUtf8(w, r.oldNode(), "old node");
+        modifiedUtf8(w, r.newNode(), "new node");
+        w.u8(r.commit() ? 1 : 0);
+      }
     }
     return w.finish(false);
   }
@@ -68,12 +79,16 @@ final class ReferenceClusterWire {
     }
   }
 
-  /** A map as written now (version 2). */
+  /** A map as written now (version 3). */
   static WireWriter.Encoding encode(ClusterMap map) {
-    return encode(map, 2);
+    return encode(map, 3);
   }
 
-  /** A map in the given version; version 1 has no ACLs, so they must be empty. */
+  /**
+   * A map in the given version; version 1 has no ACLs, so they must be empty, and versions 1
+   * and 2 have no membership generations, so every volume must be of generation 1 with nobody
+   * joining.
+   */
   static WireWriter.Encoding encode(ClusterMap map, int version) {
     WireWriter w = new WireWriter().raw(new byte[] {'H', 'M', (byte) version}).i64(map.epoch());
     w.i64(map.clusterId().getMostSignificantBits()).i64(map.clusterId().getLeastSignificantBits());
@@ -99,6 +114,13 @@ final class ReferenceClusterWire {
         }
       } else if (!v.acl().isEmpty()) {
         throw new IllegalArgumentException("version 1 has no ACLs");
+      }
+      if (version >= 3) {
+        w.i64(v.generation());
+        v.since().forEach(w::i64);
+        utf8(w, v.joining(), "joining node");
+      } else if (v.generation() != 1 || !v.joining().isEmpty()) {
+        throw new IllegalArgumentException("versions 1 and 2 have no membership generations");
       }
     }
     return w.finish(true);

@@ -17,8 +17,9 @@ import java.util.UUID;
  * so it travels with the brick if the directory is copied and survives snapshot installs.
  *
  * <p>A member refuses a brick whose identity is not its own, so a brick copied in from another
- * volume, another member or another cluster can never be served as if it were this member's.
- * The generation is 1 until run-time membership changes exist.
+ * volume, another member or another cluster can never be served as if it were this member's,
+ * and one older than the member's latest joining of the group (a replaced member's brick, put
+ * back) is never taken as current.
  *
  * @param clusterId the cluster
  * @param groupId the volume's replica group
@@ -36,10 +37,13 @@ record BrickIdentity(UUID clusterId, UUID groupId, String member, long generatio
 
   /**
    * Makes sure the brick in {@code brickDir} is this member's: stamps a new or unstamped brick
-   * (one made before identities existed), and refuses any other.
+   * (one made before identities existed) with {@code mine}, and refuses any other.
    *
-   * @throws IOException if the brick belongs elsewhere (the message names both identities and
-   *     what to do), or its identity file is unreadable
+   * @param mine this member's identity; its generation is the one at which this member
+   *     (last) joined the group, as the cluster map says (1 if not known yet)
+   * @throws IOException if the brick belongs elsewhere or predates this member's latest
+   *     joining (the message names both identities and what to do), or its identity file is
+   *     unreadable
    */
   static void claim(Path brickDir, BrickIdentity mine) throws IOException {
     Path file = brickDir.resolve(FILE);
@@ -56,12 +60,25 @@ record BrickIdentity(UUID clusterId, UUID groupId, String member, long generatio
       problem = "it belongs to volume group " + found.groupId + ", not " + mine.groupId + " (a brick of another volume)";
     } else if (!found.member.equals(mine.member)) {
       problem = "it was made by member " + found.member + ", not by this node " + mine.member + " (copied from another member)";
-    } else if (found.generation > mine.generation) {
-      problem = "it is of membership generation " + found.generation + ", newer than this member's " + mine.generation;
+    } else if (found.generation < mine.generation) {
+      problem = "it is of membership generation " + found.generation + ", but this member joined the group at generation "
+          + mine.generation + " (a replaced member's old brick, which is not current)";
     }
     if (problem != null) {
       throw new IOException("refusing brick " + brickDir + ": " + problem + ". It may have been copied in from elsewhere;"
           + " move it away (the member then catches up from the other members) or put the right brick back");
+    }
+  }
+
+  /**
+   * The membership generation stamped on the brick in {@code brickDir}, or
+   * {@link Long#MAX_VALUE} if it has no readable identity (nothing to compare).
+   */
+  static long generationOf(Path brickDir) {
+    try {
+      return read(brickDir.resolve(FILE)).generation;
+    } catch (IOException e) {
+      return Long.MAX_VALUE;
     }
   }
 

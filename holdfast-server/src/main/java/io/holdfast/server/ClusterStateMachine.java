@@ -39,26 +39,32 @@ import org.slf4j.LoggerFactory;
  * written whole to each snapshot. The log entry of a {@code CreateVolume} carries the
  * leader's timestamp (8 bytes) followed by the command, so applying is deterministic.
  *
- * <p>When a volume whose replicas include this node is created (or replayed after a restart),
- * {@code onVolume} is told, and the node starts serving that volume's replica group.
+ * <p>Every map this member applies or loads (after a restart, or a snapshot install) is passed
+ * to {@code onMap}, in log order: the node starts serving the volumes placed on it and leaves
+ * the ones it was replaced in.
  */
 final class ClusterStateMachine extends LifecycleStateMachine {
   private static final Logger LOG = LoggerFactory.getLogger(ClusterStateMachine.class);
 
   private final UUID clusterId;
-  private final List<String> nodes;
+  private final List<String> groupMembers;
   private final InstantSource clock;
-  private final Consumer<ClusterMap.Volume> onVolume;
+  private final Consumer<ClusterMap> onMap;
   private final AccessControl access;
   private final Handshake handshake;
   private volatile ClusterMap map;
 
-  ClusterStateMachine(UUID clusterId, List<String> nodes, InstantSource clock, Consumer<ClusterMap.Volume> onVolume,
-      AccessControl access, Handshake handshake) {
+  /**
+   * @param nodes the cluster's initial nodes (the configured peers); more are added at run time
+   * @param groupMembers the nodes holding the cluster group, which cannot be removed
+   * @param onMap told every map this member applies or loads, in log order
+   */
+  ClusterStateMachine(UUID clusterId, List<String> nodes, List<String> groupMembers, InstantSource clock,
+      Consumer<ClusterMap> onMap, AccessControl access, Handshake handshake) {
     this.clusterId = clusterId;
-    this.nodes = List.copyOf(nodes);
+    this.groupMembers = List.copyOf(groupMembers);
     this.clock = clock;
-    this.onVolume = onVolume;
+    this.onMap = onMap;
     this.access = access;
     this.handshake = handshake;
     setMap(new ClusterMap(0, clusterId, nodes, Map.of()));
@@ -94,7 +100,7 @@ final class ClusterStateMachine extends LifecycleStateMachine {
     }
     setMap(loaded);
     setLastAppliedTermIndex(snapshot.getTermIndex());
-    map.volumes().values().forEach(onVolume);
+    onMap.accept(map);
   }
 
   @Override
@@ -134,6 +140,9 @@ final class ClusterStateMachine extends LifecycleStateMachine {
         case ClusterCommand.CreateVolume cv -> createVolume(cv, nanos);
         case ClusterCommand.AddAclRule a -> changeAcl(a.volume(), a.rule(), true);
         case ClusterCommand.RemoveAclRule r -> changeAcl(r.volume(), r.rule(), false);
+        case ClusterCommand.AddNode a -> addNode(a.address());
+        case ClusterCommand.RemoveNode r -> removeNode(r.address());
+        case ClusterCommand.ReplaceReplica r -> replaceReplica(r);
         case ClusterCommand.GetMap g -> null;
         case ClusterCommand.Hello h -> null;
       };
@@ -141,6 +150,9 @@ final class ClusterStateMachine extends LifecycleStateMachine {
       error = new Response.Error(Errno.EBADMSG, "undecodable cluster log entry: " + e.getMessage());
     }
     updateLastAppliedTermIndex(proto.getTerm(), proto.getIndex());
+    if (error == null) {
+      onMap.accept(map.withEpoch(proto.getIndex()));
+    }
     byte[] reply = error != null ? Codec.encode(error) : map.withEpoch(proto.getIndex()).encode();
     return CompletableFuture.completedFuture(Message.valueOf(ByteString.copyFrom(reply)));
   }
@@ -158,16 +170,98 @@ final class ClusterStateMachine extends LifecycleStateMachine {
       return new Response.Error(Errno.EINVAL, "replicas must be distinct and at least one: " + cv.replicas());
     }
     for (String r : cv.replicas()) {
-      if (!nodes.contains(r)) {
-        return new Response.Error(Errno.EINVAL, "unknown node " + r + "; nodes are " + nodes);
+      if (!map.nodes().contains(r)) {
+        return new Response.Error(Errno.EINVAL, "unknown node " + r + "; nodes are " + map.nodes());
       }
     }
     ClusterMap.Volume v = new ClusterMap.Volume(cv.name(), ClusterIds.volumeGroup(clusterId, cv.name()), cv.replicas(), nanos);
-    Map<String, ClusterMap.Volume> volumes = new LinkedHashMap<>(map.volumes());
-    volumes.put(v.name(), v);
-    setMap(new ClusterMap(map.epoch(), clusterId, nodes, volumes));
+    setMap(map.withVolume(v));
     LOG.info("volume {} created on {}", v.name(), v.replicas());
-    onVolume.accept(v);
+    return null;
+  }
+
+  private Response.Error addNode(String address) {
+    try {
+      ClusterMap.checkAddress(address);
+    } catch (IllegalArgumentException e) {
+      return new Response.Error(Errno.EINVAL, e.getMessage());
+    }
+    if (map.nodes().contains(address)) {
+      return new Response.Error(Errno.EEXIST, "node " + address + " is in the cluster already");
+    }
+    if (map.nodes().size() >= ClusterMap.MAX_ENTRIES) {
+      return new Response.Error(Errno.ENOSPC, "the cluster has " + map.nodes().size() + " nodes, the most allowed");
+    }
+    List<String> nodes = new ArrayList<>(map.nodes());
+    nodes.add(address);
+    Response.Error tooBig = setIfFits(map.withNodes(nodes));
+    if (tooBig != null) {
+      return tooBig;
+    }
+    LOG.info("node {} added", address);
+    return null;
+  }
+
+  private Response.Error removeNode(String address) {
+    if (!map.nodes().contains(address)) {
+      return new Response.Error(Errno.ENOENT, "node " + address + " is not in the cluster; nodes are " + map.nodes());
+    }
+    if (groupMembers.contains(address)) {
+      return new Response.Error(Errno.EBUSY, "node " + address + " holds the cluster group (the cluster map), with "
+          + groupMembers + "; those nodes cannot be removed");
+    }
+    List<String> using = map.volumes().values().stream().filter(v -> v.servedBy(address)).map(ClusterMap.Volume::name).toList();
+    if (!using.isEmpty()) {
+      return new Response.Error(Errno.EBUSY, "node " + address + " still serves volume(s) " + using
+          + "; move them first ('holdfast cluster remove-node' does, or 'holdfast volume replace-replica')");
+    }
+    List<String> nodes = new ArrayList<>(map.nodes());
+    nodes.remove(address);
+    setMap(map.withNodes(nodes));
+    LOG.info("node {} removed", address);
+    return null;
+  }
+
+  /** One step of a replacement; see {@link ClusterCommand.ReplaceReplica}. */
+  private Response.Error replaceReplica(ClusterCommand.ReplaceReplica r) {
+    ClusterMap.Volume v = map.volumes().get(r.volume());
+    if (v == null) {
+      return new Response.Error(Errno.ENOENT, "no volume " + r.volume());
+    }
+    String what = "replacing " + r.oldNode() + " by " + r.newNode() + " in volume " + r.volume();
+    boolean done = v.joining().isEmpty() && v.replicas().contains(r.newNode()) && !v.replicas().contains(r.oldNode());
+    if (done) {
+      return null; // repeated after it completed: nothing to do
+    }
+    if (!map.nodes().contains(r.newNode())) {
+      return new Response.Error(Errno.ENOENT, what + ": " + r.newNode() + " is not a node of the cluster (add it with"
+          + " 'holdfast cluster add-node')");
+    }
+    if (!v.replicas().contains(r.oldNode())) {
+      return new Response.Error(Errno.EINVAL, what + ": " + r.oldNode() + " is not a replica; replicas are " + v.replicas());
+    }
+    if (v.replicas().contains(r.newNode())) {
+      return new Response.Error(Errno.EINVAL, what + ": " + r.newNode() + " is a replica already");
+    }
+    if (!r.commit()) {
+      if (v.joining().equals(r.newNode())) {
+        return null; // begun already
+      }
+      if (!v.joining().isEmpty()) {
+        return new Response.Error(Errno.EBUSY, what + ": " + v.joining() + " is joining the volume in another"
+            + " replacement; finish that one first by running it again");
+      }
+      setMap(map.withVolume(v.beginReplace(r.newNode())));
+      LOG.info("volume {}: {} joining to replace {} (membership generation {})", v.name(), r.newNode(), r.oldNode(),
+          v.generation() + 1);
+      return null;
+    }
+    if (!v.joining().equals(r.newNode())) {
+      return new Response.Error(Errno.EINVAL, what + ": no such replacement was begun"
+          + (v.joining().isEmpty() ? "" : " (" + v.joining() + " is joining)"));
+    }
+    setMap(map.withVolume(v.commitReplace(r.oldNode())));
+    LOG.info("volume {}: {} replaced by {} (membership generation {})", v.name(), r.oldNode(), r.newNode(), v.generation());
     return null;
   }
 
@@ -191,15 +285,21 @@ final class ClusterStateMachine extends LifecycleStateMachine {
     } else {
       rules.remove(rule);
     }
-    Map<String, ClusterMap.Volume> volumes = new LinkedHashMap<>(map.volumes());
-    volumes.put(volume, v.withAcl(rules));
-    ClusterMap changed = new ClusterMap(map.epoch(), clusterId, nodes, volumes);
+    Response.Error tooBig = setIfFits(map.withVolume(v.withAcl(rules)));
+    if (tooBig != null) {
+      return tooBig;
+    }
+    LOG.info("volume {}: ACL rule {} {}", volume, rule, add ? "added" : "removed");
+    return null;
+  }
+
+  /** Makes {@code changed} the map unless it would not fit in {@link ClusterMap#MAX_BYTES}. */
+  private Response.Error setIfFits(ClusterMap changed) {
     if (changed.encode().length > ClusterMap.MAX_BYTES) {
       // every member decides this alike (same map, same encoding), so they stay identical
       return new Response.Error(Errno.ENOSPC, "the cluster map would exceed " + ClusterMap.MAX_BYTES + " bytes");
     }
     setMap(changed);
-    LOG.info("volume {}: ACL rule {} {}", volume, rule, add ? "added" : "removed");
     return null;
   }
 

@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.InstantSource;
+import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicLong;
@@ -15,6 +16,7 @@ import org.apache.ratis.grpc.GrpcConfigKeys;
 import org.apache.ratis.protocol.ClientId;
 import org.apache.ratis.protocol.GroupManagementRequest;
 import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftGroup;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.server.RaftServer;
@@ -43,6 +45,8 @@ public final class HoldfastNode implements AutoCloseable {
   private final ExecutorService groupAdder;
   private final AtomicLong callIds = new AtomicLong();
   private final java.util.concurrent.CompletableFuture<Void> running = new java.util.concurrent.CompletableFuture<>();
+  private final MapFollower mapFollower;
+  private volatile ClusterMap knownMap;
   private volatile boolean closed;
 
   private HoldfastNode(NodeConfig config, NodeSecurity security, InstantSource clock) throws IOException {
@@ -61,10 +65,11 @@ public final class HoldfastNode implements AutoCloseable {
     RaftGroupId clusterGroup = ClusterIds.CLUSTER_GROUP;
     StateMachine.Registry registry = groupId -> {
       if (groupId.equals(clusterGroup)) {
-        return new ClusterStateMachine(config.clusterId(), config.peers(), clock, this::volumeKnown, access, handshake);
+        return new ClusterStateMachine(config.clusterId(), config.peers(), config.clusterGroupMembers(), clock,
+            this::mapKnown, access, handshake);
       }
-      return new VolumeStateMachine(config.dataDir().resolve("bricks").resolve(groupId.getUuid().toString()), clock, access,
-          config.clusterId(), config.address());
+      return new VolumeStateMachine(brickDir(groupId.getUuid()), clock, access, config.clusterId(), config.address(),
+          this::joinedGeneration);
     };
     Parameters parameters = security.transport().parameters();
     GrpcConfigKeys.Server.setServicesCustomizer(parameters, gatekeeper);
@@ -78,6 +83,13 @@ public final class HoldfastNode implements AutoCloseable {
       b.setGroup(ClusterIds.group(clusterGroup, config.clusterGroupMembers()));
     }
     this.server = b.build();
+    this.mapFollower = config.clusterGroupMembers().contains(config.address())
+        ? null
+        : new MapFollower(config, parameters, this::mapKnown);
+  }
+
+  private Path brickDir(java.util.UUID group) {
+    return config.dataDir().resolve("bricks").resolve(group.toString());
   }
 
   /**
@@ -97,6 +109,9 @@ public final class HoldfastNode implements AutoCloseable {
     try {
       node.server.start();
       node.running.complete(null);
+      if (node.mapFollower != null) {
+        node.mapFollower.start();
+      }
     } catch (IOException | RuntimeException e) {
       node.close();
       throw e;
@@ -106,39 +121,131 @@ public final class HoldfastNode implements AutoCloseable {
     return node;
   }
 
-  /** Called by the cluster state machine for every volume it knows, in log order. */
-  private void volumeKnown(ClusterMap.Volume volume) {
-    if (!volume.replicas().contains(config.address())) {
+  /**
+   * Told every cluster map this node learns (from its cluster group member's log, or from the
+   * {@link MapFollower} on a node outside the cluster group): brings the groups this node
+   * serves in line with it, on one thread, in order.
+   */
+  private void mapKnown(ClusterMap map) {
+    if (!map.clusterId().equals(config.clusterId())) {
+      LOG.error("ignoring a cluster map of cluster {}: this node belongs to cluster {}", map.clusterId(), config.clusterId());
       return;
     }
-    groupAdder.execute(() -> addGroup(volume));
+    ClusterMap known = knownMap;
+    if (known != null && known.epoch() > map.epoch()) {
+      return;
+    }
+    knownMap = map;
+    if (mapFollower != null) {
+      access.update(map); // the cluster state machine does this for its members
+    }
+    groupAdder.execute(this::reconcile);
   }
 
-  private void addGroup(ClusterMap.Volume volume) {
-    RaftGroupId id = RaftGroupId.valueOf(volume.groupId());
+  /** The generation at which this node joined a volume's group, per the latest map; 1 if unknown. */
+  private long joinedGeneration(java.util.UUID group) {
+    ClusterMap m = knownMap;
+    if (m == null) {
+      return 1;
+    }
+    return m.volumes().values().stream().filter(v -> v.groupId().equals(group)).findFirst()
+        .flatMap(v -> { var g = v.sinceOf(config.address()); return g.isPresent() ? java.util.Optional.of(g.getAsLong()) : java.util.Optional.empty(); })
+        .orElse(1L);
+  }
+
+  /**
+   * Starts the groups of volumes placed on this node (as a replica, or joining one), and leaves
+   * those of volumes it no longer serves (replaced): the group is removed from the Raft server
+   * (its log kept under {@code removed/raft/}) and the brick moved to {@code removed/bricks/}.
+   * A brick older than this node's latest joining of the volume (it was replaced, then put
+   * back) is set aside the same way and the member starts afresh: a replaced member never
+   * comes back as current.
+   */
+  private void reconcile() {
     try {
       running.get(); // groups can be added only once our own server runs
-      for (RaftGroupId existing : server.getGroupIds()) {
-        if (existing.equals(id)) {
-          return;
-        }
-      }
-      RaftClientReply reply = server.groupManagement(GroupManagementRequest.newAdd(
-          ClientId.randomId(), server.getId(), callIds.incrementAndGet(), ClusterIds.group(id, volume.replicas())));
-      if (!reply.isSuccess()) {
-        LOG.error("could not start replica of volume {}: {}", volume.name(), reply.getException());
-      } else {
-        LOG.info("serving volume {} (group {})", volume.name(), id);
-      }
-    } catch (IOException e) {
-      if (!closed) {
-        LOG.error("could not start replica of volume {}", volume.name(), e);
-      }
     } catch (InterruptedException | java.util.concurrent.CancellationException e) {
       Thread.currentThread().interrupt();
+      return;
     } catch (java.util.concurrent.ExecutionException e) {
       LOG.error("node did not start", e);
+      return;
     }
+    ClusterMap map = knownMap;
+    try {
+      java.util.Set<RaftGroupId> served = new java.util.HashSet<>();
+      server.getGroupIds().forEach(served::add);
+      for (ClusterMap.Volume v : map.volumes().values()) {
+        RaftGroupId id = RaftGroupId.valueOf(v.groupId());
+        boolean mine = v.servedBy(config.address());
+        if (mine && served.contains(id)) {
+          long since = v.sinceOf(config.address()).orElse(1);
+          long brick = BrickIdentity.generationOf(brickDir(v.groupId()));
+          if (brick < since) {
+            leave(v, "its brick is of membership generation " + brick + ", older than this member's joining at " + since);
+            join(v);
+          }
+        } else if (mine) {
+          join(v);
+        } else if (served.contains(id)) {
+          leave(v, "the cluster map no longer names this node among its replicas " + v.replicas());
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      if (!closed) {
+        LOG.error("could not bring this node's volume groups in line with the cluster map", e);
+      }
+    }
+  }
+
+  private void join(ClusterMap.Volume volume) throws IOException {
+    RaftGroupId id = RaftGroupId.valueOf(volume.groupId());
+    // anything left from an earlier membership of this volume is set aside, never reused
+    setAside(config.dataDir().resolve("raft").resolve(volume.groupId().toString()), "raft");
+    setAside(brickDir(volume.groupId()), "bricks");
+    // A joining member starts without a configuration: it learns the group's from the leader
+    // (snapshot, then log) once the configuration change names it, and never campaigns before.
+    RaftGroup group = volume.joining().equals(config.address())
+        ? RaftGroup.valueOf(id)
+        : ClusterIds.group(id, volume.replicas());
+    RaftClientReply reply = server.groupManagement(GroupManagementRequest.newAdd(
+        ClientId.randomId(), server.getId(), callIds.incrementAndGet(), group));
+    if (!reply.isSuccess()) {
+      LOG.error("could not start replica of volume {}: {}", volume.name(), reply.getException());
+    } else {
+      LOG.info("serving volume {} (group {}, membership generation {}{})", volume.name(), id, volume.generation(),
+          volume.joining().equals(config.address()) ? ", joining" : "");
+    }
+  }
+
+  private void leave(ClusterMap.Volume volume, String why) throws IOException {
+    RaftGroupId id = RaftGroupId.valueOf(volume.groupId());
+    RaftClientReply reply = server.groupManagement(GroupManagementRequest.newRemove(
+        ClientId.randomId(), server.getId(), callIds.incrementAndGet(), id, false, true));
+    if (!reply.isSuccess()) {
+      LOG.error("could not leave volume {}: {}", volume.name(), reply.getException());
+      return;
+    }
+    Path aside = setAside(brickDir(volume.groupId()), "bricks");
+    LOG.warn("left volume {} (group {}): {}; its brick is kept in {} (delete it when no longer wanted)", volume.name(),
+        id, why, aside);
+  }
+
+  /** Moves {@code dir} (if it exists) to {@code removed/KIND/NAME-MILLIS}; returns where. */
+  private Path setAside(Path dir, String kind) throws IOException {
+    if (!Files.exists(dir)) {
+      return null;
+    }
+    Path target = config.dataDir().resolve("removed").resolve(kind)
+        .resolve(dir.getFileName() + "-" + System.currentTimeMillis());
+    Files.createDirectories(target.getParent());
+    Files.move(dir, target);
+    return target;
+  }
+
+  /** The latest cluster map this node knows, or null before it knows one. */
+  public ClusterMap knownMap() {
+    return knownMap;
   }
 
   /** This node's address. */
@@ -206,6 +313,9 @@ public final class HoldfastNode implements AutoCloseable {
     }
     closed = true;
     running.cancel(false);
+    if (mapFollower != null) {
+      mapFollower.close();
+    }
     groupAdder.shutdownNow();
     server.close();
     LOG.info("node {} stopped", config.address());

@@ -11,8 +11,10 @@ import java.util.UUID;
  *
  * @param dataDir where the node keeps its Raft logs ({@code raft/}) and bricks ({@code bricks/})
  * @param address this node's {@code host:port}; it listens there and is named by it
- * @param peers the cluster's initial nodes ({@code host:port}), including this one; the first
- *     three form the cluster group that holds the cluster map
+ * @param peers the cluster's initial nodes ({@code host:port}); the first three form the
+ *     cluster group that holds the cluster map. A node added at run time ({@code holdfast
+ *     cluster add-node}) is not among them: it is configured with the initial peers, to find
+ *     the cluster group
  * @param clusterId the cluster's identity, the same on every node
  * @param snapshotThreshold applied entries between automatic snapshots (default 20,000)
  */
@@ -23,7 +25,7 @@ public record NodeConfig(
    * Checks the configuration.
    *
    * @throws IllegalArgumentException if an address is malformed, the peers are empty or have
-   *     duplicates, this node is not among them, or the threshold is not positive
+   *     duplicates, or the threshold is not positive
    */
   public NodeConfig {
     Objects.requireNonNull(dataDir, "dataDir");
@@ -37,12 +39,14 @@ public record NodeConfig(
     if (peers.stream().distinct().count() != peers.size()) {
       throw new IllegalArgumentException("duplicate peers in " + peers);
     }
-    if (!peers.contains(address)) {
-      throw new IllegalArgumentException("this node's address " + address + " is not among the peers " + peers);
-    }
     if (snapshotThreshold <= 0) {
       throw new IllegalArgumentException("snapshotThreshold must be positive, got " + snapshotThreshold);
     }
+  }
+
+  /** Whether this node is one of the initial peers (otherwise it joins with {@code add-node}). */
+  public boolean initialPeer() {
+    return peers.contains(address);
   }
 
   /** The nodes of the cluster group: the first three peers. */

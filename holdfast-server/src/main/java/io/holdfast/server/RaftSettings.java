@@ -34,6 +34,8 @@ final class RaftSettings {
   static RaftProperties server(File storageDir, String host, int port, long snapshotThreshold) {
     RaftProperties p = new RaftProperties();
     RaftServerConfigKeys.setStorageDir(p, List.of(storageDir));
+    // a group this node leaves (replaced) keeps its log here, never under /tmp (Ratis's default)
+    RaftServerConfigKeys.setRemovedGroupsDir(p, new File(storageDir.getParentFile(), "removed/raft"));
     GrpcConfigKeys.Server.setHost(p, host);
     GrpcConfigKeys.Server.setPort(p, port);
     RaftServerConfigKeys.Rpc.setTimeoutMin(p, TimeDuration.valueOf(1, java.util.concurrent.TimeUnit.SECONDS));

@@ -71,14 +71,21 @@ final class VolumeStateMachine extends LifecycleStateMachine {
   private final AccessControl access;
   private final UUID clusterId;
   private final String member;
+  private final java.util.function.ToLongFunction<UUID> joinedGeneration;
   private volatile Brick brick;
 
-  VolumeStateMachine(Path brickDir, InstantSource clock, AccessControl access, UUID clusterId, String member) {
+  /**
+   * @param joinedGeneration the membership generation at which this member joined a group, per
+   *     the latest cluster map this node knows (1 if it knows none yet)
+   */
+  VolumeStateMachine(Path brickDir, InstantSource clock, AccessControl access, UUID clusterId, String member,
+      java.util.function.ToLongFunction<UUID> joinedGeneration) {
     this.brickDir = brickDir;
     this.clock = clock;
     this.access = access;
     this.clusterId = clusterId;
     this.member = member;
+    this.joinedGeneration = joinedGeneration;
   }
 
   @Override
@@ -87,7 +94,8 @@ final class VolumeStateMachine extends LifecycleStateMachine {
     super.initialize(server, groupId, raftStorage);
     storage.init(raftStorage);
     getLifeCycle().startAndTransition(() -> {
-      BrickIdentity.claim(brickDir, new BrickIdentity(clusterId, groupId.getUuid(), member, 1));
+      BrickIdentity.claim(brickDir, new BrickIdentity(clusterId, groupId.getUuid(), member,
+          joinedGeneration.applyAsLong(groupId.getUuid())));
       brick = Brick.open(brickDir);
       SingleFileSnapshotInfo snapshot = storage.loadLatestSnapshot();
       if (snapshot != null) {

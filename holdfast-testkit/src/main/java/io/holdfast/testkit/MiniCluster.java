@@ -47,23 +47,25 @@ public final class MiniCluster implements AutoCloseable {
   private final Path root;
   private final UUID clusterId = UUID.randomUUID();
   private final List<String> addresses;
+  private final List<String> peers;
   private final HoldfastNode[] nodes;
   private final long snapshotThreshold;
   private final CertificateAuthority ca;
   private UnaryOperator<NodeSecurity> securityTweak = UnaryOperator.identity();
   private HoldfastClient client;
 
-  private MiniCluster(Path root, int size, long snapshotThreshold, boolean tls) throws IOException {
-    if (size < 1 || size > 9) {
-      throw new IllegalArgumentException("cluster size must be 1..9, got " + size);
+  private MiniCluster(Path root, int size, int spares, long snapshotThreshold, boolean tls) throws IOException {
+    if (size < 1 || size + spares > 9 || spares < 0) {
+      throw new IllegalArgumentException("cluster size must be 1..9 with spares, got " + size + " + " + spares);
     }
     this.root = root;
     this.snapshotThreshold = snapshotThreshold;
-    this.addresses = freeAddresses(size);
-    this.nodes = new HoldfastNode[size];
+    this.addresses = freeAddresses(size + spares);
+    this.peers = addresses.subList(0, size);
+    this.nodes = new HoldfastNode[size + spares];
     if (tls) {
       this.ca = CertificateAuthority.create(root.resolve("ca"), clusterId.toString());
-      for (int i = 0; i < size; i++) {
+      for (int i = 0; i < size + spares; i++) {
         ca.issue(addresses.get(i), Role.NODE, List.of("127.0.0.1")).writeTo(NodeSecurity.tlsDirectory(dataDir(i)));
       }
       issueClient("admin", Role.ADMIN);
@@ -87,9 +89,20 @@ public final class MiniCluster implements AutoCloseable {
    * @param snapshotThreshold entries between automatic snapshots
    */
   public static MiniCluster start(Path root, int size, long snapshotThreshold, boolean tls) throws IOException {
-    MiniCluster c = new MiniCluster(root, size, snapshotThreshold, tls);
+    return start(root, size, 0, snapshotThreshold, tls);
+  }
+
+  /**
+   * Starts {@code size} nodes under {@code root}, plaintext unless {@code tls}, and
+   * {@code spares} more nodes (indexes {@code size..}) configured for the cluster but not in
+   * it: they join when the admin adds them ({@link HoldfastClient#addNode}).
+   *
+   * @param snapshotThreshold entries between automatic snapshots
+   */
+  public static MiniCluster start(Path root, int size, int spares, long snapshotThreshold, boolean tls) throws IOException {
+    MiniCluster c = new MiniCluster(root, size, spares, snapshotThreshold, tls);
     try {
-      for (int i = 0; i < size; i++) {
+      for (int i = 0; i < size + spares; i++) {
         c.restart(i);
       }
     } catch (IOException | RuntimeException e) {
@@ -164,10 +177,10 @@ public final class MiniCluster implements AutoCloseable {
 
   /** Node {@code i}'s configuration, as it is started with (e.g. to run it as a process instead). */
   public NodeConfig config(int i) {
-    return new NodeConfig(dataDir(i), addresses.get(i), addresses, clusterId, snapshotThreshold);
+    return new NodeConfig(dataDir(i), addresses.get(i), peers, clusterId, snapshotThreshold);
   }
 
-  /** Node addresses, in configuration order. */
+  /** Node addresses, in configuration order, the spares last. */
   public List<String> addresses() {
     return addresses;
   }
