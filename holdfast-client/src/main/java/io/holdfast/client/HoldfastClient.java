@@ -355,6 +355,12 @@ public final class HoldfastClient implements AutoCloseable {
     if (!m.nodes().contains(address)) {
       throw new HoldfastException(Errno.ENOENT, "node " + address + " is not in the cluster; nodes are " + m.nodes());
     }
+    List<String> clusterGroup = m.nodes().subList(0, Math.min(3, m.nodes().size()));
+    if (clusterGroup.contains(address)) {
+      // refused before anything moves (the cluster group would refuse it only after the drain)
+      throw new HoldfastException(Errno.EBUSY, "node " + address + " holds the cluster group (the cluster map), with "
+          + clusterGroup + "; those nodes cannot be removed");
+    }
     for (ClusterMap.Volume v : m.volumes().values()) {
       if (!v.servedBy(address)) {
         continue;

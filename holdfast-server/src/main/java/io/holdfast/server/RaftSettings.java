@@ -49,6 +49,9 @@ final class RaftSettings {
     RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
     RaftServerConfigKeys.Log.setPurgeGap(p, (int) Math.max(1, Math.min(snapshotThreshold, 1024)));
     RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf("8MB"));
+    // Ratis 3.3.0's composed follower appends stall a group for good after a configuration
+    // change (every appendEntries to every follower times out; MembershipIT): append directly
+    RaftServerConfigKeys.Log.setAppendEntriesComposeEnabled(p, false);
     RaftServerConfigKeys.Log.Appender.setBufferByteLimit(p, SizeInBytes.valueOf("4MB"));
     RaftServerConfigKeys.Log.Appender.setSnapshotChunkSizeMax(p, SizeInBytes.valueOf("4MB"));
     RaftServerConfigKeys.Write.setByteLimit(p, SizeInBytes.valueOf("256MB"));
