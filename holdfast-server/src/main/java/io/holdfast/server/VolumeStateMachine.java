@@ -71,14 +71,17 @@ final class VolumeStateMachine extends LifecycleStateMachine {
   private final AccessControl access;
   private final UUID clusterId;
   private final String member;
+  private final NodeMetrics.VolumeMeters meters;
   private volatile Brick brick;
 
-  VolumeStateMachine(Path brickDir, InstantSource clock, AccessControl access, UUID clusterId, String member) {
+  VolumeStateMachine(Path brickDir, InstantSource clock, AccessControl access, UUID clusterId, String member,
+      NodeMetrics.VolumeMeters meters) {
     this.brickDir = brickDir;
     this.clock = clock;
     this.access = access;
     this.clusterId = clusterId;
     this.member = member;
+    this.meters = meters;
   }
 
   @Override
@@ -172,10 +175,12 @@ final class VolumeStateMachine extends LifecycleStateMachine {
   public TransactionContext startTransaction(RaftClientRequest request) throws IOException {
     TransactionContext.Builder b =
         TransactionContext.newBuilder().setStateMachine(this).setClientRequest(request);
+    String op = NodeMetrics.UNKNOWN_OP;
     try {
       Envelope.Opened opened = Envelope.open(request.getMessage().getContent());
       access.check(opened.peer(), getGroupId().getUuid(), true);
       Request decoded = Codec.decodeRequest(opened.payload().toByteArray());
+      op = decoded.getClass().getSimpleName();
       if (!(decoded instanceof Request.Mutation mutation)) {
         throw new HoldfastException(Errno.EINVAL, "a query sent as a mutation");
       }
@@ -183,6 +188,7 @@ final class VolumeStateMachine extends LifecycleStateMachine {
       LogEntry entry = new LogEntry(epochNanos(clock), mutation);
       return b.setLogData(ByteString.copyFrom(Codec.encode(entry))).setStateMachineContext(entry).build();
     } catch (HoldfastException e) {
+      meters.refused(op, e.errno());
       return refused(b, e);
     }
   }
@@ -207,7 +213,9 @@ final class VolumeStateMachine extends LifecycleStateMachine {
       LogEntry entry = trx.getStateMachineContext() instanceof LogEntry e
           ? e
           : Codec.decodeLogEntry(proto.getStateMachineLogEntry().getLogData().toByteArray());
+      long started = System.nanoTime();
       Response response = brick.apply(index, entry);
+      meters.applied(entry.mutation(), response, System.nanoTime() - started);
       updateLastAppliedTermIndex(proto.getTerm(), index);
       return CompletableFuture.completedFuture(message(response));
     } catch (ProtocolException e) {
@@ -224,21 +232,27 @@ final class VolumeStateMachine extends LifecycleStateMachine {
 
   @Override
   public CompletableFuture<Message> query(Message request) {
+    long started = System.nanoTime();
+    String op = NodeMetrics.UNKNOWN_OP;
+    Response r;
     try {
       Envelope.Opened opened = Envelope.open(request.getContent());
       Access granted = access.check(opened.peer(), getGroupId().getUuid(), false);
       Request decoded = Codec.decodeRequest(opened.payload().toByteArray());
+      op = decoded.getClass().getSimpleName();
       if (!(decoded instanceof Request.Query q)) {
-        return CompletableFuture.completedFuture(message(new Response.Error(Errno.EINVAL, "a mutation sent as a query")));
+        r = new Response.Error(Errno.EINVAL, "a mutation sent as a query");
+      } else {
+        r = brick.query(q);
+        if (r instanceof Response.FsStats s && granted == Access.READ_ONLY) {
+          r = s.asReadOnly(); // statvfs ST_RDONLY: lets a mount or an application know up front
+        }
       }
-      Response r = brick.query(q);
-      if (r instanceof Response.FsStats s && granted == Access.READ_ONLY) {
-        r = s.asReadOnly(); // statvfs ST_RDONLY: lets a mount or an application know up front
-      }
-      return CompletableFuture.completedFuture(message(r));
     } catch (HoldfastException e) {
-      return CompletableFuture.completedFuture(message(new Response.Error(e.errno(), e.getMessage())));
+      r = new Response.Error(e.errno(), e.getMessage());
     }
+    meters.queried(op, r, System.nanoTime() - started);
+    return CompletableFuture.completedFuture(message(r));
   }
 
   private static Message message(Response r) {
