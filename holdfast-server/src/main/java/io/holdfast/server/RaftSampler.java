@@ -102,7 +102,12 @@ final class RaftSampler {
         continue; // removed or closing meanwhile
       }
       served.add(id.getUuid());
-      out.add(sample(id, d, now));
+      try {
+        out.add(sample(id, d, now));
+      } catch (RuntimeException e) {
+        // a group being added or removed ("log is uninitialized"): left out of this sample only
+        LOG.debug("{}: not sampled: {}", id, e.toString());
+      }
     }
     lag.retain(served);
     watched.retainAll(served);

@@ -43,7 +43,7 @@ final class StatusPage {
       String state = n.up() ? "up" : "down";
       h.append("<tr class=\"node\" data-node=\"").append(esc(n.address())).append("\" data-state=\"").append(state).append("\">")
           .append("<td>").append(esc(n.address())).append("</td><td class=\"").append(state).append("\">").append(state).append("</td><td>")
-          .append(n.up() ? "now" : n.lastSeenSecondsAgo() == null ? "never" : esc(StatusText.seconds(n.lastSeenSecondsAgo())) + " s ago")
+          .append(n.up() ? "now" : n.lastSeenSecondsAgo() == null ? "not seen" : esc(StatusText.seconds(n.lastSeenSecondsAgo())) + " s ago")
           .append("</td><td>").append(esc(notes(n))).append("</td></tr>\n");
     }
     h.append("</table>\n");

@@ -38,7 +38,8 @@ public record StatusReport(String cluster, String reporter, String generatedAt, 
    *
    * @param address its {@code host:port}
    * @param up whether it answered the latest probe (a node is always up to itself)
-   * @param lastSeenSecondsAgo seconds since it last answered; null if it never has
+   * @param lastSeenSecondsAgo seconds since it last answered; null if the reporter has not
+   *     seen it answer (since the reporting node started; the CLI does not track it)
    * @param clusterGroup whether it is one of the first three nodes, which hold the cluster map
    * @param self whether it is the reporting node
    */
@@ -86,7 +87,7 @@ public record StatusReport(String cluster, String reporter, String generatedAt, 
    *
    * @param address the member's node address
    * @param role {@code leader}, {@code follower}, {@code candidate}, {@code listener}, or
-   *     {@code down}
+   *     {@code -} if unknown (a member that did not answer the CLI)
    * @param up whether the member's node answers
    * @param commitIndex the highest log index the member has committed, as known to the
    *     reporter (reported by the member itself, or relayed by the leader); null if unknown

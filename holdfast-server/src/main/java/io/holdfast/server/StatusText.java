@@ -91,7 +91,7 @@ public final class StatusText {
     if (n.self()) {
       s.append("this node");
     } else if (!n.up()) {
-      s.append(n.lastSeenSecondsAgo() == null ? "never seen" : "last seen " + seconds(n.lastSeenSecondsAgo()) + " s ago");
+      s.append(n.lastSeenSecondsAgo() == null ? "not seen" : "last seen " + seconds(n.lastSeenSecondsAgo()) + " s ago");
     }
     if (n.clusterGroup()) {
       s.append(s.isEmpty() ? "" : ", ").append("cluster group");
