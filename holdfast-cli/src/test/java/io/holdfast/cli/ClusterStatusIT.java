@@ -62,7 +62,7 @@ class ClusterStatusIT {
       String leader = st.get("leader").asText();
       assertThat(c.addresses()).contains(leader);
       assertThat(st.get("term").asLong()).isPositive();
-      assertThat(st.get("health").asText()).isEqualTo("HEALTHY");
+      assertThat(st.get("health").asText()).isEqualTo("healthy");
       for (JsonNode m : st.get("members")) {
         assertThat(m.get("up").asBoolean()).isTrue();
         assertThat(m.get("role").asText()).isEqualTo(m.get("address").asText().equals(leader) ? "leader" : "follower");
@@ -82,7 +82,7 @@ class ClusterStatusIT {
       JsonNode afterDoc = new ObjectMapper().readTree(holdfast(c, root, "cluster", "status", "--json").out());
       assertThat(byKey(afterDoc.get("nodeStatus"), "address").get(down).get("up").asBoolean()).isFalse();
       JsonNode stAfter = byKey(afterDoc.get("groups"), "name").get("st");
-      assertThat(stAfter.get("health").asText()).isEqualTo("DEGRADED");
+      assertThat(stAfter.get("health").asText()).isEqualTo("degraded");
       assertThat(byKey(stAfter.get("members"), "address").get(down).get("up").asBoolean()).isFalse();
       assertThat(afterDoc.get("healthy").asBoolean()).isFalse();
 

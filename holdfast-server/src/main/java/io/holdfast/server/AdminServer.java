@@ -125,7 +125,7 @@ final class AdminServer implements AutoCloseable {
       }
       switch (path == null ? "" : path) {
         case "/" -> send(exchange, 200, "text/html; charset=utf-8", StatusPage.render(source.status()));
-        case "/status.json" -> send(exchange, 200, "application/json", JSON.writeValueAsString(source.status()) + "\n");
+        case "/status.json" -> send(exchange, 200, "application/json", json(source.status()));
         case "/metrics" -> send(exchange, 200, NodeMetrics.CONTENT_TYPE, source.metrics());
         case "/healthz" -> send(exchange, 200, "text/plain; charset=utf-8", "ok\n");
         default -> send(exchange, 404, "text/plain; charset=utf-8", "not found; try /, /status.json, /metrics or /healthz\n");
@@ -141,6 +141,14 @@ final class AdminServer implements AutoCloseable {
       }
     } finally {
       exchange.close();
+    }
+  }
+
+  private static String json(StatusReport r) {
+    try {
+      return JSON.writeValueAsString(r) + "\n";
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IllegalStateException("cannot write the status as JSON", e); // a bug: answered with 500
     }
   }
 

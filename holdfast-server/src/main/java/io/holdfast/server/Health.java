@@ -75,7 +75,11 @@ public enum Health {
     return new Assessment(HEALTHY, "");
   }
 
-  /** The lower-case word shown to people: {@code healthy}, {@code degraded}, {@code unavailable}. */
+  /**
+   * The lower-case word shown to people and written to JSON: {@code healthy}, {@code degraded},
+   * {@code unavailable}.
+   */
+  @com.fasterxml.jackson.annotation.JsonValue
   public String label() {
     return name().toLowerCase(Locale.ROOT);
   }

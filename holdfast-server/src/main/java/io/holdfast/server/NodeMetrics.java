@@ -78,6 +78,7 @@ import java.util.function.ToDoubleFunction;
  * <p>Thread-safe.
  */
 public final class NodeMetrics {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(NodeMetrics.class);
   /** Content type of {@link #scrape()}: Prometheus text exposition format 0.0.4. */
   public static final String CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
   /** Op label for a request that could not be decoded. */
@@ -348,6 +349,7 @@ public final class NodeMetrics {
     private final Map<OpKey, Op> ops = new ConcurrentHashMap<>();
     private final Map<ErrorKey, Counter> errors = new ConcurrentHashMap<>();
     private volatile Tags named; // set once this node knows the volume's name
+    private volatile boolean failureLogged;
 
     private record OpKey(Tags tags, String op) {}
 
@@ -358,39 +360,61 @@ public final class NodeMetrics {
       this.unnamed = Tags.of("volume", "", "group", group.toString());
     }
 
-    /** Records an applied mutation: its type, time, bytes written, and an error outcome. */
+    /**
+     * Records an applied mutation: its type, time, bytes written, and an error outcome. Never
+     * throws: a metrics failure must not stop a member from applying.
+     */
     void applied(Request.Mutation m, Response outcome, long nanos) {
-      String op = m.getClass().getSimpleName();
-      Op meters = op("mutation", op);
-      meters.count.increment();
-      meters.latency.record(nanos, TimeUnit.NANOSECONDS);
-      if (m instanceof Request.Write w) {
-        meters.bytes().increment(w.data().length);
-      }
-      if (outcome instanceof Response.Error e) {
-        error(op, e.errno());
+      try {
+        String op = m.getClass().getSimpleName();
+        Op meters = op("mutation", op);
+        meters.count.increment();
+        meters.latency.record(nanos, TimeUnit.NANOSECONDS);
+        if (m instanceof Request.Write w) {
+          meters.bytes().increment(w.data().length);
+        }
+        if (outcome instanceof Response.Error e) {
+          error(op, e.errno());
+        }
+      } catch (RuntimeException e) {
+        failed(e);
       }
     }
 
     /**
      * Records a query: its type ({@link NodeMetrics#UNKNOWN_OP} if undecodable), time,
-     * bytes returned by a read, and an error outcome.
+     * bytes returned by a read, and an error outcome. Never throws.
      */
     void queried(String op, Response outcome, long nanos) {
-      Op meters = op("query", op);
-      meters.count.increment();
-      meters.latency.record(nanos, TimeUnit.NANOSECONDS);
-      if (outcome instanceof Response.Data d) {
-        meters.bytes().increment(d.bytes().length);
-      }
-      if (outcome instanceof Response.Error e) {
-        error(op, e.errno());
+      try {
+        Op meters = op("query", op);
+        meters.count.increment();
+        meters.latency.record(nanos, TimeUnit.NANOSECONDS);
+        if (outcome instanceof Response.Data d) {
+          meters.bytes().increment(d.bytes().length);
+        }
+        if (outcome instanceof Response.Error e) {
+          error(op, e.errno());
+        }
+      } catch (RuntimeException e) {
+        failed(e);
       }
     }
 
-    /** Records a proposal the leader refused before logging it. */
+    /** Records a proposal the leader refused before logging it. Never throws. */
     void refused(String op, Errno errno) {
-      error(op, errno);
+      try {
+        error(op, errno);
+      } catch (RuntimeException e) {
+        failed(e);
+      }
+    }
+
+    private void failed(RuntimeException e) {
+      if (!failureLogged) {
+        failureLogged = true;
+        LOG.warn("group {}: recording metrics failed (reported once): {}", group, e.toString());
+      }
     }
 
     private void error(String op, Errno errno) {

@@ -61,7 +61,7 @@ class AdminServerTest {
     assertThat(doc.get("reporter").asText()).isEqualTo("node 127.0.0.1:7001");
     assertThat(doc.get("nodes")).hasSize(3);
     assertThat(doc.get("nodes").get(2).get("up").asBoolean()).isFalse();
-    assertThat(doc.get("groups").get(0).get("health").asText()).isEqualTo("DEGRADED");
+    assertThat(doc.get("groups").get(0).get("health").asText()).isEqualTo("degraded");
     assertThat(doc.get("groups").get(0).get("members").get(2).get("lagEntries").asLong()).isEqualTo(9);
 
     HttpResponse<String> metrics = send("GET", "/metrics");
