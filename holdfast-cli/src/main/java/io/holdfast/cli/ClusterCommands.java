@@ -2,15 +2,15 @@ package io.holdfast.cli;
 
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.protocol.ClusterMap;
-import io.holdfast.protocol.HoldfastException;
 import io.holdfast.protocol.Response;
 import io.holdfast.server.CertificateAuthority;
 import io.holdfast.server.NodeConfig;
 import io.holdfast.server.NodeSecurity;
+import io.holdfast.server.StatusReport;
+import io.holdfast.server.StatusText;
 import java.time.Instant;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -108,10 +108,17 @@ final class ClusterCommands {
 
   @Command(name = "status", mixinStandardHelpOptions = true,
       description = {
-        "Show nodes, volumes, and each volume member's applied index and state digest.",
-        "Exit status: 0 when every member answers, 3 when one does not.",
+        "Show nodes (up or DOWN), volumes, and every Raft group (the cluster group and each volume's):",
+        "its leader, term and health, and each member's role, commit and applied index, lag (entries",
+        "the member has yet to apply of what the leader committed), time since the leader last heard",
+        "from it, and each volume member's state digest. The same as each node's status page",
+        "(http://127.0.0.1:NODEPORT+1000/), seen from this client: lag in seconds is on the leader's",
+        "page and in its metrics (holdfast_raft_lag_seconds).",
+        "Health: healthy (leader known, all members up, lag small), degraded (a member down or",
+        "catching up, a majority up), unavailable (no majority, or no leader).",
+        "Exit status: 0 when every volume member answers, 3 when one does not.",
         "",
-        "Example:  holdfast cluster status --json | jq '.volumes[] | {name, identical}'"
+        "Example:  holdfast cluster status --json | jq '.groups[] | {name, leader, health}'"
       })
   static final class Status implements Callable<Integer> {
     @Mixin ClusterOption cluster;
@@ -125,43 +132,39 @@ final class ClusterCommands {
     /** A volume as {@code --json} shows it. */
     record VolumeStatus(String name, String group, List<String> replicas, boolean identical, List<Member> members) {}
 
-    /** The whole {@code --json} document. */
+    /**
+     * The whole {@code --json} document: the fields of earlier versions, then {@code health}
+     * (the worst of the groups'), {@code nodeStatus} and {@code groups} as the status page's
+     * JSON has them ({@link StatusReport}).
+     */
     record Report(String cluster, long epoch, String connectedAs, List<String> nodes, List<String> clusterGroup,
-        List<VolumeStatus> volumes, boolean healthy) {}
+        List<VolumeStatus> volumes, boolean healthy, String health, List<StatusReport.Node> nodeStatus,
+        List<StatusReport.Group> groups) {}
 
     @Override
     public Integer call() throws Exception {
       try (HoldfastClient client = cluster.connect()) {
         ClusterMap map = client.refreshMap();
+        StatusProbe.Result probe = StatusProbe.report(client, map);
+        StatusReport status = probe.report();
+        Report r = report(client, map, probe);
         if (json) {
-          Report r = report(client, map);
           System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(r));
-          return r.healthy() ? 0 : 3;
+        } else {
+          System.out.println("cluster " + map.clusterId() + " (map epoch " + map.epoch() + "), connected as " + client.welcome().peer()
+              + ", health " + r.health());
+          System.out.print(StatusText.render(status));
         }
-        System.out.println("cluster " + map.clusterId() + " (map epoch " + map.epoch() + "), connected as " + client.welcome().peer());
-        System.out.println("nodes:");
-        for (String n : map.nodes()) {
-          System.out.println("  " + n + (map.nodes().indexOf(n) < 3 ? "  (cluster group)" : ""));
-        }
-        System.out.println("volumes:");
-        if (map.volumes().isEmpty()) {
-          System.out.println("  (none; create one with 'holdfast volume create NAME')");
-        }
-        int unhealthy = 0;
-        for (ClusterMap.Volume v : map.volumes().values()) {
-          System.out.println("  " + v.name() + "  replicas " + v.replicas().size());
-          unhealthy += printMembers(client.memberDigests(v.name()));
-        }
-        return unhealthy == 0 ? 0 : 3;
+        return r.healthy() ? 0 : 3;
       }
     }
 
-    private static Report report(HoldfastClient client, ClusterMap map) throws HoldfastException {
+    private static Report report(HoldfastClient client, ClusterMap map, StatusProbe.Result probe) {
       List<VolumeStatus> volumes = new java.util.ArrayList<>();
       boolean healthy = true;
       for (ClusterMap.Volume v : map.volumes().values()) {
         List<Member> members = new java.util.ArrayList<>();
-        for (Map.Entry<String, Response> e : client.memberDigests(v.name()).entrySet()) {
+        for (java.util.Map.Entry<String, Response> e : probe.digests().get(v.name()).entrySet()) {
           members.add(e.getValue() instanceof Response.Digest d
               ? new Member(e.getKey(), true, d.appliedIndex(), d.hex(), null)
               : new Member(e.getKey(), false, null, null, String.valueOf(e.getValue())));
@@ -171,26 +174,11 @@ final class ClusterCommands {
         volumes.add(new VolumeStatus(v.name(), v.groupId().toString(), v.replicas(),
             allUp && members.stream().map(m -> m.appliedIndex() + "/" + m.digest()).distinct().count() == 1, members));
       }
+      StatusReport status = probe.report();
       return new Report(map.clusterId().toString(), map.epoch(), client.welcome().peer(), map.nodes(),
-          map.nodes().subList(0, Math.min(3, map.nodes().size())), volumes, healthy);
+          map.nodes().subList(0, Math.min(3, map.nodes().size())), volumes, healthy, status.worstHealth().label(),
+          status.nodes(), status.groups());
     }
-  }
-
-  /** Prints member lines; returns how many members did not answer. */
-  static int printMembers(Map<String, Response> digests) {
-    int bad = 0;
-    List<Response.Digest> ok = digests.values().stream().filter(Response.Digest.class::isInstance).map(Response.Digest.class::cast).toList();
-    boolean same = ok.size() == digests.size() && ok.stream().distinct().count() == 1;
-    for (Map.Entry<String, Response> e : digests.entrySet()) {
-      if (e.getValue() instanceof Response.Digest d) {
-        System.out.printf("    %-22s applied %-10d digest %s%n", e.getKey(), d.appliedIndex(), d.hex().substring(0, 16));
-      } else {
-        bad++;
-        System.out.printf("    %-22s DOWN (%s)%n", e.getKey(), e.getValue());
-      }
-    }
-    System.out.println("    members " + (same ? "identical" : "not (yet) identical"));
-    return bad;
   }
 
   private ClusterCommands() {}

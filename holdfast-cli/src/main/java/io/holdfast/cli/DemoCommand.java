@@ -96,11 +96,14 @@ final class DemoCommand implements Callable<Integer> {
     UUID clusterId = UUID.randomUUID();
     for (int i = 0; i < 3; i++) {
       addresses.add("127.0.0.1:" + (basePort + i));
-      try (java.net.ServerSocket probe = new java.net.ServerSocket(basePort + i, 1, java.net.InetAddress.getLoopbackAddress())) {
-        probe.setReuseAddress(true);
-      } catch (IOException e) {
-        throw new IllegalArgumentException("port " + (basePort + i) + " is in use (another demo still running?); "
-            + "stop it or choose other ports with --base-port");
+      // the node's port and its admin port (status page, metrics) at port + 1000
+      for (int port : new int[] {basePort + i, basePort + i + io.holdfast.server.AdminOptions.PORT_OFFSET}) {
+        try (java.net.ServerSocket probe = new java.net.ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
+          probe.setReuseAddress(true);
+        } catch (IOException e) {
+          throw new IllegalArgumentException("port " + port + " is in use (another demo still running?); "
+              + "stop it or choose other ports with --base-port");
+        }
       }
     }
     for (int i = 0; i < 3; i++) {
@@ -176,6 +179,8 @@ final class DemoCommand implements Callable<Integer> {
         System.out.println("The cluster keeps running" + (fuse ? " and the volume stays mounted at " + target : "") + ".");
         System.out.println("  export HOLDFAST_TLS=" + clientTls().toAbsolutePath() + "   (the demo's admin certificate)");
         System.out.println("  holdfast cluster status -c " + addresses.get(0));
+        System.out.println("  status pages and metrics: http://127.0.0.1:" + (basePort + io.holdfast.server.AdminOptions.PORT_OFFSET)
+            + "/ (and the next two ports; /metrics for Prometheus)");
         System.out.println("  holdfast ls -l -c " + addresses.get(0) + " " + VOLUME + ":/");
         System.out.println("Stop it with Ctrl-C (this process owns the mount and the nodes).");
         Thread.currentThread().join();

@@ -24,6 +24,7 @@ final class Errors {
       case ErrnoFileSystemException e -> e.getMessage();
       case FileSystemException e -> e.getMessage();
       case HoldfastException e -> e.getMessage();
+      case java.net.BindException e -> e.getMessage();
       case IllegalArgumentException e -> e.getMessage();
       default -> ex.getClass().getSimpleName() + ": " + ex.getMessage();
     };

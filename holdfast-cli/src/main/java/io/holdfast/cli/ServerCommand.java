@@ -1,6 +1,7 @@
 package io.holdfast.cli;
 
 import io.holdfast.client.security.TransportSecurity;
+import io.holdfast.server.AdminOptions;
 import io.holdfast.server.HoldfastNode;
 import io.holdfast.server.NodeConfig;
 import io.holdfast.server.NodeSecurity;
@@ -19,7 +20,14 @@ import picocli.CommandLine.Option;
       "to other nodes, is mutual TLS 1.3; replace node.crt and node.key (atomically, by rename) to",
       "rotate the certificate: new connections use the new one, no restart needed.",
       "",
-      "Example:  holdfast server --data /var/lib/holdfast"
+      "The node also serves an admin HTTP port, by default on loopback at its port + 1000 (node",
+      "127.0.0.1:7001: http://127.0.0.1:8001/): a status page (nodes, volumes, groups, leaders, lag,",
+      "health; reloads every 2 s), /status.json, Prometheus metrics at /metrics, and /healthz. It is",
+      "unauthenticated read-only information: bind it beyond loopback (--admin-address) only on a",
+      "trusted network.",
+      "",
+      "Example:  holdfast server --data /var/lib/holdfast",
+      "          holdfast server --data /var/lib/holdfast --admin-address 10.0.0.5:9100"
     })
 final class ServerCommand implements Callable<Integer> {
   @Option(names = "--data", required = true, paramLabel = "DIR", description = "The node's data directory (holds holdfast.conf, tls/, raft/, bricks/).")
@@ -36,9 +44,15 @@ final class ServerCommand implements Callable<Integer> {
       description = "Most connections one client identity may hold (default: ${DEFAULT-VALUE}; nodes are exempt).")
   int maxPerClient;
 
+  @Option(names = "--admin-address", paramLabel = "HOST:PORT|off",
+      description = "Where to serve the status page and metrics (default: 127.0.0.1 on this node's port + 1000;"
+          + " port 0 picks a free one; 'off' disables it). Unauthenticated: beyond loopback only on a trusted network.")
+  String adminAddress;
+
   @Override
   public Integer call() throws Exception {
     NodeConfig config = NodeFiles.read(data);
+    AdminOptions admin = AdminOptions.parse(adminAddress, config);
     NodeSecurity security;
     if (insecure) {
       System.err.println(TransportSecurity.INSECURE_WARNING);
@@ -46,7 +60,7 @@ final class ServerCommand implements Callable<Integer> {
     } else {
       security = NodeSecurity.tls(data);
     }
-    HoldfastNode node = HoldfastNode.start(config, security.withLimits(maxPerClient, maxConnections));
+    HoldfastNode node = HoldfastNode.start(config, security.withLimits(maxPerClient, maxConnections), admin);
     // SIGTERM and SIGINT ask for a clean stop: the node closes (pending requests fail with a
     // retryable error, clients go to the other members) and the process exits 0, as service
     // managers expect. The shutdown hook covers every other way the JVM ends.
@@ -57,6 +71,8 @@ final class ServerCommand implements Callable<Integer> {
     Runtime.getRuntime().addShutdownHook(new Thread(() -> stop(node), "holdfast-shutdown"));
     System.out.println("holdfast node " + config.address() + " running (cluster " + config.clusterId() + ", data " + data.toAbsolutePath()
         + (insecure ? ", PLAINTEXT" : ", mutual TLS 1.3") + ")");
+    System.out.println(node.adminUri().map(u -> "status page and metrics (unauthenticated, read-only): " + u + " and " + u.resolve("/metrics"))
+        .orElse("admin port off"));
     System.out.flush();
     stopRequested.await();
     System.out.println("holdfast node " + config.address() + " stopping (signal received)");

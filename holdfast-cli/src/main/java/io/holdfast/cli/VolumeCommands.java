@@ -4,6 +4,7 @@ import io.holdfast.client.HoldfastClient;
 import io.holdfast.protocol.Access;
 import io.holdfast.protocol.AclRule;
 import io.holdfast.protocol.ClusterMap;
+import io.holdfast.server.StatusText;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -72,7 +73,8 @@ final class VolumeCommands {
     }
   }
 
-  @Command(name = "info", mixinStandardHelpOptions = true, description = "Show a volume's replica group and each member's applied index and digest.")
+  @Command(name = "info", mixinStandardHelpOptions = true,
+      description = "Show a volume's replica group: leader, term, health, and each member's role, commit and applied index, lag and digest.")
   static final class Info implements Callable<Integer> {
     @Mixin ClusterOption cluster;
 
@@ -87,8 +89,9 @@ final class VolumeCommands {
         System.out.println("volume   " + v.name());
         System.out.println("group    " + v.groupId());
         System.out.println("created  " + Instant.ofEpochSecond(0, v.createdNanos()));
-        System.out.println("members:");
-        return ClusterCommands.printMembers(client.memberDigests(name)) == 0 ? 0 : 3;
+        var digests = client.memberDigests(name);
+        System.out.print(StatusText.group(StatusProbe.group(client, v.name(), v.groupId(), v.replicas(), digests)));
+        return digests.values().stream().allMatch(io.holdfast.protocol.Response.Digest.class::isInstance) ? 0 : 3;
       }
     }
   }

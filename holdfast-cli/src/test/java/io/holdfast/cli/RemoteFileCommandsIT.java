@@ -187,7 +187,15 @@ class RemoteFileCommandsIT {
       }
     }
     assertThat(names).contains("v", "w", "m", "r");
-    assertThat(ok("cluster", "status").out()).contains("connected as admin");
+    // what the status page shows: nodes up, each group's leader and health, members' indexes
+    assertThat(doc.get("health").asText()).isEqualTo("healthy");
+    assertThat(doc.get("nodeStatus")).hasSize(3).allSatisfy(n -> assertThat(n.get("up").asBoolean()).isTrue());
+    assertThat(doc.get("groups")).hasSize(5).allSatisfy(g -> {
+      assertThat(g.get("leader").asText()).isIn(cluster.addresses());
+      assertThat(g.get("health").asText()).isEqualTo("healthy");
+      assertThat(g.get("members")).hasSize(3).allSatisfy(m -> assertThat(m.get("commitIndex").asLong()).isNotNegative());
+    });
+    assertThat(ok("cluster", "status").out()).contains("connected as admin", "groups:", "(cluster)");
   }
 
   @Test

@@ -40,7 +40,8 @@ class SigtermIT {
       Process server = new ProcessBuilder(
               Path.of(System.getProperty("java.home"), "bin", "java").toString(),
               "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
-              "-cp", System.getProperty("java.class.path"), Main.class.getName(), "server", "--data", c.dataDir(2).toString())
+              "-cp", System.getProperty("java.class.path"), Main.class.getName(), "server", "--data", c.dataDir(2).toString(),
+              "--admin-address", "127.0.0.1:0")
           .redirectErrorStream(true).redirectOutput(log.toFile()).start();
       try {
         MiniCluster.await(Duration.ofSeconds(60), () -> !server.isAlive() || contains(log, "running"), "node 2 process runs");
@@ -71,6 +72,7 @@ class SigtermIT {
         System.out.printf("SIGTERM after %d of 300 files; exit %d; failures %s%n", atTerm, server.exitValue(), failure.get());
         assertThat(server.exitValue()).as(read(log)).isZero();
         assertThat(read(log)).contains("node " + c.addresses().get(2) + " stopped");
+        assertThat(read(log)).containsPattern("status page and metrics \\(unauthenticated, read-only\\): http://127\\.0\\.0\\.1:\\d+/");
         assertThat(failure.get()).as("no client operation failed").isNull();
         assertThat(done.get()).isEqualTo(300);
       } finally {

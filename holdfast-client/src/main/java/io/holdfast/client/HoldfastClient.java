@@ -664,6 +664,136 @@ public final class HoldfastClient implements AutoCloseable {
     }
   }
 
+  /**
+   * What one member says about its Raft group, read with the Raft admin API's group info
+   * (which clients may read; no read index, no state machine).
+   *
+   * @param address the member's node address
+   * @param error null if the member answered; else why not (it is down, unreachable, or does
+   *     not serve the group), and every other field is empty
+   * @param role {@code leader}, {@code follower}, {@code candidate} or {@code listener}
+   * @param term the leader's current term (known only from the leader's answer), or -1
+   * @param leader the leader's address as this member knows it, or null
+   * @param commitIndex this member's commit index
+   * @param appliedIndex this member's applied index
+   * @param commitIndexes every member's commit index as this member knows it
+   * @param lastContactMillis (leader only) each follower's milliseconds since it last answered
+   */
+  public record MemberInfo(String address, String error, String role, long term, String leader, long commitIndex,
+      long appliedIndex, Map<String, Long> commitIndexes, Map<String, Long> lastContactMillis) {
+    public MemberInfo {
+      commitIndexes = Map.copyOf(commitIndexes);
+      lastContactMillis = Map.copyOf(lastContactMillis);
+    }
+
+    static MemberInfo unanswered(String address, String error) {
+      return new MemberInfo(address, error, null, -1, null, -1, -1, Map.of(), Map.of());
+    }
+
+    /** Whether the member answered. */
+    public boolean answered() {
+      return error == null;
+    }
+  }
+
+  /**
+   * Asks every member of a Raft group (a volume's, or {@link ClusterIds#CLUSTER_GROUP}'s) for
+   * its group info, all in parallel; blocks up to one request timeout (3 s) for members that
+   * do not answer.
+   *
+   * @param members the group's members (node addresses)
+   * @return member address → its answer, in the order of {@code members}
+   */
+  public Map<String, MemberInfo> groupInfo(java.util.UUID groupId, List<String> members) {
+    RaftGroupId id = RaftGroupId.valueOf(groupId);
+    Map<String, String> addressById = new java.util.HashMap<>();
+    members.forEach(a -> addressById.put(ClusterMap.peerId(a), a));
+    return eachNode(members, (admin, address) -> {
+      var reply = admin.getGroupManagementApi(ClusterIds.peer(address).getId()).info(id);
+      if (!reply.isSuccess()) {
+        return MemberInfo.unanswered(address, String.valueOf(reply.getException()));
+      }
+      var role = reply.getRoleInfoProto();
+      String leader = null;
+      long term = -1;
+      Map<String, Long> contact = new LinkedHashMap<>();
+      if (role.hasLeaderInfo()) {
+        leader = address;
+        term = role.getLeaderInfo().getTerm();
+        for (var f : role.getLeaderInfo().getFollowerInfoList()) {
+          contact.put(addressById.getOrDefault(f.getId().getId().toStringUtf8(), f.getId().getAddress()), f.getLastRpcElapsedTimeMs());
+        }
+      } else if (role.hasFollowerInfo() && !role.getFollowerInfo().getLeaderInfo().getId().getId().isEmpty()) {
+        String id2 = role.getFollowerInfo().getLeaderInfo().getId().getId().toStringUtf8();
+        leader = addressById.getOrDefault(id2, role.getFollowerInfo().getLeaderInfo().getId().getAddress());
+      }
+      Map<String, Long> commits = new LinkedHashMap<>();
+      for (var ci : reply.getCommitInfos()) {
+        String a = addressById.get(ci.getServer().getId().toStringUtf8());
+        if (a != null) {
+          commits.put(a, ci.getCommitIndex());
+        }
+      }
+      var log = reply.getLogInfoProto();
+      return new MemberInfo(address, null, role.getRole().name().toLowerCase(java.util.Locale.ROOT), term, leader,
+          log.getCommitted().getIndex(), log.getApplied().getIndex(), commits, contact);
+    }, MemberInfo::unanswered);
+  }
+
+  /**
+   * Asks each node whether it answers (the Raft admin API's group list), all in parallel;
+   * blocks up to one request timeout (3 s) for nodes that do not.
+   *
+   * @return address → null if it answered, else why not; in the order of {@code nodes}
+   */
+  public Map<String, String> probeNodes(List<String> nodes) {
+    Map<String, java.util.Optional<String>> answers = eachNode(nodes, (admin, address) -> {
+      var reply = admin.getGroupManagementApi(ClusterIds.peer(address).getId()).list();
+      return reply.isSuccess() ? java.util.Optional.<String>empty() : java.util.Optional.of(String.valueOf(reply.getException()));
+    }, (address, error) -> java.util.Optional.of(error));
+    Map<String, String> out = new LinkedHashMap<>();
+    answers.forEach((a, e) -> out.put(a, e.orElse(null)));
+    return out;
+  }
+
+  /** What to ask one node through the admin API. */
+  private interface NodeCall<T> {
+    T call(RaftClient admin, String address) throws IOException;
+  }
+
+  /** Runs {@code call} for every node in parallel (one virtual thread each) with a non-retrying client. */
+  private <T> Map<String, T> eachNode(List<String> nodes, NodeCall<T> call, java.util.function.BiFunction<String, String, T> failed) {
+    Map<String, T> out = new LinkedHashMap<>();
+    if (nodes.isEmpty()) {
+      return out;
+    }
+    try (RaftClient admin = newClient(properties, parameters, ClusterIds.group(ClusterIds.CLUSTER_GROUP, nodes), true);
+        var threads = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+      Map<String, java.util.concurrent.Future<T>> pending = new LinkedHashMap<>();
+      for (String a : nodes) {
+        pending.put(a, threads.submit(() -> {
+          try {
+            return call.call(admin, a);
+          } catch (IOException | RuntimeException e) {
+            return failed.apply(a, e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage());
+          }
+        }));
+      }
+      for (var e : pending.entrySet()) {
+        try {
+          out.put(e.getKey(), e.getValue().get());
+        } catch (ExecutionException ex) {
+          out.put(e.getKey(), failed.apply(e.getKey(), String.valueOf(ex.getCause())));
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (IOException e) {
+      // closing the admin client only releases connections
+    }
+    return out;
+  }
+
   private static Duration duration(Object v, Duration dflt) {
     if (v == null) {
       return dflt;

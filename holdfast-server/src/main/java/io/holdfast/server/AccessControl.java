@@ -6,6 +6,7 @@ import io.holdfast.protocol.ClusterMap;
 import io.holdfast.protocol.Errno;
 import io.holdfast.protocol.HoldfastException;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.function.Function;
 import java.util.stream.Collectors;
@@ -22,10 +23,23 @@ import java.util.stream.Collectors;
  */
 final class AccessControl {
   private volatile Map<UUID, ClusterMap.Volume> byGroup = Map.of();
+  private volatile ClusterMap map;
 
   /** Called by the cluster state machine whenever its map changes. */
   void update(ClusterMap map) {
     byGroup = map.volumes().values().stream().collect(Collectors.toUnmodifiableMap(ClusterMap.Volume::groupId, Function.identity()));
+    this.map = map;
+  }
+
+  /** The latest map this node applied, or null if it holds none (not in the cluster group). */
+  ClusterMap latestMap() {
+    return map;
+  }
+
+  /** The name of the volume served by {@code groupId}, if this node's map has it. */
+  Optional<String> volumeName(UUID groupId) {
+    ClusterMap.Volume v = byGroup.get(groupId);
+    return v == null ? Optional.empty() : Optional.of(v.name());
   }
 
   /**

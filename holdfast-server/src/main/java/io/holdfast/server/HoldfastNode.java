@@ -47,11 +47,15 @@ public final class HoldfastNode implements AutoCloseable {
   private final java.util.concurrent.CompletableFuture<Void> running = new java.util.concurrent.CompletableFuture<>();
   private final MapFollower mapFollower;
   private volatile ClusterMap knownMap;
+  private final NodeMetrics metrics;
+  private final NodeObserver observer;
+  private volatile AdminServer admin;
   private volatile boolean closed;
 
   private HoldfastNode(NodeConfig config, NodeSecurity security, InstantSource clock) throws IOException {
     this.config = config;
     this.gatekeeper = new Gatekeeper(security);
+    this.metrics = new NodeMetrics(config.address(), access::volumeName, this::connections);
     Handshake handshake = new Handshake(config.address(), security);
     Path raftDir = config.dataDir().resolve("raft");
     Files.createDirectories(raftDir);
@@ -69,7 +73,7 @@ public final class HoldfastNode implements AutoCloseable {
             this::mapKnown, access, handshake);
       }
       return new VolumeStateMachine(brickDir(groupId.getUuid()), clock, access, config.clusterId(), config.address(),
-          this::joinedGeneration);
+          this::joinedGeneration, metrics.volume(groupId.getUuid()));
     };
     Parameters parameters = security.transport().parameters();
     GrpcConfigKeys.Server.setServicesCustomizer(parameters, gatekeeper);
@@ -86,6 +90,20 @@ public final class HoldfastNode implements AutoCloseable {
     this.mapFollower = config.clusterGroupMembers().contains(config.address())
         ? null
         : new MapFollower(config, parameters, this::mapKnown);
+    this.observer = new NodeObserver(config, server, access::latestMap, access::volumeName, metrics, this::connections, clock,
+        System::nanoTime, Liveness::tcpConnect);
+  }
+
+  /**
+   * Starts a node with its admin port at the default address ({@link AdminOptions#defaultFor}:
+   * loopback, node port + 1000).
+   *
+   * @param security TLS material and connection limits; plaintext only when the operator
+   *     asked for it ({@code --insecure})
+   * @throws IOException if the data directory cannot be used or a port cannot be bound
+   */
+  public static HoldfastNode start(NodeConfig config, NodeSecurity security) throws IOException {
+    return start(config, security, AdminOptions.defaultFor(config), InstantSource.system());
   }
 
   private Path brickDir(java.util.UUID group) {
@@ -97,17 +115,29 @@ public final class HoldfastNode implements AutoCloseable {
    *
    * @param security TLS material and connection limits; plaintext only when the operator
    *     asked for it ({@code --insecure})
-   * @throws IOException if the data directory cannot be used or the port cannot be bound
+   * @param admin where to serve metrics and the status page, or {@link AdminOptions#off()}
+   * @throws IOException if the data directory cannot be used or a port cannot be bound (for
+   *     the admin port, a message naming it and {@code --admin-address})
    */
-  public static HoldfastNode start(NodeConfig config, NodeSecurity security) throws IOException {
-    return start(config, security, InstantSource.system());
+  public static HoldfastNode start(NodeConfig config, NodeSecurity security, AdminOptions admin) throws IOException {
+    return start(config, security, admin, InstantSource.system());
+  }
+
+  /** Starts a node with the default admin port and the given clock (tests). */
+  public static HoldfastNode start(NodeConfig config, NodeSecurity security, InstantSource clock) throws IOException {
+    return start(config, security, AdminOptions.defaultFor(config), clock);
   }
 
   /** Starts a node with the given clock (tests). */
-  public static HoldfastNode start(NodeConfig config, NodeSecurity security, InstantSource clock) throws IOException {
+  public static HoldfastNode start(NodeConfig config, NodeSecurity security, AdminOptions admin, InstantSource clock)
+      throws IOException {
     HoldfastNode node = new HoldfastNode(config, security, clock);
     try {
+      if (admin.enabled()) {
+        node.admin = AdminServer.start(admin, node.observer); // before Ratis: a taken port fails fast
+      }
       node.server.start();
+      node.observer.start();
       node.running.complete(null);
       if (node.mapFollower != null) {
         node.mapFollower.start();
@@ -116,8 +146,9 @@ public final class HoldfastNode implements AutoCloseable {
       node.close();
       throw e;
     }
-    LOG.info("node {} started, data in {}, {}", config.address(), config.dataDir(),
-        security.transport().isPlaintext() ? "PLAINTEXT (--insecure)" : "mutual TLS 1.3");
+    LOG.info("node {} started, data in {}, {}, admin {}", config.address(), config.dataDir(),
+        security.transport().isPlaintext() ? "PLAINTEXT (--insecure)" : "mutual TLS 1.3",
+        node.admin == null ? "off" : node.admin.uri());
     return node;
   }
 
@@ -267,6 +298,32 @@ public final class HoldfastNode implements AutoCloseable {
     return new ConnectionStats(gatekeeper.connections(), gatekeeper.refusedConnections(), gatekeeper.refusedCalls());
   }
 
+  private StatusReport.Connections connections() {
+    return new StatusReport.Connections(gatekeeper.connections(), gatekeeper.refusedConnections(), gatekeeper.refusedCalls());
+  }
+
+  /**
+   * The admin port's base address, e.g. {@code http://127.0.0.1:8001/} (with the actual
+   * port when 0 was asked for); empty when the admin port is off.
+   */
+  public java.util.Optional<java.net.URI> adminUri() {
+    AdminServer a = admin;
+    return a == null ? java.util.Optional.empty() : java.util.Optional.of(a.uri());
+  }
+
+  /**
+   * This node's metrics: where a snapshot transfer reports its progress and a scrubber
+   * registers its counters.
+   */
+  public NodeMetrics metrics() {
+    return metrics;
+  }
+
+  /** What this node's status page shows now (sampled afresh). */
+  public StatusReport status() {
+    return observer.status();
+  }
+
   /** The configuration the node runs with. */
   public NodeConfig config() {
     return config;
@@ -315,6 +372,11 @@ public final class HoldfastNode implements AutoCloseable {
     running.cancel(false);
     if (mapFollower != null) {
       mapFollower.close();
+    }
+    observer.close();
+    AdminServer a = admin;
+    if (a != null) {
+      a.close();
     }
     groupAdder.shutdownNow();
     server.close();

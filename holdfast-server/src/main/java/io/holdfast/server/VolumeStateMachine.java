@@ -72,20 +72,23 @@ final class VolumeStateMachine extends LifecycleStateMachine {
   private final UUID clusterId;
   private final String member;
   private final java.util.function.ToLongFunction<UUID> joinedGeneration;
+  private final NodeMetrics.VolumeMeters meters;
   private volatile Brick brick;
 
   /**
    * @param joinedGeneration the membership generation at which this member joined a group, per
    *     the latest cluster map this node knows (1 if it knows none yet)
+   * @param meters where this member's operations are counted
    */
   VolumeStateMachine(Path brickDir, InstantSource clock, AccessControl access, UUID clusterId, String member,
-      java.util.function.ToLongFunction<UUID> joinedGeneration) {
+      java.util.function.ToLongFunction<UUID> joinedGeneration, NodeMetrics.VolumeMeters meters) {
     this.brickDir = brickDir;
     this.clock = clock;
     this.access = access;
     this.clusterId = clusterId;
     this.member = member;
     this.joinedGeneration = joinedGeneration;
+    this.meters = meters;
   }
 
   @Override
@@ -180,10 +183,12 @@ final class VolumeStateMachine extends LifecycleStateMachine {
   public TransactionContext startTransaction(RaftClientRequest request) throws IOException {
     TransactionContext.Builder b =
         TransactionContext.newBuilder().setStateMachine(this).setClientRequest(request);
+    String op = NodeMetrics.UNKNOWN_OP;
     try {
       Envelope.Opened opened = Envelope.open(request.getMessage().getContent());
       access.check(opened.peer(), getGroupId().getUuid(), true);
       Request decoded = Codec.decodeRequest(opened.payload().toByteArray());
+      op = decoded.getClass().getSimpleName();
       if (!(decoded instanceof Request.Mutation mutation)) {
         throw new HoldfastException(Errno.EINVAL, "a query sent as a mutation");
       }
@@ -191,6 +196,7 @@ final class VolumeStateMachine extends LifecycleStateMachine {
       LogEntry entry = new LogEntry(epochNanos(clock), mutation);
       return b.setLogData(ByteString.copyFrom(Codec.encode(entry))).setStateMachineContext(entry).build();
     } catch (HoldfastException e) {
+      meters.refused(op, e.errno());
       return refused(b, e);
     }
   }
@@ -215,7 +221,9 @@ final class VolumeStateMachine extends LifecycleStateMachine {
       LogEntry entry = trx.getStateMachineContext() instanceof LogEntry e
           ? e
           : Codec.decodeLogEntry(proto.getStateMachineLogEntry().getLogData().toByteArray());
+      long started = System.nanoTime();
       Response response = brick.apply(index, entry);
+      meters.applied(entry.mutation(), response, System.nanoTime() - started);
       updateLastAppliedTermIndex(proto.getTerm(), index);
       return CompletableFuture.completedFuture(message(response));
     } catch (ProtocolException e) {
@@ -232,21 +240,27 @@ final class VolumeStateMachine extends LifecycleStateMachine {
 
   @Override
   public CompletableFuture<Message> query(Message request) {
+    long started = System.nanoTime();
+    String op = NodeMetrics.UNKNOWN_OP;
+    Response r;
     try {
       Envelope.Opened opened = Envelope.open(request.getContent());
       Access granted = access.check(opened.peer(), getGroupId().getUuid(), false);
       Request decoded = Codec.decodeRequest(opened.payload().toByteArray());
+      op = decoded.getClass().getSimpleName();
       if (!(decoded instanceof Request.Query q)) {
-        return CompletableFuture.completedFuture(message(new Response.Error(Errno.EINVAL, "a mutation sent as a query")));
+        r = new Response.Error(Errno.EINVAL, "a mutation sent as a query");
+      } else {
+        r = brick.query(q);
+        if (r instanceof Response.FsStats s && granted == Access.READ_ONLY) {
+          r = s.asReadOnly(); // statvfs ST_RDONLY: lets a mount or an application know up front
+        }
       }
-      Response r = brick.query(q);
-      if (r instanceof Response.FsStats s && granted == Access.READ_ONLY) {
-        r = s.asReadOnly(); // statvfs ST_RDONLY: lets a mount or an application know up front
-      }
-      return CompletableFuture.completedFuture(message(r));
     } catch (HoldfastException e) {
-      return CompletableFuture.completedFuture(message(new Response.Error(e.errno(), e.getMessage())));
+      r = new Response.Error(e.errno(), e.getMessage());
     }
+    meters.queried(op, r, System.nanoTime() - started);
+    return CompletableFuture.completedFuture(message(r));
   }
 
   private static Message message(Response r) {

@@ -10,6 +10,7 @@ import io.holdfast.protocol.VolumeService;
 import io.holdfast.client.security.Role;
 import io.holdfast.client.security.TlsFiles;
 import io.holdfast.client.security.TransportSecurity;
+import io.holdfast.server.AdminOptions;
 import io.holdfast.server.CertificateAuthority;
 import io.holdfast.server.HoldfastNode;
 import io.holdfast.server.NodeSecurity;
@@ -42,6 +43,9 @@ import java.util.function.UnaryOperator;
  * {@code root/ca}, a node certificate per node ({@code root/nodeN/tls}) and an admin client
  * certificate ({@code root/admin-tls}), which {@link #client()} uses. {@link #clientEnv} gives
  * the options for other clients; {@link #issueClient} issues more identities.
+ *
+ * <p>Each node serves its admin HTTP port (metrics, status page) on an ephemeral loopback
+ * port, so clusters never collide with each other or with real nodes: {@link #adminUri}.
  */
 public final class MiniCluster implements AutoCloseable {
   private final Path root;
@@ -208,7 +212,19 @@ public final class MiniCluster implements AutoCloseable {
     stop(i);
     Files.createDirectories(dataDir(i));
     NodeSecurity security = ca == null ? NodeSecurity.plaintext() : NodeSecurity.tls(dataDir(i));
-    nodes[i] = HoldfastNode.start(config(i), securityTweak.apply(security));
+    nodes[i] = HoldfastNode.start(config(i), securityTweak.apply(security), AdminOptions.at("127.0.0.1", 0));
+  }
+
+  /**
+   * The base address of node {@code i}'s admin port, e.g. {@code http://127.0.0.1:40123/}.
+   *
+   * @throws IllegalStateException if the node is stopped
+   */
+  public java.net.URI adminUri(int i) {
+    if (nodes[i] == null) {
+      throw new IllegalStateException("node " + i + " is stopped");
+    }
+    return nodes[i].adminUri().orElseThrow();
   }
 
   /** A client connected through the first running node; shared, closed with the cluster. */
