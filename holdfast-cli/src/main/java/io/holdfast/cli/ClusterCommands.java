@@ -17,10 +17,11 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** {@code holdfast cluster init|status}. */
+/** {@code holdfast cluster init|status|add-node|remove-node}. */
 @Command(name = "cluster", mixinStandardHelpOptions = true,
     description = "Set up a node's data directory, or show the cluster's state.",
-    subcommands = {ClusterCommands.Init.class, ClusterCommands.Status.class})
+    subcommands = {ClusterCommands.Init.class, ClusterCommands.Status.class, MembershipCommands.AddNode.class,
+        MembershipCommands.RemoveNode.class})
 final class ClusterCommands {
 
   @Command(name = "init", mixinStandardHelpOptions = true,
@@ -47,7 +48,7 @@ final class ClusterCommands {
     @Option(names = "--address", required = true, paramLabel = "HOST:PORT", description = "This node's address (it listens here).")
     String address;
 
-    @Option(names = "--peers", required = true, paramLabel = "A,B,C", description = "All nodes of the cluster, this one included.")
+    @Option(names = "--peers", required = true, paramLabel = "A,B,C", description = "The cluster's initial nodes (the first three hold the cluster map); a node added later lists them too.")
     String peers;
 
     @Option(names = "--cluster-id", paramLabel = "UUID", description = "The cluster id printed by the first node's init (default: a new cluster).")
@@ -78,6 +79,10 @@ final class ClusterCommands {
       }
       NodeFiles.write(c);
       System.out.println("initialized " + data.resolve(NodeFiles.FILE) + " for node " + address + " of cluster " + id);
+      if (!c.initialPeer()) {
+        System.out.println("node " + address + " is not among the initial peers: once it runs ('holdfast server --data "
+            + data + "'), add it with 'holdfast cluster add-node " + address + "'");
+      }
       if (insecure) {
         System.err.println(io.holdfast.client.security.TransportSecurity.INSECURE_WARNING);
       } else if (clusterId == null) {

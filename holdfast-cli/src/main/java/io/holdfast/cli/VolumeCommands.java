@@ -16,7 +16,8 @@ import picocli.CommandLine.Parameters;
 
 /** {@code holdfast volume create|list|info|acl}. */
 @Command(name = "volume", mixinStandardHelpOptions = true, description = "Create and inspect volumes, and set who may use them.",
-    subcommands = {VolumeCommands.Create.class, VolumeCommands.ListVolumes.class, VolumeCommands.Info.class, VolumeCommands.Acl.class})
+    subcommands = {VolumeCommands.Create.class, VolumeCommands.ListVolumes.class, VolumeCommands.Info.class, VolumeCommands.Acl.class,
+        MembershipCommands.ReplaceReplica.class})
 final class VolumeCommands {
   private VolumeCommands() {}
 
