@@ -105,4 +105,35 @@ public sealed interface Response {
       return java.util.HexFormat.of().formatHex(sha256);
     }
   }
+
+  /**
+   * The digest of one directory at a scrub mark.
+   *
+   * @param directory the directory's inode; 0 stands for the volume-wide state (inode counters
+   *     and orphans)
+   * @param digest the first 64 bits of a SHA-256 over the directory, its entries and its
+   *     non-directory children (attributes, extended attributes, symlink targets, content
+   *     checksums)
+   */
+  record DirDigest(long directory, long digest) {}
+
+  /**
+   * A page of a member's per-directory digests at a scrub mark, in directory order.
+   *
+   * @param mark the mark's log index
+   * @param entries at most {@link Limits#MAX_DIGEST_PAGE_ENTRIES}
+   * @param more whether further pages follow
+   */
+  record DirDigests(long mark, List<DirDigest> entries, boolean more) implements Response {
+    public DirDigests {
+      entries = List.copyOf(entries);
+    }
+  }
+
+  /** A member's scrubber state and counters (the answer to a scrub control). */
+  record ScrubStatus(ScrubStats stats) implements Response {
+    public ScrubStatus {
+      Objects.requireNonNull(stats, "stats");
+    }
+  }
 }

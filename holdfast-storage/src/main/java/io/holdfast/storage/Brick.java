@@ -257,6 +257,7 @@ public final class Brick implements AutoCloseable {
       case Request.Write x -> write(t, ts, x);
       case Request.Truncate x -> truncate(t, ts, x);
       case Request.DropOrphan x -> dropOrphan(t, x);
+      case Request.ScrubMark x -> new Response.Ok();
     };
   }
 
@@ -1125,6 +1126,10 @@ public final class Brick implements AutoCloseable {
           yield new Response.FsStats(fs.getTotalSpace(), fs.getUsableSpace(), metaLong(dbKv, Keys.INODE_COUNT));
         }
         case Request.GetDigest x -> digestLocked();
+        case Request.ScrubRead x -> throw new Fail(Errno.ENOTSUP, "scrub reads are not supported by this brick yet");
+        case Request.MarkDigest x -> throw new Fail(Errno.ENOTSUP, "mark digests are kept by a node's scrubber, not by a brick");
+        case Request.MarkDirectories x -> throw new Fail(Errno.ENOTSUP, "mark digests are kept by a node's scrubber, not by a brick");
+        case Request.ScrubControl x -> throw new Fail(Errno.ENOTSUP, "scrub control is answered by a node's scrubber, not by a brick");
       };
     } catch (Fail f) {
       return new Response.Error(f.errno, f.getMessage());
