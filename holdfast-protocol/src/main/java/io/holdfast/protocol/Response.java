@@ -104,6 +104,11 @@ public sealed interface Response {
     public String hex() {
       return java.util.HexFormat.of().formatHex(sha256);
     }
+
+    @Override
+    public String toString() {
+      return "Digest[appliedIndex=" + appliedIndex + ", sha256=" + hex() + "]";
+    }
   }
 
   /**
