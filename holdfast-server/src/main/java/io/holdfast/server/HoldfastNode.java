@@ -45,7 +45,7 @@ public final class HoldfastNode implements AutoCloseable {
   private final java.util.concurrent.CompletableFuture<Void> running = new java.util.concurrent.CompletableFuture<>();
   private volatile boolean closed;
 
-  private HoldfastNode(NodeConfig config, NodeSecurity security, InstantSource clock) throws IOException {
+  private HoldfastNode(NodeConfig config, NodeSecurity security, InstantSource clock, ScrubSettings scrub) throws IOException {
     this.config = config;
     this.gatekeeper = new Gatekeeper(security);
     Handshake handshake = new Handshake(config.address(), security);
@@ -64,7 +64,7 @@ public final class HoldfastNode implements AutoCloseable {
         return new ClusterStateMachine(config.clusterId(), config.peers(), clock, this::volumeKnown, access, handshake);
       }
       return new VolumeStateMachine(config.dataDir().resolve("bricks").resolve(groupId.getUuid().toString()), clock, access,
-          config.clusterId(), config.address());
+          config.clusterId(), config.address(), scrub, security.transport());
     };
     Parameters parameters = security.transport().parameters();
     GrpcConfigKeys.Server.setServicesCustomizer(parameters, gatekeeper);
@@ -93,7 +93,18 @@ public final class HoldfastNode implements AutoCloseable {
 
   /** Starts a node with the given clock (tests). */
   public static HoldfastNode start(NodeConfig config, NodeSecurity security, InstantSource clock) throws IOException {
-    HoldfastNode node = new HoldfastNode(config, security, clock);
+    return start(config, security, clock, ScrubSettings.DEFAULT);
+  }
+
+  /**
+   * Starts a node with the given clock and scrub settings.
+   *
+   * @param scrub pace and schedule of the scrubbers of the volumes this node serves
+   * @throws IOException if the data directory cannot be used or the port cannot be bound
+   */
+  public static HoldfastNode start(NodeConfig config, NodeSecurity security, InstantSource clock, ScrubSettings scrub)
+      throws IOException {
+    HoldfastNode node = new HoldfastNode(config, security, clock, java.util.Objects.requireNonNull(scrub, "scrub"));
     try {
       node.server.start();
       node.running.complete(null);
@@ -197,6 +208,21 @@ public final class HoldfastNode implements AutoCloseable {
     }
   }
 
+  /**
+   * The scrub state and counters of this node's member of a volume group, e.g. for metrics.
+   * Cheap: reads counters. Thread-safe.
+   *
+   * @param groupId a volume's group id
+   * @return empty if this node does not serve that group (or not yet)
+   */
+  public java.util.Optional<io.holdfast.protocol.ScrubStats> scrubStats(java.util.UUID groupId) {
+    try {
+      return server.getDivision(RaftGroupId.valueOf(groupId)).getStateMachine() instanceof VolumeStateMachine v
+          ? v.scrubStats() : java.util.Optional.empty();
+    } catch (IOException e) {
+      return java.util.Optional.empty();
+    }
+  }
 
   /** Stops the node; pending requests fail with retryable errors. Idempotent. */
   @Override
