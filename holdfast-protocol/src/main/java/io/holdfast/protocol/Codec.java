@@ -22,6 +22,7 @@ import io.holdfast.protocol.Request.ScrubMark;
 import io.holdfast.protocol.Request.ScrubRead;
 import io.holdfast.protocol.Request.SetAttr;
 import io.holdfast.protocol.Request.SetXattr;
+import io.holdfast.protocol.Request.SnapshotRead;
 import io.holdfast.protocol.Request.StatFs;
 import io.holdfast.protocol.Request.Symlink;
 import io.holdfast.protocol.Request.Truncate;
@@ -93,6 +94,7 @@ public final class Codec {
   private static final int K_MARK_DIGEST = 42;
   private static final int K_MARK_DIRECTORIES = 43;
   private static final int K_SCRUB_CONTROL = 44;
+  private static final int K_SNAPSHOT_READ = 45;
   private static final int K_LOG_ENTRY = 64;
   private static final int K_OK = 96;
   private static final int K_ERROR = 97;
@@ -107,6 +109,7 @@ public final class Codec {
   private static final int K_FSSTATS_FLAGS = 105;
   private static final int K_DIR_DIGESTS = 106;
   private static final int K_SCRUB_STATUS = 107;
+  private static final int K_SNAPSHOT_CHUNK = 108;
 
   /** Longest error message, in UTF-16 units: the encoder cuts longer ones, the decoder refuses them. */
   private static final int MAX_MESSAGE_CHARS = 4096;
@@ -199,6 +202,13 @@ public final class Codec {
           w.i64(e.digest());
         }
         w.u8(d.more() ? 1 : 0);
+      }
+      case Response.SnapshotChunk c -> {
+        w.kind(K_SNAPSHOT_CHUNK);
+        w.i64(c.index());
+        w.i64(c.totalBytes());
+        w.bytes(c.bytes());
+        w.i32(c.crc32c());
       }
       case Response.ScrubStatus st -> {
         ScrubStats s = st.stats();
@@ -360,6 +370,12 @@ public final class Codec {
         w.i64(m.after());
         w.i32(m.maxEntries());
       }
+      case SnapshotRead r -> {
+        w.kind(K_SNAPSHOT_READ);
+        w.i64(r.index());
+        w.i64(r.offset());
+        w.i32(r.length());
+      }
       case ScrubControl c -> {
         w.kind(K_SCRUB_CONTROL);
         w.u8(c.action().code());
@@ -483,6 +499,7 @@ public final class Codec {
             }
             yield new Response.DirDigests(mark, entries, r.bool());
           }
+          case K_SNAPSHOT_CHUNK -> new Response.SnapshotChunk(r.i64(), r.i64(), r.bytes(Limits.MAX_DATA_BYTES), r.i32());
           case K_SCRUB_STATUS -> {
             ScrubStats.State state = r.scrubState();
             String quarantine = r.str(Limits.MAX_SCRUB_TEXT_BYTES);
@@ -536,6 +553,7 @@ public final class Codec {
       case K_MARK_DIGEST -> new MarkDigest(r.i64());
       case K_MARK_DIRECTORIES -> new MarkDirectories(r.i64(), r.i64(), r.i32());
       case K_SCRUB_CONTROL -> new ScrubControl(r.scrubAction(), r.i64());
+      case K_SNAPSHOT_READ -> new SnapshotRead(r.i64(), r.i64(), r.i32());
       default -> throw bad("unknown request kind " + kind);
     };
   }

@@ -217,6 +217,18 @@ public sealed interface Request {
   record MarkDirectories(long mark, long after, int maxEntries) implements Query {}
 
   /**
+   * Scrub (nodes and the admin only): a chunk of the member's latest snapshot file, from which a
+   * quarantined member rebuilds its brick. Reply: {@link Response.SnapshotChunk};
+   * {@link Errno#ENOENT} if the member has no snapshot, or {@code index} is no longer its
+   * latest; {@link Errno#EIO} if the member is quarantined itself.
+   *
+   * @param index the snapshot's log index, or 0 for the latest
+   * @param offset byte offset in the snapshot file
+   * @param length most bytes wanted, 1 to {@link Limits#MAX_DATA_BYTES}
+   */
+  record SnapshotRead(long index, long offset, int length) implements Query {}
+
+  /**
    * Scrub control of the member asked (admin and nodes only): scrub state is per member, so a
    * tool sends this to each member of the volume. Reply: {@link Response.ScrubStatus} after the
    * action.

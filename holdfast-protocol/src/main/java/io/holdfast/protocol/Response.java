@@ -135,6 +135,36 @@ public sealed interface Response {
     }
   }
 
+  /**
+   * A chunk of a member's snapshot file.
+   *
+   * @param index the snapshot's log index
+   * @param totalBytes the file's length
+   * @param bytes the chunk (at most {@link Limits#MAX_DATA_BYTES})
+   * @param crc32c CRC32C of {@code bytes}, checked by the receiver
+   */
+  record SnapshotChunk(long index, long totalBytes, byte[] bytes, int crc32c) implements Response {
+    public SnapshotChunk {
+      Objects.requireNonNull(bytes, "bytes");
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof SnapshotChunk c && c.index == index && c.totalBytes == totalBytes && c.crc32c == crc32c
+          && Arrays.equals(c.bytes, bytes);
+    }
+
+    @Override
+    public int hashCode() {
+      return Objects.hash(index, totalBytes, crc32c, Arrays.hashCode(bytes));
+    }
+
+    @Override
+    public String toString() {
+      return "SnapshotChunk[index=" + index + ", totalBytes=" + totalBytes + ", length=" + bytes.length + "]";
+    }
+  }
+
   /** A member's scrubber state and counters (the answer to a scrub control). */
   record ScrubStatus(ScrubStats stats) implements Response {
     public ScrubStatus {

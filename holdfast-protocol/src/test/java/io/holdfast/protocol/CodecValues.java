@@ -25,6 +25,7 @@ import io.holdfast.protocol.Request.ScrubMark;
 import io.holdfast.protocol.Request.ScrubRead;
 import io.holdfast.protocol.Request.SetAttr;
 import io.holdfast.protocol.Request.SetXattr;
+import io.holdfast.protocol.Request.SnapshotRead;
 import io.holdfast.protocol.Request.StatFs;
 import io.holdfast.protocol.Request.Symlink;
 import io.holdfast.protocol.Request.Truncate;
@@ -93,7 +94,8 @@ final class CodecValues {
         Combinators.combine(longs(), longs()).as(ScrubRead::new),
         longs().map(MarkDigest::new),
         Combinators.combine(longs(), longs(), ints()).as(MarkDirectories::new),
-        Combinators.combine(Arbitraries.of(ScrubControl.Action.class), longs()).as(ScrubControl::new));
+        Combinators.combine(Arbitraries.of(ScrubControl.Action.class), longs()).as(ScrubControl::new),
+        Combinators.combine(longs(), longs(), ints()).as(SnapshotRead::new));
   }
 
   /** Scrub statistics with texts from {@code g} (around their limit when stretched). */
@@ -160,7 +162,8 @@ final class CodecValues {
         Combinators.combine(longs(), longs(), longs(), Arbitraries.of(false, true)).as(Response.FsStats::new),
         Combinators.combine(longs(), g.bytes(64)).as(Response.Digest::new),
         Combinators.combine(longs(), dirDigests, bools()).as(Response.DirDigests::new),
-        scrubStats(g).map(Response.ScrubStatus::new)));
+        scrubStats(g).map(Response.ScrubStatus::new),
+        Combinators.combine(longs(), longs(), g.bytes(Limits.MAX_DATA_BYTES), ints()).as(Response.SnapshotChunk::new)));
   }
 
   // ------------------------------------------------------------------ examples
@@ -202,7 +205,8 @@ final class CodecValues {
         new ScrubRead(7, ScrubRead.INLINE),
         new MarkDigest(9),
         new MarkDirectories(9, -1, 100),
-        new ScrubControl(ScrubControl.Action.START, 16L << 20));
+        new ScrubControl(ScrubControl.Action.START, 16L << 20),
+        new SnapshotRead(0, 1 << 20, 1 << 20));
   }
 
   /** One of each response, with non-empty lists, strings and bytes. */
@@ -219,6 +223,7 @@ final class CodecValues {
         new Response.Digest(9, Arrays.copyOf(new byte[] {1}, 32)),
         new Response.DirDigests(9, List.of(new Response.DirDigest(0, 1), new Response.DirDigest(1, -5)), true),
         new Response.ScrubStatus(new ScrubStats(ScrubStats.State.RUNNING, "member quarantined: diverges", 1, 2, 3, 4, 5,
-            6, 7, 8, 9, 10, 11, 12, 13, 16L << 20, "block 1 of inode 7 was bad")));
+            6, 7, 8, 9, 10, 11, 12, 13, 16L << 20, "block 1 of inode 7 was bad")),
+        new Response.SnapshotChunk(120, 5000, new byte[] {1, 2, 3}, 42));
   }
 }

@@ -22,6 +22,7 @@ import io.holdfast.protocol.Request.ScrubMark;
 import io.holdfast.protocol.Request.ScrubRead;
 import io.holdfast.protocol.Request.SetAttr;
 import io.holdfast.protocol.Request.SetXattr;
+import io.holdfast.protocol.Request.SnapshotRead;
 import io.holdfast.protocol.Request.StatFs;
 import io.holdfast.protocol.Request.Symlink;
 import io.holdfast.protocol.Request.Truncate;
@@ -45,11 +46,11 @@ final class ReferenceCodec {
   static final int MAX_MESSAGE_BYTES = 4 * MAX_MESSAGE_CHARS;
   /** Request kinds; the stable wire numbers. */
   static final List<Integer> REQUEST_KINDS =
-      List.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44);
+      List.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45);
   /** The log entry kind. */
   static final int LOG_ENTRY = 64;
   /** Response kinds; the stable wire numbers. */
-  static final List<Integer> RESPONSE_KINDS = List.of(96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107);
+  static final List<Integer> RESPONSE_KINDS = List.of(96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108);
 
   private ReferenceCodec() {}
 
@@ -111,6 +112,10 @@ final class ReferenceCodec {
           w.i64(e.directory()).i64(e.digest());
         }
         w.u8(d.more() ? 1 : 0);
+      }
+      case Response.SnapshotChunk c -> {
+        bytes(w.u8(108).i64(c.index()).i64(c.totalBytes()), c.bytes(), Limits.MAX_DATA_BYTES, "snapshot chunk");
+        w.i32(c.crc32c());
       }
       case Response.ScrubStatus st -> {
         ScrubStats s = st.stats();
@@ -180,6 +185,7 @@ final class ReferenceCodec {
       case ScrubRead r -> w.u8(41).i64(r.inode()).i64(r.block());
       case MarkDigest m -> w.u8(42).i64(m.mark());
       case MarkDirectories m -> w.u8(43).i64(m.mark()).i64(m.after()).i32(m.maxEntries());
+      case SnapshotRead r -> w.u8(45).i64(r.index()).i64(r.offset()).i32(r.length());
       case ScrubControl c -> w.u8(44).u8(c.action().code()).i64(c.rateBytesPerSecond());
     }
   }
