@@ -1093,6 +1093,14 @@ public final class Brick implements AutoCloseable {
     }
   }
 
+  /**
+   * Whether the brick is open: false after {@link #close} or a failed {@link #rebuild} or
+   * {@link #restoreSnapshot}. Thread-safe.
+   */
+  public boolean isOpen() {
+    return !closed;
+  }
+
   /** The index of the last applied entry; 0 for a new brick. Thread-safe. */
   public long appliedIndex() {
     return appliedIndex;
@@ -1176,6 +1184,7 @@ public final class Brick implements AutoCloseable {
         case Request.MarkDigest x -> throw new Fail(Errno.ENOTSUP, "mark digests are kept by a node's scrubber, not by a brick");
         case Request.MarkDirectories x -> throw new Fail(Errno.ENOTSUP, "mark digests are kept by a node's scrubber, not by a brick");
         case Request.ScrubControl x -> throw new Fail(Errno.ENOTSUP, "scrub control is answered by a node's scrubber, not by a brick");
+        case Request.SnapshotRead x -> throw new Fail(Errno.ENOTSUP, "snapshot files are kept by a node, not by a brick");
       };
     } catch (Fail f) {
       return new Response.Error(f.errno, f.getMessage());
@@ -1500,6 +1509,87 @@ public final class Brick implements AutoCloseable {
       swapIn(tmp);
       appliedIndex = index;
       checkpointIndex = index;
+    } finally {
+      lock.writeLock().unlock();
+    }
+  }
+
+  /** This member's own log, as {@link #rebuild} replays it. */
+  public interface LogSource {
+    /** The first index the log still holds. */
+    long firstIndex();
+
+    /**
+     * The entry at {@code index}, or null if that index holds nothing this brick applies
+     * (a Raft configuration entry, a leader's no-op, an undecodable entry).
+     *
+     * @throws IOException if the log cannot give it
+     */
+    LogEntry entry(long index) throws IOException;
+  }
+
+  /**
+   * Replaces this brick's state with another member's snapshot (null: an empty brick, index 0)
+   * and then re-applies this member's own log entries after the snapshot up to the index it had
+   * applied before, all under the write lock, so no entry is applied in between. Afterwards the
+   * brick holds what it would hold had it applied every entry itself from the other member's
+   * state: entries up to {@code max(snapshot index, old applied index)} are in it, and entries
+   * at or below that which are applied later are replays (see {@link #apply}).
+   *
+   * <p>Used by the scrubber to rebuild a quarantined member. The snapshot is built and verified
+   * as in {@link #restoreSnapshot} before anything changes; and nothing changes either if the
+   * log no longer holds the first entry to replay.
+   *
+   * @param snapshot a stream in the {@link #writeSnapshot} format (not closed), or null
+   * @param log this member's log
+   * @return the snapshot's index
+   * @throws HoldfastException {@link Errno#EBADMSG} or {@link Errno#EPROTO} for a bad snapshot,
+   *     {@link Errno#ERANGE} if the log starts after the snapshot; nothing was changed
+   * @throws IOException if building fails (nothing changed), or if replaying the log fails: the
+   *     brick is then closed, since it is behind the entries the member has applied
+   * @throws IllegalStateException if the brick is closed
+   */
+  public long rebuild(InputStream snapshot, LogSource log) throws IOException {
+    Objects.requireNonNull(log, "log");
+    lock.writeLock().lock();
+    try {
+      ensureOpen();
+      long before = appliedIndex;
+      Path tmp = dir.resolve("restore.tmp");
+      deleteTree(tmp);
+      long index;
+      try {
+        if (snapshot == null) {
+          Brick.open(tmp).close(); // a new, empty brick: the state before entry 1
+          index = 0;
+        } else {
+          Files.createDirectories(tmp.resolve("data"));
+          index = buildFromSnapshot(snapshot, tmp);
+        }
+        if (before > index && log.firstIndex() > index + 1) {
+          throw new HoldfastException(Errno.ERANGE, "this member's log starts at " + log.firstIndex()
+              + ", after the snapshot's index " + index + ": entries in between cannot be replayed");
+        }
+      } catch (IOException | RuntimeException e) {
+        deleteTree(tmp);
+        throw e;
+      }
+      swapIn(tmp);
+      appliedIndex = index;
+      checkpointIndex = index;
+      try {
+        for (long i = index + 1; i <= before; i++) {
+          LogEntry e = log.entry(i);
+          if (e != null) {
+            apply(i, e);
+          }
+        }
+      } catch (IOException | RuntimeException e) {
+        closeDb(); // behind what the member applied: it must not go on applying
+        throw new IOException("brick " + dir + " rebuilt from a snapshot at " + index + " but replaying its log up to "
+            + before + " failed; the brick is closed: " + e.getMessage(), e);
+      }
+      return index;
     } finally {
       lock.writeLock().unlock();
     }
@@ -2391,8 +2481,9 @@ public final class Brick implements AutoCloseable {
    * and then releases that state. For each directory (by inode): its attributes and extended
    * attributes, then each entry in name order (name, inode, type) and, for an entry that is not
    * a directory, the child's attributes, extended attributes, symbolic link target and content
-   * checksums (the inline value or the block CRC32Cs: data files are covered by
-   * {@link #verifyBlock}, and a RocksDB snapshot does not cover them). Directory 0 stands for
+   * checksums (the CRC32C and length of inline content, the block CRC32Cs of a data file: the
+   * content itself is checked against them by {@link #verifyBlock}, and a RocksDB snapshot does
+   * not cover data files). Directory 0 stands for
    * the inode counters and the orphans. The result is SHA-256 over every (directory, digest) in
    * order; members that applied the same entries get the same digests.
    *
@@ -2608,8 +2699,11 @@ public final class Brick implements AutoCloseable {
         if (n.inFile) {
           hashRange(ro, Keys.id(Keys.BLOCK_CRC, id));
         } else {
+          // the checksum only, as for data files: content against checksum is the block check's
+          // job, and a member must not look divergent for a bad block it is about to repair
           byte[] ck = Keys.id(Keys.INLINE, id);
-          hashKv(ck, db.get(ro, ck));
+          byte[] cv = db.get(ro, ck);
+          hashKv(ck, cv == null ? null : ByteBuffer.allocate(8).putInt(cv.length).put(cv, 0, Math.min(4, cv.length)).array());
         }
       }
     }
