@@ -48,6 +48,11 @@ final class ServerCommand implements Callable<Integer> {
           + " 'holdfast scrub start').")
   double scrubIntervalHours;
 
+  @Option(names = "--no-scrub-rebuild",
+      description = "A member the scrubber takes out of service stays out (to inspect its brick) instead of rebuilding itself"
+          + " from another member's snapshot.")
+  boolean noScrubRebuild;
+
   @Override
   public Integer call() throws Exception {
     NodeConfig config = NodeFiles.read(data);
@@ -63,7 +68,7 @@ final class ServerCommand implements Callable<Integer> {
           + scrubRateMiB + " and " + scrubIntervalHours);
     }
     ScrubSettings scrub = new ScrubSettings(Math.max(1, Math.round(scrubRateMiB * (1 << 20))),
-        Duration.ofSeconds(Math.round(scrubIntervalHours * 3600)));
+        Duration.ofSeconds(Math.round(scrubIntervalHours * 3600)), !noScrubRebuild);
     HoldfastNode node = HoldfastNode.start(config, security.withLimits(maxPerClient, maxConnections), InstantSource.system(), scrub);
     // SIGTERM and SIGINT ask for a clean stop: the node closes (pending requests fail with a
     // retryable error, clients go to the other members) and the process exits 0, as service

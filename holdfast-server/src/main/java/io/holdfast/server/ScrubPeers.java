@@ -115,6 +115,19 @@ final class ScrubPeers implements AutoCloseable {
     }
   }
 
+  /**
+   * Asks {@code member} to take a snapshot now (Ratis's snapshot management; nodes and the admin
+   * may), and waits up to 2 minutes for it.
+   *
+   * @throws IOException if it did not
+   */
+  void createSnapshot(RaftPeer member) throws IOException {
+    RaftClientReply reply = oneMember().getSnapshotManagementApi(member.getId()).create(true, 120_000);
+    if (!reply.isSuccess()) {
+      throw new IOException("member " + member.getAddress() + " took no snapshot: " + reply.getException());
+    }
+  }
+
   private static Message message(Request request) {
     return Message.valueOf(ByteString.copyFrom(Codec.encode(request)));
   }

@@ -13,10 +13,13 @@ import java.util.Objects;
  * @param interval time from the end of one automatic pass to the start of the next (default
  *     24 hours; the first pass is due one interval after a brick is first served);
  *     {@link Duration#ZERO} for passes on request only
+ * @param rebuild whether a member the scrubber took out of service rebuilds itself from another
+ *     member's snapshot (default true); false keeps it out of service, e.g. to inspect the
+ *     damaged brick, until the operator rebuilds it
  */
-public record ScrubSettings(long rateBytesPerSecond, Duration interval) {
-  /** 16 MiB/s, a pass every 24 hours. */
-  public static final ScrubSettings DEFAULT = new ScrubSettings(Pacer.DEFAULT_BYTES_PER_SECOND, Duration.ofHours(24));
+public record ScrubSettings(long rateBytesPerSecond, Duration interval, boolean rebuild) {
+  /** 16 MiB/s, a pass every 24 hours, quarantined members rebuild themselves. */
+  public static final ScrubSettings DEFAULT = new ScrubSettings(Pacer.DEFAULT_BYTES_PER_SECOND, Duration.ofHours(24), true);
 
   /**
    * Checks the settings.
@@ -31,6 +34,11 @@ public record ScrubSettings(long rateBytesPerSecond, Duration interval) {
     if (interval.isNegative()) {
       throw new IllegalArgumentException("scrub interval must not be negative, got " + interval);
     }
+  }
+
+  /** These settings with {@link #rebuild} set to {@code rebuild}. */
+  public ScrubSettings withRebuild(boolean rebuild) {
+    return new ScrubSettings(rateBytesPerSecond, interval, rebuild);
   }
 
   /** Whether passes start by themselves (a positive interval). */

@@ -3,23 +3,29 @@ package io.holdfast.server;
 import io.holdfast.client.security.Peer;
 import io.holdfast.client.security.TransportSecurity;
 import io.holdfast.protocol.Checksums;
+import io.holdfast.protocol.Codec;
 import io.holdfast.protocol.Errno;
 import io.holdfast.protocol.HoldfastException;
 import io.holdfast.protocol.Limits;
+import io.holdfast.protocol.LogEntry;
+import io.holdfast.protocol.ProtocolException;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.ScrubStats;
 import io.holdfast.storage.Brick;
 import io.holdfast.storage.Pacer;
 import io.holdfast.storage.ScrubPass;
+import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -28,8 +34,12 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+import org.apache.ratis.proto.RaftProtos.LogEntryProto;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.raftlog.RaftLog;
+import org.apache.ratis.statemachine.impl.SingleFileSnapshotInfo;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -61,10 +71,27 @@ import org.slf4j.LoggerFactory;
  * majority of the group, so a scrub never takes a volume down. It records why in
  * {@code scrub/quarantine} inside the brick directory (so it survives restarts and goes away
  * with the brick), refuses file-system queries (clients then read from other members), hands
- * leadership to another member whenever it finds itself leading, and starts no more passes. It
- * keeps applying the log, so it stays a voting member. To rebuild it, the operator stops the
- * node, removes the brick directory and starts the node: the member restores its latest
- * snapshot and replays the log; the next pass checks it again.
+ * leadership to another member whenever it finds itself leading, takes no snapshots (they would
+ * carry the damage), and starts no more passes. It keeps applying the log, so it stays a voting
+ * member.
+ *
+ * <h2>Rebuild</h2>
+ *
+ * <p>A quarantined member then rebuilds itself: it downloads the latest snapshot file of a member
+ * in service ({@link Request.SnapshotRead}, paced), and {@link Brick#rebuild} swaps it in and
+ * re-applies this member's own log entries after it up to where the member had applied, under
+ * the brick's write lock. The log entries are the committed ones every member applies, so the
+ * result is the healthy member's state carried forward by the same entries. That needs this
+ * member's log to reach back to the snapshot's index: if the source's latest snapshot is older,
+ * the scrubber asks the source to take one (the quarantined member takes none, so its log is
+ * not purged meanwhile); a source without snapshots will do when this member's log starts at
+ * the beginning (then the brick is rebuilt from empty and the whole log). The
+ * quarantine is then lifted and a pass starts at once to check the result at a new mark. A
+ * member never rebuilds while it leads (its replies would be wrong), and at most
+ * {@value #MAX_REBUILDS} times per node start (not at all with {@link ScrubSettings#rebuild()}
+ * off); after that, or if it fails, the operator can
+ * stop the node, remove the brick directory and start it (it restores its latest local snapshot
+ * and replays the log: right only if that snapshot predates the damage).
  *
  * <h2>Schedule and control</h2>
  *
@@ -88,6 +115,10 @@ final class Scrubber implements AutoCloseable {
   static final long MARK_WAIT_MILLIS = TimeUnit.MINUTES.toMillis(1);
   /** Directories named in a divergence report, at most. */
   static final int NAMED_DIRECTORIES = 8;
+  /** Rebuilds from another member per node start, at most. */
+  static final int MAX_REBUILDS = 3;
+  /** Time between attempts to rebuild, when one failed. */
+  static final long REBUILD_RETRY_NANOS = TimeUnit.MINUTES.toNanos(5);
 
   /** The Raft division of this member, looked up when needed (it is created after the state machine). */
   @FunctionalInterface
@@ -100,6 +131,7 @@ final class Scrubber implements AutoCloseable {
   private final Path scrubDir;
   private final String member;
   private final DivisionLookup division;
+  private final Supplier<SingleFileSnapshotInfo> latestSnapshot;
   private final ScrubSettings settings;
   private final InstantSource clock;
   private final Pacer pacer;
@@ -121,6 +153,9 @@ final class Scrubber implements AutoCloseable {
   private volatile boolean closed;
   private long passStartIndex;
   private long lastTransferNanos;
+  private long lastRebuildNanos;
+  private boolean rebuildTried;
+  private int rebuilds;
   private final AtomicLong passes = new AtomicLong();
   private final AtomicLong bytesVerified = new AtomicLong();
   private final AtomicLong blocksVerified = new AtomicLong();
@@ -133,16 +168,19 @@ final class Scrubber implements AutoCloseable {
    *
    * @param brickDir the brick's directory; the scrubber keeps {@code scrub/} in it
    * @param member this node's address
+   * @param latestSnapshot this member's latest Ratis snapshot (null if none), which other members
+   *     may rebuild from
    * @param transport this node's TLS material, for its requests to the other members
    * @throws IOException if {@code scrub/} cannot be created or read
    */
-  Scrubber(Brick brick, Path brickDir, String member, DivisionLookup division, ScrubSettings settings,
-      TransportSecurity transport, InstantSource clock) throws IOException {
+  Scrubber(Brick brick, Path brickDir, String member, DivisionLookup division, Supplier<SingleFileSnapshotInfo> latestSnapshot,
+      ScrubSettings settings, TransportSecurity transport, InstantSource clock) throws IOException {
     this.brick = brick;
     this.brickDir = brickDir;
     this.scrubDir = brickDir.resolve("scrub");
     this.member = member;
     this.division = division;
+    this.latestSnapshot = latestSnapshot;
     this.settings = settings;
     this.clock = clock;
     this.pacer = new Pacer(settings.rateBytesPerSecond());
@@ -167,7 +205,7 @@ final class Scrubber implements AutoCloseable {
    */
   Response answer(Request.Query q, Peer peer) {
     if (!(q instanceof Request.ScrubRead || q instanceof Request.MarkDigest || q instanceof Request.MarkDirectories
-        || q instanceof Request.ScrubControl)) {
+        || q instanceof Request.ScrubControl || q instanceof Request.SnapshotRead)) {
       return null;
     }
     if (!peer.role().privileged()) {
@@ -181,6 +219,7 @@ final class Scrubber implements AutoCloseable {
         case Request.MarkDigest m -> marks.answerTotal(m.mark(), brick);
         case Request.MarkDirectories m -> marks.page(m.mark(), m.after(), m.maxEntries());
         case Request.ScrubControl c -> control(c);
+        case Request.SnapshotRead r -> snapshotChunk(r);
         default -> throw new IllegalStateException("not a scrub request: " + q);
       };
     } catch (HoldfastException e) {
@@ -219,6 +258,34 @@ final class Scrubber implements AutoCloseable {
     return new Response.ScrubStatus(stats());
   }
 
+  /** A chunk of this member's latest snapshot file, for a quarantined member that rebuilds. */
+  private Response snapshotChunk(Request.SnapshotRead r) throws IOException {
+    if (quarantined()) {
+      return new Response.Error(Errno.EIO, "member quarantined by scrub: its snapshots may carry the damage: " + quarantine);
+    }
+    if (r.offset() < 0 || r.length() <= 0 || r.length() > Limits.MAX_DATA_BYTES) {
+      return new Response.Error(Errno.EINVAL, "bad snapshot read at " + r.offset() + " of " + r.length() + " bytes");
+    }
+    SingleFileSnapshotInfo s = latestSnapshot.get();
+    if (s == null) {
+      return new Response.Error(Errno.ENOENT, "no snapshot on this member");
+    }
+    if (r.index() != 0 && r.index() != s.getIndex()) {
+      return new Response.Error(Errno.ENOENT, "snapshot " + r.index() + " is no longer this member's latest (" + s.getIndex() + ")");
+    }
+    try (FileChannel ch = FileChannel.open(s.getFile().getPath(), StandardOpenOption.READ)) {
+      long size = ch.size();
+      ByteBuffer buf = ByteBuffer.allocate((int) Math.max(0, Math.min(r.length(), size - r.offset())));
+      while (buf.hasRemaining() && ch.read(buf, r.offset() + buf.position()) >= 0) {
+        // read on
+      }
+      byte[] bytes = buf.array();
+      return new Response.SnapshotChunk(s.getIndex(), size, bytes, Checksums.crc32c(bytes));
+    } catch (NoSuchFileException e) {
+      return new Response.Error(Errno.ENOENT, "snapshot " + s.getIndex() + " was just replaced on this member");
+    }
+  }
+
   /** Whether the scrubber took this member out of service. */
   boolean quarantined() {
     return !quarantine.isEmpty();
@@ -231,9 +298,12 @@ final class Scrubber implements AutoCloseable {
   String refusal() {
     String q = quarantine;
     return q.isEmpty() ? null
-        : "member " + member + " quarantined by scrub: " + q + ". Other members serve the volume. To rebuild this"
-            + " member: stop its node, remove " + brickDir + " and start the node; it restores its latest snapshot,"
-            + " replays the log, and the next scrub pass checks it again";
+        : "member " + member + " quarantined by scrub: " + q + ". Other members serve the volume. "
+            + (settings.rebuild()
+                ? "It rebuilds itself from a member in service ('holdfast scrub status' shows how far it got)"
+                : "It stays out of service (started with --no-scrub-rebuild)")
+            + "; to rebuild it by hand, stop its node, remove " + brickDir + " and start the node (it restores its latest"
+            + " local snapshot, which is right only if that predates the damage, and replays the log)";
   }
 
   /** This member's scrub state and counters. Thread-safe. */
@@ -269,6 +339,7 @@ final class Scrubber implements AutoCloseable {
       try {
         serveMarks();
         stayOutOfLead();
+        rebuildIfQuarantined();
         ScrubPass p = beginPassIfDue();
         if (p == null) {
           idle(1000);
@@ -631,20 +702,11 @@ final class Scrubber implements AutoCloseable {
    * would not be a majority of the group.
    */
   private void quarantine(String why) {
-    int inService = 0;
-    int groupSize = 1;
+    int inService;
+    int groupSize;
     try {
-      for (RaftPeer p : others()) {
-        groupSize++;
-        try {
-          if (peers.ask(p, new Request.ScrubControl(Request.ScrubControl.Action.STATUS, 0)) instanceof Response.ScrubStatus s
-              && !s.stats().quarantined()) {
-            inService++;
-          }
-        } catch (IOException e) {
-          // down: not in service
-        }
-      }
+      groupSize = others().size() + 1;
+      inService = inServiceOthers().size();
     } catch (IOException e) {
       problem("would take this member out of service (" + why + ") but cannot reach the group: " + e.getMessage());
       return;
@@ -664,10 +726,168 @@ final class Scrubber implements AutoCloseable {
       LOG.error("{}: could not record the quarantine (it holds until the node stops)", brickDir.getFileName(), e);
     }
     quarantine = why;
+    rebuildTried = false;
     problem(why);
-    LOG.error("{}: member {} quarantined by scrub: {}. Rebuild it: stop the node, remove {}, start the node",
-        brickDir.getFileName(), member, why, brickDir);
+    LOG.error("{}: member {} quarantined by scrub: {}", brickDir.getFileName(), member, why);
     stayOutOfLead();
+  }
+
+  /** The other members that answer and are not quarantined. */
+  private List<RaftPeer> inServiceOthers() throws IOException {
+    List<RaftPeer> out = new ArrayList<>();
+    for (RaftPeer p : others()) {
+      try {
+        if (peers.ask(p, new Request.ScrubControl(Request.ScrubControl.Action.STATUS, 0)) instanceof Response.ScrubStatus s
+            && !s.stats().quarantined()) {
+          out.add(p);
+        }
+      } catch (IOException e) {
+        // down: not in service
+      }
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------------ rebuild
+
+  /** Rebuilds a quarantined member from another member's snapshot and its own log; see the class comment. */
+  private void rebuildIfQuarantined() throws InterruptedException {
+    if (!quarantined() || !settings.rebuild() || rebuilds >= MAX_REBUILDS || (rebuildTried && System.nanoTime() - lastRebuildNanos < REBUILD_RETRY_NANOS)) {
+      return;
+    }
+    RaftServer.Division d;
+    try {
+      d = division.get();
+    } catch (IOException e) {
+      return; // not (yet) part of the group: nothing to rebuild from, and no attempt made
+    }
+    rebuildTried = true;
+    lastRebuildNanos = System.nanoTime();
+    String why = quarantine;
+    List<String> failures = new ArrayList<>();
+    try {
+      if (d.getInfo().isLeader()) {
+        problem("quarantined (" + why + "); not rebuilding while this member leads");
+        rebuildTried = false; // again once leadership has moved
+        return;
+      }
+      for (RaftPeer source : inServiceOthers()) {
+        Path file = scrubDir.resolve("rebuild.snap");
+        try {
+          long before = brick.appliedIndex();
+          long start = d.getRaftLog().getStartIndex();
+          long downloaded = download(source, file);
+          if (downloaded < 0 ? start > 1 : downloaded + 1 < start) {
+            // the source's latest snapshot is older than this member's log reaches: ask for a new one
+            peers.createSnapshot(source);
+            downloaded = download(source, file);
+          }
+          long index;
+          try (InputStream in = downloaded < 0 ? null : new BufferedInputStream(Files.newInputStream(file), 1 << 20)) {
+            index = brick.rebuild(in, logOf(d.getRaftLog()));
+          }
+          rebuilds++;
+          Files.deleteIfExists(scrubDir.resolve("quarantine"));
+          quarantine = "";
+          String done = "rebuilt from " + (downloaded < 0 ? "an empty brick" : source.getAddress() + "'s snapshot at index " + index)
+              + " and this member's log up to " + before + " (quarantined because " + why + "); a new pass checks it";
+          problem(done);
+          LOG.warn("{}: {}", brickDir.getFileName(), done);
+          synchronized (this) {
+            startRequested = true;
+          }
+          return;
+        } catch (HoldfastException e) {
+          failures.add(source.getAddress() + ": " + e.getMessage());
+        } catch (IOException e) {
+          failures.add(source.getAddress() + ": " + e.getMessage());
+          if (!brick.isOpen()) {
+            break; // replaying the log failed: this member cannot go on; nothing more to try
+          }
+        } finally {
+          try {
+            Files.deleteIfExists(file);
+          } catch (IOException e) {
+            LOG.warn("{}: could not remove {}: {}", brickDir.getFileName(), file, e.getMessage());
+          }
+        }
+      }
+    } catch (IOException e) {
+      failures.add(e.getMessage());
+    }
+    problem("quarantined (" + why + "); could not rebuild from another member yet"
+        + (failures.isEmpty() ? ": no member in service" : ": " + String.join("; ", failures)));
+    LOG.warn("{}: {}", brickDir.getFileName(), lastProblem);
+  }
+
+  /**
+   * Downloads {@code source}'s latest snapshot file into {@code file}, paced.
+   *
+   * @return its index, or -1 if the source has no snapshot (then nothing is written)
+   * @throws IOException if the source fails, sends a bad chunk, or replaces the snapshot meanwhile
+   */
+  private long download(RaftPeer source, Path file) throws IOException, InterruptedException {
+    long index = 0;
+    long total = -1;
+    long offset = 0;
+    try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+        StandardOpenOption.WRITE)) {
+      while (total < 0 || offset < total) {
+        Response r = peers.ask(source, new Request.SnapshotRead(index, offset, Limits.MAX_DATA_BYTES));
+        if (index == 0 && r instanceof Response.Error e && e.errno() == Errno.ENOENT) {
+          return -1;
+        }
+        if (!(r instanceof Response.SnapshotChunk c)) {
+          throw new IOException("did not send its snapshot: " + ScrubPeers.describe(r));
+        }
+        if (Checksums.crc32c(c.bytes()) != c.crc32c()) {
+          throw new IOException("sent a snapshot chunk failing its CRC32C at offset " + offset);
+        }
+        if (index == 0) {
+          index = c.index();
+          total = c.totalBytes();
+        } else if (c.index() != index || c.totalBytes() != total) {
+          throw new IOException("replaced its snapshot during the download");
+        }
+        if (c.bytes().length == 0 && offset < total) {
+          throw new IOException("sent an empty chunk at offset " + offset + " of " + total);
+        }
+        ByteBuffer b = ByteBuffer.wrap(c.bytes());
+        while (b.hasRemaining()) {
+          out.write(b, offset + b.position());
+        }
+        offset += c.bytes().length;
+        pacer.acquire(c.bytes().length);
+      }
+      out.force(true);
+    }
+    return index;
+  }
+
+  /** This member's Raft log as a brick replays it: the entries Ratis hands to the state machine. */
+  private static Brick.LogSource logOf(RaftLog log) {
+    return new Brick.LogSource() {
+      @Override
+      public long firstIndex() {
+        return log.getStartIndex();
+      }
+
+      @Override
+      public LogEntry entry(long index) throws IOException {
+        LogEntryProto p = log.get(index);
+        if (p == null) {
+          throw new IOException("entry " + index + " is not in this member's log");
+        }
+        if (!p.hasStateMachineLogEntry()) {
+          return null;
+        }
+        try {
+          return Codec.decodeLogEntry(p.getStateMachineLogEntry().getLogData().toByteArray());
+        } catch (ProtocolException e) {
+          return null; // the state machine applied it as an error, without the brick
+        }
+      }
+    };
   }
 
   private String readQuarantine() throws IOException {

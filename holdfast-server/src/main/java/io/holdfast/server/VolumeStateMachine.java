@@ -116,7 +116,8 @@ final class VolumeStateMachine extends LifecycleStateMachine {
     }, IOException.class);
     LOG.info("{}: brick {} at applied index {}, checkpoint {}", groupId, brickDir,
         brick.appliedIndex(), brick.checkpointIndex());
-    scrubber = new Scrubber(brick, brickDir, member, () -> server.getDivision(groupId), scrub, transport, clock);
+    scrubber = new Scrubber(brick, brickDir, member, () -> server.getDivision(groupId), () -> storage.getLatestSnapshot(),
+        scrub, transport, clock);
     scrubber.start();
   }
 
