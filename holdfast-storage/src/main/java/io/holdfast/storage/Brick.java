@@ -1537,8 +1537,9 @@ public final class Brick implements AutoCloseable {
    * at or below that which are applied later are replays (see {@link #apply}).
    *
    * <p>Used by the scrubber to rebuild a quarantined member. The snapshot is built and verified
-   * as in {@link #restoreSnapshot} before anything changes; and nothing changes either if the
-   * log no longer holds the first entry to replay.
+   * as in {@link #restoreSnapshot} beside the brick, without the lock (entries are applied
+   * meanwhile), before anything changes; and nothing changes either if the log no longer holds
+   * the first entry to replay. Thread-safe; one rebuild at a time.
    *
    * @param snapshot a stream in the {@link #writeSnapshot} format (not closed), or null
    * @param log this member's log
@@ -1549,23 +1550,31 @@ public final class Brick implements AutoCloseable {
    *     brick is then closed, since it is behind the entries the member has applied
    * @throws IllegalStateException if the brick is closed
    */
-  public long rebuild(InputStream snapshot, LogSource log) throws IOException {
+  public synchronized long rebuild(InputStream snapshot, LogSource log) throws IOException {
     Objects.requireNonNull(log, "log");
+    ensureOpen();
+    // built beside the brick without the lock (applies go on meanwhile); only swapping in and
+    // replaying hold it
+    Path tmp = dir.resolve("rebuild.tmp");
+    deleteTree(tmp);
+    long index;
+    try {
+      if (snapshot == null) {
+        Brick.open(tmp).close(); // a new, empty brick: the state before entry 1
+        index = 0;
+      } else {
+        Files.createDirectories(tmp.resolve("data"));
+        index = buildFromSnapshot(snapshot, tmp);
+      }
+    } catch (IOException | RuntimeException e) {
+      deleteTree(tmp);
+      throw e;
+    }
     lock.writeLock().lock();
     try {
-      ensureOpen();
       long before = appliedIndex;
-      Path tmp = dir.resolve("restore.tmp");
-      deleteTree(tmp);
-      long index;
       try {
-        if (snapshot == null) {
-          Brick.open(tmp).close(); // a new, empty brick: the state before entry 1
-          index = 0;
-        } else {
-          Files.createDirectories(tmp.resolve("data"));
-          index = buildFromSnapshot(snapshot, tmp);
-        }
+        ensureOpen();
         if (before > index && log.firstIndex() > index + 1) {
           throw new HoldfastException(Errno.ERANGE, "this member's log starts at " + log.firstIndex()
               + ", after the snapshot's index " + index + ": entries in between cannot be replayed");
@@ -1746,6 +1755,7 @@ public final class Brick implements AutoCloseable {
     deleteTree(oldMeta);
     deleteTree(oldData);
     deleteTree(dir.resolve("restore.tmp"));
+    deleteTree(dir.resolve("rebuild.tmp"));
   }
 
   private static void deleteTree(Path p) throws IOException {
