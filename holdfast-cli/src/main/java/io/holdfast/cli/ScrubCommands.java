@@ -174,8 +174,9 @@ final class ScrubCommands {
 
   @Command(name = "pause", mixinStandardHelpOptions = true,
       description = {
-        "Pause scrubbing on every member: no scrub I/O and no automatic passes until 'scrub start'.",
-        "A paused member also stops computing the digests other members compare with.",
+        "Pause scrubbing on every member: no scrub I/O and no automatic passes until 'scrub start'",
+        "(a pause holds across restarts). A paused member also stops computing the digests other",
+        "members compare with.",
         "",
         "Example:  holdfast scrub pause mail"
       })

@@ -98,8 +98,9 @@ import org.slf4j.LoggerFactory;
  * <p>A pass starts on request ({@link Request.ScrubControl}) or, with a positive
  * {@link ScrubSettings#interval()}, one interval after the previous pass ended (the first one
  * interval after the brick was first served; the times are kept in {@code scrub/state}).
- * Pausing stops all scrub I/O until started again, including digests other members wait for.
- * Counters restart at zero with the node.
+ * Pausing stops all scrub I/O until started again (also across restarts: it is kept in
+ * {@code scrub/state}), including digests other members wait for. Counters restart at zero with
+ * the node.
  *
  * <p>Thread safety: the scrubber's own thread does all the scrub work; {@link #answer},
  * {@link #stats} and {@link #refusal} are called from Ratis's threads and only read state or
@@ -253,6 +254,9 @@ final class Scrubber implements AutoCloseable {
           pacer.pause();
         }
         case STATUS -> { }
+      }
+      if (c.action() != Request.ScrubControl.Action.STATUS) {
+        saveStateLocked(); // a pause holds across restarts, until started again
       }
     }
     return new Response.ScrubStatus(stats());
@@ -447,13 +451,10 @@ final class Scrubber implements AutoCloseable {
         return;
       }
       lastTransferNanos = System.nanoTime();
-      peers.use(d.getGroup());
-      for (RaftPeer p : d.getGroup().getPeers()) {
-        if (!p.getId().equals(d.getId())) {
-          LOG.warn("{}: quarantined member leads; handing leadership to {}", brickDir.getFileName(), p.getAddress());
-          peers.transferLeadership(p.getId());
-          return;
-        }
+      for (RaftPeer p : inServiceOthers()) {
+        LOG.warn("{}: quarantined member leads; handing leadership to {}", brickDir.getFileName(), p.getAddress());
+        peers.transferLeadership(p.getId());
+        return;
       }
     } catch (IOException e) {
       LOG.warn("{}: could not hand leadership away: {}", brickDir.getFileName(), e.getMessage());
@@ -912,6 +913,10 @@ final class Scrubber implements AutoCloseable {
       firstSeenMillis = Long.parseLong(p.getProperty("first-seen-millis", "0"));
       lastPassEndMillis = Long.parseLong(p.getProperty("last-pass-end-millis", "0"));
       lastPassStartMillis = Long.parseLong(p.getProperty("last-pass-start-millis", "0"));
+      if (Boolean.parseBoolean(p.getProperty("paused", "false"))) {
+        state = ScrubStats.State.PAUSED;
+        pacer.pause();
+      }
     } catch (NoSuchFileException | NumberFormatException e) {
       firstSeenMillis = clock.millis();
       saveStateLocked();
@@ -927,6 +932,7 @@ final class Scrubber implements AutoCloseable {
     p.setProperty("first-seen-millis", Long.toString(firstSeenMillis));
     p.setProperty("last-pass-start-millis", Long.toString(lastPassStartMillis));
     p.setProperty("last-pass-end-millis", Long.toString(lastPassEndMillis));
+    p.setProperty("paused", Boolean.toString(state == ScrubStats.State.PAUSED));
     Path tmp = scrubDir.resolve("state.tmp");
     try (OutputStream out = Files.newOutputStream(tmp)) {
       p.store(out, "holdfast scrub schedule of this brick");
