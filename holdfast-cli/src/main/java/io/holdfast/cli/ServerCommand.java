@@ -5,7 +5,10 @@ import io.holdfast.server.AdminOptions;
 import io.holdfast.server.HoldfastNode;
 import io.holdfast.server.NodeConfig;
 import io.holdfast.server.NodeSecurity;
+import io.holdfast.server.ScrubSettings;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.InstantSource;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
@@ -49,6 +52,20 @@ final class ServerCommand implements Callable<Integer> {
           + " port 0 picks a free one; 'off' disables it). Unauthenticated: beyond loopback only on a trusted network.")
   String adminAddress;
 
+  @Option(names = "--scrub-rate", paramLabel = "MiB/s", defaultValue = "16",
+      description = "Pace of each volume's scrubber on this node, in MiB read per second (default: ${DEFAULT-VALUE}).")
+  double scrubRateMiB;
+
+  @Option(names = "--scrub-interval", paramLabel = "HOURS", defaultValue = "24",
+      description = "Hours from the end of one automatic scrub pass to the next (default: ${DEFAULT-VALUE}; 0: only on"
+          + " 'holdfast scrub start').")
+  double scrubIntervalHours;
+
+  @Option(names = "--no-scrub-rebuild",
+      description = "A member the scrubber takes out of service stays out (to inspect its brick) instead of rebuilding itself"
+          + " from another member's snapshot.")
+  boolean noScrubRebuild;
+
   @Override
   public Integer call() throws Exception {
     NodeConfig config = NodeFiles.read(data);
@@ -60,7 +77,14 @@ final class ServerCommand implements Callable<Integer> {
     } else {
       security = NodeSecurity.tls(data);
     }
-    HoldfastNode node = HoldfastNode.start(config, security.withLimits(maxPerClient, maxConnections), admin);
+    if (!(scrubRateMiB > 0) || Double.isInfinite(scrubRateMiB) || !(scrubIntervalHours >= 0) || Double.isInfinite(scrubIntervalHours)) {
+      throw new IllegalArgumentException("--scrub-rate must be positive and --scrub-interval 0 or more, got "
+          + scrubRateMiB + " and " + scrubIntervalHours);
+    }
+    ScrubSettings scrub = new ScrubSettings(Math.max(1, Math.round(scrubRateMiB * (1 << 20))),
+        Duration.ofSeconds(Math.round(scrubIntervalHours * 3600)), !noScrubRebuild);
+    HoldfastNode node = HoldfastNode.start(config, security.withLimits(maxPerClient, maxConnections), admin,
+        InstantSource.system(), scrub);
     // SIGTERM and SIGINT ask for a clean stop: the node closes (pending requests fail with a
     // retryable error, clients go to the other members) and the process exits 0, as service
     // managers expect. The shutdown hook covers every other way the JVM ends.

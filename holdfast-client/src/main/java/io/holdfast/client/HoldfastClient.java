@@ -632,21 +632,54 @@ public final class HoldfastClient implements AutoCloseable {
    * @throws HoldfastException {@link Errno#ENOENT} if there is no such volume
    */
   public Map<String, Response> memberDigests(String volume) throws HoldfastException {
-    RaftVolumeService s = raftVolume(volume);
+    return queryMembers(volume, new Request.GetDigest());
+  }
+
+  /**
+   * Sends one query to every member of a volume's replica group, without a read index: each
+   * answer comes from that member's own applied state. For diagnostics and for per-member
+   * requests such as {@link Request.ScrubControl}; file-system reads should use
+   * {@link #volume}.
+   *
+   * @return member address → answer, in replica order; → {@link Errno#EIO} error for a member
+   *     that did not answer (down, refused, past the deadline), with the reason
+   * @throws HoldfastException {@link Errno#ENOENT} if there is no such volume
+   */
+  public Map<String, Response> queryMembers(String volume, Request.Query query) throws HoldfastException {
     Map<String, Response> out = new LinkedHashMap<>();
-    for (String address : map.volume(volume).orElseThrow().replicas()) {
-      try {
-        out.put(address, s.queryMember(ClusterIds.peer(address).getId(), new Request.GetDigest())
-            .get(deadline.toMillis(), TimeUnit.MILLISECONDS));
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new HoldfastException(Errno.EIO, "interrupted");
-      } catch (ExecutionException | TimeoutException e) {
-        Throwable c = e instanceof ExecutionException ? e.getCause() : e;
-        out.put(address, new Response.Error(Errno.EIO, String.valueOf(c.getMessage())));
-      }
+    for (String address : replicas(volume)) {
+      out.put(address, queryMember(volume, address, query));
     }
     return out;
+  }
+
+  /**
+   * Sends one query to one member of a volume's replica group, as {@link #queryMembers}.
+   *
+   * @param member the member's address ({@code host:port}), one of the volume's replicas
+   * @return its answer, or an {@link Errno#EIO} error saying why it did not answer
+   * @throws HoldfastException {@link Errno#ENOENT} if there is no such volume or the address is
+   *     not one of its replicas
+   */
+  public Response queryMember(String volume, String member, Request.Query query) throws HoldfastException {
+    RaftVolumeService s = raftVolume(volume);
+    if (!replicas(volume).contains(member)) {
+      throw new HoldfastException(Errno.ENOENT, member + " is not a replica of volume " + volume + " " + replicas(volume));
+    }
+    try {
+      return s.queryMember(ClusterIds.peer(member).getId(), query).get(deadline.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new HoldfastException(Errno.EIO, "interrupted");
+    } catch (ExecutionException | TimeoutException e) {
+      Throwable c = e instanceof ExecutionException ? e.getCause() : e;
+      return new Response.Error(Errno.EIO, String.valueOf(c.getMessage()));
+    }
+  }
+
+  private List<String> replicas(String volume) throws HoldfastException {
+    raftVolume(volume); // refreshes the map if the volume is new to it
+    return map.volume(volume).orElseThrow(() -> new HoldfastException(Errno.ENOENT, "no volume " + volume)).replicas();
   }
 
   /**

@@ -8,6 +8,8 @@ import io.holdfast.protocol.Request.GetDigest;
 import io.holdfast.protocol.Request.GetXattr;
 import io.holdfast.protocol.Request.Link;
 import io.holdfast.protocol.Request.ListXattr;
+import io.holdfast.protocol.Request.MarkDigest;
+import io.holdfast.protocol.Request.MarkDirectories;
 import io.holdfast.protocol.Request.Mkdir;
 import io.holdfast.protocol.Request.Read;
 import io.holdfast.protocol.Request.ReadDir;
@@ -15,8 +17,12 @@ import io.holdfast.protocol.Request.ReadLink;
 import io.holdfast.protocol.Request.RemoveXattr;
 import io.holdfast.protocol.Request.Rename;
 import io.holdfast.protocol.Request.Rmdir;
+import io.holdfast.protocol.Request.ScrubControl;
+import io.holdfast.protocol.Request.ScrubMark;
+import io.holdfast.protocol.Request.ScrubRead;
 import io.holdfast.protocol.Request.SetAttr;
 import io.holdfast.protocol.Request.SetXattr;
+import io.holdfast.protocol.Request.SnapshotRead;
 import io.holdfast.protocol.Request.StatFs;
 import io.holdfast.protocol.Request.Symlink;
 import io.holdfast.protocol.Request.Truncate;
@@ -74,6 +80,7 @@ public final class Codec {
   private static final int K_SETXATTR = 11;
   private static final int K_REMOVEXATTR = 12;
   private static final int K_DROPORPHAN = 13;
+  private static final int K_SCRUB_MARK = 14;
   private static final int K_GETATTR = 32;
   private static final int K_GETATTR_INODE = 33;
   private static final int K_READDIR = 34;
@@ -83,6 +90,11 @@ public final class Codec {
   private static final int K_LISTXATTR = 38;
   private static final int K_STATFS = 39;
   private static final int K_DIGEST = 40;
+  private static final int K_SCRUB_READ = 41;
+  private static final int K_MARK_DIGEST = 42;
+  private static final int K_MARK_DIRECTORIES = 43;
+  private static final int K_SCRUB_CONTROL = 44;
+  private static final int K_SNAPSHOT_READ = 45;
   private static final int K_LOG_ENTRY = 64;
   private static final int K_OK = 96;
   private static final int K_ERROR = 97;
@@ -95,6 +107,9 @@ public final class Codec {
   private static final int K_DIGEST_REPLY = 104;
   /** {@link Response.FsStats} of a read-only export: kind 103's fields, then flags (bit 0: read-only). */
   private static final int K_FSSTATS_FLAGS = 105;
+  private static final int K_DIR_DIGESTS = 106;
+  private static final int K_SCRUB_STATUS = 107;
+  private static final int K_SNAPSHOT_CHUNK = 108;
 
   /** Longest error message, in UTF-16 units: the encoder cuts longer ones, the decoder refuses them. */
   private static final int MAX_MESSAGE_CHARS = 4096;
@@ -177,6 +192,35 @@ public final class Codec {
         w.kind(K_DIGEST_REPLY);
         w.i64(d.appliedIndex());
         w.bytes(d.sha256());
+      }
+      case Response.DirDigests d -> {
+        w.kind(K_DIR_DIGESTS);
+        w.i64(d.mark());
+        w.i32(d.entries().size());
+        for (Response.DirDigest e : d.entries()) {
+          w.i64(e.directory());
+          w.i64(e.digest());
+        }
+        w.u8(d.more() ? 1 : 0);
+      }
+      case Response.SnapshotChunk c -> {
+        w.kind(K_SNAPSHOT_CHUNK);
+        w.i64(c.index());
+        w.i64(c.totalBytes());
+        w.bytes(c.bytes());
+        w.i32(c.crc32c());
+      }
+      case Response.ScrubStatus st -> {
+        ScrubStats s = st.stats();
+        w.kind(K_SCRUB_STATUS);
+        w.u8(s.state().code());
+        w.str(s.quarantine());
+        for (long v : new long[] {s.passes(), s.passBytesDone(), s.passBytesTotal(), s.bytesVerified(),
+            s.blocksVerified(), s.badBlocks(), s.repairedBlocks(), s.unrepairableBlocks(), s.divergentDirectories(),
+            s.lastMark(), s.lastPassStartMillis(), s.lastPassEndMillis(), s.nextPassMillis(), s.rateBytesPerSecond()}) {
+          w.i64(v);
+        }
+        w.str(s.lastProblem());
       }
     }
     return w.finish();
@@ -271,6 +315,10 @@ public final class Codec {
         w.caller(d.caller());
         w.i64(d.inode());
       }
+      case ScrubMark m -> {
+        w.kind(K_SCRUB_MARK);
+        w.caller(m.caller());
+      }
       case GetAttr g -> {
         w.kind(K_GETATTR);
         w.str(g.path());
@@ -307,6 +355,32 @@ public final class Codec {
       }
       case StatFs s -> w.kind(K_STATFS);
       case GetDigest d -> w.kind(K_DIGEST);
+      case ScrubRead r -> {
+        w.kind(K_SCRUB_READ);
+        w.i64(r.inode());
+        w.i64(r.block());
+      }
+      case MarkDigest m -> {
+        w.kind(K_MARK_DIGEST);
+        w.i64(m.mark());
+      }
+      case MarkDirectories m -> {
+        w.kind(K_MARK_DIRECTORIES);
+        w.i64(m.mark());
+        w.i64(m.after());
+        w.i32(m.maxEntries());
+      }
+      case SnapshotRead r -> {
+        w.kind(K_SNAPSHOT_READ);
+        w.i64(r.index());
+        w.i64(r.offset());
+        w.i32(r.length());
+      }
+      case ScrubControl c -> {
+        w.kind(K_SCRUB_CONTROL);
+        w.u8(c.action().code());
+        w.i64(c.rateBytesPerSecond());
+      }
     }
   }
 
@@ -416,6 +490,27 @@ public final class Codec {
             yield s.asReadOnly();
           }
           case K_DIGEST_REPLY -> new Response.Digest(r.i64(), r.bytes(64));
+          case K_DIR_DIGESTS -> {
+            long mark = r.i64();
+            int n = r.count(Limits.MAX_DIGEST_PAGE_ENTRIES, "directory digests");
+            List<Response.DirDigest> entries = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+              entries.add(new Response.DirDigest(r.i64(), r.i64()));
+            }
+            yield new Response.DirDigests(mark, entries, r.bool());
+          }
+          case K_SNAPSHOT_CHUNK -> new Response.SnapshotChunk(r.i64(), r.i64(), r.bytes(Limits.MAX_DATA_BYTES), r.i32());
+          case K_SCRUB_STATUS -> {
+            ScrubStats.State state = r.scrubState();
+            String quarantine = r.str(Limits.MAX_SCRUB_TEXT_BYTES);
+            long[] v = new long[14];
+            for (int i = 0; i < v.length; i++) {
+              v[i] = r.i64();
+            }
+            String problem = r.str(Limits.MAX_SCRUB_TEXT_BYTES);
+            yield new Response.ScrubStatus(new ScrubStats(state, quarantine, v[0], v[1], v[2], v[3], v[4], v[5], v[6],
+                v[7], v[8], v[9], v[10], v[11], v[12], v[13], problem));
+          }
           default -> throw bad("unknown response kind " + kind);
         };
     r.end();
@@ -444,6 +539,7 @@ public final class Codec {
               r.i32());
       case K_REMOVEXATTR -> new RemoveXattr(r.caller(), r.path(), r.str(Limits.MAX_XATTR_NAME_BYTES));
       case K_DROPORPHAN -> new DropOrphan(r.caller(), r.i64());
+      case K_SCRUB_MARK -> new ScrubMark(r.caller());
       case K_GETATTR -> new GetAttr(r.path(), r.bool());
       case K_GETATTR_INODE -> new GetAttrByInode(r.i64());
       case K_READDIR -> new ReadDir(r.path(), r.str(Limits.NAME_MAX), r.i32());
@@ -453,6 +549,11 @@ public final class Codec {
       case K_LISTXATTR -> new ListXattr(r.path());
       case K_STATFS -> new StatFs();
       case K_DIGEST -> new GetDigest();
+      case K_SCRUB_READ -> new ScrubRead(r.i64(), r.i64());
+      case K_MARK_DIGEST -> new MarkDigest(r.i64());
+      case K_MARK_DIRECTORIES -> new MarkDirectories(r.i64(), r.i64(), r.i32());
+      case K_SCRUB_CONTROL -> new ScrubControl(r.scrubAction(), r.i64());
+      case K_SNAPSHOT_READ -> new SnapshotRead(r.i64(), r.i64(), r.i32());
       default -> throw bad("unknown request kind " + kind);
     };
   }
@@ -648,6 +749,26 @@ public final class Codec {
         return FileType.fromCode(code);
       } catch (IllegalArgumentException e) {
         throw bad("unknown file type " + code);
+      }
+    }
+
+    ScrubStats.State scrubState() throws ProtocolException {
+      need(1);
+      int code = buf.get() & 0xff;
+      try {
+        return ScrubStats.State.fromCode(code);
+      } catch (IllegalArgumentException e) {
+        throw bad("unknown scrub state " + code);
+      }
+    }
+
+    ScrubControl.Action scrubAction() throws ProtocolException {
+      need(1);
+      int code = buf.get() & 0xff;
+      try {
+        return ScrubControl.Action.fromCode(code);
+      } catch (IllegalArgumentException e) {
+        throw bad("unknown scrub action " + code);
       }
     }
 

@@ -23,6 +23,10 @@ public final class Limits {
   public static final int MAX_GROUPS = 64;
   /** Largest encoded message, in bytes: one full data payload plus headroom (2 MiB). */
   public static final int MAX_FRAME_BYTES = 2 << 20;
+  /** Most directory digests in one page of a scrub comparison ({@link Response.DirDigests}). */
+  public static final int MAX_DIGEST_PAGE_ENTRIES = 8192;
+  /** Longest text field of {@link ScrubStats} (quarantine reason, last problem), in UTF-8 bytes. */
+  public static final int MAX_SCRUB_TEXT_BYTES = 1024;
   /** Largest file size, in bytes (1 TiB). */
   public static final long MAX_FILE_SIZE = 1L << 40;
 

@@ -146,6 +146,14 @@ public sealed interface Request {
   /** Frees an orphan inode kept by {@link Unlink#keepOrphan()}. Reply: {@link Response.Ok}. */
   record DropOrphan(Caller caller, long inode) implements Mutation {}
 
+  /**
+   * A scrub mark: a point in the log at which every member takes a consistent view of its
+   * metadata and digests it, so that members can be compared at exactly the same applied index
+   * although they rarely sit at one. Changes no file-system state. Only nodes and the admin may
+   * propose it. Reply: {@link Response.Ok}.
+   */
+  record ScrubMark(Caller caller) implements Mutation {}
+
   /** POSIX {@code stat(2)} or {@code lstat(2)}. Reply: {@link Response.AttrReply}. */
   record GetAttr(String path, boolean followSymlinks) implements Query {}
 
@@ -175,4 +183,103 @@ public sealed interface Request {
 
   /** The member's state digest and applied index. Reply: {@link Response.Digest}. */
   record GetDigest() implements Query {}
+
+  /**
+   * Scrub (nodes and the admin only): the logical bytes of one content block of a file on the
+   * member asked, answered only if they pass that member's own CRC32C. Reply:
+   * {@link Response.Data}, or {@link Errno#EIO} if that member's copy is bad too.
+   *
+   * @param inode the file
+   * @param block the 64 KiB block of a file kept in a data file, or {@link #INLINE} for the
+   *     content of a file kept inline
+   */
+  record ScrubRead(long inode, long block) implements Query {
+    /** The {@code block} that names a file's inline content. */
+    public static final long INLINE = -1;
+  }
+
+  /**
+   * Scrub (nodes and the admin only): the member's digest of its state at a
+   * {@link ScrubMark}. Reply: {@link Response.Digest} whose index is the mark;
+   * {@link Errno#EAGAIN} while it is being computed; {@link Errno#ENOENT} if the member holds
+   * none for that mark (it did not apply the mark itself, or the digest was discarded).
+   */
+  record MarkDigest(long mark) implements Query {}
+
+  /**
+   * Scrub (nodes and the admin only): one page of the member's per-directory digests at a
+   * {@link ScrubMark}, in directory inode order, starting after directory {@code after} (-1
+   * for the first page). Reply: {@link Response.DirDigests}; errors as {@link MarkDigest}.
+   *
+   * @param maxEntries most entries wanted; the member sends at most
+   *     {@link Limits#MAX_DIGEST_PAGE_ENTRIES}
+   */
+  record MarkDirectories(long mark, long after, int maxEntries) implements Query {}
+
+  /**
+   * Scrub (nodes and the admin only): a chunk of the member's latest snapshot file, from which a
+   * quarantined member rebuilds its brick. Reply: {@link Response.SnapshotChunk};
+   * {@link Errno#ENOENT} if the member has no snapshot, or {@code index} is no longer its
+   * latest; {@link Errno#EIO} if the member is quarantined itself.
+   *
+   * @param index the snapshot's log index, or 0 for the latest
+   * @param offset byte offset in the snapshot file
+   * @param length most bytes wanted, 1 to {@link Limits#MAX_DATA_BYTES}
+   */
+  record SnapshotRead(long index, long offset, int length) implements Query {}
+
+  /**
+   * Scrub control of the member asked (admin and nodes only): scrub state is per member, so a
+   * tool sends this to each member of the volume. Reply: {@link Response.ScrubStatus} after the
+   * action.
+   *
+   * @param action what to do
+   * @param rateBytesPerSecond with {@link Action#START}, the new pace in bytes per second; 0
+   *     keeps the current one
+   */
+  record ScrubControl(Action action, long rateBytesPerSecond) implements Query {
+    /** Scrub actions. Wire codes are stable: never renumber. */
+    public enum Action {
+      /** Report only. */
+      STATUS(0),
+      /** Start a pass now (or resume a paused one); a running pass goes on. */
+      START(1),
+      /** Pause: no scrub I/O (and no automatic passes) until started again. */
+      PAUSE(2);
+
+      private final int code;
+
+      Action(int code) {
+        this.code = code;
+      }
+
+      /** The wire code. */
+      public int code() {
+        return code;
+      }
+
+      /**
+       * The action with a wire code.
+       *
+       * @throws IllegalArgumentException for an unknown code
+       */
+      public static Action fromCode(int code) {
+        for (Action a : values()) {
+          if (a.code == code) {
+            return a;
+          }
+        }
+        throw new IllegalArgumentException("unknown scrub action " + code);
+      }
+    }
+
+    /**
+     * Checks the fields.
+     *
+     * @throws NullPointerException if the action is null
+     */
+    public ScrubControl {
+      java.util.Objects.requireNonNull(action, "action");
+    }
+  }
 }

@@ -104,5 +104,71 @@ public sealed interface Response {
     public String hex() {
       return java.util.HexFormat.of().formatHex(sha256);
     }
+
+    @Override
+    public String toString() {
+      return "Digest[appliedIndex=" + appliedIndex + ", sha256=" + hex() + "]";
+    }
+  }
+
+  /**
+   * The digest of one directory at a scrub mark.
+   *
+   * @param directory the directory's inode; 0 stands for the volume-wide state (inode counters
+   *     and orphans)
+   * @param digest the first 64 bits of a SHA-256 over the directory, its entries and its
+   *     non-directory children (attributes, extended attributes, symlink targets, content
+   *     checksums)
+   */
+  record DirDigest(long directory, long digest) {}
+
+  /**
+   * A page of a member's per-directory digests at a scrub mark, in directory order.
+   *
+   * @param mark the mark's log index
+   * @param entries at most {@link Limits#MAX_DIGEST_PAGE_ENTRIES}
+   * @param more whether further pages follow
+   */
+  record DirDigests(long mark, List<DirDigest> entries, boolean more) implements Response {
+    public DirDigests {
+      entries = List.copyOf(entries);
+    }
+  }
+
+  /**
+   * A chunk of a member's snapshot file.
+   *
+   * @param index the snapshot's log index
+   * @param totalBytes the file's length
+   * @param bytes the chunk (at most {@link Limits#MAX_DATA_BYTES})
+   * @param crc32c CRC32C of {@code bytes}, checked by the receiver
+   */
+  record SnapshotChunk(long index, long totalBytes, byte[] bytes, int crc32c) implements Response {
+    public SnapshotChunk {
+      Objects.requireNonNull(bytes, "bytes");
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof SnapshotChunk c && c.index == index && c.totalBytes == totalBytes && c.crc32c == crc32c
+          && Arrays.equals(c.bytes, bytes);
+    }
+
+    @Override
+    public int hashCode() {
+      return Objects.hash(index, totalBytes, crc32c, Arrays.hashCode(bytes));
+    }
+
+    @Override
+    public String toString() {
+      return "SnapshotChunk[index=" + index + ", totalBytes=" + totalBytes + ", length=" + bytes.length + "]";
+    }
+  }
+
+  /** A member's scrubber state and counters (the answer to a scrub control). */
+  record ScrubStatus(ScrubStats stats) implements Response {
+    public ScrubStatus {
+      Objects.requireNonNull(stats, "stats");
+    }
   }
 }

@@ -11,6 +11,8 @@ import io.holdfast.protocol.Request.GetDigest;
 import io.holdfast.protocol.Request.GetXattr;
 import io.holdfast.protocol.Request.Link;
 import io.holdfast.protocol.Request.ListXattr;
+import io.holdfast.protocol.Request.MarkDigest;
+import io.holdfast.protocol.Request.MarkDirectories;
 import io.holdfast.protocol.Request.Mkdir;
 import io.holdfast.protocol.Request.Read;
 import io.holdfast.protocol.Request.ReadDir;
@@ -18,8 +20,12 @@ import io.holdfast.protocol.Request.ReadLink;
 import io.holdfast.protocol.Request.RemoveXattr;
 import io.holdfast.protocol.Request.Rename;
 import io.holdfast.protocol.Request.Rmdir;
+import io.holdfast.protocol.Request.ScrubControl;
+import io.holdfast.protocol.Request.ScrubMark;
+import io.holdfast.protocol.Request.ScrubRead;
 import io.holdfast.protocol.Request.SetAttr;
 import io.holdfast.protocol.Request.SetXattr;
+import io.holdfast.protocol.Request.SnapshotRead;
 import io.holdfast.protocol.Request.StatFs;
 import io.holdfast.protocol.Request.Symlink;
 import io.holdfast.protocol.Request.Truncate;
@@ -68,7 +74,8 @@ final class CodecValues {
         Combinators.combine(c, path, ints(), ints(), ints(), ints(), longs(), longs()).as(SetAttr::new),
         Combinators.combine(c, path, xattrName, g.bytes(Limits.MAX_XATTR_VALUE_BYTES), ints()).as(SetXattr::new),
         Combinators.combine(c, path, xattrName).as(RemoveXattr::new),
-        Combinators.combine(c, longs()).as(DropOrphan::new));
+        Combinators.combine(c, longs()).as(DropOrphan::new),
+        c.map(ScrubMark::new));
   }
 
   /** Every query variant, equally likely. */
@@ -83,7 +90,20 @@ final class CodecValues {
         Combinators.combine(path, g.text(Limits.MAX_XATTR_NAME_BYTES)).as(GetXattr::new),
         path.map(ListXattr::new),
         Arbitraries.create(StatFs::new),
-        Arbitraries.create(GetDigest::new));
+        Arbitraries.create(GetDigest::new),
+        Combinators.combine(longs(), longs()).as(ScrubRead::new),
+        longs().map(MarkDigest::new),
+        Combinators.combine(longs(), longs(), ints()).as(MarkDirectories::new),
+        Combinators.combine(Arbitraries.of(ScrubControl.Action.class), longs()).as(ScrubControl::new),
+        Combinators.combine(longs(), longs(), ints()).as(SnapshotRead::new));
+  }
+
+  /** Scrub statistics with texts from {@code g} (around their limit when stretched). */
+  static Arbitrary<ScrubStats> scrubStats(Gen g) {
+    Arbitrary<String> text = g.text(Limits.MAX_SCRUB_TEXT_BYTES);
+    return Combinators.combine(Arbitraries.of(ScrubStats.State.class), text, longs().array(long[].class).ofSize(14), text)
+        .as((state, quarantine, v, problem) -> new ScrubStats(state, quarantine, v[0], v[1], v[2], v[3], v[4], v[5], v[6],
+            v[7], v[8], v[9], v[10], v[11], v[12], v[13], problem));
   }
 
   static Arbitrary<Request> requests(Gen g) {
@@ -128,6 +148,9 @@ final class CodecValues {
     Arbitrary<List<String>> names =
         g.list(g.text(Limits.MAX_XATTR_NAME_BYTES), r -> Gen.randomText(r, r.nextInt(16)), Limits.MAX_XATTR_NAMES);
     Arbitrary<Errno> errnos = Arbitraries.of(Errno.class).filter(e -> e != Errno.OK);
+    Arbitrary<Response.DirDigest> dirDigest = Combinators.combine(longs(), longs()).as(Response.DirDigest::new);
+    Arbitrary<List<Response.DirDigest>> dirDigests =
+        g.list(dirDigest, r -> new Response.DirDigest(r.nextLong(), r.nextLong()), Limits.MAX_DIGEST_PAGE_ENTRIES);
     return Arbitraries.oneOf(List.<Arbitrary<? extends Response>>of(
         Arbitraries.create(Response.Ok::new),
         Combinators.combine(errnos, messages(g)).as(Response.Error::new),
@@ -137,7 +160,10 @@ final class CodecValues {
         g.text(Limits.PATH_MAX).map(Response.Text::new),
         names.map(Response.Names::new),
         Combinators.combine(longs(), longs(), longs(), Arbitraries.of(false, true)).as(Response.FsStats::new),
-        Combinators.combine(longs(), g.bytes(64)).as(Response.Digest::new)));
+        Combinators.combine(longs(), g.bytes(64)).as(Response.Digest::new),
+        Combinators.combine(longs(), dirDigests, bools()).as(Response.DirDigests::new),
+        scrubStats(g).map(Response.ScrubStatus::new),
+        Combinators.combine(longs(), longs(), g.bytes(Limits.MAX_DATA_BYTES), ints()).as(Response.SnapshotChunk::new)));
   }
 
   // ------------------------------------------------------------------ examples
@@ -160,7 +186,8 @@ final class CodecValues {
         new SetAttr(CALLER, "/a", SetAttr.MODE | SetAttr.MTIME, 0600, 1, 2, 3L, 4L),
         new SetXattr(CALLER, "/a", "user.k", new byte[] {1, 2, 3}, SetXattr.CREATE),
         new RemoveXattr(CALLER, "/a", "user.k"),
-        new DropOrphan(CALLER, 7));
+        new DropOrphan(CALLER, 7),
+        new ScrubMark(CALLER));
   }
 
   /** One of each query, with non-empty strings. */
@@ -174,7 +201,12 @@ final class CodecValues {
         new GetXattr("/a", "user.k"),
         new ListXattr("/a"),
         new StatFs(),
-        new GetDigest());
+        new GetDigest(),
+        new ScrubRead(7, ScrubRead.INLINE),
+        new MarkDigest(9),
+        new MarkDirectories(9, -1, 100),
+        new ScrubControl(ScrubControl.Action.START, 16L << 20),
+        new SnapshotRead(0, 1 << 20, 1 << 20));
   }
 
   /** One of each response, with non-empty lists, strings and bytes. */
@@ -188,6 +220,10 @@ final class CodecValues {
         new Response.Text("../target"),
         new Response.Names(List.of("user.a", "user.b")),
         new Response.FsStats(1 << 30, 1 << 20, 12),
-        new Response.Digest(9, Arrays.copyOf(new byte[] {1}, 32)));
+        new Response.Digest(9, Arrays.copyOf(new byte[] {1}, 32)),
+        new Response.DirDigests(9, List.of(new Response.DirDigest(0, 1), new Response.DirDigest(1, -5)), true),
+        new Response.ScrubStatus(new ScrubStats(ScrubStats.State.RUNNING, "member quarantined: diverges", 1, 2, 3, 4, 5,
+            6, 7, 8, 9, 10, 11, 12, 13, 16L << 20, "block 1 of inode 7 was bad")),
+        new Response.SnapshotChunk(120, 5000, new byte[] {1, 2, 3}, 42));
   }
 }

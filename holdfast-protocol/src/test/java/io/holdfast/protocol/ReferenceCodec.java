@@ -8,6 +8,8 @@ import io.holdfast.protocol.Request.GetDigest;
 import io.holdfast.protocol.Request.GetXattr;
 import io.holdfast.protocol.Request.Link;
 import io.holdfast.protocol.Request.ListXattr;
+import io.holdfast.protocol.Request.MarkDigest;
+import io.holdfast.protocol.Request.MarkDirectories;
 import io.holdfast.protocol.Request.Mkdir;
 import io.holdfast.protocol.Request.Read;
 import io.holdfast.protocol.Request.ReadDir;
@@ -15,8 +17,12 @@ import io.holdfast.protocol.Request.ReadLink;
 import io.holdfast.protocol.Request.RemoveXattr;
 import io.holdfast.protocol.Request.Rename;
 import io.holdfast.protocol.Request.Rmdir;
+import io.holdfast.protocol.Request.ScrubControl;
+import io.holdfast.protocol.Request.ScrubMark;
+import io.holdfast.protocol.Request.ScrubRead;
 import io.holdfast.protocol.Request.SetAttr;
 import io.holdfast.protocol.Request.SetXattr;
+import io.holdfast.protocol.Request.SnapshotRead;
 import io.holdfast.protocol.Request.StatFs;
 import io.holdfast.protocol.Request.Symlink;
 import io.holdfast.protocol.Request.Truncate;
@@ -40,11 +46,11 @@ final class ReferenceCodec {
   static final int MAX_MESSAGE_BYTES = 4 * MAX_MESSAGE_CHARS;
   /** Request kinds; the stable wire numbers. */
   static final List<Integer> REQUEST_KINDS =
-      List.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 32, 33, 34, 35, 36, 37, 38, 39, 40);
+      List.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45);
   /** The log entry kind. */
   static final int LOG_ENTRY = 64;
   /** Response kinds; the stable wire numbers. */
-  static final List<Integer> RESPONSE_KINDS = List.of(96, 97, 98, 99, 100, 101, 102, 103, 104, 105);
+  static final List<Integer> RESPONSE_KINDS = List.of(96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108);
 
   private ReferenceCodec() {}
 
@@ -100,6 +106,26 @@ final class ReferenceCodec {
         }
       }
       case Response.Digest d -> bytes(w.u8(104).i64(d.appliedIndex()), d.sha256(), 64, "digest");
+      case Response.DirDigests d -> {
+        w.u8(106).i64(d.mark()).count(d.entries().size(), 4, Limits.MAX_DIGEST_PAGE_ENTRIES, "directory digests");
+        for (Response.DirDigest e : d.entries()) {
+          w.i64(e.directory()).i64(e.digest());
+        }
+        w.u8(d.more() ? 1 : 0);
+      }
+      case Response.SnapshotChunk c -> {
+        bytes(w.u8(108).i64(c.index()).i64(c.totalBytes()), c.bytes(), Limits.MAX_DATA_BYTES, "snapshot chunk");
+        w.i32(c.crc32c());
+      }
+      case Response.ScrubStatus st -> {
+        ScrubStats s = st.stats();
+        str(w.u8(107).u8(s.state().code()), s.quarantine(), Limits.MAX_SCRUB_TEXT_BYTES, "quarantine reason");
+        w.i64(s.passes()).i64(s.passBytesDone()).i64(s.passBytesTotal()).i64(s.bytesVerified()).i64(s.blocksVerified());
+        w.i64(s.badBlocks()).i64(s.repairedBlocks()).i64(s.unrepairableBlocks()).i64(s.divergentDirectories());
+        w.i64(s.lastMark()).i64(s.lastPassStartMillis()).i64(s.lastPassEndMillis()).i64(s.nextPassMillis());
+        w.i64(s.rateBytesPerSecond());
+        str(w, s.lastProblem(), Limits.MAX_SCRUB_TEXT_BYTES, "last problem");
+      }
     }
     return w.finish(true);
   }
@@ -146,6 +172,7 @@ final class ReferenceCodec {
       }
       case RemoveXattr r -> xattrName(path(caller(w.u8(12), r.caller()), r.path()), r.name());
       case DropOrphan d -> caller(w.u8(13), d.caller()).i64(d.inode());
+      case ScrubMark m -> caller(w.u8(14), m.caller());
       case GetAttr g -> path(w.u8(32), g.path()).u8(g.followSymlinks() ? 1 : 0);
       case GetAttrByInode g -> w.u8(33).i64(g.inode());
       case ReadDir r -> str(path(w.u8(34), r.path()), r.after(), Limits.NAME_MAX, "after").i32(r.maxEntries());
@@ -155,6 +182,11 @@ final class ReferenceCodec {
       case ListXattr l -> path(w.u8(38), l.path());
       case StatFs s -> w.u8(39);
       case GetDigest d -> w.u8(40);
+      case ScrubRead r -> w.u8(41).i64(r.inode()).i64(r.block());
+      case MarkDigest m -> w.u8(42).i64(m.mark());
+      case MarkDirectories m -> w.u8(43).i64(m.mark()).i64(m.after()).i32(m.maxEntries());
+      case SnapshotRead r -> w.u8(45).i64(r.index()).i64(r.offset()).i32(r.length());
+      case ScrubControl c -> w.u8(44).u8(c.action().code()).i64(c.rateBytesPerSecond());
     }
   }
 

@@ -20,7 +20,8 @@ import net.jqwik.api.Provide;
 import net.jqwik.api.statistics.Statistics;
 
 /**
- * The small parsers: {@link Errno#fromCode}, {@link FileType#fromCode}, {@link
+ * The small parsers: {@link Errno#fromCode}, {@link FileType#fromCode}, the scrub states and
+ * actions, {@link
  * ClusterMap#checkVolumeName} and {@link ClusterMap#checkAddress}, which throw only the {@link
  * IllegalArgumentException} they document.
  */
@@ -41,6 +42,18 @@ class WireCodesPropertiesTest {
     }
     for (FileType t : FileType.values()) {
       assertThat(FileType.fromCode(t.code())).isSameAs(t);
+    }
+  }
+
+  @Property(tries = 500)
+  void scrubCodesKnowExactlyZeroOneTwo(@ForAll("codes") int code) {
+    Statistics.label("outcome").collect(code >= 0 && code <= 2 ? "known" : "unknown");
+    if (code >= 0 && code <= 2) {
+      assertThat(ScrubStats.State.fromCode(code).code()).isEqualTo(code);
+      assertThat(Request.ScrubControl.Action.fromCode(code).code()).isEqualTo(code);
+    } else {
+      assertThatThrownBy(() -> ScrubStats.State.fromCode(code)).isExactlyInstanceOf(IllegalArgumentException.class);
+      assertThatThrownBy(() -> Request.ScrubControl.Action.fromCode(code)).isExactlyInstanceOf(IllegalArgumentException.class);
     }
   }
 

@@ -52,7 +52,7 @@ public final class HoldfastNode implements AutoCloseable {
   private volatile AdminServer admin;
   private volatile boolean closed;
 
-  private HoldfastNode(NodeConfig config, NodeSecurity security, InstantSource clock) throws IOException {
+  private HoldfastNode(NodeConfig config, NodeSecurity security, InstantSource clock, ScrubSettings scrub) throws IOException {
     this.config = config;
     this.gatekeeper = new Gatekeeper(security);
     this.metrics = new NodeMetrics(config.address(), access::volumeName, this::connections);
@@ -72,8 +72,13 @@ public final class HoldfastNode implements AutoCloseable {
         return new ClusterStateMachine(config.clusterId(), config.peers(), config.clusterGroupMembers(), clock,
             this::mapKnown, access, handshake);
       }
-      return new VolumeStateMachine(brickDir(groupId.getUuid()), clock, access, config.clusterId(), config.address(),
-          this::joinedGeneration, metrics.volume(groupId.getUuid()));
+      VolumeStateMachine v = new VolumeStateMachine(brickDir(groupId.getUuid()), clock, access, config.clusterId(),
+          config.address(), this::joinedGeneration, metrics.volume(groupId.getUuid()), scrub, security.transport());
+      // the scrub counters, read at each scrape (zeros until the member has started)
+      metrics.registerScrubber(groupId.getUuid(), () -> v.scrubStats()
+          .map(x -> new NodeMetrics.ScrubStats(x.bytesVerified(), x.blocksVerified(), x.badBlocks(), x.repairedBlocks(), x.passes()))
+          .orElse(new NodeMetrics.ScrubStats(0, 0, 0, 0, 0)));
+      return v;
     };
     Parameters parameters = security.transport().parameters();
     GrpcConfigKeys.Server.setServicesCustomizer(parameters, gatekeeper);
@@ -131,7 +136,20 @@ public final class HoldfastNode implements AutoCloseable {
   /** Starts a node with the given clock (tests). */
   public static HoldfastNode start(NodeConfig config, NodeSecurity security, AdminOptions admin, InstantSource clock)
       throws IOException {
-    HoldfastNode node = new HoldfastNode(config, security, clock);
+    return start(config, security, admin, clock, ScrubSettings.DEFAULT);
+  }
+
+  /**
+   * Starts a node.
+   *
+   * @param admin where to serve metrics and the status page, or {@link AdminOptions#off()}
+   * @param clock the clock that stamps log entries
+   * @param scrub pace and schedule of the scrubbers of the volumes this node serves
+   * @throws IOException if the data directory cannot be used or a port cannot be bound
+   */
+  public static HoldfastNode start(NodeConfig config, NodeSecurity security, AdminOptions admin, InstantSource clock,
+      ScrubSettings scrub) throws IOException {
+    HoldfastNode node = new HoldfastNode(config, security, clock, java.util.Objects.requireNonNull(scrub, "scrub"));
     try {
       if (admin.enabled()) {
         node.admin = AdminServer.start(admin, node.observer); // before Ratis: a taken port fails fast
@@ -361,6 +379,21 @@ public final class HoldfastNode implements AutoCloseable {
     }
   }
 
+  /**
+   * The scrub state and counters of this node's member of a volume group, e.g. for metrics.
+   * Cheap: reads counters. Thread-safe.
+   *
+   * @param groupId a volume's group id
+   * @return empty if this node does not serve that group (or not yet)
+   */
+  public java.util.Optional<io.holdfast.protocol.ScrubStats> scrubStats(java.util.UUID groupId) {
+    try {
+      return server.getDivision(RaftGroupId.valueOf(groupId)).getStateMachine() instanceof VolumeStateMachine v
+          ? v.scrubStats() : java.util.Optional.empty();
+    } catch (IOException e) {
+      return java.util.Optional.empty();
+    }
+  }
 
   /** Stops the node; pending requests fail with retryable errors. Idempotent. */
   @Override

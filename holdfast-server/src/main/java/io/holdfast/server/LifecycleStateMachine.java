@@ -74,12 +74,12 @@ abstract class LifecycleStateMachine extends BaseStateMachine {
    * Writes a snapshot at the last applied index: {@link #beforeSnapshot}, then
    * {@link #writeSnapshot} into the snapshot file.
    *
-   * @return the snapshot's index, or -1 if nothing was applied yet
+   * @return the snapshot's index, or -1 if nothing was applied yet or snapshots are not allowed
    */
   @Override
   public final long takeSnapshot() throws IOException {
     TermIndex last = getLastAppliedTermIndex();
-    if (last == null || last.getIndex() <= 0) {
+    if (last == null || last.getIndex() <= 0 || !snapshotsAllowed()) {
       return -1;
     }
     beforeSnapshot(last.getIndex());
@@ -96,6 +96,14 @@ abstract class LifecycleStateMachine extends BaseStateMachine {
     storage.updateLatestSnapshot(new SingleFileSnapshotInfo(new FileInfo(file.toPath(), md5), last));
     storage.cleanupOldSnapshots(KEEP_TWO_SNAPSHOTS);
     return last.getIndex();
+  }
+
+  /**
+   * Whether a snapshot may be taken now (default: always). When not, {@link #takeSnapshot()}
+   * takes none and returns -1, and Ratis keeps the log instead of purging it.
+   */
+  protected boolean snapshotsAllowed() {
+    return true;
   }
 
   /** Makes the state durable up to {@code index} before its snapshot is written (default: nothing). */

@@ -1,5 +1,6 @@
 package io.holdfast.server;
 
+import io.holdfast.client.security.TransportSecurity;
 import io.holdfast.protocol.Access;
 import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.Codec;
@@ -10,6 +11,7 @@ import io.holdfast.protocol.LogEntry;
 import io.holdfast.protocol.ProtocolException;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
+import io.holdfast.protocol.ScrubStats;
 import io.holdfast.storage.Brick;
 import java.io.BufferedInputStream;
 import java.io.File;
@@ -20,6 +22,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.InstantSource;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import org.apache.ratis.proto.RaftProtos.LogEntryProto;
@@ -62,6 +65,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A brick failure during apply (disk error) is fatal for this member: it would otherwise
  * diverge from the others. The future fails and the error is logged.
+ *
+ * <p>A {@link Scrubber} runs beside it (started in {@link #initialize}): it answers the scrub
+ * queries, and while it holds this member quarantined, file-system queries fail (clients read
+ * from another member) with a message that says why and how to rebuild the member.
  */
 final class VolumeStateMachine extends LifecycleStateMachine {
   private static final Logger LOG = LoggerFactory.getLogger(VolumeStateMachine.class);
@@ -73,15 +80,21 @@ final class VolumeStateMachine extends LifecycleStateMachine {
   private final String member;
   private final java.util.function.ToLongFunction<UUID> joinedGeneration;
   private final NodeMetrics.VolumeMeters meters;
+  private final ScrubSettings scrub;
+  private final TransportSecurity transport;
   private volatile Brick brick;
+  private volatile Scrubber scrubber;
 
   /**
    * @param joinedGeneration the membership generation at which this member joined a group, per
    *     the latest cluster map this node knows (1 if it knows none yet)
    * @param meters where this member's operations are counted
+   * @param scrub pace and schedule of this member's scrubber
+   * @param transport how this node reaches the other members (scrub repairs)
    */
   VolumeStateMachine(Path brickDir, InstantSource clock, AccessControl access, UUID clusterId, String member,
-      java.util.function.ToLongFunction<UUID> joinedGeneration, NodeMetrics.VolumeMeters meters) {
+      java.util.function.ToLongFunction<UUID> joinedGeneration, NodeMetrics.VolumeMeters meters, ScrubSettings scrub,
+      TransportSecurity transport) {
     this.brickDir = brickDir;
     this.clock = clock;
     this.access = access;
@@ -89,6 +102,8 @@ final class VolumeStateMachine extends LifecycleStateMachine {
     this.member = member;
     this.joinedGeneration = joinedGeneration;
     this.meters = meters;
+    this.scrub = scrub;
+    this.transport = transport;
   }
 
   @Override
@@ -114,6 +129,15 @@ final class VolumeStateMachine extends LifecycleStateMachine {
     }, IOException.class);
     LOG.info("{}: brick {} at applied index {}, checkpoint {}", groupId, brickDir,
         brick.appliedIndex(), brick.checkpointIndex());
+    scrubber = new Scrubber(brick, brickDir, member, () -> server.getDivision(groupId), () -> storage.getLatestSnapshot(),
+        scrub, transport, clock);
+    scrubber.start();
+  }
+
+  /** This member's scrub state and counters; empty before {@link #initialize}. */
+  Optional<ScrubStats> scrubStats() {
+    Scrubber s = scrubber;
+    return s == null ? Optional.empty() : Optional.of(s.stats());
   }
 
   /** Called by Ratis after a snapshot from the leader was installed: load it (PAUSED → RUNNING). */
@@ -166,6 +190,20 @@ final class VolumeStateMachine extends LifecycleStateMachine {
     }
   }
 
+  /**
+   * No snapshots of a quarantined brick: a snapshot is what a rebuilt brick restores, and it
+   * must not carry the damage the scrubber found. The log is kept instead.
+   */
+  @Override
+  protected boolean snapshotsAllowed() {
+    Scrubber s = scrubber;
+    if (s != null && s.quarantined()) {
+      LOG.warn("{}: no snapshot of this member's brick while it is quarantined by scrub; the log is kept", getGroupId());
+      return false;
+    }
+    return true;
+  }
+
   @Override
   protected void beforeSnapshot(long index) throws IOException {
     brick.checkpoint();
@@ -191,6 +229,9 @@ final class VolumeStateMachine extends LifecycleStateMachine {
       op = decoded.getClass().getSimpleName();
       if (!(decoded instanceof Request.Mutation mutation)) {
         throw new HoldfastException(Errno.EINVAL, "a query sent as a mutation");
+      }
+      if (mutation instanceof Request.ScrubMark && !opened.peer().role().privileged()) {
+        throw new HoldfastException(Errno.EACCES, "scrub marks need the admin certificate or a node's; " + opened.peer() + " has neither");
       }
       check(mutation);
       LogEntry entry = new LogEntry(epochNanos(clock), mutation);
@@ -251,6 +292,16 @@ final class VolumeStateMachine extends LifecycleStateMachine {
       if (!(decoded instanceof Request.Query q)) {
         r = new Response.Error(Errno.EINVAL, "a mutation sent as a query");
       } else {
+        Scrubber scrubbing = scrubber;
+        Response answered = scrubbing == null ? null : scrubbing.answer(q, opened.peer());
+        if (answered != null) {
+          return CompletableFuture.completedFuture(message(answered));
+        }
+        String quarantined = scrubbing == null || q instanceof Request.GetDigest ? null : scrubbing.refusal();
+        if (quarantined != null) {
+          // an exception, not an error reply: clients then ask another member
+          return CompletableFuture.failedFuture(new IOException(quarantined));
+        }
         r = brick.query(q);
         if (r instanceof Response.FsStats s && granted == Access.READ_ONLY) {
           r = s.asReadOnly(); // statvfs ST_RDONLY: lets a mount or an application know up front
@@ -269,6 +320,10 @@ final class VolumeStateMachine extends LifecycleStateMachine {
 
   @Override
   public void close() throws IOException {
+    Scrubber s = scrubber;
+    if (s != null) {
+      s.close();
+    }
     Brick b = brick;
     if (b != null) {
       b.close();

@@ -44,6 +44,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.stream.Stream;
@@ -51,9 +52,11 @@ import java.util.zip.CRC32C;
 import java.util.zip.CheckedInputStream;
 import java.util.zip.CheckedOutputStream;
 import org.rocksdb.Options;
+import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.RocksIterator;
+import org.rocksdb.Snapshot;
 import org.rocksdb.WriteBatch;
 import org.rocksdb.WriteOptions;
 
@@ -108,13 +111,29 @@ import org.rocksdb.WriteOptions;
  * fatal for this member. Unknown or deleted inode numbers give {@code ENOENT} (not
  * {@code ESTALE}).
  *
+ * <h2>Scrub</h2>
+ *
+ * <p>A scrubber (see {@link ScrubPass}) lists the files with content ({@link #contentAfter}),
+ * checks each 64 KiB block or inline content against its stored CRC32C ({@link #verifyBlock}),
+ * and rewrites a bad one with bytes from a healthy member ({@link #repairBlock},
+ * {@link #repairInline}). The stored CRC32C is the judge: bytes are accepted only if they match
+ * it, so bytes from a member at another applied index are refused if the block changed in
+ * between, and tried again. A {@link Request.ScrubMark} applied as entry {@code i} makes the
+ * brick hold a RocksDB snapshot of exactly the state after {@code i}; {@link #digestMark}
+ * digests it per directory in the background (metadata and block checksums only: data files
+ * are covered by the block checks), so members compare at the same index.
+ *
  * <h2>Thread safety</h2>
  *
  * <p>{@link #apply}, {@link #checkpoint}, {@link #writeSnapshot}, {@link #restoreSnapshot} and
  * {@link #close} must be serialized by the caller (one state-machine thread). {@link #query},
  * {@link #digest}, {@link #appliedIndex} and {@link #checkpointIndex} may be called from any
  * thread concurrently with them: a read-write lock makes every query see the state between
- * two entries, never half of one.
+ * two entries, never half of one. The scrub methods may be called from any thread too:
+ * {@link #verifyBlock} holds the read lock for one block, the repairs hold the write lock (so
+ * no entry is applied while a block is checked against its CRC and rewritten), and
+ * {@link #digestMark} reads its RocksDB snapshot under a separate lock that only closing the
+ * database takes, so it never delays an apply.
  */
 public final class Brick implements AutoCloseable {
   /** Block size for data-file checksums, in bytes. */
@@ -146,10 +165,26 @@ public final class Brick implements AutoCloseable {
   private static final byte OP_DELETE = 4;
   private static final byte[] EMPTY = new byte[0];
 
+  /** The block number that names a file's inline content in the scrub methods. */
+  public static final long INLINE = Request.ScrubRead.INLINE;
+  /** Most marks whose snapshots are held; older ones are released when a new one is applied. */
+  static final int MAX_MARKS = 4;
+  /** Bytes a mark digest reads between two pacer calls (and checks for a closed database). */
+  static final long MARK_STEP_BYTES = 256 * 1024;
+  /** Inode records {@link #contentAfter} looks at in one call at most. */
+  static final int CONTENT_SCAN_MAX = 4096;
+
   private final Path dir;
   private final Path metaDir;
   private final Path dataDir;
   private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+  /**
+   * Held (read) while a mark's snapshot is read, (write) while the database is closed: mark
+   * digests read without the apply lock, and must not read a closed database.
+   */
+  private final ReentrantReadWriteLock dbLifetime = new ReentrantReadWriteLock();
+  /** Snapshots of marks, by index; guarded by itself. */
+  private final TreeMap<Long, MarkView> marks = new TreeMap<>();
   private final Set<Long> dirty = new HashSet<>();
   private RocksDB db;
   private Options options;
@@ -231,6 +266,9 @@ public final class Brick implements AutoCloseable {
         }
         db.write(writeOptions, t.batch);
         appliedIndex = index;
+        if (entry.mutation() instanceof Request.ScrubMark) {
+          holdMark(index);
+        }
         return r;
       } catch (RocksDBException e) {
         throw rocks("apply entry " + index, e);
@@ -257,6 +295,7 @@ public final class Brick implements AutoCloseable {
       case Request.Write x -> write(t, ts, x);
       case Request.Truncate x -> truncate(t, ts, x);
       case Request.DropOrphan x -> dropOrphan(t, x);
+      case Request.ScrubMark x -> new Response.Ok(); // the snapshot is taken after the batch is written
     };
   }
 
@@ -1054,6 +1093,14 @@ public final class Brick implements AutoCloseable {
     }
   }
 
+  /**
+   * Whether the brick is open: false after {@link #close} or a failed {@link #rebuild} or
+   * {@link #restoreSnapshot}. Thread-safe.
+   */
+  public boolean isOpen() {
+    return !closed;
+  }
+
   /** The index of the last applied entry; 0 for a new brick. Thread-safe. */
   public long appliedIndex() {
     return appliedIndex;
@@ -1125,6 +1172,19 @@ public final class Brick implements AutoCloseable {
           yield new Response.FsStats(fs.getTotalSpace(), fs.getUsableSpace(), metaLong(dbKv, Keys.INODE_COUNT));
         }
         case Request.GetDigest x -> digestLocked();
+        case Request.ScrubRead x -> {
+          Checked c = checkLocked(x.inode(), x.block());
+          if (c.check.status() != BlockCheck.Status.GOOD) {
+            throw new Fail(c.check.status() == BlockCheck.Status.BAD ? Errno.EIO : Errno.ENOENT,
+                c.check.status() == BlockCheck.Status.BAD ? c.check.problem()
+                    : "no " + (x.block() == INLINE ? "inline content" : "block " + x.block()) + " of inode " + x.inode());
+          }
+          yield new Response.Data(c.bytes, Checksums.crc32c(c.bytes));
+        }
+        case Request.MarkDigest x -> throw new Fail(Errno.ENOTSUP, "mark digests are kept by a node's scrubber, not by a brick");
+        case Request.MarkDirectories x -> throw new Fail(Errno.ENOTSUP, "mark digests are kept by a node's scrubber, not by a brick");
+        case Request.ScrubControl x -> throw new Fail(Errno.ENOTSUP, "scrub control is answered by a node's scrubber, not by a brick");
+        case Request.SnapshotRead x -> throw new Fail(Errno.ENOTSUP, "snapshot files are kept by a node, not by a brick");
       };
     } catch (Fail f) {
       return new Response.Error(f.errno, f.getMessage());
@@ -1454,6 +1514,96 @@ public final class Brick implements AutoCloseable {
     }
   }
 
+  /** This member's own log, as {@link #rebuild} replays it. */
+  public interface LogSource {
+    /** The first index the log still holds. */
+    long firstIndex();
+
+    /**
+     * The entry at {@code index}, or null if that index holds nothing this brick applies
+     * (a Raft configuration entry, a leader's no-op, an undecodable entry).
+     *
+     * @throws IOException if the log cannot give it
+     */
+    LogEntry entry(long index) throws IOException;
+  }
+
+  /**
+   * Replaces this brick's state with another member's snapshot (null: an empty brick, index 0)
+   * and then re-applies this member's own log entries after the snapshot up to the index it had
+   * applied before, all under the write lock, so no entry is applied in between. Afterwards the
+   * brick holds what it would hold had it applied every entry itself from the other member's
+   * state: entries up to {@code max(snapshot index, old applied index)} are in it, and entries
+   * at or below that which are applied later are replays (see {@link #apply}).
+   *
+   * <p>Used by the scrubber to rebuild a quarantined member. The snapshot is built and verified
+   * as in {@link #restoreSnapshot} beside the brick, without the lock (entries are applied
+   * meanwhile), before anything changes; and nothing changes either if the log no longer holds
+   * the first entry to replay. Thread-safe; one rebuild at a time.
+   *
+   * @param snapshot a stream in the {@link #writeSnapshot} format (not closed), or null
+   * @param log this member's log
+   * @return the snapshot's index
+   * @throws HoldfastException {@link Errno#EBADMSG} or {@link Errno#EPROTO} for a bad snapshot,
+   *     {@link Errno#ERANGE} if the log starts after the snapshot; nothing was changed
+   * @throws IOException if building fails (nothing changed), or if replaying the log fails: the
+   *     brick is then closed, since it is behind the entries the member has applied
+   * @throws IllegalStateException if the brick is closed
+   */
+  public synchronized long rebuild(InputStream snapshot, LogSource log) throws IOException {
+    Objects.requireNonNull(log, "log");
+    ensureOpen();
+    // built beside the brick without the lock (applies go on meanwhile); only swapping in and
+    // replaying hold it
+    Path tmp = dir.resolve("rebuild.tmp");
+    deleteTree(tmp);
+    long index;
+    try {
+      if (snapshot == null) {
+        Brick.open(tmp).close(); // a new, empty brick: the state before entry 1
+        index = 0;
+      } else {
+        Files.createDirectories(tmp.resolve("data"));
+        index = buildFromSnapshot(snapshot, tmp);
+      }
+    } catch (IOException | RuntimeException e) {
+      deleteTree(tmp);
+      throw e;
+    }
+    lock.writeLock().lock();
+    try {
+      long before = appliedIndex;
+      try {
+        ensureOpen();
+        if (before > index && log.firstIndex() > index + 1) {
+          throw new HoldfastException(Errno.ERANGE, "this member's log starts at " + log.firstIndex()
+              + ", after the snapshot's index " + index + ": entries in between cannot be replayed");
+        }
+      } catch (IOException | RuntimeException e) {
+        deleteTree(tmp);
+        throw e;
+      }
+      swapIn(tmp);
+      appliedIndex = index;
+      checkpointIndex = index;
+      try {
+        for (long i = index + 1; i <= before; i++) {
+          LogEntry e = log.entry(i);
+          if (e != null) {
+            apply(i, e);
+          }
+        }
+      } catch (IOException | RuntimeException e) {
+        closeDb(); // behind what the member applied: it must not go on applying
+        throw new IOException("brick " + dir + " rebuilt from a snapshot at " + index + " but replaying its log up to "
+            + before + " failed; the brick is closed: " + e.getMessage(), e);
+      }
+      return index;
+    } finally {
+      lock.writeLock().unlock();
+    }
+  }
+
   private long buildFromSnapshot(InputStream raw, Path tmp) throws IOException {
     BufferedInputStream bin = new BufferedInputStream(raw, 1 << 16);
     CheckedInputStream cin = new CheckedInputStream(bin, new CRC32C());
@@ -1605,6 +1755,7 @@ public final class Brick implements AutoCloseable {
     deleteTree(oldMeta);
     deleteTree(oldData);
     deleteTree(dir.resolve("restore.tmp"));
+    deleteTree(dir.resolve("rebuild.tmp"));
   }
 
   private static void deleteTree(Path p) throws IOException {
@@ -1654,9 +1805,22 @@ public final class Brick implements AutoCloseable {
   }
 
   private void closeDb() {
-    if (db != null) {
-      db.close();
-      db = null;
+    dbLifetime.writeLock().lock();
+    try {
+      synchronized (marks) {
+        for (MarkView m : marks.values()) {
+          if (db != null) {
+            db.releaseSnapshot(m.snapshot);
+          }
+        }
+        marks.clear();
+      }
+      if (db != null) {
+        db.close();
+        db = null;
+      }
+    } finally {
+      dbLifetime.writeLock().unlock();
     }
     if (options != null) {
       options.close();
@@ -1987,5 +2151,592 @@ public final class Brick implements AutoCloseable {
     }
     t.deleteRange(Keys.id(Keys.XATTR, id), Keys.id(Keys.XATTR, id + 1));
     t.delete(Keys.id(Keys.ORPHAN, id));
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Scrub: verification and repair
+
+  /**
+   * A regular file with content, as the scrubber lists it.
+   *
+   * @param inode the file's inode
+   * @param size its size in bytes, positive
+   * @param inline whether its content is inline in RocksDB (one check) rather than in a data
+   *     file (one check per 64 KiB block)
+   */
+  public record Content(long inode, long size, boolean inline) {
+    /** The blocks to check: 1 for inline content, else one per started 64 KiB. */
+    public long blocks() {
+      return inline ? 1 : (size + BLOCK_BYTES - 1) / BLOCK_BYTES;
+    }
+
+    /** The logical length of block {@code b} ({@link #INLINE} for inline content), in bytes. */
+    public int length(long b) {
+      return inline ? (int) size : (int) Math.min(BLOCK_BYTES, size - b * BLOCK_BYTES);
+    }
+  }
+
+  /**
+   * One page of {@link #contentAfter}.
+   *
+   * @param files files with content, in inode order
+   * @param next the inode to pass as {@code after} for the next page
+   * @param done whether no inode follows
+   */
+  public record ContentPage(List<Content> files, long next, boolean done) {
+    public ContentPage {
+      files = List.copyOf(files);
+    }
+  }
+
+  /**
+   * Lists regular files with content (size above 0) after inode {@code after}, in inode order,
+   * looking at no more than {@value #CONTENT_SCAN_MAX} inode records (so a page may be empty
+   * and not {@code done}). Holds the read lock for the scan only. Thread-safe.
+   *
+   * @param after the last inode of the previous page; 0 for the first page
+   * @throws IOException if RocksDB fails
+   * @throws IllegalStateException if the brick is closed
+   */
+  public ContentPage contentAfter(long after) throws IOException {
+    lock.readLock().lock();
+    try {
+      ensureOpen();
+      List<Content> out = new ArrayList<>();
+      long last = after;
+      try (RocksIterator it = db.newIterator()) {
+        int seen = 0;
+        for (it.seek(Keys.inode(after + 1)); it.isValid() && it.key()[0] == Keys.INODE; it.next()) {
+          if (seen++ == CONTENT_SCAN_MAX) {
+            return new ContentPage(out, last, false);
+          }
+          last = Keys.idOf(it.key());
+          Node n = decodeOrNull(it.value());
+          if (n != null && n.type == FileType.FILE && n.size > 0) {
+            out.add(new Content(last, n.size, !n.inFile));
+          }
+        }
+        it.status();
+      } catch (RocksDBException e) {
+        throw rocks("list files", e);
+      }
+      return new ContentPage(out, last, true);
+    } finally {
+      lock.readLock().unlock();
+    }
+  }
+
+  /**
+   * The outcome of checking one block.
+   *
+   * @param status what was found
+   * @param bytes bytes read
+   * @param problem what is wrong, for {@link Status#BAD}; empty otherwise
+   */
+  public record BlockCheck(Status status, int bytes, String problem) {
+    /** What a check found. */
+    public enum Status {
+      /** The bytes match the stored CRC32C (or a hole reads as zeros). */
+      GOOD,
+      /** The bytes do not match, or cannot be read. */
+      BAD,
+      /** The block no longer exists: the file was removed, shrunk, or moved out of (or into) inline storage. */
+      GONE
+    }
+  }
+
+  private record Checked(BlockCheck check, byte[] bytes) {}
+
+  /**
+   * Reads block {@code block} of file {@code inode} (or its inline content, {@link #INLINE})
+   * and checks it against the stored CRC32C, as of the applied state now. Holds the read lock
+   * for one block (at most 64 KiB of I/O). Thread-safe. A read error of the data file counts
+   * as {@link BlockCheck.Status#BAD}.
+   *
+   * @throws IOException if RocksDB fails
+   * @throws IllegalStateException if the brick is closed
+   * @throws IllegalArgumentException if {@code block} is negative and not {@link #INLINE}
+   */
+  public BlockCheck verifyBlock(long inode, long block) throws IOException {
+    if (block < 0 && block != INLINE) {
+      throw new IllegalArgumentException("bad block number " + block);
+    }
+    lock.readLock().lock();
+    try {
+      ensureOpen();
+      return checkLocked(inode, block).check;
+    } finally {
+      lock.readLock().unlock();
+    }
+  }
+
+  private Checked checkLocked(long inode, long block) throws IOException {
+    Node n = node(dbKv, inode);
+    if (n == null || n.type != FileType.FILE || n.size == 0 || n.inFile == (block == INLINE)
+        || (block != INLINE && (block < 0 || block * BLOCK_BYTES >= n.size))) {
+      return new Checked(new BlockCheck(BlockCheck.Status.GONE, 0, ""), null);
+    }
+    if (block == INLINE) {
+      byte[] v = dbKv.get(Keys.id(Keys.INLINE, inode));
+      if (v == null || v.length != 4 + n.size) {
+        return bad(v == null ? 0 : v.length, "inline content of inode " + inode + " missing or not " + n.size + " bytes");
+      }
+      byte[] c = Arrays.copyOfRange(v, 4, v.length);
+      if (Checksums.crc32c(c) != ByteBuffer.wrap(v).getInt()) {
+        return bad(c.length, "inline content of inode " + inode + " fails its CRC32C");
+      }
+      return new Checked(new BlockCheck(BlockCheck.Status.GOOD, c.length, ""), c);
+    }
+    int len = (int) Math.min(BLOCK_BYTES, n.size - block * BLOCK_BYTES);
+    try {
+      byte[] bytes = blockVerified(dbKv, inode, n.size, block);
+      return new Checked(new BlockCheck(BlockCheck.Status.GOOD, bytes.length, ""), bytes);
+    } catch (HoldfastException e) {
+      return bad(len, detail(e));
+    } catch (IOException e) {
+      if (e.getCause() instanceof RocksDBException) {
+        throw e;
+      }
+      return bad(len, "block " + block + " of inode " + inode + " cannot be read: " + e.getMessage());
+    }
+  }
+
+  private static Checked bad(int bytes, String problem) {
+    return new Checked(new BlockCheck(BlockCheck.Status.BAD, bytes, problem), null);
+  }
+
+  /** What a repair did. */
+  public enum RepairOutcome {
+    /** The bytes matched the stored CRC32C and were written (and fsynced). */
+    REPAIRED,
+    /** The block checks good now (a write replaced it meanwhile); nothing was written. */
+    ALREADY_GOOD,
+    /**
+     * The bytes do not match the stored CRC32C (the block changed since they were read, or
+     * they are wrong, or there is no stored checksum to judge by); nothing was written.
+     */
+    MISMATCH,
+    /** The block no longer exists (see {@link BlockCheck.Status#GONE}); nothing was written. */
+    GONE
+  }
+
+  /**
+   * Rewrites block {@code block} of file {@code inode}'s data file with {@code bytes}, if and
+   * only if they are the block's logical length and match this brick's stored CRC32C for it
+   * (a hole: all zeros) and the block on disk does not. The write is fsynced before returning.
+   *
+   * <p>Concurrency: runs under the write lock, so no entry is applied between reading the
+   * stored CRC and writing; a block changed by an entry applied before the lock was taken has
+   * a new CRC, which the bytes (read elsewhere, earlier) then fail: {@link RepairOutcome#MISMATCH},
+   * to be tried again. The repair is not logged: it restores bytes the log already implies, so
+   * neither redo nor snapshots need to know of it. Thread-safe.
+   *
+   * @param bytes the good bytes, e.g. from another member ({@link Request.ScrubRead}); not kept
+   * @throws IOException if RocksDB fails or the write or fsync fails
+   * @throws IllegalArgumentException if {@code block} is negative
+   * @throws IllegalStateException if the brick is closed
+   */
+  public RepairOutcome repairBlock(long inode, long block, byte[] bytes) throws IOException {
+    Objects.requireNonNull(bytes, "bytes");
+    if (block < 0) {
+      throw new IllegalArgumentException("bad block number " + block + " (inline content: use repairInline)");
+    }
+    lock.writeLock().lock();
+    try {
+      ensureOpen();
+      Node n = node(dbKv, inode);
+      if (n == null || n.type != FileType.FILE || !n.inFile || block * BLOCK_BYTES >= n.size) {
+        return RepairOutcome.GONE;
+      }
+      long start = block * BLOCK_BYTES;
+      int len = (int) Math.min(BLOCK_BYTES, n.size - start);
+      byte[] crc = dbKv.get(Keys.blockCrc(inode, block));
+      boolean matches = bytes.length == len
+          && (crc == null ? isZeros(bytes) : Checksums.crc32c(bytes) == Keys.int4(crc));
+      if (!matches) {
+        return RepairOutcome.MISMATCH;
+      }
+      if (checkLocked(inode, block).check.status() == BlockCheck.Status.GOOD) {
+        return RepairOutcome.ALREADY_GOOD;
+      }
+      Path p = dataPath(inode);
+      boolean created = !Files.exists(p);
+      try (FileChannel ch = FileChannel.open(p, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+        ByteBuffer buf = ByteBuffer.wrap(bytes);
+        while (buf.hasRemaining()) {
+          ch.write(buf, start + buf.position());
+        }
+        ch.force(true);
+      }
+      if (created) {
+        fsyncDir(dataDir);
+      }
+      return RepairOutcome.REPAIRED;
+    } finally {
+      lock.writeLock().unlock();
+    }
+  }
+
+  /**
+   * Rewrites the inline content of file {@code inode} with {@code bytes}, if and only if they
+   * are the file's size and match the CRC32C stored with the inline content, and the stored
+   * content does not. Written with a synced RocksDB write. Concurrency as
+   * {@link #repairBlock}. Thread-safe.
+   *
+   * @return the outcome; {@link RepairOutcome#MISMATCH} also if the stored value is too short to
+   *     hold a checksum (nothing to judge by)
+   * @throws IOException if RocksDB fails
+   * @throws IllegalStateException if the brick is closed
+   */
+  public RepairOutcome repairInline(long inode, byte[] bytes) throws IOException {
+    Objects.requireNonNull(bytes, "bytes");
+    lock.writeLock().lock();
+    try {
+      ensureOpen();
+      Node n = node(dbKv, inode);
+      if (n == null || n.type != FileType.FILE || n.inFile || n.size == 0) {
+        return RepairOutcome.GONE;
+      }
+      byte[] key = Keys.id(Keys.INLINE, inode);
+      byte[] stored = dbKv.get(key);
+      if (bytes.length != n.size || stored == null || stored.length < 4
+          || Checksums.crc32c(bytes) != ByteBuffer.wrap(stored).getInt()) {
+        return RepairOutcome.MISMATCH;
+      }
+      if (checkLocked(inode, INLINE).check.status() == BlockCheck.Status.GOOD) {
+        return RepairOutcome.ALREADY_GOOD;
+      }
+      byte[] v = new byte[4 + bytes.length];
+      System.arraycopy(stored, 0, v, 0, 4);
+      System.arraycopy(bytes, 0, v, 4, bytes.length);
+      try {
+        db.put(syncOptions, key, v);
+      } catch (RocksDBException e) {
+        throw rocks("repair inline content of inode " + inode, e);
+      }
+      return RepairOutcome.REPAIRED;
+    } finally {
+      lock.writeLock().unlock();
+    }
+  }
+
+  private static boolean isZeros(byte[] b) {
+    for (byte x : b) {
+      if (x != 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Scrub: marks and their digests
+
+  /** A held mark: the RocksDB snapshot of the state right after the mark's entry. */
+  private static final class MarkView {
+    final Snapshot snapshot;
+    boolean inUse;
+
+    MarkView(Snapshot snapshot) {
+      this.snapshot = snapshot;
+    }
+  }
+
+  /** Called by apply (write lock held, database open) right after a mark's batch is written. */
+  private void holdMark(long index) {
+    synchronized (marks) {
+      marks.put(index, new MarkView(db.getSnapshot()));
+      while (marks.size() > MAX_MARKS) {
+        Map.Entry<Long, MarkView> oldest = null;
+        for (Map.Entry<Long, MarkView> e : marks.entrySet()) {
+          if (!e.getValue().inUse) {
+            oldest = e;
+            break;
+          }
+        }
+        if (oldest == null) {
+          break;
+        }
+        marks.remove(oldest.getKey());
+        db.releaseSnapshot(oldest.getValue().snapshot);
+      }
+    }
+  }
+
+  /**
+   * The indexes of the marks whose state this brick still holds (applied here since it was
+   * opened, at most {@value #MAX_MARKS}, not yet digested), oldest first. Thread-safe.
+   */
+  public List<Long> heldMarks() {
+    synchronized (marks) {
+      return List.copyOf(marks.keySet());
+    }
+  }
+
+  /** Receives per-directory digests from {@link #digestMark}, in directory order. */
+  @FunctionalInterface
+  public interface DirectorySink {
+    /**
+     * One directory's digest.
+     *
+     * @param directory its inode; 0 for the volume-wide state (counters and orphans)
+     * @param digest the first 64 bits of its SHA-256
+     * @throws IOException if the sink cannot keep it
+     */
+    void accept(long directory, long digest) throws IOException;
+  }
+
+  /**
+   * Digests the state this brick held right after applying mark {@code mark}, per directory,
+   * and then releases that state. For each directory (by inode): its attributes and extended
+   * attributes, then each entry in name order (name, inode, type) and, for an entry that is not
+   * a directory, the child's attributes, extended attributes, symbolic link target and content
+   * checksums (the CRC32C and length of inline content, the block CRC32Cs of a data file: the
+   * content itself is checked against them by {@link #verifyBlock}, and a RocksDB snapshot does
+   * not cover data files). Directory 0 stands for
+   * the inode counters and the orphans. The result is SHA-256 over every (directory, digest) in
+   * order; members that applied the same entries get the same digests.
+   *
+   * <p>Reads from the mark's RocksDB snapshot in steps of about {@value #MARK_STEP_BYTES}
+   * bytes, calling {@link Pacer#acquire} after each, without the apply lock: applies go on
+   * meanwhile. Blocking; call it from a background thread. Not to be called twice at once for
+   * the same mark.
+   *
+   * @return the SHA-256 (32 bytes)
+   * @throws HoldfastException {@link Errno#ENOENT} if the brick does not hold that mark (never
+   *     applied here, already digested, or released when the brick was restored or closed)
+   * @throws IOException if RocksDB or the sink fails
+   * @throws InterruptedException if interrupted while pacing; the mark is released all the same
+   */
+  public byte[] digestMark(long mark, Pacer pacer, DirectorySink sink) throws IOException, InterruptedException {
+    Objects.requireNonNull(pacer, "pacer");
+    Objects.requireNonNull(sink, "sink");
+    synchronized (marks) {
+      MarkView v = marks.get(mark);
+      if (v == null || v.inUse) {
+        throw new HoldfastException(Errno.ENOENT, "no state held for scrub mark " + mark + " (held: " + marks.keySet() + ")");
+      }
+      v.inUse = true;
+    }
+    try {
+      MarkWalk walk = new MarkWalk(sink);
+      while (!walk.done) {
+        long read;
+        dbLifetime.readLock().lock();
+        try {
+          MarkView v;
+          synchronized (marks) {
+            v = marks.get(mark);
+          }
+          if (v == null || db == null) {
+            throw new HoldfastException(Errno.ENOENT, "state of scrub mark " + mark + " was released (brick restored or closed)");
+          }
+          try (ReadOptions ro = new ReadOptions().setSnapshot(v.snapshot)) {
+            read = walk.step(ro, MARK_STEP_BYTES);
+          }
+        } finally {
+          dbLifetime.readLock().unlock();
+        }
+        pacer.acquire(read);
+      }
+      return walk.total.digest();
+    } finally {
+      releaseMark(mark);
+    }
+  }
+
+  /** Releases the state held for a mark, if any. Thread-safe. */
+  public void releaseMark(long mark) {
+    dbLifetime.readLock().lock();
+    try {
+      synchronized (marks) {
+        MarkView v = marks.remove(mark);
+        if (v != null && db != null) {
+          db.releaseSnapshot(v.snapshot);
+        }
+      }
+    } finally {
+      dbLifetime.readLock().unlock();
+    }
+  }
+
+  /** An inode record, or null if it cannot be decoded (damaged); for the scrubber's scans. */
+  private static Node decodeOrNull(byte[] v) {
+    try {
+      return Node.decode(v);
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+
+  private static MessageDigest sha256() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /**
+   * The walk of one mark digest, resumable between steps: the next inode record to look at, or
+   * the directory being hashed and its next entry.
+   */
+  private final class MarkWalk {
+    final DirectorySink sink;
+    final MessageDigest total = sha256();
+    final MessageDigest dirSha = sha256();
+    boolean volumeDone;
+    boolean done;
+    byte[] nextInode = Keys.inode(0);
+    long dir = -1;
+    byte[] nextDent;
+    long read;
+
+    MarkWalk(DirectorySink sink) {
+      this.sink = sink;
+      total.update("HFMARK1".getBytes(StandardCharsets.US_ASCII));
+    }
+
+    /** Walks on until about {@code budget} bytes were read or the end; returns the bytes read. */
+    long step(ReadOptions ro, long budget) throws IOException {
+      read = 0;
+      try {
+        if (!volumeDone) {
+          hashVolume(ro);
+          volumeDone = true;
+        }
+        while (!done && read < budget) {
+          if (dir < 0) {
+            nextDirectory(ro, budget);
+          } else {
+            dirEntries(ro, budget);
+          }
+        }
+      } catch (RocksDBException e) {
+        throw rocks("digest a scrub mark", e);
+      }
+      return read;
+    }
+
+    private void hashVolume(ReadOptions ro) throws IOException, RocksDBException {
+      dirSha.reset();
+      dirSha.update("VOLUME".getBytes(StandardCharsets.US_ASCII));
+      for (byte[] k : new byte[][] {Keys.FORMAT, Keys.NEXT_INODE, Keys.INODE_COUNT}) {
+        hashKv(k, db.get(ro, k));
+      }
+      byte[] prefix = {Keys.ORPHAN};
+      try (RocksIterator it = db.newIterator(ro)) {
+        for (it.seek(prefix); it.isValid() && it.key()[0] == Keys.ORPHAN; it.next()) {
+          hashKv(it.key(), it.value());
+          hashObject(ro, Keys.idOf(it.key()));
+        }
+        it.status();
+      }
+      finishDirectory(0);
+    }
+
+    private void nextDirectory(ReadOptions ro, long budget) throws IOException, RocksDBException {
+      try (RocksIterator it = db.newIterator(ro)) {
+        for (it.seek(nextInode); it.isValid() && it.key()[0] == Keys.INODE; it.next()) {
+          if (read >= budget) {
+            nextInode = it.key();
+            return;
+          }
+          byte[] k = it.key();
+          byte[] v = it.value();
+          read += k.length + v.length;
+          Node n = decodeOrNull(v);
+          if (n != null && n.isDir()) {
+            long id = Keys.idOf(k);
+            dir = id;
+            nextInode = Keys.inode(id + 1);
+            dirSha.reset();
+            dirSha.update("DIR".getBytes(StandardCharsets.US_ASCII));
+            hashKv(k, v);
+            hashRange(ro, Keys.id(Keys.XATTR, id));
+            nextDent = Keys.id(Keys.DENT, id);
+            return;
+          }
+        }
+        it.status();
+      }
+      done = true;
+    }
+
+    private void dirEntries(ReadOptions ro, long budget) throws IOException, RocksDBException {
+      byte[] prefix = Keys.id(Keys.DENT, dir);
+      try (RocksIterator it = db.newIterator(ro)) {
+        for (it.seek(nextDent); it.isValid() && Keys.startsWith(it.key(), prefix); it.next()) {
+          if (read >= budget) {
+            nextDent = it.key();
+            return;
+          }
+          byte[] v = it.value();
+          hashKv(it.key(), v);
+          if (v.length == 9 && v[8] != FileType.DIRECTORY.code()) { // a malformed entry is hashed as it is
+            hashObject(ro, ByteBuffer.wrap(v).getLong());
+          }
+        }
+        it.status();
+      }
+      finishDirectory(dir);
+      dir = -1;
+    }
+
+    private void finishDirectory(long id) throws IOException {
+      long digest = ByteBuffer.wrap(dirSha.digest()).getLong();
+      sink.accept(id, digest);
+      total.update(Keys.long8(id));
+      total.update(Keys.long8(digest));
+    }
+
+    /** A file or symlink: its attributes, xattrs, target, and content checksums. */
+    private void hashObject(ReadOptions ro, long id) throws IOException, RocksDBException {
+      byte[] k = Keys.inode(id);
+      byte[] v = db.get(ro, k);
+      hashKv(k, v);
+      if (v == null) {
+        return;
+      }
+      hashRange(ro, Keys.id(Keys.XATTR, id));
+      Node n = decodeOrNull(v);
+      if (n == null) {
+        return; // a damaged record: its bytes are hashed, which is what a comparison needs
+      } else if (n.type == FileType.SYMLINK) {
+        byte[] sk = Keys.id(Keys.SYMLINK, id);
+        hashKv(sk, db.get(ro, sk));
+      } else if (n.type == FileType.FILE) {
+        if (n.inFile) {
+          hashRange(ro, Keys.id(Keys.BLOCK_CRC, id));
+        } else {
+          // the checksum only, as for data files: content against checksum is the block check's
+          // job, and a member must not look divergent for a bad block it is about to repair
+          byte[] ck = Keys.id(Keys.INLINE, id);
+          byte[] cv = db.get(ro, ck);
+          hashKv(ck, cv == null ? null : ByteBuffer.allocate(8).putInt(cv.length).put(cv, 0, Math.min(4, cv.length)).array());
+        }
+      }
+    }
+
+    private void hashRange(ReadOptions ro, byte[] prefix) throws RocksDBException {
+      try (RocksIterator it = db.newIterator(ro)) {
+        for (it.seek(prefix); it.isValid() && Keys.startsWith(it.key(), prefix); it.next()) {
+          hashKv(it.key(), it.value());
+        }
+        it.status();
+      }
+    }
+
+    private void hashKv(byte[] k, byte[] v) {
+      dirSha.update(Keys.int4(k.length));
+      dirSha.update(k);
+      if (v == null) {
+        dirSha.update(Keys.int4(-1));
+      } else {
+        dirSha.update(Keys.int4(v.length));
+        dirSha.update(v);
+        read += k.length + v.length;
+      }
+    }
   }
 }

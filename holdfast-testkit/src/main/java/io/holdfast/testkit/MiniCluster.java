@@ -15,6 +15,7 @@ import io.holdfast.server.CertificateAuthority;
 import io.holdfast.server.HoldfastNode;
 import io.holdfast.server.NodeSecurity;
 import io.holdfast.server.NodeConfig;
+import io.holdfast.server.ScrubSettings;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -56,6 +57,7 @@ public final class MiniCluster implements AutoCloseable {
   private final long snapshotThreshold;
   private final CertificateAuthority ca;
   private UnaryOperator<NodeSecurity> securityTweak = UnaryOperator.identity();
+  private ScrubSettings scrub = ScrubSettings.DEFAULT;
   private HoldfastClient client;
 
   private MiniCluster(Path root, int size, int spares, long snapshotThreshold, boolean tls) throws IOException {
@@ -143,6 +145,11 @@ public final class MiniCluster implements AutoCloseable {
     this.securityTweak = tweak;
   }
 
+  /** Changes the scrub settings of nodes (re)started from now on (default {@link ScrubSettings#DEFAULT}). */
+  public void scrubSettings(ScrubSettings settings) {
+    this.scrub = java.util.Objects.requireNonNull(settings, "settings");
+  }
+
   /**
    * Issues a client certificate valid from now for a year into {@code root/tls-NAME}.
    *
@@ -212,7 +219,8 @@ public final class MiniCluster implements AutoCloseable {
     stop(i);
     Files.createDirectories(dataDir(i));
     NodeSecurity security = ca == null ? NodeSecurity.plaintext() : NodeSecurity.tls(dataDir(i));
-    nodes[i] = HoldfastNode.start(config(i), securityTweak.apply(security), AdminOptions.at("127.0.0.1", 0));
+    nodes[i] = HoldfastNode.start(config(i), securityTweak.apply(security), AdminOptions.at("127.0.0.1", 0),
+        java.time.InstantSource.system(), scrub);
   }
 
   /**
