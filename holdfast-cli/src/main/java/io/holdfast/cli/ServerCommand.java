@@ -43,6 +43,16 @@ final class ServerCommand implements Callable<Integer> {
       description = "Most connections this node accepts in total (default: ${DEFAULT-VALUE}).")
   int maxConnections;
 
+  @Option(names = "--disk-reserve", paramLabel = "MiB", defaultValue = "" + (NodeSecurity.DEFAULT_DISK_RESERVE >> 20),
+      description = "Free space this node keeps on its data directory's file system: past it, writes get ENOSPC"
+          + " (deleting still works), and the node stays up and consistent (default: ${DEFAULT-VALUE}).")
+  long diskReserveMiB;
+
+  @Option(names = "--catch-up-rate", paramLabel = "MiB/s", defaultValue = "" + (NodeSecurity.DEFAULT_CATCH_UP_RATE >> 20),
+      description = "Most snapshot data per second this node takes in while one of its members catches up (a new or"
+          + " long-absent member), so the foreground keeps its latency (default: ${DEFAULT-VALUE}).")
+  double catchUpRateMiB;
+
   @Option(names = "--max-connections-per-client", paramLabel = "N", defaultValue = "" + NodeSecurity.DEFAULT_PER_CLIENT,
       description = "Most connections one client identity may hold (default: ${DEFAULT-VALUE}; nodes are exempt).")
   int maxPerClient;
@@ -83,6 +93,14 @@ final class ServerCommand implements Callable<Integer> {
     }
     ScrubSettings scrub = new ScrubSettings(Math.max(1, Math.round(scrubRateMiB * (1 << 20))),
         Duration.ofSeconds(Math.round(scrubIntervalHours * 3600)), !noScrubRebuild);
+    if (!(catchUpRateMiB > 0) || Double.isInfinite(catchUpRateMiB)) {
+      throw new IllegalArgumentException("--catch-up-rate must be a positive number of MiB/s, got " + catchUpRateMiB);
+    }
+    if (diskReserveMiB < 0) {
+      throw new IllegalArgumentException("--disk-reserve must not be negative, got " + diskReserveMiB);
+    }
+    security = security.withCatchUpRate(Math.max(1, Math.round(catchUpRateMiB * (1 << 20))))
+        .withDiskReserve(diskReserveMiB << 20);
     HoldfastNode node = HoldfastNode.start(config, security.withLimits(maxPerClient, maxConnections), admin,
         InstantSource.system(), scrub);
     // SIGTERM and SIGINT ask for a clean stop: the node closes (pending requests fail with a

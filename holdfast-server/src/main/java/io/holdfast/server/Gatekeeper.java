@@ -45,7 +45,11 @@ import org.slf4j.LoggerFactory;
  *   <li>lets only nodes speak the Raft server protocol and only nodes and the admin use the
  *       admin protocol (clients may list groups and read group info);
  *   <li>wraps every client request's message in an {@link Envelope} with the caller, so the
- *       state machines can enforce export ACLs.
+ *       state machines can enforce export ACLs;
+ *   <li>paces snapshots arriving from leaders ({@code installSnapshot}) to
+ *       {@link NodeSecurity#catchUpBytesPerSecond} for the whole node: a chunk is handed on
+ *       only when the token bucket allows, and gRPC's flow control then slows the sender
+ *       (DST's "sliding window" resync, bounded); progress goes to the {@link CatchUpListener}.
  * </ul>
  *
  * <p>Thread-safe.
@@ -62,9 +66,28 @@ final class Gatekeeper extends ServerTransportFilter implements ServerIntercepto
   private final AtomicInteger total = new AtomicInteger();
   private final AtomicLong refusedConnections = new AtomicLong();
   private final AtomicLong refusedCalls = new AtomicLong();
+  private final io.holdfast.storage.Pacer catchUpPacer;
+  private volatile CatchUpListener catchUp = (group, received, expected, done) -> { };
+
+  /** Told of snapshot bytes a member of this node has received. */
+  interface CatchUpListener {
+    /**
+     * @param group the volume group (or cluster group)
+     * @param received bytes of this snapshot received so far
+     * @param expected the snapshot's total size in bytes, -1 if unknown
+     * @param done whether the last chunk has arrived
+     */
+    void chunk(java.util.UUID group, long received, long expected, boolean done);
+  }
 
   Gatekeeper(NodeSecurity security) {
     this.security = security;
+    this.catchUpPacer = new io.holdfast.storage.Pacer(security.catchUpBytesPerSecond());
+  }
+
+  /** Where snapshot progress goes (metrics). */
+  void onCatchUp(CatchUpListener listener) {
+    this.catchUp = listener;
   }
 
   @Override
@@ -177,6 +200,9 @@ final class Gatekeeper extends ServerTransportFilter implements ServerIntercepto
       return new ServerCall.Listener<>() {};
     }
     ServerCall.Listener<Q> listener = next.startCall(call, headers);
+    if (service != null && service.endsWith("RaftServerProtocolService") && method.equals("installSnapshot")) {
+      return paced(listener);
+    }
     if (service == null || !service.endsWith("RaftClientProtocolService")) {
       return listener;
     }
@@ -185,6 +211,39 @@ final class Gatekeeper extends ServerTransportFilter implements ServerIntercepto
       @Override
       public void onMessage(Q message) {
         super.onMessage(message instanceof RaftClientRequestProto request ? cast(wrap(request, caller)) : message);
+      }
+    };
+  }
+
+  /**
+   * Hands each snapshot chunk on once the catch-up pacer allows its bytes. Blocking here holds
+   * only this stream (one gRPC executor thread); the leader's sender waits on flow control.
+   */
+  private <Q> ServerCall.Listener<Q> paced(ServerCall.Listener<Q> listener) {
+    return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(listener) {
+      private long received;
+
+      @Override
+      public void onMessage(Q message) {
+        if (message instanceof org.apache.ratis.proto.RaftProtos.InstallSnapshotRequestProto r && r.hasSnapshotChunk()) {
+          var chunk = r.getSnapshotChunk();
+          long bytes = 0;
+          for (var f : chunk.getFileChunksList()) {
+            bytes += f.getData().size();
+          }
+          try {
+            catchUpPacer.acquire(bytes);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          received += bytes;
+          var g = r.getServerRequest().getRaftGroupId().getId();
+          java.util.UUID group = g.size() == 16
+              ? new java.util.UUID(g.asReadOnlyByteBuffer().getLong(0), g.asReadOnlyByteBuffer().getLong(8))
+              : new java.util.UUID(0, 0);
+          catchUp.chunk(group, received, chunk.getTotalSize() > 0 ? chunk.getTotalSize() : -1, chunk.getDone());
+        }
+        super.onMessage(message);
       }
     };
   }

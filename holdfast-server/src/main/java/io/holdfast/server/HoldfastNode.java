@@ -56,6 +56,12 @@ public final class HoldfastNode implements AutoCloseable {
     this.config = config;
     this.gatekeeper = new Gatekeeper(security);
     this.metrics = new NodeMetrics(config.address(), access::volumeName, this::connections);
+    gatekeeper.onCatchUp((group, received, expected, done) -> {
+      metrics.snapshotProgress(group, received, expected);
+      if (done) {
+        metrics.snapshotFinished(group);
+      }
+    });
     Handshake handshake = new Handshake(config.address(), security);
     Path raftDir = config.dataDir().resolve("raft");
     Files.createDirectories(raftDir);
@@ -73,7 +79,8 @@ public final class HoldfastNode implements AutoCloseable {
             this::mapKnown, access, handshake);
       }
       VolumeStateMachine v = new VolumeStateMachine(brickDir(groupId.getUuid()), clock, access, config.clusterId(),
-          config.address(), this::joinedGeneration, metrics.volume(groupId.getUuid()), scrub, security.transport());
+          config.address(), this::joinedGeneration, metrics.volume(groupId.getUuid()), scrub, security.transport(),
+          security.diskReserveBytes());
       // the scrub counters, read at each scrape (zeros until the member has started)
       metrics.registerScrubber(groupId.getUuid(), () -> v.scrubStats()
           .map(x -> new NodeMetrics.ScrubStats(x.bytesVerified(), x.blocksVerified(), x.badBlocks(), x.repairedBlocks(), x.passes()))

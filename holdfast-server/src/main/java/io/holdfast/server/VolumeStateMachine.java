@@ -82,6 +82,7 @@ final class VolumeStateMachine extends LifecycleStateMachine {
   private final NodeMetrics.VolumeMeters meters;
   private final ScrubSettings scrub;
   private final TransportSecurity transport;
+  private final DiskReserve disk;
   private volatile Brick brick;
   private volatile Scrubber scrubber;
 
@@ -91,10 +92,11 @@ final class VolumeStateMachine extends LifecycleStateMachine {
    * @param meters where this member's operations are counted
    * @param scrub pace and schedule of this member's scrubber
    * @param transport how this node reaches the other members (scrub repairs)
+   * @param diskReserveBytes free bytes to keep on the brick's file system (writes get ENOSPC past it)
    */
   VolumeStateMachine(Path brickDir, InstantSource clock, AccessControl access, UUID clusterId, String member,
       java.util.function.ToLongFunction<UUID> joinedGeneration, NodeMetrics.VolumeMeters meters, ScrubSettings scrub,
-      TransportSecurity transport) {
+      TransportSecurity transport, long diskReserveBytes) {
     this.brickDir = brickDir;
     this.clock = clock;
     this.access = access;
@@ -104,6 +106,7 @@ final class VolumeStateMachine extends LifecycleStateMachine {
     this.meters = meters;
     this.scrub = scrub;
     this.transport = transport;
+    this.disk = new DiskReserve(brickDir.getParent(), diskReserveBytes, member);
   }
 
   @Override
@@ -234,6 +237,7 @@ final class VolumeStateMachine extends LifecycleStateMachine {
         throw new HoldfastException(Errno.EACCES, "scrub marks need the admin certificate or a node's; " + opened.peer() + " has neither");
       }
       check(mutation);
+      disk.check(mutation);
       LogEntry entry = new LogEntry(epochNanos(clock), mutation);
       return b.setLogData(ByteString.copyFrom(Codec.encode(entry))).setStateMachineContext(entry).build();
     } catch (HoldfastException e) {

@@ -217,7 +217,9 @@ public final class Brick implements AutoCloseable {
     Files.createDirectories(dir);
     Brick b = new Brick(dir);
     b.recoverInterruptedSwap();
-    Files.createDirectories(b.dataDir);
+    if (!Files.exists(b.metaDir)) {
+      Files.createDirectories(b.dataDir); // a new brick; an existing one must still have its own
+    }
     b.openDb();
     return b;
   }
@@ -1795,13 +1797,51 @@ public final class Brick implements AutoCloseable {
         throw new HoldfastException(Errno.EPROTO, "brick " + dir + " has format " + v + ", too "
             + (v > FORMAT_VERSION ? "new" : "old") + " for this version (" + FORMAT_VERSION + ")");
       }
+      String problem = f == null ? null : integrityProblem();
+      if (problem != null) {
+        closeDb();
+        throw corrupt(problem);
+      }
       appliedIndex = Keys.long8(db.get(Keys.APPLIED));
       checkpointIndex = Keys.long8(db.get(Keys.CHECKPOINT));
       closed = false;
     } catch (RocksDBException e) {
       closeDb();
-      throw rocks("open " + metaDir, e);
+      throw corrupt("its metadata (RocksDB in " + metaDir + ") cannot be opened: " + e.getMessage());
     }
+  }
+
+  /**
+   * The start-up check of an existing brick: every RocksDB block checksum (metadata only; data
+   * file blocks are the scrubber's job, and every read checks them), the counters, the root
+   * directory, and the data directory. Returns what is wrong, or null.
+   */
+  private String integrityProblem() throws RocksDBException {
+    try {
+      db.verifyChecksum();
+    } catch (RocksDBException e) {
+      return "its metadata fails RocksDB's checksums: " + e.getMessage();
+    }
+    for (byte[] key : List.of(Keys.APPLIED, Keys.CHECKPOINT, Keys.NEXT_INODE, Keys.INODE_COUNT)) {
+      byte[] v = db.get(key);
+      if (v == null || v.length != 8) {
+        return "its metadata lacks the counter " + new String(key, 1, key.length - 1, java.nio.charset.StandardCharsets.US_ASCII)
+            + (v == null ? "" : " (" + v.length + " bytes instead of 8)");
+      }
+    }
+    Node root = decodeOrNull(db.get(Keys.inode(ROOT)));
+    if (root == null || root.type != FileType.DIRECTORY) {
+      return "its root directory (inode " + ROOT + ") is " + (root == null ? "missing or undecodable" : "a " + root.type);
+    }
+    if (!Files.isDirectory(dataDir)) {
+      return "its data directory " + dataDir + " is missing";
+    }
+    return null;
+  }
+
+  private IOException corrupt(String problem) {
+    return new IOException("refusing brick " + dir + ": " + problem + ". Move the brick directory away (the member then"
+        + " rebuilds from the other members) or restore it from a backup");
   }
 
   private void closeDb() {

@@ -13,13 +13,26 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A follower that was down while the leader snapshotted and purged its log past the
- * follower's applied index must install a snapshot (data files included) and end identical.
+ * follower's applied index must install a snapshot (data files included), no faster than its
+ * catch-up rate, and end identical.
  */
 class CatchUpFromSnapshotIT {
   private static final long SNAPSHOT_THRESHOLD = 64;
   private static final int MUTATIONS = 600;
+  /** Catch-up rate of the restarted follower: 8 MiB/s. */
+  private static final long CATCH_UP_RATE = 8L << 20;
 
   @TempDir Path root;
+
+  /** Size of the newest snapshot file of {@code group} on node {@code i}. */
+  private static long latestSnapshotBytes(MiniCluster c, int i, UUID group) throws java.io.IOException {
+    Path sm = c.dataDir(i).resolve("raft").resolve(group.toString()).resolve("sm");
+    try (java.util.stream.Stream<Path> s = java.nio.file.Files.list(sm)) {
+      return s.filter(p -> p.getFileName().toString().startsWith("snapshot.") && !p.toString().endsWith(".md5"))
+          .max(java.util.Comparator.comparing(p -> p.toFile().lastModified()))
+          .map(p -> p.toFile().length()).orElseThrow();
+    }
+  }
 
   @Test
   void followerInstallsASnapshotWhenTheLogIsPurged() throws Exception {
@@ -67,11 +80,19 @@ class CatchUpFromSnapshotIT {
       GroupStatus ls = Volumes.status(c, leaderNow, group);
       System.out.println("leader before restart: " + ls);
 
+      // the follower takes the snapshot in at a bounded rate
+      long snapshotBytes = latestSnapshotBytes(c, leaderNow, group);
+      c.tweakSecurity(sec -> sec.withCatchUpRate(CATCH_UP_RATE));
       started = System.nanoTime();
       c.restart(follower);
-      Response.Digest d = c.awaitConvergence("vol", Duration.ofSeconds(60));
-      System.out.printf("follower converged in %d ms at applied index %d digest %s%n",
-          (System.nanoTime() - started) / 1_000_000, d.appliedIndex(), d.hex());
+      Response.Digest d = c.awaitConvergence("vol", Duration.ofSeconds(120));
+      long tookNanos = System.nanoTime() - started;
+      System.out.printf("follower converged in %d ms at applied index %d digest %s: snapshot of %d bytes at %.1f MiB/s"
+          + " (catch-up rate %d MiB/s)%n", tookNanos / 1_000_000, d.appliedIndex(), d.hex(), snapshotBytes,
+          snapshotBytes / (tookNanos / 1e9) / (1 << 20), CATCH_UP_RATE >> 20);
+      // less one burst (a tenth of a second's worth) the bucket may hold at the start
+      assertThat(tookNanos / 1e9).as("catch-up of a %d-byte snapshot at %d bytes/s", snapshotBytes, CATCH_UP_RATE)
+          .isGreaterThanOrEqualTo((snapshotBytes - CATCH_UP_RATE / 10.0) / CATCH_UP_RATE);
       GroupStatus fs = Volumes.status(c, follower, group);
       System.out.println("follower after catch-up: " + fs);
       assertThat(fs.appliedIndex()).as("follower applied index").isGreaterThanOrEqualTo(ls.commitIndex());

@@ -1,0 +1,76 @@
+package io.holdfast.server;
+
+import io.holdfast.protocol.Errno;
+import io.holdfast.protocol.HoldfastException;
+import io.holdfast.protocol.Request;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Keeps a volume member's disk from filling up: the leader refuses, before logging it, a
+ * mutation that would add data while the file system of its data directory has less than the
+ * reserve free. The client gets {@link Errno#ENOSPC}; nothing is logged, so every member stays
+ * consistent and the node stays up. Mutations that free space (unlink, rmdir, truncate,
+ * removexattr) and small metadata changes (rename, setattr) are always accepted, so a full
+ * volume can be cleaned up; the reserve pays for their log entries.
+ *
+ * <p>Only the leader's own disk is checked: followers with less space than the leader are
+ * not protected (a follower that runs out fails applying and stops, as on any disk error).
+ *
+ * <p>Thread-safe (reads free space with one {@code statvfs} per call).
+ */
+final class DiskReserve {
+  private final Path dir;
+  private final long reserveBytes;
+  private final String node;
+
+  /**
+   * @param dir a directory on the file system to watch (the brick's)
+   * @param reserveBytes free bytes to keep, at least 0
+   * @param node this node's address, for messages
+   */
+  DiskReserve(Path dir, long reserveBytes, String node) {
+    if (reserveBytes < 0) {
+      throw new IllegalArgumentException("negative disk reserve " + reserveBytes);
+    }
+    this.dir = dir;
+    this.reserveBytes = reserveBytes;
+    this.node = node;
+  }
+
+  /**
+   * Refuses {@code m} if it adds data and the disk is (or would be) below the reserve.
+   *
+   * @throws HoldfastException {@link Errno#ENOSPC} naming the free space and the reserve
+   */
+  void check(Request.Mutation m) throws HoldfastException {
+    long adds = switch (m) {
+      case Request.Write w -> w.data().length;
+      case Request.Create c -> 0;
+      case Request.Mkdir d -> 0;
+      case Request.Symlink s -> 0;
+      case Request.Link l -> 0;
+      case Request.SetXattr x -> x.value().length;
+      default -> -1; // frees space, or changes only metadata in place
+    };
+    if (adds < 0) {
+      return;
+    }
+    long free;
+    try {
+      free = Files.getFileStore(dir).getUsableSpace();
+    } catch (IOException e) {
+      return; // cannot tell: the write itself reports a real disk error
+    }
+    if (free - adds < reserveBytes) {
+      throw new HoldfastException(Errno.ENOSPC, "node " + node + " has " + mib(free) + " free for its data, "
+          + (adds > 0 ? "not enough for " + mib(adds) + " more and " : "")
+          + "below its reserve of " + mib(reserveBytes) + "; delete files, or give the node more space");
+    }
+  }
+
+  private static String mib(long bytes) {
+    return String.format(java.util.Locale.ROOT, "%.1f MiB", bytes / (double) (1 << 20));
+  }
+}
