@@ -85,11 +85,16 @@ abstract class LifecycleStateMachine extends BaseStateMachine {
     beforeSnapshot(last.getIndex());
     File file = storage.getSnapshotFile(last.getTerm(), last.getIndex());
     Path tmp = file.toPath().resolveSibling(file.getName() + ".tmp");
-    try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {
-      writeSnapshot(out, last.getIndex());
-    }
-    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-      ch.force(true);
+    try {
+      try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {
+        writeSnapshot(out, last.getIndex());
+      }
+      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+        ch.force(true);
+      }
+    } catch (IOException | RuntimeException e) {
+      Files.deleteIfExists(tmp); // a snapshot that failed (e.g. a full disk) must not keep its space
+      throw e;
     }
     Files.move(tmp, file.toPath(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     MD5Hash md5 = MD5FileUtil.computeAndSaveMd5ForFile(file);
