@@ -90,8 +90,14 @@ final class VolumeCommands {
         System.out.println("volume   " + v.name());
         System.out.println("group    " + v.groupId());
         System.out.println("created  " + Instant.ofEpochSecond(0, v.createdNanos()));
+        System.out.println("members  generation " + v.generation()
+            + (v.joining().isEmpty() ? "" : ", " + v.joining() + " joining (a replacement under way; see its applied index)"));
         var digests = client.memberDigests(name);
-        System.out.print(StatusText.group(StatusProbe.group(client, v.name(), v.groupId(), v.replicas(), digests)));
+        java.util.List<String> members = new java.util.ArrayList<>(v.replicas());
+        if (!v.joining().isEmpty()) {
+          members.add(v.joining());
+        }
+        System.out.print(StatusText.group(StatusProbe.group(client, v.name(), v.groupId(), members, digests)));
         return digests.values().stream().allMatch(io.holdfast.protocol.Response.Digest.class::isInstance) ? 0 : 3;
       }
     }
