@@ -16,6 +16,14 @@ import picocli.CommandLine.Parameters;
 final class MembershipCommands {
   private MembershipCommands() {}
 
+  /** A command about one node: the cluster options and the node's address. */
+  abstract static class NodeCommand implements Callable<Integer> {
+    @Mixin ClusterOption cluster;
+
+    @Parameters(index = "0", paramLabel = "HOST:PORT", description = "The node's address.")
+    String address;
+  }
+
   @Command(name = "add-node", mixinStandardHelpOptions = true,
       description = {
         "Add a running node to the cluster. Prepare it first, on its machine:",
@@ -24,12 +32,7 @@ final class MembershipCommands {
         "  holdfast server --data DATA",
         "then run this. Volumes can then be placed on it ('holdfast volume replace-replica')."
       })
-  static final class AddNode implements Callable<Integer> {
-    @Mixin ClusterOption cluster;
-
-    @Parameters(index = "0", paramLabel = "HOST:PORT", description = "The node's address.")
-    String address;
-
+  static final class AddNode extends NodeCommand {
     @Override
     public Integer call() throws Exception {
       try (HoldfastClient client = cluster.connect()) {
@@ -47,12 +50,7 @@ final class MembershipCommands {
         "removed from the cluster map. Its bricks are kept under DATA/removed/ on that node. The three",
         "nodes that hold the cluster map (the first three initial peers) cannot be removed."
       })
-  static final class RemoveNode implements Callable<Integer> {
-    @Mixin ClusterOption cluster;
-
-    @Parameters(index = "0", paramLabel = "HOST:PORT", description = "The node's address.")
-    String address;
-
+  static final class RemoveNode extends NodeCommand {
     @Override
     public Integer call() throws Exception {
       try (HoldfastClient client = cluster.connect()) {
