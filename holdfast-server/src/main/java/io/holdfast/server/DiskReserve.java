@@ -18,12 +18,14 @@ import java.nio.file.Path;
  * <p>Only the leader's own disk is checked: followers with less space than the leader are
  * not protected (a follower that runs out fails applying and stops, as on any disk error).
  *
- * <p>Thread-safe (reads free space with one {@code statvfs} per call).
+ * <p>Thread-safe (reads free space with one {@code statvfs} per mutation that adds data).
  */
 final class DiskReserve {
   private final Path dir;
   private final long reserveBytes;
   private final String node;
+  /** Found once: looking it up reads the mount table, far dearer than the statvfs per call. */
+  private volatile java.nio.file.FileStore store;
 
   /**
    * @param dir a directory on the file system to watch (the brick's)
@@ -59,7 +61,11 @@ final class DiskReserve {
     }
     long free;
     try {
-      free = Files.getFileStore(dir).getUsableSpace();
+      java.nio.file.FileStore fs = store;
+      if (fs == null) {
+        store = fs = Files.getFileStore(dir);
+      }
+      free = fs.getUsableSpace();
     } catch (IOException e) {
       return; // cannot tell: the write itself reports a real disk error
     }
