@@ -32,8 +32,10 @@ import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
  *       or failover keeps its client id and call id, so the leader's retry cache applies it
  *       at most once.
  *   <li>Queries are linearizable (ReadIndex) and spread round-robin over the members; a member
- *       that fails a read is skipped for {@link #SUSPECT_MILLIS} and the read goes to the
- *       leader, retried until the deadline while there is none (e.g. during an election).
+ *       that fails a read, or does not answer it within {@link #MEMBER_READ_MILLIS}, is skipped
+ *       for {@link #SUSPECT_MILLIS} and the read goes to the leader, retried until the deadline
+ *       while there is none (e.g. during an election). (A member that was just replaced, or
+ *       is busy writing a snapshot, can hold a read without failing it.)
  *   <li>Every request has a deadline (default 30 s). Past it the future fails with
  *       {@link Errno#ETIMEDOUT}; for a mutation the outcome is then unknown (it may still be
  *       applied, once).
@@ -44,6 +46,8 @@ import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
 final class RaftVolumeService implements VolumeService {
   static final long SUSPECT_MILLIS = 5_000;
   static final long RETRY_MILLIS = 100;
+  /** How long a read sent to one member may take before it is asked of the leader instead. */
+  static final long MEMBER_READ_MILLIS = 2_000;
 
   private final RaftClient client;
   /**
@@ -98,6 +102,10 @@ final class RaftVolumeService implements VolumeService {
     CompletableFuture<RaftClientReply> sent = target == null
         ? client.async().sendReadOnly(m)
         : readClient.async().sendReadOnlyUnordered(m, target);
+    if (target != null) {
+      // a read index costs milliseconds; a member that holds a read longer is skipped
+      sent = sent.orTimeout(Math.min(MEMBER_READ_MILLIS, deadline.toMillis()), TimeUnit.MILLISECONDS);
+    }
     CompletableFuture<Response> answered = finish(sent, what);
     return answered.exceptionallyCompose(e -> {
       if (target != null) {
