@@ -26,21 +26,26 @@ import picocli.CommandLine.Spec;
  * volume path) and on a local baseline, and prints the comparison.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
+    subcommands = CatchUpBenchCommand.class,
     description = {
       "Measure a directory against local disk: maildir delivery, sequential write and read, stat of a tree.",
       "PATH is a local directory (e.g. a FUSE mount of a volume) or VOLUME:/dir (through the Java client).",
       "The baseline is a fresh temporary directory under java.io.tmpdir unless --baseline is given.",
       "Progress goes to stderr, the table (or JSON) to stdout. Work files are deleted afterwards.",
+      "'holdfast bench catch-up' measures a member catching up instead (its own cluster; see its --help);",
+      "a directory named catch-up is ./catch-up here.",
       "",
       "Examples:  holdfast bench mail:/ --quick",
-      "           holdfast bench /srv/mail --baseline /var/tmp --workloads maildir,stat-tree --json"
+      "           holdfast bench /srv/mail --baseline /var/tmp --workloads maildir,stat-tree --json",
+      "           holdfast bench catch-up --size 1GiB"
     })
 final class BenchCommand implements Callable<Integer> {
   @Mixin ClusterOption cluster;
 
   @Spec CommandSpec spec;
 
-  @Parameters(index = "0", paramLabel = "PATH", description = "Directory to measure: local path or VOLUME:/dir.")
+  // optional for picocli only, so that the catch-up subcommand needs no PATH; call() requires it
+  @Parameters(index = "0", arity = "0..1", paramLabel = "PATH", description = "Directory to measure: local path or VOLUME:/dir.")
   String path;
 
   @Option(names = "--baseline", paramLabel = "DIR", description = "Local directory to compare with (default: a fresh temporary directory).")
@@ -58,6 +63,9 @@ final class BenchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (path == null) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "Missing required parameter: 'PATH'");
+    }
     Set<Workload> selected = parseWorkloads();
     ClientLogging.quietClient();
     try (Locations locations = new Locations(cluster::address, cluster.env())) {

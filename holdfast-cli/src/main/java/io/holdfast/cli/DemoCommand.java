@@ -6,11 +6,8 @@ import io.holdfast.fuse.FuseOptions;
 import io.holdfast.protocol.Errno;
 import io.holdfast.protocol.HoldfastException;
 import io.holdfast.protocol.Response;
-import io.holdfast.client.security.Role;
 import io.holdfast.client.security.TransportSecurity;
-import io.holdfast.server.CertificateAuthority;
 import io.holdfast.server.NodeConfig;
-import io.holdfast.server.NodeSecurity;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -106,14 +103,12 @@ final class DemoCommand implements Callable<Integer> {
         }
       }
     }
+    List<NodeConfig> configs = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
-      NodeFiles.write(new NodeConfig(nodeDir(i), addresses.get(i), addresses, clusterId, 20_000));
+      configs.add(new NodeConfig(nodeDir(i), addresses.get(i), addresses, clusterId, 20_000));
+      NodeFiles.write(configs.get(i));
     }
-    CertificateAuthority ca = CertificateAuthority.create(data.resolve("ca"), clusterId.toString());
-    for (int i = 0; i < 3; i++) {
-      ca.issue(addresses.get(i), Role.NODE, List.of("127.0.0.1")).writeTo(NodeSecurity.tlsDirectory(nodeDir(i)));
-    }
-    ca.issue("admin", Role.ADMIN, List.of()).writeTo(clientTls());
+    LoopbackCredentials.issue(data.resolve("ca"), configs, clientTls());
     say("created a cluster CA and certificates in %s: every connection is mutual TLS 1.3", data);
     // Ctrl-C / SIGTERM (e.g. with --keep): stop the node processes we started; the FUSE mount
     // goes away with this process (auto_unmount).

@@ -19,6 +19,7 @@ import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftGroup;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.protocol.SnapshotManagementRequest;
 import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.storage.RaftStorage;
 import org.apache.ratis.statemachine.StateMachine;
@@ -384,6 +385,29 @@ public final class HoldfastNode implements AutoCloseable {
     } catch (IOException e) {
       return java.util.Optional.empty();
     }
+  }
+
+  /**
+   * Takes a snapshot of this node's member of a group now, as Ratis does by itself every
+   * {@link NodeConfig#snapshotThreshold} applied entries, and purges the member's log up to it
+   * (whole closed segments only, and only once at least {@code min(threshold, 1024)} entries
+   * are past the previous purge). No entry is applied while the snapshot is written. Blocks.
+   * For tools and benchmarks that need data to be in a snapshot, e.g. before a member catches up.
+   *
+   * @param groupId a volume's group id (or {@link ClusterIds#CLUSTER_GROUP}'s UUID)
+   * @param timeout how long to wait for the snapshot to be written
+   * @return the log index the snapshot covers, as Ratis reports it (not a new snapshot if this
+   *     member takes none now, e.g. while quarantined by scrub)
+   * @throws IOException if this node does not serve that group, or the snapshot failed or
+   *     took longer than {@code timeout}
+   */
+  public long takeSnapshot(java.util.UUID groupId, java.time.Duration timeout) throws IOException {
+    RaftClientReply reply = server.snapshotManagement(SnapshotManagementRequest.newCreate(ClientId.randomId(),
+        server.getId(), RaftGroupId.valueOf(groupId), callIds.incrementAndGet(), timeout.toMillis(), 1));
+    if (!reply.isSuccess()) {
+      throw new IOException(config.address() + " took no snapshot of group " + groupId + ": " + reply.getException());
+    }
+    return reply.getLogIndex();
   }
 
   /**

@@ -1,0 +1,645 @@
+package io.holdfast.cli;
+
+import io.holdfast.client.HoldfastClient;
+import io.holdfast.client.security.TransportSecurity;
+import io.holdfast.protocol.Caller;
+import io.holdfast.protocol.Checksums;
+import io.holdfast.protocol.ClusterMap;
+import io.holdfast.protocol.Errno;
+import io.holdfast.protocol.HoldfastException;
+import io.holdfast.protocol.Limits;
+import io.holdfast.protocol.Request;
+import io.holdfast.protocol.Response;
+import io.holdfast.protocol.VolumeService;
+import io.holdfast.server.AdminOptions;
+import io.holdfast.server.HoldfastNode;
+import io.holdfast.server.NodeConfig;
+import io.holdfast.server.NodeSecurity;
+import io.holdfast.server.ScrubSettings;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.SplittableRandom;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Stream;
+
+/**
+ * The catch-up benchmark behind {@code holdfast bench catch-up}: how long a new member takes to
+ * fill from a snapshot at a given catch-up rate, and what that does to a foreground client's
+ * latency.
+ *
+ * <p>Design notes. Everything runs in this process: three nodes and a spare (configured for
+ * the cluster, not among the initial peers) as {@link HoldfastNode}s on loopback ports, with
+ * mutual TLS and their admin ports on ephemeral ports; their log lines go to a file. One volume
+ * on the three nodes is loaded with the data. Then the members take a snapshot (this writes
+ * and fsyncs everything, so the first baseline is not measured while the load is still being
+ * written back). Each round then:
+ *
+ * <ol>
+ *   <li>runs the {@link ForegroundLoad} with a fresh client: a warm-up, then the baseline
+ *       ("normal") for a fixed time;
+ *   <li>has every member take a snapshot, so that the data (and the baseline's files) are in a
+ *       snapshot: Ratis sends a joining member the leader's latest snapshot, then the log after
+ *       it (the bench takes it itself instead of lowering the snapshot threshold, because
+ *       automatic snapshots of the whole brick during the measurement would stall the
+ *       foreground in both phases and hide what catch-up costs);
+ *   <li>replaces a follower by the node outside the group ({@link HoldfastClient#replaceReplica})
+ *       while the foreground keeps running ("during"), and polls the new member's
+ *       {@code /metrics} for the snapshot bytes it has received. A follower, because a leader
+ *       that leaves its group steps down and an election follows, which is another cost.
+ * </ol>
+ *
+ * The spare joins first; later rounds replace the member that joined last (or another follower
+ * if it leads) by the node replaced before, so two nodes go back and forth. The joining node is
+ * restarted with the round's catch-up rate when it differs (the rate is a node setting, and
+ * only the receiving member paces). Not thread-safe; {@link #run} once.
+ */
+final class CatchUpBench {
+  /** How often the new member's {@code /metrics} is read during a replacement. */
+  static final int METRICS_POLL_MILLIS = 250;
+  /** The volume's name. */
+  static final String VOLUME = "bench";
+  /** Size of each loaded file: 16 MiB. */
+  static final int FILE_BYTES = 16 << 20;
+  /** Size of each write of the load: the protocol's largest, 1 MiB. */
+  static final int WRITE_BYTES = Limits.MAX_DATA_BYTES;
+  /** Writes of the load in flight at once. */
+  static final int WRITES_IN_FLIGHT = 16;
+  /** Seconds of foreground before each baseline that are not measured. */
+  static final int WARM_UP_SECONDS = 3;
+  /** The foreground client's request deadline: the client default, as a real client has. */
+  static final Duration FOREGROUND_DEADLINE = HoldfastClient.DEFAULT_DEADLINE;
+  /**
+   * The admin client's deadline. {@code replaceReplica} gives up when the new member's applied
+   * index does not move for this long, which it does not while a snapshot is transferred; the
+   * bench reports that stall instead of failing on it.
+   */
+  static final Duration ADMIN_DEADLINE = Duration.ofMinutes(15);
+  /** Longest wait for a snapshot of all members. */
+  static final Duration SNAPSHOT_TIMEOUT = Duration.ofMinutes(10);
+  private static final int SPARE = 3;
+  private static final long SEED = 20261121;
+
+  /**
+   * What to run.
+   *
+   * @param dir an empty directory for the nodes' data and certificates (null until chosen)
+   * @param dataBytes bytes of file data to load (at least 1)
+   * @param ratesBytesPerSecond the catch-up rate of each round (1 to 8 rounds)
+   * @param baselineSeconds seconds of baseline foreground per round
+   * @param snapshotThreshold applied entries between automatic snapshots on every node
+   */
+  record Settings(Path dir, long dataBytes, List<Long> ratesBytesPerSecond, int baselineSeconds, long snapshotThreshold) {
+    /** Most rounds. */
+    static final int MAX_ROUNDS = 8;
+
+    Settings {
+      ratesBytesPerSecond = List.copyOf(ratesBytesPerSecond);
+      if (dataBytes < 1 || dataBytes > Limits.MAX_FILE_SIZE) {
+        throw new IllegalArgumentException("data size must be 1 byte to 1 TiB, got " + dataBytes);
+      }
+      if (ratesBytesPerSecond.isEmpty() || ratesBytesPerSecond.size() > MAX_ROUNDS
+          || ratesBytesPerSecond.stream().anyMatch(r -> r < 1)) {
+        throw new IllegalArgumentException("1 to " + MAX_ROUNDS + " positive rates expected, got " + ratesBytesPerSecond);
+      }
+      if (baselineSeconds < 1 || baselineSeconds > 3600) {
+        throw new IllegalArgumentException("baseline must be 1 to 3600 seconds, got " + baselineSeconds);
+      }
+      if (snapshotThreshold < 1) {
+        throw new IllegalArgumentException("snapshot threshold must be positive, got " + snapshotThreshold);
+      }
+    }
+
+    /** These settings in another directory. */
+    Settings withDir(Path other) {
+      return new Settings(other, dataBytes, ratesBytesPerSecond, baselineSeconds, snapshotThreshold);
+    }
+
+    /** Free disk space the run needs, roughly: bricks, snapshots, logs and set-aside members. */
+    long bytesNeeded() {
+      return dataBytes * (12 + 3L * ratesBytesPerSecond.size()) + (1L << 30);
+    }
+  }
+
+  private final Settings settings;
+  private final PrintStream progress;
+  private final List<NodeConfig> configs = new ArrayList<>();
+  private final HoldfastNode[] nodes = new HoldfastNode[4];
+  private final long[] nodeRates = new long[4];
+  private final Path adminTls;
+  private HoldfastClient admin;
+  private UUID group;
+  /** The node replaced in the latest round, and the one that joined (-1: none yet). */
+  private int lastReplaced = -1;
+  private int lastAdded = -1;
+
+  /**
+   * @param progress where progress lines go (stderr)
+   */
+  CatchUpBench(Settings settings, PrintStream progress) {
+    this.settings = java.util.Objects.requireNonNull(settings, "settings");
+    java.util.Objects.requireNonNull(settings.dir(), "settings.dir");
+    this.progress = progress;
+    this.adminTls = settings.dir().resolve("admin-tls");
+  }
+
+  /**
+   * Runs the benchmark and stops every node it started.
+   *
+   * @return the report; a replacement that failed ends the run and is in the report
+   * @throws IOException if the cluster cannot be set up or the data cannot be loaded
+   */
+  CatchUpReport run() throws IOException, InterruptedException {
+    try {
+      return measure();
+    } finally {
+      close();
+    }
+  }
+
+  private CatchUpReport measure() throws IOException, InterruptedException {
+    startCluster();
+    List<String> members = configs.subList(0, 3).stream().map(NodeConfig::address).toList();
+    say("started 3 nodes and a spare in this process: %s, spare %s (logs in %s)", String.join(", ", members),
+        configs.get(SPARE).address(), settings.dir().resolve("nodes.log"));
+    admin = connect(ADMIN_DEADLINE);
+    createVolume(members);
+    admin.addNode(configs.get(SPARE).address());
+    group = admin.map().volume(VOLUME).orElseThrow().groupId();
+
+    long loadStart = System.nanoTime();
+    int files = load(admin.volume(VOLUME));
+    double loadSeconds = (System.nanoTime() - loadStart) / 1e9;
+    say("loaded %s in %d files in %.1f s; snapshot of every member …", CatchUpReport.size(settings.dataBytes()), files, loadSeconds);
+    double settle = snapshotMembers();
+    say("snapshots written in %.1f s", settle);
+    submit(admin.volume(VOLUME), new Request.Mkdir(Caller.ROOT, "/fg", 0755));
+
+    CatchUpReport.Setup setup = new CatchUpReport.Setup(members, configs.get(SPARE).address(), settings.dataBytes(), files,
+        WRITE_BYTES, loadSeconds, settings.snapshotThreshold());
+    List<CatchUpReport.Round> rounds = new ArrayList<>();
+    for (int r = 0; r < settings.ratesBytesPerSecond().size(); r++) {
+      CatchUpReport.Round round = round(r);
+      rounds.add(round);
+      if (round.error() != null) {
+        break;
+      }
+    }
+    return new CatchUpReport(setup, rounds);
+  }
+
+  // ------------------------------------------------------------------ cluster
+
+  private void startCluster() throws IOException {
+    List<String> addresses = freeAddresses(4);
+    UUID clusterId = UUID.randomUUID();
+    for (int i = 0; i < 4; i++) {
+      configs.add(new NodeConfig(settings.dir().resolve("n" + (i + 1)), addresses.get(i), addresses.subList(0, 3), clusterId,
+          settings.snapshotThreshold()));
+    }
+    LoopbackCredentials.issue(settings.dir().resolve("ca"), configs, adminTls);
+    for (int i = 0; i < 4; i++) {
+      startNode(i, settings.ratesBytesPerSecond().getFirst());
+    }
+  }
+
+  private void startNode(int i, long rate) throws IOException {
+    NodeConfig c = configs.get(i);
+    Files.createDirectories(c.dataDir());
+    NodeSecurity security = NodeSecurity.tls(c.dataDir()).withCatchUpRate(rate);
+    // scrub passes on request only: a pass during the measurement would be noise
+    ScrubSettings scrub = new ScrubSettings(ScrubSettings.DEFAULT.rateBytesPerSecond(), Duration.ZERO, true);
+    nodes[i] = HoldfastNode.start(c, security, AdminOptions.at("127.0.0.1", 0), InstantSource.system(), scrub);
+    nodeRates[i] = rate;
+  }
+
+  private static List<String> freeAddresses(int n) throws IOException {
+    List<ServerSocket> sockets = new ArrayList<>();
+    try {
+      List<String> out = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        sockets.add(s);
+        out.add("127.0.0.1:" + s.getLocalPort());
+      }
+      return out;
+    } finally {
+      for (ServerSocket s : sockets) {
+        s.close();
+      }
+    }
+  }
+
+  private HoldfastClient connect(Duration deadline) throws HoldfastException, InterruptedException {
+    Map<String, Object> env = Map.of(TransportSecurity.TLS_OPTION, adminTls, "holdfast.deadline", deadline);
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (true) {
+      try {
+        return HoldfastClient.connect("127.0.0.1", configs.getFirst().port(), env);
+      } catch (HoldfastException e) {
+        if (System.nanoTime() > end) {
+          throw e;
+        }
+        Thread.sleep(200); // the cluster group is still electing its first leader
+      }
+    }
+  }
+
+  private void createVolume(List<String> members) throws HoldfastException, InterruptedException {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (true) {
+      try {
+        admin.createVolume(VOLUME, members);
+        return;
+      } catch (HoldfastException e) {
+        if (e.errno() == Errno.EEXIST) {
+          return; // an earlier try got through
+        }
+        if (System.nanoTime() > end) {
+          throw e;
+        }
+        Thread.sleep(200); // no cluster group leader yet
+      }
+    }
+  }
+
+  private void close() {
+    if (admin != null) {
+      admin.close();
+    }
+    for (int i = nodes.length - 1; i >= 0; i--) {
+      if (nodes[i] != null) {
+        try {
+          nodes[i].close();
+        } catch (IOException | RuntimeException e) {
+          progress.println("holdfast bench: stopping " + configs.get(i).address() + ": " + Errors.describe(e));
+        }
+        nodes[i] = null;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ load
+
+  /** Writes the data as files of {@link #FILE_BYTES} under {@code /load}; returns how many. */
+  private int load(VolumeService v) throws IOException, InterruptedException {
+    submit(v, new Request.Mkdir(Caller.ROOT, "/load", 0755));
+    Semaphore window = new Semaphore(WRITES_IN_FLIGHT);
+    AtomicReference<String> failure = new AtomicReference<>();
+    SplittableRandom random = new SplittableRandom(SEED);
+    long written = 0;
+    long started = System.nanoTime();
+    long shown = 0;
+    int files = 0;
+    while (written < settings.dataBytes()) {
+      long length = Math.min(FILE_BYTES, settings.dataBytes() - written);
+      Response created = submit(v, new Request.Create(Caller.ROOT, String.format("/load/f%05d", files), 0644, true));
+      long inode = ((Response.AttrReply) created).attr().inode();
+      files++;
+      for (long offset = 0; offset < length; offset += WRITE_BYTES) {
+        byte[] chunk = new byte[(int) Math.min(WRITE_BYTES, length - offset)];
+        random.nextBytes(chunk);
+        window.acquire();
+        if (failure.get() != null) {
+          throw new IOException("loading the data failed: " + failure.get());
+        }
+        v.submit(new Request.Write(Caller.ROOT, inode, offset, chunk, Checksums.crc32c(chunk))).whenComplete((r, e) -> {
+          if (e != null || r instanceof Response.Error) {
+            failure.compareAndSet(null, e != null ? String.valueOf(e.getMessage()) : r.toString());
+          }
+          window.release();
+        });
+        written += chunk.length;
+        long now = System.nanoTime();
+        if (now - shown > 500_000_000L) {
+          shown = now;
+          progress.printf("\rloading: %s of %s, %.1f MiB/s   ", CatchUpReport.size(written), CatchUpReport.size(settings.dataBytes()),
+              written / ((now - started) / 1e9) / (1 << 20));
+          progress.flush();
+        }
+      }
+    }
+    window.acquire(WRITES_IN_FLIGHT); // every write answered
+    progress.println();
+    if (failure.get() != null) {
+      throw new IOException("loading the data failed: " + failure.get());
+    }
+    return files;
+  }
+
+  private static Response submit(VolumeService v, Request.Mutation m) throws IOException, InterruptedException {
+    try {
+      Response r = v.submit(m).get();
+      if (r instanceof Response.Error e) {
+        throw new IOException(m.getClass().getSimpleName() + " failed: " + e.errno() + ": " + e.message());
+      }
+      return r;
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw new IOException(m.getClass().getSimpleName() + " failed: " + e.getCause().getMessage(), e.getCause());
+    }
+  }
+
+  // ------------------------------------------------------------------ rounds
+
+  private CatchUpReport.Round round(int r) throws IOException, InterruptedException {
+    // the node outside the group joins: the spare first, then whichever was replaced last
+    int to = r == 0 ? SPARE : lastReplaced;
+    long rate = settings.ratesBytesPerSecond().get(r);
+    String toAddress = configs.get(to).address();
+    awaitOutside(to);
+    if (nodeRates[to] != rate) {
+      nodes[to].close();
+      startNode(to, rate);
+    }
+    say("round %d: a follower to be replaced by %s at %s MiB/s; %d s of foreground first", r + 1, toAddress,
+        CatchUpReport.number(rate / (double) (1 << 20)), WARM_UP_SECONDS + settings.baselineSeconds());
+
+    String root = "/fg/r" + (r + 1);
+    try (HoldfastClient client = connect(FOREGROUND_DEADLINE)) {
+      VolumeService v = client.volume(VOLUME);
+      submit(v, new Request.Mkdir(Caller.ROOT, root, 0755));
+      try (ForegroundLoad fg = new ForegroundLoad(v, root, FOREGROUND_DEADLINE, SEED + r)) {
+        fg.start();
+        Thread.sleep(TimeUnit.SECONDS.toMillis(WARM_UP_SECONDS));
+        fg.nextPhase(); // the warm-up is not measured
+        Thread.sleep(TimeUnit.SECONDS.toMillis(settings.baselineSeconds()));
+        CatchUpReport.Phase normal = fg.nextPhase();
+        say("  normal: %.0f requests/s, p99 %.2f ms; snapshot of every member …", normal.opsPerSecond(),
+            normal.all().p99Nanos() / 1e6);
+
+        double snapshotSeconds = snapshotMembers();
+        CatchUpReport.Phase snapshotting = fg.nextPhase();
+        int leader = leader();
+        Path snapshot = latestSnapshot(leader);
+        long snapshotBytes = Files.size(snapshot);
+        long snapshotIndex = snapshotIndex(snapshot);
+        // a follower, so that what is measured is the catch-up and not also the election that
+        // follows when the leader leaves the group: the member added last, else the highest
+        int from = memberIndexes().stream().filter(i -> i != leader)
+            .max(Comparator.comparingInt((Integer i) -> i == lastAdded ? 1 : 0).thenComparingInt(i -> i)).orElseThrow();
+        String fromAddress = configs.get(from).address();
+        say("  snapshot %s at index %d written in %.1f s; replacing %s (leader %s) …", CatchUpReport.size(snapshotBytes),
+            snapshotIndex, snapshotSeconds, fromAddress, configs.get(leader).address());
+
+        String error = null;
+        double[] stall = new double[1];
+        long started;
+        long ended;
+        try (ReceivedBytes received = new ReceivedBytes(nodes[to].adminUri().orElseThrow().resolve("metrics"), group)) {
+          long[] maxApplied = {-1}; // as replaceReplica: -1 is "did not answer", never progress
+          long[] lastMove = {System.nanoTime()};
+          long[] lastShown = {0};
+          started = System.nanoTime();
+          lastMove[0] = started;
+          received.start(started);
+          try {
+            admin.replaceReplica(VOLUME, fromAddress, toAddress, p -> {
+              long now = System.nanoTime();
+              if (p.appliedIndex() > maxApplied[0]) { // progress as replaceReplica judges it
+                maxApplied[0] = p.appliedIndex();
+                lastMove[0] = now;
+              }
+              stall[0] = Math.max(stall[0], (now - lastMove[0]) / 1e9);
+              if (now - lastShown[0] > 1_000_000_000L) {
+                lastShown[0] = now;
+                progress.printf("\r  catching up: %.0f s, received %s, applied index %d of %d   ", p.elapsed().toMillis() / 1e3,
+                    CatchUpReport.size(Math.max(0, received.maxBytes())), p.appliedIndex(), p.targetIndex());
+                progress.flush();
+              }
+            });
+          } catch (HoldfastException e) {
+            error = e.getMessage();
+          }
+          ended = System.nanoTime();
+          stall[0] = Math.max(stall[0], (ended - lastMove[0]) / 1e9);
+          CatchUpReport.Phase during = fg.nextPhase();
+          progress.println();
+          boolean installed = nodes[to].groupStatus(group).map(s -> s.logStartIndex() > 0).orElse(false);
+          if (error == null) {
+            lastReplaced = from;
+            lastAdded = to;
+          }
+          CatchUpReport.Round round = new CatchUpReport.Round(r + 1, fromAddress, toAddress, configs.get(leader).address(), rate,
+              snapshotIndex, snapshotBytes, snapshotSeconds, normal, snapshotting, during, (ended - started) / 1e9,
+              received.firstByteSeconds(), received.maxBytes(), received.windowSeconds(), received.bytesPerSecond(), installed,
+              stall[0], error);
+          say("  %s in %.1f s; foreground p99 %.2f ms (normal %.2f ms)", error == null ? "caught up" : "FAILED",
+              round.catchUpSeconds(), during.all().p99Nanos() / 1e6, normal.all().p99Nanos() / 1e6);
+          return round;
+        }
+      }
+    }
+  }
+
+  /** Waits until node {@code i} serves no member of the volume (a replaced member leaves by itself). */
+  private void awaitOutside(int i) throws InterruptedException, HoldfastException {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (nodes[i].groupStatus(group).isPresent()) {
+      if (System.nanoTime() > end) {
+        throw new HoldfastException(Errno.ETIMEDOUT, configs.get(i).address() + " still serves volume " + VOLUME
+            + " 60 s after it was replaced");
+      }
+      Thread.sleep(200); // the node leaves when it learns the new map; nothing to be told
+    }
+  }
+
+  /** The volume's current replicas, as node indexes. */
+  private List<Integer> memberIndexes() throws HoldfastException {
+    ClusterMap.Volume v = admin.refreshMap().volume(VOLUME).orElseThrow();
+    List<Integer> out = new ArrayList<>();
+    for (int i = 0; i < configs.size(); i++) {
+      if (v.replicas().contains(configs.get(i).address())) {
+        out.add(i);
+      }
+    }
+    return out;
+  }
+
+  /** Has every member take a snapshot now, all at once; returns the seconds it took. */
+  private double snapshotMembers() throws IOException, InterruptedException {
+    List<Integer> members = memberIndexes();
+    ExecutorService pool = Executors.newFixedThreadPool(members.size(), r -> {
+      Thread t = new Thread(r, "holdfast-bench-snapshot");
+      t.setDaemon(true);
+      return t;
+    });
+    long started = System.nanoTime();
+    try {
+      List<Future<Long>> done = new ArrayList<>();
+      for (int i : members) {
+        done.add(pool.submit(() -> nodes[i].takeSnapshot(group, SNAPSHOT_TIMEOUT)));
+      }
+      for (Future<Long> f : done) {
+        try {
+          f.get();
+        } catch (java.util.concurrent.ExecutionException e) {
+          throw new IOException("snapshot failed: " + e.getCause().getMessage(), e.getCause());
+        }
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    return (System.nanoTime() - started) / 1e9;
+  }
+
+  private int leader() throws IOException, InterruptedException {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (true) {
+      for (int i : memberIndexes()) {
+        if (nodes[i].groupStatus(group).map(s -> s.role().equals("LEADER")).orElse(false)) {
+          return i;
+        }
+      }
+      if (System.nanoTime() > end) {
+        throw new HoldfastException(Errno.ETIMEDOUT, "volume " + VOLUME + " has no leader");
+      }
+      Thread.sleep(200); // an election is under way
+    }
+  }
+
+  /** The newest snapshot file of the volume's group on node {@code i}: {@code sm/snapshot.TERM_INDEX}. */
+  private Path latestSnapshot(int i) throws IOException {
+    Path sm = configs.get(i).dataDir().resolve("raft").resolve(group.toString()).resolve("sm");
+    try (Stream<Path> s = Files.list(sm)) {
+      return s.filter(p -> p.getFileName().toString().matches("snapshot\\.\\d+_\\d+"))
+          .max(Comparator.comparingLong(CatchUpBench::snapshotIndex))
+          .orElseThrow(() -> new IOException("no snapshot in " + sm));
+    }
+  }
+
+  private static long snapshotIndex(Path snapshot) {
+    String name = snapshot.getFileName().toString();
+    return Long.parseLong(name.substring(name.indexOf('_') + 1));
+  }
+
+  private void say(String fmt, Object... args) {
+    progress.println("holdfast bench catch-up: " + String.format(java.util.Locale.ROOT, fmt, args));
+    progress.flush();
+  }
+
+  /**
+   * Reads {@code holdfast_catchup_snapshot_received_bytes} of one group from a node's
+   * {@code /metrics} every {@link #METRICS_POLL_MILLIS} ms on a daemon thread, and keeps the
+   * largest value and when it grew. Thread-safe.
+   */
+  static final class ReceivedBytes implements AutoCloseable {
+    private static final String METRIC = "holdfast_catchup_snapshot_received_bytes{";
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
+    private final URI metrics;
+    private final String label;
+    private final Thread thread;
+    private volatile boolean stop;
+    private long maxBytes = -1;
+    private long startNanos;
+    private long firstBytes;
+    private long firstNanos;
+    private long lastGrowthNanos;
+
+    ReceivedBytes(URI metrics, UUID group) {
+      this.metrics = metrics;
+      this.label = "group=\"" + group + "\"";
+      this.thread = new Thread(this::poll, "holdfast-bench-metrics");
+      thread.setDaemon(true);
+      thread.start();
+    }
+
+    /** Marks the start of the replacement, for {@link #firstByteSeconds}. */
+    synchronized void start(long nanos) {
+      startNanos = nanos;
+    }
+
+    /** Seconds from {@link #start} to the first sample above 0; NaN if none. */
+    synchronized double firstByteSeconds() {
+      return maxBytes > 0 ? (firstNanos - startNanos) / 1e9 : Double.NaN;
+    }
+
+    private void poll() {
+      while (!stop) {
+        parse(scrape()).ifPresent(this::sample);
+        try {
+          Thread.sleep(METRICS_POLL_MILLIS);
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+    }
+
+    private String scrape() {
+      try {
+        HttpRequest req = HttpRequest.newBuilder(metrics).timeout(Duration.ofSeconds(2)).GET().build();
+        return http.send(req, HttpResponse.BodyHandlers.ofString()).body();
+      } catch (IOException e) {
+        return ""; // the node is busy or restarting; the next sample
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        stop = true;
+        return "";
+      }
+    }
+
+    /** The received bytes of this group in a scrape, if it has the series. */
+    Optional<Long> parse(String text) {
+      return text.lines().filter(l -> l.startsWith(METRIC) && l.contains(label))
+          .map(l -> (long) Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)))
+          .findFirst();
+    }
+
+    private synchronized void sample(long bytes) {
+      long now = System.nanoTime();
+      if (bytes > 0 && maxBytes <= 0) {
+        firstBytes = bytes;
+        firstNanos = now;
+        lastGrowthNanos = now;
+      }
+      if (bytes > maxBytes) {
+        if (maxBytes > 0) {
+          lastGrowthNanos = now;
+        }
+        maxBytes = bytes;
+      }
+    }
+
+    /** The most bytes reported, -1 if none. */
+    synchronized long maxBytes() {
+      return maxBytes;
+    }
+
+    /** Seconds from the first sample above 0 to the last that grew; NaN if fewer than two. */
+    synchronized double windowSeconds() {
+      return maxBytes > 0 && lastGrowthNanos > firstNanos ? (lastGrowthNanos - firstNanos) / 1e9 : Double.NaN;
+    }
+
+    /** Growth per second over {@link #windowSeconds}; NaN if unknown. */
+    synchronized double bytesPerSecond() {
+      double w = windowSeconds();
+      return Double.isNaN(w) ? Double.NaN : (maxBytes - firstBytes) / w;
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+      stop = true;
+      thread.interrupt();
+      thread.join(5_000);
+    }
+  }
+}
