@@ -450,6 +450,14 @@ public final class HoldfastClient implements AutoCloseable {
     target.set(target.indexOf(oldNode), newNode);
     List<String> all = new ArrayList<>(v.replicas());
     all.add(newNode);
+    // The blocking call gets a thread of its own: on the common pool (one thread on two cores)
+    // it held up every other asynchronous step in this JVM for the whole catch-up, clients'
+    // read retries included (found by 'holdfast bench catch-up').
+    java.util.concurrent.ExecutorService reconfigurer = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "holdfast-replace-" + volume);
+      t.setDaemon(true);
+      return t;
+    });
     try (RaftClient admin = newClient(properties, parameters, ClusterIds.group(id, all), false);
         RaftClient probe = newClient(properties, parameters, ClusterIds.group(id, all), true)) {
       CompletableFuture<RaftClientReply> reconfigured = CompletableFuture.supplyAsync(() -> {
@@ -458,7 +466,7 @@ public final class HoldfastClient implements AutoCloseable {
         } catch (IOException e) {
           throw new java.util.concurrent.CompletionException(e);
         }
-      });
+      }, reconfigurer);
       long lastApplied = -1;
       long lastProgress = System.nanoTime();
       while (true) {
@@ -492,6 +500,8 @@ public final class HoldfastClient implements AutoCloseable {
       }
     } catch (IOException e) {
       throw e instanceof HoldfastException h ? h : new HoldfastException(Errno.EIO, what + ": " + e.getMessage(), e);
+    } finally {
+      reconfigurer.shutdownNow();
     }
     ClusterMap done = change(new ClusterCommand.ReplaceReplica(volume, oldNode, newNode, true), what);
     synchronized (this) {

@@ -115,7 +115,8 @@ final class RaftVolumeService implements VolumeService {
         return CompletableFuture.failedFuture(e);
       }
       long delay = target != null ? 0 : RETRY_MILLIS;
-      return CompletableFuture.supplyAsync(() -> null, CompletableFuture.delayedExecutor(delay, TimeUnit.MILLISECONDS))
+      // run on the delay's own timer thread, not the common pool (which other work may block)
+      return CompletableFuture.supplyAsync(() -> null, CompletableFuture.delayedExecutor(delay, TimeUnit.MILLISECONDS, Runnable::run))
           .thenCompose(ignored -> attemptQuery(m, what, deadlineNanos, attempt + 1));
     });
   }
