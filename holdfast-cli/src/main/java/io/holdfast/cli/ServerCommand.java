@@ -50,7 +50,7 @@ final class ServerCommand implements Callable<Integer> {
 
   @Option(names = "--catch-up-rate", paramLabel = "MiB/s", defaultValue = "" + (NodeSecurity.DEFAULT_CATCH_UP_RATE >> 20),
       description = "Most snapshot data per second this node takes in while one of its members catches up (a new or"
-          + " long-absent member), so the foreground keeps its latency (default: ${DEFAULT-VALUE}).")
+          + " long-absent member), so the foreground keeps its latency; at least 4 (default: ${DEFAULT-VALUE}).")
   double catchUpRateMiB;
 
   @Option(names = "--max-connections-per-client", paramLabel = "N", defaultValue = "" + NodeSecurity.DEFAULT_PER_CLIENT,
@@ -93,8 +93,9 @@ final class ServerCommand implements Callable<Integer> {
     }
     ScrubSettings scrub = new ScrubSettings(Math.max(1, Math.round(scrubRateMiB * (1 << 20))),
         Duration.ofSeconds(Math.round(scrubIntervalHours * 3600)), !noScrubRebuild);
-    if (!(catchUpRateMiB > 0) || Double.isInfinite(catchUpRateMiB)) {
-      throw new IllegalArgumentException("--catch-up-rate must be a positive number of MiB/s, got " + catchUpRateMiB);
+    if (!(catchUpRateMiB >= 4) || Double.isInfinite(catchUpRateMiB)) {
+      // slower, a leader's eight outstanding 4 MiB snapshot chunks would outlast its 10 s request timeout
+      throw new IllegalArgumentException("--catch-up-rate must be at least 4 MiB/s, got " + catchUpRateMiB);
     }
     if (diskReserveMiB < 0) {
       throw new IllegalArgumentException("--disk-reserve must not be negative, got " + diskReserveMiB);
