@@ -18,8 +18,6 @@ import io.holdfast.server.NodeSecurity;
 import io.holdfast.server.ScrubSettings;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -211,7 +209,7 @@ final class CatchUpBench {
   // ------------------------------------------------------------------ cluster
 
   private void startCluster() throws IOException {
-    List<String> addresses = freeAddresses(4);
+    List<String> addresses = io.holdfast.server.LoopbackAddresses.free(4);
     UUID clusterId = UUID.randomUUID();
     for (int i = 0; i < 4; i++) {
       configs.add(new NodeConfig(settings.dir().resolve("n" + (i + 1)), addresses.get(i), addresses.subList(0, 3), clusterId,
@@ -233,22 +231,6 @@ final class CatchUpBench {
     nodeRates[i] = rate;
   }
 
-  private static List<String> freeAddresses(int n) throws IOException {
-    List<ServerSocket> sockets = new ArrayList<>();
-    try {
-      List<String> out = new ArrayList<>();
-      for (int i = 0; i < n; i++) {
-        ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-        sockets.add(s);
-        out.add("127.0.0.1:" + s.getLocalPort());
-      }
-      return out;
-    } finally {
-      for (ServerSocket s : sockets) {
-        s.close();
-      }
-    }
-  }
 
   private HoldfastClient connect(Duration deadline) throws HoldfastException, InterruptedException {
     Map<String, Object> env = Map.of(TransportSecurity.TLS_OPTION, adminTls, "holdfast.deadline", deadline);

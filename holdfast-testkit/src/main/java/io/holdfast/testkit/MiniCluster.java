@@ -17,8 +17,6 @@ import io.holdfast.server.NodeSecurity;
 import io.holdfast.server.NodeConfig;
 import io.holdfast.server.ScrubSettings;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -66,7 +64,7 @@ public final class MiniCluster implements AutoCloseable {
     }
     this.root = root;
     this.snapshotThreshold = snapshotThreshold;
-    this.addresses = freeAddresses(size + spares);
+    this.addresses = io.holdfast.server.LoopbackAddresses.free(size + spares);
     this.peers = addresses.subList(0, size);
     this.nodes = new HoldfastNode[size + spares];
     if (tls) {
@@ -118,22 +116,6 @@ public final class MiniCluster implements AutoCloseable {
     return c;
   }
 
-  private static List<String> freeAddresses(int n) throws IOException {
-    List<ServerSocket> sockets = new ArrayList<>();
-    try {
-      List<String> out = new ArrayList<>();
-      for (int i = 0; i < n; i++) {
-        ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-        sockets.add(s);
-        out.add("127.0.0.1:" + s.getLocalPort());
-      }
-      return out;
-    } finally {
-      for (ServerSocket s : sockets) {
-        s.close();
-      }
-    }
-  }
 
   /** The cluster CA (null for a plaintext cluster). */
   public CertificateAuthority ca() {
