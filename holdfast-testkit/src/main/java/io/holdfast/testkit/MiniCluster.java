@@ -51,6 +51,11 @@ public final class MiniCluster implements AutoCloseable {
   private final UUID clusterId = UUID.randomUUID();
   private final List<String> addresses;
   private final List<String> peers;
+  /**
+   * Disk reserve of test nodes: 16 MiB, not the production 256 MiB, so the tests' small volumes
+   * run on a machine whose disk is nearly full (tweak it with {@link #tweakSecurity}).
+   */
+  public static final long TEST_DISK_RESERVE = 16L << 20;
   private final HoldfastNode[] nodes;
   private final long snapshotThreshold;
   private final CertificateAuthority ca;
@@ -200,7 +205,8 @@ public final class MiniCluster implements AutoCloseable {
   public void restart(int i) throws IOException {
     stop(i);
     Files.createDirectories(dataDir(i));
-    NodeSecurity security = ca == null ? NodeSecurity.plaintext() : NodeSecurity.tls(dataDir(i));
+    NodeSecurity security = (ca == null ? NodeSecurity.plaintext() : NodeSecurity.tls(dataDir(i)))
+        .withDiskReserve(TEST_DISK_RESERVE);
     nodes[i] = HoldfastNode.start(config(i), securityTweak.apply(security), AdminOptions.at("127.0.0.1", 0),
         java.time.InstantSource.system(), scrub);
   }
