@@ -41,7 +41,7 @@ class SigtermIT {
               Path.of(System.getProperty("java.home"), "bin", "java").toString(),
               "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
               "-cp", System.getProperty("java.class.path"), Main.class.getName(), "server", "--data", c.dataDir(2).toString(),
-              "--admin-address", "127.0.0.1:0")
+              "--admin-address", "127.0.0.1:0", "--disk-reserve", "" + (MiniCluster.TEST_DISK_RESERVE >> 20))
           .redirectErrorStream(true).redirectOutput(log.toFile()).start();
       try {
         MiniCluster.await(Duration.ofSeconds(60), () -> !server.isAlive() || contains(log, "running"), "node 2 process runs");
