@@ -368,8 +368,7 @@ public final class HoldfastClient implements AutoCloseable {
       String target;
       if (!v.joining().isEmpty() && !v.joining().equals(address)) {
         target = v.joining(); // finish the replacement under way (of this node or not) first
-        String old = v.replicas().stream().filter(r -> r.equals(address)).findFirst().orElse(null);
-        if (old == null) {
+        if (!v.replicas().contains(address)) {
           throw new HoldfastException(Errno.EBUSY, "volume " + v.name() + " has a replacement by " + target
               + " under way; finish it with 'holdfast volume replace-replica' first");
         }
@@ -446,7 +445,7 @@ public final class HoldfastClient implements AutoCloseable {
       return begun; // it had completed before
     }
     RaftGroupId id = RaftGroupId.valueOf(v.groupId());
-    awaitServing(newNode, id, what);
+    awaitServing(newNode, v.groupId(), what);
     List<String> target = new ArrayList<>(v.replicas());
     target.set(target.indexOf(oldNode), newNode);
     List<String> all = new ArrayList<>(v.replicas());
@@ -459,8 +458,7 @@ public final class HoldfastClient implements AutoCloseable {
       t.setDaemon(true);
       return t;
     });
-    try (RaftClient admin = newClient(properties, parameters, ClusterIds.group(id, all), false);
-        RaftClient probe = newClient(properties, parameters, ClusterIds.group(id, all), true)) {
+    try (RaftClient admin = newClient(properties, parameters, ClusterIds.group(id, all), false)) {
       CompletableFuture<RaftClientReply> reconfigured = CompletableFuture.supplyAsync(() -> {
         try {
           return admin.admin().setConfiguration(target.stream().map(ClusterIds::peer).toList());
@@ -486,14 +484,15 @@ public final class HoldfastClient implements AutoCloseable {
           Thread.currentThread().interrupt();
           throw new HoldfastException(Errno.EIO, what + ": interrupted; run it again to finish");
         }
-        var info = groupInfo(probe, newNode, id);
-        long applied = info.map(i -> i.getLogInfoProto().getApplied().getIndex()).orElse(-1L);
-        long commit = v.replicas().stream().mapToLong(r -> commitIndex(probe, r, id)).max().orElse(-1);
+        Map<String, MemberInfo> infos = groupInfo(v.groupId(), all);
+        MemberInfo info = infos.get(newNode);
+        long applied = info.appliedIndex();
+        long commit = v.replicas().stream().mapToLong(r -> infos.get(r).commitIndex()).max().orElse(-1);
         progress.accept(new CatchUp(volume, newNode, applied, commit, Duration.ofNanos(System.nanoTime() - started)));
         // While a snapshot streams in, the applied index stays put for as long as the transfer
         // takes (1 GiB at 32 MiB/s: 32 s); a member that answers is alive, and Ratis fails the
         // configuration change itself if the new member stops making progress.
-        if (applied > lastApplied || info.isPresent()) {
+        if (applied > lastApplied || info.answered()) {
           lastApplied = Math.max(lastApplied, applied);
           lastProgress = System.nanoTime();
         } else if (System.nanoTime() - lastProgress > deadline.toNanos()) {
@@ -518,60 +517,12 @@ public final class HoldfastClient implements AutoCloseable {
     return done;
   }
 
-  /**
-   * What each member of a volume's group (replicas, and a joining node) says of itself, from
-   * Ratis's group information: role, commit index, applied index; a member that does not
-   * answer within the request timeout is shown with its error.
-   *
-   * @param address the member
-   * @param role LEADER, FOLLOWER, CANDIDATE, LISTENER, or "DOWN"
-   * @param commitIndex its commit index, -1 if it did not answer
-   * @param appliedIndex its applied index, -1 if it did not answer
-   * @param snapshotIndex index of its latest snapshot, -1 if none or unknown
-   * @param joining whether it is joining in a replacement under way
-   * @param error why it did not answer, or ""
-   */
-  public record MemberState(String address, String role, long commitIndex, long appliedIndex, long snapshotIndex,
-      boolean joining, String error) {}
-
-  /**
-   * Each member's state (see {@link MemberState}).
-   *
-   * @throws HoldfastException {@link Errno#ENOENT} if there is no such volume
-   */
-  public List<MemberState> memberStates(String volume) throws HoldfastException {
-    ClusterMap.Volume v = refreshMap().volume(volume)
-        .orElseThrow(() -> new HoldfastException(Errno.ENOENT, "no volume " + volume));
-    List<String> all = new ArrayList<>(v.replicas());
-    if (!v.joining().isEmpty()) {
-      all.add(v.joining());
-    }
-    RaftGroupId id = RaftGroupId.valueOf(v.groupId());
-    List<MemberState> out = new ArrayList<>();
-    try (RaftClient probe = newClient(properties, parameters, ClusterIds.group(id, all), true)) {
-      for (String a : all) {
-        try {
-          var info = probe.getGroupManagementApi(ClusterIds.peer(a).getId()).info(id);
-          var log = info.getLogInfoProto();
-          out.add(new MemberState(a, info.getRoleInfoProto().getRole().name(), log.getCommitted().getIndex(),
-              log.getApplied().getIndex(), log.hasLastSnapshot() ? log.getLastSnapshot().getIndex() : -1,
-              a.equals(v.joining()), ""));
-        } catch (IOException | RuntimeException e) {
-          out.add(new MemberState(a, "DOWN", -1, -1, -1, a.equals(v.joining()), String.valueOf(e.getMessage())));
-        }
-      }
-    } catch (IOException e) {
-      // closing the probe only
-    }
-    return out;
-  }
-
   /** Waits until {@code member} serves group {@code id} (it starts the group when it learns the map). */
-  private void awaitServing(String member, RaftGroupId id, String what) throws HoldfastException {
+  private void awaitServing(String member, java.util.UUID group, String what) throws HoldfastException {
     long end = System.nanoTime() + deadline.toNanos();
-    try (RaftClient probe = newClient(properties, parameters, ClusterIds.group(id, List.of(member)), true)) {
+    try {
       long pauseMillis = 10;
-      while (groupInfo(probe, member, id).isEmpty()) {
+      while (!groupInfo(group, List.of(member)).get(member).answered()) {
         if (System.nanoTime() > end) {
           throw new HoldfastException(Errno.ETIMEDOUT, what + ": " + member + " did not start the volume's group within "
               + deadline.toMillis() + " ms; is it running, and configured for this cluster?");
@@ -582,27 +533,7 @@ public final class HoldfastClient implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new HoldfastException(Errno.EIO, what + ": interrupted; run it again to finish");
-    } catch (IOException e) {
-      // closing the probe only
     }
-  }
-
-  /** Ratis's group information from {@code member}, or empty if it does not answer or serve the group. */
-  private static java.util.Optional<org.apache.ratis.protocol.GroupInfoReply> groupInfo(RaftClient probe, String member,
-      RaftGroupId id) {
-    try {
-      return java.util.Optional.of(probe.getGroupManagementApi(ClusterIds.peer(member).getId()).info(id));
-    } catch (IOException | RuntimeException e) {
-      return java.util.Optional.empty();
-    }
-  }
-
-  private static long appliedIndex(RaftClient probe, String member, RaftGroupId id) {
-    return groupInfo(probe, member, id).map(i -> i.getLogInfoProto().getApplied().getIndex()).orElse(-1L);
-  }
-
-  private static long commitIndex(RaftClient probe, String member, RaftGroupId id) {
-    return groupInfo(probe, member, id).map(i -> i.getLogInfoProto().getCommitted().getIndex()).orElse(-1L);
   }
 
   private ClusterMap change(ClusterCommand command, String what) throws HoldfastException {
