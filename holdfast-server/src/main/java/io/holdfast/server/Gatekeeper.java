@@ -237,11 +237,13 @@ final class Gatekeeper extends ServerTransportFilter implements ServerIntercepto
             Thread.currentThread().interrupt();
           }
           received += bytes;
-          var g = r.getServerRequest().getRaftGroupId().getId();
-          java.util.UUID group = g.size() == 16
-              ? new java.util.UUID(g.asReadOnlyByteBuffer().getLong(0), g.asReadOnlyByteBuffer().getLong(8))
-              : new java.util.UUID(0, 0);
-          catchUp.chunk(group, received, chunk.getTotalSize() > 0 ? chunk.getTotalSize() : -1, chunk.getDone());
+          try {
+            java.util.UUID group = org.apache.ratis.protocol.RaftGroupId.valueOf(r.getServerRequest().getRaftGroupId().getId())
+                .getUuid();
+            catchUp.chunk(group, received, chunk.getTotalSize() > 0 ? chunk.getTotalSize() : -1, chunk.getDone());
+          } catch (RuntimeException e) {
+            // a malformed group id: Ratis refuses the chunk itself; there is no progress to report
+          }
         }
         super.onMessage(message);
       }

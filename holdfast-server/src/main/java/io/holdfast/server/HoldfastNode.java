@@ -205,9 +205,12 @@ public final class HoldfastNode implements AutoCloseable {
     if (m == null) {
       return 1;
     }
-    return m.volumes().values().stream().filter(v -> v.groupId().equals(group)).findFirst()
-        .flatMap(v -> { var g = v.sinceOf(config.address()); return g.isPresent() ? java.util.Optional.of(g.getAsLong()) : java.util.Optional.empty(); })
-        .orElse(1L);
+    for (ClusterMap.Volume v : m.volumes().values()) {
+      if (v.groupId().equals(group)) {
+        return v.sinceOf(config.address()).orElse(1);
+      }
+    }
+    return 1;
   }
 
   /**

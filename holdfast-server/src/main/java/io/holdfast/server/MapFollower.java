@@ -24,7 +24,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Keeps a node outside the cluster group (one added at run time, or beyond the first three
  * configured) up to date with the cluster map: it reads the map from the cluster group once a
- * second, as a node (its certificate's role), and passes every map to {@code onMap}. Members
+ * second, as a node (its certificate's role), and passes every newer map to {@code onMap}. Members
  * of the cluster group learn the map from their own log instead.
  *
  * <p>A read that fails (the cluster group is unreachable) is retried on the next tick; the
@@ -40,6 +40,7 @@ final class MapFollower implements AutoCloseable {
   private final Thread thread;
   private volatile boolean closed;
   private boolean warned;
+  private long lastEpoch = -1;
 
   MapFollower(NodeConfig config, Parameters parameters, Consumer<ClusterMap> onMap) {
     RaftProperties props = new RaftProperties();
@@ -68,7 +69,11 @@ final class MapFollower implements AutoCloseable {
         // blocking: a failed async call would close the Raft client's ordered window for good
         RaftClientReply reply = client.io().sendReadOnly(getMap);
         if (reply.isSuccess()) {
-          onMap.accept(ClusterMap.decode(reply.getMessage().getContent().toByteArray()));
+          ClusterMap m = ClusterMap.decode(reply.getMessage().getContent().toByteArray());
+          if (m.epoch() > lastEpoch) { // an unchanged map would only make the node check its groups again
+            lastEpoch = m.epoch();
+            onMap.accept(m);
+          }
           warned = false;
         } else if (!warned) {
           warned = true;
