@@ -46,6 +46,9 @@ final class RaftSettings {
     RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, true);
     RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(p, snapshotThreshold);
     RaftServerConfigKeys.Snapshot.setRetentionFileNum(p, 2);
+    // a member that leaves its group (replaced) needs no last snapshot: it cost a full copy of
+    // the brick (seconds per GiB) before the member let go of it
+    RaftServerConfigKeys.Snapshot.setTriggerWhenRemoveEnabled(p, false);
     RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
     RaftServerConfigKeys.Log.setPurgeGap(p, (int) Math.max(1, Math.min(snapshotThreshold, 1024)));
     RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf("8MB"));

@@ -72,6 +72,8 @@ import org.slf4j.LoggerFactory;
  */
 final class VolumeStateMachine extends LifecycleStateMachine {
   private static final Logger LOG = LoggerFactory.getLogger(VolumeStateMachine.class);
+  /** Completed when {@link #close} has run. */
+  private final CompletableFuture<Void> closed = new CompletableFuture<>();
 
   private final Path brickDir;
   private final InstantSource clock;
@@ -324,14 +326,39 @@ final class VolumeStateMachine extends LifecycleStateMachine {
 
   @Override
   public void close() throws IOException {
-    Scrubber s = scrubber;
-    if (s != null) {
-      s.close();
+    try {
+      Scrubber s = scrubber;
+      if (s != null) {
+        s.close();
+      }
+      Brick b = brick;
+      if (b != null) {
+        b.close();
+      }
+      super.close();
+    } finally {
+      closed.complete(null);
     }
-    Brick b = brick;
-    if (b != null) {
-      b.close();
+  }
+
+  /**
+   * Waits until {@link #close} has run, i.e. the brick is closed and its RocksDB lock released.
+   * Ratis closes a removed group's state machine on its updater thread, and returns from the
+   * removal without waiting when the remover's wait is interrupted.
+   *
+   * @param timeout how long to wait at most
+   * @throws IOException if it has not closed within {@code timeout}, or the wait was interrupted
+   */
+  void awaitClosed(java.time.Duration timeout) throws IOException {
+    try {
+      closed.get(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.TimeoutException e) {
+      throw new IOException("the brick of group " + getGroupId() + " is still open " + timeout.toSeconds() + " s after its group was removed", e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while waiting for the brick of group " + getGroupId() + " to close", e);
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw new IOException(e.getCause());
     }
-    super.close();
   }
 }
