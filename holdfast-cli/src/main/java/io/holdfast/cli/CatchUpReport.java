@@ -162,6 +162,7 @@ record CatchUpReport(Setup setup, List<Round> rounds) {
         setup.files(), size(setup.writeBytes()), setup.loadSeconds(), mibPerSecond(setup.dataBytes() / setup.loadSeconds()));
     line(o, "snapshots          every %d applied entries, and taken by the bench after loading and before each replacement",
         setup.snapshotThreshold());
+    line(o, "warm-up            one unmeasured replacement on a second, 64 MiB volume first (JIT-compiles the catch-up code)");
     line(o, "foreground         one client, one request at a time: create a 4 KiB file, write it, getattr it, readdir");
     line(o, "                   (closed loop: while a request stalls no other is sent, so a stall shows in max and req/s"
         + " more than in p99)");
