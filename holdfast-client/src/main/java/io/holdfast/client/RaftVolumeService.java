@@ -76,6 +76,7 @@ final class RaftVolumeService implements VolumeService {
   private final ConcurrentHashMap<RaftPeerId, Long> suspectUntilNanos = new ConcurrentHashMap<>();
   private final String name;
   private final java.util.concurrent.ExecutorService diagnostics;
+  private volatile boolean closed;
 
   RaftVolumeService(String name, RaftClient client, RaftClient readClient, List<RaftPeer> members, Duration deadline) {
     this.name = name;
@@ -101,7 +102,7 @@ final class RaftVolumeService implements VolumeService {
     Message m = Message.valueOf(ByteString.copyFrom(Codec.encode(query)));
     String what = "query " + query.getClass().getSimpleName();
     long deadlineNanos = System.nanoTime() + deadline.toNanos();
-    return attemptQuery(m, what, deadlineNanos, 0)
+    return attemptQuery(m, what, deadlineNanos, 0, () -> false)
         .exceptionallyCompose(e -> CompletableFuture.failedFuture(translate(e, what)));
   }
 
@@ -110,12 +111,18 @@ final class RaftVolumeService implements VolumeService {
    * which does not retry, so a member that is down fails fast and is skipped for a while), and
    * is hedged to the leader after {@link #HEDGE_MILLIS}; later tries go to the leader. Failures
    * that can pass (no leader yet, a member down) are retried every {@link #RETRY_MILLIS} until
-   * the deadline.
+   * the deadline, while the answer is still wanted and the service is open. Reads to the leader
+   * use Ratis's unordered API: a read needs no place in the client's write order, and the
+   * ordered API logs an error for every request still under way when the client closes (a
+   * hedged read often is).
+   *
+   * @param unwanted true once nobody waits for this read any more (the member answered first)
    */
-  private CompletableFuture<Response> attemptQuery(Message m, String what, long deadlineNanos, int attempt) {
+  private CompletableFuture<Response> attemptQuery(Message m, String what, long deadlineNanos, int attempt,
+      java.util.function.BooleanSupplier unwanted) {
     RaftPeerId target = attempt == 0 ? pickMember() : null;
     if (target == null) {
-      return retryOnFailure(finish(client.async().sendReadOnly(m), what), m, what, deadlineNanos, attempt);
+      return retryOnFailure(finish(client.async().sendReadOnlyUnordered(m), what), m, what, deadlineNanos, attempt, unwanted);
     }
     // a read index costs milliseconds; a member that holds a read longer is skipped
     CompletableFuture<Response> member = finish(readClient.async().sendReadOnlyUnordered(m, target)
@@ -124,7 +131,7 @@ final class RaftVolumeService implements VolumeService {
     AtomicBoolean askedLeader = new AtomicBoolean();
     Runnable askLeader = () -> {
       if (!answer.isDone() && askedLeader.compareAndSet(false, true)) {
-        attemptQuery(m, what, deadlineNanos, attempt + 1).whenComplete((r, e) -> {
+        attemptQuery(m, what, deadlineNanos, attempt + 1, answer::isDone).whenComplete((r, e) -> {
           if (e == null) {
             answer.complete(r);
           } else {
@@ -149,17 +156,20 @@ final class RaftVolumeService implements VolumeService {
     return answer;
   }
 
-  /** Retries a failed read to the leader after {@link #RETRY_MILLIS}, until the deadline. */
+  /**
+   * Retries a failed read to the leader after {@link #RETRY_MILLIS}, until the deadline, while
+   * it is wanted and the service is open.
+   */
   private CompletableFuture<Response> retryOnFailure(CompletableFuture<Response> answered, Message m, String what,
-      long deadlineNanos, int attempt) {
+      long deadlineNanos, int attempt, java.util.function.BooleanSupplier unwanted) {
     return answered.exceptionallyCompose(e -> {
-      if (System.nanoTime() - deadlineNanos >= 0) {
+      if (System.nanoTime() - deadlineNanos >= 0 || unwanted.getAsBoolean() || closed) {
         return CompletableFuture.failedFuture(e);
       }
       // run on the delay's own timer thread, not the common pool (which other work may block)
       return CompletableFuture.supplyAsync(() -> null,
               CompletableFuture.delayedExecutor(RETRY_MILLIS, TimeUnit.MILLISECONDS, Runnable::run))
-          .thenCompose(ignored -> attemptQuery(m, what, deadlineNanos, attempt + 1));
+          .thenCompose(ignored -> attemptQuery(m, what, deadlineNanos, attempt + 1, unwanted));
     });
   }
 
@@ -255,6 +265,7 @@ final class RaftVolumeService implements VolumeService {
 
   @Override
   public void close() {
+    closed = true;
     diagnostics.shutdownNow();
     try (RaftClient c = client; RaftClient r = readClient) {
       // closed by try-with-resources
