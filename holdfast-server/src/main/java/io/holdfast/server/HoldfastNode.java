@@ -81,7 +81,7 @@ public final class HoldfastNode implements AutoCloseable {
       }
       VolumeStateMachine v = new VolumeStateMachine(brickDir(groupId.getUuid()), clock, access, config.clusterId(),
           config.address(), this::joinedGeneration, metrics.volume(groupId.getUuid()), scrub, security.transport(),
-          security.diskReserveBytes());
+          security.diskReserveBytes(), security.catchUpBytesPerSecond());
       // the scrub counters, read at each scrape (zeros until the member has started)
       metrics.registerScrubber(groupId.getUuid(), () -> v.scrubStats()
           .map(x -> new NodeMetrics.ScrubStats(x.bytesVerified(), x.blocksVerified(), x.badBlocks(), x.repairedBlocks(), x.passes()))

@@ -152,4 +152,52 @@ public final class Pacer {
       tokens = Math.min(burstBytes(), tokens + elapsed * (double) bytesPerSecond / 1e9);
     }
   }
+
+  /**
+   * A stream that reads {@code in} at most at this pacer's rate: each read takes its bytes from
+   * the bucket after reading them ({@link #acquire}). Closing it closes {@code in}. Used by one
+   * thread at a time, like any stream.
+   *
+   * @param in the stream to pace
+   * @return the paced stream; a read interrupted while sleeping throws
+   *     {@link java.io.InterruptedIOException} with the thread's interrupt flag set
+   */
+  public java.io.InputStream paced(java.io.InputStream in) {
+    java.util.Objects.requireNonNull(in, "in");
+    return new java.io.FilterInputStream(in) {
+      @Override
+      public int read() throws java.io.IOException {
+        int b = super.read();
+        if (b >= 0) {
+          take(1);
+        }
+        return b;
+      }
+
+      @Override
+      public int read(byte[] buf, int off, int len) throws java.io.IOException {
+        int n = super.read(buf, off, len);
+        if (n > 0) {
+          take(n);
+        }
+        return n;
+      }
+
+      @Override
+      public long skip(long n) throws java.io.IOException {
+        long skipped = super.skip(n);
+        take(skipped);
+        return skipped;
+      }
+
+      private void take(long bytes) throws java.io.InterruptedIOException {
+        try {
+          acquire(bytes);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new java.io.InterruptedIOException("interrupted while pacing a read at " + bytesPerSecond() + " bytes/s");
+        }
+      }
+    };
+  }
 }
