@@ -417,6 +417,11 @@ final class CatchUpBench {
           } catch (HoldfastException e) {
             error = e.getMessage();
           }
+          if (error == null) {
+            // replaceReplica returns once the configuration change commits, while the new member
+            // may still be restoring the snapshot it received: the catch-up ends when it has applied
+            error = awaitApplied(to);
+          }
           ended = System.nanoTime();
           stall[0] = Math.max(stall[0], (ended - lastMove[0]) / 1e9);
           CatchUpReport.Phase during = fg.nextPhase();
@@ -456,6 +461,27 @@ final class CatchUpBench {
     }
     admin.replaceReplica(WARM_UP_VOLUME, members.getLast(), configs.get(SPARE).address(), p -> {});
     return (System.nanoTime() - started) / 1e9;
+  }
+
+  /**
+   * Waits until node {@code to} has applied everything the volume's members had committed when
+   * this was called (the longest a restore at 4 MiB/s of the largest bench size could take).
+   *
+   * @return null, or why it did not get there
+   */
+  private String awaitApplied(int to) throws InterruptedException, HoldfastException {
+    long target = -1;
+    for (int i : memberIndexes()) {
+      target = Math.max(target, nodes[i].groupStatus(group).map(HoldfastNode.GroupStatus::commitIndex).orElse(-1L));
+    }
+    long end = System.nanoTime() + TimeUnit.MINUTES.toNanos(30);
+    while (nodes[to].groupStatus(group).map(HoldfastNode.GroupStatus::appliedIndex).orElse(-1L) < target) {
+      if (System.nanoTime() > end) {
+        return configs.get(to).address() + " did not apply index " + target + " within 30 minutes of joining";
+      }
+      Thread.sleep(100); // the new member restores and replays on its own; nothing to be told
+    }
+    return null;
   }
 
   /** Waits until node {@code i} serves no member of the volume (a replaced member leaves by itself). */

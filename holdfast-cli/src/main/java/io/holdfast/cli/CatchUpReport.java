@@ -101,7 +101,8 @@ record CatchUpReport(Setup setup, List<Round> rounds) {
    * @param normal the foreground before the replacement
    * @param snapshotting the foreground while the members wrote that snapshot
    * @param during the foreground while {@code replaceReplica} ran
-   * @param catchUpSeconds {@code replaceReplica}, from the call until it returned
+   * @param catchUpSeconds from the {@code replaceReplica} call until the new member had applied
+   *     everything committed when it returned (its restore of the snapshot included)
    * @param firstByteSeconds from the call until the new member's {@code /metrics} first
    *     reported snapshot bytes received, NaN if never
    * @param receivedBytes the most snapshot bytes the new member's {@code /metrics} reported
@@ -175,7 +176,8 @@ record CatchUpReport(Setup setup, List<Round> rounds) {
       if (r.error() != null) {
         line(o, "  FAILED             %s", r.error());
       }
-      line(o, "  catch-up time      %.1f s (replaceReplica, from the call until it returned)", r.catchUpSeconds());
+      line(o, "  catch-up time      %.1f s (from replaceReplica's call until the new member had applied what was committed when it returned)",
+          r.catchUpSeconds());
       line(o, "  effective rate     %.1f MiB/s (snapshot bytes / catch-up time)", mibPerSecond(r.effectiveBytesPerSecond()));
       if (r.receivedBytes() > 0) {
         line(o, "  transfer           first bytes after %.1f s; %s received, %.1f MiB/s over %.1f s (the new member's /metrics,"
