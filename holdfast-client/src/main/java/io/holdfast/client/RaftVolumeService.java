@@ -37,8 +37,9 @@ import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
  *       for {@link #SUSPECT_MILLIS} and the read goes to the leader, retried until the deadline
  *       while there is none (e.g. during an election). (A member that was just replaced, or
  *       is busy writing a snapshot, can hold a read without failing it.)
- *   <li>A read a member has not answered within {@link #HEDGE_MILLIS} is also sent to the
- *       leader, and the first answer wins (a hedged request). Both answers are linearizable,
+ *   <li>A read a member has not answered within the hedge delay ({@link HedgeDelay}: the 90th
+ *       percentile of recent member reads, 2–20 ms) is also sent to the leader, and the first
+ *       answer wins (a hedged request). Both answers are linearizable,
  *       so either is correct. The reason: a follower learns that an entry is committed only
  *       from a later appendEntries carrying a previous-entry reference, and Ratis 3.3.0 sends
  *       the heartbeat it triggers for a follower's read index without one while that
@@ -57,11 +58,6 @@ final class RaftVolumeService implements VolumeService {
   static final long RETRY_MILLIS = 100;
   /** How long a read sent to one member may take before it is asked of the leader instead. */
   static final long MEMBER_READ_MILLIS = 2_000;
-  /**
-   * How long a read sent to one member may take before it is also asked of the leader: a few
-   * times a member read's usual latency (1–10 ms), far below the 500 ms heartbeat wait it cuts.
-   */
-  static final long HEDGE_MILLIS = 20;
 
   private final RaftClient client;
   /**
@@ -77,6 +73,7 @@ final class RaftVolumeService implements VolumeService {
   private final String name;
   private final java.util.concurrent.ExecutorService diagnostics;
   private volatile boolean closed;
+  private final HedgeDelay hedge = new HedgeDelay();
 
   RaftVolumeService(String name, RaftClient client, RaftClient readClient, List<RaftPeer> members, Duration deadline) {
     this.name = name;
@@ -109,7 +106,7 @@ final class RaftVolumeService implements VolumeService {
   /**
    * One try of a read: the first goes to a member chosen round-robin (through the read client,
    * which does not retry, so a member that is down fails fast and is skipped for a while), and
-   * is hedged to the leader after {@link #HEDGE_MILLIS}; later tries go to the leader. Failures
+   * is hedged to the leader after the {@link HedgeDelay}; later tries go to the leader. Failures
    * that can pass (no leader yet, a member down) are retried every {@link #RETRY_MILLIS} until
    * the deadline, while the answer is still wanted and the service is open. Reads to the leader
    * use Ratis's unordered API: a read needs no place in the client's write order, and the
@@ -125,6 +122,7 @@ final class RaftVolumeService implements VolumeService {
       return retryOnFailure(finish(client.async().sendReadOnlyUnordered(m), what), m, what, deadlineNanos, attempt, unwanted);
     }
     // a read index costs milliseconds; a member that holds a read longer is skipped
+    long sentNanos = System.nanoTime();
     CompletableFuture<Response> member = finish(readClient.async().sendReadOnlyUnordered(m, target)
         .orTimeout(Math.min(MEMBER_READ_MILLIS, deadline.toMillis()), TimeUnit.MILLISECONDS), what);
     CompletableFuture<Response> answer = new CompletableFuture<>();
@@ -142,6 +140,7 @@ final class RaftVolumeService implements VolumeService {
     };
     member.whenComplete((r, e) -> {
       if (e == null) {
+        hedge.record(System.nanoTime() - sentNanos);
         answer.complete(r);
       } else {
         suspectUntilNanos.put(target, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(SUSPECT_MILLIS));
@@ -152,7 +151,7 @@ final class RaftVolumeService implements VolumeService {
       }
     });
     // run on the delay's own timer thread, not the common pool (which other work may block)
-    CompletableFuture.delayedExecutor(HEDGE_MILLIS, TimeUnit.MILLISECONDS, Runnable::run).execute(askLeader);
+    CompletableFuture.delayedExecutor(hedge.nanos(), TimeUnit.NANOSECONDS, Runnable::run).execute(askLeader);
     return answer;
   }
 
