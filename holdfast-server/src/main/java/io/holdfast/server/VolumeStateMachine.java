@@ -30,6 +30,7 @@ import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientRequest;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.protocol.TermIndex;
 import org.apache.ratis.server.storage.RaftStorage;
 import org.apache.ratis.statemachine.TransactionContext;
 import org.apache.ratis.statemachine.impl.SingleFileSnapshotInfo;
@@ -74,6 +75,12 @@ final class VolumeStateMachine extends LifecycleStateMachine {
   private static final Logger LOG = LoggerFactory.getLogger(VolumeStateMachine.class);
   /** The node's catch-up rate, bytes per second: an installed snapshot is restored at most this fast. */
   private final long catchUpBytesPerSecond;
+  /** How many snapshot thresholds of log the leader keeps at most for a member catching up. */
+  static final long HOLD_LOG_THRESHOLDS = 4;
+  private volatile java.util.concurrent.Callable<RaftServer.Division> division;
+  private volatile long holdLogEntries;
+  private volatile long lagEntries;
+  private volatile long lastHoldLogNanos = System.nanoTime() - 20_000_000_000L;
   /** Completed when {@link #close} has run. */
   private final CompletableFuture<Void> closed = new CompletableFuture<>();
 
@@ -140,6 +147,10 @@ final class VolumeStateMachine extends LifecycleStateMachine {
     scrubber = new Scrubber(brick, brickDir, member, () -> server.getDivision(groupId), () -> storage.getLatestSnapshot(),
         scrub, transport, clock);
     scrubber.start();
+    division = () -> server.getDivision(groupId);
+    long threshold = org.apache.ratis.server.RaftServerConfigKeys.Snapshot.autoTriggerThreshold(server.getProperties());
+    holdLogEntries = HOLD_LOG_THRESHOLDS * threshold;
+    lagEntries = Math.max(1, threshold / 2);
   }
 
   /** This member's scrub state and counters; empty before {@link #initialize}. */
@@ -234,7 +245,55 @@ final class VolumeStateMachine extends LifecycleStateMachine {
       LOG.warn("{}: no snapshot of this member's brick while it is quarantined by scrub; the log is kept", getGroupId());
       return false;
     }
-    return true;
+    return !holdingLogForCatchUp();
+  }
+
+  /**
+   * Whether this member, as leader, keeps its log for a member that is catching up instead of
+   * taking a snapshot now. A snapshot purges the log up to its index; a member that is still
+   * receiving an older snapshot then needs log entries that are gone, and must start over with
+   * the new snapshot. When a transfer takes longer than the leader needs to apply a snapshot
+   * threshold's worth of entries (1 GiB at 8 MiB/s under a steady small-file load, measured),
+   * it starts over for ever. So while some member's commit index (as the leader last heard it)
+   * is more than half a threshold behind, the leader takes no snapshot, up to
+   * {@link #HOLD_LOG_THRESHOLDS} thresholds of entries since its last one; past that it takes it
+   * anyway (a member that is down must not make the log grow without bound).
+   */
+  private boolean holdingLogForCatchUp() {
+    java.util.concurrent.Callable<RaftServer.Division> d = division;
+    TermIndex applied = getLastAppliedTermIndex();
+    if (d == null || applied == null) {
+      return false;
+    }
+    try {
+      RaftServer.Division div = d.call();
+      if (!div.getInfo().isLeader()) {
+        return false;
+      }
+      var latest = storage.getLatestSnapshot();
+      long sinceSnapshot = applied.getIndex() - (latest == null ? 0 : latest.getIndex());
+      if (sinceSnapshot >= holdLogEntries) {
+        return false;
+      }
+      String self = div.getId().toString();
+      var behind = div.getCommitInfos().stream()
+          .filter(c -> !c.getServer().getId().toStringUtf8().equals(self))
+          .filter(c -> c.getCommitIndex() < applied.getIndex() - lagEntries)
+          .findFirst();
+      if (behind.isEmpty()) {
+        return false;
+      }
+      long now = System.nanoTime();
+      if (now - lastHoldLogNanos > 10_000_000_000L) {
+        lastHoldLogNanos = now;
+        LOG.info("{}: no snapshot yet, keeping the log for {} (commit index {}, applied here {}; at most {} entries)",
+            getGroupId(), behind.get().getServer().getAddress(), behind.get().getCommitIndex(), applied.getIndex(),
+            holdLogEntries);
+      }
+      return true;
+    } catch (Exception e) {
+      return false; // no division (closing): nothing to keep the log for
+    }
   }
 
   @Override
