@@ -36,10 +36,14 @@ final class AccessControl {
     return map;
   }
 
+  /** The volume served by {@code groupId}, if this node's map has it. */
+  Optional<ClusterMap.Volume> volume(UUID groupId) {
+    return Optional.ofNullable(byGroup.get(groupId));
+  }
+
   /** The name of the volume served by {@code groupId}, if this node's map has it. */
   Optional<String> volumeName(UUID groupId) {
-    ClusterMap.Volume v = byGroup.get(groupId);
-    return v == null ? Optional.empty() : Optional.of(v.name());
+    return volume(groupId).map(ClusterMap.Volume::name);
   }
 
   /**

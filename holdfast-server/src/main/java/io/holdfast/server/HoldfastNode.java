@@ -56,7 +56,7 @@ public final class HoldfastNode implements AutoCloseable {
   private HoldfastNode(NodeConfig config, NodeSecurity security, InstantSource clock, ScrubSettings scrub) throws IOException {
     this.config = config;
     this.gatekeeper = new Gatekeeper(security);
-    this.metrics = new NodeMetrics(config.address(), access::volumeName, this::connections);
+    this.metrics = new NodeMetrics(config.address(), access::volumeName, this::connectionStats);
     gatekeeper.onCatchUp((group, received, expected, done) -> {
       metrics.snapshotProgress(group, received, expected);
       if (done) {
@@ -103,7 +103,7 @@ public final class HoldfastNode implements AutoCloseable {
     this.mapFollower = config.clusterGroupMembers().contains(config.address())
         ? null
         : new MapFollower(config, parameters, this::mapKnown);
-    this.observer = new NodeObserver(config, server, access::latestMap, access::volumeName, metrics, this::connections, clock,
+    this.observer = new NodeObserver(config, server, access::latestMap, access::volumeName, metrics, this::connectionStats, clock,
         System::nanoTime, Liveness::tcpConnect);
   }
 
@@ -121,6 +121,11 @@ public final class HoldfastNode implements AutoCloseable {
 
   private Path brickDir(java.util.UUID group) {
     return config.dataDir().resolve("bricks").resolve(group.toString());
+  }
+
+  /** Where Ratis keeps this node's log of a group (its storage directory is named by the group's UUID). */
+  private Path groupLogDir(java.util.UUID group) {
+    return config.dataDir().resolve("raft").resolve(group.toString());
   }
 
   /**
@@ -201,16 +206,7 @@ public final class HoldfastNode implements AutoCloseable {
 
   /** The generation at which this node joined a volume's group, per the latest map; 1 if unknown. */
   private long joinedGeneration(java.util.UUID group) {
-    ClusterMap m = knownMap;
-    if (m == null) {
-      return 1;
-    }
-    for (ClusterMap.Volume v : m.volumes().values()) {
-      if (v.groupId().equals(group)) {
-        return v.sinceOf(config.address()).orElse(1);
-      }
-    }
-    return 1;
+    return access.volume(group).map(v -> v.sinceOf(config.address()).orElse(1)).orElse(1L);
   }
 
   /**
@@ -261,7 +257,7 @@ public final class HoldfastNode implements AutoCloseable {
   private void join(ClusterMap.Volume volume) throws IOException {
     RaftGroupId id = RaftGroupId.valueOf(volume.groupId());
     // anything left from an earlier membership of this volume is set aside, never reused
-    setAside(config.dataDir().resolve("raft").resolve(volume.groupId().toString()), "raft");
+    setAside(groupLogDir(volume.groupId()), "raft");
     setAside(brickDir(volume.groupId()), "bricks");
     // A joining member starts without a configuration: it learns the group's from the leader
     // (snapshot, then log) once the configuration change names it, and never campaigns before.
@@ -294,7 +290,7 @@ public final class HoldfastNode implements AutoCloseable {
       v.awaitClosed(java.time.Duration.ofSeconds(60));
     }
     // Ratis moves the group's log to removed/raft/ unless its close was cut short
-    setAside(config.dataDir().resolve("raft").resolve(volume.groupId().toString()), "raft");
+    setAside(groupLogDir(volume.groupId()), "raft");
     Path aside = setAside(brickDir(volume.groupId()), "bricks");
     LOG.warn("left volume {} (group {}): {}; its brick is kept in {} (delete it when no longer wanted)", volume.name(),
         id, why, aside);
@@ -333,21 +329,8 @@ public final class HoldfastNode implements AutoCloseable {
     return config.address();
   }
 
-  /**
-   * Connection counters of this node's port.
-   *
-   * @param open connections open now
-   * @param refusedConnections connections refused (limit, unusable certificate) since start
-   * @param refusedCalls calls refused (limits, certificates, roles) since start
-   */
-  public record ConnectionStats(int open, long refusedConnections, long refusedCalls) {}
-
-  /** Connection counters of this node's port. */
-  public ConnectionStats connectionStats() {
-    return new ConnectionStats(gatekeeper.connections(), gatekeeper.refusedConnections(), gatekeeper.refusedCalls());
-  }
-
-  private StatusReport.Connections connections() {
+  /** Connection counters of this node's port (as its metrics and status page show them). */
+  public StatusReport.Connections connectionStats() {
     return new StatusReport.Connections(gatekeeper.connections(), gatekeeper.refusedConnections(), gatekeeper.refusedCalls());
   }
 

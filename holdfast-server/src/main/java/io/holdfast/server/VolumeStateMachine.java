@@ -77,7 +77,6 @@ final class VolumeStateMachine extends LifecycleStateMachine {
   private final long catchUpBytesPerSecond;
   /** How many snapshot thresholds of log the leader keeps at most for a member catching up. */
   static final long HOLD_LOG_THRESHOLDS = 4;
-  private volatile java.util.concurrent.Callable<RaftServer.Division> division;
   private volatile long holdLogEntries;
   private volatile long lagEntries;
   private volatile long lastHoldLogNanos = System.nanoTime() - 20_000_000_000L;
@@ -147,7 +146,6 @@ final class VolumeStateMachine extends LifecycleStateMachine {
     scrubber = new Scrubber(brick, brickDir, member, () -> server.getDivision(groupId), () -> storage.getLatestSnapshot(),
         scrub, transport, clock);
     scrubber.start();
-    division = () -> server.getDivision(groupId);
     long threshold = org.apache.ratis.server.RaftServerConfigKeys.Snapshot.autoTriggerThreshold(server.getProperties());
     holdLogEntries = HOLD_LOG_THRESHOLDS * threshold;
     lagEntries = Math.max(1, threshold / 2);
@@ -260,13 +258,13 @@ final class VolumeStateMachine extends LifecycleStateMachine {
    * anyway (a member that is down must not make the log grow without bound).
    */
   private boolean holdingLogForCatchUp() {
-    java.util.concurrent.Callable<RaftServer.Division> d = division;
     TermIndex applied = getLastAppliedTermIndex();
-    if (d == null || applied == null) {
+    RaftServer server = getServer().getNow(null);
+    if (server == null || applied == null) {
       return false;
     }
     try {
-      RaftServer.Division div = d.call();
+      RaftServer.Division div = server.getDivision(getGroupId());
       if (!div.getInfo().isLeader()) {
         return false;
       }
@@ -291,7 +289,7 @@ final class VolumeStateMachine extends LifecycleStateMachine {
             holdLogEntries);
       }
       return true;
-    } catch (Exception e) {
+    } catch (IOException | RuntimeException e) {
       return false; // no division (closing): nothing to keep the log for
     }
   }

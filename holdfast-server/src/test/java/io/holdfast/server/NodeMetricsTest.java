@@ -25,9 +25,9 @@ class NodeMetricsTest {
   private final NodeMetrics metrics = new NodeMetrics(NODE, g -> Optional.ofNullable(names.get(g)),
       () -> new StatusReport.Connections(4, 1, 2));
 
-  /** The value of the one series named {@code name} whose labels include every {@code label="value"} given. */
-  static double value(String scrape, String name, String... labels) {
-    Double found = null;
+  /** The values of the series named {@code name} whose labels include every {@code label="value"} given. */
+  static List<Double> values(String scrape, String name, String... labels) {
+    List<Double> found = new java.util.ArrayList<>();
     Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + "\\{([^}]*)\\} (\\S+)$").matcher(scrape);
     while (m.find()) {
       boolean all = true;
@@ -35,26 +35,22 @@ class NodeMetricsTest {
         all &= m.group(1).contains(l);
       }
       if (all) {
-        assertThat(found).as("more than one series %s%s in%n%s", name, List.of(labels), scrape).isNull();
-        found = Double.parseDouble(m.group(2));
+        found.add(Double.parseDouble(m.group(2)));
       }
     }
-    assertThat(found).as("series %s%s in%n%s", name, List.of(labels), scrape).isNotNull();
     return found;
   }
 
+  /** The value of the one series named {@code name} whose labels include every {@code label="value"} given. */
+  static double value(String scrape, String name, String... labels) {
+    List<Double> found = values(scrape, name, labels);
+    assertThat(found).as("series %s%s in%n%s", name, List.of(labels), scrape).isNotEmpty();
+    assertThat(found).as("more than one series %s%s in%n%s", name, List.of(labels), scrape).hasSize(1);
+    return found.getFirst();
+  }
+
   static boolean has(String scrape, String name, String... labels) {
-    Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + "\\{([^}]*)\\} (\\S+)$").matcher(scrape);
-    while (m.find()) {
-      boolean all = true;
-      for (String l : labels) {
-        all &= m.group(1).contains(l);
-      }
-      if (all) {
-        return true;
-      }
-    }
-    return false;
+    return !values(scrape, name, labels).isEmpty();
   }
 
   private static Request.Write write(int bytes) {

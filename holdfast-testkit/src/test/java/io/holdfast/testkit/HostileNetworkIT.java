@@ -109,7 +109,7 @@ class HostileNetworkIT {
           sent, cluster.addresses().size(), SEED, before.hex().substring(0, 16), after.hex().substring(0, 16));
       assertThat(after).isEqualTo(before);
       for (int i = 0; i < 3; i++) {
-        HoldfastNode.ConnectionStats stats = cluster.node(i).connectionStats();
+        var stats = cluster.node(i).connectionStats();
         System.out.println("node " + cluster.addresses().get(i) + ": " + stats);
       }
       assertThat(v.submit(new Request.Mkdir(Caller.ROOT, "/still-writable", 0755)).join()).isInstanceOf(Response.AttrReply.class);
