@@ -402,7 +402,7 @@ final class CatchUpBench {
           try {
             admin.replaceReplica(VOLUME, fromAddress, toAddress, p -> {
               long now = System.nanoTime();
-              if (p.appliedIndex() > maxApplied[0]) { // progress as replaceReplica judges it
+              if (p.appliedIndex() > maxApplied[0]) { // the applied index moving (replaceReplica itself counts any answer as progress)
                 maxApplied[0] = p.appliedIndex();
                 lastMove[0] = now;
               }

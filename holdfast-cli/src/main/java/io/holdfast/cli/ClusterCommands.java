@@ -181,7 +181,7 @@ final class ClusterCommands {
       }
       StatusReport status = probe.report();
       return new Report(map.clusterId().toString(), map.epoch(), client.welcome().peer(), map.nodes(),
-          map.nodes().subList(0, Math.min(3, map.nodes().size())), volumes, healthy, status.worstHealth().label(),
+          map.clusterGroup(), volumes, healthy, status.worstHealth().label(),
           status.nodes(), status.groups());
     }
   }

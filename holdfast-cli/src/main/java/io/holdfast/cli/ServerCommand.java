@@ -100,7 +100,7 @@ final class ServerCommand implements Callable<Integer> {
     if (diskReserveMiB < 0) {
       throw new IllegalArgumentException("--disk-reserve must not be negative, got " + diskReserveMiB);
     }
-    security = security.withCatchUpRate(Math.max(1, Math.round(catchUpRateMiB * (1 << 20))))
+    security = security.withCatchUpRate(Math.round(catchUpRateMiB * (1 << 20))) // ≥ 4 MiB/s, checked above
         .withDiskReserve(diskReserveMiB << 20);
     HoldfastNode node = HoldfastNode.start(config, security.withLimits(maxPerClient, maxConnections), admin,
         InstantSource.system(), scrub);

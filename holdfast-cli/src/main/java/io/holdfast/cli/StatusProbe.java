@@ -39,7 +39,7 @@ final class StatusProbe {
   /** The whole cluster: nodes, volumes, the cluster group and every volume's group. */
   static Result report(HoldfastClient client, ClusterMap map) throws HoldfastException {
     Map<String, String> probes = client.probeNodes(map.nodes());
-    List<String> clusterGroup = map.nodes().subList(0, Math.min(3, map.nodes().size()));
+    List<String> clusterGroup = map.clusterGroup();
     List<StatusReport.Node> nodes = new ArrayList<>();
     for (String n : map.nodes()) {
       nodes.add(new StatusReport.Node(n, probes.get(n) == null, null, clusterGroup.contains(n), false));

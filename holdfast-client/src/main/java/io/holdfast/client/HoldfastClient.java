@@ -123,7 +123,7 @@ public final class HoldfastClient implements AutoCloseable {
     } catch (IOException e) {
       throw e instanceof HoldfastException h ? h : connectFailure(address, security, e);
     }
-    List<String> groupMembers = first.nodes().subList(0, Math.min(3, first.nodes().size()));
+    List<String> groupMembers = first.clusterGroup();
     RaftClient cluster = newClient(props, parameters, ClusterIds.group(ClusterIds.CLUSTER_GROUP, groupMembers), false);
     return new HoldfastClient(props, parameters, deadline, cluster, welcome, first);
   }
@@ -283,21 +283,10 @@ public final class HoldfastClient implements AutoCloseable {
   public ClusterMap createVolume(String name, List<String> replicas) throws HoldfastException {
     ClusterMap.checkVolumeName(name);
     ClusterMap after = change(new ClusterCommand.CreateVolume(name, replicas), "create volume " + name);
-    long end = System.nanoTime() + deadline.toNanos();
-    long pauseMillis = 10;
-    while (!memberDigests(name).values().stream().allMatch(Response.Digest.class::isInstance)) {
-      if (System.nanoTime() > end) {
-        throw new HoldfastException(Errno.ETIMEDOUT, "volume " + name + " was created, but not all of " + replicas
-            + " serve it within " + deadline.toMillis() + " ms; see 'holdfast volume info " + name + "'");
-      }
-      try {
-        Thread.sleep(pauseMillis); // the nodes start the group on their own; nothing to be told
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new HoldfastException(Errno.EIO, "interrupted waiting for volume " + name);
-      }
-      pauseMillis = Math.min(200, pauseMillis * 2);
-    }
+    awaitCondition(() -> memberDigests(name).values().stream().allMatch(Response.Digest.class::isInstance),
+        "volume " + name + " was created, but not all of " + replicas + " serve it within " + deadline.toMillis()
+            + " ms; see 'holdfast volume info " + name + "'",
+        "interrupted waiting for volume " + name);
     return after;
   }
 
@@ -355,7 +344,7 @@ public final class HoldfastClient implements AutoCloseable {
     if (!m.nodes().contains(address)) {
       throw new HoldfastException(Errno.ENOENT, "node " + address + " is not in the cluster; nodes are " + m.nodes());
     }
-    List<String> clusterGroup = m.nodes().subList(0, Math.min(3, m.nodes().size()));
+    List<String> clusterGroup = m.clusterGroup();
     if (clusterGroup.contains(address)) {
       // refused before anything moves (the cluster group would refuse it only after the drain)
       throw new HoldfastException(Errno.EBUSY, "node " + address + " holds the cluster group (the cluster map), with "
@@ -492,7 +481,7 @@ public final class HoldfastClient implements AutoCloseable {
         // While a snapshot streams in, the applied index stays put for as long as the transfer
         // takes (1 GiB at 32 MiB/s: 32 s); a member that answers is alive, and Ratis fails the
         // configuration change itself if the new member stops making progress.
-        if (applied > lastApplied || info.answered()) {
+        if (info.answered()) { // an unanswered member reports applied index -1
           lastApplied = Math.max(lastApplied, applied);
           lastProgress = System.nanoTime();
         } else if (System.nanoTime() - lastProgress > deadline.toNanos()) {
@@ -519,20 +508,40 @@ public final class HoldfastClient implements AutoCloseable {
 
   /** Waits until {@code member} serves group {@code id} (it starts the group when it learns the map). */
   private void awaitServing(String member, java.util.UUID group, String what) throws HoldfastException {
+    awaitCondition(() -> groupInfo(group, List.of(member)).get(member).answered(),
+        what + ": " + member + " did not start the volume's group within " + deadline.toMillis()
+            + " ms; is it running, and configured for this cluster?",
+        what + ": interrupted; run it again to finish");
+  }
+
+  /** A condition to wait for; checking it may fail. */
+  @FunctionalInterface
+  private interface Condition {
+    boolean holds() throws HoldfastException;
+  }
+
+  /**
+   * Checks {@code condition} until it holds, pausing 10 ms, then twice as long each time up to
+   * 200 ms: the nodes start a group on their own when they learn the map, nothing tells us.
+   *
+   * @throws HoldfastException {@link Errno#ETIMEDOUT} with {@code timedOut} past the client
+   *     deadline, {@link Errno#EIO} with {@code interrupted} if interrupted, or what checking
+   *     the condition threw
+   */
+  private void awaitCondition(Condition condition, String timedOut, String interrupted) throws HoldfastException {
     long end = System.nanoTime() + deadline.toNanos();
-    try {
-      long pauseMillis = 10;
-      while (!groupInfo(group, List.of(member)).get(member).answered()) {
-        if (System.nanoTime() > end) {
-          throw new HoldfastException(Errno.ETIMEDOUT, what + ": " + member + " did not start the volume's group within "
-              + deadline.toMillis() + " ms; is it running, and configured for this cluster?");
-        }
-        Thread.sleep(pauseMillis); // the node starts the group on its own; nothing to be told
-        pauseMillis = Math.min(200, pauseMillis * 2);
+    long pauseMillis = 10;
+    while (!condition.holds()) {
+      if (System.nanoTime() > end) {
+        throw new HoldfastException(Errno.ETIMEDOUT, timedOut);
       }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new HoldfastException(Errno.EIO, what + ": interrupted; run it again to finish");
+      try {
+        Thread.sleep(pauseMillis); // nothing to be told: see above
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new HoldfastException(Errno.EIO, interrupted);
+      }
+      pauseMillis = Math.min(200, pauseMillis * 2);
     }
   }
 

@@ -333,6 +333,22 @@ public record ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<Str
     return new ClusterMap(epoch, clusterId, nodes, stripped);
   }
 
+  /** How many of the first nodes hold the cluster group. */
+  public static final int CLUSTER_GROUP_SIZE = 3;
+
+  /**
+   * The nodes that hold the cluster group: the first {@value #CLUSTER_GROUP_SIZE} of
+   * {@code nodes} (all of them if there are fewer).
+   */
+  public static List<String> clusterGroup(List<String> nodes) {
+    return nodes.subList(0, Math.min(CLUSTER_GROUP_SIZE, nodes.size()));
+  }
+
+  /** The nodes of this map that hold the cluster group ({@link #clusterGroup(List)}). */
+  public List<String> clusterGroup() {
+    return clusterGroup(nodes);
+  }
+
   /** Finds a volume. */
   public java.util.Optional<Volume> volume(String name) {
     return java.util.Optional.ofNullable(volumes.get(Objects.requireNonNull(name)));

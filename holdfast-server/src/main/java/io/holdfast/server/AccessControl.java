@@ -23,17 +23,10 @@ import java.util.stream.Collectors;
  */
 final class AccessControl {
   private volatile Map<UUID, ClusterMap.Volume> byGroup = Map.of();
-  private volatile ClusterMap map;
 
   /** Called by the cluster state machine whenever its map changes. */
   void update(ClusterMap map) {
     byGroup = map.volumes().values().stream().collect(Collectors.toUnmodifiableMap(ClusterMap.Volume::groupId, Function.identity()));
-    this.map = map;
-  }
-
-  /** The latest map this node applied, or null if it holds none (not in the cluster group). */
-  ClusterMap latestMap() {
-    return map;
   }
 
   /** The volume served by {@code groupId}, if this node's map has it. */

@@ -105,8 +105,7 @@ final class AdminServer implements AutoCloseable {
     http.createContext("/", exchange -> handle(exchange, source));
     http.start();
     InetSocketAddress bound = http.getAddress();
-    String host = bound.getAddress().getHostAddress();
-    URI uri = URI.create("http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + bound.getPort() + "/");
+    URI uri = URI.create("http://" + AdminOptions.at(bound.getAddress().getHostAddress(), bound.getPort()) + "/");
     return new AdminServer(http, handlers, uri);
   }
 

@@ -16,17 +16,14 @@ import java.util.UUID;
  * @param term this member's current term
  * @param leader the leader's address, or null if unknown
  * @param members the group's current members (addresses), in configuration order
- * @param commitIndex this member's commit index
  * @param appliedIndex this member's applied index
  * @param commitIndexes every member's commit index as this member knows it (its own, and
  *     what the leader relays or followers report); members it has not heard of are absent
- * @param leaderCommitIndex the leader's commit index as known here, or -1 if unknown
  * @param followers (leader only) each follower's replication state; empty elsewhere
  * @param catchUp this member's own catch-up state
  */
 record GroupSample(UUID groupId, String name, String self, String role, long term, String leader, List<String> members,
-    long commitIndex, long appliedIndex, Map<String, Long> commitIndexes, long leaderCommitIndex,
-    Map<String, Follower> followers, CatchUp catchUp) {
+    long appliedIndex, Map<String, Long> commitIndexes, Map<String, Follower> followers, CatchUp catchUp) {
 
   GroupSample {
     members = List.copyOf(members);

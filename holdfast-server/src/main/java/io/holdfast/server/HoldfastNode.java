@@ -103,7 +103,7 @@ public final class HoldfastNode implements AutoCloseable {
     this.mapFollower = config.clusterGroupMembers().contains(config.address())
         ? null
         : new MapFollower(config, parameters, this::mapKnown);
-    this.observer = new NodeObserver(config, server, access::latestMap, access::volumeName, metrics, this::connectionStats, clock,
+    this.observer = new NodeObserver(config, server, this::knownMap, access::volumeName, metrics, this::connectionStats, clock,
         System::nanoTime, Liveness::tcpConnect);
   }
 

@@ -51,7 +51,7 @@ public record NodeConfig(
 
   /** The nodes of the cluster group: the first three peers. */
   public List<String> clusterGroupMembers() {
-    return peers.subList(0, Math.min(3, peers.size()));
+    return ClusterMap.clusterGroup(peers);
   }
 
   /** The port this node listens on. */

@@ -365,20 +365,7 @@ public final class NodeMetrics {
      * throws: a metrics failure must not stop a member from applying.
      */
     void applied(Request.Mutation m, Response outcome, long nanos) {
-      try {
-        String op = m.getClass().getSimpleName();
-        Op meters = op("mutation", op);
-        meters.count.increment();
-        meters.latency.record(nanos, TimeUnit.NANOSECONDS);
-        if (m instanceof Request.Write w) {
-          meters.bytes().increment(w.data().length);
-        }
-        if (outcome instanceof Response.Error e) {
-          error(op, e.errno());
-        }
-      } catch (RuntimeException e) {
-        failed(e);
-      }
+      record("mutation", m.getClass().getSimpleName(), m instanceof Request.Write w ? w.data().length : -1, outcome, nanos);
     }
 
     /**
@@ -386,12 +373,17 @@ public final class NodeMetrics {
      * bytes returned by a read, and an error outcome. Never throws.
      */
     void queried(String op, Response outcome, long nanos) {
+      record("query", op, outcome instanceof Response.Data d ? d.bytes().length : -1, outcome, nanos);
+    }
+
+    /** Counts one operation of {@code kind}, its time, its bytes (if {@code bytes} ≥ 0) and an error outcome. */
+    private void record(String kind, String op, long bytes, Response outcome, long nanos) {
       try {
-        Op meters = op("query", op);
+        Op meters = op(kind, op);
         meters.count.increment();
         meters.latency.record(nanos, TimeUnit.NANOSECONDS);
-        if (outcome instanceof Response.Data d) {
-          meters.bytes().increment(d.bytes().length);
+        if (bytes >= 0) {
+          meters.bytes().increment(bytes);
         }
         if (outcome instanceof Response.Error e) {
           error(op, e.errno());

@@ -47,7 +47,7 @@ final class NodeObserver implements AdminServer.Source, AutoCloseable {
   private final ScheduledExecutorService ticker;
 
   /**
-   * @param map this node's latest applied cluster map, or null if it holds none
+   * @param map the latest cluster map this node knows, or null before it knows one
    * @param nanoClock monotonic nanoseconds ({@code System::nanoTime})
    * @param prober how to probe a node ({@link Liveness#tcpConnect})
    */
@@ -115,7 +115,7 @@ final class NodeObserver implements AdminServer.Source, AutoCloseable {
     List<Liveness.State> live = liveness.states(nodes);
     metrics.update(samples, live);
     ClusterMap m = map.get();
-    List<String> clusterGroup = m != null ? m.nodes().subList(0, Math.min(3, m.nodes().size())) : config.clusterGroupMembers();
+    List<String> clusterGroup = m != null ? m.clusterGroup() : config.clusterGroupMembers();
     List<StatusReport.Node> nodeRows = live.stream().map(n -> new StatusReport.Node(n.address(), n.up(), n.lastSeenSecondsAgo(),
         clusterGroup.contains(n.address()), n.address().equals(config.address()))).toList();
     List<StatusReport.Volume> volumes = m == null ? List.of() : m.volumes().values().stream()

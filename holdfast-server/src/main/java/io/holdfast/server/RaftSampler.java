@@ -166,7 +166,7 @@ final class RaftSampler {
         LOG.info("{}: installing a snapshot from the leader ({} bytes received so far)", id, Math.max(0, received));
       }
     } else if (watched.remove(group)) {
-      LOG.info("{}: snapshot installed, applied index {}", id, info.getLastAppliedIndex());
+      LOG.info("{}: snapshot installed, applied index {}", id, applied);
       metrics.snapshotFinished(group);
     }
     NodeMetrics.SnapshotProgress.View snap = metrics.snapshot(group);
@@ -174,7 +174,7 @@ final class RaftSampler {
 
     String name = id.equals(ClusterIds.CLUSTER_GROUP) ? StatusReport.Group.CLUSTER : volumeNames.apply(group).orElse("");
     return new GroupSample(group, name, self, info.getCurrentRole().name().toLowerCase(Locale.ROOT), info.getCurrentTerm(), leader,
-        members, commit, applied, commits, leaderCommit, followers,
+        members, applied, commits, followers,
         new GroupSample.CatchUp(snap.installing(), snap.received(), snap.expected(), fraction));
   }
 

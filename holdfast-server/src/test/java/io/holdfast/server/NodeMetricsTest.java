@@ -108,8 +108,8 @@ class NodeMetricsTest {
   }
 
   private GroupSample sample(String role, String leader, Map<String, GroupSample.Follower> followers, GroupSample.CatchUp catchUp) {
-    return new GroupSample(group, "mail", NODE, role, 3, leader, List.of(NODE, "127.0.0.1:7002", "127.0.0.1:7003"), 120, 118,
-        Map.of(NODE, 120L, "127.0.0.1:7002", 119L), 120, followers, catchUp);
+    return new GroupSample(group, "mail", NODE, role, 3, leader, List.of(NODE, "127.0.0.1:7002", "127.0.0.1:7003"), 118,
+        Map.of(NODE, 120L, "127.0.0.1:7002", 119L), followers, catchUp);
   }
 
   @Test
