@@ -14,7 +14,9 @@ import java.util.regex.Pattern;
  * @param debug pass {@code -d}: libfuse prints every request to standard error
  * @param cacheTimeout how long the kernel may cache attributes, directory entries and negative
  *     lookups ({@code attr_timeout}, {@code entry_timeout}, {@code negative_timeout}); zero
- *     disables caching; at most one day; resolution is milliseconds; default 1 s
+ *     disables caching; at most one day; resolution is milliseconds; default 0. A non-zero timeout
+ *     lets {@code stat} show attributes up to that old (another name of a hard link, another
+ *     client's change)
  * @param fsName the name shown by {@code mount}/{@code df} as the source, {@code fsname=...};
  *     must start with {@code holdfast-} and contain only {@code [A-Za-z0-9._:@/+-]}
  * @param callerScope the credentials hook, see {@link CallerScope}; {@link CallerScope#NONE} by
@@ -58,9 +60,14 @@ public record FuseOptions(
     this(allowOther, readOnly, debug, cacheTimeout, fsName, CallerScope.NONE);
   }
 
-  /** Read-write, not {@code allow_other}, no debug, 1 s caches, {@code fsname=holdfast-fs}. */
+  /**
+   * Read-write, not {@code allow_other}, no debug, no kernel caching of attributes and entries
+   * (the kernel asks on every stat and lookup, so it never shows a size, mode or link count older
+   * than the file system's: hard links and other clients' changes included), {@code
+   * fsname=holdfast-fs}.
+   */
   public static FuseOptions defaults() {
-    return new FuseOptions(false, false, false, Duration.ofSeconds(1), "holdfast-fs");
+    return new FuseOptions(false, false, false, Duration.ZERO, "holdfast-fs");
   }
 
   /** A copy with {@code fsName} replaced. */

@@ -130,6 +130,8 @@ final class PathFuseOperations implements FuseOperations {
    * saves a replicated SetAttr per create and mkdir.
    */
   private final boolean exactInitialMode;
+  /** Whether {@link #root} is on the JVM's default (local) file system, whose writes are synchronous. */
+  private final boolean localDisk;
   private final int daemonUid;
   private final int daemonGid;
   private final ConcurrentHashMap<Long, Handle> handles = new ConcurrentHashMap<>();
@@ -156,8 +158,9 @@ final class PathFuseOperations implements FuseOperations {
     int[] ids = processIds();
     this.daemonUid = ids[0];
     this.daemonGid = ids[1];
-    this.adoptOwnership = unixView && daemonUid == 0 && root.getFileSystem() == FileSystems.getDefault();
-    this.exactInitialMode = posixView && root.getFileSystem() != FileSystems.getDefault();
+    this.localDisk = root.getFileSystem() == FileSystems.getDefault();
+    this.adoptOwnership = unixView && daemonUid == 0 && localDisk;
+    this.exactInitialMode = posixView && !localDisk;
   }
 
   /** Number of open handles (for tests and diagnostics). */
@@ -758,10 +761,25 @@ final class PathFuseOperations implements FuseOperations {
     }
   }
 
+  /**
+   * {@code flush}, called on every {@code close(2)} of a descriptor: the data written through it
+   * must be visible to every later {@code open}/{@code stat}/read on any client once close
+   * returns (close-to-open consistency), and a write that failed is reported here, as
+   * close(2)'s error. The local disk's channels write synchronously, so there is nothing to
+   * wait for (and {@code force} would be an fsync). Other file systems may send writes behind
+   * (Holdfast does): {@link FileChannel#force} is the NIO call that waits for them, and on
+   * Holdfast it costs no more than that wait, since a write is durable on a majority once it
+   * completes.
+   */
   @Override
   public int flush(String path, FileInfo fi) {
-    // Every write already went to the channel; close(2) need not force it to disk.
-    return 0;
+    return run("flush", path, false, () -> {
+      Handle h = fi == null ? null : handles.get(fi.getFh());
+      if (h != null && h.writable() && !localDisk) {
+        h.channel().force(false);
+      }
+      return 0;
+    });
   }
 
   @Override

@@ -55,9 +55,9 @@ class ErrnosTest {
 
   @Test
   void optionsValidate() {
-    assertThat(FuseOptions.defaults().cacheTimeout()).hasSeconds(1);
+    assertThat(FuseOptions.defaults().cacheTimeout()).isZero();
     assertThat(FuseMount.flags(FuseOptions.defaults()).get(1))
-        .contains("fsname=holdfast-fs", "default_permissions", "auto_unmount", "attr_timeout=1.000");
+        .contains("fsname=holdfast-fs", "default_permissions", "auto_unmount", "attr_timeout=0.000", "entry_timeout=0.000", "negative_timeout=0.000");
     org.assertj.core.api.Assertions.assertThatIllegalArgumentException()
         .isThrownBy(() -> FuseOptions.defaults().withFsName("holdfast-x,allow_other"));
   }

@@ -55,12 +55,15 @@ final class HoldfastFileChannel extends FileChannel {
   /**
    * Read-ahead window: the last {@link #CHUNK}-sized read reply, served to the reads that
    * follow it (a FUSE mount reads in 128 KiB pieces; one 1 MiB request instead of eight).
-   * Dropped on every write or truncate through this channel. Data another client writes
-   * meanwhile is seen after the window moves on or the file is reopened (close-to-open, as
-   * NFS).
+   * Dropped on every write or truncate through this channel, and not used once this file
+   * system has sent any mutation since it was filled (another channel's write to the same
+   * file). Data another client writes meanwhile is seen after the window moves on or the file
+   * is reopened (close-to-open, as NFS).
    */
   private byte[] window = new byte[0];
   private long windowStart = -1;
+  /** {@link HoldfastFileSystem#changeCount()} when the window was filled. */
+  private long windowChanges = -1;
 
   HoldfastFileChannel(HoldfastFileSystem fs, String name, long inode, long size, Caller caller,
       boolean readable, boolean writable, boolean append) {
@@ -124,7 +127,7 @@ final class HoldfastFileChannel extends FileChannel {
   /** Waits for this channel's outstanding writes and reports the first failure, once. */
   private void drain() throws IOException {
     try {
-      inflight.awaitZero();
+      inflight.awaitBegun();
     } catch (InterruptedException e) {
       throw interrupted();
     }
@@ -155,7 +158,8 @@ final class HoldfastFileChannel extends FileChannel {
     int total = 0;
     while (dst.hasRemaining()) {
       long at = pos + total;
-      if (windowStart < 0 || at < windowStart || at >= windowStart + window.length) {
+      if (windowStart < 0 || at < windowStart || at >= windowStart + window.length
+          || windowChanges != fs.changeCount()) {
         fill(at);
       }
       int offset = (int) (at - windowStart);
@@ -174,6 +178,8 @@ final class HoldfastFileChannel extends FileChannel {
 
   /** Reads up to {@link #CHUNK} bytes at {@code at} into the read-ahead window. */
   private void fill(long at) throws IOException {
+    fs.awaitWrites(); // other channels' writes to this inode, begun before this read
+    long changesBefore = fs.changeCount();
     Response r = call(() -> fs.service().query(new Request.Read(inode, at, CHUNK)));
     byte[] bytes = switch (r) {
       case Response.Data d -> {
@@ -192,6 +198,7 @@ final class HoldfastFileChannel extends FileChannel {
     }
     window = bytes;
     windowStart = at;
+    windowChanges = changesBefore;
   }
 
   private void dropWindow() {
@@ -252,14 +259,14 @@ final class HoldfastFileChannel extends FileChannel {
       src.get(data);
       long at = pos + total;
       Request.Write w = new Request.Write(caller, inode, at, data, Checksums.crc32c(data));
-      inflight.increment();
+      long ticket = inflight.begin();
       try {
-        fs.submitWrite(w, (r, t) -> completed(r, t, at));
+        fs.submitWrite(w, (r, t) -> completed(r, t, at, ticket));
       } catch (ClosedByInterruptException e) {
-        inflight.decrement();
+        inflight.end(ticket);
         throw interrupted();
       } catch (RuntimeException e) {
-        inflight.decrement();
+        inflight.end(ticket);
         throw e;
       }
       total += data.length;
@@ -268,7 +275,7 @@ final class HoldfastFileChannel extends FileChannel {
     return total;
   }
 
-  private void completed(Response r, Throwable t, long at) {
+  private void completed(Response r, Throwable t, long at, long ticket) {
     try {
       IOException e = null;
       if (t != null) {
@@ -284,7 +291,7 @@ final class HoldfastFileChannel extends FileChannel {
         failure.compareAndSet(null, e);
       }
     } finally {
-      inflight.decrement();
+      inflight.end(ticket);
     }
   }
 
@@ -337,6 +344,7 @@ final class HoldfastFileChannel extends FileChannel {
   public synchronized long size() throws IOException {
     ensureOpen();
     drain();
+    fs.awaitWrites();
     Response r = call(() -> fs.service().query(new Request.GetAttrByInode(inode)));
     size = Errors.attr(r, name, null).size();
     return size;
@@ -351,8 +359,7 @@ final class HoldfastFileChannel extends FileChannel {
     dropWindow();
     long current = size();
     if (newSize < current) {
-      fs.awaitWrites();
-      Response r = call(() -> fs.service().submit(new Request.Truncate(caller, inode, newSize)));
+      Response r = fs.submit(new Request.Truncate(caller, inode, newSize));
       Errors.attr(r, name, null);
       size = newSize;
     }
@@ -362,10 +369,19 @@ final class HoldfastFileChannel extends FileChannel {
     return this;
   }
 
+  /**
+   * Waits until this channel's writes, and every other write this file system began before the
+   * call, are committed (fsync(2) makes all of a file's data durable, whichever descriptor wrote
+   * it; through FUSE, data written back from a shared mapping arrives on any open handle).
+   * Committed data is durable on a majority of the replicas, so nothing more is needed.
+   *
+   * @throws IOException the first failure of this channel's writes, reported once
+   */
   @Override
   public void force(boolean metaData) throws IOException {
     ensureOpen();
     drain();
+    fs.awaitWrites();
   }
 
   // ---- transfers -----------------------------------------------------------------------
@@ -489,7 +505,7 @@ final class HoldfastFileChannel extends FileChannel {
   protected void implCloseChannel() throws IOException {
     IOException first = null;
     try {
-      inflight.awaitZero();
+      inflight.awaitBegun();
       first = failure.getAndSet(null);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt(); // writes finish in the background

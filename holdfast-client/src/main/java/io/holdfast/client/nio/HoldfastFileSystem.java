@@ -39,8 +39,10 @@ import java.util.regex.Pattern;
  * {@code holdfast.writeWindowRequests}, default 64); a writer blocks while the window is full,
  * so memory stays bounded. Data is durable once {@code force()} or {@code close()} of the
  * channel returns; an asynchronous write failure is reported by the channel's next
- * {@code force}, {@code close}, {@code size} or read. Renames, deletes, attribute changes and
- * truncation first wait for all outstanding writes of this file system.
+ * {@code force}, {@code close}, {@code size} or read. Every other request (a query such as
+ * {@code stat}, a read or a listing, and a mutation such as a rename, delete, attribute change or
+ * truncation) first waits for the writes this file system began before it, so a client always
+ * sees its own completed writes (close-to-open and read-your-writes).
  *
  * <p>Thread-safe. Follows the {@link java.nio.file.spi.FileSystemProvider} and
  * {@link FileSystem} contracts; {@link #newWatchService()} is not supported yet (the change
@@ -68,6 +70,8 @@ public final class HoldfastFileSystem extends FileSystem {
   private final Semaphore windowRequests;
   private final int maxChunkBytes;
   private final Inflight writes = new Inflight();
+  /** Counts the mutations this file system has sent; a read-ahead window older than a change is dropped. */
+  private final java.util.concurrent.atomic.AtomicLong changes = new java.util.concurrent.atomic.AtomicLong();
   private final HoldfastPath root;
   private final HoldfastFileStore store;
   private final UnixPrincipals principals = new UnixPrincipals();
@@ -255,13 +259,24 @@ public final class HoldfastFileSystem extends FileSystem {
 
   // ---- requests ------------------------------------------------------------------------
 
+  /**
+   * Sends a mutation once the writes this file system began before it have completed, so it is
+   * ordered after them (a rename or chmod never overtakes the data written before it).
+   */
   Response submit(Request.Mutation m) throws IOException {
     checkOpen();
+    awaitWrites();
+    changes.incrementAndGet();
     return Errors.await(service.submit(m));
   }
 
+  /**
+   * Sends a query once the writes this file system began before it have completed: every
+   * {@code stat}, read or listing sees this client's own completed operations (read your writes).
+   */
   Response query(Request.Query q) throws IOException {
     checkOpen();
+    awaitWrites();
     return Errors.await(service.query(q));
   }
 
@@ -290,7 +305,8 @@ public final class HoldfastFileSystem extends FileSystem {
       Thread.currentThread().interrupt();
       throw new ClosedByInterruptException();
     }
-    writes.increment();
+    long ticket = writes.begin();
+    changes.incrementAndGet();
     CompletableFuture<Response> f;
     try {
       f = service.submit(w);
@@ -303,15 +319,23 @@ public final class HoldfastFileSystem extends FileSystem {
       } finally {
         windowBytes.release(n);
         windowRequests.release();
-        writes.decrement();
+        writes.end(ticket);
       }
     });
   }
 
-  /** Waits until no write of this file system is outstanding. */
+  /**
+   * The number of mutations (writes included) this file system has sent so far: data read before
+   * the count last moved may be older than this client's own writes through another channel.
+   */
+  long changeCount() {
+    return changes.get();
+  }
+
+  /** Waits until every write this file system began before the call has completed. */
   void awaitWrites() throws IOException {
     try {
-      writes.awaitZero();
+      writes.awaitBegun();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new InterruptedIOException("interrupted waiting for outstanding writes");

@@ -1,32 +1,45 @@
 package io.holdfast.client.nio;
 
+import java.util.TreeSet;
+
 /**
- * A counter of outstanding asynchronous requests that threads can wait to drain.
+ * The outstanding asynchronous requests of one writer, which threads can wait for.
  *
- * <p>Thread-safe. {@link #awaitZero()} blocks.
+ * <p>Each request takes a ticket when it starts ({@link #begin()}) and hands it back once, when
+ * it ends ({@link #end(long)}). {@link #awaitBegun()} waits for the requests begun before the
+ * call only, so a reader is never starved by writers that keep starting new requests. The number
+ * of outstanding requests is bounded by the caller's write window (64 by default), so the set of
+ * tickets stays small.
+ *
+ * <p>Thread-safe. {@link #awaitBegun()} blocks.
  */
 final class Inflight {
-  private int count;
+  private final TreeSet<Long> outstanding = new TreeSet<>();
+  private long nextTicket;
 
-  synchronized void increment() {
-    count++;
+  /** Starts a request; returns its ticket, to be passed to {@link #end} exactly once. */
+  synchronized long begin() {
+    long ticket = nextTicket++;
+    outstanding.add(ticket);
+    return ticket;
   }
 
-  synchronized void decrement() {
-    assert count > 0 : "decrement below zero";
-    count--;
-    if (count == 0) {
-      notifyAll();
-    }
+  /** Ends the request holding {@code ticket}. */
+  synchronized void end(long ticket) {
+    boolean removed = outstanding.remove(ticket);
+    assert removed : "ticket " + ticket + " ended twice or never begun";
+    notifyAll();
   }
 
+  /** Requests outstanding now. */
   synchronized int count() {
-    return count;
+    return outstanding.size();
   }
 
-  /** Blocks until no request is outstanding. */
-  synchronized void awaitZero() throws InterruptedException {
-    while (count > 0) {
+  /** Blocks until every request begun before this call has ended. */
+  synchronized void awaitBegun() throws InterruptedException {
+    long barrier = nextTicket;
+    while (!outstanding.isEmpty() && outstanding.first() < barrier) {
       wait();
     }
   }
