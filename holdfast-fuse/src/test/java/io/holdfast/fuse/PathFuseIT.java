@@ -87,9 +87,8 @@ class PathFuseIT {
     System.out.printf("untar %d MiB, %d entries: direct %d ms, through FUSE %d ms%n",
         Files.size(tarball) / MIB, expected.size(), directNs / 1_000_000, fuseNs / 1_000_000);
     assertThat(tree(backing.resolve("x"))).isEqualTo(expected);
-    // libfuse's high-level API gives each name of a hard link its own kernel node, so the other
-    // name's cached nlink is stale until the attribute cache (1 s by default) expires.
-    Thread.sleep(1100);
+    // libfuse's high-level API gives each name of a hard link its own kernel node; the mount
+    // caches no attributes, so the other name's nlink is right at once.
     assertThat(tree(mnt.resolve("x"))).as("seen through the mount").isEqualTo(expected);
 
     sh("cp -a " + mnt.resolve("x") + " " + mnt.resolve("y"));
@@ -157,11 +156,11 @@ class PathFuseIT {
   void errnoVisibleThroughTools() throws Exception {
     Files.createDirectories(backing.resolve("d/sub"));
     Files.writeString(backing.resolve("d/sub/f"), "content\n");
-    assertThat(run("mkdir " + mnt.resolve("d")).output()).contains("File exists");
-    assertThat(run("rmdir " + mnt.resolve("d")).output()).contains("Directory not empty");
-    assertThat(run("rmdir " + mnt.resolve("d/sub/f")).output()).contains("Not a directory");
-    assertThat(run("cat " + mnt.resolve("missing")).output()).contains("No such file or directory");
-    assertThat(run("cat " + mnt.resolve("d")).output()).contains("Is a directory");
+    assertThat(run("mkdir " + mnt.resolve("d")).errors()).contains("File exists");
+    assertThat(run("rmdir " + mnt.resolve("d")).errors()).contains("Directory not empty");
+    assertThat(run("rmdir " + mnt.resolve("d/sub/f")).errors()).contains("Not a directory");
+    assertThat(run("cat " + mnt.resolve("missing")).errors()).contains("No such file or directory");
+    assertThat(run("cat " + mnt.resolve("d")).errors()).contains("Is a directory");
     assertThat(run("mv " + mnt.resolve("d") + " " + mnt.resolve("d/sub/inside")).exit()).isNotZero();
     assertThat(run("ln " + mnt.resolve("d") + " " + mnt.resolve("dirlink")).exit()).isNotZero();
     // unlink while open: the open descriptor keeps reading
@@ -285,22 +284,29 @@ class PathFuseIT {
     }
   }
 
-  private record Result(int exit, String output) {}
+  /** A finished command: its exit status, standard output and standard error, kept apart. */
+  private record Result(int exit, String output, String errors) {}
 
   private static Result run(String command) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder("sh", "-c", command).redirectErrorStream(true).start();
-    p.getOutputStream().close();
-    byte[] out = p.getInputStream().readAllBytes();
-    if (!p.waitFor(30, TimeUnit.SECONDS)) {
-      p.destroyForcibly();
-      throw new AssertionError("timed out: " + command);
+    Path err = Files.createTempFile("pathfuseit", ".err");
+    try {
+      Process p = new ProcessBuilder("sh", "-c", command).redirectError(err.toFile()).start();
+      p.getOutputStream().close();
+      byte[] out = p.getInputStream().readAllBytes();
+      if (!p.waitFor(30, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        throw new AssertionError("timed out: " + command);
+      }
+      return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8), Files.readString(err));
+    } finally {
+      Files.deleteIfExists(err);
     }
-    return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8));
   }
 
+  /** Runs {@code command}, asserts it succeeded, and returns its standard output only. */
   private static String sh(String command) throws IOException, InterruptedException {
     Result r = run(command);
-    assertThat(r.exit()).as("exit status of `%s`, output:%n%s", command, r.output()).isZero();
+    assertThat(r.exit()).as("exit status of `%s`, output:%n%s%s", command, r.output(), r.errors()).isZero();
     return r.output();
   }
 

@@ -1,0 +1,168 @@
+package io.holdfast.testkit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.holdfast.fuse.FuseMount;
+import io.holdfast.fuse.FuseOptions;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystem;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Close-to-open and read-your-writes on a three-node volume, checked step by step by the
+ * {@link FileExerciser} through every kind of client: two NIO clients, two FUSE mounts (each its
+ * own client, as on two machines), and a mount beside an NIO client; and {@code cp} followed at
+ * once by {@code cmp} through a mount, as a user does.
+ *
+ * <p>Seed: {@code -Dholdfast.seed=N} (printed on every run); steps per run:
+ * {@code -Dholdfast.exerciser.steps=N} (default 400).
+ */
+@Timeout(value = 10, unit = TimeUnit.MINUTES)
+class FileExerciserIT {
+  private static final long SEED = Long.getLong("holdfast.seed", System.nanoTime());
+  private static final int STEPS = Integer.getInteger("holdfast.exerciser.steps", 400);
+  private static final String VOLUME = "ex";
+
+  @TempDir static Path clusterRoot;
+  private static MiniCluster cluster;
+  @TempDir Path tmp;
+  private final List<AutoCloseable> opened = new ArrayList<>();
+
+  @BeforeAll
+  static void startCluster() throws IOException {
+    System.out.println("FileExerciserIT seed=" + SEED + " steps=" + STEPS);
+    cluster = MiniCluster.start(clusterRoot, 3, 100_000);
+    cluster.createVolume(VOLUME, 0, 1, 2);
+  }
+
+  @AfterAll
+  static void stopCluster() throws IOException {
+    try {
+      if (cluster != null) {
+        cluster.awaitConvergence(VOLUME, Duration.ofSeconds(60));
+      }
+    } finally {
+      if (cluster != null) {
+        cluster.close();
+      }
+    }
+  }
+
+  @AfterEach
+  void closeClients() throws Exception {
+    Exception first = null;
+    for (AutoCloseable c : opened.reversed()) {
+      try {
+        c.close();
+      } catch (Exception e) {
+        if (first == null) {
+          first = e;
+        } else {
+          first.addSuppressed(e);
+        }
+      }
+    }
+    if (first != null) {
+      throw first;
+    }
+  }
+
+  /** A new client of the volume through node {@code node}, with its own connection. */
+  private Path nioClient(int node, String dir) throws IOException {
+    FileSystem fs = FileSystems.newFileSystem(
+        URI.create("holdfast://" + cluster.addresses().get(node) + "/" + VOLUME), cluster.clientEnv());
+    opened.add(fs);
+    return Files.createDirectories(fs.getPath("/" + dir));
+  }
+
+  /** A FUSE mount of the volume through its own client; returns the mounted {@code dir}. */
+  private Path mount(int node, String dir) throws IOException {
+    assumeTrue(FuseMount.isAvailable(), "FUSE is not available here");
+    Path root = nioClient(node, dir).getRoot();
+    Path mnt = Files.createDirectory(tmp.resolve("mnt" + opened.size()));
+    opened.add(FuseMount.mount(root, mnt, FuseOptions.defaults().withFsName("holdfast-exerciser")));
+    return mnt.resolve(dir);
+  }
+
+  private void exercise(String what, FileExerciser.Client a, FileExerciser.Client b) throws IOException {
+    Map<FileExerciser.Op, Integer> counts = new FileExerciser(SEED, List.of(a, b)).run(STEPS);
+    int total = counts.values().stream().mapToInt(Integer::intValue).sum();
+    System.out.println("exerciser " + what + " seed=" + SEED + ": " + total + " operations " + counts);
+    assertThat(counts).containsKeys(FileExerciser.Op.WRITE, FileExerciser.Op.READ, FileExerciser.Op.STAT);
+  }
+
+  @Test
+  void twoNioClients() throws IOException {
+    exercise("nio+nio", new FileExerciser.Client("nioA", nioClient(0, "nio")),
+        new FileExerciser.Client("nioB", nioClient(1, "nio")));
+  }
+
+  @Test
+  void twoFuseMounts() throws IOException {
+    exercise("fuse+fuse", new FileExerciser.Client("fuseA", mount(0, "fuse")),
+        new FileExerciser.Client("fuseB", mount(1, "fuse")));
+  }
+
+  @Test
+  void fuseMountAndNioClient() throws IOException {
+    exercise("fuse+nio", new FileExerciser.Client("fuse", mount(0, "mixed")),
+        new FileExerciser.Client("nio", nioClient(1, "mixed")));
+  }
+
+  /** {@code cp} then at once {@code cmp} and {@code stat} through the same mount, 100 files. */
+  @Test
+  void cpThenCmpAtOnce() throws Exception {
+    Path mnt = mount(0, "cp");
+    Random random = new Random(SEED);
+    Path src = Files.createDirectory(tmp.resolve("src"));
+    int mismatches = 0;
+    for (int i = 0; i < 100; i++) {
+      int size = i % 10 == 0 ? 5_000_000 : random.nextInt(i % 3 == 0 ? 1_000_000 : 300_000);
+      byte[] data = new byte[size];
+      random.nextBytes(data);
+      Path f = Files.write(src.resolve("f" + i), data);
+      Path dst = mnt.resolve("f" + i);
+      sh("cp " + f + " " + dst);
+      String statSize = sh("stat -c %s " + dst).trim();
+      int cmp = run("cmp " + f + " " + dst);
+      if (cmp != 0 || !statSize.equals(Integer.toString(size))) {
+        mismatches++;
+        System.out.println("mismatch: " + dst + " cmp exit " + cmp + ", stat size " + statSize + ", copied " + size);
+      }
+    }
+    System.out.println("cp + immediate cmp through the mount: 100 files, " + mismatches + " mismatches");
+    assertThat(mismatches).isZero();
+  }
+
+  private static int run(String command) throws IOException, InterruptedException {
+    Process p = new ProcessBuilder("sh", "-c", command).redirectErrorStream(true).start();
+    p.getInputStream().transferTo(System.out);
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("%s finished", command).isTrue();
+    return p.exitValue();
+  }
+
+  private static String sh(String command) throws IOException, InterruptedException {
+    Process p = new ProcessBuilder("sh", "-c", command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("%s finished", command).isTrue();
+    assertThat(p.exitValue()).as("exit status of %s", command).isZero();
+    return out;
+  }
+}
