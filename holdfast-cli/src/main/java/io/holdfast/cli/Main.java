@@ -47,8 +47,18 @@ import picocli.CommandLine.Command;
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
+  /**
+   * The line format of java.util.logging (the JDK's {@code System.Logger} and gRPC log there):
+   * an ISO-8601 timestamp with milliseconds and zone offset, like the slf4j lines
+   * ({@code simplelogger.properties}).
+   */
+  static final String JUL_FORMAT = "%1$tY-%1$tm-%1$tdT%1$tH:%1$tM:%1$tS.%1$tL%1$tz %4$s %3$s - %5$s%6$s%n";
+
   /** Entry point; exits with the command's status. */
   public static void main(String[] args) {
+    if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
+      System.setProperty("java.util.logging.SimpleFormatter.format", JUL_FORMAT);
+    }
     System.exit(run(args));
   }
 
