@@ -423,12 +423,34 @@ final class PathFuseOperations implements FuseOperations {
     });
   }
 
+  /**
+   * {@code chmod}. One case is not the caller's own: before a write, truncate or chown by someone
+   * who may not clear the file's set-user-ID/set-group-ID bits, the kernel clears them itself
+   * (file_remove_privs: POSIX write(2) says a write by a non-owner clears them) and sends that as
+   * a mode change on the writer's behalf. With {@code default_permissions} the kernel refuses a
+   * real chmod(2) by a non-owner before it reaches us, so a change that only drops set-id bits
+   * comes from the kernel and runs as the superuser; Holdfast would refuse it from the writer.
+   */
   @Override
   public int chmod(String path, int mode, FileInfo fi) {
     return run("chmod", path, true, () -> {
-      setMode(resolve(path), mode);
+      Path p = resolve(path);
+      if (unixView && !localDisk && dropsOnlySetIdBits(p, mode)) {
+        try (CallerScope.Scope kernel = options.callerScope().enter(Caller.ROOT)) {
+          setMode(p, mode);
+        }
+        return 0;
+      }
+      setMode(p, mode);
       return 0;
     });
+  }
+
+  /** Whether {@code mode} is the current mode of {@code p} less some of its set-id bits. */
+  private static boolean dropsOnlySetIdBits(Path p, int mode) throws IOException {
+    int current = ((Number) Files.getAttribute(p, "unix:mode", NOFOLLOW_LINKS)).intValue() & 07777;
+    int wanted = mode & 07777;
+    return wanted != current && (current & ~06000) == (wanted & ~06000) && (wanted & ~current) == 0;
   }
 
   @Override
@@ -448,9 +470,31 @@ final class PathFuseOperations implements FuseOperations {
     });
   }
 
+  /**
+   * {@code utimensat(2)}. Times set to {@code UTIME_NOW} on a file system other than the local
+   * disk go as {@code unix:timesNow} where the file system has it (Holdfast does): "now" is then
+   * the volume's time, and any writer may do it (only the owner may set explicit times).
+   */
   @Override
   public int utimens(String path, TimeSpec atime, TimeSpec mtime, FileInfo fi) {
     return run("utimens", path, true, () -> {
+      boolean aNow = atime.isUtimeNow();
+      boolean mNow = mtime.isUtimeNow();
+      if (unixView && !localDisk && (aNow || mNow) && (aNow || atime.isUtimeOmit()) && (mNow || mtime.isUtimeOmit())) {
+        Set<String> names = new HashSet<>();
+        if (aNow) {
+          names.add("lastAccessTime");
+        }
+        if (mNow) {
+          names.add("lastModifiedTime");
+        }
+        try {
+          Files.setAttribute(resolve(path), "unix:timesNow", names, NOFOLLOW_LINKS);
+          return 0;
+        } catch (IllegalArgumentException | UnsupportedOperationException notThere) {
+          // a file system without it: set explicit times below
+        }
+      }
       FileTime now = FileTime.from(clock.instant());
       FileTime a = atime.isUtimeOmit() ? null : atime.isUtimeNow() ? now : FileTime.from(atime.get());
       FileTime m = mtime.isUtimeOmit() ? null : mtime.isUtimeNow() ? now : FileTime.from(mtime.get());

@@ -587,10 +587,7 @@ public final class Brick implements AutoCloseable {
       n.gid = m.gid();
     }
     if ((mask & (Request.SetAttr.UID | Request.SetAttr.GID)) != 0 && n.type == FileType.FILE) {
-      n.mode &= ~04000;
-      if ((n.mode & 010) != 0) {
-        n.mode &= ~02000;
-      }
+      killSetId(n);
     }
     if ((mask & Request.SetAttr.MODE) != 0) {
       int mode = m.mode() & 07777;
@@ -704,9 +701,22 @@ public final class Brick implements AutoCloseable {
     return new Response.Ok();
   }
 
+  /**
+   * After a write or truncate by anyone but root: clears set-user-ID, and set-group-ID when the
+   * group may execute (without group execute it marks mandatory locking and stays), as Linux does
+   * (POSIX write(2)).
+   */
   private static void clearSetId(Caller c, Node n) {
     if (c.uid() != 0) {
-      n.mode &= ~06000;
+      killSetId(n);
+    }
+  }
+
+  /** Clears set-user-ID, and set-group-ID if group-executable (Linux's should_remove_suid). */
+  private static void killSetId(Node n) {
+    n.mode &= ~04000;
+    if ((n.mode & 010) != 0) {
+      n.mode &= ~02000;
     }
   }
 

@@ -94,10 +94,14 @@ class FileExerciserIT {
 
   /** A FUSE mount of the volume through its own client; returns the mounted {@code dir}. */
   private Path mount(int node, String dir) throws IOException {
+    return mount(node, dir, FuseOptions.defaults().withFsName("holdfast-exerciser"));
+  }
+
+  private Path mount(int node, String dir, FuseOptions options) throws IOException {
     assumeTrue(FuseMount.isAvailable(), "FUSE is not available here");
     Path root = nioClient(node, dir).getRoot();
     Path mnt = Files.createDirectory(tmp.resolve("mnt" + opened.size()));
-    opened.add(FuseMount.mount(root, mnt, FuseOptions.defaults().withFsName("holdfast-exerciser")));
+    opened.add(FuseMount.mount(root, mnt, options));
     return mnt.resolve(dir);
   }
 
@@ -149,6 +153,36 @@ class FileExerciserIT {
     }
     System.out.println("cp + immediate cmp through the mount: 100 files, " + mismatches + " mismatches");
     assertThat(mismatches).isZero();
+  }
+
+  /**
+   * POSIX privilege rules through the mount, with each caller's own credentials (as {@code
+   * holdfast mount --allow-other} runs): a writer who is not the owner may write a mode-6777 file
+   * and the write clears set-user-ID and set-group-ID (POSIX write(2)); any writer may set both
+   * times to now ({@code touch}, utimensat UTIME_NOW), only the owner may set explicit times.
+   */
+  @Test
+  void privilegeRulesForAWriterWhoIsNotTheOwner() throws Exception {
+    assumeTrue(ProcessHandle.current().info().user().orElse("").equals("root"), "needs root to act as another user");
+    FuseOptions options = new FuseOptions(true, false, false, Duration.ZERO, "holdfast-privileges")
+        .withCallerScope(caller -> io.holdfast.client.nio.HoldfastFileSystem.bindCaller(caller)::close);
+    Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x")); // reach the mount
+    Path dir = mount(0, "priv", options);
+    Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+    Path f = dir.resolve("setid");
+    sh("echo first > " + f + " && chmod 6777 " + f);
+    assertThat(sh("stat -c %a " + f).trim()).isEqualTo("6777");
+    String asNobody = "setpriv --reuid=65534 --regid=65534 --clear-groups ";
+    sh(asNobody + "sh -c 'echo more >> " + f + "'");
+    assertThat(sh("stat -c %a " + f).trim()).as("mode after a write by a non-owner").isEqualTo("777");
+    assertThat(Files.readString(f)).isEqualTo("first\nmore\n");
+
+    Path g = dir.resolve("times");
+    sh("echo x > " + g + " && chmod 666 " + g + " && touch -d '2001-01-01 00:00:00 UTC' " + g);
+    sh(asNobody + "touch " + g);
+    assertThat(Files.getLastModifiedTime(g).toInstant()).as("touch (UTIME_NOW) by a writer")
+        .isAfter(java.time.Instant.parse("2020-01-01T00:00:00Z"));
+    assertThat(run(asNobody + "touch -d '2002-01-01 00:00:00 UTC' " + g)).as("explicit times by a non-owner").isNotZero();
   }
 
   private static int run(String command) throws IOException, InterruptedException {
