@@ -56,6 +56,13 @@ final class MountCommand implements Callable<Integer> {
   @Option(names = "--debug", description = "Have libfuse print every request to stderr.")
   boolean debug;
 
+  @Option(names = "--cache-timeout", paramLabel = "SECONDS", defaultValue = "0",
+      description = "How long the kernel may cache attributes and names (attr_timeout, entry_timeout, negative_timeout); "
+          + "default ${DEFAULT-VALUE}: every stat and lookup asks the volume, so no stale size, mode or link count is "
+          + "ever shown. A longer timeout saves round trips but lets stat show another client's or another hard-link "
+          + "name's change up to that late.")
+  double cacheTimeoutSeconds;
+
   @Override
   public Integer call() throws Exception {
     String arg = Locations.isRemote(volume) ? volume : volume + ":/";
@@ -80,8 +87,8 @@ final class MountCommand implements Callable<Integer> {
       if (exportedReadOnly && !readOnly) {
         System.out.println("volume " + name + " is exported read-only to this client: mounting read-only");
       }
-      FuseOptions options = new FuseOptions(allowOther, readOnly || exportedReadOnly, debug, Duration.ofSeconds(1),
-          "holdfast-" + name).withCallerScope(HOLDFAST_CALLERS);
+      FuseOptions options = new FuseOptions(allowOther, readOnly || exportedReadOnly, debug,
+          Duration.ofMillis(Math.round(cacheTimeoutSeconds * 1000)), "holdfast-" + name).withCallerScope(HOLDFAST_CALLERS);
       mount = FuseMount.mount(root, mountPoint, options);
     } catch (IOException | RuntimeException e) {
       locations.close();
