@@ -66,7 +66,7 @@ final class DemoCommand implements Callable<Integer> {
   @Option(names = "--source", paramLabel = "DIR", description = "Copy this directory tree instead of the default source.")
   Path source;
 
-  @Option(names = "--base-port", defaultValue = "7001", description = "First of three loopback ports (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--base-port", defaultValue = "7001", paramLabel = "PORT", description = "First of three loopback ports (default: ${DEFAULT-VALUE}).")
   int basePort;
 
   @Option(names = "--keep", description = "Leave the cluster running and the volume mounted; prints how to use and stop it.")

@@ -352,7 +352,7 @@ final class FileCommands {
         "           holdfast cp mail:/a.txt mail:/b.txt archive:/2024/"
       })
   static final class Cp extends CopyCommand {
-    @Parameters(arity = "2..*", paramLabel = "SOURCE... DESTINATION", description = "Sources, then where to copy them.")
+    @Parameters(arity = "2..*", hideParamSyntax = true, paramLabel = "SOURCE... DESTINATION", description = "Sources, then where to copy them.")
     List<String> operands;
 
     @Override
@@ -371,7 +371,7 @@ final class FileCommands {
         "Example:  holdfast put -r ./website www:/htdocs"
       })
   static final class Put extends CopyCommand {
-    @Parameters(arity = "2..*", paramLabel = "LOCAL... VOLUME:/path", description = "Local sources, then the remote destination.")
+    @Parameters(arity = "2..*", hideParamSyntax = true, paramLabel = "LOCAL... VOLUME:/path", description = "Local sources, then the remote destination.")
     List<String> operands;
 
     @Override
@@ -394,7 +394,7 @@ final class FileCommands {
         "Example:  holdfast get -r www:/htdocs ./website-copy"
       })
   static final class Get extends CopyCommand {
-    @Parameters(arity = "2..*", paramLabel = "VOLUME:/path... LOCAL", description = "Remote sources, then the local destination.")
+    @Parameters(arity = "2..*", hideParamSyntax = true, paramLabel = "VOLUME:/path... LOCAL", description = "Remote sources, then the local destination.")
     List<String> operands;
 
     @Override

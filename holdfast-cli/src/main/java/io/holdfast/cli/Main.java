@@ -65,6 +65,11 @@ public final class Main implements Runnable {
   /** Runs the command line without exiting (tests). */
   public static int run(String... args) {
     ClientLogging.quietGrpc();
+    return commandLine().execute(args);
+  }
+
+  /** The {@code holdfast} command tree as {@link #run} executes it: help width, error handling. */
+  static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new Main());
     cl.setUsageHelpWidth(120); // the help texts are written in lines of up to ~110 characters
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
@@ -74,7 +79,7 @@ public final class Main implements Runnable {
       }
       return Errors.exitCode(ex);
     });
-    return cl.execute(args);
+    return cl;
   }
 
   @Override
