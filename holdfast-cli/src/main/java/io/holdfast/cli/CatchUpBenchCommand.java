@@ -98,7 +98,7 @@ final class CatchUpBenchCommand implements Callable<Integer> {
       if (free < s.bytesNeeded()) {
         throw new IllegalArgumentException(String.format(Locale.ROOT,
             "%s has %s free; the bench needs about %s for --size %s and %d round(s). Choose --dir elsewhere or a smaller --size",
-            work, CatchUpReport.size(free), CatchUpReport.size(s.bytesNeeded()), CatchUpReport.size(s.dataBytes()),
+            work, Units.size(free), Units.size(s.bytesNeeded()), Units.size(s.dataBytes()),
             s.ratesBytesPerSecond().size()));
       }
       CatchUpReport report = new CatchUpBench(s, System.err).run();

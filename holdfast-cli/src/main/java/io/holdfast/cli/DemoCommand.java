@@ -88,7 +88,7 @@ final class DemoCommand implements Callable<Integer> {
       throw new IllegalArgumentException("source " + tree + " is not a directory");
     }
     TreeStats stats = TreeStats.of(tree);
-    say("source: %s (%d files, %d directories, %d symlinks, %.1f MB)", tree, stats.files, stats.dirs, stats.links, stats.bytes / 1e6);
+    say("source: %s (%d files, %d directories, %d symlinks, %s)", tree, stats.files, stats.dirs, stats.links, Units.size(stats.bytes));
 
     UUID clusterId = UUID.randomUUID();
     for (int i = 0; i < 3; i++) {
@@ -143,7 +143,7 @@ final class DemoCommand implements Callable<Integer> {
       long copyStart = System.nanoTime();
       int killed = copyWithKill(tree, target, fuse, stats, client);
       double copySeconds = (System.nanoTime() - copyStart) / 1e9;
-      say("copy finished in %.1f s (%.1f MB/s) with node %s down since halfway", copySeconds, stats.bytes / 1e6 / copySeconds, addresses.get(killed));
+      say("copy finished in %.1f s (%s) with node %s down since halfway", copySeconds, Units.rate(stats.bytes / copySeconds), addresses.get(killed));
 
       long restart = System.nanoTime();
       nodes.set(killed, startNode(killed));
@@ -154,7 +154,7 @@ final class DemoCommand implements Callable<Integer> {
 
       say("verifying every file through the %s …", fuse ? "mount" : "NIO file system");
       Verification v = verify(tree, target);
-      say("verified %d files, %d directories, %d symlinks, %.1f MB: %s", v.files, v.dirs, v.links, v.bytes / 1e6,
+      say("verified %d files, %d directories, %d symlinks, %s: %s", v.files, v.dirs, v.links, Units.size(v.bytes),
           v.problems.isEmpty() ? "all identical" : v.problems.size() + " PROBLEMS");
       v.problems.stream().limit(20).forEach(p -> say("  mismatch: %s", p));
       ok = v.problems.isEmpty();
@@ -163,9 +163,9 @@ final class DemoCommand implements Callable<Integer> {
       System.out.println("== holdfast demo summary ==");
       System.out.printf("source            %s%n", tree);
       System.out.printf("files             %d (+%d dirs, %d symlinks)%n", stats.files, stats.dirs, stats.links);
-      System.out.printf("bytes             %.1f MB%n", stats.bytes / 1e6);
-      System.out.printf("copy              %.1f s, %.1f MB/s, %.0f files/s (%s, 3 replicas)%n", copySeconds,
-          stats.bytes / 1e6 / copySeconds, stats.files / copySeconds, fuse ? "cp -a through FUSE" : "CLI copy");
+      System.out.printf("bytes             %s%n", Units.size(stats.bytes));
+      System.out.printf("copy              %.1f s, %s, %.0f files/s (%s, 3 replicas)%n", copySeconds,
+          Units.rate(stats.bytes / copySeconds), stats.files / copySeconds, fuse ? "cp -a through FUSE" : "CLI copy");
       System.out.printf("node killed       %s (SIGKILL, halfway through the copy)%n", addresses.get(killed));
       System.out.printf("catch-up          %.1f s to identical state at applied index %d%n", catchUp, digest.appliedIndex());
       System.out.printf("verification      %s%n", ok ? "PASS: every name, size, symlink and SHA-256 identical; 3 equal member digests" : "FAIL");
@@ -359,8 +359,8 @@ final class DemoCommand implements Callable<Integer> {
       for (int n = 0; n < entries.size(); n++) {
         bytes += done.take().get();
         double secs = (System.nanoTime() - start) / 1e9;
-        System.out.printf("\r  copied %d/%d top-level entries, %.1f/%.1f MB, %.1f MB/s   ", n + 1, entries.size(),
-            bytes / 1e6, stats.bytes / 1e6, bytes / 1e6 / Math.max(secs, 1e-3));
+        System.out.printf("\r  copied %d/%d top-level entries, %s/%s, %s   ", n + 1, entries.size(),
+            Units.size(bytes), Units.size(stats.bytes), Units.rate(bytes / Math.max(secs, 1e-3)));
         System.out.flush();
         if (killed < 0 && n + 1 < entries.size() && (bytes * 2 >= stats.bytes || n + 1 >= entries.size() / 2)) {
           killed = kill(client);

@@ -110,7 +110,7 @@ final class ScrubCommands {
         if (!waitForEnd) {
           for (var e : started.entrySet()) {
             System.out.println("started scrub of " + e.getKey() + " on " + e.getValue().size() + " members"
-                + (rate > 0 ? " at " + CopyProgress.size(rate) + "/s" : ""));
+                + (rate > 0 ? " at " + Units.rate(rate) : ""));
           }
           return print(started, System.out);
         }
@@ -269,7 +269,7 @@ final class ScrubCommands {
         ScrubStats t = s.stats();
         String state = t.quarantined() ? "QUARANTINED" : t.state().name().toLowerCase(Locale.ROOT);
         out.printf(Locale.ROOT, "  %-22s %-11s %5.0f%% %10s %5d %9d %13d %10d  %-18s %s%n", m.getKey(), state,
-            100 * t.progress(), CopyProgress.size(t.bytesVerified()), t.badBlocks(), t.repairedBlocks(),
+            100 * t.progress(), Units.size(t.bytesVerified()), t.badBlocks(), t.repairedBlocks(),
             t.unrepairableBlocks(), t.divergentDirectories(),
             t.lastPassEndMillis() == 0 ? "never" : time.format(Instant.ofEpochMilli(t.lastPassEndMillis())),
             t.nextPassMillis() == 0 ? (t.state() == ScrubStats.State.PAUSED ? "paused" : "on request")
