@@ -35,7 +35,8 @@ import picocli.CommandLine.Spec;
       "",
       "Examples:  holdfast bench catch-up --quick",
       "           holdfast bench catch-up --size 1GiB --rates 8,32,128 --json"
-    })
+    },
+    exitCodeList = {"1:a replacement failed, a foreground request failed, or the bench could not run"})
 final class CatchUpBenchCommand implements Callable<Integer> {
   /** Default --size: 1 GiB (issue 4 asks for catch-up of at least 1 GiB). */
   static final long DEFAULT_SIZE = 1L << 30;

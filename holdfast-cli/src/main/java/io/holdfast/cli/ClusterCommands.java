@@ -122,10 +122,10 @@ final class ClusterCommands {
         "page and in its metrics (holdfast_raft_lag_seconds).",
         "Health: healthy (leader known, all members up, lag small), degraded (a member down or",
         "catching up, a majority up), unavailable (no majority, or no leader).",
-        "Exit status: 0 when every volume member answers, 3 when one does not.",
         "",
         "Example:  holdfast cluster status --json | jq '.groups[] | {name, leader, health}'"
-      })
+      },
+      exitCodeList = {"0:every volume member answered", "3:a volume member did not answer (it is shown DOWN)"})
   static final class Status implements Callable<Integer> {
     @Mixin ClusterOption cluster;
 

@@ -23,6 +23,10 @@ import picocli.CommandLine.Command;
       "Security:    holdfast cert node|client, holdfast volume acl, holdfast doctor (TLS is on by default)",
       ""
     },
+    exitCodeList = {
+      "3:a node or member did not answer (cluster status, volume info, scrub), or doctor found a problem",
+      "4:scrub: a member is quarantined or has blocks that could not be repaired"
+    },
     subcommands = {
       ServerCommand.class,
       CertCommands.class,
@@ -79,6 +83,7 @@ public final class Main implements Runnable {
       }
       return Errors.exitCode(ex);
     });
+    ExitCodes.document(cl);
     return cl;
   }
 

@@ -38,8 +38,6 @@ import picocli.CommandLine.Parameters;
       "less than a majority in service. Passes also run by themselves, 24 hours after the previous one.",
       "",
       "Scrub state is per member, so these commands ask every member of the volume (admin only).",
-      "Exit status: 0 all well, 3 a member did not answer, 4 a member is quarantined or has blocks that",
-      "could not be repaired.",
       "",
       "Examples:",
       "  holdfast scrub start mail --wait        scrub volume mail now, show progress until done",
@@ -47,12 +45,17 @@ import picocli.CommandLine.Parameters;
       "  holdfast scrub pause mail               stop scrub I/O on mail (and automatic passes)",
       "  holdfast scrub status --json | jq '.[].members[] | {member, state, badBlocks, repairedBlocks}'"
     },
+    exitCodeList = {ScrubCommands.EXIT_DOWN_HELP, ScrubCommands.EXIT_DAMAGED_HELP},
     subcommands = {ScrubCommands.Start.class, ScrubCommands.Pause.class, ScrubCommands.Status.class})
 final class ScrubCommands {
   /** Exit status when a member is quarantined or has unrepairable blocks. */
   static final int EXIT_DAMAGED = 4;
   /** Exit status when a member did not answer. */
   static final int EXIT_DOWN = 3;
+  /** {@link #EXIT_DOWN} in every scrub command's --help. */
+  static final String EXIT_DOWN_HELP = "3:a member did not answer (shown DOWN)";
+  /** {@link #EXIT_DAMAGED} in every scrub command's --help. */
+  static final String EXIT_DAMAGED_HELP = "4:a member is quarantined or has blocks that could not be repaired (wins over 3)";
 
   private ScrubCommands() {}
 
@@ -77,6 +80,7 @@ final class ScrubCommands {
   }
 
   @Command(name = "start", mixinStandardHelpOptions = true,
+      exitCodeList = {EXIT_DOWN_HELP, EXIT_DAMAGED_HELP},
       description = {
         "Start a scrub pass on every member now (a running pass goes on; a paused one resumes).",
         "",
@@ -172,6 +176,7 @@ final class ScrubCommands {
   }
 
   @Command(name = "pause", mixinStandardHelpOptions = true,
+      exitCodeList = {EXIT_DOWN_HELP, EXIT_DAMAGED_HELP},
       description = {
         "Pause scrubbing on every member: no scrub I/O and no automatic passes until 'scrub start'",
         "(a pause holds across restarts). A paused member also stops computing the digests other",
@@ -193,6 +198,7 @@ final class ScrubCommands {
   }
 
   @Command(name = "status", mixinStandardHelpOptions = true,
+      exitCodeList = {EXIT_DOWN_HELP, EXIT_DAMAGED_HELP},
       description = {
         "Show each member's scrubber: state, progress of the pass, what it found and repaired.",
         "PASS is how far the current or last pass got ('never run' if the member has not started one);",

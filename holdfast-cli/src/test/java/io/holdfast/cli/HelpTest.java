@@ -26,6 +26,38 @@ class HelpTest {
     return cl.getHelp().synopsis(0).strip().replaceFirst("^Usage: ", "");
   }
 
+  private static String help(CommandLine cl) {
+    cl.setUsageHelpWidth(120);
+    return cl.getUsageMessage(CommandLine.Help.Ansi.OFF);
+  }
+
+  private static CommandLine command(String... path) {
+    CommandLine cl = Main.commandLine();
+    for (String p : path) {
+      cl = cl.getSubcommands().get(p);
+    }
+    return cl;
+  }
+
+  @Test
+  void everyHelpListsItsExitStatuses() {
+    for (CommandLine cl : allCommands(Main.commandLine())) {
+      String help = help(cl);
+      String name = cl.getCommandSpec().qualifiedName();
+      assertThat(help).as(name).contains("Exit status:");
+      assertThat(help).as(name).containsPattern("(?m)^  0 +\\S").containsPattern("(?m)^  1 +\\S").containsPattern("(?m)^  2 +usage error");
+    }
+    assertThat(help(command())).containsPattern("(?m)^  3 +a node or member did not answer").containsPattern("(?m)^  4 +scrub: ");
+    assertThat(help(command("cluster", "status"))).containsPattern("(?m)^  3 +a volume member did not answer");
+    assertThat(help(command("volume", "info"))).containsPattern("(?m)^  3 +a member did not answer");
+    assertThat(help(command("doctor"))).containsPattern("(?m)^  3 +a problem was found");
+    for (String sub : new String[] {"start", "pause", "status"}) {
+      assertThat(help(command("scrub", sub))).as(sub)
+          .containsPattern("(?m)^  " + ScrubCommands.EXIT_DOWN + " +a member did not answer")
+          .containsPattern("(?m)^  " + ScrubCommands.EXIT_DAMAGED + " +a member is quarantined");
+    }
+  }
+
   @Test
   void copySynopsesNameEachOperandOnce() {
     CommandLine root = Main.commandLine();
