@@ -30,8 +30,8 @@ import picocli.CommandLine.Spec;
       "getattr, readdir, one request at a time) for --baseline-seconds (normal), has the members take a",
       "snapshot, and replaces the third node by the spare (later rounds: back) while the client keeps",
       "running (during). Reports catch-up time and rate, the snapshot's size and the client's p50/p99/max",
-      "latency normal vs during. Progress goes to stderr, the report to stdout. Needs about 13x --size of",
-      "free disk space plus 3x per round; everything is deleted afterwards unless --keep.",
+      "latency normal vs during. Progress goes to stderr, the report to stdout. Needs about 12x --size of",
+      "free disk space, plus 3x per round and 1 GiB; everything is deleted afterwards unless --keep.",
       "",
       "Examples:  holdfast bench catch-up --quick",
       "           holdfast bench catch-up --size 1GiB --rates 8,32,128 --json"
