@@ -182,7 +182,7 @@ final class DemoCommand implements Callable<Integer> {
         System.out.print(keepMessage(data, basePort, addresses, fuse ? target : null, nodes.stream().map(Process::pid).toList()));
         System.out.flush();
         awaitStopSignal();
-        say("stopping: %sthe %d nodes this demo started", fuse ? "unmounting " + target + ", " : "", nodes.size());
+        say("stopping: %sthe %d nodes this demo started", fuse ? "unmounting " + target + " and stopping " : "stopping ", nodes.size());
       }
       return ok ? 0 : 1;
     } finally {
