@@ -191,11 +191,11 @@ final class CatchUpBench {
     long loadStart = System.nanoTime();
     int files = load(admin.volume(VOLUME), settings.dataBytes());
     double loadSeconds = (System.nanoTime() - loadStart) / 1e9;
-    say("loaded %s in %d files in %.1f s; snapshot of every member …", CatchUpReport.size(settings.dataBytes()), files, loadSeconds);
+    say("loaded %s in %d files in %.1f s; snapshot of every member …", Units.size(settings.dataBytes()), files, loadSeconds);
     double settle = snapshotMembers();
     say("snapshots written in %.1f s", settle);
     submit(admin.volume(VOLUME), new Request.Mkdir(Caller.ROOT, "/fg", 0755));
-    say("warm-up: one unmeasured replacement on a %s volume …", CatchUpReport.size(WARM_UP_BYTES));
+    say("warm-up: one unmeasured replacement on a %s volume …", Units.size(WARM_UP_BYTES));
     say("warm-up done in %.1f s", warmUp(members));
 
     CatchUpReport.Setup setup = new CatchUpReport.Setup(members, configs.get(SPARE).address(), settings.dataBytes(), files,
@@ -320,8 +320,8 @@ final class CatchUpBench {
         long now = System.nanoTime();
         if (now - shown > 500_000_000L) {
           shown = now;
-          progress.printf("\rloading: %s of %s, %.1f MiB/s   ", CatchUpReport.size(written), CatchUpReport.size(bytes),
-              written / ((now - started) / 1e9) / (1 << 20));
+          progress.printf("\rloading: %s of %s, %s   ", Units.size(written), Units.size(bytes),
+              Units.rate(written / ((now - started) / 1e9)));
           progress.flush();
         }
       }
@@ -358,8 +358,8 @@ final class CatchUpBench {
       nodes[to].close();
       startNode(to, rate);
     }
-    say("round %d: a follower to be replaced by %s at %s MiB/s; %d s of foreground first", r + 1, toAddress,
-        CatchUpReport.number(rate / (double) (1 << 20)), WARM_UP_SECONDS + settings.baselineSeconds());
+    say("round %d: a follower to be replaced by %s at %s; %d s of foreground first", r + 1, toAddress,
+        Units.rate(rate), WARM_UP_SECONDS + settings.baselineSeconds());
 
     String root = "/fg/r" + (r + 1);
     try (HoldfastClient client = connect(FOREGROUND_DEADLINE)) {
@@ -385,7 +385,7 @@ final class CatchUpBench {
         int from = memberIndexes().stream().filter(i -> i != leader)
             .max(Comparator.comparingInt((Integer i) -> i == lastAdded ? 1 : 0).thenComparingInt(i -> i)).orElseThrow();
         String fromAddress = configs.get(from).address();
-        say("  snapshot %s at index %d written in %.1f s; replacing %s (leader %s) …", CatchUpReport.size(snapshotBytes),
+        say("  snapshot %s at index %d written in %.1f s; replacing %s (leader %s) …", Units.size(snapshotBytes),
             snapshotIndex, snapshotSeconds, fromAddress, configs.get(leader).address());
 
         String error = null;
@@ -410,7 +410,7 @@ final class CatchUpBench {
               if (now - lastShown[0] > 1_000_000_000L) {
                 lastShown[0] = now;
                 progress.printf("\r  catching up: %.0f s, received %s, applied index %d of %d   ", p.elapsed().toMillis() / 1e3,
-                    CatchUpReport.size(Math.max(0, received.maxBytes())), p.appliedIndex(), p.targetIndex());
+                    Units.size(Math.max(0, received.maxBytes())), p.appliedIndex(), p.targetIndex());
                 progress.flush();
               }
             });

@@ -30,12 +30,13 @@ import picocli.CommandLine.Spec;
       "getattr, readdir, one request at a time) for --baseline-seconds (normal), has the members take a",
       "snapshot, and replaces the third node by the spare (later rounds: back) while the client keeps",
       "running (during). Reports catch-up time and rate, the snapshot's size and the client's p50/p99/max",
-      "latency normal vs during. Progress goes to stderr, the report to stdout. Needs about 13x --size of",
-      "free disk space plus 3x per round; everything is deleted afterwards unless --keep.",
+      "latency normal vs during. Progress goes to stderr, the report to stdout. Needs about 12x --size of",
+      "free disk space, plus 3x per round and 1 GiB; everything is deleted afterwards unless --keep.",
       "",
       "Examples:  holdfast bench catch-up --quick",
       "           holdfast bench catch-up --size 1GiB --rates 8,32,128 --json"
-    })
+    },
+    exitCodeList = {"1:a replacement failed, a foreground request failed, or the bench could not run"})
 final class CatchUpBenchCommand implements Callable<Integer> {
   /** Default --size: 1 GiB (issue 4 asks for catch-up of at least 1 GiB). */
   static final long DEFAULT_SIZE = 1L << 30;
@@ -98,7 +99,7 @@ final class CatchUpBenchCommand implements Callable<Integer> {
       if (free < s.bytesNeeded()) {
         throw new IllegalArgumentException(String.format(Locale.ROOT,
             "%s has %s free; the bench needs about %s for --size %s and %d round(s). Choose --dir elsewhere or a smaller --size",
-            work, CatchUpReport.size(free), CatchUpReport.size(s.bytesNeeded()), CatchUpReport.size(s.dataBytes()),
+            work, Units.size(free), Units.size(s.bytesNeeded()), Units.size(s.dataBytes()),
             s.ratesBytesPerSecond().size()));
       }
       CatchUpReport report = new CatchUpBench(s, System.err).run();

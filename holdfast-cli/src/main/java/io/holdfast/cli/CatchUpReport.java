@@ -159,8 +159,8 @@ record CatchUpReport(Setup setup, List<Round> rounds) {
     StringBuilder o = new StringBuilder();
     line(o, "== holdfast bench catch-up ==");
     line(o, "cluster            %d nodes + 1 spare (%s) in one JVM, mutual TLS on loopback", setup.nodes().size(), setup.spare());
-    line(o, "data               %s in %d files, %s writes, loaded in %.1f s (%.1f MiB/s)", size(setup.dataBytes()),
-        setup.files(), size(setup.writeBytes()), setup.loadSeconds(), mibPerSecond(setup.dataBytes() / setup.loadSeconds()));
+    line(o, "data               %s in %d files, %s writes, loaded in %.1f s (%s)", Units.size(setup.dataBytes()),
+        setup.files(), Units.size(setup.writeBytes()), setup.loadSeconds(), Units.rate(setup.dataBytes() / setup.loadSeconds()));
     line(o, "snapshots          every %d applied entries, and taken by the bench after loading and before each replacement",
         setup.snapshotThreshold());
     line(o, "warm-up            one unmeasured replacement on a second, 64 MiB volume first (JIT-compiles the catch-up code)");
@@ -169,19 +169,19 @@ record CatchUpReport(Setup setup, List<Round> rounds) {
         + " more than in p99)");
     for (Round r : rounds) {
       line(o, "");
-      line(o, "round %d: replace %s by %s (a follower; the leader is %s), catch-up rate %s MiB/s", r.number(), r.from(), r.to(),
-          r.leader(), number(r.rateBytesPerSecond() / (double) (1 << 20)));
-      line(o, "  snapshot           %s at index %d (the leader's file); the members took %.1f s to write it", size(r.snapshotBytes()),
+      line(o, "round %d: replace %s by %s (a follower; the leader is %s), catch-up rate %s", r.number(), r.from(), r.to(),
+          r.leader(), Units.rate(r.rateBytesPerSecond()));
+      line(o, "  snapshot           %s at index %d (the leader's file); the members took %.1f s to write it", Units.size(r.snapshotBytes()),
           r.snapshotIndex(), r.snapshotSeconds());
       if (r.error() != null) {
         line(o, "  FAILED             %s", r.error());
       }
       line(o, "  catch-up time      %.1f s (from replaceReplica's call until the new member had applied what was committed when it returned)",
           r.catchUpSeconds());
-      line(o, "  effective rate     %.1f MiB/s (snapshot bytes / catch-up time)", mibPerSecond(r.effectiveBytesPerSecond()));
+      line(o, "  effective rate     %s (snapshot bytes / catch-up time)", Units.rate(r.effectiveBytesPerSecond()));
       if (r.receivedBytes() > 0) {
-        line(o, "  transfer           first bytes after %.1f s; %s received, %.1f MiB/s over %.1f s (the new member's /metrics,"
-            + " every %d ms)", r.firstByteSeconds(), size(r.receivedBytes()), mibPerSecond(r.transferBytesPerSecond()),
+        line(o, "  transfer           first bytes after %.1f s; %s received, %s over %.1f s (the new member's /metrics,"
+            + " every %d ms)", r.firstByteSeconds(), Units.size(r.receivedBytes()), Units.rate(r.transferBytesPerSecond()),
             r.transferSeconds(), CatchUpBench.METRICS_POLL_MILLIS);
       } else {
         line(o, "  transfer           not seen in the new member's /metrics");
@@ -292,28 +292,6 @@ record CatchUpReport(Setup setup, List<Round> rounds) {
     return nanos / 1e6;
   }
 
-  private static double mibPerSecond(double bytesPerSecond) {
-    return bytesPerSecond / (1 << 20);
-  }
-
-  /** {@code 1.00 GiB}, {@code 64.0 MiB}, {@code 4.0 KiB}, {@code 12 B}. */
-  static String size(long bytes) {
-    if (bytes >= 1L << 30) {
-      return String.format(Locale.ROOT, "%.2f GiB", bytes / (double) (1L << 30));
-    }
-    if (bytes >= 1L << 20) {
-      return String.format(Locale.ROOT, "%.1f MiB", bytes / (double) (1L << 20));
-    }
-    if (bytes >= 1L << 10) {
-      return String.format(Locale.ROOT, "%.1f KiB", bytes / 1024.0);
-    }
-    return bytes + " B";
-  }
-
-  /** A number without a needless fraction: {@code 32}, {@code 0.5}. */
-  static String number(double d) {
-    return d == Math.rint(d) && Math.abs(d) < 1e15 ? Long.toString((long) d) : String.format(Locale.ROOT, "%.2f", d);
-  }
 
   private static void line(StringBuilder o, String fmt, Object... args) {
     o.append(String.format(Locale.ROOT, fmt, args)).append(NL);

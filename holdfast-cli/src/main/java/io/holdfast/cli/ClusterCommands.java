@@ -11,6 +11,7 @@ import io.holdfast.server.StatusText;
 import java.time.Instant;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -121,26 +122,37 @@ final class ClusterCommands {
         "page and in its metrics (holdfast_raft_lag_seconds).",
         "Health: healthy (leader known, all members up, lag small), degraded (a member down or",
         "catching up, a majority up), unavailable (no majority, or no leader).",
-        "Exit status: 0 when every volume member answers, 3 when one does not.",
         "",
         "Example:  holdfast cluster status --json | jq '.groups[] | {name, leader, health}'"
-      })
+      },
+      exitCodeList = {"0:every volume member answered", "3:a volume member did not answer (it is shown DOWN)"})
   static final class Status implements Callable<Integer> {
     @Mixin ClusterOption cluster;
 
     @Option(names = "--json", description = "Print one JSON object instead of the table (for scripts).")
     boolean json;
 
-    /** A member as {@code --json} shows it: {@code up} with its applied index and digest, or the error. */
-    record Member(String address, boolean up, Long appliedIndex, String digest, String error) {}
+    /**
+     * A volume member as {@code --json} shows it under {@code volumes}: {@code up} with its
+     * state digest, or the error it answered. Its applied index is not here but in
+     * {@code groups[].members[].appliedIndex}, so that the document has one per member.
+     */
+    record Member(String address, boolean up, String digest, String error) {}
 
-    /** A volume as {@code --json} shows it. */
+    /**
+     * A volume as {@code --json} shows it.
+     *
+     * @param identical whether every member answered with the same digest at the same applied
+     *     index (as its digest reported it)
+     */
     record VolumeStatus(String name, String group, List<String> replicas, boolean identical, List<Member> members) {}
 
     /**
      * The whole {@code --json} document: the fields of earlier versions, then {@code health}
      * (the worst of the groups'), {@code nodeStatus} and {@code groups} as the status page's
-     * JSON has them ({@link StatusReport}).
+     * JSON has them ({@link StatusReport}). Each member's role, commit and applied index, lag
+     * and digest are in {@code groups}; {@code volumes} keeps each volume's members, up or not,
+     * digest and error, and whether they are identical.
      */
     record Report(String cluster, long epoch, String connectedAs, List<String> nodes, List<String> clusterGroup,
         List<VolumeStatus> volumes, boolean healthy, String health, List<StatusReport.Node> nodeStatus,
@@ -154,7 +166,7 @@ final class ClusterCommands {
         StatusReport status = probe.report();
         Report r = report(client, map, probe);
         if (json) {
-          System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(r));
+          System.out.println(json(r));
         } else {
           System.out.println("cluster " + map.clusterId() + " (map epoch " + map.epoch() + "), connected as " + client.welcome().peer()
               + ", health " + r.health());
@@ -164,20 +176,26 @@ final class ClusterCommands {
       }
     }
 
+    /** The {@code --json} document, pretty-printed. */
+    static String json(Report r) throws com.fasterxml.jackson.core.JsonProcessingException {
+      return new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(r);
+    }
+
     private static Report report(HoldfastClient client, ClusterMap map, StatusProbe.Result probe) {
       List<VolumeStatus> volumes = new java.util.ArrayList<>();
       boolean healthy = true;
       for (ClusterMap.Volume v : map.volumes().values()) {
         List<Member> members = new java.util.ArrayList<>();
-        for (java.util.Map.Entry<String, Response> e : probe.digests().get(v.name()).entrySet()) {
+        Map<String, Response> digests = probe.digests().get(v.name());
+        for (Map.Entry<String, Response> e : digests.entrySet()) {
           members.add(e.getValue() instanceof Response.Digest d
-              ? new Member(e.getKey(), true, d.appliedIndex(), d.hex(), null)
-              : new Member(e.getKey(), false, null, null, String.valueOf(e.getValue())));
+              ? new Member(e.getKey(), true, d.hex(), null)
+              : new Member(e.getKey(), false, null, String.valueOf(e.getValue())));
         }
         boolean allUp = members.stream().allMatch(Member::up);
         healthy &= allUp;
         volumes.add(new VolumeStatus(v.name(), v.groupId().toString(), v.replicas(),
-            allUp && members.stream().map(m -> m.appliedIndex() + "/" + m.digest()).distinct().count() == 1, members));
+            allUp && digests.values().stream().distinct().count() == 1, members));
       }
       StatusReport status = probe.report();
       return new Report(map.clusterId().toString(), map.epoch(), client.welcome().peer(), map.nodes(),

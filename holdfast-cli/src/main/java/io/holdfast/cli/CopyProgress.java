@@ -6,7 +6,7 @@ import java.util.function.LongSupplier;
 
 /**
  * A one-line progress bar for long copies, written to a terminal with {@code \r}: files
- * done/total, bytes done/total, MB/s (10^6 bytes per second) and ETA.
+ * done/total, bytes done/total, rate and ETA (sizes and rate as {@link Units} shows them).
  *
  * <p>Nothing is shown for short copies: the line appears once the copy has run for
  * {@value #SHOW_AFTER_NANOS} ns or is known to move more than {@value #SHOW_ABOVE_BYTES}
@@ -105,27 +105,12 @@ final class CopyProgress {
     double rate = bytes / seconds; // bytes per second
     StringBuilder s = new StringBuilder();
     s.append(files).append(totalFiles >= 0 ? "/" + totalFiles : "").append(" files  ");
-    s.append(size(bytes)).append(totalBytes >= 0 ? "/" + size(totalBytes) : "");
-    s.append(String.format(Locale.ROOT, "  %.1f MB/s", rate / 1e6));
+    s.append(Units.size(bytes)).append(totalBytes >= 0 ? "/" + Units.size(totalBytes) : "");
+    s.append("  ").append(Units.rate(rate));
     if (totalBytes > 0 && rate > 0) {
       long left = (long) Math.ceil(Math.max(0, totalBytes - bytes) / rate);
       s.append(String.format(Locale.ROOT, "  ETA %d:%02d", left / 60, left % 60));
     }
     return s.toString();
-  }
-
-  /** Bytes in binary units, like {@code ls -h}: {@code 512 B}, {@code 1.5 MiB}. */
-  static String size(long n) {
-    if (n < 1024) {
-      return n + " B";
-    }
-    String units = "KMGTPE";
-    double v = n;
-    int u = -1;
-    while (v >= 1024 && u < units.length() - 1) {
-      v /= 1024;
-      u++;
-    }
-    return String.format(Locale.ROOT, "%.1f %siB", v, units.charAt(u));
   }
 }

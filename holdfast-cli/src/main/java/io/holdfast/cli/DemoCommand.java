@@ -50,11 +50,17 @@ import picocli.CommandLine.Option;
       "copies a real source tree into it with cp -a, kills one node with SIGKILL halfway, restarts",
       "it and waits for it to catch up, then verifies names, sizes, symlink targets and SHA-256 of",
       "every file, and that all three members report the same state digest at the same applied",
-      "index. Exit status 0 only if every check holds.",
+      "index.",
       "",
       "Source tree: --source DIR, else the Linux kernel source from Debian's linux-source package",
-      "(/usr/src/linux-source-*.tar.xz) if installed, else the JDK's lib/src.zip."
-    })
+      "(/usr/src/linux-source-*.tar.xz) if installed, else the JDK's lib/src.zip.",
+      "",
+      "With --keep the demo stays in the foreground once verified: the three nodes it started and the",
+      "mount run until Ctrl-C (or SIGTERM), which stops those nodes and unmounts the volume. To restart",
+      "a node by hand meanwhile: kill its PID (printed), then run 'holdfast server --data DIR/nN'",
+      "(N = 1, 2, 3) in another terminal; that process is then yours to stop, not the demo's."
+    },
+    exitCodeList = {"0:every check held (with --keep: after Ctrl-C)", "1:a check failed, or the demo could not run (why is on stderr)"})
 final class DemoCommand implements Callable<Integer> {
   private static final String VOLUME = "demo";
   private static final String MARKER = ".holdfast-demo";
@@ -66,10 +72,11 @@ final class DemoCommand implements Callable<Integer> {
   @Option(names = "--source", paramLabel = "DIR", description = "Copy this directory tree instead of the default source.")
   Path source;
 
-  @Option(names = "--base-port", defaultValue = "7001", description = "First of three loopback ports (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--base-port", defaultValue = "7001", paramLabel = "PORT", description = "First of three loopback ports (default: ${DEFAULT-VALUE}).")
   int basePort;
 
-  @Option(names = "--keep", description = "Leave the cluster running and the volume mounted; prints how to use and stop it.")
+  @Option(names = "--keep", description = "Once verified, stay in the foreground with the cluster running and the volume mounted"
+      + " until Ctrl-C; prints how to use it, restart a node, and stop it.")
   boolean keep;
 
   @Option(names = "--no-fuse", description = "Copy with the CLI (NIO) instead of through a FUSE mount.")
@@ -88,7 +95,7 @@ final class DemoCommand implements Callable<Integer> {
       throw new IllegalArgumentException("source " + tree + " is not a directory");
     }
     TreeStats stats = TreeStats.of(tree);
-    say("source: %s (%d files, %d directories, %d symlinks, %.1f MB)", tree, stats.files, stats.dirs, stats.links, stats.bytes / 1e6);
+    say("source: %s (%d files, %d directories, %d symlinks, %s)", tree, stats.files, stats.dirs, stats.links, Units.size(stats.bytes));
 
     UUID clusterId = UUID.randomUUID();
     for (int i = 0; i < 3; i++) {
@@ -110,8 +117,9 @@ final class DemoCommand implements Callable<Integer> {
     }
     LoopbackCredentials.issue(data.resolve("ca"), configs, clientTls());
     say("created a cluster CA and certificates in %s: every connection is mutual TLS 1.3", data);
-    // Ctrl-C / SIGTERM (e.g. with --keep): stop the node processes we started; the FUSE mount
-    // goes away with this process (auto_unmount).
+    // Ctrl-C / SIGTERM before the demo is done: stop the node processes we started; the FUSE
+    // mount goes away with this process (auto_unmount). With --keep, once verified, the signal
+    // is awaited instead and the finally block below stops the mount and the nodes in order.
     Thread reaper = new Thread(() -> nodes.forEach(Process::destroy), "holdfast-demo-reaper");
     Runtime.getRuntime().addShutdownHook(reaper);
     boolean ok = false;
@@ -143,7 +151,7 @@ final class DemoCommand implements Callable<Integer> {
       long copyStart = System.nanoTime();
       int killed = copyWithKill(tree, target, fuse, stats, client);
       double copySeconds = (System.nanoTime() - copyStart) / 1e9;
-      say("copy finished in %.1f s (%.1f MB/s) with node %s down since halfway", copySeconds, stats.bytes / 1e6 / copySeconds, addresses.get(killed));
+      say("copy finished in %.1f s (%s) with node %s down since halfway", copySeconds, Units.rate(stats.bytes / copySeconds), addresses.get(killed));
 
       long restart = System.nanoTime();
       nodes.set(killed, startNode(killed));
@@ -154,7 +162,7 @@ final class DemoCommand implements Callable<Integer> {
 
       say("verifying every file through the %s …", fuse ? "mount" : "NIO file system");
       Verification v = verify(tree, target);
-      say("verified %d files, %d directories, %d symlinks, %.1f MB: %s", v.files, v.dirs, v.links, v.bytes / 1e6,
+      say("verified %d files, %d directories, %d symlinks, %s: %s", v.files, v.dirs, v.links, Units.size(v.bytes),
           v.problems.isEmpty() ? "all identical" : v.problems.size() + " PROBLEMS");
       v.problems.stream().limit(20).forEach(p -> say("  mismatch: %s", p));
       ok = v.problems.isEmpty();
@@ -163,22 +171,18 @@ final class DemoCommand implements Callable<Integer> {
       System.out.println("== holdfast demo summary ==");
       System.out.printf("source            %s%n", tree);
       System.out.printf("files             %d (+%d dirs, %d symlinks)%n", stats.files, stats.dirs, stats.links);
-      System.out.printf("bytes             %.1f MB%n", stats.bytes / 1e6);
-      System.out.printf("copy              %.1f s, %.1f MB/s, %.0f files/s (%s, 3 replicas)%n", copySeconds,
-          stats.bytes / 1e6 / copySeconds, stats.files / copySeconds, fuse ? "cp -a through FUSE" : "CLI copy");
+      System.out.printf("bytes             %s%n", Units.size(stats.bytes));
+      System.out.printf("copy              %.1f s, %s, %.0f files/s (%s, 3 replicas)%n", copySeconds,
+          Units.rate(stats.bytes / copySeconds), stats.files / copySeconds, fuse ? "cp -a through FUSE" : "CLI copy");
       System.out.printf("node killed       %s (SIGKILL, halfway through the copy)%n", addresses.get(killed));
       System.out.printf("catch-up          %.1f s to identical state at applied index %d%n", catchUp, digest.appliedIndex());
       System.out.printf("verification      %s%n", ok ? "PASS: every name, size, symlink and SHA-256 identical; 3 equal member digests" : "FAIL");
       if (keep && ok) {
         System.out.println();
-        System.out.println("The cluster keeps running" + (fuse ? " and the volume stays mounted at " + target : "") + ".");
-        System.out.println("  export HOLDFAST_TLS=" + clientTls().toAbsolutePath() + "   (the demo's admin certificate)");
-        System.out.println("  holdfast cluster status -c " + addresses.get(0));
-        System.out.println("  status pages and metrics: http://127.0.0.1:" + (basePort + io.holdfast.server.AdminOptions.PORT_OFFSET)
-            + "/ (and the next two ports; /metrics for Prometheus)");
-        System.out.println("  holdfast ls -l -c " + addresses.get(0) + " " + VOLUME + ":/");
-        System.out.println("Stop it with Ctrl-C (this process owns the mount and the nodes).");
-        Thread.currentThread().join();
+        System.out.print(keepMessage(data, basePort, addresses, fuse ? target : null, nodes.stream().map(Process::pid).toList()));
+        System.out.flush();
+        awaitStopSignal();
+        say("stopping: %sthe %d nodes this demo started", fuse ? "unmounting " + target + " and stopping " : "stopping ", nodes.size());
       }
       return ok ? 0 : 1;
     } finally {
@@ -200,6 +204,55 @@ final class DemoCommand implements Callable<Integer> {
         }
       }
     }
+  }
+
+  /**
+   * What {@code --keep} prints once the demo is verified: that it stays in the foreground, how
+   * to use the cluster, how to restart a node by hand, and what Ctrl-C stops.
+   *
+   * @param data the demo's data directory (absolute)
+   * @param basePort the first node's port
+   * @param addresses the nodes' addresses
+   * @param mountPoint where the volume is mounted, or null if it is not (no FUSE)
+   * @param pids the process ids of the nodes, in address order
+   */
+  static String keepMessage(Path data, int basePort, List<String> addresses, Path mountPoint, List<Long> pids) {
+    StringBuilder s = new StringBuilder();
+    String nl = System.lineSeparator();
+    s.append("holdfast demo stays in the foreground: the cluster keeps running")
+        .append(mountPoint != null ? " and the volume stays mounted at " + mountPoint : "").append('.').append(nl);
+    s.append("  export HOLDFAST_TLS=").append(data.resolve("client-tls")).append("   (the demo's admin certificate)").append(nl);
+    s.append("  holdfast cluster status -c ").append(addresses.get(0)).append(nl);
+    s.append("  holdfast ls -l -c ").append(addresses.get(0)).append(' ').append(VOLUME).append(":/").append(nl);
+    s.append("  status pages and metrics: http://127.0.0.1:").append(basePort + io.holdfast.server.AdminOptions.PORT_OFFSET)
+        .append("/ (and the next two ports; /metrics for Prometheus)").append(nl);
+    s.append("The nodes (logs in ").append(data).append("/nN/server.log):").append(nl);
+    for (int i = 0; i < addresses.size(); i++) {
+      s.append(String.format("  %-16s pid %-8d restart by hand: kill %d; holdfast server --data %s%n", addresses.get(i),
+          pids.get(i), pids.get(i), data.resolve("n" + (i + 1))));
+    }
+    s.append("A node restarted by hand runs in your terminal: stop it there with Ctrl-C; this demo no longer owns it.")
+        .append(nl);
+    s.append("Ctrl-C (or SIGTERM) here stops the ").append(addresses.size()).append(" nodes this demo started")
+        .append(mountPoint != null ? " and unmounts " + mountPoint : "").append(", then exits.").append(nl);
+    return s.toString();
+  }
+
+  /**
+   * Blocks until SIGINT or SIGTERM; the caller then stops the mount and the nodes in order. A
+   * second signal exits at once (the shutdown hook still stops the nodes).
+   */
+  private static void awaitStopSignal() throws InterruptedException {
+    java.util.concurrent.CountDownLatch stop = new java.util.concurrent.CountDownLatch(1);
+    for (String name : new String[] {"INT", "TERM"}) {
+      sun.misc.Signal.handle(new sun.misc.Signal(name), s -> {
+        if (stop.getCount() == 0) {
+          new Thread(() -> System.exit(130), "holdfast-demo-exit").start(); // impatient: don't wait for a clean stop
+        }
+        stop.countDown();
+      });
+    }
+    stop.await();
   }
 
   private void prepareDataDir() throws IOException, InterruptedException {
@@ -233,6 +286,7 @@ final class DemoCommand implements Callable<Integer> {
     Files.writeString(data.resolve(MARKER), "made by holdfast demo; safe to delete\n");
   }
 
+  /** Node {@code i}'s data directory, {@code DATA/n1} to {@code DATA/n3}; {@link #keepMessage} names them too. */
   private Path nodeDir(int i) {
     return data.resolve("n" + (i + 1));
   }
@@ -359,8 +413,8 @@ final class DemoCommand implements Callable<Integer> {
       for (int n = 0; n < entries.size(); n++) {
         bytes += done.take().get();
         double secs = (System.nanoTime() - start) / 1e9;
-        System.out.printf("\r  copied %d/%d top-level entries, %.1f/%.1f MB, %.1f MB/s   ", n + 1, entries.size(),
-            bytes / 1e6, stats.bytes / 1e6, bytes / 1e6 / Math.max(secs, 1e-3));
+        System.out.printf("\r  copied %d/%d top-level entries, %s/%s, %s   ", n + 1, entries.size(),
+            Units.size(bytes), Units.size(stats.bytes), Units.rate(bytes / Math.max(secs, 1e-3)));
         System.out.flush();
         if (killed < 0 && n + 1 < entries.size() && (bytes * 2 >= stats.bytes || n + 1 >= entries.size() / 2)) {
           killed = kill(client);

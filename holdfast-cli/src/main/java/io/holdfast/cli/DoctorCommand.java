@@ -34,10 +34,10 @@ import picocli.CommandLine.Option;
       "(DATA/tls); with none given, in ~/.holdfast/ca and the client directory ($HOLDFAST_TLS or",
       "~/.holdfast/tls).",
       "",
-      "Exit status: 0 all fine (warnings allowed), 3 a problem was found.",
       "",
       "Example:  holdfast doctor --data /var/lib/holdfast"
-    })
+    },
+    exitCodeList = {"0:no problem found (warnings allowed)", "3:a problem was found (listed on stdout)"})
 final class DoctorCommand implements Callable<Integer> {
   /** Certificates expiring within this are reported as warnings. */
   static final Duration WARN_BEFORE = Duration.ofDays(30);

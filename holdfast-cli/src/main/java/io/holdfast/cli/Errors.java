@@ -2,6 +2,7 @@ package io.holdfast.cli;
 
 import io.holdfast.protocol.ErrnoFileSystemException;
 import io.holdfast.protocol.HoldfastException;
+import java.net.UnknownHostException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.FileAlreadyExistsException;
@@ -13,8 +14,16 @@ import java.nio.file.NotDirectoryException;
 final class Errors {
   private Errors() {}
 
+  /**
+   * One line for the user, without the exception's class name where the message says it all:
+   * {@code no such file or directory: mail:/x}, {@code cannot resolve host db1}, or the
+   * {@link HoldfastException}'s errno and message.
+   */
   static String describe(Throwable ex) {
     return switch (ex) {
+      // HoldfastClient.connect's unresolvable host: its cause names the host
+      case HoldfastException e when e.getCause() instanceof UnknownHostException u -> "cannot resolve host " + u.getMessage();
+      case UnknownHostException e -> "cannot resolve host " + e.getMessage();
       case NoSuchFileException e -> "no such file or directory: "
           + ("".equals(e.getFile()) ? "'' (empty path)" : e.getFile());
       case FileAlreadyExistsException e -> "already exists: " + e.getFile();

@@ -38,12 +38,17 @@ import picocli.CommandLine.Parameters;
 final class FileCommands {
   private FileCommands() {}
 
+  /** Exit status 1 of every file command in its --help. */
+  static final String EXIT_FAILED_HELP =
+      "1:an argument failed (one line each on stderr; the other arguments were still processed)";
+
   static final String PATHS_HELP =
       "Paths: VOLUME:/path is a path in a Holdfast volume; anything else is local (write ./a:b for a local name with a colon).";
 
   // ---- ls ------------------------------------------------------------------------------------
 
   @Command(name = "ls", mixinStandardHelpOptions = true, sortOptions = false,
+      exitCodeList = FileCommands.EXIT_FAILED_HELP,
       description = {
         "List directories and files, local or in a volume, like ls(1).",
         "Long format (-l): mode, links, uid, gid, size, modification time, name; links as 'name -> target'.",
@@ -178,6 +183,7 @@ final class FileCommands {
   // ---- stat ----------------------------------------------------------------------------------
 
   @Command(name = "stat", mixinStandardHelpOptions = true, sortOptions = false,
+      exitCodeList = FileCommands.EXIT_FAILED_HELP,
       description = {
         "Show a file's inode, type, mode, links, owner, size and times, like stat(1).",
         "A symbolic link is shown itself, not its target.",
@@ -223,6 +229,7 @@ final class FileCommands {
   // ---- cat -----------------------------------------------------------------------------------
 
   @Command(name = "cat", mixinStandardHelpOptions = true, sortOptions = false,
+      exitCodeList = FileCommands.EXIT_FAILED_HELP,
       description = {
         "Write files to standard output, one after another.",
         PATHS_HELP,
@@ -342,6 +349,7 @@ final class FileCommands {
   }
 
   @Command(name = "cp", mixinStandardHelpOptions = true, sortOptions = false,
+      exitCodeList = FileCommands.EXIT_FAILED_HELP,
       description = {
         "Copy files and trees between local paths and volumes, in any mix, like cp(1).",
         "Keeps contents, symbolic links (as links), permission bits and times; not owners or hard links.",
@@ -352,7 +360,7 @@ final class FileCommands {
         "           holdfast cp mail:/a.txt mail:/b.txt archive:/2024/"
       })
   static final class Cp extends CopyCommand {
-    @Parameters(arity = "2..*", paramLabel = "SOURCE... DESTINATION", description = "Sources, then where to copy them.")
+    @Parameters(arity = "2..*", hideParamSyntax = true, paramLabel = "SOURCE... DESTINATION", description = "Sources, then where to copy them.")
     List<String> operands;
 
     @Override
@@ -365,13 +373,14 @@ final class FileCommands {
   }
 
   @Command(name = "put", mixinStandardHelpOptions = true, sortOptions = false,
+      exitCodeList = FileCommands.EXIT_FAILED_HELP,
       description = {
         "Upload local files or trees into a volume (cp with a local source and a remote destination).",
         "",
         "Example:  holdfast put -r ./website www:/htdocs"
       })
   static final class Put extends CopyCommand {
-    @Parameters(arity = "2..*", paramLabel = "LOCAL... VOLUME:/path", description = "Local sources, then the remote destination.")
+    @Parameters(arity = "2..*", hideParamSyntax = true, paramLabel = "LOCAL... VOLUME:/path", description = "Local sources, then the remote destination.")
     List<String> operands;
 
     @Override
@@ -388,13 +397,14 @@ final class FileCommands {
   }
 
   @Command(name = "get", mixinStandardHelpOptions = true, sortOptions = false,
+      exitCodeList = FileCommands.EXIT_FAILED_HELP,
       description = {
         "Download files or trees from a volume (cp with a remote source and a local destination).",
         "",
         "Example:  holdfast get -r www:/htdocs ./website-copy"
       })
   static final class Get extends CopyCommand {
-    @Parameters(arity = "2..*", paramLabel = "VOLUME:/path... LOCAL", description = "Remote sources, then the local destination.")
+    @Parameters(arity = "2..*", hideParamSyntax = true, paramLabel = "VOLUME:/path... LOCAL", description = "Remote sources, then the local destination.")
     List<String> operands;
 
     @Override
@@ -413,6 +423,7 @@ final class FileCommands {
   // ---- mkdir ---------------------------------------------------------------------------------
 
   @Command(name = "mkdir", mixinStandardHelpOptions = true, sortOptions = false,
+      exitCodeList = FileCommands.EXIT_FAILED_HELP,
       description = {
         "Create directories.",
         PATHS_HELP,
@@ -441,6 +452,7 @@ final class FileCommands {
   // ---- rm ------------------------------------------------------------------------------------
 
   @Command(name = "rm", mixinStandardHelpOptions = true, sortOptions = false,
+      exitCodeList = FileCommands.EXIT_FAILED_HELP,
       description = {
         "Remove files, symbolic links (never their targets) and, with -r, directories and their contents.",
         "As POSIX rm, refuses a PATH whose last name is '.' or '..', and (with -r) a root.",
@@ -480,6 +492,7 @@ final class FileCommands {
   // ---- mv ------------------------------------------------------------------------------------
 
   @Command(name = "mv", mixinStandardHelpOptions = true, sortOptions = false,
+      exitCodeList = FileCommands.EXIT_FAILED_HELP,
       description = {
         "Move or rename a file or tree.",
         "Within one volume (or one local file system) this is one atomic rename that replaces",

@@ -23,6 +23,10 @@ import picocli.CommandLine.Command;
       "Security:    holdfast cert node|client, holdfast volume acl, holdfast doctor (TLS is on by default)",
       ""
     },
+    exitCodeList = {
+      "3:a node or member did not answer (cluster status, volume info, scrub), or doctor found a problem",
+      "4:scrub: a member is quarantined or has blocks that could not be repaired"
+    },
     subcommands = {
       ServerCommand.class,
       CertCommands.class,
@@ -65,6 +69,11 @@ public final class Main implements Runnable {
   /** Runs the command line without exiting (tests). */
   public static int run(String... args) {
     ClientLogging.quietGrpc();
+    return commandLine().execute(args);
+  }
+
+  /** The {@code holdfast} command tree as {@link #run} executes it: help width, error handling. */
+  static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new Main());
     cl.setUsageHelpWidth(120); // the help texts are written in lines of up to ~110 characters
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
@@ -74,7 +83,8 @@ public final class Main implements Runnable {
       }
       return Errors.exitCode(ex);
     });
-    return cl.execute(args);
+    ExitCodes.document(cl);
+    return cl;
   }
 
   @Override

@@ -27,7 +27,8 @@ import picocli.CommandLine.Parameters;
       "the file commands (holdfast ls|cat|cp|...) work without FUSE.",
       "",
       "Example:  holdfast mount mail /srv/mail"
-    })
+    },
+    exitCodeList = {"0:unmounted after Ctrl-C, SIGTERM or fusermount3 -u", "1:could not mount (no FUSE, no such mount point, cluster unreachable)"})
 final class MountCommand implements Callable<Integer> {
   /**
    * Passes the uid, gid and groups of the process behind each FUSE request to the Holdfast file

@@ -38,8 +38,6 @@ import picocli.CommandLine.Parameters;
       "less than a majority in service. Passes also run by themselves, 24 hours after the previous one.",
       "",
       "Scrub state is per member, so these commands ask every member of the volume (admin only).",
-      "Exit status: 0 all well, 3 a member did not answer, 4 a member is quarantined or has blocks that",
-      "could not be repaired.",
       "",
       "Examples:",
       "  holdfast scrub start mail --wait        scrub volume mail now, show progress until done",
@@ -47,12 +45,17 @@ import picocli.CommandLine.Parameters;
       "  holdfast scrub pause mail               stop scrub I/O on mail (and automatic passes)",
       "  holdfast scrub status --json | jq '.[].members[] | {member, state, badBlocks, repairedBlocks}'"
     },
+    exitCodeList = {ScrubCommands.EXIT_DOWN_HELP, ScrubCommands.EXIT_DAMAGED_HELP},
     subcommands = {ScrubCommands.Start.class, ScrubCommands.Pause.class, ScrubCommands.Status.class})
 final class ScrubCommands {
   /** Exit status when a member is quarantined or has unrepairable blocks. */
   static final int EXIT_DAMAGED = 4;
   /** Exit status when a member did not answer. */
   static final int EXIT_DOWN = 3;
+  /** {@link #EXIT_DOWN} in every scrub command's --help. */
+  static final String EXIT_DOWN_HELP = "3:a member did not answer (shown DOWN)";
+  /** {@link #EXIT_DAMAGED} in every scrub command's --help. */
+  static final String EXIT_DAMAGED_HELP = "4:a member is quarantined or has blocks that could not be repaired (wins over 3)";
 
   private ScrubCommands() {}
 
@@ -77,6 +80,7 @@ final class ScrubCommands {
   }
 
   @Command(name = "start", mixinStandardHelpOptions = true,
+      exitCodeList = {EXIT_DOWN_HELP, EXIT_DAMAGED_HELP},
       description = {
         "Start a scrub pass on every member now (a running pass goes on; a paused one resumes).",
         "",
@@ -110,7 +114,7 @@ final class ScrubCommands {
         if (!waitForEnd) {
           for (var e : started.entrySet()) {
             System.out.println("started scrub of " + e.getKey() + " on " + e.getValue().size() + " members"
-                + (rate > 0 ? " at " + CopyProgress.size(rate) + "/s" : ""));
+                + (rate > 0 ? " at " + Units.rate(rate) : ""));
           }
           return print(started, System.out);
         }
@@ -167,12 +171,12 @@ final class ScrubCommands {
       if (st.quarantined()) {
         return "QUARANTINED";
       }
-      return String.format(Locale.ROOT, "%.0f%%%s", 100 * st.progress(),
-          st.state() == ScrubStats.State.PAUSED ? "(paused)" : "");
+      return pass(st) + (st.state() == ScrubStats.State.PAUSED ? "(paused)" : "");
     }
   }
 
   @Command(name = "pause", mixinStandardHelpOptions = true,
+      exitCodeList = {EXIT_DOWN_HELP, EXIT_DAMAGED_HELP},
       description = {
         "Pause scrubbing on every member: no scrub I/O and no automatic passes until 'scrub start'",
         "(a pause holds across restarts). A paused member also stops computing the digests other",
@@ -194,9 +198,11 @@ final class ScrubCommands {
   }
 
   @Command(name = "status", mixinStandardHelpOptions = true,
+      exitCodeList = {EXIT_DOWN_HELP, EXIT_DAMAGED_HELP},
       description = {
         "Show each member's scrubber: state, progress of the pass, what it found and repaired.",
-        "Counters count since the member's node started.",
+        "PASS is how far the current or last pass got ('never run' if the member has not started one);",
+        "counters count since the member's node started.",
         "",
         "Examples:",
         "  holdfast scrub status mail",
@@ -206,19 +212,22 @@ final class ScrubCommands {
     @Option(names = "--json", description = "Print JSON (a list of volumes with their members) instead of the table.")
     boolean json;
 
-    /** A member as {@code --json} shows it: its stats, or the error if it did not answer. */
-    record Member(String member, boolean up, String state, boolean quarantined, String quarantine, double progress,
+    /**
+     * A member as {@code --json} shows it: its stats, or the error if it did not answer.
+     * {@code progress} (0-1) is null if the member has not started a pass ({@link #neverRun}).
+     */
+    record Member(String member, boolean up, String state, boolean quarantined, String quarantine, Double progress,
         long passes, long passBytesDone, long passBytesTotal, long bytesVerified, long blocksVerified, long badBlocks,
         long repairedBlocks, long unrepairableBlocks, long divergentDirectories, long lastMark, String lastPassStart,
         String lastPassEnd, String nextPass, long rateBytesPerSecond, String lastProblem, String error) {
       static Member of(String member, Response r) {
         if (!(r instanceof Response.ScrubStatus s)) {
-          return new Member(member, false, null, false, null, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, null, null, null, 0, null,
+          return new Member(member, false, null, false, null, null, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, null, null, null, 0, null,
               String.valueOf(r));
         }
         ScrubStats t = s.stats();
         return new Member(member, true, t.state().name().toLowerCase(Locale.ROOT), t.quarantined(), t.quarantine(),
-            t.progress(), t.passes(), t.passBytesDone(), t.passBytesTotal(), t.bytesVerified(), t.blocksVerified(),
+            neverRun(t) ? null : t.progress(), t.passes(), t.passBytesDone(), t.passBytesTotal(), t.bytesVerified(), t.blocksVerified(),
             t.badBlocks(), t.repairedBlocks(), t.unrepairableBlocks(), t.divergentDirectories(), t.lastMark(),
             instant(t.lastPassStartMillis()), instant(t.lastPassEndMillis()), instant(t.nextPassMillis()),
             t.rateBytesPerSecond(), t.lastProblem(), null);
@@ -246,6 +255,19 @@ final class ScrubCommands {
     }
   }
 
+  /**
+   * Whether the member has not started a pass (none recorded, none running): its progress is
+   * then no measure of anything ({@link ScrubStats#progress()} says 1).
+   */
+  static boolean neverRun(ScrubStats t) {
+    return t.state() != ScrubStats.State.RUNNING && t.lastPassStartMillis() == 0 && t.passBytesTotal() <= 0;
+  }
+
+  /** How far the current or last pass got, {@code 42%}, or {@code never run}. */
+  static String pass(ScrubStats t) {
+    return neverRun(t) ? "never run" : String.format(Locale.ROOT, "%.0f%%", 100 * t.progress());
+  }
+
   private static String instant(long millis) {
     return millis == 0 ? null : Instant.ofEpochMilli(millis).toString();
   }
@@ -258,7 +280,7 @@ final class ScrubCommands {
     DateTimeFormatter time = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm'Z'").withZone(ZoneOffset.UTC);
     for (var v : all.entrySet()) {
       out.println("volume " + v.getKey());
-      out.printf("  %-22s %-11s %6s %10s %5s %9s %13s %10s  %-18s %s%n", "MEMBER", "STATE", "PASS", "CHECKED", "BAD",
+      out.printf("  %-22s %-11s %9s %10s %5s %9s %13s %10s  %-18s %s%n", "MEMBER", "STATE", "PASS", "CHECKED", "BAD",
           "REPAIRED", "UNREPAIRABLE", "DIVERGENT", "LAST PASS ENDED", "NEXT PASS");
       List<String> notes = new ArrayList<>();
       for (var m : v.getValue().entrySet()) {
@@ -268,8 +290,8 @@ final class ScrubCommands {
         }
         ScrubStats t = s.stats();
         String state = t.quarantined() ? "QUARANTINED" : t.state().name().toLowerCase(Locale.ROOT);
-        out.printf(Locale.ROOT, "  %-22s %-11s %5.0f%% %10s %5d %9d %13d %10d  %-18s %s%n", m.getKey(), state,
-            100 * t.progress(), CopyProgress.size(t.bytesVerified()), t.badBlocks(), t.repairedBlocks(),
+        out.printf(Locale.ROOT, "  %-22s %-11s %9s %10s %5d %9d %13d %10d  %-18s %s%n", m.getKey(), state,
+            pass(t), Units.size(t.bytesVerified()), t.badBlocks(), t.repairedBlocks(),
             t.unrepairableBlocks(), t.divergentDirectories(),
             t.lastPassEndMillis() == 0 ? "never" : time.format(Instant.ofEpochMilli(t.lastPassEndMillis())),
             t.nextPassMillis() == 0 ? (t.state() == ScrubStats.State.PAUSED ? "paused" : "on request")

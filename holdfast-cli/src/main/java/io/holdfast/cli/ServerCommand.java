@@ -31,7 +31,8 @@ import picocli.CommandLine.Option;
       "",
       "Example:  holdfast server --data /var/lib/holdfast",
       "          holdfast server --data /var/lib/holdfast --admin-address 10.0.0.5:9100"
-    })
+    },
+    exitCodeList = {"0:stopped cleanly by SIGTERM or Ctrl-C", "1:the node failed to start, or to stop cleanly (why is on stderr)"})
 final class ServerCommand implements Callable<Integer> {
   @Option(names = "--data", required = true, paramLabel = "DIR", description = "The node's data directory (holds holdfast.conf, tls/, raft/, bricks/).")
   Path data;

@@ -30,10 +30,10 @@ final class VolumeCommands {
     @Parameters(index = "0", paramLabel = "NAME", description = "Volume name: 1-64 of letters, digits, '.', '_', '-'.")
     String name;
 
-    @Option(names = "--replicas", defaultValue = "3", description = "Number of replicas (default: ${DEFAULT-VALUE}; 1 allowed, 3 recommended).")
+    @Option(names = "--replicas", defaultValue = "3", paramLabel = "N", description = "Number of replicas (default: ${DEFAULT-VALUE}; 1 allowed, 3 recommended).")
     int replicas;
 
-    @Option(names = "--nodes", split = ",", paramLabel = "HOST:PORT", description = "Nodes to place the replicas on (default: the first N nodes).")
+    @Option(names = "--nodes", split = ",", paramLabel = "A,B,C", hideParamSyntax = true, description = "Nodes to place the replicas on (default: the first N nodes).")
     List<String> nodes;
 
     @Override
@@ -75,7 +75,8 @@ final class VolumeCommands {
   }
 
   @Command(name = "info", mixinStandardHelpOptions = true,
-      description = "Show a volume's replica group: leader, term, health, and each member's role, commit and applied index, lag and digest.")
+      description = "Show a volume's replica group: leader, term, health, and each member's role, commit and applied index, lag and digest.",
+      exitCodeList = {"3:a member did not answer (it is shown DOWN)"})
   static final class Info implements Callable<Integer> {
     @Mixin ClusterOption cluster;
 
@@ -126,7 +127,7 @@ final class VolumeCommands {
     @Parameters(index = "1", paramLabel = "add|remove|list")
     String action;
 
-    @Parameters(index = "2..*", arity = "0..3", paramLabel = "IDENTITY NETWORK ACCESS",
+    @Parameters(index = "2..*", arity = "0..3", paramLabel = "[IDENTITY NETWORK ACCESS]", hideParamSyntax = true,
         description = "For add and remove: the client name pattern, the CIDR range ('*' for any), and none|ro|rw.")
     List<String> rule = new ArrayList<>();
 

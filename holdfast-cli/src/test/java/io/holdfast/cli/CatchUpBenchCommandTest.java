@@ -104,11 +104,11 @@ class CatchUpBenchCommandTest {
   void theTextReportNamesTheRatiosAndFailures() {
     CatchUpReport r = sample(null, 0);
     String text = r.toText();
-    assertThat(text).contains("1.00 GiB in 64 files, 1.0 MiB writes, loaded in 64.0 s (16.0 MiB/s)")
+    assertThat(text).contains("1 GiB in 64 files, 1 MiB writes, loaded in 64.0 s (16 MiB/s)")
         .contains("replace 127.0.0.1:7003 by 127.0.0.1:7004 (a follower; the leader is 127.0.0.1:7001), catch-up rate 32 MiB/s")
         .contains("catch-up time      40.0 s")
         .contains("effective rate     25.6 MiB/s")
-        .contains("first bytes after 2.0 s; 1.00 GiB received, 32.0 MiB/s over 32.0 s")
+        .contains("first bytes after 2.0 s; 1 GiB received, 32 MiB/s over 32.0 s")
         .contains("longest stall      35.0 s")
         .contains("p99 during / normal 2.50x")
         .contains("requests/s during / normal 0.30x")

@@ -78,6 +78,11 @@ class ClusterStatusIT {
         assertThat(m.get("lagEntries").asLong()).isGreaterThanOrEqualTo(0);
         assertThat(m.get("digest").asText()).hasSize(64);
       }
+      // one applied index per member: in groups, not again under volumes
+      for (JsonNode m : doc.get("volumes").get(0).get("members")) {
+        assertThat(m.has("appliedIndex")).as(json.out()).isFalse();
+        assertThat(m.get("digest").asText()).hasSize(64);
+      }
 
       // stop a node that is not the one the CLI connects to
       c.stop(2);

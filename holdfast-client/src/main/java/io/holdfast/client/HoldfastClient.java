@@ -12,6 +12,8 @@ import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -113,13 +115,24 @@ public final class HoldfastClient implements AutoCloseable {
    * Connects to the cluster that the node at {@code host:port} belongs to.
    *
    * @param env options (see the class comment); unknown keys are ignored
-   * @throws HoldfastException {@link Errno#ETIMEDOUT} or {@link Errno#EIO} if the node does
+   * @throws HoldfastException {@link Errno#EIO} "cannot resolve host HOST" if {@code host} does
+   *     not resolve (checked first; its cause is then an {@link UnknownHostException} whose
+   *     message is {@code host}); {@link Errno#ETIMEDOUT} or {@link Errno#EIO} if the node does
    *     not answer (a refused TLS handshake shows as EIO with the reason),
    *     {@link Errno#EACCES} if no client certificate is found, {@link Errno#EPROTO} if the
    *     handshake finds the two sides incompatible or the node answers with something else
    * @throws IllegalArgumentException if an option has the wrong type
    */
   public static HoldfastClient connect(String host, int port, Map<String, ?> env) throws HoldfastException {
+    String address = host + ":" + port;
+    ClusterMap.checkAddress(address);
+    try {
+      // before any gRPC channel exists: gRPC would log the failure with a stack trace, then fail
+      // the call like an unreachable node
+      InetAddress.getAllByName(host);
+    } catch (UnknownHostException e) {
+      throw unresolvable(host, e);
+    }
     Duration deadline = duration(env.get("holdfast.deadline"), DEFAULT_DEADLINE);
     TransportSecurity security = TransportSecurity.forClient(env);
     Parameters parameters = security.parameters();
@@ -128,8 +141,6 @@ public final class HoldfastClient implements AutoCloseable {
     RaftClientConfigKeys.Rpc.setRequestTimeout(props, REQUEST_TIMEOUT);
     RaftClientConfigKeys.Async.setOutstandingRequestsMax(props, 512);
     GrpcConfigKeys.setMessageSizeMax(props, SizeInBytes.valueOf("32MB"));
-    String address = host + ":" + port;
-    ClusterMap.checkAddress(address);
     ClusterMap first;
     ClusterCommand.Hello welcome;
     try (RaftClient boot = newClient(props, parameters, RaftGroup.valueOf(ClusterIds.CLUSTER_GROUP, ClusterIds.peer(address)), true)) {
@@ -138,18 +149,28 @@ public final class HoldfastClient implements AutoCloseable {
       welcome = handshake(hello, boot.io().sendStaleRead(message(hello), 0, node), address);
       first = decodeMap(boot.io().sendStaleRead(message(new ClusterCommand.GetMap()), 0, node), address);
     } catch (IOException e) {
-      throw e instanceof HoldfastException h ? h : connectFailure(address, security, e);
+      throw e instanceof HoldfastException h ? h : connectFailure(host, address, security, e);
     }
     List<String> groupMembers = first.clusterGroup();
     RaftClient cluster = newClient(props, parameters, ClusterIds.group(ClusterIds.CLUSTER_GROUP, groupMembers), false);
     return new HoldfastClient(props, parameters, deadline, cluster, welcome, first);
   }
 
+  /** The failure of a host name that does not resolve, as {@link #connect} documents it. */
+  private static HoldfastException unresolvable(String host, Throwable cause) {
+    UnknownHostException named = new UnknownHostException(host);
+    named.initCause(cause);
+    return new HoldfastException(Errno.EIO, "cannot resolve host " + host, named);
+  }
+
   /** Why connecting failed, in words that point at the likely fix. */
-  private static HoldfastException connectFailure(String address, TransportSecurity security, IOException e) {
+  private static HoldfastException connectFailure(String host, String address, TransportSecurity security, IOException e) {
     StringBuilder causes = new StringBuilder();
     boolean tls = false;
     for (Throwable t = e; t != null && causes.length() < 1000; t = t.getCause()) {
+      if (t instanceof UnknownHostException) {
+        return unresolvable(host, e); // resolved before connecting, not now: no TLS hint for a DNS failure
+      }
       String m = String.valueOf(t.getMessage());
       tls |= t instanceof javax.net.ssl.SSLException || m.contains("ssl") || m.contains("SSL") || m.contains("certificate");
       if (t.getMessage() != null && causes.indexOf(m) < 0) {
