@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
@@ -13,10 +14,13 @@ import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftClientRequest;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.protocol.exceptions.GroupMismatchException;
+import org.apache.ratis.util.JavaUtils;
 
 /**
  * A Raft client transport that drops a broken connection in the background, so that a request
- * is retried on the next member at once.
+ * is retried on the next member at once, and retries a member that does not serve the group yet
+ * (see {@link #joiningIsRetriable}).
  *
  * <p>Why: when a request to a member fails in a way that calls for a new connection (the member
  * died, or it did not answer within the request timeout), Ratis's client closes the gRPC channel
@@ -48,12 +52,43 @@ final class QuickFailoverRpc implements RaftClientRpc {
 
   @Override
   public CompletableFuture<RaftClientReply> sendRequestAsync(RaftClientRequest request) {
-    return delegate.sendRequestAsync(request);
+    return joiningIsRetriable(delegate.sendRequestAsync(request), request);
   }
 
   @Override
   public CompletableFuture<RaftClientReply> sendRequestAsyncUnordered(RaftClientRequest request) {
-    return delegate.sendRequestAsyncUnordered(request);
+    return joiningIsRetriable(delegate.sendRequestAsyncUnordered(request), request);
+  }
+
+  /**
+   * A member that answers "group not found" is one that is in the group's configuration but has
+   * not started its replica yet (a replica being added or replaced). Ratis's client takes that
+   * answer as final and fails every outstanding request of the client with it (21 failed
+   * operations in MembershipIT once attempts timed out onto the new member); as a plain
+   * {@link MemberNotServingException} it is retried on another member instead, within the
+   * caller's deadline.
+   */
+  private static CompletableFuture<RaftClientReply> joiningIsRetriable(CompletableFuture<RaftClientReply> f,
+      RaftClientRequest request) {
+    return f.handle((reply, t) -> {
+      Throwable cause = t != null ? JavaUtils.unwrapCompletionException(t) : reply == null ? null : reply.getException();
+      if (cause instanceof GroupMismatchException g) {
+        throw new CompletionException(new MemberNotServingException(request.getServerId(), g));
+      }
+      if (t != null) {
+        throw t instanceof CompletionException c ? c : new CompletionException(t);
+      }
+      return reply;
+    });
+  }
+
+  /** A member of the group's configuration that does not serve the group (yet). */
+  static final class MemberNotServingException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    MemberNotServingException(RaftPeerId member, GroupMismatchException cause) {
+      super(member + " does not serve the group yet (joining?): " + cause.getMessage(), cause);
+    }
   }
 
   @Override
