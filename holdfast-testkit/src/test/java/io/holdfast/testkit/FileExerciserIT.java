@@ -153,6 +153,7 @@ class FileExerciserIT {
     }
     System.out.println("cp + immediate cmp through the mount: 100 files, " + mismatches + " mismatches");
     assertThat(mismatches).isZero();
+    assertThat(sh("ls -a " + mnt).lines().toList()).as("readdir lists . and ..").contains(".", "..").hasSize(102);
   }
 
   /**

@@ -565,4 +565,66 @@ public abstract class FileSystemContract {
     assertThatThrownBy(() -> Files.getFileStore(dir.resolve("missing")))
         .isInstanceOf(NoSuchFileException.class);
   }
+
+  // ---- consistency and privilege rules -------------------------------------------------------
+
+  /** Read your writes: stat, size and reads by another channel see a write before any close. */
+  @Test
+  public void statAndOtherChannelsSeeAWriteBeforeClose() throws IOException {
+    Path f = dir.resolve("growing");
+    byte[] data = random(300_000);
+    try (FileChannel w = FileChannel.open(f, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+      for (int off = 0; off < data.length; off += 4096) {
+        w.write(ByteBuffer.wrap(data, off, Math.min(4096, data.length - off)), off);
+        assertThat(Files.size(f)).as("stat after a write ending at %d", off + 4096)
+            .isEqualTo(Math.min(off + 4096, data.length));
+      }
+      try (FileChannel r = FileChannel.open(f, StandardOpenOption.READ)) {
+        assertThat(r.size()).isEqualTo(data.length);
+        ByteBuffer all = ByteBuffer.allocate(data.length);
+        while (all.hasRemaining() && r.read(all, all.position()) > 0) {
+          // keep reading
+        }
+        assertThat(all.array()).isEqualTo(data);
+      }
+    }
+  }
+
+  /**
+   * POSIX write(2): a write by a caller who is not the owner (and not root) clears set-user-ID,
+   * and set-group-ID when the group may execute; utimensat(2) with UTIME_NOW ({@code
+   * unix:timesNow}) is allowed to anyone who may write, explicit times only to the owner. Needs
+   * a second identity, so it runs on Holdfast volumes, where the caller is bound per thread; the
+   * FUSE mount's run is in FileExerciserIT.
+   */
+  @Test
+  public void aWriterWhoIsNotTheOwnerClearsSetIdBitsAndMayTouch() throws Exception {
+    assumeTrue(isHoldfast(), "needs a second identity");
+    io.holdfast.protocol.Caller nobody = new io.holdfast.protocol.Caller(65534, 65534, new int[0]);
+    Path f = dir.resolve("setid");
+    Files.write(f, "first".getBytes(UTF_8));
+    Files.setAttribute(f, "unix:mode", 06777);
+    HoldfastFileSystem.withCaller(nobody, () -> {
+      try (FileChannel ch = FileChannel.open(f, StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
+        ch.write(ByteBuffer.wrap("more".getBytes(UTF_8)));
+      }
+      return null;
+    });
+    assertThat((int) Files.getAttribute(f, "unix:mode") & 07777).isEqualTo(0777);
+    assertThat(Files.readString(f)).isEqualTo("firstmore");
+
+    Files.setAttribute(f, "unix:mode", 02666); // set-group-ID without group execute stays
+    HoldfastFileSystem.withCaller(nobody, () -> Files.write(f, "x".getBytes(UTF_8), StandardOpenOption.APPEND));
+    assertThat((int) Files.getAttribute(f, "unix:mode") & 07777).isEqualTo(02666);
+
+    FileTime old = FileTime.from(Instant.parse("2001-01-01T00:00:00Z"));
+    Files.setLastModifiedTime(f, old);
+    HoldfastFileSystem.withCaller(nobody, () -> {
+      Files.setAttribute(f, "unix:timesNow", Set.of("lastAccessTime", "lastModifiedTime"));
+      return null;
+    });
+    assertThat(Files.getLastModifiedTime(f)).isGreaterThan(old);
+    assertThatThrownBy(() -> HoldfastFileSystem.withCaller(nobody, () -> Files.setLastModifiedTime(f, old)))
+        .isInstanceOf(FileSystemException.class);
+  }
 }
