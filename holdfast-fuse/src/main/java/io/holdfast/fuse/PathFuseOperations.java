@@ -382,6 +382,19 @@ final class PathFuseOperations implements FuseOperations {
     }
   }
 
+  /** The stat of a "." or ".." entry: the directory's own attributes where they can be read. */
+  private void fillDotEntry(Stat st, Path dir) {
+    if (unixView) {
+      try {
+        fillUnix(st, Files.readAttributes(dir, UNIX_ATTRS, NOFOLLOW_LINKS));
+        return;
+      } catch (IOException | RuntimeException e) {
+        // removed while listing: a plain directory entry below
+      }
+    }
+    st.setMode(S_IFDIR | 0755);
+  }
+
   private static int numericOr(String name, int fallback) {
     try {
       return Integer.parseInt(name);
@@ -395,8 +408,11 @@ final class PathFuseOperations implements FuseOperations {
     return run("readdir", path, false, () -> {
       Path dir = resolve(path);
       boolean plus = (flags & FUSE_READDIR_PLUS) != 0;
-      if (filler.fill(".", st -> st.setMode(S_IFDIR | 0755), 0, 0) != 0
-          || filler.fill("..", st -> st.setMode(S_IFDIR | 0755), 0, 0) != 0) {
+      // "." and ".." with their real attributes: with use_ino an entry's inode number is the one
+      // we report, and glibc's readdir skips entries whose inode number is 0 (ls -a showed neither)
+      Path parent = dir.equals(root) ? dir : dir.getParent();
+      if (filler.fill(".", st -> fillDotEntry(st, dir), 0, 0) != 0
+          || filler.fill("..", st -> fillDotEntry(st, parent), 0, 0) != 0) {
         return -12; // ENOMEM: libfuse could not grow its buffer
       }
       try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {

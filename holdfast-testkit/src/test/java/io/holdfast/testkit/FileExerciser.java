@@ -2,9 +2,6 @@ package io.holdfast.testkit;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.FileSystems;
@@ -308,12 +305,11 @@ final class FileExerciser {
     random.nextBytes(data);
     log(Op.MMAP_WRITE, c, f, "at 0x" + Integer.toHexString(off) + " len " + n);
     boolean sync = random.nextBoolean();
-    try (Arena arena = Arena.ofConfined()) { // munmap(2) at the end, so the mount can unmount
-      MemorySegment map = handle(c, f).channel.map(FileChannel.MapMode.READ_WRITE, off, n, arena);
-      MemorySegment.copy(data, 0, map, ValueLayout.JAVA_BYTE, 0, n);
-      if (sync) {
-        map.force(); // msync(MS_SYNC): an fsync of the range
-      }
+    Path in = Files.write(Files.createTempFile("exerciser", ".bin"), data);
+    try {
+      mmap(path(c, f), "w", off, n, sync, in);
+    } finally {
+      Files.delete(in);
     }
     System.arraycopy(data, 0, model[f], off, n);
     changed(c, f);
@@ -322,15 +318,51 @@ final class FileExerciser {
   private void mmapRead(int c, int f, int off) throws IOException {
     int n = Math.min(1 + random.nextInt(50_000), model[f].length - off);
     log(Op.MMAP_READ, c, f, "at 0x" + Integer.toHexString(off) + " len " + n);
-    byte[] actual;
-    try (Arena arena = Arena.ofConfined()) {
-      actual = handle(c, f).channel.map(FileChannel.MapMode.READ_ONLY, off, n, arena).toArray(ValueLayout.JAVA_BYTE);
-    }
+    byte[] actual = mmap(path(c, f), "r", off, n, false, null);
+    check(actual.length == n, "mapped read returned " + actual.length + " bytes, wanted " + n);
     int i = Arrays.mismatch(actual, 0, n, model[f], off, off + n);
     if (i >= 0) {
       fail("mapped byte at 0x" + Integer.toHexString(off + i) + " is " + actual[i] + ", model has "
           + model[f][off + i]);
     }
+  }
+
+  /**
+   * Maps {@code n} bytes at {@code off} of {@code file} in another process (python3's mmap) and
+   * reads them ({@code "r"}: returned) or stores the bytes of {@code in} there ({@code "w"}),
+   * then msync(MS_SYNC)s if {@code sync}, and unmaps. Another process, because a page fault on a
+   * FUSE file served by this same JVM blocks a thread in Java code: a safepoint then waits for it
+   * while it waits for the FUSE threads, which wait for the safepoint.
+   */
+  private static byte[] mmap(Path file, String mode, int off, int n, boolean sync, Path in) throws IOException {
+    String script = String.join("\n",
+        "import mmap, os, sys",
+        "path, mode, off, n, sync = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == '1'",
+        "base = off - off % mmap.ALLOCATIONGRANULARITY",
+        "fd = os.open(path, os.O_RDWR if mode == 'w' else os.O_RDONLY)",
+        "m = mmap.mmap(fd, off + n - base, offset=base, access=mmap.ACCESS_WRITE if mode == 'w' else mmap.ACCESS_READ)",
+        "if mode == 'w':",
+        "    m[off - base:off - base + n] = open(sys.argv[6], 'rb').read()",
+        "    if sync: m.flush()",
+        "else:",
+        "    sys.stdout.buffer.write(m[off - base:off - base + n])",
+        "m.close()",
+        "os.close(fd)");
+    Process p = new ProcessBuilder("python3", "-c", script, file.toString(), mode, Integer.toString(off),
+        Integer.toString(n), sync ? "1" : "0", in == null ? "" : in.toString())
+        .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    p.getOutputStream().close();
+    byte[] out = p.getInputStream().readAllBytes();
+    try {
+      if (!p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS) || p.exitValue() != 0) {
+        p.destroyForcibly();
+        throw new IOException("python3 mmap " + mode + " of " + file + " at " + off + " failed");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("waiting for python3 mmap");
+    }
+    return out;
   }
 
   private void fsync(int c, int f) throws IOException {
