@@ -34,6 +34,7 @@ final class Errnos {
   static final int EPERM = 1;
   static final int ENOENT = 2;
   static final int EIO = 5;
+  static final int ENXIO = 6;
   static final int E2BIG = 7;
   static final int EBADF = 9;
   static final int EACCES = 13;
@@ -64,6 +65,7 @@ final class Errnos {
       Map.entry("Operation not permitted", EPERM),
       Map.entry("No such file or directory", ENOENT),
       Map.entry("Input/output error", EIO),
+      Map.entry("No such device or address", ENXIO),
       Map.entry("Argument list too long", E2BIG),
       Map.entry("Bad file descriptor", EBADF),
       Map.entry("Permission denied", EACCES),

@@ -136,6 +136,8 @@ public final class FuseMount implements AutoCloseable {
     }
     Arena upcalls = Arena.ofShared();
     NativeFuse.bindLink(fuse, upcalls, ops::link);
+    NativeFuse.bindFallocate(fuse, upcalls, ops::fallocate);
+    NativeFuse.bindLseek(fuse, upcalls, ops::lseek);
     try {
       fuse.mount("holdfast", mp, flags(options).toArray(String[]::new));
     } catch (FuseMountFailedException | IllegalArgumentException | IllegalStateException e) {

@@ -29,6 +29,8 @@ import org.cryptomator.jfuse.api.Stat;
  *   <li>locating {@code libfuse3.so.3} (Debian ships no unversioned {@code libfuse3.so});
  *   <li>{@code fuse_get_context()} / {@code fuse_getgroups()} for the caller's credentials;
  *   <li>the {@code link} slot of {@code struct fuse_operations}, which jfuse never binds;
+ *   <li>the {@code fallocate} and {@code lseek} slots (libfuse &ge; 3.8), which jfuse never binds
+ *       either, with the file handle read from {@code struct fuse_file_info};
  *   <li>{@code st_ino}, 64-bit {@code st_nlink}, {@code st_blocks}, {@code st_blksize} and
  *       {@code st_rdev} of {@code struct stat}, for which jfuse's {@link Stat} has no setters.
  * </ul>
@@ -194,6 +196,128 @@ final class NativeFuse {
   private static int linkUpcall(BiFunction<String, String, Integer> fn, MemorySegment from, MemorySegment to) {
     try {
       return fn.apply(from.reinterpret(Long.MAX_VALUE).getString(0), to.reinterpret(Long.MAX_VALUE).getString(0));
+    } catch (Throwable t) {
+      return -Errnos.EIO;
+    }
+  }
+
+  // ---- fallocate and lseek (slots jfuse 0.7.3 declares in its struct but never binds)
+
+  /** {@code fallocate(path, mode, offset, length, fi)}; returns 0 or a negative errno. */
+  @FunctionalInterface
+  interface FallocateCallback {
+    /**
+     * @param fh the handle {@code open}/{@code create} stored in {@code fi->fh}, or -1 without one
+     */
+    int fallocate(String path, int mode, long offset, long length, long fh);
+  }
+
+  /** {@code lseek(path, offset, whence, fi)}; returns the new offset or a negative errno. */
+  @FunctionalInterface
+  interface LseekCallback {
+    /**
+     * @param fh the handle in {@code fi->fh}, or -1 without one
+     */
+    long lseek(String path, long offset, int whence, long fh);
+  }
+
+  /** Offsets in libfuse 3.14's {@code struct fuse_operations} and {@code struct fuse_file_info}. */
+  private static final long FALLOCATE_OFFSET_FALLBACK = 312;
+  private static final long LSEEK_OFFSET_FALLBACK = 328;
+  private static final long FI_FH_FALLBACK = 16;
+  private static final long FI_FH = fileInfoFhOffset();
+
+  /**
+   * Installs {@code fallocate} into jfuse's {@code fuse_operations} struct before mounting. The
+   * callback must not throw (it is wrapped anyway: a throwable gives {@code -EIO}).
+   *
+   * @param arena owns the upcall stub; must stay open until the FUSE session is destroyed
+   * @return whether the slot was installed (without it the kernel answers EOPNOTSUPP)
+   */
+  static boolean bindFallocate(Fuse fuse, Arena arena, FallocateCallback callback) {
+    try {
+      MethodHandle target = MethodHandles.lookup().findStatic(NativeFuse.class, "fallocateUpcall",
+          MethodType.methodType(int.class, FallocateCallback.class, MemorySegment.class, int.class, long.class,
+              long.class, MemorySegment.class)).bindTo(callback);
+      return bindSlot(fuse, arena, "fallocate", FALLOCATE_OFFSET_FALLBACK, target,
+          FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT,
+              ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS));
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      LOG.log(System.Logger.Level.WARNING, "cannot bind FUSE fallocate(); it will fail with EOPNOTSUPP", e);
+      return false;
+    }
+  }
+
+  /**
+   * Installs {@code lseek} into jfuse's {@code fuse_operations} struct before mounting. libfuse
+   * passes only SEEK_DATA and SEEK_HOLE on (the kernel answers the other whences itself).
+   *
+   * @param arena owns the upcall stub; must stay open until the FUSE session is destroyed
+   * @return whether the slot was installed (without it the kernel treats the whole file as data)
+   */
+  static boolean bindLseek(Fuse fuse, Arena arena, LseekCallback callback) {
+    try {
+      MethodHandle target = MethodHandles.lookup().findStatic(NativeFuse.class, "lseekUpcall",
+          MethodType.methodType(long.class, LseekCallback.class, MemorySegment.class, long.class, int.class,
+              MemorySegment.class)).bindTo(callback);
+      return bindSlot(fuse, arena, "lseek", LSEEK_OFFSET_FALLBACK, target,
+          FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
+              ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      LOG.log(System.Logger.Level.WARNING, "cannot bind FUSE lseek(); SEEK_HOLE will see no holes", e);
+      return false;
+    }
+  }
+
+  private static boolean bindSlot(Fuse fuse, Arena arena, String slot, long fallback, MethodHandle target,
+      FunctionDescriptor descriptor) throws ReflectiveOperationException {
+    Field f = Fuse.class.getDeclaredField("fuseOperationsStruct");
+    f.setAccessible(true);
+    MemorySegment ops = (MemorySegment) f.get(fuse);
+    long offset = structOffset("fuse_operations", slot, fallback);
+    if (offset + 8 > ops.byteSize()) {
+      return false;
+    }
+    ops.set(ValueLayout.ADDRESS, offset, Linker.nativeLinker().upcallStub(target, descriptor, arena));
+    return true;
+  }
+
+  private static long structOffset(String struct, String field, long fallback) {
+    try {
+      Class<?> c = Class.forName("org.cryptomator.jfuse.linux.amd64.extr.fuse3." + struct);
+      Method layout = c.getDeclaredMethod("layout");
+      layout.setAccessible(true);
+      GroupLayout g = (GroupLayout) layout.invoke(null);
+      return g.byteOffset(MemoryLayout.PathElement.groupElement(field));
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      return fallback;
+    }
+  }
+
+  private static long fileInfoFhOffset() {
+    return structOffset("fuse_file_info", "fh", FI_FH_FALLBACK);
+  }
+
+  private static String pathOf(MemorySegment p) {
+    return p.equals(MemorySegment.NULL) ? null : p.reinterpret(Long.MAX_VALUE).getString(0);
+  }
+
+  private static long fhOf(MemorySegment fi) {
+    return fi.equals(MemorySegment.NULL) ? -1 : fi.reinterpret(FI_FH + 8).get(ValueLayout.JAVA_LONG, FI_FH);
+  }
+
+  private static int fallocateUpcall(FallocateCallback cb, MemorySegment path, int mode, long offset, long length,
+      MemorySegment fi) {
+    try {
+      return cb.fallocate(pathOf(path), mode, offset, length, fhOf(fi));
+    } catch (Throwable t) {
+      return -Errnos.EIO;
+    }
+  }
+
+  private static long lseekUpcall(LseekCallback cb, MemorySegment path, long offset, int whence, MemorySegment fi) {
+    try {
+      return cb.lseek(pathOf(path), offset, whence, fhOf(fi));
     } catch (Throwable t) {
       return -Errnos.EIO;
     }

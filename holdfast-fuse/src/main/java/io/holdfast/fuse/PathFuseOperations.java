@@ -2,6 +2,7 @@ package io.holdfast.fuse;
 
 import static java.nio.file.LinkOption.NOFOLLOW_LINKS;
 
+import io.holdfast.client.nio.HoldfastFiles;
 import io.holdfast.protocol.Caller;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -76,8 +77,14 @@ import org.cryptomator.jfuse.api.TimeSpec;
  *       {@code "posix"} or basic attributes are used with synthesized mode and ownership.
  *   <li><b>Credentials:</b> see {@link CallerScope}. For the local default file system served by a
  *       root daemon, new nodes are chowned to the caller, as a C passthrough server does.
- *   <li><b>What jfuse lacks</b> ({@code link}, {@code st_ino}, caller context) is reached through
- *       {@link NativeFuse}.
+ *   <li><b>What jfuse lacks</b> ({@code link}, {@code fallocate}, {@code lseek}, {@code st_ino},
+ *       caller context) is reached through {@link NativeFuse}.
+ *   <li><b>fallocate and SEEK_DATA/SEEK_HOLE</b> (Linux fallocate(2), lseek(2)) go to
+ *       {@link HoldfastFiles} when the handle is a Holdfast channel. Other file systems (the local
+ *       disk included) get {@code EOPNOTSUPP} for fallocate, and {@code ENOSYS} for lseek, after
+ *       which the kernel answers SEEK_DATA/SEEK_HOLE itself for the whole mount (all data, a hole
+ *       at the end): NIO has no call for either, and the passthrough is a test and fallback
+ *       server, not worth native calls on its own descriptors.
  * </ul>
  *
  * <p>Thread safety: callbacks are invoked concurrently by libfuse's multithreaded loop; all state
@@ -859,6 +866,60 @@ final class PathFuseOperations implements FuseOperations {
       }
       return 0;
     });
+  }
+
+  private static final int SEEK_DATA = 3;
+  private static final int SEEK_HOLE = 4;
+
+  /**
+   * Linux {@code fallocate(2)} on an open file, bound through {@link NativeFuse#bindFallocate}
+   * (jfuse 0.7.3 never binds the slot): {@link HoldfastFiles#fallocate} for a Holdfast channel,
+   * {@code EOPNOTSUPP} otherwise. The kernel has already refused modes FUSE does not pass on.
+   *
+   * @param fh the handle from {@code open}/{@code create}, or -1
+   * @return 0 or a negative errno ({@code EBADF} without a writable handle)
+   */
+  int fallocate(String path, int mode, long offset, long length, long fh) {
+    return run("fallocate", path, true, () -> {
+      Handle h = fh < 0 ? null : handles.get(fh);
+      if (h == null || !h.writable()) {
+        return -Errnos.EBADF;
+      }
+      if (!HoldfastFiles.isHoldfast(h.channel())) {
+        return -Errnos.ENOTSUP;
+      }
+      HoldfastFiles.fallocate(h.channel(), mode, offset, length);
+      return 0;
+    });
+  }
+
+  /**
+   * Linux {@code lseek(2)} {@code SEEK_DATA} / {@code SEEK_HOLE} on an open file, bound through
+   * {@link NativeFuse#bindLseek}: {@link HoldfastFiles#seekData} / {@link HoldfastFiles#seekHole}
+   * for a Holdfast channel; {@code ENOSYS} otherwise (the kernel then answers for the mount).
+   *
+   * @param fh the handle from {@code open}/{@code create}, or -1
+   * @return the offset found, or a negative errno ({@code ENXIO} past the end or the last data)
+   */
+  long lseek(String path, long offset, int whence, long fh) {
+    if (whence != SEEK_DATA && whence != SEEK_HOLE) {
+      return -Errnos.EINVAL;
+    }
+    long[] found = new long[1];
+    int rc = run("lseek", path, false, () -> {
+      Handle h = fh < 0 ? null : handles.get(fh);
+      if (h == null) {
+        return -Errnos.EBADF;
+      }
+      if (!HoldfastFiles.isHoldfast(h.channel())) {
+        return -Errnos.ENOSYS;
+      }
+      found[0] = whence == SEEK_DATA
+          ? HoldfastFiles.seekData(h.channel(), offset)
+          : HoldfastFiles.seekHole(h.channel(), offset);
+      return 0;
+    });
+    return rc < 0 ? rc : found[0];
   }
 
   // ---------------------------------------------------------------- xattrs (user.* only)

@@ -2,6 +2,7 @@ package io.holdfast.protocol;
 
 import io.holdfast.protocol.Request.Create;
 import io.holdfast.protocol.Request.DropOrphan;
+import io.holdfast.protocol.Request.Fallocate;
 import io.holdfast.protocol.Request.GetAttr;
 import io.holdfast.protocol.Request.GetAttrByInode;
 import io.holdfast.protocol.Request.GetDigest;
@@ -20,6 +21,7 @@ import io.holdfast.protocol.Request.Rmdir;
 import io.holdfast.protocol.Request.ScrubControl;
 import io.holdfast.protocol.Request.ScrubMark;
 import io.holdfast.protocol.Request.ScrubRead;
+import io.holdfast.protocol.Request.SeekData;
 import io.holdfast.protocol.Request.SetAttr;
 import io.holdfast.protocol.Request.SetXattr;
 import io.holdfast.protocol.Request.SnapshotRead;
@@ -81,6 +83,7 @@ public final class Codec {
   private static final int K_REMOVEXATTR = 12;
   private static final int K_DROPORPHAN = 13;
   private static final int K_SCRUB_MARK = 14;
+  private static final int K_FALLOCATE = 16;
   private static final int K_GETATTR = 32;
   private static final int K_GETATTR_INODE = 33;
   private static final int K_READDIR = 34;
@@ -95,6 +98,7 @@ public final class Codec {
   private static final int K_MARK_DIRECTORIES = 43;
   private static final int K_SCRUB_CONTROL = 44;
   private static final int K_SNAPSHOT_READ = 45;
+  private static final int K_SEEK_DATA = 46;
   private static final int K_LOG_ENTRY = 64;
   private static final int K_OK = 96;
   private static final int K_ERROR = 97;
@@ -110,6 +114,7 @@ public final class Codec {
   private static final int K_DIR_DIGESTS = 106;
   private static final int K_SCRUB_STATUS = 107;
   private static final int K_SNAPSHOT_CHUNK = 108;
+  private static final int K_OFFSET = 109;
 
   /** Longest error message, in UTF-16 units: the encoder cuts longer ones, the decoder refuses them. */
   private static final int MAX_MESSAGE_CHARS = 4096;
@@ -167,6 +172,10 @@ public final class Codec {
         w.kind(K_DATA);
         w.bytes(d.bytes());
         w.i32(d.crc32c());
+      }
+      case Response.Offset o -> {
+        w.kind(K_OFFSET);
+        w.i64(o.offset());
       }
       case Response.Text t -> {
         w.kind(K_TEXT);
@@ -319,6 +328,14 @@ public final class Codec {
         w.kind(K_SCRUB_MARK);
         w.caller(m.caller());
       }
+      case Fallocate f -> {
+        w.kind(K_FALLOCATE);
+        w.caller(f.caller());
+        w.i64(f.inode());
+        w.i32(f.mode());
+        w.i64(f.offset());
+        w.i64(f.length());
+      }
       case GetAttr g -> {
         w.kind(K_GETATTR);
         w.str(g.path());
@@ -375,6 +392,12 @@ public final class Codec {
         w.i64(r.index());
         w.i64(r.offset());
         w.i32(r.length());
+      }
+      case SeekData q -> {
+        w.kind(K_SEEK_DATA);
+        w.i64(q.inode());
+        w.i64(q.offset());
+        w.u8(q.hole() ? 1 : 0);
       }
       case ScrubControl c -> {
         w.kind(K_SCRUB_CONTROL);
@@ -473,6 +496,7 @@ public final class Codec {
           }
           case K_DATA -> new Response.Data(r.bytes(Limits.MAX_DATA_BYTES), r.i32());
           case K_TEXT -> new Response.Text(r.str(Limits.PATH_MAX));
+          case K_OFFSET -> new Response.Offset(r.i64());
           case K_NAMES -> {
             int n = r.count(Limits.MAX_XATTR_NAMES, "names");
             List<String> names = new ArrayList<>(n);
@@ -540,6 +564,7 @@ public final class Codec {
       case K_REMOVEXATTR -> new RemoveXattr(r.caller(), r.path(), r.str(Limits.MAX_XATTR_NAME_BYTES));
       case K_DROPORPHAN -> new DropOrphan(r.caller(), r.i64());
       case K_SCRUB_MARK -> new ScrubMark(r.caller());
+      case K_FALLOCATE -> new Fallocate(r.caller(), r.i64(), r.i32(), r.i64(), r.i64());
       case K_GETATTR -> new GetAttr(r.path(), r.bool());
       case K_GETATTR_INODE -> new GetAttrByInode(r.i64());
       case K_READDIR -> new ReadDir(r.path(), r.str(Limits.NAME_MAX), r.i32());
@@ -554,6 +579,7 @@ public final class Codec {
       case K_MARK_DIRECTORIES -> new MarkDirectories(r.i64(), r.i64(), r.i32());
       case K_SCRUB_CONTROL -> new ScrubControl(r.scrubAction(), r.i64());
       case K_SNAPSHOT_READ -> new SnapshotRead(r.i64(), r.i64(), r.i32());
+      case K_SEEK_DATA -> new SeekData(r.i64(), r.i64(), r.bool());
       default -> throw bad("unknown request kind " + kind);
     };
   }

@@ -12,6 +12,8 @@ public enum Errno {
   EPERM(1),
   ENOENT(2),
   EIO(5),
+  /** No such device or address; also lseek(2) SEEK_DATA/SEEK_HOLE at or past the end. */
+  ENXIO(6),
   EBADF(9),
   EAGAIN(11),
   EACCES(13),

@@ -154,6 +154,44 @@ public sealed interface Request {
    */
   record ScrubMark(Caller caller) implements Mutation {}
 
+  /**
+   * Linux {@code fallocate(2)} on an inode, as the man page defines the modes: 0 allocates
+   * {@code [offset, offset + length)} and makes the size at least {@code offset + length};
+   * {@link #KEEP_SIZE} allocates without changing the size; {@link #PUNCH_HOLE} (only with
+   * {@link #KEEP_SIZE}) makes the range read as zeros, keeps the size and releases the storage of
+   * the content blocks the range covers fully; {@link #ZERO_RANGE} makes the range read as zeros
+   * and, without {@link #KEEP_SIZE}, makes the size at least {@code offset + length}.
+   *
+   * <p>Holdfast does not preallocate: allocation only changes the size (the new range is a hole,
+   * as an unwritten extent is on Linux). Like {@link Write}, the right to write is checked when
+   * the file is opened, and a caller other than root clears set-user-ID (and set-group-ID when
+   * group-executable). Reply: {@link Response.AttrReply} with the new attributes; errors
+   * {@link Errno#EINVAL} for {@code offset < 0} or {@code length <= 0}, {@link Errno#ENOTSUP}
+   * (Linux EOPNOTSUPP) for another mode, {@link Errno#EFBIG} if {@code offset + length} passes
+   * {@link Limits#MAX_FILE_SIZE}, {@link Errno#ENOSPC} below the disk reserve (allocation modes).
+   *
+   * @param mode a combination of the {@code FALLOC_FL_*} values below (Linux values)
+   * @param offset first byte of the range
+   * @param length bytes in the range, at least 1
+   */
+  record Fallocate(Caller caller, long inode, int mode, long offset, long length) implements Mutation {
+    /** {@code FALLOC_FL_KEEP_SIZE}: the size does not change. */
+    public static final int KEEP_SIZE = 0x01;
+    /** {@code FALLOC_FL_PUNCH_HOLE}: deallocate the range; must be combined with {@link #KEEP_SIZE}. */
+    public static final int PUNCH_HOLE = 0x02;
+    /** {@code FALLOC_FL_ZERO_RANGE}: make the range read as zeros. */
+    public static final int ZERO_RANGE = 0x10;
+
+    /**
+     * Whether {@code mode} is one Holdfast supports: 0, {@link #KEEP_SIZE},
+     * {@code PUNCH_HOLE | KEEP_SIZE}, {@link #ZERO_RANGE} or {@code ZERO_RANGE | KEEP_SIZE}.
+     */
+    public static boolean supported(int mode) {
+      return mode == 0 || mode == KEEP_SIZE || mode == (PUNCH_HOLE | KEEP_SIZE)
+          || mode == ZERO_RANGE || mode == (ZERO_RANGE | KEEP_SIZE);
+    }
+  }
+
   /** POSIX {@code stat(2)} or {@code lstat(2)}. Reply: {@link Response.AttrReply}. */
   record GetAttr(String path, boolean followSymlinks) implements Query {}
 
@@ -168,6 +206,17 @@ public sealed interface Request {
 
   /** POSIX {@code pread(2)} from an inode. Reply: {@link Response.Data}. */
   record Read(long inode, long offset, int length) implements Query {}
+
+  /**
+   * Linux {@code lseek(2)} with {@code SEEK_DATA} ({@code hole} false) or {@code SEEK_HOLE}
+   * ({@code hole} true) on an inode. Holes are found at the brick's content-block granularity
+   * (64 KiB blocks of a file kept in a data file: a block never written, or punched whole, is a
+   * hole; a file kept inline has none), and the end of the file counts as a hole, as on Linux.
+   * Reply: {@link Response.Offset}, the first data (or hole) byte at or after {@code offset};
+   * {@link Errno#ENXIO} if {@code offset} is negative or not before the size, or for
+   * {@code SEEK_DATA} when no data follows {@code offset}.
+   */
+  record SeekData(long inode, long offset, boolean hole) implements Query {}
 
   /** POSIX {@code readlink(2)}. Reply: {@link Response.Text}. */
   record ReadLink(String path) implements Query {}

@@ -52,6 +52,9 @@ public sealed interface Response {
     }
   }
 
+  /** A file offset in bytes, e.g. the answer to {@link Request.SeekData}. */
+  record Offset(long offset) implements Response {}
+
   /** A string result, e.g. a symbolic link's target. */
   record Text(String text) implements Response {}
 

@@ -5,6 +5,7 @@ import static io.holdfast.protocol.Gen.weighted;
 
 import io.holdfast.protocol.Request.Create;
 import io.holdfast.protocol.Request.DropOrphan;
+import io.holdfast.protocol.Request.Fallocate;
 import io.holdfast.protocol.Request.GetAttr;
 import io.holdfast.protocol.Request.GetAttrByInode;
 import io.holdfast.protocol.Request.GetDigest;
@@ -23,6 +24,7 @@ import io.holdfast.protocol.Request.Rmdir;
 import io.holdfast.protocol.Request.ScrubControl;
 import io.holdfast.protocol.Request.ScrubMark;
 import io.holdfast.protocol.Request.ScrubRead;
+import io.holdfast.protocol.Request.SeekData;
 import io.holdfast.protocol.Request.SetAttr;
 import io.holdfast.protocol.Request.SetXattr;
 import io.holdfast.protocol.Request.SnapshotRead;
@@ -75,7 +77,8 @@ final class CodecValues {
         Combinators.combine(c, path, xattrName, g.bytes(Limits.MAX_XATTR_VALUE_BYTES), ints()).as(SetXattr::new),
         Combinators.combine(c, path, xattrName).as(RemoveXattr::new),
         Combinators.combine(c, longs()).as(DropOrphan::new),
-        c.map(ScrubMark::new));
+        c.map(ScrubMark::new),
+        Combinators.combine(c, longs(), ints(), longs(), longs()).as(Fallocate::new));
   }
 
   /** Every query variant, equally likely. */
@@ -95,7 +98,8 @@ final class CodecValues {
         longs().map(MarkDigest::new),
         Combinators.combine(longs(), longs(), ints()).as(MarkDirectories::new),
         Combinators.combine(Arbitraries.of(ScrubControl.Action.class), longs()).as(ScrubControl::new),
-        Combinators.combine(longs(), longs(), ints()).as(SnapshotRead::new));
+        Combinators.combine(longs(), longs(), ints()).as(SnapshotRead::new),
+        Combinators.combine(longs(), longs(), bools()).as(SeekData::new));
   }
 
   /** Scrub statistics with texts from {@code g} (around their limit when stretched). */
@@ -158,6 +162,7 @@ final class CodecValues {
         Combinators.combine(entries, bools()).as(Response.DirPage::new),
         Combinators.combine(g.bytes(Limits.MAX_DATA_BYTES), ints()).as(Response.Data::new),
         g.text(Limits.PATH_MAX).map(Response.Text::new),
+        longs().map(Response.Offset::new),
         names.map(Response.Names::new),
         Combinators.combine(longs(), longs(), longs(), Arbitraries.of(false, true)).as(Response.FsStats::new),
         Combinators.combine(longs(), g.bytes(64)).as(Response.Digest::new),
@@ -187,7 +192,8 @@ final class CodecValues {
         new SetXattr(CALLER, "/a", "user.k", new byte[] {1, 2, 3}, SetXattr.CREATE),
         new RemoveXattr(CALLER, "/a", "user.k"),
         new DropOrphan(CALLER, 7),
-        new ScrubMark(CALLER));
+        new ScrubMark(CALLER),
+        new Fallocate(CALLER, 7, Fallocate.PUNCH_HOLE | Fallocate.KEEP_SIZE, 4096, 1 << 20));
   }
 
   /** One of each query, with non-empty strings. */
@@ -206,7 +212,8 @@ final class CodecValues {
         new MarkDigest(9),
         new MarkDirectories(9, -1, 100),
         new ScrubControl(ScrubControl.Action.START, 16L << 20),
-        new SnapshotRead(0, 1 << 20, 1 << 20));
+        new SnapshotRead(0, 1 << 20, 1 << 20),
+        new SeekData(7, 65536, true));
   }
 
   /** One of each response, with non-empty lists, strings and bytes. */
@@ -218,6 +225,7 @@ final class CodecValues {
         new Response.DirPage(List.of(new DirEntry("a", 2, FileType.DIRECTORY), new DirEntry("b", 3, FileType.FILE)), true),
         new Response.Data(new byte[] {1, 2, 3}, 42),
         new Response.Text("../target"),
+        new Response.Offset(1L << 40),
         new Response.Names(List.of("user.a", "user.b")),
         new Response.FsStats(1 << 30, 1 << 20, 12),
         new Response.Digest(9, Arrays.copyOf(new byte[] {1}, 32)),

@@ -2,6 +2,7 @@ package io.holdfast.protocol;
 
 import io.holdfast.protocol.Request.Create;
 import io.holdfast.protocol.Request.DropOrphan;
+import io.holdfast.protocol.Request.Fallocate;
 import io.holdfast.protocol.Request.GetAttr;
 import io.holdfast.protocol.Request.GetAttrByInode;
 import io.holdfast.protocol.Request.GetDigest;
@@ -20,6 +21,7 @@ import io.holdfast.protocol.Request.Rmdir;
 import io.holdfast.protocol.Request.ScrubControl;
 import io.holdfast.protocol.Request.ScrubMark;
 import io.holdfast.protocol.Request.ScrubRead;
+import io.holdfast.protocol.Request.SeekData;
 import io.holdfast.protocol.Request.SetAttr;
 import io.holdfast.protocol.Request.SetXattr;
 import io.holdfast.protocol.Request.SnapshotRead;
@@ -46,11 +48,11 @@ final class ReferenceCodec {
   static final int MAX_MESSAGE_BYTES = 4 * MAX_MESSAGE_CHARS;
   /** Request kinds; the stable wire numbers. */
   static final List<Integer> REQUEST_KINDS =
-      List.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45);
+      List.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46);
   /** The log entry kind. */
   static final int LOG_ENTRY = 64;
   /** Response kinds; the stable wire numbers. */
-  static final List<Integer> RESPONSE_KINDS = List.of(96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108);
+  static final List<Integer> RESPONSE_KINDS = List.of(96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109);
 
   private ReferenceCodec() {}
 
@@ -93,6 +95,7 @@ final class ReferenceCodec {
         w.i32(d.crc32c());
       }
       case Response.Text t -> str(w.u8(101), t.text(), Limits.PATH_MAX, "text");
+      case Response.Offset o -> w.u8(109).i64(o.offset());
       case Response.Names n -> {
         w.u8(102).count(n.names().size(), 4, Limits.MAX_XATTR_NAMES, "names");
         for (String s : n.names()) {
@@ -173,6 +176,7 @@ final class ReferenceCodec {
       case RemoveXattr r -> xattrName(path(caller(w.u8(12), r.caller()), r.path()), r.name());
       case DropOrphan d -> caller(w.u8(13), d.caller()).i64(d.inode());
       case ScrubMark m -> caller(w.u8(14), m.caller());
+      case Fallocate f -> caller(w.u8(16), f.caller()).i64(f.inode()).i32(f.mode()).i64(f.offset()).i64(f.length());
       case GetAttr g -> path(w.u8(32), g.path()).u8(g.followSymlinks() ? 1 : 0);
       case GetAttrByInode g -> w.u8(33).i64(g.inode());
       case ReadDir r -> str(path(w.u8(34), r.path()), r.after(), Limits.NAME_MAX, "after").i32(r.maxEntries());
@@ -186,6 +190,7 @@ final class ReferenceCodec {
       case MarkDigest m -> w.u8(42).i64(m.mark());
       case MarkDirectories m -> w.u8(43).i64(m.mark()).i64(m.after()).i32(m.maxEntries());
       case SnapshotRead r -> w.u8(45).i64(r.index()).i64(r.offset()).i32(r.length());
+      case SeekData q -> w.u8(46).i64(q.inode()).i64(q.offset()).u8(q.hole() ? 1 : 0);
       case ScrubControl c -> w.u8(44).u8(c.action().code()).i64(c.rateBytesPerSecond());
     }
   }

@@ -77,6 +77,14 @@ class WireCodesPropertiesTest {
     }
   }
 
+  @Property(tries = 1000)
+  void fallocateSupportsExactlyTheDocumentedModes(@ForAll("codes") int mode) {
+    // fallocate(2): 0, KEEP_SIZE, PUNCH_HOLE|KEEP_SIZE, ZERO_RANGE, ZERO_RANGE|KEEP_SIZE (0x01, 0x02, 0x10)
+    boolean documented = mode == 0 || mode == 0x01 || mode == 0x03 || mode == 0x10 || mode == 0x11;
+    Statistics.label("outcome").collect(documented ? "supported" : "unsupported");
+    assertThat(Request.Fallocate.supported(mode)).as("mode 0x%x", mode).isEqualTo(documented);
+  }
+
   /** The documented rule: 1-64 of letters, digits, '.', '_', '-', and not "." or "..". */
   static boolean validVolumeName(String s) {
     if (s == null || s.isEmpty() || s.length() > 64 || s.equals(".") || s.equals("..")) {

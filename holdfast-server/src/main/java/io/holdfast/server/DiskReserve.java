@@ -11,7 +11,9 @@ import java.nio.file.Path;
  * Keeps a volume member's disk from filling up: the leader refuses, before logging it, a
  * mutation that would add data while the file system of its data directory has less than the
  * reserve free. The client gets {@link Errno#ENOSPC}; nothing is logged, so every member stays
- * consistent and the node stays up. Mutations that free space (unlink, rmdir, truncate,
+ * consistent and the node stays up. A fallocate(2) allocation counts its whole length (the
+ * space is checked, not set aside: Holdfast does not preallocate, so a later write can still
+ * get ENOSPC). Mutations that free space (unlink, rmdir, truncate, hole punching,
  * removexattr) and small metadata changes (rename, setattr) are always accepted, so a full
  * volume can be cleaned up; the reserve pays for their log entries.
  *
@@ -54,6 +56,11 @@ final class DiskReserve {
       case Request.Symlink s -> 0;
       case Request.Link l -> 0;
       case Request.SetXattr x -> x.value().length;
+      // fallocate(2): allocation promises the range (checked, not reserved: Holdfast does not
+      // preallocate); zeroing may rewrite two partial blocks; punching frees
+      case Request.Fallocate f when (f.mode() & (Request.Fallocate.PUNCH_HOLE | Request.Fallocate.ZERO_RANGE)) == 0 ->
+          Math.max(0, f.length());
+      case Request.Fallocate f when (f.mode() & Request.Fallocate.ZERO_RANGE) != 0 -> 0;
       default -> -1; // frees space, or changes only metadata in place
     };
     if (adds < 0) {

@@ -73,6 +73,17 @@ import org.rocksdb.WriteOptions;
  * CRC is a hole and must read as zeros. A data file may be shorter than the file size: the
  * missing tail reads as zeros.
  *
+ * <h2>Holes, fallocate and SEEK_HOLE</h2>
+ *
+ * <p>Holes have the granularity of the 64 KiB content blocks: a block of a data file without a
+ * stored CRC is a hole (never written since the file grew past it, or covered whole by a
+ * fallocate(2) punch or zero-range, whose bytes are then punched out of the data file with
+ * {@link HolePunch}); every other block, and all inline content, is data. A block that a punch
+ * covers only partly stays data: its bytes in the range are zeroed and its CRC recomputed.
+ * {@link Request.SeekData} answers lseek(2) SEEK_DATA / SEEK_HOLE from the stored CRCs, with the
+ * end of the file as a hole, as Linux. Allocation (fallocate mode 0 or KEEP_SIZE) preallocates
+ * nothing: the range stays a hole, as an unwritten extent reads on Linux.
+ *
  * <h2>Inline content</h2>
  *
  * <p>A regular file starts inline: its content (at most 64 KiB) is one RocksDB value with its
@@ -101,7 +112,8 @@ import org.rocksdb.WriteOptions;
  * reads zeros even if bytes of a later, superseded extension reached the disk before the
  * crash; a promotion from inline first empties the file. So for every byte, the last
  * operation after the checkpoint that affected it is replayed and gives the same value, and
- * a byte no such operation affected still holds its fsynced checkpoint value.
+ * a byte no such operation affected still holds its fsynced checkpoint value. A zeroing
+ * operation (fallocate's punch or zero-range) sets its range to zeros whatever was there.
  *
  * <h2>Errors</h2>
  *
@@ -163,6 +175,8 @@ public final class Brick implements AutoCloseable {
   private static final byte OP_PWRITE = 2;
   private static final byte OP_SETLEN = 3;
   private static final byte OP_DELETE = 4;
+  /** Make {@code [arg, arg + length)} read as zeros (punched where the file system can). */
+  private static final byte OP_ZERO = 5;
   private static final byte[] EMPTY = new byte[0];
 
   /** The block number that names a file's inline content in the scrub methods. */
@@ -296,6 +310,7 @@ public final class Brick implements AutoCloseable {
       case Request.RemoveXattr x -> removeXattr(t, ts, x);
       case Request.Write x -> write(t, ts, x);
       case Request.Truncate x -> truncate(t, ts, x);
+      case Request.Fallocate x -> fallocate(t, ts, x);
       case Request.DropOrphan x -> dropOrphan(t, x);
       case Request.ScrubMark x -> new Response.Ok(); // the snapshot is taken after the batch is written
     };
@@ -692,6 +707,52 @@ public final class Brick implements AutoCloseable {
     return contentChanged(t, ts, m.caller(), id, n);
   }
 
+  /**
+   * Linux fallocate(2), see {@link Request.Fallocate}. Checks in the order of Linux's
+   * vfs_fallocate: EINVAL for the range, EOPNOTSUPP for the mode, then the file, then EFBIG.
+   * Allocation only changes the size (no preallocation); punching and zeroing make the content
+   * blocks the range covers fully holes (their CRCs are dropped and their storage punched), and
+   * rewrite a partly covered block with zeros in the range and a new CRC.
+   */
+  private Response fallocate(Txn t, long ts, Request.Fallocate m) throws Fail, IOException {
+    long off = m.offset();
+    long len = m.length();
+    if (off < 0 || len <= 0) {
+      throw new Fail(Errno.EINVAL, "bad fallocate offset " + off + " or length " + len);
+    }
+    if (!Request.Fallocate.supported(m.mode())) {
+      throw new Fail(Errno.ENOTSUP, String.format("fallocate mode 0x%x is not supported", m.mode()));
+    }
+    long id = m.inode();
+    Node n = fileNode(t, id);
+    if (len > Limits.MAX_FILE_SIZE || off > Limits.MAX_FILE_SIZE - len) {
+      throw new Fail(Errno.EFBIG, "fallocate past the largest file size of inode " + id);
+    }
+    long end = off + len;
+    boolean keepSize = (m.mode() & Request.Fallocate.KEEP_SIZE) != 0;
+    boolean zero = (m.mode() & (Request.Fallocate.PUNCH_HOLE | Request.Fallocate.ZERO_RANGE)) != 0;
+    long oldSize = n.size;
+    boolean extend = !keepSize && end > oldSize;
+    // Zeroing reads partly covered blocks back within this entry, so it runs on a state whose
+    // data-file bytes are those on disk: inline content before a resize that may promote it, a
+    // data file after the resize (whose new bytes are zeros anyway), never after a dropped CRC.
+    if (zero && off < oldSize && !(extend && n.inFile)) {
+      zeroRange(t, id, n, off, Math.min(end, oldSize));
+    }
+    boolean inFileBefore = n.inFile;
+    if (extend) {
+      resize(t, id, n, end);
+    }
+    if (zero && off < oldSize && extend && inFileBefore) {
+      long oldBlocksEnd = (oldSize + BLOCK_BYTES - 1) / BLOCK_BYTES * BLOCK_BYTES; // beyond: holes already
+      zeroRange(t, id, n, off, Math.min(n.size, oldBlocksEnd));
+    }
+    if (!zero && (keepSize || end <= oldSize)) {
+      return new Response.AttrReply(n.toAttr(id)); // allocation inside the size: nothing changes
+    }
+    return contentChanged(t, ts, m.caller(), id, n);
+  }
+
   private Response dropOrphan(Txn t, Request.DropOrphan m) throws Fail, IOException {
     long id = m.inode();
     if (t.get(Keys.id(Keys.ORPHAN, id)) == null) {
@@ -809,6 +870,59 @@ public final class Brick implements AutoCloseable {
     }
     t.ops.add(new PhysOp(OP_PWRITE_ENTRY, id, off, null));
     n.size = newSize;
+  }
+
+  /**
+   * Makes {@code [from, to)} of file {@code id} read as zeros, {@code 0 <= from < to <= size}.
+   * Inline content is rewritten. In a data file, each block the range covers fully (the last
+   * block of the file up to the size) becomes a hole: its CRC is dropped and its bytes punched;
+   * a block covered partly keeps its CRC, recomputed over its bytes with the range zeroed, unless
+   * it is a hole already. Partial blocks are read (and verified) before the CRC range is dropped,
+   * as {@link Txn#deleteRange} requires.
+   */
+  private void zeroRange(Txn t, long id, Node n, long from, long to) throws IOException {
+    long size = n.size;
+    if (!n.inFile) {
+      byte[] c = inlineContent(t, id, n);
+      Arrays.fill(c, (int) from, (int) to, (byte) 0);
+      putInline(t, id, c);
+      return;
+    }
+    long head = from / BLOCK_BYTES;
+    long tail = (to - 1) / BLOCK_BYTES;
+    boolean headFull = from % BLOCK_BYTES == 0 && to >= Math.min((head + 1) * BLOCK_BYTES, size);
+    boolean tailFull = to >= Math.min((tail + 1) * BLOCK_BYTES, size) && from <= tail * BLOCK_BYTES;
+    long firstFull = headFull ? head : head + 1;
+    long endFull = tailFull ? tail + 1 : tail; // exclusive
+    List<long[]> partial = new ArrayList<>(2); // {block, from, to}
+    if (!headFull) {
+      partial.add(new long[] {head, from, Math.min(to, (head + 1) * BLOCK_BYTES)});
+    }
+    if (!tailFull && tail != head) {
+      partial.add(new long[] {tail, tail * BLOCK_BYTES, to});
+    }
+    List<byte[]> crcKeys = new ArrayList<>(2);
+    List<Integer> crcs = new ArrayList<>(2);
+    for (long[] p : partial) {
+      long b = p[0];
+      if (t.get(Keys.blockCrc(id, b)) == null) {
+        continue; // a hole already reads as zeros
+      }
+      long bs = b * BLOCK_BYTES;
+      byte[] c = blockVerified(t, id, size, b);
+      Arrays.fill(c, (int) (p[1] - bs), (int) (p[2] - bs), (byte) 0);
+      crcKeys.add(Keys.blockCrc(id, b));
+      crcs.add(Checksums.crc32c(c));
+      t.ops.add(new PhysOp(OP_ZERO, id, p[1], null, p[2] - p[1]));
+    }
+    if (firstFull < endFull) {
+      t.deleteRange(Keys.blockCrc(id, firstFull), Keys.blockCrc(id, endFull));
+      long ps = firstFull * BLOCK_BYTES;
+      t.ops.add(new PhysOp(OP_ZERO, id, ps, null, Math.min(endFull * BLOCK_BYTES, size) - ps));
+    }
+    for (int i = 0; i < crcKeys.size(); i++) {
+      t.put(crcKeys.get(i), Keys.int4(crcs.get(i)));
+    }
   }
 
   private void resize(Txn t, long id, Node n, long newSize) throws IOException {
@@ -954,7 +1068,12 @@ public final class Brick implements AutoCloseable {
   // ---------------------------------------------------------------------------------------
   // Physical data-file operations and redo
 
-  private record PhysOp(byte kind, long inode, long arg, byte[] bytes) {}
+  /** A data-file operation; {@code length} is used by {@link #OP_ZERO} only. */
+  private record PhysOp(byte kind, long inode, long arg, byte[] bytes, long length) {
+    PhysOp(byte kind, long inode, long arg, byte[] bytes) {
+      this(kind, inode, arg, bytes, 0);
+    }
+  }
 
   private static byte[] encodeOps(List<PhysOp> ops) {
     ByteArrayOutputStream bos = new ByteArrayOutputStream();
@@ -967,6 +1086,8 @@ public final class Brick implements AutoCloseable {
         if (op.kind == OP_PWRITE) {
           d.writeInt(op.bytes.length);
           d.write(op.bytes);
+        } else if (op.kind == OP_ZERO) {
+          d.writeLong(op.length);
         }
       }
     } catch (IOException e) {
@@ -984,11 +1105,14 @@ public final class Brick implements AutoCloseable {
       long inode = d.readLong();
       long arg = d.readLong();
       byte[] bytes = null;
+      long length = 0;
       if (kind == OP_PWRITE) {
         bytes = new byte[d.readInt()];
         d.readFully(bytes);
+      } else if (kind == OP_ZERO) {
+        length = d.readLong();
       }
-      ops.add(new PhysOp(kind, inode, arg, bytes));
+      ops.add(new PhysOp(kind, inode, arg, bytes, length));
     }
     return ops;
   }
@@ -1013,6 +1137,10 @@ public final class Brick implements AutoCloseable {
         case OP_DELETE -> {
           Files.deleteIfExists(p);
           dirty.remove(op.inode);
+        }
+        case OP_ZERO -> {
+          HolePunch.zero(p, op.arg, op.length);
+          dirty.add(op.inode);
         }
         default -> throw new IllegalStateException("unknown data-file operation " + op.kind);
       }
@@ -1150,6 +1278,7 @@ public final class Brick implements AutoCloseable {
         }
         case Request.ReadDir x -> readDir(x);
         case Request.Read x -> read(x);
+        case Request.SeekData x -> seekData(x);
         case Request.ReadLink x -> {
           long id = resolve(dbKv, null, x.path());
           byte[] target = dbKv.get(Keys.id(Keys.SYMLINK, id));
@@ -1322,6 +1451,45 @@ public final class Brick implements AutoCloseable {
     return new Response.Data(out, Checksums.crc32c(out));
   }
 
+  /**
+   * lseek(2) SEEK_DATA / SEEK_HOLE, see {@link Request.SeekData}: a block of a data file without
+   * a stored CRC is a hole, inline content is all data, the end of the file is a hole.
+   */
+  private Response seekData(Request.SeekData q) throws Fail, IOException {
+    Node n = fileNode(dbKv, q.inode());
+    long off = q.offset();
+    if (off < 0 || off >= n.size) {
+      throw new Fail(Errno.ENXIO, "offset " + off + " is not inside inode " + q.inode() + " of " + n.size + " bytes");
+    }
+    if (!n.inFile) {
+      return new Response.Offset(q.hole() ? n.size : off);
+    }
+    long id = q.inode();
+    long first = off / BLOCK_BYTES;
+    long blocks = (n.size + BLOCK_BYTES - 1) / BLOCK_BYTES;
+    byte[] prefix = Keys.id(Keys.BLOCK_CRC, id);
+    long expect = first; // next block number if data continues without a hole
+    try (RocksIterator it = db.newIterator()) {
+      for (it.seek(Keys.blockCrc(id, first)); it.isValid() && Keys.startsWith(it.key(), prefix); it.next()) {
+        long b = ByteBuffer.wrap(it.key(), 9, 8).getLong();
+        if (b >= blocks) {
+          break;
+        }
+        if (!q.hole()) {
+          return new Response.Offset(Math.max(off, b * BLOCK_BYTES));
+        }
+        if (b != expect) {
+          break; // block 'expect' has no CRC: a hole
+        }
+        expect = b + 1;
+      }
+    }
+    if (!q.hole()) {
+      throw new Fail(Errno.ENXIO, "no data in inode " + id + " at or after offset " + off);
+    }
+    return new Response.Offset(expect >= blocks ? n.size : Math.max(off, expect * BLOCK_BYTES));
+  }
+
   private static String detail(HoldfastException e) {
     String m = e.getMessage();
     String p = e.errno() + ": ";
@@ -1385,6 +1553,7 @@ public final class Brick implements AutoCloseable {
             } else {
               for (long b = 0; b * BLOCK_BYTES < n.size; b++) {
                 sha.update(blockVerified(dbKv, id, n.size, b));
+                sha.update((byte) (dbKv.get(Keys.blockCrc(id, b)) == null ? 0 : 1)); // holes: what SEEK_HOLE reports
               }
             }
           }

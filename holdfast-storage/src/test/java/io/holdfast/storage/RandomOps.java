@@ -15,6 +15,8 @@ import java.util.Random;
  */
 final class RandomOps {
   private static final String[] NAMES = {"a", "b", "c", "d"};
+  /** The supported fallocate modes, and one that is not (PUNCH_HOLE without KEEP_SIZE). */
+  private static final int[] FALLOCATE_MODES = {0, 1, 3, 0x10, 0x11, 2};
   private final Random rnd;
   private final List<Long> inodes = new ArrayList<>();
   private final Caller[] callers = {
@@ -70,7 +72,7 @@ final class RandomOps {
 
   Request.Mutation next() {
     Caller c = rnd.nextInt(5) == 0 ? callers[1 + rnd.nextInt(2)] : Caller.ROOT;
-    return switch (rnd.nextInt(16)) {
+    return switch (rnd.nextInt(18)) {
       case 0, 1 -> new Request.Mkdir(c, path(), rnd.nextBoolean() ? 0755 : 0777);
       case 2, 3 -> new Request.Create(c, path(), 0644, rnd.nextBoolean());
       case 4, 5, 6, 7 -> {
@@ -85,6 +87,8 @@ final class RandomOps {
       case 13 -> new Request.SetXattr(c, path(), "user." + NAMES[rnd.nextInt(4)], data0(), 0);
       case 14 -> new Request.SetAttr(c, path(), Request.SetAttr.MODE | Request.SetAttr.MTIME_NOW,
           rnd.nextInt(01000), 0, 0, 0, 0);
+      case 16, 17 -> new Request.Fallocate(c, inode(), FALLOCATE_MODES[rnd.nextInt(FALLOCATE_MODES.length)],
+          rnd.nextInt(8) == 0 ? -1 : offset(), rnd.nextInt(8) == 0 ? 0 : 1 + rnd.nextInt(rnd.nextBoolean() ? 200_000 : 3000));
       default -> rnd.nextBoolean()
           ? new Request.DropOrphan(c, inode())
           : new Request.Symlink(c, path(), rnd.nextBoolean() ? "a/b" : "/c");

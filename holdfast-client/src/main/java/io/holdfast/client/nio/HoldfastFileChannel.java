@@ -370,6 +370,46 @@ final class HoldfastFileChannel extends FileChannel {
   }
 
   /**
+   * Linux {@code fallocate(2)} on this channel's file, after this channel's outstanding writes
+   * (and every write this file system began before) have completed, so it applies after them;
+   * see {@link HoldfastFiles#fallocate}.
+   *
+   * @return the file's size afterwards, in bytes
+   * @throws NonWritableChannelException if the channel was not opened for writing (EBADF)
+   * @throws IOException the volume's refusal ({@code EINVAL}, {@code EOPNOTSUPP}, {@code EFBIG},
+   *     {@code ENOSPC}, ...), or the first failure of this channel's earlier writes
+   */
+  synchronized long fallocate(int mode, long offset, long length) throws IOException {
+    ensureWritable();
+    dropWindow();
+    drain();
+    Response r = fs.submit(new Request.Fallocate(caller, inode, mode, offset, length));
+    size = Errors.attr(r, name, null).size();
+    return size;
+  }
+
+  /**
+   * Linux {@code lseek(2)} {@code SEEK_DATA} or {@code SEEK_HOLE} on this channel's file, after
+   * its outstanding writes; the channel's position is not changed. See
+   * {@link HoldfastFiles#seekData}.
+   *
+   * @return the offset found, in bytes
+   * @throws IOException {@code ENXIO} as an {@link ErrnoFileSystemException} when there is no
+   *     such offset, or another failure
+   */
+  synchronized long seek(long offset, boolean hole) throws IOException {
+    ensureOpen();
+    drain();
+    fs.awaitWrites();
+    Response r = call(() -> fs.service().query(new Request.SeekData(inode, offset, hole)));
+    return switch (r) {
+      case Response.Offset o -> o.offset();
+      case Response.Error e -> throw Errors.toException(e, name, null);
+      default -> throw Errors.unexpected(r, name);
+    };
+  }
+
+  /**
    * Waits until this channel's writes, and every other write this file system began before the
    * call, are committed (fsync(2) makes all of a file's data durable, whichever descriptor wrote
    * it; through FUSE, data written back from a shared mapping arrives on any open handle).
