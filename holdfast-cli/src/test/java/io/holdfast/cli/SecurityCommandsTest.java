@@ -101,7 +101,7 @@ class SecurityCommandsTest {
   @Test
   void noHelpOffersASecretOnTheCommandLine() {
     List<String> seen = new ArrayList<>();
-    walk(new CommandLine(new Main()), seen);
+    walk(Main.commandLine(), seen);
     assertThat(seen).hasSizeGreaterThan(20);
   }
 
