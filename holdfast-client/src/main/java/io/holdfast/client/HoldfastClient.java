@@ -144,6 +144,8 @@ public final class HoldfastClient implements AutoCloseable {
       hint = "the node refused the connection because of a connection limit";
     } else if (security.isPlaintext()) {
       hint = "this client speaks plaintext (--insecure); unless the node was started with --insecure it accepts only mutual TLS";
+    } else if (tls && issuerProblem(security) != null) {
+      hint = "the TLS handshake failed: " + issuerProblem(security) + ", and the node accepts only certificates issued by its cluster CA";
     } else if (tls) {
       hint = "the TLS handshake failed: the node accepts only certificates issued by its cluster CA and not expired"
           + " (this client presents " + security.tls().certFile() + "; check it with 'holdfast doctor'), and this client"
@@ -153,6 +155,18 @@ public final class HoldfastClient implements AutoCloseable {
       hint = "is the node running, and does it speak TLS (a node started with --insecure speaks plaintext)?";
     }
     return new HoldfastException(Errno.EIO, "cannot reach " + address + ": " + hint + " [" + causes + "]", e);
+  }
+
+  /** Why this client's certificate is not one its CA issued, or null if it is (or on plaintext). */
+  private static String issuerProblem(TransportSecurity security) {
+    try {
+      if (!security.isPlaintext()) {
+        security.tls().checkIssuedByCa();
+      }
+      return null;
+    } catch (IOException e) {
+      return e.getMessage();
+    }
   }
 
   /** This client's hello: protocol {@link Codec#VERSION}, its features and requirements. */
