@@ -55,7 +55,11 @@ import org.apache.ratis.util.TimeDuration;
  *   <li>{@code holdfast.insecure}: {@code true} for plaintext without a certificate (the node
  *       must run with {@code --insecure} too);
  *   <li>{@code holdfast.require}: features (comma separated, or a List) the node must offer in
- *       the handshake besides {@code checksum=crc32c}, e.g. {@code compression=zstd}.
+ *       the handshake besides {@code checksum=crc32c}, e.g. {@code compression=zstd};
+ *   <li>{@code holdfast.shortLived}: {@code true} (Boolean or String) for a process that sends a
+ *       few requests and exits, such as one CLI command: each volume's reads then stay on one
+ *       member (another one only if it fails) instead of being spread over all members, since
+ *       every member read from costs a connection and a TLS handshake.
  * </ul>
  *
  * <p>On connecting, the client and the node exchange {@link ClusterCommand.Hello}s (protocol
@@ -70,11 +74,17 @@ public final class HoldfastClient implements AutoCloseable {
 
   /** Client option: extra features the node must offer (comma separated String, or a List). */
   public static final String REQUIRE_OPTION = "holdfast.require";
+  /** Client option: {@code true} (Boolean or String) for a short-lived client (see the class comment). */
+  public static final String SHORT_LIVED_OPTION = "holdfast.shortLived";
 
   private final RaftProperties properties;
   private final Parameters parameters;
   private final Duration deadline;
-  private final RaftClient cluster;
+  private final boolean shortLived;
+  /** The cluster group's members, for {@link #cluster()}. */
+  private final List<String> clusterMembers;
+  /** The cluster group's Raft client, built on first use (a file command never needs it); guarded by this. */
+  private RaftClient cluster;
   private final ClusterCommand.Hello welcome;
   private final Map<String, RaftVolumeService> volumes = new LinkedHashMap<>();
   /** Services whose volume's members changed: callers may still hold them; closed with this client. */
@@ -82,12 +92,13 @@ public final class HoldfastClient implements AutoCloseable {
   private volatile ClusterMap map;
   private boolean closed;
 
-  private HoldfastClient(RaftProperties properties, Parameters parameters, Duration deadline, RaftClient cluster,
-      ClusterCommand.Hello welcome, ClusterMap map) {
+  private HoldfastClient(RaftProperties properties, Parameters parameters, Duration deadline, boolean shortLived,
+      List<String> clusterMembers, ClusterCommand.Hello welcome, ClusterMap map) {
     this.properties = properties;
     this.parameters = parameters;
     this.deadline = deadline;
-    this.cluster = cluster;
+    this.shortLived = shortLived;
+    this.clusterMembers = clusterMembers;
     this.welcome = welcome;
     this.map = map;
   }
@@ -104,6 +115,9 @@ public final class HoldfastClient implements AutoCloseable {
    */
   public static HoldfastClient connect(String host, int port, Map<String, ?> env) throws HoldfastException {
     Duration deadline = duration(env.get("holdfast.deadline"), DEFAULT_DEADLINE);
+    Object shortLivedOption = env.get(SHORT_LIVED_OPTION);
+    boolean shortLived = shortLivedOption instanceof Boolean b ? b
+        : shortLivedOption != null && Boolean.parseBoolean(shortLivedOption.toString());
     TransportSecurity security = TransportSecurity.forClient(env);
     Parameters parameters = security.parameters();
     ClusterCommand.Hello hello = hello(security, env.get(REQUIRE_OPTION));
@@ -123,9 +137,21 @@ public final class HoldfastClient implements AutoCloseable {
     } catch (IOException e) {
       throw e instanceof HoldfastException h ? h : connectFailure(address, security, e);
     }
-    List<String> groupMembers = first.clusterGroup();
-    RaftClient cluster = newClient(props, parameters, ClusterIds.group(ClusterIds.CLUSTER_GROUP, groupMembers), false);
-    return new HoldfastClient(props, parameters, deadline, cluster, welcome, first);
+    return new HoldfastClient(props, parameters, deadline, shortLived, first.clusterGroup(), welcome, first);
+  }
+
+  /**
+   * The cluster group's Raft client, built on first use: each Raft client sets up its own TLS
+   * context, and a command that only reads a volume never talks to the cluster group again.
+   */
+  private synchronized RaftClient cluster() {
+    if (closed) {
+      throw new IllegalStateException("client is closed");
+    }
+    if (cluster == null) {
+      cluster = newClient(properties, parameters, ClusterIds.group(ClusterIds.CLUSTER_GROUP, clusterMembers), false);
+    }
+    return cluster;
   }
 
   /** Why connecting failed, in words that point at the likely fix. */
@@ -274,7 +300,7 @@ public final class HoldfastClient implements AutoCloseable {
    * @throws HoldfastException if the cluster group does not answer within the deadline
    */
   public ClusterMap refreshMap() throws HoldfastException {
-    ClusterMap m = decodeMap(await(cluster.async().sendReadOnly(message(new ClusterCommand.GetMap())), deadline, "cluster map"), "cluster group");
+    ClusterMap m = decodeMap(await(cluster().async().sendReadOnly(message(new ClusterCommand.GetMap())), deadline, "cluster map"), "cluster group");
     map = m;
     return m;
   }
@@ -560,7 +586,7 @@ public final class HoldfastClient implements AutoCloseable {
   }
 
   private ClusterMap change(ClusterCommand command, String what) throws HoldfastException {
-    ClusterMap after = decodeMap(await(cluster.async().send(message(command)), deadline, what), "cluster group");
+    ClusterMap after = decodeMap(await(cluster().async().send(message(command)), deadline, what), "cluster group");
     map = after;
     return after;
   }
@@ -588,7 +614,7 @@ public final class HoldfastClient implements AutoCloseable {
           new HoldfastException(Errno.ENOENT, "no volume " + name + "; volumes are " + map.volumes().keySet()));
     }
     RaftGroup group = ClusterIds.group(RaftGroupId.valueOf(v.groupId()), v.replicas());
-    RaftVolumeService s = new RaftVolumeService(name, newClient(properties, parameters, group, false), newClient(properties, parameters, group, true), new ArrayList<>(group.getPeers()), deadline);
+    RaftVolumeService s = new RaftVolumeService(name, () -> newClient(properties, parameters, group, false), newClient(properties, parameters, group, true), new ArrayList<>(group.getPeers()), deadline, !shortLived);
     volumes.put(name, s);
     return s;
   }
@@ -824,7 +850,9 @@ public final class HoldfastClient implements AutoCloseable {
     retired.forEach(RaftVolumeService::close);
     retired.clear();
     try {
-      cluster.close();
+      if (cluster != null) {
+        cluster.close();
+      }
     } catch (IOException e) {
       // releasing connections only
     }
