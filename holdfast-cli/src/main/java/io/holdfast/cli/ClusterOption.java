@@ -49,8 +49,11 @@ final class ClusterOption {
   }
 
   HoldfastClient connect() throws HoldfastException {
+    ClientProcess.prepare();
     String a = address();
     int i = a.lastIndexOf(':');
-    return HoldfastClient.connect(a.substring(0, i), Integer.parseInt(a.substring(i + 1)), env());
+    Map<String, Object> env = env();
+    env.put(HoldfastClient.SHORT_LIVED_OPTION, true); // commands that connect run a few requests and exit
+    return HoldfastClient.connect(a.substring(0, i), Integer.parseInt(a.substring(i + 1)), env);
   }
 }

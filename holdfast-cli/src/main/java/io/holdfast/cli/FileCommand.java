@@ -1,6 +1,7 @@
 package io.holdfast.cli;
 
 import io.holdfast.cli.Locations.Location;
+import io.holdfast.client.HoldfastClient;
 import io.holdfast.protocol.ErrnoFileSystemException;
 import java.io.Console;
 import java.io.IOException;
@@ -13,6 +14,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Mixin;
@@ -21,7 +23,8 @@ import picocli.CommandLine.Spec;
 
 /**
  * Base of the file commands ({@code ls}, {@code cp}, ...): the {@code --cluster} option, one
- * {@link Locations} per invocation (closed at the end), and error reporting: one line per
+ * {@link Locations} per invocation (closed at the end; its clients are
+ * {@linkplain HoldfastClient#SHORT_LIVED_OPTION short-lived}), and error reporting: one line per
  * failure on stderr, processing goes on with the next argument, exit status 1 if anything
  * failed. A malformed {@code --cluster} or a misuse of arguments is a usage error (exit 2).
  */
@@ -38,7 +41,10 @@ abstract class FileCommand implements Callable<Integer> {
   @Override
   public final Integer call() throws Exception {
     ClientLogging.quietClient();
-    try (Locations l = new Locations(cluster::address, cluster.env())) {
+    ClientProcess.prepare();
+    Map<String, Object> env = cluster.env();
+    env.put(HoldfastClient.SHORT_LIVED_OPTION, true); // one command, then the process exits
+    try (Locations l = new Locations(cluster::address, env)) {
       locations = l;
       run();
     } finally {

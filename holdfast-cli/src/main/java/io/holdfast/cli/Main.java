@@ -1,5 +1,7 @@
 package io.holdfast.cli;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -26,30 +28,43 @@ import picocli.CommandLine.Command;
     exitCodeList = {
       "3:a node or member did not answer (cluster status, volume info, scrub), or doctor found a problem",
       "4:scrub: a member is quarantined or has blocks that could not be repaired"
-    },
-    subcommands = {
-      ServerCommand.class,
-      CertCommands.class,
-      DoctorCommand.class,
-      ClusterCommands.class,
-      VolumeCommands.class,
-      ScrubCommands.class,
-      DemoCommand.class,
-      FileCommands.Ls.class,
-      FileCommands.Stat.class,
-      FileCommands.Cat.class,
-      FileCommands.Put.class,
-      FileCommands.Get.class,
-      FileCommands.Cp.class,
-      FileCommands.Mkdir.class,
-      FileCommands.Rm.class,
-      FileCommands.Mv.class,
-      MountCommand.class,
-      BenchCommand.class,
-      CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  /**
+   * The subcommands by name, in the order {@code holdfast --help} lists them. Not in the
+   * {@code @Command} annotation: picocli builds the model of every annotated subcommand (their
+   * options, fields and types, by reflection) when the command line is constructed, which
+   * costs a one-shot command like {@code holdfast ls} several hundred milliseconds of start-up.
+   * {@link #commandLine} builds only the one being run.
+   */
+  static final Map<String, Class<?>> SUBCOMMANDS = subcommands();
+
+  private static Map<String, Class<?>> subcommands() {
+    Map<String, Class<?>> m = new LinkedHashMap<>();
+    m.put("server", ServerCommand.class);
+    m.put("cert", CertCommands.class);
+    m.put("doctor", DoctorCommand.class);
+    m.put("cluster", ClusterCommands.class);
+    m.put("volume", VolumeCommands.class);
+    m.put("scrub", ScrubCommands.class);
+    m.put("demo", DemoCommand.class);
+    m.put("ls", FileCommands.Ls.class);
+    m.put("stat", FileCommands.Stat.class);
+    m.put("cat", FileCommands.Cat.class);
+    m.put("put", FileCommands.Put.class);
+    m.put("get", FileCommands.Get.class);
+    m.put("cp", FileCommands.Cp.class);
+    m.put("mkdir", FileCommands.Mkdir.class);
+    m.put("rm", FileCommands.Rm.class);
+    m.put("mv", FileCommands.Mv.class);
+    m.put("mount", MountCommand.class);
+    m.put("bench", BenchCommand.class);
+    m.put("startup-training", StartupTrainingCommand.class); // hidden: the launcher's start-up cache
+    m.put("help", CommandLine.HelpCommand.class);
+    return m;
+  }
 
   /**
    * The line format of java.util.logging (the JDK's {@code System.Logger} and gRPC log there):
@@ -69,12 +84,24 @@ public final class Main implements Runnable {
   /** Runs the command line without exiting (tests). */
   public static int run(String... args) {
     ClientLogging.quietGrpc();
-    return commandLine().execute(args);
+    return commandLine(args).execute(args);
   }
 
-  /** The {@code holdfast} command tree as {@link #run} executes it: help width, error handling. */
-  static CommandLine commandLine() {
+  /**
+   * The {@code holdfast} command tree as {@link #run} executes it for {@code args} (help width,
+   * error handling, exit codes): when the first argument names a subcommand (other than
+   * {@code help}), only that subcommand is built; otherwise (no arguments, an option such as
+   * {@code --help}, {@code help}, a mistyped name) all of them are, for the usage message and
+   * picocli's suggestions.
+   */
+  static CommandLine commandLine(String... args) {
     CommandLine cl = new CommandLine(new Main());
+    Class<?> only = args.length == 0 || args[0].equals("help") ? null : SUBCOMMANDS.get(args[0]);
+    if (only != null) {
+      cl.addSubcommand(args[0], only);
+    } else {
+      SUBCOMMANDS.forEach(cl::addSubcommand);
+    }
     cl.setUsageHelpWidth(120); // the help texts are written in lines of up to ~110 characters
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
       cmd.getErr().println(cmd.getColorScheme().errorText("holdfast: " + Errors.describe(ex)));

@@ -1,6 +1,7 @@
 package io.holdfast.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.holdfast.client.security.Peer;
 import io.holdfast.client.security.Role;
@@ -99,9 +100,22 @@ class SecurityCommandsTest {
   }
 
   @Test
+  void aCertificateFromAnotherCaIsReadButNamedByTheIssuerCheck() throws Exception {
+    CertificateAuthority ours = CertificateAuthority.create(tmp.resolve("ca"), "ours");
+    CertificateAuthority.create(tmp.resolve("other"), "other").issue("stray", Role.CLIENT, List.of()).writeTo(tmp.resolve("c"));
+    Files.copy(tmp.resolve("ca/ca.crt"), tmp.resolve("c/ca.crt"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    TlsFiles read = TlsFiles.read(tmp.resolve("c"), "client");
+    assertThat(read.ca()).isEqualTo(ours.certificate());
+    assertThatThrownBy(read::checkIssuedByCa).hasMessageContaining("client.crt was not issued by the CA in").hasMessageContaining("ca.crt");
+    assertThatThrownBy(() -> TlsFiles.load(tmp.resolve("c"), "client")).hasMessageContaining("was not issued by the CA");
+    ours.issue("fine", Role.CLIENT, List.of()).writeTo(tmp.resolve("c"));
+    TlsFiles.read(tmp.resolve("c"), "client").checkIssuedByCa();
+  }
+
+  @Test
   void noHelpOffersASecretOnTheCommandLine() {
     List<String> seen = new ArrayList<>();
-    walk(new CommandLine(new Main()), seen);
+    walk(Main.commandLine(), seen);
     assertThat(seen).hasSizeGreaterThan(20);
   }
 

@@ -60,7 +60,11 @@ import org.apache.ratis.util.TimeDuration;
  *   <li>{@code holdfast.insecure}: {@code true} for plaintext without a certificate (the node
  *       must run with {@code --insecure} too);
  *   <li>{@code holdfast.require}: features (comma separated, or a List) the node must offer in
- *       the handshake besides {@code checksum=crc32c}, e.g. {@code compression=zstd}.
+ *       the handshake besides {@code checksum=crc32c}, e.g. {@code compression=zstd};
+ *   <li>{@code holdfast.shortLived}: {@code true} (Boolean or String) for a process that sends a
+ *       few requests and exits, such as one CLI command: each volume's reads then stay on one
+ *       member (another one only if it fails) instead of being spread over all members, since
+ *       every member read from costs a connection and a TLS handshake.
  * </ul>
  *
  * <p>On connecting, the client and the node exchange {@link ClusterCommand.Hello}s (protocol
@@ -83,17 +87,30 @@ public final class HoldfastClient implements AutoCloseable {
    */
   static final TimeDuration REQUEST_TIMEOUT = TimeDuration.valueOf(1, TimeUnit.SECONDS);
 
+  /**
+   * How long the first two requests of {@link #connect} (handshake and map, to the one node named)
+   * may take: 10 s, at most the deadline. They set up the TLS connection of a cold client, which
+   * on a loaded machine took over a second by itself, and they are not retried elsewhere.
+   */
+  static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+
   /** Runs the Raft clients' blocking reconnects off their timer threads (see {@link QuickFailoverRpc}). */
   private static final java.util.concurrent.Executor RECONNECTS = java.util.concurrent.Executors.newThreadPerTaskExecutor(
       Thread.ofVirtual().name("holdfast-reconnect-", 0).factory());
 
   /** Client option: extra features the node must offer (comma separated String, or a List). */
   public static final String REQUIRE_OPTION = "holdfast.require";
+  /** Client option: {@code true} (Boolean or String) for a short-lived client (see the class comment). */
+  public static final String SHORT_LIVED_OPTION = "holdfast.shortLived";
 
   private final RaftProperties properties;
   private final Parameters parameters;
   private final Duration deadline;
-  private final RaftClient cluster;
+  private final boolean shortLived;
+  /** The cluster group's members, for {@link #cluster()}. */
+  private final List<String> clusterMembers;
+  /** The cluster group's Raft client, built on first use (a file command never needs it); guarded by this. */
+  private RaftClient cluster;
   private final ClusterCommand.Hello welcome;
   private final Map<String, RaftVolumeService> volumes = new LinkedHashMap<>();
   /** Services whose volume's members changed: callers may still hold them; closed with this client. */
@@ -101,12 +118,13 @@ public final class HoldfastClient implements AutoCloseable {
   private volatile ClusterMap map;
   private boolean closed;
 
-  private HoldfastClient(RaftProperties properties, Parameters parameters, Duration deadline, RaftClient cluster,
-      ClusterCommand.Hello welcome, ClusterMap map) {
+  private HoldfastClient(RaftProperties properties, Parameters parameters, Duration deadline, boolean shortLived,
+      List<String> clusterMembers, ClusterCommand.Hello welcome, ClusterMap map) {
     this.properties = properties;
     this.parameters = parameters;
     this.deadline = deadline;
-    this.cluster = cluster;
+    this.shortLived = shortLived;
+    this.clusterMembers = clusterMembers;
     this.welcome = welcome;
     this.map = map;
   }
@@ -134,6 +152,9 @@ public final class HoldfastClient implements AutoCloseable {
       throw unresolvable(host, e);
     }
     Duration deadline = duration(env.get("holdfast.deadline"), DEFAULT_DEADLINE);
+    Object shortLivedOption = env.get(SHORT_LIVED_OPTION);
+    boolean shortLived = shortLivedOption instanceof Boolean b ? b
+        : shortLivedOption != null && Boolean.parseBoolean(shortLivedOption.toString());
     TransportSecurity security = TransportSecurity.forClient(env);
     Parameters parameters = security.parameters();
     ClusterCommand.Hello hello = hello(security, env.get(REQUIRE_OPTION));
@@ -143,7 +164,10 @@ public final class HoldfastClient implements AutoCloseable {
     GrpcConfigKeys.setMessageSizeMax(props, SizeInBytes.valueOf("32MB"));
     ClusterMap first;
     ClusterCommand.Hello welcome;
-    try (RaftClient boot = newClient(props, parameters, RaftGroup.valueOf(ClusterIds.CLUSTER_GROUP, ClusterIds.peer(address)), true)) {
+    RaftProperties bootProps = new RaftProperties(props);
+    RaftClientConfigKeys.Rpc.setRequestTimeout(bootProps,
+        TimeDuration.valueOf(Math.min(deadline.toMillis(), CONNECT_TIMEOUT.toMillis()), TimeUnit.MILLISECONDS));
+    try (RaftClient boot = newClient(bootProps, parameters, RaftGroup.valueOf(ClusterIds.CLUSTER_GROUP, ClusterIds.peer(address)), true)) {
       var node = ClusterIds.peer(address).getId();
       // blocking calls: a failed async call closes the Raft client's window and hides the cause
       welcome = handshake(hello, boot.io().sendStaleRead(message(hello), 0, node), address);
@@ -151,9 +175,21 @@ public final class HoldfastClient implements AutoCloseable {
     } catch (IOException e) {
       throw e instanceof HoldfastException h ? h : connectFailure(host, address, security, e);
     }
-    List<String> groupMembers = first.clusterGroup();
-    RaftClient cluster = newClient(props, parameters, ClusterIds.group(ClusterIds.CLUSTER_GROUP, groupMembers), false);
-    return new HoldfastClient(props, parameters, deadline, cluster, welcome, first);
+    return new HoldfastClient(props, parameters, deadline, shortLived, first.clusterGroup(), welcome, first);
+  }
+
+  /**
+   * The cluster group's Raft client, built on first use: each Raft client sets up its own TLS
+   * context, and a command that only reads a volume never talks to the cluster group again.
+   */
+  private synchronized RaftClient cluster() {
+    if (closed) {
+      throw new IllegalStateException("client is closed");
+    }
+    if (cluster == null) {
+      cluster = newClient(properties, parameters, ClusterIds.group(ClusterIds.CLUSTER_GROUP, clusterMembers), false);
+    }
+    return cluster;
   }
 
   /** The failure of a host name that does not resolve, as {@link #connect} documents it. */
@@ -182,6 +218,8 @@ public final class HoldfastClient implements AutoCloseable {
       hint = "the node refused the connection because of a connection limit";
     } else if (security.isPlaintext()) {
       hint = "this client speaks plaintext (--insecure); unless the node was started with --insecure it accepts only mutual TLS";
+    } else if (tls && issuerProblem(security) != null) {
+      hint = "the TLS handshake failed: " + issuerProblem(security) + ", and the node accepts only certificates issued by its cluster CA";
     } else if (tls) {
       hint = "the TLS handshake failed: the node accepts only certificates issued by its cluster CA and not expired"
           + " (this client presents " + security.tls().certFile() + "; check it with 'holdfast doctor'), and this client"
@@ -191,6 +229,18 @@ public final class HoldfastClient implements AutoCloseable {
       hint = "is the node running, and does it speak TLS (a node started with --insecure speaks plaintext)?";
     }
     return new HoldfastException(Errno.EIO, "cannot reach " + address + ": " + hint + " [" + causes + "]", e);
+  }
+
+  /** Why this client's certificate is not one its CA issued, or null if it is (or on plaintext). */
+  private static String issuerProblem(TransportSecurity security) {
+    try {
+      if (!security.isPlaintext()) {
+        security.tls().checkIssuedByCa();
+      }
+      return null;
+    } catch (IOException e) {
+      return e.getMessage();
+    }
   }
 
   /** This client's hello: protocol {@link Codec#VERSION}, its features and requirements. */
@@ -301,7 +351,7 @@ public final class HoldfastClient implements AutoCloseable {
    * @throws HoldfastException if the cluster group does not answer within the deadline
    */
   public ClusterMap refreshMap() throws HoldfastException {
-    ClusterMap m = decodeMap(await(cluster.async().sendReadOnly(message(new ClusterCommand.GetMap())), deadline, "cluster map"), "cluster group");
+    ClusterMap m = decodeMap(await(cluster().async().sendReadOnly(message(new ClusterCommand.GetMap())), deadline, "cluster map"), "cluster group");
     map = m;
     return m;
   }
@@ -587,7 +637,7 @@ public final class HoldfastClient implements AutoCloseable {
   }
 
   private ClusterMap change(ClusterCommand command, String what) throws HoldfastException {
-    ClusterMap after = decodeMap(await(cluster.async().send(message(command)), deadline, what), "cluster group");
+    ClusterMap after = decodeMap(await(cluster().async().send(message(command)), deadline, what), "cluster group");
     map = after;
     return after;
   }
@@ -615,7 +665,7 @@ public final class HoldfastClient implements AutoCloseable {
           new HoldfastException(Errno.ENOENT, "no volume " + name + "; volumes are " + map.volumes().keySet()));
     }
     RaftGroup group = ClusterIds.group(RaftGroupId.valueOf(v.groupId()), v.replicas());
-    RaftVolumeService s = new RaftVolumeService(name, newClient(properties, parameters, group, false), newClient(properties, parameters, group, true), new ArrayList<>(group.getPeers()), deadline);
+    RaftVolumeService s = new RaftVolumeService(name, () -> newClient(properties, parameters, group, false), newClient(properties, parameters, group, true), new ArrayList<>(group.getPeers()), deadline, !shortLived);
     volumes.put(name, s);
     return s;
   }
@@ -851,7 +901,9 @@ public final class HoldfastClient implements AutoCloseable {
     retired.forEach(RaftVolumeService::close);
     retired.clear();
     try {
-      cluster.close();
+      if (cluster != null) {
+        cluster.close();
+      }
     } catch (IOException e) {
       // releasing connections only
     }

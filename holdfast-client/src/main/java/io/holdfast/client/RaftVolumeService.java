@@ -32,14 +32,16 @@ import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
  *       client are applied in the order they were sent, and a request resent after a timeout
  *       or failover keeps its client id and call id, so the leader's retry cache applies it
  *       at most once.
- *   <li>Queries are linearizable (ReadIndex) and spread round-robin over the members; a member
+ *   <li>Queries are linearizable (ReadIndex) and spread round-robin over the members (a
+ *       short-lived client, one CLI command, keeps to one member, starting at a random one); a member
  *       that fails a read, or does not answer it within {@link #MEMBER_READ_MILLIS}, is skipped
  *       for {@link #SUSPECT_MILLIS} and the read goes to the leader, retried until the deadline
  *       while there is none (e.g. during an election). (A member that was just replaced, or
  *       is busy writing a snapshot, can hold a read without failing it.)
  *   <li>A read a member has not answered within the hedge delay ({@link HedgeDelay}: the 90th
- *       percentile of recent member reads, 2–20 ms) is also sent to the leader, and the first
- *       answer wins (a hedged request). Both answers are linearizable,
+ *       percentile of recent member reads, 2–20 ms; {@link #COLD_HEDGE_MILLIS} for the first read
+ *       from a member, which also sets up its connection and TLS session) is also sent to the
+ *       leader, and the first answer wins (a hedged request). Both answers are linearizable,
  *       so either is correct. The reason: a follower learns that an entry is committed only
  *       from a later appendEntries carrying a previous-entry reference, and Ratis 3.3.0 sends
  *       the heartbeat it triggers for a follower's read index without one while that
@@ -58,8 +60,22 @@ final class RaftVolumeService implements VolumeService {
   static final long RETRY_MILLIS = 100;
   /** How long a read sent to one member may take before it is asked of the leader instead. */
   static final long MEMBER_READ_MILLIS = 2_000;
+  /**
+   * The hedge delay of the first read from a member: it also opens the connection (a TLS
+   * handshake, tens to hundreds of milliseconds in a process that just started), and hedging
+   * it after the usual few milliseconds would open a second connection, to the leader, every
+   * time. Still well below the 500 ms heartbeat wait a hedge cuts short.
+   */
+  static final long COLD_HEDGE_MILLIS = 250;
 
-  private final RaftClient client;
+  /** Builds {@link #client}. */
+  private final java.util.function.Supplier<RaftClient> newClient;
+  /**
+   * The client for mutations and reads from the leader, built on first use (guarded by this):
+   * each Raft client sets up its own TLS context, and a command that only reads may never need
+   * the leader.
+   */
+  private RaftClient client;
   /**
    * A second client for reads pinned to a member: sending to a chosen follower would move the
    * write client's idea of the leader, and every following write would first bounce off that
@@ -68,19 +84,34 @@ final class RaftVolumeService implements VolumeService {
   private final RaftClient readClient;
   private final List<RaftPeerId> members;
   private final Duration deadline;
-  private final AtomicInteger next = new AtomicInteger();
+  private final AtomicInteger next;
+  /** Whether reads go round-robin over the members, else to one (see the class comment). */
+  private final boolean spreadReads;
   private final ConcurrentHashMap<RaftPeerId, Long> suspectUntilNanos = new ConcurrentHashMap<>();
+  /** Members that answered a read: their connection is set up. */
+  private final java.util.Set<RaftPeerId> answered = ConcurrentHashMap.newKeySet();
   private final String name;
   private final java.util.concurrent.ExecutorService diagnostics;
   private volatile boolean closed;
   private final HedgeDelay hedge = new HedgeDelay();
 
-  RaftVolumeService(String name, RaftClient client, RaftClient readClient, List<RaftPeer> members, Duration deadline) {
+  /**
+   * @param newClient builds the client for mutations and reads from the leader (retrying), on
+   *     first use
+   * @param readClient the client for reads pinned to a member (not retrying)
+   * @param spreadReads true to spread reads round-robin over the members; false to keep to one,
+   *     chosen at random, for a short-lived client
+   */
+  RaftVolumeService(String name, java.util.function.Supplier<RaftClient> newClient, RaftClient readClient,
+      List<RaftPeer> members, Duration deadline, boolean spreadReads) {
     this.name = name;
-    this.client = client;
+    this.newClient = newClient;
     this.readClient = readClient;
     this.members = members.stream().map(RaftPeer::getId).toList();
     this.deadline = deadline;
+    this.spreadReads = spreadReads;
+    this.next = new AtomicInteger(spreadReads || members.isEmpty() ? 0
+        : java.util.concurrent.ThreadLocalRandom.current().nextInt(members.size()));
     this.diagnostics = java.util.concurrent.Executors.newFixedThreadPool(2, r -> {
       Thread t = new Thread(r, "holdfast-member-query-" + name);
       t.setDaemon(true);
@@ -91,7 +122,7 @@ final class RaftVolumeService implements VolumeService {
   @Override
   public CompletableFuture<Response> submit(Request.Mutation mutation) {
     Message m = Message.valueOf(ByteString.copyFrom(Codec.encode(mutation)));
-    return finish(client.async().send(m), "mutation " + mutation.getClass().getSimpleName());
+    return finish(client().async().send(m), "mutation " + mutation.getClass().getSimpleName());
   }
 
   @Override
@@ -119,7 +150,7 @@ final class RaftVolumeService implements VolumeService {
       java.util.function.BooleanSupplier unwanted) {
     RaftPeerId target = attempt == 0 ? pickMember() : null;
     if (target == null) {
-      return retryOnFailure(finish(client.async().sendReadOnlyUnordered(m), what), m, what, deadlineNanos, attempt, unwanted);
+      return retryOnFailure(finish(client().async().sendReadOnlyUnordered(m), what), m, what, deadlineNanos, attempt, unwanted);
     }
     // a read index costs milliseconds; a member that holds a read longer is skipped
     long sentNanos = System.nanoTime();
@@ -140,7 +171,9 @@ final class RaftVolumeService implements VolumeService {
     };
     member.whenComplete((r, e) -> {
       if (e == null) {
-        hedge.record(System.nanoTime() - sentNanos);
+        if (!answered.add(target)) { // the first read also set up the connection
+          hedge.record(System.nanoTime() - sentNanos);
+        }
         answer.complete(r);
       } else {
         suspectUntilNanos.put(target, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(SUSPECT_MILLIS));
@@ -151,7 +184,8 @@ final class RaftVolumeService implements VolumeService {
       }
     });
     // run on the delay's own timer thread, not the common pool (which other work may block)
-    CompletableFuture.delayedExecutor(hedge.nanos(), TimeUnit.NANOSECONDS, Runnable::run).execute(askLeader);
+    long hedgeNanos = answered.contains(target) ? hedge.nanos() : TimeUnit.MILLISECONDS.toNanos(COLD_HEDGE_MILLIS);
+    CompletableFuture.delayedExecutor(hedgeNanos, TimeUnit.NANOSECONDS, Runnable::run).execute(askLeader);
     return answer;
   }
 
@@ -192,7 +226,8 @@ final class RaftVolumeService implements VolumeService {
   private RaftPeerId pickMember() {
     long now = System.nanoTime();
     for (int i = 0; i < members.size(); i++) {
-      RaftPeerId p = members.get(Math.floorMod(next.getAndIncrement(), members.size()));
+      int index = spreadReads ? next.getAndIncrement() : next.get() + i;
+      RaftPeerId p = members.get(Math.floorMod(index, members.size()));
       Long until = suspectUntilNanos.get(p);
       if (until == null || until - now < 0) {
         return p;
@@ -250,7 +285,7 @@ final class RaftVolumeService implements VolumeService {
   java.util.Optional<RaftPeerId> leader() {
     for (RaftPeerId p : members) {
       try {
-        var reply = readClient.getGroupManagementApi(p).info(client.getGroupId());
+        var reply = readClient.getGroupManagementApi(p).info(readClient.getGroupId());
         if (reply.isSuccess()
             && reply.getRoleInfoProto().getRole() == org.apache.ratis.proto.RaftProtos.RaftPeerRole.LEADER) {
           return java.util.Optional.of(p);
@@ -262,12 +297,31 @@ final class RaftVolumeService implements VolumeService {
     return java.util.Optional.empty();
   }
 
+  private synchronized RaftClient client() {
+    if (client == null) {
+      client = newClient.get(); // after close() too: its requests then fail as on a closed client
+      if (closed) {
+        closeQuietly(client);
+      }
+    }
+    return client;
+  }
+
   @Override
   public void close() {
     closed = true;
     diagnostics.shutdownNow();
-    try (RaftClient c = client; RaftClient r = readClient) {
-      // closed by try-with-resources
+    closeQuietly(readClient);
+    synchronized (this) {
+      if (client != null) {
+        closeQuietly(client);
+      }
+    }
+  }
+
+  private static void closeQuietly(RaftClient c) {
+    try {
+      c.close();
     } catch (IOException e) {
       // Closing a client only releases connections; nothing to report to callers.
     }

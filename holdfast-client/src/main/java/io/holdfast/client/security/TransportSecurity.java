@@ -63,7 +63,9 @@ public record TransportSecurity(TlsFiles tls) {
 
   /**
    * A client's security from its options ({@link #TLS_OPTION}, {@link #INSECURE_OPTION});
-   * without either, the {@link #defaultClientDirectory()}.
+   * without either, the {@link #defaultClientDirectory()}. The client certificate is not
+   * checked against the CA here ({@link TlsFiles#read}): the node does that in the handshake,
+   * and a client explains a refused handshake with {@link TlsFiles#checkIssuedByCa}.
    *
    * @throws HoldfastException {@link Errno#EACCES} if no usable client certificate is found,
    *     with a message that says where it looked and how to get one
@@ -82,7 +84,7 @@ public record TransportSecurity(TlsFiles tls) {
       default -> throw new IllegalArgumentException(TLS_OPTION + " must be a Path or String, got " + dirOption.getClass().getName());
     };
     try {
-      return tls(TlsFiles.load(dir, "client"));
+      return tls(TlsFiles.read(dir, "client"));
     } catch (IOException e) {
       throw new HoldfastException(Errno.EACCES, "no usable client certificate: " + e.getMessage()
           + ". Issue one with 'holdfast cert client NAME --out " + dir + "' on the machine that holds the cluster CA,"
