@@ -52,6 +52,7 @@ final class DiskReserve {
       case Request.Create c -> 0;
       case Request.Mkdir d -> 0;
       case Request.Symlink s -> 0;
+      case Request.Mknod n -> 0;
       case Request.Link l -> 0;
       case Request.SetXattr x -> x.value().length;
       default -> -1; // frees space, or changes only metadata in place
