@@ -1,0 +1,138 @@
+package io.holdfast.protocol;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
+import java.nio.file.Path;
+
+/**
+ * Creating special files (FIFOs, device nodes, UNIX-domain socket names) on any {@link Path}
+ * that can hold them, which {@code java.nio.file} has no call for.
+ *
+ * <p>Spec followed: POSIX {@code mknod(2)}, Linux values of the {@code S_IF*} bits and of
+ * {@code dev_t}. A path whose provider is a {@link SpecialFileProvider} (Holdfast's) is handed
+ * to it; a path of the JVM's default file system is created with libc's {@code mknod(2)}
+ * through the FFM API (device nodes then need {@code CAP_MKNOD}, as always; the JVM should run
+ * with {@code --enable-native-access=ALL-UNNAMED} to avoid a warning); any other file system
+ * cannot hold them.
+ *
+ * <p>Thread safety: stateless; all methods may be called from any thread.
+ */
+public final class SpecialFiles {
+  private static final MethodHandle MKNOD;
+  private static final StructLayout CALL_STATE;
+  private static final VarHandle ERRNO;
+
+  static {
+    MethodHandle mknod = null;
+    StructLayout state = null;
+    VarHandle errno = null;
+    try {
+      Linker linker = Linker.nativeLinker();
+      Linker.Option capture = Linker.Option.captureCallState("errno");
+      state = Linker.Option.captureStateLayout();
+      errno = state.varHandle(java.lang.foreign.MemoryLayout.PathElement.groupElement("errno"));
+      mknod = linker.defaultLookup().find("mknod")
+          .map(a -> linker.downcallHandle(a, FunctionDescriptor.of(ValueLayout.JAVA_INT,
+              ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG), capture))
+          .orElse(null);
+    } catch (RuntimeException | LinkageError e) {
+      System.getLogger(SpecialFiles.class.getName())
+          .log(System.Logger.Level.DEBUG, "libc mknod unavailable", e);
+    }
+    MKNOD = mknod;
+    CALL_STATE = state;
+    ERRNO = errno;
+  }
+
+  private SpecialFiles() {}
+
+  /**
+   * Whether {@link #mknod} can work for {@code path}'s file system: its provider is a
+   * {@link SpecialFileProvider}, or it is the default file system and libc's {@code mknod} was
+   * found. (Whether the caller is allowed is another matter.)
+   */
+  public static boolean supported(Path path) {
+    return path.getFileSystem().provider() instanceof SpecialFileProvider
+        || (path.getFileSystem() == FileSystems.getDefault() && MKNOD != null);
+  }
+
+  /**
+   * Creates a special file at {@code path}, as POSIX {@code mknod(2)}, with exactly the
+   * permission bits of {@code mode}: on the local disk the process umask is undone by a
+   * {@code chmod} afterwards (the caller applies its own umask, as the kernel does before a FUSE
+   * request reaches the file system).
+   *
+   * @param mode full {@code st_mode}: type bits ({@code S_IFIFO 0010000}, {@code S_IFCHR
+   *     0020000}, {@code S_IFBLK 0060000}, {@code S_IFSOCK 0140000}) and permission bits
+   *     ({@code 07777})
+   * @param rdev device number of a character or block device in the Linux {@code dev_t}
+   *     encoding; ignored for other types
+   * @throws FileAlreadyExistsException if {@code path} exists
+   * @throws NoSuchFileException if its parent does not exist
+   * @throws AccessDeniedException if the caller may not create it (no write permission on the
+   *     parent; a device node without privilege)
+   * @throws UnsupportedOperationException if {@code path}'s file system cannot hold special
+   *     files ({@link #supported} is false)
+   * @throws IOException for other failures; {@link ErrnoFileSystemException} when the errno is
+   *     one Holdfast knows
+   */
+  public static void mknod(Path path, int mode, long rdev) throws IOException {
+    if (path.getFileSystem().provider() instanceof SpecialFileProvider p) {
+      p.mknod(path, mode, rdev);
+      return;
+    }
+    if (path.getFileSystem() != FileSystems.getDefault() || MKNOD == null) {
+      throw new UnsupportedOperationException(
+          "the file system of " + path + " cannot hold special files");
+    }
+    String name = path.toString();
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment state = arena.allocate(CALL_STATE);
+      int rc = (int) MKNOD.invokeExact(state, arena.allocateFrom(name), mode, rdev);
+      if (rc != 0) {
+        throw exception((int) ERRNO.get(state, 0L), name);
+      }
+    } catch (IOException | RuntimeException | Error e) {
+      throw e;
+    } catch (Throwable t) {
+      throw new IOException("mknod " + name + " failed", t);
+    }
+    int perms = mode & 07777;
+    int actual = ((Number) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS)).intValue() & 07777;
+    if (actual != perms) {
+      Files.setAttribute(path, "unix:mode", perms); // not a link: mknod just made it
+    }
+  }
+
+  private static IOException exception(int errno, String file) {
+    return switch (errno) {
+      case 17 -> new FileAlreadyExistsException(file);
+      case 2 -> new NoSuchFileException(file);
+      case 20 -> new NotDirectoryException(file);
+      case 1, 13 -> new AccessDeniedException(file, null,
+          errno == 1 ? "Operation not permitted" : "Permission denied");
+      default -> {
+        try {
+          yield new ErrnoFileSystemException(file, null, Errno.fromCode(errno), "mknod failed");
+        } catch (IllegalArgumentException unknown) {
+          yield new FileSystemException(file, null, "mknod failed with errno " + errno);
+        }
+      }
+    };
+  }
+}
