@@ -136,6 +136,7 @@ public final class FuseMount implements AutoCloseable {
     }
     Arena upcalls = Arena.ofShared();
     NativeFuse.bindLink(fuse, upcalls, ops::link);
+    NativeFuse.bindMknod(fuse, upcalls, ops::mknod);
     try {
       fuse.mount("holdfast", mp, flags(options).toArray(String[]::new));
     } catch (FuseMountFailedException | IllegalArgumentException | IllegalStateException e) {
