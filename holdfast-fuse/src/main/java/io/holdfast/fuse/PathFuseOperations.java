@@ -508,8 +508,12 @@ final class PathFuseOperations implements FuseOperations {
       if (a == null && m == null) {
         return 0;
       }
-      Files.getFileAttributeView(resolve(path), BasicFileAttributeView.class, NOFOLLOW_LINKS)
-          .setTimes(m, a, null);
+      Path p = resolve(path);
+      if (localDisk) {
+        SpecialFiles.setTimes(p, m, a); // utimensat: the JDK's setTimes opens the file, and blocks on a FIFO
+        return 0;
+      }
+      Files.getFileAttributeView(p, BasicFileAttributeView.class, NOFOLLOW_LINKS).setTimes(m, a, null);
       return 0;
     });
   }

@@ -196,6 +196,9 @@ class PathFuseIT {
     assertThat(sh("stat -c '%F %a' " + mnt.resolve("fifo")).trim()).isEqualTo("fifo 640");
     assertThat(sh("stat -c '%F %a' " + backing.resolve("sock")).trim()).isEqualTo("socket 750");
     assertThat(run("mkfifo " + mnt.resolve("sock")).errors()).contains("File exists");
+    // touch sets the FIFO's times without opening it (an open would wait for a writer)
+    sh("timeout 20 touch -d '2001-02-03 04:05:06 UTC' " + mnt.resolve("fifo") + " && timeout 20 touch " + mnt.resolve("sock"));
+    assertThat(sh("stat -c %Y " + backing.resolve("fifo")).trim()).isEqualTo("981173106");
     boolean root = ProcessHandle.current().info().user().orElse("").equals("root");
     if (root && run("mknod " + tmp.resolve("probe") + " c 1 3").exit() == 0) {
       sh("mknod -m 620 " + mnt.resolve("null") + " c 1 3 && mknod " + mnt.resolve("loop0") + " b 7 0");

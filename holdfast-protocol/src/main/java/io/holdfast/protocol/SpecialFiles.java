@@ -34,11 +34,17 @@ import java.nio.file.Path;
  */
 public final class SpecialFiles {
   private static final MethodHandle MKNOD;
+  private static final MethodHandle UTIMENSAT;
+  private static final int AT_FDCWD = -100;
+  private static final int AT_SYMLINK_NOFOLLOW = 0x100;
+  /** {@code tv_nsec} that leaves a time unchanged (Linux {@code UTIME_OMIT}). */
+  private static final long UTIME_OMIT = (1L << 30) - 2;
   private static final StructLayout CALL_STATE;
   private static final VarHandle ERRNO;
 
   static {
     MethodHandle mknod = null;
+    MethodHandle utimensat = null;
     StructLayout state = null;
     VarHandle errno = null;
     try {
@@ -50,11 +56,16 @@ public final class SpecialFiles {
           .map(a -> linker.downcallHandle(a, FunctionDescriptor.of(ValueLayout.JAVA_INT,
               ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG), capture))
           .orElse(null);
+      utimensat = linker.defaultLookup().find("utimensat")
+          .map(a -> linker.downcallHandle(a, FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
+              ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_INT), capture))
+          .orElse(null);
     } catch (RuntimeException | LinkageError e) {
       System.getLogger(SpecialFiles.class.getName())
           .log(System.Logger.Level.DEBUG, "libc mknod unavailable", e);
     }
     MKNOD = mknod;
+    UTIMENSAT = utimensat;
     CALL_STATE = state;
     ERRNO = errno;
   }
@@ -117,6 +128,55 @@ public final class SpecialFiles {
     if (actual != perms) {
       Files.setAttribute(path, "unix:mode", perms); // not a link: mknod just made it
     }
+  }
+
+  /**
+   * Sets the modification and access times of {@code path} itself (a final symbolic link is not
+   * followed), as {@link java.nio.file.attribute.BasicFileAttributeView#setTimes} does, but
+   * without opening the file: the JDK's provider opens it first, which blocks on a FIFO until a
+   * writer comes. On the default file system this is POSIX {@code utimensat(2)} with
+   * {@code AT_SYMLINK_NOFOLLOW}; elsewhere the file system's basic view (Holdfast's does not
+   * open the file).
+   *
+   * @param mtime new modification time, or null to leave it
+   * @param atime new access time, or null to leave it
+   * @throws NoSuchFileException if {@code path} does not exist
+   * @throws AccessDeniedException if the caller may not set them
+   * @throws IOException for other failures
+   */
+  public static void setTimes(Path path, java.nio.file.attribute.FileTime mtime, java.nio.file.attribute.FileTime atime)
+      throws IOException {
+    if (path.getFileSystem() != FileSystems.getDefault() || UTIMENSAT == null) {
+      Files.getFileAttributeView(path, java.nio.file.attribute.BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
+          .setTimes(mtime, atime, null);
+      return;
+    }
+    String name = path.toString();
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment times = arena.allocate(ValueLayout.JAVA_LONG, 4);
+      setTimespec(times, 0, atime);
+      setTimespec(times, 2, mtime);
+      MemorySegment state = arena.allocate(CALL_STATE);
+      int rc = (int) UTIMENSAT.invokeExact(state, AT_FDCWD, arena.allocateFrom(name), times, AT_SYMLINK_NOFOLLOW);
+      if (rc != 0) {
+        throw exception((int) ERRNO.get(state, 0L), name);
+      }
+    } catch (IOException | RuntimeException | Error e) {
+      throw e;
+    } catch (Throwable t) {
+      throw new IOException("utimensat " + name + " failed", t);
+    }
+  }
+
+  private static void setTimespec(MemorySegment times, int index, java.nio.file.attribute.FileTime t) {
+    if (t == null) {
+      times.setAtIndex(ValueLayout.JAVA_LONG, index, 0);
+      times.setAtIndex(ValueLayout.JAVA_LONG, index + 1, UTIME_OMIT);
+      return;
+    }
+    java.time.Instant i = t.toInstant();
+    times.setAtIndex(ValueLayout.JAVA_LONG, index, i.getEpochSecond());
+    times.setAtIndex(ValueLayout.JAVA_LONG, index + 1, i.getNano());
   }
 
   private static IOException exception(int errno, String file) {

@@ -90,6 +90,10 @@ class SpecialFilesFuseIT {
     assertThat(Files.readString(out)).isEqualTo("through-the-fifo\n");
     assertThat(stat(d.resolve("fifo"))).isEqualTo("fifo 0 0 644");
 
+    // touch sets times, as the owner (explicit) and as a writer (now)
+    sh("timeout 20 touch -d '2001-02-03 04:05:06 UTC' " + d.resolve("fifo") + " && timeout 20 touch " + d.resolve("sock"));
+    assertThat(sh("stat -c %Y " + d.resolve("fifo")).trim()).isEqualTo("981173106");
+
     // mv, ln, chmod, chown as for files
     sh("mv " + d.resolve("fifo") + " " + d.resolve("fifo2") + " && ln " + d.resolve("null") + " " + d.resolve("null2")
         + " && chmod 600 " + d.resolve("null2") + " && chown 5:6 " + d.resolve("loop0"));
