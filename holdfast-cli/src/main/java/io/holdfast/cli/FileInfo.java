@@ -18,9 +18,11 @@ import java.util.Set;
  * else {@code "posix"}, else basic attributes with a synthesized mode. Missing numbers are -1.
  *
  * @param mode full {@code st_mode}: file type bits and permission bits
+ * @param rdev {@code st_rdev}: the device number of a character or block device (Linux
+ *     {@code dev_t}), else 0
  */
 record FileInfo(long inode, int mode, long nlink, long uid, long gid, long size,
-    FileTime atime, FileTime mtime, FileTime ctime) {
+    FileTime atime, FileTime mtime, FileTime ctime, long rdev) {
 
   static final int S_IFMT = 0170000;
   static final int S_IFSOCK = 0140000;
@@ -37,7 +39,7 @@ record FileInfo(long inode, int mode, long nlink, long uid, long gid, long size,
     Set<String> views = p.getFileSystem().supportedFileAttributeViews();
     if (views.contains("unix")) {
       Map<String, Object> a = Files.readAttributes(p,
-          "unix:mode,ino,nlink,uid,gid,size,lastAccessTime,lastModifiedTime,ctime", opts);
+          "unix:mode,ino,nlink,uid,gid,size,rdev,lastAccessTime,lastModifiedTime,ctime", opts);
       return new FileInfo(
           ((Number) a.get("ino")).longValue(),
           ((Number) a.get("mode")).intValue(),
@@ -47,7 +49,8 @@ record FileInfo(long inode, int mode, long nlink, long uid, long gid, long size,
           ((Number) a.get("size")).longValue(),
           (FileTime) a.get("lastAccessTime"),
           (FileTime) a.get("lastModifiedTime"),
-          (FileTime) a.get("ctime"));
+          (FileTime) a.get("ctime"),
+          ((Number) a.get("rdev")).longValue());
     }
     BasicFileAttributes b;
     int perms;
@@ -62,7 +65,7 @@ record FileInfo(long inode, int mode, long nlink, long uid, long gid, long size,
     int type = b.isDirectory() ? S_IFDIR : b.isSymbolicLink() ? S_IFLNK
         : b.isRegularFile() ? S_IFREG : 0;
     return new FileInfo(-1, type | perms, -1, -1, -1, b.size(), b.lastAccessTime(),
-        b.lastModifiedTime(), b.lastModifiedTime());
+        b.lastModifiedTime(), b.lastModifiedTime(), 0);
   }
 
   int type() {
@@ -79,6 +82,12 @@ record FileInfo(long inode, int mode, long nlink, long uid, long gid, long size,
 
   boolean isRegularFile() {
     return type() == S_IFREG;
+  }
+
+  /** Whether this is a FIFO, socket or device node. */
+  boolean isSpecial() {
+    int t = type();
+    return t == S_IFIFO || t == S_IFSOCK || t == S_IFCHR || t == S_IFBLK;
   }
 
   /** The permission bits including set-uid, set-gid and sticky ({@code 07777}). */

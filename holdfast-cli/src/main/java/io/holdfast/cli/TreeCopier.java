@@ -1,5 +1,6 @@
 package io.holdfast.cli;
 
+import io.holdfast.protocol.SpecialFiles;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SeekableByteChannel;
@@ -27,7 +28,10 @@ import java.util.Set;
  * bits (with set-uid/set-gid/sticky when both sides have the {@code "unix"} view), access and
  * modification times. Not kept: owner and group (the copy belongs to the caller, as with
  * {@code cp} without {@code -p}), hard links (each name becomes its own file), extended
- * attributes. Fifos, sockets and devices are reported and skipped.
+ * attributes. FIFOs, sockets and device nodes are recreated with their type, permission bits,
+ * device number and times, as {@code cp -a} does (POSIX {@code mknod(2)} through
+ * {@link SpecialFiles}: device nodes need root); a target file system that cannot hold them
+ * (neither Holdfast nor the local disk) makes that entry fail.
  *
  * <p>Directories are read with a {@link DirectoryStream}, which Holdfast's provider pages, so a
  * huge directory is never held in memory; recursion depth is the tree's depth. A failure of
@@ -88,8 +92,9 @@ final class TreeCopier {
       case FileInfo.S_IFDIR -> copyDirectory(src, dst, info);
       case FileInfo.S_IFLNK -> copyLink(src, dst, info);
       case FileInfo.S_IFREG -> copyFile(src, dst, info);
+      case FileInfo.S_IFIFO, FileInfo.S_IFSOCK, FileInfo.S_IFCHR, FileInfo.S_IFBLK -> copySpecial(src, dst, info);
       default -> throw new FileSystemException(src.toString(), null,
-          "is a " + info.typeName() + "; only files, directories and symbolic links are copied");
+          "is a " + info.typeName() + "; only files, directories, symbolic links and special files are copied");
     }
   }
 
@@ -133,6 +138,20 @@ final class TreeCopier {
     } catch (IOException | UnsupportedOperationException e) {
       // Not every file system can set a link's own times; the link itself is what matters.
     }
+    progress.fileDone();
+  }
+
+  private void copySpecial(Path src, Path dst, FileInfo info) throws IOException {
+    if (!SpecialFiles.supported(dst)) {
+      throw new FileSystemException(src.toString(), dst.toString(),
+          "is a " + info.typeName() + ", which the target file system cannot hold");
+    }
+    if (Files.isDirectory(dst, LinkOption.NOFOLLOW_LINKS)) {
+      throw new FileAlreadyExistsException(dst.toString(), null, "exists and is a directory");
+    }
+    Files.deleteIfExists(dst);
+    SpecialFiles.mknod(dst, info.mode(), info.rdev());
+    SpecialFiles.setTimes(dst, info.mtime(), info.atime()); // the JDK's setTimes would open a FIFO, and block
     progress.fileDone();
   }
 

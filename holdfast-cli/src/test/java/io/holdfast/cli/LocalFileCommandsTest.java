@@ -37,6 +37,43 @@ class LocalFileCommandsTest {
     assertThat(Files.isSymbolicLink(tmp.resolve("copy/docs/up"))).isTrue();
   }
 
+  /**
+   * cp -r recreates FIFOs, sockets and (as root) device nodes, as cp -a does: same type,
+   * permission bits, device number and mtime.
+   */
+  @Test
+  void cpRecursiveRecreatesSpecialFiles() throws IOException {
+    Path special = Files.createDirectory(tmp.resolve("special"));
+    io.holdfast.protocol.SpecialFiles.mknod(special.resolve("fifo"), FileInfo.S_IFIFO | 0640, 0);
+    io.holdfast.protocol.SpecialFiles.mknod(special.resolve("sock"), FileInfo.S_IFSOCK | 0755, 0);
+    boolean devices = true;
+    try {
+      io.holdfast.protocol.SpecialFiles.mknod(special.resolve("null"), FileInfo.S_IFCHR | 0666, 0x103);
+      io.holdfast.protocol.SpecialFiles.mknod(special.resolve("loop0"), FileInfo.S_IFBLK | 0660, 0x700);
+    } catch (java.nio.file.AccessDeniedException notRoot) {
+      devices = false; // only root (CAP_MKNOD) makes device nodes
+    }
+    io.holdfast.protocol.SpecialFiles.setTimes(special.resolve("fifo"), FileTime.fromMillis(1_300_000_000_000L), null);
+    Cli r = Cli.run("cp", "-r", p("special"), p("special-copy"));
+    assertThat(r.err()).isEmpty();
+    assertThat(r.exit()).isZero();
+    Trees.assertSame(special, tmp.resolve("special-copy"));
+    FileInfo fifo = FileInfo.read(tmp.resolve("special-copy/fifo"), false);
+    assertThat(fifo.mode()).isEqualTo(FileInfo.S_IFIFO | 0640);
+    assertThat(fifo.mtime().toMillis()).isEqualTo(1_300_000_000_000L);
+    assertThat(FileInfo.read(tmp.resolve("special-copy/sock"), false).mode()).isEqualTo(FileInfo.S_IFSOCK | 0755);
+    if (devices) {
+      FileInfo n = FileInfo.read(tmp.resolve("special-copy/null"), false);
+      assertThat(n.mode()).isEqualTo(FileInfo.S_IFCHR | 0666);
+      assertThat(n.rdev()).isEqualTo(0x103);
+      assertThat(FileInfo.read(tmp.resolve("special-copy/loop0"), false).rdev()).isEqualTo(0x700);
+    }
+    // copied again over the existing copy: replaced, not refused
+    r = Cli.run("cp", "-r", p("special"), p("special-copy"));
+    assertThat(r.err()).isEmpty();
+    assertThat(r.exit()).isZero();
+  }
+
   @Test
   void cpIntoExistingDirectoryAndSeveralSources() throws IOException {
     Files.createDirectory(tmp.resolve("dest"));

@@ -60,6 +60,10 @@ final class Trees {
       assertThat(Files.readAllBytes(actual)).as("content of %s", where).isEqualTo(Files.readAllBytes(expected));
       return;
     }
+    if (e.isSpecial()) {
+      assertThat(a.rdev()).as("device number of %s", where).isEqualTo(e.rdev());
+      return;
+    }
     List<String> en = names(expected);
     List<String> an = names(actual);
     assertThat(an).as("entries of %s", where).isEqualTo(en);

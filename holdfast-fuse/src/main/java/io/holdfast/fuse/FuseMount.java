@@ -138,6 +138,7 @@ public final class FuseMount implements AutoCloseable {
     NativeFuse.bindLink(fuse, upcalls, ops::link);
     NativeFuse.bindFallocate(fuse, upcalls, ops::fallocate);
     NativeFuse.bindLseek(fuse, upcalls, ops::lseek);
+    NativeFuse.bindMknod(fuse, upcalls, ops::mknod);
     try {
       fuse.mount("holdfast", mp, flags(options).toArray(String[]::new));
     } catch (FuseMountFailedException | IllegalArgumentException | IllegalStateException e) {

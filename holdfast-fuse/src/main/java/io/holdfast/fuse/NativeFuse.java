@@ -28,7 +28,8 @@ import org.cryptomator.jfuse.api.Stat;
  * <ul>
  *   <li>locating {@code libfuse3.so.3} (Debian ships no unversioned {@code libfuse3.so});
  *   <li>{@code fuse_get_context()} / {@code fuse_getgroups()} for the caller's credentials;
- *   <li>the {@code link} slot of {@code struct fuse_operations}, which jfuse never binds;
+ *   <li>the {@code link} and {@code mknod} slots of {@code struct fuse_operations}, which jfuse
+ *       never binds;
  *   <li>the {@code fallocate} and {@code lseek} slots (libfuse &ge; 3.8), which jfuse never binds
  *       either, with the file handle read from {@code struct fuse_file_info};
  *   <li>{@code st_ino}, 64-bit {@code st_nlink}, {@code st_blocks}, {@code st_blksize} and
@@ -68,10 +69,13 @@ final class NativeFuse {
   private static final long CTX_SIZE = 40;
   /** Offset of {@code link} in {@code struct fuse_operations} (9th pointer). */
   private static final long LINK_OFFSET_FALLBACK = 8 * 8;
+  /** Offset of {@code mknod} in {@code struct fuse_operations} (3rd pointer). */
+  private static final long MKNOD_OFFSET_FALLBACK = 2 * 8;
 
   private static final MethodHandle FUSE_GET_CONTEXT;
   private static final MethodHandle FUSE_GETGROUPS;
   private static final MethodHandle LINK_UPCALL;
+  private static final MethodHandle MKNOD_UPCALL;
 
   static {
     MethodHandle ctx = null;
@@ -97,6 +101,8 @@ final class NativeFuse {
     try {
       LINK_UPCALL = MethodHandles.lookup().findStatic(NativeFuse.class, "linkUpcall",
           MethodType.methodType(int.class, BiFunction.class, MemorySegment.class, MemorySegment.class));
+      MKNOD_UPCALL = MethodHandles.lookup().findStatic(NativeFuse.class, "mknodUpcall",
+          MethodType.methodType(int.class, Mknod.class, MemorySegment.class, int.class, long.class));
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
@@ -162,34 +168,75 @@ final class NativeFuse {
    * @return whether the slot was installed
    */
   static boolean bindLink(Fuse fuse, Arena arena, BiFunction<String, String, Integer> link) {
+    return bindSlot(fuse, arena, "link", LINK_OFFSET_FALLBACK, LINK_UPCALL.bindTo(link),
+        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS),
+        "hard links will fail with ENOSYS");
+  }
+
+  /** The libfuse3 {@code mknod(const char *path, mode_t mode, dev_t rdev)} callback. */
+  @FunctionalInterface
+  interface Mknod {
+    /**
+     * Creates a node.
+     *
+     * @param mode full {@code st_mode} (an unsigned 32-bit {@code mode_t})
+     * @param rdev the device number (a 64-bit {@code dev_t})
+     * @return 0 or a negative errno
+     */
+    int mknod(String path, int mode, long rdev);
+  }
+
+  /**
+   * Installs {@code mknod(path, mode, rdev)} into jfuse's {@code fuse_operations} struct before
+   * mounting: jfuse 0.7.3's {@code FuseOperations.mknod(String, short, int)} is never bound (and
+   * its types would cut {@code S_IFSOCK} and 64-bit device numbers). libfuse calls it for FIFOs,
+   * sockets and device nodes ({@code S_IFREG} goes to {@code create}, which is bound).
+   *
+   * @param arena owns the upcall stub; must stay open until the FUSE session is destroyed
+   * @return whether the slot was installed
+   */
+  static boolean bindMknod(Fuse fuse, Arena arena, Mknod mknod) {
+    return bindSlot(fuse, arena, "mknod", MKNOD_OFFSET_FALLBACK, MKNOD_UPCALL.bindTo(mknod),
+        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG),
+        "mkfifo, mknod and socket bind will fail with ENOSYS");
+  }
+
+  private static boolean bindSlot(Fuse fuse, Arena arena, String slot, long fallbackOffset, MethodHandle target,
+      FunctionDescriptor descriptor, String consequence) {
     try {
       Field f = Fuse.class.getDeclaredField("fuseOperationsStruct");
       f.setAccessible(true);
       MemorySegment ops = (MemorySegment) f.get(fuse);
-      long offset = linkOffset();
+      long offset = slotOffset(slot, fallbackOffset);
       if (offset + 8 > ops.byteSize()) {
         return false;
       }
-      MethodHandle target = LINK_UPCALL.bindTo(link);
-      MemorySegment stub = Linker.nativeLinker().upcallStub(target,
-          FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS), arena);
+      MemorySegment stub = Linker.nativeLinker().upcallStub(target, descriptor, arena);
       ops.set(ValueLayout.ADDRESS, offset, stub);
       return true;
     } catch (ReflectiveOperationException | RuntimeException e) {
-      LOG.log(System.Logger.Level.WARNING, "cannot bind FUSE link(); hard links will fail with ENOSYS", e);
+      LOG.log(System.Logger.Level.WARNING, "cannot bind FUSE " + slot + "(); " + consequence, e);
       return false;
     }
   }
 
-  private static long linkOffset() {
+  private static long slotOffset(String slot, long fallback) {
     try {
       Class<?> c = Class.forName("org.cryptomator.jfuse.linux.amd64.extr.fuse3.fuse_operations");
       Method layout = c.getDeclaredMethod("layout");
       layout.setAccessible(true);
       GroupLayout g = (GroupLayout) layout.invoke(null);
-      return g.byteOffset(MemoryLayout.PathElement.groupElement("link"));
+      return g.byteOffset(MemoryLayout.PathElement.groupElement(slot));
     } catch (ReflectiveOperationException | RuntimeException e) {
-      return LINK_OFFSET_FALLBACK;
+      return fallback;
+    }
+  }
+
+  private static int mknodUpcall(Mknod fn, MemorySegment path, int mode, long rdev) {
+    try {
+      return fn.mknod(path.reinterpret(Long.MAX_VALUE).getString(0), mode, rdev);
+    } catch (Throwable t) {
+      return -Errnos.EIO;
     }
   }
 

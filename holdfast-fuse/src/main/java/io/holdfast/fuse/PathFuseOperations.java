@@ -4,6 +4,7 @@ import static java.nio.file.LinkOption.NOFOLLOW_LINKS;
 
 import io.holdfast.client.nio.HoldfastFiles;
 import io.holdfast.protocol.Caller;
+import io.holdfast.protocol.SpecialFiles;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -77,14 +78,19 @@ import org.cryptomator.jfuse.api.TimeSpec;
  *       {@code "posix"} or basic attributes are used with synthesized mode and ownership.
  *   <li><b>Credentials:</b> see {@link CallerScope}. For the local default file system served by a
  *       root daemon, new nodes are chowned to the caller, as a C passthrough server does.
- *   <li><b>What jfuse lacks</b> ({@code link}, {@code fallocate}, {@code lseek}, {@code st_ino},
- *       caller context) is reached through {@link NativeFuse}.
  *   <li><b>fallocate and SEEK_DATA/SEEK_HOLE</b> (Linux fallocate(2), lseek(2)) go to
  *       {@link HoldfastFiles} when the handle is a Holdfast channel. Other file systems (the local
  *       disk included) get {@code EOPNOTSUPP} for fallocate, and {@code ENOSYS} for lseek, after
  *       which the kernel answers SEEK_DATA/SEEK_HOLE itself for the whole mount (all data, a hole
  *       at the end): NIO has no call for either, and the passthrough is a test and fallback
  *       server, not worth native calls on its own descriptors.
+ *   <li><b>Special files</b> ({@code mknod}: FIFOs, sockets, device nodes) are created through
+ *       {@link SpecialFiles}: Holdfast's provider stores them in the volume, the local disk gets
+ *       them from libc's {@code mknod(2)}; other file systems answer {@code EPERM}, as
+ *       {@code mknod(2)} does for a file system that does not support the type. Their I/O never
+ *       reaches the adapter: the kernel serves an opened FIFO or device node itself.
+ *   <li><b>What jfuse lacks</b> ({@code link}, {@code mknod}, {@code fallocate}, {@code lseek},
+ *       {@code st_ino}, {@code st_rdev}, caller context) is reached through {@link NativeFuse}.
  * </ul>
  *
  * <p>Thread safety: callbacks are invoked concurrently by libfuse's multithreaded loop; all state
@@ -95,6 +101,7 @@ final class PathFuseOperations implements FuseOperations {
   private static final int S_IFDIR = 0040000;
   private static final int S_IFREG = 0100000;
   private static final int S_IFLNK = 0120000;
+  private static final int S_IFMT = 0170000;
   private static final int O_ACCMODE = 03;
   private static final int O_WRONLY = 01;
   private static final int O_RDWR = 02;
@@ -524,8 +531,12 @@ final class PathFuseOperations implements FuseOperations {
       if (a == null && m == null) {
         return 0;
       }
-      Files.getFileAttributeView(resolve(path), BasicFileAttributeView.class, NOFOLLOW_LINKS)
-          .setTimes(m, a, null);
+      Path p = resolve(path);
+      if (localDisk) {
+        SpecialFiles.setTimes(p, m, a); // utimensat: the JDK's setTimes opens the file, and blocks on a FIFO
+        return 0;
+      }
+      Files.getFileAttributeView(p, BasicFileAttributeView.class, NOFOLLOW_LINKS).setTimes(m, a, null);
       return 0;
     });
   }
@@ -680,6 +691,46 @@ final class PathFuseOperations implements FuseOperations {
       Files.createLink(resolve(newPath), resolve(existing));
       return 0;
     });
+  }
+
+  /**
+   * {@code mknod(path, mode, rdev)} as libfuse3 defines it (POSIX {@code mknod(2)}): a FIFO, a
+   * UNIX-domain socket name or a device node, with the mode the kernel sends (it has applied the
+   * caller's umask, and checked {@code CAP_MKNOD} for devices). A regular file ({@code S_IFREG},
+   * which libfuse sends to {@code create} anyway) is created empty. Bound through
+   * {@link NativeFuse#bindMknod}, because jfuse 0.7.3 never binds the slot.
+   *
+   * @param mode full {@code st_mode}
+   * @param rdev device number ({@code dev_t}) of a device node
+   * @return 0, {@code -EEXIST}, {@code -EACCES}, ..., or {@code -EPERM} when the served file
+   *     system cannot hold special files
+   */
+  int mknod(String path, int mode, long rdev) {
+    return run("mknod", path, true, () -> {
+      Path p = resolve(path);
+      int type = mode & S_IFMT;
+      if (type == 0 || type == S_IFREG) {
+        boolean oneStep = exactInitialMode && (mode & 07000) == 0;
+        Files.createFile(p, createAttrs(oneStep ? mode & 0777 : mode & 0700 | 0600));
+        adopt(p);
+        if (!oneStep && (unixView || posixView)) {
+          setMode(p, mode);
+        }
+        return 0;
+      }
+      if (!SpecialFiles.supported(p)) {
+        return -Errnos.EPERM;
+      }
+      SpecialFiles.mknod(p, mode, rdev);
+      adopt(p);
+      return 0;
+    });
+  }
+
+  /** jfuse's narrower signature, which jfuse never calls; see {@link #mknod(String, int, long)}. */
+  @Override
+  public int mknod(String path, short mode, int rdev) {
+    return mknod(path, mode & 0xffff, rdev & 0xffffffffL);
   }
 
   // ---------------------------------------------------------------- files

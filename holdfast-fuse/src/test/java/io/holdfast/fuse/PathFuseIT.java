@@ -183,6 +183,33 @@ class PathFuseIT {
     assertThat(sh("df -P " + mnt + " | tail -1")).startsWith("holdfast-it");
   }
 
+  /**
+   * mkfifo, mknod and a bound UNIX socket through the mount of a local directory: the daemon makes
+   * them with libc mknod(2) in the backing directory, with the caller's mode (umask applied by the
+   * kernel, not the daemon's); devices when the process may make device nodes.
+   */
+  @Test
+  void specialFilesReachTheBackingDirectory() throws Exception {
+    sh("umask 027 && mkfifo " + mnt.resolve("fifo") + " && python3 -c 'import socket, sys; "
+        + "socket.socket(socket.AF_UNIX).bind(sys.argv[1])' " + mnt.resolve("sock"));
+    assertThat(sh("stat -c '%F %a' " + backing.resolve("fifo")).trim()).isEqualTo("fifo 640");
+    assertThat(sh("stat -c '%F %a' " + mnt.resolve("fifo")).trim()).isEqualTo("fifo 640");
+    assertThat(sh("stat -c '%F %a' " + backing.resolve("sock")).trim()).isEqualTo("socket 750");
+    assertThat(run("mkfifo " + mnt.resolve("sock")).errors()).contains("File exists");
+    // touch sets the FIFO's times without opening it (an open would wait for a writer)
+    sh("timeout 20 touch -d '2001-02-03 04:05:06 UTC' " + mnt.resolve("fifo") + " && timeout 20 touch " + mnt.resolve("sock"));
+    assertThat(sh("stat -c %Y " + backing.resolve("fifo")).trim()).isEqualTo("981173106");
+    boolean root = ProcessHandle.current().info().user().orElse("").equals("root");
+    if (root && run("mknod " + tmp.resolve("probe") + " c 1 3").exit() == 0) {
+      sh("mknod -m 620 " + mnt.resolve("null") + " c 1 3 && mknod " + mnt.resolve("loop0") + " b 7 0");
+      assertThat(sh("stat -c '%F %t %T %a' " + backing.resolve("null")).trim()).isEqualTo("character special file 1 3 620");
+      assertThat(sh("stat -c '%F %t %T' " + mnt.resolve("loop0")).trim()).isEqualTo("block special file 7 0");
+    }
+    sh("mv " + mnt.resolve("fifo") + " " + mnt.resolve("fifo2") + " && rm " + mnt.resolve("sock"));
+    assertThat(sh("stat -c %F " + backing.resolve("fifo2")).trim()).isEqualTo("fifo");
+    assertThat(backing.resolve("sock")).doesNotExist();
+  }
+
   @Test
   void largeDirectoryAndXattrs() throws Exception {
     sh("cd " + mnt + " && mkdir big && cd big && seq 1 3000 | xargs touch");

@@ -12,6 +12,7 @@ import io.holdfast.protocol.Request.ListXattr;
 import io.holdfast.protocol.Request.MarkDigest;
 import io.holdfast.protocol.Request.MarkDirectories;
 import io.holdfast.protocol.Request.Mkdir;
+import io.holdfast.protocol.Request.Mknod;
 import io.holdfast.protocol.Request.Read;
 import io.holdfast.protocol.Request.ReadDir;
 import io.holdfast.protocol.Request.ReadLink;
@@ -84,6 +85,7 @@ public final class Codec {
   private static final int K_DROPORPHAN = 13;
   private static final int K_SCRUB_MARK = 14;
   private static final int K_FALLOCATE = 16;
+  private static final int K_MKNOD = 15;
   private static final int K_GETATTR = 32;
   private static final int K_GETATTR_INODE = 33;
   private static final int K_READDIR = 34;
@@ -115,6 +117,11 @@ public final class Codec {
   private static final int K_SCRUB_STATUS = 107;
   private static final int K_SNAPSHOT_CHUNK = 108;
   private static final int K_OFFSET = 109;
+  /**
+   * {@link Response.AttrReply} of a device with a non-zero {@link Attr#rdev()}: kind 98's fields,
+   * then rdev. Kind 98 means rdev 0, so replies to peers that predate devices are unchanged.
+   */
+  private static final int K_ATTR_RDEV = 110;
 
   /** Longest error message, in UTF-16 units: the encoder cuts longer ones, the decoder refuses them. */
   private static final int MAX_MESSAGE_CHARS = 4096;
@@ -155,8 +162,11 @@ public final class Codec {
         w.str(m);
       }
       case Response.AttrReply a -> {
-        w.kind(K_ATTR);
+        w.kind(a.attr().rdev() != 0 ? K_ATTR_RDEV : K_ATTR);
         writeAttr(w, a.attr());
+        if (a.attr().rdev() != 0) {
+          w.i64(a.attr().rdev());
+        }
       }
       case Response.DirPage p -> {
         w.kind(K_DIRPAGE);
@@ -336,6 +346,13 @@ public final class Codec {
         w.i64(f.offset());
         w.i64(f.length());
       }
+      case Mknod m -> {
+        w.kind(K_MKNOD);
+        w.caller(m.caller());
+        w.str(m.path());
+        w.i32(m.mode());
+        w.i64(m.rdev());
+      }
       case GetAttr g -> {
         w.kind(K_GETATTR);
         w.str(g.path());
@@ -486,6 +503,15 @@ public final class Codec {
             yield new Response.Error(errno, message);
           }
           case K_ATTR -> new Response.AttrReply(readAttr(r));
+          case K_ATTR_RDEV -> {
+            Attr a = readAttr(r);
+            long rdev = r.i64();
+            if (rdev == 0) {
+              throw bad("attribute reply of kind " + K_ATTR_RDEV + " carries rdev 0");
+            }
+            yield new Response.AttrReply(new Attr(a.inode(), a.type(), a.mode(), a.nlink(), a.uid(), a.gid(), a.size(),
+                a.atimeNanos(), a.mtimeNanos(), a.ctimeNanos(), rdev));
+          }
           case K_DIRPAGE -> {
             int n = r.count(Limits.MAX_DIR_PAGE_ENTRIES, "directory entries");
             List<DirEntry> entries = new ArrayList<>(n);
@@ -565,6 +591,7 @@ public final class Codec {
       case K_DROPORPHAN -> new DropOrphan(r.caller(), r.i64());
       case K_SCRUB_MARK -> new ScrubMark(r.caller());
       case K_FALLOCATE -> new Fallocate(r.caller(), r.i64(), r.i32(), r.i64(), r.i64());
+      case K_MKNOD -> new Mknod(r.caller(), r.path(), r.i32(), r.i64());
       case K_GETATTR -> new GetAttr(r.path(), r.bool());
       case K_GETATTR_INODE -> new GetAttrByInode(r.i64());
       case K_READDIR -> new ReadDir(r.path(), r.str(Limits.NAME_MAX), r.i32());

@@ -12,7 +12,11 @@ public enum Errno {
   EPERM(1),
   ENOENT(2),
   EIO(5),
-  /** No such device or address; also lseek(2) SEEK_DATA/SEEK_HOLE at or past the end. */
+  /**
+   * No such device or address: opening a special file (FIFO, device, socket) for I/O through
+   * the volume API, which keeps no data for them (POSIX {@code open(2)}); also lseek(2)
+   * SEEK_DATA/SEEK_HOLE at or past the end.
+   */
   ENXIO(6),
   EBADF(9),
   EAGAIN(11),

@@ -90,6 +90,20 @@ public sealed interface Request {
   /** POSIX {@code symlink(2)}: creates {@code path} pointing to {@code target}. */
   record Symlink(Caller caller, String path, String target) implements Mutation {}
 
+  /**
+   * POSIX {@code mknod(2)}: creates a special file, as {@code mkfifo(3)}, {@code mknod(1)} and
+   * {@code bind(2)} of a UNIX-domain socket do. The volume stores its type, mode and device
+   * number like any inode; the data of a FIFO, device or socket never goes through the volume.
+   * Reply: {@link Response.AttrReply}.
+   *
+   * @param mode full {@code st_mode}: type bits ({@code S_IFIFO}, {@code S_IFCHR},
+   *     {@code S_IFBLK}, {@code S_IFSOCK}; {@code S_IFREG} or none makes an empty regular file) and
+   *     permission bits, used as given (the client applies its umask, as for {@link Create})
+   * @param rdev the device number of a character or block device in the Linux {@code dev_t}
+   *     encoding; ignored (stored as 0) for other types
+   */
+  record Mknod(Caller caller, String path, int mode, long rdev) implements Mutation {}
+
   /** POSIX {@code link(2)}: a new name for an existing file. Reply: {@link Response.AttrReply}. */
   record Link(Caller caller, String existing, String path) implements Mutation {}
 

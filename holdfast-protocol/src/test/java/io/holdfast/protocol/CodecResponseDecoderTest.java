@@ -128,6 +128,25 @@ class CodecResponseDecoderTest extends DecoderProperties<Response> {
     assertThat(o.allocated()).isLessThan(8L * input.length + SLACK);
   }
 
+  /**
+   * Kind 110 exists only to carry a non-zero device number; one with rdev 0 would re-encode as
+   * kind 98, so it is refused, and a device's attributes come back with their rdev.
+   */
+  @Example
+  void attributesCarryANonZeroDeviceNumberOnlyInKind110() throws ProtocolException {
+    byte[] body = new WireWriter().u8(110).i64(7).u8(FileType.CHARACTER_DEVICE.code()).i32(0620).i32(1).i32(0).i32(5)
+        .i64(0).i64(1).i64(2).i64(3).i64(0).finish(false).bytes();
+    Outcome<Response> o = decodeChecked(frame(body));
+    assertThat(o.accepted()).isFalse();
+    assertThat(o.error().errno()).isEqualTo(Errno.EBADMSG);
+    Attr dev = new Attr(7, FileType.CHARACTER_DEVICE, 0620, 1, 0, 5, 0, 1, 2, 3, 0x103);
+    byte[] frame = Codec.encode(new Response.AttrReply(dev));
+    assertThat(frame[3]).isEqualTo((byte) 110);
+    assertThat(Codec.decodeResponse(frame)).isEqualTo(new Response.AttrReply(dev));
+    assertThat(Codec.encode(new Response.AttrReply(new Attr(7, FileType.FIFO, 0644, 1, 0, 5, 0, 1, 2, 3)))[3])
+        .isEqualTo((byte) 98);
+  }
+
   @Example
   void longErrorMessagesAreCutWithoutSplittingASurrogatePair() throws ProtocolException {
     String message = "x".repeat(4095) + "\ud83d\ude00" + "tail";

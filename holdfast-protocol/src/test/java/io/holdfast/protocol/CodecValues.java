@@ -15,6 +15,7 @@ import io.holdfast.protocol.Request.ListXattr;
 import io.holdfast.protocol.Request.MarkDigest;
 import io.holdfast.protocol.Request.MarkDirectories;
 import io.holdfast.protocol.Request.Mkdir;
+import io.holdfast.protocol.Request.Mknod;
 import io.holdfast.protocol.Request.Read;
 import io.holdfast.protocol.Request.ReadDir;
 import io.holdfast.protocol.Request.ReadLink;
@@ -78,7 +79,8 @@ final class CodecValues {
         Combinators.combine(c, path, xattrName).as(RemoveXattr::new),
         Combinators.combine(c, longs()).as(DropOrphan::new),
         c.map(ScrubMark::new),
-        Combinators.combine(c, longs(), ints(), longs(), longs()).as(Fallocate::new));
+        Combinators.combine(c, longs(), ints(), longs(), longs()).as(Fallocate::new),
+        Combinators.combine(c, path, ints(), longs()).as(Mknod::new));
   }
 
   /** Every query variant, equally likely. */
@@ -135,19 +137,22 @@ final class CodecValues {
         w(1, pairOnCut));
   }
 
+  /** Attributes, half of them with a device number of 0 (no rdev on the wire), half with any. */
   static Arbitrary<Attr> attrs() {
+    Arbitrary<Long> rdevs = weighted(w(1, Arbitraries.just(0L)), w(1, longs()));
     return Combinators.combine(
             longs().array(long[].class).ofSize(5),
             ints().array(int[].class).ofSize(4),
-            Arbitraries.of(TYPES))
-        .as((l, i, t) -> new Attr(l[0], t, i[0], i[1], i[2], i[3], l[1], l[2], l[3], l[4]));
+            Arbitraries.of(TYPES),
+            rdevs)
+        .as((l, i, t, rdev) -> new Attr(l[0], t, i[0], i[1], i[2], i[3], l[1], l[2], l[3], l[4], rdev));
   }
 
   static Arbitrary<Response> responses(Gen g) {
     Arbitrary<DirEntry> entry =
         Combinators.combine(g.text(Limits.NAME_MAX), longs(), Arbitraries.of(TYPES)).as(DirEntry::new);
     Arbitrary<List<DirEntry>> entries =
-        g.list(entry, r -> new DirEntry(Gen.randomText(r, r.nextInt(16)), r.nextLong(), TYPES[r.nextInt(3)]),
+        g.list(entry, r -> new DirEntry(Gen.randomText(r, r.nextInt(16)), r.nextLong(), TYPES[r.nextInt(TYPES.length)]),
             Limits.MAX_DIR_PAGE_ENTRIES);
     Arbitrary<List<String>> names =
         g.list(g.text(Limits.MAX_XATTR_NAME_BYTES), r -> Gen.randomText(r, r.nextInt(16)), Limits.MAX_XATTR_NAMES);
@@ -193,7 +198,8 @@ final class CodecValues {
         new RemoveXattr(CALLER, "/a", "user.k"),
         new DropOrphan(CALLER, 7),
         new ScrubMark(CALLER),
-        new Fallocate(CALLER, 7, Fallocate.PUNCH_HOLE | Fallocate.KEEP_SIZE, 4096, 1 << 20));
+        new Fallocate(CALLER, 7, Fallocate.PUNCH_HOLE | Fallocate.KEEP_SIZE, 4096, 1 << 20),
+        new Mknod(CALLER, "/d/dev", FileType.CHARACTER_DEVICE.formatBits() | 0620, 0x103));
   }
 
   /** One of each query, with non-empty strings. */
@@ -222,6 +228,7 @@ final class CodecValues {
         new Response.Ok(),
         new Response.Error(Errno.ENOENT, "no such file: /a"),
         new Response.AttrReply(new Attr(7, FileType.FILE, 0644, 1, 0, 0, 12, 1, 2, 3)),
+        new Response.AttrReply(new Attr(8, FileType.BLOCK_DEVICE, 0660, 1, 0, 6, 0, 1, 2, 3, 0x700)),
         new Response.DirPage(List.of(new DirEntry("a", 2, FileType.DIRECTORY), new DirEntry("b", 3, FileType.FILE)), true),
         new Response.Data(new byte[] {1, 2, 3}, 42),
         new Response.Text("../target"),

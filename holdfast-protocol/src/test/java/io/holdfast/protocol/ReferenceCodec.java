@@ -12,6 +12,7 @@ import io.holdfast.protocol.Request.ListXattr;
 import io.holdfast.protocol.Request.MarkDigest;
 import io.holdfast.protocol.Request.MarkDirectories;
 import io.holdfast.protocol.Request.Mkdir;
+import io.holdfast.protocol.Request.Mknod;
 import io.holdfast.protocol.Request.Read;
 import io.holdfast.protocol.Request.ReadDir;
 import io.holdfast.protocol.Request.ReadLink;
@@ -48,11 +49,11 @@ final class ReferenceCodec {
   static final int MAX_MESSAGE_BYTES = 4 * MAX_MESSAGE_CHARS;
   /** Request kinds; the stable wire numbers. */
   static final List<Integer> REQUEST_KINDS =
-      List.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46);
+      List.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46);
   /** The log entry kind. */
   static final int LOG_ENTRY = 64;
   /** Response kinds; the stable wire numbers. */
-  static final List<Integer> RESPONSE_KINDS = List.of(96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109);
+  static final List<Integer> RESPONSE_KINDS = List.of(96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110);
 
   private ReferenceCodec() {}
 
@@ -78,8 +79,12 @@ final class ReferenceCodec {
       }
       case Response.AttrReply a -> {
         Attr t = a.attr();
-        w.u8(98).i64(t.inode()).u8(t.type().code()).i32(t.mode()).i32(t.nlink()).i32(t.uid()).i32(t.gid());
+        // kind 110 when there is a device number: kind 98's fields, then rdev
+        w.u8(t.rdev() != 0 ? 110 : 98).i64(t.inode()).u8(t.type().code()).i32(t.mode()).i32(t.nlink()).i32(t.uid()).i32(t.gid());
         w.i64(t.size()).i64(t.atimeNanos()).i64(t.mtimeNanos()).i64(t.ctimeNanos());
+        if (t.rdev() != 0) {
+          w.i64(t.rdev());
+        }
       }
       case Response.DirPage p -> {
         w.u8(99).count(p.entries().size(), 4, Limits.MAX_DIR_PAGE_ENTRIES, "directory entries");
@@ -177,6 +182,7 @@ final class ReferenceCodec {
       case DropOrphan d -> caller(w.u8(13), d.caller()).i64(d.inode());
       case ScrubMark m -> caller(w.u8(14), m.caller());
       case Fallocate f -> caller(w.u8(16), f.caller()).i64(f.inode()).i32(f.mode()).i64(f.offset()).i64(f.length());
+      case Mknod m -> path(caller(w.u8(15), m.caller()), m.path()).i32(m.mode()).i64(m.rdev());
       case GetAttr g -> path(w.u8(32), g.path()).u8(g.followSymlinks() ? 1 : 0);
       case GetAttrByInode g -> w.u8(33).i64(g.inode());
       case ReadDir r -> str(path(w.u8(34), r.path()), r.after(), Limits.NAME_MAX, "after").i32(r.maxEntries());

@@ -68,9 +68,9 @@ class WireCodesPropertiesTest {
   }
 
   @Property(tries = 500)
-  void fileTypeFromCodeKnowsExactlyOneTwoThree(@ForAll("codes") int code) {
-    Statistics.label("outcome").collect(code >= 1 && code <= 3 ? "known" : "unknown");
-    if (code >= 1 && code <= 3) {
+  void fileTypeFromCodeKnowsExactlyOneToSeven(@ForAll("codes") int code) {
+    Statistics.label("outcome").collect(code >= 1 && code <= 7 ? "known" : "unknown");
+    if (code >= 1 && code <= 7) {
       assertThat(FileType.fromCode(code).code()).isEqualTo(code);
     } else {
       assertThatThrownBy(() -> FileType.fromCode(code)).isExactlyInstanceOf(IllegalArgumentException.class);
@@ -83,6 +83,31 @@ class WireCodesPropertiesTest {
     boolean documented = mode == 0 || mode == 0x01 || mode == 0x03 || mode == 0x10 || mode == 0x11;
     Statistics.label("outcome").collect(documented ? "supported" : "unsupported");
     assertThat(Request.Fallocate.supported(mode)).as("mode 0x%x", mode).isEqualTo(documented);
+  }
+
+  /** The Linux {@code S_IF*} values (sys/stat.h) of the seven types, in code order. */
+  private static final int[] FORMAT_BITS = {0100000, 0040000, 0120000, 0010000, 0020000, 0060000, 0140000};
+
+  @Example
+  void formatBitsAreTheLinuxValues() {
+    for (FileType t : FileType.values()) {
+      assertThat(t.formatBits()).as("%s", t).isEqualTo(FORMAT_BITS[t.code() - 1]);
+      assertThat(t.isSpecial()).as("%s", t).isEqualTo(t.code() >= 4);
+      assertThat(t.isDevice()).as("%s", t).isEqualTo(t == FileType.CHARACTER_DEVICE || t == FileType.BLOCK_DEVICE);
+    }
+  }
+
+  /** {@link FileType#fromFormatBits} knows exactly the seven type values and ignores the permission bits. */
+  @Property(tries = 1000)
+  void fileTypeFromFormatBitsKnowsExactlyTheSevenTypes(@ForAll int mode) {
+    int bits = mode & 0170000;
+    int index = Arrays.stream(FORMAT_BITS).boxed().toList().indexOf(bits);
+    Statistics.label("outcome").collect(index >= 0 ? "known" : "unknown");
+    if (index >= 0) {
+      assertThat(FileType.fromFormatBits(mode).code()).isEqualTo(index + 1);
+    } else {
+      assertThatThrownBy(() -> FileType.fromFormatBits(mode)).isExactlyInstanceOf(IllegalArgumentException.class);
+    }
   }
 
   /** The documented rule: 1-64 of letters, digits, '.', '_', '-', and not "." or "..". */

@@ -54,6 +54,7 @@ final class DiskReserve {
       case Request.Create c -> 0;
       case Request.Mkdir d -> 0;
       case Request.Symlink s -> 0;
+      case Request.Mknod n -> 0;
       case Request.Link l -> 0;
       case Request.SetXattr x -> x.value().length;
       // fallocate(2): allocation promises the range (checked, not reserved: Holdfast does not

@@ -301,6 +301,7 @@ public final class Brick implements AutoCloseable {
       case Request.Mkdir x -> mkdir(t, ts, x);
       case Request.Create x -> create(t, ts, x);
       case Request.Symlink x -> symlink(t, ts, x);
+      case Request.Mknod x -> mknod(t, ts, x);
       case Request.Link x -> link(t, ts, x);
       case Request.Unlink x -> unlink(t, ts, x);
       case Request.Rmdir x -> rmdir(t, ts, x);
@@ -376,14 +377,59 @@ public final class Brick implements AutoCloseable {
     return new Response.AttrReply(a);
   }
 
+  /**
+   * POSIX {@code mknod(2)}, as Linux decides it: type bits {@code S_IFREG} or none make an
+   * empty regular file; {@code S_IFIFO} and {@code S_IFSOCK} anyone who may write the parent may
+   * create; {@code S_IFCHR} and {@code S_IFBLK} only root (Linux needs {@code CAP_MKNOD}),
+   * keeping {@code rdev}; the other types give EPERM ({@code S_IFDIR}) or EINVAL. The mode is
+   * used as given (the client applied its umask); a set-group-ID parent lends its group.
+   */
+  private Response mknod(Txn t, long ts, Request.Mknod m) throws Fail, IOException {
+    Caller c = m.caller();
+    int mode = m.mode();
+    if ((mode & ~(FileType.S_IFMT | 07777)) != 0) {
+      throw new Fail(Errno.EINVAL, String.format("mode 0%o of %s has unknown bits", mode, m.path()));
+    }
+    int format = mode & FileType.S_IFMT;
+    FileType type;
+    if (format == 0) {
+      type = FileType.FILE;
+    } else {
+      try {
+        type = FileType.fromFormatBits(format);
+      } catch (IllegalArgumentException e) {
+        throw new Fail(Errno.EINVAL, String.format("unknown file type bits 0%o for %s", format, m.path()));
+      }
+    }
+    if (type == FileType.DIRECTORY) {
+      throw new Fail(Errno.EPERM, "mknod cannot make a directory: " + m.path());
+    }
+    if (type == FileType.SYMLINK) {
+      throw new Fail(Errno.EINVAL, "mknod cannot make a symbolic link: " + m.path());
+    }
+    Loc l = locateNew(t, c, m.path());
+    if (type.isDevice() && c.uid() != 0) {
+      throw new Fail(Errno.EPERM, "only root may make the device node " + m.path());
+    }
+    Attr a = newEntry(t, ts, c, l, type, mode & 07777, 0, type.isDevice() ? m.rdev() : 0);
+    return new Response.AttrReply(a);
+  }
+
   /** Creates a file or symlink entry named by {@code l}; the caller checked permissions. */
   private Attr newEntry(Txn t, long ts, Caller c, Loc l, FileType type, int mode, long size)
+      throws IOException {
+    return newEntry(t, ts, c, l, type, mode, size, 0);
+  }
+
+  /** Creates a non-directory entry named by {@code l}; the caller checked permissions. */
+  private Attr newEntry(Txn t, long ts, Caller c, Loc l, FileType type, int mode, long size, long rdev)
       throws IOException {
     Node parent = l.parentNode;
     int gid = (parent.mode & 02000) != 0 ? parent.gid : c.gid();
     long id = allocate(t);
     Node n = new Node(type, mode, 1, c.uid(), gid, ts);
     n.size = size;
+    n.rdev = rdev;
     putNode(t, id, n);
     t.put(Keys.dent(l.parent, l.name), dentValue(id, type));
     touch(parent, ts);
@@ -804,7 +850,12 @@ public final class Brick implements AutoCloseable {
     return n;
   }
 
-  /** A regular file by inode: ENOENT if unknown, EISDIR for a directory, EINVAL for a symlink. */
+  /**
+   * A regular file by inode: ENOENT if unknown, EISDIR for a directory, EINVAL for anything else
+   * (a symbolic link, or a special file: the volume keeps no data for FIFOs, devices and sockets,
+   * so {@link Request.Read}, {@link Request.Write} and {@link Request.Truncate} of one are
+   * refused with EINVAL, as Linux's {@code truncate(2)} refuses a FIFO).
+   */
   private Node fileNode(Kv kv, long id) throws Fail, IOException {
     Node n = node(kv, id);
     if (n == null) {
@@ -812,6 +863,10 @@ public final class Brick implements AutoCloseable {
     }
     if (n.isDir()) {
       throw new Fail(Errno.EISDIR, "inode " + id + " is a directory");
+    }
+    if (n.type.isSpecial()) {
+      throw new Fail(Errno.EINVAL, "inode " + id + " is a special file (" + n.type
+          + "): the volume keeps no data for it");
     }
     if (n.type != FileType.FILE) {
       throw new Fail(Errno.EINVAL, "inode " + id + " is not a regular file");
@@ -1500,7 +1555,8 @@ public final class Brick implements AutoCloseable {
   // Digest
 
   /**
-   * SHA-256 over the logical state: every inode with its attributes, directory entries,
+   * SHA-256 over the logical state: every inode with its attributes (type, mode and device
+   * number of special files included), directory entries,
    * xattrs, symlink targets, orphans, the inode counter and count, file contents (as read and
    * CRC-verified), and the applied index. Checksums, the checkpoint index and redo records
    * are not included, so members that applied the same entries agree whatever their

@@ -70,6 +70,9 @@ final class RandomOps {
     return b;
   }
 
+  /** FIFO, character and block device, socket, regular (mknod can make those too) and directory (refused). */
+  private static final int[] SPECIAL_TYPES = {0010000, 0020000, 0060000, 0140000, 0100000, 0040000};
+
   Request.Mutation next() {
     Caller c = rnd.nextInt(5) == 0 ? callers[1 + rnd.nextInt(2)] : Caller.ROOT;
     return switch (rnd.nextInt(18)) {
@@ -89,9 +92,12 @@ final class RandomOps {
           rnd.nextInt(01000), 0, 0, 0, 0);
       case 16, 17 -> new Request.Fallocate(c, inode(), FALLOCATE_MODES[rnd.nextInt(FALLOCATE_MODES.length)],
           rnd.nextInt(8) == 0 ? -1 : offset(), rnd.nextInt(8) == 0 ? 0 : 1 + rnd.nextInt(rnd.nextBoolean() ? 200_000 : 3000));
-      default -> rnd.nextBoolean()
-          ? new Request.DropOrphan(c, inode())
-          : new Request.Symlink(c, path(), rnd.nextBoolean() ? "a/b" : "/c");
+      default -> switch (rnd.nextInt(3)) {
+        case 0 -> new Request.DropOrphan(c, inode());
+        case 1 -> new Request.Symlink(c, path(), rnd.nextBoolean() ? "a/b" : "/c");
+        default -> new Request.Mknod(c, path(), SPECIAL_TYPES[rnd.nextInt(SPECIAL_TYPES.length)] | 0640,
+            rnd.nextInt(3) * 0x100L + rnd.nextInt(3));
+      };
     };
   }
 

@@ -27,7 +27,9 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>"unix" adds {@code mode} (full {@code st_mode}), {@code ino}, {@code dev}, {@code rdev},
  * {@code nlink}, {@code uid}, {@code gid} and {@code ctime} to the posix names, as the JDK's
- * Linux provider does.
+ * Linux provider does: {@code mode} carries the type bits ({@code S_IFIFO}, {@code S_IFCHR},
+ * {@code S_IFBLK}, {@code S_IFSOCK} for special files, which are {@code isOther}), {@code rdev}
+ * the device number of a device node (Linux {@code dev_t}, 0 for other types).
  */
 final class Attributes {
   /**
@@ -143,7 +145,7 @@ final class Attributes {
 
     @Override
     public boolean isOther() {
-      return false;
+      return attr.type().isSpecial();
     }
 
     @Override
@@ -325,7 +327,7 @@ final class Attributes {
       case "mode" -> at.stMode();
       case "ino" -> at.inode();
       case "dev" -> (long) (fs.key().hashCode() & 0x7fffffff);
-      case "rdev" -> 0L;
+      case "rdev" -> at.rdev();
       case "nlink" -> at.nlink();
       case "uid" -> at.uid();
       case "gid" -> at.gid();

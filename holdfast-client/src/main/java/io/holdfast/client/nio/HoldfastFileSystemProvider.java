@@ -9,6 +9,7 @@ import io.holdfast.protocol.FileType;
 import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
+import io.holdfast.protocol.SpecialFileProvider;
 import io.holdfast.protocol.VolumeService;
 import java.io.IOException;
 import java.net.URI;
@@ -80,8 +81,18 @@ import java.util.Set;
  * {@link HoldfastFileSystem}). An interrupted wait throws {@link java.io.InterruptedIOException}
  * (channels: {@link java.nio.channels.ClosedByInterruptException}); the request may still be
  * applied. Thread-safe.
+ *
+ * <p>Special files (FIFOs, character and block devices, UNIX-domain socket names) are inodes of
+ * the volume with a type, mode and device number, but no data: NIO has no call to create one, so
+ * this provider is a {@link SpecialFileProvider} ({@link #mknod}); their attributes read as the
+ * JDK's do ({@code unix:mode} with the type bits, {@code unix:rdev},
+ * {@link java.nio.file.attribute.BasicFileAttributes#isOther()}); opening one for reading or
+ * writing fails with {@link Errno#ENXIO}, since the data of a FIFO, device or socket is the
+ * business of the kernel of the host that opens it (through a FUSE mount) and never goes through
+ * the volume.
  */
-public final class HoldfastFileSystemProvider extends FileSystemProvider {
+public final class HoldfastFileSystemProvider extends FileSystemProvider
+    implements SpecialFileProvider {
   /** The URI scheme, {@code holdfast}. */
   public static final String SCHEME = "holdfast";
   /** Env key: a {@link VolumeService} to use instead of connecting. */
@@ -464,6 +475,10 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider {
     if (a.type() == FileType.DIRECTORY && write) {
       throw new ErrnoFileSystemException(name, null, Errno.EISDIR, "Is a directory");
     }
+    if (a.type().isSpecial()) {
+      throw new ErrnoFileSystemException(name, null, Errno.ENXIO,
+          "No such device or address: a special file (" + a.type() + ") holds no data in the volume");
+    }
     if (!created && ((read && !canAccess(a, caller, 4)) || (write && !canAccess(a, caller, 2)))) {
       throw new AccessDeniedException(name);
     }
@@ -521,6 +536,35 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider {
     int mode = Attributes.modeFrom(attrs, 0777 & ~fs.umask());
     Caller caller = fs.currentCaller();
     Errors.attr(onPath(p, vp -> fs.submit(new Request.Mkdir(caller, vp, mode))).response(),
+        p.toString(), null);
+  }
+
+  /**
+   * Creates a special file, as POSIX {@code mknod(2)}: one replicated request, applied on every
+   * member with the permission checks of file creation (device nodes need a root caller). The
+   * mode is used as given, without the file system's umask (as {@link #createDirectory} uses
+   * a {@code posix:permissions} attribute); the caller is the file system's current one.
+   *
+   * @param path a path of a Holdfast file system
+   * @param mode full {@code st_mode}: {@code S_IFIFO}, {@code S_IFCHR}, {@code S_IFBLK} or
+   *     {@code S_IFSOCK} type bits ({@code S_IFREG} or none: an empty regular file) and
+   *     permission bits {@code 07777}
+   * @param rdev device number of a character or block device (Linux {@code dev_t}); ignored for
+   *     the other types
+   * @throws FileAlreadyExistsException if the name exists
+   * @throws NoSuchFileException if the parent does not exist
+   * @throws AccessDeniedException if the caller may not write the parent, or is not root and
+   *     asks for a device node
+   * @throws ErrnoFileSystemException {@code EINVAL} for type bits naming no type (or a symbolic
+   *     link), {@code EPERM} for a directory
+   * @throws java.nio.file.ProviderMismatchException if {@code path} is not a Holdfast path
+   */
+  @Override
+  public void mknod(Path path, int mode, long rdev) throws IOException {
+    HoldfastPath p = check(path);
+    HoldfastFileSystem fs = p.getFileSystem();
+    Caller caller = fs.currentCaller();
+    Errors.attr(onPath(p, vp -> fs.submit(new Request.Mknod(caller, vp, mode, rdev))).response(),
         p.toString(), null);
   }
 
@@ -623,7 +667,9 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider {
 
   /**
    * Copies a file by streaming its bytes; a directory is copied as an empty directory, a
-   * symbolic link (with {@code NOFOLLOW_LINKS}) as a link.
+   * symbolic link (with {@code NOFOLLOW_LINKS}) as a link, a special file as a new special file
+   * of the same type, mode and device number, as {@code cp -a} does (the JDK's provider would
+   * open a FIFO and block reading it).
    *
    * @throws FileAlreadyExistsException if the target exists and {@code REPLACE_EXISTING} is
    *     not given
@@ -676,6 +722,9 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider {
           t.toString(), null);
       case SYMLINK -> Errors.ok(tfs.submit(new Request.Symlink(caller, tvp,
           readLink(sfs, attrTarget(s, false), s.toString()))), t.toString(), null);
+      // as cp -a copies a special file: a new node of the same type, mode and device
+      case FIFO, CHARACTER_DEVICE, BLOCK_DEVICE, SOCKET ->
+          Errors.attr(tfs.submit(new Request.Mknod(caller, tvp, a.stMode(), a.rdev())), t.toString(), null);
       case FILE -> {
         // created writable by its owner so the copy can be written, then given a's mode
         try (FileChannel in = newFileChannel(s, Set.of(StandardOpenOption.READ));

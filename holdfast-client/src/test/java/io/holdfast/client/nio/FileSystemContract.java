@@ -470,6 +470,134 @@ public abstract class FileSystemContract {
     assertThat(Files.readString(f)).isEqualTo("new");
   }
 
+  // ---- special files ---------------------------------------------------------------------
+
+  private static final int S_IFIFO = 0010000;
+  private static final int S_IFCHR = 0020000;
+  private static final int S_IFBLK = 0060000;
+  private static final int S_IFSOCK = 0140000;
+
+  private static int stMode(Path p) throws IOException {
+    return (Integer) Files.getAttribute(p, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+  }
+
+  private static long rdev(Path p) throws IOException {
+    return ((Number) Files.getAttribute(p, "unix:rdev", LinkOption.NOFOLLOW_LINKS)).longValue();
+  }
+
+  /**
+   * FIFOs and socket names (POSIX mknod(2)): created with exactly their mode, reported with their
+   * type bits and as "other", refused over an existing name; renamed, hard-linked, chmodded and
+   * deleted like files; Holdfast copies one as a new node. On Holdfast, opening one for
+   * I/O fails with ENXIO: the volume holds no data for it.
+   */
+  @Test
+  public void fifosAndSocketsAreFilesWithoutData() throws IOException {
+    assumeTrue(io.holdfast.protocol.SpecialFiles.supported(dir), "no special files on this file system");
+    Path fifo = dir.resolve("fifo");
+    io.holdfast.protocol.SpecialFiles.mknod(fifo, S_IFIFO | 0640, 0);
+    assertThat(stMode(fifo)).isEqualTo(S_IFIFO | 0640);
+    BasicFileAttributes a = Files.readAttributes(fifo, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+    assertThat(a.isOther()).isTrue();
+    assertThat(a.isRegularFile()).isFalse();
+    assertThat(a.isDirectory()).isFalse();
+    assertThat(a.isSymbolicLink()).isFalse();
+    assertThat(a.size()).isZero();
+    assertThat(Files.getAttribute(fifo, "unix:nlink", LinkOption.NOFOLLOW_LINKS)).isEqualTo(1);
+    assertThat(rdev(fifo)).isZero();
+    Path sock = dir.resolve("sock");
+    io.holdfast.protocol.SpecialFiles.mknod(sock, S_IFSOCK | 0755, 0);
+    assertThat(stMode(sock)).isEqualTo(S_IFSOCK | 0755);
+    assertThat(Files.readAttributes(sock, BasicFileAttributes.class).isOther()).isTrue();
+    assertThatThrownBy(() -> io.holdfast.protocol.SpecialFiles.mknod(fifo, S_IFIFO | 0644, 0))
+        .isInstanceOf(FileAlreadyExistsException.class);
+    assertThatThrownBy(() -> io.holdfast.protocol.SpecialFiles.mknod(dir.resolve("none/p"), S_IFIFO | 0644, 0))
+        .isInstanceOf(NoSuchFileException.class);
+    // listed like any name
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+      List<String> names = new ArrayList<>();
+      ds.forEach(p -> names.add(p.getFileName().toString()));
+      assertThat(names).containsExactlyInAnyOrder("fifo", "sock");
+    }
+    // rename, hard link, chmod
+    Path moved = Files.move(fifo, dir.resolve("moved"));
+    assertThat(Files.exists(fifo, LinkOption.NOFOLLOW_LINKS)).isFalse();
+    assertThat(stMode(moved)).isEqualTo(S_IFIFO | 0640);
+    Path link = Files.createLink(dir.resolve("link"), moved);
+    assertThat(Files.isSameFile(link, moved)).isTrue();
+    assertThat(Files.getAttribute(moved, "unix:nlink", LinkOption.NOFOLLOW_LINKS)).isEqualTo(2);
+    Files.setAttribute(link, "unix:mode", 0604);
+    assertThat(stMode(moved)).isEqualTo(S_IFIFO | 0604);
+    Path copy = dir.resolve("copy");
+    if (isHoldfast()) {
+      // Holdfast copies a special file as a new node of the same type and mode, as cp -a does
+      // (the JDK's own provider opens a FIFO to copy its bytes, and blocks)
+      Files.copy(moved, copy, LinkOption.NOFOLLOW_LINKS, StandardCopyOption.COPY_ATTRIBUTES);
+      assertThat(stMode(copy)).isEqualTo(S_IFIFO | 0604);
+      assertThat(Files.isSameFile(copy, moved)).isFalse();
+      assertThatThrownBy(() -> Files.newByteChannel(moved, StandardOpenOption.READ))
+          .isInstanceOfSatisfying(io.holdfast.protocol.ErrnoFileSystemException.class,
+              e -> assertThat(e.errno()).isEqualTo(io.holdfast.protocol.Errno.ENXIO));
+      assertThatThrownBy(() -> Files.write(sock, new byte[] {1}))
+          .isInstanceOfSatisfying(io.holdfast.protocol.ErrnoFileSystemException.class,
+              e -> assertThat(e.errno()).isEqualTo(io.holdfast.protocol.Errno.ENXIO));
+    }
+    for (Path p : List.of(moved, link, sock)) {
+      Files.delete(p);
+    }
+    Files.deleteIfExists(copy);
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+      assertThat(ds.iterator().hasNext()).isFalse();
+    }
+  }
+
+  /**
+   * Character and block device nodes keep their device number (mknod c 1 3, mknod b 7 0). Making
+   * them needs privilege: skipped unless this test creates files as root (and, on the local disk,
+   * unless the process may make device nodes at all, which containers often forbid).
+   */
+  @Test
+  public void deviceNodesKeepTheirDeviceNumbers() throws IOException {
+    assumeTrue(io.holdfast.protocol.SpecialFiles.supported(dir), "no special files on this file system");
+    Path probe = Files.createFile(dir.resolve("probe"));
+    assumeTrue(((Number) Files.getAttribute(probe, "unix:uid")).intValue() == 0, "device nodes need root");
+    Path chr = dir.resolve("null");
+    try {
+      io.holdfast.protocol.SpecialFiles.mknod(chr, S_IFCHR | 0666, 0x103);
+    } catch (java.nio.file.AccessDeniedException e) {
+      assumeTrue(isHoldfast(), "this process may not make device nodes: " + e.getMessage());
+      throw e;
+    }
+    Path blk = dir.resolve("loop0");
+    io.holdfast.protocol.SpecialFiles.mknod(blk, S_IFBLK | 0660, 0x700);
+    assertThat(stMode(chr)).isEqualTo(S_IFCHR | 0666);
+    assertThat(rdev(chr)).isEqualTo(0x103);
+    assertThat(stMode(blk)).isEqualTo(S_IFBLK | 0660);
+    assertThat(rdev(blk)).isEqualTo(0x700);
+    assertThat(Files.readAttributes(blk, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).isOther()).isTrue();
+    Path moved = Files.move(blk, dir.resolve("moved"));
+    assertThat(rdev(moved)).isEqualTo(0x700);
+    Path copy = dir.resolve("copy");
+    if (isHoldfast()) {
+      Files.copy(chr, copy, LinkOption.NOFOLLOW_LINKS);
+      assertThat(stMode(copy) & 0170000).isEqualTo(S_IFCHR);
+      assertThat(rdev(copy)).isEqualTo(0x103);
+    }
+    Files.setAttribute(chr, "unix:gid", 5);
+    assertThat(Files.getAttribute(chr, "unix:gid", LinkOption.NOFOLLOW_LINKS)).isEqualTo(5);
+    assertThat(rdev(chr)).isEqualTo(0x103);
+    if (isHoldfast()) {
+      assertThatThrownBy(() -> Files.readAllBytes(chr))
+          .isInstanceOfSatisfying(io.holdfast.protocol.ErrnoFileSystemException.class,
+              e -> assertThat(e.errno()).isEqualTo(io.holdfast.protocol.Errno.ENXIO));
+    }
+    for (Path p : List.of(chr, moved)) {
+      Files.delete(p);
+    }
+    Files.deleteIfExists(copy);
+    assertThat(Files.exists(chr, LinkOption.NOFOLLOW_LINKS)).isFalse();
+  }
+
   // ---- attributes ------------------------------------------------------------------------
 
   @Test
