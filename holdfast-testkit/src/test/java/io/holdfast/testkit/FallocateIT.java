@@ -1,5 +1,7 @@
 package io.holdfast.testkit;
 
+import static io.holdfast.testkit.Shell.run;
+import static io.holdfast.testkit.Shell.sh;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -10,7 +12,6 @@ import java.io.IOException;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.FileSystem;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
@@ -143,20 +144,5 @@ class FallocateIT {
       r.write(ByteBuffer.wrap(new byte[10]), 1_200_000);
     }
     sh("cmp " + f + " " + ref);
-  }
-
-  private static int run(String command) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder("sh", "-c", command).redirectErrorStream(true).start();
-    p.getInputStream().transferTo(System.out);
-    assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("%s finished", command).isTrue();
-    return p.exitValue();
-  }
-
-  private static String sh(String command) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder("sh", "-c", command).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("%s finished", command).isTrue();
-    assertThat(p.exitValue()).as("exit status of %s: %s", command, out).isZero();
-    return out;
   }
 }

@@ -1,5 +1,7 @@
 package io.holdfast.testkit;
 
+import static io.holdfast.testkit.Shell.run;
+import static io.holdfast.testkit.Shell.sh;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -7,7 +9,6 @@ import io.holdfast.fuse.FuseMount;
 import io.holdfast.fuse.FuseOptions;
 import java.io.IOException;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.FileSystem;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
@@ -184,20 +185,5 @@ class FileExerciserIT {
     assertThat(Files.getLastModifiedTime(g).toInstant()).as("touch (UTIME_NOW) by a writer")
         .isAfter(java.time.Instant.parse("2020-01-01T00:00:00Z"));
     assertThat(run(asNobody + "touch -d '2002-01-01 00:00:00 UTC' " + g)).as("explicit times by a non-owner").isNotZero();
-  }
-
-  private static int run(String command) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder("sh", "-c", command).redirectErrorStream(true).start();
-    p.getInputStream().transferTo(System.out);
-    assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("%s finished", command).isTrue();
-    return p.exitValue();
-  }
-
-  private static String sh(String command) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder("sh", "-c", command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("%s finished", command).isTrue();
-    assertThat(p.exitValue()).as("exit status of %s", command).isZero();
-    return out;
   }
 }

@@ -1,5 +1,7 @@
 package io.holdfast.testkit;
 
+import static io.holdfast.testkit.Shell.run;
+import static io.holdfast.testkit.Shell.sh;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -7,7 +9,6 @@ import io.holdfast.fuse.FuseMount;
 import io.holdfast.fuse.FuseOptions;
 import java.io.IOException;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.FileSystem;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
@@ -128,20 +129,5 @@ class SpecialFilesFuseIT {
 
   private static String stat(Path p) throws IOException, InterruptedException {
     return sh("stat -c '%F %t %T %a' " + p).trim();
-  }
-
-  private static int run(String command) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder("sh", "-c", command).redirectErrorStream(true).start();
-    p.getInputStream().transferTo(System.out);
-    assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("%s finished", command).isTrue();
-    return p.exitValue();
-  }
-
-  private static String sh(String command) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder("sh", "-c", command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("%s finished", command).isTrue();
-    assertThat(p.exitValue()).as("exit status of %s", command).isZero();
-    return out;
   }
 }
