@@ -178,8 +178,10 @@ final class HoldfastFileChannel extends FileChannel {
 
   /** Reads up to {@link #CHUNK} bytes at {@code at} into the read-ahead window. */
   private void fill(long at) throws IOException {
-    fs.awaitWrites(); // other channels' writes to this inode, begun before this read
+    // Counted before the wait: a write another channel begins after this line moves the count,
+    // so the window is not reused past it; one begun before it is waited for here.
     long changesBefore = fs.changeCount();
+    fs.awaitWrites(); // other channels' writes to this inode, begun before this read
     Response r = call(() -> fs.service().query(new Request.Read(inode, at, CHUNK)));
     byte[] bytes = switch (r) {
       case Response.Data d -> {
