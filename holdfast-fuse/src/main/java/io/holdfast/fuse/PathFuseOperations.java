@@ -264,6 +264,24 @@ final class PathFuseOperations implements FuseOperations {
     }
   }
 
+  /** Whether a node created with {@code mode} gets it in the create itself ({@link #exactInitialMode}). */
+  private boolean oneStep(int mode) {
+    return exactInitialMode && (mode & 07000) == 0;
+  }
+
+  /** The mode a regular file is created with: its final one in one step, else owner read-write. */
+  private static int initialFileMode(int mode, boolean oneStep) {
+    return oneStep ? mode & 0777 : mode & 0700 | 0600;
+  }
+
+  /** After creating {@code p}: chown it to the caller, then its final mode unless the create set it. */
+  private void finishNode(Path p, int mode, boolean oneStep) throws IOException {
+    adopt(p);
+    if (!oneStep && (unixView || posixView)) {
+      setMode(p, mode);
+    }
+  }
+
   static Set<PosixFilePermission> permissions(int mode) {
     Set<PosixFilePermission> set = EnumSet.noneOf(PosixFilePermission.class);
     for (PosixFilePermission perm : PosixFilePermission.values()) {
@@ -593,12 +611,9 @@ final class PathFuseOperations implements FuseOperations {
   public int mkdir(String path, int mode) {
     return run("mkdir", path, true, () -> {
       Path p = resolve(path);
-      boolean oneStep = exactInitialMode && (mode & 07000) == 0;
+      boolean oneStep = oneStep(mode);
       Files.createDirectory(p, createAttrs(oneStep ? mode & 0777 : mode & 0700));
-      adopt(p);
-      if (!oneStep && (unixView || posixView)) {
-        setMode(p, mode);
-      }
+      finishNode(p, mode, oneStep);
       return 0;
     });
   }
@@ -710,12 +725,9 @@ final class PathFuseOperations implements FuseOperations {
       Path p = resolve(path);
       int type = mode & S_IFMT;
       if (type == 0 || type == S_IFREG) {
-        boolean oneStep = exactInitialMode && (mode & 07000) == 0;
-        Files.createFile(p, createAttrs(oneStep ? mode & 0777 : mode & 0700 | 0600));
-        adopt(p);
-        if (!oneStep && (unixView || posixView)) {
-          setMode(p, mode);
-        }
+        boolean oneStep = oneStep(mode);
+        Files.createFile(p, createAttrs(initialFileMode(mode, oneStep)));
+        finishNode(p, mode, oneStep);
         return 0;
       }
       if (!SpecialFiles.supported(p)) {
@@ -766,8 +778,8 @@ final class PathFuseOperations implements FuseOperations {
       Set<OpenOption> opts = openOptions(flags);
       boolean writable = opts.contains(StandardOpenOption.WRITE);
       FileChannel ch;
-      boolean oneStep = exactInitialMode && (mode & 07000) == 0;
-      int initial = oneStep ? mode & 0777 : mode & 0700 | 0600;
+      boolean oneStep = oneStep(mode);
+      int initial = initialFileMode(mode, oneStep);
       if (writable) {
         opts.add(exclusive ? StandardOpenOption.CREATE_NEW : StandardOpenOption.CREATE);
         ch = FileChannel.open(p, opts, createAttrs(initial));
@@ -783,10 +795,7 @@ final class PathFuseOperations implements FuseOperations {
         ch = FileChannel.open(p, opts);
       }
       try {
-        adopt(p);
-        if (!oneStep && (unixView || posixView)) {
-          setMode(p, mode);
-        }
+        finishNode(p, mode, oneStep);
       } catch (IOException | RuntimeException e) {
         ch.close();
         throw e;
