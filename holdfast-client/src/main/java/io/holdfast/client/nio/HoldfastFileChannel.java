@@ -145,6 +145,16 @@ final class HoldfastFileChannel extends FileChannel {
     }
   }
 
+  /**
+   * Sends {@code q} once the writes this file system began before it have completed (other
+   * channels' writes to this file included), as {@link HoldfastFileSystem#query} does, but with
+   * this channel's interrupt handling.
+   */
+  private Response query(Request.Query q) throws IOException {
+    fs.awaitWrites();
+    return call(() -> fs.service().query(q));
+  }
+
   @FunctionalInterface
   private interface CompletableFutureSupplier {
     java.util.concurrent.CompletableFuture<Response> get();
@@ -181,8 +191,7 @@ final class HoldfastFileChannel extends FileChannel {
     // Counted before the wait: a write another channel begins after this line moves the count,
     // so the window is not reused past it; one begun before it is waited for here.
     long changesBefore = fs.changeCount();
-    fs.awaitWrites(); // other channels' writes to this inode, begun before this read
-    Response r = call(() -> fs.service().query(new Request.Read(inode, at, CHUNK)));
+    Response r = query(new Request.Read(inode, at, CHUNK));
     byte[] bytes = switch (r) {
       case Response.Data d -> {
         if (Checksums.crc32c(d.bytes()) != d.crc32c()) {
@@ -346,8 +355,7 @@ final class HoldfastFileChannel extends FileChannel {
   public synchronized long size() throws IOException {
     ensureOpen();
     drain();
-    fs.awaitWrites();
-    Response r = call(() -> fs.service().query(new Request.GetAttrByInode(inode)));
+    Response r = query(new Request.GetAttrByInode(inode));
     size = Errors.attr(r, name, null).size();
     return size;
   }
@@ -402,8 +410,7 @@ final class HoldfastFileChannel extends FileChannel {
   synchronized long seek(long offset, boolean hole) throws IOException {
     ensureOpen();
     drain();
-    fs.awaitWrites();
-    Response r = call(() -> fs.service().query(new Request.SeekData(inode, offset, hole)));
+    Response r = query(new Request.SeekData(inode, offset, hole));
     return switch (r) {
       case Response.Offset o -> o.offset();
       case Response.Error e -> throw Errors.toException(e, name, null);
