@@ -72,6 +72,35 @@ public sealed interface ClusterCommand {
   record ReplaceReplica(String volume, String oldNode, String newNode, boolean commit) implements ClusterCommand {}
 
   /**
+   * A node's advertisement of what its code supports (a mutation; a node's or the admin's
+   * certificate), sent by the node at start-up and whenever the map it sees does not show it yet.
+   * The map keeps it per node (see {@link ClusterMap.NodeInfo}); the cluster's feature level is
+   * the highest log format every node supports. Reply: the map after the change, or an error
+   * frame (ENOENT if {@code address} is not a node, EINVAL for a bad range).
+   *
+   * @param address the node ({@code host:port})
+   * @param minLogFormat the oldest log format it reads, at least 1
+   * @param maxLogFormat the newest log format it reads and writes, at least {@code minLogFormat}, at most 255
+   * @param version its software version, at most {@link #MAX_VERSION_CHARS} characters
+   */
+  record AdvertiseNode(String address, int minLogFormat, int maxLogFormat, String version) implements ClusterCommand {
+    public AdvertiseNode {
+      java.util.Objects.requireNonNull(address, "address");
+      java.util.Objects.requireNonNull(version, "version");
+      if (minLogFormat < 1 || maxLogFormat < minLogFormat || maxLogFormat > 255) {
+        throw new IllegalArgumentException("log format range " + minLogFormat + ".." + maxLogFormat
+            + " is not within 1..255 with min <= max");
+      }
+      if (version.length() > MAX_VERSION_CHARS) {
+        throw new IllegalArgumentException("version of " + version.length() + " characters, more than " + MAX_VERSION_CHARS);
+      }
+    }
+  }
+
+  /** Longest software version in an {@link AdvertiseNode}, in characters. */
+  int MAX_VERSION_CHARS = 64;
+
+  /**
    * The capability and version handshake (a query), sent by a client when it connects; the
    * node answers with its own {@code Hello}. Each side checks that the version ranges overlap
    * and that the other offers every feature it requires, and fails with a message naming both
@@ -113,6 +142,9 @@ public sealed interface ClusterCommand {
       return null;
     }
   }
+
+  /** The highest command kind this code knows (kinds are 1..KINDS, never renumbered). */
+  int KINDS = 9;
 
   /** Most features in a {@link Hello} list. */
   int MAX_FEATURES = 32;
@@ -164,6 +196,13 @@ public sealed interface ClusterCommand {
           out.writeUTF(r.oldNode());
           out.writeUTF(r.newNode());
           out.writeBoolean(r.commit());
+        }
+        case AdvertiseNode a -> {
+          out.writeByte(9);
+          out.writeUTF(a.address());
+          out.writeByte(a.minLogFormat());
+          out.writeByte(a.maxLogFormat());
+          out.writeUTF(a.version());
         }
       }
       return bytes.toByteArray();
@@ -220,6 +259,17 @@ public sealed interface ClusterCommand {
             case 6 -> new AddNode(in.readUTF());
             case 7 -> new RemoveNode(in.readUTF());
             case 8 -> new ReplaceReplica(in.readUTF(), in.readUTF(), in.readUTF(), in.readBoolean());
+            case 9 -> {
+              String address = in.readUTF();
+              int min = in.readUnsignedByte();
+              int max = in.readUnsignedByte();
+              String software = in.readUTF();
+              try {
+                yield new AdvertiseNode(address, min, max, software);
+              } catch (IllegalArgumentException e) {
+                throw new ProtocolException(Errno.EBADMSG, "invalid node advertisement: " + e.getMessage());
+              }
+            }
             default -> throw new ProtocolException(Errno.EBADMSG, "unknown cluster command " + kind);
           };
       if (in.available() != 0) {

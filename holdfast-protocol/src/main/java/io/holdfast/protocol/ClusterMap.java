@@ -23,30 +23,86 @@ import java.util.UUID;
  * ({@code host_port}), so a client that knows one address can reach the cluster.
  *
  * <p>Encoded form: {@code "HM"}, version byte, then the fields (see {@link #encode()}), then a
- * CRC32C; at most {@link #MAX_BYTES}. Version 3 (written now) adds each volume's membership
- * generation, its replicas' join generations and the joining node; versions 1 and 2 are still
- * read (generation 1, nobody joining). Immutable and thread-safe.
+ * CRC32C; at most {@link #MAX_BYTES}. Version 3 added each volume's membership generation, its
+ * replicas' join generations and the joining node; version 4 (written now) adds what each node
+ * advertised ({@link NodeInfo}); versions 1 to 3 are still read (generation 1, nobody joining,
+ * no node advertised). Immutable and thread-safe.
  *
  * @param epoch the cluster group's applied index when this map was read; higher is newer
  * @param clusterId the cluster's identity, chosen when it was initialized
  * @param nodes node addresses ({@code host:port}) in the order they were configured, then added
  *     ({@code holdfast cluster add-node}); the first three hold the cluster group
  * @param volumes volumes by name
+ * @param nodeInfo what each node advertised of its code, by address (nodes that have not
+ *     advertised yet are absent and count as {@link NodeInfo#UNKNOWN})
  */
-public record ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<String, Volume> volumes) {
+public record ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<String, Volume> volumes,
+    Map<String, NodeInfo> nodeInfo) {
   /** Largest encoded map, in bytes (1 MiB). */
   public static final int MAX_BYTES = 1 << 20;
   /** Most nodes or volumes in a map. */
   public static final int MAX_ENTRIES = 4096;
 
   private static final short MAGIC = 0x484d;
-  private static final int VERSION = 3;
+  private static final int VERSION = 4;
   /** Most export ACL rules per volume. */
   public static final int MAX_ACL_RULES = 256;
 
   public ClusterMap {
     nodes = List.copyOf(nodes);
     volumes = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(volumes));
+    nodeInfo = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(nodeInfo));
+  }
+
+  /** A map in which no node has advertised yet. */
+  public ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<String, Volume> volumes) {
+    this(epoch, clusterId, nodes, volumes, Map.of());
+  }
+
+  /**
+   * What a node advertised of its code ({@link ClusterCommand.AdvertiseNode}).
+   *
+   * @param minLogFormat the oldest log format it reads
+   * @param maxLogFormat the newest log format it reads and writes
+   * @param version its software version ({@code ""} if unknown)
+   */
+  public record NodeInfo(int minLogFormat, int maxLogFormat, String version) {
+    /** A node that has not advertised: assumed to support log format 1 only. */
+    public static final NodeInfo UNKNOWN = new NodeInfo(1, 1, "");
+
+    public NodeInfo {
+      Objects.requireNonNull(version, "version");
+    }
+
+    /** The range as people read it, {@code "1..2"}. */
+    public String logFormats() {
+      return LogFormat.range(minLogFormat, maxLogFormat);
+    }
+  }
+
+  /** What {@code node} advertised, or {@link NodeInfo#UNKNOWN} if it has not. */
+  public NodeInfo infoOf(String node) {
+    return nodeInfo.getOrDefault(node, NodeInfo.UNKNOWN);
+  }
+
+  /**
+   * The cluster's feature level: the newest log format every node of the map supports (a node
+   * that has not advertised counts as supporting format 1 only). 1 for a map without nodes.
+   */
+  public int featureLevel() {
+    return featureLevel(nodes);
+  }
+
+  /** The newest log format every one of {@code members} supports, per this map; 1 if none are given. */
+  public int featureLevel(java.util.Collection<String> members) {
+    return members.stream().mapToInt(n -> infoOf(n).maxLogFormat()).min().orElse(1);
+  }
+
+  /** This map with {@code node}'s advertisement recorded. */
+  public ClusterMap withNodeInfo(String node, NodeInfo info) {
+    Map<String, NodeInfo> m = new LinkedHashMap<>(nodeInfo);
+    m.put(node, info);
+    return new ClusterMap(epoch, clusterId, nodes, volumes, m);
   }
 
   /**
@@ -222,6 +278,13 @@ public record ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<Str
         }
         writeString(out, v.joining());
       }
+      out.writeInt(nodeInfo.size());
+      for (Map.Entry<String, NodeInfo> e : nodeInfo.entrySet()) {
+        writeString(out, e.getKey());
+        out.writeByte(e.getValue().minLogFormat());
+        out.writeByte(e.getValue().maxLogFormat());
+        writeString(out, e.getValue().version());
+      }
       out.flush();
       byte[] body = bytes.toByteArray();
       byte[] framed = Arrays.copyOf(body, body.length + 4);
@@ -298,10 +361,31 @@ public record ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<Str
           throw new ProtocolException(Errno.EBADMSG, "volume " + name + " twice in cluster map");
         }
       }
+      Map<String, NodeInfo> info = new LinkedHashMap<>();
+      if (version >= 4) {
+        int k = count(in);
+        String previous = null;
+        for (int i = 0; i < k; i++) {
+          String node = readString(in);
+          if (previous != null && previous.compareTo(node) >= 0) {
+            throw new ProtocolException(Errno.EBADMSG, "node advertisements out of order at " + node);
+          }
+          previous = node;
+          int min = in.readUnsignedByte();
+          int max = in.readUnsignedByte();
+          String sw = readString(in);
+          if (min < 1 || max < min) {
+            throw new ProtocolException(Errno.EBADMSG, "node " + node + " advertises log formats " + min + ".." + max);
+          }
+          if (!nodes.contains(node) || info.put(node, new NodeInfo(min, max, sw)) != null) {
+            throw new ProtocolException(Errno.EBADMSG, "advertisement of " + node + " twice or for no node of the map");
+          }
+        }
+      }
       if (in.available() != 0) {
         throw new ProtocolException(Errno.EBADMSG, "trailing bytes after cluster map");
       }
-      return new ClusterMap(epoch, id, nodes, volumes);
+      return new ClusterMap(epoch, id, nodes, volumes, info);
     } catch (ProtocolException e) {
       throw e;
     } catch (IOException e) {
@@ -311,26 +395,28 @@ public record ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<Str
 
   /** This map with other nodes. */
   public ClusterMap withNodes(List<String> newNodes) {
-    return new ClusterMap(epoch, clusterId, newNodes, volumes);
+    Map<String, NodeInfo> kept = new LinkedHashMap<>(nodeInfo);
+    kept.keySet().retainAll(newNodes);
+    return new ClusterMap(epoch, clusterId, newNodes, volumes, kept);
   }
 
   /** This map with {@code volume} added or replacing the one of its name. */
   public ClusterMap withVolume(Volume volume) {
     Map<String, Volume> vs = new LinkedHashMap<>(volumes);
     vs.put(volume.name(), volume);
-    return new ClusterMap(epoch, clusterId, nodes, vs);
+    return new ClusterMap(epoch, clusterId, nodes, vs, nodeInfo);
   }
 
   /** This map with another epoch. */
   public ClusterMap withEpoch(long newEpoch) {
-    return new ClusterMap(newEpoch, clusterId, nodes, volumes);
+    return new ClusterMap(newEpoch, clusterId, nodes, volumes, nodeInfo);
   }
 
   /** This map without export ACL rules (what a client that is not the admin is shown). */
   public ClusterMap withoutAcls() {
     Map<String, Volume> stripped = new LinkedHashMap<>();
     volumes.forEach((name, v) -> stripped.put(name, v.withAcl(List.of())));
-    return new ClusterMap(epoch, clusterId, nodes, stripped);
+    return new ClusterMap(epoch, clusterId, nodes, stripped, nodeInfo);
   }
 
   /** How many of the first nodes hold the cluster group. */

@@ -101,7 +101,18 @@ public final class Codec {
   private static final int K_SCRUB_CONTROL = 44;
   private static final int K_SNAPSHOT_READ = 45;
   private static final int K_SEEK_DATA = 46;
+  /** A log entry written before log formats were stated: log format 1, no format byte. Still read. */
   private static final int K_LOG_ENTRY = 64;
+  /** A log entry: {@code u8 log format}, {@code i64 timestamp}, then the mutation (see {@link LogFormat}). */
+  private static final int K_LOG_ENTRY_FORMATTED = 65;
+  /** The request kinds a log entry may hold: the mutations. */
+  private static final java.util.Set<Integer> MUTATION_KINDS = java.util.Set.of(K_MKDIR, K_CREATE, K_WRITE, K_TRUNCATE,
+      K_UNLINK, K_RMDIR, K_RENAME, K_SYMLINK, K_LINK, K_SETATTR, K_SETXATTR, K_REMOVEXATTR, K_DROPORPHAN, K_SCRUB_MARK,
+      K_MKNOD, K_FALLOCATE);
+  /** The request kinds that are queries: never in a log entry. */
+  private static final java.util.Set<Integer> QUERY_KINDS = java.util.Set.of(K_GETATTR, K_GETATTR_INODE, K_READDIR,
+      K_READ, K_READLINK, K_GETXATTR, K_LISTXATTR, K_STATFS, K_DIGEST, K_SCRUB_READ, K_MARK_DIGEST, K_MARK_DIRECTORIES,
+      K_SCRUB_CONTROL, K_SNAPSHOT_READ, K_SEEK_DATA);
   private static final int K_OK = 96;
   private static final int K_ERROR = 97;
   private static final int K_ATTR = 98;
@@ -137,10 +148,14 @@ public final class Codec {
     return w.finish();
   }
 
-  /** Encodes a log entry into one frame. */
+  /**
+   * Encodes a log entry into one frame, stating the lowest log format that can express it
+   * ({@link LogFormat#required}).
+   */
   public static byte[] encode(LogEntry entry) {
     Writer w = new Writer();
-    w.kind(K_LOG_ENTRY);
+    w.kind(K_LOG_ENTRY_FORMATTED);
+    w.u8(entry.format());
     w.i64(entry.timestampNanos());
     writeRequest(w, entry.mutation());
     return w.finish();
@@ -453,24 +468,64 @@ public final class Codec {
   }
 
   /**
-   * Decodes a log entry frame.
+   * Decodes a log entry frame of a log format up to {@link LogFormat#MAX}.
    *
-   * @throws ProtocolException if the frame is malformed, over a limit, of another version, or
-   *     not a log entry
+   * @throws LogFormatException if the entry's log format is outside {@link LogFormat#MIN}..{@link
+   *     LogFormat#MAX}, it holds a kind this code does not know, or it is corrupt (malformed,
+   *     over a limit, of another wire version, not a log entry, holding a query or a kind its
+   *     stated format cannot hold)
    */
-  public static LogEntry decodeLogEntry(byte[] frame) throws ProtocolException {
-    Reader r = Reader.open(frame);
-    int kind = r.kind();
-    if (kind != K_LOG_ENTRY) {
-      throw bad("expected a log entry, got kind " + kind);
+  public static LogEntry decodeLogEntry(byte[] frame) throws LogFormatException {
+    return decodeLogEntry(frame, LogFormat.MAX);
+  }
+
+  /**
+   * Decodes a log entry frame as a member that supports log formats {@link LogFormat#MIN} to
+   * {@code maxFormat} would: a member running older code, or one told to stay at an older
+   * format (tests of rolling upgrades).
+   *
+   * @param maxFormat the highest log format to accept, at most {@link LogFormat#MAX}
+   * @throws LogFormatException as {@link #decodeLogEntry(byte[])}, with the reason
+   * @throws IllegalArgumentException if {@code maxFormat} is outside {@link LogFormat#MIN}..{@link LogFormat#MAX}
+   */
+  public static LogEntry decodeLogEntry(byte[] frame, int maxFormat) throws LogFormatException {
+    if (maxFormat < LogFormat.MIN || maxFormat > LogFormat.MAX) {
+      throw new IllegalArgumentException("maxFormat " + maxFormat + " outside " + LogFormat.range(LogFormat.MIN, LogFormat.MAX));
     }
-    long ts = r.i64();
-    Request req = readRequest(r, r.kind());
-    if (!(req instanceof Request.Mutation m)) {
-      throw bad("log entry holds a query");
+    int format = 0;
+    try {
+      Reader r = Reader.open(frame);
+      int kind = r.kind();
+      if (kind == K_LOG_ENTRY) {
+        format = 1;
+      } else if (kind == K_LOG_ENTRY_FORMATTED) {
+        format = r.u8();
+      } else {
+        throw bad("expected a log entry, got kind " + kind);
+      }
+      LogFormat.check(format, maxFormat);
+      long ts = r.i64();
+      int requestKind = r.kind();
+      if (QUERY_KINDS.contains(requestKind)) {
+        throw bad("log entry holds a query (kind " + requestKind + ")");
+      }
+      if (!MUTATION_KINDS.contains(requestKind)) {
+        throw new LogFormatException(LogFormatException.Reason.UNKNOWN_KIND, format,
+            "log entry of log format " + format + " holds request kind " + requestKind
+                + ", which this code does not know: upgrade this node");
+      }
+      Request.Mutation m = (Request.Mutation) readRequest(r, requestKind);
+      r.end();
+      int needed = LogFormat.required(m);
+      if (needed > format) {
+        throw bad(m.getClass().getSimpleName() + " needs log format " + needed + ", but the entry states " + format);
+      }
+      return new LogEntry(ts, m);
+    } catch (LogFormatException e) {
+      throw e;
+    } catch (ProtocolException e) {
+      throw new LogFormatException(LogFormatException.Reason.CORRUPT, format, "corrupt log entry: " + e.getMessage());
     }
-    r.end();
-    return new LogEntry(ts, m);
   }
 
   /**
@@ -731,6 +786,11 @@ public final class Codec {
     }
 
     int kind() throws ProtocolException {
+      need(1);
+      return buf.get() & 0xff;
+    }
+
+    int u8() throws ProtocolException {
       need(1);
       return buf.get() & 0xff;
     }

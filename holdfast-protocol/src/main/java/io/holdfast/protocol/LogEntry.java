@@ -14,4 +14,9 @@ public record LogEntry(long timestampNanos, Request.Mutation mutation) {
   public LogEntry {
     Objects.requireNonNull(mutation);
   }
+
+  /** The log format this entry is written in: the lowest that can express it ({@link LogFormat#required}). */
+  public int format() {
+    return LogFormat.required(mutation);
+  }
 }

@@ -5,7 +5,7 @@ package io.holdfast.protocol;
  * unsupported protocol version. A node answers such a message with an error and changes
  * nothing.
  */
-public final class ProtocolException extends HoldfastException {
+public class ProtocolException extends HoldfastException {
   private static final long serialVersionUID = 1L;
 
   /** Creates an exception; {@code errno} is {@link Errno#EPROTO} or {@link Errno#EBADMSG}. */

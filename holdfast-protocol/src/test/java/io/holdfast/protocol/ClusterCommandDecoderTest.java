@@ -66,7 +66,8 @@ class ClusterCommandDecoderTest extends DecoderProperties<ClusterCommand> {
         new ClusterCommand.AddNode("node-d:9860"),
         new ClusterCommand.RemoveNode("node-d:9860"),
         new ClusterCommand.ReplaceReplica("vol-1", "node-c:9860", "node-d:9860", false),
-        new ClusterCommand.ReplaceReplica("vol-1", "node-c:9860", "node-d:9860", true));
+        new ClusterCommand.ReplaceReplica("vol-1", "node-c:9860", "node-d:9860", true),
+        new ClusterCommand.AdvertiseNode("node-d:9860", 1, 2, "0.1.0"));
   }
 
   @Override
@@ -108,11 +109,14 @@ class ClusterCommandDecoderTest extends DecoderProperties<ClusterCommand> {
     Arbitrary<ClusterCommand> removeNode = name.map(ClusterCommand.RemoveNode::new);
     Arbitrary<ClusterCommand> replace =
         Combinators.combine(name, name, name, Arbitraries.of(true, false)).as(ClusterCommand.ReplaceReplica::new);
+    Arbitrary<ClusterCommand> advertise = Combinators.combine(name, Arbitraries.integers().between(1, 255),
+            Arbitraries.integers().between(0, 254), Gen.anyChars(ClusterCommand.MAX_VERSION_CHARS))
+        .as((a, min, extra, v) -> new ClusterCommand.AdvertiseNode(a, min, Math.min(255, min + extra), v));
     return g == Gen.STRETCHED
         ? weighted(w(1, getMap), w(4, create), w(2, addRule), w(2, removeRule), w(4, hello), w(1, addNode),
-            w(1, removeNode), w(2, replace), w(2, huge))
+            w(1, removeNode), w(2, replace), w(2, advertise), w(2, huge))
         : weighted(w(1, getMap), w(4, create), w(2, addRule), w(2, removeRule), w(4, hello), w(1, addNode),
-            w(1, removeNode), w(2, replace));
+            w(1, removeNode), w(2, replace), w(2, advertise));
   }
 
   /** A CreateVolume command whose name is {@code modifiedUtf8}, unchecked, without replicas. */

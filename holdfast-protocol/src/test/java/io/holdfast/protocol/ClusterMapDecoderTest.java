@@ -45,7 +45,7 @@ class ClusterMapDecoderTest extends DecoderProperties<ClusterMap> {
   /** Version 3 as the encoder writes it, or the older version of an older input. */
   @Override
   byte[] canonicalEncoding(ClusterMap value, byte[] input) {
-    return input[2] < 3 ? ReferenceClusterWire.encode(value, input[2]).bytes() : encode(value);
+    return input[2] < 4 ? ReferenceClusterWire.encode(value, input[2]).bytes() : encode(value);
   }
 
   /** Equal, and with the volumes in the same order. */
@@ -99,7 +99,9 @@ class ClusterMapDecoderTest extends DecoderProperties<ClusterMap> {
                 new AclRule("mail-*", "10.0.0.0/8", Access.READ_WRITE),
                 new AclRule("*", "*", Access.NONE)))))),
         new ClusterMap(9, ID, nodes, volumes(List.of(
-            new ClusterMap.Volume("vol-1", new UUID(1, 2), nodes, 42, List.of(), 3, List.of(1L, 3L), "node-c:9860")))));
+            new ClusterMap.Volume("vol-1", new UUID(1, 2), nodes, 42, List.of(), 3, List.of(1L, 3L), "node-c:9860")))),
+        new ClusterMap(10, ID, nodes, Map.of(), Map.of("node-a:9860", new ClusterMap.NodeInfo(1, 2, "0.1.0"),
+            "node-b:9860", new ClusterMap.NodeInfo(1, 1, ""))));
   }
 
   @Override
@@ -162,8 +164,23 @@ class ClusterMapDecoderTest extends DecoderProperties<ClusterMap> {
               return vs;
             });
     Arbitrary<List<ClusterMap.Volume>> vols = weighted(w(12, few), w(1, many));
-    return Combinators.combine(Arbitraries.longs(), ids, nodes, vols)
-        .as((epoch, id, n, vs) -> new ClusterMap(epoch, id, n, volumes(vs)));
+    return Combinators.combine(Arbitraries.longs(), ids, nodes, vols, Arbitraries.longs())
+        .as((epoch, id, n, vs, seed) -> new ClusterMap(epoch, id, n, volumes(vs), advertisements(n, new Random(seed))));
+  }
+
+  /** Advertisements of some of {@code nodes} (none for about a third of the maps), valid ranges within 1..255. */
+  private static Map<String, ClusterMap.NodeInfo> advertisements(List<String> nodes, Random r) {
+    Map<String, ClusterMap.NodeInfo> m = new LinkedHashMap<>();
+    if (r.nextInt(3) == 0) {
+      return m;
+    }
+    for (String n : nodes) {
+      if (m.size() < 64 && r.nextBoolean()) {
+        int min = 1 + r.nextInt(255);
+        m.put(n, new ClusterMap.NodeInfo(min, min + r.nextInt(256 - min), Gen.randomText(r, r.nextInt(12))));
+      }
+    }
+    return m;
   }
 
   /** What versions 1 and 2 can carry: every volume of generation 1, nobody joining. */
@@ -171,6 +188,17 @@ class ClusterMapDecoderTest extends DecoderProperties<ClusterMap> {
     Map<String, ClusterMap.Volume> vs = new LinkedHashMap<>();
     map.volumes().forEach((n, v) -> vs.put(n, new ClusterMap.Volume(n, v.groupId(), v.replicas(), v.createdNanos(), v.acl())));
     return new ClusterMap(map.epoch(), map.clusterId(), map.nodes(), vs);
+  }
+
+  @Property(tries = 300)
+  void version3MapsAreReadWithoutAdvertisements(@ForAll("validValues") ClusterMap map) {
+    ClusterMap v3 = new ClusterMap(map.epoch(), map.clusterId(), map.nodes(), map.volumes());
+    Outcome<ClusterMap> o = decodeChecked(ReferenceClusterWire.encode(v3, 3).bytes());
+    if (!o.accepted()) {
+      fail("version 3 map refused: " + Show.show(o.error().getMessage()));
+    }
+    assertDecodedEquals(o.value(), v3);
+    assertThat(o.value().featureLevel()).isEqualTo(1);
   }
 
   @Property(tries = 300)
@@ -258,7 +286,7 @@ class ClusterMapDecoderTest extends DecoderProperties<ClusterMap> {
   /** A map with one node whose name is {@code utf8}, unchecked. */
   private static byte[] mapWithNode(byte[] utf8) {
     return new WireWriter().raw(ReferenceClusterWire.MAP_HEADER).i64(1).i64(2).i64(3)
-        .i32(1).u16(utf8.length).raw(utf8).i32(0).finish(true).bytes();
+        .i32(1).u16(utf8.length).raw(utf8).i32(0).i32(0).finish(true).bytes();
   }
 
   @Example
@@ -280,8 +308,8 @@ class ClusterMapDecoderTest extends DecoderProperties<ClusterMap> {
 
   @Example
   void theLargestMapIsAcceptedAndOneByteMoreIsNot() {
-    // header 3, epoch 8, id 16, node count 4, nodes, volume count 4, checksum 4
-    int left = ClusterMap.MAX_BYTES - 39;
+    // header 3, epoch 8, id 16, node count 4, nodes, volume count 4, advertisement count 4, checksum 4
+    int left = ClusterMap.MAX_BYTES - 43;
     List<String> nodes = new ArrayList<>();
     while (left > 0) {
       int n = Math.min(left - 2, ReferenceClusterWire.MAX_MAP_STRING_BYTES);

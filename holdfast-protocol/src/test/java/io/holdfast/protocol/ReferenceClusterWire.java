@@ -19,14 +19,15 @@ import java.util.List;
  * most 1024 bytes, counts as 4 bytes up to {@link ClusterMap#MAX_ENTRIES} (ACLs up to {@link
  * ClusterMap#MAX_ACL_RULES}), from version 3 the membership generation (8 bytes, at least 1),
  * one join generation per replica (8 bytes each, 1..generation) and the joining node (a
- * string), then a CRC32C; at most {@link ClusterMap#MAX_BYTES}. Version 3 is written; versions
- * 1 and 2 are still read.
+ * string), from version 4 a counted list of node advertisements in ascending order of address
+ * (address, min and max log format as one byte each, software version), then a CRC32C; at most
+ * {@link ClusterMap#MAX_BYTES}. Version 4 is written; versions 1 to 3 are still read.
  */
 final class ReferenceClusterWire {
   /** Header of a cluster command. */
   static final byte[] COMMAND_HEADER = {'H', 'C', 1};
   /** Header of a cluster map as written now. */
-  static final byte[] MAP_HEADER = {'H', 'M', 3};
+  static final byte[] MAP_HEADER = {'H', 'M', 4};
   /** Most replicas a cluster command carries. */
   static final int MAX_COMMAND_REPLICAS = 64;
   /** Longest string in a cluster map, in bytes. */
@@ -61,6 +62,11 @@ final class ReferenceClusterWire {
         modifiedUtf8(w, r.newNode(), "new node");
         w.u8(r.commit() ? 1 : 0);
       }
+      case ClusterCommand.AdvertiseNode a -> {
+        modifiedUtf8(w.u8(9), a.address(), "address");
+        w.u8(a.minLogFormat()).u8(a.maxLogFormat());
+        modifiedUtf8(w, a.version(), "version");
+      }
     }
     return w.finish(false);
   }
@@ -79,9 +85,9 @@ final class ReferenceClusterWire {
     }
   }
 
-  /** A map as written now (version 3). */
+  /** A map as written now (version 4). */
   static WireWriter.Encoding encode(ClusterMap map) {
-    return encode(map, 3);
+    return encode(map, 4);
   }
 
   /**
@@ -122,6 +128,16 @@ final class ReferenceClusterWire {
       } else if (v.generation() != 1 || !v.joining().isEmpty()) {
         throw new IllegalArgumentException("versions 1 and 2 have no membership generations");
       }
+    }
+    if (version >= 4) {
+      w.count(map.nodeInfo().size(), 4, ClusterMap.MAX_ENTRIES, "node advertisements");
+      for (var e : new java.util.TreeMap<>(map.nodeInfo()).entrySet()) {
+        utf8(w, e.getKey(), "advertised node");
+        w.u8(e.getValue().minLogFormat()).u8(e.getValue().maxLogFormat());
+        utf8(w, e.getValue().version(), "software version");
+      }
+    } else if (!map.nodeInfo().isEmpty()) {
+      throw new IllegalArgumentException("versions 1 to 3 have no node advertisements");
     }
     return w.finish(true);
   }

@@ -50,8 +50,10 @@ final class ReferenceCodec {
   /** Request kinds; the stable wire numbers. */
   static final List<Integer> REQUEST_KINDS =
       List.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46);
-  /** The log entry kind. */
-  static final int LOG_ENTRY = 64;
+  /** The log entry kind written before log formats were stated (read as log format 1). */
+  static final int LEGACY_LOG_ENTRY = 64;
+  /** The log entry kind: log format byte, timestamp, mutation. */
+  static final int LOG_ENTRY = 65;
   /** Response kinds; the stable wire numbers. */
   static final List<Integer> RESPONSE_KINDS = List.of(96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110);
 
@@ -64,9 +66,26 @@ final class ReferenceCodec {
   }
 
   static WireWriter.Encoding encode(LogEntry entry) {
-    WireWriter w = new WireWriter().raw(HEADER).u8(LOG_ENTRY).i64(entry.timestampNanos());
+    return encode(entry, formatOf(entry.mutation()));
+  }
+
+  /** A log entry stating log format {@code format}, whether or not that is the right one. */
+  static WireWriter.Encoding encode(LogEntry entry, int format) {
+    WireWriter w = new WireWriter().raw(HEADER).u8(LOG_ENTRY).u8(format).i64(entry.timestampNanos());
     request(w, entry.mutation());
     return w.finish(true);
+  }
+
+  /** A log entry as written before log formats were stated. */
+  static WireWriter.Encoding encodeLegacy(LogEntry entry) {
+    WireWriter w = new WireWriter().raw(HEADER).u8(LEGACY_LOG_ENTRY).i64(entry.timestampNanos());
+    request(w, entry.mutation());
+    return w.finish(true);
+  }
+
+  /** The log format that introduced a mutation's kind, per the table in LogFormat's documentation. */
+  static int formatOf(Request.Mutation m) {
+    return m instanceof Request.Mknod || m instanceof Request.Fallocate ? 2 : 1;
   }
 
   static WireWriter.Encoding encode(Response response) {
