@@ -152,11 +152,13 @@ final class ClusterCommands {
      * (the worst of the groups'), {@code nodeStatus} and {@code groups} as the status page's
      * JSON has them ({@link StatusReport}). Each member's role, commit and applied index, lag
      * and digest are in {@code groups}; {@code volumes} keeps each volume's members, up or not,
-     * digest and error, and whether they are identical.
+     * digest and error, and whether they are identical; {@code featureLevel} is the newest log
+     * format every node supports, {@code halted} the members stopped at an entry they cannot
+     * decode (each node's version and log formats are in {@code nodeStatus}).
      */
     record Report(String cluster, long epoch, String connectedAs, List<String> nodes, List<String> clusterGroup,
         List<VolumeStatus> volumes, boolean healthy, String health, List<StatusReport.Node> nodeStatus,
-        List<StatusReport.Group> groups) {}
+        List<StatusReport.Group> groups, Integer featureLevel, List<StatusReport.Halted> halted) {}
 
     @Override
     public Integer call() throws Exception {
@@ -200,7 +202,7 @@ final class ClusterCommands {
       StatusReport status = probe.report();
       return new Report(map.clusterId().toString(), map.epoch(), client.welcome().peer(), map.nodes(),
           map.clusterGroup(), volumes, healthy, status.worstHealth().label(),
-          status.nodes(), status.groups());
+          status.nodes(), status.groups(), status.featureLevel(), status.halted());
     }
   }
 

@@ -42,7 +42,7 @@ final class StatusProbe {
     List<String> clusterGroup = map.clusterGroup();
     List<StatusReport.Node> nodes = new ArrayList<>();
     for (String n : map.nodes()) {
-      nodes.add(new StatusReport.Node(n, probes.get(n) == null, null, clusterGroup.contains(n), false));
+      nodes.add(new StatusReport.Node(n, probes.get(n) == null, null, clusterGroup.contains(n), false).advertised(map));
     }
     List<StatusReport.Volume> volumes = new ArrayList<>();
     List<StatusReport.Group> groups = new ArrayList<>();
@@ -53,8 +53,15 @@ final class StatusProbe {
       digests.put(v.name(), client.memberDigests(v.name()));
       groups.add(group(client, v.name(), v.groupId(), v.replicas(), digests.get(v.name())));
     }
+    List<StatusReport.Halted> halted = new ArrayList<>();
+    digests.forEach((volume, byMember) -> byMember.forEach((member, answer) -> {
+      if (answer instanceof Response.Error e && e.message().startsWith("HALTED: ")) {
+        halted.add(new StatusReport.Halted(volume, member, e.message().substring("HALTED: ".length())));
+      }
+    }));
     return new Result(new StatusReport(map.clusterId().toString(), "client " + client.welcome().peer(),
-        Instant.now().truncatedTo(ChronoUnit.MILLIS).toString(), nodes, volumes, groups, null), digests);
+        Instant.now().truncatedTo(ChronoUnit.MILLIS).toString(), nodes, volumes, groups, null, map.featureLevel(), halted),
+        digests);
   }
 
   /**

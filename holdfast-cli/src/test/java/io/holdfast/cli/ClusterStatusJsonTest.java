@@ -37,7 +37,7 @@ class ClusterStatusJsonTest {
         Health.HEALTHY, "", groupMembers, null);
     ClusterCommands.Status.Report report = new ClusterCommands.Status.Report("806fc5d3", 2, "admin \"admin\"", MEMBERS,
         MEMBERS, List.of(new ClusterCommands.Status.VolumeStatus("mail", group.groupId(), MEMBERS, true, volumeMembers)),
-        true, "healthy", MEMBERS.stream().map(a -> new StatusReport.Node(a, true, null, true, false)).toList(), List.of(group));
+        true, "healthy", MEMBERS.stream().map(a -> new StatusReport.Node(a, true, null, true, false)).toList(), List.of(group), 2, List.of());
 
     JsonNode doc = new ObjectMapper().readTree(ClusterCommands.Status.json(report));
     Map<String, List<JsonNode>> byAddress = new HashMap<>();

@@ -5,6 +5,7 @@ import io.holdfast.protocol.Access;
 import io.holdfast.protocol.ClusterMap;
 import io.holdfast.protocol.Errno;
 import io.holdfast.protocol.HoldfastException;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
@@ -23,10 +24,18 @@ import java.util.stream.Collectors;
  */
 final class AccessControl {
   private volatile Map<UUID, ClusterMap.Volume> byGroup = Map.of();
+  private volatile ClusterMap map;
 
   /** Called by the cluster state machine whenever its map changes. */
   void update(ClusterMap map) {
+    this.map = map;
     byGroup = map.volumes().values().stream().collect(Collectors.toUnmodifiableMap(ClusterMap.Volume::groupId, Function.identity()));
+  }
+
+  /** The latest cluster map this node knows, or an empty one of no cluster before it knows any. */
+  ClusterMap map() {
+    ClusterMap m = map;
+    return m != null ? m : new ClusterMap(0, new UUID(0, 0), List.of(), Map.of());
   }
 
   /** The volume served by {@code groupId}, if this node's map has it. */

@@ -3,6 +3,8 @@ package io.holdfast.server;
 import io.holdfast.client.ClusterIds;
 import io.holdfast.protocol.AclRule;
 import io.holdfast.protocol.ClusterCommand;
+import io.holdfast.protocol.ClusterLogEntry;
+import io.holdfast.protocol.LogFormatException;
 import io.holdfast.protocol.ClusterMap;
 import io.holdfast.protocol.Codec;
 import io.holdfast.protocol.Errno;
@@ -36,8 +38,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The state machine of the cluster group: the {@link ClusterMap}. Small; kept in memory and
- * written whole to each snapshot. The log entry of a {@code CreateVolume} carries the
- * leader's timestamp (8 bytes) followed by the command, so applying is deterministic.
+ * written whole to each snapshot. Each log entry is a {@link ClusterLogEntry}: its log format,
+ * the leader's timestamp and the command, so applying is deterministic. An entry this member
+ * cannot decode halts it ({@link LogFormatGuard}); it is never skipped.
  *
  * <p>Every map this member applies or loads (after a restart, or a snapshot install) is passed
  * to {@code onMap}, in log order: the node starts serving the volumes placed on it and leaves
@@ -52,15 +55,21 @@ final class ClusterStateMachine extends LifecycleStateMachine {
   private final Consumer<ClusterMap> onMap;
   private final AccessControl access;
   private final Handshake handshake;
+  private final LogFormatGuard guard;
+  private final String self;
   private volatile ClusterMap map;
 
   /**
    * @param nodes the cluster's initial nodes (the configured peers); more are added at run time
    * @param groupMembers the nodes holding the cluster group, which cannot be removed
    * @param onMap told every map this member applies or loads, in log order
+   * @param self this node's address
+   * @param maxLogFormat the newest log format this member reads (see {@link LogFormatGuard})
    */
   ClusterStateMachine(UUID clusterId, List<String> nodes, List<String> groupMembers, InstantSource clock,
-      Consumer<ClusterMap> onMap, AccessControl access, Handshake handshake) {
+      Consumer<ClusterMap> onMap, AccessControl access, Handshake handshake, String self, int maxLogFormat) {
+    this.guard = new LogFormatGuard("cluster group", maxLogFormat);
+    this.self = self;
     this.clusterId = clusterId;
     this.groupMembers = List.copyOf(groupMembers);
     this.clock = clock;
@@ -111,50 +120,104 @@ final class ClusterStateMachine extends LifecycleStateMachine {
   @Override
   public TransactionContext startTransaction(RaftClientRequest request) throws IOException {
     TransactionContext.Builder b = TransactionContext.newBuilder().setStateMachine(this).setClientRequest(request);
-    byte[] cmd;
+    ClusterLogEntry entry;
     try {
       Envelope.Opened opened = Envelope.open(request.getMessage().getContent());
       AccessControl.checkAdmin(opened.peer());
-      cmd = opened.payload().toByteArray();
-      ClusterCommand decoded = ClusterCommand.decode(cmd);
+      ClusterCommand decoded = ClusterCommand.decode(opened.payload().toByteArray());
       if (decoded instanceof ClusterCommand.GetMap || decoded instanceof ClusterCommand.Hello) {
         throw new HoldfastException(Errno.EINVAL, "a query sent as a mutation: " + decoded.getClass().getSimpleName());
       }
+      String halted = guard.refusal();
+      if (halted != null) {
+        throw new HoldfastException(Errno.EIO, halted);
+      }
+      entry = new ClusterLogEntry(epochNanos(clock), decoded);
+      guard.checkMembers(entry.format(), decoded.getClass().getSimpleName(), self, map.clusterGroup(), map);
     } catch (HoldfastException e) {
       return refused(b, e);
     }
-    long nanos = epochNanos(clock);
-    ByteString data = ByteString.copyFrom(java.nio.ByteBuffer.allocate(8).putLong(0, nanos)).concat(ByteString.copyFrom(cmd));
-    return b.setLogData(data).build();
+    return b.setLogData(ByteString.copyFrom(entry.encode())).build();
   }
 
   @Override
   public CompletableFuture<Message> applyTransaction(TransactionContext trx) {
     LogEntryProto proto = trx.getLogEntry();
-    ByteString data = proto.getStateMachineLogEntry().getLogData();
-    Response.Error error = null;
-    try {
-      long nanos = data.substring(0, 8).asReadOnlyByteBuffer().getLong();
-      ClusterCommand cmd = ClusterCommand.decode(data.substring(8).toByteArray());
-      error = switch (cmd) {
-        case ClusterCommand.CreateVolume cv -> createVolume(cv, nanos);
-        case ClusterCommand.AddAclRule a -> changeAcl(a.volume(), a.rule(), true);
-        case ClusterCommand.RemoveAclRule r -> changeAcl(r.volume(), r.rule(), false);
-        case ClusterCommand.AddNode a -> addNode(a.address());
-        case ClusterCommand.RemoveNode r -> removeNode(r.address());
-        case ClusterCommand.ReplaceReplica r -> replaceReplica(r);
-        case ClusterCommand.GetMap g -> null;
-        case ClusterCommand.Hello h -> null;
-      };
-    } catch (ProtocolException | IndexOutOfBoundsException e) {
-      error = new Response.Error(Errno.EBADMSG, "undecodable cluster log entry: " + e.getMessage());
+    String halted = guard.refusal();
+    if (halted != null) {
+      return CompletableFuture.failedFuture(new IOException(halted)); // applies nothing after the halt
     }
+    ClusterLogEntry entry;
+    try {
+      entry = ClusterLogEntry.decode(proto.getStateMachineLogEntry().getLogData().toByteArray(), guard.maxFormat());
+    } catch (LogFormatException e) {
+      // never skipped: a member that skipped it would hold another map than those that applied it
+      LogFormatGuard.Halt h = guard.halt(proto.getIndex(), e, getServer().getNow(null), getGroupId());
+      return CompletableFuture.failedFuture(new IOException(h.reason()));
+    }
+    Response.Error error = switch (entry.command()) {
+      case ClusterCommand.CreateVolume cv -> createVolume(cv, entry.timestampNanos());
+      case ClusterCommand.AddAclRule a -> changeAcl(a.volume(), a.rule(), true);
+      case ClusterCommand.RemoveAclRule r -> changeAcl(r.volume(), r.rule(), false);
+      case ClusterCommand.AddNode a -> addNode(a.address());
+      case ClusterCommand.RemoveNode r -> removeNode(r.address());
+      case ClusterCommand.ReplaceReplica r -> replaceReplica(r);
+      case ClusterCommand.AdvertiseNode a -> advertise(a);
+      case ClusterCommand.GetMap g -> null; // refused by the decoder
+      case ClusterCommand.Hello h -> null; // refused by the decoder
+    };
     updateLastAppliedTermIndex(proto.getTerm(), proto.getIndex());
     if (error == null) {
       onMap.accept(map.withEpoch(proto.getIndex()));
     }
     byte[] reply = error != null ? Codec.encode(error) : map.withEpoch(proto.getIndex()).encode();
     return CompletableFuture.completedFuture(Message.valueOf(ByteString.copyFrom(reply)));
+  }
+
+  /** Where this member stopped applying an entry it cannot decode, if it has. */
+  java.util.Optional<LogFormatGuard.Halt> halted() {
+    return guard.halted();
+  }
+
+  /**
+   * Ratis reports entries that are not the state machine's (configuration changes, a new
+   * leader's first entry) here, and the base class takes them as applied. After a halt they
+   * must not be: the applied index would pass the entry this member did not apply, a snapshot
+   * would be labelled past it, and after the upgrade the entry would be skipped.
+   */
+  @Override
+  public void notifyTermIndexUpdated(long term, long index) {
+    LogFormatGuard g = guard;
+    if (g == null || g.refusal() == null) {
+      super.notifyTermIndexUpdated(term, index);
+    }
+  }
+
+  /** A halted member that becomes leader steps down again at once. */
+  @Override
+  public void notifyLeaderChanged(org.apache.ratis.protocol.RaftGroupMemberId memberId,
+      org.apache.ratis.protocol.RaftPeerId newLeaderId) {
+    if (memberId.getPeerId().equals(newLeaderId)) {
+      getServer().thenAccept(s -> guard.stepDown(s, getGroupId()));
+    }
+  }
+
+  private Response.Error advertise(ClusterCommand.AdvertiseNode a) {
+    if (!map.nodes().contains(a.address())) {
+      return new Response.Error(Errno.ENOENT, "node " + a.address() + " is not in the cluster; nodes are " + map.nodes());
+    }
+    ClusterMap.NodeInfo info = new ClusterMap.NodeInfo(a.minLogFormat(), a.maxLogFormat(), a.version());
+    if (info.equals(map.infoOf(a.address()))) {
+      return null;
+    }
+    int before = map.featureLevel();
+    Response.Error tooBig = setIfFits(map.withNodeInfo(a.address(), info));
+    if (tooBig != null) {
+      return tooBig;
+    }
+    LOG.info("node {} supports log formats {} (version {}); cluster feature level {} (was {})", a.address(),
+        info.logFormats(), a.version().isEmpty() ? "unknown" : a.version(), map.featureLevel(), before);
+    return null;
   }
 
   private Response.Error createVolume(ClusterCommand.CreateVolume cv, long nanos) {

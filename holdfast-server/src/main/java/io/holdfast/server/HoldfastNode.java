@@ -5,6 +5,7 @@ import io.holdfast.protocol.ClusterMap;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import java.time.InstantSource;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -47,6 +48,10 @@ public final class HoldfastNode implements AutoCloseable {
   private final AtomicLong callIds = new AtomicLong();
   private final java.util.concurrent.CompletableFuture<Void> running = new java.util.concurrent.CompletableFuture<>();
   private final MapFollower mapFollower;
+  private final Advertiser advertiser;
+  /** The halts of this node's members, by group (see {@link LogFormatGuard}). */
+  private final Map<java.util.UUID, java.util.function.Supplier<java.util.Optional<LogFormatGuard.Halt>>> halts =
+      new java.util.concurrent.ConcurrentHashMap<>();
   private volatile ClusterMap knownMap;
   private final NodeMetrics metrics;
   private final NodeObserver observer;
@@ -76,12 +81,15 @@ public final class HoldfastNode implements AutoCloseable {
     RaftGroupId clusterGroup = ClusterIds.CLUSTER_GROUP;
     StateMachine.Registry registry = groupId -> {
       if (groupId.equals(clusterGroup)) {
-        return new ClusterStateMachine(config.clusterId(), config.peers(), config.clusterGroupMembers(), clock,
-            this::mapKnown, access, handshake);
+        ClusterStateMachine c = new ClusterStateMachine(config.clusterId(), config.peers(), config.clusterGroupMembers(),
+            clock, this::mapKnown, access, handshake, config.address(), config.maxLogFormat());
+        halts.put(groupId.getUuid(), c::halted);
+        return c;
       }
       VolumeStateMachine v = new VolumeStateMachine(brickDir(groupId.getUuid()), clock, access, config.clusterId(),
           config.address(), this::joinedGeneration, metrics.volume(groupId.getUuid()), scrub, security.transport(),
-          security.diskReserveBytes(), security.catchUpBytesPerSecond());
+          security.diskReserveBytes(), security.catchUpBytesPerSecond(), config.maxLogFormat());
+      halts.put(groupId.getUuid(), v::halted);
       // the scrub counters, read at each scrape (zeros until the member has started)
       metrics.registerScrubber(groupId.getUuid(), () -> v.scrubStats()
           .map(x -> new NodeMetrics.ScrubStats(x.bytesVerified(), x.blocksVerified(), x.badBlocks(), x.repairedBlocks(), x.passes()))
@@ -100,11 +108,13 @@ public final class HoldfastNode implements AutoCloseable {
       b.setGroup(ClusterIds.group(clusterGroup, config.clusterGroupMembers()));
     }
     this.server = b.build();
+    this.advertiser = new Advertiser(config, parameters);
     this.mapFollower = config.clusterGroupMembers().contains(config.address())
         ? null
         : new MapFollower(config, parameters, this::mapKnown);
     this.observer = new NodeObserver(config, server, this::knownMap, access::volumeName, metrics, this::connectionStats, clock,
-        System::nanoTime, Liveness::tcpConnect);
+        System::nanoTime, Liveness::tcpConnect, this::halts);
+    metrics.registerLogFormats(config.maxLogFormat(), this::halts);
   }
 
   /**
@@ -169,6 +179,7 @@ public final class HoldfastNode implements AutoCloseable {
       }
       node.server.start();
       node.observer.start();
+      node.advertiser.start();
       node.running.complete(null);
       if (node.mapFollower != null) {
         node.mapFollower.start();
@@ -198,6 +209,7 @@ public final class HoldfastNode implements AutoCloseable {
       return;
     }
     knownMap = map;
+    advertiser.mapKnown(map);
     if (mapFollower != null) {
       access.update(map); // the cluster state machine does this for its members
     }
@@ -432,6 +444,22 @@ public final class HoldfastNode implements AutoCloseable {
     }
   }
 
+  /**
+   * Where this node's member of {@code groupId} stopped applying an entry its code cannot
+   * decode, if it has ({@link LogFormatGuard}); empty for a group this node does not serve.
+   */
+  public java.util.Optional<String> haltReason(java.util.UUID groupId) {
+    var h = halts.get(groupId);
+    return h == null ? java.util.Optional.empty() : h.get().map(LogFormatGuard.Halt::reason);
+  }
+
+  /** The halts of this node's members, group id → what the member needs; empty when none halted. */
+  public Map<java.util.UUID, String> halts() {
+    Map<java.util.UUID, String> m = new java.util.TreeMap<>();
+    halts.forEach((g, h) -> h.get().ifPresent(x -> m.put(g, x.reason())));
+    return m;
+  }
+
   /** Stops the node; pending requests fail with retryable errors. Idempotent. */
   @Override
   public void close() throws IOException {
@@ -443,6 +471,7 @@ public final class HoldfastNode implements AutoCloseable {
     if (mapFollower != null) {
       mapFollower.close();
     }
+    advertiser.close();
     observer.close();
     AdminServer a = admin;
     if (a != null) {

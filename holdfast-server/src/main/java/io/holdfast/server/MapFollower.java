@@ -43,19 +43,27 @@ final class MapFollower implements AutoCloseable {
   private long lastEpoch = -1;
 
   MapFollower(NodeConfig config, Parameters parameters, Consumer<ClusterMap> onMap) {
+    this.client = clusterGroupClient(config, parameters);
+    this.onMap = onMap;
+    this.thread = new Thread(this::run, "holdfast-map-follower-" + config.address());
+    this.thread.setDaemon(true);
+  }
+
+  /**
+   * A Raft client of the cluster group that speaks as this node (its certificate's role): 3 s
+   * per request, no retries (callers retry on their own schedule).
+   */
+  static RaftClient clusterGroupClient(NodeConfig config, Parameters parameters) {
     RaftProperties props = new RaftProperties();
     RaftClientConfigKeys.Rpc.setRequestTimeout(props, TimeDuration.valueOf(3, TimeUnit.SECONDS));
     GrpcConfigKeys.setMessageSizeMax(props, SizeInBytes.valueOf("32MB"));
-    this.client = RaftClient.newBuilder()
+    return RaftClient.newBuilder()
         .setProperties(props)
         .setParameters(parameters)
         .setRaftGroup(ClusterIds.group(ClusterIds.CLUSTER_GROUP, config.clusterGroupMembers()))
         .setClientId(ClientId.randomId())
         .setRetryPolicy(RetryPolicies.noRetry())
         .build();
-    this.onMap = onMap;
-    this.thread = new Thread(this::run, "holdfast-map-follower-" + config.address());
-    this.thread.setDaemon(true);
   }
 
   void start() {

@@ -1,6 +1,7 @@
 package io.holdfast.server;
 
 import io.holdfast.protocol.ClusterMap;
+import io.holdfast.protocol.LogFormat;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
@@ -17,15 +18,27 @@ import java.util.UUID;
  *     the cluster group
  * @param clusterId the cluster's identity, the same on every node
  * @param snapshotThreshold applied entries between automatic snapshots (default 20,000)
+ * @param maxLogFormat the newest log format this node reads, advertises and lets its groups log
+ *     ({@link LogFormat#MAX} normally; lower only to simulate older code in upgrade tests)
  */
 public record NodeConfig(
-    Path dataDir, String address, List<String> peers, UUID clusterId, long snapshotThreshold) {
+    Path dataDir, String address, List<String> peers, UUID clusterId, long snapshotThreshold, int maxLogFormat) {
+
+  /** A node that supports every log format this code reads. */
+  public NodeConfig(Path dataDir, String address, List<String> peers, UUID clusterId, long snapshotThreshold) {
+    this(dataDir, address, peers, clusterId, snapshotThreshold, LogFormat.MAX);
+  }
+
+  /** This configuration with another {@link #maxLogFormat}. */
+  public NodeConfig withMaxLogFormat(int max) {
+    return new NodeConfig(dataDir, address, peers, clusterId, snapshotThreshold, max);
+  }
 
   /**
    * Checks the configuration.
    *
    * @throws IllegalArgumentException if an address is malformed, the peers are empty or have
-   *     duplicates, or the threshold is not positive
+   *     duplicates, the threshold is not positive, or the log format is not one this code reads
    */
   public NodeConfig {
     Objects.requireNonNull(dataDir, "dataDir");
@@ -41,6 +54,10 @@ public record NodeConfig(
     }
     if (snapshotThreshold <= 0) {
       throw new IllegalArgumentException("snapshotThreshold must be positive, got " + snapshotThreshold);
+    }
+    if (maxLogFormat < LogFormat.MIN || maxLogFormat > LogFormat.MAX) {
+      throw new IllegalArgumentException("maxLogFormat " + maxLogFormat + " outside the formats this code reads, "
+          + LogFormat.range(LogFormat.MIN, LogFormat.MAX));
     }
   }
 

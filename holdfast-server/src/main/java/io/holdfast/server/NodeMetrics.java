@@ -105,6 +105,20 @@ public final class NodeMetrics {
   private final MultiGauge nodeLastSeen;
 
   /**
+   * Registers the log format gauges: {@code holdfast_log_format_max} (the newest log format this
+   * node reads) and {@code holdfast_members_halted} (how many of this node's members stopped at
+   * an entry they cannot decode; see {@link LogFormatGuard}; anything above 0 needs an operator).
+   *
+   * @param halts this node's halted members, group id → reason, read at each scrape
+   */
+  void registerLogFormats(int maxLogFormat, Supplier<java.util.Map<UUID, String>> halts) {
+    Gauge.builder("holdfast.log.format.max", () -> maxLogFormat)
+        .description("the newest replicated-log format this node reads").register(registry);
+    Gauge.builder("holdfast.members.halted", halts, h -> h.get().size())
+        .description("members of this node halted at a log entry they cannot decode (upgrade the node)").register(registry);
+  }
+
+  /**
    * @param node this node's address (the {@code node} label of every series)
    * @param volumeNames a group id's volume name, if this node knows it (from its cluster map)
    * @param connections this node's connection counters

@@ -45,15 +45,20 @@ final class NodeObserver implements AdminServer.Source, AutoCloseable {
   private final Supplier<StatusReport.Connections> connections;
   private final InstantSource clock;
   private final ScheduledExecutorService ticker;
+  private final Supplier<java.util.Map<UUID, String>> halts;
+  private final Function<UUID, Optional<String>> volumeNames;
 
   /**
    * @param map the latest cluster map this node knows, or null before it knows one
    * @param nanoClock monotonic nanoseconds ({@code System::nanoTime})
    * @param prober how to probe a node ({@link Liveness#tcpConnect})
+   * @param halts this node's halted members, group id → reason
    */
   NodeObserver(NodeConfig config, RaftServer server, Supplier<ClusterMap> map, Function<UUID, Optional<String>> volumeNames,
       NodeMetrics metrics, Supplier<StatusReport.Connections> connections, InstantSource clock, LongSupplier nanoClock,
-      Liveness.Prober prober) {
+      Liveness.Prober prober, Supplier<java.util.Map<UUID, String>> halts) {
+    this.halts = halts;
+    this.volumeNames = volumeNames;
     this.config = config;
     this.map = map;
     this.metrics = metrics;
@@ -117,12 +122,18 @@ final class NodeObserver implements AdminServer.Source, AutoCloseable {
     ClusterMap m = map.get();
     List<String> clusterGroup = m != null ? m.clusterGroup() : config.clusterGroupMembers();
     List<StatusReport.Node> nodeRows = live.stream().map(n -> new StatusReport.Node(n.address(), n.up(), n.lastSeenSecondsAgo(),
-        clusterGroup.contains(n.address()), n.address().equals(config.address()))).toList();
+        clusterGroup.contains(n.address()), n.address().equals(config.address())).advertised(m)).toList();
     List<StatusReport.Volume> volumes = m == null ? List.of() : m.volumes().values().stream()
         .map(v -> new StatusReport.Volume(v.name(), v.groupId().toString(), v.replicas())).toList();
     List<StatusReport.Group> groups = samples.stream().map(this::group).toList();
+    List<StatusReport.Halted> halted = halts.get().entrySet().stream()
+        .map(e -> new StatusReport.Halted(e.getKey().equals(io.holdfast.client.ClusterIds.CLUSTER_GROUP.getUuid())
+            ? StatusReport.Group.CLUSTER : volumeNames.apply(e.getKey()).orElse(e.getKey().toString()),
+            config.address(), e.getValue()))
+        .toList();
     return new StatusReport(config.clusterId().toString(), "node " + config.address(),
-        clock.instant().truncatedTo(ChronoUnit.MILLIS).toString(), nodeRows, volumes, groups, connections.get());
+        clock.instant().truncatedTo(ChronoUnit.MILLIS).toString(), nodeRows, volumes, groups, connections.get(),
+        m == null ? null : m.featureLevel(), halted);
   }
 
   /** A group as the status shows it: what this node knows, null where only another member would. */

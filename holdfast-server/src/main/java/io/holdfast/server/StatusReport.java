@@ -20,9 +20,29 @@ import java.util.Objects;
  * @param volumes every volume in the reporter's cluster map (empty on a node that holds no map)
  * @param groups the Raft groups the reporter reports on
  * @param connections the reporting node's connection counters, or null if not a node
+ * @param featureLevel the cluster's feature level: the newest log format every node of the
+ *     reporter's map supports ({@link io.holdfast.protocol.ClusterMap#featureLevel()}); null
+ *     if the reporter knows no map
+ * @param halted members that stopped applying at a log entry they cannot decode, as the
+ *     reporter knows them (a node reports its own; the CLI asks every member)
  */
 public record StatusReport(String cluster, String reporter, String generatedAt, List<Node> nodes, List<Volume> volumes,
-    List<Group> groups, Connections connections) {
+    List<Group> groups, Connections connections, Integer featureLevel, List<Halted> halted) {
+
+  /** A report without feature level or halts. */
+  public StatusReport(String cluster, String reporter, String generatedAt, List<Node> nodes, List<Volume> volumes,
+      List<Group> groups, Connections connections) {
+    this(cluster, reporter, generatedAt, nodes, volumes, groups, connections, null, List.of());
+  }
+
+  /**
+   * A member halted at an entry its code cannot decode.
+   *
+   * @param group the group's name (volume name, or {@value Group#CLUSTER})
+   * @param member the member's node address
+   * @param reason what it needs, for people
+   */
+  public record Halted(String group, String member, String reason) {}
 
   public StatusReport {
     Objects.requireNonNull(cluster, "cluster");
@@ -31,6 +51,7 @@ public record StatusReport(String cluster, String reporter, String generatedAt, 
     nodes = List.copyOf(nodes);
     volumes = List.copyOf(volumes);
     groups = List.copyOf(groups);
+    halted = halted == null ? List.of() : List.copyOf(halted);
   }
 
   /**
@@ -42,8 +63,25 @@ public record StatusReport(String cluster, String reporter, String generatedAt, 
    *     seen it answer (since the reporting node started; the CLI does not track it)
    * @param clusterGroup whether it is one of the first three nodes, which hold the cluster map
    * @param self whether it is the reporting node
+   * @param version the software version it advertised, or null if it has not
+   * @param logFormats the log formats it advertised ({@code "1..2"}), or null if it has not
    */
-  public record Node(String address, boolean up, Double lastSeenSecondsAgo, boolean clusterGroup, boolean self) {}
+  public record Node(String address, boolean up, Double lastSeenSecondsAgo, boolean clusterGroup, boolean self,
+      String version, String logFormats) {
+    /** A node whose advertisement is not known. */
+    public Node(String address, boolean up, Double lastSeenSecondsAgo, boolean clusterGroup, boolean self) {
+      this(address, up, lastSeenSecondsAgo, clusterGroup, self, null, null);
+    }
+
+    /** This node with what it advertised in {@code map}, if it did. */
+    public Node advertised(io.holdfast.protocol.ClusterMap map) {
+      if (map == null || !map.nodeInfo().containsKey(address)) {
+        return this;
+      }
+      io.holdfast.protocol.ClusterMap.NodeInfo i = map.infoOf(address);
+      return new Node(address, up, lastSeenSecondsAgo, clusterGroup, self, i.version(), i.logFormats());
+    }
+  }
 
   /**
    * A volume of the cluster map.

@@ -19,6 +19,14 @@ public final class StatusText {
     for (StatusReport.Node n : r.nodes()) {
       out.append(String.format(Locale.ROOT, "  %-22s %-5s %s%n", n.address(), n.up() ? "up" : "DOWN", nodeNote(n)));
     }
+    if (r.featureLevel() != null) {
+      out.append("feature level: log format ").append(r.featureLevel())
+          .append(" (the newest every node supports; leaders log nothing newer)\n");
+    }
+    for (StatusReport.Halted h : r.halted()) {
+      out.append("HALTED: member ").append(h.member()).append(" of ").append(h.group()).append(": ").append(h.reason())
+          .append('\n');
+    }
     out.append("volumes:\n");
     if (r.volumes().isEmpty()) {
       out.append("  (none; create one with 'holdfast volume create NAME')\n");
@@ -96,6 +104,8 @@ public final class StatusText {
     if (n.clusterGroup()) {
       s.append(s.isEmpty() ? "" : ", ").append("cluster group");
     }
+    s.append(s.isEmpty() ? "" : ", ").append(n.logFormats() == null ? "log formats not advertised"
+        : "version " + n.version() + ", log formats " + n.logFormats());
     return s.toString();
   }
 

@@ -8,6 +8,8 @@ import io.holdfast.protocol.Errno;
 import io.holdfast.protocol.HoldfastException;
 import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.LogEntry;
+import io.holdfast.protocol.LogFormat;
+import io.holdfast.protocol.LogFormatException;
 import io.holdfast.protocol.ProtocolException;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
@@ -65,7 +67,10 @@ import org.slf4j.LoggerFactory;
  * </ul>
  *
  * <p>A brick failure during apply (disk error) is fatal for this member: it would otherwise
- * diverge from the others. The future fails and the error is logged.
+ * diverge from the others. The future fails and the error is logged. So is an entry this
+ * member's code cannot decode (a newer log format, an unknown kind, corrupt bytes): the member
+ * halts there and never skips it ({@link LogFormatGuard}); the leader logs an entry of a newer
+ * format only once every member advertised support for it.
  *
  * <p>A {@link Scrubber} runs beside it (started in {@link #initialize}): it answers the scrub
  * queries, and while it holds this member quarantined, file-system queries fail (clients read
@@ -93,6 +98,8 @@ final class VolumeStateMachine extends LifecycleStateMachine {
   private final ScrubSettings scrub;
   private final TransportSecurity transport;
   private final DiskReserve disk;
+  private final int maxLogFormat;
+  private volatile LogFormatGuard guard;
   private volatile Brick brick;
   private volatile Scrubber scrubber;
 
@@ -103,10 +110,12 @@ final class VolumeStateMachine extends LifecycleStateMachine {
    * @param scrub pace and schedule of this member's scrubber
    * @param transport how this node reaches the other members (scrub repairs)
    * @param diskReserveBytes free bytes to keep on the brick's file system (writes get ENOSPC past it)
+   * @param maxLogFormat the newest log format this member reads (see {@link LogFormatGuard})
    */
   VolumeStateMachine(Path brickDir, InstantSource clock, AccessControl access, UUID clusterId, String member,
       java.util.function.ToLongFunction<UUID> joinedGeneration, NodeMetrics.VolumeMeters meters, ScrubSettings scrub,
-      TransportSecurity transport, long diskReserveBytes, long catchUpBytesPerSecond) {
+      TransportSecurity transport, long diskReserveBytes, long catchUpBytesPerSecond, int maxLogFormat) {
+    this.maxLogFormat = maxLogFormat;
     this.brickDir = brickDir;
     this.clock = clock;
     this.access = access;
@@ -125,6 +134,8 @@ final class VolumeStateMachine extends LifecycleStateMachine {
       throws IOException {
     super.initialize(server, groupId, raftStorage);
     storage.init(raftStorage);
+    guard = new LogFormatGuard("volume " + access.volumeName(groupId.getUuid()).orElse("?") + " (group "
+        + groupId.getUuid() + ")", maxLogFormat);
     getLifeCycle().startAndTransition(() -> {
       BrickIdentity.claim(brickDir, new BrickIdentity(clusterId, groupId.getUuid(), member,
           joinedGeneration.applyAsLong(groupId.getUuid())));
@@ -149,6 +160,36 @@ final class VolumeStateMachine extends LifecycleStateMachine {
     long threshold = org.apache.ratis.server.RaftServerConfigKeys.Snapshot.autoTriggerThreshold(server.getProperties());
     holdLogEntries = HOLD_LOG_THRESHOLDS * threshold;
     lagEntries = Math.max(1, threshold / 2);
+  }
+
+  /** Where this member stopped applying an entry it cannot decode, if it has (see {@link LogFormatGuard}). */
+  Optional<LogFormatGuard.Halt> halted() {
+    LogFormatGuard g = guard;
+    return g == null ? Optional.empty() : g.halted();
+  }
+
+  /**
+   * Ratis reports entries that are not the state machine's (configuration changes, a new
+   * leader's first entry) here, and the base class takes them as applied. After a halt they
+   * must not be: the applied index would pass the entry this member did not apply, a snapshot
+   * would be labelled past it, and after the upgrade the entry would be skipped.
+   */
+  @Override
+  public void notifyTermIndexUpdated(long term, long index) {
+    LogFormatGuard g = guard;
+    if (g == null || g.refusal() == null) {
+      super.notifyTermIndexUpdated(term, index);
+    }
+  }
+
+  /** A halted member that becomes leader steps down again at once. */
+  @Override
+  public void notifyLeaderChanged(org.apache.ratis.protocol.RaftGroupMemberId memberId,
+      org.apache.ratis.protocol.RaftPeerId newLeaderId) {
+    LogFormatGuard g = guard;
+    if (g != null && memberId.getPeerId().equals(newLeaderId)) {
+      getServer().thenAccept(s -> g.stepDown(s, getGroupId()));
+    }
   }
 
   /** This member's scrub state and counters; empty before {@link #initialize}. */
@@ -323,13 +364,31 @@ final class VolumeStateMachine extends LifecycleStateMachine {
       if (mutation instanceof Request.ScrubMark && !opened.peer().role().privileged()) {
         throw new HoldfastException(Errno.EACCES, "scrub marks need the admin certificate or a node's; " + opened.peer() + " has neither");
       }
+      String halted = guard.refusal();
+      if (halted != null) {
+        throw new HoldfastException(Errno.EIO, halted);
+      }
       check(mutation);
+      guard.checkMembers(LogFormat.required(mutation), op, member, members(), access.map());
       disk.check(mutation);
       LogEntry entry = new LogEntry(epochNanos(clock), mutation);
       return b.setLogData(ByteString.copyFrom(Codec.encode(entry))).setStateMachineContext(entry).build();
     } catch (HoldfastException e) {
       meters.refused(op, e.errno());
       return refused(b, e);
+    }
+  }
+
+  /** The addresses of this group's members, from its Raft configuration (current and, during a change, old). */
+  private java.util.List<String> members() throws HoldfastException {
+    try {
+      return getServer().get().getDivision(getGroupId()).getRaftConf().getAllPeers().stream()
+          .map(p -> p.getAddress()).toList();
+    } catch (IOException | java.util.concurrent.ExecutionException e) {
+      throw new HoldfastException(Errno.EAGAIN, "this member's Raft configuration is not available: " + e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new HoldfastException(Errno.EAGAIN, "interrupted while reading this member's Raft configuration");
     }
   }
 
@@ -349,21 +408,23 @@ final class VolumeStateMachine extends LifecycleStateMachine {
   public CompletableFuture<Message> applyTransaction(TransactionContext trx) {
     LogEntryProto proto = trx.getLogEntry();
     long index = proto.getIndex();
+    String halted = guard.refusal();
+    if (halted != null) {
+      return CompletableFuture.failedFuture(new IOException(halted)); // applies nothing after the halt
+    }
     try {
       LogEntry entry = trx.getStateMachineContext() instanceof LogEntry e
           ? e
-          : Codec.decodeLogEntry(proto.getStateMachineLogEntry().getLogData().toByteArray());
+          : Codec.decodeLogEntry(proto.getStateMachineLogEntry().getLogData().toByteArray(), maxLogFormat);
       long started = System.nanoTime();
       Response response = brick.apply(index, entry);
       meters.applied(entry.mutation(), response, System.nanoTime() - started);
       updateLastAppliedTermIndex(proto.getTerm(), index);
       return CompletableFuture.completedFuture(message(response));
-    } catch (ProtocolException e) {
-      // Cannot happen for entries this code logged; an undecodable entry is applied as a no-op
-      // error on every member alike (all see the same bytes), keeping the members identical.
-      LOG.error("{}: undecodable log entry {}: {}", getGroupId(), index, e.getMessage());
-      updateLastAppliedTermIndex(proto.getTerm(), index);
-      return CompletableFuture.completedFuture(message(new Response.Error(e.errno(), e.getMessage())));
+    } catch (LogFormatException e) {
+      // never skipped: a member that skipped it would diverge from those that applied it
+      LogFormatGuard.Halt h = guard.halt(index, e, getServer().getNow(null), getGroupId());
+      return CompletableFuture.failedFuture(new IOException(h.reason()));
     } catch (IOException | RuntimeException e) {
       LOG.error("{}: FATAL: brick failed applying entry {}; this member stops applying", getGroupId(), index, e);
       return CompletableFuture.failedFuture(e);
@@ -380,8 +441,13 @@ final class VolumeStateMachine extends LifecycleStateMachine {
       Access granted = access.check(opened.peer(), getGroupId().getUuid(), false);
       Request decoded = Codec.decodeRequest(opened.payload().toByteArray());
       op = decoded.getClass().getSimpleName();
+      String halted = guard == null ? null : guard.refusal();
       if (!(decoded instanceof Request.Query q)) {
         r = new Response.Error(Errno.EINVAL, "a mutation sent as a query");
+      } else if (halted != null && q instanceof Request.GetDigest) {
+        r = new Response.Error(Errno.EIO, halted); // what holdfast cluster status shows for this member
+      } else if (halted != null) {
+        return CompletableFuture.failedFuture(new IOException(halted)); // clients read from another member
       } else {
         Scrubber scrubbing = scrubber;
         Response answered = scrubbing == null ? null : scrubbing.answer(q, opened.peer());

@@ -47,6 +47,7 @@ import java.util.function.UnaryOperator;
  * port, so clusters never collide with each other or with real nodes: {@link #adminUri}.
  */
 public final class MiniCluster implements AutoCloseable {
+  private final Map<Integer, Integer> maxLogFormats = new java.util.concurrent.ConcurrentHashMap<>();
   private final Path root;
   private final UUID clusterId = UUID.randomUUID();
   private final List<String> addresses;
@@ -175,7 +176,16 @@ public final class MiniCluster implements AutoCloseable {
 
   /** Node {@code i}'s configuration, as it is started with (e.g. to run it as a process instead). */
   public NodeConfig config(int i) {
-    return new NodeConfig(dataDir(i), addresses.get(i), peers, clusterId, snapshotThreshold);
+    return new NodeConfig(dataDir(i), addresses.get(i), peers, clusterId, snapshotThreshold)
+        .withMaxLogFormat(maxLogFormats.getOrDefault(i, io.holdfast.protocol.LogFormat.MAX));
+  }
+
+  /**
+   * Makes node {@code i} read, advertise and log at most log format {@code max} from its next
+   * (re)start on: it then behaves as a node running older code would (rolling-upgrade tests).
+   */
+  public void maxLogFormat(int i, int max) {
+    maxLogFormats.put(i, max);
   }
 
   /** Node addresses, in configuration order, the spares last. */
