@@ -68,7 +68,7 @@ final class ClusterStateMachine extends LifecycleStateMachine {
    */
   ClusterStateMachine(UUID clusterId, List<String> nodes, List<String> groupMembers, InstantSource clock,
       Consumer<ClusterMap> onMap, AccessControl access, Handshake handshake, String self, int maxLogFormat) {
-    this.guard = new LogFormatGuard("cluster group", maxLogFormat);
+    this.guard = new LogFormatGuard(() -> "cluster group", maxLogFormat);
     this.self = self;
     this.clusterId = clusterId;
     this.groupMembers = List.copyOf(groupMembers);

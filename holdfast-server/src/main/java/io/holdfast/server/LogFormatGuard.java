@@ -18,7 +18,7 @@ import org.slf4j.LoggerFactory;
 /**
  * What one member of a Raft group does about log formats ({@link LogFormat}): the check a
  * leader makes before it logs an entry, and the halt of a member that meets an entry it cannot
- * decode.
+ * decode (or cannot apply at all: a brick that fails mid-apply halts the member the same way).
  *
  * <ul>
  *   <li><b>Before logging</b> ({@link #checkMembers}): an entry of log format {@code f > 1} is
@@ -47,15 +47,16 @@ final class LogFormatGuard {
    */
   record Halt(long index, String reason) {}
 
-  private final String resource;
+  private final java.util.function.Supplier<String> resource;
   private final int maxFormat;
   private volatile Halt halt;
 
   /**
-   * @param resource how messages name the group ({@code "volume group 6f0c…"}, {@code "cluster group"})
+   * @param resource how messages name the group ({@code "volume mail (group 6f0c…)"}, {@code "cluster group"}),
+   *     asked when a message is made (the volume's name may be learnt after start-up)
    * @param maxFormat the newest log format this member reads
    */
-  LogFormatGuard(String resource, int maxFormat) {
+  LogFormatGuard(java.util.function.Supplier<String> resource, int maxFormat) {
     this.resource = resource;
     this.maxFormat = maxFormat;
   }
@@ -95,29 +96,38 @@ final class LogFormatGuard {
 
   private HoldfastException unsupported(int needed, String what, String member, String why) {
     return new HoldfastException(Errno.ENOTSUP, what + " needs log format " + needed + ", which member " + member + " of the "
-        + resource + " does not support: " + why + "; upgrade it (holdfast cluster status shows each node's log formats)");
+        + resource.get() + " does not support: " + why + "; upgrade it (holdfast cluster status shows each node's log formats)");
   }
 
   /**
-   * Stops this member's applying at {@code index}: logs what it needs, remembers it, and asks
-   * Ratis to move leadership away if this member leads. Called once per member; later calls
-   * keep the first halt.
-   *
-   * @param server this node's Raft server, or null if it is not known (no step-down then)
+   * Stops this member's applying at {@code index} because its code cannot decode the entry:
+   * logs what it needs, remembers it, and steps down if this member leads (see {@link #halt(long,
+   * String, RaftServer, RaftGroupId)}).
    */
   Halt halt(long index, LogFormatException e, RaftServer server, RaftGroupId group) {
+    String need = switch (e.reason()) {
+      case TOO_NEW, UNKNOWN_KIND -> "upgrade this node";
+      case TOO_OLD -> "this entry was written by code too old for this node to read; restore the member from a"
+          + " snapshot of a member that applied it, or run older code";
+      case CORRUPT -> "the entry is corrupt in this member's log; replace this member"
+          + " (holdfast volume replace-replica) so it is rebuilt from the others";
+    };
+    String detail = e.getMessage().replaceFirst("^[A-Z]+: ", "");
+    return halt(index, "cannot be applied here (" + e.reason() + "): " + detail
+        + (detail.endsWith("upgrade this node") ? "" : "; " + need), server, group);
+  }
+
+  /**
+   * Stops this member's applying at {@code index}: logs why, remembers it, and asks Ratis to
+   * move leadership away if this member leads. The first halt is kept; later calls change nothing.
+   *
+   * @param why what happened to the entry and what the operator should do, after "entry N "
+   * @param server this node's Raft server, or null if it is not known (no step-down then)
+   */
+  Halt halt(long index, String why, RaftServer server, RaftGroupId group) {
     synchronized (this) {
       if (halt == null) {
-        String need = switch (e.reason()) {
-          case TOO_NEW, UNKNOWN_KIND -> "upgrade this node";
-          case TOO_OLD -> "this entry was written by code too old for this node to read; restore the member from a"
-              + " snapshot of a member that applied it, or run older code";
-          case CORRUPT -> "the entry is corrupt in this member's log; replace this member"
-              + " (holdfast volume replace-replica) so it is rebuilt from the others";
-        };
-        String detail = e.getMessage().replaceFirst("^[A-Z]+: ", "");
-        halt = new Halt(index, resource + ": entry " + index + " cannot be applied here (" + e.reason() + "): " + detail
-            + (detail.endsWith("upgrade this node") ? "" : "; " + need));
+        halt = new Halt(index, resource.get() + ": entry " + index + " " + why);
         LOG.error("HALTED: {}. This member stops applying and refuses reads; its log is kept", halt.reason());
       }
     }
@@ -147,9 +157,9 @@ final class LogFormatGuard {
       }
       server.transferLeadershipAsync(new TransferLeadershipRequest(ClientId.randomId(), server.getId(), group, 0, null,
           TimeUnit.SECONDS.toMillis(10)));
-      LOG.warn("{}: halted leader steps down", resource);
+      LOG.warn("{}: halted leader steps down", resource.get());
     } catch (java.io.IOException | RuntimeException ex) {
-      LOG.warn("{}: halted leader could not step down: {}", resource, ex.toString());
+      LOG.warn("{}: halted leader could not step down: {}", resource.get(), ex.toString());
     }
   }
 }

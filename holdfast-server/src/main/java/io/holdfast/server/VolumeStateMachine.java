@@ -67,7 +67,7 @@ import org.slf4j.LoggerFactory;
  * </ul>
  *
  * <p>A brick failure during apply (disk error) is fatal for this member: it would otherwise
- * diverge from the others. The future fails and the error is logged. So is an entry this
+ * diverge from the others. The member halts there ({@link LogFormatGuard}). So is an entry this
  * member's code cannot decode (a newer log format, an unknown kind, corrupt bytes): the member
  * halts there and never skips it ({@link LogFormatGuard}); the leader logs an entry of a newer
  * format only once every member advertised support for it.
@@ -134,7 +134,7 @@ final class VolumeStateMachine extends LifecycleStateMachine {
       throws IOException {
     super.initialize(server, groupId, raftStorage);
     storage.init(raftStorage);
-    guard = new LogFormatGuard("volume " + access.volumeName(groupId.getUuid()).orElse("?") + " (group "
+    guard = new LogFormatGuard(() -> "volume " + access.volumeName(groupId.getUuid()).orElse("?") + " (group "
         + groupId.getUuid() + ")", maxLogFormat);
     getLifeCycle().startAndTransition(() -> {
       BrickIdentity.claim(brickDir, new BrickIdentity(clusterId, groupId.getUuid(), member,
@@ -426,8 +426,11 @@ final class VolumeStateMachine extends LifecycleStateMachine {
       LogFormatGuard.Halt h = guard.halt(index, e, getServer().getNow(null), getGroupId());
       return CompletableFuture.failedFuture(new IOException(h.reason()));
     } catch (IOException | RuntimeException e) {
-      LOG.error("{}: FATAL: brick failed applying entry {}; this member stops applying", getGroupId(), index, e);
-      return CompletableFuture.failedFuture(e);
+      // applying later entries on top of a half-applied one would diverge from the other members
+      LOG.error("{}: FATAL: brick failed applying entry {}", getGroupId(), index, e);
+      LogFormatGuard.Halt h = guard.halt(index, "failed in this member's brick (" + e + "); check the brick's disk,"
+          + " then restart the node (the entry is applied again from the log)", getServer().getNow(null), getGroupId());
+      return CompletableFuture.failedFuture(new IOException(h.reason(), e));
     }
   }
 
