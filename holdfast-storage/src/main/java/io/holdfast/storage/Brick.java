@@ -93,27 +93,10 @@ import org.rocksdb.WriteOptions;
  *
  * <h2>Apply, durability and redo</h2>
  *
- * <p>Each entry is one RocksDB {@link WriteBatch} that includes the new applied index (RocksDB
- * writes go to its WAL without fsync). Data-file changes are physical, idempotent operations
- * (pwrite at an offset, shrink to a length, delete) done with positional I/O and no fsync;
- * they are recorded in the same batch as a redo record under the entry's index. A
- * {@link #checkpoint()} fsyncs all data files touched since the previous one, then durably
- * records {@code checkpointIndex = appliedIndex} and drops the redo records. After a crash
- * the Raft layer replays entries {@code (checkpointIndex, ...]}; for those at or below
- * {@link #appliedIndex()} the brick re-runs exactly the recorded physical operations in log
- * order (the bytes of a write come from the replayed entry itself), which rebuilds the data
- * files as they were, whatever subset of the unsynced writes reached the disk. Metadata is
- * not touched again, so it is applied exactly once.
- *
- * <p>Why replay is exact: the physical length of a data file always equals the file size, and
- * every operation sets the bytes it affects independently of the file's prior content: a
- * pwrite sets its range; a set-length sets the exact length; an operation that makes a hole
- * (growing truncate, write past the end) first sets the length to the old size, so the hole
- * reads zeros even if bytes of a later, superseded extension reached the disk before the
- * crash; a promotion from inline first empties the file. So for every byte, the last
- * operation after the checkpoint that affected it is replayed and gives the same value, and
- * a byte no such operation affected still holds its fsynced checkpoint value. A zeroing
- * operation (fallocate's punch or zero-range) sets its range to zeros whatever was there.
+ * <p>Each entry is one RocksDB {@link WriteBatch} that includes the new applied index; its
+ * data-file changes are physical, idempotent operations recorded in the same batch as a redo
+ * record, and {@link #checkpoint()} makes them durable. Why replaying them after a crash is
+ * exact is explained in {@link Redo}.
  *
  * <h2>Errors</h2>
  *
@@ -153,9 +136,9 @@ public final class Brick implements AutoCloseable {
   /** Largest content kept inline in RocksDB, in bytes. */
   static final int INLINE_MAX_BYTES = 64 * 1024;
   /** Inode number of the root directory. */
-  static final long ROOT = 1;
+  static final long ROOT = BrickState.ROOT;
   /** On-disk format version of a brick, stored under the FORMAT meta key. */
-  static final long FORMAT_VERSION = 1;
+  static final long FORMAT_VERSION = BrickState.FORMAT_VERSION;
   /** Most symbolic links followed while resolving one path (Linux MAXSYMLINKS). */
   static final int MAX_SYMLINK_HOPS = 40;
   /** Most hard links of one inode (as ext4). */
@@ -171,12 +154,6 @@ public final class Brick implements AutoCloseable {
   private static final int SNAP_FILE = 2;
   private static final long RESTORE_BATCH_BYTES = 4L << 20;
 
-  private static final byte OP_PWRITE_ENTRY = 1;
-  private static final byte OP_PWRITE = 2;
-  private static final byte OP_SETLEN = 3;
-  private static final byte OP_DELETE = 4;
-  /** Make {@code [arg, arg + length)} read as zeros (punched where the file system can). */
-  private static final byte OP_ZERO = 5;
   private static final byte[] EMPTY = new byte[0];
 
   /** The block number that names a file's inline content in the scrub methods. */
@@ -188,30 +165,15 @@ public final class Brick implements AutoCloseable {
   /** Inode records {@link #contentAfter} looks at in one call at most. */
   static final int CONTENT_SCAN_MAX = 4096;
 
-  private final Path dir;
-  private final Path metaDir;
-  private final Path dataDir;
-  private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
-  /**
-   * Held (read) while a mark's snapshot is read, (write) while the database is closed: mark
-   * digests read without the apply lock, and must not read a closed database.
-   */
-  private final ReentrantReadWriteLock dbLifetime = new ReentrantReadWriteLock();
   /** Snapshots of marks, by index; guarded by itself. */
   private final TreeMap<Long, MarkView> marks = new TreeMap<>();
-  private final Set<Long> dirty = new HashSet<>();
-  private RocksDB db;
-  private Options options;
-  private WriteOptions writeOptions;
-  private WriteOptions syncOptions;
-  private volatile long appliedIndex;
-  private volatile long checkpointIndex;
-  private volatile boolean closed;
+  private final BrickState state;
+  private final Redo redo;
 
   private Brick(Path dir) {
-    this.dir = dir;
-    this.metaDir = dir.resolve("meta");
-    this.dataDir = dir.resolve("data");
+    this.state = new BrickState(dir);
+    this.redo = new Redo(state);
+    state.releaseViewsOnClose(this::releaseAllMarks);
   }
 
   /**
@@ -231,10 +193,10 @@ public final class Brick implements AutoCloseable {
     Files.createDirectories(dir);
     Brick b = new Brick(dir);
     b.recoverInterruptedSwap();
-    if (!Files.exists(b.metaDir)) {
-      Files.createDirectories(b.dataDir); // a new brick; an existing one must still have its own
+    if (!Files.exists(b.state.metaDir)) {
+      Files.createDirectories(b.state.dataDir); // a new brick; an existing one must still have its own
     }
-    b.openDb();
+    b.state.openDb();
     return b;
   }
 
@@ -258,41 +220,38 @@ public final class Brick implements AutoCloseable {
   public Response apply(long index, LogEntry entry) throws IOException {
     Objects.requireNonNull(entry, "entry");
     Objects.requireNonNull(entry.mutation().caller(), "caller");
-    lock.writeLock().lock();
+    state.lock.writeLock().lock();
     try {
-      ensureOpen();
-      if (index <= appliedIndex) {
-        redo(index, entry);
+      state.ensureOpen();
+      if (index <= state.appliedIndex) {
+        redo.redo(index, entry);
         return new Response.Ok();
       }
-      Txn t = new Txn();
+      Txn t = new Txn(state.kv);
       try {
         Response r;
         try {
           r = dispatch(t, entry.timestampNanos(), entry.mutation());
         } catch (Fail f) {
           t.close();
-          t = new Txn();
+          t = new Txn(state.kv);
           r = new Response.Error(f.errno, f.getMessage());
         }
         t.put(Keys.APPLIED, Keys.long8(index));
-        if (!t.ops.isEmpty()) {
-          t.put(Keys.id(Keys.REDO, index), encodeOps(t.ops));
-          runOps(t.ops, entry.mutation() instanceof Request.Write w ? w.data() : null);
-        }
-        db.write(writeOptions, t.batch);
-        appliedIndex = index;
+        redo.recordAndRun(t, index, entry.mutation() instanceof Request.Write w ? w.data() : null);
+        state.db.write(state.writeOptions, t.batch);
+        state.appliedIndex = index;
         if (entry.mutation() instanceof Request.ScrubMark) {
           holdMark(index);
         }
         return r;
       } catch (RocksDBException e) {
-        throw rocks("apply entry " + index, e);
+        throw BrickState.rocks("apply entry " + index, e);
       } finally {
         t.close();
       }
     } finally {
-      lock.writeLock().unlock();
+      state.lock.writeLock().unlock();
     }
   }
 
@@ -921,9 +880,9 @@ public final class Brick implements AutoCloseable {
     if (off > oldSize) {
       // the gap [oldSize, off) becomes a hole: cut whatever lies beyond the old end first, so
       // that replay defines every byte of the hole
-      t.ops.add(new PhysOp(OP_SETLEN, id, oldSize, null));
+      t.setLength(id, oldSize);
     }
-    t.ops.add(new PhysOp(OP_PWRITE_ENTRY, id, off, null));
+    t.pwriteEntry(id, off);
     n.size = newSize;
   }
 
@@ -968,12 +927,12 @@ public final class Brick implements AutoCloseable {
       Arrays.fill(c, (int) (p[1] - bs), (int) (p[2] - bs), (byte) 0);
       crcKeys.add(Keys.blockCrc(id, b));
       crcs.add(Checksums.crc32c(c));
-      t.ops.add(new PhysOp(OP_ZERO, id, p[1], null, p[2] - p[1]));
+      t.zero(id, p[1], p[2] - p[1]);
     }
     if (firstFull < endFull) {
       t.deleteRange(Keys.blockCrc(id, firstFull), Keys.blockCrc(id, endFull));
       long ps = firstFull * BLOCK_BYTES;
-      t.ops.add(new PhysOp(OP_ZERO, id, ps, null, Math.min(endFull * BLOCK_BYTES, size) - ps));
+      t.zero(id, ps, Math.min(endFull * BLOCK_BYTES, size) - ps);
     }
     for (int i = 0; i < crcKeys.size(); i++) {
       t.put(crcKeys.get(i), Keys.int4(crcs.get(i)));
@@ -989,9 +948,9 @@ public final class Brick implements AutoCloseable {
     }
     byte[] inlineOld = n.inFile ? null : promote(t, id, n);
     if (newSize > oldSize) {
-      t.ops.add(new PhysOp(OP_SETLEN, id, oldSize, null)); // see writeContent
+      t.setLength(id, oldSize); // see writeContent
     }
-    t.ops.add(new PhysOp(OP_SETLEN, id, newSize, null));
+    t.setLength(id, newSize);
     if (newSize < oldSize) {
       long firstGone = (newSize + BLOCK_BYTES - 1) / BLOCK_BYTES;
       t.deleteRange(Keys.blockCrc(id, firstGone), Keys.id(Keys.BLOCK_CRC, id + 1));
@@ -1022,8 +981,8 @@ public final class Brick implements AutoCloseable {
   private byte[] promote(Txn t, long id, Node n) throws IOException {
     byte[] old = inlineContent(t, id, n);
     t.delete(Keys.id(Keys.INLINE, id));
-    t.ops.add(new PhysOp(OP_SETLEN, id, 0, null));
-    t.ops.add(new PhysOp(OP_PWRITE, id, 0, old));
+    t.setLength(id, 0);
+    t.pwrite(id, 0, old);
     n.inFile = true;
     return old;
   }
@@ -1117,129 +1076,7 @@ public final class Brick implements AutoCloseable {
   }
 
   Path dataPath(long id) {
-    return dataDir.resolve(String.format("%016x", id));
-  }
-
-  // ---------------------------------------------------------------------------------------
-  // Physical data-file operations and redo
-
-  /** A data-file operation; {@code length} is used by {@link #OP_ZERO} only. */
-  private record PhysOp(byte kind, long inode, long arg, byte[] bytes, long length) {
-    PhysOp(byte kind, long inode, long arg, byte[] bytes) {
-      this(kind, inode, arg, bytes, 0);
-    }
-  }
-
-  private static byte[] encodeOps(List<PhysOp> ops) {
-    ByteArrayOutputStream bos = new ByteArrayOutputStream();
-    try (DataOutputStream d = new DataOutputStream(bos)) {
-      d.writeInt(ops.size());
-      for (PhysOp op : ops) {
-        d.writeByte(op.kind);
-        d.writeLong(op.inode);
-        d.writeLong(op.arg);
-        if (op.kind == OP_PWRITE) {
-          d.writeInt(op.bytes.length);
-          d.write(op.bytes);
-        } else if (op.kind == OP_ZERO) {
-          d.writeLong(op.length);
-        }
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-    return bos.toByteArray();
-  }
-
-  private static List<PhysOp> decodeOps(byte[] rec) throws IOException {
-    DataInputStream d = new DataInputStream(new java.io.ByteArrayInputStream(rec));
-    int count = d.readInt();
-    List<PhysOp> ops = new ArrayList<>();
-    for (int i = 0; i < count; i++) {
-      byte kind = d.readByte();
-      long inode = d.readLong();
-      long arg = d.readLong();
-      byte[] bytes = null;
-      long length = 0;
-      if (kind == OP_PWRITE) {
-        bytes = new byte[d.readInt()];
-        d.readFully(bytes);
-      } else if (kind == OP_ZERO) {
-        length = d.readLong();
-      }
-      ops.add(new PhysOp(kind, inode, arg, bytes, length));
-    }
-    return ops;
-  }
-
-  private void runOps(List<PhysOp> ops, byte[] entryData) throws IOException {
-    for (PhysOp op : ops) {
-      Path p = dataPath(op.inode);
-      switch (op.kind) {
-        case OP_PWRITE_ENTRY -> pwrite(op.inode, op.arg, entryData);
-        case OP_PWRITE -> pwrite(op.inode, op.arg, op.bytes);
-        case OP_SETLEN -> {
-          try (FileChannel ch = FileChannel.open(p, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
-            long size = ch.size();
-            if (size > op.arg) {
-              ch.truncate(op.arg);
-            } else if (size < op.arg) {
-              ch.write(ByteBuffer.wrap(new byte[1]), op.arg - 1); // sparse extension with zeros
-            }
-          }
-          dirty.add(op.inode);
-        }
-        case OP_DELETE -> {
-          Files.deleteIfExists(p);
-          dirty.remove(op.inode);
-        }
-        case OP_ZERO -> {
-          HolePunch.zero(p, op.arg, op.length);
-          dirty.add(op.inode);
-        }
-        default -> throw new IllegalStateException("unknown data-file operation " + op.kind);
-      }
-    }
-  }
-
-  private void pwrite(long id, long pos, byte[] bytes) throws IOException {
-    try (FileChannel ch = FileChannel.open(dataPath(id), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
-      ByteBuffer buf = ByteBuffer.wrap(bytes);
-      while (buf.hasRemaining()) {
-        ch.write(buf, pos + buf.position());
-      }
-    }
-    dirty.add(id);
-  }
-
-  private void redo(long index, LogEntry entry) throws IOException {
-    if (index <= checkpointIndex) {
-      return;
-    }
-    byte[] rec;
-    try {
-      rec = db.get(Keys.id(Keys.REDO, index));
-    } catch (RocksDBException e) {
-      throw rocks("read redo record " + index, e);
-    }
-    if (rec == null) {
-      return;
-    }
-    List<PhysOp> ops = decodeOps(rec);
-    byte[] data = null;
-    for (PhysOp op : ops) {
-      if (op.kind == OP_PWRITE_ENTRY) {
-        if (!(entry.mutation() instanceof Request.Write w)
-            || w.inode() != op.inode
-            || w.offset() != op.arg
-            || Checksums.crc32c(w.data()) != w.crc32c()) {
-          throw new HoldfastException(
-              Errno.EIO, "replayed entry " + index + " is not the write recorded for it");
-        }
-        data = w.data();
-      }
-    }
-    runOps(ops, data);
+    return state.dataPath(id);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -1247,8 +1084,8 @@ public final class Brick implements AutoCloseable {
 
   /**
    * Makes everything applied so far durable: fsyncs every data file written since the last
-   * checkpoint and the data directory, then durably records {@code checkpointIndex =
-   * appliedIndex} (a synced RocksDB write, which also syncs the RocksDB WAL) and drops the
+   * checkpoint and the data directory, then durably records {@code state.checkpointIndex =
+   * state.appliedIndex} (a synced RocksDB write, which also syncs the RocksDB WAL) and drops the
    * redo records up to it. Not thread-safe: the caller serializes it with apply.
    *
    * @throws IOException if an fsync or the RocksDB write fails; the checkpoint index is then
@@ -1256,35 +1093,12 @@ public final class Brick implements AutoCloseable {
    * @throws IllegalStateException if the brick is closed
    */
   public void checkpoint() throws IOException {
-    lock.writeLock().lock();
+    state.lock.writeLock().lock();
     try {
-      ensureOpen();
-      for (long id : dirty) {
-        try (FileChannel ch = FileChannel.open(dataPath(id), StandardOpenOption.WRITE)) {
-          ch.force(true);
-        } catch (NoSuchFileException e) {
-          // deleted since; the directory fsync below makes that durable
-        }
-      }
-      fsyncDir(dataDir);
-      long applied = appliedIndex;
-      try (WriteBatch b = new WriteBatch()) {
-        b.put(Keys.CHECKPOINT, Keys.long8(applied));
-        b.deleteRange(Keys.id(Keys.REDO, 0), Keys.id(Keys.REDO, applied + 1));
-        db.write(syncOptions, b);
-      } catch (RocksDBException e) {
-        throw rocks("checkpoint", e);
-      }
-      dirty.clear();
-      checkpointIndex = applied;
+      state.ensureOpen();
+      redo.checkpoint();
     } finally {
-      lock.writeLock().unlock();
-    }
-  }
-
-  private static void fsyncDir(Path d) throws IOException {
-    try (FileChannel ch = FileChannel.open(d, StandardOpenOption.READ)) {
-      ch.force(true);
+      state.lock.writeLock().unlock();
     }
   }
 
@@ -1293,17 +1107,17 @@ public final class Brick implements AutoCloseable {
    * {@link #restoreSnapshot}. Thread-safe.
    */
   public boolean isOpen() {
-    return !closed;
+    return state.isOpen();
   }
 
   /** The index of the last applied entry; 0 for a new brick. Thread-safe. */
   public long appliedIndex() {
-    return appliedIndex;
+    return state.appliedIndex;
   }
 
   /** The index up to which data files are known durable (fsynced). Thread-safe. */
   public long checkpointIndex() {
-    return checkpointIndex;
+    return state.checkpointIndex;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -1319,13 +1133,13 @@ public final class Brick implements AutoCloseable {
    */
   public Response query(Request.Query q) {
     Objects.requireNonNull(q, "query");
-    lock.readLock().lock();
+    state.lock.readLock().lock();
     try {
-      ensureOpen();
+      state.ensureOpen();
       return switch (q) {
         case Request.GetAttr x -> getAttr(x);
         case Request.GetAttrByInode x -> {
-          Node n = node(dbKv, x.inode());
+          Node n = node(state.kv, x.inode());
           if (n == null) {
             throw new Fail(Errno.ENOENT, "no inode " + x.inode());
           }
@@ -1335,8 +1149,8 @@ public final class Brick implements AutoCloseable {
         case Request.Read x -> read(x);
         case Request.SeekData x -> seekData(x);
         case Request.ReadLink x -> {
-          long id = resolve(dbKv, null, x.path());
-          byte[] target = dbKv.get(Keys.id(Keys.SYMLINK, id));
+          long id = resolve(state.kv, null, x.path());
+          byte[] target = state.kv.get(Keys.id(Keys.SYMLINK, id));
           if (target == null) {
             throw new Fail(Errno.EINVAL, x.path() + " is not a symbolic link");
           }
@@ -1344,18 +1158,18 @@ public final class Brick implements AutoCloseable {
         }
         case Request.GetXattr x -> {
           byte[] name = xattrName(x.name());
-          long id = resolve(dbKv, null, x.path());
-          byte[] v = dbKv.get(Keys.xattr(id, name));
+          long id = resolve(state.kv, null, x.path());
+          byte[] v = state.kv.get(Keys.xattr(id, name));
           if (v == null) {
             throw new Fail(Errno.ENODATA, "no xattr " + x.name() + " on " + x.path());
           }
           yield new Response.Data(v, Checksums.crc32c(v));
         }
         case Request.ListXattr x -> {
-          long id = resolve(dbKv, null, x.path());
+          long id = resolve(state.kv, null, x.path());
           List<String> names = new ArrayList<>();
           byte[] prefix = Keys.id(Keys.XATTR, id);
-          try (RocksIterator it = db.newIterator()) {
+          try (RocksIterator it = state.db.newIterator()) {
             for (it.seek(prefix); it.isValid() && Keys.startsWith(it.key(), prefix); it.next()) {
               byte[] k = it.key();
               names.add(new String(k, 9, k.length - 9, StandardCharsets.UTF_8));
@@ -1364,8 +1178,8 @@ public final class Brick implements AutoCloseable {
           yield new Response.Names(names);
         }
         case Request.StatFs x -> {
-          FileStore fs = Files.getFileStore(dir);
-          yield new Response.FsStats(fs.getTotalSpace(), fs.getUsableSpace(), metaLong(dbKv, Keys.INODE_COUNT));
+          FileStore fs = Files.getFileStore(state.dir);
+          yield new Response.FsStats(fs.getTotalSpace(), fs.getUsableSpace(), metaLong(state.kv, Keys.INODE_COUNT));
         }
         case Request.GetDigest x -> digestLocked();
         case Request.ScrubRead x -> {
@@ -1385,11 +1199,11 @@ public final class Brick implements AutoCloseable {
     } catch (Fail f) {
       return new Response.Error(f.errno, f.getMessage());
     } catch (HoldfastException e) {
-      return new Response.Error(e.errno(), detail(e));
+      return new Response.Error(e.errno(), Fail.detail(e));
     } catch (IOException e) {
       return new Response.Error(Errno.EIO, "brick I/O error: " + e.getMessage());
     } finally {
-      lock.readLock().unlock();
+      state.lock.readLock().unlock();
     }
   }
 
@@ -1397,16 +1211,16 @@ public final class Brick implements AutoCloseable {
     List<String> parts = split(q.path());
     long id = ROOT;
     if (!parts.isEmpty()) {
-      Loc l = locate(dbKv, null, parts, q.path());
+      Loc l = locate(state.kv, null, parts, q.path());
       if (l.dent == null) {
         throw new Fail(Errno.ENOENT, q.path() + " does not exist");
       }
       id = l.dent.id;
       if (q.followSymlinks() && l.dent.type == FileType.SYMLINK) {
-        id = resolveFollowing(dbKv, parts, q.path());
+        id = resolveFollowing(state.kv, parts, q.path());
       }
     }
-    return new Response.AttrReply(mustNode(dbKv, id).toAttr(id));
+    return new Response.AttrReply(mustNode(state.kv, id).toAttr(id));
   }
 
   /** Resolves a path following every symbolic link, intermediate and final. */
@@ -1465,8 +1279,8 @@ public final class Brick implements AutoCloseable {
     if (q.maxEntries() <= 0) {
       throw new Fail(Errno.EINVAL, "maxEntries must be positive: " + q.maxEntries());
     }
-    long id = resolve(dbKv, null, q.path());
-    if (!mustNode(dbKv, id).isDir()) {
+    long id = resolve(state.kv, null, q.path());
+    if (!mustNode(state.kv, id).isDir()) {
       throw new Fail(Errno.ENOTDIR, q.path() + " is not a directory");
     }
     int limit = Math.min(q.maxEntries(), Limits.MAX_DIR_PAGE_ENTRIES);
@@ -1474,7 +1288,7 @@ public final class Brick implements AutoCloseable {
     byte[] after = q.after() == null ? EMPTY : q.after().getBytes(StandardCharsets.UTF_8);
     List<DirEntry> entries = new ArrayList<>();
     boolean more = false;
-    try (RocksIterator it = db.newIterator()) {
+    try (RocksIterator it = state.db.newIterator()) {
       byte[] start = Keys.dent(id, after);
       it.seek(start);
       if (after.length > 0 && it.isValid() && Arrays.equals(it.key(), start)) {
@@ -1497,12 +1311,12 @@ public final class Brick implements AutoCloseable {
     if (q.offset() < 0 || q.length() < 0 || q.length() > Limits.MAX_DATA_BYTES) {
       throw new Fail(Errno.EINVAL, "bad read offset " + q.offset() + " or length " + q.length());
     }
-    Node n = fileNode(dbKv, q.inode());
+    Node n = fileNode(state.kv, q.inode());
     if (q.offset() >= n.size || q.length() == 0) {
       return new Response.Data(EMPTY, Checksums.crc32c(EMPTY));
     }
     int len = (int) Math.min(q.length(), n.size - q.offset());
-    byte[] out = readRange(dbKv, q.inode(), n, q.offset(), len);
+    byte[] out = readRange(state.kv, q.inode(), n, q.offset(), len);
     return new Response.Data(out, Checksums.crc32c(out));
   }
 
@@ -1511,7 +1325,7 @@ public final class Brick implements AutoCloseable {
    * a stored CRC is a hole, inline content is all data, the end of the file is a hole.
    */
   private Response seekData(Request.SeekData q) throws Fail, IOException {
-    Node n = fileNode(dbKv, q.inode());
+    Node n = fileNode(state.kv, q.inode());
     long off = q.offset();
     if (off < 0 || off >= n.size) {
       throw new Fail(Errno.ENXIO, "offset " + off + " is not inside inode " + q.inode() + " of " + n.size + " bytes");
@@ -1524,7 +1338,7 @@ public final class Brick implements AutoCloseable {
     long blocks = (n.size + BLOCK_BYTES - 1) / BLOCK_BYTES;
     byte[] prefix = Keys.id(Keys.BLOCK_CRC, id);
     long expect = first; // next block number if data continues without a hole
-    try (RocksIterator it = db.newIterator()) {
+    try (RocksIterator it = state.db.newIterator()) {
       for (it.seek(Keys.blockCrc(id, first)); it.isValid() && Keys.startsWith(it.key(), prefix); it.next()) {
         long b = ByteBuffer.wrap(it.key(), 9, 8).getLong();
         if (b >= blocks) {
@@ -1545,12 +1359,6 @@ public final class Brick implements AutoCloseable {
     return new Response.Offset(expect >= blocks ? n.size : Math.max(off, expect * BLOCK_BYTES));
   }
 
-  private static String detail(HoldfastException e) {
-    String m = e.getMessage();
-    String p = e.errno() + ": ";
-    return m != null && m.startsWith(p) ? m.substring(p.length()) : String.valueOf(m);
-  }
-
   // ---------------------------------------------------------------------------------------
   // Digest
 
@@ -1567,12 +1375,12 @@ public final class Brick implements AutoCloseable {
    * @throws IllegalStateException if the brick is closed
    */
   public Response.Digest digest() throws IOException {
-    lock.readLock().lock();
+    state.lock.readLock().lock();
     try {
-      ensureOpen();
+      state.ensureOpen();
       return digestLocked();
     } finally {
-      lock.readLock().unlock();
+      state.lock.readLock().unlock();
     }
   }
 
@@ -1583,10 +1391,10 @@ public final class Brick implements AutoCloseable {
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
-    long applied = appliedIndex;
+    long applied = state.appliedIndex;
     sha.update("HFDIGEST1".getBytes(StandardCharsets.US_ASCII));
     sha.update(Keys.long8(applied));
-    try (RocksIterator it = db.newIterator()) {
+    try (RocksIterator it = state.db.newIterator()) {
       for (it.seekToFirst(); it.isValid(); it.next()) {
         byte[] k = it.key();
         byte p = k[0];
@@ -1605,11 +1413,11 @@ public final class Brick implements AutoCloseable {
             long id = Keys.idOf(k);
             sha.update(Keys.long8(n.size));
             if (!n.inFile) {
-              sha.update(inlineContent(dbKv, id, n));
+              sha.update(inlineContent(state.kv, id, n));
             } else {
               for (long b = 0; b * BLOCK_BYTES < n.size; b++) {
-                sha.update(blockVerified(dbKv, id, n.size, b));
-                sha.update((byte) (dbKv.get(Keys.blockCrc(id, b)) == null ? 0 : 1)); // holes: what SEEK_HOLE reports
+                sha.update(blockVerified(state.kv, id, n.size, b));
+                sha.update((byte) (state.kv.get(Keys.blockCrc(id, b)) == null ? 0 : 1)); // holes: what SEEK_HOLE reports
               }
             }
           }
@@ -1627,7 +1435,7 @@ public final class Brick implements AutoCloseable {
    * but not closed. Format (big-endian):
    *
    * <pre>
-   *  "HFSNAP" version:i32 appliedIndex:i64
+   *  "HFSNAP" version:i32 state.appliedIndex:i64
    *  { 1 keyLen:i32 key valueLen:i32 value }*      every RocksDB entry except the applied and
    *                                              checkpoint indexes and redo records
    *  { 2 inode:i64 length:i64 bytes }*             every data file, as stored
@@ -1643,9 +1451,9 @@ public final class Brick implements AutoCloseable {
    */
   public void writeSnapshot(OutputStream out) throws IOException {
     Objects.requireNonNull(out, "out");
-    lock.readLock().lock();
+    state.lock.readLock().lock();
     try {
-      ensureOpen();
+      state.ensureOpen();
       OutputStream shield = new FilterOutputStream(out) {
         @Override
         public void write(byte[] b, int off, int len) throws IOException {
@@ -1661,9 +1469,9 @@ public final class Brick implements AutoCloseable {
       DataOutputStream d = new DataOutputStream(new BufferedOutputStream(cos, 1 << 16));
       d.write(SNAPSHOT_MAGIC);
       d.writeInt(SNAPSHOT_VERSION);
-      d.writeLong(appliedIndex);
+      d.writeLong(state.appliedIndex);
       List<Long> files = new ArrayList<>();
-      try (RocksIterator it = db.newIterator()) {
+      try (RocksIterator it = state.db.newIterator()) {
         for (it.seekToFirst(); it.isValid(); it.next()) {
           byte[] k = it.key();
           if (k[0] == Keys.REDO || Arrays.equals(k, Keys.APPLIED) || Arrays.equals(k, Keys.CHECKPOINT)) {
@@ -1709,7 +1517,7 @@ public final class Brick implements AutoCloseable {
       out.write(Keys.int4(crc));
       out.flush();
     } finally {
-      lock.readLock().unlock();
+      state.lock.readLock().unlock();
     }
   }
 
@@ -1730,24 +1538,24 @@ public final class Brick implements AutoCloseable {
    */
   public void restoreSnapshot(InputStream in) throws IOException {
     Objects.requireNonNull(in, "in");
-    lock.writeLock().lock();
+    state.lock.writeLock().lock();
     try {
-      ensureOpen();
-      Path tmp = dir.resolve("restore.tmp");
-      deleteTree(tmp);
+      state.ensureOpen();
+      Path tmp = state.dir.resolve("restore.tmp");
+      BrickState.deleteTree(tmp);
       Files.createDirectories(tmp.resolve("data"));
       long index;
       try {
         index = buildFromSnapshot(in, tmp);
       } catch (IOException | RuntimeException e) {
-        deleteTree(tmp);
+        BrickState.deleteTree(tmp);
         throw e;
       }
       swapIn(tmp);
-      appliedIndex = index;
-      checkpointIndex = index;
+      state.appliedIndex = index;
+      state.checkpointIndex = index;
     } finally {
-      lock.writeLock().unlock();
+      state.lock.writeLock().unlock();
     }
   }
 
@@ -1789,11 +1597,11 @@ public final class Brick implements AutoCloseable {
    */
   public synchronized long rebuild(InputStream snapshot, LogSource log) throws IOException {
     Objects.requireNonNull(log, "log");
-    ensureOpen();
+    state.ensureOpen();
     // built beside the brick without the lock (applies go on meanwhile); only swapping in and
     // replaying hold it
-    Path tmp = dir.resolve("rebuild.tmp");
-    deleteTree(tmp);
+    Path tmp = state.dir.resolve("rebuild.tmp");
+    BrickState.deleteTree(tmp);
     long index;
     try {
       if (snapshot == null) {
@@ -1804,25 +1612,25 @@ public final class Brick implements AutoCloseable {
         index = buildFromSnapshot(snapshot, tmp);
       }
     } catch (IOException | RuntimeException e) {
-      deleteTree(tmp);
+      BrickState.deleteTree(tmp);
       throw e;
     }
-    lock.writeLock().lock();
+    state.lock.writeLock().lock();
     try {
-      long before = appliedIndex;
+      long before = state.appliedIndex;
       try {
-        ensureOpen();
+        state.ensureOpen();
         if (before > index && log.firstIndex() > index + 1) {
           throw new HoldfastException(Errno.ERANGE, "this member's log starts at " + log.firstIndex()
               + ", after the snapshot's index " + index + ": entries in between cannot be replayed");
         }
       } catch (IOException | RuntimeException e) {
-        deleteTree(tmp);
+        BrickState.deleteTree(tmp);
         throw e;
       }
       swapIn(tmp);
-      appliedIndex = index;
-      checkpointIndex = index;
+      state.appliedIndex = index;
+      state.checkpointIndex = index;
       try {
         for (long i = index + 1; i <= before; i++) {
           LogEntry e = log.entry(i);
@@ -1831,13 +1639,13 @@ public final class Brick implements AutoCloseable {
           }
         }
       } catch (IOException | RuntimeException e) {
-        closeDb(); // behind what the member applied: it must not go on applying
-        throw new IOException("brick " + dir + " rebuilt from a snapshot at " + index + " but replaying its log up to "
+        state.closeDb(); // behind what the member applied: it must not go on applying
+        throw new IOException("brick " + state.dir + " rebuilt from a snapshot at " + index + " but replaying its log up to "
             + before + " failed; the brick is closed: " + e.getMessage(), e);
       }
       return index;
     } finally {
-      lock.writeLock().unlock();
+      state.lock.writeLock().unlock();
     }
   }
 
@@ -1933,12 +1741,12 @@ public final class Brick implements AutoCloseable {
           throw badSnapshot("missing brick format or root inode");
         }
       }
-      fsyncDir(tmp.resolve("data"));
+      BrickState.fsyncDir(tmp.resolve("data"));
       return index;
     } catch (EOFException e) {
       throw new HoldfastException(Errno.EBADMSG, "corrupt snapshot: truncated", e);
     } catch (RocksDBException e) {
-      throw rocks("restore snapshot", e);
+      throw BrickState.rocks("restore snapshot", e);
     }
   }
 
@@ -1955,156 +1763,48 @@ public final class Brick implements AutoCloseable {
 
   /** Replaces meta/ and data/ by those in {@code tmp}; the old ones go to *.old then away. */
   private void swapIn(Path tmp) throws IOException {
-    closeDb();
-    Path oldMeta = dir.resolve("meta.old");
-    Path oldData = dir.resolve("data.old");
-    deleteTree(oldMeta);
-    deleteTree(oldData);
-    Files.move(metaDir, oldMeta, StandardCopyOption.ATOMIC_MOVE);
-    Files.move(dataDir, oldData, StandardCopyOption.ATOMIC_MOVE);
-    Files.move(tmp.resolve("meta"), metaDir, StandardCopyOption.ATOMIC_MOVE);
-    Files.move(tmp.resolve("data"), dataDir, StandardCopyOption.ATOMIC_MOVE);
-    fsyncDir(dir);
-    deleteTree(oldMeta);
-    deleteTree(oldData);
-    deleteTree(tmp);
-    dirty.clear();
-    openDb();
+    state.closeDb();
+    Path oldMeta = state.dir.resolve("meta.old");
+    Path oldData = state.dir.resolve("data.old");
+    BrickState.deleteTree(oldMeta);
+    BrickState.deleteTree(oldData);
+    Files.move(state.metaDir, oldMeta, StandardCopyOption.ATOMIC_MOVE);
+    Files.move(state.dataDir, oldData, StandardCopyOption.ATOMIC_MOVE);
+    Files.move(tmp.resolve("meta"), state.metaDir, StandardCopyOption.ATOMIC_MOVE);
+    Files.move(tmp.resolve("data"), state.dataDir, StandardCopyOption.ATOMIC_MOVE);
+    BrickState.fsyncDir(state.dir);
+    BrickState.deleteTree(oldMeta);
+    BrickState.deleteTree(oldData);
+    BrickState.deleteTree(tmp);
+    redo.forgetDirty();
+    state.openDb();
   }
 
   /** After a crash during {@link #swapIn}: put back the old state if the new is incomplete. */
   private void recoverInterruptedSwap() throws IOException {
-    Path oldMeta = dir.resolve("meta.old");
-    Path oldData = dir.resolve("data.old");
-    if (Files.exists(oldMeta) && (!Files.exists(metaDir) || !Files.exists(dataDir))) {
+    Path oldMeta = state.dir.resolve("meta.old");
+    Path oldData = state.dir.resolve("data.old");
+    if (Files.exists(oldMeta) && (!Files.exists(state.metaDir) || !Files.exists(state.dataDir))) {
       // the swap did not complete: the new state is incomplete, restore the old one
-      Path tmp = dir.resolve("restore.tmp");
-      if (Files.exists(metaDir)) {
-        deleteTree(metaDir);
+      Path tmp = state.dir.resolve("restore.tmp");
+      if (Files.exists(state.metaDir)) {
+        BrickState.deleteTree(state.metaDir);
       }
-      Files.move(oldMeta, metaDir, StandardCopyOption.ATOMIC_MOVE);
+      Files.move(oldMeta, state.metaDir, StandardCopyOption.ATOMIC_MOVE);
       if (Files.exists(oldData)) {
-        deleteTree(dataDir);
-        Files.move(oldData, dataDir, StandardCopyOption.ATOMIC_MOVE);
+        BrickState.deleteTree(state.dataDir);
+        Files.move(oldData, state.dataDir, StandardCopyOption.ATOMIC_MOVE);
       }
-      deleteTree(tmp);
+      BrickState.deleteTree(tmp);
     }
-    deleteTree(oldMeta);
-    deleteTree(oldData);
-    deleteTree(dir.resolve("restore.tmp"));
-    deleteTree(dir.resolve("rebuild.tmp"));
-  }
-
-  private static void deleteTree(Path p) throws IOException {
-    if (!Files.exists(p)) {
-      return;
-    }
-    try (Stream<Path> s = Files.walk(p)) {
-      for (Path x : s.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(x);
-      }
-    }
+    BrickState.deleteTree(oldMeta);
+    BrickState.deleteTree(oldData);
+    BrickState.deleteTree(state.dir.resolve("restore.tmp"));
+    BrickState.deleteTree(state.dir.resolve("rebuild.tmp"));
   }
 
   // ---------------------------------------------------------------------------------------
   // Lifecycle
-
-  private void openDb() throws IOException {
-    options = new Options().setCreateIfMissing(true);
-    writeOptions = new WriteOptions();
-    syncOptions = new WriteOptions().setSync(true);
-    try {
-      db = RocksDB.open(options, metaDir.toString());
-      byte[] f = db.get(Keys.FORMAT);
-      if (f == null) {
-        try (WriteBatch b = new WriteBatch()) {
-          b.put(Keys.FORMAT, Keys.long8(FORMAT_VERSION));
-          b.put(Keys.APPLIED, Keys.long8(0));
-          b.put(Keys.CHECKPOINT, Keys.long8(0));
-          b.put(Keys.NEXT_INODE, Keys.long8(ROOT + 1));
-          b.put(Keys.INODE_COUNT, Keys.long8(1));
-          b.put(Keys.inode(ROOT), new Node(FileType.DIRECTORY, 0755, 2, 0, 0, 0).encode());
-          db.write(syncOptions, b);
-        }
-      } else if (Keys.long8(f) != FORMAT_VERSION) {
-        long v = Keys.long8(f);
-        closeDb();
-        throw new HoldfastException(Errno.EPROTO, "brick " + dir + " has format " + v + ", too "
-            + (v > FORMAT_VERSION ? "new" : "old") + " for this version (" + FORMAT_VERSION + ")");
-      }
-      String problem = f == null ? null : integrityProblem();
-      if (problem != null) {
-        closeDb();
-        throw corrupt(problem);
-      }
-      appliedIndex = Keys.long8(db.get(Keys.APPLIED));
-      checkpointIndex = Keys.long8(db.get(Keys.CHECKPOINT));
-      closed = false;
-    } catch (RocksDBException e) {
-      closeDb();
-      throw corrupt("its metadata (RocksDB in " + metaDir + ") cannot be opened: " + e.getMessage());
-    }
-  }
-
-  /**
-   * The start-up check of an existing brick: every RocksDB block checksum (metadata only; data
-   * file blocks are the scrubber's job, and every read checks them), the counters, the root
-   * directory, and the data directory. Returns what is wrong, or null.
-   */
-  private String integrityProblem() throws RocksDBException {
-    try {
-      db.verifyChecksum();
-    } catch (RocksDBException e) {
-      return "its metadata fails RocksDB's checksums: " + e.getMessage();
-    }
-    for (byte[] key : List.of(Keys.APPLIED, Keys.CHECKPOINT, Keys.NEXT_INODE, Keys.INODE_COUNT)) {
-      byte[] v = db.get(key);
-      if (v == null || v.length != 8) {
-        return "its metadata lacks the counter " + new String(key, 1, key.length - 1, java.nio.charset.StandardCharsets.US_ASCII)
-            + (v == null ? "" : " (" + v.length + " bytes instead of 8)");
-      }
-    }
-    Node root = decodeOrNull(db.get(Keys.inode(ROOT)));
-    if (root == null || root.type != FileType.DIRECTORY) {
-      return "its root directory (inode " + ROOT + ") is " + (root == null ? "missing or undecodable" : "a " + root.type);
-    }
-    if (!Files.isDirectory(dataDir)) {
-      return "its data directory " + dataDir + " is missing";
-    }
-    return null;
-  }
-
-  private IOException corrupt(String problem) {
-    return new IOException("refusing brick " + dir + ": " + problem + ". Move the brick directory away (the member then"
-        + " rebuilds from the other members) or restore it from a backup");
-  }
-
-  private void closeDb() {
-    dbLifetime.writeLock().lock();
-    try {
-      synchronized (marks) {
-        for (MarkView m : marks.values()) {
-          if (db != null) {
-            db.releaseSnapshot(m.snapshot);
-          }
-        }
-        marks.clear();
-      }
-      if (db != null) {
-        db.close();
-        db = null;
-      }
-    } finally {
-      dbLifetime.writeLock().unlock();
-    }
-    if (options != null) {
-      options.close();
-      writeOptions.close();
-      syncOptions.close();
-      options = null;
-    }
-    closed = true;
-  }
 
   /**
    * Closes the database. Does not checkpoint: data written since the last checkpoint is
@@ -2112,106 +1812,16 @@ public final class Brick implements AutoCloseable {
    */
   @Override
   public void close() {
-    lock.writeLock().lock();
+    state.lock.writeLock().lock();
     try {
-      closeDb();
+      state.closeDb();
     } finally {
-      lock.writeLock().unlock();
+      state.lock.writeLock().unlock();
     }
-  }
-
-  private void ensureOpen() {
-    if (closed) {
-      throw new IllegalStateException("brick " + dir + " is closed");
-    }
-  }
-
-  private static IOException rocks(String what, RocksDBException e) {
-    return new IOException("RocksDB failed to " + what + ": " + e.getMessage(), e);
   }
 
   // ---------------------------------------------------------------------------------------
   // Metadata helpers
-
-  /** An operation outcome (POSIX error) decided at apply or query time. */
-  static final class Fail extends Exception {
-    private static final long serialVersionUID = 1L;
-    final transient Errno errno;
-
-    Fail(Errno errno, String message) {
-      super(message, null, false, false);
-      this.errno = errno;
-    }
-  }
-
-  /** Key-value reads: the database, or a transaction's view of it. */
-  interface Kv {
-    byte[] get(byte[] key) throws IOException;
-  }
-
-  private final Kv dbKv = key -> {
-    try {
-      return db.get(key);
-    } catch (RocksDBException e) {
-      throw rocks("read", e);
-    }
-  };
-
-  /** One entry's batch, with a read-your-writes overlay for point reads. */
-  private final class Txn implements Kv, AutoCloseable {
-    private static final Object DELETED = new Object();
-    final WriteBatch batch = new WriteBatch();
-    final Map<ByteBuffer, Object> overlay = new HashMap<>();
-    final List<PhysOp> ops = new ArrayList<>();
-
-    @Override
-    public byte[] get(byte[] key) throws IOException {
-      Object o = overlay.get(ByteBuffer.wrap(key));
-      if (o == DELETED) {
-        return null;
-      }
-      if (o != null) {
-        return (byte[]) o;
-      }
-      return dbKv.get(key);
-    }
-
-    void put(byte[] key, byte[] value) {
-      overlay.put(ByteBuffer.wrap(key), value);
-      try {
-        batch.put(key, value);
-      } catch (RocksDBException e) {
-        throw new IllegalStateException(e);
-      }
-    }
-
-    void delete(byte[] key) {
-      overlay.put(ByteBuffer.wrap(key), DELETED);
-      try {
-        batch.delete(key);
-      } catch (RocksDBException e) {
-        throw new IllegalStateException(e);
-      }
-    }
-
-    /** Deletes a key range. Point reads of keys in the range are not answered from this batch afterwards, so callers must not read them back in the same entry (none does). */
-    void deleteRange(byte[] from, byte[] to) {
-      overlay.keySet().removeIf(k -> {
-        byte[] a = k.array();
-        return Arrays.compareUnsigned(a, from) >= 0 && Arrays.compareUnsigned(a, to) < 0;
-      });
-      try {
-        batch.deleteRange(from, to);
-      } catch (RocksDBException e) {
-        throw new IllegalStateException(e);
-      }
-    }
-
-    @Override
-    public void close() {
-      batch.close();
-    }
-  }
 
   private record Dent(long id, FileType type) {}
 
@@ -2252,7 +1862,7 @@ public final class Brick implements AutoCloseable {
     try {
       return PathNames.split(path);
     } catch (HoldfastException e) {
-      throw new Fail(e.errno(), detail(e));
+      throw new Fail(e.errno(), Fail.detail(e));
     }
   }
 
@@ -2379,7 +1989,7 @@ public final class Brick implements AutoCloseable {
 
   private boolean isEmptyDir(long id) {
     byte[] prefix = Keys.id(Keys.DENT, id);
-    try (RocksIterator it = db.newIterator()) {
+    try (RocksIterator it = state.db.newIterator()) {
       it.seek(prefix);
       return !(it.isValid() && Keys.startsWith(it.key(), prefix));
     }
@@ -2388,7 +1998,7 @@ public final class Brick implements AutoCloseable {
   private int countXattrs(long id) {
     byte[] prefix = Keys.id(Keys.XATTR, id);
     int n = 0;
-    try (RocksIterator it = db.newIterator()) {
+    try (RocksIterator it = state.db.newIterator()) {
       for (it.seek(prefix); it.isValid() && Keys.startsWith(it.key(), prefix) && n <= Limits.MAX_XATTR_NAMES; it.next()) {
         n++;
       }
@@ -2417,7 +2027,7 @@ public final class Brick implements AutoCloseable {
     if (n.type == FileType.FILE) {
       if (n.inFile) {
         t.deleteRange(Keys.blockCrc(id, 0), Keys.id(Keys.BLOCK_CRC, id + 1));
-        t.ops.add(new PhysOp(OP_DELETE, id, 0, null));
+        t.deleteFile(id);
       } else {
         t.delete(Keys.id(Keys.INLINE, id));
       }
@@ -2474,30 +2084,30 @@ public final class Brick implements AutoCloseable {
    * @throws IllegalStateException if the brick is closed
    */
   public ContentPage contentAfter(long after) throws IOException {
-    lock.readLock().lock();
+    state.lock.readLock().lock();
     try {
-      ensureOpen();
+      state.ensureOpen();
       List<Content> out = new ArrayList<>();
       long last = after;
-      try (RocksIterator it = db.newIterator()) {
+      try (RocksIterator it = state.db.newIterator()) {
         int seen = 0;
         for (it.seek(Keys.inode(after + 1)); it.isValid() && it.key()[0] == Keys.INODE; it.next()) {
           if (seen++ == CONTENT_SCAN_MAX) {
             return new ContentPage(out, last, false);
           }
           last = Keys.idOf(it.key());
-          Node n = decodeOrNull(it.value());
+          Node n = Node.decodeOrNull(it.value());
           if (n != null && n.type == FileType.FILE && n.size > 0) {
             out.add(new Content(last, n.size, !n.inFile));
           }
         }
         it.status();
       } catch (RocksDBException e) {
-        throw rocks("list files", e);
+        throw BrickState.rocks("list files", e);
       }
       return new ContentPage(out, last, true);
     } finally {
-      lock.readLock().unlock();
+      state.lock.readLock().unlock();
     }
   }
 
@@ -2536,23 +2146,23 @@ public final class Brick implements AutoCloseable {
     if (block < 0 && block != INLINE) {
       throw new IllegalArgumentException("bad block number " + block);
     }
-    lock.readLock().lock();
+    state.lock.readLock().lock();
     try {
-      ensureOpen();
+      state.ensureOpen();
       return checkLocked(inode, block).check;
     } finally {
-      lock.readLock().unlock();
+      state.lock.readLock().unlock();
     }
   }
 
   private Checked checkLocked(long inode, long block) throws IOException {
-    Node n = node(dbKv, inode);
+    Node n = node(state.kv, inode);
     if (n == null || n.type != FileType.FILE || n.size == 0 || n.inFile == (block == INLINE)
         || (block != INLINE && (block < 0 || block * BLOCK_BYTES >= n.size))) {
       return new Checked(new BlockCheck(BlockCheck.Status.GONE, 0, ""), null);
     }
     if (block == INLINE) {
-      byte[] v = dbKv.get(Keys.id(Keys.INLINE, inode));
+      byte[] v = state.kv.get(Keys.id(Keys.INLINE, inode));
       if (v == null || v.length != 4 + n.size) {
         return bad(v == null ? 0 : v.length, "inline content of inode " + inode + " missing or not " + n.size + " bytes");
       }
@@ -2564,10 +2174,10 @@ public final class Brick implements AutoCloseable {
     }
     int len = (int) Math.min(BLOCK_BYTES, n.size - block * BLOCK_BYTES);
     try {
-      byte[] bytes = blockVerified(dbKv, inode, n.size, block);
+      byte[] bytes = blockVerified(state.kv, inode, n.size, block);
       return new Checked(new BlockCheck(BlockCheck.Status.GOOD, bytes.length, ""), bytes);
     } catch (HoldfastException e) {
-      return bad(len, detail(e));
+      return bad(len, Fail.detail(e));
     } catch (IOException e) {
       if (e.getCause() instanceof RocksDBException) {
         throw e;
@@ -2616,16 +2226,16 @@ public final class Brick implements AutoCloseable {
     if (block < 0) {
       throw new IllegalArgumentException("bad block number " + block + " (inline content: use repairInline)");
     }
-    lock.writeLock().lock();
+    state.lock.writeLock().lock();
     try {
-      ensureOpen();
-      Node n = node(dbKv, inode);
+      state.ensureOpen();
+      Node n = node(state.kv, inode);
       if (n == null || n.type != FileType.FILE || !n.inFile || block * BLOCK_BYTES >= n.size) {
         return RepairOutcome.GONE;
       }
       long start = block * BLOCK_BYTES;
       int len = (int) Math.min(BLOCK_BYTES, n.size - start);
-      byte[] crc = dbKv.get(Keys.blockCrc(inode, block));
+      byte[] crc = state.kv.get(Keys.blockCrc(inode, block));
       boolean matches = bytes.length == len
           && (crc == null ? isZeros(bytes) : Checksums.crc32c(bytes) == Keys.int4(crc));
       if (!matches) {
@@ -2644,11 +2254,11 @@ public final class Brick implements AutoCloseable {
         ch.force(true);
       }
       if (created) {
-        fsyncDir(dataDir);
+        BrickState.fsyncDir(state.dataDir);
       }
       return RepairOutcome.REPAIRED;
     } finally {
-      lock.writeLock().unlock();
+      state.lock.writeLock().unlock();
     }
   }
 
@@ -2665,15 +2275,15 @@ public final class Brick implements AutoCloseable {
    */
   public RepairOutcome repairInline(long inode, byte[] bytes) throws IOException {
     Objects.requireNonNull(bytes, "bytes");
-    lock.writeLock().lock();
+    state.lock.writeLock().lock();
     try {
-      ensureOpen();
-      Node n = node(dbKv, inode);
+      state.ensureOpen();
+      Node n = node(state.kv, inode);
       if (n == null || n.type != FileType.FILE || n.inFile || n.size == 0) {
         return RepairOutcome.GONE;
       }
       byte[] key = Keys.id(Keys.INLINE, inode);
-      byte[] stored = dbKv.get(key);
+      byte[] stored = state.kv.get(key);
       if (bytes.length != n.size || stored == null || stored.length < 4
           || Checksums.crc32c(bytes) != ByteBuffer.wrap(stored).getInt()) {
         return RepairOutcome.MISMATCH;
@@ -2685,13 +2295,13 @@ public final class Brick implements AutoCloseable {
       System.arraycopy(stored, 0, v, 0, 4);
       System.arraycopy(bytes, 0, v, 4, bytes.length);
       try {
-        db.put(syncOptions, key, v);
+        state.db.put(state.syncOptions, key, v);
       } catch (RocksDBException e) {
-        throw rocks("repair inline content of inode " + inode, e);
+        throw BrickState.rocks("repair inline content of inode " + inode, e);
       }
       return RepairOutcome.REPAIRED;
     } finally {
-      lock.writeLock().unlock();
+      state.lock.writeLock().unlock();
     }
   }
 
@@ -2720,7 +2330,7 @@ public final class Brick implements AutoCloseable {
   /** Called by apply (write lock held, database open) right after a mark's batch is written. */
   private void holdMark(long index) {
     synchronized (marks) {
-      marks.put(index, new MarkView(db.getSnapshot()));
+      marks.put(index, new MarkView(state.db.getSnapshot()));
       while (marks.size() > MAX_MARKS) {
         Map.Entry<Long, MarkView> oldest = null;
         for (Map.Entry<Long, MarkView> e : marks.entrySet()) {
@@ -2733,7 +2343,7 @@ public final class Brick implements AutoCloseable {
           break;
         }
         marks.remove(oldest.getKey());
-        db.releaseSnapshot(oldest.getValue().snapshot);
+        state.db.releaseSnapshot(oldest.getValue().snapshot);
       }
     }
   }
@@ -2797,20 +2407,20 @@ public final class Brick implements AutoCloseable {
       MarkWalk walk = new MarkWalk(sink);
       while (!walk.done) {
         long read;
-        dbLifetime.readLock().lock();
+        state.dbLifetime.readLock().lock();
         try {
           MarkView v;
           synchronized (marks) {
             v = marks.get(mark);
           }
-          if (v == null || db == null) {
+          if (v == null || state.db == null) {
             throw new HoldfastException(Errno.ENOENT, "state of scrub mark " + mark + " was released (brick restored or closed)");
           }
           try (ReadOptions ro = new ReadOptions().setSnapshot(v.snapshot)) {
             read = walk.step(ro, MARK_STEP_BYTES);
           }
         } finally {
-          dbLifetime.readLock().unlock();
+          state.dbLifetime.readLock().unlock();
         }
         pacer.acquire(read);
       }
@@ -2820,27 +2430,30 @@ public final class Brick implements AutoCloseable {
     }
   }
 
-  /** Releases the state held for a mark, if any. Thread-safe. */
-  public void releaseMark(long mark) {
-    dbLifetime.readLock().lock();
-    try {
-      synchronized (marks) {
-        MarkView v = marks.remove(mark);
-        if (v != null && db != null) {
-          db.releaseSnapshot(v.snapshot);
+  /** Releases every held mark; run before the database closes (under the lifetime write lock). */
+  private void releaseAllMarks() {
+    synchronized (marks) {
+      for (MarkView m : marks.values()) {
+        if (state.db != null) {
+          state.db.releaseSnapshot(m.snapshot);
         }
       }
-    } finally {
-      dbLifetime.readLock().unlock();
+      marks.clear();
     }
   }
 
-  /** An inode record, or null if it cannot be decoded (damaged); for the scrubber's scans. */
-  private static Node decodeOrNull(byte[] v) {
+  /** Releases the state held for a mark, if any. Thread-safe. */
+  public void releaseMark(long mark) {
+    state.dbLifetime.readLock().lock();
     try {
-      return Node.decode(v);
-    } catch (RuntimeException e) {
-      return null;
+      synchronized (marks) {
+        MarkView v = marks.remove(mark);
+        if (v != null && state.db != null) {
+          state.db.releaseSnapshot(v.snapshot);
+        }
+      }
+    } finally {
+      state.dbLifetime.readLock().unlock();
     }
   }
 
@@ -2888,7 +2501,7 @@ public final class Brick implements AutoCloseable {
           }
         }
       } catch (RocksDBException e) {
-        throw rocks("digest a scrub mark", e);
+        throw BrickState.rocks("digest a scrub mark", e);
       }
       return read;
     }
@@ -2897,10 +2510,10 @@ public final class Brick implements AutoCloseable {
       dirSha.reset();
       dirSha.update("VOLUME".getBytes(StandardCharsets.US_ASCII));
       for (byte[] k : new byte[][] {Keys.FORMAT, Keys.NEXT_INODE, Keys.INODE_COUNT}) {
-        hashKv(k, db.get(ro, k));
+        hashKv(k, state.db.get(ro, k));
       }
       byte[] prefix = {Keys.ORPHAN};
-      try (RocksIterator it = db.newIterator(ro)) {
+      try (RocksIterator it = state.db.newIterator(ro)) {
         for (it.seek(prefix); it.isValid() && it.key()[0] == Keys.ORPHAN; it.next()) {
           hashKv(it.key(), it.value());
           hashObject(ro, Keys.idOf(it.key()));
@@ -2911,7 +2524,7 @@ public final class Brick implements AutoCloseable {
     }
 
     private void nextDirectory(ReadOptions ro, long budget) throws IOException, RocksDBException {
-      try (RocksIterator it = db.newIterator(ro)) {
+      try (RocksIterator it = state.db.newIterator(ro)) {
         for (it.seek(nextInode); it.isValid() && it.key()[0] == Keys.INODE; it.next()) {
           if (read >= budget) {
             nextInode = it.key();
@@ -2920,7 +2533,7 @@ public final class Brick implements AutoCloseable {
           byte[] k = it.key();
           byte[] v = it.value();
           read += k.length + v.length;
-          Node n = decodeOrNull(v);
+          Node n = Node.decodeOrNull(v);
           if (n != null && n.isDir()) {
             long id = Keys.idOf(k);
             dir = id;
@@ -2940,7 +2553,7 @@ public final class Brick implements AutoCloseable {
 
     private void dirEntries(ReadOptions ro, long budget) throws IOException, RocksDBException {
       byte[] prefix = Keys.id(Keys.DENT, dir);
-      try (RocksIterator it = db.newIterator(ro)) {
+      try (RocksIterator it = state.db.newIterator(ro)) {
         for (it.seek(nextDent); it.isValid() && Keys.startsWith(it.key(), prefix); it.next()) {
           if (read >= budget) {
             nextDent = it.key();
@@ -2968,18 +2581,18 @@ public final class Brick implements AutoCloseable {
     /** A file or symlink: its attributes, xattrs, target, and content checksums. */
     private void hashObject(ReadOptions ro, long id) throws IOException, RocksDBException {
       byte[] k = Keys.inode(id);
-      byte[] v = db.get(ro, k);
+      byte[] v = state.db.get(ro, k);
       hashKv(k, v);
       if (v == null) {
         return;
       }
       hashRange(ro, Keys.id(Keys.XATTR, id));
-      Node n = decodeOrNull(v);
+      Node n = Node.decodeOrNull(v);
       if (n == null) {
         return; // a damaged record: its bytes are hashed, which is what a comparison needs
       } else if (n.type == FileType.SYMLINK) {
         byte[] sk = Keys.id(Keys.SYMLINK, id);
-        hashKv(sk, db.get(ro, sk));
+        hashKv(sk, state.db.get(ro, sk));
       } else if (n.type == FileType.FILE) {
         if (n.inFile) {
           hashRange(ro, Keys.id(Keys.BLOCK_CRC, id));
@@ -2987,14 +2600,14 @@ public final class Brick implements AutoCloseable {
           // the checksum only, as for data files: content against checksum is the block check's
           // job, and a member must not look divergent for a bad block it is about to repair
           byte[] ck = Keys.id(Keys.INLINE, id);
-          byte[] cv = db.get(ro, ck);
+          byte[] cv = state.db.get(ro, ck);
           hashKv(ck, cv == null ? null : ByteBuffer.allocate(8).putInt(cv.length).put(cv, 0, Math.min(4, cv.length)).array());
         }
       }
     }
 
     private void hashRange(ReadOptions ro, byte[] prefix) throws RocksDBException {
-      try (RocksIterator it = db.newIterator(ro)) {
+      try (RocksIterator it = state.db.newIterator(ro)) {
         for (it.seek(prefix); it.isValid() && Keys.startsWith(it.key(), prefix); it.next()) {
           hashKv(it.key(), it.value());
         }
