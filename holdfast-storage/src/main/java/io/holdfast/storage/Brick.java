@@ -1,5 +1,26 @@
 package io.holdfast.storage;
 
+import static io.holdfast.storage.Lookup.decodeDent;
+import static io.holdfast.storage.Lookup.dentValue;
+import static io.holdfast.storage.Lookup.locate;
+import static io.holdfast.storage.Lookup.locateNew;
+import static io.holdfast.storage.Lookup.locateRemoval;
+import static io.holdfast.storage.Lookup.mustNode;
+import static io.holdfast.storage.Lookup.node;
+import static io.holdfast.storage.Lookup.putNode;
+import static io.holdfast.storage.Lookup.resolve;
+import static io.holdfast.storage.Lookup.resolveFollowing;
+import static io.holdfast.storage.Lookup.split;
+import static io.holdfast.storage.Permissions.clearSetId;
+import static io.holdfast.storage.Permissions.killSetId;
+import static io.holdfast.storage.Permissions.may;
+import static io.holdfast.storage.Permissions.requireSticky;
+import static io.holdfast.storage.Permissions.requireWrite;
+import static io.holdfast.storage.Permissions.writableNode;
+
+import io.holdfast.storage.Lookup.Dent;
+import io.holdfast.storage.Lookup.Loc;
+import io.holdfast.storage.Lookup.Removal;
 import io.holdfast.protocol.Attr;
 import io.holdfast.protocol.Caller;
 import io.holdfast.protocol.Checksums;
@@ -139,8 +160,6 @@ public final class Brick implements AutoCloseable {
   static final long ROOT = BrickState.ROOT;
   /** On-disk format version of a brick, stored under the FORMAT meta key. */
   static final long FORMAT_VERSION = BrickState.FORMAT_VERSION;
-  /** Most symbolic links followed while resolving one path (Linux MAXSYMLINKS). */
-  static final int MAX_SYMLINK_HOPS = 40;
   /** Most hard links of one inode (as ext4). */
   static final int MAX_LINKS = 65_000;
 
@@ -279,7 +298,7 @@ public final class Brick implements AutoCloseable {
   private Response mkdir(Txn t, long ts, Request.Mkdir m) throws Fail, IOException {
     Caller c = m.caller();
     Loc l = locateNew(t, c, m.path());
-    Node parent = l.parentNode;
+    Node parent = l.parentNode();
     if (parent.nlink >= MAX_LINKS) {
       throw new Fail(Errno.EMLINK, "too many subdirectories in parent of " + m.path());
     }
@@ -292,10 +311,10 @@ public final class Brick implements AutoCloseable {
     long id = allocate(t);
     Node n = new Node(FileType.DIRECTORY, mode, 2, c.uid(), gid, ts);
     putNode(t, id, n);
-    t.put(Keys.dent(l.parent, l.name), dentValue(id, FileType.DIRECTORY));
+    t.put(Keys.dent(l.parent(), l.name()), dentValue(id, FileType.DIRECTORY));
     parent.nlink++;
     touch(parent, ts);
-    putNode(t, l.parent, parent);
+    putNode(t, l.parent(), parent);
     return new Response.AttrReply(n.toAttr(id));
   }
 
@@ -306,17 +325,17 @@ public final class Brick implements AutoCloseable {
       throw new Fail(m.exclusive() ? Errno.EEXIST : Errno.EISDIR, "/ is a directory");
     }
     Loc l = locate(t, c, parts, m.path());
-    if (l.dent != null) {
+    if (l.dent() != null) {
       if (m.exclusive()) {
         throw new Fail(Errno.EEXIST, m.path() + " exists");
       }
-      Node n = mustNode(t, l.dent.id);
+      Node n = mustNode(t, l.dent().id());
       if (n.isDir()) {
         throw new Fail(Errno.EISDIR, m.path() + " is a directory");
       }
-      return new Response.AttrReply(n.toAttr(l.dent.id));
+      return new Response.AttrReply(n.toAttr(l.dent().id()));
     }
-    requireWrite(c, l.parentNode, m.path());
+    requireWrite(c, l.parentNode(), m.path());
     return new Response.AttrReply(newEntry(t, ts, c, l, FileType.FILE, m.mode() & 07777, 0));
   }
 
@@ -383,16 +402,16 @@ public final class Brick implements AutoCloseable {
   /** Creates a non-directory entry named by {@code l}; the caller checked permissions. */
   private Attr newEntry(Txn t, long ts, Caller c, Loc l, FileType type, int mode, long size, long rdev)
       throws IOException {
-    Node parent = l.parentNode;
+    Node parent = l.parentNode();
     int gid = (parent.mode & 02000) != 0 ? parent.gid : c.gid();
     long id = allocate(t);
     Node n = new Node(type, mode, 1, c.uid(), gid, ts);
     n.size = size;
     n.rdev = rdev;
     putNode(t, id, n);
-    t.put(Keys.dent(l.parent, l.name), dentValue(id, type));
+    t.put(Keys.dent(l.parent(), l.name()), dentValue(id, type));
     touch(parent, ts);
-    putNode(t, l.parent, parent);
+    putNode(t, l.parent(), parent);
     return n.toAttr(id);
   }
 
@@ -404,33 +423,33 @@ public final class Brick implements AutoCloseable {
       throw new Fail(Errno.EPERM, "cannot link a directory: /");
     }
     Loc s = locate(t, c, src, m.existing());
-    if (s.dent == null) {
+    if (s.dent() == null) {
       throw new Fail(Errno.ENOENT, m.existing() + " does not exist");
     }
     if (dst.isEmpty()) {
       throw new Fail(Errno.EEXIST, "/ exists");
     }
     Loc d = locate(t, c, dst, m.path());
-    if (d.dent != null) {
+    if (d.dent() != null) {
       throw new Fail(Errno.EEXIST, m.path() + " exists");
     }
-    Node n = mustNode(t, s.dent.id);
+    Node n = mustNode(t, s.dent().id());
     if (n.isDir()) {
       throw new Fail(Errno.EPERM, "cannot link a directory: " + m.existing());
     }
-    requireWrite(c, d.parentNode, m.path());
+    requireWrite(c, d.parentNode(), m.path());
     if (n.nlink >= MAX_LINKS) {
       throw new Fail(Errno.EMLINK, m.existing() + " has " + n.nlink + " links");
     }
-    t.put(Keys.dent(d.parent, d.name), dentValue(s.dent.id, n.type));
-    Node parent = mustNode(t, d.parent);
+    t.put(Keys.dent(d.parent(), d.name()), dentValue(s.dent().id(), n.type));
+    Node parent = mustNode(t, d.parent());
     touch(parent, ts);
-    putNode(t, d.parent, parent);
-    n = mustNode(t, s.dent.id);
+    putNode(t, d.parent(), parent);
+    n = mustNode(t, s.dent().id());
     n.nlink++;
     n.ctimeNanos = ts;
-    putNode(t, s.dent.id, n);
-    return new Response.AttrReply(n.toAttr(s.dent.id));
+    putNode(t, s.dent().id(), n);
+    return new Response.AttrReply(n.toAttr(s.dent().id()));
   }
 
   private Response unlink(Txn t, long ts, Request.Unlink m) throws Fail, IOException {
@@ -442,10 +461,10 @@ public final class Brick implements AutoCloseable {
     if (n.isDir()) {
       throw new Fail(Errno.EISDIR, m.path() + " is a directory");
     }
-    t.delete(Keys.dent(l.parent, l.name));
-    Node parent = l.parentNode;
+    t.delete(Keys.dent(l.parent(), l.name()));
+    Node parent = l.parentNode();
     touch(parent, ts);
-    putNode(t, l.parent, parent);
+    putNode(t, l.parent(), parent);
     n.nlink--;
     n.ctimeNanos = ts;
     if (n.nlink > 0) {
@@ -471,11 +490,11 @@ public final class Brick implements AutoCloseable {
     if (!isEmptyDir(id)) {
       throw new Fail(Errno.ENOTEMPTY, m.path() + " is not empty");
     }
-    t.delete(Keys.dent(l.parent, l.name));
-    Node parent = l.parentNode;
+    t.delete(Keys.dent(l.parent(), l.name()));
+    Node parent = l.parentNode();
     parent.nlink--;
     touch(parent, ts);
-    putNode(t, l.parent, parent);
+    putNode(t, l.parent(), parent);
     deleteInode(t, id, n);
     return new Response.Ok();
   }
@@ -491,54 +510,54 @@ public final class Brick implements AutoCloseable {
       throw new Fail(Errno.EBUSY, "cannot rename / or rename onto /");
     }
     Loc s = locate(t, c, from, m.from());
-    if (s.dent == null) {
+    if (s.dent() == null) {
       throw new Fail(Errno.ENOENT, m.from() + " does not exist");
     }
     Loc d = locate(t, c, to, m.to());
-    if (d.dent != null && (m.flags() & Request.Rename.NOREPLACE) != 0) {
+    if (d.dent() != null && (m.flags() & Request.Rename.NOREPLACE) != 0) {
       throw new Fail(Errno.EEXIST, m.to() + " exists");
     }
-    long sid = s.dent.id;
+    long sid = s.dent().id();
     Node sn = mustNode(t, sid);
     if (sn.isDir() && to.size() > from.size() && to.subList(0, from.size()).equals(from)) {
       throw new Fail(Errno.EINVAL, "cannot move " + m.from() + " into itself");
     }
-    if (d.dent != null && d.dent.id == sid) {
+    if (d.dent() != null && d.dent().id() == sid) {
       return new Response.Ok(); // same inode: rename(2) does nothing
     }
-    requireWrite(c, s.parentNode, m.from());
-    requireWrite(c, d.parentNode, m.to());
-    requireSticky(c, s.parentNode, sn, m.from());
+    requireWrite(c, s.parentNode(), m.from());
+    requireWrite(c, d.parentNode(), m.to());
+    requireSticky(c, s.parentNode(), sn, m.from());
     Node dn = null;
-    if (d.dent != null) {
-      dn = mustNode(t, d.dent.id);
-      requireSticky(c, d.parentNode, dn, m.to());
+    if (d.dent() != null) {
+      dn = mustNode(t, d.dent().id());
+      requireSticky(c, d.parentNode(), dn, m.to());
       if (sn.isDir() && !dn.isDir()) {
         throw new Fail(Errno.ENOTDIR, m.to() + " is not a directory");
       }
       if (!sn.isDir() && dn.isDir()) {
         throw new Fail(Errno.EISDIR, m.to() + " is a directory");
       }
-      if (dn.isDir() && !isEmptyDir(d.dent.id)) {
+      if (dn.isDir() && !isEmptyDir(d.dent().id())) {
         throw new Fail(Errno.ENOTEMPTY, m.to() + " is not empty");
       }
     }
-    boolean moveDir = sn.isDir() && s.parent != d.parent;
+    boolean moveDir = sn.isDir() && s.parent() != d.parent();
     if (moveDir && !may(c, sn, 2)) {
       throw new Fail(Errno.EACCES, "no write permission on " + m.from() + " to move it");
     }
-    if (moveDir && dn == null && d.parentNode.nlink >= MAX_LINKS) {
+    if (moveDir && dn == null && d.parentNode().nlink >= MAX_LINKS) {
       throw new Fail(Errno.EMLINK, "too many subdirectories in parent of " + m.to());
     }
-    t.delete(Keys.dent(s.parent, s.name));
-    t.put(Keys.dent(d.parent, d.name), dentValue(sid, sn.type));
+    t.delete(Keys.dent(s.parent(), s.name()));
+    t.put(Keys.dent(d.parent(), d.name()), dentValue(sid, sn.type));
     if (dn != null) {
-      long did = d.dent.id;
+      long did = d.dent().id();
       if (dn.isDir()) {
         deleteInode(t, did, dn);
-        Node p = mustNode(t, d.parent);
+        Node p = mustNode(t, d.parent());
         p.nlink--;
-        putNode(t, d.parent, p);
+        putNode(t, d.parent(), p);
       } else {
         dn.nlink--;
         dn.ctimeNanos = ts;
@@ -550,14 +569,14 @@ public final class Brick implements AutoCloseable {
       }
     }
     if (sn.isDir()) {
-      Node p = mustNode(t, s.parent);
+      Node p = mustNode(t, s.parent());
       p.nlink--;
-      putNode(t, s.parent, p);
-      p = mustNode(t, d.parent);
+      putNode(t, s.parent(), p);
+      p = mustNode(t, d.parent());
       p.nlink++;
-      putNode(t, d.parent, p);
+      putNode(t, d.parent(), p);
     }
-    for (long pid : new long[] {s.parent, d.parent}) {
+    for (long pid : new long[] {s.parent(), d.parent()}) {
       Node p = mustNode(t, pid);
       touch(p, ts);
       putNode(t, pid, p);
@@ -767,25 +786,6 @@ public final class Brick implements AutoCloseable {
     return new Response.Ok();
   }
 
-  /**
-   * After a write or truncate by anyone but root: clears set-user-ID, and set-group-ID when the
-   * group may execute (without group execute it marks mandatory locking and stays), as Linux does
-   * (POSIX write(2)).
-   */
-  private static void clearSetId(Caller c, Node n) {
-    if (c.uid() != 0) {
-      killSetId(n);
-    }
-  }
-
-  /** Clears set-user-ID, and set-group-ID if group-executable (Linux's should_remove_suid). */
-  private static void killSetId(Node n) {
-    n.mode &= ~04000;
-    if ((n.mode & 010) != 0) {
-      n.mode &= ~02000;
-    }
-  }
-
   private static void touch(Node dirNode, long ts) {
     dirNode.mtimeNanos = ts;
     dirNode.ctimeNanos = ts;
@@ -798,15 +798,6 @@ public final class Brick implements AutoCloseable {
     n.ctimeNanos = ts;
     putNode(t, id, n);
     return new Response.AttrReply(n.toAttr(id));
-  }
-
-  /** The node of inode {@code id}, which {@code c} must be allowed to write (EACCES). */
-  private static Node writableNode(Kv kv, Caller c, long id, String path) throws Fail, IOException {
-    Node n = mustNode(kv, id);
-    if (!may(c, n, 2)) {
-      throw new Fail(Errno.EACCES, "no write permission on " + path);
-    }
-    return n;
   }
 
   /**
@@ -1212,67 +1203,15 @@ public final class Brick implements AutoCloseable {
     long id = ROOT;
     if (!parts.isEmpty()) {
       Loc l = locate(state.kv, null, parts, q.path());
-      if (l.dent == null) {
+      if (l.dent() == null) {
         throw new Fail(Errno.ENOENT, q.path() + " does not exist");
       }
-      id = l.dent.id;
-      if (q.followSymlinks() && l.dent.type == FileType.SYMLINK) {
+      id = l.dent().id();
+      if (q.followSymlinks() && l.dent().type() == FileType.SYMLINK) {
         id = resolveFollowing(state.kv, parts, q.path());
       }
     }
     return new Response.AttrReply(mustNode(state.kv, id).toAttr(id));
-  }
-
-  /** Resolves a path following every symbolic link, intermediate and final. */
-  private long resolveFollowing(Kv kv, List<String> parts, String path) throws Fail, IOException {
-    ArrayDeque<String> todo = new ArrayDeque<>(parts);
-    ArrayList<Long> stack = new ArrayList<>(List.of(ROOT));
-    int hops = 0;
-    while (!todo.isEmpty()) {
-      String name = todo.pollFirst();
-      if (name.isEmpty() || name.equals(".")) {
-        continue;
-      }
-      Node cur = mustNode(kv, stack.getLast());
-      if (!cur.isDir()) {
-        throw new Fail(Errno.ENOTDIR, "a component of " + path + " is not a directory");
-      }
-      if (name.equals("..")) {
-        if (stack.size() > 1) {
-          stack.removeLast();
-        }
-        continue;
-      }
-      byte[] nb = name.getBytes(StandardCharsets.UTF_8);
-      if (nb.length > Limits.NAME_MAX) {
-        throw new Fail(Errno.ENAMETOOLONG, "name in symbolic link target too long: " + path);
-      }
-      Dent d = lookup(kv, stack.getLast(), nb);
-      if (d == null) {
-        throw new Fail(Errno.ENOENT, "a component of " + path + " does not exist");
-      }
-      if (d.type == FileType.SYMLINK) {
-        if (++hops > MAX_SYMLINK_HOPS) {
-          throw new Fail(Errno.ELOOP, "too many symbolic links resolving " + path);
-        }
-        byte[] tb = kv.get(Keys.id(Keys.SYMLINK, d.id));
-        if (tb == null || tb.length == 0) {
-          throw new Fail(Errno.ENOENT, "empty symbolic link in " + path);
-        }
-        String target = new String(tb, StandardCharsets.UTF_8);
-        String[] comps = target.split("/", -1);
-        for (int i = comps.length - 1; i >= 0; i--) {
-          todo.addFirst(comps[i]);
-        }
-        if (target.startsWith("/")) {
-          stack.clear();
-          stack.add(ROOT);
-        }
-        continue;
-      }
-      stack.add(d.id);
-    }
-    return stack.getLast();
   }
 
   private Response readDir(Request.ReadDir q) throws Fail, IOException {
@@ -1301,7 +1240,7 @@ public final class Brick implements AutoCloseable {
         }
         byte[] k = it.key();
         Dent d = decodeDent(it.value());
-        entries.add(new DirEntry(new String(k, 9, k.length - 9, StandardCharsets.UTF_8), d.id, d.type));
+        entries.add(new DirEntry(new String(k, 9, k.length - 9, StandardCharsets.UTF_8), d.id(), d.type()));
       }
     }
     return new Response.DirPage(entries, more);
@@ -1822,159 +1761,6 @@ public final class Brick implements AutoCloseable {
 
   // ---------------------------------------------------------------------------------------
   // Metadata helpers
-
-  private record Dent(long id, FileType type) {}
-
-  private record Loc(long parent, Node parentNode, byte[] name, Dent dent) {}
-
-  private static byte[] dentValue(long id, FileType type) {
-    return ByteBuffer.allocate(9).putLong(id).put((byte) type.code()).array();
-  }
-
-  private static Dent decodeDent(byte[] v) {
-    ByteBuffer b = ByteBuffer.wrap(v);
-    return new Dent(b.getLong(), FileType.fromCode(b.get()));
-  }
-
-  private static Node node(Kv kv, long id) throws IOException {
-    byte[] v = kv.get(Keys.inode(id));
-    return v == null ? null : Node.decode(v);
-  }
-
-  private static Node mustNode(Kv kv, long id) throws Fail, IOException {
-    Node n = node(kv, id);
-    if (n == null) {
-      throw new Fail(Errno.ENOENT, "no inode " + id);
-    }
-    return n;
-  }
-
-  private static void putNode(Txn t, long id, Node n) {
-    t.put(Keys.inode(id), n.encode());
-  }
-
-  private static Dent lookup(Kv kv, long dirId, byte[] name) throws IOException {
-    byte[] v = kv.get(Keys.dent(dirId, name));
-    return v == null ? null : decodeDent(v);
-  }
-
-  private static List<String> split(String path) throws Fail {
-    try {
-      return PathNames.split(path);
-    } catch (HoldfastException e) {
-      throw new Fail(e.errno(), Fail.detail(e));
-    }
-  }
-
-  /**
-   * Walks to the parent of the last component of {@code parts} (non-empty) checking that
-   * each directory is one and, if {@code c} is non-null, searchable by {@code c}; returns
-   * the parent and the last component's entry (null if absent). Symlinks are not followed.
-   */
-  private static Loc locate(Kv kv, Caller c, List<String> parts, String path) throws Fail, IOException {
-    long dirId = ROOT;
-    for (int i = 0; ; i++) {
-      Node dn = mustNode(kv, dirId);
-      if (!dn.isDir()) {
-        throw new Fail(Errno.ENOTDIR, "a component of " + path + " is not a directory");
-      }
-      if (c != null && !may(c, dn, 1)) {
-        throw new Fail(Errno.EACCES, "no search permission on a component of " + path);
-      }
-      byte[] name = parts.get(i).getBytes(StandardCharsets.UTF_8);
-      Dent d = lookup(kv, dirId, name);
-      if (i == parts.size() - 1) {
-        return new Loc(dirId, dn, name, d);
-      }
-      if (d == null) {
-        throw new Fail(Errno.ENOENT, "a component of " + path + " does not exist");
-      }
-      dirId = d.id;
-    }
-  }
-
-  /**
-   * Where a new entry {@code path} goes: EEXIST if it (or /) exists; {@code c} must be allowed
-   * to write its parent.
-   */
-  private static Loc locateNew(Kv kv, Caller c, String path) throws Fail, IOException {
-    List<String> parts = split(path);
-    if (parts.isEmpty()) {
-      throw new Fail(Errno.EEXIST, "/ exists");
-    }
-    Loc l = locate(kv, c, parts, path);
-    if (l.dent != null) {
-      throw new Fail(Errno.EEXIST, path + " exists");
-    }
-    requireWrite(c, l.parentNode, path);
-    return l;
-  }
-
-  /** An existing entry to remove: where it is, its inode and node. */
-  private record Removal(Loc loc, long id, Node node) {}
-
-  /**
-   * The existing entry {@code path} names, which {@code c} may remove from its parent (write
-   * permission, sticky bit); {@code rootErrno} and {@code rootMessage} for {@code /}, ENOENT if
-   * it does not exist.
-   */
-  private static Removal locateRemoval(Kv kv, Caller c, String path, Errno rootErrno,
-      String rootMessage) throws Fail, IOException {
-    List<String> parts = split(path);
-    if (parts.isEmpty()) {
-      throw new Fail(rootErrno, rootMessage);
-    }
-    Loc l = locate(kv, c, parts, path);
-    if (l.dent == null) {
-      throw new Fail(Errno.ENOENT, path + " does not exist");
-    }
-    requireWrite(c, l.parentNode, path);
-    long id = l.dent.id;
-    Node n = mustNode(kv, id);
-    requireSticky(c, l.parentNode, n, path);
-    return new Removal(l, id, n);
-  }
-
-  /** The inode a path names (no symlink following); ENOENT if it does not exist. */
-  private static long resolve(Kv kv, Caller c, String path) throws Fail, IOException {
-    List<String> parts = split(path);
-    if (parts.isEmpty()) {
-      return ROOT;
-    }
-    Loc l = locate(kv, c, parts, path);
-    if (l.dent == null) {
-      throw new Fail(Errno.ENOENT, path + " does not exist");
-    }
-    return l.dent.id;
-  }
-
-  /** Whether {@code c} has all of {@code want} (r=4, w=2, x=1) on {@code n}; root always does. */
-  static boolean may(Caller c, Node n, int want) {
-    if (c.uid() == 0) {
-      return true;
-    }
-    int bits;
-    if (c.uid() == n.uid) {
-      bits = (n.mode >> 6) & 7;
-    } else if (c.inGroup(n.gid)) {
-      bits = (n.mode >> 3) & 7;
-    } else {
-      bits = n.mode & 7;
-    }
-    return (bits & want) == want;
-  }
-
-  private static void requireWrite(Caller c, Node parent, String path) throws Fail {
-    if (!may(c, parent, 3)) {
-      throw new Fail(Errno.EACCES, "no write permission on the parent of " + path);
-    }
-  }
-
-  private static void requireSticky(Caller c, Node parent, Node victim, String path) throws Fail {
-    if ((parent.mode & 01000) != 0 && c.uid() != 0 && c.uid() != victim.uid && c.uid() != parent.uid) {
-      throw new Fail(Errno.EPERM, "sticky directory: not the owner of " + path);
-    }
-  }
 
   private static byte[] xattrName(String name) throws Fail {
     byte[] b = Objects.requireNonNull(name, "name").getBytes(StandardCharsets.UTF_8);
