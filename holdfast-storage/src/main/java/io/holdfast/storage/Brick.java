@@ -138,7 +138,6 @@ public final class Brick implements AutoCloseable {
   /** On-disk format version of a brick, stored under the FORMAT meta key. */
   static final long FORMAT_VERSION = BrickState.FORMAT_VERSION;
 
-
   private static final byte[] EMPTY = new byte[0];
 
   /** The block number that names a file's inline content in the scrub methods. */
@@ -147,8 +146,6 @@ public final class Brick implements AutoCloseable {
   static final int MAX_MARKS = 4;
   /** Bytes a mark digest reads between two pacer calls (and checks for a closed database). */
   static final long MARK_STEP_BYTES = 256 * 1024;
-  /** Inode records {@link #contentAfter} looks at in one call at most. */
-  static final int CONTENT_SCAN_MAX = 4096;
 
   /** Snapshots of marks, by index; guarded by itself. */
   private final TreeMap<Long, MarkView> marks = new TreeMap<>();
@@ -157,6 +154,7 @@ public final class Brick implements AutoCloseable {
   private final ContentStore content;
   private final Namespace namespace;
   private final Snapshots snapshots;
+  private final BlockRepair repair;
 
   private Brick(Path dir) {
     this.state = new BrickState(dir);
@@ -164,6 +162,7 @@ public final class Brick implements AutoCloseable {
     this.content = new ContentStore(state);
     this.namespace = new Namespace(state);
     this.snapshots = new Snapshots(state, redo);
+    this.repair = new BlockRepair(state, content);
     state.releaseViewsOnClose(this::releaseAllMarks);
   }
 
@@ -339,15 +338,7 @@ public final class Brick implements AutoCloseable {
         case Request.ListXattr x -> namespace.listXattr(x);
         case Request.StatFs x -> namespace.statFs();
         case Request.GetDigest x -> digestLocked();
-        case Request.ScrubRead x -> {
-          Checked c = checkLocked(x.inode(), x.block());
-          if (c.check.status() != BlockCheck.Status.GOOD) {
-            throw new Fail(c.check.status() == BlockCheck.Status.BAD ? Errno.EIO : Errno.ENOENT,
-                c.check.status() == BlockCheck.Status.BAD ? c.check.problem()
-                    : "no " + (x.block() == INLINE ? "inline content" : "block " + x.block()) + " of inode " + x.inode());
-          }
-          yield new Response.Data(c.bytes, Checksums.crc32c(c.bytes));
-        }
+        case Request.ScrubRead x -> repair.scrubRead(x);
         case Request.MarkDigest x -> throw new Fail(Errno.ENOTSUP, "mark digests are kept by a node's scrubber, not by a brick");
         case Request.MarkDirectories x -> throw new Fail(Errno.ENOTSUP, "mark digests are kept by a node's scrubber, not by a brick");
         case Request.ScrubControl x -> throw new Fail(Errno.ENOTSUP, "scrub control is answered by a node's scrubber, not by a brick");
@@ -573,7 +564,7 @@ public final class Brick implements AutoCloseable {
 
   /**
    * Lists regular files with content (size above 0) after inode {@code after}, in inode order,
-   * looking at no more than {@value #CONTENT_SCAN_MAX} inode records (so a page may be empty
+   * looking at no more than {@value BlockRepair#CONTENT_SCAN_MAX} inode records (so a page may be empty
    * and not {@code done}). Holds the read lock for the scan only. Thread-safe.
    *
    * @param after the last inode of the previous page; 0 for the first page
@@ -581,31 +572,7 @@ public final class Brick implements AutoCloseable {
    * @throws IllegalStateException if the brick is closed
    */
   public ContentPage contentAfter(long after) throws IOException {
-    state.lock.readLock().lock();
-    try {
-      state.ensureOpen();
-      List<Content> out = new ArrayList<>();
-      long last = after;
-      try (RocksIterator it = state.db.newIterator()) {
-        int seen = 0;
-        for (it.seek(Keys.inode(after + 1)); it.isValid() && it.key()[0] == Keys.INODE; it.next()) {
-          if (seen++ == CONTENT_SCAN_MAX) {
-            return new ContentPage(out, last, false);
-          }
-          last = Keys.idOf(it.key());
-          Node n = Node.decodeOrNull(it.value());
-          if (n != null && n.type == FileType.FILE && n.size > 0) {
-            out.add(new Content(last, n.size, !n.inFile));
-          }
-        }
-        it.status();
-      } catch (RocksDBException e) {
-        throw BrickState.rocks("list files", e);
-      }
-      return new ContentPage(out, last, true);
-    } finally {
-      state.lock.readLock().unlock();
-    }
+    return state.reading(() -> repair.contentAfter(after));
   }
 
   /**
@@ -627,8 +594,6 @@ public final class Brick implements AutoCloseable {
     }
   }
 
-  private record Checked(BlockCheck check, byte[] bytes) {}
-
   /**
    * Reads block {@code block} of file {@code inode} (or its inline content, {@link #INLINE})
    * and checks it against the stored CRC32C, as of the applied state now. Holds the read lock
@@ -643,48 +608,7 @@ public final class Brick implements AutoCloseable {
     if (block < 0 && block != INLINE) {
       throw new IllegalArgumentException("bad block number " + block);
     }
-    state.lock.readLock().lock();
-    try {
-      state.ensureOpen();
-      return checkLocked(inode, block).check;
-    } finally {
-      state.lock.readLock().unlock();
-    }
-  }
-
-  private Checked checkLocked(long inode, long block) throws IOException {
-    Node n = node(state.kv, inode);
-    if (n == null || n.type != FileType.FILE || n.size == 0 || n.inFile == (block == INLINE)
-        || (block != INLINE && (block < 0 || block * BLOCK_BYTES >= n.size))) {
-      return new Checked(new BlockCheck(BlockCheck.Status.GONE, 0, ""), null);
-    }
-    if (block == INLINE) {
-      byte[] v = state.kv.get(Keys.id(Keys.INLINE, inode));
-      if (v == null || v.length != 4 + n.size) {
-        return bad(v == null ? 0 : v.length, "inline content of inode " + inode + " missing or not " + n.size + " bytes");
-      }
-      byte[] c = Arrays.copyOfRange(v, 4, v.length);
-      if (Checksums.crc32c(c) != ByteBuffer.wrap(v).getInt()) {
-        return bad(c.length, "inline content of inode " + inode + " fails its CRC32C");
-      }
-      return new Checked(new BlockCheck(BlockCheck.Status.GOOD, c.length, ""), c);
-    }
-    int len = (int) Math.min(BLOCK_BYTES, n.size - block * BLOCK_BYTES);
-    try {
-      byte[] bytes = content.blockVerified(state.kv, inode, n.size, block);
-      return new Checked(new BlockCheck(BlockCheck.Status.GOOD, bytes.length, ""), bytes);
-    } catch (HoldfastException e) {
-      return bad(len, Fail.detail(e));
-    } catch (IOException e) {
-      if (e.getCause() instanceof RocksDBException) {
-        throw e;
-      }
-      return bad(len, "block " + block + " of inode " + inode + " cannot be read: " + e.getMessage());
-    }
-  }
-
-  private static Checked bad(int bytes, String problem) {
-    return new Checked(new BlockCheck(BlockCheck.Status.BAD, bytes, problem), null);
+    return state.reading(() -> repair.check(inode, block).check());
   }
 
   /** What a repair did. */
@@ -723,40 +647,7 @@ public final class Brick implements AutoCloseable {
     if (block < 0) {
       throw new IllegalArgumentException("bad block number " + block + " (inline content: use repairInline)");
     }
-    state.lock.writeLock().lock();
-    try {
-      state.ensureOpen();
-      Node n = node(state.kv, inode);
-      if (n == null || n.type != FileType.FILE || !n.inFile || block * BLOCK_BYTES >= n.size) {
-        return RepairOutcome.GONE;
-      }
-      long start = block * BLOCK_BYTES;
-      int len = (int) Math.min(BLOCK_BYTES, n.size - start);
-      byte[] crc = state.kv.get(Keys.blockCrc(inode, block));
-      boolean matches = bytes.length == len
-          && (crc == null ? isZeros(bytes) : Checksums.crc32c(bytes) == Keys.int4(crc));
-      if (!matches) {
-        return RepairOutcome.MISMATCH;
-      }
-      if (checkLocked(inode, block).check.status() == BlockCheck.Status.GOOD) {
-        return RepairOutcome.ALREADY_GOOD;
-      }
-      Path p = dataPath(inode);
-      boolean created = !Files.exists(p);
-      try (FileChannel ch = FileChannel.open(p, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
-        ByteBuffer buf = ByteBuffer.wrap(bytes);
-        while (buf.hasRemaining()) {
-          ch.write(buf, start + buf.position());
-        }
-        ch.force(true);
-      }
-      if (created) {
-        BrickState.fsyncDir(state.dataDir);
-      }
-      return RepairOutcome.REPAIRED;
-    } finally {
-      state.lock.writeLock().unlock();
-    }
+    return state.writing(() -> repair.repairBlock(inode, block, bytes));
   }
 
   /**
@@ -772,43 +663,7 @@ public final class Brick implements AutoCloseable {
    */
   public RepairOutcome repairInline(long inode, byte[] bytes) throws IOException {
     Objects.requireNonNull(bytes, "bytes");
-    state.lock.writeLock().lock();
-    try {
-      state.ensureOpen();
-      Node n = node(state.kv, inode);
-      if (n == null || n.type != FileType.FILE || n.inFile || n.size == 0) {
-        return RepairOutcome.GONE;
-      }
-      byte[] key = Keys.id(Keys.INLINE, inode);
-      byte[] stored = state.kv.get(key);
-      if (bytes.length != n.size || stored == null || stored.length < 4
-          || Checksums.crc32c(bytes) != ByteBuffer.wrap(stored).getInt()) {
-        return RepairOutcome.MISMATCH;
-      }
-      if (checkLocked(inode, INLINE).check.status() == BlockCheck.Status.GOOD) {
-        return RepairOutcome.ALREADY_GOOD;
-      }
-      byte[] v = new byte[4 + bytes.length];
-      System.arraycopy(stored, 0, v, 0, 4);
-      System.arraycopy(bytes, 0, v, 4, bytes.length);
-      try {
-        state.db.put(state.syncOptions, key, v);
-      } catch (RocksDBException e) {
-        throw BrickState.rocks("repair inline content of inode " + inode, e);
-      }
-      return RepairOutcome.REPAIRED;
-    } finally {
-      state.lock.writeLock().unlock();
-    }
-  }
-
-  private static boolean isZeros(byte[] b) {
-    for (byte x : b) {
-      if (x != 0) {
-        return false;
-      }
-    }
-    return true;
+    return state.writing(() -> repair.repairInline(inode, bytes));
   }
 
   // ---------------------------------------------------------------------------------------
