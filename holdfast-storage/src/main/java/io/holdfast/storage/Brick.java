@@ -147,14 +147,15 @@ public final class Brick implements AutoCloseable {
   /** Bytes a mark digest reads between two pacer calls (and checks for a closed database). */
   static final long MARK_STEP_BYTES = 256 * 1024;
 
-  /** Snapshots of marks, by index; guarded by itself. */
-  private final TreeMap<Long, MarkView> marks = new TreeMap<>();
   private final BrickState state;
   private final Redo redo;
   private final ContentStore content;
   private final Namespace namespace;
   private final Snapshots snapshots;
   private final BlockRepair repair;
+  private final StateDigest stateDigest;
+  /** The states held at scrub marks, for {@link #digestMark}. */
+  private final ReadViews marks;
 
   private Brick(Path dir) {
     this.state = new BrickState(dir);
@@ -163,7 +164,9 @@ public final class Brick implements AutoCloseable {
     this.namespace = new Namespace(state);
     this.snapshots = new Snapshots(state, redo);
     this.repair = new BlockRepair(state, content);
-    state.releaseViewsOnClose(this::releaseAllMarks);
+    this.stateDigest = new StateDigest(state, content);
+    this.marks = new ReadViews(state, "scrub mark", MAX_MARKS);
+    state.releaseViewsOnClose(marks::releaseAll);
   }
 
   /**
@@ -232,7 +235,7 @@ public final class Brick implements AutoCloseable {
         state.db.write(state.writeOptions, t.batch);
         state.appliedIndex = index;
         if (entry.mutation() instanceof Request.ScrubMark) {
-          holdMark(index);
+          marks.pin(index);
         }
         return r;
       } catch (RocksDBException e) {
@@ -337,7 +340,7 @@ public final class Brick implements AutoCloseable {
         case Request.GetXattr x -> namespace.getXattr(x);
         case Request.ListXattr x -> namespace.listXattr(x);
         case Request.StatFs x -> namespace.statFs();
-        case Request.GetDigest x -> digestLocked();
+        case Request.GetDigest x -> stateDigest.digest();
         case Request.ScrubRead x -> repair.scrubRead(x);
         case Request.MarkDigest x -> throw new Fail(Errno.ENOTSUP, "mark digests are kept by a node's scrubber, not by a brick");
         case Request.MarkDirectories x -> throw new Fail(Errno.ENOTSUP, "mark digests are kept by a node's scrubber, not by a brick");
@@ -371,56 +374,7 @@ public final class Brick implements AutoCloseable {
    * @throws IllegalStateException if the brick is closed
    */
   public Response.Digest digest() throws IOException {
-    state.lock.readLock().lock();
-    try {
-      state.ensureOpen();
-      return digestLocked();
-    } finally {
-      state.lock.readLock().unlock();
-    }
-  }
-
-  private Response.Digest digestLocked() throws IOException {
-    MessageDigest sha;
-    try {
-      sha = MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-    long applied = state.appliedIndex;
-    sha.update("HFDIGEST1".getBytes(StandardCharsets.US_ASCII));
-    sha.update(Keys.long8(applied));
-    try (RocksIterator it = state.db.newIterator()) {
-      for (it.seekToFirst(); it.isValid(); it.next()) {
-        byte[] k = it.key();
-        byte p = k[0];
-        if (p == Keys.INLINE || p == Keys.BLOCK_CRC || p == Keys.REDO
-            || Arrays.equals(k, Keys.APPLIED) || Arrays.equals(k, Keys.CHECKPOINT)) {
-          continue;
-        }
-        byte[] v = it.value();
-        sha.update(Keys.int4(k.length));
-        sha.update(k);
-        sha.update(Keys.int4(v.length));
-        sha.update(v);
-        if (p == Keys.INODE) {
-          Node n = Node.decode(v);
-          if (n.type == FileType.FILE) {
-            long id = Keys.idOf(k);
-            sha.update(Keys.long8(n.size));
-            if (!n.inFile) {
-              sha.update(content.inlineContent(state.kv, id, n));
-            } else {
-              for (long b = 0; b * BLOCK_BYTES < n.size; b++) {
-                sha.update(content.blockVerified(state.kv, id, n.size, b));
-                sha.update((byte) (state.kv.get(Keys.blockCrc(id, b)) == null ? 0 : 1)); // holes: what SEEK_HOLE reports
-              }
-            }
-          }
-        }
-      }
-    }
-    return new Response.Digest(applied, sha.digest());
+    return state.reading(stateDigest::digest);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -669,45 +623,12 @@ public final class Brick implements AutoCloseable {
   // ---------------------------------------------------------------------------------------
   // Scrub: marks and their digests
 
-  /** A held mark: the RocksDB snapshot of the state right after the mark's entry. */
-  private static final class MarkView {
-    final Snapshot snapshot;
-    boolean inUse;
-
-    MarkView(Snapshot snapshot) {
-      this.snapshot = snapshot;
-    }
-  }
-
-  /** Called by apply (write lock held, database open) right after a mark's batch is written. */
-  private void holdMark(long index) {
-    synchronized (marks) {
-      marks.put(index, new MarkView(state.db.getSnapshot()));
-      while (marks.size() > MAX_MARKS) {
-        Map.Entry<Long, MarkView> oldest = null;
-        for (Map.Entry<Long, MarkView> e : marks.entrySet()) {
-          if (!e.getValue().inUse) {
-            oldest = e;
-            break;
-          }
-        }
-        if (oldest == null) {
-          break;
-        }
-        marks.remove(oldest.getKey());
-        state.db.releaseSnapshot(oldest.getValue().snapshot);
-      }
-    }
-  }
-
   /**
    * The indexes of the marks whose state this brick still holds (applied here since it was
    * opened, at most {@value #MAX_MARKS}, not yet digested), oldest first. Thread-safe.
    */
   public List<Long> heldMarks() {
-    synchronized (marks) {
-      return List.copyOf(marks.keySet());
-    }
+    return marks.indexes();
   }
 
   /** Receives per-directory digests from {@link #digestMark}, in directory order. */
@@ -748,235 +669,13 @@ public final class Brick implements AutoCloseable {
   public byte[] digestMark(long mark, Pacer pacer, DirectorySink sink) throws IOException, InterruptedException {
     Objects.requireNonNull(pacer, "pacer");
     Objects.requireNonNull(sink, "sink");
-    synchronized (marks) {
-      MarkView v = marks.get(mark);
-      if (v == null || v.inUse) {
-        throw new HoldfastException(Errno.ENOENT, "no state held for scrub mark " + mark + " (held: " + marks.keySet() + ")");
-      }
-      v.inUse = true;
-    }
-    try {
-      MarkWalk walk = new MarkWalk(sink);
-      while (!walk.done) {
-        long read;
-        state.dbLifetime.readLock().lock();
-        try {
-          MarkView v;
-          synchronized (marks) {
-            v = marks.get(mark);
-          }
-          if (v == null || state.db == null) {
-            throw new HoldfastException(Errno.ENOENT, "state of scrub mark " + mark + " was released (brick restored or closed)");
-          }
-          try (ReadOptions ro = new ReadOptions().setSnapshot(v.snapshot)) {
-            read = walk.step(ro, MARK_STEP_BYTES);
-          }
-        } finally {
-          state.dbLifetime.readLock().unlock();
-        }
-        pacer.acquire(read);
-      }
-      return walk.total.digest();
-    } finally {
-      releaseMark(mark);
-    }
-  }
-
-  /** Releases every held mark; run before the database closes (under the lifetime write lock). */
-  private void releaseAllMarks() {
-    synchronized (marks) {
-      for (MarkView m : marks.values()) {
-        if (state.db != null) {
-          state.db.releaseSnapshot(m.snapshot);
-        }
-      }
-      marks.clear();
+    try (ReadView view = marks.open(mark)) {
+      return MarkDigest.digest(view, pacer, sink, MARK_STEP_BYTES);
     }
   }
 
   /** Releases the state held for a mark, if any. Thread-safe. */
   public void releaseMark(long mark) {
-    state.dbLifetime.readLock().lock();
-    try {
-      synchronized (marks) {
-        MarkView v = marks.remove(mark);
-        if (v != null && state.db != null) {
-          state.db.releaseSnapshot(v.snapshot);
-        }
-      }
-    } finally {
-      state.dbLifetime.readLock().unlock();
-    }
-  }
-
-  private static MessageDigest sha256() {
-    try {
-      return MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  /**
-   * The walk of one mark digest, resumable between steps: the next inode record to look at, or
-   * the directory being hashed and its next entry.
-   */
-  private final class MarkWalk {
-    final DirectorySink sink;
-    final MessageDigest total = sha256();
-    final MessageDigest dirSha = sha256();
-    boolean volumeDone;
-    boolean done;
-    byte[] nextInode = Keys.inode(0);
-    long dir = -1;
-    byte[] nextDent;
-    long read;
-
-    MarkWalk(DirectorySink sink) {
-      this.sink = sink;
-      total.update("HFMARK1".getBytes(StandardCharsets.US_ASCII));
-    }
-
-    /** Walks on until about {@code budget} bytes were read or the end; returns the bytes read. */
-    long step(ReadOptions ro, long budget) throws IOException {
-      read = 0;
-      try {
-        if (!volumeDone) {
-          hashVolume(ro);
-          volumeDone = true;
-        }
-        while (!done && read < budget) {
-          if (dir < 0) {
-            nextDirectory(ro, budget);
-          } else {
-            dirEntries(ro, budget);
-          }
-        }
-      } catch (RocksDBException e) {
-        throw BrickState.rocks("digest a scrub mark", e);
-      }
-      return read;
-    }
-
-    private void hashVolume(ReadOptions ro) throws IOException, RocksDBException {
-      dirSha.reset();
-      dirSha.update("VOLUME".getBytes(StandardCharsets.US_ASCII));
-      for (byte[] k : new byte[][] {Keys.FORMAT, Keys.NEXT_INODE, Keys.INODE_COUNT}) {
-        hashKv(k, state.db.get(ro, k));
-      }
-      byte[] prefix = {Keys.ORPHAN};
-      try (RocksIterator it = state.db.newIterator(ro)) {
-        for (it.seek(prefix); it.isValid() && it.key()[0] == Keys.ORPHAN; it.next()) {
-          hashKv(it.key(), it.value());
-          hashObject(ro, Keys.idOf(it.key()));
-        }
-        it.status();
-      }
-      finishDirectory(0);
-    }
-
-    private void nextDirectory(ReadOptions ro, long budget) throws IOException, RocksDBException {
-      try (RocksIterator it = state.db.newIterator(ro)) {
-        for (it.seek(nextInode); it.isValid() && it.key()[0] == Keys.INODE; it.next()) {
-          if (read >= budget) {
-            nextInode = it.key();
-            return;
-          }
-          byte[] k = it.key();
-          byte[] v = it.value();
-          read += k.length + v.length;
-          Node n = Node.decodeOrNull(v);
-          if (n != null && n.isDir()) {
-            long id = Keys.idOf(k);
-            dir = id;
-            nextInode = Keys.inode(id + 1);
-            dirSha.reset();
-            dirSha.update("DIR".getBytes(StandardCharsets.US_ASCII));
-            hashKv(k, v);
-            hashRange(ro, Keys.id(Keys.XATTR, id));
-            nextDent = Keys.id(Keys.DENT, id);
-            return;
-          }
-        }
-        it.status();
-      }
-      done = true;
-    }
-
-    private void dirEntries(ReadOptions ro, long budget) throws IOException, RocksDBException {
-      byte[] prefix = Keys.id(Keys.DENT, dir);
-      try (RocksIterator it = state.db.newIterator(ro)) {
-        for (it.seek(nextDent); it.isValid() && Keys.startsWith(it.key(), prefix); it.next()) {
-          if (read >= budget) {
-            nextDent = it.key();
-            return;
-          }
-          byte[] v = it.value();
-          hashKv(it.key(), v);
-          if (v.length == 9 && v[8] != FileType.DIRECTORY.code()) { // a malformed entry is hashed as it is
-            hashObject(ro, ByteBuffer.wrap(v).getLong());
-          }
-        }
-        it.status();
-      }
-      finishDirectory(dir);
-      dir = -1;
-    }
-
-    private void finishDirectory(long id) throws IOException {
-      long digest = ByteBuffer.wrap(dirSha.digest()).getLong();
-      sink.accept(id, digest);
-      total.update(Keys.long8(id));
-      total.update(Keys.long8(digest));
-    }
-
-    /** A file or symlink: its attributes, xattrs, target, and content checksums. */
-    private void hashObject(ReadOptions ro, long id) throws IOException, RocksDBException {
-      byte[] k = Keys.inode(id);
-      byte[] v = state.db.get(ro, k);
-      hashKv(k, v);
-      if (v == null) {
-        return;
-      }
-      hashRange(ro, Keys.id(Keys.XATTR, id));
-      Node n = Node.decodeOrNull(v);
-      if (n == null) {
-        return; // a damaged record: its bytes are hashed, which is what a comparison needs
-      } else if (n.type == FileType.SYMLINK) {
-        byte[] sk = Keys.id(Keys.SYMLINK, id);
-        hashKv(sk, state.db.get(ro, sk));
-      } else if (n.type == FileType.FILE) {
-        if (n.inFile) {
-          hashRange(ro, Keys.id(Keys.BLOCK_CRC, id));
-        } else {
-          // the checksum only, as for data files: content against checksum is the block check's
-          // job, and a member must not look divergent for a bad block it is about to repair
-          byte[] ck = Keys.id(Keys.INLINE, id);
-          byte[] cv = state.db.get(ro, ck);
-          hashKv(ck, cv == null ? null : ByteBuffer.allocate(8).putInt(cv.length).put(cv, 0, Math.min(4, cv.length)).array());
-        }
-      }
-    }
-
-    private void hashRange(ReadOptions ro, byte[] prefix) throws RocksDBException {
-      try (RocksIterator it = state.db.newIterator(ro)) {
-        for (it.seek(prefix); it.isValid() && Keys.startsWith(it.key(), prefix); it.next()) {
-          hashKv(it.key(), it.value());
-        }
-        it.status();
-      }
-    }
-
-    private void hashKv(byte[] k, byte[] v) {
-      dirSha.update(Keys.int4(k.length));
-      dirSha.update(k);
-      if (v == null) {
-        dirSha.update(Keys.int4(-1));
-      } else {
-        dirSha.update(Keys.int4(v.length));
-        dirSha.update(v);
-        read += k.length + v.length;
-      }
-    }
+    marks.release(mark);
   }
 }
