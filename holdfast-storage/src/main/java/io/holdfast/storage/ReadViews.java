@@ -63,8 +63,10 @@ final class ReadViews {
         if (oldest == null) {
           break;
         }
-        views.remove(oldest.getKey());
-        state.db.releaseSnapshot(oldest.getValue().snapshot);
+        // the removed view, not oldest.getValue(): removing an inner node of a TreeMap moves its
+        // successor's key and value into that node's entry
+        ReadView evicted = views.remove(oldest.getKey());
+        state.db.releaseSnapshot(evicted.snapshot);
       }
     }
   }
