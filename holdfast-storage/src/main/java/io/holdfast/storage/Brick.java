@@ -1,89 +1,36 @@
 package io.holdfast.storage;
 
-import static io.holdfast.storage.Lookup.decodeDent;
-import static io.holdfast.storage.Lookup.dentValue;
-import static io.holdfast.storage.Lookup.locate;
-import static io.holdfast.storage.Lookup.locateNew;
-import static io.holdfast.storage.Lookup.locateRemoval;
-import static io.holdfast.storage.Lookup.mustNode;
-import static io.holdfast.storage.Lookup.node;
-import static io.holdfast.storage.Lookup.putNode;
-import static io.holdfast.storage.Lookup.resolve;
-import static io.holdfast.storage.Lookup.resolveFollowing;
-import static io.holdfast.storage.Lookup.split;
-import static io.holdfast.storage.Permissions.clearSetId;
-import static io.holdfast.storage.Permissions.killSetId;
-import static io.holdfast.storage.Permissions.may;
-import static io.holdfast.storage.Permissions.requireSticky;
-import static io.holdfast.storage.Permissions.requireWrite;
-import static io.holdfast.storage.Permissions.writableNode;
-
-import io.holdfast.storage.Lookup.Dent;
-import io.holdfast.storage.Lookup.Loc;
-import io.holdfast.storage.Lookup.Removal;
-import io.holdfast.protocol.Attr;
-import io.holdfast.protocol.Caller;
-import io.holdfast.protocol.Checksums;
-import io.holdfast.protocol.DirEntry;
 import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.FileType;
 import io.holdfast.protocol.HoldfastException;
-import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.LogEntry;
-import io.holdfast.protocol.PathNames;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
-import java.io.BufferedInputStream;
-import java.io.BufferedOutputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
-import java.io.EOFException;
-import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.FileStore;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.Comparator;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
-import java.util.Set;
-import java.util.TreeMap;
-import java.util.TreeSet;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
-import java.util.stream.Stream;
-import java.util.zip.CRC32C;
-import java.util.zip.CheckedInputStream;
-import java.util.zip.CheckedOutputStream;
-import org.rocksdb.Options;
-import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
-import org.rocksdb.RocksIterator;
-import org.rocksdb.Snapshot;
 import org.rocksdb.WriteBatch;
-import org.rocksdb.WriteOptions;
 
 /**
  * One replica's storage for one volume: metadata and small file content in RocksDB, larger
  * file content in data files, applied as a deterministic state machine over Raft log entries.
+ *
+ * <h2>Parts</h2>
+ *
+ * <p>This class is the brick's public face: it takes the locks, turns each entry into one
+ * transaction and each query into an answer, and hands the work to package-private parts that
+ * share one {@link BrickState} (directories, RocksDB handle, indexes, locks):
+ * {@link Namespace} (inodes, directory entries, attributes, xattrs, with {@link Lookup} for
+ * paths and {@link Permissions} for POSIX checks), {@link ContentStore} (inline content, 64 KiB
+ * blocks with their CRC32Cs, holes and fallocate), {@link Redo} (data-file operations, redo
+ * records, checkpoints), {@link Snapshots} (the snapshot format, restore and rebuild),
+ * {@link BlockRepair} (the scrubber's block checks and repairs), {@link ReadViews} (states pinned
+ * at an applied index: the scrub marks), {@link MarkDigest} and {@link StateDigest}.
  *
  * <h2>Layout</h2>
  *
@@ -108,15 +55,12 @@ import org.rocksdb.WriteOptions;
  *
  * <h2>Scrub</h2>
  *
- * <p>A scrubber (see {@link ScrubPass}) lists the files with content ({@link #contentAfter}),
- * checks each 64 KiB block or inline content against its stored CRC32C ({@link #verifyBlock}),
- * and rewrites a bad one with bytes from a healthy member ({@link #repairBlock},
- * {@link #repairInline}). The stored CRC32C is the judge: bytes are accepted only if they match
- * it, so bytes from a member at another applied index are refused if the block changed in
- * between, and tried again. A {@link Request.ScrubMark} applied as entry {@code i} makes the
- * brick hold a RocksDB snapshot of exactly the state after {@code i}; {@link #digestMark}
- * digests it per directory in the background (metadata and block checksums only: data files
- * are covered by the block checks), so members compare at the same index.
+ * <p>A scrubber's {@link ScrubPass} checks every 64 KiB block and inline content against its
+ * stored CRC32C and rewrites a bad one with bytes from a healthy member, through
+ * {@link BlockRepair}; the stored CRC32C is the judge. A {@link Request.ScrubMark} applied as
+ * entry {@code i} pins a {@link ReadView} of exactly the state after {@code i};
+ * {@link #digestMark} digests it per directory in the background (metadata and block checksums
+ * only: data files are covered by the block checks), so members compare at the same index.
  *
  * <h2>Thread safety</h2>
  *
@@ -124,22 +68,16 @@ import org.rocksdb.WriteOptions;
  * {@link #close} must be serialized by the caller (one state-machine thread). {@link #query},
  * {@link #digest}, {@link #appliedIndex} and {@link #checkpointIndex} may be called from any
  * thread concurrently with them: a read-write lock makes every query see the state between
- * two entries, never half of one. The scrub methods may be called from any thread too:
- * {@link #verifyBlock} holds the read lock for one block, the repairs hold the write lock (so
- * no entry is applied while a block is checked against its CRC and rewritten), and
- * {@link #digestMark} reads its RocksDB snapshot under a separate lock that only closing the
- * database takes, so it never delays an apply.
+ * two entries, never half of one. The scrub methods may be called from any thread too: block
+ * checks hold the read lock for one block, repairs the write lock (so no entry is applied while
+ * a block is checked against its CRC and rewritten), and {@link #digestMark} reads its view
+ * under a separate lock that only closing the database takes, so it never delays an apply.
  */
 public final class Brick implements AutoCloseable {
   /** Block size for data-file checksums, in bytes. */
   static final int BLOCK_BYTES = ContentStore.BLOCK_BYTES;
   /** Inode number of the root directory. */
   static final long ROOT = BrickState.ROOT;
-  /** On-disk format version of a brick, stored under the FORMAT meta key. */
-  static final long FORMAT_VERSION = BrickState.FORMAT_VERSION;
-
-  private static final byte[] EMPTY = new byte[0];
-
   /** The block number that names a file's inline content in the scrub methods. */
   public static final long INLINE = Request.ScrubRead.INLINE;
   /** Most marks whose snapshots are held; older ones are released when a new one is applied. */
@@ -192,9 +130,6 @@ public final class Brick implements AutoCloseable {
     b.state.openDb();
     return b;
   }
-
-  // ---------------------------------------------------------------------------------------
-  // Apply
 
   /**
    * Applies the mutation in {@code entry} as Raft log entry {@code index}; see the class
@@ -269,12 +204,15 @@ public final class Brick implements AutoCloseable {
     };
   }
 
+  /** The scrubber's block checks and repairs ({@link ScrubPass}). */
+  BlockRepair blocks() {
+    return repair;
+  }
+
+  /** The data file of inode {@code id} (tests damage it). */
   Path dataPath(long id) {
     return state.dataPath(id);
   }
-
-  // ---------------------------------------------------------------------------------------
-  // Checkpoint
 
   /**
    * Makes everything applied so far durable: fsyncs every data file written since the last
@@ -287,13 +225,10 @@ public final class Brick implements AutoCloseable {
    * @throws IllegalStateException if the brick is closed
    */
   public void checkpoint() throws IOException {
-    state.lock.writeLock().lock();
-    try {
-      state.ensureOpen();
+    state.writing(() -> {
       redo.checkpoint();
-    } finally {
-      state.lock.writeLock().unlock();
-    }
+      return null;
+    });
   }
 
   /**
@@ -313,9 +248,6 @@ public final class Brick implements AutoCloseable {
   public long checkpointIndex() {
     return state.checkpointIndex;
   }
-
-  // ---------------------------------------------------------------------------------------
-  // Queries
 
   /**
    * Answers a query from applied state. Thread-safe; may run concurrently with apply (it sees
@@ -358,9 +290,6 @@ public final class Brick implements AutoCloseable {
     }
   }
 
-  // ---------------------------------------------------------------------------------------
-  // Digest
-
   /**
    * SHA-256 over the logical state: every inode with its attributes (type, mode and device
    * number of special files included), directory entries,
@@ -377,16 +306,13 @@ public final class Brick implements AutoCloseable {
     return state.reading(stateDigest::digest);
   }
 
-  // ---------------------------------------------------------------------------------------
-  // Snapshots
-
   /**
    * Writes a complete, self-describing snapshot of the state to {@code out}, which is flushed
    * but not closed: magic {@code "HFSNAP"}, version, applied index, every RocksDB entry but the
    * applied and checkpoint indexes and redo records, every data file, and a CRC32C footer (the
    * byte layout is in {@link Snapshots}).
    *
-   * Not thread-safe with apply: the caller serializes. Holes in data files are written out as
+   * <p>Not thread-safe with apply: the caller serializes. Holes in data files are written out as
    * zeros.
    *
    * @throws IOException if reading the brick or writing {@code out} fails
@@ -463,9 +389,6 @@ public final class Brick implements AutoCloseable {
     return snapshots.rebuild(snapshot, log, this::apply);
   }
 
-  // ---------------------------------------------------------------------------------------
-  // Lifecycle
-
   /**
    * Closes the database. Does not checkpoint: data written since the last checkpoint is
    * recovered by replaying the log. Idempotent. Not thread-safe with apply.
@@ -479,149 +402,6 @@ public final class Brick implements AutoCloseable {
       state.lock.writeLock().unlock();
     }
   }
-
-  // ---------------------------------------------------------------------------------------
-  // Scrub: verification and repair
-
-  /**
-   * A regular file with content, as the scrubber lists it.
-   *
-   * @param inode the file's inode
-   * @param size its size in bytes, positive
-   * @param inline whether its content is inline in RocksDB (one check) rather than in a data
-   *     file (one check per 64 KiB block)
-   */
-  public record Content(long inode, long size, boolean inline) {
-    /** The blocks to check: 1 for inline content, else one per started 64 KiB. */
-    public long blocks() {
-      return inline ? 1 : (size + BLOCK_BYTES - 1) / BLOCK_BYTES;
-    }
-
-    /** The logical length of block {@code b} ({@link #INLINE} for inline content), in bytes. */
-    public int length(long b) {
-      return inline ? (int) size : (int) Math.min(BLOCK_BYTES, size - b * BLOCK_BYTES);
-    }
-  }
-
-  /**
-   * One page of {@link #contentAfter}.
-   *
-   * @param files files with content, in inode order
-   * @param next the inode to pass as {@code after} for the next page
-   * @param done whether no inode follows
-   */
-  public record ContentPage(List<Content> files, long next, boolean done) {
-    public ContentPage {
-      files = List.copyOf(files);
-    }
-  }
-
-  /**
-   * Lists regular files with content (size above 0) after inode {@code after}, in inode order,
-   * looking at no more than {@value BlockRepair#CONTENT_SCAN_MAX} inode records (so a page may be empty
-   * and not {@code done}). Holds the read lock for the scan only. Thread-safe.
-   *
-   * @param after the last inode of the previous page; 0 for the first page
-   * @throws IOException if RocksDB fails
-   * @throws IllegalStateException if the brick is closed
-   */
-  public ContentPage contentAfter(long after) throws IOException {
-    return state.reading(() -> repair.contentAfter(after));
-  }
-
-  /**
-   * The outcome of checking one block.
-   *
-   * @param status what was found
-   * @param bytes bytes read
-   * @param problem what is wrong, for {@link Status#BAD}; empty otherwise
-   */
-  public record BlockCheck(Status status, int bytes, String problem) {
-    /** What a check found. */
-    public enum Status {
-      /** The bytes match the stored CRC32C (or a hole reads as zeros). */
-      GOOD,
-      /** The bytes do not match, or cannot be read. */
-      BAD,
-      /** The block no longer exists: the file was removed, shrunk, or moved out of (or into) inline storage. */
-      GONE
-    }
-  }
-
-  /**
-   * Reads block {@code block} of file {@code inode} (or its inline content, {@link #INLINE})
-   * and checks it against the stored CRC32C, as of the applied state now. Holds the read lock
-   * for one block (at most 64 KiB of I/O). Thread-safe. A read error of the data file counts
-   * as {@link BlockCheck.Status#BAD}.
-   *
-   * @throws IOException if RocksDB fails
-   * @throws IllegalStateException if the brick is closed
-   * @throws IllegalArgumentException if {@code block} is negative and not {@link #INLINE}
-   */
-  public BlockCheck verifyBlock(long inode, long block) throws IOException {
-    if (block < 0 && block != INLINE) {
-      throw new IllegalArgumentException("bad block number " + block);
-    }
-    return state.reading(() -> repair.check(inode, block).check());
-  }
-
-  /** What a repair did. */
-  public enum RepairOutcome {
-    /** The bytes matched the stored CRC32C and were written (and fsynced). */
-    REPAIRED,
-    /** The block checks good now (a write replaced it meanwhile); nothing was written. */
-    ALREADY_GOOD,
-    /**
-     * The bytes do not match the stored CRC32C (the block changed since they were read, or
-     * they are wrong, or there is no stored checksum to judge by); nothing was written.
-     */
-    MISMATCH,
-    /** The block no longer exists (see {@link BlockCheck.Status#GONE}); nothing was written. */
-    GONE
-  }
-
-  /**
-   * Rewrites block {@code block} of file {@code inode}'s data file with {@code bytes}, if and
-   * only if they are the block's logical length and match this brick's stored CRC32C for it
-   * (a hole: all zeros) and the block on disk does not. The write is fsynced before returning.
-   *
-   * <p>Concurrency: runs under the write lock, so no entry is applied between reading the
-   * stored CRC and writing; a block changed by an entry applied before the lock was taken has
-   * a new CRC, which the bytes (read elsewhere, earlier) then fail: {@link RepairOutcome#MISMATCH},
-   * to be tried again. The repair is not logged: it restores bytes the log already implies, so
-   * neither redo nor snapshots need to know of it. Thread-safe.
-   *
-   * @param bytes the good bytes, e.g. from another member ({@link Request.ScrubRead}); not kept
-   * @throws IOException if RocksDB fails or the write or fsync fails
-   * @throws IllegalArgumentException if {@code block} is negative
-   * @throws IllegalStateException if the brick is closed
-   */
-  public RepairOutcome repairBlock(long inode, long block, byte[] bytes) throws IOException {
-    Objects.requireNonNull(bytes, "bytes");
-    if (block < 0) {
-      throw new IllegalArgumentException("bad block number " + block + " (inline content: use repairInline)");
-    }
-    return state.writing(() -> repair.repairBlock(inode, block, bytes));
-  }
-
-  /**
-   * Rewrites the inline content of file {@code inode} with {@code bytes}, if and only if they
-   * are the file's size and match the CRC32C stored with the inline content, and the stored
-   * content does not. Written with a synced RocksDB write. Concurrency as
-   * {@link #repairBlock}. Thread-safe.
-   *
-   * @return the outcome; {@link RepairOutcome#MISMATCH} also if the stored value is too short to
-   *     hold a checksum (nothing to judge by)
-   * @throws IOException if RocksDB fails
-   * @throws IllegalStateException if the brick is closed
-   */
-  public RepairOutcome repairInline(long inode, byte[] bytes) throws IOException {
-    Objects.requireNonNull(bytes, "bytes");
-    return state.writing(() -> repair.repairInline(inode, bytes));
-  }
-
-  // ---------------------------------------------------------------------------------------
-  // Scrub: marks and their digests
 
   /**
    * The indexes of the marks whose state this brick still holds (applied here since it was
@@ -650,12 +430,12 @@ public final class Brick implements AutoCloseable {
    * attributes, then each entry in name order (name, inode, type) and, for an entry that is not
    * a directory, the child's attributes, extended attributes, symbolic link target and content
    * checksums (the CRC32C and length of inline content, the block CRC32Cs of a data file: the
-   * content itself is checked against them by {@link #verifyBlock}, and a RocksDB snapshot does
-   * not cover data files). Directory 0 stands for
-   * the inode counters and the orphans. The result is SHA-256 over every (directory, digest) in
+   * content itself is checked against them by the scrubber's block checks, and a RocksDB
+   * snapshot does not cover data files). Directory 0 stands for the inode counters and the
+   * orphans. The result is SHA-256 over every (directory, digest) in
    * order; members that applied the same entries get the same digests.
    *
-   * <p>Reads from the mark's RocksDB snapshot in steps of about {@value #MARK_STEP_BYTES}
+   * <p>Reads from the mark's {@link ReadView} in steps of about {@value #MARK_STEP_BYTES}
    * bytes, calling {@link Pacer#acquire} after each, without the apply lock: applies go on
    * meanwhile. Blocking; call it from a background thread. Not to be called twice at once for
    * the same mark.

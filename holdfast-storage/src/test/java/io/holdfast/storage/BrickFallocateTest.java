@@ -71,7 +71,7 @@ class BrickFallocateTest extends BrickTestBase {
   private void allBlocksGood(long inode) throws IOException {
     long size = size(inode);
     for (long blk = 0; blk * B < size; blk++) {
-      assertThat(b.brick.verifyBlock(inode, blk).status()).as("block %d", blk).isEqualTo(Brick.BlockCheck.Status.GOOD);
+      assertThat(b.brick.blocks().verifyBlock(inode, blk).status()).as("block %d", blk).isEqualTo(BlockRepair.BlockCheck.Status.GOOD);
     }
   }
 
