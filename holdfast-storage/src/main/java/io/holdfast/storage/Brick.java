@@ -74,13 +74,11 @@ import org.rocksdb.WriteBatch;
  * under a separate lock that only closing the database takes, so it never delays an apply.
  */
 public final class Brick implements AutoCloseable {
-  /** Block size for data-file checksums, in bytes. */
-  static final int BLOCK_BYTES = ContentStore.BLOCK_BYTES;
   /** Inode number of the root directory. */
   static final long ROOT = BrickState.ROOT;
   /** The block number that names a file's inline content in the scrub methods. */
   public static final long INLINE = Request.ScrubRead.INLINE;
-  /** Most marks whose snapshots are held; older ones are released when a new one is applied. */
+  /** Most scrub marks whose read views are held; the oldest not being digested go when a new one is applied. */
   static final int MAX_MARKS = 4;
   /** Bytes a mark digest reads between two pacer calls (and checks for a closed database). */
   static final long MARK_STEP_BYTES = 256 * 1024;

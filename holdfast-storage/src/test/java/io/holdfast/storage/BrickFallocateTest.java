@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
  * blocks (every read verifies them), the digest, and the hole answers.
  */
 class BrickFallocateTest extends BrickTestBase {
-  private static final int B = Brick.BLOCK_BYTES;
+  private static final int B = ContentStore.BLOCK_BYTES;
   private static final int KEEP = Fallocate.KEEP_SIZE;
   private static final int PUNCH = Fallocate.PUNCH_HOLE | Fallocate.KEEP_SIZE;
   private static final int ZERO = Fallocate.ZERO_RANGE;
