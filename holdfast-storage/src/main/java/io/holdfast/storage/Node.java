@@ -95,4 +95,13 @@ final class Node {
     }
     return n;
   }
+
+  /** An inode record, or null if it cannot be decoded (damaged); for scans that must go on past damage. */
+  static Node decodeOrNull(byte[] v) {
+    try {
+      return decode(v);
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
 }

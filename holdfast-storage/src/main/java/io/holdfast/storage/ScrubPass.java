@@ -9,11 +9,11 @@ import java.util.Objects;
  * One scrub pass over a brick's content: every 64 KiB block of every data file and every
  * inline content is read and checked against its stored CRC32C, at the pace of a
  * {@link Pacer}; a bad block is rewritten with a copy offered by a healthy member, which the
- * brick accepts only if it matches the stored CRC32C ({@link Brick#repairBlock}).
+ * brick accepts only if it matches the stored CRC32C ({@link BlockRepair#repairBlock}).
  *
  * <p>The pass is a cursor: each {@link #step()} checks one block (and repairs it if bad), so
  * the caller can stop, pause, or interleave other work between steps. Files are taken in inode
- * order from {@link Brick#contentAfter}; files created after the cursor passed their inode are
+ * order from {@link BlockRepair#contentAfter}; files created after the cursor passed their inode are
  * left for the next pass, and files that change meanwhile are checked as they are when reached.
  *
  * <p>A bad block is tried up to {@link #REPAIR_ROUNDS} times, {@link #RETRY_PAUSE_NANOS} apart:
@@ -82,15 +82,15 @@ public final class ScrubPass {
     default void bad(long inode, long block, String problem, Outcome outcome, String detail) {}
   }
 
-  private final Brick brick;
+  private final BlockRepair blocks;
   private final Pacer pacer;
   private final RepairSource source;
   private final Listener listener;
   private final Pacer.Sleeper sleeper;
-  private final ArrayDeque<Brick.Content> files = new ArrayDeque<>();
+  private final ArrayDeque<BlockRepair.Content> files = new ArrayDeque<>();
   private long after;
   private boolean listed;
-  private Brick.Content current;
+  private BlockRepair.Content current;
   private long nextIndex;
   private boolean done;
   private volatile long bytesDone;
@@ -102,7 +102,7 @@ public final class ScrubPass {
    * @param sleeper how to wait between repair rounds ({@link Pacer.Sleeper#SYSTEM} outside tests)
    */
   public ScrubPass(Brick brick, Pacer pacer, RepairSource source, Listener listener, Pacer.Sleeper sleeper) {
-    this.brick = Objects.requireNonNull(brick, "brick");
+    this.blocks = Objects.requireNonNull(brick, "brick").blocks();
     this.pacer = Objects.requireNonNull(pacer, "pacer");
     this.source = Objects.requireNonNull(source, "source");
     this.listener = Objects.requireNonNull(listener, "listener");
@@ -119,10 +119,10 @@ public final class ScrubPass {
   public long estimate() throws IOException {
     long total = 0;
     long from = 0;
-    Brick.ContentPage page;
+    BlockRepair.ContentPage page;
     do {
-      page = brick.contentAfter(from);
-      for (Brick.Content c : page.files()) {
+      page = blocks.contentAfter(from);
+      for (BlockRepair.Content c : page.files()) {
         total += c.size();
       }
       from = page.next();
@@ -149,13 +149,13 @@ public final class ScrubPass {
     }
     long index = nextIndex++;
     long block = current.inline() ? Brick.INLINE : index;
-    Brick.BlockCheck check = brick.verifyBlock(current.inode(), block);
+    BlockRepair.BlockCheck check = blocks.verifyBlock(current.inode(), block);
     pacer.acquire(check.bytes());
     bytesDone += current.length(index);
     listener.checked(current.inode(), block, check.bytes());
-    if (check.status() == Brick.BlockCheck.Status.BAD) {
+    if (check.status() == BlockRepair.BlockCheck.Status.BAD) {
       repair(current.inode(), block, check.problem());
-    } else if (check.status() == Brick.BlockCheck.Status.GONE) {
+    } else if (check.status() == BlockRepair.BlockCheck.Status.GONE) {
       nextIndex = current.blocks(); // the file changed shape: the rest is for the next pass
     }
     return true;
@@ -173,9 +173,9 @@ public final class ScrubPass {
     }
   }
 
-  private Brick.Content nextFile() throws IOException {
+  private BlockRepair.Content nextFile() throws IOException {
     while (files.isEmpty() && !listed) {
-      Brick.ContentPage page = brick.contentAfter(after);
+      BlockRepair.ContentPage page = blocks.contentAfter(after);
       files.addAll(page.files());
       after = page.next();
       listed = page.done();
@@ -191,7 +191,7 @@ public final class ScrubPass {
       }
       last = source.offers(inode, block);
       for (byte[] copy : last.copies()) {
-        Brick.RepairOutcome o = block == Brick.INLINE ? brick.repairInline(inode, copy) : brick.repairBlock(inode, block, copy);
+        BlockRepair.RepairOutcome o = block == Brick.INLINE ? blocks.repairInline(inode, copy) : blocks.repairBlock(inode, block, copy);
         switch (o) {
           case REPAIRED -> {
             listener.bad(inode, block, problem, Outcome.REPAIRED, "");
@@ -204,8 +204,8 @@ public final class ScrubPass {
           case MISMATCH -> { } // from another applied index, or wrong: try the next copy
         }
       }
-      Brick.BlockCheck now = brick.verifyBlock(inode, block);
-      if (now.status() != Brick.BlockCheck.Status.BAD) {
+      BlockRepair.BlockCheck now = blocks.verifyBlock(inode, block);
+      if (now.status() != BlockRepair.BlockCheck.Status.BAD) {
         listener.bad(inode, block, problem, Outcome.OVERWRITTEN, "");
         return;
       }

@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
  * blocks (every read verifies them), the digest, and the hole answers.
  */
 class BrickFallocateTest extends BrickTestBase {
-  private static final int B = Brick.BLOCK_BYTES;
+  private static final int B = ContentStore.BLOCK_BYTES;
   private static final int KEEP = Fallocate.KEEP_SIZE;
   private static final int PUNCH = Fallocate.PUNCH_HOLE | Fallocate.KEEP_SIZE;
   private static final int ZERO = Fallocate.ZERO_RANGE;
@@ -71,7 +71,7 @@ class BrickFallocateTest extends BrickTestBase {
   private void allBlocksGood(long inode) throws IOException {
     long size = size(inode);
     for (long blk = 0; blk * B < size; blk++) {
-      assertThat(b.brick.verifyBlock(inode, blk).status()).as("block %d", blk).isEqualTo(Brick.BlockCheck.Status.GOOD);
+      assertThat(b.brick.blocks().verifyBlock(inode, blk).status()).as("block %d", blk).isEqualTo(BlockRepair.BlockCheck.Status.GOOD);
     }
   }
 

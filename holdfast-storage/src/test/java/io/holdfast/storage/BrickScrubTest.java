@@ -73,15 +73,15 @@ class BrickScrubTest extends BrickTestBase {
     flipByte(b.brick.dataPath(f), 70_000);
     editValue(Keys.id(Keys.INLINE, g), v -> flip(v, 6));
 
-    assertThat(b.brick.verifyBlock(f, 0).status()).isEqualTo(Brick.BlockCheck.Status.GOOD);
-    Brick.BlockCheck bad = b.brick.verifyBlock(f, 1);
-    assertThat(bad.status()).isEqualTo(Brick.BlockCheck.Status.BAD);
+    assertThat(b.brick.blocks().verifyBlock(f, 0).status()).isEqualTo(BlockRepair.BlockCheck.Status.GOOD);
+    BlockRepair.BlockCheck bad = b.brick.blocks().verifyBlock(f, 1);
+    assertThat(bad.status()).isEqualTo(BlockRepair.BlockCheck.Status.BAD);
     assertThat(bad.problem()).contains("corrupt block 1 of inode " + f);
-    assertThat(b.brick.verifyBlock(f, 3).bytes()).isEqualTo(200_000 - 3 * 65536);
-    assertThat(b.brick.verifyBlock(f, 4).status()).isEqualTo(Brick.BlockCheck.Status.GONE);
-    assertThat(b.brick.verifyBlock(f, Brick.INLINE).status()).isEqualTo(Brick.BlockCheck.Status.GONE);
-    Brick.BlockCheck badInline = b.brick.verifyBlock(g, Brick.INLINE);
-    assertThat(badInline.status()).isEqualTo(Brick.BlockCheck.Status.BAD);
+    assertThat(b.brick.blocks().verifyBlock(f, 3).bytes()).isEqualTo(200_000 - 3 * 65536);
+    assertThat(b.brick.blocks().verifyBlock(f, 4).status()).isEqualTo(BlockRepair.BlockCheck.Status.GONE);
+    assertThat(b.brick.blocks().verifyBlock(f, Brick.INLINE).status()).isEqualTo(BlockRepair.BlockCheck.Status.GONE);
+    BlockRepair.BlockCheck badInline = b.brick.blocks().verifyBlock(g, Brick.INLINE);
+    assertThat(badInline.status()).isEqualTo(BlockRepair.BlockCheck.Status.BAD);
     assertThat(badInline.problem()).contains("inline content of inode " + g);
     // a member asked for its copy refuses to hand out bad bytes
     assertThat(errno(b.query(new Request.ScrubRead(f, 1)))).isEqualTo(Errno.EIO);
@@ -110,23 +110,23 @@ class BrickScrubTest extends BrickTestBase {
     // wrong bytes, wrong length, a block that is not there: refused, nothing written
     byte[] wrong = good1.clone();
     wrong[5] ^= 1;
-    assertThat(b.brick.repairBlock(f, 1, wrong)).isEqualTo(Brick.RepairOutcome.MISMATCH);
-    assertThat(b.brick.repairBlock(f, 1, Arrays.copyOf(good1, 100))).isEqualTo(Brick.RepairOutcome.MISMATCH);
-    assertThat(b.brick.repairBlock(f, 7, good1)).isEqualTo(Brick.RepairOutcome.GONE);
-    assertThat(b.brick.repairInline(g, "inline secreT".getBytes())).isEqualTo(Brick.RepairOutcome.MISMATCH);
-    assertThat(b.brick.repairInline(f, "inline secret".getBytes())).isEqualTo(Brick.RepairOutcome.GONE);
+    assertThat(b.brick.blocks().repairBlock(f, 1, wrong)).isEqualTo(BlockRepair.RepairOutcome.MISMATCH);
+    assertThat(b.brick.blocks().repairBlock(f, 1, Arrays.copyOf(good1, 100))).isEqualTo(BlockRepair.RepairOutcome.MISMATCH);
+    assertThat(b.brick.blocks().repairBlock(f, 7, good1)).isEqualTo(BlockRepair.RepairOutcome.GONE);
+    assertThat(b.brick.blocks().repairInline(g, "inline secreT".getBytes())).isEqualTo(BlockRepair.RepairOutcome.MISMATCH);
+    assertThat(b.brick.blocks().repairInline(f, "inline secret".getBytes())).isEqualTo(BlockRepair.RepairOutcome.GONE);
     assertThat(Files.readAllBytes(b.brick.dataPath(f))).isEqualTo(corrupt);
     assertThat(errno(b.query(new Request.Read(f, 65536, 10)))).isEqualTo(Errno.EIO);
     assertThat(errno(b.query(new Request.Read(g, 0, 10)))).isEqualTo(Errno.EIO);
-    assertThatThrownBy(() -> b.brick.repairBlock(f, Brick.INLINE, good1)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> b.brick.blocks().repairBlock(f, Brick.INLINE, good1)).isInstanceOf(IllegalArgumentException.class);
 
     // the right bytes: written, reads are right again
-    assertThat(b.brick.repairBlock(f, 1, good1)).isEqualTo(Brick.RepairOutcome.REPAIRED);
-    assertThat(b.brick.repairInline(g, "inline secret".getBytes())).isEqualTo(Brick.RepairOutcome.REPAIRED);
+    assertThat(b.brick.blocks().repairBlock(f, 1, good1)).isEqualTo(BlockRepair.RepairOutcome.REPAIRED);
+    assertThat(b.brick.blocks().repairInline(g, "inline secret".getBytes())).isEqualTo(BlockRepair.RepairOutcome.REPAIRED);
     assertThat(b.read(f, 0, 200_000)).isEqualTo(big);
     assertThat(b.read(g, 0, 100)).isEqualTo("inline secret".getBytes());
-    assertThat(b.brick.repairBlock(f, 1, good1)).isEqualTo(Brick.RepairOutcome.ALREADY_GOOD);
-    assertThat(b.brick.repairInline(g, "inline secret".getBytes())).isEqualTo(Brick.RepairOutcome.ALREADY_GOOD);
+    assertThat(b.brick.blocks().repairBlock(f, 1, good1)).isEqualTo(BlockRepair.RepairOutcome.ALREADY_GOOD);
+    assertThat(b.brick.blocks().repairInline(g, "inline secret".getBytes())).isEqualTo(BlockRepair.RepairOutcome.ALREADY_GOOD);
     // survives reopening (the repairs were synced)
     b.reopen();
     assertThat(b.read(f, 0, 200_000)).isEqualTo(big);
@@ -142,7 +142,7 @@ class BrickScrubTest extends BrickTestBase {
     // the volume's own full-block write replaces the corrupt block meanwhile
     byte[] newer = bytes(65536, 4);
     b.write(f, 65536, newer);
-    assertThat(b.brick.repairBlock(f, 1, before)).isEqualTo(Brick.RepairOutcome.MISMATCH);
+    assertThat(b.brick.blocks().repairBlock(f, 1, before)).isEqualTo(BlockRepair.RepairOutcome.MISMATCH);
     assertThat(b.read(f, 65536, 65536)).isEqualTo(newer);
   }
 
