@@ -2,11 +2,11 @@ package io.holdfast.cli;
 
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.client.security.TransportSecurity;
-import io.holdfast.protocol.Caller;
+import io.holdfast.common.Caller;
 import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.ClusterMap;
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.HoldfastException;
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;

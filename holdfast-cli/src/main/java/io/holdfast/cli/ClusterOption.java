@@ -3,7 +3,7 @@ package io.holdfast.cli;
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.client.security.TransportSecurity;
 import io.holdfast.protocol.ClusterMap;
-import io.holdfast.protocol.HoldfastException;
+import io.holdfast.common.HoldfastException;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;

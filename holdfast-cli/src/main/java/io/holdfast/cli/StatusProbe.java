@@ -3,7 +3,7 @@ package io.holdfast.cli;
 import io.holdfast.client.ClusterIds;
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.protocol.ClusterMap;
-import io.holdfast.protocol.HoldfastException;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.Response;
 import io.holdfast.server.Health;
 import io.holdfast.server.StatusReport;

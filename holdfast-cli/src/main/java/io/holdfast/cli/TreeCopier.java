@@ -1,6 +1,6 @@
 package io.holdfast.cli;
 
-import io.holdfast.protocol.SpecialFiles;
+import io.holdfast.common.SpecialFiles;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SeekableByteChannel;

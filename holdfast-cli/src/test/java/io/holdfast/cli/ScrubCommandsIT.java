@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.holdfast.protocol.Caller;
+import io.holdfast.common.Caller;
 import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;

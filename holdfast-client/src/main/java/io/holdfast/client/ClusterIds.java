@@ -1,7 +1,7 @@
 package io.holdfast.client;
 
 import io.holdfast.protocol.ClusterMap;
-import io.holdfast.protocol.Errno;
+import io.holdfast.common.Errno;
 import io.holdfast.protocol.Response;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;

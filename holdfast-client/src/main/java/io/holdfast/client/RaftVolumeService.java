@@ -1,8 +1,8 @@
 package io.holdfast.client;
 
 import io.holdfast.protocol.Codec;
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.HoldfastException;
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.ProtocolException;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;

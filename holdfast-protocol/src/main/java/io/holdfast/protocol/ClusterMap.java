@@ -1,5 +1,6 @@
 package io.holdfast.protocol;
 
+import io.holdfast.common.Errno;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
@@ -214,7 +215,7 @@ public record ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<Str
         for (AclRule r : v.acl()) {
           writeString(out, r.identity());
           writeString(out, r.network());
-          out.writeByte(r.access().ordinal());
+          out.writeByte(r.access().code());
         }
         out.writeLong(v.generation());
         for (long g : v.since()) {
@@ -364,11 +365,14 @@ public record ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<Str
       String identity = readString(in);
       String network = readString(in);
       int access = in.readUnsignedByte();
-      if (access >= Access.values().length) {
-        throw new ProtocolException(Errno.EBADMSG, "unknown access " + access + " in ACL rule");
+      Access granted;
+      try {
+        granted = Access.fromCode(access);
+      } catch (IllegalArgumentException e) {
+        throw new ProtocolException(Errno.EBADMSG, e.getMessage() + " in ACL rule");
       }
       try {
-        rules.add(new AclRule(identity, network, Access.values()[access]));
+        rules.add(new AclRule(identity, network, granted));
       } catch (IllegalArgumentException e) {
         throw new ProtocolException(Errno.EBADMSG, "invalid ACL rule in cluster map: " + e.getMessage());
       }

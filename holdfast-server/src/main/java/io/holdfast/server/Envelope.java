@@ -2,7 +2,7 @@ package io.holdfast.server;
 
 import io.holdfast.client.security.Peer;
 import io.holdfast.client.security.Role;
-import io.holdfast.protocol.Errno;
+import io.holdfast.common.Errno;
 import io.holdfast.protocol.ProtocolException;
 import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;

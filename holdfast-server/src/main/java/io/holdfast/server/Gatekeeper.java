@@ -66,7 +66,7 @@ final class Gatekeeper extends ServerTransportFilter implements ServerIntercepto
   private final AtomicInteger total = new AtomicInteger();
   private final AtomicLong refusedConnections = new AtomicLong();
   private final AtomicLong refusedCalls = new AtomicLong();
-  private final io.holdfast.storage.Pacer catchUpPacer;
+  private final io.holdfast.common.Pacer catchUpPacer;
   private volatile CatchUpListener catchUp = (group, received, expected, done) -> { };
 
   /** Told of snapshot bytes a member of this node has received. */
@@ -82,7 +82,7 @@ final class Gatekeeper extends ServerTransportFilter implements ServerIntercepto
 
   Gatekeeper(NodeSecurity security) {
     this.security = security;
-    this.catchUpPacer = new io.holdfast.storage.Pacer(security.catchUpBytesPerSecond());
+    this.catchUpPacer = new io.holdfast.common.Pacer(security.catchUpBytesPerSecond());
   }
 
   /** Where snapshot progress goes (metrics). */

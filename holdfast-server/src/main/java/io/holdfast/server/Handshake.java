@@ -3,7 +3,7 @@ package io.holdfast.server;
 import io.holdfast.client.security.Peer;
 import io.holdfast.protocol.ClusterCommand;
 import io.holdfast.protocol.Codec;
-import io.holdfast.protocol.Errno;
+import io.holdfast.common.Errno;
 import io.holdfast.protocol.Response;
 import java.util.List;
 

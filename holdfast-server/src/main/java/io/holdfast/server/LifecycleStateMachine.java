@@ -1,7 +1,7 @@
 package io.holdfast.server;
 
 import io.holdfast.client.ClusterIds;
-import io.holdfast.protocol.HoldfastException;
+import io.holdfast.common.HoldfastException;
 import java.io.BufferedOutputStream;
 import java.io.File;
 import java.io.IOException;

@@ -4,8 +4,8 @@ import io.holdfast.client.security.TransportSecurity;
 import io.holdfast.protocol.Access;
 import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.Codec;
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.HoldfastException;
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.LogEntry;
 import io.holdfast.protocol.ProtocolException;
@@ -226,7 +226,7 @@ final class VolumeStateMachine extends LifecycleStateMachine {
       }
       return;
     }
-    try (InputStream in = new io.holdfast.storage.Pacer(bytesPerSecond)
+    try (InputStream in = new io.holdfast.common.Pacer(bytesPerSecond)
         .paced(Files.newInputStream(snapshot.getFile().getPath()))) {
       brick.restoreSnapshot(in);
     }

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.holdfast.client.security.Peer;
 import io.holdfast.client.security.Role;
-import io.holdfast.protocol.Errno;
+import io.holdfast.common.Errno;
 import io.holdfast.protocol.ProtocolException;
 import java.util.Arrays;
 import net.jqwik.api.Arbitraries;

@@ -6,7 +6,7 @@ import io.holdfast.client.security.Peer;
 import io.holdfast.client.security.Role;
 import io.holdfast.protocol.ClusterCommand;
 import io.holdfast.protocol.Codec;
-import io.holdfast.protocol.Errno;
+import io.holdfast.common.Errno;
 import io.holdfast.protocol.ProtocolException;
 import io.holdfast.protocol.Response;
 import java.util.List;

@@ -1,12 +1,13 @@
 package io.holdfast.storage;
 
+import io.holdfast.common.Caller;
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
+import io.holdfast.common.Pacer;
 import io.holdfast.protocol.Attr;
-import io.holdfast.protocol.Caller;
 import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.DirEntry;
-import io.holdfast.protocol.Errno;
 import io.holdfast.protocol.FileType;
-import io.holdfast.protocol.HoldfastException;
 import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.LogEntry;
 import io.holdfast.protocol.PathNames;

@@ -5,8 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.client.security.Role;
-import io.holdfast.protocol.Caller;
-import io.holdfast.protocol.HoldfastException;
+import io.holdfast.common.Caller;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.server.CertificateAuthority;

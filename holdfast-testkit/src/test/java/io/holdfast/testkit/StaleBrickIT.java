@@ -3,7 +3,7 @@ package io.holdfast.testkit;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.holdfast.protocol.Caller;
+import io.holdfast.common.Caller;
 import io.holdfast.protocol.ClusterMap;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;

@@ -4,11 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.holdfast.client.ClusterIds;
 import io.holdfast.protocol.Attr;
-import io.holdfast.protocol.Caller;
+import io.holdfast.common.Caller;
 import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.Codec;
 import io.holdfast.protocol.DirEntry;
-import io.holdfast.protocol.Errno;
+import io.holdfast.common.Errno;
 import io.holdfast.protocol.FileType;
 import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.Request;

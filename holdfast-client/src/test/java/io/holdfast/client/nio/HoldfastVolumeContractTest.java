@@ -3,7 +3,7 @@ package io.holdfast.client.nio;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.holdfast.protocol.Caller;
+import io.holdfast.common.Caller;
 import io.holdfast.storage.Brick;
 import io.holdfast.storage.LocalVolumeService;
 import java.io.IOException;
