@@ -1,12 +1,11 @@
 package io.holdfast.cli;
 
 import io.holdfast.client.HoldfastClient;
-import io.holdfast.client.security.TransportSecurity;
 import io.holdfast.common.Caller;
-import io.holdfast.protocol.Checksums;
-import io.holdfast.protocol.ClusterMap;
 import io.holdfast.common.Errno;
 import io.holdfast.common.HoldfastException;
+import io.holdfast.protocol.Checksums;
+import io.holdfast.protocol.ClusterMap;
 import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
@@ -16,6 +15,7 @@ import io.holdfast.server.HoldfastNode;
 import io.holdfast.server.NodeConfig;
 import io.holdfast.server.NodeSecurity;
 import io.holdfast.server.ScrubSettings;
+import io.holdfast.transport.TransportSecurity;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.URI;

@@ -85,12 +85,12 @@ final class ClusterCommands {
             + data + "'), add it with 'holdfast cluster add-node " + address + "'");
       }
       if (insecure) {
-        System.err.println(io.holdfast.client.security.TransportSecurity.INSECURE_WARNING);
+        System.err.println(io.holdfast.transport.TransportSecurity.INSECURE_WARNING);
       } else if (clusterId == null) {
         CertificateAuthority authority = CertificateAuthority.create(caDir, id.toString());
         System.out.println("created the cluster CA in " + caDir + " (ca.key is mode 0600: keep it safe and off the nodes if you can)");
         CertCommands.issueNode(authority, address, List.of(), NodeSecurity.tlsDirectory(data), Instant.now().plus(CertificateAuthority.VALIDITY));
-        Path admin = clientTls != null ? clientTls : io.holdfast.client.security.TransportSecurity.defaultClientDirectory();
+        Path admin = clientTls != null ? clientTls : io.holdfast.transport.TransportSecurity.defaultClientDirectory();
         if (java.nio.file.Files.exists(admin.resolve("client.crt"))) {
           System.out.println("kept the existing client certificate in " + admin + "; issue an admin one for this cluster with"
               + " 'holdfast cert client admin --admin --ca " + caDir + " --out DIR'");

@@ -1,12 +1,12 @@
 package io.holdfast.cli;
 
-import io.holdfast.client.ClusterIds;
 import io.holdfast.client.HoldfastClient;
-import io.holdfast.protocol.ClusterMap;
 import io.holdfast.common.HoldfastException;
+import io.holdfast.protocol.ClusterMap;
 import io.holdfast.protocol.Response;
 import io.holdfast.server.Health;
 import io.holdfast.server.StatusReport;
+import io.holdfast.transport.ClusterIds;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;

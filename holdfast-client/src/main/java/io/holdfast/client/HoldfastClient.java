@@ -1,16 +1,18 @@
 package io.holdfast.client;
 
-import io.holdfast.client.security.TransportSecurity;
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.AclRule;
 import io.holdfast.protocol.ClusterCommand;
 import io.holdfast.protocol.ClusterMap;
 import io.holdfast.protocol.Codec;
-import io.holdfast.common.Errno;
-import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.ProtocolException;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
+import io.holdfast.transport.ClusterIds;
+import io.holdfast.transport.Refusal;
+import io.holdfast.transport.TransportSecurity;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -214,7 +216,7 @@ public final class HoldfastClient implements AutoCloseable {
       }
     }
     String hint;
-    if (causes.indexOf("RESOURCE_EXHAUSTED") >= 0) {
+    if (Refusal.isConnectionLimit(e)) {
       hint = "the node refused the connection because of a connection limit";
     } else if (security.isPlaintext()) {
       hint = "this client speaks plaintext (--insecure); unless the node was started with --insecure it accepts only mutual TLS";
@@ -337,7 +339,7 @@ public final class HoldfastClient implements AutoCloseable {
       Thread.currentThread().interrupt();
       throw new HoldfastException(Errno.EIO, what + ": interrupted", e);
     } catch (ExecutionException e) {
-      Response refusal = ClusterIds.parseRefusal(e.getCause());
+      Response refusal = Refusal.decode(e.getCause());
       if (refusal instanceof Response.Error err) {
         throw err.toException();
       }

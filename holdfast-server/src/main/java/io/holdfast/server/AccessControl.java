@@ -1,10 +1,10 @@
 package io.holdfast.server;
 
-import io.holdfast.client.security.Peer;
-import io.holdfast.protocol.Access;
-import io.holdfast.protocol.ClusterMap;
 import io.holdfast.common.Errno;
 import io.holdfast.common.HoldfastException;
+import io.holdfast.protocol.Access;
+import io.holdfast.protocol.ClusterMap;
+import io.holdfast.transport.Peer;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;

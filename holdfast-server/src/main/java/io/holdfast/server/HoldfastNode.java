@@ -1,7 +1,7 @@
 package io.holdfast.server;
 
-import io.holdfast.client.ClusterIds;
 import io.holdfast.protocol.ClusterMap;
+import io.holdfast.transport.ClusterIds;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,10 +1,10 @@
 package io.holdfast.server;
 
-import io.holdfast.client.security.TransportSecurity;
-import io.holdfast.protocol.Codec;
 import io.holdfast.common.HoldfastException;
+import io.holdfast.protocol.Codec;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
+import io.holdfast.transport.TransportSecurity;
 import java.io.IOException;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;

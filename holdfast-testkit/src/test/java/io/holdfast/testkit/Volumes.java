@@ -2,19 +2,19 @@ package io.holdfast.testkit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.holdfast.client.ClusterIds;
-import io.holdfast.protocol.Attr;
 import io.holdfast.common.Caller;
+import io.holdfast.common.Errno;
+import io.holdfast.protocol.Attr;
 import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.Codec;
 import io.holdfast.protocol.DirEntry;
-import io.holdfast.common.Errno;
 import io.holdfast.protocol.FileType;
 import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
 import io.holdfast.server.HoldfastNode;
+import io.holdfast.transport.ClusterIds;
 import java.io.IOException;
 import java.util.Arrays;
 import java.util.HexFormat;

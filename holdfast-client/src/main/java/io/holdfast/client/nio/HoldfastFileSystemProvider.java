@@ -1,15 +1,15 @@
 package io.holdfast.client.nio;
 
 import io.holdfast.client.HoldfastClient;
-import io.holdfast.protocol.Attr;
 import io.holdfast.common.Caller;
 import io.holdfast.common.Errno;
 import io.holdfast.common.ErrnoFileSystemException;
+import io.holdfast.common.SpecialFileProvider;
+import io.holdfast.protocol.Attr;
 import io.holdfast.protocol.FileType;
 import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
-import io.holdfast.common.SpecialFileProvider;
 import io.holdfast.protocol.VolumeService;
 import java.io.IOException;
 import java.net.URI;

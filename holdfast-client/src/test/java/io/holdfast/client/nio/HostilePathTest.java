@@ -5,11 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
-import io.holdfast.protocol.Attr;
 import io.holdfast.common.Caller;
-import io.holdfast.protocol.DirEntry;
 import io.holdfast.common.Errno;
 import io.holdfast.common.ErrnoFileSystemException;
+import io.holdfast.protocol.Attr;
+import io.holdfast.protocol.DirEntry;
 import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;

@@ -1,4 +1,4 @@
-package io.holdfast.client.security;
+package io.holdfast.transport;
 
 import io.holdfast.common.Errno;
 import io.holdfast.common.HoldfastException;
