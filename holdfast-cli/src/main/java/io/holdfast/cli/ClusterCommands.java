@@ -2,14 +2,15 @@ package io.holdfast.cli;
 
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.protocol.ClusterMap;
+import io.holdfast.protocol.Placement;
 import io.holdfast.protocol.Response;
 import io.holdfast.server.CertificateAuthority;
 import io.holdfast.server.NodeConfig;
 import io.holdfast.server.NodeSecurity;
 import io.holdfast.server.StatusReport;
 import io.holdfast.server.StatusText;
-import java.time.Instant;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -194,7 +195,7 @@ final class ClusterCommands {
         }
         boolean allUp = members.stream().allMatch(Member::up);
         healthy &= allUp;
-        volumes.add(new VolumeStatus(v.name(), v.groupId().toString(), v.replicas(),
+        volumes.add(new VolumeStatus(v.name(), Placement.onlyGroup(v).toString(), v.replicas(),
             allUp && digests.values().stream().distinct().count() == 1, members));
       }
       StatusReport status = probe.report();

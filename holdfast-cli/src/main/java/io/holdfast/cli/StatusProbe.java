@@ -3,6 +3,7 @@ package io.holdfast.cli;
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.ClusterMap;
+import io.holdfast.protocol.Placement;
 import io.holdfast.protocol.Response;
 import io.holdfast.server.Health;
 import io.holdfast.server.StatusReport;
@@ -49,9 +50,9 @@ final class StatusProbe {
     Map<String, Map<String, Response>> digests = new LinkedHashMap<>();
     groups.add(group(client, StatusReport.Group.CLUSTER, ClusterIds.CLUSTER_GROUP.getUuid(), clusterGroup, null));
     for (ClusterMap.Volume v : map.volumes().values()) {
-      volumes.add(new StatusReport.Volume(v.name(), v.groupId().toString(), v.replicas()));
+      volumes.add(new StatusReport.Volume(v.name(), Placement.onlyGroup(v).toString(), v.replicas()));
       digests.put(v.name(), client.memberDigests(v.name()));
-      groups.add(group(client, v.name(), v.groupId(), v.replicas(), digests.get(v.name())));
+      groups.add(group(client, v.name(), Placement.onlyGroup(v), v.replicas(), digests.get(v.name())));
     }
     return new Result(new StatusReport(map.clusterId().toString(), "client " + client.welcome().peer(),
         Instant.now().truncatedTo(ChronoUnit.MILLIS).toString(), nodes, volumes, groups, null), digests);

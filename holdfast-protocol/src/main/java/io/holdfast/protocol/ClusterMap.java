@@ -60,7 +60,8 @@ public record ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<Str
    * (its brick set aside) once the map names it as neither.
    *
    * @param name volume name: 1–64 characters of {@code [A-Za-z0-9._-]}
-   * @param groupId the Raft group id of its replica group
+   * @param groupId the Raft group id of its replica group; read it through {@link Placement},
+   *     which decides which group serves which part of a volume
    * @param replicas member node addresses
    * @param createdNanos creation time, nanoseconds since the epoch
    * @param acl export ACL rules, evaluated in order (see {@link AclRule}); empty denies every

@@ -4,12 +4,11 @@ import io.holdfast.common.Errno;
 import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.Access;
 import io.holdfast.protocol.ClusterMap;
+import io.holdfast.protocol.Placement;
 import io.holdfast.transport.Peer;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.function.Function;
-import java.util.stream.Collectors;
 
 /**
  * Enforces export ACLs on one node, from the cluster map this node last applied: a change
@@ -26,7 +25,7 @@ final class AccessControl {
 
   /** Called by the cluster state machine whenever its map changes. */
   void update(ClusterMap map) {
-    byGroup = map.volumes().values().stream().collect(Collectors.toUnmodifiableMap(ClusterMap.Volume::groupId, Function.identity()));
+    byGroup = Placement.volumesByGroup(map);
   }
 
   /** The volume served by {@code groupId}, if this node's map has it. */

@@ -1,6 +1,7 @@
 package io.holdfast.server;
 
 import io.holdfast.protocol.ClusterMap;
+import io.holdfast.protocol.Placement;
 import java.time.InstantSource;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
@@ -119,7 +120,7 @@ final class NodeObserver implements AdminServer.Source, AutoCloseable {
     List<StatusReport.Node> nodeRows = live.stream().map(n -> new StatusReport.Node(n.address(), n.up(), n.lastSeenSecondsAgo(),
         clusterGroup.contains(n.address()), n.address().equals(config.address()))).toList();
     List<StatusReport.Volume> volumes = m == null ? List.of() : m.volumes().values().stream()
-        .map(v -> new StatusReport.Volume(v.name(), v.groupId().toString(), v.replicas())).toList();
+        .map(v -> new StatusReport.Volume(v.name(), Placement.onlyGroup(v).toString(), v.replicas())).toList();
     List<StatusReport.Group> groups = samples.stream().map(this::group).toList();
     return new StatusReport(config.clusterId().toString(), "node " + config.address(),
         clock.instant().truncatedTo(ChronoUnit.MILLIS).toString(), nodeRows, volumes, groups, connections.get());

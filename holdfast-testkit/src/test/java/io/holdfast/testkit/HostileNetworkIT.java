@@ -7,6 +7,7 @@ import io.holdfast.client.HoldfastClient;
 import io.holdfast.common.Caller;
 import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.ClusterMap;
+import io.holdfast.protocol.Placement;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
@@ -172,7 +173,7 @@ class HostileNetworkIT {
     TransportSecurity admin = cluster.adminSecurity();
     int sent = 0;
     int refused = 0;
-    for (RaftGroupId group : List.of(RaftGroupId.valueOf(vol.groupId()), ClusterIds.CLUSTER_GROUP)) {
+    for (RaftGroupId group : List.of(RaftGroupId.valueOf(Placement.onlyGroup(vol)), ClusterIds.CLUSTER_GROUP)) {
       try (RaftClient raw = RaftClient.newBuilder().setProperties(new RaftProperties()).setParameters(admin.parameters())
           .setRaftGroup(ClusterIds.group(group, cluster.addresses())).setRetryPolicy(RetryPolicies.noRetry()).build()) {
         for (int i = 0; i < 100; i++) {
