@@ -1,10 +1,13 @@
-package io.holdfast.client.nio;
+package io.holdfast.testkit;
 
 import static java.nio.file.LinkOption.NOFOLLOW_LINKS;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
+import io.holdfast.client.nio.HoldfastFileSystemProvider;
+import io.holdfast.client.nio.MemoryVolume;
+import io.holdfast.client.nio.TestVolumes;
 import io.holdfast.common.Caller;
 import io.holdfast.common.Errno;
 import io.holdfast.common.ErrnoFileSystemException;
