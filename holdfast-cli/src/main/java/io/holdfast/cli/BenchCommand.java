@@ -4,6 +4,7 @@ import io.holdfast.bench.Bench;
 import io.holdfast.bench.BenchReport;
 import io.holdfast.bench.BenchScale;
 import io.holdfast.bench.Workload;
+import io.holdfast.common.TreeCopier;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,13 +1,13 @@
 package io.holdfast.cli;
 
 import io.holdfast.client.HoldfastClient;
-import io.holdfast.client.security.TransportSecurity;
-import io.holdfast.protocol.Caller;
+import io.holdfast.common.Caller;
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.ClusterMap;
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.HoldfastException;
 import io.holdfast.protocol.Limits;
+import io.holdfast.protocol.Placement;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
@@ -16,6 +16,7 @@ import io.holdfast.server.HoldfastNode;
 import io.holdfast.server.NodeConfig;
 import io.holdfast.server.NodeSecurity;
 import io.holdfast.server.ScrubSettings;
+import io.holdfast.transport.TransportSecurity;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.URI;
@@ -186,7 +187,7 @@ final class CatchUpBench {
     admin = connect(ADMIN_DEADLINE);
     createVolume(VOLUME, members);
     admin.addNode(configs.get(SPARE).address());
-    group = admin.map().volume(VOLUME).orElseThrow().groupId();
+    group = Placement.onlyGroup(admin.map().volume(VOLUME).orElseThrow());
 
     long loadStart = System.nanoTime();
     int files = load(admin.volume(VOLUME), settings.dataBytes());
@@ -454,7 +455,7 @@ final class CatchUpBench {
   private double warmUp(List<String> members) throws IOException, InterruptedException {
     long started = System.nanoTime();
     createVolume(WARM_UP_VOLUME, members);
-    UUID warmGroup = admin.refreshMap().volume(WARM_UP_VOLUME).orElseThrow().groupId();
+    UUID warmGroup = Placement.onlyGroup(admin.refreshMap().volume(WARM_UP_VOLUME).orElseThrow());
     load(admin.volume(WARM_UP_VOLUME), WARM_UP_BYTES);
     for (int i = 0; i < members.size(); i++) {
       nodes[i].takeSnapshot(warmGroup, SNAPSHOT_TIMEOUT);

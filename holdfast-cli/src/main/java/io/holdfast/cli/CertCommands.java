@@ -1,10 +1,10 @@
 package io.holdfast.cli;
 
-import io.holdfast.client.security.Role;
-import io.holdfast.client.security.TransportSecurity;
 import io.holdfast.protocol.ClusterMap;
 import io.holdfast.server.CertificateAuthority;
 import io.holdfast.server.NodeSecurity;
+import io.holdfast.transport.Role;
+import io.holdfast.transport.TransportSecurity;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;

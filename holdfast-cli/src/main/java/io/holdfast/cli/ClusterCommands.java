@@ -2,14 +2,15 @@ package io.holdfast.cli;
 
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.protocol.ClusterMap;
+import io.holdfast.protocol.Placement;
 import io.holdfast.protocol.Response;
 import io.holdfast.server.CertificateAuthority;
 import io.holdfast.server.NodeConfig;
 import io.holdfast.server.NodeSecurity;
 import io.holdfast.server.StatusReport;
 import io.holdfast.server.StatusText;
-import java.time.Instant;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -85,12 +86,12 @@ final class ClusterCommands {
             + data + "'), add it with 'holdfast cluster add-node " + address + "'");
       }
       if (insecure) {
-        System.err.println(io.holdfast.client.security.TransportSecurity.INSECURE_WARNING);
+        System.err.println(io.holdfast.transport.TransportSecurity.INSECURE_WARNING);
       } else if (clusterId == null) {
         CertificateAuthority authority = CertificateAuthority.create(caDir, id.toString());
         System.out.println("created the cluster CA in " + caDir + " (ca.key is mode 0600: keep it safe and off the nodes if you can)");
         CertCommands.issueNode(authority, address, List.of(), NodeSecurity.tlsDirectory(data), Instant.now().plus(CertificateAuthority.VALIDITY));
-        Path admin = clientTls != null ? clientTls : io.holdfast.client.security.TransportSecurity.defaultClientDirectory();
+        Path admin = clientTls != null ? clientTls : io.holdfast.transport.TransportSecurity.defaultClientDirectory();
         if (java.nio.file.Files.exists(admin.resolve("client.crt"))) {
           System.out.println("kept the existing client certificate in " + admin + "; issue an admin one for this cluster with"
               + " 'holdfast cert client admin --admin --ca " + caDir + " --out DIR'");
@@ -196,7 +197,7 @@ final class ClusterCommands {
         }
         boolean allUp = members.stream().allMatch(Member::up);
         healthy &= allUp;
-        volumes.add(new VolumeStatus(v.name(), v.groupId().toString(), v.replicas(),
+        volumes.add(new VolumeStatus(v.name(), Placement.onlyGroup(v).toString(), v.replicas(),
             allUp && digests.values().stream().distinct().count() == 1, members));
       }
       StatusReport status = probe.report();

@@ -1,9 +1,9 @@
 package io.holdfast.cli;
 
 import io.holdfast.client.HoldfastClient;
-import io.holdfast.client.security.TransportSecurity;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.ClusterMap;
-import io.holdfast.protocol.HoldfastException;
+import io.holdfast.transport.TransportSecurity;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;

@@ -1,5 +1,6 @@
 package io.holdfast.cli;
 
+import io.holdfast.common.TreeCopier;
 import java.io.PrintStream;
 import java.util.Locale;
 import java.util.function.LongSupplier;
@@ -14,7 +15,7 @@ import java.util.function.LongSupplier;
  * happen on the copying thread when it reports work, so a single blocked write does not
  * update the line. Not thread-safe.
  */
-final class CopyProgress {
+final class CopyProgress implements TreeCopier.Progress {
   /** Show the line after this long: 2 s. */
   static final long SHOW_AFTER_NANOS = 2_000_000_000L;
   /** Show the line at once when the copy is larger than this: 64 MiB. */
@@ -49,17 +50,20 @@ final class CopyProgress {
   }
 
   /** Adds to the expected totals (from a scan before copying). */
-  void expect(long fileCount, long byteCount) {
+  @Override
+  public void expect(long fileCount, long byteCount) {
     totalFiles = Math.max(totalFiles, 0) + fileCount;
     totalBytes = Math.max(totalBytes, 0) + byteCount;
   }
 
-  void bytes(long n) {
+  @Override
+  public void bytes(long n) {
     bytes += n;
     tick(false);
   }
 
-  void fileDone() {
+  @Override
+  public void fileDone() {
     files++;
     tick(false);
   }

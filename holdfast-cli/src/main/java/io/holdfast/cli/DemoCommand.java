@@ -1,13 +1,13 @@
 package io.holdfast.cli;
 
 import io.holdfast.client.HoldfastClient;
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.fuse.FuseMount;
 import io.holdfast.fuse.FuseOptions;
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.HoldfastException;
 import io.holdfast.protocol.Response;
-import io.holdfast.client.security.TransportSecurity;
 import io.holdfast.server.NodeConfig;
+import io.holdfast.transport.TransportSecurity;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;

@@ -1,8 +1,8 @@
 package io.holdfast.cli;
 
-import io.holdfast.client.security.TlsFiles;
-import io.holdfast.client.security.TransportSecurity;
 import io.holdfast.server.NodeSecurity;
+import io.holdfast.transport.TlsFiles;
+import io.holdfast.transport.TransportSecurity;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;

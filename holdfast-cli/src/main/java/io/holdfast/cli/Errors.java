@@ -1,7 +1,7 @@
 package io.holdfast.cli;
 
-import io.holdfast.protocol.ErrnoFileSystemException;
-import io.holdfast.protocol.HoldfastException;
+import io.holdfast.common.ErrnoFileSystemException;
+import io.holdfast.common.HoldfastException;
 import java.net.UnknownHostException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryNotEmptyException;

@@ -2,7 +2,7 @@ package io.holdfast.cli;
 
 import io.holdfast.cli.Locations.Location;
 import io.holdfast.client.HoldfastClient;
-import io.holdfast.protocol.ErrnoFileSystemException;
+import io.holdfast.common.ErrnoFileSystemException;
 import java.io.Console;
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -1,6 +1,8 @@
 package io.holdfast.cli;
 
 import io.holdfast.cli.Locations.Location;
+import io.holdfast.common.FileInfo;
+import io.holdfast.common.TreeCopier;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.ByteBuffer;

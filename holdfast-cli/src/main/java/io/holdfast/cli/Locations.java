@@ -1,9 +1,9 @@
 package io.holdfast.cli;
 
+import io.holdfast.common.Errno;
+import io.holdfast.common.ErrnoFileSystemException;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.ClusterMap;
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.ErrnoFileSystemException;
-import io.holdfast.protocol.HoldfastException;
 import io.holdfast.protocol.PathNames;
 import java.io.IOException;
 import java.net.URI;

@@ -1,9 +1,9 @@
 package io.holdfast.cli;
 
-import io.holdfast.client.security.Role;
 import io.holdfast.server.CertificateAuthority;
 import io.holdfast.server.NodeConfig;
 import io.holdfast.server.NodeSecurity;
+import io.holdfast.transport.Role;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;

@@ -1,11 +1,11 @@
 package io.holdfast.cli;
 
-import io.holdfast.client.security.TransportSecurity;
 import io.holdfast.server.AdminOptions;
 import io.holdfast.server.HoldfastNode;
 import io.holdfast.server.NodeConfig;
 import io.holdfast.server.NodeSecurity;
 import io.holdfast.server.ScrubSettings;
+import io.holdfast.transport.TransportSecurity;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.InstantSource;

@@ -1,12 +1,13 @@
 package io.holdfast.cli;
 
-import io.holdfast.client.ClusterIds;
 import io.holdfast.client.HoldfastClient;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.ClusterMap;
-import io.holdfast.protocol.HoldfastException;
+import io.holdfast.protocol.Placement;
 import io.holdfast.protocol.Response;
 import io.holdfast.server.Health;
 import io.holdfast.server.StatusReport;
+import io.holdfast.transport.ClusterIds;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
@@ -49,9 +50,9 @@ final class StatusProbe {
     Map<String, Map<String, Response>> digests = new LinkedHashMap<>();
     groups.add(group(client, StatusReport.Group.CLUSTER, ClusterIds.CLUSTER_GROUP.getUuid(), clusterGroup, null));
     for (ClusterMap.Volume v : map.volumes().values()) {
-      volumes.add(new StatusReport.Volume(v.name(), v.groupId().toString(), v.replicas()));
+      volumes.add(new StatusReport.Volume(v.name(), Placement.onlyGroup(v).toString(), v.replicas()));
       digests.put(v.name(), client.memberDigests(v.name()));
-      groups.add(group(client, v.name(), v.groupId(), v.replicas(), digests.get(v.name())));
+      groups.add(group(client, v.name(), Placement.onlyGroup(v), v.replicas(), digests.get(v.name())));
     }
     List<StatusReport.Halted> halted = new ArrayList<>();
     digests.forEach((volume, byMember) -> byMember.forEach((member, answer) -> {

@@ -4,6 +4,7 @@ import io.holdfast.client.HoldfastClient;
 import io.holdfast.protocol.Access;
 import io.holdfast.protocol.AclRule;
 import io.holdfast.protocol.ClusterMap;
+import io.holdfast.protocol.Placement;
 import io.holdfast.server.StatusText;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -89,7 +90,7 @@ final class VolumeCommands {
         ClusterMap.Volume v = client.refreshMap().volume(name)
             .orElseThrow(() -> new IllegalArgumentException("no volume " + name));
         System.out.println("volume   " + v.name());
-        System.out.println("group    " + v.groupId());
+        System.out.println("group    " + Placement.onlyGroup(v));
         System.out.println("created  " + Instant.ofEpochSecond(0, v.createdNanos()));
         System.out.println("members  generation " + v.generation()
             + (v.joining().isEmpty() ? "" : ", " + v.joining() + " joining (a replacement under way; see its applied index)"));
@@ -98,7 +99,7 @@ final class VolumeCommands {
         if (!v.joining().isEmpty()) {
           members.add(v.joining());
         }
-        System.out.print(StatusText.group(StatusProbe.group(client, v.name(), v.groupId(), members, digests)));
+        System.out.print(StatusText.group(StatusProbe.group(client, v.name(), Placement.onlyGroup(v), members, digests)));
         return digests.values().stream().allMatch(io.holdfast.protocol.Response.Digest.class::isInstance) ? 0 : 3;
       }
     }

@@ -2,6 +2,7 @@ package io.holdfast.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.holdfast.common.FileInfo;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -44,16 +45,16 @@ class LocalFileCommandsTest {
   @Test
   void cpRecursiveRecreatesSpecialFiles() throws IOException {
     Path special = Files.createDirectory(tmp.resolve("special"));
-    io.holdfast.protocol.SpecialFiles.mknod(special.resolve("fifo"), FileInfo.S_IFIFO | 0640, 0);
-    io.holdfast.protocol.SpecialFiles.mknod(special.resolve("sock"), FileInfo.S_IFSOCK | 0755, 0);
+    io.holdfast.common.SpecialFiles.mknod(special.resolve("fifo"), FileInfo.S_IFIFO | 0640, 0);
+    io.holdfast.common.SpecialFiles.mknod(special.resolve("sock"), FileInfo.S_IFSOCK | 0755, 0);
     boolean devices = true;
     try {
-      io.holdfast.protocol.SpecialFiles.mknod(special.resolve("null"), FileInfo.S_IFCHR | 0666, 0x103);
-      io.holdfast.protocol.SpecialFiles.mknod(special.resolve("loop0"), FileInfo.S_IFBLK | 0660, 0x700);
+      io.holdfast.common.SpecialFiles.mknod(special.resolve("null"), FileInfo.S_IFCHR | 0666, 0x103);
+      io.holdfast.common.SpecialFiles.mknod(special.resolve("loop0"), FileInfo.S_IFBLK | 0660, 0x700);
     } catch (java.nio.file.AccessDeniedException notRoot) {
       devices = false; // only root (CAP_MKNOD) makes device nodes
     }
-    io.holdfast.protocol.SpecialFiles.setTimes(special.resolve("fifo"), FileTime.fromMillis(1_300_000_000_000L), null);
+    io.holdfast.common.SpecialFiles.setTimes(special.resolve("fifo"), FileTime.fromMillis(1_300_000_000_000L), null);
     Cli r = Cli.run("cp", "-r", p("special"), p("special-copy"));
     assertThat(r.err()).isEmpty();
     assertThat(r.exit()).isZero();

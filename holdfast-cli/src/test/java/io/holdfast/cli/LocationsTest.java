@@ -6,9 +6,9 @@ import static org.assertj.core.api.Assertions.catchThrowable;
 
 import io.holdfast.cli.Locations.Location;
 import io.holdfast.client.nio.HoldfastFileSystemProvider;
-import io.holdfast.protocol.Caller;
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.ErrnoFileSystemException;
+import io.holdfast.common.Caller;
+import io.holdfast.common.Errno;
+import io.holdfast.common.ErrnoFileSystemException;
 import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;

@@ -203,7 +203,7 @@ class RemoteFileCommandsIT {
     assumeTrue(FuseMount.isAvailable(), "FUSE is not available here");
     ok("mkdir", "-p", "r:/ro-test");
     ok("put", Files.writeString(tmp.resolve("r.txt"), "readable\n").toString(), "r:/ro-test/r.txt");
-    Path reader = cluster.issueClient("reader", io.holdfast.client.security.Role.CLIENT);
+    Path reader = cluster.issueClient("reader", io.holdfast.transport.Role.CLIENT);
     assertThat(ok("volume", "acl", "r", "add", "read*", "127.0.0.0/8", "ro").out()).contains("read*").contains("ro");
     String before = ok("ls", "-l", "r:/ro-test").out();
     Path mnt = Files.createDirectory(tmp.resolve("ro-mnt"));

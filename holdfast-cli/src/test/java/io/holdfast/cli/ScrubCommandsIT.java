@@ -4,8 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.holdfast.protocol.Caller;
+import io.holdfast.common.Caller;
 import io.holdfast.protocol.Checksums;
+import io.holdfast.protocol.Placement;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
@@ -41,7 +42,7 @@ class ScrubCommandsIT {
       assertThat(before.out()).contains("volume v", "MEMBER", "idle", "never run", "never").doesNotContain("100%");
 
       // a flipped byte on member 1's disk is found and repaired by the pass we wait for
-      Path data = c.dataDir(1).resolve("bricks").resolve(c.map().volume("v").orElseThrow().groupId().toString())
+      Path data = c.dataDir(1).resolve("bricks").resolve(Placement.onlyGroup(c.map().volume("v").orElseThrow()).toString())
           .resolve("data").resolve(String.format("%016x", inode));
       try (RandomAccessFile raf = new RandomAccessFile(data.toFile(), "rw")) {
         raf.seek(100_000);

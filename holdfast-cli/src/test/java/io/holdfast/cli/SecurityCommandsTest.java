@@ -3,10 +3,10 @@ package io.holdfast.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.holdfast.client.security.Peer;
-import io.holdfast.client.security.Role;
-import io.holdfast.client.security.TlsFiles;
 import io.holdfast.server.CertificateAuthority;
+import io.holdfast.transport.Peer;
+import io.holdfast.transport.Role;
+import io.holdfast.transport.TlsFiles;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;

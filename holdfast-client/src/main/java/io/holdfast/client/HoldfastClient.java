@@ -1,16 +1,19 @@
 package io.holdfast.client;
 
-import io.holdfast.client.security.TransportSecurity;
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.AclRule;
 import io.holdfast.protocol.ClusterCommand;
 import io.holdfast.protocol.ClusterMap;
 import io.holdfast.protocol.Codec;
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.HoldfastException;
+import io.holdfast.protocol.Placement;
 import io.holdfast.protocol.ProtocolException;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
+import io.holdfast.transport.ClusterIds;
+import io.holdfast.transport.Refusal;
+import io.holdfast.transport.TransportSecurity;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -19,6 +22,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -214,7 +218,7 @@ public final class HoldfastClient implements AutoCloseable {
       }
     }
     String hint;
-    if (causes.indexOf("RESOURCE_EXHAUSTED") >= 0) {
+    if (Refusal.isConnectionLimit(e)) {
       hint = "the node refused the connection because of a connection limit";
     } else if (security.isPlaintext()) {
       hint = "this client speaks plaintext (--insecure); unless the node was started with --insecure it accepts only mutual TLS";
@@ -337,7 +341,7 @@ public final class HoldfastClient implements AutoCloseable {
       Thread.currentThread().interrupt();
       throw new HoldfastException(Errno.EIO, what + ": interrupted", e);
     } catch (ExecutionException e) {
-      Response refusal = ClusterIds.parseRefusal(e.getCause());
+      Response refusal = Refusal.decode(e.getCause());
       if (refusal instanceof Response.Error err) {
         throw err.toException();
       }
@@ -524,8 +528,9 @@ public final class HoldfastClient implements AutoCloseable {
     if (!v.joining().equals(newNode)) {
       return begun; // it had completed before
     }
-    RaftGroupId id = RaftGroupId.valueOf(v.groupId());
-    awaitServing(newNode, v.groupId(), what);
+    UUID groupId = Placement.onlyGroup(v);
+    RaftGroupId id = RaftGroupId.valueOf(groupId);
+    awaitServing(newNode, groupId, what);
     List<String> target = new ArrayList<>(v.replicas());
     target.set(target.indexOf(oldNode), newNode);
     List<String> all = new ArrayList<>(v.replicas());
@@ -564,7 +569,7 @@ public final class HoldfastClient implements AutoCloseable {
           Thread.currentThread().interrupt();
           throw new HoldfastException(Errno.EIO, what + ": interrupted; run it again to finish");
         }
-        Map<String, MemberInfo> infos = groupInfo(v.groupId(), all);
+        Map<String, MemberInfo> infos = groupInfo(groupId, all);
         MemberInfo info = infos.get(newNode);
         long applied = info.appliedIndex();
         long commit = v.replicas().stream().mapToLong(r -> infos.get(r).commitIndex()).max().orElse(-1);
@@ -664,7 +669,7 @@ public final class HoldfastClient implements AutoCloseable {
       v = refreshMap().volume(name).orElseThrow(() ->
           new HoldfastException(Errno.ENOENT, "no volume " + name + "; volumes are " + map.volumes().keySet()));
     }
-    RaftGroup group = ClusterIds.group(RaftGroupId.valueOf(v.groupId()), v.replicas());
+    RaftGroup group = ClusterIds.group(RaftGroupId.valueOf(Placement.onlyGroup(v)), v.replicas());
     RaftVolumeService s = new RaftVolumeService(name, () -> newClient(properties, parameters, group, false), newClient(properties, parameters, group, true), new ArrayList<>(group.getPeers()), deadline, !shortLived);
     volumes.put(name, s);
     return s;

@@ -1,12 +1,13 @@
 package io.holdfast.client;
 
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.Codec;
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.HoldfastException;
 import io.holdfast.protocol.ProtocolException;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
+import io.holdfast.transport.Refusal;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
@@ -244,7 +245,7 @@ final class RaftVolumeService implements VolumeService {
             throw new CompletionException(translate(error, what));
           }
           if (!reply.isSuccess()) {
-            Response refusal = ClusterIds.parseRefusal(reply.getException());
+            Response refusal = Refusal.decode(reply.getException());
             if (refusal != null) {
               return refusal;
             }
@@ -258,7 +259,7 @@ final class RaftVolumeService implements VolumeService {
         })
         .exceptionallyCompose(e -> {
           Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
-          Response refusal = ClusterIds.parseRefusal(cause);
+          Response refusal = Refusal.decode(cause);
           return refusal != null ? CompletableFuture.completedFuture(refusal) : CompletableFuture.failedFuture(cause);
         });
   }

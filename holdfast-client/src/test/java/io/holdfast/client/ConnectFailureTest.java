@@ -3,9 +3,9 @@ package io.holdfast.client;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
-import io.holdfast.client.security.TransportSecurity;
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.HoldfastException;
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
+import io.holdfast.transport.TransportSecurity;
 import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.util.Map;

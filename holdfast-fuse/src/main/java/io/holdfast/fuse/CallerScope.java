@@ -1,6 +1,6 @@
 package io.holdfast.fuse;
 
-import io.holdfast.protocol.Caller;
+import io.holdfast.common.Caller;
 
 /**
  * A hook that lets the {@link java.nio.file.FileSystem} behind a {@link FuseMount} learn which

@@ -1,7 +1,7 @@
 package io.holdfast.fuse;
 
-import io.holdfast.protocol.ErrnoFileSystemException;
-import io.holdfast.protocol.HoldfastException;
+import io.holdfast.common.ErrnoFileSystemException;
+import io.holdfast.common.HoldfastException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.channels.ClosedChannelException;
@@ -25,7 +25,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * Translates Java exceptions into negative Linux errno values for the FUSE reply.
  *
  * <p>Only Linux x86-64 is supported by jfuse-linux-amd64, so the constants are the Linux values
- * (the same as {@link io.holdfast.protocol.Errno#code()}).
+ * (the same as {@link io.holdfast.common.Errno#code()}).
  *
  * <p>Thread safety: stateless except for the set of exception types already logged with a stack
  * trace, which is concurrent.

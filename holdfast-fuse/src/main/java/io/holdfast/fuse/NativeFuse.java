@@ -1,6 +1,6 @@
 package io.holdfast.fuse;
 
-import io.holdfast.protocol.Caller;
+import io.holdfast.common.Caller;
 import io.holdfast.protocol.Limits;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;

@@ -3,8 +3,8 @@ package io.holdfast.fuse;
 import static java.nio.file.LinkOption.NOFOLLOW_LINKS;
 
 import io.holdfast.client.nio.HoldfastFiles;
-import io.holdfast.protocol.Caller;
-import io.holdfast.protocol.SpecialFiles;
+import io.holdfast.common.Caller;
+import io.holdfast.common.SpecialFiles;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;

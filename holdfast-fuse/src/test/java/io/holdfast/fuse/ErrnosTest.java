@@ -2,9 +2,9 @@ package io.holdfast.fuse;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.ErrnoFileSystemException;
-import io.holdfast.protocol.HoldfastException;
+import io.holdfast.common.Errno;
+import io.holdfast.common.ErrnoFileSystemException;
+import io.holdfast.common.HoldfastException;
 import java.io.IOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryNotEmptyException;

@@ -1,13 +1,40 @@
 package io.holdfast.protocol;
 
-/** What an export ACL rule grants on a volume. */
-public enum Access {
+import io.holdfast.common.Errno;
+import io.holdfast.common.WireCode;
+import io.holdfast.common.WireCodes;
+
+/** What an export ACL rule grants on a volume. Wire codes are stable: never renumber. */
+public enum Access implements WireCode {
   /** Nothing: every request fails with {@link Errno#EACCES}. */
-  NONE,
+  NONE(0),
   /** Reads only: every mutation fails with {@link Errno#EROFS}. */
-  READ_ONLY,
+  READ_ONLY(1),
   /** Reads and writes (POSIX permissions still apply per file). */
-  READ_WRITE;
+  READ_WRITE(2);
+
+  private static final WireCodes<Access> CODES = WireCodes.of(Access.class, "access");
+
+  private final int code;
+
+  Access(int code) {
+    this.code = code;
+  }
+
+  /** The wire code (in the cluster map and in ACL commands). */
+  @Override
+  public int code() {
+    return code;
+  }
+
+  /**
+   * The access with a wire code.
+   *
+   * @throws IllegalArgumentException for an unknown code
+   */
+  public static Access fromCode(int code) {
+    return CODES.fromCode(code);
+  }
 
   /** The CLI spelling: none, ro, rw. */
   public String label() {

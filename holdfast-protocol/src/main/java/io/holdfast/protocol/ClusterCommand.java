@@ -1,11 +1,11 @@
 package io.holdfast.protocol;
 
+import io.holdfast.common.Errno;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
-
 import java.util.ArrayList;
 import java.util.List;
 
@@ -296,18 +296,21 @@ public sealed interface ClusterCommand {
     out.writeUTF(volume);
     out.writeUTF(rule.identity());
     out.writeUTF(rule.network());
-    out.writeByte(rule.access().ordinal());
+    out.writeByte(rule.access().code());
   }
 
   private static AclRule readRule(DataInputStream in) throws IOException {
     String identity = in.readUTF();
     String network = in.readUTF();
     int access = in.readUnsignedByte();
-    if (access >= Access.values().length) {
-      throw new ProtocolException(Errno.EBADMSG, "unknown access " + access);
+    Access granted;
+    try {
+      granted = Access.fromCode(access);
+    } catch (IllegalArgumentException e) {
+      throw new ProtocolException(Errno.EBADMSG, e.getMessage());
     }
     try {
-      return new AclRule(identity, network, Access.values()[access]);
+      return new AclRule(identity, network, granted);
     } catch (IllegalArgumentException e) {
       throw new ProtocolException(Errno.EBADMSG, "invalid ACL rule: " + e.getMessage());
     }

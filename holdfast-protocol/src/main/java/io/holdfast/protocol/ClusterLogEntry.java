@@ -1,5 +1,6 @@
 package io.holdfast.protocol;
 
+import io.holdfast.common.Errno;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.Objects;

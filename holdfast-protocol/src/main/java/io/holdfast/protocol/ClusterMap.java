@@ -1,5 +1,6 @@
 package io.holdfast.protocol;
 
+import io.holdfast.common.Errno;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
@@ -115,7 +116,8 @@ public record ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<Str
    * (its brick set aside) once the map names it as neither.
    *
    * @param name volume name: 1–64 characters of {@code [A-Za-z0-9._-]}
-   * @param groupId the Raft group id of its replica group
+   * @param groupId the Raft group id of its replica group; read it through {@link Placement},
+   *     which decides which group serves which part of a volume
    * @param replicas member node addresses
    * @param createdNanos creation time, nanoseconds since the epoch
    * @param acl export ACL rules, evaluated in order (see {@link AclRule}); empty denies every
@@ -270,7 +272,7 @@ public record ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<Str
         for (AclRule r : v.acl()) {
           writeString(out, r.identity());
           writeString(out, r.network());
-          out.writeByte(r.access().ordinal());
+          out.writeByte(r.access().code());
         }
         out.writeLong(v.generation());
         for (long g : v.since()) {
@@ -450,11 +452,14 @@ public record ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<Str
       String identity = readString(in);
       String network = readString(in);
       int access = in.readUnsignedByte();
-      if (access >= Access.values().length) {
-        throw new ProtocolException(Errno.EBADMSG, "unknown access " + access + " in ACL rule");
+      Access granted;
+      try {
+        granted = Access.fromCode(access);
+      } catch (IllegalArgumentException e) {
+        throw new ProtocolException(Errno.EBADMSG, e.getMessage() + " in ACL rule");
       }
       try {
-        rules.add(new AclRule(identity, network, Access.values()[access]));
+        rules.add(new AclRule(identity, network, granted));
       } catch (IllegalArgumentException e) {
         throw new ProtocolException(Errno.EBADMSG, "invalid ACL rule in cluster map: " + e.getMessage());
       }

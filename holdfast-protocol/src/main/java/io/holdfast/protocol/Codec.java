@@ -1,5 +1,7 @@
 package io.holdfast.protocol;
 
+import io.holdfast.common.Caller;
+import io.holdfast.common.Errno;
 import io.holdfast.protocol.Request.Create;
 import io.holdfast.protocol.Request.DropOrphan;
 import io.holdfast.protocol.Request.Fallocate;

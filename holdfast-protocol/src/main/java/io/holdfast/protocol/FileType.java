@@ -1,7 +1,10 @@
 package io.holdfast.protocol;
 
+import io.holdfast.common.WireCode;
+import io.holdfast.common.WireCodes;
+
 /** The type of an inode. Codes are stable on the wire and on disk: never renumber. */
-public enum FileType {
+public enum FileType implements WireCode {
   /** A regular file. */
   FILE(1),
   /** A directory. */
@@ -20,6 +23,8 @@ public enum FileType {
   /** The POSIX {@code S_IFMT} mask: the type bits of {@code st_mode}. */
   public static final int S_IFMT = 0170000;
 
+  private static final WireCodes<FileType> CODES = WireCodes.of(FileType.class, "file type");
+
   private final int code;
 
   FileType(int code) {
@@ -27,6 +32,7 @@ public enum FileType {
   }
 
   /** The stable wire code. */
+  @Override
   public int code() {
     return code;
   }
@@ -80,15 +86,6 @@ public enum FileType {
    * @throws IllegalArgumentException if the code is unknown
    */
   public static FileType fromCode(int code) {
-    return switch (code) {
-      case 1 -> FILE;
-      case 2 -> DIRECTORY;
-      case 3 -> SYMLINK;
-      case 4 -> FIFO;
-      case 5 -> CHARACTER_DEVICE;
-      case 6 -> BLOCK_DEVICE;
-      case 7 -> SOCKET;
-      default -> throw new IllegalArgumentException("unknown file type " + code);
-    };
+    return CODES.fromCode(code);
   }
 }

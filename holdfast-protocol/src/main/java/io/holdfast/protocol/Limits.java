@@ -1,5 +1,7 @@
 package io.holdfast.protocol;
 
+import io.holdfast.common.Caller;
+
 /**
  * Size limits of the protocol. Every decoder checks them before allocating; a message over
  * a limit is refused with a {@link ProtocolException} and changes nothing.

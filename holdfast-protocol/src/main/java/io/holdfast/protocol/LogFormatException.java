@@ -1,5 +1,6 @@
 package io.holdfast.protocol;
 
+import io.holdfast.common.Errno;
 import java.util.Objects;
 
 /**

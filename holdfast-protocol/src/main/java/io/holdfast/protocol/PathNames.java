@@ -1,5 +1,7 @@
 package io.holdfast.protocol;
 
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;

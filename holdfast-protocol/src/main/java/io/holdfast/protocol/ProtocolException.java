@@ -1,5 +1,8 @@
 package io.holdfast.protocol;
 
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
+
 /**
  * A message could not be decoded: it is truncated, corrupt, over a size limit, or from an
  * unsupported protocol version. A node answers such a message with an error and changes

@@ -1,5 +1,9 @@
 package io.holdfast.protocol;
 
+import io.holdfast.common.Caller;
+import io.holdfast.common.Errno;
+import io.holdfast.common.WireCode;
+import io.holdfast.common.WireCodes;
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -302,13 +306,15 @@ public sealed interface Request {
    */
   record ScrubControl(Action action, long rateBytesPerSecond) implements Query {
     /** Scrub actions. Wire codes are stable: never renumber. */
-    public enum Action {
+    public enum Action implements WireCode {
       /** Report only. */
       STATUS(0),
       /** Start a pass now (or resume a paused one); a running pass goes on. */
       START(1),
       /** Pause: no scrub I/O (and no automatic passes) until started again. */
       PAUSE(2);
+
+      private static final WireCodes<Action> CODES = WireCodes.of(Action.class, "scrub action");
 
       private final int code;
 
@@ -317,6 +323,7 @@ public sealed interface Request {
       }
 
       /** The wire code. */
+      @Override
       public int code() {
         return code;
       }
@@ -327,12 +334,7 @@ public sealed interface Request {
        * @throws IllegalArgumentException for an unknown code
        */
       public static Action fromCode(int code) {
-        for (Action a : values()) {
-          if (a.code == code) {
-            return a;
-          }
-        }
-        throw new IllegalArgumentException("unknown scrub action " + code);
+        return CODES.fromCode(code);
       }
     }
 

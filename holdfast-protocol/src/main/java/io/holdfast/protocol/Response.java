@@ -1,5 +1,7 @@
 package io.holdfast.protocol;
 
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;

@@ -1,5 +1,7 @@
 package io.holdfast.protocol;
 
+import io.holdfast.common.WireCode;
+import io.holdfast.common.WireCodes;
 import java.util.Objects;
 
 /**
@@ -54,13 +56,15 @@ public record ScrubStats(
     String lastProblem) {
 
   /** What a scrubber is doing. Wire codes are stable: never renumber. */
-  public enum State {
+  public enum State implements WireCode {
     /** No pass is running; the next one starts on schedule or on request. */
     IDLE(0),
     /** A pass is running. */
     RUNNING(1),
     /** Paused by the operator: no scrub I/O until started again. */
     PAUSED(2);
+
+    private static final WireCodes<State> CODES = WireCodes.of(State.class, "scrub state");
 
     private final int code;
 
@@ -69,6 +73,7 @@ public record ScrubStats(
     }
 
     /** The wire code. */
+    @Override
     public int code() {
       return code;
     }
@@ -79,12 +84,7 @@ public record ScrubStats(
      * @throws IllegalArgumentException for an unknown code
      */
     public static State fromCode(int code) {
-      for (State s : values()) {
-        if (s.code == code) {
-          return s;
-        }
-      }
-      throw new IllegalArgumentException("unknown scrub state " + code);
+      return CODES.fromCode(code);
     }
   }
 

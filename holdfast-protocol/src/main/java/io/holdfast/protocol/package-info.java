@@ -1,6 +1,7 @@
 /**
- * The Holdfast volume protocol: request and response records, POSIX error numbers, and the
- * binary codec that carries them between clients and nodes and inside Raft log entries.
+ * The Holdfast volume protocol: request and response records (their error numbers are
+ * {@link io.holdfast.common.Errno}), and the binary codec that carries them between clients
+ * and nodes and inside Raft log entries.
  *
  * <p>Every encoded message is self-describing: it starts with a magic number and a version
  * and ends with a CRC32C of everything before it (see {@link io.holdfast.protocol.Codec}).

@@ -2,6 +2,7 @@ package io.holdfast.protocol;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.holdfast.common.Caller;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;

@@ -3,6 +3,7 @@ package io.holdfast.protocol;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.holdfast.common.Errno;
 import java.util.List;
 import java.util.Set;
 import net.jqwik.api.Arbitrary;

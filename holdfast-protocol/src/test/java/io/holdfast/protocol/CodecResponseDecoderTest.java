@@ -2,6 +2,7 @@ package io.holdfast.protocol;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.holdfast.common.Errno;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;

@@ -3,6 +3,8 @@ package io.holdfast.protocol;
 import static io.holdfast.protocol.Gen.w;
 import static io.holdfast.protocol.Gen.weighted;
 
+import io.holdfast.common.Caller;
+import io.holdfast.common.Errno;
 import io.holdfast.protocol.Request.Create;
 import io.holdfast.protocol.Request.DropOrphan;
 import io.holdfast.protocol.Request.Fallocate;

@@ -1,5 +1,6 @@
 package io.holdfast.protocol;
 
+import io.holdfast.common.Caller;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;

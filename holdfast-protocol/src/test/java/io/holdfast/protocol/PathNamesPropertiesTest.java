@@ -5,6 +5,8 @@ import static io.holdfast.protocol.Gen.weighted;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
 import java.util.List;
 import java.util.Random;
 import net.jqwik.api.Arbitraries;

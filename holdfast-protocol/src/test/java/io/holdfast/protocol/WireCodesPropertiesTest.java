@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.fail;
 
+import io.holdfast.common.Errno;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.function.Function;

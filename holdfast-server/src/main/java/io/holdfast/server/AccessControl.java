@@ -1,16 +1,15 @@
 package io.holdfast.server;
 
-import io.holdfast.client.security.Peer;
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.Access;
 import io.holdfast.protocol.ClusterMap;
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.HoldfastException;
+import io.holdfast.protocol.Placement;
+import io.holdfast.transport.Peer;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.function.Function;
-import java.util.stream.Collectors;
 
 /**
  * Enforces export ACLs on one node, from the cluster map this node last applied: a change
@@ -29,7 +28,7 @@ final class AccessControl {
   /** Called by the cluster state machine whenever its map changes. */
   void update(ClusterMap map) {
     this.map = map;
-    byGroup = map.volumes().values().stream().collect(Collectors.toUnmodifiableMap(ClusterMap.Volume::groupId, Function.identity()));
+    byGroup = Placement.volumesByGroup(map);
   }
 
   /** The latest cluster map this node knows, or an empty one of no cluster before it knows any. */

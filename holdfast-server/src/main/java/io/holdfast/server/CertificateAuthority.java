@@ -1,7 +1,7 @@
 package io.holdfast.server;
 
-import io.holdfast.client.security.Role;
-import io.holdfast.client.security.TlsFiles;
+import io.holdfast.transport.Role;
+import io.holdfast.transport.TlsFiles;
 import java.io.IOException;
 import java.io.Writer;
 import java.math.BigInteger;

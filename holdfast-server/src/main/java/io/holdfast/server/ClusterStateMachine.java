@@ -1,16 +1,16 @@
 package io.holdfast.server;
 
-import io.holdfast.client.ClusterIds;
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.AclRule;
 import io.holdfast.protocol.ClusterCommand;
 import io.holdfast.protocol.ClusterLogEntry;
-import io.holdfast.protocol.LogFormatException;
 import io.holdfast.protocol.ClusterMap;
 import io.holdfast.protocol.Codec;
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.HoldfastException;
+import io.holdfast.protocol.LogFormatException;
 import io.holdfast.protocol.ProtocolException;
 import io.holdfast.protocol.Response;
+import io.holdfast.transport.ClusterIds;
 import java.io.File;
 import java.io.IOException;
 import java.io.OutputStream;

@@ -1,7 +1,7 @@
 package io.holdfast.server;
 
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.HoldfastException;
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.Request;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,9 +1,9 @@
 package io.holdfast.server;
 
-import io.holdfast.client.security.Peer;
-import io.holdfast.client.security.Role;
-import io.holdfast.protocol.Errno;
+import io.holdfast.common.Errno;
 import io.holdfast.protocol.ProtocolException;
+import io.holdfast.transport.Peer;
+import io.holdfast.transport.Role;
 import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
@@ -37,7 +37,7 @@ final class Envelope {
       DataOutputStream out = new DataOutputStream(bytes);
       out.writeShort(MAGIC);
       out.writeByte(VERSION);
-      out.writeByte(peer.role().ordinal());
+      out.writeByte(peer.role().code());
       byte[] name = peer.name().getBytes(StandardCharsets.UTF_8);
       out.writeShort(name.length);
       out.write(name);
@@ -64,7 +64,7 @@ final class Envelope {
       }
       int role = b.get() & 0xff;
       int nameLength = b.getShort() & 0xffff;
-      if (role >= Role.values().length || nameLength == 0 || nameLength > Peer.MAX_NAME * 4 || nameLength > b.remaining()) {
+      if (nameLength == 0 || nameLength > Peer.MAX_NAME * 4 || nameLength > b.remaining()) {
         throw unauthenticated();
       }
       byte[] name = new byte[nameLength];
@@ -75,7 +75,7 @@ final class Envelope {
       }
       byte[] address = new byte[addressLength];
       b.get(address);
-      Peer peer = new Peer(new String(name, StandardCharsets.UTF_8), Role.values()[role],
+      Peer peer = new Peer(new String(name, StandardCharsets.UTF_8), Role.fromCode(role),
           new String(address, StandardCharsets.US_ASCII));
       return new Opened(peer, content.substring(b.position()));
     } catch (java.nio.BufferUnderflowException | IllegalArgumentException e) {

@@ -1,7 +1,8 @@
 package io.holdfast.server;
 
-import io.holdfast.client.security.Peer;
-import io.holdfast.client.security.Role;
+import io.holdfast.transport.Peer;
+import io.holdfast.transport.Refusal;
+import io.holdfast.transport.Role;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.security.cert.Certificate;
@@ -39,7 +40,7 @@ import org.slf4j.LoggerFactory;
  *       the only trust anchor, validity checked) has already refused unknown, missing and
  *       expired certificates;
  *   <li>counts connections per client identity and in total, and refuses every call on a
- *       client's connection past a limit with {@code RESOURCE_EXHAUSTED} and a message naming
+ *       client's connection past a limit with {@code RESOURCE_EXHAUSTED} ({@link Refusal#connectionLimit}) and a message naming
  *       the limit (nodes are counted but never refused, so replication survives); connections
  *       that never finish the TLS handshake are closed by Netty after 10 s;
  *   <li>lets only nodes speak the Raft server protocol and only nodes and the admin use the
@@ -66,7 +67,7 @@ final class Gatekeeper extends ServerTransportFilter implements ServerIntercepto
   private final AtomicInteger total = new AtomicInteger();
   private final AtomicLong refusedConnections = new AtomicLong();
   private final AtomicLong refusedCalls = new AtomicLong();
-  private final io.holdfast.storage.Pacer catchUpPacer;
+  private final io.holdfast.common.Pacer catchUpPacer;
   private volatile CatchUpListener catchUp = (group, received, expected, done) -> { };
 
   /** Told of snapshot bytes a member of this node has received. */
@@ -82,7 +83,7 @@ final class Gatekeeper extends ServerTransportFilter implements ServerIntercepto
 
   Gatekeeper(NodeSecurity security) {
     this.security = security;
-    this.catchUpPacer = new io.holdfast.storage.Pacer(security.catchUpBytesPerSecond());
+    this.catchUpPacer = new io.holdfast.common.Pacer(security.catchUpBytesPerSecond());
   }
 
   /** Where snapshot progress goes (metrics). */
@@ -129,10 +130,10 @@ final class Gatekeeper extends ServerTransportFilter implements ServerIntercepto
     int mine = perClient.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
     // nodes are counted but never refused: replication must survive clients that use up the limits
     if (refusal == null && peer.role() != Role.NODE && all > security.maxConnections()) {
-      refusal = Status.RESOURCE_EXHAUSTED.withDescription("node has " + all + " connections, more than its limit of "
+      refusal = Refusal.connectionLimit("node has " + all + " connections, more than its limit of "
           + security.maxConnections() + "; try again later or raise --max-connections");
     } else if (refusal == null && peer.role() != Role.NODE && mine > security.maxConnectionsPerClient()) {
-      refusal = Status.RESOURCE_EXHAUSTED.withDescription(peer + " holds " + mine + " connections to this node, more than the"
+      refusal = Refusal.connectionLimit(peer + " holds " + mine + " connections to this node, more than the"
           + " per-client limit of " + security.maxConnectionsPerClient() + "; close some or raise --max-connections-per-client");
     }
     if (refusal != null) {

@@ -1,13 +1,14 @@
 package io.holdfast.server;
 
-import io.holdfast.client.ClusterIds;
 import io.holdfast.protocol.ClusterMap;
+import io.holdfast.protocol.Placement;
+import io.holdfast.transport.ClusterIds;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
 import java.time.InstantSource;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicLong;
@@ -244,19 +245,22 @@ public final class HoldfastNode implements AutoCloseable {
       java.util.Set<RaftGroupId> served = new java.util.HashSet<>();
       server.getGroupIds().forEach(served::add);
       for (ClusterMap.Volume v : map.volumes().values()) {
-        RaftGroupId id = RaftGroupId.valueOf(v.groupId());
-        boolean mine = v.servedBy(config.address());
-        if (mine && served.contains(id)) {
-          long since = v.sinceOf(config.address()).orElse(1);
-          long brick = BrickIdentity.generationOf(brickDir(v.groupId()));
-          if (brick < since) {
-            leave(v, "its brick is of membership generation " + brick + ", older than this member's joining at " + since);
-            join(v);
+        for (java.util.UUID group : Placement.groupsOf(v)) {
+          RaftGroupId id = RaftGroupId.valueOf(group);
+          boolean mine = v.servedBy(config.address());
+          if (mine && served.contains(id)) {
+            long since = v.sinceOf(config.address()).orElse(1);
+            long brick = BrickIdentity.generationOf(brickDir(group));
+            if (brick < since) {
+              leave(v, group, "its brick is of membership generation " + brick + ", older than this member's joining at "
+                  + since);
+              join(v, group);
+            }
+          } else if (mine) {
+            join(v, group);
+          } else if (served.contains(id)) {
+            leave(v, group, "the cluster map no longer names this node among its replicas " + v.replicas());
           }
-        } else if (mine) {
-          join(v);
-        } else if (served.contains(id)) {
-          leave(v, "the cluster map no longer names this node among its replicas " + v.replicas());
         }
       }
     } catch (IOException | RuntimeException e) {
@@ -266,18 +270,18 @@ public final class HoldfastNode implements AutoCloseable {
     }
   }
 
-  private void join(ClusterMap.Volume volume) throws IOException {
-    RaftGroupId id = RaftGroupId.valueOf(volume.groupId());
+  private void join(ClusterMap.Volume volume, java.util.UUID group) throws IOException {
+    RaftGroupId id = RaftGroupId.valueOf(group);
     // anything left from an earlier membership of this volume is set aside, never reused
-    setAside(groupLogDir(volume.groupId()), "raft");
-    setAside(brickDir(volume.groupId()), "bricks");
+    setAside(groupLogDir(group), "raft");
+    setAside(brickDir(group), "bricks");
     // A joining member starts without a configuration: it learns the group's from the leader
     // (snapshot, then log) once the configuration change names it, and never campaigns before.
-    RaftGroup group = volume.joining().equals(config.address())
+    RaftGroup members = volume.joining().equals(config.address())
         ? RaftGroup.valueOf(id)
         : ClusterIds.group(id, volume.replicas());
     RaftClientReply reply = server.groupManagement(GroupManagementRequest.newAdd(
-        ClientId.randomId(), server.getId(), callIds.incrementAndGet(), group));
+        ClientId.randomId(), server.getId(), callIds.incrementAndGet(), members));
     if (!reply.isSuccess()) {
       LOG.error("could not start replica of volume {}: {}", volume.name(), reply.getException());
     } else {
@@ -286,8 +290,8 @@ public final class HoldfastNode implements AutoCloseable {
     }
   }
 
-  private void leave(ClusterMap.Volume volume, String why) throws IOException {
-    RaftGroupId id = RaftGroupId.valueOf(volume.groupId());
+  private void leave(ClusterMap.Volume volume, java.util.UUID group, String why) throws IOException {
+    RaftGroupId id = RaftGroupId.valueOf(group);
     clearStrayInterrupt();
     org.apache.ratis.statemachine.StateMachine sm = server.getDivision(id).getStateMachine();
     RaftClientReply reply = server.groupManagement(GroupManagementRequest.newRemove(
@@ -302,8 +306,8 @@ public final class HoldfastNode implements AutoCloseable {
       v.awaitClosed(java.time.Duration.ofSeconds(60));
     }
     // Ratis moves the group's log to removed/raft/ unless its close was cut short
-    setAside(groupLogDir(volume.groupId()), "raft");
-    Path aside = setAside(brickDir(volume.groupId()), "bricks");
+    setAside(groupLogDir(group), "raft");
+    Path aside = setAside(brickDir(group), "bricks");
     LOG.warn("left volume {} (group {}): {}; its brick is kept in {} (delete it when no longer wanted)", volume.name(),
         id, why, aside);
   }

@@ -1,7 +1,7 @@
 package io.holdfast.server;
 
-import io.holdfast.client.ClusterIds;
-import io.holdfast.protocol.HoldfastException;
+import io.holdfast.common.HoldfastException;
+import io.holdfast.transport.Refusal;
 import java.io.BufferedOutputStream;
 import java.io.File;
 import java.io.IOException;
@@ -119,14 +119,11 @@ abstract class LifecycleStateMachine extends BaseStateMachine {
 
   /**
    * A transaction that is answered with {@code error} and never logged; the client reads the
-   * errno back ({@link ClusterIds#parseRefusal}).
+   * errno back ({@link Refusal#decode}).
    */
   protected static TransactionContext refused(TransactionContext.Builder b, HoldfastException error) {
     TransactionContext refused = b.build();
-    String message = error.getMessage();
-    String prefix = error.errno() + ": ";
-    refused.setException(new IOException(ClusterIds.refusal(error.errno(),
-        message.startsWith(prefix) ? message.substring(prefix.length()) : message)));
+    refused.setException(Refusal.exception(error));
     return refused;
   }
 

@@ -1,8 +1,8 @@
 package io.holdfast.server;
 
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.ClusterMap;
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.HoldfastException;
 import io.holdfast.protocol.LogFormat;
 import io.holdfast.protocol.LogFormatException;
 import java.util.Collection;

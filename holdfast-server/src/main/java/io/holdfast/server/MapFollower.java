@@ -1,15 +1,15 @@
 package io.holdfast.server;
 
-import io.holdfast.client.ClusterIds;
 import io.holdfast.protocol.ClusterCommand;
 import io.holdfast.protocol.ClusterMap;
+import io.holdfast.transport.ClusterIds;
 import java.io.IOException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.client.RaftClientConfigKeys;
 import org.apache.ratis.conf.Parameters;
 import org.apache.ratis.conf.RaftProperties;
-import org.apache.ratis.client.RaftClientConfigKeys;
 import org.apache.ratis.grpc.GrpcConfigKeys;
 import org.apache.ratis.protocol.ClientId;
 import org.apache.ratis.protocol.Message;

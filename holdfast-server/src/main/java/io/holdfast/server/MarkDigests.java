@@ -1,11 +1,11 @@
 package io.holdfast.server;
 
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.HoldfastException;
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
+import io.holdfast.common.Pacer;
 import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.Response;
 import io.holdfast.storage.Brick;
-import io.holdfast.storage.Pacer;
 import java.io.BufferedOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;

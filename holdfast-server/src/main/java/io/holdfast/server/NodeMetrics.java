@@ -1,6 +1,6 @@
 package io.holdfast.server;
 
-import io.holdfast.protocol.Errno;
+import io.holdfast.common.Errno;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.micrometer.core.instrument.Counter;

@@ -1,6 +1,7 @@
 package io.holdfast.server;
 
 import io.holdfast.protocol.ClusterMap;
+import io.holdfast.protocol.Placement;
 import java.time.InstantSource;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
@@ -124,10 +125,10 @@ final class NodeObserver implements AdminServer.Source, AutoCloseable {
     List<StatusReport.Node> nodeRows = live.stream().map(n -> new StatusReport.Node(n.address(), n.up(), n.lastSeenSecondsAgo(),
         clusterGroup.contains(n.address()), n.address().equals(config.address())).advertised(m)).toList();
     List<StatusReport.Volume> volumes = m == null ? List.of() : m.volumes().values().stream()
-        .map(v -> new StatusReport.Volume(v.name(), v.groupId().toString(), v.replicas())).toList();
+        .map(v -> new StatusReport.Volume(v.name(), Placement.onlyGroup(v).toString(), v.replicas())).toList();
     List<StatusReport.Group> groups = samples.stream().map(this::group).toList();
     List<StatusReport.Halted> halted = halts.get().entrySet().stream()
-        .map(e -> new StatusReport.Halted(e.getKey().equals(io.holdfast.client.ClusterIds.CLUSTER_GROUP.getUuid())
+        .map(e -> new StatusReport.Halted(e.getKey().equals(io.holdfast.transport.ClusterIds.CLUSTER_GROUP.getUuid())
             ? StatusReport.Group.CLUSTER : volumeNames.apply(e.getKey()).orElse(e.getKey().toString()),
             config.address(), e.getValue()))
         .toList();

@@ -1,7 +1,7 @@
 package io.holdfast.server;
 
-import io.holdfast.client.security.TlsFiles;
-import io.holdfast.client.security.TransportSecurity;
+import io.holdfast.transport.TlsFiles;
+import io.holdfast.transport.TransportSecurity;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;

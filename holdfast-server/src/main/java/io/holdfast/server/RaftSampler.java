@@ -1,6 +1,6 @@
 package io.holdfast.server;
 
-import io.holdfast.client.ClusterIds;
+import io.holdfast.transport.ClusterIds;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

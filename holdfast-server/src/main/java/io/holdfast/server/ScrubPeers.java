@@ -1,10 +1,10 @@
 package io.holdfast.server;
 
-import io.holdfast.client.security.TransportSecurity;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.Codec;
-import io.holdfast.protocol.HoldfastException;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
+import io.holdfast.transport.TransportSecurity;
 import java.io.IOException;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
@@ -95,7 +95,7 @@ final class ScrubPeers implements AutoCloseable {
    * @throws IOException if no leader accepted it
    */
   long proposeMark() throws IOException {
-    RaftClientReply reply = leader().io().send(message(new Request.ScrubMark(io.holdfast.protocol.Caller.ROOT)));
+    RaftClientReply reply = leader().io().send(message(new Request.ScrubMark(io.holdfast.common.Caller.ROOT)));
     Response r = decode(reply, "the leader");
     if (r instanceof Response.Error e) {
       throw e.toException();

@@ -1,6 +1,6 @@
 package io.holdfast.server;
 
-import io.holdfast.storage.Pacer;
+import io.holdfast.common.Pacer;
 import java.time.Duration;
 import java.util.Objects;
 

@@ -1,11 +1,10 @@
 package io.holdfast.server;
 
-import io.holdfast.client.security.Peer;
-import io.holdfast.client.security.TransportSecurity;
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
+import io.holdfast.common.Pacer;
 import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.Codec;
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.HoldfastException;
 import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.LogEntry;
 import io.holdfast.protocol.ProtocolException;
@@ -13,8 +12,9 @@ import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.ScrubStats;
 import io.holdfast.storage.Brick;
-import io.holdfast.storage.Pacer;
 import io.holdfast.storage.ScrubPass;
+import io.holdfast.transport.Peer;
+import io.holdfast.transport.TransportSecurity;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;

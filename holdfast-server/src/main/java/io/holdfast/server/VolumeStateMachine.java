@@ -1,11 +1,10 @@
 package io.holdfast.server;
 
-import io.holdfast.client.security.TransportSecurity;
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.Access;
 import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.Codec;
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.HoldfastException;
 import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.LogEntry;
 import io.holdfast.protocol.LogFormat;
@@ -15,6 +14,7 @@ import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.ScrubStats;
 import io.holdfast.storage.Brick;
+import io.holdfast.transport.TransportSecurity;
 import java.io.BufferedInputStream;
 import java.io.File;
 import java.io.IOException;
@@ -267,7 +267,7 @@ final class VolumeStateMachine extends LifecycleStateMachine {
       }
       return;
     }
-    try (InputStream in = new io.holdfast.storage.Pacer(bytesPerSecond)
+    try (InputStream in = new io.holdfast.common.Pacer(bytesPerSecond)
         .paced(Files.newInputStream(snapshot.getFile().getPath()))) {
       brick.restoreSnapshot(in);
     }

@@ -3,13 +3,13 @@ package io.holdfast.server;
 import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.holdfast.client.security.Peer;
-import io.holdfast.client.security.Role;
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.Access;
 import io.holdfast.protocol.AclRule;
 import io.holdfast.protocol.ClusterMap;
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.HoldfastException;
+import io.holdfast.transport.Peer;
+import io.holdfast.transport.Role;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;

@@ -2,13 +2,13 @@ package io.holdfast.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.holdfast.client.security.Peer;
-import io.holdfast.client.security.Role;
+import io.holdfast.common.Errno;
 import io.holdfast.protocol.ClusterCommand;
 import io.holdfast.protocol.Codec;
-import io.holdfast.protocol.Errno;
 import io.holdfast.protocol.ProtocolException;
 import io.holdfast.protocol.Response;
+import io.holdfast.transport.Peer;
+import io.holdfast.transport.Role;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

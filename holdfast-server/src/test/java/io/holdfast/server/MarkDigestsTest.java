@@ -3,14 +3,14 @@ package io.holdfast.server;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.holdfast.protocol.Caller;
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.HoldfastException;
+import io.holdfast.common.Caller;
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
+import io.holdfast.common.Pacer;
 import io.holdfast.protocol.LogEntry;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.storage.Brick;
-import io.holdfast.storage.Pacer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -3,8 +3,8 @@ package io.holdfast.server;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.holdfast.protocol.Caller;
-import io.holdfast.protocol.Errno;
+import io.holdfast.common.Caller;
+import io.holdfast.common.Errno;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import java.util.List;

@@ -4,10 +4,10 @@ import static io.holdfast.storage.Brick.INLINE;
 import static io.holdfast.storage.ContentStore.BLOCK_BYTES;
 import static io.holdfast.storage.Lookup.node;
 
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.Checksums;
-import io.holdfast.protocol.Errno;
 import io.holdfast.protocol.FileType;
-import io.holdfast.protocol.HoldfastException;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import java.io.IOException;

@@ -1,8 +1,8 @@
 package io.holdfast.storage;
 
-import io.holdfast.protocol.Errno;
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.FileType;
-import io.holdfast.protocol.HoldfastException;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;

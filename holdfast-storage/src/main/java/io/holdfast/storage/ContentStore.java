@@ -4,11 +4,11 @@ import static io.holdfast.storage.Lookup.node;
 import static io.holdfast.storage.Lookup.putNode;
 import static io.holdfast.storage.Permissions.clearSetId;
 
-import io.holdfast.protocol.Caller;
+import io.holdfast.common.Caller;
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.Checksums;
-import io.holdfast.protocol.Errno;
 import io.holdfast.protocol.FileType;
-import io.holdfast.protocol.HoldfastException;
 import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;

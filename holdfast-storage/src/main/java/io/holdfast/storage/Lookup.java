@@ -5,10 +5,10 @@ import static io.holdfast.storage.Permissions.may;
 import static io.holdfast.storage.Permissions.requireSticky;
 import static io.holdfast.storage.Permissions.requireWrite;
 
-import io.holdfast.protocol.Caller;
-import io.holdfast.protocol.Errno;
+import io.holdfast.common.Caller;
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.FileType;
-import io.holdfast.protocol.HoldfastException;
 import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.PathNames;
 import java.io.IOException;

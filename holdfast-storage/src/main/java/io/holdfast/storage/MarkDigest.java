@@ -1,5 +1,6 @@
 package io.holdfast.storage;
 
+import io.holdfast.common.Pacer;
 import io.holdfast.protocol.FileType;
 import java.io.IOException;
 import java.nio.ByteBuffer;

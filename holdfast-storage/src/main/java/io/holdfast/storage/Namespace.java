@@ -18,13 +18,13 @@ import static io.holdfast.storage.Permissions.requireSticky;
 import static io.holdfast.storage.Permissions.requireWrite;
 import static io.holdfast.storage.Permissions.writableNode;
 
+import io.holdfast.common.Caller;
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.Attr;
-import io.holdfast.protocol.Caller;
 import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.DirEntry;
-import io.holdfast.protocol.Errno;
 import io.holdfast.protocol.FileType;
-import io.holdfast.protocol.HoldfastException;
 import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;

@@ -2,8 +2,8 @@ package io.holdfast.storage;
 
 import static io.holdfast.storage.Lookup.mustNode;
 
-import io.holdfast.protocol.Caller;
-import io.holdfast.protocol.Errno;
+import io.holdfast.common.Caller;
+import io.holdfast.common.Errno;
 import java.io.IOException;
 
 /**

@@ -1,7 +1,7 @@
 package io.holdfast.storage;
 
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.HoldfastException;
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;

@@ -1,8 +1,8 @@
 package io.holdfast.storage;
 
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.Checksums;
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.HoldfastException;
 import io.holdfast.protocol.LogEntry;
 import io.holdfast.protocol.Request;
 import java.io.ByteArrayInputStream;

@@ -1,5 +1,6 @@
 package io.holdfast.storage;
 
+import io.holdfast.common.Pacer;
 import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.List;

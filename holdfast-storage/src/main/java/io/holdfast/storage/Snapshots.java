@@ -3,8 +3,8 @@ package io.holdfast.storage;
 import static io.holdfast.storage.BrickState.FORMAT_VERSION;
 import static io.holdfast.storage.BrickState.ROOT;
 
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.HoldfastException;
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.LogEntry;
 import java.io.BufferedInputStream;

@@ -6,9 +6,9 @@ import static io.holdfast.storage.TestBrick.bytes;
 import static io.holdfast.storage.TestBrick.errno;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.holdfast.common.Caller;
+import io.holdfast.common.Errno;
 import io.holdfast.protocol.Attr;
-import io.holdfast.protocol.Caller;
-import io.holdfast.protocol.Errno;
 import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
@@ -146,7 +146,7 @@ class BrickContentTest extends BrickTestBase {
     org.assertj.core.api.Assertions.assertThatThrownBy(
             () -> b.brick.apply(b.brick.appliedIndex() + 1,
                 new io.holdfast.protocol.LogEntry(1, TestBrick.write(ROOT, f, 70_001, new byte[] {1}))))
-        .isInstanceOf(io.holdfast.protocol.HoldfastException.class)
+        .isInstanceOf(io.holdfast.common.HoldfastException.class)
         .hasMessageContaining("corrupt block 1");
     assertThat(b.brick.appliedIndex()).isEqualTo(2);
   }

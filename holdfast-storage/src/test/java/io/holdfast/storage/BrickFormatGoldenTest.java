@@ -3,13 +3,14 @@ package io.holdfast.storage;
 import static io.holdfast.storage.TestBrick.ROOT;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.holdfast.common.Pacer;
 import io.holdfast.protocol.Codec;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
-import java.nio.file.Files;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.ArrayList;

@@ -5,9 +5,9 @@ import static io.holdfast.storage.TestBrick.attr;
 import static io.holdfast.storage.TestBrick.errno;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.holdfast.common.Errno;
 import io.holdfast.protocol.Attr;
 import io.holdfast.protocol.DirEntry;
-import io.holdfast.protocol.Errno;
 import io.holdfast.protocol.FileType;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Request.Rename;
@@ -66,10 +66,10 @@ class BrickNamespaceTest extends BrickTestBase {
   void setgidDirectoryIsInherited() {
     b.mkdir("/g", 02775);
     b.apply(new Request.SetAttr(ROOT, "/g", Request.SetAttr.GID, 0, 0, 77, 0, 0));
-    Attr sub = attr(b.apply(new Request.Mkdir(new io.holdfast.protocol.Caller(0, 5, new int[0]), "/g/s", 0755)));
+    Attr sub = attr(b.apply(new Request.Mkdir(new io.holdfast.common.Caller(0, 5, new int[0]), "/g/s", 0755)));
     assertThat(sub.gid()).isEqualTo(77);
     assertThat(sub.mode() & 02000).isNotZero();
-    Attr f = attr(b.apply(new Request.Create(new io.holdfast.protocol.Caller(0, 5, new int[0]), "/g/f", 0644, true)));
+    Attr f = attr(b.apply(new Request.Create(new io.holdfast.common.Caller(0, 5, new int[0]), "/g/f", 0644, true)));
     assertThat(f.gid()).isEqualTo(77);
   }
 

@@ -4,8 +4,8 @@ import static io.holdfast.storage.TestBrick.ROOT;
 import static io.holdfast.storage.TestBrick.attr;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.holdfast.protocol.Caller;
-import io.holdfast.protocol.Errno;
+import io.holdfast.common.Caller;
+import io.holdfast.common.Errno;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Request.SetAttr;
 import org.junit.jupiter.api.Test;

@@ -5,10 +5,10 @@ import static io.holdfast.storage.TestBrick.attr;
 import static io.holdfast.storage.TestBrick.errno;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.holdfast.common.Caller;
+import io.holdfast.common.Errno;
 import io.holdfast.protocol.Attr;
-import io.holdfast.protocol.Caller;
 import io.holdfast.protocol.DirEntry;
-import io.holdfast.protocol.Errno;
 import io.holdfast.protocol.FileType;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;

@@ -2,7 +2,7 @@ package io.holdfast.storage;
 
 import static io.holdfast.storage.TestBrick.errno;
 
-import io.holdfast.protocol.Errno;
+import io.holdfast.common.Errno;
 import io.holdfast.protocol.Request;
 import java.nio.file.Path;
 import org.junit.jupiter.api.AfterEach;

@@ -2,10 +2,10 @@ package io.holdfast.storage;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.holdfast.protocol.Caller;
+import io.holdfast.common.Caller;
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.Checksums;
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.HoldfastException;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import java.nio.file.Path;

@@ -1,6 +1,6 @@
 package io.holdfast.storage;
 
-import io.holdfast.protocol.Caller;
+import io.holdfast.common.Caller;
 import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;

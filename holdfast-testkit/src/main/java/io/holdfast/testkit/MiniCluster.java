@@ -1,21 +1,21 @@
 package io.holdfast.testkit;
 
 import io.holdfast.client.HoldfastClient;
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.ClusterMap;
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.HoldfastException;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
-import io.holdfast.client.security.Role;
-import io.holdfast.client.security.TlsFiles;
-import io.holdfast.client.security.TransportSecurity;
 import io.holdfast.server.AdminOptions;
 import io.holdfast.server.CertificateAuthority;
 import io.holdfast.server.HoldfastNode;
-import io.holdfast.server.NodeSecurity;
 import io.holdfast.server.NodeConfig;
+import io.holdfast.server.NodeSecurity;
 import io.holdfast.server.ScrubSettings;
+import io.holdfast.transport.Role;
+import io.holdfast.transport.TlsFiles;
+import io.holdfast.transport.TransportSecurity;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

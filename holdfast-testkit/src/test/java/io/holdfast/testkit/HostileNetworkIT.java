@@ -3,18 +3,19 @@ package io.holdfast.testkit;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.holdfast.client.ClusterIds;
 import io.holdfast.client.HoldfastClient;
-import io.holdfast.client.security.Role;
-import io.holdfast.client.security.TlsFiles;
-import io.holdfast.client.security.TransportSecurity;
-import io.holdfast.protocol.Caller;
+import io.holdfast.common.Caller;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.ClusterMap;
-import io.holdfast.protocol.HoldfastException;
+import io.holdfast.protocol.Placement;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
 import io.holdfast.server.HoldfastNode;
+import io.holdfast.transport.ClusterIds;
+import io.holdfast.transport.Role;
+import io.holdfast.transport.TlsFiles;
+import io.holdfast.transport.TransportSecurity;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -172,7 +173,7 @@ class HostileNetworkIT {
     TransportSecurity admin = cluster.adminSecurity();
     int sent = 0;
     int refused = 0;
-    for (RaftGroupId group : List.of(RaftGroupId.valueOf(vol.groupId()), ClusterIds.CLUSTER_GROUP)) {
+    for (RaftGroupId group : List.of(RaftGroupId.valueOf(Placement.onlyGroup(vol)), ClusterIds.CLUSTER_GROUP)) {
       try (RaftClient raw = RaftClient.newBuilder().setProperties(new RaftProperties()).setParameters(admin.parameters())
           .setRaftGroup(ClusterIds.group(group, cluster.addresses())).setRetryPolicy(RetryPolicies.noRetry()).build()) {
         for (int i = 0; i < 100; i++) {

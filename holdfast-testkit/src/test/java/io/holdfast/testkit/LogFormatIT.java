@@ -2,9 +2,10 @@ package io.holdfast.testkit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.holdfast.protocol.Caller;
+import io.holdfast.common.Caller;
+import io.holdfast.common.Errno;
 import io.holdfast.protocol.ClusterMap;
-import io.holdfast.protocol.Errno;
+import io.holdfast.protocol.Placement;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
@@ -74,7 +75,7 @@ class LogFormatIT {
       VolumeService v = cluster.createVolume("files", 0, 1, 2);
       String downgraded = cluster.addresses().get(2);
       awaitAdvertised(cluster, downgraded, "1..2");
-      UUID group = cluster.map().volume("files").orElseThrow().groupId();
+      UUID group = Placement.onlyGroup(cluster.map().volume("files").orElseThrow());
       applied(v.submit(new Request.Mkdir(Caller.ROOT, "/before", 0755)).get(30, TimeUnit.SECONDS));
       cluster.awaitConvergence("files", WAIT);
 

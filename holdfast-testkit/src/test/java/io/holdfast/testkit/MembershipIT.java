@@ -4,9 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.holdfast.client.HoldfastClient;
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.ClusterMap;
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.HoldfastException;
+import io.holdfast.protocol.Placement;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
@@ -118,7 +119,7 @@ class MembershipIT {
 
       Response.Digest digest = c.awaitConvergence("mail", Duration.ofSeconds(60));
       steady.workload.verify(Volumes.reader(admin.volume("mail")), "the group after the replacement");
-      UUID group = mail.groupId();
+      UUID group = Placement.onlyGroup(mail);
       awaitLeft(c, 2, group);
       assertThat(c.dataDir(2).resolve("bricks").resolve(group.toString())).doesNotExist();
       assertThat(Files.readString(c.dataDir(3).resolve("bricks").resolve(group.toString()).resolve("identity")))
@@ -138,7 +139,7 @@ class MembershipIT {
       }
       HoldfastClient admin = c.client();
       admin.addNode(a.get(3));
-      UUID group = admin.map().volume("files").orElseThrow().groupId();
+      UUID group = Placement.onlyGroup(admin.map().volume("files").orElseThrow());
 
       // node 2 is down while it is replaced; it keeps its old brick and log
       c.stop(2);

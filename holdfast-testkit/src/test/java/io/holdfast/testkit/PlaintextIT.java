@@ -4,12 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.holdfast.client.HoldfastClient;
-import io.holdfast.client.security.Role;
-import io.holdfast.protocol.Caller;
-import io.holdfast.protocol.HoldfastException;
+import io.holdfast.common.Caller;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.server.CertificateAuthority;
+import io.holdfast.transport.Role;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -3,7 +3,7 @@ package io.holdfast.testkit;
 import io.holdfast.client.nio.FileSystemContract;
 import io.holdfast.client.nio.HoldfastFileSystemProvider;
 import io.holdfast.client.nio.TestVolumes;
-import io.holdfast.protocol.Caller;
+import io.holdfast.common.Caller;
 import io.holdfast.protocol.VolumeService;
 import java.io.IOException;
 import java.nio.file.FileSystem;

@@ -3,9 +3,10 @@ package io.holdfast.testkit;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.holdfast.client.HoldfastClient;
-import io.holdfast.protocol.Caller;
+import io.holdfast.common.Caller;
+import io.holdfast.common.Errno;
 import io.holdfast.protocol.Checksums;
-import io.holdfast.protocol.Errno;
+import io.holdfast.protocol.Placement;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.ScrubStats;
@@ -198,7 +199,7 @@ class ScrubIT {
 
   /** The highest log index of node {@code i}'s snapshots of volume v (0 if none). */
   private static long latestSnapshotIndex(MiniCluster c, int i) {
-    try (Stream<Path> files = Files.list(c.dataDir(i).resolve("raft").resolve(c.map().volume("v").orElseThrow().groupId().toString())
+    try (Stream<Path> files = Files.list(c.dataDir(i).resolve("raft").resolve(Placement.onlyGroup(c.map().volume("v").orElseThrow()).toString())
         .resolve("sm"))) {
       return files.map(p -> p.getFileName().toString()).filter(n -> n.matches("snapshot\\.\\d+_\\d+"))
           .mapToLong(n -> Long.parseLong(n.substring(n.indexOf('_') + 1))).max().orElse(0);
@@ -225,7 +226,7 @@ class ScrubIT {
   }
 
   private static Path brick(MiniCluster c, int node) throws IOException {
-    return c.dataDir(node).resolve("bricks").resolve(c.map().volume("v").orElseThrow().groupId().toString());
+    return c.dataDir(node).resolve("bricks").resolve(Placement.onlyGroup(c.map().volume("v").orElseThrow()).toString());
   }
 
   /** The brick's RocksDB key of an inode's inline content ({@code 'C' inode}; see Keys). */

@@ -3,8 +3,9 @@ package io.holdfast.testkit;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.holdfast.protocol.Caller;
+import io.holdfast.common.Caller;
 import io.holdfast.protocol.ClusterMap;
+import io.holdfast.protocol.Placement;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
@@ -67,7 +68,7 @@ class StaleBrickIT {
   }
 
   private static Path brick(MiniCluster c, int node, ClusterMap map, String volume) {
-    return c.dataDir(node).resolve("bricks").resolve(map.volume(volume).orElseThrow().groupId().toString());
+    return c.dataDir(node).resolve("bricks").resolve(Placement.onlyGroup(map.volume(volume).orElseThrow()).toString());
   }
 
   private static String rootMessage(Throwable e) {

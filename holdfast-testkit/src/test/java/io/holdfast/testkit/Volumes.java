@@ -2,19 +2,20 @@ package io.holdfast.testkit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.holdfast.client.ClusterIds;
+import io.holdfast.common.Caller;
+import io.holdfast.common.Errno;
 import io.holdfast.protocol.Attr;
-import io.holdfast.protocol.Caller;
 import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.Codec;
 import io.holdfast.protocol.DirEntry;
-import io.holdfast.protocol.Errno;
 import io.holdfast.protocol.FileType;
 import io.holdfast.protocol.Limits;
+import io.holdfast.protocol.Placement;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
 import io.holdfast.server.HoldfastNode;
+import io.holdfast.transport.ClusterIds;
 import java.io.IOException;
 import java.util.Arrays;
 import java.util.HexFormat;
@@ -164,7 +165,7 @@ final class Volumes {
   }
 
   static UUID groupId(MiniCluster c, String volume) throws IOException {
-    return c.map().volume(volume).orElseThrow().groupId();
+    return Placement.onlyGroup(c.map().volume(volume).orElseThrow());
   }
 
   static HoldfastNode.GroupStatus status(MiniCluster c, int i, UUID group) {
@@ -204,7 +205,7 @@ final class Volumes {
       this.client = RaftClient.newBuilder()
           .setProperties(props)
           .setParameters(c.adminSecurity().parameters())
-          .setRaftGroup(ClusterIds.group(RaftGroupId.valueOf(v.groupId()), v.replicas()))
+          .setRaftGroup(ClusterIds.group(RaftGroupId.valueOf(Placement.onlyGroup(v)), v.replicas()))
           .setClientId(ClientId.randomId())
           .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(5, TimeDuration.valueOf(200, TimeUnit.MILLISECONDS)))
           .build();

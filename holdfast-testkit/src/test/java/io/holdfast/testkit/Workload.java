@@ -2,8 +2,8 @@ package io.holdfast.testkit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.holdfast.common.Caller;
 import io.holdfast.protocol.Attr;
-import io.holdfast.protocol.Caller;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;

@@ -1,9 +1,9 @@
 package io.holdfast.client.nio;
 
+import io.holdfast.common.Errno;
+import io.holdfast.common.ErrnoFileSystemException;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.Attr;
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.ErrnoFileSystemException;
-import io.holdfast.protocol.HoldfastException;
 import io.holdfast.protocol.Response;
 import java.io.IOException;
 import java.io.InterruptedIOException;

@@ -1,9 +1,9 @@
 package io.holdfast.client.nio;
 
-import io.holdfast.protocol.Caller;
+import io.holdfast.common.Caller;
+import io.holdfast.common.Errno;
+import io.holdfast.common.ErrnoFileSystemException;
 import io.holdfast.protocol.Checksums;
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.ErrnoFileSystemException;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import java.io.IOException;

@@ -1,15 +1,15 @@
 package io.holdfast.client.nio;
 
 import io.holdfast.client.HoldfastClient;
+import io.holdfast.common.Caller;
+import io.holdfast.common.Errno;
+import io.holdfast.common.ErrnoFileSystemException;
+import io.holdfast.common.SpecialFileProvider;
 import io.holdfast.protocol.Attr;
-import io.holdfast.protocol.Caller;
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.ErrnoFileSystemException;
 import io.holdfast.protocol.FileType;
 import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
-import io.holdfast.protocol.SpecialFileProvider;
 import io.holdfast.protocol.VolumeService;
 import java.io.IOException;
 import java.net.URI;
@@ -76,7 +76,7 @@ import java.util.Set;
  * {@link java.nio.file.DirectoryNotEmptyException}, {@link AccessDeniedException},
  * {@link NotDirectoryException}, {@link NotLinkException}; other volume errors are
  * {@link ErrnoFileSystemException}s carrying the errno. When the volume cannot be reached or a
- * request's outcome is unknown, the client's {@link io.holdfast.protocol.HoldfastException} is
+ * request's outcome is unknown, the client's {@link io.holdfast.common.HoldfastException} is
  * thrown as is. Every operation blocks until the volume answers, except channel writes (see
  * {@link HoldfastFileSystem}). An interrupted wait throws {@link java.io.InterruptedIOException}
  * (channels: {@link java.nio.channels.ClosedByInterruptException}); the request may still be

@@ -20,7 +20,7 @@ import java.util.Objects;
  * member's disk can), the others stay data. A file of at most 64 KiB that was never larger is
  * kept inline and has no holes. The end of a file counts as a hole, as on Linux.
  *
- * <p>Errors are {@link io.holdfast.protocol.ErrnoFileSystemException}s carrying the Linux errno
+ * <p>Errors are {@link io.holdfast.common.ErrnoFileSystemException}s carrying the Linux errno
  * that fallocate(2) or lseek(2) would give. Thread-safe, as the channels are.
  */
 public final class HoldfastFiles {

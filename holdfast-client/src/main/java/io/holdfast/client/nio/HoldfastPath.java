@@ -1,8 +1,8 @@
 package io.holdfast.client.nio;
 
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.ErrnoFileSystemException;
-import io.holdfast.protocol.HoldfastException;
+import io.holdfast.common.Errno;
+import io.holdfast.common.ErrnoFileSystemException;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.PathNames;
 import java.io.IOException;

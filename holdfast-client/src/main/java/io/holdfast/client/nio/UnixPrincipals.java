@@ -1,6 +1,6 @@
 package io.holdfast.client.nio;
 
-import io.holdfast.protocol.Caller;
+import io.holdfast.common.Caller;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -493,9 +493,9 @@ public abstract class FileSystemContract {
    */
   @Test
   public void fifosAndSocketsAreFilesWithoutData() throws IOException {
-    assumeTrue(io.holdfast.protocol.SpecialFiles.supported(dir), "no special files on this file system");
+    assumeTrue(io.holdfast.common.SpecialFiles.supported(dir), "no special files on this file system");
     Path fifo = dir.resolve("fifo");
-    io.holdfast.protocol.SpecialFiles.mknod(fifo, S_IFIFO | 0640, 0);
+    io.holdfast.common.SpecialFiles.mknod(fifo, S_IFIFO | 0640, 0);
     assertThat(stMode(fifo)).isEqualTo(S_IFIFO | 0640);
     BasicFileAttributes a = Files.readAttributes(fifo, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
     assertThat(a.isOther()).isTrue();
@@ -506,12 +506,12 @@ public abstract class FileSystemContract {
     assertThat(Files.getAttribute(fifo, "unix:nlink", LinkOption.NOFOLLOW_LINKS)).isEqualTo(1);
     assertThat(rdev(fifo)).isZero();
     Path sock = dir.resolve("sock");
-    io.holdfast.protocol.SpecialFiles.mknod(sock, S_IFSOCK | 0755, 0);
+    io.holdfast.common.SpecialFiles.mknod(sock, S_IFSOCK | 0755, 0);
     assertThat(stMode(sock)).isEqualTo(S_IFSOCK | 0755);
     assertThat(Files.readAttributes(sock, BasicFileAttributes.class).isOther()).isTrue();
-    assertThatThrownBy(() -> io.holdfast.protocol.SpecialFiles.mknod(fifo, S_IFIFO | 0644, 0))
+    assertThatThrownBy(() -> io.holdfast.common.SpecialFiles.mknod(fifo, S_IFIFO | 0644, 0))
         .isInstanceOf(FileAlreadyExistsException.class);
-    assertThatThrownBy(() -> io.holdfast.protocol.SpecialFiles.mknod(dir.resolve("none/p"), S_IFIFO | 0644, 0))
+    assertThatThrownBy(() -> io.holdfast.common.SpecialFiles.mknod(dir.resolve("none/p"), S_IFIFO | 0644, 0))
         .isInstanceOf(NoSuchFileException.class);
     // listed like any name
     try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
@@ -536,11 +536,11 @@ public abstract class FileSystemContract {
       assertThat(stMode(copy)).isEqualTo(S_IFIFO | 0604);
       assertThat(Files.isSameFile(copy, moved)).isFalse();
       assertThatThrownBy(() -> Files.newByteChannel(moved, StandardOpenOption.READ))
-          .isInstanceOfSatisfying(io.holdfast.protocol.ErrnoFileSystemException.class,
-              e -> assertThat(e.errno()).isEqualTo(io.holdfast.protocol.Errno.ENXIO));
+          .isInstanceOfSatisfying(io.holdfast.common.ErrnoFileSystemException.class,
+              e -> assertThat(e.errno()).isEqualTo(io.holdfast.common.Errno.ENXIO));
       assertThatThrownBy(() -> Files.write(sock, new byte[] {1}))
-          .isInstanceOfSatisfying(io.holdfast.protocol.ErrnoFileSystemException.class,
-              e -> assertThat(e.errno()).isEqualTo(io.holdfast.protocol.Errno.ENXIO));
+          .isInstanceOfSatisfying(io.holdfast.common.ErrnoFileSystemException.class,
+              e -> assertThat(e.errno()).isEqualTo(io.holdfast.common.Errno.ENXIO));
     }
     for (Path p : List.of(moved, link, sock)) {
       Files.delete(p);
@@ -558,18 +558,18 @@ public abstract class FileSystemContract {
    */
   @Test
   public void deviceNodesKeepTheirDeviceNumbers() throws IOException {
-    assumeTrue(io.holdfast.protocol.SpecialFiles.supported(dir), "no special files on this file system");
+    assumeTrue(io.holdfast.common.SpecialFiles.supported(dir), "no special files on this file system");
     Path probe = Files.createFile(dir.resolve("probe"));
     assumeTrue(((Number) Files.getAttribute(probe, "unix:uid")).intValue() == 0, "device nodes need root");
     Path chr = dir.resolve("null");
     try {
-      io.holdfast.protocol.SpecialFiles.mknod(chr, S_IFCHR | 0666, 0x103);
+      io.holdfast.common.SpecialFiles.mknod(chr, S_IFCHR | 0666, 0x103);
     } catch (java.nio.file.AccessDeniedException e) {
       assumeTrue(isHoldfast(), "this process may not make device nodes: " + e.getMessage());
       throw e;
     }
     Path blk = dir.resolve("loop0");
-    io.holdfast.protocol.SpecialFiles.mknod(blk, S_IFBLK | 0660, 0x700);
+    io.holdfast.common.SpecialFiles.mknod(blk, S_IFBLK | 0660, 0x700);
     assertThat(stMode(chr)).isEqualTo(S_IFCHR | 0666);
     assertThat(rdev(chr)).isEqualTo(0x103);
     assertThat(stMode(blk)).isEqualTo(S_IFBLK | 0660);
@@ -588,8 +588,8 @@ public abstract class FileSystemContract {
     assertThat(rdev(chr)).isEqualTo(0x103);
     if (isHoldfast()) {
       assertThatThrownBy(() -> Files.readAllBytes(chr))
-          .isInstanceOfSatisfying(io.holdfast.protocol.ErrnoFileSystemException.class,
-              e -> assertThat(e.errno()).isEqualTo(io.holdfast.protocol.Errno.ENXIO));
+          .isInstanceOfSatisfying(io.holdfast.common.ErrnoFileSystemException.class,
+              e -> assertThat(e.errno()).isEqualTo(io.holdfast.common.Errno.ENXIO));
     }
     for (Path p : List.of(chr, moved)) {
       Files.delete(p);
@@ -676,9 +676,9 @@ public abstract class FileSystemContract {
         .isInstanceOf(FileSystemException.class)
         .satisfies(e -> {
           if (isHoldfast()) {
-            assertThat(e).isInstanceOf(io.holdfast.protocol.ErrnoFileSystemException.class);
-            assertThat(((io.holdfast.protocol.ErrnoFileSystemException) e).errno())
-                .isEqualTo(io.holdfast.protocol.Errno.ENAMETOOLONG);
+            assertThat(e).isInstanceOf(io.holdfast.common.ErrnoFileSystemException.class);
+            assertThat(((io.holdfast.common.ErrnoFileSystemException) e).errno())
+                .isEqualTo(io.holdfast.common.Errno.ENAMETOOLONG);
           }
         });
     Files.createFile(dir.resolve("n".repeat(255)));
@@ -728,7 +728,7 @@ public abstract class FileSystemContract {
   @Test
   public void aWriterWhoIsNotTheOwnerClearsSetIdBitsAndMayTouch() throws Exception {
     assumeTrue(isHoldfast(), "needs a second identity");
-    io.holdfast.protocol.Caller nobody = new io.holdfast.protocol.Caller(65534, 65534, new int[0]);
+    io.holdfast.common.Caller nobody = new io.holdfast.common.Caller(65534, 65534, new int[0]);
     Path f = dir.resolve("setid");
     Files.write(f, "first".getBytes(UTF_8));
     Files.setAttribute(f, "unix:mode", 06777);

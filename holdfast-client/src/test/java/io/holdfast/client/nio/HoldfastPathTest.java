@@ -3,8 +3,8 @@ package io.holdfast.client.nio;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.ErrnoFileSystemException;
+import io.holdfast.common.Errno;
+import io.holdfast.common.ErrnoFileSystemException;
 import java.net.URI;
 import java.nio.file.FileSystem;
 import java.nio.file.InvalidPathException;

@@ -1,8 +1,8 @@
 package io.holdfast.client.nio;
 
+import io.holdfast.common.Errno;
 import io.holdfast.protocol.Attr;
 import io.holdfast.protocol.Checksums;
-import io.holdfast.protocol.Errno;
 import io.holdfast.protocol.FileType;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;

@@ -3,8 +3,8 @@ package io.holdfast.client.nio;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.HoldfastException;
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
@@ -246,7 +246,7 @@ class WriteBehindWindowTest {
       volume.failWith = Errno.ENOSPC;
       volume.releaseOne();
       assertThatThrownBy(() -> ch.force(true))
-          .isInstanceOfSatisfying(io.holdfast.protocol.ErrnoFileSystemException.class,
+          .isInstanceOfSatisfying(io.holdfast.common.ErrnoFileSystemException.class,
               e -> assertThat(e.errno()).isEqualTo(Errno.ENOSPC));
       volume.failWith = null;
       ch.write(ByteBuffer.wrap(new byte[5]));

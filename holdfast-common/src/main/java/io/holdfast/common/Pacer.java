@@ -1,4 +1,4 @@
-package io.holdfast.storage;
+package io.holdfast.common;
 
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
@@ -22,7 +22,7 @@ public final class Pacer {
   /** Default rate of the scrubber: 16 MiB/s. */
   public static final long DEFAULT_BYTES_PER_SECOND = 16L << 20;
   /** Smallest burst, in bytes: one 64 KiB block. */
-  static final long MIN_BURST_BYTES = 64 * 1024;
+  public static final long MIN_BURST_BYTES = 64 * 1024;
 
   /** Sleeps; the real one is {@link TimeUnit#sleep}, tests advance a fake clock instead. */
   @FunctionalInterface

@@ -1,11 +1,11 @@
-package io.holdfast.protocol;
+package io.holdfast.common;
 
 /**
  * The credentials a mutation runs with, used for POSIX permission checks at apply time.
  *
  * @param uid effective user id; 0 is the superuser
  * @param gid effective group id
- * @param groups supplementary group ids (at most {@link Limits#MAX_GROUPS})
+ * @param groups supplementary group ids (the protocol carries at most {@code Limits.MAX_GROUPS})
  */
 public record Caller(int uid, int gid, int[] groups) {
   /** The superuser, used by operators' tools and tests. */

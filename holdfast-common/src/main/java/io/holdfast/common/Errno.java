@@ -1,4 +1,4 @@
-package io.holdfast.protocol;
+package io.holdfast.common;
 
 /**
  * POSIX error numbers used by the Holdfast protocol, with their Linux values.
@@ -6,7 +6,7 @@ package io.holdfast.protocol;
  * <p>Outcomes of mutations are decided at apply time on every member of a replica group, so
  * the same request yields the same {@code Errno} everywhere.
  */
-public enum Errno {
+public enum Errno implements WireCode {
   /** Success. */
   OK(0),
   EPERM(1),
@@ -43,6 +43,8 @@ public enum Errno {
   ETIMEDOUT(110),
   ESTALE(116);
 
+  private static final WireCodes<Errno> CODES = WireCodes.of(Errno.class, "errno");
+
   private final int code;
 
   Errno(int code) {
@@ -50,6 +52,7 @@ public enum Errno {
   }
 
   /** The Linux errno value, e.g. 2 for {@link #ENOENT}. */
+  @Override
   public int code() {
     return code;
   }
@@ -60,11 +63,6 @@ public enum Errno {
    * @throws IllegalArgumentException if no constant has that value
    */
   public static Errno fromCode(int code) {
-    for (Errno e : values()) {
-      if (e.code == code) {
-        return e;
-      }
-    }
-    throw new IllegalArgumentException("unknown errno " + code);
+    return CODES.fromCode(code);
   }
 }

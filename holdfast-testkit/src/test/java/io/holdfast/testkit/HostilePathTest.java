@@ -1,15 +1,18 @@
-package io.holdfast.client.nio;
+package io.holdfast.testkit;
 
 import static java.nio.file.LinkOption.NOFOLLOW_LINKS;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
+import io.holdfast.client.nio.HoldfastFileSystemProvider;
+import io.holdfast.client.nio.MemoryVolume;
+import io.holdfast.client.nio.TestVolumes;
+import io.holdfast.common.Caller;
+import io.holdfast.common.Errno;
+import io.holdfast.common.ErrnoFileSystemException;
 import io.holdfast.protocol.Attr;
-import io.holdfast.protocol.Caller;
 import io.holdfast.protocol.DirEntry;
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.ErrnoFileSystemException;
 import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;

@@ -1,4 +1,4 @@
-package io.holdfast.client.security;
+package io.holdfast.transport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

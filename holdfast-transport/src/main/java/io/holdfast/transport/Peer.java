@@ -1,4 +1,4 @@
-package io.holdfast.client.security;
+package io.holdfast.transport;
 
 import java.security.cert.X509Certificate;
 import java.util.Objects;

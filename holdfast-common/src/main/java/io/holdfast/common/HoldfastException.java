@@ -1,4 +1,4 @@
-package io.holdfast.protocol;
+package io.holdfast.common;
 
 import java.io.IOException;
 import java.util.Objects;

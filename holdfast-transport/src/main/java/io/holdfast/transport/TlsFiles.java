@@ -1,4 +1,4 @@
-package io.holdfast.client.security;
+package io.holdfast.transport;
 
 import java.io.IOException;
 import java.io.InputStream;

@@ -1,4 +1,4 @@
-package io.holdfast.cli;
+package io.holdfast.common;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -16,25 +16,46 @@ import java.util.Set;
  * The {@code stat(2)} fields of one file, read through {@code java.nio.file} from any file
  * system: the {@code "unix"} view when the file system has it (the JDK's on Linux, Holdfast's),
  * else {@code "posix"}, else basic attributes with a synthesized mode. Missing numbers are -1.
+ * Immutable.
  *
+ * @param inode {@code st_ino}
+ * @param nlink {@code st_nlink}
+ * @param uid {@code st_uid}
+ * @param gid {@code st_gid}
+ * @param size {@code st_size}, bytes
+ * @param atime last access
+ * @param mtime last modification
+ * @param ctime last status change (the modification time where the file system has none)
  * @param mode full {@code st_mode}: file type bits and permission bits
  * @param rdev {@code st_rdev}: the device number of a character or block device (Linux
  *     {@code dev_t}), else 0
  */
-record FileInfo(long inode, int mode, long nlink, long uid, long gid, long size,
+public record FileInfo(long inode, int mode, long nlink, long uid, long gid, long size,
     FileTime atime, FileTime mtime, FileTime ctime, long rdev) {
 
-  static final int S_IFMT = 0170000;
-  static final int S_IFSOCK = 0140000;
-  static final int S_IFLNK = 0120000;
-  static final int S_IFREG = 0100000;
-  static final int S_IFBLK = 0060000;
-  static final int S_IFDIR = 0040000;
-  static final int S_IFCHR = 0020000;
-  static final int S_IFIFO = 0010000;
+  /** The file type bits of {@code st_mode}. */
+  public static final int S_IFMT = 0170000;
+  /** Type bits of a socket. */
+  public static final int S_IFSOCK = 0140000;
+  /** Type bits of a symbolic link. */
+  public static final int S_IFLNK = 0120000;
+  /** Type bits of a regular file. */
+  public static final int S_IFREG = 0100000;
+  /** Type bits of a block device. */
+  public static final int S_IFBLK = 0060000;
+  /** Type bits of a directory. */
+  public static final int S_IFDIR = 0040000;
+  /** Type bits of a character device. */
+  public static final int S_IFCHR = 0020000;
+  /** Type bits of a FIFO. */
+  public static final int S_IFIFO = 0010000;
 
-  /** Reads {@code p}'s attributes, following a final symbolic link only if {@code follow}. */
-  static FileInfo read(Path p, boolean follow) throws IOException {
+  /**
+   * Reads {@code p}'s attributes, following a final symbolic link only if {@code follow}.
+   *
+   * @throws IOException if the file cannot be read (e.g. {@link java.nio.file.NoSuchFileException})
+   */
+  public static FileInfo read(Path p, boolean follow) throws IOException {
     LinkOption[] opts = follow ? new LinkOption[0] : new LinkOption[] {LinkOption.NOFOLLOW_LINKS};
     Set<String> views = p.getFileSystem().supportedFileAttributeViews();
     if (views.contains("unix")) {
@@ -68,35 +89,39 @@ record FileInfo(long inode, int mode, long nlink, long uid, long gid, long size,
         b.lastModifiedTime(), b.lastModifiedTime(), 0);
   }
 
-  int type() {
+  /** The file type bits ({@code mode & S_IFMT}). */
+  public int type() {
     return mode & S_IFMT;
   }
 
-  boolean isDirectory() {
+  /** Whether this is a directory. */
+  public boolean isDirectory() {
     return type() == S_IFDIR;
   }
 
-  boolean isSymbolicLink() {
+  /** Whether this is a symbolic link. */
+  public boolean isSymbolicLink() {
     return type() == S_IFLNK;
   }
 
-  boolean isRegularFile() {
+  /** Whether this is a regular file. */
+  public boolean isRegularFile() {
     return type() == S_IFREG;
   }
 
   /** Whether this is a FIFO, socket or device node. */
-  boolean isSpecial() {
+  public boolean isSpecial() {
     int t = type();
     return t == S_IFIFO || t == S_IFSOCK || t == S_IFCHR || t == S_IFBLK;
   }
 
   /** The permission bits including set-uid, set-gid and sticky ({@code 07777}). */
-  int permissionBits() {
+  public int permissionBits() {
     return mode & 07777;
   }
 
   /** Like {@code stat -c %F}: "regular file", "directory", "symbolic link", ... */
-  String typeName() {
+  public String typeName() {
     return switch (type()) {
       case S_IFREG -> size == 0 ? "regular empty file" : "regular file";
       case S_IFDIR -> "directory";
@@ -110,11 +135,12 @@ record FileInfo(long inode, int mode, long nlink, long uid, long gid, long size,
   }
 
   /** Like {@code ls -l}'s first column, e.g. {@code drwxr-xr-x} or {@code -rwsr-x--T}. */
-  String modeString() {
+  public String modeString() {
     return modeString(mode);
   }
 
-  static String modeString(int mode) {
+  /** Like {@code ls -l}'s first column for a full {@code st_mode}. */
+  public static String modeString(int mode) {
     char t = switch (mode & S_IFMT) {
       case S_IFDIR -> 'd';
       case S_IFLNK -> 'l';
@@ -141,7 +167,8 @@ record FileInfo(long inode, int mode, long nlink, long uid, long gid, long size,
     }
   }
 
-  static int modeBits(Set<PosixFilePermission> perms) {
+  /** The {@code 0777} bits of a set of POSIX permissions. */
+  public static int modeBits(Set<PosixFilePermission> perms) {
     int m = 0;
     for (PosixFilePermission p : perms) {
       m |= 0400 >> p.ordinal();
@@ -152,8 +179,10 @@ record FileInfo(long inode, int mode, long nlink, long uid, long gid, long size,
   /**
    * Sets {@code p}'s permission bits to {@code bits} ({@code 07777}), with the {@code "unix"}
    * view when available (keeps set-uid, set-gid, sticky), else {@code "posix"}, else not at all.
+   *
+   * @throws IOException if the file system refuses the change
    */
-  static void setPermissionBits(Path p, int bits) throws IOException {
+  public static void setPermissionBits(Path p, int bits) throws IOException {
     Set<String> views = p.getFileSystem().supportedFileAttributeViews();
     if (views.contains("unix")) {
       Files.setAttribute(p, "unix:mode", bits & 07777);

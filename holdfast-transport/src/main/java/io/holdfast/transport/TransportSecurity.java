@@ -1,7 +1,7 @@
-package io.holdfast.client.security;
+package io.holdfast.transport;
 
-import io.holdfast.protocol.Errno;
-import io.holdfast.protocol.HoldfastException;
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Map;

@@ -1,4 +1,4 @@
-package io.holdfast.storage;
+package io.holdfast.common;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

@@ -1,6 +1,5 @@
-package io.holdfast.cli;
+package io.holdfast.common;
 
-import io.holdfast.protocol.SpecialFiles;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SeekableByteChannel;
@@ -38,27 +37,50 @@ import java.util.Set;
  * one entry inside a tree is handed to {@link Failures} and the copy goes on with the next
  * entry. Blocking; not thread-safe.
  */
-final class TreeCopier {
+public final class TreeCopier {
   /** Copy buffer: 1 MiB. */
-  static final int BUFFER_BYTES = 1 << 20;
+  public static final int BUFFER_BYTES = 1 << 20;
 
   /** Receives failures of single entries; the operation continues after each. */
-  interface Failures {
+  @FunctionalInterface
+  public interface Failures {
+    /** One entry failed with {@code e}. */
     void failed(IOException e);
   }
 
-  private final CopyProgress progress;
+  /** Receives how far a copy got, e.g. to draw a progress line. Called on the copying thread. */
+  public interface Progress {
+    /** Shows nothing. */
+    Progress NONE = new Progress() {};
+
+    /** {@link #scan} found {@code fileCount} more entries of {@code byteCount} bytes to copy. */
+    default void expect(long fileCount, long byteCount) {}
+
+    /** {@code n} more bytes of file content were copied. */
+    default void bytes(long n) {}
+
+    /** One more entry (file, directory, link, special file) was copied. */
+    default void fileDone() {}
+  }
+
+  private final Progress progress;
   private final Failures failures;
   private final ByteBuffer buffer = ByteBuffer.allocate(BUFFER_BYTES);
   private int failed;
 
-  TreeCopier(CopyProgress progress, Failures failures) {
+  /**
+   * A copier.
+   *
+   * @param progress told of every entry and every chunk of bytes copied
+   * @param failures told of every entry below the given path that could not be copied or deleted
+   */
+  public TreeCopier(Progress progress, Failures failures) {
     this.progress = progress;
     this.failures = failures;
   }
 
   /** How many entries failed so far. */
-  int failedCount() {
+  public int failedCount() {
     return failed;
   }
 
@@ -71,7 +93,7 @@ final class TreeCopier {
    * @throws IOException if {@code src} itself cannot be copied; failures below it go to
    *     {@link Failures}
    */
-  void copy(Path src, Path dst, boolean recursive) throws IOException {
+  public void copy(Path src, Path dst, boolean recursive) throws IOException {
     FileInfo info = FileInfo.read(src, !recursive);
     if (info.isDirectory()) {
       if (!recursive) {
@@ -190,7 +212,7 @@ final class TreeCopier {
    * Counts the files and bytes {@link #copy} would move, for the progress line. Unreadable
    * entries are skipped here; the copy reports them.
    */
-  static void scan(Path src, boolean recursive, CopyProgress progress) {
+  public static void scan(Path src, boolean recursive, Progress progress) {
     try {
       FileInfo info = FileInfo.read(src, !recursive);
       scanEntry(src, info, recursive, progress);
@@ -199,7 +221,7 @@ final class TreeCopier {
     }
   }
 
-  private static void scanEntry(Path p, FileInfo info, boolean recursive, CopyProgress progress) {
+  private static void scanEntry(Path p, FileInfo info, boolean recursive, Progress progress) {
     progress.expect(1, info.isRegularFile() ? info.size() : 0);
     if (!info.isDirectory() || !recursive) {
       return;
@@ -225,7 +247,7 @@ final class TreeCopier {
    * @throws IOException if {@code p} itself cannot be deleted; failures below it go to
    *     {@link Failures}
    */
-  void delete(Path p, boolean recursive) throws IOException {
+  public void delete(Path p, boolean recursive) throws IOException {
     FileInfo info = FileInfo.read(p, false);
     if (info.isDirectory()) {
       if (!recursive) {
@@ -282,7 +304,8 @@ final class TreeCopier {
     failures.failed(e);
   }
 
-  static boolean sameFileSystem(Path a, Path b) {
+  /** Whether {@code a} and {@code b} belong to one file system (a rename can move one to the other). */
+  public static boolean sameFileSystem(Path a, Path b) {
     return a.getFileSystem().equals(b.getFileSystem());
   }
 
