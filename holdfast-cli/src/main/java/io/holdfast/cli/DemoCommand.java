@@ -1,6 +1,7 @@
 package io.holdfast.cli;
 
 import io.holdfast.client.HoldfastClient;
+import io.holdfast.fuse.Capabilities;
 import io.holdfast.fuse.FuseMount;
 import io.holdfast.fuse.FuseOptions;
 import io.holdfast.protocol.Errno;
@@ -140,7 +141,8 @@ final class DemoCommand implements Callable<Integer> {
       boolean fuse = !noFuse && FuseMount.isAvailable();
       if (fuse) {
         Path mnt = Files.createDirectories(data.resolve("mnt"));
-        mount = FuseMount.mount(fs.getPath("/"), mnt, FuseOptions.defaults().withFsName("holdfast-demo").withCallerScope(MountCommand.HOLDFAST_CALLERS));
+        mount = FuseMount.mount(fs.getPath("/"), mnt, FuseOptions.defaults().withFsName("holdfast-demo").withCallerScope(MountCommand.HOLDFAST_CALLERS)
+            .withCapabilities(Capabilities.HOLDFAST));
         target = mnt;
         say("mounted at %s (FUSE)", mnt);
       } else {

@@ -1,5 +1,6 @@
 package io.holdfast.cli;
 
+import io.holdfast.fuse.Capabilities;
 import io.holdfast.fuse.FuseMount;
 import io.holdfast.fuse.FuseOptions;
 import java.io.IOException;
@@ -89,7 +90,8 @@ final class MountCommand implements Callable<Integer> {
         System.out.println("volume " + name + " is exported read-only to this client: mounting read-only");
       }
       FuseOptions options = new FuseOptions(allowOther, readOnly || exportedReadOnly, debug,
-          Duration.ofMillis(Math.round(cacheTimeoutSeconds * 1000)), "holdfast-" + name).withCallerScope(HOLDFAST_CALLERS);
+          Duration.ofMillis(Math.round(cacheTimeoutSeconds * 1000)), "holdfast-" + name).withCallerScope(HOLDFAST_CALLERS)
+          .withCapabilities(Capabilities.HOLDFAST);
       mount = FuseMount.mount(root, mountPoint, options);
     } catch (IOException | RuntimeException e) {
       locations.close();
