@@ -2,6 +2,7 @@ package io.holdfast.cli;
 
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.client.security.TransportSecurity;
+import io.holdfast.common.Units;
 import io.holdfast.protocol.Caller;
 import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.ClusterMap;

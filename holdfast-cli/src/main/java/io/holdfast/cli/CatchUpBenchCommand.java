@@ -1,5 +1,6 @@
 package io.holdfast.cli;
 
+import io.holdfast.common.Units;
 import io.holdfast.server.NodeSecurity;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,5 +1,6 @@
 package io.holdfast.cli;
 
+import io.holdfast.common.Units;
 import java.io.PrintStream;
 import java.util.Locale;
 import java.util.function.LongSupplier;

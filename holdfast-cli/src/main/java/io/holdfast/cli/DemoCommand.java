@@ -1,6 +1,7 @@
 package io.holdfast.cli;
 
 import io.holdfast.client.HoldfastClient;
+import io.holdfast.common.Units;
 import io.holdfast.fuse.Capabilities;
 import io.holdfast.fuse.FuseMount;
 import io.holdfast.fuse.FuseOptions;
