@@ -69,7 +69,7 @@ public final class MiniCluster implements AutoCloseable {
     }
     this.root = root;
     this.snapshotThreshold = snapshotThreshold;
-    this.addresses = io.holdfast.server.LoopbackAddresses.free(size + spares);
+    this.addresses = LoopbackAddresses.free(size + spares);
     this.peers = addresses.subList(0, size);
     this.nodes = new HoldfastNode[size + spares];
     if (tls) {
