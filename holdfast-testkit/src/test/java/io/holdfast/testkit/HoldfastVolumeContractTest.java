@@ -1,8 +1,10 @@
-package io.holdfast.client.nio;
+package io.holdfast.testkit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.holdfast.client.nio.HoldfastFileSystem;
+import io.holdfast.client.nio.HoldfastFileSystemProvider;
 import io.holdfast.protocol.Caller;
 import io.holdfast.storage.Brick;
 import io.holdfast.storage.LocalVolumeService;
