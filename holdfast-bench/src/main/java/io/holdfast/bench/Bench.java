@@ -210,7 +210,8 @@ public final class Bench {
     }
   }
 
-  private static void deleteRecursively(Path dir) throws IOException {
+  /** Deletes {@code dir} and everything below it; symbolic links are deleted, never followed. */
+  static void deleteRecursively(Path dir) throws IOException {
     Files.walkFileTree(
         dir,
         new SimpleFileVisitor<>() {

@@ -1,16 +1,16 @@
 package io.holdfast.cli;
 
+import io.holdfast.bench.CatchUpBench;
+import io.holdfast.bench.CatchUpBenchRun;
+import io.holdfast.bench.CatchUpReport;
 import io.holdfast.common.TreeCopier;
 import io.holdfast.server.NodeSecurity;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -18,8 +18,10 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code holdfast bench catch-up}: an embedded cluster, a volume loaded with data, and a replica
- * replaced while a foreground client runs; see {@link CatchUpBench}.
+ * {@code holdfast bench catch-up}: parses the options into {@link CatchUpBench.Settings} and
+ * runs {@link CatchUpBench} through {@link CatchUpBenchRun} (an embedded cluster, a volume
+ * loaded with data, and a replica replaced while a foreground client runs), then prints its
+ * {@link CatchUpReport}.
  */
 @Command(name = "catch-up", mixinStandardHelpOptions = true, sortOptions = false,
     description = {
@@ -87,38 +89,16 @@ final class CatchUpBenchCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     CatchUpBench.Settings asked = settings(null);
-    Path work = prepareDirectory();
-    // the nodes run in this process: their log lines go to a file, not between the progress lines
-    if (System.getProperty("org.slf4j.simpleLogger.logFile") == null) {
-      System.setProperty("org.slf4j.simpleLogger.logFile", work.resolve("nodes.log").toString());
-      System.setProperty("org.slf4j.simpleLogger.showDateTime", "true");
-    }
-    boolean ok = false;
+    Path work;
     try {
-      CatchUpBench.Settings s = asked.withDir(work);
-      long free = Files.getFileStore(work).getUsableSpace();
-      if (free < s.bytesNeeded()) {
-        throw new IllegalArgumentException(String.format(Locale.ROOT,
-            "%s has %s free; the bench needs about %s for --size %s and %d round(s). Choose --dir elsewhere or a smaller --size",
-            work, Units.size(free), Units.size(s.bytesNeeded()), Units.size(s.dataBytes()),
-            s.ratesBytesPerSecond().size()));
-      }
-      CatchUpReport report = new CatchUpBench(s, System.err).run();
-      System.out.print(json ? report.toJson() + System.lineSeparator() : report.toText());
-      System.out.flush();
-      ok = report.completed() && report.failedOperations() == 0;
-      return ok ? 0 : 1;
-    } finally {
-      if (keep) {
-        System.err.println("holdfast bench catch-up: kept " + work);
-      } else {
-        try {
-          new TreeCopier(CopyProgress.NONE, e -> {}).delete(work, true);
-        } catch (IOException e) {
-          System.err.println("holdfast bench catch-up: could not delete " + work + ": " + Errors.describe(e));
-        }
-      }
+      work = CatchUpBenchRun.prepareWorkDirectory(dir);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
     }
+    CatchUpReport report = CatchUpBenchRun.run(asked.withDir(work), keep, System.err);
+    System.out.print(json ? report.toJson() + System.lineSeparator() : report.toText());
+    System.out.flush();
+    return report.completed() && report.failedOperations() == 0 ? 0 : 1;
   }
 
   /**
@@ -148,21 +128,6 @@ final class CatchUpBenchCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
     }
-  }
-
-  private Path prepareDirectory() throws IOException {
-    if (dir == null) {
-      return Files.createTempDirectory("holdfast-catchup-");
-    }
-    Path d = dir.toAbsolutePath().normalize();
-    if (Files.exists(d)) {
-      try (Stream<Path> s = Files.list(d)) {
-        if (s.findAny().isPresent()) {
-          throw new CommandLine.ParameterException(spec.commandLine(), d + " is not empty; --dir needs an empty or new directory");
-        }
-      }
-    }
-    return Files.createDirectories(d);
   }
 
   /** Parses sizes: a number with an optional binary unit (B, K/KiB, M/MiB, G/GiB, T/TiB), e.g. {@code 1GiB}, {@code 1.5G}. */

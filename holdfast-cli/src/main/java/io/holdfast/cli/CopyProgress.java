@@ -1,6 +1,7 @@
 package io.holdfast.cli;
 
 import io.holdfast.common.TreeCopier;
+import io.holdfast.common.Units;
 import java.io.PrintStream;
 import java.util.Locale;
 import java.util.function.LongSupplier;

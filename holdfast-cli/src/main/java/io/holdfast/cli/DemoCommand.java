@@ -3,6 +3,8 @@ package io.holdfast.cli;
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.common.Errno;
 import io.holdfast.common.HoldfastException;
+import io.holdfast.common.Units;
+import io.holdfast.fuse.Capabilities;
 import io.holdfast.fuse.FuseMount;
 import io.holdfast.fuse.FuseOptions;
 import io.holdfast.protocol.Response;
@@ -140,7 +142,8 @@ final class DemoCommand implements Callable<Integer> {
       boolean fuse = !noFuse && FuseMount.isAvailable();
       if (fuse) {
         Path mnt = Files.createDirectories(data.resolve("mnt"));
-        mount = FuseMount.mount(fs.getPath("/"), mnt, FuseOptions.defaults().withFsName("holdfast-demo").withCallerScope(MountCommand.HOLDFAST_CALLERS));
+        mount = FuseMount.mount(fs.getPath("/"), mnt, FuseOptions.defaults().withFsName("holdfast-demo").withCallerScope(MountCommand.HOLDFAST_CALLERS)
+            .withCapabilities(Capabilities.HOLDFAST));
         target = mnt;
         say("mounted at %s (FUSE)", mnt);
       } else {

@@ -10,7 +10,7 @@ import java.util.List;
 
 /**
  * The TLS material of a cluster whose nodes all listen on this machine's loopback address (the
- * demo, the catch-up benchmark): a cluster CA, one node certificate per node, and an admin
+ * demo): a cluster CA, one node certificate per node, and an admin
  * client certificate. Every connection is then mutual TLS 1.3, as in a real cluster.
  */
 final class LoopbackCredentials {

@@ -1,5 +1,6 @@
 package io.holdfast.cli;
 
+import io.holdfast.fuse.Capabilities;
 import io.holdfast.fuse.FuseMount;
 import io.holdfast.fuse.FuseOptions;
 import java.io.IOException;
@@ -7,9 +8,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -17,8 +15,8 @@ import picocli.CommandLine.Parameters;
 
 /**
  * {@code holdfast mount}: serves a volume's {@code holdfast://} file system at a local mount
- * point through FUSE, in the foreground, until SIGINT/SIGTERM or until the mount is removed
- * from outside ({@code fusermount3 -u}).
+ * point through FUSE, in the foreground ({@link Serve}), until SIGINT/SIGTERM or until the mount
+ * is removed from outside ({@code fusermount3 -u}).
  */
 @Command(name = "mount", mixinStandardHelpOptions = true, sortOptions = false,
     description = {
@@ -36,9 +34,6 @@ final class MountCommand implements Callable<Integer> {
    */
   static final io.holdfast.fuse.CallerScope HOLDFAST_CALLERS =
       caller -> io.holdfast.client.nio.HoldfastFileSystem.bindCaller(caller)::close;
-
-  /** How often the foreground loop checks that the mount is still there: 1 s. */
-  static final long CHECK_INTERVAL_MILLIS = 1000;
 
   @Mixin ClusterOption cluster;
 
@@ -89,7 +84,8 @@ final class MountCommand implements Callable<Integer> {
         System.out.println("volume " + name + " is exported read-only to this client: mounting read-only");
       }
       FuseOptions options = new FuseOptions(allowOther, readOnly || exportedReadOnly, debug,
-          Duration.ofMillis(Math.round(cacheTimeoutSeconds * 1000)), "holdfast-" + name).withCallerScope(HOLDFAST_CALLERS);
+          Duration.ofMillis(Math.round(cacheTimeoutSeconds * 1000)), "holdfast-" + name).withCallerScope(HOLDFAST_CALLERS)
+          .withCapabilities(Capabilities.HOLDFAST);
       mount = FuseMount.mount(root, mountPoint, options);
     } catch (IOException | RuntimeException e) {
       locations.close();
@@ -103,40 +99,41 @@ final class MountCommand implements Callable<Integer> {
           + (e.getClass() == IOException.class ? e.getMessage() : Errors.describe(e)));
       return 1;
     }
-    CountDownLatch stopped = new CountDownLatch(1);
-    AtomicBoolean closing = new AtomicBoolean();
-    Runnable stop = () -> {
-      if (!closing.compareAndSet(false, true)) {
-        return;
+    Serve.run("holdfast-unmount", new Serve.Served() {
+      @Override
+      public void ready() {
+        System.out.println("mounted " + volume + " at " + mountPoint + "; stop with Ctrl-C or 'fusermount3 -u "
+            + mountPoint + "'");
+        System.out.flush();
       }
-      try {
-        mount.close();
-      } catch (IOException | RuntimeException e) {
-        System.err.println("holdfast mount: error while unmounting: " + Errors.describe(e));
+
+      @Override
+      public boolean ended() {
+        return mount.isClosed() || !MountTable.isMountPoint(realMountPoint);
       }
-      try {
-        locations.close();
-      } catch (IOException | RuntimeException e) {
-        System.err.println("holdfast mount: error while closing " + name + ": " + Errors.describe(e));
-      }
-      stopped.countDown();
-    };
-    Thread hook = new Thread(stop, "holdfast-unmount");
-    Runtime.getRuntime().addShutdownHook(hook);
-    System.out.println("mounted " + volume + " at " + mountPoint + "; stop with Ctrl-C or 'fusermount3 -u "
-        + mountPoint + "'");
-    System.out.flush();
-    while (!stopped.await(CHECK_INTERVAL_MILLIS, TimeUnit.MILLISECONDS)) {
-      if (mount.isClosed() || !MountTable.isMountPoint(realMountPoint)) {
-        System.out.println(mountPoint + " was unmounted");
-        stop.run();
-        try {
-          Runtime.getRuntime().removeShutdownHook(hook);
-        } catch (IllegalStateException e) {
-          // already shutting down
+
+      @Override
+      public void stopping(Serve.Reason why) {
+        if (why == Serve.Reason.ENDED) {
+          System.out.println(mountPoint + " was unmounted");
         }
       }
-    }
+
+      /** Unmounts and closes the volume; reports a failure of either and goes on (exit 0). */
+      @Override
+      public void close() {
+        try {
+          mount.close();
+        } catch (IOException | RuntimeException e) {
+          System.err.println("holdfast mount: error while unmounting: " + Errors.describe(e));
+        }
+        try {
+          locations.close();
+        } catch (IOException | RuntimeException e) {
+          System.err.println("holdfast mount: error while closing " + name + ": " + Errors.describe(e));
+        }
+      }
+    });
     return 0;
   }
 

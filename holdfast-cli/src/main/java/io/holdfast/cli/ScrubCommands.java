@@ -1,6 +1,7 @@
 package io.holdfast.cli;
 
 import io.holdfast.client.HoldfastClient;
+import io.holdfast.common.Units;
 import io.holdfast.protocol.ClusterMap;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;

@@ -6,11 +6,11 @@ import io.holdfast.server.NodeConfig;
 import io.holdfast.server.NodeSecurity;
 import io.holdfast.server.ScrubSettings;
 import io.holdfast.transport.TransportSecurity;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -108,28 +108,27 @@ final class ServerCommand implements Callable<Integer> {
     // SIGTERM and SIGINT ask for a clean stop: the node closes (pending requests fail with a
     // retryable error, clients go to the other members) and the process exits 0, as service
     // managers expect. The shutdown hook covers every other way the JVM ends.
-    CountDownLatch stopRequested = new CountDownLatch(1);
-    for (String signal : new String[] {"TERM", "INT"}) {
-      sun.misc.Signal.handle(new sun.misc.Signal(signal), s -> stopRequested.countDown());
-    }
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> stop(node), "holdfast-shutdown"));
-    System.out.println("holdfast node " + config.address() + " running (cluster " + config.clusterId() + ", data " + data.toAbsolutePath()
-        + (insecure ? ", PLAINTEXT" : ", mutual TLS 1.3") + ")");
-    System.out.println(node.adminUri().map(u -> "status page and metrics (unauthenticated, read-only): " + u + " and " + u.resolve("/metrics"))
-        .orElse("admin port off"));
-    System.out.flush();
-    stopRequested.await();
-    System.out.println("holdfast node " + config.address() + " stopping (signal received)");
-    return stop(node) ? 0 : 1;
-  }
+    boolean clean = Serve.run("holdfast-shutdown", new Serve.Served() {
+      @Override
+      public void ready() {
+        System.out.println("holdfast node " + config.address() + " running (cluster " + config.clusterId() + ", data "
+            + data.toAbsolutePath() + (insecure ? ", PLAINTEXT" : ", mutual TLS 1.3") + ")");
+        System.out.println(node.adminUri()
+            .map(u -> "status page and metrics (unauthenticated, read-only): " + u + " and " + u.resolve("/metrics"))
+            .orElse("admin port off"));
+        System.out.flush();
+      }
 
-  private static boolean stop(HoldfastNode node) {
-    try {
-      node.close();
-      return true;
-    } catch (Exception e) {
-      System.err.println("holdfast: error while stopping: " + e.getMessage());
-      return false;
-    }
+      @Override
+      public void stopping(Serve.Reason why) {
+        System.out.println("holdfast node " + config.address() + " stopping (signal received)");
+      }
+
+      @Override
+      public void close() throws IOException {
+        node.close();
+      }
+    });
+    return clean ? 0 : 1;
   }
 }

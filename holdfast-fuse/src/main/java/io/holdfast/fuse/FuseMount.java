@@ -86,7 +86,8 @@ public final class FuseMount implements AutoCloseable {
    * <p>Blocks for the mount handshake (typically tens of milliseconds, at most about 10 s).
    *
    * @param root the directory to expose; any {@link java.nio.file.FileSystem} works, the attribute
-   *     views it supports decide how faithful {@code stat} is (best with {@code "unix"})
+   *     views it supports decide how faithful {@code stat} is (best with {@code "unix"}); what it
+   *     does beyond {@code java.nio.file} is declared in {@link FuseOptions#capabilities}
    * @param mountPoint an existing, empty directory on the local file system
    * @param options mount options
    * @return the mounted file system; close it to unmount

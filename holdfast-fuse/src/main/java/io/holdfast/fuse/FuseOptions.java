@@ -21,6 +21,10 @@ import java.util.regex.Pattern;
  *     must start with {@code holdfast-} and contain only {@code [A-Za-z0-9._:@/+-]}
  * @param callerScope the credentials hook, see {@link CallerScope}; {@link CallerScope#NONE} by
  *     default
+ * @param capabilities what the served file system does (exact modes, whose identity it acts
+ *     under, write-behind), declared by the caller and never inferred from the path's file
+ *     system; {@link Capabilities#LOCAL} by default, {@link Capabilities#HOLDFAST} for a Holdfast
+ *     volume
  */
 public record FuseOptions(
     boolean allowOther,
@@ -28,7 +32,8 @@ public record FuseOptions(
     boolean debug,
     Duration cacheTimeout,
     String fsName,
-    CallerScope callerScope) {
+    CallerScope callerScope,
+    Capabilities capabilities) {
 
   private static final Pattern FS_NAME = Pattern.compile("holdfast-[A-Za-z0-9._:@/+-]{1,200}");
   private static final Duration MAX_CACHE_TIMEOUT = Duration.ofDays(1);
@@ -45,6 +50,7 @@ public record FuseOptions(
     Objects.requireNonNull(cacheTimeout, "cacheTimeout");
     Objects.requireNonNull(fsName, "fsName");
     Objects.requireNonNull(callerScope, "callerScope");
+    Objects.requireNonNull(capabilities, "capabilities");
     if (cacheTimeout.isNegative() || cacheTimeout.compareTo(MAX_CACHE_TIMEOUT) > 0) {
       throw new IllegalArgumentException("cacheTimeout must be within [0, 1 day]: " + cacheTimeout);
     }
@@ -54,7 +60,21 @@ public record FuseOptions(
     }
   }
 
-  /** The options without a credentials hook ({@link CallerScope#NONE}). */
+  /** The options for a file system with {@link Capabilities#LOCAL} capabilities. */
+  public FuseOptions(
+      boolean allowOther,
+      boolean readOnly,
+      boolean debug,
+      Duration cacheTimeout,
+      String fsName,
+      CallerScope callerScope) {
+    this(allowOther, readOnly, debug, cacheTimeout, fsName, callerScope, Capabilities.LOCAL);
+  }
+
+  /**
+   * The options without a credentials hook ({@link CallerScope#NONE}), for a file system with
+   * {@link Capabilities#LOCAL} capabilities.
+   */
   public FuseOptions(
       boolean allowOther, boolean readOnly, boolean debug, Duration cacheTimeout, String fsName) {
     this(allowOther, readOnly, debug, cacheTimeout, fsName, CallerScope.NONE);
@@ -64,7 +84,8 @@ public record FuseOptions(
    * Read-write, not {@code allow_other}, no debug, no kernel caching of attributes and entries
    * (the kernel asks on every stat and lookup, so it never shows a size, mode or link count older
    * than the file system's: hard links and other clients' changes included), {@code
-   * fsname=holdfast-fs}.
+   * fsname=holdfast-fs}, no credentials hook, {@link Capabilities#LOCAL} (declare {@link
+   * Capabilities#HOLDFAST} with {@link #withCapabilities} for a Holdfast volume).
    */
   public static FuseOptions defaults() {
     return new FuseOptions(false, false, false, Duration.ZERO, "holdfast-fs");
@@ -72,21 +93,26 @@ public record FuseOptions(
 
   /** A copy with {@code fsName} replaced. */
   public FuseOptions withFsName(String name) {
-    return new FuseOptions(allowOther, readOnly, debug, cacheTimeout, name, callerScope);
+    return new FuseOptions(allowOther, readOnly, debug, cacheTimeout, name, callerScope, capabilities);
   }
 
   /** A copy with {@code readOnly} replaced. */
   public FuseOptions withReadOnly(boolean ro) {
-    return new FuseOptions(allowOther, ro, debug, cacheTimeout, fsName, callerScope);
+    return new FuseOptions(allowOther, ro, debug, cacheTimeout, fsName, callerScope, capabilities);
   }
 
   /** A copy with {@code cacheTimeout} replaced. */
   public FuseOptions withCacheTimeout(Duration timeout) {
-    return new FuseOptions(allowOther, readOnly, debug, timeout, fsName, callerScope);
+    return new FuseOptions(allowOther, readOnly, debug, timeout, fsName, callerScope, capabilities);
   }
 
   /** A copy with the credentials hook replaced. */
   public FuseOptions withCallerScope(CallerScope scope) {
-    return new FuseOptions(allowOther, readOnly, debug, cacheTimeout, fsName, scope);
+    return new FuseOptions(allowOther, readOnly, debug, cacheTimeout, fsName, scope, capabilities);
+  }
+
+  /** A copy with the declared capabilities replaced. */
+  public FuseOptions withCapabilities(Capabilities declared) {
+    return new FuseOptions(allowOther, readOnly, debug, cacheTimeout, fsName, callerScope, declared);
   }
 }

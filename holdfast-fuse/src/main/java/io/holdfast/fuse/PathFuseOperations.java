@@ -76,8 +76,12 @@ import org.cryptomator.jfuse.api.TimeSpec;
  *       Holdfast's provider) mode/ino/nlink/uid/gid/rdev/times are reported as stored and inode
  *       numbers are honoured ({@code fuse_config.use_ino}, set in {@code init}) so tools detect hard links. Otherwise
  *       {@code "posix"} or basic attributes are used with synthesized mode and ownership.
- *   <li><b>Credentials:</b> see {@link CallerScope}. For the local default file system served by a
- *       root daemon, new nodes are chowned to the caller, as a C passthrough server does.
+ *   <li><b>Capabilities</b> of the file system (exact initial modes, whose identity it acts
+ *       under, write-behind) are declared in {@link FuseOptions#capabilities}, never inferred from
+ *       which {@link java.nio.file.FileSystem} {@link #root} belongs to.
+ *   <li><b>Credentials:</b> see {@link CallerScope}. For a file system that acts as this process
+ *       ({@link Capabilities.Ownership#PROCESS}) served by a root daemon, new nodes are chowned to
+ *       the caller, as a C passthrough server does.
  *   <li><b>fallocate and SEEK_DATA/SEEK_HOLE</b> (Linux fallocate(2), lseek(2)) go to
  *       {@link HoldfastFiles} when the handle is a Holdfast channel. Other file systems (the local
  *       disk included) get {@code EOPNOTSUPP} for fallocate, and {@code ENOSYS} for lseek, after
@@ -137,15 +141,17 @@ final class PathFuseOperations implements FuseOperations {
   private final boolean statExtras;
   private final boolean adoptOwnership;
   /**
-   * Whether new nodes can be created with their final permission bits in one step: true for
-   * file systems other than the JVM's default one (Holdfast's applies the given mode exactly and
-   * does not check permissions on a channel it just created). The local disk needs two steps
-   * (create owner-writable, then chmod) because the JDK applies the daemon's umask. One step
-   * saves a replicated SetAttr per create and mkdir.
+   * Whether new nodes can be created with their final permission bits in one step: declared by
+   * {@link Capabilities#exactModes} (Holdfast's provider applies the given mode exactly and does
+   * not check permissions on a channel it just created). Otherwise two steps (create
+   * owner-writable, then chmod), because the local disk's JDK provider applies the daemon's
+   * umask. One step saves a replicated SetAttr per create and mkdir.
    */
   private final boolean exactInitialMode;
-  /** Whether {@link #root} is on the JVM's default (local) file system, whose writes are synchronous. */
-  private final boolean localDisk;
+  /** Whether the file system acts as the bound caller ({@link Capabilities.Ownership#CALLER}). */
+  private final boolean actsAsCaller;
+  /** Whether writes may be acknowledged before others see them ({@link Capabilities#writeBehind}). */
+  private final boolean writeBehind;
   private final int daemonUid;
   private final int daemonGid;
   private final ConcurrentHashMap<Long, Handle> handles = new ConcurrentHashMap<>();
@@ -155,7 +161,7 @@ final class PathFuseOperations implements FuseOperations {
    * Creates the operations.
    *
    * @param root the directory to serve; its file system decides which attribute views are used
-   * @param options mount options (read-only guard, credentials hook)
+   * @param options mount options (read-only guard, credentials hook, declared capabilities)
    * @param errno jfuse's errno table (used only for jfuse defaults)
    * @param clock source of "now" for {@code UTIME_NOW}
    */
@@ -172,9 +178,11 @@ final class PathFuseOperations implements FuseOperations {
     int[] ids = processIds();
     this.daemonUid = ids[0];
     this.daemonGid = ids[1];
-    this.localDisk = root.getFileSystem() == FileSystems.getDefault();
-    this.adoptOwnership = unixView && daemonUid == 0 && localDisk;
-    this.exactInitialMode = posixView && !localDisk;
+    Capabilities declared = options.capabilities();
+    this.actsAsCaller = declared.ownership() == Capabilities.Ownership.CALLER;
+    this.writeBehind = declared.writeBehind();
+    this.adoptOwnership = unixView && daemonUid == 0 && !actsAsCaller;
+    this.exactInitialMode = posixView && declared.exactModes();
   }
 
   /** Number of open handles (for tests and diagnostics). */
@@ -236,7 +244,7 @@ final class PathFuseOperations implements FuseOperations {
     return fh;
   }
 
-  /** After creating a node: chown it to the caller when a root daemon serves the local disk. */
+  /** After creating a node: chown it to the caller when a root daemon serves a file system that acts as it. */
   private void adopt(Path p) {
     if (!adoptOwnership) {
       return;
@@ -483,7 +491,7 @@ final class PathFuseOperations implements FuseOperations {
   public int chmod(String path, int mode, FileInfo fi) {
     return run("chmod", path, true, () -> {
       Path p = resolve(path);
-      if (unixView && !localDisk && dropsOnlySetIdBits(p, mode)) {
+      if (unixView && actsAsCaller && dropsOnlySetIdBits(p, mode)) {
         try (CallerScope.Scope kernel = options.callerScope().enter(Caller.ROOT)) {
           setMode(p, mode);
         }
@@ -519,16 +527,18 @@ final class PathFuseOperations implements FuseOperations {
   }
 
   /**
-   * {@code utimensat(2)}. Times set to {@code UTIME_NOW} on a file system other than the local
-   * disk go as {@code unix:timesNow} where the file system has it (Holdfast does): "now" is then
-   * the volume's time, and any writer may do it (only the owner may set explicit times).
+   * {@code utimensat(2)}. Times set to {@code UTIME_NOW} on a file system that acts as the caller
+   * ({@link Capabilities.Ownership#CALLER}) go as {@code unix:timesNow} where the file system has
+   * it (Holdfast does): "now" is then the volume's time, and any writer may do it (only the owner
+   * may set explicit times). A path on the JVM's default file system gets its times from libc's
+   * {@code utimensat(2)} (the JDK's setTimes opens the file, and blocks on a FIFO).
    */
   @Override
   public int utimens(String path, TimeSpec atime, TimeSpec mtime, FileInfo fi) {
     return run("utimens", path, true, () -> {
       boolean aNow = atime.isUtimeNow();
       boolean mNow = mtime.isUtimeNow();
-      if (unixView && !localDisk && (aNow || mNow) && (aNow || atime.isUtimeOmit()) && (mNow || mtime.isUtimeOmit())) {
+      if (unixView && actsAsCaller && (aNow || mNow) && (aNow || atime.isUtimeOmit()) && (mNow || mtime.isUtimeOmit())) {
         Set<String> names = new HashSet<>();
         if (aNow) {
           names.add("lastAccessTime");
@@ -550,7 +560,8 @@ final class PathFuseOperations implements FuseOperations {
         return 0;
       }
       Path p = resolve(path);
-      if (localDisk) {
+      if (p.getFileSystem() == FileSystems.getDefault()) {
+        // a native call needs a path of the default file system, whatever the declared capabilities
         SpecialFiles.setTimes(p, m, a); // utimensat: the JDK's setTimes opens the file, and blocks on a FIFO
         return 0;
       }
@@ -892,17 +903,17 @@ final class PathFuseOperations implements FuseOperations {
    * {@code flush}, called on every {@code close(2)} of a descriptor: the data written through it
    * must be visible to every later {@code open}/{@code stat}/read on any client once close
    * returns (close-to-open consistency), and a write that failed is reported here, as
-   * close(2)'s error. The local disk's channels write synchronously, so there is nothing to
-   * wait for (and {@code force} would be an fsync). Other file systems may send writes behind
-   * (Holdfast does): {@link FileChannel#force} is the NIO call that waits for them, and on
-   * Holdfast it costs no more than that wait, since a write is durable on a majority once it
-   * completes.
+   * close(2)'s error. Where writes are visible once they return (the local disk), there is
+   * nothing to wait for (and {@code force} would be an fsync). A file system that declares
+   * {@link Capabilities#writeBehind} (Holdfast does) is forced: {@link FileChannel#force} is the
+   * NIO call that waits for the writes sent behind, and on Holdfast it costs no more than that
+   * wait, since a write is durable on a majority once it completes.
    */
   @Override
   public int flush(String path, FileInfo fi) {
     return run("flush", path, false, () -> {
       Handle h = fi == null ? null : handles.get(fi.getFh());
-      if (h != null && h.writable() && !localDisk) {
+      if (h != null && h.writable() && writeBehind) {
         h.channel().force(false);
       }
       return 0;

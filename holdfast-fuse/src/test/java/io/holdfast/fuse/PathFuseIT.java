@@ -48,7 +48,7 @@ class PathFuseIT {
     System.out.println("PathFuseIT seed=" + SEED);
     backing = Files.createDirectory(tmp.resolve("backing"));
     mnt = Files.createDirectory(tmp.resolve("mnt"));
-    mount = FuseMount.mount(backing, mnt, FuseOptions.defaults().withFsName("holdfast-it"));
+    mount = FuseMount.mount(backing, mnt, FuseOptions.defaults().withFsName("holdfast-it").withCapabilities(Capabilities.LOCAL));
   }
 
   @AfterEach

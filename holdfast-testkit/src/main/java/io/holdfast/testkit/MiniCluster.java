@@ -70,7 +70,7 @@ public final class MiniCluster implements AutoCloseable {
     }
     this.root = root;
     this.snapshotThreshold = snapshotThreshold;
-    this.addresses = io.holdfast.server.LoopbackAddresses.free(size + spares);
+    this.addresses = LoopbackAddresses.free(size + spares);
     this.peers = addresses.subList(0, size);
     this.nodes = new HoldfastNode[size + spares];
     if (tls) {
@@ -110,7 +110,7 @@ public final class MiniCluster implements AutoCloseable {
    * @param snapshotThreshold entries between automatic snapshots
    */
   public static MiniCluster start(Path root, int size, int spares, long snapshotThreshold, boolean tls) throws IOException {
-    MiniCluster c = new MiniCluster(root, size, spares, snapshotThreshold, tls);
+    MiniCluster c = create(root, size, spares, snapshotThreshold, tls);
     try {
       for (int i = 0; i < size + spares; i++) {
         c.restart(i);
@@ -122,6 +122,21 @@ public final class MiniCluster implements AutoCloseable {
     return c;
   }
 
+
+  /**
+   * Configures {@code size} nodes and {@code spares} more as {@link #start(Path, int, int, long,
+   * boolean)} does (addresses chosen, certificates issued) but starts none: set {@link
+   * #tweakSecurity} and {@link #scrubSettings} first, then start each node with {@link
+   * #restart}. The caller closes the cluster, also if a start fails.
+   *
+   * @param snapshotThreshold entries between automatic snapshots
+   * @throws IllegalArgumentException if {@code size} is not 1 to 9 or {@code size + spares} is
+   *     more than 9
+   * @throws IOException if the certificates cannot be written
+   */
+  public static MiniCluster create(Path root, int size, int spares, long snapshotThreshold, boolean tls) throws IOException {
+    return new MiniCluster(root, size, spares, snapshotThreshold, tls);
+  }
 
   /** The cluster CA (null for a plaintext cluster). */
   public CertificateAuthority ca() {

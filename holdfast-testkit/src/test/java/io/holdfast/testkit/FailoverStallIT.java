@@ -3,6 +3,7 @@ package io.holdfast.testkit;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.holdfast.fuse.Capabilities;
 import io.holdfast.fuse.FuseMount;
 import io.holdfast.fuse.FuseOptions;
 import java.io.IOException;
@@ -54,7 +55,8 @@ class FailoverStallIT {
         FuseMount mount = null;
         if (FuseMount.isAvailable()) {
           Path mnt = Files.createDirectory(tmp.resolve("mnt"));
-          mount = FuseMount.mount(fs.getPath("/"), mnt, FuseOptions.defaults().withFsName("holdfast-failover"));
+          mount = FuseMount.mount(fs.getPath("/"), mnt, FuseOptions.defaults().withFsName("holdfast-failover")
+              .withCapabilities(Capabilities.HOLDFAST));
           dir = mnt;
         } else {
           dir = fs.getPath("/");

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.holdfast.client.nio.HoldfastFiles;
+import io.holdfast.fuse.Capabilities;
 import io.holdfast.fuse.FuseMount;
 import io.holdfast.fuse.FuseOptions;
 import java.io.IOException;
@@ -54,7 +55,8 @@ class FallocateIT {
         URI.create("holdfast://" + cluster.addresses().get(0) + "/" + VOLUME), cluster.clientEnv());
     if (FuseMount.isAvailable()) {
       mnt = Files.createDirectory(tmp.resolve("mnt"));
-      mount = FuseMount.mount(client.getPath("/"), mnt, FuseOptions.defaults().withFsName("holdfast-falloc"));
+      mount = FuseMount.mount(client.getPath("/"), mnt, FuseOptions.defaults().withFsName("holdfast-falloc")
+          .withCapabilities(Capabilities.HOLDFAST));
     }
   }
 

@@ -5,6 +5,7 @@ import static io.holdfast.testkit.Shell.sh;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.holdfast.fuse.Capabilities;
 import io.holdfast.fuse.FuseMount;
 import io.holdfast.fuse.FuseOptions;
 import java.io.IOException;
@@ -95,7 +96,7 @@ class FileExerciserIT {
 
   /** A FUSE mount of the volume through its own client; returns the mounted {@code dir}. */
   private Path mount(int node, String dir) throws IOException {
-    return mount(node, dir, FuseOptions.defaults().withFsName("holdfast-exerciser"));
+    return mount(node, dir, FuseOptions.defaults().withFsName("holdfast-exerciser").withCapabilities(Capabilities.HOLDFAST));
   }
 
   private Path mount(int node, String dir, FuseOptions options) throws IOException {
@@ -167,6 +168,7 @@ class FileExerciserIT {
   void privilegeRulesForAWriterWhoIsNotTheOwner() throws Exception {
     assumeTrue(ProcessHandle.current().info().user().orElse("").equals("root"), "needs root to act as another user");
     FuseOptions options = new FuseOptions(true, false, false, Duration.ZERO, "holdfast-privileges")
+        .withCapabilities(Capabilities.HOLDFAST)
         .withCallerScope(caller -> io.holdfast.client.nio.HoldfastFileSystem.bindCaller(caller)::close);
     Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x")); // reach the mount
     Path dir = mount(0, "priv", options);

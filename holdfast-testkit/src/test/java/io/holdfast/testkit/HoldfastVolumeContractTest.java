@@ -3,10 +3,8 @@ package io.holdfast.testkit;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.holdfast.client.nio.FileSystemContract;
 import io.holdfast.client.nio.HoldfastFileSystem;
 import io.holdfast.client.nio.HoldfastFileSystemProvider;
-import io.holdfast.client.nio.TestVolumes;
 import io.holdfast.common.Caller;
 import io.holdfast.storage.Brick;
 import io.holdfast.storage.LocalVolumeService;

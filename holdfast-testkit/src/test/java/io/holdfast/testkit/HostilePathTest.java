@@ -6,8 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
 import io.holdfast.client.nio.HoldfastFileSystemProvider;
-import io.holdfast.client.nio.MemoryVolume;
-import io.holdfast.client.nio.TestVolumes;
 import io.holdfast.common.Caller;
 import io.holdfast.common.Errno;
 import io.holdfast.common.ErrnoFileSystemException;
@@ -62,6 +60,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class HostilePathTest {
   @TempDir Path brickDir;
+  /** A second volume's brick, for the tests that need another volume. */
+  @TempDir Path otherBrickDir;
   private Brick brick;
   private LocalVolumeService volume;
   private Recording recording;
@@ -498,12 +498,13 @@ class HostilePathTest {
   @Test
   void urisWithDotDotCannotReachAnotherVolume() throws IOException {
     String base = "holdfast://hostile-" + System.nanoTime() + ":7000/";
-    MemoryVolume otherVolume = new MemoryVolume();
-    try (FileSystem vol = FileSystems.newFileSystem(URI.create(base + "vol"),
+    try (Brick otherBrick = Brick.open(otherBrickDir);
+        FileSystem vol = FileSystems.newFileSystem(URI.create(base + "vol"),
             Map.of(HoldfastFileSystemProvider.ENV_VOLUME_SERVICE, recording,
                 HoldfastFileSystemProvider.ENV_CALLER, Caller.ROOT));
         FileSystem other = FileSystems.newFileSystem(URI.create(base + "other"),
-            Map.of(HoldfastFileSystemProvider.ENV_VOLUME_SERVICE, otherVolume))) {
+            Map.of(HoldfastFileSystemProvider.ENV_VOLUME_SERVICE,
+                new LocalVolumeService(otherBrick, InstantSource.system())))) {
       // the first segment of the URI's path names the volume; .. after it stays inside
       Path q = Path.of(URI.create(base + "vol/../other/../x.txt"));
       assertThat(q.getFileSystem()).isSameAs(vol);
@@ -529,7 +530,8 @@ class HostilePathTest {
 
   @Test
   void pathsOfOneVolumeAreNeverUsedOnAnother() throws IOException {
-    try (FileSystem other = TestVolumes.open(new MemoryVolume())) {
+    try (Brick otherBrick = Brick.open(otherBrickDir);
+        FileSystem other = TestVolumes.open(new LocalVolumeService(otherBrick, InstantSource.system()))) {
       Path mine = p("/top.txt");
       Path theirs = other.getPath("/top.txt");
       assertThatThrownBy(() -> mine.resolve(theirs))

@@ -1,8 +1,6 @@
 package io.holdfast.testkit;
 
-import io.holdfast.client.nio.FileSystemContract;
 import io.holdfast.client.nio.HoldfastFileSystemProvider;
-import io.holdfast.client.nio.TestVolumes;
 import io.holdfast.common.Caller;
 import io.holdfast.protocol.VolumeService;
 import java.io.IOException;

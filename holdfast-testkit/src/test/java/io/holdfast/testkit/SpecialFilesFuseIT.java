@@ -5,6 +5,7 @@ import static io.holdfast.testkit.Shell.sh;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.holdfast.fuse.Capabilities;
 import io.holdfast.fuse.FuseMount;
 import io.holdfast.fuse.FuseOptions;
 import java.io.IOException;
@@ -64,6 +65,7 @@ class SpecialFilesFuseIT {
     cluster.createVolume(VOLUME, 0, 1, 2);
     Path mnt = Files.createDirectory(tmp.resolve("mnt"));
     opened.add(FuseMount.mount(nioRoot(cluster, 0), mnt, FuseOptions.defaults().withFsName("holdfast-special")
+        .withCapabilities(Capabilities.HOLDFAST)
         .withCallerScope(caller -> io.holdfast.client.nio.HoldfastFileSystem.bindCaller(caller)::close)));
     Path d = Files.createDirectory(mnt.resolve("d"));
 

@@ -17,7 +17,7 @@ import java.util.concurrent.CompletableFuture;
  * directory of regular files under {@code /}. Answers Create, GetAttr, GetAttrByInode, Write,
  * Read, Truncate, Unlink and DropOrphan; everything else is {@link Errno#ENOTSUP}.
  */
-public class MemoryVolume implements VolumeService {
+class MemoryVolume implements VolumeService {
   private final Map<String, Long> names = new HashMap<>();
   private final Map<Long, byte[]> data = new HashMap<>();
   private long nextInode = 2;
@@ -119,7 +119,7 @@ public class MemoryVolume implements VolumeService {
   }
 
   /** Whether an inode's data still exists (not dropped). */
-  public synchronized boolean hasInode(long inode) {
+  synchronized boolean hasInode(long inode) {
     return data.containsKey(inode);
   }
 

@@ -9,21 +9,25 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 
-/** Opens Holdfast file systems over in-process volume services, each under a fresh URI. */
-public final class TestVolumes {
+/**
+ * Opens Holdfast file systems over in-process volume services, each under a fresh URI, for the
+ * client's own tests (the testkit has the same helper for the contract tests, which cannot live
+ * here: the testkit depends on the client).
+ */
+final class TestVolumes {
   private static final AtomicInteger COUNTER = new AtomicInteger();
 
   private TestVolumes() {}
 
   /** A new file system over {@code service}; {@code extra} env entries are added. */
-  public static FileSystem open(VolumeService service, Map<String, ?> extra) throws IOException {
+  static FileSystem open(VolumeService service, Map<String, ?> extra) throws IOException {
     Map<String, Object> env = new HashMap<>(extra);
     env.put(HoldfastFileSystemProvider.ENV_VOLUME_SERVICE, service);
     URI uri = URI.create("holdfast://test-" + COUNTER.incrementAndGet() + ":7000/vol");
     return FileSystems.newFileSystem(uri, env);
   }
 
-  public static FileSystem open(VolumeService service) throws IOException {
+  static FileSystem open(VolumeService service) throws IOException {
     return open(service, Map.of());
   }
 }

@@ -1,10 +1,11 @@
-package io.holdfast.client.nio;
+package io.holdfast.testkit;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.holdfast.client.nio.HoldfastFileSystem;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -45,8 +46,11 @@ import org.junit.jupiter.api.TestInfo;
 
 /**
  * The behaviour every file system Holdfast builds on must show, written once against
- * {@link java.nio.file.Files} and run against a local directory, a Holdfast volume over one
- * brick, and (by the lead) a Holdfast volume over a Raft cluster.
+ * {@link java.nio.file.Files} and run against a local directory ({@code
+ * LocalDirectoryContractTest}), a Holdfast volume over one brick ({@code
+ * HoldfastVolumeContractTest}) and a Holdfast volume over a Raft cluster ({@code
+ * RaftVolumeContractIT}). A JUnit 5 test class to extend: it needs JUnit Jupiter and AssertJ on
+ * the test class path (optional dependencies of the testkit).
  *
  * <p>Subclasses give {@link #root()}: an existing, empty-or-reusable writable directory. Each
  * test works in its own fresh subdirectory {@link #dir}. Random content is seeded; the seed is

@@ -1,4 +1,4 @@
-package io.holdfast.cli;
+package io.holdfast.common;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,4 +1,4 @@
-package io.holdfast.client.nio;
+package io.holdfast.testkit;
 
 import java.nio.file.Path;
 import org.junit.jupiter.api.io.TempDir;

@@ -1,9 +1,10 @@
-package io.holdfast.cli;
+package io.holdfast.bench;
 
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.common.Caller;
 import io.holdfast.common.Errno;
 import io.holdfast.common.HoldfastException;
+import io.holdfast.common.Units;
 import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.ClusterMap;
 import io.holdfast.protocol.Limits;
@@ -11,11 +12,10 @@ import io.holdfast.protocol.Placement;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
-import io.holdfast.server.AdminOptions;
 import io.holdfast.server.HoldfastNode;
-import io.holdfast.server.NodeConfig;
 import io.holdfast.server.NodeSecurity;
 import io.holdfast.server.ScrubSettings;
+import io.holdfast.testkit.MiniCluster;
 import io.holdfast.transport.TransportSecurity;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -26,14 +26,17 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.SplittableRandom;
 import java.util.UUID;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -48,8 +51,9 @@ import java.util.stream.Stream;
  * latency.
  *
  * <p>Design notes. Everything runs in this process: three nodes and a spare (configured for
- * the cluster, not among the initial peers) as {@link HoldfastNode}s on loopback ports, with
- * mutual TLS and their admin ports on ephemeral ports; their log lines go to a file. One volume
+ * the cluster, not among the initial peers) as a {@link MiniCluster} on loopback ports, with
+ * mutual TLS and their admin ports on ephemeral ports, the production disk reserve, and scrub
+ * passes on request only; their log lines go to a file ({@link CatchUpBenchRun}). One volume
  * on the three nodes is loaded with the data. Then the members take a snapshot (this writes
  * and fsyncs everything, so the first baseline is not measured while the load is still being
  * written back). Each round then:
@@ -73,9 +77,9 @@ import java.util.stream.Stream;
  * restarted with the round's catch-up rate when it differs (the rate is a node setting, and
  * only the receiving member paces). Not thread-safe; {@link #run} once.
  */
-final class CatchUpBench {
-  /** How often the new member's {@code /metrics} is read during a replacement. */
-  static final int METRICS_POLL_MILLIS = 250;
+public final class CatchUpBench {
+  /** How often the new member's {@code /metrics} is read during a replacement: 250 ms. */
+  public static final int METRICS_POLL_MILLIS = 250;
   /** The volume's name. */
   static final String VOLUME = "bench";
   /** The second, small volume of the unmeasured warm-up replacement ({@link #warmUp}). */
@@ -99,23 +103,33 @@ final class CatchUpBench {
   static final Duration ADMIN_DEADLINE = Duration.ofMinutes(15);
   /** Longest wait for a snapshot of all members. */
   static final Duration SNAPSHOT_TIMEOUT = Duration.ofMinutes(10);
+  /** The spare's node index in the {@link MiniCluster}: 3 members first, then the spare. */
   private static final int SPARE = 3;
   private static final long SEED = 20261121;
 
   /**
    * What to run.
    *
-   * @param dir an empty directory for the nodes' data and certificates (null until chosen)
-   * @param dataBytes bytes of file data to load (at least 1)
-   * @param ratesBytesPerSecond the catch-up rate of each round (1 to 8 rounds)
-   * @param baselineSeconds seconds of baseline foreground per round
-   * @param snapshotThreshold applied entries between automatic snapshots on every node
+   * @param dir an empty directory for the nodes' data and certificates (null until chosen, see
+   *     {@link CatchUpBenchRun#prepareWorkDirectory})
+   * @param dataBytes bytes of file data to load (1 byte to {@link Limits#MAX_FILE_SIZE})
+   * @param ratesBytesPerSecond the catch-up rate of each round, in bytes per second (1 to
+   *     {@value #MAX_ROUNDS} rounds, each rate positive); copied
+   * @param baselineSeconds seconds of baseline foreground per round (1 to 3600)
+   * @param snapshotThreshold applied entries between automatic snapshots on every node (positive)
    */
-  record Settings(Path dir, long dataBytes, List<Long> ratesBytesPerSecond, int baselineSeconds, long snapshotThreshold) {
-    /** Most rounds. */
-    static final int MAX_ROUNDS = 8;
+  public record Settings(Path dir, long dataBytes, List<Long> ratesBytesPerSecond, int baselineSeconds,
+      long snapshotThreshold) {
+    /** Most rounds: 8. */
+    public static final int MAX_ROUNDS = 8;
 
-    Settings {
+    /**
+     * Checks the settings.
+     *
+     * @throws IllegalArgumentException if a value is out of its range (the message says which)
+     * @throws NullPointerException if {@code ratesBytesPerSecond} or a rate is null
+     */
+    public Settings {
       ratesBytesPerSecond = List.copyOf(ratesBytesPerSecond);
       if (dataBytes < 1 || dataBytes > Limits.MAX_FILE_SIZE) {
         throw new IllegalArgumentException("data size must be 1 byte to 1 TiB, got " + dataBytes);
@@ -133,22 +147,20 @@ final class CatchUpBench {
     }
 
     /** These settings in another directory. */
-    Settings withDir(Path other) {
+    public Settings withDir(Path other) {
       return new Settings(other, dataBytes, ratesBytesPerSecond, baselineSeconds, snapshotThreshold);
     }
 
-    /** Free disk space the run needs, roughly: bricks, snapshots, logs and set-aside members. */
-    long bytesNeeded() {
+    /** Free disk space the run needs, in bytes, roughly: bricks, snapshots, logs and set-aside members. */
+    public long bytesNeeded() {
       return dataBytes * (12 + 3L * ratesBytesPerSecond.size()) + (1L << 30);
     }
   }
 
   private final Settings settings;
   private final PrintStream progress;
-  private final List<NodeConfig> configs = new ArrayList<>();
-  private final HoldfastNode[] nodes = new HoldfastNode[4];
   private final long[] nodeRates = new long[4];
-  private final Path adminTls;
+  private MiniCluster cluster;
   private HoldfastClient admin;
   private UUID group;
   /** The node replaced in the latest round, and the one that joined (-1: none yet). */
@@ -156,13 +168,16 @@ final class CatchUpBench {
   private int lastAdded = -1;
 
   /**
+   * A benchmark of these settings.
+   *
+   * @param settings what to run, in {@link Settings#dir} (chosen, empty)
    * @param progress where progress lines go (stderr)
+   * @throws NullPointerException if an argument or {@code settings.dir()} is null
    */
-  CatchUpBench(Settings settings, PrintStream progress) {
-    this.settings = java.util.Objects.requireNonNull(settings, "settings");
-    java.util.Objects.requireNonNull(settings.dir(), "settings.dir");
-    this.progress = progress;
-    this.adminTls = settings.dir().resolve("admin-tls");
+  public CatchUpBench(Settings settings, PrintStream progress) {
+    this.settings = Objects.requireNonNull(settings, "settings");
+    Objects.requireNonNull(settings.dir(), "settings.dir");
+    this.progress = Objects.requireNonNull(progress, "progress");
   }
 
   /**
@@ -170,8 +185,9 @@ final class CatchUpBench {
    *
    * @return the report; a replacement that failed ends the run and is in the report
    * @throws IOException if the cluster cannot be set up or the data cannot be loaded
+   * @throws InterruptedException if interrupted; every node is stopped
    */
-  CatchUpReport run() throws IOException, InterruptedException {
+  public CatchUpReport run() throws IOException, InterruptedException {
     try {
       return measure();
     } finally {
@@ -181,13 +197,14 @@ final class CatchUpBench {
 
   private CatchUpReport measure() throws IOException, InterruptedException {
     startCluster();
-    List<String> members = configs.subList(0, 3).stream().map(NodeConfig::address).toList();
+    List<String> members = cluster.addresses().subList(0, SPARE);
+    String spare = address(SPARE);
     say("started 3 nodes and a spare in this process: %s, spare %s (logs in %s)", String.join(", ", members),
-        configs.get(SPARE).address(), settings.dir().resolve("nodes.log"));
+        spare, settings.dir().resolve("nodes.log"));
     admin = connect(ADMIN_DEADLINE);
-    createVolume(VOLUME, members);
-    admin.addNode(configs.get(SPARE).address());
-    group = Placement.onlyGroup(admin.map().volume(VOLUME).orElseThrow());
+    cluster.createVolume(VOLUME, 0, 1, 2);
+    admin.addNode(spare);
+    group = Placement.onlyGroup(admin.refreshMap().volume(VOLUME).orElseThrow());
 
     long loadStart = System.nanoTime();
     int files = load(admin.volume(VOLUME), settings.dataBytes());
@@ -199,7 +216,7 @@ final class CatchUpBench {
     say("warm-up: one unmeasured replacement on a %s volume …", Units.size(WARM_UP_BYTES));
     say("warm-up done in %.1f s", warmUp(members));
 
-    CatchUpReport.Setup setup = new CatchUpReport.Setup(members, configs.get(SPARE).address(), settings.dataBytes(), files,
+    CatchUpReport.Setup setup = new CatchUpReport.Setup(members, spare, settings.dataBytes(), files,
         WRITE_BYTES, loadSeconds, settings.snapshotThreshold());
     List<CatchUpReport.Round> rounds = new ArrayList<>();
     for (int r = 0; r < settings.ratesBytesPerSecond().size(); r++) {
@@ -215,35 +232,36 @@ final class CatchUpBench {
   // ------------------------------------------------------------------ cluster
 
   private void startCluster() throws IOException {
-    List<String> addresses = io.holdfast.server.LoopbackAddresses.free(4);
-    UUID clusterId = UUID.randomUUID();
-    for (int i = 0; i < 4; i++) {
-      configs.add(new NodeConfig(settings.dir().resolve("n" + (i + 1)), addresses.get(i), addresses.subList(0, 3), clusterId,
-          settings.snapshotThreshold()));
-    }
-    LoopbackCredentials.issue(settings.dir().resolve("ca"), configs, adminTls);
-    for (int i = 0; i < 4; i++) {
+    cluster = MiniCluster.create(settings.dir(), SPARE, 1, settings.snapshotThreshold(), true);
+    // scrub passes on request only: a pass during the measurement would be noise
+    cluster.scrubSettings(new ScrubSettings(ScrubSettings.DEFAULT.rateBytesPerSecond(), Duration.ZERO, true));
+    for (int i = 0; i <= SPARE; i++) {
       startNode(i, settings.ratesBytesPerSecond().getFirst());
     }
   }
 
+  /** (Re)starts node {@code i} with the production disk reserve and catch-up rate {@code rate}. */
   private void startNode(int i, long rate) throws IOException {
-    NodeConfig c = configs.get(i);
-    Files.createDirectories(c.dataDir());
-    NodeSecurity security = NodeSecurity.tls(c.dataDir()).withCatchUpRate(rate);
-    // scrub passes on request only: a pass during the measurement would be noise
-    ScrubSettings scrub = new ScrubSettings(ScrubSettings.DEFAULT.rateBytesPerSecond(), Duration.ZERO, true);
-    nodes[i] = HoldfastNode.start(c, security, AdminOptions.at("127.0.0.1", 0), InstantSource.system(), scrub);
+    cluster.tweakSecurity(s -> s.withDiskReserve(NodeSecurity.DEFAULT_DISK_RESERVE).withCatchUpRate(rate));
+    cluster.restart(i);
     nodeRates[i] = rate;
   }
 
+  private HoldfastNode node(int i) {
+    return cluster.node(i);
+  }
+
+  private String address(int i) {
+    return cluster.addresses().get(i);
+  }
 
   private HoldfastClient connect(Duration deadline) throws HoldfastException, InterruptedException {
-    Map<String, Object> env = Map.of(TransportSecurity.TLS_OPTION, adminTls, "holdfast.deadline", deadline);
+    Map<String, Object> env = new HashMap<>(cluster.clientEnv());
+    env.put("holdfast.deadline", deadline);
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (true) {
       try {
-        return HoldfastClient.connect("127.0.0.1", configs.getFirst().port(), env);
+        return HoldfastClient.connect("127.0.0.1", cluster.config(0).port(), env);
       } catch (HoldfastException e) {
         if (System.nanoTime() > end) {
           throw e;
@@ -253,36 +271,15 @@ final class CatchUpBench {
     }
   }
 
-  private void createVolume(String volume, List<String> members) throws HoldfastException, InterruptedException {
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (true) {
-      try {
-        admin.createVolume(volume, members);
-        return;
-      } catch (HoldfastException e) {
-        if (e.errno() == Errno.EEXIST) {
-          return; // an earlier try got through
-        }
-        if (System.nanoTime() > end) {
-          throw e;
-        }
-        Thread.sleep(200); // no cluster group leader yet
-      }
-    }
-  }
-
   private void close() {
     if (admin != null) {
       admin.close();
     }
-    for (int i = nodes.length - 1; i >= 0; i--) {
-      if (nodes[i] != null) {
-        try {
-          nodes[i].close();
-        } catch (IOException | RuntimeException e) {
-          progress.println("holdfast bench: stopping " + configs.get(i).address() + ": " + Errors.describe(e));
-        }
-        nodes[i] = null;
+    if (cluster != null) {
+      try {
+        cluster.close();
+      } catch (IOException | RuntimeException e) {
+        progress.println("holdfast bench: stopping the nodes: " + e);
       }
     }
   }
@@ -342,7 +339,7 @@ final class CatchUpBench {
         throw new IOException(m.getClass().getSimpleName() + " failed: " + e.errno() + ": " + e.message());
       }
       return r;
-    } catch (java.util.concurrent.ExecutionException e) {
+    } catch (ExecutionException e) {
       throw new IOException(m.getClass().getSimpleName() + " failed: " + e.getCause().getMessage(), e.getCause());
     }
   }
@@ -353,10 +350,9 @@ final class CatchUpBench {
     // the node outside the group joins: the spare first, then whichever was replaced last
     int to = r == 0 ? SPARE : lastReplaced;
     long rate = settings.ratesBytesPerSecond().get(r);
-    String toAddress = configs.get(to).address();
+    String toAddress = address(to);
     awaitOutside(to);
     if (nodeRates[to] != rate) {
-      nodes[to].close();
       startNode(to, rate);
     }
     say("round %d: a follower to be replaced by %s at %s; %d s of foreground first", r + 1, toAddress,
@@ -385,15 +381,15 @@ final class CatchUpBench {
         // follows when the leader leaves the group: the member added last, else the highest
         int from = memberIndexes().stream().filter(i -> i != leader)
             .max(Comparator.comparingInt((Integer i) -> i == lastAdded ? 1 : 0).thenComparingInt(i -> i)).orElseThrow();
-        String fromAddress = configs.get(from).address();
+        String fromAddress = address(from);
         say("  snapshot %s at index %d written in %.1f s; replacing %s (leader %s) …", Units.size(snapshotBytes),
-            snapshotIndex, snapshotSeconds, fromAddress, configs.get(leader).address());
+            snapshotIndex, snapshotSeconds, fromAddress, address(leader));
 
         String error = null;
         double[] stall = new double[1];
         long started;
         long ended;
-        try (ReceivedBytes received = new ReceivedBytes(nodes[to].adminUri().orElseThrow().resolve("metrics"), group)) {
+        try (ReceivedBytes received = new ReceivedBytes(cluster.adminUri(to).resolve("metrics"), group)) {
           long[] maxApplied = {-1}; // as replaceReplica: -1 is "did not answer", never progress
           long[] lastMove = {System.nanoTime()};
           long[] lastShown = {0};
@@ -427,12 +423,12 @@ final class CatchUpBench {
           stall[0] = Math.max(stall[0], (ended - lastMove[0]) / 1e9);
           CatchUpReport.Phase during = fg.nextPhase();
           progress.println();
-          boolean installed = nodes[to].groupStatus(group).map(s -> s.logStartIndex() > 0).orElse(false);
+          boolean installed = node(to).groupStatus(group).map(s -> s.logStartIndex() > 0).orElse(false);
           if (error == null) {
             lastReplaced = from;
             lastAdded = to;
           }
-          CatchUpReport.Round round = new CatchUpReport.Round(r + 1, fromAddress, toAddress, configs.get(leader).address(), rate,
+          CatchUpReport.Round round = new CatchUpReport.Round(r + 1, fromAddress, toAddress, address(leader), rate,
               snapshotIndex, snapshotBytes, snapshotSeconds, normal, snapshotting, during, (ended - started) / 1e9,
               received.firstByteSeconds(), received.maxBytes(), received.windowSeconds(), received.bytesPerSecond(), installed,
               stall[0], error);
@@ -454,13 +450,13 @@ final class CatchUpBench {
    */
   private double warmUp(List<String> members) throws IOException, InterruptedException {
     long started = System.nanoTime();
-    createVolume(WARM_UP_VOLUME, members);
+    cluster.createVolume(WARM_UP_VOLUME, 0, 1, 2);
     UUID warmGroup = Placement.onlyGroup(admin.refreshMap().volume(WARM_UP_VOLUME).orElseThrow());
     load(admin.volume(WARM_UP_VOLUME), WARM_UP_BYTES);
     for (int i = 0; i < members.size(); i++) {
-      nodes[i].takeSnapshot(warmGroup, SNAPSHOT_TIMEOUT);
+      node(i).takeSnapshot(warmGroup, SNAPSHOT_TIMEOUT);
     }
-    admin.replaceReplica(WARM_UP_VOLUME, members.getLast(), configs.get(SPARE).address(), p -> {});
+    admin.replaceReplica(WARM_UP_VOLUME, members.getLast(), address(SPARE), p -> {});
     return (System.nanoTime() - started) / 1e9;
   }
 
@@ -473,12 +469,12 @@ final class CatchUpBench {
   private String awaitApplied(int to) throws InterruptedException, HoldfastException {
     long target = -1;
     for (int i : memberIndexes()) {
-      target = Math.max(target, nodes[i].groupStatus(group).map(HoldfastNode.GroupStatus::commitIndex).orElse(-1L));
+      target = Math.max(target, node(i).groupStatus(group).map(HoldfastNode.GroupStatus::commitIndex).orElse(-1L));
     }
     long end = System.nanoTime() + TimeUnit.MINUTES.toNanos(30);
-    while (nodes[to].groupStatus(group).map(HoldfastNode.GroupStatus::appliedIndex).orElse(-1L) < target) {
+    while (node(to).groupStatus(group).map(HoldfastNode.GroupStatus::appliedIndex).orElse(-1L) < target) {
       if (System.nanoTime() > end) {
-        return configs.get(to).address() + " did not apply index " + target + " within 30 minutes of joining";
+        return address(to) + " did not apply index " + target + " within 30 minutes of joining";
       }
       Thread.sleep(100); // the new member restores and replays on its own; nothing to be told
     }
@@ -488,9 +484,9 @@ final class CatchUpBench {
   /** Waits until node {@code i} serves no member of the volume (a replaced member leaves by itself). */
   private void awaitOutside(int i) throws InterruptedException, HoldfastException {
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (nodes[i].groupStatus(group).isPresent()) {
+    while (node(i).groupStatus(group).isPresent()) {
       if (System.nanoTime() > end) {
-        throw new HoldfastException(Errno.ETIMEDOUT, configs.get(i).address() + " still serves volume " + VOLUME
+        throw new HoldfastException(Errno.ETIMEDOUT, address(i) + " still serves volume " + VOLUME
             + " 60 s after it was replaced");
       }
       Thread.sleep(200); // the node leaves when it learns the new map; nothing to be told
@@ -501,8 +497,8 @@ final class CatchUpBench {
   private List<Integer> memberIndexes() throws HoldfastException {
     ClusterMap.Volume v = admin.refreshMap().volume(VOLUME).orElseThrow();
     List<Integer> out = new ArrayList<>();
-    for (int i = 0; i < configs.size(); i++) {
-      if (v.replicas().contains(configs.get(i).address())) {
+    for (int i = 0; i < cluster.addresses().size(); i++) {
+      if (v.replicas().contains(address(i))) {
         out.add(i);
       }
     }
@@ -521,12 +517,12 @@ final class CatchUpBench {
     try {
       List<Future<Long>> done = new ArrayList<>();
       for (int i : members) {
-        done.add(pool.submit(() -> nodes[i].takeSnapshot(group, SNAPSHOT_TIMEOUT)));
+        done.add(pool.submit(() -> node(i).takeSnapshot(group, SNAPSHOT_TIMEOUT)));
       }
       for (Future<Long> f : done) {
         try {
           f.get();
-        } catch (java.util.concurrent.ExecutionException e) {
+        } catch (ExecutionException e) {
           throw new IOException("snapshot failed: " + e.getCause().getMessage(), e.getCause());
         }
       }
@@ -540,7 +536,7 @@ final class CatchUpBench {
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     while (true) {
       for (int i : memberIndexes()) {
-        if (nodes[i].groupStatus(group).map(s -> s.role().equals("LEADER")).orElse(false)) {
+        if (node(i).groupStatus(group).map(s -> s.role().equals("LEADER")).orElse(false)) {
           return i;
         }
       }
@@ -553,7 +549,7 @@ final class CatchUpBench {
 
   /** The newest snapshot file of the volume's group on node {@code i}: {@code sm/snapshot.TERM_INDEX}. */
   private Path latestSnapshot(int i) throws IOException {
-    Path sm = configs.get(i).dataDir().resolve("raft").resolve(group.toString()).resolve("sm");
+    Path sm = cluster.dataDir(i).resolve("raft").resolve(group.toString()).resolve("sm");
     try (Stream<Path> s = Files.list(sm)) {
       return s.filter(p -> p.getFileName().toString().matches("snapshot\\.\\d+_\\d+"))
           .max(Comparator.comparingLong(CatchUpBench::snapshotIndex))
@@ -567,7 +563,7 @@ final class CatchUpBench {
   }
 
   private void say(String fmt, Object... args) {
-    progress.println("holdfast bench catch-up: " + String.format(java.util.Locale.ROOT, fmt, args));
+    progress.println("holdfast bench catch-up: " + String.format(Locale.ROOT, fmt, args));
     progress.flush();
   }
 

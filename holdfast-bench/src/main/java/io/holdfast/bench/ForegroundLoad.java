@@ -1,4 +1,4 @@
-package io.holdfast.cli;
+package io.holdfast.bench;
 
 import io.holdfast.common.Caller;
 import io.holdfast.protocol.Checksums;

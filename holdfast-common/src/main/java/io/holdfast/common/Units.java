@@ -1,18 +1,19 @@
-package io.holdfast.cli;
+package io.holdfast.common;
 
 import java.math.BigDecimal;
 import java.math.MathContext;
 import java.math.RoundingMode;
 
 /**
- * The CLI's one way to show byte counts and rates: binary units (B, KiB, MiB, GiB, TiB, PiB,
- * EiB; as the {@code MiB/s} options take them), three significant digits without trailing
- * zeros, in the largest unit that keeps the number at least 1. So a small rate still shows
+ * The one way Holdfast shows byte counts and rates to people (the CLI, the benchmarks' reports):
+ * binary units (B, KiB, MiB, GiB, TiB, PiB, EiB; as the CLI's {@code MiB/s} options take them),
+ * three significant digits without trailing zeros, in the largest unit that keeps the number at
+ * least 1. So a small rate still shows
  * its value ({@code 735 KiB/s}, {@code 12 B/s}, never {@code 0.0 MB/s}) and sizes read as
  * {@code 1.5 KiB}, {@code 64 MiB}, {@code 203 MiB}, {@code 1 GiB}. Whole bytes below 1000 are
  * exact ({@code 999 B}). Stateless and thread-safe.
  */
-final class Units {
+public final class Units {
   private Units() {}
 
   private static final String[] UNITS = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
@@ -23,7 +24,7 @@ final class Units {
    *
    * @param bytes a count; negative counts are shown as {@code -}
    */
-  static String size(long bytes) {
+  public static String size(long bytes) {
     return bytes < 0 ? "-" : scaled(bytes);
   }
 
@@ -31,7 +32,7 @@ final class Units {
    * A rate: {@code 12 B/s}, {@code 735 KiB/s}, {@code 8 MiB/s}; {@code -} for a rate that is
    * negative, infinite or not a number (e.g. bytes over no time).
    */
-  static String rate(double bytesPerSecond) {
+  public static String rate(double bytesPerSecond) {
     return Double.isFinite(bytesPerSecond) && bytesPerSecond >= 0 ? scaled(bytesPerSecond) + "/s" : "-";
   }
 

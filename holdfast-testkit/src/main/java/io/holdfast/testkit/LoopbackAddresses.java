@@ -1,4 +1,4 @@
-package io.holdfast.server;
+package io.holdfast.testkit;
 
 import java.io.IOException;
 import java.net.InetAddress;
@@ -6,8 +6,8 @@ import java.net.ServerSocket;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Free loopback addresses for nodes started in one process (tests, the demo, benchmarks). */
-public final class LoopbackAddresses {
+/** Free loopback addresses for the nodes of a {@link MiniCluster} (tests, the catch-up bench). */
+final class LoopbackAddresses {
   private LoopbackAddresses() {}
 
   /**
@@ -17,7 +17,7 @@ public final class LoopbackAddresses {
    *
    * @throws IOException if the ports cannot be opened
    */
-  public static List<String> free(int n) throws IOException {
+  static List<String> free(int n) throws IOException {
     List<ServerSocket> sockets = new ArrayList<>();
     try {
       List<String> out = new ArrayList<>();

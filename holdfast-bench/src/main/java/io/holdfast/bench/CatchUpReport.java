@@ -1,8 +1,9 @@
-package io.holdfast.cli;
+package io.holdfast.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.holdfast.common.Units;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -12,11 +13,19 @@ import java.util.Locale;
  * replacement at one catch-up rate) the catch-up and the foreground latency before ("normal")
  * and during it, both measured in the same run.
  *
+ * <p>Immutable. {@link #toText} and {@link #toJson} are the two forms {@code holdfast bench
+ * catch-up} prints.
+ *
  * @param setup the cluster and the data
  * @param rounds the rounds, in the order run; copied
  */
-record CatchUpReport(Setup setup, List<Round> rounds) {
-  CatchUpReport {
+public record CatchUpReport(Setup setup, List<Round> rounds) {
+  /**
+   * Copies the rounds.
+   *
+   * @throws NullPointerException if {@code rounds} or a round is null
+   */
+  public CatchUpReport {
     rounds = List.copyOf(rounds);
   }
 
@@ -31,9 +40,10 @@ record CatchUpReport(Setup setup, List<Round> rounds) {
    * @param loadSeconds time to load them
    * @param snapshotThreshold applied entries between the nodes' automatic snapshots
    */
-  record Setup(List<String> nodes, String spare, long dataBytes, int files, int writeBytes, double loadSeconds,
+  public record Setup(List<String> nodes, String spare, long dataBytes, int files, int writeBytes, double loadSeconds,
       long snapshotThreshold) {
-    Setup {
+    /** Copies the nodes. */
+    public Setup {
       nodes = List.copyOf(nodes);
     }
   }
@@ -47,7 +57,7 @@ record CatchUpReport(Setup setup, List<Round> rounds) {
    * @param p99Nanos 99th percentile
    * @param maxNanos slowest
    */
-  record Latency(long count, long p50Nanos, long p90Nanos, long p99Nanos, long maxNanos) {
+  public record Latency(long count, long p50Nanos, long p90Nanos, long p99Nanos, long maxNanos) {
     static final Latency NONE = new Latency(0, 0, 0, 0, 0);
 
     /** The percentiles of the first {@code count} of {@code nanos} (not modified). */
@@ -77,8 +87,9 @@ record CatchUpReport(Setup setup, List<Round> rounds) {
    * @param failed requests that failed (an error reply or no answer within the deadline)
    * @param failures the first few failures' messages
    */
-  record Phase(double seconds, Latency all, Latency writes, Latency reads, long failed, List<String> failures) {
-    Phase {
+  public record Phase(double seconds, Latency all, Latency writes, Latency reads, long failed, List<String> failures) {
+    /** Copies the failures. */
+    public Phase {
       failures = List.copyOf(failures);
     }
 
@@ -116,7 +127,7 @@ record CatchUpReport(Setup setup, List<Round> rounds) {
    *     as seen by {@code replaceReplica}'s progress reports
    * @param error why the replacement failed, or null
    */
-  record Round(int number, String from, String to, String leader, long rateBytesPerSecond, long snapshotIndex,
+  public record Round(int number, String from, String to, String leader, long rateBytesPerSecond, long snapshotIndex,
       long snapshotBytes, double snapshotSeconds, Phase normal, Phase snapshotting, Phase during,
       double catchUpSeconds, double firstByteSeconds, long receivedBytes, double transferSeconds, double transferBytesPerSecond, boolean installedSnapshot,
       double longestStallSeconds, String error) {
@@ -143,19 +154,19 @@ record CatchUpReport(Setup setup, List<Round> rounds) {
   }
 
   /** Failed foreground requests in every round and phase (should be 0). */
-  long failedOperations() {
+  public long failedOperations() {
     return rounds.stream().mapToLong(Round::failed).sum();
   }
 
   /** Whether every replacement completed. */
-  boolean completed() {
+  public boolean completed() {
     return rounds.stream().allMatch(r -> r.error() == null);
   }
 
   private static final String NL = System.lineSeparator();
 
   /** A plain-text report; ends with a line separator. */
-  String toText() {
+  public String toText() {
     StringBuilder o = new StringBuilder();
     line(o, "== holdfast bench catch-up ==");
     line(o, "cluster            %d nodes + 1 spare (%s) in one JVM, mutual TLS on loopback", setup.nodes().size(), setup.spare());
@@ -222,8 +233,8 @@ record CatchUpReport(Setup setup, List<Round> rounds) {
     return Double.isNaN(r) ? "-" : String.format(Locale.ROOT, "%.2fx", r);
   }
 
-  /** The report as one JSON object; times in seconds and milliseconds, sizes in bytes. */
-  String toJson() {
+  /** The report as one JSON object (no line separator at the end); times in seconds and milliseconds, sizes in bytes. */
+  public String toJson() {
     ObjectNode root = JSON.createObjectNode();
     ObjectNode s = root.putObject("setup");
     ArrayNode nodes = s.putArray("nodes");
