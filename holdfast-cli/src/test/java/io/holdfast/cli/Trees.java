@@ -1,5 +1,6 @@
 package io.holdfast.cli;
 
+import io.holdfast.testing.TestSeed;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
@@ -21,7 +22,7 @@ final class Trees {
    * symbolic links (relative, dangling, to a directory).
    */
   static void build(Path root, long seed) throws IOException {
-    Random random = new Random(seed);
+    Random random = new Random(TestSeed.derive("Trees") ^ seed);
     Files.createDirectories(root.resolve("docs/nested/deeper"));
     Files.createDirectories(root.resolve("empty"));
     Files.writeString(root.resolve("docs/readme.txt"), "hello holdfast\n");

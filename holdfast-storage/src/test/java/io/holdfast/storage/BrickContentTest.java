@@ -1,5 +1,6 @@
 package io.holdfast.storage;
 
+import io.holdfast.testing.TestSeed;
 import static io.holdfast.storage.TestBrick.ROOT;
 import static io.holdfast.storage.TestBrick.attr;
 import static io.holdfast.storage.TestBrick.bytes;
@@ -54,7 +55,7 @@ class BrickContentTest extends BrickTestBase {
   void promotionAcrossTheInlineLimitAndRandomWritesMatchAModel() {
     long f = b.create("/f").inode();
     byte[] model = new byte[0];
-    Random rnd = new Random(42);
+    Random rnd = TestSeed.random("BrickContentTest");
     for (int i = 0; i < 60; i++) {
       if (rnd.nextInt(6) == 0) {
         int size = rnd.nextInt(300_000);

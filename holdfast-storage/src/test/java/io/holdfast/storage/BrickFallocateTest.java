@@ -1,5 +1,6 @@
 package io.holdfast.storage;
 
+import io.holdfast.testing.TestSeed;
 import static io.holdfast.storage.TestBrick.ROOT;
 import static io.holdfast.storage.TestBrick.attr;
 import static io.holdfast.storage.TestBrick.bytes;
@@ -226,7 +227,7 @@ class BrickFallocateTest extends BrickTestBase {
 
   @Test
   void randomOperationsMatchAModel() throws IOException {
-    Random rnd = new Random(11);
+    Random rnd = TestSeed.random("BrickFallocateTest");
     long f = b.create("/f").inode();
     byte[] model = new byte[0];
     int[] modes = {0, KEEP, PUNCH, ZERO, ZERO | KEEP};

@@ -1,5 +1,6 @@
 package io.holdfast.storage;
 
+import io.holdfast.testing.TestSeed;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -48,7 +49,7 @@ class BrickRecoveryTest {
 
   @Test
   void twoBricksApplyingTheSameRandomSequenceHaveTheSameDigest() throws IOException {
-    for (long seed : new long[] {1, 2, 3, System.nanoTime()}) {
+    for (long seed : new long[] {1, 2, 3, TestSeed.derive("determinism")}) {
       System.out.println("determinism seed " + seed);
       try (TestBrick a = new TestBrick(tmp.resolve("a" + seed)); TestBrick b = new TestBrick(tmp.resolve("b" + seed))) {
         RandomOps ops = new RandomOps(seed);
@@ -70,7 +71,7 @@ class BrickRecoveryTest {
 
   @Test
   void replayAfterCrashLosingUnsyncedDataGivesTheSameDigest() throws IOException {
-    for (long seed : new long[] {11, 12, System.nanoTime()}) {
+    for (long seed : new long[] {11, 12, TestSeed.derive("crash")}) {
       System.out.println("crash seed " + seed);
       Path crashDir = tmp.resolve("crash" + seed);
       Response.Digest expected;
@@ -208,7 +209,7 @@ class BrickRecoveryTest {
       assertThat(b.brick.checkpointIndex()).isEqualTo(200);
       // both continue identically, also after a reopen of the restored brick
       b.reopen();
-      RandomOps more = new RandomOps(99);
+      RandomOps more = new RandomOps(TestSeed.derive("more"));
       for (int i = 0; i < 100; i++) {
         LogEntry e = new LogEntry(5_000_000_000L + i, more.next());
         Response r = a.applyEntry(e);

@@ -1,5 +1,6 @@
 package io.holdfast.storage;
 
+import io.holdfast.testing.TestSeed;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.holdfast.protocol.Attr;
@@ -109,7 +110,7 @@ final class TestBrick implements AutoCloseable {
 
   static byte[] bytes(int n, long seed) {
     byte[] b = new byte[n];
-    new java.util.Random(seed).nextBytes(b);
+    new java.util.Random(TestSeed.derive("TestBrick.bytes") ^ seed).nextBytes(b);
     return b;
   }
 

@@ -1,5 +1,6 @@
 package io.holdfast.testkit;
 
+import io.holdfast.testing.TestSeed;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.holdfast.protocol.Caller;
@@ -63,7 +64,7 @@ class DiskFullIT {
       c.tweakSecurity(s -> s.withDiskReserve(RESERVE));
       c.restart(0);
       VolumeService v = c.createVolume("v", 0);
-      Random random = new Random(42);
+      Random random = TestSeed.random("DiskFullIT");
       Map<String, byte[]> written = new LinkedHashMap<>();
       Response refusal = null;
       for (int i = 0; i < 200 && refusal == null; i++) {

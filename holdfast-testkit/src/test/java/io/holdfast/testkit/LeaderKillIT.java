@@ -1,5 +1,6 @@
 package io.holdfast.testkit;
 
+import io.holdfast.testing.TestSeed;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.holdfast.client.HoldfastClient;
@@ -42,12 +43,10 @@ class LeaderKillIT {
       AtomicBoolean stop = new AtomicBoolean();
       AtomicReference<Throwable> failure = new AtomicReference<>();
       List<Thread> writers = new ArrayList<>();
-      long seed = System.nanoTime();
-      System.out.println("content seed " + seed);
       for (int k = 0; k < WRITERS; k++) {
         int writer = k;
         writers.add(Thread.ofPlatform().name("kill-writer-" + k).start(() -> {
-          Random random = new Random(seed + writer);
+          Random random = TestSeed.random("LeaderKillIT.writer" + writer);
           try {
             for (int n = 0; !stop.get(); n++) {
               String path = "/w" + writer + "-" + n;

@@ -1,5 +1,6 @@
 package io.holdfast.testkit;
 
+import io.holdfast.testing.TestSeed;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -35,14 +36,14 @@ class MembershipIT {
   private static final class SteadyClient implements Runnable {
     private final Workload workload;
     private final VolumeService volume;
-    private final Random random = new Random(7);
+    private final Random random = TestSeed.random("MembershipIT");
     final AtomicBoolean stop = new AtomicBoolean();
     final AtomicLong ops = new AtomicLong();
     final List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
 
     SteadyClient(VolumeService volume) {
       this.volume = volume;
-      this.workload = new Workload(volume, 20261121);
+      this.workload = new Workload(volume, TestSeed.derive("MembershipIT.load"));
     }
 
     @Override
@@ -132,7 +133,7 @@ class MembershipIT {
     try (MiniCluster c = MiniCluster.start(root, 3, 1, 100, true)) {
       List<String> a = c.addresses();
       VolumeService v = c.createVolume("files", 0, 1, 2);
-      Workload w = new Workload(v, 5);
+      Workload w = new Workload(v, TestSeed.derive("MembershipIT.drain"));
       for (int i = 0; i < 150; i++) {
         w.step();
       }

@@ -1,5 +1,6 @@
 package io.holdfast.testkit;
 
+import io.holdfast.testing.TestSeed;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.holdfast.client.HoldfastClient;
@@ -44,7 +45,7 @@ class ScrubIT {
     try (MiniCluster c = MiniCluster.start(root, 3, 100_000)) {
       VolumeService v = c.createVolume("v", 0, 1, 2);
       byte[] bigContent = new byte[5 * 65536 + 1234];
-      new Random(42).nextBytes(bigContent);
+      TestSeed.random("ScrubIT").nextBytes(bigContent);
       byte[] smallContent = "a small file, kept inline in RocksDB".getBytes(StandardCharsets.UTF_8);
       long big = create(v, "/big", bigContent);
       long small = create(v, "/small", smallContent);
