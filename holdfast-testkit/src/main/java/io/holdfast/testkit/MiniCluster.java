@@ -61,7 +61,10 @@ import java.util.function.UnaryOperator;
  * to a node, from a peer or a client, passes through a {@link FaultyNetwork} the test drives
  * ({@link #network()}: partition, drop, delay, heal). Nodes named in
  * {@link Builder#separateProcesses} run in child JVMs ({@link NodeProcess}), so that
- * {@link #kill} can stop one as a crash would (SIGKILL); {@link #node} is null for them.
+ * {@link #kill} can stop one as a crash would (SIGKILL); {@link #node} is null for them. A node
+ * named in {@link Builder#lazyDisk} keeps its whole data directory on a {@link LazyDisk} (a FUSE
+ * file system that holds unsynced writes in memory), so that {@link #crash} also loses what it
+ * had not fsynced, RocksDB's files and the Raft log included, as a power loss would.
  *
  * <p><b>Final checks.</b> {@link #close()} first waits until the running members of every
  * volume report the same digest at the same applied index, then stops the nodes and opens
@@ -93,10 +96,12 @@ public final class MiniCluster implements AutoCloseable {
   private final Set<Integer> separate;
   private final Process[] processes;
   private final URI[] processAdmin;
+  private final LazyDiskMount[] disks;
+  private final Set<Integer> lazy;
   private String finalChecksSkipped;
 
   private MiniCluster(Path root, int size, int spares, long snapshotThreshold, boolean tls, boolean faulty,
-      Set<Integer> separate) throws IOException {
+      Set<Integer> separate, Set<Integer> lazy) throws IOException {
     if (size < 1 || size + spares > 9 || spares < 0) {
       throw new IllegalArgumentException("cluster size must be 1..9 with spares, got " + size + " + " + spares);
     }
@@ -115,16 +120,34 @@ public final class MiniCluster implements AutoCloseable {
     this.separate = Set.copyOf(separate);
     this.processes = new Process[size + spares];
     this.processAdmin = new URI[size + spares];
+    this.disks = new LazyDiskMount[size + spares];
+    this.lazy = Set.copyOf(lazy);
+    if (!separate.containsAll(lazy)) {
+      throw new IllegalArgumentException("a node on a lazy disk must run as a process (to crash it): " + lazy);
+    }
     if (tls) {
       this.ca = CertificateAuthority.create(root.resolve("ca"), clusterId.toString());
       for (int i = 0; i < size + spares; i++) {
-        ca.issue(addresses.get(i), Role.NODE, List.of("127.0.0.1")).writeTo(NodeSecurity.tlsDirectory(dataDir(i)));
+        // a lazy disk's node gets its certificate on the backing directory: durable before any crash
+        ca.issue(addresses.get(i), Role.NODE, List.of("127.0.0.1")).writeTo(NodeSecurity.tlsDirectory(storedDataDir(i)));
       }
       issueClient("admin", Role.ADMIN);
     } else {
       this.ca = null;
     }
     this.network = faulty ? new FaultyNetwork(addresses, listen.stream().map(MiniCluster::socketAddress).toList()) : null;
+    try {
+      for (int i : lazy) {
+        Files.createDirectories(diskDir(i));
+        disks[i] = LazyDiskMount.mount(diskDir(i), dataDir(i), root.resolve("disk" + i + ".log"));
+      }
+    } catch (IOException | RuntimeException | AssertionError e) {
+      closeDisks();
+      if (network != null) {
+        network.close();
+      }
+      throw e;
+    }
   }
 
   /** How to start a cluster: {@link MiniCluster#builder}. Not thread-safe. */
@@ -136,6 +159,7 @@ public final class MiniCluster implements AutoCloseable {
     private boolean tls = true;
     private boolean faulty;
     private final Set<Integer> separate = new HashSet<>();
+    private final Set<Integer> lazy = new HashSet<>();
 
     private Builder(Path root) {
       this.root = java.util.Objects.requireNonNull(root, "root");
@@ -183,12 +207,25 @@ public final class MiniCluster implements AutoCloseable {
     }
 
     /**
+     * Puts the whole data directory of these nodes on a {@link LazyDisk} (their Raft logs and
+     * bricks), so that {@link MiniCluster#crash} loses what they had not fsynced; such nodes
+     * run as processes ({@link #separateProcesses}). Needs FUSE ({@link LazyDiskMount#isAvailable}).
+     */
+    public Builder lazyDisk(int... indexes) {
+      for (int i : indexes) {
+        lazy.add(i);
+        separate.add(i);
+      }
+      return this;
+    }
+
+    /**
      * Starts every node.
      *
      * @throws IOException if a node cannot start
      */
     public MiniCluster start() throws IOException {
-      MiniCluster c = new MiniCluster(root, size, spares, snapshotThreshold, tls, faulty, separate);
+      MiniCluster c = new MiniCluster(root, size, spares, snapshotThreshold, tls, faulty, separate, lazy);
       try {
         for (int i = 0; i < size + spares; i++) {
           c.restart(i);
@@ -389,6 +426,50 @@ public final class MiniCluster implements AutoCloseable {
     }
   }
 
+  /**
+   * Crashes node {@code i} and its disk, as a power loss would: the node is killed
+   * ({@link #kill}), then its {@link LazyDisk} loses every write the node had not fsynced
+   * ({@code torn}: a random part of them, chosen by {@code seed}, reached the disk, some pages
+   * only in part), and comes back with what survived. The node stays stopped until
+   * {@link #restart}.
+   *
+   * @throws IllegalStateException if the node is not on a lazy disk ({@link Builder#lazyDisk})
+   */
+  public void crash(int i, boolean torn, long seed) throws IOException {
+    LazyDiskMount disk = disks[i];
+    if (disk == null) {
+      throw new IllegalStateException("node " + i + " is not on a lazy disk; start it with Builder.lazyDisk(" + i + ")");
+    }
+    kill(i);
+    if (torn) {
+      disk.crashTorn(seed);
+    } else {
+      disk.crash();
+    }
+    disk.remount();
+  }
+
+  /** Where node {@code i}'s data really lies: its data directory, or the lazy disk's backing directory. */
+  private Path diskDir(int i) {
+    return root.resolve("disk" + i);
+  }
+
+  private Path storedDataDir(int i) {
+    return lazy.contains(i) ? diskDir(i) : dataDir(i);
+  }
+
+  private void closeDisks() {
+    for (LazyDiskMount d : disks) {
+      if (d != null) {
+        try {
+          d.close();
+        } catch (IOException | RuntimeException | AssertionError e) {
+          System.err.println("MiniCluster: could not unmount the lazy disk at " + d.mountPoint() + ": " + e);
+        }
+      }
+    }
+  }
+
   /** Starts node {@code i} on its data directory (stopping it first if running). */
   public void restart(int i) throws IOException {
     stop(i);
@@ -440,10 +521,20 @@ public final class MiniCluster implements AutoCloseable {
     } catch (AssertionError e) {
       p.destroyForcibly();
       processes[i] = null;
-      throw e;
+      throw new AssertionError(e.getMessage() + "; its log ends:\n" + tail(log, 40), e);
     }
     String uri = ready[0].substring(NodeProcess.READY.length()).trim();
     processAdmin[i] = uri.equals("-") ? null : URI.create(uri);
+  }
+
+  /** The last {@code lines} lines of a log file (for failure messages). */
+  private static String tail(Path log, int lines) {
+    try {
+      List<String> all = Files.readAllLines(log, StandardCharsets.UTF_8);
+      return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+    } catch (IOException | java.io.UncheckedIOException e) {
+      return "(unreadable: " + e + ")";
+    }
   }
 
   /** The node's READY line in its log after byte {@code from}, or null. */
@@ -655,6 +746,7 @@ public final class MiniCluster implements AutoCloseable {
     if (network != null) {
       network.close();
     }
+    closeDisks(); // syncs them: the bricks are read from their backing directories
     if (finalChecksSkipped == null) {
       problems.addAll(checkBricksOnDisk());
     }
@@ -720,7 +812,7 @@ public final class MiniCluster implements AutoCloseable {
     List<String> problems = new ArrayList<>();
     Map<String, Map<Long, Map<String, Response.Digest>>> byGroup = new TreeMap<>();
     for (int i = 0; i < nodes.length; i++) {
-      Path bricks = dataDir(i).resolve("bricks");
+      Path bricks = storedDataDir(i).resolve("bricks");
       if (!Files.isDirectory(bricks)) {
         continue;
       }
