@@ -1,7 +1,5 @@
 package io.holdfast.cli;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.holdfast.common.Caller;
@@ -10,10 +8,12 @@ import io.holdfast.protocol.Placement;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
+import io.holdfast.testing.TestSeed;
 import io.holdfast.testkit.MiniCluster;
 import java.io.RandomAccessFile;
 import java.nio.file.Path;
 import java.util.Random;
+import static org.assertj.core.api.Assertions.assertThat;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,7 +26,7 @@ class ScrubCommandsIT {
     try (MiniCluster c = MiniCluster.start(root, 3, 100_000)) {
       VolumeService v = c.createVolume("v", 0, 1, 2);
       byte[] content = new byte[200_000];
-      new Random(7).nextBytes(content);
+      TestSeed.random("ScrubCommandsIT").nextBytes(content);
       long inode = ((Response.AttrReply) v.submit(new Request.Create(Caller.ROOT, "/f", 0644, true)).join()).attr().inode();
       v.submit(new Request.Write(Caller.ROOT, inode, 0, content, Checksums.crc32c(content))).join();
       c.awaitConvergence("v", java.time.Duration.ofSeconds(60));

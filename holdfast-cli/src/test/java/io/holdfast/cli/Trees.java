@@ -1,8 +1,7 @@
 package io.holdfast.cli;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
 import io.holdfast.common.FileInfo;
+import io.holdfast.testing.TestSeed;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -11,6 +10,7 @@ import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import static org.assertj.core.api.Assertions.assertThat;
 
 /** Builds and compares file trees on any {@link Path}. */
 final class Trees {
@@ -22,7 +22,7 @@ final class Trees {
    * symbolic links (relative, dangling, to a directory).
    */
   static void build(Path root, long seed) throws IOException {
-    Random random = new Random(seed);
+    Random random = new Random(TestSeed.derive("Trees") ^ seed);
     Files.createDirectories(root.resolve("docs/nested/deeper"));
     Files.createDirectories(root.resolve("empty"));
     Files.writeString(root.resolve("docs/readme.txt"), "hello holdfast\n");

@@ -1,5 +1,6 @@
 package io.holdfast.common;
 
+import io.holdfast.testing.TestSeed;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -23,7 +24,7 @@ class PacedStreamTest {
   @Test
   void readsEveryByteAtTheRate() throws Exception {
     byte[] data = new byte[5 << 20];
-    new Random(7).nextBytes(data);
+    TestSeed.random("PacedStreamTest").nextBytes(data);
     Pacer p = pacer(1 << 20); // 1 MiB/s, burst 104857 bytes
     try (InputStream in = p.paced(new ByteArrayInputStream(data))) {
       byte[] back = new byte[data.length];

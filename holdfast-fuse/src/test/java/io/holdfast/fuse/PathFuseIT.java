@@ -1,5 +1,6 @@
 package io.holdfast.fuse;
 
+import io.holdfast.testing.TestSeed;
 import static java.nio.file.LinkOption.NOFOLLOW_LINKS;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -34,7 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class PathFuseIT {
-  private static final long SEED = Long.getLong("holdfast.seed", System.nanoTime());
+  private static final long SEED = TestSeed.seed();
   private static final int MIB = 1 << 20;
 
   @TempDir Path tmp;

@@ -2,10 +2,8 @@ package io.holdfast.server;
 
 import java.io.IOException;
 import java.io.Reader;
-import java.io.Writer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Objects;
 import java.util.Properties;
 import java.util.UUID;
@@ -88,11 +86,9 @@ record BrickIdentity(UUID clusterId, UUID groupId, String member, long generatio
     p.setProperty("group.id", groupId.toString());
     p.setProperty("member", member);
     p.setProperty("generation", Long.toString(generation));
-    Path tmp = file.resolveSibling(FILE + ".tmp");
-    try (Writer w = Files.newBufferedWriter(tmp)) {
-      p.store(w, "Holdfast brick identity: do not copy bricks between members, volumes or clusters");
-    }
-    Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    java.io.StringWriter w = new java.io.StringWriter();
+    p.store(w, "Holdfast brick identity: do not copy bricks between members, volumes or clusters");
+    DurableFiles.replace(file, w.toString());
   }
 
   private static BrickIdentity read(Path file) throws IOException {

@@ -58,9 +58,12 @@ public final class HoldfastNode implements AutoCloseable {
   private final NodeObserver observer;
   private volatile AdminServer admin;
   private volatile boolean closed;
+  private final NodeNetwork network;
 
-  private HoldfastNode(NodeConfig config, NodeSecurity security, InstantSource clock, ScrubSettings scrub) throws IOException {
+  private HoldfastNode(NodeConfig config, NodeSecurity security, InstantSource clock, ScrubSettings scrub,
+      NodeNetwork network) throws IOException {
     this.config = config;
+    this.network = network;
     this.gatekeeper = new Gatekeeper(security);
     this.metrics = new NodeMetrics(config.address(), access::volumeName, this::connectionStats);
     gatekeeper.onCatchUp((group, received, expected, done) -> {
@@ -78,7 +81,10 @@ public final class HoldfastNode implements AutoCloseable {
       t.setDaemon(true);
       return t;
     });
-    RaftProperties props = RaftSettings.server(raftDir.toFile(), config.host(), config.port(), config.snapshotThreshold());
+    String listen = network.listenAddress(config);
+    int colon = listen.lastIndexOf(':');
+    RaftProperties props = RaftSettings.server(raftDir.toFile(), listen.substring(0, colon),
+        Integer.parseInt(listen.substring(colon + 1)), config.snapshotThreshold());
     RaftGroupId clusterGroup = ClusterIds.CLUSTER_GROUP;
     StateMachine.Registry registry = groupId -> {
       if (groupId.equals(clusterGroup)) {
@@ -105,11 +111,12 @@ public final class HoldfastNode implements AutoCloseable {
         .setProperties(props)
         .setParameters(parameters)
         .setOption(RaftStorage.StartupOption.RECOVER);
-    if (config.clusterGroupMembers().contains(config.address())) {
+    if (config.clusterGroupMembers().contains(config.address()) && !network.routed()) {
       b.setGroup(ClusterIds.group(clusterGroup, config.clusterGroupMembers()));
     }
     this.server = b.build();
     this.advertiser = new Advertiser(config, parameters);
+    network.register(server); // a routed node adds its cluster group once started: see start()
     this.mapFollower = config.clusterGroupMembers().contains(config.address())
         ? null
         : new MapFollower(config, parameters, this::mapKnown);
@@ -173,12 +180,25 @@ public final class HoldfastNode implements AutoCloseable {
    */
   public static HoldfastNode start(NodeConfig config, NodeSecurity security, AdminOptions admin, InstantSource clock,
       ScrubSettings scrub) throws IOException {
-    HoldfastNode node = new HoldfastNode(config, security, clock, java.util.Objects.requireNonNull(scrub, "scrub"));
+    return start(config, security, admin, clock, scrub, NodeNetwork.DIRECT);
+  }
+
+  /**
+   * Starts a node whose sockets differ from its address (tests that put a proxy between nodes).
+   *
+   * @param network where to listen and how to reach the peers
+   * @throws IOException if the data directory cannot be used or a port cannot be bound
+   */
+  public static HoldfastNode start(NodeConfig config, NodeSecurity security, AdminOptions admin, InstantSource clock,
+      ScrubSettings scrub, NodeNetwork network) throws IOException {
+    HoldfastNode node = new HoldfastNode(config, security, clock, java.util.Objects.requireNonNull(scrub, "scrub"),
+        java.util.Objects.requireNonNull(network, "network"));
     try {
       if (admin.enabled()) {
         node.admin = AdminServer.start(admin, node.observer); // before Ratis: a taken port fails fast
       }
       node.server.start();
+      node.addRoutedClusterGroup();
       node.observer.start();
       node.advertiser.start();
       node.running.complete(null);
@@ -193,6 +213,28 @@ public final class HoldfastNode implements AutoCloseable {
         security.transport().isPlaintext() ? "PLAINTEXT (--insecure)" : "mutual TLS 1.3",
         node.admin == null ? "off" : node.admin.uri());
     return node;
+  }
+
+  /**
+   * Adds the cluster group to a routed node's running server (a direct node is built with it):
+   * given at build time, Ratis would register the peers' own addresses before the routes. A
+   * group restored from disk is already there.
+   */
+  private void addRoutedClusterGroup() throws IOException {
+    RaftGroupId id = ClusterIds.CLUSTER_GROUP;
+    if (!network.routed() || !config.clusterGroupMembers().contains(config.address())) {
+      return;
+    }
+    for (RaftGroupId g : server.getGroupIds()) {
+      if (g.equals(id)) {
+        return;
+      }
+    }
+    RaftClientReply reply = server.groupManagement(GroupManagementRequest.newAdd(ClientId.randomId(), server.getId(),
+        callIds.incrementAndGet(), ClusterIds.group(id, config.clusterGroupMembers())));
+    if (!reply.isSuccess()) {
+      throw new IOException("could not start the cluster group: " + reply.getException());
+    }
   }
 
   /**

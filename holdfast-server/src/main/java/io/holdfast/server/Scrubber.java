@@ -720,9 +720,7 @@ final class Scrubber implements AutoCloseable {
     }
     try {
       Files.createDirectories(scrubDir);
-      Path tmp = scrubDir.resolve("quarantine.tmp");
-      Files.writeString(tmp, why);
-      Files.move(tmp, scrubDir.resolve("quarantine"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      DurableFiles.replace(scrubDir.resolve("quarantine"), why);
     } catch (IOException e) {
       LOG.error("{}: could not record the quarantine (it holds until the node stops)", brickDir.getFileName(), e);
     }

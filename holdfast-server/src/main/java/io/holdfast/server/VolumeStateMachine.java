@@ -22,7 +22,6 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.InstantSource;
 import java.util.Optional;
 import java.util.UUID;
@@ -231,10 +230,7 @@ final class VolumeStateMachine extends LifecycleStateMachine {
   }
 
   private void writeCovered(long index) throws IOException {
-    Path file = coveredFile();
-    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-    Files.writeString(tmp, Long.toString(index));
-    Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    DurableFiles.replace(coveredFile(), Long.toString(index));
   }
 
   /**

@@ -1,21 +1,21 @@
 package io.holdfast.storage;
 
-import static io.holdfast.storage.TestBrick.ROOT;
-import static io.holdfast.storage.TestBrick.attr;
-import static io.holdfast.storage.TestBrick.bytes;
-import static io.holdfast.storage.TestBrick.errno;
-import static org.assertj.core.api.Assertions.assertThat;
-
 import io.holdfast.common.Caller;
 import io.holdfast.common.Errno;
 import io.holdfast.protocol.Attr;
 import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
+import static io.holdfast.storage.TestBrick.ROOT;
+import static io.holdfast.storage.TestBrick.attr;
+import static io.holdfast.storage.TestBrick.bytes;
+import static io.holdfast.storage.TestBrick.errno;
+import io.holdfast.testing.TestSeed;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.util.Arrays;
 import java.util.Random;
+import static org.assertj.core.api.Assertions.assertThat;
 import org.junit.jupiter.api.Test;
 import org.rocksdb.Options;
 import org.rocksdb.RocksDB;
@@ -54,7 +54,7 @@ class BrickContentTest extends BrickTestBase {
   void promotionAcrossTheInlineLimitAndRandomWritesMatchAModel() {
     long f = b.create("/f").inode();
     byte[] model = new byte[0];
-    Random rnd = new Random(42);
+    Random rnd = TestSeed.random("BrickContentTest");
     for (int i = 0; i < 60; i++) {
       if (rnd.nextInt(6) == 0) {
         int size = rnd.nextInt(300_000);

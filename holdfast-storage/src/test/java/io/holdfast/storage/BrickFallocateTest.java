@@ -1,11 +1,5 @@
 package io.holdfast.storage;
 
-import static io.holdfast.storage.TestBrick.ROOT;
-import static io.holdfast.storage.TestBrick.attr;
-import static io.holdfast.storage.TestBrick.bytes;
-import static io.holdfast.storage.TestBrick.errno;
-import static org.assertj.core.api.Assertions.assertThat;
-
 import io.holdfast.common.Caller;
 import io.holdfast.common.Errno;
 import io.holdfast.protocol.Attr;
@@ -13,9 +7,15 @@ import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Request.Fallocate;
 import io.holdfast.protocol.Response;
+import static io.holdfast.storage.TestBrick.ROOT;
+import static io.holdfast.storage.TestBrick.attr;
+import static io.holdfast.storage.TestBrick.bytes;
+import static io.holdfast.storage.TestBrick.errno;
+import io.holdfast.testing.TestSeed;
 import java.io.IOException;
 import java.util.Arrays;
 import java.util.Random;
+import static org.assertj.core.api.Assertions.assertThat;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -226,7 +226,7 @@ class BrickFallocateTest extends BrickTestBase {
 
   @Test
   void randomOperationsMatchAModel() throws IOException {
-    Random rnd = new Random(11);
+    Random rnd = TestSeed.random("BrickFallocateTest");
     long f = b.create("/f").inode();
     byte[] model = new byte[0];
     int[] modes = {0, KEEP, PUNCH, ZERO, ZERO | KEEP};

@@ -1,13 +1,11 @@
 package io.holdfast.storage;
 
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
 import io.holdfast.common.Errno;
 import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.LogEntry;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
+import io.holdfast.testing.TestSeed;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -17,6 +15,8 @@ import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.stream.Stream;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -48,7 +48,7 @@ class BrickRecoveryTest {
 
   @Test
   void twoBricksApplyingTheSameRandomSequenceHaveTheSameDigest() throws IOException {
-    for (long seed : new long[] {1, 2, 3, System.nanoTime()}) {
+    for (long seed : new long[] {1, 2, 3, TestSeed.derive("determinism")}) {
       System.out.println("determinism seed " + seed);
       try (TestBrick a = new TestBrick(tmp.resolve("a" + seed)); TestBrick b = new TestBrick(tmp.resolve("b" + seed))) {
         RandomOps ops = new RandomOps(seed);
@@ -70,7 +70,7 @@ class BrickRecoveryTest {
 
   @Test
   void replayAfterCrashLosingUnsyncedDataGivesTheSameDigest() throws IOException {
-    for (long seed : new long[] {11, 12, System.nanoTime()}) {
+    for (long seed : new long[] {11, 12, TestSeed.derive("crash")}) {
       System.out.println("crash seed " + seed);
       Path crashDir = tmp.resolve("crash" + seed);
       Response.Digest expected;
@@ -208,7 +208,7 @@ class BrickRecoveryTest {
       assertThat(b.brick.checkpointIndex()).isEqualTo(200);
       // both continue identically, also after a reopen of the restored brick
       b.reopen();
-      RandomOps more = new RandomOps(99);
+      RandomOps more = new RandomOps(TestSeed.derive("more"));
       for (int i = 0; i < 100; i++) {
         LogEntry e = new LogEntry(5_000_000_000L + i, more.next());
         Response r = a.applyEntry(e);

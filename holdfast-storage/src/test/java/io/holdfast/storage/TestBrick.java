@@ -1,7 +1,5 @@
 package io.holdfast.storage;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
 import io.holdfast.common.Caller;
 import io.holdfast.common.Errno;
 import io.holdfast.protocol.Attr;
@@ -9,11 +7,13 @@ import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.LogEntry;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
+import io.holdfast.testing.TestSeed;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import static org.assertj.core.api.Assertions.assertThat;
 
 /** A brick plus helpers that apply mutations as consecutive log entries with a fake clock. */
 final class TestBrick implements AutoCloseable {
@@ -109,7 +109,7 @@ final class TestBrick implements AutoCloseable {
 
   static byte[] bytes(int n, long seed) {
     byte[] b = new byte[n];
-    new java.util.Random(seed).nextBytes(b);
+    new java.util.Random(TestSeed.derive("TestBrick.bytes") ^ seed).nextBytes(b);
     return b;
   }
 

@@ -1,5 +1,6 @@
 package io.holdfast.testkit;
 
+import io.holdfast.testing.TestSeed;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -54,7 +55,7 @@ import org.junit.jupiter.api.TestInfo;
  *
  * <p>Subclasses give {@link #root()}: an existing, empty-or-reusable writable directory. Each
  * test works in its own fresh subdirectory {@link #dir}. Random content is seeded; the seed is
- * printed so a failure can be replayed with {@code -Dcontract.seed=N}.
+ * derived from the run's seed, so a failure can be replayed with {@code -Dholdfast.seed=N}.
  */
 public abstract class FileSystemContract {
   /**
@@ -89,7 +90,7 @@ public abstract class FileSystemContract {
     openFileSystem();
     String name = info.getTestMethod().map(m -> m.getName()).orElse("test");
     dir = Files.createDirectory(root().resolve(name + "-" + System.nanoTime()));
-    seed = Long.getLong("contract.seed", System.nanoTime());
+    seed = TestSeed.derive(getClass().getName() + "." + name);
     System.out.println(getClass().getSimpleName() + "." + name + " seed=" + seed);
   }
 

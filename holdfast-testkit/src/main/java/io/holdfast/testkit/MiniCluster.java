@@ -11,24 +11,35 @@ import io.holdfast.server.AdminOptions;
 import io.holdfast.server.CertificateAuthority;
 import io.holdfast.server.HoldfastNode;
 import io.holdfast.server.NodeConfig;
+import io.holdfast.server.NodeNetwork;
 import io.holdfast.server.NodeSecurity;
 import io.holdfast.server.ScrubSettings;
+import io.holdfast.storage.Brick;
 import io.holdfast.transport.Role;
 import io.holdfast.transport.TlsFiles;
 import io.holdfast.transport.TransportSecurity;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.UnaryOperator;
+import java.util.stream.Stream;
 
 /**
  * An in-JVM cluster of Holdfast nodes on loopback ports, for tests: start, stop and restart
@@ -45,6 +56,23 @@ import java.util.function.UnaryOperator;
  *
  * <p>Each node serves its admin HTTP port (metrics, status page) on an ephemeral loopback
  * port, so clusters never collide with each other or with real nodes: {@link #adminUri}.
+ *
+ * <p><b>Faults</b> ({@link #builder}): with {@link Builder#faultyNetwork()} every connection
+ * to a node, from a peer or a client, passes through a {@link FaultyNetwork} the test drives
+ * ({@link #network()}: partition, drop, delay, heal). Nodes named in
+ * {@link Builder#separateProcesses} run in child JVMs ({@link NodeProcess}), so that
+ * {@link #kill} can stop one as a crash would (SIGKILL); {@link #node} is null for them. A node
+ * named in {@link Builder#lazyDisk} keeps its whole data directory on a {@link LazyDisk} (a FUSE
+ * file system that holds unsynced writes in memory), so that {@link #crash} also loses what it
+ * had not fsynced, RocksDB's files and the Raft log included, as a power loss would.
+ *
+ * <p><b>Final checks.</b> {@link #close()} first waits until the running members of every
+ * volume report the same digest at the same applied index, then stops the nodes and opens
+ * every brick left on disk on its own (the brick's start-up check: RocksDB block checksums,
+ * counters, root and data directory), computes its digest (which reads and CRC-checks every
+ * content) and compares the digests of bricks of one volume at the same applied index. A
+ * failure fails the test; {@link #skipFinalChecks} turns them off for a test that leaves a
+ * cluster diverged or damaged on purpose.
  */
 public final class MiniCluster implements AutoCloseable {
   private final Map<Integer, Integer> maxLogFormats = new java.util.concurrent.ConcurrentHashMap<>();
@@ -63,25 +91,158 @@ public final class MiniCluster implements AutoCloseable {
   private UnaryOperator<NodeSecurity> securityTweak = UnaryOperator.identity();
   private ScrubSettings scrub = ScrubSettings.DEFAULT;
   private HoldfastClient client;
+  /** Where each node really listens when the network is faulty; else empty. */
+  private final List<String> listen;
+  private final FaultyNetwork network;
+  private final Set<Integer> separate;
+  private final Process[] processes;
+  private final URI[] processAdmin;
+  private final LazyDiskMount[] disks;
+  private final Set<Integer> lazy;
+  private String finalChecksSkipped;
 
-  private MiniCluster(Path root, int size, int spares, long snapshotThreshold, boolean tls) throws IOException {
+  private MiniCluster(Path root, int size, int spares, long snapshotThreshold, boolean tls, boolean faulty,
+      Set<Integer> separate, Set<Integer> lazy) throws IOException {
     if (size < 1 || size + spares > 9 || spares < 0) {
       throw new IllegalArgumentException("cluster size must be 1..9 with spares, got " + size + " + " + spares);
     }
+    for (int i : separate) {
+      if (i < 0 || i >= size + spares) {
+        throw new IllegalArgumentException("no node " + i + " to run as a process in a cluster of " + (size + spares));
+      }
+    }
     this.root = root;
     this.snapshotThreshold = snapshotThreshold;
-    this.addresses = LoopbackAddresses.free(size + spares);
+    List<String> free = LoopbackAddresses.free((faulty ? 2 : 1) * (size + spares));
+    this.addresses = List.copyOf(free.subList(0, size + spares));
+    this.listen = faulty ? List.copyOf(free.subList(size + spares, free.size())) : List.of();
     this.peers = addresses.subList(0, size);
     this.nodes = new HoldfastNode[size + spares];
+    this.separate = Set.copyOf(separate);
+    this.processes = new Process[size + spares];
+    this.processAdmin = new URI[size + spares];
+    this.disks = new LazyDiskMount[size + spares];
+    this.lazy = Set.copyOf(lazy);
+    if (!separate.containsAll(lazy)) {
+      throw new IllegalArgumentException("a node on a lazy disk must run as a process (to crash it): " + lazy);
+    }
     if (tls) {
       this.ca = CertificateAuthority.create(root.resolve("ca"), clusterId.toString());
       for (int i = 0; i < size + spares; i++) {
-        ca.issue(addresses.get(i), Role.NODE, List.of("127.0.0.1")).writeTo(NodeSecurity.tlsDirectory(dataDir(i)));
+        // a lazy disk's node gets its certificate on the backing directory: durable before any crash
+        ca.issue(addresses.get(i), Role.NODE, List.of("127.0.0.1")).writeTo(NodeSecurity.tlsDirectory(storedDataDir(i)));
       }
       issueClient("admin", Role.ADMIN);
     } else {
       this.ca = null;
     }
+    this.network = faulty ? new FaultyNetwork(addresses, listen.stream().map(MiniCluster::socketAddress).toList()) : null;
+    try {
+      for (int i : lazy) {
+        Files.createDirectories(diskDir(i));
+        disks[i] = LazyDiskMount.mount(diskDir(i), dataDir(i), root.resolve("disk" + i + ".log"));
+      }
+    } catch (IOException | RuntimeException | AssertionError e) {
+      closeDisks();
+      if (network != null) {
+        network.close();
+      }
+      throw e;
+    }
+  }
+
+  /** How to start a cluster: {@link MiniCluster#builder}. Not thread-safe. */
+  public static final class Builder {
+    private final Path root;
+    private int size = 3;
+    private int spares;
+    private long snapshotThreshold = 100_000;
+    private boolean tls = true;
+    private boolean faulty;
+    private final Set<Integer> separate = new HashSet<>();
+    private final Set<Integer> lazy = new HashSet<>();
+
+    private Builder(Path root) {
+      this.root = java.util.Objects.requireNonNull(root, "root");
+    }
+
+    /** Nodes in the cluster (default 3); the first three hold the cluster group. */
+    public Builder nodes(int n) {
+      this.size = n;
+      return this;
+    }
+
+    /** Nodes configured for the cluster but not in it (default 0), indexes after the nodes. */
+    public Builder spares(int n) {
+      this.spares = n;
+      return this;
+    }
+
+    /** Entries between automatic snapshots (default 100,000). */
+    public Builder snapshotThreshold(long entries) {
+      this.snapshotThreshold = entries;
+      return this;
+    }
+
+    /** Plaintext instead of mutual TLS. */
+    public Builder plaintext() {
+      this.tls = false;
+      return this;
+    }
+
+    /** Routes every connection to a node through a {@link FaultyNetwork} ({@link #network()}). */
+    public Builder faultyNetwork() {
+      this.faulty = true;
+      return this;
+    }
+
+    /**
+     * Runs these nodes in child JVMs, so that {@link MiniCluster#kill} can crash them. Such a
+     * node runs with the default scrub settings and without {@link #tweakSecurity} tweaks.
+     */
+    public Builder separateProcesses(int... indexes) {
+      for (int i : indexes) {
+        separate.add(i);
+      }
+      return this;
+    }
+
+    /**
+     * Puts the whole data directory of these nodes on a {@link LazyDisk} (their Raft logs and
+     * bricks), so that {@link MiniCluster#crash} loses what they had not fsynced; such nodes
+     * run as processes ({@link #separateProcesses}). Needs FUSE ({@link LazyDiskMount#isAvailable}).
+     */
+    public Builder lazyDisk(int... indexes) {
+      for (int i : indexes) {
+        lazy.add(i);
+        separate.add(i);
+      }
+      return this;
+    }
+
+    /**
+     * Starts every node.
+     *
+     * @throws IOException if a node cannot start
+     */
+    public MiniCluster start() throws IOException {
+      MiniCluster c = new MiniCluster(root, size, spares, snapshotThreshold, tls, faulty, separate, lazy);
+      try {
+        for (int i = 0; i < size + spares; i++) {
+          c.restart(i);
+        }
+      } catch (IOException | RuntimeException | AssertionError e) {
+        c.skipFinalChecks("the cluster did not start");
+        c.close();
+        throw e;
+      }
+      return c;
+    }
+  }
+
+  /** A builder for a cluster under {@code root} (the caller owns the directory). */
+  public static Builder builder(Path root) {
+    return new Builder(root);
   }
 
   /**
@@ -110,16 +271,30 @@ public final class MiniCluster implements AutoCloseable {
    * @param snapshotThreshold entries between automatic snapshots
    */
   public static MiniCluster start(Path root, int size, int spares, long snapshotThreshold, boolean tls) throws IOException {
-    MiniCluster c = create(root, size, spares, snapshotThreshold, tls);
-    try {
-      for (int i = 0; i < size + spares; i++) {
-        c.restart(i);
-      }
-    } catch (IOException | RuntimeException e) {
-      c.close();
-      throw e;
+    Builder b = builder(root).nodes(size).spares(spares).snapshotThreshold(snapshotThreshold);
+    return tls ? b.start() : b.plaintext().start();
+  }
+
+  /**
+   * The fault-injecting network between the nodes.
+   *
+   * @throws IllegalStateException if the cluster was not built with {@link Builder#faultyNetwork()}
+   */
+  public FaultyNetwork network() {
+    if (network == null) {
+      throw new IllegalStateException("this cluster was started without Builder.faultyNetwork()");
     }
-    return c;
+    return network;
+  }
+
+  /**
+   * Turns off the checks {@link #close()} makes, for a test that leaves members diverged or a
+   * brick damaged on purpose.
+   *
+   * @param why printed when the cluster closes
+   */
+  public void skipFinalChecks(String why) {
+    this.finalChecksSkipped = java.util.Objects.requireNonNull(why, "why");
   }
 
 
@@ -135,7 +310,7 @@ public final class MiniCluster implements AutoCloseable {
    * @throws IOException if the certificates cannot be written
    */
   public static MiniCluster create(Path root, int size, int spares, long snapshotThreshold, boolean tls) throws IOException {
-    return new MiniCluster(root, size, spares, snapshotThreshold, tls);
+    return new MiniCluster(root, size, spares, snapshotThreshold, tls, false, Set.of(), Set.of());
   }
 
   /** The cluster CA (null for a plaintext cluster). */
@@ -213,16 +388,110 @@ public final class MiniCluster implements AutoCloseable {
     return root.resolve("node" + i);
   }
 
-  /** Node {@code i}, or null while stopped. */
+  /** Node {@code i}, or null while stopped or if it runs in a child JVM. */
   public HoldfastNode node(int i) {
     return nodes[i];
   }
 
-  /** Stops node {@code i} (no-op if stopped). */
+  /** Whether node {@code i} runs (in this JVM or in its own). */
+  public boolean isRunning(int i) {
+    return nodes[i] != null || (processes[i] != null && processes[i].isAlive());
+  }
+
+  /**
+   * Stops node {@code i} cleanly (no-op if stopped): its Ratis server closes, flushing what it
+   * buffers. A node in a child JVM is told to stop and given 60 s before it is killed.
+   */
   public void stop(int i) throws IOException {
     if (nodes[i] != null) {
       nodes[i].close();
       nodes[i] = null;
+    }
+    Process p = processes[i];
+    if (p != null) {
+      processes[i] = null;
+      processAdmin[i] = null;
+      p.getOutputStream().close(); // NodeProcess stops at the end of its input
+      try {
+        if (!p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)) {
+          p.destroyForcibly().waitFor();
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        p.destroyForcibly();
+        throw new IOException("interrupted stopping node " + i);
+      }
+    }
+  }
+
+  /**
+   * Kills node {@code i} as a crash would: SIGKILL to its JVM, so no shutdown hook runs, the
+   * Raft server does not shut down, nothing it buffers is flushed, and the kernel resets its
+   * connections. Waits until the process is gone. {@link #restart} starts it again.
+   *
+   * @throws IllegalStateException if the node runs in this JVM (see
+   *     {@link Builder#separateProcesses}), where no honest crash is possible
+   */
+  public void kill(int i) throws IOException {
+    if (!separate.contains(i)) {
+      throw new IllegalStateException("node " + i + " runs in the test's JVM and cannot be killed; "
+          + "start it with Builder.separateProcesses(" + i + ")");
+    }
+    Process p = processes[i];
+    if (p == null) {
+      return;
+    }
+    processes[i] = null;
+    processAdmin[i] = null;
+    try {
+      p.destroyForcibly().waitFor(); // SIGKILL on Linux
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted killing node " + i);
+    }
+  }
+
+  /**
+   * Crashes node {@code i} and its disk, as a power loss would: the node is killed
+   * ({@link #kill}), then its {@link LazyDisk} loses every write the node had not fsynced
+   * ({@code torn}: a random part of them, chosen by {@code seed}, reached the disk, some pages
+   * only in part), and comes back with what survived. The node stays stopped until
+   * {@link #restart}.
+   *
+   * @throws IllegalStateException if the node is not on a lazy disk ({@link Builder#lazyDisk})
+   */
+  public void crash(int i, boolean torn, long seed) throws IOException {
+    LazyDiskMount disk = disks[i];
+    if (disk == null) {
+      throw new IllegalStateException("node " + i + " is not on a lazy disk; start it with Builder.lazyDisk(" + i + ")");
+    }
+    kill(i);
+    if (torn) {
+      disk.crashTorn(seed);
+    } else {
+      disk.crash();
+    }
+    disk.remount();
+  }
+
+  /** Where node {@code i}'s data really lies: its data directory, or the lazy disk's backing directory. */
+  private Path diskDir(int i) {
+    return root.resolve("disk" + i);
+  }
+
+  private Path storedDataDir(int i) {
+    return lazy.contains(i) ? diskDir(i) : dataDir(i);
+  }
+
+  private void closeDisks() {
+    for (LazyDiskMount d : disks) {
+      if (d != null) {
+        try {
+          d.close();
+        } catch (IOException | RuntimeException | AssertionError e) {
+          System.err.println("MiniCluster: could not unmount the lazy disk at " + d.mountPoint() + ": " + e);
+        }
+      }
     }
   }
 
@@ -230,10 +499,89 @@ public final class MiniCluster implements AutoCloseable {
   public void restart(int i) throws IOException {
     stop(i);
     Files.createDirectories(dataDir(i));
+    NodeNetwork net = nodeNetwork(i);
+    if (separate.contains(i)) {
+      startProcess(i, net);
+      return;
+    }
     NodeSecurity security = (ca == null ? NodeSecurity.plaintext() : NodeSecurity.tls(dataDir(i)))
         .withDiskReserve(TEST_DISK_RESERVE);
     nodes[i] = HoldfastNode.start(config(i), securityTweak.apply(security), AdminOptions.at("127.0.0.1", 0),
-        java.time.InstantSource.system(), scrub);
+        java.time.InstantSource.system(), scrub, net);
+  }
+
+  /** Node {@code i}'s sockets: direct, or its private listener and a route to every other node through the proxy. */
+  private NodeNetwork nodeNetwork(int i) {
+    if (network == null) {
+      return NodeNetwork.DIRECT;
+    }
+    Map<String, String> routes = new HashMap<>();
+    for (int j = 0; j < addresses.size(); j++) {
+      if (j != i) {
+        routes.put(addresses.get(j), network.route(i, j));
+      }
+    }
+    return new NodeNetwork(listen.get(i), routes);
+  }
+
+  private void startProcess(int i, NodeNetwork net) throws IOException {
+    Path log = root.resolve("node" + i + ".log");
+    long from = Files.exists(log) ? Files.size(log) : 0;
+    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-ea", "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Xmx512m",
+        "-cp", System.getProperty("java.class.path"), NodeProcess.class.getName()));
+    cmd.addAll(NodeProcess.arguments(config(i), ca != null, TEST_DISK_RESERVE, net));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+    processes[i] = p;
+    String[] ready = new String[1];
+    try {
+      await(Duration.ofSeconds(120), () -> {
+        ready[0] = readyLine(log, from);
+        if (ready[0] == null && !p.isAlive()) {
+          throw new AssertionError("node " + i + " exited with status " + p.exitValue() + " before it ran; log " + log);
+        }
+        return ready[0] != null;
+      }, "node " + i + " runs (log " + log + ")");
+    } catch (AssertionError e) {
+      p.destroyForcibly();
+      processes[i] = null;
+      throw new AssertionError(e.getMessage() + "; its log ends:\n" + tail(log, 40), e);
+    }
+    String uri = ready[0].substring(NodeProcess.READY.length()).trim();
+    processAdmin[i] = uri.equals("-") ? null : URI.create(uri);
+  }
+
+  /** The last {@code lines} lines of a log file (for failure messages). */
+  private static String tail(Path log, int lines) {
+    try {
+      List<String> all = Files.readAllLines(log, StandardCharsets.UTF_8);
+      return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+    } catch (IOException | java.io.UncheckedIOException e) {
+      return "(unreadable: " + e + ")";
+    }
+  }
+
+  /** The node's READY line in its log after byte {@code from}, or null. */
+  private static String readyLine(Path log, long from) {
+    try {
+      byte[] all = Files.readAllBytes(log);
+      String tail = new String(all, (int) Math.min(from, all.length), all.length - (int) Math.min(from, all.length),
+          StandardCharsets.UTF_8);
+      for (String line : tail.split("\n")) {
+        if (line.startsWith(NodeProcess.READY)) {
+          return line;
+        }
+      }
+      return null;
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  private static InetSocketAddress socketAddress(String address) {
+    int colon = address.lastIndexOf(':');
+    return new InetSocketAddress(address.substring(0, colon), Integer.parseInt(address.substring(colon + 1)));
   }
 
   /**
@@ -242,6 +590,9 @@ public final class MiniCluster implements AutoCloseable {
    * @throws IllegalStateException if the node is stopped
    */
   public java.net.URI adminUri(int i) {
+    if (processAdmin[i] != null) {
+      return processAdmin[i];
+    }
     if (nodes[i] == null) {
       throw new IllegalStateException("node " + i + " is stopped");
     }
@@ -252,7 +603,7 @@ public final class MiniCluster implements AutoCloseable {
   public HoldfastClient client() throws HoldfastException {
     if (client == null) {
       for (int i = 0; i < nodes.length; i++) {
-        if (nodes[i] != null) {
+        if (isRunning(i)) {
           String a = addresses.get(i);
           int colon = a.lastIndexOf(':');
           HoldfastClient c = awaitValue(Duration.ofSeconds(30), () -> {
@@ -382,9 +733,28 @@ public final class MiniCluster implements AutoCloseable {
     return box[0];
   }
 
-  /** Stops every node and deletes nothing (the caller owns {@code root}). */
+  /**
+   * Runs the final checks (see the class comment), stops every node and deletes nothing (the
+   * caller owns {@code root}).
+   *
+   * @throws AssertionError if a final check fails
+   * @throws IOException if a node cannot be stopped
+   */
   @Override
   public void close() throws IOException {
+    List<String> problems = new ArrayList<>();
+    if (finalChecksSkipped == null) {
+      if (network != null) {
+        network.heal();
+      }
+      try {
+        checkRunningMembersAgree();
+      } catch (IOException | RuntimeException | AssertionError e) {
+        problems.add("running members: " + e.getMessage());
+      }
+    } else {
+      System.out.println("MiniCluster: final checks skipped: " + finalChecksSkipped);
+    }
     if (client != null) {
       client.close();
     }
@@ -398,9 +768,102 @@ public final class MiniCluster implements AutoCloseable {
         }
       }
     }
+    if (network != null) {
+      network.close();
+    }
+    closeDisks(); // syncs them: the bricks are read from their backing directories
+    if (finalChecksSkipped == null) {
+      problems.addAll(checkBricksOnDisk());
+    }
+    if (!problems.isEmpty()) {
+      AssertionError e = new AssertionError("MiniCluster final checks failed (" + root + "):\n  "
+          + String.join("\n  ", problems));
+      if (first != null) {
+        e.addSuppressed(first);
+      }
+      throw e;
+    }
     if (first != null) {
       throw first;
     }
+  }
+
+  /** Waits until the running members of every volume report one digest at one applied index. */
+  private void checkRunningMembersAgree() throws IOException {
+    if (java.util.stream.IntStream.range(0, nodes.length).noneMatch(this::isRunning)) {
+      return;
+    }
+    HoldfastClient c = client();
+    ClusterMap m = awaitValue(Duration.ofSeconds(60), () -> {
+      try {
+        return Optional.of(c.refreshMap());
+      } catch (HoldfastException e) {
+        return Optional.empty();
+      }
+    }, "the cluster map can be read");
+    for (ClusterMap.Volume v : m.volumes().values()) {
+      List<String> running = v.replicas().stream().filter(a -> {
+        int i = addresses.indexOf(a);
+        return i >= 0 && isRunning(i);
+      }).toList();
+      Map<String, Response> seen = new TreeMap<>();
+      try {
+        await(Duration.ofSeconds(90), () -> {
+          seen.clear();
+          for (String a : running) {
+            try {
+              seen.put(a, c.queryMember(v.name(), a, new Request.GetDigest()));
+            } catch (HoldfastException e) {
+              seen.put(a, new Response.Error(e.errno(), e.getMessage()));
+            }
+          }
+          return seen.values().stream().allMatch(r -> r instanceof Response.Digest)
+              && seen.values().stream().distinct().count() <= 1;
+        }, "the running members of volume " + v.name() + " " + running + " report one digest");
+      } catch (AssertionError e) {
+        throw new AssertionError(e.getMessage() + "; last seen: " + seen, e);
+      }
+    }
+  }
+
+  /**
+   * Opens every brick left under the nodes' data directories on its own (its start-up check),
+   * computes its digest (CRC-checking every content), and compares the digests of bricks of one
+   * volume group at one applied index.
+   *
+   * @return what is wrong, empty if nothing
+   */
+  private List<String> checkBricksOnDisk() {
+    List<String> problems = new ArrayList<>();
+    Map<String, Map<Long, Map<String, Response.Digest>>> byGroup = new TreeMap<>();
+    for (int i = 0; i < nodes.length; i++) {
+      Path bricks = storedDataDir(i).resolve("bricks");
+      if (!Files.isDirectory(bricks)) {
+        continue;
+      }
+      List<Path> dirs;
+      try (Stream<Path> s = Files.list(bricks)) {
+        dirs = s.filter(Files::isDirectory).sorted().toList();
+      } catch (IOException e) {
+        problems.add("node " + i + ": cannot list " + bricks + ": " + e);
+        continue;
+      }
+      for (Path dir : dirs) {
+        try (Brick b = Brick.open(dir)) {
+          Response.Digest d = b.digest();
+          byGroup.computeIfAbsent(dir.getFileName().toString(), k -> new TreeMap<>())
+              .computeIfAbsent(d.appliedIndex(), k -> new TreeMap<>()).put("node " + i, d);
+        } catch (IOException | RuntimeException e) {
+          problems.add("node " + i + ": brick " + dir + " fails its own check: " + e);
+        }
+      }
+    }
+    byGroup.forEach((group, byIndex) -> byIndex.forEach((index, digests) -> {
+      if (digests.values().stream().distinct().count() > 1) {
+        problems.add("group " + group + ": bricks at applied index " + index + " differ: " + digests);
+      }
+    }));
+    return problems;
   }
 
 }

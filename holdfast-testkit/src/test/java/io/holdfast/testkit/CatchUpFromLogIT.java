@@ -1,5 +1,6 @@
 package io.holdfast.testkit;
 
+import io.holdfast.testing.TestSeed;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.holdfast.protocol.Response;
@@ -22,7 +23,7 @@ class CatchUpFromLogIT {
 
   @Test
   void followerReplaysTheMissedLog() throws Exception {
-    long seed = Long.getLong("it.seed", System.nanoTime());
+    long seed = TestSeed.seed();
     System.out.println("CatchUpFromLogIT seed=" + seed);
     try (MiniCluster c = MiniCluster.start(root, 3, 100_000)) {
       VolumeService v = c.createVolume("vol", 0, 1, 2);

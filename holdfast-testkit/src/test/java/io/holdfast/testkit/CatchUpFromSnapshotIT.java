@@ -1,5 +1,6 @@
 package io.holdfast.testkit;
 
+import io.holdfast.testing.TestSeed;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.holdfast.protocol.Response;
@@ -36,7 +37,7 @@ class CatchUpFromSnapshotIT {
 
   @Test
   void followerInstallsASnapshotWhenTheLogIsPurged() throws Exception {
-    long seed = Long.getLong("it.seed", System.nanoTime());
+    long seed = TestSeed.seed();
     System.out.println("CatchUpFromSnapshotIT seed=" + seed);
     try (MiniCluster c = MiniCluster.start(root, 3, SNAPSHOT_THRESHOLD)) {
       VolumeService v = c.createVolume("vol", 0, 1, 2);

@@ -1,13 +1,12 @@
 package io.holdfast.testkit;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
 import io.holdfast.common.Caller;
 import io.holdfast.common.Errno;
 import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
+import io.holdfast.testing.TestSeed;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import static org.assertj.core.api.Assertions.assertThat;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -63,7 +63,7 @@ class DiskFullIT {
       c.tweakSecurity(s -> s.withDiskReserve(RESERVE));
       c.restart(0);
       VolumeService v = c.createVolume("v", 0);
-      Random random = new Random(42);
+      Random random = TestSeed.random("DiskFullIT");
       Map<String, byte[]> written = new LinkedHashMap<>();
       Response refusal = null;
       for (int i = 0; i < 200 && refusal == null; i++) {

@@ -1,5 +1,6 @@
 package io.holdfast.testkit;
 
+import io.holdfast.testing.TestSeed;
 import static io.holdfast.testkit.Shell.run;
 import static io.holdfast.testkit.Shell.sh;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -103,7 +104,7 @@ class FallocateIT {
     assumeTrue(mount != null, "FUSE is not available here");
     Path ref = tmp.resolve("ref");
     byte[] content = new byte[5 * B + 1234];
-    new Random(7).nextBytes(content);
+    TestSeed.random("FallocateIT").nextBytes(content);
     Files.write(ref, content);
     Path f = mnt.resolve("f");
     Files.write(f, content);

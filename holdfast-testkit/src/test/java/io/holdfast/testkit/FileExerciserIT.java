@@ -1,5 +1,6 @@
 package io.holdfast.testkit;
 
+import io.holdfast.testing.TestSeed;
 import static io.holdfast.testkit.Shell.run;
 import static io.holdfast.testkit.Shell.sh;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -38,7 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(value = 10, unit = TimeUnit.MINUTES)
 class FileExerciserIT {
-  private static final long SEED = Long.getLong("holdfast.seed", System.nanoTime());
+  private static final long SEED = TestSeed.seed();
   private static final int STEPS = Integer.getInteger("holdfast.exerciser.steps", 400);
   private static final String VOLUME = "ex";
 

@@ -1,8 +1,5 @@
 package io.holdfast.testkit;
 
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.common.Caller;
 import io.holdfast.common.HoldfastException;
@@ -12,6 +9,7 @@ import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
 import io.holdfast.server.HoldfastNode;
+import io.holdfast.testing.TestSeed;
 import io.holdfast.transport.ClusterIds;
 import io.holdfast.transport.Role;
 import io.holdfast.transport.TlsFiles;
@@ -38,6 +36,8 @@ import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.retry.RetryPolicies;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -49,7 +49,6 @@ import org.junit.jupiter.api.io.TempDir;
  * clear error, and the limit frees up when connections close.
  */
 class HostileNetworkIT {
-  private static final long SEED = 20261121L;
   @TempDir Path root;
 
   @Test
@@ -60,7 +59,8 @@ class HostileNetworkIT {
         assertThat(v.submit(new Request.Mkdir(Caller.ROOT, "/d" + i, 0755)).join()).isInstanceOf(Response.AttrReply.class);
       }
       Response.Digest before = cluster.awaitConvergence("vol", Duration.ofSeconds(30));
-      Random random = new Random(SEED);
+      long seed = TestSeed.seed();
+      Random random = new Random(seed);
       List<Socket> slow = new ArrayList<>();
       int sent = 0;
       int trickled = 0;
@@ -107,7 +107,7 @@ class HostileNetworkIT {
       }
       Response.Digest after = cluster.awaitConvergence("vol", Duration.ofSeconds(30));
       System.out.printf("hostile traffic: %d bytes sent to %d nodes, seed %d; digest before %s after %s%n",
-          sent, cluster.addresses().size(), SEED, before.hex().substring(0, 16), after.hex().substring(0, 16));
+          sent, cluster.addresses().size(), seed, before.hex().substring(0, 16), after.hex().substring(0, 16));
       assertThat(after).isEqualTo(before);
       for (int i = 0; i < 3; i++) {
         var stats = cluster.node(i).connectionStats();

@@ -1,7 +1,5 @@
 package io.holdfast.testkit;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
 import io.holdfast.common.Caller;
 import io.holdfast.common.Errno;
 import io.holdfast.protocol.Attr;
@@ -9,6 +7,7 @@ import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
+import io.holdfast.testing.TestSeed;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -26,6 +25,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import static org.assertj.core.api.Assertions.assertThat;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -59,7 +59,7 @@ class LeaderFailoverIT {
 
   @Test
   void stoppingTheLeaderLosesNothingAcknowledgedAndAppliesNothingTwice() throws Exception {
-    long seed = Long.getLong("it.seed", System.nanoTime());
+    long seed = TestSeed.seed();
     System.out.println("LeaderFailoverIT seed=" + seed);
     try (MiniCluster c = MiniCluster.start(root, 3, 100_000)) {
       VolumeService v = c.createVolume("vol", 0, 1, 2);

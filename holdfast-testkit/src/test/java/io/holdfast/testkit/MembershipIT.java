@@ -1,8 +1,5 @@
 package io.holdfast.testkit;
 
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.common.Errno;
 import io.holdfast.common.HoldfastException;
@@ -11,6 +8,7 @@ import io.holdfast.protocol.Placement;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
+import io.holdfast.testing.TestSeed;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -21,6 +19,8 @@ import java.util.UUID;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -36,14 +36,14 @@ class MembershipIT {
   private static final class SteadyClient implements Runnable {
     private final Workload workload;
     private final VolumeService volume;
-    private final Random random = new Random(7);
+    private final Random random = TestSeed.random("MembershipIT");
     final AtomicBoolean stop = new AtomicBoolean();
     final AtomicLong ops = new AtomicLong();
     final List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
 
     SteadyClient(VolumeService volume) {
       this.volume = volume;
-      this.workload = new Workload(volume, 20261121);
+      this.workload = new Workload(volume, TestSeed.derive("MembershipIT.load"));
     }
 
     @Override
@@ -133,7 +133,7 @@ class MembershipIT {
     try (MiniCluster c = MiniCluster.start(root, 3, 1, 100, true)) {
       List<String> a = c.addresses();
       VolumeService v = c.createVolume("files", 0, 1, 2);
-      Workload w = new Workload(v, 5);
+      Workload w = new Workload(v, TestSeed.derive("MembershipIT.drain"));
       for (int i = 0; i < 150; i++) {
         w.step();
       }

@@ -1,5 +1,6 @@
 package io.holdfast.testkit;
 
+import io.holdfast.testing.TestSeed;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.holdfast.protocol.Response;
@@ -19,7 +20,7 @@ class RestartAllIT {
 
   @Test
   void stateSurvivesAFullRestart() throws Exception {
-    long seed = Long.getLong("it.seed", System.nanoTime());
+    long seed = TestSeed.seed();
     System.out.println("RestartAllIT seed=" + seed);
     try (MiniCluster c = MiniCluster.start(root, 3, 50)) {
       VolumeService v = c.createVolume("vol", 0, 1, 2);

@@ -1,7 +1,5 @@
 package io.holdfast.testkit;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.common.Caller;
 import io.holdfast.common.Errno;
@@ -12,6 +10,7 @@ import io.holdfast.protocol.Response;
 import io.holdfast.protocol.ScrubStats;
 import io.holdfast.protocol.VolumeService;
 import io.holdfast.server.ScrubSettings;
+import io.holdfast.testing.TestSeed;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
@@ -24,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.stream.Stream;
+import static org.assertj.core.api.Assertions.assertThat;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.rocksdb.Options;
@@ -45,7 +45,7 @@ class ScrubIT {
     try (MiniCluster c = MiniCluster.start(root, 3, 100_000)) {
       VolumeService v = c.createVolume("v", 0, 1, 2);
       byte[] bigContent = new byte[5 * 65536 + 1234];
-      new Random(42).nextBytes(bigContent);
+      TestSeed.random("ScrubIT").nextBytes(bigContent);
       byte[] smallContent = "a small file, kept inline in RocksDB".getBytes(StandardCharsets.UTF_8);
       long big = create(v, "/big", bigContent);
       long small = create(v, "/small", smallContent);

@@ -1,0 +1,75 @@
+package io.holdfast.testkit;
+
+import io.holdfast.server.AdminOptions;
+import io.holdfast.server.HoldfastNode;
+import io.holdfast.server.NodeConfig;
+import io.holdfast.server.NodeNetwork;
+import io.holdfast.server.NodeSecurity;
+import io.holdfast.server.ScrubSettings;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Path;
+import java.time.InstantSource;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/**
+ * The main class of a {@link MiniCluster} node run in a child JVM, so that a test can kill it
+ * with SIGKILL: no shutdown hook, no graceful Raft shutdown, no flush of what the process
+ * still buffers, and its connections reset by the kernel, as in a crash.
+ *
+ * <p>Arguments, in this order: data directory, address, peers (comma-separated), cluster id,
+ * snapshot threshold, {@code tls} or {@code plaintext}, disk reserve in bytes, listen address
+ * ({@code -} for the address), then zero or more {@code PEER=VIA} routes. Prints
+ * {@value #READY} and the admin URI on one line once the node runs; stops the node cleanly
+ * and exits when its standard input ends (the test closed it, or the test JVM died).
+ */
+public final class NodeProcess {
+  /** The line prefix that says the node runs. */
+  static final String READY = "HOLDFAST-NODE-READY ";
+
+  private NodeProcess() {}
+
+  /** Builds the arguments {@link #main} reads. */
+  static List<String> arguments(NodeConfig config, boolean tls, long diskReserve, NodeNetwork network) {
+    List<String> args = new java.util.ArrayList<>(List.of(config.dataDir().toString(), config.address(),
+        String.join(",", config.peers()), config.clusterId().toString(), Long.toString(config.snapshotThreshold()),
+        tls ? "tls" : "plaintext", Long.toString(diskReserve), network.listen() == null ? "-" : network.listen()));
+    network.peerRoutes().forEach((peer, via) -> args.add(peer + "=" + via));
+    return args;
+  }
+
+  /**
+   * Runs one node until standard input ends.
+   *
+   * @throws IOException if the node cannot start
+   */
+  public static void main(String[] args) throws IOException {
+    if (args.length < 8) {
+      throw new IllegalArgumentException("expected at least 8 arguments, got " + Arrays.toString(args));
+    }
+    NodeConfig config = new NodeConfig(Path.of(args[0]), args[1], List.of(args[2].split(",")), UUID.fromString(args[3]),
+        Long.parseLong(args[4]));
+    NodeSecurity security = (args[5].equals("tls") ? NodeSecurity.tls(config.dataDir()) : NodeSecurity.plaintext())
+        .withDiskReserve(Long.parseLong(args[6]));
+    Map<String, String> routes = new HashMap<>();
+    for (int i = 8; i < args.length; i++) {
+      int eq = args[i].indexOf('=');
+      routes.put(args[i].substring(0, eq), args[i].substring(eq + 1));
+    }
+    NodeNetwork network = new NodeNetwork(args[7].equals("-") ? null : args[7], routes);
+    HoldfastNode node = HoldfastNode.start(config, security, AdminOptions.at("127.0.0.1", 0), InstantSource.system(),
+        ScrubSettings.DEFAULT, network);
+    System.out.println(READY + node.adminUri().map(Object::toString).orElse("-"));
+    System.out.flush();
+    InputStream in = System.in;
+    while (in.read() >= 0) {
+      // wait for the end of standard input
+    }
+    node.close();
+    System.exit(0);
+  }
+}
