@@ -248,7 +248,7 @@ final class DemoCommand implements Callable<Integer> {
   private static void awaitStopSignal() throws InterruptedException {
     java.util.concurrent.CountDownLatch stop = new java.util.concurrent.CountDownLatch(1);
     for (String name : new String[] {"INT", "TERM"}) {
-      sun.misc.Signal.handle(new sun.misc.Signal(name), s -> {
+      Signals.handle(name, () -> {
         if (stop.getCount() == 0) {
           new Thread(() -> System.exit(130), "holdfast-demo-exit").start(); // impatient: don't wait for a clean stop
         }

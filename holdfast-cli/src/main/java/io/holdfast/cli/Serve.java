@@ -4,8 +4,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import sun.misc.Signal;
-import sun.misc.SignalHandler;
 
 /**
  * The foreground life of a command that serves something until it is stopped ({@code holdfast
@@ -76,12 +74,9 @@ final class Serve {
   static boolean run(String hookName, Served served) throws InterruptedException {
     CountDownLatch stopRequested = new CountDownLatch(1);
     Closer closer = new Closer(served);
-    List<Signal> signals = new ArrayList<>();
-    List<SignalHandler> previous = new ArrayList<>();
+    List<Object> previous = new ArrayList<>();
     for (String name : SIGNALS) {
-      Signal signal = new Signal(name);
-      signals.add(signal);
-      previous.add(Signal.handle(signal, s -> stopRequested.countDown()));
+      previous.add(Signals.handle(name, stopRequested::countDown));
     }
     Thread hook = new Thread(closer::close, hookName);
     Runtime.getRuntime().addShutdownHook(hook);
@@ -100,8 +95,8 @@ final class Serve {
     } catch (IllegalStateException e) {
       // the JVM is already shutting down: the hook finds it closed
     }
-    for (int i = 0; i < signals.size(); i++) {
-      Signal.handle(signals.get(i), previous.get(i));
+    for (int i = 0; i < SIGNALS.size(); i++) {
+      Signals.restore(SIGNALS.get(i), previous.get(i));
     }
     return clean;
   }

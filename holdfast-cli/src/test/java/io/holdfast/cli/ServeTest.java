@@ -5,10 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
-import sun.misc.Signal;
-import sun.misc.SignalHandler;
 
 /** The shared foreground lifecycle of the serving commands. */
 class ServeTest {
@@ -55,20 +55,25 @@ class ServeTest {
 
   @Test
   void sigtermAsksForACleanStopAndTheEarlierHandlerIsRestored() throws Exception {
-    Signal term = new Signal("TERM");
-    SignalHandler before = Signal.handle(term, SignalHandler.SIG_DFL);
-    Signal.handle(term, before);
-    Recording served = new Recording() {
-      @Override
-      public synchronized void ready() {
-        super.ready();
-        Signal.raise(term); // the handler is in place once ready is called
-      }
-    };
-    assertThat(Serve.run("test-hook", served)).isTrue();
-    assertThat(served.calls).containsExactly("ready", "stopping SIGNAL", "close");
-    // sun.misc.Signal wraps handlers anew on each call: the same handler shows as the same text
-    assertThat(Signal.handle(term, before)).as("the handler before run").hasToString(before.toString());
+    CountDownLatch earlier = new CountDownLatch(1);
+    Object before = Signals.handle("TERM", earlier::countDown);
+    try {
+      Recording served = new Recording() {
+        @Override
+        public synchronized void ready() {
+          super.ready();
+          Signals.raise("TERM"); // the handler is in place once ready is called
+        }
+      };
+      assertThat(Serve.run("test-hook", served)).isTrue();
+      assertThat(served.calls).containsExactly("ready", "stopping SIGNAL", "close");
+      assertThat(earlier.getCount()).as("the earlier handler ran while Serve's was in place").isEqualTo(1);
+      // the earlier handler is back: a SIGTERM now reaches it (and does not end the JVM)
+      Signals.raise("TERM");
+      assertThat(earlier.await(30, TimeUnit.SECONDS)).as("the earlier handler runs again").isTrue();
+    } finally {
+      Signals.restore("TERM", before);
+    }
   }
 
   @Test
