@@ -19,7 +19,6 @@ import io.holdfast.server.NodeConfig;
 import io.holdfast.server.ScrubSettings;
 import io.holdfast.storage.Brick;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
