@@ -22,7 +22,6 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.EnumSet;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -101,6 +100,8 @@ public final class LazyDisk implements FuseOperations {
     long floor;
     final TreeMap<Long, byte[]> pages = new TreeMap<>();
     boolean unlinked;
+    /** Forgotten (synced, or unlinked and closed): the backing file has the truth; start a new one. */
+    boolean dropped;
 
     Dirty(FileChannel channel) throws IOException {
       this.channel = channel;
@@ -249,7 +250,7 @@ public final class LazyDisk implements FuseOperations {
       Dirty d = dirty.get(Files.readAttributes(p, "basic:fileKey", NOFOLLOW_LINKS).get("fileKey"));
       if (d != null) {
         synchronized (d) {
-          size = d.size;
+          size = d.dropped ? size : d.size;
         }
       }
       stat.setMode(((Number) a.get("mode")).intValue());
@@ -340,8 +341,27 @@ public final class LazyDisk implements FuseOperations {
 
   /** Forgets a file's dirty state (synced, or unlinked and closed). Caller holds {@code d}. */
   private void drop(Object key, Dirty d) throws IOException {
+    d.dropped = true;
     dirty.remove(key, d);
     d.channel.close();
+  }
+
+  /** A change to a file's dirty state, made under its lock. */
+  private interface Change {
+    void apply(Dirty d) throws IOException;
+  }
+
+  /** Applies {@code change} to the file's current dirty state (one not dropped meanwhile by a sync). */
+  private void change(Handle h, Change change) throws IOException {
+    while (true) {
+      Dirty d = dirtyOf(h);
+      synchronized (d) {
+        if (!d.dropped) {
+          change.apply(d);
+          return;
+        }
+      }
+    }
   }
 
   @Override
@@ -504,7 +524,18 @@ public final class LazyDisk implements FuseOperations {
       Handle h = handle(fi);
       Dirty d = dirty.get(h.key());
       int want = (int) Math.min(size, buf.capacity());
-      if (d == null) {
+      if (d != null) {
+        synchronized (d) {
+          if (!d.dropped) {
+            int n = (int) Math.max(0, Math.min(want, d.size - offset));
+            byte[] out = new byte[n];
+            readLogical(h.channel(), d, offset, out);
+            buf.put(0, out, 0, n);
+            return n;
+          }
+        }
+      }
+      {
         buf.limit(want);
         long pos = offset;
         while (buf.hasRemaining()) {
@@ -515,13 +546,6 @@ public final class LazyDisk implements FuseOperations {
           pos += n;
         }
         return (int) (pos - offset);
-      }
-      synchronized (d) {
-        int n = (int) Math.max(0, Math.min(want, d.size - offset));
-        byte[] out = new byte[n];
-        readLogical(h.channel(), d, offset, out);
-        buf.put(0, out, 0, n);
-        return n;
       }
     });
   }
@@ -566,8 +590,7 @@ public final class LazyDisk implements FuseOperations {
       int n = (int) Math.min(size, buf.capacity());
       byte[] data = new byte[n];
       buf.get(0, data, 0, n);
-      Dirty d = dirtyOf(h);
-      synchronized (d) {
+      change(h, d -> {
         long at = h.append() ? d.size : offset;
         int done = 0;
         while (done < n) {
@@ -587,7 +610,7 @@ public final class LazyDisk implements FuseOperations {
           done += k;
         }
         d.size = Math.max(d.size, at + n);
-      }
+      });
       return n;
     });
   }
@@ -615,8 +638,7 @@ public final class LazyDisk implements FuseOperations {
   }
 
   private void truncate(Handle h, long size) throws IOException {
-    Dirty d = dirtyOf(h);
-    synchronized (d) {
+    change(h, d -> {
       if (size < d.size) {
         d.pages.tailMap(size / PAGE, false).clear();
         byte[] last = d.pages.get(size / PAGE);
@@ -632,7 +654,7 @@ public final class LazyDisk implements FuseOperations {
         d.floor = Math.min(d.floor, size);
       }
       d.size = size;
-    }
+    });
   }
 
   @Override
@@ -660,6 +682,9 @@ public final class LazyDisk implements FuseOperations {
       return; // nothing unsynced: the backing file has every byte (and was synced when it was forgotten)
     }
     synchronized (d) {
+      if (d.dropped) {
+        return;
+      }
       FileChannel ch = d.channel;
       if (d.floor < ch.size()) {
         ch.truncate(d.floor);
@@ -708,16 +733,5 @@ public final class LazyDisk implements FuseOperations {
         }
       }
     }
-  }
-
-  /** The pages in memory for tests: file key → page count. */
-  Map<Object, Integer> dirtySummary() {
-    Map<Object, Integer> out = new HashMap<>();
-    dirty.forEach((k, d) -> {
-      synchronized (d) {
-        out.put(k, d.pages.size());
-      }
-    });
-    return out;
   }
 }

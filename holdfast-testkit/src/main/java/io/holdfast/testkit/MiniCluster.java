@@ -19,7 +19,6 @@ import io.holdfast.transport.Role;
 import io.holdfast.transport.TlsFiles;
 import io.holdfast.transport.TransportSecurity;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
