@@ -62,7 +62,7 @@ import java.util.stream.Stream;
  *       it (the bench takes it itself instead of lowering the snapshot threshold, because
  *       automatic snapshots of the whole brick during the measurement would stall the
  *       foreground in both phases and hide what catch-up costs);
- *   <li>replaces a follower by the node outside the group ({@link HoldfastClient#replaceReplica})
+ *   <li>replaces a follower by the node outside the group ({@code ClusterAdmin.replaceReplica})
  *       while the foreground keeps running ("during"), and polls the new member's
  *       {@code /metrics} for the snapshot bytes it has received. A follower, because a leader
  *       that leaves its group steps down and an election follows, which is another cost.
@@ -186,7 +186,7 @@ final class CatchUpBench {
         configs.get(SPARE).address(), settings.dir().resolve("nodes.log"));
     admin = connect(ADMIN_DEADLINE);
     createVolume(VOLUME, members);
-    admin.addNode(configs.get(SPARE).address());
+    admin.admin().addNode(configs.get(SPARE).address());
     group = Placement.onlyGroup(admin.map().volume(VOLUME).orElseThrow());
 
     long loadStart = System.nanoTime();
@@ -257,7 +257,7 @@ final class CatchUpBench {
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (true) {
       try {
-        admin.createVolume(volume, members);
+        admin.admin().createVolume(volume, members);
         return;
       } catch (HoldfastException e) {
         if (e.errno() == Errno.EEXIST) {
@@ -401,7 +401,7 @@ final class CatchUpBench {
           lastMove[0] = started;
           received.start(started);
           try {
-            admin.replaceReplica(VOLUME, fromAddress, toAddress, p -> {
+            admin.admin().replaceReplica(VOLUME, fromAddress, toAddress, p -> {
               long now = System.nanoTime();
               if (p.appliedIndex() > maxApplied[0]) { // the applied index moving (replaceReplica itself counts any answer as progress)
                 maxApplied[0] = p.appliedIndex();
@@ -460,7 +460,7 @@ final class CatchUpBench {
     for (int i = 0; i < members.size(); i++) {
       nodes[i].takeSnapshot(warmGroup, SNAPSHOT_TIMEOUT);
     }
-    admin.replaceReplica(WARM_UP_VOLUME, members.getLast(), configs.get(SPARE).address(), p -> {});
+    admin.admin().replaceReplica(WARM_UP_VOLUME, members.getLast(), configs.get(SPARE).address(), p -> {});
     return (System.nanoTime() - started) / 1e9;
   }
 

@@ -208,7 +208,9 @@ final class RaftVolumeService implements VolumeService {
   }
 
   /**
-   * Reads one member's own state without a read index (for digests and diagnostics).
+   * Reads one member's own state without a read index, through the read client (for
+   * {@link MemberProbe}: digests, scrub control, diagnostics). Runs on this service's two
+   * diagnostics threads; completes with the answer, or fails as {@link VolumeService#query} does.
    */
   CompletableFuture<Response> queryMember(RaftPeerId member, Request.Query query) {
     Message m = Message.valueOf(ByteString.copyFrom(Codec.encode(query)));
@@ -302,7 +304,7 @@ final class RaftVolumeService implements VolumeService {
     if (client == null) {
       client = newClient.get(); // after close() too: its requests then fail as on a closed client
       if (closed) {
-        closeQuietly(client);
+        RaftClients.closeQuietly(client);
       }
     }
     return client;
@@ -312,19 +314,11 @@ final class RaftVolumeService implements VolumeService {
   public void close() {
     closed = true;
     diagnostics.shutdownNow();
-    closeQuietly(readClient);
+    RaftClients.closeQuietly(readClient);
     synchronized (this) {
       if (client != null) {
-        closeQuietly(client);
+        RaftClients.closeQuietly(client);
       }
-    }
-  }
-
-  private static void closeQuietly(RaftClient c) {
-    try {
-      c.close();
-    } catch (IOException e) {
-      // Closing a client only releases connections; nothing to report to callers.
     }
   }
 }
