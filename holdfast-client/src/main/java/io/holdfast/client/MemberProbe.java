@@ -115,20 +115,25 @@ public final class MemberProbe {
   }
 
   /**
-   * The address of the volume's current leader, asked of the members; empty if no member
-   * answers as leader (e.g. during an election) or if there is no such volume. Blocks for up to
-   * one request timeout per member that does not answer.
+   * The address of the volume's current leader, asked of the members (their group info, all in
+   * parallel); empty if no member answers as leader (e.g. during an election) or if there is no
+   * such volume. Blocks up to one request timeout (1 s) for members that do not answer, and up
+   * to the client deadline if the map must be read again.
    *
+   * @return the first member in replica order that answers as leader
    * @throws IllegalStateException if the client is closed
    */
   public Optional<String> leaderOf(String volume) {
+    ClusterMap.Volume v;
     try {
-      RaftVolumeService s = client.raftVolume(volume);
-      return s.leader().flatMap(id -> client.map().volume(volume).orElseThrow().replicas().stream()
-          .filter(a -> ClusterMap.peerId(a).equals(id.toString())).findFirst());
+      v = client.knownVolume(volume);
     } catch (HoldfastException e) {
       return Optional.empty();
     }
+    return groupInfo(Placement.onlyGroup(v), v.replicas()).values().stream()
+        .filter(i -> "leader".equals(i.role()))
+        .map(MemberInfo::address)
+        .findFirst();
   }
 
   /**

@@ -281,25 +281,6 @@ final class RaftVolumeService implements VolumeService {
     return new HoldfastException(Errno.EIO, what + " on volume " + name + " failed: " + e, e);
   }
 
-  /**
-   * Asks the members which of them leads (group info admin call, one member at a time); empty
-   * if none answers as leader.
-   */
-  java.util.Optional<RaftPeerId> leader() {
-    for (RaftPeerId p : members) {
-      try {
-        var reply = readClient.getGroupManagementApi(p).info(readClient.getGroupId());
-        if (reply.isSuccess()
-            && reply.getRoleInfoProto().getRole() == org.apache.ratis.proto.RaftProtos.RaftPeerRole.LEADER) {
-          return java.util.Optional.of(p);
-        }
-      } catch (IOException e) {
-        // that member is down or unreachable; ask the next
-      }
-    }
-    return java.util.Optional.empty();
-  }
-
   private synchronized RaftClient client() {
     if (client == null) {
       client = newClient.get(); // after close() too: its requests then fail as on a closed client
