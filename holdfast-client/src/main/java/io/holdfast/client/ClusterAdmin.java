@@ -167,8 +167,11 @@ public final class ClusterAdmin {
     return client.propose(new ClusterCommand.RemoveNode(address), "remove node " + address);
   }
 
-  /** The node outside {@code v}'s group, other than {@code leaving}, that serves the fewest replicas. */
-  private static Optional<String> leastLoaded(ClusterMap m, ClusterMap.Volume v, String leaving) {
+  /**
+   * The node outside {@code v}'s group, other than {@code leaving}, that serves the fewest
+   * replicas of {@code m}'s volumes (the first in node order among equals); empty if there is none.
+   */
+  static Optional<String> leastLoaded(ClusterMap m, ClusterMap.Volume v, String leaving) {
     Map<String, Long> load = new LinkedHashMap<>();
     m.nodes().forEach(n -> load.put(n, 0L));
     m.volumes().values().forEach(x -> x.replicas().forEach(r -> load.computeIfPresent(r, (k, c) -> c + 1)));
