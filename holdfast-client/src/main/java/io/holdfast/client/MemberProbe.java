@@ -35,8 +35,9 @@ import org.apache.ratis.protocol.RaftGroupId;
  * deadline. Volume queries go through the volume's own read client (the one
  * {@link HoldfastClient#volume} uses for reads pinned to a member); group info and node probes
  * open a short-lived, non-retrying Raft client per call and ask all members in parallel.
- * Nothing here changes the cluster or retries on another member: a member that does not answer
- * is reported as such.
+ * Nothing here changes the cluster map (a {@link Request.ScrubControl} changes only the scrubber
+ * of the member it is sent to) or retries on another member: a member that does not answer is
+ * reported as such.
  *
  * <p>Thread-safe.
  */
