@@ -66,7 +66,7 @@ import java.util.stream.Stream;
  *       it (the bench takes it itself instead of lowering the snapshot threshold, because
  *       automatic snapshots of the whole brick during the measurement would stall the
  *       foreground in both phases and hide what catch-up costs);
- *   <li>replaces a follower by the node outside the group ({@link HoldfastClient#replaceReplica})
+ *   <li>replaces a follower by the node outside the group ({@code ClusterAdmin.replaceReplica})
  *       while the foreground keeps running ("during"), and polls the new member's
  *       {@code /metrics} for the snapshot bytes it has received. A follower, because a leader
  *       that leaves its group steps down and an election follows, which is another cost.
@@ -203,7 +203,7 @@ public final class CatchUpBench {
         spare, settings.dir().resolve("nodes.log"));
     admin = connect(ADMIN_DEADLINE);
     cluster.createVolume(VOLUME, 0, 1, 2);
-    admin.addNode(spare);
+    admin.admin().addNode(spare);
     group = Placement.onlyGroup(admin.refreshMap().volume(VOLUME).orElseThrow());
 
     long loadStart = System.nanoTime();
@@ -397,7 +397,7 @@ public final class CatchUpBench {
           lastMove[0] = started;
           received.start(started);
           try {
-            admin.replaceReplica(VOLUME, fromAddress, toAddress, p -> {
+            admin.admin().replaceReplica(VOLUME, fromAddress, toAddress, p -> {
               long now = System.nanoTime();
               if (p.appliedIndex() > maxApplied[0]) { // the applied index moving (replaceReplica itself counts any answer as progress)
                 maxApplied[0] = p.appliedIndex();
@@ -456,7 +456,7 @@ public final class CatchUpBench {
     for (int i = 0; i < members.size(); i++) {
       node(i).takeSnapshot(warmGroup, SNAPSHOT_TIMEOUT);
     }
-    admin.replaceReplica(WARM_UP_VOLUME, members.getLast(), address(SPARE), p -> {});
+    admin.admin().replaceReplica(WARM_UP_VOLUME, members.getLast(), address(SPARE), p -> {});
     return (System.nanoTime() - started) / 1e9;
   }
 

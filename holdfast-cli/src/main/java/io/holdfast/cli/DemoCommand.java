@@ -134,7 +134,7 @@ final class DemoCommand implements Callable<Integer> {
       }
       say("started 3 nodes: %s (logs in %s/n*/server.log)", String.join(", ", addresses), data);
       client = connect();
-      client.createVolume(VOLUME, addresses); // returns once every replica serves it
+      client.admin().createVolume(VOLUME, addresses); // returns once every replica serves it
       say("created volume '%s' with 3 replicas", VOLUME);
 
       fs = FileSystems.newFileSystem(URI.create("holdfast://" + addresses.get(0) + "/" + VOLUME), clientEnv());
@@ -432,7 +432,7 @@ final class DemoCommand implements Callable<Integer> {
 
   /** Kills the volume's leader (or, if none is known, the second node) with SIGKILL. */
   private int kill(HoldfastClient client) throws InterruptedException {
-    int leader = client.leaderOf(VOLUME).map(addresses::indexOf).orElse(-1);
+    int leader = client.probe().leaderOf(VOLUME).map(addresses::indexOf).orElse(-1);
     int victim = leader >= 0 ? leader : 1;
     nodes.get(victim).destroyForcibly().waitFor();
     System.out.println();
@@ -464,7 +464,7 @@ final class DemoCommand implements Callable<Integer> {
   private Response.Digest awaitConvergence(HoldfastClient client, int seconds) throws Exception {
     Response.Digest[] out = new Response.Digest[1];
     awaitTrue(seconds, () -> {
-      Map<String, Response> d = client.memberDigests(VOLUME);
+      Map<String, Response> d = client.probe().memberDigests(VOLUME);
       if (d.values().stream().allMatch(Response.Digest.class::isInstance) && d.values().stream().distinct().count() == 1) {
         out[0] = (Response.Digest) d.values().iterator().next();
         return true;

@@ -1,5 +1,6 @@
 package io.holdfast.cli;
 
+import io.holdfast.client.ClusterAdmin;
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.protocol.ClusterMap;
 import java.io.PrintStream;
@@ -36,7 +37,7 @@ final class MembershipCommands {
     @Override
     public Integer call() throws Exception {
       try (HoldfastClient client = cluster.connect()) {
-        ClusterMap m = client.addNode(address);
+        ClusterMap m = client.admin().addNode(address);
         System.out.println("added node " + address + "; nodes are " + String.join(", ", m.nodes()));
         return 0;
       }
@@ -54,7 +55,7 @@ final class MembershipCommands {
     @Override
     public Integer call() throws Exception {
       try (HoldfastClient client = cluster.connect()) {
-        ClusterMap m = client.removeNode(address, progressBar(System.err));
+        ClusterMap m = client.admin().removeNode(address, progressBar(System.err));
         System.err.println();
         System.out.println("removed node " + address + "; nodes are " + String.join(", ", m.nodes()));
         return 0;
@@ -87,7 +88,7 @@ final class MembershipCommands {
     @Override
     public Integer call() throws Exception {
       try (HoldfastClient client = cluster.connect()) {
-        ClusterMap m = client.replaceReplica(volume, oldNode, newNode, progressBar(System.err));
+        ClusterMap m = client.admin().replaceReplica(volume, oldNode, newNode, progressBar(System.err));
         System.err.println();
         System.out.println("volume " + volume + ": replicas " + String.join(", ", m.volume(volume).orElseThrow().replicas())
             + " (membership generation " + m.volume(volume).orElseThrow().generation() + ")");
@@ -97,7 +98,7 @@ final class MembershipCommands {
   }
 
   /** A one-line progress bar of a joining member's catch-up, redrawn in place. */
-  static Consumer<HoldfastClient.CatchUp> progressBar(PrintStream out) {
+  static Consumer<ClusterAdmin.CatchUp> progressBar(PrintStream out) {
     return p -> {
       int width = 30;
       int done = (int) Math.round(p.fraction() * width);

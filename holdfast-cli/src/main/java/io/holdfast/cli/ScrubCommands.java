@@ -110,7 +110,7 @@ final class ScrubCommands {
         List<String> names = volumes(client);
         Map<String, Map<String, Response>> started = new LinkedHashMap<>();
         for (String v : names) {
-          started.put(v, client.queryMembers(v, new Request.ScrubControl(Request.ScrubControl.Action.START, rate)));
+          started.put(v, client.probe().queryMembers(v, new Request.ScrubControl(Request.ScrubControl.Action.START, rate)));
         }
         if (!waitForEnd) {
           for (var e : started.entrySet()) {
@@ -134,7 +134,7 @@ final class ScrubCommands {
         boolean finished = true;
         StringBuilder line = new StringBuilder();
         for (var v : started.entrySet()) {
-          Map<String, Response> status = client.queryMembers(v.getKey(), new Request.ScrubControl(Request.ScrubControl.Action.STATUS, 0));
+          Map<String, Response> status = client.probe().queryMembers(v.getKey(), new Request.ScrubControl(Request.ScrubControl.Action.STATUS, 0));
           now.put(v.getKey(), status);
           line.append(line.isEmpty() ? "" : "  ").append(v.getKey()).append(":");
           for (var m : status.entrySet()) {
@@ -191,7 +191,7 @@ final class ScrubCommands {
       try (HoldfastClient client = cluster.connect()) {
         Map<String, Map<String, Response>> all = new LinkedHashMap<>();
         for (String v : volumes(client)) {
-          all.put(v, client.queryMembers(v, new Request.ScrubControl(Request.ScrubControl.Action.PAUSE, 0)));
+          all.put(v, client.probe().queryMembers(v, new Request.ScrubControl(Request.ScrubControl.Action.PAUSE, 0)));
         }
         return print(all, System.out);
       }
@@ -243,7 +243,7 @@ final class ScrubCommands {
       try (HoldfastClient client = cluster.connect()) {
         Map<String, Map<String, Response>> all = new LinkedHashMap<>();
         for (String v : volumes(client)) {
-          all.put(v, client.queryMembers(v, new Request.ScrubControl(Request.ScrubControl.Action.STATUS, 0)));
+          all.put(v, client.probe().queryMembers(v, new Request.ScrubControl(Request.ScrubControl.Action.STATUS, 0)));
         }
         if (json) {
           List<Volume> out = new ArrayList<>();

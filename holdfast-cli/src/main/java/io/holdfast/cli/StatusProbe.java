@@ -1,6 +1,7 @@
 package io.holdfast.cli;
 
 import io.holdfast.client.HoldfastClient;
+import io.holdfast.client.MemberProbe;
 import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.ClusterMap;
 import io.holdfast.protocol.Placement;
@@ -39,7 +40,7 @@ final class StatusProbe {
 
   /** The whole cluster: nodes, volumes, the cluster group and every volume's group. */
   static Result report(HoldfastClient client, ClusterMap map) throws HoldfastException {
-    Map<String, String> probes = client.probeNodes(map.nodes());
+    Map<String, String> probes = client.probe().probeNodes(map.nodes());
     List<String> clusterGroup = map.clusterGroup();
     List<StatusReport.Node> nodes = new ArrayList<>();
     for (String n : map.nodes()) {
@@ -51,7 +52,7 @@ final class StatusProbe {
     groups.add(group(client, StatusReport.Group.CLUSTER, ClusterIds.CLUSTER_GROUP.getUuid(), clusterGroup, null));
     for (ClusterMap.Volume v : map.volumes().values()) {
       volumes.add(new StatusReport.Volume(v.name(), Placement.onlyGroup(v).toString(), v.replicas()));
-      digests.put(v.name(), client.memberDigests(v.name()));
+      digests.put(v.name(), client.probe().memberDigests(v.name()));
       groups.add(group(client, v.name(), Placement.onlyGroup(v), v.replicas(), digests.get(v.name())));
     }
     List<StatusReport.Halted> halted = new ArrayList<>();
@@ -72,14 +73,14 @@ final class StatusProbe {
    */
   static StatusReport.Group group(HoldfastClient client, String name, UUID groupId, List<String> members,
       Map<String, Response> digests) {
-    Map<String, HoldfastClient.MemberInfo> infos = client.groupInfo(groupId, members);
-    HoldfastClient.MemberInfo leader = infos.values().stream().filter(i -> "leader".equals(i.role())).findFirst().orElse(null);
+    Map<String, MemberProbe.MemberInfo> infos = client.probe().groupInfo(groupId, members);
+    MemberProbe.MemberInfo leader = infos.values().stream().filter(i -> "leader".equals(i.role())).findFirst().orElse(null);
     String leaderAddress = leader != null ? leader.address()
-        : infos.values().stream().filter(HoldfastClient.MemberInfo::answered).map(HoldfastClient.MemberInfo::leader)
+        : infos.values().stream().filter(MemberProbe.MemberInfo::answered).map(MemberProbe.MemberInfo::leader)
             .filter(l -> l != null).findFirst().orElse(null);
     List<StatusReport.Member> rows = new ArrayList<>();
     for (String a : members) {
-      HoldfastClient.MemberInfo i = infos.get(a);
+      MemberProbe.MemberInfo i = infos.get(a);
       Long contactMillis = leader == null ? null : leader.lastContactMillis().get(a);
       Double contact = contactMillis == null ? null : contactMillis / 1000.0;
       StatusReport.Member m;

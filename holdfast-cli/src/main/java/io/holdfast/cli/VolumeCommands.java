@@ -50,7 +50,7 @@ final class VolumeCommands {
           throw new IllegalArgumentException("--replicas " + replicas + " but the cluster has only " + chosen.size() + " nodes");
         }
         chosen = chosen.subList(0, replicas);
-        client.createVolume(name, chosen);
+        client.admin().createVolume(name, chosen);
         System.out.println("created volume " + name + " on " + String.join(", ", chosen));
         System.out.println("only the admin can use it until you export it, e.g.: holdfast volume acl " + name + " add 'mail-*' 10.0.0.0/8 rw");
         return 0;
@@ -94,7 +94,7 @@ final class VolumeCommands {
         System.out.println("created  " + Instant.ofEpochSecond(0, v.createdNanos()));
         System.out.println("members  generation " + v.generation()
             + (v.joining().isEmpty() ? "" : ", " + v.joining() + " joining (a replacement under way; see its applied index)"));
-        var digests = client.memberDigests(name);
+        var digests = client.probe().memberDigests(name);
         java.util.List<String> members = new java.util.ArrayList<>(v.replicas());
         if (!v.joining().isEmpty()) {
           members.add(v.joining());
@@ -152,8 +152,8 @@ final class VolumeCommands {
       }
       try (HoldfastClient client = cluster.connect()) {
         ClusterMap map = switch (action) {
-          case "add" -> client.addAclRule(volume, parsed);
-          case "remove" -> client.removeAclRule(volume, parsed);
+          case "add" -> client.admin().addAclRule(volume, parsed);
+          case "remove" -> client.admin().removeAclRule(volume, parsed);
           default -> client.refreshMap();
         };
         ClusterMap.Volume v = map.volume(volume).orElseThrow(() -> new IllegalArgumentException("no volume " + volume));

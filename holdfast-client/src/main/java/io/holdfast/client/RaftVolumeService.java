@@ -208,7 +208,9 @@ final class RaftVolumeService implements VolumeService {
   }
 
   /**
-   * Reads one member's own state without a read index (for digests and diagnostics).
+   * Reads one member's own state without a read index, through the read client (for
+   * {@link MemberProbe}: digests, scrub control, diagnostics). Runs on this service's two
+   * diagnostics threads; completes with the answer, or fails as {@link VolumeService#query} does.
    */
   CompletableFuture<Response> queryMember(RaftPeerId member, Request.Query query) {
     Message m = Message.valueOf(ByteString.copyFrom(Codec.encode(query)));
@@ -279,30 +281,11 @@ final class RaftVolumeService implements VolumeService {
     return new HoldfastException(Errno.EIO, what + " on volume " + name + " failed: " + e, e);
   }
 
-  /**
-   * Asks the members which of them leads (group info admin call, one member at a time); empty
-   * if none answers as leader.
-   */
-  java.util.Optional<RaftPeerId> leader() {
-    for (RaftPeerId p : members) {
-      try {
-        var reply = readClient.getGroupManagementApi(p).info(readClient.getGroupId());
-        if (reply.isSuccess()
-            && reply.getRoleInfoProto().getRole() == org.apache.ratis.proto.RaftProtos.RaftPeerRole.LEADER) {
-          return java.util.Optional.of(p);
-        }
-      } catch (IOException e) {
-        // that member is down or unreachable; ask the next
-      }
-    }
-    return java.util.Optional.empty();
-  }
-
   private synchronized RaftClient client() {
     if (client == null) {
       client = newClient.get(); // after close() too: its requests then fail as on a closed client
       if (closed) {
-        closeQuietly(client);
+        RaftClients.closeQuietly(client);
       }
     }
     return client;
@@ -312,19 +295,11 @@ final class RaftVolumeService implements VolumeService {
   public void close() {
     closed = true;
     diagnostics.shutdownNow();
-    closeQuietly(readClient);
+    RaftClients.closeQuietly(readClient);
     synchronized (this) {
       if (client != null) {
-        closeQuietly(client);
+        RaftClients.closeQuietly(client);
       }
-    }
-  }
-
-  private static void closeQuietly(RaftClient c) {
-    try {
-      c.close();
-    } catch (IOException e) {
-      // Closing a client only releases connections; nothing to report to callers.
     }
   }
 }

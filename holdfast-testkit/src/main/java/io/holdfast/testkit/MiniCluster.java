@@ -265,7 +265,7 @@ public final class MiniCluster implements AutoCloseable {
   /**
    * Starts {@code size} nodes under {@code root}, plaintext unless {@code tls}, and
    * {@code spares} more nodes (indexes {@code size..}) configured for the cluster but not in
-   * it: they join when the admin adds them ({@link HoldfastClient#addNode}).
+   * it: they join when the admin adds them ({@link HoldfastClient#admin()}'s {@code addNode}).
    *
    * @param snapshotThreshold entries between automatic snapshots
    */
@@ -632,7 +632,7 @@ public final class MiniCluster implements AutoCloseable {
     HoldfastClient c = client();
     await(Duration.ofSeconds(30), () -> {
       try {
-        c.createVolume(name, replicas);
+        c.admin().createVolume(name, replicas);
         return true;
       } catch (HoldfastException e) {
         if (e.errno() == Errno.EEXIST) {
@@ -665,7 +665,7 @@ public final class MiniCluster implements AutoCloseable {
     try {
       await(timeout, () -> {
       try {
-        Map<String, Response> d = c.memberDigests(volume);
+        Map<String, Response> d = c.probe().memberDigests(volume);
         seen.setLength(0);
         seen.append(d);
         Response first = null;
@@ -811,7 +811,7 @@ public final class MiniCluster implements AutoCloseable {
           seen.clear();
           for (String a : running) {
             try {
-              seen.put(a, c.queryMember(v.name(), a, new Request.GetDigest()));
+              seen.put(a, c.probe().queryMember(v.name(), a, new Request.GetDigest()));
             } catch (HoldfastException e) {
               seen.put(a, new Response.Error(e.errno(), e.getMessage()));
             }

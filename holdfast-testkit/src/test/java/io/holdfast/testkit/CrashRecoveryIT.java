@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.holdfast.client.HoldfastClient;
+import io.holdfast.client.MemberProbe;
 import io.holdfast.common.Caller;
 import io.holdfast.protocol.ClusterMap;
 import io.holdfast.protocol.Placement;
@@ -117,12 +118,12 @@ class CrashRecoveryIT {
     HoldfastClient client = cluster.client();
     ClusterMap.Volume vol = client.refreshMap().volume("vol").orElseThrow();
     String member = cluster.addresses().get(2);
-    long target = client.groupInfo(Placement.onlyGroup(vol), vol.replicas()).values().stream()
-        .filter(m -> m.answered() && m.role().equals("leader")).mapToLong(HoldfastClient.MemberInfo::commitIndex)
+    long target = client.probe().groupInfo(Placement.onlyGroup(vol), vol.replicas()).values().stream()
+        .filter(m -> m.answered() && m.role().equals("leader")).mapToLong(MemberProbe.MemberInfo::commitIndex)
         .max().orElse(0);
     long[] applied = {-1};
     MiniCluster.await(Duration.ofSeconds(300), () -> {
-      HoldfastClient.MemberInfo m = client.groupInfo(Placement.onlyGroup(vol), List.of(member)).get(member);
+      MemberProbe.MemberInfo m = client.probe().groupInfo(Placement.onlyGroup(vol), List.of(member)).get(member);
       applied[0] = m.answered() ? m.appliedIndex() : applied[0];
       return applied[0] >= target;
     }, "node 2 applies up to index " + target);

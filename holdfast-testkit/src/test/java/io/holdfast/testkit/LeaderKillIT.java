@@ -1,6 +1,7 @@
 package io.holdfast.testkit;
 
 import io.holdfast.client.HoldfastClient;
+import io.holdfast.client.MemberProbe;
 import io.holdfast.common.Caller;
 import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.ClusterMap;
@@ -105,8 +106,8 @@ class LeaderKillIT {
   /** The volume's leader: the member that answers as leader, if any. */
   private static java.util.Optional<String> leader(HoldfastClient client) {
     ClusterMap.Volume vol = client.map().volume("vol").orElseThrow();
-    return client.groupInfo(Placement.onlyGroup(vol), vol.replicas()).values().stream()
-        .filter(m -> m.answered() && m.role().equals("leader")).map(HoldfastClient.MemberInfo::address).findFirst();
+    return client.probe().groupInfo(Placement.onlyGroup(vol), vol.replicas()).values().stream()
+        .filter(m -> m.answered() && m.role().equals("leader")).map(MemberProbe.MemberInfo::address).findFirst();
   }
 
   private static void awaitAcknowledged(Map<String, byte[]> acknowledged, AtomicReference<Throwable> failure, int n) {

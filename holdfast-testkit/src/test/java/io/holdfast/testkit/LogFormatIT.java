@@ -89,7 +89,7 @@ class LogFormatIT {
       String reason = MiniCluster.awaitValue(WAIT, () -> cluster.node(2).haltReason(group), "node 2 halts");
       assertThat(reason).contains("log format 2, this node supports 1..1: upgrade this node").contains("TOO_NEW");
       // it says so to the CLI (digest query), in its status report, and it serves no reads
-      Map<String, Response> digests = cluster.client().memberDigests("files");
+      Map<String, Response> digests = cluster.client().probe().memberDigests("files");
       assertThat(digests.get(downgraded)).isInstanceOfSatisfying(Response.Error.class,
           e -> assertThat(e.message()).startsWith("HALTED: ").contains("upgrade this node"));
       StatusReport status = cluster.node(2).status();
@@ -103,7 +103,7 @@ class LogFormatIT {
       applied(v.submit(new Request.Mkdir(Caller.ROOT, "/during", 0755)).get(30, TimeUnit.SECONDS));
       assertThat(v.submit(new Request.Mknod(Caller.ROOT, "/fifo2", FIFO, 0)).get(30, TimeUnit.SECONDS))
           .isInstanceOfSatisfying(Response.Error.class, e -> assertThat(e.errno()).isEqualTo(Errno.ENOTSUP));
-      Response.Digest healthy = cluster.client().memberDigests("files").get(cluster.addresses().get(0)) instanceof Response.Digest d
+      Response.Digest healthy = cluster.client().probe().memberDigests("files").get(cluster.addresses().get(0)) instanceof Response.Digest d
           ? d : null;
       assertThat(healthy).as("node 0 answers its digest").isNotNull();
 

@@ -1,5 +1,9 @@
 package io.holdfast.testkit;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.holdfast.client.ClusterAdmin;
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.common.Errno;
 import io.holdfast.common.HoldfastException;
@@ -75,9 +79,9 @@ class MembershipIT {
       List<String> a = c.addresses();
       VolumeService v = c.createVolume("mail", 0, 1, 2);
       HoldfastClient admin = c.client();
-      ClusterMap added = admin.addNode(a.get(3));
+      ClusterMap added = admin.admin().addNode(a.get(3));
       assertThat(added.nodes()).containsExactly(a.get(0), a.get(1), a.get(2), a.get(3));
-      assertThatThrownBy(() -> admin.addNode(a.get(3)))
+      assertThatThrownBy(() -> admin.admin().addNode(a.get(3)))
           .isInstanceOfSatisfying(HoldfastException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EEXIST));
 
       SteadyClient steady = new SteadyClient(v);
@@ -90,8 +94,8 @@ class MembershipIT {
 
       long opsAtStart = steady.ops.get();
       long t1 = System.nanoTime();
-      List<HoldfastClient.CatchUp> progress = new ArrayList<>();
-      ClusterMap after = admin.replaceReplica("mail", a.get(2), a.get(3), progress::add);
+      List<ClusterAdmin.CatchUp> progress = new ArrayList<>();
+      ClusterMap after = admin.admin().replaceReplica("mail", a.get(2), a.get(3), progress::add);
       long replaceNanos = System.nanoTime() - t1;
       double during = rate(steady.ops, opsAtStart, replaceNanos);
 
@@ -115,7 +119,7 @@ class MembershipIT {
       assertThat(mail.sinceOf(a.get(0))).hasValue(1);
       assertThat(mail.joining()).isEmpty();
       // repeating the finished replacement is harmless
-      assertThat(admin.replaceReplica("mail", a.get(2), a.get(3), p -> { }).volume("mail").orElseThrow()).isEqualTo(mail);
+      assertThat(admin.admin().replaceReplica("mail", a.get(2), a.get(3), p -> { }).volume("mail").orElseThrow()).isEqualTo(mail);
 
       Response.Digest digest = c.awaitConvergence("mail", Duration.ofSeconds(60));
       steady.workload.verify(Volumes.reader(admin.volume("mail")), "the group after the replacement");
@@ -138,12 +142,12 @@ class MembershipIT {
         w.step();
       }
       HoldfastClient admin = c.client();
-      admin.addNode(a.get(3));
+      admin.admin().addNode(a.get(3));
       UUID group = Placement.onlyGroup(admin.map().volume("files").orElseThrow());
 
       // node 2 is down while it is replaced; it keeps its old brick and log
       c.stop(2);
-      admin.replaceReplica("files", a.get(2), a.get(3), p -> { });
+      admin.admin().replaceReplica("files", a.get(2), a.get(3), p -> { });
       for (int i = 0; i < 50; i++) {
         w.step();
       }
@@ -155,10 +159,10 @@ class MembershipIT {
 
       // a cluster group member cannot be removed; node 3 is drained (its replica moves to node 2) and removed
       ClusterMap beforeRefusal = admin.refreshMap();
-      assertThatThrownBy(() -> admin.removeNode(a.get(0), p -> { }))
+      assertThatThrownBy(() -> admin.admin().removeNode(a.get(0), p -> { }))
           .isInstanceOfSatisfying(HoldfastException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EBUSY));
       assertThat(admin.refreshMap().volumes()).as("a refused removal moves nothing").isEqualTo(beforeRefusal.volumes());
-      ClusterMap removed = admin.removeNode(a.get(3), p -> { });
+      ClusterMap removed = admin.admin().removeNode(a.get(3), p -> { });
       assertThat(removed.nodes()).containsExactly(a.get(0), a.get(1), a.get(2));
       ClusterMap.Volume files = removed.volume("files").orElseThrow();
       assertThat(files.replicas()).containsExactlyInAnyOrder(a.get(0), a.get(1), a.get(2));

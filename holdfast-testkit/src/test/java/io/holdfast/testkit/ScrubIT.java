@@ -67,8 +67,8 @@ class ScrubIT {
       MiniCluster.await(Duration.ofSeconds(60), () -> status(client, m2) != null, "member 2 answers again");
 
       // the corrupted members answer reads of those bytes with EIO, never with the bytes
-      Response fromM1 = client.queryMember("v", m1, new Request.Read(big, 3 * BLOCK, 4096));
-      Response fromM2 = client.queryMember("v", m2, new Request.Read(small, 0, 100));
+      Response fromM1 = client.probe().queryMember("v", m1, new Request.Read(big, 3 * BLOCK, 4096));
+      Response fromM2 = client.probe().queryMember("v", m2, new Request.Read(small, 0, 100));
       System.out.println("read of the flipped block from " + m1 + ": " + fromM1);
       System.out.println("read of the flipped inline content from " + m2 + ": " + fromM2);
       assertThat(fromM1).isInstanceOfSatisfying(Response.Error.class, e -> {
@@ -79,7 +79,7 @@ class ScrubIT {
         assertThat(e.errno()).isEqualTo(Errno.EIO);
         assertThat(e.message()).contains("inode " + small);
       });
-      assertThat(data(client.queryMember("v", m0, new Request.Read(big, 3 * BLOCK, 4096))))
+      assertThat(data(client.probe().queryMember("v", m0, new Request.Read(big, 3 * BLOCK, 4096))))
           .isEqualTo(Arrays.copyOfRange(bigContent, 3 * 65536, 3 * 65536 + 4096));
 
       // scrub every member and wait for the passes to end
@@ -104,8 +104,8 @@ class ScrubIT {
       }
 
       // the repaired members serve the right bytes, and every member has the same state
-      assertThat(data(client.queryMember("v", m1, new Request.Read(big, 0, bigContent.length)))).isEqualTo(bigContent);
-      assertThat(data(client.queryMember("v", m2, new Request.Read(small, 0, 100)))).isEqualTo(smallContent);
+      assertThat(data(client.probe().queryMember("v", m1, new Request.Read(big, 0, bigContent.length)))).isEqualTo(bigContent);
+      assertThat(data(client.probe().queryMember("v", m2, new Request.Read(small, 0, 100)))).isEqualTo(smallContent);
       Response.Digest agreed = c.awaitConvergence("v", Duration.ofSeconds(60));
       System.out.println("members agree at applied index " + agreed.appliedIndex() + ", digest " + agreed.hex());
     }
@@ -137,7 +137,7 @@ class ScrubIT {
       c.scrubSettings(ScrubSettings.DEFAULT.withRebuild(false));
       c.restart(2);
       MiniCluster.await(Duration.ofSeconds(60), () -> status(client, m2) != null, "member 2 answers again");
-      assertThat(client.queryMember("v", m2, new Request.GetAttr("/d/z", false))).isInstanceOf(Response.AttrReply.class);
+      assertThat(client.probe().queryMember("v", m2, new Request.GetAttr("/d/z", false))).isInstanceOf(Response.AttrReply.class);
       // the volume goes on; member 2's own snapshots now carry the damage, so restoring its latest
       // snapshot would not repair it
       for (int i = 0; i < 12; i++) {
@@ -157,13 +157,13 @@ class ScrubIT {
       }
 
       // member 2 refuses file-system reads, naming the quarantine; the volume is served by the others
-      Response refused = client.queryMember("v", m2, new Request.GetAttr("/d/z", false));
+      Response refused = client.probe().queryMember("v", m2, new Request.GetAttr("/d/z", false));
       System.out.println("read from the quarantined member: " + refused);
       assertThat(refused).isInstanceOfSatisfying(Response.Error.class, e -> {
         assertThat(e.errno()).isEqualTo(Errno.EIO);
         assertThat(e.message()).contains("quarantined by scrub").contains("differs from the majority");
       });
-      MiniCluster.await(Duration.ofSeconds(30), () -> !m2.equals(client.leaderOf("v").orElse(m2)),
+      MiniCluster.await(Duration.ofSeconds(30), () -> !m2.equals(client.probe().leaderOf("v").orElse(m2)),
           "a member in service leads");
       for (int i = 0; i < 9; i++) { // round-robin reaches every member; reads refused by member 2 go elsewhere
         assertThat(v.query(new Request.GetAttr("/d/a", false)).join()).isInstanceOf(Response.AttrReply.class);
@@ -190,8 +190,8 @@ class ScrubIT {
       assertThat(rebuilt.divergentDirectories()).isZero();
       assertThat(rebuilt.lastProblem()).contains("rebuilt from").contains("differs from the majority");
       Response.Digest agreed = c.awaitConvergence("v", Duration.ofSeconds(60));
-      assertThat(client.queryMember("v", m2, new Request.GetAttr("/d/a", false))).isInstanceOf(Response.AttrReply.class);
-      assertThat(client.queryMember("v", m2, new Request.GetAttr("/d/z", false)))
+      assertThat(client.probe().queryMember("v", m2, new Request.GetAttr("/d/a", false))).isInstanceOf(Response.AttrReply.class);
+      assertThat(client.probe().queryMember("v", m2, new Request.GetAttr("/d/z", false)))
           .isInstanceOfSatisfying(Response.Error.class, e -> assertThat(e.errno()).isEqualTo(Errno.ENOENT));
       System.out.println("rebuilt member agrees at applied index " + agreed.appliedIndex());
     }
@@ -265,7 +265,7 @@ class ScrubIT {
   /** A member's scrub status, or null if it does not answer. */
   private static ScrubStats status(HoldfastClient client, String member) {
     try {
-      return client.queryMember("v", member, new Request.ScrubControl(Request.ScrubControl.Action.STATUS, 0))
+      return client.probe().queryMember("v", member, new Request.ScrubControl(Request.ScrubControl.Action.STATUS, 0))
           instanceof Response.ScrubStatus s ? s.stats() : null;
     } catch (Exception e) {
       return null;
@@ -275,7 +275,7 @@ class ScrubIT {
   /** Starts a pass on every member and waits until each has completed one. */
   private static Map<String, ScrubStats> scrubAll(HoldfastClient client, List<String> members) throws Exception {
     for (String m : members) {
-      Response r = client.queryMember("v", m, new Request.ScrubControl(Request.ScrubControl.Action.START, 0));
+      Response r = client.probe().queryMember("v", m, new Request.ScrubControl(Request.ScrubControl.Action.START, 0));
       assertThat(r).as("start on %s", m).isInstanceOf(Response.ScrubStatus.class);
     }
     Map<String, ScrubStats> out = new java.util.LinkedHashMap<>();

@@ -170,9 +170,9 @@ class SecurityIT {
       VolumeService v = mallory.volume("vol");
       assertError(v.query(new Request.GetAttr("/existing", true)).join(), Errno.EACCES);
       assertError(v.submit(new Request.Mkdir(Caller.ROOT, "/mallory", 0755)).join(), Errno.EACCES);
-      assertThatThrownBy(() -> mallory.createVolume("stolen", cluster.addresses()))
+      assertThatThrownBy(() -> mallory.admin().createVolume("stolen", cluster.addresses()))
           .isInstanceOf(HoldfastException.class).hasMessageContaining("admin");
-      assertThatThrownBy(() -> mallory.addAclRule("vol", new AclRule("mallory", "*", Access.READ_WRITE)))
+      assertThatThrownBy(() -> mallory.admin().addAclRule("vol", new AclRule("mallory", "*", Access.READ_WRITE)))
           .isInstanceOf(HoldfastException.class).hasMessageContaining("admin");
       assertThat(mallory.refreshMap().volume("vol").orElseThrow().acl()).as("ACLs are not shown to clients").isEmpty();
     }
@@ -183,7 +183,7 @@ class SecurityIT {
   @Test
   void readOnlyExportRefusesEveryWritePath() throws IOException {
     Path dir = cluster.issueClient("reader", Role.CLIENT);
-    admin.addAclRule("vol", new AclRule("read*", "127.0.0.0/8", Access.READ_ONLY));
+    admin.admin().addAclRule("vol", new AclRule("read*", "127.0.0.0/8", Access.READ_ONLY));
     Response.Digest before = digest();
     try (HoldfastClient reader = connect(cluster.clientEnv(dir))) {
       VolumeService v = reader.volume("vol");
@@ -213,7 +213,7 @@ class SecurityIT {
         assertError(v.submit(m).join(), Errno.EROFS);
       }
     } finally {
-      admin.removeAclRule("vol", new AclRule("read*", "127.0.0.0/8", Access.READ_ONLY));
+      admin.admin().removeAclRule("vol", new AclRule("read*", "127.0.0.0/8", Access.READ_ONLY));
     }
     assertThat(digest()).isEqualTo(before);
   }
@@ -222,11 +222,11 @@ class SecurityIT {
   void networkOutsideTheRuleGetsNothing() throws IOException {
     Path dir = cluster.issueClient("remote", Role.CLIENT);
     AclRule elsewhere = new AclRule("remote", "10.0.0.0/8", Access.READ_WRITE);
-    admin.addAclRule("vol", elsewhere);
+    admin.admin().addAclRule("vol", elsewhere);
     try (HoldfastClient remote = connect(cluster.clientEnv(dir))) {
       assertError(remote.volume("vol").query(new Request.GetAttr("/", true)).join(), Errno.EACCES);
     } finally {
-      admin.removeAclRule("vol", elsewhere);
+      admin.admin().removeAclRule("vol", elsewhere);
     }
   }
 
@@ -235,14 +235,14 @@ class SecurityIT {
     Path dir = cluster.issueClient("writer", Role.CLIENT);
     AclRule rw = new AclRule("writer", "*", Access.READ_WRITE);
     AclRule ro = new AclRule("writer", "*", Access.READ_ONLY);
-    admin.addAclRule("vol", rw);
+    admin.admin().addAclRule("vol", rw);
     try (HoldfastClient writer = connect(cluster.clientEnv(dir))) {
       VolumeService v = writer.volume("vol");
       MiniCluster.await(Duration.ofSeconds(1), () -> v.submit(new Request.Mkdir(Caller.ROOT, "/w1", 0755)).join()
           instanceof Response.AttrReply, "the writer's grant is in force");
       // downgrade: ro first, then drop rw, so the session never passes through "none"
-      admin.addAclRule("vol", ro);
-      admin.removeAclRule("vol", rw);
+      admin.admin().addAclRule("vol", ro);
+      admin.admin().removeAclRule("vol", rw);
       long changed = System.nanoTime();
       int attempt = 0;
       Response r;
@@ -256,7 +256,7 @@ class SecurityIT {
       // reads still work under ro
       assertThat(v.query(new Request.GetAttr("/w1", true)).join()).isInstanceOf(Response.AttrReply.class);
     } finally {
-      admin.removeAclRule("vol", ro);
+      admin.admin().removeAclRule("vol", ro);
     }
   }
 
