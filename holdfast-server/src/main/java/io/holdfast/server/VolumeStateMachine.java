@@ -13,6 +13,7 @@ import io.holdfast.protocol.ProtocolException;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.ScrubStats;
+import io.holdfast.server.scrub.Scrubber;
 import io.holdfast.storage.Brick;
 import io.holdfast.transport.TransportSecurity;
 import java.io.BufferedInputStream;
@@ -71,9 +72,11 @@ import org.slf4j.LoggerFactory;
  * halts there and never skips it ({@link LogFormatGuard}); the leader logs an entry of a newer
  * format only once every member advertised support for it.
  *
- * <p>A {@link Scrubber} runs beside it (started in {@link #initialize}): it answers the scrub
- * queries, and while it holds this member quarantined, file-system queries fail (clients read
- * from another member) with a message that says why and how to rebuild the member.
+ * <p>A {@link Scrubber} runs beside it (started in {@link #initialize}). Queries are routed by
+ * type: the scrub queries ({@link Scrubber#handles}) go to the scrubber, file-system queries go
+ * straight to the brick. While the scrubber holds this member quarantined (a volatile flag
+ * read), file-system queries fail (clients read from another member) with a message that says
+ * why and how to rebuild the member.
  */
 final class VolumeStateMachine extends LifecycleStateMachine {
   private static final Logger LOG = LoggerFactory.getLogger(VolumeStateMachine.class);
@@ -447,12 +450,15 @@ final class VolumeStateMachine extends LifecycleStateMachine {
         r = new Response.Error(Errno.EIO, halted); // what holdfast cluster status shows for this member
       } else if (halted != null) {
         return CompletableFuture.failedFuture(new IOException(halted)); // clients read from another member
-      } else {
+      } else if (Scrubber.handles(q)) {
         Scrubber scrubbing = scrubber;
-        Response answered = scrubbing == null ? null : scrubbing.answer(q, opened.peer());
-        if (answered != null) {
-          return CompletableFuture.completedFuture(message(answered));
-        }
+        r = scrubbing == null
+            ? new Response.Error(Errno.EAGAIN, "this member's scrubber has not started yet")
+            : scrubbing.answer(q, opened.peer());
+        return CompletableFuture.completedFuture(message(r)); // scrub queries are not counted as file-system ones
+      } else {
+        // a file-system query: straight to the brick, unless the scrubber holds this member quarantined
+        Scrubber scrubbing = scrubber;
         String quarantined = scrubbing == null || q instanceof Request.GetDigest ? null : scrubbing.refusal();
         if (quarantined != null) {
           // an exception, not an error reply: clients then ask another member

@@ -1,4 +1,4 @@
-package io.holdfast.server;
+package io.holdfast.server.scrub;
 
 import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.Codec;

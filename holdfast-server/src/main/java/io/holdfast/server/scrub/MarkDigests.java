@@ -1,4 +1,4 @@
-package io.holdfast.server;
+package io.holdfast.server.scrub;
 
 import io.holdfast.common.Errno;
 import io.holdfast.common.HoldfastException;
