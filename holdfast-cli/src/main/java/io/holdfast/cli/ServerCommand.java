@@ -1,10 +1,10 @@
 package io.holdfast.cli;
 
-import io.holdfast.server.AdminOptions;
 import io.holdfast.server.HoldfastNode;
 import io.holdfast.server.NodeConfig;
 import io.holdfast.server.NodeSecurity;
 import io.holdfast.server.ScrubSettings;
+import io.holdfast.server.admin.AdminOptions;
 import io.holdfast.transport.TransportSecurity;
 import java.io.IOException;
 import java.nio.file.Path;

@@ -2,6 +2,11 @@ package io.holdfast.server;
 
 import io.holdfast.protocol.ClusterMap;
 import io.holdfast.protocol.Placement;
+import io.holdfast.server.admin.AdminOptions;
+import io.holdfast.server.admin.AdminServer;
+import io.holdfast.server.admin.NodeMetrics;
+import io.holdfast.server.admin.NodeObserver;
+import io.holdfast.server.admin.StatusReport;
 import io.holdfast.transport.ClusterIds;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -121,7 +126,7 @@ public final class HoldfastNode implements AutoCloseable {
         ? null
         : new MapFollower(config, parameters, this::mapKnown);
     this.observer = new NodeObserver(config, server, this::knownMap, access::volumeName, metrics, this::connectionStats, clock,
-        System::nanoTime, Liveness::tcpConnect, this::halts);
+        this::halts);
     metrics.registerLogFormats(config.maxLogFormat(), this::halts);
   }
 

@@ -13,6 +13,7 @@ import io.holdfast.protocol.ProtocolException;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.ScrubStats;
+import io.holdfast.server.admin.NodeMetrics;
 import io.holdfast.server.scrub.Scrubber;
 import io.holdfast.storage.Brick;
 import io.holdfast.transport.TransportSecurity;

@@ -1,11 +1,11 @@
 package io.holdfast.testkit;
 
-import io.holdfast.server.AdminOptions;
 import io.holdfast.server.HoldfastNode;
 import io.holdfast.server.NodeConfig;
 import io.holdfast.server.NodeNetwork;
 import io.holdfast.server.NodeSecurity;
 import io.holdfast.server.ScrubSettings;
+import io.holdfast.server.admin.AdminOptions;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Path;

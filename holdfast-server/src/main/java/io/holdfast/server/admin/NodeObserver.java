@@ -1,7 +1,8 @@
-package io.holdfast.server;
+package io.holdfast.server.admin;
 
 import io.holdfast.protocol.ClusterMap;
 import io.holdfast.protocol.Placement;
+import io.holdfast.server.NodeConfig;
 import java.time.InstantSource;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
@@ -33,7 +34,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Lifecycle: {@link #start} once, {@link #close} (idempotent). Thread-safe.
  */
-final class NodeObserver implements AdminServer.Source, AutoCloseable {
+public final class NodeObserver implements AdminServer.Source, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(NodeObserver.class);
   /** Time between probe-and-sample rounds, in milliseconds. */
   static final long PERIOD_MILLIS = 1000;
@@ -48,6 +49,19 @@ final class NodeObserver implements AdminServer.Source, AutoCloseable {
   private final ScheduledExecutorService ticker;
   private final Supplier<java.util.Map<UUID, String>> halts;
   private final Function<UUID, Optional<String>> volumeNames;
+
+  /**
+   * An observer that probes nodes by TCP connect ({@link Liveness#tcpConnect}) on the system's
+   * monotonic clock; not started.
+   *
+   * @param map the latest cluster map this node knows, or null before it knows one
+   * @param halts this node's halted members, group id → reason
+   */
+  public NodeObserver(NodeConfig config, RaftServer server, Supplier<ClusterMap> map,
+      Function<UUID, Optional<String>> volumeNames, NodeMetrics metrics, Supplier<StatusReport.Connections> connections,
+      InstantSource clock, Supplier<java.util.Map<UUID, String>> halts) {
+    this(config, server, map, volumeNames, metrics, connections, clock, System::nanoTime, Liveness::tcpConnect, halts);
+  }
 
   /**
    * @param map the latest cluster map this node knows, or null before it knows one
@@ -76,7 +90,7 @@ final class NodeObserver implements AdminServer.Source, AutoCloseable {
   }
 
   /** Starts probing and sampling, the first round at once. */
-  void start() {
+  public void start() {
     ticker.scheduleAtFixedRate(this::tick, 0, PERIOD_MILLIS, TimeUnit.MILLISECONDS);
   }
 

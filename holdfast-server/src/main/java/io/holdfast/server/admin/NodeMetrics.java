@@ -1,4 +1,4 @@
-package io.holdfast.server;
+package io.holdfast.server.admin;
 
 import io.holdfast.common.Errno;
 import io.holdfast.protocol.Request;
@@ -82,7 +82,7 @@ public final class NodeMetrics {
   /** Content type of {@link #scrape()}: Prometheus text exposition format 0.0.4. */
   public static final String CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
   /** Op label for a request that could not be decoded. */
-  static final String UNKNOWN_OP = "unknown";
+  public static final String UNKNOWN_OP = "unknown";
 
   private final PrometheusMeterRegistry registry;
   private final Function<UUID, Optional<String>> volumeNames;
@@ -107,11 +107,11 @@ public final class NodeMetrics {
   /**
    * Registers the log format gauges: {@code holdfast_log_format_max} (the newest log format this
    * node reads) and {@code holdfast_members_halted} (how many of this node's members stopped at
-   * an entry they cannot decode; see {@link LogFormatGuard}; anything above 0 needs an operator).
+   * an entry they cannot decode; see {@code LogFormatGuard}; anything above 0 needs an operator).
    *
    * @param halts this node's halted members, group id → reason, read at each scrape
    */
-  void registerLogFormats(int maxLogFormat, Supplier<java.util.Map<UUID, String>> halts) {
+  public void registerLogFormats(int maxLogFormat, Supplier<java.util.Map<UUID, String>> halts) {
     Gauge.builder("holdfast.log.format.max", () -> maxLogFormat)
         .description("the newest replicated-log format this node reads").register(registry);
     Gauge.builder("holdfast.members.halted", halts, h -> h.get().size())
@@ -123,7 +123,7 @@ public final class NodeMetrics {
    * @param volumeNames a group id's volume name, if this node knows it (from its cluster map)
    * @param connections this node's connection counters
    */
-  NodeMetrics(String node, Function<UUID, Optional<String>> volumeNames, Supplier<StatusReport.Connections> connections) {
+  public NodeMetrics(String node, Function<UUID, Optional<String>> volumeNames, Supplier<StatusReport.Connections> connections) {
     this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     registry.config().commonTags("node", node);
     this.volumeNames = volumeNames;
@@ -341,7 +341,7 @@ public final class NodeMetrics {
   // ------------------------------------------------------------------ operations
 
   /** The recorder for the volume served by {@code group} (created on first use). */
-  VolumeMeters volume(UUID group) {
+  public VolumeMeters volume(UUID group) {
     return volumes.computeIfAbsent(group, VolumeMeters::new);
   }
 
@@ -357,7 +357,7 @@ public final class NodeMetrics {
    *
    * <p>Thread-safe: apply runs on Ratis's state machine thread, queries on many threads.
    */
-  final class VolumeMeters {
+  public final class VolumeMeters {
     private final UUID group;
     private final Tags unnamed;
     private final Map<OpKey, Op> ops = new ConcurrentHashMap<>();
@@ -378,7 +378,7 @@ public final class NodeMetrics {
      * Records an applied mutation: its type, time, bytes written, and an error outcome. Never
      * throws: a metrics failure must not stop a member from applying.
      */
-    void applied(Request.Mutation m, Response outcome, long nanos) {
+    public void applied(Request.Mutation m, Response outcome, long nanos) {
       record("mutation", m.getClass().getSimpleName(), m instanceof Request.Write w ? w.data().length : -1, outcome, nanos);
     }
 
@@ -386,7 +386,7 @@ public final class NodeMetrics {
      * Records a query: its type ({@link NodeMetrics#UNKNOWN_OP} if undecodable), time,
      * bytes returned by a read, and an error outcome. Never throws.
      */
-    void queried(String op, Response outcome, long nanos) {
+    public void queried(String op, Response outcome, long nanos) {
       record("query", op, outcome instanceof Response.Data d ? d.bytes().length : -1, outcome, nanos);
     }
 
@@ -408,7 +408,7 @@ public final class NodeMetrics {
     }
 
     /** Records a proposal the leader refused before logging it. Never throws. */
-    void refused(String op, Errno errno) {
+    public void refused(String op, Errno errno) {
       try {
         error(op, errno);
       } catch (RuntimeException e) {

@@ -1,4 +1,4 @@
-package io.holdfast.server;
+package io.holdfast.server.admin;
 
 import java.util.List;
 import java.util.Map;

@@ -1,4 +1,4 @@
-package io.holdfast.server;
+package io.holdfast.server.admin;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectWriter;
@@ -41,7 +41,7 @@ import org.slf4j.LoggerFactory;
  * <p>Lifecycle: {@link #start} binds and serves; {@link #close} stops (idempotent).
  * Thread-safe.
  */
-final class AdminServer implements AutoCloseable {
+public final class AdminServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(AdminServer.class);
   /** Request handler threads. */
   static final int THREADS = 2;
@@ -50,7 +50,7 @@ final class AdminServer implements AutoCloseable {
   private static final ObjectWriter JSON = new ObjectMapper().writerWithDefaultPrettyPrinter();
 
   /** What the admin port shows. */
-  interface Source {
+  public interface Source {
     /** The status report, fresh. */
     StatusReport status();
 
@@ -75,7 +75,7 @@ final class AdminServer implements AutoCloseable {
    * @throws IOException if the address cannot be bound; the message names it and says to pass
    *     {@code --admin-address} (a {@link BindException} if the port is in use)
    */
-  static AdminServer start(AdminOptions options, Source source) throws IOException {
+  public static AdminServer start(AdminOptions options, Source source) throws IOException {
     if (!options.enabled()) {
       throw new IllegalArgumentException("admin port is off");
     }
@@ -110,7 +110,7 @@ final class AdminServer implements AutoCloseable {
   }
 
   /** The bound address, e.g. {@code http://127.0.0.1:8001/} (the actual port if 0 was asked for). */
-  URI uri() {
+  public URI uri() {
     return uri;
   }
 

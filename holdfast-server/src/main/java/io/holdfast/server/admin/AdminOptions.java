@@ -1,5 +1,6 @@
-package io.holdfast.server;
+package io.holdfast.server.admin;
 
+import io.holdfast.server.NodeConfig;
 import java.util.Locale;
 import java.util.Objects;
 

@@ -1,4 +1,4 @@
-package io.holdfast.server;
+package io.holdfast.server.admin;
 
 import io.holdfast.transport.ClusterIds;
 import java.io.IOException;
@@ -30,6 +30,7 @@ import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.server.DivisionInfo;
 import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.statemachine.impl.BaseStateMachine;
 import org.apache.ratis.util.LifeCycle;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -157,7 +158,7 @@ final class RaftSampler {
       }
     }
 
-    boolean paused = d.getStateMachine() instanceof LifecycleStateMachine sm && sm.getLifeCycleState() == LifeCycle.State.PAUSED;
+    boolean paused = d.getStateMachine() instanceof BaseStateMachine sm && sm.getLifeCycleState() == LifeCycle.State.PAUSED;
     long received = transferBytes(tmpDir(d), clock.instant().minus(ACTIVE_TRANSFER));
     if (received >= 0 || paused) {
       NodeMetrics.SnapshotProgress.View before = metrics.snapshot(group);

@@ -1,8 +1,9 @@
-package io.holdfast.server;
+package io.holdfast.server.admin;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.holdfast.server.NodeConfig;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.UUID;
