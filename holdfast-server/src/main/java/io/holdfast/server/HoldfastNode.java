@@ -7,6 +7,8 @@ import io.holdfast.server.admin.AdminServer;
 import io.holdfast.server.admin.NodeMetrics;
 import io.holdfast.server.admin.NodeObserver;
 import io.holdfast.server.admin.StatusReport;
+import io.holdfast.server.volume.BrickIdentity;
+import io.holdfast.server.volume.VolumeStateMachine;
 import io.holdfast.transport.ClusterIds;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,5 +1,6 @@
-package io.holdfast.server;
+package io.holdfast.server.volume;
 
+import io.holdfast.server.DurableFiles;
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.file.Files;
@@ -24,10 +25,10 @@ import java.util.UUID;
  * @param member the node address of the member that keeps this brick
  * @param generation the group membership generation
  */
-record BrickIdentity(UUID clusterId, UUID groupId, String member, long generation) {
+public record BrickIdentity(UUID clusterId, UUID groupId, String member, long generation) {
   static final String FILE = "identity";
 
-  BrickIdentity {
+  public BrickIdentity {
     Objects.requireNonNull(clusterId, "clusterId");
     Objects.requireNonNull(groupId, "groupId");
     Objects.requireNonNull(member, "member");
@@ -72,7 +73,7 @@ record BrickIdentity(UUID clusterId, UUID groupId, String member, long generatio
    * The membership generation stamped on the brick in {@code brickDir}, or
    * {@link Long#MAX_VALUE} if it has no readable identity (nothing to compare).
    */
-  static long generationOf(Path brickDir) {
+  public static long generationOf(Path brickDir) {
     try {
       return read(brickDir.resolve(FILE)).generation;
     } catch (IOException e) {

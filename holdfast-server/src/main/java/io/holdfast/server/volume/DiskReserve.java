@@ -1,4 +1,4 @@
-package io.holdfast.server;
+package io.holdfast.server.volume;
 
 import io.holdfast.common.Errno;
 import io.holdfast.common.HoldfastException;

@@ -1,4 +1,4 @@
-package io.holdfast.server;
+package io.holdfast.server.volume;
 
 import io.holdfast.common.Errno;
 import io.holdfast.common.HoldfastException;
@@ -13,6 +13,12 @@ import io.holdfast.protocol.ProtocolException;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.ScrubStats;
+import io.holdfast.server.AccessControl;
+import io.holdfast.server.DurableFiles;
+import io.holdfast.server.Envelope;
+import io.holdfast.server.LifecycleStateMachine;
+import io.holdfast.server.LogFormatGuard;
+import io.holdfast.server.ScrubSettings;
 import io.holdfast.server.admin.NodeMetrics;
 import io.holdfast.server.scrub.Scrubber;
 import io.holdfast.storage.Brick;
@@ -79,7 +85,7 @@ import org.slf4j.LoggerFactory;
  * read), file-system queries fail (clients read from another member) with a message that says
  * why and how to rebuild the member.
  */
-final class VolumeStateMachine extends LifecycleStateMachine {
+public final class VolumeStateMachine extends LifecycleStateMachine {
   private static final Logger LOG = LoggerFactory.getLogger(VolumeStateMachine.class);
   /** The node's catch-up rate, bytes per second: an installed snapshot is restored at most this fast. */
   private final long catchUpBytesPerSecond;
@@ -115,7 +121,7 @@ final class VolumeStateMachine extends LifecycleStateMachine {
    * @param diskReserveBytes free bytes to keep on the brick's file system (writes get ENOSPC past it)
    * @param maxLogFormat the newest log format this member reads (see {@link LogFormatGuard})
    */
-  VolumeStateMachine(Path brickDir, InstantSource clock, AccessControl access, UUID clusterId, String member,
+  public VolumeStateMachine(Path brickDir, InstantSource clock, AccessControl access, UUID clusterId, String member,
       java.util.function.ToLongFunction<UUID> joinedGeneration, NodeMetrics.VolumeMeters meters, ScrubSettings scrub,
       TransportSecurity transport, long diskReserveBytes, long catchUpBytesPerSecond, int maxLogFormat) {
     this.maxLogFormat = maxLogFormat;
@@ -166,7 +172,7 @@ final class VolumeStateMachine extends LifecycleStateMachine {
   }
 
   /** Where this member stopped applying an entry it cannot decode, if it has (see {@link LogFormatGuard}). */
-  Optional<LogFormatGuard.Halt> halted() {
+  public Optional<LogFormatGuard.Halt> halted() {
     LogFormatGuard g = guard;
     return g == null ? Optional.empty() : g.halted();
   }
@@ -196,7 +202,7 @@ final class VolumeStateMachine extends LifecycleStateMachine {
   }
 
   /** This member's scrub state and counters; empty before {@link #initialize}. */
-  Optional<ScrubStats> scrubStats() {
+  public Optional<ScrubStats> scrubStats() {
     Scrubber s = scrubber;
     return s == null ? Optional.empty() : Optional.of(s.stats());
   }
@@ -506,7 +512,7 @@ final class VolumeStateMachine extends LifecycleStateMachine {
    * @param timeout how long to wait at most
    * @throws IOException if it has not closed within {@code timeout}, or the wait was interrupted
    */
-  void awaitClosed(java.time.Duration timeout) throws IOException {
+  public void awaitClosed(java.time.Duration timeout) throws IOException {
     try {
       closed.get(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
     } catch (java.util.concurrent.TimeoutException e) {
