@@ -14,7 +14,6 @@ import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.ScrubStats;
 import io.holdfast.server.AccessControl;
-import io.holdfast.server.DurableFiles;
 import io.holdfast.server.Envelope;
 import io.holdfast.server.LifecycleStateMachine;
 import io.holdfast.server.LogFormatGuard;
@@ -79,6 +78,10 @@ import org.slf4j.LoggerFactory;
  * halts there and never skips it ({@link LogFormatGuard}); the leader logs an entry of a newer
  * format only once every member advertised support for it.
  *
+ * <p>It is the Ratis adapter of a {@link VolumeMember}, which owns the brick, the scrubber, the
+ * disk reserve and the quarantine's veto on snapshots; the catch-up log hold stays here, since
+ * it reads the Raft division.
+ *
  * <p>A {@link Scrubber} runs beside it (started in {@link #initialize}). Queries are routed by
  * type: the scrub queries ({@link Scrubber#handles}) go to the scrubber, file-system queries go
  * straight to the brick. While the scrubber holds this member quarantined (a volatile flag
@@ -106,11 +109,9 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
   private final NodeMetrics.VolumeMeters meters;
   private final ScrubSettings scrub;
   private final TransportSecurity transport;
-  private final DiskReserve disk;
+  private final VolumeMember volume;
   private final int maxLogFormat;
   private volatile LogFormatGuard guard;
-  private volatile Brick brick;
-  private volatile Scrubber scrubber;
 
   /**
    * @param joinedGeneration the membership generation at which this member joined a group, per
@@ -134,7 +135,7 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
     this.meters = meters;
     this.scrub = scrub;
     this.transport = transport;
-    this.disk = new DiskReserve(brickDir.getParent(), diskReserveBytes, member);
+    this.volume = new VolumeMember(brickDir, member, diskReserveBytes);
     this.catchUpBytesPerSecond = catchUpBytesPerSecond;
   }
 
@@ -146,13 +147,12 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
     guard = new LogFormatGuard(() -> "volume " + access.volumeName(groupId.getUuid()).orElse("?") + " (group "
         + groupId.getUuid() + ")", maxLogFormat);
     getLifeCycle().startAndTransition(() -> {
-      BrickIdentity.claim(brickDir, new BrickIdentity(clusterId, groupId.getUuid(), member,
-          joinedGeneration.applyAsLong(groupId.getUuid())));
-      brick = Brick.open(brickDir);
+      volume.open(new BrickIdentity(clusterId, groupId.getUuid(), member, joinedGeneration.applyAsLong(groupId.getUuid())));
+      Brick brick = volume.brick();
       SingleFileSnapshotInfo snapshot = storage.loadLatestSnapshot();
       if (snapshot != null) {
         long snapIndex = snapshot.getIndex();
-        long covered = Math.max(brick.checkpointIndex(), readCovered());
+        long covered = Math.max(brick.checkpointIndex(), volume.coveredIndex());
         if (covered < snapIndex) {
           LOG.info("{}: brick checkpoint covers index {}, older than snapshot {}; restoring the snapshot",
               groupId, covered, snapIndex);
@@ -162,10 +162,9 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
       }
     }, IOException.class);
     LOG.info("{}: brick {} at applied index {}, checkpoint {}", groupId, brickDir,
-        brick.appliedIndex(), brick.checkpointIndex());
-    scrubber = new Scrubber(brick, brickDir, member, () -> server.getDivision(groupId), () -> storage.getLatestSnapshot(),
-        scrub, transport, clock);
-    scrubber.start();
+        volume.brick().appliedIndex(), volume.brick().checkpointIndex());
+    volume.startScrubber(member, () -> server.getDivision(groupId), () -> storage.getLatestSnapshot(), scrub, transport,
+        clock);
     long threshold = org.apache.ratis.server.RaftServerConfigKeys.Snapshot.autoTriggerThreshold(server.getProperties());
     holdLogEntries = HOLD_LOG_THRESHOLDS * threshold;
     lagEntries = Math.max(1, threshold / 2);
@@ -203,8 +202,7 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
 
   /** This member's scrub state and counters; empty before {@link #initialize}. */
   public Optional<ScrubStats> scrubStats() {
-    Scrubber s = scrubber;
-    return s == null ? Optional.empty() : Optional.of(s.stats());
+    return volume.scrubStats();
   }
 
   /** Called by Ratis after a snapshot from the leader was installed: load it (PAUSED → RUNNING). */
@@ -220,35 +218,9 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
     restore(snapshot, catchUpBytesPerSecond);
     LOG.info("{}: snapshot at index {} restored in {} ms", getGroupId(), snapshot.getIndex(),
         (System.nanoTime() - started) / 1_000_000);
-    writeCovered(snapshot.getIndex());
+    volume.recordCovered(snapshot.getIndex());
     setLastAppliedTermIndex(snapshot.getTermIndex());
     resume();
-  }
-
-  /**
-   * The Raft index up to which the brick's last checkpoint is complete. It can be above the
-   * brick's own checkpoint index because Raft also logs entries that never reach the state
-   * machine (configuration, leader no-ops); without this, a restart after a snapshot taken at
-   * such an entry would restore the whole snapshot for nothing.
-   */
-  private long readCovered() {
-    try {
-      return Long.parseLong(Files.readString(coveredFile()).trim());
-    } catch (IOException | NumberFormatException e) {
-      return -1;
-    }
-  }
-
-  private void writeCovered(long index) throws IOException {
-    DurableFiles.replace(coveredFile(), Long.toString(index));
-  }
-
-  /**
-   * Inside the brick directory, so it goes away with the brick: a brick that was removed (and
-   * is recreated empty) must restore the latest snapshot, not trust a marker that outlived it.
-   */
-  private Path coveredFile() {
-    return brickDir.resolve("checkpoint-covers");
   }
 
   /**
@@ -269,13 +241,13 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
     if (bytesPerSecond <= 0) {
       File file = verifiedFile(snapshot);
       try (InputStream in = new BufferedInputStream(Files.newInputStream(file.toPath()), 1 << 20)) {
-        brick.restoreSnapshot(in);
+        volume.brick().restoreSnapshot(in);
       }
       return;
     }
     try (InputStream in = new io.holdfast.common.Pacer(bytesPerSecond)
         .paced(Files.newInputStream(snapshot.getFile().getPath()))) {
-      brick.restoreSnapshot(in);
+      volume.brick().restoreSnapshot(in);
     }
   }
 
@@ -285,8 +257,7 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
    */
   @Override
   protected boolean snapshotsAllowed() {
-    Scrubber s = scrubber;
-    if (s != null && s.quarantined()) {
+    if (!volume.snapshotsAllowed()) {
       LOG.warn("{}: no snapshot of this member's brick while it is quarantined by scrub; the log is kept", getGroupId());
       return false;
     }
@@ -343,14 +314,14 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
 
   @Override
   protected void beforeSnapshot(long index) throws IOException {
-    brick.checkpoint();
-    writeCovered(index);
+    volume.brick().checkpoint();
+    volume.recordCovered(index);
   }
 
   @Override
   protected void writeSnapshot(OutputStream out, long index) throws IOException {
     long started = System.nanoTime();
-    brick.writeSnapshot(out);
+    volume.brick().writeSnapshot(out);
     LOG.info("{}: snapshot at index {} written in {} ms", getGroupId(), index, (System.nanoTime() - started) / 1_000_000);
   }
 
@@ -376,7 +347,7 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
       }
       check(mutation);
       guard.checkMembers(LogFormat.required(mutation), op, member, members(), access.map());
-      disk.check(mutation);
+      volume.checkDisk(mutation);
       LogEntry entry = new LogEntry(epochNanos(clock), mutation);
       return b.setLogData(ByteString.copyFrom(Codec.encode(entry))).setStateMachineContext(entry).build();
     } catch (HoldfastException e) {
@@ -423,7 +394,7 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
           ? e
           : Codec.decodeLogEntry(proto.getStateMachineLogEntry().getLogData().toByteArray(), maxLogFormat);
       long started = System.nanoTime();
-      Response response = brick.apply(index, entry);
+      Response response = volume.brick().apply(index, entry);
       meters.applied(entry.mutation(), response, System.nanoTime() - started);
       updateLastAppliedTermIndex(proto.getTerm(), index);
       return CompletableFuture.completedFuture(message(response));
@@ -458,23 +429,16 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
       } else if (halted != null) {
         return CompletableFuture.failedFuture(new IOException(halted)); // clients read from another member
       } else if (Scrubber.handles(q)) {
-        Scrubber scrubbing = scrubber;
-        r = scrubbing == null
-            ? new Response.Error(Errno.EAGAIN, "this member's scrubber has not started yet")
-            : scrubbing.answer(q, opened.peer());
-        return CompletableFuture.completedFuture(message(r)); // scrub queries are not counted as file-system ones
+        // scrub queries are not counted as file-system ones
+        return CompletableFuture.completedFuture(message(volume.answerScrub(q, opened.peer())));
       } else {
         // a file-system query: straight to the brick, unless the scrubber holds this member quarantined
-        Scrubber scrubbing = scrubber;
-        String quarantined = scrubbing == null || q instanceof Request.GetDigest ? null : scrubbing.refusal();
+        String quarantined = volume.refusal(q);
         if (quarantined != null) {
           // an exception, not an error reply: clients then ask another member
           return CompletableFuture.failedFuture(new IOException(quarantined));
         }
-        r = brick.query(q);
-        if (r instanceof Response.FsStats s && granted == Access.READ_ONLY) {
-          r = s.asReadOnly(); // statvfs ST_RDONLY: lets a mount or an application know up front
-        }
+        r = volume.read(q, granted);
       }
     } catch (HoldfastException e) {
       r = new Response.Error(e.errno(), e.getMessage());
@@ -490,14 +454,7 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
   @Override
   public void close() throws IOException {
     try {
-      Scrubber s = scrubber;
-      if (s != null) {
-        s.close();
-      }
-      Brick b = brick;
-      if (b != null) {
-        b.close();
-      }
+      volume.close();
       super.close();
     } finally {
       closed.complete(null);
