@@ -3,7 +3,6 @@ package io.holdfast.server.scrub;
 import io.holdfast.common.Errno;
 import io.holdfast.common.HoldfastException;
 import io.holdfast.common.Pacer;
-import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
@@ -16,10 +15,7 @@ import io.holdfast.transport.TransportSecurity;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.InstantSource;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.function.Supplier;
-import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.statemachine.impl.SingleFileSnapshotInfo;
 import org.slf4j.Logger;
@@ -87,7 +83,8 @@ import org.slf4j.LoggerFactory;
  * <h2>Parts</h2>
  *
  * <p>This class is the package's surface and runs the thread and the block step of a pass;
- * {@code ScrubSchedule} decides when passes run, {@code DigestComparison} compares digests with
+ * {@code BlockChecks} asks the other members for copies of bad blocks and counts what the block
+ * step finds, {@code ScrubSchedule} decides when passes run, {@code DigestComparison} compares digests with
  * the other members ({@code MarkDigests}, {@code ScrubPeers}), {@code Quarantine} keeps the
  * quarantine and its refusal message, and {@code Rebuild} rebuilds a quarantined member.
  *
@@ -124,6 +121,7 @@ public final class Scrubber implements AutoCloseable {
   private final Quarantine quarantine;
   private final DigestComparison digests;
   private final Rebuild rebuild;
+  private final BlockChecks blocks;
   private final Thread thread;
   private volatile ScrubPass pass;
   private volatile boolean closed;
@@ -155,6 +153,7 @@ public final class Scrubber implements AutoCloseable {
     this.schedule = new ScrubSchedule(scrubDir, brickName, settings, clock, pacer);
     this.digests = new DigestComparison(member, group, marks, this::serveMarks, pacer, quarantine, findings);
     this.rebuild = new Rebuild(brick, brickDir, settings, group, quarantine, findings, pacer, latestSnapshot);
+    this.blocks = new BlockChecks(brickName, group, quarantine, findings);
     this.thread = new Thread(this::run, "holdfast-scrub-" + brickName);
     thread.setDaemon(true);
   }
@@ -306,7 +305,7 @@ public final class Scrubber implements AutoCloseable {
       return null;
     }
     passStartIndex = brick.appliedIndex();
-    ScrubPass p = new ScrubPass(brick, pacer, this::offers, new Counting(), Pacer.Sleeper.SYSTEM);
+    ScrubPass p = new ScrubPass(brick, pacer, blocks::offers, blocks, Pacer.Sleeper.SYSTEM);
     pass = p;
     LOG.info("{}: scrub pass started at applied index {}, {} bytes/s", brickName, passStartIndex, pacer.bytesPerSecond());
     return p;
@@ -346,64 +345,6 @@ public final class Scrubber implements AutoCloseable {
   /** Digests the marks the brick holds, for this pass and for the other members' passes. */
   private void serveMarks() throws IOException, InterruptedException {
     marks.computeHeld(brick, pacer);
-  }
-
-  // ------------------------------------------------------------------------ blocks
-
-  /** The other members' copies of a block (the {@link ScrubPass.RepairSource}). */
-  private ScrubPass.Offers offers(long inode, long block) {
-    List<byte[]> copies = new ArrayList<>();
-    List<String> unreachable = new ArrayList<>();
-    List<RaftPeer> others;
-    try {
-      others = group.others();
-    } catch (IOException e) {
-      return new ScrubPass.Offers(List.of(), List.of("the group (" + e.getMessage() + ")"));
-    }
-    for (RaftPeer p : others) {
-      try {
-        Response r = group.peers.ask(p, new Request.ScrubRead(inode, block));
-        if (r instanceof Response.Data d && Checksums.crc32c(d.bytes()) == d.crc32c()) {
-          copies.add(d.bytes());
-        } else if (r instanceof Response.Error e && e.errno() == Errno.EACCES) {
-          unreachable.add(p.getAddress() + " (" + e.message() + ")");
-        }
-      } catch (IOException e) {
-        unreachable.add(p.getAddress());
-      }
-    }
-    return new ScrubPass.Offers(copies, unreachable);
-  }
-
-  /** Counts what the pass finds and acts on blocks that cannot be repaired. */
-  private final class Counting implements ScrubPass.Listener {
-    @Override
-    public void checked(long inode, long block, int bytes) {
-      findings.blocksVerified.incrementAndGet();
-      findings.bytesVerified.addAndGet(bytes);
-    }
-
-    @Override
-    public void bad(long inode, long block, String problem, ScrubPass.Outcome outcome, String detail) {
-      findings.badBlocks.incrementAndGet();
-      String what = (block == Brick.INLINE ? "inline content" : "block " + block) + " of inode " + inode;
-      switch (outcome) {
-        case REPAIRED -> {
-          findings.repairedBlocks.incrementAndGet();
-          findings.problem("repaired " + what + " from another member (" + problem + ")");
-          LOG.warn("{}: repaired {} from another member ({})", brickName, what, problem);
-        }
-        case OVERWRITTEN -> LOG.info("{}: bad {} was overwritten by the volume's own writes meanwhile", brickName, what);
-        case DEFERRED -> {
-          findings.problem("bad " + what + " not repaired yet: " + detail);
-          LOG.warn("{}: bad {} not repaired yet: {}", brickName, what, detail);
-        }
-        case UNREPAIRABLE -> {
-          findings.unrepairableBlocks.incrementAndGet();
-          quarantine.enter(what + " is corrupt (" + problem + ") and cannot be repaired: " + detail);
-        }
-      }
-    }
   }
 
   // ------------------------------------------------------------------------ lifecycle
