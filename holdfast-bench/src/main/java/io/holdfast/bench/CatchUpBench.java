@@ -13,7 +13,7 @@ import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
 import io.holdfast.server.HoldfastNode;
-import io.holdfast.server.NodeSecurity;
+import io.holdfast.server.NodeOptions;
 import io.holdfast.server.ScrubSettings;
 import io.holdfast.testkit.MiniCluster;
 import io.holdfast.transport.TransportSecurity;
@@ -242,7 +242,7 @@ public final class CatchUpBench {
 
   /** (Re)starts node {@code i} with the production disk reserve and catch-up rate {@code rate}. */
   private void startNode(int i, long rate) throws IOException {
-    cluster.tweakSecurity(s -> s.withDiskReserve(NodeSecurity.DEFAULT_DISK_RESERVE).withCatchUpRate(rate));
+    cluster.tweakOptions(o -> o.diskReserve(NodeOptions.DEFAULT_DISK_RESERVE).catchUpRate(rate));
     cluster.restart(i);
     nodeRates[i] = rate;
   }

@@ -4,7 +4,7 @@ import io.holdfast.bench.CatchUpBench;
 import io.holdfast.bench.CatchUpBenchRun;
 import io.holdfast.bench.CatchUpReport;
 import io.holdfast.common.TreeCopier;
-import io.holdfast.server.NodeSecurity;
+import io.holdfast.server.NodeOptions;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -59,7 +59,7 @@ final class CatchUpBenchCommand implements Callable<Integer> {
 
   @Option(names = "--rate", paramLabel = "MiB/s",
       description = "The new member's catch-up rate (default: the server's, currently ${DEFAULT-VALUE}).",
-      defaultValue = "" + (NodeSecurity.DEFAULT_CATCH_UP_RATE >> 20))
+      defaultValue = "" + (NodeOptions.DEFAULT_CATCH_UP_RATE >> 20))
   double rate;
 
   @Option(names = "--rates", split = ",", paramLabel = "MiB/s",

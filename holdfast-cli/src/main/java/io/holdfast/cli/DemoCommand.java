@@ -9,6 +9,7 @@ import io.holdfast.fuse.FuseMount;
 import io.holdfast.fuse.FuseOptions;
 import io.holdfast.protocol.Response;
 import io.holdfast.server.NodeConfig;
+import io.holdfast.server.admin.AdminOptions;
 import io.holdfast.transport.TransportSecurity;
 import java.io.IOException;
 import java.io.InputStream;
@@ -103,7 +104,7 @@ final class DemoCommand implements Callable<Integer> {
     for (int i = 0; i < 3; i++) {
       addresses.add("127.0.0.1:" + (basePort + i));
       // the node's port and its admin port (status page, metrics) at port + 1000
-      for (int port : new int[] {basePort + i, basePort + i + io.holdfast.server.AdminOptions.PORT_OFFSET}) {
+      for (int port : new int[] {basePort + i, basePort + i + AdminOptions.PORT_OFFSET}) {
         try (java.net.ServerSocket probe = new java.net.ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
           probe.setReuseAddress(true);
         } catch (IOException e) {
@@ -227,7 +228,7 @@ final class DemoCommand implements Callable<Integer> {
     s.append("  export HOLDFAST_TLS=").append(data.resolve("client-tls")).append("   (the demo's admin certificate)").append(nl);
     s.append("  holdfast cluster status -c ").append(addresses.get(0)).append(nl);
     s.append("  holdfast ls -l -c ").append(addresses.get(0)).append(' ').append(VOLUME).append(":/").append(nl);
-    s.append("  status pages and metrics: http://127.0.0.1:").append(basePort + io.holdfast.server.AdminOptions.PORT_OFFSET)
+    s.append("  status pages and metrics: http://127.0.0.1:").append(basePort + AdminOptions.PORT_OFFSET)
         .append("/ (and the next two ports; /metrics for Prometheus)").append(nl);
     s.append("The nodes (logs in ").append(data).append("/nN/server.log):").append(nl);
     for (int i = 0; i < addresses.size(); i++) {

@@ -1,10 +1,11 @@
 package io.holdfast.cli;
 
-import io.holdfast.server.AdminOptions;
 import io.holdfast.server.HoldfastNode;
 import io.holdfast.server.NodeConfig;
+import io.holdfast.server.NodeOptions;
 import io.holdfast.server.NodeSecurity;
 import io.holdfast.server.ScrubSettings;
+import io.holdfast.server.admin.AdminOptions;
 import io.holdfast.transport.TransportSecurity;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -44,12 +45,12 @@ final class ServerCommand implements Callable<Integer> {
       description = "Most connections this node accepts in total (default: ${DEFAULT-VALUE}).")
   int maxConnections;
 
-  @Option(names = "--disk-reserve", paramLabel = "MiB", defaultValue = "" + (NodeSecurity.DEFAULT_DISK_RESERVE >> 20),
+  @Option(names = "--disk-reserve", paramLabel = "MiB", defaultValue = "" + (NodeOptions.DEFAULT_DISK_RESERVE >> 20),
       description = "Free space this node keeps on its data directory's file system: past it, writes get ENOSPC"
           + " (deleting still works), and the node stays up and consistent (default: ${DEFAULT-VALUE}).")
   long diskReserveMiB;
 
-  @Option(names = "--catch-up-rate", paramLabel = "MiB/s", defaultValue = "" + (NodeSecurity.DEFAULT_CATCH_UP_RATE >> 20),
+  @Option(names = "--catch-up-rate", paramLabel = "MiB/s", defaultValue = "" + (NodeOptions.DEFAULT_CATCH_UP_RATE >> 20),
       description = "Most snapshot data per second this node takes in while one of its members catches up (a new or"
           + " long-absent member), so the foreground keeps its latency; at least 4 (default: ${DEFAULT-VALUE}).")
   double catchUpRateMiB;
@@ -101,10 +102,10 @@ final class ServerCommand implements Callable<Integer> {
     if (diskReserveMiB < 0) {
       throw new IllegalArgumentException("--disk-reserve must not be negative, got " + diskReserveMiB);
     }
-    security = security.withCatchUpRate(Math.round(catchUpRateMiB * (1 << 20))) // ≥ 4 MiB/s, checked above
-        .withDiskReserve(diskReserveMiB << 20);
-    HoldfastNode node = HoldfastNode.start(config, security.withLimits(maxPerClient, maxConnections), admin,
-        InstantSource.system(), scrub);
+    HoldfastNode node = HoldfastNode.start(NodeOptions.builder(config, security.withLimits(maxPerClient, maxConnections))
+        .admin(admin).clock(InstantSource.system()).scrub(scrub)
+        .catchUpRate(Math.round(catchUpRateMiB * (1 << 20))) // ≥ 4 MiB/s, checked above
+        .diskReserve(diskReserveMiB << 20).build());
     // SIGTERM and SIGINT ask for a clean stop: the node closes (pending requests fail with a
     // retryable error, clients go to the other members) and the process exits 0, as service
     // managers expect. The shutdown hook covers every other way the JVM ends.

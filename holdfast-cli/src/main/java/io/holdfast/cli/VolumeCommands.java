@@ -5,7 +5,7 @@ import io.holdfast.protocol.Access;
 import io.holdfast.protocol.AclRule;
 import io.holdfast.protocol.ClusterMap;
 import io.holdfast.protocol.Placement;
-import io.holdfast.server.StatusText;
+import io.holdfast.server.admin.StatusText;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;

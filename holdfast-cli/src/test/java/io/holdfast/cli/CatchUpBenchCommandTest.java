@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.holdfast.bench.CatchUpBench;
-import io.holdfast.server.NodeSecurity;
+import io.holdfast.server.NodeOptions;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
@@ -23,7 +23,7 @@ class CatchUpBenchCommandTest {
   void defaultsAreOneGibibyteAtTheServersRateWithATwentySecondBaseline() {
     CatchUpBench.Settings s = parse();
     assertThat(s.dataBytes()).isEqualTo(1L << 30);
-    assertThat(s.ratesBytesPerSecond()).containsExactly(NodeSecurity.DEFAULT_CATCH_UP_RATE);
+    assertThat(s.ratesBytesPerSecond()).containsExactly(NodeOptions.DEFAULT_CATCH_UP_RATE);
     assertThat(s.baselineSeconds()).isEqualTo(20);
     assertThat(s.snapshotThreshold()).isEqualTo(20_000);
     assertThat(s.dir()).isEqualTo(DIR);

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.holdfast.server.Health;
-import io.holdfast.server.StatusReport;
+import io.holdfast.server.admin.Health;
+import io.holdfast.server.admin.StatusReport;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;

@@ -21,7 +21,7 @@ import java.util.UUID;
  * A node that holds no copy of the cluster map (not a member of the cluster group) denies
  * clients. Thread-safe.
  */
-final class AccessControl {
+public final class AccessControl {
   private volatile Map<UUID, ClusterMap.Volume> byGroup = Map.of();
   private volatile ClusterMap map;
 
@@ -32,7 +32,7 @@ final class AccessControl {
   }
 
   /** The latest cluster map this node knows, or an empty one of no cluster before it knows any. */
-  ClusterMap map() {
+  public ClusterMap map() {
     ClusterMap m = map;
     return m != null ? m : new ClusterMap(0, new UUID(0, 0), List.of(), Map.of());
   }
@@ -43,7 +43,7 @@ final class AccessControl {
   }
 
   /** The name of the volume served by {@code groupId}, if this node's map has it. */
-  Optional<String> volumeName(UUID groupId) {
+  public Optional<String> volumeName(UUID groupId) {
     return volume(groupId).map(ClusterMap.Volume::name);
   }
 
@@ -55,7 +55,7 @@ final class AccessControl {
    * @throws HoldfastException {@link Errno#EACCES} if the ACL grants nothing,
    *     {@link Errno#EROFS} for a write under a read-only rule
    */
-  Access check(Peer peer, UUID groupId, boolean write) throws HoldfastException {
+  public Access check(Peer peer, UUID groupId, boolean write) throws HoldfastException {
     if (peer.role().privileged()) {
       return Access.READ_WRITE;
     }

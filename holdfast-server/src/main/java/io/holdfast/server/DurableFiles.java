@@ -15,7 +15,7 @@ import java.nio.file.StandardOpenOption;
  * data did not): found by {@code CrashRecoveryIT} for a brick's identity, which then refused
  * the brick.
  */
-final class DurableFiles {
+public final class DurableFiles {
   private DurableFiles() {}
 
   /**
@@ -24,7 +24,7 @@ final class DurableFiles {
    * @throws IOException if writing, syncing or renaming fails; the file then keeps its old
    *     content
    */
-  static void replace(Path file, String content) throws IOException {
+  public static void replace(Path file, String content) throws IOException {
     Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
     try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
         StandardOpenOption.TRUNCATE_EXISTING)) {

@@ -20,7 +20,7 @@ import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
  * most {@link Peer#MAX_NAME} bytes), address length (1 byte) and ASCII address, then the
  * client's message unchanged. Stateless; thread-safe.
  */
-final class Envelope {
+public final class Envelope {
   private static final int MAGIC = 0x4845;
   private static final int VERSION = 1;
   private static final int MAX_ADDRESS = 64;
@@ -28,7 +28,7 @@ final class Envelope {
   private Envelope() {}
 
   /** An opened envelope: the caller and the client's message. */
-  record Opened(Peer peer, ByteString payload) {}
+  public record Opened(Peer peer, ByteString payload) {}
 
   /** Wraps a client's message with its authenticated caller. */
   static ByteString wrap(Peer peer, ByteString payload) {
@@ -56,7 +56,7 @@ final class Envelope {
    * @throws ProtocolException {@link Errno#EACCES} if the message did not come through a
    *     gatekeeper (no or a malformed envelope)
    */
-  static Opened open(ByteString content) throws ProtocolException {
+  public static Opened open(ByteString content) throws ProtocolException {
     ByteBuffer b = content.asReadOnlyByteBuffer();
     try {
       if (b.remaining() < 7 || (b.getShort() & 0xffff) != MAGIC || (b.get() & 0xff) != VERSION) {

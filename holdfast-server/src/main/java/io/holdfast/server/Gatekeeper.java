@@ -81,9 +81,10 @@ final class Gatekeeper extends ServerTransportFilter implements ServerIntercepto
     void chunk(java.util.UUID group, long received, long expected, boolean done);
   }
 
-  Gatekeeper(NodeSecurity security) {
+  /** @param catchUpBytesPerSecond the node's catch-up rate ({@link NodeOptions#catchUpBytesPerSecond}) */
+  Gatekeeper(NodeSecurity security, long catchUpBytesPerSecond) {
     this.security = security;
-    this.catchUpPacer = new io.holdfast.common.Pacer(security.catchUpBytesPerSecond());
+    this.catchUpPacer = new io.holdfast.common.Pacer(catchUpBytesPerSecond);
   }
 
   /** Where snapshot progress goes (metrics). */

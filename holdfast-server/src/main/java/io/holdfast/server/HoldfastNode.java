@@ -2,6 +2,13 @@ package io.holdfast.server;
 
 import io.holdfast.protocol.ClusterMap;
 import io.holdfast.protocol.Placement;
+import io.holdfast.server.admin.AdminOptions;
+import io.holdfast.server.admin.AdminServer;
+import io.holdfast.server.admin.NodeMetrics;
+import io.holdfast.server.admin.NodeObserver;
+import io.holdfast.server.admin.StatusReport;
+import io.holdfast.server.volume.BrickIdentity;
+import io.holdfast.server.volume.VolumeStateMachine;
 import io.holdfast.transport.ClusterIds;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -60,11 +67,14 @@ public final class HoldfastNode implements AutoCloseable {
   private volatile boolean closed;
   private final NodeNetwork network;
 
-  private HoldfastNode(NodeConfig config, NodeSecurity security, InstantSource clock, ScrubSettings scrub,
-      NodeNetwork network) throws IOException {
+  private HoldfastNode(NodeOptions options) throws IOException {
+    NodeConfig config = options.config();
+    NodeSecurity security = options.security();
+    InstantSource clock = options.clock();
+    ScrubSettings scrub = options.scrub();
     this.config = config;
-    this.network = network;
-    this.gatekeeper = new Gatekeeper(security);
+    this.network = options.network();
+    this.gatekeeper = new Gatekeeper(security, options.catchUpBytesPerSecond());
     this.metrics = new NodeMetrics(config.address(), access::volumeName, this::connectionStats);
     gatekeeper.onCatchUp((group, received, expected, done) -> {
       metrics.snapshotProgress(group, received, expected);
@@ -95,7 +105,7 @@ public final class HoldfastNode implements AutoCloseable {
       }
       VolumeStateMachine v = new VolumeStateMachine(brickDir(groupId.getUuid()), clock, access, config.clusterId(),
           config.address(), this::joinedGeneration, metrics.volume(groupId.getUuid()), scrub, security.transport(),
-          security.diskReserveBytes(), security.catchUpBytesPerSecond(), config.maxLogFormat());
+          options.diskReserveBytes(), options.catchUpBytesPerSecond(), config.maxLogFormat());
       halts.put(groupId.getUuid(), v::halted);
       // the scrub counters, read at each scrape (zeros until the member has started)
       metrics.registerScrubber(groupId.getUuid(), () -> v.scrubStats()
@@ -121,20 +131,8 @@ public final class HoldfastNode implements AutoCloseable {
         ? null
         : new MapFollower(config, parameters, this::mapKnown);
     this.observer = new NodeObserver(config, server, this::knownMap, access::volumeName, metrics, this::connectionStats, clock,
-        System::nanoTime, Liveness::tcpConnect, this::halts);
+        this::halts);
     metrics.registerLogFormats(config.maxLogFormat(), this::halts);
-  }
-
-  /**
-   * Starts a node with its admin port at the default address ({@link AdminOptions#defaultFor}:
-   * loopback, node port + 1000).
-   *
-   * @param security TLS material and connection limits; plaintext only when the operator
-   *     asked for it ({@code --insecure})
-   * @throws IOException if the data directory cannot be used or a port cannot be bound
-   */
-  public static HoldfastNode start(NodeConfig config, NodeSecurity security) throws IOException {
-    return start(config, security, AdminOptions.defaultFor(config), InstantSource.system());
   }
 
   private Path brickDir(java.util.UUID group) {
@@ -147,52 +145,18 @@ public final class HoldfastNode implements AutoCloseable {
   }
 
   /**
-   * Starts a node.
+   * Starts a node: binds its admin port (if enabled, first: a taken port fails fast), starts
+   * Ratis and the node's groups, and returns once the node runs.
    *
-   * @param security TLS material and connection limits; plaintext only when the operator
-   *     asked for it ({@code --insecure})
-   * @param admin where to serve metrics and the status page, or {@link AdminOptions#off()}
+   * @param options configuration, security and the settings with defaults ({@link NodeOptions})
    * @throws IOException if the data directory cannot be used or a port cannot be bound (for
-   *     the admin port, a message naming it and {@code --admin-address})
+   *     the admin port, a message naming it and {@code --admin-address}); the node is closed
    */
-  public static HoldfastNode start(NodeConfig config, NodeSecurity security, AdminOptions admin) throws IOException {
-    return start(config, security, admin, InstantSource.system());
-  }
-
-  /** Starts a node with the default admin port and the given clock (tests). */
-  public static HoldfastNode start(NodeConfig config, NodeSecurity security, InstantSource clock) throws IOException {
-    return start(config, security, AdminOptions.defaultFor(config), clock);
-  }
-
-  /** Starts a node with the given clock (tests). */
-  public static HoldfastNode start(NodeConfig config, NodeSecurity security, AdminOptions admin, InstantSource clock)
-      throws IOException {
-    return start(config, security, admin, clock, ScrubSettings.DEFAULT);
-  }
-
-  /**
-   * Starts a node.
-   *
-   * @param admin where to serve metrics and the status page, or {@link AdminOptions#off()}
-   * @param clock the clock that stamps log entries
-   * @param scrub pace and schedule of the scrubbers of the volumes this node serves
-   * @throws IOException if the data directory cannot be used or a port cannot be bound
-   */
-  public static HoldfastNode start(NodeConfig config, NodeSecurity security, AdminOptions admin, InstantSource clock,
-      ScrubSettings scrub) throws IOException {
-    return start(config, security, admin, clock, scrub, NodeNetwork.DIRECT);
-  }
-
-  /**
-   * Starts a node whose sockets differ from its address (tests that put a proxy between nodes).
-   *
-   * @param network where to listen and how to reach the peers
-   * @throws IOException if the data directory cannot be used or a port cannot be bound
-   */
-  public static HoldfastNode start(NodeConfig config, NodeSecurity security, AdminOptions admin, InstantSource clock,
-      ScrubSettings scrub, NodeNetwork network) throws IOException {
-    HoldfastNode node = new HoldfastNode(config, security, clock, java.util.Objects.requireNonNull(scrub, "scrub"),
-        java.util.Objects.requireNonNull(network, "network"));
+  public static HoldfastNode start(NodeOptions options) throws IOException {
+    NodeConfig config = options.config();
+    NodeSecurity security = options.security();
+    AdminOptions admin = options.admin();
+    HoldfastNode node = new HoldfastNode(options);
     try {
       if (admin.enabled()) {
         node.admin = AdminServer.start(admin, node.observer); // before Ratis: a taken port fails fast

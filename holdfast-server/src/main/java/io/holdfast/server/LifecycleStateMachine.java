@@ -39,7 +39,7 @@ import org.apache.ratis.util.MD5FileUtil;
  *       Ratis's state machine updater thread, so no entry is applied meanwhile.
  * </ul>
  */
-abstract class LifecycleStateMachine extends BaseStateMachine {
+public abstract class LifecycleStateMachine extends BaseStateMachine {
   private static final SnapshotRetentionPolicy KEEP_TWO_SNAPSHOTS = new SnapshotRetentionPolicy() {
     @Override
     public int getNumSnapshotsRetained() {

@@ -36,7 +36,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Thread-safe: the halt is set once, on the state machine's updater thread, and read anywhere.
  */
-final class LogFormatGuard {
+public final class LogFormatGuard {
   private static final Logger LOG = LoggerFactory.getLogger(LogFormatGuard.class);
 
   /**
@@ -45,7 +45,7 @@ final class LogFormatGuard {
    * @param index the log index of the entry it cannot apply
    * @param reason what it needs, for people ("entry 1234 has log format 3, this node supports 1..2: upgrade this node")
    */
-  record Halt(long index, String reason) {}
+  public record Halt(long index, String reason) {}
 
   private final java.util.function.Supplier<String> resource;
   private final int maxFormat;
@@ -56,7 +56,7 @@ final class LogFormatGuard {
    *     asked when a message is made (the volume's name may be learnt after start-up)
    * @param maxFormat the newest log format this member reads
    */
-  LogFormatGuard(java.util.function.Supplier<String> resource, int maxFormat) {
+  public LogFormatGuard(java.util.function.Supplier<String> resource, int maxFormat) {
     this.resource = resource;
     this.maxFormat = maxFormat;
   }
@@ -76,7 +76,7 @@ final class LogFormatGuard {
    * @throws HoldfastException ENOTSUP naming the first member (this one included) that does
    *     not support {@code needed}
    */
-  void checkMembers(int needed, String what, String self, Collection<String> members, ClusterMap map)
+  public void checkMembers(int needed, String what, String self, Collection<String> members, ClusterMap map)
       throws HoldfastException {
     if (needed <= LogFormat.MIN) {
       return; // every member reads the oldest format
@@ -104,7 +104,7 @@ final class LogFormatGuard {
    * logs what it needs, remembers it, and steps down if this member leads (see {@link #halt(long,
    * String, RaftServer, RaftGroupId)}).
    */
-  Halt halt(long index, LogFormatException e, RaftServer server, RaftGroupId group) {
+  public Halt halt(long index, LogFormatException e, RaftServer server, RaftGroupId group) {
     String need = switch (e.reason()) {
       case TOO_NEW, UNKNOWN_KIND -> "upgrade this node";
       case TOO_OLD -> "this entry was written by code too old for this node to read; restore the member from a"
@@ -124,7 +124,7 @@ final class LogFormatGuard {
    * @param why what happened to the entry and what the operator should do, after "entry N "
    * @param server this node's Raft server, or null if it is not known (no step-down then)
    */
-  Halt halt(long index, String why, RaftServer server, RaftGroupId group) {
+  public Halt halt(long index, String why, RaftServer server, RaftGroupId group) {
     synchronized (this) {
       if (halt == null) {
         halt = new Halt(index, resource.get() + ": entry " + index + " " + why);
@@ -136,18 +136,18 @@ final class LogFormatGuard {
   }
 
   /** The halt, if this member has stopped. */
-  Optional<Halt> halted() {
+  public Optional<Halt> halted() {
     return Optional.ofNullable(halt);
   }
 
   /** Why a read or a proposal is refused here, or null if this member is not halted. */
-  String refusal() {
+  public String refusal() {
     Halt h = halt;
     return h == null ? null : "HALTED: " + h.reason();
   }
 
   /** If this member is halted and leads its group, asks Ratis to move leadership away (best effort). */
-  void stepDown(RaftServer server, RaftGroupId group) {
+  public void stepDown(RaftServer server, RaftGroupId group) {
     if (halt == null || server == null) {
       return;
     }

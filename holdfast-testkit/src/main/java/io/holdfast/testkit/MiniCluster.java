@@ -7,13 +7,14 @@ import io.holdfast.protocol.ClusterMap;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
-import io.holdfast.server.AdminOptions;
 import io.holdfast.server.CertificateAuthority;
 import io.holdfast.server.HoldfastNode;
 import io.holdfast.server.NodeConfig;
 import io.holdfast.server.NodeNetwork;
+import io.holdfast.server.NodeOptions;
 import io.holdfast.server.NodeSecurity;
 import io.holdfast.server.ScrubSettings;
+import io.holdfast.server.admin.AdminOptions;
 import io.holdfast.storage.Brick;
 import io.holdfast.transport.Role;
 import io.holdfast.transport.TlsFiles;
@@ -81,13 +82,14 @@ public final class MiniCluster implements AutoCloseable {
   private final List<String> peers;
   /**
    * Disk reserve of test nodes: 16 MiB, not the production 256 MiB, so the tests' small volumes
-   * run on a machine whose disk is nearly full (tweak it with {@link #tweakSecurity}).
+   * run on a machine whose disk is nearly full (tweak it with {@link #tweakOptions}).
    */
   public static final long TEST_DISK_RESERVE = 16L << 20;
   private final HoldfastNode[] nodes;
   private final long snapshotThreshold;
   private final CertificateAuthority ca;
   private UnaryOperator<NodeSecurity> securityTweak = UnaryOperator.identity();
+  private UnaryOperator<NodeOptions.Builder> optionsTweak = UnaryOperator.identity();
   private ScrubSettings scrub = ScrubSettings.DEFAULT;
   private HoldfastClient client;
   /** Where each node really listens when the network is faulty; else empty. */
@@ -197,7 +199,7 @@ public final class MiniCluster implements AutoCloseable {
 
     /**
      * Runs these nodes in child JVMs, so that {@link MiniCluster#kill} can crash them. Such a
-     * node runs with the default scrub settings and without {@link #tweakSecurity} tweaks.
+     * node runs with the default scrub settings and without {@link #tweakSecurity} or {@link #tweakOptions} tweaks.
      */
     public Builder separateProcesses(int... indexes) {
       for (int i : indexes) {
@@ -300,7 +302,7 @@ public final class MiniCluster implements AutoCloseable {
   /**
    * Configures {@code size} nodes and {@code spares} more as {@link #start(Path, int, int, long,
    * boolean)} does (addresses chosen, certificates issued) but starts none: set {@link
-   * #tweakSecurity} and {@link #scrubSettings} first, then start each node with {@link
+   * #tweakSecurity}, {@link #tweakOptions} and {@link #scrubSettings} first, then start each node with {@link
    * #restart}. The caller closes the cluster, also if a start fails.
    *
    * @param snapshotThreshold entries between automatic snapshots
@@ -320,6 +322,15 @@ public final class MiniCluster implements AutoCloseable {
   /** Changes the security settings of nodes (re)started from now on, e.g. connection limits. */
   public void tweakSecurity(UnaryOperator<NodeSecurity> tweak) {
     this.securityTweak = tweak;
+  }
+
+  /**
+   * Changes the options of nodes (re)started from now on, e.g. the catch-up rate or the disk
+   * reserve; the tweak gets a builder with the cluster's settings ({@link #TEST_DISK_RESERVE},
+   * the scrub settings, a loopback admin port on any free port, the node's sockets).
+   */
+  public void tweakOptions(UnaryOperator<NodeOptions.Builder> tweak) {
+    this.optionsTweak = java.util.Objects.requireNonNull(tweak, "tweak");
   }
 
   /** Changes the scrub settings of nodes (re)started from now on (default {@link ScrubSettings#DEFAULT}). */
@@ -503,10 +514,10 @@ public final class MiniCluster implements AutoCloseable {
       startProcess(i, net);
       return;
     }
-    NodeSecurity security = (ca == null ? NodeSecurity.plaintext() : NodeSecurity.tls(dataDir(i)))
-        .withDiskReserve(TEST_DISK_RESERVE);
-    nodes[i] = HoldfastNode.start(config(i), securityTweak.apply(security), AdminOptions.at("127.0.0.1", 0),
-        java.time.InstantSource.system(), scrub, net);
+    NodeSecurity security = ca == null ? NodeSecurity.plaintext() : NodeSecurity.tls(dataDir(i));
+    NodeOptions.Builder options = NodeOptions.builder(config(i), securityTweak.apply(security))
+        .admin(AdminOptions.at("127.0.0.1", 0)).scrub(scrub).network(net).diskReserve(TEST_DISK_RESERVE);
+    nodes[i] = HoldfastNode.start(optionsTweak.apply(options).build());
   }
 
   /** Node {@code i}'s sockets: direct, or its private listener and a route to every other node through the proxy. */

@@ -1,11 +1,12 @@
 package io.holdfast.testkit;
 
-import io.holdfast.server.AdminOptions;
 import io.holdfast.server.HoldfastNode;
 import io.holdfast.server.NodeConfig;
 import io.holdfast.server.NodeNetwork;
+import io.holdfast.server.NodeOptions;
 import io.holdfast.server.NodeSecurity;
 import io.holdfast.server.ScrubSettings;
+import io.holdfast.server.admin.AdminOptions;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Path;
@@ -53,16 +54,16 @@ public final class NodeProcess {
     }
     NodeConfig config = new NodeConfig(Path.of(args[0]), args[1], List.of(args[2].split(",")), UUID.fromString(args[3]),
         Long.parseLong(args[4]));
-    NodeSecurity security = (args[5].equals("tls") ? NodeSecurity.tls(config.dataDir()) : NodeSecurity.plaintext())
-        .withDiskReserve(Long.parseLong(args[6]));
+    NodeSecurity security = args[5].equals("tls") ? NodeSecurity.tls(config.dataDir()) : NodeSecurity.plaintext();
     Map<String, String> routes = new HashMap<>();
     for (int i = 8; i < args.length; i++) {
       int eq = args[i].indexOf('=');
       routes.put(args[i].substring(0, eq), args[i].substring(eq + 1));
     }
     NodeNetwork network = new NodeNetwork(args[7].equals("-") ? null : args[7], routes);
-    HoldfastNode node = HoldfastNode.start(config, security, AdminOptions.at("127.0.0.1", 0), InstantSource.system(),
-        ScrubSettings.DEFAULT, network);
+    HoldfastNode node = HoldfastNode.start(NodeOptions.builder(config, security).admin(AdminOptions.at("127.0.0.1", 0))
+        .clock(InstantSource.system()).scrub(ScrubSettings.DEFAULT).network(network).diskReserve(Long.parseLong(args[6]))
+        .build());
     System.out.println(READY + node.adminUri().map(Object::toString).orElse("-"));
     System.out.flush();
     InputStream in = System.in;

@@ -83,7 +83,7 @@ class CatchUpFromSnapshotIT {
 
       // the follower takes the snapshot in at a bounded rate
       long snapshotBytes = latestSnapshotBytes(c, leaderNow, group);
-      c.tweakSecurity(sec -> sec.withCatchUpRate(CATCH_UP_RATE));
+      c.tweakOptions(o -> o.catchUpRate(CATCH_UP_RATE));
       started = System.nanoTime();
       c.restart(follower);
       Response.Digest d = c.awaitConvergence("vol", Duration.ofSeconds(120));

@@ -60,7 +60,7 @@ class DiskFullIT {
   void writesGetEnospcAndTheNodeStaysUpAndConsistent() throws Exception {
     mountTmpfs(root.resolve("node0"), "256m");
     try (MiniCluster c = MiniCluster.start(root, 1, 1_000_000)) {
-      c.tweakSecurity(s -> s.withDiskReserve(RESERVE));
+      c.tweakOptions(o -> o.diskReserve(RESERVE));
       c.restart(0);
       VolumeService v = c.createVolume("v", 0);
       Random random = TestSeed.random("DiskFullIT");

@@ -9,7 +9,7 @@ import io.holdfast.protocol.Placement;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
-import io.holdfast.server.StatusReport;
+import io.holdfast.server.admin.StatusReport;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
