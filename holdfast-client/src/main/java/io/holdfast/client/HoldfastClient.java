@@ -28,6 +28,7 @@ import java.util.concurrent.TimeoutException;
 import javax.net.ssl.SSLException;
 import org.apache.ratis.client.RaftClient;
 import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.exceptions.RaftException;
 import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftGroup;
 import org.apache.ratis.protocol.RaftGroupId;
@@ -307,17 +308,41 @@ public final class HoldfastClient implements AutoCloseable {
     }
   }
 
+  /** Pause between reads of the map while the cluster group elects a leader, in milliseconds. */
+  private static final long ELECTION_RETRY_MILLIS = 200;
+
   /**
    * Reads the cluster map from the cluster group (linearizable) and caches it. Blocks up to the
+   * deadline. While the cluster group elects a leader its members answer at once that the leader
+   * is unknown; the read is then asked again every {@value #ELECTION_RETRY_MILLIS} ms until the
    * deadline.
    *
    * @throws HoldfastException if the cluster group does not answer within the deadline
    * @throws IllegalStateException if this client is closed
    */
   public ClusterMap refreshMap() throws HoldfastException {
-    ClusterMap m = decodeMap(await(cluster().async().sendReadOnly(message(new ClusterCommand.GetMap())), deadline, "cluster map"), "cluster group");
-    map = m;
-    return m;
+    long end = System.nanoTime() + deadline.toNanos();
+    while (true) {
+      Duration left = Duration.ofNanos(Math.max(0, end - System.nanoTime()));
+      try {
+        ClusterMap m = decodeMap(
+            await(cluster().async().sendReadOnly(message(new ClusterCommand.GetMap())), left, "cluster map"),
+            "cluster group");
+        map = m;
+        return m;
+      } catch (HoldfastException e) {
+        boolean election = e.errno() == Errno.EIO && e.getCause() instanceof RaftException;
+        if (!election || left.toMillis() <= ELECTION_RETRY_MILLIS) {
+          throw e;
+        }
+        try {
+          Thread.sleep(ELECTION_RETRY_MILLIS); // a back-off between tries, not a synchronisation
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+          throw e;
+        }
+      }
+    }
   }
 
   /**
