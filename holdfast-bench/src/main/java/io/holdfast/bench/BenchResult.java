@@ -22,40 +22,39 @@ import java.util.Objects;
  * @param targetTime time counted for the target run
  */
 public record BenchResult(
-    Workload workload,
-    String unit,
-    double target,
-    double baseline,
-    long operations,
-    long bytes,
-    Duration targetTime) {
+        Workload workload,
+        String unit,
+        double target,
+        double baseline,
+        long operations,
+        long bytes,
+        Duration targetTime) {
 
-  /**
-   * Checks the components.
-   *
-   * @throws NullPointerException if {@code workload}, {@code unit} or {@code targetTime} is null
-   * @throws IllegalArgumentException if {@code operations} or {@code bytes} is negative
-   */
-  public BenchResult {
-    Objects.requireNonNull(workload, "workload");
-    Objects.requireNonNull(unit, "unit");
-    Objects.requireNonNull(targetTime, "targetTime");
-    if (operations < 0 || bytes < 0) {
-      throw new IllegalArgumentException(
-          "operations and bytes must be ≥ 0, got " + operations + " and " + bytes);
+    /**
+     * Checks the components.
+     *
+     * @throws NullPointerException if {@code workload}, {@code unit} or {@code targetTime} is null
+     * @throws IllegalArgumentException if {@code operations} or {@code bytes} is negative
+     */
+    public BenchResult {
+        Objects.requireNonNull(workload, "workload");
+        Objects.requireNonNull(unit, "unit");
+        Objects.requireNonNull(targetTime, "targetTime");
+        if (operations < 0 || bytes < 0) {
+            throw new IllegalArgumentException("operations and bytes must be ≥ 0, got " + operations + " and " + bytes);
+        }
     }
-  }
 
-  /** Whether this result has a baseline measurement. */
-  public boolean hasBaseline() {
-    return !Double.isNaN(baseline);
-  }
+    /** Whether this result has a baseline measurement. */
+    public boolean hasBaseline() {
+        return !Double.isNaN(baseline);
+    }
 
-  /**
-   * {@code target / baseline}: above 1 the target is faster than the baseline. {@code NaN}
-   * without a baseline.
-   */
-  public double ratio() {
-    return hasBaseline() ? target / baseline : Double.NaN;
-  }
+    /**
+     * {@code target / baseline}: above 1 the target is faster than the baseline. {@code NaN}
+     * without a baseline.
+     */
+    public double ratio() {
+        return hasBaseline() ? target / baseline : Double.NaN;
+    }
 }

@@ -1,5 +1,8 @@
 package io.holdfast.cli;
 
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
 /**
  * Keeps the Ratis client's internal log lines off a file command's stderr, where each failure
  * is already reported in one line. Works through slf4j-simple's system properties, so it only
@@ -8,23 +11,23 @@ package io.holdfast.cli;
  * {@code HOLDFAST_DEBUG} in the environment wins.
  */
 final class ClientLogging {
-  private ClientLogging() {}
+    private ClientLogging() {}
 
-  static final String RATIS_LEVEL_PROPERTY = "org.slf4j.simpleLogger.log.org.apache.ratis";
+    static final String RATIS_LEVEL_PROPERTY = "org.slf4j.simpleLogger.log.org.apache.ratis";
 
-  /** gRPC's own java.util.logging lines (e.g. TcpMetrics at INFO); held so it is not collected. */
-  private static final java.util.logging.Logger GRPC = java.util.logging.Logger.getLogger("org.apache.ratis.thirdparty.io.grpc");
+    /** gRPC's own java.util.logging lines (e.g. TcpMetrics at INFO); held so it is not collected. */
+    private static final Logger GRPC = Logger.getLogger("org.apache.ratis.thirdparty.io.grpc");
 
-  /** Keeps gRPC's INFO lines off every command's stderr, unless HOLDFAST_DEBUG is set. */
-  static void quietGrpc() {
-    if (System.getenv("HOLDFAST_DEBUG") == null) {
-      GRPC.setLevel(java.util.logging.Level.WARNING);
+    /** Keeps gRPC's INFO lines off every command's stderr, unless HOLDFAST_DEBUG is set. */
+    static void quietGrpc() {
+        if (System.getenv("HOLDFAST_DEBUG") == null) {
+            GRPC.setLevel(Level.WARNING);
+        }
     }
-  }
 
-  static void quietClient() {
-    if (System.getenv("HOLDFAST_DEBUG") == null && System.getProperty(RATIS_LEVEL_PROPERTY) == null) {
-      System.setProperty(RATIS_LEVEL_PROPERTY, "off");
+    static void quietClient() {
+        if (System.getenv("HOLDFAST_DEBUG") == null && System.getProperty(RATIS_LEVEL_PROPERTY) == null) {
+            System.setProperty(RATIS_LEVEL_PROPERTY, "off");
+        }
     }
-  }
 }

@@ -14,15 +14,15 @@ import org.apache.ratis.metrics.MetricRegistries;
  * them) as they are, without JMX. Has no effect if a registry exists already.
  */
 final class ClientProcess {
-  private ClientProcess() {}
+    private ClientProcess() {}
 
-  private static boolean prepared;
+    private static boolean prepared;
 
-  /** Call before the first Raft client of the process is built; later calls do nothing. */
-  static synchronized void prepare() {
-    if (!prepared) {
-      prepared = true;
-      MetricRegistries.global().addReporterRegistration(registry -> { }, registry -> { });
+    /** Call before the first Raft client of the process is built; later calls do nothing. */
+    static synchronized void prepare() {
+        if (!prepared) {
+            prepared = true;
+            MetricRegistries.global().addReporterRegistration(registry -> {}, registry -> {});
+        }
     }
-  }
 }

@@ -14,25 +14,27 @@ import java.util.List;
  * client certificate. Every connection is then mutual TLS 1.3, as in a real cluster.
  */
 final class LoopbackCredentials {
-  private LoopbackCredentials() {}
+    private LoopbackCredentials() {}
 
-  /**
-   * Creates a cluster CA in {@code caDir} named after the nodes' cluster id, issues each node's
-   * certificate (its address as the name, {@code 127.0.0.1} as the host) into its data
-   * directory's {@code tls/}, and an admin client certificate into {@code adminTls}.
-   *
-   * @param nodes the nodes, all of one cluster (at least one)
-   * @throws IllegalArgumentException if {@code nodes} is empty or spans clusters
-   * @throws IOException if a directory cannot be written
-   */
-  static void issue(Path caDir, List<NodeConfig> nodes, Path adminTls) throws IOException {
-    if (nodes.isEmpty() || nodes.stream().map(NodeConfig::clusterId).distinct().count() != 1) {
-      throw new IllegalArgumentException("nodes of exactly one cluster expected, got " + nodes);
+    /**
+     * Creates a cluster CA in {@code caDir} named after the nodes' cluster id, issues each node's
+     * certificate (its address as the name, {@code 127.0.0.1} as the host) into its data
+     * directory's {@code tls/}, and an admin client certificate into {@code adminTls}.
+     *
+     * @param nodes the nodes, all of one cluster (at least one)
+     * @throws IllegalArgumentException if {@code nodes} is empty or spans clusters
+     * @throws IOException if a directory cannot be written
+     */
+    static void issue(Path caDir, List<NodeConfig> nodes, Path adminTls) throws IOException {
+        if (nodes.isEmpty()
+                || nodes.stream().map(NodeConfig::clusterId).distinct().count() != 1) {
+            throw new IllegalArgumentException("nodes of exactly one cluster expected, got " + nodes);
+        }
+        CertificateAuthority ca =
+                CertificateAuthority.create(caDir, nodes.getFirst().clusterId().toString());
+        for (NodeConfig n : nodes) {
+            ca.issue(n.address(), Role.NODE, List.of("127.0.0.1")).writeTo(NodeSecurity.tlsDirectory(n.dataDir()));
+        }
+        ca.issue("admin", Role.ADMIN, List.of()).writeTo(adminTls);
     }
-    CertificateAuthority ca = CertificateAuthority.create(caDir, nodes.getFirst().clusterId().toString());
-    for (NodeConfig n : nodes) {
-      ca.issue(n.address(), Role.NODE, List.of("127.0.0.1")).writeTo(NodeSecurity.tlsDirectory(n.dataDir()));
-    }
-    ca.issue("admin", Role.ADMIN, List.of()).writeTo(adminTls);
-  }
 }

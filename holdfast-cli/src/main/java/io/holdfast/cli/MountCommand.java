@@ -1,9 +1,12 @@
 package io.holdfast.cli;
 
+import io.holdfast.client.nio.HoldfastFileSystem;
+import io.holdfast.fuse.CallerScope;
 import io.holdfast.fuse.Capabilities;
 import io.holdfast.fuse.FuseMount;
 import io.holdfast.fuse.FuseOptions;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -18,169 +21,195 @@ import picocli.CommandLine.Parameters;
  * point through FUSE, in the foreground ({@link Serve}), until SIGINT/SIGTERM or until the mount
  * is removed from outside ({@code fusermount3 -u}).
  */
-@Command(name = "mount", mixinStandardHelpOptions = true, sortOptions = false,
-    description = {
-      "Mount a volume at a local directory with FUSE and serve it in the foreground.",
-      "Stop with Ctrl-C, SIGTERM or 'fusermount3 -u MOUNTPOINT'. Needs fuse3 (apt-get install fuse3);",
-      "the file commands (holdfast ls|cat|cp|...) work without FUSE.",
-      "",
-      "Example:  holdfast mount mail /srv/mail"
-    },
-    exitCodeList = {"0:unmounted after Ctrl-C, SIGTERM or fusermount3 -u", "1:could not mount (no FUSE, no such mount point, cluster unreachable)"})
+@Command(
+        name = "mount",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
+        description = {
+            "Mount a volume at a local directory with FUSE and serve it in the foreground.",
+            "Stop with Ctrl-C, SIGTERM or 'fusermount3 -u MOUNTPOINT'. Needs fuse3 (apt-get install fuse3);",
+            "the file commands (holdfast ls|cat|cp|...) work without FUSE.",
+            "",
+            "Example:  holdfast mount mail /srv/mail"
+        },
+        exitCodeList = {
+            "0:unmounted after Ctrl-C, SIGTERM or fusermount3 -u",
+            "1:could not mount (no FUSE, no such mount point, cluster unreachable)"
+        })
 final class MountCommand implements Callable<Integer> {
-  /**
-   * Passes the uid, gid and groups of the process behind each FUSE request to the Holdfast file
-   * system, so files get the right owner and the brick checks the right permissions.
-   */
-  static final io.holdfast.fuse.CallerScope HOLDFAST_CALLERS =
-      caller -> io.holdfast.client.nio.HoldfastFileSystem.bindCaller(caller)::close;
-
-  @Mixin ClusterOption cluster;
-
-  @Parameters(index = "0", paramLabel = "VOLUME", description = "The volume to mount (VOLUME or VOLUME:/dir for a subtree).")
-  String volume;
-
-  @Parameters(index = "1", paramLabel = "MOUNTPOINT", description = "An existing, empty local directory.")
-  Path mountPoint;
-
-  @Option(names = "--allow-other", description = "Let other users use the mount (needs user_allow_other in /etc/fuse.conf unless root).")
-  boolean allowOther;
-
-  @Option(names = "--read-only", description = "Mount read-only (automatic when the volume is exported read-only to this client).")
-  boolean readOnly;
-
-  @Option(names = "--debug", description = "Have libfuse print every request to stderr.")
-  boolean debug;
-
-  @Option(names = "--cache-timeout", paramLabel = "SECONDS", defaultValue = "0",
-      description = "How long the kernel may cache attributes and names (attr_timeout, entry_timeout, negative_timeout); "
-          + "default ${DEFAULT-VALUE}: every stat and lookup asks the volume, so no stale size, mode or link count is "
-          + "ever shown. A longer timeout saves round trips but lets stat show another client's or another hard-link "
-          + "name's change up to that late.")
-  double cacheTimeoutSeconds;
-
-  @Override
-  public Integer call() throws Exception {
-    String arg = Locations.isRemote(volume) ? volume : volume + ":/";
-    String name = Locations.volumeOf(arg);
-    if (name == null) {
-      throw new IllegalArgumentException("not a volume name: '" + volume + "'");
-    }
-    if (!FuseMount.isAvailable()) {
-      return unavailable("FUSE is not available here (needs /dev/fuse, libfuse3.so.3 and fusermount3)");
-    }
-    if (!Files.isDirectory(mountPoint)) {
-      System.err.println("holdfast mount: mount point " + mountPoint + " is not an existing directory");
-      return 1;
-    }
-    Path realMountPoint = mountPoint.toRealPath();
-    ClientLogging.quietClient();
-    Locations locations = new Locations(cluster::address, cluster.env());
-    FuseMount mount;
-    try {
-      Path root = locations.resolve(arg).path();
-      boolean exportedReadOnly = root.getFileSystem().isReadOnly();
-      if (exportedReadOnly && !readOnly) {
-        System.out.println("volume " + name + " is exported read-only to this client: mounting read-only");
-      }
-      FuseOptions options = new FuseOptions(allowOther, readOnly || exportedReadOnly, debug,
-          Duration.ofMillis(Math.round(cacheTimeoutSeconds * 1000)), "holdfast-" + name).withCallerScope(HOLDFAST_CALLERS)
-          .withCapabilities(Capabilities.HOLDFAST);
-      mount = FuseMount.mount(root, mountPoint, options);
-    } catch (IOException | RuntimeException e) {
-      locations.close();
-      if (e.getMessage() != null && e.getMessage().startsWith("FUSE is not available")) {
-        return unavailable(e.getMessage());
-      }
-      if (e instanceof IllegalArgumentException iae) {
-        throw iae;
-      }
-      System.err.println("holdfast mount: cannot mount " + volume + " at " + mountPoint + ": "
-          + (e.getClass() == IOException.class ? e.getMessage() : Errors.describe(e)));
-      return 1;
-    }
-    Serve.run("holdfast-unmount", new Serve.Served() {
-      @Override
-      public void ready() {
-        System.out.println("mounted " + volume + " at " + mountPoint + "; stop with Ctrl-C or 'fusermount3 -u "
-            + mountPoint + "'");
-        System.out.flush();
-      }
-
-      @Override
-      public boolean ended() {
-        return mount.isClosed() || !MountTable.isMountPoint(realMountPoint);
-      }
-
-      @Override
-      public void stopping(Serve.Reason why) {
-        if (why == Serve.Reason.ENDED) {
-          System.out.println(mountPoint + " was unmounted");
-        }
-      }
-
-      /** Unmounts and closes the volume; reports a failure of either and goes on (exit 0). */
-      @Override
-      public void close() {
-        try {
-          mount.close();
-        } catch (IOException | RuntimeException e) {
-          System.err.println("holdfast mount: error while unmounting: " + Errors.describe(e));
-        }
-        try {
-          locations.close();
-        } catch (IOException | RuntimeException e) {
-          System.err.println("holdfast mount: error while closing " + name + ": " + Errors.describe(e));
-        }
-      }
-    });
-    return 0;
-  }
-
-  private static int unavailable(String reason) {
-    System.err.println("holdfast mount: " + reason + ".");
-    System.err.println("  Install fuse3 (e.g. 'apt-get install fuse3'; in a container also pass --device /dev/fuse).");
-    System.err.println("  The file commands work without FUSE: holdfast ls|stat|cat|put|get|cp|mkdir|rm|mv VOLUME:/path");
-    return 1;
-  }
-
-  /** Reads {@code /proc/self/mountinfo} (Linux). */
-  static final class MountTable {
-    private MountTable() {}
-
     /**
-     * Whether {@code dir}, a real path (as {@link Path#toRealPath} gives before mounting), is a
-     * mount point now; does no I/O on {@code dir} itself. If the table cannot be read, assumes it is
-     * (the loop then ends only by signal).
+     * Passes the uid, gid and groups of the process behind each FUSE request to the Holdfast file
+     * system, so files get the right owner and the brick checks the right permissions.
      */
-    static boolean isMountPoint(Path dir) {
-      Path info = Path.of("/proc/self/mountinfo");
-      String wanted = dir.toString();
-      try (var lines = Files.lines(info)) {
-        return lines.map(l -> l.split(" ")).filter(f -> f.length > 4)
-            .anyMatch(f -> unescape(f[4]).equals(wanted));
-      } catch (IOException | java.io.UncheckedIOException e) {
-        return true;
-      }
+    static final CallerScope HOLDFAST_CALLERS = caller -> HoldfastFileSystem.bindCaller(caller)::close;
+
+    @Mixin
+    ClusterOption cluster;
+
+    @Parameters(
+            index = "0",
+            paramLabel = "VOLUME",
+            description = "The volume to mount (VOLUME or VOLUME:/dir for a subtree).")
+    String volume;
+
+    @Parameters(index = "1", paramLabel = "MOUNTPOINT", description = "An existing, empty local directory.")
+    Path mountPoint;
+
+    @Option(
+            names = "--allow-other",
+            description = "Let other users use the mount (needs user_allow_other in /etc/fuse.conf unless root).")
+    boolean allowOther;
+
+    @Option(
+            names = "--read-only",
+            description = "Mount read-only (automatic when the volume is exported read-only to this client).")
+    boolean readOnly;
+
+    @Option(names = "--debug", description = "Have libfuse print every request to stderr.")
+    boolean debug;
+
+    @Option(
+            names = "--cache-timeout",
+            paramLabel = "SECONDS",
+            defaultValue = "0",
+            description =
+                    "How long the kernel may cache attributes and names (attr_timeout, entry_timeout, negative_timeout); "
+                            + "default ${DEFAULT-VALUE}: every stat and lookup asks the volume, so no stale size, mode or link count is "
+                            + "ever shown. A longer timeout saves round trips but lets stat show another client's or another hard-link "
+                            + "name's change up to that late.")
+    double cacheTimeoutSeconds;
+
+    @Override
+    public Integer call() throws Exception {
+        String arg = Locations.isRemote(volume) ? volume : volume + ":/";
+        String name = Locations.volumeOf(arg);
+        if (name == null) {
+            throw new IllegalArgumentException("not a volume name: '" + volume + "'");
+        }
+        if (!FuseMount.isAvailable()) {
+            return unavailable("FUSE is not available here (needs /dev/fuse, libfuse3.so.3 and fusermount3)");
+        }
+        if (!Files.isDirectory(mountPoint)) {
+            System.err.println("holdfast mount: mount point " + mountPoint + " is not an existing directory");
+            return 1;
+        }
+        Path realMountPoint = mountPoint.toRealPath();
+        ClientLogging.quietClient();
+        Locations locations = new Locations(cluster::address, cluster.env());
+        FuseMount mount;
+        try {
+            Path root = locations.resolve(arg).path();
+            boolean exportedReadOnly = root.getFileSystem().isReadOnly();
+            if (exportedReadOnly && !readOnly) {
+                System.out.println("volume " + name + " is exported read-only to this client: mounting read-only");
+            }
+            FuseOptions options = new FuseOptions(
+                            allowOther,
+                            readOnly || exportedReadOnly,
+                            debug,
+                            Duration.ofMillis(Math.round(cacheTimeoutSeconds * 1000)),
+                            "holdfast-" + name)
+                    .withCallerScope(HOLDFAST_CALLERS)
+                    .withCapabilities(Capabilities.HOLDFAST);
+            mount = FuseMount.mount(root, mountPoint, options);
+        } catch (IOException | RuntimeException e) {
+            locations.close();
+            if (e.getMessage() != null && e.getMessage().startsWith("FUSE is not available")) {
+                return unavailable(e.getMessage());
+            }
+            if (e instanceof IllegalArgumentException iae) {
+                throw iae;
+            }
+            System.err.println("holdfast mount: cannot mount " + volume + " at " + mountPoint + ": "
+                    + (e.getClass() == IOException.class ? e.getMessage() : Errors.describe(e)));
+            return 1;
+        }
+        Serve.run("holdfast-unmount", new Serve.Served() {
+            @Override
+            public void ready() {
+                System.out.println("mounted " + volume + " at " + mountPoint + "; stop with Ctrl-C or 'fusermount3 -u "
+                        + mountPoint + "'");
+                System.out.flush();
+            }
+
+            @Override
+            public boolean ended() {
+                return mount.isClosed() || !MountTable.isMountPoint(realMountPoint);
+            }
+
+            @Override
+            public void stopping(Serve.Reason why) {
+                if (why == Serve.Reason.ENDED) {
+                    System.out.println(mountPoint + " was unmounted");
+                }
+            }
+
+            /** Unmounts and closes the volume; reports a failure of either and goes on (exit 0). */
+            @Override
+            public void close() {
+                try {
+                    mount.close();
+                } catch (IOException | RuntimeException e) {
+                    System.err.println("holdfast mount: error while unmounting: " + Errors.describe(e));
+                }
+                try {
+                    locations.close();
+                } catch (IOException | RuntimeException e) {
+                    System.err.println("holdfast mount: error while closing " + name + ": " + Errors.describe(e));
+                }
+            }
+        });
+        return 0;
     }
 
-    /** Undoes mountinfo's octal escapes ({@code \040} for a space, ...). */
-    static String unescape(String s) {
-      if (s.indexOf('\\') < 0) {
-        return s;
-      }
-      StringBuilder b = new StringBuilder(s.length());
-      for (int i = 0; i < s.length(); i++) {
-        char c = s.charAt(i);
-        if (c == '\\' && i + 3 < s.length()
-            && s.substring(i + 1, i + 4).chars().allMatch(ch -> ch >= '0' && ch <= '7')) {
-          b.append((char) Integer.parseInt(s.substring(i + 1, i + 4), 8));
-          i += 3;
-        } else {
-          b.append(c);
-        }
-      }
-      return b.toString();
+    private static int unavailable(String reason) {
+        System.err.println("holdfast mount: " + reason + ".");
+        System.err.println(
+                "  Install fuse3 (e.g. 'apt-get install fuse3'; in a container also pass --device /dev/fuse).");
+        System.err.println(
+                "  The file commands work without FUSE: holdfast ls|stat|cat|put|get|cp|mkdir|rm|mv VOLUME:/path");
+        return 1;
     }
-  }
+
+    /** Reads {@code /proc/self/mountinfo} (Linux). */
+    static final class MountTable {
+        private MountTable() {}
+
+        /**
+         * Whether {@code dir}, a real path (as {@link Path#toRealPath} gives before mounting), is a
+         * mount point now; does no I/O on {@code dir} itself. If the table cannot be read, assumes it is
+         * (the loop then ends only by signal).
+         */
+        static boolean isMountPoint(Path dir) {
+            Path info = Path.of("/proc/self/mountinfo");
+            String wanted = dir.toString();
+            try (var lines = Files.lines(info)) {
+                return lines.map(l -> l.split(" "))
+                        .filter(f -> f.length > 4)
+                        .anyMatch(f -> unescape(f[4]).equals(wanted));
+            } catch (IOException | UncheckedIOException e) {
+                return true;
+            }
+        }
+
+        /** Undoes mountinfo's octal escapes ({@code \040} for a space, ...). */
+        static String unescape(String s) {
+            if (s.indexOf('\\') < 0) {
+                return s;
+            }
+            StringBuilder b = new StringBuilder(s.length());
+            for (int i = 0; i < s.length(); i++) {
+                char c = s.charAt(i);
+                if (c == '\\'
+                        && i + 3 < s.length()
+                        && s.substring(i + 1, i + 4).chars().allMatch(ch -> ch >= '0' && ch <= '7')) {
+                    b.append((char) Integer.parseInt(s.substring(i + 1, i + 4), 8));
+                    i += 3;
+                } else {
+                    b.append(c);
+                }
+            }
+            return b.toString();
+        }
+    }
 }

@@ -4,26 +4,35 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /** What {@code holdfast demo --keep} tells the user once it is verified. */
 class DemoCommandTest {
-  private static final List<String> NODES = List.of("127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003");
+    private static final List<String> NODES = List.of("127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003");
 
-  @Test
-  void keepSaysItStaysInTheForegroundWhatCtrlCStopsAndHowToRestartANode() {
-    Path data = Path.of("/srv/demo/holdfast-data");
-    String s = DemoCommand.keepMessage(data, 7001, NODES, data.resolve("mnt"), List.of(101L, 102L, 103L));
-    assertThat(s).contains("stays in the foreground", "stays mounted at /srv/demo/holdfast-data/mnt",
-        "export HOLDFAST_TLS=/srv/demo/holdfast-data/client-tls", "http://127.0.0.1:8001/");
-    assertThat(s).contains("Ctrl-C (or SIGTERM) here stops the 3 nodes this demo started and unmounts /srv/demo/holdfast-data/mnt");
-    for (int i = 0; i < 3; i++) {
-      assertThat(s).containsPattern("(?m)^  " + java.util.regex.Pattern.quote(NODES.get(i)) + " +pid " + (101 + i)
-          + " +restart by hand: kill " + (101 + i) + "; holdfast server --data /srv/demo/holdfast-data/n" + (i + 1) + "$");
+    @Test
+    void keepSaysItStaysInTheForegroundWhatCtrlCStopsAndHowToRestartANode() {
+        Path data = Path.of("/srv/demo/holdfast-data");
+        String s = DemoCommand.keepMessage(data, 7001, NODES, data.resolve("mnt"), List.of(101L, 102L, 103L));
+        assertThat(s)
+                .contains(
+                        "stays in the foreground",
+                        "stays mounted at /srv/demo/holdfast-data/mnt",
+                        "export HOLDFAST_TLS=/srv/demo/holdfast-data/client-tls",
+                        "http://127.0.0.1:8001/");
+        assertThat(s)
+                .contains(
+                        "Ctrl-C (or SIGTERM) here stops the 3 nodes this demo started and unmounts /srv/demo/holdfast-data/mnt");
+        for (int i = 0; i < 3; i++) {
+            assertThat(s)
+                    .containsPattern(
+                            "(?m)^  " + Pattern.quote(NODES.get(i)) + " +pid " + (101 + i) + " +restart by hand: kill "
+                                    + (101 + i) + "; holdfast server --data /srv/demo/holdfast-data/n" + (i + 1) + "$");
+        }
+        assertThat(s).contains("A node restarted by hand runs in your terminal");
+
+        String noMount = DemoCommand.keepMessage(data, 7001, NODES, null, List.of(101L, 102L, 103L));
+        assertThat(noMount).doesNotContain("mount").contains("stops the 3 nodes this demo started, then exits.");
     }
-    assertThat(s).contains("A node restarted by hand runs in your terminal");
-
-    String noMount = DemoCommand.keepMessage(data, 7001, NODES, null, List.of(101L, 102L, 103L));
-    assertThat(noMount).doesNotContain("mount").contains("stops the 3 nodes this demo started, then exits.");
-  }
 }

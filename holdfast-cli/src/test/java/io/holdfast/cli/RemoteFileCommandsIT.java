@@ -3,12 +3,18 @@ package io.holdfast.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.holdfast.fuse.FuseMount;
 import io.holdfast.testkit.MiniCluster;
+import io.holdfast.transport.Role;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
@@ -18,215 +24,266 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The file commands against a real three-node cluster in this JVM. */
 class RemoteFileCommandsIT {
-  static MiniCluster cluster;
-  static String address;
+    static MiniCluster cluster;
+    static String address;
 
-  @TempDir static Path clusterDir;
-  @TempDir Path tmp;
+    @TempDir
+    static Path clusterDir;
 
-  @BeforeAll
-  static void startCluster() throws IOException {
-    cluster = MiniCluster.start(clusterDir, 3, 20000);
-    cluster.createVolume("v", 0, 1, 2);
-    cluster.createVolume("w", 0, 1, 2);
-    cluster.createVolume("m", 0, 1, 2); // for the mount test only
-    cluster.createVolume("r", 0, 1, 2); // for the read-only mount test only
-    address = cluster.addresses().get(0);
-  }
+    @TempDir
+    Path tmp;
 
-  @AfterAll
-  static void stopCluster() throws IOException {
-    if (cluster != null) {
-      cluster.close();
+    @BeforeAll
+    static void startCluster() throws IOException {
+        cluster = MiniCluster.start(clusterDir, 3, 20000);
+        cluster.createVolume("v", 0, 1, 2);
+        cluster.createVolume("w", 0, 1, 2);
+        cluster.createVolume("m", 0, 1, 2); // for the mount test only
+        cluster.createVolume("r", 0, 1, 2); // for the read-only mount test only
+        address = cluster.addresses().get(0);
     }
-  }
 
-  private static Cli holdfast(String... args) {
-    // the options go last, so they reach the (sub)command however many words it has
-    String[] withCluster = java.util.Arrays.copyOf(args, args.length + 2);
-    withCluster[args.length] = "--cluster=" + address;
-    withCluster[args.length + 1] = "--tls=" + clusterDir.resolve("tls-admin");
-    return Cli.run(withCluster);
-  }
-
-  private static Cli ok(String... args) {
-    Cli r = holdfast(args);
-    assertThat(r.exit()).as("exit of %s, stderr %s", String.join(" ", args), r.err()).isZero();
-    return r;
-  }
-
-  @Test
-  void putLsCatGetMvRm() throws IOException {
-    Path src = tmp.resolve("src");
-    Trees.build(src, 7);
-
-    // put -r, then look at it remotely
-    ok("put", "-r", src.toString(), "v:/src");
-    assertThat(ok("ls", "v:/src").out().lines())
-        .containsExactly("big.bin", "dangling", "docs", "empty", "link-to-readme", "run.sh");
-    assertThat(ok("ls", "-a", "v:/src").out().lines()).contains(".hidden");
-    String long_ = ok("ls", "-l", "v:/src").out();
-    assertThat(long_).containsPattern("(?m)^lrwxrwxrwx .* link-to-readme -> docs/readme\\.txt$");
-    assertThat(long_).containsPattern("(?m)^-rwxr-x--- +1 +\\d+ +\\d+ +18 .* run\\.sh$");
-    assertThat(long_).containsPattern("(?m)^-rw-r--r-- +1 +\\d+ +\\d+ +3145745 .* big\\.bin$");
-    assertThat(ok("cat", "v:/src/docs/readme.txt", "v:/src/docs/nested/deeper/note.md").out())
-        .isEqualTo("hello holdfast\n# deep\n");
-    assertThat(ok("stat", "v:/src/run.sh").out()).contains("  File: v:/src/run.sh", "Access: (0750/-rwxr-x---)",
-        "Type: regular file");
-
-    // get -r brings back the same tree
-    ok("get", "-r", "v:/src", tmp.resolve("back").toString());
-    Trees.assertSame(src, tmp.resolve("back"));
-
-    // mv within a volume is one rename
-    Cli mv = ok("mv", "v:/src", "v:/moved");
-    assertThat(mv.err()).isEmpty();
-    assertThat(ok("ls", "v:/").out().lines()).contains("moved").doesNotContain("src");
-
-    // cp within a volume, into a directory made by mkdir -p
-    ok("mkdir", "-p", "v:/a/b");
-    ok("cp", "-r", "v:/moved/docs", "v:/a/b");
-    assertThat(ok("cat", "v:/a/b/docs/readme.txt").out()).isEqualTo("hello holdfast\n");
-
-    // mv between volumes copies, then deletes, and says so
-    Cli across = ok("mv", "v:/moved", "w:/");
-    assertThat(across.err()).contains("different file systems");
-    ok("get", "-r", "w:/moved", tmp.resolve("back2").toString());
-    Trees.assertSame(src, tmp.resolve("back2"));
-    assertThat(ok("ls", "v:/").out().lines()).doesNotContain("moved");
-
-    // local -> remote mv
-    Path local = Files.writeString(tmp.resolve("local.txt"), "from local\n");
-    ok("mv", local.toString(), "v:/a/local.txt");
-    assertThat(local).doesNotExist();
-    assertThat(ok("cat", "v:/a/local.txt").out()).isEqualTo("from local\n");
-
-    // errors name the remote path; other arguments still run
-    Cli missing = holdfast("cat", "v:/nothing", "v:/a/local.txt");
-    assertThat(missing.exit()).isEqualTo(1);
-    assertThat(missing.err()).isEqualTo("holdfast cat: no such file or directory: v:/nothing\n");
-    assertThat(missing.out()).isEqualTo("from local\n");
-    Cli noVolume = holdfast("ls", "nosuchvolume:/");
-    assertThat(noVolume.exit()).isEqualTo(1);
-    assertThat(noVolume.err()).startsWith("holdfast ls: ");
-
-    // rm -r
-    Cli rmDir = holdfast("rm", "v:/a");
-    assertThat(rmDir.exit()).isEqualTo(1);
-    assertThat(rmDir.err()).contains("v:/a: is a directory (use -r)");
-    ok("rm", "-r", "v:/a", "w:/moved");
-    assertThat(ok("ls", "v:/").out()).isEmpty();
-    assertThat(ok("ls", "w:/").out()).isEmpty();
-    assertThat(holdfast("rm", "-r", "v:/a").exit()).isEqualTo(1);
-    ok("rm", "-rf", "v:/a");
-  }
-
-  /** Starts {@code holdfast mount} as a separate process, as an operator runs it: the mount lives until unmounted. */
-  private static Process startMount(Path tls, String volume, Path mnt, Path log) throws IOException {
-    return new ProcessBuilder(
-            Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-            "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
-            "-cp", System.getProperty("java.class.path"), Main.class.getName(),
-            "mount", "--cluster=" + address, "--tls=" + tls, volume, mnt.toString())
-        .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-  }
-
-  /** Unmounts {@code mnt} if the mount process still runs, and waits for the process to end. */
-  private static void unmount(Process mount, Path mnt) throws IOException, InterruptedException {
-    if (mount.isAlive()) {
-      new ProcessBuilder("fusermount3", "-u", mnt.toString()).inheritIO().start().waitFor(20, TimeUnit.SECONDS);
+    @AfterAll
+    static void stopCluster() throws IOException {
+        if (cluster != null) {
+            cluster.close();
+        }
     }
-    if (!mount.waitFor(30, TimeUnit.SECONDS)) {
-      mount.destroyForcibly();
-    }
-  }
 
-  @Test
-  void mountServesTheVolumeUntilUnmounted() throws Exception {
-    assumeTrue(FuseMount.isAvailable(), "FUSE is not available here");
-    ok("mkdir", "-p", "m:/mnt-test");
-    Path file = Files.writeString(tmp.resolve("f.txt"), "through fuse\n");
-    ok("put", file.toString(), "m:/mnt-test/f.txt");
-    Path mnt = Files.createDirectory(tmp.resolve("mnt"));
-    Path log = tmp.resolve("mount.log");
-    Process mount = startMount(clusterDir.resolve("tls-admin"), "m", mnt, log);
-    try {
-      Path seen = mnt.resolve("mnt-test/f.txt");
-      MiniCluster.await(Duration.ofSeconds(60), () -> !mount.isAlive() || Files.exists(seen), "mount shows f.txt");
-      assertThat(mount.isAlive()).as("mount ended early: %s", Files.readString(log)).isTrue();
-      assertThat(seen).hasContent("through fuse");
-      Files.writeString(mnt.resolve("mnt-test/g.txt"), "written through fuse\n");
-      assertThat(ok("cat", "m:/mnt-test/g.txt").out()).isEqualTo("written through fuse\n");
-      // modes given to mkdir(2) and open(2) arrive exactly (one replicated step each)
-      assertThat(new ProcessBuilder("mkdir", "-m", "750", mnt.resolve("mnt-test/d").toString()).start().waitFor()).isZero();
-      assertThat(new ProcessBuilder("sh", "-c", "umask 077; echo x > " + mnt.resolve("mnt-test/private")).start().waitFor()).isZero();
-      assertThat(ok("stat", "m:/mnt-test/d").out()).contains("0750");
-      assertThat(ok("stat", "m:/mnt-test/private").out()).contains("0600");
-    } finally {
-      unmount(mount, mnt);
+    private static Cli holdfast(String... args) {
+        // the options go last, so they reach the (sub)command however many words it has
+        String[] withCluster = Arrays.copyOf(args, args.length + 2);
+        withCluster[args.length] = "--cluster=" + address;
+        withCluster[args.length + 1] = "--tls=" + clusterDir.resolve("tls-admin");
+        return Cli.run(withCluster);
     }
-    assertThat(mount.exitValue()).as(Files.readString(log)).isZero();
-    assertThat(Files.readString(log)).contains("mounted m at " + mnt);
-    ok("rm", "-r", "m:/mnt-test");
-  }
 
-  @Test
-  void clusterStatusAsJsonForScripts() throws Exception {
-    Cli r = ok("cluster", "status", "--json");
-    com.fasterxml.jackson.databind.JsonNode doc = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out());
-    assertThat(doc.get("healthy").asBoolean()).isTrue();
-    assertThat(doc.get("connectedAs").asText()).contains("admin");
-    assertThat(doc.get("nodes")).hasSize(3);
-    List<String> names = new java.util.ArrayList<>();
-    for (com.fasterxml.jackson.databind.JsonNode v : doc.get("volumes")) {
-      names.add(v.get("name").asText());
-      assertThat(v.get("members")).hasSize(3);
-      for (com.fasterxml.jackson.databind.JsonNode m : v.get("members")) {
-        assertThat(m.get("up").asBoolean()).isTrue();
-        assertThat(m.get("digest").asText()).hasSize(64);
-      }
+    private static Cli ok(String... args) {
+        Cli r = holdfast(args);
+        assertThat(r.exit())
+                .as("exit of %s, stderr %s", String.join(" ", args), r.err())
+                .isZero();
+        return r;
     }
-    assertThat(names).contains("v", "w", "m", "r");
-    // what the status page shows: nodes up, each group's leader and health, members' indexes
-    assertThat(doc.get("health").asText()).isEqualTo("healthy");
-    assertThat(doc.get("nodeStatus")).hasSize(3).allSatisfy(n -> assertThat(n.get("up").asBoolean()).isTrue());
-    assertThat(doc.get("groups")).hasSize(5).allSatisfy(g -> {
-      assertThat(g.get("leader").asText()).isIn(cluster.addresses());
-      assertThat(g.get("health").asText()).isEqualTo("healthy");
-      assertThat(g.get("members")).hasSize(3).allSatisfy(m -> assertThat(m.get("commitIndex").asLong()).isNotNegative());
-    });
-    assertThat(ok("cluster", "status").out()).contains("connected as admin", "groups:", "(cluster)");
-  }
 
-  @Test
-  void aReadOnlyClientMountsAndReadsAndGetsErofsOnWrites() throws Exception {
-    assumeTrue(FuseMount.isAvailable(), "FUSE is not available here");
-    ok("mkdir", "-p", "r:/ro-test");
-    ok("put", Files.writeString(tmp.resolve("r.txt"), "readable\n").toString(), "r:/ro-test/r.txt");
-    Path reader = cluster.issueClient("reader", io.holdfast.transport.Role.CLIENT);
-    assertThat(ok("volume", "acl", "r", "add", "read*", "127.0.0.0/8", "ro").out()).contains("read*").contains("ro");
-    String before = ok("ls", "-l", "r:/ro-test").out();
-    Path mnt = Files.createDirectory(tmp.resolve("ro-mnt"));
-    Path log = tmp.resolve("ro-mount.log");
-    Process mount = startMount(reader, "r", mnt, log);
-    try {
-      Path seen = mnt.resolve("ro-test/r.txt");
-      MiniCluster.await(Duration.ofSeconds(60), () -> !mount.isAlive() || Files.exists(seen), "read-only mount shows r.txt");
-      assertThat(mount.isAlive()).as("mount ended early: %s", Files.readString(log)).isTrue();
-      assertThat(seen).hasContent("readable");
-      assertThat(Files.readString(log)).contains("exported read-only to this client: mounting read-only");
-      for (String write : List.of("echo x > ro-test/new", "echo x >> ro-test/r.txt", "mkdir ro-test/d", "rm ro-test/r.txt",
-          "mv ro-test/r.txt ro-test/s.txt", "chmod 600 ro-test/r.txt", "ln -s r.txt ro-test/l", "touch ro-test/r.txt")) {
-        Process p = new ProcessBuilder("sh", "-c", "cd " + mnt + " && " + write).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-        assertThat(p.waitFor()).as(write).isNotZero();
-        assertThat(out).as(write).contains("Read-only file system");
-      }
-    } finally {
-      unmount(mount, mnt);
-      ok("volume", "acl", "r", "remove", "read*", "127.0.0.0/8", "ro");
+    @Test
+    void putLsCatGetMvRm() throws IOException {
+        Path src = tmp.resolve("src");
+        Trees.build(src, 7);
+
+        // put -r, then look at it remotely
+        ok("put", "-r", src.toString(), "v:/src");
+        assertThat(ok("ls", "v:/src").out().lines())
+                .containsExactly("big.bin", "dangling", "docs", "empty", "link-to-readme", "run.sh");
+        assertThat(ok("ls", "-a", "v:/src").out().lines()).contains(".hidden");
+        String long_ = ok("ls", "-l", "v:/src").out();
+        assertThat(long_).containsPattern("(?m)^lrwxrwxrwx .* link-to-readme -> docs/readme\\.txt$");
+        assertThat(long_).containsPattern("(?m)^-rwxr-x--- +1 +\\d+ +\\d+ +18 .* run\\.sh$");
+        assertThat(long_).containsPattern("(?m)^-rw-r--r-- +1 +\\d+ +\\d+ +3145745 .* big\\.bin$");
+        assertThat(ok("cat", "v:/src/docs/readme.txt", "v:/src/docs/nested/deeper/note.md")
+                        .out())
+                .isEqualTo("hello holdfast\n# deep\n");
+        assertThat(ok("stat", "v:/src/run.sh").out())
+                .contains("  File: v:/src/run.sh", "Access: (0750/-rwxr-x---)", "Type: regular file");
+
+        // get -r brings back the same tree
+        ok("get", "-r", "v:/src", tmp.resolve("back").toString());
+        Trees.assertSame(src, tmp.resolve("back"));
+
+        // mv within a volume is one rename
+        Cli mv = ok("mv", "v:/src", "v:/moved");
+        assertThat(mv.err()).isEmpty();
+        assertThat(ok("ls", "v:/").out().lines()).contains("moved").doesNotContain("src");
+
+        // cp within a volume, into a directory made by mkdir -p
+        ok("mkdir", "-p", "v:/a/b");
+        ok("cp", "-r", "v:/moved/docs", "v:/a/b");
+        assertThat(ok("cat", "v:/a/b/docs/readme.txt").out()).isEqualTo("hello holdfast\n");
+
+        // mv between volumes copies, then deletes, and says so
+        Cli across = ok("mv", "v:/moved", "w:/");
+        assertThat(across.err()).contains("different file systems");
+        ok("get", "-r", "w:/moved", tmp.resolve("back2").toString());
+        Trees.assertSame(src, tmp.resolve("back2"));
+        assertThat(ok("ls", "v:/").out().lines()).doesNotContain("moved");
+
+        // local -> remote mv
+        Path local = Files.writeString(tmp.resolve("local.txt"), "from local\n");
+        ok("mv", local.toString(), "v:/a/local.txt");
+        assertThat(local).doesNotExist();
+        assertThat(ok("cat", "v:/a/local.txt").out()).isEqualTo("from local\n");
+
+        // errors name the remote path; other arguments still run
+        Cli missing = holdfast("cat", "v:/nothing", "v:/a/local.txt");
+        assertThat(missing.exit()).isEqualTo(1);
+        assertThat(missing.err()).isEqualTo("holdfast cat: no such file or directory: v:/nothing\n");
+        assertThat(missing.out()).isEqualTo("from local\n");
+        Cli noVolume = holdfast("ls", "nosuchvolume:/");
+        assertThat(noVolume.exit()).isEqualTo(1);
+        assertThat(noVolume.err()).startsWith("holdfast ls: ");
+
+        // rm -r
+        Cli rmDir = holdfast("rm", "v:/a");
+        assertThat(rmDir.exit()).isEqualTo(1);
+        assertThat(rmDir.err()).contains("v:/a: is a directory (use -r)");
+        ok("rm", "-r", "v:/a", "w:/moved");
+        assertThat(ok("ls", "v:/").out()).isEmpty();
+        assertThat(ok("ls", "w:/").out()).isEmpty();
+        assertThat(holdfast("rm", "-r", "v:/a").exit()).isEqualTo(1);
+        ok("rm", "-rf", "v:/a");
     }
-    assertThat(ok("ls", "-l", "r:/ro-test").out()).isEqualTo(before);
-    ok("rm", "-r", "r:/ro-test");
-  }
+
+    /** Starts {@code holdfast mount} as a separate process, as an operator runs it: the mount lives until unmounted. */
+    private static Process startMount(Path tls, String volume, Path mnt, Path log) throws IOException {
+        return new ProcessBuilder(
+                        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                        "--enable-native-access=ALL-UNNAMED",
+                        "--sun-misc-unsafe-memory-access=allow",
+                        "-cp",
+                        System.getProperty("java.class.path"),
+                        Main.class.getName(),
+                        "mount",
+                        "--cluster=" + address,
+                        "--tls=" + tls,
+                        volume,
+                        mnt.toString())
+                .redirectErrorStream(true)
+                .redirectOutput(log.toFile())
+                .start();
+    }
+
+    /** Unmounts {@code mnt} if the mount process still runs, and waits for the process to end. */
+    private static void unmount(Process mount, Path mnt) throws IOException, InterruptedException {
+        if (mount.isAlive()) {
+            new ProcessBuilder("fusermount3", "-u", mnt.toString())
+                    .inheritIO()
+                    .start()
+                    .waitFor(20, TimeUnit.SECONDS);
+        }
+        if (!mount.waitFor(30, TimeUnit.SECONDS)) {
+            mount.destroyForcibly();
+        }
+    }
+
+    @Test
+    void mountServesTheVolumeUntilUnmounted() throws Exception {
+        assumeTrue(FuseMount.isAvailable(), "FUSE is not available here");
+        ok("mkdir", "-p", "m:/mnt-test");
+        Path file = Files.writeString(tmp.resolve("f.txt"), "through fuse\n");
+        ok("put", file.toString(), "m:/mnt-test/f.txt");
+        Path mnt = Files.createDirectory(tmp.resolve("mnt"));
+        Path log = tmp.resolve("mount.log");
+        Process mount = startMount(clusterDir.resolve("tls-admin"), "m", mnt, log);
+        try {
+            Path seen = mnt.resolve("mnt-test/f.txt");
+            MiniCluster.await(
+                    Duration.ofSeconds(60), () -> !mount.isAlive() || Files.exists(seen), "mount shows f.txt");
+            assertThat(mount.isAlive())
+                    .as("mount ended early: %s", Files.readString(log))
+                    .isTrue();
+            assertThat(seen).hasContent("through fuse");
+            Files.writeString(mnt.resolve("mnt-test/g.txt"), "written through fuse\n");
+            assertThat(ok("cat", "m:/mnt-test/g.txt").out()).isEqualTo("written through fuse\n");
+            // modes given to mkdir(2) and open(2) arrive exactly (one replicated step each)
+            assertThat(new ProcessBuilder(
+                                    "mkdir",
+                                    "-m",
+                                    "750",
+                                    mnt.resolve("mnt-test/d").toString())
+                            .start()
+                            .waitFor())
+                    .isZero();
+            assertThat(new ProcessBuilder("sh", "-c", "umask 077; echo x > " + mnt.resolve("mnt-test/private"))
+                            .start()
+                            .waitFor())
+                    .isZero();
+            assertThat(ok("stat", "m:/mnt-test/d").out()).contains("0750");
+            assertThat(ok("stat", "m:/mnt-test/private").out()).contains("0600");
+        } finally {
+            unmount(mount, mnt);
+        }
+        assertThat(mount.exitValue()).as(Files.readString(log)).isZero();
+        assertThat(Files.readString(log)).contains("mounted m at " + mnt);
+        ok("rm", "-r", "m:/mnt-test");
+    }
+
+    @Test
+    void clusterStatusAsJsonForScripts() throws Exception {
+        Cli r = ok("cluster", "status", "--json");
+        JsonNode doc = new ObjectMapper().readTree(r.out());
+        assertThat(doc.get("healthy").asBoolean()).isTrue();
+        assertThat(doc.get("connectedAs").asText()).contains("admin");
+        assertThat(doc.get("nodes")).hasSize(3);
+        List<String> names = new ArrayList<>();
+        for (JsonNode v : doc.get("volumes")) {
+            names.add(v.get("name").asText());
+            assertThat(v.get("members")).hasSize(3);
+            for (JsonNode m : v.get("members")) {
+                assertThat(m.get("up").asBoolean()).isTrue();
+                assertThat(m.get("digest").asText()).hasSize(64);
+            }
+        }
+        assertThat(names).contains("v", "w", "m", "r");
+        // what the status page shows: nodes up, each group's leader and health, members' indexes
+        assertThat(doc.get("health").asText()).isEqualTo("healthy");
+        assertThat(doc.get("nodeStatus"))
+                .hasSize(3)
+                .allSatisfy(n -> assertThat(n.get("up").asBoolean()).isTrue());
+        assertThat(doc.get("groups")).hasSize(5).allSatisfy(g -> {
+            assertThat(g.get("leader").asText()).isIn(cluster.addresses());
+            assertThat(g.get("health").asText()).isEqualTo("healthy");
+            assertThat(g.get("members"))
+                    .hasSize(3)
+                    .allSatisfy(m -> assertThat(m.get("commitIndex").asLong()).isNotNegative());
+        });
+        assertThat(ok("cluster", "status").out()).contains("connected as admin", "groups:", "(cluster)");
+    }
+
+    @Test
+    void aReadOnlyClientMountsAndReadsAndGetsErofsOnWrites() throws Exception {
+        assumeTrue(FuseMount.isAvailable(), "FUSE is not available here");
+        ok("mkdir", "-p", "r:/ro-test");
+        ok("put", Files.writeString(tmp.resolve("r.txt"), "readable\n").toString(), "r:/ro-test/r.txt");
+        Path reader = cluster.issueClient("reader", Role.CLIENT);
+        assertThat(ok("volume", "acl", "r", "add", "read*", "127.0.0.0/8", "ro").out())
+                .contains("read*")
+                .contains("ro");
+        String before = ok("ls", "-l", "r:/ro-test").out();
+        Path mnt = Files.createDirectory(tmp.resolve("ro-mnt"));
+        Path log = tmp.resolve("ro-mount.log");
+        Process mount = startMount(reader, "r", mnt, log);
+        try {
+            Path seen = mnt.resolve("ro-test/r.txt");
+            MiniCluster.await(
+                    Duration.ofSeconds(60),
+                    () -> !mount.isAlive() || Files.exists(seen),
+                    "read-only mount shows r.txt");
+            assertThat(mount.isAlive())
+                    .as("mount ended early: %s", Files.readString(log))
+                    .isTrue();
+            assertThat(seen).hasContent("readable");
+            assertThat(Files.readString(log)).contains("exported read-only to this client: mounting read-only");
+            for (String write : List.of(
+                    "echo x > ro-test/new",
+                    "echo x >> ro-test/r.txt",
+                    "mkdir ro-test/d",
+                    "rm ro-test/r.txt",
+                    "mv ro-test/r.txt ro-test/s.txt",
+                    "chmod 600 ro-test/r.txt",
+                    "ln -s r.txt ro-test/l",
+                    "touch ro-test/r.txt")) {
+                Process p = new ProcessBuilder("sh", "-c", "cd " + mnt + " && " + write)
+                        .redirectErrorStream(true)
+                        .start();
+                String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                assertThat(p.waitFor()).as(write).isNotZero();
+                assertThat(out).as(write).contains("Read-only file system");
+            }
+        } finally {
+            unmount(mount, mnt);
+            ok("volume", "acl", "r", "remove", "read*", "127.0.0.0/8", "ro");
+        }
+        assertThat(ok("ls", "-l", "r:/ro-test").out()).isEqualTo(before);
+        ok("rm", "-r", "r:/ro-test");
+    }
 }

@@ -16,37 +16,37 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * before a recomputation sees it, which only makes the estimate a little older.
  */
 final class HedgeDelay {
-  static final int WINDOW = 256;
-  static final int RECOMPUTE_EVERY = 32;
-  /** Never hedge sooner: 2 ms, about one member read on an idle cluster. */
-  static final long MIN_NANOS = 2_000_000;
-  /** Never wait longer: 20 ms, far below the 500 ms heartbeat wait a hedge cuts short. */
-  static final long MAX_NANOS = 20_000_000;
+    static final int WINDOW = 256;
+    static final int RECOMPUTE_EVERY = 32;
+    /** Never hedge sooner: 2 ms, about one member read on an idle cluster. */
+    static final long MIN_NANOS = 2_000_000;
+    /** Never wait longer: 20 ms, far below the 500 ms heartbeat wait a hedge cuts short. */
+    static final long MAX_NANOS = 20_000_000;
 
-  private final AtomicLongArray samples = new AtomicLongArray(WINDOW);
-  private final AtomicLong count = new AtomicLong();
-  private volatile long delayNanos = MAX_NANOS;
+    private final AtomicLongArray samples = new AtomicLongArray(WINDOW);
+    private final AtomicLong count = new AtomicLong();
+    private volatile long delayNanos = MAX_NANOS;
 
-  /**
-   * Records how long a member took to answer a read.
-   *
-   * @param nanos the latency in nanoseconds (negative values are taken as 0)
-   */
-  void record(long nanos) {
-    long n = count.getAndIncrement();
-    samples.set((int) (n % WINDOW), Math.max(0, nanos));
-    if (n + 1 >= WINDOW && (n + 1) % RECOMPUTE_EVERY == 0) {
-      long[] copy = new long[WINDOW];
-      for (int i = 0; i < WINDOW; i++) {
-        copy[i] = samples.get(i);
-      }
-      Arrays.sort(copy);
-      delayNanos = Math.clamp(copy[WINDOW * 9 / 10], MIN_NANOS, MAX_NANOS);
+    /**
+     * Records how long a member took to answer a read.
+     *
+     * @param nanos the latency in nanoseconds (negative values are taken as 0)
+     */
+    void record(long nanos) {
+        long n = count.getAndIncrement();
+        samples.set((int) (n % WINDOW), Math.max(0, nanos));
+        if (n + 1 >= WINDOW && (n + 1) % RECOMPUTE_EVERY == 0) {
+            long[] copy = new long[WINDOW];
+            for (int i = 0; i < WINDOW; i++) {
+                copy[i] = samples.get(i);
+            }
+            Arrays.sort(copy);
+            delayNanos = Math.clamp(copy[WINDOW * 9 / 10], MIN_NANOS, MAX_NANOS);
+        }
     }
-  }
 
-  /** The current hedge delay in nanoseconds, within [{@link #MIN_NANOS}, {@link #MAX_NANOS}]. */
-  long nanos() {
-    return delayNanos;
-  }
+    /** The current hedge delay in nanoseconds, within [{@link #MIN_NANOS}, {@link #MAX_NANOS}]. */
+    long nanos() {
+        return delayNanos;
+    }
 }

@@ -34,111 +34,114 @@ import org.apache.ratis.util.JavaUtils;
  * <p>Thread-safe, as the wrapped transport is. Every other call is passed through unchanged.
  */
 final class QuickFailoverRpc implements RaftClientRpc {
-  /** How long a failed request waits for its reconnect before it is retried anyway. */
-  static final Duration RECONNECT_WAIT = Duration.ofMillis(200);
+    /** How long a failed request waits for its reconnect before it is retried anyway. */
+    static final Duration RECONNECT_WAIT = Duration.ofMillis(200);
 
-  private final RaftClientRpc delegate;
-  private final Executor reconnects;
+    private final RaftClientRpc delegate;
+    private final Executor reconnects;
 
-  /**
-   * @param delegate the transport doing the work (Ratis's gRPC client)
-   * @param reconnects runs the reconnects, each at once (a thread per task: one stuck closing a
-   *     channel must not hold up the next)
-   */
-  QuickFailoverRpc(RaftClientRpc delegate, Executor reconnects) {
-    this.delegate = delegate;
-    this.reconnects = reconnects;
-  }
-
-  @Override
-  public CompletableFuture<RaftClientReply> sendRequestAsync(RaftClientRequest request) {
-    return joiningIsRetriable(delegate.sendRequestAsync(request), request);
-  }
-
-  @Override
-  public CompletableFuture<RaftClientReply> sendRequestAsyncUnordered(RaftClientRequest request) {
-    return joiningIsRetriable(delegate.sendRequestAsyncUnordered(request), request);
-  }
-
-  /**
-   * A member that answers "group not found" is one that is in the group's configuration but has
-   * not started its replica yet (a replica being added or replaced). Ratis's client takes that
-   * answer as final and fails every outstanding request of the client with it (21 failed
-   * operations in MembershipIT once attempts timed out onto the new member); as a plain
-   * {@link MemberNotServingException} it is retried on another member instead, within the
-   * caller's deadline.
-   */
-  private static CompletableFuture<RaftClientReply> joiningIsRetriable(CompletableFuture<RaftClientReply> f,
-      RaftClientRequest request) {
-    return f.handle((reply, t) -> {
-      Throwable cause = t != null ? JavaUtils.unwrapCompletionException(t) : reply == null ? null : reply.getException();
-      if (cause instanceof GroupMismatchException g) {
-        throw new CompletionException(new MemberNotServingException(request.getServerId(), g));
-      }
-      if (t != null) {
-        throw t instanceof CompletionException c ? c : new CompletionException(t);
-      }
-      return reply;
-    });
-  }
-
-  /** A member of the group's configuration that does not serve the group (yet). */
-  static final class MemberNotServingException extends IOException {
-    private static final long serialVersionUID = 1L;
-
-    MemberNotServingException(RaftPeerId member, GroupMismatchException cause) {
-      super(member + " does not serve the group yet (joining?): " + cause.getMessage(), cause);
+    /**
+     * @param delegate the transport doing the work (Ratis's gRPC client)
+     * @param reconnects runs the reconnects, each at once (a thread per task: one stuck closing a
+     *     channel must not hold up the next)
+     */
+    QuickFailoverRpc(RaftClientRpc delegate, Executor reconnects) {
+        this.delegate = delegate;
+        this.reconnects = reconnects;
     }
-  }
 
-  @Override
-  public RaftClientReply sendRequest(RaftClientRequest request) throws IOException {
-    return delegate.sendRequest(request);
-  }
-
-  @Override
-  public void addRaftPeers(Collection<RaftPeer> peers) {
-    delegate.addRaftPeers(peers);
-  }
-
-  @Override
-  public boolean shouldReconnect(Throwable t) {
-    return delegate.shouldReconnect(t);
-  }
-
-  /**
-   * Runs a reconnect on a thread of its own and waits for it at most {@link #RECONNECT_WAIT}:
-   * Ratis swaps in a fresh connection first (a few microseconds, under its lock) and only then
-   * closes the old one, which is the part that can block for seconds. Anything else is decided by
-   * the wrapped transport, as it would be.
-   */
-  @Override
-  public boolean handleException(RaftPeerId serverId, Throwable t, boolean reconnect) {
-    if (!reconnect && !delegate.shouldReconnect(t)) {
-      return delegate.handleException(serverId, t, false);
+    @Override
+    public CompletableFuture<RaftClientReply> sendRequestAsync(RaftClientRequest request) {
+        return joiningIsRetriable(delegate.sendRequestAsync(request), request);
     }
-    CompletableFuture<Void> done = CompletableFuture.runAsync(() -> {
-      try {
-        delegate.handleException(serverId, t, reconnect);
-      } catch (RuntimeException e) { // e.g. the client closed meanwhile: nothing left to reconnect
-        System.getLogger(QuickFailoverRpc.class.getName())
-            .log(System.Logger.Level.DEBUG, "reconnect to " + serverId + " failed", e);
-      }
-    }, reconnects);
-    try {
-      done.get(RECONNECT_WAIT.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (TimeoutException e) {
-      // the old channel is still closing; the new one is in place
-    } catch (ExecutionException e) {
-      throw new IllegalStateException("reconnect task failed", e.getCause()); // it catches everything
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    return true;
-  }
 
-  @Override
-  public void close() throws IOException {
-    delegate.close();
-  }
+    @Override
+    public CompletableFuture<RaftClientReply> sendRequestAsyncUnordered(RaftClientRequest request) {
+        return joiningIsRetriable(delegate.sendRequestAsyncUnordered(request), request);
+    }
+
+    /**
+     * A member that answers "group not found" is one that is in the group's configuration but has
+     * not started its replica yet (a replica being added or replaced). Ratis's client takes that
+     * answer as final and fails every outstanding request of the client with it (21 failed
+     * operations in MembershipIT once attempts timed out onto the new member); as a plain
+     * {@link MemberNotServingException} it is retried on another member instead, within the
+     * caller's deadline.
+     */
+    private static CompletableFuture<RaftClientReply> joiningIsRetriable(
+            CompletableFuture<RaftClientReply> f, RaftClientRequest request) {
+        return f.handle((reply, t) -> {
+            Throwable cause =
+                    t != null ? JavaUtils.unwrapCompletionException(t) : reply == null ? null : reply.getException();
+            if (cause instanceof GroupMismatchException g) {
+                throw new CompletionException(new MemberNotServingException(request.getServerId(), g));
+            }
+            if (t != null) {
+                throw t instanceof CompletionException c ? c : new CompletionException(t);
+            }
+            return reply;
+        });
+    }
+
+    /** A member of the group's configuration that does not serve the group (yet). */
+    static final class MemberNotServingException extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        MemberNotServingException(RaftPeerId member, GroupMismatchException cause) {
+            super(member + " does not serve the group yet (joining?): " + cause.getMessage(), cause);
+        }
+    }
+
+    @Override
+    public RaftClientReply sendRequest(RaftClientRequest request) throws IOException {
+        return delegate.sendRequest(request);
+    }
+
+    @Override
+    public void addRaftPeers(Collection<RaftPeer> peers) {
+        delegate.addRaftPeers(peers);
+    }
+
+    @Override
+    public boolean shouldReconnect(Throwable t) {
+        return delegate.shouldReconnect(t);
+    }
+
+    /**
+     * Runs a reconnect on a thread of its own and waits for it at most {@link #RECONNECT_WAIT}:
+     * Ratis swaps in a fresh connection first (a few microseconds, under its lock) and only then
+     * closes the old one, which is the part that can block for seconds. Anything else is decided by
+     * the wrapped transport, as it would be.
+     */
+    @Override
+    public boolean handleException(RaftPeerId serverId, Throwable t, boolean reconnect) {
+        if (!reconnect && !delegate.shouldReconnect(t)) {
+            return delegate.handleException(serverId, t, false);
+        }
+        CompletableFuture<Void> done = CompletableFuture.runAsync(
+                () -> {
+                    try {
+                        delegate.handleException(serverId, t, reconnect);
+                    } catch (RuntimeException e) { // e.g. the client closed meanwhile: nothing left to reconnect
+                        System.getLogger(QuickFailoverRpc.class.getName())
+                                .log(System.Logger.Level.DEBUG, "reconnect to " + serverId + " failed", e);
+                    }
+                },
+                reconnects);
+        try {
+            done.get(RECONNECT_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            // the old channel is still closing; the new one is in place
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("reconnect task failed", e.getCause()); // it catches everything
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return true;
+    }
+
+    @Override
+    public void close() throws IOException {
+        delegate.close();
+    }
 }

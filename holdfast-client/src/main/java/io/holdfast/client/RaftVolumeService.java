@@ -11,13 +11,19 @@ import io.holdfast.transport.Refusal;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import org.apache.ratis.client.RaftClient;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientReply;
@@ -57,249 +63,280 @@ import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
  * <p>Thread-safe.
  */
 final class RaftVolumeService implements VolumeService {
-  static final long SUSPECT_MILLIS = 5_000;
-  static final long RETRY_MILLIS = 100;
-  /** How long a read sent to one member may take before it is asked of the leader instead. */
-  static final long MEMBER_READ_MILLIS = 2_000;
-  /**
-   * The hedge delay of the first read from a member: it also opens the connection (a TLS
-   * handshake, tens to hundreds of milliseconds in a process that just started), and hedging
-   * it after the usual few milliseconds would open a second connection, to the leader, every
-   * time. Still well below the 500 ms heartbeat wait a hedge cuts short.
-   */
-  static final long COLD_HEDGE_MILLIS = 250;
+    static final long SUSPECT_MILLIS = 5_000;
+    static final long RETRY_MILLIS = 100;
+    /** How long a read sent to one member may take before it is asked of the leader instead. */
+    static final long MEMBER_READ_MILLIS = 2_000;
+    /**
+     * The hedge delay of the first read from a member: it also opens the connection (a TLS
+     * handshake, tens to hundreds of milliseconds in a process that just started), and hedging
+     * it after the usual few milliseconds would open a second connection, to the leader, every
+     * time. Still well below the 500 ms heartbeat wait a hedge cuts short.
+     */
+    static final long COLD_HEDGE_MILLIS = 250;
 
-  /** Builds {@link #client}. */
-  private final java.util.function.Supplier<RaftClient> newClient;
-  /**
-   * The client for mutations and reads from the leader, built on first use (guarded by this):
-   * each Raft client sets up its own TLS context, and a command that only reads may never need
-   * the leader.
-   */
-  private RaftClient client;
-  /**
-   * A second client for reads pinned to a member: sending to a chosen follower would move the
-   * write client's idea of the leader, and every following write would first bounce off that
-   * follower.
-   */
-  private final RaftClient readClient;
-  private final List<RaftPeerId> members;
-  private final Duration deadline;
-  private final AtomicInteger next;
-  /** Whether reads go round-robin over the members, else to one (see the class comment). */
-  private final boolean spreadReads;
-  private final ConcurrentHashMap<RaftPeerId, Long> suspectUntilNanos = new ConcurrentHashMap<>();
-  /** Members that answered a read: their connection is set up. */
-  private final java.util.Set<RaftPeerId> answered = ConcurrentHashMap.newKeySet();
-  private final String name;
-  private final java.util.concurrent.ExecutorService diagnostics;
-  private volatile boolean closed;
-  private final HedgeDelay hedge = new HedgeDelay();
+    /** Builds {@link #client}. */
+    private final Supplier<RaftClient> newClient;
+    /**
+     * The client for mutations and reads from the leader, built on first use (guarded by this):
+     * each Raft client sets up its own TLS context, and a command that only reads may never need
+     * the leader.
+     */
+    private RaftClient client;
+    /**
+     * A second client for reads pinned to a member: sending to a chosen follower would move the
+     * write client's idea of the leader, and every following write would first bounce off that
+     * follower.
+     */
+    private final RaftClient readClient;
 
-  /**
-   * @param newClient builds the client for mutations and reads from the leader (retrying), on
-   *     first use
-   * @param readClient the client for reads pinned to a member (not retrying)
-   * @param spreadReads true to spread reads round-robin over the members; false to keep to one,
-   *     chosen at random, for a short-lived client
-   */
-  RaftVolumeService(String name, java.util.function.Supplier<RaftClient> newClient, RaftClient readClient,
-      List<RaftPeer> members, Duration deadline, boolean spreadReads) {
-    this.name = name;
-    this.newClient = newClient;
-    this.readClient = readClient;
-    this.members = members.stream().map(RaftPeer::getId).toList();
-    this.deadline = deadline;
-    this.spreadReads = spreadReads;
-    this.next = new AtomicInteger(spreadReads || members.isEmpty() ? 0
-        : java.util.concurrent.ThreadLocalRandom.current().nextInt(members.size()));
-    this.diagnostics = java.util.concurrent.Executors.newFixedThreadPool(2, r -> {
-      Thread t = new Thread(r, "holdfast-member-query-" + name);
-      t.setDaemon(true);
-      return t;
-    });
-  }
+    private final List<RaftPeerId> members;
+    private final Duration deadline;
+    private final AtomicInteger next;
+    /** Whether reads go round-robin over the members, else to one (see the class comment). */
+    private final boolean spreadReads;
 
-  @Override
-  public CompletableFuture<Response> submit(Request.Mutation mutation) {
-    Message m = Message.valueOf(ByteString.copyFrom(Codec.encode(mutation)));
-    return finish(client().async().send(m), "mutation " + mutation.getClass().getSimpleName());
-  }
+    private final ConcurrentHashMap<RaftPeerId, Long> suspectUntilNanos = new ConcurrentHashMap<>();
+    /** Members that answered a read: their connection is set up. */
+    private final Set<RaftPeerId> answered = ConcurrentHashMap.newKeySet();
 
-  @Override
-  public CompletableFuture<Response> query(Request.Query query) {
-    Message m = Message.valueOf(ByteString.copyFrom(Codec.encode(query)));
-    String what = "query " + query.getClass().getSimpleName();
-    long deadlineNanos = System.nanoTime() + deadline.toNanos();
-    return attemptQuery(m, what, deadlineNanos, 0, () -> false)
-        .exceptionallyCompose(e -> CompletableFuture.failedFuture(translate(e, what)));
-  }
+    private final String name;
+    private final ExecutorService diagnostics;
+    private volatile boolean closed;
+    private final HedgeDelay hedge = new HedgeDelay();
 
-  /**
-   * One try of a read: the first goes to a member chosen round-robin (through the read client,
-   * which does not retry, so a member that is down fails fast and is skipped for a while), and
-   * is hedged to the leader after the {@link HedgeDelay}; later tries go to the leader. Failures
-   * that can pass (no leader yet, a member down) are retried every {@link #RETRY_MILLIS} until
-   * the deadline, while the answer is still wanted and the service is open. Reads to the leader
-   * use Ratis's unordered API: a read needs no place in the client's write order, and the
-   * ordered API logs an error for every request still under way when the client closes (a
-   * hedged read often is).
-   *
-   * @param unwanted true once nobody waits for this read any more (the member answered first)
-   */
-  private CompletableFuture<Response> attemptQuery(Message m, String what, long deadlineNanos, int attempt,
-      java.util.function.BooleanSupplier unwanted) {
-    RaftPeerId target = attempt == 0 ? pickMember() : null;
-    if (target == null) {
-      return retryOnFailure(finish(client().async().sendReadOnlyUnordered(m), what), m, what, deadlineNanos, attempt, unwanted);
-    }
-    // a read index costs milliseconds; a member that holds a read longer is skipped
-    long sentNanos = System.nanoTime();
-    CompletableFuture<Response> member = finish(readClient.async().sendReadOnlyUnordered(m, target)
-        .orTimeout(Math.min(MEMBER_READ_MILLIS, deadline.toMillis()), TimeUnit.MILLISECONDS), what);
-    CompletableFuture<Response> answer = new CompletableFuture<>();
-    AtomicBoolean askedLeader = new AtomicBoolean();
-    Runnable askLeader = () -> {
-      if (!answer.isDone() && askedLeader.compareAndSet(false, true)) {
-        attemptQuery(m, what, deadlineNanos, attempt + 1, answer::isDone).whenComplete((r, e) -> {
-          if (e == null) {
-            answer.complete(r);
-          } else {
-            answer.completeExceptionally(e);
-          }
+    /**
+     * @param newClient builds the client for mutations and reads from the leader (retrying), on
+     *     first use
+     * @param readClient the client for reads pinned to a member (not retrying)
+     * @param spreadReads true to spread reads round-robin over the members; false to keep to one,
+     *     chosen at random, for a short-lived client
+     */
+    RaftVolumeService(
+            String name,
+            Supplier<RaftClient> newClient,
+            RaftClient readClient,
+            List<RaftPeer> members,
+            Duration deadline,
+            boolean spreadReads) {
+        this.name = name;
+        this.newClient = newClient;
+        this.readClient = readClient;
+        this.members = members.stream().map(RaftPeer::getId).toList();
+        this.deadline = deadline;
+        this.spreadReads = spreadReads;
+        this.next = new AtomicInteger(
+                spreadReads || members.isEmpty()
+                        ? 0
+                        : ThreadLocalRandom.current().nextInt(members.size()));
+        this.diagnostics = Executors.newFixedThreadPool(2, r -> {
+            Thread t = new Thread(r, "holdfast-member-query-" + name);
+            t.setDaemon(true);
+            return t;
         });
-      }
-    };
-    member.whenComplete((r, e) -> {
-      if (e == null) {
-        if (!answered.add(target)) { // the first read also set up the connection
-          hedge.record(System.nanoTime() - sentNanos);
-        }
-        answer.complete(r);
-      } else {
-        suspectUntilNanos.put(target, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(SUSPECT_MILLIS));
-        if (System.nanoTime() - deadlineNanos >= 0) {
-          answer.completeExceptionally(e);
-        }
-        askLeader.run();
-      }
-    });
-    // run on the delay's own timer thread, not the common pool (which other work may block)
-    long hedgeNanos = answered.contains(target) ? hedge.nanos() : TimeUnit.MILLISECONDS.toNanos(COLD_HEDGE_MILLIS);
-    CompletableFuture.delayedExecutor(hedgeNanos, TimeUnit.NANOSECONDS, Runnable::run).execute(askLeader);
-    return answer;
-  }
-
-  /**
-   * Retries a failed read to the leader after {@link #RETRY_MILLIS}, until the deadline, while
-   * it is wanted and the service is open.
-   */
-  private CompletableFuture<Response> retryOnFailure(CompletableFuture<Response> answered, Message m, String what,
-      long deadlineNanos, int attempt, java.util.function.BooleanSupplier unwanted) {
-    return answered.exceptionallyCompose(e -> {
-      if (System.nanoTime() - deadlineNanos >= 0 || unwanted.getAsBoolean() || closed) {
-        return CompletableFuture.failedFuture(e);
-      }
-      // run on the delay's own timer thread, not the common pool (which other work may block)
-      return CompletableFuture.supplyAsync(() -> null,
-              CompletableFuture.delayedExecutor(RETRY_MILLIS, TimeUnit.MILLISECONDS, Runnable::run))
-          .thenCompose(ignored -> attemptQuery(m, what, deadlineNanos, attempt + 1, unwanted));
-    });
-  }
-
-  /**
-   * Reads one member's own state without a read index, through the read client (for
-   * {@link MemberProbe}: digests, scrub control, diagnostics). Runs on this service's two
-   * diagnostics threads; completes with the answer, or fails as {@link VolumeService#query} does.
-   */
-  CompletableFuture<Response> queryMember(RaftPeerId member, Request.Query query) {
-    Message m = Message.valueOf(ByteString.copyFrom(Codec.encode(query)));
-    // The blocking API: the ordered async one closes its per-server window for good after a
-    // failure when the client does not retry.
-    CompletableFuture<RaftClientReply> sent = CompletableFuture.supplyAsync(() -> {
-      try {
-        return readClient.io().sendStaleRead(m, 0, member);
-      } catch (IOException e) {
-        throw new CompletionException(e);
-      }
-    }, diagnostics);
-    return finish(sent, "query " + query.getClass().getSimpleName() + " on " + member);
-  }
-
-  private RaftPeerId pickMember() {
-    long now = System.nanoTime();
-    for (int i = 0; i < members.size(); i++) {
-      int index = spreadReads ? next.getAndIncrement() : next.get() + i;
-      RaftPeerId p = members.get(Math.floorMod(index, members.size()));
-      Long until = suspectUntilNanos.get(p);
-      if (until == null || until - now < 0) {
-        return p;
-      }
     }
-    return null;
-  }
 
-  private CompletableFuture<Response> finish(CompletableFuture<RaftClientReply> sent, String what) {
-    return sent
-        .orTimeout(deadline.toMillis(), TimeUnit.MILLISECONDS)
-        .handle((reply, error) -> {
-          if (error != null) {
-            throw new CompletionException(translate(error, what));
-          }
-          if (!reply.isSuccess()) {
-            Response refusal = Refusal.decode(reply.getException());
-            if (refusal != null) {
-              return refusal;
+    @Override
+    public CompletableFuture<Response> submit(Request.Mutation mutation) {
+        Message m = Message.valueOf(ByteString.copyFrom(Codec.encode(mutation)));
+        return finish(
+                client().async().send(m), "mutation " + mutation.getClass().getSimpleName());
+    }
+
+    @Override
+    public CompletableFuture<Response> query(Request.Query query) {
+        Message m = Message.valueOf(ByteString.copyFrom(Codec.encode(query)));
+        String what = "query " + query.getClass().getSimpleName();
+        long deadlineNanos = System.nanoTime() + deadline.toNanos();
+        return attemptQuery(m, what, deadlineNanos, 0, () -> false)
+                .exceptionallyCompose(e -> CompletableFuture.failedFuture(translate(e, what)));
+    }
+
+    /**
+     * One try of a read: the first goes to a member chosen round-robin (through the read client,
+     * which does not retry, so a member that is down fails fast and is skipped for a while), and
+     * is hedged to the leader after the {@link HedgeDelay}; later tries go to the leader. Failures
+     * that can pass (no leader yet, a member down) are retried every {@link #RETRY_MILLIS} until
+     * the deadline, while the answer is still wanted and the service is open. Reads to the leader
+     * use Ratis's unordered API: a read needs no place in the client's write order, and the
+     * ordered API logs an error for every request still under way when the client closes (a
+     * hedged read often is).
+     *
+     * @param unwanted true once nobody waits for this read any more (the member answered first)
+     */
+    private CompletableFuture<Response> attemptQuery(
+            Message m, String what, long deadlineNanos, int attempt, BooleanSupplier unwanted) {
+        RaftPeerId target = attempt == 0 ? pickMember() : null;
+        if (target == null) {
+            return retryOnFailure(
+                    finish(client().async().sendReadOnlyUnordered(m), what), m, what, deadlineNanos, attempt, unwanted);
+        }
+        // a read index costs milliseconds; a member that holds a read longer is skipped
+        long sentNanos = System.nanoTime();
+        CompletableFuture<Response> member = finish(
+                readClient
+                        .async()
+                        .sendReadOnlyUnordered(m, target)
+                        .orTimeout(Math.min(MEMBER_READ_MILLIS, deadline.toMillis()), TimeUnit.MILLISECONDS),
+                what);
+        CompletableFuture<Response> answer = new CompletableFuture<>();
+        AtomicBoolean askedLeader = new AtomicBoolean();
+        Runnable askLeader = () -> {
+            if (!answer.isDone() && askedLeader.compareAndSet(false, true)) {
+                attemptQuery(m, what, deadlineNanos, attempt + 1, answer::isDone)
+                        .whenComplete((r, e) -> {
+                            if (e == null) {
+                                answer.complete(r);
+                            } else {
+                                answer.completeExceptionally(e);
+                            }
+                        });
             }
-            throw new CompletionException(translate(reply.getException(), what));
-          }
-          try {
-            return Codec.decodeResponse(reply.getMessage().getContent().toByteArray());
-          } catch (ProtocolException e) {
-            throw new CompletionException(e);
-          }
-        })
-        .exceptionallyCompose(e -> {
-          Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
-          Response refusal = Refusal.decode(cause);
-          return refusal != null ? CompletableFuture.completedFuture(refusal) : CompletableFuture.failedFuture(cause);
+        };
+        member.whenComplete((r, e) -> {
+            if (e == null) {
+                if (!answered.add(target)) { // the first read also set up the connection
+                    hedge.record(System.nanoTime() - sentNanos);
+                }
+                answer.complete(r);
+            } else {
+                suspectUntilNanos.put(target, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(SUSPECT_MILLIS));
+                if (System.nanoTime() - deadlineNanos >= 0) {
+                    answer.completeExceptionally(e);
+                }
+                askLeader.run();
+            }
         });
-  }
+        // run on the delay's own timer thread, not the common pool (which other work may block)
+        long hedgeNanos = answered.contains(target) ? hedge.nanos() : TimeUnit.MILLISECONDS.toNanos(COLD_HEDGE_MILLIS);
+        CompletableFuture.delayedExecutor(hedgeNanos, TimeUnit.NANOSECONDS, Runnable::run)
+                .execute(askLeader);
+        return answer;
+    }
 
-  private HoldfastException translate(Throwable error, String what) {
-    Throwable e = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
-    if (e instanceof HoldfastException h) {
-      return h;
+    /**
+     * Retries a failed read to the leader after {@link #RETRY_MILLIS}, until the deadline, while
+     * it is wanted and the service is open.
+     */
+    private CompletableFuture<Response> retryOnFailure(
+            CompletableFuture<Response> answered,
+            Message m,
+            String what,
+            long deadlineNanos,
+            int attempt,
+            BooleanSupplier unwanted) {
+        return answered.exceptionallyCompose(e -> {
+            if (System.nanoTime() - deadlineNanos >= 0 || unwanted.getAsBoolean() || closed) {
+                return CompletableFuture.failedFuture(e);
+            }
+            // run on the delay's own timer thread, not the common pool (which other work may block)
+            return CompletableFuture.supplyAsync(
+                            () -> null,
+                            CompletableFuture.delayedExecutor(RETRY_MILLIS, TimeUnit.MILLISECONDS, Runnable::run))
+                    .thenCompose(ignored -> attemptQuery(m, what, deadlineNanos, attempt + 1, unwanted));
+        });
     }
-    if (e instanceof TimeoutException) {
-      return new HoldfastException(Errno.ETIMEDOUT,
-          what + " on volume " + name + " got no answer within " + deadline.toMillis() + " ms; outcome unknown", e);
-    }
-    if (e instanceof IOException) {
-      return new HoldfastException(Errno.EIO, what + " on volume " + name + " failed: " + e.getMessage(), e);
-    }
-    return new HoldfastException(Errno.EIO, what + " on volume " + name + " failed: " + e, e);
-  }
 
-  private synchronized RaftClient client() {
-    if (client == null) {
-      client = newClient.get(); // after close() too: its requests then fail as on a closed client
-      if (closed) {
-        RaftClients.closeQuietly(client);
-      }
+    /**
+     * Reads one member's own state without a read index, through the read client (for
+     * {@link MemberProbe}: digests, scrub control, diagnostics). Runs on this service's two
+     * diagnostics threads; completes with the answer, or fails as {@link VolumeService#query} does.
+     */
+    CompletableFuture<Response> queryMember(RaftPeerId member, Request.Query query) {
+        Message m = Message.valueOf(ByteString.copyFrom(Codec.encode(query)));
+        // The blocking API: the ordered async one closes its per-server window for good after a
+        // failure when the client does not retry.
+        CompletableFuture<RaftClientReply> sent = CompletableFuture.supplyAsync(
+                () -> {
+                    try {
+                        return readClient.io().sendStaleRead(m, 0, member);
+                    } catch (IOException e) {
+                        throw new CompletionException(e);
+                    }
+                },
+                diagnostics);
+        return finish(sent, "query " + query.getClass().getSimpleName() + " on " + member);
     }
-    return client;
-  }
 
-  @Override
-  public void close() {
-    closed = true;
-    diagnostics.shutdownNow();
-    RaftClients.closeQuietly(readClient);
-    synchronized (this) {
-      if (client != null) {
-        RaftClients.closeQuietly(client);
-      }
+    private RaftPeerId pickMember() {
+        long now = System.nanoTime();
+        for (int i = 0; i < members.size(); i++) {
+            int index = spreadReads ? next.getAndIncrement() : next.get() + i;
+            RaftPeerId p = members.get(Math.floorMod(index, members.size()));
+            Long until = suspectUntilNanos.get(p);
+            if (until == null || until - now < 0) {
+                return p;
+            }
+        }
+        return null;
     }
-  }
+
+    private CompletableFuture<Response> finish(CompletableFuture<RaftClientReply> sent, String what) {
+        return sent.orTimeout(deadline.toMillis(), TimeUnit.MILLISECONDS)
+                .handle((reply, error) -> {
+                    if (error != null) {
+                        throw new CompletionException(translate(error, what));
+                    }
+                    if (!reply.isSuccess()) {
+                        Response refusal = Refusal.decode(reply.getException());
+                        if (refusal != null) {
+                            return refusal;
+                        }
+                        throw new CompletionException(translate(reply.getException(), what));
+                    }
+                    try {
+                        return Codec.decodeResponse(
+                                reply.getMessage().getContent().toByteArray());
+                    } catch (ProtocolException e) {
+                        throw new CompletionException(e);
+                    }
+                })
+                .exceptionallyCompose(e -> {
+                    Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+                    Response refusal = Refusal.decode(cause);
+                    return refusal != null
+                            ? CompletableFuture.completedFuture(refusal)
+                            : CompletableFuture.failedFuture(cause);
+                });
+    }
+
+    private HoldfastException translate(Throwable error, String what) {
+        Throwable e = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+        if (e instanceof HoldfastException h) {
+            return h;
+        }
+        if (e instanceof TimeoutException) {
+            return new HoldfastException(
+                    Errno.ETIMEDOUT,
+                    what + " on volume " + name + " got no answer within " + deadline.toMillis()
+                            + " ms; outcome unknown",
+                    e);
+        }
+        if (e instanceof IOException) {
+            return new HoldfastException(Errno.EIO, what + " on volume " + name + " failed: " + e.getMessage(), e);
+        }
+        return new HoldfastException(Errno.EIO, what + " on volume " + name + " failed: " + e, e);
+    }
+
+    private synchronized RaftClient client() {
+        if (client == null) {
+            client = newClient.get(); // after close() too: its requests then fail as on a closed client
+            if (closed) {
+                RaftClients.closeQuietly(client);
+            }
+        }
+        return client;
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        diagnostics.shutdownNow();
+        RaftClients.closeQuietly(readClient);
+        synchronized (this) {
+            if (client != null) {
+                RaftClients.closeQuietly(client);
+            }
+        }
+    }
 }

@@ -11,31 +11,31 @@ import java.util.Objects;
  * {@link IllegalArgumentException} and {@link IllegalStateException} instead.
  */
 public class HoldfastException extends IOException {
-  private static final long serialVersionUID = 1L;
-  private final Errno errno;
+    private static final long serialVersionUID = 1L;
+    private final Errno errno;
 
-  /**
-   * Creates an exception.
-   *
-   * @param errno the error number, never {@link Errno#OK}
-   * @param message what went wrong, naming the resource involved
-   */
-  public HoldfastException(Errno errno, String message) {
-    super(errno + ": " + message);
-    if (errno == Errno.OK) {
-      throw new IllegalArgumentException("an error cannot carry OK");
+    /**
+     * Creates an exception.
+     *
+     * @param errno the error number, never {@link Errno#OK}
+     * @param message what went wrong, naming the resource involved
+     */
+    public HoldfastException(Errno errno, String message) {
+        super(errno + ": " + message);
+        if (errno == Errno.OK) {
+            throw new IllegalArgumentException("an error cannot carry OK");
+        }
+        this.errno = Objects.requireNonNull(errno);
     }
-    this.errno = Objects.requireNonNull(errno);
-  }
 
-  /** Creates an exception with a cause. */
-  public HoldfastException(Errno errno, String message, Throwable cause) {
-    this(errno, message);
-    initCause(cause);
-  }
+    /** Creates an exception with a cause. */
+    public HoldfastException(Errno errno, String message, Throwable cause) {
+        this(errno, message);
+        initCause(cause);
+    }
 
-  /** The POSIX error number. */
-  public Errno errno() {
-    return errno;
-  }
+    /** The POSIX error number. */
+    public Errno errno() {
+        return errno;
+    }
 }

@@ -6,6 +6,6 @@ package io.holdfast.common;
  * reused; a new constant takes a new code.
  */
 public interface WireCode {
-  /** The stable code, from 0 to {@link WireCodes#MAX_CODE}. */
-  int code();
+    /** The stable code, from 0 to {@link WireCodes#MAX_CODE}. */
+    int code();
 }

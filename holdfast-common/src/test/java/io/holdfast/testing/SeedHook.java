@@ -13,23 +13,24 @@ import net.jqwik.api.lifecycle.PropertyLifecycleContext;
  * {@code META-INF/services/net.jqwik.api.lifecycle.LifecycleHook}.
  */
 public final class SeedHook implements AroundPropertyHook {
-  @Override
-  public PropagationMode propagateTo() {
-    return PropagationMode.ALL_DESCENDANTS;
-  }
+    @Override
+    public PropagationMode propagateTo() {
+        return PropagationMode.ALL_DESCENDANTS;
+    }
 
-  @Override
-  public PropertyExecutionResult aroundProperty(PropertyLifecycleContext context, PropertyExecutor property) {
-    if (context.attributes().seed().filter(s -> !s.isEmpty()).isEmpty()) {
-      String name = context.targetMethod().getDeclaringClass().getName() + "#" + context.targetMethod().getName();
-      context.attributes().setSeed(Long.toString(TestSeed.derive(name)));
+    @Override
+    public PropertyExecutionResult aroundProperty(PropertyLifecycleContext context, PropertyExecutor property) {
+        if (context.attributes().seed().filter(s -> !s.isEmpty()).isEmpty()) {
+            String name = context.targetMethod().getDeclaringClass().getName() + "#"
+                    + context.targetMethod().getName();
+            context.attributes().setSeed(Long.toString(TestSeed.derive(name)));
+        }
+        PropertyExecutionResult result = property.execute();
+        if (result.status() == PropertyExecutionResult.Status.FAILED) {
+            String info = context.containerClass().getName() + "#" + context.label() + " ran with " + TestSeed.replay();
+            result.throwable().ifPresent(t -> t.addSuppressed(new SeedReporter.SeedInfo(info)));
+            System.out.println(info);
+        }
+        return result;
     }
-    PropertyExecutionResult result = property.execute();
-    if (result.status() == PropertyExecutionResult.Status.FAILED) {
-      String info = context.containerClass().getName() + "#" + context.label() + " ran with " + TestSeed.replay();
-      result.throwable().ifPresent(t -> t.addSuppressed(new SeedReporter.SeedInfo(info)));
-      System.out.println(info);
-    }
-    return result;
-  }
 }

@@ -9,19 +9,19 @@ import org.junit.jupiter.api.extension.TestExecutionExceptionHandler;
  * build sets {@code junit.jupiter.extensions.autodetection.enabled}).
  */
 public final class SeedReporter implements TestExecutionExceptionHandler {
-  @Override
-  public void handleTestExecutionException(ExtensionContext context, Throwable failure) throws Throwable {
-    if (TestSeed.used()) {
-      failure.addSuppressed(new SeedInfo(context.getDisplayName() + " ran with " + TestSeed.replay()));
-      System.out.println(context.getUniqueId() + " failed; " + TestSeed.replay());
+    @Override
+    public void handleTestExecutionException(ExtensionContext context, Throwable failure) throws Throwable {
+        if (TestSeed.used()) {
+            failure.addSuppressed(new SeedInfo(context.getDisplayName() + " ran with " + TestSeed.replay()));
+            System.out.println(context.getUniqueId() + " failed; " + TestSeed.replay());
+        }
+        throw failure;
     }
-    throw failure;
-  }
 
-  /** Carries the seed in a failure report. */
-  static final class SeedInfo extends Exception {
-    SeedInfo(String message) {
-      super(message, null, false, false);
+    /** Carries the seed in a failure report. */
+    static final class SeedInfo extends Exception {
+        SeedInfo(String message) {
+            super(message, null, false, false);
+        }
     }
-  }
 }

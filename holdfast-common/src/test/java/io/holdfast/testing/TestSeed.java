@@ -16,62 +16,63 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * does not change what a given test draws.
  */
 public final class TestSeed {
-  /** The system property that fixes the seed. */
-  public static final String PROPERTY = "holdfast.seed";
-  private static final long SEED = initial();
-  private static final AtomicBoolean USED = new AtomicBoolean();
+    /** The system property that fixes the seed. */
+    public static final String PROPERTY = "holdfast.seed";
 
-  private TestSeed() {}
+    private static final long SEED = initial();
+    private static final AtomicBoolean USED = new AtomicBoolean();
 
-  private static long initial() {
-    String fixed = System.getProperty(PROPERTY);
-    if (fixed == null || fixed.isBlank()) {
-      return new SecureRandom().nextLong();
+    private TestSeed() {}
+
+    private static long initial() {
+        String fixed = System.getProperty(PROPERTY);
+        if (fixed == null || fixed.isBlank()) {
+            return new SecureRandom().nextLong();
+        }
+        try {
+            return Long.parseLong(fixed.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("-D" + PROPERTY + " must be a long, got '" + fixed + "'", e);
+        }
     }
-    try {
-      return Long.parseLong(fixed.trim());
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("-D" + PROPERTY + " must be a long, got '" + fixed + "'", e);
+
+    /** The seed of this JVM's randomized tests (printed on first use). */
+    public static long seed() {
+        if (USED.compareAndSet(false, true)) {
+            System.out.println("randomized tests: " + replay());
+        }
+        return SEED;
     }
-  }
 
-  /** The seed of this JVM's randomized tests (printed on first use). */
-  public static long seed() {
-    if (USED.compareAndSet(false, true)) {
-      System.out.println("randomized tests: " + replay());
+    /** Whether any test has used the seed in this JVM. */
+    static boolean used() {
+        return USED.get();
     }
-    return SEED;
-  }
 
-  /** Whether any test has used the seed in this JVM. */
-  static boolean used() {
-    return USED.get();
-  }
+    /** How to replay this run, e.g. {@code holdfast.seed=42 (replay with -Dholdfast.seed=42)}. */
+    public static String replay() {
+        return PROPERTY + "=" + SEED + " (replay with -D" + PROPERTY + "=" + SEED + ")";
+    }
 
-  /** How to replay this run, e.g. {@code holdfast.seed=42 (replay with -Dholdfast.seed=42)}. */
-  public static String replay() {
-    return PROPERTY + "=" + SEED + " (replay with -D" + PROPERTY + "=" + SEED + ")";
-  }
+    /** A new generator seeded with {@link #seed()}. Not thread-safe (as {@link Random} used from several threads is contended). */
+    public static Random random() {
+        return new Random(seed());
+    }
 
-  /** A new generator seeded with {@link #seed()}. Not thread-safe (as {@link Random} used from several threads is contended). */
-  public static Random random() {
-    return new Random(seed());
-  }
+    /**
+     * A new generator for one purpose, seeded from {@link #seed()} and {@code stream}: tests that
+     * draw several independent streams (one per writer thread, say) name them, so that a stream
+     * does not change when another is drawn from more or less.
+     */
+    public static Random random(String stream) {
+        return new Random(derive(stream));
+    }
 
-  /**
-   * A new generator for one purpose, seeded from {@link #seed()} and {@code stream}: tests that
-   * draw several independent streams (one per writer thread, say) name them, so that a stream
-   * does not change when another is drawn from more or less.
-   */
-  public static Random random(String stream) {
-    return new Random(derive(stream));
-  }
-
-  /** A seed derived from {@link #seed()} and {@code stream} (SplitMix64 finaliser of their mix). */
-  public static long derive(String stream) {
-    long z = seed() ^ (stream.hashCode() * 0x9E3779B97F4A7C15L);
-    z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-    z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-    return z ^ (z >>> 31);
-  }
+    /** A seed derived from {@link #seed()} and {@code stream} (SplitMix64 finaliser of their mix). */
+    public static long derive(String stream) {
+        long z = seed() ^ (stream.hashCode() * 0x9E3779B97F4A7C15L);
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
 }

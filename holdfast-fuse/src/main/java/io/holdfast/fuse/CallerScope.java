@@ -25,23 +25,23 @@ import io.holdfast.common.Caller;
 @FunctionalInterface
 public interface CallerScope {
 
-  /** A scope that does nothing; the default when no hook is configured. */
-  CallerScope NONE = caller -> Scope.EMPTY;
+    /** A scope that does nothing; the default when no hook is configured. */
+    CallerScope NONE = caller -> Scope.EMPTY;
 
-  /**
-   * Binds {@code caller} to the current thread for the duration of one operation.
-   *
-   * @param caller the credentials of the process that issued the FUSE request; never null
-   * @return a scope that the adapter closes after the operation; never null
-   */
-  Scope enter(Caller caller);
+    /**
+     * Binds {@code caller} to the current thread for the duration of one operation.
+     *
+     * @param caller the credentials of the process that issued the FUSE request; never null
+     * @return a scope that the adapter closes after the operation; never null
+     */
+    Scope enter(Caller caller);
 
-  /** An entered scope; {@link #close()} must not throw. */
-  interface Scope extends AutoCloseable {
-    /** The no-op scope. */
-    Scope EMPTY = () -> { };
+    /** An entered scope; {@link #close()} must not throw. */
+    interface Scope extends AutoCloseable {
+        /** The no-op scope. */
+        Scope EMPTY = () -> {};
 
-    @Override
-    void close();
-  }
+        @Override
+        void close();
+    }
 }

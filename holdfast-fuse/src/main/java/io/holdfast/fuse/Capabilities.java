@@ -26,44 +26,44 @@ import java.util.Objects;
  */
 public record Capabilities(boolean exactModes, Ownership ownership, boolean writeBehind) {
 
-  /** Whose identity requests run under, and so who owns new nodes and whose permissions count. */
-  public enum Ownership {
+    /** Whose identity requests run under, and so who owns new nodes and whose permissions count. */
+    public enum Ownership {
+        /**
+         * The file system acts as this process: new nodes belong to the daemon's user. A daemon
+         * running as root with the {@code "unix"} view then chowns each new node to the calling
+         * process, as a C passthrough server does.
+         */
+        PROCESS,
+        /**
+         * The file system acts as the caller bound by {@link FuseOptions#callerScope}: it gives new
+         * nodes their owner and checks permissions itself. The mount then sends the two changes the
+         * kernel makes on a caller's behalf in a form the file system accepts from that caller: the
+         * kernel's clearing of set-user-ID/set-group-ID bits before a non-owner's write runs as the
+         * superuser, and {@code UTIME_NOW} goes as {@code unix:timesNow} (the file system's own
+         * "now", which any writer may set) where the file system has that attribute.
+         */
+        CALLER
+    }
+
     /**
-     * The file system acts as this process: new nodes belong to the daemon's user. A daemon
-     * running as root with the {@code "unix"} view then chowns each new node to the calling
-     * process, as a C passthrough server does.
+     * What {@code java.nio.file} promises and the local disk does: modes subject to the umask,
+     * nodes owned by this process, writes visible once they return. The default of {@link
+     * FuseOptions#defaults()}.
      */
-    PROCESS,
+    public static final Capabilities LOCAL = new Capabilities(false, Ownership.PROCESS, false);
+
     /**
-     * The file system acts as the caller bound by {@link FuseOptions#callerScope}: it gives new
-     * nodes their owner and checks permissions itself. The mount then sends the two changes the
-     * kernel makes on a caller's behalf in a form the file system accepts from that caller: the
-     * kernel's clearing of set-user-ID/set-group-ID bits before a non-owner's write runs as the
-     * superuser, and {@code UTIME_NOW} goes as {@code unix:timesNow} (the file system's own
-     * "now", which any writer may set) where the file system has that attribute.
+     * A Holdfast volume through its {@code holdfast://} provider: exact modes, the caller's
+     * identity (with a {@link CallerScope} that binds it), and a write-behind window.
      */
-    CALLER
-  }
+    public static final Capabilities HOLDFAST = new Capabilities(true, Ownership.CALLER, true);
 
-  /**
-   * What {@code java.nio.file} promises and the local disk does: modes subject to the umask,
-   * nodes owned by this process, writes visible once they return. The default of {@link
-   * FuseOptions#defaults()}.
-   */
-  public static final Capabilities LOCAL = new Capabilities(false, Ownership.PROCESS, false);
-
-  /**
-   * A Holdfast volume through its {@code holdfast://} provider: exact modes, the caller's
-   * identity (with a {@link CallerScope} that binds it), and a write-behind window.
-   */
-  public static final Capabilities HOLDFAST = new Capabilities(true, Ownership.CALLER, true);
-
-  /**
-   * Checks the arguments.
-   *
-   * @throws NullPointerException if {@code ownership} is null
-   */
-  public Capabilities {
-    Objects.requireNonNull(ownership, "ownership");
-  }
+    /**
+     * Checks the arguments.
+     *
+     * @throws NullPointerException if {@code ownership} is null
+     */
+    public Capabilities {
+        Objects.requireNonNull(ownership, "ownership");
+    }
 }

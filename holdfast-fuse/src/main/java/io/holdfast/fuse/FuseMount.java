@@ -37,184 +37,191 @@ import org.cryptomator.jfuse.api.FuseMountFailedException;
  * <p>Thread safety: instances are thread-safe; {@link #close()} may be called from any thread.
  */
 public final class FuseMount implements AutoCloseable {
-  private static final System.Logger LOG = System.getLogger(FuseMount.class.getName());
-  private static final Path DEV_FUSE = Path.of("/dev/fuse");
-  private static final List<String> FUSERMOUNT = List.of(
-      "/usr/bin/fusermount3", "/bin/fusermount3", "/usr/local/bin/fusermount3");
+    private static final System.Logger LOG = System.getLogger(FuseMount.class.getName());
+    private static final Path DEV_FUSE = Path.of("/dev/fuse");
+    private static final List<String> FUSERMOUNT =
+            List.of("/usr/bin/fusermount3", "/bin/fusermount3", "/usr/local/bin/fusermount3");
 
-  private enum State { MOUNTED, CLOSED }
-
-  private final Path root;
-  private final Path mountPoint;
-  private final Fuse fuse;
-  private final Arena upcalls;
-  private final PathFuseOperations ops;
-  private State state = State.MOUNTED;
-
-  private FuseMount(Path root, Path mountPoint, Fuse fuse, Arena upcalls, PathFuseOperations ops) {
-    this.root = root;
-    this.mountPoint = mountPoint;
-    this.fuse = fuse;
-    this.upcalls = upcalls;
-    this.ops = ops;
-  }
-
-  /**
-   * Whether FUSE can be used here: {@code /dev/fuse} is readable and writable, and
-   * {@code libfuse3.so.3} and {@code fusermount3} are installed. Does not mount anything.
-   */
-  public static boolean isAvailable() {
-    return unavailableReason() == null;
-  }
-
-  private static String unavailableReason() {
-    if (!Files.isReadable(DEV_FUSE) || !Files.isWritable(DEV_FUSE)) {
-      return "/dev/fuse is missing or not accessible (load the fuse module / pass --device /dev/fuse)";
-    }
-    if (NativeFuse.libraryPath() == null) {
-      return "libfuse3.so.3 not found in " + NativeFuse.LIBRARY_CANDIDATES;
-    }
-    if (FUSERMOUNT.stream().noneMatch(p -> Files.isExecutable(Path.of(p)))) {
-      return "fusermount3 not found in " + FUSERMOUNT;
-    }
-    return null;
-  }
-
-  /**
-   * Mounts {@code root} at {@code mountPoint} and returns once the mount serves requests.
-   *
-   * <p>Blocks for the mount handshake (typically tens of milliseconds, at most about 10 s).
-   *
-   * @param root the directory to expose; any {@link java.nio.file.FileSystem} works, the attribute
-   *     views it supports decide how faithful {@code stat} is (best with {@code "unix"}); what it
-   *     does beyond {@code java.nio.file} is declared in {@link FuseOptions#capabilities}
-   * @param mountPoint an existing, empty directory on the local file system
-   * @param options mount options
-   * @return the mounted file system; close it to unmount
-   * @throws IOException with a message starting "FUSE is not available: " (ending in "install
-   *     fuse3") if {@code /dev/fuse}, libfuse3 or fusermount3 is missing, so callers can fall
-   *     back; {@link NotDirectoryException} if {@code root} or {@code mountPoint} is not a
-   *     directory; {@link DirectoryNotEmptyException} if {@code mountPoint} is not empty; or an
-   *     {@code IOException} naming both paths if libfuse refuses the mount
-   * @throws NullPointerException if an argument is null
-   */
-  public static FuseMount mount(Path root, Path mountPoint, FuseOptions options) throws IOException {
-    Objects.requireNonNull(root, "root");
-    Objects.requireNonNull(mountPoint, "mountPoint");
-    Objects.requireNonNull(options, "options");
-    String reason = unavailableReason();
-    if (reason != null) {
-      throw new IOException("FUSE is not available: " + reason + "; install fuse3");
-    }
-    if (!Files.isDirectory(root)) {
-      throw new NotDirectoryException(root.toString());
-    }
-    Path mp = mountPoint.toAbsolutePath();
-    if (!Files.isDirectory(mp)) {
-      throw new NotDirectoryException(mp.toString());
-    }
-    try (DirectoryStream<Path> ds = Files.newDirectoryStream(mp)) {
-      if (ds.iterator().hasNext()) {
-        throw new DirectoryNotEmptyException(mp.toString());
-      }
+    private enum State {
+        MOUNTED,
+        CLOSED
     }
 
-    FuseBuilder builder;
-    try {
-      builder = Fuse.builder();
-    } catch (UnsupportedOperationException e) {
-      throw new IOException("FUSE is not available: jfuse does not support this platform ("
-          + System.getProperty("os.name") + "/" + System.getProperty("os.arch") + "); install fuse3", e);
-    }
-    builder.setLibraryPath(NativeFuse.libraryPath());
-    PathFuseOperations ops = new PathFuseOperations(root, options, builder.errno(), Clock.systemUTC());
-    Fuse fuse;
-    try {
-      fuse = builder.build(ops);
-    } catch (UnsatisfiedLinkError | IllegalCallerException e) {
-      throw new IOException("FUSE is not available: cannot load libfuse3 (" + e.getMessage()
-          + "); run with --enable-native-access=ALL-UNNAMED and install fuse3", e);
-    }
-    Arena upcalls = Arena.ofShared();
-    NativeFuse.bindLink(fuse, upcalls, ops::link);
-    NativeFuse.bindFallocate(fuse, upcalls, ops::fallocate);
-    NativeFuse.bindLseek(fuse, upcalls, ops::lseek);
-    NativeFuse.bindMknod(fuse, upcalls, ops::mknod);
-    try {
-      fuse.mount("holdfast", mp, flags(options).toArray(String[]::new));
-    } catch (FuseMountFailedException | IllegalArgumentException | IllegalStateException e) {
-      closeQuietly(fuse);
-      upcalls.close();
-      throw new IOException("FUSE mount of " + root + " at " + mp + " failed: " + e.getMessage(), e);
-    }
-    LOG.log(System.Logger.Level.DEBUG, "mounted " + root + " at " + mp);
-    return new FuseMount(root, mp, fuse, upcalls, ops);
-  }
+    private final Path root;
+    private final Path mountPoint;
+    private final Fuse fuse;
+    private final Arena upcalls;
+    private final PathFuseOperations ops;
+    private State state = State.MOUNTED;
 
-  static List<String> flags(FuseOptions o) {
-    String t = String.format(Locale.ROOT, "%.3f", o.cacheTimeout().toMillis() / 1000.0);
-    List<String> f = new ArrayList<>();
-    f.add("-o");
-    f.add("fsname=" + o.fsName() + ",subtype=holdfast,default_permissions,auto_unmount"
-        + ",attr_timeout=" + t + ",entry_timeout=" + t + ",negative_timeout=" + t
-        + (o.allowOther() ? ",allow_other" : "")
-        + (o.readOnly() ? ",ro" : ""));
-    if (o.debug()) {
-      f.add("-d");
+    private FuseMount(Path root, Path mountPoint, Fuse fuse, Arena upcalls, PathFuseOperations ops) {
+        this.root = root;
+        this.mountPoint = mountPoint;
+        this.fuse = fuse;
+        this.upcalls = upcalls;
+        this.ops = ops;
     }
-    return f;
-  }
 
-  private static void closeQuietly(Fuse fuse) {
-    try {
-      fuse.close();
-    } catch (TimeoutException | RuntimeException e) {
-      LOG.log(System.Logger.Level.WARNING, "closing failed FUSE session", e);
+    /**
+     * Whether FUSE can be used here: {@code /dev/fuse} is readable and writable, and
+     * {@code libfuse3.so.3} and {@code fusermount3} are installed. Does not mount anything.
+     */
+    public static boolean isAvailable() {
+        return unavailableReason() == null;
     }
-  }
 
-  /** The directory being served. */
-  public Path root() {
-    return root;
-  }
-
-  /** The absolute mount point. */
-  public Path mountPoint() {
-    return mountPoint;
-  }
-
-  /** Whether {@link #close()} has been called. */
-  public synchronized boolean isClosed() {
-    return state == State.CLOSED;
-  }
-
-  /**
-   * Unmounts (lazily if the mount is busy), stops the FUSE loop and closes every file handle
-   * still open. Idempotent: later calls return immediately.
-   *
-   * <p>Blocks until the FUSE loop has exited (at most about 10 s).
-   *
-   * @throws IOException if the FUSE loop did not stop in time; the mount is then left to
-   *     {@code auto_unmount} and its native resources are not released
-   */
-  @Override
-  public synchronized void close() throws IOException {
-    if (state == State.CLOSED) {
-      return;
+    private static String unavailableReason() {
+        if (!Files.isReadable(DEV_FUSE) || !Files.isWritable(DEV_FUSE)) {
+            return "/dev/fuse is missing or not accessible (load the fuse module / pass --device /dev/fuse)";
+        }
+        if (NativeFuse.libraryPath() == null) {
+            return "libfuse3.so.3 not found in " + NativeFuse.LIBRARY_CANDIDATES;
+        }
+        if (FUSERMOUNT.stream().noneMatch(p -> Files.isExecutable(Path.of(p)))) {
+            return "fusermount3 not found in " + FUSERMOUNT;
+        }
+        return null;
     }
-    state = State.CLOSED;
-    try {
-      fuse.close();
-    } catch (TimeoutException e) {
-      throw new IOException("FUSE loop for " + mountPoint + " did not stop within 10 s", e);
-    } finally {
-      ops.closeAll();
-    }
-    upcalls.close();
-  }
 
-  @Override
-  public String toString() {
-    return "FuseMount[" + root + " at " + mountPoint + (isClosed() ? ", closed]" : "]");
-  }
+    /**
+     * Mounts {@code root} at {@code mountPoint} and returns once the mount serves requests.
+     *
+     * <p>Blocks for the mount handshake (typically tens of milliseconds, at most about 10 s).
+     *
+     * @param root the directory to expose; any {@link java.nio.file.FileSystem} works, the attribute
+     *     views it supports decide how faithful {@code stat} is (best with {@code "unix"}); what it
+     *     does beyond {@code java.nio.file} is declared in {@link FuseOptions#capabilities}
+     * @param mountPoint an existing, empty directory on the local file system
+     * @param options mount options
+     * @return the mounted file system; close it to unmount
+     * @throws IOException with a message starting "FUSE is not available: " (ending in "install
+     *     fuse3") if {@code /dev/fuse}, libfuse3 or fusermount3 is missing, so callers can fall
+     *     back; {@link NotDirectoryException} if {@code root} or {@code mountPoint} is not a
+     *     directory; {@link DirectoryNotEmptyException} if {@code mountPoint} is not empty; or an
+     *     {@code IOException} naming both paths if libfuse refuses the mount
+     * @throws NullPointerException if an argument is null
+     */
+    public static FuseMount mount(Path root, Path mountPoint, FuseOptions options) throws IOException {
+        Objects.requireNonNull(root, "root");
+        Objects.requireNonNull(mountPoint, "mountPoint");
+        Objects.requireNonNull(options, "options");
+        String reason = unavailableReason();
+        if (reason != null) {
+            throw new IOException("FUSE is not available: " + reason + "; install fuse3");
+        }
+        if (!Files.isDirectory(root)) {
+            throw new NotDirectoryException(root.toString());
+        }
+        Path mp = mountPoint.toAbsolutePath();
+        if (!Files.isDirectory(mp)) {
+            throw new NotDirectoryException(mp.toString());
+        }
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(mp)) {
+            if (ds.iterator().hasNext()) {
+                throw new DirectoryNotEmptyException(mp.toString());
+            }
+        }
+
+        FuseBuilder builder;
+        try {
+            builder = Fuse.builder();
+        } catch (UnsupportedOperationException e) {
+            throw new IOException(
+                    "FUSE is not available: jfuse does not support this platform (" + System.getProperty("os.name")
+                            + "/" + System.getProperty("os.arch") + "); install fuse3",
+                    e);
+        }
+        builder.setLibraryPath(NativeFuse.libraryPath());
+        PathFuseOperations ops = new PathFuseOperations(root, options, builder.errno(), Clock.systemUTC());
+        Fuse fuse;
+        try {
+            fuse = builder.build(ops);
+        } catch (UnsatisfiedLinkError | IllegalCallerException e) {
+            throw new IOException(
+                    "FUSE is not available: cannot load libfuse3 (" + e.getMessage()
+                            + "); run with --enable-native-access=ALL-UNNAMED and install fuse3",
+                    e);
+        }
+        Arena upcalls = Arena.ofShared();
+        NativeFuse.bindLink(fuse, upcalls, ops::link);
+        NativeFuse.bindFallocate(fuse, upcalls, ops::fallocate);
+        NativeFuse.bindLseek(fuse, upcalls, ops::lseek);
+        NativeFuse.bindMknod(fuse, upcalls, ops::mknod);
+        try {
+            fuse.mount("holdfast", mp, flags(options).toArray(String[]::new));
+        } catch (FuseMountFailedException | IllegalArgumentException | IllegalStateException e) {
+            closeQuietly(fuse);
+            upcalls.close();
+            throw new IOException("FUSE mount of " + root + " at " + mp + " failed: " + e.getMessage(), e);
+        }
+        LOG.log(System.Logger.Level.DEBUG, "mounted " + root + " at " + mp);
+        return new FuseMount(root, mp, fuse, upcalls, ops);
+    }
+
+    static List<String> flags(FuseOptions o) {
+        String t = String.format(Locale.ROOT, "%.3f", o.cacheTimeout().toMillis() / 1000.0);
+        List<String> f = new ArrayList<>();
+        f.add("-o");
+        f.add("fsname=" + o.fsName() + ",subtype=holdfast,default_permissions,auto_unmount"
+                + ",attr_timeout=" + t + ",entry_timeout=" + t + ",negative_timeout=" + t
+                + (o.allowOther() ? ",allow_other" : "")
+                + (o.readOnly() ? ",ro" : ""));
+        if (o.debug()) {
+            f.add("-d");
+        }
+        return f;
+    }
+
+    private static void closeQuietly(Fuse fuse) {
+        try {
+            fuse.close();
+        } catch (TimeoutException | RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "closing failed FUSE session", e);
+        }
+    }
+
+    /** The directory being served. */
+    public Path root() {
+        return root;
+    }
+
+    /** The absolute mount point. */
+    public Path mountPoint() {
+        return mountPoint;
+    }
+
+    /** Whether {@link #close()} has been called. */
+    public synchronized boolean isClosed() {
+        return state == State.CLOSED;
+    }
+
+    /**
+     * Unmounts (lazily if the mount is busy), stops the FUSE loop and closes every file handle
+     * still open. Idempotent: later calls return immediately.
+     *
+     * <p>Blocks until the FUSE loop has exited (at most about 10 s).
+     *
+     * @throws IOException if the FUSE loop did not stop in time; the mount is then left to
+     *     {@code auto_unmount} and its native resources are not released
+     */
+    @Override
+    public synchronized void close() throws IOException {
+        if (state == State.CLOSED) {
+            return;
+        }
+        state = State.CLOSED;
+        try {
+            fuse.close();
+        } catch (TimeoutException e) {
+            throw new IOException("FUSE loop for " + mountPoint + " did not stop within 10 s", e);
+        } finally {
+            ops.closeAll();
+        }
+        upcalls.close();
+    }
+
+    @Override
+    public String toString() {
+        return "FuseMount[" + root + " at " + mountPoint + (isClosed() ? ", closed]" : "]");
+    }
 }

@@ -27,92 +27,90 @@ import java.util.regex.Pattern;
  *     volume
  */
 public record FuseOptions(
-    boolean allowOther,
-    boolean readOnly,
-    boolean debug,
-    Duration cacheTimeout,
-    String fsName,
-    CallerScope callerScope,
-    Capabilities capabilities) {
+        boolean allowOther,
+        boolean readOnly,
+        boolean debug,
+        Duration cacheTimeout,
+        String fsName,
+        CallerScope callerScope,
+        Capabilities capabilities) {
 
-  private static final Pattern FS_NAME = Pattern.compile("holdfast-[A-Za-z0-9._:@/+-]{1,200}");
-  private static final Duration MAX_CACHE_TIMEOUT = Duration.ofDays(1);
+    private static final Pattern FS_NAME = Pattern.compile("holdfast-[A-Za-z0-9._:@/+-]{1,200}");
+    private static final Duration MAX_CACHE_TIMEOUT = Duration.ofDays(1);
 
-  /**
-   * Validates the options.
-   *
-   * @throws IllegalArgumentException if {@code cacheTimeout} is negative or longer than a day,
-   *     or {@code fsName} does not match {@code holdfast-[A-Za-z0-9._:@/+-]+} (commas would inject
-   *     mount options)
-   * @throws NullPointerException if an object argument is null
-   */
-  public FuseOptions {
-    Objects.requireNonNull(cacheTimeout, "cacheTimeout");
-    Objects.requireNonNull(fsName, "fsName");
-    Objects.requireNonNull(callerScope, "callerScope");
-    Objects.requireNonNull(capabilities, "capabilities");
-    if (cacheTimeout.isNegative() || cacheTimeout.compareTo(MAX_CACHE_TIMEOUT) > 0) {
-      throw new IllegalArgumentException("cacheTimeout must be within [0, 1 day]: " + cacheTimeout);
+    /**
+     * Validates the options.
+     *
+     * @throws IllegalArgumentException if {@code cacheTimeout} is negative or longer than a day,
+     *     or {@code fsName} does not match {@code holdfast-[A-Za-z0-9._:@/+-]+} (commas would inject
+     *     mount options)
+     * @throws NullPointerException if an object argument is null
+     */
+    public FuseOptions {
+        Objects.requireNonNull(cacheTimeout, "cacheTimeout");
+        Objects.requireNonNull(fsName, "fsName");
+        Objects.requireNonNull(callerScope, "callerScope");
+        Objects.requireNonNull(capabilities, "capabilities");
+        if (cacheTimeout.isNegative() || cacheTimeout.compareTo(MAX_CACHE_TIMEOUT) > 0) {
+            throw new IllegalArgumentException("cacheTimeout must be within [0, 1 day]: " + cacheTimeout);
+        }
+        if (!FS_NAME.matcher(fsName).matches()) {
+            throw new IllegalArgumentException("fsName must match holdfast-[A-Za-z0-9._:@/+-]+ : '" + fsName + "'");
+        }
     }
-    if (!FS_NAME.matcher(fsName).matches()) {
-      throw new IllegalArgumentException(
-          "fsName must match holdfast-[A-Za-z0-9._:@/+-]+ : '" + fsName + "'");
+
+    /** The options for a file system with {@link Capabilities#LOCAL} capabilities. */
+    public FuseOptions(
+            boolean allowOther,
+            boolean readOnly,
+            boolean debug,
+            Duration cacheTimeout,
+            String fsName,
+            CallerScope callerScope) {
+        this(allowOther, readOnly, debug, cacheTimeout, fsName, callerScope, Capabilities.LOCAL);
     }
-  }
 
-  /** The options for a file system with {@link Capabilities#LOCAL} capabilities. */
-  public FuseOptions(
-      boolean allowOther,
-      boolean readOnly,
-      boolean debug,
-      Duration cacheTimeout,
-      String fsName,
-      CallerScope callerScope) {
-    this(allowOther, readOnly, debug, cacheTimeout, fsName, callerScope, Capabilities.LOCAL);
-  }
+    /**
+     * The options without a credentials hook ({@link CallerScope#NONE}), for a file system with
+     * {@link Capabilities#LOCAL} capabilities.
+     */
+    public FuseOptions(boolean allowOther, boolean readOnly, boolean debug, Duration cacheTimeout, String fsName) {
+        this(allowOther, readOnly, debug, cacheTimeout, fsName, CallerScope.NONE);
+    }
 
-  /**
-   * The options without a credentials hook ({@link CallerScope#NONE}), for a file system with
-   * {@link Capabilities#LOCAL} capabilities.
-   */
-  public FuseOptions(
-      boolean allowOther, boolean readOnly, boolean debug, Duration cacheTimeout, String fsName) {
-    this(allowOther, readOnly, debug, cacheTimeout, fsName, CallerScope.NONE);
-  }
+    /**
+     * Read-write, not {@code allow_other}, no debug, no kernel caching of attributes and entries
+     * (the kernel asks on every stat and lookup, so it never shows a size, mode or link count older
+     * than the file system's: hard links and other clients' changes included), {@code
+     * fsname=holdfast-fs}, no credentials hook, {@link Capabilities#LOCAL} (declare {@link
+     * Capabilities#HOLDFAST} with {@link #withCapabilities} for a Holdfast volume).
+     */
+    public static FuseOptions defaults() {
+        return new FuseOptions(false, false, false, Duration.ZERO, "holdfast-fs");
+    }
 
-  /**
-   * Read-write, not {@code allow_other}, no debug, no kernel caching of attributes and entries
-   * (the kernel asks on every stat and lookup, so it never shows a size, mode or link count older
-   * than the file system's: hard links and other clients' changes included), {@code
-   * fsname=holdfast-fs}, no credentials hook, {@link Capabilities#LOCAL} (declare {@link
-   * Capabilities#HOLDFAST} with {@link #withCapabilities} for a Holdfast volume).
-   */
-  public static FuseOptions defaults() {
-    return new FuseOptions(false, false, false, Duration.ZERO, "holdfast-fs");
-  }
+    /** A copy with {@code fsName} replaced. */
+    public FuseOptions withFsName(String name) {
+        return new FuseOptions(allowOther, readOnly, debug, cacheTimeout, name, callerScope, capabilities);
+    }
 
-  /** A copy with {@code fsName} replaced. */
-  public FuseOptions withFsName(String name) {
-    return new FuseOptions(allowOther, readOnly, debug, cacheTimeout, name, callerScope, capabilities);
-  }
+    /** A copy with {@code readOnly} replaced. */
+    public FuseOptions withReadOnly(boolean ro) {
+        return new FuseOptions(allowOther, ro, debug, cacheTimeout, fsName, callerScope, capabilities);
+    }
 
-  /** A copy with {@code readOnly} replaced. */
-  public FuseOptions withReadOnly(boolean ro) {
-    return new FuseOptions(allowOther, ro, debug, cacheTimeout, fsName, callerScope, capabilities);
-  }
+    /** A copy with {@code cacheTimeout} replaced. */
+    public FuseOptions withCacheTimeout(Duration timeout) {
+        return new FuseOptions(allowOther, readOnly, debug, timeout, fsName, callerScope, capabilities);
+    }
 
-  /** A copy with {@code cacheTimeout} replaced. */
-  public FuseOptions withCacheTimeout(Duration timeout) {
-    return new FuseOptions(allowOther, readOnly, debug, timeout, fsName, callerScope, capabilities);
-  }
+    /** A copy with the credentials hook replaced. */
+    public FuseOptions withCallerScope(CallerScope scope) {
+        return new FuseOptions(allowOther, readOnly, debug, cacheTimeout, fsName, scope, capabilities);
+    }
 
-  /** A copy with the credentials hook replaced. */
-  public FuseOptions withCallerScope(CallerScope scope) {
-    return new FuseOptions(allowOther, readOnly, debug, cacheTimeout, fsName, scope, capabilities);
-  }
-
-  /** A copy with the declared capabilities replaced. */
-  public FuseOptions withCapabilities(Capabilities declared) {
-    return new FuseOptions(allowOther, readOnly, debug, cacheTimeout, fsName, callerScope, declared);
-  }
+    /** A copy with the declared capabilities replaced. */
+    public FuseOptions withCapabilities(Capabilities declared) {
+        return new FuseOptions(allowOther, readOnly, debug, cacheTimeout, fsName, callerScope, declared);
+    }
 }

@@ -19,40 +19,40 @@ package io.holdfast.protocol;
  *     it), as given to {@code mknod(2)}; 0 for every other type
  */
 public record Attr(
-    long inode,
-    FileType type,
-    int mode,
-    int nlink,
-    int uid,
-    int gid,
-    long size,
-    long atimeNanos,
-    long mtimeNanos,
-    long ctimeNanos,
-    long rdev) {
+        long inode,
+        FileType type,
+        int mode,
+        int nlink,
+        int uid,
+        int gid,
+        long size,
+        long atimeNanos,
+        long mtimeNanos,
+        long ctimeNanos,
+        long rdev) {
 
-  /** Attributes of an inode without a device number ({@code rdev} 0). */
-  public Attr(
-      long inode,
-      FileType type,
-      int mode,
-      int nlink,
-      int uid,
-      int gid,
-      long size,
-      long atimeNanos,
-      long mtimeNanos,
-      long ctimeNanos) {
-    this(inode, type, mode, nlink, uid, gid, size, atimeNanos, mtimeNanos, ctimeNanos, 0);
-  }
+    /** Attributes of an inode without a device number ({@code rdev} 0). */
+    public Attr(
+            long inode,
+            FileType type,
+            int mode,
+            int nlink,
+            int uid,
+            int gid,
+            long size,
+            long atimeNanos,
+            long mtimeNanos,
+            long ctimeNanos) {
+        this(inode, type, mode, nlink, uid, gid, size, atimeNanos, mtimeNanos, ctimeNanos, 0);
+    }
 
-  /** Full {@code st_mode}: format bits plus permission bits. */
-  public int stMode() {
-    return type.formatBits() | (mode & 07777);
-  }
+    /** Full {@code st_mode}: format bits plus permission bits. */
+    public int stMode() {
+        return type.formatBits() | (mode & 07777);
+    }
 
-  /** Whether this is a directory. */
-  public boolean isDirectory() {
-    return type == FileType.DIRECTORY;
-  }
+    /** Whether this is a directory. */
+    public boolean isDirectory() {
+        return type == FileType.DIRECTORY;
+    }
 }

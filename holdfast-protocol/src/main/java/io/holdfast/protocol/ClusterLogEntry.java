@@ -17,63 +17,70 @@ import java.util.Objects;
  * @param command the command to apply
  */
 public record ClusterLogEntry(long timestampNanos, ClusterCommand command) {
-  private static final int MARKER = 0xFF;
+    private static final int MARKER = 0xFF;
 
-  public ClusterLogEntry {
-    Objects.requireNonNull(command, "command");
-  }
-
-  /** The log format of this entry: every cluster command is of log format 1. */
-  public int format() {
-    return 1;
-  }
-
-  /** Encodes the entry. */
-  public byte[] encode() {
-    byte[] cmd = ClusterCommand.encode(command);
-    ByteBuffer b = ByteBuffer.allocate(2 + 8 + cmd.length);
-    b.put((byte) MARKER).put((byte) format()).putLong(timestampNanos).put(cmd);
-    return b.array();
-  }
-
-  /**
-   * Decodes an entry as a member supporting log formats {@link LogFormat#MIN} to {@code maxFormat}.
-   *
-   * @throws LogFormatException if its format is outside that range, it names an unknown kind of
-   *     command, or it is corrupt
-   */
-  public static ClusterLogEntry decode(byte[] data, int maxFormat) throws LogFormatException {
-    int format = 0;
-    try {
-      if (data == null || data.length < 8) {
-        throw new ProtocolException(Errno.EBADMSG, "cluster log entry of " + (data == null ? "no" : data.length) + " bytes");
-      }
-      int at = 0;
-      if ((data[0] & 0xff) == MARKER) {
-        if (data.length < 10) {
-          throw new ProtocolException(Errno.EBADMSG, "cluster log entry of " + data.length + " bytes");
-        }
-        format = data[1] & 0xff;
-        at = 2;
-      } else {
-        format = 1;
-      }
-      LogFormat.check(format, maxFormat);
-      long nanos = ByteBuffer.wrap(data, at, 8).getLong();
-      byte[] cmd = Arrays.copyOfRange(data, at + 8, data.length);
-      if (cmd.length >= 4 && (cmd[3] & 0xff) > ClusterCommand.KINDS) {
-        throw new LogFormatException(LogFormatException.Reason.UNKNOWN_KIND, format, "cluster log entry of log format "
-            + format + " holds command kind " + (cmd[3] & 0xff) + ", which this code does not know: upgrade this node");
-      }
-      ClusterCommand c = ClusterCommand.decode(cmd);
-      if (c instanceof ClusterCommand.GetMap || c instanceof ClusterCommand.Hello) {
-        throw new ProtocolException(Errno.EBADMSG, "cluster log entry holds a query: " + c.getClass().getSimpleName());
-      }
-      return new ClusterLogEntry(nanos, c);
-    } catch (LogFormatException e) {
-      throw e;
-    } catch (ProtocolException e) {
-      throw new LogFormatException(LogFormatException.Reason.CORRUPT, format, "corrupt cluster log entry: " + e.getMessage());
+    public ClusterLogEntry {
+        Objects.requireNonNull(command, "command");
     }
-  }
+
+    /** The log format of this entry: every cluster command is of log format 1. */
+    public int format() {
+        return 1;
+    }
+
+    /** Encodes the entry. */
+    public byte[] encode() {
+        byte[] cmd = ClusterCommand.encode(command);
+        ByteBuffer b = ByteBuffer.allocate(2 + 8 + cmd.length);
+        b.put((byte) MARKER).put((byte) format()).putLong(timestampNanos).put(cmd);
+        return b.array();
+    }
+
+    /**
+     * Decodes an entry as a member supporting log formats {@link LogFormat#MIN} to {@code maxFormat}.
+     *
+     * @throws LogFormatException if its format is outside that range, it names an unknown kind of
+     *     command, or it is corrupt
+     */
+    public static ClusterLogEntry decode(byte[] data, int maxFormat) throws LogFormatException {
+        int format = 0;
+        try {
+            if (data == null || data.length < 8) {
+                throw new ProtocolException(
+                        Errno.EBADMSG, "cluster log entry of " + (data == null ? "no" : data.length) + " bytes");
+            }
+            int at = 0;
+            if ((data[0] & 0xff) == MARKER) {
+                if (data.length < 10) {
+                    throw new ProtocolException(Errno.EBADMSG, "cluster log entry of " + data.length + " bytes");
+                }
+                format = data[1] & 0xff;
+                at = 2;
+            } else {
+                format = 1;
+            }
+            LogFormat.check(format, maxFormat);
+            long nanos = ByteBuffer.wrap(data, at, 8).getLong();
+            byte[] cmd = Arrays.copyOfRange(data, at + 8, data.length);
+            if (cmd.length >= 4 && (cmd[3] & 0xff) > ClusterCommand.KINDS) {
+                throw new LogFormatException(
+                        LogFormatException.Reason.UNKNOWN_KIND,
+                        format,
+                        "cluster log entry of log format " + format + " holds command kind " + (cmd[3] & 0xff)
+                                + ", which this code does not know: upgrade this node");
+            }
+            ClusterCommand c = ClusterCommand.decode(cmd);
+            if (c instanceof ClusterCommand.GetMap || c instanceof ClusterCommand.Hello) {
+                throw new ProtocolException(
+                        Errno.EBADMSG,
+                        "cluster log entry holds a query: " + c.getClass().getSimpleName());
+            }
+            return new ClusterLogEntry(nanos, c);
+        } catch (LogFormatException e) {
+            throw e;
+        } catch (ProtocolException e) {
+            throw new LogFormatException(
+                    LogFormatException.Reason.CORRUPT, format, "corrupt cluster log entry: " + e.getMessage());
+        }
+    }
 }

@@ -10,10 +10,15 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.TreeMap;
 import java.util.UUID;
 
 /**
@@ -37,462 +42,476 @@ import java.util.UUID;
  * @param nodeInfo what each node advertised of its code, by address (nodes that have not
  *     advertised yet are absent and count as {@link NodeInfo#UNKNOWN})
  */
-public record ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<String, Volume> volumes,
-    Map<String, NodeInfo> nodeInfo) {
-  /** Largest encoded map, in bytes (1 MiB). */
-  public static final int MAX_BYTES = 1 << 20;
-  /** Most nodes or volumes in a map. */
-  public static final int MAX_ENTRIES = 4096;
+public record ClusterMap(
+        long epoch, UUID clusterId, List<String> nodes, Map<String, Volume> volumes, Map<String, NodeInfo> nodeInfo) {
+    /** Largest encoded map, in bytes (1 MiB). */
+    public static final int MAX_BYTES = 1 << 20;
+    /** Most nodes or volumes in a map. */
+    public static final int MAX_ENTRIES = 4096;
 
-  private static final short MAGIC = 0x484d;
-  private static final int VERSION = 4;
-  /** Most export ACL rules per volume. */
-  public static final int MAX_ACL_RULES = 256;
+    private static final short MAGIC = 0x484d;
+    private static final int VERSION = 4;
+    /** Most export ACL rules per volume. */
+    public static final int MAX_ACL_RULES = 256;
 
-  public ClusterMap {
-    nodes = List.copyOf(nodes);
-    volumes = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(volumes));
-    nodeInfo = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(nodeInfo));
-  }
-
-  /** A map in which no node has advertised yet. */
-  public ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<String, Volume> volumes) {
-    this(epoch, clusterId, nodes, volumes, Map.of());
-  }
-
-  /**
-   * What a node advertised of its code ({@link ClusterCommand.AdvertiseNode}).
-   *
-   * @param minLogFormat the oldest log format it reads
-   * @param maxLogFormat the newest log format it reads and writes
-   * @param version its software version ({@code ""} if unknown)
-   */
-  public record NodeInfo(int minLogFormat, int maxLogFormat, String version) {
-    /** A node that has not advertised: assumed to support log format 1 only. */
-    public static final NodeInfo UNKNOWN = new NodeInfo(1, 1, "");
-
-    public NodeInfo {
-      Objects.requireNonNull(version, "version");
+    public ClusterMap {
+        nodes = List.copyOf(nodes);
+        volumes = Collections.unmodifiableMap(new LinkedHashMap<>(volumes));
+        nodeInfo = Collections.unmodifiableMap(new TreeMap<>(nodeInfo));
     }
 
-    /** The range as people read it, {@code "1..2"}. */
-    public String logFormats() {
-      return LogFormat.range(minLogFormat, maxLogFormat);
-    }
-  }
-
-  /** What {@code node} advertised, or {@link NodeInfo#UNKNOWN} if it has not. */
-  public NodeInfo infoOf(String node) {
-    return nodeInfo.getOrDefault(node, NodeInfo.UNKNOWN);
-  }
-
-  /**
-   * The cluster's feature level: the newest log format every node of the map supports (a node
-   * that has not advertised counts as supporting format 1 only). 1 for a map without nodes.
-   */
-  public int featureLevel() {
-    return featureLevel(nodes);
-  }
-
-  /** The newest log format every one of {@code members} supports, per this map; 1 if none are given. */
-  public int featureLevel(java.util.Collection<String> members) {
-    return members.stream().mapToInt(n -> infoOf(n).maxLogFormat()).min().orElse(1);
-  }
-
-  /** This map with {@code node}'s advertisement recorded. */
-  public ClusterMap withNodeInfo(String node, NodeInfo info) {
-    Map<String, NodeInfo> m = new LinkedHashMap<>(nodeInfo);
-    m.put(node, info);
-    return new ClusterMap(epoch, clusterId, nodes, volumes, m);
-  }
-
-  /**
-   * A volume and the replica group that serves it.
-   *
-   * <p>Membership changes ({@code holdfast volume replace-replica}) go through two map changes:
-   * the first names the {@code joining} node and raises the {@code generation}; once the
-   * group's Raft configuration has the new member, the second swaps it for the replaced one in
-   * {@code replicas}. A node serves the group while it is a replica or joining, and leaves it
-   * (its brick set aside) once the map names it as neither.
-   *
-   * @param name volume name: 1–64 characters of {@code [A-Za-z0-9._-]}
-   * @param groupId the Raft group id of its replica group; read it through {@link Placement},
-   *     which decides which group serves which part of a volume
-   * @param replicas member node addresses
-   * @param createdNanos creation time, nanoseconds since the epoch
-   * @param acl export ACL rules, evaluated in order (see {@link AclRule}); empty denies every
-   *     client that is not the cluster's admin or a node
-   * @param generation the group membership generation (DST's "age"): 1 at creation, one more
-   *     for each replacement begun
-   * @param since for each replica (same order), the generation at which it joined; a brick
-   *     made before that is not this member's current brick
-   * @param joining the node being added by a replacement in progress, or {@code ""}
-   */
-  public record Volume(String name, UUID groupId, List<String> replicas, long createdNanos, List<AclRule> acl,
-      long generation, List<Long> since, String joining) {
-    public Volume {
-      replicas = List.copyOf(replicas);
-      acl = List.copyOf(acl);
-      since = List.copyOf(since);
-      Objects.requireNonNull(joining, "joining");
-      if (since.size() != replicas.size()) {
-        throw new IllegalArgumentException(since.size() + " join generations for " + replicas.size() + " replicas");
-      }
-    }
-
-    /** A volume without ACL rules, of generation 1. */
-    public Volume(String name, UUID groupId, List<String> replicas, long createdNanos) {
-      this(name, groupId, replicas, createdNanos, List.of());
-    }
-
-    /** A volume of generation 1 (every replica there from the start) with no replacement under way. */
-    public Volume(String name, UUID groupId, List<String> replicas, long createdNanos, List<AclRule> acl) {
-      this(name, groupId, replicas, createdNanos, acl, 1, java.util.Collections.nCopies(replicas.size(), 1L), "");
-    }
-
-    /** Whether {@code node} serves this volume: a replica, or joining. */
-    public boolean servedBy(String node) {
-      return replicas.contains(node) || joining.equals(node);
+    /** A map in which no node has advertised yet. */
+    public ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<String, Volume> volumes) {
+        this(epoch, clusterId, nodes, volumes, Map.of());
     }
 
     /**
-     * The generation at which {@code node} joined: its entry in {@link #since}, the current
-     * generation if it is joining, or empty if it serves no replica.
-     */
-    public java.util.OptionalLong sinceOf(String node) {
-      int i = replicas.indexOf(node);
-      if (i >= 0) {
-        return java.util.OptionalLong.of(since.get(i));
-      }
-      return joining.equals(node) && !node.isEmpty() ? java.util.OptionalLong.of(generation) : java.util.OptionalLong.empty();
-    }
-
-    /**
-     * What a client gets: the first matching rule's access, else {@link Access#NONE}.
+     * What a node advertised of its code ({@link ClusterCommand.AdvertiseNode}).
      *
-     * @param clientName the client certificate's common name
-     * @param address the client's IP address literal
+     * @param minLogFormat the oldest log format it reads
+     * @param maxLogFormat the newest log format it reads and writes
+     * @param version its software version ({@code ""} if unknown)
      */
-    public Access accessFor(String clientName, String address) {
-      for (AclRule r : acl) {
-        if (r.matches(clientName, address)) {
-          return r.access();
+    public record NodeInfo(int minLogFormat, int maxLogFormat, String version) {
+        /** A node that has not advertised: assumed to support log format 1 only. */
+        public static final NodeInfo UNKNOWN = new NodeInfo(1, 1, "");
+
+        public NodeInfo {
+            Objects.requireNonNull(version, "version");
         }
-      }
-      return Access.NONE;
+
+        /** The range as people read it, {@code "1..2"}. */
+        public String logFormats() {
+            return LogFormat.range(minLogFormat, maxLogFormat);
+        }
     }
 
-    /** This volume with other ACL rules. */
-    public Volume withAcl(List<AclRule> rules) {
-      return new Volume(name, groupId, replicas, createdNanos, rules, generation, since, joining);
+    /** What {@code node} advertised, or {@link NodeInfo#UNKNOWN} if it has not. */
+    public NodeInfo infoOf(String node) {
+        return nodeInfo.getOrDefault(node, NodeInfo.UNKNOWN);
     }
 
     /**
-     * This volume with a replacement begun: {@code newNode} joining, the generation one more.
+     * The cluster's feature level: the newest log format every node of the map supports (a node
+     * that has not advertised counts as supporting format 1 only). 1 for a map without nodes.
      */
-    public Volume beginReplace(String newNode) {
-      return new Volume(name, groupId, replicas, createdNanos, acl, generation + 1, since, newNode);
+    public int featureLevel() {
+        return featureLevel(nodes);
     }
 
-    /** This volume with the joining node in place of {@code oldNode}, no replacement under way. */
-    public Volume commitReplace(String oldNode) {
-      List<String> r = new ArrayList<>(replicas);
-      List<Long> s = new ArrayList<>(since);
-      int i = r.indexOf(oldNode);
-      r.set(i, joining);
-      s.set(i, generation);
-      return new Volume(name, groupId, r, createdNanos, acl, generation, s, "");
+    /** The newest log format every one of {@code members} supports, per this map; 1 if none are given. */
+    public int featureLevel(Collection<String> members) {
+        return members.stream().mapToInt(n -> infoOf(n).maxLogFormat()).min().orElse(1);
     }
-  }
 
-  /**
-   * Checks a volume name.
-   *
-   * @throws IllegalArgumentException if the name is empty, longer than 64 characters, or has a
-   *     character other than letters, digits, '.', '_' and '-'
-   */
-  public static void checkVolumeName(String name) {
-    if (name == null || !name.matches("[A-Za-z0-9._-]{1,64}") || name.equals(".") || name.equals("..")) {
-      throw new IllegalArgumentException(
-          "invalid volume name " + (name == null ? "null" : "\"" + name + "\"")
-              + ": use 1-64 letters, digits, '.', '_' or '-'");
+    /** This map with {@code node}'s advertisement recorded. */
+    public ClusterMap withNodeInfo(String node, NodeInfo info) {
+        Map<String, NodeInfo> m = new LinkedHashMap<>(nodeInfo);
+        m.put(node, info);
+        return new ClusterMap(epoch, clusterId, nodes, volumes, m);
     }
-  }
 
-  /**
-   * Checks a node address {@code host:port}.
-   *
-   * @throws IllegalArgumentException if it is not of that form with a port in 1–65535
-   */
-  public static void checkAddress(String address) {
-    int i = address == null ? -1 : address.lastIndexOf(':');
-    if (i <= 0 || i == address.length() - 1) {
-      throw new IllegalArgumentException("invalid node address \"" + address + "\": expected host:port");
-    }
-    try {
-      int port = Integer.parseInt(address.substring(i + 1));
-      if (port < 1 || port > 65535) {
-        throw new IllegalArgumentException("port out of range in \"" + address + "\"");
-      }
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("invalid port in node address \"" + address + "\"");
-    }
-  }
-
-  /** The Raft peer id for a node address: {@code host:port} becomes {@code host_port}. */
-  public static String peerId(String address) {
-    return address.replace(':', '_');
-  }
-
-  /** Encodes the map. */
-  public byte[] encode() {
-    try {
-      ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-      DataOutputStream out = new DataOutputStream(bytes);
-      out.writeShort(MAGIC);
-      out.writeByte(VERSION);
-      out.writeLong(epoch);
-      out.writeLong(clusterId.getMostSignificantBits());
-      out.writeLong(clusterId.getLeastSignificantBits());
-      out.writeInt(nodes.size());
-      for (String n : nodes) {
-        writeString(out, n);
-      }
-      out.writeInt(volumes.size());
-      for (Volume v : volumes.values()) {
-        writeString(out, v.name());
-        out.writeLong(v.groupId().getMostSignificantBits());
-        out.writeLong(v.groupId().getLeastSignificantBits());
-        out.writeInt(v.replicas().size());
-        for (String r : v.replicas()) {
-          writeString(out, r);
-        }
-        out.writeLong(v.createdNanos());
-        out.writeInt(v.acl().size());
-        for (AclRule r : v.acl()) {
-          writeString(out, r.identity());
-          writeString(out, r.network());
-          out.writeByte(r.access().code());
-        }
-        out.writeLong(v.generation());
-        for (long g : v.since()) {
-          out.writeLong(g);
-        }
-        writeString(out, v.joining());
-      }
-      out.writeInt(nodeInfo.size());
-      for (Map.Entry<String, NodeInfo> e : nodeInfo.entrySet()) {
-        writeString(out, e.getKey());
-        out.writeByte(e.getValue().minLogFormat());
-        out.writeByte(e.getValue().maxLogFormat());
-        writeString(out, e.getValue().version());
-      }
-      out.flush();
-      byte[] body = bytes.toByteArray();
-      byte[] framed = Arrays.copyOf(body, body.length + 4);
-      ByteBuffer.wrap(framed, body.length, 4).putInt(Checksums.crc32c(body));
-      return framed;
-    } catch (IOException e) {
-      throw new IllegalStateException("in-memory stream failed", e);
-    }
-  }
-
-  /**
-   * Decodes a map.
-   *
-   * @throws ProtocolException if the bytes are not a map of this version, are corrupt, or are
-   *     over a limit
-   */
-  public static ClusterMap decode(byte[] framed) throws ProtocolException {
-    if (framed == null || framed.length < 7 || framed.length > MAX_BYTES) {
-      throw new ProtocolException(Errno.EBADMSG, "cluster map of " + (framed == null ? "no" : framed.length) + " bytes");
-    }
-    int stored = ByteBuffer.wrap(framed, framed.length - 4, 4).getInt();
-    if (stored != Checksums.crc32c(framed, 0, framed.length - 4)) {
-      throw new ProtocolException(Errno.EBADMSG, "cluster map checksum mismatch");
-    }
-    try {
-      DataInputStream in = new DataInputStream(new ByteArrayInputStream(framed, 0, framed.length - 4));
-      if (in.readShort() != MAGIC) {
-        throw new ProtocolException(Errno.EPROTO, "not a cluster map (bad magic)");
-      }
-      int version = in.readUnsignedByte();
-      if (version < 1 || version > VERSION) {
-        throw new ProtocolException(
-            Errno.EPROTO, "unsupported cluster map version " + version + " (this side speaks 1.." + VERSION + ")");
-      }
-      long epoch = in.readLong();
-      UUID id = new UUID(in.readLong(), in.readLong());
-      int n = count(in);
-      List<String> nodes = new ArrayList<>(n);
-      for (int i = 0; i < n; i++) {
-        nodes.add(readString(in));
-      }
-      int v = count(in);
-      Map<String, Volume> volumes = new LinkedHashMap<>();
-      for (int i = 0; i < v; i++) {
-        String name = readString(in);
-        UUID group = new UUID(in.readLong(), in.readLong());
-        int r = count(in);
-        List<String> replicas = new ArrayList<>(r);
-        for (int j = 0; j < r; j++) {
-          replicas.add(readString(in));
-        }
-        long created = in.readLong();
-        List<AclRule> acl = version >= 2 ? readAcl(in) : List.of();
-        Volume vol;
-        if (version >= 3) {
-          long generation = in.readLong();
-          if (generation < 1) {
-            throw new ProtocolException(Errno.EBADMSG, "volume " + name + " of membership generation " + generation);
-          }
-          List<Long> since = new ArrayList<>(r);
-          for (int j = 0; j < r; j++) {
-            long g = in.readLong();
-            if (g < 1 || g > generation) {
-              throw new ProtocolException(Errno.EBADMSG, "replica of volume " + name + " joined at generation " + g
-                  + ", outside 1.." + generation);
+    /**
+     * A volume and the replica group that serves it.
+     *
+     * <p>Membership changes ({@code holdfast volume replace-replica}) go through two map changes:
+     * the first names the {@code joining} node and raises the {@code generation}; once the
+     * group's Raft configuration has the new member, the second swaps it for the replaced one in
+     * {@code replicas}. A node serves the group while it is a replica or joining, and leaves it
+     * (its brick set aside) once the map names it as neither.
+     *
+     * @param name volume name: 1–64 characters of {@code [A-Za-z0-9._-]}
+     * @param groupId the Raft group id of its replica group; read it through {@link Placement},
+     *     which decides which group serves which part of a volume
+     * @param replicas member node addresses
+     * @param createdNanos creation time, nanoseconds since the epoch
+     * @param acl export ACL rules, evaluated in order (see {@link AclRule}); empty denies every
+     *     client that is not the cluster's admin or a node
+     * @param generation the group membership generation (DST's "age"): 1 at creation, one more
+     *     for each replacement begun
+     * @param since for each replica (same order), the generation at which it joined; a brick
+     *     made before that is not this member's current brick
+     * @param joining the node being added by a replacement in progress, or {@code ""}
+     */
+    public record Volume(
+            String name,
+            UUID groupId,
+            List<String> replicas,
+            long createdNanos,
+            List<AclRule> acl,
+            long generation,
+            List<Long> since,
+            String joining) {
+        public Volume {
+            replicas = List.copyOf(replicas);
+            acl = List.copyOf(acl);
+            since = List.copyOf(since);
+            Objects.requireNonNull(joining, "joining");
+            if (since.size() != replicas.size()) {
+                throw new IllegalArgumentException(
+                        since.size() + " join generations for " + replicas.size() + " replicas");
             }
-            since.add(g);
-          }
-          vol = new Volume(name, group, replicas, created, acl, generation, since, readString(in));
-        } else {
-          vol = new Volume(name, group, replicas, created, acl);
         }
-        if (volumes.put(name, vol) != null) {
-          throw new ProtocolException(Errno.EBADMSG, "volume " + name + " twice in cluster map");
+
+        /** A volume without ACL rules, of generation 1. */
+        public Volume(String name, UUID groupId, List<String> replicas, long createdNanos) {
+            this(name, groupId, replicas, createdNanos, List.of());
         }
-      }
-      Map<String, NodeInfo> info = new LinkedHashMap<>();
-      if (version >= 4) {
-        int k = count(in);
-        String previous = null;
-        for (int i = 0; i < k; i++) {
-          String node = readString(in);
-          if (previous != null && previous.compareTo(node) >= 0) {
-            throw new ProtocolException(Errno.EBADMSG, "node advertisements out of order at " + node);
-          }
-          previous = node;
-          int min = in.readUnsignedByte();
-          int max = in.readUnsignedByte();
-          String sw = readString(in);
-          if (min < 1 || max < min) {
-            throw new ProtocolException(Errno.EBADMSG, "node " + node + " advertises log formats " + min + ".." + max);
-          }
-          if (!nodes.contains(node) || info.put(node, new NodeInfo(min, max, sw)) != null) {
-            throw new ProtocolException(Errno.EBADMSG, "advertisement of " + node + " twice or for no node of the map");
-          }
+
+        /** A volume of generation 1 (every replica there from the start) with no replacement under way. */
+        public Volume(String name, UUID groupId, List<String> replicas, long createdNanos, List<AclRule> acl) {
+            this(name, groupId, replicas, createdNanos, acl, 1, Collections.nCopies(replicas.size(), 1L), "");
         }
-      }
-      if (in.available() != 0) {
-        throw new ProtocolException(Errno.EBADMSG, "trailing bytes after cluster map");
-      }
-      return new ClusterMap(epoch, id, nodes, volumes, info);
-    } catch (ProtocolException e) {
-      throw e;
-    } catch (IOException e) {
-      throw new ProtocolException(Errno.EBADMSG, "truncated cluster map");
+
+        /** Whether {@code node} serves this volume: a replica, or joining. */
+        public boolean servedBy(String node) {
+            return replicas.contains(node) || joining.equals(node);
+        }
+
+        /**
+         * The generation at which {@code node} joined: its entry in {@link #since}, the current
+         * generation if it is joining, or empty if it serves no replica.
+         */
+        public OptionalLong sinceOf(String node) {
+            int i = replicas.indexOf(node);
+            if (i >= 0) {
+                return OptionalLong.of(since.get(i));
+            }
+            return joining.equals(node) && !node.isEmpty() ? OptionalLong.of(generation) : OptionalLong.empty();
+        }
+
+        /**
+         * What a client gets: the first matching rule's access, else {@link Access#NONE}.
+         *
+         * @param clientName the client certificate's common name
+         * @param address the client's IP address literal
+         */
+        public Access accessFor(String clientName, String address) {
+            for (AclRule r : acl) {
+                if (r.matches(clientName, address)) {
+                    return r.access();
+                }
+            }
+            return Access.NONE;
+        }
+
+        /** This volume with other ACL rules. */
+        public Volume withAcl(List<AclRule> rules) {
+            return new Volume(name, groupId, replicas, createdNanos, rules, generation, since, joining);
+        }
+
+        /**
+         * This volume with a replacement begun: {@code newNode} joining, the generation one more.
+         */
+        public Volume beginReplace(String newNode) {
+            return new Volume(name, groupId, replicas, createdNanos, acl, generation + 1, since, newNode);
+        }
+
+        /** This volume with the joining node in place of {@code oldNode}, no replacement under way. */
+        public Volume commitReplace(String oldNode) {
+            List<String> r = new ArrayList<>(replicas);
+            List<Long> s = new ArrayList<>(since);
+            int i = r.indexOf(oldNode);
+            r.set(i, joining);
+            s.set(i, generation);
+            return new Volume(name, groupId, r, createdNanos, acl, generation, s, "");
+        }
     }
-  }
 
-  /** This map with other nodes. */
-  public ClusterMap withNodes(List<String> newNodes) {
-    Map<String, NodeInfo> kept = new LinkedHashMap<>(nodeInfo);
-    kept.keySet().retainAll(newNodes);
-    return new ClusterMap(epoch, clusterId, newNodes, volumes, kept);
-  }
-
-  /** This map with {@code volume} added or replacing the one of its name. */
-  public ClusterMap withVolume(Volume volume) {
-    Map<String, Volume> vs = new LinkedHashMap<>(volumes);
-    vs.put(volume.name(), volume);
-    return new ClusterMap(epoch, clusterId, nodes, vs, nodeInfo);
-  }
-
-  /** This map with another epoch. */
-  public ClusterMap withEpoch(long newEpoch) {
-    return new ClusterMap(newEpoch, clusterId, nodes, volumes, nodeInfo);
-  }
-
-  /** This map without export ACL rules (what a client that is not the admin is shown). */
-  public ClusterMap withoutAcls() {
-    Map<String, Volume> stripped = new LinkedHashMap<>();
-    volumes.forEach((name, v) -> stripped.put(name, v.withAcl(List.of())));
-    return new ClusterMap(epoch, clusterId, nodes, stripped, nodeInfo);
-  }
-
-  /** How many of the first nodes hold the cluster group. */
-  public static final int CLUSTER_GROUP_SIZE = 3;
-
-  /**
-   * The nodes that hold the cluster group: the first {@value #CLUSTER_GROUP_SIZE} of
-   * {@code nodes} (all of them if there are fewer).
-   */
-  public static List<String> clusterGroup(List<String> nodes) {
-    return nodes.subList(0, Math.min(CLUSTER_GROUP_SIZE, nodes.size()));
-  }
-
-  /** The nodes of this map that hold the cluster group ({@link #clusterGroup(List)}). */
-  public List<String> clusterGroup() {
-    return clusterGroup(nodes);
-  }
-
-  /** Finds a volume. */
-  public java.util.Optional<Volume> volume(String name) {
-    return java.util.Optional.ofNullable(volumes.get(Objects.requireNonNull(name)));
-  }
-
-  private static List<AclRule> readAcl(DataInputStream in) throws IOException {
-    int n = in.readInt();
-    if (n < 0 || n > MAX_ACL_RULES) {
-      throw new ProtocolException(Errno.EBADMSG, "ACL of " + n + " rules outside 0.." + MAX_ACL_RULES);
+    /**
+     * Checks a volume name.
+     *
+     * @throws IllegalArgumentException if the name is empty, longer than 64 characters, or has a
+     *     character other than letters, digits, '.', '_' and '-'
+     */
+    public static void checkVolumeName(String name) {
+        if (name == null || !name.matches("[A-Za-z0-9._-]{1,64}") || name.equals(".") || name.equals("..")) {
+            throw new IllegalArgumentException("invalid volume name " + (name == null ? "null" : "\"" + name + "\"")
+                    + ": use 1-64 letters, digits, '.', '_' or '-'");
+        }
     }
-    List<AclRule> rules = new ArrayList<>(n);
-    for (int i = 0; i < n; i++) {
-      String identity = readString(in);
-      String network = readString(in);
-      int access = in.readUnsignedByte();
-      Access granted;
-      try {
-        granted = Access.fromCode(access);
-      } catch (IllegalArgumentException e) {
-        throw new ProtocolException(Errno.EBADMSG, e.getMessage() + " in ACL rule");
-      }
-      try {
-        rules.add(new AclRule(identity, network, granted));
-      } catch (IllegalArgumentException e) {
-        throw new ProtocolException(Errno.EBADMSG, "invalid ACL rule in cluster map: " + e.getMessage());
-      }
-    }
-    return rules;
-  }
 
-  private static int count(DataInputStream in) throws IOException {
-    int n = in.readInt();
-    if (n < 0 || n > MAX_ENTRIES) {
-      throw new ProtocolException(Errno.EBADMSG, "count " + n + " outside 0.." + MAX_ENTRIES);
+    /**
+     * Checks a node address {@code host:port}.
+     *
+     * @throws IllegalArgumentException if it is not of that form with a port in 1–65535
+     */
+    public static void checkAddress(String address) {
+        int i = address == null ? -1 : address.lastIndexOf(':');
+        if (i <= 0 || i == address.length() - 1) {
+            throw new IllegalArgumentException("invalid node address \"" + address + "\": expected host:port");
+        }
+        try {
+            int port = Integer.parseInt(address.substring(i + 1));
+            if (port < 1 || port > 65535) {
+                throw new IllegalArgumentException("port out of range in \"" + address + "\"");
+            }
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("invalid port in node address \"" + address + "\"");
+        }
     }
-    return n;
-  }
 
-  private static void writeString(DataOutputStream out, String s) throws IOException {
-    byte[] b = s.getBytes(StandardCharsets.UTF_8);
-    out.writeShort(b.length);
-    out.write(b);
-  }
+    /** The Raft peer id for a node address: {@code host:port} becomes {@code host_port}. */
+    public static String peerId(String address) {
+        return address.replace(':', '_');
+    }
 
-  private static String readString(DataInputStream in) throws IOException {
-    int len = in.readUnsignedShort();
-    if (len > 1024) {
-      throw new ProtocolException(Errno.EBADMSG, "string of " + len + " bytes in cluster map");
+    /** Encodes the map. */
+    public byte[] encode() {
+        try {
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            DataOutputStream out = new DataOutputStream(bytes);
+            out.writeShort(MAGIC);
+            out.writeByte(VERSION);
+            out.writeLong(epoch);
+            out.writeLong(clusterId.getMostSignificantBits());
+            out.writeLong(clusterId.getLeastSignificantBits());
+            out.writeInt(nodes.size());
+            for (String n : nodes) {
+                writeString(out, n);
+            }
+            out.writeInt(volumes.size());
+            for (Volume v : volumes.values()) {
+                writeString(out, v.name());
+                out.writeLong(v.groupId().getMostSignificantBits());
+                out.writeLong(v.groupId().getLeastSignificantBits());
+                out.writeInt(v.replicas().size());
+                for (String r : v.replicas()) {
+                    writeString(out, r);
+                }
+                out.writeLong(v.createdNanos());
+                out.writeInt(v.acl().size());
+                for (AclRule r : v.acl()) {
+                    writeString(out, r.identity());
+                    writeString(out, r.network());
+                    out.writeByte(r.access().code());
+                }
+                out.writeLong(v.generation());
+                for (long g : v.since()) {
+                    out.writeLong(g);
+                }
+                writeString(out, v.joining());
+            }
+            out.writeInt(nodeInfo.size());
+            for (Map.Entry<String, NodeInfo> e : nodeInfo.entrySet()) {
+                writeString(out, e.getKey());
+                out.writeByte(e.getValue().minLogFormat());
+                out.writeByte(e.getValue().maxLogFormat());
+                writeString(out, e.getValue().version());
+            }
+            out.flush();
+            byte[] body = bytes.toByteArray();
+            byte[] framed = Arrays.copyOf(body, body.length + 4);
+            ByteBuffer.wrap(framed, body.length, 4).putInt(Checksums.crc32c(body));
+            return framed;
+        } catch (IOException e) {
+            throw new IllegalStateException("in-memory stream failed", e);
+        }
     }
-    byte[] b = new byte[len];
-    in.readFully(b);
-    String s = new String(b, StandardCharsets.UTF_8);
-    // Malformed UTF-8 decodes to U+FFFD; only then is it worth checking that it was a real one.
-    if (s.indexOf('\uFFFD') >= 0 && !Arrays.equals(s.getBytes(StandardCharsets.UTF_8), b)) {
-      throw new ProtocolException(Errno.EBADMSG, "string in cluster map is not valid UTF-8");
+
+    /**
+     * Decodes a map.
+     *
+     * @throws ProtocolException if the bytes are not a map of this version, are corrupt, or are
+     *     over a limit
+     */
+    public static ClusterMap decode(byte[] framed) throws ProtocolException {
+        if (framed == null || framed.length < 7 || framed.length > MAX_BYTES) {
+            throw new ProtocolException(
+                    Errno.EBADMSG, "cluster map of " + (framed == null ? "no" : framed.length) + " bytes");
+        }
+        int stored = ByteBuffer.wrap(framed, framed.length - 4, 4).getInt();
+        if (stored != Checksums.crc32c(framed, 0, framed.length - 4)) {
+            throw new ProtocolException(Errno.EBADMSG, "cluster map checksum mismatch");
+        }
+        try {
+            DataInputStream in = new DataInputStream(new ByteArrayInputStream(framed, 0, framed.length - 4));
+            if (in.readShort() != MAGIC) {
+                throw new ProtocolException(Errno.EPROTO, "not a cluster map (bad magic)");
+            }
+            int version = in.readUnsignedByte();
+            if (version < 1 || version > VERSION) {
+                throw new ProtocolException(
+                        Errno.EPROTO,
+                        "unsupported cluster map version " + version + " (this side speaks 1.." + VERSION + ")");
+            }
+            long epoch = in.readLong();
+            UUID id = new UUID(in.readLong(), in.readLong());
+            int n = count(in);
+            List<String> nodes = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                nodes.add(readString(in));
+            }
+            int v = count(in);
+            Map<String, Volume> volumes = new LinkedHashMap<>();
+            for (int i = 0; i < v; i++) {
+                String name = readString(in);
+                UUID group = new UUID(in.readLong(), in.readLong());
+                int r = count(in);
+                List<String> replicas = new ArrayList<>(r);
+                for (int j = 0; j < r; j++) {
+                    replicas.add(readString(in));
+                }
+                long created = in.readLong();
+                List<AclRule> acl = version >= 2 ? readAcl(in) : List.of();
+                Volume vol;
+                if (version >= 3) {
+                    long generation = in.readLong();
+                    if (generation < 1) {
+                        throw new ProtocolException(
+                                Errno.EBADMSG, "volume " + name + " of membership generation " + generation);
+                    }
+                    List<Long> since = new ArrayList<>(r);
+                    for (int j = 0; j < r; j++) {
+                        long g = in.readLong();
+                        if (g < 1 || g > generation) {
+                            throw new ProtocolException(
+                                    Errno.EBADMSG,
+                                    "replica of volume " + name + " joined at generation " + g + ", outside 1.."
+                                            + generation);
+                        }
+                        since.add(g);
+                    }
+                    vol = new Volume(name, group, replicas, created, acl, generation, since, readString(in));
+                } else {
+                    vol = new Volume(name, group, replicas, created, acl);
+                }
+                if (volumes.put(name, vol) != null) {
+                    throw new ProtocolException(Errno.EBADMSG, "volume " + name + " twice in cluster map");
+                }
+            }
+            Map<String, NodeInfo> info = new LinkedHashMap<>();
+            if (version >= 4) {
+                int k = count(in);
+                String previous = null;
+                for (int i = 0; i < k; i++) {
+                    String node = readString(in);
+                    if (previous != null && previous.compareTo(node) >= 0) {
+                        throw new ProtocolException(Errno.EBADMSG, "node advertisements out of order at " + node);
+                    }
+                    previous = node;
+                    int min = in.readUnsignedByte();
+                    int max = in.readUnsignedByte();
+                    String sw = readString(in);
+                    if (min < 1 || max < min) {
+                        throw new ProtocolException(
+                                Errno.EBADMSG, "node " + node + " advertises log formats " + min + ".." + max);
+                    }
+                    if (!nodes.contains(node) || info.put(node, new NodeInfo(min, max, sw)) != null) {
+                        throw new ProtocolException(
+                                Errno.EBADMSG, "advertisement of " + node + " twice or for no node of the map");
+                    }
+                }
+            }
+            if (in.available() != 0) {
+                throw new ProtocolException(Errno.EBADMSG, "trailing bytes after cluster map");
+            }
+            return new ClusterMap(epoch, id, nodes, volumes, info);
+        } catch (ProtocolException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new ProtocolException(Errno.EBADMSG, "truncated cluster map");
+        }
     }
-    return s;
-  }
+
+    /** This map with other nodes. */
+    public ClusterMap withNodes(List<String> newNodes) {
+        Map<String, NodeInfo> kept = new LinkedHashMap<>(nodeInfo);
+        kept.keySet().retainAll(newNodes);
+        return new ClusterMap(epoch, clusterId, newNodes, volumes, kept);
+    }
+
+    /** This map with {@code volume} added or replacing the one of its name. */
+    public ClusterMap withVolume(Volume volume) {
+        Map<String, Volume> vs = new LinkedHashMap<>(volumes);
+        vs.put(volume.name(), volume);
+        return new ClusterMap(epoch, clusterId, nodes, vs, nodeInfo);
+    }
+
+    /** This map with another epoch. */
+    public ClusterMap withEpoch(long newEpoch) {
+        return new ClusterMap(newEpoch, clusterId, nodes, volumes, nodeInfo);
+    }
+
+    /** This map without export ACL rules (what a client that is not the admin is shown). */
+    public ClusterMap withoutAcls() {
+        Map<String, Volume> stripped = new LinkedHashMap<>();
+        volumes.forEach((name, v) -> stripped.put(name, v.withAcl(List.of())));
+        return new ClusterMap(epoch, clusterId, nodes, stripped, nodeInfo);
+    }
+
+    /** How many of the first nodes hold the cluster group. */
+    public static final int CLUSTER_GROUP_SIZE = 3;
+
+    /**
+     * The nodes that hold the cluster group: the first {@value #CLUSTER_GROUP_SIZE} of
+     * {@code nodes} (all of them if there are fewer).
+     */
+    public static List<String> clusterGroup(List<String> nodes) {
+        return nodes.subList(0, Math.min(CLUSTER_GROUP_SIZE, nodes.size()));
+    }
+
+    /** The nodes of this map that hold the cluster group ({@link #clusterGroup(List)}). */
+    public List<String> clusterGroup() {
+        return clusterGroup(nodes);
+    }
+
+    /** Finds a volume. */
+    public Optional<Volume> volume(String name) {
+        return Optional.ofNullable(volumes.get(Objects.requireNonNull(name)));
+    }
+
+    private static List<AclRule> readAcl(DataInputStream in) throws IOException {
+        int n = in.readInt();
+        if (n < 0 || n > MAX_ACL_RULES) {
+            throw new ProtocolException(Errno.EBADMSG, "ACL of " + n + " rules outside 0.." + MAX_ACL_RULES);
+        }
+        List<AclRule> rules = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            String identity = readString(in);
+            String network = readString(in);
+            int access = in.readUnsignedByte();
+            Access granted;
+            try {
+                granted = Access.fromCode(access);
+            } catch (IllegalArgumentException e) {
+                throw new ProtocolException(Errno.EBADMSG, e.getMessage() + " in ACL rule");
+            }
+            try {
+                rules.add(new AclRule(identity, network, granted));
+            } catch (IllegalArgumentException e) {
+                throw new ProtocolException(Errno.EBADMSG, "invalid ACL rule in cluster map: " + e.getMessage());
+            }
+        }
+        return rules;
+    }
+
+    private static int count(DataInputStream in) throws IOException {
+        int n = in.readInt();
+        if (n < 0 || n > MAX_ENTRIES) {
+            throw new ProtocolException(Errno.EBADMSG, "count " + n + " outside 0.." + MAX_ENTRIES);
+        }
+        return n;
+    }
+
+    private static void writeString(DataOutputStream out, String s) throws IOException {
+        byte[] b = s.getBytes(StandardCharsets.UTF_8);
+        out.writeShort(b.length);
+        out.write(b);
+    }
+
+    private static String readString(DataInputStream in) throws IOException {
+        int len = in.readUnsignedShort();
+        if (len > 1024) {
+            throw new ProtocolException(Errno.EBADMSG, "string of " + len + " bytes in cluster map");
+        }
+        byte[] b = new byte[len];
+        in.readFully(b);
+        String s = new String(b, StandardCharsets.UTF_8);
+        // Malformed UTF-8 decodes to U+FFFD; only then is it worth checking that it was a real one.
+        if (s.indexOf('\uFFFD') >= 0 && !Arrays.equals(s.getBytes(StandardCharsets.UTF_8), b)) {
+            throw new ProtocolException(Errno.EBADMSG, "string in cluster map is not valid UTF-8");
+        }
+        return s;
+    }
 }

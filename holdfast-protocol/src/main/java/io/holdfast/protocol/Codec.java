@@ -39,7 +39,9 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Binary encoding of {@link Request}s, {@link Response}s and {@link LogEntry}s.
@@ -63,845 +65,921 @@ import java.util.List;
  * <p>Thread safety: stateless; all methods may be called from any thread.
  */
 public final class Codec {
-  /** The magic bytes "HF". */
-  public static final short MAGIC = 0x4846;
-  /** The protocol version this code speaks. */
-  public static final int VERSION = 1;
+    /** The magic bytes "HF". */
+    public static final short MAGIC = 0x4846;
+    /** The protocol version this code speaks. */
+    public static final int VERSION = 1;
 
-  private static final int HEADER = 4;
-  private static final int TRAILER = 4;
+    private static final int HEADER = 4;
+    private static final int TRAILER = 4;
 
-  // Kinds. Stable on the wire and in the Raft log: never renumber.
-  private static final int K_MKDIR = 1;
-  private static final int K_CREATE = 2;
-  private static final int K_WRITE = 3;
-  private static final int K_TRUNCATE = 4;
-  private static final int K_UNLINK = 5;
-  private static final int K_RMDIR = 6;
-  private static final int K_RENAME = 7;
-  private static final int K_SYMLINK = 8;
-  private static final int K_LINK = 9;
-  private static final int K_SETATTR = 10;
-  private static final int K_SETXATTR = 11;
-  private static final int K_REMOVEXATTR = 12;
-  private static final int K_DROPORPHAN = 13;
-  private static final int K_SCRUB_MARK = 14;
-  private static final int K_FALLOCATE = 16;
-  private static final int K_MKNOD = 15;
-  private static final int K_GETATTR = 32;
-  private static final int K_GETATTR_INODE = 33;
-  private static final int K_READDIR = 34;
-  private static final int K_READ = 35;
-  private static final int K_READLINK = 36;
-  private static final int K_GETXATTR = 37;
-  private static final int K_LISTXATTR = 38;
-  private static final int K_STATFS = 39;
-  private static final int K_DIGEST = 40;
-  private static final int K_SCRUB_READ = 41;
-  private static final int K_MARK_DIGEST = 42;
-  private static final int K_MARK_DIRECTORIES = 43;
-  private static final int K_SCRUB_CONTROL = 44;
-  private static final int K_SNAPSHOT_READ = 45;
-  private static final int K_SEEK_DATA = 46;
-  /** A log entry written before log formats were stated: log format 1, no format byte. Still read. */
-  private static final int K_LOG_ENTRY = 64;
-  /** A log entry: {@code u8 log format}, {@code i64 timestamp}, then the mutation (see {@link LogFormat}). */
-  private static final int K_LOG_ENTRY_FORMATTED = 65;
-  /** The request kinds a log entry may hold: the mutations. */
-  private static final java.util.Set<Integer> MUTATION_KINDS = java.util.Set.of(K_MKDIR, K_CREATE, K_WRITE, K_TRUNCATE,
-      K_UNLINK, K_RMDIR, K_RENAME, K_SYMLINK, K_LINK, K_SETATTR, K_SETXATTR, K_REMOVEXATTR, K_DROPORPHAN, K_SCRUB_MARK,
-      K_MKNOD, K_FALLOCATE);
-  /** The request kinds that are queries: never in a log entry. */
-  private static final java.util.Set<Integer> QUERY_KINDS = java.util.Set.of(K_GETATTR, K_GETATTR_INODE, K_READDIR,
-      K_READ, K_READLINK, K_GETXATTR, K_LISTXATTR, K_STATFS, K_DIGEST, K_SCRUB_READ, K_MARK_DIGEST, K_MARK_DIRECTORIES,
-      K_SCRUB_CONTROL, K_SNAPSHOT_READ, K_SEEK_DATA);
-  private static final int K_OK = 96;
-  private static final int K_ERROR = 97;
-  private static final int K_ATTR = 98;
-  private static final int K_DIRPAGE = 99;
-  private static final int K_DATA = 100;
-  private static final int K_TEXT = 101;
-  private static final int K_NAMES = 102;
-  private static final int K_FSSTATS = 103;
-  private static final int K_DIGEST_REPLY = 104;
-  /** {@link Response.FsStats} of a read-only export: kind 103's fields, then flags (bit 0: read-only). */
-  private static final int K_FSSTATS_FLAGS = 105;
-  private static final int K_DIR_DIGESTS = 106;
-  private static final int K_SCRUB_STATUS = 107;
-  private static final int K_SNAPSHOT_CHUNK = 108;
-  private static final int K_OFFSET = 109;
-  /**
-   * {@link Response.AttrReply} of a device with a non-zero {@link Attr#rdev()}: kind 98's fields,
-   * then rdev. Kind 98 means rdev 0, so replies to peers that predate devices are unchanged.
-   */
-  private static final int K_ATTR_RDEV = 110;
+    // Kinds. Stable on the wire and in the Raft log: never renumber.
+    private static final int K_MKDIR = 1;
+    private static final int K_CREATE = 2;
+    private static final int K_WRITE = 3;
+    private static final int K_TRUNCATE = 4;
+    private static final int K_UNLINK = 5;
+    private static final int K_RMDIR = 6;
+    private static final int K_RENAME = 7;
+    private static final int K_SYMLINK = 8;
+    private static final int K_LINK = 9;
+    private static final int K_SETATTR = 10;
+    private static final int K_SETXATTR = 11;
+    private static final int K_REMOVEXATTR = 12;
+    private static final int K_DROPORPHAN = 13;
+    private static final int K_SCRUB_MARK = 14;
+    private static final int K_FALLOCATE = 16;
+    private static final int K_MKNOD = 15;
+    private static final int K_GETATTR = 32;
+    private static final int K_GETATTR_INODE = 33;
+    private static final int K_READDIR = 34;
+    private static final int K_READ = 35;
+    private static final int K_READLINK = 36;
+    private static final int K_GETXATTR = 37;
+    private static final int K_LISTXATTR = 38;
+    private static final int K_STATFS = 39;
+    private static final int K_DIGEST = 40;
+    private static final int K_SCRUB_READ = 41;
+    private static final int K_MARK_DIGEST = 42;
+    private static final int K_MARK_DIRECTORIES = 43;
+    private static final int K_SCRUB_CONTROL = 44;
+    private static final int K_SNAPSHOT_READ = 45;
+    private static final int K_SEEK_DATA = 46;
+    /** A log entry written before log formats were stated: log format 1, no format byte. Still read. */
+    private static final int K_LOG_ENTRY = 64;
+    /** A log entry: {@code u8 log format}, {@code i64 timestamp}, then the mutation (see {@link LogFormat}). */
+    private static final int K_LOG_ENTRY_FORMATTED = 65;
+    /** The request kinds a log entry may hold: the mutations. */
+    private static final Set<Integer> MUTATION_KINDS = Set.of(
+            K_MKDIR,
+            K_CREATE,
+            K_WRITE,
+            K_TRUNCATE,
+            K_UNLINK,
+            K_RMDIR,
+            K_RENAME,
+            K_SYMLINK,
+            K_LINK,
+            K_SETATTR,
+            K_SETXATTR,
+            K_REMOVEXATTR,
+            K_DROPORPHAN,
+            K_SCRUB_MARK,
+            K_MKNOD,
+            K_FALLOCATE);
+    /** The request kinds that are queries: never in a log entry. */
+    private static final Set<Integer> QUERY_KINDS = Set.of(
+            K_GETATTR,
+            K_GETATTR_INODE,
+            K_READDIR,
+            K_READ,
+            K_READLINK,
+            K_GETXATTR,
+            K_LISTXATTR,
+            K_STATFS,
+            K_DIGEST,
+            K_SCRUB_READ,
+            K_MARK_DIGEST,
+            K_MARK_DIRECTORIES,
+            K_SCRUB_CONTROL,
+            K_SNAPSHOT_READ,
+            K_SEEK_DATA);
 
-  /** Longest error message, in UTF-16 units: the encoder cuts longer ones, the decoder refuses them. */
-  private static final int MAX_MESSAGE_CHARS = 4096;
+    private static final int K_OK = 96;
+    private static final int K_ERROR = 97;
+    private static final int K_ATTR = 98;
+    private static final int K_DIRPAGE = 99;
+    private static final int K_DATA = 100;
+    private static final int K_TEXT = 101;
+    private static final int K_NAMES = 102;
+    private static final int K_FSSTATS = 103;
+    private static final int K_DIGEST_REPLY = 104;
+    /** {@link Response.FsStats} of a read-only export: kind 103's fields, then flags (bit 0: read-only). */
+    private static final int K_FSSTATS_FLAGS = 105;
 
-  private Codec() {}
+    private static final int K_DIR_DIGESTS = 106;
+    private static final int K_SCRUB_STATUS = 107;
+    private static final int K_SNAPSHOT_CHUNK = 108;
+    private static final int K_OFFSET = 109;
+    /**
+     * {@link Response.AttrReply} of a device with a non-zero {@link Attr#rdev()}: kind 98's fields,
+     * then rdev. Kind 98 means rdev 0, so replies to peers that predate devices are unchanged.
+     */
+    private static final int K_ATTR_RDEV = 110;
 
-  // ------------------------------------------------------------------ encoding
+    /** Longest error message, in UTF-16 units: the encoder cuts longer ones, the decoder refuses them. */
+    private static final int MAX_MESSAGE_CHARS = 4096;
 
-  /** Encodes a request into one frame. */
-  public static byte[] encode(Request request) {
-    Writer w = new Writer();
-    writeRequest(w, request);
-    return w.finish();
-  }
+    private Codec() {}
 
-  /**
-   * Encodes a log entry into one frame, stating the lowest log format that can express it
-   * ({@link LogFormat#required}).
-   */
-  public static byte[] encode(LogEntry entry) {
-    Writer w = new Writer();
-    w.kind(K_LOG_ENTRY_FORMATTED);
-    w.u8(entry.format());
-    w.i64(entry.timestampNanos());
-    writeRequest(w, entry.mutation());
-    return w.finish();
-  }
+    // ------------------------------------------------------------------ encoding
 
-  /** Encodes a response into one frame. */
-  public static byte[] encode(Response response) {
-    Writer w = new Writer();
-    switch (response) {
-      case Response.Ok ok -> w.kind(K_OK);
-      case Response.Error e -> {
-        w.kind(K_ERROR);
-        w.i32(e.errno().code());
-        String m = e.message() == null ? "" : e.message();
-        if (m.length() > MAX_MESSAGE_CHARS) {
-          // cut at the limit, or one unit earlier so as not to split a surrogate pair
-          m = m.substring(0, Character.isHighSurrogate(m.charAt(MAX_MESSAGE_CHARS - 1)) ? MAX_MESSAGE_CHARS - 1 : MAX_MESSAGE_CHARS);
-        }
-        w.str(m);
-      }
-      case Response.AttrReply a -> {
-        w.kind(a.attr().rdev() != 0 ? K_ATTR_RDEV : K_ATTR);
-        writeAttr(w, a.attr());
-        if (a.attr().rdev() != 0) {
-          w.i64(a.attr().rdev());
-        }
-      }
-      case Response.DirPage p -> {
-        w.kind(K_DIRPAGE);
-        w.i32(p.entries().size());
-        for (DirEntry e : p.entries()) {
-          w.str(e.name());
-          w.i64(e.inode());
-          w.u8(e.type().code());
-        }
-        w.u8(p.more() ? 1 : 0);
-      }
-      case Response.Data d -> {
-        w.kind(K_DATA);
-        w.bytes(d.bytes());
-        w.i32(d.crc32c());
-      }
-      case Response.Offset o -> {
-        w.kind(K_OFFSET);
-        w.i64(o.offset());
-      }
-      case Response.Text t -> {
-        w.kind(K_TEXT);
-        w.str(t.text());
-      }
-      case Response.Names n -> {
-        w.kind(K_NAMES);
-        w.i32(n.names().size());
-        for (String s : n.names()) {
-          w.str(s);
-        }
-      }
-      case Response.FsStats s -> {
-        w.kind(s.readOnly() ? K_FSSTATS_FLAGS : K_FSSTATS);
-        w.i64(s.totalBytes());
-        w.i64(s.freeBytes());
-        w.i64(s.files());
-        if (s.readOnly()) {
-          w.i32(1);
-        }
-      }
-      case Response.Digest d -> {
-        w.kind(K_DIGEST_REPLY);
-        w.i64(d.appliedIndex());
-        w.bytes(d.sha256());
-      }
-      case Response.DirDigests d -> {
-        w.kind(K_DIR_DIGESTS);
-        w.i64(d.mark());
-        w.i32(d.entries().size());
-        for (Response.DirDigest e : d.entries()) {
-          w.i64(e.directory());
-          w.i64(e.digest());
-        }
-        w.u8(d.more() ? 1 : 0);
-      }
-      case Response.SnapshotChunk c -> {
-        w.kind(K_SNAPSHOT_CHUNK);
-        w.i64(c.index());
-        w.i64(c.totalBytes());
-        w.bytes(c.bytes());
-        w.i32(c.crc32c());
-      }
-      case Response.ScrubStatus st -> {
-        ScrubStats s = st.stats();
-        w.kind(K_SCRUB_STATUS);
-        w.u8(s.state().code());
-        w.str(s.quarantine());
-        for (long v : new long[] {s.passes(), s.passBytesDone(), s.passBytesTotal(), s.bytesVerified(),
-            s.blocksVerified(), s.badBlocks(), s.repairedBlocks(), s.unrepairableBlocks(), s.divergentDirectories(),
-            s.lastMark(), s.lastPassStartMillis(), s.lastPassEndMillis(), s.nextPassMillis(), s.rateBytesPerSecond()}) {
-          w.i64(v);
-        }
-        w.str(s.lastProblem());
-      }
+    /** Encodes a request into one frame. */
+    public static byte[] encode(Request request) {
+        Writer w = new Writer();
+        writeRequest(w, request);
+        return w.finish();
     }
-    return w.finish();
-  }
 
-  private static void writeRequest(Writer w, Request request) {
-    switch (request) {
-      case Mkdir m -> {
-        w.kind(K_MKDIR);
-        w.caller(m.caller());
-        w.str(m.path());
-        w.i32(m.mode());
-      }
-      case Create c -> {
-        w.kind(K_CREATE);
-        w.caller(c.caller());
-        w.str(c.path());
-        w.i32(c.mode());
-        w.u8(c.exclusive() ? 1 : 0);
-      }
-      case Write x -> {
-        w.kind(K_WRITE);
-        w.caller(x.caller());
-        w.i64(x.inode());
-        w.i64(x.offset());
-        w.bytes(x.data());
-        w.i32(x.crc32c());
-      }
-      case Truncate t -> {
-        w.kind(K_TRUNCATE);
-        w.caller(t.caller());
-        w.i64(t.inode());
-        w.i64(t.size());
-      }
-      case Unlink u -> {
-        w.kind(K_UNLINK);
-        w.caller(u.caller());
-        w.str(u.path());
-        w.u8(u.keepOrphan() ? 1 : 0);
-      }
-      case Rmdir r -> {
-        w.kind(K_RMDIR);
-        w.caller(r.caller());
-        w.str(r.path());
-      }
-      case Rename r -> {
-        w.kind(K_RENAME);
-        w.caller(r.caller());
-        w.str(r.from());
-        w.str(r.to());
-        w.i32(r.flags());
-      }
-      case Symlink s -> {
-        w.kind(K_SYMLINK);
-        w.caller(s.caller());
-        w.str(s.path());
-        w.str(s.target());
-      }
-      case Link l -> {
-        w.kind(K_LINK);
-        w.caller(l.caller());
-        w.str(l.existing());
-        w.str(l.path());
-      }
-      case SetAttr s -> {
-        w.kind(K_SETATTR);
-        w.caller(s.caller());
-        w.str(s.path());
-        w.i32(s.mask());
-        w.i32(s.mode());
-        w.i32(s.uid());
-        w.i32(s.gid());
-        w.i64(s.atimeNanos());
-        w.i64(s.mtimeNanos());
-      }
-      case SetXattr s -> {
-        w.kind(K_SETXATTR);
-        w.caller(s.caller());
-        w.str(s.path());
-        w.str(s.name());
-        w.bytes(s.value());
-        w.i32(s.flags());
-      }
-      case RemoveXattr r -> {
-        w.kind(K_REMOVEXATTR);
-        w.caller(r.caller());
-        w.str(r.path());
-        w.str(r.name());
-      }
-      case DropOrphan d -> {
-        w.kind(K_DROPORPHAN);
-        w.caller(d.caller());
-        w.i64(d.inode());
-      }
-      case ScrubMark m -> {
-        w.kind(K_SCRUB_MARK);
-        w.caller(m.caller());
-      }
-      case Fallocate f -> {
-        w.kind(K_FALLOCATE);
-        w.caller(f.caller());
-        w.i64(f.inode());
-        w.i32(f.mode());
-        w.i64(f.offset());
-        w.i64(f.length());
-      }
-      case Mknod m -> {
-        w.kind(K_MKNOD);
-        w.caller(m.caller());
-        w.str(m.path());
-        w.i32(m.mode());
-        w.i64(m.rdev());
-      }
-      case GetAttr g -> {
-        w.kind(K_GETATTR);
-        w.str(g.path());
-        w.u8(g.followSymlinks() ? 1 : 0);
-      }
-      case GetAttrByInode g -> {
-        w.kind(K_GETATTR_INODE);
-        w.i64(g.inode());
-      }
-      case ReadDir r -> {
-        w.kind(K_READDIR);
-        w.str(r.path());
-        w.str(r.after());
-        w.i32(r.maxEntries());
-      }
-      case Read r -> {
-        w.kind(K_READ);
-        w.i64(r.inode());
-        w.i64(r.offset());
-        w.i32(r.length());
-      }
-      case ReadLink r -> {
-        w.kind(K_READLINK);
-        w.str(r.path());
-      }
-      case GetXattr g -> {
-        w.kind(K_GETXATTR);
-        w.str(g.path());
-        w.str(g.name());
-      }
-      case ListXattr l -> {
-        w.kind(K_LISTXATTR);
-        w.str(l.path());
-      }
-      case StatFs s -> w.kind(K_STATFS);
-      case GetDigest d -> w.kind(K_DIGEST);
-      case ScrubRead r -> {
-        w.kind(K_SCRUB_READ);
-        w.i64(r.inode());
-        w.i64(r.block());
-      }
-      case MarkDigest m -> {
-        w.kind(K_MARK_DIGEST);
-        w.i64(m.mark());
-      }
-      case MarkDirectories m -> {
-        w.kind(K_MARK_DIRECTORIES);
-        w.i64(m.mark());
-        w.i64(m.after());
-        w.i32(m.maxEntries());
-      }
-      case SnapshotRead r -> {
-        w.kind(K_SNAPSHOT_READ);
-        w.i64(r.index());
-        w.i64(r.offset());
-        w.i32(r.length());
-      }
-      case SeekData q -> {
-        w.kind(K_SEEK_DATA);
-        w.i64(q.inode());
-        w.i64(q.offset());
-        w.u8(q.hole() ? 1 : 0);
-      }
-      case ScrubControl c -> {
-        w.kind(K_SCRUB_CONTROL);
-        w.u8(c.action().code());
-        w.i64(c.rateBytesPerSecond());
-      }
+    /**
+     * Encodes a log entry into one frame, stating the lowest log format that can express it
+     * ({@link LogFormat#required}).
+     */
+    public static byte[] encode(LogEntry entry) {
+        Writer w = new Writer();
+        w.kind(K_LOG_ENTRY_FORMATTED);
+        w.u8(entry.format());
+        w.i64(entry.timestampNanos());
+        writeRequest(w, entry.mutation());
+        return w.finish();
     }
-  }
 
-  private static void writeAttr(Writer w, Attr a) {
-    w.i64(a.inode());
-    w.u8(a.type().code());
-    w.i32(a.mode());
-    w.i32(a.nlink());
-    w.i32(a.uid());
-    w.i32(a.gid());
-    w.i64(a.size());
-    w.i64(a.atimeNanos());
-    w.i64(a.mtimeNanos());
-    w.i64(a.ctimeNanos());
-  }
-
-  // ------------------------------------------------------------------ decoding
-
-  /**
-   * Decodes a request frame.
-   *
-   * @throws ProtocolException if the frame is malformed, over a limit, of another version, or
-   *     not a request
-   */
-  public static Request decodeRequest(byte[] frame) throws ProtocolException {
-    Reader r = Reader.open(frame);
-    Request req = readRequest(r, r.kind());
-    r.end();
-    return req;
-  }
-
-  /**
-   * Decodes a log entry frame of a log format up to {@link LogFormat#MAX}.
-   *
-   * @throws LogFormatException if the entry's log format is outside {@link LogFormat#MIN}..{@link
-   *     LogFormat#MAX}, it holds a kind this code does not know, or it is corrupt (malformed,
-   *     over a limit, of another wire version, not a log entry, holding a query or a kind its
-   *     stated format cannot hold)
-   */
-  public static LogEntry decodeLogEntry(byte[] frame) throws LogFormatException {
-    return decodeLogEntry(frame, LogFormat.MAX);
-  }
-
-  /**
-   * Decodes a log entry frame as a member that supports log formats {@link LogFormat#MIN} to
-   * {@code maxFormat} would: a member running older code, or one told to stay at an older
-   * format (tests of rolling upgrades).
-   *
-   * @param maxFormat the highest log format to accept, at most {@link LogFormat#MAX}
-   * @throws LogFormatException as {@link #decodeLogEntry(byte[])}, with the reason
-   * @throws IllegalArgumentException if {@code maxFormat} is outside {@link LogFormat#MIN}..{@link LogFormat#MAX}
-   */
-  public static LogEntry decodeLogEntry(byte[] frame, int maxFormat) throws LogFormatException {
-    if (maxFormat < LogFormat.MIN || maxFormat > LogFormat.MAX) {
-      throw new IllegalArgumentException("maxFormat " + maxFormat + " outside " + LogFormat.range(LogFormat.MIN, LogFormat.MAX));
+    /** Encodes a response into one frame. */
+    public static byte[] encode(Response response) {
+        Writer w = new Writer();
+        switch (response) {
+            case Response.Ok ok -> w.kind(K_OK);
+            case Response.Error e -> {
+                w.kind(K_ERROR);
+                w.i32(e.errno().code());
+                String m = e.message() == null ? "" : e.message();
+                if (m.length() > MAX_MESSAGE_CHARS) {
+                    // cut at the limit, or one unit earlier so as not to split a surrogate pair
+                    m = m.substring(
+                            0,
+                            Character.isHighSurrogate(m.charAt(MAX_MESSAGE_CHARS - 1))
+                                    ? MAX_MESSAGE_CHARS - 1
+                                    : MAX_MESSAGE_CHARS);
+                }
+                w.str(m);
+            }
+            case Response.AttrReply a -> {
+                w.kind(a.attr().rdev() != 0 ? K_ATTR_RDEV : K_ATTR);
+                writeAttr(w, a.attr());
+                if (a.attr().rdev() != 0) {
+                    w.i64(a.attr().rdev());
+                }
+            }
+            case Response.DirPage p -> {
+                w.kind(K_DIRPAGE);
+                w.i32(p.entries().size());
+                for (DirEntry e : p.entries()) {
+                    w.str(e.name());
+                    w.i64(e.inode());
+                    w.u8(e.type().code());
+                }
+                w.u8(p.more() ? 1 : 0);
+            }
+            case Response.Data d -> {
+                w.kind(K_DATA);
+                w.bytes(d.bytes());
+                w.i32(d.crc32c());
+            }
+            case Response.Offset o -> {
+                w.kind(K_OFFSET);
+                w.i64(o.offset());
+            }
+            case Response.Text t -> {
+                w.kind(K_TEXT);
+                w.str(t.text());
+            }
+            case Response.Names n -> {
+                w.kind(K_NAMES);
+                w.i32(n.names().size());
+                for (String s : n.names()) {
+                    w.str(s);
+                }
+            }
+            case Response.FsStats s -> {
+                w.kind(s.readOnly() ? K_FSSTATS_FLAGS : K_FSSTATS);
+                w.i64(s.totalBytes());
+                w.i64(s.freeBytes());
+                w.i64(s.files());
+                if (s.readOnly()) {
+                    w.i32(1);
+                }
+            }
+            case Response.Digest d -> {
+                w.kind(K_DIGEST_REPLY);
+                w.i64(d.appliedIndex());
+                w.bytes(d.sha256());
+            }
+            case Response.DirDigests d -> {
+                w.kind(K_DIR_DIGESTS);
+                w.i64(d.mark());
+                w.i32(d.entries().size());
+                for (Response.DirDigest e : d.entries()) {
+                    w.i64(e.directory());
+                    w.i64(e.digest());
+                }
+                w.u8(d.more() ? 1 : 0);
+            }
+            case Response.SnapshotChunk c -> {
+                w.kind(K_SNAPSHOT_CHUNK);
+                w.i64(c.index());
+                w.i64(c.totalBytes());
+                w.bytes(c.bytes());
+                w.i32(c.crc32c());
+            }
+            case Response.ScrubStatus st -> {
+                ScrubStats s = st.stats();
+                w.kind(K_SCRUB_STATUS);
+                w.u8(s.state().code());
+                w.str(s.quarantine());
+                for (long v : new long[] {
+                    s.passes(),
+                    s.passBytesDone(),
+                    s.passBytesTotal(),
+                    s.bytesVerified(),
+                    s.blocksVerified(),
+                    s.badBlocks(),
+                    s.repairedBlocks(),
+                    s.unrepairableBlocks(),
+                    s.divergentDirectories(),
+                    s.lastMark(),
+                    s.lastPassStartMillis(),
+                    s.lastPassEndMillis(),
+                    s.nextPassMillis(),
+                    s.rateBytesPerSecond()
+                }) {
+                    w.i64(v);
+                }
+                w.str(s.lastProblem());
+            }
+        }
+        return w.finish();
     }
-    int format = 0;
-    try {
-      Reader r = Reader.open(frame);
-      int kind = r.kind();
-      if (kind == K_LOG_ENTRY) {
-        format = 1;
-      } else if (kind == K_LOG_ENTRY_FORMATTED) {
-        format = r.u8();
-      } else {
-        throw bad("expected a log entry, got kind " + kind);
-      }
-      LogFormat.check(format, maxFormat);
-      long ts = r.i64();
-      int requestKind = r.kind();
-      if (QUERY_KINDS.contains(requestKind)) {
-        throw bad("log entry holds a query (kind " + requestKind + ")");
-      }
-      if (!MUTATION_KINDS.contains(requestKind)) {
-        throw new LogFormatException(LogFormatException.Reason.UNKNOWN_KIND, format,
-            "log entry of log format " + format + " holds request kind " + requestKind
-                + ", which this code does not know: upgrade this node");
-      }
-      Request.Mutation m = (Request.Mutation) readRequest(r, requestKind);
-      r.end();
-      int needed = LogFormat.required(m);
-      if (needed > format) {
-        throw bad(m.getClass().getSimpleName() + " needs log format " + needed + ", but the entry states " + format);
-      }
-      return new LogEntry(ts, m);
-    } catch (LogFormatException e) {
-      throw e;
-    } catch (ProtocolException e) {
-      throw new LogFormatException(LogFormatException.Reason.CORRUPT, format, "corrupt log entry: " + e.getMessage());
-    }
-  }
 
-  /**
-   * Decodes a response frame.
-   *
-   * @throws ProtocolException if the frame is malformed, over a limit, of another version, or
-   *     not a response
-   */
-  public static Response decodeResponse(byte[] frame) throws ProtocolException {
-    Reader r = Reader.open(frame);
-    int kind = r.kind();
-    Response resp =
-        switch (kind) {
-          case K_OK -> new Response.Ok();
-          case K_ERROR -> {
-            int code = r.i32();
-            Errno errno;
-            try {
-              errno = Errno.fromCode(code);
-            } catch (IllegalArgumentException e) {
-              throw bad("unknown errno " + code);
+    private static void writeRequest(Writer w, Request request) {
+        switch (request) {
+            case Mkdir m -> {
+                w.kind(K_MKDIR);
+                w.caller(m.caller());
+                w.str(m.path());
+                w.i32(m.mode());
             }
-            if (errno == Errno.OK) {
-              throw bad("error response carries OK");
+            case Create c -> {
+                w.kind(K_CREATE);
+                w.caller(c.caller());
+                w.str(c.path());
+                w.i32(c.mode());
+                w.u8(c.exclusive() ? 1 : 0);
             }
-            String message = r.str(MAX_MESSAGE_CHARS * 4);
-            if (message.length() > MAX_MESSAGE_CHARS) {
-              throw bad("error message of " + message.length() + " characters, more than the encoder writes");
+            case Write x -> {
+                w.kind(K_WRITE);
+                w.caller(x.caller());
+                w.i64(x.inode());
+                w.i64(x.offset());
+                w.bytes(x.data());
+                w.i32(x.crc32c());
             }
-            yield new Response.Error(errno, message);
-          }
-          case K_ATTR -> new Response.AttrReply(readAttr(r));
-          case K_ATTR_RDEV -> {
-            Attr a = readAttr(r);
-            long rdev = r.i64();
-            if (rdev == 0) {
-              throw bad("attribute reply of kind " + K_ATTR_RDEV + " carries rdev 0");
+            case Truncate t -> {
+                w.kind(K_TRUNCATE);
+                w.caller(t.caller());
+                w.i64(t.inode());
+                w.i64(t.size());
             }
-            yield new Response.AttrReply(new Attr(a.inode(), a.type(), a.mode(), a.nlink(), a.uid(), a.gid(), a.size(),
-                a.atimeNanos(), a.mtimeNanos(), a.ctimeNanos(), rdev));
-          }
-          case K_DIRPAGE -> {
-            int n = r.count(Limits.MAX_DIR_PAGE_ENTRIES, "directory entries");
-            List<DirEntry> entries = new ArrayList<>(n);
-            for (int i = 0; i < n; i++) {
-              entries.add(new DirEntry(r.name(), r.i64(), r.type()));
+            case Unlink u -> {
+                w.kind(K_UNLINK);
+                w.caller(u.caller());
+                w.str(u.path());
+                w.u8(u.keepOrphan() ? 1 : 0);
             }
-            yield new Response.DirPage(entries, r.bool());
-          }
-          case K_DATA -> new Response.Data(r.bytes(Limits.MAX_DATA_BYTES), r.i32());
-          case K_TEXT -> new Response.Text(r.str(Limits.PATH_MAX));
-          case K_OFFSET -> new Response.Offset(r.i64());
-          case K_NAMES -> {
-            int n = r.count(Limits.MAX_XATTR_NAMES, "names");
-            List<String> names = new ArrayList<>(n);
-            for (int i = 0; i < n; i++) {
-              names.add(r.str(Limits.MAX_XATTR_NAME_BYTES));
+            case Rmdir r -> {
+                w.kind(K_RMDIR);
+                w.caller(r.caller());
+                w.str(r.path());
             }
-            yield new Response.Names(names);
-          }
-          case K_FSSTATS -> new Response.FsStats(r.i64(), r.i64(), r.i64());
-          case K_FSSTATS_FLAGS -> {
-            Response.FsStats s = new Response.FsStats(r.i64(), r.i64(), r.i64());
-            if (r.i32() != 1) {
-              throw bad("unknown file system flags");
+            case Rename r -> {
+                w.kind(K_RENAME);
+                w.caller(r.caller());
+                w.str(r.from());
+                w.str(r.to());
+                w.i32(r.flags());
             }
-            yield s.asReadOnly();
-          }
-          case K_DIGEST_REPLY -> new Response.Digest(r.i64(), r.bytes(64));
-          case K_DIR_DIGESTS -> {
-            long mark = r.i64();
-            int n = r.count(Limits.MAX_DIGEST_PAGE_ENTRIES, "directory digests");
-            List<Response.DirDigest> entries = new ArrayList<>(n);
-            for (int i = 0; i < n; i++) {
-              entries.add(new Response.DirDigest(r.i64(), r.i64()));
+            case Symlink s -> {
+                w.kind(K_SYMLINK);
+                w.caller(s.caller());
+                w.str(s.path());
+                w.str(s.target());
             }
-            yield new Response.DirDigests(mark, entries, r.bool());
-          }
-          case K_SNAPSHOT_CHUNK -> new Response.SnapshotChunk(r.i64(), r.i64(), r.bytes(Limits.MAX_DATA_BYTES), r.i32());
-          case K_SCRUB_STATUS -> {
-            ScrubStats.State state = r.scrubState();
-            String quarantine = r.str(Limits.MAX_SCRUB_TEXT_BYTES);
-            long[] v = new long[14];
-            for (int i = 0; i < v.length; i++) {
-              v[i] = r.i64();
+            case Link l -> {
+                w.kind(K_LINK);
+                w.caller(l.caller());
+                w.str(l.existing());
+                w.str(l.path());
             }
-            String problem = r.str(Limits.MAX_SCRUB_TEXT_BYTES);
-            yield new Response.ScrubStatus(new ScrubStats(state, quarantine, v[0], v[1], v[2], v[3], v[4], v[5], v[6],
-                v[7], v[8], v[9], v[10], v[11], v[12], v[13], problem));
-          }
-          default -> throw bad("unknown response kind " + kind);
+            case SetAttr s -> {
+                w.kind(K_SETATTR);
+                w.caller(s.caller());
+                w.str(s.path());
+                w.i32(s.mask());
+                w.i32(s.mode());
+                w.i32(s.uid());
+                w.i32(s.gid());
+                w.i64(s.atimeNanos());
+                w.i64(s.mtimeNanos());
+            }
+            case SetXattr s -> {
+                w.kind(K_SETXATTR);
+                w.caller(s.caller());
+                w.str(s.path());
+                w.str(s.name());
+                w.bytes(s.value());
+                w.i32(s.flags());
+            }
+            case RemoveXattr r -> {
+                w.kind(K_REMOVEXATTR);
+                w.caller(r.caller());
+                w.str(r.path());
+                w.str(r.name());
+            }
+            case DropOrphan d -> {
+                w.kind(K_DROPORPHAN);
+                w.caller(d.caller());
+                w.i64(d.inode());
+            }
+            case ScrubMark m -> {
+                w.kind(K_SCRUB_MARK);
+                w.caller(m.caller());
+            }
+            case Fallocate f -> {
+                w.kind(K_FALLOCATE);
+                w.caller(f.caller());
+                w.i64(f.inode());
+                w.i32(f.mode());
+                w.i64(f.offset());
+                w.i64(f.length());
+            }
+            case Mknod m -> {
+                w.kind(K_MKNOD);
+                w.caller(m.caller());
+                w.str(m.path());
+                w.i32(m.mode());
+                w.i64(m.rdev());
+            }
+            case GetAttr g -> {
+                w.kind(K_GETATTR);
+                w.str(g.path());
+                w.u8(g.followSymlinks() ? 1 : 0);
+            }
+            case GetAttrByInode g -> {
+                w.kind(K_GETATTR_INODE);
+                w.i64(g.inode());
+            }
+            case ReadDir r -> {
+                w.kind(K_READDIR);
+                w.str(r.path());
+                w.str(r.after());
+                w.i32(r.maxEntries());
+            }
+            case Read r -> {
+                w.kind(K_READ);
+                w.i64(r.inode());
+                w.i64(r.offset());
+                w.i32(r.length());
+            }
+            case ReadLink r -> {
+                w.kind(K_READLINK);
+                w.str(r.path());
+            }
+            case GetXattr g -> {
+                w.kind(K_GETXATTR);
+                w.str(g.path());
+                w.str(g.name());
+            }
+            case ListXattr l -> {
+                w.kind(K_LISTXATTR);
+                w.str(l.path());
+            }
+            case StatFs s -> w.kind(K_STATFS);
+            case GetDigest d -> w.kind(K_DIGEST);
+            case ScrubRead r -> {
+                w.kind(K_SCRUB_READ);
+                w.i64(r.inode());
+                w.i64(r.block());
+            }
+            case MarkDigest m -> {
+                w.kind(K_MARK_DIGEST);
+                w.i64(m.mark());
+            }
+            case MarkDirectories m -> {
+                w.kind(K_MARK_DIRECTORIES);
+                w.i64(m.mark());
+                w.i64(m.after());
+                w.i32(m.maxEntries());
+            }
+            case SnapshotRead r -> {
+                w.kind(K_SNAPSHOT_READ);
+                w.i64(r.index());
+                w.i64(r.offset());
+                w.i32(r.length());
+            }
+            case SeekData q -> {
+                w.kind(K_SEEK_DATA);
+                w.i64(q.inode());
+                w.i64(q.offset());
+                w.u8(q.hole() ? 1 : 0);
+            }
+            case ScrubControl c -> {
+                w.kind(K_SCRUB_CONTROL);
+                w.u8(c.action().code());
+                w.i64(c.rateBytesPerSecond());
+            }
+        }
+    }
+
+    private static void writeAttr(Writer w, Attr a) {
+        w.i64(a.inode());
+        w.u8(a.type().code());
+        w.i32(a.mode());
+        w.i32(a.nlink());
+        w.i32(a.uid());
+        w.i32(a.gid());
+        w.i64(a.size());
+        w.i64(a.atimeNanos());
+        w.i64(a.mtimeNanos());
+        w.i64(a.ctimeNanos());
+    }
+
+    // ------------------------------------------------------------------ decoding
+
+    /**
+     * Decodes a request frame.
+     *
+     * @throws ProtocolException if the frame is malformed, over a limit, of another version, or
+     *     not a request
+     */
+    public static Request decodeRequest(byte[] frame) throws ProtocolException {
+        Reader r = Reader.open(frame);
+        Request req = readRequest(r, r.kind());
+        r.end();
+        return req;
+    }
+
+    /**
+     * Decodes a log entry frame of a log format up to {@link LogFormat#MAX}.
+     *
+     * @throws LogFormatException if the entry's log format is outside {@link LogFormat#MIN}..{@link
+     *     LogFormat#MAX}, it holds a kind this code does not know, or it is corrupt (malformed,
+     *     over a limit, of another wire version, not a log entry, holding a query or a kind its
+     *     stated format cannot hold)
+     */
+    public static LogEntry decodeLogEntry(byte[] frame) throws LogFormatException {
+        return decodeLogEntry(frame, LogFormat.MAX);
+    }
+
+    /**
+     * Decodes a log entry frame as a member that supports log formats {@link LogFormat#MIN} to
+     * {@code maxFormat} would: a member running older code, or one told to stay at an older
+     * format (tests of rolling upgrades).
+     *
+     * @param maxFormat the highest log format to accept, at most {@link LogFormat#MAX}
+     * @throws LogFormatException as {@link #decodeLogEntry(byte[])}, with the reason
+     * @throws IllegalArgumentException if {@code maxFormat} is outside {@link LogFormat#MIN}..{@link LogFormat#MAX}
+     */
+    public static LogEntry decodeLogEntry(byte[] frame, int maxFormat) throws LogFormatException {
+        if (maxFormat < LogFormat.MIN || maxFormat > LogFormat.MAX) {
+            throw new IllegalArgumentException(
+                    "maxFormat " + maxFormat + " outside " + LogFormat.range(LogFormat.MIN, LogFormat.MAX));
+        }
+        int format = 0;
+        try {
+            Reader r = Reader.open(frame);
+            int kind = r.kind();
+            if (kind == K_LOG_ENTRY) {
+                format = 1;
+            } else if (kind == K_LOG_ENTRY_FORMATTED) {
+                format = r.u8();
+            } else {
+                throw bad("expected a log entry, got kind " + kind);
+            }
+            LogFormat.check(format, maxFormat);
+            long ts = r.i64();
+            int requestKind = r.kind();
+            if (QUERY_KINDS.contains(requestKind)) {
+                throw bad("log entry holds a query (kind " + requestKind + ")");
+            }
+            if (!MUTATION_KINDS.contains(requestKind)) {
+                throw new LogFormatException(
+                        LogFormatException.Reason.UNKNOWN_KIND,
+                        format,
+                        "log entry of log format " + format + " holds request kind " + requestKind
+                                + ", which this code does not know: upgrade this node");
+            }
+            Request.Mutation m = (Request.Mutation) readRequest(r, requestKind);
+            r.end();
+            int needed = LogFormat.required(m);
+            if (needed > format) {
+                throw bad(m.getClass().getSimpleName() + " needs log format " + needed + ", but the entry states "
+                        + format);
+            }
+            return new LogEntry(ts, m);
+        } catch (LogFormatException e) {
+            throw e;
+        } catch (ProtocolException e) {
+            throw new LogFormatException(
+                    LogFormatException.Reason.CORRUPT, format, "corrupt log entry: " + e.getMessage());
+        }
+    }
+
+    /**
+     * Decodes a response frame.
+     *
+     * @throws ProtocolException if the frame is malformed, over a limit, of another version, or
+     *     not a response
+     */
+    public static Response decodeResponse(byte[] frame) throws ProtocolException {
+        Reader r = Reader.open(frame);
+        int kind = r.kind();
+        Response resp = switch (kind) {
+            case K_OK -> new Response.Ok();
+            case K_ERROR -> {
+                int code = r.i32();
+                Errno errno;
+                try {
+                    errno = Errno.fromCode(code);
+                } catch (IllegalArgumentException e) {
+                    throw bad("unknown errno " + code);
+                }
+                if (errno == Errno.OK) {
+                    throw bad("error response carries OK");
+                }
+                String message = r.str(MAX_MESSAGE_CHARS * 4);
+                if (message.length() > MAX_MESSAGE_CHARS) {
+                    throw bad("error message of " + message.length() + " characters, more than the encoder writes");
+                }
+                yield new Response.Error(errno, message);
+            }
+            case K_ATTR -> new Response.AttrReply(readAttr(r));
+            case K_ATTR_RDEV -> {
+                Attr a = readAttr(r);
+                long rdev = r.i64();
+                if (rdev == 0) {
+                    throw bad("attribute reply of kind " + K_ATTR_RDEV + " carries rdev 0");
+                }
+                yield new Response.AttrReply(new Attr(
+                        a.inode(),
+                        a.type(),
+                        a.mode(),
+                        a.nlink(),
+                        a.uid(),
+                        a.gid(),
+                        a.size(),
+                        a.atimeNanos(),
+                        a.mtimeNanos(),
+                        a.ctimeNanos(),
+                        rdev));
+            }
+            case K_DIRPAGE -> {
+                int n = r.count(Limits.MAX_DIR_PAGE_ENTRIES, "directory entries");
+                List<DirEntry> entries = new ArrayList<>(n);
+                for (int i = 0; i < n; i++) {
+                    entries.add(new DirEntry(r.name(), r.i64(), r.type()));
+                }
+                yield new Response.DirPage(entries, r.bool());
+            }
+            case K_DATA -> new Response.Data(r.bytes(Limits.MAX_DATA_BYTES), r.i32());
+            case K_TEXT -> new Response.Text(r.str(Limits.PATH_MAX));
+            case K_OFFSET -> new Response.Offset(r.i64());
+            case K_NAMES -> {
+                int n = r.count(Limits.MAX_XATTR_NAMES, "names");
+                List<String> names = new ArrayList<>(n);
+                for (int i = 0; i < n; i++) {
+                    names.add(r.str(Limits.MAX_XATTR_NAME_BYTES));
+                }
+                yield new Response.Names(names);
+            }
+            case K_FSSTATS -> new Response.FsStats(r.i64(), r.i64(), r.i64());
+            case K_FSSTATS_FLAGS -> {
+                Response.FsStats s = new Response.FsStats(r.i64(), r.i64(), r.i64());
+                if (r.i32() != 1) {
+                    throw bad("unknown file system flags");
+                }
+                yield s.asReadOnly();
+            }
+            case K_DIGEST_REPLY -> new Response.Digest(r.i64(), r.bytes(64));
+            case K_DIR_DIGESTS -> {
+                long mark = r.i64();
+                int n = r.count(Limits.MAX_DIGEST_PAGE_ENTRIES, "directory digests");
+                List<Response.DirDigest> entries = new ArrayList<>(n);
+                for (int i = 0; i < n; i++) {
+                    entries.add(new Response.DirDigest(r.i64(), r.i64()));
+                }
+                yield new Response.DirDigests(mark, entries, r.bool());
+            }
+            case K_SNAPSHOT_CHUNK ->
+                new Response.SnapshotChunk(r.i64(), r.i64(), r.bytes(Limits.MAX_DATA_BYTES), r.i32());
+            case K_SCRUB_STATUS -> {
+                ScrubStats.State state = r.scrubState();
+                String quarantine = r.str(Limits.MAX_SCRUB_TEXT_BYTES);
+                long[] v = new long[14];
+                for (int i = 0; i < v.length; i++) {
+                    v[i] = r.i64();
+                }
+                String problem = r.str(Limits.MAX_SCRUB_TEXT_BYTES);
+                yield new Response.ScrubStatus(new ScrubStats(
+                        state,
+                        quarantine,
+                        v[0],
+                        v[1],
+                        v[2],
+                        v[3],
+                        v[4],
+                        v[5],
+                        v[6],
+                        v[7],
+                        v[8],
+                        v[9],
+                        v[10],
+                        v[11],
+                        v[12],
+                        v[13],
+                        problem));
+            }
+            default -> throw bad("unknown response kind " + kind);
         };
-    r.end();
-    return resp;
-  }
-
-  private static Request readRequest(Reader r, int kind) throws ProtocolException {
-    return switch (kind) {
-      case K_MKDIR -> new Mkdir(r.caller(), r.path(), r.i32());
-      case K_CREATE -> new Create(r.caller(), r.path(), r.i32(), r.bool());
-      case K_WRITE -> new Write(r.caller(), r.i64(), r.i64(), r.bytes(Limits.MAX_DATA_BYTES), r.i32());
-      case K_TRUNCATE -> new Truncate(r.caller(), r.i64(), r.i64());
-      case K_UNLINK -> new Unlink(r.caller(), r.path(), r.bool());
-      case K_RMDIR -> new Rmdir(r.caller(), r.path());
-      case K_RENAME -> new Rename(r.caller(), r.path(), r.path(), r.i32());
-      case K_SYMLINK -> new Symlink(r.caller(), r.path(), r.str(Limits.PATH_MAX));
-      case K_LINK -> new Link(r.caller(), r.path(), r.path());
-      case K_SETATTR ->
-          new SetAttr(r.caller(), r.path(), r.i32(), r.i32(), r.i32(), r.i32(), r.i64(), r.i64());
-      case K_SETXATTR ->
-          new SetXattr(
-              r.caller(),
-              r.path(),
-              r.str(Limits.MAX_XATTR_NAME_BYTES),
-              r.bytes(Limits.MAX_XATTR_VALUE_BYTES),
-              r.i32());
-      case K_REMOVEXATTR -> new RemoveXattr(r.caller(), r.path(), r.str(Limits.MAX_XATTR_NAME_BYTES));
-      case K_DROPORPHAN -> new DropOrphan(r.caller(), r.i64());
-      case K_SCRUB_MARK -> new ScrubMark(r.caller());
-      case K_FALLOCATE -> new Fallocate(r.caller(), r.i64(), r.i32(), r.i64(), r.i64());
-      case K_MKNOD -> new Mknod(r.caller(), r.path(), r.i32(), r.i64());
-      case K_GETATTR -> new GetAttr(r.path(), r.bool());
-      case K_GETATTR_INODE -> new GetAttrByInode(r.i64());
-      case K_READDIR -> new ReadDir(r.path(), r.str(Limits.NAME_MAX), r.i32());
-      case K_READ -> new Read(r.i64(), r.i64(), r.i32());
-      case K_READLINK -> new ReadLink(r.path());
-      case K_GETXATTR -> new GetXattr(r.path(), r.str(Limits.MAX_XATTR_NAME_BYTES));
-      case K_LISTXATTR -> new ListXattr(r.path());
-      case K_STATFS -> new StatFs();
-      case K_DIGEST -> new GetDigest();
-      case K_SCRUB_READ -> new ScrubRead(r.i64(), r.i64());
-      case K_MARK_DIGEST -> new MarkDigest(r.i64());
-      case K_MARK_DIRECTORIES -> new MarkDirectories(r.i64(), r.i64(), r.i32());
-      case K_SCRUB_CONTROL -> new ScrubControl(r.scrubAction(), r.i64());
-      case K_SNAPSHOT_READ -> new SnapshotRead(r.i64(), r.i64(), r.i32());
-      case K_SEEK_DATA -> new SeekData(r.i64(), r.i64(), r.bool());
-      default -> throw bad("unknown request kind " + kind);
-    };
-  }
-
-  private static Attr readAttr(Reader r) throws ProtocolException {
-    return new Attr(
-        r.i64(), r.type(), r.i32(), r.i32(), r.i32(), r.i32(), r.i64(), r.i64(), r.i64(), r.i64());
-  }
-
-  private static ProtocolException bad(String message) {
-    return new ProtocolException(Errno.EBADMSG, message);
-  }
-
-  // ------------------------------------------------------------------ primitives
-
-  private static final class Writer {
-    private final ByteArrayOutputStream out = new ByteArrayOutputStream(64);
-    private final ByteBuffer scratch = ByteBuffer.allocate(8);
-
-    Writer() {
-      i16(MAGIC);
-      u8(VERSION);
+        r.end();
+        return resp;
     }
 
-    void kind(int kind) {
-      u8(kind);
+    private static Request readRequest(Reader r, int kind) throws ProtocolException {
+        return switch (kind) {
+            case K_MKDIR -> new Mkdir(r.caller(), r.path(), r.i32());
+            case K_CREATE -> new Create(r.caller(), r.path(), r.i32(), r.bool());
+            case K_WRITE -> new Write(r.caller(), r.i64(), r.i64(), r.bytes(Limits.MAX_DATA_BYTES), r.i32());
+            case K_TRUNCATE -> new Truncate(r.caller(), r.i64(), r.i64());
+            case K_UNLINK -> new Unlink(r.caller(), r.path(), r.bool());
+            case K_RMDIR -> new Rmdir(r.caller(), r.path());
+            case K_RENAME -> new Rename(r.caller(), r.path(), r.path(), r.i32());
+            case K_SYMLINK -> new Symlink(r.caller(), r.path(), r.str(Limits.PATH_MAX));
+            case K_LINK -> new Link(r.caller(), r.path(), r.path());
+            case K_SETATTR -> new SetAttr(r.caller(), r.path(), r.i32(), r.i32(), r.i32(), r.i32(), r.i64(), r.i64());
+            case K_SETXATTR ->
+                new SetXattr(
+                        r.caller(),
+                        r.path(),
+                        r.str(Limits.MAX_XATTR_NAME_BYTES),
+                        r.bytes(Limits.MAX_XATTR_VALUE_BYTES),
+                        r.i32());
+            case K_REMOVEXATTR -> new RemoveXattr(r.caller(), r.path(), r.str(Limits.MAX_XATTR_NAME_BYTES));
+            case K_DROPORPHAN -> new DropOrphan(r.caller(), r.i64());
+            case K_SCRUB_MARK -> new ScrubMark(r.caller());
+            case K_FALLOCATE -> new Fallocate(r.caller(), r.i64(), r.i32(), r.i64(), r.i64());
+            case K_MKNOD -> new Mknod(r.caller(), r.path(), r.i32(), r.i64());
+            case K_GETATTR -> new GetAttr(r.path(), r.bool());
+            case K_GETATTR_INODE -> new GetAttrByInode(r.i64());
+            case K_READDIR -> new ReadDir(r.path(), r.str(Limits.NAME_MAX), r.i32());
+            case K_READ -> new Read(r.i64(), r.i64(), r.i32());
+            case K_READLINK -> new ReadLink(r.path());
+            case K_GETXATTR -> new GetXattr(r.path(), r.str(Limits.MAX_XATTR_NAME_BYTES));
+            case K_LISTXATTR -> new ListXattr(r.path());
+            case K_STATFS -> new StatFs();
+            case K_DIGEST -> new GetDigest();
+            case K_SCRUB_READ -> new ScrubRead(r.i64(), r.i64());
+            case K_MARK_DIGEST -> new MarkDigest(r.i64());
+            case K_MARK_DIRECTORIES -> new MarkDirectories(r.i64(), r.i64(), r.i32());
+            case K_SCRUB_CONTROL -> new ScrubControl(r.scrubAction(), r.i64());
+            case K_SNAPSHOT_READ -> new SnapshotRead(r.i64(), r.i64(), r.i32());
+            case K_SEEK_DATA -> new SeekData(r.i64(), r.i64(), r.bool());
+            default -> throw bad("unknown request kind " + kind);
+        };
     }
 
-    void u8(int v) {
-      out.write(v);
+    private static Attr readAttr(Reader r) throws ProtocolException {
+        return new Attr(r.i64(), r.type(), r.i32(), r.i32(), r.i32(), r.i32(), r.i64(), r.i64(), r.i64(), r.i64());
     }
 
-    void i16(int v) {
-      out.write(v >>> 8);
-      out.write(v);
+    private static ProtocolException bad(String message) {
+        return new ProtocolException(Errno.EBADMSG, message);
     }
 
-    void i32(int v) {
-      scratch.clear();
-      scratch.putInt(v);
-      out.write(scratch.array(), 0, 4);
+    // ------------------------------------------------------------------ primitives
+
+    private static final class Writer {
+        private final ByteArrayOutputStream out = new ByteArrayOutputStream(64);
+        private final ByteBuffer scratch = ByteBuffer.allocate(8);
+
+        Writer() {
+            i16(MAGIC);
+            u8(VERSION);
+        }
+
+        void kind(int kind) {
+            u8(kind);
+        }
+
+        void u8(int v) {
+            out.write(v);
+        }
+
+        void i16(int v) {
+            out.write(v >>> 8);
+            out.write(v);
+        }
+
+        void i32(int v) {
+            scratch.clear();
+            scratch.putInt(v);
+            out.write(scratch.array(), 0, 4);
+        }
+
+        void i64(long v) {
+            scratch.clear();
+            scratch.putLong(v);
+            out.write(scratch.array(), 0, 8);
+        }
+
+        void bytes(byte[] b) {
+            i32(b.length);
+            out.write(b, 0, b.length);
+        }
+
+        void str(String s) {
+            bytes(s.getBytes(StandardCharsets.UTF_8));
+        }
+
+        void caller(Caller c) {
+            i32(c.uid());
+            i32(c.gid());
+            int[] groups = c.groups();
+            i32(groups.length);
+            for (int g : groups) {
+                i32(g);
+            }
+        }
+
+        byte[] finish() {
+            byte[] body = out.toByteArray();
+            int crc = Checksums.crc32c(body);
+            byte[] frame = Arrays.copyOf(body, body.length + TRAILER);
+            ByteBuffer.wrap(frame, body.length, TRAILER).putInt(crc);
+            return frame;
+        }
     }
 
-    void i64(long v) {
-      scratch.clear();
-      scratch.putLong(v);
-      out.write(scratch.array(), 0, 8);
-    }
+    private static final class Reader {
+        private final ByteBuffer buf;
 
-    void bytes(byte[] b) {
-      i32(b.length);
-      out.write(b, 0, b.length);
-    }
+        private Reader(ByteBuffer buf) {
+            this.buf = buf;
+        }
 
-    void str(String s) {
-      bytes(s.getBytes(StandardCharsets.UTF_8));
-    }
+        static Reader open(byte[] frame) throws ProtocolException {
+            if (frame == null) {
+                throw bad("no frame");
+            }
+            if (frame.length > Limits.MAX_FRAME_BYTES) {
+                throw new ProtocolException(
+                        Errno.EPROTO,
+                        "frame of " + frame.length + " bytes exceeds the limit of " + Limits.MAX_FRAME_BYTES);
+            }
+            if (frame.length < HEADER + TRAILER) {
+                throw bad("frame of " + frame.length + " bytes is too short");
+            }
+            ByteBuffer b = ByteBuffer.wrap(frame);
+            short magic = b.getShort();
+            if (magic != MAGIC) {
+                throw new ProtocolException(
+                        Errno.EPROTO, String.format("bad magic 0x%04x, expected 0x%04x", magic, MAGIC));
+            }
+            int version = b.get() & 0xff;
+            if (version != VERSION) {
+                throw new ProtocolException(
+                        Errno.EPROTO,
+                        "unsupported protocol version " + version + " (this side speaks version " + VERSION + ")");
+            }
+            int expected = b.getInt(frame.length - TRAILER);
+            int actual = Checksums.crc32c(frame, 0, frame.length - TRAILER);
+            if (expected != actual) {
+                throw bad(String.format("frame checksum mismatch: stored %08x, computed %08x", expected, actual));
+            }
+            b.limit(frame.length - TRAILER);
+            return new Reader(b);
+        }
 
-    void caller(Caller c) {
-      i32(c.uid());
-      i32(c.gid());
-      int[] groups = c.groups();
-      i32(groups.length);
-      for (int g : groups) {
-        i32(g);
-      }
-    }
+        private void need(int n) throws ProtocolException {
+            if (buf.remaining() < n) {
+                throw bad("truncated frame: need " + n + " bytes at offset " + buf.position() + ", have "
+                        + buf.remaining());
+            }
+        }
 
-    byte[] finish() {
-      byte[] body = out.toByteArray();
-      int crc = Checksums.crc32c(body);
-      byte[] frame = java.util.Arrays.copyOf(body, body.length + TRAILER);
-      ByteBuffer.wrap(frame, body.length, TRAILER).putInt(crc);
-      return frame;
-    }
-  }
+        int kind() throws ProtocolException {
+            need(1);
+            return buf.get() & 0xff;
+        }
 
-  private static final class Reader {
-    private final ByteBuffer buf;
+        int u8() throws ProtocolException {
+            need(1);
+            return buf.get() & 0xff;
+        }
 
-    private Reader(ByteBuffer buf) {
-      this.buf = buf;
-    }
+        boolean bool() throws ProtocolException {
+            need(1);
+            int v = buf.get();
+            if (v != 0 && v != 1) {
+                throw bad("boolean field holds " + v);
+            }
+            return v == 1;
+        }
 
-    static Reader open(byte[] frame) throws ProtocolException {
-      if (frame == null) {
-        throw bad("no frame");
-      }
-      if (frame.length > Limits.MAX_FRAME_BYTES) {
-        throw new ProtocolException(
-            Errno.EPROTO,
-            "frame of " + frame.length + " bytes exceeds the limit of " + Limits.MAX_FRAME_BYTES);
-      }
-      if (frame.length < HEADER + TRAILER) {
-        throw bad("frame of " + frame.length + " bytes is too short");
-      }
-      ByteBuffer b = ByteBuffer.wrap(frame);
-      short magic = b.getShort();
-      if (magic != MAGIC) {
-        throw new ProtocolException(
-            Errno.EPROTO, String.format("bad magic 0x%04x, expected 0x%04x", magic, MAGIC));
-      }
-      int version = b.get() & 0xff;
-      if (version != VERSION) {
-        throw new ProtocolException(
-            Errno.EPROTO,
-            "unsupported protocol version " + version + " (this side speaks version " + VERSION + ")");
-      }
-      int expected = b.getInt(frame.length - TRAILER);
-      int actual = Checksums.crc32c(frame, 0, frame.length - TRAILER);
-      if (expected != actual) {
-        throw bad(String.format("frame checksum mismatch: stored %08x, computed %08x", expected, actual));
-      }
-      b.limit(frame.length - TRAILER);
-      return new Reader(b);
-    }
+        int i32() throws ProtocolException {
+            need(4);
+            return buf.getInt();
+        }
 
-    private void need(int n) throws ProtocolException {
-      if (buf.remaining() < n) {
-        throw bad("truncated frame: need " + n + " bytes at offset " + buf.position() + ", have " + buf.remaining());
-      }
-    }
+        long i64() throws ProtocolException {
+            need(8);
+            return buf.getLong();
+        }
 
-    int kind() throws ProtocolException {
-      need(1);
-      return buf.get() & 0xff;
-    }
+        int count(int max, String what) throws ProtocolException {
+            int n = i32();
+            if (n < 0 || n > max) {
+                throw bad("count of " + what + " " + n + " outside 0.." + max);
+            }
+            return n;
+        }
 
-    int u8() throws ProtocolException {
-      need(1);
-      return buf.get() & 0xff;
-    }
+        byte[] bytes(int max) throws ProtocolException {
+            int n = i32();
+            if (n < 0 || n > max) {
+                throw new ProtocolException(Errno.EPROTO, "length " + n + " outside 0.." + max);
+            }
+            need(n);
+            byte[] b = new byte[n];
+            buf.get(b);
+            return b;
+        }
 
-    boolean bool() throws ProtocolException {
-      need(1);
-      int v = buf.get();
-      if (v != 0 && v != 1) {
-        throw bad("boolean field holds " + v);
-      }
-      return v == 1;
-    }
+        String str(int maxBytes) throws ProtocolException {
+            byte[] b = bytes(maxBytes);
+            try {
+                return StandardCharsets.UTF_8
+                        .newDecoder()
+                        .onMalformedInput(CodingErrorAction.REPORT)
+                        .onUnmappableCharacter(CodingErrorAction.REPORT)
+                        .decode(ByteBuffer.wrap(b))
+                        .toString();
+            } catch (CharacterCodingException e) {
+                throw bad("string is not valid UTF-8");
+            }
+        }
 
-    int i32() throws ProtocolException {
-      need(4);
-      return buf.getInt();
-    }
+        String path() throws ProtocolException {
+            return str(Limits.PATH_MAX);
+        }
 
-    long i64() throws ProtocolException {
-      need(8);
-      return buf.getLong();
-    }
+        String name() throws ProtocolException {
+            return str(Limits.NAME_MAX);
+        }
 
-    int count(int max, String what) throws ProtocolException {
-      int n = i32();
-      if (n < 0 || n > max) {
-        throw bad("count of " + what + " " + n + " outside 0.." + max);
-      }
-      return n;
-    }
+        FileType type() throws ProtocolException {
+            need(1);
+            int code = buf.get() & 0xff;
+            try {
+                return FileType.fromCode(code);
+            } catch (IllegalArgumentException e) {
+                throw bad("unknown file type " + code);
+            }
+        }
 
-    byte[] bytes(int max) throws ProtocolException {
-      int n = i32();
-      if (n < 0 || n > max) {
-        throw new ProtocolException(Errno.EPROTO, "length " + n + " outside 0.." + max);
-      }
-      need(n);
-      byte[] b = new byte[n];
-      buf.get(b);
-      return b;
-    }
+        ScrubStats.State scrubState() throws ProtocolException {
+            need(1);
+            int code = buf.get() & 0xff;
+            try {
+                return ScrubStats.State.fromCode(code);
+            } catch (IllegalArgumentException e) {
+                throw bad("unknown scrub state " + code);
+            }
+        }
 
-    String str(int maxBytes) throws ProtocolException {
-      byte[] b = bytes(maxBytes);
-      try {
-        return StandardCharsets.UTF_8
-            .newDecoder()
-            .onMalformedInput(CodingErrorAction.REPORT)
-            .onUnmappableCharacter(CodingErrorAction.REPORT)
-            .decode(ByteBuffer.wrap(b))
-            .toString();
-      } catch (CharacterCodingException e) {
-        throw bad("string is not valid UTF-8");
-      }
-    }
+        ScrubControl.Action scrubAction() throws ProtocolException {
+            need(1);
+            int code = buf.get() & 0xff;
+            try {
+                return ScrubControl.Action.fromCode(code);
+            } catch (IllegalArgumentException e) {
+                throw bad("unknown scrub action " + code);
+            }
+        }
 
-    String path() throws ProtocolException {
-      return str(Limits.PATH_MAX);
-    }
+        Caller caller() throws ProtocolException {
+            int uid = i32();
+            int gid = i32();
+            int n = count(Limits.MAX_GROUPS, "groups");
+            int[] groups = new int[n];
+            for (int i = 0; i < n; i++) {
+                groups[i] = i32();
+            }
+            return new Caller(uid, gid, groups);
+        }
 
-    String name() throws ProtocolException {
-      return str(Limits.NAME_MAX);
+        void end() throws ProtocolException {
+            if (buf.hasRemaining()) {
+                throw bad(buf.remaining() + " unexpected bytes after the message");
+            }
+        }
     }
-
-    FileType type() throws ProtocolException {
-      need(1);
-      int code = buf.get() & 0xff;
-      try {
-        return FileType.fromCode(code);
-      } catch (IllegalArgumentException e) {
-        throw bad("unknown file type " + code);
-      }
-    }
-
-    ScrubStats.State scrubState() throws ProtocolException {
-      need(1);
-      int code = buf.get() & 0xff;
-      try {
-        return ScrubStats.State.fromCode(code);
-      } catch (IllegalArgumentException e) {
-        throw bad("unknown scrub state " + code);
-      }
-    }
-
-    ScrubControl.Action scrubAction() throws ProtocolException {
-      need(1);
-      int code = buf.get() & 0xff;
-      try {
-        return ScrubControl.Action.fromCode(code);
-      } catch (IllegalArgumentException e) {
-        throw bad("unknown scrub action " + code);
-      }
-    }
-
-    Caller caller() throws ProtocolException {
-      int uid = i32();
-      int gid = i32();
-      int n = count(Limits.MAX_GROUPS, "groups");
-      int[] groups = new int[n];
-      for (int i = 0; i < n; i++) {
-        groups[i] = i32();
-      }
-      return new Caller(uid, gid, groups);
-    }
-
-    void end() throws ProtocolException {
-      if (buf.hasRemaining()) {
-        throw bad(buf.remaining() + " unexpected bytes after the message");
-      }
-    }
-  }
 }

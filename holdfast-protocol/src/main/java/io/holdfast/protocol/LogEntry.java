@@ -11,12 +11,12 @@ import java.util.Objects;
  * @param mutation the client's request
  */
 public record LogEntry(long timestampNanos, Request.Mutation mutation) {
-  public LogEntry {
-    Objects.requireNonNull(mutation);
-  }
+    public LogEntry {
+        Objects.requireNonNull(mutation);
+    }
 
-  /** The log format this entry is written in: the lowest that can express it ({@link LogFormat#required}). */
-  public int format() {
-    return LogFormat.required(mutation);
-  }
+    /** The log format this entry is written in: the lowest that can express it ({@link LogFormat#required}). */
+    public int format() {
+        return LogFormat.required(mutation);
+    }
 }

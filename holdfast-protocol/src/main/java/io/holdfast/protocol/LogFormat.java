@@ -23,43 +23,48 @@ package io.holdfast.protocol;
  * <p>Thread safety: constants and pure functions.
  */
 public final class LogFormat {
-  /** The oldest log format this code reads. */
-  public static final int MIN = 1;
-  /** The newest log format this code reads and writes. */
-  public static final int MAX = 2;
+    /** The oldest log format this code reads. */
+    public static final int MIN = 1;
+    /** The newest log format this code reads and writes. */
+    public static final int MAX = 2;
 
-  private LogFormat() {}
+    private LogFormat() {}
 
-  /** The lowest log format that can express {@code mutation}: the format that introduced its kind. */
-  public static int required(Request.Mutation mutation) {
-    return switch (mutation) {
-      case Request.Mknod m -> 2;
-      case Request.Fallocate f -> 2;
-      default -> 1;
-    };
-  }
-
-  /** A range as people read it: {@code "1..2"}. */
-  public static String range(int min, int max) {
-    return min + ".." + max;
-  }
-
-  /**
-   * Checks the format an entry states against what this member supports.
-   *
-   * @param format the entry's log format
-   * @param maxSupported the highest format this member supports (normally {@link #MAX})
-   * @throws LogFormatException {@link LogFormatException.Reason#TOO_OLD} below {@link #MIN},
-   *     {@link LogFormatException.Reason#TOO_NEW} above {@code maxSupported}
-   */
-  static void check(int format, int maxSupported) throws LogFormatException {
-    if (format < MIN) {
-      throw new LogFormatException(LogFormatException.Reason.TOO_OLD, format,
-          "log format " + format + " is older than this code reads (" + range(MIN, maxSupported) + ")");
+    /** The lowest log format that can express {@code mutation}: the format that introduced its kind. */
+    public static int required(Request.Mutation mutation) {
+        return switch (mutation) {
+            case Request.Mknod m -> 2;
+            case Request.Fallocate f -> 2;
+            default -> 1;
+        };
     }
-    if (format > maxSupported) {
-      throw new LogFormatException(LogFormatException.Reason.TOO_NEW, format,
-          "log format " + format + ", this node supports " + range(MIN, maxSupported) + ": upgrade this node");
+
+    /** A range as people read it: {@code "1..2"}. */
+    public static String range(int min, int max) {
+        return min + ".." + max;
     }
-  }
+
+    /**
+     * Checks the format an entry states against what this member supports.
+     *
+     * @param format the entry's log format
+     * @param maxSupported the highest format this member supports (normally {@link #MAX})
+     * @throws LogFormatException {@link LogFormatException.Reason#TOO_OLD} below {@link #MIN},
+     *     {@link LogFormatException.Reason#TOO_NEW} above {@code maxSupported}
+     */
+    static void check(int format, int maxSupported) throws LogFormatException {
+        if (format < MIN) {
+            throw new LogFormatException(
+                    LogFormatException.Reason.TOO_OLD,
+                    format,
+                    "log format " + format + " is older than this code reads (" + range(MIN, maxSupported) + ")");
+        }
+        if (format > maxSupported) {
+            throw new LogFormatException(
+                    LogFormatException.Reason.TOO_NEW,
+                    format,
+                    "log format " + format + ", this node supports " + range(MIN, maxSupported)
+                            + ": upgrade this node");
+        }
+    }
 }

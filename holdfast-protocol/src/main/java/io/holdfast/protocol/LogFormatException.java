@@ -11,41 +11,41 @@ import java.util.Objects;
  * rather than skip the entry and diverge from members that can apply it (see {@link LogFormat}).
  */
 public final class LogFormatException extends ProtocolException {
-  private static final long serialVersionUID = 1L;
+    private static final long serialVersionUID = 1L;
 
-  /** Why the entry cannot be applied. */
-  public enum Reason {
-    /** The entry's log format is below {@link LogFormat#MIN}: written by code this member no longer reads. */
-    TOO_OLD,
-    /** The entry's log format is above the highest this member supports: upgrade this member. */
-    TOO_NEW,
-    /** The entry's format is supported but its kind is not known to this code. */
-    UNKNOWN_KIND,
-    /** The bytes do not decode (checksum, truncation, a field out of range, a kind its format cannot hold). */
-    CORRUPT
-  }
+    /** Why the entry cannot be applied. */
+    public enum Reason {
+        /** The entry's log format is below {@link LogFormat#MIN}: written by code this member no longer reads. */
+        TOO_OLD,
+        /** The entry's log format is above the highest this member supports: upgrade this member. */
+        TOO_NEW,
+        /** The entry's format is supported but its kind is not known to this code. */
+        UNKNOWN_KIND,
+        /** The bytes do not decode (checksum, truncation, a field out of range, a kind its format cannot hold). */
+        CORRUPT
+    }
 
-  private final Reason reason;
-  private final int format;
+    private final Reason reason;
+    private final int format;
 
-  /**
-   * @param reason why
-   * @param format the log format the entry states, or 0 if it could not be read
-   * @param message what was found, without the resource (the caller adds group and index)
-   */
-  public LogFormatException(Reason reason, int format, String message) {
-    super(reason == Reason.CORRUPT ? Errno.EBADMSG : Errno.EPROTO, message);
-    this.reason = Objects.requireNonNull(reason, "reason");
-    this.format = format;
-  }
+    /**
+     * @param reason why
+     * @param format the log format the entry states, or 0 if it could not be read
+     * @param message what was found, without the resource (the caller adds group and index)
+     */
+    public LogFormatException(Reason reason, int format, String message) {
+        super(reason == Reason.CORRUPT ? Errno.EBADMSG : Errno.EPROTO, message);
+        this.reason = Objects.requireNonNull(reason, "reason");
+        this.format = format;
+    }
 
-  /** Why the entry cannot be applied. */
-  public Reason reason() {
-    return reason;
-  }
+    /** Why the entry cannot be applied. */
+    public Reason reason() {
+        return reason;
+    }
 
-  /** The log format the entry states, or 0 if it could not be read. */
-  public int format() {
-    return format;
-  }
+    /** The log format the entry states, or 0 if it could not be read. */
+    public int format() {
+        return format;
+    }
 }

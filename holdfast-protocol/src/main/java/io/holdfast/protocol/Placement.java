@@ -17,37 +17,37 @@ import java.util.UUID;
  * Stateless.
  */
 public final class Placement {
-  private Placement() {}
+    private Placement() {}
 
-  /** Every replica group that serves a part of {@code volume}, each once (today exactly one). */
-  public static List<UUID> groupsOf(ClusterMap.Volume volume) {
-    return List.of(volume.groupId());
-  }
-
-  /**
-   * The replica group that serves all of {@code volume}, for callers that reach a volume
-   * through one group (the client's volume service, replica replacement, tools that name "the"
-   * group of a volume).
-   *
-   * @throws IllegalStateException if the volume is spread over several groups
-   */
-  public static UUID onlyGroup(ClusterMap.Volume volume) {
-    List<UUID> groups = groupsOf(volume);
-    if (groups.size() != 1) {
-      throw new IllegalStateException("volume " + volume.name() + " is served by " + groups.size()
-          + " replica groups, not one");
+    /** Every replica group that serves a part of {@code volume}, each once (today exactly one). */
+    public static List<UUID> groupsOf(ClusterMap.Volume volume) {
+        return List.of(volume.groupId());
     }
-    return groups.getFirst();
-  }
 
-  /** The volume each replica group of {@code map} serves a part of, by group id. */
-  public static Map<UUID, ClusterMap.Volume> volumesByGroup(ClusterMap map) {
-    Map<UUID, ClusterMap.Volume> byGroup = new HashMap<>();
-    for (ClusterMap.Volume v : map.volumes().values()) {
-      for (UUID g : groupsOf(v)) {
-        byGroup.put(g, v);
-      }
+    /**
+     * The replica group that serves all of {@code volume}, for callers that reach a volume
+     * through one group (the client's volume service, replica replacement, tools that name "the"
+     * group of a volume).
+     *
+     * @throws IllegalStateException if the volume is spread over several groups
+     */
+    public static UUID onlyGroup(ClusterMap.Volume volume) {
+        List<UUID> groups = groupsOf(volume);
+        if (groups.size() != 1) {
+            throw new IllegalStateException(
+                    "volume " + volume.name() + " is served by " + groups.size() + " replica groups, not one");
+        }
+        return groups.getFirst();
     }
-    return Map.copyOf(byGroup);
-  }
+
+    /** The volume each replica group of {@code map} serves a part of, by group id. */
+    public static Map<UUID, ClusterMap.Volume> volumesByGroup(ClusterMap map) {
+        Map<UUID, ClusterMap.Volume> byGroup = new HashMap<>();
+        for (ClusterMap.Volume v : map.volumes().values()) {
+            for (UUID g : groupsOf(v)) {
+                byGroup.put(g, v);
+            }
+        }
+        return Map.copyOf(byGroup);
+    }
 }

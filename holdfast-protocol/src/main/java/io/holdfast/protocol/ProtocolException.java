@@ -9,10 +9,10 @@ import io.holdfast.common.HoldfastException;
  * nothing.
  */
 public class ProtocolException extends HoldfastException {
-  private static final long serialVersionUID = 1L;
+    private static final long serialVersionUID = 1L;
 
-  /** Creates an exception; {@code errno} is {@link Errno#EPROTO} or {@link Errno#EBADMSG}. */
-  public ProtocolException(Errno errno, String message) {
-    super(errno, message);
-  }
+    /** Creates an exception; {@code errno} is {@link Errno#EPROTO} or {@link Errno#EBADMSG}. */
+    public ProtocolException(Errno errno, String message) {
+        super(errno, message);
+    }
 }

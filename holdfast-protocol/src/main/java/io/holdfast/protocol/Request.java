@@ -17,334 +17,327 @@ import java.util.Objects;
  */
 public sealed interface Request {
 
-  /** A request that changes the volume. Each carries the caller's credentials. */
-  sealed interface Mutation extends Request {
-    /** Credentials for POSIX permission checks. */
-    Caller caller();
-  }
-
-  /** A request that only reads. */
-  sealed interface Query extends Request {}
-
-  /** POSIX {@code mkdir(2)}. Reply: {@link Response.AttrReply}. */
-  record Mkdir(Caller caller, String path, int mode) implements Mutation {}
-
-  /**
-   * POSIX {@code open(2)} with {@code O_CREAT} ({@code O_EXCL} when {@code exclusive}). An
-   * existing file is returned as is when not exclusive. Reply: {@link Response.AttrReply}.
-   */
-  record Create(Caller caller, String path, int mode, boolean exclusive) implements Mutation {}
-
-  /**
-   * POSIX {@code pwrite(2)} to an inode. {@code crc32c} is the CRC32C of {@code data},
-   * computed by the client and checked by the node before the entry is logged and again when
-   * it is applied. Reply: {@link Response.AttrReply} with the new size.
-   */
-  record Write(Caller caller, long inode, long offset, byte[] data, int crc32c)
-      implements Mutation {
-    public Write {
-      Objects.requireNonNull(data);
+    /** A request that changes the volume. Each carries the caller's credentials. */
+    sealed interface Mutation extends Request {
+        /** Credentials for POSIX permission checks. */
+        Caller caller();
     }
 
-    @Override
-    public boolean equals(Object o) {
-      return o instanceof Write w
-          && w.caller.equals(caller)
-          && w.inode == inode
-          && w.offset == offset
-          && w.crc32c == crc32c
-          && Arrays.equals(w.data, data);
-    }
+    /** A request that only reads. */
+    sealed interface Query extends Request {}
 
-    @Override
-    public int hashCode() {
-      return Objects.hash(caller, inode, offset, crc32c, Arrays.hashCode(data));
-    }
-
-    @Override
-    public String toString() {
-      return "Write[inode=" + inode + ", offset=" + offset + ", length=" + data.length + "]";
-    }
-  }
-
-  /** POSIX {@code ftruncate(2)} of an inode. Reply: {@link Response.AttrReply}. */
-  record Truncate(Caller caller, long inode, long size) implements Mutation {}
-
-  /**
-   * POSIX {@code unlink(2)}. When {@code keepOrphan} is set and this removes the last link,
-   * the inode and its data stay readable by inode number until {@link DropOrphan} (the
-   * client still has it open, like NFS's silly rename). Reply: {@link Response.AttrReply}
-   * of the unlinked inode after the change.
-   */
-  record Unlink(Caller caller, String path, boolean keepOrphan) implements Mutation {}
-
-  /** POSIX {@code rmdir(2)}. Reply: {@link Response.Ok}. */
-  record Rmdir(Caller caller, String path) implements Mutation {}
-
-  /**
-   * POSIX {@code rename(2)}; with {@link #NOREPLACE} fails with {@link Errno#EEXIST} if the
-   * target exists (Linux {@code renameat2} {@code RENAME_NOREPLACE}). Reply:
-   * {@link Response.Ok}.
-   */
-  record Rename(Caller caller, String from, String to, int flags) implements Mutation {
-    /** Fail instead of replacing an existing target. */
-    public static final int NOREPLACE = 1;
-  }
-
-  /** POSIX {@code symlink(2)}: creates {@code path} pointing to {@code target}. */
-  record Symlink(Caller caller, String path, String target) implements Mutation {}
-
-  /**
-   * POSIX {@code mknod(2)}: creates a special file, as {@code mkfifo(3)}, {@code mknod(1)} and
-   * {@code bind(2)} of a UNIX-domain socket do. The volume stores its type, mode and device
-   * number like any inode; the data of a FIFO, device or socket never goes through the volume.
-   * Reply: {@link Response.AttrReply}.
-   *
-   * @param mode full {@code st_mode}: type bits ({@code S_IFIFO}, {@code S_IFCHR},
-   *     {@code S_IFBLK}, {@code S_IFSOCK}; {@code S_IFREG} or none makes an empty regular file) and
-   *     permission bits, used as given (the client applies its umask, as for {@link Create})
-   * @param rdev the device number of a character or block device in the Linux {@code dev_t}
-   *     encoding; ignored (stored as 0) for other types
-   */
-  record Mknod(Caller caller, String path, int mode, long rdev) implements Mutation {}
-
-  /** POSIX {@code link(2)}: a new name for an existing file. Reply: {@link Response.AttrReply}. */
-  record Link(Caller caller, String existing, String path) implements Mutation {}
-
-  /**
-   * POSIX {@code chmod(2)}, {@code chown(2)} and {@code utimensat(2)} in one request; only the
-   * fields named in {@code mask} change. Reply: {@link Response.AttrReply}.
-   */
-  record SetAttr(
-      Caller caller,
-      String path,
-      int mask,
-      int mode,
-      int uid,
-      int gid,
-      long atimeNanos,
-      long mtimeNanos)
-      implements Mutation {
-    public static final int MODE = 1;
-    public static final int UID = 2;
-    public static final int GID = 4;
-    public static final int ATIME = 8;
-    public static final int MTIME = 16;
-    /** Set atime to the entry's timestamp (UTIME_NOW). */
-    public static final int ATIME_NOW = 32;
-    /** Set mtime to the entry's timestamp (UTIME_NOW). */
-    public static final int MTIME_NOW = 64;
-  }
-
-  /** Linux {@code setxattr(2)}; flags {@link #CREATE} or {@link #REPLACE}. */
-  record SetXattr(Caller caller, String path, String name, byte[] value, int flags)
-      implements Mutation {
-    public static final int CREATE = 1;
-    public static final int REPLACE = 2;
-
-    @Override
-    public boolean equals(Object o) {
-      return o instanceof SetXattr s
-          && s.caller.equals(caller)
-          && s.path.equals(path)
-          && s.name.equals(name)
-          && s.flags == flags
-          && Arrays.equals(s.value, value);
-    }
-
-    @Override
-    public int hashCode() {
-      return Objects.hash(caller, path, name, flags, Arrays.hashCode(value));
-    }
-  }
-
-  /** Linux {@code removexattr(2)}. */
-  record RemoveXattr(Caller caller, String path, String name) implements Mutation {}
-
-  /** Frees an orphan inode kept by {@link Unlink#keepOrphan()}. Reply: {@link Response.Ok}. */
-  record DropOrphan(Caller caller, long inode) implements Mutation {}
-
-  /**
-   * A scrub mark: a point in the log at which every member takes a consistent view of its
-   * metadata and digests it, so that members can be compared at exactly the same applied index
-   * although they rarely sit at one. Changes no file-system state. Only nodes and the admin may
-   * propose it. Reply: {@link Response.Ok}.
-   */
-  record ScrubMark(Caller caller) implements Mutation {}
-
-  /**
-   * Linux {@code fallocate(2)} on an inode, as the man page defines the modes: 0 allocates
-   * {@code [offset, offset + length)} and makes the size at least {@code offset + length};
-   * {@link #KEEP_SIZE} allocates without changing the size; {@link #PUNCH_HOLE} (only with
-   * {@link #KEEP_SIZE}) makes the range read as zeros, keeps the size and releases the storage of
-   * the content blocks the range covers fully; {@link #ZERO_RANGE} makes the range read as zeros
-   * and, without {@link #KEEP_SIZE}, makes the size at least {@code offset + length}.
-   *
-   * <p>Holdfast does not preallocate: allocation only changes the size (the new range is a hole,
-   * as an unwritten extent is on Linux). Like {@link Write}, the right to write is checked when
-   * the file is opened, and a caller other than root clears set-user-ID (and set-group-ID when
-   * group-executable). Reply: {@link Response.AttrReply} with the new attributes; errors
-   * {@link Errno#EINVAL} for {@code offset < 0} or {@code length <= 0}, {@link Errno#ENOTSUP}
-   * (Linux EOPNOTSUPP) for another mode, {@link Errno#EFBIG} if {@code offset + length} passes
-   * {@link Limits#MAX_FILE_SIZE}, {@link Errno#ENOSPC} below the disk reserve (allocation modes).
-   *
-   * @param mode a combination of the {@code FALLOC_FL_*} values below (Linux values)
-   * @param offset first byte of the range
-   * @param length bytes in the range, at least 1
-   */
-  record Fallocate(Caller caller, long inode, int mode, long offset, long length) implements Mutation {
-    /** {@code FALLOC_FL_KEEP_SIZE}: the size does not change. */
-    public static final int KEEP_SIZE = 0x01;
-    /** {@code FALLOC_FL_PUNCH_HOLE}: deallocate the range; must be combined with {@link #KEEP_SIZE}. */
-    public static final int PUNCH_HOLE = 0x02;
-    /** {@code FALLOC_FL_ZERO_RANGE}: make the range read as zeros. */
-    public static final int ZERO_RANGE = 0x10;
+    /** POSIX {@code mkdir(2)}. Reply: {@link Response.AttrReply}. */
+    record Mkdir(Caller caller, String path, int mode) implements Mutation {}
 
     /**
-     * Whether {@code mode} is one Holdfast supports: 0, {@link #KEEP_SIZE},
-     * {@code PUNCH_HOLE | KEEP_SIZE}, {@link #ZERO_RANGE} or {@code ZERO_RANGE | KEEP_SIZE}.
+     * POSIX {@code open(2)} with {@code O_CREAT} ({@code O_EXCL} when {@code exclusive}). An
+     * existing file is returned as is when not exclusive. Reply: {@link Response.AttrReply}.
      */
-    public static boolean supported(int mode) {
-      return mode == 0 || mode == KEEP_SIZE || mode == (PUNCH_HOLE | KEEP_SIZE)
-          || mode == ZERO_RANGE || mode == (ZERO_RANGE | KEEP_SIZE);
-    }
-  }
-
-  /** POSIX {@code stat(2)} or {@code lstat(2)}. Reply: {@link Response.AttrReply}. */
-  record GetAttr(String path, boolean followSymlinks) implements Query {}
-
-  /** Attributes by inode number (an open file). Reply: {@link Response.AttrReply}. */
-  record GetAttrByInode(long inode) implements Query {}
-
-  /**
-   * One page of a directory listing, in name order, starting after {@code after} (empty for
-   * the first page). Reply: {@link Response.DirPage}.
-   */
-  record ReadDir(String path, String after, int maxEntries) implements Query {}
-
-  /** POSIX {@code pread(2)} from an inode. Reply: {@link Response.Data}. */
-  record Read(long inode, long offset, int length) implements Query {}
-
-  /**
-   * Linux {@code lseek(2)} with {@code SEEK_DATA} ({@code hole} false) or {@code SEEK_HOLE}
-   * ({@code hole} true) on an inode. Holes are found at the brick's content-block granularity
-   * (64 KiB blocks of a file kept in a data file: a block never written, or punched whole, is a
-   * hole; a file kept inline has none), and the end of the file counts as a hole, as on Linux.
-   * Reply: {@link Response.Offset}, the first data (or hole) byte at or after {@code offset};
-   * {@link Errno#ENXIO} if {@code offset} is negative or not before the size, or for
-   * {@code SEEK_DATA} when no data follows {@code offset}.
-   */
-  record SeekData(long inode, long offset, boolean hole) implements Query {}
-
-  /** POSIX {@code readlink(2)}. Reply: {@link Response.Text}. */
-  record ReadLink(String path) implements Query {}
-
-  /** Linux {@code getxattr(2)}. Reply: {@link Response.Data}. */
-  record GetXattr(String path, String name) implements Query {}
-
-  /** Linux {@code listxattr(2)}. Reply: {@link Response.Names}. */
-  record ListXattr(String path) implements Query {}
-
-  /** POSIX {@code statvfs(3)}. Reply: {@link Response.FsStats}. */
-  record StatFs() implements Query {}
-
-  /** The member's state digest and applied index. Reply: {@link Response.Digest}. */
-  record GetDigest() implements Query {}
-
-  /**
-   * Scrub (nodes and the admin only): the logical bytes of one content block of a file on the
-   * member asked, answered only if they pass that member's own CRC32C. Reply:
-   * {@link Response.Data}, or {@link Errno#EIO} if that member's copy is bad too.
-   *
-   * @param inode the file
-   * @param block the 64 KiB block of a file kept in a data file, or {@link #INLINE} for the
-   *     content of a file kept inline
-   */
-  record ScrubRead(long inode, long block) implements Query {
-    /** The {@code block} that names a file's inline content. */
-    public static final long INLINE = -1;
-  }
-
-  /**
-   * Scrub (nodes and the admin only): the member's digest of its state at a
-   * {@link ScrubMark}. Reply: {@link Response.Digest} whose index is the mark;
-   * {@link Errno#EAGAIN} while it is being computed; {@link Errno#ENOENT} if the member holds
-   * none for that mark (it did not apply the mark itself, or the digest was discarded).
-   */
-  record MarkDigest(long mark) implements Query {}
-
-  /**
-   * Scrub (nodes and the admin only): one page of the member's per-directory digests at a
-   * {@link ScrubMark}, in directory inode order, starting after directory {@code after} (-1
-   * for the first page). Reply: {@link Response.DirDigests}; errors as {@link MarkDigest}.
-   *
-   * @param maxEntries most entries wanted; the member sends at most
-   *     {@link Limits#MAX_DIGEST_PAGE_ENTRIES}
-   */
-  record MarkDirectories(long mark, long after, int maxEntries) implements Query {}
-
-  /**
-   * Scrub (nodes and the admin only): a chunk of the member's latest snapshot file, from which a
-   * quarantined member rebuilds its brick. Reply: {@link Response.SnapshotChunk};
-   * {@link Errno#ENOENT} if the member has no snapshot, or {@code index} is no longer its
-   * latest; {@link Errno#EIO} if the member is quarantined itself.
-   *
-   * @param index the snapshot's log index, or 0 for the latest
-   * @param offset byte offset in the snapshot file
-   * @param length most bytes wanted, 1 to {@link Limits#MAX_DATA_BYTES}
-   */
-  record SnapshotRead(long index, long offset, int length) implements Query {}
-
-  /**
-   * Scrub control of the member asked (admin and nodes only): scrub state is per member, so a
-   * tool sends this to each member of the volume. Reply: {@link Response.ScrubStatus} after the
-   * action.
-   *
-   * @param action what to do
-   * @param rateBytesPerSecond with {@link Action#START}, the new pace in bytes per second; 0
-   *     keeps the current one
-   */
-  record ScrubControl(Action action, long rateBytesPerSecond) implements Query {
-    /** Scrub actions. Wire codes are stable: never renumber. */
-    public enum Action implements WireCode {
-      /** Report only. */
-      STATUS(0),
-      /** Start a pass now (or resume a paused one); a running pass goes on. */
-      START(1),
-      /** Pause: no scrub I/O (and no automatic passes) until started again. */
-      PAUSE(2);
-
-      private static final WireCodes<Action> CODES = WireCodes.of(Action.class, "scrub action");
-
-      private final int code;
-
-      Action(int code) {
-        this.code = code;
-      }
-
-      /** The wire code. */
-      @Override
-      public int code() {
-        return code;
-      }
-
-      /**
-       * The action with a wire code.
-       *
-       * @throws IllegalArgumentException for an unknown code
-       */
-      public static Action fromCode(int code) {
-        return CODES.fromCode(code);
-      }
-    }
+    record Create(Caller caller, String path, int mode, boolean exclusive) implements Mutation {}
 
     /**
-     * Checks the fields.
+     * POSIX {@code pwrite(2)} to an inode. {@code crc32c} is the CRC32C of {@code data},
+     * computed by the client and checked by the node before the entry is logged and again when
+     * it is applied. Reply: {@link Response.AttrReply} with the new size.
+     */
+    record Write(Caller caller, long inode, long offset, byte[] data, int crc32c) implements Mutation {
+        public Write {
+            Objects.requireNonNull(data);
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Write w
+                    && w.caller.equals(caller)
+                    && w.inode == inode
+                    && w.offset == offset
+                    && w.crc32c == crc32c
+                    && Arrays.equals(w.data, data);
+        }
+
+        @Override
+        public int hashCode() {
+            return Objects.hash(caller, inode, offset, crc32c, Arrays.hashCode(data));
+        }
+
+        @Override
+        public String toString() {
+            return "Write[inode=" + inode + ", offset=" + offset + ", length=" + data.length + "]";
+        }
+    }
+
+    /** POSIX {@code ftruncate(2)} of an inode. Reply: {@link Response.AttrReply}. */
+    record Truncate(Caller caller, long inode, long size) implements Mutation {}
+
+    /**
+     * POSIX {@code unlink(2)}. When {@code keepOrphan} is set and this removes the last link,
+     * the inode and its data stay readable by inode number until {@link DropOrphan} (the
+     * client still has it open, like NFS's silly rename). Reply: {@link Response.AttrReply}
+     * of the unlinked inode after the change.
+     */
+    record Unlink(Caller caller, String path, boolean keepOrphan) implements Mutation {}
+
+    /** POSIX {@code rmdir(2)}. Reply: {@link Response.Ok}. */
+    record Rmdir(Caller caller, String path) implements Mutation {}
+
+    /**
+     * POSIX {@code rename(2)}; with {@link #NOREPLACE} fails with {@link Errno#EEXIST} if the
+     * target exists (Linux {@code renameat2} {@code RENAME_NOREPLACE}). Reply:
+     * {@link Response.Ok}.
+     */
+    record Rename(Caller caller, String from, String to, int flags) implements Mutation {
+        /** Fail instead of replacing an existing target. */
+        public static final int NOREPLACE = 1;
+    }
+
+    /** POSIX {@code symlink(2)}: creates {@code path} pointing to {@code target}. */
+    record Symlink(Caller caller, String path, String target) implements Mutation {}
+
+    /**
+     * POSIX {@code mknod(2)}: creates a special file, as {@code mkfifo(3)}, {@code mknod(1)} and
+     * {@code bind(2)} of a UNIX-domain socket do. The volume stores its type, mode and device
+     * number like any inode; the data of a FIFO, device or socket never goes through the volume.
+     * Reply: {@link Response.AttrReply}.
      *
-     * @throws NullPointerException if the action is null
+     * @param mode full {@code st_mode}: type bits ({@code S_IFIFO}, {@code S_IFCHR},
+     *     {@code S_IFBLK}, {@code S_IFSOCK}; {@code S_IFREG} or none makes an empty regular file) and
+     *     permission bits, used as given (the client applies its umask, as for {@link Create})
+     * @param rdev the device number of a character or block device in the Linux {@code dev_t}
+     *     encoding; ignored (stored as 0) for other types
      */
-    public ScrubControl {
-      java.util.Objects.requireNonNull(action, "action");
+    record Mknod(Caller caller, String path, int mode, long rdev) implements Mutation {}
+
+    /** POSIX {@code link(2)}: a new name for an existing file. Reply: {@link Response.AttrReply}. */
+    record Link(Caller caller, String existing, String path) implements Mutation {}
+
+    /**
+     * POSIX {@code chmod(2)}, {@code chown(2)} and {@code utimensat(2)} in one request; only the
+     * fields named in {@code mask} change. Reply: {@link Response.AttrReply}.
+     */
+    record SetAttr(Caller caller, String path, int mask, int mode, int uid, int gid, long atimeNanos, long mtimeNanos)
+            implements Mutation {
+        public static final int MODE = 1;
+        public static final int UID = 2;
+        public static final int GID = 4;
+        public static final int ATIME = 8;
+        public static final int MTIME = 16;
+        /** Set atime to the entry's timestamp (UTIME_NOW). */
+        public static final int ATIME_NOW = 32;
+        /** Set mtime to the entry's timestamp (UTIME_NOW). */
+        public static final int MTIME_NOW = 64;
     }
-  }
+
+    /** Linux {@code setxattr(2)}; flags {@link #CREATE} or {@link #REPLACE}. */
+    record SetXattr(Caller caller, String path, String name, byte[] value, int flags) implements Mutation {
+        public static final int CREATE = 1;
+        public static final int REPLACE = 2;
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof SetXattr s
+                    && s.caller.equals(caller)
+                    && s.path.equals(path)
+                    && s.name.equals(name)
+                    && s.flags == flags
+                    && Arrays.equals(s.value, value);
+        }
+
+        @Override
+        public int hashCode() {
+            return Objects.hash(caller, path, name, flags, Arrays.hashCode(value));
+        }
+    }
+
+    /** Linux {@code removexattr(2)}. */
+    record RemoveXattr(Caller caller, String path, String name) implements Mutation {}
+
+    /** Frees an orphan inode kept by {@link Unlink#keepOrphan()}. Reply: {@link Response.Ok}. */
+    record DropOrphan(Caller caller, long inode) implements Mutation {}
+
+    /**
+     * A scrub mark: a point in the log at which every member takes a consistent view of its
+     * metadata and digests it, so that members can be compared at exactly the same applied index
+     * although they rarely sit at one. Changes no file-system state. Only nodes and the admin may
+     * propose it. Reply: {@link Response.Ok}.
+     */
+    record ScrubMark(Caller caller) implements Mutation {}
+
+    /**
+     * Linux {@code fallocate(2)} on an inode, as the man page defines the modes: 0 allocates
+     * {@code [offset, offset + length)} and makes the size at least {@code offset + length};
+     * {@link #KEEP_SIZE} allocates without changing the size; {@link #PUNCH_HOLE} (only with
+     * {@link #KEEP_SIZE}) makes the range read as zeros, keeps the size and releases the storage of
+     * the content blocks the range covers fully; {@link #ZERO_RANGE} makes the range read as zeros
+     * and, without {@link #KEEP_SIZE}, makes the size at least {@code offset + length}.
+     *
+     * <p>Holdfast does not preallocate: allocation only changes the size (the new range is a hole,
+     * as an unwritten extent is on Linux). Like {@link Write}, the right to write is checked when
+     * the file is opened, and a caller other than root clears set-user-ID (and set-group-ID when
+     * group-executable). Reply: {@link Response.AttrReply} with the new attributes; errors
+     * {@link Errno#EINVAL} for {@code offset < 0} or {@code length <= 0}, {@link Errno#ENOTSUP}
+     * (Linux EOPNOTSUPP) for another mode, {@link Errno#EFBIG} if {@code offset + length} passes
+     * {@link Limits#MAX_FILE_SIZE}, {@link Errno#ENOSPC} below the disk reserve (allocation modes).
+     *
+     * @param mode a combination of the {@code FALLOC_FL_*} values below (Linux values)
+     * @param offset first byte of the range
+     * @param length bytes in the range, at least 1
+     */
+    record Fallocate(Caller caller, long inode, int mode, long offset, long length) implements Mutation {
+        /** {@code FALLOC_FL_KEEP_SIZE}: the size does not change. */
+        public static final int KEEP_SIZE = 0x01;
+        /** {@code FALLOC_FL_PUNCH_HOLE}: deallocate the range; must be combined with {@link #KEEP_SIZE}. */
+        public static final int PUNCH_HOLE = 0x02;
+        /** {@code FALLOC_FL_ZERO_RANGE}: make the range read as zeros. */
+        public static final int ZERO_RANGE = 0x10;
+
+        /**
+         * Whether {@code mode} is one Holdfast supports: 0, {@link #KEEP_SIZE},
+         * {@code PUNCH_HOLE | KEEP_SIZE}, {@link #ZERO_RANGE} or {@code ZERO_RANGE | KEEP_SIZE}.
+         */
+        public static boolean supported(int mode) {
+            return mode == 0
+                    || mode == KEEP_SIZE
+                    || mode == (PUNCH_HOLE | KEEP_SIZE)
+                    || mode == ZERO_RANGE
+                    || mode == (ZERO_RANGE | KEEP_SIZE);
+        }
+    }
+
+    /** POSIX {@code stat(2)} or {@code lstat(2)}. Reply: {@link Response.AttrReply}. */
+    record GetAttr(String path, boolean followSymlinks) implements Query {}
+
+    /** Attributes by inode number (an open file). Reply: {@link Response.AttrReply}. */
+    record GetAttrByInode(long inode) implements Query {}
+
+    /**
+     * One page of a directory listing, in name order, starting after {@code after} (empty for
+     * the first page). Reply: {@link Response.DirPage}.
+     */
+    record ReadDir(String path, String after, int maxEntries) implements Query {}
+
+    /** POSIX {@code pread(2)} from an inode. Reply: {@link Response.Data}. */
+    record Read(long inode, long offset, int length) implements Query {}
+
+    /**
+     * Linux {@code lseek(2)} with {@code SEEK_DATA} ({@code hole} false) or {@code SEEK_HOLE}
+     * ({@code hole} true) on an inode. Holes are found at the brick's content-block granularity
+     * (64 KiB blocks of a file kept in a data file: a block never written, or punched whole, is a
+     * hole; a file kept inline has none), and the end of the file counts as a hole, as on Linux.
+     * Reply: {@link Response.Offset}, the first data (or hole) byte at or after {@code offset};
+     * {@link Errno#ENXIO} if {@code offset} is negative or not before the size, or for
+     * {@code SEEK_DATA} when no data follows {@code offset}.
+     */
+    record SeekData(long inode, long offset, boolean hole) implements Query {}
+
+    /** POSIX {@code readlink(2)}. Reply: {@link Response.Text}. */
+    record ReadLink(String path) implements Query {}
+
+    /** Linux {@code getxattr(2)}. Reply: {@link Response.Data}. */
+    record GetXattr(String path, String name) implements Query {}
+
+    /** Linux {@code listxattr(2)}. Reply: {@link Response.Names}. */
+    record ListXattr(String path) implements Query {}
+
+    /** POSIX {@code statvfs(3)}. Reply: {@link Response.FsStats}. */
+    record StatFs() implements Query {}
+
+    /** The member's state digest and applied index. Reply: {@link Response.Digest}. */
+    record GetDigest() implements Query {}
+
+    /**
+     * Scrub (nodes and the admin only): the logical bytes of one content block of a file on the
+     * member asked, answered only if they pass that member's own CRC32C. Reply:
+     * {@link Response.Data}, or {@link Errno#EIO} if that member's copy is bad too.
+     *
+     * @param inode the file
+     * @param block the 64 KiB block of a file kept in a data file, or {@link #INLINE} for the
+     *     content of a file kept inline
+     */
+    record ScrubRead(long inode, long block) implements Query {
+        /** The {@code block} that names a file's inline content. */
+        public static final long INLINE = -1;
+    }
+
+    /**
+     * Scrub (nodes and the admin only): the member's digest of its state at a
+     * {@link ScrubMark}. Reply: {@link Response.Digest} whose index is the mark;
+     * {@link Errno#EAGAIN} while it is being computed; {@link Errno#ENOENT} if the member holds
+     * none for that mark (it did not apply the mark itself, or the digest was discarded).
+     */
+    record MarkDigest(long mark) implements Query {}
+
+    /**
+     * Scrub (nodes and the admin only): one page of the member's per-directory digests at a
+     * {@link ScrubMark}, in directory inode order, starting after directory {@code after} (-1
+     * for the first page). Reply: {@link Response.DirDigests}; errors as {@link MarkDigest}.
+     *
+     * @param maxEntries most entries wanted; the member sends at most
+     *     {@link Limits#MAX_DIGEST_PAGE_ENTRIES}
+     */
+    record MarkDirectories(long mark, long after, int maxEntries) implements Query {}
+
+    /**
+     * Scrub (nodes and the admin only): a chunk of the member's latest snapshot file, from which a
+     * quarantined member rebuilds its brick. Reply: {@link Response.SnapshotChunk};
+     * {@link Errno#ENOENT} if the member has no snapshot, or {@code index} is no longer its
+     * latest; {@link Errno#EIO} if the member is quarantined itself.
+     *
+     * @param index the snapshot's log index, or 0 for the latest
+     * @param offset byte offset in the snapshot file
+     * @param length most bytes wanted, 1 to {@link Limits#MAX_DATA_BYTES}
+     */
+    record SnapshotRead(long index, long offset, int length) implements Query {}
+
+    /**
+     * Scrub control of the member asked (admin and nodes only): scrub state is per member, so a
+     * tool sends this to each member of the volume. Reply: {@link Response.ScrubStatus} after the
+     * action.
+     *
+     * @param action what to do
+     * @param rateBytesPerSecond with {@link Action#START}, the new pace in bytes per second; 0
+     *     keeps the current one
+     */
+    record ScrubControl(Action action, long rateBytesPerSecond) implements Query {
+        /** Scrub actions. Wire codes are stable: never renumber. */
+        public enum Action implements WireCode {
+            /** Report only. */
+            STATUS(0),
+            /** Start a pass now (or resume a paused one); a running pass goes on. */
+            START(1),
+            /** Pause: no scrub I/O (and no automatic passes) until started again. */
+            PAUSE(2);
+
+            private static final WireCodes<Action> CODES = WireCodes.of(Action.class, "scrub action");
+
+            private final int code;
+
+            Action(int code) {
+                this.code = code;
+            }
+
+            /** The wire code. */
+            @Override
+            public int code() {
+                return code;
+            }
+
+            /**
+             * The action with a wire code.
+             *
+             * @throws IllegalArgumentException for an unknown code
+             */
+            public static Action fromCode(int code) {
+                return CODES.fromCode(code);
+            }
+        }
+
+        /**
+         * Checks the fields.
+         *
+         * @throws NullPointerException if the action is null
+         */
+        public ScrubControl {
+            Objects.requireNonNull(action, "action");
+        }
+    }
 }

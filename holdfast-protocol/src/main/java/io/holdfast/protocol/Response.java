@@ -3,177 +3,181 @@ package io.holdfast.protocol;
 import io.holdfast.common.Errno;
 import io.holdfast.common.HoldfastException;
 import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
 
 /** The answer to a {@link Request}. */
 public sealed interface Response {
 
-  /** Success without a payload. */
-  record Ok() implements Response {}
+    /** Success without a payload. */
+    record Ok() implements Response {}
 
-  /** Failure with a POSIX error number and a message naming what failed. */
-  record Error(Errno errno, String message) implements Response {
-    public Error {
-      if (errno == Errno.OK) {
-        throw new IllegalArgumentException("an error cannot carry OK");
-      }
+    /** Failure with a POSIX error number and a message naming what failed. */
+    record Error(Errno errno, String message) implements Response {
+        public Error {
+            if (errno == Errno.OK) {
+                throw new IllegalArgumentException("an error cannot carry OK");
+            }
+        }
+
+        /** This error as an exception. */
+        public HoldfastException toException() {
+            return new HoldfastException(errno, message);
+        }
     }
 
-    /** This error as an exception. */
-    public HoldfastException toException() {
-      return new HoldfastException(errno, message);
-    }
-  }
+    /** Attributes of the inode the request named or made. */
+    record AttrReply(Attr attr) implements Response {}
 
-  /** Attributes of the inode the request named or made. */
-  record AttrReply(Attr attr) implements Response {}
-
-  /** A page of directory entries; {@code more} when further pages follow. */
-  record DirPage(List<DirEntry> entries, boolean more) implements Response {
-    public DirPage {
-      entries = List.copyOf(entries);
-    }
-  }
-
-  /** Bytes with their CRC32C, checked by the receiver. */
-  record Data(byte[] bytes, int crc32c) implements Response {
-    @Override
-    public boolean equals(Object o) {
-      return o instanceof Data d && d.crc32c == crc32c && Arrays.equals(d.bytes, bytes);
+    /** A page of directory entries; {@code more} when further pages follow. */
+    record DirPage(List<DirEntry> entries, boolean more) implements Response {
+        public DirPage {
+            entries = List.copyOf(entries);
+        }
     }
 
-    @Override
-    public int hashCode() {
-      return Objects.hash(crc32c, Arrays.hashCode(bytes));
+    /** Bytes with their CRC32C, checked by the receiver. */
+    record Data(byte[] bytes, int crc32c) implements Response {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Data d && d.crc32c == crc32c && Arrays.equals(d.bytes, bytes);
+        }
+
+        @Override
+        public int hashCode() {
+            return Objects.hash(crc32c, Arrays.hashCode(bytes));
+        }
+
+        @Override
+        public String toString() {
+            return "Data[length=" + bytes.length + "]";
+        }
     }
 
-    @Override
-    public String toString() {
-      return "Data[length=" + bytes.length + "]";
-    }
-  }
+    /** A file offset in bytes, e.g. the answer to {@link Request.SeekData}. */
+    record Offset(long offset) implements Response {}
 
-  /** A file offset in bytes, e.g. the answer to {@link Request.SeekData}. */
-  record Offset(long offset) implements Response {}
+    /** A string result, e.g. a symbolic link's target. */
+    record Text(String text) implements Response {}
 
-  /** A string result, e.g. a symbolic link's target. */
-  record Text(String text) implements Response {}
-
-  /** A list of names, e.g. extended attribute names. */
-  record Names(List<String> names) implements Response {
-    public Names {
-      names = List.copyOf(names);
-    }
-  }
-
-  /**
-   * Space and inode counts of a brick, as {@code statvfs(3)}.
-   *
-   * @param totalBytes size of the filesystem holding the brick
-   * @param freeBytes bytes available
-   * @param files inodes in use
-   * @param readOnly the volume is exported read-only to the client that asked (statvfs's
-   *     {@code ST_RDONLY}): its writes fail with {@link Errno#EROFS}
-   */
-  record FsStats(long totalBytes, long freeBytes, long files, boolean readOnly) implements Response {
-    /** Statistics of a writable volume. */
-    public FsStats(long totalBytes, long freeBytes, long files) {
-      this(totalBytes, freeBytes, files, false);
+    /** A list of names, e.g. extended attribute names. */
+    record Names(List<String> names) implements Response {
+        public Names {
+            names = List.copyOf(names);
+        }
     }
 
-    /** These statistics marked read-only. */
-    public FsStats asReadOnly() {
-      return new FsStats(totalBytes, freeBytes, files, true);
-    }
-  }
+    /**
+     * Space and inode counts of a brick, as {@code statvfs(3)}.
+     *
+     * @param totalBytes size of the filesystem holding the brick
+     * @param freeBytes bytes available
+     * @param files inodes in use
+     * @param readOnly the volume is exported read-only to the client that asked (statvfs's
+     *     {@code ST_RDONLY}): its writes fail with {@link Errno#EROFS}
+     */
+    record FsStats(long totalBytes, long freeBytes, long files, boolean readOnly) implements Response {
+        /** Statistics of a writable volume. */
+        public FsStats(long totalBytes, long freeBytes, long files) {
+            this(totalBytes, freeBytes, files, false);
+        }
 
-  /**
-   * A member's state digest.
-   *
-   * @param appliedIndex the Raft log index of the last applied entry
-   * @param sha256 SHA-256 over the brick's logical state (32 bytes)
-   */
-  record Digest(long appliedIndex, byte[] sha256) implements Response {
-    @Override
-    public boolean equals(Object o) {
-      return o instanceof Digest d && d.appliedIndex == appliedIndex && Arrays.equals(d.sha256, sha256);
-    }
-
-    @Override
-    public int hashCode() {
-      return Objects.hash(appliedIndex, Arrays.hashCode(sha256));
+        /** These statistics marked read-only. */
+        public FsStats asReadOnly() {
+            return new FsStats(totalBytes, freeBytes, files, true);
+        }
     }
 
-    /** The digest in lower-case hex. */
-    public String hex() {
-      return java.util.HexFormat.of().formatHex(sha256);
+    /**
+     * A member's state digest.
+     *
+     * @param appliedIndex the Raft log index of the last applied entry
+     * @param sha256 SHA-256 over the brick's logical state (32 bytes)
+     */
+    record Digest(long appliedIndex, byte[] sha256) implements Response {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Digest d && d.appliedIndex == appliedIndex && Arrays.equals(d.sha256, sha256);
+        }
+
+        @Override
+        public int hashCode() {
+            return Objects.hash(appliedIndex, Arrays.hashCode(sha256));
+        }
+
+        /** The digest in lower-case hex. */
+        public String hex() {
+            return HexFormat.of().formatHex(sha256);
+        }
+
+        @Override
+        public String toString() {
+            return "Digest[appliedIndex=" + appliedIndex + ", sha256=" + hex() + "]";
+        }
     }
 
-    @Override
-    public String toString() {
-      return "Digest[appliedIndex=" + appliedIndex + ", sha256=" + hex() + "]";
-    }
-  }
+    /**
+     * The digest of one directory at a scrub mark.
+     *
+     * @param directory the directory's inode; 0 stands for the volume-wide state (inode counters
+     *     and orphans)
+     * @param digest the first 64 bits of a SHA-256 over the directory, its entries and its
+     *     non-directory children (attributes, extended attributes, symlink targets, content
+     *     checksums)
+     */
+    record DirDigest(long directory, long digest) {}
 
-  /**
-   * The digest of one directory at a scrub mark.
-   *
-   * @param directory the directory's inode; 0 stands for the volume-wide state (inode counters
-   *     and orphans)
-   * @param digest the first 64 bits of a SHA-256 over the directory, its entries and its
-   *     non-directory children (attributes, extended attributes, symlink targets, content
-   *     checksums)
-   */
-  record DirDigest(long directory, long digest) {}
-
-  /**
-   * A page of a member's per-directory digests at a scrub mark, in directory order.
-   *
-   * @param mark the mark's log index
-   * @param entries at most {@link Limits#MAX_DIGEST_PAGE_ENTRIES}
-   * @param more whether further pages follow
-   */
-  record DirDigests(long mark, List<DirDigest> entries, boolean more) implements Response {
-    public DirDigests {
-      entries = List.copyOf(entries);
-    }
-  }
-
-  /**
-   * A chunk of a member's snapshot file.
-   *
-   * @param index the snapshot's log index
-   * @param totalBytes the file's length
-   * @param bytes the chunk (at most {@link Limits#MAX_DATA_BYTES})
-   * @param crc32c CRC32C of {@code bytes}, checked by the receiver
-   */
-  record SnapshotChunk(long index, long totalBytes, byte[] bytes, int crc32c) implements Response {
-    public SnapshotChunk {
-      Objects.requireNonNull(bytes, "bytes");
+    /**
+     * A page of a member's per-directory digests at a scrub mark, in directory order.
+     *
+     * @param mark the mark's log index
+     * @param entries at most {@link Limits#MAX_DIGEST_PAGE_ENTRIES}
+     * @param more whether further pages follow
+     */
+    record DirDigests(long mark, List<DirDigest> entries, boolean more) implements Response {
+        public DirDigests {
+            entries = List.copyOf(entries);
+        }
     }
 
-    @Override
-    public boolean equals(Object o) {
-      return o instanceof SnapshotChunk c && c.index == index && c.totalBytes == totalBytes && c.crc32c == crc32c
-          && Arrays.equals(c.bytes, bytes);
+    /**
+     * A chunk of a member's snapshot file.
+     *
+     * @param index the snapshot's log index
+     * @param totalBytes the file's length
+     * @param bytes the chunk (at most {@link Limits#MAX_DATA_BYTES})
+     * @param crc32c CRC32C of {@code bytes}, checked by the receiver
+     */
+    record SnapshotChunk(long index, long totalBytes, byte[] bytes, int crc32c) implements Response {
+        public SnapshotChunk {
+            Objects.requireNonNull(bytes, "bytes");
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof SnapshotChunk c
+                    && c.index == index
+                    && c.totalBytes == totalBytes
+                    && c.crc32c == crc32c
+                    && Arrays.equals(c.bytes, bytes);
+        }
+
+        @Override
+        public int hashCode() {
+            return Objects.hash(index, totalBytes, crc32c, Arrays.hashCode(bytes));
+        }
+
+        @Override
+        public String toString() {
+            return "SnapshotChunk[index=" + index + ", totalBytes=" + totalBytes + ", length=" + bytes.length + "]";
+        }
     }
 
-    @Override
-    public int hashCode() {
-      return Objects.hash(index, totalBytes, crc32c, Arrays.hashCode(bytes));
+    /** A member's scrubber state and counters (the answer to a scrub control). */
+    record ScrubStatus(ScrubStats stats) implements Response {
+        public ScrubStatus {
+            Objects.requireNonNull(stats, "stats");
+        }
     }
-
-    @Override
-    public String toString() {
-      return "SnapshotChunk[index=" + index + ", totalBytes=" + totalBytes + ", length=" + bytes.length + "]";
-    }
-  }
-
-  /** A member's scrubber state and counters (the answer to a scrub control). */
-  record ScrubStatus(ScrubStats stats) implements Response {
-    public ScrubStatus {
-      Objects.requireNonNull(stats, "stats");
-    }
-  }
 }

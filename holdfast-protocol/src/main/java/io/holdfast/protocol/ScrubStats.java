@@ -37,81 +37,81 @@ import java.util.Objects;
  *     empty (at most {@link Limits#MAX_SCRUB_TEXT_BYTES} UTF-8 bytes on the wire)
  */
 public record ScrubStats(
-    State state,
-    String quarantine,
-    long passes,
-    long passBytesDone,
-    long passBytesTotal,
-    long bytesVerified,
-    long blocksVerified,
-    long badBlocks,
-    long repairedBlocks,
-    long unrepairableBlocks,
-    long divergentDirectories,
-    long lastMark,
-    long lastPassStartMillis,
-    long lastPassEndMillis,
-    long nextPassMillis,
-    long rateBytesPerSecond,
-    String lastProblem) {
+        State state,
+        String quarantine,
+        long passes,
+        long passBytesDone,
+        long passBytesTotal,
+        long bytesVerified,
+        long blocksVerified,
+        long badBlocks,
+        long repairedBlocks,
+        long unrepairableBlocks,
+        long divergentDirectories,
+        long lastMark,
+        long lastPassStartMillis,
+        long lastPassEndMillis,
+        long nextPassMillis,
+        long rateBytesPerSecond,
+        String lastProblem) {
 
-  /** What a scrubber is doing. Wire codes are stable: never renumber. */
-  public enum State implements WireCode {
-    /** No pass is running; the next one starts on schedule or on request. */
-    IDLE(0),
-    /** A pass is running. */
-    RUNNING(1),
-    /** Paused by the operator: no scrub I/O until started again. */
-    PAUSED(2);
+    /** What a scrubber is doing. Wire codes are stable: never renumber. */
+    public enum State implements WireCode {
+        /** No pass is running; the next one starts on schedule or on request. */
+        IDLE(0),
+        /** A pass is running. */
+        RUNNING(1),
+        /** Paused by the operator: no scrub I/O until started again. */
+        PAUSED(2);
 
-    private static final WireCodes<State> CODES = WireCodes.of(State.class, "scrub state");
+        private static final WireCodes<State> CODES = WireCodes.of(State.class, "scrub state");
 
-    private final int code;
+        private final int code;
 
-    State(int code) {
-      this.code = code;
-    }
+        State(int code) {
+            this.code = code;
+        }
 
-    /** The wire code. */
-    @Override
-    public int code() {
-      return code;
+        /** The wire code. */
+        @Override
+        public int code() {
+            return code;
+        }
+
+        /**
+         * The state with a wire code.
+         *
+         * @throws IllegalArgumentException for an unknown code
+         */
+        public static State fromCode(int code) {
+            return CODES.fromCode(code);
+        }
     }
 
     /**
-     * The state with a wire code.
+     * Checks the fields.
      *
-     * @throws IllegalArgumentException for an unknown code
+     * @throws NullPointerException if the state or a text is null
      */
-    public static State fromCode(int code) {
-      return CODES.fromCode(code);
+    public ScrubStats {
+        Objects.requireNonNull(state, "state");
+        Objects.requireNonNull(quarantine, "quarantine");
+        Objects.requireNonNull(lastProblem, "lastProblem");
     }
-  }
 
-  /**
-   * Checks the fields.
-   *
-   * @throws NullPointerException if the state or a text is null
-   */
-  public ScrubStats {
-    Objects.requireNonNull(state, "state");
-    Objects.requireNonNull(quarantine, "quarantine");
-    Objects.requireNonNull(lastProblem, "lastProblem");
-  }
-
-  /** Whether the scrubber took this member out of service. */
-  public boolean quarantined() {
-    return !quarantine.isEmpty();
-  }
-
-  /**
-   * How far the current (or last) pass got, from 0 to 1: 1 when no pass has started yet or the
-   * estimate was exceeded (files grew during the pass).
-   */
-  public double progress() {
-    if (passBytesTotal <= 0) {
-      return state == State.RUNNING ? 0 : 1;
+    /** Whether the scrubber took this member out of service. */
+    public boolean quarantined() {
+        return !quarantine.isEmpty();
     }
-    return Math.min(1.0, Math.max(0.0, (double) passBytesDone / passBytesTotal));
-  }
+
+    /**
+     * How far the current (or last) pass got, from 0 to 1: 1 when no pass has started yet or the
+     * estimate was exceeded (files grew during the pass).
+     */
+    public double progress() {
+        if (passBytesTotal <= 0) {
+            return state == State.RUNNING ? 0 : 1;
+        }
+        return Math.min(1.0, Math.max(0.0, (double) passBytesDone / passBytesTotal));
+    }
 }

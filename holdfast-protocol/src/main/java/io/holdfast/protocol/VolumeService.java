@@ -19,13 +19,13 @@ import java.util.concurrent.CompletableFuture;
  * <p>Implementations are thread-safe.
  */
 public interface VolumeService extends AutoCloseable {
-  /** Proposes a mutation; see the class comment for ordering and completion. */
-  CompletableFuture<Response> submit(Request.Mutation mutation);
+    /** Proposes a mutation; see the class comment for ordering and completion. */
+    CompletableFuture<Response> submit(Request.Mutation mutation);
 
-  /** Runs a query against applied state; linearizable unless the implementation says otherwise. */
-  CompletableFuture<Response> query(Request.Query query);
+    /** Runs a query against applied state; linearizable unless the implementation says otherwise. */
+    CompletableFuture<Response> query(Request.Query query);
 
-  /** Releases connections; pending requests complete exceptionally. */
-  @Override
-  void close();
+    /** Releases connections; pending requests complete exceptionally. */
+    @Override
+    void close();
 }

@@ -36,6 +36,7 @@ import io.holdfast.protocol.Request.Symlink;
 import io.holdfast.protocol.Request.Truncate;
 import io.holdfast.protocol.Request.Unlink;
 import io.holdfast.protocol.Request.Write;
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
@@ -45,202 +46,241 @@ import net.jqwik.api.Combinators;
 
 /** Arbitraries and examples of every {@link Request}, {@link LogEntry} and {@link Response}. */
 final class CodecValues {
-  private static final FileType[] TYPES = FileType.values();
+    private static final FileType[] TYPES = FileType.values();
 
-  private CodecValues() {}
+    private CodecValues() {}
 
-  private static Arbitrary<Integer> ints() {
-    return Arbitraries.integers();
-  }
+    private static Arbitrary<Integer> ints() {
+        return Arbitraries.integers();
+    }
 
-  private static Arbitrary<Long> longs() {
-    return Arbitraries.longs();
-  }
+    private static Arbitrary<Long> longs() {
+        return Arbitraries.longs();
+    }
 
-  private static Arbitrary<Boolean> bools() {
-    return Arbitraries.of(true, false);
-  }
+    private static Arbitrary<Boolean> bools() {
+        return Arbitraries.of(true, false);
+    }
 
-  /** Every mutation variant, equally likely. */
-  static List<Arbitrary<? extends Request.Mutation>> mutations(Gen g) {
-    Arbitrary<Caller> c = g.callers();
-    Arbitrary<String> path = g.text(Limits.PATH_MAX);
-    Arbitrary<String> xattrName = g.text(Limits.MAX_XATTR_NAME_BYTES);
-    return List.of(
-        Combinators.combine(c, path, ints()).as(Mkdir::new),
-        Combinators.combine(c, path, ints(), bools()).as(Create::new),
-        Combinators.combine(c, longs(), longs(), g.bytes(Limits.MAX_DATA_BYTES), ints()).as(Write::new),
-        Combinators.combine(c, longs(), longs()).as(Truncate::new),
-        Combinators.combine(c, path, bools()).as(Unlink::new),
-        Combinators.combine(c, path).as(Rmdir::new),
-        Combinators.combine(c, path, path, ints()).as(Rename::new),
-        Combinators.combine(c, path, g.text(Limits.PATH_MAX)).as(Symlink::new),
-        Combinators.combine(c, path, path).as(Link::new),
-        Combinators.combine(c, path, ints(), ints(), ints(), ints(), longs(), longs()).as(SetAttr::new),
-        Combinators.combine(c, path, xattrName, g.bytes(Limits.MAX_XATTR_VALUE_BYTES), ints()).as(SetXattr::new),
-        Combinators.combine(c, path, xattrName).as(RemoveXattr::new),
-        Combinators.combine(c, longs()).as(DropOrphan::new),
-        c.map(ScrubMark::new),
-        Combinators.combine(c, longs(), ints(), longs(), longs()).as(Fallocate::new),
-        Combinators.combine(c, path, ints(), longs()).as(Mknod::new));
-  }
+    /** Every mutation variant, equally likely. */
+    static List<Arbitrary<? extends Request.Mutation>> mutations(Gen g) {
+        Arbitrary<Caller> c = g.callers();
+        Arbitrary<String> path = g.text(Limits.PATH_MAX);
+        Arbitrary<String> xattrName = g.text(Limits.MAX_XATTR_NAME_BYTES);
+        return List.of(
+                Combinators.combine(c, path, ints()).as(Mkdir::new),
+                Combinators.combine(c, path, ints(), bools()).as(Create::new),
+                Combinators.combine(c, longs(), longs(), g.bytes(Limits.MAX_DATA_BYTES), ints())
+                        .as(Write::new),
+                Combinators.combine(c, longs(), longs()).as(Truncate::new),
+                Combinators.combine(c, path, bools()).as(Unlink::new),
+                Combinators.combine(c, path).as(Rmdir::new),
+                Combinators.combine(c, path, path, ints()).as(Rename::new),
+                Combinators.combine(c, path, g.text(Limits.PATH_MAX)).as(Symlink::new),
+                Combinators.combine(c, path, path).as(Link::new),
+                Combinators.combine(c, path, ints(), ints(), ints(), ints(), longs(), longs())
+                        .as(SetAttr::new),
+                Combinators.combine(c, path, xattrName, g.bytes(Limits.MAX_XATTR_VALUE_BYTES), ints())
+                        .as(SetXattr::new),
+                Combinators.combine(c, path, xattrName).as(RemoveXattr::new),
+                Combinators.combine(c, longs()).as(DropOrphan::new),
+                c.map(ScrubMark::new),
+                Combinators.combine(c, longs(), ints(), longs(), longs()).as(Fallocate::new),
+                Combinators.combine(c, path, ints(), longs()).as(Mknod::new));
+    }
 
-  /** Every query variant, equally likely. */
-  static List<Arbitrary<? extends Request.Query>> queries(Gen g) {
-    Arbitrary<String> path = g.text(Limits.PATH_MAX);
-    return List.of(
-        Combinators.combine(path, bools()).as(GetAttr::new),
-        longs().map(GetAttrByInode::new),
-        Combinators.combine(path, g.text(Limits.NAME_MAX), ints()).as(ReadDir::new),
-        Combinators.combine(longs(), longs(), ints()).as(Read::new),
-        path.map(ReadLink::new),
-        Combinators.combine(path, g.text(Limits.MAX_XATTR_NAME_BYTES)).as(GetXattr::new),
-        path.map(ListXattr::new),
-        Arbitraries.create(StatFs::new),
-        Arbitraries.create(GetDigest::new),
-        Combinators.combine(longs(), longs()).as(ScrubRead::new),
-        longs().map(MarkDigest::new),
-        Combinators.combine(longs(), longs(), ints()).as(MarkDirectories::new),
-        Combinators.combine(Arbitraries.of(ScrubControl.Action.class), longs()).as(ScrubControl::new),
-        Combinators.combine(longs(), longs(), ints()).as(SnapshotRead::new),
-        Combinators.combine(longs(), longs(), bools()).as(SeekData::new));
-  }
+    /** Every query variant, equally likely. */
+    static List<Arbitrary<? extends Request.Query>> queries(Gen g) {
+        Arbitrary<String> path = g.text(Limits.PATH_MAX);
+        return List.of(
+                Combinators.combine(path, bools()).as(GetAttr::new),
+                longs().map(GetAttrByInode::new),
+                Combinators.combine(path, g.text(Limits.NAME_MAX), ints()).as(ReadDir::new),
+                Combinators.combine(longs(), longs(), ints()).as(Read::new),
+                path.map(ReadLink::new),
+                Combinators.combine(path, g.text(Limits.MAX_XATTR_NAME_BYTES)).as(GetXattr::new),
+                path.map(ListXattr::new),
+                Arbitraries.create(StatFs::new),
+                Arbitraries.create(GetDigest::new),
+                Combinators.combine(longs(), longs()).as(ScrubRead::new),
+                longs().map(MarkDigest::new),
+                Combinators.combine(longs(), longs(), ints()).as(MarkDirectories::new),
+                Combinators.combine(Arbitraries.of(ScrubControl.Action.class), longs())
+                        .as(ScrubControl::new),
+                Combinators.combine(longs(), longs(), ints()).as(SnapshotRead::new),
+                Combinators.combine(longs(), longs(), bools()).as(SeekData::new));
+    }
 
-  /** Scrub statistics with texts from {@code g} (around their limit when stretched). */
-  static Arbitrary<ScrubStats> scrubStats(Gen g) {
-    Arbitrary<String> text = g.text(Limits.MAX_SCRUB_TEXT_BYTES);
-    return Combinators.combine(Arbitraries.of(ScrubStats.State.class), text, longs().array(long[].class).ofSize(14), text)
-        .as((state, quarantine, v, problem) -> new ScrubStats(state, quarantine, v[0], v[1], v[2], v[3], v[4], v[5], v[6],
-            v[7], v[8], v[9], v[10], v[11], v[12], v[13], problem));
-  }
+    /** Scrub statistics with texts from {@code g} (around their limit when stretched). */
+    static Arbitrary<ScrubStats> scrubStats(Gen g) {
+        Arbitrary<String> text = g.text(Limits.MAX_SCRUB_TEXT_BYTES);
+        return Combinators.combine(
+                        Arbitraries.of(ScrubStats.State.class),
+                        text,
+                        longs().array(long[].class).ofSize(14),
+                        text)
+                .as((state, quarantine, v, problem) -> new ScrubStats(
+                        state,
+                        quarantine,
+                        v[0],
+                        v[1],
+                        v[2],
+                        v[3],
+                        v[4],
+                        v[5],
+                        v[6],
+                        v[7],
+                        v[8],
+                        v[9],
+                        v[10],
+                        v[11],
+                        v[12],
+                        v[13],
+                        problem));
+    }
 
-  static Arbitrary<Request> requests(Gen g) {
-    return Arbitraries.oneOf(DecoderProperties.<Arbitrary<? extends Request>>listOf(mutations(g), queries(g)));
-  }
+    static Arbitrary<Request> requests(Gen g) {
+        return Arbitraries.oneOf(DecoderProperties.<Arbitrary<? extends Request>>listOf(mutations(g), queries(g)));
+    }
 
-  static Arbitrary<LogEntry> logEntries(Gen g) {
-    return Combinators.combine(longs(), Arbitraries.oneOf(mutations(g))).as(LogEntry::new);
-  }
+    static Arbitrary<LogEntry> logEntries(Gen g) {
+        return Combinators.combine(longs(), Arbitraries.oneOf(mutations(g))).as(LogEntry::new);
+    }
 
-  /**
-   * Error messages: none, short ones, ones around the 4096-unit cut, and one whose cut would
-   * fall inside a surrogate pair.
-   */
-  static Arbitrary<String> messages(Gen g) {
-    Arbitrary<String> aroundCut =
-        Combinators.combine(Arbitraries.integers().between(4090, 4200), longs())
-            .as((n, seed) -> Gen.randomChars(new Random(seed), n));
-    Arbitrary<String> pairOnCut =
-        Gen.textOfBytes(0, 64).map(tail -> "x".repeat(4095) + "\ud83d\ude00" + tail);
-    return weighted(
-        w(1, Arbitraries.just((String) null)),
-        w(6, g.text(200)),
-        w(2, aroundCut),
-        w(1, pairOnCut));
-  }
+    /**
+     * Error messages: none, short ones, ones around the 4096-unit cut, and one whose cut would
+     * fall inside a surrogate pair.
+     */
+    static Arbitrary<String> messages(Gen g) {
+        Arbitrary<String> aroundCut = Combinators.combine(Arbitraries.integers().between(4090, 4200), longs())
+                .as((n, seed) -> Gen.randomChars(new Random(seed), n));
+        Arbitrary<String> pairOnCut = Gen.textOfBytes(0, 64).map(tail -> "x".repeat(4095) + "\ud83d\ude00" + tail);
+        return weighted(w(1, Arbitraries.just((String) null)), w(6, g.text(200)), w(2, aroundCut), w(1, pairOnCut));
+    }
 
-  /** Attributes, half of them with a device number of 0 (no rdev on the wire), half with any. */
-  static Arbitrary<Attr> attrs() {
-    Arbitrary<Long> rdevs = weighted(w(1, Arbitraries.just(0L)), w(1, longs()));
-    return Combinators.combine(
-            longs().array(long[].class).ofSize(5),
-            ints().array(int[].class).ofSize(4),
-            Arbitraries.of(TYPES),
-            rdevs)
-        .as((l, i, t, rdev) -> new Attr(l[0], t, i[0], i[1], i[2], i[3], l[1], l[2], l[3], l[4], rdev));
-  }
+    /** Attributes, half of them with a device number of 0 (no rdev on the wire), half with any. */
+    static Arbitrary<Attr> attrs() {
+        Arbitrary<Long> rdevs = weighted(w(1, Arbitraries.just(0L)), w(1, longs()));
+        return Combinators.combine(
+                        longs().array(long[].class).ofSize(5),
+                        ints().array(int[].class).ofSize(4),
+                        Arbitraries.of(TYPES),
+                        rdevs)
+                .as((l, i, t, rdev) -> new Attr(l[0], t, i[0], i[1], i[2], i[3], l[1], l[2], l[3], l[4], rdev));
+    }
 
-  static Arbitrary<Response> responses(Gen g) {
-    Arbitrary<DirEntry> entry =
-        Combinators.combine(g.text(Limits.NAME_MAX), longs(), Arbitraries.of(TYPES)).as(DirEntry::new);
-    Arbitrary<List<DirEntry>> entries =
-        g.list(entry, r -> new DirEntry(Gen.randomText(r, r.nextInt(16)), r.nextLong(), TYPES[r.nextInt(TYPES.length)]),
-            Limits.MAX_DIR_PAGE_ENTRIES);
-    Arbitrary<List<String>> names =
-        g.list(g.text(Limits.MAX_XATTR_NAME_BYTES), r -> Gen.randomText(r, r.nextInt(16)), Limits.MAX_XATTR_NAMES);
-    Arbitrary<Errno> errnos = Arbitraries.of(Errno.class).filter(e -> e != Errno.OK);
-    Arbitrary<Response.DirDigest> dirDigest = Combinators.combine(longs(), longs()).as(Response.DirDigest::new);
-    Arbitrary<List<Response.DirDigest>> dirDigests =
-        g.list(dirDigest, r -> new Response.DirDigest(r.nextLong(), r.nextLong()), Limits.MAX_DIGEST_PAGE_ENTRIES);
-    return Arbitraries.oneOf(List.<Arbitrary<? extends Response>>of(
-        Arbitraries.create(Response.Ok::new),
-        Combinators.combine(errnos, messages(g)).as(Response.Error::new),
-        attrs().map(Response.AttrReply::new),
-        Combinators.combine(entries, bools()).as(Response.DirPage::new),
-        Combinators.combine(g.bytes(Limits.MAX_DATA_BYTES), ints()).as(Response.Data::new),
-        g.text(Limits.PATH_MAX).map(Response.Text::new),
-        longs().map(Response.Offset::new),
-        names.map(Response.Names::new),
-        Combinators.combine(longs(), longs(), longs(), Arbitraries.of(false, true)).as(Response.FsStats::new),
-        Combinators.combine(longs(), g.bytes(64)).as(Response.Digest::new),
-        Combinators.combine(longs(), dirDigests, bools()).as(Response.DirDigests::new),
-        scrubStats(g).map(Response.ScrubStatus::new),
-        Combinators.combine(longs(), longs(), g.bytes(Limits.MAX_DATA_BYTES), ints()).as(Response.SnapshotChunk::new)));
-  }
+    static Arbitrary<Response> responses(Gen g) {
+        Arbitrary<DirEntry> entry = Combinators.combine(g.text(Limits.NAME_MAX), longs(), Arbitraries.of(TYPES))
+                .as(DirEntry::new);
+        Arbitrary<List<DirEntry>> entries = g.list(
+                entry,
+                r -> new DirEntry(Gen.randomText(r, r.nextInt(16)), r.nextLong(), TYPES[r.nextInt(TYPES.length)]),
+                Limits.MAX_DIR_PAGE_ENTRIES);
+        Arbitrary<List<String>> names = g.list(
+                g.text(Limits.MAX_XATTR_NAME_BYTES), r -> Gen.randomText(r, r.nextInt(16)), Limits.MAX_XATTR_NAMES);
+        Arbitrary<Errno> errnos = Arbitraries.of(Errno.class).filter(e -> e != Errno.OK);
+        Arbitrary<Response.DirDigest> dirDigest =
+                Combinators.combine(longs(), longs()).as(Response.DirDigest::new);
+        Arbitrary<List<Response.DirDigest>> dirDigests = g.list(
+                dirDigest, r -> new Response.DirDigest(r.nextLong(), r.nextLong()), Limits.MAX_DIGEST_PAGE_ENTRIES);
+        return Arbitraries.oneOf(List.<Arbitrary<? extends Response>>of(
+                Arbitraries.create(Response.Ok::new),
+                Combinators.combine(errnos, messages(g)).as(Response.Error::new),
+                attrs().map(Response.AttrReply::new),
+                Combinators.combine(entries, bools()).as(Response.DirPage::new),
+                Combinators.combine(g.bytes(Limits.MAX_DATA_BYTES), ints()).as(Response.Data::new),
+                g.text(Limits.PATH_MAX).map(Response.Text::new),
+                longs().map(Response.Offset::new),
+                names.map(Response.Names::new),
+                Combinators.combine(longs(), longs(), longs(), Arbitraries.of(false, true))
+                        .as(Response.FsStats::new),
+                Combinators.combine(longs(), g.bytes(64)).as(Response.Digest::new),
+                Combinators.combine(longs(), dirDigests, bools()).as(Response.DirDigests::new),
+                scrubStats(g).map(Response.ScrubStatus::new),
+                Combinators.combine(longs(), longs(), g.bytes(Limits.MAX_DATA_BYTES), ints())
+                        .as(Response.SnapshotChunk::new)));
+    }
 
-  // ------------------------------------------------------------------ examples
+    // ------------------------------------------------------------------ examples
 
-  private static final Caller CALLER = new Caller(1000, 100, new int[] {4, 24, 27});
+    private static final Caller CALLER = new Caller(1000, 100, new int[] {4, 24, 27});
 
-  /** One of each mutation, with groups, and non-empty strings and bytes. */
-  static List<Request.Mutation> exampleMutations() {
-    byte[] data = "hello, wörld".getBytes(java.nio.charset.StandardCharsets.UTF_8);
-    return List.of(
-        new Mkdir(CALLER, "/d", 0755),
-        new Create(CALLER, "/d/f", 0644, true),
-        new Write(CALLER, 7, 4096, data, Checksums.crc32c(data)),
-        new Truncate(CALLER, 7, 10),
-        new Unlink(CALLER, "/d/f", true),
-        new Rmdir(CALLER, "/d"),
-        new Rename(CALLER, "/a", "/b", Rename.NOREPLACE),
-        new Symlink(CALLER, "/l", "../target"),
-        new Link(CALLER, "/a", "/b"),
-        new SetAttr(CALLER, "/a", SetAttr.MODE | SetAttr.MTIME, 0600, 1, 2, 3L, 4L),
-        new SetXattr(CALLER, "/a", "user.k", new byte[] {1, 2, 3}, SetXattr.CREATE),
-        new RemoveXattr(CALLER, "/a", "user.k"),
-        new DropOrphan(CALLER, 7),
-        new ScrubMark(CALLER),
-        new Fallocate(CALLER, 7, Fallocate.PUNCH_HOLE | Fallocate.KEEP_SIZE, 4096, 1 << 20),
-        new Mknod(CALLER, "/d/dev", FileType.CHARACTER_DEVICE.formatBits() | 0620, 0x103));
-  }
+    /** One of each mutation, with groups, and non-empty strings and bytes. */
+    static List<Request.Mutation> exampleMutations() {
+        byte[] data = "hello, wörld".getBytes(StandardCharsets.UTF_8);
+        return List.of(
+                new Mkdir(CALLER, "/d", 0755),
+                new Create(CALLER, "/d/f", 0644, true),
+                new Write(CALLER, 7, 4096, data, Checksums.crc32c(data)),
+                new Truncate(CALLER, 7, 10),
+                new Unlink(CALLER, "/d/f", true),
+                new Rmdir(CALLER, "/d"),
+                new Rename(CALLER, "/a", "/b", Rename.NOREPLACE),
+                new Symlink(CALLER, "/l", "../target"),
+                new Link(CALLER, "/a", "/b"),
+                new SetAttr(CALLER, "/a", SetAttr.MODE | SetAttr.MTIME, 0600, 1, 2, 3L, 4L),
+                new SetXattr(CALLER, "/a", "user.k", new byte[] {1, 2, 3}, SetXattr.CREATE),
+                new RemoveXattr(CALLER, "/a", "user.k"),
+                new DropOrphan(CALLER, 7),
+                new ScrubMark(CALLER),
+                new Fallocate(CALLER, 7, Fallocate.PUNCH_HOLE | Fallocate.KEEP_SIZE, 4096, 1 << 20),
+                new Mknod(CALLER, "/d/dev", FileType.CHARACTER_DEVICE.formatBits() | 0620, 0x103));
+    }
 
-  /** One of each query, with non-empty strings. */
-  static List<Request.Query> exampleQueries() {
-    return List.of(
-        new GetAttr("/a", true),
-        new GetAttrByInode(7),
-        new ReadDir("/d", "f", 100),
-        new Read(7, 0, 4096),
-        new ReadLink("/l"),
-        new GetXattr("/a", "user.k"),
-        new ListXattr("/a"),
-        new StatFs(),
-        new GetDigest(),
-        new ScrubRead(7, ScrubRead.INLINE),
-        new MarkDigest(9),
-        new MarkDirectories(9, -1, 100),
-        new ScrubControl(ScrubControl.Action.START, 16L << 20),
-        new SnapshotRead(0, 1 << 20, 1 << 20),
-        new SeekData(7, 65536, true));
-  }
+    /** One of each query, with non-empty strings. */
+    static List<Request.Query> exampleQueries() {
+        return List.of(
+                new GetAttr("/a", true),
+                new GetAttrByInode(7),
+                new ReadDir("/d", "f", 100),
+                new Read(7, 0, 4096),
+                new ReadLink("/l"),
+                new GetXattr("/a", "user.k"),
+                new ListXattr("/a"),
+                new StatFs(),
+                new GetDigest(),
+                new ScrubRead(7, ScrubRead.INLINE),
+                new MarkDigest(9),
+                new MarkDirectories(9, -1, 100),
+                new ScrubControl(ScrubControl.Action.START, 16L << 20),
+                new SnapshotRead(0, 1 << 20, 1 << 20),
+                new SeekData(7, 65536, true));
+    }
 
-  /** One of each response, with non-empty lists, strings and bytes. */
-  static List<Response> exampleResponses() {
-    return List.of(
-        new Response.Ok(),
-        new Response.Error(Errno.ENOENT, "no such file: /a"),
-        new Response.AttrReply(new Attr(7, FileType.FILE, 0644, 1, 0, 0, 12, 1, 2, 3)),
-        new Response.AttrReply(new Attr(8, FileType.BLOCK_DEVICE, 0660, 1, 0, 6, 0, 1, 2, 3, 0x700)),
-        new Response.DirPage(List.of(new DirEntry("a", 2, FileType.DIRECTORY), new DirEntry("b", 3, FileType.FILE)), true),
-        new Response.Data(new byte[] {1, 2, 3}, 42),
-        new Response.Text("../target"),
-        new Response.Offset(1L << 40),
-        new Response.Names(List.of("user.a", "user.b")),
-        new Response.FsStats(1 << 30, 1 << 20, 12),
-        new Response.Digest(9, Arrays.copyOf(new byte[] {1}, 32)),
-        new Response.DirDigests(9, List.of(new Response.DirDigest(0, 1), new Response.DirDigest(1, -5)), true),
-        new Response.ScrubStatus(new ScrubStats(ScrubStats.State.RUNNING, "member quarantined: diverges", 1, 2, 3, 4, 5,
-            6, 7, 8, 9, 10, 11, 12, 13, 16L << 20, "block 1 of inode 7 was bad")),
-        new Response.SnapshotChunk(120, 5000, new byte[] {1, 2, 3}, 42));
-  }
+    /** One of each response, with non-empty lists, strings and bytes. */
+    static List<Response> exampleResponses() {
+        return List.of(
+                new Response.Ok(),
+                new Response.Error(Errno.ENOENT, "no such file: /a"),
+                new Response.AttrReply(new Attr(7, FileType.FILE, 0644, 1, 0, 0, 12, 1, 2, 3)),
+                new Response.AttrReply(new Attr(8, FileType.BLOCK_DEVICE, 0660, 1, 0, 6, 0, 1, 2, 3, 0x700)),
+                new Response.DirPage(
+                        List.of(new DirEntry("a", 2, FileType.DIRECTORY), new DirEntry("b", 3, FileType.FILE)), true),
+                new Response.Data(new byte[] {1, 2, 3}, 42),
+                new Response.Text("../target"),
+                new Response.Offset(1L << 40),
+                new Response.Names(List.of("user.a", "user.b")),
+                new Response.FsStats(1 << 30, 1 << 20, 12),
+                new Response.Digest(9, Arrays.copyOf(new byte[] {1}, 32)),
+                new Response.DirDigests(9, List.of(new Response.DirDigest(0, 1), new Response.DirDigest(1, -5)), true),
+                new Response.ScrubStatus(new ScrubStats(
+                        ScrubStats.State.RUNNING,
+                        "member quarantined: diverges",
+                        1,
+                        2,
+                        3,
+                        4,
+                        5,
+                        6,
+                        7,
+                        8,
+                        9,
+                        10,
+                        11,
+                        12,
+                        13,
+                        16L << 20,
+                        "block 1 of inode 7 was bad")),
+                new Response.SnapshotChunk(120, 5000, new byte[] {1, 2, 3}, 42));
+    }
 }

@@ -42,207 +42,245 @@ import java.util.List;
  * length and count field carries the limit the decoder enforces.
  */
 final class ReferenceCodec {
-  /** The header every frame starts with: magic {@code "HF"}, version 1. */
-  static final byte[] HEADER = {'H', 'F', 1};
-  /** Longest error message the encoder sends, in UTF-16 units. */
-  static final int MAX_MESSAGE_CHARS = 4096;
-  /** Longest error message the decoder reads, in bytes. */
-  static final int MAX_MESSAGE_BYTES = 4 * MAX_MESSAGE_CHARS;
-  /** Request kinds; the stable wire numbers. */
-  static final List<Integer> REQUEST_KINDS =
-      List.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46);
-  /** The log entry kind written before log formats were stated (read as log format 1). */
-  static final int LEGACY_LOG_ENTRY = 64;
-  /** The log entry kind: log format byte, timestamp, mutation. */
-  static final int LOG_ENTRY = 65;
-  /** Response kinds; the stable wire numbers. */
-  static final List<Integer> RESPONSE_KINDS = List.of(96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110);
+    /** The header every frame starts with: magic {@code "HF"}, version 1. */
+    static final byte[] HEADER = {'H', 'F', 1};
+    /** Longest error message the encoder sends, in UTF-16 units. */
+    static final int MAX_MESSAGE_CHARS = 4096;
+    /** Longest error message the decoder reads, in bytes. */
+    static final int MAX_MESSAGE_BYTES = 4 * MAX_MESSAGE_CHARS;
+    /** Request kinds; the stable wire numbers. */
+    static final List<Integer> REQUEST_KINDS = List.of(
+            1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44,
+            45, 46);
+    /** The log entry kind written before log formats were stated (read as log format 1). */
+    static final int LEGACY_LOG_ENTRY = 64;
+    /** The log entry kind: log format byte, timestamp, mutation. */
+    static final int LOG_ENTRY = 65;
+    /** Response kinds; the stable wire numbers. */
+    static final List<Integer> RESPONSE_KINDS =
+            List.of(96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110);
 
-  private ReferenceCodec() {}
+    private ReferenceCodec() {}
 
-  static WireWriter.Encoding encode(Request request) {
-    WireWriter w = new WireWriter().raw(HEADER);
-    request(w, request);
-    return w.finish(true);
-  }
-
-  static WireWriter.Encoding encode(LogEntry entry) {
-    return encode(entry, formatOf(entry.mutation()));
-  }
-
-  /** A log entry stating log format {@code format}, whether or not that is the right one. */
-  static WireWriter.Encoding encode(LogEntry entry, int format) {
-    WireWriter w = new WireWriter().raw(HEADER).u8(LOG_ENTRY).u8(format).i64(entry.timestampNanos());
-    request(w, entry.mutation());
-    return w.finish(true);
-  }
-
-  /** A log entry as written before log formats were stated. */
-  static WireWriter.Encoding encodeLegacy(LogEntry entry) {
-    WireWriter w = new WireWriter().raw(HEADER).u8(LEGACY_LOG_ENTRY).i64(entry.timestampNanos());
-    request(w, entry.mutation());
-    return w.finish(true);
-  }
-
-  /** The log format that introduced a mutation's kind, per the table in LogFormat's documentation. */
-  static int formatOf(Request.Mutation m) {
-    return m instanceof Request.Mknod || m instanceof Request.Fallocate ? 2 : 1;
-  }
-
-  static WireWriter.Encoding encode(Response response) {
-    WireWriter w = new WireWriter().raw(HEADER);
-    switch (response) {
-      case Response.Ok o -> w.u8(96);
-      case Response.Error e -> {
-        w.u8(97).i32(e.errno().code());
-        str(w, truncatedMessage(e.message()), MAX_MESSAGE_BYTES, "error message");
-      }
-      case Response.AttrReply a -> {
-        Attr t = a.attr();
-        // kind 110 when there is a device number: kind 98's fields, then rdev
-        w.u8(t.rdev() != 0 ? 110 : 98).i64(t.inode()).u8(t.type().code()).i32(t.mode()).i32(t.nlink()).i32(t.uid()).i32(t.gid());
-        w.i64(t.size()).i64(t.atimeNanos()).i64(t.mtimeNanos()).i64(t.ctimeNanos());
-        if (t.rdev() != 0) {
-          w.i64(t.rdev());
-        }
-      }
-      case Response.DirPage p -> {
-        w.u8(99).count(p.entries().size(), 4, Limits.MAX_DIR_PAGE_ENTRIES, "directory entries");
-        for (DirEntry e : p.entries()) {
-          str(w, e.name(), Limits.NAME_MAX, "entry name");
-          w.i64(e.inode()).u8(e.type().code());
-        }
-        w.u8(p.more() ? 1 : 0);
-      }
-      case Response.Data d -> {
-        w.u8(100);
-        bytes(w, d.bytes(), Limits.MAX_DATA_BYTES, "data");
-        w.i32(d.crc32c());
-      }
-      case Response.Text t -> str(w.u8(101), t.text(), Limits.PATH_MAX, "text");
-      case Response.Offset o -> w.u8(109).i64(o.offset());
-      case Response.Names n -> {
-        w.u8(102).count(n.names().size(), 4, Limits.MAX_XATTR_NAMES, "names");
-        for (String s : n.names()) {
-          str(w, s, Limits.MAX_XATTR_NAME_BYTES, "name");
-        }
-      }
-      case Response.FsStats s -> {
-        w.u8(s.readOnly() ? 105 : 103).i64(s.totalBytes()).i64(s.freeBytes()).i64(s.files());
-        if (s.readOnly()) {
-          w.i32(1);
-        }
-      }
-      case Response.Digest d -> bytes(w.u8(104).i64(d.appliedIndex()), d.sha256(), 64, "digest");
-      case Response.DirDigests d -> {
-        w.u8(106).i64(d.mark()).count(d.entries().size(), 4, Limits.MAX_DIGEST_PAGE_ENTRIES, "directory digests");
-        for (Response.DirDigest e : d.entries()) {
-          w.i64(e.directory()).i64(e.digest());
-        }
-        w.u8(d.more() ? 1 : 0);
-      }
-      case Response.SnapshotChunk c -> {
-        bytes(w.u8(108).i64(c.index()).i64(c.totalBytes()), c.bytes(), Limits.MAX_DATA_BYTES, "snapshot chunk");
-        w.i32(c.crc32c());
-      }
-      case Response.ScrubStatus st -> {
-        ScrubStats s = st.stats();
-        str(w.u8(107).u8(s.state().code()), s.quarantine(), Limits.MAX_SCRUB_TEXT_BYTES, "quarantine reason");
-        w.i64(s.passes()).i64(s.passBytesDone()).i64(s.passBytesTotal()).i64(s.bytesVerified()).i64(s.blocksVerified());
-        w.i64(s.badBlocks()).i64(s.repairedBlocks()).i64(s.unrepairableBlocks()).i64(s.divergentDirectories());
-        w.i64(s.lastMark()).i64(s.lastPassStartMillis()).i64(s.lastPassEndMillis()).i64(s.nextPassMillis());
-        w.i64(s.rateBytesPerSecond());
-        str(w, s.lastProblem(), Limits.MAX_SCRUB_TEXT_BYTES, "last problem");
-      }
+    static WireWriter.Encoding encode(Request request) {
+        WireWriter w = new WireWriter().raw(HEADER);
+        request(w, request);
+        return w.finish(true);
     }
-    return w.finish(true);
-  }
 
-  /**
-   * The message an error response carries after encoding: none becomes empty, and a message
-   * over {@link #MAX_MESSAGE_CHARS} is cut there, or one unit earlier so that no surrogate pair
-   * is split.
-   */
-  static String truncatedMessage(String m) {
-    if (m == null) {
-      return "";
+    static WireWriter.Encoding encode(LogEntry entry) {
+        return encode(entry, formatOf(entry.mutation()));
     }
-    if (m.length() <= MAX_MESSAGE_CHARS) {
-      return m;
+
+    /** A log entry stating log format {@code format}, whether or not that is the right one. */
+    static WireWriter.Encoding encode(LogEntry entry, int format) {
+        WireWriter w = new WireWriter().raw(HEADER).u8(LOG_ENTRY).u8(format).i64(entry.timestampNanos());
+        request(w, entry.mutation());
+        return w.finish(true);
     }
-    int end = Character.isHighSurrogate(m.charAt(MAX_MESSAGE_CHARS - 1)) ? MAX_MESSAGE_CHARS - 1 : MAX_MESSAGE_CHARS;
-    return m.substring(0, end);
-  }
 
-  private static void request(WireWriter w, Request request) {
-    switch (request) {
-      case Mkdir m -> path(caller(w.u8(1), m.caller()), m.path()).i32(m.mode());
-      case Create c -> path(caller(w.u8(2), c.caller()), c.path()).i32(c.mode()).u8(c.exclusive() ? 1 : 0);
-      case Write x -> {
-        caller(w.u8(3), x.caller()).i64(x.inode()).i64(x.offset());
-        bytes(w, x.data(), Limits.MAX_DATA_BYTES, "data");
-        w.i32(x.crc32c());
-      }
-      case Truncate t -> caller(w.u8(4), t.caller()).i64(t.inode()).i64(t.size());
-      case Unlink u -> path(caller(w.u8(5), u.caller()), u.path()).u8(u.keepOrphan() ? 1 : 0);
-      case Rmdir r -> path(caller(w.u8(6), r.caller()), r.path());
-      case Rename r -> path(path(caller(w.u8(7), r.caller()), r.from()), r.to()).i32(r.flags());
-      case Symlink s -> str(path(caller(w.u8(8), s.caller()), s.path()), s.target(), Limits.PATH_MAX, "target");
-      case Link l -> path(path(caller(w.u8(9), l.caller()), l.existing()), l.path());
-      case SetAttr s -> {
-        path(caller(w.u8(10), s.caller()), s.path()).i32(s.mask()).i32(s.mode()).i32(s.uid()).i32(s.gid());
-        w.i64(s.atimeNanos()).i64(s.mtimeNanos());
-      }
-      case SetXattr s -> {
-        xattrName(path(caller(w.u8(11), s.caller()), s.path()), s.name());
-        bytes(w, s.value(), Limits.MAX_XATTR_VALUE_BYTES, "xattr value");
-        w.i32(s.flags());
-      }
-      case RemoveXattr r -> xattrName(path(caller(w.u8(12), r.caller()), r.path()), r.name());
-      case DropOrphan d -> caller(w.u8(13), d.caller()).i64(d.inode());
-      case ScrubMark m -> caller(w.u8(14), m.caller());
-      case Fallocate f -> caller(w.u8(16), f.caller()).i64(f.inode()).i32(f.mode()).i64(f.offset()).i64(f.length());
-      case Mknod m -> path(caller(w.u8(15), m.caller()), m.path()).i32(m.mode()).i64(m.rdev());
-      case GetAttr g -> path(w.u8(32), g.path()).u8(g.followSymlinks() ? 1 : 0);
-      case GetAttrByInode g -> w.u8(33).i64(g.inode());
-      case ReadDir r -> str(path(w.u8(34), r.path()), r.after(), Limits.NAME_MAX, "after").i32(r.maxEntries());
-      case Read r -> w.u8(35).i64(r.inode()).i64(r.offset()).i32(r.length());
-      case ReadLink r -> path(w.u8(36), r.path());
-      case GetXattr g -> xattrName(path(w.u8(37), g.path()), g.name());
-      case ListXattr l -> path(w.u8(38), l.path());
-      case StatFs s -> w.u8(39);
-      case GetDigest d -> w.u8(40);
-      case ScrubRead r -> w.u8(41).i64(r.inode()).i64(r.block());
-      case MarkDigest m -> w.u8(42).i64(m.mark());
-      case MarkDirectories m -> w.u8(43).i64(m.mark()).i64(m.after()).i32(m.maxEntries());
-      case SnapshotRead r -> w.u8(45).i64(r.index()).i64(r.offset()).i32(r.length());
-      case SeekData q -> w.u8(46).i64(q.inode()).i64(q.offset()).u8(q.hole() ? 1 : 0);
-      case ScrubControl c -> w.u8(44).u8(c.action().code()).i64(c.rateBytesPerSecond());
+    /** A log entry as written before log formats were stated. */
+    static WireWriter.Encoding encodeLegacy(LogEntry entry) {
+        WireWriter w = new WireWriter().raw(HEADER).u8(LEGACY_LOG_ENTRY).i64(entry.timestampNanos());
+        request(w, entry.mutation());
+        return w.finish(true);
     }
-  }
 
-  private static WireWriter caller(WireWriter w, Caller c) {
-    int[] groups = c.groups();
-    w.i32(c.uid()).i32(c.gid()).count(groups.length, 4, Limits.MAX_GROUPS, "groups");
-    for (int g : groups) {
-      w.i32(g);
+    /** The log format that introduced a mutation's kind, per the table in LogFormat's documentation. */
+    static int formatOf(Request.Mutation m) {
+        return m instanceof Request.Mknod || m instanceof Request.Fallocate ? 2 : 1;
     }
-    return w;
-  }
 
-  private static WireWriter path(WireWriter w, String path) {
-    return str(w, path, Limits.PATH_MAX, "path");
-  }
+    static WireWriter.Encoding encode(Response response) {
+        WireWriter w = new WireWriter().raw(HEADER);
+        switch (response) {
+            case Response.Ok o -> w.u8(96);
+            case Response.Error e -> {
+                w.u8(97).i32(e.errno().code());
+                str(w, truncatedMessage(e.message()), MAX_MESSAGE_BYTES, "error message");
+            }
+            case Response.AttrReply a -> {
+                Attr t = a.attr();
+                // kind 110 when there is a device number: kind 98's fields, then rdev
+                w.u8(t.rdev() != 0 ? 110 : 98)
+                        .i64(t.inode())
+                        .u8(t.type().code())
+                        .i32(t.mode())
+                        .i32(t.nlink())
+                        .i32(t.uid())
+                        .i32(t.gid());
+                w.i64(t.size()).i64(t.atimeNanos()).i64(t.mtimeNanos()).i64(t.ctimeNanos());
+                if (t.rdev() != 0) {
+                    w.i64(t.rdev());
+                }
+            }
+            case Response.DirPage p -> {
+                w.u8(99).count(p.entries().size(), 4, Limits.MAX_DIR_PAGE_ENTRIES, "directory entries");
+                for (DirEntry e : p.entries()) {
+                    str(w, e.name(), Limits.NAME_MAX, "entry name");
+                    w.i64(e.inode()).u8(e.type().code());
+                }
+                w.u8(p.more() ? 1 : 0);
+            }
+            case Response.Data d -> {
+                w.u8(100);
+                bytes(w, d.bytes(), Limits.MAX_DATA_BYTES, "data");
+                w.i32(d.crc32c());
+            }
+            case Response.Text t -> str(w.u8(101), t.text(), Limits.PATH_MAX, "text");
+            case Response.Offset o -> w.u8(109).i64(o.offset());
+            case Response.Names n -> {
+                w.u8(102).count(n.names().size(), 4, Limits.MAX_XATTR_NAMES, "names");
+                for (String s : n.names()) {
+                    str(w, s, Limits.MAX_XATTR_NAME_BYTES, "name");
+                }
+            }
+            case Response.FsStats s -> {
+                w.u8(s.readOnly() ? 105 : 103)
+                        .i64(s.totalBytes())
+                        .i64(s.freeBytes())
+                        .i64(s.files());
+                if (s.readOnly()) {
+                    w.i32(1);
+                }
+            }
+            case Response.Digest d -> bytes(w.u8(104).i64(d.appliedIndex()), d.sha256(), 64, "digest");
+            case Response.DirDigests d -> {
+                w.u8(106)
+                        .i64(d.mark())
+                        .count(d.entries().size(), 4, Limits.MAX_DIGEST_PAGE_ENTRIES, "directory digests");
+                for (Response.DirDigest e : d.entries()) {
+                    w.i64(e.directory()).i64(e.digest());
+                }
+                w.u8(d.more() ? 1 : 0);
+            }
+            case Response.SnapshotChunk c -> {
+                bytes(w.u8(108).i64(c.index()).i64(c.totalBytes()), c.bytes(), Limits.MAX_DATA_BYTES, "snapshot chunk");
+                w.i32(c.crc32c());
+            }
+            case Response.ScrubStatus st -> {
+                ScrubStats s = st.stats();
+                str(w.u8(107).u8(s.state().code()), s.quarantine(), Limits.MAX_SCRUB_TEXT_BYTES, "quarantine reason");
+                w.i64(s.passes())
+                        .i64(s.passBytesDone())
+                        .i64(s.passBytesTotal())
+                        .i64(s.bytesVerified())
+                        .i64(s.blocksVerified());
+                w.i64(s.badBlocks())
+                        .i64(s.repairedBlocks())
+                        .i64(s.unrepairableBlocks())
+                        .i64(s.divergentDirectories());
+                w.i64(s.lastMark())
+                        .i64(s.lastPassStartMillis())
+                        .i64(s.lastPassEndMillis())
+                        .i64(s.nextPassMillis());
+                w.i64(s.rateBytesPerSecond());
+                str(w, s.lastProblem(), Limits.MAX_SCRUB_TEXT_BYTES, "last problem");
+            }
+        }
+        return w.finish(true);
+    }
 
-  private static WireWriter xattrName(WireWriter w, String name) {
-    return str(w, name, Limits.MAX_XATTR_NAME_BYTES, "xattr name");
-  }
+    /**
+     * The message an error response carries after encoding: none becomes empty, and a message
+     * over {@link #MAX_MESSAGE_CHARS} is cut there, or one unit earlier so that no surrogate pair
+     * is split.
+     */
+    static String truncatedMessage(String m) {
+        if (m == null) {
+            return "";
+        }
+        if (m.length() <= MAX_MESSAGE_CHARS) {
+            return m;
+        }
+        int end =
+                Character.isHighSurrogate(m.charAt(MAX_MESSAGE_CHARS - 1)) ? MAX_MESSAGE_CHARS - 1 : MAX_MESSAGE_CHARS;
+        return m.substring(0, end);
+    }
 
-  private static WireWriter str(WireWriter w, String s, int limit, String what) {
-    return bytes(w, s.getBytes(StandardCharsets.UTF_8), limit, what);
-  }
+    private static void request(WireWriter w, Request request) {
+        switch (request) {
+            case Mkdir m -> path(caller(w.u8(1), m.caller()), m.path()).i32(m.mode());
+            case Create c ->
+                path(caller(w.u8(2), c.caller()), c.path()).i32(c.mode()).u8(c.exclusive() ? 1 : 0);
+            case Write x -> {
+                caller(w.u8(3), x.caller()).i64(x.inode()).i64(x.offset());
+                bytes(w, x.data(), Limits.MAX_DATA_BYTES, "data");
+                w.i32(x.crc32c());
+            }
+            case Truncate t -> caller(w.u8(4), t.caller()).i64(t.inode()).i64(t.size());
+            case Unlink u -> path(caller(w.u8(5), u.caller()), u.path()).u8(u.keepOrphan() ? 1 : 0);
+            case Rmdir r -> path(caller(w.u8(6), r.caller()), r.path());
+            case Rename r ->
+                path(path(caller(w.u8(7), r.caller()), r.from()), r.to()).i32(r.flags());
+            case Symlink s -> str(path(caller(w.u8(8), s.caller()), s.path()), s.target(), Limits.PATH_MAX, "target");
+            case Link l -> path(path(caller(w.u8(9), l.caller()), l.existing()), l.path());
+            case SetAttr s -> {
+                path(caller(w.u8(10), s.caller()), s.path())
+                        .i32(s.mask())
+                        .i32(s.mode())
+                        .i32(s.uid())
+                        .i32(s.gid());
+                w.i64(s.atimeNanos()).i64(s.mtimeNanos());
+            }
+            case SetXattr s -> {
+                xattrName(path(caller(w.u8(11), s.caller()), s.path()), s.name());
+                bytes(w, s.value(), Limits.MAX_XATTR_VALUE_BYTES, "xattr value");
+                w.i32(s.flags());
+            }
+            case RemoveXattr r -> xattrName(path(caller(w.u8(12), r.caller()), r.path()), r.name());
+            case DropOrphan d -> caller(w.u8(13), d.caller()).i64(d.inode());
+            case ScrubMark m -> caller(w.u8(14), m.caller());
+            case Fallocate f ->
+                caller(w.u8(16), f.caller())
+                        .i64(f.inode())
+                        .i32(f.mode())
+                        .i64(f.offset())
+                        .i64(f.length());
+            case Mknod m ->
+                path(caller(w.u8(15), m.caller()), m.path()).i32(m.mode()).i64(m.rdev());
+            case GetAttr g -> path(w.u8(32), g.path()).u8(g.followSymlinks() ? 1 : 0);
+            case GetAttrByInode g -> w.u8(33).i64(g.inode());
+            case ReadDir r ->
+                str(path(w.u8(34), r.path()), r.after(), Limits.NAME_MAX, "after")
+                        .i32(r.maxEntries());
+            case Read r -> w.u8(35).i64(r.inode()).i64(r.offset()).i32(r.length());
+            case ReadLink r -> path(w.u8(36), r.path());
+            case GetXattr g -> xattrName(path(w.u8(37), g.path()), g.name());
+            case ListXattr l -> path(w.u8(38), l.path());
+            case StatFs s -> w.u8(39);
+            case GetDigest d -> w.u8(40);
+            case ScrubRead r -> w.u8(41).i64(r.inode()).i64(r.block());
+            case MarkDigest m -> w.u8(42).i64(m.mark());
+            case MarkDirectories m -> w.u8(43).i64(m.mark()).i64(m.after()).i32(m.maxEntries());
+            case SnapshotRead r -> w.u8(45).i64(r.index()).i64(r.offset()).i32(r.length());
+            case SeekData q -> w.u8(46).i64(q.inode()).i64(q.offset()).u8(q.hole() ? 1 : 0);
+            case ScrubControl c -> w.u8(44).u8(c.action().code()).i64(c.rateBytesPerSecond());
+        }
+    }
 
-  private static WireWriter bytes(WireWriter w, byte[] b, int limit, String what) {
-    return w.count(b.length, 4, limit, what).raw(b);
-  }
+    private static WireWriter caller(WireWriter w, Caller c) {
+        int[] groups = c.groups();
+        w.i32(c.uid()).i32(c.gid()).count(groups.length, 4, Limits.MAX_GROUPS, "groups");
+        for (int g : groups) {
+            w.i32(g);
+        }
+        return w;
+    }
+
+    private static WireWriter path(WireWriter w, String path) {
+        return str(w, path, Limits.PATH_MAX, "path");
+    }
+
+    private static WireWriter xattrName(WireWriter w, String name) {
+        return str(w, name, Limits.MAX_XATTR_NAME_BYTES, "xattr name");
+    }
+
+    private static WireWriter str(WireWriter w, String s, int limit, String what) {
+        return bytes(w, s.getBytes(StandardCharsets.UTF_8), limit, what);
+    }
+
+    private static WireWriter bytes(WireWriter w, byte[] b, int limit, String what) {
+        return w.count(b.length, 4, limit, what).raw(b);
+    }
 }

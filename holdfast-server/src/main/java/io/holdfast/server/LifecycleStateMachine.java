@@ -40,110 +40,110 @@ import org.apache.ratis.util.MD5FileUtil;
  * </ul>
  */
 public abstract class LifecycleStateMachine extends BaseStateMachine {
-  private static final SnapshotRetentionPolicy KEEP_TWO_SNAPSHOTS = new SnapshotRetentionPolicy() {
+    private static final SnapshotRetentionPolicy KEEP_TWO_SNAPSHOTS = new SnapshotRetentionPolicy() {
+        @Override
+        public int getNumSnapshotsRetained() {
+            return 2;
+        }
+    };
+
+    protected final SimpleStateMachineStorage storage = new SimpleStateMachineStorage();
+
     @Override
-    public int getNumSnapshotsRetained() {
-      return 2;
+    public final StateMachineStorage getStateMachineStorage() {
+        return storage;
     }
-  };
 
-  protected final SimpleStateMachineStorage storage = new SimpleStateMachineStorage();
-
-  @Override
-  public final StateMachineStorage getStateMachineStorage() {
-    return storage;
-  }
-
-  @Override
-  public void pause() {
-    if (getLifeCycleState() == LifeCycle.State.RUNNING) {
-      getLifeCycle().transition(LifeCycle.State.PAUSING);
-      getLifeCycle().transition(LifeCycle.State.PAUSED);
+    @Override
+    public void pause() {
+        if (getLifeCycleState() == LifeCycle.State.RUNNING) {
+            getLifeCycle().transition(LifeCycle.State.PAUSING);
+            getLifeCycle().transition(LifeCycle.State.PAUSED);
+        }
     }
-  }
 
-  /** Back to RUNNING after a snapshot was loaded in {@code reinitialize}. */
-  protected final void resume() {
-    if (getLifeCycleState() == LifeCycle.State.PAUSED) {
-      getLifeCycle().transition(LifeCycle.State.STARTING);
-      getLifeCycle().transition(LifeCycle.State.RUNNING);
+    /** Back to RUNNING after a snapshot was loaded in {@code reinitialize}. */
+    protected final void resume() {
+        if (getLifeCycleState() == LifeCycle.State.PAUSED) {
+            getLifeCycle().transition(LifeCycle.State.STARTING);
+            getLifeCycle().transition(LifeCycle.State.RUNNING);
+        }
     }
-  }
 
-  /**
-   * Writes a snapshot at the last applied index: {@link #beforeSnapshot}, then
-   * {@link #writeSnapshot} into the snapshot file.
-   *
-   * @return the snapshot's index, or -1 if nothing was applied yet or snapshots are not allowed
-   */
-  @Override
-  public final long takeSnapshot() throws IOException {
-    TermIndex last = getLastAppliedTermIndex();
-    if (last == null || last.getIndex() <= 0 || !snapshotsAllowed()) {
-      return -1;
+    /**
+     * Writes a snapshot at the last applied index: {@link #beforeSnapshot}, then
+     * {@link #writeSnapshot} into the snapshot file.
+     *
+     * @return the snapshot's index, or -1 if nothing was applied yet or snapshots are not allowed
+     */
+    @Override
+    public final long takeSnapshot() throws IOException {
+        TermIndex last = getLastAppliedTermIndex();
+        if (last == null || last.getIndex() <= 0 || !snapshotsAllowed()) {
+            return -1;
+        }
+        beforeSnapshot(last.getIndex());
+        File file = storage.getSnapshotFile(last.getTerm(), last.getIndex());
+        Path tmp = file.toPath().resolveSibling(file.getName() + ".tmp");
+        try {
+            try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {
+                writeSnapshot(out, last.getIndex());
+            }
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                ch.force(true);
+            }
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(tmp); // a snapshot that failed (e.g. a full disk) must not keep its space
+            throw e;
+        }
+        Files.move(tmp, file.toPath(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        MD5Hash md5 = MD5FileUtil.computeAndSaveMd5ForFile(file);
+        storage.updateLatestSnapshot(new SingleFileSnapshotInfo(new FileInfo(file.toPath(), md5), last));
+        storage.cleanupOldSnapshots(KEEP_TWO_SNAPSHOTS);
+        return last.getIndex();
     }
-    beforeSnapshot(last.getIndex());
-    File file = storage.getSnapshotFile(last.getTerm(), last.getIndex());
-    Path tmp = file.toPath().resolveSibling(file.getName() + ".tmp");
-    try {
-      try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {
-        writeSnapshot(out, last.getIndex());
-      }
-      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-        ch.force(true);
-      }
-    } catch (IOException | RuntimeException e) {
-      Files.deleteIfExists(tmp); // a snapshot that failed (e.g. a full disk) must not keep its space
-      throw e;
+
+    /**
+     * Whether a snapshot may be taken now (default: always). When not, {@link #takeSnapshot()}
+     * takes none and returns -1, and Ratis keeps the log instead of purging it.
+     */
+    protected boolean snapshotsAllowed() {
+        return true;
     }
-    Files.move(tmp, file.toPath(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    MD5Hash md5 = MD5FileUtil.computeAndSaveMd5ForFile(file);
-    storage.updateLatestSnapshot(new SingleFileSnapshotInfo(new FileInfo(file.toPath(), md5), last));
-    storage.cleanupOldSnapshots(KEEP_TWO_SNAPSHOTS);
-    return last.getIndex();
-  }
 
-  /**
-   * Whether a snapshot may be taken now (default: always). When not, {@link #takeSnapshot()}
-   * takes none and returns -1, and Ratis keeps the log instead of purging it.
-   */
-  protected boolean snapshotsAllowed() {
-    return true;
-  }
+    /** Makes the state durable up to {@code index} before its snapshot is written (default: nothing). */
+    protected void beforeSnapshot(long index) throws IOException {}
 
-  /** Makes the state durable up to {@code index} before its snapshot is written (default: nothing). */
-  protected void beforeSnapshot(long index) throws IOException {}
+    /** Writes the whole state, as of applied index {@code index}, to {@code out}. */
+    protected abstract void writeSnapshot(OutputStream out, long index) throws IOException;
 
-  /** Writes the whole state, as of applied index {@code index}, to {@code out}. */
-  protected abstract void writeSnapshot(OutputStream out, long index) throws IOException;
-
-  /**
-   * A transaction that is answered with {@code error} and never logged; the client reads the
-   * errno back ({@link Refusal#decode}).
-   */
-  protected static TransactionContext refused(TransactionContext.Builder b, HoldfastException error) {
-    TransactionContext refused = b.build();
-    refused.setException(Refusal.exception(error));
-    return refused;
-  }
-
-  /** The clock's time in nanoseconds since the epoch, as log entries carry it. */
-  protected static long epochNanos(InstantSource clock) {
-    Instant now = clock.instant();
-    return now.getEpochSecond() * 1_000_000_000L + now.getNano();
-  }
-
-  /**
-   * The file of a snapshot, after checking it against its saved MD5.
-   *
-   * @throws IOException if the file does not match its MD5
-   */
-  protected static File verifiedFile(SingleFileSnapshotInfo snapshot) throws IOException {
-    File file = snapshot.getFile().getPath().toFile();
-    MD5Hash md5 = snapshot.getFile().getFileDigest();
-    if (md5 != null) {
-      MD5FileUtil.verifySavedMD5(file, md5);
+    /**
+     * A transaction that is answered with {@code error} and never logged; the client reads the
+     * errno back ({@link Refusal#decode}).
+     */
+    protected static TransactionContext refused(TransactionContext.Builder b, HoldfastException error) {
+        TransactionContext refused = b.build();
+        refused.setException(Refusal.exception(error));
+        return refused;
     }
-    return file;
-  }
+
+    /** The clock's time in nanoseconds since the epoch, as log entries carry it. */
+    protected static long epochNanos(InstantSource clock) {
+        Instant now = clock.instant();
+        return now.getEpochSecond() * 1_000_000_000L + now.getNano();
+    }
+
+    /**
+     * The file of a snapshot, after checking it against its saved MD5.
+     *
+     * @throws IOException if the file does not match its MD5
+     */
+    protected static File verifiedFile(SingleFileSnapshotInfo snapshot) throws IOException {
+        File file = snapshot.getFile().getPath().toFile();
+        MD5Hash md5 = snapshot.getFile().getFileDigest();
+        if (md5 != null) {
+            MD5FileUtil.verifySavedMD5(file, md5);
+        }
+        return file;
+    }
 }

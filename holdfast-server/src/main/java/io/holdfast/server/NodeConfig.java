@@ -22,62 +22,62 @@ import java.util.UUID;
  *     ({@link LogFormat#MAX} normally; lower only to simulate older code in upgrade tests)
  */
 public record NodeConfig(
-    Path dataDir, String address, List<String> peers, UUID clusterId, long snapshotThreshold, int maxLogFormat) {
+        Path dataDir, String address, List<String> peers, UUID clusterId, long snapshotThreshold, int maxLogFormat) {
 
-  /** A node that supports every log format this code reads. */
-  public NodeConfig(Path dataDir, String address, List<String> peers, UUID clusterId, long snapshotThreshold) {
-    this(dataDir, address, peers, clusterId, snapshotThreshold, LogFormat.MAX);
-  }
-
-  /** This configuration with another {@link #maxLogFormat}. */
-  public NodeConfig withMaxLogFormat(int max) {
-    return new NodeConfig(dataDir, address, peers, clusterId, snapshotThreshold, max);
-  }
-
-  /**
-   * Checks the configuration.
-   *
-   * @throws IllegalArgumentException if an address is malformed, the peers are empty or have
-   *     duplicates, the threshold is not positive, or the log format is not one this code reads
-   */
-  public NodeConfig {
-    Objects.requireNonNull(dataDir, "dataDir");
-    Objects.requireNonNull(clusterId, "clusterId");
-    ClusterMap.checkAddress(address);
-    peers = List.copyOf(peers);
-    if (peers.isEmpty()) {
-      throw new IllegalArgumentException("no peers given");
+    /** A node that supports every log format this code reads. */
+    public NodeConfig(Path dataDir, String address, List<String> peers, UUID clusterId, long snapshotThreshold) {
+        this(dataDir, address, peers, clusterId, snapshotThreshold, LogFormat.MAX);
     }
-    peers.forEach(ClusterMap::checkAddress);
-    if (peers.stream().distinct().count() != peers.size()) {
-      throw new IllegalArgumentException("duplicate peers in " + peers);
+
+    /** This configuration with another {@link #maxLogFormat}. */
+    public NodeConfig withMaxLogFormat(int max) {
+        return new NodeConfig(dataDir, address, peers, clusterId, snapshotThreshold, max);
     }
-    if (snapshotThreshold <= 0) {
-      throw new IllegalArgumentException("snapshotThreshold must be positive, got " + snapshotThreshold);
+
+    /**
+     * Checks the configuration.
+     *
+     * @throws IllegalArgumentException if an address is malformed, the peers are empty or have
+     *     duplicates, the threshold is not positive, or the log format is not one this code reads
+     */
+    public NodeConfig {
+        Objects.requireNonNull(dataDir, "dataDir");
+        Objects.requireNonNull(clusterId, "clusterId");
+        ClusterMap.checkAddress(address);
+        peers = List.copyOf(peers);
+        if (peers.isEmpty()) {
+            throw new IllegalArgumentException("no peers given");
+        }
+        peers.forEach(ClusterMap::checkAddress);
+        if (peers.stream().distinct().count() != peers.size()) {
+            throw new IllegalArgumentException("duplicate peers in " + peers);
+        }
+        if (snapshotThreshold <= 0) {
+            throw new IllegalArgumentException("snapshotThreshold must be positive, got " + snapshotThreshold);
+        }
+        if (maxLogFormat < LogFormat.MIN || maxLogFormat > LogFormat.MAX) {
+            throw new IllegalArgumentException("maxLogFormat " + maxLogFormat + " outside the formats this code reads, "
+                    + LogFormat.range(LogFormat.MIN, LogFormat.MAX));
+        }
     }
-    if (maxLogFormat < LogFormat.MIN || maxLogFormat > LogFormat.MAX) {
-      throw new IllegalArgumentException("maxLogFormat " + maxLogFormat + " outside the formats this code reads, "
-          + LogFormat.range(LogFormat.MIN, LogFormat.MAX));
+
+    /** Whether this node is one of the initial peers (otherwise it joins with {@code add-node}). */
+    public boolean initialPeer() {
+        return peers.contains(address);
     }
-  }
 
-  /** Whether this node is one of the initial peers (otherwise it joins with {@code add-node}). */
-  public boolean initialPeer() {
-    return peers.contains(address);
-  }
+    /** The nodes of the cluster group: the first three peers. */
+    public List<String> clusterGroupMembers() {
+        return ClusterMap.clusterGroup(peers);
+    }
 
-  /** The nodes of the cluster group: the first three peers. */
-  public List<String> clusterGroupMembers() {
-    return ClusterMap.clusterGroup(peers);
-  }
+    /** The port this node listens on. */
+    public int port() {
+        return Integer.parseInt(address.substring(address.lastIndexOf(':') + 1));
+    }
 
-  /** The port this node listens on. */
-  public int port() {
-    return Integer.parseInt(address.substring(address.lastIndexOf(':') + 1));
-  }
-
-  /** The host this node listens on. */
-  public String host() {
-    return address.substring(0, address.lastIndexOf(':'));
-  }
+    /** The host this node listens on. */
+    public String host() {
+        return address.substring(0, address.lastIndexOf(':'));
+    }
 }

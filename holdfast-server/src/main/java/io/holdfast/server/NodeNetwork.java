@@ -25,49 +25,53 @@ import org.apache.ratis.server.RaftServerRpcWithProxy;
  *     not named are dialed at their address
  */
 public record NodeNetwork(String listen, Map<String, String> peerRoutes) {
-  /** Listen on the node's address and dial the peers' addresses. */
-  public static final NodeNetwork DIRECT = new NodeNetwork(null, Map.of());
+    /** Listen on the node's address and dial the peers' addresses. */
+    public static final NodeNetwork DIRECT = new NodeNetwork(null, Map.of());
 
-  /**
-   * Checks the addresses.
-   *
-   * @throws IllegalArgumentException if an address is malformed
-   */
-  public NodeNetwork {
-    if (listen != null) {
-      ClusterMap.checkAddress(listen);
+    /**
+     * Checks the addresses.
+     *
+     * @throws IllegalArgumentException if an address is malformed
+     */
+    public NodeNetwork {
+        if (listen != null) {
+            ClusterMap.checkAddress(listen);
+        }
+        peerRoutes = Map.copyOf(Objects.requireNonNull(peerRoutes, "peerRoutes"));
+        peerRoutes.forEach((peer, via) -> {
+            ClusterMap.checkAddress(peer);
+            ClusterMap.checkAddress(via);
+        });
     }
-    peerRoutes = Map.copyOf(Objects.requireNonNull(peerRoutes, "peerRoutes"));
-    peerRoutes.forEach((peer, via) -> {
-      ClusterMap.checkAddress(peer);
-      ClusterMap.checkAddress(via);
-    });
-  }
 
-  /** The address to bind: {@link #listen} or else the node's own. */
-  String listenAddress(NodeConfig config) {
-    return listen == null ? config.address() : listen;
-  }
-
-  /** Whether any peer is reached through a route. */
-  boolean routed() {
-    return !peerRoutes.isEmpty();
-  }
-
-  /**
-   * Registers the routes with {@code server}'s RPC, before any of its groups starts (Ratis
-   * keeps the first address registered for a peer id, and creates connections lazily).
-   *
-   * @throws IllegalStateException if the server's RPC keeps no per-peer proxies (not gRPC)
-   */
-  void register(RaftServer server) {
-    if (!routed()) {
-      return;
+    /** The address to bind: {@link #listen} or else the node's own. */
+    String listenAddress(NodeConfig config) {
+        return listen == null ? config.address() : listen;
     }
-    if (!(server.getServerRpc() instanceof RaftServerRpcWithProxy<?, ?> rpc)) {
-      throw new IllegalStateException("cannot route peers through " + server.getServerRpc().getClass().getName());
+
+    /** Whether any peer is reached through a route. */
+    boolean routed() {
+        return !peerRoutes.isEmpty();
     }
-    peerRoutes.forEach((peer, via) ->
-        rpc.getProxies().computeIfAbsent(RaftPeer.newBuilder().setId(ClusterMap.peerId(peer)).setAddress(via).build()));
-  }
+
+    /**
+     * Registers the routes with {@code server}'s RPC, before any of its groups starts (Ratis
+     * keeps the first address registered for a peer id, and creates connections lazily).
+     *
+     * @throws IllegalStateException if the server's RPC keeps no per-peer proxies (not gRPC)
+     */
+    void register(RaftServer server) {
+        if (!routed()) {
+            return;
+        }
+        if (!(server.getServerRpc() instanceof RaftServerRpcWithProxy<?, ?> rpc)) {
+            throw new IllegalStateException("cannot route peers through "
+                    + server.getServerRpc().getClass().getName());
+        }
+        peerRoutes.forEach((peer, via) -> rpc.getProxies()
+                .computeIfAbsent(RaftPeer.newBuilder()
+                        .setId(ClusterMap.peerId(peer))
+                        .setAddress(via)
+                        .build()));
+    }
 }

@@ -2,6 +2,7 @@ package io.holdfast.server;
 
 import java.io.File;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.grpc.GrpcConfigKeys;
 import org.apache.ratis.server.RaftServerConfigKeys;
@@ -26,39 +27,39 @@ import org.apache.ratis.util.TimeDuration;
  * </ul>
  */
 final class RaftSettings {
-  /** Default number of applied entries between snapshots. */
-  static final long DEFAULT_SNAPSHOT_THRESHOLD = 20_000;
+    /** Default number of applied entries between snapshots. */
+    static final long DEFAULT_SNAPSHOT_THRESHOLD = 20_000;
 
-  private RaftSettings() {}
+    private RaftSettings() {}
 
-  static RaftProperties server(File storageDir, String host, int port, long snapshotThreshold) {
-    RaftProperties p = new RaftProperties();
-    RaftServerConfigKeys.setStorageDir(p, List.of(storageDir));
-    // a group this node leaves (replaced) keeps its log here, never under /tmp (Ratis's default)
-    RaftServerConfigKeys.setRemovedGroupsDir(p, new File(storageDir.getParentFile(), "removed/raft"));
-    GrpcConfigKeys.Server.setHost(p, host);
-    GrpcConfigKeys.Server.setPort(p, port);
-    RaftServerConfigKeys.Rpc.setTimeoutMin(p, TimeDuration.valueOf(1, java.util.concurrent.TimeUnit.SECONDS));
-    RaftServerConfigKeys.Rpc.setTimeoutMax(p, TimeDuration.valueOf(2, java.util.concurrent.TimeUnit.SECONDS));
-    RaftServerConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(10, java.util.concurrent.TimeUnit.SECONDS));
-    RaftServerConfigKeys.Read.setOption(p, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
-    RaftServerConfigKeys.Read.setLeaderLeaseEnabled(p, true);
-    RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, true);
-    RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(p, snapshotThreshold);
-    RaftServerConfigKeys.Snapshot.setRetentionFileNum(p, 2);
-    // a member that leaves its group (replaced) needs no last snapshot: it cost a full copy of
-    // the brick (seconds per GiB) before the member let go of it
-    RaftServerConfigKeys.Snapshot.setTriggerWhenRemoveEnabled(p, false);
-    RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
-    RaftServerConfigKeys.Log.setPurgeGap(p, (int) Math.max(1, Math.min(snapshotThreshold, 1024)));
-    RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf("8MB"));
-    // Ratis 3.3.0's composed follower appends stall a group for good after a configuration
-    // change (every appendEntries to every follower times out; MembershipIT): append directly
-    RaftServerConfigKeys.Log.setAppendEntriesComposeEnabled(p, false);
-    RaftServerConfigKeys.Log.Appender.setBufferByteLimit(p, SizeInBytes.valueOf("4MB"));
-    RaftServerConfigKeys.Log.Appender.setSnapshotChunkSizeMax(p, SizeInBytes.valueOf("4MB"));
-    RaftServerConfigKeys.Write.setByteLimit(p, SizeInBytes.valueOf("256MB"));
-    GrpcConfigKeys.setMessageSizeMax(p, SizeInBytes.valueOf("32MB"));
-    return p;
-  }
+    static RaftProperties server(File storageDir, String host, int port, long snapshotThreshold) {
+        RaftProperties p = new RaftProperties();
+        RaftServerConfigKeys.setStorageDir(p, List.of(storageDir));
+        // a group this node leaves (replaced) keeps its log here, never under /tmp (Ratis's default)
+        RaftServerConfigKeys.setRemovedGroupsDir(p, new File(storageDir.getParentFile(), "removed/raft"));
+        GrpcConfigKeys.Server.setHost(p, host);
+        GrpcConfigKeys.Server.setPort(p, port);
+        RaftServerConfigKeys.Rpc.setTimeoutMin(p, TimeDuration.valueOf(1, TimeUnit.SECONDS));
+        RaftServerConfigKeys.Rpc.setTimeoutMax(p, TimeDuration.valueOf(2, TimeUnit.SECONDS));
+        RaftServerConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(10, TimeUnit.SECONDS));
+        RaftServerConfigKeys.Read.setOption(p, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
+        RaftServerConfigKeys.Read.setLeaderLeaseEnabled(p, true);
+        RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, true);
+        RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(p, snapshotThreshold);
+        RaftServerConfigKeys.Snapshot.setRetentionFileNum(p, 2);
+        // a member that leaves its group (replaced) needs no last snapshot: it cost a full copy of
+        // the brick (seconds per GiB) before the member let go of it
+        RaftServerConfigKeys.Snapshot.setTriggerWhenRemoveEnabled(p, false);
+        RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
+        RaftServerConfigKeys.Log.setPurgeGap(p, (int) Math.max(1, Math.min(snapshotThreshold, 1024)));
+        RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf("8MB"));
+        // Ratis 3.3.0's composed follower appends stall a group for good after a configuration
+        // change (every appendEntries to every follower times out; MembershipIT): append directly
+        RaftServerConfigKeys.Log.setAppendEntriesComposeEnabled(p, false);
+        RaftServerConfigKeys.Log.Appender.setBufferByteLimit(p, SizeInBytes.valueOf("4MB"));
+        RaftServerConfigKeys.Log.Appender.setSnapshotChunkSizeMax(p, SizeInBytes.valueOf("4MB"));
+        RaftServerConfigKeys.Write.setByteLimit(p, SizeInBytes.valueOf("256MB"));
+        GrpcConfigKeys.setMessageSizeMax(p, SizeInBytes.valueOf("32MB"));
+        return p;
+    }
 }

@@ -18,31 +18,32 @@ import java.util.Objects;
  *     damaged brick, until the operator rebuilds it
  */
 public record ScrubSettings(long rateBytesPerSecond, Duration interval, boolean rebuild) {
-  /** 16 MiB/s, a pass every 24 hours, quarantined members rebuild themselves. */
-  public static final ScrubSettings DEFAULT = new ScrubSettings(Pacer.DEFAULT_BYTES_PER_SECOND, Duration.ofHours(24), true);
+    /** 16 MiB/s, a pass every 24 hours, quarantined members rebuild themselves. */
+    public static final ScrubSettings DEFAULT =
+            new ScrubSettings(Pacer.DEFAULT_BYTES_PER_SECOND, Duration.ofHours(24), true);
 
-  /**
-   * Checks the settings.
-   *
-   * @throws IllegalArgumentException if the rate is not positive or the interval negative
-   */
-  public ScrubSettings {
-    Objects.requireNonNull(interval, "interval");
-    if (rateBytesPerSecond <= 0) {
-      throw new IllegalArgumentException("scrub rate must be positive, got " + rateBytesPerSecond + " bytes/s");
+    /**
+     * Checks the settings.
+     *
+     * @throws IllegalArgumentException if the rate is not positive or the interval negative
+     */
+    public ScrubSettings {
+        Objects.requireNonNull(interval, "interval");
+        if (rateBytesPerSecond <= 0) {
+            throw new IllegalArgumentException("scrub rate must be positive, got " + rateBytesPerSecond + " bytes/s");
+        }
+        if (interval.isNegative()) {
+            throw new IllegalArgumentException("scrub interval must not be negative, got " + interval);
+        }
     }
-    if (interval.isNegative()) {
-      throw new IllegalArgumentException("scrub interval must not be negative, got " + interval);
+
+    /** These settings with {@link #rebuild} set to {@code rebuild}. */
+    public ScrubSettings withRebuild(boolean rebuild) {
+        return new ScrubSettings(rateBytesPerSecond, interval, rebuild);
     }
-  }
 
-  /** These settings with {@link #rebuild} set to {@code rebuild}. */
-  public ScrubSettings withRebuild(boolean rebuild) {
-    return new ScrubSettings(rateBytesPerSecond, interval, rebuild);
-  }
-
-  /** Whether passes start by themselves (a positive interval). */
-  public boolean automatic() {
-    return !interval.isZero();
-  }
+    /** Whether passes start by themselves (a positive interval). */
+    public boolean automatic() {
+        return !interval.isZero();
+    }
 }

@@ -75,386 +75,390 @@ import org.rocksdb.WriteBatch;
  * under a separate lock that only closing the database takes, so it never delays an apply.
  */
 public final class Brick implements AutoCloseable {
-  /** Inode number of the root directory. */
-  static final long ROOT = BrickState.ROOT;
-  /** The block number that names a file's inline content in the scrub methods. */
-  public static final long INLINE = Request.ScrubRead.INLINE;
-  /** Most scrub marks whose read views are held; the oldest not being digested go when a new one is applied. */
-  static final int MAX_MARKS = 4;
-  /** Bytes a mark digest reads between two pacer calls (and checks for a closed database). */
-  static final long MARK_STEP_BYTES = 256 * 1024;
+    /** Inode number of the root directory. */
+    static final long ROOT = BrickState.ROOT;
+    /** The block number that names a file's inline content in the scrub methods. */
+    public static final long INLINE = Request.ScrubRead.INLINE;
+    /** Most scrub marks whose read views are held; the oldest not being digested go when a new one is applied. */
+    static final int MAX_MARKS = 4;
+    /** Bytes a mark digest reads between two pacer calls (and checks for a closed database). */
+    static final long MARK_STEP_BYTES = 256 * 1024;
 
-  private final BrickState state;
-  private final Redo redo;
-  private final ContentStore content;
-  private final Namespace namespace;
-  private final Snapshots snapshots;
-  private final BlockRepair repair;
-  private final StateDigest stateDigest;
-  /** The states held at scrub marks, for {@link #digestMark}. */
-  private final ReadViews marks;
+    private final BrickState state;
+    private final Redo redo;
+    private final ContentStore content;
+    private final Namespace namespace;
+    private final Snapshots snapshots;
+    private final BlockRepair repair;
+    private final StateDigest stateDigest;
+    /** The states held at scrub marks, for {@link #digestMark}. */
+    private final ReadViews marks;
 
-  private Brick(Path dir) {
-    this.state = new BrickState(dir);
-    this.redo = new Redo(state);
-    this.content = new ContentStore(state);
-    this.namespace = new Namespace(state);
-    this.snapshots = new Snapshots(state, redo);
-    this.repair = new BlockRepair(state, content);
-    this.stateDigest = new StateDigest(state, content);
-    this.marks = new ReadViews(state, "scrub mark", MAX_MARKS);
-    state.releaseViewsOnClose(marks::releaseAll);
-  }
-
-  /**
-   * Opens the brick in {@code dir}, creating it (with an empty root directory, applied index
-   * 0) if {@code dir/meta} does not exist. Leftovers of an interrupted
-   * {@link #restoreSnapshot} are cleaned up.
-   *
-   * @param dir the brick directory; created if missing
-   * @return the open brick; the caller must {@link #close()} it
-   * @throws HoldfastException {@link Errno#EPROTO} if the brick has an unsupported format
-   *     version
-   * @throws IOException if the directory or the database cannot be opened
-   */
-  public static Brick open(Path dir) throws IOException {
-    Objects.requireNonNull(dir, "dir");
-    RocksDB.loadLibrary();
-    Files.createDirectories(dir);
-    Brick b = new Brick(dir);
-    b.snapshots.recoverInterruptedSwap();
-    if (!Files.exists(b.state.metaDir)) {
-      Files.createDirectories(b.state.dataDir); // a new brick; an existing one must still have its own
+    private Brick(Path dir) {
+        this.state = new BrickState(dir);
+        this.redo = new Redo(state);
+        this.content = new ContentStore(state);
+        this.namespace = new Namespace(state);
+        this.snapshots = new Snapshots(state, redo);
+        this.repair = new BlockRepair(state, content);
+        this.stateDigest = new StateDigest(state, content);
+        this.marks = new ReadViews(state, "scrub mark", MAX_MARKS);
+        state.releaseViewsOnClose(marks::releaseAll);
     }
-    b.state.openDb();
-    return b;
-  }
 
-  /**
-   * Applies the mutation in {@code entry} as Raft log entry {@code index}; see the class
-   * comment. Deterministic: the same entries in the same order give the same state on every
-   * member. Not thread-safe: the caller serializes apply with checkpoint, snapshots and close.
-   *
-   * @param index the log index, greater than {@link #appliedIndex()} for a new entry (gaps are
-   *     allowed), at most {@link #appliedIndex()} for a replay after a restart
-   * @param entry the log entry
-   * @return the outcome; {@link Response.Error} for POSIX errors (the applied index still
-   *     advances); {@link Response.Ok} for a replayed entry
-   * @throws IOException if the brick itself fails (disk error, disk full, corrupt stored
-   *     block); the entry's batch has then not been written, the member must stop
-   * @throws IllegalStateException if the brick is closed
-   */
-  public Response apply(long index, LogEntry entry) throws IOException {
-    Objects.requireNonNull(entry, "entry");
-    Objects.requireNonNull(entry.mutation().caller(), "caller");
-    state.lock.writeLock().lock();
-    try {
-      state.ensureOpen();
-      if (index <= state.appliedIndex) {
-        redo.redo(index, entry);
-        return new Response.Ok();
-      }
-      Txn t = new Txn(state.kv);
-      try {
-        Response r;
+    /**
+     * Opens the brick in {@code dir}, creating it (with an empty root directory, applied index
+     * 0) if {@code dir/meta} does not exist. Leftovers of an interrupted
+     * {@link #restoreSnapshot} are cleaned up.
+     *
+     * @param dir the brick directory; created if missing
+     * @return the open brick; the caller must {@link #close()} it
+     * @throws HoldfastException {@link Errno#EPROTO} if the brick has an unsupported format
+     *     version
+     * @throws IOException if the directory or the database cannot be opened
+     */
+    public static Brick open(Path dir) throws IOException {
+        Objects.requireNonNull(dir, "dir");
+        RocksDB.loadLibrary();
+        Files.createDirectories(dir);
+        Brick b = new Brick(dir);
+        b.snapshots.recoverInterruptedSwap();
+        if (!Files.exists(b.state.metaDir)) {
+            Files.createDirectories(b.state.dataDir); // a new brick; an existing one must still have its own
+        }
+        b.state.openDb();
+        return b;
+    }
+
+    /**
+     * Applies the mutation in {@code entry} as Raft log entry {@code index}; see the class
+     * comment. Deterministic: the same entries in the same order give the same state on every
+     * member. Not thread-safe: the caller serializes apply with checkpoint, snapshots and close.
+     *
+     * @param index the log index, greater than {@link #appliedIndex()} for a new entry (gaps are
+     *     allowed), at most {@link #appliedIndex()} for a replay after a restart
+     * @param entry the log entry
+     * @return the outcome; {@link Response.Error} for POSIX errors (the applied index still
+     *     advances); {@link Response.Ok} for a replayed entry
+     * @throws IOException if the brick itself fails (disk error, disk full, corrupt stored
+     *     block); the entry's batch has then not been written, the member must stop
+     * @throws IllegalStateException if the brick is closed
+     */
+    public Response apply(long index, LogEntry entry) throws IOException {
+        Objects.requireNonNull(entry, "entry");
+        Objects.requireNonNull(entry.mutation().caller(), "caller");
+        state.lock.writeLock().lock();
         try {
-          r = dispatch(t, entry.timestampNanos(), entry.mutation());
+            state.ensureOpen();
+            if (index <= state.appliedIndex) {
+                redo.redo(index, entry);
+                return new Response.Ok();
+            }
+            Txn t = new Txn(state.kv);
+            try {
+                Response r;
+                try {
+                    r = dispatch(t, entry.timestampNanos(), entry.mutation());
+                } catch (Fail f) {
+                    t.close();
+                    t = new Txn(state.kv);
+                    r = new Response.Error(f.errno, f.getMessage());
+                }
+                t.put(Keys.APPLIED, Keys.long8(index));
+                redo.recordAndRun(t, index, entry.mutation() instanceof Request.Write w ? w.data() : null);
+                state.db.write(state.writeOptions, t.batch);
+                state.appliedIndex = index;
+                if (entry.mutation() instanceof Request.ScrubMark) {
+                    marks.pin(index);
+                }
+                return r;
+            } catch (RocksDBException e) {
+                throw BrickState.rocks("apply entry " + index, e);
+            } finally {
+                t.close();
+            }
+        } finally {
+            state.lock.writeLock().unlock();
+        }
+    }
+
+    private Response dispatch(Txn t, long ts, Request.Mutation m) throws Fail, IOException {
+        return switch (m) {
+            case Request.Mkdir x -> namespace.mkdir(t, ts, x);
+            case Request.Create x -> namespace.create(t, ts, x);
+            case Request.Symlink x -> namespace.symlink(t, ts, x);
+            case Request.Mknod x -> namespace.mknod(t, ts, x);
+            case Request.Link x -> namespace.link(t, ts, x);
+            case Request.Unlink x -> namespace.unlink(t, ts, x);
+            case Request.Rmdir x -> namespace.rmdir(t, ts, x);
+            case Request.Rename x -> namespace.rename(t, ts, x);
+            case Request.SetAttr x -> namespace.setAttr(t, ts, x);
+            case Request.SetXattr x -> namespace.setXattr(t, ts, x);
+            case Request.RemoveXattr x -> namespace.removeXattr(t, ts, x);
+            case Request.Write x -> content.write(t, ts, x);
+            case Request.Truncate x -> content.truncate(t, ts, x);
+            case Request.Fallocate x -> content.fallocate(t, ts, x);
+            case Request.DropOrphan x -> namespace.dropOrphan(t, x);
+            case Request.ScrubMark x -> new Response.Ok(); // the snapshot is taken after the batch is written
+        };
+    }
+
+    /** The scrubber's block checks and repairs ({@link ScrubPass}). */
+    BlockRepair blocks() {
+        return repair;
+    }
+
+    /** The data file of inode {@code id} (tests damage it). */
+    Path dataPath(long id) {
+        return state.dataPath(id);
+    }
+
+    /**
+     * Makes everything applied so far durable: fsyncs every data file written since the last
+     * checkpoint and the data directory, then durably records {@code checkpointIndex =
+     * appliedIndex} (a synced RocksDB write, which also syncs the RocksDB WAL) and drops the
+     * redo records up to it. Not thread-safe: the caller serializes it with apply.
+     *
+     * @throws IOException if an fsync or the RocksDB write fails; the checkpoint index is then
+     *     unchanged
+     * @throws IllegalStateException if the brick is closed
+     */
+    public void checkpoint() throws IOException {
+        state.writing(() -> {
+            redo.checkpoint();
+            return null;
+        });
+    }
+
+    /**
+     * Whether the brick is open: false after {@link #close} or a failed {@link #rebuild} or
+     * {@link #restoreSnapshot}. Thread-safe.
+     */
+    public boolean isOpen() {
+        return state.isOpen();
+    }
+
+    /** The index of the last applied entry; 0 for a new brick. Thread-safe. */
+    public long appliedIndex() {
+        return state.appliedIndex;
+    }
+
+    /** The index up to which data files are known durable (fsynced). Thread-safe. */
+    public long checkpointIndex() {
+        return state.checkpointIndex;
+    }
+
+    /**
+     * Answers a query from applied state. Thread-safe; may run concurrently with apply (it sees
+     * the state between two entries). Never returns corrupt bytes: content failing its CRC32C
+     * gives {@code Error(EIO, "corrupt block N of inode X: ...")}; other local I/O failures
+     * also give {@code EIO}. Queries carry no caller, so no permission checks are made.
+     *
+     * @throws IllegalStateException if the brick is closed
+     */
+    public Response query(Request.Query q) {
+        Objects.requireNonNull(q, "query");
+        state.lock.readLock().lock();
+        try {
+            state.ensureOpen();
+            return switch (q) {
+                case Request.GetAttr x -> namespace.getAttr(x);
+                case Request.GetAttrByInode x -> namespace.getAttrByInode(x);
+                case Request.ReadDir x -> namespace.readDir(x);
+                case Request.Read x -> content.read(x);
+                case Request.SeekData x -> content.seekData(x);
+                case Request.ReadLink x -> namespace.readLink(x);
+                case Request.GetXattr x -> namespace.getXattr(x);
+                case Request.ListXattr x -> namespace.listXattr(x);
+                case Request.StatFs x -> namespace.statFs();
+                case Request.GetDigest x -> stateDigest.digest();
+                case Request.ScrubRead x -> repair.scrubRead(x);
+                case Request.MarkDigest x ->
+                    throw new Fail(Errno.ENOTSUP, "mark digests are kept by a node's scrubber, not by a brick");
+                case Request.MarkDirectories x ->
+                    throw new Fail(Errno.ENOTSUP, "mark digests are kept by a node's scrubber, not by a brick");
+                case Request.ScrubControl x ->
+                    throw new Fail(Errno.ENOTSUP, "scrub control is answered by a node's scrubber, not by a brick");
+                case Request.SnapshotRead x ->
+                    throw new Fail(Errno.ENOTSUP, "snapshot files are kept by a node, not by a brick");
+            };
         } catch (Fail f) {
-          t.close();
-          t = new Txn(state.kv);
-          r = new Response.Error(f.errno, f.getMessage());
+            return new Response.Error(f.errno, f.getMessage());
+        } catch (HoldfastException e) {
+            return new Response.Error(e.errno(), Fail.detail(e));
+        } catch (IOException e) {
+            return new Response.Error(Errno.EIO, "brick I/O error: " + e.getMessage());
+        } finally {
+            state.lock.readLock().unlock();
         }
-        t.put(Keys.APPLIED, Keys.long8(index));
-        redo.recordAndRun(t, index, entry.mutation() instanceof Request.Write w ? w.data() : null);
-        state.db.write(state.writeOptions, t.batch);
-        state.appliedIndex = index;
-        if (entry.mutation() instanceof Request.ScrubMark) {
-          marks.pin(index);
-        }
-        return r;
-      } catch (RocksDBException e) {
-        throw BrickState.rocks("apply entry " + index, e);
-      } finally {
-        t.close();
-      }
-    } finally {
-      state.lock.writeLock().unlock();
     }
-  }
-
-  private Response dispatch(Txn t, long ts, Request.Mutation m) throws Fail, IOException {
-    return switch (m) {
-      case Request.Mkdir x -> namespace.mkdir(t, ts, x);
-      case Request.Create x -> namespace.create(t, ts, x);
-      case Request.Symlink x -> namespace.symlink(t, ts, x);
-      case Request.Mknod x -> namespace.mknod(t, ts, x);
-      case Request.Link x -> namespace.link(t, ts, x);
-      case Request.Unlink x -> namespace.unlink(t, ts, x);
-      case Request.Rmdir x -> namespace.rmdir(t, ts, x);
-      case Request.Rename x -> namespace.rename(t, ts, x);
-      case Request.SetAttr x -> namespace.setAttr(t, ts, x);
-      case Request.SetXattr x -> namespace.setXattr(t, ts, x);
-      case Request.RemoveXattr x -> namespace.removeXattr(t, ts, x);
-      case Request.Write x -> content.write(t, ts, x);
-      case Request.Truncate x -> content.truncate(t, ts, x);
-      case Request.Fallocate x -> content.fallocate(t, ts, x);
-      case Request.DropOrphan x -> namespace.dropOrphan(t, x);
-      case Request.ScrubMark x -> new Response.Ok(); // the snapshot is taken after the batch is written
-    };
-  }
-
-  /** The scrubber's block checks and repairs ({@link ScrubPass}). */
-  BlockRepair blocks() {
-    return repair;
-  }
-
-  /** The data file of inode {@code id} (tests damage it). */
-  Path dataPath(long id) {
-    return state.dataPath(id);
-  }
-
-  /**
-   * Makes everything applied so far durable: fsyncs every data file written since the last
-   * checkpoint and the data directory, then durably records {@code checkpointIndex =
-   * appliedIndex} (a synced RocksDB write, which also syncs the RocksDB WAL) and drops the
-   * redo records up to it. Not thread-safe: the caller serializes it with apply.
-   *
-   * @throws IOException if an fsync or the RocksDB write fails; the checkpoint index is then
-   *     unchanged
-   * @throws IllegalStateException if the brick is closed
-   */
-  public void checkpoint() throws IOException {
-    state.writing(() -> {
-      redo.checkpoint();
-      return null;
-    });
-  }
-
-  /**
-   * Whether the brick is open: false after {@link #close} or a failed {@link #rebuild} or
-   * {@link #restoreSnapshot}. Thread-safe.
-   */
-  public boolean isOpen() {
-    return state.isOpen();
-  }
-
-  /** The index of the last applied entry; 0 for a new brick. Thread-safe. */
-  public long appliedIndex() {
-    return state.appliedIndex;
-  }
-
-  /** The index up to which data files are known durable (fsynced). Thread-safe. */
-  public long checkpointIndex() {
-    return state.checkpointIndex;
-  }
-
-  /**
-   * Answers a query from applied state. Thread-safe; may run concurrently with apply (it sees
-   * the state between two entries). Never returns corrupt bytes: content failing its CRC32C
-   * gives {@code Error(EIO, "corrupt block N of inode X: ...")}; other local I/O failures
-   * also give {@code EIO}. Queries carry no caller, so no permission checks are made.
-   *
-   * @throws IllegalStateException if the brick is closed
-   */
-  public Response query(Request.Query q) {
-    Objects.requireNonNull(q, "query");
-    state.lock.readLock().lock();
-    try {
-      state.ensureOpen();
-      return switch (q) {
-        case Request.GetAttr x -> namespace.getAttr(x);
-        case Request.GetAttrByInode x -> namespace.getAttrByInode(x);
-        case Request.ReadDir x -> namespace.readDir(x);
-        case Request.Read x -> content.read(x);
-        case Request.SeekData x -> content.seekData(x);
-        case Request.ReadLink x -> namespace.readLink(x);
-        case Request.GetXattr x -> namespace.getXattr(x);
-        case Request.ListXattr x -> namespace.listXattr(x);
-        case Request.StatFs x -> namespace.statFs();
-        case Request.GetDigest x -> stateDigest.digest();
-        case Request.ScrubRead x -> repair.scrubRead(x);
-        case Request.MarkDigest x -> throw new Fail(Errno.ENOTSUP, "mark digests are kept by a node's scrubber, not by a brick");
-        case Request.MarkDirectories x -> throw new Fail(Errno.ENOTSUP, "mark digests are kept by a node's scrubber, not by a brick");
-        case Request.ScrubControl x -> throw new Fail(Errno.ENOTSUP, "scrub control is answered by a node's scrubber, not by a brick");
-        case Request.SnapshotRead x -> throw new Fail(Errno.ENOTSUP, "snapshot files are kept by a node, not by a brick");
-      };
-    } catch (Fail f) {
-      return new Response.Error(f.errno, f.getMessage());
-    } catch (HoldfastException e) {
-      return new Response.Error(e.errno(), Fail.detail(e));
-    } catch (IOException e) {
-      return new Response.Error(Errno.EIO, "brick I/O error: " + e.getMessage());
-    } finally {
-      state.lock.readLock().unlock();
-    }
-  }
-
-  /**
-   * SHA-256 over the logical state: every inode with its attributes (type, mode and device
-   * number of special files included), directory entries,
-   * xattrs, symlink targets, orphans, the inode counter and count, file contents (as read and
-   * CRC-verified), and the applied index. Checksums, the checkpoint index and redo records
-   * are not included, so members that applied the same entries agree whatever their
-   * checkpoints. Thread-safe.
-   *
-   * @throws HoldfastException {@link Errno#EIO} if stored content fails its CRC32C
-   * @throws IOException if reading fails
-   * @throws IllegalStateException if the brick is closed
-   */
-  public Response.Digest digest() throws IOException {
-    return state.reading(stateDigest::digest);
-  }
-
-  /**
-   * Writes a complete, self-describing snapshot of the state to {@code out}, which is flushed
-   * but not closed: magic {@code "HFSNAP"}, version, applied index, every RocksDB entry but the
-   * applied and checkpoint indexes and redo records, every data file, and a CRC32C footer (the
-   * byte layout is in {@link Snapshots}).
-   *
-   * <p>Not thread-safe with apply: the caller serializes. Holes in data files are written out as
-   * zeros.
-   *
-   * @throws IOException if reading the brick or writing {@code out} fails
-   * @throws IllegalStateException if the brick is closed
-   */
-  public void writeSnapshot(OutputStream out) throws IOException {
-    Objects.requireNonNull(out, "out");
-    state.reading(() -> {
-      snapshots.write(out);
-      return null;
-    });
-  }
-
-  /**
-   * Replaces this brick's whole state with the snapshot read from {@code in} (not closed).
-   * The new state is built and verified (every length against a limit, record types, the
-   * CRC32C footer, the brick format) in {@code dir/restore.tmp} and then swapped in; a bad or
-   * truncated snapshot changes nothing. Afterwards {@code appliedIndex() == checkpointIndex()
-   * ==} the snapshot's index and the new state is durable. Not thread-safe with apply: the
-   * caller serializes.
-   *
-   * @throws HoldfastException {@link Errno#EBADMSG} for a corrupt or truncated snapshot
-   *     (message starts "corrupt snapshot"), {@link Errno#EPROTO} for a version this brick
-   *     cannot read ("too old" / "too new"); nothing was changed
-   * @throws IOException if reading or writing fails; if it fails during the final swap the
-   *     brick may be left closed
-   * @throws IllegalStateException if the brick is closed
-   */
-  public void restoreSnapshot(InputStream in) throws IOException {
-    Objects.requireNonNull(in, "in");
-    state.writing(() -> {
-      snapshots.restore(in);
-      return null;
-    });
-  }
-
-  /** This member's own log, as {@link #rebuild} replays it. */
-  public interface LogSource {
-    /** The first index the log still holds. */
-    long firstIndex();
 
     /**
-     * The entry at {@code index}, or null if that index holds nothing this brick applies
-     * (a Raft configuration entry, a leader's no-op, an undecodable entry).
+     * SHA-256 over the logical state: every inode with its attributes (type, mode and device
+     * number of special files included), directory entries,
+     * xattrs, symlink targets, orphans, the inode counter and count, file contents (as read and
+     * CRC-verified), and the applied index. Checksums, the checkpoint index and redo records
+     * are not included, so members that applied the same entries agree whatever their
+     * checkpoints. Thread-safe.
      *
-     * @throws IOException if the log cannot give it
+     * @throws HoldfastException {@link Errno#EIO} if stored content fails its CRC32C
+     * @throws IOException if reading fails
+     * @throws IllegalStateException if the brick is closed
      */
-    LogEntry entry(long index) throws IOException;
-  }
-
-  /**
-   * Replaces this brick's state with another member's snapshot (null: an empty brick, index 0)
-   * and then re-applies this member's own log entries after the snapshot up to the index it had
-   * applied before, all under the write lock, so no entry is applied in between. Afterwards the
-   * brick holds what it would hold had it applied every entry itself from the other member's
-   * state: entries up to {@code max(snapshot index, old applied index)} are in it, and entries
-   * at or below that which are applied later are replays (see {@link #apply}).
-   *
-   * <p>Used by the scrubber to rebuild a quarantined member. The snapshot is built and verified
-   * as in {@link #restoreSnapshot} beside the brick, without the lock (entries are applied
-   * meanwhile), before anything changes; and nothing changes either if the log no longer holds
-   * the first entry to replay. Thread-safe; one rebuild at a time.
-   *
-   * @param snapshot a stream in the {@link #writeSnapshot} format (not closed), or null
-   * @param log this member's log
-   * @return the snapshot's index
-   * @throws HoldfastException {@link Errno#EBADMSG} or {@link Errno#EPROTO} for a bad snapshot,
-   *     {@link Errno#ERANGE} if the log starts after the snapshot; nothing was changed
-   * @throws IOException if building fails (nothing changed), or if replaying the log fails: the
-   *     brick is then closed, since it is behind the entries the member has applied
-   * @throws IllegalStateException if the brick is closed
-   */
-  public synchronized long rebuild(InputStream snapshot, LogSource log) throws IOException {
-    return snapshots.rebuild(snapshot, log, this::apply);
-  }
-
-  /**
-   * Closes the database. Does not checkpoint: data written since the last checkpoint is
-   * recovered by replaying the log. Idempotent. Not thread-safe with apply.
-   */
-  @Override
-  public void close() {
-    state.lock.writeLock().lock();
-    try {
-      state.closeDb();
-    } finally {
-      state.lock.writeLock().unlock();
+    public Response.Digest digest() throws IOException {
+        return state.reading(stateDigest::digest);
     }
-  }
 
-  /**
-   * The indexes of the marks whose state this brick still holds (applied here since it was
-   * opened, at most {@value #MAX_MARKS}, not yet digested), oldest first. Thread-safe.
-   */
-  public List<Long> heldMarks() {
-    return marks.indexes();
-  }
-
-  /** Receives per-directory digests from {@link #digestMark}, in directory order. */
-  @FunctionalInterface
-  public interface DirectorySink {
     /**
-     * One directory's digest.
+     * Writes a complete, self-describing snapshot of the state to {@code out}, which is flushed
+     * but not closed: magic {@code "HFSNAP"}, version, applied index, every RocksDB entry but the
+     * applied and checkpoint indexes and redo records, every data file, and a CRC32C footer (the
+     * byte layout is in {@link Snapshots}).
      *
-     * @param directory its inode; 0 for the volume-wide state (counters and orphans)
-     * @param digest the first 64 bits of its SHA-256
-     * @throws IOException if the sink cannot keep it
+     * <p>Not thread-safe with apply: the caller serializes. Holes in data files are written out as
+     * zeros.
+     *
+     * @throws IOException if reading the brick or writing {@code out} fails
+     * @throws IllegalStateException if the brick is closed
      */
-    void accept(long directory, long digest) throws IOException;
-  }
-
-  /**
-   * Digests the state this brick held right after applying mark {@code mark}, per directory,
-   * and then releases that state. For each directory (by inode): its attributes and extended
-   * attributes, then each entry in name order (name, inode, type) and, for an entry that is not
-   * a directory, the child's attributes, extended attributes, symbolic link target and content
-   * checksums (the CRC32C and length of inline content, the block CRC32Cs of a data file: the
-   * content itself is checked against them by the scrubber's block checks, and a RocksDB
-   * snapshot does not cover data files). Directory 0 stands for the inode counters and the
-   * orphans. The result is SHA-256 over every (directory, digest) in
-   * order; members that applied the same entries get the same digests.
-   *
-   * <p>Reads from the mark's {@link ReadView} in steps of about {@value #MARK_STEP_BYTES}
-   * bytes, calling {@link Pacer#acquire} after each, without the apply lock: applies go on
-   * meanwhile. Blocking; call it from a background thread. Not to be called twice at once for
-   * the same mark.
-   *
-   * @return the SHA-256 (32 bytes)
-   * @throws HoldfastException {@link Errno#ENOENT} if the brick does not hold that mark (never
-   *     applied here, already digested, or released when the brick was restored or closed)
-   * @throws IOException if RocksDB or the sink fails
-   * @throws InterruptedException if interrupted while pacing; the mark is released all the same
-   */
-  public byte[] digestMark(long mark, Pacer pacer, DirectorySink sink) throws IOException, InterruptedException {
-    Objects.requireNonNull(pacer, "pacer");
-    Objects.requireNonNull(sink, "sink");
-    try (ReadView view = marks.open(mark)) {
-      return MarkDigest.digest(view, pacer, sink, MARK_STEP_BYTES);
+    public void writeSnapshot(OutputStream out) throws IOException {
+        Objects.requireNonNull(out, "out");
+        state.reading(() -> {
+            snapshots.write(out);
+            return null;
+        });
     }
-  }
 
-  /** Releases the state held for a mark, if any. Thread-safe. */
-  public void releaseMark(long mark) {
-    marks.release(mark);
-  }
+    /**
+     * Replaces this brick's whole state with the snapshot read from {@code in} (not closed).
+     * The new state is built and verified (every length against a limit, record types, the
+     * CRC32C footer, the brick format) in {@code dir/restore.tmp} and then swapped in; a bad or
+     * truncated snapshot changes nothing. Afterwards {@code appliedIndex() == checkpointIndex()
+     * ==} the snapshot's index and the new state is durable. Not thread-safe with apply: the
+     * caller serializes.
+     *
+     * @throws HoldfastException {@link Errno#EBADMSG} for a corrupt or truncated snapshot
+     *     (message starts "corrupt snapshot"), {@link Errno#EPROTO} for a version this brick
+     *     cannot read ("too old" / "too new"); nothing was changed
+     * @throws IOException if reading or writing fails; if it fails during the final swap the
+     *     brick may be left closed
+     * @throws IllegalStateException if the brick is closed
+     */
+    public void restoreSnapshot(InputStream in) throws IOException {
+        Objects.requireNonNull(in, "in");
+        state.writing(() -> {
+            snapshots.restore(in);
+            return null;
+        });
+    }
+
+    /** This member's own log, as {@link #rebuild} replays it. */
+    public interface LogSource {
+        /** The first index the log still holds. */
+        long firstIndex();
+
+        /**
+         * The entry at {@code index}, or null if that index holds nothing this brick applies
+         * (a Raft configuration entry, a leader's no-op, an undecodable entry).
+         *
+         * @throws IOException if the log cannot give it
+         */
+        LogEntry entry(long index) throws IOException;
+    }
+
+    /**
+     * Replaces this brick's state with another member's snapshot (null: an empty brick, index 0)
+     * and then re-applies this member's own log entries after the snapshot up to the index it had
+     * applied before, all under the write lock, so no entry is applied in between. Afterwards the
+     * brick holds what it would hold had it applied every entry itself from the other member's
+     * state: entries up to {@code max(snapshot index, old applied index)} are in it, and entries
+     * at or below that which are applied later are replays (see {@link #apply}).
+     *
+     * <p>Used by the scrubber to rebuild a quarantined member. The snapshot is built and verified
+     * as in {@link #restoreSnapshot} beside the brick, without the lock (entries are applied
+     * meanwhile), before anything changes; and nothing changes either if the log no longer holds
+     * the first entry to replay. Thread-safe; one rebuild at a time.
+     *
+     * @param snapshot a stream in the {@link #writeSnapshot} format (not closed), or null
+     * @param log this member's log
+     * @return the snapshot's index
+     * @throws HoldfastException {@link Errno#EBADMSG} or {@link Errno#EPROTO} for a bad snapshot,
+     *     {@link Errno#ERANGE} if the log starts after the snapshot; nothing was changed
+     * @throws IOException if building fails (nothing changed), or if replaying the log fails: the
+     *     brick is then closed, since it is behind the entries the member has applied
+     * @throws IllegalStateException if the brick is closed
+     */
+    public synchronized long rebuild(InputStream snapshot, LogSource log) throws IOException {
+        return snapshots.rebuild(snapshot, log, this::apply);
+    }
+
+    /**
+     * Closes the database. Does not checkpoint: data written since the last checkpoint is
+     * recovered by replaying the log. Idempotent. Not thread-safe with apply.
+     */
+    @Override
+    public void close() {
+        state.lock.writeLock().lock();
+        try {
+            state.closeDb();
+        } finally {
+            state.lock.writeLock().unlock();
+        }
+    }
+
+    /**
+     * The indexes of the marks whose state this brick still holds (applied here since it was
+     * opened, at most {@value #MAX_MARKS}, not yet digested), oldest first. Thread-safe.
+     */
+    public List<Long> heldMarks() {
+        return marks.indexes();
+    }
+
+    /** Receives per-directory digests from {@link #digestMark}, in directory order. */
+    @FunctionalInterface
+    public interface DirectorySink {
+        /**
+         * One directory's digest.
+         *
+         * @param directory its inode; 0 for the volume-wide state (counters and orphans)
+         * @param digest the first 64 bits of its SHA-256
+         * @throws IOException if the sink cannot keep it
+         */
+        void accept(long directory, long digest) throws IOException;
+    }
+
+    /**
+     * Digests the state this brick held right after applying mark {@code mark}, per directory,
+     * and then releases that state. For each directory (by inode): its attributes and extended
+     * attributes, then each entry in name order (name, inode, type) and, for an entry that is not
+     * a directory, the child's attributes, extended attributes, symbolic link target and content
+     * checksums (the CRC32C and length of inline content, the block CRC32Cs of a data file: the
+     * content itself is checked against them by the scrubber's block checks, and a RocksDB
+     * snapshot does not cover data files). Directory 0 stands for the inode counters and the
+     * orphans. The result is SHA-256 over every (directory, digest) in
+     * order; members that applied the same entries get the same digests.
+     *
+     * <p>Reads from the mark's {@link ReadView} in steps of about {@value #MARK_STEP_BYTES}
+     * bytes, calling {@link Pacer#acquire} after each, without the apply lock: applies go on
+     * meanwhile. Blocking; call it from a background thread. Not to be called twice at once for
+     * the same mark.
+     *
+     * @return the SHA-256 (32 bytes)
+     * @throws HoldfastException {@link Errno#ENOENT} if the brick does not hold that mark (never
+     *     applied here, already digested, or released when the brick was restored or closed)
+     * @throws IOException if RocksDB or the sink fails
+     * @throws InterruptedException if interrupted while pacing; the mark is released all the same
+     */
+    public byte[] digestMark(long mark, Pacer pacer, DirectorySink sink) throws IOException, InterruptedException {
+        Objects.requireNonNull(pacer, "pacer");
+        Objects.requireNonNull(sink, "sink");
+        try (ReadView view = marks.open(mark)) {
+            return MarkDigest.digest(view, pacer, sink, MARK_STEP_BYTES);
+        }
+    }
+
+    /** Releases the state held for a mark, if any. Thread-safe. */
+    public void releaseMark(long mark) {
+        marks.release(mark);
+    }
 }

@@ -34,210 +34,215 @@ import org.rocksdb.WriteOptions;
  * both write locks.
  */
 final class BrickState {
-  /** Inode number of the root directory. */
-  static final long ROOT = 1;
-  /** On-disk format version of a brick, stored under the FORMAT meta key. */
-  static final long FORMAT_VERSION = 1;
+    /** Inode number of the root directory. */
+    static final long ROOT = 1;
+    /** On-disk format version of a brick, stored under the FORMAT meta key. */
+    static final long FORMAT_VERSION = 1;
 
-  final Path dir;
-  final Path metaDir;
-  final Path dataDir;
-  final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
-  /**
-   * Held (read) while a view's snapshot is read, (write) while the database is closed: views
-   * are read without the apply lock, and must not read a closed database.
-   */
-  final ReentrantReadWriteLock dbLifetime = new ReentrantReadWriteLock();
-  RocksDB db;
-  private Options options;
-  WriteOptions writeOptions;
-  WriteOptions syncOptions;
-  volatile long appliedIndex;
-  volatile long checkpointIndex;
-  private volatile boolean closed;
-  /** Releases the pinned views; run before the database closes, under {@link #dbLifetime}'s write lock. */
-  private Runnable releaseViews = () -> {};
+    final Path dir;
+    final Path metaDir;
+    final Path dataDir;
+    final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    /**
+     * Held (read) while a view's snapshot is read, (write) while the database is closed: views
+     * are read without the apply lock, and must not read a closed database.
+     */
+    final ReentrantReadWriteLock dbLifetime = new ReentrantReadWriteLock();
 
-  /** Point reads of the open database. */
-  final Kv kv = key -> {
-    try {
-      return db.get(key);
-    } catch (RocksDBException e) {
-      throw rocks("read", e);
-    }
-  };
+    RocksDB db;
+    private Options options;
+    WriteOptions writeOptions;
+    WriteOptions syncOptions;
+    volatile long appliedIndex;
+    volatile long checkpointIndex;
+    private volatile boolean closed;
+    /** Releases the pinned views; run before the database closes, under {@link #dbLifetime}'s write lock. */
+    private Runnable releaseViews = () -> {};
 
-  BrickState(Path dir) {
-    this.dir = dir;
-    this.metaDir = dir.resolve("meta");
-    this.dataDir = dir.resolve("data");
-  }
-
-  /** Sets what releases the pinned views before the database closes; called once, before {@link #openDb}. */
-  void releaseViewsOnClose(Runnable release) {
-    this.releaseViews = Objects.requireNonNull(release, "release");
-  }
-
-  /** The data file of inode {@code id}: {@code data/} and the inode as 16 lower-case hex digits. */
-  Path dataPath(long id) {
-    return dataDir.resolve(String.format("%016x", id));
-  }
-
-  /** Whether the database is open: false after close, a failed open, or a failed swap. */
-  boolean isOpen() {
-    return !closed;
-  }
-
-  void ensureOpen() {
-    if (closed) {
-      throw new IllegalStateException("brick " + dir + " is closed");
-    }
-  }
-
-  /** Something that reads or changes the brick and may fail with an {@link IOException}. */
-  @FunctionalInterface
-  interface IoCall<T> {
-    T call() throws IOException;
-  }
-
-  /** Runs {@code call} under the read lock, once the brick is known to be open. */
-  <T> T reading(IoCall<T> call) throws IOException {
-    lock.readLock().lock();
-    try {
-      ensureOpen();
-      return call.call();
-    } finally {
-      lock.readLock().unlock();
-    }
-  }
-
-  /** Runs {@code call} under the write lock, once the brick is known to be open. */
-  <T> T writing(IoCall<T> call) throws IOException {
-    lock.writeLock().lock();
-    try {
-      ensureOpen();
-      return call.call();
-    } finally {
-      lock.writeLock().unlock();
-    }
-  }
-
-  /**
-   * Opens the database in {@link #metaDir}, creating an empty brick (root directory, applied
-   * index 0) if it holds none, and checks an existing one ({@link #integrityProblem}).
-   *
-   * @throws HoldfastException {@link Errno#EPROTO} for another format version
-   * @throws IOException naming what is wrong, if the brick is damaged or cannot be opened
-   */
-  void openDb() throws IOException {
-    options = new Options().setCreateIfMissing(true);
-    writeOptions = new WriteOptions();
-    syncOptions = new WriteOptions().setSync(true);
-    try {
-      db = RocksDB.open(options, metaDir.toString());
-      byte[] f = db.get(Keys.FORMAT);
-      if (f == null) {
-        try (WriteBatch b = new WriteBatch()) {
-          b.put(Keys.FORMAT, Keys.long8(FORMAT_VERSION));
-          b.put(Keys.APPLIED, Keys.long8(0));
-          b.put(Keys.CHECKPOINT, Keys.long8(0));
-          b.put(Keys.NEXT_INODE, Keys.long8(ROOT + 1));
-          b.put(Keys.INODE_COUNT, Keys.long8(1));
-          b.put(Keys.inode(ROOT), new Node(FileType.DIRECTORY, 0755, 2, 0, 0, 0).encode());
-          db.write(syncOptions, b);
+    /** Point reads of the open database. */
+    final Kv kv = key -> {
+        try {
+            return db.get(key);
+        } catch (RocksDBException e) {
+            throw rocks("read", e);
         }
-      } else if (Keys.long8(f) != FORMAT_VERSION) {
-        long v = Keys.long8(f);
-        closeDb();
-        throw new HoldfastException(Errno.EPROTO, "brick " + dir + " has format " + v + ", too "
-            + (v > FORMAT_VERSION ? "new" : "old") + " for this version (" + FORMAT_VERSION + ")");
-      }
-      String problem = f == null ? null : integrityProblem();
-      if (problem != null) {
-        closeDb();
-        throw corrupt(problem);
-      }
-      appliedIndex = Keys.long8(db.get(Keys.APPLIED));
-      checkpointIndex = Keys.long8(db.get(Keys.CHECKPOINT));
-      closed = false;
-    } catch (RocksDBException e) {
-      closeDb();
-      throw corrupt("its metadata (RocksDB in " + metaDir + ") cannot be opened: " + e.getMessage());
-    }
-  }
+    };
 
-  /**
-   * The start-up check of an existing brick: every RocksDB block checksum (metadata only; data
-   * file blocks are the scrubber's job, and every read checks them), the counters, the root
-   * directory, and the data directory. Returns what is wrong, or null.
-   */
-  private String integrityProblem() throws RocksDBException {
-    try {
-      db.verifyChecksum();
-    } catch (RocksDBException e) {
-      return "its metadata fails RocksDB's checksums: " + e.getMessage();
+    BrickState(Path dir) {
+        this.dir = dir;
+        this.metaDir = dir.resolve("meta");
+        this.dataDir = dir.resolve("data");
     }
-    for (byte[] key : List.of(Keys.APPLIED, Keys.CHECKPOINT, Keys.NEXT_INODE, Keys.INODE_COUNT)) {
-      byte[] v = db.get(key);
-      if (v == null || v.length != 8) {
-        return "its metadata lacks the counter " + new String(key, 1, key.length - 1, StandardCharsets.US_ASCII)
-            + (v == null ? "" : " (" + v.length + " bytes instead of 8)");
-      }
-    }
-    Node root = Node.decodeOrNull(db.get(Keys.inode(ROOT)));
-    if (root == null || root.type != FileType.DIRECTORY) {
-      return "its root directory (inode " + ROOT + ") is " + (root == null ? "missing or undecodable" : "a " + root.type);
-    }
-    if (!Files.isDirectory(dataDir)) {
-      return "its data directory " + dataDir + " is missing";
-    }
-    return null;
-  }
 
-  private IOException corrupt(String problem) {
-    return new IOException("refusing brick " + dir + ": " + problem + ". Move the brick directory away (the member then"
-        + " rebuilds from the other members) or restore it from a backup");
-  }
+    /** Sets what releases the pinned views before the database closes; called once, before {@link #openDb}. */
+    void releaseViewsOnClose(Runnable release) {
+        this.releaseViews = Objects.requireNonNull(release, "release");
+    }
 
-  /** Releases the pinned views and closes the database; idempotent. The caller holds the write lock, or is opening. */
-  void closeDb() {
-    dbLifetime.writeLock().lock();
-    try {
-      releaseViews.run();
-      if (db != null) {
-        db.close();
-        db = null;
-      }
-    } finally {
-      dbLifetime.writeLock().unlock();
+    /** The data file of inode {@code id}: {@code data/} and the inode as 16 lower-case hex digits. */
+    Path dataPath(long id) {
+        return dataDir.resolve(String.format("%016x", id));
     }
-    if (options != null) {
-      options.close();
-      writeOptions.close();
-      syncOptions.close();
-      options = null;
-    }
-    closed = true;
-  }
 
-  static IOException rocks(String what, RocksDBException e) {
-    return new IOException("RocksDB failed to " + what + ": " + e.getMessage(), e);
-  }
+    /** Whether the database is open: false after close, a failed open, or a failed swap. */
+    boolean isOpen() {
+        return !closed;
+    }
 
-  static void fsyncDir(Path d) throws IOException {
-    try (FileChannel ch = FileChannel.open(d, StandardOpenOption.READ)) {
-      ch.force(true);
+    void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException("brick " + dir + " is closed");
+        }
     }
-  }
 
-  static void deleteTree(Path p) throws IOException {
-    if (!Files.exists(p)) {
-      return;
+    /** Something that reads or changes the brick and may fail with an {@link IOException}. */
+    @FunctionalInterface
+    interface IoCall<T> {
+        T call() throws IOException;
     }
-    try (Stream<Path> s = Files.walk(p)) {
-      for (Path x : s.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(x);
-      }
+
+    /** Runs {@code call} under the read lock, once the brick is known to be open. */
+    <T> T reading(IoCall<T> call) throws IOException {
+        lock.readLock().lock();
+        try {
+            ensureOpen();
+            return call.call();
+        } finally {
+            lock.readLock().unlock();
+        }
     }
-  }
+
+    /** Runs {@code call} under the write lock, once the brick is known to be open. */
+    <T> T writing(IoCall<T> call) throws IOException {
+        lock.writeLock().lock();
+        try {
+            ensureOpen();
+            return call.call();
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /**
+     * Opens the database in {@link #metaDir}, creating an empty brick (root directory, applied
+     * index 0) if it holds none, and checks an existing one ({@link #integrityProblem}).
+     *
+     * @throws HoldfastException {@link Errno#EPROTO} for another format version
+     * @throws IOException naming what is wrong, if the brick is damaged or cannot be opened
+     */
+    void openDb() throws IOException {
+        options = new Options().setCreateIfMissing(true);
+        writeOptions = new WriteOptions();
+        syncOptions = new WriteOptions().setSync(true);
+        try {
+            db = RocksDB.open(options, metaDir.toString());
+            byte[] f = db.get(Keys.FORMAT);
+            if (f == null) {
+                try (WriteBatch b = new WriteBatch()) {
+                    b.put(Keys.FORMAT, Keys.long8(FORMAT_VERSION));
+                    b.put(Keys.APPLIED, Keys.long8(0));
+                    b.put(Keys.CHECKPOINT, Keys.long8(0));
+                    b.put(Keys.NEXT_INODE, Keys.long8(ROOT + 1));
+                    b.put(Keys.INODE_COUNT, Keys.long8(1));
+                    b.put(Keys.inode(ROOT), new Node(FileType.DIRECTORY, 0755, 2, 0, 0, 0).encode());
+                    db.write(syncOptions, b);
+                }
+            } else if (Keys.long8(f) != FORMAT_VERSION) {
+                long v = Keys.long8(f);
+                closeDb();
+                throw new HoldfastException(
+                        Errno.EPROTO,
+                        "brick " + dir + " has format " + v + ", too " + (v > FORMAT_VERSION ? "new" : "old")
+                                + " for this version (" + FORMAT_VERSION + ")");
+            }
+            String problem = f == null ? null : integrityProblem();
+            if (problem != null) {
+                closeDb();
+                throw corrupt(problem);
+            }
+            appliedIndex = Keys.long8(db.get(Keys.APPLIED));
+            checkpointIndex = Keys.long8(db.get(Keys.CHECKPOINT));
+            closed = false;
+        } catch (RocksDBException e) {
+            closeDb();
+            throw corrupt("its metadata (RocksDB in " + metaDir + ") cannot be opened: " + e.getMessage());
+        }
+    }
+
+    /**
+     * The start-up check of an existing brick: every RocksDB block checksum (metadata only; data
+     * file blocks are the scrubber's job, and every read checks them), the counters, the root
+     * directory, and the data directory. Returns what is wrong, or null.
+     */
+    private String integrityProblem() throws RocksDBException {
+        try {
+            db.verifyChecksum();
+        } catch (RocksDBException e) {
+            return "its metadata fails RocksDB's checksums: " + e.getMessage();
+        }
+        for (byte[] key : List.of(Keys.APPLIED, Keys.CHECKPOINT, Keys.NEXT_INODE, Keys.INODE_COUNT)) {
+            byte[] v = db.get(key);
+            if (v == null || v.length != 8) {
+                return "its metadata lacks the counter " + new String(key, 1, key.length - 1, StandardCharsets.US_ASCII)
+                        + (v == null ? "" : " (" + v.length + " bytes instead of 8)");
+            }
+        }
+        Node root = Node.decodeOrNull(db.get(Keys.inode(ROOT)));
+        if (root == null || root.type != FileType.DIRECTORY) {
+            return "its root directory (inode " + ROOT + ") is "
+                    + (root == null ? "missing or undecodable" : "a " + root.type);
+        }
+        if (!Files.isDirectory(dataDir)) {
+            return "its data directory " + dataDir + " is missing";
+        }
+        return null;
+    }
+
+    private IOException corrupt(String problem) {
+        return new IOException(
+                "refusing brick " + dir + ": " + problem + ". Move the brick directory away (the member then"
+                        + " rebuilds from the other members) or restore it from a backup");
+    }
+
+    /** Releases the pinned views and closes the database; idempotent. The caller holds the write lock, or is opening. */
+    void closeDb() {
+        dbLifetime.writeLock().lock();
+        try {
+            releaseViews.run();
+            if (db != null) {
+                db.close();
+                db = null;
+            }
+        } finally {
+            dbLifetime.writeLock().unlock();
+        }
+        if (options != null) {
+            options.close();
+            writeOptions.close();
+            syncOptions.close();
+            options = null;
+        }
+        closed = true;
+    }
+
+    static IOException rocks(String what, RocksDBException e) {
+        return new IOException("RocksDB failed to " + what + ": " + e.getMessage(), e);
+    }
+
+    static void fsyncDir(Path d) throws IOException {
+        try (FileChannel ch = FileChannel.open(d, StandardOpenOption.READ)) {
+            ch.force(true);
+        }
+    }
+
+    static void deleteTree(Path p) throws IOException {
+        if (!Files.exists(p)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(p)) {
+            for (Path x : s.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(x);
+            }
+        }
+    }
 }

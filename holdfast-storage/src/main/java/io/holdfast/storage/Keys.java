@@ -23,78 +23,81 @@ import java.util.Arrays;
  * </pre>
  */
 final class Keys {
-  static final byte META = 'M';
-  static final byte INODE = 'I';
-  static final byte DENT = 'D';
-  static final byte XATTR = 'X';
-  static final byte SYMLINK = 'S';
-  static final byte INLINE = 'C';
-  static final byte BLOCK_CRC = 'B';
-  static final byte ORPHAN = 'O';
-  static final byte REDO = 'R';
+    static final byte META = 'M';
+    static final byte INODE = 'I';
+    static final byte DENT = 'D';
+    static final byte XATTR = 'X';
+    static final byte SYMLINK = 'S';
+    static final byte INLINE = 'C';
+    static final byte BLOCK_CRC = 'B';
+    static final byte ORPHAN = 'O';
+    static final byte REDO = 'R';
 
-  static final byte[] APPLIED = meta("applied");
-  static final byte[] CHECKPOINT = meta("checkpoint");
-  static final byte[] NEXT_INODE = meta("next-inode");
-  static final byte[] FORMAT = meta("format");
-  static final byte[] INODE_COUNT = meta("inodes");
+    static final byte[] APPLIED = meta("applied");
+    static final byte[] CHECKPOINT = meta("checkpoint");
+    static final byte[] NEXT_INODE = meta("next-inode");
+    static final byte[] FORMAT = meta("format");
+    static final byte[] INODE_COUNT = meta("inodes");
 
-  private Keys() {}
+    private Keys() {}
 
-  static byte[] meta(String name) {
-    byte[] n = name.getBytes(StandardCharsets.US_ASCII);
-    byte[] k = new byte[1 + n.length];
-    k[0] = META;
-    System.arraycopy(n, 0, k, 1, n.length);
-    return k;
-  }
+    static byte[] meta(String name) {
+        byte[] n = name.getBytes(StandardCharsets.US_ASCII);
+        byte[] k = new byte[1 + n.length];
+        k[0] = META;
+        System.arraycopy(n, 0, k, 1, n.length);
+        return k;
+    }
 
-  static byte[] id(byte prefix, long id) {
-    return ByteBuffer.allocate(9).put(prefix).putLong(id).array();
-  }
+    static byte[] id(byte prefix, long id) {
+        return ByteBuffer.allocate(9).put(prefix).putLong(id).array();
+    }
 
-  static byte[] idName(byte prefix, long id, byte[] name) {
-    return ByteBuffer.allocate(9 + name.length).put(prefix).putLong(id).put(name).array();
-  }
+    static byte[] idName(byte prefix, long id, byte[] name) {
+        return ByteBuffer.allocate(9 + name.length)
+                .put(prefix)
+                .putLong(id)
+                .put(name)
+                .array();
+    }
 
-  static byte[] inode(long id) {
-    return id(INODE, id);
-  }
+    static byte[] inode(long id) {
+        return id(INODE, id);
+    }
 
-  static byte[] dent(long parent, byte[] name) {
-    return idName(DENT, parent, name);
-  }
+    static byte[] dent(long parent, byte[] name) {
+        return idName(DENT, parent, name);
+    }
 
-  static byte[] xattr(long id, byte[] name) {
-    return idName(XATTR, id, name);
-  }
+    static byte[] xattr(long id, byte[] name) {
+        return idName(XATTR, id, name);
+    }
 
-  static byte[] blockCrc(long id, long block) {
-    return ByteBuffer.allocate(17).put(BLOCK_CRC).putLong(id).putLong(block).array();
-  }
+    static byte[] blockCrc(long id, long block) {
+        return ByteBuffer.allocate(17).put(BLOCK_CRC).putLong(id).putLong(block).array();
+    }
 
-  static boolean startsWith(byte[] key, byte[] prefix) {
-    return key.length >= prefix.length
-        && Arrays.equals(key, 0, prefix.length, prefix, 0, prefix.length);
-  }
+    static boolean startsWith(byte[] key, byte[] prefix) {
+        return key.length >= prefix.length && Arrays.equals(key, 0, prefix.length, prefix, 0, prefix.length);
+    }
 
-  static long idOf(byte[] key) {
-    return ByteBuffer.wrap(key, 1, 8).getLong();
-  }
+    static long idOf(byte[] key) {
+        return ByteBuffer.wrap(key, 1, 8).getLong();
+    }
 
-  static byte[] long8(long v) {
-    return ByteBuffer.allocate(8).putLong(v).array();
-  }
+    static byte[] long8(long v) {
+        return ByteBuffer.allocate(8).putLong(v).array();
+    }
 
-  static long long8(byte[] v) {
-    return ByteBuffer.wrap(v).getLong();
-  }
+    static long long8(byte[] v) {
+        return ByteBuffer.wrap(v).getLong();
+    }
 
-  static byte[] int4(int v) {
-    return ByteBuffer.allocate(4).putInt(v).array();
-  }
+    static byte[] int4(int v) {
+        return ByteBuffer.allocate(4).putInt(v).array();
+    }
 
-  static int int4(byte[] v) {
-    return ByteBuffer.wrap(v).getInt();
-  }
+    static int int4(byte[] v) {
+        return ByteBuffer.wrap(v).getInt();
+    }
 }

@@ -25,59 +25,60 @@ import org.rocksdb.Snapshot;
  * <p>Thread-safe; one reader at a time (the one that opened it).
  */
 final class ReadView implements AutoCloseable {
-  /** Reads through a view: {@code options} has the view's snapshot set; neither is kept. */
-  @FunctionalInterface
-  interface Reader<T> {
-    T read(RocksDB db, ReadOptions options) throws IOException, RocksDBException;
-  }
-
-  private final ReadViews owner;
-  private final BrickState state;
-  private final long index;
-  final Snapshot snapshot;
-  /** Whether a reader has opened it; guarded by the owner's lock. */
-  boolean inUse;
-
-  ReadView(ReadViews owner, BrickState state, long index, Snapshot snapshot) {
-    this.owner = owner;
-    this.state = state;
-    this.index = index;
-    this.snapshot = snapshot;
-  }
-
-  /** The applied index whose state the view holds. */
-  long index() {
-    return index;
-  }
-
-  /**
-   * Runs {@code reader} against the view, holding the database open meanwhile (not the apply
-   * lock).
-   *
-   * @throws HoldfastException {@link Errno#ENOENT} if the view was released (its registry
-   *     dropped it, or the brick was restored or closed)
-   * @throws IOException if {@code reader} fails, RocksDB's errors included
-   */
-  <T> T read(Reader<T> reader) throws IOException {
-    state.dbLifetime.readLock().lock();
-    try {
-      if (!owner.holds(this) || state.db == null) {
-        throw new HoldfastException(Errno.ENOENT, "state of " + owner.what() + " " + index
-            + " was released (brick restored or closed)");
-      }
-      try (ReadOptions ro = new ReadOptions().setSnapshot(snapshot)) {
-        return reader.read(state.db, ro);
-      } catch (RocksDBException e) {
-        throw BrickState.rocks("read the " + owner.what() + " view at " + index, e);
-      }
-    } finally {
-      state.dbLifetime.readLock().unlock();
+    /** Reads through a view: {@code options} has the view's snapshot set; neither is kept. */
+    @FunctionalInterface
+    interface Reader<T> {
+        T read(RocksDB db, ReadOptions options) throws IOException, RocksDBException;
     }
-  }
 
-  /** Releases the view (its snapshot and its place in the registry), if not released already. Idempotent. */
-  @Override
-  public void close() {
-    owner.release(this);
-  }
+    private final ReadViews owner;
+    private final BrickState state;
+    private final long index;
+    final Snapshot snapshot;
+    /** Whether a reader has opened it; guarded by the owner's lock. */
+    boolean inUse;
+
+    ReadView(ReadViews owner, BrickState state, long index, Snapshot snapshot) {
+        this.owner = owner;
+        this.state = state;
+        this.index = index;
+        this.snapshot = snapshot;
+    }
+
+    /** The applied index whose state the view holds. */
+    long index() {
+        return index;
+    }
+
+    /**
+     * Runs {@code reader} against the view, holding the database open meanwhile (not the apply
+     * lock).
+     *
+     * @throws HoldfastException {@link Errno#ENOENT} if the view was released (its registry
+     *     dropped it, or the brick was restored or closed)
+     * @throws IOException if {@code reader} fails, RocksDB's errors included
+     */
+    <T> T read(Reader<T> reader) throws IOException {
+        state.dbLifetime.readLock().lock();
+        try {
+            if (!owner.holds(this) || state.db == null) {
+                throw new HoldfastException(
+                        Errno.ENOENT,
+                        "state of " + owner.what() + " " + index + " was released (brick restored or closed)");
+            }
+            try (ReadOptions ro = new ReadOptions().setSnapshot(snapshot)) {
+                return reader.read(state.db, ro);
+            } catch (RocksDBException e) {
+                throw BrickState.rocks("read the " + owner.what() + " view at " + index, e);
+            }
+        } finally {
+            state.dbLifetime.readLock().unlock();
+        }
+    }
+
+    /** Releases the view (its snapshot and its place in the registry), if not released already. Idempotent. */
+    @Override
+    public void close() {
+        owner.release(this);
+    }
 }

@@ -59,185 +59,186 @@ import org.rocksdb.WriteBatch;
  * <p>Not thread-safe: called under the apply lock's write lock.
  */
 final class Redo {
-  /** pwrite of the entry's own data (a {@code Request.Write}) at {@code arg}; the bytes are not recorded. */
-  static final byte OP_PWRITE_ENTRY = 1;
-  /** pwrite of the recorded bytes at {@code arg}. */
-  static final byte OP_PWRITE = 2;
-  /** Set the length to {@code arg} (created if missing, extended with zeros). */
-  static final byte OP_SETLEN = 3;
-  /** Delete the data file. */
-  static final byte OP_DELETE = 4;
-  /** Make {@code [arg, arg + length)} read as zeros (punched where the file system can). */
-  static final byte OP_ZERO = 5;
+    /** pwrite of the entry's own data (a {@code Request.Write}) at {@code arg}; the bytes are not recorded. */
+    static final byte OP_PWRITE_ENTRY = 1;
+    /** pwrite of the recorded bytes at {@code arg}. */
+    static final byte OP_PWRITE = 2;
+    /** Set the length to {@code arg} (created if missing, extended with zeros). */
+    static final byte OP_SETLEN = 3;
+    /** Delete the data file. */
+    static final byte OP_DELETE = 4;
+    /** Make {@code [arg, arg + length)} read as zeros (punched where the file system can). */
+    static final byte OP_ZERO = 5;
 
-  /** A data-file operation; {@code length} is used by {@link #OP_ZERO} only. */
-  record PhysOp(byte kind, long inode, long arg, byte[] bytes, long length) {
-    PhysOp(byte kind, long inode, long arg, byte[] bytes) {
-      this(kind, inode, arg, bytes, 0);
-    }
-  }
-
-  private final BrickState state;
-  /** Data files written since the last checkpoint. */
-  private final Set<Long> dirty = new HashSet<>();
-
-  Redo(BrickState state) {
-    this.state = state;
-  }
-
-  /**
-   * Records {@code t}'s data-file operations, if any, in its batch as the redo record of entry
-   * {@code index}, and runs them ({@code entryData}: the bytes of the entry's write, or null).
-   */
-  void recordAndRun(Txn t, long index, byte[] entryData) throws IOException {
-    if (!t.ops.isEmpty()) {
-      t.put(Keys.id(Keys.REDO, index), encodeOps(t.ops));
-      runOps(t.ops, entryData);
-    }
-  }
-
-  private static byte[] encodeOps(List<PhysOp> ops) {
-    ByteArrayOutputStream bos = new ByteArrayOutputStream();
-    try (DataOutputStream d = new DataOutputStream(bos)) {
-      d.writeInt(ops.size());
-      for (PhysOp op : ops) {
-        d.writeByte(op.kind);
-        d.writeLong(op.inode);
-        d.writeLong(op.arg);
-        if (op.kind == OP_PWRITE) {
-          d.writeInt(op.bytes.length);
-          d.write(op.bytes);
-        } else if (op.kind == OP_ZERO) {
-          d.writeLong(op.length);
+    /** A data-file operation; {@code length} is used by {@link #OP_ZERO} only. */
+    record PhysOp(byte kind, long inode, long arg, byte[] bytes, long length) {
+        PhysOp(byte kind, long inode, long arg, byte[] bytes) {
+            this(kind, inode, arg, bytes, 0);
         }
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
     }
-    return bos.toByteArray();
-  }
 
-  private static List<PhysOp> decodeOps(byte[] rec) throws IOException {
-    DataInputStream d = new DataInputStream(new ByteArrayInputStream(rec));
-    int count = d.readInt();
-    List<PhysOp> ops = new ArrayList<>();
-    for (int i = 0; i < count; i++) {
-      byte kind = d.readByte();
-      long inode = d.readLong();
-      long arg = d.readLong();
-      byte[] bytes = null;
-      long length = 0;
-      if (kind == OP_PWRITE) {
-        bytes = new byte[d.readInt()];
-        d.readFully(bytes);
-      } else if (kind == OP_ZERO) {
-        length = d.readLong();
-      }
-      ops.add(new PhysOp(kind, inode, arg, bytes, length));
+    private final BrickState state;
+    /** Data files written since the last checkpoint. */
+    private final Set<Long> dirty = new HashSet<>();
+
+    Redo(BrickState state) {
+        this.state = state;
     }
-    return ops;
-  }
 
-  private void runOps(List<PhysOp> ops, byte[] entryData) throws IOException {
-    for (PhysOp op : ops) {
-      Path p = state.dataPath(op.inode);
-      switch (op.kind) {
-        case OP_PWRITE_ENTRY -> pwrite(op.inode, op.arg, entryData);
-        case OP_PWRITE -> pwrite(op.inode, op.arg, op.bytes);
-        case OP_SETLEN -> {
-          try (FileChannel ch = FileChannel.open(p, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
-            long size = ch.size();
-            if (size > op.arg) {
-              ch.truncate(op.arg);
-            } else if (size < op.arg) {
-              ch.write(ByteBuffer.wrap(new byte[1]), op.arg - 1); // sparse extension with zeros
+    /**
+     * Records {@code t}'s data-file operations, if any, in its batch as the redo record of entry
+     * {@code index}, and runs them ({@code entryData}: the bytes of the entry's write, or null).
+     */
+    void recordAndRun(Txn t, long index, byte[] entryData) throws IOException {
+        if (!t.ops.isEmpty()) {
+            t.put(Keys.id(Keys.REDO, index), encodeOps(t.ops));
+            runOps(t.ops, entryData);
+        }
+    }
+
+    private static byte[] encodeOps(List<PhysOp> ops) {
+        ByteArrayOutputStream bos = new ByteArrayOutputStream();
+        try (DataOutputStream d = new DataOutputStream(bos)) {
+            d.writeInt(ops.size());
+            for (PhysOp op : ops) {
+                d.writeByte(op.kind);
+                d.writeLong(op.inode);
+                d.writeLong(op.arg);
+                if (op.kind == OP_PWRITE) {
+                    d.writeInt(op.bytes.length);
+                    d.write(op.bytes);
+                } else if (op.kind == OP_ZERO) {
+                    d.writeLong(op.length);
+                }
             }
-          }
-          dirty.add(op.inode);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
-        case OP_DELETE -> {
-          Files.deleteIfExists(p);
-          dirty.remove(op.inode);
+        return bos.toByteArray();
+    }
+
+    private static List<PhysOp> decodeOps(byte[] rec) throws IOException {
+        DataInputStream d = new DataInputStream(new ByteArrayInputStream(rec));
+        int count = d.readInt();
+        List<PhysOp> ops = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            byte kind = d.readByte();
+            long inode = d.readLong();
+            long arg = d.readLong();
+            byte[] bytes = null;
+            long length = 0;
+            if (kind == OP_PWRITE) {
+                bytes = new byte[d.readInt()];
+                d.readFully(bytes);
+            } else if (kind == OP_ZERO) {
+                length = d.readLong();
+            }
+            ops.add(new PhysOp(kind, inode, arg, bytes, length));
         }
-        case OP_ZERO -> {
-          HolePunch.zero(p, op.arg, op.length);
-          dirty.add(op.inode);
+        return ops;
+    }
+
+    private void runOps(List<PhysOp> ops, byte[] entryData) throws IOException {
+        for (PhysOp op : ops) {
+            Path p = state.dataPath(op.inode);
+            switch (op.kind) {
+                case OP_PWRITE_ENTRY -> pwrite(op.inode, op.arg, entryData);
+                case OP_PWRITE -> pwrite(op.inode, op.arg, op.bytes);
+                case OP_SETLEN -> {
+                    try (FileChannel ch = FileChannel.open(p, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+                        long size = ch.size();
+                        if (size > op.arg) {
+                            ch.truncate(op.arg);
+                        } else if (size < op.arg) {
+                            ch.write(ByteBuffer.wrap(new byte[1]), op.arg - 1); // sparse extension with zeros
+                        }
+                    }
+                    dirty.add(op.inode);
+                }
+                case OP_DELETE -> {
+                    Files.deleteIfExists(p);
+                    dirty.remove(op.inode);
+                }
+                case OP_ZERO -> {
+                    HolePunch.zero(p, op.arg, op.length);
+                    dirty.add(op.inode);
+                }
+                default -> throw new IllegalStateException("unknown data-file operation " + op.kind);
+            }
         }
-        default -> throw new IllegalStateException("unknown data-file operation " + op.kind);
-      }
     }
-  }
 
-  private void pwrite(long id, long pos, byte[] bytes) throws IOException {
-    try (FileChannel ch = FileChannel.open(state.dataPath(id), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
-      ByteBuffer buf = ByteBuffer.wrap(bytes);
-      while (buf.hasRemaining()) {
-        ch.write(buf, pos + buf.position());
-      }
-    }
-    dirty.add(id);
-  }
-
-  /**
-   * Replays entry {@code index} (at or below the applied index) after a restart: re-runs the
-   * data-file operations recorded for it, if it is after the checkpoint.
-   *
-   * @throws HoldfastException {@link Errno#EIO} if a recorded write does not match the entry
-   */
-  void redo(long index, LogEntry entry) throws IOException {
-    if (index <= state.checkpointIndex) {
-      return;
-    }
-    byte[] rec;
-    try {
-      rec = state.db.get(Keys.id(Keys.REDO, index));
-    } catch (RocksDBException e) {
-      throw BrickState.rocks("read redo record " + index, e);
-    }
-    if (rec == null) {
-      return;
-    }
-    List<PhysOp> ops = decodeOps(rec);
-    byte[] data = null;
-    for (PhysOp op : ops) {
-      if (op.kind == OP_PWRITE_ENTRY) {
-        if (!(entry.mutation() instanceof Request.Write w)
-            || w.inode() != op.inode
-            || w.offset() != op.arg
-            || Checksums.crc32c(w.data()) != w.crc32c()) {
-          throw new HoldfastException(
-              Errno.EIO, "replayed entry " + index + " is not the write recorded for it");
+    private void pwrite(long id, long pos, byte[] bytes) throws IOException {
+        try (FileChannel ch =
+                FileChannel.open(state.dataPath(id), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+            ByteBuffer buf = ByteBuffer.wrap(bytes);
+            while (buf.hasRemaining()) {
+                ch.write(buf, pos + buf.position());
+            }
         }
-        data = w.data();
-      }
+        dirty.add(id);
     }
-    runOps(ops, data);
-  }
 
-  /** See {@link Brick#checkpoint()}; the caller holds the write lock of an open brick. */
-  void checkpoint() throws IOException {
-    for (long id : dirty) {
-      try (FileChannel ch = FileChannel.open(state.dataPath(id), StandardOpenOption.WRITE)) {
-        ch.force(true);
-      } catch (NoSuchFileException e) {
-        // deleted since; the directory fsync below makes that durable
-      }
+    /**
+     * Replays entry {@code index} (at or below the applied index) after a restart: re-runs the
+     * data-file operations recorded for it, if it is after the checkpoint.
+     *
+     * @throws HoldfastException {@link Errno#EIO} if a recorded write does not match the entry
+     */
+    void redo(long index, LogEntry entry) throws IOException {
+        if (index <= state.checkpointIndex) {
+            return;
+        }
+        byte[] rec;
+        try {
+            rec = state.db.get(Keys.id(Keys.REDO, index));
+        } catch (RocksDBException e) {
+            throw BrickState.rocks("read redo record " + index, e);
+        }
+        if (rec == null) {
+            return;
+        }
+        List<PhysOp> ops = decodeOps(rec);
+        byte[] data = null;
+        for (PhysOp op : ops) {
+            if (op.kind == OP_PWRITE_ENTRY) {
+                if (!(entry.mutation() instanceof Request.Write w)
+                        || w.inode() != op.inode
+                        || w.offset() != op.arg
+                        || Checksums.crc32c(w.data()) != w.crc32c()) {
+                    throw new HoldfastException(
+                            Errno.EIO, "replayed entry " + index + " is not the write recorded for it");
+                }
+                data = w.data();
+            }
+        }
+        runOps(ops, data);
     }
-    BrickState.fsyncDir(state.dataDir);
-    long applied = state.appliedIndex;
-    try (WriteBatch b = new WriteBatch()) {
-      b.put(Keys.CHECKPOINT, Keys.long8(applied));
-      b.deleteRange(Keys.id(Keys.REDO, 0), Keys.id(Keys.REDO, applied + 1));
-      state.db.write(state.syncOptions, b);
-    } catch (RocksDBException e) {
-      throw BrickState.rocks("checkpoint", e);
-    }
-    dirty.clear();
-    state.checkpointIndex = applied;
-  }
 
-  /** Forgets the data files written since the checkpoint: the data directory was replaced by a durable one. */
-  void forgetDirty() {
-    dirty.clear();
-  }
+    /** See {@link Brick#checkpoint()}; the caller holds the write lock of an open brick. */
+    void checkpoint() throws IOException {
+        for (long id : dirty) {
+            try (FileChannel ch = FileChannel.open(state.dataPath(id), StandardOpenOption.WRITE)) {
+                ch.force(true);
+            } catch (NoSuchFileException e) {
+                // deleted since; the directory fsync below makes that durable
+            }
+        }
+        BrickState.fsyncDir(state.dataDir);
+        long applied = state.appliedIndex;
+        try (WriteBatch b = new WriteBatch()) {
+            b.put(Keys.CHECKPOINT, Keys.long8(applied));
+            b.deleteRange(Keys.id(Keys.REDO, 0), Keys.id(Keys.REDO, applied + 1));
+            state.db.write(state.syncOptions, b);
+        } catch (RocksDBException e) {
+            throw BrickState.rocks("checkpoint", e);
+        }
+        dirty.clear();
+        state.checkpointIndex = applied;
+    }
+
+    /** Forgets the data files written since the checkpoint: the data directory was replaced by a durable one. */
+    void forgetDirty() {
+        dirty.clear();
+    }
 }

@@ -5,8 +5,10 @@ import static io.holdfast.storage.TestBrick.attr;
 import static io.holdfast.storage.TestBrick.errno;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.holdfast.common.Caller;
 import io.holdfast.common.Errno;
 import io.holdfast.protocol.Attr;
+import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.DirEntry;
 import io.holdfast.protocol.FileType;
 import io.holdfast.protocol.Request;
@@ -16,227 +18,244 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class BrickNamespaceTest extends BrickTestBase {
-  @Test
-  void rootExistsAsDirectory0755() {
-    Attr r = b.stat("/");
-    assertThat(r.inode()).isEqualTo(1);
-    assertThat(r.type()).isEqualTo(FileType.DIRECTORY);
-    assertThat(r.mode()).isEqualTo(0755);
-    assertThat(r.nlink()).isEqualTo(2);
-    assertThat(r.uid()).isZero();
-    assertThat(b.brick.appliedIndex()).isZero();
-  }
-
-  @Test
-  void mkdirAndCreate() {
-    Attr d = b.mkdir("/d", 0177777);
-    assertThat(d.mode()).isEqualTo(07777);
-    assertThat(d.nlink()).isEqualTo(2);
-    Attr root = b.stat("/");
-    assertThat(root.nlink()).isEqualTo(3);
-    assertThat(root.mtimeNanos()).isEqualTo(b.timeNanos);
-    assertThat(root.ctimeNanos()).isEqualTo(b.timeNanos);
-    assertThat(ap(new Request.Mkdir(ROOT, "/d", 0755))).isEqualTo(Errno.EEXIST);
-    assertThat(ap(new Request.Mkdir(ROOT, "/", 0755))).isEqualTo(Errno.EEXIST);
-    assertThat(ap(new Request.Mkdir(ROOT, "/x/y", 0755))).isEqualTo(Errno.ENOENT);
-    Attr f = b.create("/d/f");
-    assertThat(f.inode()).isGreaterThan(d.inode());
-    assertThat(f.nlink()).isEqualTo(1);
-    assertThat(ap(new Request.Mkdir(ROOT, "/d/f/g", 0755))).isEqualTo(Errno.ENOTDIR);
-    assertThat(ap(new Request.Create(ROOT, "/d/f", 0644, true))).isEqualTo(Errno.EEXIST);
-    assertThat(attr(b.apply(new Request.Create(ROOT, "/d/f", 0600, false)))).isEqualTo(f);
-    assertThat(ap(new Request.Create(ROOT, "/d", 0644, false))).isEqualTo(Errno.EISDIR);
-    assertThat(ap(new Request.Create(ROOT, "relative", 0644, false))).isEqualTo(Errno.EINVAL);
-    assertThat(ap(new Request.Create(ROOT, "/a/../b", 0644, false))).isEqualTo(Errno.EINVAL);
-    assertThat(ap(new Request.Create(ROOT, "/" + "n".repeat(256), 0644, false))).isEqualTo(Errno.ENAMETOOLONG);
-    assertThat(b.statErrno("/nope")).isEqualTo(Errno.ENOENT);
-    assertThat(b.statErrno("/d/f/x")).isEqualTo(Errno.ENOTDIR);
-  }
-
-  @Test
-  void statFsCountsInodes() {
-    b.mkdir("/d");
-    b.create("/d/f");
-    Response.FsStats s = (Response.FsStats) b.query(new Request.StatFs());
-    assertThat(s.files()).isEqualTo(3);
-    assertThat(s.totalBytes()).isPositive();
-  }
-
-  @Test
-  void setgidDirectoryIsInherited() {
-    b.mkdir("/g", 02775);
-    b.apply(new Request.SetAttr(ROOT, "/g", Request.SetAttr.GID, 0, 0, 77, 0, 0));
-    Attr sub = attr(b.apply(new Request.Mkdir(new io.holdfast.common.Caller(0, 5, new int[0]), "/g/s", 0755)));
-    assertThat(sub.gid()).isEqualTo(77);
-    assertThat(sub.mode() & 02000).isNotZero();
-    Attr f = attr(b.apply(new Request.Create(new io.holdfast.common.Caller(0, 5, new int[0]), "/g/f", 0644, true)));
-    assertThat(f.gid()).isEqualTo(77);
-  }
-
-  @Test
-  void hardLinksAndUnlink() {
-    long f = b.create("/f").inode();
-    b.write(f, 0, "data".getBytes());
-    Attr l = attr(b.apply(new Request.Link(ROOT, "/f", "/g")));
-    assertThat(l.inode()).isEqualTo(f);
-    assertThat(l.nlink()).isEqualTo(2);
-    assertThat(b.stat("/g").inode()).isEqualTo(f);
-    assertThat(ap(new Request.Link(ROOT, "/f", "/g"))).isEqualTo(Errno.EEXIST);
-    assertThat(ap(new Request.Link(ROOT, "/nope", "/h"))).isEqualTo(Errno.ENOENT);
-    b.mkdir("/d");
-    assertThat(ap(new Request.Link(ROOT, "/d", "/d2"))).isEqualTo(Errno.EPERM);
-    Attr u = attr(b.apply(new Request.Unlink(ROOT, "/f", false)));
-    assertThat(u.nlink()).isEqualTo(1);
-    assertThat(b.read(f, 0, 10)).isEqualTo("data".getBytes());
-    assertThat(ap(new Request.Unlink(ROOT, "/f", false))).isEqualTo(Errno.ENOENT);
-    assertThat(ap(new Request.Unlink(ROOT, "/d", false))).isEqualTo(Errno.EISDIR);
-    assertThat(ap(new Request.Unlink(ROOT, "/", false))).isEqualTo(Errno.EISDIR);
-    assertThat(attr(b.apply(new Request.Unlink(ROOT, "/g", false))).nlink()).isZero();
-    assertThat(errno(b.query(new Request.GetAttrByInode(f)))).isEqualTo(Errno.ENOENT);
-  }
-
-  @Test
-  void rmdir() {
-    b.mkdir("/d");
-    b.mkdir("/d/e");
-    b.create("/f");
-    assertThat(b.stat("/d").nlink()).isEqualTo(3);
-    assertThat(ap(new Request.Rmdir(ROOT, "/d"))).isEqualTo(Errno.ENOTEMPTY);
-    assertThat(ap(new Request.Rmdir(ROOT, "/f"))).isEqualTo(Errno.ENOTDIR);
-    assertThat(ap(new Request.Rmdir(ROOT, "/"))).isEqualTo(Errno.EBUSY);
-    assertThat(ap(new Request.Rmdir(ROOT, "/x"))).isEqualTo(Errno.ENOENT);
-    assertThat(ap(new Request.Rmdir(ROOT, "/d/e"))).isEqualTo(Errno.OK);
-    assertThat(b.stat("/d").nlink()).isEqualTo(2);
-    assertThat(ap(new Request.Rmdir(ROOT, "/d"))).isEqualTo(Errno.OK);
-    assertThat(b.stat("/").nlink()).isEqualTo(2);
-  }
-
-  @Test
-  void renameCases() {
-    long a = b.create("/a").inode();
-    long c = b.create("/c").inode();
-    b.apply(new Request.Link(ROOT, "/c", "/c2"));
-    // file over file: the replaced inode loses a link
-    assertThat(ap(new Rename(ROOT, "/a", "/c", 0))).isEqualTo(Errno.OK);
-    assertThat(b.stat("/c").inode()).isEqualTo(a);
-    assertThat(b.statErrno("/a")).isEqualTo(Errno.ENOENT);
-    assertThat(b.stat("/c2").nlink()).isEqualTo(1);
-    assertThat(b.stat("/c2").inode()).isEqualTo(c);
-    // onto a hard link of the same inode: no-op
-    b.apply(new Request.Link(ROOT, "/c", "/same"));
-    assertThat(ap(new Rename(ROOT, "/c", "/same", 0))).isEqualTo(Errno.OK);
-    assertThat(b.stat("/c").nlink()).isEqualTo(2);
-    assertThat(b.stat("/same").inode()).isEqualTo(a);
-    // NOREPLACE
-    assertThat(ap(new Rename(ROOT, "/c", "/c2", Rename.NOREPLACE))).isEqualTo(Errno.EEXIST);
-    assertThat(ap(new Rename(ROOT, "/c", "/new", Rename.NOREPLACE))).isEqualTo(Errno.OK);
-    // directories
-    b.mkdir("/d1");
-    b.mkdir("/d2");
-    b.mkdir("/full");
-    b.create("/full/x");
-    assertThat(ap(new Rename(ROOT, "/d1", "/full", 0))).isEqualTo(Errno.ENOTEMPTY);
-    assertThat(ap(new Rename(ROOT, "/new", "/d2", 0))).isEqualTo(Errno.EISDIR);
-    assertThat(ap(new Rename(ROOT, "/d1", "/new", 0))).isEqualTo(Errno.ENOTDIR);
-    assertThat(ap(new Rename(ROOT, "/d1", "/d1/sub", 0))).isEqualTo(Errno.EINVAL);
-    assertThat(ap(new Rename(ROOT, "/", "/z", 0))).isEqualTo(Errno.EBUSY);
-    assertThat(ap(new Rename(ROOT, "/d1", "/", 0))).isEqualTo(Errno.EBUSY);
-    assertThat(ap(new Rename(ROOT, "/nope", "/z", 0))).isEqualTo(Errno.ENOENT);
-    int rootLinks = b.stat("/").nlink(); // 2 + d1, d2, full
-    assertThat(rootLinks).isEqualTo(5);
-    long d2 = b.stat("/d2").inode();
-    assertThat(ap(new Rename(ROOT, "/d1", "/d2", 0))).isEqualTo(Errno.OK); // over empty dir
-    assertThat(b.stat("/d2").inode()).isNotEqualTo(d2);
-    assertThat(errno(b.query(new Request.GetAttrByInode(d2)))).isEqualTo(Errno.ENOENT);
-    assertThat(b.stat("/").nlink()).isEqualTo(4);
-    // move a directory into another: parent link counts follow
-    assertThat(ap(new Rename(ROOT, "/d2", "/full/d2", 0))).isEqualTo(Errno.OK);
-    assertThat(b.stat("/").nlink()).isEqualTo(3);
-    assertThat(b.stat("/full").nlink()).isEqualTo(3);
-    assertThat(b.stat("/full").mtimeNanos()).isEqualTo(b.timeNanos);
-  }
-
-  @Test
-  void symlinksReadlinkAndFollow() {
-    b.mkdir("/d");
-    long f = b.create("/d/f").inode();
-    Attr s = attr(b.apply(new Request.Symlink(ROOT, "/d/rel", "f")));
-    assertThat(s.type()).isEqualTo(FileType.SYMLINK);
-    assertThat(s.size()).isEqualTo(1);
-    b.apply(new Request.Symlink(ROOT, "/abs", "/d/f"));
-    b.apply(new Request.Symlink(ROOT, "/chain", "d/../abs"));
-    b.apply(new Request.Symlink(ROOT, "/viadir", "d/rel"));
-    b.apply(new Request.Symlink(ROOT, "/loop1", "loop2"));
-    b.apply(new Request.Symlink(ROOT, "/loop2", "loop1"));
-    b.apply(new Request.Symlink(ROOT, "/dangling", "nothing"));
-    assertThat(b.query(new Request.ReadLink("/d/rel"))).isEqualTo(new Response.Text("f"));
-    assertThat(errno(b.query(new Request.ReadLink("/d/f")))).isEqualTo(Errno.EINVAL);
-    assertThat(b.stat("/abs").type()).isEqualTo(FileType.SYMLINK);
-    for (String p : List.of("/d/rel", "/abs", "/chain", "/viadir")) {
-      assertThat(attr(b.query(new Request.GetAttr(p, true))).inode()).as(p).isEqualTo(f);
+    @Test
+    void rootExistsAsDirectory0755() {
+        Attr r = b.stat("/");
+        assertThat(r.inode()).isEqualTo(1);
+        assertThat(r.type()).isEqualTo(FileType.DIRECTORY);
+        assertThat(r.mode()).isEqualTo(0755);
+        assertThat(r.nlink()).isEqualTo(2);
+        assertThat(r.uid()).isZero();
+        assertThat(b.brick.appliedIndex()).isZero();
     }
-    assertThat(errno(b.query(new Request.GetAttr("/loop1", true)))).isEqualTo(Errno.ELOOP);
-    assertThat(errno(b.query(new Request.GetAttr("/dangling", true)))).isEqualTo(Errno.ENOENT);
-    // not followed inside paths
-    b.apply(new Request.Symlink(ROOT, "/dl", "d"));
-    assertThat(b.statErrno("/dl/f")).isEqualTo(Errno.ENOTDIR);
-    assertThat(ap(new Request.Symlink(ROOT, "/abs", "x"))).isEqualTo(Errno.EEXIST);
-  }
 
-  @Test
-  void readDirPagesInNameOrder() {
-    b.mkdir("/d");
-    for (String n : List.of("c", "a", "é", "b", "B")) {
-      b.create("/d/" + n);
+    @Test
+    void mkdirAndCreate() {
+        Attr d = b.mkdir("/d", 0177777);
+        assertThat(d.mode()).isEqualTo(07777);
+        assertThat(d.nlink()).isEqualTo(2);
+        Attr root = b.stat("/");
+        assertThat(root.nlink()).isEqualTo(3);
+        assertThat(root.mtimeNanos()).isEqualTo(b.timeNanos);
+        assertThat(root.ctimeNanos()).isEqualTo(b.timeNanos);
+        assertThat(ap(new Request.Mkdir(ROOT, "/d", 0755))).isEqualTo(Errno.EEXIST);
+        assertThat(ap(new Request.Mkdir(ROOT, "/", 0755))).isEqualTo(Errno.EEXIST);
+        assertThat(ap(new Request.Mkdir(ROOT, "/x/y", 0755))).isEqualTo(Errno.ENOENT);
+        Attr f = b.create("/d/f");
+        assertThat(f.inode()).isGreaterThan(d.inode());
+        assertThat(f.nlink()).isEqualTo(1);
+        assertThat(ap(new Request.Mkdir(ROOT, "/d/f/g", 0755))).isEqualTo(Errno.ENOTDIR);
+        assertThat(ap(new Request.Create(ROOT, "/d/f", 0644, true))).isEqualTo(Errno.EEXIST);
+        assertThat(attr(b.apply(new Request.Create(ROOT, "/d/f", 0600, false)))).isEqualTo(f);
+        assertThat(ap(new Request.Create(ROOT, "/d", 0644, false))).isEqualTo(Errno.EISDIR);
+        assertThat(ap(new Request.Create(ROOT, "relative", 0644, false))).isEqualTo(Errno.EINVAL);
+        assertThat(ap(new Request.Create(ROOT, "/a/../b", 0644, false))).isEqualTo(Errno.EINVAL);
+        assertThat(ap(new Request.Create(ROOT, "/" + "n".repeat(256), 0644, false)))
+                .isEqualTo(Errno.ENAMETOOLONG);
+        assertThat(b.statErrno("/nope")).isEqualTo(Errno.ENOENT);
+        assertThat(b.statErrno("/d/f/x")).isEqualTo(Errno.ENOTDIR);
     }
-    Response.DirPage p1 = (Response.DirPage) b.query(new Request.ReadDir("/d", "", 2));
-    assertThat(p1.entries()).extracting(DirEntry::name).containsExactly("B", "a");
-    assertThat(p1.more()).isTrue();
-    Response.DirPage p2 = (Response.DirPage) b.query(new Request.ReadDir("/d", "a", 10));
-    assertThat(p2.entries()).extracting(DirEntry::name).containsExactly("b", "c", "é");
-    assertThat(p2.more()).isFalse();
-    assertThat(p2.entries().get(0).type()).isEqualTo(FileType.FILE);
-    assertThat(errno(b.query(new Request.ReadDir("/d", "", 0)))).isEqualTo(Errno.EINVAL);
-    assertThat(errno(b.query(new Request.ReadDir("/d/a", "", 10)))).isEqualTo(Errno.ENOTDIR);
-    assertThat(((Response.DirPage) b.query(new Request.ReadDir("/", "", 10))).entries())
-        .containsExactly(new DirEntry("d", b.stat("/d").inode(), FileType.DIRECTORY));
-  }
 
-  @Test
-  void xattrs() {
-    b.create("/f");
-    byte[] v = {1, 2};
-    assertThat(ap(new Request.SetXattr(ROOT, "/f", "user.b", v, 0))).isEqualTo(Errno.OK);
-    assertThat(ap(new Request.SetXattr(ROOT, "/f", "user.a", new byte[0], Request.SetXattr.CREATE))).isEqualTo(Errno.OK);
-    assertThat(ap(new Request.SetXattr(ROOT, "/f", "user.a", v, Request.SetXattr.CREATE))).isEqualTo(Errno.EEXIST);
-    assertThat(ap(new Request.SetXattr(ROOT, "/f", "user.c", v, Request.SetXattr.REPLACE))).isEqualTo(Errno.ENODATA);
-    assertThat(ap(new Request.SetXattr(ROOT, "/f", "u".repeat(256), v, 0))).isEqualTo(Errno.ERANGE);
-    assertThat(ap(new Request.SetXattr(ROOT, "/f", "user.big", new byte[65537], 0))).isEqualTo(Errno.ERANGE);
-    assertThat(b.query(new Request.GetXattr("/f", "user.b")))
-        .isEqualTo(new Response.Data(v, io.holdfast.protocol.Checksums.crc32c(v)));
-    assertThat(errno(b.query(new Request.GetXattr("/f", "user.zz")))).isEqualTo(Errno.ENODATA);
-    assertThat(b.query(new Request.ListXattr("/f"))).isEqualTo(new Response.Names(List.of("user.a", "user.b")));
-    assertThat(ap(new Request.RemoveXattr(ROOT, "/f", "user.a"))).isEqualTo(Errno.OK);
-    assertThat(ap(new Request.RemoveXattr(ROOT, "/f", "user.a"))).isEqualTo(Errno.ENODATA);
-    assertThat(b.query(new Request.ListXattr("/f"))).isEqualTo(new Response.Names(List.of("user.b")));
-    assertThat(errno(b.query(new Request.ListXattr("/nope")))).isEqualTo(Errno.ENOENT);
-  }
+    @Test
+    void statFsCountsInodes() {
+        b.mkdir("/d");
+        b.create("/d/f");
+        Response.FsStats s = (Response.FsStats) b.query(new Request.StatFs());
+        assertThat(s.files()).isEqualTo(3);
+        assertThat(s.totalBytes()).isPositive();
+    }
 
-  @Test
-  void setAttrChangesFieldsInMask() {
-    b.create("/f");
-    Attr a = attr(b.apply(new Request.SetAttr(ROOT, "/f",
-        Request.SetAttr.MODE | Request.SetAttr.UID | Request.SetAttr.GID | Request.SetAttr.ATIME | Request.SetAttr.MTIME,
-        0600, 10, 20, 111, 222)));
-    assertThat(a.mode()).isEqualTo(0600);
-    assertThat(a.uid()).isEqualTo(10);
-    assertThat(a.gid()).isEqualTo(20);
-    assertThat(a.atimeNanos()).isEqualTo(111);
-    assertThat(a.mtimeNanos()).isEqualTo(222);
-    assertThat(a.ctimeNanos()).isEqualTo(b.timeNanos);
-    Attr n = attr(b.apply(new Request.SetAttr(ROOT, "/f", Request.SetAttr.ATIME_NOW | Request.SetAttr.MTIME_NOW, 0, 0, 0, 0, 0)));
-    assertThat(n.atimeNanos()).isEqualTo(b.timeNanos);
-    assertThat(n.mtimeNanos()).isEqualTo(b.timeNanos);
-    assertThat(n.mode()).isEqualTo(0600);
-  }
+    @Test
+    void setgidDirectoryIsInherited() {
+        b.mkdir("/g", 02775);
+        b.apply(new Request.SetAttr(ROOT, "/g", Request.SetAttr.GID, 0, 0, 77, 0, 0));
+        Attr sub = attr(b.apply(new Request.Mkdir(new Caller(0, 5, new int[0]), "/g/s", 0755)));
+        assertThat(sub.gid()).isEqualTo(77);
+        assertThat(sub.mode() & 02000).isNotZero();
+        Attr f = attr(b.apply(new Request.Create(new Caller(0, 5, new int[0]), "/g/f", 0644, true)));
+        assertThat(f.gid()).isEqualTo(77);
+    }
+
+    @Test
+    void hardLinksAndUnlink() {
+        long f = b.create("/f").inode();
+        b.write(f, 0, "data".getBytes());
+        Attr l = attr(b.apply(new Request.Link(ROOT, "/f", "/g")));
+        assertThat(l.inode()).isEqualTo(f);
+        assertThat(l.nlink()).isEqualTo(2);
+        assertThat(b.stat("/g").inode()).isEqualTo(f);
+        assertThat(ap(new Request.Link(ROOT, "/f", "/g"))).isEqualTo(Errno.EEXIST);
+        assertThat(ap(new Request.Link(ROOT, "/nope", "/h"))).isEqualTo(Errno.ENOENT);
+        b.mkdir("/d");
+        assertThat(ap(new Request.Link(ROOT, "/d", "/d2"))).isEqualTo(Errno.EPERM);
+        Attr u = attr(b.apply(new Request.Unlink(ROOT, "/f", false)));
+        assertThat(u.nlink()).isEqualTo(1);
+        assertThat(b.read(f, 0, 10)).isEqualTo("data".getBytes());
+        assertThat(ap(new Request.Unlink(ROOT, "/f", false))).isEqualTo(Errno.ENOENT);
+        assertThat(ap(new Request.Unlink(ROOT, "/d", false))).isEqualTo(Errno.EISDIR);
+        assertThat(ap(new Request.Unlink(ROOT, "/", false))).isEqualTo(Errno.EISDIR);
+        assertThat(attr(b.apply(new Request.Unlink(ROOT, "/g", false))).nlink()).isZero();
+        assertThat(errno(b.query(new Request.GetAttrByInode(f)))).isEqualTo(Errno.ENOENT);
+    }
+
+    @Test
+    void rmdir() {
+        b.mkdir("/d");
+        b.mkdir("/d/e");
+        b.create("/f");
+        assertThat(b.stat("/d").nlink()).isEqualTo(3);
+        assertThat(ap(new Request.Rmdir(ROOT, "/d"))).isEqualTo(Errno.ENOTEMPTY);
+        assertThat(ap(new Request.Rmdir(ROOT, "/f"))).isEqualTo(Errno.ENOTDIR);
+        assertThat(ap(new Request.Rmdir(ROOT, "/"))).isEqualTo(Errno.EBUSY);
+        assertThat(ap(new Request.Rmdir(ROOT, "/x"))).isEqualTo(Errno.ENOENT);
+        assertThat(ap(new Request.Rmdir(ROOT, "/d/e"))).isEqualTo(Errno.OK);
+        assertThat(b.stat("/d").nlink()).isEqualTo(2);
+        assertThat(ap(new Request.Rmdir(ROOT, "/d"))).isEqualTo(Errno.OK);
+        assertThat(b.stat("/").nlink()).isEqualTo(2);
+    }
+
+    @Test
+    void renameCases() {
+        long a = b.create("/a").inode();
+        long c = b.create("/c").inode();
+        b.apply(new Request.Link(ROOT, "/c", "/c2"));
+        // file over file: the replaced inode loses a link
+        assertThat(ap(new Rename(ROOT, "/a", "/c", 0))).isEqualTo(Errno.OK);
+        assertThat(b.stat("/c").inode()).isEqualTo(a);
+        assertThat(b.statErrno("/a")).isEqualTo(Errno.ENOENT);
+        assertThat(b.stat("/c2").nlink()).isEqualTo(1);
+        assertThat(b.stat("/c2").inode()).isEqualTo(c);
+        // onto a hard link of the same inode: no-op
+        b.apply(new Request.Link(ROOT, "/c", "/same"));
+        assertThat(ap(new Rename(ROOT, "/c", "/same", 0))).isEqualTo(Errno.OK);
+        assertThat(b.stat("/c").nlink()).isEqualTo(2);
+        assertThat(b.stat("/same").inode()).isEqualTo(a);
+        // NOREPLACE
+        assertThat(ap(new Rename(ROOT, "/c", "/c2", Rename.NOREPLACE))).isEqualTo(Errno.EEXIST);
+        assertThat(ap(new Rename(ROOT, "/c", "/new", Rename.NOREPLACE))).isEqualTo(Errno.OK);
+        // directories
+        b.mkdir("/d1");
+        b.mkdir("/d2");
+        b.mkdir("/full");
+        b.create("/full/x");
+        assertThat(ap(new Rename(ROOT, "/d1", "/full", 0))).isEqualTo(Errno.ENOTEMPTY);
+        assertThat(ap(new Rename(ROOT, "/new", "/d2", 0))).isEqualTo(Errno.EISDIR);
+        assertThat(ap(new Rename(ROOT, "/d1", "/new", 0))).isEqualTo(Errno.ENOTDIR);
+        assertThat(ap(new Rename(ROOT, "/d1", "/d1/sub", 0))).isEqualTo(Errno.EINVAL);
+        assertThat(ap(new Rename(ROOT, "/", "/z", 0))).isEqualTo(Errno.EBUSY);
+        assertThat(ap(new Rename(ROOT, "/d1", "/", 0))).isEqualTo(Errno.EBUSY);
+        assertThat(ap(new Rename(ROOT, "/nope", "/z", 0))).isEqualTo(Errno.ENOENT);
+        int rootLinks = b.stat("/").nlink(); // 2 + d1, d2, full
+        assertThat(rootLinks).isEqualTo(5);
+        long d2 = b.stat("/d2").inode();
+        assertThat(ap(new Rename(ROOT, "/d1", "/d2", 0))).isEqualTo(Errno.OK); // over empty dir
+        assertThat(b.stat("/d2").inode()).isNotEqualTo(d2);
+        assertThat(errno(b.query(new Request.GetAttrByInode(d2)))).isEqualTo(Errno.ENOENT);
+        assertThat(b.stat("/").nlink()).isEqualTo(4);
+        // move a directory into another: parent link counts follow
+        assertThat(ap(new Rename(ROOT, "/d2", "/full/d2", 0))).isEqualTo(Errno.OK);
+        assertThat(b.stat("/").nlink()).isEqualTo(3);
+        assertThat(b.stat("/full").nlink()).isEqualTo(3);
+        assertThat(b.stat("/full").mtimeNanos()).isEqualTo(b.timeNanos);
+    }
+
+    @Test
+    void symlinksReadlinkAndFollow() {
+        b.mkdir("/d");
+        long f = b.create("/d/f").inode();
+        Attr s = attr(b.apply(new Request.Symlink(ROOT, "/d/rel", "f")));
+        assertThat(s.type()).isEqualTo(FileType.SYMLINK);
+        assertThat(s.size()).isEqualTo(1);
+        b.apply(new Request.Symlink(ROOT, "/abs", "/d/f"));
+        b.apply(new Request.Symlink(ROOT, "/chain", "d/../abs"));
+        b.apply(new Request.Symlink(ROOT, "/viadir", "d/rel"));
+        b.apply(new Request.Symlink(ROOT, "/loop1", "loop2"));
+        b.apply(new Request.Symlink(ROOT, "/loop2", "loop1"));
+        b.apply(new Request.Symlink(ROOT, "/dangling", "nothing"));
+        assertThat(b.query(new Request.ReadLink("/d/rel"))).isEqualTo(new Response.Text("f"));
+        assertThat(errno(b.query(new Request.ReadLink("/d/f")))).isEqualTo(Errno.EINVAL);
+        assertThat(b.stat("/abs").type()).isEqualTo(FileType.SYMLINK);
+        for (String p : List.of("/d/rel", "/abs", "/chain", "/viadir")) {
+            assertThat(attr(b.query(new Request.GetAttr(p, true))).inode())
+                    .as(p)
+                    .isEqualTo(f);
+        }
+        assertThat(errno(b.query(new Request.GetAttr("/loop1", true)))).isEqualTo(Errno.ELOOP);
+        assertThat(errno(b.query(new Request.GetAttr("/dangling", true)))).isEqualTo(Errno.ENOENT);
+        // not followed inside paths
+        b.apply(new Request.Symlink(ROOT, "/dl", "d"));
+        assertThat(b.statErrno("/dl/f")).isEqualTo(Errno.ENOTDIR);
+        assertThat(ap(new Request.Symlink(ROOT, "/abs", "x"))).isEqualTo(Errno.EEXIST);
+    }
+
+    @Test
+    void readDirPagesInNameOrder() {
+        b.mkdir("/d");
+        for (String n : List.of("c", "a", "é", "b", "B")) {
+            b.create("/d/" + n);
+        }
+        Response.DirPage p1 = (Response.DirPage) b.query(new Request.ReadDir("/d", "", 2));
+        assertThat(p1.entries()).extracting(DirEntry::name).containsExactly("B", "a");
+        assertThat(p1.more()).isTrue();
+        Response.DirPage p2 = (Response.DirPage) b.query(new Request.ReadDir("/d", "a", 10));
+        assertThat(p2.entries()).extracting(DirEntry::name).containsExactly("b", "c", "é");
+        assertThat(p2.more()).isFalse();
+        assertThat(p2.entries().get(0).type()).isEqualTo(FileType.FILE);
+        assertThat(errno(b.query(new Request.ReadDir("/d", "", 0)))).isEqualTo(Errno.EINVAL);
+        assertThat(errno(b.query(new Request.ReadDir("/d/a", "", 10)))).isEqualTo(Errno.ENOTDIR);
+        assertThat(((Response.DirPage) b.query(new Request.ReadDir("/", "", 10))).entries())
+                .containsExactly(new DirEntry("d", b.stat("/d").inode(), FileType.DIRECTORY));
+    }
+
+    @Test
+    void xattrs() {
+        b.create("/f");
+        byte[] v = {1, 2};
+        assertThat(ap(new Request.SetXattr(ROOT, "/f", "user.b", v, 0))).isEqualTo(Errno.OK);
+        assertThat(ap(new Request.SetXattr(ROOT, "/f", "user.a", new byte[0], Request.SetXattr.CREATE)))
+                .isEqualTo(Errno.OK);
+        assertThat(ap(new Request.SetXattr(ROOT, "/f", "user.a", v, Request.SetXattr.CREATE)))
+                .isEqualTo(Errno.EEXIST);
+        assertThat(ap(new Request.SetXattr(ROOT, "/f", "user.c", v, Request.SetXattr.REPLACE)))
+                .isEqualTo(Errno.ENODATA);
+        assertThat(ap(new Request.SetXattr(ROOT, "/f", "u".repeat(256), v, 0))).isEqualTo(Errno.ERANGE);
+        assertThat(ap(new Request.SetXattr(ROOT, "/f", "user.big", new byte[65537], 0)))
+                .isEqualTo(Errno.ERANGE);
+        assertThat(b.query(new Request.GetXattr("/f", "user.b"))).isEqualTo(new Response.Data(v, Checksums.crc32c(v)));
+        assertThat(errno(b.query(new Request.GetXattr("/f", "user.zz")))).isEqualTo(Errno.ENODATA);
+        assertThat(b.query(new Request.ListXattr("/f"))).isEqualTo(new Response.Names(List.of("user.a", "user.b")));
+        assertThat(ap(new Request.RemoveXattr(ROOT, "/f", "user.a"))).isEqualTo(Errno.OK);
+        assertThat(ap(new Request.RemoveXattr(ROOT, "/f", "user.a"))).isEqualTo(Errno.ENODATA);
+        assertThat(b.query(new Request.ListXattr("/f"))).isEqualTo(new Response.Names(List.of("user.b")));
+        assertThat(errno(b.query(new Request.ListXattr("/nope")))).isEqualTo(Errno.ENOENT);
+    }
+
+    @Test
+    void setAttrChangesFieldsInMask() {
+        b.create("/f");
+        Attr a = attr(b.apply(new Request.SetAttr(
+                ROOT,
+                "/f",
+                Request.SetAttr.MODE
+                        | Request.SetAttr.UID
+                        | Request.SetAttr.GID
+                        | Request.SetAttr.ATIME
+                        | Request.SetAttr.MTIME,
+                0600,
+                10,
+                20,
+                111,
+                222)));
+        assertThat(a.mode()).isEqualTo(0600);
+        assertThat(a.uid()).isEqualTo(10);
+        assertThat(a.gid()).isEqualTo(20);
+        assertThat(a.atimeNanos()).isEqualTo(111);
+        assertThat(a.mtimeNanos()).isEqualTo(222);
+        assertThat(a.ctimeNanos()).isEqualTo(b.timeNanos);
+        Attr n = attr(b.apply(
+                new Request.SetAttr(ROOT, "/f", Request.SetAttr.ATIME_NOW | Request.SetAttr.MTIME_NOW, 0, 0, 0, 0, 0)));
+        assertThat(n.atimeNanos()).isEqualTo(b.timeNanos);
+        assertThat(n.mtimeNanos()).isEqualTo(b.timeNanos);
+        assertThat(n.mode()).isEqualTo(0600);
+    }
 }

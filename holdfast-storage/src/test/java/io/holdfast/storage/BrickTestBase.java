@@ -11,21 +11,23 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The setup the brick tests share: a fresh {@link TestBrick} in a temporary directory per test. */
 abstract class BrickTestBase {
-  @TempDir Path tmp;
-  TestBrick b;
+    @TempDir
+    Path tmp;
 
-  @BeforeEach
-  void open() throws Exception {
-    b = new TestBrick(tmp.resolve("brick"));
-  }
+    TestBrick b;
 
-  @AfterEach
-  void close() {
-    b.close();
-  }
+    @BeforeEach
+    void open() throws Exception {
+        b = new TestBrick(tmp.resolve("brick"));
+    }
 
-  /** Applies {@code m} and gives its errno ({@link Errno#OK} on success). */
-  Errno ap(Request.Mutation m) {
-    return errno(b.apply(m));
-  }
+    @AfterEach
+    void close() {
+        b.close();
+    }
+
+    /** Applies {@code m} and gives its errno ({@link Errno#OK} on success). */
+    Errno ap(Request.Mutation m) {
+        return errno(b.apply(m));
+    }
 }

@@ -15,102 +15,108 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Read views: each reads the state of its index, the registry keeps its bound, and closing and releasing are exact. */
 class ReadViewsTest {
-  private static final byte[] KEY = Keys.meta("test");
+    private static final byte[] KEY = Keys.meta("test");
 
-  @TempDir Path tmp;
-  private BrickState state;
-  private ReadViews views;
+    @TempDir
+    Path tmp;
 
-  @BeforeEach
-  void open() throws Exception {
-    state = new BrickState(tmp.resolve("brick"));
-    Files.createDirectories(state.dataDir);
-    views = new ReadViews(state, "test view", 2);
-    state.releaseViewsOnClose(views::releaseAll);
-    state.openDb();
-  }
+    private BrickState state;
+    private ReadViews views;
 
-  @AfterEach
-  void close() {
-    state.closeDb();
-  }
-
-  /** Writes the value "v{index}" as if entry {@code index} had been applied, and pins a view there. */
-  private void applyAndPin(long index) throws Exception {
-    state.db.put(KEY, ("v" + index).getBytes(StandardCharsets.US_ASCII));
-    views.pin(index);
-  }
-
-  private static String value(ReadView v) throws Exception {
-    return v.read((db, ro) -> new String(db.get(ro, KEY), StandardCharsets.US_ASCII));
-  }
-
-  @Test
-  void aViewReadsTheStateOfItsIndexWhateverFollows() throws Exception {
-    applyAndPin(1);
-    state.db.put(KEY, "later".getBytes(StandardCharsets.US_ASCII));
-    try (ReadView v = views.open(1)) {
-      assertThat(v.index()).isEqualTo(1);
-      assertThat(value(v)).isEqualTo("v1");
-      assertThat(value(v)).as("read again").isEqualTo("v1");
+    @BeforeEach
+    void open() throws Exception {
+        state = new BrickState(tmp.resolve("brick"));
+        Files.createDirectories(state.dataDir);
+        views = new ReadViews(state, "test view", 2);
+        state.releaseViewsOnClose(views::releaseAll);
+        state.openDb();
     }
-    assertThat(views.indexes()).as("closing releases it").isEmpty();
-  }
 
-  @Test
-  void theOldestViewsNotBeingReadAreReleasedBeyondTheBound() throws Exception {
-    applyAndPin(1);
-    applyAndPin(2);
-    try (ReadView reading = views.open(1)) {
-      applyAndPin(3);
-      assertThat(views.indexes()).as("2 released, 1 is being read").containsExactly(1L, 3L);
-      applyAndPin(4);
-      assertThat(views.indexes()).containsExactly(1L, 4L);
-      assertThat(value(reading)).isEqualTo("v1");
+    @AfterEach
+    void close() {
+        state.closeDb();
     }
-    assertThat(views.indexes()).containsExactly(4L);
-    applyAndPin(5);
-    applyAndPin(6);
-    assertThat(views.indexes()).containsExactly(5L, 6L);
-  }
 
-  @Test
-  void aViewIsOpenedByOneReaderAndOnlyIfHeld() throws Exception {
-    applyAndPin(1);
-    try (ReadView v = views.open(1)) {
-      assertThatThrownBy(() -> views.open(1)).isInstanceOf(HoldfastException.class)
-          .hasMessageContaining("no state held for test view 1");
-      assertThat(value(v)).isEqualTo("v1");
+    /** Writes the value "v{index}" as if entry {@code index} had been applied, and pins a view there. */
+    private void applyAndPin(long index) throws Exception {
+        state.db.put(KEY, ("v" + index).getBytes(StandardCharsets.US_ASCII));
+        views.pin(index);
     }
-    assertThatThrownBy(() -> views.open(1)).isInstanceOf(HoldfastException.class)
-        .satisfies(e -> assertThat(((HoldfastException) e).errno()).isEqualTo(Errno.ENOENT));
-    assertThatThrownBy(() -> views.open(7)).isInstanceOf(HoldfastException.class);
-  }
 
-  @Test
-  void aReleasedViewCannotBeReadAndItsCloseLeavesALaterViewAtTheSameIndex() throws Exception {
-    applyAndPin(1);
-    ReadView old = views.open(1);
-    views.release(1);
-    assertThatThrownBy(() -> value(old)).isInstanceOf(HoldfastException.class)
-        .hasMessageContaining("state of test view 1 was released");
-    applyAndPin(1); // e.g. the entry applied again after a rebuild
-    old.close();
-    assertThat(views.indexes()).containsExactly(1L);
-    try (ReadView again = views.open(1)) {
-      assertThat(value(again)).isEqualTo("v1");
+    private static String value(ReadView v) throws Exception {
+        return v.read((db, ro) -> new String(db.get(ro, KEY), StandardCharsets.US_ASCII));
     }
-  }
 
-  @Test
-  void closingTheDatabaseReleasesEveryView() throws Exception {
-    applyAndPin(1);
-    applyAndPin(2);
-    ReadView open = views.open(2);
-    state.closeDb();
-    assertThat(views.indexes()).isEmpty();
-    assertThatThrownBy(() -> value(open)).isInstanceOf(HoldfastException.class)
-        .hasMessageContaining("was released");
-    open.close();
-  }
+    @Test
+    void aViewReadsTheStateOfItsIndexWhateverFollows() throws Exception {
+        applyAndPin(1);
+        state.db.put(KEY, "later".getBytes(StandardCharsets.US_ASCII));
+        try (ReadView v = views.open(1)) {
+            assertThat(v.index()).isEqualTo(1);
+            assertThat(value(v)).isEqualTo("v1");
+            assertThat(value(v)).as("read again").isEqualTo("v1");
+        }
+        assertThat(views.indexes()).as("closing releases it").isEmpty();
+    }
+
+    @Test
+    void theOldestViewsNotBeingReadAreReleasedBeyondTheBound() throws Exception {
+        applyAndPin(1);
+        applyAndPin(2);
+        try (ReadView reading = views.open(1)) {
+            applyAndPin(3);
+            assertThat(views.indexes()).as("2 released, 1 is being read").containsExactly(1L, 3L);
+            applyAndPin(4);
+            assertThat(views.indexes()).containsExactly(1L, 4L);
+            assertThat(value(reading)).isEqualTo("v1");
+        }
+        assertThat(views.indexes()).containsExactly(4L);
+        applyAndPin(5);
+        applyAndPin(6);
+        assertThat(views.indexes()).containsExactly(5L, 6L);
+    }
+
+    @Test
+    void aViewIsOpenedByOneReaderAndOnlyIfHeld() throws Exception {
+        applyAndPin(1);
+        try (ReadView v = views.open(1)) {
+            assertThatThrownBy(() -> views.open(1))
+                    .isInstanceOf(HoldfastException.class)
+                    .hasMessageContaining("no state held for test view 1");
+            assertThat(value(v)).isEqualTo("v1");
+        }
+        assertThatThrownBy(() -> views.open(1))
+                .isInstanceOf(HoldfastException.class)
+                .satisfies(e -> assertThat(((HoldfastException) e).errno()).isEqualTo(Errno.ENOENT));
+        assertThatThrownBy(() -> views.open(7)).isInstanceOf(HoldfastException.class);
+    }
+
+    @Test
+    void aReleasedViewCannotBeReadAndItsCloseLeavesALaterViewAtTheSameIndex() throws Exception {
+        applyAndPin(1);
+        ReadView old = views.open(1);
+        views.release(1);
+        assertThatThrownBy(() -> value(old))
+                .isInstanceOf(HoldfastException.class)
+                .hasMessageContaining("state of test view 1 was released");
+        applyAndPin(1); // e.g. the entry applied again after a rebuild
+        old.close();
+        assertThat(views.indexes()).containsExactly(1L);
+        try (ReadView again = views.open(1)) {
+            assertThat(value(again)).isEqualTo("v1");
+        }
+    }
+
+    @Test
+    void closingTheDatabaseReleasesEveryView() throws Exception {
+        applyAndPin(1);
+        applyAndPin(2);
+        ReadView open = views.open(2);
+        state.closeDb();
+        assertThat(views.indexes()).isEmpty();
+        assertThatThrownBy(() -> value(open))
+                .isInstanceOf(HoldfastException.class)
+                .hasMessageContaining("was released");
+        open.close();
+    }
 }

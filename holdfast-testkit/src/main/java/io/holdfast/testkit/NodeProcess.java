@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Path;
 import java.time.InstantSource;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
@@ -29,48 +30,62 @@ import java.util.UUID;
  * and exits when its standard input ends (the test closed it, or the test JVM died).
  */
 public final class NodeProcess {
-  /** The line prefix that says the node runs. */
-  static final String READY = "HOLDFAST-NODE-READY ";
+    /** The line prefix that says the node runs. */
+    static final String READY = "HOLDFAST-NODE-READY ";
 
-  private NodeProcess() {}
+    private NodeProcess() {}
 
-  /** Builds the arguments {@link #main} reads. */
-  static List<String> arguments(NodeConfig config, boolean tls, long diskReserve, NodeNetwork network) {
-    List<String> args = new java.util.ArrayList<>(List.of(config.dataDir().toString(), config.address(),
-        String.join(",", config.peers()), config.clusterId().toString(), Long.toString(config.snapshotThreshold()),
-        tls ? "tls" : "plaintext", Long.toString(diskReserve), network.listen() == null ? "-" : network.listen()));
-    network.peerRoutes().forEach((peer, via) -> args.add(peer + "=" + via));
-    return args;
-  }
+    /** Builds the arguments {@link #main} reads. */
+    static List<String> arguments(NodeConfig config, boolean tls, long diskReserve, NodeNetwork network) {
+        List<String> args = new ArrayList<>(List.of(
+                config.dataDir().toString(),
+                config.address(),
+                String.join(",", config.peers()),
+                config.clusterId().toString(),
+                Long.toString(config.snapshotThreshold()),
+                tls ? "tls" : "plaintext",
+                Long.toString(diskReserve),
+                network.listen() == null ? "-" : network.listen()));
+        network.peerRoutes().forEach((peer, via) -> args.add(peer + "=" + via));
+        return args;
+    }
 
-  /**
-   * Runs one node until standard input ends.
-   *
-   * @throws IOException if the node cannot start
-   */
-  public static void main(String[] args) throws IOException {
-    if (args.length < 8) {
-      throw new IllegalArgumentException("expected at least 8 arguments, got " + Arrays.toString(args));
+    /**
+     * Runs one node until standard input ends.
+     *
+     * @throws IOException if the node cannot start
+     */
+    public static void main(String[] args) throws IOException {
+        if (args.length < 8) {
+            throw new IllegalArgumentException("expected at least 8 arguments, got " + Arrays.toString(args));
+        }
+        NodeConfig config = new NodeConfig(
+                Path.of(args[0]),
+                args[1],
+                List.of(args[2].split(",")),
+                UUID.fromString(args[3]),
+                Long.parseLong(args[4]));
+        NodeSecurity security = args[5].equals("tls") ? NodeSecurity.tls(config.dataDir()) : NodeSecurity.plaintext();
+        Map<String, String> routes = new HashMap<>();
+        for (int i = 8; i < args.length; i++) {
+            int eq = args[i].indexOf('=');
+            routes.put(args[i].substring(0, eq), args[i].substring(eq + 1));
+        }
+        NodeNetwork network = new NodeNetwork(args[7].equals("-") ? null : args[7], routes);
+        HoldfastNode node = HoldfastNode.start(NodeOptions.builder(config, security)
+                .admin(AdminOptions.at("127.0.0.1", 0))
+                .clock(InstantSource.system())
+                .scrub(ScrubSettings.DEFAULT)
+                .network(network)
+                .diskReserve(Long.parseLong(args[6]))
+                .build());
+        System.out.println(READY + node.adminUri().map(Object::toString).orElse("-"));
+        System.out.flush();
+        InputStream in = System.in;
+        while (in.read() >= 0) {
+            // wait for the end of standard input
+        }
+        node.close();
+        System.exit(0);
     }
-    NodeConfig config = new NodeConfig(Path.of(args[0]), args[1], List.of(args[2].split(",")), UUID.fromString(args[3]),
-        Long.parseLong(args[4]));
-    NodeSecurity security = args[5].equals("tls") ? NodeSecurity.tls(config.dataDir()) : NodeSecurity.plaintext();
-    Map<String, String> routes = new HashMap<>();
-    for (int i = 8; i < args.length; i++) {
-      int eq = args[i].indexOf('=');
-      routes.put(args[i].substring(0, eq), args[i].substring(eq + 1));
-    }
-    NodeNetwork network = new NodeNetwork(args[7].equals("-") ? null : args[7], routes);
-    HoldfastNode node = HoldfastNode.start(NodeOptions.builder(config, security).admin(AdminOptions.at("127.0.0.1", 0))
-        .clock(InstantSource.system()).scrub(ScrubSettings.DEFAULT).network(network).diskReserve(Long.parseLong(args[6]))
-        .build());
-    System.out.println(READY + node.adminUri().map(Object::toString).orElse("-"));
-    System.out.flush();
-    InputStream in = System.in;
-    while (in.read() >= 0) {
-      // wait for the end of standard input
-    }
-    node.close();
-    System.exit(0);
-  }
 }

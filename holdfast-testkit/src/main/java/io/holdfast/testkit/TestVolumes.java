@@ -17,29 +17,29 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Thread-safe.
  */
 public final class TestVolumes {
-  private static final AtomicInteger COUNTER = new AtomicInteger();
+    private static final AtomicInteger COUNTER = new AtomicInteger();
 
-  private TestVolumes() {}
+    private TestVolumes() {}
 
-  /**
-   * A new file system over {@code service}; {@code extra} env entries are added (e.g. {@link
-   * HoldfastFileSystemProvider#ENV_CALLER}). The caller closes it.
-   *
-   * @throws IOException if the provider refuses the environment
-   */
-  public static FileSystem open(VolumeService service, Map<String, ?> extra) throws IOException {
-    Map<String, Object> env = new HashMap<>(extra);
-    env.put(HoldfastFileSystemProvider.ENV_VOLUME_SERVICE, service);
-    URI uri = URI.create("holdfast://test-" + COUNTER.incrementAndGet() + ":7000/vol");
-    return FileSystems.newFileSystem(uri, env);
-  }
+    /**
+     * A new file system over {@code service}; {@code extra} env entries are added (e.g. {@link
+     * HoldfastFileSystemProvider#ENV_CALLER}). The caller closes it.
+     *
+     * @throws IOException if the provider refuses the environment
+     */
+    public static FileSystem open(VolumeService service, Map<String, ?> extra) throws IOException {
+        Map<String, Object> env = new HashMap<>(extra);
+        env.put(HoldfastFileSystemProvider.ENV_VOLUME_SERVICE, service);
+        URI uri = URI.create("holdfast://test-" + COUNTER.incrementAndGet() + ":7000/vol");
+        return FileSystems.newFileSystem(uri, env);
+    }
 
-  /**
-   * A new file system over {@code service} with the provider's default environment.
-   *
-   * @throws IOException if the provider refuses it
-   */
-  public static FileSystem open(VolumeService service) throws IOException {
-    return open(service, Map.of());
-  }
+    /**
+     * A new file system over {@code service} with the provider's default environment.
+     *
+     * @throws IOException if the provider refuses it
+     */
+    public static FileSystem open(VolumeService service) throws IOException {
+        return open(service, Map.of());
+    }
 }

@@ -1,12 +1,10 @@
 package io.holdfast.testkit;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.holdfast.fuse.Capabilities;
 import io.holdfast.fuse.FuseMount;
 import io.holdfast.fuse.FuseOptions;
-import java.io.IOException;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -35,78 +33,95 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class FailoverStallIT {
-  /** A stall longer than this is a failure even on a busy machine (it was 13 s before the fix). */
-  private static final Duration STALL_BOUND = Duration.ofSeconds(Long.getLong("holdfast.failover.bound.s", 10));
+    /** A stall longer than this is a failure even on a busy machine (it was 13 s before the fix). */
+    private static final Duration STALL_BOUND = Duration.ofSeconds(Long.getLong("holdfast.failover.bound.s", 10));
 
-  @TempDir Path root;
-  @TempDir Path tmp;
+    @TempDir
+    Path root;
 
-  @Test
-  void writesThroughTheMountResumeSoonAfterTheLeaderStops() throws Exception {
-    try (MiniCluster c = MiniCluster.start(root, 3, 100_000)) {
-      c.createVolume("fo", 0, 1, 2);
-      UUID group = Volumes.groupId(c, "fo");
-      // the client talks to a node that stays up, as a mount on another machine would
-      int leader = Volumes.awaitLeader(c, 3, group);
-      int entry = (leader + 1) % 3;
-      try (FileSystem fs = FileSystems.newFileSystem(
-          URI.create("holdfast://" + c.addresses().get(entry) + "/fo"), c.clientEnv())) {
-        Path dir;
-        FuseMount mount = null;
-        if (FuseMount.isAvailable()) {
-          Path mnt = Files.createDirectory(tmp.resolve("mnt"));
-          mount = FuseMount.mount(fs.getPath("/"), mnt, FuseOptions.defaults().withFsName("holdfast-failover")
-              .withCapabilities(Capabilities.HOLDFAST));
-          dir = mnt;
-        } else {
-          dir = fs.getPath("/");
+    @TempDir
+    Path tmp;
+
+    @Test
+    void writesThroughTheMountResumeSoonAfterTheLeaderStops() throws Exception {
+        try (MiniCluster c = MiniCluster.start(root, 3, 100_000)) {
+            c.createVolume("fo", 0, 1, 2);
+            UUID group = Volumes.groupId(c, "fo");
+            // the client talks to a node that stays up, as a mount on another machine would
+            int leader = Volumes.awaitLeader(c, 3, group);
+            int entry = (leader + 1) % 3;
+            try (FileSystem fs = FileSystems.newFileSystem(
+                    URI.create("holdfast://" + c.addresses().get(entry) + "/fo"), c.clientEnv())) {
+                Path dir;
+                FuseMount mount = null;
+                if (FuseMount.isAvailable()) {
+                    Path mnt = Files.createDirectory(tmp.resolve("mnt"));
+                    mount = FuseMount.mount(
+                            fs.getPath("/"),
+                            mnt,
+                            FuseOptions.defaults()
+                                    .withFsName("holdfast-failover")
+                                    .withCapabilities(Capabilities.HOLDFAST));
+                    dir = mnt;
+                } else {
+                    dir = fs.getPath("/");
+                }
+                try {
+                    measure(c, group, leader, dir, mount != null ? "FUSE mount" : "NIO channel");
+                } finally {
+                    if (mount != null) {
+                        mount.close();
+                    }
+                }
+            }
         }
-        try {
-          measure(c, group, leader, dir, mount != null ? "FUSE mount" : "NIO channel");
-        } finally {
-          if (mount != null) {
-            mount.close();
-          }
-        }
-      }
     }
-  }
 
-  private void measure(MiniCluster c, UUID group, int leader, Path dir, String via) throws Exception {
-    AtomicLong stoppedAt = new AtomicLong(-1);
-    AtomicLong firstAfter = new AtomicLong(-1);
-    AtomicLong completed = new AtomicLong();
-    AtomicReference<Throwable> failure = new AtomicReference<>();
-    Thread writer = Thread.ofPlatform().name("failover-writer").start(() -> {
-      byte[] block = new byte[4096];
-      try (FileChannel ch = FileChannel.open(dir.resolve("log"), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-          StandardOpenOption.APPEND)) {
-        while (true) {
-          long stop = stoppedAt.get(); // set once the leader is down
-          ch.write(ByteBuffer.wrap(block));
-          ch.force(false);
-          long now = System.nanoTime();
-          completed.incrementAndGet();
-          if (stop >= 0) { // the first write begun after the stop has completed
-            firstAfter.set(now);
-            return;
-          }
-        }
-      } catch (Throwable t) {
-        failure.set(t);
-      }
-    });
-    MiniCluster.await(Duration.ofSeconds(60), () -> completed.get() >= 50 || failure.get() != null, "50 writes completed");
-    assertThat(failure.get()).as("writer failed before the stop").isNull();
-    c.stop(leader);
-    stoppedAt.set(System.nanoTime());
-    writer.join(Duration.ofSeconds(120));
-    assertThat(failure.get()).as("writer failed after the stop").isNull();
-    assertThat(firstAfter.get()).as("a write completed after the leader stopped").isPositive();
-    long stallMillis = (firstAfter.get() - stoppedAt.get()) / 1_000_000;
-    int newLeader = Volumes.awaitLeader(c, 3, group);
-    System.out.printf("failover stall through the %s: %d ms from stopping leader node%d to the next completed "
-        + "write+fsync (new leader node%d; %d writes before)%n", via, stallMillis, leader, newLeader, completed.get() - 1);
-    assertThat(Duration.ofMillis(stallMillis)).as("stall after the leader stopped").isLessThan(STALL_BOUND);
-  }
+    private void measure(MiniCluster c, UUID group, int leader, Path dir, String via) throws Exception {
+        AtomicLong stoppedAt = new AtomicLong(-1);
+        AtomicLong firstAfter = new AtomicLong(-1);
+        AtomicLong completed = new AtomicLong();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread writer = Thread.ofPlatform().name("failover-writer").start(() -> {
+            byte[] block = new byte[4096];
+            try (FileChannel ch = FileChannel.open(
+                    dir.resolve("log"),
+                    StandardOpenOption.CREATE,
+                    StandardOpenOption.WRITE,
+                    StandardOpenOption.APPEND)) {
+                while (true) {
+                    long stop = stoppedAt.get(); // set once the leader is down
+                    ch.write(ByteBuffer.wrap(block));
+                    ch.force(false);
+                    long now = System.nanoTime();
+                    completed.incrementAndGet();
+                    if (stop >= 0) { // the first write begun after the stop has completed
+                        firstAfter.set(now);
+                        return;
+                    }
+                }
+            } catch (Throwable t) {
+                failure.set(t);
+            }
+        });
+        MiniCluster.await(
+                Duration.ofSeconds(60), () -> completed.get() >= 50 || failure.get() != null, "50 writes completed");
+        assertThat(failure.get()).as("writer failed before the stop").isNull();
+        c.stop(leader);
+        stoppedAt.set(System.nanoTime());
+        writer.join(Duration.ofSeconds(120));
+        assertThat(failure.get()).as("writer failed after the stop").isNull();
+        assertThat(firstAfter.get())
+                .as("a write completed after the leader stopped")
+                .isPositive();
+        long stallMillis = (firstAfter.get() - stoppedAt.get()) / 1_000_000;
+        int newLeader = Volumes.awaitLeader(c, 3, group);
+        System.out.printf(
+                "failover stall through the %s: %d ms from stopping leader node%d to the next completed "
+                        + "write+fsync (new leader node%d; %d writes before)%n",
+                via, stallMillis, leader, newLeader, completed.get() - 1);
+        assertThat(Duration.ofMillis(stallMillis))
+                .as("stall after the leader stopped")
+                .isLessThan(STALL_BOUND);
+    }
 }

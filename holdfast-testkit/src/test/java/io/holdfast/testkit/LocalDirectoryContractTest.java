@@ -5,10 +5,11 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The contract against the default file system, the reference behaviour. */
 class LocalDirectoryContractTest extends FileSystemContract {
-  @TempDir Path temp;
+    @TempDir
+    Path temp;
 
-  @Override
-  protected Path root() {
-    return temp;
-  }
+    @Override
+    protected Path root() {
+        return temp;
+    }
 }

@@ -24,30 +24,34 @@ import org.junit.jupiter.api.io.TempDir;
  * client with a clear error.
  */
 class PlaintextIT {
-  @TempDir Path root;
+    @TempDir
+    Path root;
 
-  @Test
-  void plaintextOnlyBetweenInsecurePeers() throws IOException {
-    try (MiniCluster cluster = MiniCluster.start(root.resolve("cluster"), 1, 100_000, false)) {
-      cluster.createVolume("vol", 0);
-      String a = cluster.addresses().getFirst();
-      int port = Integer.parseInt(a.substring(a.indexOf(':') + 1));
-      Map<String, Object> insecure = cluster.clientEnv(null);
-      try (HoldfastClient c = HoldfastClient.connect("127.0.0.1", port, insecure)) {
-        assertThat(c.welcome().features()).contains("identity=none");
-        assertThat(c.welcome().peer()).contains("anonymous");
-        assertThat(c.volume("vol").submit(new Request.Mkdir(Caller.ROOT, "/d", 0755)).join()).isInstanceOf(Response.AttrReply.class);
-      }
-      Response.Digest before = cluster.awaitConvergence("vol", Duration.ofSeconds(30));
-      CertificateAuthority ca = CertificateAuthority.create(root.resolve("ca"), "other");
-      Path tls = root.resolve("tls");
-      ca.issue("admin", Role.ADMIN, List.of()).writeTo(tls);
-      Map<String, Object> env = cluster.clientEnv(tls);
-      env.put("holdfast.deadline", Duration.ofSeconds(10));
-      assertThatThrownBy(() -> HoldfastClient.connect("127.0.0.1", port, env))
-          .isInstanceOf(HoldfastException.class)
-          .satisfies(e -> System.out.println("TLS client against a plaintext node: " + e.getMessage()));
-      assertThat(cluster.awaitConvergence("vol", Duration.ofSeconds(30))).isEqualTo(before);
+    @Test
+    void plaintextOnlyBetweenInsecurePeers() throws IOException {
+        try (MiniCluster cluster = MiniCluster.start(root.resolve("cluster"), 1, 100_000, false)) {
+            cluster.createVolume("vol", 0);
+            String a = cluster.addresses().getFirst();
+            int port = Integer.parseInt(a.substring(a.indexOf(':') + 1));
+            Map<String, Object> insecure = cluster.clientEnv(null);
+            try (HoldfastClient c = HoldfastClient.connect("127.0.0.1", port, insecure)) {
+                assertThat(c.welcome().features()).contains("identity=none");
+                assertThat(c.welcome().peer()).contains("anonymous");
+                assertThat(c.volume("vol")
+                                .submit(new Request.Mkdir(Caller.ROOT, "/d", 0755))
+                                .join())
+                        .isInstanceOf(Response.AttrReply.class);
+            }
+            Response.Digest before = cluster.awaitConvergence("vol", Duration.ofSeconds(30));
+            CertificateAuthority ca = CertificateAuthority.create(root.resolve("ca"), "other");
+            Path tls = root.resolve("tls");
+            ca.issue("admin", Role.ADMIN, List.of()).writeTo(tls);
+            Map<String, Object> env = cluster.clientEnv(tls);
+            env.put("holdfast.deadline", Duration.ofSeconds(10));
+            assertThatThrownBy(() -> HoldfastClient.connect("127.0.0.1", port, env))
+                    .isInstanceOf(HoldfastException.class)
+                    .satisfies(e -> System.out.println("TLS client against a plaintext node: " + e.getMessage()));
+            assertThat(cluster.awaitConvergence("vol", Duration.ofSeconds(30))).isEqualTo(before);
+        }
     }
-  }
 }

@@ -22,42 +22,48 @@ import org.junit.jupiter.api.io.TempDir;
  * the client's 3 s Raft request timeout.
  */
 class QueriesWithAMemberDownIT {
-  @TempDir Path root;
+    @TempDir
+    Path root;
 
-  @Test
-  void everyReadIsAnsweredWhileAMinorityIsDown() throws Exception {
-    try (MiniCluster c = MiniCluster.start(root, 3, 100_000)) {
-      c.createVolume("vol", 0, 1, 2);
-      Volumes.createExclusive(c.client().volume("vol"), "/x");
-      var group = Volumes.groupId(c, "vol");
-      int follower = (Volumes.awaitLeader(c, 3, group) + 1) % 3;
-      // a fresh client, connected through a node that stays up, with a short deadline
-      int via = (follower + 1) % 3;
-      String a = c.addresses().get(via);
-      try (HoldfastClient client = HoldfastClient.connect(a.substring(0, a.indexOf(':')),
-          Integer.parseInt(a.substring(a.indexOf(':') + 1)), withDeadline(c.clientEnv(), Duration.ofSeconds(10)))) {
-        VolumeService v = client.volume("vol");
-        c.stop(follower);
-        List<String> failures = new ArrayList<>();
-        List<Long> latencies = new ArrayList<>();
-        for (int i = 0; i < 6; i++) {
-          long t0 = System.nanoTime();
-          try {
-            Response r = v.query(new Request.GetAttr("/x", false)).get(15, TimeUnit.SECONDS);
-            assertThat(r).isInstanceOf(Response.AttrReply.class);
-          } catch (Exception e) {
-            failures.add("read " + i + ": " + e);
-          }
-          latencies.add((System.nanoTime() - t0) / 1_000_000);
+    @Test
+    void everyReadIsAnsweredWhileAMinorityIsDown() throws Exception {
+        try (MiniCluster c = MiniCluster.start(root, 3, 100_000)) {
+            c.createVolume("vol", 0, 1, 2);
+            Volumes.createExclusive(c.client().volume("vol"), "/x");
+            var group = Volumes.groupId(c, "vol");
+            int follower = (Volumes.awaitLeader(c, 3, group) + 1) % 3;
+            // a fresh client, connected through a node that stays up, with a short deadline
+            int via = (follower + 1) % 3;
+            String a = c.addresses().get(via);
+            try (HoldfastClient client = HoldfastClient.connect(
+                    a.substring(0, a.indexOf(':')),
+                    Integer.parseInt(a.substring(a.indexOf(':') + 1)),
+                    withDeadline(c.clientEnv(), Duration.ofSeconds(10)))) {
+                VolumeService v = client.volume("vol");
+                c.stop(follower);
+                List<String> failures = new ArrayList<>();
+                List<Long> latencies = new ArrayList<>();
+                for (int i = 0; i < 6; i++) {
+                    long t0 = System.nanoTime();
+                    try {
+                        Response r = v.query(new Request.GetAttr("/x", false)).get(15, TimeUnit.SECONDS);
+                        assertThat(r).isInstanceOf(Response.AttrReply.class);
+                    } catch (Exception e) {
+                        failures.add("read " + i + ": " + e);
+                    }
+                    latencies.add((System.nanoTime() - t0) / 1_000_000);
+                }
+                System.out.println(
+                        "read latencies ms with node" + follower + " down: " + latencies + ", failures " + failures);
+                assertThat(failures)
+                        .as("reads that failed with a majority up (latencies ms " + latencies + ")")
+                        .isEmpty();
+            }
         }
-        System.out.println("read latencies ms with node" + follower + " down: " + latencies + ", failures " + failures);
-        assertThat(failures).as("reads that failed with a majority up (latencies ms " + latencies + ")").isEmpty();
-      }
     }
-  }
 
-  private static java.util.Map<String, Object> withDeadline(java.util.Map<String, Object> env, Duration d) {
-    env.put("holdfast.deadline", d);
-    return env;
-  }
+    private static Map<String, Object> withDeadline(Map<String, Object> env, Duration d) {
+        env.put("holdfast.deadline", d);
+        return env;
+    }
 }

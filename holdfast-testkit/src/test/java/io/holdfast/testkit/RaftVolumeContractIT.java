@@ -18,51 +18,53 @@ import org.junit.jupiter.api.io.TempDir;
  * directory); after the last test every member must hold the same state.
  */
 class RaftVolumeContractIT extends FileSystemContract {
-  @TempDir static Path clusterRoot;
-  private static MiniCluster cluster;
-  private static VolumeService volume;
-  private FileSystem fs;
+    @TempDir
+    static Path clusterRoot;
 
-  @BeforeAll
-  static void startCluster() throws IOException {
-    cluster = MiniCluster.start(clusterRoot, 3, 100_000);
-    volume = cluster.createVolume("contract", 0, 1, 2);
-  }
+    private static MiniCluster cluster;
+    private static VolumeService volume;
+    private FileSystem fs;
 
-  @AfterAll
-  static void stopCluster() throws IOException {
-    try {
-      if (cluster != null) {
-        var d = cluster.awaitConvergence("contract", Duration.ofSeconds(60));
-        System.out.println("contract volume converged at applied index " + d.appliedIndex() + " digest " + d.hex());
-      }
-    } finally {
-      if (cluster != null) {
-        cluster.close();
-      }
+    @BeforeAll
+    static void startCluster() throws IOException {
+        cluster = MiniCluster.start(clusterRoot, 3, 100_000);
+        volume = cluster.createVolume("contract", 0, 1, 2);
     }
-  }
 
-  @Override
-  protected void openFileSystem() throws IOException {
-    fs = TestVolumes.open(volume, Map.of(HoldfastFileSystemProvider.ENV_CALLER, Caller.ROOT));
-  }
-
-  @Override
-  protected void closeFileSystem() throws IOException {
-    if (fs != null) {
-      fs.close();
+    @AfterAll
+    static void stopCluster() throws IOException {
+        try {
+            if (cluster != null) {
+                var d = cluster.awaitConvergence("contract", Duration.ofSeconds(60));
+                System.out.println(
+                        "contract volume converged at applied index " + d.appliedIndex() + " digest " + d.hex());
+            }
+        } finally {
+            if (cluster != null) {
+                cluster.close();
+            }
+        }
     }
-  }
 
-  @Override
-  protected Path root() {
-    return fs.getPath("/");
-  }
+    @Override
+    protected void openFileSystem() throws IOException {
+        fs = TestVolumes.open(volume, Map.of(HoldfastFileSystemProvider.ENV_CALLER, Caller.ROOT));
+    }
 
-  @Override
-  protected boolean isHoldfast() {
-    return true;
-  }
+    @Override
+    protected void closeFileSystem() throws IOException {
+        if (fs != null) {
+            fs.close();
+        }
+    }
 
+    @Override
+    protected Path root() {
+        return fs.getPath("/");
+    }
+
+    @Override
+    protected boolean isHoldfast() {
+        return true;
+    }
 }

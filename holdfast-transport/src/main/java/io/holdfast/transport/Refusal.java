@@ -26,75 +26,76 @@ import org.apache.ratis.thirdparty.io.grpc.StatusRuntimeException;
  * {@code GroupMismatchException}; a wrong cluster CA fails the TLS handshake). Stateless.
  */
 public final class Refusal {
-  /**
-   * Prefix of the message of an exception a node refuses a request with; the errno name and a
-   * message follow, separated by ':'.
-   */
-  static final String PREFIX = "HOLDFAST-ERRNO:";
+    /**
+     * Prefix of the message of an exception a node refuses a request with; the errno name and a
+     * message follow, separated by ':'.
+     */
+    static final String PREFIX = "HOLDFAST-ERRNO:";
 
-  private Refusal() {}
+    private Refusal() {}
 
-  /** The message a node refuses a request with; read back by {@link #decode}. */
-  static String encode(Errno errno, String message) {
-    return PREFIX + errno.name() + ":" + message;
-  }
+    /** The message a node refuses a request with; read back by {@link #decode}. */
+    static String encode(Errno errno, String message) {
+        return PREFIX + errno.name() + ":" + message;
+    }
 
-  /**
-   * The exception a node fails a transaction with to refuse it with {@code error}'s errno and
-   * message (without the {@code "ERRNO: "} prefix that {@link HoldfastException} adds).
-   */
-  public static IOException exception(HoldfastException error) {
-    String message = error.getMessage();
-    String prefix = error.errno() + ": ";
-    return new IOException(encode(error.errno(), message.startsWith(prefix) ? message.substring(prefix.length()) : message));
-  }
+    /**
+     * The exception a node fails a transaction with to refuse it with {@code error}'s errno and
+     * message (without the {@code "ERRNO: "} prefix that {@link HoldfastException} adds).
+     */
+    public static IOException exception(HoldfastException error) {
+        String message = error.getMessage();
+        String prefix = error.errno() + ": ";
+        return new IOException(
+                encode(error.errno(), message.startsWith(prefix) ? message.substring(prefix.length()) : message));
+    }
 
-  /**
-   * A node's refusal found in {@code t} or its causes, or null if there is none. An errno name
-   * this side does not know becomes {@link Errno#EIO} with the rest of the message.
-   */
-  public static Response.Error decode(Throwable t) {
-    for (Throwable c = t; c != null; c = c.getCause()) {
-      String msg = c.getMessage();
-      int i = msg == null ? -1 : msg.indexOf(PREFIX);
-      if (i >= 0) {
-        String rest = msg.substring(i + PREFIX.length());
-        int colon = rest.indexOf(':');
-        try {
-          Errno errno = Errno.valueOf(colon < 0 ? rest : rest.substring(0, colon));
-          if (errno != Errno.OK) {
-            return new Response.Error(errno, colon < 0 ? "" : rest.substring(colon + 1));
-          }
-        } catch (IllegalArgumentException ignored) {
-          return new Response.Error(Errno.EIO, rest);
+    /**
+     * A node's refusal found in {@code t} or its causes, or null if there is none. An errno name
+     * this side does not know becomes {@link Errno#EIO} with the rest of the message.
+     */
+    public static Response.Error decode(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            String msg = c.getMessage();
+            int i = msg == null ? -1 : msg.indexOf(PREFIX);
+            if (i >= 0) {
+                String rest = msg.substring(i + PREFIX.length());
+                int colon = rest.indexOf(':');
+                try {
+                    Errno errno = Errno.valueOf(colon < 0 ? rest : rest.substring(0, colon));
+                    if (errno != Errno.OK) {
+                        return new Response.Error(errno, colon < 0 ? "" : rest.substring(colon + 1));
+                    }
+                } catch (IllegalArgumentException ignored) {
+                    return new Response.Error(Errno.EIO, rest);
+                }
+            }
+            if (c.getCause() == c) {
+                break;
+            }
         }
-      }
-      if (c.getCause() == c) {
-        break;
-      }
+        return null;
     }
-    return null;
-  }
 
-  /** The status a node closes a call with when the caller is past a connection limit. */
-  public static Status connectionLimit(String description) {
-    return Status.RESOURCE_EXHAUSTED.withDescription(description);
-  }
-
-  /**
-   * Whether {@code t} or one of its causes is a node's {@link #connectionLimit} refusal, as a
-   * gRPC status or as the text Ratis made of one.
-   */
-  public static boolean isConnectionLimit(Throwable t) {
-    for (Throwable c = t; c != null; c = c.getCause()) {
-      if (c instanceof StatusRuntimeException s && s.getStatus().getCode() == Status.Code.RESOURCE_EXHAUSTED
-          || String.valueOf(c.getMessage()).contains(Status.Code.RESOURCE_EXHAUSTED.name())) {
-        return true;
-      }
-      if (c.getCause() == c) {
-        break;
-      }
+    /** The status a node closes a call with when the caller is past a connection limit. */
+    public static Status connectionLimit(String description) {
+        return Status.RESOURCE_EXHAUSTED.withDescription(description);
     }
-    return false;
-  }
+
+    /**
+     * Whether {@code t} or one of its causes is a node's {@link #connectionLimit} refusal, as a
+     * gRPC status or as the text Ratis made of one.
+     */
+    public static boolean isConnectionLimit(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof StatusRuntimeException s && s.getStatus().getCode() == Status.Code.RESOURCE_EXHAUSTED
+                    || String.valueOf(c.getMessage()).contains(Status.Code.RESOURCE_EXHAUSTED.name())) {
+                return true;
+            }
+            if (c.getCause() == c) {
+                break;
+            }
+        }
+        return false;
+    }
 }

@@ -12,31 +12,38 @@ import org.junit.jupiter.api.Test;
 
 /** What a node encodes, a client decodes back, however deep Ratis wraps it. */
 class RefusalTest {
-  @Test
-  void aRefusedRequestComesBackAsItsErrnoAndMessage() {
-    IOException sent = Refusal.exception(new HoldfastException(Errno.ENOSPC, "below the disk reserve: 1 MiB free"));
-    Throwable received = new CompletionException(new IOException("reply from n1: " + sent.getMessage(), sent));
-    assertThat(Refusal.decode(received)).isEqualTo(new Response.Error(Errno.ENOSPC, "below the disk reserve: 1 MiB free"));
-  }
+    @Test
+    void aRefusedRequestComesBackAsItsErrnoAndMessage() {
+        IOException sent = Refusal.exception(new HoldfastException(Errno.ENOSPC, "below the disk reserve: 1 MiB free"));
+        Throwable received = new CompletionException(new IOException("reply from n1: " + sent.getMessage(), sent));
+        assertThat(Refusal.decode(received))
+                .isEqualTo(new Response.Error(Errno.ENOSPC, "below the disk reserve: 1 MiB free"));
+    }
 
-  @Test
-  void otherFailuresAreNotRefusals() {
-    assertThat(Refusal.decode(new IOException("connection reset"))).isNull();
-    assertThat(Refusal.decode(new IOException((String) null))).isNull();
-    assertThat(Refusal.decode(new IOException(Refusal.encode(Errno.OK, "fine")))).isNull();
-  }
+    @Test
+    void otherFailuresAreNotRefusals() {
+        assertThat(Refusal.decode(new IOException("connection reset"))).isNull();
+        assertThat(Refusal.decode(new IOException((String) null))).isNull();
+        assertThat(Refusal.decode(new IOException(Refusal.encode(Errno.OK, "fine"))))
+                .isNull();
+    }
 
-  @Test
-  void anUnknownErrnoNameBecomesEio() {
-    Response.Error e = Refusal.decode(new IOException(Refusal.PREFIX + "EFUTURE:something new"));
-    assertThat(e.errno()).isEqualTo(Errno.EIO);
-    assertThat(e.message()).isEqualTo("EFUTURE:something new");
-  }
+    @Test
+    void anUnknownErrnoNameBecomesEio() {
+        Response.Error e = Refusal.decode(new IOException(Refusal.PREFIX + "EFUTURE:something new"));
+        assertThat(e.errno()).isEqualTo(Errno.EIO);
+        assertThat(e.message()).isEqualTo("EFUTURE:something new");
+    }
 
-  @Test
-  void aConnectionLimitIsRecognisedAsStatusOrText() {
-    assertThat(Refusal.isConnectionLimit(new IOException(Refusal.connectionLimit("over the limit").asRuntimeException()))).isTrue();
-    assertThat(Refusal.isConnectionLimit(new IOException("UNAVAILABLE: io exception; RESOURCE_EXHAUSTED: limit of 3"))).isTrue();
-    assertThat(Refusal.isConnectionLimit(new IOException(Status.UNAVAILABLE.asRuntimeException()))).isFalse();
-  }
+    @Test
+    void aConnectionLimitIsRecognisedAsStatusOrText() {
+        assertThat(Refusal.isConnectionLimit(new IOException(
+                        Refusal.connectionLimit("over the limit").asRuntimeException())))
+                .isTrue();
+        assertThat(Refusal.isConnectionLimit(
+                        new IOException("UNAVAILABLE: io exception; RESOURCE_EXHAUSTED: limit of 3")))
+                .isTrue();
+        assertThat(Refusal.isConnectionLimit(new IOException(Status.UNAVAILABLE.asRuntimeException())))
+                .isFalse();
+    }
 }

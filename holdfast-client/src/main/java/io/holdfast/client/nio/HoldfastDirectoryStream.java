@@ -19,92 +19,90 @@ import java.util.NoSuchElementException;
  * <p>Not thread-safe (as the {@link DirectoryStream} contract allows).
  */
 final class HoldfastDirectoryStream implements DirectoryStream<Path> {
-  /** Entries asked for per ReadDir request. */
-  static final int PAGE_ENTRIES = 1024;
+    /** Entries asked for per ReadDir request. */
+    static final int PAGE_ENTRIES = 1024;
 
-  private final HoldfastPath dir;
-  private final String volumePath;
-  private final Filter<? super Path> filter;
-  private List<DirEntry> page;
-  private boolean more;
-  private boolean closed;
-  private boolean iterated;
+    private final HoldfastPath dir;
+    private final String volumePath;
+    private final Filter<? super Path> filter;
+    private List<DirEntry> page;
+    private boolean more;
+    private boolean closed;
+    private boolean iterated;
 
-  HoldfastDirectoryStream(HoldfastPath dir, String volumePath, Response.DirPage first,
-      Filter<? super Path> filter) {
-    this.dir = dir;
-    this.volumePath = volumePath;
-    this.filter = filter;
-    this.page = first.entries();
-    this.more = first.more();
-  }
-
-  @Override
-  public Iterator<Path> iterator() {
-    if (closed) {
-      throw new IllegalStateException("directory stream closed");
+    HoldfastDirectoryStream(HoldfastPath dir, String volumePath, Response.DirPage first, Filter<? super Path> filter) {
+        this.dir = dir;
+        this.volumePath = volumePath;
+        this.filter = filter;
+        this.page = first.entries();
+        this.more = first.more();
     }
-    if (iterated) {
-      throw new IllegalStateException("iterator already obtained");
-    }
-    iterated = true;
-    return new Iterator<>() {
-      private int index;
-      private Path next;
 
-      @Override
-      public boolean hasNext() {
-        while (next == null && !closed) {
-          if (index == page.size()) {
-            if (!more || page.isEmpty()) {
-              return false;
+    @Override
+    public Iterator<Path> iterator() {
+        if (closed) {
+            throw new IllegalStateException("directory stream closed");
+        }
+        if (iterated) {
+            throw new IllegalStateException("iterator already obtained");
+        }
+        iterated = true;
+        return new Iterator<>() {
+            private int index;
+            private Path next;
+
+            @Override
+            public boolean hasNext() {
+                while (next == null && !closed) {
+                    if (index == page.size()) {
+                        if (!more || page.isEmpty()) {
+                            return false;
+                        }
+                        fetch(page.getLast().name());
+                        index = 0;
+                        continue;
+                    }
+                    Path p = dir.resolve(page.get(index++).name());
+                    try {
+                        if (filter == null || filter.accept(p)) {
+                            next = p;
+                        }
+                    } catch (IOException e) {
+                        throw new DirectoryIteratorException(e);
+                    }
+                }
+                return next != null;
             }
-            fetch(page.getLast().name());
-            index = 0;
-            continue;
-          }
-          Path p = dir.resolve(page.get(index++).name());
-          try {
-            if (filter == null || filter.accept(p)) {
-              next = p;
+
+            @Override
+            public Path next() {
+                if (!hasNext()) {
+                    throw new NoSuchElementException();
+                }
+                Path p = next;
+                next = null;
+                return p;
             }
-          } catch (IOException e) {
+        };
+    }
+
+    private void fetch(String after) {
+        try {
+            Response r = dir.getFileSystem().query(new Request.ReadDir(volumePath, after, PAGE_ENTRIES));
+            if (r instanceof Response.DirPage d) {
+                page = d.entries();
+                more = d.more();
+                return;
+            }
+            Errors.ok(r, dir.toString(), null);
+            throw Errors.unexpected(r, dir.toString());
+        } catch (IOException e) {
             throw new DirectoryIteratorException(e);
-          }
         }
-        return next != null;
-      }
-
-      @Override
-      public Path next() {
-        if (!hasNext()) {
-          throw new NoSuchElementException();
-        }
-        Path p = next;
-        next = null;
-        return p;
-      }
-    };
-  }
-
-  private void fetch(String after) {
-    try {
-      Response r = dir.getFileSystem()
-          .query(new Request.ReadDir(volumePath, after, PAGE_ENTRIES));
-      if (r instanceof Response.DirPage d) {
-        page = d.entries();
-        more = d.more();
-        return;
-      }
-      Errors.ok(r, dir.toString(), null);
-      throw Errors.unexpected(r, dir.toString());
-    } catch (IOException e) {
-      throw new DirectoryIteratorException(e);
     }
-  }
 
-  @Override
-  public void close() {
-    closed = true;
-  }
+    @Override
+    public void close() {
+        closed = true;
+    }
 }

@@ -4,6 +4,7 @@ import io.holdfast.common.Caller;
 import io.holdfast.common.Errno;
 import io.holdfast.common.ErrnoFileSystemException;
 import io.holdfast.protocol.Checksums;
+import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import java.io.IOException;
@@ -22,6 +23,7 @@ import java.nio.channels.WritableByteChannel;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -38,548 +40,557 @@ import java.util.concurrent.atomic.AtomicReference;
  * supported. Thread-safe: operations on position are serialized.
  */
 final class HoldfastFileChannel extends FileChannel {
-  private static final int CHUNK = io.holdfast.protocol.Limits.MAX_DATA_BYTES;
+    private static final int CHUNK = Limits.MAX_DATA_BYTES;
 
-  private final HoldfastFileSystem fs;
-  private final String name;
-  private final long inode;
-  private final Caller caller;
-  private final boolean readable;
-  private final boolean writable;
-  private final boolean append;
-  private final Inflight inflight = new Inflight();
-  private final AtomicReference<IOException> failure = new AtomicReference<>();
-  private final List<Lock> locks = new ArrayList<>();
-  private long position;
-  private long size;
-  /**
-   * Read-ahead window: the last {@link #CHUNK}-sized read reply, served to the reads that
-   * follow it (a FUSE mount reads in 128 KiB pieces; one 1 MiB request instead of eight).
-   * Dropped on every write or truncate through this channel, and not used once this file
-   * system has sent any mutation since it was filled (another channel's write to the same
-   * file). Data another client writes meanwhile is seen after the window moves on or the file
-   * is reopened (close-to-open, as NFS).
-   */
-  private byte[] window = new byte[0];
-  private long windowStart = -1;
-  /** {@link HoldfastFileSystem#changeCount()} when the window was filled. */
-  private long windowChanges = -1;
+    private final HoldfastFileSystem fs;
+    private final String name;
+    private final long inode;
+    private final Caller caller;
+    private final boolean readable;
+    private final boolean writable;
+    private final boolean append;
+    private final Inflight inflight = new Inflight();
+    private final AtomicReference<IOException> failure = new AtomicReference<>();
+    private final List<Lock> locks = new ArrayList<>();
+    private long position;
+    private long size;
+    /**
+     * Read-ahead window: the last {@link #CHUNK}-sized read reply, served to the reads that
+     * follow it (a FUSE mount reads in 128 KiB pieces; one 1 MiB request instead of eight).
+     * Dropped on every write or truncate through this channel, and not used once this file
+     * system has sent any mutation since it was filled (another channel's write to the same
+     * file). Data another client writes meanwhile is seen after the window moves on or the file
+     * is reopened (close-to-open, as NFS).
+     */
+    private byte[] window = new byte[0];
 
-  HoldfastFileChannel(HoldfastFileSystem fs, String name, long inode, long size, Caller caller,
-      boolean readable, boolean writable, boolean append) {
-    this.fs = fs;
-    this.name = name;
-    this.inode = inode;
-    this.size = size;
-    this.caller = caller;
-    this.readable = readable;
-    this.writable = writable;
-    this.append = append;
-    this.position = append ? size : 0;
-  }
+    private long windowStart = -1;
+    /** {@link HoldfastFileSystem#changeCount()} when the window was filled. */
+    private long windowChanges = -1;
 
-  long inode() {
-    return inode;
-  }
-
-  private void ensureOpen() throws ClosedChannelException {
-    if (!isOpen()) {
-      throw new ClosedChannelException();
+    HoldfastFileChannel(
+            HoldfastFileSystem fs,
+            String name,
+            long inode,
+            long size,
+            Caller caller,
+            boolean readable,
+            boolean writable,
+            boolean append) {
+        this.fs = fs;
+        this.name = name;
+        this.inode = inode;
+        this.size = size;
+        this.caller = caller;
+        this.readable = readable;
+        this.writable = writable;
+        this.append = append;
+        this.position = append ? size : 0;
     }
-  }
 
-  private void ensureReadable() throws ClosedChannelException {
-    ensureOpen();
-    if (!readable) {
-      throw new NonReadableChannelException();
+    long inode() {
+        return inode;
     }
-  }
 
-  private void ensureWritable() throws ClosedChannelException {
-    ensureOpen();
-    if (!writable) {
-      throw new NonWritableChannelException();
-    }
-  }
-
-  private static void checkPosition(long pos) {
-    if (pos < 0) {
-      throw new IllegalArgumentException("negative position");
-    }
-  }
-
-  private static void checkPositionAndCount(long pos, long count) {
-    if (pos < 0 || count < 0) {
-      throw new IllegalArgumentException("negative position or count");
-    }
-  }
-
-  private ClosedByInterruptException interrupted() {
-    Thread.currentThread().interrupt();
-    try {
-      close();
-    } catch (IOException e) {
-      // the interrupt is what the caller needs to hear about
-    }
-    return new ClosedByInterruptException();
-  }
-
-  /** Waits for this channel's outstanding writes and reports the first failure, once. */
-  private void drain() throws IOException {
-    try {
-      inflight.awaitBegun();
-    } catch (InterruptedException e) {
-      throw interrupted();
-    }
-    IOException f = failure.getAndSet(null);
-    if (f != null) {
-      throw f;
-    }
-  }
-
-  private Response call(CompletableFutureSupplier s) throws IOException {
-    try {
-      return Errors.await(s.get());
-    } catch (InterruptedIOException e) {
-      throw interrupted();
-    }
-  }
-
-  /**
-   * Sends {@code q} once the writes this file system began before it have completed (other
-   * channels' writes to this file included), as {@link HoldfastFileSystem#query} does, but with
-   * this channel's interrupt handling.
-   */
-  private Response query(Request.Query q) throws IOException {
-    fs.awaitWrites();
-    return call(() -> fs.service().query(q));
-  }
-
-  @FunctionalInterface
-  private interface CompletableFutureSupplier {
-    java.util.concurrent.CompletableFuture<Response> get();
-  }
-
-  // ---- reading -------------------------------------------------------------------------
-
-  /** Reads into {@code dst} at {@code pos}; returns bytes read or -1 at end of file. */
-  private int readAt(ByteBuffer dst, long pos) throws IOException {
-    drain();
-    int total = 0;
-    while (dst.hasRemaining()) {
-      long at = pos + total;
-      if (windowStart < 0 || at < windowStart || at >= windowStart + window.length
-          || windowChanges != fs.changeCount()) {
-        fill(at);
-      }
-      int offset = (int) (at - windowStart);
-      int n = Math.min(dst.remaining(), window.length - offset);
-      if (n <= 0) {
-        break; // end of file
-      }
-      dst.put(window, offset, n);
-      total += n;
-      if (window.length < CHUNK && offset + n == window.length) {
-        break; // short window: end of file when it was read
-      }
-    }
-    return total == 0 && want(dst) ? -1 : total;
-  }
-
-  /** Reads up to {@link #CHUNK} bytes at {@code at} into the read-ahead window. */
-  private void fill(long at) throws IOException {
-    // Counted before the wait: a write another channel begins after this line moves the count,
-    // so the window is not reused past it; one begun before it is waited for here.
-    long changesBefore = fs.changeCount();
-    Response r = query(new Request.Read(inode, at, CHUNK));
-    byte[] bytes = switch (r) {
-      case Response.Data d -> {
-        if (Checksums.crc32c(d.bytes()) != d.crc32c()) {
-          throw new ErrnoFileSystemException(name, null, Errno.EIO,
-              "checksum mismatch reading inode " + inode + " at offset " + at);
+    private void ensureOpen() throws ClosedChannelException {
+        if (!isOpen()) {
+            throw new ClosedChannelException();
         }
-        yield d.bytes();
-      }
-      case Response.Error e -> throw Errors.toException(e, name, null);
-      default -> throw Errors.unexpected(r, name);
-    };
-    if (bytes.length > CHUNK) {
-      throw new ErrnoFileSystemException(name, null, Errno.EPROTO,
-          "read returned " + bytes.length + " bytes, asked for " + CHUNK);
     }
-    window = bytes;
-    windowStart = at;
-    windowChanges = changesBefore;
-  }
 
-  private void dropWindow() {
-    window = new byte[0];
-    windowStart = -1;
-  }
-
-  private static boolean want(ByteBuffer dst) {
-    return dst.hasRemaining();
-  }
-
-  @Override
-  public synchronized int read(ByteBuffer dst) throws IOException {
-    ensureReadable();
-    int n = readAt(dst, position);
-    if (n > 0) {
-      position += n;
+    private void ensureReadable() throws ClosedChannelException {
+        ensureOpen();
+        if (!readable) {
+            throw new NonReadableChannelException();
+        }
     }
-    return n;
-  }
 
-  @Override
-  public synchronized long read(ByteBuffer[] dsts, int offset, int length) throws IOException {
-    Objects.checkFromIndexSize(offset, length, dsts.length);
-    ensureReadable();
-    long total = 0;
-    for (int i = offset; i < offset + length; i++) {
-      if (!dsts[i].hasRemaining()) {
-        continue;
-      }
-      int n = read(dsts[i]);
-      if (n < 0) {
-        return total == 0 ? -1 : total;
-      }
-      total += n;
-      if (dsts[i].hasRemaining()) {
-        break;
-      }
+    private void ensureWritable() throws ClosedChannelException {
+        ensureOpen();
+        if (!writable) {
+            throw new NonWritableChannelException();
+        }
     }
-    return total;
-  }
 
-  @Override
-  public synchronized int read(ByteBuffer dst, long pos) throws IOException {
-    checkPosition(pos);
-    ensureReadable();
-    return readAt(dst, pos);
-  }
-
-  // ---- writing -------------------------------------------------------------------------
-
-  private int writeAt(ByteBuffer src, long pos) throws IOException {
-    dropWindow();
-    int total = 0;
-    int chunk = fs.maxChunkBytes();
-    while (src.hasRemaining()) {
-      byte[] data = new byte[Math.min(src.remaining(), chunk)];
-      src.get(data);
-      long at = pos + total;
-      Request.Write w = new Request.Write(caller, inode, at, data, Checksums.crc32c(data));
-      long ticket = inflight.begin();
-      try {
-        fs.submitWrite(w, (r, t) -> completed(r, t, at, ticket));
-      } catch (ClosedByInterruptException e) {
-        inflight.end(ticket);
-        throw interrupted();
-      } catch (RuntimeException e) {
-        inflight.end(ticket);
-        throw e;
-      }
-      total += data.length;
-      size = Math.max(size, at + data.length);
+    private static void checkPosition(long pos) {
+        if (pos < 0) {
+            throw new IllegalArgumentException("negative position");
+        }
     }
-    return total;
-  }
 
-  private void completed(Response r, Throwable t, long at, long ticket) {
-    try {
-      IOException e = null;
-      if (t != null) {
+    private static void checkPositionAndCount(long pos, long count) {
+        if (pos < 0 || count < 0) {
+            throw new IllegalArgumentException("negative position or count");
+        }
+    }
+
+    private ClosedByInterruptException interrupted() {
+        Thread.currentThread().interrupt();
         try {
-          e = Errors.unwrap(t);
-        } catch (RuntimeException | Error x) {
-          e = new IOException("write at " + at + " of " + name + " failed", x);
+            close();
+        } catch (IOException e) {
+            // the interrupt is what the caller needs to hear about
         }
-      } else if (r instanceof Response.Error err) {
-        e = Errors.toException(err, name, null);
-      }
-      if (e != null) {
-        failure.compareAndSet(null, e);
-      }
-    } finally {
-      inflight.end(ticket);
+        return new ClosedByInterruptException();
     }
-  }
 
-  @Override
-  public synchronized int write(ByteBuffer src) throws IOException {
-    ensureWritable();
-    if (append) {
-      position = size;
+    /** Waits for this channel's outstanding writes and reports the first failure, once. */
+    private void drain() throws IOException {
+        try {
+            inflight.awaitBegun();
+        } catch (InterruptedException e) {
+            throw interrupted();
+        }
+        IOException f = failure.getAndSet(null);
+        if (f != null) {
+            throw f;
+        }
     }
-    int n = writeAt(src, position);
-    position += n;
-    return n;
-  }
 
-  @Override
-  public synchronized long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
-    Objects.checkFromIndexSize(offset, length, srcs.length);
-    ensureWritable();
-    long total = 0;
-    for (int i = offset; i < offset + length; i++) {
-      total += write(srcs[i]);
+    private Response call(CompletableFutureSupplier s) throws IOException {
+        try {
+            return Errors.await(s.get());
+        } catch (InterruptedIOException e) {
+            throw interrupted();
+        }
     }
-    return total;
-  }
 
-  @Override
-  public synchronized int write(ByteBuffer src, long pos) throws IOException {
-    checkPosition(pos);
-    ensureWritable();
-    return writeAt(src, pos);
-  }
-
-  // ---- position, size ------------------------------------------------------------------
-
-  @Override
-  public synchronized long position() throws IOException {
-    ensureOpen();
-    return position;
-  }
-
-  @Override
-  public synchronized FileChannel position(long newPosition) throws IOException {
-    checkPosition(newPosition);
-    ensureOpen();
-    position = newPosition;
-    return this;
-  }
-
-  @Override
-  public synchronized long size() throws IOException {
-    ensureOpen();
-    drain();
-    Response r = query(new Request.GetAttrByInode(inode));
-    size = Errors.attr(r, name, null).size();
-    return size;
-  }
-
-  @Override
-  public synchronized FileChannel truncate(long newSize) throws IOException {
-    if (newSize < 0) {
-      throw new IllegalArgumentException("negative size");
+    /**
+     * Sends {@code q} once the writes this file system began before it have completed (other
+     * channels' writes to this file included), as {@link HoldfastFileSystem#query} does, but with
+     * this channel's interrupt handling.
+     */
+    private Response query(Request.Query q) throws IOException {
+        fs.awaitWrites();
+        return call(() -> fs.service().query(q));
     }
-    ensureWritable();
-    dropWindow();
-    long current = size();
-    if (newSize < current) {
-      Response r = fs.submit(new Request.Truncate(caller, inode, newSize));
-      Errors.attr(r, name, null);
-      size = newSize;
+
+    @FunctionalInterface
+    private interface CompletableFutureSupplier {
+        CompletableFuture<Response> get();
     }
-    if (position > newSize) {
-      position = newSize;
+
+    // ---- reading -------------------------------------------------------------------------
+
+    /** Reads into {@code dst} at {@code pos}; returns bytes read or -1 at end of file. */
+    private int readAt(ByteBuffer dst, long pos) throws IOException {
+        drain();
+        int total = 0;
+        while (dst.hasRemaining()) {
+            long at = pos + total;
+            if (windowStart < 0
+                    || at < windowStart
+                    || at >= windowStart + window.length
+                    || windowChanges != fs.changeCount()) {
+                fill(at);
+            }
+            int offset = (int) (at - windowStart);
+            int n = Math.min(dst.remaining(), window.length - offset);
+            if (n <= 0) {
+                break; // end of file
+            }
+            dst.put(window, offset, n);
+            total += n;
+            if (window.length < CHUNK && offset + n == window.length) {
+                break; // short window: end of file when it was read
+            }
+        }
+        return total == 0 && want(dst) ? -1 : total;
     }
-    return this;
-  }
 
-  /**
-   * Linux {@code fallocate(2)} on this channel's file, after this channel's outstanding writes
-   * (and every write this file system began before) have completed, so it applies after them;
-   * see {@link HoldfastFiles#fallocate}.
-   *
-   * @return the file's size afterwards, in bytes
-   * @throws NonWritableChannelException if the channel was not opened for writing (EBADF)
-   * @throws IOException the volume's refusal ({@code EINVAL}, {@code EOPNOTSUPP}, {@code EFBIG},
-   *     {@code ENOSPC}, ...), or the first failure of this channel's earlier writes
-   */
-  synchronized long fallocate(int mode, long offset, long length) throws IOException {
-    ensureWritable();
-    dropWindow();
-    drain();
-    Response r = fs.submit(new Request.Fallocate(caller, inode, mode, offset, length));
-    size = Errors.attr(r, name, null).size();
-    return size;
-  }
-
-  /**
-   * Linux {@code lseek(2)} {@code SEEK_DATA} or {@code SEEK_HOLE} on this channel's file, after
-   * its outstanding writes; the channel's position is not changed. See
-   * {@link HoldfastFiles#seekData}.
-   *
-   * @return the offset found, in bytes
-   * @throws IOException {@code ENXIO} as an {@link ErrnoFileSystemException} when there is no
-   *     such offset, or another failure
-   */
-  synchronized long seek(long offset, boolean hole) throws IOException {
-    ensureOpen();
-    drain();
-    Response r = query(new Request.SeekData(inode, offset, hole));
-    return switch (r) {
-      case Response.Offset o -> o.offset();
-      case Response.Error e -> throw Errors.toException(e, name, null);
-      default -> throw Errors.unexpected(r, name);
-    };
-  }
-
-  /**
-   * Waits until this channel's writes, and every other write this file system began before the
-   * call, are committed (fsync(2) makes all of a file's data durable, whichever descriptor wrote
-   * it; through FUSE, data written back from a shared mapping arrives on any open handle).
-   * Committed data is durable on a majority of the replicas, so nothing more is needed.
-   *
-   * @throws IOException the first failure of this channel's writes, reported once
-   */
-  @Override
-  public void force(boolean metaData) throws IOException {
-    ensureOpen();
-    drain();
-    fs.awaitWrites();
-  }
-
-  // ---- transfers -----------------------------------------------------------------------
-
-  @Override
-  public long transferTo(long pos, long count, WritableByteChannel target) throws IOException {
-    checkPositionAndCount(pos, count);
-    ensureReadable();
-    long done = 0;
-    ByteBuffer buf = ByteBuffer.allocate((int) Math.min(CHUNK, Math.max(1, count)));
-    while (done < count) {
-      buf.clear().limit((int) Math.min(buf.capacity(), count - done));
-      int n = read(buf, pos + done);
-      if (n <= 0) {
-        break;
-      }
-      buf.flip();
-      while (buf.hasRemaining()) {
-        target.write(buf);
-      }
-      done += n;
+    /** Reads up to {@link #CHUNK} bytes at {@code at} into the read-ahead window. */
+    private void fill(long at) throws IOException {
+        // Counted before the wait: a write another channel begins after this line moves the count,
+        // so the window is not reused past it; one begun before it is waited for here.
+        long changesBefore = fs.changeCount();
+        Response r = query(new Request.Read(inode, at, CHUNK));
+        byte[] bytes = switch (r) {
+            case Response.Data d -> {
+                if (Checksums.crc32c(d.bytes()) != d.crc32c()) {
+                    throw new ErrnoFileSystemException(
+                            name, null, Errno.EIO, "checksum mismatch reading inode " + inode + " at offset " + at);
+                }
+                yield d.bytes();
+            }
+            case Response.Error e -> throw Errors.toException(e, name, null);
+            default -> throw Errors.unexpected(r, name);
+        };
+        if (bytes.length > CHUNK) {
+            throw new ErrnoFileSystemException(
+                    name, null, Errno.EPROTO, "read returned " + bytes.length + " bytes, asked for " + CHUNK);
+        }
+        window = bytes;
+        windowStart = at;
+        windowChanges = changesBefore;
     }
-    return done;
-  }
 
-  @Override
-  public long transferFrom(ReadableByteChannel src, long pos, long count) throws IOException {
-    checkPositionAndCount(pos, count);
-    ensureWritable();
-    long done = 0;
-    ByteBuffer buf = ByteBuffer.allocate((int) Math.min(CHUNK, Math.max(1, count)));
-    while (done < count) {
-      buf.clear().limit((int) Math.min(buf.capacity(), count - done));
-      int n = src.read(buf);
-      if (n <= 0) {
-        break;
-      }
-      buf.flip();
-      while (buf.hasRemaining()) {
-        write(buf, pos + done + buf.position());
-      }
-      done += n;
+    private void dropWindow() {
+        window = new byte[0];
+        windowStart = -1;
     }
-    return done;
-  }
 
-  /**
-   * Not supported: a volume's data is not addressable memory.
-   *
-   * @throws UnsupportedOperationException always
-   */
-  @Override
-  public MappedByteBuffer map(MapMode mode, long pos, long sz) {
-    throw new UnsupportedOperationException("map is not supported by Holdfast");
-  }
-
-  // ---- locks ---------------------------------------------------------------------------
-
-  /** A lock local to this file system instance; overlapping requests fail at once. */
-  private final class Lock extends FileLock {
-    private boolean valid = true;
-
-    Lock(long pos, long sz, boolean shared) {
-      super(HoldfastFileChannel.this, pos, sz, shared);
+    private static boolean want(ByteBuffer dst) {
+        return dst.hasRemaining();
     }
 
     @Override
-    public boolean isValid() {
-      synchronized (locks) {
-        return valid && HoldfastFileChannel.this.isOpen();
-      }
+    public synchronized int read(ByteBuffer dst) throws IOException {
+        ensureReadable();
+        int n = readAt(dst, position);
+        if (n > 0) {
+            position += n;
+        }
+        return n;
     }
 
     @Override
-    public void release() throws IOException {
-      ensureOpen();
-      synchronized (locks) {
-        valid = false;
-        locks.remove(this);
-      }
-      fs.unlocked(inode, this);
-    }
-
-    void invalidate() {
-      synchronized (locks) {
-        valid = false;
-      }
-    }
-  }
-
-  @Override
-  public FileLock lock(long pos, long sz, boolean shared) throws IOException {
-    FileLock l = tryLock(pos, sz, shared);
-    if (l == null) {
-      throw new OverlappingFileLockException();
-    }
-    return l;
-  }
-
-  @Override
-  public FileLock tryLock(long pos, long sz, boolean shared) throws IOException {
-    if (pos < 0 || sz < 0) {
-      throw new IllegalArgumentException("negative position or size");
-    }
-    if (shared) {
-      ensureReadable();
-    } else {
-      ensureWritable();
-    }
-    Lock l = new Lock(pos, sz, shared);
-    fs.locked(inode, l);
-    synchronized (locks) {
-      locks.add(l);
-    }
-    return l;
-  }
-
-  // ---- close ---------------------------------------------------------------------------
-
-  @Override
-  protected void implCloseChannel() throws IOException {
-    IOException first = null;
-    try {
-      inflight.awaitBegun();
-      first = failure.getAndSet(null);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt(); // writes finish in the background
-    }
-    List<Lock> held;
-    synchronized (locks) {
-      held = List.copyOf(locks);
-      locks.clear();
-    }
-    for (Lock l : held) {
-      l.invalidate();
-      fs.unlocked(inode, l);
-    }
-    if (fs.closed(this, inode) && fs.isOpen()) {
-      try {
-        Errors.ok(Errors.await(fs.service().submit(new Request.DropOrphan(caller, inode))),
-            name, null);
-      } catch (IOException e) {
-        if (first == null) {
-          first = e;
+    public synchronized long read(ByteBuffer[] dsts, int offset, int length) throws IOException {
+        Objects.checkFromIndexSize(offset, length, dsts.length);
+        ensureReadable();
+        long total = 0;
+        for (int i = offset; i < offset + length; i++) {
+            if (!dsts[i].hasRemaining()) {
+                continue;
+            }
+            int n = read(dsts[i]);
+            if (n < 0) {
+                return total == 0 ? -1 : total;
+            }
+            total += n;
+            if (dsts[i].hasRemaining()) {
+                break;
+            }
         }
-      }
+        return total;
     }
-    if (first != null) {
-      throw first;
+
+    @Override
+    public synchronized int read(ByteBuffer dst, long pos) throws IOException {
+        checkPosition(pos);
+        ensureReadable();
+        return readAt(dst, pos);
     }
-  }
+
+    // ---- writing -------------------------------------------------------------------------
+
+    private int writeAt(ByteBuffer src, long pos) throws IOException {
+        dropWindow();
+        int total = 0;
+        int chunk = fs.maxChunkBytes();
+        while (src.hasRemaining()) {
+            byte[] data = new byte[Math.min(src.remaining(), chunk)];
+            src.get(data);
+            long at = pos + total;
+            Request.Write w = new Request.Write(caller, inode, at, data, Checksums.crc32c(data));
+            long ticket = inflight.begin();
+            try {
+                fs.submitWrite(w, (r, t) -> completed(r, t, at, ticket));
+            } catch (ClosedByInterruptException e) {
+                inflight.end(ticket);
+                throw interrupted();
+            } catch (RuntimeException e) {
+                inflight.end(ticket);
+                throw e;
+            }
+            total += data.length;
+            size = Math.max(size, at + data.length);
+        }
+        return total;
+    }
+
+    private void completed(Response r, Throwable t, long at, long ticket) {
+        try {
+            IOException e = null;
+            if (t != null) {
+                try {
+                    e = Errors.unwrap(t);
+                } catch (RuntimeException | Error x) {
+                    e = new IOException("write at " + at + " of " + name + " failed", x);
+                }
+            } else if (r instanceof Response.Error err) {
+                e = Errors.toException(err, name, null);
+            }
+            if (e != null) {
+                failure.compareAndSet(null, e);
+            }
+        } finally {
+            inflight.end(ticket);
+        }
+    }
+
+    @Override
+    public synchronized int write(ByteBuffer src) throws IOException {
+        ensureWritable();
+        if (append) {
+            position = size;
+        }
+        int n = writeAt(src, position);
+        position += n;
+        return n;
+    }
+
+    @Override
+    public synchronized long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
+        Objects.checkFromIndexSize(offset, length, srcs.length);
+        ensureWritable();
+        long total = 0;
+        for (int i = offset; i < offset + length; i++) {
+            total += write(srcs[i]);
+        }
+        return total;
+    }
+
+    @Override
+    public synchronized int write(ByteBuffer src, long pos) throws IOException {
+        checkPosition(pos);
+        ensureWritable();
+        return writeAt(src, pos);
+    }
+
+    // ---- position, size ------------------------------------------------------------------
+
+    @Override
+    public synchronized long position() throws IOException {
+        ensureOpen();
+        return position;
+    }
+
+    @Override
+    public synchronized FileChannel position(long newPosition) throws IOException {
+        checkPosition(newPosition);
+        ensureOpen();
+        position = newPosition;
+        return this;
+    }
+
+    @Override
+    public synchronized long size() throws IOException {
+        ensureOpen();
+        drain();
+        Response r = query(new Request.GetAttrByInode(inode));
+        size = Errors.attr(r, name, null).size();
+        return size;
+    }
+
+    @Override
+    public synchronized FileChannel truncate(long newSize) throws IOException {
+        if (newSize < 0) {
+            throw new IllegalArgumentException("negative size");
+        }
+        ensureWritable();
+        dropWindow();
+        long current = size();
+        if (newSize < current) {
+            Response r = fs.submit(new Request.Truncate(caller, inode, newSize));
+            Errors.attr(r, name, null);
+            size = newSize;
+        }
+        if (position > newSize) {
+            position = newSize;
+        }
+        return this;
+    }
+
+    /**
+     * Linux {@code fallocate(2)} on this channel's file, after this channel's outstanding writes
+     * (and every write this file system began before) have completed, so it applies after them;
+     * see {@link HoldfastFiles#fallocate}.
+     *
+     * @return the file's size afterwards, in bytes
+     * @throws NonWritableChannelException if the channel was not opened for writing (EBADF)
+     * @throws IOException the volume's refusal ({@code EINVAL}, {@code EOPNOTSUPP}, {@code EFBIG},
+     *     {@code ENOSPC}, ...), or the first failure of this channel's earlier writes
+     */
+    synchronized long fallocate(int mode, long offset, long length) throws IOException {
+        ensureWritable();
+        dropWindow();
+        drain();
+        Response r = fs.submit(new Request.Fallocate(caller, inode, mode, offset, length));
+        size = Errors.attr(r, name, null).size();
+        return size;
+    }
+
+    /**
+     * Linux {@code lseek(2)} {@code SEEK_DATA} or {@code SEEK_HOLE} on this channel's file, after
+     * its outstanding writes; the channel's position is not changed. See
+     * {@link HoldfastFiles#seekData}.
+     *
+     * @return the offset found, in bytes
+     * @throws IOException {@code ENXIO} as an {@link ErrnoFileSystemException} when there is no
+     *     such offset, or another failure
+     */
+    synchronized long seek(long offset, boolean hole) throws IOException {
+        ensureOpen();
+        drain();
+        Response r = query(new Request.SeekData(inode, offset, hole));
+        return switch (r) {
+            case Response.Offset o -> o.offset();
+            case Response.Error e -> throw Errors.toException(e, name, null);
+            default -> throw Errors.unexpected(r, name);
+        };
+    }
+
+    /**
+     * Waits until this channel's writes, and every other write this file system began before the
+     * call, are committed (fsync(2) makes all of a file's data durable, whichever descriptor wrote
+     * it; through FUSE, data written back from a shared mapping arrives on any open handle).
+     * Committed data is durable on a majority of the replicas, so nothing more is needed.
+     *
+     * @throws IOException the first failure of this channel's writes, reported once
+     */
+    @Override
+    public void force(boolean metaData) throws IOException {
+        ensureOpen();
+        drain();
+        fs.awaitWrites();
+    }
+
+    // ---- transfers -----------------------------------------------------------------------
+
+    @Override
+    public long transferTo(long pos, long count, WritableByteChannel target) throws IOException {
+        checkPositionAndCount(pos, count);
+        ensureReadable();
+        long done = 0;
+        ByteBuffer buf = ByteBuffer.allocate((int) Math.min(CHUNK, Math.max(1, count)));
+        while (done < count) {
+            buf.clear().limit((int) Math.min(buf.capacity(), count - done));
+            int n = read(buf, pos + done);
+            if (n <= 0) {
+                break;
+            }
+            buf.flip();
+            while (buf.hasRemaining()) {
+                target.write(buf);
+            }
+            done += n;
+        }
+        return done;
+    }
+
+    @Override
+    public long transferFrom(ReadableByteChannel src, long pos, long count) throws IOException {
+        checkPositionAndCount(pos, count);
+        ensureWritable();
+        long done = 0;
+        ByteBuffer buf = ByteBuffer.allocate((int) Math.min(CHUNK, Math.max(1, count)));
+        while (done < count) {
+            buf.clear().limit((int) Math.min(buf.capacity(), count - done));
+            int n = src.read(buf);
+            if (n <= 0) {
+                break;
+            }
+            buf.flip();
+            while (buf.hasRemaining()) {
+                write(buf, pos + done + buf.position());
+            }
+            done += n;
+        }
+        return done;
+    }
+
+    /**
+     * Not supported: a volume's data is not addressable memory.
+     *
+     * @throws UnsupportedOperationException always
+     */
+    @Override
+    public MappedByteBuffer map(MapMode mode, long pos, long sz) {
+        throw new UnsupportedOperationException("map is not supported by Holdfast");
+    }
+
+    // ---- locks ---------------------------------------------------------------------------
+
+    /** A lock local to this file system instance; overlapping requests fail at once. */
+    private final class Lock extends FileLock {
+        private boolean valid = true;
+
+        Lock(long pos, long sz, boolean shared) {
+            super(HoldfastFileChannel.this, pos, sz, shared);
+        }
+
+        @Override
+        public boolean isValid() {
+            synchronized (locks) {
+                return valid && HoldfastFileChannel.this.isOpen();
+            }
+        }
+
+        @Override
+        public void release() throws IOException {
+            ensureOpen();
+            synchronized (locks) {
+                valid = false;
+                locks.remove(this);
+            }
+            fs.unlocked(inode, this);
+        }
+
+        void invalidate() {
+            synchronized (locks) {
+                valid = false;
+            }
+        }
+    }
+
+    @Override
+    public FileLock lock(long pos, long sz, boolean shared) throws IOException {
+        FileLock l = tryLock(pos, sz, shared);
+        if (l == null) {
+            throw new OverlappingFileLockException();
+        }
+        return l;
+    }
+
+    @Override
+    public FileLock tryLock(long pos, long sz, boolean shared) throws IOException {
+        if (pos < 0 || sz < 0) {
+            throw new IllegalArgumentException("negative position or size");
+        }
+        if (shared) {
+            ensureReadable();
+        } else {
+            ensureWritable();
+        }
+        Lock l = new Lock(pos, sz, shared);
+        fs.locked(inode, l);
+        synchronized (locks) {
+            locks.add(l);
+        }
+        return l;
+    }
+
+    // ---- close ---------------------------------------------------------------------------
+
+    @Override
+    protected void implCloseChannel() throws IOException {
+        IOException first = null;
+        try {
+            inflight.awaitBegun();
+            first = failure.getAndSet(null);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt(); // writes finish in the background
+        }
+        List<Lock> held;
+        synchronized (locks) {
+            held = List.copyOf(locks);
+            locks.clear();
+        }
+        for (Lock l : held) {
+            l.invalidate();
+            fs.unlocked(inode, l);
+        }
+        if (fs.closed(this, inode) && fs.isOpen()) {
+            try {
+                Errors.ok(Errors.await(fs.service().submit(new Request.DropOrphan(caller, inode))), name, null);
+            } catch (IOException e) {
+                if (first == null) {
+                    first = e;
+                }
+            }
+        }
+        if (first != null) {
+            throw first;
+        }
+    }
 }

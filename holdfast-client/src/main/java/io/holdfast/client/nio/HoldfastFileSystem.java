@@ -8,6 +8,8 @@ import io.holdfast.protocol.VolumeService;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.channels.ClosedByInterruptException;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.ClosedFileSystemException;
 import java.nio.file.FileStore;
 import java.nio.file.FileSystem;
@@ -15,6 +17,7 @@ import java.nio.file.Path;
 import java.nio.file.PathMatcher;
 import java.nio.file.WatchService;
 import java.nio.file.attribute.UserPrincipalLookupService;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -23,6 +26,9 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BiConsumer;
 import java.util.regex.Pattern;
 
 /**
@@ -49,522 +55,530 @@ import java.util.regex.Pattern;
  * feed is not built).
  */
 public final class HoldfastFileSystem extends FileSystem {
-  /** Default of {@code holdfast.writeWindowBytes}: 8 MiB. */
-  public static final long DEFAULT_WRITE_WINDOW_BYTES = 8L << 20;
-  /** Default of {@code holdfast.writeWindowRequests}: 64. */
-  public static final int DEFAULT_WRITE_WINDOW_REQUESTS = 64;
-  /** Default of {@code holdfast.umask}: {@code 022}. */
-  public static final int DEFAULT_UMASK = 022;
+    /** Default of {@code holdfast.writeWindowBytes}: 8 MiB. */
+    public static final long DEFAULT_WRITE_WINDOW_BYTES = 8L << 20;
+    /** Default of {@code holdfast.writeWindowRequests}: 64. */
+    public static final int DEFAULT_WRITE_WINDOW_REQUESTS = 64;
+    /** Default of {@code holdfast.umask}: {@code 022}. */
+    public static final int DEFAULT_UMASK = 022;
 
-  private static final ThreadLocal<Caller> CALLER = new ThreadLocal<>();
+    private static final ThreadLocal<Caller> CALLER = new ThreadLocal<>();
 
-  private final HoldfastFileSystemProvider provider;
-  private final String key;
-  private final String authority;
-  private final String volume;
-  private final VolumeService service;
-  private final AutoCloseable owned;
-  private final Caller defaultCaller;
-  private final int umask;
-  private final Semaphore windowBytes;
-  private final Semaphore windowRequests;
-  private final int maxChunkBytes;
-  private final Inflight writes = new Inflight();
-  /** Counts the mutations this file system has sent; a read-ahead window older than a change is dropped. */
-  private final java.util.concurrent.atomic.AtomicLong changes = new java.util.concurrent.atomic.AtomicLong();
-  private final HoldfastPath root;
-  private final HoldfastFileStore store;
-  private final UnixPrincipals principals = new UnixPrincipals();
-  private final Set<HoldfastFileChannel> channels = ConcurrentHashMap.newKeySet();
-  private final java.util.concurrent.atomic.AtomicBoolean closing =
-      new java.util.concurrent.atomic.AtomicBoolean();
-  /** Guarded by itself: open channel count and orphan flag per inode. */
-  private final Map<Long, OpenInode> openInodes = new HashMap<>();
-  private volatile boolean open = true;
+    private final HoldfastFileSystemProvider provider;
+    private final String key;
+    private final String authority;
+    private final String volume;
+    private final VolumeService service;
+    private final AutoCloseable owned;
+    private final Caller defaultCaller;
+    private final int umask;
+    private final Semaphore windowBytes;
+    private final Semaphore windowRequests;
+    private final int maxChunkBytes;
+    private final Inflight writes = new Inflight();
+    /** Counts the mutations this file system has sent; a read-ahead window older than a change is dropped. */
+    private final AtomicLong changes = new AtomicLong();
 
-  private static final class OpenInode {
-    int channels;
-    boolean orphaned;
-  }
+    private final HoldfastPath root;
+    private final HoldfastFileStore store;
+    private final UnixPrincipals principals = new UnixPrincipals();
+    private final Set<HoldfastFileChannel> channels = ConcurrentHashMap.newKeySet();
+    private final AtomicBoolean closing = new AtomicBoolean();
+    /** Guarded by itself: open channel count and orphan flag per inode. */
+    private final Map<Long, OpenInode> openInodes = new HashMap<>();
 
-  HoldfastFileSystem(
-      HoldfastFileSystemProvider provider,
-      String key,
-      String authority,
-      String volume,
-      VolumeService service,
-      AutoCloseable owned,
-      Map<String, ?> env) {
-    this.provider = provider;
-    this.key = key;
-    this.authority = authority;
-    this.volume = volume;
-    this.service = Objects.requireNonNull(service, "service");
-    this.owned = owned;
-    Object c = env.get(HoldfastFileSystemProvider.ENV_CALLER);
-    if (c != null && !(c instanceof Caller)) {
-      throw new IllegalArgumentException("holdfast.caller must be a Caller: " + c);
+    private volatile boolean open = true;
+
+    private static final class OpenInode {
+        int channels;
+        boolean orphaned;
     }
-    this.defaultCaller = c != null ? (Caller) c : UnixPrincipals.processCaller();
-    this.umask = (int) longOption(env, HoldfastFileSystemProvider.ENV_UMASK, DEFAULT_UMASK, 0, 0777, 8);
-    long bytes = longOption(env, HoldfastFileSystemProvider.ENV_WRITE_WINDOW_BYTES,
-        DEFAULT_WRITE_WINDOW_BYTES, 1, Integer.MAX_VALUE, 10);
-    int requests = (int) longOption(env, HoldfastFileSystemProvider.ENV_WRITE_WINDOW_REQUESTS,
-        DEFAULT_WRITE_WINDOW_REQUESTS, 1, Integer.MAX_VALUE, 10);
-    this.windowBytes = new Semaphore((int) bytes, true);
-    this.windowRequests = new Semaphore(requests, true);
-    this.maxChunkBytes = (int) Math.min(Limits.MAX_DATA_BYTES, bytes);
-    this.root = HoldfastPath.root(this);
-    this.store = new HoldfastFileStore(this);
-  }
 
-  private static long longOption(Map<String, ?> env, String name, long dflt, long min, long max,
-      int radix) {
-    Object v = env.get(name);
-    if (v == null) {
-      return dflt;
+    HoldfastFileSystem(
+            HoldfastFileSystemProvider provider,
+            String key,
+            String authority,
+            String volume,
+            VolumeService service,
+            AutoCloseable owned,
+            Map<String, ?> env) {
+        this.provider = provider;
+        this.key = key;
+        this.authority = authority;
+        this.volume = volume;
+        this.service = Objects.requireNonNull(service, "service");
+        this.owned = owned;
+        Object c = env.get(HoldfastFileSystemProvider.ENV_CALLER);
+        if (c != null && !(c instanceof Caller)) {
+            throw new IllegalArgumentException("holdfast.caller must be a Caller: " + c);
+        }
+        this.defaultCaller = c != null ? (Caller) c : UnixPrincipals.processCaller();
+        this.umask = (int) longOption(env, HoldfastFileSystemProvider.ENV_UMASK, DEFAULT_UMASK, 0, 0777, 8);
+        long bytes = longOption(
+                env,
+                HoldfastFileSystemProvider.ENV_WRITE_WINDOW_BYTES,
+                DEFAULT_WRITE_WINDOW_BYTES,
+                1,
+                Integer.MAX_VALUE,
+                10);
+        int requests = (int) longOption(
+                env,
+                HoldfastFileSystemProvider.ENV_WRITE_WINDOW_REQUESTS,
+                DEFAULT_WRITE_WINDOW_REQUESTS,
+                1,
+                Integer.MAX_VALUE,
+                10);
+        this.windowBytes = new Semaphore((int) bytes, true);
+        this.windowRequests = new Semaphore(requests, true);
+        this.maxChunkBytes = (int) Math.min(Limits.MAX_DATA_BYTES, bytes);
+        this.root = HoldfastPath.root(this);
+        this.store = new HoldfastFileStore(this);
     }
-    long n;
-    if (v instanceof Number num) {
-      n = num.longValue();
-    } else {
-      try {
-        n = Long.parseLong(v.toString().trim(), radix);
-      } catch (NumberFormatException e) {
-        throw new IllegalArgumentException(name + " is not a number: " + v, e);
-      }
-    }
-    if (n < min || n > max) {
-      throw new IllegalArgumentException(name + " out of range [" + min + ", " + max + "]: " + v);
-    }
-    return n;
-  }
 
-  /**
-   * Runs {@code op} on this thread with {@code caller} as the credentials of every mutation
-   * it makes through any Holdfast file system, and of channels it opens. Bindings nest; the
-   * innermost wins.
-   *
-   * @param caller the credentials
-   * @param op the operations to run
-   * @return what {@code op} returns
-   * @throws X what {@code op} throws
-   */
-  public static <T, X extends Throwable> T withCaller(Caller caller, ScopedValue.CallableOp<T, X> op)
-      throws X {
-    try (CallerBinding b = bindCaller(caller)) {
-      return op.call();
-    }
-  }
-
-  /**
-   * Binds {@code caller} to this thread until the returned binding is closed (on this same
-   * thread); the previous binding, if any, is then restored. For adapters that bracket each
-   * operation, e.g. the FUSE mount's {@code CallerScope}:
-   * {@code caller -> HoldfastFileSystem.bindCaller(caller)::close}.
-   *
-   * @param caller the credentials for mutations and newly opened channels
-   * @return the binding to close when the operation ends
-   */
-  public static CallerBinding bindCaller(Caller caller) {
-    Objects.requireNonNull(caller, "caller");
-    Caller previous = CALLER.get();
-    CALLER.set(caller);
-    return new CallerBinding(previous, Thread.currentThread());
-  }
-
-  /** A caller bound to a thread by {@link #bindCaller}; closing it restores the previous one. */
-  public static final class CallerBinding implements AutoCloseable {
-    private final Caller previous;
-    private final Thread thread;
-    private boolean closed;
-
-    private CallerBinding(Caller previous, Thread thread) {
-      this.previous = previous;
-      this.thread = thread;
+    private static long longOption(Map<String, ?> env, String name, long dflt, long min, long max, int radix) {
+        Object v = env.get(name);
+        if (v == null) {
+            return dflt;
+        }
+        long n;
+        if (v instanceof Number num) {
+            n = num.longValue();
+        } else {
+            try {
+                n = Long.parseLong(v.toString().trim(), radix);
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException(name + " is not a number: " + v, e);
+            }
+        }
+        if (n < min || n > max) {
+            throw new IllegalArgumentException(name + " out of range [" + min + ", " + max + "]: " + v);
+        }
+        return n;
     }
 
     /**
-     * Restores the binding that was current before; idempotent.
+     * Runs {@code op} on this thread with {@code caller} as the credentials of every mutation
+     * it makes through any Holdfast file system, and of channels it opens. Bindings nest; the
+     * innermost wins.
      *
-     * @throws IllegalStateException if called from another thread than the one bound
+     * @param caller the credentials
+     * @param op the operations to run
+     * @return what {@code op} returns
+     * @throws X what {@code op} throws
+     */
+    public static <T, X extends Throwable> T withCaller(Caller caller, ScopedValue.CallableOp<T, X> op) throws X {
+        try (CallerBinding b = bindCaller(caller)) {
+            return op.call();
+        }
+    }
+
+    /**
+     * Binds {@code caller} to this thread until the returned binding is closed (on this same
+     * thread); the previous binding, if any, is then restored. For adapters that bracket each
+     * operation, e.g. the FUSE mount's {@code CallerScope}:
+     * {@code caller -> HoldfastFileSystem.bindCaller(caller)::close}.
+     *
+     * @param caller the credentials for mutations and newly opened channels
+     * @return the binding to close when the operation ends
+     */
+    public static CallerBinding bindCaller(Caller caller) {
+        Objects.requireNonNull(caller, "caller");
+        Caller previous = CALLER.get();
+        CALLER.set(caller);
+        return new CallerBinding(previous, Thread.currentThread());
+    }
+
+    /** A caller bound to a thread by {@link #bindCaller}; closing it restores the previous one. */
+    public static final class CallerBinding implements AutoCloseable {
+        private final Caller previous;
+        private final Thread thread;
+        private boolean closed;
+
+        private CallerBinding(Caller previous, Thread thread) {
+            this.previous = previous;
+            this.thread = thread;
+        }
+
+        /**
+         * Restores the binding that was current before; idempotent.
+         *
+         * @throws IllegalStateException if called from another thread than the one bound
+         */
+        @Override
+        public void close() {
+            if (Thread.currentThread() != thread) {
+                throw new IllegalStateException("caller binding closed on another thread");
+            }
+            if (!closed) {
+                closed = true;
+                if (previous == null) {
+                    CALLER.remove();
+                } else {
+                    CALLER.set(previous);
+                }
+            }
+        }
+    }
+
+    /**
+     * The caller of mutations made now on this thread: the one bound by {@link #withCaller} or
+     * {@link #bindCaller}, else this file system's default.
+     */
+    public Caller currentCaller() {
+        Caller c = CALLER.get();
+        return c != null ? c : defaultCaller;
+    }
+
+    /** The volume's name. */
+    public String volume() {
+        return volume;
+    }
+
+    String authority() {
+        return authority;
+    }
+
+    String key() {
+        return key;
+    }
+
+    VolumeService service() {
+        return service;
+    }
+
+    int umask() {
+        return umask;
+    }
+
+    int maxChunkBytes() {
+        return maxChunkBytes;
+    }
+
+    HoldfastPath root() {
+        return root;
+    }
+
+    HoldfastFileStore store() {
+        return store;
+    }
+
+    UnixPrincipals principals() {
+        return principals;
+    }
+
+    void checkOpen() {
+        if (!open) {
+            throw new ClosedFileSystemException();
+        }
+    }
+
+    // ---- requests ------------------------------------------------------------------------
+
+    /**
+     * Sends a mutation once the writes this file system began before it have completed, so it is
+     * ordered after them (a rename or chmod never overtakes the data written before it).
+     */
+    Response submit(Request.Mutation m) throws IOException {
+        checkOpen();
+        awaitWrites();
+        changes.incrementAndGet();
+        return Errors.await(service.submit(m));
+    }
+
+    /**
+     * Sends a query once the writes this file system began before it have completed: every
+     * {@code stat}, read or listing sees this client's own completed operations (read your writes).
+     */
+    Response query(Request.Query q) throws IOException {
+        checkOpen();
+        awaitWrites();
+        return Errors.await(service.query(q));
+    }
+
+    // ---- write-behind window ---------------------------------------------------------------
+
+    /**
+     * Sends a write asynchronously once the window has room; blocks while it is full.
+     *
+     * @param onDone called exactly once when the write completes, with its reply or failure
+     * @throws ClosedByInterruptException if interrupted while waiting for room
+     */
+    void submitWrite(Request.Write w, BiConsumer<Response, Throwable> onDone) throws ClosedByInterruptException {
+        checkOpen();
+        int n = Math.max(1, w.data().length);
+        try {
+            windowRequests.acquire();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ClosedByInterruptException();
+        }
+        try {
+            windowBytes.acquire(n);
+        } catch (InterruptedException e) {
+            windowRequests.release();
+            Thread.currentThread().interrupt();
+            throw new ClosedByInterruptException();
+        }
+        long ticket = writes.begin();
+        changes.incrementAndGet();
+        CompletableFuture<Response> f;
+        try {
+            f = service.submit(w);
+        } catch (RuntimeException e) {
+            f = CompletableFuture.failedFuture(e);
+        }
+        f.whenComplete((r, t) -> {
+            try {
+                onDone.accept(r, t);
+            } finally {
+                windowBytes.release(n);
+                windowRequests.release();
+                writes.end(ticket);
+            }
+        });
+    }
+
+    /**
+     * The number of mutations (writes included) this file system has sent so far: data read before
+     * the count last moved may be older than this client's own writes through another channel.
+     */
+    long changeCount() {
+        return changes.get();
+    }
+
+    /** Waits until every write this file system began before the call has completed. */
+    void awaitWrites() throws IOException {
+        try {
+            writes.awaitBegun();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted waiting for outstanding writes");
+        }
+    }
+
+    /** Writes in flight in this file system (for tests and metrics). */
+    int writesInFlight() {
+        return writes.count();
+    }
+
+    // ---- open files ---------------------------------------------------------------------
+
+    void opened(HoldfastFileChannel ch, long inode) {
+        synchronized (openInodes) {
+            checkOpen();
+            openInodes.computeIfAbsent(inode, i -> new OpenInode()).channels++;
+            channels.add(ch);
+        }
+    }
+
+    /** Returns true if the inode was orphaned and its last channel closed: drop it. */
+    boolean closed(HoldfastFileChannel ch, long inode) {
+        synchronized (openInodes) {
+            channels.remove(ch);
+            OpenInode o = openInodes.get(inode);
+            if (o == null) {
+                return false;
+            }
+            if (--o.channels == 0) {
+                openInodes.remove(inode);
+                return o.orphaned;
+            }
+            return false;
+        }
+    }
+
+    boolean isOpenInode(long inode) {
+        synchronized (openInodes) {
+            return openInodes.containsKey(inode);
+        }
+    }
+
+    /** Records that an open inode lost its last link; returns false if it is no longer open. */
+    boolean markOrphaned(long inode) {
+        synchronized (openInodes) {
+            OpenInode o = openInodes.get(inode);
+            if (o == null) {
+                return false;
+            }
+            o.orphaned = true;
+            return true;
+        }
+    }
+
+    private final Map<Long, List<FileLock>> locks = new HashMap<>();
+
+    void locked(long inode, FileLock lock) {
+        synchronized (locks) {
+            List<FileLock> held = locks.computeIfAbsent(inode, i -> new ArrayList<>());
+            for (FileLock l : held) {
+                if (l.overlaps(lock.position(), lock.size())) {
+                    throw new OverlappingFileLockException();
+                }
+            }
+            held.add(lock);
+        }
+    }
+
+    void unlocked(long inode, FileLock lock) {
+        synchronized (locks) {
+            List<FileLock> held = locks.get(inode);
+            if (held != null) {
+                held.remove(lock);
+                if (held.isEmpty()) {
+                    locks.remove(inode);
+                }
+            }
+        }
+    }
+
+    // ---- FileSystem ----------------------------------------------------------------------
+
+    @Override
+    public HoldfastFileSystemProvider provider() {
+        return provider;
+    }
+
+    /**
+     * Closes this file system: closes its open channels (waiting for their outstanding writes),
+     * waits for all other outstanding writes, and closes the volume connection if this file
+     * system opened it. Idempotent.
+     *
+     * @throws IOException the first failure of a write or close, reported after everything is
+     *     closed
      */
     @Override
-    public void close() {
-      if (Thread.currentThread() != thread) {
-        throw new IllegalStateException("caller binding closed on another thread");
-      }
-      if (!closed) {
-        closed = true;
-        if (previous == null) {
-          CALLER.remove();
+    public void close() throws IOException {
+        IOException failure = null;
+        if (!closing.compareAndSet(false, true)) {
+            return;
+        }
+        for (HoldfastFileChannel ch : List.copyOf(channels)) {
+            try {
+                ch.close();
+            } catch (IOException e) {
+                if (failure == null) {
+                    failure = e;
+                }
+            }
+        }
+        try {
+            awaitWrites();
+        } catch (IOException e) {
+            if (failure == null) {
+                failure = e;
+            }
+        }
+        synchronized (openInodes) {
+            open = false;
+        }
+        provider.removed(this);
+        if (owned != null) {
+            try {
+                service.close();
+            } catch (RuntimeException e) {
+                // fall through: the client's close releases everything anyway
+            }
+            try {
+                owned.close();
+            } catch (Exception e) {
+                if (failure == null) {
+                    failure = e instanceof IOException io ? io : new IOException(e);
+                }
+            }
+        }
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    @Override
+    public boolean isOpen() {
+        return open;
+    }
+
+    /**
+     * Whether the volume is exported read-only to this client (its export ACL); asks the volume
+     * each time, so an ACL change is seen. Writes are refused by the nodes either way.
+     */
+    @Override
+    public boolean isReadOnly() {
+        return new HoldfastFileStore(this).isReadOnly();
+    }
+
+    @Override
+    public String getSeparator() {
+        return "/";
+    }
+
+    @Override
+    public Iterable<Path> getRootDirectories() {
+        checkOpen();
+        return List.of(root);
+    }
+
+    @Override
+    public Iterable<FileStore> getFileStores() {
+        checkOpen();
+        return List.of(store);
+    }
+
+    @Override
+    public Set<String> supportedFileAttributeViews() {
+        return Attributes.VIEWS;
+    }
+
+    @Override
+    public HoldfastPath getPath(String first, String... more) {
+        checkOpen();
+        StringBuilder sb = new StringBuilder(first);
+        for (String m : more) {
+            if (!m.isEmpty()) {
+                if (!sb.isEmpty()) {
+                    sb.append('/');
+                }
+                sb.append(m);
+            }
+        }
+        return HoldfastPath.parse(this, sb.toString());
+    }
+
+    @Override
+    public PathMatcher getPathMatcher(String syntaxAndPattern) {
+        int colon = syntaxAndPattern.indexOf(':');
+        if (colon <= 0) {
+            throw new IllegalArgumentException("expected syntax:pattern, got " + syntaxAndPattern);
+        }
+        String syntax = syntaxAndPattern.substring(0, colon);
+        String pattern = syntaxAndPattern.substring(colon + 1);
+        String regex;
+        if (syntax.equalsIgnoreCase("glob")) {
+            regex = Globs.toRegex(pattern);
+        } else if (syntax.equalsIgnoreCase("regex")) {
+            regex = pattern;
         } else {
-          CALLER.set(previous);
+            throw new UnsupportedOperationException("Syntax '" + syntax + "' not recognized");
         }
-      }
+        Pattern p = Pattern.compile(regex);
+        return path -> p.matcher(path.toString()).matches();
     }
-  }
 
-  /**
-   * The caller of mutations made now on this thread: the one bound by {@link #withCaller} or
-   * {@link #bindCaller}, else this file system's default.
-   */
-  public Caller currentCaller() {
-    Caller c = CALLER.get();
-    return c != null ? c : defaultCaller;
-  }
-
-  /** The volume's name. */
-  public String volume() {
-    return volume;
-  }
-
-  String authority() {
-    return authority;
-  }
-
-  String key() {
-    return key;
-  }
-
-  VolumeService service() {
-    return service;
-  }
-
-  int umask() {
-    return umask;
-  }
-
-  int maxChunkBytes() {
-    return maxChunkBytes;
-  }
-
-  HoldfastPath root() {
-    return root;
-  }
-
-  HoldfastFileStore store() {
-    return store;
-  }
-
-  UnixPrincipals principals() {
-    return principals;
-  }
-
-  void checkOpen() {
-    if (!open) {
-      throw new ClosedFileSystemException();
+    @Override
+    public UserPrincipalLookupService getUserPrincipalLookupService() {
+        return principals;
     }
-  }
 
-  // ---- requests ------------------------------------------------------------------------
-
-  /**
-   * Sends a mutation once the writes this file system began before it have completed, so it is
-   * ordered after them (a rename or chmod never overtakes the data written before it).
-   */
-  Response submit(Request.Mutation m) throws IOException {
-    checkOpen();
-    awaitWrites();
-    changes.incrementAndGet();
-    return Errors.await(service.submit(m));
-  }
-
-  /**
-   * Sends a query once the writes this file system began before it have completed: every
-   * {@code stat}, read or listing sees this client's own completed operations (read your writes).
-   */
-  Response query(Request.Query q) throws IOException {
-    checkOpen();
-    awaitWrites();
-    return Errors.await(service.query(q));
-  }
-
-  // ---- write-behind window ---------------------------------------------------------------
-
-  /**
-   * Sends a write asynchronously once the window has room; blocks while it is full.
-   *
-   * @param onDone called exactly once when the write completes, with its reply or failure
-   * @throws ClosedByInterruptException if interrupted while waiting for room
-   */
-  void submitWrite(Request.Write w, java.util.function.BiConsumer<Response, Throwable> onDone)
-      throws ClosedByInterruptException {
-    checkOpen();
-    int n = Math.max(1, w.data().length);
-    try {
-      windowRequests.acquire();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new ClosedByInterruptException();
+    /**
+     * Not supported yet: the change feed that would drive it is not built.
+     *
+     * @throws UnsupportedOperationException always
+     */
+    @Override
+    public WatchService newWatchService() {
+        throw new UnsupportedOperationException("watch service not supported by Holdfast yet");
     }
-    try {
-      windowBytes.acquire(n);
-    } catch (InterruptedException e) {
-      windowRequests.release();
-      Thread.currentThread().interrupt();
-      throw new ClosedByInterruptException();
+
+    @Override
+    public String toString() {
+        return "holdfast://" + authority + "/" + volume;
     }
-    long ticket = writes.begin();
-    changes.incrementAndGet();
-    CompletableFuture<Response> f;
-    try {
-      f = service.submit(w);
-    } catch (RuntimeException e) {
-      f = CompletableFuture.failedFuture(e);
-    }
-    f.whenComplete((r, t) -> {
-      try {
-        onDone.accept(r, t);
-      } finally {
-        windowBytes.release(n);
-        windowRequests.release();
-        writes.end(ticket);
-      }
-    });
-  }
-
-  /**
-   * The number of mutations (writes included) this file system has sent so far: data read before
-   * the count last moved may be older than this client's own writes through another channel.
-   */
-  long changeCount() {
-    return changes.get();
-  }
-
-  /** Waits until every write this file system began before the call has completed. */
-  void awaitWrites() throws IOException {
-    try {
-      writes.awaitBegun();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new InterruptedIOException("interrupted waiting for outstanding writes");
-    }
-  }
-
-  /** Writes in flight in this file system (for tests and metrics). */
-  int writesInFlight() {
-    return writes.count();
-  }
-
-  // ---- open files ---------------------------------------------------------------------
-
-  void opened(HoldfastFileChannel ch, long inode) {
-    synchronized (openInodes) {
-      checkOpen();
-      openInodes.computeIfAbsent(inode, i -> new OpenInode()).channels++;
-      channels.add(ch);
-    }
-  }
-
-  /** Returns true if the inode was orphaned and its last channel closed: drop it. */
-  boolean closed(HoldfastFileChannel ch, long inode) {
-    synchronized (openInodes) {
-      channels.remove(ch);
-      OpenInode o = openInodes.get(inode);
-      if (o == null) {
-        return false;
-      }
-      if (--o.channels == 0) {
-        openInodes.remove(inode);
-        return o.orphaned;
-      }
-      return false;
-    }
-  }
-
-  boolean isOpenInode(long inode) {
-    synchronized (openInodes) {
-      return openInodes.containsKey(inode);
-    }
-  }
-
-  /** Records that an open inode lost its last link; returns false if it is no longer open. */
-  boolean markOrphaned(long inode) {
-    synchronized (openInodes) {
-      OpenInode o = openInodes.get(inode);
-      if (o == null) {
-        return false;
-      }
-      o.orphaned = true;
-      return true;
-    }
-  }
-
-  private final Map<Long, List<java.nio.channels.FileLock>> locks = new HashMap<>();
-
-  void locked(long inode, java.nio.channels.FileLock lock) {
-    synchronized (locks) {
-      List<java.nio.channels.FileLock> held = locks.computeIfAbsent(inode, i -> new java.util.ArrayList<>());
-      for (java.nio.channels.FileLock l : held) {
-        if (l.overlaps(lock.position(), lock.size())) {
-          throw new java.nio.channels.OverlappingFileLockException();
-        }
-      }
-      held.add(lock);
-    }
-  }
-
-  void unlocked(long inode, java.nio.channels.FileLock lock) {
-    synchronized (locks) {
-      List<java.nio.channels.FileLock> held = locks.get(inode);
-      if (held != null) {
-        held.remove(lock);
-        if (held.isEmpty()) {
-          locks.remove(inode);
-        }
-      }
-    }
-  }
-
-  // ---- FileSystem ----------------------------------------------------------------------
-
-  @Override
-  public HoldfastFileSystemProvider provider() {
-    return provider;
-  }
-
-  /**
-   * Closes this file system: closes its open channels (waiting for their outstanding writes),
-   * waits for all other outstanding writes, and closes the volume connection if this file
-   * system opened it. Idempotent.
-   *
-   * @throws IOException the first failure of a write or close, reported after everything is
-   *     closed
-   */
-  @Override
-  public void close() throws IOException {
-    IOException failure = null;
-    if (!closing.compareAndSet(false, true)) {
-      return;
-    }
-    for (HoldfastFileChannel ch : List.copyOf(channels)) {
-      try {
-        ch.close();
-      } catch (IOException e) {
-        if (failure == null) {
-          failure = e;
-        }
-      }
-    }
-    try {
-      awaitWrites();
-    } catch (IOException e) {
-      if (failure == null) {
-        failure = e;
-      }
-    }
-    synchronized (openInodes) {
-      open = false;
-    }
-    provider.removed(this);
-    if (owned != null) {
-      try {
-        service.close();
-      } catch (RuntimeException e) {
-        // fall through: the client's close releases everything anyway
-      }
-      try {
-        owned.close();
-      } catch (Exception e) {
-        if (failure == null) {
-          failure = e instanceof IOException io ? io : new IOException(e);
-        }
-      }
-    }
-    if (failure != null) {
-      throw failure;
-    }
-  }
-
-  @Override
-  public boolean isOpen() {
-    return open;
-  }
-
-  /**
-   * Whether the volume is exported read-only to this client (its export ACL); asks the volume
-   * each time, so an ACL change is seen. Writes are refused by the nodes either way.
-   */
-  @Override
-  public boolean isReadOnly() {
-    return new HoldfastFileStore(this).isReadOnly();
-  }
-
-  @Override
-  public String getSeparator() {
-    return "/";
-  }
-
-  @Override
-  public Iterable<Path> getRootDirectories() {
-    checkOpen();
-    return List.of(root);
-  }
-
-  @Override
-  public Iterable<FileStore> getFileStores() {
-    checkOpen();
-    return List.of(store);
-  }
-
-  @Override
-  public Set<String> supportedFileAttributeViews() {
-    return Attributes.VIEWS;
-  }
-
-  @Override
-  public HoldfastPath getPath(String first, String... more) {
-    checkOpen();
-    StringBuilder sb = new StringBuilder(first);
-    for (String m : more) {
-      if (!m.isEmpty()) {
-        if (!sb.isEmpty()) {
-          sb.append('/');
-        }
-        sb.append(m);
-      }
-    }
-    return HoldfastPath.parse(this, sb.toString());
-  }
-
-  @Override
-  public PathMatcher getPathMatcher(String syntaxAndPattern) {
-    int colon = syntaxAndPattern.indexOf(':');
-    if (colon <= 0) {
-      throw new IllegalArgumentException("expected syntax:pattern, got " + syntaxAndPattern);
-    }
-    String syntax = syntaxAndPattern.substring(0, colon);
-    String pattern = syntaxAndPattern.substring(colon + 1);
-    String regex;
-    if (syntax.equalsIgnoreCase("glob")) {
-      regex = Globs.toRegex(pattern);
-    } else if (syntax.equalsIgnoreCase("regex")) {
-      regex = pattern;
-    } else {
-      throw new UnsupportedOperationException("Syntax '" + syntax + "' not recognized");
-    }
-    Pattern p = Pattern.compile(regex);
-    return path -> p.matcher(path.toString()).matches();
-  }
-
-  @Override
-  public UserPrincipalLookupService getUserPrincipalLookupService() {
-    return principals;
-  }
-
-  /**
-   * Not supported yet: the change feed that would drive it is not built.
-   *
-   * @throws UnsupportedOperationException always
-   */
-  @Override
-  public WatchService newWatchService() {
-    throw new UnsupportedOperationException("watch service not supported by Holdfast yet");
-  }
-
-  @Override
-  public String toString() {
-    return "holdfast://" + authority + "/" + volume;
-  }
 }

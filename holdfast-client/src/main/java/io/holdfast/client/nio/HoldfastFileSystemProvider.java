@@ -21,6 +21,7 @@ import java.nio.file.AccessDeniedException;
 import java.nio.file.AccessMode;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.CopyOption;
+import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileStore;
@@ -91,846 +92,859 @@ import java.util.Set;
  * business of the kernel of the host that opens it (through a FUSE mount) and never goes through
  * the volume.
  */
-public final class HoldfastFileSystemProvider extends FileSystemProvider
-    implements SpecialFileProvider {
-  /** The URI scheme, {@code holdfast}. */
-  public static final String SCHEME = "holdfast";
-  /** Env key: a {@link VolumeService} to use instead of connecting. */
-  public static final String ENV_VOLUME_SERVICE = "holdfast.volumeService";
-  /** Env key: the default {@link Caller}. */
-  public static final String ENV_CALLER = "holdfast.caller";
-  /** Env key: the umask, Integer or octal String. */
-  public static final String ENV_UMASK = "holdfast.umask";
-  /** Env key: bytes of writes in flight per file system (default 8 MiB). */
-  public static final String ENV_WRITE_WINDOW_BYTES = "holdfast.writeWindowBytes";
-  /** Env key: write requests in flight per file system (default 64). */
-  public static final String ENV_WRITE_WINDOW_REQUESTS = "holdfast.writeWindowRequests";
+public final class HoldfastFileSystemProvider extends FileSystemProvider implements SpecialFileProvider {
+    /** The URI scheme, {@code holdfast}. */
+    public static final String SCHEME = "holdfast";
+    /** Env key: a {@link VolumeService} to use instead of connecting. */
+    public static final String ENV_VOLUME_SERVICE = "holdfast.volumeService";
+    /** Env key: the default {@link Caller}. */
+    public static final String ENV_CALLER = "holdfast.caller";
+    /** Env key: the umask, Integer or octal String. */
+    public static final String ENV_UMASK = "holdfast.umask";
+    /** Env key: bytes of writes in flight per file system (default 8 MiB). */
+    public static final String ENV_WRITE_WINDOW_BYTES = "holdfast.writeWindowBytes";
+    /** Env key: write requests in flight per file system (default 64). */
+    public static final String ENV_WRITE_WINDOW_REQUESTS = "holdfast.writeWindowRequests";
 
-  private static final int MAX_SYMLINKS = 40;
+    private static final int MAX_SYMLINKS = 40;
 
-  private final Map<String, HoldfastFileSystem> fileSystems = new HashMap<>();
+    private final Map<String, HoldfastFileSystem> fileSystems = new HashMap<>();
 
-  /** Creates the provider; called by the service loader. */
-  public HoldfastFileSystemProvider() {}
+    /** Creates the provider; called by the service loader. */
+    public HoldfastFileSystemProvider() {}
 
-  @Override
-  public String getScheme() {
-    return SCHEME;
-  }
-
-  private record Target(String authority, String volume, String rest) {
-    String key() {
-      return authority + "/" + volume;
+    @Override
+    public String getScheme() {
+        return SCHEME;
     }
-  }
 
-  private static Target parse(URI uri) {
-    if (!SCHEME.equalsIgnoreCase(uri.getScheme())) {
-      throw new IllegalArgumentException("URI scheme is not '" + SCHEME + "': " + uri);
-    }
-    String authority = uri.getRawAuthority();
-    String path = uri.getPath();
-    if (authority == null || path == null || path.length() < 2 || path.charAt(0) != '/') {
-      throw new IllegalArgumentException("expected holdfast://host:port/volume[/path]: " + uri);
-    }
-    int slash = path.indexOf('/', 1);
-    String volume = slash < 0 ? path.substring(1) : path.substring(1, slash);
-    String rest = slash < 0 ? "/" : path.substring(slash);
-    if (volume.isEmpty()) {
-      throw new IllegalArgumentException("no volume in " + uri);
-    }
-    return new Target(authority, volume, rest);
-  }
-
-  /**
-   * Opens the volume named by {@code uri} ({@code holdfast://host:port/volume}).
-   *
-   * @throws FileSystemAlreadyExistsException if that volume is already open through this
-   *     provider
-   * @throws IllegalArgumentException for a malformed URI or env value
-   * @throws IOException if the cluster cannot be reached or has no such volume
-   */
-  @Override
-  public HoldfastFileSystem newFileSystem(URI uri, Map<String, ?> env) throws IOException {
-    Target t = parse(uri);
-    if (!t.rest().equals("/")) {
-      throw new IllegalArgumentException("URI names a path inside the volume: " + uri);
-    }
-    synchronized (fileSystems) {
-      if (fileSystems.containsKey(t.key())) {
-        throw new FileSystemAlreadyExistsException(t.key());
-      }
-      Object s = env.get(ENV_VOLUME_SERVICE);
-      HoldfastFileSystem fs;
-      if (s != null) {
-        if (!(s instanceof VolumeService vs)) {
-          throw new IllegalArgumentException(ENV_VOLUME_SERVICE + " must be a VolumeService");
+    private record Target(String authority, String volume, String rest) {
+        String key() {
+            return authority + "/" + volume;
         }
-        fs = new HoldfastFileSystem(this, t.key(), t.authority(), t.volume(), vs, null, env);
-      } else {
-        if (uri.getHost() == null || uri.getPort() < 0) {
-          throw new IllegalArgumentException("expected holdfast://host:port/volume: " + uri);
+    }
+
+    private static Target parse(URI uri) {
+        if (!SCHEME.equalsIgnoreCase(uri.getScheme())) {
+            throw new IllegalArgumentException("URI scheme is not '" + SCHEME + "': " + uri);
         }
-        HoldfastClient client = HoldfastClient.connect(uri.getHost(), uri.getPort(), env);
-        try {
-          VolumeService vs = client.volume(t.volume());
-          fs = new HoldfastFileSystem(this, t.key(), t.authority(), t.volume(), vs, client, env);
-        } catch (IOException | RuntimeException e) {
-          client.close();
-          throw e;
+        String authority = uri.getRawAuthority();
+        String path = uri.getPath();
+        if (authority == null || path == null || path.length() < 2 || path.charAt(0) != '/') {
+            throw new IllegalArgumentException("expected holdfast://host:port/volume[/path]: " + uri);
         }
-      }
-      fileSystems.put(t.key(), fs);
-      return fs;
-    }
-  }
-
-  /**
-   * The open file system of the volume named by {@code uri}.
-   *
-   * @throws FileSystemNotFoundException if it is not open
-   */
-  @Override
-  public HoldfastFileSystem getFileSystem(URI uri) {
-    Target t = parse(uri);
-    synchronized (fileSystems) {
-      HoldfastFileSystem fs = fileSystems.get(t.key());
-      if (fs == null) {
-        throw new FileSystemNotFoundException(t.key());
-      }
-      return fs;
-    }
-  }
-
-  void removed(HoldfastFileSystem fs) {
-    synchronized (fileSystems) {
-      fileSystems.remove(fs.key(), fs);
-    }
-  }
-
-  /**
-   * The path named by {@code uri} in an open volume.
-   *
-   * @throws FileSystemNotFoundException if the volume is not open
-   */
-  @Override
-  public HoldfastPath getPath(URI uri) {
-    Target t = parse(uri);
-    return getFileSystem(uri).getPath(t.rest());
-  }
-
-  private static HoldfastPath check(Path p) {
-    if (!(p instanceof HoldfastPath hp)) {
-      throw new ProviderMismatchException("not a holdfast path: " + p);
-    }
-    return hp;
-  }
-
-  private static boolean follow(LinkOption... options) {
-    for (LinkOption o : options) {
-      if (o == LinkOption.NOFOLLOW_LINKS) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  // ---- primitives used by the other classes ---------------------------------------------
-
-  /** One request on a path. */
-  @FunctionalInterface
-  interface PathOp {
-    Response apply(String volumePath) throws IOException;
-  }
-
-  /** The reply to a request and the volume path it was sent with. */
-  record Resolved(String volumePath, Response response) {}
-
-  private static boolean notDirectory(Response r) {
-    return r instanceof Response.Error e && e.errno() == Errno.ENOTDIR;
-  }
-
-  /**
-   * Sends a request on {@code path}'s lexical volume path. Volumes do not follow symbolic
-   * links in the directories of a path (they answer {@code ENOTDIR}); then the parent is
-   * resolved here, link by link, and the request is sent once more.
-   */
-  Resolved onPath(HoldfastPath path, PathOp op) throws IOException {
-    String vp = path.volumePath();
-    Response r = op.apply(vp);
-    if (notDirectory(r)) {
-      String resolved = resolvedParent(path);
-      if (!resolved.equals(vp)) {
-        return new Resolved(resolved, op.apply(resolved));
-      }
-    }
-    return new Resolved(vp, r);
-  }
-
-  /** The volume path of {@code path} with all links in its parent directories resolved. */
-  String resolvedParent(HoldfastPath path) throws IOException {
-    HoldfastFileSystem fs = path.getFileSystem();
-    HoldfastPath lexical = fs.getPath(path.volumePath());
-    HoldfastPath parent = lexical.getParent();
-    if (parent == null) {
-      return lexical.volumePath();
-    }
-    return realPath(parent).resolve(lexical.getFileName()).volumePath();
-  }
-
-  Attr stat(HoldfastPath path, boolean follow) throws IOException {
-    HoldfastFileSystem fs = path.getFileSystem();
-    return Errors.attr(onPath(path, vp -> fs.query(new Request.GetAttr(vp, follow))).response(),
-        path.toString(), null);
-  }
-
-  /** Attributes (not following a final link) and the resolved path, or null if absent. */
-  private Resolved lstatOrNull(HoldfastPath path) throws IOException {
-    HoldfastFileSystem fs = path.getFileSystem();
-    Resolved r = onPath(path, vp -> fs.query(new Request.GetAttr(vp, false)));
-    if (r.response() instanceof Response.Error e && e.errno() == Errno.ENOENT) {
-      return null;
-    }
-    Errors.attr(r.response(), path.toString(), null);
-    return r;
-  }
-
-  /** The volume path attribute operations address: the link's target when following. */
-  String attrTarget(HoldfastPath path, boolean follow) throws IOException {
-    HoldfastFileSystem fs = path.getFileSystem();
-    Resolved r = onPath(path, vp -> fs.query(new Request.GetAttr(vp, false)));
-    Attr a = Errors.attr(r.response(), path.toString(), null);
-    return follow && a.type() == FileType.SYMLINK ? realPath(path).volumePath() : r.volumePath();
-  }
-
-  void setAttr(HoldfastPath path, boolean follow, int mask, int mode, int uid, int gid,
-      long atimeNanos, long mtimeNanos) throws IOException {
-    HoldfastFileSystem fs = path.getFileSystem();
-    String target = attrTarget(path, follow);
-    fs.awaitWrites();
-    Errors.attr(fs.submit(new Request.SetAttr(fs.currentCaller(), target, mask, mode, uid, gid,
-        atimeNanos, mtimeNanos)), path.toString(), null);
-  }
-
-  HoldfastPath realPath(HoldfastPath path, LinkOption... options) throws IOException {
-    HoldfastFileSystem fs = path.getFileSystem();
-    HoldfastPath abs = path.toAbsolutePath();
-    if (!follow(options)) {
-      return fs.getPath(attrTarget(abs, false));
-    }
-    abs.volumePath(); // checks the limits before the first request
-    Deque<String> todo = new ArrayDeque<>(abs.names());
-    List<String> done = new ArrayList<>();
-    int links = 0;
-    while (!todo.isEmpty()) {
-      String n = todo.removeFirst();
-      if (n.equals(".")) {
-        continue;
-      }
-      if (n.equals("..")) {
-        if (!done.isEmpty()) {
-          done.removeLast();
+        int slash = path.indexOf('/', 1);
+        String volume = slash < 0 ? path.substring(1) : path.substring(1, slash);
+        String rest = slash < 0 ? "/" : path.substring(slash);
+        if (volume.isEmpty()) {
+            throw new IllegalArgumentException("no volume in " + uri);
         }
-        continue;
-      }
-      done.add(n);
-      String vp = fs.getPath("/" + String.join("/", done)).volumePath();
-      Attr a = Errors.attr(fs.query(new Request.GetAttr(vp, false)), path.toString(), null);
-      if (a.type() == FileType.SYMLINK) {
-        if (++links > MAX_SYMLINKS) {
-          throw new ErrnoFileSystemException(path.toString(), null, Errno.ELOOP,
-              "Too many levels of symbolic links");
+        return new Target(authority, volume, rest);
+    }
+
+    /**
+     * Opens the volume named by {@code uri} ({@code holdfast://host:port/volume}).
+     *
+     * @throws FileSystemAlreadyExistsException if that volume is already open through this
+     *     provider
+     * @throws IllegalArgumentException for a malformed URI or env value
+     * @throws IOException if the cluster cannot be reached or has no such volume
+     */
+    @Override
+    public HoldfastFileSystem newFileSystem(URI uri, Map<String, ?> env) throws IOException {
+        Target t = parse(uri);
+        if (!t.rest().equals("/")) {
+            throw new IllegalArgumentException("URI names a path inside the volume: " + uri);
         }
-        String target = readLink(fs, vp, path.toString());
-        done.removeLast();
-        if (target.startsWith("/")) {
-          done.clear();
-        }
-        List<String> parts = fs.getPath(target).names();
-        for (int i = parts.size() - 1; i >= 0; i--) {
-          todo.addFirst(parts.get(i));
-        }
-      } else if (!todo.isEmpty() && a.type() != FileType.DIRECTORY) {
-        throw new NotDirectoryException(path.toString());
-      }
-    }
-    if (done.isEmpty()) {
-      stat(fs.root(), true);
-    }
-    return fs.getPath("/" + String.join("/", done));
-  }
-
-  private static String readLink(HoldfastFileSystem fs, String vp, String name)
-      throws IOException {
-    Response r = fs.query(new Request.ReadLink(vp));
-    return switch (r) {
-      case Response.Text t -> t.text();
-      case Response.Error e when e.errno() == Errno.EINVAL -> throw new NotLinkException(name);
-      case Response.Error e -> throw Errors.toException(e, name, null);
-      default -> throw Errors.unexpected(r, name);
-    };
-  }
-
-  static boolean canAccess(Attr a, Caller c, int bit) {
-    if (c.uid() == 0) {
-      return bit != 1 || a.isDirectory() || (a.mode() & 0111) != 0;
-    }
-    int shift = c.uid() == a.uid() ? 6 : c.inGroup(a.gid()) ? 3 : 0;
-    return ((a.mode() >> shift) & bit) != 0;
-  }
-
-  // ---- channels -------------------------------------------------------------------------
-
-  /**
-   * Opens a channel with the JDK's {@link StandardOpenOption} semantics. {@code CREATE} and
-   * {@code CREATE_NEW} apply only when writing; {@code SPARSE}, {@code SYNC} and {@code DSYNC}
-   * are accepted ({@code force} gives durability).
-   *
-   * @throws NoSuchFileException if the file does not exist and is not to be created
-   * @throws FileAlreadyExistsException with {@code CREATE_NEW} if it exists
-   * @throws ErrnoFileSystemException {@code EISDIR} ("Is a directory") when opening a directory
-   *     for writing; {@code ELOOP} when it is a symbolic link and {@code NOFOLLOW_LINKS} is set
-   * @throws AccessDeniedException if the caller may not read or write the file
-   * @throws IllegalArgumentException for {@code READ}+{@code APPEND} or
-   *     {@code APPEND}+{@code TRUNCATE_EXISTING}
-   * @throws UnsupportedOperationException for {@code DELETE_ON_CLOSE}, unknown options, or
-   *     file attributes other than {@code posix:permissions}
-   */
-  @Override
-  public FileChannel newFileChannel(Path path, Set<? extends OpenOption> options,
-      FileAttribute<?>... attrs) throws IOException {
-    HoldfastPath p = check(path);
-    HoldfastFileSystem fs = p.getFileSystem();
-    boolean read = false;
-    boolean write = false;
-    boolean append = false;
-    boolean truncate = false;
-    boolean create = false;
-    boolean createNew = false;
-    boolean nofollow = false;
-    for (OpenOption o : options) {
-      if (o == StandardOpenOption.READ) {
-        read = true;
-      } else if (o == StandardOpenOption.WRITE) {
-        write = true;
-      } else if (o == StandardOpenOption.APPEND) {
-        append = true;
-        write = true;
-      } else if (o == StandardOpenOption.TRUNCATE_EXISTING) {
-        truncate = true;
-      } else if (o == StandardOpenOption.CREATE) {
-        create = true;
-      } else if (o == StandardOpenOption.CREATE_NEW) {
-        createNew = true;
-      } else if (o == LinkOption.NOFOLLOW_LINKS) {
-        nofollow = true;
-      } else if (o == StandardOpenOption.SPARSE || o == StandardOpenOption.SYNC
-          || o == StandardOpenOption.DSYNC) {
-        // accepted
-      } else if (o == null) {
-        throw new NullPointerException();
-      } else {
-        throw new UnsupportedOperationException(o + " not supported");
-      }
-    }
-    if (!read && !write) {
-      read = true;
-    }
-    if (append && read) {
-      throw new IllegalArgumentException("READ + APPEND not allowed");
-    }
-    if (append && truncate) {
-      throw new IllegalArgumentException("APPEND + TRUNCATE_EXISTING not allowed");
-    }
-    truncate &= write;
-    createNew &= write;
-    create &= write && !createNew;
-    int mode = Attributes.modeFrom(attrs, 0666 & ~fs.umask());
-    Caller caller = fs.currentCaller();
-    String name = p.toString();
-    Attr a;
-    boolean created = false;
-    if (createNew) {
-      a = Errors.attr(onPath(p, vp -> fs.submit(new Request.Create(caller, vp, mode, true)))
-          .response(), name, null);
-      created = true;
-    } else {
-      boolean follow = !nofollow;
-      Resolved r = onPath(p, vp -> fs.query(new Request.GetAttr(vp, follow)));
-      if (r.response() instanceof Response.Error e && e.errno() == Errno.ENOENT) {
-        if (!create) {
-          throw new NoSuchFileException(name);
-        }
-        a = Errors.attr(fs.submit(new Request.Create(caller, r.volumePath(), mode, false)),
-            name, null);
-        created = true;
-      } else {
-        a = Errors.attr(r.response(), name, null);
-      }
-    }
-    if (a.type() == FileType.SYMLINK) {
-      throw new ErrnoFileSystemException(name, null, Errno.ELOOP,
-          "Too many levels of symbolic links (NOFOLLOW_LINKS specified)");
-    }
-    if (a.type() == FileType.DIRECTORY && write) {
-      throw new ErrnoFileSystemException(name, null, Errno.EISDIR, "Is a directory");
-    }
-    if (a.type().isSpecial()) {
-      throw new ErrnoFileSystemException(name, null, Errno.ENXIO,
-          "No such device or address: a special file (" + a.type() + ") holds no data in the volume");
-    }
-    if (!created && ((read && !canAccess(a, caller, 4)) || (write && !canAccess(a, caller, 2)))) {
-      throw new AccessDeniedException(name);
-    }
-    long size = a.size();
-    if (truncate && size > 0) {
-      fs.awaitWrites();
-      Errors.attr(fs.submit(new Request.Truncate(caller, a.inode(), 0)), name, null);
-      size = 0;
-    }
-    HoldfastFileChannel ch =
-        new HoldfastFileChannel(fs, name, a.inode(), size, caller, read, write, append);
-    fs.opened(ch, a.inode());
-    return ch;
-  }
-
-  /** As {@link #newFileChannel}. */
-  @Override
-  public SeekableByteChannel newByteChannel(Path path, Set<? extends OpenOption> options,
-      FileAttribute<?>... attrs) throws IOException {
-    return newFileChannel(path, options, attrs);
-  }
-
-  // ---- directories ----------------------------------------------------------------------
-
-  /**
-   * Lists a directory lazily, a page at a time.
-   *
-   * @throws NotDirectoryException if {@code dir} is not a directory
-   * @throws NoSuchFileException if it does not exist
-   */
-  @Override
-  public DirectoryStream<Path> newDirectoryStream(Path dir,
-      DirectoryStream.Filter<? super Path> filter) throws IOException {
-    HoldfastPath p = check(dir);
-    HoldfastFileSystem fs = p.getFileSystem();
-    String target = attrTarget(p, true);
-    Response r = fs.query(new Request.ReadDir(target, "", HoldfastDirectoryStream.PAGE_ENTRIES));
-    if (r instanceof Response.DirPage page) {
-      return new HoldfastDirectoryStream(p, target, page, filter);
-    }
-    Errors.ok(r, p.toString(), null);
-    throw Errors.unexpected(r, p.toString());
-  }
-
-  /**
-   * Creates a directory with the given {@code posix:permissions}, else {@code 0777 & ~umask}.
-   *
-   * @throws FileAlreadyExistsException if the name exists
-   * @throws NoSuchFileException if the parent does not exist
-   */
-  @Override
-  public void createDirectory(Path dir, FileAttribute<?>... attrs) throws IOException {
-    HoldfastPath p = check(dir);
-    HoldfastFileSystem fs = p.getFileSystem();
-    int mode = Attributes.modeFrom(attrs, 0777 & ~fs.umask());
-    Caller caller = fs.currentCaller();
-    Errors.attr(onPath(p, vp -> fs.submit(new Request.Mkdir(caller, vp, mode))).response(),
-        p.toString(), null);
-  }
-
-  /**
-   * Creates a special file, as POSIX {@code mknod(2)}: one replicated request, applied on every
-   * member with the permission checks of file creation (device nodes need a root caller). The
-   * mode is used as given, without the file system's umask (as {@link #createDirectory} uses
-   * a {@code posix:permissions} attribute); the caller is the file system's current one.
-   *
-   * @param path a path of a Holdfast file system
-   * @param mode full {@code st_mode}: {@code S_IFIFO}, {@code S_IFCHR}, {@code S_IFBLK} or
-   *     {@code S_IFSOCK} type bits ({@code S_IFREG} or none: an empty regular file) and
-   *     permission bits {@code 07777}
-   * @param rdev device number of a character or block device (Linux {@code dev_t}); ignored for
-   *     the other types
-   * @throws FileAlreadyExistsException if the name exists
-   * @throws NoSuchFileException if the parent does not exist
-   * @throws AccessDeniedException if the caller may not write the parent, or is not root and
-   *     asks for a device node
-   * @throws ErrnoFileSystemException {@code EINVAL} for type bits naming no type (or a symbolic
-   *     link), {@code EPERM} for a directory
-   * @throws java.nio.file.ProviderMismatchException if {@code path} is not a Holdfast path
-   */
-  @Override
-  public void mknod(Path path, int mode, long rdev) throws IOException {
-    HoldfastPath p = check(path);
-    HoldfastFileSystem fs = p.getFileSystem();
-    Caller caller = fs.currentCaller();
-    Errors.attr(onPath(p, vp -> fs.submit(new Request.Mknod(caller, vp, mode, rdev))).response(),
-        p.toString(), null);
-  }
-
-  /**
-   * Creates a symbolic link holding {@code target}'s string form.
-   *
-   * @throws FileAlreadyExistsException if {@code link} exists
-   * @throws ErrnoFileSystemException {@code ENAMETOOLONG} if the target is longer than
-   *     {@link Limits#PATH_MAX} bytes
-   * @throws UnsupportedOperationException if file attributes are given
-   */
-  @Override
-  public void createSymbolicLink(Path link, Path target, FileAttribute<?>... attrs)
-      throws IOException {
-    HoldfastPath p = check(link);
-    check(target);
-    if (attrs.length > 0) {
-      throw new UnsupportedOperationException("Initial file attributes not supported for links");
-    }
-    HoldfastFileSystem fs = p.getFileSystem();
-    Caller caller = fs.currentCaller();
-    String text = target.toString();
-    if (text.getBytes(StandardCharsets.UTF_8).length > Limits.PATH_MAX) {
-      throw new ErrnoFileSystemException(p.toString(), null, Errno.ENAMETOOLONG,
-          "File name too long");
-    }
-    Errors.ok(onPath(p, vp -> fs.submit(new Request.Symlink(caller, vp, text))).response(),
-        p.toString(), null);
-  }
-
-  /**
-   * Creates a hard link.
-   *
-   * @throws FileAlreadyExistsException if {@code link} exists
-   * @throws NoSuchFileException if {@code existing} does not
-   */
-  @Override
-  public void createLink(Path link, Path existing) throws IOException {
-    HoldfastPath p = check(link);
-    HoldfastPath e = check(existing);
-    if (e.getFileSystem() != p.getFileSystem()) {
-      throw new ErrnoFileSystemException(e.toString(), p.toString(), Errno.EXDEV,
-          "Invalid cross-device link");
-    }
-    HoldfastFileSystem fs = p.getFileSystem();
-    Caller caller = fs.currentCaller();
-    Response r = fs.submit(new Request.Link(caller, e.volumePath(), p.volumePath()));
-    if (notDirectory(r)) {
-      r = fs.submit(new Request.Link(caller, resolvedParent(e), resolvedParent(p)));
-    }
-    if (r instanceof Response.Error err && err.errno() == Errno.EEXIST) {
-      throw new FileAlreadyExistsException(p.toString());
-    }
-    if (r instanceof Response.Error err && err.errno() == Errno.ENOENT) {
-      throw new NoSuchFileException(e.toString(), p.toString(), null);
-    }
-    Errors.ok(r, p.toString(), e.toString());
-  }
-
-  /**
-   * Deletes a file, link or empty directory. A file open in this file system stays readable
-   * through its channels until the last one closes.
-   *
-   * @throws NoSuchFileException if it does not exist
-   * @throws java.nio.file.DirectoryNotEmptyException if it is a non-empty directory
-   */
-  @Override
-  public void delete(Path path) throws IOException {
-    HoldfastPath p = check(path);
-    HoldfastFileSystem fs = p.getFileSystem();
-    fs.awaitWrites();
-    String name = p.toString();
-    Resolved resolved = onPath(p, v -> fs.query(new Request.GetAttr(v, false)));
-    String vp = resolved.volumePath();
-    Attr a = Errors.attr(resolved.response(), name, null);
-    Caller caller = fs.currentCaller();
-    if (a.isDirectory()) {
-      Errors.ok(fs.submit(new Request.Rmdir(caller, vp)), name, null);
-      return;
-    }
-    boolean keep = a.type() == FileType.FILE && fs.isOpenInode(a.inode());
-    Response r = fs.submit(new Request.Unlink(caller, vp, keep));
-    Errors.ok(r, name, null);
-    if (keep && r instanceof Response.AttrReply after && after.attr().nlink() == 0
-        && !fs.markOrphaned(a.inode())) {
-      // the last channel closed meanwhile: free the orphan ourselves
-      Errors.ok(fs.submit(new Request.DropOrphan(caller, a.inode())), name, null);
-    }
-  }
-
-  /** Reads a symbolic link's target. @throws NotLinkException if it is not a link */
-  @Override
-  public HoldfastPath readSymbolicLink(Path link) throws IOException {
-    HoldfastPath p = check(link);
-    HoldfastFileSystem fs = p.getFileSystem();
-    return fs.getPath(readLink(fs, attrTarget(p, false), p.toString()));
-  }
-
-  // ---- copy, move -----------------------------------------------------------------------
-
-  /**
-   * Copies a file by streaming its bytes; a directory is copied as an empty directory, a
-   * symbolic link (with {@code NOFOLLOW_LINKS}) as a link, a special file as a new special file
-   * of the same type, mode and device number, as {@code cp -a} does (the JDK's provider would
-   * open a FIFO and block reading it).
-   *
-   * @throws FileAlreadyExistsException if the target exists and {@code REPLACE_EXISTING} is
-   *     not given
-   * @throws java.nio.file.DirectoryNotEmptyException if the target to replace is a non-empty
-   *     directory
-   * @throws UnsupportedOperationException for {@code ATOMIC_MOVE} or unknown options
-   */
-  @Override
-  public void copy(Path source, Path target, CopyOption... options) throws IOException {
-    HoldfastPath s = check(source);
-    HoldfastPath t = check(target);
-    boolean replace = false;
-    boolean copyAttrs = false;
-    boolean follow = true;
-    for (CopyOption o : options) {
-      if (o == StandardCopyOption.REPLACE_EXISTING) {
-        replace = true;
-      } else if (o == StandardCopyOption.COPY_ATTRIBUTES) {
-        copyAttrs = true;
-      } else if (o == LinkOption.NOFOLLOW_LINKS) {
-        follow = false;
-      } else {
-        throw new UnsupportedOperationException("Unsupported copy option " + o);
-      }
-    }
-    copy(s, t, replace, copyAttrs, follow);
-  }
-
-  private void copy(HoldfastPath s, HoldfastPath t, boolean replace, boolean copyAttrs,
-      boolean follow) throws IOException {
-    HoldfastFileSystem sfs = s.getFileSystem();
-    HoldfastFileSystem tfs = t.getFileSystem();
-    Attr a = stat(s, follow);
-    tfs.awaitWrites();
-    Resolved found = lstatOrNull(t);
-    Attr existing = found == null ? null : ((Response.AttrReply) found.response()).attr();
-    if (existing != null) {
-      if (sfs == tfs && existing.inode() == a.inode()) {
-        return;
-      }
-      if (!replace) {
-        throw new FileAlreadyExistsException(t.toString());
-      }
-      delete(t);
-    }
-    Caller caller = tfs.currentCaller();
-    String tvp = resolvedParent(t);
-    switch (a.type()) {
-      case DIRECTORY -> Errors.attr(tfs.submit(new Request.Mkdir(caller, tvp, a.mode())),
-          t.toString(), null);
-      case SYMLINK -> Errors.ok(tfs.submit(new Request.Symlink(caller, tvp,
-          readLink(sfs, attrTarget(s, false), s.toString()))), t.toString(), null);
-      // as cp -a copies a special file: a new node of the same type, mode and device
-      case FIFO, CHARACTER_DEVICE, BLOCK_DEVICE, SOCKET ->
-          Errors.attr(tfs.submit(new Request.Mknod(caller, tvp, a.stMode(), a.rdev())), t.toString(), null);
-      case FILE -> {
-        // created writable by its owner so the copy can be written, then given a's mode
-        try (FileChannel in = newFileChannel(s, Set.of(StandardOpenOption.READ));
-            FileChannel out = newFileChannel(t, Set.of(StandardOpenOption.WRITE,
-                StandardOpenOption.CREATE_NEW), Attributes.asFileAttribute(a.mode() | 0600))) {
-          ByteBuffer buf = ByteBuffer.allocate(io.holdfast.protocol.Limits.MAX_DATA_BYTES);
-          while (in.read(buf.clear()) >= 0) {
-            buf.flip();
-            while (buf.hasRemaining()) {
-              out.write(buf);
+        synchronized (fileSystems) {
+            if (fileSystems.containsKey(t.key())) {
+                throw new FileSystemAlreadyExistsException(t.key());
             }
-          }
+            Object s = env.get(ENV_VOLUME_SERVICE);
+            HoldfastFileSystem fs;
+            if (s != null) {
+                if (!(s instanceof VolumeService vs)) {
+                    throw new IllegalArgumentException(ENV_VOLUME_SERVICE + " must be a VolumeService");
+                }
+                fs = new HoldfastFileSystem(this, t.key(), t.authority(), t.volume(), vs, null, env);
+            } else {
+                if (uri.getHost() == null || uri.getPort() < 0) {
+                    throw new IllegalArgumentException("expected holdfast://host:port/volume: " + uri);
+                }
+                HoldfastClient client = HoldfastClient.connect(uri.getHost(), uri.getPort(), env);
+                try {
+                    VolumeService vs = client.volume(t.volume());
+                    fs = new HoldfastFileSystem(this, t.key(), t.authority(), t.volume(), vs, client, env);
+                } catch (IOException | RuntimeException e) {
+                    client.close();
+                    throw e;
+                }
+            }
+            fileSystems.put(t.key(), fs);
+            return fs;
         }
-      }
     }
-    if (!copyAttrs && a.type() == FileType.FILE && (a.mode() & 0600) != 0600) {
-      Errors.attr(tfs.submit(new Request.SetAttr(caller, tvp, Request.SetAttr.MODE, a.mode(), 0,
-          0, 0, 0)), t.toString(), null);
-    }
-    if (copyAttrs && a.type() != FileType.SYMLINK) {
-      int mask = Request.SetAttr.MODE | Request.SetAttr.ATIME | Request.SetAttr.MTIME;
-      Errors.attr(tfs.submit(new Request.SetAttr(caller, tvp, mask, a.mode(), 0, 0,
-          a.atimeNanos(), a.mtimeNanos())), t.toString(), null);
-    }
-  }
 
-  /**
-   * Moves with one atomic rename. Without {@code REPLACE_EXISTING} (and without
-   * {@code ATOMIC_MOVE}, which like the JDK's replaces) an existing target fails.
-   *
-   * @throws FileAlreadyExistsException if the target exists and may not be replaced
-   * @throws java.nio.file.DirectoryNotEmptyException if the target is a non-empty directory
-   * @throws ErrnoFileSystemException {@code EINVAL} moving a directory into its own subtree
-   * @throws AtomicMoveNotSupportedException for an atomic move between volumes
-   */
-  @Override
-  public void move(Path source, Path target, CopyOption... options) throws IOException {
-    HoldfastPath s = check(source);
-    HoldfastPath t = check(target);
-    boolean replace = false;
-    boolean atomic = false;
-    for (CopyOption o : options) {
-      if (o == StandardCopyOption.REPLACE_EXISTING) {
-        replace = true;
-      } else if (o == StandardCopyOption.ATOMIC_MOVE) {
-        atomic = true;
-      } else if (o == LinkOption.NOFOLLOW_LINKS || o == StandardCopyOption.COPY_ATTRIBUTES) {
-        // a rename keeps everything and never follows links
-      } else {
-        throw new UnsupportedOperationException("Unsupported copy option " + o);
-      }
+    /**
+     * The open file system of the volume named by {@code uri}.
+     *
+     * @throws FileSystemNotFoundException if it is not open
+     */
+    @Override
+    public HoldfastFileSystem getFileSystem(URI uri) {
+        Target t = parse(uri);
+        synchronized (fileSystems) {
+            HoldfastFileSystem fs = fileSystems.get(t.key());
+            if (fs == null) {
+                throw new FileSystemNotFoundException(t.key());
+            }
+            return fs;
+        }
     }
-    HoldfastFileSystem fs = s.getFileSystem();
-    if (t.getFileSystem() != fs) {
-      if (atomic) {
-        throw new AtomicMoveNotSupportedException(s.toString(), t.toString(),
-            "different volumes");
-      }
-      copy(s, t, replace, true, false);
-      delete(s);
-      return;
+
+    void removed(HoldfastFileSystem fs) {
+        synchronized (fileSystems) {
+            fileSystems.remove(fs.key(), fs);
+        }
     }
-    fs.awaitWrites();
-    String svp = s.volumePath();
-    String tvp = t.volumePath();
-    if (svp.equals(tvp)) {
-      stat(s, false);
-      return;
+
+    /**
+     * The path named by {@code uri} in an open volume.
+     *
+     * @throws FileSystemNotFoundException if the volume is not open
+     */
+    @Override
+    public HoldfastPath getPath(URI uri) {
+        Target t = parse(uri);
+        return getFileSystem(uri).getPath(t.rest());
     }
-    int flags = (replace || atomic) ? 0 : Request.Rename.NOREPLACE;
-    Caller caller = fs.currentCaller();
-    Response r = fs.submit(new Request.Rename(caller, svp, tvp, flags));
-    if (notDirectory(r)) {
-      String svp2 = resolvedParent(s);
-      String tvp2 = resolvedParent(t);
-      if (!svp2.equals(svp) || !tvp2.equals(tvp)) {
-        r = fs.submit(new Request.Rename(caller, svp2, tvp2, flags));
-      }
+
+    private static HoldfastPath check(Path p) {
+        if (!(p instanceof HoldfastPath hp)) {
+            throw new ProviderMismatchException("not a holdfast path: " + p);
+        }
+        return hp;
     }
-    if (r instanceof Response.Error e) {
-      throw switch (e.errno()) {
-        case EEXIST -> new FileAlreadyExistsException(t.toString());
-        case ENOTEMPTY -> new java.nio.file.DirectoryNotEmptyException(t.toString());
-        default -> Errors.toException(e, s.toString(), t.toString());
-      };
+
+    private static boolean follow(LinkOption... options) {
+        for (LinkOption o : options) {
+            if (o == LinkOption.NOFOLLOW_LINKS) {
+                return false;
+            }
+        }
+        return true;
     }
-  }
 
-  // ---- queries --------------------------------------------------------------------------
+    // ---- primitives used by the other classes ---------------------------------------------
 
-  @Override
-  public boolean isSameFile(Path path, Path path2) throws IOException {
-    HoldfastPath a = check(path);
-    if (a.equals(path2)) {
-      return true;
+    /** One request on a path. */
+    @FunctionalInterface
+    interface PathOp {
+        Response apply(String volumePath) throws IOException;
     }
-    if (!(path2 instanceof HoldfastPath b) || b.getFileSystem() != a.getFileSystem()) {
-      return false;
+
+    /** The reply to a request and the volume path it was sent with. */
+    record Resolved(String volumePath, Response response) {}
+
+    private static boolean notDirectory(Response r) {
+        return r instanceof Response.Error e && e.errno() == Errno.ENOTDIR;
     }
-    return stat(a, true).inode() == stat(b, true).inode();
-  }
 
-  /** Whether the file name starts with {@code .}. */
-  @Override
-  public boolean isHidden(Path path) {
-    HoldfastPath p = check(path);
-    HoldfastPath name = p.getFileName();
-    return name != null && name.toString().startsWith(".");
-  }
-
-  /** The volume's file store. @throws NoSuchFileException if {@code path} does not exist */
-  @Override
-  public FileStore getFileStore(Path path) throws IOException {
-    HoldfastPath p = check(path);
-    stat(p, true);
-    return p.getFileSystem().store();
-  }
-
-  /**
-   * Checks existence and POSIX read/write/execute permission for the current caller (root may
-   * read and write anything and execute what has an execute bit or is a directory).
-   *
-   * @throws NoSuchFileException if the file does not exist
-   * @throws AccessDeniedException if a requested access is not permitted
-   */
-  @Override
-  public void checkAccess(Path path, AccessMode... modes) throws IOException {
-    HoldfastPath p = check(path);
-    Attr a = stat(p, true);
-    Caller c = p.getFileSystem().currentCaller();
-    for (AccessMode m : modes) {
-      int bit = switch (m) {
-        case READ -> 4;
-        case WRITE -> 2;
-        case EXECUTE -> 1;
-      };
-      if (!canAccess(a, c, bit)) {
-        throw new AccessDeniedException(p.toString());
-      }
+    /**
+     * Sends a request on {@code path}'s lexical volume path. Volumes do not follow symbolic
+     * links in the directories of a path (they answer {@code ENOTDIR}); then the parent is
+     * resolved here, link by link, and the request is sent once more.
+     */
+    Resolved onPath(HoldfastPath path, PathOp op) throws IOException {
+        String vp = path.volumePath();
+        Response r = op.apply(vp);
+        if (notDirectory(r)) {
+            String resolved = resolvedParent(path);
+            if (!resolved.equals(vp)) {
+                return new Resolved(resolved, op.apply(resolved));
+            }
+        }
+        return new Resolved(vp, r);
     }
-  }
 
-  @Override
-  @SuppressWarnings("unchecked")
-  public <V extends FileAttributeView> V getFileAttributeView(Path path, Class<V> type,
-      LinkOption... options) {
-    HoldfastPath p = check(path);
-    if (type == UserDefinedFileAttributeView.class) {
-      return (V) new UserView(this, p, follow(options));
+    /** The volume path of {@code path} with all links in its parent directories resolved. */
+    String resolvedParent(HoldfastPath path) throws IOException {
+        HoldfastFileSystem fs = path.getFileSystem();
+        HoldfastPath lexical = fs.getPath(path.volumePath());
+        HoldfastPath parent = lexical.getParent();
+        if (parent == null) {
+            return lexical.volumePath();
+        }
+        return realPath(parent).resolve(lexical.getFileName()).volumePath();
     }
-    String view = Attributes.viewName(type);
-    return view == null ? null : (V) new Attributes.View(view, this, p, follow(options));
-  }
 
-  /**
-   * Reads {@link BasicFileAttributes} or {@link PosixFileAttributes}.
-   *
-   * @throws UnsupportedOperationException for another type
-   * @throws NoSuchFileException if the file does not exist
-   */
-  @Override
-  @SuppressWarnings("unchecked")
-  public <A extends BasicFileAttributes> A readAttributes(Path path, Class<A> type,
-      LinkOption... options) throws IOException {
-    HoldfastPath p = check(path);
-    if (type != BasicFileAttributes.class && type != PosixFileAttributes.class) {
-      throw new UnsupportedOperationException(type + " not supported");
+    Attr stat(HoldfastPath path, boolean follow) throws IOException {
+        HoldfastFileSystem fs = path.getFileSystem();
+        return Errors.attr(
+                onPath(path, vp -> fs.query(new Request.GetAttr(vp, follow))).response(), path.toString(), null);
     }
-    return (A) new Attributes.HoldfastAttributes(stat(p, follow(options)),
-        p.getFileSystem().principals());
-  }
 
-  /**
-   * Reads attributes by name for the views basic, posix, owner, unix and user.
-   *
-   * @throws UnsupportedOperationException for an unknown view
-   * @throws IllegalArgumentException for an unknown attribute name
-   */
-  @Override
-  public Map<String, Object> readAttributes(Path path, String attributes, LinkOption... options)
-      throws IOException {
-    return Attributes.read(this, check(path), attributes, options);
-  }
+    /** Attributes (not following a final link) and the resolved path, or null if absent. */
+    private Resolved lstatOrNull(HoldfastPath path) throws IOException {
+        HoldfastFileSystem fs = path.getFileSystem();
+        Resolved r = onPath(path, vp -> fs.query(new Request.GetAttr(vp, false)));
+        if (r.response() instanceof Response.Error e && e.errno() == Errno.ENOENT) {
+            return null;
+        }
+        Errors.attr(r.response(), path.toString(), null);
+        return r;
+    }
 
-  /**
-   * Sets one attribute: basic times ({@code creationTime} is ignored), posix
-   * {@code permissions}/{@code owner}/{@code group}, unix {@code mode}/{@code uid}/{@code gid},
-   * or a user attribute.
-   *
-   * @throws UnsupportedOperationException for an unknown view
-   * @throws IllegalArgumentException for an unknown attribute name
-   * @throws ClassCastException for a value of the wrong type
-   */
-  @Override
-  public void setAttribute(Path path, String attribute, Object value, LinkOption... options)
-      throws IOException {
-    Attributes.set(this, check(path), attribute, value, options);
-  }
+    /** The volume path attribute operations address: the link's target when following. */
+    String attrTarget(HoldfastPath path, boolean follow) throws IOException {
+        HoldfastFileSystem fs = path.getFileSystem();
+        Resolved r = onPath(path, vp -> fs.query(new Request.GetAttr(vp, false)));
+        Attr a = Errors.attr(r.response(), path.toString(), null);
+        return follow && a.type() == FileType.SYMLINK ? realPath(path).volumePath() : r.volumePath();
+    }
 
-  /**
-   * Opening a file system from a path is not supported.
-   *
-   * @throws UnsupportedOperationException always
-   */
-  @Override
-  public FileSystem newFileSystem(Path path, Map<String, ?> env) {
-    throw new UnsupportedOperationException();
-  }
+    void setAttr(
+            HoldfastPath path, boolean follow, int mask, int mode, int uid, int gid, long atimeNanos, long mtimeNanos)
+            throws IOException {
+        HoldfastFileSystem fs = path.getFileSystem();
+        String target = attrTarget(path, follow);
+        fs.awaitWrites();
+        Errors.attr(
+                fs.submit(
+                        new Request.SetAttr(fs.currentCaller(), target, mask, mode, uid, gid, atimeNanos, mtimeNanos)),
+                path.toString(),
+                null);
+    }
+
+    HoldfastPath realPath(HoldfastPath path, LinkOption... options) throws IOException {
+        HoldfastFileSystem fs = path.getFileSystem();
+        HoldfastPath abs = path.toAbsolutePath();
+        if (!follow(options)) {
+            return fs.getPath(attrTarget(abs, false));
+        }
+        abs.volumePath(); // checks the limits before the first request
+        Deque<String> todo = new ArrayDeque<>(abs.names());
+        List<String> done = new ArrayList<>();
+        int links = 0;
+        while (!todo.isEmpty()) {
+            String n = todo.removeFirst();
+            if (n.equals(".")) {
+                continue;
+            }
+            if (n.equals("..")) {
+                if (!done.isEmpty()) {
+                    done.removeLast();
+                }
+                continue;
+            }
+            done.add(n);
+            String vp = fs.getPath("/" + String.join("/", done)).volumePath();
+            Attr a = Errors.attr(fs.query(new Request.GetAttr(vp, false)), path.toString(), null);
+            if (a.type() == FileType.SYMLINK) {
+                if (++links > MAX_SYMLINKS) {
+                    throw new ErrnoFileSystemException(
+                            path.toString(), null, Errno.ELOOP, "Too many levels of symbolic links");
+                }
+                String target = readLink(fs, vp, path.toString());
+                done.removeLast();
+                if (target.startsWith("/")) {
+                    done.clear();
+                }
+                List<String> parts = fs.getPath(target).names();
+                for (int i = parts.size() - 1; i >= 0; i--) {
+                    todo.addFirst(parts.get(i));
+                }
+            } else if (!todo.isEmpty() && a.type() != FileType.DIRECTORY) {
+                throw new NotDirectoryException(path.toString());
+            }
+        }
+        if (done.isEmpty()) {
+            stat(fs.root(), true);
+        }
+        return fs.getPath("/" + String.join("/", done));
+    }
+
+    private static String readLink(HoldfastFileSystem fs, String vp, String name) throws IOException {
+        Response r = fs.query(new Request.ReadLink(vp));
+        return switch (r) {
+            case Response.Text t -> t.text();
+            case Response.Error e when e.errno() == Errno.EINVAL -> throw new NotLinkException(name);
+            case Response.Error e -> throw Errors.toException(e, name, null);
+            default -> throw Errors.unexpected(r, name);
+        };
+    }
+
+    static boolean canAccess(Attr a, Caller c, int bit) {
+        if (c.uid() == 0) {
+            return bit != 1 || a.isDirectory() || (a.mode() & 0111) != 0;
+        }
+        int shift = c.uid() == a.uid() ? 6 : c.inGroup(a.gid()) ? 3 : 0;
+        return ((a.mode() >> shift) & bit) != 0;
+    }
+
+    // ---- channels -------------------------------------------------------------------------
+
+    /**
+     * Opens a channel with the JDK's {@link StandardOpenOption} semantics. {@code CREATE} and
+     * {@code CREATE_NEW} apply only when writing; {@code SPARSE}, {@code SYNC} and {@code DSYNC}
+     * are accepted ({@code force} gives durability).
+     *
+     * @throws NoSuchFileException if the file does not exist and is not to be created
+     * @throws FileAlreadyExistsException with {@code CREATE_NEW} if it exists
+     * @throws ErrnoFileSystemException {@code EISDIR} ("Is a directory") when opening a directory
+     *     for writing; {@code ELOOP} when it is a symbolic link and {@code NOFOLLOW_LINKS} is set
+     * @throws AccessDeniedException if the caller may not read or write the file
+     * @throws IllegalArgumentException for {@code READ}+{@code APPEND} or
+     *     {@code APPEND}+{@code TRUNCATE_EXISTING}
+     * @throws UnsupportedOperationException for {@code DELETE_ON_CLOSE}, unknown options, or
+     *     file attributes other than {@code posix:permissions}
+     */
+    @Override
+    public FileChannel newFileChannel(Path path, Set<? extends OpenOption> options, FileAttribute<?>... attrs)
+            throws IOException {
+        HoldfastPath p = check(path);
+        HoldfastFileSystem fs = p.getFileSystem();
+        boolean read = false;
+        boolean write = false;
+        boolean append = false;
+        boolean truncate = false;
+        boolean create = false;
+        boolean createNew = false;
+        boolean nofollow = false;
+        for (OpenOption o : options) {
+            if (o == StandardOpenOption.READ) {
+                read = true;
+            } else if (o == StandardOpenOption.WRITE) {
+                write = true;
+            } else if (o == StandardOpenOption.APPEND) {
+                append = true;
+                write = true;
+            } else if (o == StandardOpenOption.TRUNCATE_EXISTING) {
+                truncate = true;
+            } else if (o == StandardOpenOption.CREATE) {
+                create = true;
+            } else if (o == StandardOpenOption.CREATE_NEW) {
+                createNew = true;
+            } else if (o == LinkOption.NOFOLLOW_LINKS) {
+                nofollow = true;
+            } else if (o == StandardOpenOption.SPARSE
+                    || o == StandardOpenOption.SYNC
+                    || o == StandardOpenOption.DSYNC) {
+                // accepted
+            } else if (o == null) {
+                throw new NullPointerException();
+            } else {
+                throw new UnsupportedOperationException(o + " not supported");
+            }
+        }
+        if (!read && !write) {
+            read = true;
+        }
+        if (append && read) {
+            throw new IllegalArgumentException("READ + APPEND not allowed");
+        }
+        if (append && truncate) {
+            throw new IllegalArgumentException("APPEND + TRUNCATE_EXISTING not allowed");
+        }
+        truncate &= write;
+        createNew &= write;
+        create &= write && !createNew;
+        int mode = Attributes.modeFrom(attrs, 0666 & ~fs.umask());
+        Caller caller = fs.currentCaller();
+        String name = p.toString();
+        Attr a;
+        boolean created = false;
+        if (createNew) {
+            a = Errors.attr(
+                    onPath(p, vp -> fs.submit(new Request.Create(caller, vp, mode, true)))
+                            .response(),
+                    name,
+                    null);
+            created = true;
+        } else {
+            boolean follow = !nofollow;
+            Resolved r = onPath(p, vp -> fs.query(new Request.GetAttr(vp, follow)));
+            if (r.response() instanceof Response.Error e && e.errno() == Errno.ENOENT) {
+                if (!create) {
+                    throw new NoSuchFileException(name);
+                }
+                a = Errors.attr(fs.submit(new Request.Create(caller, r.volumePath(), mode, false)), name, null);
+                created = true;
+            } else {
+                a = Errors.attr(r.response(), name, null);
+            }
+        }
+        if (a.type() == FileType.SYMLINK) {
+            throw new ErrnoFileSystemException(
+                    name, null, Errno.ELOOP, "Too many levels of symbolic links (NOFOLLOW_LINKS specified)");
+        }
+        if (a.type() == FileType.DIRECTORY && write) {
+            throw new ErrnoFileSystemException(name, null, Errno.EISDIR, "Is a directory");
+        }
+        if (a.type().isSpecial()) {
+            throw new ErrnoFileSystemException(
+                    name,
+                    null,
+                    Errno.ENXIO,
+                    "No such device or address: a special file (" + a.type() + ") holds no data in the volume");
+        }
+        if (!created && ((read && !canAccess(a, caller, 4)) || (write && !canAccess(a, caller, 2)))) {
+            throw new AccessDeniedException(name);
+        }
+        long size = a.size();
+        if (truncate && size > 0) {
+            fs.awaitWrites();
+            Errors.attr(fs.submit(new Request.Truncate(caller, a.inode(), 0)), name, null);
+            size = 0;
+        }
+        HoldfastFileChannel ch = new HoldfastFileChannel(fs, name, a.inode(), size, caller, read, write, append);
+        fs.opened(ch, a.inode());
+        return ch;
+    }
+
+    /** As {@link #newFileChannel}. */
+    @Override
+    public SeekableByteChannel newByteChannel(Path path, Set<? extends OpenOption> options, FileAttribute<?>... attrs)
+            throws IOException {
+        return newFileChannel(path, options, attrs);
+    }
+
+    // ---- directories ----------------------------------------------------------------------
+
+    /**
+     * Lists a directory lazily, a page at a time.
+     *
+     * @throws NotDirectoryException if {@code dir} is not a directory
+     * @throws NoSuchFileException if it does not exist
+     */
+    @Override
+    public DirectoryStream<Path> newDirectoryStream(Path dir, DirectoryStream.Filter<? super Path> filter)
+            throws IOException {
+        HoldfastPath p = check(dir);
+        HoldfastFileSystem fs = p.getFileSystem();
+        String target = attrTarget(p, true);
+        Response r = fs.query(new Request.ReadDir(target, "", HoldfastDirectoryStream.PAGE_ENTRIES));
+        if (r instanceof Response.DirPage page) {
+            return new HoldfastDirectoryStream(p, target, page, filter);
+        }
+        Errors.ok(r, p.toString(), null);
+        throw Errors.unexpected(r, p.toString());
+    }
+
+    /**
+     * Creates a directory with the given {@code posix:permissions}, else {@code 0777 & ~umask}.
+     *
+     * @throws FileAlreadyExistsException if the name exists
+     * @throws NoSuchFileException if the parent does not exist
+     */
+    @Override
+    public void createDirectory(Path dir, FileAttribute<?>... attrs) throws IOException {
+        HoldfastPath p = check(dir);
+        HoldfastFileSystem fs = p.getFileSystem();
+        int mode = Attributes.modeFrom(attrs, 0777 & ~fs.umask());
+        Caller caller = fs.currentCaller();
+        Errors.attr(
+                onPath(p, vp -> fs.submit(new Request.Mkdir(caller, vp, mode))).response(), p.toString(), null);
+    }
+
+    /**
+     * Creates a special file, as POSIX {@code mknod(2)}: one replicated request, applied on every
+     * member with the permission checks of file creation (device nodes need a root caller). The
+     * mode is used as given, without the file system's umask (as {@link #createDirectory} uses
+     * a {@code posix:permissions} attribute); the caller is the file system's current one.
+     *
+     * @param path a path of a Holdfast file system
+     * @param mode full {@code st_mode}: {@code S_IFIFO}, {@code S_IFCHR}, {@code S_IFBLK} or
+     *     {@code S_IFSOCK} type bits ({@code S_IFREG} or none: an empty regular file) and
+     *     permission bits {@code 07777}
+     * @param rdev device number of a character or block device (Linux {@code dev_t}); ignored for
+     *     the other types
+     * @throws FileAlreadyExistsException if the name exists
+     * @throws NoSuchFileException if the parent does not exist
+     * @throws AccessDeniedException if the caller may not write the parent, or is not root and
+     *     asks for a device node
+     * @throws ErrnoFileSystemException {@code EINVAL} for type bits naming no type (or a symbolic
+     *     link), {@code EPERM} for a directory
+     * @throws java.nio.file.ProviderMismatchException if {@code path} is not a Holdfast path
+     */
+    @Override
+    public void mknod(Path path, int mode, long rdev) throws IOException {
+        HoldfastPath p = check(path);
+        HoldfastFileSystem fs = p.getFileSystem();
+        Caller caller = fs.currentCaller();
+        Errors.attr(
+                onPath(p, vp -> fs.submit(new Request.Mknod(caller, vp, mode, rdev)))
+                        .response(),
+                p.toString(),
+                null);
+    }
+
+    /**
+     * Creates a symbolic link holding {@code target}'s string form.
+     *
+     * @throws FileAlreadyExistsException if {@code link} exists
+     * @throws ErrnoFileSystemException {@code ENAMETOOLONG} if the target is longer than
+     *     {@link Limits#PATH_MAX} bytes
+     * @throws UnsupportedOperationException if file attributes are given
+     */
+    @Override
+    public void createSymbolicLink(Path link, Path target, FileAttribute<?>... attrs) throws IOException {
+        HoldfastPath p = check(link);
+        check(target);
+        if (attrs.length > 0) {
+            throw new UnsupportedOperationException("Initial file attributes not supported for links");
+        }
+        HoldfastFileSystem fs = p.getFileSystem();
+        Caller caller = fs.currentCaller();
+        String text = target.toString();
+        if (text.getBytes(StandardCharsets.UTF_8).length > Limits.PATH_MAX) {
+            throw new ErrnoFileSystemException(p.toString(), null, Errno.ENAMETOOLONG, "File name too long");
+        }
+        Errors.ok(
+                onPath(p, vp -> fs.submit(new Request.Symlink(caller, vp, text)))
+                        .response(),
+                p.toString(),
+                null);
+    }
+
+    /**
+     * Creates a hard link.
+     *
+     * @throws FileAlreadyExistsException if {@code link} exists
+     * @throws NoSuchFileException if {@code existing} does not
+     */
+    @Override
+    public void createLink(Path link, Path existing) throws IOException {
+        HoldfastPath p = check(link);
+        HoldfastPath e = check(existing);
+        if (e.getFileSystem() != p.getFileSystem()) {
+            throw new ErrnoFileSystemException(e.toString(), p.toString(), Errno.EXDEV, "Invalid cross-device link");
+        }
+        HoldfastFileSystem fs = p.getFileSystem();
+        Caller caller = fs.currentCaller();
+        Response r = fs.submit(new Request.Link(caller, e.volumePath(), p.volumePath()));
+        if (notDirectory(r)) {
+            r = fs.submit(new Request.Link(caller, resolvedParent(e), resolvedParent(p)));
+        }
+        if (r instanceof Response.Error err && err.errno() == Errno.EEXIST) {
+            throw new FileAlreadyExistsException(p.toString());
+        }
+        if (r instanceof Response.Error err && err.errno() == Errno.ENOENT) {
+            throw new NoSuchFileException(e.toString(), p.toString(), null);
+        }
+        Errors.ok(r, p.toString(), e.toString());
+    }
+
+    /**
+     * Deletes a file, link or empty directory. A file open in this file system stays readable
+     * through its channels until the last one closes.
+     *
+     * @throws NoSuchFileException if it does not exist
+     * @throws java.nio.file.DirectoryNotEmptyException if it is a non-empty directory
+     */
+    @Override
+    public void delete(Path path) throws IOException {
+        HoldfastPath p = check(path);
+        HoldfastFileSystem fs = p.getFileSystem();
+        fs.awaitWrites();
+        String name = p.toString();
+        Resolved resolved = onPath(p, v -> fs.query(new Request.GetAttr(v, false)));
+        String vp = resolved.volumePath();
+        Attr a = Errors.attr(resolved.response(), name, null);
+        Caller caller = fs.currentCaller();
+        if (a.isDirectory()) {
+            Errors.ok(fs.submit(new Request.Rmdir(caller, vp)), name, null);
+            return;
+        }
+        boolean keep = a.type() == FileType.FILE && fs.isOpenInode(a.inode());
+        Response r = fs.submit(new Request.Unlink(caller, vp, keep));
+        Errors.ok(r, name, null);
+        if (keep && r instanceof Response.AttrReply after && after.attr().nlink() == 0 && !fs.markOrphaned(a.inode())) {
+            // the last channel closed meanwhile: free the orphan ourselves
+            Errors.ok(fs.submit(new Request.DropOrphan(caller, a.inode())), name, null);
+        }
+    }
+
+    /** Reads a symbolic link's target. @throws NotLinkException if it is not a link */
+    @Override
+    public HoldfastPath readSymbolicLink(Path link) throws IOException {
+        HoldfastPath p = check(link);
+        HoldfastFileSystem fs = p.getFileSystem();
+        return fs.getPath(readLink(fs, attrTarget(p, false), p.toString()));
+    }
+
+    // ---- copy, move -----------------------------------------------------------------------
+
+    /**
+     * Copies a file by streaming its bytes; a directory is copied as an empty directory, a
+     * symbolic link (with {@code NOFOLLOW_LINKS}) as a link, a special file as a new special file
+     * of the same type, mode and device number, as {@code cp -a} does (the JDK's provider would
+     * open a FIFO and block reading it).
+     *
+     * @throws FileAlreadyExistsException if the target exists and {@code REPLACE_EXISTING} is
+     *     not given
+     * @throws java.nio.file.DirectoryNotEmptyException if the target to replace is a non-empty
+     *     directory
+     * @throws UnsupportedOperationException for {@code ATOMIC_MOVE} or unknown options
+     */
+    @Override
+    public void copy(Path source, Path target, CopyOption... options) throws IOException {
+        HoldfastPath s = check(source);
+        HoldfastPath t = check(target);
+        boolean replace = false;
+        boolean copyAttrs = false;
+        boolean follow = true;
+        for (CopyOption o : options) {
+            if (o == StandardCopyOption.REPLACE_EXISTING) {
+                replace = true;
+            } else if (o == StandardCopyOption.COPY_ATTRIBUTES) {
+                copyAttrs = true;
+            } else if (o == LinkOption.NOFOLLOW_LINKS) {
+                follow = false;
+            } else {
+                throw new UnsupportedOperationException("Unsupported copy option " + o);
+            }
+        }
+        copy(s, t, replace, copyAttrs, follow);
+    }
+
+    private void copy(HoldfastPath s, HoldfastPath t, boolean replace, boolean copyAttrs, boolean follow)
+            throws IOException {
+        HoldfastFileSystem sfs = s.getFileSystem();
+        HoldfastFileSystem tfs = t.getFileSystem();
+        Attr a = stat(s, follow);
+        tfs.awaitWrites();
+        Resolved found = lstatOrNull(t);
+        Attr existing = found == null ? null : ((Response.AttrReply) found.response()).attr();
+        if (existing != null) {
+            if (sfs == tfs && existing.inode() == a.inode()) {
+                return;
+            }
+            if (!replace) {
+                throw new FileAlreadyExistsException(t.toString());
+            }
+            delete(t);
+        }
+        Caller caller = tfs.currentCaller();
+        String tvp = resolvedParent(t);
+        switch (a.type()) {
+            case DIRECTORY -> Errors.attr(tfs.submit(new Request.Mkdir(caller, tvp, a.mode())), t.toString(), null);
+            case SYMLINK ->
+                Errors.ok(
+                        tfs.submit(new Request.Symlink(caller, tvp, readLink(sfs, attrTarget(s, false), s.toString()))),
+                        t.toString(),
+                        null);
+            // as cp -a copies a special file: a new node of the same type, mode and device
+            case FIFO, CHARACTER_DEVICE, BLOCK_DEVICE, SOCKET ->
+                Errors.attr(tfs.submit(new Request.Mknod(caller, tvp, a.stMode(), a.rdev())), t.toString(), null);
+            case FILE -> {
+                // created writable by its owner so the copy can be written, then given a's mode
+                try (FileChannel in = newFileChannel(s, Set.of(StandardOpenOption.READ));
+                        FileChannel out = newFileChannel(
+                                t,
+                                Set.of(StandardOpenOption.WRITE, StandardOpenOption.CREATE_NEW),
+                                Attributes.asFileAttribute(a.mode() | 0600))) {
+                    ByteBuffer buf = ByteBuffer.allocate(Limits.MAX_DATA_BYTES);
+                    while (in.read(buf.clear()) >= 0) {
+                        buf.flip();
+                        while (buf.hasRemaining()) {
+                            out.write(buf);
+                        }
+                    }
+                }
+            }
+        }
+        if (!copyAttrs && a.type() == FileType.FILE && (a.mode() & 0600) != 0600) {
+            Errors.attr(
+                    tfs.submit(new Request.SetAttr(caller, tvp, Request.SetAttr.MODE, a.mode(), 0, 0, 0, 0)),
+                    t.toString(),
+                    null);
+        }
+        if (copyAttrs && a.type() != FileType.SYMLINK) {
+            int mask = Request.SetAttr.MODE | Request.SetAttr.ATIME | Request.SetAttr.MTIME;
+            Errors.attr(
+                    tfs.submit(new Request.SetAttr(caller, tvp, mask, a.mode(), 0, 0, a.atimeNanos(), a.mtimeNanos())),
+                    t.toString(),
+                    null);
+        }
+    }
+
+    /**
+     * Moves with one atomic rename. Without {@code REPLACE_EXISTING} (and without
+     * {@code ATOMIC_MOVE}, which like the JDK's replaces) an existing target fails.
+     *
+     * @throws FileAlreadyExistsException if the target exists and may not be replaced
+     * @throws java.nio.file.DirectoryNotEmptyException if the target is a non-empty directory
+     * @throws ErrnoFileSystemException {@code EINVAL} moving a directory into its own subtree
+     * @throws AtomicMoveNotSupportedException for an atomic move between volumes
+     */
+    @Override
+    public void move(Path source, Path target, CopyOption... options) throws IOException {
+        HoldfastPath s = check(source);
+        HoldfastPath t = check(target);
+        boolean replace = false;
+        boolean atomic = false;
+        for (CopyOption o : options) {
+            if (o == StandardCopyOption.REPLACE_EXISTING) {
+                replace = true;
+            } else if (o == StandardCopyOption.ATOMIC_MOVE) {
+                atomic = true;
+            } else if (o == LinkOption.NOFOLLOW_LINKS || o == StandardCopyOption.COPY_ATTRIBUTES) {
+                // a rename keeps everything and never follows links
+            } else {
+                throw new UnsupportedOperationException("Unsupported copy option " + o);
+            }
+        }
+        HoldfastFileSystem fs = s.getFileSystem();
+        if (t.getFileSystem() != fs) {
+            if (atomic) {
+                throw new AtomicMoveNotSupportedException(s.toString(), t.toString(), "different volumes");
+            }
+            copy(s, t, replace, true, false);
+            delete(s);
+            return;
+        }
+        fs.awaitWrites();
+        String svp = s.volumePath();
+        String tvp = t.volumePath();
+        if (svp.equals(tvp)) {
+            stat(s, false);
+            return;
+        }
+        int flags = (replace || atomic) ? 0 : Request.Rename.NOREPLACE;
+        Caller caller = fs.currentCaller();
+        Response r = fs.submit(new Request.Rename(caller, svp, tvp, flags));
+        if (notDirectory(r)) {
+            String svp2 = resolvedParent(s);
+            String tvp2 = resolvedParent(t);
+            if (!svp2.equals(svp) || !tvp2.equals(tvp)) {
+                r = fs.submit(new Request.Rename(caller, svp2, tvp2, flags));
+            }
+        }
+        if (r instanceof Response.Error e) {
+            throw switch (e.errno()) {
+                case EEXIST -> new FileAlreadyExistsException(t.toString());
+                case ENOTEMPTY -> new DirectoryNotEmptyException(t.toString());
+                default -> Errors.toException(e, s.toString(), t.toString());
+            };
+        }
+    }
+
+    // ---- queries --------------------------------------------------------------------------
+
+    @Override
+    public boolean isSameFile(Path path, Path path2) throws IOException {
+        HoldfastPath a = check(path);
+        if (a.equals(path2)) {
+            return true;
+        }
+        if (!(path2 instanceof HoldfastPath b) || b.getFileSystem() != a.getFileSystem()) {
+            return false;
+        }
+        return stat(a, true).inode() == stat(b, true).inode();
+    }
+
+    /** Whether the file name starts with {@code .}. */
+    @Override
+    public boolean isHidden(Path path) {
+        HoldfastPath p = check(path);
+        HoldfastPath name = p.getFileName();
+        return name != null && name.toString().startsWith(".");
+    }
+
+    /** The volume's file store. @throws NoSuchFileException if {@code path} does not exist */
+    @Override
+    public FileStore getFileStore(Path path) throws IOException {
+        HoldfastPath p = check(path);
+        stat(p, true);
+        return p.getFileSystem().store();
+    }
+
+    /**
+     * Checks existence and POSIX read/write/execute permission for the current caller (root may
+     * read and write anything and execute what has an execute bit or is a directory).
+     *
+     * @throws NoSuchFileException if the file does not exist
+     * @throws AccessDeniedException if a requested access is not permitted
+     */
+    @Override
+    public void checkAccess(Path path, AccessMode... modes) throws IOException {
+        HoldfastPath p = check(path);
+        Attr a = stat(p, true);
+        Caller c = p.getFileSystem().currentCaller();
+        for (AccessMode m : modes) {
+            int bit = switch (m) {
+                case READ -> 4;
+                case WRITE -> 2;
+                case EXECUTE -> 1;
+            };
+            if (!canAccess(a, c, bit)) {
+                throw new AccessDeniedException(p.toString());
+            }
+        }
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public <V extends FileAttributeView> V getFileAttributeView(Path path, Class<V> type, LinkOption... options) {
+        HoldfastPath p = check(path);
+        if (type == UserDefinedFileAttributeView.class) {
+            return (V) new UserView(this, p, follow(options));
+        }
+        String view = Attributes.viewName(type);
+        return view == null ? null : (V) new Attributes.View(view, this, p, follow(options));
+    }
+
+    /**
+     * Reads {@link BasicFileAttributes} or {@link PosixFileAttributes}.
+     *
+     * @throws UnsupportedOperationException for another type
+     * @throws NoSuchFileException if the file does not exist
+     */
+    @Override
+    @SuppressWarnings("unchecked")
+    public <A extends BasicFileAttributes> A readAttributes(Path path, Class<A> type, LinkOption... options)
+            throws IOException {
+        HoldfastPath p = check(path);
+        if (type != BasicFileAttributes.class && type != PosixFileAttributes.class) {
+            throw new UnsupportedOperationException(type + " not supported");
+        }
+        return (A) new Attributes.HoldfastAttributes(
+                stat(p, follow(options)), p.getFileSystem().principals());
+    }
+
+    /**
+     * Reads attributes by name for the views basic, posix, owner, unix and user.
+     *
+     * @throws UnsupportedOperationException for an unknown view
+     * @throws IllegalArgumentException for an unknown attribute name
+     */
+    @Override
+    public Map<String, Object> readAttributes(Path path, String attributes, LinkOption... options) throws IOException {
+        return Attributes.read(this, check(path), attributes, options);
+    }
+
+    /**
+     * Sets one attribute: basic times ({@code creationTime} is ignored), posix
+     * {@code permissions}/{@code owner}/{@code group}, unix {@code mode}/{@code uid}/{@code gid},
+     * or a user attribute.
+     *
+     * @throws UnsupportedOperationException for an unknown view
+     * @throws IllegalArgumentException for an unknown attribute name
+     * @throws ClassCastException for a value of the wrong type
+     */
+    @Override
+    public void setAttribute(Path path, String attribute, Object value, LinkOption... options) throws IOException {
+        Attributes.set(this, check(path), attribute, value, options);
+    }
+
+    /**
+     * Opening a file system from a path is not supported.
+     *
+     * @throws UnsupportedOperationException always
+     */
+    @Override
+    public FileSystem newFileSystem(Path path, Map<String, ?> env) {
+        throw new UnsupportedOperationException();
+    }
 }

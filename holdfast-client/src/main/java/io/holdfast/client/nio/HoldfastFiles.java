@@ -1,5 +1,6 @@
 package io.holdfast.client.nio;
 
+import io.holdfast.protocol.Request;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.NonWritableChannelException;
@@ -24,98 +25,99 @@ import java.util.Objects;
  * that fallocate(2) or lseek(2) would give. Thread-safe, as the channels are.
  */
 public final class HoldfastFiles {
-  /** {@code FALLOC_FL_KEEP_SIZE}: the file's size does not change. */
-  public static final int FALLOC_FL_KEEP_SIZE = io.holdfast.protocol.Request.Fallocate.KEEP_SIZE;
-  /** {@code FALLOC_FL_PUNCH_HOLE}: deallocate the range; only with {@link #FALLOC_FL_KEEP_SIZE}. */
-  public static final int FALLOC_FL_PUNCH_HOLE = io.holdfast.protocol.Request.Fallocate.PUNCH_HOLE;
-  /** {@code FALLOC_FL_ZERO_RANGE}: make the range read as zeros. */
-  public static final int FALLOC_FL_ZERO_RANGE = io.holdfast.protocol.Request.Fallocate.ZERO_RANGE;
+    /** {@code FALLOC_FL_KEEP_SIZE}: the file's size does not change. */
+    public static final int FALLOC_FL_KEEP_SIZE = Request.Fallocate.KEEP_SIZE;
+    /** {@code FALLOC_FL_PUNCH_HOLE}: deallocate the range; only with {@link #FALLOC_FL_KEEP_SIZE}. */
+    public static final int FALLOC_FL_PUNCH_HOLE = Request.Fallocate.PUNCH_HOLE;
+    /** {@code FALLOC_FL_ZERO_RANGE}: make the range read as zeros. */
+    public static final int FALLOC_FL_ZERO_RANGE = Request.Fallocate.ZERO_RANGE;
 
-  private HoldfastFiles() {}
+    private HoldfastFiles() {}
 
-  /** Whether {@code channel} is a channel of a Holdfast volume, which the other methods accept. */
-  public static boolean isHoldfast(FileChannel channel) {
-    return channel instanceof HoldfastFileChannel;
-  }
-
-  private static HoldfastFileChannel holdfast(FileChannel channel) {
-    Objects.requireNonNull(channel, "channel");
-    if (!(channel instanceof HoldfastFileChannel h)) {
-      throw new UnsupportedOperationException("not a Holdfast channel: " + channel.getClass().getName());
+    /** Whether {@code channel} is a channel of a Holdfast volume, which the other methods accept. */
+    public static boolean isHoldfast(FileChannel channel) {
+        return channel instanceof HoldfastFileChannel;
     }
-    return h;
-  }
 
-  /**
-   * Linux {@code fallocate(2)}. Mode 0 makes the size at least {@code offset + length};
-   * {@link #FALLOC_FL_KEEP_SIZE} leaves it. Holdfast does not preallocate: allocation checks the
-   * leader's disk reserve for {@code length} bytes ({@code ENOSPC} below it) and changes only the
-   * size, the new range being a hole that reads as zeros. {@code FALLOC_FL_PUNCH_HOLE |
-   * FALLOC_FL_KEEP_SIZE} and {@link #FALLOC_FL_ZERO_RANGE} (with or without
-   * {@link #FALLOC_FL_KEEP_SIZE}) make the range read as zeros; see the class comment for holes.
-   * A caller other than root clears set-user-ID (and set-group-ID when group-executable), as a
-   * write does.
-   *
-   * @param channel a Holdfast channel opened for writing
-   * @param mode 0 or a combination of the {@code FALLOC_FL_*} constants above
-   * @param offset first byte of the range, at least 0
-   * @param length bytes in the range, at least 1
-   * @return the file's size afterwards, in bytes
-   * @throws UnsupportedOperationException if the channel is not a Holdfast channel
-   * @throws NonWritableChannelException if it was not opened for writing
-   * @throws IOException {@code EINVAL} for a negative offset or a length below 1,
-   *     {@code EOPNOTSUPP} for another mode (PUNCH_HOLE needs KEEP_SIZE; COLLAPSE_RANGE,
-   *     INSERT_RANGE, UNSHARE_RANGE are not supported), {@code EFBIG} past the largest file size
-   *     (1 TiB), {@code ENOSPC}, or a failure of the channel's earlier writes
-   */
-  public static long fallocate(FileChannel channel, int mode, long offset, long length) throws IOException {
-    return holdfast(channel).fallocate(mode, offset, length);
-  }
+    private static HoldfastFileChannel holdfast(FileChannel channel) {
+        Objects.requireNonNull(channel, "channel");
+        if (!(channel instanceof HoldfastFileChannel h)) {
+            throw new UnsupportedOperationException(
+                    "not a Holdfast channel: " + channel.getClass().getName());
+        }
+        return h;
+    }
 
-  /**
-   * Deallocates {@code [offset, offset + length)}: it reads as zeros and the size is unchanged
-   * ({@code fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)}; NBD TRIM).
-   *
-   * @throws IOException as {@link #fallocate}
-   */
-  public static void punchHole(FileChannel channel, long offset, long length) throws IOException {
-    fallocate(channel, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);
-  }
+    /**
+     * Linux {@code fallocate(2)}. Mode 0 makes the size at least {@code offset + length};
+     * {@link #FALLOC_FL_KEEP_SIZE} leaves it. Holdfast does not preallocate: allocation checks the
+     * leader's disk reserve for {@code length} bytes ({@code ENOSPC} below it) and changes only the
+     * size, the new range being a hole that reads as zeros. {@code FALLOC_FL_PUNCH_HOLE |
+     * FALLOC_FL_KEEP_SIZE} and {@link #FALLOC_FL_ZERO_RANGE} (with or without
+     * {@link #FALLOC_FL_KEEP_SIZE}) make the range read as zeros; see the class comment for holes.
+     * A caller other than root clears set-user-ID (and set-group-ID when group-executable), as a
+     * write does.
+     *
+     * @param channel a Holdfast channel opened for writing
+     * @param mode 0 or a combination of the {@code FALLOC_FL_*} constants above
+     * @param offset first byte of the range, at least 0
+     * @param length bytes in the range, at least 1
+     * @return the file's size afterwards, in bytes
+     * @throws UnsupportedOperationException if the channel is not a Holdfast channel
+     * @throws NonWritableChannelException if it was not opened for writing
+     * @throws IOException {@code EINVAL} for a negative offset or a length below 1,
+     *     {@code EOPNOTSUPP} for another mode (PUNCH_HOLE needs KEEP_SIZE; COLLAPSE_RANGE,
+     *     INSERT_RANGE, UNSHARE_RANGE are not supported), {@code EFBIG} past the largest file size
+     *     (1 TiB), {@code ENOSPC}, or a failure of the channel's earlier writes
+     */
+    public static long fallocate(FileChannel channel, int mode, long offset, long length) throws IOException {
+        return holdfast(channel).fallocate(mode, offset, length);
+    }
 
-  /**
-   * Makes {@code [offset, offset + length)} read as zeros; without {@code keepSize} the size
-   * becomes at least {@code offset + length} ({@code fallocate(FALLOC_FL_ZERO_RANGE)}; NBD
-   * WRITE_ZEROES).
-   *
-   * @throws IOException as {@link #fallocate}
-   */
-  public static void zeroRange(FileChannel channel, long offset, long length, boolean keepSize) throws IOException {
-    fallocate(channel, FALLOC_FL_ZERO_RANGE | (keepSize ? FALLOC_FL_KEEP_SIZE : 0), offset, length);
-  }
+    /**
+     * Deallocates {@code [offset, offset + length)}: it reads as zeros and the size is unchanged
+     * ({@code fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)}; NBD TRIM).
+     *
+     * @throws IOException as {@link #fallocate}
+     */
+    public static void punchHole(FileChannel channel, long offset, long length) throws IOException {
+        fallocate(channel, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);
+    }
 
-  /**
-   * Linux {@code lseek(2)} {@code SEEK_DATA}: the first offset at or after {@code offset} that
-   * holds data. The channel's position is not changed.
-   *
-   * @return the offset, in bytes
-   * @throws UnsupportedOperationException if the channel is not a Holdfast channel
-   * @throws IOException {@code ENXIO} if {@code offset} is negative, not before the size, or
-   *     only holes follow it
-   */
-  public static long seekData(FileChannel channel, long offset) throws IOException {
-    return holdfast(channel).seek(offset, false);
-  }
+    /**
+     * Makes {@code [offset, offset + length)} read as zeros; without {@code keepSize} the size
+     * becomes at least {@code offset + length} ({@code fallocate(FALLOC_FL_ZERO_RANGE)}; NBD
+     * WRITE_ZEROES).
+     *
+     * @throws IOException as {@link #fallocate}
+     */
+    public static void zeroRange(FileChannel channel, long offset, long length, boolean keepSize) throws IOException {
+        fallocate(channel, FALLOC_FL_ZERO_RANGE | (keepSize ? FALLOC_FL_KEEP_SIZE : 0), offset, length);
+    }
 
-  /**
-   * Linux {@code lseek(2)} {@code SEEK_HOLE}: the first offset at or after {@code offset} in a
-   * hole; the size if no hole follows (the end of a file counts as a hole). The channel's
-   * position is not changed.
-   *
-   * @return the offset, in bytes
-   * @throws UnsupportedOperationException if the channel is not a Holdfast channel
-   * @throws IOException {@code ENXIO} if {@code offset} is negative or not before the size
-   */
-  public static long seekHole(FileChannel channel, long offset) throws IOException {
-    return holdfast(channel).seek(offset, true);
-  }
+    /**
+     * Linux {@code lseek(2)} {@code SEEK_DATA}: the first offset at or after {@code offset} that
+     * holds data. The channel's position is not changed.
+     *
+     * @return the offset, in bytes
+     * @throws UnsupportedOperationException if the channel is not a Holdfast channel
+     * @throws IOException {@code ENXIO} if {@code offset} is negative, not before the size, or
+     *     only holes follow it
+     */
+    public static long seekData(FileChannel channel, long offset) throws IOException {
+        return holdfast(channel).seek(offset, false);
+    }
+
+    /**
+     * Linux {@code lseek(2)} {@code SEEK_HOLE}: the first offset at or after {@code offset} in a
+     * hole; the size if no hole follows (the end of a file counts as a hole). The channel's
+     * position is not changed.
+     *
+     * @return the offset, in bytes
+     * @throws UnsupportedOperationException if the channel is not a Holdfast channel
+     * @throws IOException {@code ENXIO} if {@code offset} is negative or not before the size
+     */
+    public static long seekHole(FileChannel channel, long offset) throws IOException {
+        return holdfast(channel).seek(offset, true);
+    }
 }

@@ -14,33 +14,33 @@ import java.util.TreeSet;
  * <p>Thread-safe. {@link #awaitBegun()} blocks.
  */
 final class Inflight {
-  private final TreeSet<Long> outstanding = new TreeSet<>();
-  private long nextTicket;
+    private final TreeSet<Long> outstanding = new TreeSet<>();
+    private long nextTicket;
 
-  /** Starts a request; returns its ticket, to be passed to {@link #end} exactly once. */
-  synchronized long begin() {
-    long ticket = nextTicket++;
-    outstanding.add(ticket);
-    return ticket;
-  }
-
-  /** Ends the request holding {@code ticket}. */
-  synchronized void end(long ticket) {
-    boolean removed = outstanding.remove(ticket);
-    assert removed : "ticket " + ticket + " ended twice or never begun";
-    notifyAll();
-  }
-
-  /** Requests outstanding now. */
-  synchronized int count() {
-    return outstanding.size();
-  }
-
-  /** Blocks until every request begun before this call has ended. */
-  synchronized void awaitBegun() throws InterruptedException {
-    long barrier = nextTicket;
-    while (!outstanding.isEmpty() && outstanding.first() < barrier) {
-      wait();
+    /** Starts a request; returns its ticket, to be passed to {@link #end} exactly once. */
+    synchronized long begin() {
+        long ticket = nextTicket++;
+        outstanding.add(ticket);
+        return ticket;
     }
-  }
+
+    /** Ends the request holding {@code ticket}. */
+    synchronized void end(long ticket) {
+        boolean removed = outstanding.remove(ticket);
+        assert removed : "ticket " + ticket + " ended twice or never begun";
+        notifyAll();
+    }
+
+    /** Requests outstanding now. */
+    synchronized int count() {
+        return outstanding.size();
+    }
+
+    /** Blocks until every request begun before this call has ended. */
+    synchronized void awaitBegun() throws InterruptedException {
+        long barrier = nextTicket;
+        while (!outstanding.isEmpty() && outstanding.first() < barrier) {
+            wait();
+        }
+    }
 }

@@ -8,6 +8,7 @@ import io.holdfast.common.ErrnoFileSystemException;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.FileSystem;
@@ -21,61 +22,60 @@ import org.junit.jupiter.api.Test;
 /** A corrupted read reply is reported as EIO and its bytes are never returned. */
 class ChecksumVerificationTest {
 
-  /** Flips one byte of every Data reply while {@link #corrupt} is set. */
-  static final class CorruptingVolume implements VolumeService {
-    final VolumeService delegate;
-    final AtomicBoolean corrupt = new AtomicBoolean();
+    /** Flips one byte of every Data reply while {@link #corrupt} is set. */
+    static final class CorruptingVolume implements VolumeService {
+        final VolumeService delegate;
+        final AtomicBoolean corrupt = new AtomicBoolean();
 
-    CorruptingVolume(VolumeService delegate) {
-      this.delegate = delegate;
-    }
-
-    @Override
-    public CompletableFuture<Response> submit(Request.Mutation m) {
-      return delegate.submit(m);
-    }
-
-    @Override
-    public CompletableFuture<Response> query(Request.Query q) {
-      return delegate.query(q).thenApply(r -> {
-        if (corrupt.get() && r instanceof Response.Data d && d.bytes().length > 0) {
-          byte[] flipped = d.bytes().clone();
-          flipped[flipped.length / 2] ^= 0x40;
-          return new Response.Data(flipped, d.crc32c());
+        CorruptingVolume(VolumeService delegate) {
+            this.delegate = delegate;
         }
-        return r;
-      });
-    }
 
-    @Override
-    public void close() {
-      delegate.close();
-    }
-  }
+        @Override
+        public CompletableFuture<Response> submit(Request.Mutation m) {
+            return delegate.submit(m);
+        }
 
-  @Test
-  void flippedByteIsNeverServed() throws Exception {
-    CorruptingVolume volume = new CorruptingVolume(new MemoryVolume());
-    try (FileSystem fs = TestVolumes.open(volume)) {
-      Path f = fs.getPath("/f");
-      byte[] content = "hello, holdfast".getBytes();
-      Files.write(f, content);
-      assertThat(Files.readAllBytes(f)).isEqualTo(content);
-
-      volume.corrupt.set(true);
-      try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
-        ByteBuffer buf = ByteBuffer.allocate(64);
-        assertThatThrownBy(() -> ch.read(buf))
-            .isInstanceOfSatisfying(ErrnoFileSystemException.class, e -> {
-              assertThat(e.errno()).isEqualTo(Errno.EIO);
-              assertThat(e.getMessage()).contains("checksum mismatch");
+        @Override
+        public CompletableFuture<Response> query(Request.Query q) {
+            return delegate.query(q).thenApply(r -> {
+                if (corrupt.get() && r instanceof Response.Data d && d.bytes().length > 0) {
+                    byte[] flipped = d.bytes().clone();
+                    flipped[flipped.length / 2] ^= 0x40;
+                    return new Response.Data(flipped, d.crc32c());
+                }
+                return r;
             });
-        assertThat(buf.position()).as("no corrupt bytes delivered").isZero();
-      }
-      assertThatThrownBy(() -> Files.readAllBytes(f)).isInstanceOf(java.io.IOException.class);
+        }
 
-      volume.corrupt.set(false);
-      assertThat(Files.readAllBytes(f)).isEqualTo(content);
+        @Override
+        public void close() {
+            delegate.close();
+        }
     }
-  }
+
+    @Test
+    void flippedByteIsNeverServed() throws Exception {
+        CorruptingVolume volume = new CorruptingVolume(new MemoryVolume());
+        try (FileSystem fs = TestVolumes.open(volume)) {
+            Path f = fs.getPath("/f");
+            byte[] content = "hello, holdfast".getBytes();
+            Files.write(f, content);
+            assertThat(Files.readAllBytes(f)).isEqualTo(content);
+
+            volume.corrupt.set(true);
+            try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
+                ByteBuffer buf = ByteBuffer.allocate(64);
+                assertThatThrownBy(() -> ch.read(buf)).isInstanceOfSatisfying(ErrnoFileSystemException.class, e -> {
+                    assertThat(e.errno()).isEqualTo(Errno.EIO);
+                    assertThat(e.getMessage()).contains("checksum mismatch");
+                });
+                assertThat(buf.position()).as("no corrupt bytes delivered").isZero();
+            }
+            assertThatThrownBy(() -> Files.readAllBytes(f)).isInstanceOf(IOException.class);
+
+            volume.corrupt.set(false);
+            assertThat(Files.readAllBytes(f)).isEqualTo(content);
+        }
+    }
 }

@@ -15,19 +15,19 @@ import java.util.concurrent.atomic.AtomicInteger;
  * here: the testkit depends on the client).
  */
 final class TestVolumes {
-  private static final AtomicInteger COUNTER = new AtomicInteger();
+    private static final AtomicInteger COUNTER = new AtomicInteger();
 
-  private TestVolumes() {}
+    private TestVolumes() {}
 
-  /** A new file system over {@code service}; {@code extra} env entries are added. */
-  static FileSystem open(VolumeService service, Map<String, ?> extra) throws IOException {
-    Map<String, Object> env = new HashMap<>(extra);
-    env.put(HoldfastFileSystemProvider.ENV_VOLUME_SERVICE, service);
-    URI uri = URI.create("holdfast://test-" + COUNTER.incrementAndGet() + ":7000/vol");
-    return FileSystems.newFileSystem(uri, env);
-  }
+    /** A new file system over {@code service}; {@code extra} env entries are added. */
+    static FileSystem open(VolumeService service, Map<String, ?> extra) throws IOException {
+        Map<String, Object> env = new HashMap<>(extra);
+        env.put(HoldfastFileSystemProvider.ENV_VOLUME_SERVICE, service);
+        URI uri = URI.create("holdfast://test-" + COUNTER.incrementAndGet() + ":7000/vol");
+        return FileSystems.newFileSystem(uri, env);
+    }
 
-  static FileSystem open(VolumeService service) throws IOException {
-    return open(service, Map.of());
-  }
+    static FileSystem open(VolumeService service) throws IOException {
+        return open(service, Map.of());
+    }
 }

@@ -1,5 +1,6 @@
 package io.holdfast.server.admin;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectWriter;
 import com.sun.net.httpserver.HttpExchange;
@@ -10,6 +11,7 @@ import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.util.Locale;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -42,132 +44,153 @@ import org.slf4j.LoggerFactory;
  * Thread-safe.
  */
 public final class AdminServer implements AutoCloseable {
-  private static final Logger LOG = LoggerFactory.getLogger(AdminServer.class);
-  /** Request handler threads. */
-  static final int THREADS = 2;
-  /** Requests waiting for a handler thread, at most. */
-  static final int QUEUE = 16;
-  private static final ObjectWriter JSON = new ObjectMapper().writerWithDefaultPrettyPrinter();
+    private static final Logger LOG = LoggerFactory.getLogger(AdminServer.class);
+    /** Request handler threads. */
+    static final int THREADS = 2;
+    /** Requests waiting for a handler thread, at most. */
+    static final int QUEUE = 16;
 
-  /** What the admin port shows. */
-  public interface Source {
-    /** The status report, fresh. */
-    StatusReport status();
+    private static final ObjectWriter JSON = new ObjectMapper().writerWithDefaultPrettyPrinter();
 
-    /** Every metric, in Prometheus text format. */
-    String metrics();
-  }
+    /** What the admin port shows. */
+    public interface Source {
+        /** The status report, fresh. */
+        StatusReport status();
 
-  private final HttpServer http;
-  private final ThreadPoolExecutor handlers;
-  private final URI uri;
-
-  private AdminServer(HttpServer http, ThreadPoolExecutor handlers, URI uri) {
-    this.http = http;
-    this.handlers = handlers;
-    this.uri = uri;
-  }
-
-  /**
-   * Binds {@code options}'s address and starts serving {@code source}.
-   *
-   * @throws IllegalArgumentException if {@code options} is disabled
-   * @throws IOException if the address cannot be bound; the message names it and says to pass
-   *     {@code --admin-address} (a {@link BindException} if the port is in use)
-   */
-  public static AdminServer start(AdminOptions options, Source source) throws IOException {
-    if (!options.enabled()) {
-      throw new IllegalArgumentException("admin port is off");
+        /** Every metric, in Prometheus text format. */
+        String metrics();
     }
-    InetSocketAddress address = new InetSocketAddress(options.host(), options.port());
-    if (address.isUnresolved()) {
-      throw new IOException("cannot resolve the admin address " + options + "; pass --admin-address HOST:PORT (or off)");
-    }
-    HttpServer http;
-    try {
-      http = HttpServer.create(address, QUEUE);
-    } catch (BindException e) {
-      String why = String.valueOf(e.getMessage()).toLowerCase(java.util.Locale.ROOT).contains("in use")
-          ? "is in use" : "cannot be bound (" + e.getMessage() + ")";
-      BindException b = new BindException("admin port " + options + " " + why + "; pass --admin-address HOST:PORT, or --admin-address off");
-      b.initCause(e);
-      throw b;
-    } catch (IOException e) {
-      throw new IOException("cannot listen on admin address " + options + ": " + e.getMessage() + "; pass --admin-address", e);
-    }
-    AtomicInteger n = new AtomicInteger();
-    ThreadPoolExecutor handlers = new ThreadPoolExecutor(THREADS, THREADS, 0, TimeUnit.MILLISECONDS, new ArrayBlockingQueue<>(QUEUE), r -> {
-      Thread t = new Thread(r, "holdfast-admin-" + options + "-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    }, new ThreadPoolExecutor.AbortPolicy()); // the JDK server closes a connection it cannot hand over
-    http.setExecutor(handlers);
-    http.createContext("/", exchange -> handle(exchange, source));
-    http.start();
-    InetSocketAddress bound = http.getAddress();
-    URI uri = URI.create("http://" + AdminOptions.at(bound.getAddress().getHostAddress(), bound.getPort()) + "/");
-    return new AdminServer(http, handlers, uri);
-  }
 
-  /** The bound address, e.g. {@code http://127.0.0.1:8001/} (the actual port if 0 was asked for). */
-  public URI uri() {
-    return uri;
-  }
+    private final HttpServer http;
+    private final ThreadPoolExecutor handlers;
+    private final URI uri;
 
-  private static void handle(HttpExchange exchange, Source source) {
-    try {
-      String path = exchange.getRequestURI().getPath();
-      if (!"GET".equals(exchange.getRequestMethod())) {
-        exchange.getResponseHeaders().set("Allow", "GET");
-        send(exchange, 405, "text/plain; charset=utf-8", "method not allowed: only GET\n");
-        return;
-      }
-      switch (path == null ? "" : path) {
-        case "/" -> send(exchange, 200, "text/html; charset=utf-8", StatusPage.render(source.status()));
-        case "/status.json" -> send(exchange, 200, "application/json", json(source.status()));
-        case "/metrics" -> send(exchange, 200, NodeMetrics.CONTENT_TYPE, source.metrics());
-        case "/healthz" -> send(exchange, 200, "text/plain; charset=utf-8", "ok\n");
-        default -> send(exchange, 404, "text/plain; charset=utf-8", "not found; try /, /status.json, /metrics or /healthz\n");
-      }
-    } catch (IOException e) {
-      LOG.debug("admin request failed: {}", e.toString()); // the client went away
-    } catch (RuntimeException e) {
-      LOG.warn("admin request {} failed", exchange.getRequestURI(), e);
-      try {
-        send(exchange, 500, "text/plain; charset=utf-8", "internal error: " + e.getClass().getSimpleName() + "\n");
-      } catch (IOException | RuntimeException ignored) {
-        // headers were sent already, or the client went away
-      }
-    } finally {
-      exchange.close();
+    private AdminServer(HttpServer http, ThreadPoolExecutor handlers, URI uri) {
+        this.http = http;
+        this.handlers = handlers;
+        this.uri = uri;
     }
-  }
 
-  private static String json(StatusReport r) {
-    try {
-      return JSON.writeValueAsString(r) + "\n";
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      throw new IllegalStateException("cannot write the status as JSON", e); // a bug: answered with 500
+    /**
+     * Binds {@code options}'s address and starts serving {@code source}.
+     *
+     * @throws IllegalArgumentException if {@code options} is disabled
+     * @throws IOException if the address cannot be bound; the message names it and says to pass
+     *     {@code --admin-address} (a {@link BindException} if the port is in use)
+     */
+    public static AdminServer start(AdminOptions options, Source source) throws IOException {
+        if (!options.enabled()) {
+            throw new IllegalArgumentException("admin port is off");
+        }
+        InetSocketAddress address = new InetSocketAddress(options.host(), options.port());
+        if (address.isUnresolved()) {
+            throw new IOException(
+                    "cannot resolve the admin address " + options + "; pass --admin-address HOST:PORT (or off)");
+        }
+        HttpServer http;
+        try {
+            http = HttpServer.create(address, QUEUE);
+        } catch (BindException e) {
+            String why = String.valueOf(e.getMessage()).toLowerCase(Locale.ROOT).contains("in use")
+                    ? "is in use"
+                    : "cannot be bound (" + e.getMessage() + ")";
+            BindException b = new BindException(
+                    "admin port " + options + " " + why + "; pass --admin-address HOST:PORT, or --admin-address off");
+            b.initCause(e);
+            throw b;
+        } catch (IOException e) {
+            throw new IOException(
+                    "cannot listen on admin address " + options + ": " + e.getMessage() + "; pass --admin-address", e);
+        }
+        AtomicInteger n = new AtomicInteger();
+        ThreadPoolExecutor handlers = new ThreadPoolExecutor(
+                THREADS,
+                THREADS,
+                0,
+                TimeUnit.MILLISECONDS,
+                new ArrayBlockingQueue<>(QUEUE),
+                r -> {
+                    Thread t = new Thread(r, "holdfast-admin-" + options + "-" + n.incrementAndGet());
+                    t.setDaemon(true);
+                    return t;
+                },
+                new ThreadPoolExecutor.AbortPolicy()); // the JDK server closes a connection it cannot hand over
+        http.setExecutor(handlers);
+        http.createContext("/", exchange -> handle(exchange, source));
+        http.start();
+        InetSocketAddress bound = http.getAddress();
+        URI uri = URI.create("http://" + AdminOptions.at(bound.getAddress().getHostAddress(), bound.getPort()) + "/");
+        return new AdminServer(http, handlers, uri);
     }
-  }
 
-  private static void send(HttpExchange exchange, int status, String contentType, String body) throws IOException {
-    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-    var h = exchange.getResponseHeaders();
-    h.set("Content-Type", contentType);
-    h.set("Cache-Control", "no-store");
-    h.set("X-Content-Type-Options", "nosniff");
-    h.set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
-    exchange.sendResponseHeaders(status, bytes.length);
-    try (OutputStream out = exchange.getResponseBody()) {
-      out.write(bytes);
+    /** The bound address, e.g. {@code http://127.0.0.1:8001/} (the actual port if 0 was asked for). */
+    public URI uri() {
+        return uri;
     }
-  }
 
-  /** Stops listening and serving at once. Idempotent. */
-  @Override
-  public void close() {
-    http.stop(0);
-    handlers.shutdownNow();
-  }
+    private static void handle(HttpExchange exchange, Source source) {
+        try {
+            String path = exchange.getRequestURI().getPath();
+            if (!"GET".equals(exchange.getRequestMethod())) {
+                exchange.getResponseHeaders().set("Allow", "GET");
+                send(exchange, 405, "text/plain; charset=utf-8", "method not allowed: only GET\n");
+                return;
+            }
+            switch (path == null ? "" : path) {
+                case "/" -> send(exchange, 200, "text/html; charset=utf-8", StatusPage.render(source.status()));
+                case "/status.json" -> send(exchange, 200, "application/json", json(source.status()));
+                case "/metrics" -> send(exchange, 200, NodeMetrics.CONTENT_TYPE, source.metrics());
+                case "/healthz" -> send(exchange, 200, "text/plain; charset=utf-8", "ok\n");
+                default ->
+                    send(
+                            exchange,
+                            404,
+                            "text/plain; charset=utf-8",
+                            "not found; try /, /status.json, /metrics or /healthz\n");
+            }
+        } catch (IOException e) {
+            LOG.debug("admin request failed: {}", e.toString()); // the client went away
+        } catch (RuntimeException e) {
+            LOG.warn("admin request {} failed", exchange.getRequestURI(), e);
+            try {
+                send(
+                        exchange,
+                        500,
+                        "text/plain; charset=utf-8",
+                        "internal error: " + e.getClass().getSimpleName() + "\n");
+            } catch (IOException | RuntimeException ignored) {
+                // headers were sent already, or the client went away
+            }
+        } finally {
+            exchange.close();
+        }
+    }
+
+    private static String json(StatusReport r) {
+        try {
+            return JSON.writeValueAsString(r) + "\n";
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot write the status as JSON", e); // a bug: answered with 500
+        }
+    }
+
+    private static void send(HttpExchange exchange, int status, String contentType, String body) throws IOException {
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        var h = exchange.getResponseHeaders();
+        h.set("Content-Type", contentType);
+        h.set("Cache-Control", "no-store");
+        h.set("X-Content-Type-Options", "nosniff");
+        h.set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
+        exchange.sendResponseHeaders(status, bytes.length);
+        try (OutputStream out = exchange.getResponseBody()) {
+            out.write(bytes);
+        }
+    }
+
+    /** Stops listening and serving at once. Idempotent. */
+    @Override
+    public void close() {
+        http.stop(0);
+        handlers.shutdownNow();
+    }
 }

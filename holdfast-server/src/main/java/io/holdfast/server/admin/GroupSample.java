@@ -22,37 +22,47 @@ import java.util.UUID;
  * @param followers (leader only) each follower's replication state; empty elsewhere
  * @param catchUp this member's own catch-up state
  */
-record GroupSample(UUID groupId, String name, String self, String role, long term, String leader, List<String> members,
-    long appliedIndex, Map<String, Long> commitIndexes, Map<String, Follower> followers, CatchUp catchUp) {
+record GroupSample(
+        UUID groupId,
+        String name,
+        String self,
+        String role,
+        long term,
+        String leader,
+        List<String> members,
+        long appliedIndex,
+        Map<String, Long> commitIndexes,
+        Map<String, Follower> followers,
+        CatchUp catchUp) {
 
-  GroupSample {
-    members = List.copyOf(members);
-    commitIndexes = Map.copyOf(commitIndexes);
-    followers = Map.copyOf(followers);
-  }
+    GroupSample {
+        members = List.copyOf(members);
+        commitIndexes = Map.copyOf(commitIndexes);
+        followers = Map.copyOf(followers);
+    }
 
-  /** Whether this node leads the group. */
-  boolean isLeader() {
-    return "leader".equals(role);
-  }
+    /** Whether this node leads the group. */
+    boolean isLeader() {
+        return "leader".equals(role);
+    }
 
-  /**
-   * A follower as the leader sees it.
-   *
-   * @param matchIndex the highest index the leader knows the follower holds
-   * @param lagEntries the leader's commit index minus {@code matchIndex}, at least 0
-   * @param lagSeconds see {@link LagTracker#lagSeconds}
-   * @param lastContactSeconds seconds since the follower last answered the leader
-   */
-  record Follower(long matchIndex, long lagEntries, double lagSeconds, double lastContactSeconds) {}
+    /**
+     * A follower as the leader sees it.
+     *
+     * @param matchIndex the highest index the leader knows the follower holds
+     * @param lagEntries the leader's commit index minus {@code matchIndex}, at least 0
+     * @param lagSeconds see {@link LagTracker#lagSeconds}
+     * @param lastContactSeconds seconds since the follower last answered the leader
+     */
+    record Follower(long matchIndex, long lagEntries, double lagSeconds, double lastContactSeconds) {}
 
-  /**
-   * This member's catch-up state.
-   *
-   * @param snapshotInstalling whether a snapshot is being received or loaded
-   * @param bytesReceived bytes of it received so far (0 when none)
-   * @param bytesExpected its size, or -1 if not known
-   * @param appliedFraction applied index / leader commit index, in 0–1
-   */
-  record CatchUp(boolean snapshotInstalling, long bytesReceived, long bytesExpected, double appliedFraction) {}
+    /**
+     * This member's catch-up state.
+     *
+     * @param snapshotInstalling whether a snapshot is being received or loaded
+     * @param bytesReceived bytes of it received so far (0 when none)
+     * @param bytesExpected its size, or -1 if not known
+     * @param appliedFraction applied index / leader commit index, in 0–1
+     */
+    record CatchUp(boolean snapshotInstalling, long bytesReceived, long bytesExpected, double appliedFraction) {}
 }

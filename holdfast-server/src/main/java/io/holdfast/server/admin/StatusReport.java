@@ -1,5 +1,6 @@
 package io.holdfast.server.admin;
 
+import io.holdfast.protocol.ClusterMap;
 import java.util.List;
 import java.util.Objects;
 
@@ -26,156 +27,206 @@ import java.util.Objects;
  * @param halted members that stopped applying at a log entry they cannot decode, as the
  *     reporter knows them (a node reports its own; the CLI asks every member)
  */
-public record StatusReport(String cluster, String reporter, String generatedAt, List<Node> nodes, List<Volume> volumes,
-    List<Group> groups, Connections connections, Integer featureLevel, List<Halted> halted) {
+public record StatusReport(
+        String cluster,
+        String reporter,
+        String generatedAt,
+        List<Node> nodes,
+        List<Volume> volumes,
+        List<Group> groups,
+        Connections connections,
+        Integer featureLevel,
+        List<Halted> halted) {
 
-  /** A report without feature level or halts. */
-  public StatusReport(String cluster, String reporter, String generatedAt, List<Node> nodes, List<Volume> volumes,
-      List<Group> groups, Connections connections) {
-    this(cluster, reporter, generatedAt, nodes, volumes, groups, connections, null, List.of());
-  }
-
-  /**
-   * A member halted at an entry its code cannot decode.
-   *
-   * @param group the group's name (volume name, or {@value Group#CLUSTER})
-   * @param member the member's node address
-   * @param reason what it needs, for people
-   */
-  public record Halted(String group, String member, String reason) {}
-
-  public StatusReport {
-    Objects.requireNonNull(cluster, "cluster");
-    Objects.requireNonNull(reporter, "reporter");
-    Objects.requireNonNull(generatedAt, "generatedAt");
-    nodes = List.copyOf(nodes);
-    volumes = List.copyOf(volumes);
-    groups = List.copyOf(groups);
-    halted = halted == null ? List.of() : List.copyOf(halted);
-  }
-
-  /**
-   * A node and whether it answers.
-   *
-   * @param address its {@code host:port}
-   * @param up whether it answered the latest probe (a node is always up to itself)
-   * @param lastSeenSecondsAgo seconds since it last answered; null if the reporter has not
-   *     seen it answer (since the reporting node started; the CLI does not track it)
-   * @param clusterGroup whether it is one of the first three nodes, which hold the cluster map
-   * @param self whether it is the reporting node
-   * @param version the software version it advertised, or null if it has not
-   * @param logFormats the log formats it advertised ({@code "1..2"}), or null if it has not
-   */
-  public record Node(String address, boolean up, Double lastSeenSecondsAgo, boolean clusterGroup, boolean self,
-      String version, String logFormats) {
-    /** A node whose advertisement is not known. */
-    public Node(String address, boolean up, Double lastSeenSecondsAgo, boolean clusterGroup, boolean self) {
-      this(address, up, lastSeenSecondsAgo, clusterGroup, self, null, null);
+    /** A report without feature level or halts. */
+    public StatusReport(
+            String cluster,
+            String reporter,
+            String generatedAt,
+            List<Node> nodes,
+            List<Volume> volumes,
+            List<Group> groups,
+            Connections connections) {
+        this(cluster, reporter, generatedAt, nodes, volumes, groups, connections, null, List.of());
     }
 
-    /** This node with what it advertised in {@code map}, if it did. */
-    public Node advertised(io.holdfast.protocol.ClusterMap map) {
-      if (map == null || !map.nodeInfo().containsKey(address)) {
-        return this;
-      }
-      io.holdfast.protocol.ClusterMap.NodeInfo i = map.infoOf(address);
-      return new Node(address, up, lastSeenSecondsAgo, clusterGroup, self, i.version(), i.logFormats());
+    /**
+     * A member halted at an entry its code cannot decode.
+     *
+     * @param group the group's name (volume name, or {@value Group#CLUSTER})
+     * @param member the member's node address
+     * @param reason what it needs, for people
+     */
+    public record Halted(String group, String member, String reason) {}
+
+    public StatusReport {
+        Objects.requireNonNull(cluster, "cluster");
+        Objects.requireNonNull(reporter, "reporter");
+        Objects.requireNonNull(generatedAt, "generatedAt");
+        nodes = List.copyOf(nodes);
+        volumes = List.copyOf(volumes);
+        groups = List.copyOf(groups);
+        halted = halted == null ? List.of() : List.copyOf(halted);
     }
-  }
 
-  /**
-   * A volume of the cluster map.
-   *
-   * @param name the volume's name
-   * @param groupId its replica group's id
-   * @param replicas the nodes that hold a replica
-   */
-  public record Volume(String name, String groupId, List<String> replicas) {
-    public Volume {
-      replicas = List.copyOf(replicas);
+    /**
+     * A node and whether it answers.
+     *
+     * @param address its {@code host:port}
+     * @param up whether it answered the latest probe (a node is always up to itself)
+     * @param lastSeenSecondsAgo seconds since it last answered; null if the reporter has not
+     *     seen it answer (since the reporting node started; the CLI does not track it)
+     * @param clusterGroup whether it is one of the first three nodes, which hold the cluster map
+     * @param self whether it is the reporting node
+     * @param version the software version it advertised, or null if it has not
+     * @param logFormats the log formats it advertised ({@code "1..2"}), or null if it has not
+     */
+    public record Node(
+            String address,
+            boolean up,
+            Double lastSeenSecondsAgo,
+            boolean clusterGroup,
+            boolean self,
+            String version,
+            String logFormats) {
+        /** A node whose advertisement is not known. */
+        public Node(String address, boolean up, Double lastSeenSecondsAgo, boolean clusterGroup, boolean self) {
+            this(address, up, lastSeenSecondsAgo, clusterGroup, self, null, null);
+        }
+
+        /** This node with what it advertised in {@code map}, if it did. */
+        public Node advertised(ClusterMap map) {
+            if (map == null || !map.nodeInfo().containsKey(address)) {
+                return this;
+            }
+            ClusterMap.NodeInfo i = map.infoOf(address);
+            return new Node(address, up, lastSeenSecondsAgo, clusterGroup, self, i.version(), i.logFormats());
+        }
     }
-  }
 
-  /**
-   * A Raft group: the cluster group or a volume's replica group.
-   *
-   * @param name the volume's name, {@value #CLUSTER} for the cluster group, or empty if the
-   *     reporter does not know the volume's name (a node without the cluster map)
-   * @param groupId the group's id
-   * @param leader the leader's address, or null if none is known
-   * @param term the latest term the reporter knows, or null
-   * @param leaderView whether the leader-only values (match index, lag) come from the leader
-   * @param health the verdict of {@link Health#assess}
-   * @param healthReason why, for people (empty when healthy)
-   * @param members every member, in configuration order
-   * @param catchUp the reporting node's own catch-up progress in this group, or null
-   */
-  public record Group(String name, String groupId, String leader, Long term, boolean leaderView, Health health,
-      String healthReason, List<Member> members, CatchUp catchUp) {
-    /** {@link #name()} of the cluster group. */
-    public static final String CLUSTER = "(cluster)";
-
-    public Group {
-      members = List.copyOf(members);
+    /**
+     * A volume of the cluster map.
+     *
+     * @param name the volume's name
+     * @param groupId its replica group's id
+     * @param replicas the nodes that hold a replica
+     */
+    public record Volume(String name, String groupId, List<String> replicas) {
+        public Volume {
+            replicas = List.copyOf(replicas);
+        }
     }
-  }
 
-  /**
-   * One member of a group, as the reporter knows it.
-   *
-   * @param address the member's node address
-   * @param role {@code leader}, {@code follower}, {@code candidate}, {@code listener}, or
-   *     {@code -} if unknown (a member that did not answer the CLI)
-   * @param up whether the member's node answers
-   * @param commitIndex the highest log index the member has committed, as known to the
-   *     reporter (reported by the member itself, or relayed by the leader); null if unknown
-   * @param appliedIndex the highest index the member applied to its state machine; known only
-   *     to the member itself (null elsewhere)
-   * @param matchIndex the highest index the leader knows the member holds (leader only)
-   * @param lagEntries how many committed entries the member lacks: the leader's commit index
-   *     minus the member's match index (or, in {@code holdfast cluster status}, minus its
-   *     applied index); null if unknown
-   * @param lagSeconds how long ago the oldest committed entry the member lacks was committed,
-   *     at the leader's sampling resolution (1 s); 0 when it lacks none; null if unknown
-   * @param lastContactSeconds seconds since the leader last heard from the member (leader only)
-   * @param digest the member's state digest, hex, if the reporter asked for it (the CLI does;
-   *     the status page does not, as it reads the whole brick)
-   */
-  public record Member(String address, String role, boolean up, Long commitIndex, Long appliedIndex, Long matchIndex,
-      Long lagEntries, Double lagSeconds, Double lastContactSeconds, String digest) {
-    /** This member with a digest. */
-    public Member withDigest(String hex) {
-      return new Member(address, role, up, commitIndex, appliedIndex, matchIndex, lagEntries, lagSeconds, lastContactSeconds, hex);
+    /**
+     * A Raft group: the cluster group or a volume's replica group.
+     *
+     * @param name the volume's name, {@value #CLUSTER} for the cluster group, or empty if the
+     *     reporter does not know the volume's name (a node without the cluster map)
+     * @param groupId the group's id
+     * @param leader the leader's address, or null if none is known
+     * @param term the latest term the reporter knows, or null
+     * @param leaderView whether the leader-only values (match index, lag) come from the leader
+     * @param health the verdict of {@link Health#assess}
+     * @param healthReason why, for people (empty when healthy)
+     * @param members every member, in configuration order
+     * @param catchUp the reporting node's own catch-up progress in this group, or null
+     */
+    public record Group(
+            String name,
+            String groupId,
+            String leader,
+            Long term,
+            boolean leaderView,
+            Health health,
+            String healthReason,
+            List<Member> members,
+            CatchUp catchUp) {
+        /** {@link #name()} of the cluster group. */
+        public static final String CLUSTER = "(cluster)";
+
+        public Group {
+            members = List.copyOf(members);
+        }
     }
-  }
 
-  /**
-   * How far the reporting node's member of a group has caught up.
-   *
-   * @param snapshotInstalling whether a snapshot from the leader is being received or loaded
-   * @param snapshotBytesReceived bytes of that snapshot received so far (0 when none)
-   * @param snapshotBytesExpected its total size, or null if not known
-   * @param appliedFraction this member's applied index divided by the leader's commit index,
-   *     0–1 (1 when caught up or when nothing was committed)
-   */
-  public record CatchUp(boolean snapshotInstalling, long snapshotBytesReceived, Long snapshotBytesExpected,
-      double appliedFraction) {}
-
-  /**
-   * Connection counters of the reporting node's Raft port.
-   *
-   * @param open connections open now
-   * @param refusedConnections connections refused since start
-   * @param refusedCalls calls refused since start
-   */
-  public record Connections(int open, long refusedConnections, long refusedCalls) {}
-
-  /** The worst health of all groups; {@link Health#HEALTHY} when there are none. */
-  public Health worstHealth() {
-    Health h = Health.HEALTHY;
-    for (Group g : groups) {
-      h = h.worst(g.health());
+    /**
+     * One member of a group, as the reporter knows it.
+     *
+     * @param address the member's node address
+     * @param role {@code leader}, {@code follower}, {@code candidate}, {@code listener}, or
+     *     {@code -} if unknown (a member that did not answer the CLI)
+     * @param up whether the member's node answers
+     * @param commitIndex the highest log index the member has committed, as known to the
+     *     reporter (reported by the member itself, or relayed by the leader); null if unknown
+     * @param appliedIndex the highest index the member applied to its state machine; known only
+     *     to the member itself (null elsewhere)
+     * @param matchIndex the highest index the leader knows the member holds (leader only)
+     * @param lagEntries how many committed entries the member lacks: the leader's commit index
+     *     minus the member's match index (or, in {@code holdfast cluster status}, minus its
+     *     applied index); null if unknown
+     * @param lagSeconds how long ago the oldest committed entry the member lacks was committed,
+     *     at the leader's sampling resolution (1 s); 0 when it lacks none; null if unknown
+     * @param lastContactSeconds seconds since the leader last heard from the member (leader only)
+     * @param digest the member's state digest, hex, if the reporter asked for it (the CLI does;
+     *     the status page does not, as it reads the whole brick)
+     */
+    public record Member(
+            String address,
+            String role,
+            boolean up,
+            Long commitIndex,
+            Long appliedIndex,
+            Long matchIndex,
+            Long lagEntries,
+            Double lagSeconds,
+            Double lastContactSeconds,
+            String digest) {
+        /** This member with a digest. */
+        public Member withDigest(String hex) {
+            return new Member(
+                    address,
+                    role,
+                    up,
+                    commitIndex,
+                    appliedIndex,
+                    matchIndex,
+                    lagEntries,
+                    lagSeconds,
+                    lastContactSeconds,
+                    hex);
+        }
     }
-    return h;
-  }
+
+    /**
+     * How far the reporting node's member of a group has caught up.
+     *
+     * @param snapshotInstalling whether a snapshot from the leader is being received or loaded
+     * @param snapshotBytesReceived bytes of that snapshot received so far (0 when none)
+     * @param snapshotBytesExpected its total size, or null if not known
+     * @param appliedFraction this member's applied index divided by the leader's commit index,
+     *     0–1 (1 when caught up or when nothing was committed)
+     */
+    public record CatchUp(
+            boolean snapshotInstalling,
+            long snapshotBytesReceived,
+            Long snapshotBytesExpected,
+            double appliedFraction) {}
+
+    /**
+     * Connection counters of the reporting node's Raft port.
+     *
+     * @param open connections open now
+     * @param refusedConnections connections refused since start
+     * @param refusedCalls calls refused since start
+     */
+    public record Connections(int open, long refusedConnections, long refusedCalls) {}
+
+    /** The worst health of all groups; {@link Health#HEALTHY} when there are none. */
+    public Health worstHealth() {
+        Health h = Health.HEALTHY;
+        for (Group g : groups) {
+            h = h.worst(g.health());
+        }
+        return h;
+    }
 }

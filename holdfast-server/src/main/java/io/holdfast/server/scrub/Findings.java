@@ -9,38 +9,38 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Thread-safe: the scrubber's thread writes, Ratis's query threads read.
  */
 final class Findings {
-  final AtomicLong passes = new AtomicLong();
-  final AtomicLong bytesVerified = new AtomicLong();
-  final AtomicLong blocksVerified = new AtomicLong();
-  final AtomicLong badBlocks = new AtomicLong();
-  final AtomicLong repairedBlocks = new AtomicLong();
-  final AtomicLong unrepairableBlocks = new AtomicLong();
-  private volatile String lastProblem = "";
-  private volatile long divergentDirectories;
-  private volatile long lastMark;
+    final AtomicLong passes = new AtomicLong();
+    final AtomicLong bytesVerified = new AtomicLong();
+    final AtomicLong blocksVerified = new AtomicLong();
+    final AtomicLong badBlocks = new AtomicLong();
+    final AtomicLong repairedBlocks = new AtomicLong();
+    final AtomicLong unrepairableBlocks = new AtomicLong();
+    private volatile String lastProblem = "";
+    private volatile long divergentDirectories;
+    private volatile long lastMark;
 
-  /** Records {@code what} as the last thing worth reporting. */
-  void problem(String what) {
-    lastProblem = what;
-  }
+    /** Records {@code what} as the last thing worth reporting. */
+    void problem(String what) {
+        lastProblem = what;
+    }
 
-  String lastProblem() {
-    return lastProblem;
-  }
+    String lastProblem() {
+        return lastProblem;
+    }
 
-  void divergentDirectories(long count) {
-    divergentDirectories = count;
-  }
+    void divergentDirectories(long count) {
+        divergentDirectories = count;
+    }
 
-  long divergentDirectories() {
-    return divergentDirectories;
-  }
+    long divergentDirectories() {
+        return divergentDirectories;
+    }
 
-  void lastMark(long mark) {
-    lastMark = mark;
-  }
+    void lastMark(long mark) {
+        lastMark = mark;
+    }
 
-  long lastMark() {
-    return lastMark;
-  }
+    long lastMark() {
+        return lastMark;
+    }
 }

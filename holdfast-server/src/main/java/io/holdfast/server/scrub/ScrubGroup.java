@@ -16,49 +16,50 @@ import org.apache.ratis.server.RaftServer;
  * <p>Thread-safe as far as {@link ScrubPeers} is; used by the scrubber's thread.
  */
 final class ScrubGroup {
-  private final Scrubber.DivisionLookup division;
-  final ScrubPeers peers;
+    private final Scrubber.DivisionLookup division;
+    final ScrubPeers peers;
 
-  ScrubGroup(Scrubber.DivisionLookup division, ScrubPeers peers) {
-    this.division = division;
-    this.peers = peers;
-  }
-
-  /**
-   * This member's Raft division.
-   *
-   * @throws IOException if this member is not (yet, or any more) part of the group
-   */
-  RaftServer.Division division() throws IOException {
-    return division.get();
-  }
-
-  /** The other members of the group, as this member knows it now. */
-  List<RaftPeer> others() throws IOException {
-    RaftServer.Division d = division.get();
-    peers.use(d.getGroup());
-    List<RaftPeer> out = new ArrayList<>();
-    for (RaftPeer p : d.getGroup().getPeers()) {
-      if (!p.getId().equals(d.getId())) {
-        out.add(p);
-      }
+    ScrubGroup(Scrubber.DivisionLookup division, ScrubPeers peers) {
+        this.division = division;
+        this.peers = peers;
     }
-    return out;
-  }
 
-  /** The other members that answer and are not quarantined. */
-  List<RaftPeer> inServiceOthers() throws IOException {
-    List<RaftPeer> out = new ArrayList<>();
-    for (RaftPeer p : others()) {
-      try {
-        if (peers.ask(p, new Request.ScrubControl(Request.ScrubControl.Action.STATUS, 0)) instanceof Response.ScrubStatus s
-            && !s.stats().quarantined()) {
-          out.add(p);
+    /**
+     * This member's Raft division.
+     *
+     * @throws IOException if this member is not (yet, or any more) part of the group
+     */
+    RaftServer.Division division() throws IOException {
+        return division.get();
+    }
+
+    /** The other members of the group, as this member knows it now. */
+    List<RaftPeer> others() throws IOException {
+        RaftServer.Division d = division.get();
+        peers.use(d.getGroup());
+        List<RaftPeer> out = new ArrayList<>();
+        for (RaftPeer p : d.getGroup().getPeers()) {
+            if (!p.getId().equals(d.getId())) {
+                out.add(p);
+            }
         }
-      } catch (IOException e) {
-        // down: not in service
-      }
+        return out;
     }
-    return out;
-  }
+
+    /** The other members that answer and are not quarantined. */
+    List<RaftPeer> inServiceOthers() throws IOException {
+        List<RaftPeer> out = new ArrayList<>();
+        for (RaftPeer p : others()) {
+            try {
+                if (peers.ask(p, new Request.ScrubControl(Request.ScrubControl.Action.STATUS, 0))
+                                instanceof Response.ScrubStatus s
+                        && !s.stats().quarantined()) {
+                    out.add(p);
+                }
+            } catch (IOException e) {
+                // down: not in service
+            }
+        }
+        return out;
+    }
 }

@@ -96,270 +96,303 @@ import org.slf4j.LoggerFactory;
  * only read state or flip flags.
  */
 public final class Scrubber implements AutoCloseable {
-  private static final Logger LOG = LoggerFactory.getLogger(Scrubber.class);
-  /** Longest text the scrubber reports, in characters (at most 3 UTF-8 bytes each, within {@link Limits#MAX_SCRUB_TEXT_BYTES}). */
-  static final int MAX_TEXT_CHARS = 320;
+    private static final Logger LOG = LoggerFactory.getLogger(Scrubber.class);
+    /** Longest text the scrubber reports, in characters (at most 3 UTF-8 bytes each, within {@link Limits#MAX_SCRUB_TEXT_BYTES}). */
+    static final int MAX_TEXT_CHARS = 320;
 
-  /** The Raft division of this member, looked up when needed (it is created after the state machine). */
-  @FunctionalInterface
-  public interface DivisionLookup {
+    /** The Raft division of this member, looked up when needed (it is created after the state machine). */
+    @FunctionalInterface
+    public interface DivisionLookup {
+        /**
+         * This member's division.
+         *
+         * @throws IOException if this member is not (yet, or any more) part of the group
+         */
+        RaftServer.Division get() throws IOException;
+    }
+
+    private final Brick brick;
+    private final String brickName;
+    private final Pacer pacer;
+    private final MarkDigests marks;
+    private final ScrubGroup group;
+    private final Findings findings = new Findings();
+    private final ScrubSchedule schedule;
+    private final Quarantine quarantine;
+    private final DigestComparison digests;
+    private final Rebuild rebuild;
+    private final BlockChecks blocks;
+    private final Thread thread;
+    private volatile ScrubPass pass;
+    private volatile boolean closed;
+    private long passStartIndex;
+
     /**
-     * This member's division.
+     * A scrubber for {@code brick}, not yet started.
      *
-     * @throws IOException if this member is not (yet, or any more) part of the group
+     * @param brickDir the brick's directory; the scrubber keeps {@code scrub/} in it
+     * @param member this node's address
+     * @param division this member's Raft division, looked up when needed
+     * @param latestSnapshot this member's latest Ratis snapshot (null if none), which other members
+     *     may rebuild from
+     * @param settings pace, schedule and whether to rebuild
+     * @param transport this node's TLS material, for its requests to the other members
+     * @param clock the wall clock the schedule uses
+     * @throws IOException if {@code scrub/} cannot be created or read
      */
-    RaftServer.Division get() throws IOException;
-  }
-
-  private final Brick brick;
-  private final String brickName;
-  private final Pacer pacer;
-  private final MarkDigests marks;
-  private final ScrubGroup group;
-  private final Findings findings = new Findings();
-  private final ScrubSchedule schedule;
-  private final Quarantine quarantine;
-  private final DigestComparison digests;
-  private final Rebuild rebuild;
-  private final BlockChecks blocks;
-  private final Thread thread;
-  private volatile ScrubPass pass;
-  private volatile boolean closed;
-  private long passStartIndex;
-
-  /**
-   * A scrubber for {@code brick}, not yet started.
-   *
-   * @param brickDir the brick's directory; the scrubber keeps {@code scrub/} in it
-   * @param member this node's address
-   * @param division this member's Raft division, looked up when needed
-   * @param latestSnapshot this member's latest Ratis snapshot (null if none), which other members
-   *     may rebuild from
-   * @param settings pace, schedule and whether to rebuild
-   * @param transport this node's TLS material, for its requests to the other members
-   * @param clock the wall clock the schedule uses
-   * @throws IOException if {@code scrub/} cannot be created or read
-   */
-  public Scrubber(Brick brick, Path brickDir, String member, DivisionLookup division,
-      Supplier<SingleFileSnapshotInfo> latestSnapshot, ScrubSettings settings, TransportSecurity transport,
-      InstantSource clock) throws IOException {
-    this.brick = brick;
-    this.brickName = brickDir.getFileName().toString();
-    Path scrubDir = brickDir.resolve("scrub");
-    this.pacer = new Pacer(settings.rateBytesPerSecond());
-    this.marks = new MarkDigests(scrubDir);
-    this.group = new ScrubGroup(division, new ScrubPeers(transport));
-    this.quarantine = new Quarantine(brickDir, member, settings, group, findings);
-    this.schedule = new ScrubSchedule(scrubDir, brickName, settings, clock, pacer);
-    this.digests = new DigestComparison(member, group, marks, this::serveMarks, pacer, quarantine, findings);
-    this.rebuild = new Rebuild(brick, brickDir, settings, group, quarantine, findings, pacer, latestSnapshot);
-    this.blocks = new BlockChecks(brickName, group, quarantine, findings);
-    this.thread = new Thread(this::run, "holdfast-scrub-" + brickName);
-    thread.setDaemon(true);
-  }
-
-  /** Starts the scrubber's thread. Call once. */
-  public void start() {
-    thread.start();
-  }
-
-  // ------------------------------------------------------------------------ answers
-
-  /**
-   * Whether {@code q} is a scrub query, which {@link #answer} answers: a block read for a repair,
-   * a mark digest or its directory pages, scrub control, or a snapshot chunk for a rebuild. Every
-   * other query is the brick's.
-   */
-  public static boolean handles(Request.Query q) {
-    return switch (q) {
-      case Request.ScrubRead r -> true;
-      case Request.MarkDigest m -> true;
-      case Request.MarkDirectories m -> true;
-      case Request.ScrubControl c -> true;
-      case Request.SnapshotRead r -> true;
-      default -> false;
-    };
-  }
-
-  /**
-   * Answers a scrub query from another member or a tool. Thread-safe; does not block on the
-   * scrubber's thread (a snapshot chunk or a directory page is read from disk).
-   *
-   * @param peer who asks: only the admin certificate or a node's may
-   * @return the answer, an {@link Response.Error} if refused or failed
-   * @throws IllegalArgumentException if {@code q} is not a scrub query ({@link #handles})
-   */
-  public Response answer(Request.Query q, Peer peer) {
-    if (!handles(q)) {
-      throw new IllegalArgumentException("not a scrub query: " + q.getClass().getSimpleName());
+    public Scrubber(
+            Brick brick,
+            Path brickDir,
+            String member,
+            DivisionLookup division,
+            Supplier<SingleFileSnapshotInfo> latestSnapshot,
+            ScrubSettings settings,
+            TransportSecurity transport,
+            InstantSource clock)
+            throws IOException {
+        this.brick = brick;
+        this.brickName = brickDir.getFileName().toString();
+        Path scrubDir = brickDir.resolve("scrub");
+        this.pacer = new Pacer(settings.rateBytesPerSecond());
+        this.marks = new MarkDigests(scrubDir);
+        this.group = new ScrubGroup(division, new ScrubPeers(transport));
+        this.quarantine = new Quarantine(brickDir, member, settings, group, findings);
+        this.schedule = new ScrubSchedule(scrubDir, brickName, settings, clock, pacer);
+        this.digests = new DigestComparison(member, group, marks, this::serveMarks, pacer, quarantine, findings);
+        this.rebuild = new Rebuild(brick, brickDir, settings, group, quarantine, findings, pacer, latestSnapshot);
+        this.blocks = new BlockChecks(brickName, group, quarantine, findings);
+        this.thread = new Thread(this::run, "holdfast-scrub-" + brickName);
+        thread.setDaemon(true);
     }
-    if (!peer.role().privileged()) {
-      return new Response.Error(Errno.EACCES, "scrub requests need the admin certificate or a node's; " + peer + " has neither");
+
+    /** Starts the scrubber's thread. Call once. */
+    public void start() {
+        thread.start();
     }
-    try {
-      return switch (q) {
-        case Request.ScrubRead r -> quarantined()
-            ? new Response.Error(Errno.EIO, "member quarantined by scrub: " + quarantine.reason())
-            : brick.query(r);
-        case Request.MarkDigest m -> marks.answerTotal(m.mark(), brick);
-        case Request.MarkDirectories m -> marks.page(m.mark(), m.after(), m.maxEntries());
-        case Request.ScrubControl c -> control(c);
-        case Request.SnapshotRead r -> rebuild.snapshotChunk(r);
-        default -> throw new IllegalStateException("not a scrub request: " + q);
-      };
-    } catch (HoldfastException e) {
-      return new Response.Error(e.errno(), e.getMessage());
-    } catch (IOException e) {
-      return new Response.Error(Errno.EIO, "scrubber failed: " + e.getMessage());
+
+    // ------------------------------------------------------------------------ answers
+
+    /**
+     * Whether {@code q} is a scrub query, which {@link #answer} answers: a block read for a repair,
+     * a mark digest or its directory pages, scrub control, or a snapshot chunk for a rebuild. Every
+     * other query is the brick's.
+     */
+    public static boolean handles(Request.Query q) {
+        return switch (q) {
+            case Request.ScrubRead r -> true;
+            case Request.MarkDigest m -> true;
+            case Request.MarkDirectories m -> true;
+            case Request.ScrubControl c -> true;
+            case Request.SnapshotRead r -> true;
+            default -> false;
+        };
     }
-  }
 
-  private Response control(Request.ScrubControl c) throws HoldfastException {
-    if (c.rateBytesPerSecond() < 0) {
-      throw new HoldfastException(Errno.EINVAL, "scrub rate must not be negative, got " + c.rateBytesPerSecond());
-    }
-    switch (c.action()) {
-      case START -> schedule.control(true, c.rateBytesPerSecond(), quarantined());
-      case PAUSE -> schedule.control(false, 0, quarantined());
-      case STATUS -> { }
-    }
-    return new Response.ScrubStatus(stats());
-  }
-
-  /** Whether the scrubber took this member out of service. Thread-safe, cheap (a volatile read). */
-  public boolean quarantined() {
-    return quarantine.quarantined();
-  }
-
-  /**
-   * The message a refused file-system query carries while this member is quarantined, or null
-   * if it serves. Thread-safe, cheap (a volatile read while it serves).
-   */
-  public String refusal() {
-    return quarantine.refusal();
-  }
-
-  /** This member's scrub state and counters. Thread-safe. */
-  public ScrubStats stats() {
-    ScrubPass p = pass;
-    boolean q = quarantined();
-    ScrubSchedule.Times t = schedule.times(q);
-    Findings f = findings;
-    return new ScrubStats(t.state(), cut(quarantine.reason()), f.passes.get(), p == null ? 0 : p.bytesDone(),
-        p == null ? 0 : p.bytesTotal(), f.bytesVerified.get(), f.blocksVerified.get(), f.badBlocks.get(),
-        f.repairedBlocks.get(), f.unrepairableBlocks.get(), f.divergentDirectories(), f.lastMark(),
-        t.lastPassStartMillis(), t.lastPassEndMillis(), t.nextPassMillis(), pacer.bytesPerSecond(),
-        cut(f.lastProblem()));
-  }
-
-  private static String cut(String s) {
-    if (s.length() <= MAX_TEXT_CHARS) {
-      return s;
-    }
-    int end = Character.isHighSurrogate(s.charAt(MAX_TEXT_CHARS - 1)) ? MAX_TEXT_CHARS - 1 : MAX_TEXT_CHARS;
-    return s.substring(0, end);
-  }
-
-  // ------------------------------------------------------------------------ the thread
-
-  private void run() {
-    while (!closed) {
-      try {
-        serveMarks();
-        quarantine.stayOutOfLead();
-        if (rebuild.rebuildIfQuarantined()) {
-          schedule.requestStart();
+    /**
+     * Answers a scrub query from another member or a tool. Thread-safe; does not block on the
+     * scrubber's thread (a snapshot chunk or a directory page is read from disk).
+     *
+     * @param peer who asks: only the admin certificate or a node's may
+     * @return the answer, an {@link Response.Error} if refused or failed
+     * @throws IllegalArgumentException if {@code q} is not a scrub query ({@link #handles})
+     */
+    public Response answer(Request.Query q, Peer peer) {
+        if (!handles(q)) {
+            throw new IllegalArgumentException(
+                    "not a scrub query: " + q.getClass().getSimpleName());
         }
-        ScrubPass p = beginPassIfDue();
-        if (p == null) {
-          idle(1000);
-        } else {
-          runPass(p);
+        if (!peer.role().privileged()) {
+            return new Response.Error(
+                    Errno.EACCES, "scrub requests need the admin certificate or a node's; " + peer + " has neither");
         }
-      } catch (InterruptedException e) {
-        return; // closing
-      } catch (IOException | RuntimeException e) {
-        if (closed) {
-          return;
-        }
-        findings.problem("scrubber error: " + e);
-        LOG.error("{}: scrubber error; trying again in 10 s", brickName, e);
-        endPass();
         try {
-          idle(10_000);
-        } catch (InterruptedException ie) {
-          return;
+            return switch (q) {
+                case Request.ScrubRead r ->
+                    quarantined()
+                            ? new Response.Error(Errno.EIO, "member quarantined by scrub: " + quarantine.reason())
+                            : brick.query(r);
+                case Request.MarkDigest m -> marks.answerTotal(m.mark(), brick);
+                case Request.MarkDirectories m -> marks.page(m.mark(), m.after(), m.maxEntries());
+                case Request.ScrubControl c -> control(c);
+                case Request.SnapshotRead r -> rebuild.snapshotChunk(r);
+                default -> throw new IllegalStateException("not a scrub request: " + q);
+            };
+        } catch (HoldfastException e) {
+            return new Response.Error(e.errno(), e.getMessage());
+        } catch (IOException e) {
+            return new Response.Error(Errno.EIO, "scrubber failed: " + e.getMessage());
         }
-      }
     }
-  }
 
-  private void idle(long millis) throws InterruptedException {
-    if (!closed) {
-      schedule.idle(millis);
+    private Response control(Request.ScrubControl c) throws HoldfastException {
+        if (c.rateBytesPerSecond() < 0) {
+            throw new HoldfastException(Errno.EINVAL, "scrub rate must not be negative, got " + c.rateBytesPerSecond());
+        }
+        switch (c.action()) {
+            case START -> schedule.control(true, c.rateBytesPerSecond(), quarantined());
+            case PAUSE -> schedule.control(false, 0, quarantined());
+            case STATUS -> {}
+        }
+        return new Response.ScrubStatus(stats());
     }
-  }
 
-  private ScrubPass beginPassIfDue() {
-    if (closed || !schedule.beginPassIfDue(quarantined())) {
-      return null;
+    /** Whether the scrubber took this member out of service. Thread-safe, cheap (a volatile read). */
+    public boolean quarantined() {
+        return quarantine.quarantined();
     }
-    passStartIndex = brick.appliedIndex();
-    ScrubPass p = new ScrubPass(brick, pacer, blocks::offers, blocks, Pacer.Sleeper.SYSTEM);
-    pass = p;
-    LOG.info("{}: scrub pass started at applied index {}, {} bytes/s", brickName, passStartIndex, pacer.bytesPerSecond());
-    return p;
-  }
 
-  private void runPass(ScrubPass p) throws IOException, InterruptedException {
-    long total = p.estimate();
-    long started = System.nanoTime();
-    long lastChores = started;
-    while (!closed && !quarantined()) {
-      pacer.acquire(0); // blocks while paused
-      if (!p.step()) {
-        break;
-      }
-      if (System.nanoTime() - lastChores > 500_000_000L) {
-        serveMarks(); // other members may wait for this member's digest
-        quarantine.stayOutOfLead();
-        lastChores = System.nanoTime();
-      }
+    /**
+     * The message a refused file-system query carries while this member is quarantined, or null
+     * if it serves. Thread-safe, cheap (a volatile read while it serves).
+     */
+    public String refusal() {
+        return quarantine.refusal();
     }
-    if (!closed && !quarantined()) {
-      digests.compare(passStartIndex);
+
+    /** This member's scrub state and counters. Thread-safe. */
+    public ScrubStats stats() {
+        ScrubPass p = pass;
+        boolean q = quarantined();
+        ScrubSchedule.Times t = schedule.times(q);
+        Findings f = findings;
+        return new ScrubStats(
+                t.state(),
+                cut(quarantine.reason()),
+                f.passes.get(),
+                p == null ? 0 : p.bytesDone(),
+                p == null ? 0 : p.bytesTotal(),
+                f.bytesVerified.get(),
+                f.blocksVerified.get(),
+                f.badBlocks.get(),
+                f.repairedBlocks.get(),
+                f.unrepairableBlocks.get(),
+                f.divergentDirectories(),
+                f.lastMark(),
+                t.lastPassStartMillis(),
+                t.lastPassEndMillis(),
+                t.nextPassMillis(),
+                pacer.bytesPerSecond(),
+                cut(f.lastProblem()));
     }
-    LOG.info("{}: scrub pass ended after {} s: {} of {} bytes checked, {} bad blocks, {} repaired, {} unrepairable{}",
-        brickName, (System.nanoTime() - started) / 1_000_000_000L, p.bytesDone(), total, findings.badBlocks.get(),
-        findings.repairedBlocks.get(), findings.unrepairableBlocks.get(),
-        quarantined() ? "; member quarantined: " + quarantine.reason() : "");
-    endPass();
-  }
 
-  private void endPass() {
-    if (schedule.endPass()) {
-      findings.passes.incrementAndGet();
+    private static String cut(String s) {
+        if (s.length() <= MAX_TEXT_CHARS) {
+            return s;
+        }
+        int end = Character.isHighSurrogate(s.charAt(MAX_TEXT_CHARS - 1)) ? MAX_TEXT_CHARS - 1 : MAX_TEXT_CHARS;
+        return s.substring(0, end);
     }
-  }
 
-  /** Digests the marks the brick holds, for this pass and for the other members' passes. */
-  private void serveMarks() throws IOException, InterruptedException {
-    marks.computeHeld(brick, pacer);
-  }
+    // ------------------------------------------------------------------------ the thread
 
-  // ------------------------------------------------------------------------ lifecycle
-
-  /** Stops the thread (waits up to 10 s for it) and closes the clients. Idempotent. */
-  @Override
-  public void close() {
-    closed = true;
-    schedule.wake();
-    thread.interrupt();
-    try {
-      thread.join(10_000);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+    private void run() {
+        while (!closed) {
+            try {
+                serveMarks();
+                quarantine.stayOutOfLead();
+                if (rebuild.rebuildIfQuarantined()) {
+                    schedule.requestStart();
+                }
+                ScrubPass p = beginPassIfDue();
+                if (p == null) {
+                    idle(1000);
+                } else {
+                    runPass(p);
+                }
+            } catch (InterruptedException e) {
+                return; // closing
+            } catch (IOException | RuntimeException e) {
+                if (closed) {
+                    return;
+                }
+                findings.problem("scrubber error: " + e);
+                LOG.error("{}: scrubber error; trying again in 10 s", brickName, e);
+                endPass();
+                try {
+                    idle(10_000);
+                } catch (InterruptedException ie) {
+                    return;
+                }
+            }
+        }
     }
-    group.peers.close();
-  }
+
+    private void idle(long millis) throws InterruptedException {
+        if (!closed) {
+            schedule.idle(millis);
+        }
+    }
+
+    private ScrubPass beginPassIfDue() {
+        if (closed || !schedule.beginPassIfDue(quarantined())) {
+            return null;
+        }
+        passStartIndex = brick.appliedIndex();
+        ScrubPass p = new ScrubPass(brick, pacer, blocks::offers, blocks, Pacer.Sleeper.SYSTEM);
+        pass = p;
+        LOG.info(
+                "{}: scrub pass started at applied index {}, {} bytes/s",
+                brickName,
+                passStartIndex,
+                pacer.bytesPerSecond());
+        return p;
+    }
+
+    private void runPass(ScrubPass p) throws IOException, InterruptedException {
+        long total = p.estimate();
+        long started = System.nanoTime();
+        long lastChores = started;
+        while (!closed && !quarantined()) {
+            pacer.acquire(0); // blocks while paused
+            if (!p.step()) {
+                break;
+            }
+            if (System.nanoTime() - lastChores > 500_000_000L) {
+                serveMarks(); // other members may wait for this member's digest
+                quarantine.stayOutOfLead();
+                lastChores = System.nanoTime();
+            }
+        }
+        if (!closed && !quarantined()) {
+            digests.compare(passStartIndex);
+        }
+        LOG.info(
+                "{}: scrub pass ended after {} s: {} of {} bytes checked, {} bad blocks, {} repaired, {} unrepairable{}",
+                brickName,
+                (System.nanoTime() - started) / 1_000_000_000L,
+                p.bytesDone(),
+                total,
+                findings.badBlocks.get(),
+                findings.repairedBlocks.get(),
+                findings.unrepairableBlocks.get(),
+                quarantined() ? "; member quarantined: " + quarantine.reason() : "");
+        endPass();
+    }
+
+    private void endPass() {
+        if (schedule.endPass()) {
+            findings.passes.incrementAndGet();
+        }
+    }
+
+    /** Digests the marks the brick holds, for this pass and for the other members' passes. */
+    private void serveMarks() throws IOException, InterruptedException {
+        marks.computeHeld(brick, pacer);
+    }
+
+    // ------------------------------------------------------------------------ lifecycle
+
+    /** Stops the thread (waits up to 10 s for it) and closes the clients. Idempotent. */
+    @Override
+    public void close() {
+        closed = true;
+        schedule.wake();
+        thread.interrupt();
+        try {
+            thread.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        group.peers.close();
+    }
 }

@@ -4,8 +4,10 @@ import io.holdfast.common.Errno;
 import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.Request;
 import java.io.IOException;
+import java.nio.file.FileStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Locale;
 
 /**
  * Keeps a volume member's disk from filling up: the leader refuses, before logging it, a
@@ -23,68 +25,72 @@ import java.nio.file.Path;
  * <p>Thread-safe (reads free space with one {@code statvfs} per mutation that adds data).
  */
 final class DiskReserve {
-  private final Path dir;
-  private final long reserveBytes;
-  private final String node;
-  /** Found once: looking it up reads the mount table, far dearer than the statvfs per call. */
-  private volatile java.nio.file.FileStore store;
+    private final Path dir;
+    private final long reserveBytes;
+    private final String node;
+    /** Found once: looking it up reads the mount table, far dearer than the statvfs per call. */
+    private volatile FileStore store;
 
-  /**
-   * @param dir a directory on the file system to watch (the brick's)
-   * @param reserveBytes free bytes to keep, at least 0
-   * @param node this node's address, for messages
-   */
-  DiskReserve(Path dir, long reserveBytes, String node) {
-    if (reserveBytes < 0) {
-      throw new IllegalArgumentException("negative disk reserve " + reserveBytes);
+    /**
+     * @param dir a directory on the file system to watch (the brick's)
+     * @param reserveBytes free bytes to keep, at least 0
+     * @param node this node's address, for messages
+     */
+    DiskReserve(Path dir, long reserveBytes, String node) {
+        if (reserveBytes < 0) {
+            throw new IllegalArgumentException("negative disk reserve " + reserveBytes);
+        }
+        this.dir = dir;
+        this.reserveBytes = reserveBytes;
+        this.node = node;
     }
-    this.dir = dir;
-    this.reserveBytes = reserveBytes;
-    this.node = node;
-  }
 
-  /**
-   * Refuses {@code m} if it adds data and the disk is (or would be) below the reserve.
-   *
-   * @throws HoldfastException {@link Errno#ENOSPC} naming the free space and the reserve
-   */
-  void check(Request.Mutation m) throws HoldfastException {
-    long adds = switch (m) {
-      case Request.Write w -> w.data().length;
-      case Request.Create c -> 0;
-      case Request.Mkdir d -> 0;
-      case Request.Symlink s -> 0;
-      case Request.Mknod n -> 0;
-      case Request.Link l -> 0;
-      case Request.SetXattr x -> x.value().length;
-      // fallocate(2): allocation promises the range (checked, not reserved: Holdfast does not
-      // preallocate); zeroing may rewrite two partial blocks; punching frees
-      case Request.Fallocate f when (f.mode() & (Request.Fallocate.PUNCH_HOLE | Request.Fallocate.ZERO_RANGE)) == 0 ->
-          Math.max(0, f.length());
-      case Request.Fallocate f when (f.mode() & Request.Fallocate.ZERO_RANGE) != 0 -> 0;
-      default -> -1; // frees space, or changes only metadata in place
-    };
-    if (adds < 0) {
-      return;
+    /**
+     * Refuses {@code m} if it adds data and the disk is (or would be) below the reserve.
+     *
+     * @throws HoldfastException {@link Errno#ENOSPC} naming the free space and the reserve
+     */
+    void check(Request.Mutation m) throws HoldfastException {
+        long adds = switch (m) {
+            case Request.Write w -> w.data().length;
+            case Request.Create c -> 0;
+            case Request.Mkdir d -> 0;
+            case Request.Symlink s -> 0;
+            case Request.Mknod n -> 0;
+            case Request.Link l -> 0;
+            case Request.SetXattr x -> x.value().length;
+            // fallocate(2): allocation promises the range (checked, not reserved: Holdfast does not
+            // preallocate); zeroing may rewrite two partial blocks; punching frees
+            case Request.Fallocate f
+            when (f.mode() & (Request.Fallocate.PUNCH_HOLE | Request.Fallocate.ZERO_RANGE)) == 0 ->
+                Math.max(0, f.length());
+            case Request.Fallocate f when (f.mode() & Request.Fallocate.ZERO_RANGE) != 0 -> 0;
+            default -> -1; // frees space, or changes only metadata in place
+        };
+        if (adds < 0) {
+            return;
+        }
+        long free;
+        try {
+            FileStore fs = store;
+            if (fs == null) {
+                store = fs = Files.getFileStore(dir);
+            }
+            free = fs.getUsableSpace();
+        } catch (IOException e) {
+            return; // cannot tell: the write itself reports a real disk error
+        }
+        if (free - adds < reserveBytes) {
+            throw new HoldfastException(
+                    Errno.ENOSPC,
+                    "node " + node + " has " + mib(free) + " free for its data, "
+                            + (adds > 0 ? "not enough for " + mib(adds) + " more and " : "")
+                            + "below its reserve of " + mib(reserveBytes)
+                            + "; delete files, or give the node more space");
+        }
     }
-    long free;
-    try {
-      java.nio.file.FileStore fs = store;
-      if (fs == null) {
-        store = fs = Files.getFileStore(dir);
-      }
-      free = fs.getUsableSpace();
-    } catch (IOException e) {
-      return; // cannot tell: the write itself reports a real disk error
-    }
-    if (free - adds < reserveBytes) {
-      throw new HoldfastException(Errno.ENOSPC, "node " + node + " has " + mib(free) + " free for its data, "
-          + (adds > 0 ? "not enough for " + mib(adds) + " more and " : "")
-          + "below its reserve of " + mib(reserveBytes) + "; delete files, or give the node more space");
-    }
-  }
 
-  private static String mib(long bytes) {
-    return String.format(java.util.Locale.ROOT, "%.1f MiB", bytes / (double) (1 << 20));
-  }
+    private static String mib(long bytes) {
+        return String.format(Locale.ROOT, "%.1f MiB", bytes / (double) (1 << 20));
+    }
 }
