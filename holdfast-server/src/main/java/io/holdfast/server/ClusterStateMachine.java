@@ -27,8 +27,6 @@ import org.apache.ratis.proto.RaftProtos.LogEntryProto;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientRequest;
 import org.apache.ratis.protocol.RaftGroupId;
-import org.apache.ratis.protocol.RaftGroupMemberId;
-import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.protocol.TermIndex;
 import org.apache.ratis.server.storage.RaftStorage;
@@ -195,26 +193,9 @@ final class ClusterStateMachine extends LifecycleStateMachine {
         return guard.halted();
     }
 
-    /**
-     * Ratis reports entries that are not the state machine's (configuration changes, a new
-     * leader's first entry) here, and the base class takes them as applied. After a halt they
-     * must not be: the applied index would pass the entry this member did not apply, a snapshot
-     * would be labelled past it, and after the upgrade the entry would be skipped.
-     */
     @Override
-    public void notifyTermIndexUpdated(long term, long index) {
-        LogFormatGuard g = guard;
-        if (g == null || g.refusal() == null) {
-            super.notifyTermIndexUpdated(term, index);
-        }
-    }
-
-    /** A halted member that becomes leader steps down again at once. */
-    @Override
-    public void notifyLeaderChanged(RaftGroupMemberId memberId, RaftPeerId newLeaderId) {
-        if (memberId.getPeerId().equals(newLeaderId)) {
-            getServer().thenAccept(s -> guard.stepDown(s, getGroupId()));
-        }
+    protected LogFormatGuard logFormatGuard() {
+        return guard;
     }
 
     private Response.Error advertise(ClusterCommand.AdvertiseNode a) {

@@ -14,6 +14,8 @@ import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.time.InstantSource;
 import org.apache.ratis.io.MD5Hash;
+import org.apache.ratis.protocol.RaftGroupMemberId;
+import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.server.protocol.TermIndex;
 import org.apache.ratis.server.storage.FileInfo;
 import org.apache.ratis.statemachine.SnapshotRetentionPolicy;
@@ -59,6 +61,35 @@ public abstract class LifecycleStateMachine extends BaseStateMachine {
         if (getLifeCycleState() == LifeCycle.State.RUNNING) {
             getLifeCycle().transition(LifeCycle.State.PAUSING);
             getLifeCycle().transition(LifeCycle.State.PAUSED);
+        }
+    }
+
+    /**
+     * This member's log format guard ({@link LogFormatGuard}), or null before it has one; the
+     * two notifications below follow its halt.
+     */
+    protected abstract LogFormatGuard logFormatGuard();
+
+    /**
+     * Ratis reports entries that are not the state machine's (configuration changes, a new
+     * leader's first entry) here, and the base class takes them as applied. After a halt they
+     * must not be: the applied index would pass the entry this member did not apply, a snapshot
+     * would be labelled past it, and after the upgrade the entry would be skipped.
+     */
+    @Override
+    public void notifyTermIndexUpdated(long term, long index) {
+        LogFormatGuard g = logFormatGuard();
+        if (g == null || g.refusal() == null) {
+            super.notifyTermIndexUpdated(term, index);
+        }
+    }
+
+    /** A halted member that becomes leader steps down again at once. */
+    @Override
+    public void notifyLeaderChanged(RaftGroupMemberId memberId, RaftPeerId newLeaderId) {
+        LogFormatGuard g = logFormatGuard();
+        if (g != null && memberId.getPeerId().equals(newLeaderId)) {
+            getServer().thenAccept(s -> g.stepDown(s, getGroupId()));
         }
     }
 
