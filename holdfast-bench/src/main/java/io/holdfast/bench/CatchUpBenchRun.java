@@ -71,7 +71,8 @@ public final class CatchUpBenchRun {
             if (free < settings.bytesNeeded()) {
                 throw new IllegalArgumentException(String.format(
                         Locale.ROOT,
-                        "%s has %s free; the bench needs about %s for --size %s and %d round(s). Choose --dir elsewhere or a smaller --size",
+                        "%s has %s free; the bench needs about %s for --size %s and %d round(s). Choose --dir "
+                                + "elsewhere or a smaller --size",
                         work,
                         Units.size(free),
                         Units.size(settings.bytesNeeded()),

@@ -208,17 +208,21 @@ public record CatchUpReport(Setup setup, List<Round> rounds) {
                 Units.rate(setup.dataBytes() / setup.loadSeconds()));
         line(
                 o,
-                "snapshots          every %d applied entries, and taken by the bench after loading and before each replacement",
+                "snapshots          every %d applied entries, and taken by the bench after loading and before each "
+                        + "replacement",
                 setup.snapshotThreshold());
         line(
                 o,
-                "warm-up            one unmeasured replacement on a second, 64 MiB volume first (JIT-compiles the catch-up code)");
+                "warm-up            one unmeasured replacement on a second, 64 MiB volume first (JIT-compiles the "
+                        + "catch-up code)");
         line(
                 o,
-                "foreground         one client, one request at a time: create a 4 KiB file, write it, getattr it, readdir");
+                "foreground         one client, one request at a time: create a 4 KiB file, write it, getattr it, "
+                        + "readdir");
         line(
                 o,
-                "                   (closed loop: while a request stalls no other is sent, so a stall shows in max and req/s"
+                "                   (closed loop: while a request stalls no other is sent, so a stall shows in max "
+                        + "and req/s"
                         + " more than in p99)");
         for (Round r : rounds) {
             line(o, "");
@@ -241,7 +245,8 @@ public record CatchUpReport(Setup setup, List<Round> rounds) {
             }
             line(
                     o,
-                    "  catch-up time      %.1f s (from replaceReplica's call until the new member had applied what was committed when it returned)",
+                    "  catch-up time      %.1f s (from replaceReplica's call until the new member had applied what "
+                            + "was committed when it returned)",
                     r.catchUpSeconds());
             line(
                     o,
@@ -250,7 +255,8 @@ public record CatchUpReport(Setup setup, List<Round> rounds) {
             if (r.receivedBytes() > 0) {
                 line(
                         o,
-                        "  transfer           first bytes after %.1f s; %s received, %s over %.1f s (the new member's /metrics,"
+                        "  transfer           first bytes after %.1f s; %s received, %s over %.1f s (the new member's "
+                                + "/metrics,"
                                 + " every %d ms)",
                         r.firstByteSeconds(),
                         Units.size(r.receivedBytes()),
@@ -268,7 +274,8 @@ public record CatchUpReport(Setup setup, List<Round> rounds) {
                             : "NO (the new member received the log)");
             line(
                     o,
-                    "  longest stall      %.1f s without the new member's applied index moving (replaceReplica gives up after"
+                    "  longest stall      %.1f s without the new member's applied index moving (replaceReplica gives "
+                            + "up after"
                             + " the client deadline, 30 s by default)",
                     r.longestStallSeconds());
             line(
@@ -324,7 +331,9 @@ public record CatchUpReport(Setup setup, List<Round> rounds) {
         return Double.isNaN(r) ? "-" : String.format(Locale.ROOT, "%.2fx", r);
     }
 
-    /** The report as one JSON object (no line separator at the end); times in seconds and milliseconds, sizes in bytes. */
+    /**
+     * The report as one JSON object (no line separator at the end); times in seconds and milliseconds, sizes in bytes.
+     */
     public String toJson() {
         ObjectNode root = JSON.createObjectNode();
         ObjectNode s = root.putObject("setup");

@@ -74,8 +74,8 @@ class CatchUpReportTest {
         String text = r.toText();
         assertThat(text)
                 .contains("1 GiB in 64 files, 1 MiB writes, loaded in 64.0 s (16 MiB/s)")
-                .contains(
-                        "replace 127.0.0.1:7003 by 127.0.0.1:7004 (a follower; the leader is 127.0.0.1:7001), catch-up rate 32 MiB/s")
+                .contains("replace 127.0.0.1:7003 by 127.0.0.1:7004 (a follower; the leader is 127.0.0.1:7001), "
+                        + "catch-up rate 32 MiB/s")
                 .contains("catch-up time      40.0 s")
                 .contains("effective rate     25.6 MiB/s")
                 .contains("first bytes after 2.0 s; 1 GiB received, 32 MiB/s over 32.0 s")

@@ -66,8 +66,8 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(
             names = "--quick",
-            description =
-                    "Small scale (200 messages, 32 MiB, 500 files) instead of the TARGETS.md scale (2000, 1 GiB, 5000).")
+            description = "Small scale (200 messages, 32 MiB, 500 files) instead of the TARGETS.md scale (2000, 1 GiB, "
+                    + "5000).")
     boolean quick;
 
     @Option(names = "--json", description = "Print the report as JSON.")

@@ -31,7 +31,8 @@ import picocli.CommandLine.Spec;
             "",
             "Starts 3 nodes and a spare node in this process (mutual TLS, loopback), loads a 3-replica volume",
             "with --size of data, replaces a member of a second, 64 MiB volume once unmeasured (so the JIT has",
-            "compiled the catch-up code), then per catch-up rate: runs a small-file client (create a 4 KiB file, write,",
+            "compiled the catch-up code), then per catch-up rate: runs a small-file client (create a 4 KiB file, "
+                    + "write,",
             "getattr, readdir, one request at a time) for --baseline-seconds (normal), has the members take a",
             "snapshot, and replaces the third node by the spare (later rounds: back) while the client keeps",
             "running (during). Reports catch-up time and rate, the snapshot's size and the client's p50/p99/max",
@@ -76,7 +77,8 @@ final class CatchUpBenchCommand implements Callable<Integer> {
             split = ",",
             paramLabel = "MiB/s",
             description =
-                    "One replacement per rate, back and forth between two nodes, e.g. 8,32,128 (instead of --rate; at most "
+                    "One replacement per rate, back and forth between two nodes, e.g. 8,32,128 (instead of --rate; at "
+                            + "most "
                             + CatchUpBench.Settings.MAX_ROUNDS + ").")
     List<Double> rates;
 
@@ -91,7 +93,8 @@ final class CatchUpBenchCommand implements Callable<Integer> {
             paramLabel = "ENTRIES",
             defaultValue = "20000",
             description =
-                    "Applied entries between the nodes' automatic snapshots (default: ${DEFAULT-VALUE}, as holdfast cluster init)."
+                    "Applied entries between the nodes' automatic snapshots (default: ${DEFAULT-VALUE}, as holdfast "
+                            + "cluster init)."
                             + " The bench takes the snapshots the catch-up needs itself.")
     long snapshotThreshold;
 
@@ -159,7 +162,10 @@ final class CatchUpBenchCommand implements Callable<Integer> {
         }
     }
 
-    /** Parses sizes: a number with an optional binary unit (B, K/KiB, M/MiB, G/GiB, T/TiB), e.g. {@code 1GiB}, {@code 1.5G}. */
+    /**
+     * Parses sizes: a number with an optional binary unit (B, K/KiB, M/MiB, G/GiB, T/TiB), e.g. {@code 1GiB}, {@code
+     * 1.5G}.
+     */
     static final class SizeConverter implements CommandLine.ITypeConverter<Long> {
         private static final Pattern SIZE =
                 Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*([kmgt]?)(?:i?b)?", Pattern.CASE_INSENSITIVE);

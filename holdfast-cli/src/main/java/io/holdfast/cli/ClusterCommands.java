@@ -53,7 +53,8 @@ final class ClusterCommands {
                 "Example (three machines):",
                 "  a$ holdfast cluster init --data /var/lib/holdfast --address a:7001 --peers a:7001,b:7001,c:7001",
                 "  a$ holdfast cert node b:7001 --out b-tls     (copy b-tls to b:/var/lib/holdfast/tls; c likewise)",
-                "  b$ holdfast cluster init --data /var/lib/holdfast --address b:7001 --peers a:7001,b:7001,c:7001 --cluster-id ID",
+                "  b$ holdfast cluster init --data /var/lib/holdfast --address b:7001 --peers a:7001,b:7001,c:7001 "
+                        + "--cluster-id ID",
                 "  c$ ... likewise, then 'holdfast server --data /var/lib/holdfast' on each."
             })
     static final class Init implements Callable<Integer> {
@@ -72,7 +73,8 @@ final class ClusterCommands {
                 required = true,
                 paramLabel = "A,B,C",
                 description =
-                        "The cluster's initial nodes (the first three hold the cluster map); a node added later lists them too.")
+                        "The cluster's initial nodes (the first three hold the cluster map); a node added later lists "
+                                + "them too.")
         String peers;
 
         @Option(
@@ -94,8 +96,8 @@ final class ClusterCommands {
         @Option(
                 names = "--client-tls",
                 paramLabel = "DIR",
-                description =
-                        "Where the first run writes the admin client certificate (default: $HOLDFAST_TLS, else ~/.holdfast/tls).")
+                description = "Where the first run writes the admin client certificate (default: $HOLDFAST_TLS, else "
+                        + "~/.holdfast/tls).")
         Path clientTls;
 
         @Option(

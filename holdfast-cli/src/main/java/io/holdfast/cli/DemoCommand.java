@@ -309,8 +309,8 @@ final class DemoCommand implements Callable<Integer> {
                     "  %-16s pid %-8d restart by hand: kill %d; holdfast server --data %s%n",
                     addresses.get(i), pids.get(i), pids.get(i), data.resolve("n" + (i + 1))));
         }
-        s.append(
-                        "A node restarted by hand runs in your terminal: stop it there with Ctrl-C; this demo no longer owns it.")
+        s.append("A node restarted by hand runs in your terminal: stop it there with Ctrl-C; this demo no "
+                        + "longer owns it.")
                 .append(nl);
         s.append("Ctrl-C (or SIGTERM) here stops the ")
                 .append(addresses.size())

@@ -32,7 +32,8 @@ import picocli.CommandLine.Option;
         description = {
             "Check this machine's certificates and private keys.",
             "Reports expiry (warns 30 days ahead), whether each certificate was issued by the ca.crt",
-            "beside it, and private keys readable by group or others (they must be mode 0600). Looks in the directories given with --ca, --tls and --data",
+            "beside it, and private keys readable by group or others (they must be mode 0600). Looks in the "
+                    + "directories given with --ca, --tls and --data",
             "(DATA/tls); with none given, in ~/.holdfast/ca and the client directory ($HOLDFAST_TLS or",
             "~/.holdfast/tls).",
             "",

@@ -45,7 +45,8 @@ final class FileCommands {
             "1:an argument failed (one line each on stderr; the other arguments were still processed)";
 
     static final String PATHS_HELP =
-            "Paths: VOLUME:/path is a path in a Holdfast volume; anything else is local (write ./a:b for a local name with a colon).";
+            "Paths: VOLUME:/path is a path in a Holdfast volume; anything else is local (write ./a:b for a local name "
+                    + "with a colon).";
 
     // ---- ls ------------------------------------------------------------------------------------
 

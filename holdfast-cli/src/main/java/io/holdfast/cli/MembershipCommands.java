@@ -32,7 +32,8 @@ final class MembershipCommands {
             description = {
                 "Add a running node to the cluster. Prepare it first, on its machine:",
                 "  holdfast cert node HOST:PORT --out DIR     (where the CA is; copy DIR to DATA/tls on the node)",
-                "  holdfast cluster init --data DATA --address HOST:PORT --peers <the cluster's initial peers> --cluster-id ID",
+                "  holdfast cluster init --data DATA --address HOST:PORT --peers <the cluster's initial peers> "
+                        + "--cluster-id ID",
                 "  holdfast server --data DATA",
                 "then run this. Volumes can then be placed on it ('holdfast volume replace-replica')."
             })

@@ -72,11 +72,13 @@ final class MountCommand implements Callable<Integer> {
             names = "--cache-timeout",
             paramLabel = "SECONDS",
             defaultValue = "0",
-            description =
-                    "How long the kernel may cache attributes and names (attr_timeout, entry_timeout, negative_timeout); "
-                            + "default ${DEFAULT-VALUE}: every stat and lookup asks the volume, so no stale size, mode or link count is "
-                            + "ever shown. A longer timeout saves round trips but lets stat show another client's or another hard-link "
-                            + "name's change up to that late.")
+            description = "How long the kernel may cache attributes and names (attr_timeout, entry_timeout, "
+                    + "negative_timeout); "
+                    + "default ${DEFAULT-VALUE}: every stat and lookup asks the volume, so no stale size, "
+                    + "mode or link count is "
+                    + "ever shown. A longer timeout saves round trips but lets stat show another client's or "
+                    + "another hard-link "
+                    + "name's change up to that late.")
     double cacheTimeoutSeconds;
 
     @Override

@@ -105,8 +105,8 @@ final class ScrubCommands {
         @Option(
                 names = "--rate",
                 paramLabel = "MiB/s",
-                description =
-                        "Pace of each member's scrubber, in MiB per second (e.g. 16, 0.5); kept until the node restarts.")
+                description = "Pace of each member's scrubber, in MiB per second (e.g. 16, 0.5); kept until the node "
+                        + "restarts.")
         Double rateMiB;
 
         @Option(

@@ -74,7 +74,8 @@ final class ServerCommand implements Callable<Integer> {
             defaultValue = "" + (NodeOptions.DEFAULT_CATCH_UP_RATE >> 20),
             description =
                     "Most snapshot data per second this node takes in while one of its members catches up (a new or"
-                            + " long-absent member), so the foreground keeps its latency; at least 4 (default: ${DEFAULT-VALUE}).")
+                            + " long-absent member), so the foreground keeps its latency; at least 4 (default: "
+                            + "${DEFAULT-VALUE}).")
     double catchUpRateMiB;
 
     @Option(
@@ -88,9 +89,9 @@ final class ServerCommand implements Callable<Integer> {
     @Option(
             names = "--admin-address",
             paramLabel = "HOST:PORT|off",
-            description =
-                    "Where to serve the status page and metrics (default: 127.0.0.1 on this node's port + 1000;"
-                            + " port 0 picks a free one; 'off' disables it). Unauthenticated: beyond loopback only on a trusted network.")
+            description = "Where to serve the status page and metrics (default: 127.0.0.1 on this node's port + 1000;"
+                    + " port 0 picks a free one; 'off' disables it). Unauthenticated: beyond loopback only on "
+                    + "a trusted network.")
     String adminAddress;
 
     @Option(
@@ -112,9 +113,9 @@ final class ServerCommand implements Callable<Integer> {
 
     @Option(
             names = "--no-scrub-rebuild",
-            description =
-                    "A member the scrubber takes out of service stays out (to inspect its brick) instead of rebuilding itself"
-                            + " from another member's snapshot.")
+            description = "A member the scrubber takes out of service stays out (to inspect its brick) instead of "
+                    + "rebuilding itself"
+                    + " from another member's snapshot.")
     boolean noScrubRebuild;
 
     @Override

@@ -109,7 +109,8 @@ final class VolumeCommands {
             name = "info",
             mixinStandardHelpOptions = true,
             description =
-                    "Show a volume's replica group: leader, term, health, and each member's role, commit and applied index, lag and digest.",
+                    "Show a volume's replica group: leader, term, health, and each member's role, commit and applied "
+                            + "index, lag and digest.",
             exitCodeList = {"3:a member did not answer (it is shown DOWN)"})
     static final class Info implements Callable<Integer> {
         @Mixin

@@ -22,8 +22,8 @@ class DemoCommandTest {
                         "export HOLDFAST_TLS=/srv/demo/holdfast-data/client-tls",
                         "http://127.0.0.1:8001/");
         assertThat(s)
-                .contains(
-                        "Ctrl-C (or SIGTERM) here stops the 3 nodes this demo started and unmounts /srv/demo/holdfast-data/mnt");
+                .contains("Ctrl-C (or SIGTERM) here stops the 3 nodes this demo started and unmounts "
+                        + "/srv/demo/holdfast-data/mnt");
         for (int i = 0; i < 3; i++) {
             assertThat(s)
                     .containsPattern(

@@ -70,8 +70,8 @@ class HelpTest {
     void copySynopsesNameEachOperandOnce() {
         CommandLine root = Main.commandLine();
         assertThat(synopsis(root.getSubcommands().get("cp")))
-                .isEqualTo(
-                        "holdfast cp [-hrV] [--insecure] [--progress] [-c=HOST:PORT] [--tls=DIR] SOURCE... DESTINATION");
+                .isEqualTo("holdfast cp [-hrV] [--insecure] [--progress] [-c=HOST:PORT] [--tls=DIR] "
+                        + "SOURCE... DESTINATION");
         assertThat(synopsis(root.getSubcommands().get("get"))).endsWith("[--tls=DIR] VOLUME:/path... LOCAL");
         assertThat(synopsis(root.getSubcommands().get("put"))).endsWith("[--tls=DIR] LOCAL... VOLUME:/path");
         assertThat(synopsis(root.getSubcommands().get("volume").getSubcommands().get("acl")))

@@ -98,8 +98,8 @@ class SigtermIT {
                 assertThat(server.exitValue()).as(read(log)).isZero();
                 assertThat(read(log)).contains("node " + c.addresses().get(2) + " stopped");
                 assertThat(read(log))
-                        .containsPattern(
-                                "status page and metrics \\(unauthenticated, read-only\\): http://127\\.0\\.0\\.1:\\d+/");
+                        .containsPattern("status page and metrics \\(unauthenticated, read-only\\): "
+                                + "http://127\\.0\\.0\\.1:\\d+/");
                 assertThat(failure.get()).as("no client operation failed").isNull();
                 assertThat(done.get()).isEqualTo(300);
             } finally {

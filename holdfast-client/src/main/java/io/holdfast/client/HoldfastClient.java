@@ -207,19 +207,19 @@ public final class HoldfastClient implements AutoCloseable {
         if (Refusal.isConnectionLimit(e)) {
             hint = "the node refused the connection because of a connection limit";
         } else if (security.isPlaintext()) {
-            hint =
-                    "this client speaks plaintext (--insecure); unless the node was started with --insecure it accepts only mutual TLS";
+            hint = "this client speaks plaintext (--insecure); unless the node was started with --insecure it "
+                    + "accepts only mutual TLS";
         } else if (tls && issuerProblem(security) != null) {
             hint = "the TLS handshake failed: " + issuerProblem(security)
                     + ", and the node accepts only certificates issued by its cluster CA";
         } else if (tls) {
-            hint =
-                    "the TLS handshake failed: the node accepts only certificates issued by its cluster CA and not expired"
-                            + " (this client presents " + security.tls().certFile()
-                            + "; check it with 'holdfast doctor'), and this client"
-                            + " trusts only nodes certified by "
-                            + security.tls().directory().resolve("ca.crt")
-                            + " (a node started with --insecure speaks plaintext and fails this way too)";
+            hint = "the TLS handshake failed: the node accepts only certificates issued by its cluster CA and not "
+                    + "expired"
+                    + " (this client presents " + security.tls().certFile()
+                    + "; check it with 'holdfast doctor'), and this client"
+                    + " trusts only nodes certified by "
+                    + security.tls().directory().resolve("ca.crt")
+                    + " (a node started with --insecure speaks plaintext and fails this way too)";
         } else {
             hint = "is the node running, and does it speak TLS (a node started with --insecure speaks plaintext)?";
         }

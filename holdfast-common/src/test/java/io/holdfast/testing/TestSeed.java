@@ -54,7 +54,10 @@ public final class TestSeed {
         return PROPERTY + "=" + SEED + " (replay with -D" + PROPERTY + "=" + SEED + ")";
     }
 
-    /** A new generator seeded with {@link #seed()}. Not thread-safe (as {@link Random} used from several threads is contended). */
+    /**
+     * A new generator seeded with {@link #seed()}. Not thread-safe (as {@link Random} used from several threads is
+     * contended).
+     */
     public static Random random() {
         return new Random(seed());
     }

@@ -16,7 +16,8 @@ package io.holdfast.protocol;
  *   <caption>Log formats</caption>
  *   <tr><th>format</th><th>adds</th></tr>
  *   <tr><td>1</td><td>volume log: mkdir, create, write, truncate, unlink, rmdir, rename, symlink, link, setattr,
- *       setxattr, removexattr, drop-orphan, scrub mark; cluster log: every cluster command, node advertisements</td></tr>
+ *       setxattr, removexattr, drop-orphan, scrub mark; cluster log: every cluster command, node
+ * advertisements</td></tr>
  *   <tr><td>2</td><td>volume log: mknod (special files), fallocate (preallocation, hole punching)</td></tr>
  * </table>
  *

@@ -289,7 +289,8 @@ final class ClusterStateMachine extends LifecycleStateMachine {
             return new Response.Error(
                     Errno.EBUSY,
                     "node " + address + " still serves volume(s) " + using
-                            + "; move them first ('holdfast cluster remove-node' does, or 'holdfast volume replace-replica')");
+                            + "; move them first ('holdfast cluster remove-node' does, or 'holdfast volume "
+                            + "replace-replica')");
         }
         List<String> nodes = new ArrayList<>(map.nodes());
         nodes.remove(address);

@@ -44,7 +44,8 @@ import org.slf4j.LoggerFactory;
  *       the only trust anchor, validity checked) has already refused unknown, missing and
  *       expired certificates;
  *   <li>counts connections per client identity and in total, and refuses every call on a
- *       client's connection past a limit with {@code RESOURCE_EXHAUSTED} ({@link Refusal#connectionLimit}) and a message naming
+ *       client's connection past a limit with {@code RESOURCE_EXHAUSTED} ({@link Refusal#connectionLimit}) and a
+ * message naming
  *       the limit (nodes are counted but never refused, so replication survives); connections
  *       that never finish the TLS handshake are closed by Netty after 10 s;
  *   <li>lets only nodes speak the Raft server protocol and only nodes and the admin use the

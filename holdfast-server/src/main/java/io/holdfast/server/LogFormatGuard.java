@@ -45,7 +45,8 @@ public final class LogFormatGuard {
      * Where a member stopped.
      *
      * @param index the log index of the entry it cannot apply
-     * @param reason what it needs, for people ("entry 1234 has log format 3, this node supports 1..2: upgrade this node")
+     * @param reason what it needs, for people ("entry 1234 has log format 3, this node supports 1..2: upgrade this
+     * node")
      */
     public record Halt(long index, String reason) {}
 

@@ -209,7 +209,10 @@ final class BlockRepair {
         return new ContentPage(out, last, true);
     }
 
-    /** Checks block {@code block} (or {@link Brick#INLINE}) of file {@code inode} against its stored CRC32C; the caller holds the lock. */
+    /**
+     * Checks block {@code block} (or {@link Brick#INLINE}) of file {@code inode} against its stored CRC32C; the caller
+     * holds the lock.
+     */
     Checked check(long inode, long block) throws IOException {
         Node n = node(state.kv, inode);
         if (n == null

@@ -204,7 +204,9 @@ final class BrickState {
                         + " rebuilds from the other members) or restore it from a backup");
     }
 
-    /** Releases the pinned views and closes the database; idempotent. The caller holds the write lock, or is opening. */
+    /**
+     * Releases the pinned views and closes the database; idempotent. The caller holds the write lock, or is opening.
+     */
     void closeDb() {
         dbLifetime.writeLock().lock();
         try {

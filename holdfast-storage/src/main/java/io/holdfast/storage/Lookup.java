@@ -34,7 +34,10 @@ final class Lookup {
     /** A directory entry's value: the child's inode and type. */
     record Dent(long id, FileType type) {}
 
-    /** Where a path's last component is: its parent directory (inode and node), its name, and its entry (null if absent). */
+    /**
+     * Where a path's last component is: its parent directory (inode and node), its name, and its entry (null if
+     * absent).
+     */
     record Loc(long parent, Node parentNode, byte[] name, Dent dent) {}
 
     static byte[] dentValue(long id, FileType type) {

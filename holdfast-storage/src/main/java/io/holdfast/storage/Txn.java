@@ -57,7 +57,10 @@ final class Txn implements Kv, AutoCloseable {
         }
     }
 
-    /** Deletes a key range. Point reads of keys in the range are not answered from this batch afterwards, so callers must not read them back in the same entry (none does). */
+    /**
+     * Deletes a key range. Point reads of keys in the range are not answered from this batch afterwards, so callers
+     * must not read them back in the same entry (none does).
+     */
     void deleteRange(byte[] from, byte[] to) {
         overlay.keySet().removeIf(k -> {
             byte[] a = k.array();

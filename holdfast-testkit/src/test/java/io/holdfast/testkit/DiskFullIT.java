@@ -25,7 +25,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A full disk: the node's data directory is a 256 MiB tmpfs (RocksDB alone preallocates about 70 MiB). Writes get ENOSPC once the free
+ * A full disk: the node's data directory is a 256 MiB tmpfs (RocksDB alone preallocates about 70 MiB). Writes get
+ * ENOSPC once the free
  * space reaches the node's reserve; the node stays up, every acknowledged file reads back
  * intact, deleting still works and makes room, and after a restart the state is the same.
  * Needs root (mount); CI runs as root.

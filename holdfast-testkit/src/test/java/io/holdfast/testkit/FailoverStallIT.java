@@ -27,7 +27,8 @@ import org.junit.jupiter.api.io.TempDir;
  * writer appends 4 KiB and fsyncs, in a loop, through a FUSE mount (or, without FUSE, through an
  * NIO channel), and the leader is stopped; the stall is the time from the stop to the completion
  * of the first write+fsync begun after it (a write already in flight may finish on the old
- * leader while it closes, or wait for the new one). Printed for the record (the target is 3 s on an idle machine, with a 1-2 s
+ * leader while it closes, or wait for the new one). Printed for the record (the target is 3 s on an idle machine, with
+ * a 1-2 s
  * election timeout); asserted only against a bound that a loaded CI machine also meets, since
  * speed goals live in benchmarks, not in timed tests.
  */

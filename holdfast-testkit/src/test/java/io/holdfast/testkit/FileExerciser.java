@@ -359,10 +359,12 @@ final class FileExerciser {
         String script = String.join(
                 "\n",
                 "import mmap, os, sys",
-                "path, mode, off, n, sync = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == '1'",
+                "path, mode, off, n, sync = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] "
+                        + "== '1'",
                 "base = off - off % mmap.ALLOCATIONGRANULARITY",
                 "fd = os.open(path, os.O_RDWR if mode == 'w' else os.O_RDONLY)",
-                "m = mmap.mmap(fd, off + n - base, offset=base, access=mmap.ACCESS_WRITE if mode == 'w' else mmap.ACCESS_READ)",
+                "m = mmap.mmap(fd, off + n - base, offset=base, access=mmap.ACCESS_WRITE if mode == 'w' else "
+                        + "mmap.ACCESS_READ)",
                 "if mode == 'w':",
                 "    m[off - base:off - base + n] = open(sys.argv[6], 'rb').read()",
                 "    if sync: m.flush()",

@@ -114,7 +114,8 @@ class MembershipIT {
             steady.stop.set(true);
             t.join();
             System.out.printf(
-                    "replace-replica under load: %.0f ops/s before, %.0f ops/s during (%.1f s, %d progress reports, last %s),"
+                    "replace-replica under load: %.0f ops/s before, %.0f ops/s during (%.1f s, %d progress reports, "
+                            + "last %s),"
                             + " %.0f ops/s after; %d ops, %d failed%n",
                     before,
                     during,

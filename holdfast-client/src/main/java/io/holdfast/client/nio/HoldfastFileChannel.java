@@ -30,7 +30,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * A {@link FileChannel} on one inode of a Holdfast volume.
  *
  * <p>Reads go to the volume in requests of 1 MiB (read-ahead: the reply serves the reads that
- * follow within it) and every reply's CRC32C is checked; corrupt bytes are never returned. Writes are copied and sent asynchronously through the
+ * follow within it) and every reply's CRC32C is checked; corrupt bytes are never returned. Writes are copied and sent
+ * asynchronously through the
  * file system's bounded window (write-behind); {@link #force}, {@link #close}, {@link #size},
  * reads and {@link #truncate} of this channel first wait for its outstanding writes and
  * report the first failure among them (once). Data is durable once {@code force()} or

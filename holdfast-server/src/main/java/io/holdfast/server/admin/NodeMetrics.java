@@ -44,7 +44,8 @@ import org.slf4j.LoggerFactory;
  *       member (every member applies each one) and queries it answered, by request type</td></tr>
  *   <tr><td>{@code holdfast_bytes_total}</td><td>op (Write|Read)</td><td>bytes written by applied Write
  *       mutations; bytes returned by Read queries</td></tr>
- *   <tr><td>{@code holdfast_apply_seconds}</td><td>op</td><td>histogram: time to apply one mutation to the brick</td></tr>
+ *   <tr><td>{@code holdfast_apply_seconds}</td><td>op</td><td>histogram: time to apply one mutation to the
+ * brick</td></tr>
  *   <tr><td>{@code holdfast_query_seconds}</td><td>op</td><td>histogram: time to answer one query</td></tr>
  *   <tr><td>{@code holdfast_errors_total}</td><td>op, errno</td><td>outcomes that were errors: applied
  *       mutations, answered queries, and proposals the leader refused (op {@code unknown} if the request

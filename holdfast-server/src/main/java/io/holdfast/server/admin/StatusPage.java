@@ -49,11 +49,11 @@ final class StatusPage {
                 .append(r.worstHealth().label())
                 .append("</span> &middot; reloads every ")
                 .append(REFRESH_SECONDS)
-                .append(
-                        " s &middot; <a href=\"/status.json\">JSON</a> &middot; <a href=\"/metrics\">metrics</a></p>\n");
+                .append(" s &middot; <a href=\"/status.json\">JSON</a> &middot; "
+                        + "<a href=\"/metrics\">metrics</a></p>\n");
 
-        h.append(
-                "<h2>Nodes</h2>\n<table id=\"nodes\"><tr><th>node</th><th>state</th><th>last seen</th><th>notes</th></tr>\n");
+        h.append("<h2>Nodes</h2>\n<table id=\"nodes\"><tr><th>node</th><th>state</th><th>last "
+                + "seen</th><th>notes</th></tr>\n");
         for (StatusReport.Node n : r.nodes()) {
             String state = n.up() ? "up" : "down";
             h.append("<tr class=\"node\" data-node=\"")
@@ -82,8 +82,8 @@ final class StatusPage {
 
         h.append("<h2>Volumes</h2>\n");
         if (r.volumes().isEmpty()) {
-            h.append(
-                    "<p class=\"note\">none known to this node (only the cluster group's nodes hold the cluster map)</p>\n");
+            h.append("<p class=\"note\">none known to this node (only the cluster group's nodes hold the cluster "
+                    + "map)</p>\n");
         } else {
             h.append("<table id=\"volumes\"><tr><th>volume</th><th>group</th><th>replicas</th></tr>\n");
             for (StatusReport.Volume v : r.volumes()) {
@@ -110,8 +110,8 @@ final class StatusPage {
 
         if (r.connections() != null) {
             StatusReport.Connections c = r.connections();
-            h.append(
-                            "<h2>Connections</h2>\n<table id=\"connections\"><tr><th>open</th><th>refused connections</th><th>refused calls</th></tr>")
+            h.append("<h2>Connections</h2>\n<table id=\"connections\"><tr><th>open</th><th>refused "
+                            + "connections</th><th>refused calls</th></tr>")
                     .append("<tr><td class=\"n\">")
                     .append(c.open())
                     .append("</td><td class=\"n\">")
@@ -153,8 +153,8 @@ final class StatusPage {
                     .append(g.leader() == null ? "" : " (" + esc(g.leader()) + ")")
                     .append("</span>");
         }
-        h.append(
-                        "</p>\n<table><tr><th>member</th><th>role</th><th>state</th><th>commit index</th><th>applied index</th>")
+        h.append("</p>\n<table><tr><th>member</th><th>role</th><th>state</th><th>commit index</th><th>applied "
+                        + "index</th>")
                 .append("<th>match index</th><th>lag (entries)</th><th>lag (s)</th><th>last contact (s)</th></tr>\n");
         for (StatusReport.Member m : g.members()) {
             String state = m.up() ? "up" : "down";

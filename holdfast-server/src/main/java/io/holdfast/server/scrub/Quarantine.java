@@ -87,7 +87,8 @@ final class Quarantine {
                 ? null
                 : "member " + member + " quarantined by scrub: " + q + ". Other members serve the volume. "
                         + (settings.rebuild()
-                                ? "It rebuilds itself from a member in service ('holdfast scrub status' shows how far it got)"
+                                ? "It rebuilds itself from a member in service ('holdfast scrub status' shows how far "
+                                        + "it got)"
                                 : "It stays out of service (started with --no-scrub-rebuild)")
                         + "; to rebuild it by hand, stop its node, remove " + brickDir
                         + " and start the node (it restores its latest"

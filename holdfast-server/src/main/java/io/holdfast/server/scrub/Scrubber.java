@@ -97,7 +97,10 @@ import org.slf4j.LoggerFactory;
  */
 public final class Scrubber implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Scrubber.class);
-    /** Longest text the scrubber reports, in characters (at most 3 UTF-8 bytes each, within {@link Limits#MAX_SCRUB_TEXT_BYTES}). */
+    /**
+     * Longest text the scrubber reports, in characters (at most 3 UTF-8 bytes each, within {@link
+     * Limits#MAX_SCRUB_TEXT_BYTES}).
+     */
     static final int MAX_TEXT_CHARS = 320;
 
     /** The Raft division of this member, looked up when needed (it is created after the state machine). */
@@ -357,7 +360,8 @@ public final class Scrubber implements AutoCloseable {
             digests.compare(passStartIndex);
         }
         LOG.info(
-                "{}: scrub pass ended after {} s: {} of {} bytes checked, {} bad blocks, {} repaired, {} unrepairable{}",
+                "{}: scrub pass ended after {} s: {} of {} bytes checked, {} bad blocks, {} repaired, {} "
+                        + "unrepairable{}",
                 brickName,
                 (System.nanoTime() - started) / 1_000_000_000L,
                 p.bytesDone(),

@@ -70,7 +70,8 @@ public record BrickIdentity(UUID clusterId, UUID groupId, String member, long ge
         if (problem != null) {
             throw new IOException(
                     "refusing brick " + brickDir + ": " + problem + ". It may have been copied in from elsewhere;"
-                            + " move it away (the member then catches up from the other members) or put the right brick back");
+                            + " move it away (the member then catches up from the other members) or put the right "
+                            + "brick back");
         }
     }
 

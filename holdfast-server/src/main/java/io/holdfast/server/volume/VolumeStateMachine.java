@@ -180,7 +180,8 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
                                 long covered = Math.max(brick.checkpointIndex(), volume.coveredIndex());
                                 if (covered < snapIndex) {
                                     LOG.info(
-                                            "{}: brick checkpoint covers index {}, older than snapshot {}; restoring the snapshot",
+                                            "{}: brick checkpoint covers index {}, older than snapshot {}; restoring "
+                                                    + "the snapshot",
                                             groupId,
                                             covered,
                                             snapIndex);
@@ -326,7 +327,8 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
             if (now - lastHoldLogNanos > 10_000_000_000L) {
                 lastHoldLogNanos = now;
                 LOG.info(
-                        "{}: no snapshot yet, keeping the log for {} (commit index {}, applied here {}; at most {} entries)",
+                        "{}: no snapshot yet, keeping the log for {} (commit index {}, applied here {}; at most {} "
+                                + "entries)",
                         getGroupId(),
                         behind.get().getServer().getAddress(),
                         behind.get().getCommitIndex(),

@@ -108,8 +108,8 @@ class StatusPageTest {
         assertThat(html).contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;\uFFFD");
         // the attribute stays one attribute: the quote inside the value is a character reference
         assertThat(html)
-                .contains(
-                        "data-node=\"&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;\uFFFD\" data-state=\"down\"");
+                .contains("data-node=\"&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;\uFFFD\" "
+                        + "data-state=\"down\"");
     }
 
     @Test

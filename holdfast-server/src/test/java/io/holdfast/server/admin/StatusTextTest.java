@@ -14,17 +14,17 @@ class StatusTextTest {
     void rendersNodesVolumesGroupsAndUnknownsAsDashes() {
         String text = StatusText.render(StatusPageTest.report("mail", "127.0.0.1:7003", true));
         assertThat(text)
-                .contains(
-                        "nodes:\n  127.0.0.1:7001         up    this node, cluster group, log formats not advertised\n");
+                .contains("nodes:\n  127.0.0.1:7001         up    this node, cluster group, "
+                        + "log formats not advertised\n");
         assertThat(text)
-                .contains(
-                        "  127.0.0.1:7003         DOWN  last seen 4.3 s ago, cluster group, log formats not advertised\n");
+                .contains("  127.0.0.1:7003         DOWN  last seen 4.3 s ago, cluster group, log formats not "
+                        + "advertised\n");
         assertThat(text)
-                .contains(
-                        "  mail             group 0000-group  replicas 3: 127.0.0.1:7001, 127.0.0.1:7002, 127.0.0.1:7003\n");
+                .contains("  mail             group 0000-group  replicas 3: 127.0.0.1:7001, 127.0.0.1:7002, "
+                        + "127.0.0.1:7003\n");
         assertThat(text)
-                .contains(
-                        "  mail  group 0000-group  leader 127.0.0.1:7001  term 2  DEGRADED (1 of 3 members down: 127.0.0.1:7003)\n");
+                .contains("  mail  group 0000-group  leader 127.0.0.1:7001  term 2  DEGRADED (1 of 3 members down: "
+                        + "127.0.0.1:7003)\n");
         assertThat(text).containsPattern("(?m)^    127\\.0\\.0\\.1:7003 +follower +DOWN +31 +- +9 +3\\.5 +4\\.0$");
         assertThat(text).contains("connections: 3 open, 0 refused, 1 calls refused");
         assertThat(text).doesNotContain("digest", "known to the leader");
