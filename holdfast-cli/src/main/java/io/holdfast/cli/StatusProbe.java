@@ -6,6 +6,7 @@ import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.ClusterMap;
 import io.holdfast.protocol.Placement;
 import io.holdfast.protocol.Response;
+import io.holdfast.server.LogFormatGuard;
 import io.holdfast.server.admin.Health;
 import io.holdfast.server.admin.StatusReport;
 import io.holdfast.transport.ClusterIds;
@@ -58,8 +59,9 @@ final class StatusProbe {
         }
         List<StatusReport.Halted> halted = new ArrayList<>();
         digests.forEach((volume, byMember) -> byMember.forEach((member, answer) -> {
-            if (answer instanceof Response.Error e && e.message().startsWith("HALTED: ")) {
-                halted.add(new StatusReport.Halted(volume, member, e.message().substring("HALTED: ".length())));
+            if (answer instanceof Response.Error e && e.message().startsWith(LogFormatGuard.HALTED)) {
+                halted.add(
+                        new StatusReport.Halted(volume, member, e.message().substring(LogFormatGuard.HALTED.length())));
             }
         }));
         return new Result(

@@ -39,6 +39,9 @@ import org.slf4j.LoggerFactory;
  * <p>Thread-safe: the halt is set once, on the state machine's updater thread, and read anywhere.
  */
 public final class LogFormatGuard {
+    /** How a halted member's refusals begin (the CLI recognises a halt by it). */
+    public static final String HALTED = "HALTED: ";
+
     private static final Logger LOG = LoggerFactory.getLogger(LogFormatGuard.class);
 
     /**
@@ -164,7 +167,7 @@ public final class LogFormatGuard {
     /** Why a read or a proposal is refused here, or null if this member is not halted. */
     public String refusal() {
         Halt h = halt;
-        return h == null ? null : "HALTED: " + h.reason();
+        return h == null ? null : HALTED + h.reason();
     }
 
     /** If this member is halted and leads its group, asks Ratis to move leadership away (best effort). */
