@@ -9,6 +9,8 @@ import io.holdfast.protocol.Request.GetAttr;
 import io.holdfast.protocol.Request.GetAttrByInode;
 import io.holdfast.protocol.Request.GetDigest;
 import io.holdfast.protocol.Request.GetXattr;
+import io.holdfast.protocol.Request.LeasePoll;
+import io.holdfast.protocol.Request.LeaseRenew;
 import io.holdfast.protocol.Request.Link;
 import io.holdfast.protocol.Request.ListXattr;
 import io.holdfast.protocol.Request.MarkDigest;
@@ -42,6 +44,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
+import java.util.UUID;
 
 /**
  * Binary encoding of {@link Request}s, {@link Response}s and {@link LogEntry}s.
@@ -105,6 +108,8 @@ public final class Codec {
     private static final int K_SCRUB_CONTROL = 44;
     private static final int K_SNAPSHOT_READ = 45;
     private static final int K_SEEK_DATA = 46;
+    private static final int K_LEASE_RENEW = 47;
+    private static final int K_LEASE_POLL = 48;
     /** A log entry written before log formats were stated: log format 1, no format byte. Still read. */
     private static final int K_LOG_ENTRY = 64;
     /** A log entry: {@code u8 log format}, {@code i64 timestamp}, then the mutation (see {@link LogFormat}). */
@@ -143,7 +148,9 @@ public final class Codec {
             K_MARK_DIRECTORIES,
             K_SCRUB_CONTROL,
             K_SNAPSHOT_READ,
-            K_SEEK_DATA);
+            K_SEEK_DATA,
+            K_LEASE_RENEW,
+            K_LEASE_POLL);
 
     private static final int K_OK = 96;
     private static final int K_ERROR = 97;
@@ -161,6 +168,7 @@ public final class Codec {
     private static final int K_SCRUB_STATUS = 107;
     private static final int K_SNAPSHOT_CHUNK = 108;
     private static final int K_OFFSET = 109;
+    private static final int K_LEASE = 111;
     /**
      * {@link Response.AttrReply} of a device with a non-zero {@link Attr#rdev()}: kind 98's fields,
      * then rdev. Kind 98 means rdev 0, so replies to peers that predate devices are unchanged.
@@ -238,6 +246,12 @@ public final class Codec {
             case Response.Offset o -> {
                 w.kind(K_OFFSET);
                 w.i64(o.offset());
+            }
+            case Response.Lease l -> {
+                w.kind(K_LEASE);
+                w.i64(l.epoch());
+                w.i64(l.seq());
+                w.i64(l.grantedMillis());
             }
             case Response.Text t -> {
                 w.kind(K_TEXT);
@@ -481,6 +495,19 @@ public final class Codec {
                 w.i64(q.offset());
                 w.u8(q.hole() ? 1 : 0);
             }
+            case LeaseRenew q -> {
+                w.kind(K_LEASE_RENEW);
+                w.i64(q.session().getMostSignificantBits());
+                w.i64(q.session().getLeastSignificantBits());
+            }
+            case LeasePoll q -> {
+                w.kind(K_LEASE_POLL);
+                w.i64(q.session().getMostSignificantBits());
+                w.i64(q.session().getLeastSignificantBits());
+                w.i64(q.epoch());
+                w.i64(q.ackedSeq());
+                w.i32(q.waitMillis());
+            }
             case ScrubControl c -> {
                 w.kind(K_SCRUB_CONTROL);
                 w.u8(c.action().code());
@@ -642,6 +669,7 @@ public final class Codec {
             case K_DATA -> new Response.Data(r.bytes(Limits.MAX_DATA_BYTES), r.i32());
             case K_TEXT -> new Response.Text(r.str(Limits.PATH_MAX));
             case K_OFFSET -> new Response.Offset(r.i64());
+            case K_LEASE -> new Response.Lease(r.i64(), r.i64(), r.i64());
             case K_NAMES -> {
                 int n = r.count(Limits.MAX_XATTR_NAMES, "names");
                 List<String> names = new ArrayList<>(n);
@@ -742,6 +770,17 @@ public final class Codec {
             case K_SCRUB_CONTROL -> new ScrubControl(r.scrubAction(), r.i64());
             case K_SNAPSHOT_READ -> new SnapshotRead(r.i64(), r.i64(), r.i32());
             case K_SEEK_DATA -> new SeekData(r.i64(), r.i64(), r.bool());
+            case K_LEASE_RENEW -> new LeaseRenew(new UUID(r.i64(), r.i64()));
+            case K_LEASE_POLL -> {
+                UUID session = new UUID(r.i64(), r.i64());
+                long epoch = r.i64();
+                long acked = r.i64();
+                int wait = r.i32();
+                if (wait < 0 || wait > LeasePoll.MAX_WAIT_MILLIS) {
+                    throw bad("lease poll wait " + wait + " ms outside 0.." + LeasePoll.MAX_WAIT_MILLIS);
+                }
+                yield new LeasePoll(session, epoch, acked, wait);
+            }
             default -> throw bad("unknown request kind " + kind);
         };
     }

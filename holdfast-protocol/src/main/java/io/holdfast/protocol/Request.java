@@ -6,6 +6,7 @@ import io.holdfast.common.WireCode;
 import io.holdfast.common.WireCodes;
 import java.util.Arrays;
 import java.util.Objects;
+import java.util.UUID;
 
 /**
  * A request to a volume. {@link Mutation}s become Raft log entries and are applied in the
@@ -228,6 +229,38 @@ public sealed interface Request {
      * {@code SEEK_DATA} when no data follows {@code offset}.
      */
     record SeekData(long inode, long offset, boolean hole) implements Query {}
+
+    /**
+     * Renews a client session's read lease, the permission to answer queries from its own cache
+     * (see {@code LeaseTable} in the server). Sent through the linearizable read path to the
+     * volume's leader, which thereby confirms its leadership: the lease lasts
+     * {@link Response.Lease#grantedMillis()} from the moment the client <em>sent</em> this request.
+     * A member that is not the leader answers {@link Errno#EAGAIN}. Reply: {@link Response.Lease}.
+     *
+     * @param session the client session: the UUID of the Raft client that sends its mutations
+     */
+    record LeaseRenew(UUID session) implements Query {}
+
+    /**
+     * Acknowledges the invalidations a client session has applied ({@code ackedSeq}, counted in the
+     * lease table {@code epoch}; an acknowledgement for another epoch counts for nothing) and waits up
+     * to {@code waitMillis} (at most {@link #MAX_WAIT_MILLIS}) for a newer one. Sent to the leader as
+     * a stale read, so it is answered at once even while the leader holds a mutation's reply for
+     * this acknowledgement. Reply: {@link Response.Lease} ({@code grantedMillis} 0: it renews
+     * nothing); a {@code seq} greater than {@code ackedSeq}, or an {@code epoch} other than the
+     * session's last one, tells the client to drop its cache.
+     */
+    record LeasePoll(UUID session, long epoch, long ackedSeq, int waitMillis) implements Query {
+        /** The longest a poll waits for an invalidation, milliseconds. */
+        public static final int MAX_WAIT_MILLIS = 5_000;
+
+        public LeasePoll {
+            if (waitMillis < 0 || waitMillis > MAX_WAIT_MILLIS) {
+                throw new IllegalArgumentException(
+                        "lease poll wait " + waitMillis + " ms outside 0.." + MAX_WAIT_MILLIS);
+            }
+        }
+    }
 
     /** POSIX {@code readlink(2)}. Reply: {@link Response.Text}. */
     record ReadLink(String path) implements Query {}

@@ -58,6 +58,19 @@ public sealed interface Response {
     /** A file offset in bytes, e.g. the answer to {@link Request.SeekData}. */
     record Offset(long offset) implements Response {}
 
+    /**
+     * A client session's lease state, the answer to {@link Request.LeaseRenew} and
+     * {@link Request.LeasePoll}.
+     *
+     * @param epoch identifies the leader's lease table (a new leader, or a restarted one, has a new
+     *     epoch): a client whose session's epoch changed must drop its cache
+     * @param seq the session's invalidation sequence number: the client drops its cache when it
+     *     grows, and acknowledges it in its next poll
+     * @param grantedMillis how long the lease lasts from the moment the client sent the request,
+     *     milliseconds; 0 if this answer renews nothing
+     */
+    record Lease(long epoch, long seq, long grantedMillis) implements Response {}
+
     /** A string result, e.g. a symbolic link's target. */
     record Text(String text) implements Response {}
 

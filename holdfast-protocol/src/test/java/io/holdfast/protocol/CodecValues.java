@@ -40,6 +40,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import java.util.UUID;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;
@@ -108,7 +109,15 @@ final class CodecValues {
                 Combinators.combine(Arbitraries.of(ScrubControl.Action.class), longs())
                         .as(ScrubControl::new),
                 Combinators.combine(longs(), longs(), ints()).as(SnapshotRead::new),
-                Combinators.combine(longs(), longs(), bools()).as(SeekData::new));
+                Combinators.combine(longs(), longs(), bools()).as(SeekData::new),
+                Combinators.combine(longs(), longs()).as((a, b) -> new Request.LeaseRenew(new UUID(a, b))),
+                Combinators.combine(
+                                longs(),
+                                longs(),
+                                longs(),
+                                longs(),
+                                Arbitraries.integers().between(0, Request.LeasePoll.MAX_WAIT_MILLIS))
+                        .as((a, b, e, s, w) -> new Request.LeasePoll(new UUID(a, b), e, s, w)));
     }
 
     /** Scrub statistics with texts from {@code g} (around their limit when stretched). */
@@ -191,6 +200,7 @@ final class CodecValues {
                 Combinators.combine(g.bytes(Limits.MAX_DATA_BYTES), ints()).as(Response.Data::new),
                 g.text(Limits.PATH_MAX).map(Response.Text::new),
                 longs().map(Response.Offset::new),
+                Combinators.combine(longs(), longs(), longs()).as(Response.Lease::new),
                 names.map(Response.Names::new),
                 Combinators.combine(longs(), longs(), longs(), Arbitraries.of(false, true))
                         .as(Response.FsStats::new),
@@ -244,7 +254,9 @@ final class CodecValues {
                 new MarkDirectories(9, -1, 100),
                 new ScrubControl(ScrubControl.Action.START, 16L << 20),
                 new SnapshotRead(0, 1 << 20, 1 << 20),
-                new SeekData(7, 65536, true));
+                new SeekData(7, 65536, true),
+                new Request.LeaseRenew(new UUID(1, 2)),
+                new Request.LeasePoll(new UUID(3, 4), 8, 17, 500));
     }
 
     /** One of each response, with non-empty lists, strings and bytes. */
@@ -259,6 +271,7 @@ final class CodecValues {
                 new Response.Data(new byte[] {1, 2, 3}, 42),
                 new Response.Text("../target"),
                 new Response.Offset(1L << 40),
+                new Response.Lease(-5, 9, 1500),
                 new Response.Names(List.of("user.a", "user.b")),
                 new Response.FsStats(1 << 30, 1 << 20, 12),
                 new Response.Digest(9, Arrays.copyOf(new byte[] {1}, 32)),

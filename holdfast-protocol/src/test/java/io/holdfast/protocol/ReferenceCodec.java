@@ -51,7 +51,7 @@ final class ReferenceCodec {
     /** Request kinds; the stable wire numbers. */
     static final List<Integer> REQUEST_KINDS = List.of(
             1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44,
-            45, 46);
+            45, 46, 47, 48);
     /** The log entry kind written before log formats were stated (read as log format 1). */
     static final int LEGACY_LOG_ENTRY = 64;
     /** The log entry kind: log format byte, timestamp, mutation. */
@@ -129,6 +129,7 @@ final class ReferenceCodec {
             }
             case Response.Text t -> str(w.u8(101), t.text(), Limits.PATH_MAX, "text");
             case Response.Offset o -> w.u8(109).i64(o.offset());
+            case Response.Lease l -> w.u8(111).i64(l.epoch()).i64(l.seq()).i64(l.grantedMillis());
             case Response.Names n -> {
                 w.u8(102).count(n.names().size(), 4, Limits.MAX_XATTR_NAMES, "names");
                 for (String s : n.names()) {
@@ -255,6 +256,17 @@ final class ReferenceCodec {
             case MarkDirectories m -> w.u8(43).i64(m.mark()).i64(m.after()).i32(m.maxEntries());
             case SnapshotRead r -> w.u8(45).i64(r.index()).i64(r.offset()).i32(r.length());
             case SeekData q -> w.u8(46).i64(q.inode()).i64(q.offset()).u8(q.hole() ? 1 : 0);
+            case Request.LeaseRenew q ->
+                w.u8(47)
+                        .i64(q.session().getMostSignificantBits())
+                        .i64(q.session().getLeastSignificantBits());
+            case Request.LeasePoll q ->
+                w.u8(48)
+                        .i64(q.session().getMostSignificantBits())
+                        .i64(q.session().getLeastSignificantBits())
+                        .i64(q.epoch())
+                        .i64(q.ackedSeq())
+                        .i32(q.waitMillis());
             case ScrubControl c -> w.u8(44).u8(c.action().code()).i64(c.rateBytesPerSecond());
         }
     }

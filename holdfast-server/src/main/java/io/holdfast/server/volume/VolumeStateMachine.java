@@ -120,6 +120,8 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
     private final VolumeMember volume;
     private final int maxLogFormat;
     private volatile LogFormatGuard guard;
+    /** Client sessions' read leases, used while this member leads (see {@link LeaseTable}). */
+    private final LeaseTable leases = new LeaseTable(LeaseTable.DEFAULT_LEASE_MILLIS, System::nanoTime);
 
     /**
      * @param joinedGeneration the membership generation at which this member joined a group, per
@@ -437,7 +439,16 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
             Response response = volume.brick().apply(index, entry);
             meters.applied(entry.mutation(), response, System.nanoTime() - started);
             updateLastAppliedTermIndex(proto.getTerm(), index);
-            return CompletableFuture.completedFuture(message(response));
+            Message reply = message(response);
+            RaftClientRequest request = trx.getClientRequest(); // set on the leader that proposed it
+            if (request != null
+                    && !(response instanceof Response.Error)
+                    && !(entry.mutation() instanceof Request.ScrubMark)) {
+                // other clients' cached state is now stale: the reply waits until they dropped it
+                return leases.afterMutation(request.getClientId().getUuid(), proto.getTerm())
+                        .thenApply(v -> reply);
+            }
+            return CompletableFuture.completedFuture(reply);
         } catch (LogFormatException e) {
             // never skipped: a member that skipped it would diverge from those that applied it
             LogFormatGuard.Halt h = guard.halt(index, e, getServer().getNow(null), getGroupId());
@@ -472,6 +483,8 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
                 r = new Response.Error(Errno.EIO, halted); // what holdfast cluster status shows for this member
             } else if (halted != null) {
                 return CompletableFuture.failedFuture(new IOException(halted)); // clients read from another member
+            } else if (q instanceof Request.LeaseRenew || q instanceof Request.LeasePoll) {
+                return leaseQuery(q).thenApply(VolumeStateMachine::message);
             } else if (Scrubber.handles(q)) {
                 // scrub queries are not counted as file-system ones
                 return CompletableFuture.completedFuture(message(volume.answerScrub(q, opened.peer())));
@@ -491,6 +504,38 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
         return CompletableFuture.completedFuture(message(r));
     }
 
+    /** Answers a lease request: only the leader keeps leases (see {@link LeaseTable}). */
+    private CompletableFuture<Response> leaseQuery(Request.Query q) throws HoldfastException {
+        RaftServer.Division div;
+        try {
+            div = getServer().get().getDivision(getGroupId());
+        } catch (IOException | ExecutionException e) {
+            throw LeaseTable.notLeader(getGroupId().toString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw LeaseTable.notLeader(getGroupId().toString());
+        }
+        if (!div.getInfo().isLeader()) {
+            throw LeaseTable.notLeader(getGroupId().toString());
+        }
+        long term = div.getInfo().getCurrentTerm();
+        return switch (q) {
+            case Request.LeaseRenew r -> CompletableFuture.completedFuture(leases.renew(r.session(), term));
+            case Request.LeasePoll p -> leases.poll(p, term);
+            default -> throw new IllegalArgumentException("not a lease request: " + q);
+        };
+    }
+
+    /** Client sessions holding a read lease from this member (0 unless it leads). */
+    public int leaseSessions() {
+        return leases.sessions();
+    }
+
+    /** Leases this member revoked so far, one per session per mutation that had to. */
+    public long leaseRevocations() {
+        return leases.revocations();
+    }
+
     private static Message message(Response r) {
         return Message.valueOf(ByteString.copyFrom(Codec.encode(r)));
     }
@@ -498,6 +543,7 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
     @Override
     public void close() throws IOException {
         try {
+            leases.close();
             volume.close();
             super.close();
         } finally {

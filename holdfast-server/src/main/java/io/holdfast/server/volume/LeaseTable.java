@@ -1,0 +1,344 @@
+package io.holdfast.server.volume;
+
+import io.holdfast.common.Errno;
+import io.holdfast.common.HoldfastException;
+import io.holdfast.protocol.Request;
+import io.holdfast.protocol.Response;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
+
+/**
+ * The read leases of one volume's client sessions, kept by the member that leads the volume's
+ * replica group: the permission a client has to answer queries from its own cache, and the
+ * callbacks that take it back when another client changes the volume.
+ *
+ * <h2>Protocol</h2>
+ *
+ * <ul>
+ *   <li><b>Grant and renewal</b>: a client session sends {@link Request.LeaseRenew} through the
+ *       linearizable read path (so the leader confirms its leadership, by a read index or the Raft
+ *       leader lease, after the request was sent). The lease lasts {@link #leaseMillis()} from the
+ *       moment the client sent it, by the client's clock; this table keeps the session until
+ *       {@link #leaseMillis()} + {@link #MARGIN_MILLIS} after it answered, which is later (the
+ *       margin covers clock rate differences and scheduling).
+ *   <li><b>Invalidation (revocation)</b>: when a mutation from one session (or from a client
+ *       without one) changes the volume, every <em>other</em> live session gets a new invalidation
+ *       sequence number, and the mutation's reply is held until each of them has acknowledged it
+ *       (a {@link Request.LeasePoll} carrying that number: the client dropped its cache first) or
+ *       its lease has run out here. A held {@link Request.LeasePoll} is answered at once with the
+ *       new number (a long poll: the server-to-client callback).
+ *   <li><b>Leader change</b>: leases are kept only here, not replicated. When this member starts a
+ *       term as leader (or this table is first used), it forgets its sessions, takes a new
+ *       {@linkplain #epoch() epoch} (clients drop their caches when it changes), and holds every
+ *       mutation reply until {@link #leaseMillis()} + {@link #MARGIN_MILLIS} have passed: by then
+ *       every lease granted by an earlier leader has ended. (A lease granted by an earlier leader
+ *       began before that leader's last confirmation of its leadership, which came before this
+ *       member's election.) Cost: a failover stalls replies that much longer.
+ * </ul>
+ *
+ * <p>A mutation that fails (its reply is an error) changed nothing and invalidates nothing.
+ * Invalidations are whole-cache (coarse): one client's change drops every other client's cache.
+ *
+ * <p>Thread-safe: every method may be called from any thread (the state machine's apply thread,
+ * Ratis's query threads). Nothing here is durable.
+ */
+final class LeaseTable implements AutoCloseable {
+    /** Default lease length, milliseconds. */
+    static final long DEFAULT_LEASE_MILLIS = 1_000;
+    /** What this table adds to a lease before it stops waiting for the session, milliseconds. */
+    static final long MARGIN_MILLIS = 150;
+
+    private final long leaseMillis;
+    private final LongSupplier nanoTime;
+    private final ScheduledExecutorService timer;
+
+    private final Map<UUID, Session> sessions = new HashMap<>();
+    /** Mutation replies held for acknowledgements. */
+    private final List<Barrier> barriers = new ArrayList<>();
+    /** The term this table serves, -1 before its first use. */
+    private long term = -1;
+
+    private long epoch;
+    private long seq;
+    /** Mutation replies wait until then (leases of an earlier leader), System.nanoTime() scale. */
+    private long graceUntilNanos;
+
+    private ScheduledFuture<?> sweep;
+    private long revocations;
+    private boolean closed;
+
+    /** One client session. */
+    private static final class Session {
+        long invalidated;
+        long acked;
+        long expiresNanos;
+        /** A poll held until an invalidation or its deadline, or null. */
+        CompletableFuture<Response> poll;
+
+        ScheduledFuture<?> pollTimeout;
+    }
+
+    /** A mutation reply held until sessions acknowledge (or expire) and the grace period ends. */
+    private static final class Barrier {
+        final CompletableFuture<Void> done = new CompletableFuture<>();
+        /** Session to the sequence number it must acknowledge. */
+        final Map<UUID, Long> waitingFor = new HashMap<>();
+
+        long notBeforeNanos;
+    }
+
+    /**
+     * @param leaseMillis the lease length granted to clients, milliseconds (&gt; 0)
+     * @param nanoTime the monotonic clock (System::nanoTime; a test's fake)
+     */
+    LeaseTable(long leaseMillis, LongSupplier nanoTime) {
+        if (leaseMillis <= 0) {
+            throw new IllegalArgumentException("lease length must be positive: " + leaseMillis);
+        }
+        this.leaseMillis = leaseMillis;
+        this.nanoTime = nanoTime;
+        this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "holdfast-leases");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /** The lease length this table grants, milliseconds. */
+    long leaseMillis() {
+        return leaseMillis;
+    }
+
+    /** The current epoch (0 before first use). */
+    synchronized long epoch() {
+        return epoch;
+    }
+
+    /** Sessions whose lease has not run out here. */
+    synchronized int sessions() {
+        return sessions.size();
+    }
+
+    /** Invalidations sent so far (one per session per mutation that had to revoke its lease). */
+    synchronized long revocations() {
+        return revocations;
+    }
+
+    /**
+     * Renews (or grants) a session's lease; call only as leader of {@code currentTerm}, after the
+     * linearizable read path confirmed leadership.
+     */
+    synchronized Response renew(UUID session, long currentTerm) {
+        enterTerm(currentTerm);
+        long now = nanoTime.getAsLong();
+        Session s = sessions.get(session);
+        if (s == null) {
+            s = new Session();
+            s.invalidated = ++seq; // a session new here drops whatever it cached before
+            s.expiresNanos = now + TimeUnit.MILLISECONDS.toNanos(leaseMillis + MARGIN_MILLIS);
+            sessions.put(session, s);
+            // answered at once with its first number: the client drops its cache, acknowledges it in
+            // its next poll, and its next renewal grants the lease
+            return new Response.Lease(epoch, s.invalidated, 0);
+        }
+        if (s.invalidated > s.acked) {
+            // a revocation is outstanding: no renewal until it is acknowledged, so a client that
+            // renews but never acknowledges cannot hold other clients' mutations for ever
+            return new Response.Lease(epoch, s.invalidated, 0);
+        }
+        s.expiresNanos = now + TimeUnit.MILLISECONDS.toNanos(leaseMillis + MARGIN_MILLIS);
+        return new Response.Lease(epoch, s.invalidated, leaseMillis);
+    }
+
+    /**
+     * Records a session's acknowledgement and answers with its invalidation number, at once if it
+     * is newer than the acknowledged one, else when one comes or after {@code poll.waitMillis()}.
+     * A session unknown here (never renewed, or run out) gets {@code seq} -1: drop the cache and
+     * renew.
+     */
+    synchronized CompletableFuture<Response> poll(Request.LeasePoll poll, long currentTerm) {
+        enterTerm(currentTerm);
+        Session s = sessions.get(poll.session());
+        if (s == null) {
+            return CompletableFuture.completedFuture(new Response.Lease(epoch, -1, 0));
+        }
+        if (poll.epoch() == epoch && poll.ackedSeq() > s.acked) {
+            s.acked = Math.min(poll.ackedSeq(), s.invalidated);
+            release(poll.session(), s.acked);
+        }
+        answerPoll(s); // a session has one poll at a time: an older one is answered now
+        if (s.invalidated > s.acked || poll.epoch() != epoch || poll.waitMillis() == 0) {
+            return CompletableFuture.completedFuture(new Response.Lease(epoch, s.invalidated, 0));
+        }
+        CompletableFuture<Response> f = new CompletableFuture<>();
+        s.poll = f;
+        Session held = s;
+        s.pollTimeout = timer.schedule(
+                () -> {
+                    synchronized (this) {
+                        if (held.poll == f) {
+                            answerPoll(held);
+                        }
+                    }
+                },
+                poll.waitMillis(),
+                TimeUnit.MILLISECONDS);
+        return f;
+    }
+
+    /**
+     * Revokes every other session's lease for a mutation applied by this leader in {@code term}.
+     * The returned future completes (never exceptionally) when the mutation's reply may be sent.
+     *
+     * @param mutator the session that sent the mutation (its own cache is its business), or null
+     */
+    synchronized CompletableFuture<Void> afterMutation(UUID mutator, long mutationTerm) {
+        enterTerm(mutationTerm);
+        long now = nanoTime.getAsLong();
+        expire(now);
+        Barrier b = new Barrier();
+        b.notBeforeNanos = graceUntilNanos;
+        for (Map.Entry<UUID, Session> e : sessions.entrySet()) {
+            if (e.getKey().equals(mutator)) {
+                continue;
+            }
+            Session s = e.getValue();
+            s.invalidated = ++seq;
+            revocations++;
+            b.waitingFor.put(e.getKey(), s.invalidated);
+            answerPoll(s);
+        }
+        if (b.waitingFor.isEmpty() && now - b.notBeforeNanos >= 0) {
+            return CompletableFuture.completedFuture(null);
+        }
+        barriers.add(b);
+        scheduleSweep(now);
+        return b.done;
+    }
+
+    /** Starts a new epoch when the term changes: sessions forgotten, replies held for the grace. */
+    private void enterTerm(long currentTerm) {
+        if (currentTerm == term) {
+            return;
+        }
+        term = currentTerm;
+        epoch = ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE);
+        seq = 0;
+        for (Session s : sessions.values()) {
+            answerPoll(s);
+        }
+        sessions.clear();
+        graceUntilNanos = nanoTime.getAsLong() + TimeUnit.MILLISECONDS.toNanos(leaseMillis + MARGIN_MILLIS);
+        for (Barrier b : barriers) {
+            b.waitingFor.clear(); // the sessions are gone; the barrier still waits for the grace
+            b.notBeforeNanos = Math.max(b.notBeforeNanos, graceUntilNanos);
+        }
+        scheduleSweep(nanoTime.getAsLong());
+    }
+
+    private void answerPoll(Session s) {
+        if (s.poll != null) {
+            CompletableFuture<Response> f = s.poll;
+            s.poll = null;
+            if (s.pollTimeout != null) {
+                s.pollTimeout.cancel(false);
+                s.pollTimeout = null;
+            }
+            f.complete(new Response.Lease(epoch, s.invalidated, 0));
+        }
+    }
+
+    /** A session acknowledged up to {@code acked}: barriers waiting for no more than that let go of it. */
+    private void release(UUID session, long acked) {
+        for (Barrier b : barriers) {
+            Long need = b.waitingFor.get(session);
+            if (need != null && need <= acked) {
+                b.waitingFor.remove(session);
+            }
+        }
+        completeBarriers(nanoTime.getAsLong());
+    }
+
+    /** Drops sessions whose lease has run out here; barriers stop waiting for them. */
+    private void expire(long now) {
+        for (Iterator<Map.Entry<UUID, Session>> it = sessions.entrySet().iterator(); it.hasNext(); ) {
+            Map.Entry<UUID, Session> e = it.next();
+            if (now - e.getValue().expiresNanos >= 0) {
+                answerPoll(e.getValue());
+                it.remove();
+                for (Barrier b : barriers) {
+                    b.waitingFor.remove(e.getKey());
+                }
+            }
+        }
+    }
+
+    private void completeBarriers(long now) {
+        for (Iterator<Barrier> it = barriers.iterator(); it.hasNext(); ) {
+            Barrier b = it.next();
+            if (b.waitingFor.isEmpty() && now - b.notBeforeNanos >= 0) {
+                it.remove();
+                b.done.complete(null);
+            }
+        }
+    }
+
+    /** Wakes up at the next moment a held barrier could complete by time alone. */
+    private void scheduleSweep(long now) {
+        if (closed || barriers.isEmpty()) {
+            return;
+        }
+        long next = Long.MAX_VALUE;
+        for (Barrier b : barriers) {
+            long at = b.notBeforeNanos;
+            for (UUID id : b.waitingFor.keySet()) {
+                Session s = sessions.get(id);
+                at = Math.max(at, s == null ? now : s.expiresNanos);
+            }
+            next = Math.min(next, at);
+        }
+        if (sweep != null) {
+            sweep.cancel(false);
+        }
+        sweep = timer.schedule(this::sweep, Math.max(0, next - now) + 1_000, TimeUnit.NANOSECONDS);
+    }
+
+    private synchronized void sweep() {
+        long now = nanoTime.getAsLong();
+        expire(now);
+        completeBarriers(now);
+        sweep = null;
+        scheduleSweep(now);
+    }
+
+    /** Refusal for a lease request reaching a member that is not the leader. */
+    static HoldfastException notLeader(String group) {
+        return new HoldfastException(Errno.EAGAIN, "volume group " + group + ": leases are granted by the leader only");
+    }
+
+    /** Lets every held reply and poll go and stops the timer. */
+    @Override
+    public synchronized void close() {
+        closed = true;
+        for (Session s : sessions.values()) {
+            answerPoll(s);
+        }
+        sessions.clear();
+        for (Barrier b : barriers) {
+            b.done.complete(null);
+        }
+        barriers.clear();
+        timer.shutdownNow();
+    }
+}
