@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
@@ -83,6 +84,8 @@ final class RaftVolumeService implements VolumeService {
      * the leader.
      */
     private RaftClient client;
+    /** The client for lease polls (guarded by this, built on first use): see {@link #leases()}. */
+    private RaftClient leaseClient;
     /**
      * A second client for reads pinned to a member: sending to a chosen follower would move the
      * write client's idea of the leader, and every following write would first bounce off that
@@ -318,6 +321,48 @@ final class RaftVolumeService implements VolumeService {
         return new HoldfastException(Errno.EIO, what + " on volume " + name + " failed: " + e, e);
     }
 
+    /**
+     * Offered to long-lived clients only (those that spread their reads: a mount, an application's
+     * file system); a one-shot command gains nothing from a cache. Polls go on a Raft client of
+     * their own: Ratis's non-linearizable reads use the ordered API, whose replies come in request
+     * order, so a poll held by the leader would hold back every later request of a shared client.
+     */
+    @Override
+    public LeaseChannel leases() {
+        if (!spreadReads) {
+            return null;
+        }
+        return new LeaseChannel() {
+            @Override
+            public UUID session() {
+                return client().getId().getUuid();
+            }
+
+            @Override
+            public CompletableFuture<Response> renew() {
+                Message m = Message.valueOf(ByteString.copyFrom(Codec.encode(new Request.LeaseRenew(session()))));
+                return finish(client().async().sendReadOnlyUnordered(m), "lease renewal");
+            }
+
+            @Override
+            public CompletableFuture<Response> poll(long epoch, long ackedSeq, int waitMillis) {
+                Message m = Message.valueOf(ByteString.copyFrom(
+                        Codec.encode(new Request.LeasePoll(session(), epoch, ackedSeq, waitMillis))));
+                return finish(leaseClient().async().sendReadOnlyNonLinearizable(m), "lease poll");
+            }
+        };
+    }
+
+    private synchronized RaftClient leaseClient() {
+        if (leaseClient == null) {
+            leaseClient = newClient.get();
+            if (closed) {
+                RaftClients.closeQuietly(leaseClient);
+            }
+        }
+        return leaseClient;
+    }
+
     private synchronized RaftClient client() {
         if (client == null) {
             client = newClient.get(); // after close() too: its requests then fail as on a closed client
@@ -336,6 +381,9 @@ final class RaftVolumeService implements VolumeService {
         synchronized (this) {
             if (client != null) {
                 RaftClients.closeQuietly(client);
+            }
+            if (leaseClient != null) {
+                RaftClients.closeQuietly(leaseClient);
             }
         }
     }

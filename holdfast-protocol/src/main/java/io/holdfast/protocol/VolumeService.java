@@ -2,6 +2,7 @@ package io.holdfast.protocol;
 
 import io.holdfast.common.Errno;
 import io.holdfast.common.HoldfastException;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -24,6 +25,33 @@ public interface VolumeService extends AutoCloseable {
 
     /** Runs a query against applied state; linearizable unless the implementation says otherwise. */
     CompletableFuture<Response> query(Request.Query query);
+
+    /**
+     * The channel for a client cache's read lease (see {@link Request.LeaseRenew}), or null if this
+     * service offers none (the default: a brick in this process, a short-lived client).
+     */
+    default LeaseChannel leases() {
+        return null;
+    }
+
+    /**
+     * Lease requests of one client session, sent to the volume's leader. Both complete with a
+     * {@link Response.Lease}, or a {@link Response.Error} ({@link Errno#EAGAIN} from a member that
+     * is not the leader), or exceptionally as {@link VolumeService#query} does.
+     */
+    interface LeaseChannel {
+        /** The session: the identity the leader knows this client's mutations by. */
+        UUID session();
+
+        /** {@link Request.LeaseRenew} through the linearizable read path. */
+        CompletableFuture<Response> renew();
+
+        /**
+         * {@link Request.LeasePoll}, answered by the leader without a read index (so it is never
+         * held behind a mutation reply that waits for it), on a connection of its own.
+         */
+        CompletableFuture<Response> poll(long epoch, long ackedSeq, int waitMillis);
+    }
 
     /** Releases connections; pending requests complete exceptionally. */
     @Override

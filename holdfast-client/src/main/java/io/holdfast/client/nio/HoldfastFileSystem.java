@@ -88,6 +88,10 @@ public final class HoldfastFileSystem extends FileSystem {
     private final Map<Long, OpenInode> openInodes = new HashMap<>();
 
     private volatile boolean open = true;
+    /** Cached metadata under the read lease of {@link #leases}, or null (no lease offered, or turned off). */
+    private final MetadataCache cache;
+
+    private final LeaseKeeper leases;
 
     private static final class OpenInode {
         int channels;
@@ -133,6 +137,17 @@ public final class HoldfastFileSystem extends FileSystem {
         this.maxChunkBytes = (int) Math.min(Limits.MAX_DATA_BYTES, bytes);
         this.root = HoldfastPath.root(this);
         this.store = new HoldfastFileStore(this);
+        Object cacheOption = env.get(HoldfastFileSystemProvider.ENV_CACHE);
+        boolean wantCache = cacheOption == null || Boolean.parseBoolean(cacheOption.toString());
+        VolumeService.LeaseChannel channel = wantCache ? service.leases() : null;
+        if (channel != null) {
+            MetadataCache[] made = new MetadataCache[1];
+            this.leases = new LeaseKeeper(channel, () -> made[0].clear(), volume);
+            this.cache = made[0] = new MetadataCache(leases::valid);
+        } else {
+            this.leases = null;
+            this.cache = null;
+        }
     }
 
     private static long longOption(Map<String, ?> env, String name, long dflt, long min, long max, int radix) {
@@ -282,7 +297,15 @@ public final class HoldfastFileSystem extends FileSystem {
         checkOpen();
         awaitWrites();
         changes.incrementAndGet();
-        return Errors.await(service.submit(m));
+        if (cache == null) {
+            return Errors.await(service.submit(m));
+        }
+        cache.invalidate(m);
+        try {
+            return Errors.await(service.submit(m));
+        } finally {
+            cache.invalidate(m); // answers to queries sent meanwhile may predate it
+        }
     }
 
     /**
@@ -291,8 +314,30 @@ public final class HoldfastFileSystem extends FileSystem {
      */
     Response query(Request.Query q) throws IOException {
         checkOpen();
+        if (cache == null) {
+            awaitWrites();
+            return Errors.await(service.query(q));
+        }
+        // a cached answer is never older than this client's own writes: each dropped what it changes
+        Response hit = cache.get(q);
+        if (hit != null) {
+            return hit;
+        }
         awaitWrites();
-        return Errors.await(service.query(q));
+        long generation = cache.generation();
+        Response r = Errors.await(service.query(q));
+        cache.put(q, r, generation);
+        return r;
+    }
+
+    /** Cache hits, misses and entries, or null without a cache (for tests and metrics). */
+    List<Long> cacheCounts() {
+        return cache == null ? null : cache.counts();
+    }
+
+    /** Whether this file system's read lease holds now (false without a cache). */
+    boolean leaseValid() {
+        return leases != null && leases.valid();
     }
 
     // ---- write-behind window ---------------------------------------------------------------
@@ -321,6 +366,9 @@ public final class HoldfastFileSystem extends FileSystem {
         }
         long ticket = writes.begin();
         changes.incrementAndGet();
+        if (cache != null) {
+            cache.invalidate(w);
+        }
         CompletableFuture<Response> f;
         try {
             f = service.submit(w);
@@ -329,6 +377,9 @@ public final class HoldfastFileSystem extends FileSystem {
         }
         f.whenComplete((r, t) -> {
             try {
+                if (cache != null) {
+                    cache.invalidate(w);
+                }
                 onDone.accept(r, t);
             } finally {
                 windowBytes.release(n);
@@ -470,6 +521,9 @@ public final class HoldfastFileSystem extends FileSystem {
         }
         synchronized (openInodes) {
             open = false;
+        }
+        if (leases != null) {
+            leases.close();
         }
         provider.removed(this);
         if (owned != null) {

@@ -70,6 +70,9 @@ import java.util.Set;
  *   <li>{@value #ENV_WRITE_WINDOW_BYTES} (default 8 MiB) and
  *       {@value #ENV_WRITE_WINDOW_REQUESTS} (default 64): the write-behind window of the
  *       file system.
+ *   <li>{@value #ENV_CACHE}: Boolean or "true"/"false", whether the file system caches metadata
+ *       under a read lease ({@link MetadataCache}, {@link LeaseKeeper}); default true. Only a
+ *       service that offers leases ({@link VolumeService#leases()}: a long-lived client's) can.
  * </ul>
  *
  * <p>Follows the {@link FileSystemProvider} contract with the JDK's exception vocabulary:
@@ -105,6 +108,9 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider impleme
     public static final String ENV_WRITE_WINDOW_BYTES = "holdfast.writeWindowBytes";
     /** Env key: write requests in flight per file system (default 64). */
     public static final String ENV_WRITE_WINDOW_REQUESTS = "holdfast.writeWindowRequests";
+
+    /** Env key: whether to cache metadata under a read lease (default true). */
+    public static final String ENV_CACHE = "holdfast.cache";
 
     private static final int MAX_SYMLINKS = 40;
 

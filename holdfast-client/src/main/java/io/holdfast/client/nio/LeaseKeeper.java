@@ -1,0 +1,214 @@
+package io.holdfast.client.nio;
+
+import io.holdfast.protocol.Response;
+import io.holdfast.protocol.VolumeService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Holds a client session's read lease on a volume for a {@link MetadataCache}: renews it in the
+ * background, listens for the leader's invalidations (a long poll) and acknowledges each once the
+ * cache is dropped. See {@code LeaseTable} in the server for the protocol.
+ *
+ * <p>The lease holds until {@code granted} milliseconds after the <em>sending</em> of the last
+ * renewal that granted it, less {@link #MARGIN_MILLIS} (the server keeps the session longer, by
+ * its own margin). A client cut off from the leader stops using its cache when that passes.
+ * Renewals go every {@link #RENEW_EVERY_MILLIS}; polls wait up to {@link #POLL_WAIT_MILLIS}.
+ *
+ * <p>Thread-safe. Runs two daemon threads until {@link #close}.
+ */
+final class LeaseKeeper implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(LeaseKeeper.class);
+    static final long RENEW_EVERY_MILLIS = 250;
+    static final int POLL_WAIT_MILLIS = 500;
+    static final long MARGIN_MILLIS = 50;
+    /** How long the keeper waits for one answer before it tries again. */
+    static final long ANSWER_MILLIS = 5_000;
+    /** Pause after a failed request (no leader yet, a member down). */
+    static final long RETRY_MILLIS = 100;
+
+    private final VolumeService.LeaseChannel channel;
+    private final Runnable drop;
+    private final String volume;
+    /** Until when the lease holds, System.nanoTime() scale; as good as none while {@link #validUntil} is 0. */
+    private volatile long validUntilNanos;
+
+    private volatile boolean valid;
+    /** The leader's lease table epoch this session's numbers count in, 0 before the first answer. */
+    private long epoch;
+    /** The highest invalidation number this client has applied (dropped its cache for). */
+    private long acked;
+
+    private final AtomicLong drops = new AtomicLong();
+    private final Thread renewer;
+    private final Thread poller;
+    private volatile boolean closed;
+
+    /**
+     * @param drop drops the cache (called on the keeper's threads, with no lock of the keeper held)
+     */
+    LeaseKeeper(VolumeService.LeaseChannel channel, Runnable drop, String volume) {
+        this.channel = channel;
+        this.drop = drop;
+        this.volume = volume;
+        this.renewer = Thread.ofPlatform()
+                .daemon()
+                .name("holdfast-lease-renew-" + volume)
+                .unstarted(this::renewLoop);
+        this.poller = Thread.ofPlatform()
+                .daemon()
+                .name("holdfast-lease-poll-" + volume)
+                .unstarted(this::pollLoop);
+        renewer.start();
+        poller.start();
+    }
+
+    /** Whether the lease holds now: cached answers may be used. */
+    boolean valid() {
+        return valid && System.nanoTime() - validUntilNanos < 0;
+    }
+
+    /** Times the cache was dropped for the leader (another client's change, a new leader, a lost session). */
+    long drops() {
+        return drops.get();
+    }
+
+    private void renewLoop() {
+        while (!closed) {
+            long sent = System.nanoTime();
+            try {
+                Response r = channel.renew().get(ANSWER_MILLIS, TimeUnit.MILLISECONDS);
+                if (r instanceof Response.Lease l) {
+                    if (apply(l) && l.grantedMillis() > 0) {
+                        grant(sent, l);
+                    } else {
+                        acknowledge();
+                    }
+                }
+            } catch (InterruptedException e) {
+                return;
+            } catch (Exception e) {
+                LOG.debug("volume {}: lease renewal failed: {}", volume, e.toString());
+            }
+            pause(sent, RENEW_EVERY_MILLIS);
+        }
+    }
+
+    private void pollLoop() {
+        while (!closed) {
+            long sent = System.nanoTime();
+            long e;
+            long a;
+            synchronized (this) {
+                e = epoch;
+                a = acked;
+            }
+            if (e == 0) {
+                pause(sent, RETRY_MILLIS); // no session yet: the renewer starts it
+                continue;
+            }
+            try {
+                Response r = channel.poll(e, a, POLL_WAIT_MILLIS)
+                        .get(POLL_WAIT_MILLIS + ANSWER_MILLIS, TimeUnit.MILLISECONDS);
+                if (r instanceof Response.Lease l) {
+                    apply(l);
+                } else {
+                    pause(sent, RETRY_MILLIS);
+                }
+            } catch (InterruptedException ex) {
+                return;
+            } catch (Exception ex) {
+                LOG.debug("volume {}: lease poll failed: {}", volume, ex.toString());
+                pause(sent, RETRY_MILLIS);
+            }
+        }
+    }
+
+    /**
+     * Applies an answer: drops the cache when the leader says so. Returns true if the answer
+     * left the session's numbers where they were (a renewal's grant may then be taken).
+     */
+    private boolean apply(Response.Lease l) {
+        boolean dropIt;
+        boolean unchanged;
+        synchronized (this) {
+            if (l.seq() < 0) {
+                // the leader does not know this session (its lease ran out there, or a new leader)
+                valid = false;
+                epoch = 0;
+                acked = 0;
+                dropIt = true;
+                unchanged = false;
+            } else if (l.epoch() != epoch || l.seq() > acked) {
+                if (l.epoch() != epoch) {
+                    valid = false;
+                }
+                dropIt = true;
+                unchanged = false;
+            } else {
+                dropIt = false;
+                unchanged = true;
+            }
+        }
+        if (dropIt) {
+            drops.incrementAndGet();
+            drop.run();
+            synchronized (this) {
+                if (l.seq() >= 0) {
+                    epoch = l.epoch();
+                    acked = Math.max(acked, l.seq());
+                }
+            }
+        }
+        return unchanged;
+    }
+
+    private void grant(long sentNanos, Response.Lease l) {
+        synchronized (this) {
+            if (l.epoch() != epoch) {
+                return;
+            }
+            validUntilNanos = sentNanos + TimeUnit.MILLISECONDS.toNanos(l.grantedMillis() - MARGIN_MILLIS);
+            valid = true;
+        }
+    }
+
+    /** Acknowledges at once (a poll that does not wait), so the next renewal can grant. */
+    private void acknowledge() {
+        long e;
+        long a;
+        synchronized (this) {
+            e = epoch;
+            a = acked;
+        }
+        if (e != 0) {
+            channel.poll(e, a, 0).whenComplete((r, t) -> {
+                if (r instanceof Response.Lease l) {
+                    apply(l);
+                }
+            });
+        }
+    }
+
+    private void pause(long sinceNanos, long millis) {
+        long left = TimeUnit.MILLISECONDS.toNanos(millis) - (System.nanoTime() - sinceNanos);
+        if (left > 0 && !closed) {
+            try {
+                TimeUnit.NANOSECONDS.sleep(left);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** Stops renewing; the lease is no longer used. */
+    @Override
+    public void close() {
+        closed = true;
+        valid = false;
+        renewer.interrupt();
+        poller.interrupt();
+    }
+}
