@@ -341,7 +341,14 @@ final class RaftVolumeService implements VolumeService {
             @Override
             public CompletableFuture<Response> renew() {
                 Message m = Message.valueOf(ByteString.copyFrom(Codec.encode(new Request.LeaseRenew(session()))));
-                return finish(client().async().sendReadOnlyUnordered(m), "lease renewal");
+                // to the leader as the poll client knows it: a follower would serve a linearizable
+                // read itself, and only the leader keeps leases
+                RaftPeerId leader = leaseClient().getLeaderId();
+                return finish(
+                        leader == null
+                                ? client().async().sendReadOnlyUnordered(m)
+                                : client().async().sendReadOnlyUnordered(m, leader),
+                        "lease renewal");
             }
 
             @Override

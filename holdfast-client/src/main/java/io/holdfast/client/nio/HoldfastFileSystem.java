@@ -323,6 +323,13 @@ public final class HoldfastFileSystem extends FileSystem {
         if (hit != null) {
             return hit;
         }
+        if (q instanceof Request.GetAttr g && g.followSymlinks()) {
+            // asked without following, which can be cached; again with following only for a link
+            Response plain = query(new Request.GetAttr(g.path(), false));
+            if (MetadataCache.followable(plain)) {
+                return plain;
+            }
+        }
         awaitWrites();
         long generation = cache.generation();
         Response r = Errors.await(service.query(q));
@@ -333,6 +340,11 @@ public final class HoldfastFileSystem extends FileSystem {
     /** Cache hits, misses and entries, or null without a cache (for tests and metrics). */
     List<Long> cacheCounts() {
         return cache == null ? null : cache.counts();
+    }
+
+    /** Times the cache was dropped for the leader (0 without a cache). */
+    long cacheDrops() {
+        return leases == null ? 0 : leases.drops();
     }
 
     /** Whether this file system's read lease holds now (false without a cache). */

@@ -105,16 +105,15 @@ final class LeaseKeeper implements AutoCloseable {
                 e = epoch;
                 a = acked;
             }
-            if (e == 0) {
-                pause(sent, RETRY_MILLIS); // no session yet: the renewer starts it
-                continue;
-            }
             try {
-                Response r = channel.poll(e, a, POLL_WAIT_MILLIS)
+                // no session yet: a poll that does not wait finds the leader (Ratis redirects the
+                // poll client to it) for the renewer, which starts the session
+                Response r = channel.poll(e, a, e == 0 ? 0 : POLL_WAIT_MILLIS)
                         .get(POLL_WAIT_MILLIS + ANSWER_MILLIS, TimeUnit.MILLISECONDS);
                 if (r instanceof Response.Lease l) {
                     apply(l);
-                } else {
+                }
+                if (e == 0 || !(r instanceof Response.Lease)) {
                     pause(sent, RETRY_MILLIS);
                 }
             } catch (InterruptedException ex) {
@@ -134,7 +133,10 @@ final class LeaseKeeper implements AutoCloseable {
         boolean dropIt;
         boolean unchanged;
         synchronized (this) {
-            if (l.seq() < 0) {
+            if (l.seq() < 0 && epoch == 0) {
+                dropIt = false; // no session yet, nothing cached
+                unchanged = false;
+            } else if (l.seq() < 0) {
                 // the leader does not know this session (its lease ran out there, or a new leader)
                 valid = false;
                 epoch = 0;

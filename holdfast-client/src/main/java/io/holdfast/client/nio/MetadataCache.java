@@ -40,8 +40,9 @@ import java.util.function.BooleanSupplier;
  *       removed, or an inode that changes is not known here.
  * </ul>
  *
- * <p>Not cached: file content (read through the open file's channel), {@code stat} that follows
- * symbolic links, file-system statistics, anything but the queries named above. Bounded to
+ * <p>{@code stat} that follows symbolic links is answered from {@code stat} without following
+ * when the path is not a link ({@link #followable}). Not cached: file content (read through the
+ * open file's channel), file-system statistics, anything but the queries named above. Bounded to
  * {@link #MAX_ENTRIES} answers, least recently used dropped first.
  *
  * <p>Thread-safe (one lock).
@@ -83,6 +84,11 @@ final class MetadataCache {
 
     /** The cached answer, or null (also while the lease does not hold). */
     synchronized Response get(Request.Query q) {
+        if (q instanceof Request.GetAttr g && g.followSymlinks()) {
+            // the same as without following, unless the path is a symbolic link
+            Response r = get(new Request.GetAttr(g.path(), false));
+            return followable(r) ? r : null;
+        }
         if (!cacheable(q)) {
             return null;
         }
@@ -93,6 +99,16 @@ final class MetadataCache {
         }
         hits++;
         return e.response();
+    }
+
+    /**
+     * Whether an answer to {@code stat} without following links is also the answer with following:
+     * the path is not a symbolic link, or does not exist.
+     */
+    static boolean followable(Response withoutFollowing) {
+        return withoutFollowing instanceof Response.AttrReply a
+                ? a.attr().type() != FileType.SYMLINK
+                : withoutFollowing instanceof Response.Error e && e.errno() == Errno.ENOENT;
     }
 
     /** The generation now: pass it to {@link #put} with the answer of a query sent after this call. */

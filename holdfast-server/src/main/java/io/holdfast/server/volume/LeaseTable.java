@@ -75,6 +75,13 @@ final class LeaseTable implements AutoCloseable {
     private long graceUntilNanos;
 
     private ScheduledFuture<?> sweep;
+    /**
+     * Completions to run once the monitor is released (guarded by this): completing a future runs
+     * its callers' callbacks, Ratis's among them, which take Ratis's own locks; run under this
+     * monitor they would deadlock with a Ratis thread that holds those and asks for a lease.
+     */
+    private final List<Runnable> later = new ArrayList<>();
+
     private long revocations;
     private boolean closed;
 
@@ -139,7 +146,16 @@ final class LeaseTable implements AutoCloseable {
      * Renews (or grants) a session's lease; call only as leader of {@code currentTerm}, after the
      * linearizable read path confirmed leadership.
      */
-    synchronized Response renew(UUID session, long currentTerm) {
+    Response renew(UUID session, long currentTerm) {
+        Response r;
+        synchronized (this) {
+            r = renewLocked(session, currentTerm);
+        }
+        runLater();
+        return r;
+    }
+
+    private Response renewLocked(UUID session, long currentTerm) {
         enterTerm(currentTerm);
         long now = nanoTime.getAsLong();
         Session s = sessions.get(session);
@@ -167,7 +183,16 @@ final class LeaseTable implements AutoCloseable {
      * A session unknown here (never renewed, or run out) gets {@code seq} -1: drop the cache and
      * renew.
      */
-    synchronized CompletableFuture<Response> poll(Request.LeasePoll poll, long currentTerm) {
+    CompletableFuture<Response> poll(Request.LeasePoll poll, long currentTerm) {
+        CompletableFuture<Response> r;
+        synchronized (this) {
+            r = pollLocked(poll, currentTerm);
+        }
+        runLater();
+        return r;
+    }
+
+    private CompletableFuture<Response> pollLocked(Request.LeasePoll poll, long currentTerm) {
         enterTerm(currentTerm);
         Session s = sessions.get(poll.session());
         if (s == null) {
@@ -191,6 +216,7 @@ final class LeaseTable implements AutoCloseable {
                             answerPoll(held);
                         }
                     }
+                    runLater();
                 },
                 poll.waitMillis(),
                 TimeUnit.MILLISECONDS);
@@ -203,7 +229,16 @@ final class LeaseTable implements AutoCloseable {
      *
      * @param mutator the session that sent the mutation (its own cache is its business), or null
      */
-    synchronized CompletableFuture<Void> afterMutation(UUID mutator, long mutationTerm) {
+    CompletableFuture<Void> afterMutation(UUID mutator, long mutationTerm) {
+        CompletableFuture<Void> r;
+        synchronized (this) {
+            r = afterMutationLocked(mutator, mutationTerm);
+        }
+        runLater();
+        return r;
+    }
+
+    private CompletableFuture<Void> afterMutationLocked(UUID mutator, long mutationTerm) {
         enterTerm(mutationTerm);
         long now = nanoTime.getAsLong();
         expire(now);
@@ -255,7 +290,8 @@ final class LeaseTable implements AutoCloseable {
                 s.pollTimeout.cancel(false);
                 s.pollTimeout = null;
             }
-            f.complete(new Response.Lease(epoch, s.invalidated, 0));
+            Response.Lease answer = new Response.Lease(epoch, s.invalidated, 0);
+            later.add(() -> f.complete(answer));
         }
     }
 
@@ -289,7 +325,7 @@ final class LeaseTable implements AutoCloseable {
             Barrier b = it.next();
             if (b.waitingFor.isEmpty() && now - b.notBeforeNanos >= 0) {
                 it.remove();
-                b.done.complete(null);
+                later.add(() -> b.done.complete(null));
             }
         }
     }
@@ -314,12 +350,30 @@ final class LeaseTable implements AutoCloseable {
         sweep = timer.schedule(this::sweep, Math.max(0, next - now) + 1_000, TimeUnit.NANOSECONDS);
     }
 
-    private synchronized void sweep() {
-        long now = nanoTime.getAsLong();
-        expire(now);
-        completeBarriers(now);
-        sweep = null;
-        scheduleSweep(now);
+    private void sweep() {
+        synchronized (this) {
+            long now = nanoTime.getAsLong();
+            expire(now);
+            completeBarriers(now);
+            sweep = null;
+            scheduleSweep(now);
+        }
+        runLater();
+    }
+
+    /** Runs the completions queued under the monitor, outside it. */
+    private void runLater() {
+        List<Runnable> run;
+        synchronized (this) {
+            if (later.isEmpty()) {
+                return;
+            }
+            run = List.copyOf(later);
+            later.clear();
+        }
+        for (Runnable r : run) {
+            r.run();
+        }
     }
 
     /** Refusal for a lease request reaching a member that is not the leader. */
@@ -329,14 +383,21 @@ final class LeaseTable implements AutoCloseable {
 
     /** Lets every held reply and poll go and stops the timer. */
     @Override
-    public synchronized void close() {
+    public void close() {
+        synchronized (this) {
+            closeLocked();
+        }
+        runLater();
+    }
+
+    private void closeLocked() {
         closed = true;
         for (Session s : sessions.values()) {
             answerPoll(s);
         }
         sessions.clear();
         for (Barrier b : barriers) {
-            b.done.complete(null);
+            later.add(() -> b.done.complete(null));
         }
         barriers.clear();
         timer.shutdownNow();
