@@ -1,6 +1,7 @@
 package io.holdfast.cli;
 
 import io.holdfast.client.nio.HoldfastFileSystem;
+import io.holdfast.client.nio.HoldfastFileSystemProvider;
 import io.holdfast.fuse.CallerScope;
 import io.holdfast.fuse.Capabilities;
 import io.holdfast.fuse.FuseMount;
@@ -10,6 +11,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -81,6 +83,14 @@ final class MountCommand implements Callable<Integer> {
                     + "name's change up to that late.")
     double cacheTimeoutSeconds;
 
+    @Option(
+            names = "--no-cache",
+            description = "Do not cache metadata in this process. By default the mount holds the volume's read "
+                    + "lease and answers stat, lookups, listings, link targets and xattrs from memory; the leader "
+                    + "holds every other client's change until this mount dropped its cache, so nothing stale is "
+                    + "ever shown. Without the cache every such call is a round trip to the volume.")
+    boolean noCache;
+
     @Override
     public Integer call() throws Exception {
         String arg = Locations.isRemote(volume) ? volume : volume + ":/";
@@ -97,7 +107,9 @@ final class MountCommand implements Callable<Integer> {
         }
         Path realMountPoint = mountPoint.toRealPath();
         ClientLogging.quietClient();
-        Locations locations = new Locations(cluster::address, cluster.env());
+        Map<String, Object> env = cluster.env();
+        env.put(HoldfastFileSystemProvider.ENV_CACHE, !noCache);
+        Locations locations = new Locations(cluster::address, env);
         FuseMount mount;
         try {
             Path root = locations.resolve(arg).path();
