@@ -71,6 +71,8 @@ public final class HoldfastNode implements AutoCloseable {
     private final Advertiser advertiser;
     /** The halts of this node's members, by group (see {@link LogFormatGuard}). */
     private final Map<UUID, Supplier<Optional<LogFormatGuard.Halt>>> halts = new ConcurrentHashMap<>();
+    /** This node's volume members, for their read lease counts. */
+    private final Map<UUID, VolumeStateMachine> leases = new ConcurrentHashMap<>();
 
     private volatile ClusterMap knownMap;
     private final NodeMetrics metrics;
@@ -140,6 +142,7 @@ public final class HoldfastNode implements AutoCloseable {
                     options.catchUpBytesPerSecond(),
                     config.maxLogFormat());
             halts.put(groupId.getUuid(), v::halted);
+            leases.put(groupId.getUuid(), v);
             // the scrub counters, read at each scrape (zeros until the member has started)
             metrics.registerScrubber(
                     groupId.getUuid(),
@@ -173,6 +176,13 @@ public final class HoldfastNode implements AutoCloseable {
         this.observer = new NodeObserver(
                 config, server, this::knownMap, access::volumeName, metrics, this::connectionStats, clock, this::halts);
         metrics.registerLogFormats(config.maxLogFormat(), this::halts);
+        metrics.registerLeases(
+                () -> leases.values().stream()
+                        .mapToLong(VolumeStateMachine::leaseSessions)
+                        .sum(),
+                () -> leases.values().stream()
+                        .mapToLong(VolumeStateMachine::leaseRevocations)
+                        .sum());
     }
 
     private Path brickDir(UUID group) {

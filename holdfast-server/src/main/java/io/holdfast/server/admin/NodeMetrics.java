@@ -22,6 +22,7 @@ import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 import java.util.function.ToDoubleFunction;
 import org.slf4j.Logger;
@@ -120,6 +121,21 @@ public final class NodeMetrics {
                 .register(registry);
         Gauge.builder("holdfast.members.halted", halts, h -> h.get().size())
                 .description("members of this node halted at a log entry they cannot decode (upgrade the node)")
+                .register(registry);
+    }
+
+    /**
+     * Registers the read lease gauges (see {@code LeaseTable}): {@code holdfast_lease_sessions}
+     * (client sessions holding a read lease from the volumes this node leads) and
+     * {@code holdfast_lease_revocations} (leases revoked so far by those volumes: one per session
+     * per change by another client; a counter, though registered as a gauge read at each scrape).
+     */
+    public void registerLeases(LongSupplier sessions, LongSupplier revocations) {
+        Gauge.builder("holdfast.lease.sessions", sessions, LongSupplier::getAsLong)
+                .description("client sessions holding a read lease from volumes this node leads")
+                .register(registry);
+        Gauge.builder("holdfast.lease.revocations", revocations, LongSupplier::getAsLong)
+                .description("read leases revoked by volumes this node leads, since it started")
                 .register(registry);
     }
 
