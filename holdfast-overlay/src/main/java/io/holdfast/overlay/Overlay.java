@@ -939,7 +939,7 @@ final class Overlay {
         }
         if (la.type() != Attrs.S_IFLNK) {
             if (la.unix() != null) {
-                Files.setAttribute(tmp, "unix:mode", la.mode() & 07777, NOFOLLOW_LINKS);
+                Files.setAttribute(tmp, "unix:mode", la.mode() & 07777); // not a link; NOFOLLOW would open a FIFO
             } else if (tmp.getFileSystem().supportedFileAttributeViews().contains("posix")) {
                 Files.setPosixFilePermissions(tmp, Modes.permissions(la.mode()));
             }
@@ -1432,13 +1432,12 @@ final class Overlay {
         } else {
             mknod(dst, s.attrs().mode(), s.attrs().rdev());
         }
+        // the permission bits always (as the JDK's copy does), the times only when asked
+        Node c = lookup(dst, false);
+        if (unix && c.attrs().type() != Attrs.S_IFLNK) {
+            Files.setAttribute(c.upper(), "unix:mode", s.attrs().mode() & 07777);
+        }
         if (attrs) {
-            Node c = lookup(dst, false);
-            if (c.attrs().type() != Attrs.S_IFLNK) {
-                if (unix) {
-                    Files.setAttribute(c.upper(), "unix:mode", s.attrs().mode() & 07777, NOFOLLOW_LINKS);
-                }
-            }
             setTimes(c.upper(), s.attrs().mtime(), s.attrs().atime());
         }
     }
@@ -1574,7 +1573,13 @@ final class Overlay {
             setTimes(up, name.equals("lastModifiedTime") ? t : null, name.equals("lastAccessTime") ? t : null);
             return;
         }
-        Files.setAttribute(up, attribute, value, NOFOLLOW_LINKS);
+        // the overlay resolved links itself; NOFOLLOW only for a link (the JDK opens the file for a
+        // NOFOLLOW chmod, which blocks on a FIFO)
+        if (n.attrs().isSymbolicLink()) {
+            Files.setAttribute(up, attribute, value, NOFOLLOW_LINKS);
+        } else {
+            Files.setAttribute(up, attribute, value);
+        }
     }
 
     @SuppressWarnings("unchecked")

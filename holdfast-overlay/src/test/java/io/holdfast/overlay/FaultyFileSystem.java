@@ -45,19 +45,19 @@ import java.util.concurrent.atomic.AtomicLong;
  * anything throws {@link ReadOnlyFileSystemException} and is counted in {@link #writeAttempts}, so a
  * test can prove the overlay never writes its lower layer. Paths are given relative to the root.
  */
-final class FaultyFileSystem extends FileSystem {
-    final Set<String> failReads = ConcurrentHashMap.newKeySet();
-    final Set<String> failListings = ConcurrentHashMap.newKeySet();
-    final Set<String> failStats = ConcurrentHashMap.newKeySet();
-    final AtomicLong writeAttempts = new AtomicLong();
+public final class FaultyFileSystem extends FileSystem {
+    public final Set<String> failReads = ConcurrentHashMap.newKeySet();
+    public final Set<String> failListings = ConcurrentHashMap.newKeySet();
+    public final Set<String> failStats = ConcurrentHashMap.newKeySet();
+    public final AtomicLong writeAttempts = new AtomicLong();
     private final Path base;
     private final Provider provider = new Provider();
 
-    FaultyFileSystem(Path base) {
+    public FaultyFileSystem(Path base) {
         this.base = base.toAbsolutePath();
     }
 
-    Path root() {
+    public Path root() {
         return new FPath(base);
     }
 
