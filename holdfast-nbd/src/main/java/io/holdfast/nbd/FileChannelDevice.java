@@ -10,6 +10,7 @@ import java.nio.file.ReadOnlyFileSystemException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * A block image kept as a regular file, through one {@link FileChannel} shared by every
@@ -41,6 +42,12 @@ final class FileChannelDevice implements BlockDevice {
     private final boolean readOnly;
     private final boolean holdfast;
     private final AtomicReference<IOException> unreported = new AtomicReference<>();
+    /**
+     * Writers queue here, not on the channel's monitor: a Holdfast channel's write holds its
+     * monitor while it waits for room in the write-behind window, and 32 threads spinning on that
+     * monitor burnt most of the gateway's CPU. A lock parks them at once, in arrival order.
+     */
+    private final ReentrantLock writeLock = new ReentrantLock(true);
 
     FileChannelDevice(String name, FileChannel channel, boolean readOnly) {
         this.name = name;
@@ -90,8 +97,13 @@ final class FileChannelDevice implements BlockDevice {
     public void write(ByteBuffer src, long offset) throws IOException {
         checkWritable();
         long at = offset;
-        while (src.hasRemaining()) {
-            at += channel.write(src, at);
+        writeLock.lock();
+        try {
+            while (src.hasRemaining()) {
+                at += channel.write(src, at);
+            }
+        } finally {
+            writeLock.unlock();
         }
     }
 
