@@ -4,11 +4,13 @@ import io.holdfast.client.nio.HoldfastFiles;
 import io.holdfast.common.Errno;
 import io.holdfast.common.ErrnoFileSystemException;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.ReadOnlyFileSystemException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -36,6 +38,8 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 final class FileChannelDevice implements BlockDevice {
     private static final int ZERO_CHUNK = 1 << 20;
+    /** Volume reads one image has in progress at most: 32, a queue depth that keeps the volume busy. */
+    static final int MAX_CONCURRENT_READS = 32;
 
     private final String name;
     private final FileChannel channel;
@@ -48,6 +52,13 @@ final class FileChannelDevice implements BlockDevice {
      * monitor burnt most of the gateway's CPU. A lock parks them at once, in arrival order.
      */
     private final ReentrantLock writeLock = new ReentrantLock(true);
+    /**
+     * Volume reads in progress for this image, at most {@link #MAX_CONCURRENT_READS}; the others
+     * wait here in arrival order. Several connections (nbdcopy opens four, 64 requests each) would
+     * otherwise put hundreds of reads on the volume client at once, and some of them went
+     * unanswered for the whole 30 s deadline.
+     */
+    private final Semaphore reads = new Semaphore(MAX_CONCURRENT_READS, true);
 
     FileChannelDevice(String name, FileChannel channel, boolean readOnly) {
         this.name = name;
@@ -73,17 +84,27 @@ final class FileChannelDevice implements BlockDevice {
 
     @Override
     public void read(ByteBuffer dst, long offset) throws IOException {
-        long at = offset;
-        while (dst.hasRemaining()) {
-            int n = holdfast ? HoldfastFiles.read(channel, dst, at) : channel.read(dst, at);
-            if (n < 0) {
-                // past the end of the file (it was made shorter behind our back): zeros
-                while (dst.hasRemaining()) {
-                    dst.put((byte) 0);
+        try {
+            reads.acquire();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted waiting to read " + name);
+        }
+        try {
+            long at = offset;
+            while (dst.hasRemaining()) {
+                int n = holdfast ? HoldfastFiles.read(channel, dst, at) : channel.read(dst, at);
+                if (n < 0) {
+                    // past the end of the file (it was made shorter behind our back): zeros
+                    while (dst.hasRemaining()) {
+                        dst.put((byte) 0);
+                    }
+                    return;
                 }
-                return;
+                at += n;
             }
-            at += n;
+        } finally {
+            reads.release();
         }
     }
 

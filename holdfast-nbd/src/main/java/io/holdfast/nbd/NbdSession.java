@@ -595,8 +595,14 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
             };
             ctx.writeAndFlush(reply);
         } catch (IOException | RuntimeException e) {
-            LOG.log(Level.DEBUG, () -> ctx.channel() + ": " + Nbd.commandName(r.type()) + " failed: " + e, e);
-            ctx.writeAndFlush(errorReply(r, alloc, errno(e), describe(e)));
+            int errno = errno(e);
+            // a failure of the volume is the operator's business; a refusal of the client's request is not
+            LOG.log(
+                    errno == Nbd.EIO ? Level.WARNING : Level.DEBUG,
+                    () -> ctx.channel() + ": " + Nbd.commandName(r.type()) + " at " + r.offset() + " (+" + r.length()
+                            + ") of " + dev.name() + " failed: " + e,
+                    e);
+            ctx.writeAndFlush(errorReply(r, alloc, errno, describe(e)));
         } finally {
             ctx.executor().execute(() -> finished(r));
         }
