@@ -28,6 +28,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -64,7 +65,7 @@ class NbdIT {
         cluster = MiniCluster.start(clusterRoot, 3, 100_000);
         cluster.createVolume(VOLUME, 0, 1, 2);
         try (FileSystem fs = volume()) {
-            for (String name : List.of("/disk.img", "/copy.img", "/map.img")) {
+            for (String name : List.of("/disk.img", "/copy.img", "/map.img", "/fio.img")) {
                 Path p = fs.getPath(name);
                 try (FileChannel ch = FileChannel.open(p, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                     HoldfastFiles.fallocate(ch, 0, 0, SIZE);
@@ -270,6 +271,58 @@ class NbdIT {
                 .contains("Images are identical");
         byte[] head = readThroughAnotherClient("copy.img", 0, MIB);
         assertThat(head).isEqualTo(Arrays.copyOf(content, MIB));
+    }
+
+    /**
+     * fio writes random 4 KiB blocks with a CRC32C in each through the nbd engine, flushing every 32
+     * writes, and then reads every block back and checks it; the volume's leader is stopped while it
+     * writes. The stop may cost latency but no error may reach the NBD client, and every block must
+     * verify.
+     */
+    @Test
+    void fioVerifySurvivesALeaderStop() throws Exception {
+        assumeTool("fio");
+        UUID group = Volumes.groupId(cluster, VOLUME);
+        int leader = Volumes.awaitLeader(cluster, 3, group);
+        long start = Volumes.status(cluster, leader, group).commitIndex();
+        Path out = tmp.resolve("fio.out");
+        Process fio = new ProcessBuilder(
+                        "fio",
+                        "--name=verify",
+                        "--ioengine=nbd",
+                        "--uri=" + uri("fio.img"),
+                        "--rw=randwrite",
+                        "--bs=4k",
+                        "--size=24M",
+                        "--iodepth=16",
+                        "--fsync=32",
+                        "--verify=crc32c",
+                        "--do_verify=1",
+                        "--verify_fatal=1",
+                        "--randseed=" + TestSeed.seed())
+                .redirectErrorStream(true)
+                .redirectOutput(out.toFile())
+                .start();
+        try {
+            MiniCluster.await(
+                    Duration.ofSeconds(120),
+                    () -> Volumes.status(cluster, leader, group).commitIndex() >= start + 1000 || !fio.isAlive(),
+                    "fio has written 1000 blocks");
+            assertThat(fio.isAlive())
+                    .as("fio still writing when the leader stops")
+                    .isTrue();
+            cluster.stop(leader);
+            System.out.println(
+                    "stopped leader node" + leader + " at commit index " + (start + 1000) + "+ while fio wrote");
+            assertThat(fio.waitFor(240, TimeUnit.SECONDS)).as("fio finished").isTrue();
+        } finally {
+            fio.destroyForcibly();
+            cluster.restart(leader);
+        }
+        String log = Files.readString(out);
+        System.out.println(log);
+        assertThat(fio.exitValue()).as("fio exit status; output:%n%s", log).isZero();
+        assertThat(log).contains("err= 0").doesNotContain("verify: bad");
     }
 
     @Test
