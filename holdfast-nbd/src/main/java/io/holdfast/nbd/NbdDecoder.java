@@ -58,6 +58,11 @@ final class NbdDecoder extends ByteToMessageDecoder {
         return state;
     }
 
+    /** Bytes received and not yet decoded (held in memory). */
+    int buffered() {
+        return actualReadableBytes();
+    }
+
     /**
      * Goes on decoding in {@code next} ({@link State#OPTION} or {@link State#TRANSMISSION}) after a
      * pause, including bytes already received. Call on the channel's event loop.
