@@ -9,6 +9,7 @@ import io.holdfast.protocol.Limits;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -118,6 +119,7 @@ final class NbdCommands {
                 "Examples:",
                 "  holdfast nbd serve",
                 "  holdfast nbd serve --export vms/disks/web.img --read-only",
+                "  holdfast nbd serve --unix /run/holdfast-nbd.sock",
                 "  holdfast nbd serve --listen 10.0.0.5:10809 --plaintext-network"
             },
             exitCodeList = {"0:stopped by Ctrl-C or SIGTERM", "1:could not listen or reach the cluster"})
@@ -138,6 +140,13 @@ final class NbdCommands {
                 description = "Serve only this image (repeatable); with exactly one it is also the default "
                         + "export (empty name).")
         List<String> exports = new ArrayList<>();
+
+        @Option(
+                names = "--unix",
+                paramLabel = "SOCKET",
+                description = "Also listen on this Unix socket (a new file, mode 0600, removed at exit); "
+                        + "clients use nbd+unix:///VOLUME/path?socket=SOCKET.")
+        Path unixSocket;
 
         @Option(names = "--read-only", description = "Serve every image read-only (writes get EPERM).")
         boolean readOnly;
@@ -180,6 +189,7 @@ final class NbdCommands {
                 return 1;
             }
             NbdServer server;
+            NbdServer unix = null;
             try {
                 server = NbdServer.start(NbdServer.Config.defaults(bind).withMaxConnections(maxConnections), provider);
             } catch (IOException e) {
@@ -187,12 +197,28 @@ final class NbdCommands {
                 System.err.println("holdfast nbd serve: " + e.getMessage());
                 return 1;
             }
+            if (unixSocket != null) {
+                try {
+                    unix = NbdServer.start(
+                            NbdServer.Config.defaults(UnixDomainSocketAddress.of(unixSocket.toAbsolutePath()))
+                                    .withMaxConnections(maxConnections),
+                            provider);
+                } catch (IOException e) {
+                    server.close();
+                    provider.close();
+                    System.err.println("holdfast nbd serve: " + e.getMessage()
+                            + (Files.exists(unixSocket) ? " (remove the old socket file if no gateway uses it)" : ""));
+                    return 1;
+                }
+            }
+            NbdServer unixServer = unix;
             Serve.run("holdfast-nbd-stop", new Serve.Served() {
                 @Override
                 public void ready() {
-                    InetSocketAddress a = server.address();
+                    InetSocketAddress a = (InetSocketAddress) server.address();
                     String host = a.getAddress().getHostAddress();
-                    System.out.println("serving NBD on " + host + ":" + a.getPort() + " for cluster "
+                    System.out.println("serving NBD on " + host + ":" + a.getPort()
+                            + (unixServer != null ? " and " + unixServer.address() : "") + " for cluster "
                             + cluster.address() + (readOnly ? " (read-only)" : ""));
                     if (exports.isEmpty()) {
                         System.out.println("exports: any image as VOLUME/path, e.g. nbd://" + host + ":" + a.getPort()
@@ -209,6 +235,9 @@ final class NbdCommands {
                 @Override
                 public void close() throws Exception {
                     server.close();
+                    if (unixServer != null) {
+                        unixServer.close();
+                    }
                     provider.close(); // waits for the writes in flight
                 }
             });

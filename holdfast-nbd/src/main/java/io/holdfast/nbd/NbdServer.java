@@ -11,13 +11,17 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerDomainSocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.UnixDomainSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.ExecutorService;
@@ -62,7 +66,9 @@ public final class NbdServer implements AutoCloseable {
     /**
      * Settings of a server.
      *
-     * @param bind address to listen on (port 0: any free port)
+     * @param bind address to listen on: an {@link InetSocketAddress} (port 0: any free port) or a
+     *     {@link UnixDomainSocketAddress} (a socket file that must not exist yet; it is made
+     *     readable and writable by this user only, and removed on {@link #close})
      * @param maxConnections connections served at once; more are closed at once (default 64)
      * @param maxRequestsInFlight requests one connection may have in progress (default 128)
      * @param maxBytesInFlight READ and WRITE payload bytes one connection may have in progress
@@ -72,7 +78,7 @@ public final class NbdServer implements AutoCloseable {
      * @param maxExtentsPerReply extents in one BLOCK_STATUS reply (default 256)
      */
     public record Config(
-            InetSocketAddress bind,
+            SocketAddress bind,
             int maxConnections,
             int maxRequestsInFlight,
             long maxBytesInFlight,
@@ -84,6 +90,9 @@ public final class NbdServer implements AutoCloseable {
          */
         public Config {
             Objects.requireNonNull(bind, "bind");
+            if (!(bind instanceof InetSocketAddress) && !(bind instanceof UnixDomainSocketAddress)) {
+                throw new IllegalArgumentException("not a TCP or Unix socket address: " + bind);
+            }
             Objects.requireNonNull(handshakeTimeout, "handshakeTimeout");
             if (maxConnections < 1 || maxRequestsInFlight < 1 || maxExtentsPerReply < 1) {
                 throw new IllegalArgumentException("limits must be at least 1");
@@ -97,7 +106,7 @@ public final class NbdServer implements AutoCloseable {
         }
 
         /** The defaults, listening on {@code bind}. */
-        public static Config defaults(InetSocketAddress bind) {
+        public static Config defaults(SocketAddress bind) {
             return new Config(bind, 64, 128, 64L << 20, Duration.ofSeconds(30), 256);
         }
 
@@ -139,35 +148,46 @@ public final class NbdServer implements AutoCloseable {
                 Thread.ofVirtual().name("nbd-io-", 0).factory());
         ChannelGroup channels = new DefaultChannelGroup("nbd", GlobalEventExecutor.INSTANCE);
         AtomicInteger count = new AtomicInteger();
-        ServerBootstrap b = new ServerBootstrap()
-                .group(group)
-                .channel(NioServerSocketChannel.class)
-                .option(ChannelOption.SO_REUSEADDR, true)
-                .childOption(ChannelOption.TCP_NODELAY, true)
-                .childHandler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                        if (count.incrementAndGet() > config.maxConnections()) {
-                            count.decrementAndGet();
-                            LOG.log(
-                                    Level.WARNING,
-                                    "refusing " + ch.remoteAddress() + ": " + config.maxConnections()
-                                            + " connections already");
-                            ch.close();
-                            return;
-                        }
-                        ch.closeFuture().addListener(f -> count.decrementAndGet());
-                        channels.add(ch);
-                        NbdDecoder decoder = new NbdDecoder();
-                        ch.pipeline().addLast("decoder", decoder);
-                        ch.pipeline().addLast("session", new NbdSession(config, exports, io, decoder));
-                        ch.pipeline().addLast("last", new LastResort());
-                    }
-                });
-        Channel ch;
+        boolean unix = config.bind() instanceof UnixDomainSocketAddress;
+        ServerBootstrap b = new ServerBootstrap().group(group);
+        if (unix) {
+            b.channel(NioServerDomainSocketChannel.class);
+        } else {
+            b.channel(NioServerSocketChannel.class)
+                    .option(ChannelOption.SO_REUSEADDR, true)
+                    .childOption(ChannelOption.TCP_NODELAY, true);
+        }
+        b.childHandler(new ChannelInitializer<Channel>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                if (count.incrementAndGet() > config.maxConnections()) {
+                    count.decrementAndGet();
+                    LOG.log(
+                            Level.WARNING,
+                            "refusing " + ch.remoteAddress() + ": " + config.maxConnections() + " connections already");
+                    ch.close();
+                    return;
+                }
+                ch.closeFuture().addListener(f -> count.decrementAndGet());
+                channels.add(ch);
+                NbdDecoder decoder = new NbdDecoder();
+                ch.pipeline().addLast("decoder", decoder);
+                ch.pipeline().addLast("session", new NbdSession(config, exports, io, decoder));
+                ch.pipeline().addLast("last", new LastResort());
+            }
+        });
+        Channel ch = null;
         try {
             ch = b.bind(config.bind()).syncUninterruptibly().channel();
-        } catch (RuntimeException e) {
+            if (unix) {
+                Files.setPosixFilePermissions(
+                        ((UnixDomainSocketAddress) config.bind()).getPath(),
+                        PosixFilePermissions.fromString("rw-------"));
+            }
+        } catch (RuntimeException | IOException e) {
+            if (ch != null) {
+                ch.close().syncUninterruptibly();
+            }
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
             io.shutdownNow();
             throw new IOException("cannot listen on " + config.bind() + ": " + e.getMessage(), e);
@@ -175,9 +195,17 @@ public final class NbdServer implements AutoCloseable {
         return new NbdServer(config, group, io, channels, ch);
     }
 
-    /** The address the server listens on (with the port chosen when {@code bind} had port 0). */
-    public InetSocketAddress address() {
-        return (InetSocketAddress) serverChannel.localAddress();
+    /**
+     * The address the server listens on: an {@link InetSocketAddress} (with the port chosen when
+     * {@code bind} had port 0) or the {@link UnixDomainSocketAddress} it was given.
+     */
+    public SocketAddress address() {
+        return config.bind() instanceof UnixDomainSocketAddress u ? u : serverChannel.localAddress();
+    }
+
+    /** The TCP port the server listens on, or -1 on a Unix socket. */
+    public int port() {
+        return address() instanceof InetSocketAddress a ? a.getPort() : -1;
     }
 
     /** The settings. */
@@ -207,6 +235,13 @@ public final class NbdServer implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+        if (config.bind() instanceof UnixDomainSocketAddress u) {
+            try {
+                Files.deleteIfExists(u.getPath());
+            } catch (IOException e) {
+                LOG.log(Level.WARNING, "cannot remove the socket " + u.getPath() + ": " + e);
+            }
+        }
     }
 
     /** Logs what reaches the end of the pipeline (nothing should) and closes on an exception. */

@@ -49,7 +49,7 @@ class NbdServerTest {
     }
 
     private RawClient client() throws IOException {
-        return new RawClient(server.address());
+        return new RawClient((InetSocketAddress) server.address());
     }
 
     /** A fresh client gets through the handshake and reads: the server is still fine. */
@@ -333,7 +333,7 @@ class NbdServerTest {
         try (NbdServer ro = NbdServer.start(
                         NbdServer.Config.defaults(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)),
                         new LocalExports(dir, true));
-                RawClient c = new RawClient(ro.address()).greet()) {
+                RawClient c = new RawClient((InetSocketAddress) ro.address()).greet()) {
             long[] export = c.go("disk");
             assertThat(export[1] & Nbd.FLAG_READ_ONLY).isNotZero();
             c.request(0, Nbd.CMD_WRITE, 1, 0, 4, new byte[] {1, 2, 3, 4});

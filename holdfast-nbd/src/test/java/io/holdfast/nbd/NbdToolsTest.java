@@ -1,14 +1,17 @@
 package io.holdfast.nbd;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.UnixDomainSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
@@ -36,7 +39,7 @@ class NbdToolsTest {
         server = NbdServer.start(
                 NbdServer.Config.defaults(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)),
                 new LocalExports(dir, false));
-        uri = "nbd://127.0.0.1:" + server.address().getPort() + "/disk";
+        uri = "nbd://127.0.0.1:" + server.port() + "/disk";
     }
 
     @AfterEach
@@ -69,12 +72,28 @@ class NbdToolsTest {
         assertThat(out).contains("\"can_flush\": true");
         assertThat(out).contains("\"can_fast_zero\": true");
         assertThat(out).contains("\"block_size_preferred\": 4096");
-        assertThat(run(
-                        "nbdinfo",
-                        "--list",
-                        "nbd://127.0.0.1:" + server.address().getPort()))
-                .contains("disk");
+        assertThat(run("nbdinfo", "--list", "nbd://127.0.0.1:" + server.port())).contains("disk");
         assertThat(run("nbdinfo", "--map", uri)).contains("data");
+    }
+
+    @Test
+    void aUnixSocketServesTheSameExports() throws Exception {
+        assumeTrue(installed("nbdinfo"), "nbdinfo (libnbd-bin) is not installed");
+        Path socket = dir.resolve("nbd.sock");
+        try (NbdServer unix = NbdServer.start(
+                NbdServer.Config.defaults(UnixDomainSocketAddress.of(socket)), new LocalExports(dir, false))) {
+            assertThat(unix.port()).isEqualTo(-1);
+            assertThat(Files.getPosixFilePermissions(socket)).isEqualTo(PosixFilePermissions.fromString("rw-------"));
+            assertThat(run("nbdinfo", "--size", "nbd+unix:///disk?socket=" + socket)
+                            .strip())
+                    .isEqualTo(String.valueOf(4 << 20));
+            assertThatThrownBy(() -> NbdServer.start(
+                            NbdServer.Config.defaults(UnixDomainSocketAddress.of(socket)),
+                            new LocalExports(dir, false)))
+                    .as("the socket is taken")
+                    .isInstanceOf(IOException.class);
+        }
+        assertThat(socket).as("removed on close").doesNotExist();
     }
 
     @Test

@@ -106,7 +106,7 @@ class NbdIT {
     }
 
     private static String uri(String image) {
-        return "nbd://127.0.0.1:" + server.address().getPort() + "/" + VOLUME + "/" + image;
+        return "nbd://127.0.0.1:" + server.port() + "/" + VOLUME + "/" + image;
     }
 
     private static void assumeTool(String tool) {
@@ -328,7 +328,7 @@ class NbdIT {
     @Test
     void garbageAtThePortEndsOnlyThatConnection() throws Exception {
         assumeTool("nbdinfo");
-        InetSocketAddress a = server.address();
+        InetSocketAddress a = (InetSocketAddress) server.address();
         try (Socket s = new Socket(a.getAddress(), a.getPort())) {
             s.setSoTimeout(20_000);
             DataInputStream in = new DataInputStream(s.getInputStream());
