@@ -299,7 +299,9 @@ class NbdIT {
                         "--verify=crc32c",
                         "--do_verify=1",
                         "--verify_fatal=1",
+                        "--verify_state_save=0",
                         "--randseed=" + TestSeed.seed())
+                .directory(tmp.toFile()) // fio's own files (if any) go to the test's directory
                 .redirectErrorStream(true)
                 .redirectOutput(out.toFile())
                 .start();
