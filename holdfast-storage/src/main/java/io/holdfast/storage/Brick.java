@@ -281,6 +281,10 @@ public final class Brick implements AutoCloseable {
                     throw new Fail(Errno.ENOTSUP, "scrub control is answered by a node's scrubber, not by a brick");
                 case Request.SnapshotRead x ->
                     throw new Fail(Errno.ENOTSUP, "snapshot files are kept by a node, not by a brick");
+                case Request.LeaseRenew x ->
+                    throw new Fail(Errno.ENOTSUP, "read leases are granted by a volume's leader, not by a brick");
+                case Request.LeasePoll x ->
+                    throw new Fail(Errno.ENOTSUP, "read leases are granted by a volume's leader, not by a brick");
             };
         } catch (Fail f) {
             return new Response.Error(f.errno, f.getMessage());
