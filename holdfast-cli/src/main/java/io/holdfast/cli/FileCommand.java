@@ -100,7 +100,7 @@ abstract class FileCommand implements Callable<Integer> {
         failures++;
         Throwable shown = e instanceof UncheckedIOException u ? u.getCause() : e;
         System.out.flush();
-        System.err.println("holdfast " + spec.name() + ": " + Errors.describe(located(shown, involved)));
+        System.err.println(spec.qualifiedName() + ": " + Errors.describe(located(shown, involved)));
         if (System.getenv("HOLDFAST_DEBUG") != null) {
             e.printStackTrace();
         }

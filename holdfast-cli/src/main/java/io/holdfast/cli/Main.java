@@ -61,6 +61,8 @@ public final class Main implements Runnable {
         m.put("rm", FileCommands.Rm.class);
         m.put("mv", FileCommands.Mv.class);
         m.put("mount", MountCommand.class);
+        m.put("overlay", OverlayCommands.class);
+        m.put("nbd", NbdCommands.class);
         m.put("bench", BenchCommand.class);
         m.put("startup-training", StartupTrainingCommand.class); // hidden: the launcher's start-up cache
         m.put("help", CommandLine.HelpCommand.class);

@@ -272,6 +272,53 @@ final class HoldfastFileChannel extends FileChannel {
         return readAt(dst, pos);
     }
 
+    /**
+     * Reads into {@code dst} at {@code pos} exactly as many bytes as it has room for (fewer only
+     * at the end of the file), without the read-ahead window and without holding the channel's
+     * lock, so several threads may read at once (a block export serving many requests). Waits
+     * first for the writes this channel and its file system began before the call, so it sees
+     * them, but leaves a failure of those writes to be reported by the next {@link #force},
+     * {@link #close} or window read, as a durability point should.
+     *
+     * @return bytes read, or -1 at the end of the file
+     */
+    int readDirect(ByteBuffer dst, long pos) throws IOException {
+        checkPosition(pos);
+        ensureReadable();
+        try {
+            inflight.awaitBegun();
+        } catch (InterruptedException e) {
+            throw interrupted();
+        }
+        int total = 0;
+        while (dst.hasRemaining()) {
+            int want = Math.min(dst.remaining(), CHUNK);
+            long at = pos + total;
+            Response r = query(new Request.Read(inode, at, want));
+            byte[] bytes = switch (r) {
+                case Response.Data d -> {
+                    if (Checksums.crc32c(d.bytes()) != d.crc32c()) {
+                        throw new ErrnoFileSystemException(
+                                name, null, Errno.EIO, "checksum mismatch reading inode " + inode + " at offset " + at);
+                    }
+                    yield d.bytes();
+                }
+                case Response.Error e -> throw Errors.toException(e, name, null);
+                default -> throw Errors.unexpected(r, name);
+            };
+            if (bytes.length > want) {
+                throw new ErrnoFileSystemException(
+                        name, null, Errno.EPROTO, "read returned " + bytes.length + " bytes, asked for " + want);
+            }
+            dst.put(bytes);
+            total += bytes.length;
+            if (bytes.length < want) {
+                break; // end of file
+            }
+        }
+        return total == 0 && dst.hasRemaining() ? -1 : total;
+    }
+
     // ---- writing -------------------------------------------------------------------------
 
     private int writeAt(ByteBuffer src, long pos) throws IOException {

@@ -2,6 +2,7 @@ package io.holdfast.client.nio;
 
 import io.holdfast.protocol.Request;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.NonWritableChannelException;
 import java.util.Objects;
@@ -93,6 +94,26 @@ public final class HoldfastFiles {
      */
     public static void zeroRange(FileChannel channel, long offset, long length, boolean keepSize) throws IOException {
         fallocate(channel, FALLOC_FL_ZERO_RANGE | (keepSize ? FALLOC_FL_KEEP_SIZE : 0), offset, length);
+    }
+
+    /**
+     * Positional read of exactly {@code dst.remaining()} bytes at {@code position} (fewer only at
+     * the end of the file), without the channel's 1 MiB read-ahead and without its lock, so many
+     * threads can read one channel at once: what a block export's random reads need. It sees every
+     * write this channel's file system began before the call; a failure of such a write is not
+     * reported here but by the channel's next {@code force()} or {@code close()}.
+     *
+     * @param channel a Holdfast channel opened for reading
+     * @param dst where the bytes go; its position advances by the count read
+     * @param position offset in the file, at least 0, in bytes
+     * @return bytes read, or -1 if {@code position} is at or past the end of the file
+     * @throws UnsupportedOperationException if the channel is not a Holdfast channel
+     * @throws IllegalArgumentException if {@code position} is negative
+     * @throws java.nio.channels.NonReadableChannelException if it was not opened for reading
+     * @throws IOException {@code EIO} on a checksum mismatch, or the volume's refusal
+     */
+    public static int read(FileChannel channel, ByteBuffer dst, long position) throws IOException {
+        return holdfast(channel).readDirect(dst, position);
     }
 
     /**

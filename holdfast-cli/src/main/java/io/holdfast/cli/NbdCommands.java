@@ -1,0 +1,470 @@
+package io.holdfast.cli;
+
+import io.holdfast.client.HoldfastClient;
+import io.holdfast.client.nio.HoldfastFiles;
+import io.holdfast.common.Units;
+import io.holdfast.nbd.NbdServer;
+import io.holdfast.nbd.VolumeExports;
+import io.holdfast.protocol.Limits;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.UserDefinedFileAttributeView;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code holdfast nbd serve|create|list|resize|rm}: replicated block devices over NBD. */
+@Command(
+        name = "nbd",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Replicated block devices for any NBD client (qemu, nbdcopy, nbdinfo, nbdfuse, libnbd, nbd-client).",
+            "",
+            "A block image is a regular file on a volume; its export name is VOLUME/path (the path inside the",
+            "volume without the leading slash). 'holdfast nbd serve' is a gateway: it talks to the cluster as a",
+            "client and serves the images over the NBD protocol. A write is acknowledged once it is ordered in",
+            "the gateway's write-back window; FLUSH (and FUA) returns only when every write acknowledged before",
+            "it is committed by a majority of the volume's replicas.",
+            "",
+            "Examples:",
+            "  holdfast nbd create vms:/disks/web.img 20GiB      a sparse 20 GiB image",
+            "  holdfast nbd serve                                 serve on 127.0.0.1:10809 until Ctrl-C",
+            "  qemu-img convert -n -O raw debian.qcow2 nbd://127.0.0.1/vms/disks/web.img",
+            "  nbdinfo --map nbd://127.0.0.1/vms/disks/web.img   which parts hold data",
+            "  holdfast nbd list vms",
+            "  holdfast nbd resize vms:/disks/web.img 40GiB",
+            "  holdfast nbd rm vms:/disks/web.img"
+        },
+        subcommands = {
+            NbdCommands.ServeImages.class,
+            NbdCommands.Create.class,
+            NbdCommands.ListImages.class,
+            NbdCommands.Resize.class,
+            NbdCommands.Rm.class
+        })
+final class NbdCommands {
+    /** The extended attribute that marks a file made by {@code nbd create} (for list and rm). */
+    static final String MARK = "holdfast.nbd";
+
+    private NbdCommands() {}
+
+    /** The size of an image, in bytes, within Holdfast's file size limit. */
+    static long checkSize(long size) {
+        if (size < 1 || size > Limits.MAX_FILE_SIZE) {
+            throw new IllegalArgumentException("an image size must be between 1 byte and "
+                    + Units.size(Limits.MAX_FILE_SIZE) + " (Holdfast's largest file): " + size);
+        }
+        return size;
+    }
+
+    /** The export name of a resolved {@code VOLUME:/path}. */
+    static String exportName(Locations.Location l) {
+        String p = l.path().toAbsolutePath().normalize().toString();
+        return l.volume() + p;
+    }
+
+    static boolean marked(Path p) {
+        UserDefinedFileAttributeView v = Files.getFileAttributeView(p, UserDefinedFileAttributeView.class);
+        if (v == null) {
+            return false;
+        }
+        try {
+            return v.list().contains(MARK);
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** A remote image argument, or a usage error. */
+    static Locations.Location image(FileCommand cmd, String arg) {
+        if (!Locations.isRemote(arg)) {
+            throw cmd.usage("'" + arg + "' is not VOLUME:/path (an image lives on a volume)");
+        }
+        return cmd.resolve(arg);
+    }
+
+    @Command(
+            name = "serve",
+            mixinStandardHelpOptions = true,
+            sortOptions = false,
+            description = {
+                "Serve block images over NBD in the foreground until Ctrl-C or SIGTERM.",
+                "",
+                "Clients name an export VOLUME/path, e.g. nbd://127.0.0.1:10809/vms/disks/web.img. Without --export,",
+                "every regular file of every volume this gateway's certificate may reach is served (read-only where",
+                "the volume is exported read-only to it). Connections to one image share the gateway's write-back",
+                "window, so a FLUSH on one covers the writes acknowledged on all (NBD multi-conn).",
+                "",
+                "No TLS on the NBD side yet (NBD_OPT_STARTTLS is refused): the gateway listens on loopback, and",
+                "listening elsewhere needs --plaintext-network to say that the network is trusted.",
+                "",
+                "Examples:",
+                "  holdfast nbd serve",
+                "  holdfast nbd serve --export vms/disks/web.img --read-only",
+                "  holdfast nbd serve --unix /run/holdfast-nbd.sock",
+                "  holdfast nbd serve --listen 10.0.0.5:10809 --plaintext-network"
+            },
+            exitCodeList = {"0:stopped by Ctrl-C or SIGTERM", "1:could not listen or reach the cluster"})
+    static final class ServeImages implements Callable<Integer> {
+        @Mixin
+        ClusterOption cluster;
+
+        @Option(
+                names = "--listen",
+                paramLabel = "HOST:PORT",
+                defaultValue = "127.0.0.1:" + NbdServer.DEFAULT_PORT,
+                description = "Address to listen on (default ${DEFAULT-VALUE}; port 0 picks a free one).")
+        String listen;
+
+        @Option(
+                names = "--export",
+                paramLabel = "VOLUME/path",
+                description = "Serve only this image (repeatable); with exactly one it is also the default "
+                        + "export (empty name).")
+        List<String> exports = new ArrayList<>();
+
+        @Option(
+                names = "--unix",
+                paramLabel = "SOCKET",
+                description = "Also listen on this Unix socket (a new file, mode 0600, removed at exit); "
+                        + "clients use nbd+unix:///VOLUME/path?socket=SOCKET.")
+        Path unixSocket;
+
+        @Option(names = "--read-only", description = "Serve every image read-only (writes get EPERM).")
+        boolean readOnly;
+
+        @Option(
+                names = "--max-connections",
+                paramLabel = "N",
+                defaultValue = "64",
+                description = "Connections served at once (default ${DEFAULT-VALUE}).")
+        int maxConnections;
+
+        @Option(
+                names = "--plaintext-network",
+                description = "Allow listening on a non-loopback address: NBD traffic is then unencrypted and "
+                        + "unauthenticated, so anyone who reaches the port can read and write the images.")
+        boolean plaintextNetwork;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            InetSocketAddress bind = listenAddress();
+            ClientLogging.quietClient();
+            ClientProcess.prepare();
+            Map<String, Object> env = cluster.env();
+            VolumeExports provider;
+            try {
+                provider = new VolumeExports(cluster.address(), env, exports, readOnly);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+            }
+            // reach the cluster now, so a wrong address or certificate shows before clients come
+            try (HoldfastClient c = cluster.connect()) {
+                c.map();
+            } catch (Exception e) {
+                provider.close();
+                System.err.println("holdfast nbd serve: cannot reach the cluster at " + cluster.address() + ": "
+                        + Errors.describe(e));
+                return 1;
+            }
+            NbdServer server;
+            NbdServer unix = null;
+            try {
+                server = NbdServer.start(NbdServer.Config.defaults(bind).withMaxConnections(maxConnections), provider);
+            } catch (IOException e) {
+                provider.close();
+                System.err.println("holdfast nbd serve: " + e.getMessage());
+                return 1;
+            }
+            if (unixSocket != null) {
+                try {
+                    unix = NbdServer.start(
+                            NbdServer.Config.defaults(UnixDomainSocketAddress.of(unixSocket.toAbsolutePath()))
+                                    .withMaxConnections(maxConnections),
+                            provider);
+                } catch (IOException e) {
+                    server.close();
+                    provider.close();
+                    System.err.println("holdfast nbd serve: " + e.getMessage()
+                            + (Files.exists(unixSocket) ? " (remove the old socket file if no gateway uses it)" : ""));
+                    return 1;
+                }
+            }
+            NbdServer unixServer = unix;
+            Serve.run("holdfast-nbd-stop", new Serve.Served() {
+                @Override
+                public void ready() {
+                    InetSocketAddress a = (InetSocketAddress) server.address();
+                    String host = a.getAddress().getHostAddress();
+                    System.out.println("serving NBD on " + host + ":" + a.getPort()
+                            + (unixServer != null ? " and " + unixServer.address() : "") + " for cluster "
+                            + cluster.address() + (readOnly ? " (read-only)" : ""));
+                    if (exports.isEmpty()) {
+                        System.out.println("exports: any image as VOLUME/path, e.g. nbd://" + host + ":" + a.getPort()
+                                + "/VOLUME/disk.img");
+                    } else {
+                        for (String e : exports) {
+                            System.out.println("export: nbd://" + host + ":" + a.getPort() + "/" + e);
+                        }
+                    }
+                    System.out.println("stop with Ctrl-C");
+                    System.out.flush();
+                }
+
+                @Override
+                public void close() throws Exception {
+                    server.close();
+                    if (unixServer != null) {
+                        unixServer.close();
+                    }
+                    provider.close(); // waits for the writes in flight
+                }
+            });
+            return 0;
+        }
+
+        private InetSocketAddress listenAddress() {
+            int colon = listen.lastIndexOf(':');
+            if (colon <= 0 || colon == listen.length() - 1) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--listen must be HOST:PORT: " + listen);
+            }
+            String host = listen.substring(0, colon).replace("[", "").replace("]", "");
+            int port;
+            try {
+                port = Integer.parseInt(listen.substring(colon + 1));
+            } catch (NumberFormatException e) {
+                port = -1;
+            }
+            if (port < 0 || port > 65535) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--listen port out of range: " + listen);
+            }
+            InetAddress addr;
+            try {
+                addr = InetAddress.getByName(host);
+            } catch (IOException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--listen: unknown host " + host);
+            }
+            if (!addr.isLoopbackAddress() && !plaintextNetwork) {
+                throw new CommandLine.ParameterException(
+                        spec.commandLine(),
+                        "--listen " + listen + " is not a loopback address; the NBD side has no TLS yet, so add "
+                                + "--plaintext-network if the network is trusted");
+            }
+            return new InetSocketAddress(addr, port);
+        }
+    }
+
+    @Command(
+            name = "create",
+            mixinStandardHelpOptions = true,
+            description = {
+                "Create a sparse block image of SIZE bytes (units K/M/G/T = KiB/MiB/GiB/TiB) on a volume.",
+                "",
+                "Nothing is allocated until written; the image reads as zeros. Missing parent directories are made.",
+                "Its export name is printed.",
+                "",
+                "Example:  holdfast nbd create vms:/disks/web.img 20GiB"
+            })
+    static final class Create extends FileCommand {
+        @Parameters(index = "0", paramLabel = "VOLUME:/path", description = "The image to create (must not exist).")
+        String arg;
+
+        @Parameters(
+                index = "1",
+                paramLabel = "SIZE",
+                converter = CatchUpBenchCommand.SizeConverter.class,
+                description = "Its size, e.g. 1GiB, 512M or 1073741824.")
+        long size;
+
+        @Override
+        void run() throws Exception {
+            checkSize(size);
+            Locations.Location l = image(this, arg);
+            if (l == null) {
+                return;
+            }
+            try {
+                Path p = l.path();
+                if (p.getParent() != null) {
+                    Files.createDirectories(p.getParent());
+                }
+                try (FileChannel ch = FileChannel.open(p, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                    HoldfastFiles.fallocate(ch, 0, 0, size);
+                    ch.force(true);
+                }
+                UserDefinedFileAttributeView v = Files.getFileAttributeView(p, UserDefinedFileAttributeView.class);
+                if (v != null) {
+                    v.write(MARK, ByteBuffer.wrap("image".getBytes(StandardCharsets.UTF_8)));
+                }
+                System.out.println("created " + l.display(p) + ", " + Units.size(size) + " (" + size
+                        + " bytes); export name " + exportName(l));
+            } catch (IOException | RuntimeException e) {
+                fail(e, l);
+            }
+        }
+    }
+
+    @Command(
+            name = "list",
+            mixinStandardHelpOptions = true,
+            description = {
+                "List the images made by 'holdfast nbd create' under a directory of a volume (default: its root),",
+                "with their sizes and export names.",
+                "",
+                "Example:  holdfast nbd list vms      or      holdfast nbd list vms:/disks"
+            })
+    static final class ListImages extends FileCommand {
+        /** How deep {@code list} looks below the directory. */
+        static final int MAX_DEPTH = 16;
+
+        @Parameters(index = "0", paramLabel = "VOLUME[:/dir]", description = "Where to look.")
+        String arg;
+
+        @Override
+        void run() throws Exception {
+            String where = Locations.isRemote(arg) ? arg : arg + ":/";
+            if (!Locations.isRemote(where)) {
+                throw usage("'" + arg + "' is not a volume name or VOLUME:/dir");
+            }
+            Locations.Location l = resolve(where);
+            if (l == null) {
+                return;
+            }
+            int found = 0;
+            try (Stream<Path> s = Files.walk(l.path(), MAX_DEPTH)) {
+                for (Path p : (Iterable<Path>) s::iterator) {
+                    BasicFileAttributes a;
+                    try {
+                        a = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                    } catch (NoSuchFileException e) {
+                        continue; // removed meanwhile
+                    }
+                    if (a.isRegularFile() && marked(p)) {
+                        found++;
+                        String name = l.volume() + p.toAbsolutePath().normalize();
+                        System.out.printf("%-40s %12s  %s%n", name, Units.size(a.size()), l.display(p));
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                fail(e, l);
+                return;
+            }
+            if (found == 0) {
+                System.out.println("no images under " + l.display(l.path()));
+            }
+        }
+    }
+
+    @Command(
+            name = "resize",
+            mixinStandardHelpOptions = true,
+            description = {
+                "Change the size of an image. Growing adds zeros at the end; shrinking drops data past the new",
+                "size and needs --shrink. Clients connected now keep the size they were given; they see the new",
+                "one when they reconnect.",
+                "",
+                "Example:  holdfast nbd resize vms:/disks/web.img 40GiB"
+            })
+    static final class Resize extends FileCommand {
+        @Parameters(index = "0", paramLabel = "VOLUME:/path", description = "The image.")
+        String arg;
+
+        @Parameters(
+                index = "1",
+                paramLabel = "SIZE",
+                converter = CatchUpBenchCommand.SizeConverter.class,
+                description = "The new size, e.g. 40GiB.")
+        long size;
+
+        @Option(names = "--shrink", description = "Allow making the image smaller (the data past SIZE is lost).")
+        boolean shrink;
+
+        @Override
+        void run() throws Exception {
+            checkSize(size);
+            Locations.Location l = image(this, arg);
+            if (l == null) {
+                return;
+            }
+            try (FileChannel ch = FileChannel.open(l.path(), StandardOpenOption.WRITE)) {
+                long old = ch.size();
+                if (size < old) {
+                    if (!shrink) {
+                        throw usage(l.display(l.path()) + " is " + Units.size(old) + "; making it " + Units.size(size)
+                                + " drops data: add --shrink if that is meant");
+                    }
+                    ch.truncate(size);
+                } else if (size > old) {
+                    HoldfastFiles.fallocate(ch, 0, old, size - old);
+                }
+                ch.force(true);
+                System.out.println("resized " + l.display(l.path()) + " from " + Units.size(old) + " to "
+                        + Units.size(size) + " (" + size + " bytes)");
+            } catch (IOException | RuntimeException e) {
+                if (e instanceof CommandLine.ParameterException pe) {
+                    throw pe;
+                }
+                fail(e, l);
+            }
+        }
+    }
+
+    @Command(
+            name = "rm",
+            mixinStandardHelpOptions = true,
+            description = {
+                "Delete an image made by 'holdfast nbd create' (other files are refused: use 'holdfast rm').",
+                "Clients still connected keep reading and writing it until they disconnect; then it is gone.",
+                "",
+                "Example:  holdfast nbd rm vms:/disks/web.img"
+            })
+    static final class Rm extends FileCommand {
+        @Parameters(paramLabel = "VOLUME:/path", arity = "1..*", description = "The images to delete.")
+        List<String> args;
+
+        @Override
+        void run() {
+            for (String arg : args) {
+                Locations.Location l = image(this, arg);
+                if (l == null) {
+                    continue;
+                }
+                try {
+                    Path p = l.path();
+                    BasicFileAttributes a =
+                            Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                    if (!a.isRegularFile() || !marked(p)) {
+                        fail(new IOException(l.display(p) + " is not an image made by 'holdfast nbd create'; "
+                                + "use 'holdfast rm' for other files"));
+                        continue;
+                    }
+                    Files.delete(p);
+                    System.out.println("removed " + l.display(p));
+                } catch (IOException | RuntimeException e) {
+                    fail(e, l);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+package io.holdfast.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.holdfast.testkit.MiniCluster;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code holdfast nbd create|list|resize|rm} against a three-node cluster in this JVM, and the
+ * argument checks of {@code nbd serve} (serving itself is NbdIT's, in holdfast-testkit).
+ */
+class NbdCommandsIT {
+    static MiniCluster cluster;
+    static String address;
+
+    @TempDir
+    static Path clusterDir;
+
+    @BeforeAll
+    static void startCluster() throws IOException {
+        cluster = MiniCluster.start(clusterDir, 3, 20000);
+        cluster.createVolume("vms", 0, 1, 2);
+        address = cluster.addresses().get(0);
+    }
+
+    @AfterAll
+    static void stopCluster() throws IOException {
+        if (cluster != null) {
+            cluster.close();
+        }
+    }
+
+    private static Cli holdfast(String... args) {
+        String[] withCluster = Arrays.copyOf(args, args.length + 2);
+        withCluster[args.length] = "--cluster=" + address;
+        withCluster[args.length + 1] = "--tls=" + clusterDir.resolve("tls-admin");
+        return Cli.run(withCluster);
+    }
+
+    private static Cli ok(String... args) {
+        Cli r = holdfast(args);
+        assertThat(r.exit())
+                .as("exit of %s, stderr %s", String.join(" ", args), r.err())
+                .isZero();
+        return r;
+    }
+
+    @Test
+    void createListResizeRemove() {
+        assertThat(ok("nbd", "create", "vms:/disks/a.img", "64MiB").out())
+                .contains("created vms:/disks/a.img, 64 MiB (67108864 bytes); export name vms/disks/a.img");
+        assertThat(holdfast("nbd", "create", "vms:/disks/a.img", "1G").exit())
+                .as("exists")
+                .isEqualTo(1);
+        ok("put", "/dev/null", "vms:/not-an-image");
+        String list = ok("nbd", "list", "vms").out();
+        assertThat(list).contains("vms/disks/a.img").contains("64 MiB").doesNotContain("not-an-image");
+        assertThat(ok("ls", "-l", "vms:/disks").out()).contains("67108864");
+
+        assertThat(ok("nbd", "resize", "vms:/disks/a.img", "128M").out()).contains("from 64 MiB to 128 MiB");
+        assertThat(ok("ls", "-l", "vms:/disks").out()).contains("134217728");
+        Cli shrink = holdfast("nbd", "resize", "vms:/disks/a.img", "1M");
+        assertThat(shrink.exit()).as("shrinking needs --shrink").isEqualTo(2);
+        assertThat(shrink.err()).contains("--shrink");
+        assertThat(ok("ls", "-l", "vms:/disks").out()).contains("134217728");
+        ok("nbd", "resize", "vms:/disks/a.img", "1M", "--shrink");
+        assertThat(ok("ls", "-l", "vms:/disks").out()).contains("1048576");
+
+        Cli notImage = holdfast("nbd", "rm", "vms:/not-an-image");
+        assertThat(notImage.exit()).isEqualTo(1);
+        assertThat(notImage.err()).contains("not an image");
+        assertThat(ok("ls", "vms:/").out()).contains("not-an-image");
+        ok("nbd", "rm", "vms:/disks/a.img");
+        assertThat(ok("nbd", "list", "vms").out()).contains("no images");
+    }
+
+    @Test
+    void badArgumentsAreUsageErrorsThatChangeNothing() {
+        assertThat(holdfast("nbd", "create", "vms:/z.img", "0").exit()).isEqualTo(2);
+        assertThat(holdfast("nbd", "create", "vms:/z.img", "2T").exit())
+                .as("over 1 TiB")
+                .isEqualTo(2);
+        assertThat(holdfast("nbd", "create", "/tmp/local.img", "1M").exit())
+                .as("not on a volume")
+                .isEqualTo(2);
+        assertThat(ok("ls", "vms:/").out()).doesNotContain("z.img");
+        Cli remote = holdfast("nbd", "serve", "--listen", "192.0.2.1:10809");
+        assertThat(remote.exit()).as("non-loopback without --plaintext-network").isEqualTo(2);
+        assertThat(remote.err()).contains("--plaintext-network");
+        assertThat(holdfast("nbd", "serve", "--listen", "nonsense").exit()).isEqualTo(2);
+        assertThat(holdfast("nbd", "serve", "--export", "no-slash").exit()).isEqualTo(2);
+    }
+}

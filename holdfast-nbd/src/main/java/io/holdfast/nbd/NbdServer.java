@@ -1,0 +1,255 @@
+package io.holdfast.nbd;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioServerDomainSocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.UnixDomainSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * An NBD server: serves the exports of an {@link ExportProvider} to any NBD client (qemu,
+ * {@code nbdcopy}, {@code nbdinfo}, libnbd, {@code nbd-client} and the Linux kernel), following
+ * "The NBD protocol" ({@code doc/proto.md} of the NetworkBlockDevice/nbd repository): the fixed
+ * newstyle handshake with NBD_OPT_GO, NBD_OPT_INFO, NBD_OPT_LIST, NBD_OPT_ABORT,
+ * NBD_OPT_STRUCTURED_REPLY and the {@code base:allocation} metadata context; the commands READ,
+ * WRITE, FLUSH, TRIM, WRITE_ZEROES (with NBD_CMD_FLAG_FAST_ZERO and NO_HOLE), CACHE,
+ * BLOCK_STATUS and DISC, and the flag FUA. Not offered: NBD_OPT_STARTTLS (refused with
+ * NBD_REP_ERR_POLICY: this server runs in the protocol's NOTLS mode, so bind it to loopback or a
+ * trusted network), extended headers, resizing.
+ *
+ * <p><b>Durability</b> (as the devices give it; for a Holdfast image see
+ * {@link VolumeExports}): a write is answered once ordered in the volume client's write-back
+ * window; NBD_CMD_FLUSH and a command with NBD_CMD_FLAG_FUA are answered only once every write
+ * answered before is committed by a majority of the volume's replicas. Connections to one export
+ * share one device, so a flush on any of them covers the writes answered on all of them
+ * (NBD_FLAG_CAN_MULTI_CONN is set).
+ *
+ * <p><b>Limits</b> ({@link Config}): connections, requests and payload bytes in flight per
+ * connection, the handshake's duration, option data (64 KiB), strings (4096 bytes), READ and
+ * WRITE payloads (32 MiB). Nothing a client sends can make the server fail: a malformed request
+ * gets the protocol's error and the connection goes on, or the connection is closed where the
+ * protocol says the stream cannot be followed.
+ *
+ * <p>Threads: two Netty event loops ({@code nbd-net-*}) for the network, and a virtual thread per
+ * request in progress ({@code nbd-io-*}) for the device calls, which block. Thread-safe; start with
+ * {@link #start}, stop with {@link #close}.
+ */
+public final class NbdServer implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(NbdServer.class.getName());
+
+    /** The NBD port registered with IANA: 10809. */
+    public static final int DEFAULT_PORT = 10809;
+
+    /**
+     * Settings of a server.
+     *
+     * @param bind address to listen on: an {@link InetSocketAddress} (port 0: any free port) or a
+     *     {@link UnixDomainSocketAddress} (a socket file that must not exist yet; it is made
+     *     readable and writable by this user only, and removed on {@link #close})
+     * @param maxConnections connections served at once; more are closed at once (default 64)
+     * @param maxRequestsInFlight requests one connection may have in progress (default 128)
+     * @param maxBytesInFlight READ and WRITE payload bytes one connection may have in progress
+     *     (default 64 MiB; one request of up to 32 MiB always goes)
+     * @param handshakeTimeout how long a connection may take to reach the transmission phase
+     *     (default 30 s)
+     * @param maxExtentsPerReply extents in one BLOCK_STATUS reply (default 256)
+     */
+    public record Config(
+            SocketAddress bind,
+            int maxConnections,
+            int maxRequestsInFlight,
+            long maxBytesInFlight,
+            Duration handshakeTimeout,
+            int maxExtentsPerReply) {
+        /**
+         * @throws IllegalArgumentException if a limit is below 1 (a byte limit below 32 MiB) or the
+         *     timeout is not positive
+         */
+        public Config {
+            Objects.requireNonNull(bind, "bind");
+            if (!(bind instanceof InetSocketAddress) && !(bind instanceof UnixDomainSocketAddress)) {
+                throw new IllegalArgumentException("not a TCP or Unix socket address: " + bind);
+            }
+            Objects.requireNonNull(handshakeTimeout, "handshakeTimeout");
+            if (maxConnections < 1 || maxRequestsInFlight < 1 || maxExtentsPerReply < 1) {
+                throw new IllegalArgumentException("limits must be at least 1");
+            }
+            if (maxBytesInFlight < Nbd.MAX_PAYLOAD_BYTES) {
+                throw new IllegalArgumentException("maxBytesInFlight below 32 MiB: " + maxBytesInFlight);
+            }
+            if (handshakeTimeout.isNegative() || handshakeTimeout.isZero()) {
+                throw new IllegalArgumentException("handshakeTimeout must be positive");
+            }
+        }
+
+        /** The defaults, listening on {@code bind}. */
+        public static Config defaults(SocketAddress bind) {
+            return new Config(bind, 64, 128, 64L << 20, Duration.ofSeconds(30), 256);
+        }
+
+        /** These settings with another connection limit. */
+        public Config withMaxConnections(int n) {
+            return new Config(bind, n, maxRequestsInFlight, maxBytesInFlight, handshakeTimeout, maxExtentsPerReply);
+        }
+
+        /** These settings with another handshake timeout. */
+        public Config withHandshakeTimeout(Duration d) {
+            return new Config(bind, maxConnections, maxRequestsInFlight, maxBytesInFlight, d, maxExtentsPerReply);
+        }
+    }
+
+    private final Config config;
+    private final EventLoopGroup group;
+    private final ExecutorService io;
+    private final ChannelGroup channels;
+    private final Channel serverChannel;
+
+    private NbdServer(Config config, EventLoopGroup group, ExecutorService io, ChannelGroup channels, Channel ch) {
+        this.config = config;
+        this.group = group;
+        this.io = io;
+        this.channels = channels;
+        this.serverChannel = ch;
+    }
+
+    /**
+     * Starts serving {@code exports} at {@code config.bind()}.
+     *
+     * @throws IOException if the address cannot be bound
+     */
+    public static NbdServer start(Config config, ExportProvider exports) throws IOException {
+        Objects.requireNonNull(exports, "exports");
+        EventLoopGroup group = new MultiThreadIoEventLoopGroup(
+                2, new DefaultThreadFactory("nbd-net", true), NioIoHandler.newFactory());
+        ExecutorService io = Executors.newThreadPerTaskExecutor(
+                Thread.ofVirtual().name("nbd-io-", 0).factory());
+        ChannelGroup channels = new DefaultChannelGroup("nbd", GlobalEventExecutor.INSTANCE);
+        AtomicInteger count = new AtomicInteger();
+        boolean unix = config.bind() instanceof UnixDomainSocketAddress;
+        ServerBootstrap b = new ServerBootstrap().group(group);
+        if (unix) {
+            b.channel(NioServerDomainSocketChannel.class);
+        } else {
+            b.channel(NioServerSocketChannel.class)
+                    .option(ChannelOption.SO_REUSEADDR, true)
+                    .childOption(ChannelOption.TCP_NODELAY, true);
+        }
+        b.childHandler(new ChannelInitializer<Channel>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                if (count.incrementAndGet() > config.maxConnections()) {
+                    count.decrementAndGet();
+                    LOG.log(
+                            Level.WARNING,
+                            "refusing " + ch.remoteAddress() + ": " + config.maxConnections() + " connections already");
+                    ch.close();
+                    return;
+                }
+                ch.closeFuture().addListener(f -> count.decrementAndGet());
+                channels.add(ch);
+                NbdDecoder decoder = new NbdDecoder();
+                ch.pipeline().addLast("decoder", decoder);
+                ch.pipeline().addLast("session", new NbdSession(config, exports, io, decoder));
+                ch.pipeline().addLast("last", new LastResort());
+            }
+        });
+        Channel ch = null;
+        try {
+            ch = b.bind(config.bind()).syncUninterruptibly().channel();
+            if (unix) {
+                Files.setPosixFilePermissions(
+                        ((UnixDomainSocketAddress) config.bind()).getPath(),
+                        PosixFilePermissions.fromString("rw-------"));
+            }
+        } catch (RuntimeException | IOException e) {
+            if (ch != null) {
+                ch.close().syncUninterruptibly();
+            }
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+            io.shutdownNow();
+            throw new IOException("cannot listen on " + config.bind() + ": " + e.getMessage(), e);
+        }
+        return new NbdServer(config, group, io, channels, ch);
+    }
+
+    /**
+     * The address the server listens on: an {@link InetSocketAddress} (with the port chosen when
+     * {@code bind} had port 0) or the {@link UnixDomainSocketAddress} it was given.
+     */
+    public SocketAddress address() {
+        return config.bind() instanceof UnixDomainSocketAddress u ? u : serverChannel.localAddress();
+    }
+
+    /** The TCP port the server listens on, or -1 on a Unix socket. */
+    public int port() {
+        return address() instanceof InetSocketAddress a ? a.getPort() : -1;
+    }
+
+    /** The settings. */
+    public Config config() {
+        return config;
+    }
+
+    /** Connections open now. */
+    public int connections() {
+        return channels.size();
+    }
+
+    /**
+     * Stops listening, closes every connection (requests in progress finish first, their replies
+     * may not reach the client) and waits up to 10 s for the I/O threads. Idempotent.
+     */
+    @Override
+    public void close() {
+        serverChannel.close().syncUninterruptibly();
+        channels.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+        io.shutdown();
+        try {
+            if (!io.awaitTermination(10, TimeUnit.SECONDS)) {
+                LOG.log(Level.WARNING, "NBD requests still running after 10 s at shutdown");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+        if (config.bind() instanceof UnixDomainSocketAddress u) {
+            try {
+                Files.deleteIfExists(u.getPath());
+            } catch (IOException e) {
+                LOG.log(Level.WARNING, "cannot remove the socket " + u.getPath() + ": " + e);
+            }
+        }
+    }
+
+    /** Logs what reaches the end of the pipeline (nothing should) and closes on an exception. */
+    private static final class LastResort extends ChannelInboundHandlerAdapter {
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            LOG.log(Level.DEBUG, () -> ctx.channel() + ": closing after " + cause, cause);
+            ctx.close();
+        }
+    }
+}

@@ -1,0 +1,200 @@
+package io.holdfast.overlay;
+
+import static java.nio.file.LinkOption.NOFOLLOW_LINKS;
+
+import io.holdfast.common.Errno;
+import io.holdfast.common.ErrnoFileSystemException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.GroupPrincipal;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.UserDefinedFileAttributeView;
+import java.nio.file.attribute.UserPrincipal;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The attribute views of overlay paths: reads come from the visible layer, changes copy the
+ * entry up first and then go to the upper layer. Each call looks the path up afresh.
+ */
+final class OverlayViews {
+    private OverlayViews() {}
+
+    private static Overlay.Node node(Overlay o, OverlayPath p, boolean follow) throws IOException {
+        Overlay.Node n = o.lookup(p, follow);
+        if (!n.exists()) {
+            throw new NoSuchFileException(p.toString());
+        }
+        return n;
+    }
+
+    /** Basic, owner and POSIX view in one. */
+    static final class Posix implements PosixFileAttributeView {
+        private final Overlay overlay;
+        private final OverlayPath path;
+        private final boolean follow;
+
+        Posix(Overlay overlay, OverlayPath path, boolean follow) {
+            this.overlay = overlay;
+            this.path = path;
+            this.follow = follow;
+        }
+
+        @Override
+        public String name() {
+            return "posix";
+        }
+
+        @Override
+        public PosixFileAttributes readAttributes() throws IOException {
+            return overlay.readAttributes(node(overlay, path, follow), PosixFileAttributes.class);
+        }
+
+        @Override
+        public void setTimes(FileTime lastModifiedTime, FileTime lastAccessTime, FileTime createTime)
+                throws IOException {
+            if (lastModifiedTime == null && lastAccessTime == null) {
+                node(overlay, path, follow);
+                return;
+            }
+            overlay.setTimes(node(overlay, path, follow), lastModifiedTime, lastAccessTime);
+        }
+
+        private Path upper() throws IOException {
+            return overlay.copyUpForChange(node(overlay, path, follow));
+        }
+
+        @Override
+        public void setPermissions(Set<PosixFilePermission> perms) throws IOException {
+            Files.setPosixFilePermissions(upper(), perms);
+        }
+
+        @Override
+        public void setGroup(GroupPrincipal group) throws IOException {
+            Files.getFileAttributeView(upper(), PosixFileAttributeView.class, NOFOLLOW_LINKS)
+                    .setGroup(group);
+        }
+
+        @Override
+        public UserPrincipal getOwner() throws IOException {
+            return readAttributes().owner();
+        }
+
+        @Override
+        public void setOwner(UserPrincipal owner) throws IOException {
+            Files.setOwner(upper(), owner);
+        }
+    }
+
+    /**
+     * User extended attributes; the overlay's own ({@code user.overlay.*}) are neither listed nor
+     * settable, as the kernel hides {@code trusted.overlay.*}.
+     */
+    static final class User implements UserDefinedFileAttributeView {
+        private final Overlay overlay;
+        private final OverlayPath path;
+        private final boolean follow;
+
+        User(Overlay overlay, OverlayPath path, boolean follow) {
+            this.overlay = overlay;
+            this.path = path;
+            this.follow = follow;
+        }
+
+        @Override
+        public String name() {
+            return "user";
+        }
+
+        private UserDefinedFileAttributeView visible(Overlay.Node n) throws IOException {
+            UserDefinedFileAttributeView v =
+                    Files.getFileAttributeView(n.visible(), UserDefinedFileAttributeView.class, NOFOLLOW_LINKS);
+            if (v == null) {
+                throw new UnsupportedOperationException("no user attributes on " + path);
+            }
+            return v;
+        }
+
+        private static void checkName(String name) throws IOException {
+            if (name.startsWith(Overlay.PRIVATE_XATTRS)) {
+                throw new ErrnoFileSystemException(
+                        name, null, Errno.EPERM, "user.overlay.* attributes belong to the overlay");
+            }
+        }
+
+        private <T> T reading(Overlay.Node n, IoCall<T> call) throws IOException {
+            try {
+                return call.run();
+            } catch (NoSuchFileException | UnsupportedOperationException e) {
+                throw e;
+            } catch (IOException e) {
+                if (n.layer() == Overlay.Layer.LOWER
+                        && !(e instanceof FileSystemException fse
+                                && fse.getReason() != null
+                                && fse.getReason().startsWith("No data available"))) {
+                    throw overlay.lowerError(n.rel(), "getxattr", e);
+                }
+                throw e;
+            }
+        }
+
+        @FunctionalInterface
+        private interface IoCall<T> {
+            T run() throws IOException;
+        }
+
+        @Override
+        public List<String> list() throws IOException {
+            Overlay.Node n = node(overlay, path, follow);
+            UserDefinedFileAttributeView v = visible(n);
+            List<String> all = reading(n, v::list);
+            List<String> out = new ArrayList<>(all.size());
+            for (String s : all) {
+                if (!s.startsWith(Overlay.PRIVATE_XATTRS)) {
+                    out.add(s);
+                }
+            }
+            return out;
+        }
+
+        @Override
+        public int size(String name) throws IOException {
+            checkName(name);
+            Overlay.Node n = node(overlay, path, follow);
+            UserDefinedFileAttributeView v = visible(n);
+            return reading(n, () -> v.size(name));
+        }
+
+        @Override
+        public int read(String name, ByteBuffer dst) throws IOException {
+            checkName(name);
+            Overlay.Node n = node(overlay, path, follow);
+            UserDefinedFileAttributeView v = visible(n);
+            return reading(n, () -> v.read(name, dst));
+        }
+
+        @Override
+        public int write(String name, ByteBuffer src) throws IOException {
+            checkName(name);
+            Path up = overlay.copyUpForChange(node(overlay, path, follow));
+            return Files.getFileAttributeView(up, UserDefinedFileAttributeView.class, NOFOLLOW_LINKS)
+                    .write(name, src);
+        }
+
+        @Override
+        public void delete(String name) throws IOException {
+            checkName(name);
+            Path up = overlay.copyUpForChange(node(overlay, path, follow));
+            Files.getFileAttributeView(up, UserDefinedFileAttributeView.class, NOFOLLOW_LINKS)
+                    .delete(name);
+        }
+    }
+}
