@@ -11,6 +11,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -138,41 +139,15 @@ final class MountCommand implements Callable<Integer> {
                     + (e.getClass() == IOException.class ? e.getMessage() : Errors.describe(e)));
             return 1;
         }
-        Serve.run("holdfast-unmount", new Serve.Served() {
-            @Override
-            public void ready() {
-                System.out.println("mounted " + volume + " at " + mountPoint + "; stop with Ctrl-C or 'fusermount3 -u "
-                        + mountPoint + "'");
-                System.out.flush();
-            }
-
-            @Override
-            public boolean ended() {
-                return mount.isClosed() || !MountTable.isMountPoint(realMountPoint);
-            }
-
-            @Override
-            public void stopping(Serve.Reason why) {
-                if (why == Serve.Reason.ENDED) {
-                    System.out.println(mountPoint + " was unmounted");
-                }
-            }
-
-            /** Unmounts and closes the volume; reports a failure of either and goes on (exit 0). */
-            @Override
-            public void close() {
-                try {
-                    mount.close();
-                } catch (IOException | RuntimeException e) {
-                    System.err.println("holdfast mount: error while unmounting: " + Errors.describe(e));
-                }
-                try {
-                    locations.close();
-                } catch (IOException | RuntimeException e) {
-                    System.err.println("holdfast mount: error while closing " + name + ": " + Errors.describe(e));
-                }
-            }
-        });
+        Serve.run(
+                "holdfast-unmount",
+                new FuseServed(
+                        "holdfast mount",
+                        "mounted " + volume + " at " + mountPoint,
+                        mount,
+                        mountPoint,
+                        realMountPoint,
+                        List.of(locations)));
         return 0;
     }
 

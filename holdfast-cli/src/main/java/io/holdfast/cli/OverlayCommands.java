@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -150,42 +151,16 @@ final class OverlayCommands {
                 return 1;
             }
             OverlayFileSystem served = overlay;
-            Serve.run("holdfast-overlay-unmount", new Serve.Served() {
-                @Override
-                public void ready() {
-                    System.out.println("mounted " + lower + " under " + upper + " at " + mountPoint + " ("
-                            + served.whiteoutFormat() + " whiteouts, work directory " + served.work()
-                            + "); stop with Ctrl-C or 'fusermount3 -u " + mountPoint + "'");
-                    System.out.flush();
-                }
-
-                @Override
-                public boolean ended() {
-                    return mount.isClosed() || !MountCommand.MountTable.isMountPoint(realMountPoint);
-                }
-
-                @Override
-                public void stopping(Serve.Reason why) {
-                    if (why == Serve.Reason.ENDED) {
-                        System.out.println(mountPoint + " was unmounted");
-                    }
-                }
-
-                @Override
-                public void close() {
-                    try {
-                        mount.close();
-                    } catch (IOException | RuntimeException e) {
-                        System.err.println("holdfast overlay mount: error while unmounting: " + Errors.describe(e));
-                    }
-                    try {
-                        served.close();
-                        locations.close();
-                    } catch (IOException | RuntimeException e) {
-                        System.err.println("holdfast overlay mount: error while closing: " + Errors.describe(e));
-                    }
-                }
-            });
+            Serve.run(
+                    "holdfast-overlay-unmount",
+                    new FuseServed(
+                            "holdfast overlay mount",
+                            "mounted " + lower + " under " + upper + " at " + mountPoint + " ("
+                                    + served.whiteoutFormat() + " whiteouts, work directory " + served.work() + ")",
+                            mount,
+                            mountPoint,
+                            realMountPoint,
+                            List.of(served, locations)));
             return 0;
         }
     }

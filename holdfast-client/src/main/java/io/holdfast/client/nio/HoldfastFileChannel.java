@@ -199,12 +199,12 @@ final class HoldfastFileChannel extends FileChannel {
         return total == 0 && want(dst) ? -1 : total;
     }
 
-    /** Reads up to {@link #CHUNK} bytes at {@code at} into the read-ahead window. */
-    private void fill(long at) throws IOException {
-        // Counted before the wait: a write another channel begins after this line moves the count,
-        // so the window is not reused past it; one begun before it is waited for here.
-        long changesBefore = fs.changeCount();
-        Response r = query(new Request.Read(inode, at, CHUNK));
+    /**
+     * Reads up to {@code length} bytes at {@code at} from the volume, checking the data's CRC32C
+     * (EIO on a mismatch) and that no more came than asked for (EPROTO).
+     */
+    private byte[] readVerified(long at, int length) throws IOException {
+        Response r = query(new Request.Read(inode, at, length));
         byte[] bytes = switch (r) {
             case Response.Data d -> {
                 if (Checksums.crc32c(d.bytes()) != d.crc32c()) {
@@ -216,10 +216,19 @@ final class HoldfastFileChannel extends FileChannel {
             case Response.Error e -> throw Errors.toException(e, name, null);
             default -> throw Errors.unexpected(r, name);
         };
-        if (bytes.length > CHUNK) {
+        if (bytes.length > length) {
             throw new ErrnoFileSystemException(
-                    name, null, Errno.EPROTO, "read returned " + bytes.length + " bytes, asked for " + CHUNK);
+                    name, null, Errno.EPROTO, "read returned " + bytes.length + " bytes, asked for " + length);
         }
+        return bytes;
+    }
+
+    /** Reads up to {@link #CHUNK} bytes at {@code at} into the read-ahead window. */
+    private void fill(long at) throws IOException {
+        // Counted before the wait: a write another channel begins after this line moves the count,
+        // so the window is not reused past it; one begun before it is waited for here.
+        long changesBefore = fs.changeCount();
+        byte[] bytes = readVerified(at, CHUNK);
         window = bytes;
         windowStart = at;
         windowChanges = changesBefore;
@@ -294,22 +303,7 @@ final class HoldfastFileChannel extends FileChannel {
         while (dst.hasRemaining()) {
             int want = Math.min(dst.remaining(), CHUNK);
             long at = pos + total;
-            Response r = query(new Request.Read(inode, at, want));
-            byte[] bytes = switch (r) {
-                case Response.Data d -> {
-                    if (Checksums.crc32c(d.bytes()) != d.crc32c()) {
-                        throw new ErrnoFileSystemException(
-                                name, null, Errno.EIO, "checksum mismatch reading inode " + inode + " at offset " + at);
-                    }
-                    yield d.bytes();
-                }
-                case Response.Error e -> throw Errors.toException(e, name, null);
-                default -> throw Errors.unexpected(r, name);
-            };
-            if (bytes.length > want) {
-                throw new ErrnoFileSystemException(
-                        name, null, Errno.EPROTO, "read returned " + bytes.length + " bytes, asked for " + want);
-            }
+            byte[] bytes = readVerified(at, want);
             dst.put(bytes);
             total += bytes.length;
             if (bytes.length < want) {

@@ -32,9 +32,9 @@ final class LeaseKeeper implements AutoCloseable {
     private final VolumeService.LeaseChannel channel;
     private final Runnable drop;
     private final String volume;
-    /** Until when the lease holds, System.nanoTime() scale; as good as none while {@link #validUntil} is 0. */
+    /** Until when the lease holds, System.nanoTime() scale; meaningful only while {@link #valid} holds. */
     private volatile long validUntilNanos;
-
+    /** Whether a lease was granted in the current epoch (false before the first grant, after a lost session). */
     private volatile boolean valid;
     /** The leader's lease table epoch this session's numbers count in, 0 before the first answer. */
     private long epoch;
