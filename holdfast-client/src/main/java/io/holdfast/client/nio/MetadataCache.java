@@ -34,10 +34,12 @@ import java.util.function.BooleanSupplier;
  *       and its inode's, every extended attribute answer; everything if the path's inode is not
  *       known here (another name of it may be cached);
  *   <li>names ({@code Create}, {@code Mkdir}, {@code Symlink}, {@code Mknod}, {@code Link},
- *       {@code Unlink}, {@code Rmdir}, {@code Rename}): the answers about both paths, their parents
- *       and the inodes involved, every negative answer and every directory page (a path through a
- *       symbolic link may name the same directory); everything when a directory is renamed or
- *       removed, or an inode that changes is not known here.
+ *       {@code Unlink}, {@code Rmdir}, {@code Rename}): the answers about both paths (a negative
+ *       one among them), their parents (attributes and directory pages) and the inodes involved;
+ *       everything when a directory is renamed or removed, or an inode that changes is not known
+ *       here. Path-keyed answers are about that exact path: the volume resolves them without
+ *       following symbolic links (a link among the parents answers ENOTDIR, which is not cached,
+ *       and the client resolves it to the real path), so no other path names the same entry.
  * </ul>
  *
  * <p>{@code stat} that follows symbolic links is answered from {@code stat} without following
@@ -51,15 +53,13 @@ final class MetadataCache {
     /** The most answers kept. */
     static final int MAX_ENTRIES = 200_000;
 
-    private record Entry(Response response, String path, long inode, boolean negative, boolean xattr, boolean page) {}
+    private record Entry(Response response, String path, long inode, boolean negative) {}
 
     private final BooleanSupplier leaseValid;
     private final LinkedHashMap<Request.Query, Entry> entries = new LinkedHashMap<>(1024, 0.75f, true);
     private final Map<String, Set<Request.Query>> byPath = new HashMap<>();
     private final Map<Long, Set<Request.Query>> byInode = new HashMap<>();
-    private final Set<Request.Query> negatives = new HashSet<>();
     private final Set<Request.Query> xattrs = new HashSet<>();
-    private final Set<Request.Query> pages = new HashSet<>();
     private long generation;
     private long hits;
     private long misses;
@@ -144,8 +144,7 @@ final class MetadataCache {
         long inode = q instanceof Request.GetAttrByInode g
                 ? g.inode()
                 : r instanceof Response.AttrReply a ? a.attr().inode() : -1;
-        boolean xattr = q instanceof Request.GetXattr || q instanceof Request.ListXattr;
-        Entry e = new Entry(r, path, inode, negative, xattr, q instanceof Request.ReadDir);
+        Entry e = new Entry(r, path, inode, negative);
         remove(q);
         entries.put(q, e);
         if (path != null) {
@@ -154,14 +153,8 @@ final class MetadataCache {
         if (inode >= 0) {
             byInode.computeIfAbsent(inode, k -> new HashSet<>()).add(q);
         }
-        if (negative) {
-            negatives.add(q);
-        }
-        if (xattr) {
+        if (q instanceof Request.GetXattr || q instanceof Request.ListXattr) {
             xattrs.add(q);
-        }
-        if (e.page()) {
-            pages.add(q);
         }
         while (entries.size() > MAX_ENTRIES) {
             remove(entries.keySet().iterator().next());
@@ -174,9 +167,7 @@ final class MetadataCache {
         entries.clear();
         byPath.clear();
         byInode.clear();
-        negatives.clear();
         xattrs.clear();
-        pages.clear();
     }
 
     /** Drops what this client's mutation changes (see the class comment) and moves the generation. */
@@ -252,8 +243,6 @@ final class MetadataCache {
             }
             dropPath(parent);
         }
-        dropAll(negatives);
-        dropAll(pages);
     }
 
     private static List<String> concat(List<String> a, String b) {
@@ -322,9 +311,7 @@ final class MetadataCache {
                 byInode.remove(e.inode());
             }
         }
-        negatives.remove(q);
         xattrs.remove(q);
-        pages.remove(q);
     }
 
     private static String parentOf(String path) {
