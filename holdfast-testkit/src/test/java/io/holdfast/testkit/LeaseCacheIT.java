@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.holdfast.client.nio.CacheStats;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.file.FileSystem;
 import java.nio.file.FileSystems;
@@ -78,19 +79,25 @@ class LeaseCacheIT {
         Files.writeString(dir.resolve("f"), "hello");
         Files.size(dir.resolve("f")); // fills the cache
         long hitsBefore = CacheStats.of(a).hits();
-        for (int i = 0; i < 50; i++) {
-            assertThat(Files.size(dir.resolve("f"))).isEqualTo(5);
-            assertThat(Files.exists(dir.resolve("missing"))).isFalse();
-        }
-        try (Stream<Path> s = Files.list(dir)) {
-            assertThat(s.count()).isEqualTo(1);
-        }
-        try (Stream<Path> s = Files.list(dir)) {
-            assertThat(s.count()).isEqualTo(1);
-        }
-        assertThat(CacheStats.of(a).hits() - hitsBefore)
-                .as("stat, negative lookup and listing answered from the cache")
-                .isGreaterThanOrEqualTo(100);
+        // a loaded machine may delay a renewal past the lease (answers then come from the volume):
+        // repeat until the cache has answered 100 times, within a deadline
+        MiniCluster.await(
+                LEASE_DEADLINE,
+                () -> {
+                    try {
+                        for (int i = 0; i < 10; i++) {
+                            assertThat(Files.size(dir.resolve("f"))).isEqualTo(5);
+                            assertThat(Files.exists(dir.resolve("missing"))).isFalse();
+                            try (Stream<Path> s = Files.list(dir)) {
+                                assertThat(s.count()).isEqualTo(1);
+                            }
+                        }
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                    return CacheStats.of(a).hits() - hitsBefore >= 100;
+                },
+                "100 answers to stat, negative lookups and listings from the cache");
     }
 
     @Test
@@ -99,6 +106,7 @@ class LeaseCacheIT {
         FileSystem b = client(1);
         Path dirA = Files.createDirectories(a.getPath("/shared"));
         Path dirB = b.getPath("/shared");
+        long dropsBefore = CacheStats.of(a).drops();
         for (int i = 0; i < 20; i++) {
             Path fa = dirA.resolve("f" + i);
             // a caches "no such file", the directory listing and the directory's attributes
