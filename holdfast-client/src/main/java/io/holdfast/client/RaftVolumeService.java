@@ -362,22 +362,25 @@ final class RaftVolumeService implements VolumeService {
 
     private synchronized RaftClient leaseClient() {
         if (leaseClient == null) {
-            leaseClient = newClient.get();
-            if (closed) {
-                RaftClients.closeQuietly(leaseClient);
-            }
+            leaseClient = built();
         }
         return leaseClient;
     }
 
     private synchronized RaftClient client() {
         if (client == null) {
-            client = newClient.get(); // after close() too: its requests then fail as on a closed client
-            if (closed) {
-                RaftClients.closeQuietly(client);
-            }
+            client = built();
         }
         return client;
+    }
+
+    /** A new client from {@link #newClient}; after close() too: its requests then fail as on a closed client. */
+    private RaftClient built() {
+        RaftClient c = newClient.get();
+        if (closed) {
+            RaftClients.closeQuietly(c);
+        }
+        return c;
     }
 
     @Override

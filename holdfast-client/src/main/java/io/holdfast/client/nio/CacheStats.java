@@ -1,7 +1,6 @@
 package io.holdfast.client.nio;
 
 import java.nio.file.FileSystem;
-import java.util.List;
 
 /**
  * A snapshot of a Holdfast file system's metadata cache and read lease, for status pages,
@@ -24,10 +23,6 @@ public record CacheStats(long hits, long misses, long entries, long drops, boole
         if (!(fs instanceof HoldfastFileSystem h)) {
             throw new IllegalArgumentException("not a Holdfast file system: " + fs);
         }
-        List<Long> c = h.cacheCounts();
-        if (c == null) {
-            return new CacheStats(0, 0, 0, 0, false);
-        }
-        return new CacheStats(c.get(0), c.get(1), c.get(2), h.cacheDrops(), h.leaseValid());
+        return h.cacheStats();
     }
 }

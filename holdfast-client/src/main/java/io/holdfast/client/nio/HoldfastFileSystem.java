@@ -337,19 +337,9 @@ public final class HoldfastFileSystem extends FileSystem {
         return r;
     }
 
-    /** Cache hits, misses and entries, or null without a cache (for tests and metrics). */
-    List<Long> cacheCounts() {
-        return cache == null ? null : cache.counts();
-    }
-
-    /** Times the cache was dropped for the leader (0 without a cache). */
-    long cacheDrops() {
-        return leases == null ? 0 : leases.drops();
-    }
-
-    /** Whether this file system's read lease holds now (false without a cache). */
-    boolean leaseValid() {
-        return leases != null && leases.valid();
+    /** The metadata cache's statistics (all zero, no lease, without a cache). */
+    CacheStats cacheStats() {
+        return cache == null ? new CacheStats(0, 0, 0, 0, false) : cache.stats(leases.drops(), leases.valid());
     }
 
     // ---- write-behind window ---------------------------------------------------------------

@@ -32,10 +32,8 @@ final class LeaseKeeper implements AutoCloseable {
     private final VolumeService.LeaseChannel channel;
     private final Runnable drop;
     private final String volume;
-    /** Until when the lease holds, System.nanoTime() scale; meaningful only while {@link #valid} holds. */
-    private volatile long validUntilNanos;
-    /** Whether a lease was granted in the current epoch (false before the first grant, after a lost session). */
-    private volatile boolean valid;
+    /** Until when the lease holds, System.nanoTime() scale (already past while none is granted). */
+    private volatile long validUntilNanos = System.nanoTime();
     /** The leader's lease table epoch this session's numbers count in, 0 before the first answer. */
     private long epoch;
     /** The highest invalidation number this client has applied (dropped its cache for). */
@@ -67,7 +65,7 @@ final class LeaseKeeper implements AutoCloseable {
 
     /** Whether the lease holds now: cached answers may be used. */
     boolean valid() {
-        return valid && System.nanoTime() - validUntilNanos < 0;
+        return System.nanoTime() - validUntilNanos < 0;
     }
 
     /** Times the cache was dropped for the leader (another client's change, a new leader, a lost session). */
@@ -138,14 +136,14 @@ final class LeaseKeeper implements AutoCloseable {
                 unchanged = false;
             } else if (l.seq() < 0) {
                 // the leader does not know this session (its lease ran out there, or a new leader)
-                valid = false;
+                validUntilNanos = System.nanoTime();
                 epoch = 0;
                 acked = 0;
                 dropIt = true;
                 unchanged = false;
             } else if (l.epoch() != epoch || l.seq() > acked) {
                 if (l.epoch() != epoch) {
-                    valid = false;
+                    validUntilNanos = System.nanoTime(); // a lease of another epoch is no lease
                 }
                 dropIt = true;
                 unchanged = false;
@@ -173,7 +171,6 @@ final class LeaseKeeper implements AutoCloseable {
                 return;
             }
             validUntilNanos = sentNanos + TimeUnit.MILLISECONDS.toNanos(l.grantedMillis() - MARGIN_MILLIS);
-            valid = true;
         }
     }
 
@@ -209,7 +206,7 @@ final class LeaseKeeper implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        valid = false;
+        validUntilNanos = System.nanoTime();
         renewer.interrupt();
         poller.interrupt();
     }

@@ -53,7 +53,7 @@ final class MetadataCache {
     /** The most answers kept. */
     static final int MAX_ENTRIES = 200_000;
 
-    private record Entry(Response response, String path, long inode, boolean negative) {}
+    private record Entry(Response response, String path, long inode) {}
 
     private final BooleanSupplier leaseValid;
     private final LinkedHashMap<Request.Query, Entry> entries = new LinkedHashMap<>(1024, 0.75f, true);
@@ -144,7 +144,7 @@ final class MetadataCache {
         long inode = q instanceof Request.GetAttrByInode g
                 ? g.inode()
                 : r instanceof Response.AttrReply a ? a.attr().inode() : -1;
-        Entry e = new Entry(r, path, inode, negative);
+        Entry e = new Entry(r, path, inode);
         remove(q);
         entries.put(q, e);
         if (path != null) {
@@ -200,9 +200,12 @@ final class MetadataCache {
         }
     }
 
-    /** Hits and misses so far (a miss: an answer looked for and not found, or found without a lease). */
-    synchronized List<Long> counts() {
-        return List.of(hits, misses, (long) entries.size());
+    /**
+     * The cache's statistics (a miss: an answer looked for and not found, or found without a
+     * lease), with the lease keeper's {@code drops} and whether its lease is {@code valid}.
+     */
+    synchronized CacheStats stats(long drops, boolean valid) {
+        return new CacheStats(hits, misses, entries.size(), drops, valid);
     }
 
     private void attributes(String path) {
@@ -228,11 +231,13 @@ final class MetadataCache {
                 clear(); // an inode with possibly other names cached, not known here
                 return;
             }
-            if (!e.negative()) {
-                dropInode(e.inode());
-            }
+            dropInode(e.inode()); // a negative answer has no inode (-1): nothing to drop
         }
-        for (String p : created == null ? changed : concat(changed, created)) {
+        List<String> touched = new ArrayList<>(changed);
+        if (created != null) {
+            touched.add(created);
+        }
+        for (String p : touched) {
             dropPath(p);
             String parent = parentOf(p);
             Attr pa = knownAttr(parent);
@@ -243,12 +248,6 @@ final class MetadataCache {
             }
             dropPath(parent);
         }
-    }
-
-    private static List<String> concat(List<String> a, String b) {
-        ArrayList<String> all = new ArrayList<>(a);
-        all.add(b);
-        return all;
     }
 
     private Entry knownEntry(String path) {

@@ -17,6 +17,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 
 /**
  * The read leases of one volume's client sessions, kept by the member that leads the volume's
@@ -147,12 +148,7 @@ final class LeaseTable implements AutoCloseable {
      * linearizable read path confirmed leadership.
      */
     Response renew(UUID session, long currentTerm) {
-        Response r;
-        synchronized (this) {
-            r = renewLocked(session, currentTerm);
-        }
-        runLater();
-        return r;
+        return locked(() -> renewLocked(session, currentTerm));
     }
 
     private Response renewLocked(UUID session, long currentTerm) {
@@ -184,12 +180,7 @@ final class LeaseTable implements AutoCloseable {
      * renew.
      */
     CompletableFuture<Response> poll(Request.LeasePoll poll, long currentTerm) {
-        CompletableFuture<Response> r;
-        synchronized (this) {
-            r = pollLocked(poll, currentTerm);
-        }
-        runLater();
-        return r;
+        return locked(() -> pollLocked(poll, currentTerm));
     }
 
     private CompletableFuture<Response> pollLocked(Request.LeasePoll poll, long currentTerm) {
@@ -230,12 +221,7 @@ final class LeaseTable implements AutoCloseable {
      * @param mutator the session that sent the mutation (its own cache is its business), or null
      */
     CompletableFuture<Void> afterMutation(UUID mutator, long mutationTerm) {
-        CompletableFuture<Void> r;
-        synchronized (this) {
-            r = afterMutationLocked(mutator, mutationTerm);
-        }
-        runLater();
-        return r;
+        return locked(() -> afterMutationLocked(mutator, mutationTerm));
     }
 
     private CompletableFuture<Void> afterMutationLocked(UUID mutator, long mutationTerm) {
@@ -359,6 +345,16 @@ final class LeaseTable implements AutoCloseable {
             scheduleSweep(now);
         }
         runLater();
+    }
+
+    /** Runs {@code body} under the monitor, then the completions it queued, outside it. */
+    private <T> T locked(Supplier<T> body) {
+        T r;
+        synchronized (this) {
+            r = body.get();
+        }
+        runLater();
+        return r;
     }
 
     /** Runs the completions queued under the monitor, outside it. */

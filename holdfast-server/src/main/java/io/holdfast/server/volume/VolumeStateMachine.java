@@ -397,10 +397,15 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
 
     /** The addresses of this group's members, from its Raft configuration (current and, during a change, old). */
     private List<String> members() throws HoldfastException {
+        return division().getRaftConf().getAllPeers().stream()
+                .map(p -> p.getAddress())
+                .toList();
+    }
+
+    /** This member's Raft division. */
+    private RaftServer.Division division() throws HoldfastException {
         try {
-            return getServer().get().getDivision(getGroupId()).getRaftConf().getAllPeers().stream()
-                    .map(p -> p.getAddress())
-                    .toList();
+            return getServer().get().getDivision(getGroupId());
         } catch (IOException | ExecutionException e) {
             throw new HoldfastException(Errno.EAGAIN, "this member's Raft configuration is not available: " + e);
         } catch (InterruptedException e) {
@@ -506,15 +511,7 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
 
     /** Answers a lease request: only the leader keeps leases (see {@link LeaseTable}). */
     private CompletableFuture<Response> leaseQuery(Request.Query q) throws HoldfastException {
-        RaftServer.Division div;
-        try {
-            div = getServer().get().getDivision(getGroupId());
-        } catch (IOException | ExecutionException e) {
-            throw LeaseTable.notLeader(getGroupId().toString());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw LeaseTable.notLeader(getGroupId().toString());
-        }
+        RaftServer.Division div = division();
         if (!div.getInfo().isLeader()) {
             throw LeaseTable.notLeader(getGroupId().toString());
         }
