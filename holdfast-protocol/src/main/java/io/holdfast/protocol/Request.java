@@ -84,7 +84,9 @@ public sealed interface Request {
     /**
      * POSIX {@code rename(2)}; with {@link #NOREPLACE} fails with {@link Errno#EEXIST} if the
      * target exists (Linux {@code renameat2} {@code RENAME_NOREPLACE}). Reply:
-     * {@link Response.Ok}.
+     * {@link Response.AttrReply} with the moved inode's attributes after the rename (its change
+     * time is the entry's timestamp, which both parents' modification and change times become), or
+     * {@link Response.Ok} when the rename does nothing (both names are the same inode).
      */
     record Rename(Caller caller, String from, String to, int flags) implements Mutation {
         /** Fail instead of replacing an existing target. */

@@ -352,7 +352,7 @@ final class Namespace {
         sn = mustNode(t, sid);
         sn.ctimeNanos = ts;
         putNode(t, sid, sn);
-        return new Response.Ok();
+        return new Response.AttrReply(sn.toAttr(sid));
     }
 
     Response setAttr(Txn t, long ts, Request.SetAttr m) throws Fail, IOException {

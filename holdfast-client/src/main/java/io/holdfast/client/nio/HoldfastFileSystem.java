@@ -300,11 +300,13 @@ public final class HoldfastFileSystem extends FileSystem {
         if (cache == null) {
             return Errors.await(service.submit(m));
         }
-        cache.invalidate(m);
+        MetadataCache.Change change = cache.begin(m);
+        Response r = null;
         try {
-            return Errors.await(service.submit(m));
+            r = Errors.await(service.submit(m));
+            return r;
         } finally {
-            cache.invalidate(m); // answers to queries sent meanwhile may predate it
+            cache.end(change, r); // answers to queries sent meanwhile may predate it
         }
     }
 
@@ -368,9 +370,7 @@ public final class HoldfastFileSystem extends FileSystem {
         }
         long ticket = writes.begin();
         changes.incrementAndGet();
-        if (cache != null) {
-            cache.invalidate(w);
-        }
+        MetadataCache.Change change = cache == null ? null : cache.begin(w);
         CompletableFuture<Response> f;
         try {
             f = service.submit(w);
@@ -379,8 +379,8 @@ public final class HoldfastFileSystem extends FileSystem {
         }
         f.whenComplete((r, t) -> {
             try {
-                if (cache != null) {
-                    cache.invalidate(w);
+                if (change != null) {
+                    cache.end(change, t == null ? r : null);
                 }
                 onDone.accept(r, t);
             } finally {

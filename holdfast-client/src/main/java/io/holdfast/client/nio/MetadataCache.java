@@ -5,7 +5,6 @@ import io.holdfast.protocol.Attr;
 import io.holdfast.protocol.FileType;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Iterator;
@@ -13,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -23,9 +23,10 @@ import java.util.function.BooleanSupplier;
  *
  * <h2>This client's own mutations</h2>
  *
- * Each is applied to the cache twice, when sent and when answered ({@link #invalidate}), and each
- * time the {@linkplain #generation() generation} moves: an answer to a query sent before may
- * describe the volume before the mutation and is not stored ({@link #put}). What a mutation drops:
+ * Each is seen twice, when sent ({@link #begin}) and when answered ({@link #end}), and each time
+ * the {@linkplain #generation() generation} moves: an answer to a query sent before may describe
+ * the volume before the mutation and is not stored ({@link #put}). Both times the same answers
+ * are dropped, chosen when it is sent:
  *
  * <ul>
  *   <li>data ({@code Write}, {@code Truncate}, {@code Fallocate}, {@code DropOrphan}): the inode's
@@ -34,13 +35,32 @@ import java.util.function.BooleanSupplier;
  *       and its inode's, every extended attribute answer; everything if the path's inode is not
  *       known here (another name of it may be cached);
  *   <li>names ({@code Create}, {@code Mkdir}, {@code Symlink}, {@code Mknod}, {@code Link},
- *       {@code Unlink}, {@code Rmdir}, {@code Rename}): the answers about both paths (a negative
+ *       {@code Unlink}, {@code Rmdir}, {@code Rename}): the answers about the paths (a negative
  *       one among them), their parents (attributes and directory pages) and the inodes involved;
- *       everything when a directory is renamed or removed, or an inode that changes is not known
- *       here. Path-keyed answers are about that exact path: the volume resolves them without
- *       following symbolic links (a link among the parents answers ENOTDIR, which is not cached,
- *       and the client resolves it to the real path), so no other path names the same entry.
+ *       everything when a directory is renamed, or an inode that changes is not known here.
+ *       Path-keyed answers are about that exact path: the volume resolves them without following
+ *       symbolic links (a link among the parents answers ENOTDIR, which is not cached, and the
+ *       client resolves it to the real path), so no other path names the same entry. An empty
+ *       directory's removal leaves no answer below it that could still be true but negative ones.
  * </ul>
+ *
+ * <p>When the answer comes and no other mutation of this client was sent or answered meanwhile
+ * (so nothing else can have changed the same entries between the two), what the answer says is
+ * kept instead of asked again: the new attributes of a created, linked, changed or written inode;
+ * a negative answer for a removed or renamed name; and for a name created in or unlinked from a
+ * directory whose attributes were cached, the directory's new attributes, which follow from the
+ * answer: the entry's change time is the log entry's one timestamp, which POSIX makes the
+ * parent's new modification and change time, and a new subdirectory adds one link.
+ *
+ * <h2>Complete directories</h2>
+ *
+ * A directory this client created is known to be empty; while only this client changes its names
+ * (another client's change drops the whole cache) every name created, linked, removed or renamed
+ * in it is noted, so a lookup of a name not among them is answered "does not exist" without a
+ * round trip: the lookup before every create. A directory's names stop being known when a change
+ * to them failed without an answer, interleaved with another change of this client, or was
+ * refused (an EEXIST says the cache was wrong). At most {@link #MAX_COMPLETE_DIRECTORIES}
+ * directories of at most {@link #MAX_COMPLETE_NAMES} names each are kept.
  *
  * <p>{@code stat} that follows symbolic links is answered from {@code stat} without following
  * when the path is not a link ({@link #followable}). Not cached: file content (read through the
@@ -52,15 +72,30 @@ import java.util.function.BooleanSupplier;
 final class MetadataCache {
     /** The most answers kept. */
     static final int MAX_ENTRIES = 200_000;
+    /** The most directories whose every name is known ({@link #complete}). */
+    static final int MAX_COMPLETE_DIRECTORIES = 4096;
+    /** The most names kept for one complete directory: a larger one is no longer complete here. */
+    static final int MAX_COMPLETE_NAMES = 100_000;
 
     private record Entry(Response response, String path, long inode) {}
 
     private final BooleanSupplier leaseValid;
     private final LinkedHashMap<Request.Query, Entry> entries = new LinkedHashMap<>(1024, 0.75f, true);
-    private final Map<String, Set<Request.Query>> byPath = new HashMap<>();
+    /** Sorted, so the answers below a path are found together ({@link #dropBelow}). */
+    private final TreeMap<String, Set<Request.Query>> byPath = new TreeMap<>();
+
     private final Map<Long, Set<Request.Query>> byInode = new HashMap<>();
     private final Set<Request.Query> xattrs = new HashSet<>();
+    /**
+     * Directories whose every name this client knows (it created them empty and saw every change
+     * to their names since), by path, in insertion order: a name not among them does not exist.
+     */
+    private final LinkedHashMap<String, Set<String>> complete = new LinkedHashMap<>();
+
     private long generation;
+    /** This client's mutations sent and not yet answered. */
+    private int pending;
+
     private long hits;
     private long misses;
 
@@ -93,7 +128,18 @@ final class MetadataCache {
             return null;
         }
         Entry e = entries.get(q);
-        if (e == null || !leaseValid.getAsBoolean()) {
+        if (!leaseValid.getAsBoolean()) {
+            misses++;
+            return null;
+        }
+        if (e == null && q instanceof Request.GetAttr g && !"/".equals(g.path())) {
+            Set<String> names = complete.get(parentOf(g.path()));
+            if (names != null && !names.contains(nameOf(g.path()))) {
+                hits++;
+                return new Response.Error(Errno.ENOENT, g.path() + " does not exist");
+            }
+        }
+        if (e == null) {
             misses++;
             return null;
         }
@@ -126,12 +172,9 @@ final class MetadataCache {
         if (generation != this.generation || !cacheable(q) || !leaseValid.getAsBoolean()) {
             return;
         }
-        boolean negative = false;
-        if (r instanceof Response.Error err) {
-            negative = err.errno() == Errno.ENOENT || (err.errno() == Errno.ENODATA && q instanceof Request.GetXattr);
-            if (!negative) {
-                return;
-            }
+        if (r instanceof Response.Error err
+                && !(err.errno() == Errno.ENOENT || (err.errno() == Errno.ENODATA && q instanceof Request.GetXattr))) {
+            return;
         }
         String path = switch (q) {
             case Request.GetAttr g -> g.path();
@@ -144,6 +187,11 @@ final class MetadataCache {
         long inode = q instanceof Request.GetAttrByInode g
                 ? g.inode()
                 : r instanceof Response.AttrReply a ? a.attr().inode() : -1;
+        store(q, r, path, inode);
+    }
+
+    /** Keeps an answer about {@code path} (null if none) and {@code inode} (-1 if none). */
+    private void store(Request.Query q, Response r, String path, long inode) {
         Entry e = new Entry(r, path, inode);
         remove(q);
         entries.put(q, e);
@@ -168,36 +216,346 @@ final class MetadataCache {
         byPath.clear();
         byInode.clear();
         xattrs.clear();
+        complete.clear();
     }
 
-    /** Drops what this client's mutation changes (see the class comment) and moves the generation. */
-    synchronized void invalidate(Request.Mutation m) {
+    /**
+     * Notes a mutation of this client about to be sent: drops what it changes (see the class
+     * comment) and moves the generation. Pass the result to {@link #end} once it is answered.
+     */
+    synchronized Change begin(Request.Mutation m) {
         generation++;
+        pending++;
+        Change c = touched(m);
+        drop(c);
+        c.generation = generation;
+        return c;
+    }
+
+    /**
+     * Notes the answer to a mutation {@link #begin} saw sent: drops again what it changes (answers
+     * to queries sent meanwhile may predate it) and moves the generation. When no other mutation of
+     * this client was sent or answered and no answer was dropped in between, the answer's own
+     * facts are kept (see the class comment).
+     *
+     * @param answer the volume's answer, or null when the mutation failed without one (its effect
+     *     is then unknown)
+     */
+    synchronized void end(Change c, Response answer) {
+        boolean alone = c.generation == generation && pending == 1;
+        generation++;
+        pending--;
+        drop(c);
+        if (!alone || answer == null || answer instanceof Response.Error) {
+            // an error changed nothing, but says a name thought absent exists (or the reverse)
+
+            for (String d : c.directories) {
+                complete.remove(d); // the order of this and the other changes to its names is unknown
+            }
+            return;
+        }
+        learn(c, answer);
+    }
+
+    /** What a mutation changes: the answers to drop, and what {@link #learn} needs afterwards. */
+    static final class Change {
+        final Request.Mutation mutation;
+        final Set<String> paths = new HashSet<>();
+        final Set<Long> inodes = new HashSet<>();
+        /** Directories whose names the mutation changes. */
+        final Set<String> directories = new HashSet<>();
+        /**
+         * Paths whose answers below are dropped too: a name created there turns "does not exist"
+         * below it into "not a directory", a directory removed there may have had answers below.
+         */
+        final Set<String> below = new HashSet<>();
+
+        boolean everything;
+        /**
+         * A rename whose answer teaches nothing here: one that does nothing (the two names are the
+         * same, or name the same inode), or of a directory or a name not known here.
+         */
+        boolean opaque;
+
+        boolean allDirectories;
+        boolean allXattrs;
+        /** The paths whose attributes were cached for the inode whose data changes. */
+        final Set<String> inodePaths = new HashSet<>();
+        /** The parent's attributes before a name is created or removed in it, when known. */
+        Attr parentBefore;
+        /** A rename's source parent's attributes before, when known. */
+        Attr fromParentBefore;
+        /** Whether the name created was known to be absent. */
+        boolean absentBefore;
+
+        long generation;
+
+        Change(Request.Mutation mutation) {
+            this.mutation = mutation;
+        }
+    }
+
+    private Change touched(Request.Mutation m) {
+        Change c = new Change(m);
         switch (m) {
-            case Request.Write w -> dropInode(w.inode());
-            case Request.Truncate t -> dropInode(t.inode());
-            case Request.Fallocate f -> dropInode(f.inode());
-            case Request.DropOrphan d -> dropInode(d.inode());
+            case Request.Write w -> data(c, w.inode());
+            case Request.Truncate t -> data(c, t.inode());
+            case Request.Fallocate f -> data(c, f.inode());
+            case Request.DropOrphan d -> c.inodes.add(d.inode());
             case Request.ScrubMark s -> {}
-            case Request.SetAttr s -> attributes(s.path());
-            case Request.SetXattr s -> attributes(s.path());
-            case Request.RemoveXattr s -> attributes(s.path());
-            case Request.Create c -> names(List.of(), c.path());
-            case Request.Mkdir c -> names(List.of(), c.path());
-            case Request.Symlink c -> names(List.of(), c.path());
-            case Request.Mknod c -> names(List.of(), c.path());
-            case Request.Link l -> names(List.of(l.existing()), l.path());
-            case Request.Unlink u -> names(List.of(u.path()), null);
-            case Request.Rmdir r -> clear();
+            case Request.SetAttr s -> attributes(c, s.path());
+            case Request.SetXattr s -> attributes(c, s.path());
+            case Request.RemoveXattr s -> attributes(c, s.path());
+            case Request.Create x -> name(c, x.path(), true);
+            case Request.Mkdir x -> name(c, x.path(), true);
+            case Request.Symlink x -> name(c, x.path(), true);
+            case Request.Mknod x -> name(c, x.path(), true);
+            case Request.Link l -> {
+                changed(c, l.existing());
+                name(c, l.path(), true);
+            }
+            case Request.Unlink u -> {
+                changed(c, u.path());
+                name(c, u.path(), false);
+            }
+            case Request.Rmdir r -> {
+                changed(c, r.path());
+                name(c, r.path(), false);
+                c.directories.add(r.path());
+            }
             case Request.Rename r -> {
                 Attr from = knownAttr(r.from());
                 if (from == null || from.type() == FileType.DIRECTORY) {
-                    clear(); // every path below it changes
+                    c.everything = true; // every path below it changes
+                    c.opaque = true;
                 } else {
-                    names(List.of(r.from(), r.to()), null);
+                    Entry to = knownEntry(r.to());
+                    c.opaque = r.from().equals(r.to()) || (to != null && to.inode() == from.inode());
+                    changed(c, r.from());
+                    if (!absent(r.to())) {
+                        changed(c, r.to());
+                    }
+                    name(c, r.from(), false);
+                    c.fromParentBefore = c.parentBefore;
+                    c.parentBefore = null;
+                    name(c, r.to(), false);
                 }
             }
         }
+        return c;
+    }
+
+    /** An inode's data (and so its size and times) changes; its names stay. */
+    private void data(Change c, long inode) {
+        c.inodes.add(inode);
+        for (Request.Query q : byInode.getOrDefault(inode, Set.of())) {
+            if (q instanceof Request.GetAttr g) {
+                c.inodePaths.add(g.path());
+            }
+        }
+    }
+
+    /** An inode's attributes change through {@code path}. */
+    private void attributes(Change c, String path) {
+        Attr a = knownAttr(path);
+        if (a == null) {
+            c.everything = true; // its other names' answers are not known here
+            return;
+        }
+        c.paths.add(path);
+        c.inodes.add(a.inode());
+        c.allXattrs = true;
+    }
+
+    /** The inode that {@code path} names changes (its link count): all its names' answers go. */
+    private void changed(Change c, String path) {
+        Entry e = knownEntry(path);
+        if (e == null) {
+            c.everything = true; // an inode with possibly other names cached, not known here
+        } else if (e.inode() >= 0) {
+            c.inodes.add(e.inode());
+        }
+    }
+
+    /** A name is created ({@code created}) or removed in its parent directory. */
+    private void name(Change c, String path, boolean created) {
+        String parent = parentOf(path);
+        c.paths.add(path);
+        c.paths.add(parent);
+        c.below.add(path);
+        c.directories.add(parent);
+        Attr pa = knownAttr(parent);
+        if (pa == null) {
+            c.allDirectories = true; // the parent's attributes may be cached by inode alone
+        } else {
+            c.inodes.add(pa.inode());
+            c.parentBefore = pa;
+        }
+        if (created) {
+            c.absentBefore = absent(path);
+        }
+    }
+
+    /** Whether {@code path} is known not to exist: a negative answer, or absent from a complete directory. */
+    private boolean absent(String path) {
+        Entry e = knownEntry(path);
+        if (e != null) {
+            return e.inode() < 0;
+        }
+        Set<String> names = complete.get(parentOf(path));
+        return names != null && !names.contains(nameOf(path));
+    }
+
+    private void drop(Change c) {
+        if (c.everything) {
+            clear();
+            return;
+        }
+        for (String p : c.paths) {
+            dropPath(p);
+        }
+        for (String p : c.below) {
+            dropBelow(p);
+        }
+        for (long i : c.inodes) {
+            dropInode(i);
+        }
+        if (c.allDirectories) {
+            dropDirectories();
+        }
+        if (c.allXattrs) {
+            dropAll(xattrs);
+        }
+    }
+
+    /** Keeps what a mutation's answer says, when no other change of this client interleaved with it. */
+    private void learn(Change c, Response answer) {
+        Attr a = answer instanceof Response.AttrReply r ? r.attr() : null;
+        switch (c.mutation) {
+            case Request.Write w -> refresh(c, a);
+            case Request.Truncate t -> refresh(c, a);
+            case Request.Fallocate f -> refresh(c, a);
+            case Request.SetAttr s -> known(s.path(), a);
+            case Request.Create x -> created(c, x.path(), a, x.exclusive() || c.absentBefore, false);
+            case Request.Mkdir x -> created(c, x.path(), a, true, true);
+            case Request.Symlink x -> created(c, x.path(), a, true, false);
+            case Request.Mknod x -> created(c, x.path(), a, true, false);
+            case Request.Link l -> {
+                known(l.existing(), a);
+                created(c, l.path(), a, true, false);
+            }
+            case Request.Unlink u -> {
+                removed(u.path());
+                touchParent(c.parentBefore, u.path(), a == null ? -1 : a.ctimeNanos(), 0);
+            }
+            case Request.Rmdir r -> {
+                removed(r.path());
+                complete.remove(r.path());
+            }
+            case Request.Rename r -> {
+                if (c.opaque || a == null) {
+                    return; // a rename that did nothing answers Ok
+                }
+                removed(r.from());
+                Set<String> names = complete.get(parentOf(r.to()));
+                if (names != null) {
+                    names.add(nameOf(r.to()));
+                }
+                known(r.to(), a);
+                if (a != null && parentOf(r.from()).equals(parentOf(r.to()))) {
+                    touchParent(c.parentBefore, r.to(), a.ctimeNanos(), 0);
+                } else if (a != null) {
+                    touchParent(c.fromParentBefore, r.from(), a.ctimeNanos(), 0);
+                    touchParent(c.parentBefore, r.to(), a.ctimeNanos(), 0);
+                }
+            }
+            default -> {}
+        }
+    }
+
+    /** A data change's answer: the inode's new attributes, under the names it was cached by. */
+    private void refresh(Change c, Attr a) {
+        if (a == null) {
+            return;
+        }
+        store(new Request.GetAttrByInode(a.inode()), new Response.AttrReply(a), null, a.inode());
+        for (String path : c.inodePaths) {
+            store(new Request.GetAttr(path, false), new Response.AttrReply(a), path, a.inode());
+        }
+    }
+
+    /** {@code path} now has attributes {@code a} (nothing is kept if null). */
+    private void known(String path, Attr a) {
+        if (a != null) {
+            store(new Request.GetAttr(path, false), new Response.AttrReply(a), path, a.inode());
+            store(new Request.GetAttrByInode(a.inode()), new Response.AttrReply(a), null, a.inode());
+        }
+    }
+
+    /**
+     * A name now exists with attributes {@code a}; when {@code isNew} it did not before, so its
+     * parent's modification and change times became the entry's change time (one timestamp per
+     * log entry; POSIX: creating an entry updates the parent's st_ctime and st_mtime) and, for a
+     * directory, its link count grew by one.
+     */
+    private void created(Change c, String path, Attr a, boolean isNew, boolean directory) {
+        known(path, a);
+        if (a == null || !isNew) {
+            return;
+        }
+        Set<String> names = complete.get(parentOf(path));
+        if (names != null) {
+            if (names.size() >= MAX_COMPLETE_NAMES) {
+                complete.remove(parentOf(path));
+            } else {
+                names.add(nameOf(path));
+            }
+        }
+        if (directory) {
+            completeDirectory(path);
+        }
+        touchParent(c.parentBefore, path, a.ctimeNanos(), directory ? 1 : 0);
+    }
+
+    /** {@code path} no longer exists. */
+    private void removed(String path) {
+        store(new Request.GetAttr(path, false), new Response.Error(Errno.ENOENT, path + " does not exist"), path, -1);
+        Set<String> names = complete.get(parentOf(path));
+        if (names != null) {
+            names.remove(nameOf(path));
+        }
+    }
+
+    /**
+     * The parent of {@code path}, whose attributes were {@code p} (nothing is kept if null), was
+     * touched at {@code ts} with its link count moved by {@code links}.
+     */
+    private void touchParent(Attr p, String path, long ts, int links) {
+        if (p == null || ts < 0) {
+            return;
+        }
+        known(
+                parentOf(path),
+                new Attr(
+                        p.inode(),
+                        p.type(),
+                        p.mode(),
+                        p.nlink() + links,
+                        p.uid(),
+                        p.gid(),
+                        p.size(),
+                        p.atimeNanos(),
+                        ts,
+                        ts,
+                        p.rdev()));
+    }
+
+    /** Notes that this client knows every name in {@code directory}: it just created it, empty. */
+    private void completeDirectory(String directory) {
+        if (complete.size() >= MAX_COMPLETE_DIRECTORIES) {
+            complete.remove(complete.keySet().iterator().next());
+        }
+        complete.put(directory, new HashSet<>());
     }
 
     /**
@@ -206,48 +564,6 @@ final class MetadataCache {
      */
     synchronized CacheStats stats(long drops, boolean valid) {
         return new CacheStats(hits, misses, entries.size(), drops, valid);
-    }
-
-    private void attributes(String path) {
-        Attr a = knownAttr(path);
-        if (a == null) {
-            clear();
-            return;
-        }
-        dropPath(path);
-        dropInode(a.inode());
-        dropAll(xattrs);
-    }
-
-    /**
-     * Names created, removed or moved: {@code changed} name existing inodes that the operation
-     * changes (whose other names must then go too), {@code created} a name that did not exist
-     * (null if none).
-     */
-    private void names(List<String> changed, String created) {
-        for (String p : changed) {
-            Entry e = knownEntry(p);
-            if (e == null) {
-                clear(); // an inode with possibly other names cached, not known here
-                return;
-            }
-            dropInode(e.inode()); // a negative answer has no inode (-1): nothing to drop
-        }
-        List<String> touched = new ArrayList<>(changed);
-        if (created != null) {
-            touched.add(created);
-        }
-        for (String p : touched) {
-            dropPath(p);
-            String parent = parentOf(p);
-            Attr pa = knownAttr(parent);
-            if (pa == null) {
-                dropDirectories(); // the parent's attributes may be cached by inode alone
-            } else {
-                dropInode(pa.inode());
-            }
-            dropPath(parent);
-        }
     }
 
     private Entry knownEntry(String path) {
@@ -273,6 +589,15 @@ final class MetadataCache {
     private void dropPath(String path) {
         Set<Request.Query> qs = byPath.get(path);
         if (qs != null) {
+            dropAll(qs);
+        }
+    }
+
+    private void dropBelow(String path) {
+        String prefix = "/".equals(path) ? "/" : path + "/";
+        // '/' + 1 is '0': every key that starts with the prefix sorts before prefix-with-'0'
+        String end = prefix.substring(0, prefix.length() - 1) + '0';
+        for (Set<Request.Query> qs : List.copyOf(byPath.subMap(prefix, end).values())) {
             dropAll(qs);
         }
     }
@@ -311,6 +636,10 @@ final class MetadataCache {
             }
         }
         xattrs.remove(q);
+    }
+
+    private static String nameOf(String path) {
+        return path.substring(path.lastIndexOf('/') + 1);
     }
 
     private static String parentOf(String path) {

@@ -1,0 +1,171 @@
+package io.holdfast.client.nio;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.holdfast.common.Caller;
+import io.holdfast.protocol.Checksums;
+import io.holdfast.protocol.Request;
+import io.holdfast.protocol.Response;
+import io.holdfast.storage.Brick;
+import io.holdfast.storage.LocalVolumeService;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The metadata cache against the real namespace (a brick): random mutations and queries over a
+ * small tree, and every answer the cache gives must be the one the volume gives at that moment.
+ * Mutations are sometimes overlapped (two in flight, answered in either order) and queries are
+ * sometimes answered between a mutation's sending and its answer, as they are on a mount's many
+ * threads. The seed is printed in every failure.
+ */
+class MetadataCacheModelTest {
+    private static final String[] PATHS = {
+        "/a", "/b", "/d", "/d/x", "/d/y", "/d/e", "/d/e/z", "/e", "/e/x", "/e/y", "/d/e/w"
+    };
+
+    @TempDir
+    Path dir;
+
+    @ParameterizedTest
+    @ValueSource(longs = {1, 2, 3, 4, 5, 6, 7, 8})
+    void everyCachedAnswerIsTheVolumes(long seed) throws Exception {
+        run(seed, 3000);
+    }
+
+    @Test
+    void aRandomSeed() throws Exception {
+        run(System.nanoTime(), 3000);
+    }
+
+    private void run(long seed, int steps) throws Exception {
+        Random rnd = new Random(seed);
+        AtomicLong now = new AtomicLong(1_700_000_000_000L);
+        InstantSource clock = () -> Instant.ofEpochMilli(now.incrementAndGet());
+        try (Brick brick = Brick.open(dir.resolve("b" + seed));
+                LocalVolumeService volume = new LocalVolumeService(brick, clock)) {
+            MetadataCache cache = new MetadataCache(() -> true);
+            List<Long> inodes = new ArrayList<>();
+            int hits = 0;
+            List<String> trace = new ArrayList<>();
+            for (int step = 0; step < steps; step++) {
+                String where = "seed " + seed + " step " + step + " after "
+                        + String.join("\n  ", trace.subList(Math.max(0, trace.size() - 40), trace.size())) + "\n";
+                int kind = rnd.nextInt(10);
+                if (kind < 5) {
+                    for (int k = rnd.nextInt(4); k >= 0; k--) {
+                        Request.Query q = query(rnd, inodes);
+                        Response truth = volume.query(q).get(10, TimeUnit.SECONDS);
+                        Response hit = cache.get(q);
+                        trace.add(q + " -> " + truth + (hit != null ? " (cached)" : ""));
+                        if (hit != null) {
+                            hits++;
+                            assertSame(where + " " + q, hit, truth);
+                        } else {
+                            cache.put(q, truth, cache.generation());
+                        }
+                        if (truth instanceof Response.AttrReply a) {
+                            inodes.add(a.attr().inode());
+                        }
+                    }
+                } else if (kind < 8) {
+                    Request.Mutation m = mutation(rnd, inodes);
+                    MetadataCache.Change c = cache.begin(m);
+                    Request.Query q = null;
+                    Response early = null;
+                    long generation = 0;
+                    if (rnd.nextInt(3) == 0) { // a query answered before the mutation applies
+                        q = query(rnd, inodes);
+                        generation = cache.generation();
+                        early = volume.query(q).get(10, TimeUnit.SECONDS);
+                    }
+                    Response r = volume.submit(m).get(10, TimeUnit.SECONDS);
+                    trace.add(m + " -> " + r + (q != null ? " with " + q + " -> " + early : ""));
+                    if (q != null) {
+                        cache.put(q, early, generation); // its answer arrives after the mutation's
+                    }
+                    cache.end(c, r);
+                } else {
+                    // two mutations in flight, answered in either order
+                    Request.Mutation m1 = mutation(rnd, inodes);
+                    Request.Mutation m2 = mutation(rnd, inodes);
+                    MetadataCache.Change c1 = cache.begin(m1);
+                    MetadataCache.Change c2 = cache.begin(m2);
+                    Response r1 = volume.submit(m1).get(10, TimeUnit.SECONDS);
+                    Response r2 = volume.submit(m2).get(10, TimeUnit.SECONDS);
+                    trace.add(m1 + " -> " + r1 + " || " + m2 + " -> " + r2);
+                    if (rnd.nextBoolean()) {
+                        cache.end(c1, r1);
+                        cache.end(c2, r2);
+                    } else {
+                        cache.end(c2, r2);
+                        cache.end(c1, r1);
+                    }
+                }
+                if (rnd.nextInt(200) == 0) {
+                    cache.clear(); // another client's change
+                    trace.add("clear");
+                }
+            }
+            System.out.println("seed " + seed + ": " + hits + " answers from the cache");
+            assertThat(hits).as("seed %d: answers from the cache", seed).isGreaterThan(steps / 10);
+        }
+    }
+
+    private static void assertSame(String where, Response cached, Response truth) {
+        if (truth instanceof Response.Error e) {
+            assertThat(cached).as(where).isInstanceOf(Response.Error.class);
+            assertThat(((Response.Error) cached).errno()).as(where).isEqualTo(e.errno());
+        } else {
+            assertThat(cached).as(where).isEqualTo(truth);
+        }
+    }
+
+    private static String path(Random rnd) {
+        return PATHS[rnd.nextInt(PATHS.length)];
+    }
+
+    private static Request.Query query(Random rnd, List<Long> inodes) {
+        return switch (rnd.nextInt(6)) {
+            case 0, 1, 2 -> new Request.GetAttr(path(rnd), rnd.nextInt(4) == 0);
+            case 3 ->
+                inodes.isEmpty()
+                        ? new Request.GetAttr("/", false)
+                        : new Request.GetAttrByInode(inodes.get(rnd.nextInt(inodes.size())));
+            case 4 -> new Request.ReadDir(rnd.nextBoolean() ? "/d" : "/", "", 100);
+            default -> new Request.ReadLink(path(rnd));
+        };
+    }
+
+    private static Request.Mutation mutation(Random rnd, List<Long> inodes) {
+        Caller c = Caller.ROOT;
+        return switch (rnd.nextInt(13)) {
+            case 0, 1 -> new Request.Create(c, path(rnd), 0644, rnd.nextBoolean());
+            case 2, 3 -> new Request.Mkdir(c, path(rnd), 0755);
+            case 4 -> new Request.Symlink(c, path(rnd), "/d");
+            case 5 -> new Request.Link(c, path(rnd), path(rnd));
+            case 6 -> new Request.Unlink(c, path(rnd), false);
+            case 7 -> new Request.Rmdir(c, path(rnd));
+            case 8, 9 ->
+                new Request.Rename(c, path(rnd), path(rnd), rnd.nextInt(3) == 0 ? Request.Rename.NOREPLACE : 0);
+            case 10 -> new Request.SetAttr(c, path(rnd), Request.SetAttr.MODE, rnd.nextInt(01000), 0, 0, 0, 0);
+            default -> {
+                long inode = inodes.isEmpty() ? 1 : inodes.get(rnd.nextInt(inodes.size()));
+                byte[] data = new byte[rnd.nextInt(100)];
+                rnd.nextBytes(data);
+                yield rnd.nextBoolean()
+                        ? new Request.Write(c, inode, rnd.nextInt(50), data, Checksums.crc32c(data))
+                        : new Request.Truncate(c, inode, rnd.nextInt(200));
+            }
+        };
+    }
+}
