@@ -10,12 +10,13 @@ import java.util.concurrent.CompletableFuture;
  * tools, one brick in this process.
  *
  * <p>{@link #submit} completes once the mutation is applied (for a replica group: committed
- * by a majority and applied by the member that answers); mutations submitted from one thread
- * are applied in submission order. {@link #query} reads applied state. Both complete with a
- * {@link Response}, which is a {@link Response.Error} for operating errors decided by the
- * volume (e.g. {@link Errno#ENOENT}); they complete exceptionally with a
- * {@link HoldfastException} when the outcome is unknown or the volume is unreachable (e.g.
- * {@link Errno#ETIMEDOUT}).
+ * by a majority and applied by the member that answers); mutations are applied in submission
+ * order: one whose {@code submit} returned before another's was called is applied first, from
+ * any thread (a client may send a mutation without waiting for the ones before it).
+ * {@link #query} reads applied state. Both complete with a {@link Response}, which is a
+ * {@link Response.Error} for operating errors decided by the volume (e.g.
+ * {@link Errno#ENOENT}); they complete exceptionally with a {@link HoldfastException} when the
+ * outcome is unknown or the volume is unreachable (e.g. {@link Errno#ETIMEDOUT}).
  *
  * <p>Implementations are thread-safe.
  */

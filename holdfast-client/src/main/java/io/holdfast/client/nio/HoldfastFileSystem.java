@@ -290,12 +290,13 @@ public final class HoldfastFileSystem extends FileSystem {
     // ---- requests ------------------------------------------------------------------------
 
     /**
-     * Sends a mutation once the writes this file system began before it have completed, so it is
-     * ordered after them (a rename or chmod never overtakes the data written before it).
+     * Sends a mutation and waits for its answer. It does not wait for the writes sent before it:
+     * the volume service applies one client's mutations in the order sent (the Raft client's
+     * ordered stream; see {@link VolumeService#submit}), so a rename or chmod never overtakes the
+     * data written before it, and they travel together in one round trip.
      */
     Response submit(Request.Mutation m) throws IOException {
         checkOpen();
-        awaitWrites();
         changes.incrementAndGet();
         if (cache == null) {
             return Errors.await(service.submit(m));

@@ -314,7 +314,6 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider impleme
             throws IOException {
         HoldfastFileSystem fs = path.getFileSystem();
         String target = attrTarget(path, follow);
-        fs.awaitWrites();
         Errors.attr(
                 fs.submit(
                         new Request.SetAttr(fs.currentCaller(), target, mask, mode, uid, gid, atimeNanos, mtimeNanos)),
@@ -499,7 +498,6 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider impleme
         }
         long size = a.size();
         if (truncate && size > 0) {
-            fs.awaitWrites();
             Errors.attr(fs.submit(new Request.Truncate(caller, a.inode(), 0)), name, null);
             size = 0;
         }
@@ -652,7 +650,6 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider impleme
     public void delete(Path path) throws IOException {
         HoldfastPath p = check(path);
         HoldfastFileSystem fs = p.getFileSystem();
-        fs.awaitWrites();
         String name = p.toString();
         Resolved resolved = onPath(p, v -> fs.query(new Request.GetAttr(v, false)));
         String vp = resolved.volumePath();
@@ -810,7 +807,6 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider impleme
             delete(s);
             return;
         }
-        fs.awaitWrites();
         String svp = s.volumePath();
         String tvp = t.volumePath();
         if (svp.equals(tvp)) {

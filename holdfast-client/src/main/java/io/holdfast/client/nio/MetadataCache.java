@@ -44,13 +44,19 @@ import java.util.function.BooleanSupplier;
  *       directory's removal leaves no answer below it that could still be true but negative ones.
  * </ul>
  *
- * <p>When the answer comes and no other mutation of this client was sent or answered meanwhile
- * (so nothing else can have changed the same entries between the two), what the answer says is
- * kept instead of asked again: the new attributes of a created, linked, changed or written inode;
- * a negative answer for a removed or renamed name; and for a name created in or unlinked from a
- * directory whose attributes were cached, the directory's new attributes, which follow from the
- * answer: the entry's change time is the log entry's one timestamp, which POSIX makes the
- * parent's new modification and change time, and a new subdirectory adds one link.
+ * <p>When the answer comes, no mutation this client sent later was answered first and nothing was
+ * dropped for another client meanwhile (so nothing else can have changed the same entries after
+ * it), what the answer says is kept instead of asked again: the new attributes of a created,
+ * linked, changed or written inode; a negative answer for a removed or renamed name; and for a
+ * name created in or unlinked from a directory whose attributes were cached, the directory's new
+ * attributes, which follow from the answer: the entry's change time is the log entry's one
+ * timestamp, which POSIX makes the parent's new modification and change time, and a new
+ * subdirectory adds one link. The parent's attributes (and whether a name existed) are taken when
+ * the mutation is sent, so only when no other mutation of this client was in flight then.
+ *
+ * <p>A mutation is sent without waiting for the writes and mutations sent before it: the Raft
+ * client's ordered stream applies them in the order sent, so its answer describes the volume
+ * after all of them.
  *
  * <h2>Complete directories</h2>
  *
@@ -93,7 +99,13 @@ final class MetadataCache {
     private final LinkedHashMap<String, Set<String>> complete = new LinkedHashMap<>();
 
     private long generation;
-    /** This client's mutations sent and not yet answered. */
+    /** Mutations begun so far: each {@link Change} has its number. */
+    private long begun;
+    /** The highest number of a mutation answered so far. */
+    private long highestEnded;
+    /** Times everything was dropped. */
+    private long clears;
+    /** Mutations begun and not yet answered. */
     private int pending;
 
     private long hits;
@@ -212,6 +224,7 @@ final class MetadataCache {
     /** Drops everything and moves the generation (a lost lease, another client's change). */
     synchronized void clear() {
         generation++;
+        clears++;
         entries.clear();
         byPath.clear();
         byInode.clear();
@@ -225,26 +238,34 @@ final class MetadataCache {
      */
     synchronized Change begin(Request.Mutation m) {
         generation++;
-        pending++;
         Change c = touched(m);
         drop(c);
-        c.generation = generation;
+        if (pending++ > 0) {
+            // what it saw of the parent and the name may predate a change still in flight
+            c.parentBefore = null;
+            c.fromParentBefore = null;
+            c.absentBefore = false;
+        }
+        c.number = ++begun;
+        c.clears = clears;
         return c;
     }
 
     /**
      * Notes the answer to a mutation {@link #begin} saw sent: drops again what it changes (answers
-     * to queries sent meanwhile may predate it) and moves the generation. When no other mutation of
-     * this client was sent or answered and no answer was dropped in between, the answer's own
-     * facts are kept (see the class comment).
+     * to queries sent meanwhile may predate it) and moves the generation. When no mutation sent
+     * later was answered first and nothing was dropped for another client in between, the
+     * answer's own facts are kept (see the class comment).
      *
      * @param answer the volume's answer, or null when the mutation failed without one (its effect
      *     is then unknown)
      */
     synchronized void end(Change c, Response answer) {
-        boolean alone = c.generation == generation && pending == 1;
-        generation++;
+        // a mutation sent later and answered first may have changed what this answer describes
+        boolean alone = c.clears == clears && highestEnded < c.number;
+        highestEnded = Math.max(highestEnded, c.number);
         pending--;
+        generation++;
         drop(c);
         if (!alone || answer == null || answer instanceof Response.Error) {
             // an error changed nothing, but says a name thought absent exists (or the reverse)
@@ -288,7 +309,10 @@ final class MetadataCache {
         /** Whether the name created was known to be absent. */
         boolean absentBefore;
 
-        long generation;
+        /** Its number among the mutations begun. */
+        long number;
+        /** {@link #clears} when it was begun. */
+        long clears;
 
         Change(Request.Mutation mutation) {
             this.mutation = mutation;
