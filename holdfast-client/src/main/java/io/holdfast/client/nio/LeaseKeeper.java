@@ -202,12 +202,21 @@ final class LeaseKeeper implements AutoCloseable {
         }
     }
 
-    /** Stops renewing; the lease is no longer used. */
+    /**
+     * Stops renewing; the lease is no longer used. Waits (at most twice a poll's wait) for
+     * the poll in flight to end, so the Raft client is not closed under it (Ratis would log the
+     * request it then fails as an error).
+     */
     @Override
     public void close() {
         closed = true;
         validUntilNanos = System.nanoTime();
         renewer.interrupt();
+        try {
+            poller.join(2L * POLL_WAIT_MILLIS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         poller.interrupt();
     }
 }
