@@ -2,9 +2,15 @@ package io.holdfast.client.nio;
 
 import io.holdfast.common.Errno;
 import io.holdfast.protocol.Attr;
+import io.holdfast.protocol.DirEntry;
 import io.holdfast.protocol.FileType;
+import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Iterator;
@@ -62,8 +68,9 @@ import java.util.function.BooleanSupplier;
  *
  * A directory this client created is known to be empty; while only this client changes its names
  * (another client's change drops the whole cache) every name created, linked, removed or renamed
- * in it is noted, so a lookup of a name not among them is answered "does not exist" without a
- * round trip: the lookup before every create. A directory's names stop being known when a change
+ * in it is noted with its inode and type, so a lookup of a name not among them is answered "does
+ * not exist" without a round trip (the lookup before every create), and a listing of it is
+ * answered from memory, paged as the volume pages it. A directory's names stop being known when a change
  * to them failed without an answer, interleaved with another change of this client, or was
  * refused (an EEXIST says the cache was wrong). At most {@link #MAX_COMPLETE_DIRECTORIES}
  * directories of at most {@link #MAX_COMPLETE_NAMES} names each are kept.
@@ -76,6 +83,10 @@ import java.util.function.BooleanSupplier;
  * <p>Thread-safe (one lock).
  */
 final class MetadataCache {
+    /** Names in the order of their UTF-8 bytes, which is the brick's key order. */
+    private static final Comparator<String> UTF8_ORDER =
+            (x, y) -> Arrays.compareUnsigned(x.getBytes(StandardCharsets.UTF_8), y.getBytes(StandardCharsets.UTF_8));
+
     /** The most answers kept. */
     static final int MAX_ENTRIES = 200_000;
     /** The most directories whose every name is known ({@link #complete}). */
@@ -96,7 +107,7 @@ final class MetadataCache {
      * Directories whose every name this client knows (it created them empty and saw every change
      * to their names since), by path, in insertion order: a name not among them does not exist.
      */
-    private final LinkedHashMap<String, Set<String>> complete = new LinkedHashMap<>();
+    private final LinkedHashMap<String, TreeMap<String, DirEntry>> complete = new LinkedHashMap<>();
 
     private long generation;
     /** Mutations begun so far: each {@link Change} has its number. */
@@ -145,11 +156,15 @@ final class MetadataCache {
             return null;
         }
         if (e == null && q instanceof Request.GetAttr g && !"/".equals(g.path())) {
-            Set<String> names = complete.get(parentOf(g.path()));
-            if (names != null && !names.contains(nameOf(g.path()))) {
+            TreeMap<String, DirEntry> names = complete.get(parentOf(g.path()));
+            if (names != null && !names.containsKey(nameOf(g.path()))) {
                 hits++;
                 return new Response.Error(Errno.ENOENT, g.path() + " does not exist");
             }
+        }
+        if (e == null && q instanceof Request.ReadDir r && r.maxEntries() > 0 && complete.containsKey(r.path())) {
+            hits++;
+            return page(complete.get(r.path()), r);
         }
         if (e == null) {
             misses++;
@@ -157,6 +172,26 @@ final class MetadataCache {
         }
         hits++;
         return e.response();
+    }
+
+    /**
+     * A listing of a complete directory, as the volume pages it: the names after {@code after} in
+     * the order of their UTF-8 bytes (the brick's key order), at most {@code maxEntries} (and
+     * {@link Limits#MAX_DIR_PAGE_ENTRIES}) of them, and whether more follow.
+     */
+    private static Response.DirPage page(TreeMap<String, DirEntry> names, Request.ReadDir r) {
+        int limit = Math.min(r.maxEntries(), Limits.MAX_DIR_PAGE_ENTRIES);
+        Iterable<DirEntry> from = r.after() == null || r.after().isEmpty()
+                ? names.values()
+                : names.tailMap(r.after(), false).values();
+        List<DirEntry> entries = new ArrayList<>();
+        for (DirEntry d : from) {
+            if (entries.size() == limit) {
+                return new Response.DirPage(entries, true);
+            }
+            entries.add(d);
+        }
+        return new Response.DirPage(entries, false);
     }
 
     /**
@@ -426,8 +461,8 @@ final class MetadataCache {
         if (e != null) {
             return e.inode() < 0;
         }
-        Set<String> names = complete.get(parentOf(path));
-        return names != null && !names.contains(nameOf(path));
+        TreeMap<String, DirEntry> names = complete.get(parentOf(path));
+        return names != null && !names.containsKey(nameOf(path));
     }
 
     private void drop(Change c) {
@@ -481,10 +516,7 @@ final class MetadataCache {
                     return; // a rename that did nothing answers Ok
                 }
                 removed(r.from());
-                Set<String> names = complete.get(parentOf(r.to()));
-                if (names != null) {
-                    names.add(nameOf(r.to()));
-                }
+                named(r.to(), a);
                 known(r.to(), a);
                 if (a != null && parentOf(r.from()).equals(parentOf(r.to()))) {
                     touchParent(c.parentBefore, r.to(), a.ctimeNanos(), 0);
@@ -527,14 +559,7 @@ final class MetadataCache {
         if (a == null || !isNew) {
             return;
         }
-        Set<String> names = complete.get(parentOf(path));
-        if (names != null) {
-            if (names.size() >= MAX_COMPLETE_NAMES) {
-                complete.remove(parentOf(path));
-            } else {
-                names.add(nameOf(path));
-            }
-        }
+        named(path, a);
         if (directory) {
             completeDirectory(path);
         }
@@ -544,9 +569,24 @@ final class MetadataCache {
     /** {@code path} no longer exists. */
     private void removed(String path) {
         store(new Request.GetAttr(path, false), new Response.Error(Errno.ENOENT, path + " does not exist"), path, -1);
-        Set<String> names = complete.get(parentOf(path));
+        TreeMap<String, DirEntry> names = complete.get(parentOf(path));
         if (names != null) {
             names.remove(nameOf(path));
+        }
+    }
+
+    /** {@code path} now names the inode {@code a}: noted if its directory is complete here. */
+    private void named(String path, Attr a) {
+        String parent = parentOf(path);
+        TreeMap<String, DirEntry> names = complete.get(parent);
+        if (names == null) {
+            return;
+        }
+        if (names.size() >= MAX_COMPLETE_NAMES) {
+            complete.remove(parent);
+        } else {
+            String name = nameOf(path);
+            names.put(name, new DirEntry(name, a.inode(), a.type()));
         }
     }
 
@@ -579,7 +619,7 @@ final class MetadataCache {
         if (complete.size() >= MAX_COMPLETE_DIRECTORIES) {
             complete.remove(complete.keySet().iterator().next());
         }
-        complete.put(directory, new HashSet<>());
+        complete.put(directory, new TreeMap<>(UTF8_ORDER));
     }
 
     /**
