@@ -544,6 +544,14 @@ final class PathFuseOperations implements FuseOperations {
                 return -Errnos.ENOTSUP;
             }
             Path p = resolve(path);
+            if (uid != -1 && gid != -1) {
+                try {
+                    Files.setAttribute(p, "unix:ids", new int[] {uid, gid}, NOFOLLOW_LINKS);
+                    return 0;
+                } catch (IllegalArgumentException | UnsupportedOperationException notThere) {
+                    // a file system without it: one id at a time below
+                }
+            }
             if (gid != -1) {
                 Files.setAttribute(p, "unix:gid", gid, NOFOLLOW_LINKS);
             }

@@ -143,6 +143,13 @@ class HoldfastVolumeContractTest extends FileSystemContract {
         assertThat(Files.getAttribute(f, "unix:uid")).isEqualTo(54321);
         assertThat(Files.getAttribute(f, "unix:gid")).isEqualTo(43);
         assertThat(Files.getOwner(f).getName()).isEqualTo("54321");
+        Files.setAttribute(f, "unix:ids", new int[] {777, 888}, LinkOption.NOFOLLOW_LINKS);
+        assertThat(Files.readAttributes(f, "unix:uid,gid", LinkOption.NOFOLLOW_LINKS))
+                .containsEntry("uid", 777)
+                .containsEntry("gid", 888);
+        assertThatThrownBy(() -> Files.setAttribute(f, "unix:ids", new int[] {1}, LinkOption.NOFOLLOW_LINKS))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThat(Files.getAttribute(f, "unix:uid")).isEqualTo(777);
     }
 
     @Test
