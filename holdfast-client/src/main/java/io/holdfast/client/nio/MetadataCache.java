@@ -70,8 +70,8 @@ import java.util.function.BooleanSupplier;
  * (another client's change drops the whole cache) every name created, linked, removed or renamed
  * in it is noted with its inode and type, so a lookup of a name not among them is answered "does
  * not exist" without a round trip (the lookup before every create), and a listing of it is
- * answered from memory, paged as the volume pages it. A directory's names stop being known when a change
- * to them failed without an answer, interleaved with another change of this client, or was
+ * answered from memory, paged as the volume pages it. A directory's names stop being known when
+ * a change to them failed without an answer, overlapped another change of this client, or was
  * refused (an EEXIST says the cache was wrong). At most {@link #MAX_COMPLETE_DIRECTORIES}
  * directories of at most {@link #MAX_COMPLETE_NAMES} names each are kept.
  *
@@ -303,10 +303,10 @@ final class MetadataCache {
         generation++;
         drop(c);
         if (!alone || answer == null || answer instanceof Response.Error) {
-            // an error changed nothing, but says a name thought absent exists (or the reverse)
-
+            // overlapped by another change, of unknown effect, or refused (which says a name thought
+            // absent exists, or the reverse): the names of the directories it touches are not known
             for (String d : c.directories) {
-                complete.remove(d); // the order of this and the other changes to its names is unknown
+                complete.remove(d);
             }
             return;
         }
@@ -518,12 +518,10 @@ final class MetadataCache {
                 removed(r.from());
                 named(r.to(), a);
                 known(r.to(), a);
-                if (a != null && parentOf(r.from()).equals(parentOf(r.to()))) {
-                    touchParent(c.parentBefore, r.to(), a.ctimeNanos(), 0);
-                } else if (a != null) {
+                if (!parentOf(r.from()).equals(parentOf(r.to()))) {
                     touchParent(c.fromParentBefore, r.from(), a.ctimeNanos(), 0);
-                    touchParent(c.parentBefore, r.to(), a.ctimeNanos(), 0);
                 }
+                touchParent(c.parentBefore, r.to(), a.ctimeNanos(), 0);
             }
             default -> {}
         }
