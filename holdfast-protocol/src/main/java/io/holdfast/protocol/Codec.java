@@ -2,6 +2,7 @@ package io.holdfast.protocol;
 
 import io.holdfast.common.Caller;
 import io.holdfast.common.Errno;
+import io.holdfast.protocol.Request.Batch;
 import io.holdfast.protocol.Request.Create;
 import io.holdfast.protocol.Request.DropOrphan;
 import io.holdfast.protocol.Request.Fallocate;
@@ -17,6 +18,7 @@ import io.holdfast.protocol.Request.MarkDigest;
 import io.holdfast.protocol.Request.MarkDirectories;
 import io.holdfast.protocol.Request.Mkdir;
 import io.holdfast.protocol.Request.Mknod;
+import io.holdfast.protocol.Request.Mutation;
 import io.holdfast.protocol.Request.Read;
 import io.holdfast.protocol.Request.ReadDir;
 import io.holdfast.protocol.Request.ReadLink;
@@ -93,6 +95,11 @@ public final class Codec {
     private static final int K_SCRUB_MARK = 14;
     private static final int K_FALLOCATE = 16;
     private static final int K_MKNOD = 15;
+    /** {@code u16 count}, then each mutation (kind and fields), none a batch or a data write. */
+    private static final int K_BATCH = 17;
+    /** {@link Request.SetAttr} with a non-zero {@code expectInode}: {@code K_SETATTR}'s fields, then {@code i64}. */
+    private static final int K_SETATTR_EXPECT = 18;
+
     private static final int K_GETATTR = 32;
     private static final int K_GETATTR_INODE = 33;
     private static final int K_READDIR = 34;
@@ -131,7 +138,9 @@ public final class Codec {
             K_DROPORPHAN,
             K_SCRUB_MARK,
             K_MKNOD,
-            K_FALLOCATE);
+            K_FALLOCATE,
+            K_BATCH,
+            K_SETATTR_EXPECT);
     /** The request kinds that are queries: never in a log entry. */
     private static final Set<Integer> QUERY_KINDS = Set.of(
             K_GETATTR,
@@ -169,6 +178,8 @@ public final class Codec {
     private static final int K_SNAPSHOT_CHUNK = 108;
     private static final int K_OFFSET = 109;
     private static final int K_LEASE = 111;
+    /** {@code u16 count}, then each response (kind and fields), none a batch reply. */
+    private static final int K_BATCH_REPLY = 112;
     /**
      * {@link Response.AttrReply} of a device with a non-zero {@link Attr#rdev()}: kind 98's fields,
      * then rdev. Kind 98 means rdev 0, so replies to peers that predate devices are unchanged.
@@ -205,8 +216,20 @@ public final class Codec {
     /** Encodes a response into one frame. */
     public static byte[] encode(Response response) {
         Writer w = new Writer();
+        writeResponse(w, response);
+        return w.finish();
+    }
+
+    private static void writeResponse(Writer w, Response response) {
         switch (response) {
             case Response.Ok ok -> w.kind(K_OK);
+            case Response.Batch b -> {
+                w.kind(K_BATCH_REPLY);
+                w.i16(b.responses().size());
+                for (Response r : b.responses()) {
+                    writeResponse(w, r);
+                }
+            }
             case Response.Error e -> {
                 w.kind(K_ERROR);
                 w.i32(e.errno().code());
@@ -321,7 +344,6 @@ public final class Codec {
                 w.str(s.lastProblem());
             }
         }
-        return w.finish();
     }
 
     private static void writeRequest(Writer w, Request request) {
@@ -384,7 +406,7 @@ public final class Codec {
                 w.str(l.path());
             }
             case SetAttr s -> {
-                w.kind(K_SETATTR);
+                w.kind(s.expectInode() == 0 ? K_SETATTR : K_SETATTR_EXPECT);
                 w.caller(s.caller());
                 w.str(s.path());
                 w.i32(s.mask());
@@ -393,6 +415,9 @@ public final class Codec {
                 w.i32(s.gid());
                 w.i64(s.atimeNanos());
                 w.i64(s.mtimeNanos());
+                if (s.expectInode() != 0) {
+                    w.i64(s.expectInode());
+                }
             }
             case SetXattr s -> {
                 w.kind(K_SETXATTR);
@@ -416,6 +441,13 @@ public final class Codec {
             case ScrubMark m -> {
                 w.kind(K_SCRUB_MARK);
                 w.caller(m.caller());
+            }
+            case Batch b -> {
+                w.kind(K_BATCH);
+                w.i16(b.mutations().size());
+                for (Mutation m : b.mutations()) {
+                    writeRequest(w, m);
+                }
             }
             case Fallocate f -> {
                 w.kind(K_FALLOCATE);
@@ -618,9 +650,28 @@ public final class Codec {
      */
     public static Response decodeResponse(byte[] frame) throws ProtocolException {
         Reader r = Reader.open(frame);
-        int kind = r.kind();
-        Response resp = switch (kind) {
+        Response resp = readResponse(r, r.kind(), true);
+        r.end();
+        return resp;
+    }
+
+    private static Response readResponse(Reader r, int kind, boolean top) throws ProtocolException {
+        return switch (kind) {
             case K_OK -> new Response.Ok();
+            case K_BATCH_REPLY -> {
+                if (!top) {
+                    throw bad("a batch reply inside a batch reply");
+                }
+                int n = r.u16();
+                if (n < 1 || n > Request.Batch.MAX_MUTATIONS) {
+                    throw bad("batch reply of " + n + " responses, outside 1.." + Request.Batch.MAX_MUTATIONS);
+                }
+                List<Response> responses = new ArrayList<>(n);
+                for (int i = 0; i < n; i++) {
+                    responses.add(readResponse(r, r.kind(), false));
+                }
+                yield new Response.Batch(responses);
+            }
             case K_ERROR -> {
                 int code = r.i32();
                 Errno errno;
@@ -727,8 +778,6 @@ public final class Codec {
             }
             default -> throw bad("unknown response kind " + kind);
         };
-        r.end();
-        return resp;
     }
 
     private static Request readRequest(Reader r, int kind) throws ProtocolException {
@@ -743,6 +792,33 @@ public final class Codec {
             case K_SYMLINK -> new Symlink(r.caller(), r.path(), r.str(Limits.PATH_MAX));
             case K_LINK -> new Link(r.caller(), r.path(), r.path());
             case K_SETATTR -> new SetAttr(r.caller(), r.path(), r.i32(), r.i32(), r.i32(), r.i32(), r.i64(), r.i64());
+            case K_SETATTR_EXPECT -> {
+                SetAttr s = new SetAttr(
+                        r.caller(), r.path(), r.i32(), r.i32(), r.i32(), r.i32(), r.i64(), r.i64(), r.i64());
+                if (s.expectInode() == 0) {
+                    throw bad("setattr expecting inode 0");
+                }
+                yield s;
+            }
+            case K_BATCH -> {
+                int n = r.u16();
+                if (n < 1 || n > Batch.MAX_MUTATIONS) {
+                    throw bad("batch of " + n + " mutations, outside 1.." + Batch.MAX_MUTATIONS);
+                }
+                List<Mutation> mutations = new ArrayList<>(n);
+                for (int i = 0; i < n; i++) {
+                    int inner = r.kind();
+                    if (!MUTATION_KINDS.contains(inner) || inner == K_BATCH) {
+                        throw bad("a batch holds request kind " + inner);
+                    }
+                    Mutation m = (Mutation) readRequest(r, inner);
+                    if (!Batch.batchable(m)) {
+                        throw bad("a batch may not hold " + m.getClass().getSimpleName());
+                    }
+                    mutations.add(m);
+                }
+                yield new Batch(mutations);
+            }
             case K_SETXATTR ->
                 new SetXattr(
                         r.caller(),
@@ -912,6 +988,11 @@ public final class Codec {
         int u8() throws ProtocolException {
             need(1);
             return buf.get() & 0xff;
+        }
+
+        int u16() throws ProtocolException {
+            need(2);
+            return buf.getShort() & 0xffff;
         }
 
         boolean bool() throws ProtocolException {

@@ -19,6 +19,8 @@ package io.holdfast.protocol;
  *       setxattr, removexattr, drop-orphan, scrub mark; cluster log: every cluster command, node
  * advertisements</td></tr>
  *   <tr><td>2</td><td>volume log: mknod (special files), fallocate (preallocation, hole punching)</td></tr>
+ *   <tr><td>3</td><td>volume log: batches of mutations (group commit), setattr naming the inode it expects
+ *       </td></tr>
  * </table>
  *
  * <p>Thread safety: constants and pure functions.
@@ -27,7 +29,7 @@ public final class LogFormat {
     /** The oldest log format this code reads. */
     public static final int MIN = 1;
     /** The newest log format this code reads and writes. */
-    public static final int MAX = 2;
+    public static final int MAX = 3;
 
     private LogFormat() {}
 
@@ -36,6 +38,8 @@ public final class LogFormat {
         return switch (mutation) {
             case Request.Mknod m -> 2;
             case Request.Fallocate f -> 2;
+            case Request.Batch b -> 3;
+            case Request.SetAttr s when s.expectInode() != 0 -> 3;
             default -> 1;
         };
     }

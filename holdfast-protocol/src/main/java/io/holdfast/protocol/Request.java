@@ -5,6 +5,7 @@ import io.holdfast.common.Errno;
 import io.holdfast.common.WireCode;
 import io.holdfast.common.WireCodes;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Objects;
 import java.util.UUID;
 
@@ -116,9 +117,29 @@ public sealed interface Request {
     /**
      * POSIX {@code chmod(2)}, {@code chown(2)} and {@code utimensat(2)} in one request; only the
      * fields named in {@code mask} change. Reply: {@link Response.AttrReply}.
+     *
+     * @param expectInode 0, or the inode {@code path} must name when the entry is applied: otherwise
+     *     the request fails with {@link Errno#ESTALE} and changes nothing (a client that sent it
+     *     without waiting for the answer, having resolved the path from its cache, so a rename by
+     *     another client in between never makes it change another file); log format 3
      */
-    record SetAttr(Caller caller, String path, int mask, int mode, int uid, int gid, long atimeNanos, long mtimeNanos)
+    record SetAttr(
+            Caller caller,
+            String path,
+            int mask,
+            int mode,
+            int uid,
+            int gid,
+            long atimeNanos,
+            long mtimeNanos,
+            long expectInode)
             implements Mutation {
+        /** A request for whatever inode {@code path} names when it is applied. */
+        public SetAttr(
+                Caller caller, String path, int mask, int mode, int uid, int gid, long atimeNanos, long mtimeNanos) {
+            this(caller, path, mask, mode, uid, gid, atimeNanos, mtimeNanos, 0);
+        }
+
         public static final int MODE = 1;
         public static final int UID = 2;
         public static final int GID = 4;
@@ -153,6 +174,71 @@ public sealed interface Request {
 
     /** Linux {@code removexattr(2)}. */
     record RemoveXattr(Caller caller, String path, String name) implements Mutation {}
+
+    /**
+     * Several mutations of one client in one log entry (group commit): applied in order, each as
+     * if it were an entry of its own with this entry's timestamp, each with its own outcome; one that
+     * fails changes nothing and the rest are still applied. Every member applies the whole batch in
+     * one storage write, so a crash never leaves part of it applied. Reply: {@link Response.Batch}
+     * with one response per mutation, in order. Log format 3.
+     *
+     * @param mutations 1 to {@link #MAX_MUTATIONS} mutations of the kinds {@link #batchable} allows
+     *     (namespace and attribute changes; data writes, scrub marks and batches travel alone)
+     * @throws IllegalArgumentException if {@code mutations} is empty, too long or holds a kind a
+     *     batch may not hold
+     */
+    record Batch(List<Mutation> mutations) implements Mutation {
+        /** Most mutations in one batch: 256. */
+        public static final int MAX_MUTATIONS = 256;
+
+        public Batch {
+            mutations = List.copyOf(mutations);
+            if (mutations.isEmpty() || mutations.size() > MAX_MUTATIONS) {
+                throw new IllegalArgumentException(
+                        "a batch holds 1 to " + MAX_MUTATIONS + " mutations, not " + mutations.size());
+            }
+            for (Mutation m : mutations) {
+                if (!batchable(m)) {
+                    throw new IllegalArgumentException(
+                            "a batch may not hold " + m.getClass().getSimpleName());
+                }
+            }
+        }
+
+        /** The first mutation's caller (each mutation is checked with its own). */
+        @Override
+        public Caller caller() {
+            return mutations.getFirst().caller();
+        }
+
+        /**
+         * Whether a batch may hold {@code m}: a namespace or attribute change ({@link Mkdir},
+         * {@link Create}, {@link Symlink}, {@link Mknod}, {@link Link}, {@link Unlink}, {@link Rmdir},
+         * {@link Rename}, {@link SetAttr}, {@link SetXattr}, {@link RemoveXattr}, {@link Truncate},
+         * {@link DropOrphan}).
+         */
+        public static boolean batchable(Mutation m) {
+            return switch (m) {
+                case Mkdir x -> true;
+                case Create x -> true;
+                case Symlink x -> true;
+                case Mknod x -> true;
+                case Link x -> true;
+                case Unlink x -> true;
+                case Rmdir x -> true;
+                case Rename x -> true;
+                case SetAttr x -> true;
+                case SetXattr x -> true;
+                case RemoveXattr x -> true;
+                case Truncate x -> true;
+                case DropOrphan x -> true;
+                case Write x -> false;
+                case Fallocate x -> false;
+                case ScrubMark x -> false;
+                case Batch x -> false;
+            };
+        }
+    }
 
     /** Frees an orphan inode kept by {@link Unlink#keepOrphan()}. Reply: {@link Response.Ok}. */
     record DropOrphan(Caller caller, long inode) implements Mutation {}

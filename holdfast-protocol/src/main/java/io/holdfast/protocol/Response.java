@@ -55,6 +55,26 @@ public sealed interface Response {
         }
     }
 
+    /**
+     * The answers to a {@link Request.Batch}: one per mutation, in order.
+     *
+     * @param responses 1 to {@link Request.Batch#MAX_MUTATIONS} responses, none a batch
+     */
+    record Batch(List<Response> responses) implements Response {
+        public Batch {
+            responses = List.copyOf(responses);
+            if (responses.isEmpty() || responses.size() > Request.Batch.MAX_MUTATIONS) {
+                throw new IllegalArgumentException("a batch reply holds 1 to " + Request.Batch.MAX_MUTATIONS
+                        + " responses, not " + responses.size());
+            }
+            for (Response r : responses) {
+                if (r instanceof Batch) {
+                    throw new IllegalArgumentException("a batch reply may not hold a batch reply");
+                }
+            }
+        }
+    }
+
     /** A file offset in bytes, e.g. the answer to {@link Request.SeekData}. */
     record Offset(long offset) implements Response {}
 

@@ -87,7 +87,31 @@ final class CodecValues {
                 Combinators.combine(c, longs()).as(DropOrphan::new),
                 c.map(ScrubMark::new),
                 Combinators.combine(c, longs(), ints(), longs(), longs()).as(Fallocate::new),
-                Combinators.combine(c, path, ints(), longs()).as(Mknod::new));
+                Combinators.combine(c, path, ints(), longs()).as(Mknod::new),
+                Combinators.combine(
+                                c,
+                                path,
+                                ints(),
+                                ints().array(int[].class).ofSize(3),
+                                longs(),
+                                longs(),
+                                longs().filter(x -> x != 0))
+                        .as((cl, p, mask, v, a, m, ino) -> new SetAttr(cl, p, mask, v[0], v[1], v[2], a, m, ino)),
+                batches(g));
+    }
+
+    /** Batches of one to three batchable mutations (small: the mutations inside are already stretched). */
+    static Arbitrary<Request.Batch> batches(Gen g) {
+        Arbitrary<Caller> c = g.callers();
+        Arbitrary<String> path = g.text(Limits.PATH_MAX);
+        Arbitrary<Request.Mutation> one = Arbitraries.oneOf(List.<Arbitrary<? extends Request.Mutation>>of(
+                Combinators.combine(c, path, ints(), bools()).as(Create::new),
+                Combinators.combine(c, path, path, ints()).as(Rename::new),
+                Combinators.combine(c, path, bools()).as(Unlink::new),
+                Combinators.combine(c, path, ints(), ints(), ints(), ints(), longs(), longs())
+                        .as(SetAttr::new),
+                Combinators.combine(c, longs(), longs()).as(Truncate::new)));
+        return one.list().ofMinSize(1).ofMaxSize(3).map(Request.Batch::new);
     }
 
     /** Every query variant, equally likely. */
@@ -208,7 +232,15 @@ final class CodecValues {
                 Combinators.combine(longs(), dirDigests, bools()).as(Response.DirDigests::new),
                 scrubStats(g).map(Response.ScrubStatus::new),
                 Combinators.combine(longs(), longs(), g.bytes(Limits.MAX_DATA_BYTES), ints())
-                        .as(Response.SnapshotChunk::new)));
+                        .as(Response.SnapshotChunk::new),
+                Arbitraries.oneOf(List.<Arbitrary<? extends Response>>of(
+                                Arbitraries.create(Response.Ok::new),
+                                Combinators.combine(errnos, g.text(200)).as(Response.Error::new),
+                                attrs().map(Response.AttrReply::new)))
+                        .list()
+                        .ofMinSize(1)
+                        .ofMaxSize(4)
+                        .map(Response.Batch::new)));
     }
 
     // ------------------------------------------------------------------ examples
@@ -234,7 +266,12 @@ final class CodecValues {
                 new DropOrphan(CALLER, 7),
                 new ScrubMark(CALLER),
                 new Fallocate(CALLER, 7, Fallocate.PUNCH_HOLE | Fallocate.KEEP_SIZE, 4096, 1 << 20),
-                new Mknod(CALLER, "/d/dev", FileType.CHARACTER_DEVICE.formatBits() | 0620, 0x103));
+                new Mknod(CALLER, "/d/dev", FileType.CHARACTER_DEVICE.formatBits() | 0620, 0x103),
+                new SetAttr(CALLER, "/a", SetAttr.UID | SetAttr.GID, 0, 5, 6, 0L, 0L, 7L),
+                new Request.Batch(List.of(
+                        new Create(CALLER, "/d/g", 0600, true),
+                        new SetAttr(CALLER, "/d/g", SetAttr.MODE, 0644, 0, 0, 0L, 0L, 9L),
+                        new Unlink(CALLER, "/d/h", false))));
     }
 
     /** One of each query, with non-empty strings. */
@@ -294,6 +331,10 @@ final class CodecValues {
                         13,
                         16L << 20,
                         "block 1 of inode 7 was bad")),
-                new Response.SnapshotChunk(120, 5000, new byte[] {1, 2, 3}, 42));
+                new Response.SnapshotChunk(120, 5000, new byte[] {1, 2, 3}, 42),
+                new Response.Batch(List.of(
+                        new Response.AttrReply(new Attr(7, FileType.FILE, 0644, 1, 0, 0, 12, 1, 2, 3)),
+                        new Response.Error(Errno.EEXIST, "exists: /d/g"),
+                        new Response.Ok())));
     }
 }

@@ -50,15 +50,15 @@ final class ReferenceCodec {
     static final int MAX_MESSAGE_BYTES = 4 * MAX_MESSAGE_CHARS;
     /** Request kinds; the stable wire numbers. */
     static final List<Integer> REQUEST_KINDS = List.of(
-            1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44,
-            45, 46, 47, 48);
+            1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42,
+            43, 44, 45, 46, 47, 48);
     /** The log entry kind written before log formats were stated (read as log format 1). */
     static final int LEGACY_LOG_ENTRY = 64;
     /** The log entry kind: log format byte, timestamp, mutation. */
     static final int LOG_ENTRY = 65;
     /** Response kinds; the stable wire numbers. */
     static final List<Integer> RESPONSE_KINDS =
-            List.of(96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110);
+            List.of(96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112);
 
     private ReferenceCodec() {}
 
@@ -88,13 +88,27 @@ final class ReferenceCodec {
 
     /** The log format that introduced a mutation's kind, per the table in LogFormat's documentation. */
     static int formatOf(Request.Mutation m) {
+        if (m instanceof Request.Batch || m instanceof Request.SetAttr s && s.expectInode() != 0) {
+            return 3;
+        }
         return m instanceof Request.Mknod || m instanceof Request.Fallocate ? 2 : 1;
     }
 
     static WireWriter.Encoding encode(Response response) {
         WireWriter w = new WireWriter().raw(HEADER);
+        response(w, response);
+        return w.finish(true);
+    }
+
+    private static void response(WireWriter w, Response response) {
         switch (response) {
             case Response.Ok o -> w.u8(96);
+            case Response.Batch b -> {
+                w.u8(112).u16(b.responses().size());
+                for (Response r : b.responses()) {
+                    response(w, r);
+                }
+            }
             case Response.Error e -> {
                 w.u8(97).i32(e.errno().code());
                 str(w, truncatedMessage(e.message()), MAX_MESSAGE_BYTES, "error message");
@@ -179,7 +193,6 @@ final class ReferenceCodec {
                 str(w, s.lastProblem(), Limits.MAX_SCRUB_TEXT_BYTES, "last problem");
             }
         }
-        return w.finish(true);
     }
 
     /**
@@ -217,12 +230,22 @@ final class ReferenceCodec {
             case Symlink s -> str(path(caller(w.u8(8), s.caller()), s.path()), s.target(), Limits.PATH_MAX, "target");
             case Link l -> path(path(caller(w.u8(9), l.caller()), l.existing()), l.path());
             case SetAttr s -> {
-                path(caller(w.u8(10), s.caller()), s.path())
+                // kind 18 when an inode is expected: kind 10's fields, then the inode
+                path(caller(w.u8(s.expectInode() != 0 ? 18 : 10), s.caller()), s.path())
                         .i32(s.mask())
                         .i32(s.mode())
                         .i32(s.uid())
                         .i32(s.gid());
                 w.i64(s.atimeNanos()).i64(s.mtimeNanos());
+                if (s.expectInode() != 0) {
+                    w.i64(s.expectInode());
+                }
+            }
+            case Request.Batch b -> {
+                w.u8(17).u16(b.mutations().size());
+                for (Request.Mutation m : b.mutations()) {
+                    request(w, m);
+                }
             }
             case SetXattr s -> {
                 xattrName(path(caller(w.u8(11), s.caller()), s.path()), s.name());

@@ -11,6 +11,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import org.rocksdb.RocksDB;
@@ -158,7 +159,9 @@ public final class Brick implements AutoCloseable {
             try {
                 Response r;
                 try {
-                    r = dispatch(t, entry.timestampNanos(), entry.mutation());
+                    r = entry.mutation() instanceof Request.Batch b
+                            ? applyBatch(t, entry.timestampNanos(), b)
+                            : dispatch(t, entry.timestampNanos(), entry.mutation());
                 } catch (Fail f) {
                     t.close();
                     t = new Txn(state.kv);
@@ -182,6 +185,23 @@ public final class Brick implements AutoCloseable {
         }
     }
 
+    /** Applies a batch's mutations in order, each with its own outcome: a failed one is rolled back alone. */
+    private Response applyBatch(Txn t, long ts, Request.Batch b) throws IOException, RocksDBException {
+        List<Response> responses = new ArrayList<>(b.mutations().size());
+        for (Request.Mutation m : b.mutations()) {
+            Objects.requireNonNull(m.caller(), "caller");
+            t.savepoint();
+            try {
+                responses.add(dispatch(t, ts, m));
+                t.release();
+            } catch (Fail f) {
+                t.rollback();
+                responses.add(new Response.Error(f.errno, f.getMessage()));
+            }
+        }
+        return new Response.Batch(responses);
+    }
+
     private Response dispatch(Txn t, long ts, Request.Mutation m) throws Fail, IOException {
         return switch (m) {
             case Request.Mkdir x -> namespace.mkdir(t, ts, x);
@@ -200,6 +220,7 @@ public final class Brick implements AutoCloseable {
             case Request.Fallocate x -> content.fallocate(t, ts, x);
             case Request.DropOrphan x -> namespace.dropOrphan(t, x);
             case Request.ScrubMark x -> new Response.Ok(); // the snapshot is taken after the batch is written
+            case Request.Batch x -> throw new Fail(Errno.EINVAL, "a batch inside a batch");
         };
     }
 

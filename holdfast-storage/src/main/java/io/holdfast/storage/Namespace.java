@@ -255,7 +255,7 @@ final class Namespace {
         if (!n.isDir()) {
             throw new Fail(Errno.ENOTDIR, m.path() + " is not a directory");
         }
-        if (!isEmptyDir(id)) {
+        if (!isEmptyDir(t, id)) {
             throw new Fail(Errno.ENOTEMPTY, m.path() + " is not empty");
         }
         t.delete(Keys.dent(l.parent(), l.name()));
@@ -306,7 +306,7 @@ final class Namespace {
             if (!sn.isDir() && dn.isDir()) {
                 throw new Fail(Errno.EISDIR, m.to() + " is a directory");
             }
-            if (dn.isDir() && !isEmptyDir(d.dent().id())) {
+            if (dn.isDir() && !isEmptyDir(t, d.dent().id())) {
                 throw new Fail(Errno.ENOTEMPTY, m.to() + " is not empty");
             }
         }
@@ -369,6 +369,9 @@ final class Namespace {
             throw new Fail(Errno.EINVAL, "unknown setattr mask bits " + (mask & ~known));
         }
         long id = resolve(t, c, m.path());
+        if (m.expectInode() != 0 && id != m.expectInode()) {
+            throw new Fail(Errno.ESTALE, m.path() + " is inode " + id + " now, not " + m.expectInode());
+        }
         Node n = mustNode(t, id);
         boolean root = c.uid() == 0;
         boolean owner = root || c.uid() == n.uid;
@@ -446,7 +449,7 @@ final class Namespace {
         if (!exists && (flags & Request.SetXattr.REPLACE) != 0) {
             throw new Fail(Errno.ENODATA, "no xattr " + m.name() + " on " + m.path());
         }
-        if (!exists && countXattrs(id) >= Limits.MAX_XATTR_NAMES) {
+        if (!exists && countXattrs(t, id) >= Limits.MAX_XATTR_NAMES) {
             throw new Fail(Errno.ENOSPC, "too many xattrs on " + m.path());
         }
         t.put(key, value.clone());
@@ -589,25 +592,13 @@ final class Namespace {
         return b;
     }
 
-    private boolean isEmptyDir(long id) {
-        byte[] prefix = Keys.id(Keys.DENT, id);
-        try (RocksIterator it = state.db.newIterator()) {
-            it.seek(prefix);
-            return !(it.isValid() && Keys.startsWith(it.key(), prefix));
-        }
+    /** Whether directory {@code id} has no entries, with {@code t}'s changes (earlier mutations of its batch). */
+    private boolean isEmptyDir(Txn t, long id) {
+        return t.countWithPrefix(state.db, Keys.id(Keys.DENT, id), 1) == 0;
     }
 
-    private int countXattrs(long id) {
-        byte[] prefix = Keys.id(Keys.XATTR, id);
-        int n = 0;
-        try (RocksIterator it = state.db.newIterator()) {
-            for (it.seek(prefix);
-                    it.isValid() && Keys.startsWith(it.key(), prefix) && n <= Limits.MAX_XATTR_NAMES;
-                    it.next()) {
-                n++;
-            }
-        }
-        return n;
+    private int countXattrs(Txn t, long id) {
+        return t.countWithPrefix(state.db, Keys.id(Keys.XATTR, id), Limits.MAX_XATTR_NAMES + 1);
     }
 
     private static long metaLong(Kv kv, byte[] key) throws IOException {

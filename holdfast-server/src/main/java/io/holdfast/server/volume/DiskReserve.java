@@ -51,22 +51,7 @@ final class DiskReserve {
      * @throws HoldfastException {@link Errno#ENOSPC} naming the free space and the reserve
      */
     void check(Request.Mutation m) throws HoldfastException {
-        long adds = switch (m) {
-            case Request.Write w -> w.data().length;
-            case Request.Create c -> 0;
-            case Request.Mkdir d -> 0;
-            case Request.Symlink s -> 0;
-            case Request.Mknod n -> 0;
-            case Request.Link l -> 0;
-            case Request.SetXattr x -> x.value().length;
-            // fallocate(2): allocation promises the range (checked, not reserved: Holdfast does not
-            // preallocate); zeroing may rewrite two partial blocks; punching frees
-            case Request.Fallocate f
-            when (f.mode() & (Request.Fallocate.PUNCH_HOLE | Request.Fallocate.ZERO_RANGE)) == 0 ->
-                Math.max(0, f.length());
-            case Request.Fallocate f when (f.mode() & Request.Fallocate.ZERO_RANGE) != 0 -> 0;
-            default -> -1; // frees space, or changes only metadata in place
-        };
+        long adds = adds(m);
         if (adds < 0) {
             return;
         }
@@ -92,5 +77,33 @@ final class DiskReserve {
 
     private static String mib(long bytes) {
         return String.format(Locale.ROOT, "%.1f MiB", bytes / (double) (1 << 20));
+    }
+
+    /** Bytes {@code m} may add at most, or -1 if it frees space or changes only metadata in place. */
+    private static long adds(Request.Mutation m) {
+        return switch (m) {
+            case Request.Write w -> w.data().length;
+            case Request.Create c -> 0;
+            case Request.Mkdir d -> 0;
+            case Request.Symlink s -> 0;
+            case Request.Mknod n -> 0;
+            case Request.Link l -> 0;
+            case Request.SetXattr x -> x.value().length;
+            // fallocate(2): allocation promises the range (checked, not reserved: Holdfast does not
+            // preallocate); zeroing may rewrite two partial blocks; punching frees
+            case Request.Fallocate f
+            when (f.mode() & (Request.Fallocate.PUNCH_HOLE | Request.Fallocate.ZERO_RANGE)) == 0 ->
+                Math.max(0, f.length());
+            case Request.Fallocate f when (f.mode() & Request.Fallocate.ZERO_RANGE) != 0 -> 0;
+            case Request.Batch b -> {
+                long sum = -1;
+                for (Request.Mutation one : b.mutations()) {
+                    long a = adds(one);
+                    sum = a < 0 ? sum : Math.max(sum, 0) + a;
+                }
+                yield sum;
+            }
+            default -> -1; // frees space, or changes only metadata in place
+        };
     }
 }

@@ -1,0 +1,166 @@
+package io.holdfast.storage;
+
+import static io.holdfast.storage.TestBrick.ROOT;
+import static io.holdfast.storage.TestBrick.attr;
+import static io.holdfast.storage.TestBrick.errno;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.holdfast.common.Errno;
+import io.holdfast.protocol.LogEntry;
+import io.holdfast.protocol.Request;
+import io.holdfast.protocol.Response;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@link Request.Batch}: a batch entry gives the same answers and state as its mutations applied one by one. */
+class BrickBatchTest {
+    @TempDir
+    Path tmp;
+
+    /**
+     * Random mutations (every kind, three callers, four names, so most fail somewhere) go to one
+     * brick one entry each and to another in batches of one to eight; the unbatchable ones (data
+     * writes, fallocate) travel alone in both. Same timestamps, and the batch takes the index of
+     * its last mutation: then every answer and the final state digest must be equal.
+     */
+    @Test
+    void batchesAnswerAndChangeAsTheirMutationsOneByOne() throws IOException {
+        for (long seed = 1; seed <= 12; seed++) {
+            try (TestBrick single = new TestBrick(tmp.resolve("single" + seed));
+                    TestBrick batched = new TestBrick(tmp.resolve("batched" + seed))) {
+                RandomOps ops = new RandomOps(seed);
+                Random rnd = new Random(~seed);
+                long index = 0;
+                long ts = 1_000_000_000L;
+                int batches = 0;
+                int failedInBatches = 0;
+                for (int step = 0; step < 150; step++) {
+                    ts += 1000;
+                    List<Request.Mutation> group = new ArrayList<>();
+                    List<Response> expected = new ArrayList<>();
+                    int size = 1 + rnd.nextInt(8);
+                    Request.Mutation alone = null;
+                    while (group.size() < size) {
+                        Request.Mutation m = ops.next();
+                        if (!Request.Batch.batchable(m)) {
+                            alone = m;
+                            break;
+                        }
+                        Response r = single.brick.apply(++index, new LogEntry(ts, m));
+                        ops.observe(r);
+                        group.add(m);
+                        expected.add(r);
+                    }
+                    if (!group.isEmpty()) {
+                        Response r = batched.brick.apply(index, new LogEntry(ts, new Request.Batch(group)));
+                        assertThat(r).as("seed %d step %d", seed, step).isEqualTo(new Response.Batch(expected));
+                        batches++;
+                        failedInBatches += (int) expected.stream()
+                                .filter(Response.Error.class::isInstance)
+                                .count();
+                    }
+                    if (alone != null) {
+                        Response r = single.brick.apply(++index, new LogEntry(ts, alone));
+                        ops.observe(r);
+                        assertThat(batched.brick.apply(index, new LogEntry(ts, alone)))
+                                .as("seed %d step %d", seed, step)
+                                .isEqualTo(r);
+                    }
+                }
+                assertThat(batched.digest()).as("seed %d", seed).isEqualTo(single.digest());
+                assertThat(batches).isGreaterThan(50);
+                assertThat(failedInBatches)
+                        .as("some mutations inside batches failed")
+                        .isPositive();
+            }
+        }
+    }
+
+    @Test
+    void aFailedMutationIsRolledBackAloneAndTheRestApply() throws IOException {
+        try (TestBrick b = new TestBrick(tmp.resolve("b"))) {
+            Response r = b.apply(new Request.Batch(List.of(
+                    new Request.Mkdir(ROOT, "/d", 0755),
+                    new Request.Create(ROOT, "/d/f", 0644, true),
+                    new Request.Create(ROOT, "/d/f", 0644, true), // EEXIST
+                    new Request.Rename(ROOT, "/d/f", "/d/g", 0),
+                    new Request.Unlink(ROOT, "/d/f", false)))); // ENOENT: renamed away
+            List<Response> answers = ((Response.Batch) r).responses();
+            assertThat(answers)
+                    .extracting(TestBrick::errno)
+                    .containsExactly(Errno.OK, Errno.OK, Errno.EEXIST, Errno.OK, Errno.ENOENT);
+            assertThat(b.statErrno("/d/f")).isEqualTo(Errno.ENOENT);
+            assertThat(attr(b.query(new Request.GetAttr("/d/g", false))).inode())
+                    .isEqualTo(attr(answers.get(1)).inode());
+            assertThat(b.stat("/d").nlink()).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void aDirectoryEmptiedEarlierInTheBatchCanBeRemoved() throws IOException {
+        try (TestBrick b = new TestBrick(tmp.resolve("b"))) {
+            b.mkdir("/d");
+            b.create("/d/a");
+            b.mkdir("/d/s");
+            b.apply(new Request.SetXattr(ROOT, "/d/a", "user.k", new byte[] {1}, 0));
+            Response r = b.apply(new Request.Batch(List.of(
+                    new Request.Rmdir(ROOT, "/d"), // ENOTEMPTY: still has a and s
+                    new Request.Unlink(ROOT, "/d/a", false),
+                    new Request.Rmdir(ROOT, "/d"), // ENOTEMPTY: s is left
+                    new Request.Rmdir(ROOT, "/d/s"),
+                    new Request.Create(ROOT, "/d/n", 0644, true),
+                    new Request.Unlink(ROOT, "/d/n", false),
+                    new Request.Rmdir(ROOT, "/d"))));
+            assertThat(((Response.Batch) r).responses())
+                    .extracting(TestBrick::errno)
+                    .containsExactly(
+                            Errno.ENOTEMPTY, Errno.OK, Errno.ENOTEMPTY, Errno.OK, Errno.OK, Errno.OK, Errno.OK);
+            assertThat(b.statErrno("/d")).isEqualTo(Errno.ENOENT);
+        }
+    }
+
+    @Test
+    void setAttrExpectingAnotherInodeFailsWithEstaleAndChangesNothing() throws IOException {
+        try (TestBrick b = new TestBrick(tmp.resolve("b"))) {
+            long f = b.create("/f").inode();
+            Response moved = b.apply(new Request.Batch(List.of(
+                    new Request.Rename(ROOT, "/f", "/g", 0),
+                    new Request.Create(ROOT, "/f", 0600, true),
+                    new Request.SetAttr(ROOT, "/f", Request.SetAttr.MODE, 0777, 0, 0, 0, 0, f),
+                    new Request.SetAttr(ROOT, "/g", Request.SetAttr.MODE, 0640, 0, 0, 0, 0, f))));
+            assertThat(((Response.Batch) moved).responses())
+                    .extracting(TestBrick::errno)
+                    .containsExactly(Errno.OK, Errno.OK, Errno.ESTALE, Errno.OK);
+            assertThat(b.stat("/f").mode()).isEqualTo(0600);
+            assertThat(b.stat("/g").mode()).isEqualTo(0640);
+            assertThat(errno(b.apply(new Request.SetAttr(ROOT, "/f", Request.SetAttr.MODE, 0, 0, 0, 0, 0, f))))
+                    .isEqualTo(Errno.ESTALE);
+        }
+    }
+
+    /** A batch entry replayed after a restart (Raft replays entries after the checkpoint) is not applied twice. */
+    @Test
+    void aReplayedBatchIsNotAppliedTwice() throws IOException {
+        try (TestBrick b = new TestBrick(tmp.resolve("b"))) {
+            b.mkdir("/d");
+            LogEntry e = new LogEntry(
+                    5_000_000_000L,
+                    new Request.Batch(List.of(
+                            new Request.Create(ROOT, "/d/a", 0644, true),
+                            new Request.Rename(ROOT, "/d/a", "/d/b", 0),
+                            new Request.Truncate(ROOT, 2, 0))));
+            b.applyEntry(e);
+            Response.Digest before = b.digest();
+            b.reopen();
+            assertThat(b.brick.apply(b.brick.appliedIndex(), e)).isEqualTo(new Response.Ok());
+            assertThat(b.digest()).isEqualTo(before);
+            assertThat(b.statErrno("/d/a")).isEqualTo(Errno.ENOENT);
+            assertThat(b.statErrno("/d/b")).isEqualTo(Errno.OK);
+        }
+    }
+}
