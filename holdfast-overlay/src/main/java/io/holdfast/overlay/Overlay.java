@@ -4,6 +4,7 @@ import static java.nio.file.LinkOption.NOFOLLOW_LINKS;
 
 import io.holdfast.common.Errno;
 import io.holdfast.common.ErrnoFileSystemException;
+import io.holdfast.common.FilteredPathIterator;
 import io.holdfast.common.SpecialFiles;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -47,7 +48,6 @@ import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.NoSuchElementException;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -718,34 +718,7 @@ final class Overlay {
                 }
                 iterated = true;
                 Iterator<String> it = names.iterator();
-                return new Iterator<>() {
-                    private Path next;
-
-                    @Override
-                    public boolean hasNext() {
-                        while (next == null && !closed && it.hasNext()) {
-                            Path p = dir.resolve(it.next());
-                            try {
-                                if (filter == null || filter.accept(p)) {
-                                    next = p;
-                                }
-                            } catch (IOException e) {
-                                throw new DirectoryIteratorException(e);
-                            }
-                        }
-                        return next != null;
-                    }
-
-                    @Override
-                    public Path next() {
-                        if (!hasNext()) {
-                            throw new NoSuchElementException();
-                        }
-                        Path p = next;
-                        next = null;
-                        return p;
-                    }
-                };
+                return new FilteredPathIterator(() -> !closed && it.hasNext() ? dir.resolve(it.next()) : null, filter);
             }
 
             @Override
