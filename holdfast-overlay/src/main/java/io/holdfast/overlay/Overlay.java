@@ -998,6 +998,30 @@ final class Overlay {
     }
 
     /**
+     * Readies the missing entry {@code n} to be created in the upper layer: checks its name and
+     * makes its parent directory there (copying it up). Called holding {@code ns}.
+     */
+    private void prepareCreate(Node n) throws IOException {
+        checkName(n);
+        ensureUpperDir(n.parent());
+    }
+
+    /**
+     * The entry at {@code p} (not following a final link), which must not exist yet, readied to be
+     * created ({@link #prepareCreate}). Called holding {@code ns}.
+     *
+     * @throws FileAlreadyExistsException if it exists
+     */
+    private Node freeName(OverlayPath p) throws IOException {
+        Node n = lookup(p, false);
+        if (n.exists()) {
+            throw new FileAlreadyExistsException(p.toString());
+        }
+        prepareCreate(n);
+        return n;
+    }
+
+    /**
      * Puts a freshly built entry {@code tmp} (not a directory) at {@code n}'s name, which holds a
      * whiteout: one rename in the kernel format, a rename and the removal of {@code .wh.NAME} in aufs.
      */
@@ -1047,8 +1071,7 @@ final class Overlay {
             if (!create) {
                 throw new NoSuchFileException(p.toString());
             }
-            checkName(n);
-            ensureUpperDir(n.parent());
+            prepareCreate(n);
             if (!n.whiteout()) {
                 return FileChannel.open(n.upper(), options, attrs);
             }
@@ -1139,12 +1162,7 @@ final class Overlay {
     private void create(OverlayPath p, Maker maker) throws IOException {
         ns.lock();
         try {
-            Node n = lookup(p, false);
-            if (n.exists()) {
-                throw new FileAlreadyExistsException(p.toString());
-            }
-            checkName(n);
-            ensureUpperDir(n.parent());
+            Node n = freeName(p);
             if (!n.whiteout()) {
                 maker.make(n.upper());
                 return;
@@ -1167,12 +1185,7 @@ final class Overlay {
     void createDirectory(OverlayPath p, FileAttribute<?>... attrs) throws IOException {
         ns.lock();
         try {
-            Node n = lookup(p, false);
-            if (n.exists()) {
-                throw new FileAlreadyExistsException(p.toString());
-            }
-            checkName(n);
-            ensureUpperDir(n.parent());
+            Node n = freeName(p);
             if (!n.whiteout()) {
                 Files.createDirectory(n.upper(), attrs);
                 invalidate(n.rel(), true);
