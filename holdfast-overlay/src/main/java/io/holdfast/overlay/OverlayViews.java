@@ -28,16 +28,26 @@ import java.util.Set;
 final class OverlayViews {
     private OverlayViews() {}
 
-    /** What every view holds: the overlay, the path, and whether a final symbolic link is followed. */
+    /**
+     * What every view holds: its name, the overlay, the path, and whether a final symbolic link is
+     * followed.
+     */
     private abstract static class View {
+        private final String name;
         final Overlay overlay;
         final OverlayPath path;
         final boolean follow;
 
-        View(Overlay overlay, OverlayPath path, boolean follow) {
+        View(String name, Overlay overlay, OverlayPath path, boolean follow) {
+            this.name = name;
             this.overlay = overlay;
             this.path = path;
             this.follow = follow;
+        }
+
+        /** The view's name ({@code "posix"}, {@code "user"}), as the attribute view interfaces ask. */
+        public final String name() {
+            return name;
         }
 
         /** The path's entry, looked up now. */
@@ -58,12 +68,7 @@ final class OverlayViews {
     /** Basic, owner and POSIX view in one. */
     static final class Posix extends View implements PosixFileAttributeView {
         Posix(Overlay overlay, OverlayPath path, boolean follow) {
-            super(overlay, path, follow);
-        }
-
-        @Override
-        public String name() {
-            return "posix";
+            super("posix", overlay, path, follow);
         }
 
         @Override
@@ -109,12 +114,7 @@ final class OverlayViews {
      */
     static final class User extends View implements UserDefinedFileAttributeView {
         User(Overlay overlay, OverlayPath path, boolean follow) {
-            super(overlay, path, follow);
-        }
-
-        @Override
-        public String name() {
-            return "user";
+            super("user", overlay, path, follow);
         }
 
         private UserDefinedFileAttributeView visible(Overlay.Node n) throws IOException {
