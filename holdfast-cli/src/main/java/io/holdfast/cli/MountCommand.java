@@ -10,7 +10,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -58,31 +57,13 @@ final class MountCommand implements Callable<Integer> {
     @Parameters(index = "1", paramLabel = "MOUNTPOINT", description = "An existing, empty local directory.")
     Path mountPoint;
 
-    @Option(
-            names = "--allow-other",
-            description = "Let other users use the mount (needs user_allow_other in /etc/fuse.conf unless root).")
-    boolean allowOther;
+    @Mixin
+    FuseMountOptions fuse;
 
     @Option(
             names = "--read-only",
             description = "Mount read-only (automatic when the volume is exported read-only to this client).")
     boolean readOnly;
-
-    @Option(names = "--debug", description = "Have libfuse print every request to stderr.")
-    boolean debug;
-
-    @Option(
-            names = "--cache-timeout",
-            paramLabel = "SECONDS",
-            defaultValue = "0",
-            description = "How long the kernel may cache attributes and names (attr_timeout, entry_timeout, "
-                    + "negative_timeout); "
-                    + "default ${DEFAULT-VALUE}: every stat and lookup asks the volume, so no stale size, "
-                    + "mode or link count is "
-                    + "ever shown. A longer timeout saves round trips but lets stat show another client's or "
-                    + "another hard-link "
-                    + "name's change up to that late.")
-    double cacheTimeoutSeconds;
 
     @Option(
             names = "--no-cache",
@@ -118,12 +99,7 @@ final class MountCommand implements Callable<Integer> {
             if (exportedReadOnly && !readOnly) {
                 System.out.println("volume " + name + " is exported read-only to this client: mounting read-only");
             }
-            FuseOptions options = new FuseOptions(
-                            allowOther,
-                            readOnly || exportedReadOnly,
-                            debug,
-                            Duration.ofMillis(Math.round(cacheTimeoutSeconds * 1000)),
-                            "holdfast-" + name)
+            FuseOptions options = fuse.fuseOptions(readOnly || exportedReadOnly, "holdfast-" + name)
                     .withCallerScope(HOLDFAST_CALLERS)
                     .withCapabilities(Capabilities.HOLDFAST);
             mount = FuseMount.mount(root, mountPoint, options);

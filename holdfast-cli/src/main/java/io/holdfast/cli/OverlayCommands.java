@@ -13,7 +13,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -85,22 +84,8 @@ final class OverlayCommands {
                         + "(default: .NAME.overlay-work beside UPPER).")
         String work;
 
-        @Option(
-                names = "--allow-other",
-                description = "Let other users use the mount (needs user_allow_other in /etc/fuse.conf unless root).")
-        boolean allowOther;
-
-        @Option(names = "--debug", description = "Have libfuse print every request to stderr.")
-        boolean debug;
-
-        @Option(
-                names = "--cache-timeout",
-                paramLabel = "SECONDS",
-                defaultValue = "0",
-                description = "How long the kernel may cache attributes and names (default ${DEFAULT-VALUE}: "
-                        + "always ask). The overlay is the only writer of its layers, so a longer timeout is "
-                        + "safe except for the link counts of hard links, which may then show stale.")
-        double cacheTimeoutSeconds;
+        @Mixin
+        FuseMountOptions fuse;
 
         @Override
         public Integer call() throws Exception {
@@ -127,12 +112,7 @@ final class OverlayCommands {
                         : locations.resolve(work).path();
                 overlay = OverlayFileSystem.open(lowerPath, upperPath, workPath);
                 boolean holdfastUpper = upperPath.getFileSystem() instanceof HoldfastFileSystem;
-                FuseOptions options = new FuseOptions(
-                                allowOther,
-                                false,
-                                debug,
-                                Duration.ofMillis(Math.round(cacheTimeoutSeconds * 1000)),
-                                "holdfast-overlay")
+                FuseOptions options = fuse.fuseOptions(false, "holdfast-overlay")
                         .withCapabilities(new Capabilities(false, Capabilities.Ownership.PROCESS, holdfastUpper));
                 try {
                     mount = FuseMount.mount(overlay.root(), mountPoint, options);

@@ -29,38 +29,30 @@ final class LowerChannel extends FileChannel {
         this.rel = rel;
     }
 
-    private IOException failed(IOException e) {
-        if (e instanceof ClosedChannelException) {
-            return e;
+    /** Runs a read of the lower file; its failure, but for a closed channel, is a lower error of the file. */
+    private <T> T reading(IoCall<T> call) throws IOException {
+        try {
+            return call.run();
+        } catch (ClosedChannelException e) {
+            throw e;
+        } catch (IOException e) {
+            throw overlay.lowerError(rel, "read", e);
         }
-        return overlay.lowerError(rel, "read", e);
     }
 
     @Override
     public int read(ByteBuffer dst) throws IOException {
-        try {
-            return in.read(dst);
-        } catch (IOException e) {
-            throw failed(e);
-        }
+        return reading(() -> in.read(dst));
     }
 
     @Override
     public long read(ByteBuffer[] dsts, int offset, int length) throws IOException {
-        try {
-            return in.read(dsts, offset, length);
-        } catch (IOException e) {
-            throw failed(e);
-        }
+        return reading(() -> in.read(dsts, offset, length));
     }
 
     @Override
     public int read(ByteBuffer dst, long position) throws IOException {
-        try {
-            return in.read(dst, position);
-        } catch (IOException e) {
-            throw failed(e);
-        }
+        return reading(() -> in.read(dst, position));
     }
 
     @Override
@@ -91,11 +83,7 @@ final class LowerChannel extends FileChannel {
 
     @Override
     public long size() throws IOException {
-        try {
-            return in.size();
-        } catch (IOException e) {
-            throw failed(e);
-        }
+        return reading(in::size);
     }
 
     @Override
@@ -136,11 +124,7 @@ final class LowerChannel extends FileChannel {
         if (mode != MapMode.READ_ONLY) {
             throw new NonWritableChannelException();
         }
-        try {
-            return in.map(mode, position, size);
-        } catch (IOException e) {
-            throw failed(e);
-        }
+        return reading(() -> in.map(mode, position, size));
     }
 
     @Override

@@ -4,6 +4,7 @@ import static java.nio.file.LinkOption.NOFOLLOW_LINKS;
 
 import io.holdfast.common.Errno;
 import io.holdfast.common.ErrnoFileSystemException;
+import io.holdfast.common.FilteredPathIterator;
 import io.holdfast.common.SpecialFiles;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -47,7 +48,6 @@ import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.NoSuchElementException;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -718,34 +718,7 @@ final class Overlay {
                 }
                 iterated = true;
                 Iterator<String> it = names.iterator();
-                return new Iterator<>() {
-                    private Path next;
-
-                    @Override
-                    public boolean hasNext() {
-                        while (next == null && !closed && it.hasNext()) {
-                            Path p = dir.resolve(it.next());
-                            try {
-                                if (filter == null || filter.accept(p)) {
-                                    next = p;
-                                }
-                            } catch (IOException e) {
-                                throw new DirectoryIteratorException(e);
-                            }
-                        }
-                        return next != null;
-                    }
-
-                    @Override
-                    public Path next() {
-                        if (!hasNext()) {
-                            throw new NoSuchElementException();
-                        }
-                        Path p = next;
-                        next = null;
-                        return p;
-                    }
-                };
+                return new FilteredPathIterator(() -> !closed && it.hasNext() ? dir.resolve(it.next()) : null, filter);
             }
 
             @Override
@@ -1025,6 +998,30 @@ final class Overlay {
     }
 
     /**
+     * Readies the missing entry {@code n} to be created in the upper layer: checks its name and
+     * makes its parent directory there (copying it up). Called holding {@code ns}.
+     */
+    private void prepareCreate(Node n) throws IOException {
+        checkName(n);
+        ensureUpperDir(n.parent());
+    }
+
+    /**
+     * The entry at {@code p} (not following a final link), which must not exist yet, readied to be
+     * created ({@link #prepareCreate}). Called holding {@code ns}.
+     *
+     * @throws FileAlreadyExistsException if it exists
+     */
+    private Node freeName(OverlayPath p) throws IOException {
+        Node n = lookup(p, false);
+        if (n.exists()) {
+            throw new FileAlreadyExistsException(p.toString());
+        }
+        prepareCreate(n);
+        return n;
+    }
+
+    /**
      * Puts a freshly built entry {@code tmp} (not a directory) at {@code n}'s name, which holds a
      * whiteout: one rename in the kernel format, a rename and the removal of {@code .wh.NAME} in aufs.
      */
@@ -1074,8 +1071,7 @@ final class Overlay {
             if (!create) {
                 throw new NoSuchFileException(p.toString());
             }
-            checkName(n);
-            ensureUpperDir(n.parent());
+            prepareCreate(n);
             if (!n.whiteout()) {
                 return FileChannel.open(n.upper(), options, attrs);
             }
@@ -1166,12 +1162,7 @@ final class Overlay {
     private void create(OverlayPath p, Maker maker) throws IOException {
         ns.lock();
         try {
-            Node n = lookup(p, false);
-            if (n.exists()) {
-                throw new FileAlreadyExistsException(p.toString());
-            }
-            checkName(n);
-            ensureUpperDir(n.parent());
+            Node n = freeName(p);
             if (!n.whiteout()) {
                 maker.make(n.upper());
                 return;
@@ -1194,12 +1185,7 @@ final class Overlay {
     void createDirectory(OverlayPath p, FileAttribute<?>... attrs) throws IOException {
         ns.lock();
         try {
-            Node n = lookup(p, false);
-            if (n.exists()) {
-                throw new FileAlreadyExistsException(p.toString());
-            }
-            checkName(n);
-            ensureUpperDir(n.parent());
+            Node n = freeName(p);
             if (!n.whiteout()) {
                 Files.createDirectory(n.upper(), attrs);
                 invalidate(n.rel(), true);

@@ -115,6 +115,19 @@ public final class OverlayFileSystemProvider extends FileSystemProvider implemen
         return o;
     }
 
+    /**
+     * {@code other} as a path of the same overlay as {@code p}.
+     *
+     * @throws ProviderMismatchException with {@code mismatch} if it is of another overlay (or not an overlay path)
+     */
+    private static OverlayPath sameOverlay(OverlayPath p, Path other, String mismatch) {
+        OverlayPath o = path(other);
+        if (o.getFileSystem() != p.getFileSystem()) {
+            throw new ProviderMismatchException(mismatch);
+        }
+        return o;
+    }
+
     private static Overlay overlay(Path p) {
         return path(p).getFileSystem().overlay();
     }
@@ -150,10 +163,7 @@ public final class OverlayFileSystemProvider extends FileSystemProvider implemen
     @Override
     public void createLink(Path link, Path existing) throws IOException {
         OverlayPath l = path(link);
-        OverlayPath e = path(existing);
-        if (l.getFileSystem() != e.getFileSystem()) {
-            throw new ProviderMismatchException("a hard link cannot join two overlays");
-        }
+        OverlayPath e = sameOverlay(l, existing, "a hard link cannot join two overlays");
         overlay(link).createLink(l, e);
     }
 
@@ -176,20 +186,14 @@ public final class OverlayFileSystemProvider extends FileSystemProvider implemen
     @Override
     public void copy(Path source, Path target, CopyOption... options) throws IOException {
         OverlayPath s = path(source);
-        OverlayPath t = path(target);
-        if (s.getFileSystem() != t.getFileSystem()) {
-            throw new ProviderMismatchException("copy between two overlays: use Files.copy with streams");
-        }
+        OverlayPath t = sameOverlay(s, target, "copy between two overlays: use Files.copy with streams");
         overlay(source).copy(s, t, options);
     }
 
     @Override
     public void move(Path source, Path target, CopyOption... options) throws IOException {
         OverlayPath s = path(source);
-        OverlayPath t = path(target);
-        if (s.getFileSystem() != t.getFileSystem()) {
-            throw new ProviderMismatchException("move between two overlays");
-        }
+        OverlayPath t = sameOverlay(s, target, "move between two overlays");
         overlay(source).move(s, t, options);
     }
 

@@ -28,48 +28,62 @@ import java.util.Set;
 final class OverlayViews {
     private OverlayViews() {}
 
-    private static Overlay.Node node(Overlay o, OverlayPath p, boolean follow) throws IOException {
-        Overlay.Node n = o.lookup(p, follow);
-        if (!n.exists()) {
-            throw new NoSuchFileException(p.toString());
-        }
-        return n;
-    }
+    /**
+     * What every view holds: its name, the overlay, the path, and whether a final symbolic link is
+     * followed.
+     */
+    private abstract static class View {
+        private final String name;
+        final Overlay overlay;
+        final OverlayPath path;
+        final boolean follow;
 
-    /** Basic, owner and POSIX view in one. */
-    static final class Posix implements PosixFileAttributeView {
-        private final Overlay overlay;
-        private final OverlayPath path;
-        private final boolean follow;
-
-        Posix(Overlay overlay, OverlayPath path, boolean follow) {
+        View(String name, Overlay overlay, OverlayPath path, boolean follow) {
+            this.name = name;
             this.overlay = overlay;
             this.path = path;
             this.follow = follow;
         }
 
-        @Override
-        public String name() {
-            return "posix";
+        /** The view's name ({@code "posix"}, {@code "user"}), as the attribute view interfaces ask. */
+        public final String name() {
+            return name;
+        }
+
+        /** The path's entry, looked up now. */
+        final Overlay.Node node() throws IOException {
+            Overlay.Node n = overlay.lookup(path, follow);
+            if (!n.exists()) {
+                throw new NoSuchFileException(path.toString());
+            }
+            return n;
+        }
+
+        /** The path's entry in the upper layer, copied up now if it is only in the lower one. */
+        final Path upper() throws IOException {
+            return overlay.copyUpForChange(node());
+        }
+    }
+
+    /** Basic, owner and POSIX view in one. */
+    static final class Posix extends View implements PosixFileAttributeView {
+        Posix(Overlay overlay, OverlayPath path, boolean follow) {
+            super("posix", overlay, path, follow);
         }
 
         @Override
         public PosixFileAttributes readAttributes() throws IOException {
-            return overlay.readAttributes(node(overlay, path, follow), PosixFileAttributes.class);
+            return overlay.readAttributes(node(), PosixFileAttributes.class);
         }
 
         @Override
         public void setTimes(FileTime lastModifiedTime, FileTime lastAccessTime, FileTime createTime)
                 throws IOException {
             if (lastModifiedTime == null && lastAccessTime == null) {
-                node(overlay, path, follow);
+                node();
                 return;
             }
-            overlay.setTimes(node(overlay, path, follow), lastModifiedTime, lastAccessTime);
-        }
-
-        private Path upper() throws IOException {
-            return overlay.copyUpForChange(node(overlay, path, follow));
+            overlay.setTimes(node(), lastModifiedTime, lastAccessTime);
         }
 
         @Override
@@ -98,20 +112,9 @@ final class OverlayViews {
      * User extended attributes; the overlay's own ({@code user.overlay.*}) are neither listed nor
      * settable, as the kernel hides {@code trusted.overlay.*}.
      */
-    static final class User implements UserDefinedFileAttributeView {
-        private final Overlay overlay;
-        private final OverlayPath path;
-        private final boolean follow;
-
+    static final class User extends View implements UserDefinedFileAttributeView {
         User(Overlay overlay, OverlayPath path, boolean follow) {
-            this.overlay = overlay;
-            this.path = path;
-            this.follow = follow;
-        }
-
-        @Override
-        public String name() {
-            return "user";
+            super("user", overlay, path, follow);
         }
 
         private UserDefinedFileAttributeView visible(Overlay.Node n) throws IOException {
@@ -146,14 +149,9 @@ final class OverlayViews {
             }
         }
 
-        @FunctionalInterface
-        private interface IoCall<T> {
-            T run() throws IOException;
-        }
-
         @Override
         public List<String> list() throws IOException {
-            Overlay.Node n = node(overlay, path, follow);
+            Overlay.Node n = node();
             UserDefinedFileAttributeView v = visible(n);
             List<String> all = reading(n, v::list);
             List<String> out = new ArrayList<>(all.size());
@@ -168,7 +166,7 @@ final class OverlayViews {
         @Override
         public int size(String name) throws IOException {
             checkName(name);
-            Overlay.Node n = node(overlay, path, follow);
+            Overlay.Node n = node();
             UserDefinedFileAttributeView v = visible(n);
             return reading(n, () -> v.size(name));
         }
@@ -176,7 +174,7 @@ final class OverlayViews {
         @Override
         public int read(String name, ByteBuffer dst) throws IOException {
             checkName(name);
-            Overlay.Node n = node(overlay, path, follow);
+            Overlay.Node n = node();
             UserDefinedFileAttributeView v = visible(n);
             return reading(n, () -> v.read(name, dst));
         }
@@ -184,7 +182,7 @@ final class OverlayViews {
         @Override
         public int write(String name, ByteBuffer src) throws IOException {
             checkName(name);
-            Path up = overlay.copyUpForChange(node(overlay, path, follow));
+            Path up = upper();
             return Files.getFileAttributeView(up, UserDefinedFileAttributeView.class, NOFOLLOW_LINKS)
                     .write(name, src);
         }
@@ -192,7 +190,7 @@ final class OverlayViews {
         @Override
         public void delete(String name) throws IOException {
             checkName(name);
-            Path up = overlay.copyUpForChange(node(overlay, path, follow));
+            Path up = upper();
             Files.getFileAttributeView(up, UserDefinedFileAttributeView.class, NOFOLLOW_LINKS)
                     .delete(name);
         }

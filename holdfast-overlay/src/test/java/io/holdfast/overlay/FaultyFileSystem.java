@@ -1,5 +1,6 @@
 package io.holdfast.overlay;
 
+import io.holdfast.common.FilteredPathIterator;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.ByteBuffer;
@@ -11,7 +12,6 @@ import java.nio.channels.SeekableByteChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.file.AccessMode;
 import java.nio.file.CopyOption;
-import java.nio.file.DirectoryIteratorException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileStore;
 import java.nio.file.FileSystem;
@@ -319,32 +319,7 @@ public final class FaultyFileSystem extends FileSystem {
                 @Override
                 public Iterator<Path> iterator() {
                     Iterator<Path> it = ds.iterator();
-                    return new Iterator<>() {
-                        private Path next;
-
-                        @Override
-                        public boolean hasNext() {
-                            try {
-                                while (next == null && it.hasNext()) {
-                                    Path p = new FPath(it.next());
-                                    if (filter == null || filter.accept(p)) {
-                                        next = p;
-                                    }
-                                }
-                            } catch (IOException e) {
-                                throw new DirectoryIteratorException(e);
-                            }
-                            return next != null;
-                        }
-
-                        @Override
-                        public Path next() {
-                            hasNext();
-                            Path p = next;
-                            next = null;
-                            return p;
-                        }
-                    };
+                    return new FilteredPathIterator(() -> it.hasNext() ? new FPath(it.next()) : null, filter);
                 }
 
                 @Override

@@ -1,5 +1,6 @@
 package io.holdfast.client.nio;
 
+import io.holdfast.common.FilteredPathIterator;
 import io.holdfast.protocol.DirEntry;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
@@ -9,7 +10,6 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.List;
-import java.util.NoSuchElementException;
 
 /**
  * The entries of one directory, fetched a page of {@link #PAGE_ENTRIES} at a time as the
@@ -27,6 +27,9 @@ final class HoldfastDirectoryStream implements DirectoryStream<Path> {
     private final Filter<? super Path> filter;
     private List<DirEntry> page;
     private boolean more;
+    /** The next entry of {@link #page} to give out. */
+    private int index;
+
     private boolean closed;
     private boolean iterated;
 
@@ -47,43 +50,22 @@ final class HoldfastDirectoryStream implements DirectoryStream<Path> {
             throw new IllegalStateException("iterator already obtained");
         }
         iterated = true;
-        return new Iterator<>() {
-            private int index;
-            private Path next;
+        return new FilteredPathIterator(this::nextEntry, filter);
+    }
 
-            @Override
-            public boolean hasNext() {
-                while (next == null && !closed) {
-                    if (index == page.size()) {
-                        if (!more || page.isEmpty()) {
-                            return false;
-                        }
-                        fetch(page.getLast().name());
-                        index = 0;
-                        continue;
-                    }
-                    Path p = dir.resolve(page.get(index++).name());
-                    try {
-                        if (filter == null || filter.accept(p)) {
-                            next = p;
-                        }
-                    } catch (IOException e) {
-                        throw new DirectoryIteratorException(e);
-                    }
-                }
-                return next != null;
+    /** The next entry's path, fetching the next page when this one is used up; null at the end or once closed. */
+    private Path nextEntry() {
+        while (!closed) {
+            if (index < page.size()) {
+                return dir.resolve(page.get(index++).name());
             }
-
-            @Override
-            public Path next() {
-                if (!hasNext()) {
-                    throw new NoSuchElementException();
-                }
-                Path p = next;
-                next = null;
-                return p;
+            if (!more || page.isEmpty()) {
+                return null;
             }
-        };
+            fetch(page.getLast().name());
+            index = 0;
+        }
+        return null;
     }
 
     private void fetch(String after) {
