@@ -73,6 +73,15 @@ final class MountCommand implements Callable<Integer> {
                     + "ever shown. Without the cache every such call is a round trip to the volume.")
     boolean noCache;
 
+    @Option(
+            names = "--sync",
+            description = "Wait for the volume's answer to every change. By default chmod, chown and utimens by "
+                    + "root are written back: answered at once from the cached attributes and sent in order, in "
+                    + "batches, without waiting; one the volume refuses (the file was removed meanwhile) is logged "
+                    + "and reported by the next fsync or close of that file. fsync and close always wait for "
+                    + "everything before them.")
+    boolean sync;
+
     @Override
     public Integer call() throws Exception {
         String arg = Locations.isRemote(volume) ? volume : volume + ":/";
@@ -91,6 +100,7 @@ final class MountCommand implements Callable<Integer> {
         ClientLogging.quietClient();
         Map<String, Object> env = cluster.env();
         env.put(HoldfastFileSystemProvider.ENV_CACHE, !noCache);
+        env.put(HoldfastFileSystemProvider.ENV_WRITE_BACK, !sync);
         Locations locations = new Locations(cluster::address, env);
         FuseMount mount;
         try {

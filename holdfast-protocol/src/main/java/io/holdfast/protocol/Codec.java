@@ -97,7 +97,7 @@ public final class Codec {
     private static final int K_MKNOD = 15;
     /** {@code u16 count}, then each mutation (kind and fields), none a batch or a data write. */
     private static final int K_BATCH = 17;
-    /** {@link Request.SetAttr} with a non-zero {@code expectInode}: {@code K_SETATTR}'s fields, then {@code i64}. */
+    /** {@link Request.SetAttr} with an {@code expectInode}: {@code K_SETATTR}'s fields, then two {@code i64}. */
     private static final int K_SETATTR_EXPECT = 18;
 
     private static final int K_GETATTR = 32;
@@ -417,6 +417,7 @@ public final class Codec {
                 w.i64(s.mtimeNanos());
                 if (s.expectInode() != 0) {
                     w.i64(s.expectInode());
+                    w.i64(s.clientNanos());
                 }
             }
             case SetXattr s -> {
@@ -793,12 +794,14 @@ public final class Codec {
             case K_LINK -> new Link(r.caller(), r.path(), r.path());
             case K_SETATTR -> new SetAttr(r.caller(), r.path(), r.i32(), r.i32(), r.i32(), r.i32(), r.i64(), r.i64());
             case K_SETATTR_EXPECT -> {
-                SetAttr s = new SetAttr(
-                        r.caller(), r.path(), r.i32(), r.i32(), r.i32(), r.i32(), r.i64(), r.i64(), r.i64());
-                if (s.expectInode() == 0) {
+                Caller caller = r.caller();
+                String path = r.path();
+                int[] v = {r.i32(), r.i32(), r.i32(), r.i32()};
+                long[] t = {r.i64(), r.i64(), r.i64(), r.i64()};
+                if (t[2] == 0) {
                     throw bad("setattr expecting inode 0");
                 }
-                yield s;
+                yield new SetAttr(caller, path, v[0], v[1], v[2], v[3], t[0], t[1], t[2], t[3]);
             }
             case K_BATCH -> {
                 int n = r.u16();

@@ -122,6 +122,12 @@ public sealed interface Request {
      *     the request fails with {@link Errno#ESTALE} and changes nothing (a client that sent it
      *     without waiting for the answer, having resolved the path from its cache, so a rename by
      *     another client in between never makes it change another file); log format 3
+     * @param clientNanos 0, or the client's clock when it made the change (epoch nanoseconds), so
+     *     it can tell the new attributes before the answer comes: the change time (and
+     *     {@link #ATIME_NOW}/{@link #MTIME_NOW}) become {@code max(old change time, clientNanos)} if
+     *     it lies within {@link #MAX_CLIENT_LAG_NANOS} before and {@link #MAX_CLIENT_LEAD_NANOS}
+     *     after the entry's timestamp, else the entry's timestamp as usual; only with
+     *     {@code expectInode}
      */
     record SetAttr(
             Caller caller,
@@ -132,12 +138,37 @@ public sealed interface Request {
             int gid,
             long atimeNanos,
             long mtimeNanos,
-            long expectInode)
+            long expectInode,
+            long clientNanos)
             implements Mutation {
+        /** How far a client's clock may lag the entry's timestamp: 10 s (queueing, clock skew). */
+        public static final long MAX_CLIENT_LAG_NANOS = 10_000_000_000L;
+        /** How far a client's clock may lead the entry's timestamp: 1 s (clock skew). */
+        public static final long MAX_CLIENT_LEAD_NANOS = 1_000_000_000L;
+
+        public SetAttr {
+            if (expectInode == 0 && clientNanos != 0) {
+                throw new IllegalArgumentException("a client time needs an expected inode");
+            }
+        }
+
         /** A request for whatever inode {@code path} names when it is applied. */
         public SetAttr(
                 Caller caller, String path, int mask, int mode, int uid, int gid, long atimeNanos, long mtimeNanos) {
-            this(caller, path, mask, mode, uid, gid, atimeNanos, mtimeNanos, 0);
+            this(caller, path, mask, mode, uid, gid, atimeNanos, mtimeNanos, 0, 0);
+        }
+
+        /**
+         * The change time this request gives an inode whose change time was {@code oldCtime}, in an
+         * entry stamped {@code entryNanos}.
+         */
+        public long changeTime(long oldCtime, long entryNanos) {
+            if (clientNanos == 0
+                    || clientNanos < entryNanos - MAX_CLIENT_LAG_NANOS
+                    || clientNanos > entryNanos + MAX_CLIENT_LEAD_NANOS) {
+                return entryNanos;
+            }
+            return Math.max(oldCtime, clientNanos);
         }
 
         public static final int MODE = 1;

@@ -93,10 +93,10 @@ final class CodecValues {
                                 path,
                                 ints(),
                                 ints().array(int[].class).ofSize(3),
-                                longs(),
-                                longs(),
+                                longs().array(long[].class).ofSize(3),
                                 longs().filter(x -> x != 0))
-                        .as((cl, p, mask, v, a, m, ino) -> new SetAttr(cl, p, mask, v[0], v[1], v[2], a, m, ino)),
+                        .as((cl, p, mask, v, t, ino) ->
+                                new SetAttr(cl, p, mask, v[0], v[1], v[2], t[0], t[1], ino, t[2])),
                 batches(g));
     }
 
@@ -267,10 +267,10 @@ final class CodecValues {
                 new ScrubMark(CALLER),
                 new Fallocate(CALLER, 7, Fallocate.PUNCH_HOLE | Fallocate.KEEP_SIZE, 4096, 1 << 20),
                 new Mknod(CALLER, "/d/dev", FileType.CHARACTER_DEVICE.formatBits() | 0620, 0x103),
-                new SetAttr(CALLER, "/a", SetAttr.UID | SetAttr.GID, 0, 5, 6, 0L, 0L, 7L),
+                new SetAttr(CALLER, "/a", SetAttr.UID | SetAttr.GID, 0, 5, 6, 0L, 0L, 7L, 1_700_000_000_000_000_000L),
                 new Request.Batch(List.of(
                         new Create(CALLER, "/d/g", 0600, true),
-                        new SetAttr(CALLER, "/d/g", SetAttr.MODE, 0644, 0, 0, 0L, 0L, 9L),
+                        new SetAttr(CALLER, "/d/g", SetAttr.MODE, 0644, 0, 0, 0L, 0L, 9L, 0L),
                         new Unlink(CALLER, "/d/h", false))));
     }
 

@@ -230,7 +230,7 @@ final class ReferenceCodec {
             case Symlink s -> str(path(caller(w.u8(8), s.caller()), s.path()), s.target(), Limits.PATH_MAX, "target");
             case Link l -> path(path(caller(w.u8(9), l.caller()), l.existing()), l.path());
             case SetAttr s -> {
-                // kind 18 when an inode is expected: kind 10's fields, then the inode
+                // kind 18 when an inode is expected: kind 10's fields, then the inode and the client's time
                 path(caller(w.u8(s.expectInode() != 0 ? 18 : 10), s.caller()), s.path())
                         .i32(s.mask())
                         .i32(s.mode())
@@ -238,7 +238,7 @@ final class ReferenceCodec {
                         .i32(s.gid());
                 w.i64(s.atimeNanos()).i64(s.mtimeNanos());
                 if (s.expectInode() != 0) {
-                    w.i64(s.expectInode());
+                    w.i64(s.expectInode()).i64(s.clientNanos());
                 }
             }
             case Request.Batch b -> {

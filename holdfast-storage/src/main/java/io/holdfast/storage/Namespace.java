@@ -410,18 +410,19 @@ final class Namespace {
             }
             n.mode = mode;
         }
+        long now = m.changeTime(n.ctimeNanos, ts);
         if (atimeNow) {
-            n.atimeNanos = ts;
+            n.atimeNanos = now;
         } else if (atimeSet) {
             n.atimeNanos = m.atimeNanos();
         }
         if (mtimeNow) {
-            n.mtimeNanos = ts;
+            n.mtimeNanos = now;
         } else if (mtimeSet) {
             n.mtimeNanos = m.mtimeNanos();
         }
         if (mask != 0) {
-            n.ctimeNanos = ts;
+            n.ctimeNanos = now;
         }
         putNode(t, id, n);
         return new Response.AttrReply(n.toAttr(id));

@@ -131,15 +131,43 @@ class BrickBatchTest {
             Response moved = b.apply(new Request.Batch(List.of(
                     new Request.Rename(ROOT, "/f", "/g", 0),
                     new Request.Create(ROOT, "/f", 0600, true),
-                    new Request.SetAttr(ROOT, "/f", Request.SetAttr.MODE, 0777, 0, 0, 0, 0, f),
-                    new Request.SetAttr(ROOT, "/g", Request.SetAttr.MODE, 0640, 0, 0, 0, 0, f))));
+                    new Request.SetAttr(ROOT, "/f", Request.SetAttr.MODE, 0777, 0, 0, 0, 0, f, 0),
+                    new Request.SetAttr(ROOT, "/g", Request.SetAttr.MODE, 0640, 0, 0, 0, 0, f, 0))));
             assertThat(((Response.Batch) moved).responses())
                     .extracting(TestBrick::errno)
                     .containsExactly(Errno.OK, Errno.OK, Errno.ESTALE, Errno.OK);
             assertThat(b.stat("/f").mode()).isEqualTo(0600);
             assertThat(b.stat("/g").mode()).isEqualTo(0640);
-            assertThat(errno(b.apply(new Request.SetAttr(ROOT, "/f", Request.SetAttr.MODE, 0, 0, 0, 0, 0, f))))
+            assertThat(errno(b.apply(new Request.SetAttr(ROOT, "/f", Request.SetAttr.MODE, 0, 0, 0, 0, 0, f, 0))))
                     .isEqualTo(Errno.ESTALE);
+        }
+    }
+
+    /** A write-back setattr's change time is the client's clock when near the entry's, never going back. */
+    @Test
+    void theClientsTimeBecomesTheChangeTimeWhenNearTheEntrys() throws IOException {
+        try (TestBrick b = new TestBrick(tmp.resolve("b"))) {
+            long f = b.create("/f").inode();
+            long created = b.stat("/f").ctimeNanos();
+            int mask = Request.SetAttr.MODE | Request.SetAttr.MTIME_NOW;
+            long near = b.timeNanos - 2_000_000_000L + 1000; // 2 s behind the next entry's timestamp
+            assertThat(attr(b.apply(new Request.SetAttr(ROOT, "/f", mask, 0600, 0, 0, 0, 0, f, near))))
+                    .satisfies(a -> {
+                        assertThat(a.ctimeNanos()).isEqualTo(Math.max(created, near));
+                        assertThat(a.mtimeNanos()).isEqualTo(Math.max(created, near));
+                    });
+            long far = b.timeNanos - Request.SetAttr.MAX_CLIENT_LAG_NANOS - 1_000_000L;
+            assertThat(attr(b.apply(new Request.SetAttr(ROOT, "/f", mask, 0600, 0, 0, 0, 0, f, far)))
+                            .ctimeNanos())
+                    .isEqualTo(b.timeNanos);
+            long ahead = b.timeNanos + 1000 + Request.SetAttr.MAX_CLIENT_LEAD_NANOS / 2;
+            assertThat(attr(b.apply(new Request.SetAttr(ROOT, "/f", mask, 0600, 0, 0, 0, 0, f, ahead)))
+                            .ctimeNanos())
+                    .isEqualTo(ahead);
+            long earlier = ahead - 1_000_000L; // within bounds but before the last change
+            assertThat(attr(b.apply(new Request.SetAttr(ROOT, "/f", mask, 0600, 0, 0, 0, 0, f, earlier)))
+                            .ctimeNanos())
+                    .isEqualTo(ahead);
         }
     }
 

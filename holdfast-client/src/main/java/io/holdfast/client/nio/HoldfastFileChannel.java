@@ -485,6 +485,7 @@ final class HoldfastFileChannel extends FileChannel {
         ensureOpen();
         drain();
         fs.awaitWrites();
+        fs.writeBackDurable(inode);
     }
 
     // ---- transfers -----------------------------------------------------------------------
@@ -613,6 +614,15 @@ final class HoldfastFileChannel extends FileChannel {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt(); // writes finish in the background
         }
+        if (fs.isOpen()) {
+            try {
+                fs.writeBackDurable(inode);
+            } catch (IOException e) {
+                if (first == null) {
+                    first = e;
+                }
+            }
+        }
         List<Lock> held;
         synchronized (locks) {
             held = List.copyOf(locks);
@@ -624,7 +634,7 @@ final class HoldfastFileChannel extends FileChannel {
         }
         if (fs.closed(this, inode) && fs.isOpen()) {
             try {
-                Errors.ok(Errors.await(fs.service().submit(new Request.DropOrphan(caller, inode))), name, null);
+                Errors.ok(fs.submit(new Request.DropOrphan(caller, inode)), name, null);
             } catch (IOException e) {
                 if (first == null) {
                     first = e;

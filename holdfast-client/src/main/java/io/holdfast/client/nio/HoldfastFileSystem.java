@@ -1,6 +1,7 @@
 package io.holdfast.client.nio;
 
 import io.holdfast.common.Caller;
+import io.holdfast.protocol.Attr;
 import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
@@ -25,11 +26,16 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BiConsumer;
 import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One Holdfast volume seen as a {@link FileSystem}, created by
@@ -55,6 +61,7 @@ import java.util.regex.Pattern;
  * feed is not built).
  */
 public final class HoldfastFileSystem extends FileSystem {
+    private static final Logger LOG = LoggerFactory.getLogger(HoldfastFileSystem.class);
     /** Default of {@code holdfast.writeWindowBytes}: 8 MiB. */
     public static final long DEFAULT_WRITE_WINDOW_BYTES = 8L << 20;
     /** Default of {@code holdfast.writeWindowRequests}: 64. */
@@ -92,6 +99,27 @@ public final class HoldfastFileSystem extends FileSystem {
     private final MetadataCache cache;
 
     private final LeaseKeeper leases;
+
+    /** Whether attribute changes may be written back ({@code holdfast.writeBack}, default true). */
+    private final boolean writeBack;
+    /** Orders every send: write-back mutations queued before a mutation go before it. */
+    private final ReentrantLock sendLock = new ReentrantLock();
+    /** Written-back mutations not yet sent, oldest first; guarded by {@link #sendLock}. */
+    private final List<Queued> queued = new ArrayList<>();
+    /** Write-back batches sent and not yet answered; guarded by {@link #sendLock}. */
+    private int batchesInFlight;
+    /** Sends the next write-back batch when one is answered (never on the Raft client's thread). */
+    private final ExecutorService sender = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "holdfast-write-back");
+        t.setDaemon(true);
+        return t;
+    });
+    /** Written-back changes not yet answered, by inode. */
+    private final Map<Long, Integer> writeBackPending = new ConcurrentHashMap<>();
+    /** The first unreported failure of a written-back change, by inode. */
+    private final Map<Long, IOException> writeBackFailures = new ConcurrentHashMap<>();
+    /** Written-back changes the volume refused or whose outcome is unknown, since the start. */
+    private final AtomicLong writeBackFailed = new AtomicLong();
 
     private static final class OpenInode {
         int channels;
@@ -137,6 +165,8 @@ public final class HoldfastFileSystem extends FileSystem {
         this.maxChunkBytes = (int) Math.min(Limits.MAX_DATA_BYTES, bytes);
         this.root = HoldfastPath.root(this);
         this.store = new HoldfastFileStore(this);
+        Object writeBackOption = env.get(HoldfastFileSystemProvider.ENV_WRITE_BACK);
+        this.writeBack = writeBackOption == null || Boolean.parseBoolean(writeBackOption.toString());
         Object cacheOption = env.get(HoldfastFileSystemProvider.ENV_CACHE);
         boolean wantCache = cacheOption == null || Boolean.parseBoolean(cacheOption.toString());
         VolumeService.LeaseChannel channel = wantCache ? service.leases() : null;
@@ -299,17 +329,208 @@ public final class HoldfastFileSystem extends FileSystem {
         checkOpen();
         changes.incrementAndGet();
         if (cache == null) {
-            return Errors.await(service.submit(m));
+            return Errors.await(send(m));
         }
         MetadataCache.Change change = cache.begin(m);
         Response r = null;
         try {
-            r = Errors.await(service.submit(m));
+            r = Errors.await(send(m));
             return r;
         } finally {
             cache.end(change, r); // answers to queries sent meanwhile may predate it
         }
     }
+
+    /**
+     * Sends {@code m} after the write-back mutations queued before it: in one batch with them when
+     * it may travel in one, else right behind them. Completes with {@code m}'s own answer.
+     */
+    private CompletableFuture<Response> send(Request.Mutation m) {
+        sendLock.lock();
+        try {
+            if (queued.isEmpty()) {
+                return service.submit(m);
+            }
+            if (!Request.Batch.batchable(m) || queued.size() >= Request.Batch.MAX_MUTATIONS) {
+                sendQueued();
+                return service.submit(m);
+            }
+            CompletableFuture<Response> mine = new CompletableFuture<>();
+            sendQueued(m, mine);
+            return mine;
+        } finally {
+            sendLock.unlock();
+        }
+    }
+
+    // ---- write-back ----------------------------------------------------------------------
+
+    /**
+     * Whether attribute changes by {@code caller} are written back (sent without waiting for the
+     * answer): with a cache under a valid lease and for root, whose changes the volume refuses
+     * only if the file is gone.
+     */
+    boolean writesBack(Caller caller) {
+        return writeBack && cache != null && leases.valid() && caller.uid() == 0;
+    }
+
+    /**
+     * Writes back an attribute change: the cache takes {@code predicted} as the file's attributes
+     * at once and the change is queued, to be sent in order with this file system's other
+     * mutations (in one batch with those queued beside it) without waiting for the answer. A
+     * change the volume refuses is logged, drops the prediction, and is reported by the next
+     * {@code force} or {@code close} of a channel on that inode (see {@link #writeBackDurable}).
+     * Blocks while the write window's request count is used up.
+     *
+     * @param m the change, naming the inode it expects and the client time it was made at
+     * @param predicted the attributes the volume will answer if it applies {@code m} as expected
+     * @throws InterruptedIOException if interrupted while waiting for room in the window
+     */
+    void submitLater(Request.SetAttr m, Attr predicted) throws IOException {
+        checkOpen();
+        try {
+            windowRequests.acquire();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted waiting for room in the write-back window");
+        }
+        long ticket = writes.begin();
+        changes.incrementAndGet();
+        MetadataCache.Change change = cache.begin(m);
+        cache.predict(change, m.path(), predicted);
+        writeBackPending.merge(m.expectInode(), 1, Integer::sum);
+        sendLock.lock();
+        try {
+            queued.add(new Queued(m, change, ticket));
+            if (batchesInFlight == 0 || queued.size() >= Request.Batch.MAX_MUTATIONS) {
+                sendQueued();
+            }
+        } finally {
+            sendLock.unlock();
+        }
+    }
+
+    /** Sends the queued write-back mutations now (in one batch), if any. */
+    void flushWriteBack() {
+        sendLock.lock();
+        try {
+            sendQueued();
+        } finally {
+            sendLock.unlock();
+        }
+    }
+
+    /** Sends the queue as one request; the caller holds {@link #sendLock}. */
+    private void sendQueued() {
+        sendQueued(null, null);
+    }
+
+    /**
+     * Sends the queue (and {@code extra} last, answered through {@code extraAnswer}, if not null)
+     * as one request; the caller holds {@link #sendLock}.
+     */
+    private void sendQueued(Request.Mutation extra, CompletableFuture<Response> extraAnswer) {
+        if (queued.isEmpty()) {
+            return;
+        }
+        List<Queued> batch = new ArrayList<>(queued);
+        queued.clear();
+        List<Request.Mutation> ms = new ArrayList<>(batch.size() + 1);
+        for (Queued q : batch) {
+            ms.add(q.mutation());
+        }
+        if (extra != null) {
+            ms.add(extra);
+        }
+        batchesInFlight++;
+        CompletableFuture<Response> f;
+        try {
+            f = service.submit(ms.size() == 1 ? ms.getFirst() : new Request.Batch(ms));
+        } catch (RuntimeException e) {
+            f = CompletableFuture.failedFuture(e);
+        }
+        f.whenComplete((r, t) -> {
+            List<Response> answers =
+                    r instanceof Response.Batch b && b.responses().size() == ms.size() ? b.responses() : null;
+            for (int i = 0; i < batch.size(); i++) {
+                Response one = answers != null ? answers.get(i) : ms.size() == 1 ? r : null;
+                Throwable failed = t != null
+                        ? t
+                        : one == null ? new IllegalStateException("unexpected answer to a batch: " + r) : null;
+                writtenBack(batch.get(i), one, failed);
+            }
+            if (extraAnswer != null) {
+                if (t != null) {
+                    extraAnswer.completeExceptionally(t);
+                } else if (answers != null) {
+                    extraAnswer.complete(answers.getLast());
+                } else {
+                    extraAnswer.completeExceptionally(new IllegalStateException("unexpected answer to a batch: " + r));
+                }
+            }
+            // the next batch goes from another thread: this one may be the Raft client's, which a
+            // sender blocked in submit (its window full) would wait for
+            sender.execute(() -> {
+                sendLock.lock();
+                try {
+                    batchesInFlight--;
+                    if (batchesInFlight == 0) {
+                        sendQueued();
+                    }
+                } finally {
+                    sendLock.unlock();
+                }
+            });
+        });
+    }
+
+    /** Ends one written-back mutation: the cache learns its answer, a failure is kept for its inode. */
+    private void writtenBack(Queued q, Response r, Throwable t) {
+        try {
+            cache.end(q.change(), t == null ? r : null);
+            IOException failure = null;
+            if (t != null) {
+                failure = Errors.unwrap(t);
+            } else if (r instanceof Response.Error e) {
+                failure = Errors.toException(e, q.mutation().path(), null);
+            }
+            if (failure != null) {
+                writeBackFailures.putIfAbsent(q.mutation().expectInode(), failure);
+                writeBackFailed.incrementAndGet();
+                LOG.warn(
+                        "{}: written-back change of {} (inode {}) failed; the next fsync or close of the file reports"
+                                + " it: {}",
+                        volume,
+                        q.mutation().path(),
+                        q.mutation().expectInode(),
+                        failure.toString());
+            }
+        } finally {
+            writeBackPending.computeIfPresent(q.mutation().expectInode(), (k, n) -> n == 1 ? null : n - 1);
+            windowRequests.release();
+            writes.end(q.ticket());
+        }
+    }
+
+    /**
+     * A durability point on {@code inode} ({@code force}, {@code close} of a channel): waits for
+     * its written-back changes to be answered and reports the first that failed, once.
+     *
+     * @throws IOException the failure of a written-back change to the inode, or
+     *     {@link InterruptedIOException} if interrupted while waiting
+     */
+    void writeBackDurable(long inode) throws IOException {
+        if (writeBackPending.containsKey(inode)) {
+            awaitWrites();
+        }
+        IOException f = writeBackFailures.remove(inode);
+        if (f != null) {
+            throw f;
+        }
+    }
+
+    /** A write-back mutation waiting to be sent. */
+    private record Queued(Request.SetAttr mutation, MetadataCache.Change change, long ticket) {}
 
     /**
      * Sends a query once the writes this file system began before it have completed: every
@@ -374,7 +595,7 @@ public final class HoldfastFileSystem extends FileSystem {
         MetadataCache.Change change = cache == null ? null : cache.begin(w);
         CompletableFuture<Response> f;
         try {
-            f = service.submit(w);
+            f = send(w);
         } catch (RuntimeException e) {
             f = CompletableFuture.failedFuture(e);
         }
@@ -400,8 +621,12 @@ public final class HoldfastFileSystem extends FileSystem {
         return changes.get();
     }
 
-    /** Waits until every write this file system began before the call has completed. */
+    /**
+     * Waits until every write and written-back change this file system began before the call has
+     * completed (sending the queued ones now).
+     */
     void awaitWrites() throws IOException {
+        flushWriteBack();
         try {
             writes.awaitBegun();
         } catch (InterruptedException e) {
@@ -522,9 +747,13 @@ public final class HoldfastFileSystem extends FileSystem {
                 failure = e;
             }
         }
+        if (failure == null && !writeBackFailures.isEmpty()) {
+            failure = writeBackFailures.values().iterator().next(); // never reported by a durability point
+        }
         synchronized (openInodes) {
             open = false;
         }
+        sender.shutdown();
         if (leases != null) {
             leases.close();
         }

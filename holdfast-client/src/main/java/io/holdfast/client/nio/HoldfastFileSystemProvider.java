@@ -9,6 +9,7 @@ import io.holdfast.protocol.Attr;
 import io.holdfast.protocol.FileType;
 import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.Request;
+import io.holdfast.protocol.Request.SetAttr;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
 import java.io.IOException;
@@ -43,6 +44,7 @@ import java.nio.file.attribute.FileAttributeView;
 import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.nio.file.spi.FileSystemProvider;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -73,6 +75,11 @@ import java.util.Set;
  *   <li>{@value #ENV_CACHE}: Boolean or "true"/"false", whether the file system caches metadata
  *       under a read lease ({@link MetadataCache}, {@link LeaseKeeper}); default true. Only a
  *       service that offers leases ({@link VolumeService#leases()}: a long-lived client's) can.
+ *   <li>{@value #ENV_WRITE_BACK}: Boolean or "true"/"false", whether root's attribute changes
+ *       ({@code chmod}, {@code chown}, {@code utimensat}) are written back while the cache holds its
+ *       lease: answered at once from the cached attributes and sent in order, in batches, without
+ *       waiting; a refused one is logged and reported by the next {@code force} or {@code close}
+ *       of a channel on that file; default true.
  * </ul>
  *
  * <p>Follows the {@link FileSystemProvider} contract with the JDK's exception vocabulary:
@@ -111,6 +118,9 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider impleme
 
     /** Env key: whether to cache metadata under a read lease (default true). */
     public static final String ENV_CACHE = "holdfast.cache";
+
+    /** Env key: whether to write back root's attribute changes (default true). */
+    public static final String ENV_WRITE_BACK = "holdfast.writeBack";
 
     private static final int MAX_SYMLINKS = 40;
 
@@ -313,12 +323,51 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider impleme
             HoldfastPath path, boolean follow, int mask, int mode, int uid, int gid, long atimeNanos, long mtimeNanos)
             throws IOException {
         HoldfastFileSystem fs = path.getFileSystem();
-        String target = attrTarget(path, follow);
+        Caller caller = fs.currentCaller();
+        Resolved r = onPath(path, vp -> fs.query(new Request.GetAttr(vp, false)));
+        Attr a = Errors.attr(r.response(), path.toString(), null);
+        if (follow && a.type() == FileType.SYMLINK) {
+            String target = realPath(path).volumePath();
+            Errors.attr(
+                    fs.submit(new Request.SetAttr(caller, target, mask, mode, uid, gid, atimeNanos, mtimeNanos)),
+                    path.toString(),
+                    null);
+            return;
+        }
+        if (fs.writesBack(caller)
+                && !(a.type() == FileType.FILE
+                        && (mask & (SetAttr.UID | SetAttr.GID)) != 0
+                        && (a.mode() & 06000) != 0)) {
+            // root's change is refused only if the file is gone: answer now, send in order without waiting
+            long now = Math.max(epochNanos(), 1);
+            SetAttr m =
+                    new SetAttr(caller, r.volumePath(), mask, mode, uid, gid, atimeNanos, mtimeNanos, a.inode(), now);
+            fs.submitLater(m, predict(a, m));
+            return;
+        }
         Errors.attr(
-                fs.submit(
-                        new Request.SetAttr(fs.currentCaller(), target, mask, mode, uid, gid, atimeNanos, mtimeNanos)),
+                fs.submit(new Request.SetAttr(caller, r.volumePath(), mask, mode, uid, gid, atimeNanos, mtimeNanos)),
                 path.toString(),
                 null);
+    }
+
+    /** The attributes root's {@code m} gives a file that had {@code a} (the volume's rules, Namespace.setAttr). */
+    static Attr predict(Attr a, SetAttr m) {
+        int mask = m.mask();
+        int mode = (mask & SetAttr.MODE) != 0 ? m.mode() & 07777 : a.mode();
+        int uid = (mask & SetAttr.UID) != 0 ? m.uid() : a.uid();
+        int gid = (mask & SetAttr.GID) != 0 ? m.gid() : a.gid();
+        long ctime = mask != 0 ? Math.max(a.ctimeNanos(), m.clientNanos()) : a.ctimeNanos();
+        long atime =
+                (mask & SetAttr.ATIME_NOW) != 0 ? ctime : (mask & SetAttr.ATIME) != 0 ? m.atimeNanos() : a.atimeNanos();
+        long mtime =
+                (mask & SetAttr.MTIME_NOW) != 0 ? ctime : (mask & SetAttr.MTIME) != 0 ? m.mtimeNanos() : a.mtimeNanos();
+        return new Attr(a.inode(), a.type(), mode, a.nlink(), uid, gid, a.size(), atime, mtime, ctime, a.rdev());
+    }
+
+    private static long epochNanos() {
+        Instant now = Instant.now();
+        return now.getEpochSecond() * 1_000_000_000L + now.getNano();
     }
 
     HoldfastPath realPath(HoldfastPath path, LinkOption... options) throws IOException {

@@ -313,6 +313,15 @@ final class MetadataCache {
         learn(c, answer);
     }
 
+    /**
+     * Keeps {@code predicted} as the attributes of {@code path} (and its inode) right after
+     * {@link #begin} of a written-back mutation {@code c}: what the volume will answer if it applies
+     * the mutation as expected. {@link #end} replaces it with the answer, or drops it.
+     */
+    synchronized void predict(Change c, String path, Attr predicted) {
+        known(path, predicted);
+    }
+
     /** What a mutation changes: the answers to drop, and what {@link #learn} needs afterwards. */
     static final class Change {
         final Request.Mutation mutation;
@@ -362,6 +371,7 @@ final class MetadataCache {
             case Request.Fallocate f -> data(c, f.inode());
             case Request.DropOrphan d -> c.inodes.add(d.inode());
             case Request.ScrubMark s -> {}
+            case Request.Batch b -> c.everything = true; // this file system sends each mutation's change alone
             case Request.SetAttr s -> attributes(c, s.path());
             case Request.SetXattr s -> attributes(c, s.path());
             case Request.RemoveXattr s -> attributes(c, s.path());
