@@ -417,7 +417,8 @@ public final class HoldfastClient implements AutoCloseable {
                 clients.newClient(group, true),
                 new ArrayList<>(group.getPeers()),
                 deadline,
-                !shortLived);
+                !shortLived,
+                () -> map().featureLevel(v.replicas()));
         volumes.put(name, s);
         return s;
     }

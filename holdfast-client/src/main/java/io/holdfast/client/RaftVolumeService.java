@@ -24,6 +24,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
+import java.util.function.IntSupplier;
 import java.util.function.Supplier;
 import org.apache.ratis.client.RaftClient;
 import org.apache.ratis.protocol.Message;
@@ -107,6 +108,7 @@ final class RaftVolumeService implements VolumeService {
     private final ExecutorService diagnostics;
     private volatile boolean closed;
     private final HedgeDelay hedge = new HedgeDelay();
+    private final IntSupplier logFormat;
 
     /**
      * @param newClient builds the client for mutations and reads from the leader (retrying), on
@@ -121,8 +123,10 @@ final class RaftVolumeService implements VolumeService {
             RaftClient readClient,
             List<RaftPeer> members,
             Duration deadline,
-            boolean spreadReads) {
+            boolean spreadReads,
+            IntSupplier logFormat) {
         this.name = name;
+        this.logFormat = logFormat;
         this.newClient = newClient;
         this.readClient = readClient;
         this.members = members.stream().map(RaftPeer::getId).toList();
@@ -137,6 +141,12 @@ final class RaftVolumeService implements VolumeService {
             t.setDaemon(true);
             return t;
         });
+    }
+
+    /** The group's members' common log format, from the client's cached cluster map. */
+    @Override
+    public int logFormat() {
+        return logFormat.getAsInt();
     }
 
     @Override

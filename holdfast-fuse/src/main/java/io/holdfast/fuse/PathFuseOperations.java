@@ -948,7 +948,9 @@ final class PathFuseOperations implements FuseOperations {
      * nothing to wait for (and {@code force} would be an fsync). A file system that declares
      * {@link Capabilities#writeBehind} (Holdfast does) is forced: {@link FileChannel#force} is the
      * NIO call that waits for the writes sent behind, and on Holdfast it costs no more than that
-     * wait, since a write is durable on a majority once it completes.
+     * wait, since a write is durable on a majority once it completes. {@code force(false)}: the
+     * data, not attribute changes the file system wrote back (those are waited for by
+     * {@code fsync} and by {@code release}, which the application does not wait for).
      */
     @Override
     public int flush(String path, FileInfo fi) {

@@ -30,6 +30,8 @@ public final class LogFormat {
     public static final int MIN = 1;
     /** The newest log format this code reads and writes. */
     public static final int MAX = 3;
+    /** The log format of batches and write-back attribute changes. */
+    public static final int BATCHES = 3;
 
     private LogFormat() {}
 
@@ -38,8 +40,8 @@ public final class LogFormat {
         return switch (mutation) {
             case Request.Mknod m -> 2;
             case Request.Fallocate f -> 2;
-            case Request.Batch b -> 3;
-            case Request.SetAttr s when s.expectInode() != 0 -> 3;
+            case Request.Batch b -> BATCHES;
+            case Request.SetAttr s when s.expectInode() != 0 -> BATCHES;
             default -> 1;
         };
     }

@@ -28,6 +28,16 @@ public interface VolumeService extends AutoCloseable {
     CompletableFuture<Response> query(Request.Query query);
 
     /**
+     * The newest log format every member of the volume's replica group supports, as this service
+     * last knew it (a client's cached cluster map): requests that need a newer one (a
+     * {@link Request.Batch}, a write-back {@link Request.SetAttr}) are not sent. Defaults to
+     * {@link LogFormat#MAX} (a brick in this process).
+     */
+    default int logFormat() {
+        return LogFormat.MAX;
+    }
+
+    /**
      * The channel for a client cache's read lease (see {@link Request.LeaseRenew}), or null if this
      * service offers none (the default: a brick in this process, a short-lived client).
      */

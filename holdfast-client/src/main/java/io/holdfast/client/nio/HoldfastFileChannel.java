@@ -35,7 +35,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * file system's bounded window (write-behind); {@link #force}, {@link #close}, {@link #size},
  * reads and {@link #truncate} of this channel first wait for its outstanding writes and
  * report the first failure among them (once). Data is durable once {@code force()} or
- * {@code close()} returns. Position and size are kept client-side.
+ * {@code close()} returns; written-back attribute changes to the file once {@code force(true)}
+ * or {@code close()} returns (close waits for them, and reports one that failed). Position and
+ * size are kept client-side.
  *
  * <p>Locks are advisory and local to this JVM's file system instance. {@link #map} is not
  * supported. Thread-safe: operations on position are serialized.
@@ -476,16 +478,26 @@ final class HoldfastFileChannel extends FileChannel {
      * Waits until this channel's writes, and every other write this file system began before the
      * call, are committed (fsync(2) makes all of a file's data durable, whichever descriptor wrote
      * it; through FUSE, data written back from a shared mapping arrives on any open handle).
-     * Committed data is durable on a majority of the replicas, so nothing more is needed.
+     * Committed data is durable on a majority of the replicas, so nothing more is needed. With
+     * {@code metaData} it also waits for the written-back attribute changes (chmod, chown, utimens;
+     * see {@link HoldfastFileSystemProvider#ENV_WRITE_BACK}) the file system began before, as
+     * fsync(2) covers the inode's metadata; without, as fdatasync(2), only for the data.
      *
-     * @throws IOException the first failure of this channel's writes, reported once
+     * @throws IOException the first failure of this channel's writes, or of a written-back change
+     *     to this file, reported once
      */
     @Override
     public void force(boolean metaData) throws IOException {
         ensureOpen();
         drain();
-        fs.awaitWrites();
-        fs.writeBackDurable(inode);
+        if (metaData) {
+            fs.awaitWrites();
+            fs.writeBackDurable(inode);
+        } else {
+            // fdatasync(2): the data and what reading it needs (the size), not mode, owner or times
+            fs.awaitDataWrites();
+            fs.writeBackFailed(inode);
+        }
     }
 
     // ---- transfers -----------------------------------------------------------------------

@@ -3,6 +3,7 @@ package io.holdfast.client.nio;
 import io.holdfast.common.Caller;
 import io.holdfast.protocol.Attr;
 import io.holdfast.protocol.Limits;
+import io.holdfast.protocol.LogFormat;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
@@ -114,12 +115,18 @@ public final class HoldfastFileSystem extends FileSystem {
         t.setDaemon(true);
         return t;
     });
+    /** Written-back changes not yet answered (data writes are in {@link #writes}). */
+    private final Inflight writeBacks = new Inflight();
     /** Written-back changes not yet answered, by inode. */
     private final Map<Long, Integer> writeBackPending = new ConcurrentHashMap<>();
     /** The first unreported failure of a written-back change, by inode. */
     private final Map<Long, IOException> writeBackFailures = new ConcurrentHashMap<>();
     /** Written-back changes the volume refused or whose outcome is unknown, since the start. */
     private final AtomicLong writeBackFailed = new AtomicLong();
+    /** Changes written back, and the requests that carried them, since the start. */
+    private final AtomicLong writtenBack = new AtomicLong();
+
+    private final AtomicLong writeBackRequests = new AtomicLong();
 
     private static final class OpenInode {
         int channels;
@@ -367,11 +374,15 @@ public final class HoldfastFileSystem extends FileSystem {
 
     /**
      * Whether attribute changes by {@code caller} are written back (sent without waiting for the
-     * answer): with a cache under a valid lease and for root, whose changes the volume refuses
-     * only if the file is gone.
+     * answer): with a cache under a valid lease, for root, whose changes the volume refuses only if
+     * the file is gone, and when every member of the volume applies batches (log format 3).
      */
     boolean writesBack(Caller caller) {
-        return writeBack && cache != null && leases.valid() && caller.uid() == 0;
+        return writeBack
+                && cache != null
+                && leases.valid()
+                && caller.uid() == 0
+                && service.logFormat() >= LogFormat.BATCHES; // every member applies batches
     }
 
     /**
@@ -394,11 +405,12 @@ public final class HoldfastFileSystem extends FileSystem {
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("interrupted waiting for room in the write-back window");
         }
-        long ticket = writes.begin();
+        long ticket = writeBacks.begin();
         changes.incrementAndGet();
         MetadataCache.Change change = cache.begin(m);
         cache.predict(change, m.path(), predicted);
         writeBackPending.merge(m.expectInode(), 1, Integer::sum);
+        writtenBack.incrementAndGet();
         sendLock.lock();
         try {
             queued.add(new Queued(m, change, ticket));
@@ -443,6 +455,7 @@ public final class HoldfastFileSystem extends FileSystem {
             ms.add(extra);
         }
         batchesInFlight++;
+        writeBackRequests.incrementAndGet();
         CompletableFuture<Response> f;
         try {
             f = service.submit(ms.size() == 1 ? ms.getFirst() : new Request.Batch(ms));
@@ -508,7 +521,7 @@ public final class HoldfastFileSystem extends FileSystem {
         } finally {
             writeBackPending.computeIfPresent(q.mutation().expectInode(), (k, n) -> n == 1 ? null : n - 1);
             windowRequests.release();
-            writes.end(q.ticket());
+            writeBacks.end(q.ticket());
         }
     }
 
@@ -523,6 +536,16 @@ public final class HoldfastFileSystem extends FileSystem {
         if (writeBackPending.containsKey(inode)) {
             awaitWrites();
         }
+        writeBackFailed(inode);
+    }
+
+    /**
+     * Throws the first failure of a written-back change to {@code inode} not yet reported (once),
+     * without waiting for those still in flight.
+     *
+     * @throws IOException that failure
+     */
+    void writeBackFailed(long inode) throws IOException {
         IOException f = writeBackFailures.remove(inode);
         if (f != null) {
             throw f;
@@ -555,10 +578,21 @@ public final class HoldfastFileSystem extends FileSystem {
             }
         }
         awaitWrites();
+        hit = cache.get(q); // the answers to those writes may have taught the cache what q asks
+        if (hit != null) {
+            return hit;
+        }
         long generation = cache.generation();
         Response r = Errors.await(service.query(q));
         cache.put(q, r, generation);
         return r;
+    }
+
+    /** The write-back statistics. */
+    WriteBackStats writeBackStats() {
+        long pending =
+                writeBackPending.values().stream().mapToLong(Integer::longValue).sum();
+        return new WriteBackStats(writtenBack.get(), writeBackRequests.get(), writeBackFailed.get(), pending);
     }
 
     /** The metadata cache's statistics (all zero, no lease, without a cache). */
@@ -626,6 +660,21 @@ public final class HoldfastFileSystem extends FileSystem {
      * completed (sending the queued ones now).
      */
     void awaitWrites() throws IOException {
+        flushWriteBack();
+        try {
+            writes.awaitBegun();
+            writeBacks.awaitBegun();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted waiting for outstanding writes");
+        }
+    }
+
+    /**
+     * Waits until every data write this file system began before the call has completed, not the
+     * written-back attribute changes (which are sent now, in order before anything later).
+     */
+    void awaitDataWrites() throws IOException {
         flushWriteBack();
         try {
             writes.awaitBegun();

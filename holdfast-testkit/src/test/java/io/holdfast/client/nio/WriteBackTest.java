@@ -151,10 +151,14 @@ class WriteBackTest {
         assertThat(FileTime.from(applied.ctimeNanos(), TimeUnit.NANOSECONDS))
                 .as("the change time this client showed is the one the volume applied")
                 .isEqualTo(Files.getAttribute(f, "unix:ctime"));
+        WriteBackStats stats = WriteBackStats.of(fs);
+        assertThat(stats.writtenBack()).isEqualTo(3);
+        assertThat(stats.pending()).isZero();
+        assertThat(stats.failed()).isZero();
         assertThat(sent)
                 .filteredOn(m -> m instanceof Request.SetAttr s && s.expectInode() != 0 || m instanceof Request.Batch)
                 .as("written back")
-                .isNotEmpty();
+                .hasSize((int) stats.requests());
     }
 
     /**
@@ -178,6 +182,7 @@ class WriteBackTest {
                 .isInstanceOf(Response.AttrReply.class);
         Files.setPosixFilePermissions(g, PosixFilePermissions.fromString("rwxrwxrwx")); // answered from the cache
         assertThatThrownBy(ch::close).isInstanceOf(IOException.class).hasMessageContaining("/g");
+        assertThat(WriteBackStats.of(fs).failed()).isEqualTo(1);
         assertThat(onVolume("/g").mode()).as("the other client's new file").isEqualTo(0640);
         assertThat(onVolume("/h").inode()).isEqualTo(mine);
         assertThat(onVolume("/h").mode()).as("refused: changes nothing").isEqualTo(0644);
