@@ -6,6 +6,7 @@ import io.holdfast.common.Units;
 import io.holdfast.nbd.NbdServer;
 import io.holdfast.nbd.VolumeExports;
 import io.holdfast.protocol.Limits;
+import io.holdfast.transport.TlsFiles;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -22,6 +23,7 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
@@ -113,13 +115,18 @@ final class NbdCommands {
                 "the volume is exported read-only to it). Connections to one image share the gateway's write-back",
                 "window, so a FLUSH on one covers the writes acknowledged on all (NBD multi-conn).",
                 "",
-                "No TLS on the NBD side yet (NBD_OPT_STARTTLS is refused): the gateway listens on loopback, and",
-                "listening elsewhere needs --plaintext-network to say that the network is trusted.",
+                "TLS (NBD_OPT_STARTTLS, mutual): --nbd-cert DIR holds the gateway's certificate as",
+                "'holdfast cert node HOST:PORT --out DIR' writes it (ca.crt, node.crt, node.key); clients must present",
+                "a certificate of the same CA (libnbd: nbds:// with tls-certificates=DIR holding ca-cert.pem,",
+                "client-cert.pem and client-key.pem). With --nbd-cert, TLS is required unless --nbd-tls says",
+                "otherwise. Without TLS required the gateway listens on loopback only, unless --plaintext-network",
+                "says that the network is trusted.",
                 "",
                 "Examples:",
                 "  holdfast nbd serve",
                 "  holdfast nbd serve --export vms/disks/web.img --read-only",
                 "  holdfast nbd serve --unix /run/holdfast-nbd.sock",
+                "  holdfast nbd serve --listen 10.0.0.5:10809 --nbd-cert /etc/holdfast/nbd-tls",
                 "  holdfast nbd serve --listen 10.0.0.5:10809 --plaintext-network"
             },
             exitCodeList = {"0:stopped by Ctrl-C or SIGTERM", "1:could not listen or reach the cluster"})
@@ -160,16 +167,45 @@ final class NbdCommands {
 
         @Option(
                 names = "--plaintext-network",
-                description = "Allow listening on a non-loopback address: NBD traffic is then unencrypted and "
-                        + "unauthenticated, so anyone who reaches the port can read and write the images.")
+                description = "Allow listening on a non-loopback address without requiring TLS: plaintext NBD "
+                        + "traffic is unencrypted and unauthenticated, so anyone who reaches the port can read and "
+                        + "write the images.")
         boolean plaintextNetwork;
+
+        @Option(
+                names = "--nbd-cert",
+                paramLabel = "DIR",
+                description = "The gateway's TLS certificate for NBD clients: ca.crt, node.crt, node.key, as "
+                        + "'holdfast cert node HOST:PORT --out DIR' writes them (the host name clients use must be "
+                        + "in it). Clients must present a certificate issued by the same CA.")
+        Path nbdCert;
+
+        @Option(
+                names = "--nbd-tls",
+                paramLabel = "off|on|require",
+                description = "NBD_OPT_STARTTLS: off (plaintext only), on (clients choose) or require (default with "
+                        + "--nbd-cert; without it, off). Not --tls, which names this gateway's own client "
+                        + "certificate for the cluster.")
+        String nbdTls;
 
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
 
         @Override
         public Integer call() throws Exception {
-            InetSocketAddress bind = listenAddress();
+            NbdServer.TlsMode mode = tlsMode();
+            InetSocketAddress bind = listenAddress(mode);
+            TlsFiles tls = null;
+            if (mode != NbdServer.TlsMode.OFF) {
+                try {
+                    tls = TlsFiles.load(nbdCert, "node");
+                } catch (IOException e) {
+                    System.err.println("holdfast nbd serve: --nbd-cert: " + e.getMessage()
+                            + " (write one with 'holdfast cert node HOST:" + NbdServer.DEFAULT_PORT + " --out "
+                            + nbdCert + "')");
+                    return 1;
+                }
+            }
             ClientLogging.quietClient();
             ClientProcess.prepare();
             Map<String, Object> env = cluster.env();
@@ -191,7 +227,11 @@ final class NbdCommands {
             NbdServer server;
             NbdServer unix = null;
             try {
-                server = NbdServer.start(NbdServer.Config.defaults(bind).withMaxConnections(maxConnections), provider);
+                server = NbdServer.start(
+                        NbdServer.Config.defaults(bind)
+                                .withMaxConnections(maxConnections)
+                                .withTls(mode, tls),
+                        provider);
             } catch (IOException e) {
                 provider.close();
                 System.err.println("holdfast nbd serve: " + e.getMessage());
@@ -201,7 +241,8 @@ final class NbdCommands {
                 try {
                     unix = NbdServer.start(
                             NbdServer.Config.defaults(UnixDomainSocketAddress.of(unixSocket.toAbsolutePath()))
-                                    .withMaxConnections(maxConnections),
+                                    .withMaxConnections(maxConnections)
+                                    .withTls(mode, tls),
                             provider);
                 } catch (IOException e) {
                     server.close();
@@ -212,6 +253,12 @@ final class NbdCommands {
                 }
             }
             NbdServer unixServer = unix;
+            String scheme = mode == NbdServer.TlsMode.REQUIRE ? "nbds" : "nbd";
+            String tlsNote = switch (mode) {
+                case OFF -> "; no TLS";
+                case ON -> "; TLS offered, not required";
+                case REQUIRE -> "; TLS required";
+            };
             Serve.run("holdfast-nbd-stop", new Serve.Served() {
                 @Override
                 public void ready() {
@@ -219,13 +266,13 @@ final class NbdCommands {
                     String host = a.getAddress().getHostAddress();
                     System.out.println("serving NBD on " + host + ":" + a.getPort()
                             + (unixServer != null ? " and " + unixServer.address() : "") + " for cluster "
-                            + cluster.address() + (readOnly ? " (read-only)" : ""));
+                            + cluster.address() + (readOnly ? " (read-only)" : "") + tlsNote);
                     if (exports.isEmpty()) {
-                        System.out.println("exports: any image as VOLUME/path, e.g. nbd://" + host + ":" + a.getPort()
-                                + "/VOLUME/disk.img");
+                        System.out.println("exports: any image as VOLUME/path, e.g. " + scheme + "://" + host + ":"
+                                + a.getPort() + "/VOLUME/disk.img");
                     } else {
                         for (String e : exports) {
-                            System.out.println("export: nbd://" + host + ":" + a.getPort() + "/" + e);
+                            System.out.println("export: " + scheme + "://" + host + ":" + a.getPort() + "/" + e);
                         }
                     }
                     System.out.println("stop with Ctrl-C");
@@ -244,7 +291,30 @@ final class NbdCommands {
             return 0;
         }
 
-        private InetSocketAddress listenAddress() {
+        private NbdServer.TlsMode tlsMode() {
+            NbdServer.TlsMode mode;
+            if (nbdTls == null) {
+                mode = nbdCert != null ? NbdServer.TlsMode.REQUIRE : NbdServer.TlsMode.OFF;
+            } else {
+                mode = switch (nbdTls.toLowerCase(Locale.ROOT)) {
+                    case "off" -> NbdServer.TlsMode.OFF;
+                    case "on" -> NbdServer.TlsMode.ON;
+                    case "require" -> NbdServer.TlsMode.REQUIRE;
+                    default ->
+                        throw new CommandLine.ParameterException(
+                                spec.commandLine(), "--nbd-tls must be off, on or require: " + nbdTls);
+                };
+            }
+            if (mode != NbdServer.TlsMode.OFF && nbdCert == null) {
+                throw new CommandLine.ParameterException(
+                        spec.commandLine(),
+                        "--nbd-tls " + nbdTls + " needs --nbd-cert DIR (the gateway's certificate: 'holdfast cert "
+                                + "node HOST:" + NbdServer.DEFAULT_PORT + " --out DIR' writes one)");
+            }
+            return mode;
+        }
+
+        private InetSocketAddress listenAddress(NbdServer.TlsMode mode) {
             int colon = listen.lastIndexOf(':');
             if (colon <= 0 || colon == listen.length() - 1) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--listen must be HOST:PORT: " + listen);
@@ -265,11 +335,12 @@ final class NbdCommands {
             } catch (IOException e) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--listen: unknown host " + host);
             }
-            if (!addr.isLoopbackAddress() && !plaintextNetwork) {
+            if (!addr.isLoopbackAddress() && mode != NbdServer.TlsMode.REQUIRE && !plaintextNetwork) {
                 throw new CommandLine.ParameterException(
                         spec.commandLine(),
-                        "--listen " + listen + " is not a loopback address; the NBD side has no TLS yet, so add "
-                                + "--plaintext-network if the network is trusted");
+                        "--listen " + listen + " is not a loopback address and TLS is not required: give the "
+                                + "gateway a certificate with --nbd-cert DIR, or add --plaintext-network if the "
+                                + "network is trusted");
             }
             return new InetSocketAddress(addr, port);
         }

@@ -94,6 +94,18 @@ class NbdCommandsIT {
         assertThat(remote.exit()).as("non-loopback without --plaintext-network").isEqualTo(2);
         assertThat(remote.err()).contains("--plaintext-network");
         assertThat(holdfast("nbd", "serve", "--listen", "nonsense").exit()).isEqualTo(2);
+        Cli noCert = holdfast("nbd", "serve", "--nbd-tls", "require");
+        assertThat(noCert.exit()).as("TLS without a certificate").isEqualTo(2);
+        assertThat(noCert.err()).contains("--nbd-cert");
+        assertThat(holdfast("nbd", "serve", "--nbd-tls", "maybe").exit()).isEqualTo(2);
+        Cli optional = holdfast(
+                "nbd", "serve", "--listen", "192.0.2.1:10809", "--nbd-tls", "on", "--nbd-cert", clusterDir.toString());
+        assertThat(optional.exit()).as("TLS optional off loopback").isEqualTo(2);
+        assertThat(optional.err()).contains("--plaintext-network");
+        Cli missing = holdfast(
+                "nbd", "serve", "--nbd-cert", clusterDir.resolve("no-such-dir").toString());
+        assertThat(missing.exit()).as("a certificate that is not there").isEqualTo(1);
+        assertThat(missing.err()).contains("missing TLS file").contains("holdfast cert node");
         assertThat(holdfast("nbd", "serve", "--export", "no-slash").exit()).isEqualTo(2);
     }
 }

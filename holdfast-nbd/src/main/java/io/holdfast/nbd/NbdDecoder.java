@@ -77,11 +77,20 @@ final class NbdDecoder extends ByteToMessageDecoder {
             throw new IllegalStateException("cannot resume into " + next);
         }
         state = next;
-        // Decode what arrived meanwhile: an empty read runs the decoder over the buffered bytes. Later,
-        // not now: this may be called from inside the decoder's own loop, which then simply goes on.
-        ctx.executor().execute(() -> {
-            if (ctx.channel().isActive()) {
-                ctx.pipeline().fireChannelRead(Unpooled.EMPTY_BUFFER);
+        // Decode what arrived meanwhile: an empty read runs the decoder over the buffered bytes. Into this
+        // decoder itself, not from the pipeline's head, where a TLS handler would swallow it. Later, not now:
+        // this may be called from inside the decoder's own loop, which then simply goes on.
+        ChannelHandlerContext self = ctx.pipeline().context(this);
+        if (self == null) {
+            return; // removed: the channel is closing
+        }
+        self.executor().execute(() -> {
+            if (self.channel().isActive() && !self.isRemoved()) {
+                try {
+                    channelRead(self, Unpooled.EMPTY_BUFFER);
+                } catch (Exception e) {
+                    self.fireExceptionCaught(e);
+                }
             }
         });
     }

@@ -1,5 +1,6 @@
 package io.holdfast.nbd;
 
+import io.holdfast.transport.TlsFiles;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
@@ -13,6 +14,7 @@ import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioServerDomainSocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.IOException;
@@ -36,9 +38,17 @@ import java.util.concurrent.atomic.AtomicInteger;
  * newstyle handshake with NBD_OPT_GO, NBD_OPT_INFO, NBD_OPT_LIST, NBD_OPT_ABORT,
  * NBD_OPT_STRUCTURED_REPLY and the {@code base:allocation} metadata context; the commands READ,
  * WRITE, FLUSH, TRIM, WRITE_ZEROES (with NBD_CMD_FLAG_FAST_ZERO and NO_HOLE), CACHE,
- * BLOCK_STATUS and DISC, and the flag FUA. Not offered: NBD_OPT_STARTTLS (refused with
- * NBD_REP_ERR_POLICY: this server runs in the protocol's NOTLS mode, so bind it to loopback or a
- * trusted network), extended headers, resizing.
+ * BLOCK_STATUS and DISC, and the flag FUA; NBD_OPT_STARTTLS as {@link Config#tlsMode} says
+ * (section "TLS support"). Not offered: extended headers, resizing.
+ *
+ * <p><b>TLS</b> ({@link TlsMode}): with {@link TlsMode#REQUIRE} (the protocol's FORCEDTLS mode)
+ * every option other than NBD_OPT_STARTTLS and NBD_OPT_ABORT is answered with
+ * NBD_REP_ERR_TLS_REQD until the client has upgraded, and NBD_OPT_EXPORT_NAME before that ends
+ * the connection; with {@link TlsMode#ON} the client may upgrade or not; with {@link TlsMode#OFF}
+ * (NOTLS) NBD_OPT_STARTTLS gets NBD_REP_ERR_POLICY. The server presents the certificate of
+ * {@link Config#tls} and requires the client to present one issued by the same CA (mutual TLS;
+ * TLS 1.3 or 1.2, which the protocol requires implementations to support). Nothing negotiated
+ * before the upgrade (structured replies, metadata contexts) carries over into TLS.
  *
  * <p><b>Durability</b> (as the devices give it; for a Holdfast image see
  * {@link VolumeExports}): a write is answered once ordered in the volume client's write-back
@@ -64,6 +74,26 @@ public final class NbdServer implements AutoCloseable {
     public static final int DEFAULT_PORT = 10809;
 
     /**
+     * Whether and how a server offers TLS through NBD_OPT_STARTTLS ("The NBD protocol", section
+     * "TLS support", "Server-side requirements").
+     */
+    public enum TlsMode {
+        /** NOTLS: no TLS; NBD_OPT_STARTTLS is refused with NBD_REP_ERR_POLICY. */
+        OFF,
+        /**
+         * TLS offered, not required: a client may upgrade with NBD_OPT_STARTTLS or go on in
+         * plaintext (the protocol's SELECTIVETLS with no TLS-only export).
+         */
+        ON,
+        /**
+         * FORCEDTLS: before the upgrade, every option other than NBD_OPT_STARTTLS and
+         * NBD_OPT_ABORT is answered with NBD_REP_ERR_TLS_REQD, and NBD_OPT_EXPORT_NAME ends the
+         * connection.
+         */
+        REQUIRE
+    }
+
+    /**
      * Settings of a server.
      *
      * @param bind address to listen on: an {@link InetSocketAddress} (port 0: any free port) or a
@@ -73,9 +103,12 @@ public final class NbdServer implements AutoCloseable {
      * @param maxRequestsInFlight requests one connection may have in progress (default 128)
      * @param maxBytesInFlight READ and WRITE payload bytes one connection may have in progress
      *     (default 64 MiB; one request of up to 32 MiB always goes)
-     * @param handshakeTimeout how long a connection may take to reach the transmission phase
-     *     (default 30 s)
+     * @param handshakeTimeout how long a connection may take to reach the transmission phase,
+     *     the TLS handshake included (default 30 s)
      * @param maxExtentsPerReply extents in one BLOCK_STATUS reply (default 256)
+     * @param tlsMode whether TLS is offered or required (default {@link TlsMode#OFF})
+     * @param tls the server's certificate and key and the CA that clients' certificates must be
+     *     issued by; required unless {@code tlsMode} is {@link TlsMode#OFF}, ignored then
      */
     public record Config(
             SocketAddress bind,
@@ -83,10 +116,12 @@ public final class NbdServer implements AutoCloseable {
             int maxRequestsInFlight,
             long maxBytesInFlight,
             Duration handshakeTimeout,
-            int maxExtentsPerReply) {
+            int maxExtentsPerReply,
+            TlsMode tlsMode,
+            TlsFiles tls) {
         /**
-         * @throws IllegalArgumentException if a limit is below 1 (a byte limit below 32 MiB) or the
-         *     timeout is not positive
+         * @throws IllegalArgumentException if a limit is below 1 (a byte limit below 32 MiB), the
+         *     timeout is not positive, or TLS is on without {@code tls}
          */
         public Config {
             Objects.requireNonNull(bind, "bind");
@@ -94,6 +129,7 @@ public final class NbdServer implements AutoCloseable {
                 throw new IllegalArgumentException("not a TCP or Unix socket address: " + bind);
             }
             Objects.requireNonNull(handshakeTimeout, "handshakeTimeout");
+            Objects.requireNonNull(tlsMode, "tlsMode");
             if (maxConnections < 1 || maxRequestsInFlight < 1 || maxExtentsPerReply < 1) {
                 throw new IllegalArgumentException("limits must be at least 1");
             }
@@ -103,21 +139,46 @@ public final class NbdServer implements AutoCloseable {
             if (handshakeTimeout.isNegative() || handshakeTimeout.isZero()) {
                 throw new IllegalArgumentException("handshakeTimeout must be positive");
             }
+            if (tlsMode != TlsMode.OFF && tls == null) {
+                throw new IllegalArgumentException("TLS mode " + tlsMode + " needs a certificate");
+            }
         }
 
-        /** The defaults, listening on {@code bind}. */
+        /** The defaults, listening on {@code bind}, without TLS. */
         public static Config defaults(SocketAddress bind) {
-            return new Config(bind, 64, 128, 64L << 20, Duration.ofSeconds(30), 256);
+            return new Config(bind, 64, 128, 64L << 20, Duration.ofSeconds(30), 256, TlsMode.OFF, null);
         }
 
         /** These settings with another connection limit. */
         public Config withMaxConnections(int n) {
-            return new Config(bind, n, maxRequestsInFlight, maxBytesInFlight, handshakeTimeout, maxExtentsPerReply);
+            return new Config(
+                    bind, n, maxRequestsInFlight, maxBytesInFlight, handshakeTimeout, maxExtentsPerReply, tlsMode, tls);
         }
 
         /** These settings with another handshake timeout. */
         public Config withHandshakeTimeout(Duration d) {
-            return new Config(bind, maxConnections, maxRequestsInFlight, maxBytesInFlight, d, maxExtentsPerReply);
+            return new Config(
+                    bind, maxConnections, maxRequestsInFlight, maxBytesInFlight, d, maxExtentsPerReply, tlsMode, tls);
+        }
+
+        /**
+         * These settings with another TLS mode and certificate.
+         *
+         * @param files the server's certificate ({@code NAME.crt}, {@code NAME.key}) and the CA
+         *     ({@code ca.crt}) the clients' certificates must be issued by; may be null with
+         *     {@link TlsMode#OFF}
+         * @throws IllegalArgumentException if {@code mode} is not OFF and {@code files} is null
+         */
+        public Config withTls(TlsMode mode, TlsFiles files) {
+            return new Config(
+                    bind,
+                    maxConnections,
+                    maxRequestsInFlight,
+                    maxBytesInFlight,
+                    handshakeTimeout,
+                    maxExtentsPerReply,
+                    mode,
+                    mode == TlsMode.OFF ? null : files);
         }
     }
 
@@ -138,10 +199,11 @@ public final class NbdServer implements AutoCloseable {
     /**
      * Starts serving {@code exports} at {@code config.bind()}.
      *
-     * @throws IOException if the address cannot be bound
+     * @throws IOException if the address cannot be bound, or the TLS certificate cannot be used
      */
     public static NbdServer start(Config config, ExportProvider exports) throws IOException {
         Objects.requireNonNull(exports, "exports");
+        SslContext ssl = config.tlsMode() == TlsMode.OFF ? null : NbdTls.serverContext(config.tls());
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(
                 2, new DefaultThreadFactory("nbd-net", true), NioIoHandler.newFactory());
         ExecutorService io = Executors.newThreadPerTaskExecutor(
@@ -172,7 +234,7 @@ public final class NbdServer implements AutoCloseable {
                 channels.add(ch);
                 NbdDecoder decoder = new NbdDecoder();
                 ch.pipeline().addLast("decoder", decoder);
-                ch.pipeline().addLast("session", new NbdSession(config, exports, io, decoder));
+                ch.pipeline().addLast("session", new NbdSession(config, exports, io, decoder, ssl));
                 ch.pipeline().addLast("last", new LastResort());
             }
         });

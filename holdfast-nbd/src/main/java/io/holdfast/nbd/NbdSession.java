@@ -6,6 +6,9 @@ import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
@@ -19,6 +22,7 @@ import java.util.Set;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLPeerUnverifiedException;
 
 /**
  * One client connection: the fixed newstyle handshake, then the transmission phase ("The NBD
@@ -27,11 +31,21 @@ import java.util.concurrent.TimeUnit;
  * <p><b>Handshake.</b> Options are answered one at a time (the client may not send the next
  * before the reply); NBD_OPT_GO, NBD_OPT_INFO and NBD_OPT_EXPORT_NAME open the export on an I/O
  * thread while the connection does not read. Supported: EXPORT_NAME, ABORT, LIST, INFO, GO,
- * STRUCTURED_REPLY, LIST_META_CONTEXT and SET_META_CONTEXT ({@code base:allocation}).
- * NBD_OPT_STARTTLS is refused with NBD_REP_ERR_POLICY (the server runs in NOTLS mode); any other
- * option with NBD_REP_ERR_UNSUP; malformed option data with NBD_REP_ERR_INVALID, and data over
- * 64 KiB with NBD_REP_ERR_TOO_BIG (skipped unread). A handshake that takes longer than the
- * configured timeout is ended.
+ * STRUCTURED_REPLY, LIST_META_CONTEXT and SET_META_CONTEXT ({@code base:allocation}), and
+ * STARTTLS unless the server's TLS mode is OFF (then NBD_REP_ERR_POLICY). Any other option gets
+ * NBD_REP_ERR_UNSUP; malformed option data NBD_REP_ERR_INVALID, and data over 64 KiB
+ * NBD_REP_ERR_TOO_BIG (skipped unread). A handshake that takes longer than the configured timeout
+ * is ended.
+ *
+ * <p><b>TLS</b> ("TLS support"). NBD_OPT_STARTTLS is answered with NBD_REP_ACK in plaintext,
+ * then a TLS handler goes in front of the decoder and everything after is encrypted; a failed TLS
+ * handshake ends the connection. Bytes the client sent after NBD_OPT_STARTTLS without waiting for
+ * the reply are not taken into the TLS session (they would be plaintext injected into it): the
+ * connection is closed. Structured replies and the metadata context negotiated before the upgrade
+ * are forgotten (the client must negotiate them again). In REQUIRE mode, before the upgrade,
+ * every option but STARTTLS and ABORT is answered with NBD_REP_ERR_TLS_REQD (EXPORT_NAME, which
+ * cannot be answered with an error, ends the connection); STARTTLS once TLS is up gets
+ * NBD_REP_ERR_INVALID.
  *
  * <p><b>Transmission.</b> Requests are checked on the event loop (flags, bounds, read-only) and
  * answered at once with an error if wrong; the others run on I/O threads, several at once, and
@@ -67,8 +81,13 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
     private final ExportProvider exports;
     private final Executor io;
     private final NbdDecoder decoder;
+    /** The TLS context, or null when the server does not offer TLS. */
+    private final SslContext ssl;
 
     private ChannelHandlerContext ctx;
+    /** Whether NBD_OPT_STARTTLS was accepted (everything since goes through TLS). */
+    private boolean tls;
+
     private Phase phase = Phase.HANDSHAKE;
     private boolean noZeroes;
     private boolean structured;
@@ -86,11 +105,16 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
     private boolean disconnecting;
     private boolean released;
 
-    NbdSession(NbdServer.Config config, ExportProvider exports, Executor io, NbdDecoder decoder) {
+    NbdSession(NbdServer.Config config, ExportProvider exports, Executor io, NbdDecoder decoder, SslContext ssl) {
+        if ((ssl == null) != (config.tlsMode() == NbdServer.TlsMode.OFF)) {
+            throw new IllegalArgumentException(
+                    "TLS mode " + config.tlsMode() + " with" + (ssl == null ? "out" : "") + " a TLS context");
+        }
         this.config = config;
         this.exports = exports;
         this.io = io;
         this.decoder = decoder;
+        this.ssl = ssl;
     }
 
     // ---- connection lifecycle ------------------------------------------------------------
@@ -124,6 +148,37 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         LOG.log(Level.DEBUG, () -> ctx.channel() + ": closing after " + cause, cause);
         ctx.close();
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof SslHandshakeCompletionEvent e) {
+            if (e.isSuccess()) {
+                LOG.log(Level.DEBUG, () -> ctx.channel() + ": TLS with " + peer(ctx));
+            } else {
+                // the other side's certificate (or lack of one) was refused, or it refused ours
+                LOG.log(
+                        Level.INFO,
+                        () -> "NBD client " + ctx.channel().remoteAddress() + ": TLS handshake failed: "
+                                + describe(e.cause()));
+                phase = Phase.CLOSED;
+                ctx.close();
+            }
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    /** The subject of the client's certificate, for the log. */
+    private static String peer(ChannelHandlerContext ctx) {
+        SslHandler h = ctx.pipeline().get(SslHandler.class);
+        try {
+            return h == null
+                    ? "no TLS"
+                    : h.engine().getSession().getPeerPrincipal().getName() + " ("
+                            + h.engine().getSession().getProtocol() + ")";
+        } catch (SSLPeerUnverifiedException e) {
+            return "an unverified peer";
+        }
     }
 
     private void releaseWhenIdle() {
@@ -208,6 +263,21 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
 
     private void option(NbdMessage.Option o) {
         int opt = o.option();
+        if (config.tlsMode() == NbdServer.TlsMode.REQUIRE && !tls && opt != Nbd.OPT_STARTTLS && opt != Nbd.OPT_ABORT) {
+            if (opt == Nbd.OPT_EXPORT_NAME) {
+                // "as this request cannot error, it MUST terminate the session"
+                LOG.log(Level.DEBUG, () -> ctx.channel() + ": NBD_OPT_EXPORT_NAME before TLS; disconnecting");
+                phase = Phase.CLOSED;
+                ctx.close();
+                return;
+            }
+            optionError(
+                    opt,
+                    Nbd.REP_ERR_TLS_REQD,
+                    "this server requires TLS: upgrade with NBD_OPT_STARTTLS first (an nbds:// URI, with the"
+                            + " certificates of the cluster CA)");
+            return;
+        }
         if (o.tooBig()) {
             optionError(
                     opt,
@@ -225,11 +295,7 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
                             .addListener(ChannelFutureListener.CLOSE);
                 }
                 case Nbd.OPT_LIST -> list(o);
-                case Nbd.OPT_STARTTLS ->
-                    optionError(
-                            opt,
-                            Nbd.REP_ERR_POLICY,
-                            "TLS is not offered by this gateway yet (it listens on loopback unless told otherwise)");
+                case Nbd.OPT_STARTTLS -> startTls(o);
                 case Nbd.OPT_STRUCTURED_REPLY -> {
                     new OptionData(o.data()).end("NBD_OPT_STRUCTURED_REPLY");
                     structured = true;
@@ -249,6 +315,36 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
                 optionError(opt, Nbd.REP_ERR_INVALID, e.getMessage());
             }
         }
+    }
+
+    private void startTls(NbdMessage.Option o) throws OptionData.Malformed {
+        int opt = o.option();
+        if (ssl == null) {
+            optionError(opt, Nbd.REP_ERR_POLICY, "TLS is not offered by this server");
+            return;
+        }
+        if (tls) {
+            optionError(opt, Nbd.REP_ERR_INVALID, "TLS is already in use on this connection");
+            return;
+        }
+        new OptionData(o.data()).end("NBD_OPT_STARTTLS");
+        if (decoder.buffered() > 0) {
+            // the client did not wait for the reply: what it sent would be read as if it came through TLS
+            LOG.log(
+                    Level.DEBUG,
+                    () -> ctx.channel() + ": " + decoder.buffered()
+                            + " bytes sent after NBD_OPT_STARTTLS before its reply; disconnecting");
+            phase = Phase.CLOSED;
+            ctx.close();
+            return;
+        }
+        // the reply goes out in plaintext: written (into the channel's buffer) before the TLS handler is added
+        ctx.writeAndFlush(Replies.option(ctx.alloc(), opt, Nbd.REP_ACK, new byte[0]));
+        tls = true;
+        structured = false; // "it MUST renegotiate structured replies and any other dependent extensions"
+        metaExport = null;
+        ctx.pipeline().addFirst("tls", ssl.newHandler(ctx.alloc()));
+        nextOption();
     }
 
     private void list(NbdMessage.Option o) throws OptionData.Malformed {

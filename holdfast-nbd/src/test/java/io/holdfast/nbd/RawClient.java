@@ -14,12 +14,14 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
 
 /** A hand-written NBD client over a plain socket, for tests: sends what it is told, even nonsense. */
 final class RawClient implements AutoCloseable {
-    final Socket socket;
-    final DataInputStream in;
-    final DataOutputStream out;
+    Socket socket;
+    DataInputStream in;
+    DataOutputStream out;
     int handshakeFlags;
 
     RawClient(InetSocketAddress address) throws IOException {
@@ -163,6 +165,17 @@ final class RawClient implements AutoCloseable {
         byte[] p = new byte[len];
         in.readFully(p);
         return new Chunk(flags, type, cookie, p);
+    }
+
+    /** Goes on over TLS (after the server acknowledged NBD_OPT_STARTTLS): handshakes as a client. */
+    void startTls(SSLContext context) throws IOException {
+        InetSocketAddress a = (InetSocketAddress) socket.getRemoteSocketAddress();
+        SSLSocket s = (SSLSocket) context.getSocketFactory().createSocket(socket, a.getHostString(), a.getPort(), true);
+        s.setUseClientMode(true);
+        s.startHandshake();
+        socket = s;
+        in = new DataInputStream(s.getInputStream());
+        out = new DataOutputStream(s.getOutputStream());
     }
 
     /** Whether the server closed the connection (reads EOF or reset before the socket timeout). */
