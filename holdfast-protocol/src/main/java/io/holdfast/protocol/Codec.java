@@ -37,7 +37,6 @@ import io.holdfast.protocol.Request.Symlink;
 import io.holdfast.protocol.Request.Truncate;
 import io.holdfast.protocol.Request.Unlink;
 import io.holdfast.protocol.Request.Write;
-import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
@@ -195,7 +194,9 @@ public final class Codec {
 
     /** Encodes a request into one frame. */
     public static byte[] encode(Request request) {
-        Writer w = new Writer();
+        // a data write's frame exactly: magic, version, kind (4), caller (12 + 4 per group), inode,
+        // offset (16), data with its length (4 + n), its CRC32C (4), the trailer (4)
+        Writer w = new Writer(request instanceof Write x ? 44 + 4 * x.caller().groups().length + x.data().length : 64);
         writeRequest(w, request);
         return w.finish();
     }
@@ -874,13 +875,30 @@ public final class Codec {
 
     // ------------------------------------------------------------------ primitives
 
+    /**
+     * Builds one frame in a byte array of its own, sized up front when the caller knows about how
+     * big the frame is (a write's data), so a payload is copied once into the frame and the frame
+     * is not copied again unless the estimate was short.
+     */
     private static final class Writer {
-        private final ByteArrayOutputStream out = new ByteArrayOutputStream(64);
-        private final ByteBuffer scratch = ByteBuffer.allocate(8);
+        private byte[] buf;
+        private int len;
 
         Writer() {
+            this(64);
+        }
+
+        /** A writer whose buffer first holds {@code capacity} bytes (header and trailer included). */
+        Writer(int capacity) {
+            buf = new byte[Math.max(capacity, HEADER + TRAILER)];
             i16(MAGIC);
             u8(VERSION);
+        }
+
+        private void ensure(int more) {
+            if (len + more > buf.length) {
+                buf = Arrays.copyOf(buf, Math.max(len + more, buf.length * 2));
+            }
         }
 
         void kind(int kind) {
@@ -888,29 +906,33 @@ public final class Codec {
         }
 
         void u8(int v) {
-            out.write(v);
+            ensure(1);
+            buf[len++] = (byte) v;
         }
 
         void i16(int v) {
-            out.write(v >>> 8);
-            out.write(v);
+            ensure(2);
+            buf[len++] = (byte) (v >>> 8);
+            buf[len++] = (byte) v;
         }
 
         void i32(int v) {
-            scratch.clear();
-            scratch.putInt(v);
-            out.write(scratch.array(), 0, 4);
+            ensure(4);
+            ByteBuffer.wrap(buf, len, 4).putInt(v);
+            len += 4;
         }
 
         void i64(long v) {
-            scratch.clear();
-            scratch.putLong(v);
-            out.write(scratch.array(), 0, 8);
+            ensure(8);
+            ByteBuffer.wrap(buf, len, 8).putLong(v);
+            len += 8;
         }
 
         void bytes(byte[] b) {
             i32(b.length);
-            out.write(b, 0, b.length);
+            ensure(b.length);
+            System.arraycopy(b, 0, buf, len, b.length);
+            len += b.length;
         }
 
         void str(String s) {
@@ -928,11 +950,9 @@ public final class Codec {
         }
 
         byte[] finish() {
-            byte[] body = out.toByteArray();
-            int crc = Checksums.crc32c(body);
-            byte[] frame = Arrays.copyOf(body, body.length + TRAILER);
-            ByteBuffer.wrap(frame, body.length, TRAILER).putInt(crc);
-            return frame;
+            int crc = Checksums.crc32c(buf, 0, len);
+            i32(crc);
+            return len == buf.length ? buf : Arrays.copyOf(buf, len);
         }
     }
 

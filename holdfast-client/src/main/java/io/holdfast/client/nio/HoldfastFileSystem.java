@@ -107,6 +107,11 @@ public final class HoldfastFileSystem extends FileSystem {
     private final ReentrantLock sendLock = new ReentrantLock();
     /** Written-back mutations not yet sent, oldest first; guarded by {@link #sendLock}. */
     private final List<Queued> queued = new ArrayList<>();
+    /**
+     * Write-back requests in flight before changes queue up for a batch: each goes at once (the
+     * Raft client pipelines them) until this many are unanswered, then they travel together.
+     */
+    private static final int MAX_BATCHES_IN_FLIGHT = 4;
     /** Write-back batches sent and not yet answered; guarded by {@link #sendLock}. */
     private int batchesInFlight;
     /** Sends the next write-back batch when one is answered (never on the Raft client's thread). */
@@ -414,7 +419,7 @@ public final class HoldfastFileSystem extends FileSystem {
         sendLock.lock();
         try {
             queued.add(new Queued(m, change, ticket));
-            if (batchesInFlight == 0 || queued.size() >= Request.Batch.MAX_MUTATIONS) {
+            if (batchesInFlight < MAX_BATCHES_IN_FLIGHT || queued.size() >= Request.Batch.MAX_MUTATIONS) {
                 sendQueued();
             }
         } finally {
@@ -487,7 +492,7 @@ public final class HoldfastFileSystem extends FileSystem {
                 sendLock.lock();
                 try {
                     batchesInFlight--;
-                    if (batchesInFlight == 0) {
+                    if (batchesInFlight < MAX_BATCHES_IN_FLIGHT) {
                         sendQueued();
                     }
                 } finally {
