@@ -27,9 +27,11 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
@@ -108,14 +110,15 @@ public final class HoldfastFileSystem extends FileSystem {
     /** Written-back mutations not yet sent, oldest first; guarded by {@link #sendLock}. */
     private final List<Queued> queued = new ArrayList<>();
     /**
-     * Write-back requests in flight before changes queue up for a batch: each goes at once (the
-     * Raft client pipelines them) until this many are unanswered, then they travel together.
+     * How long a written-back change waits for company before it is sent, microseconds: the
+     * changes made meanwhile and the next synchronous namespace change travel with it, in one log
+     * entry (a tar file's utimens, chown and chmod go with the next file's create).
      */
-    private static final int MAX_BATCHES_IN_FLIGHT = 4;
-    /** Write-back batches sent and not yet answered; guarded by {@link #sendLock}. */
-    private int batchesInFlight;
-    /** Sends the next write-back batch when one is answered (never on the Raft client's thread). */
-    private final ExecutorService sender = Executors.newSingleThreadExecutor(r -> {
+    static final long LINGER_MICROS = 2_000;
+    /** Whether a send of the queue is scheduled; guarded by {@link #sendLock}. */
+    private boolean flushScheduled;
+    /** Sends the queue once its oldest change has waited {@link #LINGER_MICROS}. */
+    private final ScheduledExecutorService sender = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "holdfast-write-back");
         t.setDaemon(true);
         return t;
@@ -419,8 +422,15 @@ public final class HoldfastFileSystem extends FileSystem {
         sendLock.lock();
         try {
             queued.add(new Queued(m, change, ticket));
-            if (batchesInFlight < MAX_BATCHES_IN_FLIGHT || queued.size() >= Request.Batch.MAX_MUTATIONS) {
+            if (queued.size() >= Request.Batch.MAX_MUTATIONS) {
                 sendQueued();
+            } else if (!flushScheduled) {
+                flushScheduled = true;
+                try {
+                    sender.schedule(this::flushWriteBack, LINGER_MICROS, TimeUnit.MICROSECONDS);
+                } catch (RejectedExecutionException e) {
+                    sendQueued(); // closing
+                }
             }
         } finally {
             sendLock.unlock();
@@ -459,7 +469,7 @@ public final class HoldfastFileSystem extends FileSystem {
         if (extra != null) {
             ms.add(extra);
         }
-        batchesInFlight++;
+        flushScheduled = false;
         writeBackRequests.incrementAndGet();
         CompletableFuture<Response> f;
         try {
@@ -486,19 +496,6 @@ public final class HoldfastFileSystem extends FileSystem {
                     extraAnswer.completeExceptionally(new IllegalStateException("unexpected answer to a batch: " + r));
                 }
             }
-            // the next batch goes from another thread: this one may be the Raft client's, which a
-            // sender blocked in submit (its window full) would wait for
-            sender.execute(() -> {
-                sendLock.lock();
-                try {
-                    batchesInFlight--;
-                    if (batchesInFlight < MAX_BATCHES_IN_FLIGHT) {
-                        sendQueued();
-                    }
-                } finally {
-                    sendLock.unlock();
-                }
-            });
         });
     }
 
