@@ -7,6 +7,7 @@ import io.holdfast.client.nio.HoldfastFileSystemProvider;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
+import java.nio.channels.FileChannel;
 import java.nio.file.FileSystem;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
@@ -176,8 +177,12 @@ class LeaseCacheIT {
             try (Stream<Path> s = Files.list(dirA)) {
                 assertThat(s.count()).isEqualTo(i + 1);
             }
-            // and a's own cache, filled again, follows b's next change too
+            // and a's own cache, filled again, follows b's next change too: once it is durable (b
+            // writes root's chmod back, so its fsync is the point where it is done)
             Files.setPosixFilePermissions(dirB.resolve("f" + i), PosixFilePermissions.fromString("rw-------"));
+            try (FileChannel ch = FileChannel.open(dirB.resolve("f" + i), StandardOpenOption.WRITE)) {
+                ch.force(true);
+            }
             assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(fa)))
                     .isEqualTo("rw-------");
             Files.delete(dirB.resolve("f" + i));

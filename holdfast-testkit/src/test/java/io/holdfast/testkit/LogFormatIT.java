@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.holdfast.common.Caller;
 import io.holdfast.common.Errno;
 import io.holdfast.protocol.ClusterMap;
+import io.holdfast.protocol.LogFormat;
 import io.holdfast.protocol.Placement;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
@@ -83,7 +84,7 @@ class LogFormatIT {
         try (MiniCluster cluster = MiniCluster.start(root, 3, 0, 20_000, true)) {
             VolumeService v = cluster.createVolume("files", 0, 1, 2);
             String downgraded = cluster.addresses().get(2);
-            awaitAdvertised(cluster, downgraded, "1..2");
+            awaitAdvertised(cluster, downgraded, LogFormat.range(LogFormat.MIN, LogFormat.MAX));
             UUID group = Placement.onlyGroup(cluster.map().volume("files").orElseThrow());
             applied(v.submit(new Request.Mkdir(Caller.ROOT, "/before", 0755)).get(30, TimeUnit.SECONDS));
             cluster.awaitConvergence("files", WAIT);

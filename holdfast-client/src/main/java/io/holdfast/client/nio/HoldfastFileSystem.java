@@ -27,9 +27,9 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -674,10 +674,9 @@ public final class HoldfastFileSystem extends FileSystem {
 
     /**
      * Waits until every data write this file system began before the call has completed, not the
-     * written-back attribute changes (which are sent now, in order before anything later).
+     * written-back attribute changes (those still queued go with the next request, before it).
      */
     void awaitDataWrites() throws IOException {
-        flushWriteBack();
         try {
             writes.awaitBegun();
         } catch (InterruptedException e) {
