@@ -20,6 +20,7 @@ import java.nio.channels.NonWritableChannelException;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.WritableByteChannel;
+import java.nio.file.ClosedFileSystemException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -44,6 +45,12 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 final class HoldfastFileChannel extends FileChannel {
     private static final int CHUNK = Limits.MAX_DATA_BYTES;
+    /**
+     * Default of {@code holdfast.coalesceBytes}: writes smaller than this are coalesced with the
+     * sequential writes that follow into one request of up to this many bytes (tar writes 10 KiB
+     * records: one log entry per file instead of one per record): 256 KiB.
+     */
+    static final int COALESCE_BYTES = 256 * 1024;
 
     private final HoldfastFileSystem fs;
     private final String name;
@@ -54,6 +61,20 @@ final class HoldfastFileChannel extends FileChannel {
     private final boolean append;
     private final Inflight inflight = new Inflight();
     private final AtomicReference<IOException> failure = new AtomicReference<>();
+    /**
+     * Small sequential writes not sent yet, coalesced into one request (guarded by itself; taken
+     * after this channel's monitor and before the file system's send lock, never the other way).
+     */
+    private final Object bufferLock = new Object();
+    /** The coalesced bytes, or null when nothing is buffered; guarded by {@link #bufferLock}. */
+    private byte[] buffer;
+    /** Bytes used in {@link #buffer}, and the file offset of its first; guarded by {@link #bufferLock}. */
+    private int buffered;
+
+    private long bufferedAt;
+    /** The file system's cache change standing for the buffered bytes; guarded by {@link #bufferLock}. */
+    private MetadataCache.Change bufferedChange;
+
     private final List<Lock> locks = new ArrayList<>();
     private long position;
     private long size;
@@ -139,6 +160,7 @@ final class HoldfastFileChannel extends FileChannel {
 
     /** Waits for this channel's outstanding writes and reports the first failure, once. */
     private void drain() throws IOException {
+        sendBuffered();
         try {
             inflight.awaitBegun();
         } catch (InterruptedException e) {
@@ -296,6 +318,7 @@ final class HoldfastFileChannel extends FileChannel {
     int readDirect(ByteBuffer dst, long pos) throws IOException {
         checkPosition(pos);
         ensureReadable();
+        sendBuffered();
         try {
             inflight.awaitBegun();
         } catch (InterruptedException e) {
@@ -319,6 +342,70 @@ final class HoldfastFileChannel extends FileChannel {
 
     private int writeAt(ByteBuffer src, long pos) throws IOException {
         dropWindow();
+        int n = src.remaining();
+        int limit = fs.coalesceBytes();
+        if (n > 0 && n < limit) {
+            synchronized (bufferLock) {
+                boolean follows = buffer != null && pos == bufferedAt + buffered;
+                if (follows && buffered + n <= buffer.length) {
+                    src.get(buffer, buffered, n);
+                    buffered += n;
+                    size = Math.max(size, pos + n);
+                    return n;
+                }
+            }
+            fs.flushBuffered(); // this channel's and the others': a write sent after them goes after them
+            synchronized (bufferLock) {
+                sendBufferedLocked(); // nothing is left here (only this thread fills it); in case
+                try {
+                    bufferedChange = fs.buffering(this, caller, inode);
+                } catch (ClosedFileSystemException e) {
+                    return sendAt(src, pos);
+                }
+                buffer = new byte[limit];
+                bufferedAt = pos;
+                src.get(buffer, 0, n);
+                buffered = n;
+                size = Math.max(size, pos + n);
+                return n;
+            }
+        }
+        fs.flushBuffered();
+        return sendAt(src, pos);
+    }
+
+    /**
+     * Sends the writes this channel has buffered, if any (in one request, through the write
+     * window). Called before anything that must see them: this channel's reads, size, truncate,
+     * force and close, and the file system's queries and mutations.
+     *
+     * @throws IOException if interrupted waiting for room in the window
+     */
+    void sendBuffered() throws IOException {
+        synchronized (bufferLock) {
+            sendBufferedLocked();
+        }
+    }
+
+    private void sendBufferedLocked() throws IOException {
+        if (buffer == null) {
+            return;
+        }
+        ByteBuffer b = ByteBuffer.wrap(buffer, 0, buffered);
+        long at = bufferedAt;
+        MetadataCache.Change change = bufferedChange;
+        buffer = null;
+        buffered = 0;
+        bufferedChange = null;
+        try {
+            sendAt(b, at);
+        } finally {
+            fs.sentBuffered(this, change);
+        }
+    }
+
+    /** Sends {@code src} at {@code pos} now, in requests of at most the file system's chunk. */
+    private int sendAt(ByteBuffer src, long pos) throws IOException {
         int total = 0;
         int chunk = fs.maxChunkBytes();
         while (src.hasRemaining()) {
@@ -621,6 +708,11 @@ final class HoldfastFileChannel extends FileChannel {
     protected void implCloseChannel() throws IOException {
         IOException first = null;
         try {
+            sendBuffered();
+        } catch (IOException e) {
+            first = e;
+        }
+        try {
             inflight.awaitBegun();
             first = failure.getAndSet(null);
         } catch (InterruptedException e) {
@@ -628,7 +720,7 @@ final class HoldfastFileChannel extends FileChannel {
         }
         if (fs.isOpen()) {
             try {
-                fs.writeBackDurable(inode);
+                fs.writeBackFailed(inode); // reported if known; fsync waits for them
             } catch (IOException e) {
                 if (first == null) {
                     first = e;

@@ -2,6 +2,7 @@ package io.holdfast.client.nio;
 
 import io.holdfast.common.Caller;
 import io.holdfast.protocol.Attr;
+import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.LogFormat;
 import io.holdfast.protocol.Request;
@@ -85,6 +86,9 @@ public final class HoldfastFileSystem extends FileSystem {
     private final Semaphore windowBytes;
     private final Semaphore windowRequests;
     private final int maxChunkBytes;
+    /** Writes smaller than this are coalesced ({@code holdfast.coalesceBytes}); 0: none. */
+    private final int coalesceBytes;
+
     private final Inflight writes = new Inflight();
     /** Counts the mutations this file system has sent; a read-ahead window older than a change is dropped. */
     private final AtomicLong changes = new AtomicLong();
@@ -123,6 +127,15 @@ public final class HoldfastFileSystem extends FileSystem {
         t.setDaemon(true);
         return t;
     });
+    /** Channels holding coalesced writes not sent yet. */
+    private final Set<HoldfastFileChannel> buffering = ConcurrentHashMap.newKeySet();
+    /** Whether a background send of the buffered writes is scheduled. */
+    private final AtomicBoolean bufferFlushScheduled = new AtomicBoolean();
+    /** How long coalesced writes wait at most before they are sent, microseconds: 20 ms. */
+    static final long BUFFER_LINGER_MICROS = 20_000;
+
+    private static final byte[] NO_BYTES = new byte[0];
+    private static final int NO_BYTES_CRC = Checksums.crc32c(NO_BYTES);
     /** Written-back changes not yet answered (data writes are in {@link #writes}). */
     private final Inflight writeBacks = new Inflight();
     /** Written-back changes not yet answered, by inode. */
@@ -178,6 +191,13 @@ public final class HoldfastFileSystem extends FileSystem {
         this.windowBytes = new Semaphore((int) bytes, true);
         this.windowRequests = new Semaphore(requests, true);
         this.maxChunkBytes = (int) Math.min(Limits.MAX_DATA_BYTES, bytes);
+        this.coalesceBytes = (int) longOption(
+                env,
+                HoldfastFileSystemProvider.ENV_COALESCE_BYTES,
+                HoldfastFileChannel.COALESCE_BYTES,
+                0,
+                maxChunkBytes,
+                10);
         this.root = HoldfastPath.root(this);
         this.store = new HoldfastFileStore(this);
         Object writeBackOption = env.get(HoldfastFileSystemProvider.ENV_WRITE_BACK);
@@ -314,6 +334,10 @@ public final class HoldfastFileSystem extends FileSystem {
         return maxChunkBytes;
     }
 
+    int coalesceBytes() {
+        return coalesceBytes;
+    }
+
     HoldfastPath root() {
         return root;
     }
@@ -342,6 +366,7 @@ public final class HoldfastFileSystem extends FileSystem {
      */
     Response submit(Request.Mutation m) throws IOException {
         checkOpen();
+        flushBuffered(); // a rename, truncate or chmod goes after the data written before it
         changes.incrementAndGet();
         if (cache == null) {
             return Errors.await(send(m));
@@ -407,6 +432,7 @@ public final class HoldfastFileSystem extends FileSystem {
      */
     void submitLater(Request.SetAttr m, Attr predicted) throws IOException {
         checkOpen();
+        flushBuffered();
         try {
             windowRequests.acquire();
         } catch (InterruptedException e) {
@@ -434,6 +460,60 @@ public final class HoldfastFileSystem extends FileSystem {
             }
         } finally {
             sendLock.unlock();
+        }
+    }
+
+    // ---- coalesced writes --------------------------------------------------------------
+
+    /**
+     * Notes that {@code ch} starts buffering small writes to {@code inode} (see
+     * {@link HoldfastFileChannel#COALESCE_BYTES}): the cache forgets the inode's attributes until
+     * they are sent, and they are sent before this file system's next query that misses the
+     * cache, mutation or write-back change, or after {@link #BUFFER_LINGER_MICROS} at the latest.
+     *
+     * @return the cache's change to end with {@link #sentBuffered} once the bytes are sent (null
+     *     without a cache)
+     * @throws ClosedFileSystemException if this file system is closed (the caller sends at once)
+     */
+    MetadataCache.Change buffering(HoldfastFileChannel ch, Caller caller, long inode) {
+        checkOpen();
+        buffering.add(ch);
+        if (bufferFlushScheduled.compareAndSet(false, true)) {
+            try {
+                sender.schedule(this::flushBufferedQuietly, BUFFER_LINGER_MICROS, TimeUnit.MICROSECONDS);
+            } catch (RejectedExecutionException e) {
+                bufferFlushScheduled.set(false); // closing: the close sends them
+            }
+        }
+        return cache == null ? null : cache.begin(new Request.Write(caller, inode, 0, NO_BYTES, NO_BYTES_CRC));
+    }
+
+    /** {@code ch} sent what it buffered (its request has begun): the cache may learn the inode again. */
+    void sentBuffered(HoldfastFileChannel ch, MetadataCache.Change change) {
+        buffering.remove(ch);
+        if (change != null) {
+            cache.end(change, null);
+        }
+    }
+
+    /**
+     * Sends every channel's buffered writes now. Called with no lock held (it takes each channel's
+     * buffer lock, then the send lock).
+     *
+     * @throws IOException if interrupted waiting for room in the write window
+     */
+    void flushBuffered() throws IOException {
+        for (HoldfastFileChannel ch : buffering) {
+            ch.sendBuffered();
+        }
+    }
+
+    private void flushBufferedQuietly() {
+        bufferFlushScheduled.set(false);
+        try {
+            flushBuffered();
+        } catch (IOException | RuntimeException e) {
+            LOG.debug("{}: sending buffered writes in the background failed: {}", volume, e.toString());
         }
     }
 
@@ -662,6 +742,7 @@ public final class HoldfastFileSystem extends FileSystem {
      * completed (sending the queued ones now).
      */
     void awaitWrites() throws IOException {
+        flushBuffered();
         flushWriteBack();
         try {
             writes.awaitBegun();
@@ -677,6 +758,7 @@ public final class HoldfastFileSystem extends FileSystem {
      * written-back attribute changes (those still queued go with the next request, before it).
      */
     void awaitDataWrites() throws IOException {
+        flushBuffered();
         try {
             writes.awaitBegun();
         } catch (InterruptedException e) {

@@ -75,6 +75,11 @@ import java.util.Set;
  *   <li>{@value #ENV_CACHE}: Boolean or "true"/"false", whether the file system caches metadata
  *       under a read lease ({@link MetadataCache}, {@link LeaseKeeper}); default true. Only a
  *       service that offers leases ({@link VolumeService#leases()}: a long-lived client's) can.
+ *   <li>{@value #ENV_COALESCE_BYTES} (default 256 KiB, at most the write window's bytes): a
+ *       channel's writes smaller than this are kept and sent together with the sequential writes
+ *       that follow, in one request of up to this many bytes, before anything that must see them
+ *       (a read, {@code size}, {@code force}, {@code close}, any query the cache cannot answer, any
+ *       mutation) or 20 ms later; 0 sends each write at once.
  *   <li>{@value #ENV_WRITE_BACK}: Boolean or "true"/"false", whether root's attribute changes
  *       ({@code chmod}, {@code chown}, {@code utimensat}) are written back while the cache holds its
  *       lease: answered at once from the cached attributes and sent in order, in batches, without
@@ -118,6 +123,12 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider impleme
 
     /** Env key: whether to cache metadata under a read lease (default true). */
     public static final String ENV_CACHE = "holdfast.cache";
+
+    /**
+     * Env key: writes smaller than this many bytes are coalesced with the sequential writes after
+     * them into one request (default 262144; 0 sends every write as it comes).
+     */
+    public static final String ENV_COALESCE_BYTES = "holdfast.coalesceBytes";
 
     /** Env key: whether to write back root's attribute changes (default true). */
     public static final String ENV_WRITE_BACK = "holdfast.writeBack";

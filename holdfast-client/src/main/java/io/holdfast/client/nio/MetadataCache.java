@@ -114,6 +114,8 @@ final class MetadataCache {
     private long begun;
     /** The highest number of a mutation answered so far. */
     private long highestEnded;
+    /** Inodes with changes of this client begun and not ended, and how many. */
+    private final Map<Long, Integer> busy = new HashMap<>();
     /** Times everything was dropped. */
     private long clears;
     /** Mutations begun and not yet answered. */
@@ -275,6 +277,9 @@ final class MetadataCache {
         generation++;
         Change c = touched(m);
         drop(c);
+        for (long i : c.inodes) {
+            busy.merge(i, 1, Integer::sum);
+        }
         if (pending++ > 0) {
             // what it saw of the parent and the name may predate a change still in flight
             c.parentBefore = null;
@@ -302,6 +307,14 @@ final class MetadataCache {
         pending--;
         generation++;
         drop(c);
+        for (long i : c.inodes) {
+            busy.computeIfPresent(i, (k, n) -> n == 1 ? null : n - 1);
+        }
+        if (answer instanceof Response.AttrReply r && busy.containsKey(r.attr().inode())) {
+            // another change of this client to the inode is still on its way (a write sent later
+            // but answered later, data not sent yet): the answer may lack it
+            alone = false;
+        }
         if (!alone || answer == null || answer instanceof Response.Error) {
             // overlapped by another change, of unknown effect, or refused (which says a name thought
             // absent exists, or the reverse): the names of the directories it touches are not known
@@ -319,7 +332,9 @@ final class MetadataCache {
      * the mutation as expected. {@link #end} replaces it with the answer, or drops it.
      */
     synchronized void predict(Change c, String path, Attr predicted) {
-        known(path, predicted);
+        if (busy.getOrDefault(predicted.inode(), 0) <= 1) { // nothing else of this client on its way to it
+            known(path, predicted);
+        }
     }
 
     /** What a mutation changes: the answers to drop, and what {@link #learn} needs afterwards. */

@@ -30,4 +30,9 @@ final class TestVolumes {
     static FileSystem open(VolumeService service) throws IOException {
         return open(service, Map.of());
     }
+
+    /** A file system that sends every write as it comes (tests of the write window count requests). */
+    static FileSystem uncoalesced(VolumeService service) throws IOException {
+        return open(service, Map.of(HoldfastFileSystemProvider.ENV_COALESCE_BYTES, 0));
+    }
 }

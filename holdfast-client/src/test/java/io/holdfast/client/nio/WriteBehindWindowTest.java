@@ -133,8 +133,13 @@ class WriteBehindWindowTest {
         HoldingVolume volume = new HoldingVolume(new MemoryVolume());
         int window = 3;
         int writes = 10;
-        try (FileSystem fs =
-                TestVolumes.open(volume, Map.of(HoldfastFileSystemProvider.ENV_WRITE_WINDOW_REQUESTS, window))) {
+        try (FileSystem fs = TestVolumes.open(
+                volume,
+                Map.of(
+                        HoldfastFileSystemProvider.ENV_WRITE_WINDOW_REQUESTS,
+                        window,
+                        HoldfastFileSystemProvider.ENV_COALESCE_BYTES,
+                        0))) {
             Path f = fs.getPath("/f");
             AtomicReference<Throwable> error = new AtomicReference<>();
             Thread writer = Thread.ofPlatform().name("writer").start(() -> {
@@ -179,8 +184,13 @@ class WriteBehindWindowTest {
     void writerBlocksWhenByteWindowIsFull() throws Exception {
         HoldingVolume volume = new HoldingVolume(new MemoryVolume());
         long windowBytes = 2L << 20;
-        try (FileSystem fs =
-                TestVolumes.open(volume, Map.of(HoldfastFileSystemProvider.ENV_WRITE_WINDOW_BYTES, windowBytes))) {
+        try (FileSystem fs = TestVolumes.open(
+                volume,
+                Map.of(
+                        HoldfastFileSystemProvider.ENV_WRITE_WINDOW_BYTES,
+                        windowBytes,
+                        HoldfastFileSystemProvider.ENV_COALESCE_BYTES,
+                        0))) {
             Path f = fs.getPath("/big");
             AtomicReference<Throwable> error = new AtomicReference<>();
             Thread writer = Thread.ofPlatform().name("writer").start(() -> {
@@ -208,8 +218,13 @@ class WriteBehindWindowTest {
     @Test
     void interruptedWriterGetsClosedByInterrupt() throws Exception {
         HoldingVolume volume = new HoldingVolume(new MemoryVolume());
-        try (FileSystem fs =
-                TestVolumes.open(volume, Map.of(HoldfastFileSystemProvider.ENV_WRITE_WINDOW_REQUESTS, 1))) {
+        try (FileSystem fs = TestVolumes.open(
+                volume,
+                Map.of(
+                        HoldfastFileSystemProvider.ENV_WRITE_WINDOW_REQUESTS,
+                        1,
+                        HoldfastFileSystemProvider.ENV_COALESCE_BYTES,
+                        0))) {
             Path f = fs.getPath("/i");
             AtomicReference<Throwable> error = new AtomicReference<>();
             AtomicReference<FileChannel> channel = new AtomicReference<>();
@@ -237,7 +252,7 @@ class WriteBehindWindowTest {
     @Test
     void asyncWriteFailureIsReportedAtForce() throws Exception {
         HoldingVolume volume = new HoldingVolume(new MemoryVolume());
-        try (FileSystem fs = TestVolumes.open(volume)) {
+        try (FileSystem fs = TestVolumes.uncoalesced(volume)) {
             Path f = fs.getPath("/f");
             FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
             assertThat(ch.write(ByteBuffer.wrap(new byte[10])))
