@@ -171,9 +171,10 @@ class WriteBackTest {
         Path g = fs.getPath("/g");
         Files.writeString(g, "mine");
         long mine = (long) Files.getAttribute(g, "unix:ino");
-        Files.getPosixFilePermissions(g); // cached
         FileChannel ch = FileChannel.open(g, StandardOpenOption.WRITE);
         ch.write(ByteBuffer.wrap("M".getBytes()), 0);
+        ch.force(false);
+        Files.getPosixFilePermissions(g); // cached
         // another client, unseen by this one's cache: moves the file away and makes a new one
         assertThat(volume.submit(new Request.Rename(Caller.ROOT, "/g", "/h", 0)).get())
                 .isInstanceOf(Response.AttrReply.class);
