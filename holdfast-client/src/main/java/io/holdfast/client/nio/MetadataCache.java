@@ -116,6 +116,8 @@ final class MetadataCache {
     private long highestEnded;
     /** Inodes with changes of this client begun and not ended, and how many. */
     private final Map<Long, Integer> busy = new HashMap<>();
+    /** The names of inodes with data changes on their way, while no name changed since. */
+    private final Map<Long, Set<String>> pendingPaths = new HashMap<>();
     /** Times everything was dropped. */
     private long clears;
     /** Mutations begun and not yet answered. */
@@ -277,8 +279,19 @@ final class MetadataCache {
         generation++;
         Change c = touched(m);
         drop(c);
+        boolean data = m instanceof Request.Write || m instanceof Request.Truncate || m instanceof Request.Fallocate;
+        if (!data) {
+            pendingPaths.clear(); // a name may change: paths are carried only between data changes
+        }
         for (long i : c.inodes) {
             busy.merge(i, 1, Integer::sum);
+            if (data) {
+                // an earlier data change on its way dropped the inode's named answers: its names
+                // are still the inode's, and this change's answer may be kept under them
+                Set<String> carried = pendingPaths.computeIfAbsent(i, k -> new HashSet<>());
+                c.inodePaths.addAll(carried);
+                carried.addAll(c.inodePaths);
+            }
         }
         if (pending++ > 0) {
             // what it saw of the parent and the name may predate a change still in flight
@@ -308,7 +321,9 @@ final class MetadataCache {
         generation++;
         drop(c);
         for (long i : c.inodes) {
-            busy.computeIfPresent(i, (k, n) -> n == 1 ? null : n - 1);
+            if (busy.computeIfPresent(i, (k, n) -> n == 1 ? null : n - 1) == null) {
+                pendingPaths.remove(i);
+            }
         }
         if (answer instanceof Response.AttrReply r && busy.containsKey(r.attr().inode())) {
             // another change of this client to the inode is still on its way (a write sent later
@@ -332,9 +347,9 @@ final class MetadataCache {
      * the mutation as expected. {@link #end} replaces it with the answer, or drops it.
      */
     synchronized void predict(Change c, String path, Attr predicted) {
-        if (busy.getOrDefault(predicted.inode(), 0) <= 1) { // nothing else of this client on its way to it
-            known(path, predicted);
-        }
+        // the attributes it starts from are cached ones, which include the predictions of changes
+        // still on their way, or were read after every earlier change was answered
+        known(path, predicted);
     }
 
     /** What a mutation changes: the answers to drop, and what {@link #learn} needs afterwards. */
