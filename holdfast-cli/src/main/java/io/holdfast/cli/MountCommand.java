@@ -78,8 +78,8 @@ final class MountCommand implements Callable<Integer> {
             description = "Wait for the volume's answer to every change. By default chmod, chown and utimens by "
                     + "root are written back: answered at once from the cached attributes and sent in order, in "
                     + "batches, without waiting; one the volume refuses (the file was removed meanwhile) is logged "
-                    + "and reported by the next fsync or close of that file. fsync and close always wait for "
-                    + "everything before them.")
+                    + "and reported by the next fsync of that file. fsync waits for everything before it; close "
+                    + "waits for the file's data.")
     boolean sync;
 
     @Override

@@ -37,8 +37,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * reads and {@link #truncate} of this channel first wait for its outstanding writes and
  * report the first failure among them (once). Data is durable once {@code force()} or
  * {@code close()} returns; written-back attribute changes to the file once {@code force(true)}
- * or {@code close()} returns (close waits for them, and reports one that failed). Position and
- * size are kept client-side.
+ * returns ({@code close} does not wait for them; it reports one already known to have failed).
+ * Position and size are kept client-side.
  *
  * <p>Locks are advisory and local to this JVM's file system instance. {@link #map} is not
  * supported. Thread-safe: operations on position are serialized.

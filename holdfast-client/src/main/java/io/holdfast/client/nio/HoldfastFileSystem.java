@@ -423,7 +423,8 @@ public final class HoldfastFileSystem extends FileSystem {
      * at once and the change is queued, to be sent in order with this file system's other
      * mutations (in one batch with those queued beside it) without waiting for the answer. A
      * change the volume refuses is logged, drops the prediction, and is reported by the next
-     * {@code force} or {@code close} of a channel on that inode (see {@link #writeBackDurable}).
+     * {@code force(true)} of a channel on that inode (see {@link #writeBackDurable}), or by a
+     * {@code close} once known ({@link #writeBackFailed}).
      * Blocks while the write window's request count is used up.
      *
      * @param m the change, naming the inode it expects and the client time it was made at
@@ -593,7 +594,7 @@ public final class HoldfastFileSystem extends FileSystem {
                 writeBackFailures.putIfAbsent(q.mutation().expectInode(), failure);
                 writeBackFailed.incrementAndGet();
                 LOG.warn(
-                        "{}: written-back change of {} (inode {}) failed; the next fsync or close of the file reports"
+                        "{}: written-back change of {} (inode {}) failed; the next fsync of the file reports"
                                 + " it: {}",
                         volume,
                         q.mutation().path(),
@@ -608,7 +609,7 @@ public final class HoldfastFileSystem extends FileSystem {
     }
 
     /**
-     * A durability point on {@code inode} ({@code force}, {@code close} of a channel): waits for
+     * A durability point on {@code inode} ({@code force(true)} of a channel): waits for
      * its written-back changes to be answered and reports the first that failed, once.
      *
      * @throws IOException the failure of a written-back change to the inode, or

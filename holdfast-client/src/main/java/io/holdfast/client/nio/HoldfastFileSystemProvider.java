@@ -83,8 +83,8 @@ import java.util.Set;
  *   <li>{@value #ENV_WRITE_BACK}: Boolean or "true"/"false", whether root's attribute changes
  *       ({@code chmod}, {@code chown}, {@code utimensat}) are written back while the cache holds its
  *       lease: answered at once from the cached attributes and sent in order, in batches, without
- *       waiting; a refused one is logged and reported by the next {@code force} or {@code close}
- *       of a channel on that file; default true.
+ *       waiting; a refused one is logged and reported by the next {@code force(true)} of a
+ *       channel on that file (or its {@code close}, once known); default true.
  * </ul>
  *
  * <p>Follows the {@link FileSystemProvider} contract with the JDK's exception vocabulary:
