@@ -324,10 +324,22 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider impleme
 
     /** The volume path attribute operations address: the link's target when following. */
     String attrTarget(HoldfastPath path, boolean follow) throws IOException {
+        return resolveAttrTarget(path, follow).volumePath();
+    }
+
+    /**
+     * The volume path attribute operations address and its attributes, or null attributes when
+     * that is the target of a link followed (they were not read).
+     */
+    private record AttrTarget(String volumePath, Attr attr) {}
+
+    private AttrTarget resolveAttrTarget(HoldfastPath path, boolean follow) throws IOException {
         HoldfastFileSystem fs = path.getFileSystem();
         Resolved r = onPath(path, vp -> fs.query(new Request.GetAttr(vp, false)));
         Attr a = Errors.attr(r.response(), path.toString(), null);
-        return follow && a.type() == FileType.SYMLINK ? realPath(path).volumePath() : r.volumePath();
+        return follow && a.type() == FileType.SYMLINK
+                ? new AttrTarget(realPath(path).volumePath(), null)
+                : new AttrTarget(r.volumePath(), a);
     }
 
     void setAttr(
@@ -335,29 +347,22 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider impleme
             throws IOException {
         HoldfastFileSystem fs = path.getFileSystem();
         Caller caller = fs.currentCaller();
-        Resolved r = onPath(path, vp -> fs.query(new Request.GetAttr(vp, false)));
-        Attr a = Errors.attr(r.response(), path.toString(), null);
-        if (follow && a.type() == FileType.SYMLINK) {
-            String target = realPath(path).volumePath();
-            Errors.attr(
-                    fs.submit(new Request.SetAttr(caller, target, mask, mode, uid, gid, atimeNanos, mtimeNanos)),
-                    path.toString(),
-                    null);
-            return;
-        }
-        if (fs.writesBack(caller)
+        AttrTarget t = resolveAttrTarget(path, follow);
+        Attr a = t.attr();
+        if (a != null
+                && fs.writesBack(caller)
                 && !(a.type() == FileType.FILE
                         && (mask & (SetAttr.UID | SetAttr.GID)) != 0
                         && (a.mode() & 06000) != 0)) {
             // root's change is refused only if the file is gone: answer now, send in order without waiting
             long now = Math.max(epochNanos(), 1);
             SetAttr m =
-                    new SetAttr(caller, r.volumePath(), mask, mode, uid, gid, atimeNanos, mtimeNanos, a.inode(), now);
+                    new SetAttr(caller, t.volumePath(), mask, mode, uid, gid, atimeNanos, mtimeNanos, a.inode(), now);
             fs.submitLater(m, predict(a, m));
             return;
         }
         Errors.attr(
-                fs.submit(new Request.SetAttr(caller, r.volumePath(), mask, mode, uid, gid, atimeNanos, mtimeNanos)),
+                fs.submit(new Request.SetAttr(caller, t.volumePath(), mask, mode, uid, gid, atimeNanos, mtimeNanos)),
                 path.toString(),
                 null);
     }
@@ -368,7 +373,8 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider impleme
         int mode = (mask & SetAttr.MODE) != 0 ? m.mode() & 07777 : a.mode();
         int uid = (mask & SetAttr.UID) != 0 ? m.uid() : a.uid();
         int gid = (mask & SetAttr.GID) != 0 ? m.gid() : a.gid();
-        long ctime = mask != 0 ? Math.max(a.ctimeNanos(), m.clientNanos()) : a.ctimeNanos();
+        // the volume's rule, with the entry stamped at the client's time (within its bounds)
+        long ctime = mask != 0 ? m.changeTime(a.ctimeNanos(), m.clientNanos()) : a.ctimeNanos();
         long atime =
                 (mask & SetAttr.ATIME_NOW) != 0 ? ctime : (mask & SetAttr.ATIME) != 0 ? m.atimeNanos() : a.atimeNanos();
         long mtime =
