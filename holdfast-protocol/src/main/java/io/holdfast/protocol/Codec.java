@@ -3,6 +3,7 @@ package io.holdfast.protocol;
 import io.holdfast.common.Caller;
 import io.holdfast.common.Errno;
 import io.holdfast.protocol.Request.Batch;
+import io.holdfast.protocol.Request.Changes;
 import io.holdfast.protocol.Request.Create;
 import io.holdfast.protocol.Request.DropOrphan;
 import io.holdfast.protocol.Request.Fallocate;
@@ -116,6 +117,7 @@ public final class Codec {
     private static final int K_SEEK_DATA = 46;
     private static final int K_LEASE_RENEW = 47;
     private static final int K_LEASE_POLL = 48;
+    private static final int K_CHANGES = 49;
     /** A log entry written before log formats were stated: log format 1, no format byte. Still read. */
     private static final int K_LOG_ENTRY = 64;
     /** A log entry: {@code u8 log format}, {@code i64 timestamp}, then the mutation (see {@link LogFormat}). */
@@ -158,7 +160,8 @@ public final class Codec {
             K_SNAPSHOT_READ,
             K_SEEK_DATA,
             K_LEASE_RENEW,
-            K_LEASE_POLL);
+            K_LEASE_POLL,
+            K_CHANGES);
 
     private static final int K_OK = 96;
     private static final int K_ERROR = 97;
@@ -177,6 +180,10 @@ public final class Codec {
     private static final int K_SNAPSHOT_CHUNK = 108;
     private static final int K_OFFSET = 109;
     private static final int K_LEASE = 111;
+    /** A change feed page (server -> client). */
+    private static final int K_CHANGE_PAGE = 113;
+    /** One change record, as a brick keeps it in its changelog (never inside another frame kind). */
+    private static final int K_CHANGE_RECORD = 114;
     /** {@code u16 count}, then each response (kind and fields), none a batch reply. */
     private static final int K_BATCH_REPLY = 112;
     /**
@@ -276,6 +283,16 @@ public final class Codec {
                 w.i64(l.epoch());
                 w.i64(l.seq());
                 w.i64(l.grantedMillis());
+            }
+            case Response.ChangePage p -> {
+                w.kind(K_CHANGE_PAGE);
+                w.i64(p.appliedIndex());
+                w.i64(p.trimmedThrough());
+                w.i32(p.records().size());
+                for (ChangeRecord c : p.records()) {
+                    writeChangeRecord(w, c);
+                }
+                w.u8(p.more() ? 1 : 0);
             }
             case Response.Text t -> {
                 w.kind(K_TEXT);
@@ -534,6 +551,12 @@ public final class Codec {
                 w.i64(q.session().getMostSignificantBits());
                 w.i64(q.session().getLeastSignificantBits());
             }
+            case Changes q -> {
+                w.kind(K_CHANGES);
+                w.i64(q.afterIndex());
+                w.i32(q.maxRecords());
+                w.i32(q.waitMillis());
+            }
             case LeasePoll q -> {
                 w.kind(K_LEASE_POLL);
                 w.i64(q.session().getMostSignificantBits());
@@ -645,6 +668,78 @@ public final class Codec {
     }
 
     /**
+     * Encodes one change record into a frame of its own (kind 114), the form a brick keeps it in
+     * its changelog.
+     */
+    public static byte[] encode(ChangeRecord record) {
+        Writer w = new Writer();
+        w.kind(K_CHANGE_RECORD);
+        writeChangeRecord(w, record);
+        return w.finish();
+    }
+
+    /**
+     * Decodes a frame made by {@link #encode(ChangeRecord)}.
+     *
+     * @throws ProtocolException if the frame is malformed, over a limit, or not a change record
+     */
+    public static ChangeRecord decodeChangeRecord(byte[] frame) throws ProtocolException {
+        Reader r = Reader.open(frame);
+        int kind = r.kind();
+        if (kind != K_CHANGE_RECORD) {
+            throw bad("kind " + kind + " is not a change record");
+        }
+        ChangeRecord c = readChangeRecord(r);
+        r.end();
+        return c;
+    }
+
+    private static void writeChangeRecord(Writer w, ChangeRecord record) {
+        w.i64(record.index());
+        w.i64(record.timeNanos());
+        w.i16(record.changes().size());
+        for (Change c : record.changes()) {
+            w.u8(c.kind().code());
+            w.i64(c.inode());
+            w.str(c.path() == null ? "" : c.path());
+            w.str(c.from() == null ? "" : c.from());
+            w.i64(c.offset());
+            w.i64(c.length());
+        }
+    }
+
+    private static ChangeRecord readChangeRecord(Reader r) throws ProtocolException {
+        long index = r.i64();
+        long time = r.i64();
+        int n = r.u16();
+        if (n < 1 || n > ChangeRecord.MAX_CHANGES || index <= 0) {
+            throw bad("change record of index " + index + " with " + n + " changes");
+        }
+        List<Change> changes = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            int code = r.u8();
+            Change.Kind kind;
+            try {
+                kind = Change.Kind.fromCode(code);
+            } catch (IllegalArgumentException e) {
+                throw bad("unknown change kind " + code);
+            }
+            long inode = r.i64();
+            String path = r.path();
+            String from = r.path();
+            long offset = r.i64();
+            long length = r.i64();
+            try {
+                changes.add(new Change(
+                        kind, inode, path.isEmpty() ? null : path, from.isEmpty() ? null : from, offset, length));
+            } catch (IllegalArgumentException e) {
+                throw bad(e.getMessage());
+            }
+        }
+        return new ChangeRecord(index, time, changes);
+    }
+
+    /**
      * Decodes a response frame.
      *
      * @throws ProtocolException if the frame is malformed, over a limit, of another version, or
@@ -723,6 +818,16 @@ public final class Codec {
             case K_TEXT -> new Response.Text(r.str(Limits.PATH_MAX));
             case K_OFFSET -> new Response.Offset(r.i64());
             case K_LEASE -> new Response.Lease(r.i64(), r.i64(), r.i64());
+            case K_CHANGE_PAGE -> {
+                long applied = r.i64();
+                long trimmed = r.i64();
+                int n = r.count(Changes.MAX_RECORDS, "change records");
+                List<ChangeRecord> records = new ArrayList<>(n);
+                for (int i = 0; i < n; i++) {
+                    records.add(readChangeRecord(r));
+                }
+                yield new Response.ChangePage(applied, trimmed, records, r.bool());
+            }
             case K_NAMES -> {
                 int n = r.count(Limits.MAX_XATTR_NAMES, "names");
                 List<String> names = new ArrayList<>(n);
@@ -851,6 +956,16 @@ public final class Codec {
             case K_SNAPSHOT_READ -> new SnapshotRead(r.i64(), r.i64(), r.i32());
             case K_SEEK_DATA -> new SeekData(r.i64(), r.i64(), r.bool());
             case K_LEASE_RENEW -> new LeaseRenew(new UUID(r.i64(), r.i64()));
+            case K_CHANGES -> {
+                long after = r.i64();
+                int max = r.i32();
+                int wait = r.i32();
+                if (after < 0 || max < 1 || max > Changes.MAX_RECORDS || wait < 0 || wait > Changes.MAX_WAIT_MILLIS) {
+                    throw bad("changes after " + after + ", " + max + " records, wait " + wait
+                            + " ms: outside the limits");
+                }
+                yield new Changes(after, max, wait);
+            }
             case K_LEASE_POLL -> {
                 UUID session = new UUID(r.i64(), r.i64());
                 long epoch = r.i64();

@@ -381,6 +381,44 @@ public sealed interface Request {
         }
     }
 
+    /**
+     * Reads the volume's change feed (DESIGN.md section 5): the {@link ChangeRecord}s of the entries
+     * after log index {@code afterIndex}, oldest first, from the member's changelog. Records at or
+     * below a member's applied index never change, so any member may answer (a follower's answer
+     * is as correct as the leader's, only perhaps shorter). The member keeps its changelog for a
+     * bounded size and age; a reader that asks for history already trimmed gets a page whose
+     * {@link Response.ChangePage#trimmedThrough()} is above {@code afterIndex} and no records: it
+     * must resynchronise (compare the whole tree) and continue from the page's applied index.
+     * Reply: {@link Response.ChangePage}.
+     *
+     * @param afterIndex the last index the reader has seen (0 for the beginning)
+     * @param maxRecords most records to return, 1 to {@link #MAX_RECORDS} (the page is also cut at
+     *     about {@link #MAX_PAGE_BYTES})
+     * @param waitMillis if no record is newer than {@code afterIndex}, how long the member may
+     *     hold the request for one to be applied, 0 to {@link #MAX_WAIT_MILLIS} milliseconds
+     */
+    record Changes(long afterIndex, int maxRecords, int waitMillis) implements Query {
+        /** Most records in one page. */
+        public static final int MAX_RECORDS = 1024;
+        /** A page's encoded records stop growing past this many bytes (a single record may exceed it). */
+        public static final int MAX_PAGE_BYTES = 1 << 20;
+        /** The longest a member holds a request for a new record, milliseconds. */
+        public static final int MAX_WAIT_MILLIS = 5_000;
+
+        public Changes {
+            if (afterIndex < 0) {
+                throw new IllegalArgumentException("changes after index " + afterIndex);
+            }
+            if (maxRecords < 1 || maxRecords > MAX_RECORDS) {
+                throw new IllegalArgumentException(
+                        "change page of " + maxRecords + " records, outside 1.." + MAX_RECORDS);
+            }
+            if (waitMillis < 0 || waitMillis > MAX_WAIT_MILLIS) {
+                throw new IllegalArgumentException("change wait " + waitMillis + " ms outside 0.." + MAX_WAIT_MILLIS);
+            }
+        }
+    }
+
     /** POSIX {@code readlink(2)}. Reply: {@link Response.Text}. */
     record ReadLink(String path) implements Query {}
 

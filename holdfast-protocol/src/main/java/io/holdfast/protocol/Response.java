@@ -91,6 +91,44 @@ public sealed interface Response {
      */
     record Lease(long epoch, long seq, long grantedMillis) implements Response {}
 
+    /**
+     * A page of the change feed, the answer to {@link Request.Changes}.
+     *
+     * @param appliedIndex the answering member's applied index when it read the page: every change
+     *     up to it is in this page or an earlier one, so a reader with {@code more} false continues
+     *     after it
+     * @param trimmedThrough the highest log index whose record the member no longer keeps (0 if it
+     *     keeps all): a reader whose position is below it has missed changes and must resynchronise
+     * @param records the records after the requested index, oldest first, none above
+     *     {@code appliedIndex}; empty if none, or if the history asked for was trimmed
+     * @param more whether records after the last one returned are already kept (ask again at once)
+     */
+    record ChangePage(long appliedIndex, long trimmedThrough, List<ChangeRecord> records, boolean more)
+            implements Response {
+        public ChangePage {
+            records = List.copyOf(records);
+            if (records.size() > Request.Changes.MAX_RECORDS) {
+                throw new IllegalArgumentException("change page of " + records.size() + " records");
+            }
+        }
+
+        /**
+         * Where a reader that had seen everything through {@code afterIndex} continues: after the last
+         * record when there are more, else after the applied index.
+         */
+        public long next(long afterIndex) {
+            if (more && !records.isEmpty()) {
+                return records.getLast().index();
+            }
+            return Math.max(afterIndex, appliedIndex);
+        }
+
+        /** Whether a reader at {@code afterIndex} has missed trimmed history and must resynchronise. */
+        public boolean resyncNeeded(long afterIndex) {
+            return afterIndex < trimmedThrough;
+        }
+    }
+
     /** A string result, e.g. a symbolic link's target. */
     record Text(String text) implements Response {}
 

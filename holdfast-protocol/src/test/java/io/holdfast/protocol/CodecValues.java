@@ -141,7 +141,28 @@ final class CodecValues {
                                 longs(),
                                 longs(),
                                 Arbitraries.integers().between(0, Request.LeasePoll.MAX_WAIT_MILLIS))
-                        .as((a, b, e, s, w) -> new Request.LeasePoll(new UUID(a, b), e, s, w)));
+                        .as((a, b, e, s, w) -> new Request.LeasePoll(new UUID(a, b), e, s, w)),
+                Combinators.combine(
+                                Arbitraries.longs().greaterOrEqual(0),
+                                Arbitraries.integers().between(1, Request.Changes.MAX_RECORDS),
+                                Arbitraries.integers().between(0, Request.Changes.MAX_WAIT_MILLIS))
+                        .as(Request.Changes::new));
+    }
+
+    /** Change feed pages of up to three records of up to three changes, paths from {@code g}. */
+    static Arbitrary<Response.ChangePage> changePages(Gen g) {
+        Arbitrary<String> path = g.text(Limits.PATH_MAX - 1).map(s -> "/" + s);
+        Arbitrary<Change> change = Combinators.combine(
+                        Arbitraries.of(Change.Kind.class), longs(), path, path, longs(), longs())
+                .as((k, inode, p, from, off, len) -> new Change(
+                        k, inode, p, k == Change.Kind.RENAME || k == Change.Kind.LINK ? from : null, off, len));
+        Arbitrary<ChangeRecord> record = Combinators.combine(
+                        Arbitraries.longs().greaterOrEqual(1),
+                        longs(),
+                        change.list().ofMinSize(1).ofMaxSize(3))
+                .as(ChangeRecord::new);
+        return Combinators.combine(longs(), longs(), record.list().ofMaxSize(3), bools())
+                .as(Response.ChangePage::new);
     }
 
     /** Scrub statistics with texts from {@code g} (around their limit when stretched). */
@@ -225,6 +246,7 @@ final class CodecValues {
                 g.text(Limits.PATH_MAX).map(Response.Text::new),
                 longs().map(Response.Offset::new),
                 Combinators.combine(longs(), longs(), longs()).as(Response.Lease::new),
+                changePages(g),
                 names.map(Response.Names::new),
                 Combinators.combine(longs(), longs(), longs(), Arbitraries.of(false, true))
                         .as(Response.FsStats::new),
@@ -293,7 +315,8 @@ final class CodecValues {
                 new SnapshotRead(0, 1 << 20, 1 << 20),
                 new SeekData(7, 65536, true),
                 new Request.LeaseRenew(new UUID(1, 2)),
-                new Request.LeasePoll(new UUID(3, 4), 8, 17, 500));
+                new Request.LeasePoll(new UUID(3, 4), 8, 17, 500),
+                new Request.Changes(41, 100, 1000));
     }
 
     /** One of each response, with non-empty lists, strings and bytes. */
@@ -309,6 +332,23 @@ final class CodecValues {
                 new Response.Text("../target"),
                 new Response.Offset(1L << 40),
                 new Response.Lease(-5, 9, 1500),
+                new Response.ChangePage(
+                        12,
+                        3,
+                        List.of(
+                                new ChangeRecord(
+                                        5,
+                                        1_700_000_000_000_000_000L,
+                                        List.of(
+                                                Change.of(Change.Kind.CREATE, 7, "/d/f"),
+                                                new Change(Change.Kind.RENAME, 7, "/d/g", "/d/f", 0, 0))),
+                                new ChangeRecord(
+                                        9,
+                                        1_700_000_000_100_000_000L,
+                                        List.of(
+                                                new Change(Change.Kind.WRITE, 7, "/d/g", null, 4096, 512),
+                                                new Change(Change.Kind.WRITE, 8, null, null, 0, 1)))),
+                        true),
                 new Response.Names(List.of("user.a", "user.b")),
                 new Response.FsStats(1 << 30, 1 << 20, 12),
                 new Response.Digest(9, Arrays.copyOf(new byte[] {1}, 32)),

@@ -51,14 +51,14 @@ final class ReferenceCodec {
     /** Request kinds; the stable wire numbers. */
     static final List<Integer> REQUEST_KINDS = List.of(
             1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42,
-            43, 44, 45, 46, 47, 48);
+            43, 44, 45, 46, 47, 48, 49);
     /** The log entry kind written before log formats were stated (read as log format 1). */
     static final int LEGACY_LOG_ENTRY = 64;
     /** The log entry kind: log format byte, timestamp, mutation. */
     static final int LOG_ENTRY = 65;
     /** Response kinds; the stable wire numbers. */
     static final List<Integer> RESPONSE_KINDS =
-            List.of(96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112);
+            List.of(96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113);
 
     private ReferenceCodec() {}
 
@@ -144,6 +144,21 @@ final class ReferenceCodec {
             case Response.Text t -> str(w.u8(101), t.text(), Limits.PATH_MAX, "text");
             case Response.Offset o -> w.u8(109).i64(o.offset());
             case Response.Lease l -> w.u8(111).i64(l.epoch()).i64(l.seq()).i64(l.grantedMillis());
+            case Response.ChangePage p -> {
+                w.u8(113).i64(p.appliedIndex()).i64(p.trimmedThrough());
+                w.count(p.records().size(), 4, Request.Changes.MAX_RECORDS, "change records");
+                for (ChangeRecord r : p.records()) {
+                    w.i64(r.index()).i64(r.timeNanos());
+                    w.count(r.changes().size(), 2, ChangeRecord.MAX_CHANGES, "changes");
+                    for (Change c : r.changes()) {
+                        w.u8(c.kind().code()).i64(c.inode());
+                        str(w, c.path() == null ? "" : c.path(), Limits.PATH_MAX, "change path");
+                        str(w, c.from() == null ? "" : c.from(), Limits.PATH_MAX, "change from");
+                        w.i64(c.offset()).i64(c.length());
+                    }
+                }
+                w.u8(p.more() ? 1 : 0);
+            }
             case Response.Names n -> {
                 w.u8(102).count(n.names().size(), 4, Limits.MAX_XATTR_NAMES, "names");
                 for (String s : n.names()) {
@@ -283,6 +298,8 @@ final class ReferenceCodec {
                 w.u8(47)
                         .i64(q.session().getMostSignificantBits())
                         .i64(q.session().getLeastSignificantBits());
+            case Request.Changes q ->
+                w.u8(49).i64(q.afterIndex()).i32(q.maxRecords()).i32(q.waitMillis());
             case Request.LeasePoll q ->
                 w.u8(48)
                         .i64(q.session().getMostSignificantBits())
