@@ -3,6 +3,7 @@ package io.holdfast.storage;
 import io.holdfast.common.Errno;
 import io.holdfast.common.HoldfastException;
 import io.holdfast.common.Pacer;
+import io.holdfast.protocol.Change;
 import io.holdfast.protocol.LogEntry;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
@@ -11,6 +12,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -94,6 +96,8 @@ public final class Brick implements AutoCloseable {
     private final StateDigest stateDigest;
     /** The states held at scrub marks, for {@link #digestMark}. */
     private final ReadViews marks;
+    /** What each entry changed, by name: the change feed. */
+    private final ChangeLog changes;
 
     private Brick(Path dir) {
         this.state = new BrickState(dir);
@@ -104,6 +108,7 @@ public final class Brick implements AutoCloseable {
         this.repair = new BlockRepair(state, content);
         this.stateDigest = new StateDigest(state, content);
         this.marks = new ReadViews(state, "scrub mark", MAX_MARKS);
+        this.changes = new ChangeLog(state);
         state.releaseViewsOnClose(marks::releaseAll);
     }
 
@@ -158,19 +163,26 @@ public final class Brick implements AutoCloseable {
             Txn t = new Txn(state.kv);
             try {
                 Response r;
+                List<Change> made = new ArrayList<>(1);
                 try {
                     r = entry.mutation() instanceof Request.Batch b
-                            ? applyBatch(t, entry.timestampNanos(), b)
-                            : dispatch(t, entry.timestampNanos(), entry.mutation());
+                            ? applyBatch(t, entry.timestampNanos(), b, made)
+                            : applyOne(t, entry.timestampNanos(), entry.mutation(), made);
                 } catch (Fail f) {
                     t.close();
                     t = new Txn(state.kv);
+                    made.clear();
                     r = new Response.Error(f.errno, f.getMessage());
                 }
+                ChangeLog.Pending logged =
+                        made.isEmpty() ? null : changes.append(t, index, entry.timestampNanos(), made);
                 t.put(Keys.APPLIED, Keys.long8(index));
                 redo.recordAndRun(t, index, entry.mutation() instanceof Request.Write w ? w.data() : null);
                 state.db.write(state.writeOptions, t.batch);
                 state.appliedIndex = index;
+                if (logged != null) {
+                    changes.committed(logged);
+                }
                 if (entry.mutation() instanceof Request.ScrubMark) {
                     marks.pin(index);
                 }
@@ -185,14 +197,18 @@ public final class Brick implements AutoCloseable {
         }
     }
 
-    /** Applies a batch's mutations in order, each with its own outcome: a failed one is rolled back alone. */
-    private Response applyBatch(Txn t, long ts, Request.Batch b) throws IOException, RocksDBException {
+    /**
+     * Applies a batch's mutations in order, each with its own outcome: a failed one is rolled back alone. Adds
+     * the changes of those that succeeded to {@code made}.
+     */
+    private Response applyBatch(Txn t, long ts, Request.Batch b, List<Change> made)
+            throws IOException, RocksDBException {
         List<Response> responses = new ArrayList<>(b.mutations().size());
         for (Request.Mutation m : b.mutations()) {
             Objects.requireNonNull(m.caller(), "caller");
             t.savepoint();
             try {
-                responses.add(dispatch(t, ts, m));
+                responses.add(applyOne(t, ts, m, made));
                 t.release();
             } catch (Fail f) {
                 t.rollback();
@@ -200,6 +216,16 @@ public final class Brick implements AutoCloseable {
             }
         }
         return new Response.Batch(responses);
+    }
+
+    /** Applies one mutation and adds its changes to {@code made}: none if it wrote nothing (it found its work done). */
+    private Response applyOne(Txn t, long ts, Request.Mutation m, List<Change> made) throws Fail, IOException {
+        int before = t.writes();
+        Response r = dispatch(t, ts, m);
+        if (t.writes() != before) {
+            ChangeLog.describe(t, m, r, made);
+        }
+        return r;
     }
 
     private Response dispatch(Txn t, long ts, Request.Mutation m) throws Fail, IOException {
@@ -222,6 +248,18 @@ public final class Brick implements AutoCloseable {
             case Request.ScrubMark x -> new Response.Ok(); // the snapshot is taken after the batch is written
             case Request.Batch x -> throw new Fail(Errno.EINVAL, "a batch inside a batch");
         };
+    }
+
+    /**
+     * Sets how much change feed history this member keeps (see {@link Request.Changes}): records are
+     * trimmed, oldest first, once their encoded size exceeds {@code maxBytes} or they are older
+     * than {@code maxAge} against the newest entry's timestamp. Default 64 MiB and 7 days. Takes
+     * effect from the next applied entry (at most 16 records are trimmed per entry). Thread-safe.
+     *
+     * @throws IllegalArgumentException if {@code maxBytes} or {@code maxAge} is negative
+     */
+    public void changeLogRetention(long maxBytes, Duration maxAge) {
+        changes.retention(new ChangeLog.Retention(maxBytes, maxAge));
     }
 
     /** The scrubber's block checks and repairs ({@link ScrubPass}). */
@@ -292,6 +330,7 @@ public final class Brick implements AutoCloseable {
                 case Request.GetXattr x -> namespace.getXattr(x);
                 case Request.ListXattr x -> namespace.listXattr(x);
                 case Request.StatFs x -> namespace.statFs();
+                case Request.Changes x -> changes.page(x);
                 case Request.GetDigest x -> stateDigest.digest();
                 case Request.ScrubRead x -> repair.scrubRead(x);
                 case Request.MarkDigest x ->

@@ -20,7 +20,14 @@ import java.util.Arrays;
  *  'O' inode:i64                        empty: the inode is an orphan (nlink 0, kept open)
  *  'R' index:i64                        redo record: data-file operations of that log entry,
  *                                       kept until the next checkpoint (see {@link Brick})
+ *  'P' inode:i64                        the inode's most recent name: parent:i64 name-bytes
+ *                                       (for the change feed; see {@link ChangeLog})
+ *  'L' index:i64                        change record of that log entry ({@link ChangeLog})
+ *  'l' ascii-name                       changelog counters: trimmed (i64), bytes (i64)
  * </pre>
+ *
+ * <p>The 'P', 'L' and 'l' keys are derived from the entries for the change feed; they are not part
+ * of the file system's state and stay out of the state digest.
  */
 final class Keys {
     static final byte META = 'M';
@@ -32,12 +39,17 @@ final class Keys {
     static final byte BLOCK_CRC = 'B';
     static final byte ORPHAN = 'O';
     static final byte REDO = 'R';
+    static final byte PARENT = 'P';
+    static final byte CHANGE = 'L';
+    static final byte CHANGE_META = 'l';
 
     static final byte[] APPLIED = meta("applied");
     static final byte[] CHECKPOINT = meta("checkpoint");
     static final byte[] NEXT_INODE = meta("next-inode");
     static final byte[] FORMAT = meta("format");
     static final byte[] INODE_COUNT = meta("inodes");
+    static final byte[] CHANGES_TRIMMED = {CHANGE_META, 't'};
+    static final byte[] CHANGES_BYTES = {CHANGE_META, 'b'};
 
     private Keys() {}
 
@@ -75,6 +87,11 @@ final class Keys {
 
     static byte[] blockCrc(long id, long block) {
         return ByteBuffer.allocate(17).put(BLOCK_CRC).putLong(id).putLong(block).array();
+    }
+
+    /** Whether a key with this prefix belongs to the change feed (not to the file system's state). */
+    static boolean isChangeFeed(byte prefix) {
+        return prefix == PARENT || prefix == CHANGE || prefix == CHANGE_META;
     }
 
     static boolean startsWith(byte[] key, byte[] prefix) {

@@ -81,6 +81,7 @@ final class Namespace {
         Node n = new Node(FileType.DIRECTORY, mode, 2, c.uid(), gid, ts);
         putNode(t, id, n);
         t.put(Keys.dent(l.parent(), l.name()), dentValue(id, FileType.DIRECTORY));
+        ChangeLog.named(t, id, l.parent(), l.name());
         parent.nlink++;
         touch(parent, ts);
         putNode(t, l.parent(), parent);
@@ -178,6 +179,7 @@ final class Namespace {
         n.rdev = rdev;
         putNode(t, id, n);
         t.put(Keys.dent(l.parent(), l.name()), dentValue(id, type));
+        ChangeLog.named(t, id, l.parent(), l.name());
         touch(parent, ts);
         putNode(t, l.parent(), parent);
         return n.toAttr(id);
@@ -210,6 +212,7 @@ final class Namespace {
             throw new Fail(Errno.EMLINK, m.existing() + " has " + n.nlink + " links");
         }
         t.put(Keys.dent(d.parent(), d.name()), dentValue(s.dent().id(), n.type));
+        ChangeLog.named(t, s.dent().id(), d.parent(), d.name());
         Node parent = mustNode(t, d.parent());
         touch(parent, ts);
         putNode(t, d.parent(), parent);
@@ -319,6 +322,7 @@ final class Namespace {
         }
         t.delete(Keys.dent(s.parent(), s.name()));
         t.put(Keys.dent(d.parent(), d.name()), dentValue(sid, sn.type));
+        ChangeLog.named(t, sid, d.parent(), d.name());
         if (dn != null) {
             long did = d.dent().id();
             if (dn.isDir()) {
@@ -627,5 +631,6 @@ final class Namespace {
         }
         t.deleteRange(Keys.id(Keys.XATTR, id), Keys.id(Keys.XATTR, id + 1));
         t.delete(Keys.id(Keys.ORPHAN, id));
+        t.delete(Keys.id(Keys.PARENT, id));
     }
 }

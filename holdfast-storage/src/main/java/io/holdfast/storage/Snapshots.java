@@ -69,11 +69,13 @@ import org.rocksdb.WriteOptions;
  */
 final class Snapshots {
     static final byte[] SNAPSHOT_MAGIC = "HFSNAP".getBytes(StandardCharsets.US_ASCII);
-    static final int SNAPSHOT_VERSION = 1;
+    /** Version 2 adds the change feed's keys ('P', 'L', 'l'; see {@link ChangeLog}). */
+    static final int SNAPSHOT_VERSION = 2;
+
     static final int SNAPSHOT_MIN_VERSION = 1;
     static final int SNAPSHOT_MAX_KEY_BYTES = 16 + Limits.NAME_MAX + 16;
-    static final int SNAPSHOT_MAX_VALUE_BYTES =
-            4 + Math.max(ContentStore.INLINE_MAX_BYTES, Limits.MAX_XATTR_VALUE_BYTES);
+    static final int SNAPSHOT_MAX_VALUE_BYTES = Math.max(
+            4 + Math.max(ContentStore.INLINE_MAX_BYTES, Limits.MAX_XATTR_VALUE_BYTES), ChangeLog.MAX_RECORD_BYTES);
     private static final int SNAP_END = 0;
     private static final int SNAP_KV = 1;
     private static final int SNAP_FILE = 2;
@@ -292,7 +294,7 @@ final class Snapshots {
                             if (k[0] == Keys.REDO
                                     || Arrays.equals(k, Keys.APPLIED)
                                     || Arrays.equals(k, Keys.CHECKPOINT)
-                                    || "MIDXSCBO".indexOf(k[0]) < 0) {
+                                    || (version >= 2 ? "MIDXSCBOPLl" : "MIDXSCBO").indexOf(k[0]) < 0) {
                                 throw badSnapshot("unexpected key with prefix " + (k[0] & 0xff));
                             }
                             batch.put(k, v);

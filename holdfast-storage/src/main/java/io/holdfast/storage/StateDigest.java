@@ -44,6 +44,7 @@ final class StateDigest {
                 if (p == Keys.INLINE
                         || p == Keys.BLOCK_CRC
                         || p == Keys.REDO
+                        || Keys.isChangeFeed(p)
                         || Arrays.equals(k, Keys.APPLIED)
                         || Arrays.equals(k, Keys.CHECKPOINT)) {
                     continue;

@@ -114,6 +114,11 @@ final class Txn implements Kv, AutoCloseable {
         ops.add(new Redo.PhysOp(Redo.OP_ZERO, id, pos, null, length));
     }
 
+    /** Keys put or deleted so far (what is rolled back is not counted). */
+    int writes() {
+        return batch.count();
+    }
+
     /**
      * Marks the state to return to if the next mutation fails; {@link #release} or
      * {@link #rollback} ends it. One at a time.

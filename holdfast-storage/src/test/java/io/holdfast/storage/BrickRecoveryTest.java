@@ -252,7 +252,7 @@ class BrickRecoveryTest {
             badMagic[0] = 'X';
             assertRefused(b, badMagic, Errno.EBADMSG, "bad magic");
             byte[] tooNew = snap.clone();
-            tooNew[9] = 2; // version is the i32 at offset 6
+            tooNew[9] = (byte) (Snapshots.SNAPSHOT_VERSION + 1); // version is the i32 at offset 6
             assertRefused(b, tooNew, Errno.EPROTO, "too new");
             byte[] tooOld = snap.clone();
             tooOld[9] = 0;
