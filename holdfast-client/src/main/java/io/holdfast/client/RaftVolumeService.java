@@ -87,6 +87,8 @@ final class RaftVolumeService implements VolumeService {
     private RaftClient client;
     /** The client for lease polls (guarded by this, built on first use): see {@link #leases()}. */
     private RaftClient leaseClient;
+    /** The client for change feed reads (guarded by this, built on first use): see {@link #changes}. */
+    private RaftClient feedClient;
     /**
      * A second client for reads pinned to a member: sending to a chosen follower would move the
      * write client's idea of the leader, and every following write would first bounce off that
@@ -370,6 +372,30 @@ final class RaftVolumeService implements VolumeService {
         };
     }
 
+    /**
+     * The longest a change feed read is held, milliseconds: below the Raft client's per-attempt
+     * timeout, so a held read is never resent as if its member had failed.
+     */
+    static final int FEED_WAIT_MILLIS = 500;
+
+    /**
+     * Sent to the leader as a non-linearizable read on a client of its own (a held read would hold
+     * back the replies of later requests on a shared client); waits at most {@link #FEED_WAIT_MILLIS}.
+     */
+    @Override
+    public CompletableFuture<Response> changes(long afterIndex, int maxRecords, int waitMillis) {
+        Request.Changes q = new Request.Changes(afterIndex, maxRecords, Math.min(waitMillis, FEED_WAIT_MILLIS));
+        Message m = Message.valueOf(ByteString.copyFrom(Codec.encode(q)));
+        return finish(feedClient().async().sendReadOnlyNonLinearizable(m), "change feed read");
+    }
+
+    private synchronized RaftClient feedClient() {
+        if (feedClient == null) {
+            feedClient = built();
+        }
+        return feedClient;
+    }
+
     private synchronized RaftClient leaseClient() {
         if (leaseClient == null) {
             leaseClient = built();
@@ -404,6 +430,9 @@ final class RaftVolumeService implements VolumeService {
             }
             if (leaseClient != null) {
                 RaftClients.closeQuietly(leaseClient);
+            }
+            if (feedClient != null) {
+                RaftClients.closeQuietly(feedClient);
             }
         }
     }

@@ -38,6 +38,24 @@ public interface VolumeService extends AutoCloseable {
     }
 
     /**
+     * Reads the volume's change feed: {@link Request.Changes}. A replica group answers from one
+     * member's changelog without a read index (records up to a member's applied index never
+     * change), on a connection of its own, and may hold the request up to {@code waitMillis} for
+     * a new record. Defaults to {@link #query} without waiting (a brick in this process).
+     *
+     * @param afterIndex the last log index the reader has seen (0 for the beginning)
+     * @param maxRecords 1 to {@link Request.Changes#MAX_RECORDS}
+     * @param waitMillis 0 to {@link Request.Changes#MAX_WAIT_MILLIS}; implementations may wait less
+     * @return completes with a {@link Response.ChangePage} or a {@link Response.Error}, or
+     *     exceptionally as {@link #query} does
+     * @throws IllegalArgumentException if an argument is outside its range
+     */
+    default CompletableFuture<Response> changes(long afterIndex, int maxRecords, int waitMillis) {
+        new Request.Changes(afterIndex, maxRecords, waitMillis); // checks the arguments
+        return query(new Request.Changes(afterIndex, maxRecords, 0));
+    }
+
+    /**
      * The channel for a client cache's read lease (see {@link Request.LeaseRenew}), or null if this
      * service offers none (the default: a brick in this process, a short-lived client).
      */

@@ -140,6 +140,7 @@ public final class HoldfastNode implements AutoCloseable {
                     security.transport(),
                     options.diskReserveBytes(),
                     options.catchUpBytesPerSecond(),
+                    options.changeFeedRetention(),
                     config.maxLogFormat());
             halts.put(groupId.getUuid(), v::halted);
             leases.put(groupId.getUuid(), v);

@@ -1,6 +1,7 @@
 package io.holdfast.server;
 
 import io.holdfast.server.admin.AdminOptions;
+import io.holdfast.storage.ChangeFeedRetention;
 import java.time.InstantSource;
 import java.util.Objects;
 
@@ -18,6 +19,7 @@ import java.util.Objects;
  *   <tr><td>{@link #network}</td><td>{@link NodeNetwork#DIRECT}</td></tr>
  *   <tr><td>{@link #catchUpBytesPerSecond}</td><td>{@link #DEFAULT_CATCH_UP_RATE} (8 MiB/s)</td></tr>
  *   <tr><td>{@link #diskReserveBytes}</td><td>{@link #DEFAULT_DISK_RESERVE} (256 MiB)</td></tr>
+ *   <tr><td>{@link #changeFeedRetention}</td><td>{@link ChangeFeedRetention#DEFAULT} (64 MiB, 7 days)</td></tr>
  * </table>
  */
 public final class NodeOptions {
@@ -39,6 +41,7 @@ public final class NodeOptions {
     private final NodeNetwork network;
     private final long catchUpBytesPerSecond;
     private final long diskReserveBytes;
+    private final ChangeFeedRetention changeFeedRetention;
 
     private NodeOptions(Builder b) {
         this.config = b.config;
@@ -49,6 +52,7 @@ public final class NodeOptions {
         this.network = b.network;
         this.catchUpBytesPerSecond = b.catchUpBytesPerSecond;
         this.diskReserveBytes = b.diskReserveBytes;
+        this.changeFeedRetention = b.changeFeedRetention;
     }
 
     /**
@@ -114,6 +118,11 @@ public final class NodeOptions {
         return diskReserveBytes;
     }
 
+    /** How much change feed history each member keeps (per brick). */
+    public ChangeFeedRetention changeFeedRetention() {
+        return changeFeedRetention;
+    }
+
     /** Builds {@link NodeOptions}. Not thread-safe. */
     public static final class Builder {
         private final NodeConfig config;
@@ -124,6 +133,7 @@ public final class NodeOptions {
         private NodeNetwork network = NodeNetwork.DIRECT;
         private long catchUpBytesPerSecond = DEFAULT_CATCH_UP_RATE;
         private long diskReserveBytes = DEFAULT_DISK_RESERVE;
+        private ChangeFeedRetention changeFeedRetention = ChangeFeedRetention.DEFAULT;
 
         private Builder(NodeConfig config, NodeSecurity security) {
             this.config = Objects.requireNonNull(config, "config");
@@ -177,6 +187,12 @@ public final class NodeOptions {
                 throw new IllegalArgumentException("the disk reserve must not be negative, got " + bytes);
             }
             this.diskReserveBytes = bytes;
+            return this;
+        }
+
+        /** How much change feed history each member keeps. */
+        public Builder changeFeedRetention(ChangeFeedRetention retention) {
+            this.changeFeedRetention = Objects.requireNonNull(retention, "retention");
             return this;
         }
 

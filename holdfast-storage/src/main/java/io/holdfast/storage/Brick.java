@@ -12,7 +12,6 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -251,15 +250,12 @@ public final class Brick implements AutoCloseable {
     }
 
     /**
-     * Sets how much change feed history this member keeps (see {@link Request.Changes}): records are
-     * trimmed, oldest first, once their encoded size exceeds {@code maxBytes} or they are older
-     * than {@code maxAge} against the newest entry's timestamp. Default 64 MiB and 7 days. Takes
-     * effect from the next applied entry (at most 16 records are trimmed per entry). Thread-safe.
-     *
-     * @throws IllegalArgumentException if {@code maxBytes} or {@code maxAge} is negative
+     * Sets how much change feed history this member keeps ({@link ChangeFeedRetention}; default
+     * {@link ChangeFeedRetention#DEFAULT}). Takes effect from the next applied entry, which trims at
+     * most 16 records. Thread-safe.
      */
-    public void changeLogRetention(long maxBytes, Duration maxAge) {
-        changes.retention(new ChangeLog.Retention(maxBytes, maxAge));
+    public void changeFeedRetention(ChangeFeedRetention retention) {
+        changes.retention(Objects.requireNonNull(retention, "retention"));
     }
 
     /** The scrubber's block checks and repairs ({@link ScrubPass}). */

@@ -11,7 +11,6 @@ import io.holdfast.protocol.Response;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.rocksdb.RocksDB;
@@ -35,8 +34,8 @@ import org.rocksdb.RocksIterator;
  *
  * <h2>Retention</h2>
  *
- * <p>Records are kept while they fit in {@link Retention#maxBytes} and are younger than
- * {@link Retention#maxAge} (measured against the newest entry's timestamp). Each applied entry
+ * <p>Records are kept while they fit in {@link ChangeFeedRetention#maxBytes} and are younger than
+ * {@link ChangeFeedRetention#maxAge} (measured against the newest entry's timestamp). Each applied entry
  * trims at most {@link #TRIM_PER_ENTRY} of the oldest records, so an apply's cost stays bounded.
  * The highest trimmed index is kept ({@code trimmedThrough}); a reader whose position is below it
  * has missed changes and must resynchronise. A brick that existed before it kept a changelog
@@ -61,25 +60,8 @@ final class ChangeLog {
     /** Records trimmed at most per applied entry. */
     static final int TRIM_PER_ENTRY = 16;
 
-    /**
-     * How much history a member keeps.
-     *
-     * @param maxBytes the encoded records' total size above which the oldest are trimmed, bytes
-     * @param maxAge the age (against the newest entry's timestamp) beyond which records are trimmed
-     */
-    record Retention(long maxBytes, Duration maxAge) {
-        /** 64 MiB and 7 days: about half a million changes of a mail server, a week of a quiet one. */
-        static final Retention DEFAULT = new Retention(64L << 20, Duration.ofDays(7));
-
-        Retention {
-            if (maxBytes < 0 || maxAge.isNegative()) {
-                throw new IllegalArgumentException("changelog retention " + maxBytes + " bytes, " + maxAge);
-            }
-        }
-    }
-
     private final BrickState state;
-    private volatile Retention retention = Retention.DEFAULT;
+    private volatile ChangeFeedRetention retention = ChangeFeedRetention.DEFAULT;
 
     /** The database the fields below were loaded from; reloaded when the brick reopens or is restored. */
     private RocksDB loadedFor;
@@ -96,7 +78,7 @@ final class ChangeLog {
         this.state = state;
     }
 
-    void retention(Retention r) {
+    void retention(ChangeFeedRetention r) {
         this.retention = r;
     }
 
@@ -201,7 +183,7 @@ final class ChangeLog {
         long newOldest = oldestIndex == 0 ? index : oldestIndex;
         long newOldestTime = oldestIndex == 0 ? timeNanos : oldestTime;
         long newTrimmed = trimmedThrough;
-        Retention r = retention;
+        ChangeFeedRetention r = retention;
         long maxAgeNanos = r.maxAge().toNanos();
         if (newOldest < index && (newBytes > r.maxBytes() || timeNanos - newOldestTime > maxAgeNanos)) {
             try (RocksIterator it = state.db.newIterator()) {

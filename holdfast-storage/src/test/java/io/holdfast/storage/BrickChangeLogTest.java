@@ -208,7 +208,7 @@ class BrickChangeLogTest {
     @Test
     void retentionBySizeTrimsTheOldestAndAReaderBehindMustResync() throws IOException {
         try (TestBrick b = new TestBrick(tmp.resolve("b"))) {
-            b.brick.changeLogRetention(1000, Duration.ofDays(1));
+            b.brick.changeFeedRetention(new ChangeFeedRetention(1000, Duration.ofDays(1)));
             for (int i = 0; i < 100; i++) {
                 b.create("/file-" + i);
             }
@@ -226,7 +226,7 @@ class BrickChangeLogTest {
             assertThat(keptBytes).isBetween(500L, 2000L);
 
             b.reopen(); // the counters survive
-            b.brick.changeLogRetention(1000, Duration.ofDays(1));
+            b.brick.changeFeedRetention(new ChangeFeedRetention(1000, Duration.ofDays(1)));
             Response.ChangePage again = page(b, 0, 100);
             assertThat(again.trimmedThrough()).isEqualTo(behind.trimmedThrough());
             for (int i = 0; i < 20; i++) {
@@ -241,7 +241,8 @@ class BrickChangeLogTest {
     @Test
     void retentionByAgeTrimsRecordsOlderThanTheNewestEntryByMoreThanTheAge() {
         try (TestBrick b = uncheckedBrick("b")) {
-            b.brick.changeLogRetention(1L << 30, Duration.ofNanos(10_000)); // entries are 1 µs apart here
+            b.brick.changeFeedRetention(
+                    new ChangeFeedRetention(1L << 30, Duration.ofNanos(10_000))); // entries are 1 µs apart here
             for (int i = 0; i < 50; i++) {
                 b.create("/f" + i);
             }
@@ -259,7 +260,7 @@ class BrickChangeLogTest {
         try (TestBrick keepsAll = new TestBrick(tmp.resolve("all"));
                 TestBrick keepsLittle = new TestBrick(tmp.resolve("little"));
                 TestBrick restored = new TestBrick(tmp.resolve("restored"))) {
-            keepsLittle.brick.changeLogRetention(200, Duration.ofDays(1));
+            keepsLittle.brick.changeFeedRetention(new ChangeFeedRetention(200, Duration.ofDays(1)));
             RandomOps ops = new RandomOps(7);
             for (int i = 0; i < 300; i++) {
                 Request.Mutation m = ops.next();

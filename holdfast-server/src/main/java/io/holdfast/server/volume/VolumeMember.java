@@ -10,6 +10,7 @@ import io.holdfast.server.DurableFiles;
 import io.holdfast.server.ScrubSettings;
 import io.holdfast.server.scrub.Scrubber;
 import io.holdfast.storage.Brick;
+import io.holdfast.storage.ChangeFeedRetention;
 import io.holdfast.transport.Peer;
 import io.holdfast.transport.TransportSecurity;
 import java.io.IOException;
@@ -35,6 +36,7 @@ import org.apache.ratis.statemachine.impl.SingleFileSnapshotInfo;
 final class VolumeMember implements AutoCloseable {
     private final Path brickDir;
     private final DiskReserve disk;
+    private final ChangeFeedRetention changeFeedRetention;
     private volatile Brick brick;
     private volatile Scrubber scrubber;
 
@@ -42,9 +44,11 @@ final class VolumeMember implements AutoCloseable {
      * @param brickDir the brick's directory (its parent is where the disk reserve is checked)
      * @param member this node's address
      * @param diskReserveBytes free bytes to keep on the brick's file system (writes get ENOSPC past it)
+     * @param changeFeedRetention how much change feed history the brick keeps
      */
-    VolumeMember(Path brickDir, String member, long diskReserveBytes) {
+    VolumeMember(Path brickDir, String member, long diskReserveBytes, ChangeFeedRetention changeFeedRetention) {
         this.brickDir = brickDir;
+        this.changeFeedRetention = changeFeedRetention;
         this.disk = new DiskReserve(brickDir.getParent(), diskReserveBytes, member);
     }
 
@@ -56,6 +60,7 @@ final class VolumeMember implements AutoCloseable {
     void open(BrickIdentity identity) throws IOException {
         BrickIdentity.claim(brickDir, identity);
         brick = Brick.open(brickDir);
+        brick.changeFeedRetention(changeFeedRetention);
     }
 
     /** The open brick. */

@@ -21,6 +21,7 @@ import io.holdfast.server.ScrubSettings;
 import io.holdfast.server.admin.NodeMetrics;
 import io.holdfast.server.scrub.Scrubber;
 import io.holdfast.storage.Brick;
+import io.holdfast.storage.ChangeFeedRetention;
 import io.holdfast.transport.TransportSecurity;
 import java.io.BufferedInputStream;
 import java.io.File;
@@ -107,6 +108,8 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
     private volatile long lastHoldLogNanos = System.nanoTime() - 20_000_000_000L;
     /** Completed when {@link #close} has run. */
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
+    /** Change feed reads held until an entry is applied. */
+    private final ChangeWaiters changeWaiters = new ChangeWaiters();
 
     private final Path brickDir;
     private final InstantSource clock;
@@ -130,6 +133,7 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
      * @param scrub pace and schedule of this member's scrubber
      * @param transport how this node reaches the other members (scrub repairs)
      * @param diskReserveBytes free bytes to keep on the brick's file system (writes get ENOSPC past it)
+     * @param changeFeedRetention how much change feed history the brick keeps
      * @param maxLogFormat the newest log format this member reads (see {@link LogFormatGuard})
      */
     public VolumeStateMachine(
@@ -144,6 +148,7 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
             TransportSecurity transport,
             long diskReserveBytes,
             long catchUpBytesPerSecond,
+            ChangeFeedRetention changeFeedRetention,
             int maxLogFormat) {
         this.maxLogFormat = maxLogFormat;
         this.brickDir = brickDir;
@@ -155,7 +160,7 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
         this.meters = meters;
         this.scrub = scrub;
         this.transport = transport;
-        this.volume = new VolumeMember(brickDir, member, diskReserveBytes);
+        this.volume = new VolumeMember(brickDir, member, diskReserveBytes, changeFeedRetention);
         this.catchUpBytesPerSecond = catchUpBytesPerSecond;
     }
 
@@ -442,6 +447,7 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
                             proto.getStateMachineLogEntry().getLogData().toByteArray(), maxLogFormat);
             long started = System.nanoTime();
             Response response = volume.brick().apply(index, entry);
+            changeWaiters.applied();
             meters.applied(entry.mutation(), response, System.nanoTime() - started);
             updateLastAppliedTermIndex(proto.getTerm(), index);
             Message reply = message(response);
@@ -490,6 +496,12 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
                 return CompletableFuture.failedFuture(new IOException(halted)); // clients read from another member
             } else if (q instanceof Request.LeaseRenew || q instanceof Request.LeasePoll) {
                 return leaseQuery(q).thenApply(VolumeStateMachine::message);
+            } else if (q instanceof Request.Changes c && c.waitMillis() > 0 && volume.refusal(q) == null) {
+                String what = op;
+                return changeWaiters.answer(c, x -> readOrError(x, granted)).thenApply(answer -> {
+                    meters.queried(what, answer, System.nanoTime() - started);
+                    return message(answer);
+                });
             } else if (Scrubber.handles(q)) {
                 // scrub queries are not counted as file-system ones
                 return CompletableFuture.completedFuture(message(volume.answerScrub(q, opened.peer())));
@@ -507,6 +519,15 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
         }
         meters.queried(op, r, System.nanoTime() - started);
         return CompletableFuture.completedFuture(message(r));
+    }
+
+    /** A file-system query answered by the brick, a refusal as an error reply. */
+    private Response readOrError(Request.Query q, Access granted) {
+        try {
+            return volume.read(q, granted);
+        } catch (HoldfastException e) {
+            return new Response.Error(e.errno(), e.getMessage());
+        }
     }
 
     /** Answers a lease request: only the leader keeps leases (see {@link LeaseTable}). */

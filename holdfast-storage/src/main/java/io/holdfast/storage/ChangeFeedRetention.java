@@ -1,0 +1,31 @@
+package io.holdfast.storage;
+
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * How much change feed history a member keeps (see {@link io.holdfast.protocol.Request.Changes}):
+ * records are trimmed, oldest first, once their encoded size exceeds {@code maxBytes} or they are
+ * older than {@code maxAge}, measured against the newest entry's timestamp. A reader that falls
+ * further behind must resynchronise. Immutable and thread-safe.
+ *
+ * @param maxBytes the records' total encoded size above which the oldest are trimmed, bytes (at
+ *     least 0)
+ * @param maxAge the age beyond which records are trimmed (not negative)
+ */
+public record ChangeFeedRetention(long maxBytes, Duration maxAge) {
+    /** 64 MiB and 7 days: about half a million changes of a mail server, a week of a quiet one. */
+    public static final ChangeFeedRetention DEFAULT = new ChangeFeedRetention(64L << 20, Duration.ofDays(7));
+
+    /**
+     * @throws IllegalArgumentException if {@code maxBytes} or {@code maxAge} is negative
+     * @throws NullPointerException if {@code maxAge} is null
+     */
+    public ChangeFeedRetention {
+        Objects.requireNonNull(maxAge, "maxAge");
+        if (maxBytes < 0 || maxAge.isNegative()) {
+            throw new IllegalArgumentException(
+                    "change feed retention of " + maxBytes + " bytes and " + maxAge + ": neither may be negative");
+        }
+    }
+}
