@@ -293,4 +293,47 @@ class RemoteFileCommandsIT {
         assertThat(ok("ls", "-l", "r:/ro-test").out()).isEqualTo(before);
         ok("rm", "-r", "r:/ro-test");
     }
+
+    /** {@code holdfast watch}: the feed of what the other commands did, as JSON lines and as text. */
+    @Test
+    void watchPrintsWhatTheCommandsChangedInOrder() throws IOException {
+        Path file = Files.writeString(tmp.resolve("msg"), "hello");
+        ok("mkdir", "-p", "w:/watch/tmp", "w:/watch/new");
+        ok("put", file.toString(), "w:/watch/tmp/1");
+        ok("mv", "w:/watch/tmp/1", "w:/watch/new/1");
+        ok("rm", "w:/watch/new/1");
+        ok("mkdir", "w:/elsewhere");
+
+        Cli watched = ok("watch", "w:/watch", "--from", "0", "--once");
+        ObjectMapper json = new ObjectMapper();
+        List<String> seen = new ArrayList<>();
+        long lastIndex = 0;
+        for (String line : watched.out().lines().toList()) {
+            JsonNode n = json.readTree(line);
+            assertThat(n.get("index").asLong()).isGreaterThanOrEqualTo(lastIndex);
+            lastIndex = n.get("index").asLong();
+            assertThat(n.get("time").asText()).matches("\\d{4}-\\d\\d-\\d\\dT.*Z");
+            seen.add(n.get("kind").asText() + " " + n.get("path").asText()
+                    + (n.has("from") ? " <- " + n.get("from").asText() : ""));
+        }
+        assertThat(seen)
+                .containsSubsequence(
+                        "mkdir /watch",
+                        "mkdir /watch/tmp",
+                        "mkdir /watch/new",
+                        "create /watch/tmp/1",
+                        "write /watch/tmp/1",
+                        "rename /watch/new/1 <- /watch/tmp/1",
+                        "unlink /watch/new/1")
+                .noneMatch(l -> l.contains("elsewhere"));
+
+        assertThat(ok("watch", "w:/watch/new", "--from", "0", "--once", "--format", "text")
+                        .out()
+                        .lines())
+                .anyMatch(l -> l.matches("\\d+ \\S+Z rename /watch/new/1 <- /watch/tmp/1"))
+                .anyMatch(l -> l.matches("\\d+ \\S+Z unlink /watch/new/1"))
+                .noneMatch(l -> l.contains(" create "));
+        assertThat(holdfast("watch", "w:/watch", "--format", "xml").exit()).isEqualTo(2);
+        assertThat(holdfast("watch", "no-such-volume", "--once").exit()).isEqualTo(1);
+    }
 }

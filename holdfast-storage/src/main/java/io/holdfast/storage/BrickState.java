@@ -144,6 +144,7 @@ final class BrickState {
                     b.put(Keys.CHECKPOINT, Keys.long8(0));
                     b.put(Keys.NEXT_INODE, Keys.long8(ROOT + 1));
                     b.put(Keys.INODE_COUNT, Keys.long8(1));
+                    b.put(Keys.CHANGES_TRIMMED, Keys.long8(0)); // a new brick's change feed has all its history
                     b.put(Keys.inode(ROOT), new Node(FileType.DIRECTORY, 0755, 2, 0, 0, 0).encode());
                     db.write(syncOptions, b);
                 }

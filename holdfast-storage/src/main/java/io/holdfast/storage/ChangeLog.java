@@ -39,7 +39,8 @@ import org.rocksdb.RocksIterator;
  * trims at most {@link #TRIM_PER_ENTRY} of the oldest records, so an apply's cost stays bounded.
  * The highest trimmed index is kept ({@code trimmedThrough}); a reader whose position is below it
  * has missed changes and must resynchronise. A brick that existed before it kept a changelog
- * starts with {@code trimmedThrough} at its applied index. Retention is this member's setting:
+ * (no {@code trimmed} counter: a new brick writes it as 0 when it is made) starts with
+ * {@code trimmedThrough} at its applied index. Retention is this member's setting:
  * members may keep different amounts of history; a record they all keep is the same on all.
  *
  * <p>The changelog and the names are derived data, not file-system state: they stay out of the

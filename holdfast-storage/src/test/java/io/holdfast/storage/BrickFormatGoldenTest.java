@@ -92,13 +92,13 @@ class BrickFormatGoldenTest {
                     .isEqualTo("454e25bfc8f1e504524a70bb345d89598c557c99f4adf86ac9483439f84ea05a");
             assertThat(snapshotBytes)
                     .as("snapshot bytes")
-                    .isEqualTo("833b6cd04ae439ae1585415e8fa155cba2437cd114a507b2767565b77fc4bc4b");
+                    .isEqualTo("28471d5801fa4a4c229a7da5667ce1747e038c6684fd1e1598bf990d130a1aa1");
             assertThat(stored)
                     .as("RocksDB contents and data files")
-                    .isEqualTo("e899baa44cfe37ef6043508904202d18429269a387917d0a310253ece53c31f7");
+                    .isEqualTo("178fc0c08256c4468413ec75c3b8d4813c574996784fe95ff0af5aa19db071a3");
             assertThat(restoredStored)
                     .as("restored RocksDB contents and data files")
-                    .isEqualTo("0b8ec109c8baaf4db82e7a539d666b7e1ab39e0a98115d75bad899474c9d647a");
+                    .isEqualTo("e3910114bcb157612fd39804d3f6e5b0a0ec61f24f4f59eb7e512210fa75a669");
             assertThat(replyBytes)
                     .as("replies")
                     .isEqualTo("8ad7022202a5c53300b5387757ab29afb933dec58644342cd19fe073f410b7e1");
