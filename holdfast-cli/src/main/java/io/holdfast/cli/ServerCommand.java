@@ -6,6 +6,7 @@ import io.holdfast.server.NodeOptions;
 import io.holdfast.server.NodeSecurity;
 import io.holdfast.server.ScrubSettings;
 import io.holdfast.server.admin.AdminOptions;
+import io.holdfast.storage.ChangeFeedRetention;
 import io.holdfast.transport.TransportSecurity;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -67,6 +68,21 @@ final class ServerCommand implements Callable<Integer> {
             description = "Free space this node keeps on its data directory's file system: past it, writes get ENOSPC"
                     + " (deleting still works), and the node stays up and consistent (default: ${DEFAULT-VALUE}).")
     long diskReserveMiB;
+
+    @Option(
+            names = "--change-feed-size",
+            paramLabel = "MiB",
+            defaultValue = "" + (ChangeFeedRetention.DEFAULT_MAX_BYTES >> 20),
+            description = "Change feed history each member keeps (holdfast watch, geo-replication): the oldest records"
+                    + " go past this size; a reader further behind must resynchronise (default: ${DEFAULT-VALUE}).")
+    long changeFeedMiB;
+
+    @Option(
+            names = "--change-feed-days",
+            paramLabel = "DAYS",
+            defaultValue = "" + ChangeFeedRetention.DEFAULT_MAX_DAYS,
+            description = "Change feed records older than this go, whatever their size (default: ${DEFAULT-VALUE}).")
+    double changeFeedDays;
 
     @Option(
             names = "--catch-up-rate",
@@ -147,6 +163,12 @@ final class ServerCommand implements Callable<Integer> {
         if (diskReserveMiB < 0) {
             throw new IllegalArgumentException("--disk-reserve must not be negative, got " + diskReserveMiB);
         }
+        if (changeFeedMiB < 0 || !(changeFeedDays >= 0) || Double.isInfinite(changeFeedDays)) {
+            throw new IllegalArgumentException("--change-feed-size and --change-feed-days must not be negative, got "
+                    + changeFeedMiB + " and " + changeFeedDays);
+        }
+        ChangeFeedRetention feed =
+                new ChangeFeedRetention(changeFeedMiB << 20, Duration.ofSeconds(Math.round(changeFeedDays * 86_400)));
         HoldfastNode node =
                 HoldfastNode.start(NodeOptions.builder(config, security.withLimits(maxPerClient, maxConnections))
                         .admin(admin)
@@ -154,6 +176,7 @@ final class ServerCommand implements Callable<Integer> {
                         .scrub(scrub)
                         .catchUpRate(Math.round(catchUpRateMiB * (1 << 20))) // ≥ 4 MiB/s, checked above
                         .diskReserve(diskReserveMiB << 20)
+                        .changeFeedRetention(feed)
                         .build());
         // SIGTERM and SIGINT ask for a clean stop: the node closes (pending requests fail with a
         // retryable error, clients go to the other members) and the process exits 0, as service

@@ -14,8 +14,13 @@ import java.util.Objects;
  * @param maxAge the age beyond which records are trimmed (not negative)
  */
 public record ChangeFeedRetention(long maxBytes, Duration maxAge) {
-    /** 64 MiB and 7 days: about half a million changes of a mail server, a week of a quiet one. */
-    public static final ChangeFeedRetention DEFAULT = new ChangeFeedRetention(64L << 20, Duration.ofDays(7));
+    /** {@link #DEFAULT}'s size: 64 MiB, about half a million changes of a mail server. */
+    public static final long DEFAULT_MAX_BYTES = 64L << 20;
+    /** {@link #DEFAULT}'s age in days: a week. */
+    public static final int DEFAULT_MAX_DAYS = 7;
+    /** {@link #DEFAULT_MAX_BYTES} and {@link #DEFAULT_MAX_DAYS}. */
+    public static final ChangeFeedRetention DEFAULT =
+            new ChangeFeedRetention(DEFAULT_MAX_BYTES, Duration.ofDays(DEFAULT_MAX_DAYS));
 
     /**
      * @throws IllegalArgumentException if {@code maxBytes} or {@code maxAge} is negative
