@@ -30,7 +30,7 @@ import picocli.CommandLine.Spec;
         name = "bench",
         mixinStandardHelpOptions = true,
         sortOptions = false,
-        subcommands = CatchUpBenchCommand.class,
+        subcommands = {CatchUpBenchCommand.class, LagBenchCommand.class},
         description = {
             "Measure a directory against local disk: maildir delivery, sequential write and read, stat of a tree.",
             "PATH is a local directory (e.g. a FUSE mount of a volume) or VOLUME:/dir (through the Java client).",
