@@ -128,6 +128,16 @@ final class ChangeQueue {
         }
     }
 
+    /** Whether a reader is blocked in {@link #changes} (for tests). */
+    boolean hasWaitingReaders() {
+        lock.lock();
+        try {
+            return lock.hasWaiters(appended);
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** The number of the newest record or gap, 0 if none. */
     long lastIndex() {
         lock.lock();
