@@ -80,11 +80,11 @@ final class EventTranslator {
      */
     List<Change> translate(Event event) throws IOException {
         long mask = event.mask();
-        boolean dir = (mask & FanotifyNative.FAN_ONDIR) != 0;
+        boolean dir = (mask & NotifyNative.FAN_ONDIR) != 0;
         Info target = event.info(FanotifyEvents.INFO_FID);
         long inode = target == null ? 0 : target.handle().inode();
         List<Change> out = new ArrayList<>(2);
-        if ((mask & FanotifyNative.FAN_RENAME) != 0) {
+        if ((mask & NotifyNative.FAN_RENAME) != 0) {
             rename(event, dir, target, inode, out);
             return out;
         }
@@ -99,21 +99,21 @@ final class EventTranslator {
         }
         String abs = ".".equals(named.name()) ? parent : join(parent, named.name());
         String rel = relative(abs);
-        if ((mask & FanotifyNative.FAN_CREATE) != 0) {
+        if ((mask & NotifyNative.FAN_CREATE) != 0) {
             if (dir && target != null) {
                 remember(target.handle(), abs);
             }
             add(out, dir ? Kind.MKDIR : Kind.CREATE, inode, rel);
         }
-        if ((mask & (FanotifyNative.FAN_MODIFY | FanotifyNative.FAN_CLOSE_WRITE)) != 0 && !dir) {
+        if ((mask & (NotifyNative.FAN_MODIFY | NotifyNative.FAN_CLOSE_WRITE)) != 0 && !dir) {
             if (rel != null) {
                 out.add(new Change(Kind.WRITE, inode, rel, null, 0, 0));
             }
         }
-        if ((mask & FanotifyNative.FAN_ATTRIB) != 0) {
+        if ((mask & NotifyNative.FAN_ATTRIB) != 0) {
             add(out, Kind.SETATTR, inode, rel);
         }
-        if ((mask & FanotifyNative.FAN_DELETE) != 0) {
+        if ((mask & NotifyNative.FAN_DELETE) != 0) {
             if (dir) {
                 checkRootSurvives(abs, "removed");
                 forget(abs);

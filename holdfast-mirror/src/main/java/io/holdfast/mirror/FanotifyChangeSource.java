@@ -95,7 +95,7 @@ import java.util.List;
  * <p>Thread safety: all methods may be called from any thread. Nothing is durable: the feed lives
  * in memory only.
  */
-public final class FanotifyChangeSource implements AutoCloseable {
+public final class FanotifyChangeSource implements LocalChangeSource {
     /** Records kept by default. */
     public static final int DEFAULT_CAPACITY = 65_536;
     /** How long the reader thread polls before looking whether it was closed, milliseconds. */
@@ -105,20 +105,20 @@ public final class FanotifyChangeSource implements AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger(FanotifyChangeSource.class.getName());
     private static final int READ_BUFFER_BYTES = 256 * 1024;
-    private static final int INIT_FLAGS = FanotifyNative.FAN_CLOEXEC
-            | FanotifyNative.FAN_NONBLOCK
-            | FanotifyNative.FAN_CLASS_NOTIF
-            | FanotifyNative.FAN_REPORT_FID
-            | FanotifyNative.FAN_REPORT_DIR_FID
-            | FanotifyNative.FAN_REPORT_NAME
-            | FanotifyNative.FAN_REPORT_TARGET_FID;
-    private static final long MASK = FanotifyNative.FAN_CREATE
-            | FanotifyNative.FAN_DELETE
-            | FanotifyNative.FAN_RENAME
-            | FanotifyNative.FAN_MODIFY
-            | FanotifyNative.FAN_CLOSE_WRITE
-            | FanotifyNative.FAN_ATTRIB
-            | FanotifyNative.FAN_ONDIR;
+    private static final int INIT_FLAGS = NotifyNative.FAN_CLOEXEC
+            | NotifyNative.FAN_NONBLOCK
+            | NotifyNative.FAN_CLASS_NOTIF
+            | NotifyNative.FAN_REPORT_FID
+            | NotifyNative.FAN_REPORT_DIR_FID
+            | NotifyNative.FAN_REPORT_NAME
+            | NotifyNative.FAN_REPORT_TARGET_FID;
+    private static final long MASK = NotifyNative.FAN_CREATE
+            | NotifyNative.FAN_DELETE
+            | NotifyNative.FAN_RENAME
+            | NotifyNative.FAN_MODIFY
+            | NotifyNative.FAN_CLOSE_WRITE
+            | NotifyNative.FAN_ATTRIB
+            | NotifyNative.FAN_ONDIR;
 
     private final Path root;
     private final long epoch;
@@ -172,47 +172,47 @@ public final class FanotifyChangeSource implements AutoCloseable {
         if (!Files.isDirectory(real)) {
             throw new NotDirectoryException(root.toString());
         }
-        FanotifyNative.checkAvailable();
-        int rootFd = FanotifyNative.open(
-                real.toString(), FanotifyNative.O_RDONLY | FanotifyNative.O_DIRECTORY | FanotifyNative.O_CLOEXEC);
+        NotifyNative.checkAvailable();
+        int rootFd = NotifyNative.open(
+                real.toString(), NotifyNative.O_RDONLY | NotifyNative.O_DIRECTORY | NotifyNative.O_CLOEXEC);
         if (rootFd < 0) {
-            throw FanotifyNative.failure("open " + real, FanotifyNative.lastErrno());
+            throw NotifyNative.failure("open " + real, NotifyNative.lastErrno());
         }
         int fanFd = -1;
         try {
-            fanFd = FanotifyNative.fanotifyInit(INIT_FLAGS, FanotifyNative.O_RDONLY | FanotifyNative.O_CLOEXEC);
+            fanFd = NotifyNative.fanotifyInit(INIT_FLAGS, NotifyNative.O_RDONLY | NotifyNative.O_CLOEXEC);
             if (fanFd < 0) {
-                throw initFailure(FanotifyNative.lastErrno());
+                throw initFailure(NotifyNative.lastErrno());
             }
-            if (FanotifyNative.fanotifyMark(
-                            fanFd, FanotifyNative.FAN_MARK_ADD | FanotifyNative.FAN_MARK_FILESYSTEM, MASK, rootFd)
+            if (NotifyNative.fanotifyMark(
+                            fanFd, NotifyNative.FAN_MARK_ADD | NotifyNative.FAN_MARK_FILESYSTEM, MASK, rootFd)
                     < 0) {
-                throw markFailure(FanotifyNative.lastErrno(), real);
+                throw markFailure(NotifyNative.lastErrno(), real);
             }
             FanotifyChangeSource source = new FanotifyChangeSource(real, capacity, clock, fanFd, rootFd);
             source.reader.start();
             return source;
         } catch (IOException | RuntimeException | Error e) {
-            FanotifyNative.close(fanFd);
-            FanotifyNative.close(rootFd);
+            NotifyNative.close(fanFd);
+            NotifyNative.close(rootFd);
             throw e;
         }
     }
 
     private static ChangeCaptureUnavailableException initFailure(int errno) {
         String what = "fanotify_init(FAN_REPORT_DFID_NAME | FAN_REPORT_FID | FAN_REPORT_TARGET_FID) failed with "
-                + FanotifyNative.describe(errno);
+                + NotifyNative.describe(errno);
         return switch (errno) {
-            case FanotifyNative.EPERM ->
+            case NotifyNative.EPERM ->
                 new ChangeCaptureUnavailableException(
                         Reason.NO_PERMISSION, what + ": fanotify needs CAP_SYS_ADMIN (run as root)", null);
-            case FanotifyNative.EINVAL ->
+            case NotifyNative.EINVAL ->
                 new ChangeCaptureUnavailableException(
                         Reason.KERNEL_TOO_OLD,
                         what + ": kernel " + System.getProperty("os.version")
                                 + " lacks FAN_REPORT_TARGET_FID (needs Linux 5.17 or later)",
                         null);
-            case FanotifyNative.ENOSYS ->
+            case NotifyNative.ENOSYS ->
                 new ChangeCaptureUnavailableException(
                         Reason.KERNEL_TOO_OLD, what + ": the kernel was built without CONFIG_FANOTIFY", null);
             default -> new ChangeCaptureUnavailableException(Reason.REFUSED, what, null);
@@ -220,18 +220,17 @@ public final class FanotifyChangeSource implements AutoCloseable {
     }
 
     private static ChangeCaptureUnavailableException markFailure(int errno, Path root) {
-        String what =
-                "fanotify_mark(FAN_MARK_FILESYSTEM) of " + root + " failed with " + FanotifyNative.describe(errno);
+        String what = "fanotify_mark(FAN_MARK_FILESYSTEM) of " + root + " failed with " + NotifyNative.describe(errno);
         return switch (errno) {
-            case FanotifyNative.EPERM ->
+            case NotifyNative.EPERM ->
                 new ChangeCaptureUnavailableException(
                         Reason.NO_PERMISSION, what + ": a file system mark needs CAP_SYS_ADMIN (run as root)", null);
-            case FanotifyNative.ENODEV, FanotifyNative.EOPNOTSUPP, FanotifyNative.EXDEV ->
+            case NotifyNative.ENODEV, NotifyNative.EOPNOTSUPP, NotifyNative.EXDEV ->
                 new ChangeCaptureUnavailableException(
                         Reason.UNSUPPORTED_FILE_SYSTEM,
                         what + ": the file system holding it cannot report file ids (e.g. FUSE, a btrfs subvolume)",
                         null);
-            case FanotifyNative.EINVAL ->
+            case NotifyNative.EINVAL ->
                 new ChangeCaptureUnavailableException(
                         Reason.KERNEL_TOO_OLD,
                         what + ": kernel " + System.getProperty("os.version")
@@ -241,15 +240,12 @@ public final class FanotifyChangeSource implements AutoCloseable {
         };
     }
 
-    /** The watched directory: its real path (symbolic links resolved). */
+    @Override
     public Path root() {
         return root;
     }
 
-    /**
-     * This instance's random epoch: record numbers mean something only together with it (a
-     * restarted watcher numbers from 1 again, with another epoch).
-     */
+    @Override
     public long epoch() {
         return epoch;
     }
@@ -276,6 +272,7 @@ public final class FanotifyChangeSource implements AutoCloseable {
      * @throws IOException if capture broke (a read error, or the root itself was moved or removed):
      *     the message says what; open a new source
      */
+    @Override
     public Response.ChangePage changes(long afterIndex, int maxRecords, int waitMillis) throws IOException {
         return queue.changes(afterIndex, maxRecords, waitMillis);
     }
@@ -296,8 +293,8 @@ public final class FanotifyChangeSource implements AutoCloseable {
                 interrupted = true;
             }
         }
-        FanotifyNative.close(fanFd);
-        FanotifyNative.close(rootFd);
+        NotifyNative.close(fanFd);
+        NotifyNative.close(rootFd);
         if (interrupted) {
             Thread.currentThread().interrupt();
         }
@@ -307,20 +304,20 @@ public final class FanotifyChangeSource implements AutoCloseable {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buf = arena.allocate(READ_BUFFER_BYTES, 8);
             while (!closing) {
-                int ready = FanotifyNative.pollIn(fanFd, POLL_MILLIS);
-                if (ready < 0 && FanotifyNative.lastErrno() != FanotifyNative.EINTR) {
-                    throw FanotifyNative.failure("poll on the fanotify descriptor", FanotifyNative.lastErrno());
+                int ready = NotifyNative.pollIn(fanFd, POLL_MILLIS);
+                if (ready < 0 && NotifyNative.lastErrno() != NotifyNative.EINTR) {
+                    throw NotifyNative.failure("poll on the fanotify descriptor", NotifyNative.lastErrno());
                 }
                 if (ready <= 0) {
                     continue;
                 }
-                long n = FanotifyNative.read(fanFd, buf);
+                long n = NotifyNative.read(fanFd, buf);
                 if (n < 0) {
-                    int errno = FanotifyNative.lastErrno();
-                    if (errno == FanotifyNative.EAGAIN || errno == FanotifyNative.EINTR) {
+                    int errno = NotifyNative.lastErrno();
+                    if (errno == NotifyNative.EAGAIN || errno == NotifyNative.EINTR) {
                         continue;
                     }
-                    throw FanotifyNative.failure("read from the fanotify descriptor", errno);
+                    throw NotifyNative.failure("read from the fanotify descriptor", errno);
                 }
                 handle(FanotifyEvents.decode(buf.asSlice(0, n).asByteBuffer()));
             }
@@ -336,7 +333,7 @@ public final class FanotifyChangeSource implements AutoCloseable {
 
     private void handle(List<Event> events) throws IOException {
         for (Event e : events) {
-            if ((e.mask() & FanotifyNative.FAN_Q_OVERFLOW) != 0) {
+            if ((e.mask() & NotifyNative.FAN_Q_OVERFLOW) != 0) {
                 overflows++;
                 LOG.log(Level.WARNING, "fanotify queue overflowed: events under " + root + " were lost");
                 queue.lost();
@@ -350,19 +347,18 @@ public final class FanotifyChangeSource implements AutoCloseable {
 
     /** The current absolute path of directory handle {@code h}, or null if it has none. */
     private String resolve(Handle h) {
-        int fd = FanotifyNative.openByHandle(
-                rootFd, h.type(), h.bytes(), FanotifyNative.O_PATH | FanotifyNative.O_CLOEXEC);
+        int fd = NotifyNative.openByHandle(rootFd, h.type(), h.bytes(), NotifyNative.O_PATH | NotifyNative.O_CLOEXEC);
         if (fd < 0) {
             return null; // ESTALE: removed
         }
         try {
-            String path = FanotifyNative.readlink("/proc/self/fd/" + fd);
+            String path = NotifyNative.readlink("/proc/self/fd/" + fd);
             if (path == null || !path.startsWith("/") || path.endsWith(" (deleted)")) {
                 return null;
             }
             return path;
         } finally {
-            FanotifyNative.close(fd);
+            NotifyNative.close(fd);
         }
     }
 

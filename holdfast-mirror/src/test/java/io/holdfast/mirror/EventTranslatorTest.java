@@ -45,7 +45,7 @@ class EventTranslatorTest {
 
     private static Event rename(boolean dir, Handle from, String fromName, Handle to, String toName, Handle target) {
         return new Event(
-                FanotifyNative.FAN_RENAME | (dir ? FanotifyNative.FAN_ONDIR : 0),
+                NotifyNative.FAN_RENAME | (dir ? NotifyNative.FAN_ONDIR : 0),
                 1,
                 List.of(
                         named(FanotifyEvents.INFO_OLD_DFID_NAME, from, fromName),
@@ -59,36 +59,36 @@ class EventTranslatorTest {
                 .toList();
     }
 
-    private static final long MKDIR = FanotifyNative.FAN_CREATE | FanotifyNative.FAN_ONDIR;
+    private static final long MKDIR = NotifyNative.FAN_CREATE | NotifyNative.FAN_ONDIR;
 
     @Test
     void keepsOnlyEventsInsideTheRoot() throws IOException {
         fileSystem.put(handle(1), "/srv/mail");
         fileSystem.put(handle(2), "/srv");
         fileSystem.put(handle(3), "/srv/mail2");
-        assertThat(translate(event(FanotifyNative.FAN_CREATE, handle(1), "a", handle(9))))
+        assertThat(translate(event(NotifyNative.FAN_CREATE, handle(1), "a", handle(9))))
                 .containsExactly("CREATE /a");
-        assertThat(translate(event(FanotifyNative.FAN_CREATE, handle(2), "other", handle(9))))
+        assertThat(translate(event(NotifyNative.FAN_CREATE, handle(2), "other", handle(9))))
                 .isEmpty();
-        assertThat(translate(event(FanotifyNative.FAN_CREATE, handle(3), "a", handle(9))))
+        assertThat(translate(event(NotifyNative.FAN_CREATE, handle(3), "a", handle(9))))
                 .isEmpty();
         // the root itself, as its own event ("." names the directory the handle is)
-        assertThat(translate(event(FanotifyNative.FAN_ATTRIB | FanotifyNative.FAN_ONDIR, handle(1), ".", handle(1))))
+        assertThat(translate(event(NotifyNative.FAN_ATTRIB | NotifyNative.FAN_ONDIR, handle(1), ".", handle(1))))
                 .containsExactly("SETATTR /");
     }
 
     @Test
     void aMergedEventIsReportedInTheOrderItsBitsCanHaveHappened() throws IOException {
         fileSystem.put(handle(1), "/srv/mail");
-        long all = FanotifyNative.FAN_DELETE
-                | FanotifyNative.FAN_ATTRIB
-                | FanotifyNative.FAN_MODIFY
-                | FanotifyNative.FAN_CLOSE_WRITE
-                | FanotifyNative.FAN_CREATE;
+        long all = NotifyNative.FAN_DELETE
+                | NotifyNative.FAN_ATTRIB
+                | NotifyNative.FAN_MODIFY
+                | NotifyNative.FAN_CLOSE_WRITE
+                | NotifyNative.FAN_CREATE;
         assertThat(translate(event(all, handle(1), "tmp", handle(9))))
                 .containsExactly("CREATE /tmp", "WRITE /tmp", "SETATTR /tmp", "UNLINK /tmp");
         // a directory has no WRITE
-        assertThat(translate(event(all | FanotifyNative.FAN_ONDIR, handle(1), "d", handle(8))))
+        assertThat(translate(event(all | NotifyNative.FAN_ONDIR, handle(1), "d", handle(8))))
                 .containsExactly("MKDIR /d", "SETATTR /d", "RMDIR /d");
     }
 
@@ -101,7 +101,7 @@ class EventTranslatorTest {
                 .containsExactly("RENAME /a -> /c");
         // the file system now calls them something else again: the events still read in order
         fileSystem.put(handle(3), "/srv/mail/elsewhere");
-        assertThat(translate(event(FanotifyNative.FAN_CREATE, handle(3), "f", handle(9))))
+        assertThat(translate(event(NotifyNative.FAN_CREATE, handle(3), "f", handle(9))))
                 .containsExactly("CREATE /c/b/f");
         assertThat(resolved).containsExactly(handle(1));
     }
@@ -111,10 +111,10 @@ class EventTranslatorTest {
         fileSystem.put(handle(1), "/srv/mail");
         translate(event(MKDIR, handle(1), "a", handle(2)));
         translate(event(MKDIR, handle(2), "b", handle(3)));
-        assertThat(translate(event(FanotifyNative.FAN_DELETE | FanotifyNative.FAN_ONDIR, handle(1), "a", handle(2))))
+        assertThat(translate(event(NotifyNative.FAN_DELETE | NotifyNative.FAN_ONDIR, handle(1), "a", handle(2))))
                 .containsExactly("RMDIR /a");
         // an event queued earlier in the removed directory: it has no name any more
-        assertThat(translate(event(FanotifyNative.FAN_CREATE, handle(3), "late", handle(9))))
+        assertThat(translate(event(NotifyNative.FAN_CREATE, handle(3), "late", handle(9))))
                 .isEmpty();
         assertThat(translator.unresolved()).isEqualTo(1);
         assertThat(resolved).containsExactly(handle(1), handle(3));
@@ -135,7 +135,7 @@ class EventTranslatorTest {
         assertThat(translate(rename(false, handle(2), "p", handle(2), "q", handle(9))))
                 .isEmpty();
         // the directory moved out is followed there: its events are outside now
-        assertThat(translate(event(FanotifyNative.FAN_CREATE, handle(8), "f", handle(7))))
+        assertThat(translate(event(NotifyNative.FAN_CREATE, handle(8), "f", handle(7))))
                 .isEmpty();
     }
 
@@ -150,7 +150,7 @@ class EventTranslatorTest {
         assertThatThrownBy(() -> translator.translate(rename(true, handle(3), "srv", handle(3), "s", handle(2))))
                 .hasMessageContaining("was moved (through /srv)");
         assertThatThrownBy(() -> translator.translate(
-                        event(FanotifyNative.FAN_DELETE | FanotifyNative.FAN_ONDIR, handle(2), "mail", handle(1))))
+                        event(NotifyNative.FAN_DELETE | NotifyNative.FAN_ONDIR, handle(2), "mail", handle(1))))
                 .hasMessageContaining("/srv/mail was removed");
     }
 
@@ -158,7 +158,7 @@ class EventTranslatorTest {
     void theCacheIsBounded() throws IOException {
         EventTranslator small = new EventTranslator("/r", h -> "/r/" + h.bytes()[0], 3);
         for (int i = 0; i < 10; i++) {
-            small.translate(event(FanotifyNative.FAN_CREATE, handle(i), "f", handle(100)));
+            small.translate(event(NotifyNative.FAN_CREATE, handle(i), "f", handle(100)));
         }
         assertThat(small.cached()).isEqualTo(3);
         assertThatThrownBy(() -> new EventTranslator("/r", h -> null, 0)).isInstanceOf(IllegalArgumentException.class);
@@ -167,7 +167,7 @@ class EventTranslatorTest {
     @Test
     void aWatchedFileSystemRootKeepsAbsolutePaths() throws IOException {
         EventTranslator whole = new EventTranslator("/", h -> "/", 10);
-        List<Change> changes = whole.translate(event(FanotifyNative.FAN_CREATE, handle(1), "etc", handle(9)));
+        List<Change> changes = whole.translate(event(NotifyNative.FAN_CREATE, handle(1), "etc", handle(9)));
         assertThat(changes).extracting(Change::path).containsExactly("/etc");
     }
 }

@@ -56,21 +56,21 @@ class FanotifyEventsTest {
     void decodesCreateRenameAndOverflowEvents() throws IOException {
         ByteBuffer buf = concat(
                 event(
-                        FanotifyNative.FAN_CREATE | FanotifyNative.FAN_ONDIR,
+                        NotifyNative.FAN_CREATE | NotifyNative.FAN_ONDIR,
                         fid(FanotifyEvents.INFO_DFID_NAME, 1, DIR_HANDLE, "new dir"),
                         fid(FanotifyEvents.INFO_FID, 1, FILE_HANDLE, null)),
                 event(
-                        FanotifyNative.FAN_RENAME,
+                        NotifyNative.FAN_RENAME,
                         fid(FanotifyEvents.INFO_OLD_DFID_NAME, 1, DIR_HANDLE, "été"),
                         fid(FanotifyEvents.INFO_NEW_DFID_NAME, 1, DIR_HANDLE, "b"),
                         fid(FanotifyEvents.INFO_FID, 1, FILE_HANDLE, null)),
-                event(FanotifyNative.FAN_Q_OVERFLOW));
+                event(NotifyNative.FAN_Q_OVERFLOW));
         List<Event> events = FanotifyEvents.decode(buf);
         assertThat(buf.hasRemaining()).isFalse();
         assertThat(events).hasSize(3);
 
         Event create = events.get(0);
-        assertThat(create.mask()).isEqualTo(FanotifyNative.FAN_CREATE | FanotifyNative.FAN_ONDIR);
+        assertThat(create.mask()).isEqualTo(NotifyNative.FAN_CREATE | NotifyNative.FAN_ONDIR);
         assertThat(create.pid()).isEqualTo(4242);
         Info named = create.info(FanotifyEvents.INFO_DFID_NAME);
         assertThat(named.name()).isEqualTo("new dir");
@@ -96,8 +96,8 @@ class FanotifyEventsTest {
                 .putShort((short) 8)
                 .putInt(17)
                 .array();
-        List<Event> events = FanotifyEvents.decode(concat(
-                event(FanotifyNative.FAN_ATTRIB, pidfd, fid(FanotifyEvents.INFO_DFID_NAME, 1, DIR_HANDLE, "."))));
+        List<Event> events = FanotifyEvents.decode(
+                concat(event(NotifyNative.FAN_ATTRIB, pidfd, fid(FanotifyEvents.INFO_DFID_NAME, 1, DIR_HANDLE, "."))));
         assertThat(events.getFirst().infos()).extracting(Info::type).containsExactly(FanotifyEvents.INFO_DFID_NAME);
     }
 
@@ -123,7 +123,7 @@ class FanotifyEventsTest {
 
     @Test
     void refusesBrokenLayouts() {
-        byte[] good = event(FanotifyNative.FAN_CREATE, fid(FanotifyEvents.INFO_DFID_NAME, 1, DIR_HANDLE, "x"));
+        byte[] good = event(NotifyNative.FAN_CREATE, fid(FanotifyEvents.INFO_DFID_NAME, 1, DIR_HANDLE, "x"));
         // a read that ends inside an event
         assertThatThrownBy(() -> FanotifyEvents.decode(ByteBuffer.wrap(good, 0, good.length - 4)))
                 .isInstanceOf(IOException.class)

@@ -16,18 +16,40 @@ import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 
 /**
- * The libc calls fanotify change capture needs, bound through the FFM API, and nothing else:
- * {@code fanotify_init(2)}, {@code fanotify_mark(2)}, {@code open(2)}, {@code open_by_handle_at(2)},
- * {@code readlink(2)}, {@code poll(2)}, {@code read(2)}, {@code close(2)} and {@code strerror(3)}.
- * Values of flags are Linux's ({@code <linux/fanotify.h>}, {@code <fcntl.h>}, x86-64 and arm64
- * agree on all of them).
+ * The libc calls change capture needs, bound through the FFM API, and nothing else:
+ * {@code fanotify_init(2)}, {@code fanotify_mark(2)}, {@code inotify_init1(2)},
+ * {@code inotify_add_watch(2)}, {@code inotify_rm_watch(2)}, {@code open(2)},
+ * {@code open_by_handle_at(2)}, {@code readlink(2)}, {@code poll(2)}, {@code read(2)},
+ * {@code close(2)} and {@code strerror(3)}. Values of flags are Linux's ({@code <linux/fanotify.h>},
+ * {@code <linux/inotify.h>}, {@code <fcntl.h>}; x86-64 and arm64 agree on all of them).
  *
  * <p>Every call returns the raw result; a failing one stores its {@code errno} in the calling
  * thread's {@link Errno} holder, read with {@link #lastErrno()} right after the call.
  *
  * <p>Thread safety: stateless after class initialisation, except the per-thread errno.
  */
-final class FanotifyNative {
+final class NotifyNative {
+    // inotify_init1 flags and event bits
+    static final int IN_NONBLOCK = 04000;
+    static final int IN_CLOEXEC = 02000000;
+    static final int IN_MODIFY = 0x2;
+    static final int IN_ATTRIB = 0x4;
+    static final int IN_CLOSE_WRITE = 0x8;
+    static final int IN_MOVED_FROM = 0x40;
+    static final int IN_MOVED_TO = 0x80;
+    static final int IN_CREATE = 0x100;
+    static final int IN_DELETE = 0x200;
+    static final int IN_DELETE_SELF = 0x400;
+    static final int IN_MOVE_SELF = 0x800;
+    static final int IN_Q_OVERFLOW = 0x4000;
+    static final int IN_IGNORED = 0x8000;
+    static final int IN_ONLYDIR = 0x01000000;
+    static final int IN_DONT_FOLLOW = 0x02000000;
+    static final int IN_EXCL_UNLINK = 0x04000000;
+    static final int IN_ISDIR = 0x40000000;
+    static final int ENOSPC = 28;
+    static final int EMFILE = 24;
+
     // fanotify_init flags
     static final int FAN_CLOEXEC = 0x1;
     static final int FAN_NONBLOCK = 0x2;
@@ -65,6 +87,7 @@ final class FanotifyNative {
     static final int EACCES = 13;
     static final int EXDEV = 18;
     static final int ENODEV = 19;
+    static final int ENOTDIR = 20;
     static final int EINVAL = 22;
     static final int ENOSYS = 38;
     static final int EOPNOTSUPP = 95;
@@ -72,6 +95,9 @@ final class FanotifyNative {
 
     private static final MethodHandle FANOTIFY_INIT;
     private static final MethodHandle FANOTIFY_MARK;
+    private static final MethodHandle INOTIFY_INIT1;
+    private static final MethodHandle INOTIFY_ADD_WATCH;
+    private static final MethodHandle INOTIFY_RM_WATCH;
     private static final MethodHandle OPEN;
     private static final MethodHandle OPEN_BY_HANDLE_AT;
     private static final MethodHandle READLINK;
@@ -89,6 +115,9 @@ final class FanotifyNative {
     static {
         MethodHandle init = null;
         MethodHandle mark = null;
+        MethodHandle inotifyInit = null;
+        MethodHandle addWatch = null;
+        MethodHandle rmWatch = null;
         MethodHandle open = null;
         MethodHandle openByHandle = null;
         MethodHandle readlink = null;
@@ -116,6 +145,11 @@ final class FanotifyNative {
                 init = linker.downcallHandle(find(libc, "fanotify_init"), FunctionDescriptor.of(i, i, i), capture);
                 mark = linker.downcallHandle(
                         find(libc, "fanotify_mark"), FunctionDescriptor.of(i, i, i, l, i, a), capture);
+                inotifyInit = linker.downcallHandle(find(libc, "inotify_init1"), FunctionDescriptor.of(i, i), capture);
+                addWatch = linker.downcallHandle(
+                        find(libc, "inotify_add_watch"), FunctionDescriptor.of(i, i, a, i), capture);
+                rmWatch =
+                        linker.downcallHandle(find(libc, "inotify_rm_watch"), FunctionDescriptor.of(i, i, i), capture);
                 open = linker.downcallHandle(
                         find(libc, "open"),
                         FunctionDescriptor.of(i, a, i, i),
@@ -135,13 +169,16 @@ final class FanotifyNative {
                         e);
             } catch (RuntimeException | LinkageError e) {
                 unavailable = new ChangeCaptureUnavailableException(
-                        Reason.KERNEL_TOO_OLD, "the C library lacks a fanotify call: " + e.getMessage(), e);
+                        Reason.KERNEL_TOO_OLD, "the C library lacks a file notification call: " + e.getMessage(), e);
             }
         }
         UNAVAILABLE = unavailable;
         boolean ok = unavailable == null;
         FANOTIFY_INIT = ok ? init : null;
         FANOTIFY_MARK = ok ? mark : null;
+        INOTIFY_INIT1 = ok ? inotifyInit : null;
+        INOTIFY_ADD_WATCH = ok ? addWatch : null;
+        INOTIFY_RM_WATCH = ok ? rmWatch : null;
         OPEN = ok ? open : null;
         OPEN_BY_HANDLE_AT = ok ? openByHandle : null;
         READLINK = ok ? readlink : null;
@@ -153,7 +190,7 @@ final class FanotifyNative {
         ERRNO = errno;
     }
 
-    private FanotifyNative() {}
+    private NotifyNative() {}
 
     private static MemorySegment find(SymbolLookup libc, String name) {
         return libc.find(name).orElseThrow(() -> new UnsatisfiedLinkError("no " + name + " in the C library"));
@@ -230,6 +267,36 @@ final class FanotifyNative {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
             return keep(state, (int) FANOTIFY_MARK.invokeExact(state, fd, flags, mask, dirfd, MemorySegment.NULL));
+        } catch (Throwable t) {
+            throw broken(t);
+        }
+    }
+
+    /** {@code inotify_init1(flags)}: a descriptor, or -1 and errno. */
+    static int inotifyInit(int flags) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            return keep(state, (int) INOTIFY_INIT1.invokeExact(state, flags));
+        } catch (Throwable t) {
+            throw broken(t);
+        }
+    }
+
+    /** {@code inotify_add_watch(fd, path, mask)}: a watch descriptor, or -1 and errno. */
+    static int inotifyAddWatch(int fd, String path, int mask) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            return keep(state, (int) INOTIFY_ADD_WATCH.invokeExact(state, fd, arena.allocateFrom(path), mask));
+        } catch (Throwable t) {
+            throw broken(t);
+        }
+    }
+
+    /** {@code inotify_rm_watch(fd, wd)}: 0, or -1 and errno. */
+    static int inotifyRmWatch(int fd, int wd) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            return keep(state, (int) INOTIFY_RM_WATCH.invokeExact(state, fd, wd));
         } catch (Throwable t) {
             throw broken(t);
         }
