@@ -44,8 +44,9 @@ import java.util.List;
  *       nodes and hard links: fanotify does not tell them apart)</td></tr>
  *   <tr><td>FAN_DELETE</td><td>UNLINK, RMDIR with FAN_ONDIR</td></tr>
  *   <tr><td>FAN_RENAME</td><td>RENAME ({@code from} the old path, {@code path} the new) within the
- *       tree; CREATE/MKDIR of the new name for a move into the tree; UNLINK/RMDIR of the old name
- *       for a move out of it</td></tr>
+ *       tree; CREATE/MKDIR of the new name for a move into the tree (a directory moved in is one
+ *       MKDIR: what it holds is not reported entry by entry, a consumer copies all of it);
+ *       UNLINK/RMDIR of the old name for a move out of it</td></tr>
  *   <tr><td>FAN_MODIFY, FAN_CLOSE_WRITE</td><td>WRITE, offset 0 and length 0: "the content
  *       changed" (fanotify gives no range); consecutive WRITEs of one path are coalesced into the
  *       newest (see below)</td></tr>
@@ -55,8 +56,8 @@ import java.util.List;
  * </table>
  *
  * <p>Paths are relative to the root, written as absolute volume paths ("/a/b" for ROOT/a/b, "/" for
- * the root itself). {@link Change#inode()} is the inode number where the file handle of the event's
- * object encodes it (ext2/3/4, XFS, btrfs), else 0.
+ * the root itself; names are decoded as UTF-8). {@link Change#inode()} is the inode number where
+ * the file handle of the event's object encodes it (ext2/3/4, XFS, btrfs), else 0.
  *
  * <h2>Numbering, coalescing, resynchronisation</h2>
  *
