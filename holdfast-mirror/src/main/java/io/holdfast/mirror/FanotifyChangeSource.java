@@ -17,6 +17,8 @@ import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.InstantSource;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * Captures the changes made in one local directory tree (not on Holdfast: a mail server's
@@ -129,6 +131,8 @@ public final class FanotifyChangeSource implements LocalChangeSource {
     private final EventTranslator translator;
     private final Thread reader;
     private volatile boolean closing;
+    private volatile boolean held;
+    private volatile boolean holding;
     private volatile long overflows;
 
     private FanotifyChangeSource(Path root, int capacity, InstantSource clock, int fanFd, int rootFd) {
@@ -251,6 +255,19 @@ public final class FanotifyChangeSource implements LocalChangeSource {
         return epoch;
     }
 
+    /**
+     * Stops reading the fanotify descriptor while {@code hold} is true, so the kernel's queue fills
+     * (for tests of its overflow). Takes effect within one poll interval.
+     */
+    void holdReading(boolean hold) {
+        held = hold;
+    }
+
+    /** Whether the reader thread is holding now ({@link #holdReading}). */
+    boolean readingHeld() {
+        return holding;
+    }
+
     /** Kernel queue overflows seen so far (each one a gap that forces readers to resynchronise). */
     public long overflows() {
         return overflows;
@@ -305,6 +322,11 @@ public final class FanotifyChangeSource implements LocalChangeSource {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buf = arena.allocate(READ_BUFFER_BYTES, 8);
             while (!closing) {
+                holding = held;
+                if (holding) {
+                    LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+                    continue;
+                }
                 int ready = NotifyNative.pollIn(fanFd, POLL_MILLIS);
                 if (ready < 0 && NotifyNative.lastErrno() != NotifyNative.EINTR) {
                     throw NotifyNative.failure("poll on the fanotify descriptor", NotifyNative.lastErrno());
