@@ -201,6 +201,62 @@ abstract class LocalChangeSourceContract {
         assertThat(ofTheFile).allSatisfy(c -> assertThat(c.inode()).isEqualTo(reportsInodes() ? fileInode : 0));
     }
 
+    /** Runs {@code command} with sh in the root, as a user of the tree would, and checks it succeeded. */
+    private void sh(String command) throws IOException {
+        Process p = new ProcessBuilder("sh", "-c", command)
+                .directory(root.toFile())
+                .redirectErrorStream(true)
+                .start();
+        try {
+            String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(p.waitFor()).as("%s: %s", command, output).isZero();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException(e);
+        }
+    }
+
+    @Test
+    void ordinaryToolsAreSeenAsTheirSystemCalls() throws IOException {
+        open(FanotifyChangeSource.DEFAULT_CAPACITY);
+        sh("mkdir -p x/y");
+        tail.await("MKDIR /x", "MKDIR /x/y");
+        sh("printf hello > x/y/h");
+        tail.await("CREATE /x/y/h", "WRITE /x/y/h");
+        sh("ln -s h x/y/l");
+        tail.await("CREATE /x/y/l");
+        sh("chmod 600 x/y/h");
+        tail.await("SETATTR /x/y/h");
+        sh("mv x z");
+        tail.await("RENAME /x -> /z");
+        sh("touch z/y/h"); // opens it for writing, sets the times through the descriptor, closes it
+        tail.await("SETATTR /z/y/h", "WRITE /z/y/h");
+        sh("cp z/y/h z/copy");
+        tail.await("CREATE /z/copy", "WRITE /z/copy");
+        sh("rm z/y/l z/copy");
+        tail.await("UNLINK /z/y/l", "UNLINK /z/copy");
+        sh("rm -r z");
+        tail.await("UNLINK /z/y/h", "RMDIR /z/y", "RMDIR /z");
+        assertThat(tail.seen)
+                .containsExactly(
+                        "MKDIR /x",
+                        "MKDIR /x/y",
+                        "CREATE /x/y/h",
+                        "WRITE /x/y/h",
+                        "CREATE /x/y/l",
+                        "SETATTR /x/y/h",
+                        "RENAME /x -> /z",
+                        "SETATTR /z/y/h",
+                        "WRITE /z/y/h",
+                        "CREATE /z/copy",
+                        "WRITE /z/copy",
+                        "UNLINK /z/y/l",
+                        "UNLINK /z/copy",
+                        "UNLINK /z/y/h",
+                        "RMDIR /z/y",
+                        "RMDIR /z");
+    }
+
     @Test
     void activityElsewhereOnTheSameFileSystemIsNotReported() throws IOException {
         // a sibling whose name starts with the root's must not count as inside it
