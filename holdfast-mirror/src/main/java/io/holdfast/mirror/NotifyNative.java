@@ -65,8 +65,6 @@ final class NotifyNative {
     static final long FAN_MODIFY = 0x2;
     static final long FAN_ATTRIB = 0x4;
     static final long FAN_CLOSE_WRITE = 0x8;
-    static final long FAN_MOVED_FROM = 0x40;
-    static final long FAN_MOVED_TO = 0x80;
     static final long FAN_CREATE = 0x100;
     static final long FAN_DELETE = 0x200;
     static final long FAN_Q_OVERFLOW = 0x4000;
