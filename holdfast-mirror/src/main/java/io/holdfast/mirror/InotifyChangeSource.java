@@ -27,6 +27,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * The <b>fallback</b> change capture for a local directory tree, with Linux inotify (inotify(7)):
@@ -82,6 +84,8 @@ public final class InotifyChangeSource implements LocalChangeSource {
 
     private final Thread reader;
     private volatile boolean closing;
+    private volatile boolean held;
+    private volatile boolean holding;
     private volatile long overflows;
     /** A MOVED_FROM waiting for its MOVED_TO: its event, or null. Reader thread only. */
     private RawEvent pendingFrom;
@@ -153,6 +157,16 @@ public final class InotifyChangeSource implements LocalChangeSource {
         return epoch;
     }
 
+    /** Stops reading the descriptor while {@code hold} is true, so the kernel's queue fills (for tests). */
+    void holdReading(boolean hold) {
+        held = hold;
+    }
+
+    /** Whether the reader thread is holding now ({@link #holdReading}). */
+    boolean readingHeld() {
+        return holding;
+    }
+
     /** Kernel queue overflows seen so far. */
     public long overflows() {
         return overflows;
@@ -205,6 +219,11 @@ public final class InotifyChangeSource implements LocalChangeSource {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buf = arena.allocate(READ_BUFFER_BYTES, 8);
             while (!closing) {
+                holding = held;
+                if (holding) {
+                    LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+                    continue;
+                }
                 int ready = NotifyNative.pollIn(fd, POLL_MILLIS);
                 if (ready < 0 && NotifyNative.lastErrno() != NotifyNative.EINTR) {
                     throw NotifyNative.failure("poll on the inotify descriptor", NotifyNative.lastErrno());
@@ -284,8 +303,9 @@ public final class InotifyChangeSource implements LocalChangeSource {
         if ((mask & NotifyNative.IN_Q_OVERFLOW) != 0) {
             overflows++;
             LOG.log(Level.WARNING, "inotify queue overflowed: events under " + root + " were lost");
+            // directories made meanwhile are watched before a reader learns of the gap
+            watchTree("/", false);
             queue.lost();
-            watchTree("/", false); // directories made meanwhile
             return;
         }
         String dir;

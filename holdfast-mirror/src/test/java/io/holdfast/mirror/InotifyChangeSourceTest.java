@@ -20,6 +20,26 @@ class InotifyChangeSourceTest extends LocalChangeSourceContract {
         return false;
     }
 
+    @Override
+    Path queueLimit() {
+        return Path.of("/proc/sys/fs/inotify/max_queued_events");
+    }
+
+    @Override
+    void holdReading(boolean hold) {
+        ((InotifyChangeSource) source).holdReading(hold);
+    }
+
+    @Override
+    boolean readingHeld() {
+        return ((InotifyChangeSource) source).readingHeld();
+    }
+
+    @Override
+    long overflows() {
+        return ((InotifyChangeSource) source).overflows();
+    }
+
     @Test
     void watchesFollowTheDirectoriesOfTheTree() throws IOException {
         Files.createDirectories(root.resolve("p/q/r"));

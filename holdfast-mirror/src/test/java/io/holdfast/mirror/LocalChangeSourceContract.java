@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.abort;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.holdfast.protocol.Change;
 import io.holdfast.protocol.ChangeRecord;
@@ -49,6 +50,18 @@ abstract class LocalChangeSourceContract {
 
     /** Whether {@link Change#inode()} carries inode numbers. */
     abstract boolean reportsInodes();
+
+    /** The sysctl file with the kernel's queue limit of this kind of capture. */
+    abstract Path queueLimit();
+
+    /** Holds or releases the source's reader thread. */
+    abstract void holdReading(boolean hold);
+
+    /** Whether the source's reader thread holds now. */
+    abstract boolean readingHeld();
+
+    /** The kernel queue overflows the source has seen. */
+    abstract long overflows();
 
     @BeforeEach
     void setUp() throws IOException {
@@ -361,5 +374,52 @@ abstract class LocalChangeSourceContract {
     void aNonDirectoryIsRefused() throws IOException {
         Path file = Files.writeString(temp.resolve("file"), "f", StandardCharsets.UTF_8);
         assertThatThrownBy(() -> open(file, 10)).isInstanceOf(NotDirectoryException.class);
+    }
+
+    @Test
+    void aKernelQueueOverflowIsAGapEveryReaderMustResyncOver() throws IOException {
+        Path limitFile = queueLimit();
+        assumeTrue(Files.isReadable(limitFile), "no " + limitFile);
+        // readAllLines: Files.readString reads one byte of a procfs file here (it reports size 0)
+        int limit = Integer.parseInt(Files.readAllLines(limitFile).getFirst().trim());
+        assumeTrue(limit <= 100_000, "the kernel queues " + limit + " events: too many to overflow here");
+        open(FanotifyChangeSource.DEFAULT_CAPACITY);
+        Files.createDirectory(root.resolve("before"));
+        tail.await("MKDIR /before");
+        long position = tail.position;
+        holdReading(true);
+        long held = System.nanoTime() + 10_000_000_000L;
+        while (!readingHeld()) {
+            assertThat(System.nanoTime()).as("waiting for the reader to hold").isLessThan(held);
+            Thread.onSpinWait();
+        }
+        // one event per new name (distinct names are never merged): more than the kernel queues
+        for (int i = 0; i < limit + 2_000; i++) {
+            Files.createFile(root.resolve("f" + i));
+        }
+        Files.createDirectory(root.resolve("during")); // its own event is lost
+        holdReading(false);
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        Response.ChangePage page = source.changes(position, 1024, 0);
+        while (!page.resyncNeeded(position)) {
+            assertThat(System.nanoTime()).as("waiting for the overflow").isLessThan(deadline);
+            page = source.changes(position, 1024, 200);
+        }
+        assertThat(overflows()).isPositive();
+        assertThat(page.records()).isEmpty();
+        assertThat(page.trimmedThrough()).isGreaterThan(position);
+        // after resynchronising, reading goes on after the gap, in directories made during it too
+        Files.writeString(root.resolve("during/after"), "x");
+        long resumed = page.trimmedThrough();
+        long deadline2 = System.nanoTime() + 60_000_000_000L;
+        boolean seen = false;
+        while (!seen) {
+            assertThat(System.nanoTime()).as("waiting for CREATE /during/after").isLessThan(deadline2);
+            Response.ChangePage next = source.changes(resumed, 1024, 200);
+            assertThat(next.resyncNeeded(resumed)).isFalse();
+            seen = next.records().stream()
+                    .anyMatch(r -> describe(r.changes().getFirst()).equals("CREATE /during/after"));
+            resumed = next.next(resumed);
+        }
     }
 }
