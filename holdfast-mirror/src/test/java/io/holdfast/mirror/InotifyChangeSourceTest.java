@@ -1,0 +1,61 @@
+package io.holdfast.mirror;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import org.junit.jupiter.api.Test;
+
+/** The contract for the inotify fallback, and what is its own: one watch per directory. */
+class InotifyChangeSourceTest extends LocalChangeSourceContract {
+    @Override
+    LocalChangeSource open(Path root, int capacity) throws IOException {
+        return InotifyChangeSource.open(root, capacity, Clock.systemUTC());
+    }
+
+    @Override
+    boolean reportsInodes() {
+        return false;
+    }
+
+    @Override
+    Path queueLimit() {
+        return Path.of("/proc/sys/fs/inotify/max_queued_events");
+    }
+
+    @Override
+    void holdReading(boolean hold) {
+        ((InotifyChangeSource) source).holdReading(hold);
+    }
+
+    @Override
+    boolean readingHeld() {
+        return ((InotifyChangeSource) source).readingHeld();
+    }
+
+    @Override
+    long overflows() {
+        return ((InotifyChangeSource) source).overflows();
+    }
+
+    @Test
+    void watchesFollowTheDirectoriesOfTheTree() throws IOException {
+        Files.createDirectories(root.resolve("p/q/r"));
+        open(FanotifyChangeSource.DEFAULT_CAPACITY);
+        InotifyChangeSource inotify = (InotifyChangeSource) source;
+        assertThat(inotify.watchCount()).isEqualTo(4);
+        Files.createDirectory(root.resolve("p/s"));
+        tail.await("MKDIR /p/s");
+        assertThat(inotify.watchCount()).isEqualTo(5);
+        // moved out: p and everything under it stops being watched
+        Files.move(root.resolve("p"), outside.resolve("p"));
+        tail.await("RMDIR /p");
+        assertThat(inotify.watchCount()).isEqualTo(1);
+        Files.writeString(outside.resolve("p/q/after"), "not ours");
+        Files.createDirectory(root.resolve("marker"));
+        tail.await("MKDIR /marker");
+        assertThat(tail.seen).containsExactly("MKDIR /p/s", "RMDIR /p", "MKDIR /marker");
+    }
+}
