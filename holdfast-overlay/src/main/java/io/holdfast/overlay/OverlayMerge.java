@@ -51,7 +51,8 @@ import java.util.zip.CRC32C;
  * in the upper layer are written as hard links of one file in the base. What is done goes into a
  * journal ({@link #JOURNAL_FILE} in the work directory, see {@link MergeJournal}): an upper file is
  * recorded with its state (size, modification and change times, inode, link count and mode) after
- * it landed; a run finds an entry whose state matches its record already done and skips it, so a
+ * it landed; a run finds an entry whose state matches its record (and whose name in the base holds
+ * an entry of its type and size) already done and skips it, so a
  * merge killed at any moment finishes its work when run again (a temporary file a kill left is
  * removed first). Pacing: every operation on the base (a file written, a directory made, an entry
  * deleted, a directory's attributes set) takes one token of an operation-rate {@link Pacer}, and
@@ -1208,7 +1209,7 @@ public final class OverlayMerge {
         Attrs a = first;
         String k = key(a);
         MergeJournal.Entry e = journal.upper(rel);
-        if (e != null && e.kind == 'F' && !e.emptied && k.equals(e.key)) {
+        if (e != null && e.kind == 'F' && !e.emptied && k.equals(e.key) && landedAlready(rel, a)) {
             skipped++;
             return false;
         }
@@ -1283,6 +1284,21 @@ public final class OverlayMerge {
         phaseFiles++;
         progress();
         return true;
+    }
+
+    /**
+     * Whether the base holds an entry of {@code a}'s type (and size, for a file) at {@code rel}: a
+     * check that the landing a record describes reached the disk (after a power failure it may not
+     * have, while the record did).
+     */
+    private boolean landedAlready(String rel, Attrs a) throws IOException {
+        Attrs t;
+        try {
+            t = statOrNull(targetPath(rel));
+        } catch (IOException x) {
+            return false;
+        }
+        return t != null && t.type() == a.type() && (!a.isRegularFile() || t.size() == a.size());
     }
 
     /**

@@ -452,6 +452,23 @@ class OverlayMergeTest {
     }
 
     @Test
+    void aRecordedFileMissingFromTheBaseIsCopiedAgain() throws Exception {
+        Layers l = Layers.in(base);
+        Files.writeString(l.upper().resolve("a"), "a");
+        Files.writeString(l.upper().resolve("b"), "bb");
+        assertThat(l.merge(false).build().run().filesCopied()).isEqualTo(2);
+        // as after a power failure that kept the journal's record but not the rename
+        Files.delete(l.lower().resolve("a"));
+        Files.writeString(l.lower().resolve("b"), "b");
+
+        MergeReport r = l.merge(false).build().run();
+
+        assertThat(r.filesCopied()).isEqualTo(2);
+        assertThat(read(l.lower().resolve("a"))).isEqualTo("a");
+        assertThat(read(l.lower().resolve("b"))).isEqualTo("bb");
+    }
+
+    @Test
     void countsOfTheCasesAreRight() throws Exception {
         Layers l = Layers.in(base);
         makeLayers(l, WhiteoutFormat.KERNEL);
