@@ -23,7 +23,8 @@ import java.util.List;
  * @param lowerFilesCopied lower entries copied into a new base ({@code --into})
  * @param lowerBytesCopied bytes of lower content copied into a new base
  * @param retries copies made again because the upper file changed while it was copied
- * @param skipped upper entries found unchanged since an earlier run merged them (not copied again)
+ * @param skipped upper files found unchanged since they were merged (not copied again), counted in
+ *     every pass
  * @param upperEntriesRemoved upper entries removed when emptying the upper layer
  * @param upperEntriesKept upper entries left when emptying because they changed after being merged
  * @param stillChanging upper paths still changing at the last pass (at most
