@@ -3,18 +3,25 @@ package io.holdfast.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.holdfast.client.nio.HoldfastFileSystem;
+import io.holdfast.common.Units;
 import io.holdfast.fuse.Capabilities;
 import io.holdfast.fuse.FuseMount;
 import io.holdfast.fuse.FuseOptions;
+import io.holdfast.overlay.MergeProgress;
+import io.holdfast.overlay.MergeReport;
 import io.holdfast.overlay.OverlayFileSystem;
+import io.holdfast.overlay.OverlayMerge;
 import io.holdfast.overlay.OverlayStatus;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.function.LongSupplier;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -39,9 +46,9 @@ import picocli.CommandLine.Parameters;
             "  mount -t overlay overlay -o lowerdir=LOWER,upperdir=UPPER,workdir=W,userxattr MNT",
             "Where UPPER cannot hold device nodes or user xattrs, the aufs format (.wh.NAME files) is used instead.",
             "",
-            "Not built yet: 'holdfast overlay merge' (folding UPPER back into a repaired or new base)."
+            "'holdfast overlay merge' folds UPPER back into LOWER (or into a new base), paced and resumable."
         },
-        subcommands = {OverlayCommands.Mount.class, OverlayCommands.Status.class})
+        subcommands = {OverlayCommands.Mount.class, OverlayCommands.Status.class, OverlayCommands.Merge.class})
 final class OverlayCommands {
     private OverlayCommands() {}
 
@@ -249,6 +256,231 @@ final class OverlayCommands {
                 b.append("\n  ... and ").append(dropped).append(" more paths not kept");
             }
             return b.toString();
+        }
+    }
+
+    @Command(
+            name = "merge",
+            mixinStandardHelpOptions = true,
+            sortOptions = false,
+            description = {
+                "Fold UPPER back into LOWER (in place), or with --into build NEWBASE = LOWER + UPPER and leave LOWER",
+                "untouched: upper files, links and special files are written over the base's (each into a temporary",
+                "name in its directory, then renamed, so readers never see half a file); whiteouts delete (whole",
+                "subtrees); an opaque directory's old content goes; modes, owners (as root), times and user xattrs",
+                "are kept, and hard links stay together. Paced (--rate, --ops-per-second), with progress lines and an",
+                "ETA. Resumable: the journal merge.journal in the work directory records what is done; after a kill",
+                "or crash run the same command again. Safe while the overlay stays mounted: a file changed during",
+                "the merge is merged again, a new whiteout applied; passes repeat until one finds nothing to do.",
+                "A LOWER entry that cannot be read while building NEWBASE is reported with its path and left out.",
+                "--empty-upper then removes from UPPER what was merged and has not changed since (unmount first),",
+                "so the base can be used on its own.",
+                "",
+                "Examples:",
+                "  holdfast overlay merge /mnt/repaired /srv/healthy/upper --rate 32",
+                "  holdfast overlay merge /mnt/damaged /srv/healthy/upper --into /srv/newbase --empty-upper"
+            },
+            exitCodeList = {
+                "0:merged completely, no errors",
+                "1:could not merge (a layer missing, NEWBASE not empty, journal of another merge, base not writable)",
+                "3:merged, but entries failed (listed on stderr) or kept changing: run the command again"
+            })
+    static final class Merge implements Callable<Integer> {
+        @Mixin
+        ClusterOption cluster;
+
+        @Parameters(index = "0", paramLabel = "LOWER", description = "The base (merged into unless --into).")
+        String lower;
+
+        @Parameters(index = "1", paramLabel = "UPPER", description = "The overlay's upper layer.")
+        String upper;
+
+        @Option(
+                names = "--into",
+                paramLabel = "NEWBASE",
+                description = "Build a new base here (absent or empty) from LOWER + UPPER; LOWER is not written.")
+        String into;
+
+        @Option(
+                names = "--rate",
+                paramLabel = "MiB/s",
+                defaultValue = "16",
+                description = "Content written per second, in MiB (default: ${DEFAULT-VALUE}; 0: no limit).")
+        double rate;
+
+        @Option(
+                names = "--ops-per-second",
+                paramLabel = "N",
+                defaultValue = "1000",
+                description = "Operations on the base per second (default: ${DEFAULT-VALUE}; 0: no limit).")
+        long opsPerSecond;
+
+        @Option(
+                names = "--empty-upper",
+                description = "Once complete, remove from UPPER what was merged and has not changed since.")
+        boolean emptyUpper;
+
+        @Option(
+                names = "--work",
+                paramLabel = "DIR",
+                description = "The overlay's work directory, which holds the journal (default: .NAME.overlay-work "
+                        + "beside UPPER).")
+        String work;
+
+        @Option(
+                names = "--max-passes",
+                paramLabel = "N",
+                defaultValue = "10",
+                description = "Passes over UPPER at most while it keeps changing (default: ${DEFAULT-VALUE}).")
+        int maxPasses;
+
+        @Option(
+                names = "--progress-every",
+                paramLabel = "SECONDS",
+                defaultValue = "2",
+                description = "Seconds between progress lines (default: ${DEFAULT-VALUE}; 0: every operation).")
+        double progressEvery;
+
+        @Override
+        public Integer call() throws Exception {
+            if (!(rate >= 0) || Double.isInfinite(rate) || opsPerSecond < 0 || !(progressEvery >= 0)) {
+                throw new IllegalArgumentException(
+                        "--rate, --ops-per-second and --progress-every must not be " + "negative (0: no limit)");
+            }
+            ClientLogging.quietClient();
+            try (Locations locations = new Locations(cluster::address, cluster.env())) {
+                Path lowerPath = locations.resolve(lower).path();
+                Path upperPath = locations.resolve(upper).path();
+                OverlayMerge.Builder b = OverlayMerge.builder(lowerPath, upperPath)
+                        .bytesPerSecond((long) (rate * (1 << 20)))
+                        .operationsPerSecond(opsPerSecond)
+                        .emptyUpper(emptyUpper)
+                        .maxPasses(maxPasses);
+                if (into != null) {
+                    b.into(locations.resolve(into).path());
+                }
+                if (work != null) {
+                    b.work(locations.resolve(work).path());
+                }
+                MergeLines lines = new MergeLines(System.out, System.err, System::nanoTime, progressEvery);
+                OverlayMerge merge = b.listener(lines).build();
+                MergeReport r;
+                try {
+                    r = merge.run();
+                } catch (IOException e) {
+                    System.err.println("holdfast overlay merge: " + Errors.describe(e) + " (what was done is kept in "
+                            + merge.journal() + "; run again to resume)");
+                    return 1;
+                }
+                System.out.println(MergeLines.summary(r));
+                if (!r.complete()) {
+                    System.err.println("holdfast overlay merge: not complete after " + r.passes() + " passes ("
+                            + (r.stillChanging().isEmpty()
+                                    ? "the last pass still found work"
+                                    : "still changing: " + String.join(", ", r.stillChanging()))
+                            + "); run again");
+                }
+                if (r.errorCount() > 0) {
+                    System.err.println("holdfast overlay merge: " + r.errorCount() + " entries failed:");
+                    for (MergeReport.Problem p : r.errors()) {
+                        System.err.println(
+                                "  " + p.layer() + " " + p.path() + "  " + p.operation() + ": " + p.message());
+                    }
+                    if (r.errorCount() > r.errors().size()) {
+                        System.err.println(
+                                "  ... and " + (r.errorCount() - r.errors().size()) + " more");
+                    }
+                }
+                return r.clean() ? 0 : 3;
+            }
+        }
+    }
+
+    /**
+     * The progress lines of {@code holdfast overlay merge}: one when a pass starts (what it expects to
+     * do), then at most one every interval (files and bytes done of expected, rate, ETA, operations),
+     * problems at once on the error stream. Not thread-safe (called on the merging thread).
+     */
+    static final class MergeLines implements OverlayMerge.ProgressListener {
+        private final PrintStream out;
+        private final PrintStream err;
+        private final LongSupplier nanoClock;
+        private final long everyNanos;
+        private long lastNanos = Long.MIN_VALUE;
+
+        MergeLines(PrintStream out, PrintStream err, LongSupplier nanoClock, double everySeconds) {
+            this.out = out;
+            this.err = err;
+            this.nanoClock = nanoClock;
+            this.everyNanos = (long) (everySeconds * 1e9);
+        }
+
+        @Override
+        public void phaseStarted(MergeProgress p) {
+            out.println(name(p) + ": " + p.filesToDo() + " files, " + Units.size(p.bytesToDo()) + " to write");
+            lastNanos = nanoClock.getAsLong();
+        }
+
+        @Override
+        public void progress(MergeProgress p) {
+            long now = nanoClock.getAsLong();
+            if (now - lastNanos < everyNanos) {
+                return;
+            }
+            lastNanos = now;
+            out.println(line(p));
+        }
+
+        @Override
+        public void problem(MergeReport.Problem p) {
+            err.println("holdfast overlay merge: " + p.layer() + " " + p.path() + ": " + p.operation() + " failed: "
+                    + p.message());
+        }
+
+        private static String name(MergeProgress p) {
+            return switch (p.phase()) {
+                case "lower" -> "copying LOWER";
+                case "empty" -> "emptying UPPER";
+                default -> "pass " + p.pass();
+            };
+        }
+
+        static String line(MergeProgress p) {
+            double seconds = Math.max(p.elapsedNanos(), 1) / 1e9;
+            StringBuilder s = new StringBuilder(name(p)).append(": ");
+            s.append(p.filesDone()).append('/').append(p.filesToDo()).append(" files  ");
+            s.append(Units.size(p.bytesDone())).append('/').append(Units.size(p.bytesToDo()));
+            s.append("  ").append(Units.rate(p.bytesDone() / seconds));
+            long eta = p.etaSeconds();
+            if (eta >= 0) {
+                s.append(String.format(Locale.ROOT, "  ETA %d:%02d", eta / 60, eta % 60));
+            }
+            s.append("  ").append(p.operations()).append(" operations");
+            return s.toString();
+        }
+
+        static String summary(MergeReport r) {
+            StringBuilder s = new StringBuilder();
+            s.append(r.complete() ? "merged into " : "partly merged into ").append(r.target());
+            s.append(String.format(Locale.ROOT, " in %.1f s, %d passes%n", r.elapsedNanos() / 1e9, r.passes()));
+            s.append("  files copied     ").append(r.filesCopied()).append(" (").append(Units.size(r.bytesCopied()));
+            s.append("), hard links ").append(r.linksMade()).append('\n');
+            if (r.lowerFilesCopied() > 0) {
+                s.append("  from LOWER       ").append(r.lowerFilesCopied()).append(" (");
+                s.append(Units.size(r.lowerBytesCopied())).append(")\n");
+            }
+            s.append("  directories      ").append(r.directoriesMade()).append(" made, ");
+            s.append(r.attributeUpdates()).append(" attributes set\n");
+            s.append("  deletes          ").append(r.deletes()).append('\n');
+            s.append("  opaque replaced  ").append(r.opaqueReplacements()).append('\n');
+            s.append("  unchanged        ").append(r.skipped()).append(" (merged before)\n");
+            s.append("  copied again     ").append(r.retries()).append(" (changed while copied)\n");
+            if (r.upperEntriesRemoved() + r.upperEntriesKept() > 0) {
+                s.append("  UPPER emptied    ").append(r.upperEntriesRemoved()).append(" removed, ");
+                s.append(r.upperEntriesKept()).append(" kept (changed since)\n");
+            }
+            s.append("  errors           ").append(r.errorCount());
+            return s.toString();
         }
     }
 }
