@@ -231,7 +231,9 @@ final class PageApplier {
                     moveMarks(f, p);
                     markParent(f);
                     if (sync.existsAtTarget(f)) {
-                        mark(f, Mode.ATTRS); // both names of one file (rename did nothing), or not renamed here
+                        // not renamed here (its new parent is gone at the source by now), or both names of
+                        // one file (rename(2) does nothing): compare what the old name holds
+                        mark(f, Mode.TREE);
                     }
                 }
                 // TREE either way: if the rename was done here, a quick comparison (names, sizes, times)

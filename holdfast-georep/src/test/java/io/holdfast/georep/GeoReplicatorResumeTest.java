@@ -140,6 +140,7 @@ class GeoReplicatorResumeTest {
             }
             r.stop();
             worker.join(TimeUnit.SECONDS.toMillis(30));
+            tree.history.add("-- stopped, position " + recordedIndex());
             assertThat(worker.isAlive()).as("run() returned after stop()").isFalse();
             assertThat(failures).isEmpty();
             assertThat(r.status().phase()).isEqualTo(GeoStatus.Phase.STOPPED);
@@ -147,6 +148,9 @@ class GeoReplicatorResumeTest {
         }
         GeoReplicator last = new GeoReplicator(feed, src, dst, options);
         last.runOnce();
+        if (!Trees.describe(src).equals(Trees.describe(dst))) {
+            System.out.println(String.join("\n", tree.history));
+        }
         assertSameTree(src, dst);
         assertThat(Trees.temporaries(dst)).isEmpty();
         assertThat(last.status().resyncs()).isZero();

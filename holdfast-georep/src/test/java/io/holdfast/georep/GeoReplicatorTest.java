@@ -417,6 +417,20 @@ class GeoReplicatorTest {
     }
 
     @Test
+    void theBandwidthLimitPacesReadsOfTheSource() throws Exception {
+        tree.write("/big", new byte[512 * 1024]);
+        GeoReplicator r = new GeoReplicator(feed, src, dst, options.withBytesPerSecond(512 * 1024));
+
+        long start = System.nanoTime();
+        r.runOnce();
+        long elapsedMillis = (System.nanoTime() - start) / 1_000_000;
+
+        assertSameTree(src, dst);
+        // 512 KiB at 512 KiB/s, less the pacer's first burst of 64 KiB: at least 875 ms
+        assertThat(elapsedMillis).isGreaterThanOrEqualTo(850);
+    }
+
+    @Test
     void badOptionsAreRefused() {
         assertThatThrownBy(() -> GeoOptions.defaults("has space")).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> options.withMaxRecords(0)).isInstanceOf(IllegalArgumentException.class);
