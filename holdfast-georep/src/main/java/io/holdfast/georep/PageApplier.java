@@ -38,6 +38,18 @@ import java.util.TreeMap;
  * the source still shows that inode under it. Otherwise, and for any name that is not a clean
  * absolute path, the page ends with a comparison of the whole tree.
  *
+ * <p>Hard links. A change of a file with several names is one change of all of them, but the
+ * feed names one; and since contents are read ahead of the records, a name may be gone at the
+ * source (and then deleted at the target) before the records that changed the file through it
+ * are applied. So a mark remembers the inode its changes named; when a marked name goes (a delete
+ * in the page, or the source no longer has it) and the file is known to have other names (the
+ * target file has several, the mark came from a LINK, or {@link TargetSync} remembers other names
+ * of that source inode), those names are brought over instead; if none is known, the page ends
+ * with a comparison of the whole tree. The same happens when a file with several names lost one
+ * at the target because the source no longer had it ({@link TargetSync#takeLostLinkedName}), and,
+ * on the last page of a catch-up, when a file brought over has fewer names at the target than at
+ * the source ({@link TargetSync#fewerLinksThanSource}).
+ *
  * <p>Not thread-safe; one per replicator.
  */
 final class PageApplier {
@@ -132,8 +144,8 @@ final class PageApplier {
                     && (m.linkFrom != null
                             || sync.hasOtherLinks(rel)
                             || !sync.peersOf(m.inode).isEmpty())
-                    && !sync.existsAtSource(rel)) {
-                orphan(m); // the name went at the source after the page's records
+                    && sync.sourceInode(rel) != m.inode) {
+                orphan(m); // the name went, or names another file, at the source after the page's records
             }
             try {
                 sync.sync(rel, m.mode, m.linkFrom);

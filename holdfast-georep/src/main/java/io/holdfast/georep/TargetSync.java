@@ -209,9 +209,10 @@ final class TargetSync {
         return t != null && t.isRegularFile() && t.nlink() > 1;
     }
 
-    /** Whether the source has an entry named {@code rel}. */
-    boolean existsAtSource(String rel) throws IOException {
-        return stat(src(rel)) != null;
+    /** The inode number of source entry {@code rel}, or -1 if there is none. */
+    long sourceInode(String rel) throws IOException {
+        FileInfo s = stat(src(rel));
+        return s == null ? -1 : s.inode();
     }
 
     /** Whether the target has an entry named {@code rel}. */
