@@ -12,10 +12,13 @@ public interface GeoListener {
     GeoListener NONE = new GeoListener() {};
 
     /**
-     * A full synchronisation (compare the whole tree) starts.
+     * A full synchronisation, or a comparison of the whole tree at the end of a page, starts.
      *
-     * @param index the feed's applied index it will record when done
-     * @param reason why: "no state at the target", "feed history trimmed", "change of an unknown file"
+     * @param index the feed's applied index a full synchronisation will record when done; for a
+     *     comparison at the end of a page, the position before the page
+     * @param reason why: "no state at the target", "feed history trimmed ...", or, for a comparison
+     *     at the end of a page, "a change the feed's names could not place" (a data change of an
+     *     unknown inode, a name that is not a clean path, a hard link the names could not show)
      */
     default void fullSyncStarted(long index, String reason) {}
 

@@ -95,7 +95,7 @@ public final class GeoReplicator {
         this.sync = new TargetSync(sourceRoot, targetRoot, options, counters);
         this.applier = new PageApplier(sync, () -> {
             counters.treeCompares.incrementAndGet();
-            options.listener().fullSyncStarted(position, "change of an unknown file");
+            options.listener().fullSyncStarted(position, "a change the feed's names could not place");
         });
     }
 

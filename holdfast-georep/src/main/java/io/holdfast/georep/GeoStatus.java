@@ -21,8 +21,8 @@ package io.holdfast.georep;
  * @param links hard links made at the target
  * @param resyncs full synchronisations run (the first one included)
  * @param treeCompares pages that ended with a comparison of the whole tree (a data change of a file
- *     whose name the feed did not give and the replicator did not know, or a name that is not a clean
- *     path)
+ *     whose name the feed did not give and the replicator did not know, a name that is not a clean
+ *     path, or a hard link the feed's names could not show)
  * @param errors failed attempts (retried) and entries skipped
  */
 public record GeoStatus(

@@ -45,8 +45,9 @@ import java.util.Set;
  * temporary name in its target directory ({@value #TEMP_PREFIX} and a number), given its mode,
  * owner, extended attributes and times, forced (if asked), and renamed over the final name: a
  * reader sees the old file or the new one, never a part. Symbolic links and special files are made
- * the same way. The one exception is a file that has several names on both sides (a hard link):
- * its content is rewritten in place so that all its names see it. Every directory whose entries
+ * the same way. A file with several names at the source gets the new copy under the name the feed
+ * gave, and its other names the worker knows (and the source still shows) are then linked to it.
+ * Every directory whose entries
  * the worker changed is remembered; {@link #finishDirectories} then sets its times (deepest
  * first, after its children) and forces it.
  *
@@ -351,9 +352,10 @@ final class TargetSync {
         }
         if (!copy) {
             applyAttrs(rel, dst(rel), s, t);
-        } else if (t != null && t.nlink() > 1 && s.nlink() > 1) {
-            copyInPlace(rel, s, t);
         } else {
+            // Never written in place, even for a file with several names: the target's names of that
+            // file may not be the source's (read ahead of the feed), and a reader must not see a part.
+            // The other names are linked to the new copy just below.
             copyFile(rel, s);
         }
         if (s.nlink() > 1 && s.inode() >= 0) {
@@ -470,15 +472,6 @@ final class TargetSync {
             throw e;
         }
         moveInto(tmp, rel);
-        counters.filesCopied.incrementAndGet();
-    }
-
-    private void copyInPlace(String rel, FileInfo s, FileInfo t) throws IOException {
-        try (SeekableByteChannel out = Files.newByteChannel(dst(rel), StandardOpenOption.WRITE)) {
-            long n = copyContent(rel, out);
-            out.truncate(n);
-        }
-        applyAttrs(rel, dst(rel), s, null); // the write changed the times
         counters.filesCopied.incrementAndGet();
     }
 
