@@ -74,6 +74,8 @@ public final class GeoReplicator {
     private boolean needFullSync;
     private String fullSyncReason;
     private boolean sweepNextPage = true;
+    private boolean compareTreeRecorded;
+    private boolean needTreeCompare;
 
     /** Test hook: runs after a page is applied and before its position is recorded. */
     Runnable beforeRecord = () -> {};
@@ -92,7 +94,7 @@ public final class GeoReplicator {
         this.targetRoot = Objects.requireNonNull(targetRoot, "targetRoot");
         this.options = Objects.requireNonNull(options, "options");
         this.stateFile = new StateFile(targetRoot, options.fsync());
-        this.sync = new TargetSync(sourceRoot, targetRoot, options, counters);
+        this.sync = new TargetSync(sourceRoot, targetRoot, options, counters, this::recordCompareTree);
         this.applier = new PageApplier(sync, () -> {
             counters.treeCompares.incrementAndGet();
             options.listener().fullSyncStarted(position, "a change the feed's names could not place");
@@ -231,6 +233,10 @@ public final class GeoReplicator {
             fullSync();
             return false;
         }
+        if (needTreeCompare) {
+            compareTree();
+            return false;
+        }
         phase = GeoStatus.Phase.TAILING;
         long after = position;
         Response.ChangePage page = source.changes(after, options.maxRecords(), waitMillis);
@@ -287,6 +293,8 @@ public final class GeoReplicator {
             }
             position = s.index();
             commitNanos = s.commitNanos();
+            needTreeCompare = s.compareTree();
+            compareTreeRecorded = s.compareTree();
         }
         stateKnown = true;
     }
@@ -311,8 +319,36 @@ public final class GeoReplicator {
 
     private void record(long index, long commit) throws IOException {
         stateFile.write(new StateFile.State(
-                options.session(), index, commit, nanos(options.clock().instant())));
+                options.session(), index, commit, nanos(options.clock().instant()), false));
         position = index;
         commitNanos = commit;
+        compareTreeRecorded = false;
+    }
+
+    /**
+     * Records, at the current position, that the target must be compared with the whole tree: the
+     * page being applied is about to split a file with several names from names the worker does
+     * not know. Written once; cleared by the next {@link #record}.
+     */
+    private void recordCompareTree() throws IOException {
+        if (compareTreeRecorded || !stateKnown || needFullSync) {
+            return;
+        }
+        stateFile.write(new StateFile.State(
+                options.session(), position, commitNanos, nanos(options.clock().instant()), true));
+        compareTreeRecorded = true;
+    }
+
+    /** A comparison of the whole tree a crash interrupted (the state file says so): done before tailing on. */
+    private void compareTree() throws IOException {
+        phase = GeoStatus.Phase.FULL_SYNC;
+        counters.treeCompares.incrementAndGet();
+        options.listener().fullSyncStarted(position, "a comparison of the whole tree was interrupted");
+        sync.syncTree("");
+        sync.finishDirectories();
+        sync.takeLostLinkedName();
+        record(position, commitNanos);
+        needTreeCompare = false;
+        sweepNextPage = false;
     }
 }

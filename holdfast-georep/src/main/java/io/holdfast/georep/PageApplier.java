@@ -192,7 +192,8 @@ final class PageApplier {
         marks = null;
     }
 
-    private void orphan(Mark m) {
+    private void orphan(Mark m) throws IOException {
+        sync.beforeSplit(); // the target is about to lose what ties the file's names: record the need first
         Set<String> names = orphaned.computeIfAbsent(m.inode, k -> new HashSet<>());
         if (m.linkFrom != null) {
             names.add(m.linkFrom);

@@ -29,6 +29,7 @@ import java.util.zip.CRC32C;
  * index=1234
  * commitNanos=1765000000123456789
  * writtenNanos=1765000000456789012
+ * compareTree=0
  * crc32c=1a2b3c4d
  * </pre>
  *
@@ -44,8 +45,14 @@ final class StateFile {
     /** A state file is a few hundred bytes; anything longer is not one. */
     static final int MAX_BYTES = 4096;
 
-    /** One recorded position. */
-    record State(String session, long index, long commitNanos, long writtenNanos) {}
+    /**
+     * One recorded position.
+     *
+     * @param compareTree whether the target must be compared with the whole source tree before
+     *     tailing on: set before the worker splits a file with several names whose other names it
+     *     does not know (a crash before the comparison must not forget it)
+     */
+    record State(String session, long index, long commitNanos, long writtenNanos, boolean compareTree) {}
 
     private final Path dir;
     private final Path file;
@@ -114,11 +121,16 @@ final class StateFile {
         if (session == null || session.isEmpty()) {
             throw new GeoStateException(name + " is corrupt: no session");
         }
+        String compare = fields.getOrDefault("compareTree", "0");
+        if (!compare.equals("0") && !compare.equals("1")) {
+            throw new GeoStateException(name + " is corrupt: compareTree '" + compare + "'");
+        }
         return new State(
                 session,
                 number(name, fields, "index"),
                 number(name, fields, "commitNanos"),
-                number(name, fields, "writtenNanos"));
+                number(name, fields, "writtenNanos"),
+                compare.equals("1"));
     }
 
     private static long number(String name, Map<String, String> fields, String key) throws GeoStateException {
@@ -140,7 +152,7 @@ final class StateFile {
     static String format(State s) {
         String body = MAGIC + "\n" + "version=" + VERSION + "\n" + "session=" + s.session() + "\n" + "index="
                 + s.index() + "\n" + "commitNanos=" + s.commitNanos() + "\n" + "writtenNanos=" + s.writtenNanos()
-                + "\n";
+                + "\n" + "compareTree=" + (s.compareTree() ? 1 : 0) + "\n";
         return body + "crc32c=" + crc(body) + "\n";
     }
 

@@ -108,7 +108,20 @@ final class TargetSync {
 
     private long tempSeq;
 
-    TargetSync(Path sourceRoot, Path targetRoot, GeoOptions options, Counters counters) {
+    /** Runs before the worker splits a file with several names from names it does not know. */
+    @FunctionalInterface
+    interface SplitHook {
+        void beforeSplit() throws IOException;
+    }
+
+    private final SplitHook splitHook;
+
+    /**
+     * @param splitHook called before a rewrite leaves names of a file at the target that the worker
+     *     cannot relink (the caller records that the tree must be compared, in case of a crash)
+     */
+    TargetSync(Path sourceRoot, Path targetRoot, GeoOptions options, Counters counters, SplitHook splitHook) {
+        this.splitHook = splitHook;
         this.sourceRoot = sourceRoot;
         this.targetRoot = targetRoot;
         this.pacer = options.bytesPerSecond() > 0 ? new Pacer(options.bytesPerSecond()) : null;
@@ -353,6 +366,12 @@ final class TargetSync {
         if (!copy) {
             applyAttrs(rel, dst(rel), s, t);
         } else {
+            if (t != null && t.nlink() > 1 && !inTree && knownNames(rel, s, t) < t.nlink()) {
+                // the copy leaves names of the old file that will not be relinked: compare the tree at
+                // the end of the page, and record first that it must be done (a crash must not forget it)
+                splitHook.beforeSplit();
+                lostLinkedName = true;
+            }
             // Never written in place, even for a file with several names: the target's names of that
             // file may not be the source's (read ahead of the feed), and a reader must not see a part.
             // The other names are linked to the new copy just below.
@@ -361,6 +380,27 @@ final class TargetSync {
         if (s.nlink() > 1 && s.inode() >= 0) {
             linkPeersTo(rel, s);
         }
+    }
+
+    /** Records (through the hook) that the tree must be compared, before a change that needs it. */
+    void beforeSplit() throws IOException {
+        splitHook.beforeSplit();
+    }
+
+    /** How many names of target file {@code t} (at {@code rel}) the worker knows and will relink: rel and peers. */
+    private int knownNames(String rel, FileInfo s, FileInfo t) throws IOException {
+        int n = 1;
+        for (String peer : peersOf(s.inode())) {
+            if (peer.equals(rel)) {
+                continue;
+            }
+            FileInfo ps = stat(src(peer));
+            FileInfo pt = stat(dst(peer));
+            if (ps != null && ps.inode() == s.inode() && pt != null && sameFile(pt, t)) {
+                n++;
+            }
+        }
+        return n;
     }
 
     /** Makes every other remembered name of {@code s}'s inode that the source still shows a link to {@code rel}. */
@@ -710,8 +750,9 @@ final class TargetSync {
         if (t == null) {
             return false;
         }
-        if (ahead && !lostLinkedName) {
-            lostLinkedName = containsLinkedFile(d, t);
+        if (ahead && !lostLinkedName && !inTree && containsLinkedFile(d, t)) {
+            splitHook.beforeSplit(); // recorded first: a crash must not forget the comparison
+            lostLinkedName = true;
         }
         if (t.isDirectory()) {
             List<IOException> failures = new ArrayList<>();

@@ -92,6 +92,36 @@ class GeoReplicatorResumeTest {
     }
 
     @Test
+    void aCrashAfterSplittingAHardLinkedFileIsFollowedByAComparisonOfTheTree() throws Exception {
+        tree.write("/x", "old content");
+        tree.link("/x", "/y");
+        tree.write("/z", "another file");
+        new GeoReplicator(feed, src, dst, options).runOnce();
+        long before = recordedIndex();
+
+        tree.append("/x", ", new through x", false); // y shares it
+        tree.rename("/z", "/x"); // x names another file now: only y is left of the changed one
+        GeoReplicator crashing = new GeoReplicator(feed, src, dst, options); // knows no names of the file
+        crashing.beforeRecord = () -> {
+            throw new Crash();
+        };
+        assertThatThrownBy(crashing::runOnce).isInstanceOf(Crash.class);
+        StateFile.State state = new StateFile(dst, false).read();
+        assertThat(state.index()).isEqualTo(before);
+        assertThat(state.compareTree())
+                .as("the need to compare was recorded before the split")
+                .isTrue();
+
+        GeoReplicator resumed = new GeoReplicator(feed, src, dst, options);
+        resumed.runOnce();
+
+        assertSameTree(src, dst);
+        assertThat(Files.readString(dst.resolve("y"))).isEqualTo("old content, new through x");
+        assertThat(resumed.status().treeCompares()).isEqualTo(1);
+        assertThat(new StateFile(dst, false).read().compareTree()).isFalse();
+    }
+
+    @Test
     void aCrashDuringTheFirstFullSyncStartsItAgain() throws Exception {
         for (int i = 0; i < 10; i++) {
             tree.write("/f" + i, "file " + i);

@@ -396,12 +396,13 @@ class GeoReplicatorTest {
                 .hasMessageContaining("corrupt");
 
         Files.writeString(
-                state, StateFile.format(new StateFile.State("test", 1, 2, 3)).replace("version=1", "version=2"));
+                state,
+                StateFile.format(new StateFile.State("test", 1, 2, 3, false)).replace("version=1", "version=2"));
         assertThatThrownBy(() -> StateFile.parse("s", Files.readString(state)))
                 .isInstanceOf(GeoStateException.class)
                 .hasMessageContaining("corrupt"); // the checksum no longer fits
         String newer = "holdfast-georep-state\nversion=2\nsession=test\nindex=1\ncommitNanos=2\nwrittenNanos=3\n";
-        assertThat(StateFile.parse("s", StateFile.format(new StateFile.State("test", 1, 2, 3)))
+        assertThat(StateFile.parse("s", StateFile.format(new StateFile.State("test", 1, 2, 3, false)))
                         .index())
                 .isEqualTo(1);
         assertThatThrownBy(() -> StateFile.parse("s", withCrc(newer)))
