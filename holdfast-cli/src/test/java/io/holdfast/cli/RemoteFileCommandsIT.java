@@ -9,13 +9,17 @@ import io.holdfast.fuse.FuseMount;
 import io.holdfast.testkit.MiniCluster;
 import io.holdfast.transport.Role;
 import java.io.IOException;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystem;
+import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
@@ -335,5 +339,59 @@ class RemoteFileCommandsIT {
                 .noneMatch(l -> l.contains(" create "));
         assertThat(holdfast("watch", "w:/watch", "--format", "xml").exit()).isEqualTo(2);
         assertThat(holdfast("watch", "no-such-volume", "--once").exit()).isEqualTo(1);
+    }
+
+    /**
+     * {@code holdfast georep}: a session made, run once to catch up, its status, then run in the
+     * foreground while files arrive, and stopped with {@code georep stop}.
+     */
+    @Test
+    void georepReplicatesAVolumeToADirectoryAndStopsWhenAsked() throws Exception {
+        Path sessions = tmp.resolve("sessions");
+        Path target = tmp.resolve("dr");
+        ok("mkdir", "-p", "v:/georep/a");
+        ok("put", Files.writeString(tmp.resolve("one"), "one").toString(), "v:/georep/a/one");
+        String[] where = {"--sessions", sessions.toString()};
+        ok(concat(new String[] {"georep", "create", "dr1", "v", target.toString()}, where));
+        assertThat(holdfast(concat(new String[] {"georep", "create", "dr1", "v", target.toString()}, where))
+                        .exit())
+                .as("a second session of the same name: a usage error")
+                .isEqualTo(2);
+        Cli once = Cli.run(concat(new String[] {"georep", "start", "dr1", "--once"}, where));
+        assertThat(once.exit()).as(once.err()).isZero();
+        assertThat(Files.readString(target.resolve("georep/a/one"))).isEqualTo("one");
+        assertThat(Cli.run(concat(new String[] {"georep", "status", "dr1"}, where))
+                        .out())
+                .contains("position: index", "0 entries behind");
+        assertThat(Cli.run(concat(new String[] {"georep", "list"}, where)).out())
+                .contains("dr1\tv@" + address);
+
+        // on a thread of its own: the common pool (one thread on two cores) is the client's too
+        CompletableFuture<Cli> running = new CompletableFuture<>();
+        Thread.ofPlatform()
+                .daemon()
+                .start(() -> running.complete(Cli.run(concat(new String[] {"georep", "start", "dr1"}, where))));
+        // another client changes the volume meanwhile (Cli.run is held by the running worker's thread)
+        try (FileSystem other = FileSystems.newFileSystem(
+                URI.create("holdfast://" + cluster.addresses().get(1) + "/v"), cluster.clientEnv())) {
+            Files.writeString(other.getPath("/georep/a/two"), "two");
+            Files.move(other.getPath("/georep/a"), other.getPath("/georep/b"));
+        }
+        MiniCluster.await(
+                Duration.ofSeconds(60),
+                () -> Files.exists(target.resolve("georep/b/two")),
+                "the second file at the target under its new directory name");
+        assertThat(Main.run(concat(new String[] {"georep", "stop", "dr1"}, where)))
+                .isZero();
+        Cli stopped = running.get(60, TimeUnit.SECONDS);
+        assertThat(stopped.exit()).as(stopped.err()).isZero();
+        assertThat(Files.exists(target.resolve("georep/a"))).isFalse();
+        assertThat(Files.readString(target.resolve("georep/b/one"))).isEqualTo("one");
+    }
+
+    private static String[] concat(String[] a, String[] b) {
+        String[] all = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, all, a.length, b.length);
+        return all;
     }
 }

@@ -10,6 +10,7 @@ import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -79,6 +80,26 @@ public final class GeoReplicator {
 
     /** Test hook: runs after a page is applied and before its position is recorded. */
     Runnable beforeRecord = () -> {};
+
+    /**
+     * A position recorded at a target: the session that recorded it, the last feed index applied,
+     * the commit time of that change and when it was recorded (both nanoseconds since the epoch).
+     */
+    public record Recorded(String session, long index, long commitNanos, long writtenNanos) {}
+
+    /**
+     * The position recorded at {@code targetRoot}, if any (for status displays; it does not lock
+     * anything: a running replicator may record a newer one at any time).
+     *
+     * @throws GeoStateException if the state file is corrupt or too new
+     * @throws IOException if it cannot be read
+     */
+    public static Optional<Recorded> recorded(Path targetRoot) throws IOException {
+        StateFile.State s = new StateFile(targetRoot, false).read();
+        return s == null
+                ? Optional.empty()
+                : Optional.of(new Recorded(s.session(), s.index(), s.commitNanos(), s.writtenNanos()));
+    }
 
     /**
      * A replicator; nothing is read or written until {@link #runOnce()} or {@link #run()}.
