@@ -2,6 +2,9 @@ package io.holdfast.cli;
 
 import io.holdfast.bench.Lsyncd;
 import io.holdfast.bench.ReplicationLag;
+import io.holdfast.georep.GeoOptions;
+import io.holdfast.georep.GeoReplicator;
+import io.holdfast.mirror.LocalChangeSource;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -29,13 +32,14 @@ import picocli.CommandLine.Option;
             "source directory at each --rates for --seconds, while a replicator copies the tree to a target",
             "directory; per message, the time from its rename at the source to its arrival at the target.",
             "Prints one line per rate: delivered, achieved rate, arrived, lag p50/p99/max in milliseconds.",
-            "Replicators: lsyncd (Debian package lsyncd with rsync; default.rsync with --delay-seconds).",
+            "Replicators: lsyncd (Debian package lsyncd with rsync; default.rsync with --delay-seconds) and",
+            "mirror (holdfast mirror in this process: fanotify as root, else inotify).",
             "",
             "Example:  holdfast bench lag --replicator lsyncd --rates 5,200,1000 --seconds 60"
         },
         exitCodeList = {"1:the replicator could not start, or writing the source failed"})
 final class LagBenchCommand implements Callable<Integer> {
-    @Option(names = "--replicator", paramLabel = "NAME", description = "lsyncd (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--replicator", paramLabel = "NAME", description = "lsyncd or mirror (default: ${DEFAULT-VALUE}).")
     String replicator = "lsyncd";
 
     @Option(
@@ -123,7 +127,32 @@ final class LagBenchCommand implements Callable<Integer> {
         return switch (replicator) {
             case "lsyncd" ->
                 Lsyncd.start(source, target, dir.resolve("lsyncd"), Duration.ofMillis(Math.round(delaySeconds * 1000)));
-            default -> throw new IllegalArgumentException("--replicator must be lsyncd, not " + replicator);
+            case "mirror" -> mirror(source, target);
+            default -> throw new IllegalArgumentException("--replicator must be lsyncd or mirror, not " + replicator);
+        };
+    }
+
+    /** {@code holdfast mirror} in this process: the capture and the worker, stopped on close. */
+    private static AutoCloseable mirror(Path source, Path target) throws IOException {
+        Files.createDirectories(target);
+        LocalChangeSource capture = LocalChangeSource.open(source.toRealPath());
+        GeoReplicator r = new GeoReplicator(
+                new MirrorCommand.Restartable(capture),
+                source.toRealPath(),
+                target.toRealPath(),
+                GeoOptions.defaults("lag-bench").withWaitMillis(500));
+        Thread worker = Thread.ofPlatform().daemon().name("lag-bench-mirror").start(() -> {
+            try {
+                r.run();
+            } catch (IOException | InterruptedException e) {
+                System.err.println("mirror stopped: " + e);
+            }
+        });
+        return () -> {
+            r.stop();
+            worker.join(30_000);
+            capture.close();
+            System.err.println("  " + GeorepCommands.line(r.status()));
         };
     }
 

@@ -65,6 +65,7 @@ public final class Main implements Runnable {
         m.put("nbd", NbdCommands.class);
         m.put("watch", WatchCommand.class);
         m.put("georep", GeorepCommands.class);
+        m.put("mirror", MirrorCommand.class);
         m.put("bench", BenchCommand.class);
         m.put("startup-training", StartupTrainingCommand.class); // hidden: the launcher's start-up cache
         m.put("help", CommandLine.HelpCommand.class);

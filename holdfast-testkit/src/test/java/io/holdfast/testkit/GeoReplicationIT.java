@@ -77,6 +77,9 @@ class GeoReplicationIT {
 
     private static void assertSameTree(Path a, Path b) throws Exception {
         Map<String, String> want = TreeWorkload.describe(a, STATE);
+        long files = want.values().stream().filter(v -> v.startsWith("file ")).count();
+        System.out.println("comparing " + want.size() + " entries, " + files + " of them files");
+        assertThat(files).as("the workload made files").isPositive();
         assertThat(TreeWorkload.describe(b, STATE)).as("seed %d", SEED).isEqualTo(want);
     }
 

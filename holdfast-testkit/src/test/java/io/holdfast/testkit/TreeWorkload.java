@@ -81,12 +81,12 @@ final class TreeWorkload {
         operations++;
         int op = random.nextInt(100);
         Path file = anyFile();
-        if (op < 10 || file == null) {
+        if (op < 10) {
             Path d = anyDir().resolve("d" + names++);
             Files.createDirectory(d);
             return "mkdir " + d;
         }
-        if (op < 35) {
+        if (op < 35 || file == null) {
             Path f = anyDir().resolve("f" + names++);
             Files.write(f, bytes(random.nextInt(4) == 0 ? 200_000 : 5_000));
             return "create " + f;
@@ -131,7 +131,7 @@ final class TreeWorkload {
         }
         if (op < 73) {
             Path link = anyDir().resolve("s" + names++);
-            Files.createSymbolicLink(link, Path.of("target-" + names));
+            Files.createSymbolicLink(link, link.getFileSystem().getPath("target-" + names));
             return "symlink " + link;
         }
         if (op < 83) {
