@@ -339,6 +339,7 @@ class RemoteFileCommandsIT {
                 .noneMatch(l -> l.contains(" create "));
         assertThat(holdfast("watch", "w:/watch", "--format", "xml").exit()).isEqualTo(2);
         assertThat(holdfast("watch", "no-such-volume", "--once").exit()).isEqualTo(1);
+        ok("rm", "-r", "w:/watch", "w:/elsewhere"); // the other tests expect an empty volume
     }
 
     /**
@@ -387,6 +388,7 @@ class RemoteFileCommandsIT {
         assertThat(stopped.exit()).as(stopped.err()).isZero();
         assertThat(Files.exists(target.resolve("georep/a"))).isFalse();
         assertThat(Files.readString(target.resolve("georep/b/one"))).isEqualTo("one");
+        ok("rm", "-r", "v:/georep"); // the other tests expect an empty volume
     }
 
     private static String[] concat(String[] a, String[] b) {
