@@ -110,6 +110,15 @@ final class GeorepCommands {
         }
     }
 
+    /** The options of the commands that name a session. */
+    abstract static class SessionArgument {
+        @Mixin
+        Sessions sessions;
+
+        @Parameters(index = "0", paramLabel = "NAME", description = "The session.")
+        String name;
+    }
+
     /**
      * One session.
      *
@@ -224,12 +233,7 @@ final class GeorepCommands {
                 "",
                 "Example:  holdfast georep start mail-dr"
             })
-    static final class Start implements Callable<Integer> {
-        @Mixin
-        Sessions sessions;
-
-        @Parameters(index = "0", paramLabel = "NAME", description = "The session.")
-        String name;
+    static final class Start extends SessionArgument implements Callable<Integer> {
 
         @Option(names = "--once", description = "Catch up with the feed, then exit.")
         boolean once;
@@ -259,46 +263,14 @@ final class GeorepCommands {
                     out.println(line(r.status()));
                     return ExitCodes.OK;
                 }
-                String volumeAt = s.volume() + " at " + s.cluster();
-                Path target = s.target();
-                Thread worker = Thread.ofPlatform()
-                        .name("holdfast-georep-" + name)
-                        .start(() -> {
-                            try {
-                                r.run();
-                            } catch (Exception e) {
-                                System.err.println("holdfast georep: " + name + " stopped: " + e.getMessage());
-                            }
-                        });
-                Serve.run("holdfast-georep-stop", new Serve.Served() {
-                    long lastLine = System.nanoTime();
-
-                    @Override
-                    public void ready() {
-                        out.println("georep " + name + ": " + volumeAt + " -> " + target
-                                + " running; Ctrl-C or 'holdfast georep stop " + name + "' stops it");
-                    }
-
-                    @Override
-                    public boolean ended() {
-                        if (System.nanoTime() - lastLine > TimeUnit.SECONDS.toNanos(10)) {
-                            out.println(line(r.status()));
-                            lastLine = System.nanoTime();
-                        }
-                        try {
-                            return !worker.isAlive() || sessions.load(name).stopped();
-                        } catch (IOException e) {
-                            return false;
-                        }
-                    }
-
-                    @Override
-                    public void close() throws Exception {
-                        r.stop();
-                        worker.join(TimeUnit.SECONDS.toMillis(30));
-                        out.println(line(r.status()));
-                    }
-                });
+                String announcement = "georep " + name + ": " + s.volume() + " at " + s.cluster() + " -> " + s.target()
+                        + " running; Ctrl-C or 'holdfast georep stop " + name + "' stops it";
+                serve(
+                        "holdfast-georep-" + name,
+                        r,
+                        announcement,
+                        () -> sessions.load(name).stopped(),
+                        out);
                 return ExitCodes.OK;
             }
         }
@@ -308,12 +280,7 @@ final class GeorepCommands {
             name = "stop",
             mixinStandardHelpOptions = true,
             description = {"Ask the session's running worker to stop (within a second or two); 'start' resumes it."})
-    static final class Stop implements Callable<Integer> {
-        @Mixin
-        Sessions sessions;
-
-        @Parameters(index = "0", paramLabel = "NAME", description = "The session.")
-        String name;
+    static final class Stop extends SessionArgument implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
@@ -331,12 +298,7 @@ final class GeorepCommands {
                 "feed's applied index at the source, and the lag (entries; seconds since the commit time of the",
                 "last change applied, while the source has newer entries)."
             })
-    static final class Status implements Callable<Integer> {
-        @Mixin
-        Sessions sessions;
-
-        @Parameters(index = "0", paramLabel = "NAME", description = "The session.")
-        String name;
+    static final class Status extends SessionArgument implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
@@ -395,6 +357,56 @@ final class GeorepCommands {
             lines.forEach(System.out::println);
             return ExitCodes.OK;
         }
+    }
+
+    /** Whether a stop was asked for; a failure to tell counts as no. */
+    @FunctionalInterface
+    interface StopAsked {
+        boolean asked() throws IOException;
+    }
+
+    /**
+     * Runs {@code r} on a thread of its own in the foreground ({@link Serve}) until Ctrl-C,
+     * SIGTERM, {@code stopAsked} or the worker's end (a failure it does not retry); prints
+     * {@code announcement}, then the status every 10 s and once stopped.
+     */
+    static void serve(String thread, GeoReplicator r, String announcement, StopAsked stopAsked, PrintStream out)
+            throws InterruptedException {
+        Thread worker = Thread.ofPlatform().name(thread).start(() -> {
+            try {
+                r.run();
+            } catch (Exception e) {
+                System.err.println("holdfast: " + r.status().session() + " stopped: " + e.getMessage());
+            }
+        });
+        Serve.run(thread + "-stop", new Serve.Served() {
+            long lastLine = System.nanoTime();
+
+            @Override
+            public void ready() {
+                out.println(announcement);
+            }
+
+            @Override
+            public boolean ended() {
+                if (System.nanoTime() - lastLine > TimeUnit.SECONDS.toNanos(10)) {
+                    out.println(line(r.status()));
+                    lastLine = System.nanoTime();
+                }
+                try {
+                    return !worker.isAlive() || stopAsked.asked();
+                } catch (IOException e) {
+                    return false;
+                }
+            }
+
+            @Override
+            public void close() throws Exception {
+                r.stop();
+                worker.join(TimeUnit.SECONDS.toMillis(30));
+                out.println(line(r.status()));
+            }
+        });
     }
 
     static String line(GeoStatus s) {

@@ -13,7 +13,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -86,38 +85,13 @@ final class MirrorCommand implements Callable<Integer> {
                 out.println(GeorepCommands.line(r.status()));
                 return ExitCodes.OK;
             }
-            Thread worker = Thread.ofPlatform().name("holdfast-mirror").start(() -> {
-                try {
-                    r.run();
-                } catch (Exception e) {
-                    System.err.println("holdfast mirror: stopped: " + e.getMessage());
-                }
-            });
-            Serve.run("holdfast-mirror-stop", new Serve.Served() {
-                long lastLine = System.nanoTime();
-
-                @Override
-                public void ready() {
-                    out.println("mirroring " + root + " -> " + to + " ("
-                            + capture.getClass().getSimpleName() + "); Ctrl-C stops it");
-                }
-
-                @Override
-                public boolean ended() {
-                    if (System.nanoTime() - lastLine > TimeUnit.SECONDS.toNanos(10)) {
-                        out.println(GeorepCommands.line(r.status()));
-                        lastLine = System.nanoTime();
-                    }
-                    return !worker.isAlive();
-                }
-
-                @Override
-                public void close() throws Exception {
-                    r.stop();
-                    worker.join(TimeUnit.SECONDS.toMillis(30));
-                    out.println(GeorepCommands.line(r.status()));
-                }
-            });
+            GeorepCommands.serve(
+                    "holdfast-mirror",
+                    r,
+                    "mirroring " + root + " -> " + to + " ("
+                            + capture.getClass().getSimpleName() + "); Ctrl-C stops it",
+                    () -> false,
+                    out);
             return ExitCodes.OK;
         }
     }

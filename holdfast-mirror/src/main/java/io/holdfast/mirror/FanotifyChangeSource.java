@@ -303,19 +303,9 @@ public final class FanotifyChangeSource implements LocalChangeSource {
         }
         closing = true;
         queue.close();
-        boolean interrupted = false;
-        while (reader.isAlive()) {
-            try {
-                reader.join();
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
+        NotifyNative.joinUninterruptibly(reader);
         NotifyNative.close(fanFd);
         NotifyNative.close(rootFd);
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
     }
 
     private void readLoop() {

@@ -201,18 +201,8 @@ public final class InotifyChangeSource implements LocalChangeSource {
         }
         closing = true;
         queue.close();
-        boolean interrupted = false;
-        while (reader.isAlive()) {
-            try {
-                reader.join();
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
+        NotifyNative.joinUninterruptibly(reader);
         NotifyNative.close(fd);
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
     }
 
     private void readLoop() {

@@ -384,4 +384,22 @@ final class NotifyNative {
     static IOException failure(String call, int errno) {
         return new IOException(call + " failed: " + describe(errno));
     }
+
+    /**
+     * Waits for {@code t} to end, however often this thread is interrupted meanwhile (a reader
+     * thread must be gone before its descriptors are closed), then restores the interrupt.
+     */
+    static void joinUninterruptibly(Thread t) {
+        boolean interrupted = false;
+        while (t.isAlive()) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
 }
