@@ -125,13 +125,21 @@ final class GeorepCommands {
      * @param stopped set by {@code georep stop}: a running worker stops, and {@code start} clears it
      */
     record Session(
-            String name, String cluster, String tls, String volume, Path target, long bytesPerSecond, boolean stopped) {
+            String name,
+            String cluster,
+            String tls,
+            boolean insecure,
+            String volume,
+            Path target,
+            long bytesPerSecond,
+            boolean stopped) {
         static Session of(String name, Properties p) {
             String tls = p.getProperty("tls", "");
             return new Session(
                     name,
                     p.getProperty("cluster"),
                     tls,
+                    Boolean.parseBoolean(p.getProperty("insecure", "false")),
                     p.getProperty("volume"),
                     Path.of(p.getProperty("target")),
                     Long.parseLong(p.getProperty("bytesPerSecond", "0")),
@@ -142,6 +150,7 @@ final class GeorepCommands {
             Properties p = new Properties();
             p.setProperty("cluster", cluster);
             p.setProperty("tls", tls);
+            p.setProperty("insecure", Boolean.toString(insecure));
             p.setProperty("volume", volume);
             p.setProperty("target", target.toString());
             p.setProperty("bytesPerSecond", Long.toString(bytesPerSecond));
@@ -150,13 +159,14 @@ final class GeorepCommands {
         }
 
         Session withStopped(boolean s) {
-            return new Session(name, cluster, tls, volume, target, bytesPerSecond, s);
+            return new Session(name, cluster, tls, insecure, volume, target, bytesPerSecond, s);
         }
 
         ClusterOption clusterOption() {
             ClusterOption c = new ClusterOption();
             c.cluster = cluster;
             c.tls = tls.isEmpty() ? null : Path.of(tls);
+            c.insecure = insecure;
             return c;
         }
     }
@@ -213,6 +223,7 @@ final class GeorepCommands {
                     name,
                     cluster.address(),
                     cluster.tls == null ? "" : cluster.tls.toAbsolutePath().toString(),
+                    cluster.insecure,
                     volume,
                     t,
                     Math.round(bandwidthMiB * (1 << 20)),
@@ -248,6 +259,7 @@ final class GeorepCommands {
                 sessions.save(s);
             }
             ClusterOption c = s.clusterOption();
+            ClientProcess.prepare();
             Map<String, Object> env = new HashMap<>(c.env());
             try (HoldfastClient client = HoldfastClient.connect(host(s.cluster()), port(s.cluster()), env);
                     FileSystem fs = FileSystems.newFileSystem(
