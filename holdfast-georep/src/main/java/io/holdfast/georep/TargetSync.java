@@ -274,10 +274,19 @@ final class TargetSync {
         if (!ensureParent(rel)) {
             return; // the source's parent went away meanwhile: a later change removes rel too
         }
-        if (linkFrom != null && s.isRegularFile()) {
-            linkIfStillLinked(rel, s, linkFrom);
+        try {
+            if (linkFrom != null && s.isRegularFile()) {
+                linkIfStillLinked(rel, s, linkFrom);
+            }
+            syncEntry(rel, s, mode);
+        } catch (NoSuchFileException e) {
+            if (stat(src(rel)) != null) {
+                throw e;
+            }
+            // renamed or removed at the source while it was read (a maildir's tmp/N): a later record
+            // of the feed says so; not a failure to retry the page for
+            deleteTarget(rel, true);
         }
-        syncEntry(rel, s, mode);
     }
 
     private void linkIfStillLinked(String rel, FileInfo s, String linkFrom) throws IOException {
