@@ -95,14 +95,6 @@ final class RaftVolumeService implements VolumeService {
      * follower.
      */
     private final RaftClient readClient;
-    /** Builds {@link #diagnosticsClient}. */
-    private final Supplier<RaftClient> newDiagnosticsClient;
-    /**
-     * The client for {@link #queryMember} (guarded by this, built on first use): like the read client,
-     * but one attempt may take the whole deadline, since a member's digest of a large brick takes
-     * longer than a read's 1 s.
-     */
-    private RaftClient diagnosticsClient;
 
     private final List<RaftPeerId> members;
     private final Duration deadline;
@@ -124,8 +116,6 @@ final class RaftVolumeService implements VolumeService {
      * @param newClient builds the client for mutations and reads from the leader (retrying), on
      *     first use
      * @param readClient the client for reads pinned to a member (not retrying)
-     * @param newDiagnosticsClient builds the client for per-member diagnostics (not retrying, one
-     *     attempt as long as the deadline), on first use
      * @param spreadReads true to spread reads round-robin over the members; false to keep to one,
      *     chosen at random, for a short-lived client
      */
@@ -133,7 +123,6 @@ final class RaftVolumeService implements VolumeService {
             String name,
             Supplier<RaftClient> newClient,
             RaftClient readClient,
-            Supplier<RaftClient> newDiagnosticsClient,
             List<RaftPeer> members,
             Duration deadline,
             boolean spreadReads,
@@ -142,7 +131,6 @@ final class RaftVolumeService implements VolumeService {
         this.logFormat = logFormat;
         this.newClient = newClient;
         this.readClient = readClient;
-        this.newDiagnosticsClient = newDiagnosticsClient;
         this.members = members.stream().map(RaftPeer::getId).toList();
         this.deadline = deadline;
         this.spreadReads = spreadReads;
@@ -276,7 +264,7 @@ final class RaftVolumeService implements VolumeService {
         CompletableFuture<RaftClientReply> sent = CompletableFuture.supplyAsync(
                 () -> {
                     try {
-                        return diagnosticsClient().io().sendStaleRead(m, 0, member);
+                        return readClient.io().sendStaleRead(m, 0, member);
                     } catch (IOException e) {
                         throw new CompletionException(e);
                     }
@@ -401,16 +389,6 @@ final class RaftVolumeService implements VolumeService {
         return finish(feedClient().async().sendReadOnlyNonLinearizable(m), "change feed read");
     }
 
-    private synchronized RaftClient diagnosticsClient() {
-        if (diagnosticsClient == null) {
-            diagnosticsClient = newDiagnosticsClient.get();
-            if (closed) {
-                RaftClients.closeQuietly(diagnosticsClient);
-            }
-        }
-        return diagnosticsClient;
-    }
-
     private synchronized RaftClient feedClient() {
         if (feedClient == null) {
             feedClient = built();
@@ -455,9 +433,6 @@ final class RaftVolumeService implements VolumeService {
             }
             if (feedClient != null) {
                 RaftClients.closeQuietly(feedClient);
-            }
-            if (diagnosticsClient != null) {
-                RaftClients.closeQuietly(diagnosticsClient);
             }
         }
     }
