@@ -333,11 +333,13 @@ final class Overlay {
         return rel.isEmpty() ? lowerRoot : lowerRoot.resolve(rel);
     }
 
-    private static String child(String rel, String name) {
+    /** {@code rel/name}, or {@code name} under the root ({@code rel} empty); shared with {@link OverlayMerge}. */
+    static String child(String rel, String name) {
         return rel.isEmpty() ? name : rel + "/" + name;
     }
 
-    private static String parentOf(String rel) {
+    /** The parent of layer-relative path {@code rel} ({@code ""} for the root's children). */
+    static String parentOf(String rel) {
         int i = rel.lastIndexOf('/');
         return i < 0 ? "" : rel.substring(0, i);
     }

@@ -492,15 +492,6 @@ public final class OverlayMerge {
         return rel.isEmpty() ? target : target.resolve(rel);
     }
 
-    private static String child(String rel, String name) {
-        return rel.isEmpty() ? name : rel + "/" + name;
-    }
-
-    private static String parentOf(String rel) {
-        int i = rel.lastIndexOf('/');
-        return i < 0 ? "" : rel.substring(0, i);
-    }
-
     /** The temporary name beside {@code p}: {@value #TEMP_PREFIX}NAME, or a hash of NAME if that is too long. */
     static Path tempFor(Path p) {
         String name = p.getFileName().toString();
@@ -650,7 +641,7 @@ public final class OverlayMerge {
     private void scanUpper(String rel, long[] counts, int depth) {
         try {
             for (String name : names(upperPath(rel))) {
-                String c = child(rel, name);
+                String c = Overlay.child(rel, name);
                 Attrs a = statOrNull(upperPath(c));
                 if (a == null || a.isWhiteout()) {
                     continue;
@@ -678,7 +669,7 @@ public final class OverlayMerge {
         }
         try {
             for (String name : names(lowerPath(rel))) {
-                String c = child(rel, name);
+                String c = Overlay.child(rel, name);
                 if (journal.lowerDone(c)) {
                     continue;
                 }
@@ -915,7 +906,7 @@ public final class OverlayMerge {
                 return;
             }
             for (String name : names) {
-                deleteTree(child(rel, name));
+                deleteTree(Overlay.child(rel, name));
             }
         }
         operation("delete", rel);
@@ -962,7 +953,7 @@ public final class OverlayMerge {
         }
         boolean ok = true;
         for (String name : names) {
-            String c = child(rel, name);
+            String c = Overlay.child(rel, name);
             if (journal.lowerDone(c)) {
                 continue;
             }
@@ -1094,7 +1085,7 @@ public final class OverlayMerge {
         Map<String, Attrs> entries = new HashMap<>();
         List<String> whiteouts = new ArrayList<>(); // names of the upper entries that are whiteouts
         for (String name : names) {
-            String c = child(rel, name);
+            String c = Overlay.child(rel, name);
             if (format == WhiteoutFormat.AUFS && name.startsWith(Overlay.WH_PREFIX)) {
                 if (!name.equals(Overlay.WH_OPAQUE)) {
                     whiteouts.add(name);
@@ -1129,7 +1120,7 @@ public final class OverlayMerge {
             }
             for (String name : old) {
                 if (!entries.containsKey(name) && !name.startsWith(TEMP_PREFIX)) {
-                    deleteTree(child(rel, name));
+                    deleteTree(Overlay.child(rel, name));
                     deletes++;
                 }
             }
@@ -1138,13 +1129,13 @@ public final class OverlayMerge {
             did = true;
         }
         for (String name : whiteouts) {
-            String whRel = child(rel, name);
+            String whRel = Overlay.child(rel, name);
             seen.add(whRel);
             String victimName = format == WhiteoutFormat.AUFS ? name.substring(Overlay.WH_PREFIX.length()) : name;
             if (entries.containsKey(victimName)) {
                 continue; // an upper entry of that name wins (a stale aufs whiteout)
             }
-            String victim = child(rel, victimName);
+            String victim = Overlay.child(rel, victimName);
             Attrs ta;
             try {
                 ta = statOrNull(targetPath(victim));
@@ -1163,7 +1154,7 @@ public final class OverlayMerge {
             }
         }
         for (String name : new TreeSet<>(entries.keySet())) {
-            String c = child(rel, name);
+            String c = Overlay.child(rel, name);
             seen.add(c);
             Attrs a = entries.get(name);
             did |= a.isDirectory() ? mergeDirectory(c) : mergeFile(c, a);
@@ -1327,7 +1318,7 @@ public final class OverlayMerge {
                     deleteTree(rel);
                     deletes++;
                     did = true;
-                    parents.add(parentOf(rel));
+                    parents.add(Overlay.parentOf(rel));
                 }
             }
             journal.gone(rel);
@@ -1341,7 +1332,7 @@ public final class OverlayMerge {
     }
 
     private boolean underIncomplete(String rel) {
-        for (String p = rel; ; p = parentOf(p)) {
+        for (String p = rel; ; p = Overlay.parentOf(p)) {
             if (incomplete.contains(p)) {
                 return true;
             }
