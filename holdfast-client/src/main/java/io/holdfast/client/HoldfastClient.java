@@ -415,6 +415,7 @@ public final class HoldfastClient implements AutoCloseable {
                 name,
                 () -> clients.newClient(group, false),
                 clients.newClient(group, true),
+                () -> clients.withRequestTimeout(deadline).newClient(group, true),
                 new ArrayList<>(group.getPeers()),
                 deadline,
                 !shortLived,

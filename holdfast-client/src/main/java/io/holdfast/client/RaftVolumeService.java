@@ -31,6 +31,7 @@ import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.protocol.exceptions.TimeoutIOException;
 import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
 
 /**
@@ -95,6 +96,14 @@ final class RaftVolumeService implements VolumeService {
      * follower.
      */
     private final RaftClient readClient;
+    /** Builds {@link #diagnosticsClient}. */
+    private final Supplier<RaftClient> newDiagnosticsClient;
+    /**
+     * The client for {@link #queryMember} (guarded by this, built on first use): like the read client,
+     * but one attempt may take the whole deadline, since a member's digest of a large brick takes
+     * longer than a read's 1 s.
+     */
+    private RaftClient diagnosticsClient;
 
     private final List<RaftPeerId> members;
     private final Duration deadline;
@@ -116,6 +125,8 @@ final class RaftVolumeService implements VolumeService {
      * @param newClient builds the client for mutations and reads from the leader (retrying), on
      *     first use
      * @param readClient the client for reads pinned to a member (not retrying)
+     * @param newDiagnosticsClient builds the client for per-member diagnostics (not retrying, one
+     *     attempt as long as the deadline), on first use
      * @param spreadReads true to spread reads round-robin over the members; false to keep to one,
      *     chosen at random, for a short-lived client
      */
@@ -123,6 +134,7 @@ final class RaftVolumeService implements VolumeService {
             String name,
             Supplier<RaftClient> newClient,
             RaftClient readClient,
+            Supplier<RaftClient> newDiagnosticsClient,
             List<RaftPeer> members,
             Duration deadline,
             boolean spreadReads,
@@ -131,6 +143,7 @@ final class RaftVolumeService implements VolumeService {
         this.logFormat = logFormat;
         this.newClient = newClient;
         this.readClient = readClient;
+        this.newDiagnosticsClient = newDiagnosticsClient;
         this.members = members.stream().map(RaftPeer::getId).toList();
         this.deadline = deadline;
         this.spreadReads = spreadReads;
@@ -256,6 +269,13 @@ final class RaftVolumeService implements VolumeService {
      * Reads one member's own state without a read index, through the read client (for
      * {@link MemberProbe}: digests, scrub control, diagnostics). Runs on this service's two
      * diagnostics threads; completes with the answer, or fails as {@link VolumeService#query} does.
+     *
+     * <p>One attempt of the read client lasts 1 s, and some answers take longer (a state digest of
+     * a large brick on a loaded machine). When the attempt times out, a {@link Request.StatFs}
+     * (cheap) tells a busy member from an unresponsive one: if it answers, the query is sent again
+     * on the diagnostics client, whose one attempt may take the whole deadline; if not, the
+     * member is reported as not answering, as before. A member that is down or not up yet thus
+     * still fails within about two attempts and never holds a caller for the whole deadline.
      */
     CompletableFuture<Response> queryMember(RaftPeerId member, Request.Query query) {
         Message m = Message.valueOf(ByteString.copyFrom(Codec.encode(query)));
@@ -266,11 +286,40 @@ final class RaftVolumeService implements VolumeService {
                     try {
                         return readClient.io().sendStaleRead(m, 0, member);
                     } catch (IOException e) {
+                        if (timedOut(e)) {
+                            return patiently(m, member, e);
+                        }
                         throw new CompletionException(e);
                     }
                 },
                 diagnostics);
         return finish(sent, "query " + query.getClass().getSimpleName() + " on " + member);
+    }
+
+    /** Whether a Raft client call failed because its attempt timed out (possibly wrapped by the retry layer). */
+    private static boolean timedOut(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof TimeoutIOException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Sends {@code m} again on the diagnostics client if {@code member} answers a cheap query at all. */
+    private RaftClientReply patiently(Message m, RaftPeerId member, IOException slow) {
+        try {
+            readClient
+                    .io()
+                    .sendStaleRead(Message.valueOf(ByteString.copyFrom(Codec.encode(new Request.StatFs()))), 0, member);
+        } catch (IOException unresponsive) {
+            throw new CompletionException(slow);
+        }
+        try {
+            return diagnosticsClient().io().sendStaleRead(m, 0, member);
+        } catch (IOException e) {
+            throw new CompletionException(e);
+        }
     }
 
     private RaftPeerId pickMember() {
@@ -389,6 +438,16 @@ final class RaftVolumeService implements VolumeService {
         return finish(feedClient().async().sendReadOnlyNonLinearizable(m), "change feed read");
     }
 
+    private synchronized RaftClient diagnosticsClient() {
+        if (diagnosticsClient == null) {
+            diagnosticsClient = newDiagnosticsClient.get();
+            if (closed) {
+                RaftClients.closeQuietly(diagnosticsClient);
+            }
+        }
+        return diagnosticsClient;
+    }
+
     private synchronized RaftClient feedClient() {
         if (feedClient == null) {
             feedClient = built();
@@ -433,6 +492,9 @@ final class RaftVolumeService implements VolumeService {
             }
             if (feedClient != null) {
                 RaftClients.closeQuietly(feedClient);
+            }
+            if (diagnosticsClient != null) {
+                RaftClients.closeQuietly(diagnosticsClient);
             }
         }
     }
