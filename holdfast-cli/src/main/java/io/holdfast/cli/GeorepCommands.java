@@ -10,6 +10,7 @@ import io.holdfast.georep.VolumeChangeSource;
 import io.holdfast.protocol.ClusterMap;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
+import io.holdfast.server.admin.AdminOptions;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -123,6 +124,8 @@ final class GeorepCommands {
      * One session.
      *
      * @param stopped set by {@code georep stop}: a running worker stops, and {@code start} clears it
+     * @param rpoSeconds the recovery point objective: lag above it is reported (0 = off; sessions
+     *     made before it existed get {@value #DEFAULT_RPO_SECONDS})
      */
     record Session(
             String name,
@@ -132,7 +135,11 @@ final class GeorepCommands {
             String volume,
             Path target,
             long bytesPerSecond,
-            boolean stopped) {
+            boolean stopped,
+            double rpoSeconds) {
+        /** The RPO of a session that names none: 30 s. */
+        static final double DEFAULT_RPO_SECONDS = 30;
+
         static Session of(String name, Properties p) {
             String tls = p.getProperty("tls", "");
             return new Session(
@@ -143,7 +150,8 @@ final class GeorepCommands {
                     p.getProperty("volume"),
                     Path.of(p.getProperty("target")),
                     Long.parseLong(p.getProperty("bytesPerSecond", "0")),
-                    Boolean.parseBoolean(p.getProperty("stopped", "false")));
+                    Boolean.parseBoolean(p.getProperty("stopped", "false")),
+                    Double.parseDouble(p.getProperty("rpoSeconds", Double.toString(DEFAULT_RPO_SECONDS))));
         }
 
         Properties properties() {
@@ -155,11 +163,12 @@ final class GeorepCommands {
             p.setProperty("target", target.toString());
             p.setProperty("bytesPerSecond", Long.toString(bytesPerSecond));
             p.setProperty("stopped", Boolean.toString(stopped));
+            p.setProperty("rpoSeconds", Double.toString(rpoSeconds));
             return p;
         }
 
         Session withStopped(boolean s) {
-            return new Session(name, cluster, tls, insecure, volume, target, bytesPerSecond, s);
+            return new Session(name, cluster, tls, insecure, volume, target, bytesPerSecond, s, rpoSeconds);
         }
 
         ClusterOption clusterOption() {
@@ -202,9 +211,20 @@ final class GeorepCommands {
                 description = "Most file content read from the source per second (default: no limit).")
         double bandwidthMiB;
 
+        @Option(
+                names = "--rpo",
+                paramLabel = "SECONDS",
+                description = "Recovery point objective: a lag above it is reported by the worker, in its metrics "
+                        + "and by 'georep status' (exit 4). 0 turns it off. Default: ${DEFAULT-VALUE}.",
+                defaultValue = "30")
+        double rpoSeconds;
+
         @Override
         public Integer call() throws Exception {
             ClusterMap.checkVolumeName(volume);
+            if (!(rpoSeconds >= 0) || Double.isInfinite(rpoSeconds)) {
+                throw new IllegalArgumentException("--rpo must be 0 (off) or more seconds, got " + rpoSeconds);
+            }
             if (!(bandwidthMiB >= 0) || Double.isInfinite(bandwidthMiB)) {
                 throw new IllegalArgumentException("--bandwidth must be 0 (no limit) or more, got " + bandwidthMiB);
             }
@@ -227,7 +247,8 @@ final class GeorepCommands {
                     volume,
                     t,
                     Math.round(bandwidthMiB * (1 << 20)),
-                    false));
+                    false,
+                    rpoSeconds));
             System.out.println("session " + name + ": " + volume + " at " + cluster.address() + " -> " + t
                     + "; start it with: holdfast georep start " + name);
             return ExitCodes.OK;
@@ -248,6 +269,15 @@ final class GeorepCommands {
 
         @Option(names = "--once", description = "Catch up with the feed, then exit.")
         boolean once;
+
+        @Option(
+                names = "--metrics",
+                paramLabel = "HOST:PORT",
+                description = "Serve the worker's status page (/), /status.json and Prometheus /metrics (lag, "
+                        + "position, RPO breached, counters) at this address, e.g. 127.0.0.1:9470 (port 0: any free "
+                        + "one). Default: off.",
+                defaultValue = "off")
+        String metrics;
 
         PrintStream out = System.out;
 
@@ -275,14 +305,21 @@ final class GeorepCommands {
                     out.println(line(r.status()));
                     return ExitCodes.OK;
                 }
-                String announcement = "georep " + name + ": " + s.volume() + " at " + s.cluster() + " -> " + s.target()
-                        + " running; Ctrl-C or 'holdfast georep stop " + name + "' stops it";
-                serve(
-                        "holdfast-georep-" + name,
-                        r,
-                        announcement,
-                        () -> sessions.load(name).stopped(),
-                        out);
+                try (GeorepMonitor monitor =
+                        new GeorepMonitor(name, s.volume(), s.rpoSeconds(), r::status, metricsAddress(metrics), out)) {
+                    String announcement = "georep " + name + ": " + s.volume() + " at " + s.cluster() + " -> "
+                            + s.target() + " running"
+                            + (s.rpoSeconds() > 0 ? ", RPO " + GeorepMonitor.seconds(s.rpoSeconds()) + " s" : "")
+                            + (monitor.uri() != null ? ", status and metrics at " + monitor.uri() : "")
+                            + "; Ctrl-C or 'holdfast georep stop " + name + "' stops it";
+                    serve(
+                            "holdfast-georep-" + name,
+                            r,
+                            announcement,
+                            () -> sessions.load(name).stopped(),
+                            monitor,
+                            out);
+                }
                 return ExitCodes.OK;
             }
         }
@@ -308,9 +345,12 @@ final class GeorepCommands {
             description = {
                 "Show a session: source, target, the position recorded at the target and its commit time, the",
                 "feed's applied index at the source, and the lag (entries; seconds since the commit time of the",
-                "last change applied, while the source has newer entries)."
-            })
+                "last change applied, while the source has newer entries) against the session's RPO."
+            },
+            exitCodeList = {"4:the lag is above the session's RPO"})
     static final class Status extends SessionArgument implements Callable<Integer> {
+        /** Exit status when the lag is above the RPO. */
+        static final int EXIT_RPO_BREACHED = 4;
 
         @Override
         public Integer call() throws Exception {
@@ -331,13 +371,22 @@ final class GeorepCommands {
                 if (r instanceof Response.ChangePage p) {
                     long behind = Math.max(0, p.appliedIndex() - at.index());
                     double lag = behind == 0 ? 0 : (System.currentTimeMillis() * 1_000_000L - at.commitNanos()) / 1e9;
+                    boolean breached = s.rpoSeconds() > 0 && lag > s.rpoSeconds();
                     System.out.printf(
                             Locale.ROOT,
-                            "  source applied index %d: %d entries behind, lag %.1f s%s%n",
+                            "  source applied index %d: %d entries behind, lag %.1f s%s%s%n",
                             p.appliedIndex(),
                             behind,
                             lag,
+                            s.rpoSeconds() == 0
+                                    ? ""
+                                    : breached
+                                            ? ": RPO BREACHED (RPO " + GeorepMonitor.seconds(s.rpoSeconds()) + " s)"
+                                            : " (RPO " + GeorepMonitor.seconds(s.rpoSeconds()) + " s)",
                             p.resyncNeeded(at.index()) ? " (history trimmed: the next start resynchronises)" : "");
+                    if (breached) {
+                        return EXIT_RPO_BREACHED;
+                    }
                 }
             } catch (Exception e) {
                 System.out.println("  source not reachable: " + e.getMessage());
@@ -382,7 +431,13 @@ final class GeorepCommands {
      * SIGTERM, {@code stopAsked} or the worker's end (a failure it does not retry); prints
      * {@code announcement}, then the status every 10 s and once stopped.
      */
-    static void serve(String thread, GeoReplicator r, String announcement, StopAsked stopAsked, PrintStream out)
+    static void serve(
+            String thread,
+            GeoReplicator r,
+            String announcement,
+            StopAsked stopAsked,
+            GeorepMonitor monitor,
+            PrintStream out)
             throws InterruptedException {
         Thread worker = Thread.ofPlatform().name(thread).start(() -> {
             try {
@@ -401,6 +456,9 @@ final class GeorepCommands {
 
             @Override
             public boolean ended() {
+                if (monitor != null) {
+                    monitor.check();
+                }
                 if (System.nanoTime() - lastLine > TimeUnit.SECONDS.toNanos(10)) {
                     out.println(line(r.status()));
                     lastLine = System.nanoTime();
@@ -455,6 +513,15 @@ final class GeorepCommands {
         @Override
         public void retrying(IOException e, long retryMillis) {
             out.println("failed (" + e.getMessage() + "); retrying in " + retryMillis + " ms");
+        }
+    }
+
+    /** Parses {@code --metrics}: {@code off} or {@code HOST:PORT}. */
+    static AdminOptions metricsAddress(String spec) {
+        try {
+            return AdminOptions.parse(spec, null);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(e.getMessage().replace("--admin-address", "--metrics"), e);
         }
     }
 

@@ -91,6 +91,7 @@ final class MirrorCommand implements Callable<Integer> {
                     "mirroring " + root + " -> " + to + " ("
                             + capture.getClass().getSimpleName() + "); Ctrl-C stops it",
                     () -> false,
+                    null,
                     out);
             return ExitCodes.OK;
         }

@@ -9,7 +9,12 @@ import io.holdfast.fuse.FuseMount;
 import io.holdfast.testkit.MiniCluster;
 import io.holdfast.transport.Role;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileSystem;
 import java.nio.file.FileSystems;
@@ -344,7 +349,9 @@ class RemoteFileCommandsIT {
 
     /**
      * {@code holdfast georep}: a session made, run once to catch up, its status, then run in the
-     * foreground while files arrive, and stopped with {@code georep stop}.
+     * foreground while files arrive (its metrics served), and stopped with {@code georep stop};
+     * a change made while it is stopped puts the lag above the session's RPO, which
+     * {@code georep status} reports with exit 4.
      */
     @Test
     void georepReplicatesAVolumeToADirectoryAndStopsWhenAsked() throws Exception {
@@ -353,7 +360,7 @@ class RemoteFileCommandsIT {
         ok("mkdir", "-p", "v:/georep/a");
         ok("put", Files.writeString(tmp.resolve("one"), "one").toString(), "v:/georep/a/one");
         String[] where = {"--sessions", sessions.toString()};
-        ok(concat(new String[] {"georep", "create", "dr1", "v", target.toString()}, where));
+        ok(concat(new String[] {"georep", "create", "dr1", "v", target.toString(), "--rpo", "0.5"}, where));
         assertThat(holdfast(concat(new String[] {"georep", "create", "dr1", "v", target.toString()}, where))
                         .exit())
                 .as("a second session of the same name: a usage error")
@@ -363,15 +370,18 @@ class RemoteFileCommandsIT {
         assertThat(Files.readString(target.resolve("georep/a/one"))).isEqualTo("one");
         assertThat(Cli.run(concat(new String[] {"georep", "status", "dr1"}, where))
                         .out())
-                .contains("position: index", "0 entries behind");
+                .contains("position: index", "0 entries behind", "(RPO 0.5 s)");
         assertThat(Cli.run(concat(new String[] {"georep", "list"}, where)).out())
                 .contains("dr1\tv@" + address);
 
         // on a thread of its own: the common pool (one thread on two cores) is the client's too
+        int metricsPort;
+        try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            metricsPort = free.getLocalPort();
+        }
         CompletableFuture<Cli> running = new CompletableFuture<>();
-        Thread.ofPlatform()
-                .daemon()
-                .start(() -> running.complete(Cli.run(concat(new String[] {"georep", "start", "dr1"}, where))));
+        String[] start = {"georep", "start", "dr1", "--metrics", "127.0.0.1:" + metricsPort};
+        Thread.ofPlatform().daemon().start(() -> running.complete(Cli.run(concat(start, where))));
         // another client changes the volume meanwhile (Cli.run is held by the running worker's thread)
         try (FileSystem other = FileSystems.newFileSystem(
                 URI.create("holdfast://" + cluster.addresses().get(1) + "/v"), cluster.clientEnv())) {
@@ -382,12 +392,34 @@ class RemoteFileCommandsIT {
                 Duration.ofSeconds(60),
                 () -> Files.exists(target.resolve("georep/b/two")),
                 "the second file at the target under its new directory name");
+        try (HttpClient http = HttpClient.newHttpClient()) {
+            HttpResponse<String> metrics = http.send(
+                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + metricsPort + "/metrics"))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(metrics.body())
+                    .contains("holdfast_georep_position{session=\"dr1\",volume=\"v\"}")
+                    .contains("holdfast_georep_rpo_seconds{session=\"dr1\",volume=\"v\"} 0.5");
+        }
         assertThat(Main.run(concat(new String[] {"georep", "stop", "dr1"}, where)))
                 .isZero();
         Cli stopped = running.get(60, TimeUnit.SECONDS);
         assertThat(stopped.exit()).as(stopped.err()).isZero();
         assertThat(Files.exists(target.resolve("georep/a"))).isFalse();
         assertThat(Files.readString(target.resolve("georep/b/one"))).isEqualTo("one");
+        assertThat(stopped.out()).contains("status and metrics at http://127.0.0.1:" + metricsPort + "/");
+
+        ok("put", Files.writeString(tmp.resolve("three"), "three").toString(), "v:/georep/b/three");
+        MiniCluster.await(
+                Duration.ofSeconds(30),
+                () -> Cli.run(concat(new String[] {"georep", "status", "dr1"}, where))
+                                .exit()
+                        == 4,
+                "georep status exits 4 once the lag is above the RPO of 0.5 s");
+        assertThat(Cli.run(concat(new String[] {"georep", "status", "dr1"}, where))
+                        .out())
+                .contains("entries behind", "RPO BREACHED (RPO 0.5 s)")
+                .doesNotContain(" 0 entries behind");
         ok("rm", "-r", "v:/georep"); // the other tests expect an empty volume
     }
 

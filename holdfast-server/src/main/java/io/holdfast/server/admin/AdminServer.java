@@ -61,6 +61,22 @@ public final class AdminServer implements AutoCloseable {
         String metrics();
     }
 
+    /**
+     * What an admin port shows, already rendered: for a process that is not a node (the
+     * geo-replication worker) and has a status of its own. Called on a handler thread, once per
+     * request; must be thread-safe.
+     */
+    public interface Pages {
+        /** {@code GET /}: a whole HTML page (it should reload itself, as the node's does). */
+        String html();
+
+        /** {@code GET /status.json}: a JSON document, ending with a newline. */
+        String json();
+
+        /** {@code GET /metrics}: Prometheus text format 0.0.4. */
+        String metrics();
+    }
+
     private final HttpServer http;
     private final ThreadPoolExecutor handlers;
     private final URI uri;
@@ -79,6 +95,32 @@ public final class AdminServer implements AutoCloseable {
      *     {@code --admin-address} (a {@link BindException} if the port is in use)
      */
     public static AdminServer start(AdminOptions options, Source source) throws IOException {
+        return serve(options, new Pages() {
+            @Override
+            public String html() {
+                return StatusPage.render(source.status());
+            }
+
+            @Override
+            public String json() {
+                return AdminServer.json(source.status());
+            }
+
+            @Override
+            public String metrics() {
+                return source.metrics();
+            }
+        });
+    }
+
+    /**
+     * Binds {@code options}'s address and starts serving {@code pages}, with the same endpoints,
+     * limits and errors as {@link #start}.
+     *
+     * @throws IllegalArgumentException if {@code options} is disabled
+     * @throws IOException if the address cannot be bound, as {@link #start}
+     */
+    public static AdminServer serve(AdminOptions options, Pages pages) throws IOException {
         if (!options.enabled()) {
             throw new IllegalArgumentException("admin port is off");
         }
@@ -116,11 +158,19 @@ public final class AdminServer implements AutoCloseable {
                 },
                 new ThreadPoolExecutor.AbortPolicy()); // the JDK server closes a connection it cannot hand over
         http.setExecutor(handlers);
-        http.createContext("/", exchange -> handle(exchange, source));
+        http.createContext("/", exchange -> handle(exchange, pages));
         http.start();
         InetSocketAddress bound = http.getAddress();
         URI uri = URI.create("http://" + AdminOptions.at(bound.getAddress().getHostAddress(), bound.getPort()) + "/");
         return new AdminServer(http, handlers, uri);
+    }
+
+    /**
+     * {@code s} escaped for HTML text and attribute values ({@code < > & " '}), as the status
+     * pages escape every text they show.
+     */
+    public static String escapeHtml(String s) {
+        return StatusPage.esc(s);
     }
 
     /** The bound address, e.g. {@code http://127.0.0.1:8001/} (the actual port if 0 was asked for). */
@@ -128,7 +178,7 @@ public final class AdminServer implements AutoCloseable {
         return uri;
     }
 
-    private static void handle(HttpExchange exchange, Source source) {
+    private static void handle(HttpExchange exchange, Pages pages) {
         try {
             String path = exchange.getRequestURI().getPath();
             if (!"GET".equals(exchange.getRequestMethod())) {
@@ -137,9 +187,9 @@ public final class AdminServer implements AutoCloseable {
                 return;
             }
             switch (path == null ? "" : path) {
-                case "/" -> send(exchange, 200, "text/html; charset=utf-8", StatusPage.render(source.status()));
-                case "/status.json" -> send(exchange, 200, "application/json", json(source.status()));
-                case "/metrics" -> send(exchange, 200, NodeMetrics.CONTENT_TYPE, source.metrics());
+                case "/" -> send(exchange, 200, "text/html; charset=utf-8", pages.html());
+                case "/status.json" -> send(exchange, 200, "application/json", pages.json());
+                case "/metrics" -> send(exchange, 200, NodeMetrics.CONTENT_TYPE, pages.metrics());
                 case "/healthz" -> send(exchange, 200, "text/plain; charset=utf-8", "ok\n");
                 default ->
                     send(

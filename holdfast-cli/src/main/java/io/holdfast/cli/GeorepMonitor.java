@@ -1,0 +1,284 @@
+package io.holdfast.cli;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectWriter;
+import io.holdfast.common.Units;
+import io.holdfast.georep.GeoStatus;
+import io.holdfast.server.admin.AdminOptions;
+import io.holdfast.server.admin.AdminServer;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.URI;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Supplier;
+import java.util.function.ToDoubleFunction;
+
+/**
+ * Makes a running replication worker's lag visible (issue 15, item 5): the RPO alert, Prometheus
+ * metrics and a status page.
+ *
+ * <ul>
+ *   <li><b>RPO alert.</b> {@link #check()} (called every second by the foreground loop) compares
+ *       the worker's lag in seconds ({@link GeoStatus#lagSeconds()}: now minus the commit time of
+ *       the last change applied at the target, while the source has newer entries) with the
+ *       session's recovery point objective, and prints one line when the lag goes above it and one
+ *       when it is back within it. An RPO of 0 turns the alert off.
+ *   <li><b>Metrics and status page</b>, when an address is given: the node admin port's server
+ *       ({@link AdminServer#serve}) with {@code GET /} (a page that reloads every 2 s),
+ *       {@code /status.json}, {@code /metrics} and {@code /healthz}. Metric names (all with the
+ *       tags {@code session}, {@code volume}):
+ *       <ul>
+ *         <li>{@code holdfast_georep_lag_seconds}, {@code holdfast_georep_lag_entries} (gauges);
+ *         <li>{@code holdfast_georep_position} (the feed index applied and recorded at the target),
+ *             {@code holdfast_georep_feed_index} (the source's applied index as last seen);
+ *         <li>{@code holdfast_georep_rpo_seconds} (the threshold; 0 = off),
+ *             {@code holdfast_georep_rpo_breached} (1 while the lag is above it, else 0);
+ *         <li>{@code holdfast_georep_files_copied_total}, {@code _bytes_copied_total},
+ *             {@code _deletes_total}, {@code _renames_total}, {@code _resyncs_total},
+ *             {@code _errors_total} (counters since the worker started).
+ *       </ul>
+ *       A worker that is not running has no endpoint, so alert on the scrape failing as well
+ *       ({@code up == 0}); {@code holdfast georep status} computes the lag from the source and the
+ *       target's state file without a worker.
+ * </ul>
+ *
+ * <p>Thread safety: {@link #check()} is called from one thread; the HTTP handlers read only the
+ * status supplier and volatile state. {@link #close()} stops the HTTP server; idempotent.
+ */
+final class GeorepMonitor implements AutoCloseable {
+    private static final ObjectWriter JSON = new ObjectMapper().writerWithDefaultPrettyPrinter();
+
+    private final String session;
+    private final String volume;
+    private final double rpoSeconds;
+    private final Supplier<GeoStatus> status;
+    private final PrintStream out;
+    private final PrometheusMeterRegistry registry;
+    private final AdminServer http;
+    private volatile boolean breached;
+
+    /**
+     * @param rpoSeconds the recovery point objective in seconds; 0 turns the alert off
+     * @param metrics where to serve metrics and the status page; {@link AdminOptions#off()} for
+     *     nowhere
+     * @throws IOException if the address cannot be bound (the message says which and how to change
+     *     it)
+     */
+    GeorepMonitor(
+            String session,
+            String volume,
+            double rpoSeconds,
+            Supplier<GeoStatus> status,
+            AdminOptions metrics,
+            PrintStream out)
+            throws IOException {
+        if (!(rpoSeconds >= 0) || Double.isInfinite(rpoSeconds)) {
+            throw new IllegalArgumentException("the RPO must be 0 (off) or more seconds, got " + rpoSeconds);
+        }
+        this.session = session;
+        this.volume = volume;
+        this.rpoSeconds = rpoSeconds;
+        this.status = status;
+        this.out = out;
+        this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        register();
+        this.http = metrics.enabled() ? AdminServer.serve(metrics, new Pages()) : null;
+    }
+
+    /** Where the page is served, if anywhere (the actual port if 0 was asked for). */
+    URI uri() {
+        return http == null ? null : http.uri();
+    }
+
+    /** Whether the lag was above the RPO at the last {@link #check()}. */
+    boolean breached() {
+        return breached;
+    }
+
+    /** Evaluates the RPO against the current lag; prints a line when that changes. */
+    void check() {
+        GeoStatus s = status.get();
+        boolean now = breaches(s, rpoSeconds);
+        if (now != breached) {
+            breached = now;
+            out.println(
+                    now
+                            ? String.format(
+                                    Locale.ROOT,
+                                    "georep %s: RPO BREACHED: lag %.1f s (%d entries behind) is above the RPO of %s s",
+                                    session,
+                                    s.lagSeconds(),
+                                    s.lagEntries(),
+                                    seconds(rpoSeconds))
+                            : String.format(
+                                    Locale.ROOT,
+                                    "georep %s: within the RPO again: lag %.1f s (RPO %s s)",
+                                    session,
+                                    s.lagSeconds(),
+                                    seconds(rpoSeconds)));
+        }
+    }
+
+    /** Whether {@code s}'s lag is above {@code rpoSeconds} (never, if that is 0). */
+    static boolean breaches(GeoStatus s, double rpoSeconds) {
+        return rpoSeconds > 0 && s.lagSeconds() > rpoSeconds;
+    }
+
+    static String seconds(double s) {
+        return s == Math.rint(s) ? Long.toString((long) s) : Double.toString(s);
+    }
+
+    private void register() {
+        Tags tags = Tags.of("session", session, "volume", volume);
+        gauge(
+                "holdfast.georep.lag",
+                "seconds",
+                "now minus the commit time of the last change applied",
+                tags,
+                s -> s.lagSeconds());
+        gauge(
+                "holdfast.georep.lag.entries",
+                null,
+                "feed entries not yet applied at the target",
+                tags,
+                s -> s.lagEntries());
+        gauge(
+                "holdfast.georep.position",
+                null,
+                "feed index applied and recorded at the target",
+                tags,
+                s -> s.position());
+        gauge("holdfast.georep.feed.index", null, "the source's applied index as last seen", tags, s -> s.feedIndex());
+        gauge("holdfast.georep.rpo", "seconds", "the recovery point objective (0: no alert)", tags, s -> rpoSeconds);
+        gauge(
+                "holdfast.georep.rpo.breached",
+                null,
+                "1 while the lag is above the RPO",
+                tags,
+                s -> breaches(s, rpoSeconds) ? 1 : 0);
+        counter("holdfast.georep.files.copied", "regular files copied to the target", tags, GeoStatus::filesCopied);
+        counter("holdfast.georep.bytes.copied", "bytes of content copied to the target", tags, GeoStatus::bytesCopied);
+        counter("holdfast.georep.deletes", "entries deleted at the target", tags, GeoStatus::deletes);
+        counter("holdfast.georep.renames", "renames done at the target", tags, GeoStatus::renames);
+        counter("holdfast.georep.resyncs", "full synchronisations run", tags, GeoStatus::resyncs);
+        counter("holdfast.georep.errors", "failed attempts (retried) and entries skipped", tags, GeoStatus::errors);
+    }
+
+    private void gauge(String name, String unit, String help, Tags tags, ToDoubleFunction<GeoStatus> value) {
+        Gauge.builder(name, status, s -> value.applyAsDouble(s.get()))
+                .baseUnit(unit)
+                .description(help)
+                .tags(tags)
+                .register(registry);
+    }
+
+    private void counter(String name, String help, Tags tags, ToDoubleFunction<GeoStatus> value) {
+        FunctionCounter.builder(name, status, s -> value.applyAsDouble(s.get()))
+                .description(help)
+                .tags(tags)
+                .register(registry);
+    }
+
+    /** The status as a JSON object: the worker's {@link GeoStatus} and the RPO. */
+    String json() {
+        GeoStatus s = status.get();
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("format", "holdfast-georep-status");
+        m.put("version", 1);
+        m.put("status", s);
+        m.put("rpoSeconds", rpoSeconds);
+        m.put("rpoBreached", breaches(s, rpoSeconds));
+        m.put(
+                "commitTime",
+                s.commitNanos() == 0
+                        ? null
+                        : Instant.ofEpochSecond(0, s.commitNanos()).toString());
+        try {
+            return JSON.writeValueAsString(m) + "\n";
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot write the status as JSON", e); // a bug: answered with 500
+        }
+    }
+
+    private String html() {
+        GeoStatus s = status.get();
+        boolean over = breaches(s, rpoSeconds);
+        StringBuilder b = new StringBuilder();
+        b.append("<!doctype html><html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"2\">")
+                .append("<title>georep ")
+                .append(AdminServer.escapeHtml(session))
+                .append("</title><style>body{font-family:sans-serif}td{padding:2px 12px}")
+                .append(".bad{color:#b00;font-weight:bold}</style></head><body><h1>georep ")
+                .append(AdminServer.escapeHtml(session))
+                .append("</h1><table>");
+        row(b, "volume", volume);
+        row(b, "phase", s.phase().name().toLowerCase(Locale.ROOT));
+        row(b, "position", s.position() + " of " + s.feedIndex() + " (" + s.lagEntries() + " behind)");
+        row(
+                b,
+                "last commit applied",
+                s.commitNanos() == 0
+                        ? "unknown"
+                        : Instant.ofEpochSecond(0, s.commitNanos()).toString());
+        b.append("<tr><td>lag</td><td")
+                .append(over ? " class=\"bad\"" : "")
+                .append('>')
+                .append(String.format(Locale.ROOT, "%.1f s", s.lagSeconds()))
+                .append(
+                        rpoSeconds == 0
+                                ? " (no RPO set)"
+                                : over
+                                        ? " &mdash; above the RPO of " + seconds(rpoSeconds) + " s"
+                                        : " (RPO " + seconds(rpoSeconds) + " s)")
+                .append("</td></tr>");
+        row(b, "copied", s.filesCopied() + " files, " + Units.size(s.bytesCopied()));
+        row(b, "deletes / renames / links", s.deletes() + " / " + s.renames() + " / " + s.links());
+        row(b, "full synchronisations", Long.toString(s.resyncs()));
+        row(b, "errors", Long.toString(s.errors()));
+        return b.append("</table><p><a href=\"/metrics\">metrics</a> &middot; <a href=\"/status.json\">JSON</a></p>")
+                .append("</body></html>\n")
+                .toString();
+    }
+
+    private static void row(StringBuilder b, String name, String value) {
+        b.append("<tr><td>")
+                .append(AdminServer.escapeHtml(name))
+                .append("</td><td>")
+                .append(AdminServer.escapeHtml(value))
+                .append("</td></tr>");
+    }
+
+    @Override
+    public void close() {
+        if (http != null) {
+            http.close();
+        }
+        registry.close();
+    }
+
+    private final class Pages implements AdminServer.Pages {
+        @Override
+        public String html() {
+            return GeorepMonitor.this.html();
+        }
+
+        @Override
+        public String json() {
+            return GeorepMonitor.this.json();
+        }
+
+        @Override
+        public String metrics() {
+            return registry.scrape();
+        }
+    }
+}
