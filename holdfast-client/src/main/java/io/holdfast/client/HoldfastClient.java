@@ -18,6 +18,7 @@ import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -64,7 +65,13 @@ import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
  *   <li>{@code holdfast.shortLived}: {@code true} (Boolean or String) for a process that sends a
  *       few requests and exits, such as one CLI command: each volume's reads then stay on one
  *       member (another one only if it fails) instead of being spread over all members, since
- *       every member read from costs a connection and a TLS handshake.
+ *       every member read from costs a connection and a TLS handshake;
+ *   <li>{@code holdfast.routes}: where to dial a node instead of its address in the cluster map
+ *       (a {@code Map<String, String>}, or a String {@code ADDRESS=DIAL,ADDRESS=DIAL}; each
+ *       {@code host:port}), for a client that reaches the nodes through a NAT, a tunnel or a
+ *       proxy (tests use it to cut or slow one client's link). Nodes keep their identities: the
+ *       map's address still names each node, and TLS still checks the certificate of the host
+ *       dialled. Default: none.
  * </ul>
  *
  * <p>On connecting, the client and the node exchange {@link ClusterCommand.Hello}s (protocol
@@ -88,6 +95,8 @@ public final class HoldfastClient implements AutoCloseable {
     public static final String REQUIRE_OPTION = "holdfast.require";
     /** Client option: {@code true} (Boolean or String) for a short-lived client (see the class comment). */
     public static final String SHORT_LIVED_OPTION = "holdfast.shortLived";
+    /** Client option: where to dial nodes instead of their map addresses (see the class comment). */
+    public static final String ROUTES_OPTION = "holdfast.routes";
 
     private final RaftClients clients;
     private final Duration deadline;
@@ -125,6 +134,39 @@ public final class HoldfastClient implements AutoCloseable {
     }
 
     /**
+     * Parses {@link #ROUTES_OPTION}.
+     *
+     * @throws IllegalArgumentException if it is neither a map nor {@code ADDRESS=DIAL,…} of
+     *     {@code host:port} addresses
+     */
+    static Map<String, String> routes(Object option) {
+        if (option == null) {
+            return Map.of();
+        }
+        Map<String, String> out = new HashMap<>();
+        if (option instanceof Map<?, ?> m) {
+            m.forEach((k, v) -> out.put(String.valueOf(k), String.valueOf(v)));
+        } else {
+            for (String pair : option.toString().split(",")) {
+                if (pair.isBlank()) {
+                    continue;
+                }
+                int eq = pair.indexOf('=');
+                if (eq < 0) {
+                    throw new IllegalArgumentException(
+                            ROUTES_OPTION + " must be ADDRESS=DIAL[,ADDRESS=DIAL...], got \"" + option + "\"");
+                }
+                out.put(pair.substring(0, eq).trim(), pair.substring(eq + 1).trim());
+            }
+        }
+        out.forEach((from, to) -> {
+            ClusterMap.checkAddress(from);
+            ClusterMap.checkAddress(to);
+        });
+        return Map.copyOf(out);
+    }
+
+    /**
      * Connects to the cluster that the node at {@code host:port} belongs to.
      *
      * @param env options (see the class comment); unknown keys are ignored
@@ -153,7 +195,7 @@ public final class HoldfastClient implements AutoCloseable {
                 : shortLivedOption != null && Boolean.parseBoolean(shortLivedOption.toString());
         TransportSecurity security = TransportSecurity.forClient(env);
         ClusterCommand.Hello hello = hello(security, env.get(REQUIRE_OPTION));
-        RaftClients clients = new RaftClients(security.parameters());
+        RaftClients clients = new RaftClients(security.parameters(), routes(env.get(ROUTES_OPTION)));
         RaftClients bootClients = clients.withRequestTimeout(
                 Duration.ofMillis(Math.min(deadline.toMillis(), CONNECT_TIMEOUT.toMillis())));
         ClusterMap first;

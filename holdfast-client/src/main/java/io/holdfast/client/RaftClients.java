@@ -2,6 +2,9 @@ package io.holdfast.client;
 
 import java.io.IOException;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -14,6 +17,7 @@ import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.grpc.GrpcConfigKeys;
 import org.apache.ratis.protocol.ClientId;
 import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.retry.RetryPolicies;
 import org.apache.ratis.rpc.SupportedRpcType;
 import org.apache.ratis.util.SizeInBytes;
@@ -24,6 +28,9 @@ import org.apache.ratis.util.TimeDuration;
  * {@link MemberProbe} it hands out: one set of Raft properties (request timeout, outstanding
  * requests, message size), the transport parameters (TLS, from {@code TransportSecurity}), the
  * {@link QuickFailoverRpc} transport and the retry policy.
+ *
+ * <p>Members are dialled at their addresses unless a route names another address for one
+ * ({@link HoldfastClient#ROUTES_OPTION}); their peer ids do not change.
  *
  * <p>Each Raft client built here opens its own connections (and TLS contexts); the caller owns
  * and closes it. Thread-safe: immutable after construction.
@@ -52,19 +59,22 @@ final class RaftClients {
 
     private final RaftProperties properties;
     private final Parameters parameters;
+    private final Map<String, String> routes;
 
     /**
      * Clients with the default settings above.
      *
      * @param parameters the transport parameters (TLS or plaintext)
+     * @param routes node address → address to dial instead (empty: dial every node directly)
      */
-    RaftClients(Parameters parameters) {
-        this(defaults(), parameters);
+    RaftClients(Parameters parameters, Map<String, String> routes) {
+        this(defaults(), parameters, Map.copyOf(routes));
     }
 
-    private RaftClients(RaftProperties properties, Parameters parameters) {
+    private RaftClients(RaftProperties properties, Parameters parameters, Map<String, String> routes) {
         this.properties = properties;
         this.parameters = parameters;
+        this.routes = routes;
     }
 
     private static RaftProperties defaults() {
@@ -80,7 +90,7 @@ final class RaftClients {
         RaftProperties props = new RaftProperties(properties);
         RaftClientConfigKeys.Rpc.setRequestTimeout(
                 props, TimeDuration.valueOf(timeout.toMillis(), TimeUnit.MILLISECONDS));
-        return new RaftClients(props, parameters);
+        return new RaftClients(props, parameters, routes);
     }
 
     /**
@@ -97,7 +107,7 @@ final class RaftClients {
         return RaftClient.newBuilder()
                 .setProperties(properties)
                 .setParameters(parameters)
-                .setRaftGroup(group)
+                .setRaftGroup(routed(group))
                 .setClientId(id)
                 .setClientRpc(new QuickFailoverRpc(rpc, RECONNECTS))
                 .setRetryPolicy(
@@ -105,6 +115,19 @@ final class RaftClients {
                                 ? RetryPolicies.noRetry()
                                 : RetryPolicies.retryForeverWithSleep(TimeDuration.valueOf(50, TimeUnit.MILLISECONDS)))
                 .build();
+    }
+
+    /** {@code group} with each member that has a route dialled there instead. */
+    private RaftGroup routed(RaftGroup group) {
+        if (routes.isEmpty()) {
+            return group;
+        }
+        List<RaftPeer> peers = new ArrayList<>();
+        for (RaftPeer p : group.getPeers()) {
+            String to = routes.get(p.getAddress());
+            peers.add(to == null ? p : RaftPeer.newBuilder(p).setAddress(to).build());
+        }
+        return RaftGroup.valueOf(group.getGroupId(), peers);
     }
 
     /** Closes a Raft client; closing only releases connections, so a failure is not reported. */

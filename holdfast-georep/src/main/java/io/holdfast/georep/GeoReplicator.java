@@ -55,6 +55,16 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * {@link #stop()} and {@link #status()} may be called from any thread.
  */
 public final class GeoReplicator {
+    /**
+     * How {@link GeoListener#fullSyncStarted} names a full synchronisation because the target has
+     * no state file; the other reasons are a trimmed history ({@link #TRIMMED_REASON}) or a
+     * comparison of the whole tree while tailing.
+     */
+    public static final String NO_STATE_REASON = "no state at the target";
+
+    /** How {@link GeoListener#fullSyncStarted}'s reason starts when the feed trimmed the history after the position. */
+    public static final String TRIMMED_REASON = "feed history trimmed";
+
     private final ChangeSource source;
     private final GeoOptions options;
     private final Path sourceRoot;
@@ -265,7 +275,7 @@ public final class GeoReplicator {
         feedIndex = Math.max(feedIndex, page.appliedIndex());
         if (page.resyncNeeded(after)) {
             needFullSync = true;
-            fullSyncReason = "feed history trimmed through " + page.trimmedThrough() + ", position " + after;
+            fullSyncReason = TRIMMED_REASON + " through " + page.trimmedThrough() + ", position " + after;
             return false;
         }
         long next = page.next(after);
@@ -306,7 +316,7 @@ public final class GeoReplicator {
             // made before the full synchronisation, so that it does not change the root's time after it
             Files.createDirectories(targetRoot.resolve(StateFile.DIR));
             needFullSync = true;
-            fullSyncReason = "no state at the target";
+            fullSyncReason = NO_STATE_REASON;
         } else {
             if (!s.session().equals(options.session())) {
                 throw new GeoStateException(stateFile.path() + " belongs to session '" + s.session() + "', not '"

@@ -11,8 +11,10 @@ import java.net.SocketException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -38,6 +40,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * follower of a node outside the cluster group) dial advertised addresses and therefore count
  * as clients.
  *
+ * <p><b>Remote clients.</b> A second class of clients, {@link #REMOTE}, reaches node {@code i}
+ * through one more listener ({@link #remoteRoutes()}, given to such a client as its
+ * {@code holdfast.routes}), so that a test can cut or slow one client's link (a worker at
+ * another site) while the other clients and the nodes go on.
+ *
  * <p><b>Faults</b>, each until {@link #heal()}:
  * <ul>
  *   <li>{@link #partition}: the given nodes are cut off from every other node and from the
@@ -57,6 +64,8 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class FaultyNetwork implements AutoCloseable {
     /** The endpoint index of clients: anything that dials a node's advertised address. */
     public static final int CLIENTS = -1;
+    /** The endpoint index of remote clients: those that dial a node through {@link #remoteRoutes()}. */
+    public static final int REMOTE = -2;
 
     static final int CHUNK_BYTES = 64 * 1024;
     static final int QUEUE_CHUNKS = 16;
@@ -67,6 +76,8 @@ public final class FaultyNetwork implements AutoCloseable {
     private final List<ServerSocket> listeners = new ArrayList<>();
     /** Route {@code [from][to]} → the listener port {@code from} dials to reach node {@code to}. */
     private final int[][] linkPorts;
+    /** Advertised address of each node → the listener remote clients dial instead. */
+    private final Map<String, String> remoteRoutes = new LinkedHashMap<>();
 
     private final Set<Connection> live = ConcurrentHashMap.newKeySet();
     private final Map<Long, AtomicLong> bytes = new ConcurrentHashMap<>();
@@ -76,6 +87,8 @@ public final class FaultyNetwork implements AutoCloseable {
     // guarded by lock
     private final Set<Integer> cut = new HashSet<>();
     private final Set<Integer> dropped = new HashSet<>();
+    private boolean remoteCut;
+    private boolean remoteRefused;
     private final long[] nodeDelayNanos;
     private final Map<Long, Long> linkDelayNanos = new HashMap<>();
     private boolean closed;
@@ -94,7 +107,7 @@ public final class FaultyNetwork implements AutoCloseable {
         }
         this.nodes = targets.size();
         this.targets = List.copyOf(targets);
-        this.nodeDelayNanos = new long[nodes + 1];
+        this.nodeDelayNanos = new long[nodes + 2];
         this.linkPorts = new int[nodes][nodes];
         try {
             for (int to = 0; to < nodes; to++) {
@@ -106,6 +119,8 @@ public final class FaultyNetwork implements AutoCloseable {
                         new InetSocketAddress(
                                 InetAddress.getByName(a.substring(0, colon)),
                                 Integer.parseInt(a.substring(colon + 1))));
+                int remotePort = listen(REMOTE, to, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+                remoteRoutes.put(a, InetAddress.getLoopbackAddress().getHostAddress() + ":" + remotePort);
                 for (int from = 0; from < nodes; from++) {
                     if (from != to) {
                         linkPorts[from][to] =
@@ -157,6 +172,37 @@ public final class FaultyNetwork implements AutoCloseable {
     }
 
     /**
+     * The routes for a {@link #REMOTE} client: each node's advertised address → the listener in
+     * front of it that counts as {@link #REMOTE} (pass as the client option
+     * {@code holdfast.routes}).
+     */
+    public Map<String, String> remoteRoutes() {
+        return Collections.unmodifiableMap(remoteRoutes);
+    }
+
+    /**
+     * Cuts the {@link #REMOTE} clients' link until {@link #heal()}: bytes in flight and new
+     * connections are held, never delivered nor refused (a black hole, as a WAN link that goes
+     * down without resets); the nodes and the other clients go on.
+     */
+    public void cutRemote() {
+        update(() -> remoteCut = true);
+    }
+
+    /**
+     * Resets the {@link #REMOTE} clients' connections now and refuses new ones with a reset until
+     * {@link #heal()} (a link whose far end answers "connection refused").
+     */
+    public void refuseRemote() {
+        update(() -> remoteRefused = true);
+        for (Connection c : live) {
+            if (c.from == REMOTE) {
+                c.reset();
+            }
+        }
+    }
+
+    /**
      * Resets every connection to or from {@code node} now and refuses new ones with a reset
      * until {@link #heal()}.
      */
@@ -180,11 +226,11 @@ public final class FaultyNetwork implements AutoCloseable {
      * Adds {@code latency} to every byte {@code node} sends and every byte it receives (a byte
      * between two delayed nodes is delayed by both), until {@link #heal()}.
      *
-     * @param node a node index, or {@link #CLIENTS}
+     * @param node a node index, {@link #CLIENTS} or {@link #REMOTE}
      * @throws IllegalArgumentException if the latency is negative
      */
     public void delay(int node, Duration latency) {
-        if (node != CLIENTS) {
+        if (node != CLIENTS && node != REMOTE) {
             checkNode(node);
         }
         long nanos = nonNegative(latency);
@@ -195,25 +241,27 @@ public final class FaultyNetwork implements AutoCloseable {
      * Adds {@code latency} to the bytes {@code from} sends to {@code to} (one direction), on top
      * of any per-node delay, until {@link #heal()}.
      *
-     * @param from a node index or {@link #CLIENTS}
-     * @param to a node index or {@link #CLIENTS}
+     * @param from a node index, {@link #CLIENTS} or {@link #REMOTE}
+     * @param to a node index, {@link #CLIENTS} or {@link #REMOTE}
      */
     public void delay(int from, int to, Duration latency) {
-        if (from != CLIENTS) {
+        if (from != CLIENTS && from != REMOTE) {
             checkNode(from);
         }
-        if (to != CLIENTS) {
+        if (to != CLIENTS && to != REMOTE) {
             checkNode(to);
         }
         long nanos = nonNegative(latency);
         update(() -> linkDelayNanos.put(key(from, to), nanos));
     }
 
-    /** Ends every partition, drop and delay; held bytes and connections go on. */
+    /** Ends every partition, drop, cut or refusal of remote clients, and delay; held bytes and connections go on. */
     public void heal() {
         update(() -> {
             cut.clear();
             dropped.clear();
+            remoteCut = false;
+            remoteRefused = false;
             Arrays.fill(nodeDelayNanos, 0);
             linkDelayNanos.clear();
         });
@@ -260,6 +308,14 @@ public final class FaultyNetwork implements AutoCloseable {
     private Verdict verdictLocked(int a, int b) {
         if (closed || dropped.contains(a) || dropped.contains(b)) {
             return Verdict.REFUSE;
+        }
+        if (a == REMOTE || b == REMOTE) {
+            if (remoteRefused) {
+                return Verdict.REFUSE;
+            }
+            if (remoteCut) {
+                return Verdict.HOLD;
+            }
         }
         // clients are never in the minority, so a client and a cut node are apart
         return cut.contains(a) != cut.contains(b) ? Verdict.HOLD : Verdict.PASS;
@@ -327,7 +383,7 @@ public final class FaultyNetwork implements AutoCloseable {
     }
 
     private int slot(int endpoint) {
-        return endpoint == CLIENTS ? nodes : endpoint;
+        return endpoint == CLIENTS ? nodes : endpoint == REMOTE ? nodes + 1 : endpoint;
     }
 
     private static long key(int from, int to) {
@@ -366,7 +422,7 @@ public final class FaultyNetwork implements AutoCloseable {
     }
 
     private static String name(int endpoint) {
-        return endpoint == CLIENTS ? "clients" : Integer.toString(endpoint);
+        return endpoint == CLIENTS ? "clients" : endpoint == REMOTE ? "remote" : Integer.toString(endpoint);
     }
 
     /** One proxied TCP connection from {@code from} to node {@code to}. */

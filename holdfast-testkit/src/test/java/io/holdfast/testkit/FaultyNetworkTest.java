@@ -162,6 +162,40 @@ class FaultyNetworkTest {
     }
 
     @Test
+    void aRemoteClientsLinkIsCutAndRefusedAloneAndHealingDeliversWhatWasHeld() throws IOException {
+        assertThat(net.remoteRoutes()).containsOnlyKeys(advertised);
+        try (Socket remote = dial(net.remoteRoutes().get(advertised.get(1)));
+                Socket local = dial(advertised.get(1))) {
+            assertThat(roundTrip(remote, "far")).asString().isEqualTo("far");
+            assertThat(net.bytesDelivered(FaultyNetwork.REMOTE, 1)).isEqualTo(3);
+            net.cutRemote();
+            remote.getOutputStream().write("held".getBytes());
+            assertThat(roundTrip(local, "near")).asString().isEqualTo("near");
+            try (Socket node = dial(net.route(0, 1))) {
+                assertThat(roundTrip(node, "peer")).asString().isEqualTo("peer");
+            }
+            assertNothingArrives(remote);
+            net.heal();
+            assertThat(remote.getInputStream().readNBytes(4)).asString().isEqualTo("held");
+
+            net.refuseRemote();
+            assertThatThrownBy(() -> {
+                        remote.getOutputStream().write("x".getBytes());
+                        if (remote.getInputStream().read() >= 0) {
+                            throw new AssertionError("a byte came through a refused remote link");
+                        }
+                        throw new IOException("closed");
+                    })
+                    .isInstanceOf(IOException.class);
+            assertThat(roundTrip(local, "still")).asString().isEqualTo("still");
+        }
+        net.heal();
+        try (Socket again = dial(net.remoteRoutes().get(advertised.get(0)))) {
+            assertThat(roundTrip(again, "back")).asString().isEqualTo("back");
+        }
+    }
+
+    @Test
     void argumentsAreChecked() {
         assertThatThrownBy(() -> net.partition(0, 1, 2)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> net.partition(3)).isInstanceOf(IllegalArgumentException.class);
