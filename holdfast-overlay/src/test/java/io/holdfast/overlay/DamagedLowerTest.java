@@ -93,6 +93,7 @@ class DamagedLowerTest {
         assertThat(Files.exists(fs.upper().resolve("bad3.txt"))).isFalse();
 
         OverlayStatus st = fs.status();
+        assertThat(st.lower()).isEqualTo(base.resolve("lower").toString()); // the faulty view, named by its path
         assertThat(st.lowerErrors()).isGreaterThanOrEqualTo(5);
         assertThat(st.lowerErrorPaths())
                 .extracting(OverlayStatus.LowerError::path)
