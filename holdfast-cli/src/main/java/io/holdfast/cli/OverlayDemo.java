@@ -129,13 +129,19 @@ final class OverlayDemo {
                     + "fusermount3; apt-get install fuse3)");
             return 1;
         }
-        Thread reaper = new Thread(() -> children.forEach(Process::destroyForcibly), "holdfast-overlay-demo-reaper");
+        // Ctrl-C or an error midway: SIGTERM to what is still running, so a mount unmounts itself
+        Thread reaper = new Thread(() -> children.forEach(Process::destroy), "holdfast-overlay-demo-reaper");
         Runtime.getRuntime().addShutdownHook(reaper);
         try {
             return demo();
         } finally {
             for (Process p : children) {
-                p.destroyForcibly();
+                p.destroy();
+            }
+            for (Process p : children) {
+                if (!p.waitFor(30, TimeUnit.SECONDS)) {
+                    p.destroyForcibly();
+                }
             }
             Runtime.getRuntime().removeShutdownHook(reaper);
         }
