@@ -7,6 +7,7 @@ import io.holdfast.common.Units;
 import io.holdfast.fuse.Capabilities;
 import io.holdfast.fuse.FuseMount;
 import io.holdfast.fuse.FuseOptions;
+import io.holdfast.overlay.FaultyFileSystem;
 import io.holdfast.overlay.MergeProgress;
 import io.holdfast.overlay.MergeReport;
 import io.holdfast.overlay.OverlayFileSystem;
@@ -91,11 +92,24 @@ final class OverlayCommands {
                         + "(default: .NAME.overlay-work beside UPPER).")
         String work;
 
+        @Option(
+                names = "--inject-lower-errors",
+                paramLabel = "GLOB",
+                description = {
+                    "FAULT INJECTION, for drills and demos only: reads of LOWER files whose path relative to",
+                    "LOWER matches GLOB ('*' within a name, '**' across directories) fail with EIO, as over bad",
+                    "sectors. Repeatable. Shows what the overlay does over a failing disk; LOWER is not changed."
+                })
+        List<String> injectLowerErrors = List.of();
+
         @Mixin
         FuseMountOptions fuse;
 
         @Override
         public Integer call() throws Exception {
+            for (String glob : injectLowerErrors) {
+                new FaultyFileSystem(Path.of("/")).failReadsMatching(glob); // a bad pattern: exit 2, nothing done
+            }
             if (!FuseMount.isAvailable()) {
                 System.err.println("holdfast overlay mount: FUSE is not available here "
                         + "(needs /dev/fuse, libfuse3.so.3 and fusermount3; apt-get install fuse3)");
@@ -113,6 +127,11 @@ final class OverlayCommands {
             FuseMount mount;
             try {
                 Path lowerPath = locations.resolve(lower).path();
+                if (!injectLowerErrors.isEmpty()) {
+                    FaultyFileSystem faulty = new FaultyFileSystem(lowerPath);
+                    injectLowerErrors.forEach(faulty::failReadsMatching);
+                    lowerPath = faulty.root();
+                }
                 Path upperPath = locations.resolve(upper).path();
                 Path workPath = work == null
                         ? OverlayFileSystem.defaultWorkDirectory(upperPath)
@@ -143,7 +162,12 @@ final class OverlayCommands {
                     new FuseServed(
                             "holdfast overlay mount",
                             "mounted " + lower + " under " + upper + " at " + mountPoint + " ("
-                                    + served.whiteoutFormat() + " whiteouts, work directory " + served.work() + ")",
+                                    + served.whiteoutFormat() + " whiteouts, work directory " + served.work()
+                                    + (injectLowerErrors.isEmpty()
+                                            ? ""
+                                            : "; INJECTING read errors on LOWER paths matching "
+                                                    + String.join(", ", injectLowerErrors))
+                                    + ")",
                             mount,
                             mountPoint,
                             realMountPoint,
@@ -163,33 +187,47 @@ final class OverlayCommands {
                 "",
                 "Examples:",
                 "  holdfast overlay status /srv/healthy/upper",
-                "  holdfast overlay status /srv/healthy/upper --json"
+                "  holdfast overlay status /srv/healthy/upper --json",
+                "  holdfast overlay status mail:/rescue --cluster a:7001"
             },
             exitCodeList = {
                 "0:the record was read (also when it lists lower errors)",
                 "1:no status record there (never mounted, or another --work)"
             })
     static final class Status implements Callable<Integer> {
-        @Parameters(index = "0", paramLabel = "UPPER", description = "The overlay's upper layer (a local directory).")
-        Path upper;
+        @Mixin
+        ClusterOption cluster;
+
+        @Parameters(
+                index = "0",
+                paramLabel = "UPPER",
+                description = "The overlay's upper layer: a local directory or VOLUME:/dir.")
+        String upper;
 
         @Option(names = "--work", paramLabel = "DIR", description = "The work directory, if not the default.")
-        Path work;
+        String work;
 
         @Option(names = "--json", description = "Print the record as it is stored (JSON).")
         boolean json;
 
         @Override
         public Integer call() throws IOException {
-            Path w = work == null ? OverlayFileSystem.defaultWorkDirectory(upper) : work;
-            Path file = w.resolve(OverlayFileSystem.STATUS_FILE);
+            ClientLogging.quietClient();
             String text;
-            try {
-                text = Files.readString(file, StandardCharsets.UTF_8);
-            } catch (NoSuchFileException e) {
-                System.err.println("holdfast overlay status: no status record " + file + " (was " + upper
-                        + " ever mounted as an upper layer? give --work if another work directory)");
-                return 1;
+            Path file;
+            try (Locations locations = new Locations(cluster::address, cluster.env())) {
+                Path w = work == null
+                        ? OverlayFileSystem.defaultWorkDirectory(
+                                locations.resolve(upper).path())
+                        : locations.resolve(work).path();
+                file = w.resolve(OverlayFileSystem.STATUS_FILE);
+                try {
+                    text = Files.readString(file, StandardCharsets.UTF_8);
+                } catch (NoSuchFileException e) {
+                    System.err.println("holdfast overlay status: no status record " + file + " (was " + upper
+                            + " ever mounted as an upper layer? give --work if another work directory)");
+                    return 1;
+                }
             }
             if (json) {
                 System.out.print(text);

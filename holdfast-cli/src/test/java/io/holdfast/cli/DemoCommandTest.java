@@ -6,8 +6,9 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
-/** What {@code holdfast demo --keep} tells the user once it is verified. */
+/** What {@code holdfast demo --keep} tells the user once it is verified; what {@code --overlay} refuses. */
 class DemoCommandTest {
     private static final List<String> NODES = List.of("127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003");
 
@@ -34,5 +35,13 @@ class DemoCommandTest {
 
         String noMount = DemoCommand.keepMessage(data, 7001, NODES, null, List.of(101L, 102L, 103L));
         assertThat(noMount).doesNotContain("mount").contains("stops the 3 nodes this demo started, then exits.");
+    }
+
+    @Test
+    void overlayRunsOnItsOwn(@TempDir Path tmp) {
+        Cli r = Cli.run("demo", "--overlay", "--keep", "--data", tmp.toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err()).contains("--overlay runs on its own");
+        assertThat(tmp.resolve("overlay")).doesNotExist();
     }
 }

@@ -63,6 +63,26 @@ class OverlayCommandsTest {
     }
 
     @Test
+    void aBadInjectLowerErrorsPatternIsAUsageErrorAndMountsNothing() throws IOException {
+        Path lower = Files.createDirectory(base.resolve("lower"));
+        Path upper = Files.createDirectory(base.resolve("upper"));
+        Path mnt = Files.createDirectory(base.resolve("mnt"));
+        Run r = run(
+                "overlay",
+                "mount",
+                "--inject-lower-errors=[unclosed",
+                lower.toString(),
+                upper.toString(),
+                mnt.toString());
+        assertThat(r.status()).isEqualTo(2);
+        assertThat(r.err()).contains("invalid glob '[unclosed'");
+        assertThat(OverlayFileSystem.defaultWorkDirectory(upper)).doesNotExist();
+        try (var s = Files.list(mnt)) {
+            assertThat(s).isEmpty();
+        }
+    }
+
+    @Test
     void statusWithoutARecordSaysSo() {
         Run r = run("overlay", "status", base.resolve("never").toString());
         assertThat(r.status()).isEqualTo(1);

@@ -133,12 +133,22 @@ final class OverlayViews {
             }
         }
 
-        private <T> T reading(Overlay.Node n, IoCall<T> call) throws IOException {
+        private <T> T reading(Overlay.Node n, IoCall<T> call, T onLink) throws IOException {
             try {
                 return call.run();
             } catch (NoSuchFileException | UnsupportedOperationException e) {
                 throw e;
             } catch (IOException e) {
+                if (isLinkRefusal(n, e)) {
+                    // Linux keeps no user attributes on symbolic links; the JDK cannot even ask
+                    // (ELOOP): none to list, ENODATA for a name, as getxattr(2) answers; not a
+                    // failure of the lower layer
+                    if (onLink != null) {
+                        return onLink;
+                    }
+                    throw new ErrnoFileSystemException(
+                            path.toString(), null, Errno.ENODATA, "no such attribute (a symbolic link has none)");
+                }
                 if (n.layer() == Overlay.Layer.LOWER
                         && !(e instanceof FileSystemException fse
                                 && fse.getReason() != null
@@ -149,11 +159,20 @@ final class OverlayViews {
             }
         }
 
+        /** Whether {@code e} is the JDK refusing user attributes of a symbolic link (O_NOFOLLOW: ELOOP). */
+        private static boolean isLinkRefusal(Overlay.Node n, IOException e) {
+            return n.attrs() != null
+                    && n.attrs().isSymbolicLink()
+                    && e instanceof FileSystemException fse
+                    && fse.getReason() != null
+                    && fse.getReason().contains("symbolic link");
+        }
+
         @Override
         public List<String> list() throws IOException {
             Overlay.Node n = node();
             UserDefinedFileAttributeView v = visible(n);
-            List<String> all = reading(n, v::list);
+            List<String> all = reading(n, v::list, List.of());
             List<String> out = new ArrayList<>(all.size());
             for (String s : all) {
                 if (!s.startsWith(Overlay.PRIVATE_XATTRS)) {
@@ -168,7 +187,7 @@ final class OverlayViews {
             checkName(name);
             Overlay.Node n = node();
             UserDefinedFileAttributeView v = visible(n);
-            return reading(n, () -> v.size(name));
+            return reading(n, () -> v.size(name), null);
         }
 
         @Override
@@ -176,7 +195,7 @@ final class OverlayViews {
             checkName(name);
             Overlay.Node n = node();
             UserDefinedFileAttributeView v = visible(n);
-            return reading(n, () -> v.read(name, dst));
+            return reading(n, () -> v.read(name, dst), null);
         }
 
         @Override

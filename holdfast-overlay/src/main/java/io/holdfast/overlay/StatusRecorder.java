@@ -1,6 +1,7 @@
 package io.holdfast.overlay;
 
 import java.io.IOException;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -55,12 +56,25 @@ final class StatusRecorder implements AutoCloseable {
     private final AtomicBoolean dirty = new AtomicBoolean(true);
     private final ScheduledExecutorService writer;
 
+    /**
+     * How the record names a layer: a local path as it is, any other by its URI (a Holdfast volume's
+     * {@code holdfast://HOST:PORT/VOLUME/dir}), so the record says which file system holds it.
+     */
+    static String describe(Path layer) {
+        try {
+            URI u = layer.toUri();
+            return "file".equals(u.getScheme()) ? Path.of(u).toString() : u.toString();
+        } catch (RuntimeException e) {
+            return layer.toString(); // a provider without URIs (or whose URIs have no Path)
+        }
+    }
+
     StatusRecorder(Path work, Path lower, Path upper, WhiteoutFormat format, Clock clock, String id)
             throws IOException {
         this.file = work.resolve(OverlayFileSystem.STATUS_FILE);
         this.tmp = work.resolve(OverlayFileSystem.STATUS_FILE + ".tmp");
-        this.lower = lower.toString();
-        this.upper = upper.toString();
+        this.lower = describe(lower);
+        this.upper = describe(upper);
         this.format = format;
         this.clock = clock;
         this.openedAt = clock.instant();

@@ -8,9 +8,11 @@ import io.holdfast.common.ErrnoFileSystemException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -46,6 +48,7 @@ class DamagedLowerTest {
         Files.writeString(lower.resolve("baddir/inner/f"), "f");
         Files.createDirectory(lower.resolve("gooddir"));
         Files.writeString(lower.resolve("gooddir/f"), "f");
+        Files.createSymbolicLink(lower.resolve("gooddir/dangling"), Path.of("../nowhere"));
         faulty = new FaultyFileSystem(lower);
         faulty.failReads.addAll(List.of("bad.txt", "bad2.txt", "bad3.txt"));
         faulty.failListings.add("baddir");
@@ -90,6 +93,7 @@ class DamagedLowerTest {
         assertThat(Files.exists(fs.upper().resolve("bad3.txt"))).isFalse();
 
         OverlayStatus st = fs.status();
+        assertThat(st.lower()).isEqualTo(base.resolve("lower").toString()); // the faulty view, named by its path
         assertThat(st.lowerErrors()).isGreaterThanOrEqualTo(5);
         assertThat(st.lowerErrorPaths())
                 .extracting(OverlayStatus.LowerError::path)
@@ -119,6 +123,37 @@ class DamagedLowerTest {
         Files.delete(root.resolve("bad3.txt"));
         assertThat(Files.exists(root.resolve("bad3.txt"))).isFalse();
         assertThat(fs.status().lowerErrors()).isZero();
+        assertThat(faulty.writeAttempts).hasValue(0);
+    }
+
+    @Test
+    void userAttributesOfALowerSymbolicLinkAreNoneNotALowerError() throws IOException {
+        Path link = root.resolve("gooddir/dangling");
+        UserDefinedFileAttributeView v =
+                Files.getFileAttributeView(link, UserDefinedFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
+        assertThat(v.list()).isEmpty();
+        assertThatThrownBy(() -> v.size("user.color"))
+                .isInstanceOfSatisfying(
+                        ErrnoFileSystemException.class,
+                        e -> assertThat(e.errno()).isEqualTo(Errno.ENODATA));
+        assertThat(fs.status().lowerErrors()).isZero();
+    }
+
+    @Test
+    void failReadsMatchingFailsTheFilesAGlobNamesOnly() throws IOException {
+        faulty.failReadsMatching("good*");
+        assertEio(() -> Files.readString(root.resolve("good.txt")));
+        assertThat(Files.readString(root.resolve("gooddir/f"))).isEqualTo("f"); // * stays within one name
+        faulty.failReadsMatching("**/f");
+        assertEio(() -> Files.readString(root.resolve("gooddir/f")));
+        assertEio(() -> Files.readString(root.resolve("baddir/inner/f")));
+        assertThat(fs.status().lowerErrorPaths())
+                .extracting(OverlayStatus.LowerError::path)
+                .containsExactlyInAnyOrder("/good.txt", "/gooddir/f", "/baddir/inner/f");
+        assertThatThrownBy(() -> faulty.failReadsMatching("[unclosed"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("[unclosed");
+        assertThatThrownBy(() -> faulty.failReadsMatching("")).isInstanceOf(IllegalArgumentException.class);
         assertThat(faulty.writeAttempts).hasValue(0);
     }
 }

@@ -33,32 +33,94 @@ import java.nio.file.attribute.FileAttributeView;
 import java.nio.file.attribute.UserPrincipalLookupService;
 import java.nio.file.spi.FileSystemProvider;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.PatternSyntaxException;
 
 /**
- * A read-only view of a local directory that fails on chosen paths, as a damaged disk does: reads
- * of a file's data ({@link #failReads}), listings of a directory ({@link #failListings}) and
- * {@code lstat} of an entry ({@link #failStats}) throw "Input/output error". Every attempt to change
- * anything throws {@link ReadOnlyFileSystemException} and is counted in {@link #writeAttempts}, so a
- * test can prove the overlay never writes its lower layer. Paths are given relative to the root.
+ * A read-only view of a directory that fails on chosen paths, as a damaged disk does: reads of a
+ * file's data ({@link #failReads}, {@link #failReadsMatching}), listings of a directory ({@link
+ * #failListings}) and {@code lstat} of an entry ({@link #failStats}) throw a {@link
+ * FileSystemException} "Input/output error" (opening the file still succeeds, as with bad sectors).
+ * Every attempt to change anything throws {@link ReadOnlyFileSystemException} and is counted in
+ * {@link #writeAttempts}, which proves a lower layer is never written.
+ *
+ * <p><b>Fault injection, on purpose only.</b> This is the lower layer for drills, demos and tests
+ * of the overlay's handling of a damaged file system: {@code holdfast overlay mount
+ * --inject-lower-errors GLOB} and {@code holdfast demo --overlay} wrap LOWER in it, so an operator
+ * can see (and rehearse) what a mount over a failing disk does: the reads fail with EIO for those
+ * files only, the mount keeps serving, {@code holdfast overlay status} lists them, and writing them
+ * anew replaces them. Nothing uses it unless asked. Why a decorator rather than a failing FUSE
+ * layer below: it needs no second mount, works for any {@link Path} (local or a Holdfast volume)
+ * and in any JVM, and fails exactly the operation named; the overlay sees the same {@link
+ * IOException} a real disk's EIO gives through the JDK's provider.
+ *
+ * <p>Paths are relative to the root given to the constructor, in the base file system's syntax
+ * ({@code "dir/file"}). Thread safety: the sets may be changed while the file system is in use;
+ * every operation may be called concurrently.
  */
 public final class FaultyFileSystem extends FileSystem {
+    /** Files whose data reads fail (relative paths). */
     public final Set<String> failReads = ConcurrentHashMap.newKeySet();
+    /** Directories whose listing fails (relative paths). */
     public final Set<String> failListings = ConcurrentHashMap.newKeySet();
+    /** Entries whose attributes cannot be read (relative paths). */
     public final Set<String> failStats = ConcurrentHashMap.newKeySet();
+    /** Attempts to change the file system, each refused. */
     public final AtomicLong writeAttempts = new AtomicLong();
+
+    private final List<PathMatcher> failReadMatchers = new CopyOnWriteArrayList<>();
     private final Path base;
     private final Provider provider = new Provider();
 
+    /**
+     * A faulty view of {@code base}; nothing fails until told to.
+     *
+     * @param base the directory seen as this file system's {@link #root()}; any {@link Path}
+     */
     public FaultyFileSystem(Path base) {
         this.base = base.toAbsolutePath();
     }
 
+    /** The base directory as a path of this file system. */
     public Path root() {
         return new FPath(base);
+    }
+
+    /**
+     * Makes data reads fail for every file whose path relative to the root matches {@code glob}.
+     *
+     * @param glob a pattern of {@link FileSystem#getPathMatcher}'s {@code glob} syntax, matched
+     *     against the relative path ({@code "*"} within one name, {@code "**"} across directories)
+     * @throws IllegalArgumentException if the pattern is empty or invalid
+     */
+    public void failReadsMatching(String glob) {
+        if (glob.isEmpty()) {
+            throw new IllegalArgumentException("an empty pattern matches nothing; give a glob such as 'dir/*.eml'");
+        }
+        try {
+            failReadMatchers.add(base.getFileSystem().getPathMatcher("glob:" + glob));
+        } catch (PatternSyntaxException e) {
+            throw new IllegalArgumentException("invalid glob '" + glob + "': " + e.getDescription(), e);
+        }
+    }
+
+    private boolean readFails(Path real) {
+        String rel = rel(real);
+        if (failReads.contains(rel)) {
+            return true;
+        }
+        Path relative = base.getFileSystem().getPath(rel);
+        for (PathMatcher m : failReadMatchers) {
+            if (m.matches(relative)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private String rel(Path real) {
@@ -305,7 +367,7 @@ public final class FaultyFileSystem extends FileSystem {
             }
             checkStat(path);
             FileChannel ch = FileChannel.open(real(path), options);
-            return failReads.contains(rel(real(path))) ? new FailingChannel(ch, path) : ch;
+            return readFails(real(path)) ? new FailingChannel(ch, path) : ch;
         }
 
         @Override
