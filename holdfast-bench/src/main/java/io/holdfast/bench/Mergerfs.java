@@ -16,7 +16,8 @@ import java.util.stream.Stream;
  * branch found ({@code category.create=ff}: always the upper one, cloning the directory path
  * there), no page caching by mergerfs ({@code cache.files=off}) and the same attribute and entry
  * cache timeouts as the overlay's mount. mergerfs has no copy-up: a changed lower file is changed
- * in place. Closing unmounts and waits for the process. Not thread-safe.
+ * in place. Closing unmounts and waits for the process; if the JVM exits first (Ctrl-C), a shutdown
+ * hook unmounts lazily and ends mergerfs. Not thread-safe.
  */
 final class Mergerfs implements AutoCloseable {
     private static final long MOUNT_WAIT_NANOS = 15_000_000_000L;
@@ -24,11 +25,24 @@ final class Mergerfs implements AutoCloseable {
     private final Process process;
     private final Path mountPoint;
     private final Path log;
+    /** Unmounts if the JVM exits (Ctrl-C) before {@link #close}: mergerfs would outlive it. */
+    private final Thread onExit;
 
     private Mergerfs(Process process, Path mountPoint, Path log) {
         this.process = process;
         this.mountPoint = mountPoint;
         this.log = log;
+        this.onExit = new Thread(
+                () -> {
+                    try {
+                        run("fusermount3", "-u", "-z", mountPoint.toString());
+                    } catch (IOException | InterruptedException e) {
+                        // exiting anyway; destroy the process below
+                    }
+                    process.destroy();
+                },
+                "holdfast-bench-mergerfs-unmount");
+        Runtime.getRuntime().addShutdownHook(onExit);
     }
 
     /** The {@code mergerfs} executable on {@code PATH}, if any. */
@@ -122,6 +136,11 @@ final class Mergerfs implements AutoCloseable {
     /** Unmounts ({@code fusermount3 -u}, lazily if busy) and waits for mergerfs to exit. */
     @Override
     public void close() throws IOException, InterruptedException {
+        try {
+            Runtime.getRuntime().removeShutdownHook(onExit);
+        } catch (IllegalStateException e) {
+            return; // the JVM is exiting: the hook unmounts
+        }
         if (isMounted(mountPoint)) {
             int rc = run("fusermount3", "-u", mountPoint.toString());
             if (rc != 0) {
