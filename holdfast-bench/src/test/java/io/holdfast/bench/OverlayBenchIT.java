@@ -30,7 +30,7 @@ class OverlayBenchIT {
     @Test
     void smallestRunMeasuresLocalAndOverlayWithoutMergerfs() throws Exception {
         assumeTrue(FuseMount.isAvailable(), "FUSE is not available here");
-        OverlayBenchScale smallest = new OverlayBenchScale(0.3, 40, 4, 10, 8192, 20, 1 << 20, 0.3, 50);
+        OverlayBenchScale smallest = new OverlayBenchScale(0.3, 40, 4, 10, 8192, 20, 1 << 20, 1, 50);
         List<String> progress = new ArrayList<>();
         Path work = tmp.resolve("work");
         OverlayBenchReport r = OverlayBench.builder()
@@ -62,8 +62,9 @@ class OverlayBenchIT {
 
         OverlayBenchReport.Foreground f = r.foreground();
         assertThat(f).isNotNull();
+        // the operation under way when a phase ends belongs to it, so the first delivery is in the idle phase
         assertThat(f.idle().deliver().count()).isPositive();
-        assertThat(f.idle().read().count()).isPositive();
+        assertThat(f.idle().read().count() + f.merging().read().count()).isPositive();
         assertThat(f.merging().deliver().count() + f.merging().read().count()).isPositive();
         assertThat(f.idle().failed() + f.merging().failed()).isZero();
         assertThat(f.idle().deliver().p99Nanos()).isPositive();
