@@ -30,7 +30,7 @@ import picocli.CommandLine.Spec;
         name = "bench",
         mixinStandardHelpOptions = true,
         sortOptions = false,
-        subcommands = {CatchUpBenchCommand.class, LagBenchCommand.class},
+        subcommands = {CatchUpBenchCommand.class, LagBenchCommand.class, OverlayBenchCommand.class},
         description = {
             "Measure a directory against local disk: maildir delivery, sequential write and read, stat of a tree.",
             "PATH is a local directory (e.g. a FUSE mount of a volume) or VOLUME:/dir (through the Java client).",
@@ -38,6 +38,7 @@ import picocli.CommandLine.Spec;
             "Progress goes to stderr, the table (or JSON) to stdout. Work files are deleted afterwards.",
             "'holdfast bench catch-up' measures a member catching up instead (its own cluster; see its --help);",
             "a directory named catch-up is ./catch-up here.",
+            "'holdfast bench overlay' measures the overlay against mergerfs and local disk (see its --help).",
             "",
             "Examples:  holdfast bench mail:/ --quick",
             "           holdfast bench /srv/mail --baseline /var/tmp --workloads maildir,stat-tree --json",
