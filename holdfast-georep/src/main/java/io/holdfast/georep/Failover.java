@@ -93,6 +93,21 @@ public final class Failover {
     }
 
     /**
+     * Whether a worker or another georep command holds {@code target}'s lock now (always false for
+     * a target not on the local file system, which is not locked).
+     *
+     * @throws IOException if the lock file cannot be made
+     */
+    public static boolean inUse(Path target) throws IOException {
+        TargetLock l = TargetLock.tryAcquire(target, "a check");
+        if (l == null) {
+            return true;
+        }
+        l.close();
+        return false;
+    }
+
+    /**
      * A target's promotion.
      *
      * @param session the session
