@@ -559,7 +559,14 @@ final class GeorepCommands {
                     FileSystem fs = FileSystems.newFileSystem(
                             URI.create("holdfast://" + s.cluster() + "/" + s.volume()), env)) {
                 VolumeChangeSource feed = new VolumeChangeSource(client.volume(s.volume()), Duration.ofSeconds(30));
-                GeoOptions options = GeoOptions.defaults(name).withBytesPerSecond(s.bytesPerSecond());
+                GeoOptions options = GeoOptions.defaults(name)
+                        .withBytesPerSecond(s.bytesPerSecond())
+                        .withListener(new GeoListener() {
+                            @Override
+                            public void entrySkipped(String path, IOException e) {
+                                System.err.println("holdfast: skipped " + path + ": " + e.getMessage());
+                            }
+                        });
                 ReverseReport report;
                 if (finish) {
                     Failover.Failback f = Failover.failback(feed, fs.getPath("/"), s.target(), options);

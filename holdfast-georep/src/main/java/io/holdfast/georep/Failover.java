@@ -60,8 +60,9 @@ import java.util.Optional;
  * copy; the changes the reverse wrote are found equal and do not travel. No full copy, unless the
  * feed has trimmed the history since the split (then the worker's paced full synchronisation).
  *
- * <p>Thread safety: each call takes the target's lock ({@link TargetLock}) for its duration; calls
- * are not to be made concurrently on one target from one thread's view of progress.
+ * <p>Thread safety: each call that changes something takes the target's lock ({@link TargetLock})
+ * for its duration, so a second call on the same target (or a worker) fails with {@link
+ * GeoStateException} instead of interleaving; calls on different targets are independent.
  */
 public final class Failover {
     private Failover() {}
@@ -266,24 +267,12 @@ public final class Failover {
                 plan.write(planFile, options.fsync());
             }
         }
-        ReverseReport report = new ReverseReport(
-                s.session(),
-                p.splitIndex(),
-                plan.baseIndex(),
-                plan.primaryIndex(),
-                plan.primarySource(),
-                plan.primaryChanged(),
-                plan.count(ReversePlan.Kind.RENAME),
-                plan.count(ReversePlan.Kind.DELETE),
-                plan.count(ReversePlan.Kind.PUT),
-                plan.conflicts(),
-                dryRun,
-                resumed);
         if (dryRun) {
-            return report;
+            return report(s, p, plan, 0, true, resumed);
         }
         Path progress = dir.resolve(ReversePlan.PROGRESS);
-        pass.apply(plan, ReversePlan.progress(progress, plan.next()));
+        Counters done = pass.apply(plan, ReversePlan.progress(progress, plan.next()));
+        ReverseReport report = report(s, p, plan, (int) done.errors.get(), false, resumed);
         long after = pass.appliedIndexAfter(plan.primaryIndex());
         String n = plan.next().substring(Manifest.PREFIX.length());
         ReversePlan.writeAtomically(dir.resolve("reverse-" + n + ".txt"), report.toText(), options.fsync());
@@ -299,6 +288,24 @@ public final class Failover {
         Files.deleteIfExists(planFile);
         Files.deleteIfExists(progress);
         return report;
+    }
+
+    private static ReverseReport report(
+            StateFile.State s, StateFile.Promoted p, ReversePlan plan, int skipped, boolean dryRun, boolean resumed) {
+        return new ReverseReport(
+                s.session(),
+                p.splitIndex(),
+                plan.baseIndex(),
+                plan.primaryIndex(),
+                plan.primarySource(),
+                plan.primaryChanged(),
+                plan.count(ReversePlan.Kind.RENAME),
+                plan.count(ReversePlan.Kind.DELETE),
+                plan.count(ReversePlan.Kind.PUT),
+                plan.conflicts(),
+                skipped,
+                dryRun,
+                resumed);
     }
 
     /**

@@ -413,7 +413,8 @@ final class ReversePass {
                     }
                 }
             } catch (IOException | UnsupportedOperationException e) {
-                if (!TargetSync.lasting(e)) {
+                if (op.kind() == ReversePlan.Kind.MOVE_ASIDE || !TargetSync.lasting(e)) {
+                    // never skipped: the entry the DR version replaces next would be lost
                     throw e;
                 }
                 sync.skipped(op.path(), e);

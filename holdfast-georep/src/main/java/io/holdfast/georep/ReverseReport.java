@@ -20,6 +20,8 @@ import java.util.Locale;
  * @param deletes entries deleted at the old primary
  * @param puts entries brought over from the copy (new, modified, attributes changed)
  * @param conflicts paths changed on both sides, in path order
+ * @param skipped entries the old primary could not hold (access denied, not supported, name too
+ *     long), left out and reported to the listener; 0 in a dry run
  * @param dryRun whether nothing was applied (the plan only)
  * @param resumed whether the pass finished a plan an interrupted pass had recorded
  */
@@ -34,6 +36,7 @@ public record ReverseReport(
         int deletes,
         int puts,
         List<Conflict> conflicts,
+        int skipped,
         boolean dryRun,
         boolean resumed) {
 
@@ -85,6 +88,12 @@ public record ReverseReport(
                 primaryChanged,
                 primarySource.equals("feed") ? "change feed" : "tree compared with the baseline",
                 primaryIndex));
+        if (skipped > 0) {
+            b.append("  skipped ")
+                    .append(skipped)
+                    .append(" entries the old primary could not hold")
+                    .append(System.lineSeparator());
+        }
         b.append("  conflicts: ")
                 .append(conflicts.size())
                 .append(conflicts.isEmpty() ? "" : " (the DR version wins")
@@ -119,6 +128,7 @@ public record ReverseReport(
         b.append(",\"renames\":").append(renames);
         b.append(",\"deletes\":").append(deletes);
         b.append(",\"puts\":").append(puts);
+        b.append(",\"skipped\":").append(skipped);
         b.append(",\"dryRun\":").append(dryRun);
         b.append(",\"resumed\":").append(resumed);
         b.append(",\"conflicts\":[");

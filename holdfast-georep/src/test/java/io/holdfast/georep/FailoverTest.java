@@ -370,6 +370,25 @@ class FailoverTest {
     }
 
     @Test
+    void aConflictCopyThatCannotBeMadeStopsThePassAndLosesNothing() throws Exception {
+        String name = "/" + "n".repeat(250); // no room for the conflict suffix in a 255-byte name
+        tree.write(name, "base");
+        new GeoReplicator(feed, src, dst, options).runOnce();
+        promote();
+        Files.writeString(dst.resolve(name.substring(1)), "dr");
+        tree.write(name, "primary");
+
+        assertThatThrownBy(() -> Failover.reverse(feed, src, dst, options, false))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("too long");
+
+        assertThat(read(src.resolve(name.substring(1)))).isEqualTo("primary");
+        assertThat(Failover.promotion(dst).orElseThrow().baseIndex())
+                .as("the pass did not complete")
+                .isEqualTo(Failover.promotion(dst).orElseThrow().splitIndex());
+    }
+
+    @Test
     void whenTheFeedNoLongerHoldsTheSplitThePrimarysTreeIsComparedWithTheBaseline() throws Exception {
         scenario();
         long split = Failover.promotion(dst).orElseThrow().splitIndex();
