@@ -44,8 +44,8 @@ final class TargetLock implements AutoCloseable {
      * @throws IOException if the lock file cannot be made
      */
     static TargetLock tryAcquire(Path targetRoot, String who) throws IOException {
-        if (targetRoot.getFileSystem() != FileSystems.getDefault()) {
-            return new TargetLock(null, null, null);
+        if (targetRoot.getFileSystem() != FileSystems.getDefault() || !Files.isDirectory(targetRoot)) {
+            return new TargetLock(null, null, null); // a missing target is the caller's to report, not made here
         }
         Path dir = Files.createDirectories(targetRoot.resolve(StateFile.DIR));
         Path file = dir.resolve(NAME).toAbsolutePath().normalize();

@@ -8,6 +8,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
 import java.time.InstantSource;
 import java.util.ArrayList;
@@ -182,6 +183,14 @@ class FailoverTest {
             worker.join();
         }
         assertThat(promote().already()).isFalse();
+    }
+
+    @Test
+    void theWorkersLockMakesNoMissingTarget() throws Exception {
+        Path missing = base.resolve("missing");
+        assertThatThrownBy(() -> new GeoReplicator(feed, src, missing, options).runOnce())
+                .isInstanceOf(NotDirectoryException.class);
+        assertThat(missing).doesNotExist();
     }
 
     // ---- reverse
