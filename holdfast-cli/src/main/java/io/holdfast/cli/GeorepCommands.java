@@ -2,10 +2,12 @@ package io.holdfast.cli;
 
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.common.Units;
+import io.holdfast.georep.Failover;
 import io.holdfast.georep.GeoListener;
 import io.holdfast.georep.GeoOptions;
 import io.holdfast.georep.GeoReplicator;
 import io.holdfast.georep.GeoStatus;
+import io.holdfast.georep.ReverseReport;
 import io.holdfast.georep.VolumeChangeSource;
 import io.holdfast.protocol.ClusterMap;
 import io.holdfast.protocol.Response;
@@ -23,6 +25,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -55,13 +58,21 @@ import picocli.CommandLine.Parameters;
             "  holdfast georep create mail-dr mail /srv/dr/mail --cluster primary.example:7001",
             "  holdfast georep start mail-dr          runs the worker in the foreground (Ctrl-C stops it)",
             "  holdfast georep status mail-dr",
+            "",
+            "Failover and failback (the DR copy becomes the primary, then its changes go back as a delta):",
+            "  holdfast georep promote mail-dr        refused while the old primary answers (--force once fenced)",
+            "  holdfast georep reverse mail-dr        DR changes -> old primary; conflicts kept as",
+            "                                         PATH.conflict-primary-INDEX and reported",
+            "  holdfast georep reverse mail-dr --finish   last delta, then 'start' replicates forward again",
         },
         subcommands = {
             GeorepCommands.Create.class,
             GeorepCommands.Start.class,
             GeorepCommands.Stop.class,
             GeorepCommands.Status.class,
-            GeorepCommands.ListSessions.class
+            GeorepCommands.ListSessions.class,
+            GeorepCommands.Promote.class,
+            GeorepCommands.Reverse.class
         })
 final class GeorepCommands {
     private GeorepCommands() {}
@@ -284,6 +295,13 @@ final class GeorepCommands {
         @Override
         public Integer call() throws Exception {
             Session s = sessions.load(name);
+            if (Failover.promotion(s.target()).isPresent()) {
+                System.err.println("holdfast: " + "the target " + s.target() + " of session " + name
+                        + " was promoted to primary ('holdfast georep promote'); replicating into it would overwrite"
+                        + " what was written there. Bring those changes back with 'holdfast georep reverse " + name
+                        + "', then fail back with 'holdfast georep reverse " + name + " --finish'.");
+                return ExitCodes.FAILED;
+            }
             if (s.stopped()) {
                 s = s.withStopped(false);
                 sessions.save(s);
@@ -357,6 +375,10 @@ final class GeorepCommands {
             Session s = sessions.load(name);
             System.out.println("session " + name + ": " + s.volume() + " at " + s.cluster() + " -> " + s.target()
                     + (s.stopped() ? " (stopped)" : ""));
+            Failover.promotion(s.target())
+                    .ifPresent(p -> System.out.println("  PROMOTED to primary at "
+                            + Instant.ofEpochSecond(0, p.promotedNanos()) + " (split at source index " + p.splitIndex()
+                            + "; the next reverse starts at index " + p.baseIndex() + ")"));
             GeoReplicator.Recorded at = GeoReplicator.recorded(s.target()).orElse(null);
             if (at == null) {
                 System.out.println("  no position at the target yet (the first start synchronises the whole tree)");
@@ -417,6 +439,203 @@ final class GeorepCommands {
             }
             lines.forEach(System.out::println);
             return ExitCodes.OK;
+        }
+    }
+
+    @Command(
+            name = "promote",
+            mixinStandardHelpOptions = true,
+            exitCodeList = {
+                "0:the target is the primary now (or was already)",
+                "3:refused: the old primary still answers (nothing was changed; --force once it is fenced)",
+                "4:refused: the session's worker did not stop within --wait (nothing was changed)"
+            },
+            description = {
+                "Fail over: make the session's target (the DR copy) the writable primary.",
+                "",
+                "Refused while the old primary (the session's cluster) still answers, since two writable",
+                "primaries would diverge; with --force it is not asked (use it once the old primary is down or",
+                "cut off from its clients). Then the session's worker is asked to stop (as 'georep stop') and",
+                "awaited; the target's tree is recorded, without reading any content, in a baseline manifest",
+                "(TARGET/.holdfast-georep/baseline-1: per entry type, size, mode, owner, times, inode); and",
+                "the state file records, atomically and durably, that the target is promoted, with the split",
+                "point (the source index and commit time the target holds). From then on 'georep start' refuses",
+                "the session: the worker must never overwrite what is written at the DR site.",
+                "",
+                "Next: point the applications at the target; later, 'holdfast georep reverse NAME' brings",
+                "the changes back to the old primary.",
+                "",
+                "Example:  holdfast georep promote mail-dr --force"
+            })
+    static final class Promote extends SessionArgument implements Callable<Integer> {
+        @Option(names = "--force", description = "Promote without asking whether the old primary still answers.")
+        boolean force;
+
+        @Option(
+                names = "--wait",
+                paramLabel = "SECONDS",
+                description = "How long to wait for a running worker of the session to stop (default: 60).")
+        int waitSeconds = 60;
+
+        PrintStream out = System.out;
+
+        @Override
+        public Integer call() throws Exception {
+            if (waitSeconds < 0) {
+                throw new IllegalArgumentException("--wait must be 0 or more seconds, got " + waitSeconds);
+            }
+            Session s = sessions.load(name);
+            Failover.Promotion already = Failover.promotion(s.target()).orElse(null);
+            if (already != null) {
+                out.println("session " + name + ": " + s.target() + " was promoted already at "
+                        + Instant.ofEpochSecond(0, already.promotedNanos()) + " (split at source index "
+                        + already.splitIndex() + "); nothing changed");
+                return ExitCodes.OK;
+            }
+            if (!force) {
+                String answer = probe(s);
+                if (answer != null) {
+                    System.err.println("holdfast: not promoted: the old primary " + s.cluster() + " still answers ("
+                            + answer + "); two writable primaries would diverge. Stop or fence it first, or use"
+                            + " --force once its clients cannot reach it. Nothing was changed.");
+                    return PRIMARY_REACHABLE;
+                }
+            }
+            if (!s.stopped()) {
+                sessions.save(s.withStopped(true));
+            }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(waitSeconds);
+            while (Failover.inUse(s.target())) {
+                if (System.nanoTime() > deadline) {
+                    System.err.println("holdfast: not promoted: the worker of session " + name + " still runs on "
+                            + s.target() + " after " + waitSeconds + " s (it is marked stopped; try again, or end"
+                            + " its process). Nothing was changed.");
+                    return WORKER_RUNNING;
+                }
+                Thread.sleep(200);
+            }
+            Failover.Promotion p = Failover.promote(s.target(), name, () -> null, true, true, InstantSource.system());
+            out.println("session " + name + ": " + s.target() + " is the writable primary now");
+            out.println("  split at source index " + p.splitIndex() + " (committed "
+                    + Instant.ofEpochSecond(0, p.splitCommitNanos()) + "); baseline of " + p.baselineEntries()
+                    + " entries recorded in " + s.target().resolve(".holdfast-georep"));
+            out.println("  'holdfast georep start " + name + "' refuses from now on; bring the changes made here back"
+                    + " with 'holdfast georep reverse " + name + "'");
+            return ExitCodes.OK;
+        }
+
+        /** What the old primary answered, or null if it did not (within about 10 s). */
+        static String probe(Session s) {
+            Map<String, Object> env = new HashMap<>(s.clusterOption().env());
+            env.put(HoldfastClient.SHORT_LIVED_OPTION, true);
+            env.put("holdfast.deadline", Duration.ofSeconds(10));
+            try {
+                ClientProcess.prepare();
+                try (HoldfastClient client = HoldfastClient.connect(host(s.cluster()), port(s.cluster()), env)) {
+                    return Failover.feedProbe(new VolumeChangeSource(client.volume(s.volume()), Duration.ofSeconds(10)))
+                            .reachable();
+                }
+            } catch (Exception e) {
+                return null;
+            }
+        }
+    }
+
+    /** {@code georep promote}: the old primary answers. */
+    static final int PRIMARY_REACHABLE = 3;
+    /** {@code georep promote}: the worker did not stop. */
+    static final int WORKER_RUNNING = 4;
+
+    @Command(
+            name = "reverse",
+            mixinStandardHelpOptions = true,
+            description = {
+                "After a promote: bring the changes made at the DR copy since the split back to the old primary",
+                "(the session's volume), as a delta: no full copy.",
+                "",
+                "The DR changes are found by comparing the target tree with the baseline manifest (new,",
+                "modified, deleted; a renamed entry, a directory with its contents, is one rename); the old",
+                "primary's own changes since the split from its change feed (or, if the feed no longer holds",
+                "them, its tree compared with the manifest). A path changed on both sides is a conflict: the",
+                "DR version wins at the path and the old primary's is kept beside it as",
+                "  PATH.conflict-primary-INDEX      (INDEX: the source index the pass started from;",
+                "                                   -2, -3... appended if that name exists)",
+                "and every conflict is listed in the report printed here and written at the target",
+                "(TARGET/.holdfast-georep/reverse-N.txt and .json). Files arrive atomically (temporary name,",
+                "then rename). The plan is recorded before it is applied: a pass killed half way is finished",
+                "by running the command again; a run with nothing changed applies nothing.",
+                "",
+                "Failback: stop writing at the DR site, then run with --finish: a last pass, then the session",
+                "is re-based at the split index and no longer promoted; 'holdfast georep start NAME' then",
+                "replicates primary -> DR again from the split, bringing the old primary's own changes and",
+                "the conflict copies to the target without a full copy.",
+                "",
+                "Examples:",
+                "  holdfast georep reverse mail-dr --dry-run     the plan and its conflicts, nothing written",
+                "  holdfast georep reverse mail-dr --json",
+                "  holdfast georep reverse mail-dr --finish && holdfast georep start mail-dr"
+            })
+    static final class Reverse extends SessionArgument implements Callable<Integer> {
+        @Option(names = "--dry-run", description = "Plan and report only; write nothing on either side.")
+        boolean dryRun;
+
+        @Option(names = "--json", description = "Print the report as JSON (one object).")
+        boolean json;
+
+        @Option(
+                names = "--finish",
+                description = "Fail back: a last pass (the DR site quiesced), then re-base the session at the split.")
+        boolean finish;
+
+        PrintStream out = System.out;
+
+        @Override
+        public Integer call() throws Exception {
+            if (dryRun && finish) {
+                throw new IllegalArgumentException("--dry-run and --finish do not go together");
+            }
+            Session s = sessions.load(name);
+            if (Failover.promotion(s.target()).isEmpty()) {
+                System.err.println("holdfast: " + "the target " + s.target() + " of session " + name
+                        + " is not promoted: there is nothing to reverse ('holdfast georep promote " + name
+                        + "' fails over first)");
+                return ExitCodes.FAILED;
+            }
+            ClusterOption c = s.clusterOption();
+            ClientProcess.prepare();
+            Map<String, Object> env = new HashMap<>(c.env());
+            try (HoldfastClient client = HoldfastClient.connect(host(s.cluster()), port(s.cluster()), env);
+                    FileSystem fs = FileSystems.newFileSystem(
+                            URI.create("holdfast://" + s.cluster() + "/" + s.volume()), env)) {
+                VolumeChangeSource feed = new VolumeChangeSource(client.volume(s.volume()), Duration.ofSeconds(30));
+                GeoOptions options = GeoOptions.defaults(name)
+                        .withBytesPerSecond(s.bytesPerSecond())
+                        .withListener(new GeoListener() {
+                            @Override
+                            public void entrySkipped(String path, IOException e) {
+                                System.err.println("holdfast: skipped " + path + ": " + e.getMessage());
+                            }
+                        });
+                ReverseReport report;
+                if (finish) {
+                    Failover.Failback f = Failover.failback(feed, fs.getPath("/"), s.target(), options);
+                    report = f.lastPass();
+                    print(report);
+                    if (!json) {
+                        out.println("failed back: session " + name + " re-based at source index " + f.rebasedAt()
+                                + " (the split) and no longer promoted; 'holdfast georep start " + name
+                                + "' replicates " + s.volume() + " -> " + s.target() + " again");
+                    }
+                } else {
+                    report = Failover.reverse(feed, fs.getPath("/"), s.target(), options, dryRun);
+                    print(report);
+                }
+                return ExitCodes.OK;
+            }
+        }
+
+        private void print(ReverseReport r) {
+            out.print(json ? r.toJson() + System.lineSeparator() : r.toText());
         }
     }
 

@@ -423,6 +423,64 @@ class RemoteFileCommandsIT {
         ok("rm", "-r", "v:/georep"); // the other tests expect an empty volume
     }
 
+    /**
+     * {@code holdfast georep promote} refused while the volume answers (exit 3), forced; {@code
+     * start} refused on the promoted target; a conflict made on both sides; {@code reverse
+     * --dry-run --json}, {@code reverse} with its conflict report, {@code reverse --finish}; then
+     * {@code start --once} replicates forward again.
+     */
+    @Test
+    void georepPromoteReverseAndFailBack() throws Exception {
+        Path sessions = tmp.resolve("sessions");
+        Path target = tmp.resolve("dr");
+        ok("mkdir", "-p", "v:/fo");
+        ok("put", Files.writeString(tmp.resolve("one"), "one").toString(), "v:/fo/one");
+        String[] where = {"--sessions", sessions.toString()};
+        ok(concat(new String[] {"georep", "create", "fo", "v", target.toString()}, where));
+        Cli once = Cli.run(concat(new String[] {"georep", "start", "fo", "--once"}, where));
+        assertThat(once.exit()).as(once.err()).isZero();
+
+        Cli refused = Cli.run(concat(new String[] {"georep", "promote", "fo"}, where));
+        assertThat(refused.exit()).as(refused.err()).isEqualTo(3);
+        assertThat(refused.err()).contains("still answers", "Nothing was changed");
+        Cli promoted = Cli.run(concat(new String[] {"georep", "promote", "fo", "--force"}, where));
+        assertThat(promoted.exit()).as(promoted.err()).isZero();
+        assertThat(promoted.out()).contains("is the writable primary now", "split at source index");
+        Cli start = Cli.run(concat(new String[] {"georep", "start", "fo", "--once"}, where));
+        assertThat(start.exit()).isEqualTo(1);
+        assertThat(start.err()).contains("was promoted to primary", "georep reverse fo");
+        assertThat(Cli.run(concat(new String[] {"georep", "status", "fo"}, where))
+                        .out())
+                .contains("PROMOTED");
+
+        Files.writeString(target.resolve("fo/one"), "DR one");
+        Files.writeString(target.resolve("fo/dr-new"), "made at DR");
+        ok("put", Files.writeString(tmp.resolve("one"), "primary one").toString(), "v:/fo/one");
+
+        Cli dry = Cli.run(concat(new String[] {"georep", "reverse", "fo", "--dry-run", "--json"}, where));
+        assertThat(dry.exit()).as(dry.err()).isZero();
+        assertThat(dry.out()).contains("\"dryRun\":true", "\"path\":\"/fo/one\"");
+        assertThat(ok("cat", "v:/fo/one").out()).isEqualTo("primary one");
+        Cli reverse = Cli.run(concat(new String[] {"georep", "reverse", "fo"}, where));
+        assertThat(reverse.exit()).as(reverse.err()).isZero();
+        System.out.print(reverse.out());
+        assertThat(reverse.out()).contains("conflicts: 1", "/fo/one: DR modified", "kept as /fo/one.conflict-primary-");
+        assertThat(ok("cat", "v:/fo/one").out()).isEqualTo("DR one");
+        assertThat(ok("cat", "v:/fo/dr-new").out()).isEqualTo("made at DR");
+        assertThat(ok("ls", "v:/fo").out()).contains("one.conflict-primary-");
+
+        Cli finish = Cli.run(concat(new String[] {"georep", "reverse", "fo", "--finish"}, where));
+        assertThat(finish.exit()).as(finish.err()).isZero();
+        assertThat(finish.out()).contains("failed back");
+        Cli forward = Cli.run(concat(new String[] {"georep", "start", "fo", "--once"}, where));
+        assertThat(forward.exit()).as(forward.err()).isZero();
+        assertThat(forward.out()).doesNotContain("full synchronisation");
+        try (var names = Files.list(target.resolve("fo"))) {
+            assertThat(names.map(n -> n.getFileName().toString())).anyMatch(n -> n.startsWith("one.conflict-primary-"));
+        }
+        ok("rm", "-r", "v:/fo"); // the other tests expect an empty volume
+    }
+
     private static String[] concat(String[] a, String[] b) {
         String[] all = Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, all, a.length, b.length);

@@ -207,7 +207,9 @@ public final class GeoReplicator {
         if (!running.compareAndSet(false, true)) {
             throw new IllegalStateException("replicator of session " + options.session() + " is already running");
         }
+        TargetLock lock = null;
         try {
+            lock = TargetLock.acquire(targetRoot, "the worker of session " + options.session());
             int failures = 0;
             long backoffMillis = options.retryInitialMillis();
             while (!stopping) {
@@ -240,6 +242,9 @@ public final class GeoReplicator {
                 }
             }
         } finally {
+            if (lock != null) {
+                lock.close();
+            }
             phase = stopping ? GeoStatus.Phase.STOPPED : GeoStatus.Phase.IDLE;
             running.set(false);
         }
@@ -321,6 +326,9 @@ public final class GeoReplicator {
             if (!s.session().equals(options.session())) {
                 throw new GeoStateException(stateFile.path() + " belongs to session '" + s.session() + "', not '"
                         + options.session() + "'");
+            }
+            if (s.promoted() != null) {
+                throw Failover.promotedRefusal(targetRoot, s);
             }
             position = s.index();
             commitNanos = s.commitNanos();

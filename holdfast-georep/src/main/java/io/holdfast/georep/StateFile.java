@@ -33,6 +33,13 @@ import java.util.zip.CRC32C;
  * crc32c=1a2b3c4d
  * </pre>
  *
+ * <p>Version 2 adds the promotion of the target to primary ({@link Failover}): lines
+ * {@code promotedNanos}, {@code splitIndex}, {@code splitCommitNanos}, {@code baseIndex} and
+ * {@code baseline} (the baseline manifest's file name in the same directory). They are written
+ * only while the target is promoted, and only then is the file written as version 2, so that a
+ * file without them stays readable by older workers, and an older worker refuses a promoted
+ * target ("too new") instead of overwriting what was written at the disaster-recovery site.
+ *
  * <p>Written atomically: a temporary file in the same directory, forced, renamed over the old one,
  * then the directory forced; so after a crash the file is the old or the new one, whole. Not
  * thread-safe.
@@ -41,7 +48,9 @@ final class StateFile {
     static final String DIR = ".holdfast-georep";
     static final String NAME = "state";
     static final String MAGIC = "holdfast-georep-state";
-    static final int VERSION = 1;
+    static final int VERSION = 2;
+    /** The version of a file without promotion fields. */
+    static final int VERSION_PLAIN = 1;
     /** A state file is a few hundred bytes; anything longer is not one. */
     static final int MAX_BYTES = 4096;
 
@@ -52,7 +61,27 @@ final class StateFile {
      *     tailing on: set before the worker splits a file with several names whose other names it
      *     does not know (a crash before the comparison must not forget it)
      */
-    record State(String session, long index, long commitNanos, long writtenNanos, boolean compareTree) {}
+    record State(
+            String session, long index, long commitNanos, long writtenNanos, boolean compareTree, Promoted promoted) {
+        /** A state of a target that is not promoted. */
+        State(String session, long index, long commitNanos, long writtenNanos, boolean compareTree) {
+            this(session, index, commitNanos, writtenNanos, compareTree, null);
+        }
+    }
+
+    /**
+     * The target was promoted to primary ({@link Failover#promote}).
+     *
+     * @param promotedNanos when, nanoseconds since the epoch
+     * @param splitIndex the source feed index the target held when promoted (the split point)
+     * @param splitCommitNanos the commit time of that index's record, nanoseconds since the epoch
+     * @param baseIndex the source feed index through which the old primary's changes have been
+     *     reconciled with the target: the split index until a reverse pass completes, then the
+     *     source's applied index after that pass
+     * @param baseline the file name (in the state directory) of the manifest of the target tree
+     *     as it was at {@code baseIndex}: {@value Manifest#PREFIX} and a number
+     */
+    record Promoted(long promotedNanos, long splitIndex, long splitCommitNanos, long baseIndex, String baseline) {}
 
     private final Path dir;
     private final Path file;
@@ -114,7 +143,7 @@ final class StateFile {
             throw new GeoStateException(
                     name + " is too new: version " + version + ", this replicator reads up to " + VERSION);
         }
-        if (version < 1) {
+        if (version < VERSION_PLAIN) {
             throw new GeoStateException(name + " is corrupt: version " + version);
         }
         String session = fields.get("session");
@@ -125,12 +154,26 @@ final class StateFile {
         if (!compare.equals("0") && !compare.equals("1")) {
             throw new GeoStateException(name + " is corrupt: compareTree '" + compare + "'");
         }
+        Promoted promoted = null;
+        if (fields.containsKey("promotedNanos")) {
+            String baseline = fields.get("baseline");
+            if (baseline == null || !Manifest.validName(baseline)) {
+                throw new GeoStateException(name + " is corrupt: baseline '" + baseline + "'");
+            }
+            promoted = new Promoted(
+                    number(name, fields, "promotedNanos"),
+                    number(name, fields, "splitIndex"),
+                    number(name, fields, "splitCommitNanos"),
+                    number(name, fields, "baseIndex"),
+                    baseline);
+        }
         return new State(
                 session,
                 number(name, fields, "index"),
                 number(name, fields, "commitNanos"),
                 number(name, fields, "writtenNanos"),
-                compare.equals("1"));
+                compare.equals("1"),
+                promoted);
     }
 
     private static long number(String name, Map<String, String> fields, String key) throws GeoStateException {
@@ -150,9 +193,16 @@ final class StateFile {
     }
 
     static String format(State s) {
-        String body = MAGIC + "\n" + "version=" + VERSION + "\n" + "session=" + s.session() + "\n" + "index="
+        String body = MAGIC + "\n" + "version=" + (s.promoted() == null ? VERSION_PLAIN : VERSION) + "\n"
+                + "session=" + s.session() + "\n" + "index="
                 + s.index() + "\n" + "commitNanos=" + s.commitNanos() + "\n" + "writtenNanos=" + s.writtenNanos()
                 + "\n" + "compareTree=" + (s.compareTree() ? 1 : 0) + "\n";
+        Promoted p = s.promoted();
+        if (p != null) {
+            body += "promotedNanos=" + p.promotedNanos() + "\n" + "splitIndex=" + p.splitIndex() + "\n"
+                    + "splitCommitNanos=" + p.splitCommitNanos() + "\n" + "baseIndex=" + p.baseIndex() + "\n"
+                    + "baseline=" + p.baseline() + "\n";
+        }
         return body + "crc32c=" + crc(body) + "\n";
     }
 

@@ -401,7 +401,7 @@ class GeoReplicatorTest {
         assertThatThrownBy(() -> StateFile.parse("s", Files.readString(state)))
                 .isInstanceOf(GeoStateException.class)
                 .hasMessageContaining("corrupt"); // the checksum no longer fits
-        String newer = "holdfast-georep-state\nversion=2\nsession=test\nindex=1\ncommitNanos=2\nwrittenNanos=3\n";
+        String newer = "holdfast-georep-state\nversion=3\nsession=test\nindex=1\ncommitNanos=2\nwrittenNanos=3\n";
         assertThat(StateFile.parse("s", StateFile.format(new StateFile.State("test", 1, 2, 3, false)))
                         .index())
                 .isEqualTo(1);
