@@ -1,6 +1,7 @@
 package io.holdfast.cli;
 
 import io.holdfast.client.HoldfastClient;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.common.Units;
 import io.holdfast.georep.Failover;
 import io.holdfast.georep.GeoListener;
@@ -72,7 +73,8 @@ import picocli.CommandLine.Parameters;
             GeorepCommands.Status.class,
             GeorepCommands.ListSessions.class,
             GeorepCommands.Promote.class,
-            GeorepCommands.Reverse.class
+            GeorepCommands.Reverse.class,
+            GeorepCommands.Remove.class
         })
 final class GeorepCommands {
     private GeorepCommands() {}
@@ -242,13 +244,14 @@ final class GeorepCommands {
             if (Files.exists(sessions.file(name))) {
                 throw new IllegalArgumentException("session " + name + " exists already in " + sessions.dir());
             }
+            Path t = target.toAbsolutePath().normalize();
             try (HoldfastClient client = cluster.connect()) {
                 if (client.refreshMap().volume(volume).isEmpty()) {
                     throw new IllegalArgumentException(
                             "the cluster at " + cluster.address() + " has no volume " + volume);
                 }
+                register(client, name, volume, t.toString(), rpoSeconds);
             }
-            Path t = target.toAbsolutePath().normalize();
             Files.createDirectories(t);
             sessions.save(new Session(
                     name,
@@ -263,6 +266,22 @@ final class GeorepCommands {
             System.out.println("session " + name + ": " + volume + " at " + cluster.address() + " -> " + t
                     + "; start it with: holdfast georep start " + name);
             return ExitCodes.OK;
+        }
+    }
+
+    /**
+     * Records the session in the source cluster's map, so the primary lists it and shows its lag;
+     * a client that may not (not the admin, or a cluster too old for sessions) gets a note and the
+     * session stays local.
+     */
+    static void register(HoldfastClient client, String name, String volume, String target, double rpoSeconds) {
+        try {
+            client.admin().putGeorepSession(name, volume, target, Math.round(rpoSeconds * 1000));
+            System.out.println("recorded in the cluster map: the primary lists session " + name
+                    + " ('holdfast georep list --map') with the lag its worker reports");
+        } catch (HoldfastException e) {
+            System.out.println("note: session " + name + " is not recorded in the cluster map (" + e.getMessage()
+                    + "); it runs all the same, but the primary will not list it");
         }
     }
 
@@ -323,8 +342,9 @@ final class GeorepCommands {
                     out.println(line(r.status()));
                     return ExitCodes.OK;
                 }
-                try (GeorepMonitor monitor =
-                        new GeorepMonitor(name, s.volume(), s.rpoSeconds(), r::status, metricsAddress(metrics), out)) {
+                try (GeorepMonitor monitor = new GeorepMonitor(
+                                name, s.volume(), s.rpoSeconds(), r::status, metricsAddress(metrics), out);
+                        ProgressReporter reporter = new ProgressReporter(client, name, r::status, out)) {
                     String announcement = "georep " + name + ": " + s.volume() + " at " + s.cluster() + " -> "
                             + s.target() + " running"
                             + (s.rpoSeconds() > 0 ? ", RPO " + GeorepMonitor.seconds(s.rpoSeconds()) + " s" : "")
@@ -335,7 +355,10 @@ final class GeorepCommands {
                             r,
                             announcement,
                             () -> sessions.load(name).stopped(),
-                            monitor,
+                            () -> {
+                                monitor.check();
+                                reporter.tick();
+                            },
                             out);
                 }
                 return ExitCodes.OK;
@@ -417,13 +440,30 @@ final class GeorepCommands {
         }
     }
 
-    @Command(name = "list", mixinStandardHelpOptions = true, description = "List the sessions of this machine.")
+    @Command(
+            name = "list",
+            mixinStandardHelpOptions = true,
+            description = "List the sessions of this machine, or with --map those recorded in a cluster's map.",
+            exitCodeList = {"4:--map: a session's lag is above its RPO"})
     static final class ListSessions implements Callable<Integer> {
         @Mixin
         Sessions sessions;
 
+        @Mixin
+        ClusterOption cluster;
+
+        @Option(
+                names = "--map",
+                description = "List the sessions recorded in the cluster map of --cluster instead (the primary's "
+                        + "view): volume, target, RPO, the position their workers last reported, the lag, and "
+                        + "how long ago the last report came.")
+        boolean map;
+
         @Override
         public Integer call() throws Exception {
+            if (map) {
+                return listMap();
+            }
             List<String> lines = new ArrayList<>();
             if (Files.isDirectory(sessions.dir())) {
                 try (Stream<Path> files = Files.list(sessions.dir())) {
@@ -438,6 +478,75 @@ final class GeorepCommands {
                 }
             }
             lines.forEach(System.out::println);
+            return ExitCodes.OK;
+        }
+
+        private int listMap() throws Exception {
+            try (HoldfastClient client = cluster.connect()) {
+                ClusterMap m = client.refreshMap();
+                if (m.georep().isEmpty()) {
+                    System.out.println("no georep sessions in the cluster map of " + cluster.address()
+                            + " (sessions are recorded by 'holdfast georep create' with the admin certificate)");
+                    return ExitCodes.OK;
+                }
+                System.out.println("SESSION\tVOLUME\tTARGET\tRPO\tPOSITION\tBEHIND\tLAG\tREPORTED");
+                long now = System.currentTimeMillis() * 1_000_000L;
+                int breached = 0;
+                for (ClusterMap.GeorepSession g : m.georep().values()) {
+                    long applied = -1;
+                    try {
+                        Response r = client.volume(g.volume())
+                                .changes(g.position(), 1, 0)
+                                .get(30, TimeUnit.SECONDS);
+                        if (r instanceof Response.ChangePage p) {
+                            applied = p.appliedIndex();
+                        }
+                    } catch (Exception e) {
+                        // shown as unknown
+                    }
+                    double lag = applied < 0 ? Double.NaN : g.lagSeconds(applied, now);
+                    boolean over = g.rpoMillis() > 0 && lag * 1000 > g.rpoMillis();
+                    breached += over ? 1 : 0;
+                    System.out.println(String.join(
+                            "\t",
+                            g.name(),
+                            g.volume(),
+                            g.target(),
+                            g.rpoMillis() == 0 ? "-" : GeorepMonitor.seconds(g.rpoMillis() / 1000.0) + "s",
+                            Long.toString(g.position()),
+                            applied < 0 ? "?" : Long.toString(Math.max(0, applied - g.position())),
+                            (Double.isNaN(lag) ? "?" : String.format(Locale.ROOT, "%.1fs", lag))
+                                    + (over ? " RPO BREACHED" : ""),
+                            g.reportedNanos() == 0
+                                    ? "never"
+                                    : String.format(Locale.ROOT, "%.0fs ago", (now - g.reportedNanos()) / 1e9)));
+                }
+                return breached > 0 ? Status.EXIT_RPO_BREACHED : ExitCodes.OK;
+            }
+        }
+    }
+
+    @Command(
+            name = "rm",
+            mixinStandardHelpOptions = true,
+            description = {
+                "Remove a session: its file on this machine and its record in the source cluster's map (with the",
+                "admin certificate). The target and its position file are left as they are; stop the worker first.",
+            })
+    static final class Remove extends SessionArgument implements Callable<Integer> {
+
+        @Override
+        public Integer call() throws Exception {
+            Session s = sessions.load(name);
+            try (HoldfastClient client = s.clusterOption().connect()) {
+                client.admin().removeGeorepSession(name);
+                System.out.println("session " + name + " removed from the cluster map of " + s.cluster());
+            } catch (HoldfastException e) {
+                System.out.println(
+                        "note: the cluster map of " + s.cluster() + " was not changed (" + e.getMessage() + ")");
+            }
+            Files.delete(sessions.file(name));
+            System.out.println("session " + name + " removed; its target " + s.target() + " is left as it is");
             return ExitCodes.OK;
         }
     }
@@ -648,14 +757,15 @@ final class GeorepCommands {
     /**
      * Runs {@code r} on a thread of its own in the foreground ({@link Serve}) until Ctrl-C,
      * SIGTERM, {@code stopAsked} or the worker's end (a failure it does not retry); prints
-     * {@code announcement}, then the status every 10 s and once stopped.
+     * {@code announcement}, then the status every 10 s and once stopped; runs {@code everySecond}
+     * (if not null) about once a second meanwhile.
      */
     static void serve(
             String thread,
             GeoReplicator r,
             String announcement,
             StopAsked stopAsked,
-            GeorepMonitor monitor,
+            Runnable everySecond,
             PrintStream out)
             throws InterruptedException {
         Thread worker = Thread.ofPlatform().name(thread).start(() -> {
@@ -675,8 +785,8 @@ final class GeorepCommands {
 
             @Override
             public boolean ended() {
-                if (monitor != null) {
-                    monitor.check();
+                if (everySecond != null) {
+                    everySecond.run();
                 }
                 if (System.nanoTime() - lastLine > TimeUnit.SECONDS.toNanos(10)) {
                     out.println(line(r.status()));

@@ -360,7 +360,9 @@ class RemoteFileCommandsIT {
         ok("mkdir", "-p", "v:/georep/a");
         ok("put", Files.writeString(tmp.resolve("one"), "one").toString(), "v:/georep/a/one");
         String[] where = {"--sessions", sessions.toString()};
-        ok(concat(new String[] {"georep", "create", "dr1", "v", target.toString(), "--rpo", "0.5"}, where));
+        assertThat(ok(concat(new String[] {"georep", "create", "dr1", "v", target.toString(), "--rpo", "0.5"}, where))
+                        .out())
+                .contains("recorded in the cluster map");
         assertThat(holdfast(concat(new String[] {"georep", "create", "dr1", "v", target.toString()}, where))
                         .exit())
                 .as("a second session of the same name: a usage error")
@@ -420,6 +422,29 @@ class RemoteFileCommandsIT {
                         .out())
                 .contains("entries behind", "RPO BREACHED (RPO 0.5 s)")
                 .doesNotContain(" 0 entries behind");
+
+        // the primary's view: the session in the cluster map, with the position its worker reported on stopping
+        Cli listed = holdfast("georep", "list", "--map");
+        assertThat(listed.exit()).as(listed.out() + listed.err()).isEqualTo(4);
+        String row = listed.out()
+                .lines()
+                .filter(l -> l.startsWith("dr1\t"))
+                .findFirst()
+                .orElseThrow(() -> new AssertionError("no dr1 in " + listed.out()));
+        String[] cells = row.split("\t");
+        assertThat(cells[1]).isEqualTo("v");
+        assertThat(cells[2]).isEqualTo(target.toAbsolutePath().normalize().toString());
+        assertThat(cells[3]).isEqualTo("0.5s");
+        assertThat(Long.parseLong(cells[4])).as("the reported position").isPositive();
+        assertThat(cells[6]).contains("RPO BREACHED");
+        assertThat(cells[7]).endsWith("s ago");
+
+        Cli removed = Cli.run(concat(new String[] {"georep", "rm", "dr1"}, where));
+        assertThat(removed.exit()).as(removed.err()).isZero();
+        assertThat(removed.out()).contains("removed from the cluster map");
+        assertThat(holdfast("georep", "list", "--map").out()).doesNotContain("dr1\t");
+        assertThat(Cli.run(concat(new String[] {"georep", "list"}, where)).out())
+                .doesNotContain("dr1");
         ok("rm", "-r", "v:/georep"); // the other tests expect an empty volume
     }
 

@@ -5,6 +5,7 @@ import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.AclRule;
 import io.holdfast.protocol.ClusterCommand;
 import io.holdfast.protocol.ClusterMap;
+import io.holdfast.protocol.LogFormat;
 import io.holdfast.protocol.Placement;
 import io.holdfast.protocol.Response;
 import io.holdfast.transport.ClusterIds;
@@ -89,6 +90,58 @@ public final class ClusterAdmin {
      */
     public ClusterMap addAclRule(String volume, AclRule rule) throws HoldfastException {
         return client.propose(new ClusterCommand.AddAclRule(volume, rule), "add ACL rule to " + volume);
+    }
+
+    /**
+     * Records a geo-replication session in the cluster map, or replaces its definition (admin
+     * only; the cluster group's members must support log format {@link
+     * LogFormat#GEOREP_SESSIONS}). A replaced session keeps its reported
+     * progress if it names the same volume.
+     *
+     * @param rpoMillis the recovery point objective in milliseconds, 0 for none
+     * @return the cluster map after the change
+     * @throws HoldfastException {@link Errno#EACCES} unless this client holds the admin
+     *     certificate, {@link Errno#ENOENT} for an unknown volume, {@link Errno#ENOTSUP} if a
+     *     member of the cluster group runs code too old for sessions, {@link Errno#ETIMEDOUT} if
+     *     the cluster group does not answer within the deadline
+     * @throws IllegalArgumentException if a name or the target is invalid ({@link
+     *     ClusterMap.GeorepSession})
+     * @throws IllegalStateException if the client is closed
+     */
+    public ClusterMap putGeorepSession(String name, String volume, String target, long rpoMillis)
+            throws HoldfastException {
+        return client.propose(
+                new ClusterCommand.PutGeorepSession(name, volume, target, rpoMillis), "record georep session " + name);
+    }
+
+    /**
+     * Removes a geo-replication session from the cluster map (admin only).
+     *
+     * @return the cluster map after the change
+     * @throws HoldfastException {@link Errno#EACCES} unless this client holds the admin
+     *     certificate, {@link Errno#ENOENT} if there is no such session, {@link Errno#ETIMEDOUT}
+     *     if the cluster group does not answer within the deadline
+     * @throws IllegalStateException if the client is closed
+     */
+    public ClusterMap removeGeorepSession(String name) throws HoldfastException {
+        return client.propose(new ClusterCommand.RemoveGeorepSession(name), "remove georep session " + name);
+    }
+
+    /**
+     * Reports a geo-replication worker's progress to the source cluster: the feed index applied
+     * and recorded at its target, and the commit time of the last change applied there. Allowed
+     * to the admin and to any client the session's volume is exported to. One entry in the
+     * cluster group's log per call: a worker reports every few seconds, not per page.
+     *
+     * @throws HoldfastException {@link Errno#EACCES} if this client may not report for the
+     *     session, {@link Errno#ENOENT} if the map has no such session, {@link Errno#ENOTSUP} if
+     *     the cluster's code is too old, {@link Errno#ETIMEDOUT} if the cluster group does not
+     *     answer within the deadline
+     * @throws IllegalStateException if the client is closed
+     */
+    public void reportGeorepProgress(String name, long position, long commitNanos) throws HoldfastException {
+        client.propose(
+                new ClusterCommand.GeorepProgress(name, position, commitNanos), "report georep progress of " + name);
     }
 
     /**

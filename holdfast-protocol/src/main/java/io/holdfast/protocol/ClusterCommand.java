@@ -104,6 +104,43 @@ public sealed interface ClusterCommand {
     int MAX_VERSION_CHARS = 64;
 
     /**
+     * Adds a geo-replication session to the map, or replaces its definition (admin only; log
+     * format {@link LogFormat#GEOREP_SESSIONS}). A replaced session keeps its reported progress
+     * if it names the same volume. Fails with ENOENT if there is no such volume.
+     *
+     * @param rpoMillis the recovery point objective in milliseconds (0 = none)
+     */
+    record PutGeorepSession(String name, String volume, String target, long rpoMillis) implements ClusterCommand {
+        public PutGeorepSession {
+            // the same checks as the map's session, with a placeholder for what the map adds
+            new ClusterMap.GeorepSession(name, volume, target, rpoMillis, 0, 0, 0, 0);
+        }
+    }
+
+    /** Removes a geo-replication session from the map (admin only); ENOENT if there is none. */
+    record RemoveGeorepSession(String name) implements ClusterCommand {
+        public RemoveGeorepSession {
+            ClusterMap.checkSessionName(name);
+        }
+    }
+
+    /**
+     * A geo-replication worker's progress: the feed index applied and recorded at its target and
+     * the commit time of the last change applied there. Allowed to the admin and to any client
+     * the session's volume is exported to (read access is enough: the worker only reads the
+     * volume). The position never goes back (a smaller one is kept as the larger). ENOENT if
+     * there is no such session.
+     */
+    record GeorepProgress(String name, long position, long commitNanos) implements ClusterCommand {
+        public GeorepProgress {
+            ClusterMap.checkSessionName(name);
+            if (position < 0) {
+                throw new IllegalArgumentException("negative position " + position);
+            }
+        }
+    }
+
+    /**
      * The capability and version handshake (a query), sent by a client when it connects; the
      * node answers with its own {@code Hello}. Each side checks that the version ranges overlap
      * and that the other offers every feature it requires, and fails with a message naming both
@@ -147,7 +184,7 @@ public sealed interface ClusterCommand {
     }
 
     /** The highest command kind this code knows (kinds are 1..KINDS, never renumbered). */
-    int KINDS = 9;
+    int KINDS = 12;
 
     /** Most features in a {@link Hello} list. */
     int MAX_FEATURES = 32;
@@ -206,6 +243,23 @@ public sealed interface ClusterCommand {
                     out.writeByte(a.minLogFormat());
                     out.writeByte(a.maxLogFormat());
                     out.writeUTF(a.version());
+                }
+                case PutGeorepSession g -> {
+                    out.writeByte(10);
+                    out.writeUTF(g.name());
+                    out.writeUTF(g.volume());
+                    out.writeUTF(g.target());
+                    out.writeLong(g.rpoMillis());
+                }
+                case RemoveGeorepSession r -> {
+                    out.writeByte(11);
+                    out.writeUTF(r.name());
+                }
+                case GeorepProgress g -> {
+                    out.writeByte(12);
+                    out.writeUTF(g.name());
+                    out.writeLong(g.position());
+                    out.writeLong(g.commitNanos());
                 }
             }
             return bytes.toByteArray();
@@ -271,6 +325,35 @@ public sealed interface ClusterCommand {
                         yield new AdvertiseNode(address, min, max, software);
                     } catch (IllegalArgumentException e) {
                         throw new ProtocolException(Errno.EBADMSG, "invalid node advertisement: " + e.getMessage());
+                    }
+                }
+                case 10 -> {
+                    String name = in.readUTF();
+                    String volume = in.readUTF();
+                    String target = in.readUTF();
+                    long rpo = in.readLong();
+                    try {
+                        yield new PutGeorepSession(name, volume, target, rpo);
+                    } catch (IllegalArgumentException e) {
+                        throw new ProtocolException(Errno.EBADMSG, "invalid georep session: " + e.getMessage());
+                    }
+                }
+                case 11 -> {
+                    String name = in.readUTF();
+                    try {
+                        yield new RemoveGeorepSession(name);
+                    } catch (IllegalArgumentException e) {
+                        throw new ProtocolException(Errno.EBADMSG, "invalid georep session: " + e.getMessage());
+                    }
+                }
+                case 12 -> {
+                    String name = in.readUTF();
+                    long position = in.readLong();
+                    long commit = in.readLong();
+                    try {
+                        yield new GeorepProgress(name, position, commit);
+                    } catch (IllegalArgumentException e) {
+                        throw new ProtocolException(Errno.EBADMSG, "invalid georep progress: " + e.getMessage());
                     }
                 }
                 default -> throw new ProtocolException(Errno.EBADMSG, "unknown cluster command " + kind);

@@ -23,9 +23,17 @@ public record ClusterLogEntry(long timestampNanos, ClusterCommand command) {
         Objects.requireNonNull(command, "command");
     }
 
-    /** The log format of this entry: every cluster command is of log format 1. */
+    /**
+     * The log format of this entry: {@link LogFormat#GEOREP_SESSIONS} for the geo-replication
+     * session commands, 1 for every other cluster command.
+     */
     public int format() {
-        return 1;
+        return switch (command) {
+            case ClusterCommand.PutGeorepSession g -> LogFormat.GEOREP_SESSIONS;
+            case ClusterCommand.RemoveGeorepSession g -> LogFormat.GEOREP_SESSIONS;
+            case ClusterCommand.GeorepProgress g -> LogFormat.GEOREP_SESSIONS;
+            default -> 1;
+        };
     }
 
     /** Encodes the entry. */

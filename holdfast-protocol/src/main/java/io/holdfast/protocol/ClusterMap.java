@@ -30,9 +30,11 @@ import java.util.UUID;
  *
  * <p>Encoded form: {@code "HM"}, version byte, then the fields (see {@link #encode()}), then a
  * CRC32C; at most {@link #MAX_BYTES}. Version 3 added each volume's membership generation, its
- * replicas' join generations and the joining node; version 4 (written now) adds what each node
- * advertised ({@link NodeInfo}); versions 1 to 3 are still read (generation 1, nobody joining,
- * no node advertised). Immutable and thread-safe.
+ * replicas' join generations and the joining node; version 4 adds what each node advertised
+ * ({@link NodeInfo}); version 5 adds the geo-replication sessions ({@link GeorepSession}) and is
+ * written only by a map that has some, so a cluster without sessions writes the same bytes as
+ * before; versions 1 to 3 are still read (generation 1, nobody joining, no node advertised).
+ * Immutable and thread-safe.
  *
  * @param epoch the cluster group's applied index when this map was read; higher is newer
  * @param clusterId the cluster's identity, chosen when it was initialized
@@ -41,16 +43,26 @@ import java.util.UUID;
  * @param volumes volumes by name
  * @param nodeInfo what each node advertised of its code, by address (nodes that have not
  *     advertised yet are absent and count as {@link NodeInfo#UNKNOWN})
+ * @param georep the geo-replication sessions of this cluster's volumes, by name
  */
 public record ClusterMap(
-        long epoch, UUID clusterId, List<String> nodes, Map<String, Volume> volumes, Map<String, NodeInfo> nodeInfo) {
+        long epoch,
+        UUID clusterId,
+        List<String> nodes,
+        Map<String, Volume> volumes,
+        Map<String, NodeInfo> nodeInfo,
+        Map<String, GeorepSession> georep) {
     /** Largest encoded map, in bytes (1 MiB). */
     public static final int MAX_BYTES = 1 << 20;
     /** Most nodes or volumes in a map. */
     public static final int MAX_ENTRIES = 4096;
 
     private static final short MAGIC = 0x484d;
-    private static final int VERSION = 4;
+    private static final int VERSION = 5;
+    /** The version written by a map without geo-replication sessions. */
+    private static final int VERSION_WITHOUT_SESSIONS = 4;
+    /** Longest string in an encoded map, in bytes of UTF-8. */
+    public static final int MAX_STRING_BYTES = 1024;
     /** Most export ACL rules per volume. */
     public static final int MAX_ACL_RULES = 256;
 
@@ -58,11 +70,97 @@ public record ClusterMap(
         nodes = List.copyOf(nodes);
         volumes = Collections.unmodifiableMap(new LinkedHashMap<>(volumes));
         nodeInfo = Collections.unmodifiableMap(new TreeMap<>(nodeInfo));
+        georep = Collections.unmodifiableMap(new TreeMap<>(georep));
+    }
+
+    /** A map without geo-replication sessions. */
+    public ClusterMap(
+            long epoch,
+            UUID clusterId,
+            List<String> nodes,
+            Map<String, Volume> volumes,
+            Map<String, NodeInfo> nodeInfo) {
+        this(epoch, clusterId, nodes, volumes, nodeInfo, Map.of());
     }
 
     /** A map in which no node has advertised yet. */
     public ClusterMap(long epoch, UUID clusterId, List<String> nodes, Map<String, Volume> volumes) {
         this(epoch, clusterId, nodes, volumes, Map.of());
+    }
+
+    /**
+     * A geo-replication session as the source cluster knows it (issue 15): its definition, kept
+     * by the admin ({@code holdfast georep create|rm}), and the progress its worker last reported
+     * ({@link ClusterCommand.GeorepProgress}). The worker itself keeps its exact position at the
+     * target; this is the primary's view of it, so the primary can show every session's lag, and
+     * a worker that stopped reporting shows a growing lag.
+     *
+     * @param name 1–64 characters of {@code [A-Za-z0-9._-]}
+     * @param volume the source volume
+     * @param target where the session replicates to, as its creator described it (a path at the
+     *     disaster-recovery site, or {@code VOLUME@CLUSTER}); at most 1024 bytes of UTF-8
+     * @param rpoMillis the recovery point objective in milliseconds; 0 = none
+     * @param createdNanos when it was made, nanoseconds since the epoch
+     * @param position the feed index the worker last reported as applied at the target; 0 = none
+     * @param commitNanos commit time of the last change applied at the target, as reported; 0 if
+     *     unknown
+     * @param reportedNanos when the last report was applied (the cluster leader's clock); 0 = never
+     */
+    public record GeorepSession(
+            String name,
+            String volume,
+            String target,
+            long rpoMillis,
+            long createdNanos,
+            long position,
+            long commitNanos,
+            long reportedNanos) {
+        public GeorepSession {
+            checkSessionName(name);
+            checkVolumeName(volume);
+            Objects.requireNonNull(target, "target");
+            if (target.isEmpty() || target.getBytes(StandardCharsets.UTF_8).length > MAX_STRING_BYTES) {
+                throw new IllegalArgumentException(
+                        "a session target of 1.." + MAX_STRING_BYTES + " bytes, got " + target.length() + " chars");
+            }
+            if (rpoMillis < 0 || position < 0) {
+                throw new IllegalArgumentException("negative RPO or position in session " + name);
+            }
+        }
+
+        /** This session with a report applied. */
+        public GeorepSession reported(long newPosition, long newCommitNanos, long atNanos) {
+            return new GeorepSession(
+                    name, volume, target, rpoMillis, createdNanos, newPosition, newCommitNanos, atNanos);
+        }
+
+        /**
+         * The lag in seconds at {@code nowNanos} against the volume's {@code appliedIndex}: 0 when
+         * the reported position has reached it; otherwise now minus the reported commit time (or
+         * minus the creation time, before any report), so a worker that stopped reporting shows a
+         * growing lag.
+         */
+        public double lagSeconds(long appliedIndex, long nowNanos) {
+            if (position >= appliedIndex) {
+                return 0;
+            }
+            long since = commitNanos != 0 ? commitNanos : createdNanos;
+            return Math.max(0, nowNanos - since) / 1e9;
+        }
+    }
+
+    /** This map with {@code session} added or replacing the one of its name. */
+    public ClusterMap withGeorepSession(GeorepSession session) {
+        Map<String, GeorepSession> m = new TreeMap<>(georep);
+        m.put(session.name(), session);
+        return new ClusterMap(epoch, clusterId, nodes, volumes, nodeInfo, m);
+    }
+
+    /** This map without the session {@code name}. */
+    public ClusterMap withoutGeorepSession(String name) {
+        Map<String, GeorepSession> m = new TreeMap<>(georep);
+        m.remove(name);
+        return new ClusterMap(epoch, clusterId, nodes, volumes, nodeInfo, m);
     }
 
     /**
@@ -108,7 +206,7 @@ public record ClusterMap(
     public ClusterMap withNodeInfo(String node, NodeInfo info) {
         Map<String, NodeInfo> m = new LinkedHashMap<>(nodeInfo);
         m.put(node, info);
-        return new ClusterMap(epoch, clusterId, nodes, volumes, m);
+        return new ClusterMap(epoch, clusterId, nodes, volumes, m, georep);
     }
 
     /**
@@ -219,6 +317,19 @@ public record ClusterMap(
     }
 
     /**
+     * Checks a geo-replication session name: the same alphabet as volume names.
+     *
+     * @throws IllegalArgumentException if it is not 1–64 characters of {@code [A-Za-z0-9._-]},
+     *     or is {@code .} or {@code ..}
+     */
+    public static void checkSessionName(String name) {
+        if (name == null || !name.matches("[A-Za-z0-9._-]{1,64}") || name.equals(".") || name.equals("..")) {
+            throw new IllegalArgumentException("invalid georep session name "
+                    + (name == null ? "null" : "\"" + name + "\"") + ": use 1-64 letters, digits, '.', '_' or '-'");
+        }
+    }
+
+    /**
      * Checks a volume name.
      *
      * @throws IllegalArgumentException if the name is empty, longer than 64 characters, or has a
@@ -262,7 +373,7 @@ public record ClusterMap(
             ByteArrayOutputStream bytes = new ByteArrayOutputStream();
             DataOutputStream out = new DataOutputStream(bytes);
             out.writeShort(MAGIC);
-            out.writeByte(VERSION);
+            out.writeByte(georep.isEmpty() ? VERSION_WITHOUT_SESSIONS : VERSION);
             out.writeLong(epoch);
             out.writeLong(clusterId.getMostSignificantBits());
             out.writeLong(clusterId.getLeastSignificantBits());
@@ -298,6 +409,19 @@ public record ClusterMap(
                 out.writeByte(e.getValue().minLogFormat());
                 out.writeByte(e.getValue().maxLogFormat());
                 writeString(out, e.getValue().version());
+            }
+            if (!georep.isEmpty()) {
+                out.writeInt(georep.size());
+                for (GeorepSession g : georep.values()) {
+                    writeString(out, g.name());
+                    writeString(out, g.volume());
+                    writeString(out, g.target());
+                    out.writeLong(g.rpoMillis());
+                    out.writeLong(g.createdNanos());
+                    out.writeLong(g.position());
+                    out.writeLong(g.commitNanos());
+                    out.writeLong(g.reportedNanos());
+                }
             }
             out.flush();
             byte[] body = bytes.toByteArray();
@@ -403,10 +527,40 @@ public record ClusterMap(
                     }
                 }
             }
+            Map<String, GeorepSession> sessions = new TreeMap<>();
+            if (version >= 5) {
+                int k = count(in);
+                if (k == 0) {
+                    throw new ProtocolException(Errno.EBADMSG, "cluster map of version 5 without sessions");
+                }
+                String previous = null;
+                for (int i = 0; i < k; i++) {
+                    String name = readString(in);
+                    if (previous != null && previous.compareTo(name) >= 0) {
+                        throw new ProtocolException(Errno.EBADMSG, "georep sessions out of order at " + name);
+                    }
+                    previous = name;
+                    try {
+                        sessions.put(
+                                name,
+                                new GeorepSession(
+                                        name,
+                                        readString(in),
+                                        readString(in),
+                                        in.readLong(),
+                                        in.readLong(),
+                                        in.readLong(),
+                                        in.readLong(),
+                                        in.readLong()));
+                    } catch (IllegalArgumentException e) {
+                        throw new ProtocolException(Errno.EBADMSG, "invalid georep session: " + e.getMessage());
+                    }
+                }
+            }
             if (in.available() != 0) {
                 throw new ProtocolException(Errno.EBADMSG, "trailing bytes after cluster map");
             }
-            return new ClusterMap(epoch, id, nodes, volumes, info);
+            return new ClusterMap(epoch, id, nodes, volumes, info, sessions);
         } catch (ProtocolException e) {
             throw e;
         } catch (IOException e) {
@@ -418,26 +572,29 @@ public record ClusterMap(
     public ClusterMap withNodes(List<String> newNodes) {
         Map<String, NodeInfo> kept = new LinkedHashMap<>(nodeInfo);
         kept.keySet().retainAll(newNodes);
-        return new ClusterMap(epoch, clusterId, newNodes, volumes, kept);
+        return new ClusterMap(epoch, clusterId, newNodes, volumes, kept, georep);
     }
 
     /** This map with {@code volume} added or replacing the one of its name. */
     public ClusterMap withVolume(Volume volume) {
         Map<String, Volume> vs = new LinkedHashMap<>(volumes);
         vs.put(volume.name(), volume);
-        return new ClusterMap(epoch, clusterId, nodes, vs, nodeInfo);
+        return new ClusterMap(epoch, clusterId, nodes, vs, nodeInfo, georep);
     }
 
     /** This map with another epoch. */
     public ClusterMap withEpoch(long newEpoch) {
-        return new ClusterMap(newEpoch, clusterId, nodes, volumes, nodeInfo);
+        return new ClusterMap(newEpoch, clusterId, nodes, volumes, nodeInfo, georep);
     }
 
-    /** This map without export ACL rules (what a client that is not the admin is shown). */
+    /**
+     * This map without export ACL rules and geo-replication sessions (what a client that is not
+     * the admin is shown: sessions name paths at the disaster-recovery site).
+     */
     public ClusterMap withoutAcls() {
         Map<String, Volume> stripped = new LinkedHashMap<>();
         volumes.forEach((name, v) -> stripped.put(name, v.withAcl(List.of())));
-        return new ClusterMap(epoch, clusterId, nodes, stripped, nodeInfo);
+        return new ClusterMap(epoch, clusterId, nodes, stripped, nodeInfo, Map.of());
     }
 
     /** How many of the first nodes hold the cluster group. */
@@ -502,7 +659,7 @@ public record ClusterMap(
 
     private static String readString(DataInputStream in) throws IOException {
         int len = in.readUnsignedShort();
-        if (len > 1024) {
+        if (len > MAX_STRING_BYTES) {
             throw new ProtocolException(Errno.EBADMSG, "string of " + len + " bytes in cluster map");
         }
         byte[] b = new byte[len];

@@ -21,6 +21,7 @@ package io.holdfast.protocol;
  *   <tr><td>2</td><td>volume log: mknod (special files), fallocate (preallocation, hole punching)</td></tr>
  *   <tr><td>3</td><td>volume log: batches of mutations (group commit), setattr naming the inode it expects
  *       </td></tr>
+ *   <tr><td>4</td><td>cluster log: geo-replication sessions in the map (put, remove, progress)</td></tr>
  * </table>
  *
  * <p>Thread safety: constants and pure functions.
@@ -29,9 +30,11 @@ public final class LogFormat {
     /** The oldest log format this code reads. */
     public static final int MIN = 1;
     /** The newest log format this code reads and writes. */
-    public static final int MAX = 3;
+    public static final int MAX = 4;
     /** The log format of batches and write-back attribute changes. */
     public static final int BATCHES = 3;
+    /** The log format of the geo-replication session commands of the cluster log. */
+    public static final int GEOREP_SESSIONS = 4;
 
     private LogFormat() {}
 

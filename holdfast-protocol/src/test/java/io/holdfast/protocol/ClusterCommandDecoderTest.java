@@ -4,6 +4,7 @@ import static io.holdfast.protocol.Gen.w;
 import static io.holdfast.protocol.Gen.weighted;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
@@ -68,7 +69,10 @@ class ClusterCommandDecoderTest extends DecoderProperties<ClusterCommand> {
                 new ClusterCommand.RemoveNode("node-d:9860"),
                 new ClusterCommand.ReplaceReplica("vol-1", "node-c:9860", "node-d:9860", false),
                 new ClusterCommand.ReplaceReplica("vol-1", "node-c:9860", "node-d:9860", true),
-                new ClusterCommand.AdvertiseNode("node-d:9860", 1, 2, "0.1.0"));
+                new ClusterCommand.AdvertiseNode("node-d:9860", 1, 2, "0.1.0"),
+                new ClusterCommand.PutGeorepSession("mail-dr", "vol-1", "/srv/dr/mail", 30_000),
+                new ClusterCommand.RemoveGeorepSession("mail-dr"),
+                new ClusterCommand.GeorepProgress("mail-dr", 1234, 1_765_000_000_000_000_000L));
     }
 
     @Override
@@ -117,6 +121,24 @@ class ClusterCommandDecoderTest extends DecoderProperties<ClusterCommand> {
                         Arbitraries.integers().between(0, 254),
                         Gen.anyChars(ClusterCommand.MAX_VERSION_CHARS))
                 .as((a, min, extra, v) -> new ClusterCommand.AdvertiseNode(a, min, Math.min(255, min + extra), v));
+        Arbitrary<String> sessionName = Arbitraries.strings()
+                .withChars("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+                .ofMinLength(1)
+                .ofMaxLength(64)
+                .filter(n -> !n.equals(".") && !n.equals(".."));
+        Arbitrary<ClusterCommand> putSession = Combinators.combine(
+                        sessionName,
+                        sessionName,
+                        Arbitraries.strings()
+                                .ofMinLength(1)
+                                .ofMaxLength(300)
+                                .filter(t -> t.getBytes(StandardCharsets.UTF_8).length <= ClusterMap.MAX_STRING_BYTES),
+                        Arbitraries.longs().greaterOrEqual(0))
+                .as(ClusterCommand.PutGeorepSession::new);
+        Arbitrary<ClusterCommand> removeSession = sessionName.map(ClusterCommand.RemoveGeorepSession::new);
+        Arbitrary<ClusterCommand> progress = Combinators.combine(
+                        sessionName, Arbitraries.longs().greaterOrEqual(0), Arbitraries.longs())
+                .as(ClusterCommand.GeorepProgress::new);
         return g == Gen.STRETCHED
                 ? weighted(
                         w(1, getMap),
@@ -128,6 +150,9 @@ class ClusterCommandDecoderTest extends DecoderProperties<ClusterCommand> {
                         w(1, removeNode),
                         w(2, replace),
                         w(2, advertise),
+                        w(1, putSession),
+                        w(1, removeSession),
+                        w(1, progress),
                         w(2, huge))
                 : weighted(
                         w(1, getMap),
@@ -138,7 +163,10 @@ class ClusterCommandDecoderTest extends DecoderProperties<ClusterCommand> {
                         w(1, addNode),
                         w(1, removeNode),
                         w(2, replace),
-                        w(2, advertise));
+                        w(2, advertise),
+                        w(1, putSession),
+                        w(1, removeSession),
+                        w(1, progress));
     }
 
     /** A CreateVolume command whose name is {@code modifiedUtf8}, unchecked, without replicas. */

@@ -76,11 +76,19 @@ class ClusterMapDecoderTest extends DecoderProperties<ClusterMap> {
 
     @Override
     Set<String> variants() {
-        return Set.of("map without volumes", "map with volumes", "map with ACL rules", "map with a replacement");
+        return Set.of(
+                "map without volumes",
+                "map with volumes",
+                "map with ACL rules",
+                "map with a replacement",
+                "map with georep sessions");
     }
 
     @Override
     String variantOf(ClusterMap value) {
+        if (!value.georep().isEmpty()) {
+            return "map with georep sessions";
+        }
         if (value.volumes().isEmpty()) {
             return "map without volumes";
         }
@@ -131,7 +139,19 @@ class ClusterMapDecoderTest extends DecoderProperties<ClusterMap> {
                                 "node-a:9860",
                                 new ClusterMap.NodeInfo(1, 2, "0.1.0"),
                                 "node-b:9860",
-                                new ClusterMap.NodeInfo(1, 1, ""))));
+                                new ClusterMap.NodeInfo(1, 1, ""))),
+                new ClusterMap(
+                        11,
+                        ID,
+                        nodes,
+                        volumes(List.of(new ClusterMap.Volume("mail", new UUID(1, 2), nodes, 42))),
+                        Map.of(),
+                        Map.of(
+                                "mail-dr",
+                                new ClusterMap.GeorepSession(
+                                        "mail-dr", "mail", "/srv/dr/mail", 30_000, 50, 1234, 60, 70),
+                                "b",
+                                new ClusterMap.GeorepSession("b", "mail", "copy@dr.example:7001", 0, 1, 0, 0, 0))));
     }
 
     @Override
@@ -198,8 +218,38 @@ class ClusterMapDecoderTest extends DecoderProperties<ClusterMap> {
                 });
         Arbitrary<List<ClusterMap.Volume>> vols = weighted(w(12, few), w(1, many));
         return Combinators.combine(Arbitraries.longs(), ids, nodes, vols, Arbitraries.longs())
-                .as((epoch, id, n, vs, seed) ->
-                        new ClusterMap(epoch, id, n, volumes(vs), advertisements(n, new Random(seed))));
+                .as((epoch, id, n, vs, seed) -> {
+                    Random r = new Random(seed);
+                    return new ClusterMap(epoch, id, n, volumes(vs), advertisements(n, r), sessions(r));
+                });
+    }
+
+    /** Valid geo-replication sessions, for about a quarter of the maps. */
+    private static Map<String, ClusterMap.GeorepSession> sessions(Random r) {
+        Map<String, ClusterMap.GeorepSession> m = new LinkedHashMap<>();
+        if (r.nextInt(4) != 0) {
+            return m;
+        }
+        String alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
+        for (int i = 1 + r.nextInt(4); i > 0; i--) {
+            StringBuilder name = new StringBuilder("s");
+            for (int j = r.nextInt(64); j > 0; j--) {
+                name.append(alphabet.charAt(r.nextInt(alphabet.length())));
+            }
+            String n = name.toString();
+            m.put(
+                    n,
+                    new ClusterMap.GeorepSession(
+                            n,
+                            "vol-" + r.nextInt(10),
+                            "/" + Gen.randomText(r, r.nextInt(40)),
+                            Math.max(0, r.nextLong()),
+                            r.nextLong(),
+                            Math.max(0, r.nextLong()),
+                            r.nextLong(),
+                            r.nextLong()));
+        }
+        return m;
     }
 
     /** Advertisements of some of {@code nodes} (none for about a third of the maps), valid ranges within 1..255. */

@@ -22,7 +22,10 @@ import java.util.TreeMap;
  * one join generation per replica (8 bytes each, 1..generation) and the joining node (a
  * string), from version 4 a counted list of node advertisements in ascending order of address
  * (address, min and max log format as one byte each, software version), then a CRC32C; at most
- * {@link ClusterMap#MAX_BYTES}. Version 4 is written; versions 1 to 3 are still read.
+ * {@link ClusterMap#MAX_BYTES}. From version 5, a counted (at least one) list of geo-replication
+ * sessions in ascending order of name (name, volume, target, then RPO, creation time, position,
+ * commit time and report time as 8 bytes each), written only by a map that has sessions; a map
+ * without them is written as version 4. Versions 1 to 3 are still read.
  */
 final class ReferenceClusterWire {
     /** Header of a cluster command. */
@@ -68,6 +71,17 @@ final class ReferenceClusterWire {
                 w.u8(a.minLogFormat()).u8(a.maxLogFormat());
                 modifiedUtf8(w, a.version(), "version");
             }
+            case ClusterCommand.PutGeorepSession g -> {
+                modifiedUtf8(w.u8(10), g.name(), "name");
+                modifiedUtf8(w, g.volume(), "volume");
+                modifiedUtf8(w, g.target(), "target");
+                w.i64(g.rpoMillis());
+            }
+            case ClusterCommand.RemoveGeorepSession r -> modifiedUtf8(w.u8(11), r.name(), "name");
+            case ClusterCommand.GeorepProgress g -> {
+                modifiedUtf8(w.u8(12), g.name(), "name");
+                w.i64(g.position()).i64(g.commitNanos());
+            }
         }
         return w.finish(false);
     }
@@ -86,9 +100,9 @@ final class ReferenceClusterWire {
         }
     }
 
-    /** A map as written now (version 4). */
+    /** A map as written now: version 5 if it has geo-replication sessions, else version 4. */
     static WireWriter.Encoding encode(ClusterMap map) {
-        return encode(map, 4);
+        return encode(map, map.georep().isEmpty() ? 4 : 5);
     }
 
     /**
@@ -140,6 +154,18 @@ final class ReferenceClusterWire {
             }
         } else if (!map.nodeInfo().isEmpty()) {
             throw new IllegalArgumentException("versions 1 to 3 have no node advertisements");
+        }
+        if (version >= 5) {
+            w.count(map.georep().size(), 4, ClusterMap.MAX_ENTRIES, "georep sessions");
+            for (ClusterMap.GeorepSession g : new TreeMap<>(map.georep()).values()) {
+                utf8(w, g.name(), "session name");
+                utf8(w, g.volume(), "session volume");
+                utf8(w, g.target(), "session target");
+                w.i64(g.rpoMillis()).i64(g.createdNanos()).i64(g.position()).i64(g.commitNanos());
+                w.i64(g.reportedNanos());
+            }
+        } else if (!map.georep().isEmpty()) {
+            throw new IllegalArgumentException("versions 1 to 4 have no georep sessions");
         }
         return w.finish(true);
     }

@@ -2,6 +2,7 @@ package io.holdfast.server;
 
 import io.holdfast.common.Errno;
 import io.holdfast.common.HoldfastException;
+import io.holdfast.protocol.Access;
 import io.holdfast.protocol.AclRule;
 import io.holdfast.protocol.ClusterCommand;
 import io.holdfast.protocol.ClusterLogEntry;
@@ -11,6 +12,7 @@ import io.holdfast.protocol.LogFormatException;
 import io.holdfast.protocol.ProtocolException;
 import io.holdfast.protocol.Response;
 import io.holdfast.transport.ClusterIds;
+import io.holdfast.transport.Peer;
 import java.io.File;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -132,8 +134,12 @@ final class ClusterStateMachine extends LifecycleStateMachine {
         ClusterLogEntry entry;
         try {
             Envelope.Opened opened = Envelope.open(request.getMessage().getContent());
-            AccessControl.checkAdmin(opened.peer());
             ClusterCommand decoded = ClusterCommand.decode(opened.payload().toByteArray());
+            if (decoded instanceof ClusterCommand.GeorepProgress p) {
+                checkMayReport(opened.peer(), p);
+            } else {
+                AccessControl.checkAdmin(opened.peer());
+            }
             if (decoded instanceof ClusterCommand.GetMap || decoded instanceof ClusterCommand.Hello) {
                 throw new HoldfastException(
                         Errno.EINVAL,
@@ -175,6 +181,9 @@ final class ClusterStateMachine extends LifecycleStateMachine {
             case ClusterCommand.RemoveNode r -> removeNode(r.address());
             case ClusterCommand.ReplaceReplica r -> replaceReplica(r);
             case ClusterCommand.AdvertiseNode a -> advertise(a);
+            case ClusterCommand.PutGeorepSession g -> putSession(g, entry.timestampNanos());
+            case ClusterCommand.RemoveGeorepSession r -> removeSession(r);
+            case ClusterCommand.GeorepProgress p -> progress(p, entry.timestampNanos());
             case ClusterCommand.GetMap g -> null; // refused by the decoder
             case ClusterCommand.Hello h -> null; // refused by the decoder
         };
@@ -182,9 +191,12 @@ final class ClusterStateMachine extends LifecycleStateMachine {
         if (error == null) {
             onMap.accept(map.withEpoch(proto.getIndex()));
         }
+        // a progress report may come from a client that is not the admin: it is shown what such a client may see
         byte[] reply = error != null
                 ? Codec.encode(error)
-                : map.withEpoch(proto.getIndex()).encode();
+                : entry.command() instanceof ClusterCommand.GeorepProgress
+                        ? map.withEpoch(proto.getIndex()).withoutAcls().encode()
+                        : map.withEpoch(proto.getIndex()).encode();
         return CompletableFuture.completedFuture(Message.valueOf(ByteString.copyFrom(reply)));
     }
 
@@ -219,6 +231,67 @@ final class ClusterStateMachine extends LifecycleStateMachine {
                 a.version().isEmpty() ? "unknown" : a.version(),
                 map.featureLevel(),
                 before);
+        return null;
+    }
+
+    /**
+     * A progress report needs the admin, a node, or a client the session's volume is exported to
+     * (read access is enough).
+     */
+    private void checkMayReport(Peer peer, ClusterCommand.GeorepProgress p) throws HoldfastException {
+        if (peer.role().privileged()) {
+            return;
+        }
+        ClusterMap.GeorepSession g = map.georep().get(p.name());
+        ClusterMap.Volume v = g == null ? null : map.volumes().get(g.volume());
+        if (v == null || v.accessFor(peer.name(), peer.address()) == Access.NONE) {
+            throw new HoldfastException(
+                    Errno.EACCES,
+                    "georep session " + p.name() + ": only the admin or a client its volume is exported to may"
+                            + " report progress; " + peer + " may not");
+        }
+    }
+
+    private Response.Error putSession(ClusterCommand.PutGeorepSession g, long nanos) {
+        if (!map.volumes().containsKey(g.volume())) {
+            return new Response.Error(Errno.ENOENT, "no volume " + g.volume() + " for georep session " + g.name());
+        }
+        ClusterMap.GeorepSession old = map.georep().get(g.name());
+        boolean keep = old != null && old.volume().equals(g.volume());
+        ClusterMap.GeorepSession s = new ClusterMap.GeorepSession(
+                g.name(),
+                g.volume(),
+                g.target(),
+                g.rpoMillis(),
+                keep ? old.createdNanos() : nanos,
+                keep ? old.position() : 0,
+                keep ? old.commitNanos() : 0,
+                keep ? old.reportedNanos() : 0);
+        Response.Error tooBig = setIfFits(map.withGeorepSession(s));
+        if (tooBig != null) {
+            return tooBig;
+        }
+        LOG.info("georep session {}: volume {} -> {}, RPO {} ms", g.name(), g.volume(), g.target(), g.rpoMillis());
+        return null;
+    }
+
+    private Response.Error removeSession(ClusterCommand.RemoveGeorepSession r) {
+        if (!map.georep().containsKey(r.name())) {
+            return new Response.Error(Errno.ENOENT, "no georep session " + r.name());
+        }
+        setMap(map.withoutGeorepSession(r.name()));
+        LOG.info("georep session {} removed", r.name());
+        return null;
+    }
+
+    private Response.Error progress(ClusterCommand.GeorepProgress p, long nanos) {
+        ClusterMap.GeorepSession g = map.georep().get(p.name());
+        if (g == null) {
+            return new Response.Error(Errno.ENOENT, "no georep session " + p.name());
+        }
+        boolean forward = p.position() >= g.position();
+        setMap(map.withGeorepSession(
+                g.reported(forward ? p.position() : g.position(), forward ? p.commitNanos() : g.commitNanos(), nanos)));
         return null;
     }
 
