@@ -223,9 +223,13 @@ class GeoReplicationFaultsIT {
                 long startedAt = recorded(target);
                 Process p = start(target, tls, log);
                 try {
-                    if (kill == 0) {
-                        MiniCluster.await(Duration.ofSeconds(120), () -> recorded(target) > 0, "the first sync");
-                    }
+                    // each start resumes: it records a position past the one it started from (the
+                    // workload went on while it was down) before the next kill
+                    MiniCluster.await(
+                            Duration.ofSeconds(120),
+                            () -> recorded(target) > startedAt,
+                            "start " + kill + " records a position past " + startedAt);
+                    long resumedTo = recorded(target);
                     int steps = 5 + random.nextInt(40);
                     for (int i = 0; i < steps; i++) {
                         work.step();
@@ -234,8 +238,9 @@ class GeoReplicationFaultsIT {
                     p.destroyForcibly(); // SIGKILL, wherever the worker is
                     p.waitFor(30, TimeUnit.SECONDS);
                     long afterKill = recorded(target);
-                    System.out.println("kill " + kill + " after " + steps + " steps: started at position " + startedAt
-                            + ", recorded " + beforeKill + " just before the kill, " + afterKill + " after it");
+                    System.out.println("kill " + kill + ": started at position " + startedAt + ", resumed to "
+                            + resumedTo + ", then " + steps + " steps; recorded " + beforeKill
+                            + " just before the SIGKILL, " + afterKill + " after it");
                     assertThat(afterKill).isGreaterThanOrEqualTo(beforeKill).isGreaterThanOrEqualTo(startedAt);
                 } finally {
                     p.destroyForcibly();
