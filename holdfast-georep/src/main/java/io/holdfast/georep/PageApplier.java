@@ -108,6 +108,15 @@ final class PageApplier {
      *     again (every step is idempotent)
      */
     void apply(List<ChangeRecord> records, boolean sweep, boolean caughtUp) throws IOException {
+        try {
+            applyPage(records, sweep, caughtUp);
+        } catch (IOException | RuntimeException e) {
+            sync.abandon(); // copies still running for the failed attempt: wait, drop their temporary names
+            throw e;
+        }
+    }
+
+    private void applyPage(List<ChangeRecord> records, boolean sweep, boolean caughtUp) throws IOException {
         marks = new TreeMap<>();
         viaInodeNames = new HashSet<>();
         orphaned = new HashMap<>();

@@ -11,12 +11,18 @@ import io.holdfast.protocol.Change.Kind;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchEvent;
+import java.nio.file.WatchKey;
+import java.nio.file.WatchService;
 import java.nio.file.attribute.FileTime;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.TimeUnit;
 import java.util.zip.CRC32C;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -415,6 +421,59 @@ class GeoReplicatorTest {
         CRC32C c = new CRC32C();
         c.update(body.getBytes(UTF_8));
         return body + "crc32c=" + HexFormat.of().toHexDigits((int) c.getValue()) + "\n";
+    }
+
+    /**
+     * Mail deliveries (write tmp/N, rename to new/N) in one page: copied and forced in parallel, but
+     * they appear at the target one by one in the page's order (its names sorted), each complete,
+     * and more of them than wait for a rename at a time (a flush in the middle).
+     */
+    @Test
+    void filesCopiedInParallelAppearCompleteInThePagesOrder() throws Exception {
+        tree.mkdir("/tmp");
+        tree.mkdir("/new");
+        GeoReplicator r =
+                new GeoReplicator(feed, src, dst, options.withMaxRecords(1024).withFsync(true));
+        r.runOnce();
+        int count = TargetSync.MAX_PENDING + 44;
+        List<String> names = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            String name = String.format("%04d", i);
+            tree.write("/tmp/" + name, name.repeat(1000));
+            tree.rename("/tmp/" + name, "/new/" + name);
+            names.add(name);
+        }
+        List<String> arrivals = new ArrayList<>();
+        try (WatchService watch = dst.getFileSystem().newWatchService()) {
+            dst.resolve("new").register(watch, StandardWatchEventKinds.ENTRY_CREATE);
+            FutureTask<Void> run = new FutureTask<>(() -> {
+                r.runOnce();
+                return null;
+            });
+            Thread.ofPlatform().start(run);
+            // drained while the worker runs: the JDK keeps at most 512 events per key
+            for (WatchKey key = watch.poll(50, TimeUnit.MILLISECONDS);
+                    key != null || !run.isDone();
+                    key = watch.poll(50, TimeUnit.MILLISECONDS)) {
+                if (key == null) {
+                    continue;
+                }
+                for (WatchEvent<?> e : key.pollEvents()) {
+                    assertThat(e.kind()).isNotEqualTo(StandardWatchEventKinds.OVERFLOW);
+                    String name = e.context().toString();
+                    if (!name.startsWith(TargetSync.TEMP_PREFIX)) {
+                        arrivals.add(name);
+                    }
+                }
+                key.reset();
+            }
+            run.get();
+        }
+
+        assertSameTree(src, dst);
+        assertThat(arrivals).isEqualTo(names); // each appeared once, by its rename, in order
+        assertThat(r.status().filesCopied()).isEqualTo(count);
+        assertThat(Trees.temporaries(dst)).isEmpty();
     }
 
     @Test
