@@ -18,6 +18,7 @@ import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -88,6 +89,12 @@ public final class HoldfastClient implements AutoCloseable {
     public static final String REQUIRE_OPTION = "holdfast.require";
     /** Client option: {@code true} (Boolean or String) for a short-lived client (see the class comment). */
     public static final String SHORT_LIVED_OPTION = "holdfast.shortLived";
+    /**
+     * Client option, in-process only: a {@code Map} from node addresses ({@code host:port}, as in the
+     * cluster map) to the address to dial instead, e.g. a delay proxy in benchmarks; nodes not named
+     * are dialled directly.
+     */
+    public static final String DIAL_OPTION = "holdfast.dial";
 
     private final RaftClients clients;
     private final Duration deadline;
@@ -153,7 +160,7 @@ public final class HoldfastClient implements AutoCloseable {
                 : shortLivedOption != null && Boolean.parseBoolean(shortLivedOption.toString());
         TransportSecurity security = TransportSecurity.forClient(env);
         ClusterCommand.Hello hello = hello(security, env.get(REQUIRE_OPTION));
-        RaftClients clients = new RaftClients(security.parameters());
+        RaftClients clients = new RaftClients(security.parameters()).withDial(dial(env.get(DIAL_OPTION)));
         RaftClients bootClients = clients.withRequestTimeout(
                 Duration.ofMillis(Math.min(deadline.toMillis(), CONNECT_TIMEOUT.toMillis())));
         ClusterMap first;
@@ -179,6 +186,24 @@ public final class HoldfastClient implements AutoCloseable {
             cluster = clients.newClient(ClusterIds.group(ClusterIds.CLUSTER_GROUP, clusterMembers), false);
         }
         return cluster;
+    }
+
+    private static Map<String, String> dial(Object option) {
+        if (option == null) {
+            return Map.of();
+        }
+        if (!(option instanceof Map<?, ?> m)) {
+            throw new IllegalArgumentException(DIAL_OPTION + " must be a Map of host:port to host:port, not " + option);
+        }
+        Map<String, String> dial = new HashMap<>();
+        for (Map.Entry<?, ?> e : m.entrySet()) {
+            String from = String.valueOf(e.getKey());
+            String to = String.valueOf(e.getValue());
+            ClusterMap.checkAddress(from);
+            ClusterMap.checkAddress(to);
+            dial.put(from, to);
+        }
+        return dial;
     }
 
     /** The failure of a host name that does not resolve, as {@link #connect} documents it. */

@@ -2,6 +2,9 @@ package io.holdfast.client;
 
 import java.io.IOException;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -14,6 +17,7 @@ import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.grpc.GrpcConfigKeys;
 import org.apache.ratis.protocol.ClientId;
 import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.retry.RetryPolicies;
 import org.apache.ratis.rpc.SupportedRpcType;
 import org.apache.ratis.util.SizeInBytes;
@@ -52,6 +56,8 @@ final class RaftClients {
 
     private final RaftProperties properties;
     private final Parameters parameters;
+    /** Node address → the address dialled instead (a proxy); empty: dial the node itself. */
+    private final Map<String, String> dial;
 
     /**
      * Clients with the default settings above.
@@ -59,12 +65,21 @@ final class RaftClients {
      * @param parameters the transport parameters (TLS or plaintext)
      */
     RaftClients(Parameters parameters) {
-        this(defaults(), parameters);
+        this(defaults(), parameters, Map.of());
     }
 
-    private RaftClients(RaftProperties properties, Parameters parameters) {
+    private RaftClients(RaftProperties properties, Parameters parameters, Map<String, String> dial) {
         this.properties = properties;
         this.parameters = parameters;
+        this.dial = Map.copyOf(dial);
+    }
+
+    /**
+     * These clients, dialling {@code dial.get(address)} instead of a node whose address (as in the
+     * cluster map) is a key; the peers keep their ids, so nodes see the usual requests.
+     */
+    RaftClients withDial(Map<String, String> dial) {
+        return new RaftClients(properties, parameters, dial);
     }
 
     private static RaftProperties defaults() {
@@ -80,7 +95,7 @@ final class RaftClients {
         RaftProperties props = new RaftProperties(properties);
         RaftClientConfigKeys.Rpc.setRequestTimeout(
                 props, TimeDuration.valueOf(timeout.toMillis(), TimeUnit.MILLISECONDS));
-        return new RaftClients(props, parameters);
+        return new RaftClients(props, parameters, dial);
     }
 
     /**
@@ -97,7 +112,7 @@ final class RaftClients {
         return RaftClient.newBuilder()
                 .setProperties(properties)
                 .setParameters(parameters)
-                .setRaftGroup(group)
+                .setRaftGroup(dialled(group))
                 .setClientId(id)
                 .setClientRpc(new QuickFailoverRpc(rpc, RECONNECTS))
                 .setRetryPolicy(
@@ -105,6 +120,18 @@ final class RaftClients {
                                 ? RetryPolicies.noRetry()
                                 : RetryPolicies.retryForeverWithSleep(TimeDuration.valueOf(50, TimeUnit.MILLISECONDS)))
                 .build();
+    }
+
+    private RaftGroup dialled(RaftGroup group) {
+        if (dial.isEmpty()) {
+            return group;
+        }
+        List<RaftPeer> peers = new ArrayList<>();
+        for (RaftPeer p : group.getPeers()) {
+            String via = dial.get(p.getAddress());
+            peers.add(via == null ? p : RaftPeer.newBuilder(p).setAddress(via).build());
+        }
+        return RaftGroup.valueOf(group.getGroupId(), peers);
     }
 
     /** Closes a Raft client; closing only releases connections, so a failure is not reported. */

@@ -142,6 +142,9 @@ final class PageApplier {
                 sync.sweepTemporaries(dir);
             }
         }
+        if (!fullCompare) {
+            sync.prefetch(marks.keySet()); // a remote source: its entries stated in parallel, not one round trip each
+        }
         Set<String> trees = new HashSet<>();
         for (Map.Entry<String, Mark> e : marks.entrySet()) {
             String rel = e.getKey();

@@ -16,6 +16,7 @@ import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
+import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
@@ -27,19 +28,22 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -63,13 +67,16 @@ import java.util.concurrent.atomic.AtomicLong;
  * reading it from the source costs round trips; one file at a time caps a page at a few dozen
  * files a second. So the plain case, a regular file with one name whose content must travel into
  * an existing target directory (what a mail delivery is), is <em>deferred</em>: its copy to a
- * temporary name, attributes and force run on a small pool ({@value #COPY_THREADS} threads; the
- * file system groups their flushes), and only the renames into place are left for this thread.
+ * temporary name, attributes and force run on virtual threads, at most {@value #LOCAL_COPIES} at a
+ * time from a local source (the file system groups their flushes) and {@value #REMOTE_COPIES} from a
+ * remote one (where each read is a round trip over the WAN; the source entries of a page are then
+ * also stated ahead, in parallel: {@link #prefetch}), and only the renames into place are left for
+ * this thread.
  * Every other operation first <em>flushes</em>: it waits for the deferred copies and renames them
  * over their names in the order they were asked for. So the target sees the same renames and
  * deletes in the same order as with one copy at a time; only temporary names appear earlier. At
- * most {@value #MAX_PENDING} copies wait at a time (then a flush), each thread has one buffer of
- * {@value #PARALLEL_BUFFER_BYTES} bytes. A page that fails {@link #abandon abandons} them (waits,
+ * most {@value #MAX_PENDING} copies wait at a time (then a flush), each copy under way has one
+ * buffer of at most {@value #PARALLEL_BUFFER_BYTES} bytes. A page that fails {@link #abandon abandons} them (waits,
  * deletes the temporary names).
  *
  * <p>Not thread-safe: the replicator's one thread uses it (the copy pool only touches temporary
@@ -90,12 +97,14 @@ final class TargetSync {
     static final int MAX_XATTR_BYTES = 64 * 1024;
     /** Full synchronisations report progress every this many entries. */
     static final int PROGRESS_EVERY = 1024;
-    /** Threads copying and forcing deferred files. */
-    static final int COPY_THREADS = 8;
+    /** Copies under way at once from a local source: bound by the target's disk flushes. */
+    static final int LOCAL_COPIES = 8;
+    /** Copies (and source stats) under way at once from a remote source: bound by round trips. */
+    static final int REMOTE_COPIES = 64;
     /** Most deferred copies waiting for their rename; one more flushes first. */
-    static final int MAX_PENDING = 256;
-    /** Copy buffer of each pool thread: 256 KiB. */
-    static final int PARALLEL_BUFFER_BYTES = 256 * 1024;
+    static final int MAX_PENDING = 1024;
+    /** Largest copy buffer of a deferred copy: 64 KiB (a smaller file gets one of its size). */
+    static final int PARALLEL_BUFFER_BYTES = 64 * 1024;
 
     /** How much of an entry to bring over. */
     enum Mode {
@@ -138,10 +147,14 @@ final class TargetSync {
 
     /** Copies to temporary names, renamed in this order at the next {@link #flush}: name → temporary name. */
     private final LinkedHashMap<String, Future<Path>> pending = new LinkedHashMap<>();
-    /** The copy pool (daemon threads that end after a few idle seconds), or null: one copy at a time. */
-    private final ThreadPoolExecutor copiers;
-
-    private final ThreadLocal<byte[]> poolBuffers = ThreadLocal.withInitial(() -> new byte[PARALLEL_BUFFER_BYTES]);
+    /** Runs deferred copies and source stats (a virtual thread each), or null: one copy at a time. */
+    private final ExecutorService copiers;
+    /** Copies and stats under way; taken before one starts (so the caller waits when all are taken). */
+    private final Semaphore slots;
+    /** Source entries stated ahead by {@link #prefetch} for this page (empty: there is none), used once. */
+    private final Map<String, Future<Optional<FileInfo>>> prefetched = new HashMap<>();
+    /** Whether the source is on another file system than the default (a volume): stats then cost a round trip. */
+    private final boolean remoteSource;
 
     /** Runs before the worker splits a file with several names from names it does not know. */
     @FunctionalInterface
@@ -156,20 +169,16 @@ final class TargetSync {
      *     cannot relink (the caller records that the tree must be compared, in case of a crash)
      */
     TargetSync(Path sourceRoot, Path targetRoot, GeoOptions options, Counters counters, SplitHook splitHook) {
-        this(sourceRoot, targetRoot, options, counters, splitHook, COPY_THREADS);
+        this(sourceRoot, targetRoot, options, counters, splitHook, 0);
     }
 
     /**
-     * @param copyThreads threads copying files in parallel (see the class notes); 1 for one copy at a
-     *     time on the caller's thread
+     * @param copies copies under way at once (see the class notes); 1 for one at a time on the
+     *     caller's thread; 0 for the default ({@value #LOCAL_COPIES} from a local source, {@value
+     *     #REMOTE_COPIES} from a remote one)
      */
     TargetSync(
-            Path sourceRoot,
-            Path targetRoot,
-            GeoOptions options,
-            Counters counters,
-            SplitHook splitHook,
-            int copyThreads) {
+            Path sourceRoot, Path targetRoot, GeoOptions options, Counters counters, SplitHook splitHook, int copies) {
         this.splitHook = splitHook;
         this.sourceRoot = sourceRoot;
         this.targetRoot = targetRoot;
@@ -183,19 +192,74 @@ final class TargetSync {
         this.alwaysChecksum = options.alwaysChecksum();
         this.counters = counters;
         this.listener = options.listener();
-        this.copiers = copyThreads > 1 ? pool(copyThreads) : null;
+        this.remoteSource = sourceRoot.getFileSystem() != FileSystems.getDefault();
+        int parallel = copies > 0 ? copies : remoteSource ? REMOTE_COPIES : LOCAL_COPIES;
+        this.copiers = parallel > 1
+                ? Executors.newThreadPerTaskExecutor(
+                        Thread.ofVirtual().name("georep-copy-", 0).factory())
+                : null;
+        this.slots = new Semaphore(Math.max(1, parallel));
     }
 
-    private static ThreadPoolExecutor pool(int threads) {
-        ThreadPoolExecutor p = new ThreadPoolExecutor(
-                threads,
-                threads,
-                5,
-                TimeUnit.SECONDS,
-                new LinkedBlockingQueue<>(),
-                Thread.ofPlatform().daemon().name("georep-copy-", 0).factory());
-        p.allowCoreThreadTimeOut(true);
-        return p;
+    /** Runs {@code job} on a virtual thread once a slot is free (waiting for one here). */
+    private <T> Future<T> submit(Callable<T> job) throws IOException {
+        try {
+            slots.acquire();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            InterruptedIOException ie = new InterruptedIOException("interrupted while waiting to copy");
+            ie.initCause(e);
+            throw ie;
+        }
+        try {
+            return copiers.submit(() -> {
+                try {
+                    return job.call();
+                } finally {
+                    slots.release();
+                }
+            });
+        } catch (RuntimeException e) {
+            slots.release();
+            throw e;
+        }
+    }
+
+    /**
+     * States the source entries {@code rels} ahead, in parallel, for the {@link #sync} calls of this
+     * page (a remote source only: there each stat is a round trip). Each result is used once, then
+     * the entry is stated again; results not used are dropped by {@link #finishDirectories}.
+     */
+    void prefetch(Collection<String> rels) throws IOException {
+        if (copiers == null || !remoteSource) {
+            return;
+        }
+        for (String rel : rels) {
+            if (!prefetched.containsKey(rel)) {
+                prefetched.put(rel, submit(() -> Optional.ofNullable(stat(src(rel)))));
+            }
+        }
+    }
+
+    /** Source entry {@code rel} now, or as {@link #prefetch} found it this page. */
+    private FileInfo sourceNow(String rel) throws IOException {
+        Future<Optional<FileInfo>> f = prefetched.remove(rel);
+        if (f == null) {
+            return stat(src(rel));
+        }
+        try {
+            return f.get().orElse(null);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            InterruptedIOException ie = new InterruptedIOException("interrupted while reading the source");
+            ie.initCause(e);
+            throw ie;
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            throw new IOException("stat of " + src(rel) + ": " + e.getCause(), e.getCause());
+        }
     }
 
     // ---- names
@@ -334,7 +398,7 @@ final class TargetSync {
      *     a tree are reported and skipped
      */
     void sync(String rel, Mode mode, String linkFrom) throws IOException {
-        FileInfo s = stat(src(rel));
+        FileInfo s = sourceNow(rel);
         if (s != null && linkFrom == null && deferred(rel, s, mode)) {
             return;
         }
@@ -393,7 +457,8 @@ final class TargetSync {
             flush();
         }
         changedDirs.add(dir);
-        pending.put(rel, copiers.submit(() -> copyToTemp(rel, s, poolBuffers.get())));
+        byte[] buf = new byte[(int) Math.min(PARALLEL_BUFFER_BYTES, s.size() + 1)];
+        pending.put(rel, submit(() -> copyToTemp(rel, s, buf)));
         return true;
     }
 
@@ -1161,6 +1226,10 @@ final class TargetSync {
      */
     void finishDirectories() throws IOException {
         flush();
+        for (Future<Optional<FileInfo>> f : prefetched.values()) {
+            f.cancel(true);
+        }
+        prefetched.clear();
         List<String> dirs = new ArrayList<>(changedDirs);
         dirs.sort(Comparator.comparingInt(TargetSync::depth).reversed());
         for (String rel : dirs) {

@@ -491,6 +491,25 @@ class GeoReplicatorTest {
     }
 
     @Test
+    void theBandwidthLimitHoldsOverFilesCopiedInParallel() throws Exception {
+        tree.mkdir("/d");
+        GeoReplicator r = new GeoReplicator(feed, src, dst, options.withBytesPerSecond(512 * 1024));
+        r.runOnce();
+        for (int i = 0; i < 8; i++) {
+            tree.write("/d/f" + i, new byte[128 * 1024]);
+        }
+
+        long start = System.nanoTime();
+        r.runOnce();
+        long elapsedMillis = (System.nanoTime() - start) / 1_000_000;
+
+        assertSameTree(src, dst);
+        assertThat(r.status().filesCopied()).isEqualTo(8);
+        // 1 MiB in 8 files copied at once, one limit of 512 KiB/s for all: at least 2 s less one burst of 64 KiB
+        assertThat(elapsedMillis).isGreaterThanOrEqualTo(1_850);
+    }
+
+    @Test
     void badOptionsAreRefused() {
         assertThatThrownBy(() -> GeoOptions.defaults("has space")).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> options.withMaxRecords(0)).isInstanceOf(IllegalArgumentException.class);
