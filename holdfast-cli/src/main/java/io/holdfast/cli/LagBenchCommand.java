@@ -5,6 +5,7 @@ import io.holdfast.bench.Lsyncd;
 import io.holdfast.bench.ReplicationLag;
 import io.holdfast.georep.GeoOptions;
 import io.holdfast.georep.GeoReplicator;
+import io.holdfast.georep.GeoStatus;
 import io.holdfast.mirror.LocalChangeSource;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -16,6 +17,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
@@ -64,6 +66,14 @@ final class LagBenchCommand implements Callable<Integer> {
             description =
                     "georep: the proxies' bandwidth per direction, MiB/s; 0 for none (default: ${DEFAULT-VALUE}).")
     double linkMiB;
+
+    @Option(
+            names = "--cut-seconds",
+            paramLabel = "S",
+            description = "georep: after the rates, stop the worker (a cut link), deliver at the last rate for S"
+                    + " seconds, start it again and measure the catch-up: entries and files per second until"
+                    + " every message delivered during the cut has arrived (default: 0, no cut).")
+    int cutSeconds;
 
     @Option(
             names = "--bandwidth",
@@ -122,6 +132,7 @@ final class LagBenchCommand implements Callable<Integer> {
                 || !(delaySeconds >= 0)
                 || rates.isEmpty()
                 || rttMillis < 0
+                || cutSeconds < 0
                 || rttMillis > 20_000
                 || !(linkMiB >= 0)
                 || !(bandwidthMiB >= 0)
@@ -210,11 +221,54 @@ final class LagBenchCommand implements Callable<Integer> {
                         res.p99Millis(),
                         res.maxMillis()));
             }
+            if (georep != null && cutSeconds > 0) {
+                lines.add(catchUp(georep, lag, rates.getLast(), threads, first, target.resolve("new")));
+            }
             if (georep != null) {
                 progress.accept(GeorepCommands.line(georep.status()));
                 progress.accept(String.format(
                         Locale.ROOT, "%.1f MiB through the delay proxies", georep.bytesThroughProxies() / 1048576.0));
             }
+        }
+    }
+
+    /**
+     * The worker stopped while {@code rate} deliveries a second go on for {@link #cutSeconds}, then
+     * started: how long until every message delivered meanwhile is at the target, in entries and
+     * files per second.
+     */
+    private String catchUp(GeoLagSetup georep, ReplicationLag lag, int rate, int threads, int first, Path arrivals)
+            throws Exception {
+        georep.stopWorker();
+        GeoStatus stopped = georep.status();
+        System.err.printf(Locale.ROOT, "georep: worker stopped; %d deliveries/s for %d s%n", rate, cutSeconds);
+        ReplicationLag.Result res = lag.run(rate, Duration.ofSeconds(cutSeconds), Duration.ZERO, threads, first);
+        long want = first + res.delivered();
+        long start = System.nanoTime();
+        georep.startWorker();
+        long deadline = start + TimeUnit.SECONDS.toNanos(Math.max(60, drainSeconds));
+        long have;
+        while ((have = count(arrivals)) < want && System.nanoTime() - deadline < 0) {
+            Thread.sleep(100); // counting the files of another component's directory: no event to wait for
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        long entries = georep.status().position() - stopped.position();
+        return String.format(
+                Locale.ROOT,
+                "catch-up after a cut of %d s at %d/s: %d entries, %d files in %.1f s: %.0f entries/s, %.0f files/s%s",
+                cutSeconds,
+                rate,
+                entries,
+                res.delivered(),
+                seconds,
+                entries / seconds,
+                res.delivered() / seconds,
+                have < want ? " (" + (want - have) + " files missing at the deadline)" : "");
+    }
+
+    private static long count(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.filter(p -> !p.getFileName().toString().startsWith(".")).count();
         }
     }
 

@@ -39,6 +39,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -201,7 +202,13 @@ final class TargetSync {
         this.slots = new Semaphore(Math.max(1, parallel));
     }
 
-    /** Runs {@code job} on a virtual thread once a slot is free (waiting for one here). */
+    /**
+     * Runs {@code job} on a virtual thread once a slot is free (waiting for one here). The result
+     * is a {@link CompletableFuture}: waiting for it on a thread of a fork-join pool (a worker run by
+     * {@code CompletableFuture.runAsync}) lets the pool add a thread meanwhile, which the client's
+     * own completions may need (a {@code FutureTask} would not: with a common pool of one thread on
+     * two cores, the copies' reads of a volume then never completed; found by GeoReplicationIT).
+     */
     private <T> Future<T> submit(Callable<T> job) throws IOException {
         try {
             slots.acquire();
@@ -211,18 +218,23 @@ final class TargetSync {
             ie.initCause(e);
             throw ie;
         }
+        CompletableFuture<T> f = new CompletableFuture<>();
         try {
-            return copiers.submit(() -> {
+            copiers.execute(() -> {
                 try {
-                    return job.call();
-                } finally {
+                    T result = job.call();
                     slots.release();
+                    f.complete(result);
+                } catch (Throwable e) {
+                    slots.release();
+                    f.completeExceptionally(e);
                 }
             });
         } catch (RuntimeException e) {
             slots.release();
             throw e;
         }
+        return f;
     }
 
     /**
