@@ -569,9 +569,14 @@ final class TargetSync {
 
     /**
      * Drops the deferred copies of a page that failed: waits for each and deletes its temporary
-     * name (a leftover is swept by the next run). Never throws.
+     * name (a leftover is swept by the next run); drops the source entries stated ahead. Never
+     * throws.
      */
     void abandon() {
+        for (Future<Optional<FileInfo>> f : prefetched.values()) {
+            f.cancel(true); // stated for the failed attempt: the next one states again
+        }
+        prefetched.clear();
         List<Future<Path>> all = new ArrayList<>(pending.values());
         pending.clear();
         for (Future<Path> f : all) {
