@@ -309,10 +309,20 @@ final class GeorepCommands {
                 defaultValue = "off")
         String metrics;
 
+        @Option(
+                names = "--bandwidth",
+                paramLabel = "MiB/s",
+                description = "Most file content read from the source per second for this run, over all copies"
+                        + " under way; 0 for no limit (default: the session's, from 'create --bandwidth').")
+        Double bandwidthMiB;
+
         PrintStream out = System.out;
 
         @Override
         public Integer call() throws Exception {
+            if (bandwidthMiB != null && (!(bandwidthMiB >= 0) || Double.isInfinite(bandwidthMiB))) {
+                throw new IllegalArgumentException("--bandwidth must be 0 (no limit) or more, got " + bandwidthMiB);
+            }
             Session s = sessions.load(name);
             if (Failover.promotion(s.target()).isPresent()) {
                 System.err.println("holdfast: " + "the target " + s.target() + " of session " + name
@@ -333,7 +343,8 @@ final class GeorepCommands {
                             URI.create("holdfast://" + s.cluster() + "/" + s.volume()), env)) {
                 VolumeService v = client.volume(s.volume());
                 GeoOptions options = GeoOptions.defaults(name)
-                        .withBytesPerSecond(s.bytesPerSecond())
+                        .withBytesPerSecond(
+                                bandwidthMiB == null ? s.bytesPerSecond() : Math.round(bandwidthMiB * (1 << 20)))
                         .withListener(new Printer(out));
                 GeoReplicator r = new GeoReplicator(
                         new VolumeChangeSource(v, Duration.ofSeconds(30)), fs.getPath("/"), s.target(), options);

@@ -1,9 +1,11 @@
 package io.holdfast.cli;
 
+import io.holdfast.bench.GeoLagSetup;
 import io.holdfast.bench.Lsyncd;
 import io.holdfast.bench.ReplicationLag;
 import io.holdfast.georep.GeoOptions;
 import io.holdfast.georep.GeoReplicator;
+import io.holdfast.georep.GeoStatus;
 import io.holdfast.mirror.LocalChangeSource;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -15,6 +17,8 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -32,15 +36,50 @@ import picocli.CommandLine.Option;
             "source directory at each --rates for --seconds, while a replicator copies the tree to a target",
             "directory; per message, the time from its rename at the source to its arrival at the target.",
             "Prints one line per rate: delivered, achieved rate, arrived, lag p50/p99/max in milliseconds.",
-            "Replicators: lsyncd (Debian package lsyncd with rsync; default.rsync with --delay-seconds) and",
-            "mirror (holdfast mirror in this process: fanotify as root, else inotify).",
+            "Replicators: lsyncd (Debian package lsyncd with rsync; default.rsync with --delay-seconds),",
+            "mirror (holdfast mirror in this process: fanotify as root, else inotify), and georep: an embedded",
+            "three-node cluster (TLS, loopback) whose volume receives the deliveries through the NIO provider,",
+            "replicated by the geo-replication worker to a local directory, the worker reaching the nodes only",
+            "through delay proxies that add --rtt (and --link-bandwidth). Several replicators (comma",
+            "separated) run one after the other and print one table.",
             "",
-            "Example:  holdfast bench lag --replicator lsyncd --rates 5,200,1000 --seconds 60"
+            "Example:  holdfast bench lag --replicator georep,mirror,lsyncd --rates 5,200,1000 --seconds 60"
         },
         exitCodeList = {"1:the replicator could not start, or writing the source failed"})
 final class LagBenchCommand implements Callable<Integer> {
-    @Option(names = "--replicator", paramLabel = "NAME", description = "lsyncd or mirror (default: ${DEFAULT-VALUE}).")
-    String replicator = "lsyncd";
+    @Option(
+            names = "--replicator",
+            split = ",",
+            paramLabel = "NAME",
+            description = "lsyncd, mirror or georep, or several, comma separated (default: lsyncd).")
+    List<String> replicators = List.of("lsyncd");
+
+    @Option(
+            names = "--rtt",
+            paramLabel = "MS",
+            description = "georep: round-trip time the delay proxies add, milliseconds (default: ${DEFAULT-VALUE}).")
+    int rttMillis = 50;
+
+    @Option(
+            names = "--link-bandwidth",
+            paramLabel = "MiB/s",
+            description =
+                    "georep: the proxies' bandwidth per direction, MiB/s; 0 for none (default: ${DEFAULT-VALUE}).")
+    double linkMiB;
+
+    @Option(
+            names = "--cut-seconds",
+            paramLabel = "S",
+            description = "georep: after the rates, stop the worker (a cut link), deliver at the last rate for S"
+                    + " seconds, start it again and measure the catch-up: entries and files per second until"
+                    + " every message delivered during the cut has arrived (default: 0, no cut).")
+    int cutSeconds;
+
+    @Option(
+            names = "--bandwidth",
+            paramLabel = "MiB/s",
+            description = "georep: the worker's own limit on content read (GeoOptions.bytesPerSecond); 0 for none.")
+    double bandwidthMiB;
 
     @Option(
             names = "--rates",
@@ -52,8 +91,12 @@ final class LagBenchCommand implements Callable<Integer> {
     @Option(names = "--seconds", paramLabel = "S", description = "Length of each run (default: ${DEFAULT-VALUE}).")
     int seconds = 60;
 
-    @Option(names = "--writers", paramLabel = "N", description = "Delivering threads (default: ${DEFAULT-VALUE}).")
-    int writers = 4;
+    @Option(
+            names = "--writers",
+            paramLabel = "N",
+            description = "Delivering threads (default: 4; georep: 64, each delivery being several round trips"
+                    + " to the cluster).")
+    int writers;
 
     @Option(
             names = "--delay-seconds",
@@ -75,49 +118,46 @@ final class LagBenchCommand implements Callable<Integer> {
 
     @Option(
             names = "--no-fsync",
-            description = "mirror: do not force copied files and the position to disk (rsync, and so lsyncd, does not"
-                    + " either); faster, but a power cut can lose what the target claims to have.")
+            description = "mirror, georep: do not force copied files and the position to disk (rsync, and so lsyncd,"
+                    + " does not either); faster, but a power cut can lose what the target claims to have.")
     boolean noFsync;
 
     PrintStream out = System.out;
 
     @Override
     public Integer call() throws Exception {
-        if (seconds < 1 || writers < 1 || drainSeconds < 0 || !(delaySeconds >= 0) || rates.isEmpty()) {
-            throw new IllegalArgumentException("--seconds and --writers must be positive, --drain-seconds and "
-                    + "--delay-seconds not negative, --rates not empty");
+        if (seconds < 1
+                || writers < 0
+                || drainSeconds < 0
+                || !(delaySeconds >= 0)
+                || rates.isEmpty()
+                || rttMillis < 0
+                || cutSeconds < 0
+                || rttMillis > 20_000
+                || !(linkMiB >= 0)
+                || !(bandwidthMiB >= 0)
+                || Double.isInfinite(linkMiB)
+                || Double.isInfinite(bandwidthMiB)) {
+            throw new IllegalArgumentException("--seconds must be positive, --writers, --drain-seconds, "
+                    + "--delay-seconds, --link-bandwidth and --bandwidth not negative, --rtt 0 to 20000, "
+                    + "--rates not empty");
         }
         for (int r : rates) {
             if (r < 1) {
                 throw new IllegalArgumentException("--rates must be positive, got " + r);
             }
         }
+        for (String r : replicators) {
+            if (!List.of("lsyncd", "mirror", "georep").contains(r)) {
+                throw new IllegalArgumentException("--replicator must be lsyncd, mirror or georep, not " + r);
+            }
+        }
         boolean temporary = work == null;
         Path dir = temporary ? Files.createTempDirectory("holdfast-lag") : Files.createDirectories(work);
-        Path source = dir.resolve("source");
-        Path target = dir.resolve("target");
-        Files.createDirectories(source);
         List<String> lines = new ArrayList<>();
-        try (AutoCloseable running = start(source, target, dir)) {
-            ReplicationLag lag = new ReplicationLag(source, target, s -> System.err.println("  " + s));
-            lag.prepare(Duration.ofSeconds(120));
-            int first = 0;
-            for (int rate : rates) {
-                System.err.printf(Locale.ROOT, "%s: %d deliveries/s for %d s%n", replicator, rate, seconds);
-                ReplicationLag.Result r =
-                        lag.run(rate, Duration.ofSeconds(seconds), Duration.ofSeconds(drainSeconds), writers, first);
-                first += r.delivered();
-                lines.add(String.format(
-                        Locale.ROOT,
-                        "%-14s %6d/s %8d %9.1f/s %8d %9.1f %9.1f %9.1f",
-                        replicator + (noFsync && replicator.equals("mirror") ? "-nofsync" : ""),
-                        rate,
-                        r.delivered(),
-                        r.achievedPerSecond(),
-                        r.arrived(),
-                        r.p50Millis(),
-                        r.p99Millis(),
-                        r.maxMillis()));
+        try {
+            for (String replicator : replicators) {
+                run(replicator, dir.resolve(replicator), lines);
             }
         } finally {
             if (temporary) {
@@ -129,12 +169,115 @@ final class LagBenchCommand implements Callable<Integer> {
         return ExitCodes.OK;
     }
 
-    private AutoCloseable start(Path source, Path target, Path dir) throws IOException {
+    private void run(String replicator, Path dir, List<String> lines) throws Exception {
+        Files.createDirectories(dir);
+        String label = switch (replicator) {
+            case "mirror" -> noFsync ? "mirror-nofsync" : "mirror";
+            case "georep" -> "georep-rtt" + rttMillis + (noFsync ? "-nofsync" : "");
+            default -> replicator;
+        };
+        int threads = writers > 0 ? writers : replicator.equals("georep") ? 64 : 4;
+        Consumer<String> progress = s -> System.err.println("  " + s);
+        GeoLagSetup georep = null;
+        AutoCloseable running;
+        Path source;
+        Path target;
+        if (replicator.equals("georep")) {
+            georep = GeoLagSetup.start(
+                    dir,
+                    Duration.ofNanos(rttMillis * 500_000L),
+                    Math.round(linkMiB * (1 << 20)),
+                    GeoOptions.defaults("lag-bench")
+                            .withWaitMillis(500)
+                            .withFsync(!noFsync)
+                            .withBytesPerSecond(Math.round(bandwidthMiB * (1 << 20))),
+                    progress);
+            running = georep;
+            source = georep.source();
+            target = georep.target();
+        } else {
+            source = Files.createDirectories(dir.resolve("source"));
+            target = dir.resolve("target");
+            running = start(replicator, source, target, dir);
+        }
+        try (AutoCloseable r = running) {
+            ReplicationLag lag = new ReplicationLag(source, target, progress);
+            lag.prepare(Duration.ofSeconds(120));
+            int first = 0;
+            for (int rate : rates) {
+                System.err.printf(Locale.ROOT, "%s: %d deliveries/s for %d s%n", label, rate, seconds);
+                ReplicationLag.Result res =
+                        lag.run(rate, Duration.ofSeconds(seconds), Duration.ofSeconds(drainSeconds), threads, first);
+                first += res.delivered();
+                lines.add(String.format(
+                        Locale.ROOT,
+                        "%-14s %6d/s %8d %9.1f/s %8d %9.1f %9.1f %9.1f",
+                        label,
+                        rate,
+                        res.delivered(),
+                        res.achievedPerSecond(),
+                        res.arrived(),
+                        res.p50Millis(),
+                        res.p99Millis(),
+                        res.maxMillis()));
+            }
+            if (georep != null && cutSeconds > 0) {
+                lines.add(catchUp(georep, lag, rates.getLast(), threads, first, target.resolve("new")));
+            }
+            if (georep != null) {
+                progress.accept(GeorepCommands.line(georep.status()));
+                progress.accept(String.format(
+                        Locale.ROOT, "%.1f MiB through the delay proxies", georep.bytesThroughProxies() / 1048576.0));
+            }
+        }
+    }
+
+    /**
+     * The worker stopped while {@code rate} deliveries a second go on for {@link #cutSeconds}, then
+     * started: how long until every message delivered meanwhile is at the target, in entries and
+     * files per second.
+     */
+    private String catchUp(GeoLagSetup georep, ReplicationLag lag, int rate, int threads, int first, Path arrivals)
+            throws Exception {
+        georep.stopWorker();
+        GeoStatus stopped = georep.status();
+        System.err.printf(Locale.ROOT, "georep: worker stopped; %d deliveries/s for %d s%n", rate, cutSeconds);
+        ReplicationLag.Result res = lag.run(rate, Duration.ofSeconds(cutSeconds), Duration.ZERO, threads, first);
+        long want = first + res.delivered();
+        long start = System.nanoTime();
+        georep.startWorker();
+        long deadline = start + TimeUnit.SECONDS.toNanos(Math.max(60, drainSeconds));
+        long have;
+        while ((have = count(arrivals)) < want && System.nanoTime() - deadline < 0) {
+            Thread.sleep(100); // counting the files of another component's directory: no event to wait for
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        long entries = georep.status().position() - stopped.position();
+        return String.format(
+                Locale.ROOT,
+                "catch-up after a cut of %d s at %d/s: %d entries, %d files in %.1f s: %.0f entries/s, %.0f files/s%s",
+                cutSeconds,
+                rate,
+                entries,
+                res.delivered(),
+                seconds,
+                entries / seconds,
+                res.delivered() / seconds,
+                have < want ? " (" + (want - have) + " files missing at the deadline)" : "");
+    }
+
+    private static long count(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.filter(p -> !p.getFileName().toString().startsWith(".")).count();
+        }
+    }
+
+    private AutoCloseable start(String replicator, Path source, Path target, Path dir) throws IOException {
         return switch (replicator) {
             case "lsyncd" ->
                 Lsyncd.start(source, target, dir.resolve("lsyncd"), Duration.ofMillis(Math.round(delaySeconds * 1000)));
             case "mirror" -> mirror(source, target, !noFsync);
-            default -> throw new IllegalArgumentException("--replicator must be lsyncd or mirror, not " + replicator);
+            default -> throw new IllegalArgumentException("--replicator must be lsyncd, mirror or georep");
         };
     }
 

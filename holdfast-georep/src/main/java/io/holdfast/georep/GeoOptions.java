@@ -50,8 +50,11 @@ public record GeoOptions(
         long retryMaxMillis,
         InstantSource clock,
         GeoListener listener) {
-    /** Default records per page: 256. */
-    public static final int DEFAULT_MAX_RECORDS = 256;
+    /**
+     * Default records per page: 1024, the most a page may have (each page ends with forces of the
+     * changed directories and of the state file: fewer pages, fewer of them).
+     */
+    public static final int DEFAULT_MAX_RECORDS = Request.Changes.MAX_RECORDS;
     /** Default long-poll wait: 5000 ms. */
     public static final int DEFAULT_WAIT_MILLIS = Request.Changes.MAX_WAIT_MILLIS;
     /** Default retries of {@link GeoReplicator#runOnce()}: 5. */

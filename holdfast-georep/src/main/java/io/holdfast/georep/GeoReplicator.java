@@ -11,6 +11,8 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -87,6 +89,11 @@ public final class GeoReplicator {
     private boolean sweepNextPage = true;
     private boolean compareTreeRecorded;
     private boolean needTreeCompare;
+
+    /** The next page, asked for while the current one is applied (null: none asked). */
+    private CompletableFuture<Response.ChangePage> ahead;
+    /** The position {@link #ahead} was asked after. */
+    private long aheadAfter;
 
     /** Test hook: runs after a page is applied and before its position is recorded. */
     Runnable beforeRecord = () -> {};
@@ -245,6 +252,7 @@ public final class GeoReplicator {
             if (lock != null) {
                 lock.close();
             }
+            ahead = null; // a long poll still under way ends by itself; its page is not needed
             phase = stopping ? GeoStatus.Phase.STOPPED : GeoStatus.Phase.IDLE;
             running.set(false);
         }
@@ -275,7 +283,7 @@ public final class GeoReplicator {
         }
         phase = GeoStatus.Phase.TAILING;
         long after = position;
-        Response.ChangePage page = source.changes(after, options.maxRecords(), waitMillis);
+        Response.ChangePage page = fetch(after, waitMillis);
         check(page, after);
         feedIndex = Math.max(feedIndex, page.appliedIndex());
         if (page.resyncNeeded(after)) {
@@ -285,6 +293,8 @@ public final class GeoReplicator {
         }
         long next = page.next(after);
         if (!page.records().isEmpty()) {
+            // pipelining: the next page travels while this one is applied (over a WAN, a round trip saved per page)
+            askAhead(next, page.more() ? 0 : waitMillis);
             applier.apply(page.records(), sweepNextPage, !page.more());
             sweepNextPage = false;
             beforeRecord.run();
@@ -294,6 +304,46 @@ public final class GeoReplicator {
             record(next, commitNanos);
         }
         return !page.more();
+    }
+
+    /** The page after {@code after}: the one asked for ahead if it was asked after that position, else asked now. */
+    private Response.ChangePage fetch(long after, int waitMillis) throws IOException {
+        CompletableFuture<Response.ChangePage> f = ahead;
+        ahead = null;
+        if (f == null || aheadAfter != after) {
+            return source.changes(after, options.maxRecords(), waitMillis);
+        }
+        try {
+            return f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            InterruptedIOException ie = new InterruptedIOException("interrupted while reading the feed");
+            ie.initCause(e);
+            throw ie;
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            throw new IOException("reading the change feed: " + e.getCause(), e.getCause());
+        }
+    }
+
+    /**
+     * Asks for the page after {@code after} on a virtual thread, once the current page is in; if
+     * applying the current page fails, the retry asks again while this one may still be under way
+     * (at most two requests at a time; its answer is then dropped). Memory: one page more.
+     */
+    private void askAhead(long after, int waitMillis) {
+        aheadAfter = after;
+        ahead = new CompletableFuture<>();
+        CompletableFuture<Response.ChangePage> f = ahead;
+        Thread.ofVirtual().name("georep-feed-ahead").start(() -> {
+            try {
+                f.complete(source.changes(after, options.maxRecords(), waitMillis));
+            } catch (IOException | RuntimeException e) {
+                f.completeExceptionally(e);
+            }
+        });
     }
 
     private void check(Response.ChangePage page, long after) throws IOException {

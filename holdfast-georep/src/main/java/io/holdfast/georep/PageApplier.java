@@ -108,6 +108,15 @@ final class PageApplier {
      *     again (every step is idempotent)
      */
     void apply(List<ChangeRecord> records, boolean sweep, boolean caughtUp) throws IOException {
+        try {
+            applyPage(records, sweep, caughtUp);
+        } catch (IOException | RuntimeException e) {
+            sync.abandon(); // copies still running for the failed attempt: wait, drop their temporary names
+            throw e;
+        }
+    }
+
+    private void applyPage(List<ChangeRecord> records, boolean sweep, boolean caughtUp) throws IOException {
         marks = new TreeMap<>();
         viaInodeNames = new HashSet<>();
         orphaned = new HashMap<>();
@@ -132,6 +141,9 @@ final class PageApplier {
             for (String dir : dirs) {
                 sync.sweepTemporaries(dir);
             }
+        }
+        if (!fullCompare) {
+            sync.prefetch(marks.keySet()); // a remote source: its entries stated in parallel, not one round trip each
         }
         Set<String> trees = new HashSet<>();
         for (Map.Entry<String, Mark> e : marks.entrySet()) {

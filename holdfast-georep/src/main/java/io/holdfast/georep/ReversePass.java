@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * One reverse pass: plans the delta from the promoted copy back to the old primary and applies it
@@ -386,7 +387,30 @@ final class ReversePass {
         Counters counters = new Counters();
         TargetSync sync = new TargetSync(copyRoot, primaryRoot, options, counters, () -> {});
         Path progress = stateDir.resolve(ReversePlan.PROGRESS);
+        try {
+            applyOps(plan, from, sync, progress);
+        } catch (IOException | RuntimeException e) {
+            sync.abandon(); // copies still running for this attempt: wait, drop their temporary names
+            throw e;
+        }
+        return counters;
+    }
+
+    private void applyOps(ReversePlan plan, int from, TargetSync sync, Path progress) throws IOException {
         List<ReversePlan.Op> ops = plan.ops();
+        if (from > 0) {
+            // a pass killed before left temporary names where its copies were under way
+            Set<String> dirs = new TreeSet<>();
+            for (ReversePlan.Op op : ops) {
+                dirs.add(TargetSync.parent(op.path()));
+                if (op.other() != null) {
+                    dirs.add(TargetSync.parent(op.other()));
+                }
+            }
+            for (String dir : dirs) {
+                sync.sweepTemporaries(dir);
+            }
+        }
         for (int i = from; i < ops.size(); i++) {
             beforeOp.before(i);
             ReversePlan.Op op = ops.get(i);
@@ -420,12 +444,12 @@ final class ReversePass {
                 sync.skipped(op.path(), e);
             }
             if (!redoable || (i + 1) % PROGRESS_EVERY == 0) {
+                sync.flush(); // the deferred copies land before the progress that counts them done
                 ReversePlan.recordProgress(progress, plan.next(), i + 1, options.fsync());
             }
         }
         sync.finishDirectories();
         ReversePlan.recordProgress(progress, plan.next(), ops.size(), options.fsync());
-        return counters;
     }
 
     private void moveAside(String path, String copy) throws IOException {

@@ -8,6 +8,7 @@ import io.holdfast.common.SpecialFiles;
 import io.holdfast.common.TreeCopier;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.SeekableByteChannel;
@@ -15,6 +16,7 @@ import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
+import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
@@ -26,13 +28,24 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Makes single entries, or whole subtrees, of the target equal to the source's current state:
@@ -51,7 +64,24 @@ import java.util.Set;
  * the worker changed is remembered; {@link #finishDirectories} then sets its times (deepest
  * first, after its children) and forces it.
  *
- * <p>Not thread-safe: the replicator's one thread uses it.
+ * <p>Parallel copies. Forcing a file costs a disk flush (10-20 ms on a busy disk), and over a WAN
+ * reading it from the source costs round trips; one file at a time caps a page at a few dozen
+ * files a second. So the plain case, a regular file with one name whose content must travel into
+ * an existing target directory (what a mail delivery is), is <em>deferred</em>: its copy to a
+ * temporary name, attributes and force run on virtual threads, at most {@value #LOCAL_COPIES} at a
+ * time from a local source (the file system groups their flushes) and {@value #REMOTE_COPIES} from a
+ * remote one (where each read is a round trip over the WAN; the source entries of a page are then
+ * also stated ahead, in parallel: {@link #prefetch}), and only the renames into place are left for
+ * this thread.
+ * Every other operation first <em>flushes</em>: it waits for the deferred copies and renames them
+ * over their names in the order they were asked for. So the target sees the same renames and
+ * deletes in the same order as with one copy at a time; only temporary names appear earlier. At
+ * most {@value #MAX_PENDING} copies wait at a time (then a flush), each copy under way has one
+ * buffer of at most {@value #PARALLEL_BUFFER_BYTES} bytes. A page that fails {@link #abandon abandons} them (waits,
+ * deletes the temporary names).
+ *
+ * <p>Not thread-safe: the replicator's one thread uses it (the copy pool only touches temporary
+ * names and the thread-safe counters and pacer).
  */
 final class TargetSync {
     /** Temporary names at the target start with this; a leftover is deleted when found. */
@@ -68,6 +98,14 @@ final class TargetSync {
     static final int MAX_XATTR_BYTES = 64 * 1024;
     /** Full synchronisations report progress every this many entries. */
     static final int PROGRESS_EVERY = 1024;
+    /** Copies under way at once from a local source: bound by the target's disk flushes. */
+    static final int LOCAL_COPIES = 8;
+    /** Copies (and source stats) under way at once from a remote source: bound by round trips. */
+    static final int REMOTE_COPIES = 64;
+    /** Most deferred copies waiting for their rename; one more flushes first. */
+    static final int MAX_PENDING = 1024;
+    /** Largest copy buffer of a deferred copy: 64 KiB (a smaller file gets one of its size). */
+    static final int PARALLEL_BUFFER_BYTES = 64 * 1024;
 
     /** How much of an entry to bring over. */
     enum Mode {
@@ -106,7 +144,18 @@ final class TargetSync {
 
     private boolean lostLinkedName;
 
-    private long tempSeq;
+    private final AtomicLong tempSeq = new AtomicLong();
+
+    /** Copies to temporary names, renamed in this order at the next {@link #flush}: name → temporary name. */
+    private final LinkedHashMap<String, Future<Path>> pending = new LinkedHashMap<>();
+    /** Runs deferred copies and source stats (a virtual thread each), or null: one copy at a time. */
+    private final ExecutorService copiers;
+    /** Copies and stats under way; taken before one starts (so the caller waits when all are taken). */
+    private final Semaphore slots;
+    /** Source entries stated ahead by {@link #prefetch} for this page (empty: there is none), used once. */
+    private final Map<String, Future<Optional<FileInfo>>> prefetched = new HashMap<>();
+    /** Whether the source is on another file system than the default (a volume): stats then cost a round trip. */
+    private final boolean remoteSource;
 
     /** Runs before the worker splits a file with several names from names it does not know. */
     @FunctionalInterface
@@ -121,6 +170,16 @@ final class TargetSync {
      *     cannot relink (the caller records that the tree must be compared, in case of a crash)
      */
     TargetSync(Path sourceRoot, Path targetRoot, GeoOptions options, Counters counters, SplitHook splitHook) {
+        this(sourceRoot, targetRoot, options, counters, splitHook, 0);
+    }
+
+    /**
+     * @param copies copies under way at once (see the class notes); 1 for one at a time on the
+     *     caller's thread; 0 for the default ({@value #LOCAL_COPIES} from a local source, {@value
+     *     #REMOTE_COPIES} from a remote one)
+     */
+    TargetSync(
+            Path sourceRoot, Path targetRoot, GeoOptions options, Counters counters, SplitHook splitHook, int copies) {
         this.splitHook = splitHook;
         this.sourceRoot = sourceRoot;
         this.targetRoot = targetRoot;
@@ -134,6 +193,85 @@ final class TargetSync {
         this.alwaysChecksum = options.alwaysChecksum();
         this.counters = counters;
         this.listener = options.listener();
+        this.remoteSource = sourceRoot.getFileSystem() != FileSystems.getDefault();
+        int parallel = copies > 0 ? copies : remoteSource ? REMOTE_COPIES : LOCAL_COPIES;
+        this.copiers = parallel > 1
+                ? Executors.newThreadPerTaskExecutor(
+                        Thread.ofVirtual().name("georep-copy-", 0).factory())
+                : null;
+        this.slots = new Semaphore(Math.max(1, parallel));
+    }
+
+    /**
+     * Runs {@code job} on a virtual thread once a slot is free (waiting for one here). The result
+     * is a {@link CompletableFuture}: waiting for it on a thread of a fork-join pool (a worker run by
+     * {@code CompletableFuture.runAsync}) lets the pool add a thread meanwhile, which the client's
+     * own completions may need (a {@code FutureTask} would not: with a common pool of one thread on
+     * two cores, the copies' reads of a volume then never completed; found by GeoReplicationIT).
+     */
+    private <T> Future<T> submit(Callable<T> job) throws IOException {
+        try {
+            slots.acquire();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            InterruptedIOException ie = new InterruptedIOException("interrupted while waiting to copy");
+            ie.initCause(e);
+            throw ie;
+        }
+        CompletableFuture<T> f = new CompletableFuture<>();
+        try {
+            copiers.execute(() -> {
+                try {
+                    T result = job.call();
+                    slots.release();
+                    f.complete(result);
+                } catch (Throwable e) {
+                    slots.release();
+                    f.completeExceptionally(e);
+                }
+            });
+        } catch (RuntimeException e) {
+            slots.release();
+            throw e;
+        }
+        return f;
+    }
+
+    /**
+     * States the source entries {@code rels} ahead, in parallel, for the {@link #sync} calls of this
+     * page (a remote source only: there each stat is a round trip). Each result is used once, then
+     * the entry is stated again; results not used are dropped by {@link #finishDirectories}.
+     */
+    void prefetch(Collection<String> rels) throws IOException {
+        if (copiers == null || !remoteSource) {
+            return;
+        }
+        for (String rel : rels) {
+            if (!prefetched.containsKey(rel)) {
+                prefetched.put(rel, submit(() -> Optional.ofNullable(stat(src(rel)))));
+            }
+        }
+    }
+
+    /** Source entry {@code rel} now, or as {@link #prefetch} found it this page. */
+    private FileInfo sourceNow(String rel) throws IOException {
+        Future<Optional<FileInfo>> f = prefetched.remove(rel);
+        if (f == null) {
+            return stat(src(rel));
+        }
+        try {
+            return f.get().orElse(null);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            InterruptedIOException ie = new InterruptedIOException("interrupted while reading the source");
+            ie.initCause(e);
+            throw ie;
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            throw new IOException("stat of " + src(rel) + ": " + e.getCause(), e.getCause());
+        }
     }
 
     // ---- names
@@ -219,6 +357,9 @@ final class TargetSync {
 
     /** Whether target {@code rel} is a regular file with more than one name. */
     boolean hasOtherLinks(String rel) throws IOException {
+        if (pending.containsKey(rel)) {
+            flush();
+        }
         FileInfo t = stat(dst(rel));
         return t != null && t.isRegularFile() && t.nlink() > 1;
     }
@@ -231,6 +372,9 @@ final class TargetSync {
 
     /** Whether the target has an entry named {@code rel}. */
     boolean existsAtTarget(String rel) throws IOException {
+        if (pending.containsKey(rel)) {
+            flush();
+        }
         return stat(dst(rel)) != null;
     }
 
@@ -266,7 +410,11 @@ final class TargetSync {
      *     a tree are reported and skipped
      */
     void sync(String rel, Mode mode, String linkFrom) throws IOException {
-        FileInfo s = stat(src(rel));
+        FileInfo s = sourceNow(rel);
+        if (s != null && linkFrom == null && deferred(rel, s, mode)) {
+            return;
+        }
+        flush();
         if (s == null) {
             deleteTarget(rel, true);
             return;
@@ -286,6 +434,160 @@ final class TargetSync {
             // renamed or removed at the source while it was read (a maildir's tmp/N): a later record
             // of the feed says so; not a failure to retry the page for
             deleteTarget(rel, true);
+        }
+    }
+
+    /**
+     * Starts the copy of {@code rel} on the pool if it is the plain case (see the class notes):
+     * a regular file with one name at the source, whose content must travel, into an existing
+     * target directory, over nothing or a regular file with one name.
+     *
+     * @return whether it was started (it is renamed into place at the next {@link #flush})
+     */
+    private boolean deferred(String rel, FileInfo s, Mode mode) throws IOException {
+        if (copiers == null
+                || inTree
+                || rel.isEmpty()
+                || !s.isRegularFile()
+                || (s.nlink() > 1 && s.inode() >= 0)
+                || pending.containsKey(rel)) {
+            return false;
+        }
+        String dir = parent(rel);
+        FileInfo d = stat(dst(dir));
+        if (d == null || !d.isDirectory()) {
+            return false;
+        }
+        FileInfo t = stat(dst(rel));
+        if (t != null && (!t.isRegularFile() || t.nlink() > 1)) {
+            return false;
+        }
+        if (!(t == null || t.size() != s.size() || mode == Mode.COPY)) {
+            return false; // attributes only, or a comparison: done here
+        }
+        if (pending.size() >= MAX_PENDING) {
+            flush();
+        }
+        changedDirs.add(dir);
+        byte[] buf = new byte[(int) Math.min(PARALLEL_BUFFER_BYTES, s.size() + 1)];
+        pending.put(rel, submit(() -> copyToTemp(rel, s, buf)));
+        return true;
+    }
+
+    /** On a pool thread: {@code rel}'s content, attributes and force into a new temporary name. */
+    private Path copyToTemp(String rel, FileInfo s, byte[] buf) throws IOException {
+        Path tmp = newTemp(
+                dst(parent(rel)),
+                p -> Files.newByteChannel(p, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)
+                        .close());
+        try {
+            try (SeekableByteChannel out = Files.newByteChannel(tmp, StandardOpenOption.WRITE)) {
+                copyContent(rel, out, buf);
+            }
+            applyAttrs(rel, tmp, s, null);
+        } catch (IOException | RuntimeException e) {
+            deleteQuietly(tmp);
+            throw e;
+        }
+        return tmp;
+    }
+
+    /**
+     * Waits for the deferred copies and renames each over its name, in the order they were asked
+     * for. A copy whose source went meanwhile deletes the target name (as {@link #sync} does); a
+     * lasting failure of one is reported and skipped; any other failure is thrown after every copy
+     * has ended (the temporary names of the rest deleted).
+     *
+     * @throws IOException the first failure that is not lasting; {@link InterruptedIOException}
+     *     if interrupted (the copies still running are cancelled)
+     */
+    void flush() throws IOException {
+        if (pending.isEmpty()) {
+            return;
+        }
+        List<Map.Entry<String, Future<Path>>> all = new ArrayList<>(pending.entrySet());
+        pending.clear();
+        Throwable failure = null;
+        for (int i = 0; i < all.size(); i++) {
+            String rel = all.get(i).getKey();
+            Path tmp;
+            try {
+                tmp = all.get(i).getValue().get();
+            } catch (InterruptedException e) {
+                for (int j = i; j < all.size(); j++) {
+                    all.get(j).getValue().cancel(true);
+                }
+                Thread.currentThread().interrupt();
+                InterruptedIOException ie = new InterruptedIOException("interrupted while copying");
+                ie.initCause(e);
+                throw ie;
+            } catch (ExecutionException | CancellationException e) {
+                Throwable c = e instanceof ExecutionException ? e.getCause() : e;
+                if (failure == null) {
+                    failure = settle(rel, c);
+                }
+                continue;
+            }
+            if (failure != null) {
+                deleteQuietly(tmp);
+                continue;
+            }
+            try {
+                moveInto(tmp, rel);
+                counters.filesCopied.incrementAndGet();
+            } catch (IOException | RuntimeException e) {
+                failure = settle(rel, e);
+            }
+        }
+        if (failure instanceof IOException io) {
+            throw io;
+        }
+        if (failure instanceof RuntimeException re) {
+            throw re;
+        }
+        if (failure != null) {
+            throw new IOException("copying files: " + failure, failure);
+        }
+    }
+
+    /** A deferred copy of {@code rel} failed with {@code c}: handles it as {@link #sync} would, or returns it. */
+    private Throwable settle(String rel, Throwable c) {
+        try {
+            if (c instanceof NoSuchFileException && stat(src(rel)) == null) {
+                deleteTarget(rel, true); // renamed or removed at the source while it was read
+                return null;
+            }
+            if ((c instanceof IOException || c instanceof UnsupportedOperationException) && lasting((Exception) c)) {
+                skipped(rel, (Exception) c);
+                return null;
+            }
+        } catch (IOException e) {
+            return e;
+        }
+        return c;
+    }
+
+    /**
+     * Drops the deferred copies of a page that failed: waits for each and deletes its temporary
+     * name (a leftover is swept by the next run); drops the source entries stated ahead. Never
+     * throws.
+     */
+    void abandon() {
+        for (Future<Optional<FileInfo>> f : prefetched.values()) {
+            f.cancel(true); // stated for the failed attempt: the next one states again
+        }
+        prefetched.clear();
+        List<Future<Path>> all = new ArrayList<>(pending.values());
+        pending.clear();
+        for (Future<Path> f : all) {
+            try {
+                deleteQuietly(f.get());
+            } catch (ExecutionException | CancellationException e) {
+                // nothing was left (the copy deletes its temporary name when it fails)
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return; // a leftover temporary name is swept later
+            }
         }
     }
 
@@ -393,6 +695,7 @@ final class TargetSync {
 
     /** Records (through the hook) that the tree must be compared, before a change that needs it. */
     void beforeSplit() throws IOException {
+        flush();
         splitHook.beforeSplit();
     }
 
@@ -448,6 +751,7 @@ final class TargetSync {
      * show), or too many such files were brought over to tell.
      */
     boolean fewerLinksThanSource() throws IOException {
+        flush();
         try {
             if (tooManyLinkChecks) {
                 return true;
@@ -513,7 +817,7 @@ final class TargetSync {
                         .close());
         try {
             try (SeekableByteChannel out = Files.newByteChannel(tmp, StandardOpenOption.WRITE)) {
-                copyContent(rel, out);
+                copyContent(rel, out, buffer);
             }
             applyAttrs(rel, tmp, s, null);
         } catch (IOException | RuntimeException e) {
@@ -524,12 +828,12 @@ final class TargetSync {
         counters.filesCopied.incrementAndGet();
     }
 
-    private long copyContent(String rel, SeekableByteChannel out) throws IOException {
+    private long copyContent(String rel, SeekableByteChannel out, byte[] buf) throws IOException {
         long total = 0;
         try (InputStream in = open(src(rel))) {
             int n;
-            while ((n = in.read(buffer)) >= 0) {
-                ByteBuffer b = ByteBuffer.wrap(buffer, 0, n);
+            while ((n = in.read(buf)) >= 0) {
+                ByteBuffer b = ByteBuffer.wrap(buf, 0, n);
                 while (b.hasRemaining()) {
                     out.write(b);
                 }
@@ -624,12 +928,17 @@ final class TargetSync {
 
     /** Makes a new entry at a fresh temporary name in target directory {@code dirRel}. */
     private Path temp(String dirRel, Maker maker) throws IOException {
-        Path dir = dst(dirRel);
+        Path p = newTemp(dst(dirRel), maker);
+        changedDirs.add(dirRel);
+        return p;
+    }
+
+    /** Makes a new entry at a fresh temporary name in target directory {@code dir} (any thread). */
+    private Path newTemp(Path dir, Maker maker) throws IOException {
         for (int attempt = 0; ; attempt++) {
-            Path p = dir.resolve(TEMP_PREFIX + Long.toHexString(tempSeq++));
+            Path p = dir.resolve(TEMP_PREFIX + Long.toHexString(tempSeq.getAndIncrement()));
             try {
                 maker.make(p);
-                changedDirs.add(dirRel);
                 return p;
             } catch (FileAlreadyExistsException e) {
                 if (attempt >= 1000) {
@@ -754,6 +1063,7 @@ final class TargetSync {
         if (rel.isEmpty()) {
             throw new IllegalArgumentException("refusing to delete the target root");
         }
+        flush();
         Path d = dst(rel);
         FileInfo t = stat(d);
         if (t == null) {
@@ -796,7 +1106,8 @@ final class TargetSync {
     }
 
     /** Whether a file with several names lost one ahead of the feed since the last call (then cleared). */
-    boolean takeLostLinkedName() {
+    boolean takeLostLinkedName() throws IOException {
+        flush();
         boolean lost = lostLinkedName;
         lostLinkedName = false;
         return lost;
@@ -811,6 +1122,7 @@ final class TargetSync {
      *     caller then brings {@code to} over from the source
      */
     boolean renameTarget(String from, String to) throws IOException {
+        flush();
         if (from.isEmpty() || to.isEmpty() || to.startsWith(from + "/")) {
             return false;
         }
@@ -853,6 +1165,7 @@ final class TargetSync {
      * copies what differs, deletes what the source lacks (the state directory at the root excepted).
      */
     void syncTree(String rel) throws IOException {
+        flush();
         boolean outer = !inTree;
         inTree = true;
         try {
@@ -911,6 +1224,7 @@ final class TargetSync {
 
     /** Deletes temporary names left in target directory {@code rel} by a crash (names the source lacks). */
     void sweepTemporaries(String rel) throws IOException {
+        flush();
         FileInfo t = stat(dst(rel));
         if (t == null || !t.isDirectory()) {
             return;
@@ -928,6 +1242,11 @@ final class TargetSync {
      * the last call, deepest first, from the source; forces them to stable storage if asked.
      */
     void finishDirectories() throws IOException {
+        flush();
+        for (Future<Optional<FileInfo>> f : prefetched.values()) {
+            f.cancel(true);
+        }
+        prefetched.clear();
         List<String> dirs = new ArrayList<>(changedDirs);
         dirs.sort(Comparator.comparingInt(TargetSync::depth).reversed());
         for (String rel : dirs) {
