@@ -587,17 +587,21 @@ final class MetadataCache {
     }
 
     /**
-     * A name now exists with attributes {@code a}; when {@code isNew} it did not before, so its
-     * parent's modification and change times became the entry's change time (one timestamp per
-     * log entry; POSIX: creating an entry updates the parent's st_ctime and st_mtime) and, for a
-     * directory, its link count grew by one.
+     * A name now exists with attributes {@code a}, so it is among its directory's names whether or
+     * not it was known to be absent before (a create that may have opened an existing file);
+     * when {@code isNew} it did not exist before, so its parent's modification and change times
+     * became the entry's change time (one timestamp per log entry; POSIX: creating an entry
+     * updates the parent's st_ctime and st_mtime) and, for a directory, its link count grew by one.
      */
     private void created(Change c, String path, Attr a, boolean isNew, boolean directory) {
         known(path, a);
-        if (a == null || !isNew) {
+        if (a == null) {
             return;
         }
         named(path, a);
+        if (!isNew) {
+            return;
+        }
         if (directory) {
             completeDirectory(path);
         }
