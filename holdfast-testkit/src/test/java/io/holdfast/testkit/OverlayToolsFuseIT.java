@@ -9,6 +9,7 @@ import io.holdfast.fuse.FuseMount;
 import io.holdfast.fuse.FuseOptions;
 import io.holdfast.overlay.OverlayFileSystem;
 import io.holdfast.overlay.OverlayStatus;
+import io.holdfast.overlay.WhiteoutFormat;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
@@ -23,7 +24,8 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code diff -r} and a dry run of rsync that must find nothing to do; a repository made and
  * switched between branches in the mount; a repository in the lower layer switched to another
  * branch and repacked through the mount, compared with a plain clone switched the same way, and
- * still whole after a remount. The lower layer must come out unchanged.
+ * still whole after a remount. The lower layer must come out unchanged, and where the kernel
+ * allows it, its overlayfs on the same layers must show the same trees and repository.
  */
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
 class OverlayToolsFuseIT {
@@ -39,7 +41,9 @@ class OverlayToolsFuseIT {
             + " && touch -d '2021-01-01 00:00:00' a/f4 && rm a/f5 && rm -r a/b/c k && mkdir -p n/m"
             + " && echo new > n/m/new && echo new2 > a/f31 && chmod 700 a/f6 && rm e/link && ln -s ../a/f2 e/link"
             + " && mv a/f7 a/f7moved && rm a/f8 && mkdir a/f8 && echo inside > a/f8/inside"
-            + " && dd if=/dev/urandom of=big bs=4096 seek=100 count=3 conv=notrunc status=none";
+            + " && dd if=/dev/urandom of=big bs=4096 seek=100 count=3 conv=notrunc status=none"
+            // rsync's quick check compares sizes and whole-second times: give same-size changes another second
+            + " && touch -d '2022-02-02 02:02:02' big";
 
     @TempDir
     Path tmp;
@@ -88,6 +92,7 @@ class OverlayToolsFuseIT {
         String lowerBefore = fingerprint(lower);
         String m = mnt.toString();
         OverlayStatus status;
+        boolean kernelFormat;
         try (OverlayFileSystem overlay = OverlayFileSystem.open(lower, upper, work);
                 FuseMount mount = mount(overlay)) {
             // a new tree, then a changed version over it
@@ -119,6 +124,18 @@ class OverlayToolsFuseIT {
             assertThat(sh("rsync -ai --delete -n " + v2 + " " + m + "/fresh/"))
                     .as("after a remount")
                     .isEmpty();
+            kernelFormat = overlay.whiteoutFormat() == WhiteoutFormat.KERNEL;
+        }
+        // the kernel's overlayfs on the same layers sees the same trees
+        String k = tmp + "/kmnt";
+        if (kernelFormat && kernelMount(k)) {
+            try {
+                assertThat(sh("rsync -ai --delete -n " + v1 + " " + k + "/r/")).isEmpty();
+                assertThat(sh("rsync -ai --delete -n " + v2 + " " + k + "/fresh/"))
+                        .isEmpty();
+            } finally {
+                run("umount " + k);
+            }
         }
     }
 
@@ -161,6 +178,7 @@ class OverlayToolsFuseIT {
                 + " && git checkout -q two && git checkout -q main && git checkout -q two");
         String lowerBefore = fingerprint(lower);
         String r = mnt + "/repo";
+        boolean kernelFormat;
         try (OverlayFileSystem overlay = OverlayFileSystem.open(lower, upper, work);
                 FuseMount mount = mount(overlay)) {
             assertClean(r);
@@ -184,7 +202,36 @@ class OverlayToolsFuseIT {
                 FuseMount mount = mount(overlay)) {
             assertClean(r);
             assertSameCheckout(r, plain);
+            kernelFormat = overlay.whiteoutFormat() == WhiteoutFormat.KERNEL;
         }
+        // the kernel's overlayfs on the same layers sees the same repository
+        String k = tmp + "/kmnt";
+        if (kernelFormat && kernelMount(k)) {
+            try {
+                assertClean(k + "/repo");
+                assertSameCheckout(k + "/repo", plain);
+            } finally {
+                run("umount " + k);
+            }
+        }
+    }
+
+    /**
+     * Mounts the kernel's overlayfs on the layers at {@code k} (overlayfs's user xattrs, as the
+     * overlay writes them); false, with a note, where the kernel does not allow it (not root, no
+     * overlay support).
+     */
+    private boolean kernelMount(String k) throws Exception {
+        Path kwork = Files.createDirectories(tmp.resolve("kwork"));
+        Files.createDirectories(Path.of(k));
+        boolean mounted = run("mount -t overlay overlay -o lowerdir=" + lower + ",upperdir=" + upper + ",workdir="
+                        + kwork + ",userxattr " + k)
+                == 0;
+        System.out.println(
+                mounted
+                        ? "compared with the kernel's overlayfs"
+                        : "the kernel's overlayfs cannot be mounted here: not compared with it");
+        return mounted;
     }
 
     private FuseMount mount(OverlayFileSystem overlay) throws Exception {
