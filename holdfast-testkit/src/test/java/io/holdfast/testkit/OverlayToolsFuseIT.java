@@ -140,6 +140,43 @@ class OverlayToolsFuseIT {
     }
 
     @Test
+    void rsyncKeepsHardLinksAndExtendedAttributes() throws Exception {
+        assumeTrue(run("command -v setfattr >/dev/null && command -v getfattr >/dev/null") == 0, "no attr tools");
+        String h1 = tmp + "/h1/";
+        String h2 = tmp + "/h2/";
+        sh("mkdir -p " + h1 + "d && cd " + h1 + " && echo a > a && ln a b && echo x > x && setfattr -n user.k -v v x"
+                + " && setfattr -n user.dk -v dv d && ln -s a s && echo y > d/y && ln d/y d/y2");
+        sh("cp -a " + h1 + " " + h2 + " && cd " + h2 + " && echo more >> a && ln a c && setfattr -n user.k -v w x"
+                + " && setfattr -x user.dk d && setfattr -n user.new -v n d/y && rm d/y2 && touch -d '2022-02-02' x");
+        sh("cp -a " + h1 + " " + lower + "/h");
+        String m = mnt.toString();
+        try (OverlayFileSystem overlay = OverlayFileSystem.open(lower, upper, work);
+                FuseMount mount = mount(overlay)) {
+            // the lower pair of hard links is one file through the mount
+            assertThat(sh("cd " + m + "/h && stat -c '%i %h' a b | uniq | wc -l")
+                            .strip())
+                    .isEqualTo("1");
+            assertThat(sh("rsync -aiHX --delete -n " + h1 + " " + m + "/h/")).isEmpty();
+            for (String dir : new String[] {"/fresh/", "/h/"}) {
+                sh("rsync -aHX " + h1 + " " + m + dir);
+                assertThat(sh("rsync -aiHX --delete -n " + h1 + " " + m + dir)).isEmpty();
+                sh("rsync -aHX --delete " + h2 + " " + m + dir);
+                assertThat(sh("rsync -aiHX --delete -n " + h2 + " " + m + dir)).isEmpty();
+                assertThat(run("diff -r " + h2 + " " + m + dir)).isZero();
+                assertThat(sh("cd " + m + dir + " && stat -c '%i %h' a b c | uniq"))
+                        .as("a, b and c are one file with three names")
+                        .hasLineCount(1)
+                        .endsWith(" 3\n");
+                assertThat(sh("cd " + m + dir + " && getfattr -h -d -m '^user[.]' --absolute-names x d d/y | sort"))
+                        .isEqualTo(sh("cd " + h2 + " && getfattr -h -d -m '^user[.]' --absolute-names x d d/y | sort"));
+            }
+        }
+        assertThat(sh("cd " + lower + "/h && stat -c '%h' a && getfattr --only-values -n user.k x"))
+                .as("the lower layer is unchanged")
+                .isEqualTo("2\nv");
+    }
+
+    @Test
     void gitInTheMount() throws Exception {
         String v1 = tmp + "/v1/";
         String v2 = tmp + "/v2/";
