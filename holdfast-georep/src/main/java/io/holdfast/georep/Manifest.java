@@ -2,6 +2,7 @@ package io.holdfast.georep;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 
+import io.holdfast.common.FieldEscape;
 import io.holdfast.common.FileInfo;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -223,10 +224,11 @@ final class Manifest {
                 line(
                         chunk,
                         crc,
-                        escape(me.getKey()) + "\t" + Integer.toOctalString(e.mode()) + "\t" + e.inode() + "\t"
+                        FieldEscape.escape(me.getKey()) + "\t" + Integer.toOctalString(e.mode()) + "\t" + e.inode()
+                                + "\t"
                                 + e.nlink() + "\t" + e.size() + "\t" + e.mtime() + "\t" + e.ctime() + "\t" + e.btime()
                                 + "\t" + e.uid()
-                                + "\t" + e.gid() + "\t" + (e.link() == null ? "-" : escape(e.link())));
+                                + "\t" + e.gid() + "\t" + (e.link() == null ? "-" : FieldEscape.escape(e.link())));
                 if (chunk.length() > 1 << 16) {
                     writeAll(ch, chunk);
                 }
@@ -308,7 +310,7 @@ final class Manifest {
             throw new GeoStateException(file + " is corrupt: a line of " + f.length + " fields");
         }
         try {
-            String path = unescape(f[0]);
+            String path = FieldEscape.unescape(f[0]);
             if (path.isEmpty() || TargetSync.relative("/" + path) == null) {
                 throw new GeoStateException(file + " is corrupt: path '" + f[0] + "'");
             }
@@ -324,7 +326,7 @@ final class Manifest {
                             Long.parseLong(f[7]),
                             Long.parseLong(f[8]),
                             Long.parseLong(f[9]),
-                            f[10].equals("-") ? null : unescape(f[10])));
+                            f[10].equals("-") ? null : FieldEscape.unescape(f[10])));
         } catch (IllegalArgumentException e) {
             throw new GeoStateException(file + " is corrupt: " + e.getMessage());
         }
@@ -346,47 +348,5 @@ final class Manifest {
             return null;
         }
         throw new GeoStateException(file + " is truncated (a line without its end)");
-    }
-
-    static String escape(String s) {
-        StringBuilder b = new StringBuilder(s.length());
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '%' -> b.append("%25");
-                case '\t' -> b.append("%09");
-                case '\n' -> b.append("%0A");
-                case '\r' -> b.append("%0D");
-                default -> b.append(c);
-            }
-        }
-        return b.toString();
-    }
-
-    static String unescape(String s) {
-        if (s.indexOf('%') < 0) {
-            return s;
-        }
-        StringBuilder b = new StringBuilder(s.length());
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c != '%') {
-                b.append(c);
-                continue;
-            }
-            if (i + 2 >= s.length()) {
-                throw new IllegalArgumentException("bad escape in '" + s + "'");
-            }
-            String hex = s.substring(i + 1, i + 3);
-            switch (hex) {
-                case "25" -> b.append('%');
-                case "09" -> b.append('\t');
-                case "0A" -> b.append('\n');
-                case "0D" -> b.append('\r');
-                default -> throw new IllegalArgumentException("bad escape %" + hex);
-            }
-            i += 2;
-        }
-        return b.toString();
     }
 }

@@ -2,6 +2,7 @@ package io.holdfast.georep;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 
+import io.holdfast.common.FieldEscape;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -81,20 +82,20 @@ record ReversePlan(
             b.append("op\t")
                     .append(o.kind().name())
                     .append('\t')
-                    .append(Manifest.escape(o.path()))
+                    .append(FieldEscape.escape(o.path()))
                     .append('\t')
-                    .append(Manifest.escape(o.other()))
+                    .append(FieldEscape.escape(o.other()))
                     .append('\n');
         }
         for (ReverseReport.Conflict c : conflicts) {
             b.append("conflict\t")
-                    .append(Manifest.escape(c.path()))
+                    .append(FieldEscape.escape(c.path()))
                     .append('\t')
-                    .append(Manifest.escape(c.dr()))
+                    .append(FieldEscape.escape(c.dr()))
                     .append('\t')
-                    .append(Manifest.escape(c.primary()))
+                    .append(FieldEscape.escape(c.primary()))
                     .append('\t')
-                    .append(c.primaryCopy() == null ? "-" : Manifest.escape(c.primaryCopy()))
+                    .append(c.primaryCopy() == null ? "-" : FieldEscape.escape(c.primaryCopy()))
                     .append('\n');
         }
         String body = b.toString();
@@ -155,13 +156,13 @@ record ReversePlan(
             for (int i = 8; i < lines.length; i++) {
                 String[] f = lines[i].split("\t", -1);
                 if (f[0].equals("op") && f.length == 4) {
-                    ops.add(new Op(Kind.valueOf(f[1]), Manifest.unescape(f[2]), Manifest.unescape(f[3])));
+                    ops.add(new Op(Kind.valueOf(f[1]), FieldEscape.unescape(f[2]), FieldEscape.unescape(f[3])));
                 } else if (f[0].equals("conflict") && f.length == 5) {
                     conflicts.add(new ReverseReport.Conflict(
-                            Manifest.unescape(f[1]),
-                            Manifest.unescape(f[2]),
-                            Manifest.unescape(f[3]),
-                            f[4].equals("-") ? null : Manifest.unescape(f[4])));
+                            FieldEscape.unescape(f[1]),
+                            FieldEscape.unescape(f[2]),
+                            FieldEscape.unescape(f[3]),
+                            f[4].equals("-") ? null : FieldEscape.unescape(f[4])));
                 } else {
                     throw new IllegalArgumentException("line " + (i + 1));
                 }

@@ -1,5 +1,6 @@
 package io.holdfast.overlay;
 
+import io.holdfast.common.FieldEscape;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -230,9 +231,10 @@ final class MergeJournal implements AutoCloseable {
         String[] parts = payload.split("\t", -1);
         String[] out = new String[parts.length];
         for (int i = 0; i < parts.length; i++) {
-            out[i] = unescape(parts[i]);
-            if (out[i] == null) {
-                return null;
+            try {
+                out[i] = FieldEscape.unescape(parts[i]);
+            } catch (IllegalArgumentException e) {
+                return null; // a bad escape: a damaged line, like a bad checksum
             }
         }
         return List.of(out);
@@ -244,7 +246,7 @@ final class MergeJournal implements AutoCloseable {
             if (i > 0) {
                 b.append('\t');
             }
-            b.append(escape(fields[i]));
+            b.append(FieldEscape.escape(fields[i]));
         }
         String payload = b.toString();
         return payload + "\t" + crc(payload) + "\n";
@@ -254,49 +256,6 @@ final class MergeJournal implements AutoCloseable {
         CRC32C c = new CRC32C();
         c.update(payload.getBytes(StandardCharsets.UTF_8));
         return HexFormat.of().toHexDigits((int) c.getValue());
-    }
-
-    private static String escape(String s) {
-        StringBuilder b = new StringBuilder(s.length());
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '%' -> b.append("%25");
-                case '\t' -> b.append("%09");
-                case '\n' -> b.append("%0A");
-                case '\r' -> b.append("%0D");
-                default -> b.append(c);
-            }
-        }
-        return b.toString();
-    }
-
-    private static String unescape(String s) {
-        if (s.indexOf('%') < 0) {
-            return s;
-        }
-        StringBuilder b = new StringBuilder(s.length());
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c != '%') {
-                b.append(c);
-                continue;
-            }
-            if (i + 2 >= s.length()) {
-                return null;
-            }
-            switch (s.substring(i + 1, i + 3)) {
-                case "25" -> b.append('%');
-                case "09" -> b.append('\t');
-                case "0A" -> b.append('\n');
-                case "0D" -> b.append('\r');
-                default -> {
-                    return null;
-                }
-            }
-            i += 2;
-        }
-        return b.toString();
     }
 
     private void append(String... fields) throws IOException {
