@@ -427,7 +427,7 @@ final class GeorepCommands {
                 if (r instanceof Response.ChangePage p) {
                     long behind = Math.max(0, p.appliedIndex() - at.index());
                     double lag = behind == 0 ? 0 : (System.currentTimeMillis() * 1_000_000L - at.commitNanos()) / 1e9;
-                    boolean breached = s.rpoSeconds() > 0 && lag > s.rpoSeconds();
+                    boolean breached = GeorepMonitor.above(lag, s.rpoSeconds());
                     System.out.printf(
                             Locale.ROOT,
                             "  source applied index %d: %d entries behind, lag %.1f s%s%s%n",
@@ -516,7 +516,7 @@ final class GeorepCommands {
                         // shown as unknown
                     }
                     double lag = applied < 0 ? Double.NaN : g.lagSeconds(applied, now);
-                    boolean over = g.rpoMillis() > 0 && lag * 1000 > g.rpoMillis();
+                    boolean over = GeorepMonitor.above(lag * 1000, g.rpoMillis());
                     breached += over ? 1 : 0;
                     System.out.println(String.join(
                             "\t",

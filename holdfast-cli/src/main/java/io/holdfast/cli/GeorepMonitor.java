@@ -130,7 +130,15 @@ final class GeorepMonitor implements AutoCloseable {
 
     /** Whether {@code s}'s lag is above {@code rpoSeconds} (never, if that is 0). */
     static boolean breaches(GeoStatus s, double rpoSeconds) {
-        return rpoSeconds > 0 && s.lagSeconds() > rpoSeconds;
+        return above(s.lagSeconds(), rpoSeconds);
+    }
+
+    /**
+     * Whether {@code lag} is above the objective {@code rpo}, both in one unit; never if {@code rpo}
+     * is 0 (no objective) or the lag is unknown (NaN).
+     */
+    static boolean above(double lag, double rpo) {
+        return rpo > 0 && lag > rpo;
     }
 
     static String seconds(double s) {
