@@ -6,9 +6,6 @@ import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -40,8 +37,6 @@ final class ForegroundLoad implements AutoCloseable {
     static final int READDIR_ENTRIES = 64;
     /** Most latencies one phase keeps per kind (writes, reads). */
     static final int MAX_SAMPLES = 1 << 24;
-    /** Failure messages one phase keeps. */
-    private static final int KEEP_FAILURES = 5;
 
     private final VolumeService volume;
     private final String root;
@@ -53,7 +48,7 @@ final class ForegroundLoad implements AutoCloseable {
 
     private final Thread thread;
     private volatile boolean stop;
-    private Recorder current = new Recorder(System.nanoTime()); // guarded by requestLock
+    private PhaseSamples current = phase(System.nanoTime()); // guarded by requestLock
     private volatile Throwable crashed;
 
     /**
@@ -78,7 +73,7 @@ final class ForegroundLoad implements AutoCloseable {
     void start() {
         requestLock.lock();
         try {
-            current = new Recorder(System.nanoTime());
+            current = phase(System.nanoTime());
         } finally {
             requestLock.unlock();
         }
@@ -98,8 +93,14 @@ final class ForegroundLoad implements AutoCloseable {
                 throw new IllegalStateException("the foreground client died", crashed);
             }
             long now = System.nanoTime();
-            CatchUpReport.Phase p = current.summary(now);
-            current = new Recorder(now);
+            CatchUpReport.Phase p = new CatchUpReport.Phase(
+                    current.seconds(now),
+                    current.both(),
+                    current.first(),
+                    current.second(),
+                    current.failed(),
+                    current.failures());
+            current = phase(now);
             return p;
         } finally {
             requestLock.unlock();
@@ -174,55 +175,7 @@ final class ForegroundLoad implements AutoCloseable {
         }
     }
 
-    /** One phase's samples. Guarded by the owner's request lock. */
-    private static final class Recorder {
-        private final long startNanos;
-        private long[] writes = new long[1024];
-        private long[] reads = new long[1024];
-        private int writeCount;
-        private int readCount;
-        private long failed;
-        private final List<String> failures = new ArrayList<>();
-
-        Recorder(long startNanos) {
-            this.startNanos = startNanos;
-        }
-
-        void record(boolean write, long nanos, String failure) {
-            if (write) {
-                writes = add(writes, writeCount, nanos);
-                writeCount = Math.min(writeCount + 1, MAX_SAMPLES);
-            } else {
-                reads = add(reads, readCount, nanos);
-                readCount = Math.min(readCount + 1, MAX_SAMPLES);
-            }
-            if (failure != null) {
-                failed++;
-                if (failures.size() < KEEP_FAILURES) {
-                    failures.add(failure);
-                }
-            }
-        }
-
-        private static long[] add(long[] a, int count, long nanos) {
-            if (count >= MAX_SAMPLES) {
-                return a;
-            }
-            long[] out = count < a.length ? a : Arrays.copyOf(a, Math.min(MAX_SAMPLES, a.length * 2));
-            out[count] = nanos;
-            return out;
-        }
-
-        CatchUpReport.Phase summary(long endNanos) {
-            long[] all = Arrays.copyOf(writes, writeCount + readCount);
-            System.arraycopy(reads, 0, all, writeCount, readCount);
-            return new CatchUpReport.Phase(
-                    (endNanos - startNanos) / 1e9,
-                    CatchUpReport.Latency.of(all, all.length),
-                    CatchUpReport.Latency.of(writes, writeCount),
-                    CatchUpReport.Latency.of(reads, readCount),
-                    failed,
-                    failures);
-        }
+    private static PhaseSamples phase(long startNanos) {
+        return new PhaseSamples(startNanos, MAX_SAMPLES, true);
     }
 }

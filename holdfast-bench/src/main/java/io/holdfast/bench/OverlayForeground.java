@@ -11,9 +11,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
@@ -33,8 +30,6 @@ final class OverlayForeground implements AutoCloseable {
     /** Latencies one phase keeps per kind; later operations are counted as done but not timed. */
     static final int MAX_SAMPLES = 1 << 22;
 
-    private static final int KEEP_FAILURES = 5;
-
     private final Path mount;
     private final OverlayBenchScale scale;
     private final byte[] message;
@@ -43,7 +38,7 @@ final class OverlayForeground implements AutoCloseable {
     private final Thread thread;
     private volatile boolean stop;
     private volatile Throwable crashed;
-    private Recorder current = new Recorder(System.nanoTime()); // guarded by lock
+    private PhaseSamples current = phase(System.nanoTime()); // guarded by lock
 
     OverlayForeground(Path mount, OverlayBenchScale scale, long seed) {
         this.mount = mount;
@@ -58,7 +53,7 @@ final class OverlayForeground implements AutoCloseable {
     void start() {
         lock.lock();
         try {
-            current = new Recorder(System.nanoTime());
+            current = phase(System.nanoTime());
         } finally {
             lock.unlock();
         }
@@ -77,8 +72,9 @@ final class OverlayForeground implements AutoCloseable {
                 throw new IllegalStateException("the foreground died", crashed);
             }
             long now = System.nanoTime();
-            OverlayBenchReport.Phase p = current.summary(now);
-            current = new Recorder(now);
+            OverlayBenchReport.Phase p = new OverlayBenchReport.Phase(
+                    current.seconds(now), current.first(), current.second(), current.failed(), current.failures());
+            current = phase(now);
             return p;
         } finally {
             lock.unlock();
@@ -171,53 +167,7 @@ final class OverlayForeground implements AutoCloseable {
         }
     }
 
-    /** One phase's samples. Guarded by the owner's lock. */
-    private static final class Recorder {
-        private final long startNanos;
-        private long[] delivers = new long[1024];
-        private long[] reads = new long[1024];
-        private int deliverCount;
-        private int readCount;
-        private long failed;
-        private final List<String> failures = new ArrayList<>();
-
-        Recorder(long startNanos) {
-            this.startNanos = startNanos;
-        }
-
-        void record(boolean deliver, long nanos, String failure) {
-            if (failure != null) {
-                failed++;
-                if (failures.size() < KEEP_FAILURES) {
-                    failures.add(failure);
-                }
-                return;
-            }
-            if (deliver) {
-                delivers = add(delivers, deliverCount, nanos);
-                deliverCount = Math.min(deliverCount + 1, MAX_SAMPLES);
-            } else {
-                reads = add(reads, readCount, nanos);
-                readCount = Math.min(readCount + 1, MAX_SAMPLES);
-            }
-        }
-
-        private static long[] add(long[] a, int count, long nanos) {
-            if (count >= MAX_SAMPLES) {
-                return a;
-            }
-            long[] out = count < a.length ? a : Arrays.copyOf(a, Math.min(MAX_SAMPLES, a.length * 2));
-            out[count] = nanos;
-            return out;
-        }
-
-        OverlayBenchReport.Phase summary(long endNanos) {
-            return new OverlayBenchReport.Phase(
-                    (endNanos - startNanos) / 1e9,
-                    CatchUpReport.Latency.of(delivers, deliverCount),
-                    CatchUpReport.Latency.of(reads, readCount),
-                    failed,
-                    failures);
-        }
+    private static PhaseSamples phase(long startNanos) {
+        return new PhaseSamples(startNanos, MAX_SAMPLES, false);
     }
 }
