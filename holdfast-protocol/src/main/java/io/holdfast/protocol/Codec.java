@@ -1186,7 +1186,7 @@ public final class Codec {
         }
 
         String path() throws ProtocolException {
-            return str(Limits.PATH_MAX);
+            return str(Limits.VOLUME_PATH_MAX);
         }
 
         String name() throws ProtocolException {

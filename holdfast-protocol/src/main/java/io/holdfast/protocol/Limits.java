@@ -9,8 +9,19 @@ import io.holdfast.common.Caller;
 public final class Limits {
     /** Longest name of one directory entry, in UTF-8 bytes (POSIX {@code NAME_MAX}). */
     public static final int NAME_MAX = 255;
-    /** Longest path, in UTF-8 bytes, including the leading slash (POSIX {@code PATH_MAX}). */
+    /**
+     * Longest path one system call takes, in UTF-8 bytes (POSIX {@code PATH_MAX}): a symbolic
+     * link's target, a path as a user writes it (a command-line argument).
+     */
     public static final int PATH_MAX = 4096;
+    /**
+     * Longest path of a volume, from its root, in UTF-8 bytes including the leading slash (32 KiB).
+     * Deeper than {@link #PATH_MAX}: POSIX limits one system call's path argument, not the depth
+     * of a tree, so a process whose working directory sits deep in a mounted volume may name a
+     * path up to {@code PATH_MAX} bytes relative to it. A mutation naming a path longer than
+     * {@code PATH_MAX} needs log format {@link LogFormat#DEEP_PATHS}.
+     */
+    public static final int VOLUME_PATH_MAX = 32 * 1024;
     /** Largest data payload of one write or read, in bytes (1 MiB). */
     public static final int MAX_DATA_BYTES = 1 << 20;
     /** Largest extended attribute value, in bytes (64 KiB, as Linux). */

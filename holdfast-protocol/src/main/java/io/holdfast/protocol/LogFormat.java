@@ -22,6 +22,8 @@ package io.holdfast.protocol;
  *   <tr><td>3</td><td>volume log: batches of mutations (group commit), setattr naming the inode it expects
  *       </td></tr>
  *   <tr><td>4</td><td>cluster log: geo-replication sessions in the map (put, remove, progress)</td></tr>
+ *   <tr><td>5</td><td>volume log: paths longer than {@link Limits#PATH_MAX} bytes, up to
+ *       {@link Limits#VOLUME_PATH_MAX} (deep trees)</td></tr>
  * </table>
  *
  * <p>Thread safety: constants and pure functions.
@@ -30,22 +32,54 @@ public final class LogFormat {
     /** The oldest log format this code reads. */
     public static final int MIN = 1;
     /** The newest log format this code reads and writes. */
-    public static final int MAX = 4;
+    public static final int MAX = 5;
     /** The log format of batches and write-back attribute changes. */
     public static final int BATCHES = 3;
     /** The log format of the geo-replication session commands of the cluster log. */
     public static final int GEOREP_SESSIONS = 4;
+    /** The log format of mutations naming a path longer than {@link Limits#PATH_MAX} bytes. */
+    public static final int DEEP_PATHS = 5;
 
     private LogFormat() {}
 
-    /** The lowest log format that can express {@code mutation}: the format that introduced its kind. */
+    /**
+     * The lowest log format that can express {@code mutation}: the format that introduced its kind,
+     * or {@link #DEEP_PATHS} if it names a path longer than {@link Limits#PATH_MAX} bytes (a
+     * member of an older format would refuse to decode it).
+     */
     public static int required(Request.Mutation mutation) {
-        return switch (mutation) {
+        int kind = switch (mutation) {
             case Request.Mknod m -> 2;
             case Request.Fallocate f -> 2;
-            case Request.Batch b -> BATCHES;
+            case Request.Batch b ->
+                b.mutations().stream().mapToInt(LogFormat::required).reduce(BATCHES, Math::max);
             case Request.SetAttr s when s.expectInode() != 0 -> BATCHES;
             default -> 1;
+        };
+        return longestPath(mutation) > Limits.PATH_MAX ? Math.max(kind, DEEP_PATHS) : kind;
+    }
+
+    /** The length in UTF-8 bytes of the longest volume path {@code mutation} names (0 if none). */
+    static int longestPath(Request.Mutation mutation) {
+        return switch (mutation) {
+            case Request.Mkdir m -> PathNames.utf8Length(m.path());
+            case Request.Create c -> PathNames.utf8Length(c.path());
+            case Request.Unlink u -> PathNames.utf8Length(u.path());
+            case Request.Rmdir r -> PathNames.utf8Length(r.path());
+            case Request.Rename r -> Math.max(PathNames.utf8Length(r.from()), PathNames.utf8Length(r.to()));
+            case Request.Symlink s -> PathNames.utf8Length(s.path());
+            case Request.Mknod m -> PathNames.utf8Length(m.path());
+            case Request.Link l -> Math.max(PathNames.utf8Length(l.existing()), PathNames.utf8Length(l.path()));
+            case Request.SetAttr s -> PathNames.utf8Length(s.path());
+            case Request.SetXattr s -> PathNames.utf8Length(s.path());
+            case Request.RemoveXattr r -> PathNames.utf8Length(r.path());
+            case Request.Batch b ->
+                b.mutations().stream().mapToInt(LogFormat::longestPath).max().orElse(0);
+            case Request.Write w -> 0;
+            case Request.Truncate t -> 0;
+            case Request.DropOrphan d -> 0;
+            case Request.ScrubMark m -> 0;
+            case Request.Fallocate f -> 0;
         };
     }
 

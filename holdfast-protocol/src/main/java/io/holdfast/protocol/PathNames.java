@@ -12,7 +12,7 @@ import java.util.List;
  * <p>A volume path is absolute ({@code /} is the volume's root), uses {@code /} as separator,
  * has no empty, {@code .} or {@code ..} components, no NUL bytes, no unpaired surrogates (it
  * must have a UTF-8 form), components of at most {@link Limits#NAME_MAX} bytes and a total of
- * at most {@link Limits#PATH_MAX} bytes (UTF-8). Clients normalize paths before sending; nodes
+ * at most {@link Limits#VOLUME_PATH_MAX} bytes (UTF-8). Clients normalize paths before sending; nodes
  * refuse anything else.
  */
 public final class PathNames {
@@ -29,8 +29,8 @@ public final class PathNames {
         if (path == null || path.isEmpty() || path.charAt(0) != '/') {
             throw new HoldfastException(Errno.EINVAL, "path must be absolute: " + quote(path));
         }
-        if (utf8Length(path) > Limits.PATH_MAX) {
-            throw new HoldfastException(Errno.ENAMETOOLONG, "path longer than " + Limits.PATH_MAX + " bytes");
+        if (utf8Length(path) > Limits.VOLUME_PATH_MAX) {
+            throw new HoldfastException(Errno.ENAMETOOLONG, "path longer than " + Limits.VOLUME_PATH_MAX + " bytes");
         }
         if (path.indexOf('\0') >= 0) {
             throw new HoldfastException(Errno.EINVAL, "path contains a NUL byte: " + quote(path));
@@ -78,15 +78,26 @@ public final class PathNames {
     /**
      * Checks the length limits of a path as written, before {@code .} and {@code ..} are
      * resolved, as the kernel does: each component at most {@link Limits#NAME_MAX} bytes, the
-     * whole at most {@link Limits#PATH_MAX} bytes (UTF-8).
+     * whole at most {@link Limits#PATH_MAX} bytes (UTF-8), the limit of one system call's argument.
      * Nothing else is checked: the path may be relative and have empty, {@code .} and {@code ..}
      * components.
      *
      * @throws HoldfastException {@link Errno#ENAMETOOLONG} for a name or path over its limit
      */
     public static void checkLengths(String path) throws HoldfastException {
-        if (utf8Length(path) > Limits.PATH_MAX) {
-            throw new HoldfastException(Errno.ENAMETOOLONG, "path longer than " + Limits.PATH_MAX + " bytes");
+        checkLengths(path, Limits.PATH_MAX);
+    }
+
+    /**
+     * Checks the length limits of a path as written, as {@link #checkLengths(String)} does, with a
+     * total of at most {@code maxBytes} (UTF-8): {@link Limits#VOLUME_PATH_MAX} for a path from a
+     * volume's root.
+     *
+     * @throws HoldfastException {@link Errno#ENAMETOOLONG} for a name or path over its limit
+     */
+    public static void checkLengths(String path, int maxBytes) throws HoldfastException {
+        if (utf8Length(path) > maxBytes) {
+            throw new HoldfastException(Errno.ENAMETOOLONG, "path longer than " + maxBytes + " bytes");
         }
         int start = 0;
         while (start <= path.length()) {

@@ -66,7 +66,7 @@ final class CodecValues {
     /** Every mutation variant, equally likely. */
     static List<Arbitrary<? extends Request.Mutation>> mutations(Gen g) {
         Arbitrary<Caller> c = g.callers();
-        Arbitrary<String> path = g.text(Limits.PATH_MAX);
+        Arbitrary<String> path = g.text(Limits.VOLUME_PATH_MAX);
         Arbitrary<String> xattrName = g.text(Limits.MAX_XATTR_NAME_BYTES);
         return List.of(
                 Combinators.combine(c, path, ints()).as(Mkdir::new),
@@ -116,7 +116,7 @@ final class CodecValues {
 
     /** Every query variant, equally likely. */
     static List<Arbitrary<? extends Request.Query>> queries(Gen g) {
-        Arbitrary<String> path = g.text(Limits.PATH_MAX);
+        Arbitrary<String> path = g.text(Limits.VOLUME_PATH_MAX);
         return List.of(
                 Combinators.combine(path, bools()).as(GetAttr::new),
                 longs().map(GetAttrByInode::new),
@@ -151,7 +151,7 @@ final class CodecValues {
 
     /** Change feed pages of up to three records of up to three changes, paths from {@code g}. */
     static Arbitrary<Response.ChangePage> changePages(Gen g) {
-        Arbitrary<String> path = g.text(Limits.PATH_MAX - 1).map(s -> "/" + s);
+        Arbitrary<String> path = g.text(Limits.VOLUME_PATH_MAX - 1).map(s -> "/" + s);
         Arbitrary<Change> change = Combinators.combine(
                         Arbitraries.of(Change.Kind.class), longs(), path, path, longs(), longs())
                 .as((k, inode, p, from, off, len) -> new Change(
@@ -290,6 +290,7 @@ final class CodecValues {
                 new Fallocate(CALLER, 7, Fallocate.PUNCH_HOLE | Fallocate.KEEP_SIZE, 4096, 1 << 20),
                 new Mknod(CALLER, "/d/dev", FileType.CHARACTER_DEVICE.formatBits() | 0620, 0x103),
                 new SetAttr(CALLER, "/a", SetAttr.UID | SetAttr.GID, 0, 5, 6, 0L, 0L, 7L, 1_700_000_000_000_000_000L),
+                new Mkdir(CALLER, ("/" + "d".repeat(Limits.NAME_MAX)).repeat(100), 0755),
                 new Request.Batch(List.of(
                         new Create(CALLER, "/d/g", 0600, true),
                         new SetAttr(CALLER, "/d/g", SetAttr.MODE, 0644, 0, 0, 0L, 0L, 9L, 0L),

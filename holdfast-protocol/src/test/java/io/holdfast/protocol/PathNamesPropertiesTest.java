@@ -3,6 +3,7 @@ package io.holdfast.protocol;
 import static io.holdfast.protocol.Gen.w;
 import static io.holdfast.protocol.Gen.weighted;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.fail;
 
 import io.holdfast.common.Errno;
@@ -31,7 +32,7 @@ class PathNamesPropertiesTest {
         if (path == null || path.isEmpty() || path.charAt(0) != '/') {
             return Errno.EINVAL;
         }
-        if (Gen.utf8Length(path) > Limits.PATH_MAX) {
+        if (Gen.utf8Length(path) > Limits.VOLUME_PATH_MAX) {
             return Errno.ENAMETOOLONG;
         }
         if (path.contains("\0")) {
@@ -111,6 +112,10 @@ class PathNamesPropertiesTest {
                     }
                     return sb.append('/').append("x".repeat(Math.max(1, last))).toString();
                 });
+        Arbitrary<String> nearVolumePathMax = Combinators.combine(
+                        Arbitraries.integers().between(126, 129),
+                        Arbitraries.integers().between(1, 260))
+                .as((n, last) -> ("/" + "d".repeat(Limits.NAME_MAX)).repeat(n) + "/" + "x".repeat(last));
         Arbitrary<String> chaos = Arbitraries.of("/", "/", ".", "a", "\0", "é", "\ud83d\ude00", "\ud800", "//", "..")
                 .list()
                 .ofMaxSize(12)
@@ -118,6 +123,7 @@ class PathNamesPropertiesTest {
         return weighted(
                 w(8, structured),
                 w(2, nearPathMax),
+                w(1, nearVolumePathMax),
                 w(3, chaos),
                 w(1, Arbitraries.strings().ofMaxLength(20)),
                 w(1, Arbitraries.just((String) null)));
@@ -193,7 +199,23 @@ class PathNamesPropertiesTest {
         String path = ("/" + "a".repeat(255)).repeat(16);
         assertThat(path.length()).isEqualTo(Limits.PATH_MAX);
         assertThat(PathNames.split(path)).hasSize(16);
-        assertThat(modelSplit(path + "/b")).isEqualTo(Errno.ENAMETOOLONG);
-        assertThat(modelSplit(path.substring(0, Limits.PATH_MAX - 2) + "é")).isNull();
+        assertThat(modelLengths(path + "/b")).isEqualTo(Errno.ENAMETOOLONG);
+        assertThat(modelLengths(path.substring(0, Limits.PATH_MAX - 2) + "é")).isNull();
+    }
+
+    @Example
+    void aVolumePathMayBeDeeperThanOneSystemCallsPath() throws HoldfastException {
+        String deep = ("/" + "a".repeat(255)).repeat(128);
+        assertThat(deep.length()).isEqualTo(Limits.VOLUME_PATH_MAX);
+        assertThat(PathNames.split(deep)).hasSize(128);
+        assertThat(modelSplit(deep + "/b")).isEqualTo(Errno.ENAMETOOLONG);
+        assertThatThrownBy(() -> PathNames.split(deep.substring(0, Limits.VOLUME_PATH_MAX - 1) + "é"))
+                .isInstanceOfSatisfying(
+                        HoldfastException.class, e -> assertThat(e.errno()).isEqualTo(Errno.ENAMETOOLONG));
+        assertThatThrownBy(() -> PathNames.checkLengths(deep))
+                .as("as one system call's argument it is too long")
+                .isInstanceOfSatisfying(
+                        HoldfastException.class, e -> assertThat(e.errno()).isEqualTo(Errno.ENAMETOOLONG));
+        PathNames.checkLengths(deep, Limits.VOLUME_PATH_MAX);
     }
 }

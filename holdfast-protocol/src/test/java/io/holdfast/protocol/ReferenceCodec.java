@@ -86,12 +86,39 @@ final class ReferenceCodec {
         return w.finish(true);
     }
 
-    /** The log format that introduced a mutation's kind, per the table in LogFormat's documentation. */
+    /**
+     * The log format an entry holding {@code m} needs, per the table in LogFormat's documentation:
+     * the format that introduced its kind, or 5 if it names a path longer than PATH_MAX bytes.
+     */
     static int formatOf(Request.Mutation m) {
+        int kind;
         if (m instanceof Request.Batch || m instanceof Request.SetAttr s && s.expectInode() != 0) {
-            return 3;
+            kind = 3;
+        } else {
+            kind = m instanceof Request.Mknod || m instanceof Request.Fallocate ? 2 : 1;
         }
-        return m instanceof Request.Mknod || m instanceof Request.Fallocate ? 2 : 1;
+        boolean deep = pathsOf(m).stream().anyMatch(p -> p.getBytes(StandardCharsets.UTF_8).length > Limits.PATH_MAX);
+        return deep ? Math.max(kind, 5) : kind;
+    }
+
+    /** The volume paths {@code m} names (a symbolic link's target is not one). */
+    private static List<String> pathsOf(Request.Mutation m) {
+        return switch (m) {
+            case Request.Batch b ->
+                b.mutations().stream().flatMap(x -> pathsOf(x).stream()).toList();
+            case Request.Rename r -> List.of(r.from(), r.to());
+            case Request.Link l -> List.of(l.existing(), l.path());
+            case Request.Mkdir x -> List.of(x.path());
+            case Request.Create x -> List.of(x.path());
+            case Request.Unlink x -> List.of(x.path());
+            case Request.Rmdir x -> List.of(x.path());
+            case Request.Symlink x -> List.of(x.path());
+            case Request.Mknod x -> List.of(x.path());
+            case Request.SetAttr x -> List.of(x.path());
+            case Request.SetXattr x -> List.of(x.path());
+            case Request.RemoveXattr x -> List.of(x.path());
+            default -> List.of();
+        };
     }
 
     static WireWriter.Encoding encode(Response response) {
@@ -152,8 +179,8 @@ final class ReferenceCodec {
                     w.count(r.changes().size(), 2, ChangeRecord.MAX_CHANGES, "changes");
                     for (Change c : r.changes()) {
                         w.u8(c.kind().code()).i64(c.inode());
-                        str(w, c.path() == null ? "" : c.path(), Limits.PATH_MAX, "change path");
-                        str(w, c.from() == null ? "" : c.from(), Limits.PATH_MAX, "change from");
+                        str(w, c.path() == null ? "" : c.path(), Limits.VOLUME_PATH_MAX, "change path");
+                        str(w, c.from() == null ? "" : c.from(), Limits.VOLUME_PATH_MAX, "change from");
                         w.i64(c.offset()).i64(c.length());
                     }
                 }
@@ -321,7 +348,7 @@ final class ReferenceCodec {
     }
 
     private static WireWriter path(WireWriter w, String path) {
-        return str(w, path, Limits.PATH_MAX, "path");
+        return str(w, path, Limits.VOLUME_PATH_MAX, "path");
     }
 
     private static WireWriter xattrName(WireWriter w, String name) {

@@ -128,7 +128,7 @@ final class ChangeLog {
 
     /**
      * The path of inode {@code id}'s most recent name, or null if it has none that still denotes
-     * it (or the path would exceed {@link Limits#PATH_MAX} bytes).
+     * it (or the path would exceed {@link Limits#VOLUME_PATH_MAX} bytes).
      */
     static String pathOf(Kv kv, long id) throws IOException {
         List<byte[]> names = new ArrayList<>();
@@ -147,7 +147,7 @@ final class ChangeLog {
                 return null; // that name was removed or now denotes another inode
             }
             length += 1 + name.length;
-            if (length > Limits.PATH_MAX) {
+            if (length > Limits.VOLUME_PATH_MAX) {
                 return null; // also ends a cycle, which consistent entries never make
             }
             names.add(name);

@@ -10,6 +10,7 @@ import io.holdfast.protocol.Change;
 import io.holdfast.protocol.Change.Kind;
 import io.holdfast.protocol.ChangeRecord;
 import io.holdfast.protocol.FileType;
+import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.LogEntry;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
@@ -41,6 +42,40 @@ class BrickChangeLogTest {
         Response r = b.query(new Request.Changes(after, max, 0));
         assertThat(r).isInstanceOf(Response.ChangePage.class);
         return (Response.ChangePage) r;
+    }
+
+    /**
+     * A tree deeper than PATH_MAX (one system call's limit, not the volume's): made, written,
+     * renamed and listed, and the feed names its files by their whole paths (writes included, whose
+     * names the brick rebuilds from parent pointers).
+     */
+    @Test
+    void aTreeDeeperThanPathMaxWorksAndTheFeedNamesItsFiles() throws IOException {
+        try (TestBrick b = new TestBrick(tmp.resolve("b"))) {
+            StringBuilder dir = new StringBuilder();
+            for (int i = 0; i < 30; i++) {
+                dir.append('/').append(String.valueOf((char) ('a' + i % 26)).repeat(Limits.NAME_MAX));
+                b.mkdir(dir.toString());
+            }
+            String deep = dir.toString();
+            assertThat(deep.length()).isGreaterThan(Limits.PATH_MAX);
+            long f = b.create(deep + "/f").inode();
+            b.write(f, 0, "deep".getBytes(StandardCharsets.UTF_8));
+            attr(b.apply(new Request.Rename(ROOT, deep + "/f", deep + "/g", 0)));
+            assertThat(b.stat(deep + "/g").inode()).isEqualTo(f);
+            assertThat(b.stat(deep + "/g").size()).isEqualTo(4);
+            Response listing = b.query(new Request.ReadDir(deep, "", 10));
+            assertThat(((Response.DirPage) listing).entries())
+                    .extracting(e -> e.name())
+                    .containsExactly("g");
+            assertThat(all(b).subList(30, 33))
+                    .containsExactly(
+                            new Change(Kind.CREATE, f, deep + "/f", null, 0, 0),
+                            new Change(Kind.WRITE, f, deep + "/f", null, 0, 4),
+                            new Change(Kind.RENAME, f, deep + "/g", deep + "/f", 0, 0));
+            String overLimit = deep + ("/" + "z".repeat(Limits.NAME_MAX)).repeat(100);
+            assertThat(errno(b.apply(new Request.Mkdir(ROOT, overLimit, 0755)))).isEqualTo(Errno.ENAMETOOLONG);
+        }
     }
 
     @Test

@@ -13,6 +13,7 @@ import java.io.InterruptedIOException;
 import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.ClosedFileSystemException;
 import java.nio.file.FileStore;
 import java.nio.file.FileSystem;
@@ -113,6 +114,15 @@ public final class HoldfastFileSystem extends FileSystem {
     private final ReentrantLock sendLock = new ReentrantLock();
     /** Written-back mutations not yet sent, oldest first; guarded by {@link #sendLock}. */
     private final List<Queued> queued = new ArrayList<>();
+    /** The bytes of the paths {@link #queued} names; guarded by {@link #sendLock}. */
+    private int queuedPathBytes;
+    /**
+     * Most path bytes one batch of written-back changes carries: half a frame, so that the batch
+     * with the mutation sent with it (at most two paths of {@link Limits#VOLUME_PATH_MAX} bytes and
+     * an extended attribute value) stays within {@link Limits#MAX_FRAME_BYTES}. Deep paths fill it
+     * before {@link Request.Batch#MAX_MUTATIONS} do.
+     */
+    static final int BATCH_PATH_BYTES = Limits.MAX_FRAME_BYTES / 2;
     /**
      * How long a written-back change waits for company before it is sent, microseconds: the
      * changes made meanwhile and the next synchronous namespace change travel with it, in one log
@@ -446,9 +456,14 @@ public final class HoldfastFileSystem extends FileSystem {
         cache.predict(change, m.path(), predicted);
         writeBackPending.merge(m.expectInode(), 1, Integer::sum);
         writtenBack.incrementAndGet();
+        int pathBytes = m.path().getBytes(StandardCharsets.UTF_8).length;
         sendLock.lock();
         try {
+            if (queuedPathBytes + pathBytes > BATCH_PATH_BYTES) {
+                sendQueued();
+            }
             queued.add(new Queued(m, change, ticket));
+            queuedPathBytes += pathBytes;
             if (queued.size() >= Request.Batch.MAX_MUTATIONS) {
                 sendQueued();
             } else if (!flushScheduled) {
@@ -543,6 +558,7 @@ public final class HoldfastFileSystem extends FileSystem {
         }
         List<Queued> batch = new ArrayList<>(queued);
         queued.clear();
+        queuedPathBytes = 0;
         List<Request.Mutation> ms = new ArrayList<>(batch.size() + 1);
         for (Queued q : batch) {
             ms.add(q.mutation());

@@ -94,11 +94,11 @@ final class HoldfastPath implements Path {
      * @throws ErrnoFileSystemException {@link Errno#ENAMETOOLONG} if a name is longer than
      *     {@link Limits#NAME_MAX} bytes or the path, as written and resolved against {@code /}
      *     but before {@code .} and {@code ..} are removed (as the kernel counts), longer than
-     *     {@link Limits#PATH_MAX} bytes
+     *     {@link Limits#VOLUME_PATH_MAX} bytes
      */
     String volumePath() throws ErrnoFileSystemException {
         try {
-            PathNames.checkLengths(absolute ? toString() : "/" + toString());
+            PathNames.checkLengths(absolute ? toString() : "/" + toString(), Limits.VOLUME_PATH_MAX);
         } catch (HoldfastException e) {
             throw new ErrnoFileSystemException(toString(), null, Errno.ENAMETOOLONG, "File name too long");
         }

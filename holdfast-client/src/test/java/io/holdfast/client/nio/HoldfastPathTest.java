@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.holdfast.common.Errno;
 import io.holdfast.common.ErrnoFileSystemException;
+import io.holdfast.protocol.Limits;
 import java.net.URI;
 import java.nio.file.FileSystem;
 import java.nio.file.InvalidPathException;
@@ -112,14 +113,19 @@ class HoldfastPathTest {
     }
 
     @Test
-    void limits() {
+    void limits() throws Exception {
         assertThatThrownBy(() -> p("a\0b")).isInstanceOf(InvalidPathException.class);
         HoldfastPath longName = (HoldfastPath) p("/" + "x".repeat(256));
         assertThatThrownBy(longName::volumePath)
                 .isInstanceOfSatisfying(
                         ErrnoFileSystemException.class,
                         e -> assertThat(e.errno()).isEqualTo(Errno.ENAMETOOLONG));
-        HoldfastPath longPath = (HoldfastPath) p(("/" + "y".repeat(200)).repeat(21));
+        HoldfastPath deep = (HoldfastPath) p(("/" + "y".repeat(200)).repeat(21));
+        assertThat(deep.volumePath())
+                .as("a volume path may be deeper than PATH_MAX (one system call's limit)")
+                .hasSize(21 * 201);
+        HoldfastPath longPath = (HoldfastPath) p(("/" + "y".repeat(200)).repeat(164));
+        assertThat(164 * 201).isGreaterThan(Limits.VOLUME_PATH_MAX);
         assertThatThrownBy(longPath::volumePath)
                 .isInstanceOfSatisfying(
                         ErrnoFileSystemException.class,

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.holdfast.common.Caller;
 import io.holdfast.protocol.Attr;
+import io.holdfast.protocol.Codec;
+import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
@@ -23,6 +25,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -173,6 +176,41 @@ class WriteBackTest {
                 .filteredOn(m -> m instanceof Request.SetAttr s && s.expectInode() != 0 || m instanceof Request.Batch)
                 .as("written back")
                 .hasSize((int) stats.requests());
+    }
+
+    /**
+     * Changes of files deep in the tree (paths of 30 KiB, allowed since a volume path may be
+     * deeper than PATH_MAX; 80 of them are more than a frame) travel in batches cut at {@link
+     * HoldfastFileSystem#BATCH_PATH_BYTES}, so that no batch outgrows a frame: all are applied,
+     * none fails.
+     */
+    @Test
+    void deepPathsAreWrittenBackInBatchesThatFitAFrame() throws Exception {
+        Path dir = fs.getPath("/");
+        for (int i = 0; i < 80; i++) {
+            dir = Files.createDirectory(
+                    dir.resolve(String.valueOf((char) ('a' + i % 26)).repeat(250)));
+        }
+        assertThat(dir.toString().length()).isGreaterThan(20_000);
+        List<Path> files = new ArrayList<>();
+        for (int i = 0; i < 80; i++) {
+            files.add(Files.createFile(dir.resolve("f" + i)));
+        }
+        sent.clear();
+        for (Path f : files) {
+            Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rw-------"));
+        }
+        Files.createFile(dir.resolve("last")); // a synchronous mutation: the queued changes go first
+        WriteBackStats stats = WriteBackStats.of(fs);
+        assertThat(stats.failed()).isZero();
+        assertThat(stats.pending()).isZero();
+        assertThat(sent).as("cut by bytes, not by count").hasSizeGreaterThanOrEqualTo(2);
+        for (Request.Mutation m : sent) {
+            assertThat(Codec.encode(m).length).isLessThanOrEqualTo(Limits.MAX_FRAME_BYTES);
+        }
+        for (Path f : files) {
+            assertThat(onVolume(((HoldfastPath) f).volumePath()).mode()).isEqualTo(0600);
+        }
     }
 
     /**
