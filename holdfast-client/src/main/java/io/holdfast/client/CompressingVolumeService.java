@@ -9,6 +9,7 @@ import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -30,7 +31,10 @@ final class CompressingVolumeService implements VolumeService {
     /** A read's reply frame beyond its data: header, length, CRC32C, trailer (16 bytes), with room. */
     static final int READ_OVERHEAD = 64;
 
-    private final RaftVolumeService delegate;
+    private final VolumeService delegate;
+    /** Sends a change feed read as the delegate's {@link VolumeService#changes} does. */
+    private final Function<Request.Query, CompletableFuture<Response>> feed;
+
     private final Counters counters;
     private volatile boolean enabled = true;
 
@@ -42,7 +46,14 @@ final class CompressingVolumeService implements VolumeService {
     }
 
     CompressingVolumeService(RaftVolumeService delegate, Counters counters) {
+        this(delegate, delegate::feed, counters);
+    }
+
+    /** Over any volume service; {@code feed} sends a change feed read ({@link RaftVolumeService#feed}). */
+    CompressingVolumeService(
+            VolumeService delegate, Function<Request.Query, CompletableFuture<Response>> feed, Counters counters) {
         this.delegate = delegate;
+        this.feed = feed;
         this.counters = counters;
     }
 
@@ -77,10 +88,10 @@ final class CompressingVolumeService implements VolumeService {
         Request.Changes q =
                 new Request.Changes(afterIndex, maxRecords, Math.min(waitMillis, RaftVolumeService.FEED_WAIT_MILLIS));
         if (!enabled) {
-            return delegate.feed(q);
+            return feed.apply(q);
         }
         Request.Compressed c = new Request.Compressed(q, limit(q));
-        return delegate.feed(c).thenCompose(r -> unwrap(r, c, () -> delegate.feed(q)));
+        return feed.apply(c).thenCompose(r -> unwrap(r, c, () -> feed.apply(q)));
     }
 
     private CompletableFuture<Response> unwrap(
