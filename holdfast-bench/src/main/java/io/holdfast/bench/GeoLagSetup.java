@@ -50,8 +50,11 @@ public final class GeoLagSetup implements AutoCloseable {
     private FileSystem workerFs;
     private GeoReplicator worker;
     private Thread workerThread;
+    private final String compression;
 
-    private GeoLagSetup(MiniCluster cluster, Path target, GeoOptions options, Consumer<String> progress) {
+    private GeoLagSetup(
+            MiniCluster cluster, Path target, GeoOptions options, String compression, Consumer<String> progress) {
+        this.compression = compression;
         this.cluster = cluster;
         this.target = target;
         this.options = options;
@@ -70,10 +73,37 @@ public final class GeoLagSetup implements AutoCloseable {
     public static GeoLagSetup start(
             Path dir, Duration oneWay, long bytesPerSecond, GeoOptions options, Consumer<String> progress)
             throws IOException, InterruptedException {
+        return start(dir, oneWay, bytesPerSecond, options, "none", progress);
+    }
+
+    /**
+     * As {@link #start(Path, Duration, long, GeoOptions, Consumer)}, the worker's client asking for
+     * compressed replies or not.
+     *
+     * @param compression the worker client's {@link HoldfastClient#COMPRESSION_OPTION}: {@code zstd}
+     *     or {@code none}
+     * @throws IOException if a node, the volume or the worker cannot be started
+     * @throws IllegalArgumentException if {@code compression} is neither
+     */
+    public static GeoLagSetup start(
+            Path dir,
+            Duration oneWay,
+            long bytesPerSecond,
+            GeoOptions options,
+            String compression,
+            Consumer<String> progress)
+            throws IOException, InterruptedException {
         Objects.requireNonNull(options, "options");
+        if (!compression.equals("zstd") && !compression.equals("none")) {
+            throw new IllegalArgumentException("compression must be zstd or none, got " + compression);
+        }
         MiniCluster cluster = MiniCluster.start(dir.resolve("cluster"), 3, 100_000, true);
         GeoLagSetup s = new GeoLagSetup(
-                cluster, Files.createDirectories(dir.resolve("target")), options, Objects.requireNonNull(progress));
+                cluster,
+                Files.createDirectories(dir.resolve("target")),
+                options,
+                compression,
+                Objects.requireNonNull(progress));
         try {
             s.open(oneWay, bytesPerSecond);
             return s;
@@ -100,6 +130,7 @@ public final class GeoLagSetup implements AutoCloseable {
         writerFs = FileSystems.newFileSystem(URI.create("holdfast://" + first + "/" + VOLUME), cluster.clientEnv());
         Map<String, Object> env = new HashMap<>(cluster.clientEnv());
         env.put(HoldfastClient.ROUTES_OPTION, dial);
+        env.put(HoldfastClient.COMPRESSION_OPTION, compression);
         int colon = first.lastIndexOf(':');
         workerClient =
                 HoldfastClient.connect(first.substring(0, colon), Integer.parseInt(first.substring(colon + 1)), env);
@@ -129,6 +160,16 @@ public final class GeoLagSetup implements AutoCloseable {
     /** The worker's status (position, lag, counters). */
     public GeoStatus status() {
         return worker.status();
+    }
+
+    /** The worker client's compressed replies so far (zero without compression). */
+    public HoldfastClient.CompressionStats compressionStats() {
+        return workerClient.compressionStats();
+    }
+
+    /** Whether the worker's client gets compressed replies. */
+    public boolean compressing() {
+        return workerClient.compressing();
     }
 
     /** Bytes the proxies delivered, both directions. */

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.ClosedWatchServiceException;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
@@ -18,6 +19,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import java.util.Random;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -70,9 +72,21 @@ public final class ReplicationLag {
         }
     }
 
+    /** What the messages hold. */
+    public enum Body {
+        /** One byte repeated (compresses to almost nothing). */
+        FILLED,
+        /** Mail-like text: headers and sentences of a small vocabulary (zstd: about 4:1). */
+        TEXT,
+        /** Random bytes (incompressible, as attachments already compressed). */
+        RANDOM
+    }
+
     private final Path source;
     private final Path target;
     private final Consumer<String> progress;
+    private Body body = Body.FILLED;
+    private int messageBytes = MESSAGE_BYTES;
 
     /**
      * @param source the replicated source tree; {@code source/tmp} and {@code source/new} are made
@@ -83,6 +97,80 @@ public final class ReplicationLag {
         this.source = Objects.requireNonNull(source, "source");
         this.target = Objects.requireNonNull(target, "target");
         this.progress = Objects.requireNonNull(progress, "progress");
+    }
+
+    /**
+     * Sets what the messages of later runs hold (default {@link Body#FILLED}, {@value #MESSAGE_BYTES}
+     * bytes).
+     *
+     * @param bytes each message's size, 1 to 16 MiB
+     * @throws IllegalArgumentException if {@code bytes} is outside its range
+     */
+    public ReplicationLag withBody(Body kind, int bytes) {
+        if (bytes < 1 || bytes > 16 << 20) {
+            throw new IllegalArgumentException("message of " + bytes + " bytes, outside 1..16 MiB");
+        }
+        this.body = Objects.requireNonNull(kind, "kind");
+        this.messageBytes = bytes;
+        return this;
+    }
+
+    /** A message body of {@code bytes} bytes of the kind given (seeded: the same every run). */
+    static byte[] body(Body kind, int bytes) {
+        Random random = new Random(15);
+        byte[] b = new byte[bytes];
+        switch (kind) {
+            case FILLED -> Arrays.fill(b, (byte) 'm');
+            case RANDOM -> random.nextBytes(b);
+            case TEXT -> {
+                String[] words = {
+                    "the",
+                    "quarterly",
+                    "report",
+                    "meeting",
+                    "please",
+                    "find",
+                    "attached",
+                    "regards",
+                    "figures",
+                    "budget",
+                    "schedule",
+                    "tomorrow",
+                    "review",
+                    "project",
+                    "customer",
+                    "invoice",
+                    "thanks",
+                    "update",
+                    "team",
+                    "agenda",
+                    "and",
+                    "of",
+                    "to",
+                    "we",
+                    "will",
+                    "for",
+                    "with",
+                    "is",
+                    "our",
+                    "next"
+                };
+                StringBuilder t = new StringBuilder("Return-Path: <alice@example.org>\n"
+                        + "Received: from mx.example.org by mail.example.net with ESMTPS\n"
+                        + "From: Alice <alice@example.org>\nTo: Bob <bob@example.net>\n"
+                        + "Subject: re: the quarterly report\nMessage-ID: <4711@example.org>\n\n");
+                while (t.length() < bytes) {
+                    int n = 5 + random.nextInt(12);
+                    for (int i = 0; i < n; i++) {
+                        t.append(i == 0 ? "" : " ").append(words[random.nextInt(words.length)]);
+                    }
+                    t.append(random.nextInt(8) == 0 ? ".\n\n" : ". ");
+                }
+                byte[] ascii = t.toString().getBytes(StandardCharsets.US_ASCII);
+                System.arraycopy(ascii, 0, b, 0, bytes);
+            }
+        }
+        return b;
     }
 
     /** Makes {@code source/tmp} and {@code source/new} and waits until {@code target/new} exists. */
@@ -115,8 +203,7 @@ public final class ReplicationLag {
         AtomicLongArray arrivedAt = new AtomicLongArray(count);
         AtomicInteger arrived = new AtomicInteger();
         Path targetNew = target.resolve("new");
-        byte[] body = new byte[MESSAGE_BYTES];
-        Arrays.fill(body, (byte) 'm');
+        byte[] body = body(this.body, messageBytes);
         try (WatchService watch = FileSystems.getDefault().newWatchService()) {
             targetNew.register(watch, StandardWatchEventKinds.ENTRY_CREATE);
             Thread observer = Thread.ofPlatform().daemon().name("lag-observer").start(() -> {

@@ -3,6 +3,7 @@ package io.holdfast.bench;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -10,6 +11,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -94,5 +96,29 @@ class ReplicationLagTest {
             stop.set(true);
             t.join();
         }
+    }
+
+    @Test
+    void messageBodiesAreOfTheSizeAndKindAsked() {
+        byte[] filled = ReplicationLag.body(ReplicationLag.Body.FILLED, 100);
+        assertThat(filled).hasSize(100).containsOnly((byte) 'm');
+        byte[] text = ReplicationLag.body(ReplicationLag.Body.TEXT, 20_000);
+        assertThat(text).hasSize(20_000);
+        String mail = new String(text, StandardCharsets.US_ASCII);
+        assertThat(mail).startsWith("Return-Path: ").contains("\n\n").contains("quarterly");
+        byte[] random = ReplicationLag.body(ReplicationLag.Body.RANDOM, 20_000);
+        assertThat(random).hasSize(20_000).isEqualTo(ReplicationLag.body(ReplicationLag.Body.RANDOM, 20_000));
+        assertThat(IntStream.range(0, 256)
+                        .filter(b -> {
+                            for (byte x : random) {
+                                if ((x & 0xff) == b) {
+                                    return true;
+                                }
+                            }
+                            return false;
+                        })
+                        .count())
+                .as("every byte value occurs in random data")
+                .isEqualTo(256);
     }
 }

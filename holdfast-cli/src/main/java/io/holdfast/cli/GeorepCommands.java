@@ -316,6 +316,14 @@ final class GeorepCommands {
                         + " under way; 0 for no limit (default: the session's, from 'create --bandwidth').")
         Double bandwidthMiB;
 
+        @Option(
+                names = "--compression",
+                paramLabel = "zstd|none",
+                description = "Have file contents, listings and change pages travel zstd-compressed when the primary"
+                        + " offers it (default: ${DEFAULT-VALUE}); 'none' for a link where CPU costs more than bytes.",
+                defaultValue = "zstd")
+        String compression;
+
         PrintStream out = System.out;
 
         @Override
@@ -335,9 +343,13 @@ final class GeorepCommands {
                 s = s.withStopped(false);
                 sessions.save(s);
             }
+            if (!compression.equals("zstd") && !compression.equals("none")) {
+                throw new IllegalArgumentException("--compression must be zstd or none, got " + compression);
+            }
             ClusterOption c = s.clusterOption();
             ClientProcess.prepare();
             Map<String, Object> env = new HashMap<>(c.env());
+            env.put(HoldfastClient.COMPRESSION_OPTION, compression);
             try (HoldfastClient client = HoldfastClient.connect(host(s.cluster()), port(s.cluster()), env);
                     FileSystem fs = FileSystems.newFileSystem(
                             URI.create("holdfast://" + s.cluster() + "/" + s.volume()), env)) {
@@ -360,6 +372,7 @@ final class GeorepCommands {
                             + s.target() + " running"
                             + (s.rpoSeconds() > 0 ? ", RPO " + GeorepMonitor.seconds(s.rpoSeconds()) + " s" : "")
                             + (monitor.uri() != null ? ", status and metrics at " + monitor.uri() : "")
+                            + (client.compressing() ? ", zstd compression" : "")
                             + "; Ctrl-C or 'holdfast georep stop " + name + "' stops it";
                     serve(
                             "holdfast-georep-" + name,

@@ -1,14 +1,17 @@
 package io.holdfast.cli;
 
+import com.sun.management.OperatingSystemMXBean;
 import io.holdfast.bench.GeoLagSetup;
 import io.holdfast.bench.Lsyncd;
 import io.holdfast.bench.ReplicationLag;
+import io.holdfast.client.HoldfastClient;
 import io.holdfast.georep.GeoOptions;
 import io.holdfast.georep.GeoReplicator;
 import io.holdfast.georep.GeoStatus;
 import io.holdfast.mirror.LocalChangeSource;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -82,6 +85,29 @@ final class LagBenchCommand implements Callable<Integer> {
     double bandwidthMiB;
 
     @Option(
+            names = "--compression",
+            paramLabel = "zstd|none",
+            description =
+                    "georep: whether the worker's client asks for zstd-compressed replies (default: ${DEFAULT-VALUE}).",
+            defaultValue = "zstd")
+    String compression = "zstd";
+
+    @Option(
+            names = "--body",
+            paramLabel = "filled|text|random",
+            description = "What each message holds: one byte repeated, mail-like text, or random bytes"
+                    + " (default: ${DEFAULT-VALUE}).",
+            defaultValue = "filled")
+    String body = "filled";
+
+    @Option(
+            names = "--message-bytes",
+            paramLabel = "N",
+            description = "Size of each message (default: ${DEFAULT-VALUE}).",
+            defaultValue = "4096")
+    int messageBytes = ReplicationLag.MESSAGE_BYTES;
+
+    @Option(
             names = "--rates",
             split = ",",
             paramLabel = "N",
@@ -147,6 +173,15 @@ final class LagBenchCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--rates must be positive, got " + r);
             }
         }
+        if (!List.of("zstd", "none").contains(compression)) {
+            throw new IllegalArgumentException("--compression must be zstd or none, not " + compression);
+        }
+        if (!List.of("filled", "text", "random").contains(body)) {
+            throw new IllegalArgumentException("--body must be filled, text or random, not " + body);
+        }
+        if (messageBytes < 1 || messageBytes > 16 << 20) {
+            throw new IllegalArgumentException("--message-bytes must be 1 to 16 MiB, not " + messageBytes);
+        }
         for (String r : replicators) {
             if (!List.of("lsyncd", "mirror", "georep").contains(r)) {
                 throw new IllegalArgumentException("--replicator must be lsyncd, mirror or georep, not " + r);
@@ -173,7 +208,7 @@ final class LagBenchCommand implements Callable<Integer> {
         Files.createDirectories(dir);
         String label = switch (replicator) {
             case "mirror" -> noFsync ? "mirror-nofsync" : "mirror";
-            case "georep" -> "georep-rtt" + rttMillis + (noFsync ? "-nofsync" : "");
+            case "georep" -> "georep-rtt" + rttMillis + (noFsync ? "-nofsync" : "") + "-" + compression;
             default -> replicator;
         };
         int threads = writers > 0 ? writers : replicator.equals("georep") ? 64 : 4;
@@ -191,6 +226,7 @@ final class LagBenchCommand implements Callable<Integer> {
                             .withWaitMillis(500)
                             .withFsync(!noFsync)
                             .withBytesPerSecond(Math.round(bandwidthMiB * (1 << 20))),
+                    compression,
                     progress);
             running = georep;
             source = georep.source();
@@ -201,7 +237,9 @@ final class LagBenchCommand implements Callable<Integer> {
             running = start(replicator, source, target, dir);
         }
         try (AutoCloseable r = running) {
-            ReplicationLag lag = new ReplicationLag(source, target, progress);
+            ReplicationLag lag = new ReplicationLag(source, target, progress)
+                    .withBody(ReplicationLag.Body.valueOf(body.toUpperCase(Locale.ROOT)), messageBytes);
+            long cpuBefore = processCpuNanos();
             lag.prepare(Duration.ofSeconds(120));
             int first = 0;
             for (int rate : rates) {
@@ -226,10 +264,26 @@ final class LagBenchCommand implements Callable<Integer> {
             }
             if (georep != null) {
                 progress.accept(GeorepCommands.line(georep.status()));
+                HoldfastClient.CompressionStats z = georep.compressionStats();
                 progress.accept(String.format(
-                        Locale.ROOT, "%.1f MiB through the delay proxies", georep.bytesThroughProxies() / 1048576.0));
+                        Locale.ROOT,
+                        "%.1f MiB through the delay proxies; compression %s: %d replies compressed, %.1f MiB"
+                                + " sent as %.1f MiB; process CPU %.1f s",
+                        georep.bytesThroughProxies() / 1048576.0,
+                        georep.compressing() ? "zstd" : "none",
+                        z.replies(),
+                        z.rawBytes() / 1048576.0,
+                        z.wireBytes() / 1048576.0,
+                        (processCpuNanos() - cpuBefore) / 1e9));
             }
         }
+    }
+
+    /** CPU time of this whole process (cluster, proxies, worker, writers), ns; -1 if the JVM cannot tell. */
+    private static long processCpuNanos() {
+        return ManagementFactory.getOperatingSystemMXBean() instanceof OperatingSystemMXBean os
+                ? os.getProcessCpuTime()
+                : -1;
     }
 
     /**

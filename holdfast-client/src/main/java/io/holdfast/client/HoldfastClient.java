@@ -5,8 +5,10 @@ import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.ClusterCommand;
 import io.holdfast.protocol.ClusterMap;
 import io.holdfast.protocol.Codec;
+import io.holdfast.protocol.Compression;
 import io.holdfast.protocol.Placement;
 import io.holdfast.protocol.ProtocolException;
+import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
 import io.holdfast.transport.ClusterIds;
@@ -72,6 +74,10 @@ import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
  *       proxy (tests use it to cut or slow one client's link). Nodes keep their identities: the
  *       map's address still names each node, and TLS still checks the certificate of the host
  *       dialled. Default: none.
+ *   <li>{@code holdfast.compression}: {@code zstd} to have bulk replies (file content reads,
+ *       directory listings, change feed pages) travel zstd-compressed when the node offers
+ *       {@code compression=zstd} in the handshake ({@link Request.Compressed}; worth it over a WAN,
+ *       where bytes cost more than the CPU to pack them), or {@code none}. Default: {@code none}.
  * </ul>
  *
  * <p>On connecting, the client and the node exchange {@link ClusterCommand.Hello}s (protocol
@@ -97,6 +103,8 @@ public final class HoldfastClient implements AutoCloseable {
     public static final String SHORT_LIVED_OPTION = "holdfast.shortLived";
     /** Client option: where to dial nodes instead of their map addresses (see the class comment). */
     public static final String ROUTES_OPTION = "holdfast.routes";
+    /** Client option: {@code zstd} or {@code none} (the default), see the class comment. */
+    public static final String COMPRESSION_OPTION = "holdfast.compression";
 
     private final RaftClients clients;
     private final Duration deadline;
@@ -107,7 +115,13 @@ public final class HoldfastClient implements AutoCloseable {
     private RaftClient cluster;
 
     private final ClusterCommand.Hello welcome;
+    /** Whether bulk replies travel zstd-compressed (asked for, and offered by the node). */
+    private final boolean compress;
+
+    private final CompressingVolumeService.Counters compressed = new CompressingVolumeService.Counters();
     private final Map<String, RaftVolumeService> volumes = new LinkedHashMap<>();
+    /** The compressing views of {@link #volumes}, when {@link #compress}. */
+    private final Map<RaftVolumeService, CompressingVolumeService> compressing = new HashMap<>();
     /** Services whose volume's members changed: callers may still hold them; closed with this client. */
     private final List<RaftVolumeService> retired = new ArrayList<>();
 
@@ -122,7 +136,9 @@ public final class HoldfastClient implements AutoCloseable {
             boolean shortLived,
             List<String> clusterMembers,
             ClusterCommand.Hello welcome,
-            ClusterMap map) {
+            ClusterMap map,
+            boolean compress) {
+        this.compress = compress;
         this.clients = clients;
         this.deadline = deadline;
         this.shortLived = shortLived;
@@ -208,7 +224,9 @@ public final class HoldfastClient implements AutoCloseable {
         } catch (IOException e) {
             throw e instanceof HoldfastException h ? h : connectFailure(host, address, security, e);
         }
-        return new HoldfastClient(clients, deadline, shortLived, first.clusterGroup(), welcome, first);
+        boolean compress =
+                compression(env.get(COMPRESSION_OPTION)) && welcome.features().contains(Compression.FEATURE);
+        return new HoldfastClient(clients, deadline, shortLived, first.clusterGroup(), welcome, first, compress);
     }
 
     /**
@@ -280,6 +298,47 @@ public final class HoldfastClient implements AutoCloseable {
         }
     }
 
+    /**
+     * Parses {@link #COMPRESSION_OPTION}: whether it asks for zstd.
+     *
+     * @throws IllegalArgumentException if it is neither {@code zstd} nor {@code none}
+     */
+    static boolean compression(Object option) {
+        if (option == null || option.toString().equals("none")) {
+            return false;
+        }
+        if (option.toString().equals("zstd")) {
+            return true;
+        }
+        throw new IllegalArgumentException(COMPRESSION_OPTION + " must be zstd or none, got \"" + option + "\"");
+    }
+
+    /**
+     * Whether this client's bulk reads (file contents, listings, change pages) travel
+     * zstd-compressed: {@link #COMPRESSION_OPTION} asked for it and the node offered
+     * {@code compression=zstd} in the handshake.
+     */
+    public boolean compressing() {
+        return compress;
+    }
+
+    /**
+     * Compressed replies received so far, over all volumes: how many, their zstd bytes and the bytes
+     * they held. Thread-safe; zero unless {@link #compressing()}.
+     */
+    public CompressionStats compressionStats() {
+        return new CompressionStats(compressed.replies.get(), compressed.wireBytes.get(), compressed.rawBytes.get());
+    }
+
+    /**
+     * Compressed replies a client received.
+     *
+     * @param replies how many replies came compressed
+     * @param wireBytes their zstd frames' bytes
+     * @param rawBytes the bytes those frames held (the replies as they would have travelled plain)
+     */
+    public record CompressionStats(long replies, long wireBytes, long rawBytes) {}
+
     /** This client's hello: protocol {@link Codec#VERSION}, its features and requirements. */
     private static ClusterCommand.Hello hello(TransportSecurity security, Object require) {
         String identity = security.isPlaintext() ? "identity=none" : "identity=x509";
@@ -300,7 +359,11 @@ public final class HoldfastClient implements AutoCloseable {
                         + require.getClass().getName());
         }
         return new ClusterCommand.Hello(
-                Codec.VERSION, Codec.VERSION, List.of("checksum=crc32c", "compression=none", identity), required, "");
+                Codec.VERSION,
+                Codec.VERSION,
+                List.of("checksum=crc32c", "compression=none", Compression.FEATURE, identity),
+                required,
+                "");
     }
 
     /** Checks the node's answer to our hello; returns the node's hello. */
@@ -441,7 +504,8 @@ public final class HoldfastClient implements AutoCloseable {
      * @throws IllegalStateException if this client is closed
      */
     public synchronized VolumeService volume(String name) throws HoldfastException {
-        return raftVolume(name);
+        RaftVolumeService v = raftVolume(name);
+        return compress ? compressing.computeIfAbsent(v, x -> new CompressingVolumeService(x, compressed)) : v;
     }
 
     /** {@link #volume} as the class it is, for the per-member reads of {@link MemberProbe}. */

@@ -433,7 +433,14 @@ final class RaftVolumeService implements VolumeService {
      */
     @Override
     public CompletableFuture<Response> changes(long afterIndex, int maxRecords, int waitMillis) {
-        Request.Changes q = new Request.Changes(afterIndex, maxRecords, Math.min(waitMillis, FEED_WAIT_MILLIS));
+        return feed(new Request.Changes(afterIndex, maxRecords, Math.min(waitMillis, FEED_WAIT_MILLIS)));
+    }
+
+    /**
+     * A change feed read ({@link Request.Changes}, possibly {@link Request.Compressed}) sent as
+     * {@link #changes} sends it.
+     */
+    CompletableFuture<Response> feed(Request.Query q) {
         Message m = Message.valueOf(ByteString.copyFrom(Codec.encode(q)));
         return finish(feedClient().async().sendReadOnlyNonLinearizable(m), "change feed read");
     }

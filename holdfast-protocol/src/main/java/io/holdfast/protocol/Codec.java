@@ -118,6 +118,8 @@ public final class Codec {
     private static final int K_LEASE_RENEW = 47;
     private static final int K_LEASE_POLL = 48;
     private static final int K_CHANGES = 49;
+    /** {@link Request.Compressed}: {@code i32 maxBytes}, then the inner query (kind and fields). */
+    private static final int K_COMPRESSED = 50;
     /** A log entry written before log formats were stated: log format 1, no format byte. Still read. */
     private static final int K_LOG_ENTRY = 64;
     /** A log entry: {@code u8 log format}, {@code i64 timestamp}, then the mutation (see {@link LogFormat}). */
@@ -161,7 +163,8 @@ public final class Codec {
             K_SEEK_DATA,
             K_LEASE_RENEW,
             K_LEASE_POLL,
-            K_CHANGES);
+            K_CHANGES,
+            K_COMPRESSED);
 
     private static final int K_OK = 96;
     private static final int K_ERROR = 97;
@@ -184,6 +187,8 @@ public final class Codec {
     private static final int K_CHANGE_PAGE = 113;
     /** One change record, as a brick keeps it in its changelog (never inside another frame kind). */
     private static final int K_CHANGE_RECORD = 114;
+    /** {@link Response.Compressed}: {@code i32 rawLength}, then the zstd frame as a byte array. */
+    private static final int K_COMPRESSED_REPLY = 115;
     /** {@code u16 count}, then each response (kind and fields), none a batch reply. */
     private static final int K_BATCH_REPLY = 112;
     /**
@@ -335,6 +340,11 @@ public final class Codec {
                 w.i64(c.totalBytes());
                 w.bytes(c.bytes());
                 w.i32(c.crc32c());
+            }
+            case Response.Compressed c -> {
+                w.kind(K_COMPRESSED_REPLY);
+                w.i32(c.rawLength());
+                w.bytes(c.zstd());
             }
             case Response.ScrubStatus st -> {
                 ScrubStats s = st.stats();
@@ -550,6 +560,11 @@ public final class Codec {
                 w.kind(K_LEASE_RENEW);
                 w.i64(q.session().getMostSignificantBits());
                 w.i64(q.session().getLeastSignificantBits());
+            }
+            case Request.Compressed c -> {
+                w.kind(K_COMPRESSED);
+                w.i32(c.maxBytes());
+                writeRequest(w, c.query());
             }
             case Changes q -> {
                 w.kind(K_CHANGES);
@@ -818,6 +833,16 @@ public final class Codec {
             case K_TEXT -> new Response.Text(r.str(Limits.PATH_MAX));
             case K_OFFSET -> new Response.Offset(r.i64());
             case K_LEASE -> new Response.Lease(r.i64(), r.i64(), r.i64());
+            case K_COMPRESSED_REPLY -> {
+                if (!top) {
+                    throw bad("a compressed reply inside a batch reply");
+                }
+                int raw = r.i32();
+                if (raw < 1 || raw > Limits.MAX_FRAME_BYTES) {
+                    throw bad("compressed reply of " + raw + " bytes outside 1.." + Limits.MAX_FRAME_BYTES);
+                }
+                yield new Response.Compressed(raw, r.bytes(Limits.MAX_FRAME_BYTES));
+            }
             case K_CHANGE_PAGE -> {
                 long applied = r.i64();
                 long trimmed = r.i64();
@@ -965,6 +990,17 @@ public final class Codec {
                             + " ms: outside the limits");
                 }
                 yield new Changes(after, max, wait);
+            }
+            case K_COMPRESSED -> {
+                int max = r.i32();
+                if (max < 1 || max > Limits.MAX_FRAME_BYTES) {
+                    throw bad("compressed reply limit " + max + " outside 1.." + Limits.MAX_FRAME_BYTES);
+                }
+                int inner = r.kind();
+                if (inner != K_READ && inner != K_READDIR && inner != K_CHANGES) {
+                    throw bad("a compressed query holds request kind " + inner);
+                }
+                yield new Request.Compressed((Request.Query) readRequest(r, inner), max);
             }
             case K_LEASE_POLL -> {
                 UUID session = new UUID(r.i64(), r.i64());

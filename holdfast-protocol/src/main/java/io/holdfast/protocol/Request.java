@@ -530,4 +530,39 @@ public sealed interface Request {
             Objects.requireNonNull(action, "action");
         }
     }
+
+    /**
+     * A bulk query whose reply the client wants zstd-compressed (RFC 8878), for a client that reads
+     * over a slow link (a geo-replication worker over a WAN). Sent only to a node whose handshake
+     * offered {@code compression=zstd} ({@link ClusterCommand.Hello}); an older node refuses the
+     * unknown kind with {@link Errno#EBADMSG} and the client sends the query
+     * plain. Reply: {@link Response.Compressed} holding the encoded reply to {@code query}, or that
+     * reply as it is when compressing would not make it smaller, or when it is over
+     * {@code maxBytes} (see {@link Compression}).
+     *
+     * @param query a {@link Read}, {@link ReadDir} or {@link Changes} (see {@link #compressible})
+     * @param maxBytes the largest encoded reply, in bytes, the client accepts compressed (it
+     *     refuses a reply that declares more before decompressing anything), 1 to
+     *     {@link Limits#MAX_FRAME_BYTES}
+     * @throws IllegalArgumentException if {@code query} is not compressible or {@code maxBytes} is
+     *     outside its range
+     */
+    record Compressed(Query query, int maxBytes) implements Query {
+        public Compressed {
+            Objects.requireNonNull(query, "query");
+            if (!compressible(query)) {
+                throw new IllegalArgumentException(
+                        "a compressed query may not hold " + query.getClass().getSimpleName());
+            }
+            if (maxBytes < 1 || maxBytes > Limits.MAX_FRAME_BYTES) {
+                throw new IllegalArgumentException(
+                        "compressed reply limit " + maxBytes + " outside 1.." + Limits.MAX_FRAME_BYTES);
+            }
+        }
+
+        /** Whether {@code q} is a bulk query whose reply may travel compressed: a read, a listing, a change page. */
+        public static boolean compressible(Query q) {
+            return q instanceof Read || q instanceof ReadDir || q instanceof Changes;
+        }
+    }
 }

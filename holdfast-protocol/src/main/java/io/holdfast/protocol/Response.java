@@ -251,4 +251,38 @@ public sealed interface Response {
             Objects.requireNonNull(stats, "stats");
         }
     }
+
+    /**
+     * The answer to a {@link Request.Compressed}: the encoded reply to its query (a whole frame)
+     * as one zstd frame (RFC 8878) whose header states the content size. Decompressed by
+     * {@link Compression#inflate}, which checks the declared size against the request's limit
+     * before allocating anything.
+     *
+     * @param rawLength the encoded reply's length in bytes, 1 to {@link Limits#MAX_FRAME_BYTES}
+     * @param zstd the zstd frame
+     */
+    record Compressed(int rawLength, byte[] zstd) implements Response {
+        public Compressed {
+            Objects.requireNonNull(zstd, "zstd");
+            if (rawLength < 1 || rawLength > Limits.MAX_FRAME_BYTES) {
+                throw new IllegalArgumentException(
+                        "compressed reply of " + rawLength + " bytes outside 1.." + Limits.MAX_FRAME_BYTES);
+            }
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Compressed c && c.rawLength == rawLength && Arrays.equals(c.zstd, zstd);
+        }
+
+        @Override
+        public int hashCode() {
+            return Objects.hash(rawLength, Arrays.hashCode(zstd));
+        }
+
+        @Override
+        public String toString() {
+            return "Compressed[rawLength=" + rawLength + ", length=" + zstd.length + "]";
+        }
+    }
 }

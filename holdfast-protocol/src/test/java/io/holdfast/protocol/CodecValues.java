@@ -117,7 +117,17 @@ final class CodecValues {
     /** Every query variant, equally likely. */
     static List<Arbitrary<? extends Request.Query>> queries(Gen g) {
         Arbitrary<String> path = g.text(Limits.VOLUME_PATH_MAX);
+        Arbitrary<Request.Query> bulk = Arbitraries.oneOf(List.<Arbitrary<? extends Request.Query>>of(
+                Combinators.combine(path, g.text(Limits.NAME_MAX), ints()).as(ReadDir::new),
+                Combinators.combine(longs(), longs(), ints()).as(Read::new),
+                Combinators.combine(
+                                Arbitraries.longs().greaterOrEqual(0),
+                                Arbitraries.integers().between(1, Request.Changes.MAX_RECORDS),
+                                Arbitraries.integers().between(0, Request.Changes.MAX_WAIT_MILLIS))
+                        .as(Request.Changes::new)));
         return List.of(
+                Combinators.combine(bulk, Arbitraries.integers().between(1, Limits.MAX_FRAME_BYTES))
+                        .as(Request.Compressed::new),
                 Combinators.combine(path, bools()).as(GetAttr::new),
                 longs().map(GetAttrByInode::new),
                 Combinators.combine(path, g.text(Limits.NAME_MAX), ints()).as(ReadDir::new),
@@ -255,6 +265,8 @@ final class CodecValues {
                 scrubStats(g).map(Response.ScrubStatus::new),
                 Combinators.combine(longs(), longs(), g.bytes(Limits.MAX_DATA_BYTES), ints())
                         .as(Response.SnapshotChunk::new),
+                Combinators.combine(Arbitraries.integers().between(1, Limits.MAX_FRAME_BYTES), g.bytes(1024))
+                        .as(Response.Compressed::new),
                 Arbitraries.oneOf(List.<Arbitrary<? extends Response>>of(
                                 Arbitraries.create(Response.Ok::new),
                                 Combinators.combine(errnos, g.text(200)).as(Response.Error::new),
@@ -317,7 +329,8 @@ final class CodecValues {
                 new SeekData(7, 65536, true),
                 new Request.LeaseRenew(new UUID(1, 2)),
                 new Request.LeasePoll(new UUID(3, 4), 8, 17, 500),
-                new Request.Changes(41, 100, 1000));
+                new Request.Changes(41, 100, 1000),
+                new Request.Compressed(new Read(7, 0, 1 << 20), Limits.MAX_FRAME_BYTES));
     }
 
     /** One of each response, with non-empty lists, strings and bytes. */
@@ -333,6 +346,7 @@ final class CodecValues {
                 new Response.Text("../target"),
                 new Response.Offset(1L << 40),
                 new Response.Lease(-5, 9, 1500),
+                new Response.Compressed(4096, new byte[] {0x28, (byte) 0xb5, 0x2f, (byte) 0xfd}),
                 new Response.ChangePage(
                         12,
                         3,

@@ -51,14 +51,14 @@ final class ReferenceCodec {
     /** Request kinds; the stable wire numbers. */
     static final List<Integer> REQUEST_KINDS = List.of(
             1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42,
-            43, 44, 45, 46, 47, 48, 49);
+            43, 44, 45, 46, 47, 48, 49, 50);
     /** The log entry kind written before log formats were stated (read as log format 1). */
     static final int LEGACY_LOG_ENTRY = 64;
     /** The log entry kind: log format byte, timestamp, mutation. */
     static final int LOG_ENTRY = 65;
     /** Response kinds; the stable wire numbers. */
     static final List<Integer> RESPONSE_KINDS =
-            List.of(96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113);
+            List.of(96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 115);
 
     private ReferenceCodec() {}
 
@@ -170,6 +170,7 @@ final class ReferenceCodec {
             }
             case Response.Text t -> str(w.u8(101), t.text(), Limits.PATH_MAX, "text");
             case Response.Offset o -> w.u8(109).i64(o.offset());
+            case Response.Compressed c -> bytes(w.u8(115).i32(c.rawLength()), c.zstd(), Limits.MAX_FRAME_BYTES, "zstd");
             case Response.Lease l -> w.u8(111).i64(l.epoch()).i64(l.seq()).i64(l.grantedMillis());
             case Response.ChangePage p -> {
                 w.u8(113).i64(p.appliedIndex()).i64(p.trimmedThrough());
@@ -325,6 +326,10 @@ final class ReferenceCodec {
                 w.u8(47)
                         .i64(q.session().getMostSignificantBits())
                         .i64(q.session().getLeastSignificantBits());
+            case Request.Compressed c -> {
+                w.u8(50).i32(c.maxBytes());
+                request(w, c.query());
+            }
             case Request.Changes q ->
                 w.u8(49).i64(q.afterIndex()).i32(q.maxRecords()).i32(q.waitMillis());
             case Request.LeasePoll q ->

@@ -3,6 +3,7 @@ package io.holdfast.server;
 import io.holdfast.common.Errno;
 import io.holdfast.protocol.ClusterCommand;
 import io.holdfast.protocol.Codec;
+import io.holdfast.protocol.Compression;
 import io.holdfast.protocol.Response;
 import io.holdfast.transport.Peer;
 import java.util.List;
@@ -23,6 +24,7 @@ final class Handshake {
         this.features = List.of(
                 "checksum=crc32c",
                 "compression=none",
+                Compression.FEATURE,
                 security.transport().isPlaintext() ? "identity=none" : "identity=x509");
         this.required = security.requiredFeatures();
     }

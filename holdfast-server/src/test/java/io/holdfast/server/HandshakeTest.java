@@ -27,7 +27,7 @@ class HandshakeTest {
         ClusterCommand.Hello hello = (ClusterCommand.Hello) ClusterCommand.decode(reply);
         assertThat(hello.minVersion()).isLessThanOrEqualTo(Codec.VERSION);
         assertThat(hello.maxVersion()).isEqualTo(Codec.VERSION);
-        assertThat(hello.features()).contains("checksum=crc32c", "identity=none");
+        assertThat(hello.features()).contains("checksum=crc32c", "compression=zstd", "identity=none");
         assertThat(hello.peer()).isEqualTo(CLIENT.toString());
     }
 

@@ -313,6 +313,9 @@ public final class Brick implements AutoCloseable {
      */
     public Response query(Request.Query q) {
         Objects.requireNonNull(q, "query");
+        if (q instanceof Request.Compressed c) {
+            return query(c.query()); // compressing is a node's business: the reply as it is
+        }
         state.lock.readLock().lock();
         try {
             state.ensureOpen();
@@ -341,6 +344,7 @@ public final class Brick implements AutoCloseable {
                     throw new Fail(Errno.ENOTSUP, "read leases are granted by a volume's leader, not by a brick");
                 case Request.LeasePoll x ->
                     throw new Fail(Errno.ENOTSUP, "read leases are granted by a volume's leader, not by a brick");
+                case Request.Compressed x -> throw new IllegalStateException("unwrapped above");
             };
         } catch (Fail f) {
             return new Response.Error(f.errno, f.getMessage());

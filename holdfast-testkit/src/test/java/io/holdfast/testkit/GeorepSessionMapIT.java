@@ -11,6 +11,12 @@ import io.holdfast.protocol.AclRule;
 import io.holdfast.protocol.ClusterMap;
 import io.holdfast.protocol.LogFormat;
 import io.holdfast.transport.Role;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -92,6 +98,28 @@ class GeorepSessionMapIT {
                     .isZero();
             assertThat(s.lagSeconds(41, commit + 3_000_000_000L)).isEqualTo(3.0);
 
+            // every node shows the session on its status page, status.json and /metrics, without its target
+            HttpClient http = HttpClient.newHttpClient();
+            for (int i = 0; i < 3; i++) {
+                URI status = cluster.adminUri(i);
+                MiniCluster.await(
+                        WAIT,
+                        () -> get(http, status.resolve("/metrics"))
+                                .lines()
+                                .anyMatch(l -> l.startsWith("holdfast_georep_session_position{")
+                                        && l.contains("session=\"mail-dr\"")
+                                        && l.contains("volume=\"mail\"")
+                                        && l.endsWith(" 40.0")),
+                        "node " + i + " reports the session's position in its metrics");
+                String metrics = get(http, status.resolve("/metrics"));
+                assertThat(metrics).containsPattern("holdfast_georep_session_entries_behind\\{[^}]*mail-dr[^}]*\\} ");
+                assertThat(metrics).containsPattern("holdfast_georep_session_rpo_seconds\\{[^}]*mail-dr[^}]*\\} 30.0");
+                assertThat(get(http, status.resolve("/status.json")))
+                        .containsPattern("\"name\"\\s*:\\s*\"mail-dr\"")
+                        .doesNotContain("/srv/dr/mail");
+                assertThat(get(http, status.resolve("/"))).contains("data-session=\"mail-dr\"");
+            }
+
             // redefined with the same volume: the progress stays
             admin.admin().putGeorepSession("mail-dr", "mail", "/srv/dr2/mail", 0);
             assertThat(admin.refreshMap().georep().get("mail-dr").position()).isEqualTo(40);
@@ -144,6 +172,20 @@ class GeorepSessionMapIT {
                         assertThat(e.getMessage()).contains(old);
                     });
             assertThat(cluster.map().georep()).isEmpty();
+        }
+    }
+
+    private static String get(HttpClient http, URI uri) {
+        try {
+            HttpResponse<String> r =
+                    http.send(HttpRequest.newBuilder(uri).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(r.statusCode()).as("GET %s", uri).isEqualTo(200);
+            return r.body();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
         }
     }
 }

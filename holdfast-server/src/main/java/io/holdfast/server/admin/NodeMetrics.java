@@ -107,6 +107,11 @@ public final class NodeMetrics {
     private final MultiGauge appliedRatio;
     private final MultiGauge nodeUp;
     private final MultiGauge nodeLastSeen;
+    private final MultiGauge georepPosition;
+    private final MultiGauge georepBehind;
+    private final MultiGauge georepLag;
+    private final MultiGauge georepReportAge;
+    private final MultiGauge georepRpo;
 
     /**
      * Registers the log format gauges: {@code holdfast_log_format_max} (the newest log format this
@@ -177,6 +182,19 @@ public final class NodeMetrics {
         nodeUp = gauge(
                 "holdfast.node.up", null, "1 if the peer accepted a connection at the latest probe (every second)");
         nodeLastSeen = gauge("holdfast.node.last.seen", "seconds", "time since the peer last accepted a connection");
+        georepPosition = gauge(
+                "holdfast.georep.session.position", null, "geo-replication: the feed index the worker last reported");
+        georepBehind = gauge(
+                "holdfast.georep.session.entries.behind",
+                null,
+                "geo-replication: the volume's applied index here minus the reported position (members only)");
+        georepLag = gauge(
+                "holdfast.georep.session.lag",
+                "seconds",
+                "geo-replication: now minus the commit time last reported, while behind; 0 when caught up");
+        georepReportAge =
+                gauge("holdfast.georep.session.report.age", "seconds", "geo-replication: time since the last report");
+        georepRpo = gauge("holdfast.georep.session.rpo", "seconds", "geo-replication: the session's RPO, 0 = none");
         Gauge.builder("holdfast.connections.open", connections, c -> c.get().open())
                 .description("connections open on this node's Raft port")
                 .register(registry);
@@ -362,6 +380,37 @@ public final class NodeMetrics {
     }
 
     // ------------------------------------------------------------------ Raft state and liveness
+
+    /**
+     * Sets the geo-replication session gauges (tagged {@code session} and {@code volume}); series of
+     * sessions that are gone disappear, unknown values have no series.
+     */
+    synchronized void updateGeorep(List<StatusReport.Georep> sessions) {
+        List<MultiGauge.Row<?>> position = new ArrayList<>();
+        List<MultiGauge.Row<?>> behind = new ArrayList<>();
+        List<MultiGauge.Row<?>> lag = new ArrayList<>();
+        List<MultiGauge.Row<?>> age = new ArrayList<>();
+        List<MultiGauge.Row<?>> rpo = new ArrayList<>();
+        for (StatusReport.Georep g : sessions) {
+            Tags tags = Tags.of("session", g.name(), "volume", g.volume());
+            position.add(MultiGauge.Row.of(tags, g.position()));
+            rpo.add(MultiGauge.Row.of(tags, g.rpoSeconds()));
+            if (g.entriesBehind() != null) {
+                behind.add(MultiGauge.Row.of(tags, g.entriesBehind()));
+            }
+            if (g.lagSeconds() != null) {
+                lag.add(MultiGauge.Row.of(tags, g.lagSeconds()));
+            }
+            if (g.reportAgeSeconds() != null) {
+                age.add(MultiGauge.Row.of(tags, g.reportAgeSeconds()));
+            }
+        }
+        georepPosition.register(position, true);
+        georepBehind.register(behind, true);
+        georepLag.register(lag, true);
+        georepReportAge.register(age, true);
+        georepRpo.register(rpo, true);
+    }
 
     /**
      * Sets the Raft, catch-up and liveness gauges from a sample: series of groups and members

@@ -4,6 +4,7 @@ import io.holdfast.protocol.ClusterMap;
 import io.holdfast.protocol.Placement;
 import io.holdfast.server.NodeConfig;
 import io.holdfast.transport.ClusterIds;
+import java.time.Instant;
 import java.time.InstantSource;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
@@ -156,8 +157,55 @@ public final class NodeObserver implements AdminServer.Source, AutoCloseable {
 
     @Override
     public String metrics() {
-        metrics.update(sampler.sample(), liveness.states(nodes()));
+        List<GroupSample> samples = sampler.sample();
+        metrics.update(samples, liveness.states(nodes()));
+        metrics.updateGeorep(georep(map.get(), samples));
         return metrics.scrape();
+    }
+
+    /**
+     * The map's geo-replication sessions with their lag against the volume's applied index on
+     * this node (unknown where this node is not a member of the volume's group).
+     */
+    private List<StatusReport.Georep> georep(ClusterMap m, List<GroupSample> samples) {
+        Instant now = clock.instant();
+        return georep(m, samples, now.getEpochSecond() * 1_000_000_000L + now.getNano());
+    }
+
+    /** {@link #georep(ClusterMap, List)} at {@code nowNanos} (nanoseconds since the epoch). */
+    static List<StatusReport.Georep> georep(ClusterMap m, List<GroupSample> samples, long nowNanos) {
+        if (m == null) {
+            return List.of();
+        }
+        List<StatusReport.Georep> rows = new ArrayList<>();
+        for (ClusterMap.GeorepSession g : m.georep().values()) {
+            Long applied = null;
+            ClusterMap.Volume v = m.volumes().get(g.volume());
+            if (v != null) {
+                UUID group = Placement.onlyGroup(v);
+                for (GroupSample sample : samples) {
+                    if (sample.groupId().equals(group)) {
+                        applied = sample.appliedIndex();
+                    }
+                }
+            }
+            Long behind = applied == null ? null : Math.max(0, applied - g.position());
+            Double lag = applied == null ? null : g.lagSeconds(applied, nowNanos);
+            Double age = g.reportedNanos() == 0 ? null : Math.max(0, nowNanos - g.reportedNanos()) / 1e9;
+            double rpo = g.rpoMillis() / 1000.0;
+            String state;
+            if (age == null) {
+                state = "no report";
+            } else if (lag != null && g.rpoMillis() > 0 && lag > rpo) {
+                state = "above RPO";
+            } else if (age > StatusReport.Georep.SILENT_SECONDS && (behind == null || behind > 0)) {
+                state = "silent";
+            } else {
+                state = "ok";
+            }
+            rows.add(new StatusReport.Georep(g.name(), g.volume(), g.position(), behind, lag, rpo, age, state));
+        }
+        return rows;
     }
 
     @Override
@@ -170,6 +218,8 @@ public final class NodeObserver implements AdminServer.Source, AutoCloseable {
         List<Liveness.State> live = liveness.states(nodes);
         metrics.update(samples, live);
         ClusterMap m = map.get();
+        List<StatusReport.Georep> georep = georep(m, samples);
+        metrics.updateGeorep(georep);
         List<String> clusterGroup = m != null ? m.clusterGroup() : config.clusterGroupMembers();
         List<StatusReport.Node> nodeRows = live.stream()
                 .map(n -> new StatusReport.Node(
@@ -206,7 +256,8 @@ public final class NodeObserver implements AdminServer.Source, AutoCloseable {
                 groups,
                 connections.get(),
                 m == null ? null : m.featureLevel(),
-                halted);
+                halted,
+                georep);
     }
 
     /** A group as the status shows it: what this node knows, null where only another member would. */

@@ -108,6 +108,35 @@ final class StatusPage {
             group(h, g);
         }
 
+        if (!r.georep().isEmpty()) {
+            h.append("<h2>Geo-replication sessions</h2>\n<table id=\"georep\"><tr><th>session</th><th>volume</th>"
+                    + "<th>state</th><th>position</th><th>entries behind</th><th>lag (s)</th><th>RPO (s)</th>"
+                    + "<th>last report (s ago)</th></tr>\n");
+            for (StatusReport.Georep g : r.georep()) {
+                h.append("<tr class=\"georep\" data-session=\"")
+                        .append(esc(g.name()))
+                        .append("\" data-state=\"")
+                        .append(esc(g.state()))
+                        .append("\"><td>")
+                        .append(esc(g.name()))
+                        .append("</td><td>")
+                        .append(esc(g.volume()))
+                        .append("</td><td>")
+                        .append(esc(g.state()))
+                        .append("</td>")
+                        .append(num(Long.toString(g.position())))
+                        .append(num(
+                                g.entriesBehind() == null
+                                        ? "-"
+                                        : g.entriesBehind().toString()))
+                        .append(num(StatusText.seconds(g.lagSeconds())))
+                        .append(num(g.rpoSeconds() == 0 ? "none" : StatusText.seconds(g.rpoSeconds())))
+                        .append(num(StatusText.seconds(g.reportAgeSeconds())))
+                        .append("</tr>\n");
+            }
+            h.append("</table>\n");
+        }
+
         if (r.connections() != null) {
             StatusReport.Connections c = r.connections();
             h.append("<h2>Connections</h2>\n<table id=\"connections\"><tr><th>open</th><th>refused "

@@ -26,6 +26,9 @@ import java.util.Objects;
  *     if the reporter knows no map
  * @param halted members that stopped applying at a log entry they cannot decode, as the
  *     reporter knows them (a node reports its own; the CLI asks every member)
+ * @param georep the geo-replication sessions of the reporter's cluster map (without their
+ *     targets, which name paths at the disaster-recovery site), as {@link Georep}; empty on a
+ *     node that holds no map or when absent from a report (an older node's JSON)
  */
 public record StatusReport(
         String cluster,
@@ -36,7 +39,51 @@ public record StatusReport(
         List<Group> groups,
         Connections connections,
         Integer featureLevel,
-        List<Halted> halted) {
+        List<Halted> halted,
+        List<Georep> georep) {
+
+    /** A report without geo-replication sessions. */
+    public StatusReport(
+            String cluster,
+            String reporter,
+            String generatedAt,
+            List<Node> nodes,
+            List<Volume> volumes,
+            List<Group> groups,
+            Connections connections,
+            Integer featureLevel,
+            List<Halted> halted) {
+        this(cluster, reporter, generatedAt, nodes, volumes, groups, connections, featureLevel, halted, List.of());
+    }
+
+    /**
+     * A geo-replication session as the cluster map holds it ({@code ClusterMap.GeorepSession}),
+     * with what its worker last reported.
+     *
+     * @param name the session
+     * @param volume the replicated volume
+     * @param position the feed index the worker last reported as applied at its target (0 = none)
+     * @param entriesBehind the volume's applied index on the reporting node minus the position, or
+     *     null if the reporting node is not a member of the volume's group
+     * @param lagSeconds seconds since the commit time of the last change the worker applied while
+     *     the volume is ahead of it (0 when caught up), or null where entries behind are unknown
+     * @param rpoSeconds the session's recovery point objective, 0 = none
+     * @param reportAgeSeconds seconds since the last report was applied, or null if none yet
+     * @param state {@code no report} (none yet), {@code above RPO}, {@code silent} (no report for
+     *     over {@value #SILENT_SECONDS} s while behind: the worker may be down), or {@code ok}
+     */
+    public record Georep(
+            String name,
+            String volume,
+            long position,
+            Long entriesBehind,
+            Double lagSeconds,
+            double rpoSeconds,
+            Double reportAgeSeconds,
+            String state) {
+        /** A worker reports at least once a minute while it runs: this much longer without one is silence. */
+        public static final int SILENT_SECONDS = 120;
+    }
 
     /** A report without feature level or halts. */
     public StatusReport(
@@ -47,7 +94,7 @@ public record StatusReport(
             List<Volume> volumes,
             List<Group> groups,
             Connections connections) {
-        this(cluster, reporter, generatedAt, nodes, volumes, groups, connections, null, List.of());
+        this(cluster, reporter, generatedAt, nodes, volumes, groups, connections, null, List.of(), List.of());
     }
 
     /**
@@ -67,6 +114,7 @@ public record StatusReport(
         volumes = List.copyOf(volumes);
         groups = List.copyOf(groups);
         halted = halted == null ? List.of() : List.copyOf(halted);
+        georep = georep == null ? List.of() : List.copyOf(georep);
     }
 
     /**

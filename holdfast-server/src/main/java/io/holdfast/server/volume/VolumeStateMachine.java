@@ -6,6 +6,7 @@ import io.holdfast.common.Pacer;
 import io.holdfast.protocol.Access;
 import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.Codec;
+import io.holdfast.protocol.Compression;
 import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.LogEntry;
 import io.holdfast.protocol.LogFormat;
@@ -481,11 +482,16 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
     public CompletableFuture<Message> query(Message request) {
         long started = System.nanoTime();
         String op = NodeMetrics.UNKNOWN_OP;
+        Request.Compressed compressed = null;
         Response r;
         try {
             Envelope.Opened opened = Envelope.open(request.getContent());
             Access granted = access.check(opened.peer(), getGroupId().getUuid(), false);
             Request decoded = Codec.decodeRequest(opened.payload().toByteArray());
+            if (decoded instanceof Request.Compressed c) { // the reply travels compressed; the query is the inner one
+                compressed = c;
+                decoded = c.query();
+            }
             op = decoded.getClass().getSimpleName();
             String halted = guard == null ? null : guard.refusal();
             if (!(decoded instanceof Request.Query q)) {
@@ -498,9 +504,10 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
                 return leaseQuery(q).thenApply(VolumeStateMachine::message);
             } else if (q instanceof Request.Changes c && c.waitMillis() > 0 && volume.refusal(q) == null) {
                 String what = op;
+                Request.Compressed wrapper = compressed;
                 return changeWaiters.answer(c, x -> readOrError(x, granted)).thenApply(answer -> {
                     meters.queried(what, answer, System.nanoTime() - started);
-                    return message(answer);
+                    return message(answer, wrapper);
                 });
             } else if (Scrubber.handles(q)) {
                 // scrub queries are not counted as file-system ones
@@ -518,7 +525,7 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
             r = new Response.Error(e.errno(), e.getMessage());
         }
         meters.queried(op, r, System.nanoTime() - started);
-        return CompletableFuture.completedFuture(message(r));
+        return CompletableFuture.completedFuture(message(r, compressed));
     }
 
     /** A file-system query answered by the brick, a refusal as an error reply. */
@@ -556,6 +563,11 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
 
     private static Message message(Response r) {
         return Message.valueOf(ByteString.copyFrom(Codec.encode(r)));
+    }
+
+    /** The reply to a query, compressed ({@link Compression#compress}) if it came as a {@link Request.Compressed}. */
+    private static Message message(Response r, Request.Compressed compressed) {
+        return message(compressed == null ? r : Compression.compress(r, compressed.maxBytes()));
     }
 
     @Override

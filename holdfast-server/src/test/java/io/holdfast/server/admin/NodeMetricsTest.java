@@ -2,9 +2,11 @@ package io.holdfast.server.admin;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.tuple;
 
 import io.holdfast.common.Caller;
 import io.holdfast.common.Errno;
+import io.holdfast.protocol.ClusterMap;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import java.util.ArrayList;
@@ -246,5 +248,61 @@ class NodeMetricsTest {
                 .isEqualTo(7);
         second.close();
         assertThat(metrics.scrape()).doesNotContain("holdfast_scrub");
+    }
+
+    @Test
+    void georepSessionsOfTheMapAreSeriesWithTheirLagAgainstTheVolumesAppliedIndex() {
+        long now = 1_800_000_000_000_000_000L;
+        ClusterMap map = new ClusterMap(
+                        1,
+                        new UUID(1, 2),
+                        List.of(NODE),
+                        Map.of("mail", new ClusterMap.Volume("mail", group, List.of(NODE), 1)))
+                .withGeorepSession(new ClusterMap.GeorepSession("dr", "mail", "/srv/dr", 30_000, 1, 0, 0, 0)
+                        .reported(100, now - 5_000_000_000L, now - 2_000_000_000L))
+                .withGeorepSession(new ClusterMap.GeorepSession("far", "other", "/x", 1_000, 1, 0, 0, 0)
+                        .reported(7, now - 9_000_000_000L, now - 1_000_000_000L))
+                .withGeorepSession(new ClusterMap.GeorepSession("new", "mail", "/y", 0, 1, 0, 0, 0));
+        GroupSample.CatchUp none = new GroupSample.CatchUp(false, 0, -1, 1.0);
+        List<StatusReport.Georep> rows = NodeObserver.georep(map, List.of(sample("leader", NODE, Map.of(), none)), now);
+        assertThat(rows)
+                .extracting(StatusReport.Georep::name, StatusReport.Georep::state)
+                .containsExactly(tuple("dr", "ok"), tuple("far", "ok"), tuple("new", "no report"));
+        StatusReport.Georep dr = rows.getFirst();
+        assertThat(dr.entriesBehind()).isEqualTo(18); // applied 118
+        assertThat(dr.lagSeconds()).isEqualTo(5.0);
+        assertThat(dr.reportAgeSeconds()).isEqualTo(2.0);
+        assertThat(rows.get(1).entriesBehind())
+                .as("not a member of that volume's group here")
+                .isNull();
+        // 31 s later without a report: above its 30 s RPO
+        assertThat(NodeObserver.georep(map, List.of(sample("leader", NODE, Map.of(), none)), now + 26_000_000_000L)
+                        .getFirst()
+                        .state())
+                .isEqualTo("above RPO");
+
+        metrics.updateGeorep(rows);
+        String s = metrics.scrape();
+        assertThat(value(s, "holdfast_georep_session_position", "session=\"dr\"", "volume=\"mail\""))
+                .isEqualTo(100);
+        assertThat(value(s, "holdfast_georep_session_entries_behind", "session=\"dr\""))
+                .isEqualTo(18);
+        assertThat(value(s, "holdfast_georep_session_lag_seconds", "session=\"dr\""))
+                .isEqualTo(5);
+        assertThat(value(s, "holdfast_georep_session_rpo_seconds", "session=\"dr\""))
+                .isEqualTo(30);
+        assertThat(has(s, "holdfast_georep_session_entries_behind", "session=\"far\""))
+                .isFalse();
+        assertThat(has(s, "holdfast_georep_session_report_age_seconds", "session=\"new\""))
+                .isFalse();
+        metrics.updateGeorep(List.of());
+        assertThat(has(metrics.scrape(), "holdfast_georep_session_position", "session=\"dr\""))
+                .isFalse();
+
+        StatusReport r = new StatusReport(
+                "c", "node " + NODE, "now", List.of(), List.of(), List.of(), null, null, List.of(), rows);
+        String page = StatusPage.render(r);
+        assertThat(page).contains("<table id=\"georep\">").contains("data-session=\"dr\" data-state=\"ok\"");
+        assertThat(page).doesNotContain("/srv/dr");
     }
 }
