@@ -390,6 +390,37 @@ public final class Brick implements AutoCloseable {
     }
 
     /**
+     * Freezes the state at the applied index into a {@link FrozenImage}, cheaply enough for the
+     * apply thread: a RocksDB checkpoint (a memtable flush, then hard links of the SST files) and
+     * a hard link of every data file, no data is copied. The caller writes the snapshot stream
+     * from the image on another thread while entries are applied, then closes it.
+     *
+     * <p>Data files are written in place, so a hard link alone would not freeze them: until the
+     * image is closed, the first write (pwrite, set-length, zeroing, block repair) to a data file
+     * it shares copies the file first ({@code copy_file_range(2)}: a reflink where the file
+     * system shares extents, a full copy on ext4) and renames the copy over the brick's name, so
+     * the image keeps the old bytes. That copy is the price, paid by the writing entry: one
+     * file's size per file written while an image exists, not the brick's size.
+     *
+     * <p>Durability: the image is not fsynced and is deleted by {@link #open} after a crash; a
+     * caller that needs the state durable at the image's index calls {@link #checkpoint} first.
+     * Not thread-safe with apply: the caller serializes (as for {@link #writeSnapshot}).
+     *
+     * @return the image; the caller must {@link FrozenImage#close()} it
+     * @throws HoldfastException {@link Errno#EEXIST} if an image at this index exists
+     * @throws IOException if the checkpoint or a link fails; nothing is left behind
+     * @throws IllegalStateException if the brick is closed
+     */
+    public FrozenImage freeze() throws IOException {
+        return state.reading(snapshots::freeze);
+    }
+
+    /** Bytes of data files copied on write because a {@link FrozenImage} shared them, since the brick was opened. */
+    public long copiedOnWriteBytes() {
+        return state.copiedOnWriteBytes;
+    }
+
+    /**
      * Replaces this brick's whole state with the snapshot read from {@code in} (not closed).
      * The new state is built and verified (every length against a limit, record types, the
      * CRC32C footer, the brick format) in {@code dir/restore.tmp} and then swapped in; a bad or

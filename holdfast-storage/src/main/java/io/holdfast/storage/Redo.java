@@ -145,7 +145,7 @@ final class Redo {
                 case OP_PWRITE_ENTRY -> pwrite(op.inode, op.arg, entryData);
                 case OP_PWRITE -> pwrite(op.inode, op.arg, op.bytes);
                 case OP_SETLEN -> {
-                    try (FileChannel ch = FileChannel.open(p, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+                    try (FileChannel ch = state.openForWrite(op.inode, true)) {
                         long size = ch.size();
                         if (size > op.arg) {
                             ch.truncate(op.arg);
@@ -160,6 +160,7 @@ final class Redo {
                     dirty.remove(op.inode);
                 }
                 case OP_ZERO -> {
+                    state.unshare(p);
                     HolePunch.zero(p, op.arg, op.length);
                     dirty.add(op.inode);
                 }
@@ -169,8 +170,7 @@ final class Redo {
     }
 
     private void pwrite(long id, long pos, byte[] bytes) throws IOException {
-        try (FileChannel ch =
-                FileChannel.open(state.dataPath(id), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+        try (FileChannel ch = state.openForWrite(id, true)) {
             ByteBuffer buf = ByteBuffer.wrap(bytes);
             while (buf.hasRemaining()) {
                 ch.write(buf, pos + buf.position());

@@ -1,0 +1,69 @@
+package io.holdfast.storage;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Path;
+import java.util.Objects;
+
+/**
+ * A brick's state frozen at one applied index by {@link Brick#freeze}: a directory
+ * {@code frozen/<index>/} in the brick directory holding a RocksDB checkpoint ({@code meta/},
+ * hard links of the SST files) and a hard link of every data file ({@code data/}). The brick
+ * goes on applying entries meanwhile; a data file is copied before its first write while an image
+ * shares it, so the image's bytes never change (see {@link Brick#freeze}).
+ *
+ * <p>The image is what a snapshot is written from without the brick's lock:
+ * {@link #writeSnapshot} gives exactly the stream {@link Brick#writeSnapshot} gave at
+ * {@link #index()}. {@link #close()} deletes the directory; a crash leaves it behind, and
+ * {@link Brick#open} deletes it, so an image is never used after a restart.
+ *
+ * <p>Thread safety: {@link #writeSnapshot} may run on any thread, concurrently with the brick's
+ * applies; one writer at a time per image, and not concurrently with {@link #close()}.
+ */
+public final class FrozenImage implements AutoCloseable {
+    private final Path dir;
+    private final long index;
+
+    FrozenImage(Path dir, long index) {
+        this.dir = Objects.requireNonNull(dir, "dir");
+        this.index = index;
+    }
+
+    /** The applied index the image holds the state after. */
+    public long index() {
+        return index;
+    }
+
+    /** The image's directory ({@code <brick>/frozen/<index>}). */
+    public Path dir() {
+        return dir;
+    }
+
+    /**
+     * Writes the snapshot stream of this image to {@code out} (flushed, not closed): the format of
+     * {@link Brick#writeSnapshot}, version {@value Snapshots#SNAPSHOT_VERSION}, byte for byte what
+     * the brick would have written at {@link #index()}. Reads the image only: no lock of the brick.
+     *
+     * @throws IOException if the image cannot be read (e.g. closed) or {@code out} fails
+     */
+    public void writeSnapshot(OutputStream out) throws IOException {
+        Objects.requireNonNull(out, "out");
+        Snapshots.writeFrozen(dir, out);
+    }
+
+    /**
+     * Deletes the image; the brick's data files it shared are no longer copied on their next
+     * write. Idempotent.
+     *
+     * @throws IOException if the directory cannot be deleted
+     */
+    @Override
+    public void close() throws IOException {
+        BrickState.deleteTree(dir);
+    }
+
+    @Override
+    public String toString() {
+        return "frozen image at index " + index + " in " + dir;
+    }
+}
