@@ -22,6 +22,7 @@ import io.holdfast.server.admin.NodeMetrics;
 import io.holdfast.server.scrub.Scrubber;
 import io.holdfast.storage.Brick;
 import io.holdfast.storage.ChangeFeedRetention;
+import io.holdfast.storage.FrozenImage;
 import io.holdfast.transport.TransportSecurity;
 import java.io.BufferedInputStream;
 import java.io.File;
@@ -69,8 +70,10 @@ import org.slf4j.LoggerFactory;
  *       state-machine updater thread): {@link Brick#apply} writes one RocksDB batch that
  *       includes the applied index; outcomes such as EEXIST are decided there.
  *   <li><b>Snapshot</b> ({@link #takeSnapshot}, same thread, so no apply runs meanwhile):
- *       checkpoint the brick (fsync data files), then write a full logical snapshot file that
- *       Ratis can send to a member too far behind. Ratis purges the log up to it.
+ *       checkpoint the brick (fsync data files) and freeze it ({@link #freezeSnapshot}: hard
+ *       links, no copy); a background thread then writes the full logical snapshot file from the
+ *       frozen image, which Ratis can send to a member too far behind, while entries go on being
+ *       applied. Once it is written, Ratis purges the log up to it.
  *   <li><b>Identity</b>: before the brick is opened, its {@link BrickIdentity} (cluster, group,
  *       member, generation) must be this member's; a brick copied in from elsewhere is refused.
  *   <li><b>Restart</b>: the brick survives in RocksDB; Ratis replays entries after the latest
@@ -354,6 +357,27 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
         volume.recordCovered(index);
     }
 
+    /**
+     * Freezes the brick ({@link Brick#freeze}: a RocksDB checkpoint and hard links of the data
+     * files, after {@link #beforeSnapshot}'s checkpoint) so that the snapshot file is written
+     * from the image on another thread while entries go on being applied.
+     */
+    @Override
+    protected Frozen freezeSnapshot(long index) throws IOException {
+        FrozenImage image = volume.brick().freeze();
+        return new Frozen() {
+            @Override
+            public void write(OutputStream out) throws IOException {
+                image.writeSnapshot(out);
+            }
+
+            @Override
+            public void close() throws IOException {
+                image.close();
+            }
+        };
+    }
+
     @Override
     protected void writeSnapshot(OutputStream out, long index) throws IOException {
         long started = System.nanoTime();
@@ -561,6 +585,7 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
     @Override
     public void close() throws IOException {
         try {
+            cancelBackgroundSnapshot();
             leases.close();
             volume.close();
             super.close();
