@@ -286,6 +286,33 @@ public final class Brick implements AutoCloseable {
     }
 
     /**
+     * Makes the state at {@code image}'s index durable, as {@link #checkpoint()} would have at
+     * that index, without holding up applies for the fsyncs: every data file of the image is
+     * fsynced (each is the brick's file as of the image's index, or has been replaced since by a
+     * copy that was fsynced when it was made), then the data directory, and only then, under the
+     * apply lock for one synced RocksDB write, the checkpoint index is raised to the image's and
+     * the redo records up to it dropped (those after it stay). Thread-safe with apply: meant for
+     * the thread that writes the image's snapshot. Does nothing if the checkpoint is already at or
+     * past the image's index, or if the brick's state was replaced since the freeze (a restore or
+     * rebuild).
+     *
+     * @throws IOException if an fsync or the RocksDB write fails; the checkpoint index is then
+     *     unchanged
+     * @throws IllegalStateException if the brick is closed
+     */
+    public void checkpoint(FrozenImage image) throws IOException {
+        Objects.requireNonNull(image, "image");
+        image.fsyncData();
+        BrickState.fsyncDir(state.dataDir);
+        state.writing(() -> {
+            if (image.generation() == state.generation) {
+                redo.checkpointAt(image.index());
+            }
+            return null;
+        });
+    }
+
+    /**
      * Whether the brick is open: false after {@link #close} or a failed {@link #rebuild} or
      * {@link #restoreSnapshot}. Thread-safe.
      */
@@ -403,7 +430,8 @@ public final class Brick implements AutoCloseable {
      * file's size per file written while an image exists, not the brick's size.
      *
      * <p>Durability: the image is not fsynced and is deleted by {@link #open} after a crash; a
-     * caller that needs the state durable at the image's index calls {@link #checkpoint} first.
+     * caller that needs the state durable at the image's index calls
+     * {@link #checkpoint(FrozenImage)} (off the apply thread) before it relies on that.
      * Not thread-safe with apply: the caller serializes (as for {@link #writeSnapshot}).
      *
      * @return the image; the caller must {@link FrozenImage#close()} it

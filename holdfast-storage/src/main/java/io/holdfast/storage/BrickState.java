@@ -59,6 +59,8 @@ final class BrickState {
     WriteOptions writeOptions;
     WriteOptions syncOptions;
     volatile long appliedIndex;
+    /** Raised whenever a snapshot replaces the state (restore, rebuild): an older frozen image is not of it. */
+    volatile long generation;
     /** Data files, and their bytes, copied by {@link #unshare} since the brick was opened. */
     volatile long copiedOnWriteFiles;
 

@@ -2,7 +2,12 @@ package io.holdfast.storage;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.Objects;
 
 /**
@@ -23,10 +28,28 @@ import java.util.Objects;
 public final class FrozenImage implements AutoCloseable {
     private final Path dir;
     private final long index;
+    private final long generation;
 
-    FrozenImage(Path dir, long index) {
+    FrozenImage(Path dir, long index, long generation) {
         this.dir = Objects.requireNonNull(dir, "dir");
         this.index = index;
+        this.generation = generation;
+    }
+
+    /** The brick state's generation at the freeze ({@code BrickState.generation}). */
+    long generation() {
+        return generation;
+    }
+
+    /** Fsyncs every data file of the image (for {@link Brick#checkpoint(FrozenImage)}). */
+    void fsyncData() throws IOException {
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir.resolve("data"))) {
+            for (Path f : files) {
+                try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
+                    ch.force(true);
+                }
+            }
+        }
     }
 
     /** The applied index the image holds the state after. */
@@ -60,6 +83,11 @@ public final class FrozenImage implements AutoCloseable {
     @Override
     public void close() throws IOException {
         BrickState.deleteTree(dir);
+        try {
+            Files.deleteIfExists(dir.getParent()); // frozen/, once it holds no image
+        } catch (DirectoryNotEmptyException e) {
+            // another image is there
+        }
     }
 
     @Override

@@ -237,6 +237,30 @@ final class Redo {
         state.checkpointIndex = applied;
     }
 
+    /**
+     * See {@link Brick#checkpoint(FrozenImage)}: records {@code index} (at most the applied
+     * index) as the checkpoint once the caller made every data-file effect up to it durable, and
+     * drops the redo records up to it; the files written since stay dirty. The caller holds the
+     * write lock of an open brick.
+     */
+    void checkpointAt(long index) throws IOException {
+        if (index <= state.checkpointIndex) {
+            return;
+        }
+        if (index > state.appliedIndex) {
+            throw new IllegalStateException(
+                    "checkpoint at " + index + " is past the applied index " + state.appliedIndex);
+        }
+        try (WriteBatch b = new WriteBatch()) {
+            b.put(Keys.CHECKPOINT, Keys.long8(index));
+            b.deleteRange(Keys.id(Keys.REDO, 0), Keys.id(Keys.REDO, index + 1));
+            state.db.write(state.syncOptions, b);
+        } catch (RocksDBException e) {
+            throw BrickState.rocks("checkpoint", e);
+        }
+        state.checkpointIndex = index;
+    }
+
     /** Forgets the data files written since the checkpoint: the data directory was replaced by a durable one. */
     void forgetDirty() {
         dirty.clear();

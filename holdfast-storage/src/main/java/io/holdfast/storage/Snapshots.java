@@ -141,7 +141,7 @@ final class Snapshots {
             BrickState.deleteTree(tmp);
             throw e;
         }
-        return new FrozenImage(done, index);
+        return new FrozenImage(done, index, state.generation);
     }
 
     /**
@@ -453,6 +453,7 @@ final class Snapshots {
         BrickState.deleteTree(oldData);
         BrickState.deleteTree(tmp);
         redo.forgetDirty();
+        state.generation++;
         state.openDb();
     }
 

@@ -193,6 +193,54 @@ class BrickFreezeTest {
     }
 
     @Test
+    void aCheckpointAtTheImagesIndexOffTheApplyThreadKeepsRedoExact() throws IOException {
+        long seed = TestSeed.derive("BrickFreezeTest.checkpoint");
+        try (TestBrick a = new TestBrick(tmp.resolve("a"));
+                TestBrick ref = new TestBrick(tmp.resolve("ref"))) {
+            RandomOps ops = new RandomOps(seed);
+            populate(a, ops, 100);
+            long before = a.brick.checkpointIndex();
+            try (FrozenImage image = a.brick.freeze()) {
+                for (int i = 0; i < 100; i++) {
+                    ops.observe(a.apply(ops.next()));
+                }
+                a.brick.checkpoint(image);
+                assertThat(a.brick.checkpointIndex()).isEqualTo(image.index()).isGreaterThan(before);
+                a.brick.checkpoint(image); // again: nothing to do
+                assertThat(a.brick.checkpointIndex()).isEqualTo(image.index());
+            }
+            // after a restart the entries past the image's index are redone from their records
+            for (LogEntry e : a.log) {
+                ref.applyEntry(e);
+            }
+            Response.Digest expected = ref.digest();
+            a.reopen();
+            for (long i = a.brick.checkpointIndex() + 1; i <= a.brick.appliedIndex(); i++) {
+                a.brick.apply(i, a.log.get((int) i - 1));
+            }
+            assertThat(a.digest()).isEqualTo(expected);
+            for (long inode = 2; inode < 40; inode++) {
+                Response r = ref.query(new Request.GetAttrByInode(inode));
+                if (r instanceof Response.AttrReply x && x.attr().size() > 0) {
+                    int n = (int) x.attr().size();
+                    assertThat(a.read(inode, 0, n)).as("inode %d", inode).isEqualTo(ref.read(inode, 0, n));
+                }
+            }
+
+            // an image of a state that a restore replaced since is not checkpointed
+            try (FrozenImage stale = a.brick.freeze()) {
+                ByteArrayOutputStream snap = new ByteArrayOutputStream();
+                ref.brick.writeSnapshot(snap);
+                ops.observe(a.apply(ops.next()));
+                a.brick.restoreSnapshot(new ByteArrayInputStream(snap.toByteArray()));
+                long restored = a.brick.checkpointIndex();
+                a.brick.checkpoint(stale);
+                assertThat(a.brick.checkpointIndex()).isEqualTo(restored);
+            }
+        }
+    }
+
+    @Test
     void anImageAtAnIndexThatHasOneIsRefused() throws IOException {
         try (TestBrick a = new TestBrick(tmp.resolve("a"))) {
             a.create("/f");
