@@ -70,10 +70,11 @@ import org.slf4j.LoggerFactory;
  *       state-machine updater thread): {@link Brick#apply} writes one RocksDB batch that
  *       includes the applied index; outcomes such as EEXIST are decided there.
  *   <li><b>Snapshot</b> ({@link #takeSnapshot}, same thread, so no apply runs meanwhile):
- *       checkpoint the brick (fsync data files) and freeze it ({@link #freezeSnapshot}: hard
- *       links, no copy); a background thread then writes the full logical snapshot file from the
- *       frozen image, which Ratis can send to a member too far behind, while entries go on being
- *       applied. Once it is written, Ratis purges the log up to it.
+ *       freeze the brick ({@link #freezeSnapshot}: hard links, no copy); a background thread
+ *       then checkpoints the brick at the image's index (fsync data files) and writes the full
+ *       logical snapshot file from the frozen image, which Ratis can send to a member too far
+ *       behind, while entries go on being applied. Once it is written, Ratis purges the log up
+ *       to it.
  *   <li><b>Identity</b>: before the brick is opened, its {@link BrickIdentity} (cluster, group,
  *       member, generation) must be this member's; a brick copied in from elsewhere is refused.
  *   <li><b>Restart</b>: the brick survives in RocksDB; Ratis replays entries after the latest
@@ -351,23 +352,24 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
         }
     }
 
-    @Override
-    protected void beforeSnapshot(long index) throws IOException {
-        volume.brick().checkpoint();
-        volume.recordCovered(index);
-    }
-
     /**
      * Freezes the brick ({@link Brick#freeze}: a RocksDB checkpoint and hard links of the data
-     * files, after {@link #beforeSnapshot}'s checkpoint) so that the snapshot file is written
-     * from the image on another thread while entries go on being applied.
+     * files) so that the snapshot file is written from the image on another thread while entries
+     * go on being applied. That thread first makes the brick's checkpoint cover the image's index
+     * ({@link Brick#checkpoint(FrozenImage)}: the fsyncs, off the apply thread) and records it
+     * ({@code checkpoint-covers}), and only then writes the file: a snapshot file is never newer
+     * than the brick's checkpoint, so a restart restores none unless the brick is older (moved
+     * away, or a snapshot installed from the leader was not loaded yet).
      */
     @Override
     protected Frozen freezeSnapshot(long index) throws IOException {
-        FrozenImage image = volume.brick().freeze();
+        Brick brick = volume.brick();
+        FrozenImage image = brick.freeze();
         return new Frozen() {
             @Override
             public void write(OutputStream out) throws IOException {
+                brick.checkpoint(image);
+                volume.recordCovered(index);
                 image.writeSnapshot(out);
             }
 
