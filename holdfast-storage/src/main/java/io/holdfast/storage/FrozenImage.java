@@ -11,16 +11,18 @@ import java.nio.file.StandardOpenOption;
 import java.util.Objects;
 
 /**
- * A brick's state frozen at one applied index by {@link Brick#freeze}: a directory
- * {@code frozen/<index>/} in the brick directory holding a RocksDB checkpoint ({@code meta/},
- * hard links of the SST files) and a hard link of every data file ({@code data/}). The brick
+ * A brick's state frozen at one applied index by {@link Brick#freeze}: a RocksDB snapshot of the
+ * metadata (a {@link ReadView}, in memory) and a directory {@code frozen/<index>/data/} in the
+ * brick directory holding a hard link of every data file. The brick
  * goes on applying entries meanwhile; a data file is copied before its first write while an image
  * shares it, so the image's bytes never change (see {@link Brick#freeze}).
  *
  * <p>The image is what a snapshot is written from without the brick's lock:
  * {@link #writeSnapshot} gives exactly the stream {@link Brick#writeSnapshot} gave at
- * {@link #index()}. {@link #close()} deletes the directory; a crash leaves it behind, and
- * {@link Brick#open} deletes it, so an image is never used after a restart.
+ * {@link #index()}. {@link #close()} releases the RocksDB snapshot and deletes the directory; a
+ * crash leaves the directory behind, and {@link Brick#open} deletes it, so an image is never used
+ * after a restart. Closing or restoring the brick releases the RocksDB snapshot: writing the
+ * stream then fails ({@code ENOENT}).
  *
  * <p>Thread safety: {@link #writeSnapshot} may run on any thread, concurrently with the brick's
  * applies; one writer at a time per image, and not concurrently with {@link #close()}.
@@ -29,11 +31,13 @@ public final class FrozenImage implements AutoCloseable {
     private final Path dir;
     private final long index;
     private final long generation;
+    private final ReadView view;
 
-    FrozenImage(Path dir, long index, long generation) {
+    FrozenImage(Path dir, long index, long generation, ReadView view) {
         this.dir = Objects.requireNonNull(dir, "dir");
         this.index = index;
         this.generation = generation;
+        this.view = Objects.requireNonNull(view, "view");
     }
 
     /** The brick state's generation at the freeze ({@code BrickState.generation}). */
@@ -71,17 +75,18 @@ public final class FrozenImage implements AutoCloseable {
      */
     public void writeSnapshot(OutputStream out) throws IOException {
         Objects.requireNonNull(out, "out");
-        Snapshots.writeFrozen(dir, out);
+        Snapshots.writeFrozen(dir, view, out);
     }
 
     /**
-     * Deletes the image; the brick's data files it shared are no longer copied on their next
-     * write. Idempotent.
+     * Releases the image's RocksDB snapshot and deletes its directory; the brick's data files it
+     * shared are no longer copied on their next write. Idempotent.
      *
      * @throws IOException if the directory cannot be deleted
      */
     @Override
     public void close() throws IOException {
+        view.close();
         BrickState.deleteTree(dir);
         try {
             Files.deleteIfExists(dir.getParent()); // frozen/, once it holds no image

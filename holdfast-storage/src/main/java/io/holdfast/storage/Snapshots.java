@@ -34,8 +34,8 @@ import java.util.function.LongFunction;
 import java.util.zip.CRC32C;
 import java.util.zip.CheckedInputStream;
 import java.util.zip.CheckedOutputStream;
-import org.rocksdb.Checkpoint;
 import org.rocksdb.Options;
+import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.RocksIterator;
@@ -102,34 +102,30 @@ final class Snapshots {
 
     /** See {@link Brick#writeSnapshot}; the caller holds the read lock of an open brick. */
     void write(OutputStream out) throws IOException {
-        writeStream(state.db, state.appliedIndex, state::dataPath, out);
+        try (ReadOptions options = new ReadOptions()) {
+            writeStream(state.db, options, state.appliedIndex, state::dataPath, out);
+        }
     }
 
     /**
      * See {@link Brick#freeze}; the caller holds the read lock of an open brick, so no entry is
-     * applied and no block repaired meanwhile. Builds {@code frozen/<index>.tmp/} (a RocksDB
-     * checkpoint in {@code meta/}: hard links of the SST files, after a memtable flush; a hard
-     * link of every data file in {@code data/}) and renames it to {@code frozen/<index>/}. Not
-     * fsynced: an image lives only until its stream is written, and {@link Brick#open} deletes
-     * every image (finished or not) that a crash left.
+     * applied and no block repaired meanwhile. Pins the metadata as a RocksDB snapshot in
+     * {@code views} (in memory: no flush, no fsync) and builds {@code frozen/<index>.tmp/data/}
+     * (a hard link of every data file), renamed to {@code frozen/<index>/}. Not fsynced: an image
+     * lives only until its stream is written, and {@link Brick#open} deletes every image
+     * (finished or not) that a crash left.
      */
-    FrozenImage freeze() throws IOException {
+    FrozenImage freeze(ReadViews views) throws IOException {
         long index = state.appliedIndex;
         Path root = state.dir.resolve(FROZEN);
         Path tmp = root.resolve(index + ".tmp");
         Path done = root.resolve(Long.toString(index));
         BrickState.deleteTree(tmp);
-        Files.createDirectories(root);
         if (Files.exists(done)) {
             throw new HoldfastException(Errno.EEXIST, "a frozen image at index " + index + " exists: " + done);
         }
+        ReadView view = null;
         try {
-            Files.createDirectories(tmp);
-            try (Checkpoint cp = Checkpoint.create(state.db)) {
-                cp.createCheckpoint(tmp.resolve("meta").toString());
-            } catch (RocksDBException e) {
-                throw BrickState.rocks("make a checkpoint", e);
-            }
             Path data = Files.createDirectories(tmp.resolve("data"));
             try (DirectoryStream<Path> files = Files.newDirectoryStream(state.dataDir)) {
                 for (Path f : files) {
@@ -137,32 +133,35 @@ final class Snapshots {
                 }
             }
             Files.move(tmp, done, StandardCopyOption.ATOMIC_MOVE);
+            views.pin(index);
+            view = views.open(index);
         } catch (IOException | RuntimeException e) {
             BrickState.deleteTree(tmp);
+            BrickState.deleteTree(done);
             throw e;
         }
-        return new FrozenImage(done, index, state.generation);
+        return new FrozenImage(done, index, state.generation, view);
     }
 
     /**
      * Writes the snapshot stream of a frozen image ({@link FrozenImage#writeSnapshot}): the same
-     * bytes {@link #write} gave at the image's index. Needs no lock of the brick.
+     * bytes {@link #write} gave at the image's index. Needs no lock of the brick: the metadata is
+     * read through the image's view (which holds the database open meanwhile), the data files
+     * from the image's links.
      */
-    static void writeFrozen(Path image, OutputStream out) throws IOException {
+    static void writeFrozen(Path image, ReadView view, OutputStream out) throws IOException {
         Path data = image.resolve("data");
-        try (Options o = new Options();
-                RocksDB db = RocksDB.openReadOnly(o, image.resolve("meta").toString())) {
-            byte[] applied = db.get(Keys.APPLIED);
-            if (applied == null || applied.length != 8) {
-                throw new IOException("frozen image " + image + " lacks its applied index");
-            }
-            writeStream(db, Keys.long8(applied), id -> data.resolve(String.format("%016x", id)), out);
-        } catch (RocksDBException e) {
-            throw BrickState.rocks("read frozen image " + image, e);
+        if (!Files.isDirectory(data)) {
+            throw new IOException("frozen image " + image + " is gone");
         }
+        view.read((db, options) -> {
+            writeStream(db, options, view.index(), id -> data.resolve(String.format("%016x", id)), out);
+            return null;
+        });
     }
 
-    private static void writeStream(RocksDB db, long appliedIndex, LongFunction<Path> dataPath, OutputStream out)
+    private static void writeStream(
+            RocksDB db, ReadOptions options, long appliedIndex, LongFunction<Path> dataPath, OutputStream out)
             throws IOException {
         OutputStream shield = new FilterOutputStream(out) {
             @Override
@@ -181,7 +180,7 @@ final class Snapshots {
         d.writeInt(SNAPSHOT_VERSION);
         d.writeLong(appliedIndex);
         List<Long> files = new ArrayList<>();
-        try (RocksIterator it = db.newIterator()) {
+        try (RocksIterator it = db.newIterator(options)) {
             for (it.seekToFirst(); it.isValid(); it.next()) {
                 byte[] k = it.key();
                 if (k[0] == Keys.REDO || Arrays.equals(k, Keys.APPLIED) || Arrays.equals(k, Keys.CHECKPOINT)) {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.holdfast.common.Errno;
 import io.holdfast.common.HoldfastException;
+import io.holdfast.protocol.FileType;
 import io.holdfast.protocol.LogEntry;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
@@ -221,7 +222,9 @@ class BrickFreezeTest {
             assertThat(a.digest()).isEqualTo(expected);
             for (long inode = 2; inode < 40; inode++) {
                 Response r = ref.query(new Request.GetAttrByInode(inode));
-                if (r instanceof Response.AttrReply x && x.attr().size() > 0) {
+                if (r instanceof Response.AttrReply x
+                        && x.attr().type() == FileType.FILE
+                        && x.attr().size() > 0) {
                     int n = (int) x.attr().size();
                     assertThat(a.read(inode, 0, n)).as("inode %d", inode).isEqualTo(ref.read(inode, 0, n));
                 }
