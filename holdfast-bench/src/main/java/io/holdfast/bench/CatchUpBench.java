@@ -465,6 +465,7 @@ public final class CatchUpBench {
                             snapshotIndex,
                             snapshotBytes,
                             snapshotSeconds,
+                            snapshotPauseMillis(),
                             normal,
                             snapshotting,
                             during,
@@ -586,6 +587,15 @@ public final class CatchUpBench {
             pool.shutdownNow();
         }
         return (System.nanoTime() - started) / 1e9;
+    }
+
+    /** The longest apply-thread pause of the members' latest snapshots, in ms; NaN if none is known. */
+    private double snapshotPauseMillis() throws IOException {
+        long longest = -1;
+        for (int i : memberIndexes()) {
+            longest = Math.max(longest, node(i).snapshotPauseNanos(group).orElse(-1L));
+        }
+        return longest < 0 ? Double.NaN : longest / 1e6;
     }
 
     private int leader() throws IOException, InterruptedException {

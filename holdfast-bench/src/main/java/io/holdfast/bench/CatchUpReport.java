@@ -117,6 +117,8 @@ public record CatchUpReport(Setup setup, List<Round> rounds) {
      * @param snapshotBytes size of that snapshot's file
      * @param snapshotSeconds time the members took to write the snapshot taken before the round
      * @param normal the foreground before the replacement
+     * @param snapshotPauseMillis the longest time a member's apply thread was held by that
+     *     snapshot (checkpoint and freeze; the file is written in the background), NaN if unknown
      * @param snapshotting the foreground while the members wrote that snapshot
      * @param during the foreground while {@code replaceReplica} ran
      * @param catchUpSeconds from the {@code replaceReplica} call until the new member had applied
@@ -143,6 +145,7 @@ public record CatchUpReport(Setup setup, List<Round> rounds) {
             long snapshotIndex,
             long snapshotBytes,
             double snapshotSeconds,
+            double snapshotPauseMillis,
             Phase normal,
             Phase snapshotting,
             Phase during,
@@ -240,6 +243,10 @@ public record CatchUpReport(Setup setup, List<Round> rounds) {
                     Units.size(r.snapshotBytes()),
                     r.snapshotIndex(),
                     r.snapshotSeconds());
+            line(
+                    o,
+                    "  snapshot pause     %.1f ms (the longest a member's applies waited: checkpoint and freeze)",
+                    r.snapshotPauseMillis());
             if (r.error() != null) {
                 line(o, "  FAILED             %s", r.error());
             }

@@ -45,6 +45,7 @@ class CatchUpReportTest {
                 1093,
                 1L << 30,
                 9.5,
+                12.5,
                 normal,
                 snap,
                 during,

@@ -12,6 +12,7 @@ import io.holdfast.server.volume.BrickIdentity;
 import io.holdfast.server.volume.VolumeStateMachine;
 import io.holdfast.transport.ClusterIds;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -514,18 +515,59 @@ public final class HoldfastNode implements AutoCloseable {
      *     took longer than {@code timeout}
      */
     public long takeSnapshot(UUID groupId, Duration timeout) throws IOException {
-        RaftClientReply reply = server.snapshotManagement(SnapshotManagementRequest.newCreate(
-                ClientId.randomId(),
-                server.getId(),
-                RaftGroupId.valueOf(groupId),
-                callIds.incrementAndGet(),
-                timeout.toMillis(),
-                1));
-        if (!reply.isSuccess()) {
-            throw new IOException(
-                    config.address() + " took no snapshot of group " + groupId + ": " + reply.getException());
+        long deadline = System.nanoTime() + timeout.toNanos();
+        RaftServer.Division division = server.getDivision(RaftGroupId.valueOf(groupId));
+        StateMachine sm = division.getStateMachine();
+        long wanted = division.getInfo().getLastAppliedIndex();
+        // a volume's snapshot is written in the background: the first request freezes the state
+        // (and answers -1), the one after the file is written reports it to Ratis, which purges;
+        // one that was being written already when this was called may be older than wanted
+        for (int attempt = 0; ; attempt++) {
+            long left = Math.max(1, (deadline - System.nanoTime()) / 1_000_000);
+            RaftClientReply reply = server.snapshotManagement(SnapshotManagementRequest.newCreate(
+                    ClientId.randomId(),
+                    server.getId(),
+                    RaftGroupId.valueOf(groupId),
+                    callIds.incrementAndGet(),
+                    left,
+                    1));
+            if (!reply.isSuccess()) {
+                throw new IOException(
+                        config.address() + " took no snapshot of group " + groupId + ": " + reply.getException());
+            }
+            if (reply.getLogIndex() >= wanted || !(sm instanceof LifecycleStateMachine l) || attempt >= 4) {
+                return reply.getLogIndex();
+            }
+            if (reply.getLogIndex() >= 0) {
+                continue; // an older one finished: ask for one at the current index
+            }
+            try {
+                if (!l.awaitBackgroundSnapshot(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())))) {
+                    throw new IOException(config.address() + " did not finish writing the snapshot of group " + groupId
+                            + " within " + timeout);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new InterruptedIOException("interrupted waiting for a snapshot of group " + groupId);
+            }
         }
-        return reply.getLogIndex();
+    }
+
+    /**
+     * How long the latest snapshot of this node's member of {@code groupId} that was written in
+     * the background held the member's apply thread (checkpoint and freeze), in nanoseconds.
+     *
+     * @return empty if this node does not serve that group or its member took no such snapshot yet
+     */
+    public Optional<Long> snapshotPauseNanos(UUID groupId) {
+        try {
+            return server.getDivision(RaftGroupId.valueOf(groupId)).getStateMachine() instanceof LifecycleStateMachine l
+                            && l.lastSnapshotPauseNanos() >= 0
+                    ? Optional.of(l.lastSnapshotPauseNanos())
+                    : Optional.empty();
+        } catch (IOException e) {
+            return Optional.empty();
+        }
     }
 
     /**

@@ -7,7 +7,9 @@ import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.Comparator;
 import java.util.List;
@@ -39,6 +41,9 @@ final class BrickState {
     /** On-disk format version of a brick, stored under the FORMAT meta key. */
     static final long FORMAT_VERSION = 1;
 
+    /** Where {@link #unshare} copies a data file before renaming it over the shared one. */
+    static final String COW_TMP = "cow.tmp";
+
     final Path dir;
     final Path metaDir;
     final Path dataDir;
@@ -54,6 +59,12 @@ final class BrickState {
     WriteOptions writeOptions;
     WriteOptions syncOptions;
     volatile long appliedIndex;
+    /** Raised whenever a snapshot replaces the state (restore, rebuild): an older frozen image is not of it. */
+    volatile long generation;
+    /** Data files, and their bytes, copied by {@link #unshare} since the brick was opened. */
+    volatile long copiedOnWriteFiles;
+
+    volatile long copiedOnWriteBytes;
     volatile long checkpointIndex;
     private volatile boolean closed;
     /** Releases the pinned views; run before the database closes, under {@link #dbLifetime}'s write lock. */
@@ -82,6 +93,59 @@ final class BrickState {
     /** The data file of inode {@code id}: {@code data/} and the inode as 16 lower-case hex digits. */
     Path dataPath(long id) {
         return dataDir.resolve(String.format("%016x", id));
+    }
+
+    /**
+     * Opens inode {@code id}'s data file for writing: the one entry point for every writer of a
+     * data file (apply, redo, block repair), so that a frozen snapshot image that shares the file
+     * by a hard link never sees it change ({@link #unshare}).
+     *
+     * @param create whether a missing file is created
+     */
+    FileChannel openForWrite(long id, boolean create) throws IOException {
+        Path p = dataPath(id);
+        unshare(p);
+        return create
+                ? FileChannel.open(p, StandardOpenOption.CREATE, StandardOpenOption.WRITE)
+                : FileChannel.open(p, StandardOpenOption.WRITE);
+    }
+
+    /**
+     * Breaks the hard link between data file {@code p} and a frozen snapshot image
+     * ({@link Snapshots#freeze}) before the file is written in place: if the file has more than
+     * one link, it is copied to {@code cow.tmp} in the brick directory ({@link Files#copy}, which
+     * on Linux uses {@code copy_file_range(2)}: a reflink on file systems that share extents,
+     * a full copy elsewhere, e.g. ext4), fsynced and renamed over {@code p}. The image keeps the
+     * old inode, the brick writes the new one. A missing file is left missing. Costs one
+     * {@code stat} per call, and a copy of the whole file on the first write to a file after a
+     * freeze while the image exists; the copy's bytes are counted in {@link #copiedOnWriteBytes}.
+     *
+     * <p>Crash safety: the copy is durable before the rename, and both names hold the same bytes,
+     * so whichever the directory keeps after a crash, redo from the checkpoint rebuilds the file.
+     */
+    void unshare(Path p) throws IOException {
+        int links;
+        try {
+            links = (Integer) Files.getAttribute(p, "unix:nlink");
+        } catch (NoSuchFileException e) {
+            return;
+        } catch (UnsupportedOperationException e) {
+            return; // no link counts: no hard-linked images on this file system either (see Snapshots.freeze)
+        }
+        if (links <= 1) {
+            return;
+        }
+        Path tmp = dir.resolve(COW_TMP);
+        Files.deleteIfExists(tmp);
+        Files.copy(p, tmp);
+        long size;
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+            ch.force(true);
+            size = ch.size();
+        }
+        Files.move(tmp, p, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        copiedOnWriteFiles++;
+        copiedOnWriteBytes += size;
     }
 
     /** Whether the database is open: false after close, a failed open, or a failed swap. */

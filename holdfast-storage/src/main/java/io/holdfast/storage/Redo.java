@@ -145,7 +145,7 @@ final class Redo {
                 case OP_PWRITE_ENTRY -> pwrite(op.inode, op.arg, entryData);
                 case OP_PWRITE -> pwrite(op.inode, op.arg, op.bytes);
                 case OP_SETLEN -> {
-                    try (FileChannel ch = FileChannel.open(p, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+                    try (FileChannel ch = state.openForWrite(op.inode, true)) {
                         long size = ch.size();
                         if (size > op.arg) {
                             ch.truncate(op.arg);
@@ -160,6 +160,7 @@ final class Redo {
                     dirty.remove(op.inode);
                 }
                 case OP_ZERO -> {
+                    state.unshare(p);
                     HolePunch.zero(p, op.arg, op.length);
                     dirty.add(op.inode);
                 }
@@ -169,8 +170,7 @@ final class Redo {
     }
 
     private void pwrite(long id, long pos, byte[] bytes) throws IOException {
-        try (FileChannel ch =
-                FileChannel.open(state.dataPath(id), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+        try (FileChannel ch = state.openForWrite(id, true)) {
             ByteBuffer buf = ByteBuffer.wrap(bytes);
             while (buf.hasRemaining()) {
                 ch.write(buf, pos + buf.position());
@@ -235,6 +235,30 @@ final class Redo {
         }
         dirty.clear();
         state.checkpointIndex = applied;
+    }
+
+    /**
+     * See {@link Brick#checkpoint(FrozenImage)}: records {@code index} (at most the applied
+     * index) as the checkpoint once the caller made every data-file effect up to it durable, and
+     * drops the redo records up to it; the files written since stay dirty. The caller holds the
+     * write lock of an open brick.
+     */
+    void checkpointAt(long index) throws IOException {
+        if (index <= state.checkpointIndex) {
+            return;
+        }
+        if (index > state.appliedIndex) {
+            throw new IllegalStateException(
+                    "checkpoint at " + index + " is past the applied index " + state.appliedIndex);
+        }
+        try (WriteBatch b = new WriteBatch()) {
+            b.put(Keys.CHECKPOINT, Keys.long8(index));
+            b.deleteRange(Keys.id(Keys.REDO, 0), Keys.id(Keys.REDO, index + 1));
+            state.db.write(state.syncOptions, b);
+        } catch (RocksDBException e) {
+            throw BrickState.rocks("checkpoint", e);
+        }
+        state.checkpointIndex = index;
     }
 
     /** Forgets the data files written since the checkpoint: the data directory was replaced by a durable one. */

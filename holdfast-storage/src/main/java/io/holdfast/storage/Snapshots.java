@@ -19,6 +19,7 @@ import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -29,10 +30,12 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.function.LongFunction;
 import java.util.zip.CRC32C;
 import java.util.zip.CheckedInputStream;
 import java.util.zip.CheckedOutputStream;
 import org.rocksdb.Options;
+import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.RocksIterator;
@@ -80,6 +83,8 @@ final class Snapshots {
     private static final int SNAP_KV = 1;
     private static final int SNAP_FILE = 2;
     private static final long RESTORE_BATCH_BYTES = 4L << 20;
+    /** The directory of a brick that holds its frozen images ({@link #freeze}). */
+    static final String FROZEN = "frozen";
 
     /** Applies a replayed entry, as {@link Brick#apply} does. */
     @FunctionalInterface
@@ -97,6 +102,67 @@ final class Snapshots {
 
     /** See {@link Brick#writeSnapshot}; the caller holds the read lock of an open brick. */
     void write(OutputStream out) throws IOException {
+        try (ReadOptions options = new ReadOptions()) {
+            writeStream(state.db, options, state.appliedIndex, state::dataPath, out);
+        }
+    }
+
+    /**
+     * See {@link Brick#freeze}; the caller holds the read lock of an open brick, so no entry is
+     * applied and no block repaired meanwhile. Pins the metadata as a RocksDB snapshot in
+     * {@code views} (in memory: no flush, no fsync) and builds {@code frozen/<index>.tmp/data/}
+     * (a hard link of every data file), renamed to {@code frozen/<index>/}. Not fsynced: an image
+     * lives only until its stream is written, and {@link Brick#open} deletes every image
+     * (finished or not) that a crash left.
+     */
+    FrozenImage freeze(ReadViews views) throws IOException {
+        long index = state.appliedIndex;
+        Path root = state.dir.resolve(FROZEN);
+        Path tmp = root.resolve(index + ".tmp");
+        Path done = root.resolve(Long.toString(index));
+        BrickState.deleteTree(tmp);
+        if (Files.exists(done)) {
+            throw new HoldfastException(Errno.EEXIST, "a frozen image at index " + index + " exists: " + done);
+        }
+        ReadView view = null;
+        try {
+            Path data = Files.createDirectories(tmp.resolve("data"));
+            try (DirectoryStream<Path> files = Files.newDirectoryStream(state.dataDir)) {
+                for (Path f : files) {
+                    Files.createLink(data.resolve(f.getFileName()), f);
+                }
+            }
+            Files.move(tmp, done, StandardCopyOption.ATOMIC_MOVE);
+            views.pin(index);
+            view = views.open(index);
+        } catch (IOException | RuntimeException e) {
+            BrickState.deleteTree(tmp);
+            BrickState.deleteTree(done);
+            throw e;
+        }
+        return new FrozenImage(done, index, state.generation, view);
+    }
+
+    /**
+     * Writes the snapshot stream of a frozen image ({@link FrozenImage#writeSnapshot}): the same
+     * bytes {@link #write} gave at the image's index. Needs no lock of the brick: the metadata is
+     * read through the image's view (which holds the database open meanwhile), the data files
+     * from the image's links.
+     */
+    static void writeFrozen(Path image, ReadView view, OutputStream out) throws IOException {
+        Path data = image.resolve("data");
+        if (!Files.isDirectory(data)) {
+            throw new IOException("frozen image " + image + " is gone");
+        }
+        view.read((db, options) -> {
+            writeStream(db, options, view.index(), id -> data.resolve(String.format("%016x", id)), out);
+            return null;
+        });
+    }
+
+    private static void writeStream(
+            RocksDB db, ReadOptions options, long appliedIndex, LongFunction<Path> dataPath, OutputStream out)
+            throws IOException {
         OutputStream shield = new FilterOutputStream(out) {
             @Override
             public void write(byte[] b, int off, int len) throws IOException {
@@ -112,9 +178,9 @@ final class Snapshots {
         DataOutputStream d = new DataOutputStream(new BufferedOutputStream(cos, 1 << 16));
         d.write(SNAPSHOT_MAGIC);
         d.writeInt(SNAPSHOT_VERSION);
-        d.writeLong(state.appliedIndex);
+        d.writeLong(appliedIndex);
         List<Long> files = new ArrayList<>();
-        try (RocksIterator it = state.db.newIterator()) {
+        try (RocksIterator it = db.newIterator(options)) {
             for (it.seekToFirst(); it.isValid(); it.next()) {
                 byte[] k = it.key();
                 if (k[0] == Keys.REDO || Arrays.equals(k, Keys.APPLIED) || Arrays.equals(k, Keys.CHECKPOINT)) {
@@ -133,7 +199,7 @@ final class Snapshots {
         }
         byte[] buf = new byte[1 << 16];
         for (long id : files) {
-            Path p = state.dataPath(id);
+            Path p = dataPath.apply(id);
             if (!Files.exists(p)) {
                 continue;
             }
@@ -386,6 +452,7 @@ final class Snapshots {
         BrickState.deleteTree(oldData);
         BrickState.deleteTree(tmp);
         redo.forgetDirty();
+        state.generation++;
         state.openDb();
     }
 
@@ -414,5 +481,10 @@ final class Snapshots {
         BrickState.deleteTree(oldData);
         BrickState.deleteTree(state.dir.resolve("restore.tmp"));
         BrickState.deleteTree(state.dir.resolve("rebuild.tmp"));
+        // a frozen image lives only until its stream is written, and a copy-on-write until its
+        // rename: after a crash neither is used, and the image's links would make every data
+        // file it shares be copied on its next write
+        BrickState.deleteTree(state.dir.resolve(FROZEN));
+        Files.deleteIfExists(state.dir.resolve(BrickState.COW_TMP));
     }
 }

@@ -23,6 +23,7 @@ import io.holdfast.server.admin.NodeMetrics;
 import io.holdfast.server.scrub.Scrubber;
 import io.holdfast.storage.Brick;
 import io.holdfast.storage.ChangeFeedRetention;
+import io.holdfast.storage.FrozenImage;
 import io.holdfast.transport.TransportSecurity;
 import java.io.BufferedInputStream;
 import java.io.File;
@@ -70,8 +71,11 @@ import org.slf4j.LoggerFactory;
  *       state-machine updater thread): {@link Brick#apply} writes one RocksDB batch that
  *       includes the applied index; outcomes such as EEXIST are decided there.
  *   <li><b>Snapshot</b> ({@link #takeSnapshot}, same thread, so no apply runs meanwhile):
- *       checkpoint the brick (fsync data files), then write a full logical snapshot file that
- *       Ratis can send to a member too far behind. Ratis purges the log up to it.
+ *       freeze the brick ({@link #freezeSnapshot}: hard links, no copy); a background thread
+ *       then checkpoints the brick at the image's index (fsync data files) and writes the full
+ *       logical snapshot file from the frozen image, which Ratis can send to a member too far
+ *       behind, while entries go on being applied. Once it is written, Ratis purges the log up
+ *       to it.
  *   <li><b>Identity</b>: before the brick is opened, its {@link BrickIdentity} (cluster, group,
  *       member, generation) must be this member's; a brick copied in from elsewhere is refused.
  *   <li><b>Restart</b>: the brick survives in RocksDB; Ratis replays entries after the latest
@@ -349,10 +353,32 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
         }
     }
 
+    /**
+     * Freezes the brick ({@link Brick#freeze}: a RocksDB checkpoint and hard links of the data
+     * files) so that the snapshot file is written from the image on another thread while entries
+     * go on being applied. That thread first makes the brick's checkpoint cover the image's index
+     * ({@link Brick#checkpoint(FrozenImage)}: the fsyncs, off the apply thread) and records it
+     * ({@code checkpoint-covers}), and only then writes the file: a snapshot file is never newer
+     * than the brick's checkpoint, so a restart restores none unless the brick is older (moved
+     * away, or a snapshot installed from the leader was not loaded yet).
+     */
     @Override
-    protected void beforeSnapshot(long index) throws IOException {
-        volume.brick().checkpoint();
-        volume.recordCovered(index);
+    protected Frozen freezeSnapshot(long index) throws IOException {
+        Brick brick = volume.brick();
+        FrozenImage image = brick.freeze();
+        return new Frozen() {
+            @Override
+            public void write(OutputStream out) throws IOException {
+                brick.checkpoint(image);
+                volume.recordCovered(index);
+                image.writeSnapshot(out);
+            }
+
+            @Override
+            public void close() throws IOException {
+                image.close();
+            }
+        };
     }
 
     @Override
@@ -573,6 +599,7 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
     @Override
     public void close() throws IOException {
         try {
+            cancelBackgroundSnapshot();
             leases.close();
             volume.close();
             super.close();
