@@ -52,11 +52,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Hostile path input through the provider, over a real brick: names over NAME_MAX, paths over
- * PATH_MAX, NUL and malformed UTF-16, empty and very many components, and {@code ..} that
- * would climb above the volume's root. Each refusal must be a clear exception that changes
- * nothing: the volume's tree and digest are the same before and after, and what the client can
- * check itself never reaches the volume.
+ * Hostile path input through the provider, over a real brick: names over NAME_MAX, paths over the
+ * volume's 32 KiB (and link targets over PATH_MAX), NUL and malformed UTF-16, empty and very many
+ * components, and {@code ..} that would climb above the volume's root. Each refusal must be a
+ * clear exception that changes nothing: the volume's tree and digest are the same before and
+ * after, and what the client can check itself never reaches the volume.
  */
 class HostilePathTest {
     @TempDir
@@ -350,7 +350,7 @@ class HostilePathTest {
         }
     }
 
-    // ---- PATH_MAX ----------------------------------------------------------------------------
+    // ---- VOLUME_PATH_MAX (a volume path may be deeper than one system call's PATH_MAX) ---------
 
     /** A directory chain under /a whose path is {@code length} bytes, each name under 255. */
     private static String pathOf(int length) {
@@ -364,30 +364,30 @@ class HostilePathTest {
     }
 
     @Test
-    void pathOverPathMaxIsTooLongForEveryOperationAndNeverSent() throws IOException {
-        String exact = pathOf(Limits.PATH_MAX);
+    void pathOverVolumePathMaxIsTooLongForEveryOperationAndNeverSent() throws IOException {
+        String exact = pathOf(Limits.VOLUME_PATH_MAX);
         Files.createDirectories(p(exact).getParent());
         Files.writeString(p(exact), "deep");
         assertThat(Files.readString(p(exact))).isEqualTo("deep");
         for (String path : List.of(
                 exact + "x",
                 exact + "/x",
-                pathOf(Limits.PATH_MAX + 1),
-                "/" + "é".repeat(100) + pathOf(Limits.PATH_MAX - 200))) {
-            assertThat(utf8(path)).isGreaterThan(Limits.PATH_MAX);
+                pathOf(Limits.VOLUME_PATH_MAX + 1),
+                "/" + "é".repeat(100) + pathOf(Limits.VOLUME_PATH_MAX - 200))) {
+            assertThat(utf8(path)).isGreaterThan(Limits.VOLUME_PATH_MAX);
             everyOperationRefused(
                     path, op -> op.others() ? Sent.NO_MUTATION : Sent.NOTHING, HostilePathTest::assertNameTooLong);
         }
     }
 
     @Test
-    void pathMaxCountsThePathAsWrittenNotAsNormalized() {
-        // As Linux: the limit applies before . and .. are resolved.
+    void volumePathMaxCountsThePathAsWrittenNotAsNormalized() {
+        // As Linux counts PATH_MAX: the limit applies before . and .. are resolved.
         for (String path : List.of(
-                "/a/b/" + "./".repeat(2100) + "f.txt",
-                "/a/b/" + "../b/".repeat(1000) + "f.txt",
-                "../".repeat(1400) + "top.txt")) {
-            assertThat(utf8(path)).isGreaterThan(Limits.PATH_MAX);
+                "/a/b/" + "./".repeat(16_400) + "f.txt",
+                "/a/b/" + "../b/".repeat(6600) + "f.txt",
+                "../".repeat(11_000) + "top.txt")) {
+            assertThat(utf8(path)).isGreaterThan(Limits.VOLUME_PATH_MAX);
             everyOperationRefused(
                     path, op -> op.others() ? Sent.NO_MUTATION : Sent.NOTHING, HostilePathTest::assertNameTooLong);
         }
@@ -396,7 +396,7 @@ class HostilePathTest {
     @Test
     void veryManyComponentsAreRefusedBeforeSending() {
         for (String path :
-                List.of("/a".repeat(2049), "/" + "x/".repeat(100_000), "/" + "../".repeat(100_000) + "top.txt")) {
+                List.of("/a".repeat(16_385), "/" + "x/".repeat(100_000), "/" + "../".repeat(100_000) + "top.txt")) {
             everyOperationRefused(
                     path, op -> op.others() ? Sent.NO_MUTATION : Sent.NOTHING, HostilePathTest::assertNameTooLong);
         }
