@@ -2,7 +2,10 @@ package io.holdfast.cli;
 
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.client.nio.HoldfastFiles;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.common.Units;
+import io.holdfast.nbd.ClusterAccess;
+import io.holdfast.nbd.ExportAccess;
 import io.holdfast.nbd.NbdServer;
 import io.holdfast.nbd.VolumeExports;
 import io.holdfast.protocol.Limits;
@@ -122,6 +125,13 @@ final class NbdCommands {
                 "otherwise. Without TLS required the gateway listens on loopback only, unless --plaintext-network",
                 "says that the network is trusted.",
                 "",
+                "Per-client permissions: a client that presents a certificate gets what the volume's export ACL",
+                "('holdfast volume acl VOLUME add IDENTITY NETWORK ro|rw') grants its certificate's name and address:",
+                "no rule refuses the export, ro serves it read-only (writes get EPERM), rw read-write. The gateway",
+                "reads the rules with its own cluster certificate (--tls), which must be the admin's (clients may not",
+                "read ACLs); otherwise every client with a certificate is refused. Plaintext clients (--nbd-tls off,",
+                "or on without upgrading) have no identity and get the gateway's own access, as without ACLs.",
+                "",
                 "Examples:",
                 "  holdfast nbd serve",
                 "  holdfast nbd serve --export vms/disks/web.img --read-only",
@@ -209,20 +219,50 @@ final class NbdCommands {
             ClientLogging.quietClient();
             ClientProcess.prepare();
             Map<String, Object> env = cluster.env();
-            VolumeExports provider;
-            try {
-                provider = new VolumeExports(cluster.address(), env, exports, readOnly);
-            } catch (IllegalArgumentException e) {
-                throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+            for (String e : exports) {
+                try {
+                    VolumeExports.parse(e);
+                } catch (IllegalArgumentException x) {
+                    throw new CommandLine.ParameterException(spec.commandLine(), x.getMessage());
+                }
             }
-            // reach the cluster now, so a wrong address or certificate shows before clients come
-            try (HoldfastClient c = cluster.connect()) {
-                c.map();
+            // reach the cluster now, so a wrong address or certificate shows before clients come; with TLS
+            // the connection stays open: it reads the export ACLs for the clients' identities
+            HoldfastClient aclClient = null;
+            try {
+                aclClient = mode == NbdServer.TlsMode.OFF ? cluster.connect() : connectLongLived(env);
+                aclClient.map();
             } catch (Exception e) {
-                provider.close();
+                if (aclClient != null) {
+                    aclClient.close();
+                }
                 System.err.println("holdfast nbd serve: cannot reach the cluster at " + cluster.address() + ": "
                         + Errors.describe(e));
                 return 1;
+            }
+            ExportAccess access = ExportAccess.GATEWAY;
+            if (mode == NbdServer.TlsMode.OFF) {
+                aclClient.close();
+                aclClient = null;
+            } else {
+                ClusterAccess acl = ClusterAccess.of(aclClient);
+                if (!acl.canReadAcls()) {
+                    System.err.println("holdfast nbd serve: warning: this gateway connects to the cluster as "
+                            + aclClient.welcome().peer() + ", which may not read export ACLs; every NBD client"
+                            + " that presents a certificate will be refused (give the gateway the admin"
+                            + " certificate with --tls DIR)");
+                }
+                access = acl;
+            }
+            HoldfastClient aclConnection = aclClient;
+            VolumeExports provider;
+            try {
+                provider = new VolumeExports(cluster.address(), env, exports, readOnly, access);
+            } catch (IllegalArgumentException e) {
+                if (aclConnection != null) {
+                    aclConnection.close();
+                }
+                throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
             }
             NbdServer server;
             NbdServer unix = null;
@@ -234,6 +274,7 @@ final class NbdCommands {
                         provider);
             } catch (IOException e) {
                 provider.close();
+                closeAcl(aclConnection);
                 System.err.println("holdfast nbd serve: " + e.getMessage());
                 return 1;
             }
@@ -247,6 +288,7 @@ final class NbdCommands {
                 } catch (IOException e) {
                     server.close();
                     provider.close();
+                    closeAcl(aclConnection);
                     System.err.println("holdfast nbd serve: " + e.getMessage()
                             + (Files.exists(unixSocket) ? " (remove the old socket file if no gateway uses it)" : ""));
                     return 1;
@@ -286,9 +328,23 @@ final class NbdCommands {
                         unixServer.close();
                     }
                     provider.close(); // waits for the writes in flight
+                    closeAcl(aclConnection);
                 }
             });
             return 0;
+        }
+
+        private static void closeAcl(HoldfastClient c) {
+            if (c != null) {
+                c.close();
+            }
+        }
+
+        /** A connection to the cluster for the gateway's lifetime (not a short-lived command's). */
+        private HoldfastClient connectLongLived(Map<String, Object> env) throws HoldfastException {
+            String a = cluster.address();
+            int i = a.lastIndexOf(':');
+            return HoldfastClient.connect(a.substring(0, i), Integer.parseInt(a.substring(i + 1)), env);
         }
 
         private NbdServer.TlsMode tlsMode() {

@@ -1,5 +1,6 @@
 package io.holdfast.nbd;
 
+import io.holdfast.transport.Peer;
 import io.holdfast.transport.TlsFiles;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -49,6 +50,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@link Config#tls} and requires the client to present one issued by the same CA (mutual TLS;
  * TLS 1.3 or 1.2, which the protocol requires implementations to support). Nothing negotiated
  * before the upgrade (structured replies, metadata contexts) carries over into TLS.
+ * Over TLS, exports are opened with the identity of the client's certificate
+ * ({@link ExportProvider#open(String, Peer)}), which may refuse the export
+ * (NBD_REP_ERR_POLICY) or serve it read-only; a plaintext client has no identity
+ * ({@link ExportProvider#open(String)}).
  *
  * <p><b>Durability</b> (as the devices give it; for a Holdfast image see
  * {@link VolumeExports}): a write is answered once ordered in the volume client's write-back

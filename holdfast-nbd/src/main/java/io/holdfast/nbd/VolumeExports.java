@@ -1,6 +1,8 @@
 package io.holdfast.nbd;
 
+import io.holdfast.protocol.Access;
 import io.holdfast.protocol.ClusterMap;
+import io.holdfast.transport.Peer;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.ByteBuffer;
@@ -12,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.ReadOnlyFileSystemException;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
@@ -41,9 +44,17 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * minority of the replicas.
  *
  * <p>An image is served read-only when the gateway says so or when the volume is exported
- * read-only to its certificate. If {@code allowed} names exports, only those are served (and
- * listed by NBD_OPT_LIST; with exactly one, it is also the default export, the empty name);
- * otherwise every regular file of every volume the gateway may reach is. Thread-safe.
+ * read-only to its certificate. <b>Per-client permissions:</b> a client that presented a
+ * certificate over TLS ({@link #open(String, Peer)}) gets what {@link ExportAccess} grants its
+ * identity on the image's volume (with {@link ClusterAccess}: the volume's export ACL): nothing
+ * refuses the export ({@link AccessDeniedException}, NBD_REP_ERR_POLICY), read-only serves it
+ * read-only (NBD_FLAG_READ_ONLY, EPERM on writes), read-write as the gateway may; NBD_OPT_LIST
+ * names only the exports it may open. A plaintext client ({@link #open(String)}) has no identity
+ * and gets the gateway's access, as before these permissions existed.
+ *
+ * <p>If {@code allowed} names exports, only those are served (and listed by NBD_OPT_LIST; with
+ * exactly one, it is also the default export, the empty name); otherwise every regular file of
+ * every volume the gateway may reach is. Thread-safe.
  */
 public final class VolumeExports implements ExportProvider, AutoCloseable {
     /**
@@ -64,6 +75,7 @@ public final class VolumeExports implements ExportProvider, AutoCloseable {
     private final Map<String, ?> env;
     private final List<String> allowed;
     private final boolean readOnly;
+    private final ExportAccess access;
     private final Map<String, FileSystem> volumes = new HashMap<>();
     private final Map<String, Shared> open = new LinkedHashMap<>();
     private boolean closed;
@@ -87,7 +99,24 @@ public final class VolumeExports implements ExportProvider, AutoCloseable {
      * @throws IllegalArgumentException if the address or an allowed name is malformed
      */
     public VolumeExports(String clusterAddress, Map<String, ?> env, List<String> allowed, boolean readOnly) {
+        this(clusterAddress, env, allowed, readOnly, ExportAccess.GATEWAY);
+    }
+
+    /**
+     * Exports of the cluster reached at {@code clusterAddress}, with per-client permissions for
+     * clients that present a certificate.
+     *
+     * @param clusterAddress any node, {@code HOST:PORT}
+     * @param env options of the {@code holdfast://} file systems (TLS directory, {@code --insecure}, ...)
+     * @param allowed the only export names to serve, or empty for all
+     * @param readOnly serve every image read-only
+     * @param access what each client with a certificate may do ({@link ClusterAccess}: the export ACLs)
+     * @throws IllegalArgumentException if the address or an allowed name is malformed
+     */
+    public VolumeExports(
+            String clusterAddress, Map<String, ?> env, List<String> allowed, boolean readOnly, ExportAccess access) {
         ClusterMap.checkAddress(clusterAddress);
+        this.access = Objects.requireNonNull(access, "access");
         this.clusterAddress = clusterAddress;
         this.env = Map.copyOf(env);
         List<String> names = new ArrayList<>();
@@ -132,6 +161,22 @@ public final class VolumeExports implements ExportProvider, AutoCloseable {
         }
     }
 
+    /** The exports of {@link #list()} that {@code client} may open. */
+    @Override
+    public List<String> list(Peer client) {
+        List<String> out = new ArrayList<>();
+        for (String name : list()) {
+            try {
+                if (access.access(parse(name).volume(), client) != Access.NONE) {
+                    out.add(name);
+                }
+            } catch (IOException | RuntimeException e) {
+                // not decidable now: not listed
+            }
+        }
+        return out;
+    }
+
     private synchronized FileSystem volume(String name) throws IOException {
         if (closed) {
             throw new IOException("the gateway is shutting down");
@@ -144,8 +189,24 @@ public final class VolumeExports implements ExportProvider, AutoCloseable {
         return fs;
     }
 
+    /** Opens an export for a client without a certificate: it gets what this gateway may do. */
     @Override
     public BlockDevice open(String requested) throws IOException {
+        return open(requested, null, false);
+    }
+
+    /**
+     * Opens an export for a client that presented a certificate: it gets what
+     * {@link ExportAccess} grants it on the volume.
+     *
+     * @throws AccessDeniedException if it grants nothing, or cannot decide (NBD_REP_ERR_POLICY)
+     */
+    @Override
+    public BlockDevice open(String requested, Peer client) throws IOException {
+        return open(requested, Objects.requireNonNull(client, "client"), true);
+    }
+
+    private BlockDevice open(String requested, Peer client, boolean checked) throws IOException {
         String wanted = requested;
         if (wanted.isEmpty()) {
             if (allowed.size() != 1) {
@@ -158,11 +219,31 @@ public final class VolumeExports implements ExportProvider, AutoCloseable {
         if (!allowed.isEmpty() && !allowed.contains(key)) {
             throw new AccessDeniedException(key, null, "not among the exports this gateway serves");
         }
+        boolean clientReadOnly = false;
+        if (checked) {
+            Access a;
+            try {
+                a = access.access(name.volume(), client);
+            } catch (AccessDeniedException e) {
+                throw e;
+            } catch (IOException e) {
+                throw new AccessDeniedException(
+                        key, null, "cannot decide what " + client + " may do: " + e.getMessage());
+            }
+            if (a == Access.NONE) {
+                throw new AccessDeniedException(
+                        key,
+                        null,
+                        "volume " + name.volume() + " is not exported to " + client
+                                + " (no ACL rule grants it; see 'holdfast volume acl " + name.volume() + " list')");
+            }
+            clientReadOnly = a == Access.READ_ONLY;
+        }
         synchronized (this) {
             Shared s = open.get(key);
             if (s != null) {
                 s.leases++;
-                return new Lease(key, s.device);
+                return new Lease(key, s.device, clientReadOnly);
             }
         }
         FileSystem fs = volume(name.volume());
@@ -191,7 +272,7 @@ public final class VolumeExports implements ExportProvider, AutoCloseable {
                     extra = fresh; // another connection opened it meanwhile: share that one
                 }
                 s.leases++;
-                lease = new Lease(key, s.device);
+                lease = new Lease(key, s.device, clientReadOnly);
             }
         }
         if (extra != null) {
@@ -248,15 +329,26 @@ public final class VolumeExports implements ExportProvider, AutoCloseable {
         }
     }
 
-    /** One connection's use of a shared image; closing it releases the image once. */
+    /**
+     * One connection's use of a shared image; closing it releases the image once. A lease of a
+     * read-only client refuses every change itself, whatever the shared device allows.
+     */
     private final class Lease implements BlockDevice {
         private final String key;
         private final FileChannelDevice device;
+        private final boolean clientReadOnly;
         private final AtomicBoolean released = new AtomicBoolean();
 
-        Lease(String key, FileChannelDevice device) {
+        Lease(String key, FileChannelDevice device, boolean clientReadOnly) {
             this.key = key;
             this.device = device;
+            this.clientReadOnly = clientReadOnly;
+        }
+
+        private void writable() {
+            if (clientReadOnly) {
+                throw new ReadOnlyFileSystemException();
+            }
         }
 
         @Override
@@ -271,7 +363,7 @@ public final class VolumeExports implements ExportProvider, AutoCloseable {
 
         @Override
         public boolean readOnly() {
-            return device.readOnly();
+            return clientReadOnly || device.readOnly();
         }
 
         @Override
@@ -281,6 +373,7 @@ public final class VolumeExports implements ExportProvider, AutoCloseable {
 
         @Override
         public void write(ByteBuffer src, long offset) throws IOException {
+            writable();
             device.write(src, offset);
         }
 
@@ -291,11 +384,13 @@ public final class VolumeExports implements ExportProvider, AutoCloseable {
 
         @Override
         public void trim(long offset, long length) throws IOException {
+            writable();
             device.trim(offset, length);
         }
 
         @Override
         public boolean zero(long offset, long length, boolean mayDeallocate, boolean fastOnly) throws IOException {
+            writable();
             return device.zero(offset, length, mayDeallocate, fastOnly);
         }
 
