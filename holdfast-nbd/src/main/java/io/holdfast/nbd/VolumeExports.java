@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystem;
 import java.nio.file.FileSystems;
@@ -17,6 +18,7 @@ import java.nio.file.Path;
 import java.nio.file.ReadOnlyFileSystemException;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -52,6 +54,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * names only the exports it may open. A plaintext client ({@link #open(String)}) has no identity
  * and gets the gateway's access, as before these permissions existed.
  *
+ * <p><b>Striped exports.</b> An image marked {@link #MARK_STRIPE} is a {@link StripeLayout}
+ * descriptor: opening it opens every member image (leased and shared like any image, with the
+ * same client's permissions) and serves them as one {@link StripedDevice}; a member marked
+ * {@link #MARK_MEMBER} is not an export by itself.
+ *
  * <p>If {@code allowed} names exports, only those are served (and listed by NBD_OPT_LIST; with
  * exactly one, it is also the default export, the empty name); otherwise every regular file of
  * every volume the gateway may reach is. Thread-safe.
@@ -70,6 +77,18 @@ public final class VolumeExports implements ExportProvider, AutoCloseable {
             return volume + path;
         }
     }
+
+    /**
+     * The extended attribute that marks the files {@code holdfast nbd create} makes; its value is
+     * {@link #MARK_IMAGE}, {@link #MARK_STRIPE} or {@link #MARK_MEMBER}.
+     */
+    public static final String MARK = "holdfast.nbd";
+    /** {@link #MARK}'s value on a plain image. */
+    public static final String MARK_IMAGE = "image";
+    /** {@link #MARK}'s value on a stripe descriptor ({@link StripeLayout}): the export is striped. */
+    public static final String MARK_STRIPE = "stripe";
+    /** {@link #MARK}'s value on a member image of a striped export (not an export by itself). */
+    public static final String MARK_MEMBER = "stripe-member";
 
     private final String clusterAddress;
     private final Map<String, ?> env;
@@ -207,6 +226,16 @@ public final class VolumeExports implements ExportProvider, AutoCloseable {
     }
 
     private BlockDevice open(String requested, Peer client, boolean checked) throws IOException {
+        return open(requested, client, checked, false);
+    }
+
+    /**
+     * Opens an image, or a striped export and its members.
+     *
+     * @param member whether this is a member of a striped export being opened (not itself a
+     *     stripe; not subject to {@code allowed}, which names the export)
+     */
+    private BlockDevice open(String requested, Peer client, boolean checked, boolean member) throws IOException {
         String wanted = requested;
         if (wanted.isEmpty()) {
             if (allowed.size() != 1) {
@@ -216,7 +245,7 @@ public final class VolumeExports implements ExportProvider, AutoCloseable {
         }
         Name name = parse(wanted);
         String key = name.toString();
-        if (!allowed.isEmpty() && !allowed.contains(key)) {
+        if (!member && !allowed.isEmpty() && !allowed.contains(key)) {
             throw new AccessDeniedException(key, null, "not among the exports this gateway serves");
         }
         boolean clientReadOnly = false;
@@ -252,6 +281,16 @@ public final class VolumeExports implements ExportProvider, AutoCloseable {
         if (!a.isRegularFile()) {
             throw new NoSuchFileException(key, null, "not a regular file");
         }
+        String mark = mark(path);
+        if (MARK_STRIPE.equals(mark)) {
+            if (member) {
+                throw new IOException("stripe member " + key + " is itself a stripe descriptor");
+            }
+            return openStripe(key, path, a.size(), client, checked);
+        }
+        if (!member && MARK_MEMBER.equals(mark)) {
+            throw new AccessDeniedException(key, null, "a member of a striped export: open the export itself");
+        }
         boolean ro = readOnly || fs.isReadOnly();
         FileChannel ch = ro
                 ? FileChannel.open(path, StandardOpenOption.READ)
@@ -282,6 +321,59 @@ public final class VolumeExports implements ExportProvider, AutoCloseable {
             throw new IOException("the gateway is shutting down");
         }
         return lease;
+    }
+
+    /** The {@link #MARK} attribute of an image, or null. */
+    private static String mark(Path path) throws IOException {
+        UserDefinedFileAttributeView v = Files.getFileAttributeView(path, UserDefinedFileAttributeView.class);
+        if (v == null || !v.list().contains(MARK)) {
+            return null;
+        }
+        int size = v.size(MARK);
+        if (size > 64) {
+            return null; // not one of ours
+        }
+        ByteBuffer b = ByteBuffer.allocate(size);
+        v.read(MARK, b);
+        return new String(b.array(), 0, b.position(), StandardCharsets.UTF_8);
+    }
+
+    /**
+     * Reads a stripe descriptor and opens its members with the same client's rights; a client
+     * gets the narrowest access among the members' volumes (all must grant something).
+     */
+    private BlockDevice openStripe(String key, Path descriptor, long bytes, Peer client, boolean checked)
+            throws IOException {
+        if (bytes > StripeLayout.MAX_DESCRIPTOR_BYTES) {
+            throw new IOException("stripe descriptor " + key + " is " + bytes + " bytes, larger than a descriptor");
+        }
+        StripeLayout layout;
+        try {
+            layout = StripeLayout.decode(Files.readAllBytes(descriptor));
+        } catch (IllegalArgumentException e) {
+            throw new IOException("stripe descriptor " + key + " is damaged: " + e.getMessage(), e);
+        }
+        List<BlockDevice> members = new ArrayList<>();
+        try {
+            for (String m : layout.members()) {
+                BlockDevice d = open(m, client, checked, true);
+                members.add(d);
+                if (d.size() < layout.memberSize()) {
+                    throw new IOException("stripe member " + m + " of " + key + " is " + d.size()
+                            + " bytes; the layout needs " + layout.memberSize());
+                }
+            }
+            return new StripedDevice(key, layout, members);
+        } catch (IOException | RuntimeException e) {
+            for (BlockDevice d : members) {
+                try {
+                    d.close();
+                } catch (IOException | RuntimeException x) {
+                    e.addSuppressed(x);
+                }
+            }
+            throw e;
+        }
     }
 
     private void release(String key) throws IOException {
