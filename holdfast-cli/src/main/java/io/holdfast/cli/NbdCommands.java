@@ -2,8 +2,12 @@ package io.holdfast.cli;
 
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.client.nio.HoldfastFiles;
+import io.holdfast.common.HoldfastException;
 import io.holdfast.common.Units;
+import io.holdfast.nbd.ClusterAccess;
+import io.holdfast.nbd.ExportAccess;
 import io.holdfast.nbd.NbdServer;
+import io.holdfast.nbd.StripeLayout;
 import io.holdfast.nbd.VolumeExports;
 import io.holdfast.protocol.Limits;
 import io.holdfast.transport.TlsFiles;
@@ -64,7 +68,7 @@ import picocli.CommandLine.Parameters;
         })
 final class NbdCommands {
     /** The extended attribute that marks a file made by {@code nbd create} (for list and rm). */
-    static final String MARK = "holdfast.nbd";
+    static final String MARK = VolumeExports.MARK;
 
     private NbdCommands() {}
 
@@ -84,15 +88,50 @@ final class NbdCommands {
     }
 
     static boolean marked(Path p) {
+        return markOf(p) != null;
+    }
+
+    /** The value of {@link #MARK} ({@code image}, {@code stripe}, {@code stripe-member}), or null. */
+    static String markOf(Path p) {
         UserDefinedFileAttributeView v = Files.getFileAttributeView(p, UserDefinedFileAttributeView.class);
         if (v == null) {
-            return false;
+            return null;
         }
         try {
-            return v.list().contains(MARK);
+            if (!v.list().contains(MARK) || v.size(MARK) > 64) {
+                return null;
+            }
+            ByteBuffer b = ByteBuffer.allocate(v.size(MARK));
+            v.read(MARK, b);
+            return new String(b.array(), 0, b.position(), StandardCharsets.UTF_8);
         } catch (IOException e) {
-            return false;
+            return null;
         }
+    }
+
+    static void mark(Path p, String value) throws IOException {
+        UserDefinedFileAttributeView v = Files.getFileAttributeView(p, UserDefinedFileAttributeView.class);
+        if (v != null) {
+            v.write(MARK, ByteBuffer.wrap(value.getBytes(StandardCharsets.UTF_8)));
+        }
+    }
+
+    /** A stripe descriptor's layout (bounded and checked). */
+    static StripeLayout layoutOf(Path descriptor) throws IOException {
+        if (Files.size(descriptor) > StripeLayout.MAX_DESCRIPTOR_BYTES) {
+            throw new IOException(descriptor + " is too large for a stripe descriptor");
+        }
+        try {
+            return StripeLayout.decode(Files.readAllBytes(descriptor));
+        } catch (IllegalArgumentException e) {
+            throw new IOException("damaged stripe descriptor " + descriptor + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The {@code VOLUME:/path} argument of a member's export name {@code VOLUME/path}. */
+    static String memberArg(String exportName) {
+        VolumeExports.Name n = VolumeExports.parse(exportName);
+        return n.volume() + ":" + n.path();
     }
 
     /** A remote image argument, or a usage error. */
@@ -121,6 +160,13 @@ final class NbdCommands {
                 "client-cert.pem and client-key.pem). With --nbd-cert, TLS is required unless --nbd-tls says",
                 "otherwise. Without TLS required the gateway listens on loopback only, unless --plaintext-network",
                 "says that the network is trusted.",
+                "",
+                "Per-client permissions: a client that presents a certificate gets what the volume's export ACL",
+                "('holdfast volume acl VOLUME add IDENTITY NETWORK ro|rw') grants its certificate's name and address:",
+                "no rule refuses the export, ro serves it read-only (writes get EPERM), rw read-write. The gateway",
+                "reads the rules with its own cluster certificate (--tls), which must be the admin's (clients may not",
+                "read ACLs); otherwise every client with a certificate is refused. Plaintext clients (--nbd-tls off,",
+                "or on without upgrading) have no identity and get the gateway's own access, as without ACLs.",
                 "",
                 "Examples:",
                 "  holdfast nbd serve",
@@ -209,20 +255,50 @@ final class NbdCommands {
             ClientLogging.quietClient();
             ClientProcess.prepare();
             Map<String, Object> env = cluster.env();
-            VolumeExports provider;
-            try {
-                provider = new VolumeExports(cluster.address(), env, exports, readOnly);
-            } catch (IllegalArgumentException e) {
-                throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+            for (String e : exports) {
+                try {
+                    VolumeExports.parse(e);
+                } catch (IllegalArgumentException x) {
+                    throw new CommandLine.ParameterException(spec.commandLine(), x.getMessage());
+                }
             }
-            // reach the cluster now, so a wrong address or certificate shows before clients come
-            try (HoldfastClient c = cluster.connect()) {
-                c.map();
+            // reach the cluster now, so a wrong address or certificate shows before clients come; with TLS
+            // the connection stays open: it reads the export ACLs for the clients' identities
+            HoldfastClient aclClient = null;
+            try {
+                aclClient = mode == NbdServer.TlsMode.OFF ? cluster.connect() : connectLongLived(env);
+                aclClient.map();
             } catch (Exception e) {
-                provider.close();
+                if (aclClient != null) {
+                    aclClient.close();
+                }
                 System.err.println("holdfast nbd serve: cannot reach the cluster at " + cluster.address() + ": "
                         + Errors.describe(e));
                 return 1;
+            }
+            ExportAccess access = ExportAccess.GATEWAY;
+            if (mode == NbdServer.TlsMode.OFF) {
+                aclClient.close();
+                aclClient = null;
+            } else {
+                ClusterAccess acl = ClusterAccess.of(aclClient);
+                if (!acl.canReadAcls()) {
+                    System.err.println("holdfast nbd serve: warning: this gateway connects to the cluster as "
+                            + aclClient.welcome().peer() + ", which may not read export ACLs; every NBD client"
+                            + " that presents a certificate will be refused (give the gateway the admin"
+                            + " certificate with --tls DIR)");
+                }
+                access = acl;
+            }
+            HoldfastClient aclConnection = aclClient;
+            VolumeExports provider;
+            try {
+                provider = new VolumeExports(cluster.address(), env, exports, readOnly, access);
+            } catch (IllegalArgumentException e) {
+                if (aclConnection != null) {
+                    aclConnection.close();
+                }
+                throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
             }
             NbdServer server;
             NbdServer unix = null;
@@ -234,6 +310,7 @@ final class NbdCommands {
                         provider);
             } catch (IOException e) {
                 provider.close();
+                closeAcl(aclConnection);
                 System.err.println("holdfast nbd serve: " + e.getMessage());
                 return 1;
             }
@@ -247,6 +324,7 @@ final class NbdCommands {
                 } catch (IOException e) {
                     server.close();
                     provider.close();
+                    closeAcl(aclConnection);
                     System.err.println("holdfast nbd serve: " + e.getMessage()
                             + (Files.exists(unixSocket) ? " (remove the old socket file if no gateway uses it)" : ""));
                     return 1;
@@ -286,9 +364,23 @@ final class NbdCommands {
                         unixServer.close();
                     }
                     provider.close(); // waits for the writes in flight
+                    closeAcl(aclConnection);
                 }
             });
             return 0;
+        }
+
+        private static void closeAcl(HoldfastClient c) {
+            if (c != null) {
+                c.close();
+            }
+        }
+
+        /** A connection to the cluster for the gateway's lifetime (not a short-lived command's). */
+        private HoldfastClient connectLongLived(Map<String, Object> env) throws HoldfastException {
+            String a = cluster.address();
+            int i = a.lastIndexOf(':');
+            return HoldfastClient.connect(a.substring(0, i), Integer.parseInt(a.substring(i + 1)), env);
         }
 
         private NbdServer.TlsMode tlsMode() {
@@ -355,7 +447,13 @@ final class NbdCommands {
                 "Nothing is allocated until written; the image reads as zeros. Missing parent directories are made.",
                 "Its export name is printed.",
                 "",
-                "Example:  holdfast nbd create vms:/disks/web.img 20GiB"
+                "With --stripe VOL1,VOL2,... the export is striped (RAID-0) over one image per volume, each volume",
+                "its own replica group: stripe unit k lives on volume k mod N. The images are VOLi:/path.stripeI;",
+                "VOLUME:/path (on VOL1) is a small descriptor naming them, which 'nbd serve' reads.",
+                "",
+                "Examples:",
+                "  holdfast nbd create vms:/disks/web.img 20GiB",
+                "  holdfast nbd create --stripe vms,fast --stripe-unit 4MiB vms:/disks/db.img 100GiB"
             })
     static final class Create extends FileCommand {
         @Parameters(index = "0", paramLabel = "VOLUME:/path", description = "The image to create (must not exist).")
@@ -368,11 +466,31 @@ final class NbdCommands {
                 description = "Its size, e.g. 1GiB, 512M or 1073741824.")
         long size;
 
+        @Option(
+                names = "--stripe",
+                split = ",",
+                paramLabel = "VOL1,VOL2,...",
+                description = "Stripe the export over one image on each of these volumes (2-16, the first being "
+                        + "VOLUME's).")
+        List<String> stripe;
+
+        @Option(
+                names = "--stripe-unit",
+                paramLabel = "SIZE",
+                defaultValue = "4MiB",
+                converter = CatchUpBenchCommand.SizeConverter.class,
+                description = "Bytes of one stripe unit: a power of two from 64KiB to 1GiB (default ${DEFAULT-VALUE}).")
+        long stripeUnit;
+
         @Override
         void run() throws Exception {
             checkSize(size);
             Locations.Location l = image(this, arg);
             if (l == null) {
+                return;
+            }
+            if (stripe != null) {
+                createStripedIn(this, l);
                 return;
             }
             try {
@@ -393,6 +511,67 @@ final class NbdCommands {
             } catch (IOException | RuntimeException e) {
                 fail(e, l);
             }
+        }
+    }
+
+    /** Creates the member images, then the descriptor; removes what it made if a step fails. */
+    private static void createStripedIn(Create cmd, Locations.Location l) {
+        String path = l.path().toAbsolutePath().normalize().toString();
+        List<String> members = new ArrayList<>();
+        for (int i = 0; i < cmd.stripe.size(); i++) {
+            members.add(cmd.stripe.get(i) + path + ".stripe" + i);
+        }
+        StripeLayout layout;
+        try {
+            if (!cmd.stripe.getFirst().equals(l.volume())) {
+                throw new IllegalArgumentException("the descriptor " + cmd.arg
+                        + " must be on the first --stripe volume, " + cmd.stripe.getFirst());
+            }
+            layout = new StripeLayout(cmd.size, cmd.stripeUnit, members);
+            checkSize(layout.memberSize());
+        } catch (IllegalArgumentException e) {
+            throw cmd.usage(e.getMessage());
+        }
+        List<Path> made = new ArrayList<>();
+        try {
+            for (String m : members) {
+                Locations.Location ml = cmd.resolve(memberArg(m));
+                if (ml == null) {
+                    throw new IOException("cannot reach the volume of " + m);
+                }
+                Path p = ml.path();
+                if (p.getParent() != null) {
+                    Files.createDirectories(p.getParent());
+                }
+                try (FileChannel ch = FileChannel.open(p, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                    made.add(p);
+                    HoldfastFiles.fallocate(ch, 0, 0, layout.memberSize());
+                    ch.force(true);
+                }
+                mark(p, VolumeExports.MARK_MEMBER);
+            }
+            Path d = l.path();
+            if (d.getParent() != null) {
+                Files.createDirectories(d.getParent());
+            }
+            try (FileChannel ch = FileChannel.open(d, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                made.add(d);
+                ch.write(ByteBuffer.wrap(layout.encode()));
+                ch.force(true);
+            }
+            mark(d, VolumeExports.MARK_STRIPE);
+            System.out.println("created " + l.display(d) + ", " + Units.size(cmd.size) + " (" + cmd.size
+                    + " bytes) striped over " + members.size() + " volumes (" + String.join(", ", cmd.stripe)
+                    + "), unit " + Units.size(cmd.stripeUnit) + "; export name " + exportName(l));
+        } catch (IOException | RuntimeException e) {
+            for (Path p : made) {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException | RuntimeException x) {
+                    e.addSuppressed(x);
+                }
+            }
+            cmd.fail(e, l);
         }
     }
 
@@ -431,10 +610,25 @@ final class NbdCommands {
                     } catch (NoSuchFileException e) {
                         continue; // removed meanwhile
                     }
-                    if (a.isRegularFile() && marked(p)) {
+                    String mark = a.isRegularFile() ? markOf(p) : null;
+                    if (mark != null) {
                         found++;
                         String name = l.volume() + p.toAbsolutePath().normalize();
-                        System.out.printf("%-40s %12s  %s%n", name, Units.size(a.size()), l.display(p));
+                        if (mark.equals(VolumeExports.MARK_STRIPE)) {
+                            StripeLayout layout = layoutOf(p);
+                            System.out.printf(
+                                    "%-40s %12s  %s  striped over %d volumes, unit %s%n",
+                                    name,
+                                    Units.size(layout.size()),
+                                    l.display(p),
+                                    layout.members().size(),
+                                    Units.size(layout.unit()));
+                        } else if (mark.equals(VolumeExports.MARK_MEMBER)) {
+                            System.out.printf(
+                                    "%-40s %12s  %s  (a stripe member)%n", name, Units.size(a.size()), l.display(p));
+                        } else {
+                            System.out.printf("%-40s %12s  %s%n", name, Units.size(a.size()), l.display(p));
+                        }
                     }
                 }
             } catch (IOException | RuntimeException e) {
@@ -453,7 +647,7 @@ final class NbdCommands {
             description = {
                 "Change the size of an image. Growing adds zeros at the end; shrinking drops data past the new",
                 "size and needs --shrink. Clients connected now keep the size they were given; they see the new",
-                "one when they reconnect.",
+                "one when they reconnect. A striped export's members are all resized.",
                 "",
                 "Example:  holdfast nbd resize vms:/disks/web.img 40GiB"
             })
@@ -478,6 +672,10 @@ final class NbdCommands {
             if (l == null) {
                 return;
             }
+            if (VolumeExports.MARK_STRIPE.equals(markOf(l.path()))) {
+                resizeStriped(l);
+                return;
+            }
             try (FileChannel ch = FileChannel.open(l.path(), StandardOpenOption.WRITE)) {
                 long old = ch.size();
                 if (size < old) {
@@ -499,13 +697,72 @@ final class NbdCommands {
                 fail(e, l);
             }
         }
+
+        /**
+         * Resizes every member, then rewrites the descriptor when growing (members first, so the
+         * descriptor never names more than they hold); when shrinking, the descriptor first.
+         */
+        private void resizeStriped(Locations.Location l) {
+            try {
+                StripeLayout old = layoutOf(l.path());
+                StripeLayout next;
+                try {
+                    next = new StripeLayout(size, old.unit(), old.members());
+                    checkSize(next.memberSize());
+                } catch (IllegalArgumentException e) {
+                    throw usage(e.getMessage());
+                }
+                if (size < old.size() && !shrink) {
+                    throw usage(l.display(l.path()) + " is " + Units.size(old.size()) + "; making it "
+                            + Units.size(size) + " drops data: add --shrink if that is meant");
+                }
+                if (size < old.size()) {
+                    writeDescriptor(l.path(), next);
+                }
+                for (String m : old.members()) {
+                    Locations.Location ml = resolve(memberArg(m));
+                    if (ml == null) {
+                        return;
+                    }
+                    try (FileChannel ch = FileChannel.open(ml.path(), StandardOpenOption.WRITE)) {
+                        long was = ch.size();
+                        if (next.memberSize() < was) {
+                            ch.truncate(next.memberSize());
+                        } else if (next.memberSize() > was) {
+                            HoldfastFiles.fallocate(ch, 0, was, next.memberSize() - was);
+                        }
+                        ch.force(true);
+                    }
+                }
+                if (size >= old.size()) {
+                    writeDescriptor(l.path(), next);
+                }
+                System.out.println("resized striped " + l.display(l.path()) + " from " + Units.size(old.size())
+                        + " to " + Units.size(size) + " (" + size + " bytes) over "
+                        + old.members().size()
+                        + " volumes");
+            } catch (IOException | RuntimeException e) {
+                if (e instanceof CommandLine.ParameterException pe) {
+                    throw pe;
+                }
+                fail(e, l);
+            }
+        }
+
+        private static void writeDescriptor(Path p, StripeLayout layout) throws IOException {
+            try (FileChannel ch = FileChannel.open(p, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+                ch.write(ByteBuffer.wrap(layout.encode()));
+                ch.force(true);
+            }
+        }
     }
 
     @Command(
             name = "rm",
             mixinStandardHelpOptions = true,
             description = {
-                "Delete an image made by 'holdfast nbd create' (other files are refused: use 'holdfast rm').",
+                "Delete an image made by 'holdfast nbd create' (other files are refused: use 'holdfast rm');",
+                "a striped export's member images go with its descriptor.",
                 "Clients still connected keep reading and writing it until they disconnect; then it is gone.",
                 "",
                 "Example:  holdfast nbd rm vms:/disks/web.img"
@@ -525,10 +782,25 @@ final class NbdCommands {
                     Path p = l.path();
                     BasicFileAttributes a =
                             Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-                    if (!a.isRegularFile() || !marked(p)) {
+                    String mark = a.isRegularFile() ? markOf(p) : null;
+                    if (mark == null) {
                         fail(new IOException(l.display(p) + " is not an image made by 'holdfast nbd create'; "
                                 + "use 'holdfast rm' for other files"));
                         continue;
+                    }
+                    if (mark.equals(VolumeExports.MARK_MEMBER)) {
+                        fail(new IOException(l.display(p) + " is a member of a striped export; remove the export"
+                                + " (its descriptor on the first volume) instead"));
+                        continue;
+                    }
+                    if (mark.equals(VolumeExports.MARK_STRIPE)) {
+                        for (String m : layoutOf(p).members()) {
+                            Locations.Location ml = resolve(memberArg(m));
+                            if (ml != null) {
+                                Files.deleteIfExists(ml.path());
+                                System.out.println("removed " + ml.display(ml.path()));
+                            }
+                        }
                     }
                     Files.delete(p);
                     System.out.println("removed " + l.display(p));

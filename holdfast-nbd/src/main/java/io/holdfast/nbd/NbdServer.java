@@ -1,5 +1,6 @@
 package io.holdfast.nbd;
 
+import io.holdfast.transport.Peer;
 import io.holdfast.transport.TlsFiles;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -12,6 +13,7 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioChannelOption;
 import io.netty.channel.socket.nio.NioServerDomainSocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.ssl.SslContext;
@@ -30,6 +32,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import jdk.net.ExtendedSocketOptions;
 
 /**
  * An NBD server: serves the exports of an {@link ExportProvider} to any NBD client (qemu,
@@ -49,6 +52,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@link Config#tls} and requires the client to present one issued by the same CA (mutual TLS;
  * TLS 1.3 or 1.2, which the protocol requires implementations to support). Nothing negotiated
  * before the upgrade (structured replies, metadata contexts) carries over into TLS.
+ * Over TLS, exports are opened with the identity of the client's certificate
+ * ({@link ExportProvider#open(String, Peer)}), which may refuse the export
+ * (NBD_REP_ERR_POLICY) or serve it read-only; a plaintext client has no identity
+ * ({@link ExportProvider#open(String)}).
  *
  * <p><b>Durability</b> (as the devices give it; for a Holdfast image see
  * {@link VolumeExports}): a write is answered once ordered in the volume client's write-back
@@ -63,6 +70,14 @@ import java.util.concurrent.atomic.AtomicInteger;
  * gets the protocol's error and the connection goes on, or the connection is closed where the
  * protocol says the stream cannot be followed.
  *
+ * <p><b>Keepalive.</b> TCP connections have {@code SO_KEEPALIVE} with a probe after
+ * {@value #KEEPALIVE_IDLE_SECONDS} s of silence, every {@value #KEEPALIVE_INTERVAL_SECONDS} s,
+ * {@value #KEEPALIVE_PROBES} unanswered probes ending it: a client that vanished without closing
+ * (host down, cable cut) releases its connection slot and image within about three minutes. There
+ * is no idle timeout in the transmission phase: "The NBD protocol" ("Terminating the transmission
+ * phase") allows the server a hard disconnect only on a violation or at shutdown, and an idle
+ * client (a VM whose disk is quiet) is neither. The handshake has its timeout.
+ *
  * <p>Threads: two Netty event loops ({@code nbd-net-*}) for the network, and a virtual thread per
  * request in progress ({@code nbd-io-*}) for the device calls, which block. Thread-safe; start with
  * {@link #start}, stop with {@link #close}.
@@ -72,6 +87,13 @@ public final class NbdServer implements AutoCloseable {
 
     /** The NBD port registered with IANA: 10809. */
     public static final int DEFAULT_PORT = 10809;
+
+    /** Seconds of silence on a TCP connection before the first keepalive probe: 60. */
+    public static final int KEEPALIVE_IDLE_SECONDS = 60;
+    /** Seconds between keepalive probes: 10. */
+    public static final int KEEPALIVE_INTERVAL_SECONDS = 10;
+    /** Unanswered keepalive probes after which the kernel ends the connection: 12. */
+    public static final int KEEPALIVE_PROBES = 12;
 
     /**
      * Whether and how a server offers TLS through NBD_OPT_STARTTLS ("The NBD protocol", section
@@ -217,7 +239,12 @@ public final class NbdServer implements AutoCloseable {
         } else {
             b.channel(NioServerSocketChannel.class)
                     .option(ChannelOption.SO_REUSEADDR, true)
-                    .childOption(ChannelOption.TCP_NODELAY, true);
+                    .childOption(ChannelOption.TCP_NODELAY, true)
+                    .childOption(ChannelOption.SO_KEEPALIVE, true)
+                    .childOption(NioChannelOption.of(ExtendedSocketOptions.TCP_KEEPIDLE), KEEPALIVE_IDLE_SECONDS)
+                    .childOption(
+                            NioChannelOption.of(ExtendedSocketOptions.TCP_KEEPINTERVAL), KEEPALIVE_INTERVAL_SECONDS)
+                    .childOption(NioChannelOption.of(ExtendedSocketOptions.TCP_KEEPCOUNT), KEEPALIVE_PROBES);
         }
         b.childHandler(new ChannelInitializer<Channel>() {
             @Override

@@ -1,6 +1,7 @@
 package io.holdfast.nbd;
 
 import io.holdfast.common.ErrnoFileSystemException;
+import io.holdfast.transport.Peer;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.ChannelFutureListener;
@@ -11,10 +12,13 @@ import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
+import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.ReadOnlyFileSystemException;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
 import java.util.ArrayDeque;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -87,6 +91,10 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
     private ChannelHandlerContext ctx;
     /** Whether NBD_OPT_STARTTLS was accepted (everything since goes through TLS). */
     private boolean tls;
+    /** The identity of the client's certificate once TLS is up, else null (plaintext: no identity). */
+    private volatile Peer client;
+    /** Why the client's certificate carries no usable identity, or null. */
+    private volatile String badIdentity;
 
     private Phase phase = Phase.HANDSHAKE;
     private boolean noZeroes;
@@ -155,6 +163,7 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
         if (evt instanceof SslHandshakeCompletionEvent e) {
             if (e.isSuccess()) {
                 LOG.log(Level.DEBUG, () -> ctx.channel() + ": TLS with " + peer(ctx));
+                identify(ctx);
             } else {
                 // the other side's certificate (or lack of one) was refused, or it refused ours
                 LOG.log(
@@ -166,6 +175,31 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
             }
         }
         ctx.fireUserEventTriggered(evt);
+    }
+
+    /**
+     * Takes the client's identity from its certificate, as a node does for a client of its own
+     * ({@link Peer#of}: the subject's CN and role, and the IP address the connection comes from).
+     */
+    private void identify(ChannelHandlerContext ctx) {
+        SslHandler h = ctx.pipeline().get(SslHandler.class);
+        String address = ctx.channel().remoteAddress() instanceof InetSocketAddress a && a.getAddress() != null
+                ? a.getAddress().getHostAddress()
+                : "";
+        try {
+            Certificate[] chain = h.engine().getSession().getPeerCertificates();
+            if (chain.length == 0 || !(chain[0] instanceof X509Certificate cert)) {
+                badIdentity = "the client's certificate is not X.509";
+                return;
+            }
+            Peer p = Peer.of(cert, address);
+            client = p;
+            LOG.log(Level.DEBUG, () -> ctx.channel() + ": client identity " + p);
+        } catch (SSLPeerUnverifiedException | IllegalArgumentException e) {
+            String why = "the client's certificate names no Holdfast identity: " + e.getMessage();
+            badIdentity = why;
+            LOG.log(Level.INFO, () -> "NBD client " + ctx.channel().remoteAddress() + ": " + why);
+        }
     }
 
     /** The subject of the client's certificate, for the log. */
@@ -349,7 +383,9 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
 
     private void list(NbdMessage.Option o) throws OptionData.Malformed {
         new OptionData(o.data()).end("NBD_OPT_LIST");
-        for (String name : exports.list()) {
+        Peer who = client;
+        List<String> names = !tls ? exports.list() : who != null ? exports.list(who) : List.of();
+        for (String name : names) {
             send(Replies.server(ctx.alloc(), name));
         }
         send(Replies.option(ctx.alloc(), Nbd.OPT_LIST, Nbd.REP_ACK, new byte[0]));
@@ -422,7 +458,7 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
                 Throwable failure = null;
                 long sz = 0;
                 try {
-                    dev = exports.open(req.name());
+                    dev = openAs(req.name());
                     sz = dev.size();
                 } catch (IOException | RuntimeException e) {
                     failure = e;
@@ -443,6 +479,23 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
         } catch (RejectedExecutionException e) {
             optionError(opt, Nbd.REP_ERR_SHUTDOWN, "the server is shutting down");
         }
+    }
+
+    /**
+     * Opens an export for this client: with the identity of its certificate over TLS (the
+     * provider decides what it may do), else as the gateway (plaintext has no identity).
+     * Runs on an I/O thread, after the TLS handshake that set the identity.
+     */
+    private BlockDevice openAs(String name) throws IOException {
+        if (!tls) {
+            return exports.open(name);
+        }
+        Peer who = client;
+        if (who == null) {
+            String why = badIdentity;
+            throw new AccessDeniedException(name, null, why != null ? why : "no client identity");
+        }
+        return exports.open(name, who);
     }
 
     private int transmissionFlags(boolean ro) {
@@ -471,7 +524,12 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
             return;
         }
         if (failure != null) {
-            LOG.log(Level.DEBUG, () -> ctx.channel() + ": export '" + req.name() + "' refused: " + failure);
+            // a refusal by policy is the operator's business (a client without the rights it expected)
+            LOG.log(
+                    failure instanceof AccessDeniedException ? Level.INFO : Level.DEBUG,
+                    () -> "NBD client "
+                            + (client != null ? client : ctx.channel().remoteAddress()) + ": export '" + req.name()
+                            + "' refused: " + describe(failure));
             if (opt == Nbd.OPT_EXPORT_NAME) {
                 ctx.close(); // "If the server is unwilling to allow the export, it MUST terminate the session"
                 return;

@@ -1,6 +1,7 @@
 package io.holdfast.nbd;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.net.InetAddress;
@@ -13,6 +14,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -50,6 +52,28 @@ class NbdServerTest {
 
     private RawClient client() throws IOException {
         return new RawClient((InetSocketAddress) server.address());
+    }
+
+    /**
+     * The server's side of a connection has TCP keepalive with the gateway's idle time, as the
+     * kernel reports it ({@code ss -o}: {@code timer:(keepalive,59sec,0)}; without the option
+     * there is no keepalive timer, and with the kernel's default idle time it shows minutes).
+     */
+    @Test
+    void connectionsHaveTcpKeepalive() throws Exception {
+        assumeTrue(NbdToolsTest.installed("ss"), "ss (iproute2) is not installed");
+        try (RawClient c = client().greet()) {
+            c.go("disk");
+            // while a reply is unacknowledged the retransmission timer shows instead: wait for a quiet line
+            Pattern keepalive = Pattern.compile("timer:\\(keepalive,[0-9.]+(ms|sec),");
+            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+            String out;
+            do {
+                out = NbdToolsTest.run("ss", "-tnoH", "state", "established", "( sport = :" + server.port() + " )");
+            } while (!keepalive.matcher(out).find() && System.nanoTime() < deadline);
+            assertThat(out).as("ss output").containsPattern(keepalive);
+        }
+        serverStillServes();
     }
 
     /** A fresh client gets through the handshake and reads: the server is still fine. */

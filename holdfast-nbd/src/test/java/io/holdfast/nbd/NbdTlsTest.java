@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.holdfast.server.CertificateAuthority;
+import io.holdfast.transport.Peer;
 import io.holdfast.transport.Role;
 import io.holdfast.transport.TlsFiles;
 import java.io.IOException;
@@ -13,12 +14,14 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.KeyManager;
 import javax.net.ssl.SSLContext;
@@ -255,5 +258,94 @@ class NbdTlsTest {
             assertThat(c.reply().type()).isEqualTo(Nbd.REP_ERR_POLICY);
             assertThat(c.go("disk")[0]).isEqualTo(SIZE);
         }
+    }
+
+    /**
+     * The identity of the client's certificate reaches the export provider: here alice is served
+     * read-only (NBD_FLAG_READ_ONLY, and the server answers a WRITE, TRIM or WRITE_ZEROES she sends
+     * anyway with EPERM), bob is refused by policy (NBD_REP_ERR_POLICY, with the reason), and a
+     * plaintext client under ON has no identity and gets the provider's plain {@code open}.
+     */
+    @Test
+    void theCertificateIdentityDecidesWhatTheClientMayDo() throws Exception {
+        libnbdDirectory(ca, "bob", dir.resolve("bob"));
+        List<Peer> seen = new CopyOnWriteArrayList<>();
+        ExportProvider local = new LocalExports(dir.resolve("exports"), false);
+        ExportProvider readOnly = new LocalExports(dir.resolve("exports"), true);
+        ExportProvider perClient = new ExportProvider() {
+            @Override
+            public BlockDevice open(String name) throws IOException {
+                return local.open(name);
+            }
+
+            @Override
+            public BlockDevice open(String name, Peer client) throws IOException {
+                seen.add(client);
+                if (client.name().equals("alice")) {
+                    return readOnly.open(name);
+                }
+                throw new AccessDeniedException(name, null, "not exported to " + client);
+            }
+
+            @Override
+            public List<String> list() {
+                return local.list();
+            }
+
+            @Override
+            public List<String> list(Peer client) {
+                return client.name().equals("alice") ? local.list() : List.of();
+            }
+        };
+        server = NbdServer.start(
+                NbdServer.Config.defaults(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
+                        .withHandshakeTimeout(Duration.ofSeconds(20))
+                        .withTls(NbdServer.TlsMode.ON, gateway),
+                perClient);
+        try (RawClient c = new RawClient((InetSocketAddress) server.address()).greet()) {
+            c.option(Nbd.OPT_STARTTLS, new byte[0]);
+            assertThat(c.reply().type()).isEqualTo(Nbd.REP_ACK);
+            c.startTls(javaClient(dir.resolve("alice-holdfast")));
+            c.option(Nbd.OPT_LIST, new byte[0]);
+            assertThat(c.replies()).hasSize(2); // one NBD_REP_SERVER, then the ACK
+            long[] export = c.go("disk");
+            assertThat(export[1] & Nbd.FLAG_READ_ONLY).as("NBD_FLAG_READ_ONLY").isNotZero();
+            c.request(0, Nbd.CMD_WRITE, 1, 0, 4, new byte[] {1, 2, 3, 4});
+            assertThat(c.simple(0).error()).isEqualTo(Nbd.EPERM);
+            c.request(0, Nbd.CMD_TRIM, 2, 0, 4096, null);
+            assertThat(c.simple(0).error()).isEqualTo(Nbd.EPERM);
+            c.request(0, Nbd.CMD_WRITE_ZEROES, 3, 0, 4096, null);
+            assertThat(c.simple(0).error()).isEqualTo(Nbd.EPERM);
+            c.request(0, Nbd.CMD_READ, 4, 0, 4, null);
+            assertThat(c.simple(4).data()).containsOnly(0);
+        }
+        assertThat(seen).singleElement().satisfies(p -> {
+            assertThat(p.name()).isEqualTo("alice");
+            assertThat(p.role()).isEqualTo(Role.CLIENT);
+            assertThat(p.address()).isEqualTo("127.0.0.1");
+        });
+        try (RawClient c = new RawClient((InetSocketAddress) server.address()).greet()) {
+            c.option(Nbd.OPT_STARTTLS, new byte[0]);
+            assertThat(c.reply().type()).isEqualTo(Nbd.REP_ACK);
+            c.startTls(javaClient(dir.resolve("bob-holdfast")));
+            c.option(Nbd.OPT_LIST, new byte[0]);
+            assertThat(c.replies())
+                    .as("bob may open nothing, so nothing is listed")
+                    .hasSize(1);
+            c.option(Nbd.OPT_GO, RawClient.goData("disk"));
+            RawClient.OptReply r = c.reply();
+            assertThat(r.type()).isEqualTo(Nbd.REP_ERR_POLICY);
+            assertThat(r.text()).contains("not exported to client \"bob\"");
+            c.option(Nbd.OPT_INFO, RawClient.goData("disk"));
+            assertThat(c.reply().type()).as("the connection goes on").isEqualTo(Nbd.REP_ERR_POLICY);
+        }
+        try (RawClient c = new RawClient((InetSocketAddress) server.address()).greet()) {
+            long[] export = c.go("disk");
+            assertThat(export[1] & Nbd.FLAG_READ_ONLY)
+                    .as("plaintext: the gateway's access")
+                    .isZero();
+        }
+        assertThat(seen).as("alice once, bob twice; never the plaintext client").hasSize(3);
+        assertThat(Files.readAllBytes(dir.resolve("exports/disk"))).containsOnly(0);
     }
 }
