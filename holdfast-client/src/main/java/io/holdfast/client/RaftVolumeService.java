@@ -23,14 +23,20 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
 import java.util.function.IntSupplier;
 import java.util.function.Supplier;
 import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.client.impl.RaftClientImpl;
+import org.apache.ratis.client.impl.UnorderedAsync;
+import org.apache.ratis.proto.RaftProtos.CommitInfoProto;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftClientRequest;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.protocol.exceptions.StaleReadException;
 import org.apache.ratis.protocol.exceptions.TimeoutIOException;
 import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
 
@@ -52,12 +58,17 @@ import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
  *       percentile of recent member reads, 2–20 ms; {@link #COLD_HEDGE_MILLIS} for the first read
  *       from a member, which also sets up its connection and TLS session) is also sent to the
  *       leader, and the first answer wins (a hedged request). Both answers are linearizable,
- *       so either is correct. The reason: a follower learns that an entry is committed only
+ *       so either is correct. Reads of more than {@link #HEDGE_MAX_BYTES} are not hedged. The
+ *       reason for hedging: a follower learns that an entry is committed only
  *       from a later appendEntries carrying a previous-entry reference, and Ratis 3.3.0 sends
  *       the heartbeat it triggers for a follower's read index without one while that
  *       follower still has an append in flight; the follower's read then waits for the next
  *       scheduled heartbeat, half the minimum election timeout (500 ms). Measured: ~4 % of
  *       reads that follow a write from the same client.</li>
+ *   <li>A query asked under the client's read lease ({@link #queryUnderLease}) goes to one member
+ *       as a stale read at the highest commit index any reply has shown this service (no read
+ *       index exchange); a member whose commit index is below it refuses, and the query then
+ *       takes the linearizable path above.
  *   <li>Every request has a deadline (default 30 s). Past it the future fails with
  *       {@link Errno#ETIMEDOUT}; for a mutation the outcome is then unknown (it may still be
  *       applied, once).
@@ -119,6 +130,13 @@ final class RaftVolumeService implements VolumeService {
     private final ExecutorService diagnostics;
     private volatile boolean closed;
     private final HedgeDelay hedge = new HedgeDelay();
+    /**
+     * The highest commit index any reply to this service named (each reply carries its member's
+     * view of the group's commit indexes): every mutation this service saw answered, and every
+     * lease invalidation it received, is at or below it. The floor of {@link #queryUnderLease}.
+     */
+    private final AtomicLong seenIndex = new AtomicLong();
+
     private final IntSupplier logFormat;
 
     /**
@@ -176,8 +194,55 @@ final class RaftVolumeService implements VolumeService {
         Message m = Message.valueOf(ByteString.copyFrom(Codec.encode(query)));
         String what = "query " + query.getClass().getSimpleName();
         long deadlineNanos = System.nanoTime() + deadline.toNanos();
-        return attemptQuery(m, what, deadlineNanos, 0, () -> false)
+        return attemptQuery(m, what, deadlineNanos, 0, () -> false, hedged(query))
                 .exceptionallyCompose(e -> CompletableFuture.failedFuture(translate(e, what)));
+    }
+
+    /**
+     * A stale read on one member (round-robin) at {@link #seenIndex}, without a read index; see
+     * {@link VolumeService#queryUnderLease} for why that is linearizable under the lease. Falls back
+     * to {@link #query} if the member refuses (its commit index is below the floor) or fails (it is
+     * then skipped for {@link #SUSPECT_MILLIS}). Sent on the diagnostics client, whose one attempt
+     * may take the whole deadline: a 1 MiB read on a loaded machine can take longer than the read
+     * client's 1 s, and a resent bulk read only adds load. Sent unordered: Ratis's ordered stale
+     * read closes its window for good after a failure on a client that does not retry.
+     */
+    @Override
+    public CompletableFuture<Response> queryUnderLease(Request.Query query) {
+        RaftPeerId target = pickMember();
+        if (target == null || !(diagnosticsClient() instanceof RaftClientImpl impl)) {
+            return query(query);
+        }
+        Message m = Message.valueOf(ByteString.copyFrom(Codec.encode(query)));
+        String what = "query " + query.getClass().getSimpleName();
+        CompletableFuture<RaftClientReply> sent =
+                UnorderedAsync.send(RaftClientRequest.staleReadRequestType(seenIndex.get()), m, target, impl);
+        return finish(sent, what).exceptionallyCompose(e -> {
+            if (!isStale(e)) {
+                suspectUntilNanos.put(target, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(SUSPECT_MILLIS));
+            }
+            return closed ? CompletableFuture.failedFuture(e) : query(query);
+        });
+    }
+
+    /** Whether {@code e} is a member's refusal of a stale read below its commit index (not a fault). */
+    private static boolean isStale(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof StaleReadException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Raises {@link #seenIndex} to the highest commit index {@code reply} names. */
+    private void noteCommitted(RaftClientReply reply) {
+        long max = reply.getLogIndex();
+        for (CommitInfoProto c : reply.getCommitInfos()) {
+            max = Math.max(max, c.getCommitIndex());
+        }
+        long m = max;
+        seenIndex.accumulateAndGet(m, Math::max);
     }
 
     /**
@@ -191,13 +256,20 @@ final class RaftVolumeService implements VolumeService {
      * hedged read often is).
      *
      * @param unwanted true once nobody waits for this read any more (the member answered first)
+     * @param hedged whether to also ask the leader after the hedge delay (see {@link #hedged})
      */
     private CompletableFuture<Response> attemptQuery(
-            Message m, String what, long deadlineNanos, int attempt, BooleanSupplier unwanted) {
+            Message m, String what, long deadlineNanos, int attempt, BooleanSupplier unwanted, boolean hedged) {
         RaftPeerId target = attempt == 0 ? pickMember() : null;
         if (target == null) {
             return retryOnFailure(
-                    finish(client().async().sendReadOnlyUnordered(m), what), m, what, deadlineNanos, attempt, unwanted);
+                    finish(client().async().sendReadOnlyUnordered(m), what),
+                    m,
+                    what,
+                    deadlineNanos,
+                    attempt,
+                    unwanted,
+                    hedged);
         }
         // a read index costs milliseconds; a member that holds a read longer is skipped
         long sentNanos = System.nanoTime();
@@ -211,7 +283,7 @@ final class RaftVolumeService implements VolumeService {
         AtomicBoolean askedLeader = new AtomicBoolean();
         Runnable askLeader = () -> {
             if (!answer.isDone() && askedLeader.compareAndSet(false, true)) {
-                attemptQuery(m, what, deadlineNanos, attempt + 1, answer::isDone)
+                attemptQuery(m, what, deadlineNanos, attempt + 1, answer::isDone, hedged)
                         .whenComplete((r, e) -> {
                             if (e == null) {
                                 answer.complete(r);
@@ -236,10 +308,24 @@ final class RaftVolumeService implements VolumeService {
             }
         });
         // run on the delay's own timer thread, not the common pool (which other work may block)
-        long hedgeNanos = answered.contains(target) ? hedge.nanos() : TimeUnit.MILLISECONDS.toNanos(COLD_HEDGE_MILLIS);
-        CompletableFuture.delayedExecutor(hedgeNanos, TimeUnit.NANOSECONDS, Runnable::run)
-                .execute(askLeader);
+        if (hedged) {
+            long hedgeNanos =
+                    answered.contains(target) ? hedge.nanos() : TimeUnit.MILLISECONDS.toNanos(COLD_HEDGE_MILLIS);
+            CompletableFuture.delayedExecutor(hedgeNanos, TimeUnit.NANOSECONDS, Runnable::run)
+                    .execute(askLeader);
+        }
         return answer;
+    }
+
+    /**
+     * Reads of more than this many bytes are not hedged: their time is mostly transfer, which a
+     * second copy from the leader only slows down (a 1 MiB read on a loaded machine takes longer
+     * than the longest hedge delay, so every one was sent twice).
+     */
+    static final int HEDGE_MAX_BYTES = 64 * 1024;
+
+    private static boolean hedged(Request.Query q) {
+        return !(q instanceof Request.Read r && r.length() > HEDGE_MAX_BYTES);
     }
 
     /**
@@ -252,7 +338,8 @@ final class RaftVolumeService implements VolumeService {
             String what,
             long deadlineNanos,
             int attempt,
-            BooleanSupplier unwanted) {
+            BooleanSupplier unwanted,
+            boolean hedged) {
         return answered.exceptionallyCompose(e -> {
             if (System.nanoTime() - deadlineNanos >= 0 || unwanted.getAsBoolean() || closed) {
                 return CompletableFuture.failedFuture(e);
@@ -261,7 +348,7 @@ final class RaftVolumeService implements VolumeService {
             return CompletableFuture.supplyAsync(
                             () -> null,
                             CompletableFuture.delayedExecutor(RETRY_MILLIS, TimeUnit.MILLISECONDS, Runnable::run))
-                    .thenCompose(ignored -> attemptQuery(m, what, deadlineNanos, attempt + 1, unwanted));
+                    .thenCompose(ignored -> attemptQuery(m, what, deadlineNanos, attempt + 1, unwanted, hedged));
         });
     }
 
@@ -341,6 +428,7 @@ final class RaftVolumeService implements VolumeService {
                     if (error != null) {
                         throw new CompletionException(translate(error, what));
                     }
+                    noteCommitted(reply);
                     if (!reply.isSuccess()) {
                         Response refusal = Refusal.decode(reply.getException());
                         if (refusal != null) {

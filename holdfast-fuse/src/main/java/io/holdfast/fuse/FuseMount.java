@@ -27,8 +27,18 @@ import org.cryptomator.jfuse.api.FuseMountFailedException;
  * kernel enforces POSIX permissions from the reported attributes), {@code -o auto_unmount} (the
  * mount disappears when the JVM dies, even by SIGKILL), {@code fsname=}{@link FuseOptions#fsName},
  * {@code subtype=holdfast}, {@code attr_timeout}/{@code entry_timeout}/{@code negative_timeout} =
- * {@link FuseOptions#cacheTimeout}; {@code use_ino} is switched on in {@code init} when real inode
- * numbers can be reported.
+ * {@link FuseOptions#cacheTimeout}, {@code auto_cache}; {@code use_ino} is switched on in
+ * {@code init} when real inode numbers can be reported.
+ *
+ * <p>{@code auto_cache} lets the kernel's page cache keep a file's content across opens: at every
+ * open libfuse asks for the file's attributes and keeps the cached pages (FOPEN_KEEP_CACHE) only if
+ * its modification time and size are what they were when the pages were read; and since attributes
+ * are never cached ({@code attr_timeout=0}), the kernel (FUSE_AUTO_INVAL_DATA, on by default in
+ * libfuse 3) asks for them again at every read(2) and drops the file's pages when they changed. A
+ * Holdfast mount answers those attribute requests from its metadata cache while its read lease
+ * holds, and from the volume otherwise: another client's change, seen on the next open or read
+ * (close-to-open), drops the pages, and a mount that lost its lease and cannot reach the volume
+ * fails the read instead of answering from the pages.
  * In {@code init} the maximum write and readahead are set to 1 MiB.
  *
  * <p>Lifecycle: {@code MOUNTED -> CLOSED}; {@link #mount} returns a mounted instance only after the
@@ -162,7 +172,7 @@ public final class FuseMount implements AutoCloseable {
         String t = String.format(Locale.ROOT, "%.3f", o.cacheTimeout().toMillis() / 1000.0);
         List<String> f = new ArrayList<>();
         f.add("-o");
-        f.add("fsname=" + o.fsName() + ",subtype=holdfast,default_permissions,auto_unmount"
+        f.add("fsname=" + o.fsName() + ",subtype=holdfast,default_permissions,auto_unmount,auto_cache"
                 + ",attr_timeout=" + t + ",entry_timeout=" + t + ",negative_timeout=" + t
                 + (o.allowOther() ? ",allow_other" : "")
                 + (o.readOnly() ? ",ro" : ""));

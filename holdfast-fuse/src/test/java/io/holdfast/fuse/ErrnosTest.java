@@ -74,6 +74,7 @@ class ErrnosTest {
                         "fsname=holdfast-fs",
                         "default_permissions",
                         "auto_unmount",
+                        "auto_cache",
                         "attr_timeout=0.000",
                         "entry_timeout=0.000",
                         "negative_timeout=0.000");

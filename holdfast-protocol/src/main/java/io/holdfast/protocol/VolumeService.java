@@ -28,6 +28,20 @@ public interface VolumeService extends AutoCloseable {
     CompletableFuture<Response> query(Request.Query query);
 
     /**
+     * Runs a query asked while the caller holds this service's read lease ({@link #leases()}) and
+     * knows it holds: an implementation may answer it from any member without a read index, at
+     * least as new as every reply this service has received so far (its own mutations' replies,
+     * the lease invalidations it acknowledged). That stays linearizable because the leader holds a
+     * conflicting mutation's reply until every lease holder acknowledged its invalidation (or its
+     * lease ran out). Defaults to {@link #query}.
+     *
+     * @return completes as {@link #query} does
+     */
+    default CompletableFuture<Response> queryUnderLease(Request.Query query) {
+        return query(query);
+    }
+
+    /**
      * The newest log format every member of the volume's replica group supports, as this service
      * last knew it (a client's cached cluster map): requests that need a newer one (a
      * {@link Request.Batch}, a write-back {@link Request.SetAttr}) are not sent. Defaults to

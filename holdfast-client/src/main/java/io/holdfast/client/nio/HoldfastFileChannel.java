@@ -22,7 +22,10 @@ import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.file.ClosedFileSystemException;
 import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicReference;
@@ -79,18 +82,37 @@ final class HoldfastFileChannel extends FileChannel {
     private long position;
     private long size;
     /**
-     * Read-ahead window: the last {@link #CHUNK}-sized read reply, served to the reads that
-     * follow it (a FUSE mount reads in 128 KiB pieces; one 1 MiB request instead of eight).
-     * Dropped on every write or truncate through this channel, and not used once this file
-     * system has sent any mutation since it was filled (another channel's write to the same
-     * file). Data another client writes meanwhile is seen after the window moves on or the file
-     * is reopened (close-to-open, as NFS).
+     * Read-ahead: replies to reads of whole aligned {@link #CHUNK}-sized blocks (block k covers
+     * offsets k*CHUNK to (k+1)*CHUNK), kept in access order, at most {@link #MAX_BLOCKS}; the reads
+     * that fall into a block are served from it (a FUSE mount reads in 128 KiB pieces, often out of
+     * order: one 1 MiB request instead of eight). While reads move forward block by block, the
+     * blocks after the one read are requested ahead, up to {@link #depth} of them (doubling from 1
+     * to {@link #MAX_DEPTH} per sequential step, 0 after a jump), each holding a permit of the file
+     * system's {@link HoldfastFileSystem#readAheadPermits} until dropped: memory for read-ahead is
+     * bounded per file system. Dropped on every write or truncate through this channel, and not
+     * used once this file system has sent any mutation since it was filled (another channel's
+     * write to the same file). Data another client writes meanwhile is seen after the block is
+     * dropped or the file is reopened (close-to-open, as NFS). Guarded by this channel's monitor.
+     *
+     * <p>Each block is one {@link Request.Read} reply, and a member answers a read between two
+     * applied log entries: a block is the file's content at one moment, so a read within one block
+     * never sees part of one write request and not the rest of it.
      */
-    private byte[] window = new byte[0];
+    // guarded by itself too (briefly, never while waiting): close() drops it without the monitor
+    private final LinkedHashMap<Long, Block> blocks = new LinkedHashMap<>(16, 0.75f, true);
+    /** Most blocks fetched ahead at once. */
+    static final int MAX_DEPTH = 4;
+    /** Most blocks kept by one channel. */
+    static final int MAX_BLOCKS = MAX_DEPTH + 2;
+    /** How many blocks to fetch ahead of the one being read. */
+    private int depth;
+    /** The block read last, -1 before the first. */
+    private long lastBlock = -1;
+    /** {@link HoldfastFileSystem#changeCount()} when {@link #blocks} was last emptied. */
+    private long blocksChanges = -1;
 
-    private long windowStart = -1;
-    /** {@link HoldfastFileSystem#changeCount()} when the window was filled. */
-    private long windowChanges = -1;
+    /** A requested block: the reply to come, and whether it holds a read-ahead permit. */
+    private record Block(CompletableFuture<Response> reply, boolean permit) {}
 
     HoldfastFileChannel(
             HoldfastFileSystem fs,
@@ -200,27 +222,106 @@ final class HoldfastFileChannel extends FileChannel {
     /** Reads into {@code dst} at {@code pos}; returns bytes read or -1 at end of file. */
     private int readAt(ByteBuffer dst, long pos) throws IOException {
         drain();
+        // Counted before the wait: a write another channel begins after this line moves the count,
+        // so the blocks are not reused past it; one begun before it is waited for here.
+        long changes = fs.changeCount();
+        if (changes != blocksChanges) {
+            dropBlocks();
+            blocksChanges = changes;
+        }
         int total = 0;
         while (dst.hasRemaining()) {
             long at = pos + total;
-            if (windowStart < 0
-                    || at < windowStart
-                    || at >= windowStart + window.length
-                    || windowChanges != fs.changeCount()) {
-                fill(at);
-            }
-            int offset = (int) (at - windowStart);
-            int n = Math.min(dst.remaining(), window.length - offset);
+            long k = at / CHUNK;
+            byte[] block = block(k);
+            int offset = (int) (at - k * CHUNK);
+            int n = Math.min(dst.remaining(), block.length - offset);
             if (n <= 0) {
                 break; // end of file
             }
-            dst.put(window, offset, n);
+            dst.put(block, offset, n);
             total += n;
-            if (window.length < CHUNK && offset + n == window.length) {
-                break; // short window: end of file when it was read
+            if (block.length < CHUNK && offset + n == block.length) {
+                break; // short block: end of file when it was read
             }
         }
         return total == 0 && want(dst) ? -1 : total;
+    }
+
+    /**
+     * Block {@code k}'s content: from a reply already requested, else read now; then requests the
+     * blocks ahead of it if reads go forward (see {@link #blocks}).
+     */
+    private byte[] block(long k) throws IOException {
+        if (k == lastBlock + 1 && k > 0) {
+            depth = Math.clamp(depth * 2L, 1, MAX_DEPTH);
+        } else if (k != lastBlock) {
+            depth = 0;
+        }
+        lastBlock = k;
+        Block b;
+        synchronized (blocks) {
+            b = blocks.get(k);
+            if (b != null && b.reply().isCompletedExceptionally()) {
+                drop(k); // a failed read ahead is tried once more, now
+                b = null;
+            }
+        }
+        if (b == null) {
+            fs.awaitWrites();
+            b = new Block(fs.readContent(new Request.Read(inode, k * CHUNK, CHUNK)), false);
+        }
+        synchronized (blocks) {
+            blocks.put(k, b);
+            for (int i = 1; i <= depth; i++) {
+                long ahead = k + i;
+                if (ahead * CHUNK >= size || blocks.containsKey(ahead)) {
+                    continue;
+                }
+                if (!fs.readAheadPermits.tryAcquire()) {
+                    break;
+                }
+                blocks.put(ahead, new Block(fs.readContent(new Request.Read(inode, ahead * CHUNK, CHUNK)), true));
+            }
+            trimBlocks(k);
+        }
+        if (!isOpen()) {
+            dropBlocks(); // closed meanwhile: give the permits back
+        }
+        try {
+            return verified(call(b::reply), k * CHUNK, CHUNK);
+        } catch (IOException e) {
+            synchronized (blocks) {
+                drop(k);
+            }
+            throw e;
+        }
+    }
+
+    /** Drops the least recently used blocks beyond {@link #MAX_BLOCKS}, never {@code keep}; holds {@link #blocks}. */
+    private void trimBlocks(long keep) {
+        Iterator<Map.Entry<Long, Block>> it = blocks.entrySet().iterator();
+        while (blocks.size() > MAX_BLOCKS && it.hasNext()) {
+            Map.Entry<Long, Block> e = it.next();
+            if (e.getKey() != keep) {
+                release(e.getValue());
+                it.remove();
+            }
+        }
+    }
+
+    /** Drops block {@code k}; holds {@link #blocks}. */
+    private void drop(long k) {
+        Block b = blocks.remove(k);
+        if (b != null) {
+            release(b);
+        }
+    }
+
+    private void release(Block b) {
+        if (b.permit()) {
+            fs.readAheadPermits.release();
+        }
     }
 
     /**
@@ -228,7 +329,11 @@ final class HoldfastFileChannel extends FileChannel {
      * (EIO on a mismatch) and that no more came than asked for (EPROTO).
      */
     private byte[] readVerified(long at, int length) throws IOException {
-        Response r = query(new Request.Read(inode, at, length));
+        return verified(query(new Request.Read(inode, at, length)), at, length);
+    }
+
+    /** The bytes of a read's reply {@code r}, checked as {@link #readVerified} says. */
+    private byte[] verified(Response r, long at, int length) throws IOException {
         byte[] bytes = switch (r) {
             case Response.Data d -> {
                 if (Checksums.crc32c(d.bytes()) != d.crc32c()) {
@@ -247,20 +352,15 @@ final class HoldfastFileChannel extends FileChannel {
         return bytes;
     }
 
-    /** Reads up to {@link #CHUNK} bytes at {@code at} into the read-ahead window. */
-    private void fill(long at) throws IOException {
-        // Counted before the wait: a write another channel begins after this line moves the count,
-        // so the window is not reused past it; one begun before it is waited for here.
-        long changesBefore = fs.changeCount();
-        byte[] bytes = readVerified(at, CHUNK);
-        window = bytes;
-        windowStart = at;
-        windowChanges = changesBefore;
-    }
-
-    private void dropWindow() {
-        window = new byte[0];
-        windowStart = -1;
+    private void dropBlocks() {
+        synchronized (blocks) {
+            for (Block b : blocks.values()) {
+                release(b);
+            }
+            blocks.clear();
+        }
+        depth = 0;
+        lastBlock = -1;
     }
 
     private static boolean want(ByteBuffer dst) {
@@ -307,11 +407,11 @@ final class HoldfastFileChannel extends FileChannel {
 
     /**
      * Reads into {@code dst} at {@code pos} exactly as many bytes as it has room for (fewer only
-     * at the end of the file), without the read-ahead window and without holding the channel's
+     * at the end of the file), without the read-ahead blocks and without holding the channel's
      * lock, so several threads may read at once (a block export serving many requests). Waits
      * first for the writes this channel and its file system began before the call, so it sees
      * them, but leaves a failure of those writes to be reported by the next {@link #force},
-     * {@link #close} or window read, as a durability point should.
+     * {@link #close} or read through the read-ahead blocks, as a durability point should.
      *
      * @return bytes read, or -1 at the end of the file
      */
@@ -341,7 +441,7 @@ final class HoldfastFileChannel extends FileChannel {
     // ---- writing -------------------------------------------------------------------------
 
     private int writeAt(ByteBuffer src, long pos) throws IOException {
-        dropWindow();
+        dropBlocks();
         int n = src.remaining();
         int limit = fs.coalesceBytes();
         if (n > 0 && n < limit) {
@@ -509,7 +609,7 @@ final class HoldfastFileChannel extends FileChannel {
             throw new IllegalArgumentException("negative size");
         }
         ensureWritable();
-        dropWindow();
+        dropBlocks();
         long current = size();
         if (newSize < current) {
             Response r = fs.submit(new Request.Truncate(caller, inode, newSize));
@@ -534,7 +634,7 @@ final class HoldfastFileChannel extends FileChannel {
      */
     synchronized long fallocate(int mode, long offset, long length) throws IOException {
         ensureWritable();
-        dropWindow();
+        dropBlocks();
         drain();
         Response r = fs.submit(new Request.Fallocate(caller, inode, mode, offset, length));
         size = Errors.attr(r, name, null).size();
@@ -727,6 +827,7 @@ final class HoldfastFileChannel extends FileChannel {
                 }
             }
         }
+        dropBlocks();
         List<Lock> held;
         synchronized (locks) {
             held = List.copyOf(locks);

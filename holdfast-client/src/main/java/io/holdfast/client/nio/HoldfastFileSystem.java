@@ -103,6 +103,15 @@ public final class HoldfastFileSystem extends FileSystem {
     private final Map<Long, OpenInode> openInodes = new HashMap<>();
 
     private volatile boolean open = true;
+    /**
+     * Bound on read-ahead memory: permits for blocks of {@link Limits#MAX_DATA_BYTES} fetched ahead
+     * of the reader, shared by every channel of this file system (64: 64 MiB).
+     */
+    static final int READ_AHEAD_BLOCKS = 64;
+
+    /** Permits of {@link #READ_AHEAD_BLOCKS}, held by blocks fetched ahead and not yet dropped. */
+    final Semaphore readAheadPermits = new Semaphore(READ_AHEAD_BLOCKS);
+
     /** Cached metadata under the read lease of {@link #leases}, or null (no lease offered, or turned off). */
     private final MetadataCache cache;
 
@@ -685,6 +694,16 @@ public final class HoldfastFileSystem extends FileSystem {
         Response r = Errors.await(service.query(q));
         cache.put(q, r, generation);
         return r;
+    }
+
+    /**
+     * Sends a read of file content without waiting for anything: under a valid read lease as
+     * {@link VolumeService#queryUnderLease} (one member, no read index), else as a linearizable
+     * query. The caller waits for this file system's writes first when it must see them.
+     */
+    CompletableFuture<Response> readContent(Request.Read q) {
+        checkOpen();
+        return leases != null && leases.valid() ? service.queryUnderLease(q) : service.query(q);
     }
 
     /** The write-back statistics. */
