@@ -77,21 +77,7 @@ final class StripedDevice implements BlockDevice {
 
     @Override
     public void flush() throws IOException {
-        IOException first = null;
-        for (BlockDevice m : members) {
-            try {
-                m.flush();
-            } catch (IOException e) {
-                if (first == null) {
-                    first = e;
-                } else {
-                    first.addSuppressed(e);
-                }
-            }
-        }
-        if (first != null) {
-            throw first;
-        }
+        onEveryMember(BlockDevice::flush);
     }
 
     @Override
@@ -147,10 +133,20 @@ final class StripedDevice implements BlockDevice {
 
     @Override
     public void close() throws IOException {
+        onEveryMember(BlockDevice::close);
+    }
+
+    @FunctionalInterface
+    private interface MemberAction {
+        void run(BlockDevice member) throws IOException;
+    }
+
+    /** Runs {@code action} on every member, even after one failed; throws the first failure, the rest suppressed. */
+    private void onEveryMember(MemberAction action) throws IOException {
         IOException first = null;
         for (BlockDevice m : members) {
             try {
-                m.close();
+                action.run(m);
             } catch (IOException e) {
                 if (first == null) {
                     first = e;
