@@ -228,14 +228,24 @@ public abstract class LifecycleStateMachine extends BaseStateMachine {
             Files.deleteIfExists(tmp); // a snapshot that failed (e.g. a full disk) must not keep its space
             throw e;
         }
+        // the MD5 is read from the temporary file and saved before the file gets its name: Ratis
+        // lists snapshot files by name, and one listed without its MD5 (while a large file was
+        // being read for it) was logged as "missing MD5 file" and could be sent unchecked
+        MD5Hash md5;
+        try {
+            md5 = MD5FileUtil.computeMd5ForFile(tmp.toFile());
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(tmp);
+            throw e;
+        }
         synchronized (storage) {
             var latest = storage.getLatestSnapshot();
             if (latest != null && latest.getIndex() >= at.getIndex()) {
                 Files.deleteIfExists(tmp);
                 return;
             }
+            MD5FileUtil.saveMD5File(file, md5);
             Files.move(tmp, file.toPath(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            MD5Hash md5 = MD5FileUtil.computeAndSaveMd5ForFile(file);
             storage.updateLatestSnapshot(new SingleFileSnapshotInfo(new FileInfo(file.toPath(), md5), at));
             storage.cleanupOldSnapshots(KEEP_TWO_SNAPSHOTS);
         }
