@@ -99,6 +99,8 @@ public final class Codec {
     private static final int K_BATCH = 17;
     /** {@link Request.SetAttr} with an {@code expectInode}: {@code K_SETATTR}'s fields, then two {@code i64}. */
     private static final int K_SETATTR_EXPECT = 18;
+    /** {@link Request.Unlink} with an {@code expectInode}: {@code K_UNLINK}'s fields, then two {@code i64}. */
+    private static final int K_UNLINK_EXPECT = 19;
 
     private static final int K_GETATTR = 32;
     private static final int K_GETATTR_INODE = 33;
@@ -143,7 +145,8 @@ public final class Codec {
             K_MKNOD,
             K_FALLOCATE,
             K_BATCH,
-            K_SETATTR_EXPECT);
+            K_SETATTR_EXPECT,
+            K_UNLINK_EXPECT);
     /** The request kinds that are queries: never in a log entry. */
     private static final Set<Integer> QUERY_KINDS = Set.of(
             K_GETATTR,
@@ -404,10 +407,14 @@ public final class Codec {
                 w.i64(t.size());
             }
             case Unlink u -> {
-                w.kind(K_UNLINK);
+                w.kind(u.expectInode() == 0 ? K_UNLINK : K_UNLINK_EXPECT);
                 w.caller(u.caller());
                 w.str(u.path());
                 w.u8(u.keepOrphan() ? 1 : 0);
+                if (u.expectInode() != 0) {
+                    w.i64(u.expectInode());
+                    w.i64(u.clientNanos());
+                }
             }
             case Rmdir r -> {
                 w.kind(K_RMDIR);
@@ -919,6 +926,17 @@ public final class Codec {
             case K_WRITE -> new Write(r.caller(), r.i64(), r.i64(), r.bytes(Limits.MAX_DATA_BYTES), r.i32());
             case K_TRUNCATE -> new Truncate(r.caller(), r.i64(), r.i64());
             case K_UNLINK -> new Unlink(r.caller(), r.path(), r.bool());
+            case K_UNLINK_EXPECT -> {
+                Caller caller = r.caller();
+                String path = r.path();
+                boolean keepOrphan = r.bool();
+                long expectInode = r.i64();
+                long clientNanos = r.i64();
+                if (expectInode == 0) {
+                    throw bad("unlink expecting inode 0");
+                }
+                yield new Unlink(caller, path, keepOrphan, expectInode, clientNanos);
+            }
             case K_RMDIR -> new Rmdir(r.caller(), r.path());
             case K_RENAME -> new Rename(r.caller(), r.path(), r.path(), r.i32());
             case K_SYMLINK -> new Symlink(r.caller(), r.path(), r.str(Limits.PATH_MAX));

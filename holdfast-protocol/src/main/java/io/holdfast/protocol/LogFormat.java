@@ -24,6 +24,8 @@ package io.holdfast.protocol;
  *   <tr><td>4</td><td>cluster log: geo-replication sessions in the map (put, remove, progress)</td></tr>
  *   <tr><td>5</td><td>volume log: paths longer than {@link Limits#PATH_MAX} bytes, up to
  *       {@link Limits#VOLUME_PATH_MAX} (deep trees)</td></tr>
+ *   <tr><td>6</td><td>volume log: unlink naming the inode it expects, stamped at the client's time
+ *       (write-back of unlinks)</td></tr>
  * </table>
  *
  * <p>Thread safety: constants and pure functions.
@@ -32,13 +34,15 @@ public final class LogFormat {
     /** The oldest log format this code reads. */
     public static final int MIN = 1;
     /** The newest log format this code reads and writes. */
-    public static final int MAX = 5;
+    public static final int MAX = 6;
     /** The log format of batches and write-back attribute changes. */
     public static final int BATCHES = 3;
     /** The log format of the geo-replication session commands of the cluster log. */
     public static final int GEOREP_SESSIONS = 4;
     /** The log format of mutations naming a path longer than {@link Limits#PATH_MAX} bytes. */
     public static final int DEEP_PATHS = 5;
+    /** The log format of unlinks naming the inode they expect (written back by clients). */
+    public static final int WRITE_BACK_UNLINK = 6;
 
     private LogFormat() {}
 
@@ -54,6 +58,7 @@ public final class LogFormat {
             case Request.Batch b ->
                 b.mutations().stream().mapToInt(LogFormat::required).reduce(BATCHES, Math::max);
             case Request.SetAttr s when s.expectInode() != 0 -> BATCHES;
+            case Request.Unlink u when u.expectInode() != 0 -> WRITE_BACK_UNLINK;
             default -> 1;
         };
         return longestPath(mutation) > Limits.PATH_MAX ? Math.max(kind, DEEP_PATHS) : kind;

@@ -76,8 +76,39 @@ public sealed interface Request {
      * the inode and its data stay readable by inode number until {@link DropOrphan} (the
      * client still has it open, like NFS's silly rename). Reply: {@link Response.AttrReply}
      * of the unlinked inode after the change.
+     *
+     * @param expectInode 0, or the inode {@code path} must name when the entry is applied: otherwise
+     *     the request fails with {@link Errno#ESTALE} and changes nothing (a client that wrote the
+     *     unlink back without waiting for the answer, having resolved the path from its cache, so
+     *     another client's rename or create in between never makes it remove another file); log
+     *     format 6
+     * @param clientNanos 0, or the client's clock when it made the change (epoch nanoseconds), so
+     *     it can tell the parent directory's new times before the answer comes (see
+     *     {@link #changeTime}); only with {@code expectInode}
+     * @throws IllegalArgumentException if {@code clientNanos} is given without {@code expectInode}
      */
-    record Unlink(Caller caller, String path, boolean keepOrphan) implements Mutation {}
+    record Unlink(Caller caller, String path, boolean keepOrphan, long expectInode, long clientNanos)
+            implements Mutation {
+        public Unlink {
+            if (expectInode == 0 && clientNanos != 0) {
+                throw new IllegalArgumentException("a client time needs an expected inode");
+            }
+        }
+
+        /** A request for whatever {@code path} names when it is applied (log format 1). */
+        public Unlink(Caller caller, String path, boolean keepOrphan) {
+            this(caller, path, keepOrphan, 0, 0);
+        }
+
+        /**
+         * The time this request stamps on an inode (the parent directory's modification and change
+         * time, the unlinked inode's change time) whose change time was {@code oldCtime}, in an entry
+         * stamped {@code entryNanos}: as {@link SetAttr#changeTime}.
+         */
+        public long changeTime(long oldCtime, long entryNanos) {
+            return SetAttr.changeTime(clientNanos, oldCtime, entryNanos);
+        }
+    }
 
     /** POSIX {@code rmdir(2)}. Reply: {@link Response.Ok}. */
     record Rmdir(Caller caller, String path) implements Mutation {}
@@ -163,6 +194,17 @@ public sealed interface Request {
          * entry stamped {@code entryNanos}.
          */
         public long changeTime(long oldCtime, long entryNanos) {
+            return changeTime(clientNanos, oldCtime, entryNanos);
+        }
+
+        /**
+         * The change time a written-back mutation made at {@code clientNanos} (0: none) gives an
+         * inode whose change time was {@code oldCtime}, in an entry stamped {@code entryNanos}:
+         * {@code max(oldCtime, clientNanos)} if the client's time lies within
+         * {@link #MAX_CLIENT_LAG_NANOS} before and {@link #MAX_CLIENT_LEAD_NANOS} after the entry's
+         * timestamp, else the entry's timestamp.
+         */
+        public static long changeTime(long clientNanos, long oldCtime, long entryNanos) {
             if (clientNanos == 0
                     || clientNanos < entryNanos - MAX_CLIENT_LAG_NANOS
                     || clientNanos > entryNanos + MAX_CLIENT_LEAD_NANOS) {

@@ -97,6 +97,8 @@ final class CodecValues {
                                 longs().filter(x -> x != 0))
                         .as((cl, p, mask, v, t, ino) ->
                                 new SetAttr(cl, p, mask, v[0], v[1], v[2], t[0], t[1], ino, t[2])),
+                Combinators.combine(c, path, bools(), longs().filter(x -> x != 0), longs())
+                        .as(Unlink::new),
                 batches(g));
     }
 
@@ -108,6 +110,8 @@ final class CodecValues {
                 Combinators.combine(c, path, ints(), bools()).as(Create::new),
                 Combinators.combine(c, path, path, ints()).as(Rename::new),
                 Combinators.combine(c, path, bools()).as(Unlink::new),
+                Combinators.combine(c, path, bools(), longs().filter(x -> x != 0), longs())
+                        .as(Unlink::new),
                 Combinators.combine(c, path, ints(), ints(), ints(), ints(), longs(), longs())
                         .as(SetAttr::new),
                 Combinators.combine(c, longs(), longs()).as(Truncate::new)));
@@ -306,7 +310,8 @@ final class CodecValues {
                 new Request.Batch(List.of(
                         new Create(CALLER, "/d/g", 0600, true),
                         new SetAttr(CALLER, "/d/g", SetAttr.MODE, 0644, 0, 0, 0L, 0L, 9L, 0L),
-                        new Unlink(CALLER, "/d/h", false))));
+                        new Unlink(CALLER, "/d/h", false))),
+                new Unlink(CALLER, "/d/i", false, 11L, 1_700_000_000_000_000_001L));
     }
 
     /** One of each query, with non-empty strings. */

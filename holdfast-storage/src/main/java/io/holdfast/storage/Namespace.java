@@ -229,15 +229,19 @@ final class Namespace {
         Loc l = r.loc();
         long id = r.id();
         Node n = r.node();
+        if (m.expectInode() != 0 && id != m.expectInode()) {
+            throw new Fail(Errno.ESTALE, m.path() + " is inode " + id + " now, not " + m.expectInode());
+        }
         if (n.isDir()) {
             throw new Fail(Errno.EISDIR, m.path() + " is a directory");
         }
         t.delete(Keys.dent(l.parent(), l.name()));
         Node parent = l.parentNode();
-        touch(parent, ts);
+        // written back, the entry is stamped at the client's time (within bounds), which it predicted
+        touch(parent, m.changeTime(parent.ctimeNanos, ts));
         putNode(t, l.parent(), parent);
         n.nlink--;
-        n.ctimeNanos = ts;
+        n.ctimeNanos = m.changeTime(n.ctimeNanos, ts);
         if (n.nlink > 0) {
             putNode(t, id, n);
         } else if (m.keepOrphan()) {

@@ -99,6 +99,39 @@ class BrickNamespaceTest extends BrickTestBase {
     }
 
     @Test
+    void unlinkNamingTheInodeItExpectsIsStampedAtTheClientsTime() {
+        b.mkdir("/d");
+        long f = b.create("/d/f").inode();
+        long g = b.create("/d/g").inode();
+        Attr before = b.stat("/d");
+        // another file under the name it expects: refused, nothing changes
+        assertThat(ap(new Request.Unlink(ROOT, "/d/f", false, g, 0))).isEqualTo(Errno.ESTALE);
+        assertThat(b.stat("/d/f").inode()).isEqualTo(f);
+        assertThat(b.stat("/d")).isEqualTo(before);
+        assertThat(ap(new Request.Unlink(ROOT, "/d/nope", false, f, 0))).isEqualTo(Errno.ENOENT);
+        // the client's time, within the bounds around the entry's, stamps the parent and the inode
+        b.apply(new Request.Link(ROOT, "/d/f", "/d/f2"));
+        long client = b.timeNanos + 500_000_000L; // the client's clock leads the entry's by 0.5 s
+        Attr u = attr(b.apply(new Request.Unlink(ROOT, "/d/f", false, f, client)));
+        assertThat(u.nlink()).isEqualTo(1);
+        assertThat(u.ctimeNanos()).isEqualTo(client);
+        Attr d = b.stat("/d");
+        assertThat(d.mtimeNanos()).isEqualTo(client);
+        assertThat(d.ctimeNanos()).isEqualTo(client);
+        // a client clock behind the inode's change time never moves it back
+        b.apply(new Request.Link(ROOT, "/d/f2", "/d/f3"));
+        long linked = b.stat("/d/f3").ctimeNanos();
+        b.apply(new Request.Unlink(ROOT, "/d/f3", false, f, linked - 2_000_000_000L));
+        assertThat(b.stat("/d/f2").ctimeNanos()).isEqualTo(linked);
+        assertThat(b.stat("/d").mtimeNanos()).isEqualTo(linked);
+        // a client time too far from the entry's: the entry's time, as for any unlink
+        b.timeNanos += 20_000_000_000L;
+        b.apply(new Request.Unlink(ROOT, "/d/f2", false, f, b.timeNanos - 11_000_000_000L));
+        assertThat(b.stat("/d").mtimeNanos()).isEqualTo(b.timeNanos);
+        assertThat(errno(b.query(new Request.GetAttrByInode(f)))).isEqualTo(Errno.ENOENT);
+    }
+
+    @Test
     void rmdir() {
         b.mkdir("/d");
         b.mkdir("/d/e");

@@ -38,6 +38,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BiConsumer;
+import java.util.function.Supplier;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -451,6 +452,44 @@ public final class HoldfastFileSystem extends FileSystem {
      * @throws InterruptedIOException if interrupted while waiting for room in the window
      */
     void submitLater(Request.SetAttr m, Attr predicted) throws IOException {
+        enqueue(m, m.path(), m.expectInode(), () -> {
+            MetadataCache.Change change = cache.begin(m);
+            cache.predict(change, m.path(), predicted);
+            return change;
+        });
+    }
+
+    /**
+     * Whether unlinks by {@code caller} are written back: as attribute changes
+     * ({@link #writesBack}), and when every member of the volume applies unlinks naming the inode
+     * they expect (log format 6).
+     */
+    boolean writesBackUnlinks(Caller caller) {
+        return writesBack(caller) && service.logFormat() >= LogFormat.WRITE_BACK_UNLINK;
+    }
+
+    /**
+     * Writes back an unlink: the cache takes the name as gone and its directory's new times at
+     * once ({@link MetadataCache#beginUnlink}) and the unlink is queued, to be sent in order with
+     * this file system's other mutations without waiting for the answer, as {@link #submitLater}
+     * does. One the volume refuses (the name was removed, or names another file now) is logged,
+     * drops what the cache took, and is reported by the next {@code force(true)} of a channel on
+     * the inode it named, or by this file system's {@code close}.
+     * Blocks while the write window's request count is used up.
+     *
+     * @param m the unlink, naming the inode it expects and the client time it was made at
+     * @throws InterruptedIOException if interrupted while waiting for room in the window
+     */
+    void submitLater(Request.Unlink m) throws IOException {
+        enqueue(m, m.path(), m.expectInode(), () -> cache.beginUnlink(m));
+    }
+
+    /**
+     * Queues a written-back mutation about {@code inode} at {@code path}, after taking a request of
+     * the write window and beginning its change in the cache with {@code begin}.
+     */
+    private void enqueue(Request.Mutation m, String path, long inode, Supplier<MetadataCache.Change> begin)
+            throws IOException {
         checkOpen();
         flushBuffered();
         try {
@@ -461,17 +500,16 @@ public final class HoldfastFileSystem extends FileSystem {
         }
         long ticket = writeBacks.begin();
         changes.incrementAndGet();
-        MetadataCache.Change change = cache.begin(m);
-        cache.predict(change, m.path(), predicted);
-        writeBackPending.merge(m.expectInode(), 1, Integer::sum);
+        MetadataCache.Change change = begin.get();
+        writeBackPending.merge(inode, 1, Integer::sum);
         writtenBack.incrementAndGet();
-        int pathBytes = m.path().getBytes(StandardCharsets.UTF_8).length;
+        int pathBytes = path.getBytes(StandardCharsets.UTF_8).length;
         sendLock.lock();
         try {
             if (queuedPathBytes + pathBytes > BATCH_PATH_BYTES) {
                 sendQueued();
             }
-            queued.add(new Queued(m, change, ticket));
+            queued.add(new Queued(m, path, inode, change, ticket));
             queuedPathBytes += pathBytes;
             if (queued.size() >= Request.Batch.MAX_MUTATIONS) {
                 sendQueued();
@@ -613,21 +651,21 @@ public final class HoldfastFileSystem extends FileSystem {
             if (t != null) {
                 failure = Errors.unwrap(t);
             } else if (r instanceof Response.Error e) {
-                failure = Errors.toException(e, q.mutation().path(), null);
+                failure = Errors.toException(e, q.path(), null);
             }
             if (failure != null) {
-                writeBackFailures.putIfAbsent(q.mutation().expectInode(), failure);
+                writeBackFailures.putIfAbsent(q.inode(), failure);
                 writeBackFailed.incrementAndGet();
                 LOG.warn(
                         "{}: written-back change of {} (inode {}) failed; the next fsync of the file reports"
                                 + " it: {}",
                         volume,
-                        q.mutation().path(),
-                        q.mutation().expectInode(),
+                        q.path(),
+                        q.inode(),
                         failure.toString());
             }
         } finally {
-            writeBackPending.computeIfPresent(q.mutation().expectInode(), (k, n) -> n == 1 ? null : n - 1);
+            writeBackPending.computeIfPresent(q.inode(), (k, n) -> n == 1 ? null : n - 1);
             windowRequests.release();
             writeBacks.end(q.ticket());
         }
@@ -660,8 +698,9 @@ public final class HoldfastFileSystem extends FileSystem {
         }
     }
 
-    /** A write-back mutation waiting to be sent. */
-    private record Queued(Request.SetAttr mutation, MetadataCache.Change change, long ticket) {}
+    /** A write-back mutation about {@code inode} at {@code path}, waiting to be sent. */
+    private record Queued(
+            Request.Mutation mutation, String path, long inode, MetadataCache.Change change, long ticket) {}
 
     /**
      * Sends a query once the writes this file system began before it have completed: every

@@ -707,7 +707,11 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider impleme
 
     /**
      * Deletes a file, link or empty directory. A file open in this file system stays readable
-     * through its channels until the last one closes.
+     * through its channels until the last one closes. Root's unlink of a file (not a directory)
+     * not open here is written back while the read lease holds and every member applies log
+     * format 6: it returns once queued, and one the volume refuses (another client removed or
+     * replaced the name first) is logged and reported by the next {@code force(true)} of a channel
+     * on the file, or by the file system's {@code close}.
      *
      * @throws NoSuchFileException if it does not exist
      * @throws java.nio.file.DirectoryNotEmptyException if it is a non-empty directory
@@ -726,6 +730,12 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider impleme
             return;
         }
         boolean keep = a.type() == FileType.FILE && fs.isOpenInode(a.inode());
+        if (!keep && fs.writesBackUnlinks(caller)) {
+            // root's unlink of the file the cache saw is refused only if the name changed meanwhile:
+            // answer now, send in order without waiting (reported by the next fsync of the inode)
+            fs.submitLater(new Request.Unlink(caller, vp, false, a.inode(), Math.max(epochNanos(), 1)));
+            return;
+        }
         Response r = fs.submit(new Request.Unlink(caller, vp, keep));
         Errors.ok(r, name, null);
         if (keep && r instanceof Response.AttrReply after && after.attr().nlink() == 0 && !fs.markOrphaned(a.inode())) {

@@ -319,11 +319,19 @@ final class MetadataCache {
         highestEnded = Math.max(highestEnded, c.number);
         pending--;
         generation++;
-        drop(c);
+        // applied as predicted: what the cache took when it began is what the volume did, and a
+        // query answered since was sent after the volume applied it (a miss waits for the writes)
+        boolean asPredicted = c.predicted && answer != null && !(answer instanceof Response.Error);
+        if (!asPredicted) {
+            drop(c);
+        }
         for (long i : c.inodes) {
             if (busy.computeIfPresent(i, (k, n) -> n == 1 ? null : n - 1) == null) {
                 pendingPaths.remove(i);
             }
+        }
+        if (asPredicted) {
+            return;
         }
         if (answer instanceof Response.AttrReply r && busy.containsKey(r.attr().inode())) {
             // another change of this client to the inode is still on its way (a write sent later
@@ -352,6 +360,23 @@ final class MetadataCache {
         known(path, predicted);
     }
 
+    /**
+     * Begins a written-back unlink ({@link #begin}) and takes what the volume will do if it applies
+     * it as expected: the name is gone (also from its complete directory), and the directory's
+     * modification and change time become {@code max(its change time, m.clientNanos())}, the
+     * time the volume stamps on it ({@link Request.Unlink#changeTime}; the client's time within
+     * its bounds) when its attributes are known here. {@link #end} keeps that if the answer is a
+     * success, and drops it (and everything it touches) if not.
+     */
+    synchronized Change beginUnlink(Request.Unlink m) {
+        Attr parent = knownAttr(parentOf(m.path()));
+        Change c = begin(m);
+        c.predicted = true;
+        removed(m.path());
+        touchParent(parent, m.path(), parent == null ? -1 : Math.max(parent.ctimeNanos(), m.clientNanos()), 0);
+        return c;
+    }
+
     /** What a mutation changes: the answers to drop, and what {@link #learn} needs afterwards. */
     static final class Change {
         final Request.Mutation mutation;
@@ -366,6 +391,8 @@ final class MetadataCache {
         final Set<String> below = new HashSet<>();
 
         boolean everything;
+        /** Written back: the cache took its effect when it began ({@link #beginUnlink}). */
+        boolean predicted;
         /**
          * A rename whose answer teaches nothing here: one that does nothing (the two names are the
          * same, or name the same inode), or of a directory or a name not known here.

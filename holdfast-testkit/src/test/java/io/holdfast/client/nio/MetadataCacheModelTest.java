@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.holdfast.common.Caller;
 import io.holdfast.protocol.Checksums;
+import io.holdfast.protocol.FileType;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.storage.Brick;
@@ -106,8 +107,9 @@ class MetadataCacheModelTest {
                         }
                     }
                 } else if (kind < 8) {
-                    Request.Mutation m = mutation(rnd, inodes);
-                    MetadataCache.Change c = cache.begin(m);
+                    Request.Mutation m = rnd.nextInt(3) == 0 ? writtenBackUnlink(rnd, cache, now) : null;
+                    m = m == null ? mutation(rnd, inodes) : m;
+                    MetadataCache.Change c = begin(cache, m);
                     Request.Query q = null;
                     Response early = null;
                     long generation = 0;
@@ -125,9 +127,10 @@ class MetadataCacheModelTest {
                 } else {
                     // two mutations in flight, answered in either order
                     Request.Mutation m1 = mutation(rnd, inodes);
-                    Request.Mutation m2 = mutation(rnd, inodes);
                     MetadataCache.Change c1 = cache.begin(m1);
-                    MetadataCache.Change c2 = cache.begin(m2);
+                    Request.Mutation m2 = rnd.nextInt(3) == 0 ? writtenBackUnlink(rnd, cache, now) : null;
+                    m2 = m2 == null ? mutation(rnd, inodes) : m2;
+                    MetadataCache.Change c2 = begin(cache, m2);
                     Response r1 = volume.submit(m1).get(10, TimeUnit.SECONDS);
                     Response r2 = volume.submit(m2).get(10, TimeUnit.SECONDS);
                     trace.add(m1 + " -> " + r1 + " || " + m2 + " -> " + r2);
@@ -147,6 +150,23 @@ class MetadataCacheModelTest {
             System.out.println("seed " + seed + ": " + hits + " answers from the cache");
             assertThat(hits).as("seed %d: answers from the cache", seed).isGreaterThan(steps / 20);
         }
+    }
+
+    /**
+     * Root's unlink of a file whose attributes the cache holds, written back as the provider does
+     * (naming the inode, stamped at the client's clock, a little behind the volume's), or null.
+     */
+    private static Request.Unlink writtenBackUnlink(Random rnd, MetadataCache cache, AtomicLong now) {
+        String p = path(rnd);
+        if (cache.get(new Request.GetAttr(p, false)) instanceof Response.AttrReply a
+                && a.attr().type() != FileType.DIRECTORY) {
+            return new Request.Unlink(Caller.ROOT, p, false, a.attr().inode(), now.get() * 1_000_000L);
+        }
+        return null;
+    }
+
+    private static MetadataCache.Change begin(MetadataCache cache, Request.Mutation m) {
+        return m instanceof Request.Unlink u && u.expectInode() != 0 ? cache.beginUnlink(u) : cache.begin(m);
     }
 
     private static void assertSame(String where, Response cached, Response truth) {

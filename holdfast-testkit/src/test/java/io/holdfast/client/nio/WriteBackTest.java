@@ -18,6 +18,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.FileSystem;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
@@ -176,6 +177,129 @@ class WriteBackTest {
                 .filteredOn(m -> m instanceof Request.SetAttr s && s.expectInode() != 0 || m instanceof Request.Batch)
                 .as("written back")
                 .hasSize((int) stats.requests());
+    }
+
+    /**
+     * Root's unlinks of files are answered at once (the names are gone and the directory's times
+     * moved, from the cache), travel in batches, and the directory's times this client showed are
+     * exactly the ones the volume applied; an rmdir after them goes after them.
+     */
+    @Test
+    void rootsUnlinksAreShownAtOnceAndAreWhatTheVolumeApplies() throws Exception {
+        Path d = Files.createDirectory(fs.getPath("/d"));
+        List<Path> files = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            files.add(Files.writeString(d.resolve("f" + i), "data " + i));
+        }
+        Files.createLink(d.resolve("link"), files.getFirst()); // f0 keeps a name
+        awaitWrittenBack();
+        for (Path f : files) {
+            awaitCached(f);
+        }
+        awaitCached(d);
+        long changed = ((FileTime) Files.getAttribute(d, "unix:ctime")).to(TimeUnit.NANOSECONDS);
+        sent.clear();
+        long missesBefore = CacheStats.of(fs).misses();
+        for (Path f : files) {
+            Files.delete(f);
+            assertThat(Files.exists(f, LinkOption.NOFOLLOW_LINKS))
+                    .as("gone at once")
+                    .isFalse();
+        }
+        Map<String, Object> shown = Files.readAttributes(d, "unix:lastModifiedTime,ctime,nlink");
+        assertThat(CacheStats.of(fs).misses()).as("all from the cache").isEqualTo(missesBefore);
+        assertThat(((FileTime) shown.get("ctime")).to(TimeUnit.NANOSECONDS)).isGreaterThanOrEqualTo(changed);
+        awaitWrittenBack();
+        Attr applied = onVolume("/d");
+        assertThat(FileTime.from(applied.mtimeNanos(), TimeUnit.NANOSECONDS)).isEqualTo(shown.get("lastModifiedTime"));
+        assertThat(FileTime.from(applied.ctimeNanos(), TimeUnit.NANOSECONDS))
+                .as("the times this client showed are the ones the volume applied")
+                .isEqualTo(shown.get("ctime"));
+        for (int i = 0; i < files.size(); i++) {
+            Response r = volume.query(new Request.GetAttr("/d/f" + i, false)).get(10, TimeUnit.SECONDS);
+            assertThat(r).as("/d/f%d removed", i).isInstanceOf(Response.Error.class);
+        }
+        assertThat(onVolume("/d/link").nlink())
+                .as("the other name's link count")
+                .isEqualTo(1);
+        assertThat(Files.getAttribute(d.resolve("link"), "unix:nlink")).isEqualTo(1);
+        WriteBackStats stats = WriteBackStats.of(fs);
+        assertThat(stats.failed()).isZero();
+        assertThat(sent)
+                .as("written back, naming the inodes, in batches")
+                .allSatisfy(m -> assertThat(m).isInstanceOfAny(Request.Unlink.class, Request.Batch.class))
+                .hasSizeLessThanOrEqualTo(files.size());
+        assertThat(sent.stream()
+                        .mapToLong(m ->
+                                m instanceof Request.Batch b ? b.mutations().size() : 1)
+                        .sum())
+                .isEqualTo(files.size());
+        Files.delete(d.resolve("link"));
+        Files.delete(d); // synchronous: the queued unlink goes first, in the same request
+        assertThat(volume.query(new Request.GetAttr("/d", false)).get(10, TimeUnit.SECONDS))
+                .isInstanceOf(Response.Error.class);
+    }
+
+    /**
+     * Another client replaced the file under this client's cache: the written-back unlink names the
+     * inode it meant, so the volume refuses it (both files stay), and the next fsync of the file it
+     * meant reports it, once.
+     */
+    @Test
+    void aRefusedUnlinkRemovesNothingAndTheNextFsyncOfTheFileReportsIt() throws Exception {
+        Path k = Files.writeString(fs.getPath("/k"), "mine");
+        long mine = (long) Files.getAttribute(k, "unix:ino");
+        awaitWrittenBack();
+        awaitCached(k);
+        // another client, unseen by this one's cache: moves the file away and makes a new one
+        assertThat(volume.submit(new Request.Rename(Caller.ROOT, "/k", "/k2", 0))
+                        .get())
+                .isInstanceOf(Response.AttrReply.class);
+        assertThat(volume.submit(new Request.Create(Caller.ROOT, "/k", 0640, true))
+                        .get())
+                .isInstanceOf(Response.AttrReply.class);
+        Files.delete(k); // the file the cache knows: answered at once
+        awaitWrittenBack();
+        assertThat(WriteBackStats.of(fs).failed()).isEqualTo(1);
+        assertThat(onVolume("/k").mode())
+                .as("the other client's new file stays")
+                .isEqualTo(0640);
+        assertThat(onVolume("/k2").inode()).as("the file it meant stays").isEqualTo(mine);
+        try (FileChannel ch = FileChannel.open(fs.getPath("/k2"), StandardOpenOption.WRITE)) {
+            assertThatThrownBy(() -> ch.force(true))
+                    .isInstanceOf(IOException.class)
+                    .hasMessageContaining("/k");
+            ch.force(true); // reported once
+        }
+        assertThat(Files.readString(fs.getPath("/k2"))).isEqualTo("mine");
+    }
+
+    private void awaitWrittenBack() {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (WriteBackStats.of(fs).pending() != 0) {
+            assertThat(System.nanoTime() - deadline)
+                    .as("written back within 30 s")
+                    .isNegative();
+            Thread.onSpinWait();
+        }
+    }
+
+    /**
+     * Reads {@code p}'s attributes until the cache answers them (an answer that arrived while one of
+     * this client's changes to it was on its way is not kept, so on a busy machine it may take more).
+     */
+    private void awaitCached(Path p) throws IOException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (true) {
+            long misses = CacheStats.of(fs).misses();
+            Files.readAttributes(p, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+            if (CacheStats.of(fs).misses() == misses) {
+                return;
+            }
+            assertThat(System.nanoTime() - deadline)
+                    .as("%s cached within 30 s", p)
+                    .isNegative();
+        }
     }
 
     /**
