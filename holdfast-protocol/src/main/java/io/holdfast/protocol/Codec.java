@@ -101,6 +101,8 @@ public final class Codec {
     private static final int K_SETATTR_EXPECT = 18;
     /** {@link Request.Unlink} with an {@code expectInode}: {@code K_UNLINK}'s fields, then two {@code i64}. */
     private static final int K_UNLINK_EXPECT = 19;
+    /** {@link Request.Rmdir} with an {@code expectInode}: {@code K_RMDIR}'s fields, then two {@code i64}. */
+    private static final int K_RMDIR_EXPECT = 20;
 
     private static final int K_GETATTR = 32;
     private static final int K_GETATTR_INODE = 33;
@@ -146,7 +148,8 @@ public final class Codec {
             K_FALLOCATE,
             K_BATCH,
             K_SETATTR_EXPECT,
-            K_UNLINK_EXPECT);
+            K_UNLINK_EXPECT,
+            K_RMDIR_EXPECT);
     /** The request kinds that are queries: never in a log entry. */
     private static final Set<Integer> QUERY_KINDS = Set.of(
             K_GETATTR,
@@ -417,9 +420,13 @@ public final class Codec {
                 }
             }
             case Rmdir r -> {
-                w.kind(K_RMDIR);
+                w.kind(r.expectInode() == 0 ? K_RMDIR : K_RMDIR_EXPECT);
                 w.caller(r.caller());
                 w.str(r.path());
+                if (r.expectInode() != 0) {
+                    w.i64(r.expectInode());
+                    w.i64(r.clientNanos());
+                }
             }
             case Rename r -> {
                 w.kind(K_RENAME);
@@ -938,6 +945,16 @@ public final class Codec {
                 yield new Unlink(caller, path, keepOrphan, expectInode, clientNanos);
             }
             case K_RMDIR -> new Rmdir(r.caller(), r.path());
+            case K_RMDIR_EXPECT -> {
+                Caller caller = r.caller();
+                String path = r.path();
+                long expectInode = r.i64();
+                long clientNanos = r.i64();
+                if (expectInode == 0) {
+                    throw bad("rmdir expecting inode 0");
+                }
+                yield new Rmdir(caller, path, expectInode, clientNanos);
+            }
             case K_RENAME -> new Rename(r.caller(), r.path(), r.path(), r.i32());
             case K_SYMLINK -> new Symlink(r.caller(), r.path(), r.str(Limits.PATH_MAX));
             case K_LINK -> new Link(r.caller(), r.path(), r.path());

@@ -24,8 +24,8 @@ package io.holdfast.protocol;
  *   <tr><td>4</td><td>cluster log: geo-replication sessions in the map (put, remove, progress)</td></tr>
  *   <tr><td>5</td><td>volume log: paths longer than {@link Limits#PATH_MAX} bytes, up to
  *       {@link Limits#VOLUME_PATH_MAX} (deep trees)</td></tr>
- *   <tr><td>6</td><td>volume log: unlink naming the inode it expects, stamped at the client's time
- *       (write-back of unlinks)</td></tr>
+ *   <tr><td>6</td><td>volume log: unlink and rmdir naming the inode they expect, stamped at the client's
+ *       time (write-back of removals)</td></tr>
  * </table>
  *
  * <p>Thread safety: constants and pure functions.
@@ -41,8 +41,8 @@ public final class LogFormat {
     public static final int GEOREP_SESSIONS = 4;
     /** The log format of mutations naming a path longer than {@link Limits#PATH_MAX} bytes. */
     public static final int DEEP_PATHS = 5;
-    /** The log format of unlinks naming the inode they expect (written back by clients). */
-    public static final int WRITE_BACK_UNLINK = 6;
+    /** The log format of unlinks and rmdirs naming the inode they expect (written back by clients). */
+    public static final int WRITE_BACK_REMOVALS = 6;
 
     private LogFormat() {}
 
@@ -58,7 +58,8 @@ public final class LogFormat {
             case Request.Batch b ->
                 b.mutations().stream().mapToInt(LogFormat::required).reduce(BATCHES, Math::max);
             case Request.SetAttr s when s.expectInode() != 0 -> BATCHES;
-            case Request.Unlink u when u.expectInode() != 0 -> WRITE_BACK_UNLINK;
+            case Request.Unlink u when u.expectInode() != 0 -> WRITE_BACK_REMOVALS;
+            case Request.Rmdir r when r.expectInode() != 0 -> WRITE_BACK_REMOVALS;
             default -> 1;
         };
         return longestPath(mutation) > Limits.PATH_MAX ? Math.max(kind, DEEP_PATHS) : kind;

@@ -110,8 +110,33 @@ public sealed interface Request {
         }
     }
 
-    /** POSIX {@code rmdir(2)}. Reply: {@link Response.Ok}. */
-    record Rmdir(Caller caller, String path) implements Mutation {}
+    /**
+     * POSIX {@code rmdir(2)}. Reply: {@link Response.Ok}.
+     *
+     * @param expectInode 0, or the inode {@code path} must name when the entry is applied: otherwise
+     *     the request fails with {@link Errno#ESTALE} and changes nothing (written back, as
+     *     {@link Unlink}); log format 6
+     * @param clientNanos 0, or the client's clock when it made the change (epoch nanoseconds): the
+     *     parent directory's new times, as {@link Unlink#changeTime}; only with {@code expectInode}
+     * @throws IllegalArgumentException if {@code clientNanos} is given without {@code expectInode}
+     */
+    record Rmdir(Caller caller, String path, long expectInode, long clientNanos) implements Mutation {
+        public Rmdir {
+            if (expectInode == 0 && clientNanos != 0) {
+                throw new IllegalArgumentException("a client time needs an expected inode");
+            }
+        }
+
+        /** A request for whatever {@code path} names when it is applied (log format 1). */
+        public Rmdir(Caller caller, String path) {
+            this(caller, path, 0, 0);
+        }
+
+        /** The time this request stamps on the parent whose change time was {@code oldCtime}: as {@link Unlink}. */
+        public long changeTime(long oldCtime, long entryNanos) {
+            return SetAttr.changeTime(clientNanos, oldCtime, entryNanos);
+        }
+    }
 
     /**
      * POSIX {@code rename(2)}; with {@link #NOREPLACE} fails with {@link Errno#EEXIST} if the

@@ -99,6 +99,8 @@ final class CodecValues {
                                 new SetAttr(cl, p, mask, v[0], v[1], v[2], t[0], t[1], ino, t[2])),
                 Combinators.combine(c, path, bools(), longs().filter(x -> x != 0), longs())
                         .as(Unlink::new),
+                Combinators.combine(c, path, longs().filter(x -> x != 0), longs())
+                        .as(Rmdir::new),
                 batches(g));
     }
 
@@ -311,7 +313,8 @@ final class CodecValues {
                         new Create(CALLER, "/d/g", 0600, true),
                         new SetAttr(CALLER, "/d/g", SetAttr.MODE, 0644, 0, 0, 0L, 0L, 9L, 0L),
                         new Unlink(CALLER, "/d/h", false))),
-                new Unlink(CALLER, "/d/i", false, 11L, 1_700_000_000_000_000_001L));
+                new Unlink(CALLER, "/d/i", false, 11L, 1_700_000_000_000_000_001L),
+                new Rmdir(CALLER, "/d", 12L, 1_700_000_000_000_000_002L));
     }
 
     /** One of each query, with non-empty strings. */

@@ -259,6 +259,9 @@ final class Namespace {
         Loc l = r.loc();
         long id = r.id();
         Node n = r.node();
+        if (m.expectInode() != 0 && id != m.expectInode()) {
+            throw new Fail(Errno.ESTALE, m.path() + " is inode " + id + " now, not " + m.expectInode());
+        }
         if (!n.isDir()) {
             throw new Fail(Errno.ENOTDIR, m.path() + " is not a directory");
         }
@@ -268,7 +271,7 @@ final class Namespace {
         t.delete(Keys.dent(l.parent(), l.name()));
         Node parent = l.parentNode();
         parent.nlink--;
-        touch(parent, ts);
+        touch(parent, m.changeTime(parent.ctimeNanos, ts));
         putNode(t, l.parent(), parent);
         deleteInode(t, id, n);
         return new Response.Ok();

@@ -132,6 +132,25 @@ class BrickNamespaceTest extends BrickTestBase {
     }
 
     @Test
+    void rmdirNamingTheInodeItExpectsIsStampedAtTheClientsTime() {
+        b.mkdir("/p");
+        long d = b.mkdir("/p/d").inode();
+        long e = b.mkdir("/p/e").inode();
+        Attr before = b.stat("/p");
+        assertThat(ap(new Request.Rmdir(ROOT, "/p/d", e, 0))).isEqualTo(Errno.ESTALE);
+        assertThat(b.stat("/p")).isEqualTo(before);
+        assertThat(b.stat("/p/d").inode()).isEqualTo(d);
+        long client = b.timeNanos + 500_000_000L;
+        assertThat(ap(new Request.Rmdir(ROOT, "/p/d", d, client))).isEqualTo(Errno.OK);
+        Attr p = b.stat("/p");
+        assertThat(p.nlink()).isEqualTo(before.nlink() - 1);
+        assertThat(p.mtimeNanos()).isEqualTo(client);
+        assertThat(p.ctimeNanos()).isEqualTo(client);
+        assertThat(b.statErrno("/p/d")).isEqualTo(Errno.ENOENT);
+        assertThat(ap(new Request.Rmdir(ROOT, "/p/d", d, 0))).isEqualTo(Errno.ENOENT);
+    }
+
+    @Test
     void rmdir() {
         b.mkdir("/d");
         b.mkdir("/d/e");

@@ -460,12 +460,17 @@ public final class HoldfastFileSystem extends FileSystem {
     }
 
     /**
-     * Whether unlinks by {@code caller} are written back: as attribute changes
-     * ({@link #writesBack}), and when every member of the volume applies unlinks naming the inode
+     * Whether unlinks and rmdirs by {@code caller} are written back: as attribute changes
+     * ({@link #writesBack}), and when every member of the volume applies removals naming the inode
      * they expect (log format 6).
      */
-    boolean writesBackUnlinks(Caller caller) {
-        return writesBack(caller) && service.logFormat() >= LogFormat.WRITE_BACK_UNLINK;
+    boolean writesBackRemovals(Caller caller) {
+        return writesBack(caller) && service.logFormat() >= LogFormat.WRITE_BACK_REMOVALS;
+    }
+
+    /** Whether the cache knows that the directory at volume path {@code path} has no names. */
+    boolean knownEmpty(String path) {
+        return cache != null && cache.isEmpty(path);
     }
 
     /**
@@ -482,6 +487,17 @@ public final class HoldfastFileSystem extends FileSystem {
      */
     void submitLater(Request.Unlink m) throws IOException {
         enqueue(m, m.path(), m.expectInode(), () -> cache.beginUnlink(m));
+    }
+
+    /**
+     * Writes back an rmdir of a directory the cache knows to be empty, as {@link
+     * #submitLater(Request.Unlink)} does an unlink ({@link MetadataCache#beginRmdir}).
+     *
+     * @param m the rmdir, naming the inode it expects and the client time it was made at
+     * @throws InterruptedIOException if interrupted while waiting for room in the window
+     */
+    void submitLater(Request.Rmdir m) throws IOException {
+        enqueue(m, m.path(), m.expectInode(), () -> cache.beginRmdir(m));
     }
 
     /**

@@ -707,11 +707,12 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider impleme
 
     /**
      * Deletes a file, link or empty directory. A file open in this file system stays readable
-     * through its channels until the last one closes. Root's unlink of a file (not a directory)
-     * not open here is written back while the read lease holds and every member applies log
-     * format 6: it returns once queued, and one the volume refuses (another client removed or
-     * replaced the name first) is logged and reported by the next {@code force(true)} of a channel
-     * on the file, or by the file system's {@code close}.
+     * through its channels until the last one closes. Root's unlink of a file not open here, and
+     * root's rmdir of a directory the cache knows to be empty, are written back while the read
+     * lease holds and every member applies log format 6: they return once queued, and one the
+     * volume refuses (another client removed or replaced the name first, or filled the directory)
+     * is logged and reported by the next {@code force(true)} of a channel on the inode, or by the
+     * file system's {@code close}.
      *
      * @throws NoSuchFileException if it does not exist
      * @throws java.nio.file.DirectoryNotEmptyException if it is a non-empty directory
@@ -726,11 +727,17 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider impleme
         Attr a = Errors.attr(resolved.response(), name, null);
         Caller caller = fs.currentCaller();
         if (a.isDirectory()) {
+            if (fs.writesBackRemovals(caller) && fs.knownEmpty(vp)) {
+                // root's rmdir of a directory known to be empty is refused only if another client
+                // changed it meanwhile: answer now, send in order without waiting
+                fs.submitLater(new Request.Rmdir(caller, vp, a.inode(), Math.max(epochNanos(), 1)));
+                return;
+            }
             Errors.ok(fs.submit(new Request.Rmdir(caller, vp)), name, null);
             return;
         }
         boolean keep = a.type() == FileType.FILE && fs.isOpenInode(a.inode());
-        if (!keep && fs.writesBackUnlinks(caller)) {
+        if (!keep && fs.writesBackRemovals(caller)) {
             // root's unlink of the file the cache saw is refused only if the name changed meanwhile:
             // answer now, send in order without waiting (reported by the next fsync of the inode)
             fs.submitLater(new Request.Unlink(caller, vp, false, a.inode(), Math.max(epochNanos(), 1)));

@@ -239,6 +239,19 @@ final class MetadataCache {
                 ? g.inode()
                 : r instanceof Response.AttrReply a ? a.attr().inode() : -1;
         store(q, r, path, inode);
+        if (q instanceof Request.ReadDir d
+                && (d.after() == null || d.after().isEmpty())
+                && r instanceof Response.DirPage page
+                && !page.more()
+                && page.entries().size() <= MAX_COMPLETE_NAMES) {
+            // every name of the directory, answered with no change of this client in between: its
+            // names are known until one changes without this client seeing its answer
+            completeDirectory(d.path());
+            TreeMap<String, DirEntry> names = complete.get(d.path());
+            for (DirEntry e : page.entries()) {
+                names.put(e.name(), e);
+            }
+        }
     }
 
     /** Keeps an answer about {@code path} (null if none) and {@code inode} (-1 if none). */
@@ -375,6 +388,29 @@ final class MetadataCache {
         removed(m.path());
         touchParent(parent, m.path(), parent == null ? -1 : Math.max(parent.ctimeNanos(), m.clientNanos()), 0);
         return c;
+    }
+
+    /**
+     * Begins a written-back rmdir of a directory this cache knows to be empty ({@link #isEmpty}):
+     * as {@link #beginUnlink}, and the parent loses the link the directory's {@code ..} gave it.
+     */
+    synchronized Change beginRmdir(Request.Rmdir m) {
+        Attr parent = knownAttr(parentOf(m.path()));
+        Change c = begin(m);
+        c.predicted = true;
+        removed(m.path());
+        complete.remove(m.path());
+        touchParent(parent, m.path(), parent == null ? -1 : Math.max(parent.ctimeNanos(), m.clientNanos()), -1);
+        return c;
+    }
+
+    /**
+     * Whether {@code directory} is known to have no names: a complete directory (see the class
+     * comment) with none left, while the lease holds.
+     */
+    synchronized boolean isEmpty(String directory) {
+        TreeMap<String, DirEntry> names = complete.get(directory);
+        return names != null && names.isEmpty() && leaseValid.getAsBoolean();
     }
 
     /** What a mutation changes: the answers to drop, and what {@link #learn} needs afterwards. */

@@ -14,7 +14,9 @@ import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
@@ -85,6 +87,7 @@ class MetadataCacheModelTest {
             MetadataCache cache = new MetadataCache(() -> true);
             List<Long> inodes = new ArrayList<>();
             int hits = 0;
+            Map<String, Integer> writtenBack = new TreeMap<>();
             List<String> trace = new ArrayList<>();
             for (int step = 0; step < steps; step++) {
                 String where = "seed " + seed + " step " + step + " after "
@@ -107,7 +110,10 @@ class MetadataCacheModelTest {
                         }
                     }
                 } else if (kind < 8) {
-                    Request.Mutation m = rnd.nextInt(3) == 0 ? writtenBackUnlink(rnd, cache, now) : null;
+                    Request.Mutation m = rnd.nextInt(3) == 0 ? writtenBackRemoval(rnd, cache, now) : null;
+                    if (m != null) {
+                        writtenBack.merge(m.getClass().getSimpleName(), 1, Integer::sum);
+                    }
                     m = m == null ? mutation(rnd, inodes) : m;
                     MetadataCache.Change c = begin(cache, m);
                     Request.Query q = null;
@@ -128,7 +134,10 @@ class MetadataCacheModelTest {
                     // two mutations in flight, answered in either order
                     Request.Mutation m1 = mutation(rnd, inodes);
                     MetadataCache.Change c1 = cache.begin(m1);
-                    Request.Mutation m2 = rnd.nextInt(3) == 0 ? writtenBackUnlink(rnd, cache, now) : null;
+                    Request.Mutation m2 = rnd.nextInt(3) == 0 ? writtenBackRemoval(rnd, cache, now) : null;
+                    if (m2 != null) {
+                        writtenBack.merge(m2.getClass().getSimpleName(), 1, Integer::sum);
+                    }
                     m2 = m2 == null ? mutation(rnd, inodes) : m2;
                     MetadataCache.Change c2 = begin(cache, m2);
                     Response r1 = volume.submit(m1).get(10, TimeUnit.SECONDS);
@@ -147,26 +156,38 @@ class MetadataCacheModelTest {
                     trace.add("clear");
                 }
             }
-            System.out.println("seed " + seed + ": " + hits + " answers from the cache");
+            System.out.println("seed " + seed + ": " + hits + " answers from the cache, written back " + writtenBack);
             assertThat(hits).as("seed %d: answers from the cache", seed).isGreaterThan(steps / 20);
         }
     }
 
     /**
-     * Root's unlink of a file whose attributes the cache holds, written back as the provider does
-     * (naming the inode, stamped at the client's clock, a little behind the volume's), or null.
+     * Root's unlink of a file whose attributes the cache holds, or rmdir of a directory it knows to
+     * be empty, written back as the provider does (naming the inode, stamped at the client's clock,
+     * a little behind the volume's), or null.
      */
-    private static Request.Unlink writtenBackUnlink(Random rnd, MetadataCache cache, AtomicLong now) {
-        String p = path(rnd);
-        if (cache.get(new Request.GetAttr(p, false)) instanceof Response.AttrReply a
-                && a.attr().type() != FileType.DIRECTORY) {
-            return new Request.Unlink(Caller.ROOT, p, false, a.attr().inode(), now.get() * 1_000_000L);
+    private static Request.Mutation writtenBackRemoval(Random rnd, MetadataCache cache, AtomicLong now) {
+        long client = now.get() * 1_000_000L;
+        for (int tries = 0; tries < 6; tries++) {
+            String p = path(rnd);
+            if (cache.get(new Request.GetAttr(p, false)) instanceof Response.AttrReply a) {
+                if (a.attr().type() != FileType.DIRECTORY) {
+                    return new Request.Unlink(Caller.ROOT, p, false, a.attr().inode(), client);
+                }
+                if (cache.isEmpty(p)) {
+                    return new Request.Rmdir(Caller.ROOT, p, a.attr().inode(), client);
+                }
+            }
         }
         return null;
     }
 
     private static MetadataCache.Change begin(MetadataCache cache, Request.Mutation m) {
-        return m instanceof Request.Unlink u && u.expectInode() != 0 ? cache.beginUnlink(u) : cache.begin(m);
+        return switch (m) {
+            case Request.Unlink u when u.expectInode() != 0 -> cache.beginUnlink(u);
+            case Request.Rmdir r when r.expectInode() != 0 -> cache.beginRmdir(r);
+            default -> cache.begin(m);
+        };
     }
 
     private static void assertSame(String where, Response cached, Response truth) {

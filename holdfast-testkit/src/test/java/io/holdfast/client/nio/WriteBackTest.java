@@ -193,6 +193,9 @@ class WriteBackTest {
         }
         Files.createLink(d.resolve("link"), files.getFirst()); // f0 keeps a name
         awaitWrittenBack();
+        try (var listing = Files.newDirectoryStream(d)) { // a whole listing: its names are known here
+            assertThat(listing).hasSize(21);
+        }
         for (Path f : files) {
             awaitCached(f);
         }
@@ -235,9 +238,76 @@ class WriteBackTest {
                         .sum())
                 .isEqualTo(files.size());
         Files.delete(d.resolve("link"));
-        Files.delete(d); // synchronous: the queued unlink goes first, in the same request
+        awaitCached(fs.getPath("/"));
+        sent.clear();
+        Files.delete(d); // known empty (listed, and every name removed here): written back too
+        assertThat(Files.exists(d, LinkOption.NOFOLLOW_LINKS))
+                .as("gone at once")
+                .isFalse();
+        long misses = CacheStats.of(fs).misses();
+        Map<String, Object> root = Files.readAttributes(fs.getPath("/"), "unix:nlink,lastModifiedTime,ctime");
+        assertThat(CacheStats.of(fs).misses()).as("from the cache").isEqualTo(misses);
+        awaitWrittenBack();
+        Attr rootApplied = onVolume("/");
+        assertThat(root.get("nlink")).isEqualTo(rootApplied.nlink());
+        assertThat(root.get("ctime")).isEqualTo(FileTime.from(rootApplied.ctimeNanos(), TimeUnit.NANOSECONDS));
+        assertThat(root.get("lastModifiedTime"))
+                .isEqualTo(FileTime.from(rootApplied.mtimeNanos(), TimeUnit.NANOSECONDS));
+        assertThat(sent)
+                .anySatisfy(m -> assertThat(m)
+                        .isInstanceOfSatisfying(
+                                Request.Rmdir.class,
+                                r -> assertThat(r.expectInode()).isNotZero()));
         assertThat(volume.query(new Request.GetAttr("/d", false)).get(10, TimeUnit.SECONDS))
                 .isInstanceOf(Response.Error.class);
+        assertThat(WriteBackStats.of(fs).failed()).isZero();
+        assertThat(onVolume("/").nlink())
+                .as("the root lost the link of d's '..'")
+                .isEqualTo(2);
+    }
+
+    /**
+     * A directory another client made is known to be empty once this client listed it whole and
+     * removed what it held: its rmdir is written back. One that another client filled meanwhile,
+     * unseen by this client's cache, is refused (nothing removed) and reported by the file system's
+     * close.
+     */
+    @Test
+    void anRmdirIsWrittenBackOnlyForADirectoryKnownEmptyAndARefusedOneRemovesNothing() throws Exception {
+        assertThat(volume.submit(new Request.Mkdir(Caller.ROOT, "/e", 0755)).get())
+                .isInstanceOf(Response.AttrReply.class);
+        assertThat(volume.submit(new Request.Create(Caller.ROOT, "/e/x", 0644, true))
+                        .get())
+                .isInstanceOf(Response.AttrReply.class);
+        Path e = fs.getPath("/e");
+        awaitCached(e);
+        try (var listing = Files.newDirectoryStream(e)) {
+            assertThat(listing).hasSize(1);
+        }
+        awaitCached(e.resolve("x"));
+        Files.delete(e.resolve("x"));
+        awaitWrittenBack();
+        sent.clear();
+        Files.delete(e);
+        awaitWrittenBack();
+        assertThat(sent)
+                .singleElement()
+                .isInstanceOfSatisfying(
+                        Request.Rmdir.class, r -> assertThat(r.expectInode()).isNotZero());
+        assertThat(volume.query(new Request.GetAttr("/e", false)).get(10, TimeUnit.SECONDS))
+                .isInstanceOf(Response.Error.class);
+
+        Path f = Files.createDirectory(fs.getPath("/f"));
+        awaitCached(f);
+        // another client, unseen by this one's cache, makes a file in it
+        assertThat(volume.submit(new Request.Create(Caller.ROOT, "/f/late", 0644, true))
+                        .get())
+                .isInstanceOf(Response.AttrReply.class);
+        Files.delete(f); // this client's cache still knows it empty
+        awaitWrittenBack();
+        assertThat(WriteBackStats.of(fs).failed()).isEqualTo(1);
+        assertThat(onVolume("/f/late").mode()).as("refused: nothing removed").isEqualTo(0644);
+        assertThatThrownBy(() -> fs.close()).isInstanceOf(IOException.class).hasMessageContaining("/f");
     }
 
     /**
