@@ -75,11 +75,13 @@ final class MountCommand implements Callable<Integer> {
 
     @Option(
             names = "--sync",
-            description = "Wait for the volume's answer to every change. By default chmod, chown and utimens by "
-                    + "root are written back: answered at once from the cached attributes and sent in order, in "
-                    + "batches, without waiting; one the volume refuses (the file was removed meanwhile) is logged "
-                    + "and reported by the next fsync of that file. fsync waits for everything before it; close "
-                    + "waits for the file's data.")
+            description = "Wait for the volume's answer to every change. By default chmod, chown, utimens, unlink "
+                    + "and rmdir (of a directory known to be empty) by root are written back: answered at once "
+                    + "from the cache and sent in order, in batches, without waiting; one the volume refuses (another "
+                    + "client removed or replaced the file meanwhile) is logged and reported by the next fsync of "
+                    + "that file or at unmount. Another client may still see a removed name for the few "
+                    + "milliseconds before it is sent. fsync waits for everything before it; close waits for the "
+                    + "file's data.")
     boolean sync;
 
     @Override
