@@ -340,6 +340,7 @@ final class PathFuseOperations implements FuseOperations {
                 Operation.RELEASE,
                 Operation.FLUSH,
                 Operation.FSYNC,
+                Operation.FSYNCDIR,
                 Operation.UNLINK,
                 Operation.RENAME,
                 Operation.SYMLINK,
@@ -967,6 +968,24 @@ final class PathFuseOperations implements FuseOperations {
     public int fsync(String path, int datasync, FileInfo fi) {
         return run("fsync", path, false, () -> {
             handle(fi).channel().force(datasync == 0);
+            return 0;
+        });
+    }
+
+    /**
+     * {@code fsync(2)} of a directory: on a Holdfast volume, a durability point for every change
+     * made through this mount ({@link HoldfastFiles#sync}: the written-back unlinks, rmdirs and
+     * attribute changes are committed, and one the volume refused is reported here). Other file
+     * systems answer {@code ENOSYS}, as before (the kernel then stops asking).
+     */
+    @Override
+    public int fsyncdir(String path, int datasync, FileInfo fi) {
+        return run("fsyncdir", path, false, () -> {
+            Path p = resolve(path);
+            if (!HoldfastFiles.isHoldfast(p.getFileSystem())) {
+                return -Errnos.ENOSYS;
+            }
+            HoldfastFiles.sync(p.getFileSystem());
             return 0;
         });
     }

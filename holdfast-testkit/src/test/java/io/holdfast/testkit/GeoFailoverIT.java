@@ -153,6 +153,7 @@ class GeoFailoverIT {
             Files.writeString(p.resolve("same.txt"), "the primary's new file");
             Files.writeString(p.resolve("pmod.txt"), "modified at the primary");
             atDr.get(60, TimeUnit.SECONDS);
+            HoldfastFiles.sync(fs); // the primary's written-back removals are committed: a durability point
 
             ReverseReport dry = Failover.reverse(feed, p, dr, options, true);
             assertThat(Files.readString(p.resolve("a/both.txt"))).isEqualTo("primary version");

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.holdfast.client.nio.CacheStats;
 import io.holdfast.client.nio.HoldfastFileSystemProvider;
+import io.holdfast.client.nio.HoldfastFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -186,6 +187,7 @@ class LeaseCacheIT {
             assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(fa)))
                     .isEqualTo("rw-------");
             Files.delete(dirB.resolve("f" + i));
+            HoldfastFiles.sync(b); // b writes root's unlink back: its durability point is when it is done
             assertThat(Files.exists(fa)).isFalse();
             Files.write(dirB.resolve("f" + i), data);
         }

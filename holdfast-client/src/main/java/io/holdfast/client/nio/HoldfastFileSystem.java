@@ -845,6 +845,27 @@ public final class HoldfastFileSystem extends FileSystem {
     }
 
     /**
+     * A durability point for the whole file system ({@code syncfs(2)}, {@code fsync(2)} of a
+     * directory): waits until every write and written-back change begun before the call is
+     * answered, then reports the first written-back change that failed and was not reported yet
+     * (once; the others are logged).
+     *
+     * @throws IOException that failure, or {@link InterruptedIOException} if interrupted while
+     *     waiting
+     */
+    void sync() throws IOException {
+        checkOpen();
+        awaitWrites();
+        for (Long inode : List.copyOf(writeBackFailures.keySet())) {
+            IOException f = writeBackFailures.remove(inode);
+            if (f != null) {
+                writeBackFailures.clear();
+                throw f;
+            }
+        }
+    }
+
+    /**
      * Waits until every data write this file system began before the call has completed, not the
      * written-back attribute changes (those still queued go with the next request, before it).
      */

@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.NonWritableChannelException;
+import java.nio.file.FileSystem;
 import java.util.Objects;
 
 /**
@@ -34,6 +35,32 @@ public final class HoldfastFiles {
     public static final int FALLOC_FL_ZERO_RANGE = Request.Fallocate.ZERO_RANGE;
 
     private HoldfastFiles() {}
+
+    /** Whether {@code fs} is a Holdfast file system, which {@link #sync} accepts. */
+    public static boolean isHoldfast(FileSystem fs) {
+        return fs instanceof HoldfastFileSystem;
+    }
+
+    /**
+     * A durability point for everything written through {@code fs} ({@code syncfs(2)}; a FUSE
+     * mount's {@code fsync(2)} of a directory): returns once every write and every written-back
+     * change (attribute changes, unlinks, rmdirs) begun through {@code fs} before the call is
+     * committed by a majority of the volume's members.
+     *
+     * @param fs a Holdfast file system
+     * @throws UnsupportedOperationException if {@code fs} is not one
+     * @throws java.nio.file.ClosedFileSystemException if it is closed
+     * @throws IOException the first written-back change that the volume refused (or whose outcome
+     *     is unknown) and that no durability point reported yet, once
+     */
+    public static void sync(FileSystem fs) throws IOException {
+        Objects.requireNonNull(fs, "fs");
+        if (!(fs instanceof HoldfastFileSystem h)) {
+            throw new UnsupportedOperationException(
+                    "not a Holdfast file system: " + fs.getClass().getName());
+        }
+        h.sync();
+    }
 
     /** Whether {@code channel} is a channel of a Holdfast volume, which the other methods accept. */
     public static boolean isHoldfast(FileChannel channel) {
