@@ -46,6 +46,8 @@ import org.apache.ratis.proto.RaftProtos.LogEntryProto;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientRequest;
 import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftGroupMemberId;
+import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.RaftServerConfigKeys;
 import org.apache.ratis.server.protocol.TermIndex;
@@ -575,6 +577,38 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
             case Request.LeasePoll p -> leases.poll(p, term);
             default -> throw new IllegalArgumentException("not a lease request: " + q);
         };
+    }
+
+    /**
+     * When this member is elected, its lease table starts the term at once (see
+     * {@link LeaseTable#leading}): the grace that holds mutation replies after a leader change then
+     * runs while clients are still finding this member, not from the term's first mutation.
+     */
+    @Override
+    public void notifyLeaderChanged(RaftGroupMemberId memberId, RaftPeerId newLeaderId) {
+        super.notifyLeaderChanged(memberId, newLeaderId);
+        if (!memberId.getPeerId().equals(newLeaderId)) {
+            return;
+        }
+        RaftServer server = getServer().getNow(null);
+        if (server == null) {
+            return; // not started: the table starts the term at its first use
+        }
+        try {
+            long term = server.getDivision(getGroupId()).getInfo().getCurrentTerm();
+            leases.leading(term).thenAccept(started -> {
+                if (started) {
+                    LOG.info(
+                            "{}: leading term {}; mutation replies held {} ms for earlier leaders' read leases",
+                            getGroupId(),
+                            term,
+                            LeaseTable.DEFAULT_LEASE_MILLIS + LeaseTable.MARGIN_MILLIS);
+                }
+            });
+        } catch (IOException e) {
+            // the division is going away: the table starts the term at its first use, if any
+            LOG.debug("{}: no division to read the new term from", getGroupId(), e);
+        }
     }
 
     /** Client sessions holding a read lease from this member (0 unless it leads). */
