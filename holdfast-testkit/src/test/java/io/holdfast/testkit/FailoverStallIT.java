@@ -25,9 +25,10 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * How long writes stall when the leader of a volume's group stops under a mounted workload: a
  * writer appends 4 KiB and fsyncs, in a loop, through a FUSE mount (or, without FUSE, through an
- * NIO channel), and the leader is stopped; the stall is the time from the stop to the completion
- * of the first write+fsync begun after it (a write already in flight may finish on the old
- * leader while it closes, or wait for the new one). Printed for the record (the target is 3 s on an idle machine, with
+ * NIO channel), and the leader is stopped; the stall is the time from the beginning of the stop
+ * (not its return: closing a node takes up to seconds) to the completion of the first write+fsync
+ * begun after it (a write already in flight may finish on the old leader while it closes, or
+ * wait for the new one). Printed for the record (the target is 3 s on an idle machine, with
  * a 1-2 s
  * election timeout); asserted only against a bound that a loaded CI machine also meets, since
  * speed goals live in benchmarks, not in timed tests.
@@ -108,8 +109,12 @@ class FailoverStallIT {
         MiniCluster.await(
                 Duration.ofSeconds(60), () -> completed.get() >= 50 || failure.get() != null, "50 writes completed");
         assertThat(failure.get()).as("writer failed before the stop").isNull();
+        // the stall counts from the moment the leader starts to stop (the kill), not from the return
+        // of stop(), which waits for the node to close everything (up to seconds on a busy machine)
+        long stopBegan = System.nanoTime();
+        stoppedAt.set(stopBegan);
         c.stop(leader);
-        stoppedAt.set(System.nanoTime());
+        long stopMillis = (System.nanoTime() - stopBegan) / 1_000_000;
         writer.join(Duration.ofSeconds(120));
         assertThat(failure.get()).as("writer failed after the stop").isNull();
         assertThat(firstAfter.get())
@@ -119,8 +124,8 @@ class FailoverStallIT {
         int newLeader = Volumes.awaitLeader(c, 3, group);
         System.out.printf(
                 "failover stall through the %s: %d ms from stopping leader node%d to the next completed "
-                        + "write+fsync (new leader node%d; %d writes before)%n",
-                via, stallMillis, leader, newLeader, completed.get() - 1);
+                        + "write+fsync (new leader node%d; %d writes before; stop() took %d ms)%n",
+                via, stallMillis, leader, newLeader, completed.get() - 1, stopMillis);
         assertThat(Duration.ofMillis(stallMillis))
                 .as("stall after the leader stopped")
                 .isLessThan(STALL_BOUND);

@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadLocalRandom;
@@ -40,12 +41,31 @@ import java.util.function.Supplier;
  *       its lease has run out here. A held {@link Request.LeasePoll} is answered at once with the
  *       new number (a long poll: the server-to-client callback).
  *   <li><b>Leader change</b>: leases are kept only here, not replicated. When this member starts a
- *       term as leader (or this table is first used), it forgets its sessions, takes a new
- *       {@linkplain #epoch() epoch} (clients drop their caches when it changes), and holds every
- *       mutation reply until {@link #leaseMillis()} + {@link #MARGIN_MILLIS} have passed: by then
- *       every lease granted by an earlier leader has ended. (A lease granted by an earlier leader
- *       began before that leader's last confirmation of its leadership, which came before this
- *       member's election.) Cost: a failover stalls replies that much longer.
+ *       term as leader ({@link #leading}, called from Ratis's leader-change notification, or,
+ *       failing that, when the table is first used in the term), it forgets its sessions, takes a
+ *       new {@linkplain #epoch() epoch} (clients drop their caches when it changes), and holds
+ *       every mutation reply until {@link #leaseMillis()} + {@link #MARGIN_MILLIS} have passed
+ *       since then: by then every lease granted by an earlier leader has ended. Why: a client
+ *       sends its renewal at time s and trusts the lease until s + {@link #leaseMillis()} by its
+ *       own clock (the margin covers clock rates). The earlier leader granted it only after it
+ *       confirmed its leadership at some c after s, and c came before this member's election:
+ *       <ul>
+ *         <li>by a read index: a majority acknowledged a heartbeat of the earlier term sent after
+ *             s; a member acknowledges that term only until it votes in a later one, and the
+ *             majority that elected this member shares a member with it;
+ *         <li>by Ratis's leader lease: a majority acknowledged heartbeats sent less than the lease
+ *             (0.9 of the minimum election timeout) before c. Elected through pre-vote, this
+ *             member needed one of them to grant its pre-vote or to stand itself, which Ratis does
+ *             only after the minimum election timeout without hearing from its leader, so after c.
+ *             Elected by a leadership transfer (no pre-vote), it stood only when the earlier
+ *             leader asked it to, and that leader disabled its lease before asking.
+ *       </ul>
+ *       The grace starts after the election (the notification comes with it, the first use later),
+ *       so it covers s + lease. It is not shortened by the 0.1 of the election timeout between
+ *       the lease and a pre-vote: a transfer gives no such gap. Terms only move forward here: a
+ *       mutation of an older term (this member's own proposal, applied after it was elected again)
+ *       revokes the current sessions like any other and starts nothing. Cost: a failover holds
+ *       mutation replies until one lease + margin after the election (1.15 s with the defaults).
  * </ul>
  *
  * <p>A mutation that fails (its reply is an error) changed nothing and invalidates nothing.
@@ -248,10 +268,35 @@ final class LeaseTable implements AutoCloseable {
         return b.done;
     }
 
-    /** Starts a new epoch when the term changes: sessions forgotten, replies held for the grace. */
-    private void enterTerm(long currentTerm) {
-        if (currentTerm == term) {
-            return;
+    /**
+     * This member has just been elected leader of {@code term}: starts the term here now (new
+     * epoch, sessions forgotten, mutation replies held for one lease + margin from now), on the
+     * table's own thread, so the grace runs while clients are still finding the new leader rather
+     * than from the first mutation of the term. A term not newer than the one this table serves
+     * changes nothing. Safe to call from Ratis's threads while they hold Ratis's locks: nothing
+     * runs on the caller's thread.
+     *
+     * @param term the term this member was elected for
+     * @return completes with true once the term is started here, with false if the call changed
+     *     nothing (an older or the same term, or the table was closed)
+     */
+    CompletableFuture<Boolean> leading(long term) {
+        try {
+            return CompletableFuture.supplyAsync(() -> locked(() -> !closed && enterTerm(term)), timer);
+        } catch (RejectedExecutionException e) { // closed: nothing left to start
+            return CompletableFuture.completedFuture(false);
+        }
+    }
+
+    /**
+     * Starts a new epoch when a newer term begins: sessions forgotten, replies held for the grace.
+     * An older term (an entry proposed in it and applied only now) changes nothing.
+     *
+     * @return whether a new term started
+     */
+    private boolean enterTerm(long currentTerm) {
+        if (currentTerm <= term) {
+            return false;
         }
         term = currentTerm;
         epoch = ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE);
@@ -266,6 +311,7 @@ final class LeaseTable implements AutoCloseable {
             b.notBeforeNanos = Math.max(b.notBeforeNanos, graceUntilNanos);
         }
         scheduleSweep(nanoTime.getAsLong());
+        return true;
     }
 
     private void answerPoll(Session s) {

@@ -43,9 +43,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.ToLongFunction;
 import org.apache.ratis.proto.RaftProtos.LogEntryProto;
+import org.apache.ratis.protocol.ClientId;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientRequest;
 import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftGroupMemberId;
+import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.RaftServerConfigKeys;
 import org.apache.ratis.server.protocol.TermIndex;
@@ -479,12 +482,17 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
             updateLastAppliedTermIndex(proto.getTerm(), index);
             Message reply = message(response);
             RaftClientRequest request = trx.getClientRequest(); // set on the leader that proposed it
-            if (request != null
-                    && !(response instanceof Response.Error)
-                    && !(entry.mutation() instanceof Request.ScrubMark)) {
-                // other clients' cached state is now stale: the reply waits until they dropped it
-                return leases.afterMutation(request.getClientId().getUuid(), proto.getTerm())
-                        .thenApply(v -> reply);
+            if (!(response instanceof Response.Error)
+                    && !(entry.mutation() instanceof Request.ScrubMark)
+                    && (request != null || leadingNow())) {
+                // other clients' cached state is now stale: the reply waits until they dropped it.
+                // A leader also holds a client's entry that an earlier leader proposed: its reply
+                // reaches the client from the retry cache when the client resends the request,
+                // which must not happen before the grace of the new term is over
+                ClientId mutator = request != null
+                        ? request.getClientId()
+                        : ClientId.valueOf(proto.getStateMachineLogEntry().getClientId());
+                return leases.afterMutation(mutator.getUuid(), proto.getTerm()).thenApply(v -> reply);
             }
             return CompletableFuture.completedFuture(reply);
         } catch (LogFormatException e) {
@@ -575,6 +583,51 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
             case Request.LeasePoll p -> leases.poll(p, term);
             default -> throw new IllegalArgumentException("not a lease request: " + q);
         };
+    }
+
+    /**
+     * When this member is elected, its lease table starts the term at once (see
+     * {@link LeaseTable#leading}): the grace that holds mutation replies after a leader change then
+     * runs while clients are still finding this member, not from the term's first mutation.
+     */
+    @Override
+    public void notifyLeaderChanged(RaftGroupMemberId memberId, RaftPeerId newLeaderId) {
+        super.notifyLeaderChanged(memberId, newLeaderId);
+        if (!memberId.getPeerId().equals(newLeaderId)) {
+            return;
+        }
+        RaftServer server = getServer().getNow(null);
+        if (server == null) {
+            return; // not started: the table starts the term at its first use
+        }
+        try {
+            long term = server.getDivision(getGroupId()).getInfo().getCurrentTerm();
+            leases.leading(term).thenAccept(started -> {
+                if (started) {
+                    LOG.info(
+                            "{}: leading term {}; mutation replies held {} ms for earlier leaders' read leases",
+                            getGroupId(),
+                            term,
+                            LeaseTable.DEFAULT_LEASE_MILLIS + LeaseTable.MARGIN_MILLIS);
+                }
+            });
+        } catch (IOException e) {
+            // the division is going away: the table starts the term at its first use, if any
+            LOG.debug("{}: no division to read the new term from", getGroupId(), e);
+        }
+    }
+
+    /** Whether this member leads its group now (false if its division is not available). */
+    private boolean leadingNow() {
+        RaftServer server = getServer().getNow(null);
+        if (server == null) {
+            return false;
+        }
+        try {
+            return server.getDivision(getGroupId()).getInfo().isLeader();
+        } catch (IOException e) {
+            return false; // going away: it answers no client
+        }
     }
 
     /** Client sessions holding a read lease from this member (0 unless it leads). */

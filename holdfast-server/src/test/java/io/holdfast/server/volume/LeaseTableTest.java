@@ -7,6 +7,7 @@ import io.holdfast.protocol.Response;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -130,5 +131,62 @@ class LeaseTableTest {
                 .get(5, TimeUnit.SECONDS);
         assertThat(System.nanoTime() - started).isGreaterThanOrEqualTo(TimeUnit.MILLISECONDS.toNanos(100));
         assertThat(r.seq()).isEqualTo(lb.seq());
+    }
+
+    @Test
+    void theGraceOfATermRunsFromTheElectionNotFromItsFirstMutation() throws Exception {
+        AtomicLong now = new AtomicLong(1_000_000_000L);
+        try (LeaseTable t = new LeaseTable(LEASE_MILLIS, now::get)) {
+            assertThat(t.leading(TERM).get(5, TimeUnit.SECONDS)).isTrue();
+            long epoch = t.epoch();
+            assertThat(epoch).as("the term started at the election").isNotZero();
+            assertThat(t.afterMutation(null, TERM)).as("held during the grace").isNotDone();
+            now.addAndGet(TimeUnit.MILLISECONDS.toNanos(LEASE_MILLIS + LeaseTable.MARGIN_MILLIS));
+            // a lease + margin after the election: the first mutation of the term is not held again
+            assertThat(t.afterMutation(null, TERM)).isDone();
+            assertThat(t.epoch()).isEqualTo(epoch);
+        }
+    }
+
+    @Test
+    void withoutTheElectionNoticeTheGraceRunsFromTheFirstUse() throws Exception {
+        AtomicLong now = new AtomicLong(1_000_000_000L);
+        try (LeaseTable t = new LeaseTable(LEASE_MILLIS, now::get)) {
+            now.addAndGet(TimeUnit.MILLISECONDS.toNanos(LEASE_MILLIS + LeaseTable.MARGIN_MILLIS));
+            assertThat(t.afterMutation(null, TERM)).isNotDone();
+        }
+    }
+
+    @Test
+    void aStaleOrRepeatedElectionNoticeChangesNothing() throws Exception {
+        pastGrace();
+        Response.Lease lb = grant(b);
+        assertThat(table.leading(TERM).get(5, TimeUnit.SECONDS)).isFalse();
+        assertThat(table.leading(TERM - 1).get(5, TimeUnit.SECONDS)).isFalse();
+        assertThat(table.epoch()).isEqualTo(lb.epoch());
+        assertThat(table.sessions()).isEqualTo(1);
+        assertThat(((Response.Lease) table.renew(b, TERM)).grantedMillis()).isEqualTo(LEASE_MILLIS);
+    }
+
+    @Test
+    void aMutationOfAnOlderTermRevokesTheCurrentSessionsAndStartsNothing() throws Exception {
+        pastGrace();
+        Response.Lease lb = grant(b);
+        CompletableFuture<Void> reply = table.afterMutation(a, TERM - 1);
+        assertThat(table.epoch()).as("no new epoch").isEqualTo(lb.epoch());
+        assertThat(table.revocations()).isEqualTo(1);
+        assertThat(reply).as("held until b dropped its cache").isNotDone();
+        Response.Lease told = (Response.Lease) table.poll(new Request.LeasePoll(b, lb.epoch(), lb.seq(), 0), TERM)
+                .join();
+        assertThat(told.seq()).isGreaterThan(lb.seq());
+        table.poll(new Request.LeasePoll(b, told.epoch(), told.seq(), 0), TERM).join();
+        reply.get(5, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void anElectionNoticeAfterCloseIsIgnored() throws Exception {
+        table.close();
+        assertThat(table.leading(TERM).get(5, TimeUnit.SECONDS)).isFalse();
+        assertThat(table.epoch()).isZero();
     }
 }
