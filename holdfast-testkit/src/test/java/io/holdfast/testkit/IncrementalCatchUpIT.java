@@ -2,6 +2,8 @@ package io.holdfast.testkit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.holdfast.protocol.ClusterMap;
+import io.holdfast.protocol.LogFormat;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
 import io.holdfast.server.volume.VolumeStateMachine.CatchUpTotals;
@@ -137,6 +139,65 @@ class IncrementalCatchUpIT {
         }
     }
 
+    /**
+     * The same scenario in a cluster with a node that does not read log format 6 (older code):
+     * the leader ships the whole stream, as before, and the member converges. This is the
+     * baseline the manifest catch-up is measured against.
+     */
+    @Test
+    void withANodeOfAnOlderFormatTheWholeStreamIsShipped() throws Exception {
+        long seed = TestSeed.seed();
+        System.out.println("IncrementalCatchUpIT (older node) seed=" + seed);
+        try (MiniCluster c = MiniCluster.start(root, 3, SNAPSHOT_THRESHOLD)) {
+            VolumeService v = c.createVolume("vol", 0, 1, 2);
+            UUID group = Volumes.groupId(c, "vol");
+            String older = c.addresses().get(1);
+            c.maxLogFormat(1, LogFormat.SNAPSHOT_MANIFESTS - 1);
+            c.restart(1);
+            MiniCluster.await(
+                    Duration.ofSeconds(60),
+                    () -> {
+                        try {
+                            ClusterMap m = c.map();
+                            return m.nodeInfo().containsKey(older)
+                                    && m.infoOf(older).maxLogFormat() == LogFormat.SNAPSHOT_MANIFESTS - 1;
+                        } catch (Exception e) {
+                            return false;
+                        }
+                    },
+                    older + " advertises log formats up to " + (LogFormat.SNAPSHOT_MANIFESTS - 1));
+            Workload w = new Workload(v, seed);
+            List<String> big = load(w);
+            c.awaitConvergence("vol", Duration.ofSeconds(60));
+            int member = 2;
+            long appliedBefore = Volumes.status(c, member, group).appliedIndex();
+            c.stop(member);
+            changeWhileDown(c, w, big, group, appliedBefore);
+            int leader = Volumes.awaitLeader(c, 2, group);
+            long fullStream = latestSnapshotBytes(c, leader, group);
+
+            long started = System.nanoTime();
+            c.restart(member);
+            Response.Digest d = c.awaitConvergence("vol", Duration.ofSeconds(180));
+            long tookMs = (System.nanoTime() - started) / 1_000_000;
+            CatchUpTotals t = c.node(member).catchUpTotals(group).orElseThrow();
+            long installed = latestSnapshotBytes(c, member, group);
+            System.out.printf(
+                    "baseline: caught up in %d ms at index %d (digest %s): the whole stream shipped, %d bytes "
+                            + "(member's snapshot %d bytes); %d assemblies%n",
+                    tookMs, d.appliedIndex(), d.hex(), fullStream, installed, t.assemblies());
+            assertThat(t.assemblies())
+                    .as("catch-ups from a manifest with an older node")
+                    .isZero();
+            assertThat(Volumes.status(c, member, group).logStartIndex())
+                    .as("the member's log starts after what it missed, so it installed a snapshot")
+                    .isGreaterThan(appliedBefore + 1);
+            try (Volumes.Pinned p = new Volumes.Pinned(c, "vol", c.addresses().get(member))) {
+                w.verify(p, "the member node" + member + " after a full-stream install");
+            }
+        }
+    }
+
     @Test
     void aMemberKilledWhileFetchingFinishesWhenItStartsAgain() throws Exception {
         long seed = TestSeed.seed();
@@ -178,6 +239,10 @@ class IncrementalCatchUpIT {
             c.restart(member);
             Response.Digest d = c.awaitConvergence("vol", Duration.ofSeconds(180));
             System.out.printf("converged after the kill at index %d (digest %s)%n", d.appliedIndex(), d.hex());
+            new String(Files.readAllBytes(log), StandardCharsets.UTF_8)
+                    .lines()
+                    .filter(l -> l.contains("catching up from the manifest") || l.contains("assembled in"))
+                    .forEach(l -> System.out.println("node" + member + ": " + l));
             assertThat(countSince(log, restartFrom, "assembled in"))
                     .as("the restarted member assembled the snapshot (log " + log + ")")
                     .isGreaterThanOrEqualTo(1);
