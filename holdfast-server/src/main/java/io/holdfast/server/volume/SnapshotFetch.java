@@ -38,12 +38,13 @@ import org.slf4j.LoggerFactory;
  * ({@link Request.SnapshotRead}, the scrubber's rebuild download), for a member that catches up
  * from a {@link SnapshotManifest}: paced at the node's catch-up rate, every chunk checked against
  * its CRC32C, from the first source that answers (the leader first), trying the others when one
- * fails. Blocking; one caller at a time.
+ * fails, every source in turn for up to {@link #PATIENCE_NANOS} per range (a restart, an
+ * election). Blocking; one caller at a time.
  */
 final class SnapshotFetch implements SnapshotManifest.RangeSource, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(SnapshotFetch.class);
-    /** Rounds over every source before giving up on a range. */
-    static final int ROUNDS = 5;
+    /** How long a range is asked for, of every source in turn, before the fetch gives up. */
+    static final long PATIENCE_NANOS = TimeUnit.MINUTES.toNanos(2);
 
     private final RaftClient client;
     private final List<RaftPeer> sources;
@@ -116,7 +117,8 @@ final class SnapshotFetch implements SnapshotManifest.RangeSource, AutoCloseable
             throw new IOException("no other member to fetch snapshot " + index + " from");
         }
         List<String> failures = new ArrayList<>();
-        for (int attempt = 0; attempt < ROUNDS * sources.size(); attempt++) {
+        long deadline = System.nanoTime() + PATIENCE_NANOS;
+        while (failures.isEmpty() || System.nanoTime() - deadline < 0) {
             RaftPeer source = sources.get(current);
             try {
                 return ask(source, offset, length);
