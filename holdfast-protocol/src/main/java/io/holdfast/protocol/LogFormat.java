@@ -26,6 +26,7 @@ package io.holdfast.protocol;
  *       {@link Limits#VOLUME_PATH_MAX} (deep trees)</td></tr>
  *   <tr><td>6</td><td>volume log: unlink and rmdir naming the inode they expect, stamped at the client's
  *       time (write-back of removals)</td></tr>
+ *   <tr><td>7</td><td>no new entries: members take snapshot manifests (incremental catch-up)</td></tr>
  * </table>
  *
  * <p>Thread safety: constants and pure functions.
@@ -34,7 +35,7 @@ public final class LogFormat {
     /** The oldest log format this code reads. */
     public static final int MIN = 1;
     /** The newest log format this code reads and writes. */
-    public static final int MAX = 6;
+    public static final int MAX = 7;
     /** The log format of batches and write-back attribute changes. */
     public static final int BATCHES = 3;
     /** The log format of the geo-replication session commands of the cluster log. */
@@ -43,6 +44,12 @@ public final class LogFormat {
     public static final int DEEP_PATHS = 5;
     /** The log format of unlinks and rmdirs naming the inode they expect (written back by clients). */
     public static final int WRITE_BACK_REMOVALS = 6;
+    /**
+     * No new entries: a member of this format takes a snapshot manifest from its leader and
+     * fetches only the data files it lacks; a leader sends manifests once every node of the
+     * cluster map reads this format.
+     */
+    public static final int SNAPSHOT_MANIFESTS = 7;
 
     private LogFormat() {}
 

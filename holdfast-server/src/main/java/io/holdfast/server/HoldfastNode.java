@@ -554,6 +554,22 @@ public final class HoldfastNode implements AutoCloseable {
     }
 
     /**
+     * What this node's member of volume group {@code groupId} fetched from other members and
+     * reused from its own brick while catching up from snapshot manifests, since it started.
+     *
+     * @return empty if this node does not serve that volume group
+     */
+    public Optional<VolumeStateMachine.CatchUpTotals> catchUpTotals(UUID groupId) {
+        try {
+            return server.getDivision(RaftGroupId.valueOf(groupId)).getStateMachine() instanceof VolumeStateMachine v
+                    ? Optional.of(v.catchUpTotals())
+                    : Optional.empty();
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    /**
      * How long the latest snapshot of this node's member of {@code groupId} that was written in
      * the background held the member's apply thread (checkpoint and freeze), in nanoseconds.
      *

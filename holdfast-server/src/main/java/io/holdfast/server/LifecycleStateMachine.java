@@ -6,6 +6,7 @@ import java.io.BufferedOutputStream;
 import java.io.File;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -249,7 +250,25 @@ public abstract class LifecycleStateMachine extends BaseStateMachine {
             storage.updateLatestSnapshot(new SingleFileSnapshotInfo(new FileInfo(file.toPath(), md5), at));
             storage.cleanupOldSnapshots(KEEP_TWO_SNAPSHOTS);
         }
+        try {
+            ByteBuffer digest = md5.getDigest();
+            byte[] bytes = new byte[digest.remaining()];
+            digest.duplicate().get(bytes);
+            snapshotWritten(file.toPath(), at, bytes);
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("{}: after writing the snapshot at index {}: {}", getGroupId(), at.getIndex(), e.toString());
+        }
     }
+
+    /**
+     * Called once a snapshot file was written and made the latest (on the thread that wrote it),
+     * e.g. to describe it for members that catch up. Default: nothing. A failure here is logged
+     * and leaves the snapshot as it is.
+     *
+     * @param md5 the file's MD5 (16 bytes)
+     * @throws IOException if describing it failed
+     */
+    protected void snapshotWritten(Path file, TermIndex at, byte[] md5) throws IOException {}
 
     /**
      * Stops a snapshot being written in the background, if any, and waits (up to 30 s) until its

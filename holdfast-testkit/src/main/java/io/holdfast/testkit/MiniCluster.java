@@ -104,6 +104,7 @@ public final class MiniCluster implements AutoCloseable {
 
     private final FaultyNetwork network;
     private final Set<Integer> separate;
+    private volatile long processCatchUpRate = NodeOptions.DEFAULT_CATCH_UP_RATE;
     private final Process[] processes;
     private final URI[] processAdmin;
     private final LazyDiskMount[] disks;
@@ -531,6 +532,18 @@ public final class MiniCluster implements AutoCloseable {
         }
     }
 
+    /**
+     * Sets the catch-up rate of nodes in processes of their own ({@link Builder#separateProcesses})
+     * started from now on, bytes per second (default 8 MiB/s). Nodes in this JVM take theirs from
+     * {@link #tweakOptions}.
+     */
+    public void processCatchUpRate(long bytesPerSecond) {
+        if (bytesPerSecond <= 0) {
+            throw new IllegalArgumentException("rate must be positive, got " + bytesPerSecond);
+        }
+        processCatchUpRate = bytesPerSecond;
+    }
+
     /** Starts node {@code i} on its data directory (stopping it first if running). */
     public void restart(int i) throws IOException {
         stop(i);
@@ -572,6 +585,7 @@ public final class MiniCluster implements AutoCloseable {
                 "--enable-native-access=ALL-UNNAMED",
                 "--sun-misc-unsafe-memory-access=allow",
                 "-Xmx512m",
+                "-D" + NodeProcess.CATCH_UP_RATE + "=" + processCatchUpRate,
                 "-cp",
                 System.getProperty("java.class.path"),
                 NodeProcess.class.getName()));

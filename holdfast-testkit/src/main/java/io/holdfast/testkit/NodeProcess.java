@@ -32,6 +32,8 @@ import java.util.UUID;
 public final class NodeProcess {
     /** The line prefix that says the node runs. */
     static final String READY = "HOLDFAST-NODE-READY ";
+    /** The system property that sets the node's catch-up rate, bytes per second (default: the node's default). */
+    static final String CATCH_UP_RATE = "holdfast.testkit.catchUpRate";
 
     private NodeProcess() {}
 
@@ -78,6 +80,7 @@ public final class NodeProcess {
                 .scrub(ScrubSettings.DEFAULT)
                 .network(network)
                 .diskReserve(Long.parseLong(args[6]))
+                .catchUpRate(Long.getLong(CATCH_UP_RATE, NodeOptions.DEFAULT_CATCH_UP_RATE))
                 .build());
         System.out.println(READY + node.adminUri().map(Object::toString).orElse("-"));
         System.out.flush();

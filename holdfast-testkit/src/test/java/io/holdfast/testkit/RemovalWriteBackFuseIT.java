@@ -101,7 +101,9 @@ class RemovalWriteBackFuseIT {
         assertThat(sh("find " + tree + " | wc -l").trim()).isEqualTo(String.valueOf(1 + 6 * 27));
         long before = WriteBackStats.of(mounted).writtenBack();
         sh("rm -rf " + tree);
-        assertThat(Files.exists(tree, LinkOption.NOFOLLOW_LINKS)).as("gone through the mount").isFalse();
+        assertThat(Files.exists(tree, LinkOption.NOFOLLOW_LINKS))
+                .as("gone through the mount")
+                .isFalse();
         // 150 files, 6 links, 7 directories: written back while the mount's lease holds (a renewal
         // late on a loaded machine makes a few go synchronously)
         assertThat(WriteBackStats.of(mounted).writtenBack() - before)

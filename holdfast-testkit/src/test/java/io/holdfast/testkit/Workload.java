@@ -62,6 +62,21 @@ final class Workload {
         return p;
     }
 
+    /**
+     * Overwrites the first {@code size} bytes of file {@code p} with random bytes (in ≤ 1 MiB
+     * chunks), growing it if it is shorter.
+     */
+    void rewrite(String p, int size) {
+        byte[] data = new byte[size];
+        random.nextBytes(data);
+        Volumes.write(volume, inodes.get(p), 0, data);
+        mutations += (size + Limits.MAX_DATA_BYTES - 1) / Limits.MAX_DATA_BYTES;
+        byte[] old = files.get(p);
+        byte[] now = Arrays.copyOf(old, Math.max(old.length, size));
+        System.arraycopy(data, 0, now, 0, size);
+        files.put(p, now);
+    }
+
     /** One random mutation. */
     void step() {
         int op = random.nextInt(100);

@@ -550,6 +550,54 @@ public final class NodeMetrics {
             }
         }
 
+        /**
+         * Reports the bytes fetched so far by a catch-up from a snapshot manifest (as
+         * {@link NodeMetrics#snapshotProgress} for this group). Never throws.
+         *
+         * @param expected at most this many bytes will be fetched (the snapshot stream's size)
+         */
+        public void catchUpProgress(long fetched, long expected) {
+            try {
+                snapshotProgress(group, Math.max(0, fetched), expected);
+            } catch (RuntimeException e) {
+                failed(e);
+            }
+        }
+
+        /** Reports that a catch-up from a snapshot manifest ended (as {@link NodeMetrics#snapshotFinished}). */
+        public void catchUpFinished() {
+            try {
+                snapshotFinished(group);
+            } catch (RuntimeException e) {
+                failed(e);
+            }
+        }
+
+        /**
+         * Counts what a catch-up from a snapshot manifest fetched from another member and reused
+         * from this member's own data files ({@code holdfast_catchup_fetched_bytes_total},
+         * {@code holdfast_catchup_reused_bytes_total}). Never throws.
+         */
+        public void catchUpAssembled(long fetchedBytes, long reusedBytes) {
+            try {
+                Tags tags = tags();
+                Counter.builder("holdfast.catchup.fetched")
+                        .baseUnit("bytes")
+                        .description("snapshot bytes fetched from another member by manifest catch-ups")
+                        .tags(tags)
+                        .register(registry)
+                        .increment(fetchedBytes);
+                Counter.builder("holdfast.catchup.reused")
+                        .baseUnit("bytes")
+                        .description("snapshot bytes a manifest catch-up copied from this member's own data files")
+                        .tags(tags)
+                        .register(registry)
+                        .increment(reusedBytes);
+            } catch (RuntimeException e) {
+                failed(e);
+            }
+        }
+
         /** Records a proposal the leader refused before logging it. Never throws. */
         public void refused(String op, Errno errno) {
             try {

@@ -25,10 +25,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+import java.util.regex.Matcher;
 import org.apache.ratis.proto.RaftProtos.LogEntryProto;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.raftlog.RaftLog;
+import org.apache.ratis.statemachine.impl.SimpleStateMachineStorage;
 import org.apache.ratis.statemachine.impl.SingleFileSnapshotInfo;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -231,21 +233,45 @@ final class Rebuild {
         if (s == null) {
             return new Response.Error(Errno.ENOENT, "no snapshot on this member");
         }
+        Path path = s.getFile().getPath();
+        long index = s.getIndex();
         if (r.index() != 0 && r.index() != s.getIndex()) {
-            return new Response.Error(
-                    Errno.ENOENT,
-                    "snapshot " + r.index() + " is no longer this member's latest (" + s.getIndex() + ")");
+            // an older snapshot still kept (a member catching up from it, see SnapshotManifest)
+            path = olderSnapshot(path, r.index());
+            if (path == null) {
+                return new Response.Error(
+                        Errno.ENOENT,
+                        "snapshot " + r.index() + " is no longer kept by this member (latest " + s.getIndex() + ")");
+            }
+            index = r.index();
         }
-        try (FileChannel ch = FileChannel.open(s.getFile().getPath(), StandardOpenOption.READ)) {
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             long size = ch.size();
             ByteBuffer buf = ByteBuffer.allocate((int) Math.max(0, Math.min(r.length(), size - r.offset())));
             while (buf.hasRemaining() && ch.read(buf, r.offset() + buf.position()) >= 0) {
                 // read on
             }
             byte[] bytes = buf.array();
-            return new Response.SnapshotChunk(s.getIndex(), size, bytes, Checksums.crc32c(bytes));
+            return new Response.SnapshotChunk(index, size, bytes, Checksums.crc32c(bytes));
         } catch (NoSuchFileException e) {
-            return new Response.Error(Errno.ENOENT, "snapshot " + s.getIndex() + " was just replaced on this member");
+            return new Response.Error(Errno.ENOENT, "snapshot " + index + " was just replaced on this member");
+        }
+    }
+
+    /** The file of a kept snapshot at {@code index} beside {@code latest}, or null. */
+    private static Path olderSnapshot(Path latest, long index) throws IOException {
+        Path dir = latest.getParent();
+        if (dir == null) {
+            return null;
+        }
+        try (var files = Files.list(dir)) {
+            return files.filter(p -> {
+                        Matcher m = SimpleStateMachineStorage.SNAPSHOT_REGEX.matcher(
+                                p.getFileName().toString());
+                        return m.matches() && Long.parseLong(m.group(2)) == index;
+                    })
+                    .findFirst()
+                    .orElse(null);
         }
     }
 

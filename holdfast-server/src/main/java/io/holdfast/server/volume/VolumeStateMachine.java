@@ -24,6 +24,7 @@ import io.holdfast.server.scrub.Scrubber;
 import io.holdfast.storage.Brick;
 import io.holdfast.storage.ChangeFeedRetention;
 import io.holdfast.storage.FrozenImage;
+import io.holdfast.storage.SnapshotManifest;
 import io.holdfast.transport.TransportSecurity;
 import java.io.BufferedInputStream;
 import java.io.File;
@@ -34,6 +35,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.InstantSource;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -42,20 +44,29 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.ToLongFunction;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.apache.ratis.io.MD5Hash;
 import org.apache.ratis.proto.RaftProtos.LogEntryProto;
 import org.apache.ratis.protocol.ClientId;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientRequest;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftGroupMemberId;
+import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.RaftServerConfigKeys;
 import org.apache.ratis.server.protocol.TermIndex;
+import org.apache.ratis.server.storage.FileInfo;
 import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.statemachine.SnapshotInfo;
 import org.apache.ratis.statemachine.TransactionContext;
+import org.apache.ratis.statemachine.impl.FileListSnapshotInfo;
+import org.apache.ratis.statemachine.impl.SimpleStateMachineStorage;
 import org.apache.ratis.statemachine.impl.SingleFileSnapshotInfo;
 import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
+import org.apache.ratis.util.MD5FileUtil;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -106,6 +117,14 @@ import org.slf4j.LoggerFactory;
  */
 public final class VolumeStateMachine extends LifecycleStateMachine {
     private static final Logger LOG = LoggerFactory.getLogger(VolumeStateMachine.class);
+    /** A snapshot's manifest beside it: {@code manifest.<term>_<index>}. */
+    static final String MANIFEST_PREFIX = "manifest.";
+
+    private static final Pattern MANIFEST_REGEX = Pattern.compile("manifest\\.(\\d+)_(\\d+)");
+    /** Largest manifest file read (about 28 bytes per data file). */
+    static final long MAX_MANIFEST_BYTES = 256L << 20;
+    /** Catch-up totals; guarded by itself. */
+    private final CatchUpTotals[] totals = {new CatchUpTotals(0, 0, 0, 0, 0)};
     /** The node's catch-up rate, bytes per second: an installed snapshot is restored at most this fast. */
     private final long catchUpBytesPerSecond;
     /** How many snapshot thresholds of log the leader keeps at most for a member catching up. */
@@ -190,6 +209,12 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
                                     joinedGeneration.applyAsLong(groupId.getUuid())));
                             Brick brick = volume.brick();
                             SingleFileSnapshotInfo snapshot = storage.loadLatestSnapshot();
+                            // a manifest received from the leader whose stream was not assembled yet (the
+                            // node stopped mid-fetch): assemble it now, from the members it names
+                            SnapshotManifest pending = pendingManifest(snapshot);
+                            if (pending != null) {
+                                snapshot = assemble(pending, sourcesOf(pending, List.of()));
+                            }
                             if (snapshot != null) {
                                 long snapIndex = snapshot.getIndex();
                                 long covered = Math.max(brick.checkpointIndex(), volume.coveredIndex());
@@ -238,7 +263,25 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
     /** Called by Ratis after a snapshot from the leader was installed: load it (PAUSED → RUNNING). */
     @Override
     public void reinitialize() throws IOException {
-        SingleFileSnapshotInfo snapshot = storage.loadLatestSnapshot();
+        SingleFileSnapshotInfo snapshot = loadLatestOnDisk();
+        SnapshotManifest pending = pendingManifest(snapshot);
+        if (pending != null) {
+            List<String> preferred = new ArrayList<>();
+            try {
+                RaftServer.Division div = division();
+                RaftPeerId leader = div.getInfo().getLeaderId();
+                for (RaftPeer p : div.getGroup().getPeers()) {
+                    if (p.getId().equals(leader)) {
+                        preferred.add(0, p.getAddress());
+                    } else {
+                        preferred.add(p.getAddress());
+                    }
+                }
+            } catch (HoldfastException | RuntimeException e) {
+                // only the manifest's sources then
+            }
+            snapshot = assemble(pending, sourcesOf(pending, preferred));
+        }
         if (snapshot == null) {
             throw new IOException("reinitialize without a snapshot in " + storage);
         }
@@ -258,6 +301,217 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
         volume.recordCovered(snapshot.getIndex());
         setLastAppliedTermIndex(snapshot.getTermIndex());
         resume();
+    }
+
+    /** Totals of the catch-ups from manifests this member made since start ({@link #catchUpTotals}). */
+    public record CatchUpTotals(
+            long fetchedBytes, long reusedBytes, long fetchedFiles, long reusedFiles, int assemblies) {}
+
+    /** What this member fetched and reused catching up from snapshot manifests since it started. Thread-safe. */
+    public CatchUpTotals catchUpTotals() {
+        synchronized (totals) {
+            return totals[0];
+        }
+    }
+
+    /**
+     * What Ratis sends a member that needs a snapshot: the manifest of the latest snapshot
+     * ({@code manifest.<term>_<index>}, a few bytes per data file) once every node of the
+     * cluster map reads log format {@link LogFormat#SNAPSHOT_MANIFESTS} (so every member knows
+     * what to do with one) and the manifest exists; otherwise the whole stream, as before.
+     * Everything else (the index, purging) is the same either way.
+     */
+    @Override
+    public SnapshotInfo getLatestSnapshot() {
+        SingleFileSnapshotInfo s = storage.getLatestSnapshot();
+        if (s == null || maxLogFormat < LogFormat.SNAPSHOT_MANIFESTS) {
+            return s;
+        }
+        try {
+            if (access.map().featureLevel() < LogFormat.SNAPSHOT_MANIFESTS) {
+                return s;
+            }
+            Path m = manifestPath(s.getTerm(), s.getIndex());
+            if (!Files.isRegularFile(m)) {
+                return s;
+            }
+            return new FileListSnapshotInfo(List.of(new FileInfo(m, null)), s.getTermIndex());
+        } catch (RuntimeException e) {
+            return s;
+        }
+    }
+
+    /**
+     * The newest snapshot file in the snapshot directory, or null if there is none. After Ratis
+     * installed a manifest from the leader, the directory holds only the manifest, and Ratis's own
+     * {@code loadLatestSnapshot} then fails (it keeps the moved-away previous one in memory and
+     * dereferences the missing new one).
+     */
+    private SingleFileSnapshotInfo loadLatestOnDisk() throws IOException {
+        Path dir = storage.getSnapshotFile(0, 0).toPath().getParent();
+        if (dir == null || !Files.isDirectory(dir)) {
+            return null;
+        }
+        try (var files = Files.list(dir)) {
+            if (files.noneMatch(p -> SimpleStateMachineStorage.SNAPSHOT_REGEX
+                    .matcher(p.getFileName().toString())
+                    .matches())) {
+                return null;
+            }
+        }
+        return storage.loadLatestSnapshot();
+    }
+
+    /** Where the manifest of the snapshot at (term, index) lives: beside the snapshot file. */
+    private Path manifestPath(long term, long index) {
+        return storage.getSnapshotFile(term, index).toPath().resolveSibling(MANIFEST_PREFIX + term + "_" + index);
+    }
+
+    /**
+     * Describes a snapshot just written ({@link SnapshotManifest#scan}, one read of the file,
+     * which is still in the page cache), naming this group's members as its sources, and drops
+     * the manifests of snapshots no longer kept.
+     */
+    @Override
+    protected void snapshotWritten(Path file, TermIndex at, byte[] md5) throws IOException {
+        List<String> sources = new ArrayList<>();
+        sources.add(member);
+        try {
+            for (RaftPeer p : division().getGroup().getPeers()) {
+                if (!sources.contains(p.getAddress())) {
+                    sources.add(p.getAddress());
+                }
+            }
+        } catch (HoldfastException | RuntimeException e) {
+            // this member alone
+        }
+        long started = System.nanoTime();
+        SnapshotManifest m = SnapshotManifest.scan(file, at.getTerm(), at.getIndex(), md5, sources);
+        m.write(manifestPath(at.getTerm(), at.getIndex()));
+        LOG.info(
+                "{}: manifest of snapshot {} ({} data files, {} bytes of metadata) in {} ms",
+                getGroupId(),
+                at.getIndex(),
+                m.files().size(),
+                m.prefixBytes(),
+                (System.nanoTime() - started) / 1_000_000);
+        dropStaleManifests();
+    }
+
+    /** Deletes manifests whose snapshot file is gone and that are not pending (older than the latest snapshot). */
+    private void dropStaleManifests() throws IOException {
+        SingleFileSnapshotInfo latest = storage.getLatestSnapshot();
+        Path dir = storage.getSnapshotFile(0, 0).toPath().getParent();
+        if (latest == null || dir == null) {
+            return;
+        }
+        try (var files = Files.list(dir)) {
+            for (Path p : files.toList()) {
+                Matcher x = MANIFEST_REGEX.matcher(p.getFileName().toString());
+                if (x.matches()
+                        && Long.parseLong(x.group(2)) <= latest.getIndex()
+                        && !Files.exists(storage.getSnapshotFile(Long.parseLong(x.group(1)), Long.parseLong(x.group(2)))
+                                .toPath())) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        }
+    }
+
+    /**
+     * The newest manifest in the snapshot directory that is newer than {@code latest} (a
+     * manifest Ratis installed from the leader, whose stream is not assembled yet), or null.
+     */
+    private SnapshotManifest pendingManifest(SingleFileSnapshotInfo latest) throws IOException {
+        Path dir = storage.getSnapshotFile(0, 0).toPath().getParent();
+        if (dir == null || !Files.isDirectory(dir)) {
+            return null;
+        }
+        Path newest = null;
+        long newestIndex = latest == null ? -1 : latest.getIndex();
+        try (var files = Files.list(dir)) {
+            for (Path p : files.toList()) {
+                Matcher x = MANIFEST_REGEX.matcher(p.getFileName().toString());
+                if (x.matches() && Long.parseLong(x.group(2)) > newestIndex) {
+                    newest = p;
+                    newestIndex = Long.parseLong(x.group(2));
+                }
+            }
+        }
+        return newest == null ? null : SnapshotManifest.read(newest, MAX_MANIFEST_BYTES);
+    }
+
+    /** {@code preferred} first, then the manifest's sources, without this member. */
+    private List<String> sourcesOf(SnapshotManifest m, List<String> preferred) {
+        List<String> out = new ArrayList<>();
+        for (List<String> l : List.of(preferred, m.sources())) {
+            for (String a : l) {
+                if (!a.equals(member) && !out.contains(a)) {
+                    out.add(a);
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Builds the stream of a manifest from the leader: the data files this member's brick holds
+     * with the same length and CRC32C are copied from it, the rest (and the metadata part) is
+     * fetched from {@code sources} at the catch-up rate; the result must have the leader's MD5.
+     * It becomes this member's latest snapshot file (MD5 beside it); the manifest stays, so this
+     * member can serve it too. A crash in between leaves the manifest and no stream: the next
+     * start assembles it again ({@link #initialize}).
+     */
+    private SingleFileSnapshotInfo assemble(SnapshotManifest m, List<String> sources) throws IOException {
+        File file = storage.getSnapshotFile(m.term(), m.index());
+        long started = System.nanoTime();
+        UUID group = getGroupId().getUuid();
+        long expectedFetch = m.streamBytes();
+        LOG.info(
+                "{}: catching up from the manifest of snapshot {} ({} bytes, {} data files), from {}",
+                getGroupId(),
+                m.index(),
+                m.streamBytes(),
+                m.files().size(),
+                sources);
+        SnapshotManifest.Assembly a;
+        try (SnapshotFetch fetch = new SnapshotFetch(
+                transport,
+                getGroupId(),
+                sources,
+                m.index(),
+                new Pacer(catchUpBytesPerSecond > 0 ? catchUpBytesPerSecond : Long.MAX_VALUE / 4),
+                fetched -> meters.catchUpProgress(fetched, expectedFetch))) {
+            a = m.assemble(volume.brickDir().resolve("data"), fetch, file.toPath(), true);
+        } finally {
+            meters.catchUpFinished();
+        }
+        MD5Hash md5 = MD5Hash.newInstance(m.md5());
+        MD5FileUtil.saveMD5File(file, md5);
+        synchronized (totals) {
+            CatchUpTotals t = totals[0];
+            totals[0] = new CatchUpTotals(
+                    t.fetchedBytes() + a.fetchedBytes(),
+                    t.reusedBytes() + a.reusedBytes(),
+                    t.fetchedFiles() + a.fetchedFiles(),
+                    t.reusedFiles() + a.reusedFiles(),
+                    t.assemblies() + 1);
+        }
+        meters.catchUpAssembled(a.fetchedBytes(), a.reusedBytes());
+        LOG.info(
+                "{}: snapshot {} assembled in {} ms: {} bytes fetched ({} data files), {} bytes reused ({} data files)",
+                getGroupId(),
+                m.index(),
+                (System.nanoTime() - started) / 1_000_000,
+                a.fetchedBytes(),
+                a.fetchedFiles(),
+                a.reusedBytes(),
+                a.reusedFiles());
+        SingleFileSnapshotInfo loaded = storage.loadLatestSnapshot();
+        if (loaded == null || loaded.getIndex() != m.index()) {
+            throw new IOException("snapshot " + m.index() + " was assembled but is not the latest: " + loaded);
+        }
+        return loaded;
     }
 
     /**
