@@ -3,6 +3,7 @@ package io.holdfast.testkit;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.holdfast.client.nio.HoldfastFiles;
 import io.holdfast.georep.Failover;
 import io.holdfast.georep.GeoOptions;
 import io.holdfast.georep.GeoReplicator;
