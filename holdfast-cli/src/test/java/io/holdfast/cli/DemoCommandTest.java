@@ -38,6 +38,24 @@ class DemoCommandTest {
     }
 
     @Test
+    void nbdRefusesOptionsItDoesNotUseAndSizesOutOfRange(@TempDir Path tmp) {
+        Cli r = Cli.run("demo", "--nbd", "--no-fuse", "--data", tmp.toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err()).contains("--nbd uses no FUSE mount");
+        r = Cli.run("demo", "--nbd", "--overlay", "--data", tmp.toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err()).contains("--overlay runs on its own");
+        r = Cli.run("demo", "--nbd", "--nbd-size", "1MiB", "--data", tmp.toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err()).contains("--nbd-size must be from 32MiB to 1TiB: 1 MiB");
+        r = Cli.run("demo", "--nbd", "--nbd-size", "lots", "--data", tmp.toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err()).contains("'lots' is not a size");
+        assertThat(tmp.resolve("n1")).doesNotExist();
+        assertThat(tmp.resolve("nbd")).doesNotExist();
+    }
+
+    @Test
     void overlayRunsOnItsOwn(@TempDir Path tmp) {
         Cli r = Cli.run("demo", "--overlay", "--keep", "--data", tmp.toString());
         assertThat(r.exit()).isEqualTo(2);
