@@ -9,6 +9,8 @@ import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -25,16 +27,15 @@ class DemoNbdIT {
     @TempDir
     Path tmp;
 
-    /** The first of three free consecutive loopback ports (and their admin ports at +1000). */
+    /**
+     * The first of three free consecutive loopback ports (and their admin ports at +1000), below
+     * Linux's default ephemeral range (32768-60999), so no outgoing connection takes one between
+     * this check and the nodes binding it.
+     */
     private static int freeBasePort() throws IOException {
-        for (int attempt = 0; attempt < 50; attempt++) {
-            int base;
-            try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-                base = s.getLocalPort();
-            }
-            if (base > 60_000) {
-                continue;
-            }
+        Random random = new Random();
+        for (int attempt = 0; attempt < 200; attempt++) {
+            int base = 20_000 + random.nextInt(11_000);
             boolean free = true;
             for (int p : new int[] {base, base + 1, base + 2, base + 1000, base + 1001, base + 1002}) {
                 try (ServerSocket s = new ServerSocket(p, 1, InetAddress.getLoopbackAddress())) {
@@ -48,7 +49,7 @@ class DemoNbdIT {
                 return base;
             }
         }
-        throw new IOException("no three free consecutive loopback ports");
+        throw new IOException("no three free consecutive loopback ports from 20000");
     }
 
     @Test
@@ -85,6 +86,16 @@ class DemoNbdIT {
         String out = Files.readString(log, StandardCharsets.UTF_8);
         System.out.println(out);
         assertThat(ended).as("the demo ended within 15 minutes").isTrue();
+        if (demo.exitValue() != 0) {
+            for (int i = 1; i <= 3; i++) {
+                Path node = tmp.resolve("data/n" + i + "/server.log");
+                if (Files.exists(node)) {
+                    List<String> lines = Files.readAllLines(node, StandardCharsets.UTF_8);
+                    System.out.println("--- tail of " + node);
+                    lines.subList(Math.max(0, lines.size() - 40), lines.size()).forEach(System.out::println);
+                }
+            }
+        }
         assertThat(demo.exitValue()).as("exit; output:%n%s", out).isZero();
 
         // the source image and its checksum
