@@ -102,6 +102,7 @@ final class DemoCommand implements Callable<Integer> {
     private static final String MARKER = ".holdfast-demo";
     private static final int COPIERS = 4;
     private static final long NBD_MIN_SIZE = 32L << 20;
+    private static final int CONNECT_SECONDS = 180;
 
     @Option(
             names = "--data",
@@ -606,7 +607,8 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     private HoldfastClient connect() throws HoldfastException, InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        // three JVMs starting at once on a busy 2-core machine have taken over a minute to elect leaders
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(CONNECT_SECONDS);
         HoldfastException last = null;
         while (System.nanoTime() < deadline) {
             for (int i = 0; i < nodes.size(); i++) {
@@ -625,7 +627,8 @@ final class DemoCommand implements Callable<Integer> {
             }
         }
         throw new HoldfastException(
-                Errno.ETIMEDOUT, "cluster did not come up within 60 s: " + (last == null ? "" : last.getMessage()));
+                Errno.ETIMEDOUT,
+                "cluster did not come up within " + CONNECT_SECONDS + " s: " + (last == null ? "" : last.getMessage()));
     }
 
     /**

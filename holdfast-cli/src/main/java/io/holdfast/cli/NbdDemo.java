@@ -93,6 +93,7 @@ final class NbdDemo implements AutoCloseable {
     private VolumeExports exports;
     private NbdServer server;
     private Path certificates;
+    private Process copy;
 
     /**
      * @param demo the demo whose cluster this runs on (its nodes are killed and restarted)
@@ -261,7 +262,7 @@ final class NbdDemo implements AutoCloseable {
         Path copyLog = dir.resolve("nbdcopy.log");
         DemoCommand.say("copying the image into the export: nbdcopy --flush %s '%s'", image, uri);
         long copyStart = System.nanoTime();
-        Process copy = new ProcessBuilder(tool("nbdcopy"), "--flush", image.toString(), uri)
+        copy = new ProcessBuilder(tool("nbdcopy"), "--flush", image.toString(), uri)
                 .redirectErrorStream(true)
                 .redirectOutput(copyLog.toFile())
                 .start();
@@ -480,6 +481,9 @@ final class NbdDemo implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
+        if (copy != null && copy.isAlive()) {
+            copy.destroy(); // the demo stopped early (a failure, Ctrl-C): no nbdcopy left behind
+        }
         if (server != null) {
             server.close();
         }
