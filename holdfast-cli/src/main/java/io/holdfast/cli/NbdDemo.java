@@ -42,6 +42,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongConsumer;
+import java.util.function.UnaryOperator;
 import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
 import org.bouncycastle.asn1.sec.ECPrivateKey;
 import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
@@ -126,10 +127,15 @@ final class NbdDemo implements AutoCloseable {
      * Debian puts mke2fs, often outside a user's {@code PATH}).
      */
     static String missingTools() {
+        return missingTools(NbdDemo::tool);
+    }
+
+    /** {@link #missingTools()} with {@code lookup} finding each tool (null: missing). */
+    static String missingTools(UnaryOperator<String> lookup) {
         List<String> missing = new ArrayList<>();
         List<String> packages = new ArrayList<>();
         for (String[] t : TOOLS) {
-            if (tool(t[0]) == null) {
+            if (lookup.apply(t[0]) == null) {
                 missing.add(t[0]);
                 if (!packages.contains(t[1])) {
                     packages.add(t[1]);
@@ -561,7 +567,14 @@ final class NbdDemo implements AutoCloseable {
          * the first return, or between two returns), the same before it, and the slowest WRITE.
          */
         Stall stall(long kill) {
-            List<long[]> all = new ArrayList<>(writes);
+            return stallOf(new ArrayList<>(writes), kill);
+        }
+
+        /**
+         * {@link #stall} of {@code writes}, each {@code {start, end}} in {@link System#nanoTime} units
+         * (sorted here by end).
+         */
+        static Stall stallOf(List<long[]> all, long kill) {
             all.sort((a, b) -> Long.compare(a[1], b[1]));
             long after = 0;
             long before = 0;
