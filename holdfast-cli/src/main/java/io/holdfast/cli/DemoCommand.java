@@ -263,8 +263,8 @@ final class DemoCommand implements Callable<Integer> {
                             basePort,
                             addresses,
                             null,
-                            nodes.stream().map(Process::pid).toList()));
-                    System.out.print(nbdDemo.keepMessage());
+                            nodes.stream().map(Process::pid).toList(),
+                            nbdDemo.keepMessage()));
                     System.out.flush();
                     awaitStopSignal();
                     say("stopping: the NBD gateway and the %d nodes this demo started", nodes.size());
@@ -388,6 +388,16 @@ final class DemoCommand implements Callable<Integer> {
      * @param pids the process ids of the nodes, in address order
      */
     static String keepMessage(Path data, int basePort, List<String> addresses, Path mountPoint, List<Long> pids) {
+        return keepMessage(data, basePort, addresses, mountPoint, pids, null);
+    }
+
+    /**
+     * {@link #keepMessage(Path, int, List, Path, List)} for {@code --nbd}: {@code gateway} (lines
+     * ending in a line separator; null without a gateway) says how to reach the NBD gateway, which
+     * Ctrl-C then stops too.
+     */
+    static String keepMessage(
+            Path data, int basePort, List<String> addresses, Path mountPoint, List<Long> pids, String gateway) {
         StringBuilder s = new StringBuilder();
         String nl = System.lineSeparator();
         s.append("holdfast demo stays in the foreground: the cluster keeps running")
@@ -418,7 +428,12 @@ final class DemoCommand implements Callable<Integer> {
         s.append("A node restarted by hand runs in your terminal: stop it there with Ctrl-C; this demo no "
                         + "longer owns it.")
                 .append(nl);
-        s.append("Ctrl-C (or SIGTERM) here stops the ")
+        if (gateway != null) {
+            s.append(gateway);
+        }
+        s.append("Ctrl-C (or SIGTERM) here stops ")
+                .append(gateway != null ? "the NBD gateway and " : "")
+                .append("the ")
                 .append(addresses.size())
                 .append(" nodes this demo started")
                 .append(mountPoint != null ? " and unmounts " + mountPoint : "")

@@ -35,6 +35,12 @@ class DemoCommandTest {
 
         String noMount = DemoCommand.keepMessage(data, 7001, NODES, null, List.of(101L, 102L, 103L));
         assertThat(noMount).doesNotContain("mount").contains("stops the 3 nodes this demo started, then exits.");
+
+        String nbd = DemoCommand.keepMessage(
+                data, 7001, NODES, null, List.of(101L, 102L, 103L), "The NBD gateway keeps serving ...\n");
+        assertThat(nbd)
+                .containsPattern("(?s)The NBD gateway keeps serving .*\nCtrl-C \\(or SIGTERM\\) here stops the NBD"
+                        + " gateway and the 3 nodes this demo started, then exits.");
     }
 
     @Test
