@@ -244,7 +244,6 @@ final class NbdDemo implements AutoCloseable {
         int leaderBefore = leader();
         metered.onWritten(half, written -> {
             kill.atBytes = written;
-            kill.nanos = System.nanoTime();
             try {
                 // the group info of a loaded member may take longer than the probe's 1 s: ask again
                 int leader = -1;
@@ -258,6 +257,7 @@ final class NbdDemo implements AutoCloseable {
                                 ? "the leader before the copy; no member answered as leader now"
                                 : "leader unknown, a member";
                 demo.killNode(victim, kill.why);
+                kill.nanos = System.nanoTime(); // the node is dead: the stall is measured from here
                 kill.node = victim;
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
