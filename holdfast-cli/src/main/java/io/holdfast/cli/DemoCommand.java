@@ -49,7 +49,9 @@ import picocli.CommandLine.Option;
 /**
  * {@code holdfast demo}: three nodes as separate processes on this machine, a 3-replica
  * volume mounted with FUSE, a real source tree copied in with {@code cp -a} while one node is
- * killed with SIGKILL, the node restarted and caught up, and every byte checked.
+ * killed with SIGKILL, the node restarted and caught up, and every byte checked. With {@code --nbd}
+ * the same cluster serves a block device instead ({@link NbdDemo}); with {@code --overlay}, no
+ * cluster ({@link OverlayDemo}).
  */
 @Command(
         name = "demo",
@@ -72,6 +74,18 @@ import picocli.CommandLine.Option;
             "a node by hand meanwhile: kill its PID (printed), then run 'holdfast server --data DIR/nN'",
             "(N = 1, 2, 3) in another terminal; that process is then yours to stop, not the demo's.",
             "",
+            "With --nbd, instead of the FUSE copy: a replicated block device under a real NBD client. A sparse",
+            "export demo/disk.img of --nbd-size (1 GiB) is created on the volume and served by the NBD gateway on",
+            "127.0.0.1:--nbd-port with TLS required (a client certificate of the cluster CA, allowed read-write by",
+            "the volume's export ACL, written for libnbd under DATA/nbd/client-tls). An ext4 image of the same size,",
+            "made with mke2fs -d from generated files (or --source DIR), is copied in with nbdcopy --flush; when half",
+            "its data is written the volume's leader is killed with SIGKILL and the copy must finish without an error.",
+            "The node is restarted, the members must converge, and the export read back with nbdcopy must have the",
+            "source's SHA-256 (and pass e2fsck -fn). The summary gives the copy rate and the stall the client saw.",
+            "Needs nbdcopy (apt-get install libnbd-bin) and mke2fs, e2fsck (e2fsprogs). Example:",
+            "  holdfast demo --nbd                    (256 MiB of data into a 1 GiB export)",
+            "  holdfast demo --nbd --nbd-size 256MiB  (a quicker run)",
+            "",
             "With --overlay, instead: the overlay's disaster-recovery story in about half a minute, no cluster",
             "(needs FUSE). A base tree with unreadable files (injected read errors) is mounted under an overlay",
             "with 'holdfast overlay mount', a workload of ordinary tools (writes, renames, deletes, overwriting an",
@@ -84,9 +98,11 @@ import picocli.CommandLine.Option;
             "1:a check failed, or the demo could not run (why is on stderr)"
         })
 final class DemoCommand implements Callable<Integer> {
-    private static final String VOLUME = "demo";
+    static final String VOLUME = "demo";
     private static final String MARKER = ".holdfast-demo";
     private static final int COPIERS = 4;
+    private static final long NBD_MIN_SIZE = 32L << 20;
+    private static final int CONNECT_SECONDS = 180;
 
     @Option(
             names = "--data",
@@ -126,6 +142,30 @@ final class DemoCommand implements Callable<Integer> {
                     + " tree. Works in DATA/overlay.")
     boolean overlay;
 
+    @Option(
+            names = "--nbd",
+            description = "Instead of the FUSE copy: a replicated block device. Creates an export of --nbd-size on"
+                    + " the volume, serves it with the NBD gateway (TLS), copies an ext4 image into it with nbdcopy,"
+                    + " kills the volume's leader (SIGKILL) mid-copy, restarts it, and checks the image read back"
+                    + " through NBD by SHA-256. Needs nbdcopy (libnbd-bin) and mke2fs, e2fsck (e2fsprogs).")
+    boolean nbd;
+
+    @Option(
+            names = "--nbd-size",
+            defaultValue = "1GiB",
+            paramLabel = "SIZE",
+            converter = CatchUpBenchCommand.SizeConverter.class,
+            description = "With --nbd: the export's and the ext4 image's size, 32MiB or more (default"
+                    + " ${DEFAULT-VALUE}); generated files fill about a quarter of it.")
+    long nbdSize;
+
+    @Option(
+            names = "--nbd-port",
+            defaultValue = "10809",
+            paramLabel = "PORT",
+            description = "With --nbd: the gateway's loopback port (default ${DEFAULT-VALUE}; 0 picks a free one).")
+    int nbdPort;
+
     private final List<Process> nodes = new ArrayList<>();
     private final List<String> addresses = new ArrayList<>();
 
@@ -136,42 +176,62 @@ final class DemoCommand implements Callable<Integer> {
         // itself
         data = data.toAbsolutePath().normalize();
         if (overlay) {
-            if (keep || noFuse || source != null) {
+            if (keep || noFuse || source != null || nbd) {
                 throw new IllegalArgumentException(
-                        "--overlay runs on its own: it takes no --keep, --no-fuse or --source");
+                        "--overlay runs on its own: it takes no --keep, --no-fuse, --source or --nbd");
             }
             claimDataDir();
             return new OverlayDemo(data, System.out).run();
         }
+        if (nbd) {
+            if (noFuse) {
+                throw new IllegalArgumentException("--nbd uses no FUSE mount: it takes no --no-fuse");
+            }
+            if (nbdSize < NBD_MIN_SIZE || nbdSize > (1L << 40)) {
+                throw new IllegalArgumentException("--nbd-size must be from 32MiB to 1TiB: " + Units.size(nbdSize));
+            }
+            if (nbdPort < 0 || nbdPort > 65535) {
+                throw new IllegalArgumentException("--nbd-port out of range: " + nbdPort);
+            }
+            String missing = NbdDemo.missingTools();
+            if (missing != null) {
+                System.err.println("holdfast demo: " + missing);
+                return 1;
+            }
+        }
         prepareDataDir();
-        Path tree = source != null ? source.toAbsolutePath().normalize() : defaultSource();
-        if (!Files.isDirectory(tree)) {
+        Path tree = source != null ? source.toAbsolutePath().normalize() : null;
+        if (tree != null && !Files.isDirectory(tree)) {
             throw new IllegalArgumentException("source " + tree + " is not a directory");
         }
-        TreeStats stats = TreeStats.of(tree);
-        say(
-                "source: %s (%d files, %d directories, %d symlinks, %s)",
-                tree, stats.files, stats.dirs, stats.links, Units.size(stats.bytes));
+        TreeStats stats = null;
+        if (!nbd) {
+            if (tree == null) {
+                tree = defaultSource();
+            }
+            stats = TreeStats.of(tree);
+            say(
+                    "source: %s (%d files, %d directories, %d symlinks, %s)",
+                    tree, stats.files, stats.dirs, stats.links, Units.size(stats.bytes));
+        }
 
         UUID clusterId = UUID.randomUUID();
         for (int i = 0; i < 3; i++) {
             addresses.add("127.0.0.1:" + (basePort + i));
             // the node's port and its admin port (status page, metrics) at port + 1000
             for (int port : new int[] {basePort + i, basePort + i + AdminOptions.PORT_OFFSET}) {
-                try (ServerSocket probe = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
-                    probe.setReuseAddress(true);
-                } catch (IOException e) {
-                    throw new IllegalArgumentException("port " + port + " is in use (another demo still running?); "
-                            + "stop it or choose other ports with --base-port");
-                }
+                probePort(port, "--base-port");
             }
+        }
+        if (nbd && nbdPort != 0) {
+            probePort(nbdPort, "--nbd-port");
         }
         List<NodeConfig> configs = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
             configs.add(new NodeConfig(nodeDir(i), addresses.get(i), addresses, clusterId, 20_000));
             NodeFiles.write(configs.get(i));
         }
-        LoopbackCredentials.issue(data.resolve("ca"), configs, clientTls());
+        LoopbackCredentials.issue(caDir(), configs, clientTls());
         say("created a cluster CA and certificates in %s: every connection is mutual TLS 1.3", data);
         // Ctrl-C / SIGTERM before the demo is done: stop the node processes we started; the FUSE
         // mount goes away with this process (auto_unmount). With --keep, once verified, the signal
@@ -182,6 +242,7 @@ final class DemoCommand implements Callable<Integer> {
         FuseMount mount = null;
         FileSystem fs = null;
         HoldfastClient client = null;
+        NbdDemo nbdDemo = null;
         try {
             for (int i = 0; i < 3; i++) {
                 nodes.add(startNode(i));
@@ -192,6 +253,24 @@ final class DemoCommand implements Callable<Integer> {
             say("created volume '%s' with 3 replicas", VOLUME);
 
             fs = FileSystems.newFileSystem(URI.create("holdfast://" + addresses.get(0) + "/" + VOLUME), clientEnv());
+            if (nbd) {
+                nbdDemo = new NbdDemo(this, client, fs, data.resolve("nbd"), nbdSize, tree, nbdPort);
+                ok = nbdDemo.run();
+                if (keep && ok) {
+                    System.out.println();
+                    System.out.print(keepMessage(
+                            data,
+                            basePort,
+                            addresses,
+                            null,
+                            nodes.stream().map(Process::pid).toList(),
+                            nbdDemo.keepMessage()));
+                    System.out.flush();
+                    awaitStopSignal();
+                    say("stopping: the NBD gateway and the %d nodes this demo started", nodes.size());
+                }
+                return ok ? 0 : 1;
+            }
             Path target;
             boolean fuse = !noFuse && FuseMount.isAvailable();
             if (fuse) {
@@ -221,7 +300,7 @@ final class DemoCommand implements Callable<Integer> {
                     copySeconds, Units.rate(stats.bytes / copySeconds), addresses.get(killed));
 
             long restart = System.nanoTime();
-            nodes.set(killed, startNode(killed));
+            restart(killed);
             say("restarted node %s; waiting for it to catch up", addresses.get(killed));
             Response.Digest digest = awaitConvergence(client, 600);
             double catchUp = (System.nanoTime() - restart) / 1e9;
@@ -275,6 +354,9 @@ final class DemoCommand implements Callable<Integer> {
             }
             return ok ? 0 : 1;
         } finally {
+            if (nbdDemo != null) {
+                nbdDemo.close();
+            }
             if (mount != null) {
                 mount.close();
             }
@@ -306,6 +388,16 @@ final class DemoCommand implements Callable<Integer> {
      * @param pids the process ids of the nodes, in address order
      */
     static String keepMessage(Path data, int basePort, List<String> addresses, Path mountPoint, List<Long> pids) {
+        return keepMessage(data, basePort, addresses, mountPoint, pids, null);
+    }
+
+    /**
+     * {@link #keepMessage(Path, int, List, Path, List)} for {@code --nbd}: {@code gateway} (lines
+     * ending in a line separator; null without a gateway) says how to reach the NBD gateway, which
+     * Ctrl-C then stops too.
+     */
+    static String keepMessage(
+            Path data, int basePort, List<String> addresses, Path mountPoint, List<Long> pids, String gateway) {
         StringBuilder s = new StringBuilder();
         String nl = System.lineSeparator();
         s.append("holdfast demo stays in the foreground: the cluster keeps running")
@@ -336,7 +428,12 @@ final class DemoCommand implements Callable<Integer> {
         s.append("A node restarted by hand runs in your terminal: stop it there with Ctrl-C; this demo no "
                         + "longer owns it.")
                 .append(nl);
-        s.append("Ctrl-C (or SIGTERM) here stops the ")
+        if (gateway != null) {
+            s.append(gateway);
+        }
+        s.append("Ctrl-C (or SIGTERM) here stops ")
+                .append(gateway != null ? "the NBD gateway and " : "")
+                .append("the ")
                 .append(addresses.size())
                 .append(" nodes this demo started")
                 .append(mountPoint != null ? " and unmounts " + mountPoint : "")
@@ -397,7 +494,7 @@ final class DemoCommand implements Callable<Integer> {
             for (int i = 0; i < 3; i++) {
                 deleteTree(nodeDir(i));
             }
-            deleteTree(data.resolve("ca"));
+            deleteTree(caDir());
             deleteTree(clientTls());
             if (Files.exists(data.resolve("mnt"))) {
                 try (Stream<Path> s = Files.list(data.resolve("mnt"))) {
@@ -410,6 +507,15 @@ final class DemoCommand implements Callable<Integer> {
         }
         Files.createDirectories(data);
         Files.writeString(data.resolve(MARKER), "made by holdfast demo; safe to delete\n");
+    }
+
+    private static void probePort(int port, String option) {
+        try (ServerSocket probe = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+            probe.setReuseAddress(true);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("port " + port + " is in use (another demo still running?); "
+                    + "stop it or choose another port with " + option);
+        }
     }
 
     /** Node {@code i}'s data directory, {@code DATA/n1} to {@code DATA/n3}; {@link #keepMessage} names them too. */
@@ -475,8 +581,23 @@ final class DemoCommand implements Callable<Integer> {
         return data.resolve("client-tls");
     }
 
-    private Map<String, Object> clientEnv() {
+    Map<String, Object> clientEnv() {
         return Map.of(TransportSecurity.TLS_OPTION, clientTls());
+    }
+
+    /** The demo cluster's CA directory. */
+    Path caDir() {
+        return data.resolve("ca");
+    }
+
+    /** The nodes' addresses, node 0 first. */
+    List<String> addresses() {
+        return addresses;
+    }
+
+    /** Starts node {@code i} again (after {@link #kill}). */
+    void restart(int i) throws IOException {
+        nodes.set(i, startNode(i));
     }
 
     private Process startNode(int i) throws IOException {
@@ -501,7 +622,8 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     private HoldfastClient connect() throws HoldfastException, InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        // three JVMs starting at once on a busy 2-core machine have taken over a minute to elect leaders
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(CONNECT_SECONDS);
         HoldfastException last = null;
         while (System.nanoTime() < deadline) {
             for (int i = 0; i < nodes.size(); i++) {
@@ -520,7 +642,8 @@ final class DemoCommand implements Callable<Integer> {
             }
         }
         throw new HoldfastException(
-                Errno.ETIMEDOUT, "cluster did not come up within 60 s: " + (last == null ? "" : last.getMessage()));
+                Errno.ETIMEDOUT,
+                "cluster did not come up within " + CONNECT_SECONDS + " s: " + (last == null ? "" : last.getMessage()));
     }
 
     /**
@@ -577,15 +700,18 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     /** Kills the volume's leader (or, if none is known, the second node) with SIGKILL. */
-    private int kill(HoldfastClient client) throws InterruptedException {
+    int kill(HoldfastClient client) throws InterruptedException {
         int leader = client.probe().leaderOf(VOLUME).map(addresses::indexOf).orElse(-1);
         int victim = leader >= 0 ? leader : 1;
+        killNode(victim, leader >= 0 ? "the volume's leader" : "leader unknown, a member");
+        return victim;
+    }
+
+    /** Kills node {@code victim} with SIGKILL and waits until it is gone; {@code why} says who it is. */
+    void killNode(int victim, String why) throws InterruptedException {
         nodes.get(victim).destroyForcibly().waitFor();
         System.out.println();
-        say(
-                "killed node %s with SIGKILL (%s); copy continues",
-                addresses.get(victim), leader >= 0 ? "the volume's leader" : "leader unknown, a member");
-        return victim;
+        say("killed node %s with SIGKILL (%s); copy continues", addresses.get(victim), why);
     }
 
     private static void copyTree(Path from, Path to) throws IOException {
@@ -611,7 +737,7 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    private Response.Digest awaitConvergence(HoldfastClient client, int seconds) throws Exception {
+    Response.Digest awaitConvergence(HoldfastClient client, int seconds) throws Exception {
         Response.Digest[] out = new Response.Digest[1];
         awaitTrue(
                 seconds,
@@ -750,7 +876,7 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    private static void run(List<String> cmd) throws IOException, InterruptedException {
+    static void run(List<String> cmd) throws IOException, InterruptedException {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes());
         if (p.waitFor() != 0) {
@@ -758,7 +884,7 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    private static void deleteTree(Path p) throws IOException {
+    static void deleteTree(Path p) throws IOException {
         if (!Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
@@ -769,7 +895,7 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    private static void say(String fmt, Object... args) {
+    static void say(String fmt, Object... args) {
         System.out.println("holdfast demo: " + String.format(fmt, args));
         System.out.flush();
     }

@@ -35,6 +35,30 @@ class DemoCommandTest {
 
         String noMount = DemoCommand.keepMessage(data, 7001, NODES, null, List.of(101L, 102L, 103L));
         assertThat(noMount).doesNotContain("mount").contains("stops the 3 nodes this demo started, then exits.");
+
+        String nbd = DemoCommand.keepMessage(
+                data, 7001, NODES, null, List.of(101L, 102L, 103L), "The NBD gateway keeps serving ...\n");
+        assertThat(nbd)
+                .containsPattern("(?s)The NBD gateway keeps serving .*\nCtrl-C \\(or SIGTERM\\) here stops the NBD"
+                        + " gateway and the 3 nodes this demo started, then exits.");
+    }
+
+    @Test
+    void nbdRefusesOptionsItDoesNotUseAndSizesOutOfRange(@TempDir Path tmp) {
+        Cli r = Cli.run("demo", "--nbd", "--no-fuse", "--data", tmp.toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err()).contains("--nbd uses no FUSE mount");
+        r = Cli.run("demo", "--nbd", "--overlay", "--data", tmp.toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err()).contains("--overlay runs on its own");
+        r = Cli.run("demo", "--nbd", "--nbd-size", "1MiB", "--data", tmp.toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err()).contains("--nbd-size must be from 32MiB to 1TiB: 1 MiB");
+        r = Cli.run("demo", "--nbd", "--nbd-size", "lots", "--data", tmp.toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err()).contains("'lots' is not a size");
+        assertThat(tmp.resolve("n1")).doesNotExist();
+        assertThat(tmp.resolve("nbd")).doesNotExist();
     }
 
     @Test
