@@ -926,6 +926,19 @@ public final class Codec {
         };
     }
 
+    /**
+     * The two {@code i64} a written-back removal ends with: the inode it expects (never 0) and the
+     * client's time.
+     */
+    private static long[] expectation(Reader r, String what) throws ProtocolException {
+        long expectInode = r.i64();
+        long clientNanos = r.i64();
+        if (expectInode == 0) {
+            throw bad(what + " expecting inode 0");
+        }
+        return new long[] {expectInode, clientNanos};
+    }
+
     private static Request readRequest(Reader r, int kind) throws ProtocolException {
         return switch (kind) {
             case K_MKDIR -> new Mkdir(r.caller(), r.path(), r.i32());
@@ -937,23 +950,15 @@ public final class Codec {
                 Caller caller = r.caller();
                 String path = r.path();
                 boolean keepOrphan = r.bool();
-                long expectInode = r.i64();
-                long clientNanos = r.i64();
-                if (expectInode == 0) {
-                    throw bad("unlink expecting inode 0");
-                }
-                yield new Unlink(caller, path, keepOrphan, expectInode, clientNanos);
+                long[] expected = expectation(r, "unlink");
+                yield new Unlink(caller, path, keepOrphan, expected[0], expected[1]);
             }
             case K_RMDIR -> new Rmdir(r.caller(), r.path());
             case K_RMDIR_EXPECT -> {
                 Caller caller = r.caller();
                 String path = r.path();
-                long expectInode = r.i64();
-                long clientNanos = r.i64();
-                if (expectInode == 0) {
-                    throw bad("rmdir expecting inode 0");
-                }
-                yield new Rmdir(caller, path, expectInode, clientNanos);
+                long[] expected = expectation(r, "rmdir");
+                yield new Rmdir(caller, path, expected[0], expected[1]);
             }
             case K_RENAME -> new Rename(r.caller(), r.path(), r.path(), r.i32());
             case K_SYMLINK -> new Symlink(r.caller(), r.path(), r.str(Limits.PATH_MAX));

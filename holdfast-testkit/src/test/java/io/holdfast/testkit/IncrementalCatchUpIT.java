@@ -86,6 +86,34 @@ class IncrementalCatchUpIT {
         }
     }
 
+    /** What one catch-up of {@link #catchUp} showed. */
+    private record CatchUp(
+            long appliedBefore, long fullStream, long tookMs, Response.Digest digest, CatchUpTotals totals) {}
+
+    /**
+     * The scenario both catch-up tests measure: the base files loaded, {@code member} stopped while
+     * {@link #changeWhileDown} runs, then restarted and awaited until the group converges.
+     */
+    private static CatchUp catchUp(MiniCluster c, Workload w, UUID group, int member) throws Exception {
+        List<String> big = load(w);
+        c.awaitConvergence("vol", Duration.ofSeconds(60));
+        long appliedBefore = Volumes.status(c, member, group).appliedIndex();
+        c.stop(member);
+        changeWhileDown(c, w, big, group, appliedBefore);
+        int leader = Volumes.awaitLeader(c, 2, group);
+        long fullStream = latestSnapshotBytes(c, leader, group);
+        long started = System.nanoTime();
+        c.restart(member);
+        Response.Digest d = c.awaitConvergence("vol", Duration.ofSeconds(180));
+        long tookMs = (System.nanoTime() - started) / 1_000_000;
+        return new CatchUp(
+                appliedBefore,
+                fullStream,
+                tookMs,
+                d,
+                c.node(member).catchUpTotals(group).orElseThrow());
+    }
+
     @Test
     void aMemberFetchesOnlyTheFilesItLacks() throws Exception {
         long seed = TestSeed.seed();
@@ -93,21 +121,14 @@ class IncrementalCatchUpIT {
         try (MiniCluster c = MiniCluster.start(root, 3, SNAPSHOT_THRESHOLD)) {
             VolumeService v = c.createVolume("vol", 0, 1, 2);
             UUID group = Volumes.groupId(c, "vol");
-            Workload w = new Workload(v, seed);
-            List<String> big = load(w);
-            c.awaitConvergence("vol", Duration.ofSeconds(60));
             int member = 2;
-            long appliedBefore = Volumes.status(c, member, group).appliedIndex();
-            c.stop(member);
-            changeWhileDown(c, w, big, group, appliedBefore);
-            int leader = Volumes.awaitLeader(c, 2, group);
-            long fullStream = latestSnapshotBytes(c, leader, group);
-
-            long started = System.nanoTime();
-            c.restart(member);
-            Response.Digest d = c.awaitConvergence("vol", Duration.ofSeconds(180));
-            long tookMs = (System.nanoTime() - started) / 1_000_000;
-            CatchUpTotals t = c.node(member).catchUpTotals(group).orElseThrow();
+            Workload w = new Workload(v, seed);
+            CatchUp r = catchUp(c, w, group, member);
+            long appliedBefore = r.appliedBefore();
+            long fullStream = r.fullStream();
+            long tookMs = r.tookMs();
+            Response.Digest d = r.digest();
+            CatchUpTotals t = r.totals();
             System.out.printf(
                     "caught up in %d ms at index %d (digest %s): full stream %d bytes; fetched %d bytes in %d files,"
                             + " reused %d bytes in %d files, %d assemblies%n",
@@ -166,21 +187,14 @@ class IncrementalCatchUpIT {
                         }
                     },
                     older + " advertises log formats up to " + (LogFormat.SNAPSHOT_MANIFESTS - 1));
-            Workload w = new Workload(v, seed);
-            List<String> big = load(w);
-            c.awaitConvergence("vol", Duration.ofSeconds(60));
             int member = 2;
-            long appliedBefore = Volumes.status(c, member, group).appliedIndex();
-            c.stop(member);
-            changeWhileDown(c, w, big, group, appliedBefore);
-            int leader = Volumes.awaitLeader(c, 2, group);
-            long fullStream = latestSnapshotBytes(c, leader, group);
-
-            long started = System.nanoTime();
-            c.restart(member);
-            Response.Digest d = c.awaitConvergence("vol", Duration.ofSeconds(180));
-            long tookMs = (System.nanoTime() - started) / 1_000_000;
-            CatchUpTotals t = c.node(member).catchUpTotals(group).orElseThrow();
+            Workload w = new Workload(v, seed);
+            CatchUp r = catchUp(c, w, group, member);
+            long appliedBefore = r.appliedBefore();
+            long fullStream = r.fullStream();
+            long tookMs = r.tookMs();
+            Response.Digest d = r.digest();
+            CatchUpTotals t = r.totals();
             long installed = latestSnapshotBytes(c, member, group);
             System.out.printf(
                     "baseline: caught up in %d ms at index %d (digest %s): the whole stream shipped, %d bytes "

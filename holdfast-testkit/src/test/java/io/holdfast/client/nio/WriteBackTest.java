@@ -148,13 +148,7 @@ class WriteBackTest {
         // depends on the machine: an answer that arrives while a later change of the inode is on its
         // way is not learned, and the next read misses. Once all are answered, the last one's answer
         // is in the cache.
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (WriteBackStats.of(fs).pending() != 0) {
-            assertThat(System.nanoTime() - deadline)
-                    .as("written back within 30 s")
-                    .isNegative();
-            Thread.onSpinWait();
-        }
+        awaitWrittenBack();
         long missesBefore = CacheStats.of(fs).misses();
         assertThat(Files.readAttributes(f, "unix:mode,uid,gid,lastModifiedTime,ctime"))
                 .as("the same attributes once written back")
