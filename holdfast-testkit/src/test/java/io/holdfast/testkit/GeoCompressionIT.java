@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.holdfast.client.HoldfastClient;
 import io.holdfast.client.nio.HoldfastFileSystemProvider;
+import io.holdfast.client.nio.HoldfastFiles;
 import io.holdfast.georep.GeoOptions;
 import io.holdfast.georep.GeoReplicator;
 import io.holdfast.georep.VolumeChangeSource;
@@ -187,6 +188,7 @@ class GeoCompressionIT {
                 }
                 Files.write(maildir.resolve("m3"), mail(random, 40_000));
                 Files.delete(maildir.resolve("m4"));
+                HoldfastFiles.sync(writer); // the written-back unlink is in the feed once this returns
                 r.runOnce();
                 assertThat(TreeWorkload.describe(target, STATE))
                         .isEqualTo(TreeWorkload.describe(writer.getPath("/"), STATE));

@@ -1,5 +1,6 @@
 package io.holdfast.testkit;
 
+import io.holdfast.client.nio.HoldfastFiles;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -76,8 +77,21 @@ final class TreeWorkload {
         return b;
     }
 
-    /** One random operation; returns what it did. */
+    /**
+     * One random operation, then a durability point on a Holdfast volume ({@link HoldfastFiles#sync}:
+     * what a mount writes back, removals and attribute changes, is committed, as after an
+     * application's fsync), so a replicator reading the volume's change feed sees it; returns what
+     * it did.
+     */
     String step() throws IOException {
+        String did = operation();
+        if (HoldfastFiles.isHoldfast(root.getFileSystem())) {
+            HoldfastFiles.sync(root.getFileSystem());
+        }
+        return did;
+    }
+
+    private String operation() throws IOException {
         operations++;
         int op = random.nextInt(100);
         Path file = anyFile();
