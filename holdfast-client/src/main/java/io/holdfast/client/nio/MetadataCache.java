@@ -31,7 +31,9 @@ import java.util.function.BooleanSupplier;
  *
  * Each is seen twice, when sent ({@link #begin}) and when answered ({@link #end}), and each time
  * the {@linkplain #generation() generation} moves: an answer to a query sent before may describe
- * the volume before the mutation and is not stored ({@link #put}). Both times the same answers
+ * the volume before the mutation and is not stored ({@link #put}). (A written-back removal whose
+ * effect the cache took when it began, {@link #beginUnlink}, and that was applied as expected
+ * leaves the generation and the cache as they are when answered.) Both times the same answers
  * are dropped, chosen when it is sent:
  *
  * <ul>
@@ -331,11 +333,12 @@ final class MetadataCache {
         boolean alone = c.clears == clears && highestEnded < c.number;
         highestEnded = Math.max(highestEnded, c.number);
         pending--;
-        generation++;
         // applied as predicted: what the cache took when it began is what the volume did, and a
-        // query answered since was sent after the volume applied it (a miss waits for the writes)
+        // query sent since began after the volume applied it (a miss waits for the writes begun
+        // before it), so its answer may be kept: the generation stays
         boolean asPredicted = c.predicted && answer != null && !(answer instanceof Response.Error);
         if (!asPredicted) {
+            generation++;
             drop(c);
         }
         for (long i : c.inodes) {
@@ -465,23 +468,23 @@ final class MetadataCache {
             case Request.DropOrphan d -> c.inodes.add(d.inode());
             case Request.ScrubMark s -> {}
             case Request.Batch b -> c.everything = true; // this file system sends each mutation's change alone
-            case Request.SetAttr s -> attributes(c, s.path());
-            case Request.SetXattr s -> attributes(c, s.path());
-            case Request.RemoveXattr s -> attributes(c, s.path());
+            case Request.SetAttr s -> attributes(c, s.path(), s.expectInode());
+            case Request.SetXattr s -> attributes(c, s.path(), 0);
+            case Request.RemoveXattr s -> attributes(c, s.path(), 0);
             case Request.Create x -> name(c, x.path(), true);
             case Request.Mkdir x -> name(c, x.path(), true);
             case Request.Symlink x -> name(c, x.path(), true);
             case Request.Mknod x -> name(c, x.path(), true);
             case Request.Link l -> {
-                changed(c, l.existing());
+                changed(c, l.existing(), 0);
                 name(c, l.path(), true);
             }
             case Request.Unlink u -> {
-                changed(c, u.path());
+                changed(c, u.path(), u.expectInode());
                 name(c, u.path(), false);
             }
             case Request.Rmdir r -> {
-                changed(c, r.path());
+                changed(c, r.path(), r.expectInode());
                 name(c, r.path(), false);
                 c.directories.add(r.path());
             }
@@ -493,9 +496,9 @@ final class MetadataCache {
                 } else {
                     Entry to = knownEntry(r.to());
                     c.opaque = r.from().equals(r.to()) || (to != null && to.inode() == from.inode());
-                    changed(c, r.from());
+                    changed(c, r.from(), 0);
                     if (!absent(r.to())) {
-                        changed(c, r.to());
+                        changed(c, r.to(), 0);
                     }
                     name(c, r.from(), false);
                     c.fromParentBefore = c.parentBefore;
@@ -517,24 +520,34 @@ final class MetadataCache {
         }
     }
 
-    /** An inode's attributes change through {@code path}. */
-    private void attributes(Change c, String path) {
+    /**
+     * An inode's attributes change through {@code path}: the one it names here, else
+     * {@code expectInode} (the one a written-back change names; 0 if none).
+     */
+    private void attributes(Change c, String path, long expectInode) {
         Attr a = knownAttr(path);
-        if (a == null) {
+        if (a == null && expectInode == 0) {
             c.everything = true; // its other names' answers are not known here
             return;
         }
         c.paths.add(path);
-        c.inodes.add(a.inode());
+        c.inodes.add(a != null ? a.inode() : expectInode);
         c.allXattrs = true;
     }
 
-    /** The inode that {@code path} names changes (its link count): all its names' answers go. */
-    private void changed(Change c, String path) {
+    /**
+     * The inode that {@code path} names changes (its link count): all its names' answers go. Which
+     * inode: the one cached for the path, and {@code expectInode} (the one a written-back removal
+     * names, 0 if none), whose answers are indexed by it whatever name they came under.
+     */
+    private void changed(Change c, String path, long expectInode) {
+        if (expectInode != 0) {
+            c.inodes.add(expectInode);
+        }
         Entry e = knownEntry(path);
-        if (e == null) {
+        if (e == null && expectInode == 0) {
             c.everything = true; // an inode with possibly other names cached, not known here
-        } else if (e.inode() >= 0) {
+        } else if (e != null && e.inode() >= 0) {
             c.inodes.add(e.inode());
         }
     }
