@@ -55,6 +55,7 @@ import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftGroupMemberId;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.protocol.exceptions.StaleReadException;
 import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.RaftServerConfigKeys;
 import org.apache.ratis.server.protocol.TermIndex;
@@ -764,6 +765,24 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
                     getGroupId());
             return CompletableFuture.failedFuture(new IOException(h.reason(), e));
         }
+    }
+
+    /**
+     * A stale read at {@code minIndex} (a client's read under its lease): answered once this member
+     * has applied {@code minIndex}, else refused with {@link StaleReadException}, on which the client
+     * asks again through the linearizable path. Ratis 3.3.0's {@code BaseStateMachine.queryStale}
+     * would wait for the applied index on futures that its {@code updateLastAppliedTermIndex} never
+     * completes when the index moves (it returns first), so such a read hung until its deadline.
+     */
+    @Override
+    public CompletableFuture<Message> queryStale(Message request, long minIndex) {
+        TermIndex last = getLastAppliedTermIndex();
+        long applied = last == null ? -1 : last.getIndex();
+        if (applied < minIndex) {
+            return CompletableFuture.failedFuture(new StaleReadException(
+                    getGroupId() + ": applied index " + applied + " is below the read's " + minIndex));
+        }
+        return query(request);
     }
 
     @Override
