@@ -124,35 +124,30 @@ class IncrementalCatchUpIT {
             int member = 2;
             Workload w = new Workload(v, seed);
             CatchUp r = catchUp(c, w, group, member);
-            long appliedBefore = r.appliedBefore();
-            long fullStream = r.fullStream();
-            long tookMs = r.tookMs();
-            Response.Digest d = r.digest();
-            CatchUpTotals t = r.totals();
             System.out.printf(
                     "caught up in %d ms at index %d (digest %s): full stream %d bytes; fetched %d bytes in %d files,"
                             + " reused %d bytes in %d files, %d assemblies%n",
-                    tookMs,
-                    d.appliedIndex(),
-                    d.hex(),
-                    fullStream,
-                    t.fetchedBytes(),
-                    t.fetchedFiles(),
-                    t.reusedBytes(),
-                    t.reusedFiles(),
-                    t.assemblies());
-            assertThat(t.assemblies()).as("catch-ups from a manifest").isGreaterThanOrEqualTo(1);
-            assertThat(t.reusedFiles())
+                    r.tookMs(),
+                    r.digest().appliedIndex(),
+                    r.digest().hex(),
+                    r.fullStream(),
+                    r.totals().fetchedBytes(),
+                    r.totals().fetchedFiles(),
+                    r.totals().reusedBytes(),
+                    r.totals().reusedFiles(),
+                    r.totals().assemblies());
+            assertThat(r.totals().assemblies()).as("catch-ups from a manifest").isGreaterThanOrEqualTo(1);
+            assertThat(r.totals().reusedFiles())
                     .as("data files the member already held (%d unchanged of %d)", BASE_FILES - 2, BASE_FILES)
                     .isGreaterThanOrEqualTo(BASE_FILES - 2);
             // changed: 2 rewritten, 2 new, the churn file (~5 MiB) and the metadata, of a ~30 MiB stream
-            assertThat(t.fetchedBytes())
-                    .as("bytes fetched, against a full stream of %d", fullStream)
-                    .isLessThan(fullStream / 3)
+            assertThat(r.totals().fetchedBytes())
+                    .as("bytes fetched, against a full stream of %d", r.fullStream())
+                    .isLessThan(r.fullStream() / 3)
                     .isLessThan(8L * MIB);
             assertThat(Volumes.status(c, member, group).logStartIndex())
                     .as("the member's log starts after what it missed, so it installed a snapshot")
-                    .isGreaterThan(appliedBefore + 1);
+                    .isGreaterThan(r.appliedBefore() + 1);
             try (Volumes.Pinned p = new Volumes.Pinned(c, "vol", c.addresses().get(member))) {
                 w.verify(p, "the member node" + member + " after catching up from a manifest");
             }
@@ -190,22 +185,22 @@ class IncrementalCatchUpIT {
             int member = 2;
             Workload w = new Workload(v, seed);
             CatchUp r = catchUp(c, w, group, member);
-            long appliedBefore = r.appliedBefore();
-            long fullStream = r.fullStream();
-            long tookMs = r.tookMs();
-            Response.Digest d = r.digest();
-            CatchUpTotals t = r.totals();
             long installed = latestSnapshotBytes(c, member, group);
             System.out.printf(
                     "baseline: caught up in %d ms at index %d (digest %s): the whole stream shipped, %d bytes "
                             + "(member's snapshot %d bytes); %d assemblies%n",
-                    tookMs, d.appliedIndex(), d.hex(), fullStream, installed, t.assemblies());
-            assertThat(t.assemblies())
+                    r.tookMs(),
+                    r.digest().appliedIndex(),
+                    r.digest().hex(),
+                    r.fullStream(),
+                    installed,
+                    r.totals().assemblies());
+            assertThat(r.totals().assemblies())
                     .as("catch-ups from a manifest with an older node")
                     .isZero();
             assertThat(Volumes.status(c, member, group).logStartIndex())
                     .as("the member's log starts after what it missed, so it installed a snapshot")
-                    .isGreaterThan(appliedBefore + 1);
+                    .isGreaterThan(r.appliedBefore() + 1);
             try (Volumes.Pinned p = new Volumes.Pinned(c, "vol", c.addresses().get(member))) {
                 w.verify(p, "the member node" + member + " after a full-stream install");
             }
