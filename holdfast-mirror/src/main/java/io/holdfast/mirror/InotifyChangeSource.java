@@ -25,10 +25,13 @@ import java.time.Clock;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
 
 /**
  * The <b>fallback</b> change capture for a local directory tree, with Linux inotify (inotify(7)):
@@ -41,8 +44,8 @@ import java.util.concurrent.locks.LockSupport;
  *       directory as it appears: a large tree needs {@code fs.inotify.max_user_watches} raised
  *       (refused with {@code ENOSPC} otherwise), and kernel memory per watch.
  *   <li>A directory made in the tree is watched only once its event is read: what was made inside
- *       it before that is found by walking it, and reported as CREATE/MKDIR after its MKDIR (such
- *       an entry may be reported twice, by the walk and by its own event).
+ *       it before that is found by walking it, and reported as CREATE/MKDIR after its MKDIR (once:
+ *       its own IN_CREATE, if the walk raced it, is dropped).
  *   <li>Renames are two events paired by cookie ({@code IN_MOVED_FROM}, {@code IN_MOVED_TO}); a
  *       MOVED_FROM not followed by its MOVED_TO within one poll interval is a move out of the tree
  *       (UNLINK/RMDIR). A directory moved in is one MKDIR (its content is not reported one by one)
@@ -89,6 +92,18 @@ public final class InotifyChangeSource implements LocalChangeSource {
     private volatile long overflows;
     /** A MOVED_FROM waiting for its MOVED_TO: its event, or null. Reader thread only. */
     private RawEvent pendingFrom;
+
+    /**
+     * Entries a walk of a new directory reported whose own IN_CREATE may still be in the kernel's
+     * queue (made after the directory's watch was added, before the walk listed them): that event is
+     * then dropped, so each entry is reported once. Emptied whenever the queue has been read dry (a
+     * poll interval without events), since every such event was queued before its walk. Reader
+     * thread only.
+     */
+    private final Set<String> walked = new HashSet<>();
+
+    /** Called with a new directory's path once its watch is added, before it is walked (for tests). */
+    private volatile Consumer<String> afterWatch = path -> {};
 
     /** One {@code struct inotify_event}; {@code name} null for an event of the watched directory itself. */
     record RawEvent(int wd, int mask, int cookie, String name) {}
@@ -162,6 +177,11 @@ public final class InotifyChangeSource implements LocalChangeSource {
         held = hold;
     }
 
+    /** Sets what runs once a new directory is watched and before it is walked (for tests). */
+    void afterWatch(Consumer<String> hook) {
+        afterWatch = hook;
+    }
+
     /** Whether the reader thread is holding now ({@link #holdReading}). */
     boolean readingHeld() {
         return holding;
@@ -220,6 +240,7 @@ public final class InotifyChangeSource implements LocalChangeSource {
                 }
                 if (ready <= 0) {
                     flushPendingFrom(); // a MOVED_FROM alone for a whole interval: moved out
+                    walked.clear(); // the queue was read dry: no walked entry's IN_CREATE is left in it
                     continue;
                 }
                 long n = NotifyNative.read(fd, buf);
@@ -295,6 +316,7 @@ public final class InotifyChangeSource implements LocalChangeSource {
             LOG.log(Level.WARNING, "inotify queue overflowed: events under " + root + " were lost");
             // directories made meanwhile are watched before a reader learns of the gap
             watchTree("/", false);
+            walked.clear();
             queue.lost();
             return;
         }
@@ -338,11 +360,17 @@ public final class InotifyChangeSource implements LocalChangeSource {
             queue.append(Change.of(isDir ? Kind.MKDIR : Kind.CREATE, 0, path));
             return;
         }
-        if ((mask & NotifyNative.IN_CREATE) != 0) {
+        if ((mask & (NotifyNative.IN_DELETE | NotifyNative.IN_MOVED_FROM)) != 0) {
+            walked.remove(path); // a later IN_CREATE of the name is a new entry
+        }
+        if ((mask & NotifyNative.IN_CREATE) != 0 && !walked.remove(path)) {
             // watched before a reader can see the MKDIR, so nothing it then does inside is missed
             List<Change> found = isDir ? watchTree(path, true) : List.of();
             queue.append(Change.of(isDir ? Kind.MKDIR : Kind.CREATE, 0, path));
-            found.forEach(queue::append);
+            found.forEach(c -> {
+                walked.add(c.path());
+                queue.append(c);
+            });
         }
         if ((mask & (NotifyNative.IN_MODIFY | NotifyNative.IN_CLOSE_WRITE)) != 0 && !isDir) {
             queue.append(new Change(Kind.WRITE, 0, path, null, 0, 0));
@@ -450,6 +478,9 @@ public final class InotifyChangeSource implements LocalChangeSource {
                     }
                     if (collect && !dir.equals(start)) {
                         found.add(Change.of(Kind.MKDIR, 0, path));
+                    }
+                    if (collect) {
+                        afterWatch.accept(path);
                     }
                     return FileVisitResult.CONTINUE;
                 }

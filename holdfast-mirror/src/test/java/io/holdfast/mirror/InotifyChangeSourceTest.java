@@ -3,6 +3,7 @@ package io.holdfast.mirror;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -38,6 +39,28 @@ class InotifyChangeSourceTest extends LocalChangeSourceContract {
     @Override
     long overflows() {
         return ((InotifyChangeSource) source).overflows();
+    }
+
+    @Test
+    void anEntryMadeBetweenTheWatchAndTheWalkIsReportedOnce() throws IOException {
+        open(FanotifyChangeSource.DEFAULT_CAPACITY);
+        // the race of mkdir -p on a busy machine, made certain: y is made after x's watch is added
+        // (so x's watch queues its IN_CREATE) and before x is walked (so the walk finds it too)
+        ((InotifyChangeSource) source).afterWatch(path -> {
+            if (path.equals("/x")) {
+                try {
+                    Files.createDirectory(root.resolve("x/y"));
+                    Files.createDirectory(root.resolve("x/y/z"));
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
+        });
+        Files.createDirectory(root.resolve("x"));
+        tail.await("MKDIR /x", "MKDIR /x/y", "MKDIR /x/y/z");
+        Files.createDirectory(root.resolve("marker"));
+        tail.await("MKDIR /marker");
+        assertThat(tail.seen).containsExactly("MKDIR /x", "MKDIR /x/y", "MKDIR /x/y/z", "MKDIR /marker");
     }
 
     @Test
