@@ -329,6 +329,8 @@ final class FileExerciser {
         Path in = Files.write(Files.createTempFile("exerciser", ".bin"), data);
         try {
             mmap(path(c, f), "w", off, n, sync, in);
+        } catch (IOException e) {
+            fail(e.getMessage());
         } finally {
             Files.delete(in);
         }
@@ -339,7 +341,12 @@ final class FileExerciser {
     private void mmapRead(int c, int f, int off) throws IOException {
         int n = Math.min(1 + random.nextInt(50_000), model[f].length - off);
         log(Op.MMAP_READ, c, f, "at 0x" + Integer.toHexString(off) + " len " + n);
-        byte[] actual = mmap(path(c, f), "r", off, n, false, null);
+        byte[] actual = null;
+        try {
+            actual = mmap(path(c, f), "r", off, n, false, null);
+        } catch (IOException e) {
+            fail(e.getMessage());
+        }
         check(actual.length == n, "mapped read returned " + actual.length + " bytes, wanted " + n);
         int i = Arrays.mismatch(actual, 0, n, model[f], off, off + n);
         if (i >= 0) {
@@ -363,6 +370,8 @@ final class FileExerciser {
                         + "== '1'",
                 "base = off - off % mmap.ALLOCATIONGRANULARITY",
                 "fd = os.open(path, os.O_RDWR if mode == 'w' else os.O_RDONLY)",
+                "size = os.fstat(fd).st_size",
+                "if size < off + n: sys.exit('fstat after open says %d bytes, mapping needs %d' % (size, off + n))",
                 "m = mmap.mmap(fd, off + n - base, offset=base, access=mmap.ACCESS_WRITE if mode == 'w' else "
                         + "mmap.ACCESS_READ)",
                 "if mode == 'w':",
@@ -372,6 +381,16 @@ final class FileExerciser {
                 "    sys.stdout.buffer.write(m[off - base:off - base + n])",
                 "m.close()",
                 "os.close(fd)");
+        Path err = Files.createTempFile("exerciser", ".err");
+        try {
+            return runMmap(script, err, file, mode, off, n, sync, in);
+        } finally {
+            Files.delete(err);
+        }
+    }
+
+    private static byte[] runMmap(
+            String script, Path err, Path file, String mode, int off, int n, boolean sync, Path in) throws IOException {
         Process p = new ProcessBuilder(
                         "python3",
                         "-c",
@@ -382,14 +401,16 @@ final class FileExerciser {
                         Integer.toString(n),
                         sync ? "1" : "0",
                         in == null ? "" : in.toString())
-                .redirectError(ProcessBuilder.Redirect.INHERIT)
+                .redirectError(err.toFile())
                 .start();
         p.getOutputStream().close();
         byte[] out = p.getInputStream().readAllBytes();
         try {
             if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
                 p.destroyForcibly();
-                throw new IOException("python3 mmap " + mode + " of " + file + " at " + off + " failed");
+                throw new IOException("python3 mmap " + mode + " of " + file + " at " + off + " len " + n + " failed"
+                        + (p.isAlive() ? "" : " with exit status " + p.exitValue()) + ": "
+                        + Files.readString(err).strip());
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
