@@ -14,6 +14,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
+import java.time.LocalTime;
+import java.time.temporal.ChronoUnit;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -111,6 +113,7 @@ class FailoverStallIT {
         assertThat(failure.get()).as("writer failed before the stop").isNull();
         // the stall counts from the moment the leader starts to stop (the kill), not from the return
         // of stop(), which waits for the node to close everything (up to seconds on a busy machine)
+        LocalTime stopClock = LocalTime.now().truncatedTo(ChronoUnit.MILLIS); // to line up with the logs
         long stopBegan = System.nanoTime();
         stoppedAt.set(stopBegan);
         c.stop(leader);
@@ -124,8 +127,8 @@ class FailoverStallIT {
         int newLeader = Volumes.awaitLeader(c, 3, group);
         System.out.printf(
                 "failover stall through the %s: %d ms from stopping leader node%d to the next completed "
-                        + "write+fsync (new leader node%d; %d writes before; stop() took %d ms)%n",
-                via, stallMillis, leader, newLeader, completed.get() - 1, stopMillis);
+                        + "write+fsync (new leader node%d; %d writes before; stop() took %d ms; stop began at %s)%n",
+                via, stallMillis, leader, newLeader, completed.get() - 1, stopMillis, stopClock);
         assertThat(Duration.ofMillis(stallMillis))
                 .as("stall after the leader stopped")
                 .isLessThan(STALL_BOUND);
