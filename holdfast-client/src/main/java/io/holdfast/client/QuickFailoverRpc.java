@@ -7,20 +7,24 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.ratis.client.RaftClientRpc;
 import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftClientRequest;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.protocol.exceptions.GroupMismatchException;
+import org.apache.ratis.protocol.exceptions.ResourceUnavailableException;
 import org.apache.ratis.util.JavaUtils;
 
 /**
  * A Raft client transport that drops a broken connection in the background, so that a request
- * is retried on the next member at once, and retries a member that does not serve the group yet
- * (see {@link #joiningIsRetriable}).
+ * is retried on the next member at once, retries a member that does not serve the group yet
+ * (see {@link #joiningIsRetriable}), and restarts the ordered stream to a leader that the client
+ * moved to without starting it afresh (see {@link #orderedTo}).
  *
  * <p>Why: when a request to a member fails in a way that calls for a new connection (the member
  * died, or it did not answer within the request timeout), Ratis's client closes the gRPC channel
@@ -50,9 +54,67 @@ final class QuickFailoverRpc implements RaftClientRpc {
         this.reconnects = reconnects;
     }
 
+    /**
+     * The ordered (sliding window) requests of a Raft client to its leader go on one stream per
+     * member, and the member processes them in sequence from the first one it saw on that stream
+     * (Ratis 3.3.0, {@code SlidingWindow.Server}): a stream's first request must be flagged first,
+     * and later ones must follow without a gap. Ratis's client flags its next request first after
+     * a failure of an ordered request; but its leader also moves when one of its <em>unordered</em>
+     * requests (a lease renewal, a read) is told "not leader", and then the next ordered request
+     * goes to the new leader unflagged, where it waits, unprocessed, until its attempt times out
+     * (1 s; measured: the first write after a failover held that long on the new leader that had
+     * nothing else to wait for). So an unflagged ordered request to another member than the one
+     * before is not sent: its member's connection is renewed (a fresh stream) and the request fails
+     * with {@link OrderedStreamMovedException}, on which Ratis starts its window afresh and sends it
+     * again, flagged first, to the same member after the retry policy's sleep. The request never
+     * reached a member, so nothing is applied twice; a resent request keeps its call id anyway.
+     */
+    private final AtomicReference<RaftPeerId> orderedTo = new AtomicReference<>();
+
     @Override
     public CompletableFuture<RaftClientReply> sendRequestAsync(RaftClientRequest request) {
+        if (request.isToLeader()) {
+            RaftPeerId to = request.getServerId();
+            RaftPeerId before = orderedTo.getAndSet(to);
+            if (before != null
+                    && !before.equals(to)
+                    && !request.getSlidingWindowEntry().getIsFirst()) {
+                return restartStream(to, before);
+            }
+        }
         return joiningIsRetriable(delegate.sendRequestAsync(request), request);
+    }
+
+    /** Renews the connection to {@code to} off the caller's thread, then fails the request (see {@link #orderedTo}). */
+    private CompletableFuture<RaftClientReply> restartStream(RaftPeerId to, RaftPeerId before) {
+        OrderedStreamMovedException moved = new OrderedStreamMovedException(to, before);
+        CompletableFuture<RaftClientReply> f = new CompletableFuture<>();
+        try {
+            reconnects.execute(() -> {
+                try {
+                    handleException(to, moved, true);
+                } finally {
+                    f.completeExceptionally(moved);
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            f.completeExceptionally(moved);
+        }
+        return f;
+    }
+
+    /**
+     * An ordered request was not sent because the leader it goes to changed without its stream
+     * being started afresh (see {@link #orderedTo}); Ratis's client resends it, flagged first, to
+     * the same member. A {@link ResourceUnavailableException}, so that Ratis keeps its leader
+     * and starts its sliding window afresh before the retry.
+     */
+    static final class OrderedStreamMovedException extends ResourceUnavailableException {
+        private static final long serialVersionUID = 1L;
+
+        OrderedStreamMovedException(RaftPeerId to, RaftPeerId before) {
+            super("ordered requests moved from " + before + " to " + to + " without a fresh stream: resend as first");
+        }
     }
 
     @Override
