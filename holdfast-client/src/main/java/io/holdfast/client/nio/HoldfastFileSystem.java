@@ -35,6 +35,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BiConsumer;
@@ -139,8 +140,28 @@ public final class HoldfastFileSystem extends FileSystem {
      * entry (a tar file's utimens, chown and chmod go with the next file's create).
      */
     static final long LINGER_MICROS = 2_000;
+    /**
+     * Most written-back changes queued or sent and not yet answered (the write-back log's bound):
+     * a change beyond it blocks its writer until an answer frees room. Counted apart from the
+     * write window's requests ({@code holdfast.writeWindowRequests}): a batch of many changes is
+     * one request. 4096 changes are 16 full batches ({@link Request.Batch#MAX_MUTATIONS}).
+     */
+    static final int WRITE_BACK_MAX_CHANGES = 4096;
+    /**
+     * Most batches of written-back changes sent and not yet answered before a lingering queue waits
+     * for an answer instead of going as one more request (group commit: while the volume is slow to
+     * answer, the changes made meanwhile travel together, in one log entry). A full batch, a
+     * synchronous mutation and a durability point send the queue whatever is in flight.
+     */
+    static final int WRITE_BACK_MAX_BATCHES_IN_FLIGHT = 2;
     /** Whether a send of the queue is scheduled; guarded by {@link #sendLock}. */
     private boolean flushScheduled;
+    /** Room for written-back changes: {@link #WRITE_BACK_MAX_CHANGES} permits, one per change until answered. */
+    private final Semaphore writeBackRoom = new Semaphore(WRITE_BACK_MAX_CHANGES, true);
+    /** Batches of written-back changes sent and not yet answered. */
+    private final AtomicInteger batchesInFlight = new AtomicInteger();
+    /** Whether a lingering queue waits for a batch's answer to be sent ({@link #lingerExpired}). */
+    private final AtomicBoolean lingerDeferred = new AtomicBoolean();
     /** Sends the queue once its oldest change has waited {@link #LINGER_MICROS}. */
     private final ScheduledExecutorService sender = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "holdfast-write-back");
@@ -445,11 +466,11 @@ public final class HoldfastFileSystem extends FileSystem {
      * change the volume refuses is logged, drops the prediction, and is reported by the next
      * {@code force(true)} of a channel on that inode (see {@link #writeBackDurable}), or by a
      * {@code close} once known ({@link #writeBackFailed}).
-     * Blocks while the write window's request count is used up.
+     * Blocks while {@link #WRITE_BACK_MAX_CHANGES} changes are queued or unanswered.
      *
      * @param m the change, naming the inode it expects and the client time it was made at
      * @param predicted the attributes the volume will answer if it applies {@code m} as expected
-     * @throws InterruptedIOException if interrupted while waiting for room in the window
+     * @throws InterruptedIOException if interrupted while waiting for room in the write-back log
      */
     void submitLater(Request.SetAttr m, Attr predicted) throws IOException {
         enqueue(m, m.path(), m.expectInode(), () -> {
@@ -480,10 +501,10 @@ public final class HoldfastFileSystem extends FileSystem {
      * does. One the volume refuses (the name was removed, or names another file now) is logged,
      * drops what the cache took, and is reported by the next {@code force(true)} of a channel on
      * the inode it named, or by this file system's {@code close}.
-     * Blocks while the write window's request count is used up.
+     * Blocks while {@link #WRITE_BACK_MAX_CHANGES} changes are queued or unanswered.
      *
      * @param m the unlink, naming the inode it expects and the client time it was made at
-     * @throws InterruptedIOException if interrupted while waiting for room in the window
+     * @throws InterruptedIOException if interrupted while waiting for room in the write-back log
      */
     void submitLater(Request.Unlink m) throws IOException {
         enqueue(m, m.path(), m.expectInode(), () -> cache.beginUnlink(m));
@@ -494,25 +515,26 @@ public final class HoldfastFileSystem extends FileSystem {
      * #submitLater(Request.Unlink)} does an unlink ({@link MetadataCache#beginRmdir}).
      *
      * @param m the rmdir, naming the inode it expects and the client time it was made at
-     * @throws InterruptedIOException if interrupted while waiting for room in the window
+     * @throws InterruptedIOException if interrupted while waiting for room in the write-back log
      */
     void submitLater(Request.Rmdir m) throws IOException {
         enqueue(m, m.path(), m.expectInode(), () -> cache.beginRmdir(m));
     }
 
     /**
-     * Queues a written-back mutation about {@code inode} at {@code path}, after taking a request of
-     * the write window and beginning its change in the cache with {@code begin}.
+     * Queues a written-back mutation about {@code inode} at {@code path}, after taking room in the
+     * write-back log ({@link #writeBackRoom}) and beginning its change in the cache with {@code begin}.
+     * The queue is sent once full, or after {@link #LINGER_MICROS} ({@link #lingerExpired}).
      */
     private void enqueue(Request.Mutation m, String path, long inode, Supplier<MetadataCache.Change> begin)
             throws IOException {
         checkOpen();
         flushBuffered();
         try {
-            windowRequests.acquire();
+            writeBackRoom.acquire();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new InterruptedIOException("interrupted waiting for room in the write-back window");
+            throw new InterruptedIOException("interrupted waiting for room in the write-back log");
         }
         long ticket = writeBacks.begin();
         changes.incrementAndGet();
@@ -529,10 +551,10 @@ public final class HoldfastFileSystem extends FileSystem {
             queuedPathBytes += pathBytes;
             if (queued.size() >= Request.Batch.MAX_MUTATIONS) {
                 sendQueued();
-            } else if (!flushScheduled) {
+            } else if (!flushScheduled && !lingerDeferred.get()) { // a deferred queue goes at the next answer
                 flushScheduled = true;
                 try {
-                    sender.schedule(this::flushWriteBack, LINGER_MICROS, TimeUnit.MICROSECONDS);
+                    sender.schedule(this::lingerExpired, LINGER_MICROS, TimeUnit.MICROSECONDS);
                 } catch (RejectedExecutionException e) {
                     sendQueued(); // closing
                 }
@@ -596,6 +618,42 @@ public final class HoldfastFileSystem extends FileSystem {
         }
     }
 
+    /**
+     * The queue's oldest change has lingered {@link #LINGER_MICROS}: sends the queue unless
+     * {@link #WRITE_BACK_MAX_BATCHES_IN_FLIGHT} batches are unanswered, else leaves it to grow
+     * until an answer comes ({@link #batchAnswered}), which sends it.
+     */
+    private void lingerExpired() {
+        sendLock.lock();
+        try {
+            flushScheduled = false;
+            if (queued.isEmpty()) {
+                return;
+            }
+            // deferred first, then the count: an answer that lowers the count after this read
+            // sees the flag and sends the queue (an extra send of an empty queue does nothing)
+            lingerDeferred.set(true);
+            if (batchesInFlight.get() < WRITE_BACK_MAX_BATCHES_IN_FLIGHT) {
+                lingerDeferred.set(false);
+                sendQueued();
+            }
+        } finally {
+            sendLock.unlock();
+        }
+    }
+
+    /** A batch of written-back changes was answered: a queue left to linger for it is sent now. */
+    private void batchAnswered() {
+        if (batchesInFlight.decrementAndGet() < WRITE_BACK_MAX_BATCHES_IN_FLIGHT
+                && lingerDeferred.compareAndSet(true, false)) {
+            try {
+                sender.execute(this::lingerExpired); // not on the answering thread: sending may block
+            } catch (RejectedExecutionException e) {
+                // closing: close sends the queue itself
+            }
+        }
+    }
+
     /** Sends the queued write-back mutations now (in one batch), if any. */
     void flushWriteBack() {
         sendLock.lock();
@@ -631,6 +689,7 @@ public final class HoldfastFileSystem extends FileSystem {
         }
         flushScheduled = false;
         writeBackRequests.incrementAndGet();
+        batchesInFlight.incrementAndGet();
         CompletableFuture<Response> f;
         try {
             f = service.submit(ms.size() == 1 ? ms.getFirst() : new Request.Batch(ms));
@@ -638,6 +697,7 @@ public final class HoldfastFileSystem extends FileSystem {
             f = CompletableFuture.failedFuture(e);
         }
         f.whenComplete((r, t) -> {
+            batchAnswered();
             List<Response> answers =
                     r instanceof Response.Batch b && b.responses().size() == ms.size() ? b.responses() : null;
             for (int i = 0; i < batch.size(); i++) {
@@ -682,7 +742,7 @@ public final class HoldfastFileSystem extends FileSystem {
             }
         } finally {
             writeBackPending.computeIfPresent(q.inode(), (k, n) -> n == 1 ? null : n - 1);
-            windowRequests.release();
+            writeBackRoom.release();
             writeBacks.end(q.ticket());
         }
     }

@@ -50,6 +50,14 @@ class WriteBackTest {
     private Brick brick;
     private LocalVolumeService volume;
     private final List<Request.Mutation> sent = new CopyOnWriteArrayList<>();
+    /** Guards {@link #held}. */
+    private final Object answering = new Object();
+    /**
+     * While not null, mutations are applied and answered only once it completes, in the order sent
+     * (each waits for the one before): a volume slow to answer.
+     */
+    private CompletableFuture<?> held;
+
     private FileSystem fs;
 
     @BeforeEach
@@ -60,7 +68,14 @@ class WriteBackTest {
             @Override
             public CompletableFuture<Response> submit(Request.Mutation m) {
                 sent.add(m);
-                return volume.submit(m);
+                synchronized (answering) {
+                    if (held == null) {
+                        return volume.submit(m);
+                    }
+                    CompletableFuture<Response> answer = held.thenCompose(v -> volume.submit(m));
+                    held = answer;
+                    return answer;
+                }
             }
 
             @Override
@@ -258,6 +273,74 @@ class WriteBackTest {
         assertThat(onVolume("/").nlink())
                 .as("the root lost the link of d's '..'")
                 .isEqualTo(2);
+    }
+
+    /**
+     * While the volume does not answer, {@code rm -rf} of a directory of 200 files still returns:
+     * the removals are queued (far more than the write window's 64 requests), the queue goes in at
+     * most {@link HoldfastFileSystem#WRITE_BACK_MAX_BATCHES_IN_FLIGHT} requests while none is
+     * answered, and once answers come, the rest goes as one batch. (Before, each written-back change
+     * held one request of the write window until answered: the 65th removal waited for an answer.)
+     */
+    @Test
+    void removalsDoNotWaitForASlowVolumeAndTravelInFewBatches() throws Exception {
+        Path d = Files.createDirectory(fs.getPath("/many"));
+        int n = 200; // over the write window's requests, under one batch's mutations
+        assertThat(n)
+                .isGreaterThan(HoldfastFileSystem.DEFAULT_WRITE_WINDOW_REQUESTS)
+                .isLessThan(Request.Batch.MAX_MUTATIONS);
+        List<Path> files = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            files.add(Files.createFile(d.resolve("f" + i)));
+        }
+        awaitWrittenBack();
+        try (var listing = Files.newDirectoryStream(d)) { // a whole listing: d is known empty once emptied
+            assertThat(listing).hasSize(n);
+        }
+        for (Path f : files) {
+            awaitCached(f);
+        }
+        awaitCached(d);
+        CompletableFuture<Void> gate = new CompletableFuture<>();
+        synchronized (answering) {
+            held = gate;
+        }
+        WriteBackStats before = WriteBackStats.of(fs);
+        sent.clear();
+        CompletableFuture<Void> removed = CompletableFuture.runAsync(() -> {
+            try {
+                for (Path f : files) {
+                    Files.delete(f);
+                }
+                Files.delete(d);
+            } catch (IOException e) {
+                throw new RuntimeException(e);
+            }
+        });
+        try {
+            removed.get(60, TimeUnit.SECONDS);
+        } finally {
+            gate.complete(null); // answer, so that a failure leaves nothing blocked
+        }
+        assertThat(WriteBackStats.of(fs).writtenBack() - before.writtenBack())
+                .as("every removal written back")
+                .isEqualTo(n + 1);
+        assertThat(sent)
+                .as("sent while no answer came: at most the batches allowed in flight")
+                .hasSizeLessThanOrEqualTo(HoldfastFileSystem.WRITE_BACK_MAX_BATCHES_IN_FLIGHT);
+        awaitWrittenBack();
+        assertThat(WriteBackStats.of(fs).requests() - before.requests())
+                .as("the changes queued meanwhile went in one more batch")
+                .isLessThanOrEqualTo(HoldfastFileSystem.WRITE_BACK_MAX_BATCHES_IN_FLIGHT + 1);
+        assertThat(sent.stream()
+                        .mapToLong(m ->
+                                m instanceof Request.Batch b ? b.mutations().size() : 1)
+                        .sum())
+                .isEqualTo(n + 1);
+        assertThat(WriteBackStats.of(fs).failed()).isZero();
+        assertThat(volume.query(new Request.GetAttr("/many", false)).get(10, TimeUnit.SECONDS))
+                .as("applied: the directory and its files are gone")
+                .isInstanceOf(Response.Error.class);
     }
 
     /**
