@@ -437,8 +437,9 @@ final class RaftVolumeService implements VolumeService {
                         throw new CompletionException(translate(reply.getException(), what));
                     }
                     try {
+                        // a view of the reply's bytes: a read's data is copied once, by the decoder
                         return Codec.decodeResponse(
-                                reply.getMessage().getContent().toByteArray());
+                                reply.getMessage().getContent().asReadOnlyByteBuffer());
                     } catch (ProtocolException e) {
                         throw new CompletionException(e);
                     }
