@@ -9,6 +9,7 @@ import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
 import io.holdfast.transport.Refusal;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
@@ -38,7 +39,9 @@ import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.protocol.exceptions.StaleReadException;
 import org.apache.ratis.protocol.exceptions.TimeoutIOException;
+import org.apache.ratis.thirdparty.com.google.protobuf.ByteOutput;
 import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
+import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
 
 /**
  * A {@link VolumeService} over a volume's Raft replica group.
@@ -437,8 +440,8 @@ final class RaftVolumeService implements VolumeService {
                         throw new CompletionException(translate(reply.getException(), what));
                     }
                     try {
-                        return Codec.decodeResponse(
-                                reply.getMessage().getContent().toByteArray());
+                        // a view of the reply's bytes: a read's data is copied once, by the decoder
+                        return Codec.decodeResponse(view(reply.getMessage().getContent()));
                     } catch (ProtocolException e) {
                         throw new CompletionException(e);
                     }
@@ -450,6 +453,52 @@ final class RaftVolumeService implements VolumeService {
                             ? CompletableFuture.completedFuture(refusal)
                             : CompletableFuture.failedFuture(cause);
                 });
+    }
+
+    /**
+     * The bytes of {@code content} without copying them: a buffer over its own array when it is
+     * one piece (a parsed reply's content is: protobuf copied it out of the gRPC frame into an
+     * array of its own, never changed and never reused), else a read-only view. A heap buffer over
+     * the array lets the decoder's CRC32C run on the array (on a read-only view the JDK copies it
+     * through a 4 KiB buffer first). The buffer is only read.
+     */
+    static ByteBuffer view(ByteString content) {
+        ByteBuffer[] piece = new ByteBuffer[1];
+        boolean[] pieces = new boolean[1];
+        try {
+            UnsafeByteOperations.unsafeWriteTo(content, new ByteOutput() {
+                @Override
+                public void write(byte value) {
+                    pieces[0] = true;
+                }
+
+                @Override
+                public void write(byte[] value, int offset, int length) {
+                    pieces[0] = true;
+                }
+
+                @Override
+                public void writeLazy(byte[] value, int offset, int length) {
+                    if (piece[0] != null) {
+                        pieces[0] = true;
+                    }
+                    piece[0] = ByteBuffer.wrap(value, offset, length);
+                }
+
+                @Override
+                public void write(ByteBuffer value) {
+                    pieces[0] = true;
+                }
+
+                @Override
+                public void writeLazy(ByteBuffer value) {
+                    pieces[0] = true;
+                }
+            });
+        } catch (IOException e) {
+            pieces[0] = true; // the output above throws nothing; in case
+        }
+        return piece[0] != null && !pieces[0] ? piece[0] : content.asReadOnlyByteBuffer();
     }
 
     private HoldfastException translate(Throwable error, String what) {

@@ -47,6 +47,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
+import java.util.zip.CRC32C;
 
 /**
  * Binary encoding of {@link Request}s, {@link Response}s and {@link LogEntry}s.
@@ -232,9 +233,13 @@ public final class Codec {
         return w.finish();
     }
 
-    /** Encodes a response into one frame. */
+    /**
+     * Encodes a response into one frame. A data reply's buffer is sized exactly (header, length,
+     * data, CRC32C, trailer), so its data is copied once, into the frame: a 1 MiB read reply used
+     * to be grown from 64 bytes by doubling and copied once more at the end.
+     */
     public static byte[] encode(Response response) {
-        Writer w = new Writer();
+        Writer w = new Writer(response instanceof Response.Data d ? HEADER + 4 + d.bytes().length + 4 + TRAILER : 64);
         writeResponse(w, response);
         return w.finish();
     }
@@ -775,6 +780,22 @@ public final class Codec {
      *     not a response
      */
     public static Response decodeResponse(byte[] frame) throws ProtocolException {
+        if (frame == null) {
+            throw bad("no frame");
+        }
+        return decodeResponse(ByteBuffer.wrap(frame));
+    }
+
+    /**
+     * Decodes a response frame: the bytes from {@code frame}'s position to its limit (a read-only
+     * view of a reply's bytes will do, so they need not be copied out first; the data of a
+     * {@link Response.Data} is copied once, into its own array). {@code frame}'s position is not
+     * changed. Not thread-safe for one buffer (its view is read while decoding).
+     *
+     * @throws ProtocolException if the frame is malformed, over a limit, of another version, or
+     *     not a response
+     */
+    public static Response decodeResponse(ByteBuffer frame) throws ProtocolException {
         Reader r = Reader.open(frame);
         Response resp = readResponse(r, r.kind(), true);
         r.end();
@@ -1158,15 +1179,20 @@ public final class Codec {
             if (frame == null) {
                 throw bad("no frame");
             }
-            if (frame.length > Limits.MAX_FRAME_BYTES) {
+            return open(ByteBuffer.wrap(frame));
+        }
+
+        /** A reader of the bytes from {@code buffer}'s position to its limit (a view: the buffer is not changed). */
+        static Reader open(ByteBuffer buffer) throws ProtocolException {
+            ByteBuffer b = buffer.slice(); // big-endian, from 0
+            int length = b.remaining();
+            if (length > Limits.MAX_FRAME_BYTES) {
                 throw new ProtocolException(
-                        Errno.EPROTO,
-                        "frame of " + frame.length + " bytes exceeds the limit of " + Limits.MAX_FRAME_BYTES);
+                        Errno.EPROTO, "frame of " + length + " bytes exceeds the limit of " + Limits.MAX_FRAME_BYTES);
             }
-            if (frame.length < HEADER + TRAILER) {
-                throw bad("frame of " + frame.length + " bytes is too short");
+            if (length < HEADER + TRAILER) {
+                throw bad("frame of " + length + " bytes is too short");
             }
-            ByteBuffer b = ByteBuffer.wrap(frame);
             short magic = b.getShort();
             if (magic != MAGIC) {
                 throw new ProtocolException(
@@ -1178,12 +1204,14 @@ public final class Codec {
                         Errno.EPROTO,
                         "unsupported protocol version " + version + " (this side speaks version " + VERSION + ")");
             }
-            int expected = b.getInt(frame.length - TRAILER);
-            int actual = Checksums.crc32c(frame, 0, frame.length - TRAILER);
+            int expected = b.getInt(length - TRAILER);
+            CRC32C crc = new CRC32C();
+            crc.update(b.duplicate().position(0).limit(length - TRAILER));
+            int actual = (int) crc.getValue();
             if (expected != actual) {
                 throw bad(String.format("frame checksum mismatch: stored %08x, computed %08x", expected, actual));
             }
-            b.limit(frame.length - TRAILER);
+            b.limit(length - TRAILER);
             return new Reader(b);
         }
 

@@ -1,8 +1,10 @@
 package io.holdfast.protocol;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.holdfast.common.Errno;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -21,6 +23,37 @@ class CodecResponseDecoderTest extends DecoderProperties<Response> {
     @Override
     Response decode(byte[] bytes) throws ProtocolException {
         return Codec.decodeResponse(bytes);
+    }
+
+    /**
+     * {@link Codec#decodeResponse(ByteBuffer)} on a read-only view of a frame between other bytes
+     * (as a Raft reply's bytes arrive) decodes what the array does, leaves the view's position
+     * where it was, and refuses a view with one byte changed.
+     */
+    @Example
+    void readOnlyViewDecodesAsTheArray() throws ProtocolException {
+        for (Response value : examples()) {
+            byte[] frame = Codec.encode(value);
+            byte[] padded = new byte[frame.length + 10];
+            Arrays.fill(padded, (byte) 0x5a);
+            System.arraycopy(frame, 0, padded, 7, frame.length);
+            ByteBuffer view = ByteBuffer.wrap(padded, 7, frame.length).asReadOnlyBuffer();
+            assertThat(Codec.decodeResponse(view)).isEqualTo(Codec.decodeResponse(frame));
+            assertThat(view.position()).isEqualTo(7);
+            padded[7 + frame.length / 2] ^= 1;
+            ByteBuffer damaged = ByteBuffer.wrap(padded, 7, frame.length).asReadOnlyBuffer();
+            assertThatThrownBy(() -> Codec.decodeResponse(damaged)).isInstanceOf(ProtocolException.class);
+        }
+    }
+
+    @Example
+    void dataReplyFrameIsSizedExactly() throws ProtocolException {
+        byte[] data = new byte[1 << 20];
+        Arrays.fill(data, (byte) 7);
+        byte[] frame = Codec.encode(new Response.Data(data, Checksums.crc32c(data)));
+        // header 4, length 4, data, CRC32C 4, trailer 4
+        assertThat(frame).hasSize(data.length + 16);
+        assertThat(Codec.decodeResponse(frame)).isEqualTo(new Response.Data(data, Checksums.crc32c(data)));
     }
 
     @Override

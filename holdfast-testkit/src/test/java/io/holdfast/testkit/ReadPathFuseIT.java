@@ -44,6 +44,7 @@ import org.junit.jupiter.api.io.TempDir;
  * ("writer", NIO) changes files meanwhile.
  *
  * <ul>
+ *   <li>a cold sequential read fetches each block from the members once;
  *   <li>sequential and random reads return the exact bytes;
  *   <li>the kernel keeps a file's pages across opens ({@code auto_cache}), and still a writer's
  *       overwrite is seen after its close (close-to-open);
@@ -133,6 +134,41 @@ class ReadPathFuseIT {
                 ch.write(b);
             }
         }
+    }
+
+    /** Bytes the members have sent to the mount's client so far (its link is the only remote one). */
+    private static long deliveredToReader() {
+        long n = 0;
+        for (int node = 0; node < 3; node++) {
+            n += cluster.network().bytesDelivered(node, FaultyNetwork.REMOTE);
+        }
+        return n;
+    }
+
+    /**
+     * A cold sequential read through the mount asks the members for each 1 MiB block once: the
+     * reader receives the file's bytes and little more. (The channel used to drop the blocks it
+     * had fetched ahead before they were read, and fetched most blocks twice: about twice the
+     * file.) The bound leaves room for a few reads sent again on a loaded machine.
+     */
+    @Test
+    @Order(0)
+    void aSequentialReadFetchesEachBlockOnce() throws Exception {
+        assumeTrue(mount != null, "FUSE is not available here");
+        Random random = TestSeed.random("ReadPathFuseIT.once");
+        byte[] content = new byte[32 * MIB];
+        random.nextBytes(content);
+        Path ref = Files.write(tmp.resolve("once.ref"), content);
+        writeThroughWriter("/once", content);
+        long before = deliveredToReader();
+        sh("cmp " + mnt.resolve("once") + " " + ref);
+        long delivered = deliveredToReader() - before;
+        System.out.println("ReadPathFuseIT: a cold read of " + content.length + " bytes through the mount received "
+                + delivered + " bytes from the members");
+        assertThat(delivered)
+                .as("bytes the members sent the reader for one cold read of %d bytes", content.length)
+                .isGreaterThanOrEqualTo(content.length)
+                .isLessThan(content.length * 5L / 4 + 4L * MIB);
     }
 
     @Test

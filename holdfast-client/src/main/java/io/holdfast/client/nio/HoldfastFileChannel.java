@@ -22,11 +22,9 @@ import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.file.ClosedFileSystemException;
 import java.util.ArrayList;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -83,30 +81,37 @@ final class HoldfastFileChannel extends FileChannel {
     private long size;
     /**
      * Read-ahead: replies to reads of whole aligned {@link #CHUNK}-sized blocks (block k covers
-     * offsets k*CHUNK to (k+1)*CHUNK), kept in access order, at most {@link #MAX_BLOCKS}; the reads
-     * that fall into a block are served from it (a FUSE mount reads in 128 KiB pieces, often out of
+     * offsets k*CHUNK to (k+1)*CHUNK), at most {@link #MAX_BLOCKS}, by block number; the reads that
+     * fall into a block are served from it (a FUSE mount reads in 128 KiB pieces, often out of
      * order: one 1 MiB request instead of eight). While reads move forward block by block, the
      * blocks after the one read are requested ahead, up to {@link #depth} of them (doubling from 1
-     * to {@link #MAX_DEPTH} per sequential step, 0 after a jump), each holding a permit of the file
-     * system's {@link HoldfastFileSystem#readAheadPermits} until dropped: memory for read-ahead is
-     * bounded per file system. Dropped on every write or truncate through this channel, and not
-     * used once this file system has sent any mutation since it was filled (another channel's
-     * write to the same file). Data another client writes meanwhile is seen after the block is
-     * dropped or the file is reopened (close-to-open, as NFS). Guarded by this channel's monitor.
+     * to {@link #MAX_DEPTH} per sequential step, 0 after a jump; a late piece of one of the
+     * {@link #BEHIND} blocks before the one read last is not a jump), each holding a permit of the
+     * file system's {@link HoldfastFileSystem#readAheadPermits} until dropped: memory for
+     * read-ahead is bounded per file system. When there are too many, the blocks furthest behind
+     * the reads go first, then those furthest ahead: a block fetched ahead is not dropped before
+     * it is read while the reads go forward (an earlier trim by access order dropped it, and most
+     * blocks of a sequential read were fetched twice). Dropped on every write or truncate through
+     * this channel, and not used once this file system has sent any mutation since it was filled
+     * (another channel's write to the same file). Data another client writes meanwhile is seen
+     * after the block is dropped or the file is reopened (close-to-open, as NFS). Guarded by this
+     * channel's monitor.
      *
      * <p>Each block is one {@link Request.Read} reply, and a member answers a read between two
      * applied log entries: a block is the file's content at one moment, so a read within one block
      * never sees part of one write request and not the rest of it.
      */
     // guarded by itself too (briefly, never while waiting): close() drops it without the monitor
-    private final LinkedHashMap<Long, Block> blocks = new LinkedHashMap<>(16, 0.75f, true);
+    private final TreeMap<Long, Block> blocks = new TreeMap<>();
     /** Most blocks fetched ahead at once. */
     static final int MAX_DEPTH = 4;
-    /** Most blocks kept by one channel. */
-    static final int MAX_BLOCKS = MAX_DEPTH + 2;
+    /** How many blocks behind the one read last a read may fall without counting as a jump. */
+    static final int BEHIND = 2;
+    /** Most blocks kept by one channel: those ahead, the one read, and those behind it. */
+    static final int MAX_BLOCKS = MAX_DEPTH + 1 + BEHIND;
     /** How many blocks to fetch ahead of the one being read. */
     private int depth;
-    /** The block read last, -1 before the first. */
+    /** The block read last (the furthest of a forward run), -1 before the first. */
     private long lastBlock = -1;
     /** {@link HoldfastFileSystem#changeCount()} when {@link #blocks} was last emptied. */
     private long blocksChanges = -1;
@@ -253,12 +258,15 @@ final class HoldfastFileChannel extends FileChannel {
      * blocks ahead of it if reads go forward (see {@link #blocks}).
      */
     private byte[] block(long k) throws IOException {
+        // a late piece of a block just passed (concurrent reads taking the lock out of order) is no jump
+        boolean late = k < lastBlock && k >= lastBlock - BEHIND;
         if (k == lastBlock + 1 && k > 0) {
             depth = Math.clamp(depth * 2L, 1, MAX_DEPTH);
-        } else if (k != lastBlock) {
+            lastBlock = k;
+        } else if (k != lastBlock && !late) {
             depth = 0;
+            lastBlock = k;
         }
-        lastBlock = k;
         Block b;
         synchronized (blocks) {
             b = blocks.get(k);
@@ -274,7 +282,7 @@ final class HoldfastFileChannel extends FileChannel {
         synchronized (blocks) {
             blocks.put(k, b);
             for (int i = 1; i <= depth; i++) {
-                long ahead = k + i;
+                long ahead = lastBlock + i;
                 if (ahead * CHUNK >= size || blocks.containsKey(ahead)) {
                     continue;
                 }
@@ -298,15 +306,24 @@ final class HoldfastFileChannel extends FileChannel {
         }
     }
 
-    /** Drops the least recently used blocks beyond {@link #MAX_BLOCKS}, never {@code keep}; holds {@link #blocks}. */
+    /**
+     * Drops blocks beyond {@link #MAX_BLOCKS}, never {@code keep}: first the lowest below
+     * {@link #lastBlock} (read already), then the highest above it (furthest ahead); holds
+     * {@link #blocks}.
+     */
     private void trimBlocks(long keep) {
-        Iterator<Map.Entry<Long, Block>> it = blocks.entrySet().iterator();
-        while (blocks.size() > MAX_BLOCKS && it.hasNext()) {
-            Map.Entry<Long, Block> e = it.next();
-            if (e.getKey() != keep) {
-                release(e.getValue());
-                it.remove();
+        while (blocks.size() > MAX_BLOCKS) {
+            Long victim = blocks.firstKey();
+            if (victim == keep) {
+                victim = blocks.higherKey(keep);
             }
+            if (victim == null || victim >= lastBlock) {
+                victim = blocks.lastKey();
+                if (victim == keep) {
+                    victim = blocks.lowerKey(keep);
+                }
+            }
+            drop(victim);
         }
     }
 

@@ -67,6 +67,7 @@ import org.apache.ratis.statemachine.impl.FileListSnapshotInfo;
 import org.apache.ratis.statemachine.impl.SimpleStateMachineStorage;
 import org.apache.ratis.statemachine.impl.SingleFileSnapshotInfo;
 import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
+import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
 import org.apache.ratis.util.MD5FileUtil;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -914,7 +915,8 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
     }
 
     private static Message message(Response r) {
-        return Message.valueOf(ByteString.copyFrom(Codec.encode(r)));
+        // the frame is this reply's alone and never changed: wrapped, not copied (a 1 MiB read reply)
+        return Message.valueOf(UnsafeByteOperations.unsafeWrap(Codec.encode(r)));
     }
 
     /** The reply to a query, compressed ({@link Compression#compress}) if it came as a {@link Request.Compressed}. */
