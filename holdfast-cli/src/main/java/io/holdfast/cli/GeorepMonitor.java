@@ -183,6 +183,7 @@ final class GeorepMonitor implements AutoCloseable {
 
     private void gauge(String name, String unit, String help, Tags tags, ToDoubleFunction<GeoStatus> value) {
         Gauge.builder(name, status, s -> value.applyAsDouble(s.get()))
+                .strongReference(true)
                 .baseUnit(unit)
                 .description(help)
                 .tags(tags)

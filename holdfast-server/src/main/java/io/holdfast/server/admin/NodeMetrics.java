@@ -93,6 +93,13 @@ public final class NodeMetrics {
     private final Map<UUID, VolumeMeters> volumes = new ConcurrentHashMap<>();
     private final Map<UUID, SnapshotProgress> snapshots = new ConcurrentHashMap<>();
     private final Map<UUID, List<Meter>> scrubMeters = new ConcurrentHashMap<>();
+    /**
+     * The objects behind the function counters, held here: Micrometer holds a function counter's
+     * object weakly, and a supplier kept nowhere else reads NaN after a garbage collection.
+     */
+    private final Map<UUID, Supplier<ScrubStats>> scrubSources = new ConcurrentHashMap<>();
+
+    private final Supplier<StatusReport.Connections> connections;
     private final MultiGauge leader;
     private final MultiGauge term;
     private final MultiGauge commitIndex;
@@ -125,6 +132,7 @@ public final class NodeMetrics {
                 .description("the newest replicated-log format this node reads")
                 .register(registry);
         Gauge.builder("holdfast.members.halted", halts, h -> h.get().size())
+                .strongReference(true) // the supplier lives nowhere else: a weak one read NaN after a GC
                 .description("members of this node halted at a log entry they cannot decode (upgrade the node)")
                 .register(registry);
     }
@@ -137,9 +145,11 @@ public final class NodeMetrics {
      */
     public void registerLeases(LongSupplier sessions, LongSupplier revocations) {
         Gauge.builder("holdfast.lease.sessions", sessions, LongSupplier::getAsLong)
+                .strongReference(true)
                 .description("client sessions holding a read lease from volumes this node leads")
                 .register(registry);
         Gauge.builder("holdfast.lease.revocations", revocations, LongSupplier::getAsLong)
+                .strongReference(true)
                 .description("read leases revoked by volumes this node leads, since it started")
                 .register(registry);
     }
@@ -154,6 +164,7 @@ public final class NodeMetrics {
         this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         registry.config().commonTags("node", node);
         this.volumeNames = volumeNames;
+        this.connections = connections;
         leader = gauge("holdfast.raft.leader", null, "1 if this node leads the group, else 0");
         term = gauge("holdfast.raft.term", null, "this member's current Raft term");
         commitIndex = gauge("holdfast.raft.commit.index", null, "each member's commit index, as this node knows it");
@@ -196,6 +207,7 @@ public final class NodeMetrics {
                 gauge("holdfast.georep.session.report.age", "seconds", "geo-replication: time since the last report");
         georepRpo = gauge("holdfast.georep.session.rpo", "seconds", "geo-replication: the session's RPO, 0 = none");
         Gauge.builder("holdfast.connections.open", connections, c -> c.get().open())
+                .strongReference(true)
                 .description("connections open on this node's Raft port")
                 .register(registry);
         FunctionCounter.builder(
@@ -349,10 +361,12 @@ public final class NodeMetrics {
                 stats,
                 ScrubStats::passes);
         scrubMeters.put(group, meters); // the previous scrubber's meters were replaced above
+        scrubSources.put(group, stats);
         return () -> {
             synchronized (this) {
                 if (scrubMeters.get(group) == meters) { // identity: meters equal by id, a newer scrubber's too
                     scrubMeters.remove(group);
+                    scrubSources.remove(group);
                     meters.forEach(registry::remove);
                 }
             }

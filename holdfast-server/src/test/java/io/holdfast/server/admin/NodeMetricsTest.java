@@ -66,6 +66,26 @@ class NodeMetricsTest {
     }
 
     @Test
+    void gaugesOfSuppliersHeldNowhereElseStillReadAfterAGarbageCollection() {
+        // as HoldfastNode registers them: method references made for the call and kept only by the gauge
+        metrics.registerLogFormats(2, () -> Map.of(group, "halted here"));
+        metrics.registerLeases(() -> 3, () -> 5);
+        names.put(group, "mail");
+        metrics.registerScrubber(group, () -> new NodeMetrics.ScrubStats(4096, 2, 0, 0, 1));
+        for (int i = 0; i < 3; i++) {
+            System.gc(); // a weakly held supplier is gone after this, and its gauge reads NaN
+        }
+        String scrape = metrics.scrape();
+        assertThat(value(scrape, "holdfast_members_halted")).isEqualTo(1.0);
+        assertThat(value(scrape, "holdfast_lease_sessions")).isEqualTo(3.0);
+        assertThat(value(scrape, "holdfast_lease_revocations")).isEqualTo(5.0);
+        assertThat(value(scrape, "holdfast_connections_open")).isEqualTo(4.0);
+        assertThat(value(scrape, "holdfast_connections_refused_total")).isEqualTo(1.0);
+        assertThat(value(scrape, "holdfast_scrub_passes_total", "volume=\"mail\""))
+                .isEqualTo(1.0);
+    }
+
+    @Test
     void operationsBytesLatencyAndErrorsByType() {
         names.put(group, "mail");
         NodeMetrics.VolumeMeters v = metrics.volume(group);
