@@ -47,7 +47,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
-import java.util.zip.CRC32C;
 
 /**
  * Binary encoding of {@link Request}s, {@link Response}s and {@link LogEntry}s.
@@ -1205,9 +1204,7 @@ public final class Codec {
                         "unsupported protocol version " + version + " (this side speaks version " + VERSION + ")");
             }
             int expected = b.getInt(length - TRAILER);
-            CRC32C crc = new CRC32C();
-            crc.update(b.duplicate().position(0).limit(length - TRAILER));
-            int actual = (int) crc.getValue();
+            int actual = Checksums.crc32c(b.duplicate().position(0).limit(length - TRAILER));
             if (expected != actual) {
                 throw bad(String.format("frame checksum mismatch: stored %08x, computed %08x", expected, actual));
             }
