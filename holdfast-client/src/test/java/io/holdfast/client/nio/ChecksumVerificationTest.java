@@ -23,17 +23,11 @@ import org.junit.jupiter.api.Test;
 class ChecksumVerificationTest {
 
     /** Flips one byte of every Data reply while {@link #corrupt} is set. */
-    static final class CorruptingVolume implements VolumeService {
-        final VolumeService delegate;
+    static final class CorruptingVolume extends ForwardingVolume {
         final AtomicBoolean corrupt = new AtomicBoolean();
 
         CorruptingVolume(VolumeService delegate) {
-            this.delegate = delegate;
-        }
-
-        @Override
-        public CompletableFuture<Response> submit(Request.Mutation m) {
-            return delegate.submit(m);
+            super(delegate);
         }
 
         @Override
@@ -46,11 +40,6 @@ class ChecksumVerificationTest {
                 }
                 return r;
             });
-        }
-
-        @Override
-        public void close() {
-            delegate.close();
         }
     }
 

@@ -34,17 +34,11 @@ class ReadAheadTest {
     private static final int BLOCKS = 40;
 
     /** Counts the reads of file content that reach the volume. */
-    static final class CountingVolume implements VolumeService {
-        final VolumeService delegate;
+    static final class CountingVolume extends ForwardingVolume {
         final AtomicLong reads = new AtomicLong();
 
         CountingVolume(VolumeService delegate) {
-            this.delegate = delegate;
-        }
-
-        @Override
-        public CompletableFuture<Response> submit(Request.Mutation m) {
-            return delegate.submit(m);
+            super(delegate);
         }
 
         @Override
@@ -53,11 +47,6 @@ class ReadAheadTest {
                 reads.incrementAndGet();
             }
             return delegate.query(q);
-        }
-
-        @Override
-        public void close() {
-            delegate.close();
         }
     }
 

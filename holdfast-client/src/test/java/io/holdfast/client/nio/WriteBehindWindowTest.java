@@ -29,8 +29,7 @@ class WriteBehindWindowTest {
     private static final long DEADLINE_NANOS = 20_000_000_000L;
 
     /** Holds every Write until the test releases it; counts what is in flight. */
-    static final class HoldingVolume implements VolumeService {
-        final VolumeService delegate;
+    static final class HoldingVolume extends ForwardingVolume {
         private final Deque<Held> held = new ArrayDeque<>();
         private int inFlight;
         private int maxInFlight;
@@ -42,7 +41,7 @@ class WriteBehindWindowTest {
         record Held(Request.Write write, CompletableFuture<Response> future) {}
 
         HoldingVolume(VolumeService delegate) {
-            this.delegate = delegate;
+            super(delegate);
         }
 
         @Override
@@ -105,16 +104,6 @@ class WriteBehindWindowTest {
 
         synchronized int submitted() {
             return submitted;
-        }
-
-        @Override
-        public CompletableFuture<Response> query(Request.Query q) {
-            return delegate.query(q);
-        }
-
-        @Override
-        public void close() {
-            delegate.close();
         }
     }
 
