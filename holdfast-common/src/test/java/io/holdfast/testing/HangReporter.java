@@ -21,12 +21,13 @@ import org.junit.jupiter.api.extension.TestExecutionExceptionHandler;
  *
  * <p>Threads whose top frames show them idle (a pool worker waiting for a task, an event loop
  * waiting in {@code select}) are left out; each reported stack is cut at {@value #MAX_FRAMES}
- * frames and the report at {@value #MAX_THREADS} threads. Thread-safe: JUnit calls it from its
- * timeout thread and from the test's thread, one after the other, through the test's store.
+ * frames or where JUnit's own frames begin, and the report at {@value #MAX_THREADS} threads.
+ * Thread-safe: JUnit calls it from its timeout thread and from the test's thread, one after the
+ * other, through the test's store.
  */
 public final class HangReporter implements PreInterruptCallback, TestExecutionExceptionHandler {
     static final int MAX_FRAMES = 30;
-    static final int MAX_THREADS = 40;
+    static final int MAX_THREADS = 30;
     private static final ExtensionContext.Namespace NAMESPACE = ExtensionContext.Namespace.create(HangReporter.class);
     /** Frames at the top of a stack that mean the thread waits for work, not for an answer. */
     private static final Set<String> IDLE = Set.of(
@@ -63,7 +64,7 @@ public final class HangReporter implements PreInterruptCallback, TestExecutionEx
     static String report(Thread stuck, Map<Thread, StackTraceElement[]> stacks) {
         List<Thread> shown = new ArrayList<>();
         stacks.keySet().stream()
-                .filter(t -> t != stuck && busy(stacks.get(t)) && ours(stacks.get(t)))
+                .filter(t -> t != stuck && t != Thread.currentThread() && busy(stacks.get(t)) && ours(stacks.get(t)))
                 .sorted(Comparator.comparing(Thread::getName))
                 .forEach(shown::add);
         StringBuilder b = new StringBuilder("stacks when the timeout struck (the test's thread first, then ")
@@ -96,14 +97,25 @@ public final class HangReporter implements PreInterruptCallback, TestExecutionEx
         return stack.length > 0;
     }
 
+    /** A thread's stack, cut at {@link #MAX_FRAMES} frames or where JUnit called the test. */
     private static void append(StringBuilder b, Thread t, StackTraceElement[] stack) {
         b.append('"').append(t.getName()).append("\" ").append(t.getState()).append('\n');
-        for (int i = 0; i < Math.min(stack.length, MAX_FRAMES); i++) {
+        int i = 0;
+        for (; i < Math.min(stack.length, MAX_FRAMES); i++) {
+            if (i > 0 && calledTheTest(stack[i])) {
+                break;
+            }
             b.append("    at ").append(stack[i]).append('\n');
         }
-        if (stack.length > MAX_FRAMES) {
-            b.append("    ... ").append(stack.length - MAX_FRAMES).append(" more\n");
+        if (i < stack.length) {
+            b.append("    ... ").append(stack.length - i).append(" more\n");
         }
+    }
+
+    /** Whether {@code frame} is JUnit's (or the reflection it uses) calling the test method. */
+    private static boolean calledTheTest(StackTraceElement frame) {
+        String c = frame.getClassName();
+        return c.startsWith("org.junit.") || c.startsWith("jdk.internal.reflect.") || c.startsWith("java.lang.invoke.");
     }
 
     /** Carries the thread report in a failure. */
