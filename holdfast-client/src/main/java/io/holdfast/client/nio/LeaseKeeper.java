@@ -51,7 +51,7 @@ final class LeaseKeeper implements AutoCloseable {
     private volatile long validUntilNanos = System.nanoTime();
     /** The leader's lease table epoch this session's numbers count in, 0 before the first answer. */
     private long epoch;
-    /** The highest invalidation number this client has applied (dropped its cache for). */
+    /** The highest invalidation number of {@link #epoch} this client has applied (dropped its cache for). */
     private long acked;
 
     private final AtomicLong drops = new AtomicLong();
@@ -243,8 +243,13 @@ final class LeaseKeeper implements AutoCloseable {
             drops.incrementAndGet();
             drop.run();
             synchronized (this) {
-                if (l.seq() >= 0) {
+                if (l.seq() >= 0 && l.epoch() != epoch) {
+                    // a new leader numbers from 1 again: a number acknowledged in the old epoch says
+                    // nothing about this one's (keeping the higher one acknowledged the new leader's
+                    // invalidations up to it without dropping the cache)
                     epoch = l.epoch();
+                    acked = l.seq();
+                } else if (l.seq() >= 0) {
                     acked = Math.max(acked, l.seq());
                 }
             }
