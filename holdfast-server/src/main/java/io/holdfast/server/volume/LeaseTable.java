@@ -42,8 +42,10 @@ import java.util.function.Supplier;
  *       new number (a long poll: the server-to-client callback).
  *   <li><b>Leader change</b>: leases are kept only here, not replicated. When this member starts a
  *       term as leader ({@link #leading}, called from Ratis's leader-change notification, or,
- *       failing that, when the table is first used in the term), it forgets its sessions, takes a
- *       new {@linkplain #epoch() epoch} (clients drop their caches when it changes), and holds
+ *       failing that, when the table is first used in the term), it forgets its sessions (a poll it
+ *       holds is answered "unknown session", {@code seq} -1), takes a new {@linkplain #epoch()
+ *       epoch} (clients drop their caches when it changes) and numbers invalidations from 1
+ *       again (a client counts its acknowledgements afresh in the new epoch), and holds
  *       every mutation reply until {@link #leaseMillis()} + {@link #MARGIN_MILLIS} have passed
  *       since then: by then every lease granted by an earlier leader has ended. Why: a client
  *       sends its renewal at time s and trusts the lease until s + {@link #leaseMillis()} by its
@@ -302,7 +304,10 @@ final class LeaseTable implements AutoCloseable {
         epoch = ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE);
         seq = 0;
         for (Session s : sessions.values()) {
-            answerPoll(s);
+            // "unknown session" (-1), not its old number under the new epoch: numbers start from 1
+            // again, and a client told an old, higher one would take the new session's numbers up
+            // to it as acknowledged already (and never drop its cache for them)
+            answerPoll(s, -1);
         }
         sessions.clear();
         graceUntilNanos = nanoTime.getAsLong() + TimeUnit.MILLISECONDS.toNanos(leaseMillis + MARGIN_MILLIS);
@@ -315,6 +320,11 @@ final class LeaseTable implements AutoCloseable {
     }
 
     private void answerPoll(Session s) {
+        answerPoll(s, s.invalidated);
+    }
+
+    /** Answers the session's held poll, if any, with invalidation number {@code seq}. */
+    private void answerPoll(Session s, long seq) {
         if (s.poll != null) {
             CompletableFuture<Response> f = s.poll;
             s.poll = null;
@@ -322,7 +332,7 @@ final class LeaseTable implements AutoCloseable {
                 s.pollTimeout.cancel(false);
                 s.pollTimeout = null;
             }
-            Response.Lease answer = new Response.Lease(epoch, s.invalidated, 0);
+            Response.Lease answer = new Response.Lease(epoch, seq, 0);
             later.add(() -> f.complete(answer));
         }
     }

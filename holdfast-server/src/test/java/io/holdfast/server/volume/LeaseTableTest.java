@@ -110,6 +110,34 @@ class LeaseTableTest {
         assertThat(after.seq()).isEqualTo(-1);
     }
 
+    /**
+     * A poll held when this member starts a new term (re-elected while clients still polled it) is
+     * told that its session is gone, not the session's old number under the new epoch: numbers
+     * start from 1 again, and a client told the old, higher number would take the new session's
+     * numbers up to it as acknowledged already, and acknowledge them without dropping its cache.
+     */
+    @Test
+    void aPollHeldWhenANewTermStartsIsToldItsSessionIsGone() throws Exception {
+        pastGrace();
+        Response.Lease lb = grant(b);
+        for (int i = 0; i < 5; i++) {
+            table.afterMutation(a, TERM);
+        }
+        Response.Lease told = (Response.Lease) table.poll(new Request.LeasePoll(b, lb.epoch(), lb.seq(), 0), TERM)
+                .join();
+        assertThat(told.seq()).isEqualTo(lb.seq() + 5);
+        CompletableFuture<Response> heldPoll =
+                table.poll(new Request.LeasePoll(b, told.epoch(), told.seq(), 5_000), TERM);
+        assertThat(heldPoll).isNotDone();
+
+        assertThat(table.leading(TERM + 1).get(5, TimeUnit.SECONDS)).isTrue();
+        Response.Lease answer = (Response.Lease) heldPoll.get(5, TimeUnit.SECONDS);
+        assertThat(answer.epoch()).isEqualTo(table.epoch()).isNotEqualTo(lb.epoch());
+        assertThat(answer.seq()).as("the session is gone in the new term").isEqualTo(-1);
+        Response.Lease renewed = (Response.Lease) table.renew(b, TERM + 1);
+        assertThat(renewed.seq()).as("the new session's first number").isEqualTo(1);
+    }
+
     @Test
     void anAcknowledgementFromAnotherEpochCountsForNothing() throws Exception {
         pastGrace();
