@@ -3,6 +3,7 @@ package io.holdfast.client;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.Collection;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
@@ -14,17 +15,21 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.apache.ratis.client.RaftClientRpc;
 import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftClientRequest;
+import org.apache.ratis.protocol.RaftGroupMemberId;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.protocol.exceptions.GroupMismatchException;
+import org.apache.ratis.protocol.exceptions.LeaderSteppingDownException;
+import org.apache.ratis.protocol.exceptions.NotLeaderException;
 import org.apache.ratis.protocol.exceptions.ResourceUnavailableException;
 import org.apache.ratis.util.JavaUtils;
 
 /**
  * A Raft client transport that drops a broken connection in the background, so that a request
- * is retried on the next member at once, retries a member that does not serve the group yet
- * (see {@link #joiningIsRetriable}), and restarts the ordered stream to a leader that the client
- * moved to without starting it afresh (see {@link #orderedTo}).
+ * is retried on the next member at once, retries a member that does not serve the group yet and
+ * a leader that is handing over its leadership (see {@link #joiningIsRetriable}), and restarts the
+ * ordered stream to a leader that the client moved to without starting it afresh (see
+ * {@link #orderedTo}).
  *
  * <p>Why: when a request to a member fails in a way that calls for a new connection (the member
  * died, or it did not answer within the request timeout), Ratis's client closes the gRPC channel
@@ -129,6 +134,15 @@ final class QuickFailoverRpc implements RaftClientRpc {
      * operations in MembershipIT once attempts timed out onto the new member); as a plain
      * {@link MemberNotServingException} it is retried on another member instead, within the
      * caller's deadline.
+     *
+     * <p>A leader that is handing its leadership to another member (a transfer: before a
+     * replacement of that member, a quarantine, an upgrade) refuses every request until the
+     * transfer ends, with {@link LeaderSteppingDownException}, which Ratis's client takes as final
+     * (a failed mutation, EIO to the application). The refusal comes before the request is
+     * appended, so nothing was applied: it fails here with {@link NotLeaderException} instead, as
+     * Ratis's gRPC transport fails a request a follower refused, which Ratis's client handles as a
+     * leader change: it resends the request and those after it, in order, to the next member until
+     * it finds the new leader.
      */
     private static CompletableFuture<RaftClientReply> joiningIsRetriable(
             CompletableFuture<RaftClientReply> f, RaftClientRequest request) {
@@ -138,11 +152,20 @@ final class QuickFailoverRpc implements RaftClientRpc {
             if (cause instanceof GroupMismatchException g) {
                 throw new CompletionException(new MemberNotServingException(request.getServerId(), g));
             }
+            if (t == null && cause instanceof LeaderSteppingDownException) {
+                throw new CompletionException(notLeader(request));
+            }
             if (t != null) {
                 throw t instanceof CompletionException c ? c : new CompletionException(t);
             }
             return reply;
         });
+    }
+
+    /** "Not leader, leader unknown" from {@code request}'s member (see {@link #joiningIsRetriable}). */
+    private static NotLeaderException notLeader(RaftClientRequest request) {
+        return new NotLeaderException(
+                RaftGroupMemberId.valueOf(request.getServerId(), request.getRaftGroupId()), null, List.of());
     }
 
     /** A member of the group's configuration that does not serve the group (yet). */

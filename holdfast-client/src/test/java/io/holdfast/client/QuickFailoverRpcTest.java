@@ -10,14 +10,19 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import org.apache.ratis.client.RaftClientRpc;
 import org.apache.ratis.protocol.ClientId;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftClientRequest;
 import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftGroupMemberId;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.protocol.exceptions.LeaderNotReadyException;
+import org.apache.ratis.protocol.exceptions.LeaderSteppingDownException;
+import org.apache.ratis.protocol.exceptions.NotLeaderException;
 import org.apache.ratis.protocol.exceptions.ResourceUnavailableException;
 import org.apache.ratis.util.ProtoUtils;
 import org.junit.jupiter.api.Test;
@@ -32,11 +37,14 @@ class QuickFailoverRpcTest {
     private static final class Recording implements RaftClientRpc {
         final List<RaftClientRequest> sent = new ArrayList<>();
         final List<RaftPeerId> reconnected = new ArrayList<>();
+        /** How a member answers, or null: never (only what was sent matters then). */
+        volatile Function<RaftClientRequest, RaftClientReply> answer;
 
         @Override
         public synchronized CompletableFuture<RaftClientReply> sendRequestAsync(RaftClientRequest request) {
             sent.add(request);
-            return new CompletableFuture<>(); // never answered: only what was sent matters here
+            Function<RaftClientRequest, RaftClientReply> a = answer;
+            return a == null ? new CompletableFuture<>() : CompletableFuture.completedFuture(a.apply(request));
         }
 
         @Override
@@ -89,6 +97,31 @@ class QuickFailoverRpcTest {
                 .setType(RaftClientRequest.staleReadRequestType(0))
                 .setSlidingWindowEntry(ProtoUtils.toSlidingWindowEntry(seq, first))
                 .build();
+    }
+
+    @Test
+    void aLeaderSteppingDownIsAnsweredAsNotLeaderSoThatRatisResendsTheRequest() throws Exception {
+        wire.answer = request -> RaftClientReply.newBuilder()
+                .setRequest(request)
+                .setException(new LeaderSteppingDownException(A + " is stepping down"))
+                .build();
+        CompletableFuture<RaftClientReply> refused = rpc.sendRequestAsync(ordered(A, 1, true));
+        ExecutionException e = catchThrowableOfType(ExecutionException.class, () -> refused.get(10, TimeUnit.SECONDS));
+        assertThat(e.getCause())
+                .as("Ratis's client resends on 'not leader'; it gives up on 'stepping down'")
+                .isInstanceOfSatisfying(
+                        NotLeaderException.class,
+                        nle -> assertThat(nle.getSuggestedLeader()).isNull());
+
+        wire.answer = request -> RaftClientReply.newBuilder()
+                .setRequest(request)
+                .setException(new LeaderNotReadyException(RaftGroupMemberId.valueOf(A, GROUP)))
+                .build();
+        assertThat(rpc.sendRequestAsync(ordered(A, 2, false))
+                        .get(10, TimeUnit.SECONDS)
+                        .getException())
+                .as("other refusals pass unchanged")
+                .isInstanceOf(LeaderNotReadyException.class);
     }
 
     @Test

@@ -210,6 +210,61 @@ class MembershipIT {
         }
     }
 
+    /**
+     * The member replaced is the group's leader: Ratis has it step down and close its division
+     * when the new configuration leaves it out, and the node must still leave the group (a CI run
+     * once waited for that close for over a minute).
+     */
+    @Test
+    void aReplacedLeaderStepsDownAndLeaves() throws Exception {
+        try (MiniCluster c = MiniCluster.start(root, 3, 1, 100, true)) {
+            List<String> a = c.addresses();
+            VolumeService v = c.createVolume("lead", 0, 1, 2);
+            SteadyClient steady = new SteadyClient(v);
+            for (int i = 0; i < 150; i++) {
+                steady.workload.step();
+            }
+            HoldfastClient admin = c.client();
+            admin.admin().addNode(a.get(3));
+            UUID group = Placement.onlyGroup(admin.map().volume("lead").orElseThrow());
+            int[] leader = {-1};
+            MiniCluster.await(
+                    Duration.ofSeconds(30),
+                    () -> {
+                        for (int i = 0; i < 3; i++) {
+                            if (c.node(i)
+                                    .groupStatus(group)
+                                    .map(s -> s.role().equals("LEADER"))
+                                    .orElse(false)) {
+                                leader[0] = i;
+                                return true;
+                            }
+                        }
+                        return false;
+                    },
+                    "a leader of the volume's group");
+            int l = leader[0];
+            // a client keeps sending to the leader while it steps down and closes
+            Thread t = new Thread(steady, "steady-client");
+            t.start();
+            ClusterMap after;
+            try {
+                after = admin.admin().replaceReplica("lead", a.get(l), a.get(3), p -> {});
+                awaitLeft(c, l, group);
+            } finally {
+                steady.stop.set(true);
+                t.join();
+            }
+            if (!steady.failures.isEmpty()) {
+                throw new AssertionError(
+                        steady.failures.size() + " client operations failed", steady.failures.getFirst());
+            }
+            assertThat(after.volume("lead").orElseThrow().replicas()).doesNotContain(a.get(l));
+            c.awaitConvergence("lead", Duration.ofSeconds(60));
+            steady.workload.verify(Volumes.reader(admin.volume("lead")), "the group after its leader was replaced");
+        }
+    }
+
     /** Waits until node {@code i} has left the group and set its brick aside (kept, not deleted). */
     private static void awaitLeft(MiniCluster c, int i, UUID group) {
         MiniCluster.await(
