@@ -14,9 +14,9 @@ import org.junit.jupiter.api.extension.TestExecutionExceptionHandler;
 /**
  * A JUnit Jupiter extension that says where a test that ran past its timeout was stuck: just
  * before JUnit interrupts the test's thread ({@code junit.jupiter.execution.timeout.default},
- * set by the build), it takes the stacks of that thread and of every busy Holdfast thread, and
- * adds them to the test's failure, so the console report of a CI run shows them (the test's
- * own output goes to a file CI does not show). Registered for every test by JUnit's extension
+ * set by the build), it takes the stacks of that thread and of every busy Holdfast or Ratis
+ * thread, and adds them to the test's failure, so the console report of a CI run shows them (the
+ * test's own output goes to a file CI does not show). Registered for every test by JUnit's extension
  * auto-detection, as {@link SeedReporter} is.
  *
  * <p>Threads whose top frames show them idle (a pool worker waiting for a task, an event loop
@@ -69,7 +69,7 @@ public final class HangReporter implements PreInterruptCallback, TestExecutionEx
                 .forEach(shown::add);
         StringBuilder b = new StringBuilder("stacks when the timeout struck (the test's thread first, then ")
                 .append(shown.size())
-                .append(" busy Holdfast threads");
+                .append(" busy Holdfast or Ratis threads");
         if (shown.size() > MAX_THREADS - 1) {
             b.append(", the first ").append(MAX_THREADS - 1).append(" by name");
         }
@@ -79,9 +79,11 @@ public final class HangReporter implements PreInterruptCallback, TestExecutionEx
         return b.toString();
     }
 
+    /** Whether a Holdfast or a Ratis frame is on the stack (a hang in Ratis holds Ratis's threads too). */
     private static boolean ours(StackTraceElement[] stack) {
         for (StackTraceElement e : stack) {
-            if (e.getClassName().startsWith("io.holdfast.")) {
+            String c = e.getClassName();
+            if (c.startsWith("io.holdfast.") || c.startsWith("org.apache.ratis.")) {
                 return true;
             }
         }

@@ -73,7 +73,7 @@ class HangReporterTest {
                 });
         String report = HangReporter.report(stuck, stacks);
         assertThat(report)
-                .contains("\"stuck-test\"", "\"holdfast-apply\"", "1 busy Holdfast threads")
+                .contains("\"stuck-test\"", "\"holdfast-apply\"", "1 busy Holdfast or Ratis threads")
                 .doesNotContain("idle-pool-worker", "someone-elses");
         assertThat(report.indexOf("stuck-test")).isLessThan(report.indexOf("holdfast-apply"));
     }
