@@ -27,6 +27,9 @@ class LeaseKeeperTest {
         final AtomicLong renewals = new AtomicLong();
         private final UUID session = UUID.randomUUID();
         private boolean known;
+        /** The leader's invalidation counter: as in LeaseTable, one for all sessions, never reset in a term. */
+        private long seq;
+
         private long invalidated;
         private long acked;
         private long renewedNanos;
@@ -44,7 +47,8 @@ class LeaseKeeperTest {
             if (!known) {
                 known = true;
                 renewedNanos = System.nanoTime();
-                return CompletableFuture.completedFuture(new Response.Lease(7, ++invalidated, 0));
+                invalidated = ++seq; // a session new here drops whatever it cached before
+                return CompletableFuture.completedFuture(new Response.Lease(7, invalidated, 0));
             }
             if (invalidated > acked) {
                 return CompletableFuture.completedFuture(new Response.Lease(7, invalidated, 0));
@@ -80,7 +84,7 @@ class LeaseKeeperTest {
         synchronized void anotherClientsChange() {
             forgetIfRunOut();
             if (known) {
-                invalidated++;
+                invalidated = ++seq;
                 answerHeldPoll();
             }
         }
@@ -102,8 +106,8 @@ class LeaseKeeperTest {
             if (known && System.nanoTime() - renewedNanos > TimeUnit.MILLISECONDS.toNanos(LEASE_MILLIS + 150)) {
                 known = false;
                 acked = 0;
+                answerHeldPoll(); // as LeaseTable.expire: the held poll gets the last number
                 invalidated = 0;
-                answerHeldPoll();
             }
         }
     }
