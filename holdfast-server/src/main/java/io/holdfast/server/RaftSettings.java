@@ -22,6 +22,12 @@ import org.apache.ratis.util.TimeDuration;
  *       restarted member does not replay an unbounded log and a member far behind installs
  *       a snapshot. Ratis purges whole closed segments only, so segments are 8 MiB (not the
  *       default 32): otherwise a small volume would never purge.
+ *   <li>No Raft log metadata entries: Ratis otherwise appends one (the commit index) after each
+ *       commit, so every mutation cost two entries on every member; measured with {@code holdfast
+ *       bench VOLUME:/ --quick} (maildir) on a three-node demo: 3,276-3,284 entries and 13.4 msg/s
+ *       with them, 1,638 entries and 14.1-14.2 msg/s without, in alternating runs on an idle
+ *       machine. What they gave: a restarted member applied its committed entries before it heard
+ *       from a leader; without them it applies them once the leader tells it the commit index.
  *   <li>gRPC message size 32 MiB ≥ appender buffer (4 MiB) + 1 MiB; the log write buffer keeps
  *       its default (8 MiB ≥ appender buffer + 8 bytes); entries carry at most 1 MiB of data.
  * </ul>
@@ -62,6 +68,10 @@ final class RaftSettings {
         RaftServerConfigKeys.Log.Appender.setBufferByteLimit(p, SizeInBytes.valueOf("4MB"));
         RaftServerConfigKeys.Log.Appender.setSnapshotChunkSizeMax(p, SizeInBytes.valueOf("4MB"));
         RaftServerConfigKeys.Write.setByteLimit(p, SizeInBytes.valueOf("256MB"));
+        // no metadata entry (the new commit index) after each commit: it doubled the entries every
+        // member appends, replicates and syncs; a restarted member learns the commit index from the
+        // leader instead of its own log (the state machine keeps its own applied index)
+        RaftServerConfigKeys.Log.setLogMetadataEnabled(p, false);
         GrpcConfigKeys.setMessageSizeMax(p, SizeInBytes.valueOf("32MB"));
         return p;
     }
