@@ -247,9 +247,11 @@ public final class HoldfastFileSystem extends FileSystem {
         boolean wantCache = cacheOption == null || Boolean.parseBoolean(cacheOption.toString());
         VolumeService.LeaseChannel channel = wantCache ? service.leases() : null;
         if (channel != null) {
-            MetadataCache[] made = new MetadataCache[1];
-            this.leases = new LeaseKeeper(channel, () -> made[0].clear(), volume);
-            this.cache = made[0] = new MetadataCache(leases::valid);
+            // the cache first: the keeper's threads start in its constructor and may drop it at once
+            LeaseKeeper[] keeper = new LeaseKeeper[1];
+            MetadataCache made = new MetadataCache(() -> keeper[0].valid()); // asked only once built
+            this.leases = keeper[0] = new LeaseKeeper(channel, made::clear, volume);
+            this.cache = made;
         } else {
             this.leases = null;
             this.cache = null;

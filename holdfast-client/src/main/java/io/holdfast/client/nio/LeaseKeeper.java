@@ -48,8 +48,16 @@ final class LeaseKeeper implements AutoCloseable {
     private final VolumeService.LeaseChannel channel;
     private final Runnable drop;
     private final String volume;
-    /** Until when the lease holds, System.nanoTime() scale (already past while none is granted). */
-    private volatile long validUntilNanos = System.nanoTime();
+    /**
+     * How far in the past {@link #validUntilNanos} is put when the lease ends. Not just "now": a
+     * {@link #valid} that read the clock a moment before that write would then find the lease
+     * still valid (its "now" earlier than the end), as a test on a busy machine did before the
+     * first grant, and went on to use a cache being dropped.
+     */
+    private static final long ENDED_NANOS = TimeUnit.DAYS.toNanos(1);
+
+    /** Until when the lease holds, System.nanoTime() scale (long past while none is granted). */
+    private volatile long validUntilNanos = System.nanoTime() - ENDED_NANOS;
     /** The leader's lease table epoch this session's numbers count in, 0 before the first answer. */
     private long epoch;
     /** The highest invalidation number of {@link #epoch} this client has applied (dropped its cache for). */
@@ -222,14 +230,14 @@ final class LeaseKeeper implements AutoCloseable {
                 unchanged = false;
             } else if (l.seq() < 0) {
                 // the leader does not know this session (its lease ran out there, or a new leader)
-                validUntilNanos = System.nanoTime();
+                validUntilNanos = System.nanoTime() - ENDED_NANOS;
                 epoch = 0;
                 acked = 0;
                 dropIt = true;
                 unchanged = false;
             } else if (l.epoch() != epoch || l.seq() > acked) {
                 if (l.epoch() != epoch) {
-                    validUntilNanos = System.nanoTime(); // a lease of another epoch is no lease
+                    validUntilNanos = System.nanoTime() - ENDED_NANOS; // a lease of another epoch is no lease
                 } else {
                     lastRevokedNanos = System.nanoTime(); // another client's change
                 }
@@ -303,7 +311,7 @@ final class LeaseKeeper implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        validUntilNanos = System.nanoTime();
+        validUntilNanos = System.nanoTime() - ENDED_NANOS;
         synchronized (useSignal) {
             useSignal.notifyAll();
         }

@@ -178,4 +178,44 @@ class LeaseKeeperTest {
             assertThat(keeper.dormancies()).isZero();
         }
     }
+
+    /**
+     * A lease ended again and again (every answer names a new epoch, so nothing is ever granted)
+     * is never found valid, however a use's reading of the clock interleaves with the ends.
+     */
+    @Test
+    void aLeaseNeverGrantedIsNeverValidWhileItEndsAgainAndAgain() throws Exception {
+        AtomicLong epochs = new AtomicLong(1);
+        AtomicLong answers = new AtomicLong();
+        VolumeService.LeaseChannel restless = new VolumeService.LeaseChannel() {
+            private final UUID session = UUID.randomUUID();
+
+            @Override
+            public UUID session() {
+                return session;
+            }
+
+            @Override
+            public CompletableFuture<Response> renew() {
+                answers.incrementAndGet();
+                return CompletableFuture.completedFuture(new Response.Lease(epochs.incrementAndGet(), 1, 60_000));
+            }
+
+            @Override
+            public CompletableFuture<Response> poll(long epoch, long ackedSeq, int waitMillis) {
+                answers.incrementAndGet();
+                return CompletableFuture.completedFuture(new Response.Lease(epochs.incrementAndGet(), 1, 0));
+            }
+        };
+        long validSeen = 0;
+        try (LeaseKeeper keeper = new LeaseKeeper(restless, () -> {}, "v")) {
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+            while (System.nanoTime() - end < 0 || answers.get() < 1_000) {
+                if (keeper.valid()) {
+                    validSeen++;
+                }
+            }
+        }
+        assertThat(validSeen).as("uses that found a lease never granted valid").isZero();
+    }
 }
