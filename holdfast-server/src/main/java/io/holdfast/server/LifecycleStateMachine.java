@@ -62,7 +62,7 @@ public abstract class LifecycleStateMachine extends BaseStateMachine {
 
     private static final Logger LOG = LoggerFactory.getLogger(LifecycleStateMachine.class);
 
-    protected final SimpleStateMachineStorage storage = new SimpleStateMachineStorage();
+    protected final SimpleStateMachineStorage storage = new SnapshotStorage();
     /** The snapshot being written in the background, or the finished one not yet reported to Ratis. */
     private volatile Background background;
 

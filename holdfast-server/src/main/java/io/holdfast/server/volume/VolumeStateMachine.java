@@ -316,6 +316,11 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
         }
     }
 
+    /** The manifest found for snapshot {@code of}, so that it is looked for once. */
+    private record ManifestSnapshot(SingleFileSnapshotInfo of, FileListSnapshotInfo info) {}
+
+    private volatile ManifestSnapshot manifestSnapshot;
+
     /**
      * What Ratis sends a member that needs a snapshot: the manifest of the latest snapshot
      * ({@code manifest.<term>_<index>}, a few bytes per data file) once every node of the
@@ -333,11 +338,17 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
             if (access.map().featureLevel() < LogFormat.SNAPSHOT_MANIFESTS) {
                 return s;
             }
+            ManifestSnapshot known = manifestSnapshot;
+            if (known != null && known.of() == s) {
+                return known.info(); // Ratis asks on every pass of its log appender: no stat each time
+            }
             Path m = manifestPath(s.getTerm(), s.getIndex());
             if (!Files.isRegularFile(m)) {
                 return s;
             }
-            return new FileListSnapshotInfo(List.of(new FileInfo(m, null)), s.getTermIndex());
+            FileListSnapshotInfo info = new FileListSnapshotInfo(List.of(new FileInfo(m, null)), s.getTermIndex());
+            manifestSnapshot = new ManifestSnapshot(s, info);
+            return info;
         } catch (RuntimeException e) {
             return s;
         }
