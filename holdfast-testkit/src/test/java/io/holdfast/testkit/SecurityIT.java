@@ -34,6 +34,7 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.IntStream;
 import javax.net.ssl.KeyManager;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
@@ -201,10 +202,27 @@ class SecurityIT {
         assertThat(digest()).isEqualTo(before);
     }
 
+    /**
+     * Waits until every node has applied the cluster map as it is now: each node checks a request
+     * against its own applied map, a moment after the change commits (on a busy machine, a request
+     * let in by one node could otherwise be refused by the next).
+     */
+    private static void awaitMapEverywhere() throws HoldfastException {
+        long epoch = admin.refreshMap().epoch();
+        MiniCluster.await(
+                Duration.ofSeconds(30),
+                () -> IntStream.range(0, 3).allMatch(i -> {
+                    var known = cluster.node(i).knownMap();
+                    return known != null && known.epoch() >= epoch;
+                }),
+                "every node applied the map of epoch " + epoch);
+    }
+
     @Test
     void readOnlyExportRefusesEveryWritePath() throws IOException {
         Path dir = cluster.issueClient("reader", Role.CLIENT);
         admin.admin().addAclRule("vol", new AclRule("read*", "127.0.0.0/8", Access.READ_ONLY));
+        awaitMapEverywhere();
         Response.Digest before = digest();
         try (HoldfastClient reader = connect(cluster.clientEnv(dir))) {
             VolumeService v = reader.volume("vol");
@@ -269,10 +287,11 @@ class SecurityIT {
         AclRule rw = new AclRule("writer", "*", Access.READ_WRITE);
         AclRule ro = new AclRule("writer", "*", Access.READ_ONLY);
         admin.admin().addAclRule("vol", rw);
+        awaitMapEverywhere();
         try (HoldfastClient writer = connect(cluster.clientEnv(dir))) {
             VolumeService v = writer.volume("vol");
             MiniCluster.await(
-                    Duration.ofSeconds(1),
+                    Duration.ofSeconds(10),
                     () -> v.submit(new Request.Mkdir(Caller.ROOT, "/w1", 0755)).join() instanceof Response.AttrReply,
                     "the writer's grant is in force");
             // downgrade: ro first, then drop rw, so the session never passes through "none"
