@@ -47,42 +47,44 @@ public final class SnapshotStorage extends SimpleStateMachineStorage {
      */
     @Override
     public SingleFileSnapshotInfo updateLatestSnapshot(SingleFileSnapshotInfo info) {
-        if (info == null) {
-            return super.updateLatestSnapshot(info);
-        }
-        generation.incrementAndGet();
-        try {
-            return super.updateLatestSnapshot(info);
-        } finally {
-            generation.incrementAndGet();
-        }
+        return info == null ? super.updateLatestSnapshot(null) : changing(() -> super.updateLatestSnapshot(info));
     }
 
     @Override
     public void init(RaftStorage storage) throws IOException {
-        generation.incrementAndGet();
-        try {
+        changing(() -> {
             super.init(storage);
-        } finally {
-            generation.incrementAndGet();
-        }
+            return null;
+        });
     }
 
     @Override
     public void format() throws IOException {
-        generation.incrementAndGet();
-        try {
+        changing(() -> {
             super.format();
-        } finally {
-            generation.incrementAndGet();
-        }
+            return null;
+        });
     }
 
     @Override
     public void cleanupOldSnapshots(SnapshotRetentionPolicy policy) throws IOException {
+        changing(() -> {
+            super.cleanupOldSnapshots(policy);
+            return null;
+        });
+    }
+
+    /** Something that may change the snapshots, throwing {@code E}. */
+    @FunctionalInterface
+    private interface Change<T, E extends Exception> {
+        T run() throws E;
+    }
+
+    /** Runs {@code change} between two moves of the generation (see the class comment). */
+    private <T, E extends Exception> T changing(Change<T, E> change) throws E {
         generation.incrementAndGet();
         try {
-            super.cleanupOldSnapshots(policy);
+            return change.run();
         } finally {
             generation.incrementAndGet();
         }
