@@ -227,23 +227,7 @@ class MembershipIT {
             HoldfastClient admin = c.client();
             admin.admin().addNode(a.get(3));
             UUID group = Placement.onlyGroup(admin.map().volume("lead").orElseThrow());
-            int[] leader = {-1};
-            MiniCluster.await(
-                    Duration.ofSeconds(30),
-                    () -> {
-                        for (int i = 0; i < 3; i++) {
-                            if (c.node(i)
-                                    .groupStatus(group)
-                                    .map(s -> s.role().equals("LEADER"))
-                                    .orElse(false)) {
-                                leader[0] = i;
-                                return true;
-                            }
-                        }
-                        return false;
-                    },
-                    "a leader of the volume's group");
-            int l = leader[0];
+            int l = Volumes.awaitLeader(c, 3, group);
             // a client keeps sending to the leader while it steps down and closes
             Thread t = new Thread(steady, "steady-client");
             t.start();

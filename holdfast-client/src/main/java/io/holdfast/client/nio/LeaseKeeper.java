@@ -57,7 +57,12 @@ final class LeaseKeeper implements AutoCloseable {
     private static final long ENDED_NANOS = TimeUnit.DAYS.toNanos(1);
 
     /** Until when the lease holds, System.nanoTime() scale (long past while none is granted). */
-    private volatile long validUntilNanos = System.nanoTime() - ENDED_NANOS;
+    private volatile long validUntilNanos = ended();
+
+    /** The end of a lease that has ended, for {@link #validUntilNanos} (see {@link #ENDED_NANOS}). */
+    private static long ended() {
+        return System.nanoTime() - ENDED_NANOS;
+    }
     /** The leader's lease table epoch this session's numbers count in, 0 before the first answer. */
     private long epoch;
     /** The highest invalidation number of {@link #epoch} this client has applied (dropped its cache for). */
@@ -230,14 +235,14 @@ final class LeaseKeeper implements AutoCloseable {
                 unchanged = false;
             } else if (l.seq() < 0) {
                 // the leader does not know this session (its lease ran out there, or a new leader)
-                validUntilNanos = System.nanoTime() - ENDED_NANOS;
+                validUntilNanos = ended();
                 epoch = 0;
                 acked = 0;
                 dropIt = true;
                 unchanged = false;
             } else if (l.epoch() != epoch || l.seq() > acked) {
                 if (l.epoch() != epoch) {
-                    validUntilNanos = System.nanoTime() - ENDED_NANOS; // a lease of another epoch is no lease
+                    validUntilNanos = ended(); // a lease of another epoch is no lease
                 } else {
                     lastRevokedNanos = System.nanoTime(); // another client's change
                 }
@@ -311,7 +316,7 @@ final class LeaseKeeper implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        validUntilNanos = System.nanoTime() - ENDED_NANOS;
+        validUntilNanos = ended();
         synchronized (useSignal) {
             useSignal.notifyAll();
         }
