@@ -20,6 +20,7 @@ final class ClientProcess {
 
     /** Call before the first Raft client of the process is built; later calls do nothing. */
     static synchronized void prepare() {
+        StartupWarmup.await();
         if (!prepared) {
             prepared = true;
             MetricRegistries.global().addReporterRegistration(registry -> {}, registry -> {});

@@ -84,6 +84,7 @@ public final class Main implements Runnable {
         if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
             System.setProperty("java.util.logging.SimpleFormatter.format", JUL_FORMAT);
         }
+        StartupWarmup.start(args);
         System.exit(run(args));
     }
 
