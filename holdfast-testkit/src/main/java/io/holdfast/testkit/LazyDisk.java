@@ -64,8 +64,10 @@ import org.cryptomator.jfuse.api.TimeSpec;
  * <p><b>Crash</b> (a command on standard input): {@code crash} halts the process at once, so
  * every unsynced page is lost; {@code crash-torn SEED} first writes a random subset (chosen by
  * SEED) of the dirty pages to the backing files, without fsync, as a kernel may have written
- * some of them back before the power went: a torn state. End of input syncs every file and
- * unmounts (a clean shutdown).
+ * some of them back before the power went: a torn state. {@code stop}, or the end of input, syncs
+ * every file and unmounts (a clean shutdown). The end of input alone may never come: a
+ * {@code fusermount3} that any FUSE mount of the test's JVM forked inherits the write end of this
+ * process's standard input and keeps it open.
  *
  * <p>Thread-safe: libfuse's multithreaded loop calls in from several threads; each file's
  * pages are guarded by its {@link Dirty} object.
@@ -151,7 +153,7 @@ public final class LazyDisk implements FuseOperations {
         System.out.flush();
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         String line;
-        while ((line = in.readLine()) != null) {
+        while ((line = in.readLine()) != null && !line.equals(NodeProcess.STOP)) {
             if (line.equals("crash")) {
                 Runtime.getRuntime().halt(0);
             } else if (line.startsWith("crash-torn ")) {

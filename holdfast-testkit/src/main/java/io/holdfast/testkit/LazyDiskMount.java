@@ -182,7 +182,7 @@ public final class LazyDiskMount implements AutoCloseable {
             return;
         }
         process = null;
-        p.getOutputStream().close();
+        NodeProcess.tellToStop(p);
         try {
             if (!p.waitFor(120, TimeUnit.SECONDS)) {
                 p.destroyForcibly().waitFor();

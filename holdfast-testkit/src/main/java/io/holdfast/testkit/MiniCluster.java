@@ -447,7 +447,7 @@ public final class MiniCluster implements AutoCloseable {
         if (p != null) {
             processes[i] = null;
             processAdmin[i] = null;
-            p.getOutputStream().close(); // NodeProcess stops at the end of its input
+            NodeProcess.tellToStop(p);
             try {
                 if (!p.waitFor(60, TimeUnit.SECONDS)) {
                     p.destroyForcibly().waitFor();

@@ -7,8 +7,11 @@ import io.holdfast.server.NodeOptions;
 import io.holdfast.server.NodeSecurity;
 import io.holdfast.server.ScrubSettings;
 import io.holdfast.server.admin.AdminOptions;
+import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.InstantSource;
 import java.util.ArrayList;
@@ -27,7 +30,11 @@ import java.util.UUID;
  * snapshot threshold, {@code tls} or {@code plaintext}, disk reserve in bytes, listen address
  * ({@code -} for the address), then zero or more {@code PEER=VIA} routes. Prints
  * {@value #READY} and the admin URI on one line once the node runs; stops the node cleanly
- * and exits when its standard input ends (the test closed it, or the test JVM died).
+ * and exits when it reads a line {@value #STOP} ({@link #tellToStop}) or its standard input ends
+ * (the test JVM died). The end of input alone may never come while the test runs: a
+ * {@code fusermount3} forked for a FUSE mount of the test's JVM inherits the write end of this
+ * process's standard input and keeps it open (measured: every such node then waited out the
+ * test's 60 s stop timeout and was killed).
  */
 public final class NodeProcess {
     /** The line prefix that says the node runs. */
@@ -36,6 +43,23 @@ public final class NodeProcess {
     static final String CATCH_UP_RATE = "holdfast.testkit.catchUpRate";
 
     private NodeProcess() {}
+
+    /** The line on standard input that stops a child process of the test kit cleanly. */
+    static final String STOP = "stop";
+
+    /**
+     * Asks a child process of the test kit ({@link NodeProcess}, {@link LazyDisk}) to stop
+     * cleanly: writes {@value #STOP} on its standard input and closes it. A child that has died
+     * already is no error.
+     */
+    static void tellToStop(Process p) {
+        try (OutputStream o = p.getOutputStream()) {
+            o.write((STOP + "\n").getBytes(StandardCharsets.UTF_8));
+            o.flush();
+        } catch (IOException e) {
+            // it is gone (a broken pipe): nothing to stop
+        }
+    }
 
     /** Builds the arguments {@link #main} reads. */
     static List<String> arguments(NodeConfig config, boolean tls, long diskReserve, NodeNetwork network) {
@@ -84,10 +108,11 @@ public final class NodeProcess {
                 .build());
         System.out.println(READY + node.adminUri().map(Object::toString).orElse("-"));
         System.out.flush();
-        InputStream in = System.in;
-        while (in.read() >= 0) {
-            // wait for the end of standard input
-        }
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        String line;
+        do {
+            line = in.readLine();
+        } while (line != null && !line.equals(STOP));
         node.close();
         System.exit(0);
     }
