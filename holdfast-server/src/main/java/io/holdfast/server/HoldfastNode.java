@@ -81,6 +81,7 @@ public final class HoldfastNode implements AutoCloseable {
     private volatile AdminServer admin;
     private volatile boolean closed;
     private final NodeNetwork network;
+    private final LeaderWatch leaderWatch;
 
     private HoldfastNode(NodeOptions options) throws IOException {
         NodeConfig config = options.config();
@@ -172,6 +173,10 @@ public final class HoldfastNode implements AutoCloseable {
         this.server = b.build();
         this.advertiser = new Advertiser(config, parameters);
         network.register(server); // a routed node adds its cluster group once started: see start()
+        this.leaderWatch = new LeaderWatch(
+                server,
+                RaftSettings.ELECTION_TIMEOUT_MIN,
+                peer -> network.peerRoutes().getOrDefault(peer, peer));
         this.mapFollower = config.clusterGroupMembers().contains(config.address())
                 ? null
                 : new MapFollower(config, parameters, this::mapKnown);
@@ -215,6 +220,7 @@ public final class HoldfastNode implements AutoCloseable {
             }
             node.server.start();
             node.addRoutedClusterGroup();
+            node.leaderWatch.start();
             node.observer.start();
             node.advertiser.start();
             node.running.complete(null);
@@ -637,6 +643,7 @@ public final class HoldfastNode implements AutoCloseable {
             a.close();
         }
         groupAdder.shutdownNow();
+        leaderWatch.close();
         server.close();
         LOG.info("node {} stopped", config.address());
     }

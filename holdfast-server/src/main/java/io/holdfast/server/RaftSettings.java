@@ -1,6 +1,7 @@
 package io.holdfast.server;
 
 import java.io.File;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.apache.ratis.conf.RaftProperties;
@@ -33,6 +34,9 @@ import org.apache.ratis.util.TimeDuration;
  * </ul>
  */
 final class RaftSettings {
+    /** The minimum election timeout (the maximum is twice it). */
+    static final Duration ELECTION_TIMEOUT_MIN = Duration.ofSeconds(1);
+
     /** Default number of applied entries between snapshots. */
     static final long DEFAULT_SNAPSHOT_THRESHOLD = 20_000;
 
@@ -45,8 +49,9 @@ final class RaftSettings {
         RaftServerConfigKeys.setRemovedGroupsDir(p, new File(storageDir.getParentFile(), "removed/raft"));
         GrpcConfigKeys.Server.setHost(p, host);
         GrpcConfigKeys.Server.setPort(p, port);
-        RaftServerConfigKeys.Rpc.setTimeoutMin(p, TimeDuration.valueOf(1, TimeUnit.SECONDS));
-        RaftServerConfigKeys.Rpc.setTimeoutMax(p, TimeDuration.valueOf(2, TimeUnit.SECONDS));
+        long min = ELECTION_TIMEOUT_MIN.toMillis();
+        RaftServerConfigKeys.Rpc.setTimeoutMin(p, TimeDuration.valueOf(min, TimeUnit.MILLISECONDS));
+        RaftServerConfigKeys.Rpc.setTimeoutMax(p, TimeDuration.valueOf(2 * min, TimeUnit.MILLISECONDS));
         RaftServerConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(10, TimeUnit.SECONDS));
         RaftServerConfigKeys.Read.setOption(p, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
         RaftServerConfigKeys.Read.setLeaderLeaseEnabled(p, true);
