@@ -25,6 +25,7 @@ import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.server.RaftServer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.event.Level;
 
 /**
  * Starts an election (with pre-vote) on a follower as soon as its leader is known to be gone,
@@ -140,13 +141,15 @@ final class LeaderWatch implements AutoCloseable {
             }
             Tracker t = trackers.computeIfAbsent(id, k -> new Tracker(minTimeoutNanos));
             if (t.step(now, v, address -> refuses.test(route.apply(address)))) {
-                LOG.info(
-                        "group {}: leader {} at {} refuses connections and was last heard {} ms ago:"
-                                + " standing for election now",
-                        id,
-                        t.leader,
-                        t.address,
-                        TimeUnit.NANOSECONDS.toMillis(now - t.lastHeardNanos));
+                // the first stand for a leader at INFO; repeats (failed pre-votes) at DEBUG
+                LOG.atLevel(t.stands == 1 ? Level.INFO : Level.DEBUG)
+                        .log(
+                                "group {}: leader {} at {} refuses connections and was last heard {} ms ago:"
+                                        + " standing for election now",
+                                id,
+                                t.leader,
+                                t.address,
+                                TimeUnit.NANOSECONDS.toMillis(now - t.lastHeardNanos));
                 standForElection(d);
             }
         }
@@ -275,6 +278,8 @@ final class LeaderWatch implements AutoCloseable {
         long lastHeardNanos;
         private long lastStoodNanos;
         private boolean stood;
+        /** How many times the member stood while this leader was its last. */
+        int stands;
 
         Tracker(long minTimeoutNanos) {
             this.minTimeoutNanos = minTimeoutNanos;
@@ -294,6 +299,7 @@ final class LeaderWatch implements AutoCloseable {
                 term = v.term();
                 lastHeardNanos = heard;
                 stood = false;
+                stands = 0;
             } else if (leader == null) {
                 return false; // no leader known yet
             } else if (v.term() != term) {
@@ -316,6 +322,7 @@ final class LeaderWatch implements AutoCloseable {
                 return false;
             }
             stood = true;
+            stands++;
             lastStoodNanos = now;
             return true;
         }

@@ -86,6 +86,7 @@ class LeaderWatchTest {
         assertThat(t.step(T0 + ms(1300), new LeaderWatch.View(3, null, null, 250, 0, 0), refusing(true)))
                 .isTrue();
         assertThat(dialed).containsExactly("10.0.0.1:7001"); // the last leader known is dialed
+        assertThat(t.stands).isEqualTo(2); // the second is logged at DEBUG
     }
 
     @Test
