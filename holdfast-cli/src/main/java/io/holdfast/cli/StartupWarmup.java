@@ -19,7 +19,7 @@ final class StartupWarmup {
 
     /** The commands that connect to a cluster at once and live for a moment. */
     private static final Set<String> ONE_SHOT =
-            Set.of("ls", "stat", "cat", "mkdir", "rm", "mv", "volume", "cluster", "scrub", "watch", "georep", "doctor");
+            Set.of("ls", "stat", "cat", "mkdir", "rm", "mv", "volume", "cluster", "scrub", "watch", "georep");
 
     private static Thread thread;
 
