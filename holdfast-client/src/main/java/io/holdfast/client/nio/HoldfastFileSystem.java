@@ -808,6 +808,13 @@ public final class HoldfastFileSystem extends FileSystem {
             return hit;
         }
         long generation = cache.generation();
+        // A written-back removal begun by another thread since the wait above took its effect in
+        // the cache without moving the generation at its answer (MetadataCache.beginUnlink), so
+        // an answer kept under this generation must describe the volume after it: wait for what
+        // began before the generation was read (usually nothing). Without this, a stat racing an
+        // rm of the same name could cache the name as present after the rm (MetadataCacheModelTest,
+        // seed 53902788973055, found it).
+        awaitWrites();
         Response r = Errors.await(service.query(q));
         cache.put(q, r, generation);
         return r;

@@ -9,6 +9,7 @@ import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.storage.Brick;
 import io.holdfast.storage.LocalVolumeService;
+import io.holdfast.testing.TestSeed;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.time.InstantSource;
@@ -40,14 +41,15 @@ class MetadataCacheModelTest {
     Path dir;
 
     @ParameterizedTest
-    @ValueSource(longs = {1, 2, 3, 4, 5, 6, 7, 8})
+    // the last: a random seed that found a stat answered before a written-back unlink kept after it
+    @ValueSource(longs = {1, 2, 3, 4, 5, 6, 7, 8, 53902788973055L})
     void everyCachedAnswerIsTheVolumes(long seed) throws Exception {
         run(seed, 3000);
     }
 
     @Test
     void aRandomSeed() throws Exception {
-        run(System.nanoTime(), 3000);
+        run(TestSeed.derive("MetadataCacheModelTest.aRandomSeed"), 3000); // replay: -Dholdfast.seed
     }
 
     /** A directory this client made and filled is listed from memory, page by page, as the volume lists it. */
@@ -115,13 +117,18 @@ class MetadataCacheModelTest {
                         writtenBack.merge(m.getClass().getSimpleName(), 1, Integer::sum);
                     }
                     m = m == null ? mutation(rnd, inodes) : m;
+                    long before = cache.generation();
                     MetadataCache.Change c = begin(cache, m);
                     Request.Query q = null;
                     Response early = null;
                     long generation = 0;
                     if (rnd.nextInt(3) == 0) { // a query answered before the mutation applies
                         q = query(rnd, inodes);
-                        generation = cache.generation();
+                        // A query that reads the generation after a written-back removal began
+                        // waits for that removal's answer (HoldfastFileSystem.query), so one answered
+                        // before it applies read the generation before it began. Other mutations
+                        // are tried harder: read after they began, answered before they apply.
+                        generation = writtenBack(m) ? before : cache.generation();
                         early = volume.query(q).get(10, TimeUnit.SECONDS);
                     }
                     Response r = volume.submit(m).get(10, TimeUnit.SECONDS);
@@ -180,6 +187,12 @@ class MetadataCacheModelTest {
             }
         }
         return null;
+    }
+
+    /** Whether {@code m} is a written-back removal ({@link #writtenBackRemoval}). */
+    private static boolean writtenBack(Request.Mutation m) {
+        return (m instanceof Request.Unlink u && u.expectInode() != 0)
+                || (m instanceof Request.Rmdir r && r.expectInode() != 0);
     }
 
     private static MetadataCache.Change begin(MetadataCache cache, Request.Mutation m) {
