@@ -151,18 +151,36 @@ class LogFormatIT {
         }
     }
 
+    /**
+     * Waits until the cluster map says {@code node} supports {@code formats}, as every running
+     * node has applied it: a volume's leader decides the feature level from its own node's map,
+     * which may apply the change a little after the cluster group's leader answers with it.
+     */
     private static void awaitAdvertised(MiniCluster cluster, String node, String formats) {
         MiniCluster.await(
                 WAIT,
                 () -> {
                     try {
-                        ClusterMap m = cluster.map();
-                        return m.nodeInfo().containsKey(node)
-                                && m.infoOf(node).logFormats().equals(formats);
+                        if (!advertises(cluster.map(), node, formats)) {
+                            return false;
+                        }
+                        for (int i = 0; i < cluster.addresses().size(); i++) {
+                            if (cluster.node(i) != null
+                                    && !advertises(cluster.node(i).knownMap(), node, formats)) {
+                                return false;
+                            }
+                        }
+                        return true;
                     } catch (Exception e) {
                         return false;
                     }
                 },
-                node + " advertises log formats " + formats);
+                node + " advertises log formats " + formats + " in every running node's map");
+    }
+
+    private static boolean advertises(ClusterMap m, String node, String formats) {
+        return m != null
+                && m.nodeInfo().containsKey(node)
+                && m.infoOf(node).logFormats().equals(formats);
     }
 }
