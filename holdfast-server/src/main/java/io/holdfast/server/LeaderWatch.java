@@ -135,11 +135,11 @@ final class LeaderWatch implements AutoCloseable {
             if (!d.getInfo().isFollower()) {
                 continue; // a candidate: an election is under way; keep what was known of the leader
             }
-            View v = view(d);
+            Tracker t = trackers.computeIfAbsent(id, k -> new Tracker(minTimeoutNanos));
+            View v = view(d, t.leader);
             if (v == null) {
                 continue;
             }
-            Tracker t = trackers.computeIfAbsent(id, k -> new Tracker(minTimeoutNanos));
             if (t.step(now, v, address -> refuses.test(route.apply(address)))) {
                 // the first stand for a leader at INFO; repeats (failed pre-votes) at DEBUG
                 LOG.atLevel(t.stands == 1 ? Level.INFO : Level.DEBUG)
@@ -156,8 +156,12 @@ final class LeaderWatch implements AutoCloseable {
         trackers.keySet().retainAll(seen);
     }
 
-    /** What this node's member of a group, a follower, knows of its leader; null if it is not a voter. */
-    private static View view(RaftServer.Division d) {
+    /**
+     * What this node's member of a group, a follower, knows of its leader; null if it is not a
+     * voter. Its rank leaves out its leader, or the last one known ({@code lastLeader}) while it
+     * knows none (after a failed pre-vote), so that a retry keeps its turn.
+     */
+    private static View view(RaftServer.Division d, String lastLeader) {
         RoleInfoProto role = d.getInfo().getRoleInfoProto();
         if (role.getRole() != RaftPeerRole.FOLLOWER || !role.hasFollowerInfo()) {
             return null;
@@ -181,7 +185,7 @@ final class LeaderWatch implements AutoCloseable {
         if (!voters.contains(self)) {
             return null;
         }
-        String leader = leaderId;
+        String leader = leaderId != null ? leaderId : lastLeader;
         int rank = (int) voters.stream()
                 .filter(p -> !p.equals(leader))
                 .takeWhile(p -> !p.equals(self))
@@ -277,7 +281,6 @@ final class LeaderWatch implements AutoCloseable {
         long term = -1;
         long lastHeardNanos;
         private long lastStoodNanos;
-        private boolean stood;
         /** How many times the member stood while this leader was its last. */
         int stands;
 
@@ -298,7 +301,6 @@ final class LeaderWatch implements AutoCloseable {
                 address = v.leaderAddress();
                 term = v.term();
                 lastHeardNanos = heard;
-                stood = false;
                 stands = 0;
             } else if (leader == null) {
                 return false; // no leader known yet
@@ -315,13 +317,12 @@ final class LeaderWatch implements AutoCloseable {
             if (silence < due || v.outstandingOps() > 0) {
                 return false;
             }
-            if (stood && now - lastStoodNanos < RETRY.toNanos()) {
+            if (stands > 0 && now - lastStoodNanos < RETRY.toNanos()) {
                 return false;
             }
             if (!refuses.test(address)) {
                 return false;
             }
-            stood = true;
             stands++;
             lastStoodNanos = now;
             return true;
