@@ -3,9 +3,6 @@ package io.holdfast.server;
 import java.io.IOException;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
-import java.net.ConnectException;
-import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.HashSet;
@@ -219,23 +216,7 @@ final class LeaderWatch implements AutoCloseable {
      * Accepted, timed out or unresolvable count as not refused. The connection is closed at once.
      */
     static boolean refusesConnections(String hostPort) {
-        int colon = hostPort.lastIndexOf(':');
-        if (colon < 0) {
-            return false;
-        }
-        String host = hostPort.substring(0, colon);
-        if (host.startsWith("[") && host.endsWith("]")) {
-            host = host.substring(1, host.length() - 1);
-        }
-        try (Socket s = new Socket()) {
-            s.connect(
-                    new InetSocketAddress(host, Integer.parseInt(hostPort.substring(colon + 1))), DIAL_TIMEOUT_MILLIS);
-            return false;
-        } catch (ConnectException e) { // also thrown for an OS-level timeout: only a refusal counts
-            return e.getMessage() != null && e.getMessage().contains("refused");
-        } catch (IOException | IllegalArgumentException e) { // timed out, unreachable, unresolvable
-            return false;
-        }
+        return Dial.attempt(hostPort, DIAL_TIMEOUT_MILLIS) == Dial.Outcome.REFUSED;
     }
 
     private static Method changeToCandidate() {

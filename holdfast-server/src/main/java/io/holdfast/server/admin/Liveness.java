@@ -1,8 +1,6 @@
 package io.holdfast.server.admin;
 
-import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.Socket;
+import io.holdfast.server.Dial;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -64,17 +62,7 @@ final class Liveness {
 
     /** A TCP connect with {@link #TIMEOUT_MILLIS}, closed at once. */
     static boolean tcpConnect(String address) {
-        int colon = address.lastIndexOf(':');
-        try (Socket s = new Socket()) {
-            String host = address.substring(0, colon);
-            if (host.startsWith("[") && host.endsWith("]")) {
-                host = host.substring(1, host.length() - 1);
-            }
-            s.connect(new InetSocketAddress(host, Integer.parseInt(address.substring(colon + 1))), TIMEOUT_MILLIS);
-            return true;
-        } catch (IOException | RuntimeException e) {
-            return false; // refused, unreachable, timed out, unresolvable, malformed: not up
-        }
+        return Dial.attempt(address, TIMEOUT_MILLIS) == Dial.Outcome.ACCEPTED;
     }
 
     /**
