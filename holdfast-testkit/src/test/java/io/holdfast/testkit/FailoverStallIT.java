@@ -3,12 +3,9 @@ package io.holdfast.testkit;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.holdfast.client.HoldfastClient;
-import io.holdfast.client.MemberProbe;
 import io.holdfast.fuse.Capabilities;
 import io.holdfast.fuse.FuseMount;
 import io.holdfast.fuse.FuseOptions;
-import io.holdfast.protocol.ClusterMap;
-import io.holdfast.protocol.Placement;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.ByteBuffer;
@@ -78,14 +75,8 @@ class FailoverStallIT {
 
     /** The index of the node that leads volume {@code fo}, asked of the members themselves. */
     private static int leaderOf(MiniCluster c, HoldfastClient client) {
-        ClusterMap.Volume vol = client.map().volume("fo").orElseThrow();
         String address = MiniCluster.awaitValue(
-                Duration.ofSeconds(60),
-                () -> client.probe().groupInfo(Placement.onlyGroup(vol), vol.replicas()).values().stream()
-                        .filter(m -> m.answered() && m.role().equals("leader"))
-                        .map(MemberProbe.MemberInfo::address)
-                        .findFirst(),
-                "the volume has a leader");
+                Duration.ofSeconds(60), () -> Volumes.leaderAddress(client, "fo"), "the volume has a leader");
         return c.addresses().indexOf(address);
     }
 

@@ -3,11 +3,8 @@ package io.holdfast.testkit;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.holdfast.client.HoldfastClient;
-import io.holdfast.client.MemberProbe;
 import io.holdfast.common.Caller;
 import io.holdfast.protocol.Checksums;
-import io.holdfast.protocol.ClusterMap;
-import io.holdfast.protocol.Placement;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
@@ -17,7 +14,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Random;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
@@ -78,8 +74,8 @@ class LeaderKillIT {
             }
             try {
                 awaitAcknowledged(acknowledged, failure, 40);
-                String leaderAddress =
-                        MiniCluster.awaitValue(Duration.ofSeconds(60), () -> leader(client), "the volume has a leader");
+                String leaderAddress = MiniCluster.awaitValue(
+                        Duration.ofSeconds(60), () -> Volumes.leaderAddress(client, "vol"), "the volume has a leader");
                 int leader = cluster.addresses().indexOf(leaderAddress);
                 int before = acknowledged.size();
                 cluster.kill(leader);
@@ -89,7 +85,7 @@ class LeaderKillIT {
                 awaitAcknowledged(acknowledged, failure, before + 60);
                 String next = MiniCluster.awaitValue(
                         Duration.ofSeconds(60),
-                        () -> leader(client).filter(a -> !a.equals(leaderAddress)),
+                        () -> Volumes.leaderAddress(client, "vol").filter(a -> !a.equals(leaderAddress)),
                         "a survivor leads");
                 System.out.printf(
                         "%s leads; %d writes acknowledged since the kill%n", next, acknowledged.size() - before);
@@ -121,14 +117,6 @@ class LeaderKillIT {
     }
 
     /** The volume's leader: the member that answers as leader, if any. */
-    private static Optional<String> leader(HoldfastClient client) {
-        ClusterMap.Volume vol = client.map().volume("vol").orElseThrow();
-        return client.probe().groupInfo(Placement.onlyGroup(vol), vol.replicas()).values().stream()
-                .filter(m -> m.answered() && m.role().equals("leader"))
-                .map(MemberProbe.MemberInfo::address)
-                .findFirst();
-    }
-
     private static void awaitAcknowledged(Map<String, byte[]> acknowledged, AtomicReference<Throwable> failure, int n) {
         MiniCluster.await(
                 Duration.ofSeconds(180),

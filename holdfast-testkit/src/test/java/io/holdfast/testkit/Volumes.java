@@ -2,10 +2,13 @@ package io.holdfast.testkit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.holdfast.client.HoldfastClient;
+import io.holdfast.client.MemberProbe;
 import io.holdfast.common.Caller;
 import io.holdfast.common.Errno;
 import io.holdfast.protocol.Attr;
 import io.holdfast.protocol.Checksums;
+import io.holdfast.protocol.ClusterMap;
 import io.holdfast.protocol.Codec;
 import io.holdfast.protocol.DirEntry;
 import io.holdfast.protocol.FileType;
@@ -210,6 +213,18 @@ final class Volumes {
             }
         }
         return -1;
+    }
+
+    /**
+     * The address of the member that leads {@code volume} now, as the members themselves answer a
+     * client's probe (works for nodes in child JVMs too); empty while none does.
+     */
+    static Optional<String> leaderAddress(HoldfastClient client, String volume) {
+        ClusterMap.Volume vol = client.map().volume(volume).orElseThrow();
+        return client.probe().groupInfo(Placement.onlyGroup(vol), vol.replicas()).values().stream()
+                .filter(m -> m.answered() && m.role().equals("leader"))
+                .map(MemberProbe.MemberInfo::address)
+                .findFirst();
     }
 
     static int awaitLeader(MiniCluster c, int size, UUID group) {
