@@ -13,12 +13,14 @@ import io.holdfast.server.volume.VolumeStateMachine;
 import io.holdfast.transport.ClusterIds;
 import java.io.IOException;
 import java.io.InterruptedIOException;
+import java.net.BindException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.HashSet;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -45,6 +47,7 @@ import org.apache.ratis.protocol.SnapshotManagementRequest;
 import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.storage.RaftStorage;
 import org.apache.ratis.statemachine.StateMachine;
+import org.apache.ratis.util.ExitUtils;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -218,7 +221,7 @@ public final class HoldfastNode implements AutoCloseable {
             if (admin.enabled()) {
                 node.admin = AdminServer.start(admin, node.observer); // before Ratis: a taken port fails fast
             }
-            node.server.start();
+            startRaft(node);
             node.addRoutedClusterGroup();
             node.leaderWatch.start();
             node.observer.start();
@@ -238,6 +241,53 @@ public final class HoldfastNode implements AutoCloseable {
                 security.transport().isPlaintext() ? "PLAINTEXT (--insecure)" : "mutual TLS 1.3",
                 node.admin == null ? "off" : node.admin.uri());
         return node;
+    }
+
+    /**
+     * Starts the node's Ratis server. Ratis 3.3.0 ends the whole JVM ({@code System.exit(1)},
+     * through {@code ExitUtils.terminate}) when its gRPC server cannot bind; that would take
+     * every other node, mount and test in the process with it. Holdfast turns Ratis's exits off
+     * (JVM-wide, once: no Ratis code path may end a Holdfast process) and reports a taken port
+     * as a {@link BindException} naming the address, as for the admin port.
+     *
+     * @throws BindException if the Raft address is in use or cannot be bound
+     * @throws IOException if Ratis cannot start for another reason
+     */
+    private static void startRaft(HoldfastNode node) throws IOException {
+        ExitUtils.disableSystemExit();
+        String address = node.network.listen() != null ? node.network.listen() : node.config.address();
+        try {
+            node.server.start();
+        } catch (RuntimeException e) {
+            // gRPC reports "Failed to bind to address", caused by Netty's native "Address already in use"
+            String why = null;
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                String m = String.valueOf(t.getMessage());
+                if (m.toLowerCase(Locale.ROOT).contains("already in use")) {
+                    why = "is in use (another node or process listens there)";
+                    break;
+                }
+                if (t instanceof BindException || m.startsWith("Failed to bind")) {
+                    why = "cannot be bound (" + rootMessage(t) + ")";
+                }
+            }
+            if (why != null) {
+                BindException b = new BindException("Raft address " + address + " " + why);
+                b.initCause(e);
+                throw b;
+            }
+            if (e instanceof ExitUtils.ExitException) {
+                throw new IOException("Ratis could not start on " + address + ": " + e.getMessage(), e);
+            }
+            throw e;
+        }
+    }
+
+    private static String rootMessage(Throwable t) {
+        while (t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t.getMessage();
     }
 
     /**
