@@ -103,6 +103,8 @@ public final class Codec {
     private static final int K_UNLINK_EXPECT = 19;
     /** {@link Request.Rmdir} with an {@code expectInode}: {@code K_RMDIR}'s fields, then two {@code i64}. */
     private static final int K_RMDIR_EXPECT = 20;
+    /** {@link Request.Rename} with an {@code expectInode}: {@code K_RENAME}'s fields, then two {@code i64}. */
+    private static final int K_RENAME_EXPECT = 21;
 
     private static final int K_GETATTR = 32;
     private static final int K_GETATTR_INODE = 33;
@@ -149,7 +151,8 @@ public final class Codec {
             K_BATCH,
             K_SETATTR_EXPECT,
             K_UNLINK_EXPECT,
-            K_RMDIR_EXPECT);
+            K_RMDIR_EXPECT,
+            K_RENAME_EXPECT);
     /** The request kinds that are queries: never in a log entry. */
     private static final Set<Integer> QUERY_KINDS = Set.of(
             K_GETATTR,
@@ -433,11 +436,15 @@ public final class Codec {
                 }
             }
             case Rename r -> {
-                w.kind(K_RENAME);
+                w.kind(r.expectInode() == 0 ? K_RENAME : K_RENAME_EXPECT);
                 w.caller(r.caller());
                 w.str(r.from());
                 w.str(r.to());
                 w.i32(r.flags());
+                if (r.expectInode() != 0) {
+                    w.i64(r.expectInode());
+                    w.i64(r.clientNanos());
+                }
             }
             case Symlink s -> {
                 w.kind(K_SYMLINK);
@@ -981,6 +988,14 @@ public final class Codec {
                 yield new Rmdir(caller, path, expected[0], expected[1]);
             }
             case K_RENAME -> new Rename(r.caller(), r.path(), r.path(), r.i32());
+            case K_RENAME_EXPECT -> {
+                Caller caller = r.caller();
+                String from = r.path();
+                String to = r.path();
+                int flags = r.i32();
+                long[] expected = expectation(r, "rename");
+                yield new Rename(caller, from, to, flags, expected[0], expected[1]);
+            }
             case K_SYMLINK -> new Symlink(r.caller(), r.path(), r.str(Limits.PATH_MAX));
             case K_LINK -> new Link(r.caller(), r.path(), r.path());
             case K_SETATTR -> new SetAttr(r.caller(), r.path(), r.i32(), r.i32(), r.i32(), r.i32(), r.i64(), r.i64());

@@ -144,10 +144,41 @@ public sealed interface Request {
      * {@link Response.AttrReply} with the moved inode's attributes after the rename (its change
      * time is the entry's timestamp, which both parents' modification and change times become), or
      * {@link Response.Ok} when the rename does nothing (both names are the same inode).
+     *
+     * @param expectInode 0, or the inode {@code from} must name when the entry is applied: otherwise
+     *     the request fails with {@link Errno#ESTALE} and changes nothing (a client that wrote the
+     *     rename back without waiting for the answer, having resolved the source from its cache, so
+     *     another client's rename or create in between never makes it move another file); log
+     *     format 8
+     * @param clientNanos 0, or the client's clock when it made the change (epoch nanoseconds), which
+     *     the volume stamps (see {@link #changeTime}) as the moved inode's change time and both
+     *     parents' modification and change time, so the client can tell them before the answer
+     *     comes; only with {@code expectInode}
+     * @throws IllegalArgumentException if {@code clientNanos} is given without {@code expectInode}
      */
-    record Rename(Caller caller, String from, String to, int flags) implements Mutation {
+    record Rename(Caller caller, String from, String to, int flags, long expectInode, long clientNanos)
+            implements Mutation {
         /** Fail instead of replacing an existing target. */
         public static final int NOREPLACE = 1;
+
+        public Rename {
+            if (expectInode == 0 && clientNanos != 0) {
+                throw new IllegalArgumentException("a client time needs an expected inode");
+            }
+        }
+
+        /** A rename of whatever {@code from} names when it is applied (log format 1). */
+        public Rename(Caller caller, String from, String to, int flags) {
+            this(caller, from, to, flags, 0, 0);
+        }
+
+        /**
+         * The time this request stamps on an inode (the moved inode, either parent) whose change
+         * time was {@code oldCtime}, in an entry stamped {@code entryNanos}: as {@link Unlink}.
+         */
+        public long changeTime(long oldCtime, long entryNanos) {
+            return SetAttr.changeTime(clientNanos, oldCtime, entryNanos);
+        }
     }
 
     /** POSIX {@code symlink(2)}: creates {@code path} pointing to {@code target}. */

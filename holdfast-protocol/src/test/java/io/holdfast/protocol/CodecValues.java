@@ -101,6 +101,8 @@ final class CodecValues {
                         .as(Unlink::new),
                 Combinators.combine(c, path, longs().filter(x -> x != 0), longs())
                         .as(Rmdir::new),
+                Combinators.combine(c, path, path, ints(), longs().filter(x -> x != 0), longs())
+                        .as(Rename::new),
                 batches(g));
     }
 
@@ -111,6 +113,8 @@ final class CodecValues {
         Arbitrary<Request.Mutation> one = Arbitraries.oneOf(List.<Arbitrary<? extends Request.Mutation>>of(
                 Combinators.combine(c, path, ints(), bools()).as(Create::new),
                 Combinators.combine(c, path, path, ints()).as(Rename::new),
+                Combinators.combine(c, path, path, ints(), longs().filter(x -> x != 0), longs())
+                        .as(Rename::new),
                 Combinators.combine(c, path, bools()).as(Unlink::new),
                 Combinators.combine(c, path, bools(), longs().filter(x -> x != 0), longs())
                         .as(Unlink::new),
@@ -314,7 +318,8 @@ final class CodecValues {
                         new SetAttr(CALLER, "/d/g", SetAttr.MODE, 0644, 0, 0, 0L, 0L, 9L, 0L),
                         new Unlink(CALLER, "/d/h", false))),
                 new Unlink(CALLER, "/d/i", false, 11L, 1_700_000_000_000_000_001L),
-                new Rmdir(CALLER, "/d", 12L, 1_700_000_000_000_000_002L));
+                new Rmdir(CALLER, "/d", 12L, 1_700_000_000_000_000_002L),
+                new Rename(CALLER, "/d/tmp/m", "/d/new/m", 0, 13L, 1_700_000_000_000_000_003L));
     }
 
     /** One of each query, with non-empty strings. */

@@ -50,8 +50,8 @@ final class ReferenceCodec {
     static final int MAX_MESSAGE_BYTES = 4 * MAX_MESSAGE_CHARS;
     /** Request kinds; the stable wire numbers. */
     static final List<Integer> REQUEST_KINDS = List.of(
-            1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 32, 33, 34, 35, 36, 37, 38, 39, 40,
-            41, 42, 43, 44, 45, 46, 47, 48, 49, 50);
+            1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 32, 33, 34, 35, 36, 37, 38, 39,
+            40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50);
     /** The log entry kind written before log formats were stated (read as log format 1). */
     static final int LEGACY_LOG_ENTRY = 64;
     /** The log entry kind: log format byte, timestamp, mutation. */
@@ -92,7 +92,9 @@ final class ReferenceCodec {
      */
     static int formatOf(Request.Mutation m) {
         int kind;
-        if (m instanceof Request.Unlink u && u.expectInode() != 0
+        if (m instanceof Request.Rename r && r.expectInode() != 0) {
+            kind = 8;
+        } else if (m instanceof Request.Unlink u && u.expectInode() != 0
                 || m instanceof Request.Rmdir r && r.expectInode() != 0) {
             kind = 6;
         } else if (m instanceof Request.Batch b) {
@@ -286,8 +288,14 @@ final class ReferenceCodec {
                     w.i64(r.expectInode()).i64(r.clientNanos());
                 }
             }
-            case Rename r ->
-                path(path(caller(w.u8(7), r.caller()), r.from()), r.to()).i32(r.flags());
+            case Rename r -> {
+                // kind 21 when an inode is expected: kind 7's fields, then the inode and the client's time
+                path(path(caller(w.u8(r.expectInode() != 0 ? 21 : 7), r.caller()), r.from()), r.to())
+                        .i32(r.flags());
+                if (r.expectInode() != 0) {
+                    w.i64(r.expectInode()).i64(r.clientNanos());
+                }
+            }
             case Symlink s -> str(path(caller(w.u8(8), s.caller()), s.path()), s.target(), Limits.PATH_MAX, "target");
             case Link l -> path(path(caller(w.u8(9), l.caller()), l.existing()), l.path());
             case SetAttr s -> {

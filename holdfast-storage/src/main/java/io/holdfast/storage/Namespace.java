@@ -296,6 +296,9 @@ final class Namespace {
             throw new Fail(Errno.EEXIST, m.to() + " exists");
         }
         long sid = s.dent().id();
+        if (m.expectInode() != 0 && sid != m.expectInode()) {
+            throw new Fail(Errno.ESTALE, m.from() + " is inode " + sid + " now, not " + m.expectInode());
+        }
         Node sn = mustNode(t, sid);
         if (sn.isDir() && to.size() > from.size() && to.subList(0, from.size()).equals(from)) {
             throw new Fail(Errno.EINVAL, "cannot move " + m.from() + " into itself");
@@ -355,13 +358,14 @@ final class Namespace {
             p.nlink++;
             putNode(t, d.parent(), p);
         }
+        // written back, the entry is stamped at the client's time (within bounds), which it predicted
         for (long pid : new long[] {s.parent(), d.parent()}) {
             Node p = mustNode(t, pid);
-            touch(p, ts);
+            touch(p, m.changeTime(p.ctimeNanos, ts));
             putNode(t, pid, p);
         }
         sn = mustNode(t, sid);
-        sn.ctimeNanos = ts;
+        sn.ctimeNanos = m.changeTime(sn.ctimeNanos, ts);
         putNode(t, sid, sn);
         return new Response.AttrReply(sn.toAttr(sid));
     }

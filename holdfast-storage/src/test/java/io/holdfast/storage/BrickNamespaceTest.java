@@ -132,6 +132,45 @@ class BrickNamespaceTest extends BrickTestBase {
     }
 
     @Test
+    void renameNamingTheInodeItExpectsIsStampedAtTheClientsTime() {
+        b.mkdir("/tmp");
+        b.mkdir("/new");
+        long f = b.create("/tmp/f").inode();
+        long g = b.create("/tmp/g").inode();
+        Attr tmp = b.stat("/tmp");
+        Attr fresh = b.stat("/new");
+        // another file under the name it expects: refused, nothing changes
+        assertThat(ap(new Request.Rename(ROOT, "/tmp/f", "/new/f", 0, g, 0))).isEqualTo(Errno.ESTALE);
+        assertThat(b.stat("/tmp/f").inode()).isEqualTo(f);
+        assertThat(errno(b.query(new Request.GetAttr("/new/f", false)))).isEqualTo(Errno.ENOENT);
+        assertThat(b.stat("/tmp")).isEqualTo(tmp);
+        assertThat(b.stat("/new")).isEqualTo(fresh);
+        assertThat(ap(new Request.Rename(ROOT, "/tmp/nope", "/new/f", 0, f, 0))).isEqualTo(Errno.ENOENT);
+        // the client's time, within the bounds around the entry's, stamps the inode and both parents
+        long client = b.timeNanos + 500_000_000L;
+        Attr moved = attr(b.apply(new Request.Rename(ROOT, "/tmp/f", "/new/f", 0, f, client)));
+        assertThat(moved.inode()).isEqualTo(f);
+        assertThat(moved.ctimeNanos()).isEqualTo(client);
+        for (String dir : new String[] {"/tmp", "/new"}) {
+            assertThat(b.stat(dir).mtimeNanos()).as(dir).isEqualTo(client);
+            assertThat(b.stat(dir).ctimeNanos()).as(dir).isEqualTo(client);
+        }
+        // a client clock behind the inode's change time never moves it back
+        b.apply(new Request.SetAttr(ROOT, "/new/f", Request.SetAttr.MODE, 0600, 0, 0, 0, 0));
+        long changed = b.stat("/new/f").ctimeNanos();
+        b.apply(new Request.Rename(ROOT, "/new/f", "/new/h", 0, f, changed - 2_000_000_000L));
+        assertThat(b.stat("/new/h").ctimeNanos()).isEqualTo(changed);
+        // a client time too far from the entry's: the entry's time, as for any rename; an existing
+        // target is replaced as rename(2) replaces it
+        b.timeNanos += 20_000_000_000L;
+        b.apply(new Request.Rename(ROOT, "/new/h", "/tmp/g", 0, f, b.timeNanos - 11_000_000_000L));
+        assertThat(b.stat("/tmp/g").inode()).isEqualTo(f);
+        assertThat(b.stat("/tmp/g").ctimeNanos()).isEqualTo(b.timeNanos);
+        assertThat(b.stat("/new").mtimeNanos()).isEqualTo(b.timeNanos);
+        assertThat(errno(b.query(new Request.GetAttrByInode(g)))).isEqualTo(Errno.ENOENT);
+    }
+
+    @Test
     void rmdirNamingTheInodeItExpectsIsStampedAtTheClientsTime() {
         b.mkdir("/p");
         long d = b.mkdir("/p/d").inode();
