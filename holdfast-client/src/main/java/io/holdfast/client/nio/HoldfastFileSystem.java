@@ -524,11 +524,57 @@ public final class HoldfastFileSystem extends FileSystem {
     }
 
     /**
-     * Queues a written-back mutation about {@code inode} at {@code path}, after taking room in the
-     * write-back log ({@link #writeBackRoom}) and beginning its change in the cache with {@code begin}.
-     * The queue is sent once full, or after {@link #LINGER_MICROS} ({@link #lingerExpired}).
+     * Whether renames by {@code caller} are written back: as attribute changes ({@link #writesBack}),
+     * and when every member of the volume applies renames naming the inode they expect to move (log
+     * format 8).
      */
-    private void enqueue(Request.Mutation m, String path, long inode, Supplier<MetadataCache.Change> begin)
+    boolean writesBackRenames(Caller caller) {
+        return writesBack(caller) && service.logFormat() >= LogFormat.WRITE_BACK_RENAMES;
+    }
+
+    /** The attributes the cache holds for volume path {@code path} (not following a link), or null. */
+    Attr cachedAttr(String path) {
+        return cache != null && cache.get(new Request.GetAttr(path, false)) instanceof Response.AttrReply a
+                ? a.attr()
+                : null;
+    }
+
+    /** Whether the cache knows that volume path {@code path} does not exist ({@link MetadataCache#knownAbsent}). */
+    boolean knownAbsent(String path) {
+        return cache != null && cache.knownAbsent(path);
+    }
+
+    /**
+     * Writes back a rename of a file (not a directory) whose attributes the cache holds, to a name
+     * it knows to be absent: the cache takes the move, the inode's new change time and the parents'
+     * new times at once ({@link MetadataCache#beginRename}) and the rename is queued, to be sent in
+     * order with this file system's other mutations without waiting for the answer, as {@link
+     * #submitLater(Request.Unlink)} does. One the volume refuses (the source was removed or names
+     * another file now) is logged, drops what the cache took, and is reported by the next {@code
+     * force(true)} of a channel on the inode, or by this file system's {@code close}.
+     * Blocks while {@link #WRITE_BACK_MAX_CHANGES} changes are queued or unanswered.
+     *
+     * @param m the rename, naming the inode it expects to move and the client time it was made at
+     * @param from the attributes the cache held for {@code m.from()}
+     * @return false, with nothing queued, if the cache no longer holds {@code from} for the source or
+     *     no longer knows the target absent (another thread of this client changed them meanwhile):
+     *     the caller renames synchronously
+     * @throws InterruptedIOException if interrupted while waiting for room in the write-back log
+     */
+    boolean submitLater(Request.Rename m, Attr from) throws IOException {
+        return enqueue(m, m.from(), m.expectInode(), () -> cache.beginRename(m, from));
+    }
+
+    /**
+     * Queues a written-back mutation about {@code inode} at {@code path}, after taking room in the
+     * write-back log ({@link #writeBackRoom}) and beginning its change in the cache with {@code begin}
+     * (under the send lock: no mutation of this file system is sent between the cache taking the
+     * change and the change taking its place in the queue).
+     * The queue is sent once full, or after {@link #LINGER_MICROS} ({@link #lingerExpired}).
+     *
+     * @return false, with nothing queued, if {@code begin} declined (returned null)
+     */
+    private boolean enqueue(Request.Mutation m, String path, long inode, Supplier<MetadataCache.Change> begin)
             throws IOException {
         checkOpen();
         flushBuffered();
@@ -539,13 +585,19 @@ public final class HoldfastFileSystem extends FileSystem {
             throw new InterruptedIOException("interrupted waiting for room in the write-back log");
         }
         long ticket = writeBacks.begin();
-        changes.incrementAndGet();
-        MetadataCache.Change change = begin.get();
-        writeBackPending.merge(inode, 1, Integer::sum);
-        writtenBack.incrementAndGet();
-        int pathBytes = path.getBytes(StandardCharsets.UTF_8).length;
+        int pathBytes = path.getBytes(StandardCharsets.UTF_8).length
+                + (m instanceof Request.Rename r ? r.to().getBytes(StandardCharsets.UTF_8).length : 0);
         sendLock.lock();
         try {
+            MetadataCache.Change change = begin.get();
+            if (change == null) {
+                writeBacks.end(ticket);
+                writeBackRoom.release();
+                return false;
+            }
+            changes.incrementAndGet();
+            writeBackPending.merge(inode, 1, Integer::sum);
+            writtenBack.incrementAndGet();
             if (queuedPathBytes + pathBytes > BATCH_PATH_BYTES) {
                 sendQueued();
             }
@@ -561,6 +613,7 @@ public final class HoldfastFileSystem extends FileSystem {
                     sendQueued(); // closing
                 }
             }
+            return true;
         } finally {
             sendLock.unlock();
         }

@@ -857,7 +857,12 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider impleme
 
     /**
      * Moves with one atomic rename. Without {@code REPLACE_EXISTING} (and without
-     * {@code ATOMIC_MOVE}, which like the JDK's replaces) an existing target fails.
+     * {@code ATOMIC_MOVE}, which like the JDK's replaces) an existing target fails. Root's rename
+     * of a file (not a directory) whose attributes the cache holds, to a name the cache knows to be
+     * absent, is written back while the read lease holds and every member applies log format 8: it
+     * returns once queued, and one the volume refuses (another client removed or replaced the
+     * source first) is logged and reported by the next {@code force(true)} of a channel on the file,
+     * or by the file system's {@code close}; {@link HoldfastFiles#sync} is its durability point.
      *
      * @throws FileAlreadyExistsException if the target exists and may not be replaced
      * @throws java.nio.file.DirectoryNotEmptyException if the target is a non-empty directory
@@ -898,6 +903,20 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider impleme
         }
         int flags = (replace || atomic) ? 0 : Request.Rename.NOREPLACE;
         Caller caller = fs.currentCaller();
+        if (fs.writesBackRenames(caller)) {
+            // root's rename of a file the cache holds to a name it knows to be absent is refused only
+            // if another client changed one of them meanwhile: answer now, send in order without
+            // waiting (reported by the next fsync of the inode)
+            Attr from = fs.cachedAttr(svp);
+            if (from != null
+                    && from.type() != FileType.DIRECTORY
+                    && fs.knownAbsent(tvp)
+                    && fs.submitLater(
+                            new Request.Rename(caller, svp, tvp, flags, from.inode(), Math.max(epochNanos(), 1)),
+                            from)) {
+                return;
+            }
+        }
         Response r = fs.submit(new Request.Rename(caller, svp, tvp, flags));
         if (notDirectory(r)) {
             String svp2 = resolvedParent(s);

@@ -120,10 +120,18 @@ final class MetadataCache {
     private final Map<Long, Integer> busy = new HashMap<>();
     /** The names of inodes with data changes on their way, while no name changed since. */
     private final Map<Long, Set<String>> pendingPaths = new HashMap<>();
+    /**
+     * Directories in which changes of this client that the cache has not taken yet (not written
+     * back) are begun and not ended, and how many: their names may differ from what the cache
+     * holds once those are applied.
+     */
+    private final Map<String, Integer> busyDirectories = new HashMap<>();
+    /** Changes begun and not ended that may change names anywhere (a directory's rename). */
+    private int busyEverywhere;
+    /** Changes begun and not ended whose effect the cache did not take when they began. */
+    private int unpredicted;
     /** Times everything was dropped. */
     private long clears;
-    /** Mutations begun and not yet answered. */
-    private int pending;
 
     private long hits;
     private long misses;
@@ -291,8 +299,27 @@ final class MetadataCache {
      * comment) and moves the generation. Pass the result to {@link #end} once it is answered.
      */
     synchronized Change begin(Request.Mutation m) {
+        return begin(m, false);
+    }
+
+    /**
+     * {@link #begin}, for a written-back mutation whose effect the cache takes at once when
+     * {@code predicted} (it then counts for no directory as busy: the cache holds its names).
+     */
+    private Change begin(Request.Mutation m, boolean predicted) {
         generation++;
         Change c = touched(m);
+        c.predicted = predicted;
+        // changes on their way whose effect the cache has not taken (a written-back change's is
+        // taken when it begins; one refused moves clears, so nothing begun before learns after it)
+        boolean unforeseen = unpredicted > 0;
+        if (!predicted) {
+            busy(c, 1);
+        } else {
+            // an answer to one of those may be learned before this one's: it predates this change
+            // and may describe what this change moves without knowing it (see end)
+            c.overlapped = unforeseen;
+        }
         drop(c);
         boolean data = m instanceof Request.Write || m instanceof Request.Truncate || m instanceof Request.Fallocate;
         if (!data) {
@@ -308,7 +335,7 @@ final class MetadataCache {
                 carried.addAll(c.inodePaths);
             }
         }
-        if (pending++ > 0) {
+        if (unforeseen) {
             // what it saw of the parent and the name may predate a change still in flight
             c.parentBefore = null;
             c.fromParentBefore = null;
@@ -332,19 +359,33 @@ final class MetadataCache {
         // a mutation sent later and answered first may have changed what this answer describes
         boolean alone = c.clears == clears && highestEnded < c.number;
         highestEnded = Math.max(highestEnded, c.number);
-        pending--;
         // applied as predicted: what the cache took when it began is what the volume did, and a
         // query sent since began after the volume applied it (a miss waits for the writes begun
         // before it), so its answer may be kept: the generation stays
-        boolean asPredicted = c.predicted && answer != null && !(answer instanceof Response.Error);
-        if (!asPredicted) {
+        // (a rename answers Ok when it did nothing: the target named the same inode by then)
+        boolean asPredicted = c.predicted
+                && answer != null
+                && !(answer instanceof Response.Error)
+                && !(c.mutation instanceof Request.Rename && !(answer instanceof Response.AttrReply));
+        if (!asPredicted || c.overlapped) {
+            // not applied as taken; or begun while changes it could not foresee were on their way,
+            // whose answers, learned meanwhile, lack its effect (a parent's times it could not
+            // predict, a hard link's count): its names stay as taken, what it touched goes
             generation++;
             drop(c);
+        }
+        if (c.predicted && !asPredicted) {
+            // changes begun since saw its effect in the cache (a parent's link count, a name):
+            // none of them may learn from what it saw
+            clears++;
         }
         for (long i : c.inodes) {
             if (busy.computeIfPresent(i, (k, n) -> n == 1 ? null : n - 1) == null) {
                 pendingPaths.remove(i);
             }
+        }
+        if (!c.predicted) {
+            busy(c, -1);
         }
         if (asPredicted) {
             return;
@@ -354,9 +395,10 @@ final class MetadataCache {
             // but answered later, data not sent yet): the answer may lack it
             alone = false;
         }
-        if (!alone || answer == null || answer instanceof Response.Error) {
-            // overlapped by another change, of unknown effect, or refused (which says a name thought
-            // absent exists, or the reverse): the names of the directories it touches are not known
+        if (c.predicted || !alone || answer == null || answer instanceof Response.Error) {
+            // overlapped by another change, of unknown effect, refused (which says a name thought
+            // absent exists, or the reverse), or written back and not applied as the cache took it:
+            // the names of the directories it touches are not known
             for (String d : c.directories) {
                 complete.remove(d);
             }
@@ -386,8 +428,7 @@ final class MetadataCache {
      */
     synchronized Change beginUnlink(Request.Unlink m) {
         Attr parent = knownAttr(parentOf(m.path()));
-        Change c = begin(m);
-        c.predicted = true;
+        Change c = begin(m, true);
         removed(m.path());
         touchParent(parent, m.path(), parent == null ? -1 : Math.max(parent.ctimeNanos(), m.clientNanos()), 0);
         return c;
@@ -399,12 +440,92 @@ final class MetadataCache {
      */
     synchronized Change beginRmdir(Request.Rmdir m) {
         Attr parent = knownAttr(parentOf(m.path()));
-        Change c = begin(m);
-        c.predicted = true;
+        Change c = begin(m, true);
         removed(m.path());
         complete.remove(m.path());
         touchParent(parent, m.path(), parent == null ? -1 : Math.max(parent.ctimeNanos(), m.clientNanos()), -1);
         return c;
+    }
+
+    /**
+     * Begins a written-back rename of a file (not a directory) whose attributes the cache holds, to
+     * a name it knows to be absent ({@link #knownAbsent}), and takes what the volume will do if it
+     * applies it as expected: the source name is gone and the target names the inode (also in
+     * complete directories), whose change time, and both parents' modification and change times
+     * when known here, become {@code max(their change time, m.clientNanos())}, the time the volume
+     * stamps ({@link Request.Rename#changeTime}). {@link #end} keeps that if the answer is a success,
+     * and drops it (and everything it touches) if not.
+     *
+     * @param from the attributes the cache held for {@code m.from()} when the caller decided
+     * @return null, having begun nothing, if the cache no longer holds {@code from} for the source,
+     *     or no longer knows the target absent (another thread of this client changed them since)
+     */
+    synchronized Change beginRename(Request.Rename m, Attr from) {
+        if (!from.equals(knownAttr(m.from())) || from.type() == FileType.DIRECTORY || !knownAbsent(m.to())) {
+            return null;
+        }
+        String fromParent = parentOf(m.from());
+        String toParent = parentOf(m.to());
+        Attr fromParentAttr = knownAttr(fromParent);
+        Attr toParentAttr = knownAttr(toParent);
+        Change c = begin(m, true);
+        removed(m.from());
+        Attr moved = new Attr(
+                from.inode(),
+                from.type(),
+                from.mode(),
+                from.nlink(),
+                from.uid(),
+                from.gid(),
+                from.size(),
+                from.atimeNanos(),
+                from.mtimeNanos(),
+                Math.max(from.ctimeNanos(), m.clientNanos()),
+                from.rdev());
+        named(m.to(), moved);
+        known(m.to(), moved);
+        if (!fromParent.equals(toParent)) {
+            touchParent(
+                    fromParentAttr,
+                    m.from(),
+                    fromParentAttr == null ? -1 : Math.max(fromParentAttr.ctimeNanos(), m.clientNanos()),
+                    0);
+        }
+        touchParent(
+                toParentAttr,
+                m.to(),
+                toParentAttr == null ? -1 : Math.max(toParentAttr.ctimeNanos(), m.clientNanos()),
+                0);
+        return c;
+    }
+
+    /**
+     * Whether {@code path} is known not to exist, while the lease holds: a negative answer (a
+     * change of this client that names it drops that when it begins), or a name absent from its
+     * complete directory while no change of this client that the cache has not taken yet is on its
+     * way in that directory.
+     */
+    synchronized boolean knownAbsent(String path) {
+        if (!leaseValid.getAsBoolean() || busyEverywhere > 0) {
+            return false;
+        }
+        Entry e = knownEntry(path);
+        if (e != null) {
+            return e.response() instanceof Response.Error err && err.errno() == Errno.ENOENT;
+        }
+        String parent = parentOf(path);
+        return !busyDirectories.containsKey(parent) && absent(path);
+    }
+
+    /** Counts {@code c}'s directories as busy ({@code delta} 1) or no longer ({@code -1}). */
+    private void busy(Change c, int delta) {
+        unpredicted += delta;
+        if (c.everything) {
+            busyEverywhere += delta;
+        }
+        for (String d : c.directories) {
+            busyDirectories.merge(d, delta, (a, b) -> a + b == 0 ? null : a + b);
+        }
     }
 
     /**
@@ -432,6 +553,8 @@ final class MetadataCache {
         boolean everything;
         /** Written back: the cache took its effect when it began ({@link #beginUnlink}). */
         boolean predicted;
+        /** Predicted, and begun while changes whose effect the cache had not taken were on their way. */
+        boolean overlapped;
         /**
          * A rename whose answer teaches nothing here: one that does nothing (the two names are the
          * same, or name the same inode), or of a directory or a name not known here.

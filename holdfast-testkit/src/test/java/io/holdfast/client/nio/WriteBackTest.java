@@ -16,6 +16,7 @@ import java.io.IOException;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.FileSystem;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -33,9 +34,11 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -422,6 +425,100 @@ class WriteBackTest {
             ch.force(true); // reported once
         }
         assertThat(Files.readString(fs.getPath("/k2"))).isEqualTo("mine");
+    }
+
+    /**
+     * Maildir deliveries (create in tmp/, write, fsync, rename to new/): each rename is answered from
+     * the cache at once, without waiting for the volume (which holds every answer here), and what the
+     * client showed (names, the moved file's change time, both directories' times) is what the
+     * volume applied. A rename whose source another client replaced meanwhile moves nothing and is
+     * reported by the next fsync of the file.
+     */
+    @Test
+    @Timeout(120) // a rename that waited for the volume would wait for ever here
+    void rootsRenamesAreShownAtOnceAndAreWhatTheVolumeApplies() throws Exception {
+        Path tmp = Files.createDirectory(fs.getPath("/tmp"));
+        Path fresh = Files.createDirectory(fs.getPath("/new"));
+        awaitWrittenBack();
+        awaitCached(tmp);
+        awaitCached(fresh);
+        List<Path> delivered = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            Path t = tmp.resolve("m" + i);
+            try (FileChannel ch = FileChannel.open(t, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                ch.write(ByteBuffer.wrap(("message " + i).getBytes(StandardCharsets.UTF_8)));
+                ch.force(true);
+            }
+            awaitCached(t);
+            synchronized (answering) {
+                held = new CompletableFuture<>(); // the volume answers nothing until released
+            }
+            CompletableFuture<?> release = held;
+            sent.clear();
+            Path n = fresh.resolve("m" + i);
+            Files.move(t, n);
+            assertThat(Files.exists(t, LinkOption.NOFOLLOW_LINKS))
+                    .as("gone at once")
+                    .isFalse();
+            assertThat(Files.size(n)).as("from the cache").isEqualTo(("message " + i).length());
+            assertThat(sent)
+                    .as("nothing sent yet or sent without waiting")
+                    .allSatisfy(m -> assertThat(m).isInstanceOfAny(Request.Rename.class, Request.Batch.class));
+            release.complete(null);
+            awaitWrittenBack();
+            assertThat(sent.stream()
+                            .flatMap(m -> m instanceof Request.Batch b ? b.mutations().stream() : Stream.of(m))
+                            .filter(m -> m instanceof Request.Rename r && r.expectInode() != 0))
+                    .as("the rename written back, naming the inode")
+                    .hasSize(1);
+            delivered.add(n);
+        }
+        Map<String, Object> shownNew = Files.readAttributes(fresh, "unix:lastModifiedTime,ctime");
+        Map<String, Object> shownTmp = Files.readAttributes(tmp, "unix:lastModifiedTime,ctime");
+        long shownFile = ((FileTime) Files.getAttribute(delivered.getLast(), "unix:ctime", LinkOption.NOFOLLOW_LINKS))
+                .to(TimeUnit.NANOSECONDS);
+        awaitWrittenBack();
+        assertThat(WriteBackStats.of(fs).failed()).isZero();
+        assertThat(shownNew.get("ctime"))
+                .isEqualTo(FileTime.from(onVolume("/new").ctimeNanos(), TimeUnit.NANOSECONDS));
+        assertThat(shownNew.get("lastModifiedTime"))
+                .isEqualTo(FileTime.from(onVolume("/new").mtimeNanos(), TimeUnit.NANOSECONDS));
+        assertThat(shownTmp.get("ctime"))
+                .isEqualTo(FileTime.from(onVolume("/tmp").ctimeNanos(), TimeUnit.NANOSECONDS));
+        assertThat(shownFile).isEqualTo(onVolume("/new/m4").ctimeNanos());
+        for (int i = 0; i < 5; i++) {
+            assertThat(volume.query(new Request.GetAttr("/tmp/m" + i, false)).get(10, TimeUnit.SECONDS))
+                    .isInstanceOf(Response.Error.class);
+            assertThat(onVolume("/new/m" + i).size()).isEqualTo(("message " + i).length());
+        }
+
+        // another client, unseen by this one's cache, replaces tmp/x: the rename names the inode it
+        // saw, so it moves nothing
+        Path x = Files.writeString(tmp.resolve("x"), "mine");
+        long mine = (long) Files.getAttribute(x, "unix:ino");
+        awaitWrittenBack();
+        awaitCached(x);
+        assertThat(volume.submit(new Request.Rename(Caller.ROOT, "/tmp/x", "/tmp/x2", 0))
+                        .get())
+                .isInstanceOf(Response.AttrReply.class);
+        assertThat(volume.submit(new Request.Create(Caller.ROOT, "/tmp/x", 0640, true))
+                        .get())
+                .isInstanceOf(Response.AttrReply.class);
+        Files.move(x, fresh.resolve("x")); // answered at once from the cache
+        awaitWrittenBack();
+        assertThat(WriteBackStats.of(fs).failed()).isEqualTo(1);
+        assertThat(onVolume("/tmp/x").mode())
+                .as("the other client's file stays")
+                .isEqualTo(0640);
+        assertThat(onVolume("/tmp/x2").inode()).as("the file it meant stays").isEqualTo(mine);
+        assertThat(volume.query(new Request.GetAttr("/new/x", false)).get(10, TimeUnit.SECONDS))
+                .isInstanceOf(Response.Error.class);
+        try (FileChannel ch = FileChannel.open(fs.getPath("/tmp/x2"), StandardOpenOption.WRITE)) {
+            assertThatThrownBy(() -> ch.force(true))
+                    .isInstanceOf(IOException.class)
+                    .hasMessageContaining("/tmp/x");
+            ch.force(true); // reported once
+        }
     }
 
     private void awaitWrittenBack() {
