@@ -25,9 +25,10 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Root's removals written back through a FUSE mount of a three-node volume, with ordinary tools:
- * {@code rm -rf} returns once its unlinks and rmdirs are queued, {@code fsync(2)} of a directory
- * of the mount is the durability point after which another client sees all of them. (A removal
+ * Root's removals and renames written back through a FUSE mount of a three-node volume, with
+ * ordinary tools: {@code rm -rf} returns once its unlinks and rmdirs are queued, {@code mv} once its
+ * rename is, and {@code fsync(2)} of a directory of the mount is the durability point after which
+ * another client sees all of them. (A removal
  * the volume refuses cannot be provoked here: another client's change makes the leader drop the
  * mount's cache before it completes; {@code WriteBackTest} covers it over a volume that never
  * revokes.)
@@ -114,6 +115,42 @@ class RemovalWriteBackFuseIT {
         assertThat(Files.exists(other.getPath("/tree"), LinkOption.NOFOLLOW_LINKS))
                 .as("another client sees every removal once the fsync returned")
                 .isFalse();
+        cluster.awaitConvergence(VOLUME, Duration.ofSeconds(60));
+    }
+
+    /**
+     * Maildir deliveries through the mount with ordinary tools (a file written in {@code tmp/} and
+     * moved with {@code mv} into {@code new/}): the renames are written back, and once {@code
+     * fsync(2)} of {@code new/} returns, another client finds every message under its new name with
+     * its content, and none left in {@code tmp/}.
+     */
+    @Test
+    void maildirRenamesAreWrittenBackAndDurableAtTheDirectorysFsync() throws Exception {
+        assumeTrue(mount != null, "FUSE is not available");
+        assumeTrue(run("command -v python3 >/dev/null") == 0, "python3 is not installed");
+        Path maildir = mnt.resolve("Maildir");
+        sh("mkdir -p " + maildir + "/tmp " + maildir + "/new " + maildir + "/cur");
+        long before = WriteBackStats.of(mounted).writtenBack();
+        int n = 40;
+        sh("cd " + maildir + " && for i in $(seq 1 " + n + "); do echo \"message $i\" > tmp/m$i && mv tmp/m$i new/m$i;"
+                + " done");
+        assertThat(sh("ls " + maildir + "/new | wc -l").trim()).isEqualTo(String.valueOf(n));
+        assertThat(sh("ls " + maildir + "/tmp | wc -l").trim()).isEqualTo("0");
+        // written back while the mount's lease holds (a renewal late on a loaded machine makes a
+        // few wait for their commit)
+        assertThat(WriteBackStats.of(mounted).writtenBack() - before)
+                .as("the renames, written back")
+                .isGreaterThan(n / 2);
+        assertThat(fsyncDirectory(maildir.resolve("new"))).as("fsync of new/").isZero();
+        assertThat(WriteBackStats.of(mounted).pending()).isZero();
+        try (var listing = Files.list(other.getPath("/Maildir/tmp"))) {
+            assertThat(listing).as("another client finds nothing left in tmp/").isEmpty();
+        }
+        for (int i = 1; i <= n; i++) {
+            assertThat(Files.readString(other.getPath("/Maildir/new/m" + i)))
+                    .as("another client reads message %d under its new name", i)
+                    .isEqualTo("message " + i + "\n");
+        }
         cluster.awaitConvergence(VOLUME, Duration.ofSeconds(60));
     }
 }
