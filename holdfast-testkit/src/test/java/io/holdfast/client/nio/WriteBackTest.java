@@ -400,31 +400,50 @@ class WriteBackTest {
      */
     @Test
     void aRefusedUnlinkRemovesNothingAndTheNextFsyncOfTheFileReportsIt() throws Exception {
-        Path k = Files.writeString(fs.getPath("/k"), "mine");
-        long mine = (long) Files.getAttribute(k, "unix:ino");
-        awaitWrittenBack();
-        awaitCached(k);
-        // another client, unseen by this one's cache: moves the file away and makes a new one
-        assertThat(volume.submit(new Request.Rename(Caller.ROOT, "/k", "/k2", 0))
-                        .get())
-                .isInstanceOf(Response.AttrReply.class);
-        assertThat(volume.submit(new Request.Create(Caller.ROOT, "/k", 0640, true))
-                        .get())
-                .isInstanceOf(Response.AttrReply.class);
+        Path k = fs.getPath("/k");
+        long mine = replacedBehindTheCache(k);
         Files.delete(k); // the file the cache knows: answered at once
         awaitWrittenBack();
+        assertRefusedAndReportedOnce(k, mine);
+        assertThat(Files.readString(fs.getPath("/k2"))).isEqualTo("mine");
+    }
+
+    /**
+     * Writes "mine" to {@code p} and caches it; then another client, unseen by this one's cache,
+     * moves it to {@code p}'s name + "2" and makes a new file (mode 0640) at {@code p}.
+     *
+     * @return the inode of "mine"
+     */
+    private long replacedBehindTheCache(Path p) throws Exception {
+        Files.writeString(p, "mine");
+        long mine = (long) Files.getAttribute(p, "unix:ino");
+        awaitWrittenBack();
+        awaitCached(p);
+        assertThat(volume.submit(new Request.Rename(Caller.ROOT, p.toString(), p + "2", 0))
+                        .get())
+                .isInstanceOf(Response.AttrReply.class);
+        assertThat(volume.submit(new Request.Create(Caller.ROOT, p.toString(), 0640, true))
+                        .get())
+                .isInstanceOf(Response.AttrReply.class);
+        return mine;
+    }
+
+    /**
+     * After {@link #replacedBehindTheCache} and a written-back change of {@code p}: it was refused,
+     * the other client's files stay, and the next fsync of the file it meant reports it, once.
+     */
+    private void assertRefusedAndReportedOnce(Path p, long mine) throws Exception {
         assertThat(WriteBackStats.of(fs).failed()).isEqualTo(1);
-        assertThat(onVolume("/k").mode())
+        assertThat(onVolume(p.toString()).mode())
                 .as("the other client's new file stays")
                 .isEqualTo(0640);
-        assertThat(onVolume("/k2").inode()).as("the file it meant stays").isEqualTo(mine);
-        try (FileChannel ch = FileChannel.open(fs.getPath("/k2"), StandardOpenOption.WRITE)) {
+        assertThat(onVolume(p + "2").inode()).as("the file it meant stays").isEqualTo(mine);
+        try (FileChannel ch = FileChannel.open(fs.getPath(p + "2"), StandardOpenOption.WRITE)) {
             assertThatThrownBy(() -> ch.force(true))
                     .isInstanceOf(IOException.class)
-                    .hasMessageContaining("/k");
+                    .hasMessageContaining(p.toString());
             ch.force(true); // reported once
         }
-        assertThat(Files.readString(fs.getPath("/k2"))).isEqualTo("mine");
     }
 
     /**
@@ -494,31 +513,13 @@ class WriteBackTest {
 
         // another client, unseen by this one's cache, replaces tmp/x: the rename names the inode it
         // saw, so it moves nothing
-        Path x = Files.writeString(tmp.resolve("x"), "mine");
-        long mine = (long) Files.getAttribute(x, "unix:ino");
-        awaitWrittenBack();
-        awaitCached(x);
-        assertThat(volume.submit(new Request.Rename(Caller.ROOT, "/tmp/x", "/tmp/x2", 0))
-                        .get())
-                .isInstanceOf(Response.AttrReply.class);
-        assertThat(volume.submit(new Request.Create(Caller.ROOT, "/tmp/x", 0640, true))
-                        .get())
-                .isInstanceOf(Response.AttrReply.class);
+        Path x = tmp.resolve("x");
+        long mine = replacedBehindTheCache(x);
         Files.move(x, fresh.resolve("x")); // answered at once from the cache
         awaitWrittenBack();
-        assertThat(WriteBackStats.of(fs).failed()).isEqualTo(1);
-        assertThat(onVolume("/tmp/x").mode())
-                .as("the other client's file stays")
-                .isEqualTo(0640);
-        assertThat(onVolume("/tmp/x2").inode()).as("the file it meant stays").isEqualTo(mine);
         assertThat(volume.query(new Request.GetAttr("/new/x", false)).get(10, TimeUnit.SECONDS))
                 .isInstanceOf(Response.Error.class);
-        try (FileChannel ch = FileChannel.open(fs.getPath("/tmp/x2"), StandardOpenOption.WRITE)) {
-            assertThatThrownBy(() -> ch.force(true))
-                    .isInstanceOf(IOException.class)
-                    .hasMessageContaining("/tmp/x");
-            ch.force(true); // reported once
-        }
+        assertRefusedAndReportedOnce(x, mine);
     }
 
     private void awaitWrittenBack() {
