@@ -105,6 +105,8 @@ public final class Codec {
     private static final int K_RMDIR_EXPECT = 20;
     /** {@link Request.Rename} with an {@code expectInode}: {@code K_RENAME}'s fields, then two {@code i64}. */
     private static final int K_RENAME_EXPECT = 21;
+    /** {@link Request.Create} with a client-chosen inode: {@code K_CREATE}'s fields, then two {@code i64}. */
+    private static final int K_CREATE_INODE = 22;
 
     private static final int K_GETATTR = 32;
     private static final int K_GETATTR_INODE = 33;
@@ -152,7 +154,8 @@ public final class Codec {
             K_SETATTR_EXPECT,
             K_UNLINK_EXPECT,
             K_RMDIR_EXPECT,
-            K_RENAME_EXPECT);
+            K_RENAME_EXPECT,
+            K_CREATE_INODE);
     /** The request kinds that are queries: never in a log entry. */
     private static final Set<Integer> QUERY_KINDS = Set.of(
             K_GETATTR,
@@ -396,11 +399,15 @@ public final class Codec {
                 w.i32(m.mode());
             }
             case Create c -> {
-                w.kind(K_CREATE);
+                w.kind(c.inode() == 0 ? K_CREATE : K_CREATE_INODE);
                 w.caller(c.caller());
                 w.str(c.path());
                 w.i32(c.mode());
                 w.u8(c.exclusive() ? 1 : 0);
+                if (c.inode() != 0) {
+                    w.i64(c.inode());
+                    w.i64(c.clientNanos());
+                }
             }
             case Write x -> {
                 w.kind(K_WRITE);
@@ -970,6 +977,19 @@ public final class Codec {
         return switch (kind) {
             case K_MKDIR -> new Mkdir(r.caller(), r.path(), r.i32());
             case K_CREATE -> new Create(r.caller(), r.path(), r.i32(), r.bool());
+            case K_CREATE_INODE -> {
+                Caller caller = r.caller();
+                String path = r.path();
+                int mode = r.i32();
+                boolean exclusive = r.bool();
+                long inode = r.i64();
+                long clientNanos = r.i64();
+                if (!exclusive || !Create.clientInode(inode)) {
+                    throw bad("create with inode " + Long.toHexString(inode) + " outside the client range, or not"
+                            + " exclusive");
+                }
+                yield new Create(caller, path, mode, exclusive, inode, clientNanos);
+            }
             case K_WRITE -> new Write(r.caller(), r.i64(), r.i64(), r.bytes(Limits.MAX_DATA_BYTES), r.i32());
             case K_TRUNCATE -> new Truncate(r.caller(), r.i64(), r.i64());
             case K_UNLINK -> new Unlink(r.caller(), r.path(), r.bool());

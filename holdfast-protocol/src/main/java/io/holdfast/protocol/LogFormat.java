@@ -29,6 +29,8 @@ package io.holdfast.protocol;
  *   <tr><td>7</td><td>no new entries: members take snapshot manifests (incremental catch-up)</td></tr>
  *   <tr><td>8</td><td>volume log: rename naming the inode it expects to move, stamped at the client's time
  *       (write-back of renames)</td></tr>
+ *   <tr><td>9</td><td>volume log: create with an inode number the client chose, stamped at the client's
+ *       time (write-back of creates)</td></tr>
  * </table>
  *
  * <p>Thread safety: constants and pure functions.
@@ -37,7 +39,7 @@ public final class LogFormat {
     /** The oldest log format this code reads. */
     public static final int MIN = 1;
     /** The newest log format this code reads and writes. */
-    public static final int MAX = 8;
+    public static final int MAX = 9;
     /** The log format of batches and write-back attribute changes. */
     public static final int BATCHES = 3;
     /** The log format of the geo-replication session commands of the cluster log. */
@@ -54,6 +56,8 @@ public final class LogFormat {
     public static final int SNAPSHOT_MANIFESTS = 7;
     /** The log format of renames naming the inode they expect to move (written back by clients). */
     public static final int WRITE_BACK_RENAMES = 8;
+    /** The log format of creates with a client-chosen inode number (written back by clients). */
+    public static final int WRITE_BACK_CREATES = 9;
 
     private LogFormat() {}
 
@@ -72,6 +76,7 @@ public final class LogFormat {
             case Request.Unlink u when u.expectInode() != 0 -> WRITE_BACK_REMOVALS;
             case Request.Rmdir r when r.expectInode() != 0 -> WRITE_BACK_REMOVALS;
             case Request.Rename r when r.expectInode() != 0 -> WRITE_BACK_RENAMES;
+            case Request.Create c when c.inode() != 0 -> WRITE_BACK_CREATES;
             default -> 1;
         };
         return longestPath(mutation) > Limits.PATH_MAX ? Math.max(kind, DEEP_PATHS) : kind;

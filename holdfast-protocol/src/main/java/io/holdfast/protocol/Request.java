@@ -34,8 +34,55 @@ public sealed interface Request {
     /**
      * POSIX {@code open(2)} with {@code O_CREAT} ({@code O_EXCL} when {@code exclusive}). An
      * existing file is returned as is when not exclusive. Reply: {@link Response.AttrReply}.
+     *
+     * @param inode 0 (the volume numbers the new inode), or the number the client chose for it, from
+     *     the client range ({@link #CLIENT_INODE_BIT} set, chosen at random): a client that wrote the
+     *     create back without waiting for the answer, having told its caller that number; only with
+     *     {@code exclusive} (the client knew the name absent); the volume refuses it with
+     *     {@link Errno#EEXIST} if the name or the number exists by then; log format 9
+     * @param clientNanos 0, or the client's clock when it made the change (epoch nanoseconds), which
+     *     the volume stamps (see {@link #changeTime}) as the new inode's times and the parent's
+     *     modification and change time; only with {@code inode}
+     * @throws IllegalArgumentException if {@code inode} is outside the client range, or given
+     *     without {@code exclusive}, or {@code clientNanos} without {@code inode}
      */
-    record Create(Caller caller, String path, int mode, boolean exclusive) implements Mutation {}
+    record Create(Caller caller, String path, int mode, boolean exclusive, long inode, long clientNanos)
+            implements Mutation {
+        /**
+         * The bit set in every inode number a client chooses (and in none the volume allocates,
+         * which counts up from 1): the two ranges never meet.
+         */
+        public static final long CLIENT_INODE_BIT = 1L << 62;
+
+        public Create {
+            if (inode != 0 && (!clientInode(inode) || !exclusive)) {
+                throw new IllegalArgumentException(
+                        "a client-chosen inode must be in the client range and exclusive: " + Long.toHexString(inode));
+            }
+            if (inode == 0 && clientNanos != 0) {
+                throw new IllegalArgumentException("a client time needs a client-chosen inode");
+            }
+        }
+
+        /** A create the volume numbers (log format 1). */
+        public Create(Caller caller, String path, int mode, boolean exclusive) {
+            this(caller, path, mode, exclusive, 0, 0);
+        }
+
+        /** Whether {@code inode} is in the client range: positive, with {@link #CLIENT_INODE_BIT} set. */
+        public static boolean clientInode(long inode) {
+            return inode > 0 && (inode & CLIENT_INODE_BIT) != 0;
+        }
+
+        /**
+         * The time this request stamps on an inode (the new one, whose change time is taken as 0,
+         * and the parent) whose change time was {@code oldCtime}, in an entry stamped
+         * {@code entryNanos}: as {@link Unlink}.
+         */
+        public long changeTime(long oldCtime, long entryNanos) {
+            return SetAttr.changeTime(clientNanos, oldCtime, entryNanos);
+        }
+    }
 
     /**
      * POSIX {@code pwrite(2)} to an inode. {@code crc32c} is the CRC32C of {@code data},

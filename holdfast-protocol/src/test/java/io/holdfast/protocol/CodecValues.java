@@ -103,6 +103,9 @@ final class CodecValues {
                         .as(Rmdir::new),
                 Combinators.combine(c, path, path, ints(), longs().filter(x -> x != 0), longs())
                         .as(Rename::new),
+                Combinators.combine(
+                                c, path, ints(), Arbitraries.longs().between(1, Create.CLIENT_INODE_BIT - 1), longs())
+                        .as((cl, p, mode, low, t) -> new Create(cl, p, mode, true, Create.CLIENT_INODE_BIT | low, t)),
                 batches(g));
     }
 
@@ -112,6 +115,9 @@ final class CodecValues {
         Arbitrary<String> path = g.text(Limits.PATH_MAX);
         Arbitrary<Request.Mutation> one = Arbitraries.oneOf(List.<Arbitrary<? extends Request.Mutation>>of(
                 Combinators.combine(c, path, ints(), bools()).as(Create::new),
+                Combinators.combine(
+                                c, path, ints(), Arbitraries.longs().between(1, Create.CLIENT_INODE_BIT - 1), longs())
+                        .as((cl, p, mode, low, t) -> new Create(cl, p, mode, true, Create.CLIENT_INODE_BIT | low, t)),
                 Combinators.combine(c, path, path, ints()).as(Rename::new),
                 Combinators.combine(c, path, path, ints(), longs().filter(x -> x != 0), longs())
                         .as(Rename::new),
@@ -319,7 +325,8 @@ final class CodecValues {
                         new Unlink(CALLER, "/d/h", false))),
                 new Unlink(CALLER, "/d/i", false, 11L, 1_700_000_000_000_000_001L),
                 new Rmdir(CALLER, "/d", 12L, 1_700_000_000_000_000_002L),
-                new Rename(CALLER, "/d/tmp/m", "/d/new/m", 0, 13L, 1_700_000_000_000_000_003L));
+                new Rename(CALLER, "/d/tmp/m", "/d/new/m", 0, 13L, 1_700_000_000_000_000_003L),
+                new Create(CALLER, "/d/tmp/n", 0600, true, Create.CLIENT_INODE_BIT | 14L, 1_700_000_000_000_000_004L));
     }
 
     /** One of each query, with non-empty strings. */

@@ -50,8 +50,8 @@ final class ReferenceCodec {
     static final int MAX_MESSAGE_BYTES = 4 * MAX_MESSAGE_CHARS;
     /** Request kinds; the stable wire numbers. */
     static final List<Integer> REQUEST_KINDS = List.of(
-            1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 32, 33, 34, 35, 36, 37, 38, 39,
-            40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50);
+            1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 32, 33, 34, 35, 36, 37, 38,
+            39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50);
     /** The log entry kind written before log formats were stated (read as log format 1). */
     static final int LEGACY_LOG_ENTRY = 64;
     /** The log entry kind: log format byte, timestamp, mutation. */
@@ -92,7 +92,9 @@ final class ReferenceCodec {
      */
     static int formatOf(Request.Mutation m) {
         int kind;
-        if (m instanceof Request.Rename r && r.expectInode() != 0) {
+        if (m instanceof Request.Create c && c.inode() != 0) {
+            kind = 9;
+        } else if (m instanceof Request.Rename r && r.expectInode() != 0) {
             kind = 8;
         } else if (m instanceof Request.Unlink u && u.expectInode() != 0
                 || m instanceof Request.Rmdir r && r.expectInode() != 0) {
@@ -265,8 +267,15 @@ final class ReferenceCodec {
     private static void request(WireWriter w, Request request) {
         switch (request) {
             case Mkdir m -> path(caller(w.u8(1), m.caller()), m.path()).i32(m.mode());
-            case Create c ->
-                path(caller(w.u8(2), c.caller()), c.path()).i32(c.mode()).u8(c.exclusive() ? 1 : 0);
+            case Create c -> {
+                // kind 22 with a client-chosen inode: kind 2's fields, then the inode and the client's time
+                path(caller(w.u8(c.inode() != 0 ? 22 : 2), c.caller()), c.path())
+                        .i32(c.mode())
+                        .u8(c.exclusive() ? 1 : 0);
+                if (c.inode() != 0) {
+                    w.i64(c.inode()).i64(c.clientNanos());
+                }
+            }
             case Write x -> {
                 caller(w.u8(3), x.caller()).i64(x.inode()).i64(x.offset());
                 bytes(w, x.data(), Limits.MAX_DATA_BYTES, "data");

@@ -106,7 +106,29 @@ final class Namespace {
             return new Response.AttrReply(n.toAttr(l.dent().id()));
         }
         requireWrite(c, l.parentNode(), m.path());
-        return new Response.AttrReply(newEntry(t, ts, c, l, FileType.FILE, m.mode() & 07777, 0));
+        if (m.inode() == 0) {
+            return new Response.AttrReply(newEntry(t, ts, c, l, FileType.FILE, m.mode() & 07777, 0));
+        }
+        // written back with the number the client chose (its range never meets the counter's) and
+        // stamped at the client's time (within bounds), which it predicted
+        if (!Request.Create.clientInode(m.inode())) {
+            throw new Fail(Errno.EINVAL, "inode " + Long.toHexString(m.inode()) + " is not in the client range");
+        }
+        if (t.get(Keys.inode(m.inode())) != null) {
+            throw new Fail(Errno.EEXIST, "inode " + Long.toHexString(m.inode()) + " exists");
+        }
+        count(t, 1);
+        return new Response.AttrReply(newEntry(
+                t,
+                m.changeTime(0, ts),
+                m.changeTime(l.parentNode().ctimeNanos, ts),
+                c,
+                l,
+                FileType.FILE,
+                m.mode() & 07777,
+                0,
+                0,
+                m.inode()));
     }
 
     Response symlink(Txn t, long ts, Request.Symlink m) throws Fail, IOException {
@@ -168,19 +190,28 @@ final class Namespace {
         return newEntry(t, ts, c, l, type, mode, size, 0);
     }
 
-    /** Creates a non-directory entry named by {@code l}; the caller checked permissions. */
+    /** Creates a non-directory entry named by {@code l}, numbered by the counter; the caller checked permissions. */
     private Attr newEntry(Txn t, long ts, Caller c, Loc l, FileType type, int mode, long size, long rdev)
+            throws IOException {
+        return newEntry(t, ts, ts, c, l, type, mode, size, rdev, allocate(t));
+    }
+
+    /**
+     * Creates a non-directory entry named by {@code l} as inode {@code id} (counted), with its times at
+     * {@code ts} and the parent's modification and change time at {@code parentTs}.
+     */
+    private Attr newEntry(
+            Txn t, long ts, long parentTs, Caller c, Loc l, FileType type, int mode, long size, long rdev, long id)
             throws IOException {
         Node parent = l.parentNode();
         int gid = (parent.mode & 02000) != 0 ? parent.gid : c.gid();
-        long id = allocate(t);
         Node n = new Node(type, mode, 1, c.uid(), gid, ts);
         n.size = size;
         n.rdev = rdev;
         putNode(t, id, n);
         t.put(Keys.dent(l.parent(), l.name()), dentValue(id, type));
         ChangeLog.named(t, id, l.parent(), l.name());
-        touch(parent, ts);
+        touch(parent, parentTs);
         putNode(t, l.parent(), parent);
         return n.toAttr(id);
     }
@@ -628,13 +659,18 @@ final class Namespace {
     private static long allocate(Txn t) throws IOException {
         long id = metaLong(t, Keys.NEXT_INODE);
         t.put(Keys.NEXT_INODE, Keys.long8(id + 1));
-        t.put(Keys.INODE_COUNT, Keys.long8(metaLong(t, Keys.INODE_COUNT) + 1));
+        count(t, 1);
         return id;
+    }
+
+    /** Moves the brick's inode count by {@code delta}. */
+    private static void count(Txn t, long delta) throws IOException {
+        t.put(Keys.INODE_COUNT, Keys.long8(metaLong(t, Keys.INODE_COUNT) + delta));
     }
 
     private static void deleteInode(Txn t, long id, Node n) throws IOException {
         t.delete(Keys.inode(id));
-        t.put(Keys.INODE_COUNT, Keys.long8(metaLong(t, Keys.INODE_COUNT) - 1));
+        count(t, -1);
         if (n.type == FileType.FILE) {
             ContentStore.dropContent(t, id, n);
         } else if (n.type == FileType.SYMLINK) {

@@ -132,6 +132,45 @@ class BrickNamespaceTest extends BrickTestBase {
     }
 
     @Test
+    void createWithAClientChosenInodeIsStampedAtTheClientsTime() {
+        b.mkdir("/tmp");
+        b.apply(new Request.SetAttr(ROOT, "/tmp", Request.SetAttr.MODE | Request.SetAttr.GID, 02775, 0, 7, 0, 0));
+        long files = ((Response.FsStats) b.query(new Request.StatFs())).files();
+        long chosen = Request.Create.CLIENT_INODE_BIT | 0x1234_5678L;
+        long client = b.timeNanos + 500_000_000L;
+        Attr a = attr(b.apply(new Request.Create(ROOT, "/tmp/m", 0640, true, chosen, client)));
+        assertThat(a.inode()).isEqualTo(chosen);
+        assertThat(a.mode()).isEqualTo(0640);
+        assertThat(a.gid()).as("a set-group-ID parent lends its group").isEqualTo(7);
+        assertThat(a.atimeNanos()).isEqualTo(client);
+        assertThat(a.mtimeNanos()).isEqualTo(client);
+        assertThat(a.ctimeNanos()).isEqualTo(client);
+        assertThat(b.stat("/tmp").mtimeNanos()).isEqualTo(client);
+        assertThat(b.stat("/tmp").ctimeNanos()).isEqualTo(client);
+        assertThat(b.stat("/tmp/m")).isEqualTo(a);
+        assertThat(attr(b.query(new Request.GetAttrByInode(chosen)))).isEqualTo(a);
+        assertThat(((Response.FsStats) b.query(new Request.StatFs())).files()).isEqualTo(files + 1);
+        // the name exists, or the number does: refused, nothing changes
+        Attr tmp = b.stat("/tmp");
+        assertThat(ap(new Request.Create(ROOT, "/tmp/m", 0600, true, chosen + 1, client)))
+                .isEqualTo(Errno.EEXIST);
+        assertThat(ap(new Request.Create(ROOT, "/tmp/n", 0600, true, chosen, client)))
+                .isEqualTo(Errno.EEXIST);
+        assertThat(errno(b.query(new Request.GetAttr("/tmp/n", false)))).isEqualTo(Errno.ENOENT);
+        assertThat(b.stat("/tmp")).isEqualTo(tmp);
+        // a client time too far from the entry's: the entry's time
+        b.timeNanos += 20_000_000_000L;
+        Attr late = attr(
+                b.apply(new Request.Create(ROOT, "/tmp/o", 0600, true, chosen + 2, b.timeNanos - 11_000_000_000L)));
+        assertThat(late.ctimeNanos()).isEqualTo(b.timeNanos);
+        // the volume's own numbers go on from its counter, never into the client range
+        assertThat(b.create("/tmp/p").inode()).isLessThan(Request.Create.CLIENT_INODE_BIT);
+        b.apply(new Request.Unlink(ROOT, "/tmp/m", false));
+        assertThat(errno(b.query(new Request.GetAttrByInode(chosen)))).isEqualTo(Errno.ENOENT);
+        assertThat(((Response.FsStats) b.query(new Request.StatFs())).files()).isEqualTo(files + 2);
+    }
+
+    @Test
     void renameNamingTheInodeItExpectsIsStampedAtTheClientsTime() {
         b.mkdir("/tmp");
         b.mkdir("/new");
