@@ -120,9 +120,10 @@ class RemovalWriteBackFuseIT {
 
     /**
      * Maildir deliveries through the mount with ordinary tools (a file written in {@code tmp/} and
-     * moved with {@code mv} into {@code new/}): the renames are written back, and once {@code
-     * fsync(2)} of {@code new/} returns, another client finds every message under its new name with
-     * its content, and none left in {@code tmp/}.
+     * moved with {@code mv} into {@code new/}): the creates (numbered by the mount) and the renames
+     * are written back, a file closed exists for another client at once, and once {@code fsync(2)}
+     * of {@code new/} returns, another client finds every message under its new name with its
+     * content, and none left in {@code tmp/}.
      */
     @Test
     void maildirRenamesAreWrittenBackAndDurableAtTheDirectorysFsync() throws Exception {
@@ -130,17 +131,27 @@ class RemovalWriteBackFuseIT {
         assumeTrue(run("command -v python3 >/dev/null") == 0, "python3 is not installed");
         Path maildir = mnt.resolve("Maildir");
         sh("mkdir -p " + maildir + "/tmp " + maildir + "/new " + maildir + "/cur");
-        long before = WriteBackStats.of(mounted).writtenBack();
         int n = 40;
-        sh("cd " + maildir + " && for i in $(seq 1 " + n + "); do echo \"message $i\" > tmp/m$i && mv tmp/m$i new/m$i;"
-                + " done");
+        long before = WriteBackStats.of(mounted).writtenBack();
+        sh("cd " + maildir + " && for i in $(seq 1 " + n + "); do echo \"message $i\" > tmp/m$i; done");
+        long created = WriteBackStats.of(mounted).writtenBack() - before;
+        sh("cd " + maildir + " && for i in $(seq 1 " + n + "); do mv tmp/m$i new/m$i; done");
+        long renamed = WriteBackStats.of(mounted).writtenBack() - before - created;
         assertThat(sh("ls " + maildir + "/new | wc -l").trim()).isEqualTo(String.valueOf(n));
         assertThat(sh("ls " + maildir + "/tmp | wc -l").trim()).isEqualTo("0");
         // written back while the mount's lease holds (a renewal late on a loaded machine makes a
         // few wait for their commit)
-        assertThat(WriteBackStats.of(mounted).writtenBack() - before)
-                .as("the renames, written back")
-                .isGreaterThan(n / 2);
+        assertThat(created).as("the creates, written back").isGreaterThan(n / 2);
+        assertThat(renamed).as("the renames, written back").isGreaterThan(n / 2);
+        assertThat(Long.parseUnsignedLong(
+                        sh("stat -c %i " + maildir + "/new/m1").trim()))
+                .as("an inode number the mount chose, from the client range")
+                .isGreaterThanOrEqualTo(1L << 62);
+        // close-to-open: a file created empty and closed exists for another client at once
+        sh("touch " + maildir + "/cur/empty");
+        assertThat(Files.exists(other.getPath("/Maildir/cur/empty"), LinkOption.NOFOLLOW_LINKS))
+                .as("another client finds the file once touch closed it")
+                .isTrue();
         assertThat(fsyncDirectory(maildir.resolve("new"))).as("fsync of new/").isZero();
         assertThat(WriteBackStats.of(mounted).pending()).isZero();
         try (var listing = Files.list(other.getPath("/Maildir/tmp"))) {

@@ -698,8 +698,10 @@ final class HoldfastFileChannel extends FileChannel {
             fs.awaitWrites();
             fs.writeBackDurable(inode);
         } else {
-            // fdatasync(2): the data and what reading it needs (the size), not mode, owner or times
+            // fdatasync(2): the data and what reading it needs (the size, the file itself), not
+            // mode, owner or times
             fs.awaitDataWrites();
+            fs.awaitCreated(inode);
             fs.writeBackFailed(inode);
         }
     }
@@ -837,6 +839,7 @@ final class HoldfastFileChannel extends FileChannel {
         }
         if (fs.isOpen()) {
             try {
+                fs.awaitCreated(inode); // close-to-open: the file exists for others once closed
                 fs.writeBackFailed(inode); // reported if known; fsync waits for them
             } catch (IOException e) {
                 if (first == null) {

@@ -21,6 +21,7 @@ import java.nio.file.Path;
 import java.nio.file.PathMatcher;
 import java.nio.file.WatchService;
 import java.nio.file.attribute.UserPrincipalLookupService;
+import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -69,6 +70,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class HoldfastFileSystem extends FileSystem {
     private static final Logger LOG = LoggerFactory.getLogger(HoldfastFileSystem.class);
+    /** Draws the inode numbers of written-back creates (unpredictable, so clients seldom meet). */
+    private static final SecureRandom RANDOM = new SecureRandom();
     /** Default of {@code holdfast.writeWindowBytes}: 8 MiB. */
     public static final long DEFAULT_WRITE_WINDOW_BYTES = 8L << 20;
     /** Default of {@code holdfast.writeWindowRequests}: 64. */
@@ -566,6 +569,49 @@ public final class HoldfastFileSystem extends FileSystem {
     }
 
     /**
+     * Whether creates by {@code caller} are written back: as attribute changes ({@link #writesBack}),
+     * and when every member of the volume applies creates numbered by the client (log format 9).
+     */
+    boolean writesBackCreates(Caller caller) {
+        return writesBack(caller) && service.logFormat() >= LogFormat.WRITE_BACK_CREATES;
+    }
+
+    /**
+     * Writes back the create of an empty file numbered by this client: the cache takes the new
+     * file and its directory's new times at once ({@link MetadataCache#beginCreate}) and the create
+     * is queued, to be sent in order with this file system's other mutations (the file's writes go
+     * after it) without waiting for the answer, as {@link #submitLater(Request.Unlink)} does. One
+     * the volume refuses (another client made the name first) is logged, drops what the cache took,
+     * and is reported by the next {@code force(true)} of a channel on the file, or by this file
+     * system's {@code close}; the file's writes then fail too.
+     * Blocks while {@link #WRITE_BACK_MAX_CHANGES} changes are queued or unanswered.
+     *
+     * @param m the create, exclusive, with the inode number and the client time
+     * @param predicted the new file's attributes as the volume will answer them
+     * @param parent the directory's attributes the prediction was made from
+     * @return false, with nothing queued, if the cache no longer knows the name absent or the
+     *     directory's attributes changed meanwhile: the caller creates synchronously
+     * @throws InterruptedIOException if interrupted while waiting for room in the write-back log
+     */
+    boolean submitLater(Request.Create m, Attr predicted, Attr parent) throws IOException {
+        return enqueue(m, m.path(), m.inode(), () -> cache.beginCreate(m, predicted, parent));
+    }
+
+    /**
+     * A fresh inode number from the client range ({@link Request.Create#CLIENT_INODE_BIT}), at
+     * random: 62 random bits, so two clients meet with a probability of about n&sup2; / 2^63 over n
+     * creates (the volume refuses the second with EEXIST).
+     */
+    static long clientInode() {
+        long low;
+        do {
+            low = RANDOM.nextLong() & (Request.Create.CLIENT_INODE_BIT - 1);
+        } while (low == 0);
+        return Request.Create.CLIENT_INODE_BIT | low;
+    }
+
+    /**
+     * Queues a written-back mutation about {@code inode} at {@code path}, after taking room in the    /**
      * Queues a written-back mutation about {@code inode} at {@code path}, after taking room in the
      * write-back log ({@link #writeBackRoom}) and beginning its change in the cache with {@code begin}
      * (under the send lock: no mutation of this file system is sent between the cache taking the
@@ -799,6 +845,19 @@ public final class HoldfastFileSystem extends FileSystem {
             writeBackPending.computeIfPresent(q.inode(), (k, n) -> n == 1 ? null : n - 1);
             writeBackRoom.release();
             writeBacks.end(q.ticket());
+        }
+    }
+
+    /**
+     * Waits, if the create of {@code inode} was written back and is not answered yet, until it is
+     * (with every change and write this file system began before): close-to-open needs the file to
+     * exist for other clients once a channel on it is closed, even with no data written.
+     *
+     * @throws IOException if interrupted while waiting
+     */
+    void awaitCreated(long inode) throws IOException {
+        if (Request.Create.clientInode(inode) && writeBackPending.containsKey(inode)) {
+            awaitWrites();
         }
     }
 

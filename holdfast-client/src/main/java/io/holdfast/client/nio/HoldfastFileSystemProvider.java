@@ -523,9 +523,11 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider impleme
         int mode = Attributes.modeFrom(attrs, 0666 & ~fs.umask());
         Caller caller = fs.currentCaller();
         String name = p.toString();
-        Attr a;
-        boolean created = false;
-        if (createNew) {
+        Attr a = (createNew || create) ? writtenBackCreate(fs, p, caller, mode) : null;
+        boolean created = a != null;
+        if (created) {
+            // root's create of a name the cache knows absent: answered now, numbered here
+        } else if (createNew) {
             a = Errors.attr(
                     onPath(p, vp -> fs.submit(new Request.Create(caller, vp, mode, true)))
                             .response(),
@@ -570,6 +572,34 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider impleme
         HoldfastFileChannel ch = new HoldfastFileChannel(fs, name, a.inode(), size, caller, read, write, append);
         fs.opened(ch, a.inode());
         return ch;
+    }
+
+    /**
+     * Writes back root's create of a file at {@code p} when the cache knows the name absent and holds
+     * its directory's attributes (and every member applies log format 9): the file gets a number
+     * from the client range and the client's time, and its attributes are told now.
+     *
+     * @return the new file's attributes, or null to create it synchronously
+     */
+    private static Attr writtenBackCreate(HoldfastFileSystem fs, HoldfastPath p, Caller caller, int mode)
+            throws IOException {
+        if (!fs.writesBackCreates(caller)) {
+            return null;
+        }
+        String vp = p.volumePath();
+        int slash = vp.lastIndexOf('/');
+        Attr parent = slash < 0 ? null : fs.cachedAttr(slash == 0 ? "/" : vp.substring(0, slash));
+        if (parent == null || parent.type() != FileType.DIRECTORY || !fs.knownAbsent(vp)) {
+            return null;
+        }
+        long now = Math.max(epochNanos(), 1);
+        long inode = HoldfastFileSystem.clientInode();
+        // as the volume will answer it (Namespace.create): a set-group-ID directory lends its group
+        int gid = (parent.mode() & 02000) != 0 ? parent.gid() : caller.gid();
+        Attr predicted = new Attr(inode, FileType.FILE, mode & 07777, 1, caller.uid(), gid, 0, now, now, now, 0);
+        return fs.submitLater(new Request.Create(caller, vp, mode, true, inode, now), predicted, parent)
+                ? predicted
+                : null;
     }
 
     /** As {@link #newFileChannel}. */

@@ -363,10 +363,14 @@ final class MetadataCache {
         // query sent since began after the volume applied it (a miss waits for the writes begun
         // before it), so its answer may be kept: the generation stays
         // (a rename answers Ok when it did nothing: the target named the same inode by then)
+        // (a rename or create answers the inode's attributes: they must be the ones predicted, which
+        // they are unless the client's clock was off by more than the volume's bounds)
         boolean asPredicted = c.predicted
                 && answer != null
                 && !(answer instanceof Response.Error)
-                && !(c.mutation instanceof Request.Rename && !(answer instanceof Response.AttrReply));
+                && !(c.mutation instanceof Request.Rename && !(answer instanceof Response.AttrReply))
+                && (c.predictedAttr == null
+                        || (answer instanceof Response.AttrReply r && r.attr().equals(c.predictedAttr)));
         if (!asPredicted || c.overlapped) {
             // not applied as taken; or begun while changes it could not foresee were on their way,
             // whose answers, learned meanwhile, lack its effect (a parent's times it could not
@@ -482,6 +486,7 @@ final class MetadataCache {
                 from.mtimeNanos(),
                 Math.max(from.ctimeNanos(), m.clientNanos()),
                 from.rdev());
+        c.predictedAttr = moved;
         named(m.to(), moved);
         known(m.to(), moved);
         if (!fromParent.equals(toParent)) {
@@ -496,6 +501,34 @@ final class MetadataCache {
                 m.to(),
                 toParentAttr == null ? -1 : Math.max(toParentAttr.ctimeNanos(), m.clientNanos()),
                 0);
+        return c;
+    }
+
+    /**
+     * Begins a written-back create of a file numbered by the client ({@link Request.Create#inode}) at
+     * a name this cache knows to be absent ({@link #knownAbsent}) in a directory whose attributes it
+     * holds, and takes what the volume will do if it applies it as expected: the name exists with
+     * {@code predicted} (also in its complete directory), and the directory's modification and change
+     * time become {@code max(its change time, m.clientNanos())} ({@link Request.Create#changeTime}).
+     * {@link #end} keeps that if the answer is a success, and drops it (and everything it touches) if
+     * not.
+     *
+     * @param predicted the new file's attributes, as the volume will answer them
+     * @param parent the directory's attributes the prediction was made from (its group, when
+     *     set-group-ID)
+     * @return null, having begun nothing, if the name is no longer known absent or the directory's
+     *     attributes changed (another thread of this client changed them since)
+     */
+    synchronized Change beginCreate(Request.Create m, Attr predicted, Attr parent) {
+        String dir = parentOf(m.path());
+        if (!knownAbsent(m.path()) || !parent.equals(knownAttr(dir))) {
+            return null;
+        }
+        Change c = begin(m, true);
+        c.predictedAttr = predicted;
+        known(m.path(), predicted);
+        named(m.path(), predicted);
+        touchParent(parent, m.path(), Math.max(parent.ctimeNanos(), m.clientNanos()), 0);
         return c;
     }
 
@@ -555,6 +588,8 @@ final class MetadataCache {
         boolean predicted;
         /** Predicted, and begun while changes whose effect the cache had not taken were on their way. */
         boolean overlapped;
+        /** The attributes a predicted rename or create will answer, if applied as predicted. */
+        Attr predictedAttr;
         /**
          * A rename whose answer teaches nothing here: one that does nothing (the two names are the
          * same, or name the same inode), or of a directory or a name not known here.

@@ -3,6 +3,7 @@ package io.holdfast.client.nio;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.holdfast.common.Caller;
+import io.holdfast.protocol.Attr;
 import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.FileType;
 import io.holdfast.protocol.Request;
@@ -185,6 +186,10 @@ class MetadataCacheModelTest {
         long client = now.get() * 1_000_000L;
         for (int tries = 0; tries < 6; tries++) {
             String p = path(rnd);
+            if (rnd.nextInt(3) == 0 && cache.knownAbsent(p) && parentAttr(cache, p) != null) {
+                int mode = rnd.nextInt(01000);
+                return new Request.Create(Caller.ROOT, p, mode, true, HoldfastFileSystem.clientInode(), client);
+            }
             if (cache.get(new Request.GetAttr(p, false)) instanceof Response.AttrReply a) {
                 for (int t = 0; t < 6 && a.attr().type() != FileType.DIRECTORY && rnd.nextBoolean(); t++) {
                     String to = path(rnd);
@@ -205,17 +210,38 @@ class MetadataCacheModelTest {
         return null;
     }
 
+    /** The attributes the cache holds for {@code path}'s parent directory, or null. */
+    private static Attr parentAttr(MetadataCache cache, String path) {
+        String parent = path.substring(0, Math.max(1, path.lastIndexOf('/')));
+        return cache.get(new Request.GetAttr(parent, false)) instanceof Response.AttrReply a
+                        && a.attr().type() == FileType.DIRECTORY
+                ? a.attr()
+                : null;
+    }
+
     /** Whether {@code m} is a written-back removal ({@link #writtenBackRemoval}). */
     private static boolean writtenBack(Request.Mutation m) {
         return (m instanceof Request.Unlink u && u.expectInode() != 0)
                 || (m instanceof Request.Rmdir r && r.expectInode() != 0)
-                || (m instanceof Request.Rename r && r.expectInode() != 0);
+                || (m instanceof Request.Rename r && r.expectInode() != 0)
+                || (m instanceof Request.Create c && c.inode() != 0);
     }
 
     private static MetadataCache.Change begin(MetadataCache cache, Request.Mutation m) {
         return switch (m) {
             case Request.Unlink u when u.expectInode() != 0 -> cache.beginUnlink(u);
             case Request.Rmdir r when r.expectInode() != 0 -> cache.beginRmdir(r);
+            case Request.Create x
+            when x.inode() != 0 -> {
+                // predicted as the provider predicts it
+                Attr parent = parentAttr(cache, x.path());
+                int gid = (parent.mode() & 02000) != 0 ? parent.gid() : Caller.ROOT.gid();
+                long t = x.clientNanos();
+                Attr predicted = new Attr(x.inode(), FileType.FILE, x.mode() & 07777, 1, 0, gid, 0, t, t, t, 0);
+                MetadataCache.Change c = cache.beginCreate(x, predicted, parent);
+                assertThat(c).as("the premises just checked still hold: %s", x).isNotNull();
+                yield c;
+            }
             case Request.Rename r
             when r.expectInode() != 0 -> {
                 // the provider passes what the cache held when it chose to write the rename back

@@ -522,6 +522,77 @@ class WriteBackTest {
         assertRefusedAndReportedOnce(x, mine);
     }
 
+    /**
+     * Root's create of a name the cache knows absent returns without the volume (which holds every
+     * answer here), with an inode number from the client range; what the client showed (the file's
+     * number, mode, owner and times, the directory's times) is what the volume applied, and the data
+     * written follows it. A create whose name another client took meanwhile is refused, changes
+     * nothing of that client's file, and fails the next fsync of the file.
+     */
+    @Test
+    @Timeout(120) // a create that waited for the volume would wait for ever here
+    void rootsCreatesAreShownAtOnceAndAreWhatTheVolumeApplies() throws Exception {
+        Path dir = Files.createDirectory(fs.getPath("/ctmp"));
+        awaitWrittenBack();
+        awaitCached(dir);
+        Path m = dir.resolve("m");
+        CompletableFuture<?> release;
+        synchronized (answering) {
+            held = new CompletableFuture<>(); // the volume answers nothing until released
+            release = held;
+        }
+        Map<String, Object> shown;
+        Map<String, Object> shownDir;
+        try (FileChannel ch = FileChannel.open(m, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            shown = Files.readAttributes(m, "unix:ino,mode,uid,gid,size,lastAccessTime,ctime");
+            shownDir = Files.readAttributes(dir, "unix:lastModifiedTime,ctime");
+            assertThat(Request.Create.clientInode((long) shown.get("ino")))
+                    .as("numbered by the client")
+                    .isTrue();
+            release.complete(null);
+            ch.write(ByteBuffer.wrap("delivered".getBytes(StandardCharsets.UTF_8)));
+            ch.force(true);
+        }
+        awaitWrittenBack();
+        assertThat(WriteBackStats.of(fs).failed()).isZero();
+        Attr applied = onVolume("/ctmp/m");
+        assertThat(applied.inode()).isEqualTo(shown.get("ino"));
+        assertThat(applied.mode() & 07777).isEqualTo((int) shown.get("mode") & 07777);
+        assertThat(applied.uid()).isEqualTo(shown.get("uid"));
+        assertThat(applied.gid()).isEqualTo(shown.get("gid"));
+        // the write moved the change time since; the access time is still the create's
+        assertThat(FileTime.from(applied.atimeNanos(), TimeUnit.NANOSECONDS)).isEqualTo(shown.get("lastAccessTime"));
+        assertThat(shown.get("ctime")).isEqualTo(shown.get("lastAccessTime"));
+        assertThat(applied.size()).isEqualTo("delivered".length());
+        Attr appliedDir = onVolume("/ctmp");
+        assertThat(FileTime.from(appliedDir.mtimeNanos(), TimeUnit.NANOSECONDS))
+                .isEqualTo(shownDir.get("lastModifiedTime"));
+        assertThat(FileTime.from(appliedDir.ctimeNanos(), TimeUnit.NANOSECONDS)).isEqualTo(shownDir.get("ctime"));
+        assertThat(sent.stream()
+                        .flatMap(x -> x instanceof Request.Batch b ? b.mutations().stream() : Stream.of(x))
+                        .filter(x -> x instanceof Request.Create c && c.inode() != 0))
+                .as("the create written back, numbered by the client")
+                .hasSize(1);
+
+        // another client, unseen by this one's cache, takes the name first
+        assertThat(volume.submit(new Request.Create(Caller.ROOT, "/ctmp/taken", 0640, true))
+                        .get())
+                .isInstanceOf(Response.AttrReply.class);
+        Path taken = dir.resolve("taken");
+        try (FileChannel ch = FileChannel.open(taken, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.wrap("mine".getBytes(StandardCharsets.UTF_8)));
+            assertThatThrownBy(() -> ch.force(true)).isInstanceOf(IOException.class);
+        } catch (IOException e) {
+            // the close may report the failed writes too
+        }
+        awaitWrittenBack();
+        assertThat(WriteBackStats.of(fs).failed()).isGreaterThanOrEqualTo(1);
+        assertThat(onVolume("/ctmp/taken").mode())
+                .as("the other client's file stays")
+                .isEqualTo(0640);
+        assertThat(onVolume("/ctmp/taken").size()).as("and keeps its content").isZero();
+    }
+
     private void awaitWrittenBack() {
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
         while (WriteBackStats.of(fs).pending() != 0) {
@@ -572,7 +643,8 @@ class WriteBackTest {
         for (Path f : files) {
             Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rw-------"));
         }
-        Files.createFile(dir.resolve("last")); // a synchronous mutation: the queued changes go first
+        Files.createFile(dir.resolve("last")); // written back too, with a 30 KiB path
+        awaitWrittenBack();
         WriteBackStats stats = WriteBackStats.of(fs);
         assertThat(stats.failed()).isZero();
         assertThat(stats.pending()).isZero();
