@@ -38,7 +38,11 @@ package io.holdfast.protocol;
 public final class LogFormat {
     /** The oldest log format this code reads. */
     public static final int MIN = 1;
-    /** The newest log format this code reads and writes. */
+    /**
+     * The newest log format this code reads and writes. A compile-time constant: code in other
+     * modules asks {@link #newest()} instead, since javac copies a constant into the classes that
+     * use it and an incremental build (the launcher's) need not recompile them when it changes.
+     */
     public static final int MAX = 9;
     /** The log format of batches and write-back attribute changes. */
     public static final int BATCHES = 3;
@@ -60,6 +64,15 @@ public final class LogFormat {
     public static final int WRITE_BACK_CREATES = 9;
 
     private LogFormat() {}
+
+    /**
+     * {@link #MAX}, read at run time: what a node advertises and accepts, as this protocol jar
+     * says, whenever the code asking was compiled (a node built incrementally with a constant from
+     * an older compile advertised an older format, and clients then wrote nothing newer back).
+     */
+    public static int newest() {
+        return MAX;
+    }
 
     /**
      * The lowest log format that can express {@code mutation}: the format that introduced its kind,

@@ -19,14 +19,14 @@ import java.util.UUID;
  * @param clusterId the cluster's identity, the same on every node
  * @param snapshotThreshold applied entries between automatic snapshots (default 20,000)
  * @param maxLogFormat the newest log format this node reads, advertises and lets its groups log
- *     ({@link LogFormat#MAX} normally; lower only to simulate older code in upgrade tests)
+ *     ({@link LogFormat#newest()} normally; lower only to simulate older code in upgrade tests)
  */
 public record NodeConfig(
         Path dataDir, String address, List<String> peers, UUID clusterId, long snapshotThreshold, int maxLogFormat) {
 
     /** A node that supports every log format this code reads. */
     public NodeConfig(Path dataDir, String address, List<String> peers, UUID clusterId, long snapshotThreshold) {
-        this(dataDir, address, peers, clusterId, snapshotThreshold, LogFormat.MAX);
+        this(dataDir, address, peers, clusterId, snapshotThreshold, LogFormat.newest());
     }
 
     /** This configuration with another {@link #maxLogFormat}. */
@@ -55,9 +55,9 @@ public record NodeConfig(
         if (snapshotThreshold <= 0) {
             throw new IllegalArgumentException("snapshotThreshold must be positive, got " + snapshotThreshold);
         }
-        if (maxLogFormat < LogFormat.MIN || maxLogFormat > LogFormat.MAX) {
+        if (maxLogFormat < LogFormat.MIN || maxLogFormat > LogFormat.newest()) {
             throw new IllegalArgumentException("maxLogFormat " + maxLogFormat + " outside the formats this code reads, "
-                    + LogFormat.range(LogFormat.MIN, LogFormat.MAX));
+                    + LogFormat.range(LogFormat.MIN, LogFormat.newest()));
         }
     }
 

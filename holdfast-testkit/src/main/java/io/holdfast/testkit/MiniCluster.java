@@ -403,7 +403,7 @@ public final class MiniCluster implements AutoCloseable {
     /** Node {@code i}'s configuration, as it is started with (e.g. to run it as a process instead). */
     public NodeConfig config(int i) {
         return new NodeConfig(dataDir(i), addresses.get(i), peers, clusterId, snapshotThreshold)
-                .withMaxLogFormat(maxLogFormats.getOrDefault(i, LogFormat.MAX));
+                .withMaxLogFormat(maxLogFormats.getOrDefault(i, LogFormat.newest()));
     }
 
     /**
