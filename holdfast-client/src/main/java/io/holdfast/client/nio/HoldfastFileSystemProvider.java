@@ -355,7 +355,7 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider impleme
                         && (mask & (SetAttr.UID | SetAttr.GID)) != 0
                         && (a.mode() & 06000) != 0)) {
             // root's change is refused only if the file is gone: answer now, send in order without waiting
-            long now = Math.max(epochNanos(), 1);
+            long now = clientNanos();
             SetAttr m =
                     new SetAttr(caller, t.volumePath(), mask, mode, uid, gid, atimeNanos, mtimeNanos, a.inode(), now);
             fs.submitLater(m, predict(a, m));
@@ -382,9 +382,13 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider impleme
         return new Attr(a.inode(), a.type(), mode, a.nlink(), uid, gid, a.size(), atime, mtime, ctime, a.rdev());
     }
 
-    private static long epochNanos() {
+    /**
+     * The client's clock for a written-back change, epoch nanoseconds; never 0, which a request
+     * reads as "no client time".
+     */
+    private static long clientNanos() {
         Instant now = Instant.now();
-        return now.getEpochSecond() * 1_000_000_000L + now.getNano();
+        return Math.max(now.getEpochSecond() * 1_000_000_000L + now.getNano(), 1);
     }
 
     HoldfastPath realPath(HoldfastPath path, LinkOption... options) throws IOException {
@@ -587,12 +591,11 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider impleme
             return null;
         }
         String vp = p.volumePath();
-        int slash = vp.lastIndexOf('/');
-        Attr parent = slash < 0 ? null : fs.cachedAttr(slash == 0 ? "/" : vp.substring(0, slash));
+        Attr parent = fs.cachedAttr(MetadataCache.parentOf(vp));
         if (parent == null || parent.type() != FileType.DIRECTORY || !fs.knownAbsent(vp)) {
             return null;
         }
-        long now = Math.max(epochNanos(), 1);
+        long now = clientNanos();
         long inode = HoldfastFileSystem.clientInode();
         // as the volume will answer it (Namespace.create): a set-group-ID directory lends its group
         int gid = (parent.mode() & 02000) != 0 ? parent.gid() : caller.gid();
@@ -760,7 +763,7 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider impleme
             if (fs.writesBackRemovals(caller) && fs.knownEmpty(vp)) {
                 // root's rmdir of a directory known to be empty is refused only if another client
                 // changed it meanwhile: answer now, send in order without waiting
-                fs.submitLater(new Request.Rmdir(caller, vp, a.inode(), Math.max(epochNanos(), 1)));
+                fs.submitLater(new Request.Rmdir(caller, vp, a.inode(), clientNanos()));
                 return;
             }
             Errors.ok(fs.submit(new Request.Rmdir(caller, vp)), name, null);
@@ -770,7 +773,7 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider impleme
         if (!keep && fs.writesBackRemovals(caller)) {
             // root's unlink of the file the cache saw is refused only if the name changed meanwhile:
             // answer now, send in order without waiting (reported by the next fsync of the inode)
-            fs.submitLater(new Request.Unlink(caller, vp, false, a.inode(), Math.max(epochNanos(), 1)));
+            fs.submitLater(new Request.Unlink(caller, vp, false, a.inode(), clientNanos()));
             return;
         }
         Response r = fs.submit(new Request.Unlink(caller, vp, keep));
@@ -941,9 +944,7 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider impleme
             if (from != null
                     && from.type() != FileType.DIRECTORY
                     && fs.knownAbsent(tvp)
-                    && fs.submitLater(
-                            new Request.Rename(caller, svp, tvp, flags, from.inode(), Math.max(epochNanos(), 1)),
-                            from)) {
+                    && fs.submitLater(new Request.Rename(caller, svp, tvp, flags, from.inode(), clientNanos()), from)) {
                 return;
             }
         }

@@ -434,7 +434,7 @@ final class MetadataCache {
         Attr parent = knownAttr(parentOf(m.path()));
         Change c = begin(m, true);
         removed(m.path());
-        touchParent(parent, m.path(), parent == null ? -1 : Math.max(parent.ctimeNanos(), m.clientNanos()), 0);
+        touchParentAt(parent, m.path(), m.clientNanos(), 0);
         return c;
     }
 
@@ -447,7 +447,7 @@ final class MetadataCache {
         Change c = begin(m, true);
         removed(m.path());
         complete.remove(m.path());
-        touchParent(parent, m.path(), parent == null ? -1 : Math.max(parent.ctimeNanos(), m.clientNanos()), -1);
+        touchParentAt(parent, m.path(), m.clientNanos(), -1);
         return c;
     }
 
@@ -490,17 +490,9 @@ final class MetadataCache {
         named(m.to(), moved);
         known(m.to(), moved);
         if (!fromParent.equals(toParent)) {
-            touchParent(
-                    fromParentAttr,
-                    m.from(),
-                    fromParentAttr == null ? -1 : Math.max(fromParentAttr.ctimeNanos(), m.clientNanos()),
-                    0);
+            touchParentAt(fromParentAttr, m.from(), m.clientNanos(), 0);
         }
-        touchParent(
-                toParentAttr,
-                m.to(),
-                toParentAttr == null ? -1 : Math.max(toParentAttr.ctimeNanos(), m.clientNanos()),
-                0);
+        touchParentAt(toParentAttr, m.to(), m.clientNanos(), 0);
         return c;
     }
 
@@ -528,7 +520,7 @@ final class MetadataCache {
         c.predictedAttr = predicted;
         known(m.path(), predicted);
         named(m.path(), predicted);
-        touchParent(parent, m.path(), Math.max(parent.ctimeNanos(), m.clientNanos()), 0);
+        touchParentAt(parent, m.path(), m.clientNanos(), 0);
         return c;
     }
 
@@ -868,6 +860,16 @@ final class MetadataCache {
 
     /**
      * The parent of {@code path}, whose attributes were {@code p} (nothing is kept if null), was
+     * touched by a written-back change made at {@code clientNanos}: at {@code max(its change time,
+     * clientNanos)}, the time the volume stamps (the client's time within its bounds), with its link
+     * count moved by {@code links}.
+     */
+    private void touchParentAt(Attr p, String path, long clientNanos, int links) {
+        touchParent(p, path, p == null ? -1 : Math.max(p.ctimeNanos(), clientNanos), links);
+    }
+
+    /**
+     * The parent of {@code path}, whose attributes were {@code p} (nothing is kept if null), was
      * touched at {@code ts} with its link count moved by {@code links}.
      */
     private void touchParent(Attr p, String path, long ts, int links) {
@@ -982,7 +984,8 @@ final class MetadataCache {
         return path.substring(path.lastIndexOf('/') + 1);
     }
 
-    private static String parentOf(String path) {
+    /** The parent of absolute volume path {@code path} ({@code "/"} for a name in the root). */
+    static String parentOf(String path) {
         int slash = path.lastIndexOf('/');
         return slash <= 0 ? "/" : path.substring(0, slash);
     }
