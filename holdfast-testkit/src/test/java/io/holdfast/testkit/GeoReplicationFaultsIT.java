@@ -90,9 +90,7 @@ class GeoReplicationFaultsIT {
                     },
                     "the target equals the source");
         } catch (AssertionError e) {
-            assertThat(TreeWorkload.describe(target, STATE))
-                    .as("seed %d; %s", SEED, last.get())
-                    .isEqualTo(TreeWorkload.describe(src, STATE));
+            TreeWorkload.assertSameTree(src, target, STATE, "seed " + SEED + "; " + last.get());
             throw e;
         }
         long files = TreeWorkload.describe(src, STATE).values().stream()

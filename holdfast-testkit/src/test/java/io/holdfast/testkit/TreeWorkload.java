@@ -231,6 +231,36 @@ final class TreeWorkload {
         return out;
     }
 
+    /**
+     * Fails unless the tree at {@code got} has the {@link #describe description} of the one at
+     * {@code want}, naming only the entries that differ (a whole description is too long to read in
+     * a CI log).
+     *
+     * @param what says which comparison failed (a seed, a round)
+     */
+    static void assertSameTree(Path want, Path got, Set<String> exclude, String what) throws IOException {
+        List<String> differences = differences(describe(want, exclude), describe(got, exclude));
+        if (!differences.isEmpty()) {
+            throw new AssertionError(what + ": " + differences.size() + " entries differ (source | target):\n  "
+                    + String.join("\n  ", differences.subList(0, Math.min(40, differences.size()))));
+        }
+    }
+
+    /** The entries of two {@link #describe descriptions} that differ, as "name: want | got". */
+    static List<String> differences(Map<String, String> want, Map<String, String> got) {
+        TreeSet<String> names = new TreeSet<>(want.keySet());
+        names.addAll(got.keySet());
+        List<String> out = new ArrayList<>();
+        for (String name : names) {
+            String a = want.getOrDefault(name, "(absent)");
+            String b = got.getOrDefault(name, "(absent)");
+            if (!a.equals(b)) {
+                out.add(name + ": " + a + " | " + b);
+            }
+        }
+        return out;
+    }
+
     private static String perms(Path p) throws IOException {
         return Integer.toOctalString((Integer) Files.getAttribute(p, "unix:mode", LinkOption.NOFOLLOW_LINKS) & 07777);
     }
