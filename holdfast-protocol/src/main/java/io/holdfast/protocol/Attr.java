@@ -46,6 +46,11 @@ public record Attr(
         this(inode, type, mode, nlink, uid, gid, size, atimeNanos, mtimeNanos, ctimeNanos, 0);
     }
 
+    /** These attributes with device number {@code rdev}. */
+    public Attr withRdev(long rdev) {
+        return new Attr(inode, type, mode, nlink, uid, gid, size, atimeNanos, mtimeNanos, ctimeNanos, rdev);
+    }
+
     /** Full {@code st_mode}: format bits plus permission bits. */
     public int stMode() {
         return type.formatBits() | (mode & 07777);

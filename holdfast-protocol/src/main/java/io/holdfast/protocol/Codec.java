@@ -22,6 +22,7 @@ import io.holdfast.protocol.Request.Mknod;
 import io.holdfast.protocol.Request.Mutation;
 import io.holdfast.protocol.Request.Read;
 import io.holdfast.protocol.Request.ReadDir;
+import io.holdfast.protocol.Request.ReadDirPlus;
 import io.holdfast.protocol.Request.ReadLink;
 import io.holdfast.protocol.Request.RemoveXattr;
 import io.holdfast.protocol.Request.Rename;
@@ -128,6 +129,8 @@ public final class Codec {
     private static final int K_CHANGES = 49;
     /** {@link Request.Compressed}: {@code i32 maxBytes}, then the inner query (kind and fields). */
     private static final int K_COMPRESSED = 50;
+    /** {@link Request.ReadDirPlus} (answered by members of log format 10 and later). */
+    private static final int K_READDIR_PLUS = 51;
     /** A log entry written before log formats were stated: log format 1, no format byte. Still read. */
     private static final int K_LOG_ENTRY = 64;
     /** A log entry: {@code u8 log format}, {@code i64 timestamp}, then the mutation (see {@link LogFormat}). */
@@ -176,7 +179,8 @@ public final class Codec {
             K_LEASE_RENEW,
             K_LEASE_POLL,
             K_CHANGES,
-            K_COMPRESSED);
+            K_COMPRESSED,
+            K_READDIR_PLUS);
 
     private static final int K_OK = 96;
     private static final int K_ERROR = 97;
@@ -201,6 +205,8 @@ public final class Codec {
     private static final int K_CHANGE_RECORD = 114;
     /** {@link Response.Compressed}: {@code i32 rawLength}, then the zstd frame as a byte array. */
     private static final int K_COMPRESSED_REPLY = 115;
+    /** {@link Response.DirPlusPage}. */
+    private static final int K_DIRPLUS_PAGE = 116;
     /** {@code u16 count}, then each response (kind and fields), none a batch reply. */
     private static final int K_BATCH_REPLY = 112;
     /**
@@ -287,6 +293,17 @@ public final class Codec {
                     w.str(e.name());
                     w.i64(e.inode());
                     w.u8(e.type().code());
+                }
+                w.u8(p.more() ? 1 : 0);
+            }
+            case Response.DirPlusPage p -> {
+                w.kind(K_DIRPLUS_PAGE);
+                w.i32(p.entries().size());
+                for (int i = 0; i < p.entries().size(); i++) {
+                    Attr a = p.attrs().get(i);
+                    w.str(p.entries().get(i).name());
+                    writeAttr(w, a);
+                    w.i64(a.rdev());
                 }
                 w.u8(p.more() ? 1 : 0);
             }
@@ -536,6 +553,12 @@ public final class Codec {
             }
             case ReadDir r -> {
                 w.kind(K_READDIR);
+                w.str(r.path());
+                w.str(r.after());
+                w.i32(r.maxEntries());
+            }
+            case ReadDirPlus r -> {
+                w.kind(K_READDIR_PLUS);
                 w.str(r.path());
                 w.str(r.after());
                 w.i32(r.maxEntries());
@@ -856,18 +879,7 @@ public final class Codec {
                 if (rdev == 0) {
                     throw bad("attribute reply of kind " + K_ATTR_RDEV + " carries rdev 0");
                 }
-                yield new Response.AttrReply(new Attr(
-                        a.inode(),
-                        a.type(),
-                        a.mode(),
-                        a.nlink(),
-                        a.uid(),
-                        a.gid(),
-                        a.size(),
-                        a.atimeNanos(),
-                        a.mtimeNanos(),
-                        a.ctimeNanos(),
-                        rdev));
+                yield new Response.AttrReply(a.withRdev(rdev));
             }
             case K_DIRPAGE -> {
                 int n = r.count(Limits.MAX_DIR_PAGE_ENTRIES, "directory entries");
@@ -876,6 +888,22 @@ public final class Codec {
                     entries.add(new DirEntry(r.name(), r.i64(), r.type()));
                 }
                 yield new Response.DirPage(entries, r.bool());
+            }
+            case K_DIRPLUS_PAGE -> {
+                int n = r.count(Limits.MAX_DIR_PAGE_ENTRIES, "directory entries");
+                List<DirEntry> entries = new ArrayList<>(n);
+                List<Attr> attrs = new ArrayList<>(n);
+                for (int i = 0; i < n; i++) {
+                    String name = r.name();
+                    Attr a = readAttr(r);
+                    long rdev = r.i64();
+                    if (rdev != 0) {
+                        a = a.withRdev(rdev);
+                    }
+                    entries.add(new DirEntry(name, a.inode(), a.type()));
+                    attrs.add(a);
+                }
+                yield new Response.DirPlusPage(entries, attrs, r.bool());
             }
             case K_DATA -> new Response.Data(r.bytes(Limits.MAX_DATA_BYTES), r.i32());
             case K_TEXT -> new Response.Text(r.str(Limits.PATH_MAX));
@@ -1063,6 +1091,7 @@ public final class Codec {
             case K_GETATTR -> new GetAttr(r.path(), r.bool());
             case K_GETATTR_INODE -> new GetAttrByInode(r.i64());
             case K_READDIR -> new ReadDir(r.path(), r.str(Limits.NAME_MAX), r.i32());
+            case K_READDIR_PLUS -> new ReadDirPlus(r.path(), r.str(Limits.NAME_MAX), r.i32());
             case K_READ -> new Read(r.i64(), r.i64(), r.i32());
             case K_READLINK -> new ReadLink(r.path());
             case K_GETXATTR -> new GetXattr(r.path(), r.str(Limits.MAX_XATTR_NAME_BYTES));
@@ -1092,7 +1121,7 @@ public final class Codec {
                     throw bad("compressed reply limit " + max + " outside 1.." + Limits.MAX_FRAME_BYTES);
                 }
                 int inner = r.kind();
-                if (inner != K_READ && inner != K_READDIR && inner != K_CHANGES) {
+                if (inner != K_READ && inner != K_READDIR && inner != K_READDIR_PLUS && inner != K_CHANGES) {
                     throw bad("a compressed query holds request kind " + inner);
                 }
                 yield new Request.Compressed((Request.Query) readRequest(r, inner), max);

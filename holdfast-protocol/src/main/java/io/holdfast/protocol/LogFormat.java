@@ -31,6 +31,8 @@ package io.holdfast.protocol;
  *       (write-back of renames)</td></tr>
  *   <tr><td>9</td><td>volume log: create with an inode number the client chose, stamped at the client's
  *       time (write-back of creates)</td></tr>
+ *   <tr><td>10</td><td>no new entries: members answer listings with attributes
+ *       ({@link Request.ReadDirPlus})</td></tr>
  * </table>
  *
  * <p>Thread safety: constants and pure functions.
@@ -43,7 +45,7 @@ public final class LogFormat {
      * modules asks {@link #newest()} instead, since javac copies a constant into the classes that
      * use it and an incremental build (the launcher's) need not recompile them when it changes.
      */
-    public static final int MAX = 9;
+    public static final int MAX = 10;
     /** The log format of batches and write-back attribute changes. */
     public static final int BATCHES = 3;
     /** The log format of the geo-replication session commands of the cluster log. */
@@ -62,6 +64,11 @@ public final class LogFormat {
     public static final int WRITE_BACK_RENAMES = 8;
     /** The log format of creates with a client-chosen inode number (written back by clients). */
     public static final int WRITE_BACK_CREATES = 9;
+    /**
+     * No new entries: a member of this format answers {@link Request.ReadDirPlus}; a client asks
+     * it once every member of the group reads this format.
+     */
+    public static final int LISTINGS_WITH_ATTRIBUTES = 10;
 
     private LogFormat() {}
 

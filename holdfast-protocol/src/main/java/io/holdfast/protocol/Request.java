@@ -480,6 +480,15 @@ public sealed interface Request {
      */
     record ReadDir(String path, String after, int maxEntries) implements Query {}
 
+    /**
+     * A {@link ReadDir} page with each entry's attributes, as {@code lstat(2)} of the entry would
+     * answer at the same applied index (NFSv3 READDIRPLUS, RFC 1813 section 3.3.17; FUSE's
+     * {@code READDIRPLUS}): a listing followed by a {@code stat} of every name costs one query,
+     * not one per name. Members answer it from log format {@link LogFormat#LISTINGS_WITH_ATTRIBUTES}.
+     * Reply: {@link Response.DirPlusPage}.
+     */
+    record ReadDirPlus(String path, String after, int maxEntries) implements Query {}
+
     /** POSIX {@code pread(2)} from an inode. Reply: {@link Response.Data}. */
     record Read(long inode, long offset, int length) implements Query {}
 
@@ -707,7 +716,7 @@ public sealed interface Request {
 
         /** Whether {@code q} is a bulk query whose reply may travel compressed: a read, a listing, a change page. */
         public static boolean compressible(Query q) {
-            return q instanceof Read || q instanceof ReadDir || q instanceof Changes;
+            return q instanceof Read || q instanceof ReadDir || q instanceof ReadDirPlus || q instanceof Changes;
         }
     }
 }

@@ -37,6 +37,38 @@ public sealed interface Response {
         }
     }
 
+    /**
+     * A page of directory entries with their attributes (the reply to {@link Request.ReadDirPlus}):
+     * {@code attrs.get(i)} is what {@code lstat(2)} of {@code entries.get(i)} answered at the same
+     * applied index; {@code more} when further pages follow.
+     *
+     * @throws IllegalArgumentException if the lists differ in length, or an entry's inode number or
+     *     type is not its attributes'
+     */
+    record DirPlusPage(List<DirEntry> entries, List<Attr> attrs, boolean more) implements Response {
+        public DirPlusPage {
+            entries = List.copyOf(entries);
+            attrs = List.copyOf(attrs);
+            if (entries.size() != attrs.size()) {
+                throw new IllegalArgumentException(
+                        entries.size() + " directory entries but " + attrs.size() + " attributes");
+            }
+            for (int i = 0; i < entries.size(); i++) {
+                DirEntry e = entries.get(i);
+                Attr a = attrs.get(i);
+                if (e.inode() != a.inode() || e.type() != a.type()) {
+                    throw new IllegalArgumentException("entry " + e.name() + " (" + e.inode() + ", " + e.type()
+                            + ") does not match its attributes (" + a.inode() + ", " + a.type() + ")");
+                }
+            }
+        }
+
+        /** The same page without the attributes. */
+        public DirPage withoutAttributes() {
+            return new DirPage(entries, more);
+        }
+    }
+
     /** Bytes with their CRC32C, checked by the receiver. */
     record Data(byte[] bytes, int crc32c) implements Response {
         @Override

@@ -20,6 +20,7 @@ import io.holdfast.protocol.Request.Mkdir;
 import io.holdfast.protocol.Request.Mknod;
 import io.holdfast.protocol.Request.Read;
 import io.holdfast.protocol.Request.ReadDir;
+import io.holdfast.protocol.Request.ReadDirPlus;
 import io.holdfast.protocol.Request.ReadLink;
 import io.holdfast.protocol.Request.RemoveXattr;
 import io.holdfast.protocol.Request.Rename;
@@ -37,6 +38,7 @@ import io.holdfast.protocol.Request.Truncate;
 import io.holdfast.protocol.Request.Unlink;
 import io.holdfast.protocol.Request.Write;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
@@ -135,6 +137,7 @@ final class CodecValues {
         Arbitrary<String> path = g.text(Limits.VOLUME_PATH_MAX);
         Arbitrary<Request.Query> bulk = Arbitraries.oneOf(List.<Arbitrary<? extends Request.Query>>of(
                 Combinators.combine(path, g.text(Limits.NAME_MAX), ints()).as(ReadDir::new),
+                Combinators.combine(path, g.text(Limits.NAME_MAX), ints()).as(ReadDirPlus::new),
                 Combinators.combine(longs(), longs(), ints()).as(Read::new),
                 Combinators.combine(
                                 Arbitraries.longs().greaterOrEqual(0),
@@ -147,6 +150,7 @@ final class CodecValues {
                 Combinators.combine(path, bools()).as(GetAttr::new),
                 longs().map(GetAttrByInode::new),
                 Combinators.combine(path, g.text(Limits.NAME_MAX), ints()).as(ReadDir::new),
+                Combinators.combine(path, g.text(Limits.NAME_MAX), ints()).as(ReadDirPlus::new),
                 Combinators.combine(longs(), longs(), ints()).as(Read::new),
                 path.map(ReadLink::new),
                 Combinators.combine(path, g.text(Limits.MAX_XATTR_NAME_BYTES)).as(GetXattr::new),
@@ -249,6 +253,21 @@ final class CodecValues {
                 .as((l, i, t, rdev) -> new Attr(l[0], t, i[0], i[1], i[2], i[3], l[1], l[2], l[3], l[4], rdev));
     }
 
+    /** Listings with attributes: each entry's inode number and type are its attributes'. */
+    static Arbitrary<Response.DirPlusPage> dirPlusPages(Gen g) {
+        Arbitrary<String> name = g.text(Limits.NAME_MAX);
+        return Combinators.combine(
+                        name.list().ofMaxSize(8), attrs().list().ofMinSize(8).ofMaxSize(8), bools())
+                .as((names, attrs, more) -> {
+                    List<DirEntry> entries = new ArrayList<>();
+                    for (int i = 0; i < names.size(); i++) {
+                        entries.add(new DirEntry(
+                                names.get(i), attrs.get(i).inode(), attrs.get(i).type()));
+                    }
+                    return new Response.DirPlusPage(entries, attrs.subList(0, names.size()), more);
+                });
+    }
+
     static Arbitrary<Response> responses(Gen g) {
         Arbitrary<DirEntry> entry = Combinators.combine(g.text(Limits.NAME_MAX), longs(), Arbitraries.of(TYPES))
                 .as(DirEntry::new);
@@ -268,6 +287,7 @@ final class CodecValues {
                 Combinators.combine(errnos, messages(g)).as(Response.Error::new),
                 attrs().map(Response.AttrReply::new),
                 Combinators.combine(entries, bools()).as(Response.DirPage::new),
+                dirPlusPages(g),
                 Combinators.combine(g.bytes(Limits.MAX_DATA_BYTES), ints()).as(Response.Data::new),
                 g.text(Limits.PATH_MAX).map(Response.Text::new),
                 longs().map(Response.Offset::new),
@@ -335,6 +355,7 @@ final class CodecValues {
                 new GetAttr("/a", true),
                 new GetAttrByInode(7),
                 new ReadDir("/d", "f", 100),
+                new ReadDirPlus("/d", "", 100),
                 new Read(7, 0, 4096),
                 new ReadLink("/l"),
                 new GetXattr("/a", "user.k"),
@@ -362,6 +383,12 @@ final class CodecValues {
                 new Response.AttrReply(new Attr(8, FileType.BLOCK_DEVICE, 0660, 1, 0, 6, 0, 1, 2, 3, 0x700)),
                 new Response.DirPage(
                         List.of(new DirEntry("a", 2, FileType.DIRECTORY), new DirEntry("b", 3, FileType.FILE)), true),
+                new Response.DirPlusPage(
+                        List.of(new DirEntry("a", 2, FileType.DIRECTORY), new DirEntry("n", 8, FileType.BLOCK_DEVICE)),
+                        List.of(
+                                new Attr(2, FileType.DIRECTORY, 0755, 2, 0, 0, 0, 1, 2, 3),
+                                new Attr(8, FileType.BLOCK_DEVICE, 0660, 1, 0, 6, 0, 1, 2, 3, 0x700)),
+                        false),
                 new Response.Data(new byte[] {1, 2, 3}, 42),
                 new Response.Text("../target"),
                 new Response.Offset(1L << 40),

@@ -16,6 +16,7 @@ import io.holdfast.protocol.Request.Mkdir;
 import io.holdfast.protocol.Request.Mknod;
 import io.holdfast.protocol.Request.Read;
 import io.holdfast.protocol.Request.ReadDir;
+import io.holdfast.protocol.Request.ReadDirPlus;
 import io.holdfast.protocol.Request.ReadLink;
 import io.holdfast.protocol.Request.RemoveXattr;
 import io.holdfast.protocol.Request.Rename;
@@ -51,14 +52,14 @@ final class ReferenceCodec {
     /** Request kinds; the stable wire numbers. */
     static final List<Integer> REQUEST_KINDS = List.of(
             1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 32, 33, 34, 35, 36, 37, 38,
-            39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50);
+            39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51);
     /** The log entry kind written before log formats were stated (read as log format 1). */
     static final int LEGACY_LOG_ENTRY = 64;
     /** The log entry kind: log format byte, timestamp, mutation. */
     static final int LOG_ENTRY = 65;
     /** Response kinds; the stable wire numbers. */
     static final List<Integer> RESPONSE_KINDS =
-            List.of(96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 115);
+            List.of(96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 115, 116);
 
     private ReferenceCodec() {}
 
@@ -152,17 +153,19 @@ final class ReferenceCodec {
             case Response.AttrReply a -> {
                 Attr t = a.attr();
                 // kind 110 when there is a device number: kind 98's fields, then rdev
-                w.u8(t.rdev() != 0 ? 110 : 98)
-                        .i64(t.inode())
-                        .u8(t.type().code())
-                        .i32(t.mode())
-                        .i32(t.nlink())
-                        .i32(t.uid())
-                        .i32(t.gid());
-                w.i64(t.size()).i64(t.atimeNanos()).i64(t.mtimeNanos()).i64(t.ctimeNanos());
+                attr(w.u8(t.rdev() != 0 ? 110 : 98), t);
                 if (t.rdev() != 0) {
                     w.i64(t.rdev());
                 }
+            }
+            case Response.DirPlusPage p -> {
+                // per entry: its name, kind 98's fields, rdev (0 for most)
+                w.u8(116).count(p.entries().size(), 4, Limits.MAX_DIR_PAGE_ENTRIES, "directory entries");
+                for (int i = 0; i < p.entries().size(); i++) {
+                    str(w, p.entries().get(i).name(), Limits.NAME_MAX, "entry name");
+                    attr(w, p.attrs().get(i)).i64(p.attrs().get(i).rdev());
+                }
+                w.u8(p.more() ? 1 : 0);
             }
             case Response.DirPage p -> {
                 w.u8(99).count(p.entries().size(), 4, Limits.MAX_DIR_PAGE_ENTRIES, "directory entries");
@@ -264,6 +267,16 @@ final class ReferenceCodec {
         return m.substring(0, end);
     }
 
+    private static WireWriter attr(WireWriter w, Attr t) {
+        w.i64(t.inode())
+                .u8(t.type().code())
+                .i32(t.mode())
+                .i32(t.nlink())
+                .i32(t.uid())
+                .i32(t.gid());
+        return w.i64(t.size()).i64(t.atimeNanos()).i64(t.mtimeNanos()).i64(t.ctimeNanos());
+    }
+
     private static void request(WireWriter w, Request request) {
         switch (request) {
             case Mkdir m -> path(caller(w.u8(1), m.caller()), m.path()).i32(m.mode());
@@ -345,6 +358,9 @@ final class ReferenceCodec {
             case GetAttrByInode g -> w.u8(33).i64(g.inode());
             case ReadDir r ->
                 str(path(w.u8(34), r.path()), r.after(), Limits.NAME_MAX, "after")
+                        .i32(r.maxEntries());
+            case ReadDirPlus r ->
+                str(path(w.u8(51), r.path()), r.after(), Limits.NAME_MAX, "after")
                         .i32(r.maxEntries());
             case Read r -> w.u8(35).i64(r.inode()).i64(r.offset()).i32(r.length());
             case ReadLink r -> path(w.u8(36), r.path());

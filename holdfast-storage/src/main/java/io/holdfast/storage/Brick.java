@@ -358,6 +358,7 @@ public final class Brick implements AutoCloseable {
                 case Request.GetAttr x -> namespace.getAttr(x);
                 case Request.GetAttrByInode x -> namespace.getAttrByInode(x);
                 case Request.ReadDir x -> namespace.readDir(x);
+                case Request.ReadDirPlus x -> namespace.readDirPlus(x);
                 case Request.Read x -> content.read(x);
                 case Request.SeekData x -> content.seekData(x);
                 case Request.ReadLink x -> namespace.readLink(x);

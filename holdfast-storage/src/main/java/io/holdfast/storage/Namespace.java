@@ -551,35 +551,55 @@ final class Namespace {
     }
 
     Response readDir(Request.ReadDir q) throws Fail, IOException {
-        if (q.maxEntries() <= 0) {
-            throw new Fail(Errno.EINVAL, "maxEntries must be positive: " + q.maxEntries());
-        }
-        long id = resolve(state.kv, null, q.path());
-        if (!mustNode(state.kv, id).isDir()) {
-            throw new Fail(Errno.ENOTDIR, q.path() + " is not a directory");
-        }
-        int limit = Math.min(q.maxEntries(), Limits.MAX_DIR_PAGE_ENTRIES);
-        byte[] prefix = Keys.id(Keys.DENT, id);
-        byte[] after = q.after() == null ? EMPTY : q.after().getBytes(StandardCharsets.UTF_8);
         List<DirEntry> entries = new ArrayList<>();
-        boolean more = false;
+        boolean more = listPage(q.path(), q.after(), q.maxEntries(), entries);
+        return new Response.DirPage(entries, more);
+    }
+
+    /** {@link #readDir} with each entry's attributes, read from the same state. */
+    Response readDirPlus(Request.ReadDirPlus q) throws Fail, IOException {
+        List<DirEntry> entries = new ArrayList<>();
+        boolean more = listPage(q.path(), q.after(), q.maxEntries(), entries);
+        List<Attr> attrs = new ArrayList<>(entries.size());
+        for (DirEntry e : entries) {
+            attrs.add(mustNode(state.kv, e.inode()).toAttr(e.inode()));
+        }
+        return new Response.DirPlusPage(entries, attrs, more);
+    }
+
+    /**
+     * Adds to {@code entries} the names of directory {@code path} after {@code after} (null or
+     * empty: from the first), in key order, at most {@code maxEntries} (and
+     * {@link Limits#MAX_DIR_PAGE_ENTRIES}); returns whether more follow.
+     */
+    private boolean listPage(String path, String after, int maxEntries, List<DirEntry> entries)
+            throws Fail, IOException {
+        if (maxEntries <= 0) {
+            throw new Fail(Errno.EINVAL, "maxEntries must be positive: " + maxEntries);
+        }
+        long id = resolve(state.kv, null, path);
+        if (!mustNode(state.kv, id).isDir()) {
+            throw new Fail(Errno.ENOTDIR, path + " is not a directory");
+        }
+        int limit = Math.min(maxEntries, Limits.MAX_DIR_PAGE_ENTRIES);
+        byte[] prefix = Keys.id(Keys.DENT, id);
+        byte[] from = after == null ? EMPTY : after.getBytes(StandardCharsets.UTF_8);
         try (RocksIterator it = state.db.newIterator()) {
-            byte[] start = Keys.dent(id, after);
+            byte[] start = Keys.dent(id, from);
             it.seek(start);
-            if (after.length > 0 && it.isValid() && Arrays.equals(it.key(), start)) {
+            if (from.length > 0 && it.isValid() && Arrays.equals(it.key(), start)) {
                 it.next();
             }
             for (; it.isValid() && Keys.startsWith(it.key(), prefix); it.next()) {
                 if (entries.size() == limit) {
-                    more = true;
-                    break;
+                    return true;
                 }
                 byte[] k = it.key();
                 Dent d = decodeDent(it.value());
                 entries.add(new DirEntry(new String(k, 9, k.length - 9, StandardCharsets.UTF_8), d.id(), d.type()));
             }
         }
-        return new Response.DirPage(entries, more);
+        return false;
     }
 
     Response getAttrByInode(Request.GetAttrByInode x) throws Fail, IOException {

@@ -14,6 +14,7 @@ import io.holdfast.protocol.FileType;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Request.Rename;
 import io.holdfast.protocol.Response;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -335,6 +336,44 @@ class BrickNamespaceTest extends BrickTestBase {
         assertThat(errno(b.query(new Request.ReadDir("/d/a", "", 10)))).isEqualTo(Errno.ENOTDIR);
         assertThat(((Response.DirPage) b.query(new Request.ReadDir("/", "", 10))).entries())
                 .containsExactly(new DirEntry("d", b.stat("/d").inode(), FileType.DIRECTORY));
+    }
+
+    /**
+     * A listing with attributes pages as the plain listing does, and each entry's attributes are
+     * what {@code lstat} answers: a symbolic link's own, a device's number.
+     */
+    @Test
+    void readDirPlusGivesEachEntrysLstat() {
+        b.mkdir("/d");
+        for (String n : List.of("c", "a", "b")) {
+            b.create("/d/" + n);
+        }
+        b.mkdir("/d/sub");
+        b.apply(new Request.Symlink(ROOT, "/d/l", "a"));
+        b.apply(new Request.Mknod(ROOT, "/d/n", 0020000 | 0660, 0x103));
+        b.apply(new Request.Link(ROOT, "/d/a", "/d/h"));
+        List<DirEntry> names = new ArrayList<>();
+        String after = "";
+        for (boolean more = true; more; ) {
+            Response.DirPlusPage page = (Response.DirPlusPage) b.query(new Request.ReadDirPlus("/d", after, 3));
+            Response.DirPage plain = (Response.DirPage) b.query(new Request.ReadDir("/d", after, 3));
+            assertThat(page.withoutAttributes())
+                    .as("the plain page after '%s'", after)
+                    .isEqualTo(plain);
+            for (int i = 0; i < page.entries().size(); i++) {
+                String path = "/d/" + page.entries().get(i).name();
+                assertThat(page.attrs().get(i)).as(path).isEqualTo(b.stat(path));
+            }
+            names.addAll(page.entries());
+            more = page.more();
+            after = page.entries().getLast().name();
+        }
+        assertThat(names).extracting(DirEntry::name).containsExactly("a", "b", "c", "h", "l", "n", "sub");
+        assertThat(b.stat("/d/n").rdev()).isEqualTo(0x103);
+        assertThat(b.stat("/d/h").nlink()).isEqualTo(2);
+        assertThat(errno(b.query(new Request.ReadDirPlus("/d", "", 0)))).isEqualTo(Errno.EINVAL);
+        assertThat(errno(b.query(new Request.ReadDirPlus("/d/a", "", 10)))).isEqualTo(Errno.ENOTDIR);
+        assertThat(errno(b.query(new Request.ReadDirPlus("/none", "", 10)))).isEqualTo(Errno.ENOENT);
     }
 
     @Test

@@ -1,6 +1,7 @@
 package io.holdfast.client.nio;
 
 import io.holdfast.common.Caller;
+import io.holdfast.common.Errno;
 import io.holdfast.protocol.Attr;
 import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.Limits;
@@ -190,6 +191,8 @@ public final class HoldfastFileSystem extends FileSystem {
     private final AtomicLong writeBackFailed = new AtomicLong();
     /** Changes written back, and the requests that carried them, since the start. */
     private final AtomicLong writtenBack = new AtomicLong();
+    /** Set once a member did not know {@link Request.ReadDirPlus}: listings are plain from then on. */
+    private volatile boolean listingsWithoutAttributes;
 
     private final AtomicLong writeBackRequests = new AtomicLong();
 
@@ -927,9 +930,48 @@ public final class HoldfastFileSystem extends FileSystem {
         // rm of the same name could cache the name as present after the rm (MetadataCacheModelTest,
         // seed 53902788973055, found it).
         awaitWrites();
+        if (q instanceof Request.ReadDir d && listsWithAttributes()) {
+            return listWithAttributes(d, generation);
+        }
         Response r = Errors.await(service.query(q));
         cache.put(q, r, generation);
         return r;
+    }
+
+    /** Whether listings ask for the entries' attributes too (every member answers them). */
+    private boolean listsWithAttributes() {
+        return !listingsWithoutAttributes && service.logFormat() >= LogFormat.LISTINGS_WITH_ATTRIBUTES;
+    }
+
+    /**
+     * Answers listing {@code d} with one {@link Request.ReadDirPlus}, keeping the page and each
+     * entry's attributes (its {@code lstat}) in the cache: a listing followed by a {@code stat} of
+     * every name ({@code ls -l}, {@code find}, a FUSE readdir) costs one query. A member that
+     * does not know the query (the map said otherwise: a member downgraded since) is asked the
+     * plain listing, and listings stay plain.
+     */
+    private Response listWithAttributes(Request.ReadDir d, long generation) throws IOException {
+        Response r = Errors.await(service.query(new Request.ReadDirPlus(d.path(), d.after(), d.maxEntries())));
+        if (r instanceof Response.Error e && e.errno() == Errno.EBADMSG) {
+            listingsWithoutAttributes = true;
+            Response plain = Errors.await(service.query(d));
+            cache.put(d, plain, generation);
+            return plain;
+        }
+        if (!(r instanceof Response.DirPlusPage plus)) {
+            cache.put(d, r, generation);
+            return r;
+        }
+        Response.DirPage page = plus.withoutAttributes();
+        cache.put(d, page, generation);
+        String prefix = d.path().endsWith("/") ? d.path() : d.path() + "/";
+        for (int i = 0; i < plus.entries().size(); i++) {
+            cache.put(
+                    new Request.GetAttr(prefix + plus.entries().get(i).name(), false),
+                    new Response.AttrReply(plus.attrs().get(i)),
+                    generation);
+        }
+        return page;
     }
 
     /**

@@ -88,26 +88,7 @@ class WriteBackTest {
 
             @Override
             public LeaseChannel leases() {
-                return new LeaseChannel() {
-                    private final UUID session = UUID.randomUUID();
-
-                    @Override
-                    public UUID session() {
-                        return session;
-                    }
-
-                    @Override
-                    public CompletableFuture<Response> renew() {
-                        return CompletableFuture.completedFuture(new Response.Lease(1, 0, 60_000));
-                    }
-
-                    @Override
-                    public CompletableFuture<Response> poll(long epoch, long ackedSeq, int waitMillis) {
-                        return CompletableFuture.supplyAsync(
-                                () -> new Response.Lease(1, 0, 0),
-                                CompletableFuture.delayedExecutor(waitMillis, TimeUnit.MILLISECONDS));
-                    }
-                };
+                return new GrantingLeases();
             }
 
             @Override
