@@ -267,7 +267,11 @@ public final class FaultyNetwork implements AutoCloseable {
         });
     }
 
-    /** Bytes delivered so far from {@code from} to {@code to} (either may be {@link #CLIENTS}). */
+    /**
+     * Bytes delivered so far from {@code from} to {@code to} (either may be {@link #CLIENTS}):
+     * counted as each chunk is handed to the receiver's connection, so bytes the receiver has
+     * answered are always counted.
+     */
     public long bytesDelivered(int from, int to) {
         AtomicLong n = bytes.get(key(from, to));
         return n == null ? 0 : n.get();
@@ -518,10 +522,12 @@ public final class FaultyNetwork implements AutoCloseable {
                                     TimeUnit.NANOSECONDS.sleep(wait); // the injected latency itself
                                 }
                                 lastNanos = due;
-                                o.write(c.bytes());
-                                o.flush();
+                                // counted before they are written: a receiver that got them (an echo's
+                                // sender that read the answer) then sees them counted
                                 bytes.computeIfAbsent(key(sender, receiver), k -> new AtomicLong())
                                         .addAndGet(c.bytes().length);
+                                o.write(c.bytes());
+                                o.flush();
                             }
                         } catch (IOException | InterruptedException e) {
                             reset();
