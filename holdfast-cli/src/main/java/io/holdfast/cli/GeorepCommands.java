@@ -13,7 +13,6 @@ import io.holdfast.georep.VolumeChangeSource;
 import io.holdfast.protocol.ClusterMap;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
-import io.holdfast.server.admin.AdminOptions;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -366,7 +365,12 @@ final class GeorepCommands {
                     return ExitCodes.OK;
                 }
                 try (GeorepMonitor monitor = new GeorepMonitor(
-                                name, s.volume(), s.rpoSeconds(), r::status, metricsAddress(metrics), out);
+                                name,
+                                s.volume(),
+                                s.rpoSeconds(),
+                                r::status,
+                                StatusServer.metricsAddress(metrics),
+                                out);
                         ProgressReporter reporter = new ProgressReporter(client, name, r::status, out)) {
                     String announcement = "georep " + name + ": " + s.volume() + " at " + s.cluster() + " -> "
                             + s.target() + " running"
@@ -866,15 +870,6 @@ final class GeorepCommands {
         @Override
         public void retrying(IOException e, long retryMillis) {
             out.println("failed (" + e.getMessage() + "); retrying in " + retryMillis + " ms");
-        }
-    }
-
-    /** Parses {@code --metrics}: {@code off} or {@code HOST:PORT}. */
-    static AdminOptions metricsAddress(String spec) {
-        try {
-            return AdminOptions.parse(spec, null);
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(e.getMessage().replace("--admin-address", "--metrics"), e);
         }
     }
 

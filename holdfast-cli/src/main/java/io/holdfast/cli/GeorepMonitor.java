@@ -1,26 +1,17 @@
 package io.holdfast.cli;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.ObjectWriter;
 import io.holdfast.common.Units;
 import io.holdfast.georep.GeoStatus;
 import io.holdfast.server.admin.AdminOptions;
 import io.holdfast.server.admin.AdminServer;
-import io.micrometer.core.instrument.FunctionCounter;
-import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Tags;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
-import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.net.URI;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.Supplier;
-import java.util.function.ToDoubleFunction;
 
 /**
  * Makes a running replication worker's lag visible (issue 15, item 5): the RPO alert, Prometheus
@@ -54,16 +45,11 @@ import java.util.function.ToDoubleFunction;
  * <p>Thread safety: {@link #check()} is called from one thread; the HTTP handlers read only the
  * status supplier and volatile state. {@link #close()} stops the HTTP server; idempotent.
  */
-final class GeorepMonitor implements AutoCloseable {
-    private static final ObjectWriter JSON = new ObjectMapper().writerWithDefaultPrettyPrinter();
-
+final class GeorepMonitor extends StatusServer<GeoStatus> {
     private final String session;
     private final String volume;
     private final double rpoSeconds;
-    private final Supplier<GeoStatus> status;
     private final PrintStream out;
-    private final PrometheusMeterRegistry registry;
-    private final AdminServer http;
     private volatile boolean breached;
 
     /**
@@ -81,22 +67,16 @@ final class GeorepMonitor implements AutoCloseable {
             AdminOptions metrics,
             PrintStream out)
             throws IOException {
+        super(status);
         if (!(rpoSeconds >= 0) || Double.isInfinite(rpoSeconds)) {
             throw new IllegalArgumentException("the RPO must be 0 (off) or more seconds, got " + rpoSeconds);
         }
         this.session = session;
         this.volume = volume;
         this.rpoSeconds = rpoSeconds;
-        this.status = status;
         this.out = out;
-        this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         register();
-        this.http = metrics.enabled() ? AdminServer.serve(metrics, new Pages()) : null;
-    }
-
-    /** Where the page is served, if anywhere (the actual port if 0 was asked for). */
-    URI uri() {
-        return http == null ? null : http.uri();
+        serve(metrics);
     }
 
     /** Whether the lag was above the RPO at the last {@link #check()}. */
@@ -181,23 +161,8 @@ final class GeorepMonitor implements AutoCloseable {
         counter("holdfast.georep.errors", "failed attempts (retried) and entries skipped", tags, GeoStatus::errors);
     }
 
-    private void gauge(String name, String unit, String help, Tags tags, ToDoubleFunction<GeoStatus> value) {
-        Gauge.builder(name, status, s -> value.applyAsDouble(s.get()))
-                .strongReference(true)
-                .baseUnit(unit)
-                .description(help)
-                .tags(tags)
-                .register(registry);
-    }
-
-    private void counter(String name, String help, Tags tags, ToDoubleFunction<GeoStatus> value) {
-        FunctionCounter.builder(name, status, s -> value.applyAsDouble(s.get()))
-                .description(help)
-                .tags(tags)
-                .register(registry);
-    }
-
     /** The status as a JSON object: the worker's {@link GeoStatus} and the RPO. */
+    @Override
     String json() {
         GeoStatus s = status.get();
         Map<String, Object> m = new LinkedHashMap<>();
@@ -211,24 +176,14 @@ final class GeorepMonitor implements AutoCloseable {
                 s.commitNanos() == 0
                         ? null
                         : Instant.ofEpochSecond(0, s.commitNanos()).toString());
-        try {
-            return JSON.writeValueAsString(m) + "\n";
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException("cannot write the status as JSON", e); // a bug: answered with 500
-        }
+        return toJson(m);
     }
 
-    private String html() {
+    @Override
+    String html() {
         GeoStatus s = status.get();
         boolean over = breaches(s, rpoSeconds);
-        StringBuilder b = new StringBuilder();
-        b.append("<!doctype html><html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"2\">")
-                .append("<title>georep ")
-                .append(AdminServer.escapeHtml(session))
-                .append("</title><style>body{font-family:sans-serif}td{padding:2px 12px}")
-                .append(".bad{color:#b00;font-weight:bold}</style></head><body><h1>georep ")
-                .append(AdminServer.escapeHtml(session))
-                .append("</h1><table>");
+        StringBuilder b = page("georep " + session);
         row(b, "volume", volume);
         row(b, "phase", s.phase().name().toLowerCase(Locale.ROOT));
         row(b, "position", s.position() + " of " + s.feedIndex() + " (" + s.lagEntries() + " behind)");
@@ -253,41 +208,6 @@ final class GeorepMonitor implements AutoCloseable {
         row(b, "deletes / renames / links", s.deletes() + " / " + s.renames() + " / " + s.links());
         row(b, "full synchronisations", Long.toString(s.resyncs()));
         row(b, "errors", Long.toString(s.errors()));
-        return b.append("</table><p><a href=\"/metrics\">metrics</a> &middot; <a href=\"/status.json\">JSON</a></p>")
-                .append("</body></html>\n")
-                .toString();
-    }
-
-    private static void row(StringBuilder b, String name, String value) {
-        b.append("<tr><td>")
-                .append(AdminServer.escapeHtml(name))
-                .append("</td><td>")
-                .append(AdminServer.escapeHtml(value))
-                .append("</td></tr>");
-    }
-
-    @Override
-    public void close() {
-        if (http != null) {
-            http.close();
-        }
-        registry.close();
-    }
-
-    private final class Pages implements AdminServer.Pages {
-        @Override
-        public String html() {
-            return GeorepMonitor.this.html();
-        }
-
-        @Override
-        public String json() {
-            return GeorepMonitor.this.json();
-        }
-
-        @Override
-        public String metrics() {
-            return registry.scrape();
-        }
+        return endPage(b);
     }
 }

@@ -6,10 +6,12 @@ import io.holdfast.fuse.CallerScope;
 import io.holdfast.fuse.Capabilities;
 import io.holdfast.fuse.FuseMount;
 import io.holdfast.fuse.FuseOptions;
+import io.holdfast.server.admin.AdminOptions;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -75,14 +77,24 @@ final class MountCommand implements Callable<Integer> {
 
     @Option(
             names = "--sync",
-            description = "Wait for the volume's answer to every change. By default chmod, chown, utimens, unlink "
-                    + "and rmdir (of a directory known to be empty) by root are written back: answered at once "
-                    + "from the cache and sent in order, in batches, without waiting; one the volume refuses (another "
-                    + "client removed or replaced the file meanwhile) is logged and reported by the next fsync of "
-                    + "that file or at unmount. Another client may still see a removed name for the few "
-                    + "milliseconds before it is sent. fsync waits for everything before it; close waits for the "
-                    + "file's data.")
+            description = "Wait for the volume's answer to every change. By default chmod, chown, utimens, unlink, "
+                    + "rmdir (of a directory known to be empty), renames of files and creates of files by root are "
+                    + "written back: answered at once from the cache and sent in order, in batches, without "
+                    + "waiting; one the volume refuses (another client removed or replaced the file meanwhile) is "
+                    + "logged and reported by the next fsync of that file or directory or at unmount. Another "
+                    + "client may still see the old name for the few milliseconds before it is sent. fsync waits "
+                    + "for everything before it; close waits for the file's data and its create (close-to-open).")
     boolean sync;
+
+    @Option(
+            names = "--metrics",
+            paramLabel = "HOST:PORT",
+            description = "Serve this mount's status page (/), /status.json and Prometheus /metrics (metadata cache "
+                    + "hits, misses, entries and drops, read lease, write-back changes, requests, pending and failed) "
+                    + "at this address, e.g. 127.0.0.1:9480 (port 0: any free one). Unauthenticated: keep it on "
+                    + "loopback or a trusted network. Default: off.",
+            defaultValue = "off")
+    String metrics;
 
     @Override
     public Integer call() throws Exception {
@@ -104,9 +116,14 @@ final class MountCommand implements Callable<Integer> {
         env.put(HoldfastFileSystemProvider.ENV_CACHE, !noCache);
         env.put(HoldfastFileSystemProvider.ENV_WRITE_BACK, !sync);
         Locations locations = new Locations(cluster::address, env);
+        AdminOptions metricsAt = StatusServer.metricsAddress(metrics);
         FuseMount mount;
+        MountMonitor monitor = null;
         try {
             Path root = locations.resolve(arg).path();
+            if (metricsAt.enabled()) {
+                monitor = new MountMonitor(root.getFileSystem(), name, metricsAt);
+            }
             boolean exportedReadOnly = root.getFileSystem().isReadOnly();
             if (exportedReadOnly && !readOnly) {
                 System.out.println("volume " + name + " is exported read-only to this client: mounting read-only");
@@ -116,6 +133,9 @@ final class MountCommand implements Callable<Integer> {
                     .withCapabilities(Capabilities.HOLDFAST);
             mount = FuseMount.mount(root, mountPoint, options);
         } catch (IOException | RuntimeException e) {
+            if (monitor != null) {
+                monitor.close();
+            }
             locations.close();
             if (e.getMessage() != null && e.getMessage().startsWith("FUSE is not available")) {
                 return unavailable(e.getMessage());
@@ -127,6 +147,12 @@ final class MountCommand implements Callable<Integer> {
                     + (e.getClass() == IOException.class ? e.getMessage() : Errors.describe(e)));
             return 1;
         }
+        List<AutoCloseable> resources = new ArrayList<>();
+        if (monitor != null) {
+            System.out.println("metrics and status of this mount at " + monitor.uri());
+            resources.add(monitor);
+        }
+        resources.add(locations);
         Serve.run(
                 "holdfast-unmount",
                 new FuseServed(
@@ -135,7 +161,7 @@ final class MountCommand implements Callable<Integer> {
                         mount,
                         mountPoint,
                         realMountPoint,
-                        List.of(locations)));
+                        resources));
         return 0;
     }
 

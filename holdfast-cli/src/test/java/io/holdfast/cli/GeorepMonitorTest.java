@@ -117,11 +117,11 @@ class GeorepMonitorTest {
 
     @Test
     void aBadMetricsAddressIsAClearError() {
-        assertThatThrownBy(() -> GeorepCommands.metricsAddress("localhost"))
+        assertThatThrownBy(() -> StatusServer.metricsAddress("localhost"))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("--metrics must be HOST:PORT");
-        assertThat(GeorepCommands.metricsAddress("off").enabled()).isFalse();
-        assertThat(GeorepCommands.metricsAddress("127.0.0.1:9470").port()).isEqualTo(9470);
+        assertThat(StatusServer.metricsAddress("off").enabled()).isFalse();
+        assertThat(StatusServer.metricsAddress("127.0.0.1:9470").port()).isEqualTo(9470);
     }
 
     private static String get(HttpClient http, URI uri) throws Exception {

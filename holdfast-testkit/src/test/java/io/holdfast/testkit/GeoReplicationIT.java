@@ -84,13 +84,17 @@ class GeoReplicationIT {
         try {
             TreeWorkload.assertSameTree(a, b, STATE, "seed " + SEED);
         } catch (AssertionError e) {
-            // which side is wrong: the source as the writer's cache shows it, or the copy?
-            try (FileSystem fresh = fs(c, volume)) {
+            // which side is wrong: the source as the writer's cache shows it, or the copy? (a new
+            // client through another member: the writer's file system holds the first one's URI)
+            try (FileSystem fresh = FileSystems.newFileSystem(
+                    URI.create("holdfast://" + c.addresses().get(1) + "/" + volume), c.clientEnv())) {
                 List<String> stale = TreeWorkload.differences(TreeWorkload.describe(fresh.getPath("/"), STATE), want);
                 e.addSuppressed(new AssertionError(
                         stale.isEmpty()
                                 ? "a new client sees the source as the writer's file system does"
                                 : "a new client sees the source otherwise (new client | writer's): " + stale));
+            } catch (Exception | AssertionError x) {
+                e.addSuppressed(x);
             }
             throw e;
         }
@@ -110,7 +114,7 @@ class GeoReplicationIT {
             TreeWorkload work = new TreeWorkload(tree, SEED, Set.of());
             for (int round = 0; round < 3; round++) {
                 for (int i = 0; i < 60; i++) {
-                    work.step();
+                    System.out.println("step: " + work.step());
                 }
                 GeoReplicator r = replicator(volume, src, target, "mail-dr");
                 r.runOnce();
@@ -132,7 +136,7 @@ class GeoReplicationIT {
                 });
                 int steps = 5 + random.nextInt(30);
                 for (int i = 0; i < steps; i++) {
-                    work.step();
+                    System.out.println("step: " + work.step());
                 }
                 long before = r.status().position();
                 r.stop();
