@@ -477,15 +477,28 @@ public final class HoldfastFileSystem extends FileSystem {
      * Blocks while {@link #WRITE_BACK_MAX_CHANGES} changes are queued or unanswered.
      *
      * @param m the change, naming the inode it expects and the client time it was made at
-     * @param predicted the attributes the volume will answer if it applies {@code m} as expected
+     * @param predicted the attributes the volume will answer if it applies {@code m} as expected, or
+     *     null if they are not known (data changes on their way): the cache then learns them from
+     *     the answer
      * @throws InterruptedIOException if interrupted while waiting for room in the write-back log
      */
     void submitLater(Request.SetAttr m, Attr predicted) throws IOException {
         enqueue(m, m.path(), m.expectInode(), () -> {
             MetadataCache.Change change = cache.begin(m);
-            cache.predict(change, m.path(), predicted);
+            if (predicted != null) {
+                cache.predict(change, m.path(), predicted);
+            }
             return change;
         });
+    }
+
+    /**
+     * The inode that volume path {@code path} names while this file system's data changes to it
+     * are on their way (its attributes are then not cached), or -1 (see
+     * {@link MetadataCache#inodeWithDataOnItsWay}).
+     */
+    long inodeWithDataOnItsWay(String path) {
+        return cache == null ? -1 : cache.inodeWithDataOnItsWay(path);
     }
 
     /**

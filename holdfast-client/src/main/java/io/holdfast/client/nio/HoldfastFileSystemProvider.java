@@ -347,6 +347,19 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider impleme
             throws IOException {
         HoldfastFileSystem fs = path.getFileSystem();
         Caller caller = fs.currentCaller();
+        if (fs.writesBack(caller)) {
+            // a file being written (tar's futimens, fchown, fchmod after its writes): its attributes are
+            // not cached until the writes are answered, but the file is known, and the change goes after
+            // them in order: send it without waiting for them, and learn the attributes from its answer
+            String vp = path.toAbsolutePath().volumePath();
+            long writing = fs.inodeWithDataOnItsWay(vp);
+            if (writing >= 0) {
+                fs.submitLater(
+                        new SetAttr(caller, vp, mask, mode, uid, gid, atimeNanos, mtimeNanos, writing, clientNanos()),
+                        null);
+                return;
+            }
+        }
         AttrTarget t = resolveAttrTarget(path, follow);
         Attr a = t.attr();
         if (a != null

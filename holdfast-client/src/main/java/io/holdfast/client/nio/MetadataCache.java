@@ -322,8 +322,9 @@ final class MetadataCache {
         }
         drop(c);
         boolean data = m instanceof Request.Write || m instanceof Request.Truncate || m instanceof Request.Fallocate;
-        if (!data) {
-            pendingPaths.clear(); // a name may change: paths are carried only between data changes
+        if (!data && !(m instanceof Request.SetAttr)) {
+            // a name may change: paths are carried only between data and attribute changes
+            pendingPaths.clear();
         }
         for (long i : c.inodes) {
             busy.merge(i, 1, Integer::sum);
@@ -344,6 +345,20 @@ final class MetadataCache {
         c.number = ++begun;
         c.clears = clears;
         return c;
+    }
+
+    /**
+     * The inode that volume path {@code path} named when this client's data changes to it, still
+     * on their way, began (no name has changed since), or -1 if no such change is on its way: the
+     * file's attributes are then unknown until they are answered, but not which file it is.
+     */
+    synchronized long inodeWithDataOnItsWay(String path) {
+        for (Map.Entry<Long, Set<String>> e : pendingPaths.entrySet()) {
+            if (e.getValue().contains(path)) {
+                return e.getKey();
+            }
+        }
+        return -1;
     }
 
     /**

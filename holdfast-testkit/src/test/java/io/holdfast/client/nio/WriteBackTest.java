@@ -13,6 +13,7 @@ import io.holdfast.protocol.VolumeService;
 import io.holdfast.storage.Brick;
 import io.holdfast.storage.LocalVolumeService;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -572,6 +573,57 @@ class WriteBackTest {
                 .as("the other client's file stays")
                 .isEqualTo(0640);
         assertThat(onVolume("/ctmp/taken").size()).as("and keeps its content").isZero();
+    }
+
+    /**
+     * Times, owner and mode set on a file whose writes are still on their way (tar's futimens,
+     * fchown, fchmod after the writes) go without waiting for those writes' answers, travel after
+     * them in order, and the cache then shows what the volume applied.
+     */
+    @Test
+    void attributeChangesBehindTheFilesWritesDoNotWaitForThem() throws Exception {
+        Path f = fs.getPath("/being-written");
+        Files.writeString(f, "seed");
+        awaitWrittenBack();
+        awaitCached(f);
+        FileTime mtime = FileTime.from(Instant.parse("2021-01-28T22:25:08Z"));
+        CompletableFuture<?> release;
+        synchronized (answering) {
+            held = new CompletableFuture<>(); // the volume answers nothing until released
+            release = held;
+        }
+        sent.clear();
+        try (FileChannel ch = FileChannel.open(f, StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.wrap(new byte[10_000]), 0);
+            CompletableFuture<Void> changes = CompletableFuture.runAsync(() -> {
+                try {
+                    Files.setLastModifiedTime(f, mtime);
+                    Files.setAttribute(f, "unix:ids", new int[] {1000, 100});
+                    Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rw-r--r--"));
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+            try {
+                changes.get(20, TimeUnit.SECONDS); // waiting for the held write would never end
+            } finally {
+                release.complete(null);
+            }
+            assertThat(sent).as("the write went first").first().isInstanceOf(Request.Write.class);
+            ch.force(true);
+        }
+        awaitWrittenBack();
+        Attr v = onVolume("/being-written");
+        assertThat(v.size()).isEqualTo(10_000);
+        assertThat(v.mtimeNanos()).as("set after the write").isEqualTo(mtime.to(TimeUnit.NANOSECONDS));
+        assertThat(v.uid()).isEqualTo(1000);
+        assertThat(v.mode()).isEqualTo(0644);
+        Map<String, Object> shown = Files.readAttributes(f, "unix:size,lastModifiedTime,uid,gid,mode,ctime");
+        assertThat(shown.get("size")).isEqualTo(10_000L);
+        assertThat(shown.get("lastModifiedTime")).isEqualTo(mtime);
+        assertThat(shown.get("uid")).isEqualTo(1000);
+        assertThat((int) shown.get("mode") & 07777).isEqualTo(0644);
+        assertThat(((FileTime) shown.get("ctime")).to(TimeUnit.NANOSECONDS)).isEqualTo(v.ctimeNanos());
     }
 
     private void awaitWrittenBack() {
