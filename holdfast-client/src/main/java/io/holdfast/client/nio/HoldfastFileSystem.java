@@ -185,6 +185,8 @@ public final class HoldfastFileSystem extends FileSystem {
     private final Inflight writeBacks = new Inflight();
     /** Written-back changes not yet answered, by inode. */
     private final Map<Long, Integer> writeBackPending = new ConcurrentHashMap<>();
+    /** Inodes whose written-back create is not answered yet (what {@link #awaitCreated} waits for). */
+    private final Set<Long> createsPending = ConcurrentHashMap.newKeySet();
     /** The first unreported failure of a written-back change, by inode. */
     private final Map<Long, IOException> writeBackFailures = new ConcurrentHashMap<>();
     /** Written-back changes the volume refused or whose outcome is unknown, since the start. */
@@ -610,7 +612,16 @@ public final class HoldfastFileSystem extends FileSystem {
      * @throws InterruptedIOException if interrupted while waiting for room in the write-back log
      */
     boolean submitLater(Request.Create m, Attr predicted, Attr parent) throws IOException {
-        return enqueue(m, m.path(), m.inode(), () -> cache.beginCreate(m, predicted, parent));
+        createsPending.add(m.inode());
+        boolean queued = false;
+        try {
+            queued = enqueue(m, m.path(), m.inode(), () -> cache.beginCreate(m, predicted, parent));
+            return queued;
+        } finally {
+            if (!queued) {
+                createsPending.remove(m.inode());
+            }
+        }
     }
 
     /**
@@ -858,6 +869,9 @@ public final class HoldfastFileSystem extends FileSystem {
                         failure.toString());
             }
         } finally {
+            if (q.mutation() instanceof Request.Create) {
+                createsPending.remove(q.inode());
+            }
             writeBackPending.computeIfPresent(q.inode(), (k, n) -> n == 1 ? null : n - 1);
             writeBackRoom.release();
             writeBacks.end(q.ticket());
@@ -867,12 +881,14 @@ public final class HoldfastFileSystem extends FileSystem {
     /**
      * Waits, if the create of {@code inode} was written back and is not answered yet, until it is
      * (with every change and write this file system began before): close-to-open needs the file to
-     * exist for other clients once a channel on it is closed, even with no data written.
+     * exist for other clients once a channel on it is closed, even with no data written. Other
+     * written-back changes to the file (its mode, owner, times: tar's fchmod, fchown, futimens before
+     * close) are not waited for once the create is answered; {@code force(true)} waits for them.
      *
      * @throws IOException if interrupted while waiting
      */
     void awaitCreated(long inode) throws IOException {
-        if (Request.Create.clientInode(inode) && writeBackPending.containsKey(inode)) {
+        if (Request.Create.clientInode(inode) && createsPending.contains(inode)) {
             awaitWrites();
         }
     }

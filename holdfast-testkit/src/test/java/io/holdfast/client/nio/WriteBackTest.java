@@ -626,6 +626,39 @@ class WriteBackTest {
         assertThat(((FileTime) shown.get("ctime")).to(TimeUnit.NANOSECONDS)).isEqualTo(v.ctimeNanos());
     }
 
+    /**
+     * Closing a file waits for its create and its data (close-to-open), not for the mode, owner or
+     * times set on it afterwards (tar's fchmod before close), which a later durability point covers.
+     */
+    @Test
+    void closeWaitsForTheCreateAndTheDataNotForLaterAttributeChanges() throws Exception {
+        Path f = fs.getPath("/closing");
+        FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        ch.write(ByteBuffer.wrap("data".getBytes(StandardCharsets.UTF_8)));
+        ch.force(false); // the create and the data are answered
+        CompletableFuture<?> release;
+        synchronized (answering) {
+            held = new CompletableFuture<>(); // the volume answers nothing until released
+            release = held;
+        }
+        try {
+            Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rw-r--r--"));
+            CompletableFuture.runAsync(() -> {
+                        try {
+                            ch.close();
+                        } catch (IOException e) {
+                            throw new UncheckedIOException(e);
+                        }
+                    })
+                    .get(20, TimeUnit.SECONDS); // waiting for the held chmod would never end
+        } finally {
+            release.complete(null);
+        }
+        awaitWrittenBack();
+        assertThat(onVolume("/closing").mode()).isEqualTo(0644);
+        assertThat(onVolume("/closing").size()).isEqualTo(4);
+    }
+
     private void awaitWrittenBack() {
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
         while (WriteBackStats.of(fs).pending() != 0) {
