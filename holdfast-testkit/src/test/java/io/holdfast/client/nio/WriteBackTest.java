@@ -632,8 +632,14 @@ class WriteBackTest {
      */
     @Test
     void closeWaitsForTheCreateAndTheDataNotForLaterAttributeChanges() throws Exception {
-        Path f = fs.getPath("/closing");
+        Path dir = Files.createDirectory(fs.getPath("/closing"));
+        awaitWrittenBack();
+        awaitCached(dir);
+        Path f = dir.resolve("f");
         FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        assertThat((long) Files.getAttribute(f, "unix:ino"))
+                .as("created by the client: written back")
+                .isGreaterThanOrEqualTo(Request.Create.CLIENT_INODE_BIT);
         ch.write(ByteBuffer.wrap("data".getBytes(StandardCharsets.UTF_8)));
         ch.force(false); // the create and the data are answered
         CompletableFuture<?> release;
@@ -655,8 +661,8 @@ class WriteBackTest {
             release.complete(null);
         }
         awaitWrittenBack();
-        assertThat(onVolume("/closing").mode()).isEqualTo(0644);
-        assertThat(onVolume("/closing").size()).isEqualTo(4);
+        assertThat(onVolume("/closing/f").mode()).isEqualTo(0644);
+        assertThat(onVolume("/closing/f").size()).isEqualTo(4);
     }
 
     private void awaitWrittenBack() {
