@@ -8,7 +8,6 @@ import io.micrometer.core.instrument.Tags;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.time.Instant;
-import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.Supplier;
@@ -165,9 +164,7 @@ final class GeorepMonitor extends StatusServer<GeoStatus> {
     @Override
     String json() {
         GeoStatus s = status.get();
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("format", "holdfast-georep-status");
-        m.put("version", 1);
+        Map<String, Object> m = document("holdfast-georep-status");
         m.put("status", s);
         m.put("rpoSeconds", rpoSeconds);
         m.put("rpoBreached", breaches(s, rpoSeconds));

@@ -6,7 +6,6 @@ import io.holdfast.server.admin.AdminOptions;
 import io.micrometer.core.instrument.Tags;
 import java.io.IOException;
 import java.nio.file.FileSystem;
-import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.Supplier;
@@ -124,9 +123,7 @@ final class MountMonitor extends StatusServer<MountMonitor.Snapshot> {
     @Override
     String json() {
         Snapshot s = status.get();
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("format", "holdfast-mount-status");
-        m.put("version", 1);
+        Map<String, Object> m = document("holdfast-mount-status");
         m.put("volume", volume);
         m.put("cache", s.cache());
         m.put("cacheHitRatio", Double.isNaN(hitRatio(s.cache())) ? null : hitRatio(s.cache()));

@@ -12,6 +12,7 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.net.URI;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Supplier;
 import java.util.function.ToDoubleFunction;
@@ -110,6 +111,14 @@ abstract class StatusServer<T> implements AutoCloseable {
                 .description(help)
                 .tags(tags)
                 .register(registry);
+    }
+
+    /** The start of a {@code /status.json} document: its {@code format} name and version 1. */
+    static Map<String, Object> document(String format) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("format", format);
+        m.put("version", 1);
+        return m;
     }
 
     /** {@code m} as pretty-printed JSON and a newline. */
