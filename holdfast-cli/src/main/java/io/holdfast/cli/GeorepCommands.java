@@ -1,6 +1,7 @@
 package io.holdfast.cli;
 
 import io.holdfast.client.HoldfastClient;
+import io.holdfast.client.nio.HoldfastFileSystemProvider;
 import io.holdfast.common.HoldfastException;
 import io.holdfast.common.Units;
 import io.holdfast.georep.Failover;
@@ -349,6 +350,11 @@ final class GeorepCommands {
             ClientProcess.prepare();
             Map<String, Object> env = new HashMap<>(c.env());
             env.put(HoldfastClient.COMPRESSION_OPTION, compression);
+            // No metadata cache for the worker's reads of the source: the change feed shows a change as
+            // soon as it is applied, before this client has dropped its cache for it (the leader holds
+            // only the writer's reply for that), so a cached listing could still say "absent" for a
+            // name the page just made, and a name so missed is never looked at again.
+            env.put(HoldfastFileSystemProvider.ENV_CACHE, false);
             try (HoldfastClient client = HoldfastClient.connect(host(s.cluster()), port(s.cluster()), env);
                     FileSystem fs = FileSystems.newFileSystem(
                             URI.create("holdfast://" + s.cluster() + "/" + s.volume()), env)) {

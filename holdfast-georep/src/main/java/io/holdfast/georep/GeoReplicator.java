@@ -53,6 +53,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * may arrive torn and is copied again when the feed reports the rest of the writes. See
  * docs/architecture.md, "Geo-replication worker".
  *
+ * <p>The source must be read without a client metadata cache (a {@code holdfast://} file system
+ * opened with {@code holdfast.cache=false}, as {@code holdfast georep start} does) unless the
+ * writers use that same file system: the feed shows a change once it is applied, before another
+ * client has dropped its cache for it, and a name a cached listing still calls absent would be
+ * skipped and never looked at again.
+ *
  * <p>Thread safety: {@link #runOnce()} and {@link #run()} run on the caller's thread, one at a time;
  * {@link #stop()} and {@link #status()} may be called from any thread.
  */

@@ -1,6 +1,7 @@
 package io.holdfast.testkit;
 
 import io.holdfast.client.HoldfastClient;
+import io.holdfast.client.nio.HoldfastFileSystemProvider;
 import io.holdfast.georep.GeoListener;
 import io.holdfast.georep.GeoOptions;
 import io.holdfast.georep.GeoReplicator;
@@ -51,6 +52,7 @@ final class GeoWorkerProcess {
         String address = args[0];
         Map<String, Object> env = new HashMap<>();
         env.put("holdfast.deadline", Duration.ofSeconds(20));
+        env.put(HoldfastFileSystemProvider.ENV_CACHE, false); // as holdfast georep start: see GeoReplicator
         if (args[4].equals("insecure")) {
             env.put(TransportSecurity.INSECURE_OPTION, true);
         } else {
