@@ -12,17 +12,14 @@ import io.holdfast.protocol.VolumeService;
 import io.holdfast.storage.Brick;
 import io.holdfast.storage.LocalVolumeService;
 import java.io.IOException;
-import java.net.URI;
 import java.nio.file.FileSystem;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.time.Duration;
 import java.time.InstantSource;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -89,19 +86,7 @@ class ListingWithAttributesTest {
             @Override
             public void close() {}
         };
-        fs = new HoldfastFileSystemProvider()
-                .newFileSystem(
-                        URI.create("holdfast://listing" + UUID.randomUUID() + "/v"),
-                        Map.of(
-                                HoldfastFileSystemProvider.ENV_VOLUME_SERVICE,
-                                counted,
-                                HoldfastFileSystemProvider.ENV_CALLER,
-                                Caller.ROOT));
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (!CacheStats.of(fs).leaseValid()) {
-            assertThat(System.nanoTime() - deadline).as("a lease within 30 s").isNegative();
-            Thread.onSpinWait();
-        }
+        fs = GrantingLeases.openLeased(counted);
     }
 
     @AfterEach

@@ -14,7 +14,6 @@ import io.holdfast.storage.Brick;
 import io.holdfast.storage.LocalVolumeService;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -31,7 +30,6 @@ import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -95,19 +93,7 @@ class WriteBackTest {
             @Override
             public void close() {}
         };
-        fs = new HoldfastFileSystemProvider()
-                .newFileSystem(
-                        URI.create("holdfast://writeback" + UUID.randomUUID() + "/v"),
-                        Map.of(
-                                HoldfastFileSystemProvider.ENV_VOLUME_SERVICE,
-                                leased,
-                                HoldfastFileSystemProvider.ENV_CALLER,
-                                Caller.ROOT));
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (!CacheStats.of(fs).leaseValid()) {
-            assertThat(System.nanoTime() - deadline).as("a lease within 30 s").isNegative();
-            Thread.onSpinWait();
-        }
+        fs = GrantingLeases.openLeased(leased);
     }
 
     @AfterEach
