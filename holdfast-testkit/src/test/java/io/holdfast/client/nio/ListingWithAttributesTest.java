@@ -57,12 +57,7 @@ class ListingWithAttributesTest {
     void open() throws IOException {
         brick = Brick.open(dir.resolve("brick"));
         volume = new LocalVolumeService(brick, InstantSource.system());
-        VolumeService counted = new VolumeService() {
-            @Override
-            public CompletableFuture<Response> submit(Request.Mutation m) {
-                return volume.submit(m);
-            }
-
+        VolumeService counted = new LeasedVolume(volume) {
             @Override
             public CompletableFuture<Response> query(Request.Query q) {
                 asked.add(q);
@@ -77,14 +72,6 @@ class ListingWithAttributesTest {
             public int logFormat() {
                 return format;
             }
-
-            @Override
-            public LeaseChannel leases() {
-                return new GrantingLeases();
-            }
-
-            @Override
-            public void close() {}
         };
         fs = GrantingLeases.openLeased(counted);
     }

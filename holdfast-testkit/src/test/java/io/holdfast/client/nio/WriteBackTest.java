@@ -66,7 +66,7 @@ class WriteBackTest {
     void open() throws IOException {
         brick = Brick.open(dir.resolve("brick"));
         volume = new LocalVolumeService(brick, InstantSource.system());
-        VolumeService leased = new VolumeService() {
+        VolumeService leased = new LeasedVolume(volume) {
             @Override
             public CompletableFuture<Response> submit(Request.Mutation m) {
                 sent.add(m);
@@ -79,19 +79,6 @@ class WriteBackTest {
                     return answer;
                 }
             }
-
-            @Override
-            public CompletableFuture<Response> query(Request.Query q) {
-                return volume.query(q);
-            }
-
-            @Override
-            public LeaseChannel leases() {
-                return new GrantingLeases();
-            }
-
-            @Override
-            public void close() {}
         };
         fs = GrantingLeases.openLeased(leased);
     }
