@@ -1069,8 +1069,9 @@ public final class Codec {
                         throw bad("a batch holds request kind " + inner);
                     }
                     Mutation m = (Mutation) readRequest(r, inner);
-                    if (!Batch.batchable(m)) {
-                        throw bad("a batch may not hold " + m.getClass().getSimpleName());
+                    if (i == n - 1 ? !Batch.mayEnd(m) : !Batch.batchable(m)) {
+                        throw bad("a batch may not hold " + m.getClass().getSimpleName()
+                                + (m instanceof Write ? " of " + ((Write) m).data().length + " bytes there" : ""));
                     }
                     mutations.add(m);
                 }

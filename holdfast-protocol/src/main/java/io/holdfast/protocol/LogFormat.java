@@ -33,6 +33,8 @@ package io.holdfast.protocol;
  *       time (write-back of creates)</td></tr>
  *   <tr><td>10</td><td>no new entries: members answer listings with attributes
  *       ({@link Request.ReadDirPlus})</td></tr>
+ *   <tr><td>11</td><td>volume log: a batch ending with a small data write (a written-back create and
+ *       its first bytes in one entry)</td></tr>
  * </table>
  *
  * <p>Thread safety: constants and pure functions.
@@ -45,7 +47,7 @@ public final class LogFormat {
      * modules asks {@link #newest()} instead, since javac copies a constant into the classes that
      * use it and an incremental build (the launcher's) need not recompile them when it changes.
      */
-    public static final int MAX = 10;
+    public static final int MAX = 11;
     /** The log format of batches and write-back attribute changes. */
     public static final int BATCHES = 3;
     /** The log format of the geo-replication session commands of the cluster log. */
@@ -69,6 +71,8 @@ public final class LogFormat {
      * it once every member of the group reads this format.
      */
     public static final int LISTINGS_WITH_ATTRIBUTES = 10;
+    /** The log format of a batch that ends with a data write ({@link Request.Batch#mayEnd}). */
+    public static final int WRITES_IN_BATCHES = 11;
 
     private LogFormat() {}
 
@@ -91,7 +95,9 @@ public final class LogFormat {
             case Request.Mknod m -> 2;
             case Request.Fallocate f -> 2;
             case Request.Batch b ->
-                b.mutations().stream().mapToInt(LogFormat::required).reduce(BATCHES, Math::max);
+                b.mutations().stream()
+                        .mapToInt(LogFormat::required)
+                        .reduce(b.endingWrite() != null ? WRITES_IN_BATCHES : BATCHES, Math::max);
             case Request.SetAttr s when s.expectInode() != 0 -> BATCHES;
             case Request.Unlink u when u.expectInode() != 0 -> WRITE_BACK_REMOVALS;
             case Request.Rmdir r when r.expectInode() != 0 -> WRITE_BACK_REMOVALS;

@@ -356,16 +356,26 @@ public sealed interface Request {
      * if it were an entry of its own with this entry's timestamp, each with its own outcome; one that
      * fails changes nothing and the rest are still applied. Every member applies the whole batch in
      * one storage write, so a crash never leaves part of it applied. Reply: {@link Response.Batch}
-     * with one response per mutation, in order. Log format 3.
+     * with one response per mutation, in order. Log format 3; a batch that ends with a data write is
+     * log format 11 ({@link LogFormat#WRITES_IN_BATCHES}).
+     *
+     * <p>A batch may end with one small data write ({@link #mayEnd}): a file's written-back create
+     * and its first bytes then travel in one log entry, which is what a mail delivery's
+     * {@code fsync(2)} waits for. Only the last mutation may be a write, so that the entry's data
+     * file operations are those of its one write (see the storage's redo records).
      *
      * @param mutations 1 to {@link #MAX_MUTATIONS} mutations of the kinds {@link #batchable} allows
-     *     (namespace and attribute changes; data writes, scrub marks and batches travel alone)
+     *     (namespace and attribute changes), the last one of the kinds {@link #mayEnd} allows
+     *     (also a {@link Write} of at most {@link #MAX_WRITE_BYTES}); larger writes, fallocate,
+     *     scrub marks and batches travel alone
      * @throws IllegalArgumentException if {@code mutations} is empty, too long or holds a kind a
-     *     batch may not hold
+     *     batch may not hold where it is
      */
     record Batch(List<Mutation> mutations) implements Mutation {
         /** Most mutations in one batch: 256. */
         public static final int MAX_MUTATIONS = 256;
+        /** Most bytes of the data write a batch may end with: 64 KiB. */
+        public static final int MAX_WRITE_BYTES = 64 * 1024;
 
         public Batch {
             mutations = List.copyOf(mutations);
@@ -373,12 +383,18 @@ public sealed interface Request {
                 throw new IllegalArgumentException(
                         "a batch holds 1 to " + MAX_MUTATIONS + " mutations, not " + mutations.size());
             }
-            for (Mutation m : mutations) {
-                if (!batchable(m)) {
-                    throw new IllegalArgumentException(
-                            "a batch may not hold " + m.getClass().getSimpleName());
+            for (int i = 0; i < mutations.size(); i++) {
+                Mutation m = mutations.get(i);
+                if (i == mutations.size() - 1 ? !mayEnd(m) : !batchable(m)) {
+                    throw new IllegalArgumentException("a batch may not hold "
+                            + m.getClass().getSimpleName() + (m instanceof Write ? " here" : ""));
                 }
             }
+        }
+
+        /** The data write this batch ends with, or null. */
+        public Write endingWrite() {
+            return mutations.getLast() instanceof Write w ? w : null;
         }
 
         /** The first mutation's caller (each mutation is checked with its own). */
@@ -413,6 +429,14 @@ public sealed interface Request {
                 case ScrubMark x -> false;
                 case Batch x -> false;
             };
+        }
+
+        /**
+         * Whether a batch may end with {@code m}: a mutation it may hold anywhere ({@link #batchable}),
+         * or a {@link Write} of at most {@link #MAX_WRITE_BYTES}.
+         */
+        public static boolean mayEnd(Mutation m) {
+            return batchable(m) || m instanceof Write w && w.data().length <= MAX_WRITE_BYTES;
         }
     }
 

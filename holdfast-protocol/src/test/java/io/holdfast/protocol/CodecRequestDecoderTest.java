@@ -3,6 +3,7 @@ package io.holdfast.protocol;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.holdfast.common.Caller;
 import io.holdfast.common.Errno;
 import java.util.Arrays;
 import java.util.List;
@@ -97,6 +98,40 @@ class CodecRequestDecoderTest extends DecoderProperties<Request> {
         assertThat(o.accepted())
                 .as("accepted %s as a request", Show.show(entry))
                 .isFalse();
+    }
+
+    @Example
+    void aBatchMayEndWithOneSmallWriteOnly() throws ProtocolException {
+        Caller c = new Caller(1, 1, new int[0]);
+        byte[] small = new byte[Request.Batch.MAX_WRITE_BYTES];
+        Request.Write write = new Request.Write(c, 7, 0, small, Checksums.crc32c(small));
+        Request.Create create = new Request.Create(c, "/f", 0600, true);
+        Request.Batch ok = new Request.Batch(List.of(create, write));
+        assertThat(Codec.decodeRequest(Codec.encode(ok))).isEqualTo(ok);
+        assertThat(LogFormat.required(ok)).isEqualTo(LogFormat.WRITES_IN_BATCHES);
+        assertThat(LogFormat.required(new Request.Batch(List.of(create)))).isEqualTo(LogFormat.BATCHES);
+
+        assertThatThrownBy(() -> new Request.Batch(List.of(write, create)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("Write here");
+        byte[] big = new byte[Request.Batch.MAX_WRITE_BYTES + 1];
+        Request.Write bigWrite = new Request.Write(c, 7, 0, big, Checksums.crc32c(big));
+        assertThatThrownBy(() -> new Request.Batch(List.of(create, bigWrite)))
+                .isInstanceOf(IllegalArgumentException.class);
+
+        // the same refusals from the wire: frames a valid encoder never writes
+        List<List<Request.Mutation>> frames =
+                List.of(List.of(write, create), List.of(create, bigWrite), List.of(write, write));
+        for (List<Request.Mutation> bad : frames) {
+            WireWriter w = new WireWriter().raw(ReferenceCodec.HEADER).u8(17).u16(bad.size());
+            for (Request.Mutation m : bad) {
+                byte[] one = Codec.encode(m);
+                w.raw(Arrays.copyOfRange(one, ReferenceCodec.HEADER.length, one.length - 4));
+            }
+            Outcome<Request> o = decodeChecked(w.finish(true).bytes());
+            assertThat(o.accepted()).as("accepted a batch of %s", bad).isFalse();
+            assertThat(o.error().getMessage()).contains("a batch may not hold Write");
+        }
     }
 
     @Example

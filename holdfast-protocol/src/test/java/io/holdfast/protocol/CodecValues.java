@@ -46,6 +46,7 @@ import java.util.UUID;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;
+import net.jqwik.api.Tuple;
 
 /** Arbitraries and examples of every {@link Request}, {@link LogEntry} and {@link Response}. */
 final class CodecValues {
@@ -129,7 +130,22 @@ final class CodecValues {
                 Combinators.combine(c, path, ints(), ints(), ints(), ints(), longs(), longs())
                         .as(SetAttr::new),
                 Combinators.combine(c, longs(), longs()).as(Truncate::new)));
-        return one.list().ofMinSize(1).ofMaxSize(3).map(Request.Batch::new);
+        Arbitrary<Request.Write> write = Combinators.combine(
+                        c,
+                        longs(),
+                        longs(),
+                        Arbitraries.bytes().array(byte[].class).ofMaxSize(64),
+                        ints())
+                .as(Request.Write::new);
+        Arbitrary<Request.Batch> plain = one.list().ofMinSize(1).ofMaxSize(3).map(Request.Batch::new);
+        Arbitrary<Request.Batch> endingWithAWrite = Combinators.combine(
+                        one.list().ofMaxSize(2), write)
+                .as((ms, w) -> {
+                    List<Request.Mutation> all = new ArrayList<>(ms);
+                    all.add(w);
+                    return new Request.Batch(all);
+                });
+        return Arbitraries.frequencyOf(Tuple.of(3, plain), Tuple.of(1, endingWithAWrite));
     }
 
     /** Every query variant, equally likely. */
@@ -346,7 +362,11 @@ final class CodecValues {
                 new Unlink(CALLER, "/d/i", false, 11L, 1_700_000_000_000_000_001L),
                 new Rmdir(CALLER, "/d", 12L, 1_700_000_000_000_000_002L),
                 new Rename(CALLER, "/d/tmp/m", "/d/new/m", 0, 13L, 1_700_000_000_000_000_003L),
-                new Create(CALLER, "/d/tmp/n", 0600, true, Create.CLIENT_INODE_BIT | 14L, 1_700_000_000_000_000_004L));
+                new Create(CALLER, "/d/tmp/n", 0600, true, Create.CLIENT_INODE_BIT | 14L, 1_700_000_000_000_000_004L),
+                new Request.Batch(List.of(
+                        new Rename(CALLER, "/d/tmp/n", "/d/new/n", 0, Create.CLIENT_INODE_BIT | 14L, 5L),
+                        new Create(CALLER, "/d/tmp/o", 0600, true, Create.CLIENT_INODE_BIT | 15L, 6L),
+                        new Write(CALLER, Create.CLIENT_INODE_BIT | 15L, 0, data, Checksums.crc32c(data)))));
     }
 
     /** One of each query, with non-empty strings. */

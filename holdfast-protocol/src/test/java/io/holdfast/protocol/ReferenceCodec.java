@@ -89,7 +89,8 @@ final class ReferenceCodec {
 
     /**
      * The log format an entry holding {@code m} needs, per the table in LogFormat's documentation:
-     * the format that introduced its kind, or 5 if it names a path longer than PATH_MAX bytes.
+     * the format that introduced its kind (11 for a batch ending with a write), or 5 if it names a
+     * path longer than PATH_MAX bytes.
      */
     static int formatOf(Request.Mutation m) {
         int kind;
@@ -101,7 +102,8 @@ final class ReferenceCodec {
                 || m instanceof Request.Rmdir r && r.expectInode() != 0) {
             kind = 6;
         } else if (m instanceof Request.Batch b) {
-            kind = b.mutations().stream().mapToInt(ReferenceCodec::formatOf).reduce(3, Math::max);
+            int base = b.mutations().getLast() instanceof Request.Write ? 11 : 3;
+            kind = b.mutations().stream().mapToInt(ReferenceCodec::formatOf).reduce(base, Math::max);
         } else if (m instanceof Request.SetAttr s && s.expectInode() != 0) {
             kind = 3;
         } else {

@@ -4,6 +4,7 @@ import static io.holdfast.storage.TestBrick.ROOT;
 import static io.holdfast.storage.TestBrick.attr;
 import static io.holdfast.storage.TestBrick.errno;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 import io.holdfast.common.Errno;
 import io.holdfast.protocol.LogEntry;
@@ -24,9 +25,11 @@ class BrickBatchTest {
 
     /**
      * Random mutations (every kind, three callers, four names, so most fail somewhere) go to one
-     * brick one entry each and to another in batches of one to eight; the unbatchable ones (data
-     * writes, fallocate) travel alone in both. Same timestamps, and the batch takes the index of
-     * its last mutation: then every answer and the final state digest must be equal.
+     * brick one entry each and to another in batches of one to eight; the unbatchable ones
+     * (fallocate, large writes) travel alone in both, and a small write ends the batch half the
+     * time ({@link Request.Batch#mayEnd}), travelling alone otherwise. Same timestamps, and the
+     * batch takes the index of its last mutation: then every answer and the final state digest
+     * must be equal.
      */
     @Test
     void batchesAnswerAndChangeAsTheirMutationsOneByOne() throws IOException {
@@ -38,6 +41,7 @@ class BrickBatchTest {
                 long index = 0;
                 long ts = 1_000_000_000L;
                 int batches = 0;
+                int endedWithAWrite = 0;
                 int failedInBatches = 0;
                 for (int step = 0; step < 150; step++) {
                     ts += 1000;
@@ -48,7 +52,15 @@ class BrickBatchTest {
                     while (group.size() < size) {
                         Request.Mutation m = ops.next();
                         if (!Request.Batch.batchable(m)) {
-                            alone = m;
+                            if (!group.isEmpty() && Request.Batch.mayEnd(m) && rnd.nextBoolean()) {
+                                Response r = single.brick.apply(++index, new LogEntry(ts, m));
+                                ops.observe(r);
+                                group.add(m);
+                                expected.add(r);
+                                endedWithAWrite++;
+                            } else {
+                                alone = m;
+                            }
                             break;
                         }
                         Response r = single.brick.apply(++index, new LogEntry(ts, m));
@@ -74,6 +86,7 @@ class BrickBatchTest {
                 }
                 assertThat(batched.digest()).as("seed %d", seed).isEqualTo(single.digest());
                 assertThat(batches).isGreaterThan(50);
+                assertThat(endedWithAWrite).as("batches ending with a write").isGreaterThan(5);
                 assertThat(failedInBatches)
                         .as("some mutations inside batches failed")
                         .isPositive();
@@ -168,6 +181,56 @@ class BrickBatchTest {
             assertThat(attr(b.apply(new Request.SetAttr(ROOT, "/f", mask, 0600, 0, 0, 0, 0, f, earlier)))
                             .ctimeNanos())
                     .isEqualTo(ahead);
+        }
+    }
+
+    /**
+     * A batch that ends with a write to a data file, replayed after a crash that lost every data
+     * file change since the checkpoint: the redo record takes the write's bytes from the replayed
+     * batch, so the file reads back exactly; a replayed batch whose write differs is refused.
+     */
+    @Test
+    void aBatchEndingWithAWriteIsRedoneExactlyAfterACrash() throws IOException {
+        byte[] big = TestBrick.bytes(200_000, 1);
+        byte[] small = TestBrick.bytes(1000, 2);
+        Path d = tmp.resolve("b");
+        Response.Digest expected;
+        List<LogEntry> log;
+        long f;
+        try (TestBrick b = new TestBrick(d)) {
+            f = b.create("/f").inode();
+            b.write(f, 0, big);
+            b.brick.checkpoint();
+            BrickRecoveryTest.copyTree(d.resolve("data"), tmp.resolve("saved"));
+            Response r = b.apply(new Request.Batch(List.of(
+                    new Request.Truncate(ROOT, f, 70_000),
+                    new Request.Create(ROOT, "/g", 0600, true),
+                    TestBrick.write(ROOT, f, 65_000, small))));
+            assertThat(((Response.Batch) r).responses())
+                    .extracting(TestBrick::errno)
+                    .containsExactly(Errno.OK, Errno.OK, Errno.OK);
+            assertThat(attr(((Response.Batch) r).responses().get(2)).size()).isEqualTo(70_000);
+            expected = b.digest();
+            log = List.copyOf(b.log);
+        }
+        BrickRecoveryTest.deleteTree(d.resolve("data"));
+        BrickRecoveryTest.copyTree(tmp.resolve("saved"), d.resolve("data"));
+        try (TestBrick b = new TestBrick(d)) {
+            long last = b.brick.appliedIndex();
+            LogEntry batch = log.get((int) last - 1);
+            Request.Batch forged = new Request.Batch(List.of(TestBrick.write(ROOT, f, 65_001, small)));
+            assertThat(catchThrowable(() -> b.brick.apply(last, new LogEntry(batch.timestampNanos(), forged))))
+                    .as("a replayed batch whose write is not the one recorded")
+                    .isInstanceOf(IOException.class)
+                    .hasMessageContaining("is not the write recorded");
+            for (long i = b.brick.checkpointIndex() + 1; i <= last; i++) {
+                b.brick.apply(i, log.get((int) i - 1));
+            }
+            assertThat(b.digest()).isEqualTo(expected);
+            byte[] want = new byte[70_000];
+            System.arraycopy(big, 0, want, 0, 70_000);
+            System.arraycopy(small, 0, want, 65_000, 1000);
+            assertThat(b.read(f, 0, 1 << 20)).isEqualTo(want);
         }
     }
 

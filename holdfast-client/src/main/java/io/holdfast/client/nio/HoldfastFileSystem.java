@@ -434,7 +434,9 @@ public final class HoldfastFileSystem extends FileSystem {
 
     /**
      * Sends {@code m} after the write-back mutations queued before it: in one batch with them when
-     * it may travel in one, else right behind them. Completes with {@code m}'s own answer.
+     * it may travel in one (a small data write too, last, once every member reads
+     * {@link LogFormat#WRITES_IN_BATCHES}: a file's written-back create and its bytes then cost one
+     * log entry), else right behind them. Completes with {@code m}'s own answer.
      */
     private CompletableFuture<Response> send(Request.Mutation m) {
         sendLock.lock();
@@ -442,7 +444,7 @@ public final class HoldfastFileSystem extends FileSystem {
             if (queued.isEmpty()) {
                 return service.submit(m);
             }
-            if (!Request.Batch.batchable(m) || queued.size() >= Request.Batch.MAX_MUTATIONS) {
+            if (!joinsBatch(m) || queued.size() >= Request.Batch.MAX_MUTATIONS) {
                 sendQueued();
                 return service.submit(m);
             }
@@ -452,6 +454,20 @@ public final class HoldfastFileSystem extends FileSystem {
         } finally {
             sendLock.unlock();
         }
+    }
+
+    /**
+     * Whether {@code m} may go last in a batch with the queue: a kind a batch holds, or a small data
+     * write that fits the batch's byte budget ({@link #BATCH_PATH_BYTES}) once every member reads
+     * batches that end with one. The caller holds {@link #sendLock}.
+     */
+    private boolean joinsBatch(Request.Mutation m) {
+        if (m instanceof Request.Write w) {
+            return Request.Batch.mayEnd(w)
+                    && queuedPathBytes + w.data().length <= BATCH_PATH_BYTES
+                    && service.logFormat() >= LogFormat.WRITES_IN_BATCHES;
+        }
+        return Request.Batch.batchable(m);
     }
 
     // ---- write-back ----------------------------------------------------------------------

@@ -30,6 +30,7 @@ import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -636,6 +637,81 @@ class WriteBackTest {
         awaitWrittenBack();
         assertThat(onVolume("/closing/f").mode()).isEqualTo(0644);
         assertThat(onVolume("/closing/f").size()).isEqualTo(4);
+    }
+
+    /**
+     * A mail delivery's create (written back, still queued) and its first bytes reach the volume as
+     * one batch ending with the write, one log entry, which the delivery's {@code fsync} waits for.
+     * The queue is made to wait deterministically: two batches of earlier chmods are held
+     * unanswered, so the create's linger defers it until the write joins.
+     */
+    @Test
+    @Timeout(120)
+    void aFilesCreateAndItsFirstBytesTravelInOneBatch() throws Exception {
+        Path dir = Files.createDirectory(fs.getPath("/mail"));
+        Path a = Files.writeString(dir.resolve("a"), "a");
+        Path b = Files.writeString(dir.resolve("b"), "b");
+        awaitWrittenBack();
+        awaitCached(a);
+        awaitCached(b);
+        CompletableFuture<?> release;
+        synchronized (answering) {
+            held = new CompletableFuture<>(); // the volume answers nothing until released
+            release = held;
+        }
+        sent.clear();
+        CompletableFuture<Void> delivered;
+        byte[] body = new byte[4096];
+        new Random(7).nextBytes(body);
+        Path m = dir.resolve("m");
+        try {
+            Files.setPosixFilePermissions(a, PosixFilePermissions.fromString("rw-------"));
+            awaitSent(1);
+            Files.setPosixFilePermissions(b, PosixFilePermissions.fromString("rw-------"));
+            awaitSent(2); // two batches unanswered: the next queue waits for an answer or company
+            delivered = CompletableFuture.runAsync(() -> {
+                try (FileChannel ch = FileChannel.open(m, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                    ch.write(ByteBuffer.wrap(body));
+                    ch.force(true);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+            awaitSent(3);
+            assertThat(sent.get(2))
+                    .as("the create and the write in one request")
+                    .isInstanceOfSatisfying(Request.Batch.class, batch -> {
+                        assertThat(batch.mutations())
+                                .extracting(x -> x.getClass().getSimpleName())
+                                .containsExactly("Create", "Write");
+                        assertThat(batch.endingWrite().inode())
+                                .isEqualTo(((Request.Create) batch.mutations().getFirst()).inode());
+                    });
+        } finally {
+            release.complete(null);
+        }
+        delivered.get(30, TimeUnit.SECONDS);
+        awaitWrittenBack();
+        assertThat(WriteBackStats.of(fs).failed()).isZero();
+        assertThat(sent).hasSize(3);
+        assertThat(onVolume("/mail/m").size()).isEqualTo(body.length);
+        assertThat(((Response.Data) volume.query(
+                                        new Request.Read(onVolume("/mail/m").inode(), 0, 8192))
+                                .get(10, TimeUnit.SECONDS))
+                        .bytes())
+                .isEqualTo(body);
+        assertThat(onVolume("/mail/a").mode() & 0777).isEqualTo(0600);
+    }
+
+    /** Waits until {@code n} requests have been sent to the volume. */
+    private void awaitSent(int n) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (sent.size() < n) {
+            assertThat(System.nanoTime() - deadline)
+                    .as("%d requests sent within 30 s", n)
+                    .isNegative();
+            Thread.onSpinWait();
+        }
     }
 
     private void awaitWrittenBack() {
