@@ -96,7 +96,7 @@ public final class Codec {
     private static final int K_SCRUB_MARK = 14;
     private static final int K_FALLOCATE = 16;
     private static final int K_MKNOD = 15;
-    /** {@code u16 count}, then each mutation (kind and fields), none a batch or a data write. */
+    /** {@code u16 count}, then each mutation (kind and fields), none a batch, a data write only last. */
     private static final int K_BATCH = 17;
     /** {@link Request.SetAttr} with an {@code expectInode}: {@code K_SETATTR}'s fields, then two {@code i64}. */
     private static final int K_SETATTR_EXPECT = 18;
@@ -108,6 +108,8 @@ public final class Codec {
     private static final int K_RENAME_EXPECT = 21;
     /** {@link Request.Create} with a client-chosen inode: {@code K_CREATE}'s fields, then two {@code i64}. */
     private static final int K_CREATE_INODE = 22;
+    /** {@link Request.Write} stamped at the client's time: {@code K_WRITE}'s fields, then an {@code i64}. */
+    private static final int K_WRITE_STAMPED = 23;
 
     private static final int K_GETATTR = 32;
     private static final int K_GETATTR_INODE = 33;
@@ -158,7 +160,8 @@ public final class Codec {
             K_UNLINK_EXPECT,
             K_RMDIR_EXPECT,
             K_RENAME_EXPECT,
-            K_CREATE_INODE);
+            K_CREATE_INODE,
+            K_WRITE_STAMPED);
     /** The request kinds that are queries: never in a log entry. */
     private static final Set<Integer> QUERY_KINDS = Set.of(
             K_GETATTR,
@@ -427,12 +430,15 @@ public final class Codec {
                 }
             }
             case Write x -> {
-                w.kind(K_WRITE);
+                w.kind(x.clientNanos() == 0 ? K_WRITE : K_WRITE_STAMPED);
                 w.caller(x.caller());
                 w.i64(x.inode());
                 w.i64(x.offset());
                 w.bytes(x.data());
                 w.i32(x.crc32c());
+                if (x.clientNanos() != 0) {
+                    w.i64(x.clientNanos());
+                }
             }
             case Truncate t -> {
                 w.kind(K_TRUNCATE);
@@ -1019,6 +1025,13 @@ public final class Codec {
                 yield new Create(caller, path, mode, exclusive, inode, clientNanos);
             }
             case K_WRITE -> new Write(r.caller(), r.i64(), r.i64(), r.bytes(Limits.MAX_DATA_BYTES), r.i32());
+            case K_WRITE_STAMPED -> {
+                Write x = new Write(r.caller(), r.i64(), r.i64(), r.bytes(Limits.MAX_DATA_BYTES), r.i32(), r.i64());
+                if (x.clientNanos() == 0) {
+                    throw bad("write stamped at client time 0");
+                }
+                yield x;
+            }
             case K_TRUNCATE -> new Truncate(r.caller(), r.i64(), r.i64());
             case K_UNLINK -> new Unlink(r.caller(), r.path(), r.bool());
             case K_UNLINK_EXPECT -> {

@@ -34,7 +34,7 @@ package io.holdfast.protocol;
  *   <tr><td>10</td><td>no new entries: members answer listings with attributes
  *       ({@link Request.ReadDirPlus})</td></tr>
  *   <tr><td>11</td><td>volume log: a batch ending with a small data write (a written-back create and
- *       its first bytes in one entry)</td></tr>
+ *       its first bytes in one entry); a write stamped at the client's time</td></tr>
  * </table>
  *
  * <p>Thread safety: constants and pure functions.
@@ -71,7 +71,10 @@ public final class LogFormat {
      * it once every member of the group reads this format.
      */
     public static final int LISTINGS_WITH_ATTRIBUTES = 10;
-    /** The log format of a batch that ends with a data write ({@link Request.Batch#mayEnd}). */
+    /**
+     * The log format of a batch that ends with a data write ({@link Request.Batch#mayEnd}), and of a
+     * write stamped at the client's time ({@link Request.Write#clientNanos}).
+     */
     public static final int WRITES_IN_BATCHES = 11;
 
     private LogFormat() {}
@@ -103,6 +106,7 @@ public final class LogFormat {
             case Request.Rmdir r when r.expectInode() != 0 -> WRITE_BACK_REMOVALS;
             case Request.Rename r when r.expectInode() != 0 -> WRITE_BACK_RENAMES;
             case Request.Create c when c.inode() != 0 -> WRITE_BACK_CREATES;
+            case Request.Write w when w.clientNanos() != 0 -> WRITES_IN_BATCHES;
             default -> 1;
         };
         return longestPath(mutation) > Limits.PATH_MAX ? Math.max(kind, DEEP_PATHS) : kind;

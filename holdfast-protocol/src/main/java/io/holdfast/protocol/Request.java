@@ -88,10 +88,29 @@ public sealed interface Request {
      * POSIX {@code pwrite(2)} to an inode. {@code crc32c} is the CRC32C of {@code data},
      * computed by the client and checked by the node before the entry is logged and again when
      * it is applied. Reply: {@link Response.AttrReply} with the new size.
+     *
+     * @param clientNanos 0, or the client's clock when the bytes were written (epoch nanoseconds):
+     *     the file's new modification and change time, as {@link #changeTime} (within the volume's
+     *     bounds, never going back), so that a client can predict the attributes the write leaves
+     *     (write-back); log format 11
      */
-    record Write(Caller caller, long inode, long offset, byte[] data, int crc32c) implements Mutation {
+    record Write(Caller caller, long inode, long offset, byte[] data, int crc32c, long clientNanos)
+            implements Mutation {
         public Write {
             Objects.requireNonNull(data);
+        }
+
+        /** A write stamped at the entry's time (log format 1). */
+        public Write(Caller caller, long inode, long offset, byte[] data, int crc32c) {
+            this(caller, inode, offset, data, crc32c, 0);
+        }
+
+        /**
+         * The modification and change time this write gives a file whose change time was
+         * {@code oldCtime}, in an entry stamped {@code entryNanos}: as {@link SetAttr#changeTime}.
+         */
+        public long changeTime(long oldCtime, long entryNanos) {
+            return SetAttr.changeTime(clientNanos, oldCtime, entryNanos);
         }
 
         @Override
@@ -101,17 +120,19 @@ public sealed interface Request {
                     && w.inode == inode
                     && w.offset == offset
                     && w.crc32c == crc32c
+                    && w.clientNanos == clientNanos
                     && Arrays.equals(w.data, data);
         }
 
         @Override
         public int hashCode() {
-            return Objects.hash(caller, inode, offset, crc32c, Arrays.hashCode(data));
+            return Objects.hash(caller, inode, offset, crc32c, clientNanos, Arrays.hashCode(data));
         }
 
         @Override
         public String toString() {
-            return "Write[inode=" + inode + ", offset=" + offset + ", length=" + data.length + "]";
+            return "Write[inode=" + inode + ", offset=" + offset + ", length=" + data.length
+                    + (clientNanos != 0 ? ", clientNanos=" + clientNanos : "") + "]";
         }
     }
 

@@ -76,6 +76,14 @@ final class CodecValues {
                 Combinators.combine(c, path, ints(), bools()).as(Create::new),
                 Combinators.combine(c, longs(), longs(), g.bytes(Limits.MAX_DATA_BYTES), ints())
                         .as(Write::new),
+                Combinators.combine(
+                                c,
+                                longs(),
+                                longs(),
+                                g.bytes(Limits.MAX_DATA_BYTES),
+                                ints(),
+                                longs().filter(x -> x != 0))
+                        .as(Write::new),
                 Combinators.combine(c, longs(), longs()).as(Truncate::new),
                 Combinators.combine(c, path, bools()).as(Unlink::new),
                 Combinators.combine(c, path).as(Rmdir::new),
@@ -135,7 +143,8 @@ final class CodecValues {
                         longs(),
                         longs(),
                         Arbitraries.bytes().array(byte[].class).ofMaxSize(64),
-                        ints())
+                        ints(),
+                        longs())
                 .as(Request.Write::new);
         Arbitrary<Request.Batch> plain = one.list().ofMinSize(1).ofMaxSize(3).map(Request.Batch::new);
         Arbitrary<Request.Batch> endingWithAWrite = Combinators.combine(
@@ -366,7 +375,7 @@ final class CodecValues {
                 new Request.Batch(List.of(
                         new Rename(CALLER, "/d/tmp/n", "/d/new/n", 0, Create.CLIENT_INODE_BIT | 14L, 5L),
                         new Create(CALLER, "/d/tmp/o", 0600, true, Create.CLIENT_INODE_BIT | 15L, 6L),
-                        new Write(CALLER, Create.CLIENT_INODE_BIT | 15L, 0, data, Checksums.crc32c(data)))));
+                        new Write(CALLER, Create.CLIENT_INODE_BIT | 15L, 0, data, Checksums.crc32c(data), 7L))));
     }
 
     /** One of each query, with non-empty strings. */

@@ -51,8 +51,8 @@ final class ReferenceCodec {
     static final int MAX_MESSAGE_BYTES = 4 * MAX_MESSAGE_CHARS;
     /** Request kinds; the stable wire numbers. */
     static final List<Integer> REQUEST_KINDS = List.of(
-            1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 32, 33, 34, 35, 36, 37, 38,
-            39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51);
+            1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 32, 33, 34, 35, 36, 37,
+            38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51);
     /** The log entry kind written before log formats were stated (read as log format 1). */
     static final int LEGACY_LOG_ENTRY = 64;
     /** The log entry kind: log format byte, timestamp, mutation. */
@@ -94,7 +94,9 @@ final class ReferenceCodec {
      */
     static int formatOf(Request.Mutation m) {
         int kind;
-        if (m instanceof Request.Create c && c.inode() != 0) {
+        if (m instanceof Request.Write x && x.clientNanos() != 0) {
+            kind = 11;
+        } else if (m instanceof Request.Create c && c.inode() != 0) {
             kind = 9;
         } else if (m instanceof Request.Rename r && r.expectInode() != 0) {
             kind = 8;
@@ -292,9 +294,15 @@ final class ReferenceCodec {
                 }
             }
             case Write x -> {
-                caller(w.u8(3), x.caller()).i64(x.inode()).i64(x.offset());
+                // kind 23 when stamped at the client's time: kind 3's fields, then that time
+                caller(w.u8(x.clientNanos() != 0 ? 23 : 3), x.caller())
+                        .i64(x.inode())
+                        .i64(x.offset());
                 bytes(w, x.data(), Limits.MAX_DATA_BYTES, "data");
                 w.i32(x.crc32c());
+                if (x.clientNanos() != 0) {
+                    w.i64(x.clientNanos());
+                }
             }
             case Truncate t -> caller(w.u8(4), t.caller()).i64(t.inode()).i64(t.size());
             case Unlink u -> {

@@ -89,8 +89,9 @@ final class ContentStore {
         if (data.length == 0) {
             return new Response.AttrReply(n.toAttr(id));
         }
+        long stamp = m.changeTime(n.ctimeNanos, ts); // the client's time when it stamped one, within bounds
         writeContent(t, id, n, m.offset(), data);
-        return contentChanged(t, ts, m.caller(), id, n);
+        return contentChanged(t, stamp, m.caller(), id, n);
     }
 
     Response truncate(Txn t, long ts, Request.Truncate m) throws Fail, IOException {

@@ -10,6 +10,7 @@ import io.holdfast.common.Caller;
 import io.holdfast.common.Errno;
 import io.holdfast.common.HoldfastException;
 import io.holdfast.protocol.Attr;
+import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.LogEntry;
 import io.holdfast.protocol.Request;
@@ -25,6 +26,36 @@ import org.rocksdb.Options;
 import org.rocksdb.RocksDB;
 
 class BrickContentTest extends BrickTestBase {
+    /**
+     * A write stamped at the client's time gives the file that time as its modification and change
+     * time when it is near the entry's (never going back), the entry's time otherwise; the
+     * answer says so, which is what a client predicting the attributes compares with.
+     */
+    @Test
+    void aStampedWriteTakesTheClientsTimeWhenNearTheEntrys() {
+        long f = b.create("/f").inode();
+        long created = b.stat("/f").ctimeNanos();
+        byte[] d = bytes(100, 1);
+        b.timeNanos += 3_000_000_000L; // the next entry comes 3 s after the create
+        long near = b.timeNanos - 2_000_000_000L + 1000; // 2 s behind the next entry's timestamp
+        Attr a = attr(b.apply(new Request.Write(ROOT, f, 0, d, Checksums.crc32c(d), near)));
+        assertThat(near).isGreaterThan(created);
+        assertThat(a.mtimeNanos()).as("the client's time").isEqualTo(near);
+        assertThat(a.ctimeNanos()).isEqualTo(a.mtimeNanos());
+        assertThat(b.stat("/f")).isEqualTo(a);
+        long far = b.timeNanos - Request.SetAttr.MAX_CLIENT_LAG_NANOS - 1_000_000L;
+        Attr late = attr(b.apply(new Request.Write(ROOT, f, 100, d, Checksums.crc32c(d), far)));
+        assertThat(late.mtimeNanos()).as("too far behind: the entry's time").isEqualTo(b.timeNanos);
+        long ahead = b.timeNanos + 1000 + Request.SetAttr.MAX_CLIENT_LEAD_NANOS / 2;
+        assertThat(attr(b.apply(new Request.Write(ROOT, f, 0, d, Checksums.crc32c(d), ahead)))
+                        .ctimeNanos())
+                .isEqualTo(ahead);
+        long earlier = ahead - 1_000_000L; // within bounds but before the last change
+        Attr kept = attr(b.apply(new Request.Write(ROOT, f, 0, d, Checksums.crc32c(d), earlier)));
+        assertThat(kept.ctimeNanos()).as("never going back").isEqualTo(ahead);
+        assertThat(kept.size()).isEqualTo(200);
+    }
+
     @Test
     void inlineRoundTripShortReadAndPastEof() {
         long f = b.create("/f").inode();

@@ -75,6 +75,11 @@ final class HoldfastFileChannel extends FileChannel {
     private long bufferedAt;
     /** The file system's cache change standing for the buffered bytes; guarded by {@link #bufferLock}. */
     private MetadataCache.Change bufferedChange;
+    /**
+     * The client time the buffered bytes are stamped with (the latest write into the buffer), or 0
+     * when they are not stamped ({@link HoldfastFileSystem#stampsWrites}); guarded by {@link #bufferLock}.
+     */
+    private long bufferedNanos;
 
     private final List<Lock> locks = new ArrayList<>();
     private long position;
@@ -465,6 +470,10 @@ final class HoldfastFileChannel extends FileChannel {
             synchronized (bufferLock) {
                 boolean follows = buffer != null && pos == bufferedAt + buffered;
                 if (follows && buffered + n <= buffer.length) {
+                    if (bufferedNanos != 0) {
+                        bufferedNanos = Math.max(bufferedNanos, HoldfastFileSystem.clientNanos());
+                        fs.predictWrite(inode, pos + n, bufferedNanos, caller);
+                    }
                     src.get(buffer, buffered, n);
                     buffered += n;
                     size = Math.max(size, pos + n);
@@ -474,6 +483,7 @@ final class HoldfastFileChannel extends FileChannel {
             fs.flushBuffered(); // this channel's and the others': a write sent after them goes after them
             synchronized (bufferLock) {
                 sendBufferedLocked(); // nothing is left here (only this thread fills it); in case
+                long stamp = stamp(pos + n); // before buffering drops the cached attributes
                 try {
                     bufferedChange = fs.buffering(this, caller, inode);
                 } catch (ClosedFileSystemException e) {
@@ -481,6 +491,7 @@ final class HoldfastFileChannel extends FileChannel {
                 }
                 buffer = new byte[limit];
                 bufferedAt = pos;
+                bufferedNanos = stamp;
                 src.get(buffer, 0, n);
                 buffered = n;
                 size = Math.max(size, pos + n);
@@ -489,6 +500,20 @@ final class HoldfastFileChannel extends FileChannel {
         }
         fs.flushBuffered();
         return sendAt(src, pos);
+    }
+
+    /**
+     * The client time to stamp a write of bytes up to {@code end} with, after the cache has
+     * predicted the attributes it leaves ({@link HoldfastFileSystem#predictWrite}), or 0 if this
+     * caller's writes are not stamped.
+     */
+    private long stamp(long end) {
+        if (!fs.stampsWrites(caller)) {
+            return 0;
+        }
+        long now = HoldfastFileSystem.clientNanos();
+        fs.predictWrite(inode, end, now, caller);
+        return now;
     }
 
     /**
@@ -511,25 +536,38 @@ final class HoldfastFileChannel extends FileChannel {
         ByteBuffer b = ByteBuffer.wrap(buffer, 0, buffered);
         long at = bufferedAt;
         MetadataCache.Change change = bufferedChange;
+        long nanos = bufferedNanos;
         buffer = null;
         buffered = 0;
         bufferedChange = null;
+        bufferedNanos = 0;
         try {
-            sendAt(b, at);
+            sendAt(b, at, nanos);
         } finally {
             fs.sentBuffered(this, change);
         }
     }
 
-    /** Sends {@code src} at {@code pos} now, in requests of at most the file system's chunk. */
+    /**
+     * Sends {@code src} at {@code pos} now, in requests of at most the file system's chunk, stamped
+     * at the client's time if this caller's writes are (their attributes predicted first).
+     */
     private int sendAt(ByteBuffer src, long pos) throws IOException {
+        return sendAt(src, pos, stamp(pos + src.remaining()));
+    }
+
+    /**
+     * Sends {@code src} at {@code pos} now, in requests of at most the file system's chunk, each
+     * stamped {@code clientNanos} (0: at the entry's time).
+     */
+    private int sendAt(ByteBuffer src, long pos, long clientNanos) throws IOException {
         int total = 0;
         int chunk = fs.maxChunkBytes();
         while (src.hasRemaining()) {
             byte[] data = new byte[Math.min(src.remaining(), chunk)];
             src.get(data);
             long at = pos + total;
-            Request.Write w = new Request.Write(caller, inode, at, data, Checksums.crc32c(data));
+            Request.Write w = new Request.Write(caller, inode, at, data, Checksums.crc32c(data), clientNanos);
             long ticket = inflight.begin();
             try {
                 fs.submitWrite(w, (r, t) -> completed(r, t, at, ticket));

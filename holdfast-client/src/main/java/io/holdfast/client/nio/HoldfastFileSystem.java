@@ -23,6 +23,7 @@ import java.nio.file.PathMatcher;
 import java.nio.file.WatchService;
 import java.nio.file.attribute.UserPrincipalLookupService;
 import java.security.SecureRandom;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -483,6 +484,44 @@ public final class HoldfastFileSystem extends FileSystem {
                 && leases.valid()
                 && caller.uid() == 0
                 && service.logFormat() >= LogFormat.BATCHES; // every member applies batches
+    }
+
+    /**
+     * Whether writes by {@code caller} are stamped at the client's time, so that the cache predicts
+     * the attributes they leave (a file's size and times while its writes are on their way, which
+     * tar's {@code futimens} and the {@code stat} libfuse makes after it need): when attribute
+     * changes are written back ({@link #writesBack}) and every member of the volume reads log format
+     * 11 ({@link LogFormat#WRITES_IN_BATCHES}).
+     */
+    boolean stampsWrites(Caller caller) {
+        return writesBack(caller) && service.logFormat() >= LogFormat.WRITES_IN_BATCHES;
+    }
+
+    /**
+     * Predicts the attributes a write of bytes up to {@code end} stamped {@code clientNanos} leaves
+     * {@code inode} with ({@link MetadataCache#predictWrite}); call before its change begins.
+     */
+    void predictWrite(long inode, long end, long clientNanos, Caller caller) {
+        if (cache != null) {
+            cache.predictWrite(inode, end, clientNanos, caller);
+        }
+    }
+
+    /**
+     * The attributes predicted for {@code inode} while this file system's stamped writes to it are
+     * on their way, or cached for it, or null ({@link MetadataCache#attrOf}).
+     */
+    Attr attrOf(long inode) {
+        return cache == null ? null : cache.attrOf(inode);
+    }
+
+    /**
+     * The client's clock for a written-back change or a stamped write, epoch nanoseconds; never 0,
+     * which a request reads as "no client time".
+     */
+    static long clientNanos() {
+        Instant now = Instant.now();
+        return Math.max(now.getEpochSecond() * 1_000_000_000L + now.getNano(), 1);
     }
 
     /**

@@ -44,7 +44,6 @@ import java.nio.file.attribute.FileAttributeView;
 import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.nio.file.spi.FileSystemProvider;
-import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -351,22 +350,20 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider impleme
             // a file being written (tar's futimens, fchown, fchmod after its writes): its attributes are
             // not cached until the writes are answered, but the file is known, and the change goes after
             // them in order: send it without waiting for them, and learn the attributes from its answer
+            // (their stamped writes' attributes are predicted: then so are the change's)
             String vp = path.toAbsolutePath().volumePath();
             long writing = fs.inodeWithDataOnItsWay(vp);
             if (writing >= 0) {
-                fs.submitLater(
-                        new SetAttr(caller, vp, mask, mode, uid, gid, atimeNanos, mtimeNanos, writing, clientNanos()),
-                        null);
+                SetAttr m =
+                        new SetAttr(caller, vp, mask, mode, uid, gid, atimeNanos, mtimeNanos, writing, clientNanos());
+                Attr a = fs.attrOf(writing);
+                fs.submitLater(m, a != null && predictable(a, mask) ? predict(a, m) : null);
                 return;
             }
         }
         AttrTarget t = resolveAttrTarget(path, follow);
         Attr a = t.attr();
-        if (a != null
-                && fs.writesBack(caller)
-                && !(a.type() == FileType.FILE
-                        && (mask & (SetAttr.UID | SetAttr.GID)) != 0
-                        && (a.mode() & 06000) != 0)) {
+        if (a != null && fs.writesBack(caller) && predictable(a, mask)) {
             // root's change is refused only if the file is gone: answer now, send in order without waiting
             long now = clientNanos();
             SetAttr m =
@@ -378,6 +375,15 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider impleme
                 fs.submit(new Request.SetAttr(caller, t.volumePath(), mask, mode, uid, gid, atimeNanos, mtimeNanos)),
                 path.toString(),
                 null);
+    }
+
+    /**
+     * Whether {@link #predict} knows what root's change of {@code mask} does to a file that has
+     * {@code a}: all but a change of owner of a set-user-ID or set-group-ID file (which may clear
+     * those bits).
+     */
+    private static boolean predictable(Attr a, int mask) {
+        return !(a.type() == FileType.FILE && (mask & (SetAttr.UID | SetAttr.GID)) != 0 && (a.mode() & 06000) != 0);
     }
 
     /** The attributes root's {@code m} gives a file that had {@code a} (the volume's rules, Namespace.setAttr). */
@@ -395,13 +401,8 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider impleme
         return new Attr(a.inode(), a.type(), mode, a.nlink(), uid, gid, a.size(), atime, mtime, ctime, a.rdev());
     }
 
-    /**
-     * The client's clock for a written-back change, epoch nanoseconds; never 0, which a request
-     * reads as "no client time".
-     */
     private static long clientNanos() {
-        Instant now = Instant.now();
-        return Math.max(now.getEpochSecond() * 1_000_000_000L + now.getNano(), 1);
+        return HoldfastFileSystem.clientNanos();
     }
 
     HoldfastPath realPath(HoldfastPath path, LinkOption... options) throws IOException {

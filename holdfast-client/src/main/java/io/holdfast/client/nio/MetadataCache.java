@@ -1,5 +1,6 @@
 package io.holdfast.client.nio;
 
+import io.holdfast.common.Caller;
 import io.holdfast.common.Errno;
 import io.holdfast.protocol.Attr;
 import io.holdfast.protocol.DirEntry;
@@ -132,6 +133,15 @@ final class MetadataCache {
     private int unpredicted;
     /** Times everything was dropped. */
     private long clears;
+    /**
+     * The attributes predicted for a file whose data changes of this client are on their way or
+     * buffered, all stamped at the client's time ({@link Request.Write#clientNanos}), with any
+     * written-back attribute changes after them: what the volume will answer once it has applied
+     * them all, by inode. {@code stat} of one of the file's names is answered from here while its
+     * other answers are dropped for those changes; kept until the last change to the inode ends
+     * ({@link #busy}), an unstamped data change begins, or everything is dropped.
+     */
+    private final Map<Long, Attr> predictedData = new HashMap<>();
 
     private long hits;
     private long misses;
@@ -174,6 +184,14 @@ final class MetadataCache {
             if (names != null && !names.containsKey(nameOf(g.path()))) {
                 hits++;
                 return new Response.Error(Errno.ENOENT, g.path() + " does not exist");
+            }
+        }
+        if (e == null && q instanceof Request.GetAttr g && !predictedData.isEmpty()) {
+            long inode = dataOnItsWay(g.path());
+            Attr p = inode >= 0 ? predictedData.get(inode) : null;
+            if (p != null) {
+                hits++;
+                return new Response.AttrReply(p);
             }
         }
         if (e == null && q instanceof Request.ReadDir r && r.maxEntries() > 0 && complete.containsKey(r.path())) {
@@ -287,6 +305,7 @@ final class MetadataCache {
     synchronized void clear() {
         generation++;
         clears++;
+        predictedData.clear();
         entries.clear();
         byPath.clear();
         byInode.clear();
@@ -322,6 +341,13 @@ final class MetadataCache {
         }
         drop(c);
         boolean data = m instanceof Request.Write || m instanceof Request.Truncate || m instanceof Request.Fallocate;
+        switch (m) {
+            // a data change whose attributes cannot be predicted: stamped at the entry's time
+            case Request.Write w when w.clientNanos() == 0 && w.data().length > 0 -> predictedData.remove(w.inode());
+            case Request.Truncate t -> predictedData.remove(t.inode());
+            case Request.Fallocate f -> predictedData.remove(f.inode());
+            default -> {}
+        }
         if (!data && !(m instanceof Request.SetAttr)) {
             // a name may change: paths are carried only between data and attribute changes
             pendingPaths.clear();
@@ -353,6 +379,10 @@ final class MetadataCache {
      * file's attributes are then unknown until they are answered, but not which file it is.
      */
     synchronized long inodeWithDataOnItsWay(String path) {
+        return dataOnItsWay(path);
+    }
+
+    private long dataOnItsWay(String path) {
         for (Map.Entry<Long, Set<String>> e : pendingPaths.entrySet()) {
             if (e.getValue().contains(path)) {
                 return e.getKey();
@@ -401,6 +431,7 @@ final class MetadataCache {
         for (long i : c.inodes) {
             if (busy.computeIfPresent(i, (k, n) -> n == 1 ? null : n - 1) == null) {
                 pendingPaths.remove(i);
+                predictedData.remove(i); // the answers are in: the last one was learned, or is asked
             }
         }
         if (!c.predicted) {
@@ -435,6 +466,64 @@ final class MetadataCache {
         // the attributes it starts from are cached ones, which include the predictions of changes
         // still on their way, or were read after every earlier change was answered
         known(path, predicted);
+        predictedData.computeIfPresent(predicted.inode(), (i, before) -> predicted);
+    }
+
+    /**
+     * The attributes of file {@code inode} as this client will see them once its changes on their
+     * way are applied: the prediction for its stamped data changes ({@link #predictWrite}), else a
+     * cached answer about it, else null.
+     */
+    synchronized Attr attrOf(long inode) {
+        Attr p = predictedData.get(inode);
+        if (p != null) {
+            return p;
+        }
+        for (Request.Query q : byInode.getOrDefault(inode, Set.of())) {
+            if (entries.get(q) instanceof Entry e && e.response() instanceof Response.AttrReply a) {
+                return a.attr();
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Predicts what a write of bytes up to {@code end} stamped at {@code clientNanos} by {@code
+     * caller} leaves file {@code inode} with, from {@link #attrOf} (the volume's rule,
+     * ContentStore.write: the size grows to {@code end}, the modification and change time become
+     * {@code max(change time, clientNanos)}, a caller other than root clears set-user-ID and
+     * set-group-ID if group-executable), and keeps it for {@code stat} until the write's change
+     * ends. Call before the write's change begins, while the attributes are still cached; without
+     * them (or without the lease) nothing is predicted and {@code stat} waits for the answer.
+     */
+    synchronized void predictWrite(long inode, long end, long clientNanos, Caller caller) {
+        Attr a = leaseValid.getAsBoolean() ? attrOf(inode) : null;
+        if (a == null || a.type() != FileType.FILE) {
+            predictedData.remove(inode);
+            return;
+        }
+        int mode = a.mode();
+        if (caller.uid() != 0) {
+            mode &= ~04000;
+            if ((mode & 010) != 0) {
+                mode &= ~02000;
+            }
+        }
+        long time = Request.SetAttr.changeTime(clientNanos, a.ctimeNanos(), clientNanos);
+        predictedData.put(
+                inode,
+                new Attr(
+                        inode,
+                        a.type(),
+                        mode,
+                        a.nlink(),
+                        a.uid(),
+                        a.gid(),
+                        Math.max(a.size(), end),
+                        a.atimeNanos(),
+                        time,
+                        time,
+                        a.rdev()));
     }
 
     /**

@@ -703,6 +703,58 @@ class WriteBackTest {
         assertThat(onVolume("/mail/a").mode() & 0777).isEqualTo(0600);
     }
 
+    /**
+     * A file's size and times while its writes and the times set after them (tar's write, then
+     * futimens) are on their way are answered at once, predicted from the writes stamped at the
+     * client's time, and are exactly what the volume applies.
+     */
+    @Test
+    @Timeout(120) // a stat that waited for the held volume would wait for ever here
+    void aFilesAttributesWhileItsWritesAreOnTheirWayAreShownAtOnceAndAreWhatTheVolumeApplies() throws Exception {
+        Path dir = Files.createDirectory(fs.getPath("/untar"));
+        awaitWrittenBack();
+        awaitCached(dir);
+        Path f = dir.resolve("f");
+        FileTime mtime = FileTime.from(Instant.parse("2022-11-06T18:15:16Z"));
+        CompletableFuture<?> release;
+        synchronized (answering) {
+            held = new CompletableFuture<>(); // the volume answers nothing until released
+            release = held;
+        }
+        Map<String, Object> whileWriting;
+        Map<String, Object> afterTimes;
+        try (FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            try {
+                ch.write(ByteBuffer.wrap(new byte[3000]));
+                ch.write(ByteBuffer.wrap(new byte[1000]));
+                whileWriting = Files.readAttributes(f, "unix:size,lastModifiedTime,ctime");
+                Files.setLastModifiedTime(f, mtime); // sends the buffered write, then the times
+                afterTimes = Files.readAttributes(f, "unix:size,lastModifiedTime,ctime,mode");
+                assertThat(sent).as("the volume has answered nothing yet").isNotEmpty();
+            } finally {
+                release.complete(null);
+            }
+            ch.force(true);
+        }
+        awaitWrittenBack();
+        assertThat(whileWriting.get("size")).isEqualTo(4000L);
+        assertThat(whileWriting.get("lastModifiedTime")).isEqualTo(whileWriting.get("ctime"));
+        assertThat(afterTimes.get("size")).isEqualTo(4000L);
+        assertThat(afterTimes.get("lastModifiedTime")).isEqualTo(mtime);
+        assertThat(sent.stream()
+                        .flatMap(x -> x instanceof Request.Batch b ? b.mutations().stream() : Stream.of(x))
+                        .filter(x -> x instanceof Request.Write w && w.clientNanos() != 0))
+                .as("the write, stamped at the client's time")
+                .hasSize(1);
+        Attr applied = onVolume("/untar/f");
+        assertThat(applied.size()).isEqualTo(4000L);
+        assertThat(FileTime.from(applied.mtimeNanos(), TimeUnit.NANOSECONDS)).isEqualTo(mtime);
+        assertThat(FileTime.from(applied.ctimeNanos(), TimeUnit.NANOSECONDS))
+                .as("the change time shown is the one applied")
+                .isEqualTo(afterTimes.get("ctime"));
+        assertThat(applied.mode() & 07777).isEqualTo((int) afterTimes.get("mode") & 07777);
+    }
+
     /** Waits until {@code n} requests have been sent to the volume. */
     private void awaitSent(int n) {
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
