@@ -186,8 +186,11 @@ public final class HoldfastFileSystem extends FileSystem {
     private final Inflight writeBacks = new Inflight();
     /** Written-back changes not yet answered, by inode. */
     private final Map<Long, Integer> writeBackPending = new ConcurrentHashMap<>();
-    /** Inodes whose written-back create is not answered yet (what {@link #awaitCreated} waits for). */
-    private final Set<Long> createsPending = ConcurrentHashMap.newKeySet();
+    /**
+     * Inodes whose written-back create is not answered yet, with the create's ticket in
+     * {@link #writeBacks} (what {@link #awaitCreated} waits for).
+     */
+    private final Map<Long, Long> createsPending = new ConcurrentHashMap<>();
     /** The first unreported failure of a written-back change, by inode. */
     private final Map<Long, IOException> writeBackFailures = new ConcurrentHashMap<>();
     /** Written-back changes the volume refused or whose outcome is unknown, since the start. */
@@ -667,16 +670,7 @@ public final class HoldfastFileSystem extends FileSystem {
      * @throws InterruptedIOException if interrupted while waiting for room in the write-back log
      */
     boolean submitLater(Request.Create m, Attr predicted, Attr parent) throws IOException {
-        createsPending.add(m.inode());
-        boolean queued = false;
-        try {
-            queued = enqueue(m, m.path(), m.inode(), () -> cache.beginCreate(m, predicted, parent));
-            return queued;
-        } finally {
-            if (!queued) {
-                createsPending.remove(m.inode());
-            }
-        }
+        return enqueue(m, m.path(), m.inode(), () -> cache.beginCreate(m, predicted, parent));
     }
 
     /**
@@ -725,6 +719,9 @@ public final class HoldfastFileSystem extends FileSystem {
             }
             changes.incrementAndGet();
             writeBackPending.merge(inode, 1, Integer::sum);
+            if (m instanceof Request.Create) {
+                createsPending.put(inode, ticket);
+            }
             writtenBack.incrementAndGet();
             if (queuedPathBytes + pathBytes > BATCH_PATH_BYTES) {
                 sendQueued();
@@ -935,16 +932,37 @@ public final class HoldfastFileSystem extends FileSystem {
 
     /**
      * Waits, if the create of {@code inode} was written back and is not answered yet, until it is
-     * (with every change and write this file system began before): close-to-open needs the file to
-     * exist for other clients once a channel on it is closed, even with no data written. Other
-     * written-back changes to the file (its mode, owner, times: tar's fchmod, fchown, futimens before
-     * close) are not waited for once the create is answered; {@code force(true)} waits for them.
+     * (with the written-back changes queued before it, which the ordered stream applies first):
+     * close-to-open needs the file to exist for other clients once a channel on it is closed, even
+     * with no data written. The create is sent now if it still lingers in the queue. Written-back
+     * changes made after it (its mode, owner, times: tar's fchmod, fchown, futimens before close)
+     * are not waited for, nor sent early: they travel with the next changes, and
+     * {@code force(true)} waits for them. The caller waits for the file's data itself (the
+     * channel's writes, sent with the create when small).
      *
      * @throws IOException if interrupted while waiting
      */
     void awaitCreated(long inode) throws IOException {
-        if (Request.Create.clientInode(inode) && createsPending.contains(inode)) {
-            awaitWrites();
+        Long ticket = Request.Create.clientInode(inode) ? createsPending.get(inode) : null;
+        if (ticket == null) {
+            return;
+        }
+        sendLock.lock();
+        try {
+            for (Queued q : queued) {
+                if (q.ticket() == ticket) {
+                    sendQueued(); // still lingering: it goes now, with what is queued with it
+                    break;
+                }
+            }
+        } finally {
+            sendLock.unlock();
+        }
+        try {
+            writeBacks.awaitThrough(ticket);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted waiting for the create of inode " + inode);
         }
     }
 

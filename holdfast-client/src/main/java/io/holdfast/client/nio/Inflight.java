@@ -36,6 +36,13 @@ final class Inflight {
         return outstanding.size();
     }
 
+    /** Waits until every request up to and including the one holding {@code ticket} has ended. */
+    synchronized void awaitThrough(long ticket) throws InterruptedException {
+        while (!outstanding.isEmpty() && outstanding.first() <= ticket) {
+            wait();
+        }
+    }
+
     /** Blocks until every request begun before this call has ended. */
     synchronized void awaitBegun() throws InterruptedException {
         long barrier = nextTicket;
