@@ -553,12 +553,12 @@ final class HoldfastFileChannel extends FileChannel {
      * at the client's time if this caller's writes are (their attributes predicted first).
      */
     private int sendAt(ByteBuffer src, long pos) throws IOException {
-        return sendAt(src, pos, stamp(pos + src.remaining()));
+        return sendAt(src, pos, fs.stampsWrites(caller) ? HoldfastFileSystem.clientNanos() : 0);
     }
 
     /**
      * Sends {@code src} at {@code pos} now, in requests of at most the file system's chunk, each
-     * stamped {@code clientNanos} (0: at the entry's time).
+     * stamped {@code clientNanos} (0: at the entry's time) and its attributes predicted first.
      */
     private int sendAt(ByteBuffer src, long pos, long clientNanos) throws IOException {
         int total = 0;
@@ -568,6 +568,9 @@ final class HoldfastFileChannel extends FileChannel {
             src.get(data);
             long at = pos + total;
             Request.Write w = new Request.Write(caller, inode, at, data, Checksums.crc32c(data), clientNanos);
+            if (clientNanos != 0) {
+                fs.predictWrite(inode, at + data.length, clientNanos, caller); // what this chunk's answer says
+            }
             long ticket = inflight.begin();
             try {
                 fs.submitWrite(w, (r, t) -> completed(r, t, at, ticket));

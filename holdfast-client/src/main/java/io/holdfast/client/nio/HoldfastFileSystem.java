@@ -543,13 +543,11 @@ public final class HoldfastFileSystem extends FileSystem {
      * @throws InterruptedIOException if interrupted while waiting for room in the write-back log
      */
     void submitLater(Request.SetAttr m, Attr predicted) throws IOException {
-        enqueue(m, m.path(), m.expectInode(), () -> {
-            MetadataCache.Change change = cache.begin(m);
-            if (predicted != null) {
-                cache.predict(change, m.path(), predicted);
-            }
-            return change;
-        });
+        enqueue(
+                m,
+                m.path(),
+                m.expectInode(),
+                () -> predicted != null ? cache.beginSetAttr(m, predicted) : cache.begin(m));
     }
 
     /**
@@ -1124,7 +1122,7 @@ public final class HoldfastFileSystem extends FileSystem {
         }
         long ticket = writes.begin();
         changes.incrementAndGet();
-        MetadataCache.Change change = cache == null ? null : cache.begin(w);
+        MetadataCache.Change change = cache == null ? null : cache.beginWrite(w);
         CompletableFuture<Response> f;
         try {
             f = send(w);

@@ -428,16 +428,24 @@ final class MetadataCache {
             // none of them may learn from what it saw
             clears++;
         }
+        boolean last = true;
         for (long i : c.inodes) {
             if (busy.computeIfPresent(i, (k, n) -> n == 1 ? null : n - 1) == null) {
                 pendingPaths.remove(i);
                 predictedData.remove(i); // the answers are in: the last one was learned, or is asked
+            } else {
+                last = false;
             }
         }
         if (!c.predicted) {
             busy(c, -1);
         }
         if (asPredicted) {
+            if (last && c.mutation instanceof Request.Write && answer instanceof Response.AttrReply r) {
+                // its begin dropped the file's answers (the prediction stood for them meanwhile);
+                // no later change to it is on its way, whose prediction would be newer
+                refresh(c, r.attr());
+            }
             return;
         }
         if (answer instanceof Response.AttrReply r && busy.containsKey(r.attr().inode())) {
@@ -455,6 +463,34 @@ final class MetadataCache {
             return;
         }
         learn(c, answer);
+    }
+
+    /**
+     * Begins a written-back attribute change ({@link #begin}) whose effect the cache takes at once:
+     * {@code predicted}, the attributes the volume will answer (see {@link #predict}). {@link #end}
+     * keeps them if the answer is exactly that, and drops them (and what the change touches) if not.
+     */
+    synchronized Change beginSetAttr(Request.SetAttr m, Attr predicted) {
+        Change c = begin(m, true);
+        c.predictedAttr = predicted;
+        predict(c, m.path(), predicted);
+        return c;
+    }
+
+    /**
+     * Begins a data write stamped at the client's time ({@link #begin}): predicted, with the
+     * attributes {@link #predictWrite} kept for it as the answer expected, if there are any; else
+     * as an unpredicted change. {@link #end} keeps the file's attributes if the answer is exactly
+     * that.
+     */
+    synchronized Change beginWrite(Request.Write w) {
+        Attr expected = w.clientNanos() != 0 ? predictedData.get(w.inode()) : null;
+        if (expected == null) {
+            return begin(w, false);
+        }
+        Change c = begin(w, true);
+        c.predictedAttr = expected;
+        return c;
     }
 
     /**
