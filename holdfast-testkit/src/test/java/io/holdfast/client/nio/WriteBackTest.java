@@ -755,6 +755,44 @@ class WriteBackTest {
         assertThat(applied.mode() & 07777).isEqualTo((int) afterTimes.get("mode") & 07777);
     }
 
+    /**
+     * What tar does for each file (create, write, set the times, owner and mode, close), file after
+     * file in one directory, asks the volume nothing: every answer is predicted, so the directory's
+     * attributes and names stay known for the next create, and the volume ends with what was shown.
+     */
+    @Test
+    void filesWrittenAsTarWritesThemNeedNoQuery() throws Exception {
+        Path dir = Files.createDirectory(fs.getPath("/tar"));
+        awaitWrittenBack();
+        awaitCached(dir);
+        FileTime mtime = FileTime.from(Instant.parse("2022-11-06T18:15:16Z"));
+        long misses = CacheStats.of(fs).misses();
+        for (int i = 0; i < 20; i++) {
+            Path f = dir.resolve("f" + i);
+            try (FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                ch.write(ByteBuffer.wrap(new byte[1000 + 5000 * i]));
+                Files.setLastModifiedTime(f, mtime);
+                Files.setAttribute(f, "unix:ids", new int[] {0, 0});
+                Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rw-r--r--"));
+                assertThat(Files.size(f)).isEqualTo(1000 + 5000 * i);
+            }
+        }
+        assertThat(CacheStats.of(fs).misses() - misses)
+                .as("queries sent to the volume")
+                .isZero();
+        awaitWrittenBack();
+        assertThat(WriteBackStats.of(fs).failed()).isZero();
+        for (int i = 0; i < 20; i++) {
+            Attr v = onVolume("/tar/f" + i);
+            Map<String, Object> shown =
+                    Files.readAttributes(dir.resolve("f" + i), "unix:size,lastModifiedTime,mode,ctime");
+            assertThat(v.size()).isEqualTo(1000 + 5000 * i).isEqualTo(shown.get("size"));
+            assertThat(FileTime.from(v.mtimeNanos(), TimeUnit.NANOSECONDS)).isEqualTo(mtime);
+            assertThat(v.mode() & 07777).isEqualTo(0644);
+            assertThat(FileTime.from(v.ctimeNanos(), TimeUnit.NANOSECONDS)).isEqualTo(shown.get("ctime"));
+        }
+    }
+
     /** Waits until {@code n} requests have been sent to the volume. */
     private void awaitSent(int n) {
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
