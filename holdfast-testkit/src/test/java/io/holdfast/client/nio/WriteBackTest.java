@@ -425,10 +425,7 @@ class WriteBackTest {
                 ch.force(true);
             }
             awaitCached(t);
-            synchronized (answering) {
-                held = new CompletableFuture<>(); // the volume answers nothing until released
-            }
-            CompletableFuture<?> release = held;
+            CompletableFuture<?> release = holdAnswers(); // the volume answers nothing until released
             sent.clear();
             Path n = fresh.resolve("m" + i);
             Files.move(t, n);
@@ -492,11 +489,7 @@ class WriteBackTest {
         awaitWrittenBack();
         awaitCached(dir);
         Path m = dir.resolve("m");
-        CompletableFuture<?> release;
-        synchronized (answering) {
-            held = new CompletableFuture<>(); // the volume answers nothing until released
-            release = held;
-        }
+        CompletableFuture<?> release = holdAnswers(); // the volume answers nothing until released
         Map<String, Object> shown;
         Map<String, Object> shownDir;
         try (FileChannel ch = FileChannel.open(m, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
@@ -561,11 +554,7 @@ class WriteBackTest {
         awaitWrittenBack();
         awaitCached(f);
         FileTime mtime = FileTime.from(Instant.parse("2021-01-28T22:25:08Z"));
-        CompletableFuture<?> release;
-        synchronized (answering) {
-            held = new CompletableFuture<>(); // the volume answers nothing until released
-            release = held;
-        }
+        CompletableFuture<?> release = holdAnswers(); // the volume answers nothing until released
         sent.clear();
         try (FileChannel ch = FileChannel.open(f, StandardOpenOption.WRITE)) {
             ch.write(ByteBuffer.wrap(new byte[10_000]), 0);
@@ -616,11 +605,7 @@ class WriteBackTest {
                 .isGreaterThanOrEqualTo(Request.Create.CLIENT_INODE_BIT);
         ch.write(ByteBuffer.wrap("data".getBytes(StandardCharsets.UTF_8)));
         ch.force(false); // the create and the data are answered
-        CompletableFuture<?> release;
-        synchronized (answering) {
-            held = new CompletableFuture<>(); // the volume answers nothing until released
-            release = held;
-        }
+        CompletableFuture<?> release = holdAnswers(); // the volume answers nothing until released
         try {
             Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rw-r--r--"));
             CompletableFuture.runAsync(() -> {
@@ -654,11 +639,7 @@ class WriteBackTest {
         awaitWrittenBack();
         awaitCached(a);
         awaitCached(b);
-        CompletableFuture<?> release;
-        synchronized (answering) {
-            held = new CompletableFuture<>(); // the volume answers nothing until released
-            release = held;
-        }
+        CompletableFuture<?> release = holdAnswers(); // the volume answers nothing until released
         sent.clear();
         CompletableFuture<Void> delivered;
         byte[] body = new byte[4096];
@@ -716,11 +697,7 @@ class WriteBackTest {
         awaitCached(dir);
         Path f = dir.resolve("f");
         FileTime mtime = FileTime.from(Instant.parse("2022-11-06T18:15:16Z"));
-        CompletableFuture<?> release;
-        synchronized (answering) {
-            held = new CompletableFuture<>(); // the volume answers nothing until released
-            release = held;
-        }
+        CompletableFuture<?> release = holdAnswers(); // the volume answers nothing until released
         Map<String, Object> whileWriting;
         Map<String, Object> afterTimes;
         try (FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
@@ -790,6 +767,17 @@ class WriteBackTest {
             assertThat(FileTime.from(v.mtimeNanos(), TimeUnit.NANOSECONDS)).isEqualTo(mtime);
             assertThat(v.mode() & 07777).isEqualTo(0644);
             assertThat(FileTime.from(v.ctimeNanos(), TimeUnit.NANOSECONDS)).isEqualTo(shown.get("ctime"));
+        }
+    }
+
+    /**
+     * Makes the volume hold every mutation sent from now on, answering them in order only once the
+     * returned future completes.
+     */
+    private CompletableFuture<?> holdAnswers() {
+        synchronized (answering) {
+            held = new CompletableFuture<>();
+            return held;
         }
     }
 
