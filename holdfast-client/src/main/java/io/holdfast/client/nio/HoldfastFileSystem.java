@@ -3,7 +3,6 @@ package io.holdfast.client.nio;
 import io.holdfast.common.Caller;
 import io.holdfast.common.Errno;
 import io.holdfast.protocol.Attr;
-import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.Limits;
 import io.holdfast.protocol.LogFormat;
 import io.holdfast.protocol.Request;
@@ -180,8 +179,6 @@ public final class HoldfastFileSystem extends FileSystem {
     /** How long coalesced writes wait at most before they are sent, microseconds: 20 ms. */
     static final long BUFFER_LINGER_MICROS = 20_000;
 
-    private static final byte[] NO_BYTES = new byte[0];
-    private static final int NO_BYTES_CRC = Checksums.crc32c(NO_BYTES);
     /** Written-back changes not yet answered (data writes are in {@link #writes}). */
     private final Inflight writeBacks = new Inflight();
     /** Written-back changes not yet answered, by inode. */
@@ -764,7 +761,7 @@ public final class HoldfastFileSystem extends FileSystem {
                 bufferFlushScheduled.set(false); // closing: the close sends them
             }
         }
-        return cache == null ? null : cache.begin(new Request.Write(caller, inode, 0, NO_BYTES, NO_BYTES_CRC));
+        return cache == null ? null : cache.beginBuffered(caller, inode);
     }
 
     /** {@code ch} sent what it buffered (its request has begun): the cache may learn the inode again. */

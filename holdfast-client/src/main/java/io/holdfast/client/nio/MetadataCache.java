@@ -3,6 +3,7 @@ package io.holdfast.client.nio;
 import io.holdfast.common.Caller;
 import io.holdfast.common.Errno;
 import io.holdfast.protocol.Attr;
+import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.DirEntry;
 import io.holdfast.protocol.FileType;
 import io.holdfast.protocol.Limits;
@@ -90,6 +91,8 @@ final class MetadataCache {
     private static final Comparator<String> UTF8_ORDER =
             (x, y) -> Arrays.compareUnsigned(x.getBytes(StandardCharsets.UTF_8), y.getBytes(StandardCharsets.UTF_8));
 
+    private static final int EMPTY_CRC = Checksums.crc32c(new byte[0]);
+
     /** The most answers kept. */
     static final int MAX_ENTRIES = 200_000;
     /** The most directories whose every name is known ({@link #complete}). */
@@ -131,6 +134,12 @@ final class MetadataCache {
     private int busyEverywhere;
     /** Changes begun and not ended whose effect the cache did not take when they began. */
     private int unpredicted;
+    /**
+     * Of those, the stand-ins for bytes buffered in a channel ({@link #beginBuffered}): no answer
+     * ever comes for one, so nothing learned meanwhile can lack its effect; a change begun beside
+     * one is not overlapped by it.
+     */
+    private int standIns;
     /** Times everything was dropped. */
     private long clears;
     /**
@@ -331,7 +340,7 @@ final class MetadataCache {
         c.predicted = predicted;
         // changes on their way whose effect the cache has not taken (a written-back change's is
         // taken when it begins; one refused moves clears, so nothing begun before learns after it)
-        boolean unforeseen = unpredicted > 0;
+        boolean unforeseen = unpredicted - standIns > 0;
         if (!predicted) {
             busy(c, 1);
         } else {
@@ -440,6 +449,9 @@ final class MetadataCache {
         if (!c.predicted) {
             busy(c, -1);
         }
+        if (c.standIn) {
+            standIns--;
+        }
         if (asPredicted) {
             if (last && c.mutation instanceof Request.Write && answer instanceof Response.AttrReply r) {
                 // its begin dropped the file's answers (the prediction stood for them meanwhile);
@@ -463,6 +475,19 @@ final class MetadataCache {
             return;
         }
         learn(c, answer);
+    }
+
+    /**
+     * Begins the stand-in for bytes a channel buffers for file {@code inode} before sending them
+     * ({@link #begin} of an empty write: the file's answers are dropped until the bytes are sent,
+     * the prediction of {@link #predictWrite} standing for them). {@link #end} it, with no answer,
+     * once the write carrying the bytes has begun.
+     */
+    synchronized Change beginBuffered(Caller caller, long inode) {
+        Change c = begin(new Request.Write(caller, inode, 0, new byte[0], EMPTY_CRC), false);
+        c.standIn = true;
+        standIns++;
+        return c;
     }
 
     /**
@@ -727,6 +752,8 @@ final class MetadataCache {
          * same, or name the same inode), or of a directory or a name not known here.
          */
         boolean opaque;
+        /** A stand-in for bytes buffered in a channel ({@link #beginBuffered}). */
+        boolean standIn;
 
         boolean allDirectories;
         boolean allXattrs;
