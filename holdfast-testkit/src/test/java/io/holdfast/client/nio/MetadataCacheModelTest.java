@@ -191,6 +191,27 @@ class MetadataCacheModelTest {
                 return new Request.Create(Caller.ROOT, p, mode, true, HoldfastFileSystem.clientInode(), client);
             }
             if (cache.get(new Request.GetAttr(p, false)) instanceof Response.AttrReply a) {
+                if (a.attr().type() == FileType.FILE && rnd.nextInt(3) == 0) {
+                    // root's write stamped at the client's time, or a change of mode or times
+                    if (rnd.nextBoolean()) {
+                        byte[] data = new byte[rnd.nextInt(100)];
+                        rnd.nextBytes(data);
+                        return new Request.Write(
+                                Caller.ROOT, a.attr().inode(), rnd.nextInt(50), data, Checksums.crc32c(data), client);
+                    }
+                    int mask = rnd.nextBoolean() ? Request.SetAttr.MODE : Request.SetAttr.MTIME | Request.SetAttr.ATIME;
+                    return new Request.SetAttr(
+                            Caller.ROOT,
+                            p,
+                            mask,
+                            rnd.nextInt(01000),
+                            0,
+                            0,
+                            client - 5000,
+                            client - 7000,
+                            a.attr().inode(),
+                            client);
+                }
                 for (int t = 0; t < 6 && a.attr().type() != FileType.DIRECTORY && rnd.nextBoolean(); t++) {
                     String to = path(rnd);
                     if (!to.equals(p) && cache.knownAbsent(to)) {
@@ -219,9 +240,11 @@ class MetadataCacheModelTest {
                 : null;
     }
 
-    /** Whether {@code m} is a written-back removal ({@link #writtenBackRemoval}). */
+    /** Whether {@code m} is a written-back change ({@link #writtenBackRemoval}). */
     private static boolean writtenBack(Request.Mutation m) {
         return (m instanceof Request.Unlink u && u.expectInode() != 0)
+                || (m instanceof Request.Write w && w.clientNanos() != 0)
+                || (m instanceof Request.SetAttr a && a.expectInode() != 0)
                 || (m instanceof Request.Rmdir r && r.expectInode() != 0)
                 || (m instanceof Request.Rename r && r.expectInode() != 0)
                 || (m instanceof Request.Create c && c.inode() != 0);
@@ -249,6 +272,18 @@ class MetadataCacheModelTest {
                 MetadataCache.Change c = cache.beginRename(r, ((Response.AttrReply) from).attr());
                 assertThat(c).as("the premises just checked still hold: %s", r).isNotNull();
                 yield c;
+            }
+            case Request.Write w
+            when w.clientNanos() != 0 -> {
+                // predicted as the file system predicts it, then begun
+                cache.predictWrite(w.inode(), w.offset() + w.data().length, w.clientNanos(), w.caller());
+                yield cache.beginWrite(w);
+            }
+            case Request.SetAttr a
+            when a.expectInode() != 0 -> {
+                Response before = cache.get(new Request.GetAttr(a.path(), false));
+                yield cache.beginSetAttr(
+                        a, HoldfastFileSystemProvider.predict(((Response.AttrReply) before).attr(), a));
             }
             default -> cache.begin(m);
         };
