@@ -106,6 +106,19 @@ public sealed interface Request {
         }
 
         /**
+         * The data write whose bytes {@code m} carries: {@code m} itself if it is a write, the write
+         * a batch ends with ({@link Batch#endingWrite}), else null. At most one per mutation (a
+         * batch holds a write only last), so a log entry's data is one write's.
+         */
+        public static Write carriedBy(Mutation m) {
+            return switch (m) {
+                case Write w -> w;
+                case Batch b -> b.endingWrite();
+                default -> null;
+            };
+        }
+
+        /**
          * The modification and change time this write gives a file whose change time was
          * {@code oldCtime}, in an entry stamped {@code entryNanos}: as {@link SetAttr#changeTime}.
          */

@@ -184,7 +184,10 @@ public final class Brick implements AutoCloseable {
                 ChangeLog.Pending logged =
                         made.isEmpty() ? null : changes.append(t, index, entry.timestampNanos(), made);
                 t.put(Keys.APPLIED, Keys.long8(index));
-                redo.recordAndRun(t, index, Redo.entryWrite(entry) instanceof Request.Write w ? w.data() : null);
+                redo.recordAndRun(
+                        t,
+                        index,
+                        Request.Write.carriedBy(entry.mutation()) instanceof Request.Write w ? w.data() : null);
                 state.db.write(state.writeOptions, t.batch);
                 state.appliedIndex = index;
                 if (logged != null) {

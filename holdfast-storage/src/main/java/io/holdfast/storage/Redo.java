@@ -60,8 +60,8 @@ import org.rocksdb.WriteBatch;
  */
 final class Redo {
     /**
-     * pwrite of the entry's own data (its {@code Request.Write}, or the write its batch ends with) at
-     * {@code arg}; the bytes are not recorded.
+     * pwrite of the entry's own data ({@link Request.Write#carriedBy}: its write, or the write its
+     * batch ends with; at most one per entry) at {@code arg}; the bytes are not recorded.
      */
     static final byte OP_PWRITE_ENTRY = 1;
     /** pwrite of the recorded bytes at {@code arg}. */
@@ -86,19 +86,6 @@ final class Redo {
 
     Redo(BrickState state) {
         this.state = state;
-    }
-
-    /**
-     * The data write whose bytes {@code entry} carries: its mutation if that is a write, the write its
-     * batch ends with ({@link Request.Batch#endingWrite}), else null. At most one per entry, so a
-     * {@link #OP_PWRITE_ENTRY} names its bytes unambiguously.
-     */
-    static Request.Write entryWrite(LogEntry entry) {
-        return switch (entry.mutation()) {
-            case Request.Write w -> w;
-            case Request.Batch b -> b.endingWrite();
-            default -> null;
-        };
     }
 
     /**
@@ -218,7 +205,7 @@ final class Redo {
         byte[] data = null;
         for (PhysOp op : ops) {
             if (op.kind == OP_PWRITE_ENTRY) {
-                if (!(entryWrite(entry) instanceof Request.Write w)
+                if (!(Request.Write.carriedBy(entry.mutation()) instanceof Request.Write w)
                         || w.inode() != op.inode
                         || w.offset() != op.arg
                         || Checksums.crc32c(w.data()) != w.crc32c()) {

@@ -534,11 +534,7 @@ public final class NodeMetrics {
             record(
                     "mutation",
                     m.getClass().getSimpleName(),
-                    m instanceof Request.Write w
-                            ? w.data().length
-                            : m instanceof Request.Batch b && b.endingWrite() != null
-                                    ? b.endingWrite().data().length
-                                    : -1,
+                    Request.Write.carriedBy(m) instanceof Request.Write w ? w.data().length : -1,
                     outcome,
                     nanos);
         }

@@ -717,10 +717,7 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
     }
 
     private static void check(Request.Mutation m) throws HoldfastException {
-        if (m instanceof Request.Batch b && b.endingWrite() != null) {
-            check(b.endingWrite());
-        }
-        if (m instanceof Request.Write w) {
+        if (Request.Write.carriedBy(m) instanceof Request.Write w) {
             if (Checksums.crc32c(w.data()) != w.crc32c()) {
                 throw new HoldfastException(
                         Errno.EBADMSG,
