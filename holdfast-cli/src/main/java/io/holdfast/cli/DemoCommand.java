@@ -26,6 +26,7 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HexFormat;
@@ -280,6 +281,7 @@ final class DemoCommand implements Callable<Integer> {
                         mnt,
                         FuseOptions.defaults()
                                 .withFsName("holdfast-demo")
+                                .withCacheTimeout(Duration.ofSeconds(MountCommand.LEASED_CACHE_SECONDS))
                                 .withCallerScope(MountCommand.HOLDFAST_CALLERS)
                                 .withCapabilities(Capabilities.HOLDFAST));
                 target = mnt;

@@ -2,6 +2,7 @@ package io.holdfast.cli;
 
 import io.holdfast.client.nio.HoldfastFileSystem;
 import io.holdfast.client.nio.HoldfastFileSystemProvider;
+import io.holdfast.client.nio.HoldfastFiles;
 import io.holdfast.fuse.CallerScope;
 import io.holdfast.fuse.Capabilities;
 import io.holdfast.fuse.FuseMount;
@@ -11,6 +12,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -41,6 +43,13 @@ import picocli.CommandLine.Parameters;
             "1:could not mount (no FUSE, no such mount point, cluster unreachable)"
         })
 final class MountCommand implements Callable<Integer> {
+    /**
+     * How long the kernel keeps a mount's names and attributes under the volume's read lease
+     * ({@code --cache-timeout auto}), seconds: well past a walk of a tree, while another client's
+     * change takes them back at once.
+     */
+    static final int LEASED_CACHE_SECONDS = 10;
+
     /**
      * Passes the uid, gid and groups of the process behind each FUSE request to the Holdfast file
      * system, so files get the right owner and the brick checks the right permissions.
@@ -128,7 +137,10 @@ final class MountCommand implements Callable<Integer> {
             if (exportedReadOnly && !readOnly) {
                 System.out.println("volume " + name + " is exported read-only to this client: mounting read-only");
             }
-            FuseOptions options = fuse.fuseOptions(readOnly || exportedReadOnly, "holdfast-" + name)
+            Duration auto = HoldfastFiles.readLease(root.getFileSystem()).isPresent()
+                    ? Duration.ofSeconds(LEASED_CACHE_SECONDS)
+                    : Duration.ZERO;
+            FuseOptions options = fuse.fuseOptions(readOnly || exportedReadOnly, "holdfast-" + name, auto)
                     .withCallerScope(HOLDFAST_CALLERS)
                     .withCapabilities(Capabilities.HOLDFAST);
             mount = FuseMount.mount(root, mountPoint, options);

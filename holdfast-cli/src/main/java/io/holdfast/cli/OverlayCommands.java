@@ -19,6 +19,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -138,7 +139,7 @@ final class OverlayCommands {
                         : locations.resolve(work).path();
                 overlay = OverlayFileSystem.open(lowerPath, upperPath, workPath);
                 boolean holdfastUpper = upperPath.getFileSystem() instanceof HoldfastFileSystem;
-                FuseOptions options = fuse.fuseOptions(false, "holdfast-overlay")
+                FuseOptions options = fuse.fuseOptions(false, "holdfast-overlay", Duration.ZERO)
                         .withCapabilities(new Capabilities(false, Capabilities.Ownership.PROCESS, holdfastUpper));
                 try {
                     mount = FuseMount.mount(overlay.root(), mountPoint, options);

@@ -1,5 +1,7 @@
 package io.holdfast.fuse;
 
+import io.holdfast.client.nio.HoldfastFiles;
+import io.holdfast.client.nio.ReadLease;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.file.DirectoryNotEmptyException;
@@ -62,14 +64,40 @@ public final class FuseMount implements AutoCloseable {
     private final Fuse fuse;
     private final Arena upcalls;
     private final PathFuseOperations ops;
+    /** Null unless the kernel caches under a read lease. */
+    private final KernelCache kernelCache;
+
     private State state = State.MOUNTED;
 
-    private FuseMount(Path root, Path mountPoint, Fuse fuse, Arena upcalls, PathFuseOperations ops) {
+    private FuseMount(
+            Path root, Path mountPoint, Fuse fuse, Arena upcalls, PathFuseOperations ops, KernelCache kernelCache) {
         this.root = root;
         this.mountPoint = mountPoint;
         this.fuse = fuse;
         this.upcalls = upcalls;
         this.ops = ops;
+        this.kernelCache = kernelCache;
+    }
+
+    /**
+     * Whether the kernel caches names and attributes now: under the served file system's read
+     * lease ({@link KernelCache}), while it holds. False for a mount with fixed timeouts.
+     */
+    public boolean kernelCaching() {
+        return kernelCache != null && kernelCache.caching();
+    }
+
+    /**
+     * Whether the kernel caches under the served file system's read lease: a file system with a
+     * lease, a non-zero cache timeout, and a kernel that takes cached names back (Linux &ge; 6.16).
+     */
+    public boolean leasedKernelCache() {
+        return kernelCache != null;
+    }
+
+    /** How many times the kernel's cached names and attributes were taken back (0 without a lease). */
+    public long kernelInvalidations() {
+        return kernelCache == null ? 0 : kernelCache.invalidations();
     }
 
     /**
@@ -152,24 +180,43 @@ public final class FuseMount implements AutoCloseable {
                             + "); run with --enable-native-access=ALL-UNNAMED and install fuse3",
                     e);
         }
+        ReadLease lease = options.cacheTimeout().isZero()
+                ? null
+                : HoldfastFiles.readLease(root.getFileSystem()).orElse(null);
         Arena upcalls = Arena.ofShared();
         NativeFuse.bindLink(fuse, upcalls, ops::link);
         NativeFuse.bindFallocate(fuse, upcalls, ops::fallocate);
         NativeFuse.bindLseek(fuse, upcalls, ops::lseek);
         NativeFuse.bindMknod(fuse, upcalls, ops::mknod);
         try {
-            fuse.mount("holdfast", mp, flags(options).toArray(String[]::new));
+            fuse.mount("holdfast", mp, flags(options, lease != null).toArray(String[]::new));
         } catch (FuseMountFailedException | IllegalArgumentException | IllegalStateException e) {
             closeQuietly(fuse);
             upcalls.close();
             throw new IOException("FUSE mount of " + root + " at " + mp + " failed: " + e.getMessage(), e);
         }
+        KernelCache kernelCache = null;
+        if (lease != null) {
+            NativeFuse.KernelCacheControl control = ops.kernelCacheControl();
+            if (control == null) {
+                LOG.log(System.Logger.Level.WARNING, "libfuse's session is not reachable: the kernel caches nothing");
+            } else {
+                kernelCache = KernelCache.start(control, lease, options.cacheTimeout(), ops);
+            }
+        }
         LOG.log(System.Logger.Level.DEBUG, "mounted " + root + " at " + mp);
-        return new FuseMount(root, mp, fuse, upcalls, ops);
+        return new FuseMount(root, mp, fuse, upcalls, ops, kernelCache);
     }
 
-    static List<String> flags(FuseOptions o) {
-        String t = String.format(Locale.ROOT, "%.3f", o.cacheTimeout().toMillis() / 1000.0);
+    /**
+     * The command line of the mount.
+     *
+     * @param leased whether the kernel caches under a read lease ({@link KernelCache}): replies
+     *     start with no validity, which the lease raises while it holds
+     */
+    static List<String> flags(FuseOptions o, boolean leased) {
+        long millis = leased ? 0 : o.cacheTimeout().toMillis();
+        String t = String.format(Locale.ROOT, "%.3f", millis / 1000.0);
         List<String> f = new ArrayList<>();
         f.add("-o");
         f.add("fsname=" + o.fsName() + ",subtype=holdfast,default_permissions,auto_unmount,auto_cache"
@@ -220,6 +267,9 @@ public final class FuseMount implements AutoCloseable {
             return;
         }
         state = State.CLOSED;
+        if (kernelCache != null) {
+            kernelCache.close();
+        }
         try {
             fuse.close();
         } catch (TimeoutException e) {

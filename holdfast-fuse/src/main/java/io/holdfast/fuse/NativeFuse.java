@@ -8,6 +8,7 @@ import java.lang.foreign.GroupLayout;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
 import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
@@ -481,6 +482,158 @@ final class NativeFuse {
         } catch (ReflectiveOperationException | RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "cannot set use_ino; inode numbers come from libfuse", e);
             return false;
+        }
+    }
+
+    // ---- the kernel's caches of names and attributes (KernelCache)
+
+    /** {@code FUSE_NOTIFY_INC_EPOCH} (FUSE protocol 7.44, Linux 6.16): every cached name is stale. */
+    private static final int FUSE_NOTIFY_INC_EPOCH = 8;
+    /** {@code struct fuse_out_header}: uint32 len, int32 error (the notification code), uint64 unique (0). */
+    private static final int OUT_HEADER_BYTES = 16;
+
+    private static final long CONF_ENTRY_TIMEOUT_FALLBACK = 24;
+    private static final long CONF_ATTR_TIMEOUT_FALLBACK = 40;
+
+    /**
+     * What a mount needs to let the kernel cache names and attributes and to take them back: the
+     * session's {@code struct fuse_config} (whose {@code entry_timeout} and {@code attr_timeout}
+     * libfuse reads at every reply, so changing them changes what later replies say), and the
+     * session's {@code /dev/fuse} descriptor and {@code struct fuse} for notifications.
+     *
+     * <p>Thread-safe: the timeouts are aligned 8-byte stores (single copy atomic on x86-64), and
+     * libfuse and the kernel take notifications from any thread.
+     */
+    static final class KernelCacheControl {
+        private final MemorySegment conf;
+        private final long entryTimeout;
+        private final long attrTimeout;
+        private final MemorySegment fuse;
+        private final int fd;
+        private final MethodHandle invalidatePath;
+        private final MethodHandle write;
+        private final StructLayout callState = Linker.Option.captureStateLayout();
+
+        private KernelCacheControl(
+                MemorySegment conf,
+                long entryTimeout,
+                long attrTimeout,
+                MemorySegment fuse,
+                int fd,
+                MethodHandle invalidatePath,
+                MethodHandle write) {
+            this.conf = conf;
+            this.entryTimeout = entryTimeout;
+            this.attrTimeout = attrTimeout;
+            this.fuse = fuse;
+            this.fd = fd;
+            this.invalidatePath = invalidatePath;
+            this.write = write;
+        }
+
+        /**
+         * Sets how long the kernel may keep the names and attributes of later replies
+         * ({@code entry_timeout} and {@code attr_timeout}; negative lookups are never cached).
+         *
+         * @param seconds at least 0
+         */
+        void timeouts(double seconds) {
+            conf.set(ValueLayout.JAVA_DOUBLE, attrTimeout, seconds);
+            conf.set(ValueLayout.JAVA_DOUBLE, entryTimeout, seconds);
+        }
+
+        /**
+         * Makes every name the kernel caches for this mount stale ({@code FUSE_NOTIFY_INC_EPOCH}):
+         * a path walk after this returns asks again ({@code FUSE_LOOKUP}) for every name, and the
+         * answer refreshes the attributes of the inode it names.
+         *
+         * @return 0, or the errno of the refusal ({@code EINVAL} from a kernel older than 6.16,
+         *     {@code ENOENT}/{@code EBADF} once unmounted)
+         */
+        int incrementEpoch() {
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment header = arena.allocate(OUT_HEADER_BYTES, 8);
+                header.set(ValueLayout.JAVA_INT, 0, OUT_HEADER_BYTES);
+                header.set(ValueLayout.JAVA_INT, 4, FUSE_NOTIFY_INC_EPOCH);
+                header.set(ValueLayout.JAVA_LONG, 8, 0L);
+                MemorySegment state = arena.allocate(callState);
+                long n = (long) write.invokeExact(state, fd, header, (long) OUT_HEADER_BYTES);
+                if (n == OUT_HEADER_BYTES) {
+                    return 0;
+                }
+                int errno = state.get(
+                        ValueLayout.JAVA_INT, callState.byteOffset(MemoryLayout.PathElement.groupElement("errno")));
+                return n < 0 ? Math.max(errno, 1) : Errnos.EIO;
+            } catch (Throwable t) {
+                return Errnos.EIO;
+            }
+        }
+
+        /**
+         * Makes the attributes (and page cache) of the inode libfuse knows under {@code fusePath}
+         * stale ({@code fuse_invalidate_path}, libfuse &ge; 3.1): the next {@code fstat} or read of
+         * an open file asks again.
+         *
+         * @param fusePath the absolute FUSE path, {@code "/a/b"}
+         * @return 0, or a negative errno ({@code -ENOENT} if libfuse knows no such node)
+         */
+        int invalidatePath(String fusePath) {
+            try (Arena arena = Arena.ofConfined()) {
+                return (int) invalidatePath.invokeExact(fuse, arena.allocateFrom(fusePath));
+            } catch (Throwable t) {
+                return -Errnos.EIO;
+            }
+        }
+    }
+
+    /**
+     * The kernel cache control of the session being initialised; call from {@code init()}, the
+     * only callback that receives the {@code struct fuse_config}.
+     *
+     * @return the control, or null if libfuse's or jfuse's internals are not reachable
+     */
+    static KernelCacheControl kernelCacheControl(FuseConfig cfg) {
+        String lib = libraryPath();
+        if (lib == null || FUSE_GET_CONTEXT == null) {
+            return null;
+        }
+        try {
+            Method m = cfg.getClass().getDeclaredMethod("segment");
+            m.setAccessible(true);
+            MemorySegment seg = (MemorySegment) m.invoke(cfg);
+            long entry = structOffset("fuse_config", "entry_timeout", CONF_ENTRY_TIMEOUT_FALLBACK);
+            long attr = structOffset("fuse_config", "attr_timeout", CONF_ATTR_TIMEOUT_FALLBACK);
+            MemorySegment conf = seg.reinterpret(Math.max(entry, attr) + 8);
+            MemorySegment ctx = ((MemorySegment) FUSE_GET_CONTEXT.invokeExact()).reinterpret(CTX_SIZE);
+            MemorySegment fuse = ctx.get(ValueLayout.ADDRESS, 0);
+            if (fuse.equals(MemorySegment.NULL)) {
+                return null;
+            }
+            Linker linker = Linker.nativeLinker();
+            SymbolLookup lookup = SymbolLookup.libraryLookup(Path.of(lib), Arena.global());
+            MethodHandle getSession = linker.downcallHandle(
+                    lookup.find("fuse_get_session").orElseThrow(),
+                    FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS));
+            MethodHandle sessionFd = linker.downcallHandle(
+                    lookup.find("fuse_session_fd").orElseThrow(),
+                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
+            MethodHandle invalidate = linker.downcallHandle(
+                    lookup.find("fuse_invalidate_path").orElseThrow(),
+                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
+            MethodHandle write = linker.downcallHandle(
+                    linker.defaultLookup().find("write").orElseThrow(),
+                    FunctionDescriptor.of(
+                            ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG),
+                    Linker.Option.captureCallState("errno"));
+            MemorySegment session = (MemorySegment) getSession.invokeExact(fuse);
+            int fd = (int) sessionFd.invokeExact(session);
+            if (fd < 0) {
+                return null;
+            }
+            return new KernelCacheControl(conf, entry, attr, fuse, fd, invalidate, write);
+        } catch (Throwable t) {
+            LOG.log(System.Logger.Level.WARNING, "cannot reach libfuse's session; the kernel will not cache names", t);
+            return null;
         }
     }
 

@@ -124,8 +124,32 @@ final class PathFuseOperations implements FuseOperations {
     private static final String UNIX_ATTRS =
             "unix:mode,ino,nlink,uid,gid,size,rdev,lastAccessTime,lastModifiedTime,ctime";
 
-    /** An open file: its channel, and whether writes append. */
-    private record Handle(FileChannel channel, boolean append, boolean writable) {}
+    /** An open file: its channel, whether writes append, and its FUSE path (moved by renames through the mount). */
+    private static final class Handle {
+        private final FileChannel channel;
+        private final boolean append;
+        private final boolean writable;
+        private volatile String path;
+
+        Handle(FileChannel channel, boolean append, boolean writable, String path) {
+            this.channel = channel;
+            this.append = append;
+            this.writable = writable;
+            this.path = path;
+        }
+
+        FileChannel channel() {
+            return channel;
+        }
+
+        boolean append() {
+            return append;
+        }
+
+        boolean writable() {
+            return writable;
+        }
+    }
 
     @FunctionalInterface
     private interface Body {
@@ -158,6 +182,8 @@ final class PathFuseOperations implements FuseOperations {
     private final int daemonGid;
     private final ConcurrentHashMap<Long, Handle> handles = new ConcurrentHashMap<>();
     private final AtomicLong nextFh = new AtomicLong(1);
+    private volatile NativeFuse.KernelCacheControl kernelCacheControl;
+    private volatile KernelCache kernelCache;
 
     /**
      * Creates the operations.
@@ -199,9 +225,32 @@ final class PathFuseOperations implements FuseOperations {
             return -Errnos.EROFS;
         }
         try (CallerScope.Scope ignored = enterCaller()) {
-            return body.run();
+            int rc = body.run();
+            KernelCache k = kernelCache;
+            if (mutates && rc >= 0 && k != null) {
+                // the kernel's other inodes of a multiply-linked file (one per name here) would keep
+                // the old attributes; a new link makes the existing names' link count stale
+                k.changedLinked(path, op.equals("link"));
+            }
+            return rc;
         } catch (Throwable t) {
             return Errnos.of(t, op, path);
+        }
+    }
+
+    /**
+     * Starts telling {@code k} about replies and changes (see {@link KernelCache}); null stops.
+     * Set before the kernel may cache anything.
+     */
+    void kernelCache(KernelCache k) {
+        this.kernelCache = k;
+    }
+
+    /** Notes a reply's attributes for the kernel cache: a multiply-linked file is tracked. */
+    private void answered(String fusePath, Stat stat) {
+        KernelCache k = kernelCache;
+        if (k != null) {
+            k.answered(fusePath, (stat.getMode() & S_IFMT) == S_IFDIR, stat.getNLink());
         }
     }
 
@@ -240,10 +289,39 @@ final class PathFuseOperations implements FuseOperations {
         return h;
     }
 
-    private long register(FileChannel ch, boolean append, boolean writable) {
+    private long register(FileChannel ch, boolean append, boolean writable, String fusePath) {
         long fh = nextFh.getAndIncrement();
-        handles.put(fh, new Handle(ch, append, writable));
+        handles.put(fh, new Handle(ch, append, writable, fusePath));
         return fh;
+    }
+
+    /** The FUSE paths of the files open now, each once. */
+    Set<String> openPaths() {
+        Set<String> paths = new HashSet<>();
+        for (Handle h : handles.values()) {
+            paths.add(h.path);
+        }
+        return paths;
+    }
+
+    /** After a rename through the mount: the open files at or below {@code from} are now below {@code to}. */
+    private void moveOpenPaths(String from, String to) {
+        for (Handle h : handles.values()) {
+            String p = h.path;
+            if (p.equals(from)) {
+                h.path = to;
+            } else if (p.startsWith(from) && p.length() > from.length() && p.charAt(from.length()) == '/') {
+                h.path = to + p.substring(from.length());
+            }
+        }
+    }
+
+    /**
+     * The control of the kernel's caches of this session, reached in {@code init}; null before, or
+     * if libfuse's internals were not reachable.
+     */
+    NativeFuse.KernelCacheControl kernelCacheControl() {
+        return kernelCacheControl;
     }
 
     /** After creating a node: chown it to the caller when a root daemon serves a file system that acts as it. */
@@ -364,6 +442,7 @@ final class PathFuseOperations implements FuseOperations {
             if (statExtras) {
                 NativeFuse.enableUseIno(cfg);
             }
+            kernelCacheControl = NativeFuse.kernelCacheControl(cfg);
         } catch (Throwable t) {
             System.getLogger(PathFuseOperations.class.getName())
                     .log(System.Logger.Level.WARNING, "FUSE init tuning failed", t);
@@ -395,6 +474,7 @@ final class PathFuseOperations implements FuseOperations {
     public int getattr(String path, Stat stat, FileInfo fi) {
         return run("getattr", path, false, () -> {
             fillStat(resolve(path), stat);
+            answered(path, stat);
             return 0;
         });
     }
@@ -495,7 +575,15 @@ final class PathFuseOperations implements FuseOperations {
                         } catch (NoSuchFileException gone) {
                             continue; // removed while listing
                         }
-                        rc = filler.fill(name, st -> fillUnix(st, attrs), 0, plus ? DirFiller.FUSE_FILL_DIR_PLUS : 0);
+                        String childPath = path.endsWith("/") ? path + name : path + "/" + name;
+                        rc = filler.fill(
+                                name,
+                                st -> {
+                                    fillUnix(st, attrs);
+                                    answered(childPath, st);
+                                },
+                                0,
+                                plus ? DirFiller.FUSE_FILL_DIR_PLUS : 0);
                     } else {
                         rc = filler.fill(name, st -> {}, 0, 0);
                     }
@@ -707,13 +795,20 @@ final class PathFuseOperations implements FuseOperations {
             if ((flags & RENAME_NOREPLACE) != 0) {
                 // No REPLACE_EXISTING: NIO checks the target and fails with FileAlreadyExistsException.
                 Files.move(from, to);
-                return 0;
+            } else {
+                try {
+                    // rename(2) semantics: replaces a file, or an empty directory, atomically.
+                    Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
+                } catch (AtomicMoveNotSupportedException e) {
+                    Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
+                }
             }
-            try {
-                // rename(2) semantics: replaces a file, or an empty directory, atomically.
-                Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
+            moveOpenPaths(oldpath, newpath);
+            KernelCache k = kernelCache;
+            if (k != null) {
+                k.changedLinked(oldpath, false); // the moved file's other names (its change time)
+                k.changedLinked(newpath, false); // a replaced file's other names
+                k.renamed(oldpath);
             }
             return 0;
         });
@@ -853,7 +948,7 @@ final class PathFuseOperations implements FuseOperations {
                 ch.close();
                 throw e;
             }
-            fi.setFh(register(ch, (flags & O_APPEND) != 0, writable));
+            fi.setFh(register(ch, (flags & O_APPEND) != 0, writable, path));
             return 0;
         });
     }
@@ -868,7 +963,7 @@ final class PathFuseOperations implements FuseOperations {
                 return -Errnos.EROFS;
             }
             FileChannel ch = FileChannel.open(resolve(path), opts);
-            fi.setFh(register(ch, (flags & O_APPEND) != 0, writable));
+            fi.setFh(register(ch, (flags & O_APPEND) != 0, writable, path));
             return 0;
         });
     }

@@ -69,7 +69,7 @@ class ErrnosTest {
     @Test
     void optionsValidate() {
         assertThat(FuseOptions.defaults().cacheTimeout()).isZero();
-        assertThat(FuseMount.flags(FuseOptions.defaults()).get(1))
+        assertThat(FuseMount.flags(FuseOptions.defaults(), false).get(1))
                 .contains(
                         "fsname=holdfast-fs",
                         "default_permissions",

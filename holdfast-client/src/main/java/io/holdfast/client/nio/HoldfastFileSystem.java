@@ -1088,6 +1088,11 @@ public final class HoldfastFileSystem extends FileSystem {
         return new WriteBackStats(writtenBack.get(), writeBackRequests.get(), writeBackFailed.get(), pending);
     }
 
+    /** The read lease of the metadata cache, or null without a cache. */
+    ReadLease readLease() {
+        return leases;
+    }
+
     /** The metadata cache's statistics (all zero, no lease, without a cache). */
     CacheStats cacheStats() {
         return cache == null ? new CacheStats(0, 0, 0, 0, false) : cache.stats(leases.drops(), leases.valid());

@@ -7,6 +7,7 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.NonWritableChannelException;
 import java.nio.file.FileSystem;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * File operations of a Holdfast volume that the JDK's {@link FileChannel} cannot express: Linux
@@ -60,6 +61,21 @@ public final class HoldfastFiles {
                     "not a Holdfast file system: " + fs.getClass().getName());
         }
         h.sync();
+    }
+
+    /**
+     * The read lease under which {@code fs} answers queries from its cache, for a layer that caches
+     * those answers again (a FUSE mount handing the kernel entry and attribute timeouts): empty if
+     * {@code fs} is not a Holdfast file system or has no cache (turned off with {@code
+     * holdfast.cache=false}, or the volume offers no leases).
+     *
+     * @param fs any file system
+     * @return the lease, or empty
+     * @throws NullPointerException if {@code fs} is null
+     */
+    public static Optional<ReadLease> readLease(FileSystem fs) {
+        Objects.requireNonNull(fs, "fs");
+        return fs instanceof HoldfastFileSystem h ? Optional.ofNullable(h.readLease()) : Optional.empty();
     }
 
     /** Whether {@code channel} is a channel of a Holdfast volume, which the other methods accept. */

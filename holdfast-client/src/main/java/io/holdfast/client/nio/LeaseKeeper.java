@@ -2,6 +2,9 @@ package io.holdfast.client.nio;
 
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -31,9 +34,12 @@ import org.slf4j.LoggerFactory;
  * queries go to the volume. A client alone on its volume is never revoked, so it never lets its
  * lease go.
  *
+ * <p>Also the file system's {@link ReadLease}: its drop hooks run right after the cache is
+ * dropped, before the acknowledgement.
+ *
  * <p>Thread-safe. Runs two daemon threads until {@link #close}.
  */
-final class LeaseKeeper implements AutoCloseable {
+final class LeaseKeeper implements ReadLease, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(LeaseKeeper.class);
     static final long RENEW_EVERY_MILLIS = 250;
     static final int POLL_WAIT_MILLIS = 500;
@@ -69,6 +75,7 @@ final class LeaseKeeper implements AutoCloseable {
     private long acked;
 
     private final AtomicLong drops = new AtomicLong();
+    private final List<Runnable> dropHooks = new CopyOnWriteArrayList<>();
     /** When {@link #valid} was last called, System.nanoTime() scale. */
     private volatile long lastUseNanos = System.nanoTime();
     /** When the cache was last dropped for another client's change, System.nanoTime() scale. */
@@ -114,6 +121,31 @@ final class LeaseKeeper implements AutoCloseable {
             }
         }
         return now - validUntilNanos < 0;
+    }
+
+    @Override
+    public long validUntilNanos() {
+        return validUntilNanos;
+    }
+
+    @Override
+    public AutoCloseable onDrop(Runnable hook) {
+        Objects.requireNonNull(hook, "hook");
+        dropHooks.add(hook);
+        return () -> dropHooks.remove(hook);
+    }
+
+    /** Drops the cache, then runs the drop hooks. */
+    private void dropCache() {
+        drops.incrementAndGet();
+        drop.run();
+        for (Runnable hook : dropHooks) {
+            try {
+                hook.run();
+            } catch (RuntimeException e) {
+                LOG.warn("volume {}: a drop hook failed", volume, e);
+            }
+        }
     }
 
     /** Times the keeper let an idle lease go. */
@@ -254,8 +286,7 @@ final class LeaseKeeper implements AutoCloseable {
             }
         }
         if (dropIt) {
-            drops.incrementAndGet();
-            drop.run();
+            dropCache();
             synchronized (this) {
                 if (l.seq() >= 0 && l.epoch() != epoch) {
                     // a new leader numbers from 1 again: a number acknowledged in the old epoch says
