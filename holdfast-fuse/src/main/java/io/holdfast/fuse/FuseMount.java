@@ -32,13 +32,19 @@ import org.cryptomator.jfuse.api.FuseMountFailedException;
  * {@link FuseOptions#cacheTimeout}, {@code auto_cache}; {@code use_ino} is switched on in
  * {@code init} when real inode numbers can be reported.
  *
+ * <p>A Holdfast volume with a metadata cache ({@link HoldfastFiles#readLease}) and a non-zero
+ * cache timeout is mounted with timeouts 0 instead, which a {@link KernelCache} raises to the
+ * cache timeout (negative lookups excepted) while the volume's read lease holds, and it takes
+ * back what the kernel cached whenever the lease says another client changed something, before
+ * that change completes (Linux 6.16 or later; an older kernel caches nothing).
+ *
  * <p>{@code auto_cache} lets the kernel's page cache keep a file's content across opens: at every
  * open libfuse asks for the file's attributes and keeps the cached pages (FOPEN_KEEP_CACHE) only if
- * its modification time and size are what they were when the pages were read; and since attributes
- * are never cached ({@code attr_timeout=0}), the kernel (FUSE_AUTO_INVAL_DATA, on by default in
- * libfuse 3) asks for them again at every read(2) and drops the file's pages when they changed. A
- * Holdfast mount answers those attribute requests from its metadata cache while its read lease
- * holds, and from the volume otherwise: another client's change, seen on the next open or read
+ * its modification time and size are what they were when the pages were read; and when a file's
+ * attributes expire or are invalidated, the kernel (FUSE_AUTO_INVAL_DATA, on by default in libfuse 3) asks
+ * for them again at the next read(2) and drops the file's pages when they changed. A Holdfast
+ * mount answers those attribute requests from its metadata cache while its read lease holds,
+ * and from the volume otherwise: another client's change, seen on the next open or read
  * (close-to-open), drops the pages, and a mount that lost its lease and cannot reach the volume
  * fails the read instead of answering from the pages.
  * In {@code init} the maximum write and readahead are set to 1 MiB.

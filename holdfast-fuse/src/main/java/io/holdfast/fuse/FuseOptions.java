@@ -14,9 +14,12 @@ import java.util.regex.Pattern;
  * @param debug pass {@code -d}: libfuse prints every request to standard error
  * @param cacheTimeout how long the kernel may cache attributes, directory entries and negative
  *     lookups ({@code attr_timeout}, {@code entry_timeout}, {@code negative_timeout}); zero
- *     disables caching; at most one day; resolution is milliseconds; default 0. A non-zero timeout
- *     lets {@code stat} show attributes up to that old (another name of a hard link, another
- *     client's change)
+ *     disables caching; at most one day; resolution is milliseconds; default 0. On a Holdfast
+ *     volume with a read lease ({@code HoldfastFiles.readLease}) the kernel caches names and
+ *     attributes for that long only while the lease holds, and forgets them before another
+ *     client's change completes ({@link KernelCache}; negative lookups are not cached). Elsewhere
+ *     a non-zero timeout lets {@code stat} show attributes up to that old (another name of a
+ *     hard link, another client's change)
  * @param fsName the name shown by {@code mount}/{@code df} as the source, {@code fsname=...};
  *     must start with {@code holdfast-} and contain only {@code [A-Za-z0-9._:@/+-]}
  * @param callerScope the credentials hook, see {@link CallerScope}; {@link CallerScope#NONE} by
