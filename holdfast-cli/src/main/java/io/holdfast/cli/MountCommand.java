@@ -161,6 +161,7 @@ final class MountCommand implements Callable<Integer> {
         }
         List<AutoCloseable> resources = new ArrayList<>();
         if (monitor != null) {
+            monitor.watch(mount);
             System.out.println("metrics and status of this mount at " + monitor.uri());
             resources.add(monitor);
         }

@@ -2,12 +2,14 @@ package io.holdfast.cli;
 
 import io.holdfast.client.nio.CacheStats;
 import io.holdfast.client.nio.WriteBackStats;
+import io.holdfast.fuse.FuseMount;
 import io.holdfast.server.admin.AdminOptions;
 import io.micrometer.core.instrument.Tags;
 import java.io.IOException;
 import java.nio.file.FileSystem;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 
 /**
@@ -31,15 +33,45 @@ import java.util.function.Supplier;
  *   <li>{@code holdfast_mount_writeback_failed_total}: changes the volume refused or whose outcome is
  *       unknown (each reported at the next durability point);
  *   <li>{@code holdfast_mount_writeback_pending}: changes queued or unanswered now (the write-back
- *       depth).
+ *       depth);
+ *   <li>{@code holdfast_mount_kernel_caching}: 1 while the kernel caches the mount's names and
+ *       attributes under the read lease;
+ *   <li>{@code holdfast_mount_kernel_invalidations_total}: times what the kernel cached was taken
+ *       back (another client's change, the lease's start or end, a change to a hard-linked file).
  * </ul>
  *
  * <p>Read on each request from {@link CacheStats#of} and {@link WriteBackStats#of}; nothing is
  * counted twice. Thread-safe; {@link #close()} stops the HTTP server and is idempotent.
  */
 final class MountMonitor extends StatusServer<MountMonitor.Snapshot> {
-    /** Both statistics of the mount's file system, read together. */
-    record Snapshot(CacheStats cache, WriteBackStats writeBack) {}
+    /**
+     * The statistics of the mount's file system and of the kernel's cache, read together.
+     *
+     * @param kernel the kernel's cache of names and attributes ({@link KernelStats#NONE} before
+     *     the mount is known)
+     */
+    record Snapshot(CacheStats cache, WriteBackStats writeBack, KernelStats kernel) {
+        Snapshot(CacheStats cache, WriteBackStats writeBack) {
+            this(cache, writeBack, KernelStats.NONE);
+        }
+    }
+
+    /**
+     * The kernel's cache of the mount's names and attributes under the read lease.
+     *
+     * @param caching whether the kernel caches now (the lease holds)
+     * @param invalidations times what it cached was taken back
+     */
+    record KernelStats(boolean caching, long invalidations) {
+        static final KernelStats NONE = new KernelStats(false, 0);
+
+        static KernelStats of(FuseMount m) {
+            return m == null ? NONE : new KernelStats(m.kernelCaching(), m.kernelInvalidations());
+        }
+    }
+
+    /** The mount, once made ({@link #watch}). */
+    private final AtomicReference<FuseMount> mount;
 
     private final String volume;
 
@@ -50,13 +82,24 @@ final class MountMonitor extends StatusServer<MountMonitor.Snapshot> {
      * @throws IOException if the address cannot be bound
      */
     MountMonitor(FileSystem fs, String volume, AdminOptions where) throws IOException {
-        this(snapshots(fs), volume, where);
+        this(new AtomicReference<>(), fs, volume, where);
+    }
+
+    private MountMonitor(AtomicReference<FuseMount> mount, FileSystem fs, String volume, AdminOptions where)
+            throws IOException {
+        this(snapshots(fs, mount), mount, volume, where);
     }
 
     /** A monitor of the statistics {@code stats} supplies (tests give their own). */
     MountMonitor(Supplier<Snapshot> stats, String volume, AdminOptions where) throws IOException {
+        this(stats, new AtomicReference<>(), volume, where);
+    }
+
+    private MountMonitor(Supplier<Snapshot> stats, AtomicReference<FuseMount> mount, String volume, AdminOptions where)
+            throws IOException {
         super(stats);
         this.volume = volume;
+        this.mount = mount;
         Tags tags = Tags.of("volume", volume);
         counter(
                 "holdfast.mount.cache.hits",
@@ -106,12 +149,28 @@ final class MountMonitor extends StatusServer<MountMonitor.Snapshot> {
                 "written-back changes queued or unanswered now",
                 tags,
                 s -> s.writeBack().pending());
+        gauge(
+                "holdfast.mount.kernel.caching",
+                null,
+                "1 while the kernel caches names and attributes under the read lease",
+                tags,
+                s -> s.kernel().caching() ? 1 : 0);
+        counter(
+                "holdfast.mount.kernel.invalidations",
+                "times the names and attributes the kernel cached were taken back",
+                tags,
+                s -> s.kernel().invalidations());
         serve(where);
     }
 
-    private static Supplier<Snapshot> snapshots(FileSystem fs) {
+    /** Reports {@code m}'s kernel cache from now on. */
+    void watch(FuseMount m) {
+        mount.set(m);
+    }
+
+    private static Supplier<Snapshot> snapshots(FileSystem fs, AtomicReference<FuseMount> mount) {
         CacheStats.of(fs); // refuses another file system now rather than at the first scrape
-        return () -> new Snapshot(CacheStats.of(fs), WriteBackStats.of(fs));
+        return () -> new Snapshot(CacheStats.of(fs), WriteBackStats.of(fs), KernelStats.of(mount.get()));
     }
 
     /** Hits as a share of all cache lookups, or NaN before the first. */
@@ -128,6 +187,7 @@ final class MountMonitor extends StatusServer<MountMonitor.Snapshot> {
         m.put("cache", s.cache());
         m.put("cacheHitRatio", Double.isNaN(hitRatio(s.cache())) ? null : hitRatio(s.cache()));
         m.put("writeBack", s.writeBack());
+        m.put("kernelCache", s.kernel());
         return toJson(m);
     }
 
@@ -164,6 +224,14 @@ final class MountMonitor extends StatusServer<MountMonitor.Snapshot> {
                                 : String.format(Locale.ROOT, "%.1f", (double) w.writtenBack() / w.requests()),
                         w.pending(),
                         w.failed()));
+        row(
+                b,
+                "kernel cache",
+                String.format(
+                        Locale.ROOT,
+                        "%s; taken back %d times",
+                        s.kernel().caching() ? "names and attributes cached under the lease" : "off",
+                        s.kernel().invalidations()));
         return endPage(b);
     }
 }

@@ -18,8 +18,10 @@ import org.junit.jupiter.api.Test;
 
 /** {@code holdfast mount --metrics}: what the metrics, the JSON and the page say of the mount's statistics. */
 class MountMonitorTest {
-    private final AtomicReference<MountMonitor.Snapshot> stats = new AtomicReference<>(
-            new MountMonitor.Snapshot(new CacheStats(7, 3, 42, 2, true), new WriteBackStats(100, 20, 1, 5)));
+    private final AtomicReference<MountMonitor.Snapshot> stats = new AtomicReference<>(new MountMonitor.Snapshot(
+            new CacheStats(7, 3, 42, 2, true),
+            new WriteBackStats(100, 20, 1, 5),
+            new MountMonitor.KernelStats(true, 9)));
 
     @Test
     void metricsStatusJsonAndThePageShowTheCurrentStatistics() throws Exception {
@@ -36,7 +38,9 @@ class MountMonitorTest {
                     .contains("holdfast_mount_writeback_changes_total" + tag + " 100.0")
                     .contains("holdfast_mount_writeback_requests_total" + tag + " 20.0")
                     .contains("holdfast_mount_writeback_failed_total" + tag + " 1.0")
-                    .contains("holdfast_mount_writeback_pending" + tag + " 5.0");
+                    .contains("holdfast_mount_writeback_pending" + tag + " 5.0")
+                    .contains("holdfast_mount_kernel_caching" + tag + " 1.0")
+                    .contains("holdfast_mount_kernel_invalidations_total" + tag + " 9.0");
 
             JsonNode json = new ObjectMapper().readTree(get(http, m.uri().resolve("/status.json")));
             assertThat(json.get("format").asText()).isEqualTo("holdfast-mount-status");
@@ -44,15 +48,19 @@ class MountMonitorTest {
             assertThat(json.get("cacheHitRatio").asDouble()).isEqualTo(0.7);
             assertThat(json.get("cache").get("entries").asLong()).isEqualTo(42);
             assertThat(json.get("writeBack").get("pending").asLong()).isEqualTo(5);
+            assertThat(json.get("kernelCache").get("invalidations").asLong()).isEqualTo(9);
 
             assertThat(get(http, m.uri().resolve("/")))
                     .contains("mount of mail")
                     .contains("7 hits, 3 misses (70.0 % hits), 42 entries, dropped 2 times")
-                    .contains("100 changes in 20 requests (5.0 per request), 5 pending, 1 failed");
+                    .contains("100 changes in 20 requests (5.0 per request), 5 pending, 1 failed")
+                    .contains("names and attributes cached under the lease; taken back 9 times");
 
             // read at every request
             stats.set(new MountMonitor.Snapshot(new CacheStats(0, 0, 0, 0, false), new WriteBackStats(0, 0, 0, 0)));
-            assertThat(get(http, m.uri().resolve("/metrics"))).contains("holdfast_mount_lease_valid" + tag + " 0.0");
+            assertThat(get(http, m.uri().resolve("/metrics")))
+                    .contains("holdfast_mount_lease_valid" + tag + " 0.0")
+                    .contains("holdfast_mount_kernel_caching" + tag + " 0.0");
             assertThat(new ObjectMapper()
                             .readTree(get(http, m.uri().resolve("/status.json")))
                             .get("cacheHitRatio")
