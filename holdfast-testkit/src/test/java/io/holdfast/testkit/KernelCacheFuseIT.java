@@ -162,8 +162,41 @@ class KernelCacheFuseIT {
         return s.hits() + s.misses();
     }
 
+    /**
+     * Maildir deliveries through the mount (create in tmp/, write, fsync, close, rename to new/, in
+     * one process as a delivery agent does): the kernel looks neither name up again, so the rename
+     * must find the file's attributes itself to be written back; sent alone it would drop the
+     * mount's whole cache and every later lookup in tmp/ and new/ would go to the volume.
+     */
     @Test
     @Order(2)
+    void maildirDeliveriesKeepTheCache() throws Exception {
+        awaitCaching();
+        assumeTrue(run("command -v python3 >/dev/null") == 0, "python3 is not installed");
+        Path maildir = mnt.resolve("Maildir");
+        sh("mkdir -p " + maildir.resolve("tmp") + " " + maildir.resolve("new"));
+        Path script = tmp.resolve("deliver.py");
+        Files.writeString(script, """
+                import os, sys
+                d, n = sys.argv[1], int(sys.argv[2])
+                for i in range(n):
+                    t = os.path.join(d, "tmp", "m%d" % i)
+                    fd = os.open(t, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    os.write(fd, b"x" * 4096)
+                    os.fsync(fd)
+                    os.close(fd)
+                    os.rename(t, os.path.join(d, "new", "m%d" % i))
+                """);
+        long before = CacheStats.of(mounted).misses();
+        sh("python3 " + script + " " + maildir + " 200");
+        assertThat(sh("ls " + maildir.resolve("new") + " | wc -l").trim()).isEqualTo("200");
+        assertThat(CacheStats.of(mounted).misses() - before)
+                .as("queries that went to the volume for 200 deliveries")
+                .isLessThan(50);
+    }
+
+    @Test
+    @Order(3)
     void anotherClientsCompletedChangesAreSeenAtOnce() throws Exception {
         awaitCaching();
         Path dir = mnt.resolve("shared");
@@ -204,7 +237,7 @@ class KernelCacheFuseIT {
     }
 
     @Test
-    @Order(3)
+    @Order(4)
     void anOpenFileSeesAnotherClientsWriteAtOnce() throws Exception {
         awaitCaching();
         Path f = mnt.resolve("open-file");
@@ -234,7 +267,7 @@ class KernelCacheFuseIT {
     }
 
     @Test
-    @Order(4)
+    @Order(5)
     void hardLinksShowTheirChangesUnderEveryName() throws Exception {
         awaitCaching();
         Path a = mnt.resolve("linked-a");
@@ -254,7 +287,7 @@ class KernelCacheFuseIT {
     }
 
     @Test
-    @Order(5)
+    @Order(6)
     void aMountCutOffFromItsVolumeStopsCachingWhenItsLeaseEnds() throws Exception {
         awaitCaching();
         long before = mount.kernelInvalidations();

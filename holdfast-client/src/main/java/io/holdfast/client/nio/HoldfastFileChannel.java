@@ -535,16 +535,16 @@ final class HoldfastFileChannel extends FileChannel {
         }
         ByteBuffer b = ByteBuffer.wrap(buffer, 0, buffered);
         long at = bufferedAt;
-        MetadataCache.Change change = bufferedChange;
+        MetadataCache.Change[] standIn = {bufferedChange};
         long nanos = bufferedNanos;
         buffer = null;
         buffered = 0;
         bufferedChange = null;
         bufferedNanos = 0;
         try {
-            sendAt(b, at, nanos);
+            sendAt(b, at, nanos, standIn);
         } finally {
-            fs.sentBuffered(this, change);
+            fs.sentBuffered(this, standIn[0]); // null once the write carrying the bytes ended it
         }
     }
 
@@ -561,6 +561,14 @@ final class HoldfastFileChannel extends FileChannel {
      * stamped {@code clientNanos} (0: at the entry's time) and its attributes predicted first.
      */
     private int sendAt(ByteBuffer src, long pos, long clientNanos) throws IOException {
+        return sendAt(src, pos, clientNanos, new MetadataCache.Change[1]);
+    }
+
+    /**
+     * {@link #sendAt(ByteBuffer, long, long)} of buffered bytes: the first request ends the cache's
+     * stand-in for them, {@code standIn[0]}, once it has begun, and sets it to null.
+     */
+    private int sendAt(ByteBuffer src, long pos, long clientNanos, MetadataCache.Change[] standIn) throws IOException {
         int total = 0;
         int chunk = fs.maxChunkBytes();
         while (src.hasRemaining()) {
@@ -573,7 +581,8 @@ final class HoldfastFileChannel extends FileChannel {
             }
             long ticket = inflight.begin();
             try {
-                fs.submitWrite(w, (r, t) -> completed(r, t, at, ticket));
+                fs.submitWrite(w, standIn[0], (r, t) -> completed(r, t, at, ticket));
+                standIn[0] = null;
             } catch (ClosedByInterruptException e) {
                 inflight.end(ticket);
                 throw interrupted();

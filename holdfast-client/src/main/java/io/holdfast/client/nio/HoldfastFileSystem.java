@@ -1107,6 +1107,20 @@ public final class HoldfastFileSystem extends FileSystem {
      * @throws ClosedByInterruptException if interrupted while waiting for room
      */
     void submitWrite(Request.Write w, BiConsumer<Response, Throwable> onDone) throws ClosedByInterruptException {
+        submitWrite(w, null, onDone);
+    }
+
+    /**
+     * {@link #submitWrite(Request.Write, BiConsumer)} of a write carrying bytes a channel buffered:
+     * {@code standIn}, the cache's stand-in for them ({@link MetadataCache#beginBuffered}), ends
+     * once the write has begun and before it is sent, so never after the write's answer (which
+     * would then not be learned while the stand-in still counted on the inode, and the stand-in's
+     * end would drop what it said).
+     *
+     * @param standIn the stand-in to end, or null
+     */
+    void submitWrite(Request.Write w, MetadataCache.Change standIn, BiConsumer<Response, Throwable> onDone)
+            throws ClosedByInterruptException {
         checkOpen();
         int n = Math.max(1, w.data().length);
         try {
@@ -1125,6 +1139,9 @@ public final class HoldfastFileSystem extends FileSystem {
         long ticket = writes.begin();
         changes.incrementAndGet();
         MetadataCache.Change change = cache == null ? null : cache.beginWrite(w);
+        if (standIn != null) {
+            cache.end(standIn, null);
+        }
         CompletableFuture<Response> f;
         try {
             f = send(w);

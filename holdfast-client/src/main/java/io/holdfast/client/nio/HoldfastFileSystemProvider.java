@@ -955,6 +955,17 @@ public final class HoldfastFileSystemProvider extends FileSystemProvider impleme
             // if another client changed one of them meanwhile: answer now, send in order without
             // waiting (reported by the next fsync of the inode)
             Attr from = fs.cachedAttr(svp);
+            if (from == null && fs.knownAbsent(tvp)) {
+                // a write dropped the source's attributes and nothing asked since (a kernel that caches
+                // names does not look the source up again before the rename): ask now, one query,
+                // rather than send the rename alone, which, its inode not known here, drops the cache
+                try {
+                    stat(s, false);
+                } catch (IOException gone) {
+                    // the rename below reports it
+                }
+                from = fs.cachedAttr(svp);
+            }
             if (from != null
                     && from.type() != FileType.DIRECTORY
                     && fs.knownAbsent(tvp)

@@ -476,6 +476,47 @@ class WriteBackTest {
     }
 
     /**
+     * Maildir deliveries whose rename follows the file's writes with nothing asked between (a FUSE
+     * mount whose kernel caches names does not look the source up again before a rename): each
+     * rename is still written back, naming the inode, and the cache keeps both directories' names,
+     * so lookups of absent names there ask nothing. (Sent alone, a rename of an inode the cache does
+     * not hold drops the whole cache.)
+     */
+    @Test
+    void aRenameRightAfterTheFilesWritesIsWrittenBackAndKeepsTheCache() throws Exception {
+        Path tmp = Files.createDirectory(fs.getPath("/tmp"));
+        Path fresh = Files.createDirectory(fs.getPath("/new"));
+        awaitWrittenBack();
+        awaitCached(tmp);
+        awaitCached(fresh);
+        for (int i = 0; i < 3; i++) {
+            Path t = tmp.resolve("m" + i);
+            try (FileChannel ch = FileChannel.open(t, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                ch.write(ByteBuffer.wrap(new byte[4096]));
+                ch.write(ByteBuffer.wrap(("message " + i).getBytes(StandardCharsets.UTF_8)), 4096);
+                ch.force(true);
+            }
+            sent.clear();
+            Files.move(t, fresh.resolve("m" + i));
+            awaitWrittenBack();
+            assertThat(sent.stream()
+                            .flatMap(m -> m instanceof Request.Batch b ? b.mutations().stream() : Stream.of(m))
+                            .filter(m -> m instanceof Request.Rename r && r.expectInode() != 0))
+                    .as("the rename written back, naming the inode")
+                    .hasSize(1);
+        }
+        long misses = CacheStats.of(fs).misses();
+        assertThat(Files.exists(fresh.resolve("absent"), LinkOption.NOFOLLOW_LINKS))
+                .isFalse();
+        assertThat(Files.exists(tmp.resolve("absent"), LinkOption.NOFOLLOW_LINKS))
+                .isFalse();
+        assertThat(CacheStats.of(fs).misses())
+                .as("both directories' names still known here")
+                .isEqualTo(misses);
+        assertThat(onVolume("/new/m2").size()).isEqualTo(4096 + "message 2".length());
+    }
+
+    /**
      * Root's create of a name the cache knows absent returns without the volume (which holds every
      * answer here), with an inode number from the client range; what the client showed (the file's
      * number, mode, owner and times, the directory's times) is what the volume applied, and the data
