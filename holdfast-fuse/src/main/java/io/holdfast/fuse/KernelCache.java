@@ -76,7 +76,6 @@ final class KernelCache implements AutoCloseable {
     private final Set<String> linked = ConcurrentHashMap.newKeySet();
     private volatile boolean linkedOverflow;
     private final AtomicLong invalidations = new AtomicLong();
-    private final AtomicLong slowOpenFiles = new AtomicLong();
     /** Takes back the open files' attributes (see {@link #invalidate(boolean)}). */
     private final ExecutorService openFiles = Executors.newSingleThreadExecutor(
             Thread.ofPlatform().daemon().name("holdfast-kernel-inval").factory());
@@ -170,7 +169,7 @@ final class KernelCache implements AutoCloseable {
             try {
                 files.get(OPEN_FILES_WAIT_MILLIS, TimeUnit.MILLISECONDS);
             } catch (TimeoutException e) {
-                slowOpenFiles.incrementAndGet();
+                LOG.log(System.Logger.Level.DEBUG, "open files' attributes still being taken back (a write in flight)");
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             } catch (ExecutionException e) {
