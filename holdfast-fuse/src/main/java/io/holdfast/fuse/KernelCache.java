@@ -203,9 +203,16 @@ final class KernelCache implements AutoCloseable {
         }
     }
 
-    /** After a rename through the mount: tracked names at or below {@code from} are forgotten. */
-    void renamed(String from) {
-        linked.removeIf(p -> p.equals(from) || p.startsWith(from + "/"));
+    /**
+     * After a rename through the mount: invalidates once if the moved file (its change time) or a
+     * file it replaced may have other names, then forgets the tracked names at or below {@code
+     * from}.
+     */
+    void renamed(String from, String to) {
+        if (linkedOverflow || linked.contains(from) || linked.contains(to)) {
+            invalidate(false); // on a FUSE thread: see invalidate(boolean)
+        }
+        linked.removeIf(p -> PathFuseOperations.atOrBelow(p, from));
     }
 
     private void follow() {

@@ -469,15 +469,8 @@ final class NativeFuse {
      */
     static boolean enableUseIno(FuseConfig cfg) {
         try {
-            Method m = cfg.getClass().getDeclaredMethod("segment");
-            m.setAccessible(true);
-            MemorySegment seg = (MemorySegment) m.invoke(cfg);
-            Class<?> c = Class.forName("org.cryptomator.jfuse.linux.amd64.extr.fuse3.fuse_config");
-            Method layout = c.getDeclaredMethod("layout");
-            layout.setAccessible(true);
-            GroupLayout g = (GroupLayout) layout.invoke(null);
-            long off = g.byteOffset(MemoryLayout.PathElement.groupElement("use_ino"));
-            seg.reinterpret(g.byteSize()).set(ValueLayout.JAVA_INT, off, 1);
+            long off = structOffset("fuse_config", "use_ino", CONF_USE_INO_FALLBACK);
+            configSegment(cfg, off + 4).set(ValueLayout.JAVA_INT, off, 1);
             return true;
         } catch (ReflectiveOperationException | RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "cannot set use_ino; inode numbers come from libfuse", e);
@@ -491,6 +484,9 @@ final class NativeFuse {
     private static final int FUSE_NOTIFY_INC_EPOCH = 8;
     /** {@code struct fuse_out_header}: uint32 len, int32 error (the notification code), uint64 unique (0). */
     private static final int OUT_HEADER_BYTES = 16;
+
+    /** Offsets in libfuse 3.14's {@code struct fuse_config}. */
+    private static final long CONF_USE_INO_FALLBACK = 64;
 
     private static final long CONF_ENTRY_TIMEOUT_FALLBACK = 24;
     private static final long CONF_ATTR_TIMEOUT_FALLBACK = 40;
@@ -598,12 +594,9 @@ final class NativeFuse {
             return null;
         }
         try {
-            Method m = cfg.getClass().getDeclaredMethod("segment");
-            m.setAccessible(true);
-            MemorySegment seg = (MemorySegment) m.invoke(cfg);
             long entry = structOffset("fuse_config", "entry_timeout", CONF_ENTRY_TIMEOUT_FALLBACK);
             long attr = structOffset("fuse_config", "attr_timeout", CONF_ATTR_TIMEOUT_FALLBACK);
-            MemorySegment conf = seg.reinterpret(Math.max(entry, attr) + 8);
+            MemorySegment conf = configSegment(cfg, Math.max(entry, attr) + 8);
             MemorySegment ctx = ((MemorySegment) FUSE_GET_CONTEXT.invokeExact()).reinterpret(CTX_SIZE);
             MemorySegment fuse = ctx.get(ValueLayout.ADDRESS, 0);
             if (fuse.equals(MemorySegment.NULL)) {
@@ -635,6 +628,18 @@ final class NativeFuse {
             LOG.log(System.Logger.Level.WARNING, "cannot reach libfuse's session; the kernel will not cache names", t);
             return null;
         }
+    }
+
+    /**
+     * The session's {@code struct fuse_config} behind jfuse's read-only {@link FuseConfig}, the
+     * first {@code bytes} of it.
+     *
+     * @throws ReflectiveOperationException if jfuse's internals are not reachable
+     */
+    private static MemorySegment configSegment(FuseConfig cfg, long bytes) throws ReflectiveOperationException {
+        Method m = cfg.getClass().getDeclaredMethod("segment");
+        m.setAccessible(true);
+        return ((MemorySegment) m.invoke(cfg)).reinterpret(bytes);
     }
 
     /** Whether {@link #setStatExtras} can write inode numbers (decides {@code -o use_ino}). */

@@ -308,12 +308,15 @@ final class PathFuseOperations implements FuseOperations {
     private void moveOpenPaths(String from, String to) {
         for (Handle h : handles.values()) {
             String p = h.path;
-            if (p.equals(from)) {
-                h.path = to;
-            } else if (p.startsWith(from) && p.length() > from.length() && p.charAt(from.length()) == '/') {
+            if (atOrBelow(p, from)) {
                 h.path = to + p.substring(from.length());
             }
         }
+    }
+
+    /** Whether FUSE path {@code p} is {@code dir} or below it. */
+    static boolean atOrBelow(String p, String dir) {
+        return p.startsWith(dir) && (p.length() == dir.length() || p.charAt(dir.length()) == '/');
     }
 
     /**
@@ -806,9 +809,7 @@ final class PathFuseOperations implements FuseOperations {
             moveOpenPaths(oldpath, newpath);
             KernelCache k = kernelCache;
             if (k != null) {
-                k.changedLinked(oldpath, false); // the moved file's other names (its change time)
-                k.changedLinked(newpath, false); // a replaced file's other names
-                k.renamed(oldpath);
+                k.renamed(oldpath, newpath);
             }
             return 0;
         });
