@@ -558,7 +558,8 @@ public final class HoldfastNode implements AutoCloseable {
 
     /**
      * Takes a snapshot of this node's member of a group now, as Ratis does by itself every
-     * {@link NodeConfig#snapshotThreshold} applied entries, and purges the member's log up to it
+     * {@link NodeConfig#snapshotThreshold} applied entries (a volume member with a large brick waits
+     * for more log first; this one does not), and purges the member's log up to it
      * (whole closed segments only, and only once at least {@code min(threshold, 1024)} entries
      * are past the previous purge). No entry is applied while the snapshot is written. Blocks.
      * For tools and benchmarks that need data to be in a snapshot, e.g. before a member catches up.
@@ -575,6 +576,9 @@ public final class HoldfastNode implements AutoCloseable {
         RaftServer.Division division = server.getDivision(RaftGroupId.valueOf(groupId));
         StateMachine sm = division.getStateMachine();
         long wanted = division.getInfo().getLastAppliedIndex();
+        if (sm instanceof VolumeStateMachine v) {
+            v.requestSnapshot(); // not paced by log volume (VolumeStateMachine.requestSnapshot)
+        }
         // a volume's snapshot is written in the background: the first request freezes the state
         // (and answers -1), the one after the file is written reports it to Ratis, which purges;
         // one that was being written already when this was called may be older than wanted

@@ -134,6 +134,9 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
 
     private volatile long holdLogEntries;
     private volatile long lagEntries;
+    /** When automatic snapshots are taken (a large brick waits for log volume); set in {@link #initialize}. */
+    private volatile SnapshotPacing pacing = new SnapshotPacing(1);
+
     private volatile long lastHoldLogNanos = System.nanoTime() - 20_000_000_000L;
     /** Completed when {@link #close} has run. */
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
@@ -244,6 +247,30 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
         long threshold = RaftServerConfigKeys.Snapshot.autoTriggerThreshold(server.getProperties());
         holdLogEntries = HOLD_LOG_THRESHOLDS * threshold;
         lagEntries = Math.max(1, threshold / 2);
+        SnapshotPacing p = new SnapshotPacing(threshold);
+        p.written(latestSnapshotBytes());
+        pacing = p;
+    }
+
+    /** Size of the latest snapshot file, or -1 if there is none (or it cannot be read). */
+    private long latestSnapshotBytes() {
+        SingleFileSnapshotInfo latest = storage.getLatestSnapshot();
+        if (latest == null) {
+            return -1;
+        }
+        try {
+            return Files.size(latest.getFile().getPath());
+        } catch (IOException e) {
+            return -1;
+        }
+    }
+
+    /**
+     * Asks that the next snapshot Ratis asks this member for be taken whatever the log volume since
+     * the last one (see {@link SnapshotPacing}); for {@code HoldfastNode.takeSnapshot}.
+     */
+    public void requestSnapshot() {
+        pacing.request();
     }
 
     /** Where this member stopped applying an entry it cannot decode, if it has (see {@link LogFormatGuard}). */
@@ -302,6 +329,8 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
                 (System.nanoTime() - started) / 1_000_000);
         volume.recordCovered(snapshot.getIndex());
         setLastAppliedTermIndex(snapshot.getTermIndex());
+        pacing.frozen(); // the state is the snapshot's: no log applied since
+        pacing.written(snapshot.getFile().getPath().toFile().length());
         resume();
     }
 
@@ -398,6 +427,7 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
         } catch (HoldfastException | RuntimeException e) {
             // this member alone
         }
+        pacing.written(Files.size(file));
         long started = System.nanoTime();
         SnapshotManifest m = SnapshotManifest.scan(file, at.getTerm(), at.getIndex(), md5, sources);
         m.write(manifestPath(at.getTerm(), at.getIndex()));
@@ -567,7 +597,35 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
                     getGroupId());
             return false;
         }
-        return !holdingLogForCatchUp();
+        return !holdingLogForCatchUp() && !pacedByLogVolume();
+    }
+
+    /**
+     * Whether an automatic snapshot waits for more log, this member's brick being large (see
+     * {@link SnapshotPacing}); logged once per snapshot.
+     */
+    private boolean pacedByLogVolume() {
+        TermIndex applied = getLastAppliedTermIndex();
+        if (applied == null) {
+            return false;
+        }
+        var latest = storage.getLatestSnapshot();
+        long entriesSince = applied.getIndex() - (latest == null ? 0 : latest.getIndex());
+        SnapshotPacing p = pacing;
+        if (!p.defer(entriesSince)) {
+            return false;
+        }
+        if (p.firstWait()) {
+            LOG.info(
+                    "{}: snapshot paced: {} bytes of log since the last snapshot ({} bytes); the next one at {} "
+                            + "bytes of log or {} entries",
+                    getGroupId(),
+                    p.logBytes(),
+                    p.snapshotBytes(),
+                    SnapshotPacing.due(p.snapshotBytes()),
+                    p.maxEntries());
+        }
+        return true;
     }
 
     /**
@@ -636,6 +694,7 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
     protected Frozen freezeSnapshot(long index) throws IOException {
         Brick brick = volume.brick();
         FrozenImage image = brick.freeze();
+        pacing.frozen();
         return new Frozen() {
             @Override
             public void write(OutputStream out) throws IOException {
@@ -744,6 +803,7 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
                             proto.getStateMachineLogEntry().getLogData().toByteArray(), maxLogFormat);
             long started = System.nanoTime();
             Response response = volume.brick().apply(index, entry);
+            pacing.applied(proto.getSerializedSize());
             changeWaiters.applied();
             meters.applied(entry.mutation(), response, System.nanoTime() - started);
             updateLastAppliedTermIndex(proto.getTerm(), index);
