@@ -358,12 +358,12 @@ public record OverlayBenchReport(List<Row> rows, Foreground foreground, List<Str
         return String.format(Locale.ROOT, pattern, v);
     }
 
-    private static String ratio(double r) {
+    static String ratio(double r) {
         return Double.isNaN(r) ? "-" : String.format(Locale.ROOT, "%.2fx", r);
     }
 
     /** Appends {@code rows} with columns padded: the first left-aligned, the others right-aligned. */
-    private static void align(List<String[]> rows, StringBuilder out) {
+    static void align(List<String[]> rows, StringBuilder out) {
         int[] widths = new int[rows.getFirst().length];
         for (String[] row : rows) {
             for (int c = 0; c < row.length; c++) {

@@ -30,7 +30,12 @@ import picocli.CommandLine.Spec;
         name = "bench",
         mixinStandardHelpOptions = true,
         sortOptions = false,
-        subcommands = {CatchUpBenchCommand.class, LagBenchCommand.class, OverlayBenchCommand.class},
+        subcommands = {
+            CatchUpBenchCommand.class,
+            LagBenchCommand.class,
+            OverlayBenchCommand.class,
+            NbdBenchCommand.class
+        },
         description = {
             "Measure a directory against local disk: maildir delivery, sequential write and read, stat of a tree.",
             "PATH is a local directory (e.g. a FUSE mount of a volume) or VOLUME:/dir (through the Java client).",
@@ -39,6 +44,7 @@ import picocli.CommandLine.Spec;
             "'holdfast bench catch-up' measures a member catching up instead (its own cluster; see its --help);",
             "a directory named catch-up is ./catch-up here.",
             "'holdfast bench overlay' measures the overlay against mergerfs and local disk (see its --help).",
+            "'holdfast bench nbd' measures a block image over NBD against nbdkit's file plugin (see its --help).",
             "",
             "Examples:  holdfast bench mail:/ --quick",
             "           holdfast bench /srv/mail --baseline /var/tmp --workloads maildir,stat-tree --json",

@@ -1,9 +1,14 @@
 package io.holdfast.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.holdfast.bench.NbdBench;
 import io.holdfast.testkit.MiniCluster;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import org.junit.jupiter.api.AfterAll;
@@ -12,8 +17,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code holdfast nbd create|list|resize|rm} against a three-node cluster in this JVM, and the
- * argument checks of {@code nbd serve} (serving itself is NbdIT's, in holdfast-testkit).
+ * {@code holdfast nbd create|list|resize|rm} and {@code holdfast bench nbd} against a three-node
+ * cluster in this JVM, and the argument checks of {@code nbd serve} (serving itself is NbdIT's, in
+ * holdfast-testkit).
  */
 class NbdCommandsIT {
     static MiniCluster cluster;
@@ -78,6 +84,46 @@ class NbdCommandsIT {
         assertThat(ok("ls", "vms:/").out()).contains("not-an-image");
         ok("nbd", "rm", "vms:/disks/a.img");
         assertThat(ok("nbd", "list", "vms").out()).contains("no images");
+    }
+
+    @Test
+    void benchMeasuresANewImageAgainstNbdkitAndDeletesIt(@TempDir Path work) throws IOException {
+        assumeTrue(NbdBench.missingTools().isEmpty(), "needs " + NbdBench.TOOLS);
+        Cli r = ok(
+                "bench",
+                "nbd",
+                "vms:/bench.img",
+                "--size",
+                "4MiB",
+                "--seconds",
+                "1",
+                "--json",
+                "--work",
+                work.toString());
+        JsonNode report = new ObjectMapper().readTree(r.out());
+        assertThat(report.path("export").asText())
+                .startsWith("nbd://127.0.0.1:")
+                .endsWith("/vms/bench.img");
+        assertThat(report.path("rows")).hasSize(4);
+        for (JsonNode row : report.path("rows")) {
+            assertThat(row.path("nbdkitFile").asDouble()).as("%s", row).isPositive();
+            assertThat(row.path("holdfast").asDouble()).as("%s", row).isPositive();
+        }
+        assertThat(r.err()).contains("nbdcopy 4194304 bytes out");
+        assertThat(ok("ls", "vms:/").out()).doesNotContain("bench.img");
+        try (var left = Files.list(work)) {
+            assertThat(left).as("work files deleted").isEmpty();
+        }
+
+        ok("nbd", "create", "vms:/taken.img", "4MiB");
+        Cli taken = holdfast("bench", "nbd", "vms:/taken.img", "--size", "4MiB", "--seconds", "1");
+        assertThat(taken.exit()).as("an image that exists is not overwritten").isEqualTo(1);
+        assertThat(ok("nbd", "list", "vms").out()).contains("vms/taken.img");
+        ok("nbd", "rm", "vms:/taken.img");
+        assertThat(holdfast("bench", "nbd", "nonsense", "--quick").exit()).isEqualTo(2);
+        assertThat(holdfast("bench", "nbd", "vms:/x.img", "--size", "1000").exit())
+                .as("not a multiple of 4 KiB")
+                .isEqualTo(2);
     }
 
     @Test
