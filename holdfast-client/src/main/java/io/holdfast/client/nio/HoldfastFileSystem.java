@@ -907,6 +907,11 @@ public final class HoldfastFileSystem extends FileSystem {
             if (failure != null) {
                 writeBackFailures.putIfAbsent(q.inode(), failure);
                 writeBackFailed.incrementAndGet();
+                if (leases != null) {
+                    // a layer above (the kernel's cache) may still show the change: not on this
+                    // thread, which may be a caller's (a FUSE handler's) when the send failed at once
+                    Thread.ofVirtual().name("holdfast-retract").start(leases::runDropHooks);
+                }
                 LOG.warn(
                         "{}: written-back change of {} (inode {}) failed; the next fsync of the file reports"
                                 + " it: {}",

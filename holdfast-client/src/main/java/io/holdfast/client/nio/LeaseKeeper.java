@@ -139,6 +139,15 @@ final class LeaseKeeper implements ReadLease, AutoCloseable {
     private void dropCache() {
         drops.incrementAndGet();
         drop.run();
+        runDropHooks();
+    }
+
+    /**
+     * Runs the drop hooks without dropping the cache: a written-back change of this file system was
+     * refused, the file system's cache took it back, and what the hooks keep must go too
+     * ({@link ReadLease#onDrop}). Thread-safe.
+     */
+    void runDropHooks() {
         for (Runnable hook : dropHooks) {
             try {
                 hook.run();

@@ -7,10 +7,11 @@ package io.holdfast.client.nio;
  * has dropped its cache and run the {@linkplain #onDrop drop hooks}; so an answer cached above
  * is never older than another client's completed mutation if the hooks drop it too.
  *
- * <p>A drop happens when another client changed the volume, and when the leader lost this
- * session or changed. A layer above also stops trusting what it cached once {@link
- * #validUntilNanos} has passed: a lease may end without a drop (this client cut off from the
- * cluster, or an idle client letting its lease go), and a new one begins with a drop.
+ * <p>A drop happens when another client changed the volume, when the leader lost this
+ * session or changed, and when a written-back change of this file system was refused. A layer
+ * above also stops trusting what it cached once {@link #validUntilNanos} has passed: a lease may
+ * end without a drop (this client cut off from the cluster, or an idle client letting its lease
+ * go), and a new one begins with a drop.
  *
  * <p>Thread-safe.
  */
@@ -25,9 +26,12 @@ public interface ReadLease {
     /**
      * Registers {@code hook} to run at every drop of this file system's cache for the leader,
      * after the cache is dropped and before the drop is acknowledged to the leader (another
-     * client's mutation is completed only after that). Runs on the lease keeper's threads with no
-     * lock of the file system held; it must be quick and must not wait for this file system's
-     * operations. A hook that throws is logged and the drop goes on.
+     * client's mutation is completed only after that). It runs too, on a thread of its own, when
+     * the volume refused a change this file system had written back (answered before it was
+     * applied): what was shown of it is taken back from the file system's cache, and must be from
+     * the layer's too. Runs on the lease keeper's threads with no lock of the file system held; it
+     * must be quick and must not wait for this file system's operations. A hook that throws is
+     * logged and the drop goes on.
      *
      * @param hook what to run
      * @return closes the registration: the hook runs no more after it returns, except one

@@ -33,6 +33,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -352,14 +353,21 @@ class WriteBackTest {
     /**
      * Another client replaced the file under this client's cache: the written-back unlink names the
      * inode it meant, so the volume refuses it (both files stay), and the next fsync of the file it
-     * meant reports it, once.
+     * meant reports it, once. The lease's drop hooks run on the refusal, so a layer that cached the
+     * unlink's effect (a FUSE mount's kernel cache) takes it back too.
      */
     @Test
     void aRefusedUnlinkRemovesNothingAndTheNextFsyncOfTheFileReportsIt() throws Exception {
         Path k = fs.getPath("/k");
         long mine = replacedBehindTheCache(k);
-        Files.delete(k); // the file the cache knows: answered at once
-        awaitWrittenBack();
+        CountDownLatch retracted = new CountDownLatch(1);
+        try (AutoCloseable hook = HoldfastFiles.readLease(fs).orElseThrow().onDrop(retracted::countDown)) {
+            Files.delete(k); // the file the cache knows: answered at once
+            awaitWrittenBack();
+            assertThat(retracted.await(30, TimeUnit.SECONDS))
+                    .as("the drop hooks ran after the refusal")
+                    .isTrue();
+        }
         assertRefusedAndReportedOnce(k, mine);
         assertThat(Files.readString(fs.getPath("/k2"))).isEqualTo("mine");
     }
