@@ -60,7 +60,9 @@ class NbdAclIT {
 
     @BeforeAll
     static void start() throws Exception {
-        assumeTrue(tool("nbdinfo") && tool("nbdcopy") && tool("qemu-io") && tool("openssl"), "libnbd-bin, qemu-utils");
+        assumeTrue(
+                tool("nbdinfo") && tool("nbdcopy") && tool("qemu-io") && tool("qemu-img") && tool("openssl"),
+                "libnbd-bin, qemu-utils");
         cluster = MiniCluster.start(root.resolve("cluster"), 3, 100_000);
         cluster.createVolume(VOLUME, 0, 1, 2);
         content = new byte[SIZE];
@@ -189,17 +191,22 @@ class NbdAclIT {
         if (readOnly) {
             cmd.add("-r");
         }
-        cmd.addAll(List.of(
-                "--object",
-                "tls-creds-x509,id=tls0,endpoint=client,dir=" + certificates(who),
-                "--image-opts",
-                "driver=raw,file.driver=nbd,file.server.type=inet,file.server.host=127.0.0.1,file.server.port="
-                        + s.port() + ",file.export=" + VOLUME + "/disk.img,file.tls-creds=tls0"));
+        cmd.addAll(tlsImage(s, who));
         for (String c : commands) {
             cmd.add("-c");
             cmd.add(c);
         }
         return cmd.toArray(String[]::new);
+    }
+
+    /** qemu's options naming the export over TLS with the x509 credentials in {@code who}'s directory. */
+    private static List<String> tlsImage(NbdServer s, String who) throws Exception {
+        return List.of(
+                "--object",
+                "tls-creds-x509,id=tls0,endpoint=client,dir=" + certificates(who),
+                "--image-opts",
+                "driver=raw,file.driver=nbd,file.server.type=inet,file.server.host=127.0.0.1,file.server.port="
+                        + s.port() + ",file.export=" + VOLUME + "/disk.img,file.tls-creds=tls0");
     }
 
     @Test
@@ -223,6 +230,14 @@ class NbdAclIT {
         ok("nbdcopy", uri(server, "reader"), readBack.toString());
         assertThat(Files.readAllBytes(readBack)).isEqualTo(content);
         assertThat(ok(qemuIo(server, "reader", true, "read -P 0x5a 1M 64k"))).doesNotContain("verification failed");
+        List<String> convert = new ArrayList<>(List.of("qemu-img", "convert"));
+        convert.addAll(tlsImage(server, "reader"));
+        Path converted = root.resolve("converted.raw");
+        convert.addAll(List.of("-O", "raw", converted.toString()));
+        ok(convert.toArray(String[]::new));
+        assertThat(Files.readAllBytes(converted))
+                .as("qemu-img convert over TLS")
+                .isEqualTo(content);
         Path other = Files.write(root.resolve("other.raw"), filled(SIZE, (byte) 0x77));
         fails("nbdcopy", other.toString(), uri(server, "reader"));
         // qemu will not open a read-only export for writing ("Permission denied")

@@ -65,7 +65,7 @@ class NbdIT {
         cluster = MiniCluster.start(clusterRoot, 3, 100_000);
         cluster.createVolume(VOLUME, 0, 1, 2);
         try (FileSystem fs = volume()) {
-            for (String name : List.of("/disk.img", "/copy.img", "/map.img", "/fio.img")) {
+            for (String name : List.of("/disk.img", "/copy.img", "/map.img", "/fio.img", "/vm.img", "/conv.img")) {
                 Path p = fs.getPath(name);
                 try (FileChannel ch = FileChannel.open(p, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                     HoldfastFiles.fallocate(ch, 0, 0, SIZE);
@@ -271,6 +271,36 @@ class NbdIT {
                 .contains("Images are identical");
         byte[] head = readThroughAnotherClient("copy.img", 0, MIB);
         assertThat(head).isEqualTo(Arrays.copyOf(content, MIB));
+    }
+
+    /**
+     * qemu-img as a VM host uses it: {@code create} formats a qcow2 inside an export (qemu's nbd
+     * driver opens the export and writes the qcow2 header into it), qemu-io writes a guest pattern
+     * through that qcow2, and {@code convert} copies a local qcow2 into another export as raw, which
+     * {@code compare} then finds identical to its source.
+     */
+    @Test
+    void qemuImgCreatesConvertsAndComparesThroughExports() throws Exception {
+        assumeTool("qemu-img");
+        assumeTool("qemu-io");
+        run("qemu-img", "create", "-f", "qcow2", uri("vm.img"), "16M");
+        assertThat(run("qemu-img", "info", uri("vm.img")))
+                .contains("file format: qcow2")
+                .contains("virtual size: 16 MiB");
+        run("qemu-io", "-f", "qcow2", "-c", "write -P 0x42 1M 2M", uri("vm.img"));
+        assertThat(run("qemu-io", "-f", "qcow2", "-c", "read -P 0x42 1M 2M", "-c", "read -P 0 3M 1M", uri("vm.img")))
+                .doesNotContain("verification failed");
+        assertThat(run("qemu-img", "check", "-f", "qcow2", uri("vm.img"))).contains("No errors were found");
+
+        Path src = tmp.resolve("src.qcow2");
+        run("qemu-img", "create", "-f", "qcow2", src.toString(), String.valueOf(SIZE));
+        run("qemu-io", "-f", "qcow2", "-c", "write -P 0x17 0 3M", "-c", "write -P 0xe9 40M 1M", src.toString());
+        run("qemu-img", "convert", "-n", "-f", "qcow2", "-O", "raw", src.toString(), uri("conv.img"));
+        assertThat(run("qemu-img", "compare", "-f", "qcow2", "-F", "raw", src.toString(), uri("conv.img")))
+                .contains("Images are identical");
+        assertThat(readThroughAnotherClient("conv.img", 40L * MIB, MIB))
+                .as("the converted bytes on the volume")
+                .containsOnly((byte) 0xe9);
     }
 
     /**
