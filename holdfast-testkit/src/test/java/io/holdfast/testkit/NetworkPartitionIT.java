@@ -7,6 +7,7 @@ import io.holdfast.protocol.Checksums;
 import io.holdfast.protocol.Request;
 import io.holdfast.protocol.Response;
 import io.holdfast.protocol.VolumeService;
+import io.holdfast.server.HoldfastNode;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -53,7 +54,11 @@ class NetworkPartitionIT {
 
                 int follower = (Volumes.awaitLeader(cluster, 3, group) + 1) % 3;
                 net.partition(follower);
-                long appliedAtCut = Volumes.status(cluster, follower, group).appliedIndex();
+                // what the follower knows to be committed at the cut it may still apply (under load its
+                // applies lag its commit index by more than a few entries)
+                HoldfastNode.GroupStatus atCut = Volumes.status(cluster, follower, group);
+                long appliedAtCut = atCut.appliedIndex();
+                long knownAtCut = Math.max(atCut.commitIndex(), appliedAtCut);
                 int before = w.acknowledged();
                 w.awaitAcknowledged(before + 40);
                 long appliedLater = Volumes.status(cluster, follower, group).appliedIndex();
@@ -63,7 +68,7 @@ class NetworkPartitionIT {
                 // whatever was in flight at the cut may still land; nothing after it
                 assertThat(appliedLater)
                         .as("the isolated follower applies nothing new")
-                        .isLessThanOrEqualTo(appliedAtCut + 2);
+                        .isLessThanOrEqualTo(knownAtCut + 2);
                 int majority = (follower + 1) % 3;
                 assertThat(Volumes.status(cluster, majority, group).appliedIndex())
                         .isGreaterThan(appliedLater + 30);
