@@ -832,7 +832,7 @@ class WriteBackTest {
      * tar's files on a volume slower to answer than the write-back linger (each answer 10 ms late,
      * as a loaded volume commits): one request per file. A file's times, owner and mode, queued
      * while its {@code close} waited for the file's create, travel with the next file's create and
-     * bytes instead of as a request of their own (before: two requests per file).
+     * bytes instead of as a request of their own (before: two requests per file, 40 here).
      */
     @Test
     @Timeout(120)
@@ -854,9 +854,10 @@ class WriteBackTest {
             } // waits for the create: longer than the linger
         }
         awaitWrittenBack();
-        assertThat(sent)
-                .as("requests for %d files (the last file's attributes go alone)", files)
-                .hasSizeLessThanOrEqualTo(files + 1);
+        // one request per file, and one for the last file's attributes; a file whose next create
+        // comes over 2 ms after the answer (this thread descheduled on a loaded machine) costs one
+        // more: allow half the files that; the old client sent two per file whatever the load
+        assertThat(sent).as("requests for %d files", files).hasSizeLessThanOrEqualTo(files + 1 + files / 2);
         assertThat(WriteBackStats.of(fs).failed()).isZero();
         for (int i = 0; i < files; i++) {
             Attr v = onVolume("/slow/f" + i);
