@@ -1,6 +1,6 @@
 package io.holdfast.bench;
 
-import java.io.File;
+import io.holdfast.common.Executables;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -47,19 +47,7 @@ final class Mergerfs implements AutoCloseable {
 
     /** The {@code mergerfs} executable on {@code PATH}, if any. */
     static Optional<Path> find() {
-        String path = System.getenv("PATH");
-        if (path == null) {
-            return Optional.empty();
-        }
-        for (String dir : path.split(File.pathSeparator)) {
-            if (!dir.isEmpty()) {
-                Path p = Path.of(dir, "mergerfs");
-                if (Files.isExecutable(p)) {
-                    return Optional.of(p);
-                }
-            }
-        }
-        return Optional.empty();
+        return Executables.find("mergerfs");
     }
 
     /** The first line of {@code mergerfs --version}, or "unknown version". */

@@ -2,6 +2,7 @@ package io.holdfast.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.holdfast.common.Executables;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
@@ -224,22 +225,8 @@ public final class NbdBench {
         }
     }
 
-    /** Whether every tool of {@link #TOOLS} is on the PATH; the missing ones otherwise. */
+    /** The tools of {@link #TOOLS} not on {@code PATH} (empty when every one is there). */
     public static List<String> missingTools() {
-        List<String> missing = new ArrayList<>();
-        for (String t : TOOLS) {
-            boolean found = false;
-            for (String dir :
-                    System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {
-                if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, t))) {
-                    found = true;
-                    break;
-                }
-            }
-            if (!found) {
-                missing.add(t);
-            }
-        }
-        return missing;
+        return TOOLS.stream().filter(t -> Executables.find(t).isEmpty()).toList();
     }
 }

@@ -2,7 +2,6 @@ package io.holdfast.cli;
 
 import io.holdfast.bench.NbdBench;
 import io.holdfast.bench.NbdBenchReport;
-import io.holdfast.client.nio.HoldfastFiles;
 import io.holdfast.common.Units;
 import io.holdfast.nbd.NbdServer;
 import io.holdfast.nbd.VolumeExports;
@@ -11,12 +10,10 @@ import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
-import java.nio.channels.FileChannel;
 import java.nio.file.FileSystem;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -154,12 +151,7 @@ final class NbdBenchCommand implements Callable<Integer> {
         URI fsUri = URI.create("holdfast://" + cluster.address() + "/" + volume);
         ClientProcess.prepare();
         try (FileSystem fs = FileSystems.newFileSystem(fsUri, cluster.env())) {
-            Path img = fs.getPath(path);
-            try (FileChannel ch = FileChannel.open(img, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                HoldfastFiles.fallocate(ch, 0, 0, bytes);
-                ch.force(true);
-            }
-            NbdCommands.mark(img, VolumeExports.MARK_IMAGE);
+            NbdCommands.createImage(fs.getPath(path), bytes);
         }
         System.err.println("created " + target + " (" + Units.size(bytes) + ", sparse)");
         try {

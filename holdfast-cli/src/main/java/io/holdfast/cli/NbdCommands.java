@@ -109,6 +109,20 @@ final class NbdCommands {
         }
     }
 
+    /**
+     * Creates a sparse block image of {@code size} bytes at {@code p} (which must not exist; its
+     * directory must), durably, and marks it an image.
+     *
+     * @throws IOException if it exists or cannot be made
+     */
+    static void createImage(Path p, long size) throws IOException {
+        try (FileChannel ch = FileChannel.open(p, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            HoldfastFiles.fallocate(ch, 0, 0, size);
+            ch.force(true);
+        }
+        mark(p, VolumeExports.MARK_IMAGE);
+    }
+
     static void mark(Path p, String value) throws IOException {
         UserDefinedFileAttributeView v = Files.getFileAttributeView(p, UserDefinedFileAttributeView.class);
         if (v != null) {
@@ -498,14 +512,7 @@ final class NbdCommands {
                 if (p.getParent() != null) {
                     Files.createDirectories(p.getParent());
                 }
-                try (FileChannel ch = FileChannel.open(p, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                    HoldfastFiles.fallocate(ch, 0, 0, size);
-                    ch.force(true);
-                }
-                UserDefinedFileAttributeView v = Files.getFileAttributeView(p, UserDefinedFileAttributeView.class);
-                if (v != null) {
-                    v.write(MARK, ByteBuffer.wrap("image".getBytes(StandardCharsets.UTF_8)));
-                }
+                createImage(p, size);
                 System.out.println("created " + l.display(p) + ", " + Units.size(size) + " (" + size
                         + " bytes); export name " + exportName(l));
             } catch (IOException | RuntimeException e) {

@@ -1,7 +1,7 @@
 package io.holdfast.cli;
 
 import io.holdfast.client.HoldfastClient;
-import io.holdfast.client.nio.HoldfastFiles;
+import io.holdfast.common.Executables;
 import io.holdfast.common.Units;
 import io.holdfast.nbd.BlockDevice;
 import io.holdfast.nbd.ClusterAccess;
@@ -23,12 +23,10 @@ import java.io.Writer;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileSystem;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.interfaces.ECKey;
@@ -150,22 +148,9 @@ final class NbdDemo implements AutoCloseable {
 
     /** The executable {@code name} from {@code PATH}, {@code /usr/sbin} or {@code /sbin}, or null. */
     static String tool(String name) {
-        List<String> dirs = new ArrayList<>();
-        String path = System.getenv("PATH");
-        if (path != null) {
-            dirs.addAll(Arrays.asList(path.split(":")));
-        }
-        dirs.addAll(List.of("/usr/sbin", "/sbin", "/usr/bin"));
-        for (String d : dirs) {
-            if (d.isEmpty()) {
-                continue;
-            }
-            Path p = Path.of(d, name);
-            if (Files.isExecutable(p)) {
-                return p.toString();
-            }
-        }
-        return null;
+        return Executables.find(name, "/usr/sbin", "/sbin", "/usr/bin")
+                .map(Path::toString)
+                .orElse(null);
     }
 
     /**
@@ -207,11 +192,7 @@ final class NbdDemo implements AutoCloseable {
 
         // 2. the export, and who may use it
         Path img = volume.getPath(IMAGE);
-        try (FileChannel ch = FileChannel.open(img, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            HoldfastFiles.fallocate(ch, 0, 0, size);
-            ch.force(true);
-        }
-        NbdCommands.mark(img, VolumeExports.MARK_IMAGE);
+        NbdCommands.createImage(img, size);
         String export = DemoCommand.VOLUME + IMAGE;
         client.admin().addAclRule(DemoCommand.VOLUME, new AclRule(CLIENT, "127.0.0.0/8", Access.READ_WRITE));
         DemoCommand.say(

@@ -600,6 +600,12 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
         return !holdingLogForCatchUp() && !pacedByLogVolume();
     }
 
+    /** Entries applied up to {@code applied} since the latest snapshot's index (all, without one). */
+    private long entriesSinceSnapshot(TermIndex applied) {
+        var latest = storage.getLatestSnapshot();
+        return applied.getIndex() - (latest == null ? 0 : latest.getIndex());
+    }
+
     /**
      * Whether an automatic snapshot waits for more log, this member's brick being large (see
      * {@link SnapshotPacing}); logged once per snapshot.
@@ -609,10 +615,8 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
         if (applied == null) {
             return false;
         }
-        var latest = storage.getLatestSnapshot();
-        long entriesSince = applied.getIndex() - (latest == null ? 0 : latest.getIndex());
         SnapshotPacing p = pacing;
-        if (!p.defer(entriesSince)) {
+        if (!p.defer(entriesSinceSnapshot(applied))) {
             return false;
         }
         if (p.firstWait()) {
@@ -650,9 +654,7 @@ public final class VolumeStateMachine extends LifecycleStateMachine {
             if (!div.getInfo().isLeader()) {
                 return false;
             }
-            var latest = storage.getLatestSnapshot();
-            long sinceSnapshot = applied.getIndex() - (latest == null ? 0 : latest.getIndex());
-            if (sinceSnapshot >= holdLogEntries) {
+            if (entriesSinceSnapshot(applied) >= holdLogEntries) {
                 return false;
             }
             String self = div.getId().toString();

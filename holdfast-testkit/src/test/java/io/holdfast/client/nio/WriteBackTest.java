@@ -428,11 +428,8 @@ class WriteBackTest {
     @Test
     @Timeout(120) // a rename that waited for the volume would wait for ever here
     void rootsRenamesAreShownAtOnceAndAreWhatTheVolumeApplies() throws Exception {
-        Path tmp = Files.createDirectory(fs.getPath("/tmp"));
-        Path fresh = Files.createDirectory(fs.getPath("/new"));
-        awaitWrittenBack();
-        awaitCached(tmp);
-        awaitCached(fresh);
+        Path tmp = cachedDirectory("/tmp");
+        Path fresh = cachedDirectory("/new");
         List<Path> delivered = new ArrayList<>();
         for (int i = 0; i < 5; i++) {
             Path t = tmp.resolve("m" + i);
@@ -500,11 +497,8 @@ class WriteBackTest {
      */
     @Test
     void aRenameRightAfterTheFilesWritesIsWrittenBackAndKeepsTheCache() throws Exception {
-        Path tmp = Files.createDirectory(fs.getPath("/tmp"));
-        Path fresh = Files.createDirectory(fs.getPath("/new"));
-        awaitWrittenBack();
-        awaitCached(tmp);
-        awaitCached(fresh);
+        Path tmp = cachedDirectory("/tmp");
+        Path fresh = cachedDirectory("/new");
         for (int i = 0; i < 3; i++) {
             Path t = tmp.resolve("m" + i);
             try (FileChannel ch = FileChannel.open(t, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
@@ -542,9 +536,7 @@ class WriteBackTest {
     @Test
     @Timeout(120) // a create that waited for the volume would wait for ever here
     void rootsCreatesAreShownAtOnceAndAreWhatTheVolumeApplies() throws Exception {
-        Path dir = Files.createDirectory(fs.getPath("/ctmp"));
-        awaitWrittenBack();
-        awaitCached(dir);
+        Path dir = cachedDirectory("/ctmp");
         Path m = dir.resolve("m");
         CompletableFuture<?> release = holdAnswers(); // the volume answers nothing until released
         Map<String, Object> shown;
@@ -652,9 +644,7 @@ class WriteBackTest {
      */
     @Test
     void closeWaitsForTheCreateAndTheDataNotForLaterAttributeChanges() throws Exception {
-        Path dir = Files.createDirectory(fs.getPath("/closing"));
-        awaitWrittenBack();
-        awaitCached(dir);
+        Path dir = cachedDirectory("/closing");
         Path f = dir.resolve("f");
         FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         assertThat((long) Files.getAttribute(f, "unix:ino"))
@@ -750,9 +740,7 @@ class WriteBackTest {
     @Test
     @Timeout(120) // a stat that waited for the held volume would wait for ever here
     void aFilesAttributesWhileItsWritesAreOnTheirWayAreShownAtOnceAndAreWhatTheVolumeApplies() throws Exception {
-        Path dir = Files.createDirectory(fs.getPath("/untar"));
-        awaitWrittenBack();
-        awaitCached(dir);
+        Path dir = cachedDirectory("/untar");
         Path f = dir.resolve("f");
         FileTime mtime = FileTime.from(Instant.parse("2022-11-06T18:15:16Z"));
         CompletableFuture<?> release = holdAnswers(); // the volume answers nothing until released
@@ -797,9 +785,7 @@ class WriteBackTest {
      */
     @Test
     void filesWrittenAsTarWritesThemNeedNoQuery() throws Exception {
-        Path dir = Files.createDirectory(fs.getPath("/tar"));
-        awaitWrittenBack();
-        awaitCached(dir);
+        Path dir = cachedDirectory("/tar");
         FileTime mtime = FileTime.from(Instant.parse("2022-11-06T18:15:16Z"));
         long misses = CacheStats.of(fs).misses();
         for (int i = 0; i < 20; i++) {
@@ -837,9 +823,7 @@ class WriteBackTest {
     @Test
     @Timeout(120)
     void tarOnAVolumeSlowerThanTheLingerSendsOneRequestPerFile() throws Exception {
-        Path dir = Files.createDirectory(fs.getPath("/slow"));
-        awaitWrittenBack();
-        awaitCached(dir);
+        Path dir = cachedDirectory("/slow");
         FileTime mtime = FileTime.from(Instant.parse("2023-05-01T10:00:00Z"));
         int files = 20;
         lateAnswerMillis = 10;
@@ -865,6 +849,14 @@ class WriteBackTest {
             assertThat(FileTime.from(v.mtimeNanos(), TimeUnit.NANOSECONDS)).isEqualTo(mtime);
             assertThat(v.mode() & 07777).isEqualTo(0640);
         }
+    }
+
+    /** Makes directory {@code path}, waits until the volume has it and this client's cache holds it. */
+    private Path cachedDirectory(String path) throws Exception {
+        Path d = Files.createDirectory(fs.getPath(path));
+        awaitWrittenBack();
+        awaitCached(d);
+        return d;
     }
 
     /**
